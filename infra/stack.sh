@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# The local stack without Docker: Apache Kafka (KRaft, one node) run from
+# Maven Central jars on the installed JDK, and FerretDB (MongoDB wire protocol,
+# SQLite backend) built from the Go module proxy.
+#
+#   infra/stack.sh up       start both, wait until ready (idempotent)
+#   infra/stack.sh down     stop both, by their recorded process ids
+#   infra/stack.sh status   show what runs, where, and the endpoints
+#   infra/stack.sh env      print KAFKA_BROKERS / MONGODB_URI for `eval`
+#   infra/stack.sh reset    down, then delete the data (not the caches)
+#
+# Downloads and builds are cached under $STACK_CACHE (default
+# ~/.cache/enforcement-stack), keyed by version, so a second start on the same
+# machine takes seconds even from a fresh clone. Data and logs live in
+# $STACK_HOME (default <repo>/.stack, git-ignored).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
+FERRETDB_VERSION=${FERRETDB_VERSION:-v1.24.2}
+KAFKA_PORT=${KAFKA_PORT:-19092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+FERRETDB_PORT=${FERRETDB_PORT:-27027}
+FERRETDB_DEBUG_PORT=${FERRETDB_DEBUG_PORT:-18088}
+KAFKA_HEAP=${KAFKA_HEAP:-768m}
+STACK_HOME=${STACK_HOME:-$repo/.stack}
+STACK_CACHE=${STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enforcement-stack}
+READY_TIMEOUT=${STACK_READY_TIMEOUT:-90}
+
+kafka_libs="$STACK_CACHE/kafka-$KAFKA_VERSION/libs"
+ferretdb_bin="$STACK_CACHE/ferretdb-$FERRETDB_VERSION/ferretdb"
+kafka_home="$STACK_HOME/kafka"
+ferret_home="$STACK_HOME/ferretdb"
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH: $2"
+}
+
+check_java() {
+  need java "install a JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)"
+  local major
+  major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = \([0-9]*\).*/\1/p')
+  [[ -n "$major" && "$major" -ge 17 ]] || die "Kafka $KAFKA_VERSION needs JDK 17 or newer; java on PATH is ${major:-unknown}"
+}
+
+# Port free, or held by our own process (then the component is already up).
+check_port_free() {
+  local port=$1 name=$2 var=$3
+  if port_open "$port"; then
+    die "port $port needed by $name is taken by another process; stop it or set $var to another port"
+  fi
+}
+
+fetch_kafka() {
+  [[ -f "$kafka_libs/.complete" ]] && return 0
+  need mvn "install Apache Maven (Debian: apt-get install maven)"
+  log "resolving Kafka $KAFKA_VERSION jars from Maven Central (once per machine)"
+  rm -rf "$kafka_libs" && mkdir -p "$kafka_libs"
+  if ! mvn -B -q -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$kafka_libs" -DincludeScope=runtime >"$STACK_CACHE/kafka-resolve.log" 2>&1; then
+    die "resolving Kafka jars failed; see $STACK_CACHE/kafka-resolve.log"
+  fi
+  touch "$kafka_libs/.complete"
+}
+
+build_ferretdb() {
+  [[ -x "$ferretdb_bin" ]] && return 0
+  need go "install Go 1.22 or newer"
+  log "building FerretDB $FERRETDB_VERSION from the Go module proxy (once per machine)"
+  local src dir build_log="$STACK_CACHE/ferretdb-build.log"
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" 2>"$build_log" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || true
+  [[ -n "$src" && -d "$src" ]] || die "downloading FerretDB $FERRETDB_VERSION failed; see $build_log"
+  dir=$(mktemp -d)
+  cp -r "$src/." "$dir/" && chmod -R u+w "$dir"
+  # The module zip lacks the version file its `task` build writes; FerretDB
+  # refuses to start without it.
+  echo "$FERRETDB_VERSION" >"$dir/build/version/version.txt"
+  mkdir -p "$(dirname "$ferretdb_bin")"
+  if ! (cd "$dir" && CGO_ENABLED=0 go build -trimpath -o "$ferretdb_bin.tmp" ./cmd/ferretdb) >>"$build_log" 2>&1; then
+    rm -rf "$dir"
+    die "building FerretDB failed; see $build_log"
+  fi
+  rm -rf "$dir"
+  mv "$ferretdb_bin.tmp" "$ferretdb_bin"
+}
+
+wait_ready() {
+  local name=$1 pidfile=$2 logfile=$3 probe=$4
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until $probe; do
+    pid_alive "$pidfile" || { tail -n 30 "$logfile" >&2 || true; die "$name exited during start; see $logfile"; }
+    ((SECONDS < deadline)) || { tail -n 30 "$logfile" >&2 || true; die "$name not ready after ${READY_TIMEOUT}s; see $logfile"; }
+    sleep 0.3
+  done
+}
+
+kafka_ready() { port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$kafka_home/logs/server.log" 2>/dev/null; }
+ferret_ready() { port_open "$FERRETDB_PORT"; }
+
+start_kafka() {
+  if pid_alive "$kafka_home/pid"; then
+    log "kafka already running (pid $(cat "$kafka_home/pid"), 127.0.0.1:$KAFKA_PORT)"
+    return 0
+  fi
+  check_java
+  check_port_free "$KAFKA_PORT" kafka KAFKA_PORT
+  check_port_free "$KAFKA_CONTROLLER_PORT" "kafka controller" KAFKA_CONTROLLER_PORT
+  fetch_kafka
+  mkdir -p "$kafka_home/data" "$kafka_home/logs"
+  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+    -e "s|@DATA_DIR@|$kafka_home/data|g" "$here/kafka/server.properties.template" >"$kafka_home/server.properties"
+  local java_opts=(-Xms256m "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+    -Djava.awt.headless=true "-Dkafka.logs.dir=$kafka_home/logs"
+    "-Dlog4j2.configurationFile=$here/kafka/log4j2.xml")
+  if [[ ! -f "$kafka_home/data/meta.properties" ]]; then
+    local cluster_id
+    cluster_id=$(java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid)
+    java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.tools.StorageTool format \
+      -t "$cluster_id" -c "$kafka_home/server.properties" >"$kafka_home/logs/format.log" 2>&1 ||
+      die "formatting Kafka storage failed; see $kafka_home/logs/format.log"
+  fi
+  log "starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
+  : >"$kafka_home/logs/server.log"
+  nohup java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.Kafka "$kafka_home/server.properties" \
+    >"$kafka_home/logs/stdout.log" 2>&1 &
+  echo $! >"$kafka_home/pid"
+  wait_ready kafka "$kafka_home/pid" "$kafka_home/logs/server.log" kafka_ready
+}
+
+start_ferretdb() {
+  if pid_alive "$ferret_home/pid"; then
+    log "ferretdb already running (pid $(cat "$ferret_home/pid"), 127.0.0.1:$FERRETDB_PORT)"
+    return 0
+  fi
+  check_port_free "$FERRETDB_PORT" ferretdb FERRETDB_PORT
+  check_port_free "$FERRETDB_DEBUG_PORT" "ferretdb debug endpoint" FERRETDB_DEBUG_PORT
+  build_ferretdb
+  mkdir -p "$ferret_home/data" "$ferret_home/logs"
+  log "starting ferretdb $FERRETDB_VERSION (sqlite) on 127.0.0.1:$FERRETDB_PORT"
+  nohup "$ferretdb_bin" --handler=sqlite --sqlite-url="file:$ferret_home/data/" \
+    --listen-addr="127.0.0.1:$FERRETDB_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
+    --state-dir="$ferret_home" --telemetry=disable --log-level=warn \
+    >"$ferret_home/logs/ferretdb.log" 2>&1 &
+  echo $! >"$ferret_home/pid"
+  wait_ready ferretdb "$ferret_home/pid" "$ferret_home/logs/ferretdb.log" ferret_ready
+}
+
+stop_one() {
+  local name=$1 pidfile=$2
+  if ! pid_alive "$pidfile"; then
+    rm -f "$pidfile"
+    log "$name not running"
+    return 0
+  fi
+  local pid
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      log "$name (pid $pid) did not stop in 30s; killing"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    sleep 0.2
+  done
+  rm -f "$pidfile"
+  log "$name stopped (pid $pid)"
+}
+
+status_one() {
+  local name=$1 pidfile=$2 port=$3
+  if pid_alive "$pidfile"; then
+    printf '%-9s running  pid %-7s 127.0.0.1:%s\n' "$name" "$(cat "$pidfile")" "$port"
+  else
+    printf '%-9s stopped\n' "$name"
+    return 1
+  fi
+}
+
+print_env() {
+  echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+  echo "export MONGODB_URI=mongodb://127.0.0.1:$FERRETDB_PORT/"
+}
+
+main() {
+  mkdir -p "$STACK_HOME" "$STACK_CACHE"
+  case "${1:-}" in
+    up)
+      local t0=$SECONDS
+      start_ferretdb
+      start_kafka
+      log "ready in $((SECONDS - t0))s"
+      print_env
+      ;;
+    down)
+      stop_one kafka "$kafka_home/pid"
+      stop_one ferretdb "$ferret_home/pid"
+      ;;
+    status)
+      local rc=0
+      status_one kafka "$kafka_home/pid" "$KAFKA_PORT" || rc=1
+      status_one ferretdb "$ferret_home/pid" "$FERRETDB_PORT" || rc=1
+      return $rc
+      ;;
+    env) print_env ;;
+    reset)
+      main down
+      rm -rf "$kafka_home" "$ferret_home"
+      log "data removed from $STACK_HOME"
+      ;;
+    *)
+      sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      [[ -n "${1:-}" ]] && exit 2
+      ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,7 @@
+// One namespace per bounded context, so that equal message names in two
+// contexts never clash.
+export * as events from './gen/enforcement/events/v1/events.js';
+export * as intake from './gen/enforcement/intake/v1/intake.js';
+export * as scoring from './gen/enforcement/scoring/v1/scoring.js';
+export * as reporting from './gen/enforcement/reporting/v1/reporting.js';
+export * as platform from './gen/enforcement/platform/v1/platform.js';

@@ -1,0 +1,39 @@
+/**
+ * What kind of rule a request broke. Transports map kinds to their own codes
+ * (gRPC: INVALID_ARGUMENT, FAILED_PRECONDITION, ABORTED, ...); the domain
+ * never names a transport.
+ */
+export type ErrorKind =
+  | 'INVALID'
+  | 'PRECONDITION'
+  | 'CONFLICT'
+  | 'ALREADY_EXISTS'
+  | 'NOT_FOUND'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN';
+
+/**
+ * A broken rule, with a stable code (`DISPATCH.TOO_FEW_OFFICERS`) that clients
+ * may branch on, and, for bad input, the field at fault.
+ */
+export class DomainError extends Error {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  readonly field: string | undefined;
+
+  constructor(code: string, kind: ErrorKind, message: string, field?: string) {
+    super(message);
+    this.name = 'DomainError';
+    this.code = code;
+    this.kind = kind;
+    this.field = field;
+  }
+}
+
+export const invalid = (code: string, field: string, message: string): DomainError =>
+  new DomainError(code, 'INVALID', `${field}: ${message}`, field);
+
+export const precondition = (code: string, message: string): DomainError =>
+  new DomainError(code, 'PRECONDITION', message);
+
+export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { DomainError, invalid } from '@enforcement/errors';
+import { ERROR_CODE_KEY, ERROR_FIELD_KEY, toServiceError } from './errors.js';
+
+describe('toServiceError', () => {
+  it.each([
+    ['INVALID', status.INVALID_ARGUMENT],
+    ['PRECONDITION', status.FAILED_PRECONDITION],
+    ['CONFLICT', status.ABORTED],
+    ['ALREADY_EXISTS', status.ALREADY_EXISTS],
+    ['NOT_FOUND', status.NOT_FOUND],
+    ['UNAUTHENTICATED', status.UNAUTHENTICATED],
+    ['FORBIDDEN', status.PERMISSION_DENIED],
+  ] as const)('maps a %s domain error to gRPC status %i', (kind, code) => {
+    expect(toServiceError(new DomainError('X.Y', kind, 'broken')).code).toBe(code);
+  });
+
+  it('names the rule and the field in the details and trailers', () => {
+    const err = toServiceError(
+      invalid('DISPATCH.TOO_FEW_OFFICERS', 'officers', 'at least two certified officers'),
+    );
+    expect(err.details).toBe(
+      'DISPATCH.TOO_FEW_OFFICERS: officers: at least two certified officers',
+    );
+    expect(err.metadata?.get(ERROR_CODE_KEY)).toEqual(['DISPATCH.TOO_FEW_OFFICERS']);
+    expect(err.metadata?.get(ERROR_FIELD_KEY)).toEqual(['officers']);
+  });
+
+  it('hides unexpected errors behind INTERNAL and reports them', () => {
+    const seen: unknown[] = [];
+    const err = toServiceError(new Error('connection string with password'), (e) => seen.push(e));
+    expect(err).toEqual({ code: status.INTERNAL, details: 'internal error' });
+    expect(seen).toHaveLength(1);
+  });
+});

@@ -1,0 +1,3 @@
+export { createGrpcServer, type GrpcServer, type ServerIdentity } from './server.js';
+export { toServiceError, grpcStatusOf, ERROR_CODE_KEY, ERROR_FIELD_KEY } from './errors.js';
+export { listServicesByReflection } from './reflection-client.js';

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  credentials,
+  loadPackageDefinition,
+  status,
+  type ServiceClientConstructor,
+} from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { platform } from '@enforcement/contracts';
+import { createGrpcServer, listServicesByReflection, type GrpcServer } from './index.js';
+
+describe('gRPC server from the generated contracts', () => {
+  let grpc: GrpcServer;
+  let address: string;
+
+  beforeAll(async () => {
+    grpc = createGrpcServer({ serviceName: 'smoke', version: '0.1.0', gitCommit: 'abc123' });
+    const port = await grpc.listen('127.0.0.1', 0);
+    address = `127.0.0.1:${port}`;
+  });
+
+  afterAll(() => grpc.shutdown());
+
+  it('answers grpc.health.v1 Check with SERVING for the server and for each service', async () => {
+    const def = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as unknown as {
+      grpc: { health: { v1: { Health: ServiceClientConstructor } } };
+    };
+    const client = new def.grpc.health.v1.Health(address, credentials.createInsecure());
+    const check = (service: string) =>
+      new Promise<{ status: string }>((resolve, reject) =>
+        client.Check({ service }, (err: Error | null, res: { status: string }) =>
+          err ? reject(err) : resolve(res),
+        ),
+      );
+
+    await expect(check('')).resolves.toEqual({ status: 'SERVING' });
+    await expect(check('enforcement.platform.v1.PlatformService')).resolves.toEqual({
+      status: 'SERVING',
+    });
+    await expect(check('no.such.Service')).rejects.toMatchObject({ code: status.NOT_FOUND });
+    client.close();
+  });
+
+  it('lists exactly its services through server reflection, as grpcurl would', async () => {
+    await expect(listServicesByReflection(address)).resolves.toEqual([
+      'enforcement.platform.v1.PlatformService',
+      'grpc.health.v1.Health',
+    ]);
+  });
+
+  it('serves the generated PlatformService with the identity it was built with', async () => {
+    const client = new platform.PlatformServiceClient(address, credentials.createInsecure());
+    const info = await new Promise<platform.GetServerInfoResponse>((resolve, reject) =>
+      client.getServerInfo({}, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+    client.close();
+
+    expect(info).toMatchObject({ serviceName: 'smoke', version: '0.1.0', gitCommit: 'abc123' });
+    expect(info.startedAt?.getTime()).toBeLessThanOrEqual(Date.now());
+  });
+});

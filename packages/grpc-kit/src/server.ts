@@ -1,0 +1,110 @@
+import {
+  Server,
+  ServerCredentials,
+  type ServerOptions,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { platform } from '@enforcement/contracts';
+import { contractsPackageDefinition } from '@enforcement/contracts/descriptor';
+
+export interface ServerIdentity {
+  readonly serviceName: string;
+  readonly version: string;
+  readonly gitCommit?: string;
+}
+
+export interface GrpcServer {
+  readonly server: Server;
+  readonly health: HealthImplementation;
+  /** Adds a service; its health status follows the server's. */
+  addService<I extends UntypedServiceImplementation>(
+    definition: ServiceDefinition<I>,
+    impl: I,
+  ): void;
+  /** Binds, starts and marks every service SERVING; resolves to the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Marks NOT_SERVING, drains calls for up to `graceMs`, then forces. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/**
+ * A grpc-js server that already serves grpc.health.v1, server reflection over
+ * every contract under proto/, and enforcement.platform.v1 (which build is
+ * answering). Services add their own implementations to `server`.
+ */
+export function createGrpcServer(
+  identity: ServerIdentity,
+  options: ServerOptions = {},
+): GrpcServer {
+  const server = new Server({
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    ...options,
+  });
+  const health = new HealthImplementation({ '': 'NOT_SERVING' });
+  health.addToServer(server);
+
+  const startedAt = new Date();
+  const info: platform.PlatformServiceServer = {
+    getServerInfo: (_call, callback) =>
+      callback(null, {
+        serviceName: identity.serviceName,
+        version: identity.version,
+        gitCommit: identity.gitCommit ?? '',
+        startedAt,
+        nodeVersion: process.version,
+      }),
+  };
+  const served: string[] = [];
+  const addService = <I extends UntypedServiceImplementation>(
+    definition: ServiceDefinition<I>,
+    impl: I,
+  ) => {
+    server.addService(definition, impl);
+    const firstPath = Object.values(definition)[0]?.path ?? '';
+    const name = firstPath.split('/')[1];
+    if (name) served.push(name);
+  };
+  addService(platform.PlatformServiceService, info);
+  const setAll = (s: 'SERVING' | 'NOT_SERVING') => {
+    for (const name of ['', ...served]) health.setStatus(name, s);
+  };
+
+  return {
+    server,
+    health,
+    addService,
+    listen: (host, port) =>
+      new Promise((resolve, reject) => {
+        // Reflection lists exactly the services added by now, so a client
+        // never sees a contract this server does not serve.
+        const reflectable = {
+          ...contractsPackageDefinition(),
+          ...loadSync(healthProtoPath, { keepCase: true }),
+        };
+        new ReflectionService(reflectable, {
+          services: ['grpc.health.v1.Health', ...served],
+        }).addToServer(server);
+        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
+          if (err) {
+            reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));
+            return;
+          }
+          setAll('SERVING');
+          resolve(bound);
+        });
+      }),
+    shutdown: (graceMs = 5_000) =>
+      new Promise((resolve) => {
+        setAll('NOT_SERVING');
+        const force = setTimeout(() => server.forceShutdown(), graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

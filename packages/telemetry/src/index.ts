@@ -1,0 +1,57 @@
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
+import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
+import { MongoDBInstrumentation } from '@opentelemetry/instrumentation-mongodb';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+export interface TelemetryOptions {
+  /** Defaults to OTEL_SERVICE_NAME. */
+  readonly serviceName?: string;
+  readonly serviceVersion?: string;
+  /** Replaces the exporters chosen by OTEL_TRACES_EXPORTER (tests pass an in-memory one). */
+  readonly spanProcessors?: SpanProcessor[];
+}
+
+let running: NodeSDK | undefined;
+
+/**
+ * Starts the OpenTelemetry NodeSDK once per process, with the maintained
+ * instrumentations for grpc-js, kafkajs and the mongodb driver. Call it before
+ * those libraries load (see ./register). Export follows the standard OTEL_*
+ * variables; with neither OTEL_TRACES_EXPORTER nor an OTLP endpoint set,
+ * nothing is exported, rather than retrying a collector that is not there.
+ */
+export function startTelemetry(opts: TelemetryOptions = {}): NodeSDK {
+  if (running) return running;
+  const env = process.env;
+  const serviceName = opts.serviceName ?? env.OTEL_SERVICE_NAME ?? 'unknown_service:node';
+  if (!opts.spanProcessors && !env.OTEL_TRACES_EXPORTER && !env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    env.OTEL_TRACES_EXPORTER = 'none';
+  }
+  if (!env.OTEL_METRICS_EXPORTER && !env.OTEL_EXPORTER_OTLP_ENDPOINT)
+    env.OTEL_METRICS_EXPORTER = 'none';
+  if (!env.OTEL_LOGS_EXPORTER && !env.OTEL_EXPORTER_OTLP_ENDPOINT) env.OTEL_LOGS_EXPORTER = 'none';
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: serviceName,
+      ...(opts.serviceVersion ? { [ATTR_SERVICE_VERSION]: opts.serviceVersion } : {}),
+    }),
+    instrumentations: [
+      new GrpcInstrumentation(),
+      new KafkaJsInstrumentation(),
+      new MongoDBInstrumentation({ enhancedDatabaseReporting: false }),
+    ],
+    ...(opts.spanProcessors ? { spanProcessors: opts.spanProcessors } : {}),
+  });
+  sdk.start();
+  running = sdk;
+  return sdk;
+}
+
+export async function shutdownTelemetry(): Promise<void> {
+  const sdk = running;
+  running = undefined;
+  await sdk?.shutdown();
+}
