@@ -1,0 +1,429 @@
+import { describe, expect, it } from 'vitest';
+import { events } from '@enforcement/contracts';
+import { caseUpTo, cmd, day, fact, given, T0, twoOfficers } from './given.test-support.js';
+
+describe('register', () => {
+  it('records the case with its statutory deadline 90 days after the act', () => {
+    given()
+      .when(cmd.register(), T0)
+      .thenProduces('caseRegistered', (v: events.CaseRegistered) => {
+        expect(v.dueAt).toEqual(new Date('2021-05-30T09:00:00Z'));
+        expect(v.agencyId).toBe('lz-eeb');
+      });
+  });
+
+  it('refuses a second registration of the same case id', () => {
+    given(caseUpTo('registered')).when(cmd.register()).thenThrows('CASE.ALREADY_EXISTS');
+  });
+
+  it.each([
+    ['agency_id', { agencyId: ' ' }],
+    ['district', { district: '' }],
+    ['violation_code', { violationCode: '' }],
+    ['legal_basis', { legalBasis: '' }],
+    ['domain', { domain: events.Domain.DOMAIN_UNSPECIFIED }],
+    ['source', { source: events.CaseSource.CASE_SOURCE_UNSPECIFIED }],
+    ['parties', { parties: [] }],
+    [
+      'parties[0].name',
+      { parties: [{ kind: events.PartyKind.PARTY_KIND_PERSON, name: '', identifier: '' }] },
+    ],
+  ])('names the missing field %s', (field, override) => {
+    given().when(cmd.register(override)).thenThrows('FIELD.REQUIRED', `${field}:`);
+  });
+
+  it('refuses an act dated in the future beyond clock skew', () => {
+    given().when(cmd.register(), day(1), T0).thenThrows('TIME.IN_FUTURE', 'meta.occurred_at');
+  });
+});
+
+describe('dispatch', () => {
+  it('names the unit and at least two certified officers', () => {
+    given(caseUpTo('registered'))
+      .when(cmd.dispatch())
+      .then([
+        { $case: 'caseDispatched', value: { unitId: 'lz-eeb-unit-1', officers: twoOfficers } },
+      ]);
+  });
+
+  it('refuses a single officer (Art. 42)', () => {
+    given(caseUpTo('registered'))
+      .when(cmd.dispatch(twoOfficers.slice(0, 1)))
+      .thenThrows('DISPATCH.TOO_FEW_OFFICERS', 'officers');
+  });
+
+  it('refuses an officer without credentials', () => {
+    const uncertified = [
+      twoOfficers[0],
+      { officerId: 'off-9', name: 'x', credentialNo: '' },
+    ] as typeof twoOfficers;
+    given(caseUpTo('registered'))
+      .when(cmd.dispatch(uncertified))
+      .thenThrows('DISPATCH.OFFICER_NOT_CERTIFIED', 'officers[1].credential_no');
+  });
+
+  it('refuses the same officer named twice', () => {
+    const twice = [twoOfficers[0], twoOfficers[0]] as typeof twoOfficers;
+    given(caseUpTo('registered'))
+      .when(cmd.dispatch(twice))
+      .thenThrows('DISPATCH.DUPLICATE_OFFICER');
+  });
+
+  it('refuses dispatching a case already dispatched', () => {
+    given(caseUpTo('dispatched'))
+      .when(cmd.dispatch())
+      .thenThrows('CASE.INVALID_TRANSITION', 'status DISPATCHED');
+  });
+
+  it('refuses an act dated before registration', () => {
+    given(caseUpTo('registered'))
+      .when(cmd.dispatch(), new Date(T0.getTime() - 1000))
+      .thenThrows('TIME.BEFORE_REGISTRATION');
+  });
+
+  it('refuses a case that does not exist', () => {
+    given().when(cmd.dispatch()).thenThrows('CASE.NOT_FOUND');
+  });
+});
+
+describe('track: progress and evidence', () => {
+  const evidence = (o: Partial<events.EvidenceRecorded> = {}) =>
+    cmd.progress({
+      $case: 'evidence',
+      value: {
+        evidenceId: 'ev-2',
+        kind: 'photo',
+        sha256: 'b'.repeat(64),
+        collectedBy: 'off-1',
+        collectedAt: day(1),
+        description: '',
+        ...o,
+      },
+    });
+
+  it('records evidence with its digest, collector and time', () => {
+    given(caseUpTo('dispatched')).when(evidence(), day(2)).thenProduces('evidenceRecorded');
+  });
+
+  it('refuses a digest that is not SHA-256 hex', () => {
+    given(caseUpTo('dispatched'))
+      .when(evidence({ sha256: 'abc' }), day(2))
+      .thenThrows('EVIDENCE.BAD_DIGEST', 'evidence.sha256');
+  });
+
+  it('refuses evidence collected after it was recorded', () => {
+    given(caseUpTo('dispatched'))
+      .when(evidence({ collectedAt: day(5) }), day(2))
+      .thenThrows('EVIDENCE.COLLECTED_IN_FUTURE');
+  });
+
+  it('refuses the same evidence id twice', () => {
+    given(caseUpTo('tracked'))
+      .when(evidence({ evidenceId: 'ev-1' }), day(3))
+      .thenThrows('EVIDENCE.DUPLICATE');
+  });
+
+  it('refuses an inspection by an officer who was not dispatched', () => {
+    given(caseUpTo('dispatched'))
+      .when(
+        cmd.progress({
+          $case: 'inspection',
+          value: { location: 'x', findings: 'y', officerIds: ['off-1', 'off-7'] },
+        }),
+      )
+      .thenThrows('PROGRESS.UNKNOWN_OFFICER', 'inspection.officer_ids[1]');
+  });
+
+  it('refuses progress before dispatch', () => {
+    given(caseUpTo('registered')).when(evidence(), day(2)).thenThrows('CASE.INVALID_TRANSITION');
+  });
+
+  it('refuses a hearing that was never offered', () => {
+    given([...caseUpTo('tracked'), [fact.notified(false), day(3)]])
+      .when(
+        cmd.progress({ $case: 'hearing', value: { presidedBy: 'h', summary: '', waived: false } }),
+      )
+      .thenThrows('HEARING.NOT_OFFERED');
+  });
+
+  it('extends the deadline only to a later date, with reason and approval', () => {
+    const extend = (newDueAt: Date) =>
+      cmd.progress({
+        $case: 'extension',
+        value: { newDueAt, reason: 'complex', approvedBy: '局长' },
+      });
+    given(caseUpTo('tracked'))
+      .when(extend(day(120)))
+      .thenProduces('deadlineExtended');
+    given(caseUpTo('tracked'))
+      .when(extend(day(80)))
+      .thenThrows('DEADLINE.NOT_LATER');
+  });
+});
+
+describe('decide a penalty against the discretion benchmarks', () => {
+  const heard = () => given(caseUpTo('noticed'));
+
+  it('accepts a fine inside its grade band and marks a large one major', () => {
+    heard()
+      .when(cmd.penalty({ fineFen: 30_000_000 }))
+      .thenProduces('penaltyDecided', (v: events.PenaltyDecided) => {
+        expect(v).toMatchObject({
+          discretionAnomaly: false,
+          major: true,
+          benchmarkVersion: 'LZ-2021.1',
+        });
+        expect([v.benchmarkMinFen, v.benchmarkMaxFen]).toEqual([20_000_000, 40_000_000]);
+      });
+  });
+
+  it('refuses a fine outside the statutory range', () => {
+    heard()
+      .when(cmd.penalty({ fineFen: 150_000_000 }))
+      .thenThrows('PENALTY.OUTSIDE_STATUTORY_RANGE', 'fine_fen');
+  });
+
+  it('refuses a fine outside its grade band without stated grounds', () => {
+    heard()
+      .when(cmd.penalty({ fineFen: 60_000_000 }))
+      .thenThrows('PENALTY.OUTSIDE_BENCHMARK', 'grounds');
+  });
+
+  it('accepts it with grounds, flagged as a discretion anomaly', () => {
+    heard()
+      .when(cmd.penalty({ fineFen: 60_000_000, grounds: '多次违法' }))
+      .thenProduces('penaltyDecided', (v: events.PenaltyDecided) =>
+        expect(v).toMatchObject({
+          discretionAnomaly: true,
+          anomalyReason: expect.stringContaining('outside benchmark'),
+        }),
+      );
+  });
+
+  it('flags a fine at the edge of its band without grounds', () => {
+    heard()
+      .when(cmd.penalty({ fineFen: 40_000_000 }))
+      .thenProduces('penaltyDecided', (v: events.PenaltyDecided) =>
+        expect(v).toMatchObject({
+          discretionAnomaly: true,
+          anomalyReason: expect.stringContaining('edge'),
+        }),
+      );
+  });
+
+  it('refuses a violation code the table does not know', () => {
+    heard()
+      .when(cmd.penalty({ violationCode: 'NOPE-1' }))
+      .thenThrows('PENALTY.UNKNOWN_VIOLATION', 'violation_code');
+  });
+
+  it('refuses a decision before the party was notified', () => {
+    given(caseUpTo('tracked')).when(cmd.penalty()).thenThrows('PENALTY.NOTICE_REQUIRED');
+  });
+
+  it('refuses a large fine when no hearing was offered (Art. 63)', () => {
+    given([...caseUpTo('tracked'), [fact.notified(false), day(3)]])
+      .when(cmd.penalty({ fineFen: 30_000_000 }))
+      .thenThrows('PENALTY.HEARING_NOT_OFFERED');
+  });
+
+  it('refuses while an offered hearing is neither held nor waived', () => {
+    given([...caseUpTo('tracked'), [fact.notified(true), day(3)]])
+      .when(cmd.penalty())
+      .thenThrows('PENALTY.HEARING_PENDING');
+  });
+
+  it('refuses a grade that is not specified', () => {
+    heard()
+      .when(cmd.penalty({ grade: events.SeverityGrade.SEVERITY_GRADE_UNSPECIFIED }))
+      .thenThrows('FIELD.REQUIRED', 'grade');
+  });
+
+  it('refuses a second decision', () => {
+    given(caseUpTo('decided')).when(cmd.penalty()).thenThrows('CASE.INVALID_TRANSITION');
+  });
+});
+
+describe('conclude, evaluate, archive', () => {
+  it('concludes a decided case as penalized', () => {
+    given(caseUpTo('decided')).when(cmd.conclude()).thenProduces('caseConcluded');
+  });
+
+  it('refuses to conclude as penalized without a decision', () => {
+    given(caseUpTo('tracked')).when(cmd.conclude()).thenThrows('CONCLUDE.DECISION_REQUIRED');
+  });
+
+  it('concludes without penalty before a decision', () => {
+    given(caseUpTo('tracked'))
+      .when(cmd.conclude(events.Conclusion.CONCLUSION_NO_PENALTY))
+      .thenProduces('caseConcluded');
+  });
+
+  it('records an evaluation with a breakdown, and refuses a score outside 0..100', () => {
+    given(caseUpTo('concluded')).when(cmd.evaluate(88)).thenProduces('caseEvaluated');
+    given(caseUpTo('concluded'))
+      .when(cmd.evaluate(101))
+      .thenThrows('EVALUATION.SCORE_OUT_OF_RANGE', 'score');
+  });
+
+  it('refuses to evaluate an open case', () => {
+    given(caseUpTo('decided')).when(cmd.evaluate()).thenThrows('CASE.INVALID_TRANSITION');
+  });
+
+  it('archives an evaluated case, sealing the head of its hash chain', () => {
+    given(caseUpTo('evaluated'))
+      .when(cmd.archive())
+      .then([{ $case: 'caseArchived', value: { headHash: 'h'.repeat(64), eventCount: 8 } }]);
+  });
+
+  it('refuses to archive before evaluation', () => {
+    given(caseUpTo('concluded')).when(cmd.archive()).thenThrows('ARCHIVE.NOT_EVALUATED');
+  });
+
+  it('refuses to archive while a supervision order is open', () => {
+    given([...caseUpTo('evaluated'), [fact.orderOpened(), day(9)]])
+      .when(cmd.archive(), day(10))
+      .thenThrows('ARCHIVE.OPEN_ORDERS', 'o-1');
+  });
+
+  it('accepts nothing once archived', () => {
+    given(caseUpTo('archived'))
+      .when(cmd.openOrder('o-9', day(99)), day(20))
+      .thenThrows('CASE.ARCHIVED');
+  });
+});
+
+describe('supervision orders', () => {
+  it('opens an order at any stage before archive, with a response deadline', () => {
+    given(caseUpTo('tracked'))
+      .when(cmd.openOrder('o-1', day(30)), day(5))
+      .thenProduces('supervisionOrderOpened');
+  });
+
+  it('refuses a deadline that is not after the opening', () => {
+    given(caseUpTo('tracked'))
+      .when(cmd.openOrder('o-1', day(4)), day(5))
+      .thenThrows('ORDER.DUE_BEFORE_OPENED', 'response_due_at');
+  });
+
+  it('refuses a reused order id', () => {
+    given([...caseUpTo('tracked'), [fact.orderOpened(), day(3)]])
+      .when(cmd.openOrder('o-1'), day(4))
+      .thenThrows('ORDER.DUPLICATE');
+  });
+
+  it('answers an open order once', () => {
+    const opened = [...caseUpTo('tracked'), [fact.orderOpened(), day(3)]] as ReturnType<
+      typeof caseUpTo
+    >;
+    given(opened).when(cmd.answer(), day(4)).thenProduces('supervisionOrderAnswered');
+    given([...opened, [fact.orderAnswered(), day(4)]])
+      .when(cmd.answer(), day(5))
+      .thenThrows('ORDER.NOT_OPEN');
+  });
+
+  it('escalates an unanswered order one level up', () => {
+    given([...caseUpTo('tracked'), [fact.orderOpened(), day(3)]])
+      .when(cmd.escalate(), day(40))
+      .thenProduces('supervisionOrderEscalated', (v: events.SupervisionOrderEscalated) =>
+        expect(v.level).toBe(2),
+      );
+  });
+
+  it('refuses to answer an order that does not exist', () => {
+    given(caseUpTo('tracked')).when(cmd.answer('o-404')).thenThrows('ORDER.NOT_FOUND', 'order_id');
+  });
+});
+
+describe('administrative reconsideration, its own case type', () => {
+  it('files, accepts and concludes with a correction', () => {
+    given().when(cmd.file()).thenProduces('reconsiderationFiled');
+    const history: ReturnType<typeof caseUpTo> = [
+      [
+        {
+          $case: 'reconsiderationFiled',
+          value: {
+            kind: 1,
+            enforcementCaseId: 'case-1',
+            respondentAgencyId: 'lz-eeb',
+            applicant: 'a',
+            district: 'd',
+            domain: 1,
+            claims: '',
+          },
+        },
+        T0,
+      ],
+    ];
+    given(history).when(cmd.accept()).thenProduces('reconsiderationAccepted');
+    given([...history, [{ $case: 'reconsiderationAccepted', value: { handledBy: 'x' } }, day(1)]])
+      .when(cmd.concludeReview(events.ReviewOutcome.REVIEW_OUTCOME_REVOKED))
+      .then([
+        {
+          $case: 'reconsiderationConcluded',
+          value: {
+            outcome: events.ReviewOutcome.REVIEW_OUTCOME_REVOKED,
+            corrected: true,
+            summary: '',
+            enforcementCaseId: 'case-1',
+          },
+        },
+      ]);
+    given([...history, [{ $case: 'reconsiderationAccepted', value: { handledBy: 'x' } }, day(1)]])
+      .when(cmd.concludeReview(events.ReviewOutcome.REVIEW_OUTCOME_UPHELD))
+      .thenProduces('reconsiderationConcluded', (v: events.ReconsiderationConcluded) =>
+        expect(v.corrected).toBe(false),
+      );
+  });
+
+  it('refuses to conclude a review that was not accepted', () => {
+    given([
+      [
+        {
+          $case: 'reconsiderationFiled',
+          value: {
+            kind: 1,
+            enforcementCaseId: 'case-1',
+            respondentAgencyId: 'lz-eeb',
+            applicant: 'a',
+            district: 'd',
+            domain: 1,
+            claims: '',
+          },
+        },
+        T0,
+      ],
+    ])
+      .when(cmd.concludeReview(events.ReviewOutcome.REVIEW_OUTCOME_UPHELD))
+      .thenThrows('CASE.INVALID_TRANSITION');
+  });
+
+  it('refuses enforcement commands on a review, and review commands on a case', () => {
+    given(caseUpTo('registered')).when(cmd.accept()).thenThrows('CASE.WRONG_TYPE');
+    given([
+      [
+        {
+          $case: 'reconsiderationFiled',
+          value: {
+            kind: 1,
+            enforcementCaseId: 'case-1',
+            respondentAgencyId: 'lz-eeb',
+            applicant: 'a',
+            district: 'd',
+            domain: 1,
+            claims: '',
+          },
+        },
+        T0,
+      ],
+    ])
+      .when(cmd.dispatch())
+      .thenThrows('CASE.WRONG_TYPE');
+  });
+
+  it('names the enforcement case it challenges', () => {
+    given()
+      .when(cmd.file({ enforcementCaseId: '' }))
+      .thenThrows('FIELD.REQUIRED', 'enforcement_case_id');
+  });
+});

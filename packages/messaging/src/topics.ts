@@ -1,0 +1,24 @@
+/** Topic names, versioned with the contracts they carry. */
+export const Topics = {
+  /** Every accepted case event; key = case id; value = enforcement.events.v1.CaseEvent (binary). */
+  caseEvents: 'enforcement.case-events.v1',
+  /** Agency feeds publishing commands; value = enforcement.intake.v1.SubmitEventsRequest (JSON or binary). */
+  intakeSubmissions: 'enforcement.intake.submissions.v1',
+  /** One receipt per submission; value = enforcement.intake.v1.SubmitEventsResponse (JSON). */
+  intakeReceipts: 'enforcement.intake.receipts.v1',
+  /** Submissions that could not be decoded, with the reason in headers. */
+  intakeDeadLetter: 'enforcement.intake.submissions.dlq.v1',
+} as const;
+
+export const Header = {
+  eventId: 'event-id',
+  eventType: 'event-type',
+  schemaVersion: 'schema-version',
+  caseVersion: 'case-version',
+  position: 'position',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  contentType: 'content-type',
+  error: 'error',
+  errorCode: 'error-code',
+} as const;

@@ -1,0 +1,3 @@
+export { PartitionedCollection } from './partitioned.js';
+export { isDuplicateKey } from './errors.js';
+export { connectMongo } from './connect.js';

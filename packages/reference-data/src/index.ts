@@ -1,0 +1,2 @@
+export * from './benchmarks.js';
+export * from './city.js';
