@@ -1,10 +1,34 @@
-import { Kafka, logLevel, type ITopicConfig } from 'kafkajs';
+import { Kafka, logLevel, type ITopicConfig, type logCreator } from 'kafkajs';
+
+/** Broker answers kafkajs logs as errors although it retries them by itself. */
+const TRANSIENT =
+  /coordinator is loading|coordinator is not available|not the correct coordinator|leader not available|There is no leader|rebalance in progress|not coordinator/i;
+
+const quietLogs: logCreator =
+  () =>
+  ({ namespace, level, log }) => {
+    const { message, error, ...rest } = log as { message: string; error?: string } & Record<
+      string,
+      unknown
+    >;
+    if (TRANSIENT.test(String(error ?? '')) || TRANSIENT.test(message)) return;
+    const line = JSON.stringify({
+      level: logLevel[level],
+      logger: 'kafkajs',
+      namespace,
+      message,
+      error,
+      broker: rest.broker,
+    });
+    console.error(line);
+  };
 
 export function createKafka(brokers: string[], clientId: string): Kafka {
   return new Kafka({
     clientId,
     brokers,
     logLevel: logLevel.ERROR,
+    logCreator: quietLogs,
     retry: { initialRetryTime: 200, retries: 10 },
   });
 }

@@ -3,7 +3,7 @@ import { MongoClient, type Db } from 'mongodb';
 export interface MongoHandle {
   readonly client: MongoClient;
   readonly db: Db;
-  close(): Promise<void>;
+  close(force?: boolean): Promise<void>;
 }
 
 /** Connects, checks the server answers, and returns the named database. */
@@ -18,5 +18,5 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
   await client.connect();
   const db = client.db(dbName);
   await db.command({ ping: 1 });
-  return { client, db, close: () => client.close() };
+  return { client, db, close: (force = false) => client.close(force) };
 }

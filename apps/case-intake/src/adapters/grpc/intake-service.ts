@@ -1,0 +1,128 @@
+import { once } from 'node:events';
+import type {
+  Metadata,
+  sendUnaryData,
+  ServerUnaryCall,
+  ServerWritableStream,
+  ServiceError,
+} from '@grpc/grpc-js';
+import type { intake } from '@enforcement/contracts';
+import type { Principal, Verifier } from '@enforcement/auth';
+import { toServiceError } from '@enforcement/grpc-kit';
+import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
+import { getCase, readAll, readStream, verifyCase } from '../../application/read-case.js';
+import type { CaseEvent } from '../../application/ports.js';
+import { serveSubmitEvents } from './submit-events.js';
+
+export interface IntakeServiceOptions {
+  readonly verify: Verifier;
+  readonly submitMaxInFlight: number;
+  readonly onUnexpected: (err: unknown) => void;
+}
+
+const bearer = (md: Metadata): string | undefined => {
+  const v = md.get('authorization')[0];
+  return v === undefined ? undefined : String(v);
+};
+
+/** The gRPC adapter: authenticate, map the request to a use case, map errors to statuses. */
+export function intakeService(
+  deps: IntakeDeps,
+  opts: IntakeServiceOptions,
+): intake.CaseIntakeServiceServer {
+  const fault = (e: unknown) => toServiceError(e, opts.onUnexpected) as ServiceError;
+
+  const unary =
+    <Req>(toCommand: (r: Req) => intake.Command) =>
+    (
+      call: ServerUnaryCall<Req, intake.CommandResult>,
+      callback: sendUnaryData<intake.CommandResult>,
+    ) => {
+      opts
+        .verify(bearer(call.metadata))
+        .then((p) => executeCommand(deps, p, toCommand(call.request)))
+        .then(
+          (r) => callback(null, r),
+          (e: unknown) => callback(fault(e)),
+        );
+    };
+
+  const query =
+    <Req, Res>(run: (p: Principal, r: Req) => Promise<Res>) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      opts
+        .verify(bearer(call.metadata))
+        .then((p) => run(p, call.request))
+        .then(
+          (r) => callback(null, r),
+          (e: unknown) => callback(fault(e)),
+        );
+    };
+
+  const stream =
+    <Req, Res>(
+      source: (p: Principal, r: Req) => AsyncIterable<CaseEvent>,
+      wrap: (e: CaseEvent) => Res,
+    ) =>
+    (call: ServerWritableStream<Req, Res>) => {
+      void (async () => {
+        try {
+          const p = await opts.verify(bearer(call.metadata));
+          for await (const e of source(p, call.request)) {
+            if (call.cancelled) return;
+            if (!call.write(wrap(e))) await once(call, 'drain');
+          }
+          call.end();
+        } catch (e) {
+          call.emit('error', fault(e));
+        }
+      })();
+    };
+
+  async function* fromList(list: Promise<CaseEvent[]>): AsyncGenerator<CaseEvent> {
+    yield* await list;
+  }
+
+  return {
+    registerCase: unary((r) => ({ kind: { $case: 'registerCase', value: r } })),
+    dispatchCase: unary((r) => ({ kind: { $case: 'dispatchCase', value: r } })),
+    recordProgress: unary((r) => ({ kind: { $case: 'recordProgress', value: r } })),
+    decidePenalty: unary((r) => ({ kind: { $case: 'decidePenalty', value: r } })),
+    concludeCase: unary((r) => ({ kind: { $case: 'concludeCase', value: r } })),
+    openSupervisionOrder: unary((r) => ({ kind: { $case: 'openSupervisionOrder', value: r } })),
+    answerSupervisionOrder: unary((r) => ({ kind: { $case: 'answerSupervisionOrder', value: r } })),
+    escalateSupervisionOrder: unary((r) => ({
+      kind: { $case: 'escalateSupervisionOrder', value: r },
+    })),
+    recordEvaluation: unary((r) => ({ kind: { $case: 'recordEvaluation', value: r } })),
+    archiveCase: unary((r) => ({ kind: { $case: 'archiveCase', value: r } })),
+    fileReconsideration: unary((r) => ({ kind: { $case: 'fileReconsideration', value: r } })),
+    acceptReconsideration: unary((r) => ({ kind: { $case: 'acceptReconsideration', value: r } })),
+    concludeReconsideration: unary((r) => ({
+      kind: { $case: 'concludeReconsideration', value: r },
+    })),
+
+    submitEvents: (call) => {
+      opts.verify(bearer(call.metadata)).then(
+        (p) =>
+          serveSubmitEvents(deps, p, call, {
+            maxInFlight: opts.submitMaxInFlight,
+            onUnexpected: opts.onUnexpected,
+          }),
+        (e: unknown) => call.emit('error', fault(e)),
+      );
+    },
+
+    getCase: query((p, r: intake.GetCaseRequest) => getCase(deps.store, p, r.caseId)),
+    verifyCase: query((p, r: intake.VerifyCaseRequest) => verifyCase(deps.store, p, r.caseId)),
+    readStream: stream(
+      (p, r: intake.ReadStreamRequest) =>
+        fromList(readStream(deps.store, p, r.caseId, r.fromVersion)),
+      (event): intake.ReadStreamResponse => ({ event }),
+    ),
+    readAll: stream(
+      (p, r: intake.ReadAllRequest) => readAll(deps.store, p, r),
+      (event): intake.ReadAllResponse => ({ event }),
+    ),
+  };
+}

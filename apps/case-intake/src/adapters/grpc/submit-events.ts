@@ -1,0 +1,107 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { intake } from '@enforcement/contracts';
+import type { Principal } from '@enforcement/auth';
+import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
+import { rejection } from './rejection.js';
+
+type Call = ServerDuplexStream<intake.SubmitEventsRequest, intake.SubmitEventsResponse>;
+
+export interface SubmitOptions {
+  /** Items read but not yet acknowledged; past it the stream stops reading (HTTP/2 flow control). */
+  readonly maxInFlight: number;
+  readonly onUnexpected?: (err: unknown) => void;
+}
+
+/** Processes one submitted item into its acknowledgement; never throws. */
+export async function acknowledge(
+  deps: IntakeDeps,
+  principal: Principal,
+  item: intake.SubmitEventsRequest,
+  onUnexpected?: (err: unknown) => void,
+): Promise<intake.SubmitEventsResponse> {
+  const caseId = item.command?.kind?.value.meta?.caseId ?? '';
+  try {
+    const r = await executeCommand(deps, principal, item.command ?? { kind: undefined });
+    return {
+      sequence: item.sequence,
+      accepted: true,
+      caseId: r.caseId,
+      version: r.version,
+      duplicate: r.duplicate,
+      errorCode: '',
+      statusCode: 0,
+      reason: '',
+    };
+  } catch (e) {
+    return {
+      sequence: item.sequence,
+      caseId,
+      version: 0,
+      duplicate: false,
+      ...rejection(e, onUnexpected),
+    };
+  }
+}
+
+/**
+ * The agency feed: every item is acknowledged, in the order received,
+ * accepted with its new version or rejected with code and reason. Items for
+ * different cases run concurrently, items for one case in order. A bad item
+ * never ends the stream.
+ */
+export function serveSubmitEvents(
+  deps: IntakeDeps,
+  principal: Principal,
+  call: Call,
+  opts: SubmitOptions,
+): void {
+  const acks: Promise<intake.SubmitEventsResponse>[] = [];
+  const lastOfCase = new Map<string, Promise<unknown>>();
+  let inFlight = 0;
+  let ended = false;
+  let writing = false;
+  let paused = false;
+
+  const pump = async () => {
+    if (writing) return;
+    writing = true;
+    try {
+      while (acks.length > 0) {
+        const ack = await (acks[0] as Promise<intake.SubmitEventsResponse>);
+        acks.shift();
+        inFlight--;
+        if (call.cancelled) return;
+        if (!call.write(ack)) await new Promise((r) => call.once('drain', r));
+        if (paused && inFlight < opts.maxInFlight) {
+          paused = false;
+          call.resume();
+        }
+      }
+      if (ended) call.end();
+    } finally {
+      writing = false;
+    }
+  };
+
+  call.on('data', (item: intake.SubmitEventsRequest) => {
+    inFlight++;
+    const caseId = item.command?.kind?.value.meta?.caseId ?? '';
+    const before = lastOfCase.get(caseId) ?? Promise.resolve();
+    const ack = before.then(() => acknowledge(deps, principal, item, opts.onUnexpected));
+    lastOfCase.set(caseId, ack);
+    void ack.finally(() => {
+      if (lastOfCase.get(caseId) === ack) lastOfCase.delete(caseId);
+    });
+    acks.push(ack);
+    if (inFlight >= opts.maxInFlight && !paused) {
+      paused = true;
+      call.pause();
+    }
+    void pump();
+  });
+  call.on('end', () => {
+    ended = true;
+    void pump();
+  });
+  call.on('error', () => undefined);
+}

@@ -1,0 +1,153 @@
+import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import { events } from '@enforcement/contracts';
+import { Header, traceHeaders } from '@enforcement/messaging';
+import type { Commit, Publisher } from '../../application/ports.js';
+import type { MongoEventStore } from '../mongo/event-store.js';
+
+export interface RelayOptions {
+  readonly topic: string;
+  readonly batchSize: number;
+  /** Outbox entries older than this are republished by the sweep (a peer, or this process, crashed). */
+  readonly sweepAfterMs: number;
+  readonly sweepEveryMs: number;
+  readonly onError?: (err: unknown) => void;
+}
+
+interface Queued {
+  readonly commit: Commit;
+  readonly trace: Record<string, string>;
+}
+
+export function toMessages(commit: Commit, trace: Record<string, string> = {}): Message[] {
+  return commit.events.map((e) => ({
+    key: e.caseId,
+    value: Buffer.from(events.CaseEvent.encode(e).finish()),
+    headers: {
+      ...trace,
+      [Header.eventId]: e.eventId,
+      [Header.eventType]: e.payload?.$case ?? 'unknown',
+      [Header.schemaVersion]: String(e.schemaVersion),
+      [Header.caseVersion]: String(e.version),
+      [Header.position]: String(e.position),
+      [Header.contentType]: 'application/x-protobuf; messageType=enforcement.events.v1.CaseEvent',
+    },
+  }));
+}
+
+/**
+ * Publishes stored commits to the case-events topic: an idempotent producer
+ * with one request in flight, so events keep their order per case. Commits are
+ * queued as they are stored and sent in batches; once Kafka has them their
+ * outbox entries are removed. On start, and periodically, entries left by a
+ * crash are republished (at least once; consumers deduplicate by version).
+ */
+export class KafkaRelay implements Publisher {
+  private readonly producer: Producer;
+  private queue: Queued[] = [];
+  private flushing: Promise<void> | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private failures = 0;
+
+  constructor(
+    kafka: Kafka,
+    private readonly store: MongoEventStore,
+    private readonly opts: RelayOptions,
+  ) {
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.producer.connect();
+    await this.recover(0);
+    this.sweeper = setInterval(
+      () => void this.recover(this.opts.sweepAfterMs),
+      this.opts.sweepEveryMs,
+    );
+    this.sweeper.unref();
+  }
+
+  enqueue(commit: Commit): void {
+    if (this.stopped) return; // stored; the outbox has it for the next start
+    this.queue.push({ commit, trace: traceHeaders() });
+    this.kick();
+  }
+
+  /** Resolves once everything queued so far is on Kafka. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing) {
+      this.kick();
+      await this.flushing;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    await this.drain().catch(() => undefined);
+    this.stopped = true;
+    await this.producer.disconnect();
+  }
+
+  /** Stops without publishing what is queued, as a crash would; the outbox keeps it. */
+  async abort(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.stopped = true;
+    this.queue = [];
+    await this.producer.disconnect().catch(() => undefined);
+  }
+
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  private kick(): void {
+    this.flushing ??= this.flush().finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length > 0 && !this.stopped) setTimeout(() => this.kick(), this.backoffMs());
+    });
+  }
+
+  private backoffMs(): number {
+    return this.failures === 0 ? 0 : Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6));
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, this.opts.batchSize);
+      try {
+        await this.producer.send({
+          topic: this.opts.topic,
+          acks: -1,
+          messages: batch.flatMap((q) => toMessages(q.commit, q.trace)),
+        });
+        this.failures = 0;
+      } catch (e) {
+        this.failures++;
+        this.opts.onError?.(e);
+        return; // kept in the queue; retried after a backoff
+      }
+      this.queue = this.queue.slice(batch.length);
+      await this.store
+        .published(batch.map((q) => q.commit))
+        .catch((e: unknown) => this.opts.onError?.(e));
+    }
+  }
+
+  private async recover(olderThanMs: number): Promise<void> {
+    try {
+      const pending = await this.store.pending(olderThanMs);
+      const queued = new Set(this.queue.map((q) => `${q.commit.caseId}:${q.commit.fromVersion}`));
+      for (const p of pending) {
+        if (!queued.has(`${p.commit.caseId}:${p.commit.fromVersion}`))
+          this.queue.push({ commit: p.commit, trace: {} });
+      }
+      if (pending.length > 0) await this.drain();
+    } catch (e) {
+      this.opts.onError?.(e);
+    }
+  }
+}

@@ -1,0 +1,207 @@
+import { trace } from '@opentelemetry/api';
+import { events, type intake } from '@enforcement/contracts';
+import type { Principal } from '@enforcement/auth';
+import type { BenchmarkTable } from '@enforcement/reference-data';
+import { decide } from '../domain/decide.js';
+import { fail } from '../domain/errors.js';
+import type { CaseState } from '../domain/state.js';
+import type { Command } from '../domain/types.js';
+import { authorizeCommand } from './authorize.js';
+import { eventIdFor, hashEvent } from './chain.js';
+import {
+  VersionConflict,
+  type CaseEvent,
+  type Clock,
+  type Commit,
+  type EventStore,
+  type Publisher,
+} from './ports.js';
+import type { CaseHead, HeadCache } from './stream-cache.js';
+import { stateOf } from './to-domain.js';
+
+export interface IntakeDeps {
+  readonly store: EventStore;
+  readonly publisher: Publisher;
+  readonly clock: Clock;
+  readonly benchmarks: BenchmarkTable;
+  readonly heads: HeadCache;
+}
+
+export const SCHEMA_VERSION = 1;
+const ATTEMPTS = 3;
+const tracer = trace.getTracer('case-intake');
+
+const caseTypeOf = (s: CaseState, c: Command): events.CaseType =>
+  s.type === 'REVIEW' || c.$case === 'fileReconsideration'
+    ? events.CaseType.CASE_TYPE_REVIEW
+    : events.CaseType.CASE_TYPE_ENFORCEMENT;
+
+async function loadHead(deps: IntakeDeps, caseId: string): Promise<CaseHead> {
+  const cached = deps.heads.get(caseId);
+  if (cached) return cached;
+  const stream = await deps.store.load(caseId);
+  const head: CaseHead = {
+    state: stateOf(stream.events),
+    version: stream.version,
+    headHash: stream.events.at(-1)?.hash ?? '',
+    commandIds: new Set(stream.commits.map((c) => c.commandId)),
+  };
+  deps.heads.set(caseId, head);
+  return head;
+}
+
+async function duplicateResult(
+  deps: IntakeDeps,
+  caseId: string,
+  commandId: string,
+): Promise<intake.CommandResult> {
+  const stream = await deps.store.load(caseId);
+  const first = stream.commits.find((c) => c.commandId === commandId);
+  return { caseId, version: stream.version, events: [...(first?.events ?? [])], duplicate: true };
+}
+
+/** A reconsideration must challenge a case intake knows, decided by the agency it names. */
+async function checkReviewTarget(
+  deps: IntakeDeps,
+  c: intake.FileReconsiderationRequest,
+): Promise<void> {
+  if (!c.enforcementCaseId) return; // the domain names the missing field
+  const target = (await loadHead(deps, c.enforcementCaseId)).state;
+  if (target.type !== 'ENFORCEMENT')
+    return fail(
+      'REVIEW.UNKNOWN_CASE',
+      `no enforcement case ${c.enforcementCaseId}`,
+      'enforcement_case_id',
+    );
+  if (target.agencyId !== c.respondentAgencyId)
+    fail(
+      'FIELD.INVALID',
+      `case ${c.enforcementCaseId} belongs to ${target.agencyId}, not ${c.respondentAgencyId}`,
+      'respondent_agency_id',
+    );
+}
+
+function envelope(
+  c: Command,
+  head: CaseHead,
+  payloads: ReturnType<typeof decide>,
+  ctx: { caseId: string; commandId: string; occurredAt: Date; now: Date; actor: string },
+): CaseEvent[] {
+  const agencyId =
+    head.state.type !== 'NONE'
+      ? head.state.agencyId
+      : c.$case === 'registerCase'
+        ? c.value.agencyId
+        : c.$case === 'fileReconsideration'
+          ? c.value.respondentAgencyId
+          : '';
+  let prev = head.headHash;
+  return payloads.map((payload, i) => {
+    const e: CaseEvent = {
+      eventId: eventIdFor(ctx.caseId, ctx.commandId, i),
+      caseId: ctx.caseId,
+      version: head.version + i + 1,
+      position: 0,
+      occurredAt: ctx.occurredAt,
+      recordedAt: ctx.now,
+      commandId: ctx.commandId,
+      actor: ctx.actor,
+      agencyId,
+      caseType: caseTypeOf(head.state, c),
+      prevHash: prev,
+      hash: '',
+      schemaVersion: SCHEMA_VERSION,
+      payload,
+    };
+    e.hash = hashEvent(e, prev);
+    prev = e.hash;
+    return e;
+  });
+}
+
+/**
+ * Runs one command: authorize, check idempotency and the expected version,
+ * decide, append atomically, hand to the publisher. A concurrent writer makes
+ * the append lose; without an expected version the command is decided again
+ * on the fresh state, with one it fails with CASE.VERSION_CONFLICT.
+ */
+export async function executeCommand(
+  deps: IntakeDeps,
+  principal: Principal,
+  command: intake.Command,
+): Promise<intake.CommandResult> {
+  const c = command.kind;
+  if (!c) return fail('FIELD.REQUIRED', 'a command is required', 'command');
+  const meta = c.value.meta;
+  const commandId = (meta?.commandId ?? '').trim();
+  const caseId = (meta?.caseId ?? '').trim();
+  if (!commandId) fail('FIELD.REQUIRED', 'is required', 'meta.command_id');
+  if (!caseId) fail('FIELD.REQUIRED', 'is required', 'meta.case_id');
+  const expected = meta?.expectedVersion;
+
+  return tracer.startActiveSpan(`intake ${c.$case}`, async (span) => {
+    span.setAttributes({ 'case.id': caseId, 'command.id': commandId });
+    try {
+      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        const head = await loadHead(deps, caseId);
+        if (head.commandIds.has(commandId)) return await duplicateResult(deps, caseId, commandId);
+        authorizeCommand(principal, c, head.state);
+        if (expected !== undefined && expected !== head.version)
+          fail(
+            'CASE.VERSION_CONFLICT',
+            `case is at version ${head.version}, not ${expected}`,
+            'meta.expected_version',
+          );
+        if (c.$case === 'fileReconsideration') await checkReviewTarget(deps, c.value);
+
+        const now = deps.clock.now();
+        const occurredAt = meta?.occurredAt ?? now;
+        const payloads = decide(
+          c,
+          head.state,
+          { now, occurredAt, benchmarks: deps.benchmarks },
+          { headHash: head.headHash, version: head.version },
+        );
+        const evs = envelope(c, head, payloads, {
+          caseId,
+          commandId,
+          occurredAt,
+          now,
+          actor: principal.subject,
+        });
+        const commit: Commit = {
+          caseId,
+          commandId,
+          fromVersion: head.version + 1,
+          toVersion: head.version + evs.length,
+          events: evs,
+        };
+        let stored: Commit;
+        try {
+          stored = await deps.store.append(commit);
+        } catch (e) {
+          if (!(e instanceof VersionConflict)) throw e;
+          deps.heads.delete(caseId);
+          if (expected !== undefined)
+            fail(
+              'CASE.VERSION_CONFLICT',
+              `case ${caseId} was changed concurrently`,
+              'meta.expected_version',
+            );
+          continue;
+        }
+        deps.heads.set(caseId, {
+          state: stateOf(stored.events, head.state),
+          version: stored.toVersion,
+          headHash: stored.events.at(-1)?.hash ?? head.headHash,
+          commandIds: new Set([...head.commandIds, commandId]),
+        });
+        deps.publisher.enqueue(stored);
+        return { caseId, version: stored.toVersion, events: [...stored.events], duplicate: false };
+      }
+      return fail('CASE.VERSION_CONFLICT', `case ${caseId} kept changing; retry`);
+    } finally {
+      span.end();
+    }
+  });
+}

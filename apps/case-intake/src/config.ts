@@ -1,0 +1,37 @@
+import {
+  boolean,
+  grpcSpec,
+  infraSpec,
+  integer,
+  loadConfig,
+  string,
+  type ConfigOf,
+} from '@enforcement/config';
+import { DEV_AUTH } from '@enforcement/auth';
+
+export const intakeSpec = {
+  ...infraSpec,
+  ...grpcSpec,
+  GRPC_PORT: integer({ default: 50051, min: 0, max: 65535 }),
+  MONGODB_DB: string({ default: 'enforcement_intake' }),
+  EVENT_STORE_BUCKETS: integer({ default: 64, min: 1, max: 4096 }),
+  POSITION_BLOCK: integer({ default: 1000, min: 1 }),
+  HEAD_CACHE_SIZE: integer({ default: 50_000, min: 0 }),
+  SUBMIT_MAX_IN_FLIGHT: integer({ default: 64, min: 1, max: 10_000 }),
+  RELAY_BATCH: integer({ default: 500, min: 1 }),
+  RELAY_SWEEP_AFTER_MS: integer({ default: 30_000, min: 0 }),
+  CASE_EVENTS_PARTITIONS: integer({ default: 12, min: 1 }),
+  INGRESS_ENABLED: boolean({ default: true }),
+  AUTH_JWT_SECRET: string({ default: DEV_AUTH.secret }),
+  AUTH_JWT_PUBLIC_KEY: string({ default: '-' }),
+  AUTH_ISSUER: string({ default: DEV_AUTH.issuer }),
+  AUTH_AUDIENCE: string({ default: DEV_AUTH.audience }),
+  SERVICE_VERSION: string({ default: '0.1.0' }),
+  GIT_COMMIT: string({ default: 'unknown' }),
+};
+
+export type IntakeConfig = ConfigOf<typeof intakeSpec>;
+
+export const loadIntakeConfig = (
+  env: Record<string, string | undefined> = process.env,
+): IntakeConfig => loadConfig(intakeSpec, env);

@@ -1,0 +1,269 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status, type Metadata } from '@grpc/grpc-js';
+import { intake } from '@enforcement/contracts';
+import { uniqueName } from '@enforcement/testing';
+import { fullLoop, nextMeta } from './test-support/commands.js';
+import {
+  startIntake,
+  tokenFor,
+  unary,
+  withMongo,
+  type TestIntake,
+} from './test-support/harness.js';
+
+describe('case intake on the real stack', () => {
+  let it_: TestIntake;
+  let agency: Metadata;
+  let otherAgency: Metadata;
+  let supervisor: Metadata;
+
+  beforeAll(async () => {
+    it_ = await startIntake();
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+    otherAgency = await tokenFor(['agency'], ['lz-psb']);
+    supervisor = await tokenFor(['supervisor']);
+  });
+  afterAll(() => it_.stop());
+
+  const c = () => it_.client;
+
+  async function walk(caseId: string, steps = 8) {
+    const l = fullLoop(caseId);
+    const calls = [
+      () => unary((cb) => c().registerCase(l.register, agency, cb)),
+      () => unary((cb) => c().dispatchCase(l.dispatch, agency, cb)),
+      () => unary((cb) => c().recordProgress(l.evidence, agency, cb)),
+      () => unary((cb) => c().recordProgress(l.notice, agency, cb)),
+      () => unary((cb) => c().recordProgress(l.hearing, agency, cb)),
+      () => unary((cb) => c().recordProgress(l.review, agency, cb)),
+      () => unary((cb) => c().decidePenalty(l.penalty, agency, cb)),
+      () => unary((cb) => c().concludeCase(l.conclude, agency, cb)),
+    ];
+    let last: intake.CommandResult | undefined;
+    for (const call of calls.slice(0, steps)) last = await call();
+    return last;
+  }
+
+  it('runs a case through the loop and shows its state and history', async () => {
+    const caseId = uniqueName('case');
+    const last = await walk(caseId);
+    expect(last?.version).toBe(8);
+
+    const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
+    expect(got.case).toMatchObject({
+      status: intake.CaseStatus.CASE_STATUS_CONCLUDED,
+      version: 8,
+      fineFen: 30_000_000,
+    });
+    expect(got.history.map((e) => e.payload?.$case)).toEqual([
+      'caseRegistered',
+      'caseDispatched',
+      'evidenceRecorded',
+      'partyNotified',
+      'hearingHeld',
+      'legalReviewCompleted',
+      'penaltyDecided',
+      'caseConcluded',
+    ]);
+    const verified = await unary<intake.VerifyCaseResponse>((cb) =>
+      c().verifyCase({ caseId }, supervisor, cb),
+    );
+    expect(verified).toMatchObject({ valid: true, eventCount: 8, headHash: got.history[7]?.hash });
+  });
+
+  it('closes the loop: evaluated by the supervisor, archived, then immutable', async () => {
+    const caseId = uniqueName('case');
+    await walk(caseId);
+    await unary((cb) =>
+      c().recordEvaluation(
+        {
+          meta: nextMeta(caseId),
+          score: 92.5,
+          modelVersion: 'v1',
+          indicators: [
+            { indicator: 'timeliness', points: 30, maxPoints: 30, reasons: [], eventIds: [] },
+          ],
+        },
+        supervisor,
+        cb,
+      ),
+    );
+    const archived = await unary<intake.CommandResult>((cb) =>
+      c().archiveCase({ meta: nextMeta(caseId) }, agency, cb),
+    );
+    const seal = archived.events[0]?.payload;
+    expect(seal?.$case).toBe('caseArchived');
+
+    const after = unary((cb) =>
+      c().recordEvaluation(
+        { meta: nextMeta(caseId), score: 50, modelVersion: 'v1', indicators: [] },
+        supervisor,
+        cb,
+      ),
+    );
+    await expect(after).rejects.toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      details: expect.stringContaining('CASE.ARCHIVED'),
+    });
+    const verified = await unary<intake.VerifyCaseResponse>((cb) =>
+      c().verifyCase({ caseId }, supervisor, cb),
+    );
+    expect(verified).toMatchObject({ valid: true, archiveSealValid: true, eventCount: 10 });
+  });
+
+  it('answers bad input with INVALID_ARGUMENT naming the field, and a broken rule with FAILED_PRECONDITION', async () => {
+    const caseId = uniqueName('case');
+    const l = fullLoop(caseId);
+    await expect(
+      unary((cb) => c().registerCase({ ...l.register, district: '' }, agency, cb)),
+    ).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: 'FIELD.REQUIRED: district: is required',
+    });
+    await unary((cb) => c().registerCase(l.register, agency, cb));
+    await expect(
+      unary((cb) =>
+        c().dispatchCase({ ...l.dispatch, officers: l.dispatch.officers.slice(0, 1) }, agency, cb),
+      ),
+    ).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringContaining('DISPATCH.TOO_FEW_OFFICERS'),
+    });
+    await expect(unary((cb) => c().concludeCase(l.conclude, agency, cb))).rejects.toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      details: expect.stringContaining('CONCLUDE.DECISION_REQUIRED'),
+    });
+    await expect(
+      unary((cb) => c().registerCase({ ...l.register, meta: nextMeta(caseId) }, agency, cb)),
+    ).rejects.toMatchObject({
+      code: status.ALREADY_EXISTS,
+    });
+    // Nothing that was accepted was lost or changed.
+    const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
+    expect(got.history).toHaveLength(1);
+  });
+
+  it('lets exactly one of two concurrent conflicting commands win; the other gets ABORTED', async () => {
+    const caseId = uniqueName('case');
+    const l = fullLoop(caseId);
+    await unary((cb) => c().registerCase(l.register, agency, cb));
+    const at1 = (o: object) => ({
+      ...l.dispatch,
+      meta: nextMeta(caseId, { expectedVersion: 1, occurredAt: l.dispatch.meta.occurredAt }),
+      ...o,
+    });
+    const results = await Promise.allSettled([
+      unary((cb) => c().dispatchCase(at1({ unitId: 'unit-a' }), agency, cb)),
+      unary((cb) => c().dispatchCase(at1({ unitId: 'unit-b' }), agency, cb)),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.find((r) => r.status === 'rejected');
+    expect(lost?.status === 'rejected' && lost.reason).toMatchObject({ code: status.ABORTED });
+    const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
+    expect(got.case?.version).toBe(2);
+  });
+
+  it('returns the first result for a retried command id and writes nothing new', async () => {
+    const caseId = uniqueName('case');
+    const l = fullLoop(caseId);
+    const first = await unary<intake.CommandResult>((cb) =>
+      c().registerCase(l.register, agency, cb),
+    );
+    const again = await unary<intake.CommandResult>((cb) =>
+      c().registerCase(l.register, agency, cb),
+    );
+    expect(first.duplicate).toBe(false);
+    expect(again).toMatchObject({ duplicate: true, version: 1 });
+    expect(again.events.map((e) => e.eventId)).toEqual(first.events.map((e) => e.eventId));
+    const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
+    expect(got.history).toHaveLength(1);
+  });
+
+  it('detects a tampered stored event with VerifyCase', async () => {
+    const caseId = uniqueName('case');
+    await walk(caseId, 4);
+    await withMongo(async (client) => {
+      const commit = `${caseId}:3`;
+      for (const name of await client.db(it_.db).listCollections().toArray()) {
+        await client
+          .db(it_.db)
+          .collection(name.name)
+          .updateOne(
+            { _id: commit as never },
+            { $set: { 'events.0.evidenceRecorded.sha256': 'f'.repeat(64) } },
+          );
+      }
+    });
+    const verified = await unary<intake.VerifyCaseResponse>((cb) =>
+      c().verifyCase({ caseId }, supervisor, cb),
+    );
+    expect(verified).toMatchObject({ valid: false, firstBadVersion: 3 });
+    expect(verified.problem).toContain('does not match its hash');
+  });
+
+  it('refuses an agency token on another agency case, and a call without a token', async () => {
+    const caseId = uniqueName('case');
+    await walk(caseId, 1);
+    const l = fullLoop(caseId);
+    await expect(
+      unary((cb) => c().dispatchCase(l.dispatch, otherAgency, cb)),
+    ).rejects.toMatchObject({
+      code: status.PERMISSION_DENIED,
+    });
+    await expect(unary((cb) => c().getCase({ caseId }, otherAgency, cb))).rejects.toMatchObject({
+      code: status.PERMISSION_DENIED,
+    });
+    await expect(
+      unary((cb) =>
+        c().openSupervisionOrder(
+          {
+            meta: nextMeta(caseId),
+            orderId: 'o',
+            reason: 1,
+            note: '',
+            responseDueAt: new Date(Date.now() + 864e5),
+            ruleId: '',
+          },
+          agency,
+          cb,
+        ),
+      ),
+    ).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    await expect(
+      unary((cb) => c().getCase({ caseId }, new (agency.constructor as typeof Metadata)(), cb)),
+    ).rejects.toMatchObject({
+      code: status.UNAUTHENTICATED,
+    });
+  });
+
+  it('reads every event after a position, in position order, for replays', async () => {
+    const ids = [uniqueName('case'), uniqueName('case')];
+    for (const id of ids) await walk(id, 3);
+    const all: number[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const call = c().readAll(
+        { afterPosition: 0, maxCount: 0, recordedUntil: undefined },
+        supervisor,
+      );
+      call.on('data', (r: intake.ReadAllResponse) => all.push(r.event?.position ?? -1));
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    expect(all.length).toBeGreaterThanOrEqual(6);
+    expect([...all].sort((a, b) => a - b)).toEqual(all);
+    expect(new Set(all).size).toBe(all.length);
+
+    const after = all[2] ?? 0;
+    const tail: number[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const call = c().readAll(
+        { afterPosition: after, maxCount: 2, recordedUntil: undefined },
+        supervisor,
+      );
+      call.on('data', (r: intake.ReadAllResponse) => tail.push(r.event?.position ?? -1));
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    expect(tail).toEqual(all.slice(3, 5));
+  });
+});

@@ -1,0 +1,129 @@
+import { createVerifier } from '@enforcement/auth';
+import { intake } from '@enforcement/contracts';
+import { createGrpcServer } from '@enforcement/grpc-kit';
+import { createKafka, ensureTopics, Topics } from '@enforcement/messaging';
+import { connectMongo } from '@enforcement/mongo-kit';
+import { BENCHMARKS_2021, type BenchmarkTable } from '@enforcement/reference-data';
+import { KafkaIngress } from './adapters/kafka/ingress.js';
+import { KafkaRelay } from './adapters/kafka/relay.js';
+import { intakeService } from './adapters/grpc/intake-service.js';
+import { MongoEventStore } from './adapters/mongo/event-store.js';
+import type { IntakeDeps } from './application/execute-command.js';
+import { systemClock, type Clock } from './application/ports.js';
+import { HeadCache } from './application/stream-cache.js';
+import type { IntakeConfig } from './config.js';
+
+export interface IntakeOverrides {
+  readonly clock?: Clock;
+  readonly benchmarks?: BenchmarkTable;
+  /** Topic names (tests isolate themselves with their own). */
+  readonly topics?: Partial<typeof Topics>;
+  /** 'off' stores without publishing, as a crash between store and publish would. */
+  readonly relay?: 'on' | 'off';
+  readonly log?: (msg: string, err?: unknown) => void;
+}
+
+export interface CaseIntake {
+  readonly port: number;
+  readonly address: string;
+  readonly deps: IntakeDeps;
+  readonly store: MongoEventStore;
+  readonly relay: KafkaRelay;
+  /** Graceful: stop taking calls, flush the relay, close connections. */
+  stop(): Promise<void>;
+  /** Abrupt: drop connections without flushing (the outbox keeps what was stored). */
+  kill(): Promise<void>;
+}
+
+/** Wires the service from its configuration; main.ts and the tests both call it. */
+export async function createCaseIntake(
+  config: IntakeConfig,
+  o: IntakeOverrides = {},
+): Promise<CaseIntake> {
+  const log =
+    o.log ?? ((msg: string, err?: unknown) => console.error(`[case-intake] ${msg}`, err ?? ''));
+  const topics = { ...Topics, ...o.topics };
+  const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
+  const store = new MongoEventStore(mongo.db, {
+    buckets: config.EVENT_STORE_BUCKETS,
+    positionBlock: config.POSITION_BLOCK,
+  });
+  await store.init();
+
+  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);
+  await ensureTopics(kafka, [
+    { topic: topics.caseEvents, numPartitions: config.CASE_EVENTS_PARTITIONS },
+    { topic: topics.intakeSubmissions, numPartitions: 6 },
+    { topic: topics.intakeReceipts, numPartitions: 6 },
+    { topic: topics.intakeDeadLetter, numPartitions: 1 },
+  ]);
+  const relay = new KafkaRelay(kafka, store, {
+    topic: topics.caseEvents,
+    batchSize: config.RELAY_BATCH,
+    sweepAfterMs: config.RELAY_SWEEP_AFTER_MS,
+    sweepEveryMs: Math.max(1_000, config.RELAY_SWEEP_AFTER_MS),
+    onError: (e) => log('relay: publish failed, will retry', e),
+  });
+  const noRelay = o.relay === 'off';
+  if (!noRelay) await relay.start();
+
+  const deps: IntakeDeps = {
+    store,
+    publisher: noRelay ? { enqueue: () => undefined } : relay,
+    clock: o.clock ?? systemClock,
+    benchmarks: o.benchmarks ?? BENCHMARKS_2021,
+    heads: new HeadCache(config.HEAD_CACHE_SIZE),
+  };
+  const verify = createVerifier({
+    secret: config.AUTH_JWT_SECRET,
+    ...(config.AUTH_JWT_PUBLIC_KEY !== '-' ? { publicKeyPem: config.AUTH_JWT_PUBLIC_KEY } : {}),
+    issuer: config.AUTH_ISSUER,
+    audience: config.AUTH_AUDIENCE,
+  });
+  const onUnexpected = (e: unknown) => log('unexpected error', e);
+
+  const ingress = config.INGRESS_ENABLED
+    ? new KafkaIngress(kafka, deps, {
+        groupId: `${config.KAFKA_CLIENT_ID}.intake-ingress`,
+        topics: {
+          submissions: topics.intakeSubmissions,
+          receipts: topics.intakeReceipts,
+          deadLetter: topics.intakeDeadLetter,
+        },
+        verify,
+        onUnexpected,
+      })
+    : undefined;
+  await ingress?.start();
+
+  const grpc = createGrpcServer({
+    serviceName: 'case-intake',
+    version: config.SERVICE_VERSION,
+    gitCommit: config.GIT_COMMIT,
+  });
+  grpc.addService(
+    intake.CaseIntakeServiceService,
+    intakeService(deps, { verify, submitMaxInFlight: config.SUBMIT_MAX_IN_FLIGHT, onUnexpected }),
+  );
+  const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
+
+  return {
+    port,
+    address: `${config.GRPC_HOST}:${port}`,
+    deps,
+    store,
+    relay,
+    stop: async () => {
+      await grpc.shutdown();
+      await ingress?.stop();
+      if (!noRelay) await relay.stop();
+      await mongo.close();
+    },
+    kill: async () => {
+      grpc.server.forceShutdown();
+      await relay.abort();
+      await ingress?.stop().catch(() => undefined);
+      await mongo.close(true).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { MongoClient } from 'mongodb';
+import { DEV_AUTH, mintDevToken, type Role } from '@enforcement/auth';
+import { events, intake } from '@enforcement/contracts';
+import { Topics } from '@enforcement/messaging';
+import { eventually, stack, uniqueName } from '@enforcement/testing';
+import { loadIntakeConfig } from '../config.js';
+import { createCaseIntake, type CaseIntake, type IntakeOverrides } from '../server.js';
+
+export interface TestIntake {
+  readonly service: CaseIntake;
+  readonly client: intake.CaseIntakeServiceClient;
+  readonly topics: typeof Topics;
+  readonly db: string;
+  stop(): Promise<void>;
+}
+
+/** A case-intake on the real stack, with its own database and topics. */
+export async function startIntake(
+  o: IntakeOverrides & { db?: string; topics?: typeof Topics; env?: Record<string, string> } = {},
+): Promise<TestIntake> {
+  const s = stack();
+  const db = o.db ?? uniqueName('intake').replace(/-/g, '_');
+  const run = uniqueName('t');
+  const topics =
+    o.topics ??
+    ({
+      caseEvents: `${run}.case-events`,
+      intakeSubmissions: `${run}.submissions`,
+      intakeReceipts: `${run}.receipts`,
+      intakeDeadLetter: `${run}.dlq`,
+    } as typeof Topics);
+  const config = loadIntakeConfig({
+    KAFKA_BROKERS: s.kafkaBrokers.join(','),
+    MONGODB_URI: s.mongoUri,
+    MONGODB_DB: db,
+    GRPC_PORT: '0',
+    EVENT_STORE_BUCKETS: '8',
+    CASE_EVENTS_PARTITIONS: '3',
+    KAFKA_CLIENT_ID: run,
+    RELAY_SWEEP_AFTER_MS: '60000',
+    ...o.env,
+  });
+  const service = await createCaseIntake(config, { ...o, topics, log: () => undefined });
+  const client = new intake.CaseIntakeServiceClient(service.address, credentials.createInsecure());
+  return {
+    service,
+    client,
+    topics,
+    db,
+    stop: async () => {
+      client.close();
+      await service.stop();
+    },
+  };
+}
+
+export async function tokenFor(roles: Role[], agencies: string[] = []): Promise<Metadata> {
+  const md = new Metadata();
+  md.set(
+    'authorization',
+    `Bearer ${await mintDevToken(DEV_AUTH, { subject: `test-${roles.join('+')}`, roles, agencies })}`,
+  );
+  return md;
+}
+
+/** Promise form of a grpc-js unary call. */
+export function unary<Res>(
+  invoke: (cb: (err: ServiceError | null, res: Res) => void) => unknown,
+): Promise<Res> {
+  return new Promise((resolve, reject) => invoke((err, res) => (err ? reject(err) : resolve(res))));
+}
+
+export interface Consumed {
+  readonly key: string;
+  readonly event: events.CaseEvent;
+  readonly headers: Record<string, string>;
+}
+
+/** Reads a topic from the start until `until` holds (or times out). */
+export async function consumeEvents(
+  topic: string,
+  until: (seen: Consumed[]) => boolean,
+): Promise<Consumed[]> {
+  const kafka = new Kafka({
+    clientId: 'test-reader',
+    brokers: stack().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  });
+  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
+  const seen: Consumed[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }: { message: KafkaMessage }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      seen.push({
+        key: String(message.key),
+        event: events.CaseEvent.decode(message.value ?? Buffer.alloc(0)),
+        headers,
+      });
+    },
+  });
+  try {
+    await eventually(() => (until(seen) ? true : undefined), {
+      timeoutMs: 30_000,
+      what: `events on ${topic}`,
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return seen;
+}
+
+export async function withMongo<T>(fn: (client: MongoClient) => Promise<T>): Promise<T> {
+  const client = await MongoClient.connect(stack().mongoUri);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
