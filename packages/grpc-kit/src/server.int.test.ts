@@ -26,10 +26,14 @@ describe('gRPC server from the generated contracts', () => {
     const def = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as unknown as {
       grpc: { health: { v1: { Health: ServiceClientConstructor } } };
     };
+    type CheckFn = (
+      req: { service: string },
+      cb: (err: Error | null, res: { status: string }) => void,
+    ) => void;
     const client = new def.grpc.health.v1.Health(address, credentials.createInsecure());
     const check = (service: string) =>
       new Promise<{ status: string }>((resolve, reject) =>
-        client.Check({ service }, (err: Error | null, res: { status: string }) =>
+        (client.Check as CheckFn).call(client, { service }, (err, res) =>
           err ? reject(err) : resolve(res),
         ),
       );
