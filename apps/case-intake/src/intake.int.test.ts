@@ -29,7 +29,7 @@ describe('case intake on the real stack', () => {
 
   async function walk(caseId: string, steps = 8) {
     const l = fullLoop(caseId);
-    const calls = [
+    const calls: Array<() => Promise<intake.CommandResult>> = [
       () => unary((cb) => c().registerCase(l.register, agency, cb)),
       () => unary((cb) => c().dispatchCase(l.dispatch, agency, cb)),
       () => unary((cb) => c().recordProgress(l.evidence, agency, cb)),

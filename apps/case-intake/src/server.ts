@@ -1,7 +1,7 @@
 import { createVerifier } from '@enforcement/auth';
 import { intake } from '@enforcement/contracts';
 import { createGrpcServer } from '@enforcement/grpc-kit';
-import { createKafka, ensureTopics, Topics } from '@enforcement/messaging';
+import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { BENCHMARKS_2021, type BenchmarkTable } from '@enforcement/reference-data';
 import { KafkaIngress } from './adapters/kafka/ingress.js';
@@ -17,7 +17,7 @@ export interface IntakeOverrides {
   readonly clock?: Clock;
   readonly benchmarks?: BenchmarkTable;
   /** Topic names (tests isolate themselves with their own). */
-  readonly topics?: Partial<typeof Topics>;
+  readonly topics?: Partial<TopicNames>;
   /** 'off' stores without publishing, as a crash between store and publish would. */
   readonly relay?: 'on' | 'off';
   readonly log?: (msg: string, err?: unknown) => void;
@@ -42,7 +42,7 @@ export async function createCaseIntake(
 ): Promise<CaseIntake> {
   const log =
     o.log ?? ((msg: string, err?: unknown) => console.error(`[case-intake] ${msg}`, err ?? ''));
-  const topics = { ...Topics, ...o.topics };
+  const topics: TopicNames = { ...Topics, ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
   const store = new MongoEventStore(mongo.db, {
     buckets: config.EVENT_STORE_BUCKETS,

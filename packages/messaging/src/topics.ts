@@ -10,6 +10,9 @@ export const Topics = {
   intakeDeadLetter: 'enforcement.intake.submissions.dlq.v1',
 } as const;
 
+/** Topic names a service uses; tests and multi-tenant runs substitute their own. */
+export type TopicNames = { readonly [K in keyof typeof Topics]: string };
+
 export const Header = {
   eventId: 'event-id',
   eventType: 'event-type',

@@ -11,14 +11,14 @@ import { createCaseIntake, type CaseIntake, type IntakeOverrides } from '../serv
 export interface TestIntake {
   readonly service: CaseIntake;
   readonly client: intake.CaseIntakeServiceClient;
-  readonly topics: typeof Topics;
+  readonly topics: TopicNames;
   readonly db: string;
   stop(): Promise<void>;
 }
 
 /** A case-intake on the real stack, with its own database and topics. */
 export async function startIntake(
-  o: IntakeOverrides & { db?: string; topics?: typeof Topics; env?: Record<string, string> } = {},
+  o: IntakeOverrides & { db?: string; topics?: TopicNames; env?: Record<string, string> } = {},
 ): Promise<TestIntake> {
   const s = stack();
   const db = o.db ?? uniqueName('intake').replace(/-/g, '_');
@@ -30,7 +30,7 @@ export async function startIntake(
       intakeSubmissions: `${run}.submissions`,
       intakeReceipts: `${run}.receipts`,
       intakeDeadLetter: `${run}.dlq`,
-    } as typeof Topics);
+    } satisfies TopicNames);
   const config = loadIntakeConfig({
     KAFKA_BROKERS: s.kafkaBrokers.join(','),
     MONGODB_URI: s.mongoUri,
