@@ -3,7 +3,7 @@ import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { DEV_AUTH, mintDevToken, type Role } from '@enforcement/auth';
 import { events, intake } from '@enforcement/contracts';
-import { type Topics } from '@enforcement/messaging';
+import type { TopicNames } from '@enforcement/messaging';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { loadIntakeConfig } from '../config.js';
 import { createCaseIntake, type CaseIntake, type IntakeOverrides } from '../server.js';
