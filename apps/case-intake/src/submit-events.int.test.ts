@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status, type Metadata } from '@grpc/grpc-js';
+import { Kafka, logLevel } from 'kafkajs';
+import { intake } from '@enforcement/contracts';
+import { eventually, stack, uniqueName } from '@enforcement/testing';
+import { fullLoop } from './test-support/commands.js';
+import { startIntake, tokenFor, type TestIntake } from './test-support/harness.js';
+
+function submitAll(
+  client: intake.CaseIntakeServiceClient,
+  md: Metadata,
+  items: intake.SubmitEventsRequest[],
+) {
+  return new Promise<intake.SubmitEventsResponse[]>((resolve, reject) => {
+    const acks: intake.SubmitEventsResponse[] = [];
+    const call = client.submitEvents(md);
+    call.on('data', (a: intake.SubmitEventsResponse) => acks.push(a));
+    call.on('end', () => resolve(acks));
+    call.on('error', reject);
+    for (const item of items) call.write(item);
+    call.end();
+  });
+}
+
+describe('agency feeds', () => {
+  let svc: TestIntake;
+  let agency: Metadata;
+  beforeAll(async () => {
+    svc = await startIntake();
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+  });
+  afterAll(() => svc.stop());
+
+  it('acknowledges every item of a mixed stream in order: valid ones accepted, invalid ones rejected, and the stream goes on', async () => {
+    const a = fullLoop(uniqueName('feed'));
+    const b = fullLoop(uniqueName('feed'));
+    const commands: intake.Command[] = [
+      { kind: { $case: 'registerCase', value: a.register } },
+      {
+        kind: {
+          $case: 'dispatchCase',
+          value: { ...a.dispatch, officers: a.dispatch.officers.slice(0, 1) },
+        },
+      }, // one officer
+      { kind: { $case: 'dispatchCase', value: a.dispatch } },
+      { kind: { $case: 'registerCase', value: { ...b.register, domain: 0 } } }, // no domain
+      { kind: { $case: 'registerCase', value: b.register } },
+      { kind: { $case: 'decidePenalty', value: b.penalty } }, // before any notice
+      { kind: undefined }, // empty item
+      {
+        kind: {
+          $case: 'registerCase',
+          value: {
+            ...b.register,
+            agencyId: 'lz-psb',
+            meta: { ...b.register.meta, caseId: uniqueName('x'), commandId: 'other' },
+          },
+        },
+      }, // not its agency
+      { kind: { $case: 'dispatchCase', value: b.dispatch } },
+    ];
+    const acks = await submitAll(
+      svc.client,
+      agency,
+      commands.map((command, i) => ({ sequence: i + 1, command })),
+    );
+
+    expect(acks.map((x) => x.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(acks.map((x) => x.accepted)).toEqual([
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+      false,
+      false,
+      true,
+    ]);
+    expect(acks[1]).toMatchObject({
+      errorCode: 'DISPATCH.TOO_FEW_OFFICERS',
+      statusCode: status.INVALID_ARGUMENT,
+    });
+    expect(acks[3]).toMatchObject({
+      errorCode: 'FIELD.REQUIRED',
+      reason: 'domain: must be specified',
+    });
+    expect(acks[5]).toMatchObject({
+      errorCode: 'CASE.INVALID_TRANSITION',
+      statusCode: status.FAILED_PRECONDITION,
+    });
+    expect(acks[6]).toMatchObject({
+      errorCode: 'FIELD.REQUIRED',
+      reason: 'command: a command is required',
+    });
+    expect(acks[7]).toMatchObject({
+      errorCode: 'AUTH.FORBIDDEN',
+      statusCode: status.PERMISSION_DENIED,
+    });
+    expect(acks[8]).toMatchObject({ accepted: true, version: 2 });
+  });
+
+  it('ends a stream without a valid token as UNAUTHENTICATED', async () => {
+    const { Metadata: Md } = await import('@grpc/grpc-js');
+    await expect(submitAll(svc.client, new Md(), [])).rejects.toMatchObject({
+      code: status.UNAUTHENTICATED,
+    });
+  });
+
+  it('takes submissions from the Kafka ingress: a receipt for each, malformed ones to the dead-letter topic, and keeps going', async () => {
+    const kafka = new Kafka({
+      clientId: 'agency-feed',
+      brokers: stack().kafkaBrokers,
+      logLevel: logLevel.NOTHING,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    const token = (await tokenFor(['agency'], ['lz-eeb'])).get('authorization')[0] as string;
+    const l = fullLoop(uniqueName('ingress'));
+    const json = (command: intake.Command, sequence: number) =>
+      JSON.stringify(intake.SubmitEventsRequest.toJSON({ sequence, command }));
+    await producer.send({
+      topic: svc.topics.intakeSubmissions,
+      messages: [
+        {
+          key: 'a',
+          value: json({ kind: { $case: 'registerCase', value: l.register } }, 1),
+          headers: { authorization: token },
+        },
+        { key: 'a', value: '{not json', headers: { authorization: token } },
+        {
+          key: 'a',
+          value: json({ kind: { $case: 'dispatchCase', value: l.dispatch } }, 3),
+          headers: { authorization: token },
+        },
+        { key: 'a', value: json({ kind: { $case: 'dispatchCase', value: l.dispatch } }, 4) },
+      ],
+    });
+    await producer.disconnect();
+
+    const read = async (topic: string, n: number) => {
+      const consumer = kafka.consumer({ groupId: uniqueName('r') });
+      const got: { value: string; headers: Record<string, string> }[] = [];
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+          got.push({ value: String(message.value), headers });
+        },
+      });
+      await eventually(() => (got.length >= n ? true : undefined), {
+        timeoutMs: 30_000,
+        what: `${n} on ${topic}`,
+      });
+      await consumer.disconnect();
+      return got;
+    };
+
+    const receipts = (await read(svc.topics.intakeReceipts, 3)).map((r) =>
+      intake.SubmitEventsResponse.fromJSON(JSON.parse(r.value)),
+    );
+    expect(receipts.map((r) => [r.sequence, r.accepted, r.version])).toEqual([
+      [1, true, 1],
+      [3, true, 2],
+      [4, false, 0],
+    ]);
+    expect(receipts[2]).toMatchObject({
+      errorCode: 'AUTH.UNAUTHENTICATED',
+      statusCode: status.UNAUTHENTICATED,
+    });
+    const dead = await read(svc.topics.intakeDeadLetter, 1);
+    expect(dead[0]?.value).toBe('{not json');
+    expect(dead[0]?.headers.error).toContain('cannot decode');
+    expect(dead[0]?.headers.authorization).toBeUndefined();
+  });
+});
