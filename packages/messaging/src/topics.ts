@@ -8,6 +8,10 @@ export const Topics = {
   intakeReceipts: 'enforcement.intake.receipts.v1',
   /** Submissions that could not be decoded, with the reason in headers. */
   intakeDeadLetter: 'enforcement.intake.submissions.dlq.v1',
+  /** Case events the scoring projection could not decode or apply, with the reason. */
+  scoringDeadLetter: 'enforcement.case-events.scoring-dlq.v1',
+  /** Every case score as it changes; value = enforcement.scoring.v1.CaseScore (binary). */
+  scores: 'enforcement.scores.v1',
 } as const;
 
 /** Topic names a service uses; tests and multi-tenant runs substitute their own. */

@@ -3,7 +3,7 @@ import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { DEV_AUTH, mintDevToken, type Role } from '@enforcement/auth';
 import { events, intake } from '@enforcement/contracts';
-import type { TopicNames } from '@enforcement/messaging';
+import { Topics, type TopicNames } from '@enforcement/messaging';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { loadIntakeConfig } from '../config.js';
 import { createCaseIntake, type CaseIntake, type IntakeOverrides } from '../server.js';
@@ -26,6 +26,7 @@ export async function startIntake(
   const topics =
     o.topics ??
     ({
+      ...Topics,
       caseEvents: `${run}.case-events`,
       intakeSubmissions: `${run}.submissions`,
       intakeReceipts: `${run}.receipts`,

@@ -1,0 +1,71 @@
+import type { Metadata, sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { actsFor, hasRole, type Principal, type Verifier } from '@enforcement/auth';
+import type { scoring } from '@enforcement/contracts';
+import { DomainError, invalid } from '@enforcement/errors';
+import { toServiceError } from '@enforcement/grpc-kit';
+import { getCaseScore, listOrders, listScores } from '../../application/queries.js';
+import type { ScoringRuntime } from '../../runtime.js';
+
+const bearer = (md: Metadata): string | undefined => {
+  const v = md.get('authorization')[0];
+  return v === undefined ? undefined : String(v);
+};
+
+const supervisorOnly = (p: Principal) => {
+  if (!hasRole(p, 'supervisor'))
+    throw new DomainError('AUTH.FORBIDDEN', 'FORBIDDEN', 'supervisor role required');
+};
+
+/** The gRPC adapter of the scoring service. */
+export function scoringService(
+  rt: ScoringRuntime,
+  verify: Verifier,
+  onUnexpected: (e: unknown) => void,
+): scoring.ScoringServiceServer {
+  const fault = (e: unknown) => toServiceError(e, onUnexpected) as ServiceError;
+  const query =
+    <Req, Res>(run: (p: Principal, r: Req) => Promise<Res>) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      verify(bearer(call.metadata))
+        .then((p) => run(p, call.request))
+        .then(
+          (r) => callback(null, r),
+          (e: unknown) => callback(fault(e)),
+        );
+    };
+
+  return {
+    getCaseScore: query((p, r: scoring.GetCaseScoreRequest) =>
+      getCaseScore(rt.reader(), p, r.caseId),
+    ),
+    listScores: query((p, r: scoring.ListScoresRequest) => listScores(rt.reader(), p, r)),
+    listSupervisionOrders: query((p, r: scoring.ListSupervisionOrdersRequest) =>
+      listOrders(rt.reader(), p, r, rt.clock.now()),
+    ),
+    releaseParkedCase: query(async (p, r: scoring.ReleaseParkedCaseRequest) => {
+      supervisorOnly(p);
+      if (!r.caseId) throw invalid('QUERY.CASE_REQUIRED', 'case_id', 'is required');
+      return { releasedEvents: await rt.release(r.caseId) };
+    }),
+    rebuildReadModels: query(async (p) => {
+      supervisorOnly(p);
+      return rt.rebuild();
+    }),
+    watchScores: (call) => {
+      verify(bearer(call.metadata)).then(
+        (p) => {
+          const sees = (s: scoring.CaseScore) =>
+            (hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, s.agencyId)) &&
+            (!call.request.agencyId || s.agencyId === call.request.agencyId) &&
+            (!call.request.district || s.district === call.request.district);
+          const unsubscribe = rt.hub.subscribe((score) => {
+            if (sees(score)) call.write({ score });
+          });
+          call.on('cancelled', unsubscribe);
+          call.on('close', unsubscribe);
+        },
+        (e: unknown) => call.emit('error', fault(e)),
+      );
+    },
+  };
+}

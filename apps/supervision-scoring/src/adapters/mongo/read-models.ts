@@ -1,0 +1,190 @@
+import type { Collection, Db, Filter } from 'mongodb';
+import { isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
+import type { CaseView, OrderView } from '../../domain/case-view.js';
+import type { Contribution, RollupDelta } from '../../domain/rollups.js';
+import type { CaseScoreResult } from '../../domain/scoring-model.js';
+
+/** The projection of one case: its view, what it contributes to rollups, and its delivery state. */
+export interface CaseDoc {
+  _id: string;
+  rev: number;
+  view: CaseView;
+  score: CaseScoreResult | null;
+  contrib: Contribution | null;
+  /** Events that arrived ahead of a missing version (proto JSON). */
+  pending: unknown[];
+  parked: boolean;
+  parkReason: string;
+  /** Raw messages held back while parked (base64), in arrival order. */
+  held: string[];
+  updatedAt: Date;
+}
+
+export interface RollupDoc {
+  _id: string;
+  listKey: string;
+  groupBy: string;
+  key: string;
+  periodKind: string;
+  period: string;
+  agencyId: string;
+  district: string;
+  domain: number;
+  scoreSum: number;
+  cases: number;
+  corrected: number;
+  /** Highest message offset applied, per partition: the exactly-once guard. */
+  hw: Record<string, number>;
+  [indicator: `ind_${string}`]: number;
+}
+
+export interface OrderDoc extends OrderView {
+  _id: string;
+  caseId: string;
+  agencyId: string;
+}
+
+/** Cases the rule runner keeps an eye on: open, unevaluated, or with open orders. */
+export interface WatchDoc {
+  _id: string;
+  view: CaseView;
+  fired: string[];
+}
+
+export class CaseConflict extends Error {}
+
+/**
+ * The scoring read models on MongoDB / FerretDB. `prefix` names one
+ * generation of them: a rebuild fills a new prefix and then becomes active.
+ */
+export class ReadModels {
+  readonly cases: PartitionedCollection<CaseDoc>;
+  readonly rollups: PartitionedCollection<RollupDoc>;
+  readonly orders: Collection<OrderDoc>;
+  readonly watch: Collection<WatchDoc>;
+
+  constructor(
+    db: Db,
+    readonly prefix: string,
+    buckets: number,
+  ) {
+    this.cases = new PartitionedCollection<CaseDoc>(db, `${prefix}cases`, buckets);
+    this.rollups = new PartitionedCollection<RollupDoc>(
+      db,
+      `${prefix}rollups`,
+      Math.max(1, Math.floor(buckets / 2)),
+    );
+    this.orders = db.collection<OrderDoc>(`${prefix}orders`);
+    this.watch = db.collection<WatchDoc>(`${prefix}watch`);
+  }
+
+  async init(): Promise<void> {
+    await this.rollups.createIndex({ listKey: 1 });
+    await this.orders.createIndex({ agencyId: 1 });
+    await this.watch.createIndex({ _id: 1 });
+    for (const c of this.cases.all()) await c.createIndex({ updatedAt: 1 });
+  }
+
+  async drop(): Promise<void> {
+    await this.cases.drop();
+    await this.rollups.drop();
+    await this.orders.drop().catch(() => undefined);
+    await this.watch.drop().catch(() => undefined);
+  }
+
+  getCase(caseId: string): Promise<CaseDoc | null> {
+    return this.cases.for(caseId).findOne({ _id: caseId });
+  }
+
+  /** Writes the case if nobody else did since `doc.rev` was read; else CaseConflict. */
+  async saveCase(doc: CaseDoc): Promise<CaseDoc> {
+    const next = { ...doc, rev: doc.rev + 1, updatedAt: new Date() };
+    const col = this.cases.for(doc._id);
+    if (doc.rev === 0) {
+      try {
+        await col.insertOne(next);
+      } catch (e) {
+        if (isDuplicateKey(e)) throw new CaseConflict(doc._id);
+        throw e;
+      }
+      return next;
+    }
+    const r = await col.replaceOne({ _id: doc._id, rev: doc.rev }, next);
+    if (r.matchedCount === 0) throw new CaseConflict(doc._id);
+    return next;
+  }
+
+  /**
+   * Applies rollup increments once per (partition, offset): a rollup that
+   * already saw this offset is left alone, so a redelivered message or a
+   * restart after a crash never counts twice.
+   */
+  async applyRollups(
+    deltas: readonly RollupDelta[],
+    partition: number | string,
+    offset: number,
+  ): Promise<void> {
+    const hw = `hw.${partition}`;
+    for (const d of deltas) {
+      const filter: Filter<RollupDoc> = {
+        _id: d.rollupId,
+        $or: [{ [hw]: { $exists: false } }, { [hw]: { $lt: offset } }],
+      } as Filter<RollupDoc>;
+      try {
+        await this.rollups.for(d.listKey).updateOne(
+          filter,
+          {
+            $inc: d.inc,
+            $set: {
+              [hw]: offset,
+              listKey: d.listKey,
+              groupBy: d.groupBy,
+              key: d.key,
+              periodKind: d.periodKind,
+              period: d.period,
+              agencyId: d.agencyId,
+              district: d.district,
+              domain: d.domain,
+            },
+          } as never,
+          { upsert: true },
+        );
+      } catch (e) {
+        // The rollup exists and already has this offset: the upsert's insert collides.
+        if (!isDuplicateKey(e)) throw e;
+      }
+    }
+  }
+
+  listRollups(listKey: string): Promise<RollupDoc[]> {
+    return this.rollups.for(listKey).find({ listKey }).toArray();
+  }
+
+  async upsertOrders(
+    caseId: string,
+    agencyId: string,
+    orders: readonly OrderView[],
+  ): Promise<void> {
+    for (const o of orders) {
+      await this.orders.replaceOne(
+        { _id: `${caseId}/${o.orderId}` },
+        { ...o, caseId, agencyId },
+        { upsert: true },
+      );
+    }
+  }
+
+  async setWatched(view: CaseView, watched: boolean): Promise<void> {
+    if (watched)
+      await this.watch.updateOne(
+        { _id: view.caseId },
+        { $set: { view }, $setOnInsert: { fired: [] } },
+        { upsert: true },
+      );
+    else await this.watch.deleteOne({ _id: view.caseId });
+  }
+
+  async markFired(caseId: string, ruleId: string): Promise<void> {
+    await this.watch.updateOne({ _id: caseId }, { $addToSet: { fired: ruleId } });
+  }
+}

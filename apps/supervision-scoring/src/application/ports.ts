@@ -1,0 +1,74 @@
+import type { events } from '@enforcement/contracts';
+import type { CaseView, OrderView } from '../domain/case-view.js';
+import type { Contribution, RollupDelta } from '../domain/rollups.js';
+import type { CaseScoreResult } from '../domain/scoring-model.js';
+
+export interface CaseRecord {
+  _id: string;
+  rev: number;
+  view: CaseView;
+  score: CaseScoreResult | null;
+  contrib: Contribution | null;
+  pending: unknown[];
+  parked: boolean;
+  parkReason: string;
+  held: string[];
+}
+
+/** Where projections live; the MongoDB adapter implements it. */
+export interface ProjectionStore {
+  getCase(caseId: string): Promise<CaseRecord | null>;
+  /** Throws a conflict error when the record changed since it was read. */
+  saveCase(doc: CaseRecord & { updatedAt?: Date }): Promise<CaseRecord>;
+  applyRollups(
+    deltas: readonly RollupDelta[],
+    partition: number | string,
+    offset: number,
+  ): Promise<void>;
+  upsertOrders(caseId: string, agencyId: string, orders: readonly OrderView[]): Promise<void>;
+  setWatched(view: CaseView, watched: boolean): Promise<void>;
+}
+
+export interface DeadLetters {
+  send(key: string | null, value: Buffer | null, reason: string): Promise<void>;
+}
+
+/** A score that changed, for live watchers. */
+export interface ScoreSink {
+  changed(view: CaseView, score: CaseScoreResult): void;
+}
+
+/** The supervision side of case-intake: the rules close the loop through it. */
+export interface IntakeCommands {
+  openOrder(
+    caseId: string,
+    o: {
+      orderId: string;
+      reason: events.SupervisionReason;
+      note: string;
+      responseDueAt: Date;
+      ruleId: string;
+    },
+    at: Date,
+  ): Promise<void>;
+  escalate(
+    caseId: string,
+    o: { orderId: string; reason: string; responseDueAt: Date; commandId: string },
+    at: Date,
+  ): Promise<void>;
+  recordEvaluation(
+    caseId: string,
+    score: CaseScoreResult,
+    commandId: string,
+    at: Date,
+  ): Promise<void>;
+}
+
+/** A case's stored history, to fill a gap when a held case is released. */
+export interface History {
+  read(caseId: string, fromVersion: number): Promise<events.CaseEvent[]>;
+}
+
+export interface Clock {
+  now(): Date;
+}

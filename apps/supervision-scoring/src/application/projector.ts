@@ -1,0 +1,212 @@
+import { events } from '@enforcement/contracts';
+import { applyEvent, emptyView, type CaseView } from '../domain/case-view.js';
+import { contributionOf, rollupDeltas } from '../domain/rollups.js';
+import { needsWatching } from '../domain/rules.js';
+import { scoreCase, type ScoringModel } from '../domain/scoring-model.js';
+import type { CaseRecord, DeadLetters, History, ProjectionStore, ScoreSink } from './ports.js';
+
+export interface Delivered {
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string | null;
+  readonly value: Buffer | null;
+}
+
+export type Outcome = 'applied' | 'duplicate' | 'buffered' | 'held' | 'poison';
+
+export interface ProjectorDeps {
+  readonly store: ProjectionStore;
+  readonly deadLetters: DeadLetters;
+  readonly sink: ScoreSink;
+  readonly model: ScoringModel;
+  readonly history?: History;
+  readonly isConflict: (e: unknown) => boolean;
+}
+
+class Poison extends Error {}
+
+const fresh = (caseId: string): CaseRecord => ({
+  _id: caseId,
+  rev: 0,
+  view: emptyView(caseId),
+  score: null,
+  contrib: null,
+  pending: [],
+  parked: false,
+  parkReason: '',
+  held: [],
+});
+
+function decode(value: Buffer | null): events.CaseEvent {
+  if (!value || value.length === 0) throw new Poison('empty message');
+  let e: events.CaseEvent;
+  try {
+    e = events.CaseEvent.decode(value);
+  } catch (err) {
+    throw new Poison(`cannot decode enforcement.events.v1.CaseEvent: ${(err as Error).message}`);
+  }
+  if (!e.caseId || e.version < 1 || !e.payload)
+    throw new Poison('event without case id, version or payload');
+  return e;
+}
+
+/**
+ * Applies case events to the read models: in version order per case, each
+ * exactly once. Redeliveries are dropped by version; an event ahead of a
+ * missing one waits in the case's record; an event that cannot be decoded or
+ * applied goes to the dead-letter topic and parks its case, whose later
+ * events are held in order until it is released. Rollups move by the change
+ * in what the case contributes, guarded per (partition, offset).
+ */
+export class Projector {
+  constructor(private readonly deps: ProjectorDeps) {}
+
+  async handle(m: Delivered): Promise<Outcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(m);
+      } catch (e) {
+        if (this.deps.isConflict(e) && attempt < 5) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Un-parks a case and applies what was held, filling any gap from intake's history. */
+  async release(caseId: string): Promise<number> {
+    const doc = await this.deps.store.getCase(caseId);
+    if (!doc) return 0;
+    const held = doc.held;
+    await this.deps.store.saveCase({ ...doc, parked: false, parkReason: '', held: [] });
+    let applied = 0;
+    // Released messages lost their place in the partition: guard them per case, in release order.
+    const guard = `release-${caseId}`;
+    let seq = Date.now() * 1000;
+    for (const b64 of held) {
+      const outcome = await this.handleGuarded(
+        { key: caseId, value: Buffer.from(b64, 'base64') },
+        guard,
+        ++seq,
+      );
+      if (outcome === 'applied') applied++;
+    }
+    const after = await this.deps.store.getCase(caseId);
+    if (after && after.pending.length > 0 && this.deps.history) {
+      const missing = await this.deps.history.read(caseId, after.view.version + 1);
+      for (const e of missing) {
+        const outcome = await this.handleGuarded(
+          { key: caseId, value: Buffer.from(events.CaseEvent.encode(e).finish()) },
+          guard,
+          ++seq,
+        );
+        if (outcome === 'applied') applied++;
+      }
+    }
+    return applied;
+  }
+
+  private handleGuarded(
+    m: Pick<Delivered, 'key' | 'value'>,
+    guard: string,
+    seq: number,
+  ): Promise<Outcome> {
+    return this.apply(m, guard, seq);
+  }
+
+  private once(m: Delivered): Promise<Outcome> {
+    return this.apply(m, m.partition, m.offset);
+  }
+
+  private async apply(
+    m: Pick<Delivered, 'key' | 'value'>,
+    guard: number | string,
+    seq: number,
+  ): Promise<Outcome> {
+    const { store } = this.deps;
+    let e: events.CaseEvent;
+    try {
+      e = decode(m.value);
+    } catch (err) {
+      if (!(err instanceof Poison)) throw err;
+      await this.park(m, err.message);
+      return 'poison';
+    }
+    const doc = (await store.getCase(e.caseId)) ?? fresh(e.caseId);
+    if (doc.parked) {
+      await store.saveCase({
+        ...doc,
+        held: [...doc.held, (m.value ?? Buffer.alloc(0)).toString('base64')],
+      });
+      return 'held';
+    }
+    if (e.version <= doc.view.version) return 'duplicate';
+    if (e.version > doc.view.version + 1) {
+      const pending = doc.pending.map((p) => events.CaseEvent.fromJSON(p));
+      if (!pending.some((p) => p.version === e.version)) pending.push(e);
+      await store.saveCase({ ...doc, pending: pending.map((p) => events.CaseEvent.toJSON(p)) });
+      return 'buffered';
+    }
+
+    let view: CaseView = doc.view;
+    let pending = doc.pending
+      .map((p) => events.CaseEvent.fromJSON(p))
+      .sort((a, b) => a.version - b.version);
+    try {
+      view = applyEvent(view, e);
+      for (const next of pending)
+        if (next.version === view.version + 1) view = applyEvent(view, next);
+      pending = pending.filter((p) => p.version > view.version);
+    } catch (err) {
+      await this.park(
+        m,
+        `cannot apply ${e.payload?.$case} v${e.version}: ${(err as Error).message}`,
+      );
+      return 'poison';
+    }
+
+    const score = scoreCase(view, this.deps.model) ?? null;
+    const contrib = contributionOf(view, score ?? undefined);
+    if (view.review?.corrected && !doc.view.review?.corrected) {
+      await this.correct(view.review.enforcementCaseId, view.caseId, guard, seq);
+    }
+    await store.applyRollups(rollupDeltas(doc.contrib, contrib), guard, seq);
+    await store.saveCase({
+      ...doc,
+      view,
+      score,
+      contrib,
+      pending: pending.map((p) => events.CaseEvent.toJSON(p)),
+    });
+    if (JSON.stringify(view.orders) !== JSON.stringify(doc.view.orders))
+      await store.upsertOrders(view.caseId, view.agencyId, view.orders);
+    if (view.kind === 'ENFORCEMENT') await store.setWatched(view, needsWatching(view));
+    if (score && JSON.stringify(score) !== JSON.stringify(doc.score))
+      this.deps.sink.changed(view, score);
+    return 'applied';
+  }
+
+  /** A reconsideration corrected a decision: deduct from that case's score and rollups. */
+  private async correct(
+    caseId: string,
+    reviewId: string,
+    guard: number | string,
+    seq: number,
+  ): Promise<void> {
+    const { store, model } = this.deps;
+    const doc = (await store.getCase(caseId)) ?? fresh(caseId);
+    if (doc.view.correctedBy.includes(reviewId)) return;
+    const view = { ...doc.view, correctedBy: [...doc.view.correctedBy, reviewId] };
+    const score = scoreCase(view, model) ?? null;
+    const contrib = contributionOf(view, score ?? undefined);
+    await store.applyRollups(rollupDeltas(doc.contrib, contrib), guard, seq);
+    await store.saveCase({ ...doc, view, score, contrib });
+    if (score) this.deps.sink.changed(view, score);
+  }
+
+  private async park(m: Pick<Delivered, 'key' | 'value'>, reason: string): Promise<void> {
+    await this.deps.deadLetters.send(m.key, m.value, reason);
+    if (!m.key) return; // no case to park: nothing else is held back
+    const doc = (await this.deps.store.getCase(m.key)) ?? fresh(m.key);
+    if (!doc.parked) await this.deps.store.saveCase({ ...doc, parked: true, parkReason: reason });
+  }
+}

@@ -1,0 +1,226 @@
+import { actsFor, hasRole, type Principal } from '@enforcement/auth';
+import { events, scoring } from '@enforcement/contracts';
+import { DomainError, invalid } from '@enforcement/errors';
+import { isPeriod, type PeriodKind } from '../domain/periods.js';
+import { listKeyOf, type GroupBy } from '../domain/rollups.js';
+import type { CaseView, OrderView } from '../domain/case-view.js';
+import type { CaseScoreResult } from '../domain/scoring-model.js';
+
+export interface ScoreReader {
+  caseScore(caseId: string): Promise<{ view: CaseView; score: CaseScoreResult | null } | null>;
+  rollups(listKey: string): Promise<RollupRow[]>;
+  orders(
+    agencyId: string | undefined,
+  ): Promise<(OrderView & { caseId: string; agencyId: string })[]>;
+}
+
+export interface RollupRow {
+  readonly key: string;
+  readonly agencyId: string;
+  readonly district: string;
+  readonly domain: number;
+  readonly scoreSum: number;
+  readonly cases: number;
+  readonly corrected: number;
+  /** Sum of points per indicator. */
+  readonly indicators: Readonly<Record<string, number>>;
+}
+
+const forbidden = (m: string) => new DomainError('AUTH.FORBIDDEN', 'FORBIDDEN', m);
+const notFound = (m: string) => new DomainError('SCORE.NOT_FOUND', 'NOT_FOUND', m);
+
+const GROUPS: Record<number, GroupBy> = {
+  [scoring.GroupBy.GROUP_BY_OFFICER]: 'OFFICER',
+  [scoring.GroupBy.GROUP_BY_UNIT]: 'UNIT',
+  [scoring.GroupBy.GROUP_BY_AGENCY]: 'AGENCY',
+  [scoring.GroupBy.GROUP_BY_DISTRICT]: 'DISTRICT',
+  [scoring.GroupBy.GROUP_BY_DOMAIN]: 'DOMAIN',
+};
+const KINDS: Record<number, PeriodKind> = {
+  [scoring.PeriodKind.PERIOD_KIND_MONTH]: 'MONTH',
+  [scoring.PeriodKind.PERIOD_KIND_QUARTER]: 'QUARTER',
+  [scoring.PeriodKind.PERIOD_KIND_YEAR]: 'YEAR',
+};
+const FORMAT: Record<PeriodKind, string> = { YEAR: 'YYYY', QUARTER: 'YYYY-Qn', MONTH: 'YYYY-MM' };
+
+/** The agency an agency-role caller is confined to; undefined for supervisors and reporting. */
+function scopeOf(p: Principal, requested: string): string | undefined {
+  if (hasRole(p, 'supervisor') || hasRole(p, 'reporting')) return requested || undefined;
+  const own = p.agencies.filter((a) => a !== '*');
+  if (requested) {
+    if (!actsFor(p, requested)) throw forbidden(`${p.subject} may not see agency ${requested}`);
+    return requested;
+  }
+  if (p.agencies.includes('*')) return undefined;
+  if (own.length !== 1)
+    throw invalid('QUERY.AGENCY_REQUIRED', 'agency_id', 'name the agency to list');
+  return own[0];
+}
+
+function pageOf(size: number, token: string): { size: number; offset: number } {
+  if (size < 0 || size > 1000)
+    throw invalid('QUERY.PAGE_SIZE', 'page_size', 'must be within 0..1000');
+  let offset = 0;
+  if (token) {
+    offset = Number(Buffer.from(token, 'base64url').toString('utf8'));
+    if (!Number.isInteger(offset) || offset < 0)
+      throw invalid('QUERY.PAGE_TOKEN', 'page_token', 'not a token this service issued');
+  }
+  return { size: size || 50, offset };
+}
+
+const nextToken = (offset: number, size: number, total: number) =>
+  offset + size < total ? Buffer.from(String(offset + size), 'utf8').toString('base64url') : '';
+
+export function toCaseScore(view: CaseView, s: CaseScoreResult): scoring.CaseScore {
+  return {
+    caseId: view.caseId,
+    agencyId: view.agencyId,
+    district: view.district,
+    domain: view.domain,
+    unitId: view.unitId,
+    officerIds: [...view.officerIds],
+    score: s.score,
+    modelVersion: s.modelVersion,
+    indicators: s.indicators,
+    concludedAt: view.concluded ? new Date(view.concluded.at) : undefined,
+    corrected: view.correctedBy.length > 0,
+  };
+}
+
+export async function getCaseScore(
+  r: ScoreReader,
+  p: Principal,
+  caseId: string,
+): Promise<scoring.GetCaseScoreResponse> {
+  if (!caseId.trim()) throw invalid('QUERY.CASE_REQUIRED', 'case_id', 'is required');
+  const found = await r.caseScore(caseId);
+  if (!found || found.view.version === 0) throw notFound(`no case ${caseId}`);
+  if (!(hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, found.view.agencyId)))
+    throw forbidden(`${p.subject} may not see cases of agency ${found.view.agencyId}`);
+  if (!found.score) throw notFound(`case ${caseId} is not concluded yet, so it has no score`);
+  return { score: toCaseScore(found.view, found.score) };
+}
+
+export async function listScores(
+  r: ScoreReader,
+  p: Principal,
+  q: scoring.ListScoresRequest,
+): Promise<scoring.ListScoresResponse> {
+  const groupBy = GROUPS[q.groupBy];
+  if (!groupBy)
+    throw invalid(
+      'QUERY.GROUP_BY',
+      'group_by',
+      'must be OFFICER, UNIT, AGENCY, DISTRICT or DOMAIN',
+    );
+  const kind = KINDS[q.periodKind];
+  if (!kind) throw invalid('QUERY.PERIOD_KIND', 'period_kind', 'must be MONTH, QUARTER or YEAR');
+  if (!isPeriod(kind, q.period))
+    throw invalid(
+      'QUERY.PERIOD',
+      'period',
+      `'${q.period}' is not a ${kind} period (${FORMAT[kind]})`,
+    );
+  if (q.domain < 0 || (q.domain > 0 && !(q.domain in events.Domain)))
+    throw invalid('QUERY.DOMAIN', 'domain', 'unknown domain');
+  const { size, offset } = pageOf(q.pageSize, q.pageToken);
+  const byAgency = groupBy === 'OFFICER' || groupBy === 'UNIT' || groupBy === 'AGENCY';
+  if (q.agencyId && !byAgency)
+    throw invalid('QUERY.FILTER', 'agency_id', 'filters OFFICER, UNIT and AGENCY rankings only');
+  if (q.district && groupBy !== 'DISTRICT')
+    throw invalid('QUERY.FILTER', 'district', 'filters the DISTRICT ranking only');
+  if (q.domain && groupBy === 'DISTRICT')
+    throw invalid('QUERY.FILTER', 'domain', 'does not filter the DISTRICT ranking');
+  const confined = !(hasRole(p, 'supervisor') || hasRole(p, 'reporting'));
+  if (confined && !byAgency)
+    throw forbidden('district and domain rankings span agencies: supervisors and reporting only');
+  const agency = scopeOf(p, q.agencyId);
+
+  const rows = (await r.rollups(listKeyOf(groupBy, kind, q.period)))
+    .filter((x) => x.cases > 0)
+    .filter((x) => !agency || x.agencyId === agency)
+    .filter((x) => !q.district || x.key === q.district)
+    .filter((x) => !q.domain || x.domain === q.domain)
+    .map((x) => {
+      const indicatorMeans: Record<string, number> = {};
+      for (const [k, v] of Object.entries(x.indicators)) indicatorMeans[k] = round(v / x.cases);
+      return {
+        key: x.key,
+        label:
+          groupBy === 'DOMAIN'
+            ? (events.Domain[Number(x.key)] ?? x.key).replace('DOMAIN_', '')
+            : x.key,
+        meanScore: round(x.scoreSum / x.cases),
+        cases: x.cases,
+        correctedCases: x.corrected,
+        indicatorMeans,
+      };
+    })
+    .sort((a, b) => b.meanScore - a.meanScore || a.key.localeCompare(b.key));
+  // Competition ranking on the best-first order: equal means share a rank.
+  const ranked = rows.map((row, i) => ({ ...row, rank: 0, i }));
+  for (const row of ranked)
+    row.rank =
+      row.i > 0 && ranked[row.i - 1]?.meanScore === row.meanScore
+        ? (ranked[row.i - 1]?.rank ?? 1)
+        : row.i + 1;
+  const ordered = q.ascending ? [...ranked].reverse() : ranked;
+  return {
+    rows: ordered.slice(offset, offset + size).map(({ i: _i, ...row }) => row),
+    nextPageToken: nextToken(offset, size, ordered.length),
+    totalGroups: ordered.length,
+  };
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+const STATUS = scoring.OrderStatus;
+
+export async function listOrders(
+  r: ScoreReader,
+  p: Principal,
+  q: scoring.ListSupervisionOrdersRequest,
+  now: Date,
+): Promise<scoring.ListSupervisionOrdersResponse> {
+  if (q.status < 0 || q.status > STATUS.ORDER_STATUS_ESCALATED)
+    throw invalid('QUERY.STATUS', 'status', 'unknown status');
+  if (q.reason < 0 || (q.reason > 0 && !(q.reason in events.SupervisionReason)))
+    throw invalid('QUERY.REASON', 'reason', 'unknown reason');
+  const { size, offset } = pageOf(q.pageSize, q.pageToken);
+  const agency = scopeOf(p, q.agencyId);
+  const statusOf = (o: OrderView) =>
+    o.answeredAt
+      ? STATUS.ORDER_STATUS_ANSWERED
+      : o.escalated
+        ? STATUS.ORDER_STATUS_ESCALATED
+        : STATUS.ORDER_STATUS_OPEN;
+  const all = (await r.orders(agency))
+    .map((o) => ({
+      o,
+      status: statusOf(o),
+      overdue: !o.answeredAt && new Date(o.responseDueAt).getTime() < now.getTime(),
+    }))
+    .filter((x) => !q.status || x.status === q.status)
+    .filter((x) => !q.reason || x.o.reason === q.reason)
+    .filter((x) => !q.overdueOnly || x.overdue)
+    .sort(
+      (a, b) => b.o.openedAt.localeCompare(a.o.openedAt) || a.o.orderId.localeCompare(b.o.orderId),
+    );
+  return {
+    orders: all.slice(offset, offset + size).map(({ o, status, overdue }) => ({
+      orderId: o.orderId,
+      caseId: o.caseId,
+      agencyId: o.agencyId,
+      reason: o.reason,
+      status,
+      level: o.level,
+      openedAt: new Date(o.openedAt),
+      responseDueAt: new Date(o.responseDueAt),
+      answeredAt: o.answeredAt ? new Date(o.answeredAt) : undefined,
+      overdue,
+      ruleId: o.ruleId,
+    })),
+    nextPageToken: nextToken(offset, size, all.length),
+  };
+}

@@ -1,0 +1,38 @@
+import { DEV_AUTH } from '@enforcement/auth';
+import {
+  grpcSpec,
+  infraSpec,
+  integer,
+  loadConfig,
+  string,
+  type ConfigOf,
+} from '@enforcement/config';
+
+export const scoringSpec = {
+  ...infraSpec,
+  ...grpcSpec,
+  GRPC_PORT: integer({ default: 50052, min: 0, max: 65535 }),
+  MONGODB_DB: string({ default: 'enforcement_scoring' }),
+  INTAKE_ADDRESS: string({ default: '127.0.0.1:50051' }),
+  READ_MODEL_BUCKETS: integer({ default: 32, min: 1, max: 4096 }),
+  SCORING_GROUP: string({ default: 'enforcement.scoring' }),
+  PARTITIONS_CONSUMED_CONCURRENTLY: integer({ default: 4, min: 1, max: 64 }),
+  RULES_TICK_MS: integer({ default: 5_000, min: 0 }),
+  RULES_APPROACHING_DAYS: integer({ default: 10, min: 0 }),
+  RULES_RESPONSE_DAYS: integer({ default: 7, min: 1 }),
+  RULES_ESCALATION_RESPONSE_DAYS: integer({ default: 5, min: 1 }),
+  AUTH_JWT_SECRET: string({ default: DEV_AUTH.secret }),
+  AUTH_JWT_PUBLIC_KEY: string({ default: '-' }),
+  AUTH_ISSUER: string({ default: DEV_AUTH.issuer }),
+  AUTH_AUDIENCE: string({ default: DEV_AUTH.audience }),
+  /** Token the service presents to case-intake; minted from AUTH_JWT_SECRET when unset. */
+  SCORING_INTAKE_TOKEN: string({ default: '-' }),
+  SERVICE_VERSION: string({ default: '0.1.0' }),
+  GIT_COMMIT: string({ default: 'unknown' }),
+};
+
+export type ScoringConfig = ConfigOf<typeof scoringSpec>;
+
+export const loadScoringConfig = (
+  env: Record<string, string | undefined> = process.env,
+): ScoringConfig => loadConfig(scoringSpec, env);

@@ -1,0 +1,107 @@
+import type { CaseView } from './case-view.js';
+import { periodsOf, type PeriodKind } from './periods.js';
+import type { CaseScoreResult } from './scoring-model.js';
+
+export type GroupBy = 'OFFICER' | 'UNIT' | 'AGENCY' | 'DISTRICT' | 'DOMAIN';
+export const PERIOD_KINDS: readonly PeriodKind[] = ['MONTH', 'QUARTER', 'YEAR'];
+
+/** What one scored case adds to every group it belongs to. */
+export interface Contribution {
+  readonly concludedAt: string;
+  readonly groups: readonly {
+    groupBy: GroupBy;
+    key: string;
+    agencyId: string;
+    district: string;
+    domain: number;
+  }[];
+  readonly values: Readonly<Record<string, number>>;
+}
+
+/** The value fields of a rollup: sums and counts only, so means are sum / count. */
+export function contributionOf(v: CaseView, s: CaseScoreResult | undefined): Contribution | null {
+  if (!s || !v.concluded) return null;
+  const values: Record<string, number> = {
+    scoreSum: s.score,
+    cases: 1,
+    corrected: v.correctedBy.length > 0 ? 1 : 0,
+  };
+  for (const i of s.indicators) values[`ind_${i.indicator}`] = i.points;
+  const attrs = { agencyId: v.agencyId, district: v.district, domain: v.domain };
+  return {
+    concludedAt: v.concluded.at,
+    groups: [
+      ...v.officerIds.map((key) => ({ groupBy: 'OFFICER' as const, key, ...attrs })),
+      ...(v.unitId ? [{ groupBy: 'UNIT' as const, key: v.unitId, ...attrs }] : []),
+      { groupBy: 'AGENCY', key: v.agencyId, ...attrs },
+      { groupBy: 'DISTRICT', key: v.district, ...attrs },
+      { groupBy: 'DOMAIN', key: String(v.domain), ...attrs },
+    ],
+    values,
+  };
+}
+
+export interface RollupDelta {
+  readonly rollupId: string;
+  /** The listing a rollup belongs to: groupBy, period kind, period. */
+  readonly listKey: string;
+  readonly groupBy: GroupBy;
+  readonly key: string;
+  readonly periodKind: PeriodKind;
+  readonly period: string;
+  readonly agencyId: string;
+  readonly district: string;
+  readonly domain: number;
+  readonly inc: Record<string, number>;
+}
+
+export const listKeyOf = (groupBy: GroupBy, kind: PeriodKind, period: string) =>
+  `${groupBy}|${kind}|${period}`;
+
+function expand(c: Contribution, sign: 1 | -1): RollupDelta[] {
+  const periods = periodsOf(new Date(c.concludedAt));
+  const out: RollupDelta[] = [];
+  for (const g of c.groups) {
+    for (const kind of PERIOD_KINDS) {
+      const period = periods[kind];
+      const listKey = listKeyOf(g.groupBy, kind, period);
+      const inc: Record<string, number> = {};
+      for (const [k, n] of Object.entries(c.values)) inc[k] = sign * n;
+      out.push({
+        rollupId: `${listKey}|${g.key}`,
+        listKey,
+        groupBy: g.groupBy,
+        key: g.key,
+        periodKind: kind,
+        period,
+        agencyId: g.agencyId,
+        district: g.district,
+        domain: g.domain,
+        inc,
+      });
+    }
+  }
+  return out;
+}
+
+/** Increments that move every rollup from `before` to `after`; zero increments are dropped. */
+export function rollupDeltas(
+  before: Contribution | null,
+  after: Contribution | null,
+): RollupDelta[] {
+  const merged = new Map<string, RollupDelta>();
+  for (const d of [...(before ? expand(before, -1) : []), ...(after ? expand(after, 1) : [])]) {
+    const prev = merged.get(d.rollupId);
+    if (!prev) {
+      merged.set(d.rollupId, { ...d, inc: { ...d.inc } });
+      continue;
+    }
+    for (const [k, n] of Object.entries(d.inc)) prev.inc[k] = (prev.inc[k] ?? 0) + n;
+  }
+  return [...merged.values()]
+    .map((d) => ({
+      ...d,
+      inc: Object.fromEntries(Object.entries(d.inc).filter(([, n]) => Math.abs(n) > 1e-9)),
+    }))
+    .filter((d) => Object.keys(d.inc).length > 0);
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { contributionOf, rollupDeltas } from './rollups.js';
+import { MODEL_V1, scoreCase } from './scoring-model.js';
+import { byTheBook, viewOf } from './view.test-support.js';
+
+describe('rollup deltas', () => {
+  const v = viewOf(byTheBook());
+  const c = contributionOf(v, scoreCase(v, MODEL_V1));
+
+  it('adds a scored case to each officer, unit, agency, district and domain, for its month, quarter and year', () => {
+    const d = rollupDeltas(null, c);
+    expect(d).toHaveLength(6 * 3);
+    expect(d.map((x) => x.rollupId)).toContain('OFFICER|MONTH|2021-03|o1');
+    expect(d.map((x) => x.rollupId)).toContain('AGENCY|QUARTER|2021-Q1|lz-eeb');
+    expect(d.find((x) => x.rollupId === 'DISTRICT|YEAR|2021|柳南区')?.inc).toMatchObject({
+      scoreSum: 100,
+      cases: 1,
+      ind_timeliness: 30,
+    });
+  });
+
+  it('moves only by the difference when a correction changes the score, and not at all when nothing changed', () => {
+    const corrected = { ...v, correctedBy: ['r1'] };
+    const after = contributionOf(corrected, scoreCase(corrected, MODEL_V1));
+    const d = rollupDeltas(c, after);
+    expect(d.find((x) => x.rollupId === 'AGENCY|YEAR|2021|lz-eeb')?.inc).toEqual({
+      scoreSum: -20,
+      corrected: 1,
+      ind_correction: -20,
+    });
+    expect(rollupDeltas(c, c)).toEqual([]);
+  });
+
+  it('counts a case concluded on New Year’s Eve in the city’s time zone', () => {
+    if (!v.concluded) throw new Error('fixture must be concluded');
+    const nye = { ...v, concluded: { ...v.concluded, at: '2021-12-31T17:00:00.000Z' } };
+    const d = rollupDeltas(null, contributionOf(nye, scoreCase(nye, MODEL_V1)));
+    expect(d.map((x) => x.period)).toContain('2022-01');
+  });
+});

@@ -1,0 +1,188 @@
+import type { events } from '@enforcement/contracts';
+import type { CaseView } from './case-view.js';
+import { daysBetween } from './periods.js';
+
+/** A versioned, configurable scoring model (domain.md, Scores). */
+export interface ScoringModel {
+  readonly version: string;
+  readonly weights: {
+    readonly timeliness: number;
+    readonly procedure: number;
+    readonly discretion: number;
+    readonly evidence: number;
+    readonly supervisionResponse: number;
+  };
+  /** Timeliness points lost per day past the statutory deadline. */
+  readonly pointsPerDayOverdue: number;
+  /** Deducted when reconsideration or a court corrects the decision. */
+  readonly correctionDeduction: number;
+  /** Fines from which the party has a right to a hearing (Art. 63). */
+  readonly hearingFromFen: { readonly person: number; readonly organization: number };
+}
+
+export const MODEL_V1: ScoringModel = {
+  version: 'supervision-score/v1',
+  weights: { timeliness: 30, procedure: 25, discretion: 20, evidence: 15, supervisionResponse: 10 },
+  pointsPerDayOverdue: 2,
+  correctionDeduction: 20,
+  hearingFromFen: { person: 1_000_000, organization: 10_000_000 },
+};
+
+export type Indicator = events.IndicatorScore;
+
+export interface CaseScoreResult {
+  readonly score: number;
+  readonly modelVersion: string;
+  readonly indicators: Indicator[];
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+const ids = (...xs: (string | undefined | null)[]) => xs.filter((x): x is string => !!x);
+
+function timeliness(v: CaseView, m: ScoringModel, concludedAt: string): Indicator {
+  const max = m.weights.timeliness;
+  const over = Math.max(0, daysBetween(new Date(v.dueAt), new Date(concludedAt)));
+  const points = Math.max(0, max - over * m.pointsPerDayOverdue);
+  return {
+    indicator: 'timeliness',
+    points,
+    maxPoints: max,
+    reasons:
+      over === 0
+        ? ['concluded within the statutory deadline']
+        : [`concluded ${over} days past the deadline`],
+    eventIds: ids(v.registeredEventId, v.concluded?.eventId, ...v.extensionEventIds),
+  };
+}
+
+function procedure(v: CaseView, m: ScoringModel): Indicator {
+  const max = m.weights.procedure;
+  const part = { officers: 0.2, notice: 0.32, hearing: 0.24, review: 0.24 };
+  let points = 0;
+  const reasons: string[] = [];
+  const eventIds: string[] = [];
+  if (v.officerIds.length >= 2) points += max * part.officers;
+  else reasons.push('fewer than two officers dispatched');
+  eventIds.push(...ids(v.dispatchedEventId));
+
+  const p = v.penalty;
+  if (!p) {
+    points += max * (part.notice + part.hearing + part.review);
+    reasons.push('no penalty decision: notice, hearing and legal review not required');
+  } else {
+    if (v.notice && v.notice.at <= p.at) points += max * part.notice;
+    else reasons.push('party not notified before the decision');
+    const hearingDue =
+      p.fineFen >=
+      (v.hasOrganizationParty ? m.hearingFromFen.organization : m.hearingFromFen.person);
+    if (!hearingDue || (v.notice?.hearingOffered && v.hearing && v.hearing.at <= p.at))
+      points += max * part.hearing;
+    else reasons.push('hearing due but not offered and held before the decision');
+    const reviewed = v.legalReview?.approved === true && v.legalReview.at <= p.at;
+    if (!p.major || reviewed) points += max * part.review;
+    else reasons.push('major decision without legal review before it');
+    eventIds.push(...ids(v.notice?.eventId, v.hearing?.eventId, v.legalReview?.eventId, p.eventId));
+  }
+  if (reasons.length === 0)
+    reasons.push('two officers, notice, hearing and legal review as the law requires');
+  return { indicator: 'procedure', points: round(points), maxPoints: max, reasons, eventIds };
+}
+
+function discretion(v: CaseView, m: ScoringModel): Indicator {
+  const max = m.weights.discretion;
+  const p = v.penalty;
+  if (!p)
+    return {
+      indicator: 'discretion',
+      points: max,
+      maxPoints: max,
+      reasons: ['no fine imposed'],
+      eventIds: [],
+    };
+  if (!p.discretionAnomaly)
+    return {
+      indicator: 'discretion',
+      points: max,
+      maxPoints: max,
+      reasons: ['fine inside its benchmark range'],
+      eventIds: [p.eventId],
+    };
+  const outside = p.grounds.length > 0;
+  return {
+    indicator: 'discretion',
+    points: outside ? round(max * 0.4) : round(max * 0.7),
+    maxPoints: max,
+    reasons: [p.anomalyReason || 'discretion anomaly'],
+    eventIds: [p.eventId],
+  };
+}
+
+function evidence(v: CaseView, m: ScoringModel): Indicator {
+  const max = m.weights.evidence;
+  const cutoff = v.penalty?.at ?? v.concluded?.at ?? '';
+  const before = v.evidence.filter((e) => e.at <= cutoff);
+  const reasons: string[] = [];
+  let points = 0;
+  if (before.length > 0) points += max * (2 / 3);
+  else
+    reasons.push(v.penalty ? 'no evidence recorded before the decision' : 'no evidence recorded');
+  if (v.evidence.length > 0 && v.evidence.every((e) => e.digest)) points += max / 3;
+  else if (v.evidence.length > 0) reasons.push('evidence without a SHA-256 digest');
+  if (reasons.length === 0)
+    reasons.push(`${before.length} evidence items recorded before the decision, all with digests`);
+  return {
+    indicator: 'evidence',
+    points: round(points),
+    maxPoints: max,
+    reasons,
+    eventIds: v.evidence.map((e) => e.eventId),
+  };
+}
+
+function supervisionResponse(v: CaseView, m: ScoringModel): Indicator {
+  const max = m.weights.supervisionResponse;
+  if (v.orders.length === 0)
+    return {
+      indicator: 'supervision_response',
+      points: max,
+      maxPoints: max,
+      reasons: ['no supervision orders'],
+      eventIds: [],
+    };
+  const onTime = v.orders.filter(
+    (o) => o.answeredAt !== null && !o.escalated && o.answeredAt <= o.responseDueAt,
+  );
+  return {
+    indicator: 'supervision_response',
+    points: round((max * onTime.length) / v.orders.length),
+    maxPoints: max,
+    reasons: [`${onTime.length} of ${v.orders.length} supervision orders answered on time`],
+    eventIds: v.orders.map((o) => o.openedEventId),
+  };
+}
+
+function correction(v: CaseView, m: ScoringModel): Indicator {
+  const corrected = v.correctedBy.length > 0;
+  return {
+    indicator: 'correction',
+    points: corrected ? -m.correctionDeduction : 0,
+    maxPoints: 0,
+    reasons: corrected ? ['decision corrected on reconsideration or in court'] : ['not corrected'],
+    eventIds: [...v.correctedBy],
+  };
+}
+
+/** The explainable score of a concluded case; undefined while it is open. */
+export function scoreCase(v: CaseView, m: ScoringModel): CaseScoreResult | undefined {
+  if (v.kind !== 'ENFORCEMENT' || !v.concluded) return undefined;
+  const indicators = [
+    timeliness(v, m, v.concluded.at),
+    procedure(v, m),
+    discretion(v, m),
+    evidence(v, m),
+    supervisionResponse(v, m),
+    correction(v, m),
+  ];
+  const total = indicators.reduce((s, i) => s + i.points, 0);
+  return { score: round(Math.min(100, Math.max(0, total))), modelVersion: m.version, indicators };
+}

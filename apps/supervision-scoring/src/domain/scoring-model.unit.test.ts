@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { byTheBook, p, viewOf } from './view.test-support.js';
+import { MODEL_V1, scoreCase } from './scoring-model.js';
+
+const indicator = (steps: Parameters<typeof viewOf>[0], name: string) =>
+  scoreCase(viewOf(steps), MODEL_V1)?.indicators.find((i) => i.indicator === name);
+
+describe('scoring model v1', () => {
+  it('gives a case done by the book full marks, with its model version and a breakdown naming events', () => {
+    const s = scoreCase(viewOf(byTheBook()), MODEL_V1);
+    expect(s?.score).toBe(100);
+    expect(s?.modelVersion).toBe('supervision-score/v1');
+    expect(s?.indicators.map((i) => [i.indicator, i.points])).toEqual([
+      ['timeliness', 30],
+      ['procedure', 25],
+      ['discretion', 20],
+      ['evidence', 15],
+      ['supervision_response', 10],
+      ['correction', 0],
+    ]);
+    expect(s?.indicators[0]?.eventIds).toEqual(['e1', 'e8']);
+  });
+
+  it('has no score while the case is open', () => {
+    expect(scoreCase(viewOf(byTheBook().slice(0, 7)), MODEL_V1)).toBeUndefined();
+  });
+
+  it('takes 2 timeliness points per day past the deadline, down to zero', () => {
+    expect(indicator(byTheBook(95), 'timeliness')).toMatchObject({
+      points: 20,
+      reasons: ['concluded 5 days past the deadline'],
+    });
+    expect(indicator(byTheBook(200), 'timeliness')?.points).toBe(0);
+  });
+
+  it('takes procedure points for a major decision without legal review, and for a missing notice', () => {
+    const noReview = byTheBook().filter(([x]) => x.$case !== 'legalReviewCompleted');
+    expect(indicator(noReview, 'procedure')).toMatchObject({
+      points: 19,
+      reasons: ['major decision without legal review before it'],
+    });
+    const noNotice = byTheBook().filter(
+      ([x]) => x.$case !== 'partyNotified' && x.$case !== 'hearingHeld',
+    );
+    expect(indicator(noNotice, 'procedure')?.points).toBe(11);
+  });
+
+  it('scores a discretion anomaly lower outside the band with grounds than at its edge', () => {
+    const withDecision = (o: object) =>
+      byTheBook().map(([x, d]) =>
+        x.$case === 'penaltyDecided' ? [p.decided(o), d] : [x, d],
+      ) as typeof byTheBook extends () => infer R ? R : never;
+    expect(
+      indicator(
+        withDecision({ discretionAnomaly: true, grounds: '多次违法', anomalyReason: 'outside' }),
+        'discretion',
+      )?.points,
+    ).toBe(8);
+    expect(
+      indicator(withDecision({ discretionAnomaly: true, anomalyReason: 'edge' }), 'discretion')
+        ?.points,
+    ).toBe(14);
+  });
+
+  it('takes evidence points when nothing was recorded before the decision', () => {
+    const late = byTheBook().map(([x, d]) =>
+      x.$case === 'evidenceRecorded' ? [x, 11] : [x, d],
+    ) as ReturnType<typeof byTheBook>;
+    expect(indicator(late, 'evidence')).toMatchObject({
+      points: 5,
+      reasons: ['no evidence recorded before the decision'],
+    });
+  });
+
+  it('counts supervision orders answered on time', () => {
+    const steps = [
+      ...byTheBook().slice(0, 7),
+      [p.order('a', 20), 12],
+      [p.answered('a'), 14],
+      [p.order('b', 20), 15],
+      [p.answered('b'), 25],
+      [p.concluded(), 30],
+    ] as ReturnType<typeof byTheBook>;
+    expect(indicator(steps, 'supervision_response')).toMatchObject({
+      points: 5,
+      reasons: ['1 of 2 supervision orders answered on time'],
+    });
+  });
+
+  it('deducts 20 points when the decision is corrected', () => {
+    const v = viewOf(byTheBook());
+    const s = scoreCase({ ...v, correctedBy: ['review-1'] }, MODEL_V1);
+    expect(s?.score).toBe(80);
+    expect(s?.indicators.at(-1)).toMatchObject({
+      indicator: 'correction',
+      points: -20,
+      eventIds: ['review-1'],
+    });
+  });
+});

@@ -1,0 +1,6 @@
+export {
+  createSupervisionScoring,
+  type SupervisionScoring,
+  type ScoringOverrides,
+} from './server.js';
+export { loadScoringConfig, scoringSpec, type ScoringConfig } from './config.js';

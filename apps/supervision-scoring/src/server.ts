@@ -1,0 +1,132 @@
+import { Partitioners } from 'kafkajs';
+import { createVerifier, mintDevToken } from '@enforcement/auth';
+import { scoring } from '@enforcement/contracts';
+import { createGrpcServer } from '@enforcement/grpc-kit';
+import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
+import { connectMongo } from '@enforcement/mongo-kit';
+import { IntakeClient } from './adapters/grpc/intake-client.js';
+import { scoringService } from './adapters/grpc/scoring-service.js';
+import { KafkaScoreHub } from './adapters/kafka/score-hub.js';
+import type { Clock } from './application/ports.js';
+import type { ScoringConfig } from './config.js';
+import { DEFAULT_RULES } from './domain/rules.js';
+import { MODEL_V1, type ScoringModel } from './domain/scoring-model.js';
+import { ScoringRuntime } from './runtime.js';
+
+export interface ScoringOverrides {
+  readonly clock?: Clock;
+  readonly model?: ScoringModel;
+  readonly topics?: Partial<TopicNames>;
+  readonly log?: (msg: string, err?: unknown) => void;
+}
+
+export interface SupervisionScoring {
+  readonly port: number;
+  readonly address: string;
+  readonly runtime: ScoringRuntime;
+  stop(): Promise<void>;
+  /** Abrupt: no draining, as a crash would. */
+  kill(): Promise<void>;
+}
+
+export async function createSupervisionScoring(
+  config: ScoringConfig,
+  o: ScoringOverrides = {},
+): Promise<SupervisionScoring> {
+  const log =
+    o.log ?? ((msg: string, err?: unknown) => console.error(`[scoring] ${msg}`, err ?? ''));
+  const topics: TopicNames = { ...Topics, ...o.topics };
+  const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
+  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);
+  await ensureTopics(kafka, [
+    { topic: topics.caseEvents, numPartitions: 12 },
+    { topic: topics.scoringDeadLetter, numPartitions: 1 },
+    { topic: topics.scores, numPartitions: 6 },
+  ]);
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const hub = new KafkaScoreHub(kafka, producer, topics.scores, (e) => log('score hub', e));
+  await hub.start();
+
+  let token: { value: string; until: number } | undefined;
+  const intakeToken = async () => {
+    if (config.SCORING_INTAKE_TOKEN !== '-') return config.SCORING_INTAKE_TOKEN;
+    if (!token || token.until < Date.now()) {
+      const value = await mintDevToken(
+        {
+          secret: config.AUTH_JWT_SECRET,
+          issuer: config.AUTH_ISSUER,
+          audience: config.AUTH_AUDIENCE,
+        },
+        { subject: 'supervision-scoring', roles: ['supervisor'], expiresIn: '1h' },
+      );
+      token = { value, until: Date.now() + 50 * 60_000 };
+    }
+    return token.value;
+  };
+  const intake = new IntakeClient(config.INTAKE_ADDRESS, intakeToken);
+
+  const clock = o.clock ?? { now: () => new Date() };
+  const runtime = new ScoringRuntime({
+    db: mongo.db,
+    kafka,
+    producer,
+    hub,
+    clock,
+    model: o.model ?? MODEL_V1,
+    rules: {
+      ...DEFAULT_RULES,
+      approachingDays: config.RULES_APPROACHING_DAYS,
+      responseDays: config.RULES_RESPONSE_DAYS,
+      escalationResponseDays: config.RULES_ESCALATION_RESPONSE_DAYS,
+    },
+    intake,
+    topics: { caseEvents: topics.caseEvents, deadLetter: topics.scoringDeadLetter },
+    groupBase: config.SCORING_GROUP,
+    buckets: config.READ_MODEL_BUCKETS,
+    partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
+    tickMs: config.RULES_TICK_MS,
+    log,
+  });
+  await runtime.start();
+
+  const verify = createVerifier({
+    secret: config.AUTH_JWT_SECRET,
+    ...(config.AUTH_JWT_PUBLIC_KEY !== '-' ? { publicKeyPem: config.AUTH_JWT_PUBLIC_KEY } : {}),
+    issuer: config.AUTH_ISSUER,
+    audience: config.AUTH_AUDIENCE,
+  });
+  const grpc = createGrpcServer({
+    serviceName: 'supervision-scoring',
+    version: config.SERVICE_VERSION,
+    gitCommit: config.GIT_COMMIT,
+  });
+  grpc.addService(
+    scoring.ScoringServiceService,
+    scoringService(runtime, verify, (e) => log('unexpected error', e)),
+  );
+  const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
+
+  const closeAll = async () => {
+    await hub.stop().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    intake.close();
+  };
+  return {
+    port,
+    address: `${config.GRPC_HOST}:${port}`,
+    runtime,
+    stop: async () => {
+      await grpc.shutdown();
+      await runtime.stop();
+      await closeAll();
+      await mongo.close();
+    },
+    kill: async () => {
+      grpc.server.forceShutdown();
+      await runtime.stop().catch(() => undefined);
+      await closeAll();
+      await mongo.close(true).catch(() => undefined);
+    },
+  };
+}
