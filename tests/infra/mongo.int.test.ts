@@ -31,7 +31,7 @@ describe('MongoDB-wire server (real, via the official driver)', () => {
     expect(stored.map((d) => d.payload)).toEqual(['first']);
   });
 
-  it('applies an update only when the expected version matches, atomically', async () => {
+  it('applies an update only when the expected version matches', async () => {
     const heads = db.collection<{ _id: string; version: number; status: string }>('heads');
     await heads.insertOne({ _id: 'case-2', version: 3, status: 'DISPATCHED' });
 

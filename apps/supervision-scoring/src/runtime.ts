@@ -5,7 +5,7 @@ import { KafkaDeadLetters, ProjectionConsumer } from './adapters/kafka/projectio
 import { CaseConflict, ReadModels } from './adapters/mongo/read-models.js';
 import type { Clock, History, IntakeCommands, ScoreSink } from './application/ports.js';
 import { Projector } from './application/projector.js';
-import type { ScoreReader } from './application/queries.js';
+import type { RollupRow, ScoreReader } from './application/queries.js';
 import { runRules } from './application/rule-runner.js';
 import type { RuleConfig } from './domain/rules.js';
 import type { ScoringModel } from './domain/scoring-model.js';
@@ -136,21 +136,32 @@ export class ScoringRuntime {
         const doc = await m.getCase(caseId);
         return doc ? { view: doc.view, score: doc.score } : null;
       },
-      rollups: async (listKey) =>
-        (await m.listRollups(listKey)).map((d) => ({
-          key: d.key,
-          agencyId: d.agencyId,
-          district: d.district,
-          domain: d.domain,
-          scoreSum: d.scoreSum ?? 0,
-          cases: d.cases ?? 0,
-          corrected: d.corrected ?? 0,
-          indicators: Object.fromEntries(
-            Object.entries(d)
-              .filter(([k, v]) => k.startsWith('ind_') && typeof v === 'number')
-              .map(([k, v]) => [k.slice(4), v as number]),
-          ),
-        })),
+      rollups: async (listKey) => {
+        const sums = new Map<string, RollupRow & { indicators: Record<string, number> }>();
+        for (const share of await m.listRollups(listKey)) {
+          const row = sums.get(share.rollupId) ?? {
+            key: share.key,
+            agencyId: share.agencyId,
+            district: share.district,
+            domain: share.domain,
+            scoreSum: 0,
+            cases: 0,
+            corrected: 0,
+            indicators: {},
+          };
+          sums.set(share.rollupId, {
+            ...row,
+            scoreSum: row.scoreSum + (share.scoreSum ?? 0),
+            cases: row.cases + (share.cases ?? 0),
+            corrected: row.corrected + (share.corrected ?? 0),
+          });
+          const target = sums.get(share.rollupId)?.indicators ?? {};
+          for (const [k, v] of Object.entries(share))
+            if (k.startsWith('ind_') && typeof v === 'number')
+              target[k.slice(4)] = (target[k.slice(4)] ?? 0) + v;
+        }
+        return [...sums.values()];
+      },
       orders: (agencyId) => m.orders.find(agencyId ? { agencyId } : {}).toArray(),
     };
   }

@@ -123,10 +123,11 @@ export async function createSupervisionScoring(
       await mongo.close();
     },
     kill: async () => {
+      // Storage goes first, mid-message, as in a crash; nothing is drained.
       grpc.server.forceShutdown();
+      await mongo.close(true).catch(() => undefined);
       await runtime.stop().catch(() => undefined);
       await closeAll();
-      await mongo.close(true).catch(() => undefined);
     },
   };
 }

@@ -3,6 +3,7 @@ import { applyEvent, emptyView, type CaseView } from '../domain/case-view.js';
 import { contributionOf, rollupDeltas } from '../domain/rollups.js';
 import { needsWatching } from '../domain/rules.js';
 import { scoreCase, type ScoringModel } from '../domain/scoring-model.js';
+import { KeyedLock } from './keyed-lock.js';
 import type { CaseRecord, DeadLetters, History, ProjectionStore, ScoreSink } from './ports.js';
 
 export interface Delivered {
@@ -59,6 +60,8 @@ function decode(value: Buffer | null): events.CaseEvent {
  * in what the case contributes, guarded per (partition, offset).
  */
 export class Projector {
+  private readonly locks = new KeyedLock();
+
   constructor(private readonly deps: ProjectorDeps) {}
 
   async handle(m: Delivered): Promise<Outcome> {
@@ -74,10 +77,12 @@ export class Projector {
 
   /** Un-parks a case and applies what was held, filling any gap from intake's history. */
   async release(caseId: string): Promise<number> {
-    const doc = await this.deps.store.getCase(caseId);
-    if (!doc) return 0;
-    const held = doc.held;
-    await this.deps.store.saveCase({ ...doc, parked: false, parkReason: '', held: [] });
+    const held = await this.locks.run(caseId, async () => {
+      const doc = await this.deps.store.getCase(caseId);
+      if (!doc) return [];
+      await this.deps.store.saveCase({ ...doc, parked: false, parkReason: '', held: [] });
+      return doc.held;
+    });
     let applied = 0;
     // Released messages lost their place in the partition: guard them per case, in release order.
     const guard = `release-${caseId}`;
@@ -205,8 +210,13 @@ export class Projector {
 
   private async park(m: Pick<Delivered, 'key' | 'value'>, reason: string): Promise<void> {
     await this.deps.deadLetters.send(m.key, m.value, reason);
-    if (!m.key) return; // no case to park: nothing else is held back
-    const doc = (await this.deps.store.getCase(m.key)) ?? fresh(m.key);
+    const key = m.key;
+    if (!key) return; // no case to park: nothing else is held back
+    await this.locks.run(key, () => this.parkLocked(key, reason));
+  }
+
+  private async parkLocked(key: string, reason: string): Promise<void> {
+    const doc = (await this.deps.store.getCase(key)) ?? fresh(key);
     if (!doc.parked) await this.deps.store.saveCase({ ...doc, parked: true, parkReason: reason });
   }
 }

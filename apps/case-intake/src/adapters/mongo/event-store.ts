@@ -70,7 +70,7 @@ export class MongoEventStore implements EventStore {
   constructor(db: Db, opts: { buckets: number; positionBlock: number }) {
     this.commits = new PartitionedCollection<CommitDoc>(db, 'commits', opts.buckets);
     this.outbox = db.collection<OutboxDoc>('outbox');
-    this.positions = new PositionAllocator(db.collection('counters'), opts.positionBlock);
+    this.positions = new PositionAllocator(db.collection('position_blocks'), opts.positionBlock);
   }
 
   async init(): Promise<void> {

@@ -20,8 +20,15 @@ export interface CaseDoc {
   updatedAt: Date;
 }
 
+/**
+ * One writer's share of a rollup: `_id` is the rollup id and the partition
+ * (or release) that writes it. FerretDB 1.x does not serialize concurrent
+ * updates of one document, so no document has two writers: Kafka gives each
+ * partition to one consumer, and readers add the shares up.
+ */
 export interface RollupDoc {
   _id: string;
+  rollupId: string;
   listKey: string;
   groupBy: string;
   key: string;
@@ -33,8 +40,8 @@ export interface RollupDoc {
   scoreSum: number;
   cases: number;
   corrected: number;
-  /** Highest message offset applied, per partition: the exactly-once guard. */
-  hw: Record<string, number>;
+  /** Highest message offset this share applied: the exactly-once guard. */
+  hw: number;
   [indicator: `ind_${string}`]: number;
 }
 
@@ -115,7 +122,7 @@ export class ReadModels {
   }
 
   /**
-   * Applies rollup increments once per (partition, offset): a rollup that
+   * Applies rollup increments once per (partition, offset): a share that
    * already saw this offset is left alone, so a redelivered message or a
    * restart after a crash never counts twice.
    */
@@ -124,34 +131,35 @@ export class ReadModels {
     partition: number | string,
     offset: number,
   ): Promise<void> {
-    const hw = `hw.${partition}`;
     for (const d of deltas) {
       const filter: Filter<RollupDoc> = {
-        _id: d.rollupId,
-        $or: [{ [hw]: { $exists: false } }, { [hw]: { $lt: offset } }],
-      } as Filter<RollupDoc>;
+        _id: `${d.rollupId}|${partition}`,
+        $or: [{ hw: { $exists: false } }, { hw: { $lt: offset } }],
+      };
+      const update = {
+        $inc: d.inc,
+        $set: {
+          hw: offset,
+          rollupId: d.rollupId,
+          listKey: d.listKey,
+          groupBy: d.groupBy,
+          key: d.key,
+          periodKind: d.periodKind,
+          period: d.period,
+          agencyId: d.agencyId,
+          district: d.district,
+          domain: d.domain,
+        },
+      } as never;
+      const col = this.rollups.for(d.listKey);
       try {
-        await this.rollups.for(d.listKey).updateOne(
-          filter,
-          {
-            $inc: d.inc,
-            $set: {
-              [hw]: offset,
-              listKey: d.listKey,
-              groupBy: d.groupBy,
-              key: d.key,
-              periodKind: d.periodKind,
-              period: d.period,
-              agencyId: d.agencyId,
-              district: d.district,
-              domain: d.domain,
-            },
-          } as never,
-          { upsert: true },
-        );
+        await col.updateOne(filter, update, { upsert: true });
       } catch (e) {
-        // The rollup exists and already has this offset: the upsert's insert collides.
         if (!isDuplicateKey(e)) throw e;
+        // The upsert's insert collided: the share exists and already saw this
+        // offset (then the guarded update matches nothing), or a crashed
+        // writer's last request landed a moment ago.
+        await col.updateOne(filter, update);
       }
     }
   }

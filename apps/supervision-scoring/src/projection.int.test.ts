@@ -1,0 +1,299 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status, type Metadata } from '@grpc/grpc-js';
+import { Kafka, logLevel } from 'kafkajs';
+import { scoring } from '@enforcement/contracts';
+import { eventually, stack, uniqueName } from '@enforcement/testing';
+import type { ReadModels } from './adapters/mongo/read-models.js';
+import { caseEvents } from './test-support/events.js';
+import {
+  publish,
+  startScoring,
+  testTopics,
+  tokenFor,
+  unary,
+  type TestScoring,
+} from './test-support/harness.js';
+
+async function scored(models: ReadModels, caseIds: string[]): Promise<boolean | undefined> {
+  for (const id of caseIds) if (!(await models.getCase(id))?.score) return undefined;
+  return true;
+}
+
+async function rollupSnapshot(models: ReadModels): Promise<Record<string, Record<string, number>>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const c of models.rollups.all()) {
+    for (const d of await c.find({}).toArray()) {
+      const values = (out[d.rollupId] ??= {});
+      for (const [k, v] of Object.entries(d))
+        if (typeof v === 'number' && k !== 'domain' && k !== 'hw')
+          values[k] = Math.round(((values[k] ?? 0) + v) * 100) / 100;
+    }
+  }
+  return out;
+}
+
+describe('scoring projection on the real stack', () => {
+  let svc: TestScoring;
+  let supervisor: Metadata;
+  beforeAll(async () => {
+    svc = await startScoring();
+    supervisor = await tokenFor(['supervisor']);
+  });
+  afterAll(() => svc.stop());
+
+  it('scores a concluded case with its breakdown, and counts an event delivered twice once', async () => {
+    const caseId = uniqueName('dup');
+    const evs = caseEvents({ caseId, agencyId: `ag-${caseId}` });
+    await publish(
+      svc.topics.caseEvents,
+      [...evs, evs[7], ...evs].filter((e) => e !== undefined),
+    );
+    await eventually(() => scored(svc.service.runtime.models, [caseId]), { what: 'score' });
+    await eventually(
+      () => (svc.service.runtime.consumer.stats.duplicates >= 9 ? true : undefined),
+      { what: 'duplicates seen' },
+    );
+
+    const got = await unary<scoring.GetCaseScoreResponse>((cb) =>
+      svc.client.getCaseScore({ caseId }, supervisor, cb),
+    );
+    expect(got.score).toMatchObject({
+      caseId,
+      score: 100,
+      modelVersion: 'supervision-score/v1',
+      officerIds: ['off-1', 'off-2'],
+    });
+    expect(got.score?.indicators.find((i) => i.indicator === 'timeliness')?.eventIds).toEqual([
+      `${caseId}-e1`,
+      `${caseId}-e8`,
+    ]);
+
+    const list = await unary<scoring.ListScoresResponse>((cb) =>
+      svc.client.listScores(
+        {
+          groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
+          periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
+          period: '2021',
+          agencyId: `ag-${caseId}`,
+          district: '',
+          domain: 0,
+          ascending: false,
+          pageSize: 10,
+          pageToken: '',
+        },
+        supervisor,
+        cb,
+      ),
+    );
+    expect(list.rows).toEqual([
+      expect.objectContaining({ key: `ag-${caseId}`, cases: 1, meanScore: 100, rank: 1 }),
+    ]);
+  });
+
+  it('ranks groups, pages through them, and confines an agency to its own rows', async () => {
+    const ids = ['a', 'b', 'c'].map((x) => uniqueName(`rank-${x}`));
+    await publish(
+      svc.topics.caseEvents,
+      ids.flatMap((caseId, i) =>
+        caseEvents({
+          caseId,
+          agencyId: `rank-ag-${i}`,
+          start: new Date('2021-06-01T02:00:00Z'),
+          concludeAfterDays: 90 + i * 5,
+        }),
+      ),
+    );
+    await eventually(() => scored(svc.service.runtime.models, ids), { what: 'three scores' });
+    const req = {
+      groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
+      periodKind: scoring.PeriodKind.PERIOD_KIND_QUARTER,
+      period: '2021-Q3',
+      agencyId: '',
+      district: '',
+      domain: 0,
+      ascending: false,
+      pageSize: 2,
+      pageToken: '',
+    };
+    const page1 = await unary<scoring.ListScoresResponse>((cb) =>
+      svc.client.listScores(req, supervisor, cb),
+    );
+    expect(page1.rows.map((r) => [r.key, r.rank, r.meanScore])).toEqual([
+      ['rank-ag-0', 1, 100],
+      ['rank-ag-1', 2, 90],
+    ]);
+    const page2 = await unary<scoring.ListScoresResponse>((cb) =>
+      svc.client.listScores({ ...req, pageToken: page1.nextPageToken }, supervisor, cb),
+    );
+    expect(page2.rows.map((r) => [r.key, r.rank])).toEqual([['rank-ag-2', 3]]);
+    expect(page2.nextPageToken).toBe('');
+
+    const own = await tokenFor(['agency'], ['rank-ag-1']);
+    const mine = await unary<scoring.ListScoresResponse>((cb) =>
+      svc.client.listScores({ ...req, pageSize: 10 }, own, cb),
+    );
+    expect(mine.rows.map((r) => r.key)).toEqual(['rank-ag-1']);
+    await expect(
+      unary((cb) => svc.client.listScores({ ...req, agencyId: 'rank-ag-0' }, own, cb)),
+    ).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    await expect(
+      unary((cb) => svc.client.getCaseScore({ caseId: ids[0] ?? '' }, own, cb)),
+    ).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+  });
+
+  it('answers invalid filters and periods with INVALID_ARGUMENT naming the field', async () => {
+    const base = {
+      groupBy: scoring.GroupBy.GROUP_BY_OFFICER,
+      periodKind: scoring.PeriodKind.PERIOD_KIND_MONTH,
+      period: '2021-13',
+      agencyId: '',
+      district: '',
+      domain: 0,
+      ascending: false,
+      pageSize: 10,
+      pageToken: '',
+    };
+    await expect(unary((cb) => svc.client.listScores(base, supervisor, cb))).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: "QUERY.PERIOD: period: '2021-13' is not a MONTH period (YYYY-MM)",
+    });
+    await expect(
+      unary((cb) =>
+        svc.client.listScores({ ...base, period: '2021-01', groupBy: 0 }, supervisor, cb),
+      ),
+    ).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringContaining('group_by'),
+    });
+    await expect(
+      unary((cb) =>
+        svc.client.listScores({ ...base, period: '2021-01', pageSize: 5000 }, supervisor, cb),
+      ),
+    ).rejects.toMatchObject({
+      details: expect.stringContaining('page_size'),
+    });
+    await expect(
+      unary((cb) =>
+        svc.client.listSupervisionOrders(
+          {
+            agencyId: '',
+            status: 9 as scoring.OrderStatus,
+            reason: 0,
+            overdueOnly: false,
+            pageSize: 0,
+            pageToken: '',
+          },
+          supervisor,
+          cb,
+        ),
+      ),
+    ).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringContaining('status'),
+    });
+  });
+
+  it('parks a case behind a poison event while other cases flow, and releases it once told to', async () => {
+    const parked = uniqueName('poison');
+    const flowing = uniqueName('flow');
+    const x = caseEvents({ caseId: parked });
+    await publish(svc.topics.caseEvents, [
+      ...x.slice(0, 3),
+      { key: parked, raw: Buffer.from('definitely not protobuf \u00ff\u00fe') },
+      ...x.slice(3),
+      ...caseEvents({ caseId: flowing }),
+    ]);
+    await eventually(() => scored(svc.service.runtime.models, [flowing]), {
+      what: 'other case scored',
+    });
+    const doc = await eventually(
+      async () => {
+        const d = await svc.service.runtime.models.getCase(parked);
+        return d && d.held.length === 5 ? d : undefined;
+      },
+      { what: 'held events' },
+    );
+    expect(doc).toMatchObject({ parked: true, score: null });
+    expect(doc.view.version).toBe(3);
+
+    const kafka = new Kafka({
+      clientId: 'dlq-reader',
+      brokers: stack().kafkaBrokers,
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(svc.topics.scoringDeadLetter);
+    await admin.disconnect();
+    expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBeGreaterThanOrEqual(1);
+
+    const released = await unary<scoring.ReleaseParkedCaseResponse>((cb) =>
+      svc.client.releaseParkedCase({ caseId: parked }, supervisor, cb),
+    );
+    expect(released.releasedEvents).toBe(5);
+    const after = await svc.service.runtime.models.getCase(parked);
+    expect(after).toMatchObject({ parked: false, held: [] });
+    expect(after?.score?.score).toBe(100);
+  });
+
+  it('streams score updates live to a watcher, filtered by agency', async () => {
+    const caseId = uniqueName('watch');
+    const got: scoring.CaseScore[] = [];
+    const call = svc.client.watchScores({ agencyId: 'watch-ag', district: '' }, supervisor);
+    call.on('data', (r: scoring.WatchScoresResponse) => r.score && got.push(r.score));
+    call.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    await publish(svc.topics.caseEvents, [
+      ...caseEvents({ caseId: uniqueName('other') }),
+      ...caseEvents({ caseId, agencyId: 'watch-ag' }),
+    ]);
+    await eventually(() => (got.length > 0 ? true : undefined), { what: 'a live score' });
+    call.cancel();
+    expect(got.map((s) => s.caseId)).toEqual([caseId]);
+  });
+});
+
+describe('restart and rebuild', () => {
+  it('ends with rollups equal to a fresh rebuild after being killed mid-stream', async () => {
+    const topics = testTopics();
+    const db = uniqueName('scoring').replace(/-/g, '_');
+    const ids = Array.from({ length: 30 }, (_, i) => uniqueName(`k${i}`));
+    await publish(
+      topics.caseEvents,
+      ids.flatMap((caseId, i) =>
+        caseEvents({
+          caseId,
+          agencyId: `ag-${i % 4}`,
+          officers: [`o-${i % 7}`, `o-${(i + 3) % 7}`],
+          concludeAfterDays: 60 + (i % 50),
+        }),
+      ),
+    );
+    const first = await startScoring({ db, topics });
+    await eventually(
+      () => (first.service.runtime.consumer.stats.applied >= 60 ? true : undefined),
+      { what: 'some progress' },
+    );
+    first.client.close();
+    await first.service.kill();
+
+    const second = await startScoring({ db, topics });
+    try {
+      await eventually(() => scored(second.service.runtime.models, ids), {
+        what: 'all scored after restart',
+        timeoutMs: 60_000,
+      });
+      const live = await rollupSnapshot(second.service.runtime.models);
+      const supervisor = await tokenFor(['supervisor']);
+      const rebuilt = await unary<scoring.RebuildReadModelsResponse>((cb) =>
+        second.client.rebuildReadModels({}, supervisor, cb),
+      );
+      expect(rebuilt.eventsApplied).toBeGreaterThanOrEqual(ids.length * 8);
+      const fresh = await rollupSnapshot(second.service.runtime.models);
+      expect(Object.keys(fresh).length).toBeGreaterThan(0);
+      expect(fresh).toEqual(live);
+    } finally {
+      await second.stop();
+    }
+  });
+});

@@ -1,0 +1,100 @@
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { DEV_AUTH, mintDevToken, type Role } from '@enforcement/auth';
+import { events, scoring } from '@enforcement/contracts';
+import { Topics, type TopicNames } from '@enforcement/messaging';
+import { stack, uniqueName } from '@enforcement/testing';
+import { loadScoringConfig } from '../config.js';
+import {
+  createSupervisionScoring,
+  type ScoringOverrides,
+  type SupervisionScoring,
+} from '../server.js';
+
+export interface TestScoring {
+  readonly service: SupervisionScoring;
+  readonly client: scoring.ScoringServiceClient;
+  readonly topics: TopicNames;
+  readonly db: string;
+  stop(): Promise<void>;
+}
+
+export function testTopics(): TopicNames {
+  const run = uniqueName('s');
+  return {
+    ...Topics,
+    caseEvents: `${run}.case-events`,
+    scoringDeadLetter: `${run}.dlq`,
+    scores: `${run}.scores`,
+  };
+}
+
+export async function startScoring(
+  o: ScoringOverrides & { db?: string; topics?: TopicNames; env?: Record<string, string> } = {},
+): Promise<TestScoring> {
+  const s = stack();
+  const db = o.db ?? uniqueName('scoring').replace(/-/g, '_');
+  const topics = o.topics ?? testTopics();
+  const config = loadScoringConfig({
+    KAFKA_BROKERS: s.kafkaBrokers.join(','),
+    MONGODB_URI: s.mongoUri,
+    MONGODB_DB: db,
+    GRPC_PORT: '0',
+    READ_MODEL_BUCKETS: '4',
+    RULES_TICK_MS: '0',
+    KAFKA_CLIENT_ID: uniqueName('c'),
+    SCORING_GROUP: `scoring-${db}`,
+    INTAKE_ADDRESS: '127.0.0.1:1',
+    ...o.env,
+  });
+  const service = await createSupervisionScoring(config, { ...o, topics, log: () => undefined });
+  const client = new scoring.ScoringServiceClient(service.address, credentials.createInsecure());
+  return {
+    service,
+    client,
+    topics,
+    db,
+    stop: async () => {
+      client.close();
+      await service.stop();
+    },
+  };
+}
+
+export async function tokenFor(roles: Role[], agencies: string[] = []): Promise<Metadata> {
+  const md = new Metadata();
+  md.set(
+    'authorization',
+    `Bearer ${await mintDevToken(DEV_AUTH, { subject: 'test', roles, agencies })}`,
+  );
+  return md;
+}
+
+export function unary<Res>(
+  invoke: (cb: (err: ServiceError | null, res: Res) => void) => unknown,
+): Promise<Res> {
+  return new Promise((resolve, reject) => invoke((err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** Publishes events (or raw bytes) to a topic, keyed by case id, as intake's relay would. */
+export async function publish(
+  topic: string,
+  items: (events.CaseEvent | { key: string; raw: Buffer })[],
+): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'test-pub',
+    brokers: stack().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  await producer.send({
+    topic,
+    messages: items.map((e) =>
+      'raw' in e
+        ? { key: e.key, value: e.raw }
+        : { key: e.caseId, value: Buffer.from(events.CaseEvent.encode(e).finish()) },
+    ),
+  });
+  await producer.disconnect();
+}

@@ -1,0 +1,17 @@
+import { MongoClient } from 'mongodb';
+const c = await MongoClient.connect(process.argv[2], { maxPoolSize: 20 });
+const col = c.db('probe4').collection('x');
+await col.deleteMany({});
+await col.insertOne({ _id: 'r', n: 0 });
+await Promise.all(Array.from({ length: 20 }, async () => { for (let i = 0; i < 50; i++) await col.updateOne({ _id: 'r' }, { $inc: { n: 1 } }); }));
+console.log('concurrent $inc total (expect 1000):', (await col.findOne({ _id: 'r' })).n);
+await col.deleteMany({});
+await col.insertOne({ _id: 'v', ver: 0 });
+let won = 0;
+await Promise.all(Array.from({ length: 20 }, async (_, w) => { for (let i = 0; i < 20; i++) { const d = await col.findOne({ _id: 'v' }); const r = await col.updateOne({ _id: 'v', ver: d.ver }, { $set: { ver: d.ver + 1 } }); won += r.matchedCount; } }));
+console.log('version-checked updates won', won, 'final ver', (await col.findOne({ _id: 'v' })).ver);
+await col.deleteMany({});
+await col.insertOne({ _id: 'f', n: 0 });
+await Promise.all(Array.from({ length: 20 }, async () => { for (let i = 0; i < 20; i++) await col.findOneAndUpdate({ _id: 'f' }, { $inc: { n: 1 } }, { returnDocument: 'after' }); }));
+console.log('findOneAndUpdate $inc (expect 400):', (await col.findOne({ _id: 'f' })).n);
+await c.db('probe4').dropDatabase(); await c.close();
