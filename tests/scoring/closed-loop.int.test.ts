@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Metadata } from '@grpc/grpc-js';
+import { events, intake, scoring } from '@enforcement/contracts';
+import { eventually, uniqueName } from '@enforcement/testing';
+import { loop } from '../support/loop.js';
+import { startSystem, tokenFor, unary, type System } from '../support/services.js';
+
+const DAY = 86_400_000;
+
+describe('the loop closes through the services', () => {
+  let sys: System;
+  let agency: Metadata;
+  let supervisor: Metadata;
+  beforeAll(async () => {
+    sys = await startSystem();
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+    supervisor = await tokenFor(['supervisor']);
+  });
+  afterAll(() => sys.stop());
+
+  const history = async (caseId: string) =>
+    (
+      await unary<intake.GetCaseResponse>((cb) =>
+        sys.intakeClient.getCase({ caseId }, supervisor, cb),
+      )
+    ).history;
+  const view = (caseId: string) => sys.scoring.runtime.models.getCase(caseId);
+
+  async function concluded(caseId: string, start: Date, concludeDay: number) {
+    const l = loop(caseId, start);
+    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
+    await unary((cb) => sys.intakeClient.dispatchCase(l.dispatch, agency, cb));
+    for (const step of l.steps())
+      await unary((cb) => sys.intakeClient.recordProgress(step, agency, cb));
+    await unary((cb) => sys.intakeClient.decidePenalty(l.penalty(8), agency, cb));
+    await unary((cb) => sys.intakeClient.concludeCase(l.conclude(concludeDay), agency, cb));
+    return l;
+  }
+
+  it('opens exactly one supervision order on an overdue case, however often the rules run', async () => {
+    const caseId = uniqueName('overdue');
+    const l = loop(caseId, new Date(Date.now() - 100 * DAY));
+    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
+    await unary((cb) => sys.intakeClient.dispatchCase(l.dispatch, agency, cb));
+    await eventually(async () => ((await view(caseId))?.view.version === 2 ? true : undefined), {
+      what: 'projected',
+    });
+
+    await Promise.all([sys.scoring.runtime.tick(), sys.scoring.runtime.tick()]);
+    await sys.scoring.runtime.tick();
+    await eventually(async () => ((await view(caseId))?.view.orders.length ? true : undefined), {
+      what: 'order back in the read model',
+    });
+    await sys.scoring.runtime.tick();
+
+    const opened = (await history(caseId)).filter(
+      (e) => e.payload?.$case === 'supervisionOrderOpened',
+    );
+    expect(opened).toHaveLength(1);
+    expect(opened[0]?.payload?.value).toMatchObject({
+      reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
+      ruleId: `overdue:${caseId}`,
+    });
+
+    const orders = await unary<scoring.ListSupervisionOrdersResponse>((cb) =>
+      sys.scoringClient.listSupervisionOrders(
+        {
+          agencyId: 'lz-eeb',
+          status: scoring.OrderStatus.ORDER_STATUS_OPEN,
+          reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
+          overdueOnly: false,
+          pageSize: 100,
+          pageToken: '',
+        },
+        supervisor,
+        cb,
+      ),
+    );
+    expect(orders.orders.filter((o) => o.caseId === caseId)).toHaveLength(1);
+  });
+
+  it('records the evaluation of a concluded case back into its history, then lets it be archived', async () => {
+    const caseId = uniqueName('eval');
+    await concluded(caseId, new Date(Date.now() - 40 * DAY), 30);
+    await eventually(async () => ((await view(caseId))?.score ? true : undefined), {
+      what: 'scored',
+    });
+    await sys.scoring.runtime.tick();
+
+    const evaluated = await eventually(
+      async () => (await history(caseId)).find((e) => e.payload?.$case === 'caseEvaluated'),
+      { what: 'evaluation in intake' },
+    );
+    const score = await unary<scoring.GetCaseScoreResponse>((cb) =>
+      sys.scoringClient.getCaseScore({ caseId }, supervisor, cb),
+    );
+    expect(evaluated.payload?.value).toMatchObject({
+      score: score.score?.score,
+      modelVersion: 'supervision-score/v1',
+    });
+    expect(score.score?.score).toBe(100);
+
+    const archived = await unary<intake.CommandResult>((cb) =>
+      sys.intakeClient.archiveCase({ meta: { commandId: uniqueName('arch'), caseId } }, agency, cb),
+    );
+    expect(archived.events[0]?.payload?.$case).toBe('caseArchived');
+  });
+
+  it('deducts a reconsideration correction from the case score and its rollups', async () => {
+    const caseId = uniqueName('corr');
+    const agencyId = 'lz-eeb';
+    await concluded(caseId, new Date(Date.now() - 60 * DAY), 20);
+    await eventually(async () => ((await view(caseId))?.score ? true : undefined), {
+      what: 'scored',
+    });
+    const listAgency = async () => {
+      const year = String(
+        new Date((await view(caseId))?.view.concluded?.at ?? Date.now()).getUTCFullYear(),
+      );
+      const r = await unary<scoring.ListScoresResponse>((cb) =>
+        sys.scoringClient.listScores(
+          {
+            groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
+            periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
+            period: year,
+            agencyId,
+            district: '',
+            domain: 0,
+            ascending: false,
+            pageSize: 10,
+            pageToken: '',
+          },
+          supervisor,
+          cb,
+        ),
+      );
+      return r.rows[0];
+    };
+    const before = await listAgency();
+
+    const reviewId = uniqueName('review');
+    const meta = () => ({ commandId: uniqueName('rc'), caseId: reviewId });
+    await unary((cb) =>
+      sys.intakeClient.fileReconsideration(
+        {
+          meta: meta(),
+          kind: events.ReviewKind.REVIEW_KIND_RECONSIDERATION,
+          enforcementCaseId: caseId,
+          respondentAgencyId: agencyId,
+          applicant: '柳州某公司',
+          district: '鱼峰区',
+          domain: events.Domain.DOMAIN_ENVIRONMENT,
+          claims: '处罚过重',
+        },
+        supervisor,
+        cb,
+      ),
+    );
+    await unary((cb) =>
+      sys.intakeClient.acceptReconsideration(
+        { meta: meta(), handledBy: '市司法局' },
+        supervisor,
+        cb,
+      ),
+    );
+    await unary((cb) =>
+      sys.intakeClient.concludeReconsideration(
+        { meta: meta(), outcome: events.ReviewOutcome.REVIEW_OUTCOME_CHANGED, summary: '变更罚款' },
+        supervisor,
+        cb,
+      ),
+    );
+
+    const corrected = await eventually(
+      async () => {
+        const r = await unary<scoring.GetCaseScoreResponse>((cb) =>
+          sys.scoringClient.getCaseScore({ caseId }, supervisor, cb),
+        );
+        return r.score?.corrected ? r.score : undefined;
+      },
+      { what: 'correction applied' },
+    );
+    expect(corrected.score).toBe(80);
+    expect(corrected.indicators.find((i) => i.indicator === 'correction')).toMatchObject({
+      points: -20,
+      eventIds: [reviewId],
+    });
+    const after = await listAgency();
+    expect(after?.correctedCases).toBe((before?.correctedCases ?? 0) + 1);
+    expect((after?.meanScore ?? 0) * (after?.cases ?? 0)).toBeCloseTo(
+      (before?.meanScore ?? 0) * (before?.cases ?? 0) - 20,
+      1,
+    );
+  });
+});
