@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Metadata } from '@grpc/grpc-js';
-import { events, intake, scoring } from '@enforcement/contracts';
+import { events, type intake, scoring } from '@enforcement/contracts';
 import { eventually, uniqueName } from '@enforcement/testing';
 import { loop } from '../support/loop.js';
 import { startSystem, tokenFor, unary, type System } from '../support/services.js';
