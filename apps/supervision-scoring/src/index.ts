@@ -4,3 +4,8 @@ export {
   type ScoringOverrides,
 } from './server.js';
 export { loadScoringConfig, scoringSpec, type ScoringConfig } from './config.js';
+// For tooling that loads or inspects read models (benchmarks, migrations).
+export { ReadModels } from './adapters/mongo/read-models.js';
+export { applyEvent, emptyView, type CaseView } from './domain/case-view.js';
+export { contributionOf, rollupDeltas } from './domain/rollups.js';
+export { MODEL_V1, scoreCase } from './domain/scoring-model.js';

@@ -1,0 +1,217 @@
+import { MongoClient } from 'mongodb';
+import { type events } from '@enforcement/contracts';
+import {
+  applyEvent,
+  contributionOf,
+  emptyView,
+  MODEL_V1,
+  ReadModels,
+  rollupDeltas,
+  scoreCase,
+  type CaseView,
+} from '@enforcement/supervision-scoring';
+
+const AGENCIES = [
+  'lz-eeb',
+  'lz-psb',
+  'lz-hc',
+  'lz-agri',
+  'lz-water',
+  'lz-amr',
+  'lz-urban',
+  'lz-trans',
+];
+const DISTRICTS = [
+  '城中区',
+  '鱼峰区',
+  '柳南区',
+  '柳北区',
+  '柳江区',
+  '柳城县',
+  '鹿寨县',
+  '融安县',
+  '融水苗族自治县',
+  '三江侗族自治县',
+];
+
+function viewFor(i: number): CaseView {
+  const caseId = `q-${i}`;
+  const agencyId = AGENCIES[i % AGENCIES.length] ?? 'lz-eeb';
+  const t0 = Date.UTC(2021, 0, 1) + (i % 300) * 86_400_000;
+  const at = (d: number) => new Date(t0 + d * 86_400_000);
+  const payloads: [NonNullable<events.CaseEvent['payload']>, number][] = [
+    [
+      {
+        $case: 'caseRegistered',
+        value: {
+          agencyId,
+          district: DISTRICTS[i % DISTRICTS.length] ?? '',
+          domain: 1 + (i % 7),
+          violationCode: 'ENV-AIR-001',
+          legalBasis: '',
+          source: 1,
+          parties: [{ kind: 2, name: '', identifier: '' }],
+          title: '',
+          major: false,
+          dueAt: at(90),
+        },
+      },
+      0,
+    ],
+    [
+      {
+        $case: 'caseDispatched',
+        value: {
+          unitId: `${agencyId}-u${i % 6}`,
+          officers: [
+            { officerId: `${agencyId}-o${i % 40}`, name: '', credentialNo: '1' },
+            { officerId: `${agencyId}-o${(i + 11) % 40}`, name: '', credentialNo: '2' },
+          ],
+        },
+      },
+      1,
+    ],
+    [
+      {
+        $case: 'evidenceRecorded',
+        value: {
+          evidenceId: 'e',
+          kind: '',
+          sha256: 'a'.repeat(64),
+          collectedBy: '',
+          collectedAt: at(2),
+          description: '',
+        },
+      },
+      2,
+    ],
+    [
+      {
+        $case: 'partyNotified',
+        value: { facts: '', basis: '', hearingOffered: i % 3 === 0, proposedFineFen: 0 },
+      },
+      4,
+    ],
+    [
+      {
+        $case: 'penaltyDecided',
+        value: {
+          violationCode: 'ENV-AIR-001',
+          grade: 2,
+          fineFen: 300_000,
+          benchmarkVersion: '',
+          benchmarkMinFen: 0,
+          benchmarkMaxFen: 0,
+          grounds: '',
+          discretionAnomaly: i % 17 === 0,
+          anomalyReason: '',
+          major: i % 5 === 0,
+          otherMeasures: [],
+        },
+      },
+      10,
+    ],
+    [{ $case: 'caseConcluded', value: { conclusion: 1, summary: '' } }, 30 + (i % 80)],
+  ];
+  return payloads.reduce<CaseView>(
+    (v, [payload, d], k) =>
+      applyEvent(v, {
+        eventId: `${caseId}-${k}`,
+        caseId,
+        version: k + 1,
+        position: 0,
+        occurredAt: at(d),
+        recordedAt: at(d),
+        commandId: '',
+        actor: '',
+        agencyId,
+        caseType: 1,
+        prevHash: '',
+        hash: '',
+        schemaVersion: 1,
+        payload,
+      }),
+    emptyView(caseId),
+  );
+}
+
+/** Scored cases and their rollups, written as the projection would have left them. */
+export async function loadQueryFixture(
+  uri: string,
+  db: string,
+  n: number,
+  buckets = 32,
+): Promise<{ db: string; caseIds: string[] }> {
+  const client = await MongoClient.connect(uri);
+  const models = new ReadModels(client.db(db), 'g1_', buckets);
+  await models.init();
+  await client
+    .db(db)
+    .collection('meta')
+    .updateOne({ _id: 'active' as never }, { $set: { generation: 1 } }, { upsert: true });
+  const shares = new Map<string, Record<string, unknown>>();
+  const caseIds: string[] = [];
+  const perBucket = new Map<number, object[]>();
+  const flat: object[] = [];
+  const flush = async (force: boolean) => {
+    for (const [b, docs] of perBucket)
+      if (force || docs.length >= 500) {
+        await models.cases.at(b).insertMany(docs as never[]);
+        perBucket.set(b, []);
+      }
+    if (force || flat.length >= 2000) {
+      if (flat.length)
+        await client
+          .db(db)
+          .collection('flat_cases')
+          .insertMany(flat.splice(0) as never[]);
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    const view = viewFor(i);
+    const score = scoreCase(view, MODEL_V1) ?? null;
+    const contrib = contributionOf(view, score ?? undefined);
+    const doc = {
+      _id: view.caseId,
+      rev: 1,
+      view,
+      score,
+      contrib,
+      pending: [],
+      parked: false,
+      parkReason: '',
+      held: [],
+      updatedAt: new Date(),
+    };
+    const b = models.cases.bucketOf(view.caseId);
+    perBucket.set(b, [...(perBucket.get(b) ?? []), doc]);
+    flat.push({ ...doc });
+    caseIds.push(view.caseId);
+    for (const d of rollupDeltas(null, contrib)) {
+      const s = shares.get(d.rollupId) ?? {
+        _id: `${d.rollupId}|0`,
+        rollupId: d.rollupId,
+        listKey: d.listKey,
+        groupBy: d.groupBy,
+        key: d.key,
+        periodKind: d.periodKind,
+        period: d.period,
+        agencyId: d.agencyId,
+        district: d.district,
+        domain: d.domain,
+        hw: i,
+      };
+      for (const [k, v] of Object.entries(d.inc)) s[k] = ((s[k] as number | undefined) ?? 0) + v;
+      shares.set(d.rollupId, s);
+    }
+    await flush(false);
+  }
+  await flush(true);
+  const byList = new Map<string, Record<string, unknown>[]>();
+  for (const s of shares.values())
+    byList.set(String(s.listKey), [...(byList.get(String(s.listKey)) ?? []), s]);
+  for (const [listKey, docs] of byList)
+    await models.rollups.for(listKey).insertMany(docs as never[]);
+  await client.close();
+  return { db, caseIds };
+}

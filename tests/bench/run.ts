@@ -1,0 +1,434 @@
+// npm run bench [-- --cases 2000 --streams 4 --score-cases 100000 --queries 500]
+// Measures intake, projection, lag and query latency against the real stack,
+// each beside the raw limit of the same machine measured in the same run.
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { Partitioners } from 'kafkajs';
+import { MongoClient } from 'mongodb';
+import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
+import { createCaseIntake, loadIntakeConfig } from '@enforcement/case-intake';
+import { events, intake, platform, scoring } from '@enforcement/contracts';
+import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
+import { createSupervisionScoring, loadScoringConfig } from '@enforcement/supervision-scoring';
+import { loadQueryFixture } from './query-fixture.js';
+import { fmt, summarize } from './stats.js';
+import { EVENTS_PER_CASE, workload } from './workload.js';
+
+const { values: args } = parseArgs({
+  options: {
+    cases: { type: 'string', default: '2000' },
+    streams: { type: 'string', default: '4' },
+    'score-cases': { type: 'string', default: '100000' },
+    queries: { type: 'string', default: '500' },
+    out: { type: 'string', default: 'docs/bench' },
+  },
+});
+const CASES = Number(args.cases);
+const STREAMS = Number(args.streams);
+const SCORE_CASES = Number(args['score-cases']);
+const QUERIES = Number(args.queries);
+
+const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+const mongoUri = process.env.MONGODB_URI ?? '';
+if (brokers.length === 0 || !mongoUri)
+  throw new Error('KAFKA_BROKERS and MONGODB_URI must be set (npm run bench sets them)');
+
+const run = `bench-${Date.now().toString(36)}`;
+const topics: TopicNames = {
+  ...Topics,
+  caseEvents: `${run}.case-events`,
+  scores: `${run}.scores`,
+  scoringDeadLetter: `${run}.scoring-dlq`,
+  intakeSubmissions: `${run}.sub`,
+  intakeReceipts: `${run}.rcpt`,
+  intakeDeadLetter: `${run}.idlq`,
+};
+const common = {
+  KAFKA_BROKERS: brokers.join(','),
+  MONGODB_URI: mongoUri,
+  GRPC_PORT: '0',
+  KAFKA_CLIENT_ID: run,
+};
+const rows: { figure: string; value: string; raw: string; ratio: string; target: string }[] = [];
+const results: Record<string, unknown> = {};
+const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+const token = async (roles: ('agency' | 'supervisor')[]) => {
+  const md = new Metadata();
+  md.set(
+    'authorization',
+    `Bearer ${await mintDevToken(DEV_AUTH, { subject: 'bench', roles, agencies: ['*'] })}`,
+  );
+  return md;
+};
+
+/** Streams commands through SubmitEvents, honouring backpressure; resolves to accepted count and per-item ack times. */
+function submit(
+  client: intake.CaseIntakeServiceClient,
+  md: Metadata,
+  commands: Iterable<intake.Command>,
+  onAck?: (a: intake.SubmitEventsResponse) => void,
+) {
+  return new Promise<number>((resolve, reject) => {
+    let accepted = 0;
+    const call = client.submitEvents(md);
+    call.on('data', (a: intake.SubmitEventsResponse) => {
+      if (a.accepted) accepted++;
+      else if (accepted < 3) log(`rejected: ${a.errorCode} ${a.reason}`);
+      onAck?.(a);
+    });
+    call.on('end', () => resolve(accepted));
+    call.on('error', reject);
+    const it = commands[Symbol.iterator]();
+    let seq = 0;
+    const pump = () => {
+      for (;;) {
+        const next = it.next();
+        if (next.done) return call.end();
+        if (!call.write({ sequence: ++seq, command: next.value })) return call.once('drain', pump);
+      }
+    };
+    pump();
+  });
+}
+
+async function rawIntakeLimit(n: number): Promise<number> {
+  const client = await MongoClient.connect(mongoUri);
+  const col = client.db(`${run}_raw`.replace(/-/g, '_')).collection('commits');
+  const kafka = createKafka(brokers, `${run}-raw`);
+  await ensureTopics(kafka, [{ topic: `${run}.raw`, numPartitions: 12 }]);
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  const payload = Buffer.alloc(600, 7);
+  const t0 = performance.now();
+  const batch = 500;
+  const mongo = (async () => {
+    for (let i = 0; i < n; i += batch)
+      await col.insertMany(
+        Array.from({ length: Math.min(batch, n - i) }, (_, k) => ({
+          _id: `c${i + k}:1` as never,
+          caseId: `c${i + k}`,
+          events: [{ payload: payload.toString('base64') }],
+        })),
+      );
+  })();
+  const kafkaSend = (async () => {
+    for (let i = 0; i < n; i += batch)
+      await producer.send({
+        topic: `${run}.raw`,
+        acks: -1,
+        messages: Array.from({ length: Math.min(batch, n - i) }, (_, k) => ({
+          key: `c${i + k}`,
+          value: payload,
+        })),
+      });
+  })();
+  await Promise.all([mongo, kafkaSend]);
+  const rate = n / ((performance.now() - t0) / 1000);
+  await producer.disconnect();
+  await client.db(`${run}_raw`.replace(/-/g, '_')).dropDatabase();
+  await client.close();
+  return rate;
+}
+
+async function rawConsumeWrite(n: number): Promise<number> {
+  const kafka = createKafka(brokers, `${run}-rawc`);
+  const client = await MongoClient.connect(mongoUri);
+  const col = client.db(`${run}_rawc`.replace(/-/g, '_')).collection('views');
+  const consumer = kafka.consumer({ groupId: `${run}-rawc`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: `${run}.raw`, fromBeginning: true });
+  let seen = 0;
+  let t0 = 0;
+  const done = new Promise<void>((resolve) => {
+    void consumer.run({
+      eachBatch: async ({ batch }) => {
+        if (t0 === 0) t0 = performance.now();
+        await col.insertMany(
+          batch.messages.map((m) => ({ key: String(m.key), v: m.value?.length ?? 0 })),
+        );
+        seen += batch.messages.length;
+        if (seen >= n) resolve();
+      },
+    });
+  });
+  await done;
+  const rate = n / ((performance.now() - t0) / 1000);
+  await consumer.disconnect();
+  await client.db(`${run}_rawc`.replace(/-/g, '_')).dropDatabase();
+  await client.close();
+  return rate;
+}
+
+async function main() {
+  const machine = {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? '',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    commit: execSync('git rev-parse --short HEAD').toString().trim(),
+    at: new Date().toISOString(),
+  };
+  results.machine = machine;
+  log(`machine ${JSON.stringify(machine)}`);
+
+  // --- intake ---------------------------------------------------------------
+  const intakeSvc = await createCaseIntake(
+    loadIntakeConfig({
+      ...common,
+      MONGODB_DB: `${run}_intake`.replace(/-/g, '_'),
+      INGRESS_ENABLED: 'false',
+    }),
+    { topics, log: () => undefined },
+  );
+  const client = new intake.CaseIntakeServiceClient(
+    intakeSvc.address,
+    credentials.createInsecure(),
+  );
+  const md = await token(['agency', 'supervisor']);
+  const total1 = CASES * EVENTS_PER_CASE;
+  log(`intake: ${fmt(total1)} commands through one SubmitEvents stream`);
+  let t = performance.now();
+  const accepted1 = await submit(client, md, workload(CASES, `${run}-a`));
+  const oneStream = accepted1 / ((performance.now() - t) / 1000);
+  log(`intake: ${STREAMS} streams`);
+  t = performance.now();
+  const per = Math.ceil(CASES / STREAMS);
+  const acceptedK = (
+    await Promise.all(
+      Array.from({ length: STREAMS }, (_, k) => submit(client, md, workload(per, `${run}-b${k}`))),
+    )
+  ).reduce((a, b) => a + b, 0);
+  const kStreams = acceptedK / ((performance.now() - t) / 1000);
+  await intakeSvc.relay.drain();
+  log('raw limit: insertMany + produce');
+  const raw = await rawIntakeLimit(total1);
+  rows.push({
+    figure: 'intake, 1 SubmitEvents stream (events/s)',
+    value: fmt(oneStream),
+    raw: fmt(raw),
+    ratio: `${fmt((oneStream / raw) * 100)}%`,
+    target: '≥ 50% of raw',
+  });
+  rows.push({
+    figure: `intake, ${STREAMS} streams (events/s)`,
+    value: fmt(kStreams),
+    raw: fmt(raw),
+    ratio: `${fmt((kStreams / raw) * 100)}%`,
+    target: '≥ 50% of raw',
+  });
+  results.intake = {
+    events: accepted1,
+    oneStream,
+    streams: STREAMS,
+    kStreams,
+    raw,
+    rejected: total1 - accepted1,
+  };
+
+  // --- projection: replay of everything intake published ----------------------
+  const published = accepted1 + acceptedK;
+  log(`projection: scoring replays ${fmt(published)} events from the topic`);
+  t = performance.now();
+  const scoringSvc = await createSupervisionScoring(
+    loadScoringConfig({
+      ...common,
+      MONGODB_DB: `${run}_scoring`.replace(/-/g, '_'),
+      RULES_TICK_MS: '0',
+      INTAKE_ADDRESS: intakeSvc.address,
+      SCORING_GROUP: `${run}.scoring`,
+    }),
+    { topics, log: () => undefined },
+  );
+  const stats = scoringSvc.runtime.consumer.stats;
+  while (stats.applied + stats.duplicates < published) await new Promise((r) => setTimeout(r, 50));
+  const projection = published / ((performance.now() - t) / 1000);
+  const rawCW = await rawConsumeWrite(total1);
+  rows.push({
+    figure: 'projection / rebuild from the topic (events/s)',
+    value: fmt(projection),
+    raw: fmt(rawCW),
+    ratio: `${fmt((projection / rawCW) * 100)}%`,
+    target: '≥ 50% of raw',
+  });
+  results.projection = { events: published, rate: projection, rawConsumeWrite: rawCW };
+
+  // --- lag at half the one-stream maximum ------------------------------------
+  const rate = Math.max(50, Math.floor(oneStream / 2));
+  const lagCases = Math.min(600, Math.max(100, Math.floor((rate * 20) / EVENTS_PER_CASE)));
+  log(`lag: ${lagCases} cases at ${rate} events/s, acceptance → score visible`);
+  const sup = await token(['supervisor']);
+  const sClient = new scoring.ScoringServiceClient(
+    scoringSvc.address,
+    credentials.createInsecure(),
+  );
+  const ackAt = new Map<string, number>();
+  const lags: number[] = [];
+  const watch = sClient.watchScores({ agencyId: '', district: '' }, sup);
+  watch.on('data', (r: scoring.WatchScoresResponse) => {
+    const at = r.score && ackAt.get(r.score.caseId);
+    if (at !== undefined && r.score) {
+      lags.push(performance.now() - at);
+      ackAt.delete(r.score.caseId);
+    }
+  });
+  watch.on('error', () => undefined);
+  await new Promise((r) => setTimeout(r, 500));
+  const lagCommands = [...workload(lagCases, `${run}-lag`)];
+  const t0 = performance.now();
+  const sent = await new Promise<number>((resolve, reject) => {
+    let acked = 0;
+    const call = client.submitEvents(md);
+    call.on('data', (a: intake.SubmitEventsResponse) => {
+      acked++;
+      const cmd = lagCommands[a.sequence - 1];
+      if (a.accepted && cmd?.kind?.$case === 'concludeCase') ackAt.set(a.caseId, performance.now());
+    });
+    call.on('end', () => resolve(acked));
+    call.on('error', reject);
+    // A fixed offered load: every 10 ms, the items due by now.
+    let next = 0;
+    const timer = setInterval(() => {
+      const due = Math.min(
+        lagCommands.length,
+        Math.floor(((performance.now() - t0) / 1000) * rate),
+      );
+      while (next < due) {
+        const command = lagCommands[next++];
+        call.write({ sequence: next, command });
+      }
+      if (next >= lagCommands.length) {
+        clearInterval(timer);
+        call.end();
+      }
+    }, 10);
+  });
+  const deadline = Date.now() + 60_000;
+  while (ackAt.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  watch.cancel();
+  const lag = summarize(lags);
+  const offered = sent / ((performance.now() - t0) / 1000);
+  rows.push({
+    figure: `projection lag at ${fmt(offered)} events/s offered, p50 / p99 / max (ms)`,
+    value: `${fmt(lag.p50)} / ${fmt(lag.p99)} / ${fmt(lag.max)}`,
+    raw: '—',
+    ratio: '—',
+    target: 'p99 < 1000 ms',
+  });
+  results.lag = { offered, ...lag, lost: ackAt.size };
+
+  // --- query latency with many cases loaded ----------------------------------
+  log(`queries: loading ${fmt(SCORE_CASES)} scored cases into fresh read models`);
+  const fixture = await loadQueryFixture(mongoUri, `${run}_q`.replace(/-/g, '_'), SCORE_CASES);
+  const qSvc = await createSupervisionScoring(
+    loadScoringConfig({
+      ...common,
+      MONGODB_DB: fixture.db,
+      RULES_TICK_MS: '0',
+      SCORING_GROUP: `${run}.q`,
+      INTAKE_ADDRESS: intakeSvc.address,
+    }),
+    { topics: { ...topics, caseEvents: `${run}.q-events` }, log: () => undefined },
+  );
+  const qClient = new scoring.ScoringServiceClient(qSvc.address, credentials.createInsecure());
+  const pClient = new platform.PlatformServiceClient(qSvc.address, credentials.createInsecure());
+  const time = async (fn: () => Promise<unknown>) => {
+    const samples: number[] = [];
+    for (let i = 0; i < QUERIES; i++) {
+      const s = performance.now();
+      await fn();
+      samples.push(performance.now() - s);
+    }
+    return summarize(samples);
+  };
+  const call = <T>(f: (cb: (e: Error | null, r: T) => void) => void) =>
+    new Promise<T>((res, rej) => f((e, r) => (e ? rej(e) : res(r))));
+  let k = 0;
+  const list = await time(() =>
+    call((cb) =>
+      qClient.listScores(
+        {
+          groupBy: [1, 2, 3, 4][k++ % 4] ?? 1,
+          periodKind: 3,
+          period: '2021',
+          agencyId: '',
+          district: '',
+          domain: 0,
+          ascending: false,
+          pageSize: 50,
+          pageToken: '',
+        },
+        sup,
+        cb,
+      ),
+    ),
+  );
+  const get = await time(() =>
+    call((cb) =>
+      qClient.getCaseScore(
+        { caseId: fixture.caseIds[k++ % fixture.caseIds.length] ?? '' },
+        sup,
+        cb,
+      ),
+    ),
+  );
+  const echo = await time(() => call((cb) => pClient.getServerInfo({}, cb)));
+  const mc = await MongoClient.connect(mongoUri);
+  const flat = mc.db(fixture.db).collection('flat_cases');
+  const find = await time(() =>
+    flat.findOne({ _id: fixture.caseIds[k++ % fixture.caseIds.length] as never }),
+  );
+  await mc.close();
+  rows.push({
+    figure: `ListScores with ${fmt(SCORE_CASES)} cases, p50 / p99 (ms)`,
+    value: `${fmt(list.p50, 1)} / ${fmt(list.p99, 1)}`,
+    raw: `${fmt(echo.p50 + find.p50, 1)} / ${fmt(echo.p99 + find.p99, 1)}`,
+    ratio: `${fmt(((echo.p99 + find.p99) / list.p99) * 100)}%`,
+    target: 'p99 < 20 ms',
+  });
+  rows.push({
+    figure: `GetCaseScore with ${fmt(SCORE_CASES)} cases, p50 / p99 (ms)`,
+    value: `${fmt(get.p50, 1)} / ${fmt(get.p99, 1)}`,
+    raw: `${fmt(echo.p50 + find.p50, 1)} / ${fmt(echo.p99 + find.p99, 1)}`,
+    ratio: `${fmt(((echo.p99 + find.p99) / get.p99) * 100)}%`,
+    target: 'p99 < 20 ms',
+  });
+  results.queries = {
+    cases: SCORE_CASES,
+    listScores: list,
+    getCaseScore: get,
+    grpcEcho: echo,
+    findByIdUnpartitioned: find,
+  };
+
+  qClient.close();
+  pClient.close();
+  sClient.close();
+  client.close();
+  await qSvc.stop();
+  await scoringSvc.stop();
+  await intakeSvc.stop();
+
+  const table = [
+    '| figure | this run | raw limit (same run) | ratio | target |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.figure} | ${r.value} | ${r.raw} | ${r.ratio} | ${r.target} |`),
+  ].join('\n');
+  const md_ = `# Benchmark results\n\nCommit \`${machine.commit}\`, ${machine.at}, ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}.\nCommand: \`npm run bench -- --cases ${CASES} --streams ${STREAMS} --score-cases ${SCORE_CASES} --queries ${QUERIES}\`\n\n${table}\n\nRaw limits: intake = MongoDB \`insertMany\` of the same number of documents concurrently with kafkajs producing the same number of messages (idempotent, acks=all), no domain logic; projection = consuming the same number of messages and \`insertMany\`-ing them; queries = a grpc-js call to PlatformService plus a \`findOne\` by \`_id\` on an unpartitioned collection of the same cases.\n`;
+  mkdirSync(args.out ?? 'docs/bench', { recursive: true });
+  writeFileSync(join(args.out ?? 'docs/bench', 'latest.md'), md_);
+  writeFileSync(join(args.out ?? 'docs/bench', 'latest.json'), JSON.stringify(results, null, 2));
+  console.log(`\n${table}\n`);
+  process.exit(0);
+}
+
+await main();
+void events;
