@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local stack without Docker: Apache Kafka (KRaft, one node) run from
-# Maven Central jars on the installed JDK, and FerretDB (MongoDB wire protocol,
-# SQLite backend) built from the Go module proxy.
+# Maven Central jars on the installed JDK, and FerretDB (MongoDB wire protocol)
+# built from the Go module proxy, on a private PostgreSQL cluster from
+# Debian's packages (FERRETDB_BACKEND=sqlite runs it on SQLite instead).
 #
 #   infra/stack.sh up       start both, wait until ready (idempotent)
 #   infra/stack.sh down     stop both, by their recorded process ids
@@ -24,6 +25,8 @@ KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
 FERRETDB_PORT=${FERRETDB_PORT:-27027}
 FERRETDB_DEBUG_PORT=${FERRETDB_DEBUG_PORT:-18088}
+FERRETDB_BACKEND=${FERRETDB_BACKEND:-postgresql}
+PG_PORT=${PG_PORT:-15432}
 KAFKA_HEAP=${KAFKA_HEAP:-768m}
 STACK_HOME=${STACK_HOME:-$repo/.stack}
 STACK_CACHE=${STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enforcement-stack}
@@ -33,6 +36,10 @@ kafka_libs="$STACK_CACHE/kafka-$KAFKA_VERSION/libs"
 ferretdb_bin="$STACK_CACHE/ferretdb-$FERRETDB_VERSION/ferretdb"
 kafka_home="$STACK_HOME/kafka"
 ferret_home="$STACK_HOME/ferretdb"
+# PostgreSQL runs as the unprivileged `postgres` user, which may not be able
+# to enter the repository's folder; its cluster lives under /var/tmp, keyed by
+# the repository path so that two checkouts never share one.
+pg_home=${PG_HOME:-/var/tmp/enforcement-pg-$(printf '%s' "$repo" | sha1sum | cut -c1-10)}
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -104,6 +111,70 @@ wait_ready() {
   done
 }
 
+pg_bin() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    [[ -x "$d/pg_ctl" ]] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+ensure_postgres() {
+  pg_bin >/dev/null && return 0
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    log "installing PostgreSQL from Debian's packages (once per machine)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+      >"$STACK_CACHE/postgres-install.log" 2>&1 || die "installing postgresql failed; see $STACK_CACHE/postgres-install.log"
+    pg_bin >/dev/null || die "postgresql installed but pg_ctl not found under /usr/lib/postgresql"
+  else
+    die "PostgreSQL server not found (Debian: apt-get install postgresql), or set FERRETDB_BACKEND=sqlite"
+  fi
+}
+
+as_postgres() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_ready() { as_postgres "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+
+start_postgres() {
+  [[ "$FERRETDB_BACKEND" == postgresql ]] || return 0
+  ensure_postgres
+  local bin
+  bin=$(pg_bin)
+  if pg_ready 2>/dev/null && [[ -f "$pg_home/data/postmaster.pid" ]]; then
+    log "postgresql already running (127.0.0.1:$PG_PORT)"
+    return 0
+  fi
+  check_port_free "$PG_PORT" postgresql PG_PORT
+  mkdir -p "$pg_home"
+  [[ $(id -u) -eq 0 ]] && chown postgres: "$pg_home"
+  if [[ ! -f "$pg_home/data/PG_VERSION" ]]; then
+    as_postgres "$bin/initdb" -D "$pg_home/data" -A trust -U postgres -E UTF8 >"$pg_home/initdb.log" 2>&1 ||
+      die "initdb failed; see $pg_home/initdb.log"
+  fi
+  log "starting postgresql on 127.0.0.1:$PG_PORT (data in $pg_home)"
+  # Durability matches a development and test stack: a crash may lose the
+  # last transactions, never corrupt the cluster.
+  as_postgres "$bin/pg_ctl" -D "$pg_home/data" -l "$pg_home/postgres.log" -w -t "$READY_TIMEOUT" \
+    -o "-p $PG_PORT -k $pg_home -c listen_addresses=127.0.0.1 -c synchronous_commit=off -c shared_buffers=256MB -c max_connections=200" \
+    start >/dev/null || { tail -n 20 "$pg_home/postgres.log" >&2; die "postgresql did not start; see $pg_home/postgres.log"; }
+  if ! as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='ferretdb'" | grep -q 1; then
+    as_postgres "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres ferretdb
+  fi
+}
+
+stop_postgres() {
+  local bin
+  bin=$(pg_bin 2>/dev/null) || return 0
+  if [[ -f "$pg_home/data/postmaster.pid" ]]; then
+    as_postgres "$bin/pg_ctl" -D "$pg_home/data" -m fast -w stop >/dev/null 2>&1 || true
+    log "postgresql stopped"
+  else
+    log "postgresql not running"
+  fi
+}
+
 kafka_ready() { port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$kafka_home/logs/server.log" 2>/dev/null; }
 ferret_ready() { port_open "$FERRETDB_PORT"; }
 
@@ -146,8 +217,11 @@ start_ferretdb() {
   check_port_free "$FERRETDB_DEBUG_PORT" "ferretdb debug endpoint" FERRETDB_DEBUG_PORT
   build_ferretdb
   mkdir -p "$ferret_home/data" "$ferret_home/logs"
-  log "starting ferretdb $FERRETDB_VERSION (sqlite) on 127.0.0.1:$FERRETDB_PORT"
-  nohup "$ferretdb_bin" --handler=sqlite --sqlite-url="file:$ferret_home/data/" \
+  log "starting ferretdb $FERRETDB_VERSION ($FERRETDB_BACKEND) on 127.0.0.1:$FERRETDB_PORT"
+  local backend=(--handler=sqlite --sqlite-url="file:$ferret_home/data/")
+  [[ "$FERRETDB_BACKEND" == postgresql ]] &&
+    backend=(--handler=postgresql --postgresql-url="postgres://postgres@127.0.0.1:$PG_PORT/ferretdb")
+  nohup "$ferretdb_bin" "${backend[@]}" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --state-dir="$ferret_home" --telemetry=disable --log-level=warn \
     >"$ferret_home/logs/ferretdb.log" 2>&1 &
@@ -197,6 +271,7 @@ main() {
   case "${1:-}" in
     up)
       local t0=$SECONDS
+      start_postgres
       start_ferretdb
       start_kafka
       log "ready in $((SECONDS - t0))s"
@@ -205,17 +280,21 @@ main() {
     down)
       stop_one kafka "$kafka_home/pid"
       stop_one ferretdb "$ferret_home/pid"
+      [[ "$FERRETDB_BACKEND" == postgresql ]] && stop_postgres
       ;;
     status)
       local rc=0
       status_one kafka "$kafka_home/pid" "$KAFKA_PORT" || rc=1
       status_one ferretdb "$ferret_home/pid" "$FERRETDB_PORT" || rc=1
+      if [[ "$FERRETDB_BACKEND" == postgresql ]]; then
+        if pg_ready 2>/dev/null; then printf '%-9s running  %-11s 127.0.0.1:%s\n' postgres "" "$PG_PORT"; else printf '%-9s stopped\n' postgres; rc=1; fi
+      fi
       return $rc
       ;;
     env) print_env ;;
     reset)
       main down
-      rm -rf "$kafka_home" "$ferret_home"
+      rm -rf "$kafka_home" "$ferret_home" "$pg_home"
       log "data removed from $STACK_HOME"
       ;;
     *)

@@ -140,7 +140,7 @@ export async function loadQueryFixture(
   uri: string,
   db: string,
   n: number,
-  buckets = 32,
+  buckets = 64,
 ): Promise<{ db: string; caseIds: string[] }> {
   const client = await MongoClient.connect(uri);
   const models = new ReadModels(client.db(db), 'g1_', buckets);

@@ -14,7 +14,7 @@ export const scoringSpec = {
   GRPC_PORT: integer({ default: 50052, min: 0, max: 65535 }),
   MONGODB_DB: string({ default: 'enforcement_scoring' }),
   INTAKE_ADDRESS: string({ default: '127.0.0.1:50051' }),
-  READ_MODEL_BUCKETS: integer({ default: 32, min: 1, max: 4096 }),
+  READ_MODEL_BUCKETS: integer({ default: 64, min: 1, max: 4096 }),
   SCORING_GROUP: string({ default: 'enforcement.scoring' }),
   PARTITIONS_CONSUMED_CONCURRENTLY: integer({ default: 4, min: 1, max: 64 }),
   RULES_TICK_MS: integer({ default: 5_000, min: 0 }),

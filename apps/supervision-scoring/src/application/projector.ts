@@ -26,6 +26,19 @@ export interface ProjectorDeps {
 
 class Poison extends Error {}
 
+/** Events that change what the supervision rules see; others leave the watched copy as it is. */
+const RULE_FACTS = new Set([
+  'caseRegistered',
+  'deadlineExtended',
+  'penaltyDecided',
+  'caseConcluded',
+  'supervisionOrderOpened',
+  'supervisionOrderAnswered',
+  'supervisionOrderEscalated',
+  'caseEvaluated',
+  'caseArchived',
+]);
+
 const fresh = (caseId: string): CaseRecord => ({
   _id: caseId,
   rev: 0,
@@ -184,7 +197,8 @@ export class Projector {
     });
     if (JSON.stringify(view.orders) !== JSON.stringify(doc.view.orders))
       await store.upsertOrders(view.caseId, view.agencyId, view.orders);
-    if (view.kind === 'ENFORCEMENT') await store.setWatched(view, needsWatching(view));
+    if (view.kind === 'ENFORCEMENT' && (RULE_FACTS.has(e.payload?.$case ?? '') || needsWatching(view) !== needsWatching(doc.view)))
+      await store.setWatched(view, needsWatching(view));
     if (score && JSON.stringify(score) !== JSON.stringify(doc.score))
       this.deps.sink.changed(view, score);
     return 'applied';
