@@ -74,8 +74,44 @@ function decode(value: Buffer | null): events.CaseEvent {
  */
 export class Projector {
   private readonly locks = new KeyedLock();
+  /**
+   * Recently written case records. A partition has one consumer, so this
+   * process is the only writer of its cases and its copy is current; a copy
+   * gone stale after a rebalance fails the store's revision check, is dropped
+   * and read again.
+   */
+  private readonly cache = new Map<string, CaseRecord>();
 
-  constructor(private readonly deps: ProjectorDeps) {}
+  constructor(
+    private readonly deps: ProjectorDeps,
+    private readonly cacheSize = 20_000,
+  ) {}
+
+  private async load(caseId: string): Promise<CaseRecord | null> {
+    const hit = this.cache.get(caseId);
+    if (hit) {
+      this.cache.delete(caseId);
+      this.cache.set(caseId, hit);
+      return hit;
+    }
+    return this.deps.store.getCase(caseId);
+  }
+
+  private async save(doc: CaseRecord): Promise<CaseRecord> {
+    try {
+      const saved = await this.deps.store.saveCase(doc);
+      this.cache.delete(doc._id);
+      this.cache.set(doc._id, saved);
+      if (this.cache.size > this.cacheSize) {
+        const oldest = this.cache.keys().next();
+        if (!oldest.done) this.cache.delete(oldest.value);
+      }
+      return saved;
+    } catch (e) {
+      this.cache.delete(doc._id);
+      throw e;
+    }
+  }
 
   async handle(m: Delivered): Promise<Outcome> {
     for (let attempt = 0; ; attempt++) {
@@ -91,9 +127,9 @@ export class Projector {
   /** Un-parks a case and applies what was held, filling any gap from intake's history. */
   async release(caseId: string): Promise<number> {
     const held = await this.locks.run(caseId, async () => {
-      const doc = await this.deps.store.getCase(caseId);
+      const doc = await this.load(caseId);
       if (!doc) return [];
-      await this.deps.store.saveCase({ ...doc, parked: false, parkReason: '', held: [] });
+      await this.save({ ...doc, parked: false, parkReason: '', held: [] });
       return doc.held;
     });
     let applied = 0;
@@ -108,7 +144,7 @@ export class Projector {
       );
       if (outcome === 'applied') applied++;
     }
-    const after = await this.deps.store.getCase(caseId);
+    const after = await this.load(caseId);
     if (after && after.pending.length > 0 && this.deps.history) {
       const missing = await this.deps.history.read(caseId, after.view.version + 1);
       for (const e of missing) {
@@ -149,9 +185,9 @@ export class Projector {
       await this.park(m, err.message);
       return 'poison';
     }
-    const doc = (await store.getCase(e.caseId)) ?? fresh(e.caseId);
+    const doc = (await this.load(e.caseId)) ?? fresh(e.caseId);
     if (doc.parked) {
-      await store.saveCase({
+      await this.save({
         ...doc,
         held: [...doc.held, (m.value ?? Buffer.alloc(0)).toString('base64')],
       });
@@ -161,7 +197,7 @@ export class Projector {
     if (e.version > doc.view.version + 1) {
       const pending = doc.pending.map((p) => events.CaseEvent.fromJSON(p));
       if (!pending.some((p) => p.version === e.version)) pending.push(e);
-      await store.saveCase({ ...doc, pending: pending.map((p) => events.CaseEvent.toJSON(p)) });
+      await this.save({ ...doc, pending: pending.map((p) => events.CaseEvent.toJSON(p)) });
       return 'buffered';
     }
 
@@ -175,20 +211,21 @@ export class Projector {
         if (next.version === view.version + 1) view = applyEvent(view, next);
       pending = pending.filter((p) => p.version > view.version);
     } catch (err) {
-      await this.park(
-        m,
-        `cannot apply ${e.payload?.$case} v${e.version}: ${(err as Error).message}`,
-      );
+      // Already holding this case's lock: park it directly.
+      const reason = `cannot apply ${e.payload?.$case} v${e.version}: ${(err as Error).message}`;
+      await this.deps.deadLetters.send(m.key, m.value, reason);
+      await this.parkLocked(e.caseId, reason);
       return 'poison';
     }
 
     const score = scoreCase(view, this.deps.model) ?? null;
     const contrib = contributionOf(view, score ?? undefined);
-    if (view.review?.corrected && !doc.view.review?.corrected) {
-      await this.correct(view.review.enforcementCaseId, view.caseId, guard, seq);
+    const target = view.review?.enforcementCaseId ?? '';
+    if (view.review?.corrected && !doc.view.review?.corrected && target && target !== view.caseId) {
+      await this.correct(target, view.caseId, guard, seq);
     }
     await store.applyRollups(rollupDeltas(doc.contrib, contrib), guard, seq);
-    await store.saveCase({
+    await this.save({
       ...doc,
       view,
       score,
@@ -197,7 +234,10 @@ export class Projector {
     });
     if (JSON.stringify(view.orders) !== JSON.stringify(doc.view.orders))
       await store.upsertOrders(view.caseId, view.agencyId, view.orders);
-    if (view.kind === 'ENFORCEMENT' && (RULE_FACTS.has(e.payload?.$case ?? '') || needsWatching(view) !== needsWatching(doc.view)))
+    if (
+      view.kind === 'ENFORCEMENT' &&
+      (RULE_FACTS.has(e.payload?.$case ?? '') || needsWatching(view) !== needsWatching(doc.view))
+    )
       await store.setWatched(view, needsWatching(view));
     if (score && JSON.stringify(score) !== JSON.stringify(doc.score))
       this.deps.sink.changed(view, score);
@@ -212,13 +252,13 @@ export class Projector {
     seq: number,
   ): Promise<void> {
     const { store, model } = this.deps;
-    const doc = (await store.getCase(caseId)) ?? fresh(caseId);
+    const doc = (await this.load(caseId)) ?? fresh(caseId);
     if (doc.view.correctedBy.includes(reviewId)) return;
     const view = { ...doc.view, correctedBy: [...doc.view.correctedBy, reviewId] };
     const score = scoreCase(view, model) ?? null;
     const contrib = contributionOf(view, score ?? undefined);
     await store.applyRollups(rollupDeltas(doc.contrib, contrib), guard, seq);
-    await store.saveCase({ ...doc, view, score, contrib });
+    await this.save({ ...doc, view, score, contrib });
     if (score) this.deps.sink.changed(view, score);
   }
 
@@ -230,7 +270,7 @@ export class Projector {
   }
 
   private async parkLocked(key: string, reason: string): Promise<void> {
-    const doc = (await this.deps.store.getCase(key)) ?? fresh(key);
-    if (!doc.parked) await this.deps.store.saveCase({ ...doc, parked: true, parkReason: reason });
+    const doc = (await this.load(key)) ?? fresh(key);
+    if (!doc.parked) await this.save({ ...doc, parked: true, parkReason: reason });
   }
 }
