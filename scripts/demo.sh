@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The main job:
-#   npm run demo
+#   npm run demo [-- --cases 300]
 # Installs, builds, brings up the local stack (Kafka + FerretDB, or the
-# endpoints in KAFKA_BROKERS / MONGODB_URI) and runs a smoke round trip
-# through Kafka, MongoDB and a gRPC server built from the contracts.
-# Running it twice is harmless; `npm run stack:down` stops the stack.
+# endpoints in KAFKA_BROKERS / MONGODB_URI), runs a smoke round trip through
+# every real part, starts case-intake and supervision-scoring, streams a
+# sample of cases through intake and prints what supervision makes of them.
+# The services are stopped at the end; the stack stays up for the next run
+# (`npm run stack:down` stops it). Running it twice is harmless.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,3 +18,35 @@ if [[ -z "${KAFKA_BROKERS:-}" || -z "${MONGODB_URI:-}" ]]; then
   eval "$(bash infra/stack.sh up)"
 fi
 node scripts/smoke.mjs
+
+logs=.stack/logs
+mkdir -p "$logs"
+pids=()
+stop_services() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_services EXIT
+
+start() {
+  local name=$1 port=$2
+  shift 2
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "error: port $port for $name is taken; stop what holds it" >&2
+    exit 1
+  fi
+  env GRPC_PORT="$port" OTEL_SERVICE_NAME="$name" "$@" node --enable-source-maps "apps/$name/dist/main.js" >"$logs/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 120); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || { tail -n 20 "$logs/$name.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  echo "error: $name did not listen on $port; see $logs/$name.log" >&2
+  exit 1
+}
+
+start case-intake 50051 MONGODB_DB=demo_intake
+start supervision-scoring 50052 MONGODB_DB=demo_scoring INTAKE_ADDRESS=127.0.0.1:50051 RULES_TICK_MS=2000
+echo "services: case-intake 127.0.0.1:50051, supervision-scoring 127.0.0.1:50052 (logs in $logs)"
+npx tsx tests/demo/load.ts --intake 127.0.0.1:50051 --scoring 127.0.0.1:50052 "$@"

@@ -19,7 +19,8 @@ const DISTRICTS = [
 export function* workload(
   cases: number,
   runId: string,
-  start = new Date(Date.now() - 200 * 86_400_000),
+  // Every act lies in the past: the latest is 99 + 109 days after `start`.
+  start = new Date(Date.now() - 230 * 86_400_000),
 ): Generator<intake.Command> {
   const perCase = (i: number): intake.Command[] => {
     const caseId = `${runId}-${i}`;

@@ -1,0 +1,112 @@
+// Streams a sample of cases through the running case-intake (SubmitEvents),
+// waits for supervision-scoring to score them and record its evaluations,
+// and prints what a supervisor would look at first.
+import { parseArgs } from 'node:util';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
+import { intake, scoring } from '@enforcement/contracts';
+import { workload, EVENTS_PER_CASE } from '../bench/workload.js';
+
+const { values } = parseArgs({
+  options: {
+    cases: { type: 'string', default: '300' },
+    intake: { type: 'string' },
+    scoring: { type: 'string' },
+  },
+});
+const cases = Number(values.cases);
+const md = new Metadata();
+md.set(
+  'authorization',
+  `Bearer ${await mintDevToken(DEV_AUTH, { subject: 'demo', roles: ['agency', 'supervisor'], agencies: ['*'] })}`,
+);
+const intakeClient = new intake.CaseIntakeServiceClient(
+  values.intake ?? '127.0.0.1:50051',
+  credentials.createInsecure(),
+);
+const scoringClient = new scoring.ScoringServiceClient(
+  values.scoring ?? '127.0.0.1:50052',
+  credentials.createInsecure(),
+);
+const call = <T>(f: (cb: (e: ServiceError | null, r: T) => void) => void) =>
+  new Promise<T>((res, rej) => f((e, r) => (e ? rej(e) : res(r))));
+
+const run = `demo-${new Date().toISOString().slice(0, 10)}-${Date.now().toString(36)}`;
+const t0 = performance.now();
+const acks = await new Promise<intake.SubmitEventsResponse[]>((resolve, reject) => {
+  const out: intake.SubmitEventsResponse[] = [];
+  const stream = intakeClient.submitEvents(md);
+  stream.on('data', (a: intake.SubmitEventsResponse) => out.push(a));
+  stream.on('end', () => resolve(out));
+  stream.on('error', reject);
+  const it = workload(cases, run)[Symbol.iterator]();
+  let seq = 0;
+  const pump = () => {
+    for (;;) {
+      const n = it.next();
+      if (n.done) return stream.end();
+      if (!stream.write({ sequence: ++seq, command: n.value })) return stream.once('drain', pump);
+    }
+  };
+  pump();
+});
+const secs = (performance.now() - t0) / 1000;
+const accepted = acks.filter((a) => a.accepted).length;
+console.log(
+  `\nintake   ${accepted} of ${acks.length} events accepted through one SubmitEvents stream in ${secs.toFixed(1)} s (${Math.round(accepted / secs)} events/s)`,
+);
+
+// Wait until every concluded case has a score.
+const last = `${run}-${cases - 1}`;
+const deadline = Date.now() + 5 * 60_000;
+for (;;) {
+  const got = await call<scoring.GetCaseScoreResponse>((cb) =>
+    scoringClient.getCaseScore({ caseId: last }, md, cb),
+  ).catch(() => undefined);
+  if (got?.score) break;
+  if (Date.now() > deadline) throw new Error('scores did not appear within 5 minutes');
+  await new Promise((r) => setTimeout(r, 500));
+}
+console.log(
+  `scoring  ${cases} cases scored ${((performance.now() - t0) / 1000).toFixed(1)} s after the first submission`,
+);
+
+const year = String(new Date().getUTCFullYear());
+const ranking = await call<scoring.ListScoresResponse>((cb) =>
+  scoringClient.listScores(
+    {
+      groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
+      periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
+      period: year,
+      agencyId: '',
+      district: '',
+      domain: 0,
+      ascending: false,
+      pageSize: 50,
+      pageToken: '',
+    },
+    md,
+    cb,
+  ),
+);
+console.log(`\nagencies by mean score, ${year}`);
+for (const r of ranking.rows)
+  console.log(
+    `  ${String(r.rank).padStart(2)}. ${r.key.padEnd(10)} ${r.meanScore.toFixed(1).padStart(6)}  (${r.cases} cases, timeliness ${r.indicatorMeans.timeliness?.toFixed(1)})`,
+  );
+const orders = await call<scoring.ListSupervisionOrdersResponse>((cb) =>
+  scoringClient.listSupervisionOrders(
+    { agencyId: '', status: 0, reason: 0, overdueOnly: false, pageSize: 1000, pageToken: '' },
+    md,
+    cb,
+  ),
+);
+const open = orders.orders.filter((o) => o.status !== scoring.OrderStatus.ORDER_STATUS_ANSWERED);
+console.log(
+  `\nsupervision orders: ${orders.orders.length} in all, ${open.length} open, ${orders.orders.filter((o) => o.overdue).length} overdue`,
+);
+console.log(
+  `(${EVENTS_PER_CASE} events per case; the rule runner records evaluations back into case-intake every few seconds)\n`,
+);
+intakeClient.close();
+scoringClient.close();
