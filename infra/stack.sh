@@ -280,7 +280,7 @@ main() {
     down)
       stop_one kafka "$kafka_home/pid"
       stop_one ferretdb "$ferret_home/pid"
-      [[ "$FERRETDB_BACKEND" == postgresql ]] && stop_postgres
+      if [[ "$FERRETDB_BACKEND" == postgresql ]]; then stop_postgres; fi
       ;;
     status)
       local rc=0

@@ -14,6 +14,7 @@ import { createCaseIntake, loadIntakeConfig } from '@enforcement/case-intake';
 import { events, intake, platform, scoring } from '@enforcement/contracts';
 import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
 import { createSupervisionScoring, loadScoringConfig } from '@enforcement/supervision-scoring';
+import { submitAll } from '../support/submit.js';
 import { loadQueryFixture } from './query-fixture.js';
 import { fmt, summarize } from './stats.js';
 import { EVENTS_PER_CASE, workload } from './workload.js';
@@ -66,34 +67,16 @@ const token = async (roles: ('agency' | 'supervisor')[]) => {
   return md;
 };
 
-/** Streams commands through SubmitEvents, honouring backpressure; resolves to accepted count and per-item ack times. */
-function submit(
+/** Accepted count of a SubmitEvents run. */
+async function submit(
   client: intake.CaseIntakeServiceClient,
   md: Metadata,
   commands: Iterable<intake.Command>,
-  onAck?: (a: intake.SubmitEventsResponse) => void,
-) {
-  return new Promise<number>((resolve, reject) => {
-    let accepted = 0;
-    const call = client.submitEvents(md);
-    call.on('data', (a: intake.SubmitEventsResponse) => {
-      if (a.accepted) accepted++;
-      else if (accepted < 3) log(`rejected: ${a.errorCode} ${a.reason}`);
-      onAck?.(a);
-    });
-    call.on('end', () => resolve(accepted));
-    call.on('error', reject);
-    const it = commands[Symbol.iterator]();
-    let seq = 0;
-    const pump = () => {
-      for (;;) {
-        const next = it.next();
-        if (next.done) return call.end();
-        if (!call.write({ sequence: ++seq, command: next.value })) return call.once('drain', pump);
-      }
-    };
-    pump();
-  });
+): Promise<number> {
+  const acks = await submitAll(client, md, commands);
+  const refused = acks.filter((a) => !a.accepted);
+  for (const a of refused.slice(0, 3)) log(`rejected: ${a.errorCode} ${a.reason}`);
+  return acks.length - refused.length;
 }
 
 async function rawIntakeLimit(n: number): Promise<number> {
@@ -311,11 +294,11 @@ async function main() {
       }
     }, 10);
   });
+  const offered = sent / ((performance.now() - t0) / 1000);
   const deadline = Date.now() + 60_000;
   while (ackAt.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   watch.cancel();
   const lag = summarize(lags);
-  const offered = sent / ((performance.now() - t0) / 1000);
   rows.push({
     figure: `projection lag at ${fmt(offered)} events/s offered, p50 / p99 / max (ms)`,
     value: `${fmt(lag.p50)} / ${fmt(lag.p99)} / ${fmt(lag.max)}`,

@@ -6,6 +6,7 @@ import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { intake, scoring } from '@enforcement/contracts';
 import { workload, EVENTS_PER_CASE } from '../bench/workload.js';
+import { submitAll } from '../support/submit.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,23 +34,7 @@ const call = <T>(f: (cb: (e: ServiceError | null, r: T) => void) => void) =>
 
 const run = `demo-${new Date().toISOString().slice(0, 10)}-${Date.now().toString(36)}`;
 const t0 = performance.now();
-const acks = await new Promise<intake.SubmitEventsResponse[]>((resolve, reject) => {
-  const out: intake.SubmitEventsResponse[] = [];
-  const stream = intakeClient.submitEvents(md);
-  stream.on('data', (a: intake.SubmitEventsResponse) => out.push(a));
-  stream.on('end', () => resolve(out));
-  stream.on('error', reject);
-  const it = workload(cases, run)[Symbol.iterator]();
-  let seq = 0;
-  const pump = () => {
-    for (;;) {
-      const n = it.next();
-      if (n.done) return stream.end();
-      if (!stream.write({ sequence: ++seq, command: n.value })) return stream.once('drain', pump);
-    }
-  };
-  pump();
-});
+const acks = await submitAll(intakeClient, md, workload(cases, run));
 const secs = (performance.now() - t0) / 1000;
 const accepted = acks.filter((a) => a.accepted).length;
 console.log(

@@ -1,5 +1,4 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { DEV_AUTH, mintDevToken, type Role } from '@enforcement/auth';
+import { credentials } from '@grpc/grpc-js';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
 import { intake, scoring } from '@enforcement/contracts';
 import { Topics, type TopicNames } from '@enforcement/messaging';
@@ -84,17 +83,4 @@ export async function startSystem(): Promise<System> {
   };
 }
 
-export async function tokenFor(roles: Role[], agencies: string[] = []): Promise<Metadata> {
-  const md = new Metadata();
-  md.set(
-    'authorization',
-    `Bearer ${await mintDevToken(DEV_AUTH, { subject: `e2e-${roles.join('+')}`, roles, agencies })}`,
-  );
-  return md;
-}
-
-export function unary<Res>(
-  invoke: (cb: (err: ServiceError | null, res: Res) => void) => unknown,
-): Promise<Res> {
-  return new Promise((resolve, reject) => invoke((err, res) => (err ? reject(err) : resolve(res))));
-}
+export { tokenFor, unary } from '@enforcement/testing';

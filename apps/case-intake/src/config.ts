@@ -6,12 +6,15 @@ import {
   loadConfig,
   string,
   type ConfigOf,
+  authSpec,
+  serviceSpec,
 } from '@enforcement/config';
-import { DEV_AUTH } from '@enforcement/auth';
 
 export const intakeSpec = {
   ...infraSpec,
   ...grpcSpec,
+  ...authSpec,
+  ...serviceSpec,
   GRPC_PORT: integer({ default: 50051, min: 0, max: 65535 }),
   MONGODB_DB: string({ default: 'enforcement_intake' }),
   EVENT_STORE_BUCKETS: integer({ default: 64, min: 1, max: 4096 }),
@@ -22,12 +25,6 @@ export const intakeSpec = {
   RELAY_SWEEP_AFTER_MS: integer({ default: 30_000, min: 0 }),
   CASE_EVENTS_PARTITIONS: integer({ default: 12, min: 1 }),
   INGRESS_ENABLED: boolean({ default: true }),
-  AUTH_JWT_SECRET: string({ default: DEV_AUTH.secret }),
-  AUTH_JWT_PUBLIC_KEY: string({ default: '-' }),
-  AUTH_ISSUER: string({ default: DEV_AUTH.issuer }),
-  AUTH_AUDIENCE: string({ default: DEV_AUTH.audience }),
-  SERVICE_VERSION: string({ default: '0.1.0' }),
-  GIT_COMMIT: string({ default: 'unknown' }),
 };
 
 export type IntakeConfig = ConfigOf<typeof intakeSpec>;

@@ -1,4 +1,4 @@
-import { createVerifier } from '@enforcement/auth';
+import { verifierFrom } from '@enforcement/auth';
 import { intake } from '@enforcement/contracts';
 import { createGrpcServer } from '@enforcement/grpc-kit';
 import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
@@ -74,12 +74,7 @@ export async function createCaseIntake(
     benchmarks: o.benchmarks ?? BENCHMARKS_2021,
     heads: new HeadCache(config.HEAD_CACHE_SIZE),
   };
-  const verify = createVerifier({
-    secret: config.AUTH_JWT_SECRET,
-    ...(config.AUTH_JWT_PUBLIC_KEY !== '-' ? { publicKeyPem: config.AUTH_JWT_PUBLIC_KEY } : {}),
-    issuer: config.AUTH_ISSUER,
-    audience: config.AUTH_AUDIENCE,
-  });
+  const verify = verifierFrom(config);
   const onUnexpected = (e: unknown) => log('unexpected error', e);
 
   const ingress = config.INGRESS_ENABLED

@@ -1,4 +1,3 @@
-import { DEV_AUTH } from '@enforcement/auth';
 import {
   grpcSpec,
   infraSpec,
@@ -6,11 +5,15 @@ import {
   loadConfig,
   string,
   type ConfigOf,
+  authSpec,
+  serviceSpec,
 } from '@enforcement/config';
 
 export const scoringSpec = {
   ...infraSpec,
   ...grpcSpec,
+  ...authSpec,
+  ...serviceSpec,
   GRPC_PORT: integer({ default: 50052, min: 0, max: 65535 }),
   MONGODB_DB: string({ default: 'enforcement_scoring' }),
   INTAKE_ADDRESS: string({ default: '127.0.0.1:50051' }),
@@ -21,14 +24,8 @@ export const scoringSpec = {
   RULES_APPROACHING_DAYS: integer({ default: 10, min: 0 }),
   RULES_RESPONSE_DAYS: integer({ default: 7, min: 1 }),
   RULES_ESCALATION_RESPONSE_DAYS: integer({ default: 5, min: 1 }),
-  AUTH_JWT_SECRET: string({ default: DEV_AUTH.secret }),
-  AUTH_JWT_PUBLIC_KEY: string({ default: '-' }),
-  AUTH_ISSUER: string({ default: DEV_AUTH.issuer }),
-  AUTH_AUDIENCE: string({ default: DEV_AUTH.audience }),
   /** Token the service presents to case-intake; minted from AUTH_JWT_SECRET when unset. */
   SCORING_INTAKE_TOKEN: string({ default: '-' }),
-  SERVICE_VERSION: string({ default: '0.1.0' }),
-  GIT_COMMIT: string({ default: 'unknown' }),
 };
 
 export type ScoringConfig = ConfigOf<typeof scoringSpec>;

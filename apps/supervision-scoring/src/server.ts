@@ -1,5 +1,5 @@
 import { Partitioners } from 'kafkajs';
-import { createVerifier, mintDevToken } from '@enforcement/auth';
+import { verifierFrom, mintDevToken } from '@enforcement/auth';
 import { scoring } from '@enforcement/contracts';
 import { createGrpcServer } from '@enforcement/grpc-kit';
 import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
@@ -90,12 +90,7 @@ export async function createSupervisionScoring(
   });
   await runtime.start();
 
-  const verify = createVerifier({
-    secret: config.AUTH_JWT_SECRET,
-    ...(config.AUTH_JWT_PUBLIC_KEY !== '-' ? { publicKeyPem: config.AUTH_JWT_PUBLIC_KEY } : {}),
-    issuer: config.AUTH_ISSUER,
-    audience: config.AUTH_AUDIENCE,
-  });
+  const verify = verifierFrom(config);
   const grpc = createGrpcServer({
     serviceName: 'supervision-scoring',
     version: config.SERVICE_VERSION,

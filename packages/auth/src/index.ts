@@ -97,3 +97,21 @@ export const DEV_AUTH = {
   issuer: 'enforcement-dev',
   audience: 'enforcement',
 } as const;
+
+/** The auth settings every service reads from its environment (see @enforcement/config). */
+export interface AuthSettings {
+  readonly AUTH_JWT_SECRET: string;
+  /** PEM public key, or '-' for none. */
+  readonly AUTH_JWT_PUBLIC_KEY: string;
+  readonly AUTH_ISSUER: string;
+  readonly AUTH_AUDIENCE: string;
+}
+
+export function verifierFrom(s: AuthSettings): Verifier {
+  return createVerifier({
+    secret: s.AUTH_JWT_SECRET,
+    ...(s.AUTH_JWT_PUBLIC_KEY !== '-' ? { publicKeyPem: s.AUTH_JWT_PUBLIC_KEY } : {}),
+    issuer: s.AUTH_ISSUER,
+    audience: s.AUTH_AUDIENCE,
+  });
+}

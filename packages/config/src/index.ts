@@ -148,3 +148,20 @@ export const grpcSpec = {
   GRPC_HOST: string({ default: '127.0.0.1' }),
   GRPC_PORT: integer({ default: 0, min: 0, max: 65535 }),
 } satisfies Spec;
+
+/**
+ * Bearer-token settings. The defaults are the development key shared with the
+ * CLI and tests (`DEV_AUTH` in @enforcement/auth); production sets its own.
+ */
+export const authSpec = {
+  AUTH_JWT_SECRET: string({ default: 'dev-only-secret-change-me-0123456789abcdef' }),
+  AUTH_JWT_PUBLIC_KEY: string({ default: '-' }),
+  AUTH_ISSUER: string({ default: 'enforcement-dev' }),
+  AUTH_AUDIENCE: string({ default: 'enforcement' }),
+} satisfies Spec;
+
+/** What a service reports about its build (PlatformService). */
+export const serviceSpec = {
+  SERVICE_VERSION: string({ default: '0.1.0' }),
+  GIT_COMMIT: string({ default: 'unknown' }),
+} satisfies Spec;

@@ -1,3 +1,4 @@
 export { createGrpcServer, type GrpcServer, type ServerIdentity } from './server.js';
 export { toServiceError, grpcStatusOf, ERROR_CODE_KEY, ERROR_FIELD_KEY } from './errors.js';
-export { listServicesByReflection } from './reflection-client.js';
+export { listServicesByReflection, filesForSymbol } from './reflection-client.js';
+export { DescriptorReflection } from './reflection.js';

@@ -3,19 +3,18 @@ import { dirname, join } from 'node:path';
 import { credentials, loadPackageDefinition, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
-interface ListServicesReply {
+interface ReflectionReply {
   list_services_response?: { service: { name: string }[] };
+  file_descriptor_response?: { file_descriptor_proto: Buffer[] };
   error_response?: { error_message: string };
 }
 
-/**
- * Lists the services a server exposes through grpc.reflection.v1, as a
- * standard reflection client (grpcurl `list`) sees them.
- */
-export async function listServicesByReflection(
+/** One request over grpc.reflection.v1, as a standard client (grpcurl) sends it. */
+async function reflect(
   address: string,
-  timeoutMs = 5_000,
-): Promise<string[]> {
+  request: Record<string, string>,
+  timeoutMs: number,
+): Promise<ReflectionReply> {
   const require = createRequire(import.meta.url);
   const reflectionRoot = join(
     dirname(require.resolve('@grpc/reflection/package.json')),
@@ -33,17 +32,36 @@ export async function listServicesByReflection(
   const open = client.ServerReflectionInfo;
   if (!open) throw new Error('reflection proto has no ServerReflectionInfo method');
   try {
-    return await new Promise<string[]>((resolve, reject) => {
+    return await new Promise<ReflectionReply>((resolve, reject) => {
       const call = open.call(client, { deadline: Date.now() + timeoutMs });
-      call.on('data', (reply: ListServicesReply) => {
+      call.on('data', (reply: ReflectionReply) => {
         if (reply.error_response) reject(new Error(reply.error_response.error_message));
-        else resolve((reply.list_services_response?.service ?? []).map((s) => s.name).sort());
+        else resolve(reply);
         call.end();
       });
       call.on('error', reject);
-      call.write({ list_services: '' });
+      call.write(request);
     });
   } finally {
     client.close();
   }
+}
+
+/** The services a server lists through reflection (grpcurl `list`). */
+export async function listServicesByReflection(
+  address: string,
+  timeoutMs = 5_000,
+): Promise<string[]> {
+  const reply = await reflect(address, { list_services: '' }, timeoutMs);
+  return (reply.list_services_response?.service ?? []).map((s) => s.name).sort();
+}
+
+/** The serialized FileDescriptorProtos a server returns for a symbol, with their imports (grpcurl `describe`). */
+export async function filesForSymbol(
+  address: string,
+  symbol: string,
+  timeoutMs = 5_000,
+): Promise<Buffer[]> {
+  const reply = await reflect(address, { file_containing_symbol: symbol }, timeoutMs);
+  return reply.file_descriptor_response?.file_descriptor_proto ?? [];
 }

@@ -8,7 +8,14 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { platform } from '@enforcement/contracts';
-import { createGrpcServer, listServicesByReflection, type GrpcServer } from './index.js';
+import { fromBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import {
+  createGrpcServer,
+  filesForSymbol,
+  listServicesByReflection,
+  type GrpcServer,
+} from './index.js';
 
 describe('gRPC server from the generated contracts', () => {
   let grpc: GrpcServer;
@@ -51,6 +58,23 @@ describe('gRPC server from the generated contracts', () => {
       'enforcement.platform.v1.PlatformService',
       'grpc.health.v1.Health',
     ]);
+  });
+
+  it('describes a service with every file it needs, well-known types included, so a client can call it', async () => {
+    const files = (await filesForSymbol(address, 'enforcement.platform.v1.PlatformService')).map(
+      (b) => fromBinary(FileDescriptorProtoSchema, b),
+    );
+    expect(files.map((f) => f.name)).toEqual([
+      'enforcement/platform/v1/platform.proto',
+      'google/protobuf/timestamp.proto',
+    ]);
+    expect(files[0]?.service[0]?.method.map((m) => m.name)).toEqual(['GetServerInfo']);
+    const health = (await filesForSymbol(address, 'grpc.health.v1.Health')).map((b) =>
+      fromBinary(FileDescriptorProtoSchema, b),
+    );
+    const list = health.flatMap((f) => f.messageType).find((m) => m.name === 'HealthListResponse');
+    expect(list?.field[0]?.typeName).toBe('.grpc.health.v1.HealthListResponse.StatusesEntry');
+    await expect(filesForSymbol(address, 'no.such.Symbol')).rejects.toThrow('not found');
   });
 
   it('serves the generated PlatformService with the identity it was built with', async () => {

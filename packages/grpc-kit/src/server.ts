@@ -6,10 +6,10 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { platform } from '@enforcement/contracts';
-import { contractsPackageDefinition } from '@enforcement/contracts/descriptor';
+import { contractsDescriptorSet } from '@enforcement/contracts/descriptor';
+import { DescriptorReflection } from './reflection.js';
 
 export interface ServerIdentity {
   readonly serviceName: string;
@@ -81,13 +81,10 @@ export function createGrpcServer(
       new Promise((resolve, reject) => {
         // Reflection lists exactly the services added by now, so a client
         // never sees a contract this server does not serve.
-        const reflectable = {
-          ...contractsPackageDefinition(),
-          ...loadSync(healthProtoPath, { keepCase: true }),
-        };
-        new ReflectionService(reflectable, {
-          services: ['grpc.health.v1.Health', ...served],
-        }).addToServer(server);
+        new DescriptorReflection(() => ['grpc.health.v1.Health', ...served].sort())
+          .addDescriptorSet(contractsDescriptorSet())
+          .addPackageDefinition(loadSync(healthProtoPath, { keepCase: true }))
+          .addToServer(server);
         server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
           if (err) {
             reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));

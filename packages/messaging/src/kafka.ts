@@ -1,8 +1,11 @@
 import { Kafka, logLevel, type ITopicConfig, type logCreator } from 'kafkajs';
 
-/** Broker answers kafkajs logs as errors although it retries them by itself. */
+/**
+ * Broker answers and lost connections that kafkajs logs as errors although it
+ * retries them by itself; what it gives up on still gets logged (a crash).
+ */
 const TRANSIENT =
-  /coordinator is loading|coordinator is not available|not the correct coordinator|leader not available|There is no leader|rebalance in progress|not coordinator/i;
+  /coordinator is loading|coordinator is not available|not the correct coordinator|leader not available|There is no leader|rebalance in progress|not coordinator|ECONNREFUSED|Connection error|Failed to connect to seed broker|Closed connection/i;
 
 const quietLogs: logCreator =
   () =>

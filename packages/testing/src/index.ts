@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import type { StackEndpoints } from './stack.js';
 
 export { startStack, repoRoot, type StackEndpoints, type RunningStack } from './stack.js';
+export { tokenFor, unary } from './grpc.js';
 
 /** The endpoints the global setup provided. */
 export function stack(): StackEndpoints {

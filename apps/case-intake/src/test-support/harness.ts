@@ -1,7 +1,6 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
-import { DEV_AUTH, mintDevToken, type Role } from '@enforcement/auth';
 import { events, intake } from '@enforcement/contracts';
 import { Topics, type TopicNames } from '@enforcement/messaging';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
@@ -57,22 +56,6 @@ export async function startIntake(
   };
 }
 
-export async function tokenFor(roles: Role[], agencies: string[] = []): Promise<Metadata> {
-  const md = new Metadata();
-  md.set(
-    'authorization',
-    `Bearer ${await mintDevToken(DEV_AUTH, { subject: `test-${roles.join('+')}`, roles, agencies })}`,
-  );
-  return md;
-}
-
-/** Promise form of a grpc-js unary call. */
-export function unary<Res>(
-  invoke: (cb: (err: ServiceError | null, res: Res) => void) => unknown,
-): Promise<Res> {
-  return new Promise((resolve, reject) => invoke((err, res) => (err ? reject(err) : resolve(res))));
-}
-
 export interface Consumed {
   readonly key: string;
   readonly event: events.CaseEvent;
@@ -123,3 +106,5 @@ export async function withMongo<T>(fn: (client: MongoClient) => Promise<T>): Pro
     await client.close();
   }
 }
+
+export { tokenFor, unary } from '@enforcement/testing';

@@ -1,6 +1,5 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { DEV_AUTH, mintDevToken, type Role } from '@enforcement/auth';
 import { events, scoring } from '@enforcement/contracts';
 import { Topics, type TopicNames } from '@enforcement/messaging';
 import { stack, uniqueName } from '@enforcement/testing';
@@ -61,21 +60,6 @@ export async function startScoring(
   };
 }
 
-export async function tokenFor(roles: Role[], agencies: string[] = []): Promise<Metadata> {
-  const md = new Metadata();
-  md.set(
-    'authorization',
-    `Bearer ${await mintDevToken(DEV_AUTH, { subject: 'test', roles, agencies })}`,
-  );
-  return md;
-}
-
-export function unary<Res>(
-  invoke: (cb: (err: ServiceError | null, res: Res) => void) => unknown,
-): Promise<Res> {
-  return new Promise((resolve, reject) => invoke((err, res) => (err ? reject(err) : resolve(res))));
-}
-
 /** Publishes events (or raw bytes) to a topic, keyed by case id, as intake's relay would. */
 export async function publish(
   topic: string,
@@ -98,3 +82,5 @@ export async function publish(
   });
   await producer.disconnect();
 }
+
+export { tokenFor, unary } from '@enforcement/testing';

@@ -1,24 +1,11 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import { isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
+import type { CaseRecord } from '../../application/ports.js';
 import type { CaseView, OrderView } from '../../domain/case-view.js';
-import type { Contribution, RollupDelta } from '../../domain/rollups.js';
-import type { CaseScoreResult } from '../../domain/scoring-model.js';
+import type { RollupDelta } from '../../domain/rollups.js';
 
-/** The projection of one case: its view, what it contributes to rollups, and its delivery state. */
-export interface CaseDoc {
-  _id: string;
-  rev: number;
-  view: CaseView;
-  score: CaseScoreResult | null;
-  contrib: Contribution | null;
-  /** Events that arrived ahead of a missing version (proto JSON). */
-  pending: unknown[];
-  parked: boolean;
-  parkReason: string;
-  /** Raw messages held back while parked (base64), in arrival order. */
-  held: string[];
-  updatedAt: Date;
-}
+/** The projection of one case, as stored. */
+export type CaseDoc = CaseRecord & { updatedAt: Date };
 
 /**
  * One writer's share of a rollup: `_id` is the rollup id and the partition

@@ -1,0 +1,250 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentials } from '@grpc/grpc-js';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { events, scoring } from '@enforcement/contracts';
+import { Topics, type TopicNames } from '@enforcement/messaging';
+import {
+  createSupervisionScoring,
+  loadScoringConfig,
+  type SupervisionScoring,
+} from '@enforcement/supervision-scoring';
+import { eventually, repoRoot, tokenFor, unary, uniqueName } from '@enforcement/testing';
+
+const run = promisify(execFile);
+
+/**
+ * A private stack (its own Kafka and FerretDB on other ports), so this test
+ * can stop and restart them under a running service without disturbing the
+ * other test files, which share the main stack.
+ */
+class PrivateStack {
+  readonly env: Record<string, string>;
+  constructor(readonly home: string) {
+    this.env = {
+      ...(process.env as Record<string, string>),
+      STACK_HOME: home,
+      KAFKA_PORT: '29092',
+      KAFKA_CONTROLLER_PORT: '29093',
+      FERRETDB_PORT: '27037',
+      FERRETDB_DEBUG_PORT: '18098',
+      FERRETDB_BACKEND: 'sqlite',
+      KAFKA_HEAP: '512m',
+    };
+  }
+  private script = join(repoRoot(), 'infra', 'stack.sh');
+  up = () => run('bash', [this.script, 'up'], { env: this.env, timeout: 300_000 });
+  down = () => run('bash', [this.script, 'down'], { env: this.env, timeout: 120_000 });
+  /** Stops one part by its recorded process id, as an operator or a crash would. */
+  async stop(part: 'kafka' | 'ferretdb'): Promise<void> {
+    const pid = Number(readFileSync(join(this.home, part, 'pid'), 'utf8'));
+    process.kill(pid, 'SIGTERM');
+    await eventually(
+      () => {
+        try {
+          process.kill(pid, 0);
+          return undefined;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 60_000, what: `${part} to stop` },
+    );
+  }
+}
+
+function caseEvents(caseId: string, agencyId: string): events.CaseEvent[] {
+  const start = Date.UTC(2021, 4, 1);
+  const at = (d: number) => new Date(start + d * 86_400_000);
+  const payloads: [NonNullable<events.CaseEvent['payload']>, number][] = [
+    [
+      {
+        $case: 'caseRegistered',
+        value: {
+          agencyId,
+          district: '柳北区',
+          domain: 1,
+          violationCode: 'ENV-AIR-001',
+          legalBasis: '',
+          source: 1,
+          parties: [{ kind: 2, name: 'p', identifier: '' }],
+          title: '',
+          major: false,
+          dueAt: at(90),
+        },
+      },
+      0,
+    ],
+    [
+      {
+        $case: 'caseDispatched',
+        value: {
+          unitId: `${agencyId}-u`,
+          officers: [
+            { officerId: 'a', name: '', credentialNo: '1' },
+            { officerId: 'b', name: '', credentialNo: '2' },
+          ],
+        },
+      },
+      1,
+    ],
+    [
+      {
+        $case: 'evidenceRecorded',
+        value: {
+          evidenceId: 'e',
+          kind: '',
+          sha256: 'b'.repeat(64),
+          collectedBy: 'a',
+          collectedAt: at(2),
+          description: '',
+        },
+      },
+      2,
+    ],
+    [
+      {
+        $case: 'caseConcluded',
+        value: { conclusion: events.Conclusion.CONCLUSION_NO_PENALTY, summary: '' },
+      },
+      20,
+    ],
+  ];
+  return payloads.map(([payload, d], i) => ({
+    eventId: `${caseId}-${i}`,
+    caseId,
+    version: i + 1,
+    position: 0,
+    occurredAt: at(d),
+    recordedAt: at(d),
+    commandId: `${caseId}-${i}`,
+    actor: 't',
+    agencyId,
+    caseType: 1,
+    prevHash: '',
+    hash: '',
+    schemaVersion: 1,
+    payload,
+  }));
+}
+
+describe('supervision-scoring through infrastructure restarts', () => {
+  let stack: PrivateStack;
+  let svc: SupervisionScoring;
+  let topics: TopicNames;
+  const brokers = ['127.0.0.1:29092'];
+
+  beforeAll(async () => {
+    stack = new PrivateStack(await mkdtemp(join(tmpdir(), 'enforcement-faults-')));
+    await stack.up();
+    const runId = uniqueName('faults');
+    topics = {
+      ...Topics,
+      caseEvents: `${runId}.case-events`,
+      scores: `${runId}.scores`,
+      scoringDeadLetter: `${runId}.dlq`,
+    };
+    svc = await createSupervisionScoring(
+      loadScoringConfig({
+        KAFKA_BROKERS: brokers.join(','),
+        MONGODB_URI: 'mongodb://127.0.0.1:27037/',
+        MONGODB_DB: 'faults',
+        GRPC_PORT: '0',
+        RULES_TICK_MS: '0',
+        READ_MODEL_BUCKETS: '4',
+        INTAKE_ADDRESS: '127.0.0.1:1',
+        SCORING_GROUP: runId,
+      }),
+      { topics, log: () => undefined },
+    );
+  });
+
+  afterAll(async () => {
+    await svc?.kill();
+    await stack?.down();
+    await rm(stack.home, { recursive: true, force: true });
+  });
+
+  async function publish(caseIds: string[]): Promise<void> {
+    const producer = new Kafka({
+      clientId: 'faults',
+      brokers,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 20 },
+    }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    await producer.send({
+      topic: topics.caseEvents,
+      messages: caseIds
+        .flatMap((id) => caseEvents(id, `ag-${id.length % 3}`))
+        .map((e) => ({ key: e.caseId, value: Buffer.from(events.CaseEvent.encode(e).finish()) })),
+    });
+    await producer.disconnect();
+  }
+
+  const allScored = async (ids: string[]) => {
+    for (const id of ids)
+      if (!(await svc.runtime.models.getCase(id).catch(() => null))?.score) return undefined;
+    return true;
+  };
+
+  it('resumes after MongoDB and Kafka restarts without losing or double counting, equal to a rebuild', async () => {
+    const batch = (n: string) => Array.from({ length: 8 }, (_, i) => uniqueName(`${n}${i}`));
+    const first = batch('a');
+    await publish(first);
+    await eventually(() => allScored(first), { timeoutMs: 60_000, what: 'first batch' });
+
+    // The database goes away while events keep arriving.
+    await stack.stop('ferretdb');
+    const second = batch('b');
+    await publish(second);
+    await new Promise((r) => setTimeout(r, 3_000));
+    await stack.up();
+    await eventually(() => allScored(second), {
+      timeoutMs: 120_000,
+      what: 'second batch after the database came back',
+    });
+
+    // Then the broker restarts.
+    await stack.stop('kafka');
+    await new Promise((r) => setTimeout(r, 2_000));
+    await stack.up();
+    const third = batch('c');
+    await publish(third);
+    await eventually(() => allScored(third), {
+      timeoutMs: 120_000,
+      what: 'third batch after the broker came back',
+    });
+
+    const supervisor = await tokenFor(['supervisor']);
+    const client = new scoring.ScoringServiceClient(svc.address, credentials.createInsecure());
+    const list = () =>
+      unary<scoring.ListScoresResponse>((cb) =>
+        client.listScores(
+          {
+            groupBy: scoring.GroupBy.GROUP_BY_DISTRICT,
+            periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
+            period: '2021',
+            agencyId: '',
+            district: '',
+            domain: 0,
+            ascending: false,
+            pageSize: 10,
+            pageToken: '',
+          },
+          supervisor,
+          cb,
+        ),
+      );
+    const live = await list();
+    expect(live.rows).toEqual([expect.objectContaining({ key: '柳北区', cases: 24 })]);
+    await unary((cb) => client.rebuildReadModels({}, supervisor, cb));
+    expect((await list()).rows).toEqual(live.rows);
+    client.close();
+  });
+});
