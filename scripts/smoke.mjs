@@ -8,6 +8,7 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { platform } from '@enforcement/contracts';
 import { createGrpcServer, listServicesByReflection } from '@enforcement/grpc-kit';
+import { ensureTopics } from '@enforcement/messaging';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
 const mongoUri = process.env.MONGODB_URI;
@@ -28,9 +29,9 @@ const runId = randomUUID().slice(0, 8);
 await timed('kafka produce + consume', async () => {
   const kafka = new Kafka({ clientId: 'smoke', brokers, logLevel: logLevel.NOTHING });
   const topic = `smoke.${runId}`;
+  await ensureTopics(kafka, [{ topic, numPartitions: 1 }]);
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
   const producer = kafka.producer({
     idempotent: true,
     createPartitioner: Partitioners.DefaultPartitioner,

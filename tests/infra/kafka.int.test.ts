@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
+import { ensureTopics } from '@enforcement/messaging';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 
 const kafka = () =>

@@ -16,7 +16,7 @@ describe('the loop closes through the services', () => {
     agency = await tokenFor(['agency'], ['lz-eeb']);
     supervisor = await tokenFor(['supervisor']);
   });
-  afterAll(() => sys.stop());
+  afterAll(() => sys?.stop());
 
   const history = async (caseId: string) =>
     (

@@ -23,7 +23,7 @@ describe('case intake on the real stack', () => {
     otherAgency = await tokenFor(['agency'], ['lz-psb']);
     supervisor = await tokenFor(['supervisor']);
   });
-  afterAll(() => it_.stop());
+  afterAll(() => it_?.stop());
 
   const c = () => it_.client;
 

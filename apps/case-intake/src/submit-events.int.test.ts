@@ -29,7 +29,7 @@ describe('agency feeds', () => {
     svc = await startIntake();
     agency = await tokenFor(['agency'], ['lz-eeb']);
   });
-  afterAll(() => svc.stop());
+  afterAll(() => svc?.stop());
 
   it('acknowledges every item of a mixed stream in order: valid ones accepted, invalid ones rejected, and the stream goes on', async () => {
     const a = fullLoop(uniqueName('feed'));

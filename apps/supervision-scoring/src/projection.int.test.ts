@@ -39,7 +39,7 @@ describe('scoring projection on the real stack', () => {
     svc = await startScoring();
     supervisor = await tokenFor(['supervisor']);
   });
-  afterAll(() => svc.stop());
+  afterAll(() => svc?.stop());
 
   it('scores a concluded case with its breakdown, and counts an event delivered twice once', async () => {
     const caseId = uniqueName('dup');

@@ -36,15 +36,46 @@ export function createKafka(brokers: string[], clientId: string): Kafka {
   });
 }
 
-/** Creates missing topics; existing ones are left as they are. */
-export async function ensureTopics(kafka: Kafka, topics: ITopicConfig[]): Promise<void> {
+/**
+ * Creates missing topics and waits until every partition has a leader.
+ * Existing topics are left as they are; a topic another instance creates at
+ * the same moment counts as created. A broker that has just started may
+ * answer metadata requests for a new topic with "does not host this
+ * topic-partition" for a moment: that is waited out, not reported.
+ */
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: ITopicConfig[],
+  timeoutMs = 60_000,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length > 0) {
-      await admin.createTopics({ topics: missing, waitForLeaders: true });
+      await admin.createTopics({ topics: missing, waitForLeaders: false }).catch((e: unknown) => {
+        if (!/already exists/i.test(String((e as Error).message))) throw e;
+      });
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const meta = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+        if (
+          meta.topics.every(
+            (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+          )
+        )
+          return;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+      }
+      if (Date.now() > deadline)
+        throw new Error(
+          `topics without leaders after ${timeoutMs} ms: ${topics.map((t) => t.topic).join(', ')}`,
+        );
+      await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
     await admin.disconnect();
