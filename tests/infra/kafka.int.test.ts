@@ -6,15 +6,8 @@ import { eventually, stack, uniqueName } from '@enforcement/testing';
 const kafka = () =>
   new Kafka({ clientId: 'infra-test', brokers: stack().kafkaBrokers, logLevel: logLevel.NOTHING });
 
-async function createTopic(topic: string, partitions: number): Promise<void> {
-  const admin = kafka().admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic, numPartitions: partitions }],
-    waitForLeaders: true,
-  });
-  await admin.disconnect();
-}
+const createTopic = (topic: string, partitions: number) =>
+  ensureTopics(kafka(), [{ topic, numPartitions: partitions }]);
 
 interface Seen {
   partition: number;
