@@ -232,13 +232,15 @@ export class Projector {
       contrib,
       pending: pending.map((p) => events.CaseEvent.toJSON(p)),
     });
-    if (JSON.stringify(view.orders) !== JSON.stringify(doc.view.orders))
-      await store.upsertOrders(view.caseId, view.agencyId, view.orders);
-    if (
+    // Derived views of the record just saved; independent of each other.
+    const ordersChanged = JSON.stringify(view.orders) !== JSON.stringify(doc.view.orders);
+    const watchChanged =
       view.kind === 'ENFORCEMENT' &&
-      (RULE_FACTS.has(e.payload?.$case ?? '') || needsWatching(view) !== needsWatching(doc.view))
-    )
-      await store.setWatched(view, needsWatching(view));
+      (RULE_FACTS.has(e.payload?.$case ?? '') || needsWatching(view) !== needsWatching(doc.view));
+    await Promise.all([
+      ordersChanged ? store.upsertOrders(view.caseId, view.agencyId, view.orders) : undefined,
+      watchChanged ? store.setWatched(view, needsWatching(view)) : undefined,
+    ]);
     if (score && JSON.stringify(score) !== JSON.stringify(doc.score))
       this.deps.sink.changed(view, score);
     return 'applied';

@@ -118,37 +118,41 @@ export class ReadModels {
     partition: number | string,
     offset: number,
   ): Promise<void> {
-    for (const d of deltas) {
-      const filter: Filter<RollupDoc> = {
-        _id: `${d.rollupId}|${partition}`,
-        $or: [{ hw: { $exists: false } }, { hw: { $lt: offset } }],
-      };
-      const update = {
-        $inc: d.inc,
-        $set: {
-          hw: offset,
-          rollupId: d.rollupId,
-          listKey: d.listKey,
-          groupBy: d.groupBy,
-          key: d.key,
-          periodKind: d.periodKind,
-          period: d.period,
-          agencyId: d.agencyId,
-          district: d.district,
-          domain: d.domain,
-        },
-      } as never;
-      const col = this.rollups.for(d.listKey);
-      try {
-        await col.updateOne(filter, update, { upsert: true });
-      } catch (e) {
-        if (!isDuplicateKey(e)) throw e;
-        // The upsert's insert collided: the share exists and already saw this
-        // offset (then the guarded update matches nothing), or a crashed
-        // writer's last request landed a moment ago.
-        await col.updateOne(filter, update);
-      }
-    }
+    // Each share has one writer (this partition's consumer), so the shares a
+    // message touches can be written at once.
+    await Promise.all(
+      deltas.map(async (d) => {
+        const filter: Filter<RollupDoc> = {
+          _id: `${d.rollupId}|${partition}`,
+          $or: [{ hw: { $exists: false } }, { hw: { $lt: offset } }],
+        };
+        const update = {
+          $inc: d.inc,
+          $set: {
+            hw: offset,
+            rollupId: d.rollupId,
+            listKey: d.listKey,
+            groupBy: d.groupBy,
+            key: d.key,
+            periodKind: d.periodKind,
+            period: d.period,
+            agencyId: d.agencyId,
+            district: d.district,
+            domain: d.domain,
+          },
+        } as never;
+        const col = this.rollups.for(d.listKey);
+        try {
+          await col.updateOne(filter, update, { upsert: true });
+        } catch (e) {
+          if (!isDuplicateKey(e)) throw e;
+          // The upsert's insert collided: the share exists and already saw this
+          // offset (then the guarded update matches nothing), or a crashed
+          // writer's last request landed a moment ago.
+          await col.updateOne(filter, update);
+        }
+      }),
+    );
   }
 
   listRollups(listKey: string): Promise<RollupDoc[]> {
