@@ -20,13 +20,20 @@ export interface ProjectionStore {
   getCase(caseId: string): Promise<CaseRecord | null>;
   /** Throws a conflict error when the record changed since it was read. */
   saveCase(doc: CaseRecord & { updatedAt?: Date }): Promise<CaseRecord>;
-  applyRollups(
-    deltas: readonly RollupDelta[],
-    partition: number | string,
-    offset: number,
-  ): Promise<void>;
+  /** The offset (or release sequence) a rollup share holds; -1 when it does not exist. */
+  rollupShareMark(shareId: string, listKey: string): Promise<number>;
+  /** Adds each share's increments and moves it to `toSeq`, unless it moved past `fromMark` meanwhile. */
+  writeRollupShares(shares: readonly RollupShareWrite[]): Promise<void>;
   upsertOrders(caseId: string, agencyId: string, orders: readonly OrderView[]): Promise<void>;
   setWatched(view: CaseView, watched: boolean): Promise<void>;
+}
+
+/** What a batch adds to one rollup share: `<rollup id>|<partition or release>`. */
+export interface RollupShareWrite {
+  readonly id: string;
+  readonly delta: RollupDelta & { inc: Record<string, number> };
+  readonly fromMark: number;
+  toSeq: number;
 }
 
 export interface DeadLetters {

@@ -1,10 +1,17 @@
 import { events } from '@enforcement/contracts';
-import { applyEvent, emptyView, type CaseView } from '../domain/case-view.js';
-import { contributionOf, rollupDeltas } from '../domain/rollups.js';
+import { applyEvent, emptyView, type CaseView, type OrderView } from '../domain/case-view.js';
+import { contributionOf, rollupDeltas, type RollupDelta } from '../domain/rollups.js';
 import { needsWatching } from '../domain/rules.js';
-import { scoreCase, type ScoringModel } from '../domain/scoring-model.js';
+import { scoreCase, type CaseScoreResult, type ScoringModel } from '../domain/scoring-model.js';
 import { KeyedLock } from './keyed-lock.js';
-import type { CaseRecord, DeadLetters, History, ProjectionStore, ScoreSink } from './ports.js';
+import type {
+  CaseRecord,
+  DeadLetters,
+  History,
+  ProjectionStore,
+  RollupShareWrite,
+  ScoreSink,
+} from './ports.js';
 
 export interface Delivered {
   readonly partition: number;
@@ -65,29 +72,185 @@ function decode(value: Buffer | null): events.CaseEvent {
 }
 
 /**
+ * One batch of messages from one partition (or one release), applied in
+ * memory and then written: rollup shares first (each once, with the offset
+ * it reached), then the case records, then the orders and watch entries
+ * derived from them. A crash between the writes replays the batch: records
+ * not written yet are applied again, and shares skip the offsets they
+ * already hold.
+ */
+class Batch {
+  private readonly records = new Map<string, CaseRecord>();
+  private readonly dirty = new Set<string>();
+  private readonly shares = new Map<string, RollupShareWrite>();
+  private readonly orders = new Map<string, { agencyId: string; orders: OrderView[] }>();
+  private readonly watch = new Map<string, { view: CaseView; watched: boolean }>();
+  private readonly scores = new Map<string, [CaseView, CaseScoreResult]>();
+
+  constructor(
+    private readonly p: Projector,
+    private readonly deps: ProjectorDeps,
+    private readonly guard: string,
+  ) {}
+
+  private async record(caseId: string): Promise<CaseRecord> {
+    const have = this.records.get(caseId);
+    if (have) return have;
+    const loaded = (await this.p.load(caseId)) ?? fresh(caseId);
+    this.records.set(caseId, loaded);
+    return loaded;
+  }
+
+  private put(rec: CaseRecord): void {
+    this.records.set(rec._id, rec);
+    this.dirty.add(rec._id);
+  }
+
+  private async accumulate(deltas: readonly RollupDelta[], seq: number): Promise<void> {
+    for (const d of deltas) {
+      const id = `${d.rollupId}|${this.guard}`;
+      const mark = await this.p.mark(id, d.listKey);
+      if (seq <= mark) continue; // this share already holds the offset
+      const share = this.shares.get(id) ?? {
+        id,
+        delta: { ...d, inc: {} },
+        fromMark: mark,
+        toSeq: seq,
+      };
+      for (const [k, n] of Object.entries(d.inc))
+        share.delta.inc[k] = (share.delta.inc[k] ?? 0) + n;
+      share.toSeq = Math.max(share.toSeq, seq);
+      this.shares.set(id, share);
+    }
+  }
+
+  async park(key: string | null, value: Buffer | null, reason: string): Promise<void> {
+    await this.deps.deadLetters.send(key, value, reason);
+    if (!key) return; // no case to park: nothing else is held back
+    const rec = await this.record(key);
+    if (!rec.parked) this.put({ ...rec, parked: true, parkReason: reason });
+  }
+
+  async unpark(caseId: string): Promise<string[]> {
+    const rec = await this.record(caseId);
+    this.put({ ...rec, parked: false, parkReason: '', held: [] });
+    return rec.held;
+  }
+
+  async add(m: { key: string | null; value: Buffer | null }, seq: number): Promise<Outcome> {
+    let e: events.CaseEvent;
+    try {
+      e = decode(m.value);
+    } catch (err) {
+      if (!(err instanceof Poison)) throw err;
+      await this.park(m.key, m.value, err.message);
+      return 'poison';
+    }
+    const rec = await this.record(e.caseId);
+    if (rec.parked) {
+      this.put({ ...rec, held: [...rec.held, (m.value ?? Buffer.alloc(0)).toString('base64')] });
+      return 'held';
+    }
+    if (e.version <= rec.view.version) return 'duplicate';
+    const pending = rec.pending.map((x) => events.CaseEvent.fromJSON(x));
+    if (e.version > rec.view.version + 1) {
+      if (!pending.some((x) => x.version === e.version)) pending.push(e);
+      this.put({ ...rec, pending: pending.map((x) => events.CaseEvent.toJSON(x)) });
+      return 'buffered';
+    }
+
+    let view: CaseView = rec.view;
+    let waiting = pending.sort((a, b) => a.version - b.version);
+    try {
+      view = applyEvent(view, e);
+      for (const next of waiting)
+        if (next.version === view.version + 1) view = applyEvent(view, next);
+      waiting = waiting.filter((x) => x.version > view.version);
+    } catch (err) {
+      await this.park(
+        m.key ?? e.caseId,
+        m.value,
+        `cannot apply ${e.payload?.$case} v${e.version}: ${(err as Error).message}`,
+      );
+      return 'poison';
+    }
+
+    const score = scoreCase(view, this.deps.model) ?? null;
+    const contrib = contributionOf(view, score ?? undefined);
+    const target = view.review?.enforcementCaseId ?? '';
+    if (view.review?.corrected && !rec.view.review?.corrected && target && target !== view.caseId)
+      await this.correct(target, view.caseId, seq);
+    await this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
+    this.put({
+      ...rec,
+      view,
+      score,
+      contrib,
+      pending: waiting.map((x) => events.CaseEvent.toJSON(x)),
+    });
+    if (JSON.stringify(view.orders) !== JSON.stringify(rec.view.orders))
+      this.orders.set(view.caseId, { agencyId: view.agencyId, orders: view.orders });
+    if (
+      view.kind === 'ENFORCEMENT' &&
+      (RULE_FACTS.has(e.payload?.$case ?? '') || needsWatching(view) !== needsWatching(rec.view))
+    )
+      this.watch.set(view.caseId, { view, watched: needsWatching(view) });
+    if (score && JSON.stringify(score) !== JSON.stringify(rec.score))
+      this.scores.set(view.caseId, [view, score]);
+    return 'applied';
+  }
+
+  /** A reconsideration corrected a decision: deduct from that case's score and rollups. */
+  private async correct(caseId: string, reviewId: string, seq: number): Promise<void> {
+    const rec = await this.record(caseId);
+    if (rec.view.correctedBy.includes(reviewId)) return;
+    const view = { ...rec.view, correctedBy: [...rec.view.correctedBy, reviewId] };
+    const score = scoreCase(view, this.deps.model) ?? null;
+    const contrib = contributionOf(view, score ?? undefined);
+    await this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
+    this.put({ ...rec, view, score, contrib });
+    if (score) this.scores.set(caseId, [view, score]);
+  }
+
+  async flush(): Promise<void> {
+    const { store, sink } = this.deps;
+    const shares = [...this.shares.values()];
+    await store.writeRollupShares(shares);
+    for (const s of shares) this.p.marked(s.id, s.toSeq);
+    await Promise.all([...this.dirty].map((id) => this.p.save(this.records.get(id) ?? fresh(id))));
+    await Promise.all([
+      ...[...this.orders].map(([caseId, o]) => store.upsertOrders(caseId, o.agencyId, o.orders)),
+      ...[...this.watch.values()].map((w) => store.setWatched(w.view, w.watched)),
+    ]);
+    for (const [view, score] of this.scores.values()) sink.changed(view, score);
+  }
+}
+
+/**
  * Applies case events to the read models: in version order per case, each
  * exactly once. Redeliveries are dropped by version; an event ahead of a
  * missing one waits in the case's record; an event that cannot be decoded or
  * applied goes to the dead-letter topic and parks its case, whose later
- * events are held in order until it is released. Rollups move by the change
- * in what the case contributes, guarded per (partition, offset).
+ * events are held in order until it is released. Messages are applied a batch
+ * at a time, so a busy case or rollup is written once per batch.
  */
 export class Projector {
   private readonly locks = new KeyedLock();
   /**
-   * Recently written case records. A partition has one consumer, so this
-   * process is the only writer of its cases and its copy is current; a copy
-   * gone stale after a rebalance fails the store's revision check, is dropped
-   * and read again.
+   * Recently written case records, and the offset each rollup share holds.
+   * A partition has one consumer, so this process is the only writer of its
+   * cases and shares and its copies are current; after a rebalance they are
+   * dropped (`forget`), and a stale record fails the store's revision check.
    */
   private readonly cache = new Map<string, CaseRecord>();
+  private readonly marks = new Map<string, number>();
 
   constructor(
     private readonly deps: ProjectorDeps,
     private readonly cacheSize = 20_000,
   ) {}
 
-  private async load(caseId: string): Promise<CaseRecord | null> {
+  async load(caseId: string): Promise<CaseRecord | null> {
     const hit = this.cache.get(caseId);
     if (hit) {
       this.cache.delete(caseId);
@@ -97,182 +260,100 @@ export class Projector {
     return this.deps.store.getCase(caseId);
   }
 
-  private async save(doc: CaseRecord): Promise<CaseRecord> {
-    try {
-      const saved = await this.deps.store.saveCase(doc);
-      this.cache.delete(doc._id);
-      this.cache.set(doc._id, saved);
-      if (this.cache.size > this.cacheSize) {
-        const oldest = this.cache.keys().next();
-        if (!oldest.done) this.cache.delete(oldest.value);
+  save(doc: CaseRecord): Promise<CaseRecord> {
+    // Two partitions' batches of this process may both touch a case (a
+    // correction); FerretDB does not isolate concurrent updates, so they take turns.
+    return this.locks.run(doc._id, async () => {
+      try {
+        const saved = await this.deps.store.saveCase(doc);
+        this.cache.delete(doc._id);
+        this.cache.set(doc._id, saved);
+        if (this.cache.size > this.cacheSize) {
+          const oldest = this.cache.keys().next();
+          if (!oldest.done) this.cache.delete(oldest.value);
+        }
+        return saved;
+      } catch (e) {
+        this.cache.delete(doc._id);
+        throw e;
       }
-      return saved;
-    } catch (e) {
-      this.cache.delete(doc._id);
-      throw e;
-    }
+    });
+  }
+
+  async mark(shareId: string, listKey: string): Promise<number> {
+    const known = this.marks.get(shareId);
+    if (known !== undefined) return known;
+    const stored = await this.deps.store.rollupShareMark(shareId, listKey);
+    this.marks.set(shareId, stored);
+    return stored;
+  }
+
+  marked(shareId: string, seq: number): void {
+    this.marks.set(shareId, seq);
+  }
+
+  /** Partitions moved: what this process knew about them may be stale. */
+  forget(): void {
+    this.cache.clear();
+    this.marks.clear();
+  }
+
+  /** Applies messages of one partition, in order; retried whole on a write conflict. */
+  async handleBatch(partition: number, messages: readonly Delivered[]): Promise<Outcome[]> {
+    return this.withRetry(`p${partition}`, async (batch) => {
+      const out: Outcome[] = [];
+      for (const m of messages) out.push(await batch.add(m, m.offset));
+      return out;
+    });
   }
 
   async handle(m: Delivered): Promise<Outcome> {
+    const [outcome] = await this.handleBatch(m.partition, [m]);
+    return outcome ?? 'duplicate';
+  }
+
+  /** Un-parks a case and applies what was held, filling any gap from intake's history. */
+  async release(caseId: string): Promise<number> {
+    // Released messages lost their place in the partition: guard them per case, in release order.
+    const guard = `release-${caseId}`;
+    let seq = Date.now() * 1000;
+    const outcomes = await this.withRetry(guard, async (batch) => {
+      const out: Outcome[] = [];
+      for (const b64 of await batch.unpark(caseId))
+        out.push(await batch.add({ key: caseId, value: Buffer.from(b64, 'base64') }, ++seq));
+      return out;
+    });
+    let applied = outcomes.filter((o) => o === 'applied').length;
+    const after = await this.load(caseId);
+    if (after && after.pending.length > 0 && this.deps.history) {
+      const missing = await this.deps.history.read(caseId, after.view.version + 1);
+      const filled = await this.withRetry(guard, async (batch) => {
+        const out: Outcome[] = [];
+        for (const e of missing)
+          out.push(
+            await batch.add(
+              { key: caseId, value: Buffer.from(events.CaseEvent.encode(e).finish()) },
+              ++seq,
+            ),
+          );
+        return out;
+      });
+      applied += filled.filter((o) => o === 'applied').length;
+    }
+    return applied;
+  }
+
+  private async withRetry<T>(guard: string, run: (batch: Batch) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      const batch = new Batch(this, this.deps, guard);
       try {
-        return await this.once(m);
+        const result = await run(batch);
+        await batch.flush();
+        return result;
       } catch (e) {
         if (this.deps.isConflict(e) && attempt < 5) continue;
         throw e;
       }
     }
-  }
-
-  /** Un-parks a case and applies what was held, filling any gap from intake's history. */
-  async release(caseId: string): Promise<number> {
-    const held = await this.locks.run(caseId, async () => {
-      const doc = await this.load(caseId);
-      if (!doc) return [];
-      await this.save({ ...doc, parked: false, parkReason: '', held: [] });
-      return doc.held;
-    });
-    let applied = 0;
-    // Released messages lost their place in the partition: guard them per case, in release order.
-    const guard = `release-${caseId}`;
-    let seq = Date.now() * 1000;
-    for (const b64 of held) {
-      const outcome = await this.handleGuarded(
-        { key: caseId, value: Buffer.from(b64, 'base64') },
-        guard,
-        ++seq,
-      );
-      if (outcome === 'applied') applied++;
-    }
-    const after = await this.load(caseId);
-    if (after && after.pending.length > 0 && this.deps.history) {
-      const missing = await this.deps.history.read(caseId, after.view.version + 1);
-      for (const e of missing) {
-        const outcome = await this.handleGuarded(
-          { key: caseId, value: Buffer.from(events.CaseEvent.encode(e).finish()) },
-          guard,
-          ++seq,
-        );
-        if (outcome === 'applied') applied++;
-      }
-    }
-    return applied;
-  }
-
-  private handleGuarded(
-    m: Pick<Delivered, 'key' | 'value'>,
-    guard: string,
-    seq: number,
-  ): Promise<Outcome> {
-    return this.apply(m, guard, seq);
-  }
-
-  private once(m: Delivered): Promise<Outcome> {
-    return this.apply(m, m.partition, m.offset);
-  }
-
-  private async apply(
-    m: Pick<Delivered, 'key' | 'value'>,
-    guard: number | string,
-    seq: number,
-  ): Promise<Outcome> {
-    const { store } = this.deps;
-    let e: events.CaseEvent;
-    try {
-      e = decode(m.value);
-    } catch (err) {
-      if (!(err instanceof Poison)) throw err;
-      await this.park(m, err.message);
-      return 'poison';
-    }
-    const doc = (await this.load(e.caseId)) ?? fresh(e.caseId);
-    if (doc.parked) {
-      await this.save({
-        ...doc,
-        held: [...doc.held, (m.value ?? Buffer.alloc(0)).toString('base64')],
-      });
-      return 'held';
-    }
-    if (e.version <= doc.view.version) return 'duplicate';
-    if (e.version > doc.view.version + 1) {
-      const pending = doc.pending.map((p) => events.CaseEvent.fromJSON(p));
-      if (!pending.some((p) => p.version === e.version)) pending.push(e);
-      await this.save({ ...doc, pending: pending.map((p) => events.CaseEvent.toJSON(p)) });
-      return 'buffered';
-    }
-
-    let view: CaseView = doc.view;
-    let pending = doc.pending
-      .map((p) => events.CaseEvent.fromJSON(p))
-      .sort((a, b) => a.version - b.version);
-    try {
-      view = applyEvent(view, e);
-      for (const next of pending)
-        if (next.version === view.version + 1) view = applyEvent(view, next);
-      pending = pending.filter((p) => p.version > view.version);
-    } catch (err) {
-      // Already holding this case's lock: park it directly.
-      const reason = `cannot apply ${e.payload?.$case} v${e.version}: ${(err as Error).message}`;
-      await this.deps.deadLetters.send(m.key, m.value, reason);
-      await this.parkLocked(e.caseId, reason);
-      return 'poison';
-    }
-
-    const score = scoreCase(view, this.deps.model) ?? null;
-    const contrib = contributionOf(view, score ?? undefined);
-    const target = view.review?.enforcementCaseId ?? '';
-    if (view.review?.corrected && !doc.view.review?.corrected && target && target !== view.caseId) {
-      await this.correct(target, view.caseId, guard, seq);
-    }
-    await store.applyRollups(rollupDeltas(doc.contrib, contrib), guard, seq);
-    await this.save({
-      ...doc,
-      view,
-      score,
-      contrib,
-      pending: pending.map((p) => events.CaseEvent.toJSON(p)),
-    });
-    // Derived views of the record just saved; independent of each other.
-    const ordersChanged = JSON.stringify(view.orders) !== JSON.stringify(doc.view.orders);
-    const watchChanged =
-      view.kind === 'ENFORCEMENT' &&
-      (RULE_FACTS.has(e.payload?.$case ?? '') || needsWatching(view) !== needsWatching(doc.view));
-    await Promise.all([
-      ordersChanged ? store.upsertOrders(view.caseId, view.agencyId, view.orders) : undefined,
-      watchChanged ? store.setWatched(view, needsWatching(view)) : undefined,
-    ]);
-    if (score && JSON.stringify(score) !== JSON.stringify(doc.score))
-      this.deps.sink.changed(view, score);
-    return 'applied';
-  }
-
-  /** A reconsideration corrected a decision: deduct from that case's score and rollups. */
-  private async correct(
-    caseId: string,
-    reviewId: string,
-    guard: number | string,
-    seq: number,
-  ): Promise<void> {
-    const { store, model } = this.deps;
-    const doc = (await this.load(caseId)) ?? fresh(caseId);
-    if (doc.view.correctedBy.includes(reviewId)) return;
-    const view = { ...doc.view, correctedBy: [...doc.view.correctedBy, reviewId] };
-    const score = scoreCase(view, model) ?? null;
-    const contrib = contributionOf(view, score ?? undefined);
-    await store.applyRollups(rollupDeltas(doc.contrib, contrib), guard, seq);
-    await this.save({ ...doc, view, score, contrib });
-    if (score) this.deps.sink.changed(view, score);
-  }
-
-  private async park(m: Pick<Delivered, 'key' | 'value'>, reason: string): Promise<void> {
-    await this.deps.deadLetters.send(m.key, m.value, reason);
-    const key = m.key;
-    if (!key) return; // no case to park: nothing else is held back
-    await this.locks.run(key, () => this.parkLocked(key, reason));
-  }
-
-  private async parkLocked(key: string, reason: string): Promise<void> {
-    const doc = (await this.load(key)) ?? fresh(key);
-    if (!doc.parked) await this.save({ ...doc, parked: true, parkReason: reason });
   }
 }

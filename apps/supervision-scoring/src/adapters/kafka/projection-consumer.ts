@@ -26,11 +26,14 @@ export interface ConsumerStats {
   positions: Map<number, number>;
 }
 
+/** Messages applied and written together; bounds a batch's memory and its replay after a crash. */
+const CHUNK = 500;
+
 /**
  * Feeds the case-events topic to the projector. kafkajs hands one partition's
- * messages in order; offsets are committed after a message is handled, so a
- * restart resumes where it left off (at least once; the projector makes that
- * exactly once).
+ * messages in order, in batches; a chunk's offsets are committed after it is
+ * written, so a restart resumes where it left off (at least once; the
+ * projector makes that exactly once).
  */
 export class ProjectionConsumer {
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0, positions: new Map() };
@@ -51,23 +54,48 @@ export class ProjectionConsumer {
 
   async start(): Promise<void> {
     await this.consumer.connect();
+    // Partitions may have moved to or from this process: drop what it knew about them.
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.projector.forget());
     await this.consumer.subscribe({
       topic: this.opts.topic,
       fromBeginning: this.opts.fromBeginning,
     });
     await this.consumer.run({
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently,
-      eachMessage: async ({ partition, message }) => {
-        const outcome = await this.projector.handle({
-          partition,
-          offset: Number(message.offset),
-          key: message.key ? message.key.toString('utf8') : null,
-          value: message.value,
-        });
-        if (outcome === 'duplicate') this.stats.duplicates++;
-        else if (outcome === 'poison') this.stats.poison++;
-        else this.stats.applied++;
-        this.stats.positions.set(partition, Number(message.offset));
+      eachBatchAutoResolve: false,
+      eachBatch: async ({
+        batch,
+        resolveOffset,
+        heartbeat,
+        isRunning,
+        isStale,
+        commitOffsetsIfNecessary,
+      }) => {
+        for (let i = 0; i < batch.messages.length; i += CHUNK) {
+          if (!isRunning() || isStale()) return;
+          const chunk = batch.messages.slice(i, i + CHUNK);
+          const outcomes = await this.projector.handleBatch(
+            batch.partition,
+            chunk.map((m) => ({
+              partition: batch.partition,
+              offset: Number(m.offset),
+              key: m.key ? m.key.toString('utf8') : null,
+              value: m.value,
+            })),
+          );
+          for (const outcome of outcomes) {
+            if (outcome === 'duplicate') this.stats.duplicates++;
+            else if (outcome === 'poison') this.stats.poison++;
+            else this.stats.applied++;
+          }
+          const last = chunk.at(-1);
+          if (last) {
+            resolveOffset(last.offset);
+            this.stats.positions.set(batch.partition, Number(last.offset));
+          }
+          await commitOffsetsIfNecessary();
+          await heartbeat();
+        }
       },
     });
   }

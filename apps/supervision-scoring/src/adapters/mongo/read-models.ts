@@ -1,8 +1,7 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import { isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
-import type { CaseRecord } from '../../application/ports.js';
+import type { CaseRecord, RollupShareWrite } from '../../application/ports.js';
 import type { CaseView, OrderView } from '../../domain/case-view.js';
-import type { RollupDelta } from '../../domain/rollups.js';
 
 /** The projection of one case, as stored. */
 export type CaseDoc = CaseRecord & { updatedAt: Date };
@@ -108,28 +107,30 @@ export class ReadModels {
     return next;
   }
 
+  async rollupShareMark(shareId: string, listKey: string): Promise<number> {
+    const doc = await this.rollups
+      .for(listKey)
+      .findOne({ _id: shareId }, { projection: { hw: 1 } });
+    return doc?.hw ?? -1;
+  }
+
   /**
-   * Applies rollup increments once per (partition, offset): a share that
-   * already saw this offset is left alone, so a redelivered message or a
-   * restart after a crash never counts twice.
+   * Writes each share once per batch: its summed increments and the offset it
+   * reached, provided it still holds the offset the batch read (its only
+   * writer is this partition's consumer, so that is a safety net, and a
+   * replayed batch never counts twice).
    */
-  async applyRollups(
-    deltas: readonly RollupDelta[],
-    partition: number | string,
-    offset: number,
-  ): Promise<void> {
-    // Each share has one writer (this partition's consumer), so the shares a
-    // message touches can be written at once.
+  async writeRollupShares(shares: readonly RollupShareWrite[]): Promise<void> {
     await Promise.all(
-      deltas.map(async (d) => {
+      shares.map(async ({ id, delta: d, fromMark, toSeq }) => {
         const filter: Filter<RollupDoc> = {
-          _id: `${d.rollupId}|${partition}`,
-          $or: [{ hw: { $exists: false } }, { hw: { $lt: offset } }],
+          _id: id,
+          $or: [{ hw: { $exists: false } }, { hw: { $lte: fromMark } }],
         };
         const update = {
           $inc: d.inc,
           $set: {
-            hw: offset,
+            hw: toSeq,
             rollupId: d.rollupId,
             listKey: d.listKey,
             groupBy: d.groupBy,
@@ -146,9 +147,9 @@ export class ReadModels {
           await col.updateOne(filter, update, { upsert: true });
         } catch (e) {
           if (!isDuplicateKey(e)) throw e;
-          // The upsert's insert collided: the share exists and already saw this
-          // offset (then the guarded update matches nothing), or a crashed
-          // writer's last request landed a moment ago.
+          // The upsert's insert collided: the share exists and moved on (then
+          // the guarded update matches nothing), or a crashed writer's last
+          // request landed a moment ago.
           await col.updateOne(filter, update);
         }
       }),
