@@ -46,11 +46,15 @@ describe('the loop closes through the services', () => {
       what: 'projected',
     });
 
+    // The rules run again and again (as the ticker would) until the order is back.
     await Promise.all([sys.scoring.runtime.tick(), sys.scoring.runtime.tick()]);
-    await sys.scoring.runtime.tick();
-    await eventually(async () => ((await view(caseId))?.view.orders.length ? true : undefined), {
-      what: 'order back in the read model',
-    });
+    await eventually(
+      async () => {
+        await sys.scoring.runtime.tick();
+        return (await view(caseId))?.view.orders.length ? true : undefined;
+      },
+      { what: 'order back in the read model' },
+    );
     await sys.scoring.runtime.tick();
 
     const opened = (await history(caseId)).filter(
@@ -62,19 +66,28 @@ describe('the loop closes through the services', () => {
       ruleId: `overdue:${caseId}`,
     });
 
-    const orders = await unary<scoring.ListSupervisionOrdersResponse>((cb) =>
-      sys.scoringClient.listSupervisionOrders(
-        {
-          agencyId: 'lz-eeb',
-          status: scoring.OrderStatus.ORDER_STATUS_OPEN,
-          reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
-          overdueOnly: false,
-          pageSize: 100,
-          pageToken: '',
-        },
-        supervisor,
-        cb,
-      ),
+    // The order list is written just after the case's record: wait for it.
+    const listed = () =>
+      unary<scoring.ListSupervisionOrdersResponse>((cb) =>
+        sys.scoringClient.listSupervisionOrders(
+          {
+            agencyId: 'lz-eeb',
+            status: scoring.OrderStatus.ORDER_STATUS_OPEN,
+            reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
+            overdueOnly: false,
+            pageSize: 100,
+            pageToken: '',
+          },
+          supervisor,
+          cb,
+        ),
+      );
+    const orders = await eventually(
+      async () => {
+        const r = await listed();
+        return r.orders.some((o) => o.caseId === caseId) ? r : undefined;
+      },
+      { what: 'the order listed' },
     );
     expect(orders.orders.filter((o) => o.caseId === caseId)).toHaveLength(1);
   });
@@ -85,10 +98,11 @@ describe('the loop closes through the services', () => {
     await eventually(async () => ((await view(caseId))?.score ? true : undefined), {
       what: 'scored',
     });
-    await sys.scoring.runtime.tick();
-
     const evaluated = await eventually(
-      async () => (await history(caseId)).find((e) => e.payload?.$case === 'caseEvaluated'),
+      async () => {
+        await sys.scoring.runtime.tick();
+        return (await history(caseId)).find((e) => e.payload?.$case === 'caseEvaluated');
+      },
       { what: 'evaluation in intake' },
     );
     const score = await unary<scoring.GetCaseScoreResponse>((cb) =>
