@@ -1,5 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { type events } from '@enforcement/contracts';
+import { DISTRICTS } from '@enforcement/reference-data';
+import { AGENCIES } from './workload.js';
 import {
   applyEvent,
   contributionOf,
@@ -10,29 +12,6 @@ import {
   scoreCase,
   type CaseView,
 } from '@enforcement/supervision-scoring';
-
-const AGENCIES = [
-  'lz-eeb',
-  'lz-psb',
-  'lz-hc',
-  'lz-agri',
-  'lz-water',
-  'lz-amr',
-  'lz-urban',
-  'lz-trans',
-];
-const DISTRICTS = [
-  '城中区',
-  '鱼峰区',
-  '柳南区',
-  '柳北区',
-  '柳江区',
-  '柳城县',
-  '鹿寨县',
-  '融安县',
-  '融水苗族自治县',
-  '三江侗族自治县',
-];
 
 function viewFor(i: number): CaseView {
   const caseId = `q-${i}`;

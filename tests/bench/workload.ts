@@ -1,19 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { events, type intake } from '@enforcement/contracts';
+import { DISTRICTS } from '@enforcement/reference-data';
 
-const AGENCIES = ['lz-eeb', 'lz-psb', 'lz-hc', 'lz-agri', 'lz-water', 'lz-amr'];
-const DISTRICTS = [
-  '城中区',
-  '鱼峰区',
-  '柳南区',
-  '柳北区',
-  '柳江区',
-  '柳城县',
-  '鹿寨县',
-  '融安县',
-  '融水苗族自治县',
-  '三江侗族自治县',
-];
+export const AGENCIES = ['lz-eeb', 'lz-psb', 'lz-hc', 'lz-agri', 'lz-water', 'lz-amr'];
 
 /** The commands of `cases` cases run by the book, interleaved the way many agencies would send them. */
 export function* workload(

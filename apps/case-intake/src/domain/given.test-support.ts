@@ -243,6 +243,22 @@ export const fact = {
     $case: 'caseArchived',
     value: { headHash: 'h', eventCount: 9 },
   }),
+  reviewFiled: (): EventPayload => ({
+    $case: 'reconsiderationFiled',
+    value: {
+      kind: events.ReviewKind.REVIEW_KIND_RECONSIDERATION,
+      enforcementCaseId: 'case-1',
+      respondentAgencyId: 'lz-eeb',
+      applicant: 'a',
+      district: 'd',
+      domain: events.Domain.DOMAIN_ENVIRONMENT,
+      claims: '',
+    },
+  }),
+  reviewAccepted: (): EventPayload => ({
+    $case: 'reconsiderationAccepted',
+    value: { handledBy: 'x' },
+  }),
 };
 
 /** A case that has gone as far as `step` along the loop, one day per event. */

@@ -338,25 +338,9 @@ describe('supervision orders', () => {
 describe('administrative reconsideration, its own case type', () => {
   it('files, accepts and concludes with a correction', () => {
     given().when(cmd.file()).thenProduces('reconsiderationFiled');
-    const history: ReturnType<typeof caseUpTo> = [
-      [
-        {
-          $case: 'reconsiderationFiled',
-          value: {
-            kind: 1,
-            enforcementCaseId: 'case-1',
-            respondentAgencyId: 'lz-eeb',
-            applicant: 'a',
-            district: 'd',
-            domain: 1,
-            claims: '',
-          },
-        },
-        T0,
-      ],
-    ];
+    const history: ReturnType<typeof caseUpTo> = [[fact.reviewFiled(), T0]];
     given(history).when(cmd.accept()).thenProduces('reconsiderationAccepted');
-    given([...history, [{ $case: 'reconsiderationAccepted', value: { handledBy: 'x' } }, day(1)]])
+    given([...history, [fact.reviewAccepted(), day(1)]])
       .when(cmd.concludeReview(events.ReviewOutcome.REVIEW_OUTCOME_REVOKED))
       .then([
         {
@@ -369,7 +353,7 @@ describe('administrative reconsideration, its own case type', () => {
           },
         },
       ]);
-    given([...history, [{ $case: 'reconsiderationAccepted', value: { handledBy: 'x' } }, day(1)]])
+    given([...history, [fact.reviewAccepted(), day(1)]])
       .when(cmd.concludeReview(events.ReviewOutcome.REVIEW_OUTCOME_UPHELD))
       .thenProduces('reconsiderationConcluded', (v: events.ReconsiderationConcluded) =>
         expect(v.corrected).toBe(false),
@@ -377,46 +361,14 @@ describe('administrative reconsideration, its own case type', () => {
   });
 
   it('refuses to conclude a review that was not accepted', () => {
-    given([
-      [
-        {
-          $case: 'reconsiderationFiled',
-          value: {
-            kind: 1,
-            enforcementCaseId: 'case-1',
-            respondentAgencyId: 'lz-eeb',
-            applicant: 'a',
-            district: 'd',
-            domain: 1,
-            claims: '',
-          },
-        },
-        T0,
-      ],
-    ])
+    given([[fact.reviewFiled(), T0]])
       .when(cmd.concludeReview(events.ReviewOutcome.REVIEW_OUTCOME_UPHELD))
       .thenThrows('CASE.INVALID_TRANSITION');
   });
 
   it('refuses enforcement commands on a review, and review commands on a case', () => {
     given(caseUpTo('registered')).when(cmd.accept()).thenThrows('CASE.WRONG_TYPE');
-    given([
-      [
-        {
-          $case: 'reconsiderationFiled',
-          value: {
-            kind: 1,
-            enforcementCaseId: 'case-1',
-            respondentAgencyId: 'lz-eeb',
-            applicant: 'a',
-            district: 'd',
-            domain: 1,
-            claims: '',
-          },
-        },
-        T0,
-      ],
-    ])
+    given([[fact.reviewFiled(), T0]])
       .when(cmd.dispatch())
       .thenThrows('CASE.WRONG_TYPE');
   });
