@@ -7,7 +7,7 @@ import {
   loadScoringConfig,
   type SupervisionScoring,
 } from '@enforcement/supervision-scoring';
-import { stack, uniqueName } from '@enforcement/testing';
+import { serviceEnv, uniqueName } from '@enforcement/testing';
 
 export interface System {
   readonly intake: CaseIntake;
@@ -20,7 +20,6 @@ export interface System {
 
 /** case-intake and supervision-scoring in this process, on the real stack, with their own topics and databases. */
 export async function startSystem(): Promise<System> {
-  const s = stack();
   const run = uniqueName('sys');
   const topics: TopicNames = {
     ...Topics,
@@ -32,12 +31,7 @@ export async function startSystem(): Promise<System> {
     scores: `${run}.scores`,
   };
   const db = run.replace(/-/g, '_');
-  const common = {
-    KAFKA_BROKERS: s.kafkaBrokers.join(','),
-    MONGODB_URI: s.mongoUri,
-    GRPC_PORT: '0',
-    KAFKA_CLIENT_ID: run,
-  };
+  const common = serviceEnv(run);
   const quiet = () => undefined;
   const intakeSvc = await createCaseIntake(
     loadIntakeConfig({

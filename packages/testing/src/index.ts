@@ -29,3 +29,14 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** The environment a service needs to run on the test stack, on a free port. */
+export function serviceEnv(clientId: string): Record<string, string> {
+  const s = stack();
+  return {
+    KAFKA_BROKERS: s.kafkaBrokers.join(','),
+    MONGODB_URI: s.mongoUri,
+    GRPC_PORT: '0',
+    KAFKA_CLIENT_ID: clientId,
+  };
+}

@@ -3,7 +3,7 @@ import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { events, intake } from '@enforcement/contracts';
 import { Topics, type TopicNames } from '@enforcement/messaging';
-import { eventually, stack, uniqueName } from '@enforcement/testing';
+import { eventually, serviceEnv, stack, uniqueName } from '@enforcement/testing';
 import { loadIntakeConfig } from '../config.js';
 import { createCaseIntake, type CaseIntake, type IntakeOverrides } from '../server.js';
 
@@ -19,7 +19,6 @@ export interface TestIntake {
 export async function startIntake(
   o: IntakeOverrides & { db?: string; topics?: TopicNames; env?: Record<string, string> } = {},
 ): Promise<TestIntake> {
-  const s = stack();
   const db = o.db ?? uniqueName('intake').replace(/-/g, '_');
   const run = uniqueName('t');
   const topics =
@@ -32,13 +31,10 @@ export async function startIntake(
       intakeDeadLetter: `${run}.dlq`,
     } satisfies TopicNames);
   const config = loadIntakeConfig({
-    KAFKA_BROKERS: s.kafkaBrokers.join(','),
-    MONGODB_URI: s.mongoUri,
+    ...serviceEnv(run),
     MONGODB_DB: db,
-    GRPC_PORT: '0',
     EVENT_STORE_BUCKETS: '8',
     CASE_EVENTS_PARTITIONS: '3',
-    KAFKA_CLIENT_ID: run,
     RELAY_SWEEP_AFTER_MS: '60000',
     ...o.env,
   });

@@ -2,7 +2,7 @@ import { credentials } from '@grpc/grpc-js';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { events, scoring } from '@enforcement/contracts';
 import { Topics, type TopicNames } from '@enforcement/messaging';
-import { stack, uniqueName } from '@enforcement/testing';
+import { serviceEnv, stack, uniqueName } from '@enforcement/testing';
 import { loadScoringConfig } from '../config.js';
 import {
   createSupervisionScoring,
@@ -31,17 +31,13 @@ export function testTopics(): TopicNames {
 export async function startScoring(
   o: ScoringOverrides & { db?: string; topics?: TopicNames; env?: Record<string, string> } = {},
 ): Promise<TestScoring> {
-  const s = stack();
   const db = o.db ?? uniqueName('scoring').replace(/-/g, '_');
   const topics = o.topics ?? testTopics();
   const config = loadScoringConfig({
-    KAFKA_BROKERS: s.kafkaBrokers.join(','),
-    MONGODB_URI: s.mongoUri,
+    ...serviceEnv(uniqueName('c')),
     MONGODB_DB: db,
-    GRPC_PORT: '0',
     READ_MODEL_BUCKETS: '4',
     RULES_TICK_MS: '0',
-    KAFKA_CLIENT_ID: uniqueName('c'),
     SCORING_GROUP: `scoring-${db}`,
     INTAKE_ADDRESS: '127.0.0.1:1',
     ...o.env,
