@@ -10,6 +10,8 @@ export const Topics = {
   intakeDeadLetter: 'enforcement.intake.submissions.dlq.v1',
   /** Case events the scoring projection could not decode or apply, with the reason. */
   scoringDeadLetter: 'enforcement.case-events.scoring-dlq.v1',
+  /** Case events the reporting projection could not decode or apply, with the reason. */
+  reportingDeadLetter: 'enforcement.case-events.reporting-dlq.v1',
   /** Every case score as it changes; value = enforcement.scoring.v1.CaseScore (binary). */
   scores: 'enforcement.scores.v1',
 } as const;

@@ -1,0 +1,10 @@
+export {
+  generateYear,
+  RECONSIDERATION_2021,
+  type GeneratedYear,
+  type YearOptions,
+} from './year.js';
+export { emptyFigures, type Figures, type GroundTruth } from './truth.js';
+export { planCase, planReview, DAY, type CasePlan, type ReviewPlan } from './plan.js';
+export { caseCommands, reviewCommands, officerName, type Timed } from './commands.js';
+export { Random, seedOf } from './random.js';

@@ -1,0 +1,123 @@
+import { cityDaysBetween, cityParts } from '@enforcement/reference-data';
+import type { CasePlan, ReviewPlan } from './plan.js';
+
+/** The year's figures as the generator planned them; names follow `enforcement.reporting.v1.Statistics`. */
+export interface Figures {
+  casesRegistered: number;
+  casesConcluded: number;
+  /** Cases registered in the year that are concluded (at any time). */
+  registeredAndConcluded: number;
+  handlingDays: number[];
+  overdueCases: number;
+  penalties: number;
+  penaltyTotalFen: number;
+  discretionAnomalies: number;
+  ordersOpened: number;
+  ordersAnsweredOnTime: number;
+  ordersEscalated: number;
+  reconsiderationsAccepted: number;
+  reconsiderationsConcluded: number;
+  reconsiderationsCorrected: number;
+  evaluated: number;
+  scoreHundredthsTotal: number;
+}
+
+export const emptyFigures = (): Figures => ({
+  casesRegistered: 0,
+  casesConcluded: 0,
+  registeredAndConcluded: 0,
+  handlingDays: [],
+  overdueCases: 0,
+  penalties: 0,
+  penaltyTotalFen: 0,
+  discretionAnomalies: 0,
+  ordersOpened: 0,
+  ordersAnsweredOnTime: 0,
+  ordersEscalated: 0,
+  reconsiderationsAccepted: 0,
+  reconsiderationsConcluded: 0,
+  reconsiderationsCorrected: 0,
+  evaluated: 0,
+  scoreHundredthsTotal: 0,
+});
+
+/** Ground truth for one year: overall and by agency, district and domain. */
+export interface GroundTruth {
+  readonly year: number;
+  readonly overall: Figures;
+  readonly byAgency: Map<string, Figures>;
+  readonly byDistrict: Map<string, Figures>;
+  readonly byDomain: Map<number, Figures>;
+}
+
+export class TruthCounter {
+  readonly truth: GroundTruth;
+
+  constructor(readonly year: number) {
+    this.truth = {
+      year,
+      overall: emptyFigures(),
+      byAgency: new Map(),
+      byDistrict: new Map(),
+      byDomain: new Map(),
+    };
+  }
+
+  private figures(agency: string, district: string, domain: number): Figures[] {
+    const get = <K>(m: Map<K, Figures>, k: K) => {
+      let f = m.get(k);
+      if (!f) m.set(k, (f = emptyFigures()));
+      return f;
+    };
+    return [
+      this.truth.overall,
+      get(this.truth.byAgency, agency),
+      get(this.truth.byDistrict, district),
+      get(this.truth.byDomain, domain),
+    ];
+  }
+
+  private inYear(at: number | null | undefined): boolean {
+    return at !== null && at !== undefined && cityParts(at).year === this.year;
+  }
+
+  addCase(p: CasePlan): void {
+    for (const f of this.figures(p.agency.id, p.district, p.agency.domain)) {
+      if (this.inYear(p.registeredAt)) {
+        f.casesRegistered++;
+        f.registeredAndConcluded++;
+      }
+      if (this.inYear(p.concludedAt)) {
+        f.casesConcluded++;
+        f.handlingDays.push(cityDaysBetween(p.registeredAt, p.concludedAt));
+        if (p.evaluation) {
+          f.evaluated++;
+          f.scoreHundredthsTotal += Math.round(p.evaluation.score * 100);
+        }
+      }
+      if (this.inYear(p.dueAt) && p.concludedAt > p.dueAt) f.overdueCases++;
+      if (p.penalty && this.inYear(p.penalty.at)) {
+        f.penalties++;
+        f.penaltyTotalFen += p.penalty.fineFen;
+        if (p.penalty.anomaly) f.discretionAnomalies++;
+      }
+      for (const o of p.orders) {
+        if (!this.inYear(o.openedAt)) continue;
+        f.ordersOpened++;
+        if (o.escalation) f.ordersEscalated++;
+        else if (o.answeredAt <= o.responseDueAt) f.ordersAnsweredOnTime++;
+      }
+    }
+  }
+
+  addReview(v: ReviewPlan): void {
+    const c = v.enforcementCase;
+    for (const f of this.figures(c.agency.id, c.district, c.agency.domain)) {
+      if (this.inYear(v.acceptedAt)) f.reconsiderationsAccepted++;
+      if (v.concluded && this.inYear(v.concluded.at)) {
+        f.reconsiderationsConcluded++;
+        if (v.role === 'CORRECTED') f.reconsiderationsCorrected++;
+      }
+    }
+  }
+}
