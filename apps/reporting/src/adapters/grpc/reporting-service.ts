@@ -1,0 +1,92 @@
+import type { Metadata, sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { hasRole, type Principal, type Verifier } from '@enforcement/auth';
+import { reporting } from '@enforcement/contracts';
+import { DomainError, invalid } from '@enforcement/errors';
+import { toServiceError } from '@enforcement/grpc-kit';
+import type { Reports } from '../../application/reports.js';
+import { digestOf, type Figures, type Grouping } from '../../domain/statistics.js';
+import { render, type Format } from '../../render/report.js';
+
+const bearer = (md: Metadata): string | undefined => {
+  const v = md.get('authorization')[0];
+  return v === undefined ? undefined : String(v);
+};
+
+const GROUP_BY: Record<number, Grouping> = {
+  [reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_UNSPECIFIED]: 'NONE',
+  [reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_NONE]: 'NONE',
+  [reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY]: 'AGENCY',
+  [reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_DISTRICT]: 'DISTRICT',
+  [reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_DOMAIN]: 'DOMAIN',
+  [reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_MONTH]: 'MONTH',
+};
+
+const FORMATS: Record<number, Format> = {
+  [reporting.ReportFormat.REPORT_FORMAT_JSON]: 'JSON',
+  [reporting.ReportFormat.REPORT_FORMAT_CSV]: 'CSV',
+  [reporting.ReportFormat.REPORT_FORMAT_MARKDOWN]: 'MARKDOWN',
+  [reporting.ReportFormat.REPORT_FORMAT_HTML]: 'HTML',
+};
+
+/** Annual figures are for the city's supervisors and report writers, not for agencies. */
+function mayReport(p: Principal): void {
+  if (!hasRole(p, 'reporting') && !hasRole(p, 'supervisor'))
+    throw new DomainError('AUTH.FORBIDDEN', 'FORBIDDEN', 'reporting or supervisor role required');
+}
+
+const toStatistics = (f: Figures): reporting.Statistics => ({ ...f });
+
+/** The gRPC adapter of the reporting service. */
+export function reportingService(
+  reports: Reports,
+  verify: Verifier,
+  onUnexpected: (e: unknown) => void,
+): reporting.ReportingServiceServer {
+  const fault = (e: unknown) => toServiceError(e, onUnexpected) as ServiceError;
+  const query =
+    <Req, Res>(run: (r: Req) => Promise<Res>) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      verify(bearer(call.metadata))
+        .then((p) => {
+          mayReport(p);
+          return run(call.request);
+        })
+        .then(
+          (r) => callback(null, r),
+          (e: unknown) => callback(fault(e)),
+        );
+    };
+
+  return {
+    getAnnualStatistics: query(async (r: reporting.GetAnnualStatisticsRequest) => {
+      const grouping = GROUP_BY[r.groupBy];
+      if (!grouping) throw invalid('REPORT.GROUP_BY', 'group_by', `unknown grouping ${r.groupBy}`);
+      const s = await reports.statistics(r.year, r.asOf);
+      return {
+        year: s.year,
+        overall: toStatistics(s.overall),
+        groups: grouping === 'NONE' ? [] : s.groups[grouping].map(toStatistics),
+        position: s.position,
+        asOf: new Date(s.asOfMs),
+        digest: digestOf(s, grouping),
+      };
+    }),
+    renderAnnualReport: query(async (r: reporting.RenderAnnualReportRequest) => {
+      const format = FORMATS[r.format];
+      if (!format)
+        throw invalid(
+          'REPORT.FORMAT',
+          'format',
+          `must be one of JSON, CSV, MARKDOWN, HTML (got ${reporting.reportFormatToJSON(r.format)})`,
+        );
+      const s = await reports.statistics(r.year, r.asOf);
+      const out = render(s, format);
+      return {
+        content: out.content,
+        contentType: out.contentType,
+        digest: out.digest,
+        position: s.position,
+      };
+    }),
+  };
+}

@@ -1,0 +1,90 @@
+import { Binary, type Db, type Collection } from 'mongodb';
+import type { CaseFacts } from '../../domain/facts.js';
+import type { FactPage, FactStore, Progress } from '../../application/ports.js';
+
+interface PageDoc {
+  _id: string;
+  month: string;
+  years: number[];
+  count: number;
+  /** The page's case facts as one JSON blob: a server that speaks the MongoDB
+   * wire protocol returns one large value far faster than thousands of small documents. */
+  facts: Binary;
+}
+
+interface ProgressDoc {
+  _id: string;
+  partition: number;
+  offset: number;
+  recordedMs: number;
+}
+
+const PAGES = /^facts_p\d+$/;
+
+/**
+ * Pages of case facts, one collection per partition of the case-events topic
+ * (`facts_pNN`), so one consumer writes each collection and loading a
+ * partition reads only its own pages.
+ */
+export class MongoFactStore implements FactStore {
+  private readonly progressDocs: Collection<ProgressDoc>;
+
+  constructor(private readonly db: Db) {
+    this.progressDocs = db.collection<ProgressDoc>('progress');
+  }
+
+  private pages(partition: number): Collection<PageDoc> {
+    return this.db.collection<PageDoc>(`facts_p${String(partition).padStart(2, '0')}`);
+  }
+
+  async loadPartition(partition: number): Promise<FactPage[]> {
+    const docs = await this.pages(partition).find({}).toArray();
+    return docs.map((d) => ({ id: d._id, month: d.month, years: d.years, cases: decode(d.facts) }));
+  }
+
+  async writePages(partition: number, pages: FactPage[]): Promise<void> {
+    const c = this.pages(partition);
+    await c.bulkWrite(
+      pages.map((p) => ({
+        replaceOne: {
+          filter: { _id: p.id },
+          replacement: {
+            month: p.month,
+            years: p.years,
+            count: p.cases.length,
+            facts: new Binary(Buffer.from(JSON.stringify(p.cases))),
+          },
+          upsert: true,
+        },
+      })),
+      { ordered: false },
+    );
+  }
+
+  async saveProgress(p: Progress): Promise<void> {
+    await this.progressDocs.replaceOne({ _id: `p${p.partition}` }, p, { upsert: true });
+  }
+
+  async progress(): Promise<Progress[]> {
+    const docs = await this.progressDocs.find({}).toArray();
+    return docs.map(({ partition, offset, recordedMs }) => ({ partition, offset, recordedMs }));
+  }
+
+  async *casesOfYear(year: number): AsyncIterable<CaseFacts> {
+    const names = (await this.db.listCollections({}, { nameOnly: true }).toArray())
+      .map((c) => c.name)
+      .filter((n) => PAGES.test(n))
+      .sort();
+    for (const name of names) {
+      const cursor = this.db.collection<PageDoc>(name).find({ years: year }, { batchSize: 16 });
+      for await (const page of cursor) yield* decode(page.facts);
+    }
+  }
+
+  async drop(): Promise<void> {
+    await this.db.dropDatabase();
+  }
+}
+
+const decode = (b: Binary): CaseFacts[] =>
+  JSON.parse(Buffer.from(b.buffer).toString('utf8')) as CaseFacts[];

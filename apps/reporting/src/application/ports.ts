@@ -1,0 +1,36 @@
+import type { CaseFacts } from '../domain/facts.js';
+
+/** A page of one partition's case facts: the cases whose first event fell in one month. */
+export interface FactPage {
+  readonly id: string;
+  readonly month: string;
+  readonly years: number[];
+  readonly cases: CaseFacts[];
+}
+
+/** How far the projection has applied one partition of the case-events topic. */
+export interface Progress {
+  readonly partition: number;
+  /** Offset of the last message applied. */
+  readonly offset: number;
+  /** Recording time of the last event applied (ms). */
+  readonly recordedMs: number;
+}
+
+/** The reporting read model: pages of case facts, written by one partition's consumer each. */
+export interface FactStore {
+  loadPartition(partition: number): Promise<FactPage[]>;
+  writePages(partition: number, pages: FactPage[]): Promise<void>;
+  saveProgress(p: Progress): Promise<void>;
+  progress(): Promise<Progress[]>;
+  /** Every case with a fact dated in the year. */
+  casesOfYear(year: number): AsyncIterable<CaseFacts>;
+  drop(): Promise<void>;
+}
+
+export interface DeadLetters {
+  send(key: string | null, value: Buffer | null, reason: string): Promise<void>;
+}
+
+/** Topic high watermarks: the offset the next message of each partition will get. */
+export type HighWatermarks = () => Promise<Map<number, number>>;

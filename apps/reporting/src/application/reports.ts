@@ -1,0 +1,65 @@
+import { invalid, precondition } from '@enforcement/errors';
+import { StatisticsFold, type AnnualStatistics } from '../domain/statistics.js';
+import type { FactStore, HighWatermarks } from './ports.js';
+
+export interface Clock {
+  now(): Date;
+}
+
+/** The earliest and latest years a report may be asked for. */
+const YEARS = { min: 1990, max: 2999 };
+
+/**
+ * Answers for a year's statistics, as of a moment. The figures as of T count
+ * the facts recorded at or before T; T may not be later than the moment up to
+ * which every partition has been applied, so the same T gives the same figures
+ * on every run.
+ */
+export class Reports {
+  constructor(
+    private readonly store: FactStore,
+    private readonly highWatermarks: HighWatermarks,
+    private readonly clock: Clock,
+    /** Events reach Kafka a little after intake records them: a caught-up partition is complete up to now minus this. */
+    private readonly settleMs: number,
+  ) {}
+
+  /** Every event recorded at or before this moment has been applied (ms). */
+  async completeThrough(): Promise<number> {
+    const now = this.clock.now().getTime() - this.settleMs;
+    const [high, progress] = await Promise.all([this.highWatermarks(), this.store.progress()]);
+    const applied = new Map(progress.map((p) => [p.partition, p]));
+    let through = now;
+    for (const [partition, next] of high) {
+      if (next === 0) continue;
+      const p = applied.get(partition);
+      const caughtUp = p !== undefined && p.offset + 1 >= next;
+      through = Math.min(through, caughtUp ? now : (p?.recordedMs ?? 0));
+    }
+    return through;
+  }
+
+  async statistics(year: number, asOf?: Date): Promise<AnnualStatistics> {
+    if (!Number.isInteger(year) || year < YEARS.min || year > YEARS.max)
+      throw invalid(
+        'REPORT.YEAR',
+        'year',
+        `must be a year between ${YEARS.min} and ${YEARS.max}, got ${year}`,
+      );
+    const through = await this.completeThrough();
+    let asOfMs = through;
+    if (asOf) {
+      asOfMs = asOf.getTime();
+      if (asOfMs > this.clock.now().getTime())
+        throw invalid('REPORT.AS_OF_IN_FUTURE', 'as_of', `${asOf.toISOString()} is in the future`);
+      if (asOfMs > through)
+        throw precondition(
+          'REPORT.NOT_CAUGHT_UP',
+          `as_of ${asOf.toISOString()} is later than the events applied so far (complete through ${new Date(through).toISOString()}); ask again shortly`,
+        );
+    }
+    const fold = new StatisticsFold(year, asOfMs);
+    for await (const facts of this.store.casesOfYear(year)) fold.add(facts);
+    return fold.result();
+  }
+}

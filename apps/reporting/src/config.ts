@@ -1,0 +1,29 @@
+import {
+  authSpec,
+  grpcSpec,
+  infraSpec,
+  integer,
+  loadConfig,
+  serviceSpec,
+  string,
+  type ConfigOf,
+} from '@enforcement/config';
+
+export const reportingSpec = {
+  ...infraSpec,
+  ...grpcSpec,
+  ...authSpec,
+  ...serviceSpec,
+  GRPC_PORT: integer({ default: 50053, min: 0, max: 65535 }),
+  MONGODB_DB: string({ default: 'enforcement_reporting' }),
+  REPORTING_GROUP: string({ default: 'enforcement.reporting' }),
+  PARTITIONS_CONSUMED_CONCURRENTLY: integer({ default: 2, min: 1, max: 64 }),
+  /** A caught-up partition counts as complete up to now minus this (events reach Kafka after intake records them). */
+  REPORTING_SETTLE_MS: integer({ default: 2_000, min: 0 }),
+};
+
+export type ReportingConfig = ConfigOf<typeof reportingSpec>;
+
+export const loadReportingConfig = (
+  env: Record<string, string | undefined> = process.env,
+): ReportingConfig => loadConfig(reportingSpec, env);

@@ -1,0 +1,152 @@
+import { events } from '@enforcement/contracts';
+
+/** When a fact happened, when intake recorded it (ms since epoch), and its event position. */
+export type Stamp = [occurredMs: number, recordedMs: number, position: number];
+
+export interface OrderFacts {
+  id: string;
+  opened: Stamp;
+  /** The response deadline set when the order was opened. */
+  dueMs: number;
+  answered?: Stamp;
+  escalated?: Stamp;
+}
+
+/**
+ * What the annual statistics need to know about one case, each fact with
+ * the moment it was recorded, so the figures can be taken as of any moment.
+ * Plain JSON; arrays keep it small, because the read model holds a year of them.
+ */
+export interface CaseFacts {
+  id: string;
+  /** E: enforcement case; R: reconsideration; L: litigation. */
+  kind: 'E' | 'R' | 'L';
+  /** Last version applied: later deliveries of it or earlier ones change nothing. */
+  v: number;
+  agency: string;
+  district: string;
+  domain: number;
+  /** Registered (enforcement) or filed (review). */
+  reg?: Stamp;
+  /** The statutory deadline as set at registration and by each extension. */
+  due?: [dueMs: number, recordedMs: number, position: number][];
+  concluded?: Stamp;
+  penalty?: { at: Stamp; fineFen: number; anomaly: boolean };
+  orders?: OrderFacts[];
+  /** Each evaluation: when, and the score in hundredths of a point. */
+  evaluations?: { at: Stamp; scoreHundredths: number }[];
+  accepted?: Stamp;
+  reviewConcluded?: { at: Stamp; corrected: boolean };
+}
+
+export const emptyFacts = (id: string): CaseFacts => ({
+  id,
+  kind: 'E',
+  v: 0,
+  agency: '',
+  district: '',
+  domain: 0,
+});
+
+const ms = (d: Date | undefined): number => d?.getTime() ?? 0;
+
+/** The facts after one event, applied in version order. Pure; returns `f` itself when nothing counted changes. */
+export function applyFact(f: CaseFacts, e: events.CaseEvent): CaseFacts {
+  const p = e.payload;
+  if (!p) throw new Error(`event ${e.eventId} has no payload`);
+  const stamp: Stamp = [ms(e.occurredAt), ms(e.recordedAt), e.position];
+  const next: CaseFacts = { ...f, v: e.version, agency: f.agency || e.agencyId };
+  switch (p.$case) {
+    case 'caseRegistered':
+      return {
+        ...next,
+        kind: 'E',
+        agency: p.value.agencyId || e.agencyId,
+        district: p.value.district,
+        domain: p.value.domain,
+        reg: stamp,
+        due: [[ms(p.value.dueAt), stamp[1], stamp[2]]],
+      };
+    case 'deadlineExtended':
+      return { ...next, due: [...(f.due ?? []), [ms(p.value.newDueAt), stamp[1], stamp[2]]] };
+    case 'penaltyDecided':
+      return {
+        ...next,
+        penalty: { at: stamp, fineFen: p.value.fineFen, anomaly: p.value.discretionAnomaly },
+      };
+    case 'caseConcluded':
+      return { ...next, concluded: stamp };
+    case 'supervisionOrderOpened':
+      return {
+        ...next,
+        orders: [
+          ...(f.orders ?? []),
+          { id: p.value.orderId, opened: stamp, dueMs: ms(p.value.responseDueAt) },
+        ],
+      };
+    case 'supervisionOrderAnswered':
+      return {
+        ...next,
+        orders: (f.orders ?? []).map((o) =>
+          o.id === p.value.orderId && !o.answered ? { ...o, answered: stamp } : o,
+        ),
+      };
+    case 'supervisionOrderEscalated':
+      return {
+        ...next,
+        orders: (f.orders ?? []).map((o) =>
+          o.id === p.value.orderId && !o.escalated ? { ...o, escalated: stamp } : o,
+        ),
+      };
+    case 'caseEvaluated':
+      return {
+        ...next,
+        evaluations: [
+          ...(f.evaluations ?? []),
+          { at: stamp, scoreHundredths: Math.round(p.value.score * 100) },
+        ],
+      };
+    case 'reconsiderationFiled':
+      return {
+        ...next,
+        kind: p.value.kind === events.ReviewKind.REVIEW_KIND_LITIGATION ? 'L' : 'R',
+        agency: p.value.respondentAgencyId || e.agencyId,
+        district: p.value.district,
+        domain: p.value.domain,
+        reg: stamp,
+      };
+    case 'reconsiderationAccepted':
+      return { ...next, accepted: stamp };
+    case 'reconsiderationConcluded':
+      return { ...next, reviewConcluded: { at: stamp, corrected: p.value.corrected } };
+    case 'caseDispatched':
+    case 'inspectionRecorded':
+    case 'evidenceRecorded':
+    case 'partyNotified':
+    case 'hearingHeld':
+    case 'legalReviewCompleted':
+    case 'caseArchived':
+      return next;
+    default: {
+      const _exhaustive: never = p;
+      return _exhaustive;
+    }
+  }
+}
+
+/** The local-calendar years any dated fact of the case falls in. */
+export function yearsOf(f: CaseFacts, yearOf: (ms: number) => number): number[] {
+  const years = new Set<number>();
+  const add = (at: number | undefined) => {
+    if (at !== undefined && at > 0) years.add(yearOf(at));
+  };
+  add(f.reg?.[0]);
+  for (const d of f.due ?? []) add(d[0]);
+  add(f.concluded?.[0]);
+  add(f.penalty?.at[0]);
+  for (const o of f.orders ?? []) add(o.opened[0]);
+  for (const v of f.evaluations ?? []) add(v.at[0]);
+  add(f.accepted?.[0]);
+  add(f.reviewConcluded?.at[0]);
+  return [...years].sort((a, b) => a - b);
+}

@@ -1,0 +1,280 @@
+import { createHash } from 'node:crypto';
+import { cityParts, cityDaysBetween } from '@enforcement/reference-data';
+import type { CaseFacts, Stamp } from './facts.js';
+
+export type Grouping = 'NONE' | 'AGENCY' | 'DISTRICT' | 'DOMAIN' | 'MONTH';
+export const GROUPINGS: readonly Grouping[] = ['NONE', 'AGENCY', 'DISTRICT', 'DOMAIN', 'MONTH'];
+
+/** One row of the annual statistics (the figures of `enforcement.reporting.v1.Statistics`). */
+export interface Figures {
+  key: string;
+  casesRegistered: number;
+  casesConcluded: number;
+  closureRate: number;
+  meanHandlingDays: number;
+  p90HandlingDays: number;
+  overdueCases: number;
+  penalties: number;
+  penaltyTotalFen: number;
+  discretionAnomalies: number;
+  ordersOpened: number;
+  ordersAnsweredOnTime: number;
+  ordersEscalated: number;
+  reconsiderationsAccepted: number;
+  reconsiderationsConcluded: number;
+  reconsiderationsCorrected: number;
+  correctionRate: number;
+  meanScore: number;
+  rank: number;
+}
+
+export interface AnnualStatistics {
+  year: number;
+  /** Facts recorded at or before this moment are counted (ms since epoch). */
+  asOfMs: number;
+  /** The highest event position among the facts counted. */
+  position: number;
+  overall: Figures;
+  groups: Record<Exclude<Grouping, 'NONE'>, Figures[]>;
+}
+
+const DOMAIN_KEYS: Record<number, string> = {
+  1: 'ENVIRONMENT',
+  2: 'PUBLIC_SECURITY',
+  3: 'HEALTH',
+  4: 'AGRICULTURE',
+  5: 'WATER',
+  6: 'MARKET_REGULATION',
+  7: 'URBAN_MANAGEMENT',
+  8: 'TRANSPORT',
+  9: 'NATURAL_RESOURCES',
+};
+export const domainKey = (domain: number): string => DOMAIN_KEYS[domain] ?? 'UNSPECIFIED';
+
+/** Integer counters: sums are exact, so the figures do not depend on the order facts arrive in. */
+class Tally {
+  registered = 0;
+  registeredConcluded = 0;
+  concluded = 0;
+  handlingDays: number[] = [];
+  overdue = 0;
+  penalties = 0;
+  penaltyTotalFen = 0;
+  anomalies = 0;
+  ordersOpened = 0;
+  ordersOnTime = 0;
+  ordersEscalated = 0;
+  reconsiderationsAccepted = 0;
+  reconsiderationsConcluded = 0;
+  reconsiderationsCorrected = 0;
+  evaluated = 0;
+  scoreHundredths = 0;
+
+  figures(key: string): Figures {
+    const days = [...this.handlingDays].sort((a, b) => a - b);
+    const sumDays = days.reduce((s, d) => s + d, 0);
+    return {
+      key,
+      casesRegistered: this.registered,
+      casesConcluded: this.concluded,
+      closureRate: ratio(this.registeredConcluded, this.registered, 4),
+      meanHandlingDays: ratio(sumDays, days.length, 2),
+      // Nearest rank: the smallest value at or above 90% of the cases.
+      p90HandlingDays: days.length ? (days[Math.ceil(0.9 * days.length) - 1] ?? 0) : 0,
+      overdueCases: this.overdue,
+      penalties: this.penalties,
+      penaltyTotalFen: this.penaltyTotalFen,
+      discretionAnomalies: this.anomalies,
+      ordersOpened: this.ordersOpened,
+      ordersAnsweredOnTime: this.ordersOnTime,
+      ordersEscalated: this.ordersEscalated,
+      reconsiderationsAccepted: this.reconsiderationsAccepted,
+      reconsiderationsConcluded: this.reconsiderationsConcluded,
+      reconsiderationsCorrected: this.reconsiderationsCorrected,
+      correctionRate: ratio(this.reconsiderationsCorrected, this.reconsiderationsConcluded, 4),
+      meanScore: ratio(this.scoreHundredths, this.evaluated * 100, 2),
+      rank: 0,
+    };
+  }
+}
+
+function ratio(n: number, d: number, digits: number): number {
+  if (d === 0) return 0;
+  const f = 10 ** digits;
+  return Math.round((n / d) * f) / f;
+}
+
+/**
+ * Folds case facts into one year's statistics as of a moment. Definitions
+ * (docs/reporting.md): a fact counts when it was recorded at or before the
+ * moment and happened in the year, on the city's calendar; each figure falls
+ * in the month of the date that defines it.
+ */
+export class StatisticsFold {
+  private readonly tallies = new Map<string, Tally>();
+  private position = 0;
+
+  constructor(
+    readonly year: number,
+    readonly asOfMs: number,
+  ) {}
+
+  private known = (s: Stamp | undefined): s is Stamp => s !== undefined && s[1] <= this.asOfMs;
+
+  private inYear = (at: number): boolean => cityParts(at).year === this.year;
+
+  private see(s: Stamp): void {
+    if (s[2] > this.position) this.position = s[2];
+  }
+
+  private tally(grouping: Grouping, key: string): Tally {
+    const id = `${grouping}|${key}`;
+    let t = this.tallies.get(id);
+    if (!t) this.tallies.set(id, (t = new Tally()));
+    return t;
+  }
+
+  /** The tallies a figure dated `at` adds to: overall, and the case's group under each grouping. */
+  private into(f: CaseFacts, at: number): Tally[] {
+    const p = cityParts(at);
+    return [
+      this.tally('NONE', ''),
+      this.tally('AGENCY', f.agency),
+      this.tally('DISTRICT', f.district),
+      this.tally('DOMAIN', domainKey(f.domain)),
+      this.tally('MONTH', `${p.year}-${String(p.month).padStart(2, '0')}`),
+    ];
+  }
+
+  add(f: CaseFacts): void {
+    if (!this.known(f.reg)) return;
+    for (const s of stampsOf(f)) if (this.known(s)) this.see(s);
+    if (f.kind === 'E') this.addEnforcement(f, f.reg);
+    else if (f.kind === 'R') this.addReconsideration(f);
+  }
+
+  private addEnforcement(f: CaseFacts, reg: Stamp): void {
+    const concluded = this.known(f.concluded) ? f.concluded : undefined;
+    if (this.inYear(reg[0]))
+      for (const t of this.into(f, reg[0])) {
+        t.registered++;
+        if (concluded) t.registeredConcluded++;
+      }
+    if (concluded && this.inYear(concluded[0])) {
+      const evaluation = (f.evaluations ?? []).filter((e) => this.known(e.at)).at(-1);
+      for (const t of this.into(f, concluded[0])) {
+        t.concluded++;
+        t.handlingDays.push(cityDaysBetween(reg[0], concluded[0]));
+        if (evaluation) {
+          t.evaluated++;
+          t.scoreHundredths += evaluation.scoreHundredths;
+        }
+      }
+    }
+    // The deadline in force as of the moment; overdue once it passed without a conclusion before it.
+    const due = (f.due ?? []).filter((d) => d[1] <= this.asOfMs).at(-1)?.[0];
+    if (
+      due !== undefined &&
+      this.inYear(due) &&
+      (concluded ? concluded[0] > due : due < this.asOfMs)
+    )
+      for (const t of this.into(f, due)) t.overdue++;
+    const penalty = f.penalty;
+    if (penalty && this.known(penalty.at) && this.inYear(penalty.at[0]))
+      for (const t of this.into(f, penalty.at[0])) {
+        t.penalties++;
+        t.penaltyTotalFen += penalty.fineFen;
+        if (penalty.anomaly) t.anomalies++;
+      }
+    for (const o of f.orders ?? []) {
+      if (!this.known(o.opened) || !this.inYear(o.opened[0])) continue;
+      const escalated = this.known(o.escalated);
+      const onTime = !escalated && this.known(o.answered) && o.answered[0] <= o.dueMs;
+      for (const t of this.into(f, o.opened[0])) {
+        t.ordersOpened++;
+        if (escalated) t.ordersEscalated++;
+        if (onTime) t.ordersOnTime++;
+      }
+    }
+  }
+
+  private addReconsideration(f: CaseFacts): void {
+    if (this.known(f.accepted) && this.inYear(f.accepted[0]))
+      for (const t of this.into(f, f.accepted[0])) t.reconsiderationsAccepted++;
+    const c = f.reviewConcluded;
+    if (c && this.known(c.at) && this.inYear(c.at[0]))
+      for (const t of this.into(f, c.at[0])) {
+        t.reconsiderationsConcluded++;
+        if (c.corrected) t.reconsiderationsCorrected++;
+      }
+  }
+
+  result(): AnnualStatistics {
+    const rows = (grouping: Grouping): Figures[] => {
+      const keys = [...this.tallies.keys()]
+        .filter((id) => id.startsWith(`${grouping}|`))
+        .map((id) => id.slice(grouping.length + 1));
+      if (grouping === 'MONTH')
+        for (let m = 1; m <= 12; m++) keys.push(`${this.year}-${String(m).padStart(2, '0')}`);
+      const figures = [...new Set(keys)]
+        .filter((k) => grouping !== 'MONTH' || k.startsWith(`${this.year}-`))
+        .sort()
+        .map((k) => (this.tallies.get(`${grouping}|${k}`) ?? new Tally()).figures(k));
+      return ranked(figures, (id) => this.tallies.get(`${grouping}|${id}`)?.evaluated ?? 0);
+    };
+    return {
+      year: this.year,
+      asOfMs: this.asOfMs,
+      position: this.position,
+      overall: (this.tallies.get('NONE|') ?? new Tally()).figures(''),
+      groups: {
+        AGENCY: rows('AGENCY'),
+        DISTRICT: rows('DISTRICT'),
+        DOMAIN: rows('DOMAIN'),
+        MONTH: rows('MONTH'),
+      },
+    };
+  }
+}
+
+/** Rank 1 is the best mean score; groups nobody evaluated are not ranked (0). Ties share a rank. */
+function ranked(rows: Figures[], evaluated: (key: string) => number): Figures[] {
+  const scored = rows
+    .filter((r) => evaluated(r.key) > 0)
+    .sort((a, b) => b.meanScore - a.meanScore || a.key.localeCompare(b.key));
+  const rank = new Map<string, number>();
+  scored.forEach((r, i) => {
+    const prev = scored[i - 1];
+    rank.set(r.key, prev && prev.meanScore === r.meanScore ? (rank.get(prev.key) ?? i + 1) : i + 1);
+  });
+  return rows.map((r) => ({ ...r, rank: rank.get(r.key) ?? 0 }));
+}
+
+function* stampsOf(f: CaseFacts): Generator<Stamp> {
+  if (f.reg) yield f.reg;
+  for (const d of f.due ?? []) yield d;
+  if (f.concluded) yield f.concluded;
+  if (f.penalty) yield f.penalty.at;
+  for (const o of f.orders ?? []) {
+    yield o.opened;
+    if (o.answered) yield o.answered;
+    if (o.escalated) yield o.escalated;
+  }
+  for (const e of f.evaluations ?? []) yield e.at;
+  if (f.accepted) yield f.accepted;
+  if (f.reviewConcluded) yield f.reviewConcluded.at;
+}
+
+/** SHA-256 over the canonical figures: equal digests, equal figures. */
+export function digestOf(s: AnnualStatistics, grouping: Grouping | 'ALL'): string {
+  const body =
+    grouping === 'ALL'
+      ? { year: s.year, overall: s.overall, groups: s.groups }
+      : {
+          year: s.year,
+          grouping,
+          overall: s.overall,
+          groups: grouping === 'NONE' ? [] : s.groups[grouping],
+        };
+  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
+}

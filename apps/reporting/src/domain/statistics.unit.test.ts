@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest';
+import { at, History } from '../test-support/events.js';
+import { StatisticsFold, digestOf, type AnnualStatistics } from './statistics.js';
+import type { CaseFacts } from './facts.js';
+
+const NOW = at(2026, 1, 1).getTime();
+
+function stats(year: number, facts: CaseFacts[], asOf = NOW): AnnualStatistics {
+  const fold = new StatisticsFold(year, asOf);
+  for (const f of facts) fold.add(f);
+  return fold.result();
+}
+
+describe('annual statistics', () => {
+  it('counts a case registered in one year and concluded in the next in each year for what happened in it', () => {
+    const c = new History('c1')
+      .register(at(2021, 12, 10))
+      .conclude(at(2022, 2, 8))
+      .facts();
+    const y2021 = stats(2021, [c]);
+    const y2022 = stats(2022, [c]);
+    expect(y2021.overall).toMatchObject({ casesRegistered: 1, casesConcluded: 0, closureRate: 1 });
+    expect(y2022.overall).toMatchObject({
+      casesRegistered: 0,
+      casesConcluded: 1,
+      meanHandlingDays: 60,
+      p90HandlingDays: 60,
+    });
+  });
+
+  it('measures handling days on the city calendar, whatever the hour', () => {
+    // 23:30 and 00:30 local are one calendar day apart, though one hour apart in time.
+    const c = new History('c1')
+      .register(at(2021, 3, 1, 23.5))
+      .conclude(at(2021, 3, 2, 0.5))
+      .facts();
+    expect(stats(2021, [c]).overall.meanHandlingDays).toBe(1);
+  });
+
+  it('takes the mean and the nearest-rank p90 of handling days', () => {
+    const facts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 30].map((d, i) =>
+      new History(`c${i}`)
+        .register(at(2021, 1, 1))
+        .conclude(at(2021, 1, 1 + d))
+        .facts(),
+    );
+    const o = stats(2021, facts).overall;
+    expect(o.meanHandlingDays).toBe(7.5);
+    expect(o.p90HandlingDays).toBe(9);
+    expect(o.closureRate).toBe(1);
+  });
+
+  it('counts a reconsideration concluded after the year ends as accepted in the year but not concluded', () => {
+    const r = new History('r1')
+      .file(at(2021, 11, 1), 'c1')
+      .accept(at(2021, 11, 5))
+      .concludeReview(at(2022, 1, 20), true)
+      .facts();
+    expect(stats(2021, [r]).overall).toMatchObject({
+      reconsiderationsAccepted: 1,
+      reconsiderationsConcluded: 0,
+      reconsiderationsCorrected: 0,
+      correctionRate: 0,
+    });
+    expect(stats(2022, [r]).overall).toMatchObject({
+      reconsiderationsAccepted: 0,
+      reconsiderationsConcluded: 1,
+      reconsiderationsCorrected: 1,
+      correctionRate: 1,
+    });
+  });
+
+  it('leaves litigation out of the reconsideration figures', () => {
+    const l = new History('l1')
+      .file(at(2021, 3, 1), 'c1', 2)
+      .accept(at(2021, 3, 2))
+      .concludeReview(at(2021, 4, 1), true)
+      .facts();
+    expect(stats(2021, [l]).overall.reconsiderationsAccepted).toBe(0);
+  });
+
+  it('gives the figures as they stood at a moment between two events of one case', () => {
+    const h = new History('c1')
+      .register(at(2021, 3, 1), { dueAt: at(2021, 5, 30) })
+      .penalty(at(2021, 4, 1), 500_000, true)
+      .conclude(at(2021, 4, 10));
+    const c = h.facts();
+    const between = at(2021, 4, 5).getTime();
+    const before = stats(2021, [c], between);
+    expect(before.overall).toMatchObject({
+      casesRegistered: 1,
+      casesConcluded: 0,
+      closureRate: 0,
+      penalties: 1,
+      penaltyTotalFen: 500_000,
+      discretionAnomalies: 1,
+    });
+    expect(before.position).toBe(h.events[1]?.position);
+    expect(before.asOfMs).toBe(between);
+    expect(stats(2021, [c]).overall).toMatchObject({ casesConcluded: 1, closureRate: 1 });
+  });
+
+  it('counts a fact by when it was recorded, not when it happened, for an as-of moment', () => {
+    // Concluded on April 10 but only reported to intake on May 20.
+    const c = new History('c1')
+      .register(at(2021, 3, 1))
+      .add(
+        at(2021, 4, 10),
+        { $case: 'caseConcluded', value: { conclusion: 1, summary: '' } },
+        at(2021, 5, 20),
+      )
+      .facts();
+    expect(stats(2021, [c], at(2021, 5, 1).getTime()).overall.casesConcluded).toBe(0);
+    expect(stats(2021, [c], at(2021, 5, 21).getTime()).overall.casesConcluded).toBe(1);
+  });
+
+  it('counts a case overdue in the year its deadline passes: concluded late, or still open after it', () => {
+    const late = new History('late')
+      .register(at(2021, 1, 4))
+      .conclude(at(2021, 5, 1))
+      .facts();
+    const open = new History('open').register(at(2021, 2, 1)).facts();
+    const extended = new History('ext')
+      .register(at(2021, 1, 4))
+      .extend(at(2021, 3, 20), at(2021, 5, 10))
+      .conclude(at(2021, 5, 1))
+      .facts();
+    const onTime = new History('ok')
+      .register(at(2021, 1, 4))
+      .conclude(at(2021, 2, 1))
+      .facts();
+    const all = [late, open, extended, onTime];
+    expect(stats(2021, all).overall.overdueCases).toBe(2);
+    // On April 1 the open case's deadline (May 2) has not passed yet; the late one's (April 4) neither.
+    expect(stats(2021, all, at(2021, 4, 1).getTime()).overall.overdueCases).toBe(0);
+    expect(stats(2021, all, at(2021, 4, 6).getTime()).overall.overdueCases).toBe(1);
+    const byMonth = stats(2021, all).groups.MONTH;
+    expect(byMonth.find((m) => m.key === '2021-04')?.overdueCases).toBe(1);
+    expect(byMonth.find((m) => m.key === '2021-05')?.overdueCases).toBe(1);
+  });
+
+  it('counts an order answered on time only when answered by its deadline without escalation', () => {
+    const c = new History('c1')
+      .register(at(2021, 3, 1))
+      .openOrder(at(2021, 3, 2), 'o1', at(2021, 3, 12))
+      .answerOrder(at(2021, 3, 10), 'o1')
+      .openOrder(at(2021, 3, 3), 'o2', at(2021, 3, 13))
+      .answerOrder(at(2021, 3, 15), 'o2')
+      .openOrder(at(2021, 3, 4), 'o3', at(2021, 3, 14))
+      .escalateOrder(at(2021, 3, 15), 'o3')
+      .answerOrder(at(2021, 3, 16), 'o3')
+      .facts();
+    expect(stats(2021, [c]).overall).toMatchObject({
+      ordersOpened: 3,
+      ordersAnsweredOnTime: 1,
+      ordersEscalated: 1,
+    });
+  });
+
+  it('averages the latest evaluation of the cases concluded in the year, and ranks groups by it', () => {
+    const a = new History('a', 'lz-eeb')
+      .register(at(2021, 3, 1))
+      .conclude(at(2021, 4, 1))
+      .evaluate(at(2021, 4, 2), 70)
+      .evaluate(at(2021, 6, 2), 90.5)
+      .facts();
+    const b = new History('b', 'lz-psb')
+      .register(at(2021, 3, 1))
+      .conclude(at(2021, 4, 1))
+      .evaluate(at(2021, 4, 2), 80.25)
+      .facts();
+    const c = new History('c', 'lz-hc').register(at(2021, 3, 1)).facts();
+    const s = stats(2021, [a, b, c]);
+    expect(s.overall.meanScore).toBe(85.38);
+    expect(s.groups.AGENCY.map((g) => [g.key, g.meanScore, g.rank])).toEqual([
+      ['lz-eeb', 90.5, 1],
+      ['lz-hc', 0, 0],
+      ['lz-psb', 80.25, 2],
+    ]);
+    // Before the re-evaluation the first agency scored 70.
+    expect(stats(2021, [a, b, c], at(2021, 5, 1).getTime()).groups.AGENCY[0]?.rank).toBe(2);
+  });
+
+  it('gives an empty, well-formed year when nothing happened in it', () => {
+    const s = stats(2019, [new History('c1').register(at(2021, 3, 1)).facts()]);
+    expect(s.overall).toMatchObject({ casesRegistered: 0, closureRate: 0, meanScore: 0, rank: 0 });
+    expect(s.groups.AGENCY).toEqual([]);
+    expect(s.groups.MONTH.map((m) => m.key)).toHaveLength(12);
+    expect(s.groups.MONTH.every((m) => m.casesRegistered === 0)).toBe(true);
+  });
+
+  it('gives the same digest whatever order the cases come in, and another when a figure differs', () => {
+    const facts = [1, 2, 3].map((i) =>
+      new History(`c${i}`)
+        .register(at(2021, i, 1))
+        .penalty(at(2021, i, 9), 1_000 * i)
+        .conclude(at(2021, i, 10))
+        .evaluate(at(2021, i, 11), 60 + i / 3)
+        .facts(),
+    );
+    const one = digestOf(stats(2021, facts), 'ALL');
+    expect(digestOf(stats(2021, [...facts].reverse()), 'ALL')).toBe(one);
+    expect(digestOf(stats(2021, facts.slice(1)), 'ALL')).not.toBe(one);
+  });
+});

@@ -1,0 +1,97 @@
+import type { AnnualStatistics, Grouping } from '../domain/statistics.js';
+import { digestOf } from '../domain/statistics.js';
+import { COLUMNS, displayName, GROUPING_TITLES } from './columns.js';
+import { renderHtml } from './html.js';
+
+export type Format = 'JSON' | 'CSV' | 'MARKDOWN' | 'HTML';
+
+export interface Rendered {
+  readonly content: Buffer;
+  readonly contentType: string;
+  readonly digest: string;
+}
+
+const GROUPS = ['AGENCY', 'DISTRICT', 'DOMAIN', 'MONTH'] as const;
+
+/** The annual report in one format. Same statistics, same bytes: nothing in it depends on when it was rendered. */
+export function render(s: AnnualStatistics, format: Format): Rendered {
+  const digest = digestOf(s, 'ALL');
+  switch (format) {
+    case 'JSON':
+      return {
+        content: Buffer.from(
+          `${JSON.stringify(
+            {
+              year: s.year,
+              asOf: new Date(s.asOfMs).toISOString(),
+              position: s.position,
+              digest,
+              overall: s.overall,
+              groups: s.groups,
+            },
+            null,
+            2,
+          )}\n`,
+        ),
+        contentType: 'application/json',
+        digest,
+      };
+    case 'CSV':
+      return { content: Buffer.from(csv(s)), contentType: 'text/csv; charset=utf-8', digest };
+    case 'MARKDOWN':
+      return {
+        content: Buffer.from(markdown(s, digest)),
+        contentType: 'text/markdown; charset=utf-8',
+        digest,
+      };
+    case 'HTML':
+      return {
+        content: Buffer.from(renderHtml(s, digest)),
+        contentType: 'text/html; charset=utf-8',
+        digest,
+      };
+  }
+}
+
+const quote = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+function csv(s: AnnualStatistics): string {
+  const header = ['year', 'grouping', 'key', 'name', ...COLUMNS.map((c) => c.field)];
+  const rows: string[][] = [header];
+  const row = (grouping: Grouping, f: AnnualStatistics['overall']) =>
+    rows.push([
+      String(s.year),
+      grouping,
+      f.key,
+      displayName(grouping, f.key),
+      ...COLUMNS.map((c) => String(f[c.field])),
+    ]);
+  row('NONE', s.overall);
+  for (const g of GROUPS) for (const f of s.groups[g]) row(g, f);
+  return `${rows.map((r) => r.map(quote).join(',')).join('\n')}\n`;
+}
+
+function markdown(s: AnnualStatistics, digest: string): string {
+  const o = s.overall;
+  const head = COLUMNS.filter((c) => c.field !== 'rank');
+  const table = (g: Grouping, rows: AnnualStatistics['overall'][]) =>
+    [
+      `| ${g === 'NONE' ? '' : GROUPING_TITLES[g]} | ${COLUMNS.map((c) => c.label).join(' | ')} |`,
+      `| --- | ${COLUMNS.map(() => '---:').join(' | ')} |`,
+      ...rows.map(
+        (f) =>
+          `| ${displayName(g, f.key)} | ${COLUMNS.map((c) => c.format(f[c.field] as number)).join(' | ')} |`,
+      ),
+    ].join('\n');
+  return [
+    `# ${s.year} 年度行政执法统计 Annual enforcement statistics`,
+    '',
+    `As of ${new Date(s.asOfMs).toISOString()} · event position ${s.position} · digest \`${digest}\``,
+    '',
+    '## 主要数据 Headline figures',
+    '',
+    ...head.map((c) => `- ${c.label}: **${c.format(o[c.field] as number)}**`),
+    '',
+    ...GROUPS.flatMap((g) => [`## ${GROUPING_TITLES[g]}`, '', table(g, s.groups[g]), '']),
+  ].join('\n');
+}

@@ -1,0 +1,94 @@
+import { Partitioners } from 'kafkajs';
+import { verifierFrom } from '@enforcement/auth';
+import { reporting } from '@enforcement/contracts';
+import { createGrpcServer } from '@enforcement/grpc-kit';
+import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
+import { connectMongo } from '@enforcement/mongo-kit';
+import { reportingService } from './adapters/grpc/reporting-service.js';
+import { FactsConsumer, KafkaDeadLetters } from './adapters/kafka/facts-consumer.js';
+import { MongoFactStore } from './adapters/mongo/fact-store.js';
+import { FactsProjector } from './application/projector.js';
+import { Reports, type Clock } from './application/reports.js';
+import type { ReportingConfig } from './config.js';
+
+export interface ReportingOverrides {
+  readonly clock?: Clock;
+  readonly topics?: Partial<TopicNames>;
+  readonly log?: (msg: string, err?: unknown) => void;
+}
+
+export interface Reporting {
+  readonly port: number;
+  readonly address: string;
+  readonly reports: Reports;
+  readonly consumer: FactsConsumer;
+  stop(): Promise<void>;
+}
+
+export async function createReporting(
+  config: ReportingConfig,
+  o: ReportingOverrides = {},
+): Promise<Reporting> {
+  const log =
+    o.log ?? ((msg: string, err?: unknown) => console.error(`[reporting] ${msg}`, err ?? ''));
+  const topics: TopicNames = { ...Topics, ...o.topics };
+  const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
+  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);
+  await ensureTopics(kafka, [
+    { topic: topics.caseEvents, numPartitions: 12 },
+    { topic: topics.reportingDeadLetter, numPartitions: 1 },
+  ]);
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const admin = kafka.admin();
+  await admin.connect();
+
+  const store = new MongoFactStore(mongo.db);
+  const projector = new FactsProjector(
+    store,
+    new KafkaDeadLetters(producer, topics.reportingDeadLetter),
+    log,
+  );
+  const consumer = new FactsConsumer(kafka, projector, {
+    groupId: config.REPORTING_GROUP,
+    topic: topics.caseEvents,
+    partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
+  });
+  await consumer.start();
+
+  const highWatermarks = async () =>
+    new Map(
+      (await admin.fetchTopicOffsets(topics.caseEvents)).map((p) => [p.partition, Number(p.high)]),
+    );
+  const reports = new Reports(
+    store,
+    highWatermarks,
+    o.clock ?? { now: () => new Date() },
+    config.REPORTING_SETTLE_MS,
+  );
+
+  const grpc = createGrpcServer({
+    serviceName: 'reporting',
+    version: config.SERVICE_VERSION,
+    gitCommit: config.GIT_COMMIT,
+  });
+  grpc.addService(
+    reporting.ReportingServiceService,
+    reportingService(reports, verifierFrom(config), (e) => log('unexpected error', e)),
+  );
+  const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
+
+  return {
+    port,
+    address: `${config.GRPC_HOST}:${port}`,
+    reports,
+    consumer,
+    stop: async () => {
+      await grpc.shutdown();
+      await consumer.stop().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+      await mongo.close();
+    },
+  };
+}

@@ -1,0 +1,277 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { events, reporting } from '@enforcement/contracts';
+import { generateYear, type Figures as Truth } from '@enforcement/generator';
+import { eventually, stack, tokenFor, unary } from '@enforcement/testing';
+import { startReportingSystem, type ReportingSystem } from '../support/reporting-system.js';
+import { submitAll } from '../support/submit.js';
+
+const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/** What the report must say, computed from the generator's ground truth alone. */
+function expected(t: Truth): Partial<reporting.Statistics> {
+  const days = [...t.handlingDays].sort((a, b) => a - b);
+  return {
+    casesRegistered: t.casesRegistered,
+    casesConcluded: t.casesConcluded,
+    closureRate: t.casesRegistered ? round(t.registeredAndConcluded / t.casesRegistered, 4) : 0,
+    meanHandlingDays: days.length ? round(days.reduce((s, d) => s + d, 0) / days.length, 2) : 0,
+    p90HandlingDays: days.length ? (days[Math.ceil(days.length * 0.9) - 1] ?? 0) : 0,
+    overdueCases: t.overdueCases,
+    penalties: t.penalties,
+    penaltyTotalFen: t.penaltyTotalFen,
+    discretionAnomalies: t.discretionAnomalies,
+    ordersOpened: t.ordersOpened,
+    ordersAnsweredOnTime: t.ordersAnsweredOnTime,
+    ordersEscalated: t.ordersEscalated,
+    reconsiderationsAccepted: t.reconsiderationsAccepted,
+    reconsiderationsConcluded: t.reconsiderationsConcluded,
+    reconsiderationsCorrected: t.reconsiderationsCorrected,
+    correctionRate: t.reconsiderationsConcluded
+      ? round(t.reconsiderationsCorrected / t.reconsiderationsConcluded, 4)
+      : 0,
+    meanScore: t.evaluated ? round(t.scoreHundredthsTotal / t.evaluated / 100, 2) : 0,
+  };
+}
+
+describe('reporting: a generated year in, every ground-truth figure out', () => {
+  let sys: ReportingSystem;
+  const year = generateYear({ seed: 'reporting-it', year: 2021, cases: 900, evaluate: true });
+  let midway: Date;
+
+  const statistics = async (r: Partial<reporting.GetAnnualStatisticsRequest>) => {
+    const md = await tokenFor(['reporting']);
+    return unary<reporting.GetAnnualStatisticsResponse>((cb) =>
+      sys.reportingClient.getAnnualStatistics(
+        reporting.GetAnnualStatisticsRequest.fromPartial({ year: 2021, ...r }),
+        md,
+        cb,
+      ),
+    );
+  };
+  const renderReport = async (r: Partial<reporting.RenderAnnualReportRequest>) => {
+    const md = await tokenFor(['supervisor']);
+    return unary<reporting.RenderAnnualReportResponse>((cb) =>
+      sys.reportingClient.renderAnnualReport(
+        reporting.RenderAnnualReportRequest.fromPartial({ year: 2021, ...r }),
+        md,
+        cb,
+      ),
+    );
+  };
+  /** Current figures once the projection has applied everything intake accepted. */
+  const caughtUp = (after: Date) =>
+    eventually(
+      async () => {
+        const s = await statistics({});
+        return s.asOf && s.asOf > after ? s : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500, what: 'reporting to catch up' },
+    );
+
+  beforeAll(async () => {
+    sys = await startReportingSystem();
+    const md = await tokenFor(['agency', 'supervisor'], ['*']);
+    let acked = 0;
+    const acks = await submitAll(sys.intakeClient, md, year.stream(), () => {
+      if (++acked === Math.floor(year.commands / 2)) midway = new Date();
+    });
+    const rejected = acks.filter((a) => !a.accepted);
+    expect(rejected.slice(0, 3)).toEqual([]);
+    expect(acks).toHaveLength(year.commands);
+    await caughtUp(new Date());
+  }, 300_000);
+
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('reproduces the overall ground truth, including the source document reconsideration figures', async () => {
+    const s = await statistics({});
+    expect(s.overall).toMatchObject(expected(year.truth.overall));
+    expect(s.overall).toMatchObject({
+      reconsiderationsAccepted: 463,
+      reconsiderationsConcluded: 403,
+      reconsiderationsCorrected: 81,
+    });
+    expect(s.position).toBeGreaterThan(0);
+    expect(s.digest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('reproduces the ground truth of every agency, district and domain', async () => {
+    const byAgency = await statistics({
+      groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY,
+    });
+    expect(byAgency.groups.map((g) => g.key).sort()).toEqual(
+      [...year.truth.byAgency.keys()].sort(),
+    );
+    for (const g of byAgency.groups) {
+      const truth = year.truth.byAgency.get(g.key);
+      expect(truth, g.key).toBeDefined();
+      if (truth) expect(g, g.key).toMatchObject(expected(truth));
+    }
+    const ranks = byAgency.groups.map((g) => g.rank).sort((a, b) => a - b);
+    expect(ranks).toEqual(byAgency.groups.map((_, i) => i + 1));
+
+    const byDistrict = await statistics({
+      groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_DISTRICT,
+    });
+    expect(byDistrict.groups).toHaveLength(year.truth.byDistrict.size);
+    for (const g of byDistrict.groups)
+      expect(g, g.key).toMatchObject(expected(year.truth.byDistrict.get(g.key) as Truth));
+
+    const byMonth = await statistics({
+      groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_MONTH,
+    });
+    expect(byMonth.groups.map((g) => g.key)).toHaveLength(12);
+    const sum = (f: (g: reporting.Statistics) => number) =>
+      byMonth.groups.reduce((s, g) => s + f(g), 0);
+    expect(sum((g) => g.casesRegistered)).toBe(year.truth.overall.casesRegistered);
+    expect(sum((g) => g.penaltyTotalFen)).toBe(year.truth.overall.penaltyTotalFen);
+  });
+
+  it('gives the same figures and digest for the same as-of moment, and fewer than today', async () => {
+    const first = await statistics({ asOf: midway });
+    const second = await statistics({ asOf: midway });
+    expect(second.digest).toBe(first.digest);
+    expect(second.position).toBe(first.position);
+    expect(first.asOf).toEqual(midway);
+    const now = await statistics({});
+    expect(first.overall?.casesRegistered).toBeGreaterThan(0);
+    expect(first.overall?.casesRegistered).toBeLessThan(now.overall?.casesRegistered ?? 0);
+    expect(first.position).toBeLessThan(now.position);
+    const html1 = await renderReport({
+      asOf: midway,
+      format: reporting.ReportFormat.REPORT_FORMAT_HTML,
+    });
+    const html2 = await renderReport({
+      asOf: midway,
+      format: reporting.ReportFormat.REPORT_FORMAT_HTML,
+    });
+    expect(html1.content.equals(html2.content)).toBe(true);
+    expect(html1.digest).toBe(html2.digest);
+  });
+
+  it('changes no figure when events are delivered again', async () => {
+    const before = await statistics({
+      groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY,
+    });
+    const duplicatesBefore = sys.reporting.consumer.stats.duplicates;
+    // Read a reconsideration's and a case's events back from intake and publish them again.
+    const md = await tokenFor(['reporting']);
+    const again: events.CaseEvent[] = [];
+    for (const caseId of ['LZ2021-R00001', 'LZ2021-000010'])
+      await new Promise<void>((resolve, reject) => {
+        const stream = sys.intakeClient.readStream({ caseId, fromVersion: 1 }, md);
+        stream.on('data', (r: { event?: events.CaseEvent }) => r.event && again.push(r.event));
+        stream.on('end', resolve);
+        stream.on('error', reject);
+      });
+    expect(again.length).toBeGreaterThan(5);
+    const producer = new Kafka({ brokers: stack().kafkaBrokers, logLevel: 0 }).producer();
+    await producer.connect();
+    await producer.send({
+      topic: sys.topics.caseEvents,
+      messages: again.map((e) => ({
+        key: e.caseId,
+        value: Buffer.from(events.CaseEvent.encode(e).finish()),
+      })),
+    });
+    await producer.disconnect();
+    await eventually(
+      () =>
+        sys.reporting.consumer.stats.duplicates >= duplicatesBefore + again.length
+          ? true
+          : undefined,
+      { timeoutMs: 60_000, what: 'the redelivered events to be seen' },
+    );
+    const after = await statistics({
+      groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY,
+    });
+    expect(after.digest).toBe(before.digest);
+    expect(after.groups).toEqual(before.groups);
+  });
+
+  it('renders the report as JSON, CSV, Markdown and HTML with the same figures', async () => {
+    const json = await renderReport({ format: reporting.ReportFormat.REPORT_FORMAT_JSON });
+    const parsed = JSON.parse(json.content.toString('utf8')) as {
+      overall: reporting.Statistics;
+      groups: { AGENCY: unknown[] };
+      digest: string;
+    };
+    expect(parsed.overall).toMatchObject(expected(year.truth.overall));
+    expect(parsed.digest).toBe(json.digest);
+    expect(json.contentType).toBe('application/json');
+
+    const csv = (await renderReport({ format: reporting.ReportFormat.REPORT_FORMAT_CSV })).content
+      .toString('utf8')
+      .trim()
+      .split('\n');
+    // Header, the city, then agencies, districts, domains and 12 months.
+    expect(csv).toHaveLength(
+      2 + year.truth.byAgency.size + year.truth.byDistrict.size + year.truth.byDomain.size + 12,
+    );
+    expect(csv[1]).toContain(`2021,NONE,,全市 City,${year.truth.overall.casesRegistered},`);
+
+    const md = (
+      await renderReport({ format: reporting.ReportFormat.REPORT_FORMAT_MARKDOWN })
+    ).content.toString();
+    expect(md).toContain('复议纠错 Corrected: **81**');
+
+    const html = await renderReport({ format: reporting.ReportFormat.REPORT_FORMAT_HTML });
+    const page = html.content.toString('utf8');
+    expect(html.contentType).toBe('text/html; charset=utf-8');
+    expect(page.match(/<svg /g)?.length).toBeGreaterThanOrEqual(5);
+    expect(page).toContain('柳州市市场监督管理局');
+    expect(page).toContain(html.digest);
+    expect(html.digest).toBe(json.digest);
+  });
+
+  it('answers a year with no data with an empty, well-formed report', async () => {
+    const s = await statistics({
+      year: 2019,
+      groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_MONTH,
+    });
+    expect(s.overall?.casesRegistered).toBe(0);
+    expect(s.groups).toHaveLength(12);
+    const html = await renderReport({
+      year: 2019,
+      format: reporting.ReportFormat.REPORT_FORMAT_HTML,
+    });
+    expect(html.content.toString()).toContain('2019 年度行政执法统计');
+  });
+
+  it('refuses an unknown format, a future as-of moment, a bad year, agencies and strangers', async () => {
+    const fails = async (p: Promise<unknown>) => {
+      const e = (await p.then(
+        () => undefined,
+        (x: unknown) => x,
+      )) as ServiceError | undefined;
+      expect(e).toBeDefined();
+      return e as ServiceError;
+    };
+    const format = await fails(
+      renderReport({ format: reporting.ReportFormat.REPORT_FORMAT_UNSPECIFIED }),
+    );
+    expect(format.code).toBe(status.INVALID_ARGUMENT);
+    expect(format.details).toContain('format');
+    const future = await fails(statistics({ asOf: new Date(Date.now() + 86_400_000) }));
+    expect(future.code).toBe(status.INVALID_ARGUMENT);
+    expect(future.details).toContain('as_of');
+    const badYear = await fails(statistics({ year: 0 }));
+    expect(badYear.code).toBe(status.INVALID_ARGUMENT);
+    expect(badYear.details).toContain('year');
+    const agency = await tokenFor(['agency'], ['lz-eeb']);
+    const denied = await fails(
+      unary((cb) =>
+        sys.reportingClient.getAnnualStatistics({ year: 2021, groupBy: 0 }, agency, cb),
+      ),
+    );
+    expect(denied.code).toBe(status.PERMISSION_DENIED);
+    const stranger = await fails(
+      unary((cb) => sys.reportingClient.getAnnualStatistics({ year: 2021, groupBy: 0 }, cb)),
+    );
+    expect(stranger.code).toBe(status.UNAUTHENTICATED);
+  });
+});
