@@ -3,8 +3,9 @@
 #   npm run demo [-- --cases 300]
 # Installs, builds, brings up the local stack (Kafka + FerretDB, or the
 # endpoints in KAFKA_BROKERS / MONGODB_URI), runs a smoke round trip through
-# every real part, starts case-intake and supervision-scoring, streams a
-# sample of cases through intake and prints what supervision makes of them.
+# every real part, starts case-intake, supervision-scoring and reporting, streams a
+# sample of cases through intake and prints what supervision makes of them
+# and the year's statistics from reporting (the HTML report in .stack/reports).
 # The services are stopped at the end; the stack stays up for the next run
 # (`npm run stack:down` stops it). Running it twice is harmless.
 set -euo pipefail
@@ -48,5 +49,6 @@ start() {
 
 start case-intake 50051 MONGODB_DB=demo_intake
 start supervision-scoring 50052 MONGODB_DB=demo_scoring INTAKE_ADDRESS=127.0.0.1:50051 RULES_TICK_MS=2000
-echo "services: case-intake 127.0.0.1:50051, supervision-scoring 127.0.0.1:50052 (logs in $logs)"
-npx tsx tests/demo/load.ts --intake 127.0.0.1:50051 --scoring 127.0.0.1:50052 "$@"
+start reporting 50053 MONGODB_DB=demo_reporting
+echo "services: case-intake 127.0.0.1:50051, supervision-scoring 127.0.0.1:50052, reporting 127.0.0.1:50053 (logs in $logs)"
+npx tsx tests/demo/load.ts --intake 127.0.0.1:50051 --scoring 127.0.0.1:50052 --reporting 127.0.0.1:50053 "$@"

@@ -1,10 +1,12 @@
 // Streams a sample of cases through the running case-intake (SubmitEvents),
 // waits for supervision-scoring to score them and record its evaluations,
 // and prints what a supervisor would look at first.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
-import { intake, scoring } from '@enforcement/contracts';
+import { intake, reporting, scoring } from '@enforcement/contracts';
 import { workload, EVENTS_PER_CASE } from '../bench/workload.js';
 import { submitAll } from '../support/submit.js';
 
@@ -13,6 +15,7 @@ const { values } = parseArgs({
     cases: { type: 'string', default: '300' },
     intake: { type: 'string' },
     scoring: { type: 'string' },
+    reporting: { type: 'string' },
   },
 });
 const cases = Number(values.cases);
@@ -93,5 +96,37 @@ console.log(
 console.log(
   `(${EVENTS_PER_CASE} events per case; the rule runner records evaluations back into case-intake every few seconds)\n`,
 );
+// The year's statistics, once reporting has applied everything submitted.
+const reportingClient = new reporting.ReportingServiceClient(
+  values.reporting ?? '127.0.0.1:50053',
+  credentials.createInsecure(),
+);
+const submittedBy = new Date();
+let stats: reporting.GetAnnualStatisticsResponse;
+for (;;) {
+  stats = await call<reporting.GetAnnualStatisticsResponse>((cb) =>
+    reportingClient.getAnnualStatistics({ year: Number(year), groupBy: 1 }, md, cb),
+  );
+  if (stats.asOf && stats.asOf > submittedBy) break;
+  if (Date.now() > deadline) throw new Error('reporting did not catch up within 5 minutes');
+  await new Promise((r) => setTimeout(r, 500));
+}
+const o = stats.overall;
+if (o)
+  console.log(
+    `reporting ${year}: ${o.casesRegistered} registered, ${o.casesConcluded} concluded (closure ${(o.closureRate * 100).toFixed(1)}%), ${o.overdueCases} overdue, ${o.penalties} penalties totalling ¥${(o.penaltyTotalFen / 100).toLocaleString('en-US')}, ${o.ordersOpened} supervision orders; position ${stats.position}, digest ${stats.digest.slice(0, 16)}…`,
+  );
+const html = await call<reporting.RenderAnnualReportResponse>((cb) =>
+  reportingClient.renderAnnualReport(
+    { year: Number(year), format: reporting.ReportFormat.REPORT_FORMAT_HTML },
+    md,
+    cb,
+  ),
+);
+mkdirSync('.stack/reports', { recursive: true });
+const path = resolve(`.stack/reports/annual-${year}.html`);
+writeFileSync(path, html.content);
+console.log(`report    ${path}\n`);
 intakeClient.close();
 scoringClient.close();
+reportingClient.close();

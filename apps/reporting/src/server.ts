@@ -31,7 +31,12 @@ export async function createReporting(
 ): Promise<Reporting> {
   const log =
     o.log ?? ((msg: string, err?: unknown) => console.error(`[reporting] ${msg}`, err ?? ''));
-  const topics: TopicNames = { ...Topics, ...o.topics };
+  const topics: TopicNames = {
+    ...Topics,
+    caseEvents: config.CASE_EVENTS_TOPIC,
+    reportingDeadLetter: config.REPORTING_DLQ_TOPIC,
+    ...o.topics,
+  };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
   const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);
   await ensureTopics(kafka, [

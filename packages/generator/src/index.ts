@@ -8,3 +8,4 @@ export { emptyFigures, type Figures, type GroundTruth } from './truth.js';
 export { planCase, planReview, DAY, type CasePlan, type ReviewPlan } from './plan.js';
 export { caseCommands, reviewCommands, officerName, type Timed } from './commands.js';
 export { Random, seedOf } from './random.js';
+export { SyntheticHistory } from './history.js';

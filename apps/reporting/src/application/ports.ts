@@ -20,11 +20,12 @@ export interface Progress {
 /** The reporting read model: pages of case facts, written by one partition's consumer each. */
 export interface FactStore {
   loadPartition(partition: number): Promise<FactPage[]>;
+  loadPage(partition: number, id: string): Promise<FactPage | undefined>;
   writePages(partition: number, pages: FactPage[]): Promise<void>;
   saveProgress(p: Progress): Promise<void>;
   progress(): Promise<Progress[]>;
-  /** Every case with a fact dated in the year. */
-  casesOfYear(year: number): AsyncIterable<CaseFacts>;
+  /** Calls `each` with every case that has a fact dated in the year, in no particular order. */
+  forEachCaseOfYear(year: number, each: (facts: CaseFacts) => void): Promise<void>;
   drop(): Promise<void>;
 }
 

@@ -12,8 +12,12 @@ export interface Message {
 export type Outcome = 'applied' | 'duplicate' | 'poison';
 
 interface PartitionState {
-  readonly cases: Map<string, { facts: CaseFacts; page: string }>;
-  readonly pages: Map<string, Set<string>>;
+  /** Every case of the partition and the page that holds it. */
+  readonly pageOf: Map<string, string>;
+  /** Every page of the partition. */
+  readonly pages: Set<string>;
+  /** Pages held in memory, least recently used first. */
+  readonly resident: Map<string, Map<string, CaseFacts>>;
   /** Recording time of the latest event applied. */
   recordedMs: number;
 }
@@ -25,10 +29,12 @@ const monthOf = (at: number) => {
 };
 
 /**
- * Applies case events to the facts of one partition at a time. A partition is
- * loaded from the store when first seen, changed in memory, and the pages a
- * chunk touched are written back before its offsets are committed. Versions
- * make redelivery harmless: an event at or below a case's version is a duplicate.
+ * Applies case events to the facts of one partition at a time. A partition's
+ * index (case to page) is loaded from the store when first seen; the pages
+ * of recent months stay in memory, older ones are read back when an event
+ * needs them. The pages a chunk touched are written before its offsets are
+ * committed. Versions make redelivery harmless: an event at or below a
+ * case's version is a duplicate.
  */
 export class FactsProjector {
   private readonly partitions = new Map<number, PartitionState>();
@@ -37,6 +43,8 @@ export class FactsProjector {
     private readonly store: FactStore,
     private readonly deadLetters: DeadLetters,
     private readonly log: (msg: string, err?: unknown) => void,
+    /** Pages per partition kept in memory between chunks. */
+    private readonly residentPages = 6,
   ) {}
 
   /** Partitions may have moved: reload them from the store when next seen. */
@@ -48,20 +56,62 @@ export class FactsProjector {
     let s = this.partitions.get(partition);
     if (s) return s;
     const progress = (await this.store.progress()).find((p) => p.partition === partition);
-    s = { cases: new Map(), pages: new Map(), recordedMs: progress?.recordedMs ?? 0 };
-    for (const page of await this.store.loadPartition(partition)) {
-      const ids = new Set<string>();
-      for (const facts of page.cases) {
-        s.cases.set(facts.id, { facts, page: page.id });
-        ids.add(facts.id);
-      }
-      s.pages.set(page.id, ids);
+    s = {
+      pageOf: new Map(),
+      pages: new Set(),
+      resident: new Map(),
+      recordedMs: progress?.recordedMs ?? 0,
+    };
+    // Newest months last, so they are the ones that stay.
+    const pages = (await this.store.loadPartition(partition)).sort((a, b) =>
+      a.month.localeCompare(b.month),
+    );
+    for (const page of pages) {
+      s.pages.add(page.id);
+      for (const facts of page.cases) s.pageOf.set(facts.id, page.id);
+      s.resident.set(page.id, new Map(page.cases.map((f) => [f.id, f])));
     }
+    this.evict(s, new Set());
     this.partitions.set(partition, s);
     return s;
   }
 
+  /** The page's cases in memory, read back from the store if it was evicted. */
+  private async resident(
+    s: PartitionState,
+    partition: number,
+    page: string,
+  ): Promise<Map<string, CaseFacts>> {
+    let cases = s.resident.get(page);
+    if (cases) {
+      s.resident.delete(page);
+    } else {
+      const stored = s.pages.has(page) ? await this.store.loadPage(partition, page) : undefined;
+      cases = new Map((stored?.cases ?? []).map((f) => [f.id, f]));
+      s.pages.add(page);
+    }
+    s.resident.set(page, cases);
+    return cases;
+  }
+
+  private evict(s: PartitionState, keep: Set<string>): void {
+    for (const page of s.resident.keys()) {
+      if (s.resident.size <= this.residentPages) return;
+      if (!keep.has(page)) s.resident.delete(page);
+    }
+  }
+
   async handleChunk(partition: number, messages: readonly Message[]): Promise<Outcome[]> {
+    try {
+      return await this.applyChunk(partition, messages);
+    } catch (e) {
+      // Memory may be ahead of the store now: start the partition again from what was written.
+      this.partitions.delete(partition);
+      throw e;
+    }
+  }
+
+  private async applyChunk(partition: number, messages: readonly Message[]): Promise<Outcome[]> {
     const s = await this.state(partition);
     const dirty = new Set<string>();
     const outcomes: Outcome[] = [];
@@ -70,10 +120,7 @@ export class FactsProjector {
       await this.store.writePages(
         partition,
         [...dirty].map((id) => {
-          const cases = [...(s.pages.get(id) ?? [])].flatMap((c) => {
-            const entry = s.cases.get(c);
-            return entry ? [entry.facts] : [];
-          });
+          const cases = [...(s.resident.get(id)?.values() ?? [])];
           const years = new Set<number>();
           for (const c of cases) for (const y of yearsOf(c, yearOf)) years.add(y);
           return { id, month: id.split(':')[1] ?? '', years: [...years].sort(), cases };
@@ -82,6 +129,7 @@ export class FactsProjector {
     const last = messages.at(-1);
     if (last)
       await this.store.saveProgress({ partition, offset: last.offset, recordedMs: s.recordedMs });
+    this.evict(s, dirty);
     return outcomes;
   }
 
@@ -100,8 +148,9 @@ export class FactsProjector {
       await this.poison(m, `undecodable: ${(err as Error).message}`);
       return 'poison';
     }
-    const entry = s.cases.get(e.caseId);
-    const facts = entry?.facts ?? emptyFacts(e.caseId);
+    const page = s.pageOf.get(e.caseId) ?? `p${partition}:${monthOf(e.occurredAt?.getTime() ?? 0)}`;
+    const cases = await this.resident(s, partition, page);
+    const facts = cases.get(e.caseId) ?? emptyFacts(e.caseId);
     if (e.version <= facts.v) return 'duplicate';
     if (e.version !== facts.v + 1) {
       await this.poison(m, `version gap: case ${e.caseId} is at ${facts.v}, got ${e.version}`);
@@ -114,13 +163,8 @@ export class FactsProjector {
       await this.poison(m, `cannot apply: ${(err as Error).message}`);
       return 'poison';
     }
-    const page = entry?.page ?? `p${partition}:${monthOf(e.occurredAt?.getTime() ?? 0)}`;
-    if (!entry) {
-      let ids = s.pages.get(page);
-      if (!ids) s.pages.set(page, (ids = new Set()));
-      ids.add(e.caseId);
-    }
-    s.cases.set(e.caseId, { facts: next, page });
+    cases.set(e.caseId, next);
+    s.pageOf.set(e.caseId, page);
     dirty.add(page);
     s.recordedMs = Math.max(s.recordedMs, e.recordedAt?.getTime() ?? 0);
     return 'applied';

@@ -59,7 +59,7 @@ export class Reports {
         );
     }
     const fold = new StatisticsFold(year, asOfMs);
-    for await (const facts of this.store.casesOfYear(year)) fold.add(facts);
+    await this.store.forEachCaseOfYear(year, (facts) => fold.add(facts));
     return fold.result();
   }
 }

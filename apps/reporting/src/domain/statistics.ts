@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cityParts, cityDaysBetween } from '@enforcement/reference-data';
+import { cityDate, cityDaysBetween } from '@enforcement/reference-data';
 import type { CaseFacts, Stamp } from './facts.js';
 
 export type Grouping = 'NONE' | 'AGENCY' | 'DISTRICT' | 'DOMAIN' | 'MONTH';
@@ -113,15 +113,24 @@ function ratio(n: number, d: number, digits: number): number {
 export class StatisticsFold {
   private readonly tallies = new Map<string, Tally>();
   private position = 0;
+  /** Local midnight of January 1 of each month of the year, and of the next year: month m is [bounds[m], bounds[m+1]). */
+  private readonly bounds: number[];
+  private readonly monthTallies: Tally[];
 
   constructor(
     readonly year: number,
     readonly asOfMs: number,
-  ) {}
+  ) {
+    this.bounds = Array.from({ length: 13 }, (_, m) => cityDate(year, m + 1).getTime());
+    this.monthTallies = Array.from({ length: 12 }, (_, m) =>
+      this.tally('MONTH', `${year}-${String(m + 1).padStart(2, '0')}`),
+    );
+  }
 
   private known = (s: Stamp | undefined): s is Stamp => s !== undefined && s[1] <= this.asOfMs;
 
-  private inYear = (at: number): boolean => cityParts(at).year === this.year;
+  private inYear = (at: number): boolean =>
+    at >= (this.bounds[0] ?? 0) && at < (this.bounds[12] ?? 0);
 
   private see(s: Stamp): void {
     if (s[2] > this.position) this.position = s[2];
@@ -134,35 +143,46 @@ export class StatisticsFold {
     return t;
   }
 
-  /** The tallies a figure dated `at` adds to: overall, and the case's group under each grouping. */
-  private into(f: CaseFacts, at: number): Tally[] {
-    const p = cityParts(at);
+  /** The case's tallies: overall and its group under each grouping but the month. */
+  private groupsOf(f: CaseFacts): Tally[] {
     return [
       this.tally('NONE', ''),
       this.tally('AGENCY', f.agency),
       this.tally('DISTRICT', f.district),
       this.tally('DOMAIN', domainKey(f.domain)),
-      this.tally('MONTH', `${p.year}-${String(p.month).padStart(2, '0')}`),
     ];
+  }
+
+  /** The tallies a figure dated `at` (in the year) adds to: the case's groups and the month. */
+  private into(groups: Tally[], at: number): Tally[] {
+    let m = 11;
+    while (m > 0 && at < (this.bounds[m] ?? 0)) m--;
+    const month = this.monthTallies[m];
+    return month ? [...groups, month] : groups;
   }
 
   add(f: CaseFacts): void {
     if (!this.known(f.reg)) return;
-    for (const s of stampsOf(f)) if (this.known(s)) this.see(s);
-    if (f.kind === 'E') this.addEnforcement(f, f.reg);
-    else if (f.kind === 'R') this.addReconsideration(f);
+    forEachStamp(f, (s) => {
+      if (this.known(s)) this.see(s);
+    });
+    // The case's group tallies are made when it first counts in the year.
+    let g: Tally[] | undefined;
+    const groups = () => (g ??= this.groupsOf(f));
+    if (f.kind === 'E') this.addEnforcement(f, f.reg, groups);
+    else if (f.kind === 'R') this.addReconsideration(f, groups);
   }
 
-  private addEnforcement(f: CaseFacts, reg: Stamp): void {
+  private addEnforcement(f: CaseFacts, reg: Stamp, groups: () => Tally[]): void {
     const concluded = this.known(f.concluded) ? f.concluded : undefined;
     if (this.inYear(reg[0]))
-      for (const t of this.into(f, reg[0])) {
+      for (const t of this.into(groups(), reg[0])) {
         t.registered++;
         if (concluded) t.registeredConcluded++;
       }
     if (concluded && this.inYear(concluded[0])) {
       const evaluation = (f.evaluations ?? []).filter((e) => this.known(e.at)).at(-1);
-      for (const t of this.into(f, concluded[0])) {
+      for (const t of this.into(groups(), concluded[0])) {
         t.concluded++;
         t.handlingDays.push(cityDaysBetween(reg[0], concluded[0]));
         if (evaluation) {
@@ -178,10 +198,10 @@ export class StatisticsFold {
       this.inYear(due) &&
       (concluded ? concluded[0] > due : due < this.asOfMs)
     )
-      for (const t of this.into(f, due)) t.overdue++;
+      for (const t of this.into(groups(), due)) t.overdue++;
     const penalty = f.penalty;
     if (penalty && this.known(penalty.at) && this.inYear(penalty.at[0]))
-      for (const t of this.into(f, penalty.at[0])) {
+      for (const t of this.into(groups(), penalty.at[0])) {
         t.penalties++;
         t.penaltyTotalFen += penalty.fineFen;
         if (penalty.anomaly) t.anomalies++;
@@ -190,7 +210,7 @@ export class StatisticsFold {
       if (!this.known(o.opened) || !this.inYear(o.opened[0])) continue;
       const escalated = this.known(o.escalated);
       const onTime = !escalated && this.known(o.answered) && o.answered[0] <= o.dueMs;
-      for (const t of this.into(f, o.opened[0])) {
+      for (const t of this.into(groups(), o.opened[0])) {
         t.ordersOpened++;
         if (escalated) t.ordersEscalated++;
         if (onTime) t.ordersOnTime++;
@@ -198,12 +218,12 @@ export class StatisticsFold {
     }
   }
 
-  private addReconsideration(f: CaseFacts): void {
+  private addReconsideration(f: CaseFacts, groups: () => Tally[]): void {
     if (this.known(f.accepted) && this.inYear(f.accepted[0]))
-      for (const t of this.into(f, f.accepted[0])) t.reconsiderationsAccepted++;
+      for (const t of this.into(groups(), f.accepted[0])) t.reconsiderationsAccepted++;
     const c = f.reviewConcluded;
     if (c && this.known(c.at) && this.inYear(c.at[0]))
-      for (const t of this.into(f, c.at[0])) {
+      for (const t of this.into(groups(), c.at[0])) {
         t.reconsiderationsConcluded++;
         if (c.corrected) t.reconsiderationsCorrected++;
       }
@@ -250,19 +270,20 @@ function ranked(rows: Figures[], evaluated: (key: string) => number): Figures[] 
   return rows.map((r) => ({ ...r, rank: rank.get(r.key) ?? 0 }));
 }
 
-function* stampsOf(f: CaseFacts): Generator<Stamp> {
-  if (f.reg) yield f.reg;
-  for (const d of f.due ?? []) yield d;
-  if (f.concluded) yield f.concluded;
-  if (f.penalty) yield f.penalty.at;
-  for (const o of f.orders ?? []) {
-    yield o.opened;
-    if (o.answered) yield o.answered;
-    if (o.escalated) yield o.escalated;
-  }
-  for (const e of f.evaluations ?? []) yield e.at;
-  if (f.accepted) yield f.accepted;
-  if (f.reviewConcluded) yield f.reviewConcluded.at;
+function forEachStamp(f: CaseFacts, see: (s: Stamp) => void): void {
+  if (f.reg) see(f.reg);
+  if (f.due) for (const d of f.due) see(d);
+  if (f.concluded) see(f.concluded);
+  if (f.penalty) see(f.penalty.at);
+  if (f.orders)
+    for (const o of f.orders) {
+      see(o.opened);
+      if (o.answered) see(o.answered);
+      if (o.escalated) see(o.escalated);
+    }
+  if (f.evaluations) for (const e of f.evaluations) see(e.at);
+  if (f.accepted) see(f.accepted);
+  if (f.reviewConcluded) see(f.reviewConcluded.at);
 }
 
 /** SHA-256 over the canonical figures: equal digests, equal figures. */

@@ -2,7 +2,7 @@ import * as echarts from 'echarts';
 
 type Option = Parameters<echarts.ECharts['setOption']>[0];
 
-const FONT = '"Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", system-ui, sans-serif';
+const FONT = "'Noto Sans CJK SC', 'PingFang SC', 'Microsoft YaHei', system-ui, sans-serif";
 const PALETTE = ['#1f5aa6', '#e08a1e', '#2e8b57', '#c0392b', '#7d5ba6', '#5f7c8a'];
 
 /**
@@ -82,7 +82,8 @@ export function rankingChart(
   return svg(id, 880, height, {
     title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
     grid: { left: 200, right: 64, top: 40, bottom: 24 },
-    xAxis: { type: 'value', name: unit },
+    // Scores sit close together: the axis starts near the lowest, not at zero.
+    xAxis: { type: 'value', name: unit, scale: true },
     // ECharts draws the first category at the bottom: reverse so the best is on top.
     yAxis: {
       type: 'category',

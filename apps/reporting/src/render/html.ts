@@ -141,7 +141,7 @@ ${cards.join('\n')}
 <div class="chart">${shareChart('reviews', '行政复议审结 Reconsiderations concluded', [
     { name: '纠错 corrected', value: o.reconsiderationsCorrected },
     {
-      name: '维持等 not corrected',
+      name: '未纠错 other',
       value: o.reconsiderationsConcluded - o.reconsiderationsCorrected,
     },
   ])}</div>
@@ -149,7 +149,7 @@ ${cards.join('\n')}
     { name: '按时答复 on time', value: o.ordersAnsweredOnTime },
     { name: '升级 escalated', value: o.ordersEscalated },
     {
-      name: '其他 late or open',
+      name: '逾期或未答 late/open',
       value: Math.max(0, o.ordersOpened - o.ordersAnsweredOnTime - o.ordersEscalated),
     },
   ])}</div>

@@ -20,6 +20,8 @@ interface ProgressDoc {
 }
 
 const PAGES = /^facts_p\d+$/;
+/** Collections read at once by a query. */
+const READERS = 3;
 
 /**
  * Pages of case facts, one collection per partition of the case-events topic
@@ -40,6 +42,11 @@ export class MongoFactStore implements FactStore {
   async loadPartition(partition: number): Promise<FactPage[]> {
     const docs = await this.pages(partition).find({}).toArray();
     return docs.map((d) => ({ id: d._id, month: d.month, years: d.years, cases: decode(d.facts) }));
+  }
+
+  async loadPage(partition: number, id: string): Promise<FactPage | undefined> {
+    const d = await this.pages(partition).findOne({ _id: id });
+    return d ? { id: d._id, month: d.month, years: d.years, cases: decode(d.facts) } : undefined;
   }
 
   async writePages(partition: number, pages: FactPage[]): Promise<void> {
@@ -70,15 +77,21 @@ export class MongoFactStore implements FactStore {
     return docs.map(({ partition, offset, recordedMs }) => ({ partition, offset, recordedMs }));
   }
 
-  async *casesOfYear(year: number): AsyncIterable<CaseFacts> {
+  /** Reads the partitions' pages a few at a time, so the server fetches while this process decodes. */
+  async forEachCaseOfYear(year: number, each: (facts: CaseFacts) => void): Promise<void> {
     const names = (await this.db.listCollections({}, { nameOnly: true }).toArray())
       .map((c) => c.name)
       .filter((n) => PAGES.test(n))
       .sort();
-    for (const name of names) {
-      const cursor = this.db.collection<PageDoc>(name).find({ years: year }, { batchSize: 16 });
-      for await (const page of cursor) yield* decode(page.facts);
-    }
+    const read = async (name: string) => {
+      const cursor = this.db.collection<PageDoc>(name).find({ years: year }, { batchSize: 8 });
+      for await (const page of cursor) for (const facts of decode(page.facts)) each(facts);
+    };
+    const queue = [...names];
+    const worker = async () => {
+      for (let name = queue.shift(); name !== undefined; name = queue.shift()) await read(name);
+    };
+    await Promise.all(Array.from({ length: Math.min(READERS, names.length) }, worker));
   }
 
   async drop(): Promise<void> {

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { MongoClient } from 'mongodb';
+import { events } from '@enforcement/contracts';
+import { generateYear, SyntheticHistory } from '@enforcement/generator';
+import { createHash } from 'node:crypto';
+import { eventually, stack, uniqueName } from '@enforcement/testing';
+import { KafkaDeadLetters } from './adapters/kafka/facts-consumer.js';
+import { MongoFactStore } from './adapters/mongo/fact-store.js';
+import { FactsProjector, type Message } from './application/projector.js';
+import { applyFact, emptyFacts, type CaseFacts } from './domain/facts.js';
+import { digestOf, StatisticsFold } from './domain/statistics.js';
+
+const PARTITIONS = 3;
+const partitionOf = (caseId: string) =>
+  createHash('sha1').update(caseId).digest().readUInt32BE(0) % PARTITIONS;
+
+/** A generated year as the messages of each partition, and its statistics folded directly. */
+function year() {
+  const y = generateYear({ seed: 'projection-it', cases: 1_000, evaluate: true });
+  const history = new SyntheticHistory();
+  const byPartition: Message[][] = Array.from({ length: PARTITIONS }, () => []);
+  const facts = new Map<string, CaseFacts>();
+  for (const command of y.stream()) {
+    const e = history.next(command);
+    facts.set(e.caseId, applyFact(facts.get(e.caseId) ?? emptyFacts(e.caseId), e));
+    const list = byPartition[partitionOf(e.caseId)] ?? [];
+    list.push({
+      offset: list.length,
+      key: e.caseId,
+      value: Buffer.from(events.CaseEvent.encode(e).finish()),
+    });
+  }
+  const fold = new StatisticsFold(2021, Date.now());
+  for (const f of facts.values()) fold.add(f);
+  return { byPartition, expected: digestOf(fold.result(), 'ALL') };
+}
+
+describe('reporting projection into fact pages on the real MongoDB-wire server', () => {
+  const run = uniqueName('rep-proj');
+  const dlqTopic = `${run}.dlq`;
+  let mongo: MongoClient;
+  let store: MongoFactStore;
+  let producer: Producer;
+  let kafka: Kafka;
+  const { byPartition, expected } = year();
+  const log = () => undefined;
+
+  const statistics = async () => {
+    const fold = new StatisticsFold(2021, Date.now());
+    await store.forEachCaseOfYear(2021, (f) => fold.add(f));
+    return fold.result();
+  };
+
+  beforeAll(async () => {
+    mongo = new MongoClient(stack().mongoUri, { retryWrites: false });
+    await mongo.connect();
+    store = new MongoFactStore(mongo.db(run.replace(/-/g, '_')));
+    kafka = new Kafka({ brokers: stack().kafkaBrokers, clientId: run, logLevel: logLevel.NOTHING });
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+  });
+
+  afterAll(async () => {
+    await store?.drop();
+    await mongo?.close();
+    await producer?.disconnect();
+  });
+
+  it('gives the statistics of the events it applied, keeping only two pages in memory', async () => {
+    const projector = new FactsProjector(store, new KafkaDeadLetters(producer, dlqTopic), log, 2);
+    for (const [p, messages] of byPartition.entries())
+      for (let i = 0; i < messages.length; i += 700)
+        expect(await projector.handleChunk(p, messages.slice(i, i + 700))).not.toContain('poison');
+    expect(digestOf(await statistics(), 'ALL')).toBe(expected);
+    const progress = await store.progress();
+    expect(progress.map((x) => x.offset).sort()).toEqual(
+      byPartition.map((m) => m.length - 1).sort(),
+    );
+  });
+
+  it('changes nothing when a restarted projector is given chunks it already applied', async () => {
+    const restarted = new FactsProjector(store, new KafkaDeadLetters(producer, dlqTopic), log, 1);
+    const replay = byPartition[1]?.slice(1_000, 3_000) ?? [];
+    expect(replay.length).toBeGreaterThan(0);
+    const outcomes = await restarted.handleChunk(1, replay);
+    expect(outcomes.every((o) => o === 'duplicate')).toBe(true);
+    expect(digestOf(await statistics(), 'ALL')).toBe(expected);
+  });
+
+  it('dead-letters an undecodable event and one that skips a version, and goes on', async () => {
+    const projector = new FactsProjector(store, new KafkaDeadLetters(producer, dlqTopic), log);
+    const caseId = `${run}-gap`;
+    const at = new Date('2021-06-01T02:00:00Z');
+    const event = (version: number) =>
+      Buffer.from(
+        events.CaseEvent.encode(
+          events.CaseEvent.fromPartial({
+            eventId: `${caseId}-${version}`,
+            caseId,
+            version,
+            position: 10_000_000 + version,
+            occurredAt: at,
+            recordedAt: at,
+            agencyId: 'lz-eeb',
+            payload: {
+              $case: 'caseRegistered',
+              value: events.CaseRegistered.fromPartial({
+                agencyId: 'lz-eeb',
+                district: '城中区',
+                dueAt: at,
+              }),
+            },
+          }),
+        ).finish(),
+      );
+    const outcomes = await projector.handleChunk(2, [
+      { offset: 900_000, key: 'junk', value: Buffer.from('not a protobuf event at all') },
+      { offset: 900_001, key: caseId, value: event(3) },
+      { offset: 900_002, key: caseId, value: event(1) },
+    ]);
+    expect(outcomes).toEqual(['poison', 'poison', 'applied']);
+    const reasons: string[] = [];
+    const consumer = kafka.consumer({ groupId: `${run}.dlq-reader` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: dlqTopic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        reasons.push(message.headers?.error?.toString() ?? '');
+      },
+    });
+    await eventually(() => (reasons.length >= 2 ? true : undefined), { what: 'dead letters' });
+    await consumer.disconnect();
+    expect(reasons[0]).toMatch(/^undecodable/);
+    expect(reasons[1]).toContain(`version gap: case ${caseId} is at 0, got 3`);
+    expect((await statistics()).overall.casesRegistered).toBe(1_001);
+  });
+});

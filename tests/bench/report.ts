@@ -1,0 +1,240 @@
+// npm run bench:report [-- --events 1000000 --out docs/bench]
+// A year of at least --events case events on a topic, the reporting service
+// (its own process) projecting them, then the time to produce the year's
+// report from the read models and as of a past date, and the service's peak
+// resident memory.
+import { spawn, execSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { Partitioners } from 'kafkajs';
+import { MongoClient } from 'mongodb';
+import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
+import { events, reporting } from '@enforcement/contracts';
+import { generateYear, SyntheticHistory } from '@enforcement/generator';
+import { cityDate } from '@enforcement/reference-data';
+import { createKafka, ensureTopics } from '@enforcement/messaging';
+import { fmt, summarize } from './stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '1000000' },
+    repeat: { type: 'string', default: '5' },
+    out: { type: 'string', default: 'docs/bench' },
+    /** Also write the rendered HTML report here. */
+    example: { type: 'string' },
+  },
+});
+const EVENTS = Number(args.events);
+const REPEAT = Number(args.repeat);
+const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+const mongoUri = process.env.MONGODB_URI ?? '';
+if (brokers.length === 0 || !mongoUri)
+  throw new Error('KAFKA_BROKERS and MONGODB_URI must be set (npm run bench:report sets them)');
+const log = (s: string) => process.stderr.write(`[bench:report] ${s}\n`);
+const run = `benchrep-${Date.now().toString(36)}`;
+const topic = `${run}.case-events`;
+const db = run.replace(/-/g, '_');
+
+/** Produces the generated year's events (as intake would have stored them) onto the topic. */
+async function produceYear(): Promise<{ events: number; cases: number; ms: number }> {
+  // About 9.5 events per enforcement case.
+  const year = generateYear({ seed: 'bench', cases: Math.ceil(EVENTS / 9.4), evaluate: true });
+  const kafka = createKafka(brokers, run);
+  await ensureTopics(kafka, [{ topic, numPartitions: 12 }]);
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  const history = new SyntheticHistory();
+  const t0 = performance.now();
+  let batch: { key: string; value: Buffer }[] = [];
+  let n = 0;
+  for (const command of year.stream()) {
+    const e = history.next(command);
+    batch.push({ key: e.caseId, value: Buffer.from(events.CaseEvent.encode(e).finish()) });
+    if (batch.length === 5_000) {
+      await producer.send({ topic, acks: -1, messages: batch });
+      n += batch.length;
+      batch = [];
+      if (n % 100_000 === 0) log(`produced ${fmt(n)} events`);
+    }
+  }
+  await producer.send({ topic, acks: -1, messages: batch });
+  n += batch.length;
+  await producer.disconnect();
+  return { events: n, cases: year.options.cases, ms: performance.now() - t0 };
+}
+
+async function startService(): Promise<{
+  pid: number;
+  address: string;
+  stop: () => Promise<void>;
+}> {
+  const child = spawn(process.execPath, ['apps/reporting/dist/main.js'], {
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: brokers.join(','),
+      MONGODB_URI: mongoUri,
+      MONGODB_DB: db,
+      GRPC_PORT: '0',
+      KAFKA_CLIENT_ID: run,
+      CASE_EVENTS_TOPIC: topic,
+      REPORTING_DLQ_TOPIC: `${run}.dlq`,
+      REPORTING_GROUP: `${run}.reporting`,
+      OTEL_SDK_DISABLED: 'true',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const address = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`reporting exited with ${code}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /serving gRPC on (\S+)/.exec(line);
+      if (m?.[1]) resolve(m[1]);
+    });
+  });
+  const pid = child.pid ?? 0;
+  return {
+    pid,
+    address,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Peak resident set of a process so far (VmHWM), in MiB. */
+const peakRssMiB = (pid: number) =>
+  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+async function main() {
+  log(`producing a year of at least ${fmt(EVENTS)} events`);
+  const produced = await produceYear();
+  log(
+    `produced ${fmt(produced.events)} events of ${fmt(produced.cases)} cases in ${fmt(produced.ms / 1000, 1)} s`,
+  );
+
+  const service = await startService();
+  const t0 = performance.now();
+  const client = new reporting.ReportingServiceClient(
+    service.address,
+    credentials.createInsecure(),
+  );
+  const md = new Metadata();
+  md.set(
+    'authorization',
+    `Bearer ${await mintDevToken(DEV_AUTH, { subject: 'bench', roles: ['reporting'] })}`,
+  );
+  const call = <Res>(f: (cb: (e: Error | null, r: Res) => void) => void) =>
+    new Promise<Res>((resolve, reject) => f((e, r) => (e ? reject(e) : resolve(r))));
+  const stats = (asOf?: Date) =>
+    call<reporting.GetAnnualStatisticsResponse>((cb) =>
+      client.getAnnualStatistics(
+        { year: 2021, groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY, asOf },
+        md,
+        cb,
+      ),
+    );
+
+  // Caught up when the figures are complete through a moment after the production ended.
+  const producedBy = new Date();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 2_000));
+    const probe = await call<reporting.GetAnnualStatisticsResponse>((cb) =>
+      client.getAnnualStatistics({ year: 1990, groupBy: 1 }, md, cb),
+    );
+    if (probe.asOf && probe.asOf > producedBy) break;
+    log(`projecting… ${fmt((performance.now() - t0) / 1000)} s`);
+  }
+  const projectMs = performance.now() - t0;
+  log(`projected in ${fmt(projectMs / 1000, 1)} s`);
+
+  const time = async (f: () => Promise<unknown>) => {
+    const samples: number[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const s = performance.now();
+      await f();
+      samples.push(performance.now() - s);
+    }
+    return summarize(samples);
+  };
+  const current = await time(() => stats());
+  const pastDate = cityDate(2022, 1, 31);
+  const asOf = await time(() => stats(pastDate));
+  const html = await time(() =>
+    call<reporting.RenderAnnualReportResponse>((cb) =>
+      client.renderAnnualReport(
+        { year: 2021, format: reporting.ReportFormat.REPORT_FORMAT_HTML },
+        md,
+        cb,
+      ),
+    ),
+  );
+  if (args.example) {
+    const page = await call<reporting.RenderAnnualReportResponse>((cb) =>
+      client.renderAnnualReport(
+        { year: 2021, format: reporting.ReportFormat.REPORT_FORMAT_HTML },
+        md,
+        cb,
+      ),
+    );
+    writeFileSync(args.example, page.content);
+    log(`wrote ${args.example}`);
+  }
+  const now = await stats();
+  const past = await stats(pastDate);
+  const rss = peakRssMiB(service.pid);
+  client.close();
+  await service.stop();
+  const mongo = new MongoClient(mongoUri, { retryWrites: false });
+  await mongo.connect();
+  await mongo.db(db).dropDatabase();
+  await mongo.close();
+
+  const commit = execSync('git rev-parse --short HEAD').toString().trim();
+  const rows = [
+    ['events in the year', fmt(produced.events), ''],
+    [
+      'projection into the reporting read model',
+      `${fmt(produced.events / (projectMs / 1000))} events/s`,
+      `${fmt(projectMs / 1000, 1)} s`,
+    ],
+    [
+      'annual statistics from the read models (p50 / max)',
+      `${fmt(current.p50)} ms / ${fmt(current.max)} ms`,
+      'target < 2,000 ms',
+    ],
+    ['as of 2022-01-31 (p50 / max)', `${fmt(asOf.p50)} ms / ${fmt(asOf.max)} ms`, ''],
+    ['HTML report rendered (p50 / max)', `${fmt(html.p50)} ms / ${fmt(html.max)} ms`, ''],
+    ['reporting peak resident memory', `${fmt(rss)} MiB`, 'target < 512 MiB'],
+  ];
+  const md_ = [
+    `# Reporting at ${fmt(produced.events)} events`,
+    '',
+    `Commit ${commit} · ${cpus().length} cores · ${fmt(totalmem() / 2 ** 30, 1)} GiB · Node ${process.version} · \`npm run bench:report -- --events ${EVENTS}\``,
+    '',
+    '| figure | value | note |',
+    '| --- | --- | --- |',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+    `2021 as of now: ${fmt(now.overall?.casesRegistered ?? 0)} registered, ${fmt(now.overall?.reconsiderationsAccepted ?? 0)} reconsiderations accepted, position ${now.position}, digest ${now.digest.slice(0, 16)}…`,
+    `2021 as of 2022-01-31: ${fmt(past.overall?.casesConcluded ?? 0)} concluded (now ${fmt(now.overall?.casesConcluded ?? 0)}), position ${past.position}.`,
+    '',
+  ].join('\n');
+  process.stdout.write(`${md_}\n`);
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'report-latest.md'), md_);
+  writeFileSync(
+    join(args.out, 'report-latest.json'),
+    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, current, asOf, html, peakRssMiB: rss, cores: cpus().length, node: process.version }, null, 2)}\n`,
+  );
+}
+
+await main();
