@@ -3,6 +3,7 @@ import { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, reporting } from '@enforcement/contracts';
 import { generateYear, type Figures as Truth } from '@enforcement/generator';
+import { listServicesByReflection } from '@enforcement/grpc-kit';
 import { eventually, stack, tokenFor, unary } from '@enforcement/testing';
 import { startReportingSystem, type ReportingSystem } from '../support/reporting-system.js';
 import { submitAll } from '../support/submit.js';
@@ -228,6 +229,17 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     expect(html.digest).toBe(json.digest);
   });
 
+  it('serves health and reflection beside the reporting service', async () => {
+    const services = await listServicesByReflection(sys.reporting.address);
+    expect(services).toEqual(
+      expect.arrayContaining([
+        'enforcement.reporting.v1.ReportingService',
+        'grpc.health.v1.Health',
+        'enforcement.platform.v1.PlatformService',
+      ]),
+    );
+  });
+
   it('answers a year with no data with an empty, well-formed report', async () => {
     const s = await statistics({
       year: 2019,
@@ -259,6 +271,10 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     const future = await fails(statistics({ asOf: new Date(Date.now() + 86_400_000) }));
     expect(future.code).toBe(status.INVALID_ARGUMENT);
     expect(future.details).toContain('as_of');
+    // Not in the future, but later than the figures are complete (the service settles 500 ms).
+    const early = await fails(statistics({ asOf: new Date(Date.now() - 100) }));
+    expect(early.code).toBe(status.FAILED_PRECONDITION);
+    expect(early.details).toContain('as_of');
     const badYear = await fails(statistics({ year: 0 }));
     expect(badYear.code).toBe(status.INVALID_ARGUMENT);
     expect(badYear.details).toContain('year');
