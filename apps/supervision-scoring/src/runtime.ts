@@ -108,23 +108,42 @@ export class ScoringRuntime {
     return holder.gen;
   }
 
+  /**
+   * The moment the rules judge deadlines at. Live, it is the clock. While the
+   * projection is behind (a replay, a backfill of past years), it is the event
+   * time every partition has been applied up to: a case is judged as it stood
+   * then, and what the rules open is dated then, not years after the facts.
+   */
+  private async ruleTime(): Promise<Date> {
+    const wall = this.o.clock.now();
+    const gen = this.current();
+    const applied = gen.consumer.eventTime();
+    if (applied === undefined || applied >= wall.getTime()) return wall;
+    const lag = await gen.consumer.lag(this.o.kafka).catch(() => 1);
+    return lag === 0 ? wall : new Date(applied);
+  }
+
   /** Runs the supervision rules once (the ticker calls it; tests call it with a moved clock). */
   tick(): Promise<number> {
     const models = this.current().models;
-    const run = runRules({
-      source: {
-        watched: () => models.watch.find({}).toArray(),
-        markFired: (caseId, ruleId) => models.markFired(caseId, ruleId),
-      },
-      intake: this.o.intake,
-      clock: this.o.clock,
-      rules: this.o.rules,
-      model: this.o.model,
-      log: this.o.log,
-    }).catch((e: unknown) => {
-      this.o.log('rule tick failed', e);
-      return 0;
-    });
+    const run = this.ruleTime()
+      .then((now) =>
+        runRules({
+          source: {
+            watched: () => models.watch.find({}).toArray(),
+            markFired: (caseId, ruleId) => models.markFired(caseId, ruleId),
+          },
+          intake: this.o.intake,
+          clock: { now: () => now },
+          rules: this.o.rules,
+          model: this.o.model,
+          log: this.o.log,
+        }),
+      )
+      .catch((e: unknown) => {
+        this.o.log('rule tick failed', e);
+        return 0;
+      });
     this.ticking = run;
     return run;
   }

@@ -1,4 +1,5 @@
 import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { events } from '@enforcement/contracts';
 import { Header } from '@enforcement/messaging';
 import type { DeadLetters } from '../../application/ports.js';
 import type { Projector } from '../../application/projector.js';
@@ -38,6 +39,8 @@ const CHUNK = 500;
 export class ProjectionConsumer {
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0, positions: new Map() };
   private readonly consumer: Consumer;
+  /** Latest occurrence time applied, per partition (ms). */
+  private readonly eventTimes = new Map<number, number>();
 
   constructor(
     kafka: Kafka,
@@ -54,6 +57,7 @@ export class ProjectionConsumer {
 
   async start(): Promise<void> {
     await this.consumer.connect();
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.eventTimes.clear());
     // Partitions may have moved to or from this process: drop what it knew about them.
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.projector.forget());
     await this.consumer.subscribe({
@@ -88,6 +92,7 @@ export class ProjectionConsumer {
             else if (outcome === 'poison') this.stats.poison++;
             else this.stats.applied++;
           }
+          this.noteEventTime(batch.partition, chunk);
           const last = chunk.at(-1);
           if (last) {
             resolveOffset(last.offset);
@@ -98,6 +103,27 @@ export class ProjectionConsumer {
         }
       },
     });
+  }
+
+  private noteEventTime(partition: number, chunk: readonly { value: Buffer | null }[]): void {
+    let latest = this.eventTimes.get(partition) ?? 0;
+    for (const m of chunk) {
+      if (!m.value) continue;
+      try {
+        latest = Math.max(latest, events.CaseEvent.decode(m.value).occurredAt?.getTime() ?? 0);
+      } catch {
+        // A poison message has no time; the projector dead-letters it.
+      }
+    }
+    this.eventTimes.set(partition, latest);
+  }
+
+  /**
+   * Event time up to which every partition this consumer has seen is applied:
+   * the lowest of their latest occurrence times; undefined before any message.
+   */
+  eventTime(): number | undefined {
+    return this.eventTimes.size > 0 ? Math.min(...this.eventTimes.values()) : undefined;
   }
 
   /** Consumer lag: messages on the topic not handled yet, per the broker's high watermarks. */
