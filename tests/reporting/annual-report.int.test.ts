@@ -7,34 +7,7 @@ import { listServicesByReflection } from '@enforcement/grpc-kit';
 import { eventually, stack, tokenFor, unary } from '@enforcement/testing';
 import { startReportingSystem, type ReportingSystem } from '../support/reporting-system.js';
 import { submitAll } from '../support/submit.js';
-
-const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
-
-/** What the report must say, computed from the generator's ground truth alone. */
-function expected(t: Truth): Partial<reporting.Statistics> {
-  const days = [...t.handlingDays].sort((a, b) => a - b);
-  return {
-    casesRegistered: t.casesRegistered,
-    casesConcluded: t.casesConcluded,
-    closureRate: t.casesRegistered ? round(t.registeredAndConcluded / t.casesRegistered, 4) : 0,
-    meanHandlingDays: days.length ? round(days.reduce((s, d) => s + d, 0) / days.length, 2) : 0,
-    p90HandlingDays: days.length ? (days[Math.ceil(days.length * 0.9) - 1] ?? 0) : 0,
-    overdueCases: t.overdueCases,
-    penalties: t.penalties,
-    penaltyTotalFen: t.penaltyTotalFen,
-    discretionAnomalies: t.discretionAnomalies,
-    ordersOpened: t.ordersOpened,
-    ordersAnsweredOnTime: t.ordersAnsweredOnTime,
-    ordersEscalated: t.ordersEscalated,
-    reconsiderationsAccepted: t.reconsiderationsAccepted,
-    reconsiderationsConcluded: t.reconsiderationsConcluded,
-    reconsiderationsCorrected: t.reconsiderationsCorrected,
-    correctionRate: t.reconsiderationsConcluded
-      ? round(t.reconsiderationsCorrected / t.reconsiderationsConcluded, 4)
-      : 0,
-    meanScore: t.evaluated ? round(t.scoreHundredthsTotal / t.evaluated / 100, 2) : 0,
-  };
-}
+import { expectedFigures } from '../support/truth.js';
 
 describe('reporting: a generated year in, every ground-truth figure out', () => {
   let sys: ReportingSystem;
@@ -90,7 +63,7 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
 
   it('reproduces the overall ground truth, including the source document reconsideration figures', async () => {
     const s = await statistics({});
-    expect(s.overall).toMatchObject(expected(year.truth.overall));
+    expect(s.overall).toMatchObject(expectedFigures(year.truth.overall));
     expect(s.overall).toMatchObject({
       reconsiderationsAccepted: 463,
       reconsiderationsConcluded: 403,
@@ -110,7 +83,7 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     for (const g of byAgency.groups) {
       const truth = year.truth.byAgency.get(g.key);
       expect(truth, g.key).toBeDefined();
-      if (truth) expect(g, g.key).toMatchObject(expected(truth));
+      if (truth) expect(g, g.key).toMatchObject(expectedFigures(truth));
     }
     const ranks = byAgency.groups.map((g) => g.rank).sort((a, b) => a - b);
     expect(ranks).toEqual(byAgency.groups.map((_, i) => i + 1));
@@ -120,7 +93,7 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     });
     expect(byDistrict.groups).toHaveLength(year.truth.byDistrict.size);
     for (const g of byDistrict.groups)
-      expect(g, g.key).toMatchObject(expected(year.truth.byDistrict.get(g.key) as Truth));
+      expect(g, g.key).toMatchObject(expectedFigures(year.truth.byDistrict.get(g.key) as Truth));
 
     const byMonth = await statistics({
       groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_MONTH,
@@ -201,7 +174,7 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
       groups: { AGENCY: unknown[] };
       digest: string;
     };
-    expect(parsed.overall).toMatchObject(expected(year.truth.overall));
+    expect(parsed.overall).toMatchObject(expectedFigures(year.truth.overall));
     expect(parsed.digest).toBe(json.digest);
     expect(json.contentType).toBe('application/json');
 

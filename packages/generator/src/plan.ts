@@ -149,9 +149,8 @@ export function planCase(o: PlanOptions, index: number): CasePlan {
     (penalty !== null && entry !== undefined && penalty.fineFen >= entry.majorFromFen);
 
   const due = registeredAt + STATUTORY_DEADLINE_DAYS * DAY;
-  const extension = extended
-    ? { at: registeredAt + 80 * DAY + r.int(1, 8) * HOUR, newDueAt: registeredAt + 120 * DAY }
-    : null;
+  // Extended while the case is still in progress: after the notice, before the decision (at 0.86).
+  const extension = extended ? { at: at(0.7), newDueAt: registeredAt + 120 * DAY } : null;
   const dueAt = extension ? extension.newDueAt : due;
 
   const unitNo = DISTRICTS.indexOf(district as (typeof DISTRICTS)[number]);

@@ -65,3 +65,24 @@ describe('generateYear', () => {
     ).not.toThrow();
   });
 });
+
+describe('case plans', () => {
+  it('extend a deadline only while the case is in progress, before its deadline and its decision', () => {
+    const y = generateYear({ cases: 3_000 });
+    const steps = new Map<string, string[]>();
+    for (const c of y.stream()) {
+      const k = c.kind;
+      if (!k?.value.meta) continue;
+      const list = steps.get(k.value.meta.caseId) ?? [];
+      list.push(k.$case === 'recordProgress' ? (k.value.step?.$case ?? '') : k.$case);
+      steps.set(k.value.meta.caseId, list);
+    }
+    const extended = [...steps.values()].filter((s) => s.includes('extension'));
+    expect(extended.length).toBeGreaterThan(50);
+    for (const s of extended) {
+      const ext = s.indexOf('extension');
+      for (const later of ['decidePenalty', 'concludeCase'])
+        if (s.includes(later)) expect(s.indexOf(later)).toBeGreaterThan(ext);
+    }
+  });
+});

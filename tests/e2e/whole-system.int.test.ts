@@ -1,0 +1,177 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reporting, type scoring } from '@enforcement/contracts';
+import { generateYear } from '@enforcement/generator';
+import { eventually, repoRoot, tokenFor, unary } from '@enforcement/testing';
+import { expectedFigures } from '../support/truth.js';
+import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
+
+const run = promisify(execFile);
+const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
+
+/** Runs the CLI against this test's services; resolves to its exit code and output. */
+async function enforce(sys: WholeSystem, ...args: string[]) {
+  const env = {
+    ...process.env,
+    ENFORCE_INTAKE: sys.intake.address,
+    ENFORCE_SCORING: sys.scoring.address,
+    ENFORCE_REPORTING: sys.reporting.address,
+  };
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      env,
+      maxBuffer: 64 << 20,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('the whole system: a generated year through the CLI into intake, scoring and reporting', () => {
+  let sys: WholeSystem;
+  const dir = mkdtempSync(join(tmpdir(), 'e2e-'));
+  const year = generateYear({ seed: 'e2e', cases: 900, evaluate: true });
+
+  beforeAll(async () => {
+    sys = await startWholeSystem();
+    // The CLI generates the same year the test planned: same seed, same commands.
+    const generated = await enforce(
+      sys,
+      'generate',
+      '--seed',
+      'e2e',
+      '--cases',
+      '900',
+      '--evaluate',
+      '--out',
+      join(dir, 'year.ndjson'),
+      '--truth',
+      join(dir, 'truth.json'),
+      '--quiet',
+    );
+    expect(generated.code).toBe(0);
+    const submitted = await enforce(sys, 'submit', join(dir, 'year.ndjson'), '--json', '--quiet');
+    expect(submitted.stderr).toBe('');
+    expect(JSON.parse(submitted.stdout)).toMatchObject({
+      accepted: year.commands,
+      rejected: 0,
+      invalid: 0,
+    });
+    expect(submitted.code).toBe(0);
+    const submittedBy = new Date();
+    const md = await tokenFor(['reporting']);
+    await eventually(
+      async () => {
+        const s = await unary<reporting.GetAnnualStatisticsResponse>((cb) =>
+          sys.reportingClient.getAnnualStatistics({ year: 2021, groupBy: 1 }, md, cb),
+        );
+        return s.asOf && s.asOf > submittedBy ? s : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500, what: 'reporting to catch up' },
+    );
+  }, 300_000);
+
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('matches every ground-truth total in the report, and the truth file the CLI wrote', async () => {
+    const out = await enforce(sys, 'report', '--year', '2021', '--by', 'agency', '--json');
+    expect(out.code).toBe(0);
+    const s = reporting.GetAnnualStatisticsResponse.fromJSON(JSON.parse(out.stdout));
+    expect(s.overall).toMatchObject(expectedFigures(year.truth.overall));
+    for (const g of s.groups)
+      expect(g, g.key).toMatchObject(
+        expectedFigures(year.truth.byAgency.get(g.key) ?? year.truth.overall),
+      );
+    const truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8')) as {
+      overall: { reconsiderationsCorrected: number; casesRegistered: number };
+    };
+    expect(truth.overall).toMatchObject({ reconsiderationsCorrected: 81, casesRegistered: 900 });
+  });
+
+  it('has a score for every concluded case', async () => {
+    const md = await tokenFor(['supervisor']);
+    const concluded = [...year.stream()]
+      .filter((c) => c.kind?.$case === 'concludeCase')
+      .map((c) => c.kind?.value.meta?.caseId ?? '');
+    expect(concluded.length).toBeGreaterThan(800);
+    const missing = await eventually(
+      async () => {
+        const lacking: string[] = [];
+        for (let i = 0; i < concluded.length; i += 16)
+          await Promise.all(
+            concluded.slice(i, i + 16).map(async (caseId) => {
+              const r = await unary<scoring.GetCaseScoreResponse>((cb) =>
+                sys.scoringClient.getCaseScore({ caseId }, md, cb),
+              ).catch(() => undefined);
+              if (!r?.score) lacking.push(caseId);
+            }),
+          );
+        return lacking.length === 0 ? lacking : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 1_000, what: 'a score for every concluded case' },
+    );
+    expect(missing).toEqual([]);
+    const ranking = await enforce(sys, 'scores', '--period', '2021', '--json');
+    expect(ranking.code).toBe(0);
+    const rows = (JSON.parse(ranking.stdout) as { rows: { rank: number; key: string }[] }).rows;
+    expect(rows.map((r) => r.key).sort()).toEqual([...year.truth.byAgency.keys()].sort());
+  });
+
+  it('renders the HTML report and verifies a case through the CLI', async () => {
+    const html = join(dir, 'report.html');
+    const rendered = await enforce(
+      sys,
+      'report',
+      '--year',
+      '2021',
+      '--format',
+      'html',
+      '--out',
+      html,
+      '--json',
+    );
+    expect(rendered.code).toBe(0);
+    expect(readFileSync(html, 'utf8')).toContain('2021 年度行政执法统计');
+    const verified = await enforce(sys, 'verify', 'LZ2021-000001', 'LZ2021-R00001');
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/LZ2021-000001: intact, \d+ events/);
+  });
+
+  it('keeps streaming past bad lines, says which, and exits 3; bad usage exits 2', async () => {
+    const file = join(dir, 'mixed.ndjson');
+    const good = readFileSync(join(dir, 'year.ndjson'), 'utf8').split('\n').slice(0, 3);
+    writeFileSync(
+      file,
+      [
+        good[0],
+        '{not json',
+        good[1],
+        '{"registerCase":{"meta":{"caseId":"x","commandId":"y"}}}',
+        good[2],
+      ].join('\n'),
+    );
+    const out = await enforce(sys, 'submit', file, '--json', '--quiet');
+    expect(out.code).toBe(3);
+    const summary = JSON.parse(out.stdout) as {
+      duplicates: number;
+      rejected: number;
+      invalid: number;
+      problems: { line: number; code: string }[];
+    };
+    expect(summary).toMatchObject({ duplicates: 3, rejected: 1, invalid: 1 });
+    expect(summary.problems.map((p) => p.line).sort()).toEqual([2, 4]);
+    const usage = await enforce(sys, 'report', '--format', 'pdf');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--format must be one of html, markdown, csv, json');
+    const unknown = await enforce(sys, 'frobnicate');
+    expect(unknown.code).toBe(2);
+  });
+});

@@ -1,0 +1,96 @@
+import { credentials } from '@grpc/grpc-js';
+import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
+import { intake, reporting, scoring } from '@enforcement/contracts';
+import { Topics, type TopicNames } from '@enforcement/messaging';
+import { createReporting, loadReportingConfig, type Reporting } from '@enforcement/reporting';
+import {
+  createSupervisionScoring,
+  loadScoringConfig,
+  type SupervisionScoring,
+} from '@enforcement/supervision-scoring';
+import { serviceEnv, uniqueName } from '@enforcement/testing';
+
+export interface WholeSystem {
+  readonly intake: CaseIntake;
+  readonly scoring: SupervisionScoring;
+  readonly reporting: Reporting;
+  readonly intakeClient: intake.CaseIntakeServiceClient;
+  readonly scoringClient: scoring.ScoringServiceClient;
+  readonly reportingClient: reporting.ReportingServiceClient;
+  readonly topics: TopicNames;
+  stop(): Promise<void>;
+}
+
+/**
+ * All three services in this process on the real stack, with their own
+ * topics and databases. `rulesTickMs` 0 leaves the supervision rules off (the
+ * scores are still computed), so a generated year's orders and evaluations are
+ * exactly the generator's.
+ */
+export async function startWholeSystem(o: { rulesTickMs?: number } = {}): Promise<WholeSystem> {
+  const run = uniqueName('e2e');
+  const topics: TopicNames = {
+    ...Topics,
+    caseEvents: `${run}.case-events`,
+    intakeSubmissions: `${run}.submissions`,
+    intakeReceipts: `${run}.receipts`,
+    intakeDeadLetter: `${run}.intake-dlq`,
+    scoringDeadLetter: `${run}.scoring-dlq`,
+    reportingDeadLetter: `${run}.reporting-dlq`,
+    scores: `${run}.scores`,
+  };
+  const db = run.replace(/-/g, '_');
+  const common = serviceEnv(run);
+  const quiet = () => undefined;
+  const intakeSvc = await createCaseIntake(
+    loadIntakeConfig({
+      ...common,
+      MONGODB_DB: `${db}_intake`,
+      EVENT_STORE_BUCKETS: '8',
+      CASE_EVENTS_PARTITIONS: '4',
+      INGRESS_ENABLED: 'false',
+    }),
+    { topics, log: quiet },
+  );
+  const scoringSvc = await createSupervisionScoring(
+    loadScoringConfig({
+      ...common,
+      MONGODB_DB: `${db}_scoring`,
+      READ_MODEL_BUCKETS: '8',
+      RULES_TICK_MS: String(o.rulesTickMs ?? 0),
+      INTAKE_ADDRESS: intakeSvc.address,
+      SCORING_GROUP: `${run}.scoring`,
+    }),
+    { topics, log: quiet },
+  );
+  const reportingSvc = await createReporting(
+    loadReportingConfig({
+      ...common,
+      MONGODB_DB: `${db}_reporting`,
+      REPORTING_GROUP: `${run}.reporting`,
+      REPORTING_SETTLE_MS: '500',
+    }),
+    { topics, log: quiet },
+  );
+  const insecure = credentials.createInsecure();
+  const intakeClient = new intake.CaseIntakeServiceClient(intakeSvc.address, insecure);
+  const scoringClient = new scoring.ScoringServiceClient(scoringSvc.address, insecure);
+  const reportingClient = new reporting.ReportingServiceClient(reportingSvc.address, insecure);
+  return {
+    intake: intakeSvc,
+    scoring: scoringSvc,
+    reporting: reportingSvc,
+    intakeClient,
+    scoringClient,
+    reportingClient,
+    topics,
+    stop: async () => {
+      intakeClient.close();
+      scoringClient.close();
+      reportingClient.close();
+      await reportingSvc.stop();
+      await scoringSvc.stop();
+      await intakeSvc.stop();
+    },
+  };
+}
