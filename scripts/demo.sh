@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The main job:
-#   npm run demo [-- --cases 300]
+#   npm run demo [-- --cases 3000 --year 2021 --seed liuzhou]
 # Installs, builds, brings up the local stack (Kafka + FerretDB, or the
 # endpoints in KAFKA_BROKERS / MONGODB_URI), runs a smoke round trip through
-# every real part, starts case-intake, supervision-scoring and reporting, streams a
-# sample of cases through intake and prints what supervision makes of them
-# and the year's statistics from reporting (the HTML report in .stack/reports).
-# The services are stopped at the end; the stack stays up for the next run
-# (`npm run stack:down` stops it). Running it twice is harmless.
+# every real part, starts case-intake, supervision-scoring and reporting,
+# streams a generated year of the city's enforcement through SubmitEvents,
+# waits for the projections to catch up and prints the year's statistics,
+# the best and worst agencies, the open orders and the path of the HTML
+# report (.stack/reports/). The services are stopped at the end; the stack
+# stays up for the next run (`npm run stack:down` stops it). Running it twice
+# is harmless: the same commands are recognised and nothing is counted twice.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -51,4 +53,4 @@ start case-intake 50051 MONGODB_DB=demo_intake
 start supervision-scoring 50052 MONGODB_DB=demo_scoring INTAKE_ADDRESS=127.0.0.1:50051 RULES_TICK_MS=2000
 start reporting 50053 MONGODB_DB=demo_reporting
 echo "services: case-intake 127.0.0.1:50051, supervision-scoring 127.0.0.1:50052, reporting 127.0.0.1:50053 (logs in $logs)"
-npx tsx tests/demo/load.ts --intake 127.0.0.1:50051 --scoring 127.0.0.1:50052 --reporting 127.0.0.1:50053 "$@"
+npx tsx tests/demo/year.ts --intake 127.0.0.1:50051 --scoring 127.0.0.1:50052 --reporting 127.0.0.1:50053 "$@"
