@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job:
-#   npm run demo [-- --cases 3000 --year 2021 --seed liuzhou]
+#   npm run demo [-- --cases 1000 --year 2021 --seed liuzhou]
 # Installs, builds, brings up the local stack (Kafka + FerretDB, or the
 # endpoints in KAFKA_BROKERS / MONGODB_URI), runs a smoke round trip through
 # every real part, starts case-intake, supervision-scoring and reporting,
@@ -49,8 +49,23 @@ start() {
   exit 1
 }
 
-start case-intake 50051 MONGODB_DB=demo_intake
-start supervision-scoring 50052 MONGODB_DB=demo_scoring INTAKE_ADDRESS=127.0.0.1:50051 RULES_TICK_MS=2000
-start reporting 50053 MONGODB_DB=demo_reporting
-echo "services: case-intake 127.0.0.1:50051, supervision-scoring 127.0.0.1:50052, reporting 127.0.0.1:50053 (logs in $logs)"
-npx tsx tests/demo/year.ts --intake 127.0.0.1:50051 --scoring 127.0.0.1:50052 --reporting 127.0.0.1:50053 "$@"
+# One world per year, size and seed: its own topics and databases, so a run
+# of another size starts clean and the same run again finds its own data.
+cases=1000 year=2021 seed=liuzhou
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --cases) cases=${args[$((i + 1))]:-} ;;
+    --year) year=${args[$((i + 1))]:-} ;;
+    --seed) seed=${args[$((i + 1))]:-} ;;
+  esac
+done
+world="demo-${year}-${cases}-${seed//[^a-zA-Z0-9]/}"
+db="${world//-/_}"
+export TOPIC_NAMESPACE="$world"
+
+start case-intake 50051 MONGODB_DB="${db}_intake"
+start supervision-scoring 50052 MONGODB_DB="${db}_scoring" INTAKE_ADDRESS=127.0.0.1:50051 RULES_TICK_MS=2000
+start reporting 50053 MONGODB_DB="${db}_reporting"
+echo "services: case-intake 127.0.0.1:50051, supervision-scoring 127.0.0.1:50052, reporting 127.0.0.1:50053 (logs in $logs, topics ${world}.*)"
+npx tsx tests/demo/year.ts --intake 127.0.0.1:50051 --scoring 127.0.0.1:50052 --reporting 127.0.0.1:50053 --cases "$cases" --year "$year" --seed "$seed"

@@ -16,7 +16,7 @@ import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { events, reporting } from '@enforcement/contracts';
 import { generateYear, SyntheticHistory } from '@enforcement/generator';
 import { cityDate } from '@enforcement/reference-data';
-import { createKafka, ensureTopics } from '@enforcement/messaging';
+import { createKafka, ensureTopics, Topics } from '@enforcement/messaging';
 import { fmt, summarize } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -36,7 +36,7 @@ if (brokers.length === 0 || !mongoUri)
   throw new Error('KAFKA_BROKERS and MONGODB_URI must be set (npm run bench:report sets them)');
 const log = (s: string) => process.stderr.write(`[bench:report] ${s}\n`);
 const run = `benchrep-${Date.now().toString(36)}`;
-const topic = `${run}.case-events`;
+const topic = `${run}.${Topics.caseEvents}`;
 const db = run.replace(/-/g, '_');
 
 /** Produces the generated year's events (as intake would have stored them) onto the topic. */
@@ -84,8 +84,7 @@ async function startService(): Promise<{
       MONGODB_DB: db,
       GRPC_PORT: '0',
       KAFKA_CLIENT_ID: run,
-      CASE_EVENTS_TOPIC: topic,
-      REPORTING_DLQ_TOPIC: `${run}.dlq`,
+      TOPIC_NAMESPACE: run,
       REPORTING_GROUP: `${run}.reporting`,
       OTEL_SDK_DISABLED: 'true',
     },

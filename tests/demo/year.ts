@@ -15,7 +15,7 @@ import { submitAll } from '../support/submit.js';
 
 const { values } = parseArgs({
   options: {
-    cases: { type: 'string', default: '3000' },
+    cases: { type: 'string', default: '1000' },
     year: { type: 'string', default: '2021' },
     seed: { type: 'string', default: 'liuzhou' },
     intake: { type: 'string', default: '127.0.0.1:50051' },

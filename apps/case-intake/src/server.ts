@@ -1,7 +1,7 @@
 import { verifierFrom } from '@enforcement/auth';
 import { intake } from '@enforcement/contracts';
 import { createGrpcServer } from '@enforcement/grpc-kit';
-import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
+import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { BENCHMARKS_2021, type BenchmarkTable } from '@enforcement/reference-data';
 import { KafkaIngress } from './adapters/kafka/ingress.js';
@@ -42,7 +42,7 @@ export async function createCaseIntake(
 ): Promise<CaseIntake> {
   const log =
     o.log ?? ((msg: string, err?: unknown) => console.error(`[case-intake] ${msg}`, err ?? ''));
-  const topics: TopicNames = { ...Topics, ...o.topics };
+  const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
   const store = new MongoEventStore(mongo.db, {
     buckets: config.EVENT_STORE_BUCKETS,

@@ -8,7 +8,6 @@ import {
   string,
   type ConfigOf,
 } from '@enforcement/config';
-import { Topics } from '@enforcement/messaging';
 
 export const reportingSpec = {
   ...infraSpec,
@@ -18,8 +17,6 @@ export const reportingSpec = {
   GRPC_PORT: integer({ default: 50053, min: 0, max: 65535 }),
   MONGODB_DB: string({ default: 'enforcement_reporting' }),
   REPORTING_GROUP: string({ default: 'enforcement.reporting' }),
-  CASE_EVENTS_TOPIC: string({ default: Topics.caseEvents }),
-  REPORTING_DLQ_TOPIC: string({ default: Topics.reportingDeadLetter }),
   PARTITIONS_CONSUMED_CONCURRENTLY: integer({ default: 2, min: 1, max: 64 }),
   /** A caught-up partition counts as complete up to now minus this (events reach Kafka after intake records them). */
   REPORTING_SETTLE_MS: integer({ default: 2_000, min: 0 }),

@@ -2,7 +2,7 @@ import { Partitioners } from 'kafkajs';
 import { verifierFrom } from '@enforcement/auth';
 import { reporting } from '@enforcement/contracts';
 import { createGrpcServer } from '@enforcement/grpc-kit';
-import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
+import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { reportingService } from './adapters/grpc/reporting-service.js';
 import { FactsConsumer, KafkaDeadLetters } from './adapters/kafka/facts-consumer.js';
@@ -31,12 +31,7 @@ export async function createReporting(
 ): Promise<Reporting> {
   const log =
     o.log ?? ((msg: string, err?: unknown) => console.error(`[reporting] ${msg}`, err ?? ''));
-  const topics: TopicNames = {
-    ...Topics,
-    caseEvents: config.CASE_EVENTS_TOPIC,
-    reportingDeadLetter: config.REPORTING_DLQ_TOPIC,
-    ...o.topics,
-  };
+  const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
   const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);
   await ensureTopics(kafka, [

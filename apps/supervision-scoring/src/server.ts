@@ -2,7 +2,7 @@ import { Partitioners } from 'kafkajs';
 import { verifierFrom, mintDevToken } from '@enforcement/auth';
 import { scoring } from '@enforcement/contracts';
 import { createGrpcServer } from '@enforcement/grpc-kit';
-import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
+import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { IntakeClient } from './adapters/grpc/intake-client.js';
 import { scoringService } from './adapters/grpc/scoring-service.js';
@@ -35,7 +35,7 @@ export async function createSupervisionScoring(
 ): Promise<SupervisionScoring> {
   const log =
     o.log ?? ((msg: string, err?: unknown) => console.error(`[scoring] ${msg}`, err ?? ''));
-  const topics: TopicNames = { ...Topics, ...o.topics };
+  const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
   const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);
   await ensureTopics(kafka, [

@@ -141,6 +141,8 @@ export const infraSpec = {
   KAFKA_CLIENT_ID: string({ default: 'enforcement' }),
   MONGODB_URI: url(['mongodb', 'mongodb+srv']),
   MONGODB_DB: string({ default: 'enforcement' }),
+  /** Prefixed to every topic name (`<ns>.enforcement.case-events.v1`): separate worlds on one broker. */
+  TOPIC_NAMESPACE: string({ default: '' }),
 } satisfies Spec;
 
 /** Where a gRPC service listens. */

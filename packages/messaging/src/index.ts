@@ -1,3 +1,3 @@
-export { Topics, Header, type TopicNames } from './topics.js';
+export { Topics, Header, namespaced, type TopicNames } from './topics.js';
 export { createKafka, ensureTopics } from './kafka.js';
 export { traceHeaders, contextFromHeaders, headerString } from './trace.js';

@@ -31,3 +31,11 @@ export const Header = {
   error: 'error',
   errorCode: 'error-code',
 } as const;
+
+/** Every topic name under a namespace (`<ns>.<name>`); the names themselves when it is empty. */
+export function namespaced(ns: string): TopicNames {
+  if (!ns) return { ...Topics };
+  return Object.fromEntries(
+    Object.entries(Topics).map(([k, name]) => [k, `${ns}.${name}`]),
+  ) as unknown as TopicNames;
+}

@@ -71,14 +71,18 @@ export class FactsConsumer {
         for (let i = 0; i < batch.messages.length; i += CHUNK) {
           if (!isRunning() || isStale()) return;
           const chunk = batch.messages.slice(i, i + CHUNK);
-          const outcomes = await this.projector.handleChunk(
-            batch.partition,
-            chunk.map((m) => ({
-              offset: Number(m.offset),
-              key: m.key ? m.key.toString('utf8') : null,
-              value: m.value,
-            })),
-          );
+          // A slow chunk (a busy store) must not cost the group membership: keep heartbeating.
+          const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
+          const outcomes = await this.projector
+            .handleChunk(
+              batch.partition,
+              chunk.map((m) => ({
+                offset: Number(m.offset),
+                key: m.key ? m.key.toString('utf8') : null,
+                value: m.value,
+              })),
+            )
+            .finally(() => clearInterval(beating));
           for (const o of outcomes) {
             if (o === 'duplicate') this.stats.duplicates++;
             else if (o === 'poison') this.stats.poison++;

@@ -78,15 +78,19 @@ export class ProjectionConsumer {
         for (let i = 0; i < batch.messages.length; i += CHUNK) {
           if (!isRunning() || isStale()) return;
           const chunk = batch.messages.slice(i, i + CHUNK);
-          const outcomes = await this.projector.handleBatch(
-            batch.partition,
-            chunk.map((m) => ({
-              partition: batch.partition,
-              offset: Number(m.offset),
-              key: m.key ? m.key.toString('utf8') : null,
-              value: m.value,
-            })),
-          );
+          // A slow chunk (a busy store) must not cost the group membership: keep heartbeating.
+          const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
+          const outcomes = await this.projector
+            .handleBatch(
+              batch.partition,
+              chunk.map((m) => ({
+                partition: batch.partition,
+                offset: Number(m.offset),
+                key: m.key ? m.key.toString('utf8') : null,
+                value: m.value,
+              })),
+            )
+            .finally(() => clearInterval(beating));
           for (const outcome of outcomes) {
             if (outcome === 'duplicate') this.stats.duplicates++;
             else if (outcome === 'poison') this.stats.poison++;
