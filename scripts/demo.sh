@@ -25,7 +25,15 @@ node scripts/smoke.mjs
 logs=.stack/logs
 mkdir -p "$logs"
 pids=()
+names=()
 stop_services() {
+  local peaks=()
+  for i in "${!pids[@]}"; do
+    local hwm
+    hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/${pids[$i]}/status" 2>/dev/null || true)
+    [[ -n "$hwm" ]] && peaks+=("${names[$i]} ${hwm} MiB")
+  done
+  ((${#peaks[@]})) && echo "peak memory: $(IFS=,; echo "${peaks[*]}" | sed 's/,/, /g')"
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
@@ -40,6 +48,7 @@ start() {
   fi
   env GRPC_PORT="$port" OTEL_SERVICE_NAME="$name" "$@" node --enable-source-maps "apps/$name/dist/main.js" >"$logs/$name.log" 2>&1 &
   pids+=($!)
+  names+=("$name")
   for _ in $(seq 1 120); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
     kill -0 "${pids[-1]}" 2>/dev/null || { tail -n 20 "$logs/$name.log" >&2; exit 1; }

@@ -1,4 +1,12 @@
-import { context, propagation, type Context } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+} from '@opentelemetry/api';
 import type { IHeaders } from 'kafkajs';
 
 /** W3C trace context of the active span, as Kafka headers. */
@@ -21,4 +29,62 @@ export function headerString(headers: IHeaders | undefined, key: string): string
   const v = headers?.[key];
   if (v === undefined) return undefined;
   return Array.isArray(v) ? String(v[0]) : String(v);
+}
+
+const tracer = trace.getTracer('enforcement-messaging');
+
+/**
+ * Runs `work` on a chunk of consumed messages, traced: each message gets a
+ * CONSUMER span, a child of the span that produced it (from its headers), and
+ * `work` runs in the first one's context, so the store writes it makes (and
+ * their instrumented driver spans) are part of that trace; the chunk's span
+ * links to every message's. Costs nothing when no tracer is registered.
+ */
+export async function processTraced<T>(
+  name: string,
+  messages: readonly { headers?: IHeaders }[],
+  work: () => Promise<T>,
+): Promise<T> {
+  const spans = messages.map((m) =>
+    tracer.startSpan(
+      `${name} process`,
+      { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'kafka' } },
+      contextFromHeaders(m.headers),
+    ),
+  );
+  const first = spans[0];
+  const run = () =>
+    tracer.startActiveSpan(
+      `${name} chunk`,
+      {
+        attributes: { 'messaging.batch.message_count': messages.length },
+        links: spans.map((s) => ({ context: s.spanContext() })),
+      },
+      async (chunk) => {
+        try {
+          return await work();
+        } catch (e) {
+          chunk.recordException(e as Error);
+          chunk.setStatus({ code: SpanStatusCode.ERROR });
+          throw e;
+        } finally {
+          chunk.end();
+        }
+      },
+    );
+  try {
+    return first ? await context.with(trace.setSpan(context.active(), first), run) : await run();
+  } finally {
+    for (const s of spans) s.end();
+  }
+}
+
+/** A PRODUCER span for a message about to be sent, a child of `parent`; its context goes in the message's headers. */
+export function startPublishSpan(name: string, parent: Record<string, string>) {
+  const span = tracer.startSpan(
+    `${name} publish`,
+    { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'kafka' } },
+    propagation.extract(ROOT_CONTEXT, parent),
+  );
+  return { span, headers: traceHeaders(trace.setSpan(ROOT_CONTEXT, span)) };
 }

@@ -1,6 +1,7 @@
 import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { events } from '@enforcement/contracts';
-import { Header, traceHeaders } from '@enforcement/messaging';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { Header, startPublishSpan, traceHeaders } from '@enforcement/messaging';
 import type { Commit, Publisher } from '../../application/ports.js';
 import type { MongoEventStore } from '../mongo/event-store.js';
 
@@ -118,18 +119,22 @@ export class KafkaRelay implements Publisher {
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, this.opts.batchSize);
+      // A publish span per commit, a child of the command's span; consumers continue from it.
+      const publishes = batch.map((q) => startPublishSpan(this.opts.topic, q.trace));
       try {
         await this.producer.send({
           topic: this.opts.topic,
           acks: -1,
-          messages: batch.flatMap((q) => toMessages(q.commit, q.trace)),
+          messages: batch.flatMap((q, i) => toMessages(q.commit, publishes[i]?.headers ?? q.trace)),
         });
         this.failures = 0;
       } catch (e) {
         this.failures++;
         this.opts.onError?.(e);
+        for (const p of publishes) p.span.setStatus({ code: SpanStatusCode.ERROR }).end();
         return; // kept in the queue; retried after a backoff
       }
+      for (const p of publishes) p.span.end();
       this.queue = this.queue.slice(batch.length);
       await this.store
         .published(batch.map((q) => q.commit))

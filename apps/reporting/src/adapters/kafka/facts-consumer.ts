@@ -1,5 +1,5 @@
 import type { Consumer, Kafka, Producer } from 'kafkajs';
-import { Header } from '@enforcement/messaging';
+import { Header, processTraced } from '@enforcement/messaging';
 import type { DeadLetters } from '../../application/ports.js';
 import type { FactsProjector } from '../../application/projector.js';
 
@@ -73,16 +73,16 @@ export class FactsConsumer {
           const chunk = batch.messages.slice(i, i + CHUNK);
           // A slow chunk (a busy store) must not cost the group membership: keep heartbeating.
           const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
-          const outcomes = await this.projector
-            .handleChunk(
+          const outcomes = await processTraced('reporting', chunk, () =>
+            this.projector.handleChunk(
               batch.partition,
               chunk.map((m) => ({
                 offset: Number(m.offset),
                 key: m.key ? m.key.toString('utf8') : null,
                 value: m.value,
               })),
-            )
-            .finally(() => clearInterval(beating));
+            ),
+          ).finally(() => clearInterval(beating));
           for (const o of outcomes) {
             if (o === 'duplicate') this.stats.duplicates++;
             else if (o === 'poison') this.stats.poison++;

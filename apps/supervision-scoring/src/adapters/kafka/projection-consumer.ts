@@ -1,6 +1,6 @@
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { events } from '@enforcement/contracts';
-import { Header } from '@enforcement/messaging';
+import { Header, processTraced } from '@enforcement/messaging';
 import type { DeadLetters } from '../../application/ports.js';
 import type { Projector } from '../../application/projector.js';
 
@@ -80,8 +80,8 @@ export class ProjectionConsumer {
           const chunk = batch.messages.slice(i, i + CHUNK);
           // A slow chunk (a busy store) must not cost the group membership: keep heartbeating.
           const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
-          const outcomes = await this.projector
-            .handleBatch(
+          const outcomes = await processTraced('scoring', chunk, () =>
+            this.projector.handleBatch(
               batch.partition,
               chunk.map((m) => ({
                 partition: batch.partition,
@@ -89,8 +89,8 @@ export class ProjectionConsumer {
                 key: m.key ? m.key.toString('utf8') : null,
                 value: m.value,
               })),
-            )
-            .finally(() => clearInterval(beating));
+            ),
+          ).finally(() => clearInterval(beating));
           for (const outcome of outcomes) {
             if (outcome === 'duplicate') this.stats.duplicates++;
             else if (outcome === 'poison') this.stats.poison++;
