@@ -46,7 +46,7 @@ start() {
     echo "error: port $port for $name is taken; stop what holds it" >&2
     exit 1
   fi
-  env GRPC_PORT="$port" OTEL_SERVICE_NAME="$name" "$@" node --enable-source-maps "apps/$name/dist/main.js" >"$logs/$name.log" 2>&1 &
+  env GRPC_PORT="$port" OTEL_SERVICE_NAME="$name" "$@" node --enable-source-maps --import @enforcement/telemetry/register "apps/$name/dist/main.js" >"$logs/$name.log" 2>&1 &
   pids+=($!)
   names+=("$name")
   for _ in $(seq 1 120); do

@@ -93,7 +93,7 @@ async function startService(): Promise<{
   const address = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`reporting exited with ${code}`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /serving gRPC on (\S+)/.exec(line);
+      const m = /serving gRPC on ([\d.]+:\d+)/.exec(line);
       if (m?.[1]) resolve(m[1]);
     });
   });

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trace } from '@opentelemetry/api';
+import { metrics, trace } from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import {
   InMemorySpanExporter,
   NodeTracerProvider,
@@ -11,21 +17,29 @@ import { DISTRICTS } from '@enforcement/reference-data';
 import { eventually, tokenFor, uniqueName, unary } from '@enforcement/testing';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
-describe('one trace across the services', () => {
+describe('one trace and the metrics across the services', () => {
   const exporter = new InMemorySpanExporter();
   const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const reader = new PeriodicExportingMetricReader({
+    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+    exportIntervalMillis: 3_600_000,
+  });
+  const meters = new MeterProvider({ readers: [reader] });
   let sys: WholeSystem;
 
   beforeAll(async () => {
-    // What the telemetry package does in a service process, with spans kept in memory.
+    // What the telemetry package does in a service process, with spans and metrics kept in memory.
     provider.register();
-    sys = await startWholeSystem();
+    metrics.setGlobalMeterProvider(meters);
+    sys = await startWholeSystem({ rulesTickMs: 300 });
   }, 120_000);
 
   afterAll(async () => {
     await sys?.stop();
     await provider.shutdown();
+    await meters.shutdown();
     trace.disable();
+    metrics.disable();
   });
 
   it('follows a registered case from the intake call through Kafka into scoring and reporting', async () => {
@@ -34,7 +48,12 @@ describe('one trace across the services', () => {
     await unary<intake.CommandResult>((cb) =>
       sys.intakeClient.registerCase(
         intake.RegisterCaseRequest.fromPartial({
-          meta: { commandId: `${caseId}:1`, caseId },
+          // Registered 100 days ago: past its deadline, so the rules open an order.
+          meta: {
+            commandId: `${caseId}:1`,
+            caseId,
+            occurredAt: new Date(Date.now() - 100 * 86_400_000),
+          },
           agencyId: 'lz-eeb',
           district: DISTRICTS[0],
           domain: 1,
@@ -88,5 +107,25 @@ describe('one trace across the services', () => {
         scoring,
       ),
     ).toBe(true);
+  });
+
+  it('measures ingest, projections, consumer lag and the orders the rules open', async () => {
+    const seen = await eventually(
+      async () => {
+        const { resourceMetrics } = await reader.collect();
+        const points = new Map<string, number>();
+        for (const scope of resourceMetrics.scopeMetrics)
+          for (const m of scope.metrics)
+            for (const p of m.dataPoints as { value: unknown }[])
+              if (typeof p.value === 'number')
+                points.set(m.descriptor.name, (points.get(m.descriptor.name) ?? 0) + p.value);
+        return (points.get('enforcement.supervision.orders_opened') ?? 0) >= 1 ? points : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the overdue rule to open an order' },
+    );
+    expect(seen.get('enforcement.intake.events')).toBeGreaterThanOrEqual(2);
+    expect(seen.get('enforcement.projection.events')).toBeGreaterThanOrEqual(2);
+    expect(seen.has('enforcement.projection.lag_ms')).toBe(true);
+    expect(seen.get('enforcement.consumer.lag')).toBeGreaterThanOrEqual(0);
   });
 });

@@ -1,15 +1,16 @@
 // Wiring only: read configuration, start, stop on a signal.
-import { shutdownTelemetry } from '@enforcement/telemetry';
+import { createLogger, shutdownTelemetry } from '@enforcement/telemetry';
 import { loadIntakeConfig } from './config.js';
 import { createCaseIntake } from './server.js';
 
 const config = loadIntakeConfig();
 const service = await createCaseIntake(config);
-console.log(`[case-intake] serving gRPC on ${service.address}`);
+const log = createLogger('case-intake');
+log.info({ address: service.address }, `serving gRPC on ${service.address}`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    console.log(`[case-intake] ${signal}: draining`);
+    log.info({ signal }, 'draining');
     void service
       .stop()
       .then(() => shutdownTelemetry())

@@ -3,6 +3,7 @@ import { intake } from '@enforcement/contracts';
 import { createGrpcServer } from '@enforcement/grpc-kit';
 import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
+import { createLogger, logTo } from '@enforcement/telemetry';
 import { BENCHMARKS_2021, type BenchmarkTable } from '@enforcement/reference-data';
 import { KafkaIngress } from './adapters/kafka/ingress.js';
 import { KafkaRelay } from './adapters/kafka/relay.js';
@@ -40,8 +41,7 @@ export async function createCaseIntake(
   config: IntakeConfig,
   o: IntakeOverrides = {},
 ): Promise<CaseIntake> {
-  const log =
-    o.log ?? ((msg: string, err?: unknown) => console.error(`[case-intake] ${msg}`, err ?? ''));
+  const log = o.log ?? logTo(createLogger('case-intake'));
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
   const store = new MongoEventStore(mongo.db, {

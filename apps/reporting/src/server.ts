@@ -4,6 +4,7 @@ import { reporting } from '@enforcement/contracts';
 import { createGrpcServer } from '@enforcement/grpc-kit';
 import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
+import { createLogger, logTo } from '@enforcement/telemetry';
 import { reportingService } from './adapters/grpc/reporting-service.js';
 import { FactsConsumer, KafkaDeadLetters } from './adapters/kafka/facts-consumer.js';
 import { MongoFactStore } from './adapters/mongo/fact-store.js';
@@ -29,8 +30,7 @@ export async function createReporting(
   config: ReportingConfig,
   o: ReportingOverrides = {},
 ): Promise<Reporting> {
-  const log =
-    o.log ?? ((msg: string, err?: unknown) => console.error(`[reporting] ${msg}`, err ?? ''));
+  const log = o.log ?? logTo(createLogger('reporting'));
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
   const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);

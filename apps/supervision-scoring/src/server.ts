@@ -4,6 +4,7 @@ import { scoring } from '@enforcement/contracts';
 import { createGrpcServer } from '@enforcement/grpc-kit';
 import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
+import { createLogger, logTo } from '@enforcement/telemetry';
 import { IntakeClient } from './adapters/grpc/intake-client.js';
 import { scoringService } from './adapters/grpc/scoring-service.js';
 import { KafkaScoreHub } from './adapters/kafka/score-hub.js';
@@ -33,8 +34,7 @@ export async function createSupervisionScoring(
   config: ScoringConfig,
   o: ScoringOverrides = {},
 ): Promise<SupervisionScoring> {
-  const log =
-    o.log ?? ((msg: string, err?: unknown) => console.error(`[scoring] ${msg}`, err ?? ''));
+  const log = o.log ?? logTo(createLogger('supervision-scoring'));
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
   const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);

@@ -1,9 +1,10 @@
 export { Topics, Header, namespaced, type TopicNames } from './topics.js';
-export { createKafka, ensureTopics } from './kafka.js';
+export { createKafka, ensureTopics, groupLag } from './kafka.js';
 export {
   traceHeaders,
   contextFromHeaders,
   headerString,
   processTraced,
   startPublishSpan,
+  projectionMetrics,
 } from './trace.js';

@@ -81,3 +81,24 @@ export async function ensureTopics(
     await admin.disconnect();
   }
 }
+
+/** Messages on `topic` the consumer group has not committed yet, per the broker's high watermarks. */
+export async function groupLag(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [offsets, committed] = await Promise.all([
+      admin.fetchTopicOffsets(topic),
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+    ]);
+    const done = new Map(
+      (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+    );
+    return offsets.reduce(
+      (sum, o) => sum + Math.max(0, Number(o.high) - Math.max(0, done.get(o.partition) ?? 0)),
+      0,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}

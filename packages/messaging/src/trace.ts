@@ -1,5 +1,6 @@
 import {
   context,
+  metrics,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -87,4 +88,45 @@ export function startPublishSpan(name: string, parent: Record<string, string>) {
     propagation.extract(ROOT_CONTEXT, parent),
   );
   return { span, headers: traceHeaders(trace.setSpan(ROOT_CONTEXT, span)) };
+}
+
+/**
+ * The metrics of one projection: events applied by outcome, dead letters,
+ * and, observed when metrics are collected, the lag from intake's recording
+ * to the projection (ms) and the messages on the topic not consumed yet.
+ */
+export function projectionMetrics(service: string, consumerLag: () => Promise<number>) {
+  const meter = metrics.getMeter('enforcement-messaging');
+  const attrs = { service };
+  const applied = meter.createCounter('enforcement.projection.events', {
+    description: 'Case events handled by a projection, by outcome',
+  });
+  const deadLetters = meter.createCounter('enforcement.projection.dead_letters', {
+    description: 'Case events sent to the dead-letter topic',
+  });
+  let recordedMs = 0;
+  meter
+    .createObservableGauge('enforcement.projection.lag_ms', {
+      description: 'Time from intake recording the latest applied event to now',
+      unit: 'ms',
+    })
+    .addCallback((r) => {
+      if (recordedMs > 0) r.observe(Date.now() - recordedMs, attrs);
+    });
+  meter
+    .createObservableGauge('enforcement.consumer.lag', {
+      description: 'Messages on the case-events topic not yet consumed by the group',
+    })
+    .addCallback(async (r) => {
+      r.observe(await consumerLag().catch(() => -1), attrs);
+    });
+  return {
+    outcome: (outcome: string, n = 1) => {
+      applied.add(n, { ...attrs, outcome });
+      if (outcome === 'poison') deadLetters.add(n, attrs);
+    },
+    recorded: (ms: number) => {
+      if (ms > recordedMs) recordedMs = ms;
+    },
+  };
 }

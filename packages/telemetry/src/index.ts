@@ -55,3 +55,5 @@ export async function shutdownTelemetry(): Promise<void> {
   running = undefined;
   await sdk?.shutdown();
 }
+
+export { createLogger, logTo, type Logger } from './log.js';

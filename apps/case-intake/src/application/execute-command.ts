@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { metrics, trace, type Counter } from '@opentelemetry/api';
 import { events, type intake } from '@enforcement/contracts';
 import type { Principal } from '@enforcement/auth';
 import type { BenchmarkTable } from '@enforcement/reference-data';
@@ -30,6 +30,12 @@ export interface IntakeDeps {
 export const SCHEMA_VERSION = 1;
 const ATTEMPTS = 3;
 const tracer = trace.getTracer('case-intake');
+let acceptedCounter: Counter | undefined;
+/** Made on first use, so a meter provider registered after this module loaded still gets it. */
+const accepted = () =>
+  (acceptedCounter ??= metrics.getMeter('case-intake').createCounter('enforcement.intake.events', {
+    description: 'Case events accepted and stored (the ingest rate), by command',
+  }));
 
 const caseTypeOf = (s: CaseState, c: Command): events.CaseType =>
   s.type === 'REVIEW' || c.$case === 'fileReconsideration'
@@ -197,6 +203,7 @@ export async function executeCommand(
           commandIds: new Set([...head.commandIds, commandId]),
         });
         deps.publisher.enqueue(stored);
+        accepted().add(stored.events.length, { command: c.$case });
         return { caseId, version: stored.toVersion, events: [...stored.events], duplicate: false };
       }
       return fail('CASE.VERSION_CONFLICT', `case ${caseId} kept changing; retry`);

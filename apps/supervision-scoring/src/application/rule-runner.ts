@@ -2,6 +2,16 @@ import { dueFirings, type RuleConfig } from '../domain/rules.js';
 import { scoreCase, type ScoringModel } from '../domain/scoring-model.js';
 import type { CaseView } from '../domain/case-view.js';
 import type { Clock, IntakeCommands } from './ports.js';
+import { metrics, type Counter } from '@opentelemetry/api';
+
+let ordersCounter: Counter | undefined;
+/** Made on first use, so a meter provider registered after this module loaded still gets it. */
+const ordersOpened = () =>
+  (ordersCounter ??= metrics
+    .getMeter('supervision-scoring')
+    .createCounter('enforcement.supervision.orders_opened', {
+      description: 'Supervision orders the rules opened, by rule',
+    }));
 
 export interface WatchSource {
   watched(): Promise<{ view: CaseView; fired: string[] }[]>;
@@ -36,6 +46,7 @@ export async function runRules(deps: RunnerDeps): Promise<number> {
       try {
         if (f.kind === 'OPEN_ORDER') {
           await deps.intake.openOrder(view.caseId, { ...f }, now);
+          ordersOpened().add(1, { rule: f.ruleId.split(':')[0] ?? '' });
         } else if (f.kind === 'ESCALATE') {
           await deps.intake.escalate(view.caseId, { ...f, commandId: f.ruleId }, now);
         } else {

@@ -1,5 +1,6 @@
 import type { Consumer, Kafka, Producer } from 'kafkajs';
-import { Header, processTraced } from '@enforcement/messaging';
+import { events } from '@enforcement/contracts';
+import { groupLag, Header, processTraced, projectionMetrics } from '@enforcement/messaging';
 import type { DeadLetters } from '../../application/ports.js';
 import type { FactsProjector } from '../../application/projector.js';
 
@@ -36,6 +37,7 @@ const CHUNK = 2_000;
 export class FactsConsumer {
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0 };
   private readonly consumer: Consumer;
+  private readonly metrics: ReturnType<typeof projectionMetrics>;
 
   constructor(
     kafka: Kafka,
@@ -51,6 +53,7 @@ export class FactsConsumer {
       maxWaitTimeInMs: 100,
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
+    this.metrics = projectionMetrics('reporting', () => groupLag(kafka, opts.groupId, opts.topic));
   }
 
   async start(): Promise<void> {
@@ -84,12 +87,20 @@ export class FactsConsumer {
             ),
           ).finally(() => clearInterval(beating));
           for (const o of outcomes) {
+            this.metrics.outcome(o);
             if (o === 'duplicate') this.stats.duplicates++;
             else if (o === 'poison') this.stats.poison++;
             else this.stats.applied++;
           }
           const last = chunk.at(-1);
           if (last) resolveOffset(last.offset);
+          if (last?.value) {
+            try {
+              this.metrics.recorded(events.CaseEvent.decode(last.value).recordedAt?.getTime() ?? 0);
+            } catch {
+              // a poison message: dead-lettered by the projector
+            }
+          }
           await commitOffsetsIfNecessary();
           await heartbeat();
         }

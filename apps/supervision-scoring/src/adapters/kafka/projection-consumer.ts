@@ -1,6 +1,6 @@
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { events } from '@enforcement/contracts';
-import { Header, processTraced } from '@enforcement/messaging';
+import { groupLag, Header, processTraced, projectionMetrics } from '@enforcement/messaging';
 import type { DeadLetters } from '../../application/ports.js';
 import type { Projector } from '../../application/projector.js';
 
@@ -41,6 +41,7 @@ export class ProjectionConsumer {
   private readonly consumer: Consumer;
   /** Latest occurrence time applied, per partition (ms). */
   private readonly eventTimes = new Map<number, number>();
+  private readonly metrics: ReturnType<typeof projectionMetrics>;
 
   constructor(
     kafka: Kafka,
@@ -53,6 +54,7 @@ export class ProjectionConsumer {
     },
   ) {
     this.consumer = kafka.consumer({ groupId: opts.groupId, maxWaitTimeInMs: 100 });
+    this.metrics = projectionMetrics('supervision-scoring', () => this.lag(kafka));
   }
 
   async start(): Promise<void> {
@@ -92,6 +94,7 @@ export class ProjectionConsumer {
             ),
           ).finally(() => clearInterval(beating));
           for (const outcome of outcomes) {
+            this.metrics.outcome(outcome);
             if (outcome === 'duplicate') this.stats.duplicates++;
             else if (outcome === 'poison') this.stats.poison++;
             else this.stats.applied++;
@@ -114,7 +117,9 @@ export class ProjectionConsumer {
     for (const m of chunk) {
       if (!m.value) continue;
       try {
-        latest = Math.max(latest, events.CaseEvent.decode(m.value).occurredAt?.getTime() ?? 0);
+        const e = events.CaseEvent.decode(m.value);
+        latest = Math.max(latest, e.occurredAt?.getTime() ?? 0);
+        this.metrics.recorded(e.recordedAt?.getTime() ?? 0);
       } catch {
         // A poison message has no time; the projector dead-letters it.
       }
@@ -131,24 +136,8 @@ export class ProjectionConsumer {
   }
 
   /** Consumer lag: messages on the topic not handled yet, per the broker's high watermarks. */
-  async lag(kafka: Kafka): Promise<number> {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const [offsets, committed] = await Promise.all([
-        admin.fetchTopicOffsets(this.opts.topic),
-        admin.fetchOffsets({ groupId: this.opts.groupId, topics: [this.opts.topic] }),
-      ]);
-      const done = new Map(
-        (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
-      );
-      return offsets.reduce(
-        (sum, o) => sum + Math.max(0, Number(o.high) - Math.max(0, done.get(o.partition) ?? 0)),
-        0,
-      );
-    } finally {
-      await admin.disconnect();
-    }
+  lag(kafka: Kafka): Promise<number> {
+    return groupLag(kafka, this.opts.groupId, this.opts.topic);
   }
 
   async stop(): Promise<void> {
