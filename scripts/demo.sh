@@ -74,7 +74,7 @@ db="${world//-/_}"
 export TOPIC_NAMESPACE="$world"
 
 start case-intake 50051 MONGODB_DB="${db}_intake"
-start supervision-scoring 50052 MONGODB_DB="${db}_scoring" INTAKE_ADDRESS=127.0.0.1:50051 RULES_TICK_MS=2000
+start supervision-scoring 50052 MONGODB_DB="${db}_scoring" INTAKE_ADDRESS=127.0.0.1:50051 RULES_TICK_MS=2000 RULES_CLOCK=events
 start reporting 50053 MONGODB_DB="${db}_reporting"
 echo "services: case-intake 127.0.0.1:50051, supervision-scoring 127.0.0.1:50052, reporting 127.0.0.1:50053 (logs in $logs, topics ${world}.*)"
 npx tsx tests/demo/year.ts --intake 127.0.0.1:50051 --scoring 127.0.0.1:50052 --reporting 127.0.0.1:50053 --cases "$cases" --year "$year" --seed "$seed"

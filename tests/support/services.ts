@@ -19,7 +19,9 @@ export interface System {
 }
 
 /** case-intake and supervision-scoring in this process, on the real stack, with their own topics and databases. */
-export async function startSystem(): Promise<System> {
+export async function startSystem(
+  o: { scoringEnv?: Record<string, string> } = {},
+): Promise<System> {
   const run = uniqueName('sys');
   const topics: TopicNames = {
     ...Topics,
@@ -51,6 +53,7 @@ export async function startSystem(): Promise<System> {
       RULES_TICK_MS: '0',
       INTAKE_ADDRESS: intakeSvc.address,
       SCORING_GROUP: `${run}.scoring`,
+      ...o.scoringEnv,
     }),
     { topics, log: quiet },
   );

@@ -7,6 +7,7 @@ import {
   type ConfigOf,
   authSpec,
   serviceSpec,
+  oneOf,
 } from '@enforcement/config';
 
 export const scoringSpec = {
@@ -24,6 +25,8 @@ export const scoringSpec = {
   RULES_APPROACHING_DAYS: integer({ default: 10, min: 0 }),
   RULES_RESPONSE_DAYS: integer({ default: 7, min: 1 }),
   RULES_ESCALATION_RESPONSE_DAYS: integer({ default: 5, min: 1 }),
+  /** wall: judge deadlines by the clock; events: by the event time applied (for loading history). */
+  RULES_CLOCK: oneOf(['wall', 'events'] as const, { default: 'wall' }),
   /** Token the service presents to case-intake; minted from AUTH_JWT_SECRET when unset. */
   SCORING_INTAKE_TOKEN: string({ default: '-' }),
 };

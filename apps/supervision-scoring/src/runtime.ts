@@ -24,6 +24,8 @@ export interface RuntimeOptions {
   readonly buckets: number;
   readonly partitionsConsumedConcurrently: number;
   readonly tickMs: number;
+  /** What the rules judge deadlines by: the clock, or the event time the projection has reached. */
+  readonly ruleClock: 'wall' | 'events';
   readonly log: (msg: string, err?: unknown) => void;
 }
 
@@ -108,26 +110,31 @@ export class ScoringRuntime {
     return holder.gen;
   }
 
+  private eventClock = 0;
+
   /**
-   * The moment the rules judge deadlines at. Live, it is the clock. While the
-   * projection is behind (a replay, a backfill of past years), it is the event
-   * time every partition has been applied up to: a case is judged as it stood
-   * then, and what the rules open is dated then, not years after the facts.
+   * The moment the rules judge deadlines at: the clock; or, with the event
+   * clock (for loading history: a past year, a migration), the event time
+   * every partition has been applied up to (the lowest of their latest
+   * occurrence times, never going back), so a case is judged as it stood then
+   * and what the rules open is dated then, not years after the facts.
+   * Undefined when the event clock has not started (nothing applied yet).
    */
-  private async ruleTime(): Promise<Date> {
+  private ruleTime(): Date | undefined {
     const wall = this.o.clock.now();
-    const gen = this.current();
-    const applied = gen.consumer.eventTime();
-    if (applied === undefined || applied >= wall.getTime()) return wall;
-    const lag = await gen.consumer.lag(this.o.kafka).catch(() => 1);
-    return lag === 0 ? wall : new Date(applied);
+    if (this.o.ruleClock === 'wall') return wall;
+    const applied = this.current().consumer.eventTime();
+    if (applied !== undefined) this.eventClock = Math.max(this.eventClock, applied);
+    return this.eventClock > 0 ? new Date(Math.min(this.eventClock, wall.getTime())) : undefined;
   }
 
   /** Runs the supervision rules once (the ticker calls it; tests call it with a moved clock). */
   tick(): Promise<number> {
     const models = this.current().models;
-    const run = this.ruleTime()
-      .then((now) =>
+    const now = this.ruleTime();
+    if (!now) return Promise.resolve(0);
+    const run = Promise.resolve()
+      .then(() =>
         runRules({
           source: {
             watched: () => models.watch.find({}).toArray(),

@@ -86,6 +86,7 @@ export async function createSupervisionScoring(
     buckets: config.READ_MODEL_BUCKETS,
     partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
     tickMs: config.RULES_TICK_MS,
+    ruleClock: config.RULES_CLOCK,
     log,
   });
   await runtime.start();

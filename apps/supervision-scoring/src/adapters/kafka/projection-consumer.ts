@@ -118,7 +118,8 @@ export class ProjectionConsumer {
       if (!m.value) continue;
       try {
         const e = events.CaseEvent.decode(m.value);
-        latest = Math.max(latest, e.occurredAt?.getTime() ?? 0);
+        const occurred = e.occurredAt?.getTime() ?? 0;
+        latest = Math.max(latest, occurred);
         this.metrics.recorded(e.recordedAt?.getTime() ?? 0);
       } catch {
         // A poison message has no time; the projector dead-letters it.

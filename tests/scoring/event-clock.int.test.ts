@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Metadata } from '@grpc/grpc-js';
+import { events, type intake } from '@enforcement/contracts';
+import { eventually, uniqueName } from '@enforcement/testing';
+import { loop } from '../support/loop.js';
+import { startSystem, tokenFor, unary, type System } from '../support/services.js';
+
+describe('loading a past year: the rules judge by the event time applied (RULES_CLOCK=events)', () => {
+  let sys: System;
+  let agency: Metadata;
+  let supervisor: Metadata;
+  beforeAll(async () => {
+    sys = await startSystem({ scoringEnv: { RULES_CLOCK: 'events' } });
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+    supervisor = await tokenFor(['supervisor']);
+  });
+  afterAll(() => sys?.stop());
+
+  it('opens no order on a 2021 case the clock would find overdue, then one dated when the history passes its deadline', async () => {
+    const caseId = uniqueName('y2021');
+    const l = loop(caseId, new Date('2021-01-04T02:00:00Z'));
+    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
+    const view = () => sys.scoring.runtime.models.getCase(caseId);
+    await eventually(async () => ((await view())?.view.version === 1 ? true : undefined), {
+      what: 'projected',
+    });
+    // By the clock this case is five years past its deadline; in its history it is January 2021.
+    await sys.scoring.runtime.tick();
+    await sys.scoring.runtime.tick();
+    const history = async () =>
+      (
+        await unary<intake.GetCaseResponse>((cb) =>
+          sys.intakeClient.getCase({ caseId }, supervisor, cb),
+        )
+      ).history;
+    expect((await history()).map((e) => e.payload?.$case)).toEqual(['caseRegistered']);
+
+    // The history moves on to June 2021 (dispatched late): the April deadline has passed.
+    const june = new Date('2021-06-01T02:00:00Z');
+    await unary((cb) =>
+      sys.intakeClient.dispatchCase(
+        {
+          ...l.dispatch,
+          meta: { ...l.dispatch.meta, occurredAt: june },
+        } as intake.DispatchCaseRequest,
+        agency,
+        cb,
+      ),
+    );
+    const opened = await eventually(
+      async () => {
+        await sys.scoring.runtime.tick();
+        return (await history()).find((e) => e.payload?.$case === 'supervisionOrderOpened');
+      },
+      { what: 'the overdue order' },
+    );
+    expect(opened.payload?.value).toMatchObject({
+      reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
+    });
+    expect(opened.occurredAt).toEqual(june);
+  });
+});
