@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reporting, type scoring } from '@enforcement/contracts';
-import { generateYear } from '@enforcement/generator';
+import { generateYear, reportedFigures } from '@enforcement/generator';
 import { eventually, repoRoot, tokenFor, unary } from '@enforcement/testing';
-import { expectedFigures } from '../support/truth.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
 const run = promisify(execFile);
@@ -85,10 +84,10 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     const out = await enforce(sys, 'report', '--year', '2021', '--by', 'agency', '--json');
     expect(out.code).toBe(0);
     const s = reporting.GetAnnualStatisticsResponse.fromJSON(JSON.parse(out.stdout));
-    expect(s.overall).toMatchObject(expectedFigures(year.truth.overall));
+    expect(s.overall).toMatchObject(reportedFigures(year.truth.overall));
     for (const g of s.groups)
       expect(g, g.key).toMatchObject(
-        expectedFigures(year.truth.byAgency.get(g.key) ?? year.truth.overall),
+        reportedFigures(year.truth.byAgency.get(g.key) ?? year.truth.overall),
       );
     const truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8')) as {
       overall: { reconsiderationsCorrected: number; casesRegistered: number };

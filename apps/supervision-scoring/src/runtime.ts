@@ -51,7 +51,7 @@ interface MetaDoc {
 export class ScoringRuntime {
   private gen: Generation | undefined;
   private ticker: NodeJS.Timeout | undefined;
-  private ticking: Promise<unknown> | undefined;
+  private ticking: Promise<number> | undefined;
   readonly clock: Clock;
   readonly hub: KafkaScoreHub;
 
@@ -130,6 +130,9 @@ export class ScoringRuntime {
 
   /** Runs the supervision rules once (the ticker calls it; tests call it with a moved clock). */
   tick(): Promise<number> {
+    // One pass at a time: a tick that finds the last one still running joins it
+    // rather than piling another scan of the watched cases onto the store.
+    if (this.ticking) return this.ticking;
     const models = this.current().models;
     const now = this.ruleTime();
     if (!now) return Promise.resolve(0);
@@ -151,8 +154,11 @@ export class ScoringRuntime {
         this.o.log('rule tick failed', e);
         return 0;
       });
-    this.ticking = run;
-    return run;
+    const ticking = run.finally(() => {
+      this.ticking = undefined;
+    });
+    this.ticking = ticking;
+    return ticking;
   }
 
   reader(): ScoreReader {

@@ -4,7 +4,7 @@ export {
   type GeneratedYear,
   type YearOptions,
 } from './year.js';
-export { emptyFigures, type Figures, type GroundTruth } from './truth.js';
+export { emptyFigures, reportedFigures, type Figures, type GroundTruth } from './truth.js';
 export { planCase, planReview, DAY, type CasePlan, type ReviewPlan } from './plan.js';
 export { caseCommands, reviewCommands, officerName, type Timed } from './commands.js';
 export { Random, seedOf } from './random.js';

@@ -8,3 +8,4 @@ export {
   startPublishSpan,
   projectionMetrics,
 } from './trace.js';
+export { KafkaDeadLetters } from './dead-letters.js';

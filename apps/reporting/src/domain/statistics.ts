@@ -1,32 +1,13 @@
 import { createHash } from 'node:crypto';
+import type { reporting } from '@enforcement/contracts';
 import { cityDate, cityDaysBetween } from '@enforcement/reference-data';
 import type { CaseFacts, Stamp } from './facts.js';
 
 export type Grouping = 'NONE' | 'AGENCY' | 'DISTRICT' | 'DOMAIN' | 'MONTH';
 export const GROUPINGS: readonly Grouping[] = ['NONE', 'AGENCY', 'DISTRICT', 'DOMAIN', 'MONTH'];
 
-/** One row of the annual statistics (the figures of `enforcement.reporting.v1.Statistics`). */
-export interface Figures {
-  key: string;
-  casesRegistered: number;
-  casesConcluded: number;
-  closureRate: number;
-  meanHandlingDays: number;
-  p90HandlingDays: number;
-  overdueCases: number;
-  penalties: number;
-  penaltyTotalFen: number;
-  discretionAnomalies: number;
-  ordersOpened: number;
-  ordersAnsweredOnTime: number;
-  ordersEscalated: number;
-  reconsiderationsAccepted: number;
-  reconsiderationsConcluded: number;
-  reconsiderationsCorrected: number;
-  correctionRate: number;
-  meanScore: number;
-  rank: number;
-}
+/** One row of the annual statistics, as the contract defines it. */
+export type Figures = reporting.Statistics;
 
 export interface AnnualStatistics {
   year: number;

@@ -1,23 +1,14 @@
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import { events } from '@enforcement/contracts';
-import { groupLag, Header, processTraced, projectionMetrics } from '@enforcement/messaging';
-import type { DeadLetters } from '../../application/ports.js';
+import {
+  groupLag,
+  KafkaDeadLetters,
+  processTraced,
+  projectionMetrics,
+} from '@enforcement/messaging';
 import type { Projector } from '../../application/projector.js';
 
-export class KafkaDeadLetters implements DeadLetters {
-  constructor(
-    private readonly producer: Producer,
-    private readonly topic: string,
-  ) {}
-
-  async send(key: string | null, value: Buffer | null, reason: string): Promise<void> {
-    await this.producer.send({
-      topic: this.topic,
-      acks: -1,
-      messages: [{ key, value, headers: { [Header.error]: reason } }],
-    });
-  }
-}
+export { KafkaDeadLetters };
 
 export interface ConsumerStats {
   applied: number;
