@@ -27,7 +27,9 @@ export interface WholeSystem {
  * scores are still computed), so a generated year's orders and evaluations are
  * exactly the generator's.
  */
-export async function startWholeSystem(o: { rulesTickMs?: number } = {}): Promise<WholeSystem> {
+export async function startWholeSystem(
+  o: { rulesTickMs?: number; scoringEnv?: Record<string, string> } = {},
+): Promise<WholeSystem> {
   const run = uniqueName('e2e');
   const topics: TopicNames = {
     ...Topics,
@@ -60,6 +62,7 @@ export async function startWholeSystem(o: { rulesTickMs?: number } = {}): Promis
       RULES_TICK_MS: String(o.rulesTickMs ?? 0),
       INTAKE_ADDRESS: intakeSvc.address,
       SCORING_GROUP: `${run}.scoring`,
+      ...o.scoringEnv,
     }),
     { topics, log: quiet },
   );
