@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,5 +172,19 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     expect(usage.stderr).toContain('--format must be one of html, markdown, csv, json');
     const unknown = await enforce(sys, 'frobnicate');
     expect(unknown.code).toBe(2);
+  });
+
+  it('ends quietly when its reader stops reading, as `| head -1` does', async () => {
+    const child = spawn(process.execPath, [CLI, 'generate', '--cases', '2000', '--quiet']);
+    const first = await new Promise<string>((resolve) =>
+      child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().split('\n')[0] ?? '')),
+    );
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(first).toContain('"registerCase"');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });

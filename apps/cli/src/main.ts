@@ -57,4 +57,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Piped into `head` and the like: a closed stdout ends the command quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 process.exitCode = await main(process.argv.slice(2));
