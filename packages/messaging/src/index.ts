@@ -7,5 +7,7 @@ export {
   processTraced,
   startPublishSpan,
   projectionMetrics,
+  type ProjectionMetrics,
 } from './trace.js';
+export { chunkedProjection, type Delivery, type ProjectionStats } from './chunks.js';
 export { KafkaDeadLetters } from './dead-letters.js';

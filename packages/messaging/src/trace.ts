@@ -95,7 +95,16 @@ export function startPublishSpan(name: string, parent: Record<string, string>) {
  * and, observed when metrics are collected, the lag from intake's recording
  * to the projection (ms) and the messages on the topic not consumed yet.
  */
-export function projectionMetrics(service: string, consumerLag: () => Promise<number>) {
+export interface ProjectionMetrics {
+  outcome(outcome: string, n?: number): void;
+  /** The recording time (ms) of an event just applied. */
+  recorded(ms: number): void;
+}
+
+export function projectionMetrics(
+  service: string,
+  consumerLag: () => Promise<number>,
+): ProjectionMetrics {
   const meter = metrics.getMeter('enforcement-messaging');
   const attrs = { service };
   const applied = meter.createCounter('enforcement.projection.events', {

@@ -5,6 +5,7 @@ import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { MongoDBInstrumentation } from '@opentelemetry/instrumentation-mongodb';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { createLogger } from './log.js';
 
 export interface TelemetryOptions {
   /** Defaults to OTEL_SERVICE_NAME. */
@@ -57,3 +58,24 @@ export async function shutdownTelemetry(): Promise<void> {
 }
 
 export { createLogger, logTo, type Logger } from './log.js';
+
+/**
+ * A service's main after it started: says where it serves, and on SIGINT or
+ * SIGTERM drains it, flushes telemetry and exits.
+ */
+export function serveUntilSignalled(
+  name: string,
+  service: { readonly address: string; stop(): Promise<void> },
+): void {
+  const log = createLogger(name);
+  log.info({ address: service.address }, `serving gRPC on ${service.address}`);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, 'draining');
+      void service
+        .stop()
+        .then(() => shutdownTelemetry())
+        .finally(() => process.exit(0));
+    });
+  }
+}

@@ -1,19 +1,26 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { events } from '@enforcement/contracts';
 import {
+  chunkedProjection,
   groupLag,
   KafkaDeadLetters,
-  processTraced,
   projectionMetrics,
+  type ProjectionMetrics,
+  type ProjectionStats,
 } from '@enforcement/messaging';
 import type { FactsProjector } from '../../application/projector.js';
 
 export { KafkaDeadLetters };
 
-export interface ConsumerStats {
-  applied: number;
-  duplicates: number;
-  poison: number;
+export type ConsumerStats = ProjectionStats;
+
+/** When intake recorded the event in a message (ms); 0 for one that does not decode (the projector dead-letters it). */
+function recordedMs(value: Buffer | null): number {
+  try {
+    return value ? (events.CaseEvent.decode(value).recordedAt?.getTime() ?? 0) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** Messages applied and written together: one write of the pages they touch. */
@@ -28,7 +35,7 @@ const CHUNK = 2_000;
 export class FactsConsumer {
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0 };
   private readonly consumer: Consumer;
-  private readonly metrics: ReturnType<typeof projectionMetrics>;
+  private readonly metrics: ProjectionMetrics;
 
   constructor(
     kafka: Kafka,
@@ -54,48 +61,14 @@ export class FactsConsumer {
     await this.consumer.run({
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently,
       eachBatchAutoResolve: false,
-      eachBatch: async ({
-        batch,
-        resolveOffset,
-        heartbeat,
-        isRunning,
-        isStale,
-        commitOffsetsIfNecessary,
-      }) => {
-        for (let i = 0; i < batch.messages.length; i += CHUNK) {
-          if (!isRunning() || isStale()) return;
-          const chunk = batch.messages.slice(i, i + CHUNK);
-          // A slow chunk (a busy store) must not cost the group membership: keep heartbeating.
-          const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
-          const outcomes = await processTraced('reporting', chunk, () =>
-            this.projector.handleChunk(
-              batch.partition,
-              chunk.map((m) => ({
-                offset: Number(m.offset),
-                key: m.key ? m.key.toString('utf8') : null,
-                value: m.value,
-              })),
-            ),
-          ).finally(() => clearInterval(beating));
-          for (const o of outcomes) {
-            this.metrics.outcome(o);
-            if (o === 'duplicate') this.stats.duplicates++;
-            else if (o === 'poison') this.stats.poison++;
-            else this.stats.applied++;
-          }
-          const last = chunk.at(-1);
-          if (last) resolveOffset(last.offset);
-          if (last?.value) {
-            try {
-              this.metrics.recorded(events.CaseEvent.decode(last.value).recordedAt?.getTime() ?? 0);
-            } catch {
-              // a poison message: dead-lettered by the projector
-            }
-          }
-          await commitOffsetsIfNecessary();
-          await heartbeat();
-        }
-      },
+      eachBatch: chunkedProjection({
+        name: 'reporting',
+        chunkSize: CHUNK,
+        stats: this.stats,
+        metrics: this.metrics,
+        apply: (partition, chunk) => this.projector.handleChunk(partition, chunk),
+        applied: (_partition, last) => this.metrics.recorded(recordedMs(last.value)),
+      }),
     });
   }
 

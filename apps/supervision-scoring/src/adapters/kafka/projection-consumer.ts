@@ -1,19 +1,18 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { events } from '@enforcement/contracts';
 import {
+  chunkedProjection,
   groupLag,
   KafkaDeadLetters,
-  processTraced,
   projectionMetrics,
+  type ProjectionMetrics,
+  type ProjectionStats,
 } from '@enforcement/messaging';
 import type { Projector } from '../../application/projector.js';
 
 export { KafkaDeadLetters };
 
-export interface ConsumerStats {
-  applied: number;
-  duplicates: number;
-  poison: number;
+export interface ConsumerStats extends ProjectionStats {
   /** Offsets of the last message handled, per partition. */
   positions: Map<number, number>;
 }
@@ -32,7 +31,7 @@ export class ProjectionConsumer {
   private readonly consumer: Consumer;
   /** Latest occurrence time applied, per partition (ms). */
   private readonly eventTimes = new Map<number, number>();
-  private readonly metrics: ReturnType<typeof projectionMetrics>;
+  private readonly metrics: ProjectionMetrics;
 
   constructor(
     kafka: Kafka,
@@ -60,63 +59,31 @@ export class ProjectionConsumer {
     await this.consumer.run({
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently,
       eachBatchAutoResolve: false,
-      eachBatch: async ({
-        batch,
-        resolveOffset,
-        heartbeat,
-        isRunning,
-        isStale,
-        commitOffsetsIfNecessary,
-      }) => {
-        for (let i = 0; i < batch.messages.length; i += CHUNK) {
-          if (!isRunning() || isStale()) return;
-          const chunk = batch.messages.slice(i, i + CHUNK);
-          // A slow chunk (a busy store) must not cost the group membership: keep heartbeating.
-          const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
-          const outcomes = await processTraced('scoring', chunk, () =>
-            this.projector.handleBatch(
-              batch.partition,
-              chunk.map((m) => ({
-                partition: batch.partition,
-                offset: Number(m.offset),
-                key: m.key ? m.key.toString('utf8') : null,
-                value: m.value,
-              })),
-            ),
-          ).finally(() => clearInterval(beating));
-          for (const outcome of outcomes) {
-            this.metrics.outcome(outcome);
-            if (outcome === 'duplicate') this.stats.duplicates++;
-            else if (outcome === 'poison') this.stats.poison++;
-            else this.stats.applied++;
-          }
-          this.noteEventTime(batch.partition, chunk);
-          const last = chunk.at(-1);
-          if (last) {
-            resolveOffset(last.offset);
-            this.stats.positions.set(batch.partition, Number(last.offset));
-          }
-          await commitOffsetsIfNecessary();
-          await heartbeat();
-        }
-      },
+      eachBatch: chunkedProjection({
+        name: 'scoring',
+        chunkSize: CHUNK,
+        stats: this.stats,
+        metrics: this.metrics,
+        apply: (partition, chunk) => this.projector.handleBatch(partition, chunk),
+        applied: (partition, last) => {
+          this.stats.positions.set(partition, Number(last.offset));
+          this.noteTimes(partition, last.value);
+        },
+      }),
     });
   }
 
-  private noteEventTime(partition: number, chunk: readonly { value: Buffer | null }[]): void {
-    let latest = this.eventTimes.get(partition) ?? 0;
-    for (const m of chunk) {
-      if (!m.value) continue;
-      try {
-        const e = events.CaseEvent.decode(m.value);
-        const occurred = e.occurredAt?.getTime() ?? 0;
-        latest = Math.max(latest, occurred);
-        this.metrics.recorded(e.recordedAt?.getTime() ?? 0);
-      } catch {
-        // A poison message has no time; the projector dead-letters it.
-      }
+  /** The chunk's last event: how far in event time its partition is applied, and when it was recorded. */
+  private noteTimes(partition: number, value: Buffer | null): void {
+    if (!value) return;
+    try {
+      const e = events.CaseEvent.decode(value);
+      const occurred = e.occurredAt?.getTime() ?? 0;
+      this.eventTimes.set(partition, Math.max(this.eventTimes.get(partition) ?? 0, occurred));
+      this.metrics.recorded(e.recordedAt?.getTime() ?? 0);
+    } catch {
+      // A poison message has no time; the projector dead-letters it.
     }
-    this.eventTimes.set(partition, latest);
   }
 
   /**

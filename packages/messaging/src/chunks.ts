@@ -1,0 +1,72 @@
+import type { EachBatchHandler, KafkaMessage } from 'kafkajs';
+import { processTraced, type ProjectionMetrics } from './trace.js';
+
+export interface ProjectionStats {
+  applied: number;
+  duplicates: number;
+  poison: number;
+}
+
+/** A chunk's messages as a projection takes them. */
+export interface Delivery {
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string | null;
+  readonly value: Buffer | null;
+}
+
+/**
+ * The eachBatch handler every projection uses: a partition's batch is applied
+ * a chunk at a time (traced, heartbeating while a slow store works), counted
+ * by outcome, and its offsets committed only after the chunk is written, so
+ * a restart resumes where it left off and the projection drops what comes twice.
+ */
+export function chunkedProjection(o: {
+  readonly name: string;
+  readonly chunkSize: number;
+  readonly stats: ProjectionStats;
+  readonly metrics: ProjectionMetrics;
+  readonly apply: (partition: number, chunk: Delivery[]) => Promise<readonly string[]>;
+  /** After a chunk is applied, with its last message (before its offset is committed). */
+  readonly applied?: (partition: number, last: KafkaMessage) => void;
+}): EachBatchHandler {
+  return async ({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+    commitOffsetsIfNecessary,
+  }) => {
+    for (let i = 0; i < batch.messages.length; i += o.chunkSize) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(i, i + o.chunkSize);
+      // A slow chunk (a busy store) must not cost the group membership: keep heartbeating.
+      const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
+      const outcomes = await processTraced(o.name, chunk, () =>
+        o.apply(
+          batch.partition,
+          chunk.map((m) => ({
+            partition: batch.partition,
+            offset: Number(m.offset),
+            key: m.key ? m.key.toString('utf8') : null,
+            value: m.value,
+          })),
+        ),
+      ).finally(() => clearInterval(beating));
+      for (const outcome of outcomes) {
+        o.metrics.outcome(outcome);
+        if (outcome === 'duplicate') o.stats.duplicates++;
+        else if (outcome === 'poison') o.stats.poison++;
+        else o.stats.applied++;
+      }
+      const last = chunk.at(-1);
+      if (last) {
+        o.applied?.(batch.partition, last);
+        resolveOffset(last.offset);
+      }
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+    }
+  };
+}
