@@ -33,7 +33,10 @@ STACK_CACHE=${STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enforcement-stack}
 READY_TIMEOUT=${STACK_READY_TIMEOUT:-90}
 
 kafka_libs="$STACK_CACHE/kafka-$KAFKA_VERSION/libs"
-ferretdb_bin="$STACK_CACHE/ferretdb-$FERRETDB_VERSION/ferretdb"
+# The patches under ferretdb/patches are part of the build: the cached binary
+# is keyed by their content, so changing one rebuilds it.
+ferretdb_patches=$(cat "$here"/ferretdb/patches/*.patch 2>/dev/null | sha1sum | cut -c1-10)
+ferretdb_bin="$STACK_CACHE/ferretdb-$FERRETDB_VERSION-$ferretdb_patches/ferretdb"
 kafka_home="$STACK_HOME/kafka"
 ferret_home="$STACK_HOME/ferretdb"
 # PostgreSQL runs as the unprivileged `postgres` user, which may not be able
@@ -82,6 +85,7 @@ fetch_kafka() {
 build_ferretdb() {
   [[ -x "$ferretdb_bin" ]] && return 0
   need go "install Go 1.22 or newer"
+  need patch "install patch (Debian: apt-get install patch)"
   log "building FerretDB $FERRETDB_VERSION from the Go module proxy (once per machine)"
   local src dir build_log="$STACK_CACHE/ferretdb-build.log"
   src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" 2>"$build_log" |
@@ -92,6 +96,14 @@ build_ferretdb() {
   # The module zip lacks the version file its `task` build writes; FerretDB
   # refuses to start without it.
   echo "$FERRETDB_VERSION" >"$dir/build/version/version.txt"
+  local patch
+  for patch in "$here"/ferretdb/patches/*.patch; do
+    [[ -e "$patch" ]] || continue
+    patch -s -p1 -d "$dir" <"$patch" >>"$build_log" 2>&1 || {
+      rm -rf "$dir"
+      die "applying $(basename "$patch") to FerretDB $FERRETDB_VERSION failed; see $build_log"
+    }
+  done
   mkdir -p "$(dirname "$ferretdb_bin")"
   if ! (cd "$dir" && CGO_ENABLED=0 go build -trimpath -o "$ferretdb_bin.tmp" ./cmd/ferretdb) >>"$build_log" 2>&1; then
     rm -rf "$dir"
