@@ -20,7 +20,7 @@ export const intakeSpec = {
   EVENT_STORE_BUCKETS: integer({ default: 64, min: 1, max: 4096 }),
   POSITION_BLOCK: integer({ default: 1000, min: 1 }),
   HEAD_CACHE_SIZE: integer({ default: 50_000, min: 0 }),
-  SUBMIT_MAX_IN_FLIGHT: integer({ default: 64, min: 1, max: 10_000 }),
+  SUBMIT_MAX_IN_FLIGHT: integer({ default: 512, min: 1, max: 10_000 }),
   RELAY_BATCH: integer({ default: 500, min: 1 }),
   RELAY_SWEEP_AFTER_MS: integer({ default: 30_000, min: 0 }),
   CASE_EVENTS_PARTITIONS: integer({ default: 12, min: 1 }),

@@ -1,6 +1,6 @@
-import type { Collection, Db } from 'mongodb';
+import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 import { events } from '@enforcement/contracts';
-import { isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
+import { BatchedLookup, isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
 import {
   VersionConflict,
   type CaseEvent,
@@ -39,6 +39,34 @@ export interface PendingCommit {
   readonly commit: Commit;
 }
 
+interface QueuedAppend {
+  readonly commit: Commit;
+  readonly resolve: (stored: Commit) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Most commits written in one group. */
+const APPEND_GROUP = 500;
+
+/**
+ * For an unordered bulk insert that failed: each failed item's index, mapped
+ * to whether `expected` explains its error; undefined when the error is not
+ * a per-item one (then nothing is known to have landed).
+ */
+function failedIndexes(
+  err: unknown,
+  expected: (e: unknown) => boolean,
+): Map<number, boolean> | undefined {
+  if (!(err instanceof MongoBulkWriteError)) return undefined;
+  const list = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+  const out = new Map<number, boolean>();
+  for (const w of list) {
+    const asServerError = new MongoServerError({ code: w.code, errmsg: w.errmsg ?? '' });
+    out.set(w.index, expected(asServerError));
+  }
+  return out;
+}
+
 const commitIdOf = (caseId: string, fromVersion: number) => `${caseId}:${fromVersion}`;
 const outboxIdOf = (c: Commit) => `${commitIdOf(c.caseId, c.fromVersion)}:${c.commandId}`;
 
@@ -66,6 +94,25 @@ export class MongoEventStore implements EventStore {
   readonly commits: PartitionedCollection<CommitDoc>;
   readonly outbox: Collection<OutboxDoc>;
   private readonly positions: PositionAllocator;
+  /** Whether a case has any commit: its first commit, looked up in batches by `_id`. */
+  private readonly started = new BatchedLookup<boolean>(async (caseIds) => {
+    const found = new Set<string>();
+    const byBucket = new Map<number, string[]>();
+    for (const id of caseIds) {
+      const b = this.commits.bucketOf(id);
+      byBucket.set(b, [...(byBucket.get(b) ?? []), commitIdOf(id, 1)]);
+    }
+    await Promise.all(
+      [...byBucket].map(async ([b, ids]) => {
+        const docs = await this.commits
+          .at(b)
+          .find({ _id: { $in: ids } }, { projection: { caseId: 1 } })
+          .toArray();
+        for (const d of docs) found.add(d.caseId);
+      }),
+    );
+    return new Map(caseIds.map((id) => [id, found.has(id)]));
+  });
 
   constructor(db: Db, opts: { buckets: number; positionBlock: number }) {
     this.commits = new PartitionedCollection<CommitDoc>(db, 'commits', opts.buckets);
@@ -80,6 +127,10 @@ export class MongoEventStore implements EventStore {
   }
 
   async load(caseId: string): Promise<LoadedStream> {
+    // Every stream starts with the commit at version 1. Looking it up by
+    // `_id` is an index lookup everywhere, and concurrent loads share one; the
+    // query by case id scans on FerretDB, so a new case (most loads) skips it.
+    if (!(await this.started.get(caseId))) return { caseId, version: 0, events: [], commits: [] };
     const docs = await this.commits.for(caseId).find({ caseId }).toArray();
     docs.sort((a, b) => a.fromVersion - b.fromVersion);
     const commits = docs.map(toCommit);
@@ -87,44 +138,115 @@ export class MongoEventStore implements EventStore {
     return { caseId, version: commits.at(-1)?.toVersion ?? 0, events: evs, commits };
   }
 
-  async append(commit: Commit): Promise<Commit> {
-    const first = await this.positions.take(commit.events.length);
-    const positioned: Commit = {
-      ...commit,
-      events: commit.events.map((e, i) => ({ ...e, position: first + i })),
-    };
-    const outboxId = outboxIdOf(commit);
-    const now = new Date();
-    await this.outbox
-      .insertOne({
-        _id: outboxId,
-        commitId: commitIdOf(commit.caseId, commit.fromVersion),
-        commandId: commit.commandId,
-        caseId: commit.caseId,
-        position: first,
-        createdAt: now,
-      })
-      .catch((e: unknown) => {
-        if (!isDuplicateKey(e)) throw e;
+  /**
+   * Stores one command's events. Commits that arrive while a write is under
+   * way are written together (group commit): one `insertMany` for their
+   * outbox entries, one per bucket for the commits. Each commit stays one
+   * document, so each is still atomic and still collides alone on its `_id`.
+   */
+  append(commit: Commit): Promise<Commit> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ commit, resolve, reject });
+      if (!this.writing) {
+        this.writing = true;
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private queue: QueuedAppend[] = [];
+  private writing = false;
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group = this.queue.splice(0, APPEND_GROUP);
+      await this.writeGroup(group).catch((e: unknown) => {
+        for (const q of group) q.reject(e);
       });
-    try {
-      await this.commits.for(commit.caseId).insertOne({
-        _id: commitIdOf(commit.caseId, commit.fromVersion),
-        caseId: commit.caseId,
-        commandId: commit.commandId,
-        fromVersion: commit.fromVersion,
-        toVersion: commit.toVersion,
-        position: first,
-        lastPosition: first + commit.events.length - 1,
-        recordedAt: now,
-        events: positioned.events.map((e) => events.CaseEvent.toJSON(e)),
-      });
-    } catch (e) {
-      if (!isDuplicateKey(e)) throw e;
-      await this.outbox.deleteOne({ _id: outboxId }).catch(() => undefined);
-      throw new VersionConflict(commit.caseId, commit.fromVersion);
     }
-    return positioned;
+    this.writing = false;
+  }
+
+  private async writeGroup(group: readonly QueuedAppend[]): Promise<void> {
+    const now = new Date();
+    const rows: { q: QueuedAppend; positioned: Commit; outbox: OutboxDoc; doc: CommitDoc }[] = [];
+    for (const q of group) {
+      const { commit } = q;
+      const first = await this.positions.take(commit.events.length);
+      const positioned: Commit = {
+        ...commit,
+        events: commit.events.map((e, i) => ({ ...e, position: first + i })),
+      };
+      const commitId = commitIdOf(commit.caseId, commit.fromVersion);
+      rows.push({
+        q,
+        positioned,
+        outbox: {
+          _id: outboxIdOf(commit),
+          commitId,
+          commandId: commit.commandId,
+          caseId: commit.caseId,
+          position: first,
+          createdAt: now,
+        },
+        doc: {
+          _id: commitId,
+          caseId: commit.caseId,
+          commandId: commit.commandId,
+          fromVersion: commit.fromVersion,
+          toVersion: commit.toVersion,
+          position: first,
+          lastPosition: first + commit.events.length - 1,
+          recordedAt: now,
+          events: positioned.events.map((e) => events.CaseEvent.toJSON(e)),
+        },
+      });
+    }
+    // The outbox entries first: a crash before the commits leaves entries the relay drops.
+    await this.outbox
+      .insertMany(
+        rows.map((r) => r.outbox),
+        { ordered: false },
+      )
+      .catch((e: unknown) => {
+        // An entry already there is a retried command's: it still points at its commit.
+        const failed = failedIndexes(e, isDuplicateKey);
+        if (!failed || [...failed.values()].some((duplicate) => !duplicate)) throw e;
+      });
+    const byBucket = new Map<number, typeof rows>();
+    for (const r of rows) {
+      const b = this.commits.bucketOf(r.doc.caseId);
+      byBucket.set(b, [...(byBucket.get(b) ?? []), r]);
+    }
+    const lost: (typeof rows)[number][] = [];
+    await Promise.all(
+      [...byBucket].map(async ([bucket, list]) => {
+        try {
+          await this.commits.at(bucket).insertMany(
+            list.map((r) => r.doc),
+            { ordered: false },
+          );
+          for (const r of list) r.q.resolve(r.positioned);
+        } catch (e) {
+          const collided = failedIndexes(e, isDuplicateKey);
+          if (!collided) {
+            for (const r of list) r.q.reject(e);
+            return;
+          }
+          list.forEach((r, i) => {
+            const failure = collided.get(i);
+            if (failure === undefined) r.q.resolve(r.positioned);
+            else if (failure) lost.push(r);
+            else r.q.reject(e);
+          });
+        }
+      }),
+    );
+    if (lost.length === 0) return;
+    await this.outbox
+      .deleteMany({ _id: { $in: lost.map((r) => r.outbox._id) } })
+      .catch(() => undefined);
+    for (const r of lost) r.q.reject(new VersionConflict(r.doc.caseId, r.doc.fromVersion));
   }
 
   /** Outbox entries older than `olderThanMs`, with their commits, in position order. */
