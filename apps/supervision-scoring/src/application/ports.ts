@@ -18,6 +18,10 @@ export interface CaseRecord {
 /** Where projections live; the MongoDB adapter implements it. */
 export interface ProjectionStore {
   getCase(caseId: string): Promise<CaseRecord | null>;
+  /** The stored records of these cases; absent ones are left out. */
+  getCases(caseIds: readonly string[]): Promise<Map<string, CaseRecord>>;
+  /** Stores records that did not exist; throws a conflict error when one does by now. */
+  insertCases(docs: readonly CaseRecord[]): Promise<CaseRecord[]>;
   /** Throws a conflict error when the record changed since it was read. */
   saveCase(doc: CaseRecord & { updatedAt?: Date }): Promise<CaseRecord>;
   /** The offset (or release sequence) a rollup share holds; -1 when it does not exist. */

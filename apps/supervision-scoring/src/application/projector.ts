@@ -101,6 +101,12 @@ class Batch {
     return loaded;
   }
 
+  /** Loads, in one round, the records of these cases that are neither in the batch nor cached. */
+  async prefetch(caseIds: Iterable<string>): Promise<void> {
+    const missing = [...new Set(caseIds)].filter((id) => !this.records.has(id));
+    for (const [id, rec] of await this.p.loadMany(missing)) this.records.set(id, rec);
+  }
+
   private put(rec: CaseRecord): void {
     this.records.set(rec._id, rec);
     this.dirty.add(rec._id);
@@ -217,7 +223,11 @@ class Batch {
     const shares = [...this.shares.values()];
     await store.writeRollupShares(shares);
     for (const s of shares) this.p.marked(s.id, s.toSeq);
-    await Promise.all([...this.dirty].map((id) => this.p.save(this.records.get(id) ?? fresh(id))));
+    const dirty = [...this.dirty].map((id) => this.records.get(id) ?? fresh(id));
+    await Promise.all([
+      this.p.insertNew(dirty.filter((r) => r.rev === 0)),
+      ...dirty.filter((r) => r.rev > 0).map((r) => this.p.save(r)),
+    ]);
     await Promise.all([
       ...[...this.orders].map(([caseId, o]) => store.upsertOrders(caseId, o.agencyId, o.orders)),
       ...[...this.watch.values()].map((w) => store.setWatched(w.view, w.watched)),
@@ -260,18 +270,48 @@ export class Projector {
     return this.deps.store.getCase(caseId);
   }
 
+  /** Every case's record: cached, stored, or new (revision 0). */
+  async loadMany(caseIds: readonly string[]): Promise<Map<string, CaseRecord>> {
+    const out = new Map<string, CaseRecord>();
+    const unknown: string[] = [];
+    for (const id of caseIds) {
+      const hit = this.cache.get(id);
+      if (hit) out.set(id, hit);
+      else unknown.push(id);
+    }
+    if (unknown.length === 0) return out;
+    const stored = await this.deps.store.getCases(unknown);
+    for (const id of unknown) out.set(id, stored.get(id) ?? fresh(id));
+    return out;
+  }
+
+  /** Stores records seen for the first time, together. */
+  async insertNew(docs: readonly CaseRecord[]): Promise<void> {
+    if (docs.length === 0) return;
+    try {
+      for (const saved of await this.deps.store.insertCases(docs)) this.remember(saved);
+    } catch (e) {
+      for (const d of docs) this.cache.delete(d._id);
+      throw e;
+    }
+  }
+
+  private remember(saved: CaseRecord): void {
+    this.cache.delete(saved._id);
+    this.cache.set(saved._id, saved);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+  }
+
   save(doc: CaseRecord): Promise<CaseRecord> {
     // Two partitions' batches of this process may both touch a case (a
     // correction); FerretDB does not isolate concurrent updates, so they take turns.
     return this.locks.run(doc._id, async () => {
       try {
         const saved = await this.deps.store.saveCase(doc);
-        this.cache.delete(doc._id);
-        this.cache.set(doc._id, saved);
-        if (this.cache.size > this.cacheSize) {
-          const oldest = this.cache.keys().next();
-          if (!oldest.done) this.cache.delete(oldest.value);
-        }
+        this.remember(saved);
         return saved;
       } catch (e) {
         this.cache.delete(doc._id);
@@ -301,6 +341,7 @@ export class Projector {
   /** Applies messages of one partition, in order; retried whole on a write conflict. */
   async handleBatch(partition: number, messages: readonly Delivered[]): Promise<Outcome[]> {
     return this.withRetry(`p${partition}`, async (batch) => {
+      await batch.prefetch(messages.flatMap((m) => (m.key ? [m.key] : [])));
       const out: Outcome[] = [];
       for (const m of messages) out.push(await batch.add(m, m.offset));
       return out;

@@ -18,7 +18,7 @@ export interface ConsumerStats extends ProjectionStats {
 }
 
 /** Messages applied and written together; bounds a batch's memory and its replay after a crash. */
-const CHUNK = 500;
+const CHUNK = 2_000;
 
 /**
  * Feeds the case-events topic to the projector. kafkajs hands one partition's

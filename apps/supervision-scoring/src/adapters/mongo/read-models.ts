@@ -1,4 +1,10 @@
-import type { Collection, Db, Filter } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoServerError,
+  type Collection,
+  type Db,
+  type Filter,
+} from 'mongodb';
 import { isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
 import type { CaseRecord, RollupShareWrite } from '../../application/ports.js';
 import type { CaseView, OrderView } from '../../domain/case-view.js';
@@ -46,6 +52,13 @@ export interface WatchDoc {
 
 export class CaseConflict extends Error {}
 
+/** The first per-item error of a failed bulk write, as a server error. */
+function firstWriteError(e: unknown): unknown {
+  if (!(e instanceof MongoBulkWriteError)) return undefined;
+  const w = Array.isArray(e.writeErrors) ? e.writeErrors[0] : e.writeErrors;
+  return w ? new MongoServerError({ code: w.code, errmsg: w.errmsg ?? '' }) : undefined;
+}
+
 /**
  * The scoring read models on MongoDB / FerretDB. `prefix` names one
  * generation of them: a rebuild fills a new prefix and then becomes active.
@@ -87,6 +100,53 @@ export class ReadModels {
 
   getCase(caseId: string): Promise<CaseDoc | null> {
     return this.cases.for(caseId).findOne({ _id: caseId });
+  }
+
+  async getCases(caseIds: readonly string[]): Promise<Map<string, CaseDoc>> {
+    const found = new Map<string, CaseDoc>();
+    await Promise.all(
+      [...this.byBucket(caseIds)].map(async ([bucket, ids]) => {
+        for (const d of await this.cases
+          .at(bucket)
+          .find({ _id: { $in: ids } })
+          .toArray())
+          found.set(d._id, d);
+      }),
+    );
+    return found;
+  }
+
+  /** Inserts new cases, one `insertMany` per bucket; CaseConflict when one exists by now. */
+  async insertCases(docs: readonly CaseDoc[]): Promise<CaseDoc[]> {
+    const now = new Date();
+    const next = docs.map((d) => ({ ...d, rev: 1, updatedAt: now }));
+    const groups = new Map<number, CaseDoc[]>();
+    for (const d of next) {
+      const b = this.cases.bucketOf(d._id);
+      groups.set(b, [...(groups.get(b) ?? []), d]);
+    }
+    let conflict: string | undefined;
+    await Promise.all(
+      [...groups].map(async ([bucket, list]) => {
+        try {
+          await this.cases.at(bucket).insertMany(list, { ordered: false });
+        } catch (e) {
+          if (!isDuplicateKey(e) && !isDuplicateKey(firstWriteError(e))) throw e;
+          conflict = list[0]?._id;
+        }
+      }),
+    );
+    if (conflict !== undefined) throw new CaseConflict(conflict);
+    return next;
+  }
+
+  private byBucket(ids: readonly string[]): Map<number, string[]> {
+    const out = new Map<number, string[]>();
+    for (const id of ids) {
+      const b = this.cases.bucketOf(id);
+      out.set(b, [...(out.get(b) ?? []), id]);
+    }
+    return out;
   }
 
   /** Writes the case if nobody else did since `doc.rev` was read; else CaseConflict. */
