@@ -11,3 +11,4 @@ export function summarize(samples: number[]) {
 
 export const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export type Summary = ReturnType<typeof summarize>;

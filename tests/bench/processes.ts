@@ -1,0 +1,61 @@
+// The services as the benchmarks run them: each its own process, started
+// from its built main, so that its memory is its own.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+export type ServiceName = 'case-intake' | 'supervision-scoring' | 'reporting';
+
+export interface ServiceProcess {
+  readonly name: ServiceName;
+  readonly pid: number;
+  readonly address: string;
+  /** Peak resident set so far (VmHWM), in MiB. */
+  peakRssMiB(): number;
+  stop(): Promise<void>;
+}
+
+/** Starts `apps/<name>/dist/main.js` with `env` and waits until it serves gRPC. */
+export async function startService(
+  name: ServiceName,
+  env: Record<string, string>,
+): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [`apps/${name}/dist/main.js`], {
+    env: { ...process.env, GRPC_PORT: '0', OTEL_SDK_DISABLED: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // The bench ending for any reason takes its services with it.
+  const orphaned = () => child.kill('SIGTERM');
+  process.once('exit', orphaned);
+  void exited.then(() => process.off('exit', orphaned));
+  const address = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before serving`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /serving gRPC on ([\d.]+:\d+)/.exec(line);
+      if (m?.[1]) resolve(m[1]);
+    });
+  });
+  const pid = child.pid ?? 0;
+  let peak = 0;
+  const peakRssMiB = () => {
+    try {
+      const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      peak = Math.max(peak, Number(kb ?? 0) / 1024);
+    } catch {
+      // exited: the last reading stands
+    }
+    return peak;
+  };
+  return {
+    name,
+    pid,
+    address,
+    peakRssMiB,
+    stop: async () => {
+      peakRssMiB();
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,289 @@
+// The bench's year: a generated year streamed through intake while scoring
+// and reporting project it (end to end), the annual report timed on the
+// result, then both read models rebuilt from the topic by fresh processes.
+// Every service runs as its own process, so each peak memory is its own.
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { Partitioners } from 'kafkajs';
+import { MongoClient } from 'mongodb';
+import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
+import { intake, reporting } from '@enforcement/contracts';
+import { generateYear } from '@enforcement/generator';
+import { createKafka, ensureTopics, groupLag, namespaced } from '@enforcement/messaging';
+import { submitAll } from '../support/submit.js';
+import { startService, type ServiceName, type ServiceProcess } from './processes.js';
+import { fmt, summarize, type Summary } from './stats.js';
+
+export interface YearOptions {
+  readonly events: number;
+  readonly repeat: number;
+  readonly brokers: readonly string[];
+  readonly mongoUri: string;
+  readonly run: string;
+  readonly log: (s: string) => void;
+}
+
+export interface YearResult {
+  readonly commands: number;
+  readonly cases: number;
+  /** Events on the topic at the end: the year's and those the rules added. */
+  readonly events: number;
+  readonly endToEnd: { ms: number; rate: number; raw: number };
+  readonly rebuild: {
+    ms: number;
+    rate: number;
+    raw: number;
+    scoring: { ms: number; rate: number };
+    reporting: { ms: number; rate: number };
+  };
+  readonly report: { current: Summary; asOf: Summary; html: Summary };
+  /** Peak resident memory of each service, in MiB: the larger of its two runs. */
+  readonly peakRssMiB: Record<ServiceName, number>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function benchYear(o: YearOptions): Promise<YearResult> {
+  const ns = `${o.run}-year`;
+  const topics = namespaced(ns);
+  const db = (s: string) => `${ns}_${s}`.replace(/-/g, '_');
+  const kafka = createKafka([...o.brokers], `${ns}-bench`);
+  const common = {
+    KAFKA_BROKERS: o.brokers.join(','),
+    MONGODB_URI: o.mongoUri,
+    TOPIC_NAMESPACE: ns,
+    KAFKA_CLIENT_ID: ns,
+  };
+  const peaks: Record<ServiceName, number> = {
+    'case-intake': 0,
+    'supervision-scoring': 0,
+    reporting: 0,
+  };
+  const stopAll = async (list: ServiceProcess[]) => {
+    for (const s of list) {
+      peaks[s.name] = Math.max(peaks[s.name], s.peakRssMiB());
+      await s.stop();
+    }
+  };
+  const projections = async (generation: string, intakeAddress: string) => [
+    await startService('supervision-scoring', {
+      ...common,
+      MONGODB_DB: db(`scoring${generation}`),
+      SCORING_GROUP: `${ns}.scoring${generation}`,
+      INTAKE_ADDRESS: intakeAddress,
+      RULES_TICK_MS: '2000',
+      RULES_CLOCK: 'events',
+    }),
+    await startService('reporting', {
+      ...common,
+      MONGODB_DB: db(`reporting${generation}`),
+      REPORTING_GROUP: `${ns}.reporting${generation}`,
+    }),
+  ];
+  /** Waits until both groups have applied everything on the topic, and it stopped growing. */
+  const caughtUp = async (generation: string, t0: number) => {
+    const done: Record<string, number> = {};
+    let last = -1;
+    for (;;) {
+      const high = await topicSize(kafka, topics.caseEvents);
+      for (const g of ['scoring', 'reporting'])
+        if (done[g] === undefined || high !== last) {
+          // A fresh scoring database starts its read models at generation 1.
+          const group =
+            g === 'scoring'
+              ? `${ns}.scoring${generation}.projection.g1`
+              : `${ns}.reporting${generation}`;
+          const lag = await groupLag(kafka, group, topics.caseEvents);
+          if (lag === 0) done[g] ??= performance.now() - t0;
+          else delete done[g];
+        }
+      if (done.scoring !== undefined && done.reporting !== undefined && high === last)
+        return { scoring: done.scoring, reporting: done.reporting, events: high };
+      last = high;
+      await sleep(1_000);
+    }
+  };
+
+  // --- end to end: the year through intake, projected as it arrives ----------
+  const year = generateYear({ seed: 'bench', cases: Math.ceil(o.events / 9.4), evaluate: true });
+  const intakeSvc = await startService('case-intake', { ...common, MONGODB_DB: db('intake') });
+  const first = await projections('', intakeSvc.address);
+  const md = new Metadata();
+  md.set(
+    'authorization',
+    `Bearer ${await mintDevToken(DEV_AUTH, { subject: 'bench', roles: ['agency', 'supervisor', 'reporting'], agencies: ['*'] })}`,
+  );
+  const client = new intake.CaseIntakeServiceClient(
+    intakeSvc.address,
+    credentials.createInsecure(),
+  );
+  o.log(
+    `year: ${fmt(year.commands)} commands of ${fmt(year.options.cases)} cases through intake, scoring and reporting projecting`,
+  );
+  const t0 = performance.now();
+  let acked = 0;
+  const acks = await submitAll(client, md, year.stream(), () => {
+    if (++acked % 50_000 === 0) o.log(`year: ${fmt(acked)} acknowledged`);
+  });
+  const refused = acks.filter((a) => !a.accepted);
+  if (refused.length > 0)
+    throw new Error(
+      `intake refused ${refused.length} of the year's commands: ${refused[0]?.reason}`,
+    );
+  o.log(
+    `year: submitted in ${fmt((performance.now() - t0) / 1000, 1)} s; waiting for the read models`,
+  );
+  const e2e = await caughtUp('', t0);
+  const e2eMs = Math.max(e2e.scoring, e2e.reporting);
+  o.log(
+    `year: ${fmt(e2e.events)} events visible in both read models after ${fmt(e2eMs / 1000, 1)} s`,
+  );
+
+  // --- the annual report on what was projected --------------------------------
+  const reportingSvc = first[1] as ServiceProcess;
+  const rClient = new reporting.ReportingServiceClient(
+    reportingSvc.address,
+    credentials.createInsecure(),
+  );
+  const call = <Res>(f: (cb: (e: Error | null, r: Res) => void) => void) =>
+    new Promise<Res>((resolve, reject) => f((e, r) => (e ? reject(e) : resolve(r))));
+  const time = async (f: () => Promise<unknown>) => {
+    const samples: number[] = [];
+    for (let i = 0; i < o.repeat; i++) {
+      const s = performance.now();
+      await f();
+      samples.push(performance.now() - s);
+    }
+    return summarize(samples);
+  };
+  const stats = (asOf?: Date) =>
+    call<reporting.GetAnnualStatisticsResponse>((cb) =>
+      rClient.getAnnualStatistics(
+        { year: 2021, groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY, asOf },
+        md,
+        cb,
+      ),
+    );
+  const current = await time(() => stats());
+  // Recording time is now, so "as of a past date" is a moment halfway through the submission.
+  const asOfMoment = new Date(Date.now() - (performance.now() - t0) / 2);
+  const asOf = await time(() => stats(asOfMoment));
+  const html = await time(() =>
+    call((cb) =>
+      rClient.renderAnnualReport(
+        { year: 2021, format: reporting.ReportFormat.REPORT_FORMAT_HTML },
+        md,
+        cb,
+      ),
+    ),
+  );
+  rClient.close();
+  client.close();
+  await stopAll([...first, intakeSvc]);
+
+  // --- rebuild: fresh processes and databases replay the topic ---------------
+  o.log(`rebuild: scoring and reporting replay ${fmt(e2e.events)} events into new read models`);
+  const t1 = performance.now();
+  const second = await projections('-rebuild', intakeSvc.address);
+  const rb = await caughtUp('-rebuild', t1);
+  const rebuildMs = Math.max(rb.scoring, rb.reporting);
+  await stopAll(second);
+  o.log(`rebuild: done in ${fmt(rebuildMs / 1000, 1)} s`);
+
+  o.log('raw limits: produce + consume + insertMany of the same volume');
+  const raw = await rawPipeline(o, kafka, e2e.events);
+
+  const mongo = await MongoClient.connect(o.mongoUri);
+  for (const name of ['intake', 'scoring', 'reporting', 'scoring-rebuild', 'reporting-rebuild'])
+    await mongo.db(db(name)).dropDatabase();
+  await mongo.close();
+
+  return {
+    commands: year.commands,
+    cases: year.options.cases,
+    events: e2e.events,
+    endToEnd: { ms: e2eMs, rate: e2e.events / (e2eMs / 1000), raw: raw.endToEnd },
+    rebuild: {
+      ms: rebuildMs,
+      rate: e2e.events / (rebuildMs / 1000),
+      raw: raw.consumeWrite,
+      scoring: { ms: rb.scoring, rate: e2e.events / (rb.scoring / 1000) },
+      reporting: { ms: rb.reporting, rate: e2e.events / (rb.reporting / 1000) },
+    },
+    report: { current, asOf, html },
+    peakRssMiB: peaks,
+  };
+}
+
+async function topicSize(kafka: ReturnType<typeof createKafka>, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * The raw limits of the same volume, no domain logic: `endToEnd` produces n
+ * messages while a consumer `insertMany`s them as they come, start to last
+ * write; `consumeWrite` then consumes the same n from the start and writes them.
+ */
+async function rawPipeline(
+  o: YearOptions,
+  kafka: ReturnType<typeof createKafka>,
+  n: number,
+): Promise<{ endToEnd: number; consumeWrite: number }> {
+  const topic = `${o.run}.raw-year`;
+  await ensureTopics(kafka, [{ topic, numPartitions: 12 }]);
+  const mongo = await MongoClient.connect(o.mongoUri);
+  const dbName = `${o.run}_raw_year`.replace(/-/g, '_');
+  const consumeInto = async (group: string, collection: string) => {
+    const col = mongo.db(dbName).collection(collection);
+    const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let seen = 0;
+    const done = new Promise<number>((resolve) => {
+      void consumer.run({
+        eachBatch: async ({ batch }) => {
+          await col.insertMany(
+            batch.messages.map((m) => ({ key: String(m.key), v: m.value?.toString('base64') })),
+          );
+          seen += batch.messages.length;
+          if (seen >= n) resolve(performance.now());
+        },
+      });
+    });
+    return { done, stop: () => consumer.disconnect() };
+  };
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  const payload = Buffer.alloc(600, 7);
+  const t0 = performance.now();
+  const pipeline = await consumeInto(`${o.run}-raw-e2e`, 'e2e');
+  for (let i = 0; i < n; i += 1_000)
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: Math.min(1_000, n - i) }, (_, k) => ({
+        key: `c${(i + k) % 100_000}`,
+        value: payload,
+      })),
+    });
+  const endToEnd = n / (((await pipeline.done) - t0) / 1000);
+  await pipeline.stop();
+  await producer.disconnect();
+  const t1 = performance.now();
+  const replay = await consumeInto(`${o.run}-raw-replay`, 'replay');
+  const consumeWrite = n / (((await replay.done) - t1) / 1000);
+  await replay.stop();
+  await mongo.db(dbName).dropDatabase();
+  await mongo.close();
+  return { endToEnd, consumeWrite };
+}
