@@ -24,9 +24,14 @@ export interface ProjectionStore {
   insertCases(docs: readonly CaseRecord[]): Promise<CaseRecord[]>;
   /** Throws a conflict error when the record changed since it was read. */
   saveCase(doc: CaseRecord & { updatedAt?: Date }): Promise<CaseRecord>;
-  /** The offset (or release sequence) a rollup share holds; -1 when it does not exist. */
-  rollupShareMark(shareId: string, listKey: string): Promise<number>;
-  /** Adds each share's increments and moves it to `toSeq`, unless it moved past `fromMark` meanwhile. */
+  /** The offset (or release sequence) each existing rollup share holds; absent ones are left out. */
+  rollupShareMarks(
+    shares: readonly { id: string; listKey: string }[],
+  ): Promise<Map<string, number>>;
+  /**
+   * Adds each share's increments and moves it to `toSeq`, unless it moved
+   * past `fromMark` meanwhile; a share with `fromMark` -1 is new.
+   */
   writeRollupShares(shares: readonly RollupShareWrite[]): Promise<void>;
   upsertOrders(caseId: string, agencyId: string, orders: readonly OrderView[]): Promise<void>;
   setWatched(view: CaseView, watched: boolean): Promise<void>;

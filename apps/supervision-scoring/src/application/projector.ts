@@ -82,7 +82,10 @@ function decode(value: Buffer | null): events.CaseEvent {
 class Batch {
   private readonly records = new Map<string, CaseRecord>();
   private readonly dirty = new Set<string>();
-  private readonly shares = new Map<string, RollupShareWrite>();
+  private readonly gains = new Map<
+    string,
+    { delta: RollupDelta; parts: { seq: number; inc: Record<string, number> }[] }
+  >();
   private readonly orders = new Map<string, { agencyId: string; orders: OrderView[] }>();
   private readonly watch = new Map<string, { view: CaseView; watched: boolean }>();
   private readonly scores = new Map<string, [CaseView, CaseScoreResult]>();
@@ -112,22 +115,41 @@ class Batch {
     this.dirty.add(rec._id);
   }
 
-  private async accumulate(deltas: readonly RollupDelta[], seq: number): Promise<void> {
+  /** Notes what each rollup share gains from one message; whether the share already holds it is settled at flush. */
+  private accumulate(deltas: readonly RollupDelta[], seq: number): void {
     for (const d of deltas) {
       const id = `${d.rollupId}|${this.guard}`;
-      const mark = await this.p.mark(id, d.listKey);
-      if (seq <= mark) continue; // this share already holds the offset
-      const share = this.shares.get(id) ?? {
-        id,
-        delta: { ...d, inc: {} },
-        fromMark: mark,
-        toSeq: seq,
-      };
-      for (const [k, n] of Object.entries(d.inc))
-        share.delta.inc[k] = (share.delta.inc[k] ?? 0) + n;
-      share.toSeq = Math.max(share.toSeq, seq);
-      this.shares.set(id, share);
+      const pending = this.gains.get(id) ?? { delta: d, parts: [] };
+      pending.parts.push({ seq, inc: d.inc });
+      this.gains.set(id, pending);
     }
+  }
+
+  /**
+   * Each share's sum of the gains it does not hold yet (a replayed chunk's
+   * offsets at or below its mark are skipped), with the marks of shares not
+   * known yet read in one round.
+   */
+  private async shareWrites(): Promise<RollupShareWrite[]> {
+    const marks = await this.p.marks(
+      [...this.gains].map(([id, g]) => ({ id, listKey: g.delta.listKey })),
+    );
+    const out: RollupShareWrite[] = [];
+    for (const [id, g] of this.gains) {
+      const mark = marks.get(id) ?? -1;
+      const parts = g.parts.filter((x) => x.seq > mark);
+      if (parts.length === 0) continue;
+      const inc: Record<string, number> = {};
+      for (const part of parts)
+        for (const [k, n] of Object.entries(part.inc)) inc[k] = (inc[k] ?? 0) + n;
+      out.push({
+        id,
+        delta: { ...g.delta, inc },
+        fromMark: mark,
+        toSeq: Math.max(...parts.map((x) => x.seq)),
+      });
+    }
+    return out;
   }
 
   async park(key: string | null, value: Buffer | null, reason: string): Promise<void> {
@@ -186,7 +208,7 @@ class Batch {
     const target = view.review?.enforcementCaseId ?? '';
     if (view.review?.corrected && !rec.view.review?.corrected && target && target !== view.caseId)
       await this.correct(target, view.caseId, seq);
-    await this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
+    this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
     this.put({
       ...rec,
       view,
@@ -213,14 +235,14 @@ class Batch {
     const view = { ...rec.view, correctedBy: [...rec.view.correctedBy, reviewId] };
     const score = scoreCase(view, this.deps.model) ?? null;
     const contrib = contributionOf(view, score ?? undefined);
-    await this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
+    this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
     this.put({ ...rec, view, score, contrib });
     if (score) this.scores.set(caseId, [view, score]);
   }
 
   async flush(): Promise<void> {
     const { store, sink } = this.deps;
-    const shares = [...this.shares.values()];
+    const shares = await this.shareWrites();
     await store.writeRollupShares(shares);
     for (const s of shares) this.p.marked(s.id, s.toSeq);
     const dirty = [...this.dirty].map((id) => this.records.get(id) ?? fresh(id));
@@ -253,7 +275,7 @@ export class Projector {
    * dropped (`forget`), and a stale record fails the store's revision check.
    */
   private readonly cache = new Map<string, CaseRecord>();
-  private readonly marks = new Map<string, number>();
+  private readonly knownMarks = new Map<string, number>();
 
   constructor(
     private readonly deps: ProjectorDeps,
@@ -320,22 +342,32 @@ export class Projector {
     });
   }
 
-  async mark(shareId: string, listKey: string): Promise<number> {
-    const known = this.marks.get(shareId);
-    if (known !== undefined) return known;
-    const stored = await this.deps.store.rollupShareMark(shareId, listKey);
-    this.marks.set(shareId, stored);
-    return stored;
+  /** The offset each share holds: known ones from memory, the rest read together. */
+  async marks(shares: readonly { id: string; listKey: string }[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const unknown = shares.filter((x) => {
+      const known = this.knownMarks.get(x.id);
+      if (known !== undefined) out.set(x.id, known);
+      return known === undefined;
+    });
+    if (unknown.length === 0) return out;
+    const stored = await this.deps.store.rollupShareMarks(unknown);
+    for (const { id } of unknown) {
+      const mark = stored.get(id) ?? -1;
+      this.knownMarks.set(id, mark);
+      out.set(id, mark);
+    }
+    return out;
   }
 
   marked(shareId: string, seq: number): void {
-    this.marks.set(shareId, seq);
+    this.knownMarks.set(shareId, seq);
   }
 
   /** Partitions moved: what this process knew about them may be stale. */
   forget(): void {
     this.cache.clear();
-    this.marks.clear();
+    this.knownMarks.clear();
   }
 
   /** Applies messages of one partition, in order; retried whole on a write conflict. */

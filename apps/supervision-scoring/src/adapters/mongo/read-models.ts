@@ -52,6 +52,16 @@ export interface WatchDoc {
 
 export class CaseConflict extends Error {}
 
+/** The indexes of the duplicate items of a failed unordered insert; undefined if another error. */
+function failedItems(e: unknown): number[] | undefined {
+  if (!(e instanceof MongoBulkWriteError)) return undefined;
+  const list = Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
+  const dup = list.every((w) =>
+    isDuplicateKey(new MongoServerError({ code: w.code, errmsg: w.errmsg ?? '' })),
+  );
+  return dup ? list.map((w) => w.index) : undefined;
+}
+
 /** The first per-item error of a failed bulk write, as a server error. */
 function firstWriteError(e: unknown): unknown {
   if (!(e instanceof MongoBulkWriteError)) return undefined;
@@ -167,11 +177,25 @@ export class ReadModels {
     return next;
   }
 
-  async rollupShareMark(shareId: string, listKey: string): Promise<number> {
-    const doc = await this.rollups
-      .for(listKey)
-      .findOne({ _id: shareId }, { projection: { hw: 1 } });
-    return doc?.hw ?? -1;
+  async rollupShareMarks(
+    shares: readonly { id: string; listKey: string }[],
+  ): Promise<Map<string, number>> {
+    const byBucket = new Map<number, string[]>();
+    for (const x of shares) {
+      const b = this.rollups.bucketOf(x.listKey);
+      byBucket.set(b, [...(byBucket.get(b) ?? []), x.id]);
+    }
+    const out = new Map<string, number>();
+    await Promise.all(
+      [...byBucket].map(async ([bucket, ids]) => {
+        const docs = await this.rollups
+          .at(bucket)
+          .find({ _id: { $in: ids } }, { projection: { hw: 1 } })
+          .toArray();
+        for (const d of docs) out.set(d._id, d.hw ?? -1);
+      }),
+    );
+    return out;
   }
 
   /**
@@ -181,8 +205,44 @@ export class ReadModels {
    * replayed batch never counts twice).
    */
   async writeRollupShares(shares: readonly RollupShareWrite[]): Promise<void> {
+    // New shares go in together; one that exists by now takes the guarded update below.
+    const fresh = shares.filter((x) => x.fromMark < 0);
+    const byBucket = new Map<number, RollupShareWrite[]>();
+    for (const x of fresh) {
+      const b = this.rollups.bucketOf(x.delta.listKey);
+      byBucket.set(b, [...(byBucket.get(b) ?? []), x]);
+    }
+    const retry: RollupShareWrite[] = shares.filter((x) => x.fromMark >= 0);
     await Promise.all(
-      shares.map(async ({ id, delta: d, fromMark, toSeq }) => {
+      [...byBucket].map(async ([bucket, list]) => {
+        const docs = list.map(({ id, delta: d, toSeq }) => ({
+          ...d.inc,
+          _id: id,
+          hw: toSeq,
+          rollupId: d.rollupId,
+          listKey: d.listKey,
+          groupBy: d.groupBy,
+          key: d.key,
+          periodKind: d.periodKind,
+          period: d.period,
+          agencyId: d.agencyId,
+          district: d.district,
+          domain: d.domain,
+        }));
+        try {
+          await this.rollups.at(bucket).insertMany(docs as never[], { ordered: false });
+        } catch (e) {
+          const failed = failedItems(e);
+          if (!failed) throw e;
+          for (const i of failed) {
+            const x = list[i];
+            if (x) retry.push(x);
+          }
+        }
+      }),
+    );
+    await Promise.all(
+      retry.map(async ({ id, delta: d, fromMark, toSeq }) => {
         const filter: Filter<RollupDoc> = {
           _id: id,
           $or: [{ hw: { $exists: false } }, { hw: { $lte: fromMark } }],
