@@ -279,7 +279,7 @@ export class Projector {
 
   constructor(
     private readonly deps: ProjectorDeps,
-    private readonly cacheSize = 20_000,
+    private readonly cacheSize = 5_000,
   ) {}
 
   async load(caseId: string): Promise<CaseRecord | null> {
