@@ -1,5 +1,5 @@
 // npm run bench [-- --cases 2000 --streams 4 --score-cases 100000 --queries 500
-//                   --year-events 100000 --phases intake,lag,queries,year]
+//                   --year-events 50000 --phases intake,lag,queries,year]
 // Measures intake, end to end, lag, query latency, the annual report, the
 // rebuild of the read models and each service's memory against the real
 // stack, each throughput beside the raw limit of the same machine measured
@@ -15,10 +15,17 @@ import { MongoClient } from 'mongodb';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { createCaseIntake, loadIntakeConfig } from '@enforcement/case-intake';
 import { events, intake, platform, scoring } from '@enforcement/contracts';
-import { createKafka, ensureTopics, Topics, type TopicNames } from '@enforcement/messaging';
+import {
+  createKafka,
+  ensureTopics,
+  groupLag,
+  namespaced,
+  type TopicNames,
+} from '@enforcement/messaging';
 import { createSupervisionScoring, loadScoringConfig } from '@enforcement/supervision-scoring';
 import { submitAll } from '../support/submit.js';
 import { loadQueryFixture } from './query-fixture.js';
+import { startService } from './processes.js';
 import { benchYear } from './year.js';
 import { fmt, summarize } from './stats.js';
 import { EVENTS_PER_CASE, workload } from './workload.js';
@@ -29,7 +36,7 @@ const { values: args } = parseArgs({
     streams: { type: 'string', default: '4' },
     'score-cases': { type: 'string', default: '100000' },
     queries: { type: 'string', default: '500' },
-    'year-events': { type: 'string', default: '100000' },
+    'year-events': { type: 'string', default: '50000' },
     repeat: { type: 'string', default: '5' },
     phases: { type: 'string', default: 'intake,lag,queries,year' },
     out: { type: 'string', default: 'docs/bench' },
@@ -51,15 +58,9 @@ if (brokers.length === 0 || !mongoUri)
   throw new Error('KAFKA_BROKERS and MONGODB_URI must be set (npm run bench sets them)');
 
 const run = `bench-${Date.now().toString(36)}`;
-const topics: TopicNames = {
-  ...Topics,
-  caseEvents: `${run}.case-events`,
-  scores: `${run}.scores`,
-  scoringDeadLetter: `${run}.scoring-dlq`,
-  intakeSubmissions: `${run}.sub`,
-  intakeReceipts: `${run}.rcpt`,
-  intakeDeadLetter: `${run}.idlq`,
-};
+// Intake runs in this process for the intake and lag figures; scoring, as its
+// own process, reads the same topics through TOPIC_NAMESPACE.
+const topics: TopicNames = namespaced(run);
 const common = {
   KAFKA_BROKERS: brokers.join(','),
   MONGODB_URI: mongoUri,
@@ -208,21 +209,20 @@ async function main() {
     published = accepted1 + acceptedK;
   }
 
-  // --- scoring, in process, catching up with what intake published ------------
+  // --- scoring, its own process, catching up with what intake published -------
   log(`scoring replays ${fmt(published)} events from the topic`);
   const t = performance.now();
-  const scoringSvc = await createSupervisionScoring(
-    loadScoringConfig({
-      ...common,
-      MONGODB_DB: `${run}_scoring`.replace(/-/g, '_'),
-      RULES_TICK_MS: '0',
-      INTAKE_ADDRESS: intakeSvc.address,
-      SCORING_GROUP: `${run}.scoring`,
-    }),
-    { topics, log: () => undefined },
-  );
-  const stats = scoringSvc.runtime.consumer.stats;
-  while (stats.applied + stats.duplicates < published) await new Promise((r) => setTimeout(r, 50));
+  const scoringSvc = await startService('supervision-scoring', {
+    ...common,
+    TOPIC_NAMESPACE: run,
+    MONGODB_DB: `${run}_scoring`.replace(/-/g, '_'),
+    RULES_TICK_MS: '0',
+    INTAKE_ADDRESS: intakeSvc.address,
+    SCORING_GROUP: `${run}.scoring`,
+  });
+  const kafka = createKafka(brokers, `${run}-lag`);
+  while ((await groupLag(kafka, `${run}.scoring.projection.g1`, topics.caseEvents)) > 0)
+    await new Promise((r) => setTimeout(r, 200));
   const projection = published / ((performance.now() - t) / 1000);
   results.scoringCatchUp = { events: published, rate: projection };
 
@@ -453,6 +453,13 @@ async function main() {
     );
     results.year = y;
   }
+
+  // The run's databases go; its topics stay, small, for a look afterwards.
+  const cleanup = await MongoClient.connect(mongoUri);
+  const { databases } = await cleanup.db('admin').admin().listDatabases();
+  for (const d of databases)
+    if (d.name.startsWith(run.replace(/-/g, '_'))) await cleanup.db(d.name).dropDatabase();
+  await cleanup.close();
 
   const table = [
     '| figure | this run | raw limit (same run) | ratio | target |',
