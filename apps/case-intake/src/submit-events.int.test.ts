@@ -22,6 +22,54 @@ function submitAll(
   });
 }
 
+describe('a supervisor feed across cases', () => {
+  let svc: TestIntake;
+  let both: Metadata;
+  beforeAll(async () => {
+    svc = await startIntake();
+    both = await tokenFor(['agency', 'supervisor'], ['lz-eeb']);
+  });
+  afterAll(() => svc?.stop());
+
+  it('files a reconsideration after the items before it on the case it challenges, though they run concurrently', async () => {
+    const items: intake.SubmitEventsRequest[] = [];
+    for (let i = 0; i < 30; i++) {
+      const a = fullLoop(uniqueName('target'));
+      const caseId = a.register.meta?.caseId ?? '';
+      items.push({
+        sequence: items.length + 1,
+        command: { kind: { $case: 'registerCase', value: a.register } },
+      });
+      items.push({
+        sequence: items.length + 1,
+        command: {
+          kind: {
+            $case: 'fileReconsideration',
+            value: {
+              meta: {
+                commandId: `file-${caseId}`,
+                caseId: `R-${caseId}`,
+                occurredAt: undefined,
+                expectedVersion: undefined,
+              },
+              kind: 1,
+              enforcementCaseId: caseId,
+              respondentAgencyId: a.register.agencyId,
+              applicant: '某公司',
+              district: a.register.district,
+              domain: a.register.domain,
+              claims: '处罚过重',
+            },
+          },
+        },
+      });
+    }
+    const acks = await submitAll(svc.client, both, items);
+    expect(acks.filter((x) => !x.accepted).map((x) => `${x.errorCode} ${x.reason}`)).toEqual([]);
+    expect(acks).toHaveLength(60);
+  });
+});
+
 describe('agency feeds', () => {
   let svc: TestIntake;
   let agency: Metadata;

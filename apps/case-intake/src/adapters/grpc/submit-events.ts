@@ -46,8 +46,9 @@ export async function acknowledge(
 /**
  * The agency feed: every item is acknowledged, in the order received,
  * accepted with its new version or rejected with code and reason. Items for
- * different cases run concurrently, items for one case in order. A bad item
- * never ends the stream.
+ * different cases run concurrently, items for one case in order, and a
+ * reconsideration after the items before it on the case it challenges. A bad
+ * item never ends the stream.
  */
 export function serveSubmitEvents(
   deps: IntakeDeps,
@@ -86,7 +87,11 @@ export function serveSubmitEvents(
   call.on('data', (item: intake.SubmitEventsRequest) => {
     inFlight++;
     const caseId = item.command?.kind?.value.meta?.caseId ?? '';
-    const before = lastOfCase.get(caseId) ?? Promise.resolve();
+    // A reconsideration also waits for what came before it on the case it
+    // challenges: the stream's order is the agency's order across cases too.
+    const kind = item.command?.kind;
+    const target = kind?.$case === 'fileReconsideration' ? kind.value.enforcementCaseId : '';
+    const before = Promise.all([lastOfCase.get(caseId), target && lastOfCase.get(target)]);
     const ack = before.then(() => acknowledge(deps, principal, item, opts.onUnexpected));
     lastOfCase.set(caseId, ack);
     void ack.finally(() => {
