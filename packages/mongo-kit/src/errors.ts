@@ -1,4 +1,4 @@
-import { MongoServerError } from 'mongodb';
+import { MongoBulkWriteError, MongoServerError } from 'mongodb';
 
 /**
  * A unique-index violation. MongoDB reports code 11000 for inserts and
@@ -11,4 +11,19 @@ export function isDuplicateKey(err: unknown): boolean {
   return /UNIQUE constraint failed|duplicate key value violates unique constraint/i.test(
     err.message,
   );
+}
+
+/**
+ * The failed items of an unordered bulk write (`insertMany` with
+ * `ordered: false`): each one's index and whether it is a duplicate key.
+ * Undefined when the error is not a per-item one, so nothing is known to
+ * have landed.
+ */
+export function bulkFailures(err: unknown): { index: number; duplicate: boolean }[] | undefined {
+  if (!(err instanceof MongoBulkWriteError)) return undefined;
+  const list = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+  return list.map((w) => ({
+    index: w.index,
+    duplicate: isDuplicateKey(new MongoServerError({ code: w.code, errmsg: w.errmsg ?? '' })),
+  }));
 }

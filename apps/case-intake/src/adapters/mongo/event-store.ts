@@ -1,6 +1,6 @@
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import { events } from '@enforcement/contracts';
-import { BatchedLookup, isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
+import { BatchedLookup, bulkFailures, PartitionedCollection } from '@enforcement/mongo-kit';
 import {
   VersionConflict,
   type CaseEvent,
@@ -47,25 +47,6 @@ interface QueuedAppend {
 
 /** Most commits written in one group. */
 const APPEND_GROUP = 500;
-
-/**
- * For an unordered bulk insert that failed: each failed item's index, mapped
- * to whether `expected` explains its error; undefined when the error is not
- * a per-item one (then nothing is known to have landed).
- */
-function failedIndexes(
-  err: unknown,
-  expected: (e: unknown) => boolean,
-): Map<number, boolean> | undefined {
-  if (!(err instanceof MongoBulkWriteError)) return undefined;
-  const list = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-  const out = new Map<number, boolean>();
-  for (const w of list) {
-    const asServerError = new MongoServerError({ code: w.code, errmsg: w.errmsg ?? '' });
-    out.set(w.index, expected(asServerError));
-  }
-  return out;
-}
 
 const commitIdOf = (caseId: string, fromVersion: number) => `${caseId}:${fromVersion}`;
 const outboxIdOf = (c: Commit) => `${commitIdOf(c.caseId, c.fromVersion)}:${c.commandId}`;
@@ -210,8 +191,7 @@ export class MongoEventStore implements EventStore {
       )
       .catch((e: unknown) => {
         // An entry already there is a retried command's: it still points at its commit.
-        const failed = failedIndexes(e, isDuplicateKey);
-        if (!failed || [...failed.values()].some((duplicate) => !duplicate)) throw e;
+        if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
       });
     const byBucket = new Map<number, typeof rows>();
     for (const r of rows) {
@@ -228,7 +208,8 @@ export class MongoEventStore implements EventStore {
           );
           for (const r of list) r.q.resolve(r.positioned);
         } catch (e) {
-          const collided = failedIndexes(e, isDuplicateKey);
+          const failures = bulkFailures(e);
+          const collided = failures && new Map(failures.map((f) => [f.index, f.duplicate]));
           if (!collided) {
             for (const r of list) r.q.reject(e);
             return;

@@ -1,11 +1,5 @@
-import {
-  MongoBulkWriteError,
-  MongoServerError,
-  type Collection,
-  type Db,
-  type Filter,
-} from 'mongodb';
-import { isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
+import type { Collection, Db, Filter } from 'mongodb';
+import { bulkFailures, isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
 import type { CaseRecord, RollupShareWrite } from '../../application/ports.js';
 import type { CaseView, OrderView } from '../../domain/case-view.js';
 
@@ -51,23 +45,6 @@ export interface WatchDoc {
 }
 
 export class CaseConflict extends Error {}
-
-/** The indexes of the duplicate items of a failed unordered insert; undefined if another error. */
-function failedItems(e: unknown): number[] | undefined {
-  if (!(e instanceof MongoBulkWriteError)) return undefined;
-  const list = Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors];
-  const dup = list.every((w) =>
-    isDuplicateKey(new MongoServerError({ code: w.code, errmsg: w.errmsg ?? '' })),
-  );
-  return dup ? list.map((w) => w.index) : undefined;
-}
-
-/** The first per-item error of a failed bulk write, as a server error. */
-function firstWriteError(e: unknown): unknown {
-  if (!(e instanceof MongoBulkWriteError)) return undefined;
-  const w = Array.isArray(e.writeErrors) ? e.writeErrors[0] : e.writeErrors;
-  return w ? new MongoServerError({ code: w.code, errmsg: w.errmsg ?? '' }) : undefined;
-}
 
 /**
  * The scoring read models on MongoDB / FerretDB. `prefix` names one
@@ -141,7 +118,7 @@ export class ReadModels {
         try {
           await this.cases.at(bucket).insertMany(list, { ordered: false });
         } catch (e) {
-          if (!isDuplicateKey(e) && !isDuplicateKey(firstWriteError(e))) throw e;
+          if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
           conflict = list[0]?._id;
         }
       }),
@@ -232,10 +209,10 @@ export class ReadModels {
         try {
           await this.rollups.at(bucket).insertMany(docs as never[], { ordered: false });
         } catch (e) {
-          const failed = failedItems(e);
-          if (!failed) throw e;
-          for (const i of failed) {
-            const x = list[i];
+          const failed = bulkFailures(e);
+          if (!failed?.every((f) => f.duplicate)) throw e;
+          for (const f of failed) {
+            const x = list[f.index];
             if (x) retry.push(x);
           }
         }
