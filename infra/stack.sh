@@ -276,6 +276,7 @@ status_one() {
 print_env() {
   echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
   echo "export MONGODB_URI=mongodb://127.0.0.1:$FERRETDB_PORT/"
+  echo "export ENFORCEMENT_ENV=development"
 }
 
 main() {

@@ -21,7 +21,13 @@ export async function startService(
   env: Record<string, string>,
 ): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [`apps/${name}/dist/main.js`], {
-    env: { ...process.env, GRPC_PORT: '0', OTEL_SDK_DISABLED: 'true', ...env },
+    env: {
+      ...process.env,
+      GRPC_PORT: '0',
+      OTEL_SDK_DISABLED: 'true',
+      ENFORCEMENT_ENV: 'development',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -87,6 +87,7 @@ async function startService(): Promise<{
       TOPIC_NAMESPACE: run,
       REPORTING_GROUP: `${run}.reporting`,
       OTEL_SDK_DISABLED: 'true',
+      ENFORCEMENT_ENV: 'development',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -65,6 +65,7 @@ const common = {
   KAFKA_BROKERS: brokers.join(','),
   MONGODB_URI: mongoUri,
   GRPC_PORT: '0',
+  ENFORCEMENT_ENV: 'development',
   KAFKA_CLIENT_ID: run,
 };
 const rows: { figure: string; value: string; raw: string; ratio: string; target: string }[] = [];

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials } from '@grpc/grpc-js';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { events, scoring } from '@enforcement/contracts';
-import { Topics, type TopicNames } from '@enforcement/messaging';
+import { namespaced, type TopicNames } from '@enforcement/messaging';
 import {
   createSupervisionScoring,
   loadScoringConfig,
@@ -129,6 +129,7 @@ function caseEvents(caseId: string, agencyId: string): events.CaseEvent[] {
     prevHash: '',
     hash: '',
     schemaVersion: 1,
+    chainKeyId: '',
     payload,
   }));
 }
@@ -144,7 +145,7 @@ describe('supervision-scoring through infrastructure restarts', () => {
     await stack.up();
     const runId = uniqueName('faults');
     topics = {
-      ...Topics,
+      ...namespaced(runId),
       caseEvents: `${runId}.case-events`,
       scores: `${runId}.scores`,
       scoringDeadLetter: `${runId}.dlq`,
@@ -155,6 +156,7 @@ describe('supervision-scoring through infrastructure restarts', () => {
         MONGODB_URI: 'mongodb://127.0.0.1:27037/',
         MONGODB_DB: 'faults',
         GRPC_PORT: '0',
+        ENFORCEMENT_ENV: 'development',
         RULES_TICK_MS: '0',
         READ_MODEL_BUCKETS: '4',
         INTAKE_ADDRESS: '127.0.0.1:1',

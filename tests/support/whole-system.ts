@@ -1,7 +1,7 @@
 import { credentials } from '@grpc/grpc-js';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
 import { intake, reporting, scoring } from '@enforcement/contracts';
-import { Topics, type TopicNames } from '@enforcement/messaging';
+import { namespaced, type TopicNames } from '@enforcement/messaging';
 import { createReporting, loadReportingConfig, type Reporting } from '@enforcement/reporting';
 import {
   createSupervisionScoring,
@@ -32,7 +32,7 @@ export async function startWholeSystem(
 ): Promise<WholeSystem> {
   const run = uniqueName('e2e');
   const topics: TopicNames = {
-    ...Topics,
+    ...namespaced(run),
     caseEvents: `${run}.case-events`,
     intakeSubmissions: `${run}.submissions`,
     intakeReceipts: `${run}.receipts`,

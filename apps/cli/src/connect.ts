@@ -1,4 +1,5 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { channelCredentialsFrom } from '@enforcement/grpc-kit';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { intake, reporting, scoring } from '@enforcement/contracts';
 
@@ -23,12 +24,23 @@ export async function metadata(token: string | undefined): Promise<Metadata> {
   return md;
 }
 
+/**
+ * Plaintext by default; TLS trusting $ENFORCE_TLS_CA when it is set, with the
+ * client certificate $ENFORCE_TLS_CERT and key $ENFORCE_TLS_KEY for mTLS.
+ */
+const channel = () =>
+  channelCredentialsFrom({
+    ca: process.env.ENFORCE_TLS_CA ?? '-',
+    cert: process.env.ENFORCE_TLS_CERT ?? '-',
+    key: process.env.ENFORCE_TLS_KEY ?? '-',
+  });
+
 export const intakeClient = (address = ADDRESSES.intake) =>
-  new intake.CaseIntakeServiceClient(address, credentials.createInsecure());
+  new intake.CaseIntakeServiceClient(address, channel());
 export const scoringClient = (address = ADDRESSES.scoring) =>
-  new scoring.ScoringServiceClient(address, credentials.createInsecure());
+  new scoring.ScoringServiceClient(address, channel());
 export const reportingClient = (address = ADDRESSES.reporting) =>
-  new reporting.ReportingServiceClient(address, credentials.createInsecure());
+  new reporting.ReportingServiceClient(address, channel());
 
 export const call = <T>(f: (cb: (e: ServiceError | null, r: T) => void) => void) =>
   new Promise<T>((resolve, reject) => f((e, r) => (e ? reject(e) : resolve(r))));

@@ -1,7 +1,7 @@
 import { Partitioners } from 'kafkajs';
 import { verifierFrom } from '@enforcement/auth';
 import { reporting } from '@enforcement/contracts';
-import { createGrpcServer } from '@enforcement/grpc-kit';
+import { createGrpcServer, serverCredentialsFrom } from '@enforcement/grpc-kit';
 import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
@@ -30,6 +30,12 @@ export async function createReporting(
   config: ReportingConfig,
   o: ReportingOverrides = {},
 ): Promise<Reporting> {
+  // Refused key material stops the service before it connects to anything.
+  const verify = verifierFrom(config);
+  const transport = {
+    credentials: serverCredentialsFrom(config),
+    reflection: config.GRPC_REFLECTION,
+  };
   const log = o.log ?? logTo(createLogger('reporting'));
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
@@ -67,14 +73,18 @@ export async function createReporting(
     config.REPORTING_SETTLE_MS,
   );
 
-  const grpc = createGrpcServer({
-    serviceName: 'reporting',
-    version: config.SERVICE_VERSION,
-    gitCommit: config.GIT_COMMIT,
-  });
+  const grpc = createGrpcServer(
+    {
+      serviceName: 'reporting',
+      version: config.SERVICE_VERSION,
+      gitCommit: config.GIT_COMMIT,
+    },
+    {},
+    transport,
+  );
   grpc.addService(
     reporting.ReportingServiceService,
-    reportingService(reports, verifierFrom(config), (e) => log('unexpected error', e)),
+    reportingService(reports, verify, (e) => log('unexpected error', e)),
   );
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
 

@@ -18,6 +18,8 @@ export const scoringSpec = {
   GRPC_PORT: integer({ default: 50052, min: 0, max: 65535 }),
   MONGODB_DB: string({ default: 'enforcement_scoring' }),
   INTAKE_ADDRESS: string({ default: '127.0.0.1:50051' }),
+  /** PEM CA file that signs case-intake's certificate: calls go over TLS, presenting GRPC_TLS_CERT/KEY when set (mTLS). */
+  INTAKE_TLS_CA: string({ default: '-' }),
   READ_MODEL_BUCKETS: integer({ default: 64, min: 1, max: 4096 }),
   SCORING_GROUP: string({ default: 'enforcement.scoring' }),
   PARTITIONS_CONSUMED_CONCURRENTLY: integer({ default: 4, min: 1, max: 64 }),
@@ -27,8 +29,10 @@ export const scoringSpec = {
   RULES_ESCALATION_RESPONSE_DAYS: integer({ default: 5, min: 1 }),
   /** wall: judge deadlines by the clock; events: by the event time applied (for loading history). */
   RULES_CLOCK: oneOf(['wall', 'events'] as const, { default: 'wall' }),
-  /** Token the service presents to case-intake; minted from AUTH_JWT_SECRET when unset. */
+  /** Token the service presents to case-intake; in development minted from the development secret when unset. */
   SCORING_INTAKE_TOKEN: string({ default: '-' }),
+  /** A file holding that token, read again every 30 s (the production path: the identity provider rotates it). */
+  SCORING_INTAKE_TOKEN_FILE: string({ default: '-' }),
 };
 
 export type ScoringConfig = ConfigOf<typeof scoringSpec>;

@@ -1,12 +1,17 @@
 import { Partitioners } from 'kafkajs';
-import { verifierFrom, mintDevToken } from '@enforcement/auth';
+import { verifierFrom } from '@enforcement/auth';
 import { scoring } from '@enforcement/contracts';
-import { createGrpcServer } from '@enforcement/grpc-kit';
+import {
+  channelCredentialsFrom,
+  createGrpcServer,
+  serverCredentialsFrom,
+} from '@enforcement/grpc-kit';
 import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { IntakeClient } from './adapters/grpc/intake-client.js';
 import { scoringService } from './adapters/grpc/scoring-service.js';
+import { intakeTokenSource } from './adapters/grpc/intake-token.js';
 import { KafkaScoreHub } from './adapters/kafka/score-hub.js';
 import type { Clock } from './application/ports.js';
 import type { ScoringConfig } from './config.js';
@@ -34,6 +39,13 @@ export async function createSupervisionScoring(
   config: ScoringConfig,
   o: ScoringOverrides = {},
 ): Promise<SupervisionScoring> {
+  // Refused key material stops the service before it connects to anything.
+  const verify = verifierFrom(config);
+  const transport = {
+    credentials: serverCredentialsFrom(config),
+    reflection: config.GRPC_REFLECTION,
+  };
+  const intakeToken = intakeTokenSource(config);
   const log = o.log ?? logTo(createLogger('supervision-scoring'));
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
@@ -48,23 +60,15 @@ export async function createSupervisionScoring(
   const hub = new KafkaScoreHub(kafka, producer, topics.scores, (e) => log('score hub', e));
   await hub.start();
 
-  let token: { value: string; until: number } | undefined;
-  const intakeToken = async () => {
-    if (config.SCORING_INTAKE_TOKEN !== '-') return config.SCORING_INTAKE_TOKEN;
-    if (!token || token.until < Date.now()) {
-      const value = await mintDevToken(
-        {
-          secret: config.AUTH_JWT_SECRET,
-          issuer: config.AUTH_ISSUER,
-          audience: config.AUTH_AUDIENCE,
-        },
-        { subject: 'supervision-scoring', roles: ['supervisor'], expiresIn: '1h' },
-      );
-      token = { value, until: Date.now() + 50 * 60_000 };
-    }
-    return token.value;
-  };
-  const intake = new IntakeClient(config.INTAKE_ADDRESS, intakeToken);
+  const intake = new IntakeClient(
+    config.INTAKE_ADDRESS,
+    intakeToken,
+    channelCredentialsFrom({
+      ca: config.INTAKE_TLS_CA,
+      cert: config.GRPC_TLS_CERT,
+      key: config.GRPC_TLS_KEY,
+    }),
+  );
 
   const clock = o.clock ?? { now: () => new Date() };
   const runtime = new ScoringRuntime({
@@ -91,12 +95,15 @@ export async function createSupervisionScoring(
   });
   await runtime.start();
 
-  const verify = verifierFrom(config);
-  const grpc = createGrpcServer({
-    serviceName: 'supervision-scoring',
-    version: config.SERVICE_VERSION,
-    gitCommit: config.GIT_COMMIT,
-  });
+  const grpc = createGrpcServer(
+    {
+      serviceName: 'supervision-scoring',
+      version: config.SERVICE_VERSION,
+      gitCommit: config.GIT_COMMIT,
+    },
+    {},
+    transport,
+  );
   grpc.addService(
     scoring.ScoringServiceService,
     scoringService(runtime, verify, (e) => log('unexpected error', e)),

@@ -1,9 +1,41 @@
-import { describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { DomainError } from '@enforcement/errors';
-import { actsFor, createVerifier, DEV_AUTH, mintDevToken } from './index.js';
+import {
+  actsFor,
+  AuthConfigError,
+  createVerifier,
+  DEV_AUTH,
+  mintDevToken,
+  verifierConfigFrom,
+  type AuthSettings,
+} from './index.js';
+
+const dev: AuthSettings = {
+  ENFORCEMENT_ENV: 'development',
+  AUTH_JWKS_URL: '-',
+  AUTH_JWT_PUBLIC_KEY: '-',
+  AUTH_JWT_SECRET: '-',
+  AUTH_ISSUER: DEV_AUTH.issuer,
+  AUTH_AUDIENCE: DEV_AUTH.audience,
+  AUTH_MAX_TOKEN_LIFETIME_S: 86_400,
+};
+
+const hs = (claims: { exp?: number | string | null; iat?: boolean } = {}) => {
+  const jwt = new SignJWT({ roles: ['supervisor'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('s')
+    .setIssuer(DEV_AUTH.issuer)
+    .setAudience(DEV_AUTH.audience);
+  if (claims.iat !== false) jwt.setIssuedAt();
+  if (claims.exp !== null) jwt.setExpirationTime(claims.exp ?? '1h');
+  return jwt.sign(new TextEncoder().encode(DEV_AUTH.secret));
+};
 
 describe('bearer tokens', () => {
-  const verify = createVerifier(DEV_AUTH);
+  const verify = createVerifier(verifierConfigFrom(dev, 'development'));
 
   it('turns a valid token into a principal with roles and agencies', async () => {
     const token = await mintDevToken(DEV_AUTH, {
@@ -47,5 +79,109 @@ describe('bearer tokens', () => {
       expiresIn: '-1m',
     });
     await expect(verify(`Bearer ${old}`)).rejects.toThrow('token expired');
+  });
+
+  it('refuses a token that never expires', async () => {
+    await expect(verify(`Bearer ${await hs({ exp: null })}`)).rejects.toThrow(/exp is required/);
+  });
+
+  it('refuses a token that lives longer than the maximum lifetime, with or without iat', async () => {
+    await expect(verify(`Bearer ${await hs({ exp: '100y' })}`)).rejects.toThrow(/at most 86400 s/);
+    await expect(verify(`Bearer ${await hs({ exp: '2d', iat: false })}`)).rejects.toThrow(
+      /at most 86400 s/,
+    );
+    await expect(verify(`Bearer ${await hs({ exp: '23h' })}`)).resolves.toMatchObject({
+      subject: 's',
+    });
+  });
+});
+
+describe('key material', () => {
+  const sign = (key: CryptoKey, alg: string, kid?: string) =>
+    new SignJWT({ roles: ['reporting'] })
+      .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
+      .setSubject('idp-user')
+      .setIssuer('https://idp.example')
+      .setAudience('enforcement')
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(key);
+  const prod = (over: Partial<AuthSettings>): AuthSettings => ({
+    ...dev,
+    ENFORCEMENT_ENV: 'production',
+    AUTH_ISSUER: 'https://idp.example',
+    ...over,
+  });
+
+  it.each([
+    ['RS256', {}],
+    ['ES256', {}],
+    ['EdDSA', { crv: 'Ed25519' }],
+  ] as const)('reads the algorithm from a %s public key, not from its text', async (alg, opts) => {
+    const { publicKey, privateKey } = await generateKeyPair(alg, { ...opts, extractable: true });
+    const pem = await exportSPKI(publicKey);
+    const verify = createVerifier(
+      verifierConfigFrom(prod({ AUTH_JWT_PUBLIC_KEY: pem }), 'production'),
+    );
+    await expect(verify(`Bearer ${await sign(privateKey, alg)}`)).resolves.toMatchObject({
+      subject: 'idp-user',
+      roles: ['reporting'],
+    });
+    // The development secret signs nothing a public-key deployment accepts.
+    const hmac = await mintDevToken(
+      { ...DEV_AUTH, issuer: 'https://idp.example' },
+      { subject: 'x', roles: ['supervisor'] },
+    );
+    await expect(verify(`Bearer ${hmac}`)).rejects.toThrow('token not valid');
+  });
+
+  describe('from a JWKS endpoint', () => {
+    let server: Server;
+    let url = '';
+    let good: CryptoKey;
+    let other: CryptoKey;
+    beforeAll(async () => {
+      const pair = await generateKeyPair('ES256', { extractable: true });
+      good = pair.privateKey;
+      other = (await generateKeyPair('ES256')).privateKey;
+      const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+      server = createServer((_, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ keys: [jwk] }));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+    it('verifies tokens signed by a published key and refuses others', async () => {
+      const verify = createVerifier(verifierConfigFrom(prod({ AUTH_JWKS_URL: url }), 'production'));
+      await expect(verify(`Bearer ${await sign(good, 'ES256', 'k1')}`)).resolves.toMatchObject({
+        subject: 'idp-user',
+      });
+      await expect(verify(`Bearer ${await sign(other, 'ES256', 'k1')}`)).rejects.toThrow(
+        'token not valid',
+      );
+    });
+  });
+
+  it('production refuses to start without real key material, naming each problem', () => {
+    const refused = (s: AuthSettings) => {
+      try {
+        verifierConfigFrom(s, 'production');
+      } catch (e) {
+        expect(e).toBeInstanceOf(AuthConfigError);
+        return (e as AuthConfigError).problems.join('\n');
+      }
+      throw new Error('accepted');
+    };
+    expect(refused(prod({}))).toMatch(/needs AUTH_JWKS_URL/);
+    expect(
+      refused(prod({ AUTH_JWT_SECRET: 'x'.repeat(40), AUTH_JWKS_URL: 'https://idp/jwks' })),
+    ).toMatch(/AUTH_JWT_SECRET \(HS256\) is for development only/);
+    expect(
+      refused(prod({ AUTH_JWKS_URL: 'https://idp/jwks', AUTH_ISSUER: DEV_AUTH.issuer })),
+    ).toMatch(/AUTH_ISSUER must name the identity provider/);
+    expect(refused({ ...dev })).toMatch(/refused where NODE_ENV=production/);
   });
 });

@@ -149,17 +149,30 @@ export const infraSpec = {
 export const grpcSpec = {
   GRPC_HOST: string({ default: '127.0.0.1' }),
   GRPC_PORT: integer({ default: 0, min: 0, max: 65535 }),
+  /** PEM certificate chain and key files: the server speaks TLS with them ('-': plaintext). */
+  GRPC_TLS_CERT: string({ default: '-' }),
+  GRPC_TLS_KEY: string({ default: '-' }),
+  /** PEM CA file: every client must present a certificate it signed (mutual TLS). */
+  GRPC_TLS_CLIENT_CA: string({ default: '-' }),
+  /** Whether server reflection answers; a deployment may turn it off. */
+  GRPC_REFLECTION: boolean({ default: true }),
 } satisfies Spec;
 
 /**
- * Bearer-token settings. The defaults are the development key shared with the
- * CLI and tests (`DEV_AUTH` in @enforcement/auth); production sets its own.
+ * Where the service runs, and how it verifies bearer tokens. ENFORCEMENT_ENV
+ * has no default: `development` accepts the published development key
+ * (`DEV_AUTH` in @enforcement/auth), `production` requires a JWKS URL or a
+ * public key and refuses shared secrets (see @enforcement/auth's
+ * verifierConfigFrom).
  */
 export const authSpec = {
-  AUTH_JWT_SECRET: string({ default: 'dev-only-secret-change-me-0123456789abcdef' }),
+  ENFORCEMENT_ENV: oneOf(['development', 'production'] as const),
+  AUTH_JWKS_URL: string({ default: '-' }),
   AUTH_JWT_PUBLIC_KEY: string({ default: '-' }),
+  AUTH_JWT_SECRET: string({ default: '-' }),
   AUTH_ISSUER: string({ default: 'enforcement-dev' }),
   AUTH_AUDIENCE: string({ default: 'enforcement' }),
+  AUTH_MAX_TOKEN_LIFETIME_S: integer({ default: 86_400, min: 60 }),
 } satisfies Spec;
 
 /** What a service reports about its build (PlatformService). */

@@ -1,4 +1,14 @@
-export { createGrpcServer, type GrpcServer, type ServerIdentity } from './server.js';
+export {
+  createGrpcServer,
+  type GrpcServer,
+  type ServerIdentity,
+  type ServerTransport,
+} from './server.js';
 export { toServiceError, grpcStatusOf, ERROR_CODE_KEY, ERROR_FIELD_KEY } from './errors.js';
 export { listServicesByReflection, filesForSymbol } from './reflection-client.js';
 export { DescriptorReflection } from './reflection.js';
+export {
+  channelCredentialsFrom,
+  serverCredentialsFrom,
+  type TransportSettings,
+} from './transport.js';

@@ -17,6 +17,12 @@ export interface ServerIdentity {
   readonly gitCommit?: string;
 }
 
+/** How clients reach the server: its credentials (plaintext when absent) and whether reflection answers. */
+export interface ServerTransport {
+  readonly credentials?: ServerCredentials;
+  readonly reflection?: boolean;
+}
+
 export interface GrpcServer {
   readonly server: Server;
   readonly health: HealthImplementation;
@@ -39,6 +45,7 @@ export interface GrpcServer {
 export function createGrpcServer(
   identity: ServerIdentity,
   options: ServerOptions = {},
+  transport: ServerTransport = {},
 ): GrpcServer {
   const server = new Server({
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
@@ -81,11 +88,13 @@ export function createGrpcServer(
       new Promise((resolve, reject) => {
         // Reflection lists exactly the services added by now, so a client
         // never sees a contract this server does not serve.
-        new DescriptorReflection(() => ['grpc.health.v1.Health', ...served].sort())
-          .addDescriptorSet(contractsDescriptorSet())
-          .addPackageDefinition(loadSync(healthProtoPath, { keepCase: true }))
-          .addToServer(server);
-        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
+        if (transport.reflection !== false)
+          new DescriptorReflection(() => ['grpc.health.v1.Health', ...served].sort())
+            .addDescriptorSet(contractsDescriptorSet())
+            .addPackageDefinition(loadSync(healthProtoPath, { keepCase: true }))
+            .addToServer(server);
+        const creds = transport.credentials ?? ServerCredentials.createInsecure();
+        server.bindAsync(`${host}:${port}`, creds, (err, bound) => {
           if (err) {
             reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));
             return;

@@ -38,5 +38,6 @@ export function serviceEnv(clientId: string): Record<string, string> {
     MONGODB_URI: s.mongoUri,
     GRPC_PORT: '0',
     KAFKA_CLIENT_ID: clientId,
+    ENFORCEMENT_ENV: 'development',
   };
 }

@@ -2,7 +2,7 @@ import { credentials } from '@grpc/grpc-js';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { events, intake } from '@enforcement/contracts';
-import { Topics, type TopicNames } from '@enforcement/messaging';
+import { namespaced, type TopicNames } from '@enforcement/messaging';
 import { eventually, serviceEnv, stack, uniqueName } from '@enforcement/testing';
 import { loadIntakeConfig } from '../config.js';
 import { createCaseIntake, type CaseIntake, type IntakeOverrides } from '../server.js';
@@ -24,7 +24,7 @@ export async function startIntake(
   const topics =
     o.topics ??
     ({
-      ...Topics,
+      ...namespaced(run),
       caseEvents: `${run}.case-events`,
       intakeSubmissions: `${run}.submissions`,
       intakeReceipts: `${run}.receipts`,

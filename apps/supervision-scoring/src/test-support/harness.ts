@@ -1,7 +1,7 @@
 import { credentials } from '@grpc/grpc-js';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { events, scoring } from '@enforcement/contracts';
-import { Topics, type TopicNames } from '@enforcement/messaging';
+import { namespaced, type TopicNames } from '@enforcement/messaging';
 import { serviceEnv, stack, uniqueName } from '@enforcement/testing';
 import { loadScoringConfig } from '../config.js';
 import {
@@ -21,7 +21,7 @@ export interface TestScoring {
 export function testTopics(): TopicNames {
   const run = uniqueName('s');
   return {
-    ...Topics,
+    ...namespaced(run),
     caseEvents: `${run}.case-events`,
     scoringDeadLetter: `${run}.dlq`,
     scores: `${run}.scores`,

@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import { intake, type events } from '@enforcement/contracts';
 import type { History, IntakeCommands } from '../../application/ports.js';
 import type { CaseScoreResult } from '../../domain/scoring-model.js';
@@ -13,8 +13,9 @@ export class IntakeClient implements IntakeCommands, History {
   constructor(
     address: string,
     private readonly token: () => Promise<string>,
+    channel: ChannelCredentials = credentials.createInsecure(),
   ) {
-    this.client = new intake.CaseIntakeServiceClient(address, credentials.createInsecure());
+    this.client = new intake.CaseIntakeServiceClient(address, channel);
   }
 
   private async md(): Promise<Metadata> {

@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+
+/** A file path, or '-' for none. */
+const file = (path: string): Buffer | undefined =>
+  path === '-' || path === '' ? undefined : readFileSync(path);
+
+/** How a server is reached: TLS files (paths or '-') and whether reflection answers. */
+export interface TransportSettings {
+  readonly GRPC_TLS_CERT: string;
+  readonly GRPC_TLS_KEY: string;
+  /** CA that signs client certificates; set, every client must present one (mTLS). */
+  readonly GRPC_TLS_CLIENT_CA: string;
+  readonly GRPC_REFLECTION: boolean;
+}
+
+/**
+ * Server credentials from the settings: plaintext when no certificate is
+ * given (loopback and development), TLS with one, mutual TLS when a client
+ * CA is given as well.
+ */
+export function serverCredentialsFrom(s: TransportSettings): ServerCredentials {
+  const cert = file(s.GRPC_TLS_CERT);
+  const key = file(s.GRPC_TLS_KEY);
+  const clientCa = file(s.GRPC_TLS_CLIENT_CA);
+  if (!cert && !key && !clientCa) return ServerCredentials.createInsecure();
+  if (!cert || !key)
+    throw new Error(
+      'GRPC_TLS_CERT and GRPC_TLS_KEY go together (and GRPC_TLS_CLIENT_CA needs both)',
+    );
+  return ServerCredentials.createSsl(
+    clientCa ?? null,
+    [{ cert_chain: cert, private_key: key }],
+    !!clientCa,
+  );
+}
+
+/**
+ * Channel credentials for calling another service: plaintext without a CA;
+ * with one, TLS that trusts it, presenting `cert` and `key` when given (mTLS).
+ */
+export function channelCredentialsFrom(o: {
+  ca: string;
+  cert?: string;
+  key?: string;
+}): ChannelCredentials {
+  const ca = file(o.ca);
+  if (!ca) return credentials.createInsecure();
+  const cert = file(o.cert ?? '-');
+  const key = file(o.key ?? '-');
+  return credentials.createSsl(ca, key ?? null, cert ?? null);
+}
