@@ -108,6 +108,7 @@ function viewFor(i: number): CaseView {
         prevHash: '',
         hash: '',
         schemaVersion: 1,
+        chainKeyId: '',
         payload,
       }),
     emptyView(caseId),

@@ -124,7 +124,7 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     expect(rows.map((r) => r.key).sort()).toEqual([...year.truth.byAgency.keys()].sort());
   });
 
-  it('renders the HTML report and verifies a case through the CLI', async () => {
+  it('renders the HTML report, verifies a case and audits the whole store through the CLI', async () => {
     const html = join(dir, 'report.html');
     const rendered = await enforce(
       sys,
@@ -142,6 +142,11 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     const verified = await enforce(sys, 'verify', 'LZ2021-000001', 'LZ2021-R00001');
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/LZ2021-000001: intact, \d+ events/);
+    const audited = await enforce(sys, 'audit');
+    expect(audited.code).toBe(0);
+    expect(audited.stdout).toMatch(
+      /^\d+ cases, \d+ events checked against \d+ checkpoints: every history intact$/m,
+    );
   });
 
   it('keeps streaming past bad lines, says which, and exits 3; bad usage exits 2', async () => {

@@ -25,6 +25,12 @@ export const intakeSpec = {
   RELAY_SWEEP_AFTER_MS: integer({ default: 30_000, min: 0 }),
   CASE_EVENTS_PARTITIONS: integer({ default: 12, min: 1 }),
   INGRESS_ENABLED: boolean({ default: true }),
+  /** Chain keys, `id:base64,id:base64` (each at least 32 bytes); required in production. */
+  CHAIN_KEYS: string({ default: '-' }),
+  /** The key id that hashes new events; the last of CHAIN_KEYS when unset. */
+  CHAIN_KEY_ID: string({ default: '-' }),
+  /** Accept plain SHA-256 events recorded before chains were keyed (a migration switch). */
+  CHAIN_ACCEPT_UNKEYED: boolean({ default: false }),
 };
 
 export type IntakeConfig = ConfigOf<typeof intakeSpec>;

@@ -1,11 +1,14 @@
 import { verifierFrom } from '@enforcement/auth';
 import { intake } from '@enforcement/contracts';
-import { createGrpcServer } from '@enforcement/grpc-kit';
+import { createGrpcServer, serverCredentialsFrom } from '@enforcement/grpc-kit';
 import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { BENCHMARKS_2021, type BenchmarkTable } from '@enforcement/reference-data';
+import { KafkaCheckpoints } from './adapters/kafka/checkpoints.js';
 import { KafkaIngress } from './adapters/kafka/ingress.js';
+import { MongoAccessLog } from './adapters/mongo/access-log.js';
+import { chainKeysFrom } from './application/chain-keys.js';
 import { KafkaRelay } from './adapters/kafka/relay.js';
 import { intakeService } from './adapters/grpc/intake-service.js';
 import { MongoEventStore } from './adapters/mongo/event-store.js';
@@ -30,6 +33,8 @@ export interface CaseIntake {
   readonly deps: IntakeDeps;
   readonly store: MongoEventStore;
   readonly relay: KafkaRelay;
+  readonly checkpoints: KafkaCheckpoints;
+  readonly accessLog: MongoAccessLog;
   /** Graceful: stop taking calls, flush the relay, close connections. */
   stop(): Promise<void>;
   /** Abrupt: drop connections without flushing (the outbox keeps what was stored). */
@@ -41,6 +46,13 @@ export async function createCaseIntake(
   config: IntakeConfig,
   o: IntakeOverrides = {},
 ): Promise<CaseIntake> {
+  // Refused key material stops the service before it connects to anything.
+  const verify = verifierFrom(config);
+  const transport = {
+    credentials: serverCredentialsFrom(config),
+    reflection: config.GRPC_REFLECTION,
+  };
+  const chainKeys = chainKeysFrom(config);
   const log = o.log ?? logTo(createLogger('case-intake'));
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
@@ -49,6 +61,8 @@ export async function createCaseIntake(
     positionBlock: config.POSITION_BLOCK,
   });
   await store.init();
+  const accessLog = new MongoAccessLog(mongo.db);
+  await accessLog.init();
 
   const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);
   await ensureTopics(kafka, [
@@ -56,9 +70,26 @@ export async function createCaseIntake(
     { topic: topics.intakeSubmissions, numPartitions: 6 },
     { topic: topics.intakeReceipts, numPartitions: 6 },
     { topic: topics.intakeDeadLetter, numPartitions: 1 },
+    {
+      topic: topics.caseCheckpoints,
+      numPartitions: 6,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    },
   ]);
+  const checkpoints = new KafkaCheckpoints(kafka, chainKeys, {
+    topic: topics.caseCheckpoints,
+    groupBase: `${config.KAFKA_CLIENT_ID}.intake-checkpoints`,
+    log,
+  });
+  // Read to the end before anything is appended or verified against it.
+  await checkpoints.start();
   const relay = new KafkaRelay(kafka, store, {
     topic: topics.caseEvents,
+    checkpoints: {
+      topic: topics.caseCheckpoints,
+      message: (c) => checkpoints.message(c),
+      note: (c) => checkpoints.note(c),
+    },
     batchSize: config.RELAY_BATCH,
     sweepAfterMs: config.RELAY_SWEEP_AFTER_MS,
     sweepEveryMs: Math.max(1_000, config.RELAY_SWEEP_AFTER_MS),
@@ -73,8 +104,10 @@ export async function createCaseIntake(
     clock: o.clock ?? systemClock,
     benchmarks: o.benchmarks ?? BENCHMARKS_2021,
     heads: new HeadCache(config.HEAD_CACHE_SIZE),
+    chainKeys,
+    checkpoints,
+    accessLog,
   };
-  const verify = verifierFrom(config);
   const onUnexpected = (e: unknown) => log('unexpected error', e);
 
   const ingress = config.INGRESS_ENABLED
@@ -91,11 +124,15 @@ export async function createCaseIntake(
     : undefined;
   await ingress?.start();
 
-  const grpc = createGrpcServer({
-    serviceName: 'case-intake',
-    version: config.SERVICE_VERSION,
-    gitCommit: config.GIT_COMMIT,
-  });
+  const grpc = createGrpcServer(
+    {
+      serviceName: 'case-intake',
+      version: config.SERVICE_VERSION,
+      gitCommit: config.GIT_COMMIT,
+    },
+    {},
+    transport,
+  );
   grpc.addService(
     intake.CaseIntakeServiceService,
     intakeService(deps, { verify, submitMaxInFlight: config.SUBMIT_MAX_IN_FLIGHT, onUnexpected }),
@@ -108,16 +145,20 @@ export async function createCaseIntake(
     deps,
     store,
     relay,
+    checkpoints,
+    accessLog,
     stop: async () => {
       await grpc.shutdown();
       await ingress?.stop();
       if (!noRelay) await relay.stop();
+      await checkpoints.stop();
       await mongo.close();
     },
     kill: async () => {
       grpc.server.forceShutdown();
       await relay.abort();
       await ingress?.stop().catch(() => undefined);
+      await checkpoints.stop().catch(() => undefined);
       await mongo.close(true).catch(() => undefined);
     },
   };

@@ -182,6 +182,18 @@ describe('agency feeds', () => {
           headers: { authorization: token },
         },
         { key: 'a', value: json({ kind: { $case: 'dispatchCase', value: l.dispatch } }, 4) },
+        // Credentials however a producer spells them never reach the dead letters.
+        {
+          key: 'a',
+          value: '{also not json',
+          headers: { Authorization: token, 'Proxy-Authorization': token, 'x-feed': 'lz-eeb' },
+        },
+        // And the header is found however it is spelled.
+        {
+          key: 'a',
+          value: json({ kind: { $case: 'recordProgress', value: l.evidence } }, 6),
+          headers: { AUTHORIZATION: token },
+        },
       ],
     });
     await producer.disconnect();
@@ -206,21 +218,24 @@ describe('agency feeds', () => {
       return got;
     };
 
-    const receipts = (await read(svc.topics.intakeReceipts, 3)).map((r) =>
+    const receipts = (await read(svc.topics.intakeReceipts, 4)).map((r) =>
       intake.SubmitEventsResponse.fromJSON(JSON.parse(r.value)),
     );
     expect(receipts.map((r) => [r.sequence, r.accepted, r.version])).toEqual([
       [1, true, 1],
       [3, true, 2],
       [4, false, 0],
+      [6, true, 3],
     ]);
     expect(receipts[2]).toMatchObject({
       errorCode: 'AUTH.UNAUTHENTICATED',
       statusCode: status.UNAUTHENTICATED,
     });
-    const dead = await read(svc.topics.intakeDeadLetter, 1);
-    expect(dead[0]?.value).toBe('{not json');
+    const dead = await read(svc.topics.intakeDeadLetter, 2);
+    expect(dead.map((d) => d.value)).toEqual(['{not json', '{also not json']);
     expect(dead[0]?.headers.error).toContain('cannot decode');
-    expect(dead[0]?.headers.authorization).toBeUndefined();
+    for (const d of dead)
+      expect(Object.keys(d.headers).filter((h) => /authorization/i.test(h))).toEqual([]);
+    expect(dead[1]?.headers['x-feed']).toBe('lz-eeb');
   });
 });

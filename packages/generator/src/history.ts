@@ -62,6 +62,7 @@ export class SyntheticHistory {
       prevHash: '',
       hash: '',
       schemaVersion: 1,
+      chainKeyId: '',
       payload: payloadOf(k, occurredAt),
     };
   }

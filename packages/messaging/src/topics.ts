@@ -12,6 +12,12 @@ export const Topics = {
   scoringDeadLetter: 'enforcement.case-events.scoring-dlq.v1',
   /** Case events the reporting projection could not decode or apply, with the reason. */
   reportingDeadLetter: 'enforcement.case-events.reporting-dlq.v1',
+  /**
+   * Compacted: the head (version and keyed hash) of every case as intake
+   * published it, with a MAC; key = case id. Tamper evidence outside the
+   * database (docs/security.md).
+   */
+  caseCheckpoints: 'enforcement.case-checkpoints.v1',
   /** Every case score as it changes; value = enforcement.scoring.v1.CaseScore (binary). */
   scores: 'enforcement.scores.v1',
 } as const;

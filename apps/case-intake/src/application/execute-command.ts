@@ -6,16 +6,20 @@ import { decide } from '../domain/decide.js';
 import { fail } from '../domain/errors.js';
 import type { CaseState } from '../domain/state.js';
 import type { Command } from '../domain/types.js';
-import { authorizeCommand } from './authorize.js';
-import { eventIdFor, hashEvent } from './chain.js';
+import { authorizeCommand, authorizeKind } from './authorize.js';
+import { eventIdFor, hashEvent, verifyChain } from './chain.js';
+import type { ChainKeys } from './chain-keys.js';
 import {
   VersionConflict,
+  type AccessLog,
   type CaseEvent,
+  type Checkpoints,
   type Clock,
   type Commit,
   type EventStore,
   type Publisher,
 } from './ports.js';
+import { forCaller } from './privacy.js';
 import type { CaseHead, HeadCache } from './stream-cache.js';
 import { stateOf } from './to-domain.js';
 
@@ -25,6 +29,9 @@ export interface IntakeDeps {
   readonly clock: Clock;
   readonly benchmarks: BenchmarkTable;
   readonly heads: HeadCache;
+  readonly chainKeys: ChainKeys;
+  readonly checkpoints: Checkpoints;
+  readonly accessLog: AccessLog;
 }
 
 export const SCHEMA_VERSION = 1;
@@ -36,6 +43,14 @@ const accepted = () =>
   (acceptedCounter ??= metrics.getMeter('case-intake').createCounter('enforcement.intake.events', {
     description: 'Case events accepted and stored (the ingest rate), by command',
   }));
+let brokenCounter: Counter | undefined;
+const brokenHistories = () =>
+  (brokenCounter ??= metrics
+    .getMeter('case-intake')
+    .createCounter('enforcement.intake.broken_histories', {
+      description:
+        'Commands refused because their case history failed its chain or checkpoint check (tampering, or a lost write)',
+    }));
 
 const caseTypeOf = (s: CaseState, c: Command): events.CaseType =>
   s.type === 'REVIEW' || c.$case === 'fileReconsideration'
@@ -46,6 +61,16 @@ async function loadHead(deps: IntakeDeps, caseId: string): Promise<CaseHead> {
   const cached = deps.heads.get(caseId);
   if (cached) return cached;
   const stream = await deps.store.load(caseId);
+  // Never append onto a history that does not verify: the new event would
+  // chain onto whatever the database now says.
+  const check = verifyChain(stream.events, deps.chainKeys, deps.checkpoints.get(caseId));
+  if (!check.valid) {
+    brokenHistories().add(1);
+    fail(
+      'CASE.HISTORY_BROKEN',
+      `the history of case ${caseId} fails verification at version ${check.firstBadVersion}: ${check.problem}`,
+    );
+  }
   const head: CaseHead = {
     state: stateOf(stream.events),
     version: stream.version,
@@ -58,12 +83,14 @@ async function loadHead(deps: IntakeDeps, caseId: string): Promise<CaseHead> {
 
 async function duplicateResult(
   deps: IntakeDeps,
+  principal: Principal,
   caseId: string,
   commandId: string,
 ): Promise<intake.CommandResult> {
   const stream = await deps.store.load(caseId);
   const first = stream.commits.find((c) => c.commandId === commandId);
-  return { caseId, version: stream.version, events: [...(first?.events ?? [])], duplicate: true };
+  const evs = (first?.events ?? []).map((e) => forCaller(principal, e));
+  return { caseId, version: stream.version, events: evs, duplicate: true };
 }
 
 /** A reconsideration must challenge a case intake knows, decided by the agency it names. */
@@ -92,6 +119,7 @@ function envelope(
   head: CaseHead,
   payloads: ReturnType<typeof decide>,
   ctx: { caseId: string; commandId: string; occurredAt: Date; now: Date; actor: string },
+  keys: ChainKeys,
 ): CaseEvent[] {
   const agencyId =
     head.state.type !== 'NONE'
@@ -117,16 +145,18 @@ function envelope(
       prevHash: prev,
       hash: '',
       schemaVersion: SCHEMA_VERSION,
+      chainKeyId: keys.current,
       payload,
     };
-    e.hash = hashEvent(e, prev);
+    e.hash = hashEvent(e, prev, keys);
     prev = e.hash;
     return e;
   });
 }
 
 /**
- * Runs one command: authorize, check idempotency and the expected version,
+ * Runs one command: authorize (the role before anything is looked up, the
+ * case's agency before the command id is), check idempotency and the expected version,
  * decide, append atomically, hand to the publisher. A concurrent writer makes
  * the append lose; without an expected version the command is decided again
  * on the fresh state, with one it fails with CASE.VERSION_CONFLICT.
@@ -145,13 +175,16 @@ export async function executeCommand(
   if (!caseId) fail('FIELD.REQUIRED', 'is required', 'meta.case_id');
   const expected = meta?.expectedVersion;
 
+  authorizeKind(principal, c.$case);
+
   return tracer.startActiveSpan(`intake ${c.$case}`, async (span) => {
     span.setAttributes({ 'case.id': caseId, 'command.id': commandId });
     try {
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         const head = await loadHead(deps, caseId);
-        if (head.commandIds.has(commandId)) return await duplicateResult(deps, caseId, commandId);
         authorizeCommand(principal, c, head.state);
+        if (head.commandIds.has(commandId))
+          return await duplicateResult(deps, principal, caseId, commandId);
         if (expected !== undefined && expected !== head.version)
           fail(
             'CASE.VERSION_CONFLICT',
@@ -168,13 +201,19 @@ export async function executeCommand(
           { now, occurredAt, benchmarks: deps.benchmarks },
           { headHash: head.headHash, version: head.version },
         );
-        const evs = envelope(c, head, payloads, {
-          caseId,
-          commandId,
-          occurredAt,
-          now,
-          actor: principal.subject,
-        });
+        const evs = envelope(
+          c,
+          head,
+          payloads,
+          {
+            caseId,
+            commandId,
+            occurredAt,
+            now,
+            actor: principal.subject,
+          },
+          deps.chainKeys,
+        );
         const commit: Commit = {
           caseId,
           commandId,
@@ -204,7 +243,8 @@ export async function executeCommand(
         });
         deps.publisher.enqueue(stored);
         accepted().add(stored.events.length, { command: c.$case });
-        return { caseId, version: stored.toVersion, events: [...stored.events], duplicate: false };
+        const served = stored.events.map((e) => forCaller(principal, e));
+        return { caseId, version: stored.toVersion, events: served, duplicate: false };
       }
       return fail('CASE.VERSION_CONFLICT', `case ${caseId} kept changing; retry`);
     } finally {

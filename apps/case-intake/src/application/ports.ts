@@ -1,4 +1,5 @@
 import type { events } from '@enforcement/contracts';
+import type { Checkpoint } from './chain.js';
 
 export type CaseEvent = events.CaseEvent;
 
@@ -38,6 +39,19 @@ export interface EventStore {
   append(commit: Commit): Promise<Commit>;
   /** Events with position > afterPosition, in position order. */
   readAll(afterPosition: number, limit: number): AsyncIterable<CaseEvent>;
+  /** Every case's stream, one after another (for the whole-store audit). */
+  cases(): AsyncIterable<LoadedStream>;
+}
+
+/** The heads intake published for each case, as kept outside the database (see docs/security.md). */
+export interface Checkpoints {
+  get(caseId: string): Checkpoint | undefined;
+  all(): Iterable<Checkpoint>;
+}
+
+/** Who was served a case's personal data, when, through which call. */
+export interface AccessLog {
+  record(entry: { subject: string; caseId: string; call: string; at: Date }): Promise<void>;
 }
 
 /** Hands stored commits to Kafka (at least once, in order per case). */

@@ -5,8 +5,37 @@ import { fail } from '../domain/errors.js';
 import type { CaseState } from '../domain/state.js';
 import { authorizeRead, authorizeReadAll } from './authorize.js';
 import { verifyChain } from './chain.js';
-import type { CaseEvent, EventStore, LoadedStream } from './ports.js';
+import type { ChainKeys } from './chain-keys.js';
+import type { AccessLog, CaseEvent, Checkpoints, EventStore, LoadedStream } from './ports.js';
+import { carriesIdentifiers, forCaller, seesIdentifiers } from './privacy.js';
 import { stateOf } from './to-domain.js';
+
+/** What the read use cases need. */
+export interface ReadDeps {
+  readonly store: EventStore;
+  readonly chainKeys: ChainKeys;
+  readonly checkpoints: Checkpoints;
+  readonly accessLog: AccessLog;
+}
+
+/**
+ * The events as `p` may see them; a read that hands out identifiers in full
+ * is recorded first, so the record exists whatever happens to the answer.
+ */
+async function served(
+  deps: ReadDeps,
+  p: Principal,
+  call: string,
+  evs: readonly CaseEvent[],
+): Promise<CaseEvent[]> {
+  const exposed = new Set(
+    evs.filter((e) => carriesIdentifiers(e) && seesIdentifiers(p, e)).map((e) => e.caseId),
+  );
+  const at = new Date();
+  for (const caseId of exposed)
+    await deps.accessLog.record({ subject: p.subject, caseId, call, at });
+  return evs.map((e) => forCaller(p, e));
+}
 
 const S = api.CaseStatus;
 const statusOf: Record<CaseState['status'], api.CaseStatus> = {
@@ -23,13 +52,9 @@ const statusOf: Record<CaseState['status'], api.CaseStatus> = {
   REVIEW_CONCLUDED: S.CASE_STATUS_REVIEW_CONCLUDED,
 };
 
-async function readableStream(
-  store: EventStore,
-  p: Principal,
-  caseId: string,
-): Promise<LoadedStream> {
+async function readableStream(deps: ReadDeps, p: Principal, caseId: string): Promise<LoadedStream> {
   if (!caseId.trim()) fail('FIELD.REQUIRED', 'is required', 'case_id');
-  const stream = await store.load(caseId);
+  const stream = await deps.store.load(caseId);
   const first = stream.events[0];
   if (!first) return fail('CASE.NOT_FOUND', `no case ${caseId}`, 'case_id');
   authorizeRead(p, first.agencyId);
@@ -85,38 +110,61 @@ export function caseView(stream: LoadedStream): intake.CaseView {
   return base;
 }
 
+function integrity(deps: ReadDeps, stream: LoadedStream): intake.VerifyCaseResponse {
+  const check = verifyChain(stream.events, deps.chainKeys, deps.checkpoints.get(stream.caseId));
+  return { ...check, eventCount: stream.events.length };
+}
+
+/** The case, its history as the caller may see it, and whether that history verifies. */
 export async function getCase(
-  store: EventStore,
+  deps: ReadDeps,
   p: Principal,
   caseId: string,
 ): Promise<intake.GetCaseResponse> {
-  const stream = await readableStream(store, p, caseId);
-  return { case: caseView(stream), history: [...stream.events] };
+  const stream = await readableStream(deps, p, caseId);
+  return {
+    case: caseView(stream),
+    history: await served(deps, p, 'GetCase', stream.events),
+    integrity: integrity(deps, stream),
+  };
 }
 
 export async function readStream(
-  store: EventStore,
+  deps: ReadDeps,
   p: Principal,
   caseId: string,
   fromVersion: number,
 ): Promise<CaseEvent[]> {
   if (fromVersion < 0) fail('FIELD.INVALID', 'must not be negative', 'from_version');
-  const stream = await readableStream(store, p, caseId);
-  return stream.events.filter((e) => e.version >= fromVersion);
+  const stream = await readableStream(deps, p, caseId);
+  return served(
+    deps,
+    p,
+    'ReadStream',
+    stream.events.filter((e) => e.version >= fromVersion),
+  );
 }
 
+/**
+ * Verifies a case. A case the store no longer holds but a checkpoint
+ * remembers is reported as deleted, to anyone who may read every case.
+ */
 export async function verifyCase(
-  store: EventStore,
+  deps: ReadDeps,
   p: Principal,
   caseId: string,
 ): Promise<intake.VerifyCaseResponse> {
-  const stream = await readableStream(store, p, caseId);
-  const check = verifyChain(stream.events);
-  return { ...check, eventCount: stream.events.length };
+  if (!caseId.trim()) fail('FIELD.REQUIRED', 'is required', 'case_id');
+  const stream = await deps.store.load(caseId);
+  const first = stream.events[0];
+  if (first) authorizeRead(p, first.agencyId);
+  else if (deps.checkpoints.get(caseId)) authorizeReadAll(p);
+  else return fail('CASE.NOT_FOUND', `no case ${caseId}`, 'case_id');
+  return integrity(deps, stream);
 }
 
 export async function* readAll(
-  store: EventStore,
+  deps: ReadDeps,
   p: Principal,
   req: intake.ReadAllRequest,
 ): AsyncGenerator<CaseEvent> {
@@ -125,9 +173,10 @@ export async function* readAll(
   if (req.maxCount < 0) fail('FIELD.INVALID', 'must not be negative', 'max_count');
   const until = req.recordedUntil?.getTime();
   let sent = 0;
-  for await (const e of store.readAll(req.afterPosition, req.maxCount)) {
+  for await (const e of deps.store.readAll(req.afterPosition, req.maxCount)) {
     if (until !== undefined && (e.recordedAt?.getTime() ?? 0) > until) continue;
-    yield e;
+    const [out] = await served(deps, p, 'ReadAll', [e]);
+    if (out) yield out;
     if (req.maxCount > 0 && ++sent >= req.maxCount) return;
   }
 }

@@ -9,12 +9,9 @@ import {
   reportingClient,
   scoringClient,
 } from '../connect.js';
+import { address, print } from '../output.js';
 import { table } from '../table.js';
 
-const print = (json: unknown, text: string, asJson: unknown) =>
-  process.stdout.write(asJson ? `${JSON.stringify(json)}\n` : `${text}\n`);
-const address = (v: Record<string, unknown>, name: string, fallback: string) =>
-  typeof v[name] === 'string' ? (v[name] as string) : fallback;
 const day = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : '');
 
 export const scores: Command = {

@@ -23,6 +23,7 @@ export function viewOf(steps: Array<[Payload, number]>, caseId = 'c1'): CaseView
         prevHash: '',
         hash: '',
         schemaVersion: 1,
+        chainKeyId: '',
         payload,
       }),
     emptyView(caseId),

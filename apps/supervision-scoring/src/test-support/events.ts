@@ -116,6 +116,7 @@ export function caseEvents(spec: CaseSpec): events.CaseEvent[] {
     prevHash: '',
     hash: '',
     schemaVersion: 1,
+    chainKeyId: '',
     payload,
   }));
 }

@@ -10,6 +10,7 @@ import type { intake } from '@enforcement/contracts';
 import type { Principal, Verifier } from '@enforcement/auth';
 import { toServiceError } from '@enforcement/grpc-kit';
 import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
+import { auditStore } from '../../application/audit.js';
 import { getCase, readAll, readStream, verifyCase } from '../../application/read-case.js';
 import type { CaseEvent } from '../../application/ports.js';
 import { serveSubmitEvents } from './submit-events.js';
@@ -60,9 +61,9 @@ export function intakeService(
     };
 
   const stream =
-    <Req, Res>(
-      source: (p: Principal, r: Req) => AsyncIterable<CaseEvent>,
-      wrap: (e: CaseEvent) => Res,
+    <Req, Res, T = CaseEvent>(
+      source: (p: Principal, r: Req) => AsyncIterable<T>,
+      wrap: (e: T) => Res,
     ) =>
     (call: ServerWritableStream<Req, Res>) => {
       void (async () => {
@@ -113,16 +114,19 @@ export function intakeService(
       );
     },
 
-    getCase: query((p, r: intake.GetCaseRequest) => getCase(deps.store, p, r.caseId)),
-    verifyCase: query((p, r: intake.VerifyCaseRequest) => verifyCase(deps.store, p, r.caseId)),
+    getCase: query((p, r: intake.GetCaseRequest) => getCase(deps, p, r.caseId)),
+    verifyCase: query((p, r: intake.VerifyCaseRequest) => verifyCase(deps, p, r.caseId)),
     readStream: stream(
-      (p, r: intake.ReadStreamRequest) =>
-        fromList(readStream(deps.store, p, r.caseId, r.fromVersion)),
+      (p, r: intake.ReadStreamRequest) => fromList(readStream(deps, p, r.caseId, r.fromVersion)),
       (event): intake.ReadStreamResponse => ({ event }),
     ),
     readAll: stream(
-      (p, r: intake.ReadAllRequest) => readAll(deps.store, p, r),
+      (p, r: intake.ReadAllRequest) => readAll(deps, p, r),
       (event): intake.ReadAllResponse => ({ event }),
+    ),
+    auditStore: stream(
+      (p) => auditStore(deps, p),
+      (item: intake.AuditStoreResponse) => item,
     ),
   };
 }

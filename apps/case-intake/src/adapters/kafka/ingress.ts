@@ -21,6 +21,22 @@ export interface IngressOptions {
 
 class Malformed extends Error {}
 
+/** Headers that carry credentials, however a producer spells them. */
+const CREDENTIAL_HEADERS = /^(authorization|proxy-authorization|cookie|x-api-key|x-auth-token)$/i;
+
+/** The `authorization` header, spelled in any case (Kafka header names are case-sensitive, HTTP's are not). */
+function bearerOf(headers: IHeaders | undefined): string | undefined {
+  const name = Object.keys(headers ?? {}).find((k) => k.toLowerCase() === 'authorization');
+  return name === undefined ? undefined : headerString(headers, name);
+}
+
+/** A copy of the headers without credentials, for anything that leaves the ingress. */
+export function withoutCredentials(headers: IHeaders | undefined): IHeaders {
+  return Object.fromEntries(
+    Object.entries(headers ?? {}).filter(([name]) => !CREDENTIAL_HEADERS.test(name)),
+  );
+}
+
 /** A submission as JSON (proto3 JSON mapping) or, with a protobuf content type, binary. */
 function decode(message: KafkaMessage): intake.SubmitEventsRequest {
   const raw = message.value;
@@ -81,7 +97,7 @@ export class KafkaIngress {
     }
     let receipt: intake.SubmitEventsResponse;
     try {
-      const principal = await this.opts.verify(headerString(message.headers, 'authorization'));
+      const principal = await this.opts.verify(bearerOf(message.headers));
       receipt = await acknowledge(this.deps, principal, item, this.opts.onUnexpected);
     } catch (e) {
       const caseId = item.command?.kind?.value.meta?.caseId ?? '';
@@ -111,11 +127,10 @@ export class KafkaIngress {
 
   private async deadLetter(message: KafkaMessage, reason: string): Promise<void> {
     const headers: IHeaders = {
-      ...(message.headers ?? {}),
+      ...withoutCredentials(message.headers),
       [Header.error]: reason,
       'submission-offset': message.offset,
     };
-    delete headers.authorization;
     await this.producer.send({
       topic: this.opts.topics.deadLetter,
       acks: -1,

@@ -2,11 +2,20 @@ import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { events } from '@enforcement/contracts';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { Header, startPublishSpan, traceHeaders } from '@enforcement/messaging';
+import type { Checkpoint } from '../../application/chain.js';
 import type { Commit, Publisher } from '../../application/ports.js';
 import type { MongoEventStore } from '../mongo/event-store.js';
 
+/** Where the relay records each case's new head once its events are on Kafka. */
+export interface CheckpointSink {
+  readonly topic: string;
+  message(c: Checkpoint): Message;
+  note(c: Checkpoint): void;
+}
+
 export interface RelayOptions {
   readonly topic: string;
+  readonly checkpoints: CheckpointSink;
   readonly batchSize: number;
   /** Outbox entries older than this are republished by the sweep (a peer, or this process, crashed). */
   readonly sweepAfterMs: number;
@@ -33,6 +42,18 @@ export function toMessages(commit: Commit, trace: Record<string, string> = {}): 
       [Header.contentType]: 'application/x-protobuf; messageType=enforcement.events.v1.CaseEvent',
     },
   }));
+}
+
+/** The last head of each case among these commits. */
+function headsOf(commits: readonly Commit[]): Checkpoint[] {
+  const heads = new Map<string, Checkpoint>();
+  for (const c of commits) {
+    const last = c.events.at(-1);
+    const known = heads.get(c.caseId);
+    if (last && (!known || known.version < last.version))
+      heads.set(c.caseId, { caseId: c.caseId, version: last.version, headHash: last.hash });
+  }
+  return [...heads.values()];
 }
 
 /**
@@ -121,13 +142,25 @@ export class KafkaRelay implements Publisher {
       const batch = this.queue.slice(0, this.opts.batchSize);
       // A publish span per commit, a child of the command's span; consumers continue from it.
       const publishes = batch.map((q) => startPublishSpan(this.opts.topic, q.trace));
+      const heads = headsOf(batch.map((q) => q.commit));
+      const { checkpoints } = this.opts;
       try {
-        await this.producer.send({
-          topic: this.opts.topic,
+        // The events and the heads they lead to, in one request: a checkpoint
+        // never names a version whose events are not on Kafka.
+        await this.producer.sendBatch({
           acks: -1,
-          messages: batch.flatMap((q, i) => toMessages(q.commit, publishes[i]?.headers ?? q.trace)),
+          topicMessages: [
+            {
+              topic: this.opts.topic,
+              messages: batch.flatMap((q, i) =>
+                toMessages(q.commit, publishes[i]?.headers ?? q.trace),
+              ),
+            },
+            { topic: checkpoints.topic, messages: heads.map((h) => checkpoints.message(h)) },
+          ],
         });
         this.failures = 0;
+        for (const h of heads) checkpoints.note(h);
       } catch (e) {
         this.failures++;
         this.opts.onError?.(e);

@@ -259,6 +259,21 @@ export class MongoEventStore implements EventStore {
     await this.outbox.deleteMany({ _id: { $in: commits.map(outboxIdOf) } });
   }
 
+  /** Every case, one bucket at a time: a bucket's commits are read whole, then grouped. */
+  async *cases(): AsyncGenerator<LoadedStream> {
+    for (const bucket of this.commits.all()) {
+      const byCase = new Map<string, CommitDoc[]>();
+      for (const doc of await bucket.find({}).toArray())
+        byCase.set(doc.caseId, [...(byCase.get(doc.caseId) ?? []), doc]);
+      for (const [caseId, docs] of byCase) {
+        docs.sort((a, b) => a.fromVersion - b.fromVersion);
+        const commits = docs.map(toCommit);
+        const evs = commits.flatMap((c) => c.events);
+        yield { caseId, version: commits.at(-1)?.toVersion ?? 0, events: evs, commits };
+      }
+    }
+  }
+
   async *readAll(afterPosition: number, limit: number): AsyncGenerator<CaseEvent> {
     const page = limit > 0 ? Math.min(limit, 500) : 500;
     const cursors = this.commits.all().map((c) => new BucketCursor(c, afterPosition, page));

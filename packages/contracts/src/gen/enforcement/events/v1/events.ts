@@ -540,9 +540,15 @@ export interface CaseEvent {
   caseType: CaseType;
   /** SHA-256 (hex) of the previous event of this case; empty for version 1. */
   prevHash: string;
-  /** SHA-256 (hex) over prev_hash and this event's canonical content. */
+  /**
+   * HMAC-SHA256 (hex), keyed by the chain key named in chain_key_id, over
+   * prev_hash and this event's canonical content (plain SHA-256 when
+   * chain_key_id is empty: histories recorded before chains were keyed).
+   */
   hash: string;
   schemaVersion: number;
+  /** Which of intake's chain keys made `hash`; the key itself never leaves intake. */
+  chainKeyId: string;
   payload?:
     | { $case: "caseRegistered"; value: CaseRegistered }
     | { $case: "caseDispatched"; value: CaseDispatched }
@@ -754,6 +760,7 @@ function createBaseCaseEvent(): CaseEvent {
     prevHash: "",
     hash: "",
     schemaVersion: 0,
+    chainKeyId: "",
     payload: undefined,
   };
 }
@@ -798,6 +805,9 @@ export const CaseEvent: MessageFns<CaseEvent> = {
     }
     if (message.schemaVersion !== 0) {
       writer.uint32(104).int32(message.schemaVersion);
+    }
+    if (message.chainKeyId !== "") {
+      writer.uint32(114).string(message.chainKeyId);
     }
     switch (message.payload?.$case) {
       case "caseRegistered":
@@ -973,6 +983,14 @@ export const CaseEvent: MessageFns<CaseEvent> = {
             }
 
             message.schemaVersion = reader.int32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.chainKeyId = reader.string();
             continue;
           }
           case 20: {
@@ -1206,6 +1224,11 @@ export const CaseEvent: MessageFns<CaseEvent> = {
         : isSet(object.schema_version)
         ? globalThis.Number(object.schema_version)
         : 0,
+      chainKeyId: isSet(object.chainKeyId)
+        ? globalThis.String(object.chainKeyId)
+        : isSet(object.chain_key_id)
+        ? globalThis.String(object.chain_key_id)
+        : "",
       payload: isSet(object.caseRegistered)
         ? { $case: "caseRegistered", value: CaseRegistered.fromJSON(object.caseRegistered) }
         : isSet(object.case_registered)
@@ -1341,6 +1364,9 @@ export const CaseEvent: MessageFns<CaseEvent> = {
     if (message.schemaVersion !== 0) {
       obj.schemaVersion = Math.round(message.schemaVersion);
     }
+    if (message.chainKeyId !== "") {
+      obj.chainKeyId = message.chainKeyId;
+    }
     if (message.payload?.$case === "caseRegistered") {
       obj.caseRegistered = CaseRegistered.toJSON(message.payload.value);
     } else if (message.payload?.$case === "caseDispatched") {
@@ -1399,6 +1425,7 @@ export const CaseEvent: MessageFns<CaseEvent> = {
     message.prevHash = object.prevHash ?? "";
     message.hash = object.hash ?? "";
     message.schemaVersion = object.schemaVersion ?? 0;
+    message.chainKeyId = object.chainKeyId ?? "";
     switch (object.payload?.$case) {
       case "caseRegistered": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {

@@ -353,8 +353,16 @@ export interface GetCaseRequest {
 }
 
 export interface GetCaseResponse {
-  case?: CaseView | undefined;
+  case?:
+    | CaseView
+    | undefined;
+  /** Party identifiers are masked unless the caller acts for the owning agency. */
   history: CaseEvent[];
+  /**
+   * Whether the history verifies against its keyed chain and its checkpoint.
+   * A broken history is still served, flagged here, so it can be examined.
+   */
+  integrity?: VerifyCaseResponse | undefined;
 }
 
 export interface ReadStreamRequest {
@@ -393,6 +401,33 @@ export interface VerifyCaseResponse {
   problem: string;
   /** For an archived case: the archive record's head hash matches the chain. */
   archiveSealValid: boolean;
+  /** Global position of the first bad event; 0 when valid or when events are missing. */
+  firstBadPosition: number;
+  /** The latest checkpoint intake published for the case (0: none yet). */
+  checkpointVersion: number;
+}
+
+export interface AuditStoreRequest {
+}
+
+export interface AuditFinding {
+  caseId: string;
+  firstBadVersion: number;
+  firstBadPosition: number;
+  problem: string;
+}
+
+export interface AuditSummary {
+  casesChecked: number;
+  eventsChecked: number;
+  brokenCases: number;
+  /** Cases checkpointed on Kafka that the store no longer holds at all. */
+  missingCases: number;
+  checkpointsKnown: number;
+}
+
+export interface AuditStoreResponse {
+  item?: { $case: "finding"; value: AuditFinding } | { $case: "summary"; value: AuditSummary } | undefined;
 }
 
 function createBaseCommandMeta(): CommandMeta {
@@ -3809,7 +3844,7 @@ export const GetCaseRequest: MessageFns<GetCaseRequest> = {
 };
 
 function createBaseGetCaseResponse(): GetCaseResponse {
-  return { case: undefined, history: [] };
+  return { case: undefined, history: [], integrity: undefined };
 }
 
 export const GetCaseResponse: MessageFns<GetCaseResponse> = {
@@ -3819,6 +3854,9 @@ export const GetCaseResponse: MessageFns<GetCaseResponse> = {
     }
     for (const v of message.history) {
       CaseEvent.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.integrity !== undefined) {
+      VerifyCaseResponse.encode(message.integrity, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -3852,6 +3890,14 @@ export const GetCaseResponse: MessageFns<GetCaseResponse> = {
             message.history.push(CaseEvent.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.integrity = VerifyCaseResponse.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3868,6 +3914,7 @@ export const GetCaseResponse: MessageFns<GetCaseResponse> = {
     return {
       case: isSet(object.case) ? CaseView.fromJSON(object.case) : undefined,
       history: globalThis.Array.isArray(object?.history) ? object.history.map((e: any) => CaseEvent.fromJSON(e)) : [],
+      integrity: isSet(object.integrity) ? VerifyCaseResponse.fromJSON(object.integrity) : undefined,
     };
   },
 
@@ -3879,6 +3926,9 @@ export const GetCaseResponse: MessageFns<GetCaseResponse> = {
     if (message.history?.length) {
       obj.history = message.history.map((e) => CaseEvent.toJSON(e));
     }
+    if (message.integrity !== undefined) {
+      obj.integrity = VerifyCaseResponse.toJSON(message.integrity);
+    }
     return obj;
   },
 
@@ -3889,6 +3939,9 @@ export const GetCaseResponse: MessageFns<GetCaseResponse> = {
     const message = createBaseGetCaseResponse();
     message.case = (object.case !== undefined && object.case !== null) ? CaseView.fromPartial(object.case) : undefined;
     message.history = object.history?.map((e) => CaseEvent.fromPartial(e)) || [];
+    message.integrity = (object.integrity !== undefined && object.integrity !== null)
+      ? VerifyCaseResponse.fromPartial(object.integrity)
+      : undefined;
     return message;
   },
 };
@@ -4311,7 +4364,16 @@ export const VerifyCaseRequest: MessageFns<VerifyCaseRequest> = {
 };
 
 function createBaseVerifyCaseResponse(): VerifyCaseResponse {
-  return { valid: false, eventCount: 0, headHash: "", firstBadVersion: 0, problem: "", archiveSealValid: false };
+  return {
+    valid: false,
+    eventCount: 0,
+    headHash: "",
+    firstBadVersion: 0,
+    problem: "",
+    archiveSealValid: false,
+    firstBadPosition: 0,
+    checkpointVersion: 0,
+  };
 }
 
 export const VerifyCaseResponse: MessageFns<VerifyCaseResponse> = {
@@ -4333,6 +4395,12 @@ export const VerifyCaseResponse: MessageFns<VerifyCaseResponse> = {
     }
     if (message.archiveSealValid !== false) {
       writer.uint32(48).bool(message.archiveSealValid);
+    }
+    if (message.firstBadPosition !== 0) {
+      writer.uint32(56).int64(message.firstBadPosition);
+    }
+    if (message.checkpointVersion !== 0) {
+      writer.uint32(64).int64(message.checkpointVersion);
     }
     return writer;
   },
@@ -4398,6 +4466,22 @@ export const VerifyCaseResponse: MessageFns<VerifyCaseResponse> = {
             message.archiveSealValid = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.firstBadPosition = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.checkpointVersion = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4434,6 +4518,16 @@ export const VerifyCaseResponse: MessageFns<VerifyCaseResponse> = {
         : isSet(object.archive_seal_valid)
         ? globalThis.Boolean(object.archive_seal_valid)
         : false,
+      firstBadPosition: isSet(object.firstBadPosition)
+        ? globalThis.Number(object.firstBadPosition)
+        : isSet(object.first_bad_position)
+        ? globalThis.Number(object.first_bad_position)
+        : 0,
+      checkpointVersion: isSet(object.checkpointVersion)
+        ? globalThis.Number(object.checkpointVersion)
+        : isSet(object.checkpoint_version)
+        ? globalThis.Number(object.checkpoint_version)
+        : 0,
     };
   },
 
@@ -4457,6 +4551,12 @@ export const VerifyCaseResponse: MessageFns<VerifyCaseResponse> = {
     if (message.archiveSealValid !== false) {
       obj.archiveSealValid = message.archiveSealValid;
     }
+    if (message.firstBadPosition !== 0) {
+      obj.firstBadPosition = Math.round(message.firstBadPosition);
+    }
+    if (message.checkpointVersion !== 0) {
+      obj.checkpointVersion = Math.round(message.checkpointVersion);
+    }
     return obj;
   },
 
@@ -4471,6 +4571,443 @@ export const VerifyCaseResponse: MessageFns<VerifyCaseResponse> = {
     message.firstBadVersion = object.firstBadVersion ?? 0;
     message.problem = object.problem ?? "";
     message.archiveSealValid = object.archiveSealValid ?? false;
+    message.firstBadPosition = object.firstBadPosition ?? 0;
+    message.checkpointVersion = object.checkpointVersion ?? 0;
+    return message;
+  },
+};
+
+function createBaseAuditStoreRequest(): AuditStoreRequest {
+  return {};
+}
+
+export const AuditStoreRequest: MessageFns<AuditStoreRequest> = {
+  encode(_: AuditStoreRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditStoreRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditStoreRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): AuditStoreRequest {
+    return {};
+  },
+
+  toJSON(_: AuditStoreRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuditStoreRequest>, I>>(base?: I): AuditStoreRequest {
+    return AuditStoreRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuditStoreRequest>, I>>(_: I): AuditStoreRequest {
+    const message = createBaseAuditStoreRequest();
+    return message;
+  },
+};
+
+function createBaseAuditFinding(): AuditFinding {
+  return { caseId: "", firstBadVersion: 0, firstBadPosition: 0, problem: "" };
+}
+
+export const AuditFinding: MessageFns<AuditFinding> = {
+  encode(message: AuditFinding, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caseId !== "") {
+      writer.uint32(10).string(message.caseId);
+    }
+    if (message.firstBadVersion !== 0) {
+      writer.uint32(16).int64(message.firstBadVersion);
+    }
+    if (message.firstBadPosition !== 0) {
+      writer.uint32(24).int64(message.firstBadPosition);
+    }
+    if (message.problem !== "") {
+      writer.uint32(34).string(message.problem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditFinding {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditFinding();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caseId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.firstBadVersion = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.firstBadPosition = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.problem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditFinding {
+    return {
+      caseId: isSet(object.caseId)
+        ? globalThis.String(object.caseId)
+        : isSet(object.case_id)
+        ? globalThis.String(object.case_id)
+        : "",
+      firstBadVersion: isSet(object.firstBadVersion)
+        ? globalThis.Number(object.firstBadVersion)
+        : isSet(object.first_bad_version)
+        ? globalThis.Number(object.first_bad_version)
+        : 0,
+      firstBadPosition: isSet(object.firstBadPosition)
+        ? globalThis.Number(object.firstBadPosition)
+        : isSet(object.first_bad_position)
+        ? globalThis.Number(object.first_bad_position)
+        : 0,
+      problem: isSet(object.problem) ? globalThis.String(object.problem) : "",
+    };
+  },
+
+  toJSON(message: AuditFinding): unknown {
+    const obj: any = {};
+    if (message.caseId !== "") {
+      obj.caseId = message.caseId;
+    }
+    if (message.firstBadVersion !== 0) {
+      obj.firstBadVersion = Math.round(message.firstBadVersion);
+    }
+    if (message.firstBadPosition !== 0) {
+      obj.firstBadPosition = Math.round(message.firstBadPosition);
+    }
+    if (message.problem !== "") {
+      obj.problem = message.problem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuditFinding>, I>>(base?: I): AuditFinding {
+    return AuditFinding.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuditFinding>, I>>(object: I): AuditFinding {
+    const message = createBaseAuditFinding();
+    message.caseId = object.caseId ?? "";
+    message.firstBadVersion = object.firstBadVersion ?? 0;
+    message.firstBadPosition = object.firstBadPosition ?? 0;
+    message.problem = object.problem ?? "";
+    return message;
+  },
+};
+
+function createBaseAuditSummary(): AuditSummary {
+  return { casesChecked: 0, eventsChecked: 0, brokenCases: 0, missingCases: 0, checkpointsKnown: 0 };
+}
+
+export const AuditSummary: MessageFns<AuditSummary> = {
+  encode(message: AuditSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.casesChecked !== 0) {
+      writer.uint32(8).int64(message.casesChecked);
+    }
+    if (message.eventsChecked !== 0) {
+      writer.uint32(16).int64(message.eventsChecked);
+    }
+    if (message.brokenCases !== 0) {
+      writer.uint32(24).int64(message.brokenCases);
+    }
+    if (message.missingCases !== 0) {
+      writer.uint32(32).int64(message.missingCases);
+    }
+    if (message.checkpointsKnown !== 0) {
+      writer.uint32(40).int64(message.checkpointsKnown);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.casesChecked = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.eventsChecked = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.brokenCases = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.missingCases = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.checkpointsKnown = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditSummary {
+    return {
+      casesChecked: isSet(object.casesChecked)
+        ? globalThis.Number(object.casesChecked)
+        : isSet(object.cases_checked)
+        ? globalThis.Number(object.cases_checked)
+        : 0,
+      eventsChecked: isSet(object.eventsChecked)
+        ? globalThis.Number(object.eventsChecked)
+        : isSet(object.events_checked)
+        ? globalThis.Number(object.events_checked)
+        : 0,
+      brokenCases: isSet(object.brokenCases)
+        ? globalThis.Number(object.brokenCases)
+        : isSet(object.broken_cases)
+        ? globalThis.Number(object.broken_cases)
+        : 0,
+      missingCases: isSet(object.missingCases)
+        ? globalThis.Number(object.missingCases)
+        : isSet(object.missing_cases)
+        ? globalThis.Number(object.missing_cases)
+        : 0,
+      checkpointsKnown: isSet(object.checkpointsKnown)
+        ? globalThis.Number(object.checkpointsKnown)
+        : isSet(object.checkpoints_known)
+        ? globalThis.Number(object.checkpoints_known)
+        : 0,
+    };
+  },
+
+  toJSON(message: AuditSummary): unknown {
+    const obj: any = {};
+    if (message.casesChecked !== 0) {
+      obj.casesChecked = Math.round(message.casesChecked);
+    }
+    if (message.eventsChecked !== 0) {
+      obj.eventsChecked = Math.round(message.eventsChecked);
+    }
+    if (message.brokenCases !== 0) {
+      obj.brokenCases = Math.round(message.brokenCases);
+    }
+    if (message.missingCases !== 0) {
+      obj.missingCases = Math.round(message.missingCases);
+    }
+    if (message.checkpointsKnown !== 0) {
+      obj.checkpointsKnown = Math.round(message.checkpointsKnown);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuditSummary>, I>>(base?: I): AuditSummary {
+    return AuditSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuditSummary>, I>>(object: I): AuditSummary {
+    const message = createBaseAuditSummary();
+    message.casesChecked = object.casesChecked ?? 0;
+    message.eventsChecked = object.eventsChecked ?? 0;
+    message.brokenCases = object.brokenCases ?? 0;
+    message.missingCases = object.missingCases ?? 0;
+    message.checkpointsKnown = object.checkpointsKnown ?? 0;
+    return message;
+  },
+};
+
+function createBaseAuditStoreResponse(): AuditStoreResponse {
+  return { item: undefined };
+}
+
+export const AuditStoreResponse: MessageFns<AuditStoreResponse> = {
+  encode(message: AuditStoreResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.item?.$case) {
+      case "finding":
+        AuditFinding.encode(message.item.value, writer.uint32(10).fork()).join();
+        break;
+      case "summary":
+        AuditSummary.encode(message.item.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditStoreResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditStoreResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.item = { $case: "finding", value: AuditFinding.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.item = { $case: "summary", value: AuditSummary.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditStoreResponse {
+    return {
+      item: isSet(object.finding)
+        ? { $case: "finding", value: AuditFinding.fromJSON(object.finding) }
+        : isSet(object.summary)
+        ? { $case: "summary", value: AuditSummary.fromJSON(object.summary) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: AuditStoreResponse): unknown {
+    const obj: any = {};
+    if (message.item?.$case === "finding") {
+      obj.finding = AuditFinding.toJSON(message.item.value);
+    } else if (message.item?.$case === "summary") {
+      obj.summary = AuditSummary.toJSON(message.item.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuditStoreResponse>, I>>(base?: I): AuditStoreResponse {
+    return AuditStoreResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuditStoreResponse>, I>>(object: I): AuditStoreResponse {
+    const message = createBaseAuditStoreResponse();
+    switch (object.item?.$case) {
+      case "finding": {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: "finding", value: AuditFinding.fromPartial(object.item.value) };
+        }
+        break;
+      }
+      case "summary": {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: "summary", value: AuditSummary.fromPartial(object.item.value) };
+        }
+        break;
+      }
+    }
     return message;
   },
 };
@@ -4656,6 +5193,20 @@ export const CaseIntakeServiceService = {
     responseSerialize: (value: VerifyCaseResponse): Buffer => Buffer.from(VerifyCaseResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyCaseResponse => VerifyCaseResponse.decode(value),
   },
+  /**
+   * Verifies every case in the store against its chain and its checkpoint;
+   * streams one finding per broken or missing history, then a summary.
+   * Supervisor role only.
+   */
+  auditStore: {
+    path: "/enforcement.intake.v1.CaseIntakeService/AuditStore" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: AuditStoreRequest): Buffer => Buffer.from(AuditStoreRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuditStoreRequest => AuditStoreRequest.decode(value),
+    responseSerialize: (value: AuditStoreResponse): Buffer => Buffer.from(AuditStoreResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuditStoreResponse => AuditStoreResponse.decode(value),
+  },
 } as const;
 
 export interface CaseIntakeServiceServer extends UntypedServiceImplementation {
@@ -4684,6 +5235,12 @@ export interface CaseIntakeServiceServer extends UntypedServiceImplementation {
   readStream: handleServerStreamingCall<ReadStreamRequest, ReadStreamResponse>;
   readAll: handleServerStreamingCall<ReadAllRequest, ReadAllResponse>;
   verifyCase: handleUnaryCall<VerifyCaseRequest, VerifyCaseResponse>;
+  /**
+   * Verifies every case in the store against its chain and its checkpoint;
+   * streams one finding per broken or missing history, then a summary.
+   * Supervisor role only.
+   */
+  auditStore: handleServerStreamingCall<AuditStoreRequest, AuditStoreResponse>;
 }
 
 export interface CaseIntakeServiceClient extends Client {
@@ -4937,6 +5494,17 @@ export interface CaseIntakeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyCaseResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Verifies every case in the store against its chain and its checkpoint;
+   * streams one finding per broken or missing history, then a summary.
+   * Supervisor role only.
+   */
+  auditStore(request: AuditStoreRequest, options?: Partial<CallOptions>): ClientReadableStream<AuditStoreResponse>;
+  auditStore(
+    request: AuditStoreRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<AuditStoreResponse>;
 }
 
 export const CaseIntakeServiceClient = makeGenericClientConstructor(

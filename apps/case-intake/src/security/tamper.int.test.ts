@@ -1,0 +1,243 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type intake } from '@enforcement/contracts';
+import { eventually, repoRoot, uniqueName } from '@enforcement/testing';
+import { fullLoop, nextMeta } from '../test-support/commands.js';
+import { startIntake, tokenFor, unary, type TestIntake } from '../test-support/harness.js';
+import { rechain, storedCommits } from './attacker.test-support.js';
+
+const runCli = async (args: string[]) => {
+  const cli = join(repoRoot(), 'apps/cli/dist/main.js');
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args]);
+    return { code: 0, stdout };
+  } catch (e) {
+    const x = e as { code: number; stdout: string };
+    return { code: x.code, stdout: x.stdout };
+  }
+};
+
+/**
+ * Whoever can write the database edits, deletes, truncates and forges case
+ * histories; intake must detect each (VerifyCase, GetCase, the audit) and
+ * refuse to append to a broken history. The head cache is off, so every
+ * command reads the store as the attacker left it.
+ */
+describe('tamper evidence against a database writer', () => {
+  let svc: TestIntake;
+  let agency: Metadata;
+  let supervisor: Metadata;
+
+  beforeAll(async () => {
+    svc = await startIntake({ env: { HEAD_CACHE_SIZE: '0' } });
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+    supervisor = await tokenFor(['supervisor']);
+  });
+  afterAll(() => svc?.stop());
+
+  async function walk(caseId: string) {
+    const l = fullLoop(caseId);
+    const c = svc.client;
+    await unary((cb) => c.registerCase(l.register, agency, cb));
+    await unary((cb) => c.dispatchCase(l.dispatch, agency, cb));
+    await unary((cb) => c.recordProgress(l.evidence, agency, cb));
+    await unary((cb) => c.recordProgress(l.notice, agency, cb));
+    await unary((cb) => c.recordProgress(l.hearing, agency, cb));
+    await unary((cb) => c.recordProgress(l.review, agency, cb));
+    await unary((cb) => c.decidePenalty(l.penalty, agency, cb));
+    await unary((cb) => c.concludeCase(l.conclude, agency, cb));
+    // The relay has published version 8 and its checkpoint.
+    await eventually(
+      () => (svc.service.checkpoints.get(caseId)?.version === 8 ? true : undefined),
+      {
+        timeoutMs: 20_000,
+        what: `checkpoint of ${caseId}`,
+      },
+    );
+  }
+
+  const verify = (caseId: string) =>
+    unary<intake.VerifyCaseResponse>((cb) => svc.client.verifyCase({ caseId }, supervisor, cb));
+
+  const evaluation = (caseId: string): intake.RecordEvaluationRequest => ({
+    meta: nextMeta(caseId),
+    score: 90,
+    modelVersion: 'v1',
+    indicators: [{ indicator: 'timeliness', points: 30, maxPoints: 30, reasons: [], eventIds: [] }],
+  });
+
+  /** The evaluation, which a concluded case takes: refused only because its history is broken. */
+  const appendRefused = async (caseId: string) => {
+    const err = await unary((cb) =>
+      svc.client.recordEvaluation(evaluation(caseId), supervisor, cb),
+    ).catch((e: ServiceError) => e);
+    expect((err as ServiceError).code).toBe(status.FAILED_PRECONDITION);
+    expect((err as ServiceError).details).toContain('CASE.HISTORY_BROKEN');
+    return err as ServiceError;
+  };
+
+  it('an intact case takes its evaluation (the check below is not refusing everything)', async () => {
+    const caseId = uniqueName('ok');
+    await walk(caseId);
+    const r = await unary<intake.CommandResult>((cb) =>
+      svc.client.recordEvaluation(evaluation(caseId), supervisor, cb),
+    );
+    expect(r.version).toBe(9);
+    expect(await verify(caseId)).toMatchObject({ valid: true, eventCount: 9 });
+  });
+
+  it('a fine edited by hand, the rest of the chain recomputed with SHA-256: detected at that version', async () => {
+    const caseId = uniqueName('edit');
+    await walk(caseId);
+    const stored = await storedCommits(svc.service.store, caseId);
+    const edited = stored.events.map((e) =>
+      e.payload?.$case === 'penaltyDecided'
+        ? { ...e, payload: { ...e.payload, value: { ...e.payload.value, fineFen: 100 } } }
+        : e,
+    );
+    const position7 = stored.events[6]?.position;
+    // Keeping the key ids: the hashes cannot be HMACs without the key.
+    await stored.rewrite(rechain(edited, { dropKeyId: false }));
+    expect(await verify(caseId)).toMatchObject({
+      valid: false,
+      firstBadVersion: 1,
+      problem: 'content of version 1 does not match its hash',
+    });
+    // Dropping them to pass as an unkeyed (legacy) chain: refused as unkeyed.
+    await stored.rewrite(rechain(edited, { dropKeyId: true }));
+    const v = await verify(caseId);
+    expect(v).toMatchObject({
+      valid: false,
+      firstBadVersion: 1,
+      firstBadPosition: stored.events[0]?.position,
+    });
+    expect(v.problem).toContain('unkeyed hash');
+
+    // Only the fine changed, keyed hashes kept: the first bad event is the penalty itself.
+    await stored.rewrite(stored.events.map((e, i) => (i === 6 ? (edited[6] ?? e) : e)));
+    expect(await verify(caseId)).toMatchObject({
+      valid: false,
+      firstBadVersion: 7,
+      firstBadPosition: position7,
+      problem: 'content of version 7 does not match its hash',
+    });
+    const got = await unary<intake.GetCaseResponse>((cb) =>
+      svc.client.getCase({ caseId }, supervisor, cb),
+    );
+    expect(got.integrity).toMatchObject({ valid: false, firstBadVersion: 7 });
+    expect(got.case?.fineFen).toBe(100);
+
+    expect((await appendRefused(caseId)).details).toContain('fails verification at version 7');
+  });
+
+  it('the last commit deleted (truncation): the checkpoint on Kafka shows it, and nothing is appended in its place', async () => {
+    const caseId = uniqueName('cut');
+    await walk(caseId);
+    const stored = await storedCommits(svc.service.store, caseId);
+    await stored.remove(8);
+    expect(await verify(caseId)).toMatchObject({
+      valid: false,
+      firstBadVersion: 8,
+      checkpointVersion: 8,
+      problem: 'history ends at version 7, but version 8 was checkpointed',
+    });
+    await appendRefused(caseId);
+    // A new instance knows nothing but what Kafka kept: it sees the cut too.
+    const fresh = await startIntake({
+      db: svc.db,
+      topics: svc.topics,
+      env: { INGRESS_ENABLED: 'false' },
+    });
+    try {
+      const v = await unary<intake.VerifyCaseResponse>((cb) =>
+        fresh.client.verifyCase({ caseId }, supervisor, cb),
+      );
+      expect(v).toMatchObject({ valid: false, firstBadVersion: 8, checkpointVersion: 8 });
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it('a forged commit appended with a correct SHA-256 hash: detected at the forged version', async () => {
+    const caseId = uniqueName('forge');
+    await walk(caseId);
+    const stored = await storedCommits(svc.service.store, caseId);
+    const last = stored.events[7];
+    if (!last) throw new Error('no version 8');
+    const [forged] = rechain(
+      [
+        {
+          ...last,
+          eventId: 'forged',
+          version: 9,
+          position: last.position + 1000,
+          prevHash: last.hash,
+          payload: { $case: 'caseArchived', value: { headHash: last.hash, eventCount: 8 } },
+        },
+      ],
+      { dropKeyId: false },
+    );
+    if (!forged) throw new Error('nothing forged');
+    await stored.append(forged);
+    expect(await verify(caseId)).toMatchObject({
+      valid: false,
+      firstBadVersion: 9,
+      firstBadPosition: forged.position,
+      problem: 'content of version 9 does not match its hash',
+    });
+  });
+
+  it('a whole case deleted: reported as gone, and its id cannot be registered again', async () => {
+    const caseId = uniqueName('gone');
+    await walk(caseId);
+    await (await storedCommits(svc.service.store, caseId)).removeAll();
+    expect(await verify(caseId)).toMatchObject({
+      valid: false,
+      firstBadVersion: 1,
+      problem: 'the case is gone from the store, but version 8 was checkpointed',
+    });
+    const again = await unary((cb) =>
+      svc.client.registerCase(fullLoop(caseId).register, agency, cb),
+    ).catch((e: ServiceError) => e);
+    expect((again as ServiceError).code).toBe(status.FAILED_PRECONDITION);
+  });
+
+  it('the whole-store audit lists every broken history with its first bad position, and leaves intact ones alone', async () => {
+    const intact = uniqueName('intact');
+    await walk(intact);
+    const items: intake.AuditStoreResponse[] = [];
+    for await (const item of svc.client.auditStore(
+      {},
+      supervisor,
+    ) as AsyncIterable<intake.AuditStoreResponse>)
+      items.push(item);
+    const findings = items.flatMap((i) => (i.item?.$case === 'finding' ? [i.item.value] : []));
+    const summary = items.at(-1)?.item;
+    expect(summary?.$case).toBe('summary');
+    const byCase = new Map(findings.map((f) => [f.caseId.split('-')[0], f]));
+    expect(findings.map((f) => f.caseId)).not.toContain(intact);
+    expect(byCase.get('edit')).toMatchObject({ firstBadVersion: 7 });
+    expect(byCase.get('cut')).toMatchObject({ firstBadVersion: 8 });
+    expect(byCase.get('forge')).toMatchObject({ firstBadVersion: 9 });
+    expect(byCase.get('gone')).toMatchObject({ firstBadVersion: 1 });
+    expect(findings.every((f) => f.problem.length > 0)).toBe(true);
+    if (summary?.$case === 'summary')
+      expect(summary.value).toMatchObject({ brokenCases: 4, missingCases: 1, casesChecked: 5 });
+
+    // The same through the command line, as an operator runs it.
+    const cli = await runCli(['audit', '--intake', svc.service.address]);
+    expect(cli.code).toBe(3);
+    expect(cli.stdout).toMatch(
+      /^edit-\S+: BROKEN at version 7 \(position \d+\): content of version 7/m,
+    );
+    expect(cli.stdout).toMatch(/4 broken \(1 gone from the store\)$/m);
+
+    const denied = await (async () => {
+      for await (const _ of svc.client.auditStore({}, agency)) void _;
+    })().catch((e: ServiceError) => e);
+    expect((denied as ServiceError).code).toBe(status.PERMISSION_DENIED);
+  });
+});
