@@ -12,3 +12,5 @@ export {
   serverCredentialsFrom,
   type TransportSettings,
 } from './transport.js';
+export { undecodable, UNDECODABLE_CODE, type Undecodable } from './tolerant.js';
+export { requestProblem, requestTypeOf } from './request-check.js';

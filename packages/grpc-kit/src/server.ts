@@ -10,6 +10,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import { platform } from '@enforcement/contracts';
 import { contractsDescriptorSet } from '@enforcement/contracts/descriptor';
 import { DescriptorReflection } from './reflection.js';
+import { tolerant } from './tolerant.js';
 
 export interface ServerIdentity {
   readonly serviceName: string;
@@ -48,7 +49,7 @@ export function createGrpcServer(
   transport: ServerTransport = {},
 ): GrpcServer {
   const server = new Server({
-    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
     ...options,
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
@@ -70,7 +71,8 @@ export function createGrpcServer(
     definition: ServiceDefinition<I>,
     impl: I,
   ) => {
-    server.addService(definition, impl);
+    const safe = tolerant(definition, impl);
+    server.addService(safe.definition, safe.impl);
     const firstPath = Object.values(definition)[0]?.path ?? '';
     const name = firstPath.split('/')[1];
     if (name) served.push(name);

@@ -1,4 +1,5 @@
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import { undecodable, UNDECODABLE_CODE } from '@enforcement/grpc-kit';
 import type { intake } from '@enforcement/contracts';
 import type { Principal } from '@enforcement/auth';
 import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
@@ -31,6 +32,7 @@ export async function acknowledge(
       errorCode: '',
       statusCode: 0,
       reason: '',
+      index: 0,
     };
   } catch (e) {
     return {
@@ -38,10 +40,24 @@ export async function acknowledge(
       caseId,
       version: 0,
       duplicate: false,
+      index: 0,
       ...rejection(e, onUnexpected),
     };
   }
 }
+
+/** The answer to an item that could not be decoded: it has no sequence or case to echo. */
+const undecodableAck = (why: string): intake.SubmitEventsResponse => ({
+  sequence: 0,
+  accepted: false,
+  caseId: '',
+  version: 0,
+  duplicate: false,
+  errorCode: UNDECODABLE_CODE,
+  statusCode: status.INVALID_ARGUMENT,
+  reason: why,
+  index: 0,
+});
 
 /**
  * The agency feed: every item is acknowledged, in the order received,
@@ -84,15 +100,26 @@ export function serveSubmitEvents(
     }
   };
 
+  let index = 0;
   call.on('data', (item: intake.SubmitEventsRequest) => {
     inFlight++;
+    const nth = ++index;
+    const why = undecodable(item);
+    if (why !== undefined) {
+      acks.push(Promise.resolve({ ...undecodableAck(why), index: nth }));
+      void pump();
+      return;
+    }
     const caseId = item.command?.kind?.value.meta?.caseId ?? '';
     // A reconsideration also waits for what came before it on the case it
     // challenges: the stream's order is the agency's order across cases too.
     const kind = item.command?.kind;
     const target = kind?.$case === 'fileReconsideration' ? kind.value.enforcementCaseId : '';
     const before = Promise.all([lastOfCase.get(caseId), target && lastOfCase.get(target)]);
-    const ack = before.then(() => acknowledge(deps, principal, item, opts.onUnexpected));
+    const ack = before.then(async () => ({
+      ...(await acknowledge(deps, principal, item, opts.onUnexpected)),
+      index: nth,
+    }));
     lastOfCase.set(caseId, ack);
     void ack.finally(() => {
       if (lastOfCase.get(caseId) === ack) lastOfCase.delete(caseId);

@@ -1,6 +1,7 @@
 import type { Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { intake } from '@enforcement/contracts';
 import type { Verifier } from '@enforcement/auth';
+import { requestProblem, requestTypeOf } from '@enforcement/grpc-kit';
 import { Header, headerString } from '@enforcement/messaging';
 import type { IntakeDeps } from '../../application/execute-command.js';
 import { acknowledge } from '../grpc/submit-events.js';
@@ -20,6 +21,12 @@ export interface IngressOptions {
 }
 
 class Malformed extends Error {}
+
+const submission = () => {
+  const desc = requestTypeOf('/enforcement.intake.v1.CaseIntakeService/SubmitEvents');
+  if (!desc) throw new Error('SubmitEventsRequest is not among the contracts');
+  return desc;
+};
 
 /** Headers that carry credentials, however a producer spells them. */
 const CREDENTIAL_HEADERS = /^(authorization|proxy-authorization|cookie|x-api-key|x-auth-token)$/i;
@@ -43,8 +50,11 @@ function decode(message: KafkaMessage): intake.SubmitEventsRequest {
   if (!raw || raw.length === 0) throw new Malformed('empty message');
   const type = headerString(message.headers, Header.contentType) ?? 'application/json';
   let item: intake.SubmitEventsRequest;
+  const binary = type.includes('protobuf');
+  const problem = binary ? requestProblem(submission(), raw) : undefined;
+  if (problem) throw new Malformed(problem);
   try {
-    item = type.includes('protobuf')
+    item = binary
       ? intake.SubmitEventsRequest.decode(raw)
       : intake.SubmitEventsRequest.fromJSON(JSON.parse(raw.toString('utf8')));
   } catch (e) {
@@ -106,6 +116,7 @@ export class KafkaIngress {
         caseId,
         version: 0,
         duplicate: false,
+        index: 0,
         ...rejection(e, this.opts.onUnexpected),
       };
     }

@@ -316,6 +316,13 @@ export interface SubmitEventsResponse {
   errorCode: string;
   statusCode: number;
   reason: string;
+  /**
+   * Which item of the stream this answers, counting from 1, whether or not
+   * it could be decoded (an undecodable item has no sequence to echo: it is
+   * answered REQUEST.UNDECODABLE with its index). 0 on ingress receipts,
+   * which carry the submission's offset in a header instead.
+   */
+  index: number;
 }
 
 export interface SupervisionOrderView {
@@ -3008,6 +3015,7 @@ function createBaseSubmitEventsResponse(): SubmitEventsResponse {
     errorCode: "",
     statusCode: 0,
     reason: "",
+    index: 0,
   };
 }
 
@@ -3036,6 +3044,9 @@ export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
     }
     if (message.reason !== "") {
       writer.uint32(66).string(message.reason);
+    }
+    if (message.index !== 0) {
+      writer.uint32(72).int64(message.index);
     }
     return writer;
   },
@@ -3117,6 +3128,14 @@ export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
             message.reason = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.index = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3151,6 +3170,7 @@ export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
         ? globalThis.Number(object.status_code)
         : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
     };
   },
 
@@ -3180,6 +3200,9 @@ export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
     return obj;
   },
 
@@ -3196,6 +3219,7 @@ export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
     message.errorCode = object.errorCode ?? "";
     message.statusCode = object.statusCode ?? 0;
     message.reason = object.reason ?? "";
+    message.index = object.index ?? 0;
     return message;
   },
 };

@@ -1,0 +1,260 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, credentials, status, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { create, toBinary, type DescMessage } from '@bufbuild/protobuf';
+import { events, intake } from '@enforcement/contracts';
+import { requestTypeOf } from '@enforcement/grpc-kit';
+import { uniqueName } from '@enforcement/testing';
+import { fullLoop } from './test-support/commands.js';
+import { startIntake, tokenFor, unary, type TestIntake } from './test-support/harness.js';
+
+const SERVICE = '/enforcement.intake.v1.CaseIntakeService';
+const desc = (method: string): DescMessage => {
+  const d = requestTypeOf(`${SERVICE}/${method}`);
+  if (!d) throw new Error(`no ${method}`);
+  return d;
+};
+/** Bytes a client in another language could send: built from the descriptors, not by our TypeScript types. */
+const raw = (method: string, init: Record<string, unknown>) =>
+  Buffer.from(toBinary(desc(method), create(desc(method), init as never)));
+
+const registerInit = (caseId: string, over: Record<string, unknown> = {}) => ({
+  meta: { commandId: `${caseId}:1`, caseId, ...((over.meta as object) ?? {}) },
+  agencyId: 'lz-eeb',
+  district: '柳南区',
+  domain: events.Domain.DOMAIN_ENVIRONMENT,
+  violationCode: 'ENV-AIR-001',
+  legalBasis: '《大气污染防治法》第九十九条',
+  source: events.CaseSource.CASE_SOURCE_INSPECTION,
+  parties: [
+    { kind: events.PartyKind.PARTY_KIND_ORGANIZATION, name: '某公司', identifier: '914502' },
+  ],
+  title: over.title ?? '超标排放',
+  major: false,
+});
+
+/**
+ * Input nobody here would send: integers beyond 2^53, invalid UTF-8,
+ * impossible Timestamps, control characters in ids, reused idempotency keys,
+ * oversized fields. Each is refused with INVALID_ARGUMENT (or ALREADY_EXISTS)
+ * naming the field; a stream answers it and goes on; nothing accepted before
+ * is lost.
+ */
+describe('hostile input', () => {
+  let svc: TestIntake;
+  let agency: Metadata;
+  let supervisor: Metadata;
+  let client: Client;
+
+  beforeAll(async () => {
+    svc = await startIntake({ env: { INGRESS_ENABLED: 'false' } });
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+    supervisor = await tokenFor(['supervisor']);
+    client = new Client(svc.service.address, credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client?.close();
+    await svc?.stop();
+  });
+
+  const rawUnary = (method: string, bytes: Buffer, md = agency) =>
+    new Promise<ServiceError | undefined>((resolve) =>
+      client.makeUnaryRequest(
+        `${SERVICE}/${method}`,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        bytes,
+        md,
+        (err) => resolve(err ?? undefined),
+      ),
+    );
+
+  it('answers every item of a stream, the undecodable ones rejected by index, and stores the rest', async () => {
+    const items: Buffer[] = [];
+    const ids: string[] = [];
+    for (let i = 1; i <= 40; i++) {
+      const caseId = uniqueName(`stream${i}`);
+      ids.push(caseId);
+      let init = registerInit(caseId, { title: '@@@' });
+      if (i === 20) init = registerInit(caseId, { meta: { expectedVersion: 2n ** 62n } });
+      let bytes = raw('SubmitEvents', {
+        sequence: BigInt(i),
+        command: { kind: { case: 'registerCase', value: init } },
+      });
+      // A lone UTF-16 surrogate, as a careless encoder writes it: not UTF-8.
+      if (i === 30)
+        bytes = Buffer.from(bytes.toString('latin1').replace('@@@', '\xed\xa0\x80'), 'latin1');
+      items.push(bytes);
+    }
+    const acks: intake.SubmitEventsResponse[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const call = client.makeBidiStreamRequest(
+        `${SERVICE}/SubmitEvents`,
+        (b: Buffer) => b,
+        (b: Buffer) => intake.SubmitEventsResponse.decode(b),
+        agency,
+      );
+      call.on('data', (a: intake.SubmitEventsResponse) => acks.push(a));
+      call.on('error', reject);
+      call.on('end', () => resolve());
+      for (const b of items) call.write(b);
+      call.end();
+    });
+    expect(acks.map((a) => a.index)).toEqual(items.map((_, i) => i + 1));
+    const rejected = acks.filter((a) => !a.accepted);
+    expect(rejected.map((a) => [a.index, a.errorCode, a.statusCode])).toEqual([
+      [20, 'REQUEST.UNDECODABLE', status.INVALID_ARGUMENT],
+      [30, 'REQUEST.UNDECODABLE', status.INVALID_ARGUMENT],
+    ]);
+    expect(rejected[0]?.reason).toContain('command.register_case.meta.expected_version');
+    expect(acks.filter((a) => a.accepted)).toHaveLength(38);
+    const stored = await unary<intake.GetCaseResponse>((cb) =>
+      svc.client.getCase({ caseId: ids[18] ?? '' }, agency, cb),
+    );
+    expect(stored.case?.version).toBe(1);
+  });
+
+  it.each([
+    [
+      'expected_version 2^62',
+      'RegisterCase',
+      () => registerInit(uniqueName('x'), { meta: { expectedVersion: 2n ** 62n } }),
+      'meta.expected_version',
+    ],
+    [
+      'fine -2^63',
+      'DecidePenalty',
+      () => ({ meta: { commandId: 'p', caseId: 'c' }, fineFen: -(2n ** 63n) }),
+      'fine_fen',
+    ],
+    [
+      'occurred_at nanos 2e9',
+      'RegisterCase',
+      () =>
+        registerInit(uniqueName('x'), {
+          meta: { occurredAt: { seconds: 1_600_000_000n, nanos: 2e9 } },
+        }),
+      'meta.occurred_at: nanos 2000000000',
+    ],
+    [
+      'occurred_at negative nanos',
+      'RegisterCase',
+      () =>
+        registerInit(uniqueName('x'), {
+          meta: { occurredAt: { seconds: 1_600_000_000n, nanos: -1 } },
+        }),
+      'meta.occurred_at: nanos -1',
+    ],
+    [
+      'occurred_at before year 1',
+      'RegisterCase',
+      () => registerInit(uniqueName('x'), { meta: { occurredAt: { seconds: -62_135_596_801n } } }),
+      'outside the Timestamp range',
+    ],
+  ])(
+    'answers a unary call with %s: INVALID_ARGUMENT naming the field',
+    async (_, method, init, field) => {
+      const err = await rawUnary(method, raw(method, init()));
+      expect(err?.code).toBe(status.INVALID_ARGUMENT);
+      expect(err?.details).toContain(field);
+    },
+  );
+
+  it('answers ReadAll from position 2^62 with INVALID_ARGUMENT, not INTERNAL', async () => {
+    const err = await new Promise<ServiceError | undefined>((resolve) => {
+      const call = client.makeServerStreamRequest(
+        `${SERVICE}/ReadAll`,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        raw('ReadAll', { afterPosition: 2n ** 62n }),
+        supervisor,
+      );
+      call.on('error', (e: ServiceError) => resolve(e));
+      call.on('end', () => resolve(undefined));
+      call.on('data', () => undefined);
+    });
+    expect(err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(err?.details).toContain('after_position');
+  });
+
+  const register = (r: intake.RegisterCaseRequest) =>
+    unary<intake.CommandResult>((cb) => svc.client.registerCase(r, agency, cb)).then(
+      (x) => x,
+      (e: ServiceError) => e,
+    );
+
+  it.each([
+    ['1900', new Date('1900-01-01T00:00:00Z'), 'TIME.OUT_OF_RANGE: meta.occurred_at'],
+    ['0001-01-01', new Date('0001-01-01T00:00:00Z'), 'TIME.OUT_OF_RANGE: meta.occurred_at'],
+  ])('refuses an occurred_at of %s', async (_, at, message) => {
+    const l = fullLoop(uniqueName('t'));
+    const e = (await register({
+      ...l.register,
+      meta: { ...l.register.meta, occurredAt: at },
+    })) as ServiceError;
+    expect(e.code).toBe(status.INVALID_ARGUMENT);
+    expect(e.details).toContain(message);
+  });
+
+  it.each([
+    ['a NUL byte', 'case\u0000one', 'meta.case_id'],
+    ['a line break', 'case\none', 'meta.case_id'],
+    ['200 characters', 'c'.repeat(200), 'meta.case_id'],
+  ])('refuses a case id with %s as INVALID_ARGUMENT', async (_, caseId, field) => {
+    const l = fullLoop(caseId);
+    const e = (await register(l.register)) as ServiceError;
+    expect(e.code).toBe(status.INVALID_ARGUMENT);
+    expect(e.details).toContain(`FIELD.INVALID: ${field}`);
+  });
+
+  it('refuses a command id reused for another payload, naming the original; an exact retry is still a duplicate', async () => {
+    const l = fullLoop(uniqueName('idem'));
+    const first = (await register(l.register)) as intake.CommandResult;
+    expect(first.version).toBe(1);
+    const retry = (await register({
+      ...l.register,
+      meta: { ...l.register.meta, expectedVersion: 0 },
+    })) as intake.CommandResult;
+    expect(retry).toMatchObject({ duplicate: true, version: 1 });
+    const other = (await register({
+      ...l.register,
+      district: '城中区',
+      title: '另一案',
+    })) as ServiceError;
+    expect(other.code).toBe(status.ALREADY_EXISTS);
+    expect(other.details).toContain(
+      `COMMAND.ID_REUSED: meta.command_id: command id ${l.register.meta.commandId} was already used on case ${l.register.meta.caseId}`,
+    );
+    const onAnotherStep = await unary((cb) =>
+      svc.client.dispatchCase(
+        { ...l.dispatch, meta: { ...l.dispatch.meta, commandId: l.register.meta.commandId } },
+        agency,
+        cb,
+      ),
+    ).catch((e: ServiceError) => e);
+    expect((onAnotherStep as ServiceError).code).toBe(status.ALREADY_EXISTS);
+    const got = await unary<intake.GetCaseResponse>((cb) =>
+      svc.client.getCase({ caseId: l.register.meta.caseId }, agency, cb),
+    );
+    expect(got.case).toMatchObject({ version: 1, district: '柳南区' });
+  });
+
+  it('refuses a field too large for the topic by name, and a request too large for the server, and keeps publishing', async () => {
+    const l = fullLoop(uniqueName('big'));
+    const big = (await register({ ...l.register, title: '大'.repeat(400_000) })) as ServiceError;
+    expect(big.code).toBe(status.INVALID_ARGUMENT);
+    expect(big.details).toMatch(
+      /FIELD\.TOO_LARGE: title: has 1200000 bytes; the event would be \d+ bytes and the case-events topic takes at most 1000000/,
+    );
+    const huge = (await register({
+      ...l.register,
+      title: 'x'.repeat(5 * 1024 * 1024),
+    })) as ServiceError;
+    expect(huge.code).toBe(status.RESOURCE_EXHAUSTED);
+
+    const ok = (await register(l.register)) as intake.CommandResult;
+    expect(ok.version).toBe(1);
+    await svc.service.relay.drain();
+    expect(svc.service.relay.backlog).toBe(0);
+    expect(svc.service.checkpoints.get(l.register.meta.caseId)?.version).toBe(1);
+  });
+});
