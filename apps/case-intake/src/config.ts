@@ -24,6 +24,10 @@ export const intakeSpec = {
   RELAY_BATCH: integer({ default: 500, min: 1 }),
   RELAY_SWEEP_AFTER_MS: integer({ default: 30_000, min: 0 }),
   CASE_EVENTS_PARTITIONS: integer({ default: 12, min: 1 }),
+  /** Largest encoded case event accepted: the topic's max.message.bytes (1 MiB by default) less room for key, headers and batch framing. */
+  MAX_EVENT_BYTES: integer({ default: 1_000_000, min: 1_024 }),
+  /** Largest gRPC request (one SubmitEvents item, or a unary call). */
+  GRPC_MAX_REQUEST_BYTES: integer({ default: 4 * 1024 * 1024, min: 1_024 }),
   INGRESS_ENABLED: boolean({ default: true }),
   /** Chain keys, `id:base64,id:base64` (each at least 32 bytes); required in production. */
   CHAIN_KEYS: string({ default: '-' }),

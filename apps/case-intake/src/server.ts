@@ -1,7 +1,13 @@
 import { verifierFrom } from '@enforcement/auth';
 import { intake } from '@enforcement/contracts';
 import { createGrpcServer, serverCredentialsFrom } from '@enforcement/grpc-kit';
-import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
+import {
+  createKafka,
+  ensureTopics,
+  namespaced,
+  namespacedGroup,
+  type TopicNames,
+} from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { BENCHMARKS_2021, type BenchmarkTable } from '@enforcement/reference-data';
@@ -78,7 +84,10 @@ export async function createCaseIntake(
   ]);
   const checkpoints = new KafkaCheckpoints(kafka, chainKeys, {
     topic: topics.caseCheckpoints,
-    groupBase: `${config.KAFKA_CLIENT_ID}.intake-checkpoints`,
+    groupBase: namespacedGroup(
+      config.TOPIC_NAMESPACE,
+      `${config.KAFKA_CLIENT_ID}.intake-checkpoints`,
+    ),
     log,
   });
   // Read to the end before anything is appended or verified against it.
@@ -107,12 +116,16 @@ export async function createCaseIntake(
     chainKeys,
     checkpoints,
     accessLog,
+    maxEventBytes: config.MAX_EVENT_BYTES,
   };
   const onUnexpected = (e: unknown) => log('unexpected error', e);
 
   const ingress = config.INGRESS_ENABLED
     ? new KafkaIngress(kafka, deps, {
-        groupId: `${config.KAFKA_CLIENT_ID}.intake-ingress`,
+        groupId: namespacedGroup(
+          config.TOPIC_NAMESPACE,
+          `${config.KAFKA_CLIENT_ID}.intake-ingress`,
+        ),
         topics: {
           submissions: topics.intakeSubmissions,
           receipts: topics.intakeReceipts,
@@ -130,7 +143,7 @@ export async function createCaseIntake(
       version: config.SERVICE_VERSION,
       gitCommit: config.GIT_COMMIT,
     },
-    {},
+    { 'grpc.max_receive_message_length': config.GRPC_MAX_REQUEST_BYTES },
     transport,
   );
   grpc.addService(

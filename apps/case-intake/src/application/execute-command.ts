@@ -20,6 +20,7 @@ import {
   type Publisher,
 } from './ports.js';
 import { forCaller } from './privacy.js';
+import { checkEventSizes, checkId, checkTimes, fingerprintOf } from './admission.js';
 import type { CaseHead, HeadCache } from './stream-cache.js';
 import { stateOf } from './to-domain.js';
 
@@ -32,6 +33,8 @@ export interface IntakeDeps {
   readonly chainKeys: ChainKeys;
   readonly checkpoints: Checkpoints;
   readonly accessLog: AccessLog;
+  /** Largest encoded event the case-events topic takes (its max.message.bytes, less headers). */
+  readonly maxEventBytes: number;
 }
 
 export const SCHEMA_VERSION = 1;
@@ -75,7 +78,7 @@ async function loadHead(deps: IntakeDeps, caseId: string): Promise<CaseHead> {
     state: stateOf(stream.events),
     version: stream.version,
     headHash: stream.events.at(-1)?.hash ?? '',
-    commandIds: new Set(stream.commits.map((c) => c.commandId)),
+    commandIds: new Map(stream.commits.map((c) => [c.commandId, c.fingerprint])),
   };
   deps.heads.set(caseId, head);
   return head;
@@ -174,6 +177,9 @@ export async function executeCommand(
   if (!commandId) fail('FIELD.REQUIRED', 'is required', 'meta.command_id');
   if (!caseId) fail('FIELD.REQUIRED', 'is required', 'meta.case_id');
   const expected = meta?.expectedVersion;
+  checkId(commandId, 'meta.command_id');
+  checkId(caseId, 'meta.case_id');
+  const fingerprint = fingerprintOf(command);
 
   authorizeKind(principal, c.$case);
 
@@ -183,8 +189,16 @@ export async function executeCommand(
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         const head = await loadHead(deps, caseId);
         authorizeCommand(principal, c, head.state);
-        if (head.commandIds.has(commandId))
+        const known = head.commandIds.get(commandId);
+        if (known !== undefined) {
+          if (known && known !== fingerprint)
+            fail(
+              'COMMAND.ID_REUSED',
+              `command id ${commandId} was already used on case ${caseId} for a different command; a retry must repeat it exactly`,
+              'meta.command_id',
+            );
           return await duplicateResult(deps, principal, caseId, commandId);
+        }
         if (expected !== undefined && expected !== head.version)
           fail(
             'CASE.VERSION_CONFLICT',
@@ -201,6 +215,7 @@ export async function executeCommand(
           { now, occurredAt, benchmarks: deps.benchmarks },
           { headHash: head.headHash, version: head.version },
         );
+        checkTimes(c);
         const evs = envelope(
           c,
           head,
@@ -214,9 +229,11 @@ export async function executeCommand(
           },
           deps.chainKeys,
         );
+        checkEventSizes(evs, c, deps.maxEventBytes);
         const commit: Commit = {
           caseId,
           commandId,
+          fingerprint,
           fromVersion: head.version + 1,
           toVersion: head.version + evs.length,
           events: evs,
@@ -239,7 +256,7 @@ export async function executeCommand(
           state: stateOf(stored.events, head.state),
           version: stored.toVersion,
           headHash: stored.events.at(-1)?.hash ?? head.headHash,
-          commandIds: new Set([...head.commandIds, commandId]),
+          commandIds: new Map([...head.commandIds, [commandId, fingerprint]]),
         });
         deps.publisher.enqueue(stored);
         accepted().add(stored.events.length, { command: c.$case });

@@ -7,6 +7,8 @@ export type CaseEvent = events.CaseEvent;
 export interface Commit {
   readonly caseId: string;
   readonly commandId: string;
+  /** SHA-256 of the command as submitted (without expected_version): idempotency compares it. */
+  readonly fingerprint: string;
   readonly fromVersion: number;
   readonly toVersion: number;
   readonly events: readonly CaseEvent[];

@@ -5,7 +5,8 @@ export interface CaseHead {
   readonly state: CaseState;
   readonly version: number;
   readonly headHash: string;
-  readonly commandIds: ReadonlySet<string>;
+  /** Command ids already on the case, with the fingerprint of what each asked for ('' when not recorded). */
+  readonly commandIds: ReadonlyMap<string, string>;
 }
 
 /**

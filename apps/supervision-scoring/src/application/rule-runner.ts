@@ -18,9 +18,13 @@ export interface WatchSource {
   markFired(caseId: string, ruleId: string): Promise<void>;
 }
 
-/** Codes from intake that mean "already done" or "can never be done": stop trying. */
+/**
+ * Codes from intake that mean "already done" or "can never be done": stop
+ * trying. COMMAND.ID_REUSED: an earlier firing of the same rule (another
+ * instance, or this one before a restart) landed with other details.
+ */
 const SETTLED =
-  /ORDER\.DUPLICATE|ORDER\.NOT_OPEN|ORDER\.NOT_FOUND|CASE\.ARCHIVED|CASE\.INVALID_TRANSITION/;
+  /ORDER\.DUPLICATE|ORDER\.NOT_OPEN|ORDER\.NOT_FOUND|CASE\.ARCHIVED|CASE\.INVALID_TRANSITION|COMMAND\.ID_REUSED/;
 
 export interface RunnerDeps {
   readonly source: WatchSource;

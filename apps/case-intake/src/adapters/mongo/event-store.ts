@@ -15,6 +15,8 @@ interface CommitDoc {
   _id: string;
   caseId: string;
   commandId: string;
+  /** Absent on commits stored before commands were fingerprinted. */
+  fingerprint?: string;
   fromVersion: number;
   toVersion: number;
   /** Global position of the first event; the others follow it. */
@@ -55,6 +57,7 @@ function toCommit(doc: CommitDoc): Commit {
   return {
     caseId: doc.caseId,
     commandId: doc.commandId,
+    fingerprint: doc.fingerprint ?? '',
     fromVersion: doc.fromVersion,
     toVersion: doc.toVersion,
     events: doc.events.map((e) => events.CaseEvent.fromJSON(e)),
@@ -174,6 +177,7 @@ export class MongoEventStore implements EventStore {
           _id: commitId,
           caseId: commit.caseId,
           commandId: commit.commandId,
+          fingerprint: commit.fingerprint,
           fromVersion: commit.fromVersion,
           toVersion: commit.toVersion,
           position: first,
