@@ -2,7 +2,13 @@ import { Partitioners } from 'kafkajs';
 import { verifierFrom } from '@enforcement/auth';
 import { reporting } from '@enforcement/contracts';
 import { createGrpcServer, serverCredentialsFrom } from '@enforcement/grpc-kit';
-import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
+import {
+  createKafka,
+  ensureTopics,
+  namespaced,
+  namespacedGroup,
+  type TopicNames,
+} from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { reportingService } from './adapters/grpc/reporting-service.js';
@@ -56,7 +62,7 @@ export async function createReporting(
     log,
   );
   const consumer = new FactsConsumer(kafka, projector, {
-    groupId: config.REPORTING_GROUP,
+    groupId: namespacedGroup(config.TOPIC_NAMESPACE, config.REPORTING_GROUP),
     topic: topics.caseEvents,
     partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
   });

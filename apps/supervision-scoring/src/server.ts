@@ -6,7 +6,13 @@ import {
   createGrpcServer,
   serverCredentialsFrom,
 } from '@enforcement/grpc-kit';
-import { createKafka, ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
+import {
+  createKafka,
+  ensureTopics,
+  namespaced,
+  namespacedGroup,
+  type TopicNames,
+} from '@enforcement/messaging';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { IntakeClient } from './adapters/grpc/intake-client.js';
@@ -86,7 +92,7 @@ export async function createSupervisionScoring(
     },
     intake,
     topics: { caseEvents: topics.caseEvents, deadLetter: topics.scoringDeadLetter },
-    groupBase: config.SCORING_GROUP,
+    groupBase: namespacedGroup(config.TOPIC_NAMESPACE, config.SCORING_GROUP),
     buckets: config.READ_MODEL_BUCKETS,
     partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
     tickMs: config.RULES_TICK_MS,

@@ -1,4 +1,4 @@
-export { Topics, Header, namespaced, type TopicNames } from './topics.js';
+export { Topics, Header, namespaced, namespacedGroup, type TopicNames } from './topics.js';
 export { createKafka, ensureTopics, groupLag } from './kafka.js';
 export {
   traceHeaders,

@@ -45,3 +45,12 @@ export function namespaced(ns: string): TopicNames {
     Object.entries(Topics).map(([k, name]) => [k, `${ns}.${name}`]),
   ) as unknown as TopicNames;
 }
+
+/**
+ * A consumer group under a namespace (`<ns>.<group>`), so separate worlds on
+ * one broker never share a group; a name already under it stays as it is.
+ */
+export function namespacedGroup(ns: string, group: string): string {
+  if (!ns || group.startsWith(`${ns}.`)) return group;
+  return `${ns}.${group}`;
+}

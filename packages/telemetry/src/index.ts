@@ -17,6 +17,14 @@ export interface TelemetryOptions {
 
 let running: NodeSDK | undefined;
 
+/** Ends spans without exporting them: the SDK registers a tracer provider only with a processor. */
+const dropSpans: SpanProcessor = {
+  onStart: () => undefined,
+  onEnd: () => undefined,
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+};
+
 /**
  * Starts the OpenTelemetry NodeSDK once per process, with the maintained
  * instrumentations for grpc-js, kafkajs and the mongodb driver. Call it before
@@ -28,9 +36,10 @@ export function startTelemetry(opts: TelemetryOptions = {}): NodeSDK {
   if (running) return running;
   const env = process.env;
   const serviceName = opts.serviceName ?? env.OTEL_SERVICE_NAME ?? 'unknown_service:node';
-  if (!opts.spanProcessors && !env.OTEL_TRACES_EXPORTER && !env.OTEL_EXPORTER_OTLP_ENDPOINT) {
-    env.OTEL_TRACES_EXPORTER = 'none';
-  }
+  // With no exporter, spans are still made (and dropped): trace context must
+  // travel through Kafka whether or not anyone is collecting it.
+  const exporting = !!(env.OTEL_TRACES_EXPORTER || env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const spanProcessors = opts.spanProcessors ?? (exporting ? undefined : [dropSpans]);
   if (!env.OTEL_METRICS_EXPORTER && !env.OTEL_EXPORTER_OTLP_ENDPOINT)
     env.OTEL_METRICS_EXPORTER = 'none';
   if (!env.OTEL_LOGS_EXPORTER && !env.OTEL_EXPORTER_OTLP_ENDPOINT) env.OTEL_LOGS_EXPORTER = 'none';
@@ -44,7 +53,7 @@ export function startTelemetry(opts: TelemetryOptions = {}): NodeSDK {
       new KafkaJsInstrumentation(),
       new MongoDBInstrumentation({ enhancedDatabaseReporting: false }),
     ],
-    ...(opts.spanProcessors ? { spanProcessors: opts.spanProcessors } : {}),
+    ...(spanProcessors ? { spanProcessors } : {}),
   });
   sdk.start();
   running = sdk;
