@@ -1,6 +1,6 @@
 import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { events } from '@enforcement/contracts';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { metrics, SpanStatusCode, type Counter } from '@opentelemetry/api';
 import { Header, startPublishSpan, traceHeaders } from '@enforcement/messaging';
 import type { Checkpoint } from '../../application/chain.js';
 import type { Commit, Publisher } from '../../application/ports.js';
@@ -44,6 +44,39 @@ export function toMessages(commit: Commit, trace: Record<string, string> = {}): 
   }));
 }
 
+/** Kafka errors that no retry can mend: the record itself is refused. */
+const POISON = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_REQUIRED_ACKS',
+]);
+
+function kafkaTypes(e: unknown, depth = 0): string[] {
+  if (typeof e !== 'object' || e === null || depth > 3) return [];
+  const x = e as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+  return [
+    ...(typeof x.type === 'string' ? [x.type] : []),
+    ...kafkaTypes(x.cause, depth + 1),
+    ...kafkaTypes(x.originalError, depth + 1),
+    ...(Array.isArray(x.errors) ? x.errors.flatMap((y) => kafkaTypes(y, depth + 1)) : []),
+  ];
+}
+
+const poison = (e: unknown): boolean => kafkaTypes(e).some((t) => POISON.has(t));
+const describe = (e: unknown): string =>
+  `${kafkaTypes(e).join(', ') || 'refused'}: ${(e as Error).message}`;
+
+let parkedCounter: Counter | undefined;
+const parked = () =>
+  (parkedCounter ??= metrics
+    .getMeter('case-intake')
+    .createCounter('enforcement.intake.relay.parked', {
+      description:
+        'Commits the relay set aside because Kafka refuses them for good (or an earlier commit of their case was); an operator must look',
+    }));
+
 /** The last head of each case among these commits. */
 function headsOf(commits: readonly Commit[]): Checkpoint[] {
   const heads = new Map<string, Checkpoint>();
@@ -70,6 +103,8 @@ export class KafkaRelay implements Publisher {
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
   private failures = 0;
+  /** Cases with a parked commit: their later commits are parked too, to keep each case in order. */
+  private readonly parkedCases = new Set<string>();
 
   constructor(
     kafka: Kafka,
@@ -84,6 +119,7 @@ export class KafkaRelay implements Publisher {
   }
 
   async start(): Promise<void> {
+    for (const caseId of await this.store.parkedCases()) this.parkedCases.add(caseId);
     await this.producer.connect();
     await this.recover(0);
     this.sweeper = setInterval(
@@ -140,39 +176,92 @@ export class KafkaRelay implements Publisher {
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, this.opts.batchSize);
-      // A publish span per commit, a child of the command's span; consumers continue from it.
-      const publishes = batch.map((q) => startPublishSpan(this.opts.topic, q.trace));
-      const heads = headsOf(batch.map((q) => q.commit));
-      const { checkpoints } = this.opts;
+      // Later events of a parked case are parked behind it: a case stays in order.
+      const blocked = batch.filter((q) => this.parkedCases.has(q.commit.caseId));
+      const open = batch.filter((q) => !this.parkedCases.has(q.commit.caseId));
+      for (const q of blocked) await this.park(q.commit, 'an earlier event of the case is parked');
+      let sent: readonly Queued[];
       try {
-        // The events and the heads they lead to, in one request: a checkpoint
-        // never names a version whose events are not on Kafka.
-        await this.producer.sendBatch({
-          acks: -1,
-          topicMessages: [
-            {
-              topic: this.opts.topic,
-              messages: batch.flatMap((q, i) =>
-                toMessages(q.commit, publishes[i]?.headers ?? q.trace),
-              ),
-            },
-            { topic: checkpoints.topic, messages: heads.map((h) => checkpoints.message(h)) },
-          ],
-        });
-        this.failures = 0;
-        for (const h of heads) checkpoints.note(h);
+        sent = await this.send(open);
       } catch (e) {
-        this.failures++;
-        this.opts.onError?.(e);
-        for (const p of publishes) p.span.setStatus({ code: SpanStatusCode.ERROR }).end();
-        return; // kept in the queue; retried after a backoff
+        if (!poison(e) || open.length === 0) {
+          this.failures++;
+          this.opts.onError?.(e);
+          return; // kept in the queue; retried after a backoff
+        }
+        // Something in the batch can never be published: find it, one commit at a time.
+        sent = [];
+        for (const q of open) {
+          if (this.parkedCases.has(q.commit.caseId)) {
+            await this.park(q.commit, 'an earlier event of the case is parked');
+            continue;
+          }
+          try {
+            sent = [...sent, ...(await this.send([q]))];
+          } catch (one) {
+            if (!poison(one)) {
+              this.failures++;
+              this.opts.onError?.(one);
+              break;
+            }
+            await this.park(q.commit, describe(one));
+          }
+        }
       }
-      for (const p of publishes) p.span.end();
-      this.queue = this.queue.slice(batch.length);
+      this.failures = 0;
+      const done = new Set([...blocked, ...sent]);
+      const parkedNow = open.filter((q) => !done.has(q) && this.parkedCases.has(q.commit.caseId));
+      for (const q of parkedNow) done.add(q);
+      this.queue = this.queue.filter((q) => !done.has(q));
       await this.store
-        .published(batch.map((q) => q.commit))
+        .published(sent.map((q) => q.commit))
         .catch((e: unknown) => this.opts.onError?.(e));
+      if (done.size < batch.length) return; // the rest waits for a retry
     }
+  }
+
+  /** Publishes commits and their cases' new heads in one request; throws what Kafka answered. */
+  private async send(batch: readonly Queued[]): Promise<readonly Queued[]> {
+    if (batch.length === 0) return batch;
+    const heads = headsOf(batch.map((q) => q.commit));
+    const { checkpoints } = this.opts;
+    // A publish span per commit, a child of the command's span; consumers continue from it.
+    const publishes = batch.map((q) => startPublishSpan(this.opts.topic, q.trace));
+    try {
+      // The events and the heads they lead to, in one request. A checkpoint
+      // names a version intake has stored (commits are stored before they
+      // are queued), so it holds even when its events are refused or retried.
+      await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [
+          {
+            topic: this.opts.topic,
+            messages: batch.flatMap((q, i) =>
+              toMessages(q.commit, publishes[i]?.headers ?? q.trace),
+            ),
+          },
+          { topic: checkpoints.topic, messages: heads.map((h) => checkpoints.message(h)) },
+        ],
+      });
+    } catch (e) {
+      for (const p of publishes) p.span.setStatus({ code: SpanStatusCode.ERROR }).end();
+      throw e;
+    }
+    for (const p of publishes) p.span.end();
+    for (const h of heads) checkpoints.note(h);
+    return batch;
+  }
+
+  /** Sets a commit aside for good, with an alert: it never blocks the commits behind it. */
+  private async park(commit: Commit, reason: string): Promise<void> {
+    this.parkedCases.add(commit.caseId);
+    await this.store.park(commit, reason);
+    parked().add(1);
+    this.opts.onError?.(
+      new Error(
+        `relay: parked ${commit.caseId} versions ${commit.fromVersion}-${commit.toVersion}: ${reason}`,
+      ),
+    );
   }
 
   private async recover(olderThanMs: number): Promise<void> {

@@ -36,6 +36,17 @@ interface OutboxDoc {
   createdAt: Date;
 }
 
+/** A commit Kafka refused for good: kept apart until an operator releases it. */
+interface ParkedDoc {
+  _id: string;
+  caseId: string;
+  fromVersion: number;
+  toVersion: number;
+  commandId: string;
+  reason: string;
+  parkedAt: Date;
+}
+
 export interface PendingCommit {
   readonly outboxId: string;
   readonly commit: Commit;
@@ -77,6 +88,7 @@ function toCommit(doc: CommitDoc): Commit {
 export class MongoEventStore implements EventStore {
   readonly commits: PartitionedCollection<CommitDoc>;
   readonly outbox: Collection<OutboxDoc>;
+  readonly parked: Collection<ParkedDoc>;
   private readonly positions: PositionAllocator;
   /** Whether a case has any commit: its first commit, looked up in batches by `_id`. */
   private readonly started = new BatchedLookup<boolean>(async (caseIds) => {
@@ -101,6 +113,7 @@ export class MongoEventStore implements EventStore {
   constructor(db: Db, opts: { buckets: number; positionBlock: number }) {
     this.commits = new PartitionedCollection<CommitDoc>(db, 'commits', opts.buckets);
     this.outbox = db.collection<OutboxDoc>('outbox');
+    this.parked = db.collection<ParkedDoc>('parked_commits');
     this.positions = new PositionAllocator(db.collection('position_blocks'), opts.positionBlock);
   }
 
@@ -256,6 +269,29 @@ export class MongoEventStore implements EventStore {
     return [...byCase.values()].flatMap((list) =>
       list.sort((a, b) => a.commit.fromVersion - b.commit.fromVersion),
     );
+  }
+
+  /**
+   * Moves a commit's outbox entry to the parked commits. The commit itself
+   * stays in the store; releasing it is re-inserting its outbox entry.
+   */
+  async park(commit: Commit, reason: string): Promise<void> {
+    const doc: ParkedDoc = {
+      _id: outboxIdOf(commit),
+      caseId: commit.caseId,
+      fromVersion: commit.fromVersion,
+      toVersion: commit.toVersion,
+      commandId: commit.commandId,
+      reason: reason.slice(0, 1_000),
+      parkedAt: new Date(),
+    };
+    await this.parked.replaceOne({ _id: doc._id }, doc, { upsert: true });
+    await this.outbox.deleteOne({ _id: doc._id });
+  }
+
+  /** Cases with a parked commit (few: each one is an alert). */
+  async parkedCases(): Promise<string[]> {
+    return [...new Set((await this.parked.find({}).toArray()).map((d) => d.caseId))];
   }
 
   async published(commits: readonly Commit[]): Promise<void> {

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Metadata } from '@grpc/grpc-js';
+import { namespaced } from '@enforcement/messaging';
+import { eventually, stack, uniqueName } from '@enforcement/testing';
+import { fullLoop } from './test-support/commands.js';
+import {
+  consumeEvents,
+  startIntake,
+  tokenFor,
+  unary,
+  type TestIntake,
+} from './test-support/harness.js';
+
+/**
+ * A record Kafka refuses for good (here: a topic whose max.message.bytes is
+ * below what intake was told it takes) is parked with its case's later
+ * commits, and every other case keeps flowing, in order.
+ */
+describe('a record the broker refuses for good', () => {
+  let svc: TestIntake;
+  let agency: Metadata;
+
+  beforeAll(async () => {
+    const run = uniqueName('park');
+    const topics = namespaced(run);
+    const kafka = new Kafka({
+      clientId: run,
+      brokers: stack().kafkaBrokers,
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        {
+          topic: topics.caseEvents,
+          numPartitions: 3,
+          configEntries: [{ name: 'max.message.bytes', value: '20000' }],
+        },
+      ],
+    });
+    await admin.disconnect();
+    svc = await startIntake({ topics, env: { INGRESS_ENABLED: 'false' } });
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+  });
+  afterAll(() => svc?.stop());
+
+  it('parks it and what follows on its case; every other case is published', async () => {
+    const c = svc.client;
+    const big = fullLoop(uniqueName('big'));
+    const small = fullLoop(uniqueName('small'));
+    await unary((cb) => c.registerCase({ ...big.register, title: 'x'.repeat(30_000) }, agency, cb));
+    await unary((cb) => c.registerCase(small.register, agency, cb));
+    await unary((cb) => c.dispatchCase(big.dispatch, agency, cb));
+    await unary((cb) => c.dispatchCase(small.dispatch, agency, cb));
+    await unary((cb) => c.recordProgress(small.evidence, agency, cb));
+
+    const seen = await consumeEvents(svc.topics.caseEvents, (s) => s.length >= 3);
+    await svc.service.relay.drain();
+    expect(seen.map((s) => [s.key, s.event.version])).toEqual([
+      [small.register.meta.caseId, 1],
+      [small.register.meta.caseId, 2],
+      [small.register.meta.caseId, 3],
+    ]);
+    const parked = await eventually(
+      async () => {
+        const docs = await svc.service.store.parked.find({}).toArray();
+        return docs.length === 2 ? docs : undefined;
+      },
+      { timeoutMs: 20_000, what: 'two parked commits' },
+    );
+    expect(parked.map((d) => [d.caseId, d.fromVersion]).sort()).toEqual([
+      [big.register.meta.caseId, 1],
+      [big.register.meta.caseId, 2],
+    ]);
+    expect(parked.find((d) => d.fromVersion === 1)?.reason).toContain('MESSAGE_TOO_LARGE');
+    expect(await svc.service.store.outbox.countDocuments({})).toBe(0);
+    expect(svc.service.relay.backlog).toBe(0);
+    // Stored all the same: the history verifies, only its publication waits for an operator.
+    const supervisor = await tokenFor(['supervisor']);
+    const v = await unary<{ valid: boolean; eventCount: number }>((cb) =>
+      c.verifyCase({ caseId: big.register.meta.caseId }, supervisor, cb),
+    );
+    expect(v).toMatchObject({ valid: true, eventCount: 2 });
+    expect(svc.service.checkpoints.get(small.register.meta.caseId)?.version).toBe(3);
+  });
+});
