@@ -22,6 +22,9 @@ export interface IngressOptions {
 
 class Malformed extends Error {}
 
+/** The most of a refused submission its dead-letter copy keeps. */
+export const MAX_DEAD_LETTER_BYTES = 64 * 1024;
+
 const submission = () => {
   const desc = requestTypeOf('/enforcement.intake.v1.CaseIntakeService/SubmitEvents');
   if (!desc) throw new Error('SubmitEventsRequest is not among the contracts');
@@ -30,6 +33,18 @@ const submission = () => {
 
 /** Headers that carry credentials, however a producer spells them. */
 const CREDENTIAL_HEADERS = /^(authorization|proxy-authorization|cookie|x-api-key|x-auth-token)$/i;
+
+/** Headers a dead-letter copy keeps: at most 32, each value at most 1 KiB. */
+function bounded(headers: IHeaders): IHeaders {
+  return Object.fromEntries(
+    Object.entries(headers)
+      .slice(0, 32)
+      .map(([k, v]) => [
+        k.slice(0, 256),
+        Buffer.isBuffer(v) && v.length > 1_024 ? v.subarray(0, 1_024) : v,
+      ]),
+  );
+}
 
 /** The `authorization` header, spelled in any case (Kafka header names are case-sensitive, HTTP's are not). */
 function bearerOf(headers: IHeaders | undefined): string | undefined {
@@ -72,11 +87,13 @@ function decode(message: KafkaMessage): intake.SubmitEventsRequest {
  * reason, and the consumer goes on.
  */
 export class KafkaIngress {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private readonly producer: Producer;
+  private stopped = false;
+  private restarts = 0;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly deps: IntakeDeps,
     private readonly opts: IngressOptions,
   ) {
@@ -86,12 +103,48 @@ export class KafkaIngress {
 
   async start(): Promise<void> {
     await this.producer.connect();
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.opts.topics.submissions, fromBeginning: true });
-    await this.consumer.run({ eachMessage: ({ message }) => this.handle(message) });
+    await this.run();
+  }
+
+  /** Whether the consumer is consuming (false while a crashed one is being replaced). */
+  running = false;
+
+  /** Consumers replaced after kafkajs gave up on them. */
+  get restarted(): number {
+    return this.restarts;
+  }
+
+  private async run(): Promise<void> {
+    const consumer = this.consumer;
+    // kafkajs restarts a consumer after a retriable crash by itself; after
+    // any other it stops for good. Never a live process that consumes
+    // nothing: a new consumer takes over after a pause.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.running = false;
+      if (payload.restart || this.stopped) return;
+      this.opts.onUnexpected(payload.error);
+      setTimeout(() => void this.replace(consumer), 1_000).unref();
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.opts.topics.submissions, fromBeginning: true });
+    await consumer.run({ eachMessage: ({ message }) => this.handle(message) });
+    this.running = true;
+  }
+
+  private async replace(crashed: Consumer): Promise<void> {
+    if (this.stopped || crashed !== this.consumer) return;
+    await crashed.disconnect().catch(() => undefined);
+    this.consumer = this.kafka.consumer({ groupId: this.opts.groupId });
+    this.restarts++;
+    await this.run().catch((e: unknown) => {
+      this.opts.onUnexpected(e);
+      setTimeout(() => void this.replace(this.consumer), 5_000).unref();
+    });
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.running = false;
     await this.consumer.disconnect();
     await this.producer.disconnect();
   }
@@ -136,16 +189,38 @@ export class KafkaIngress {
     });
   }
 
+  /**
+   * A copy of what could not be taken, for whoever sent it: credentials
+   * removed, the value cut to MAX_DEAD_LETTER_BYTES (a submission can be as
+   * large as the topic allows, and its copy carries more headers), its
+   * original size recorded.
+   */
   private async deadLetter(message: KafkaMessage, reason: string): Promise<void> {
+    const value = message.value;
+    const cut = value && value.length > MAX_DEAD_LETTER_BYTES;
     const headers: IHeaders = {
-      ...withoutCredentials(message.headers),
-      [Header.error]: reason,
+      ...bounded(withoutCredentials(message.headers)),
+      [Header.error]: reason.slice(0, 1_000),
       'submission-offset': message.offset,
+      'original-size': String(value?.length ?? 0),
+      ...(cut ? { truncated: 'true' } : {}),
     };
-    await this.producer.send({
-      topic: this.opts.topics.deadLetter,
-      acks: -1,
-      messages: [{ key: message.key, value: message.value, headers }],
-    });
+    const copy = {
+      key: message.key && message.key.length > 1_024 ? message.key.subarray(0, 1_024) : message.key,
+      value: cut ? value.subarray(0, MAX_DEAD_LETTER_BYTES) : value,
+      headers,
+    };
+    const send = (m: typeof copy) =>
+      this.producer.send({ topic: this.opts.topics.deadLetter, acks: -1, messages: [m] });
+    try {
+      await send(copy);
+    } catch (e) {
+      if ((e as { retriable?: boolean }).retriable !== false) throw e; // retried with the message
+      // The dead-letter topic refuses even the cut copy: keep the record of it, without the value.
+      this.opts.onUnexpected(e);
+      await send({ ...copy, value: null, headers: { ...headers, 'value-dropped': 'true' } }).catch(
+        (again: unknown) => this.opts.onUnexpected(again),
+      );
+    }
   }
 }
