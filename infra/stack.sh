@@ -27,6 +27,10 @@ FERRETDB_PORT=${FERRETDB_PORT:-27027}
 FERRETDB_DEBUG_PORT=${FERRETDB_DEBUG_PORT:-18088}
 FERRETDB_BACKEND=${FERRETDB_BACKEND:-postgresql}
 PG_PORT=${PG_PORT:-15432}
+# FerretDB holds a PostgreSQL connection per running query and per open
+# cursor. Each service instance's driver pool has at most 20 connections
+# (mongo-kit), so 150 covers seven instances at full pool; PostgreSQL takes 200.
+FERRETDB_PG_POOL=${FERRETDB_PG_POOL:-150}
 KAFKA_HEAP=${KAFKA_HEAP:-768m}
 STACK_HOME=${STACK_HOME:-$repo/.stack}
 STACK_CACHE=${STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enforcement-stack}
@@ -166,10 +170,11 @@ start_postgres() {
       die "initdb failed; see $pg_home/initdb.log"
   fi
   log "starting postgresql on 127.0.0.1:$PG_PORT (data in $pg_home)"
-  # Durability matches a development and test stack: a crash may lose the
-  # last transactions, never corrupt the cluster.
+  # Durable: a commit is on disk before FerretDB (and so intake) hears it
+  # succeeded, so an acknowledged event survives a kill -9 or a power cut
+  # (synchronous_commit and fsync stay at PostgreSQL's defaults, on).
   as_postgres "$bin/pg_ctl" -D "$pg_home/data" -l "$pg_home/postgres.log" -w -t "$READY_TIMEOUT" \
-    -o "-p $PG_PORT -k $pg_home -c listen_addresses=127.0.0.1 -c synchronous_commit=off -c shared_buffers=256MB -c max_connections=200" \
+    -o "-p $PG_PORT -k $pg_home -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c fsync=on -c shared_buffers=256MB -c max_connections=200" \
     start >/dev/null || { tail -n 20 "$pg_home/postgres.log" >&2; die "postgresql did not start; see $pg_home/postgres.log"; }
   if ! as_postgres "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='ferretdb'" | grep -q 1; then
     as_postgres "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres ferretdb
@@ -232,7 +237,7 @@ start_ferretdb() {
   log "starting ferretdb $FERRETDB_VERSION ($FERRETDB_BACKEND) on 127.0.0.1:$FERRETDB_PORT"
   local backend=(--handler=sqlite --sqlite-url="file:$ferret_home/data/")
   [[ "$FERRETDB_BACKEND" == postgresql ]] &&
-    backend=(--handler=postgresql --postgresql-url="postgres://postgres@127.0.0.1:$PG_PORT/ferretdb")
+    backend=(--handler=postgresql --postgresql-url="postgres://postgres@127.0.0.1:$PG_PORT/ferretdb?pool_max_conns=$FERRETDB_PG_POOL")
   nohup "$ferretdb_bin" "${backend[@]}" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --state-dir="$ferret_home" --telemetry=disable --log-level=warn \

@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials } from '@grpc/grpc-js';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -14,49 +11,8 @@ import {
   loadScoringConfig,
   type SupervisionScoring,
 } from '@enforcement/supervision-scoring';
-import { eventually, repoRoot, tokenFor, unary, uniqueName } from '@enforcement/testing';
-
-const run = promisify(execFile);
-
-/**
- * A private stack (its own Kafka and FerretDB on other ports), so this test
- * can stop and restart them under a running service without disturbing the
- * other test files, which share the main stack.
- */
-class PrivateStack {
-  readonly env: Record<string, string>;
-  constructor(readonly home: string) {
-    this.env = {
-      ...(process.env as Record<string, string>),
-      STACK_HOME: home,
-      KAFKA_PORT: '29092',
-      KAFKA_CONTROLLER_PORT: '29093',
-      FERRETDB_PORT: '27037',
-      FERRETDB_DEBUG_PORT: '18098',
-      FERRETDB_BACKEND: 'sqlite',
-      KAFKA_HEAP: '512m',
-    };
-  }
-  private script = join(repoRoot(), 'infra', 'stack.sh');
-  up = () => run('bash', [this.script, 'up'], { env: this.env, timeout: 300_000 });
-  down = () => run('bash', [this.script, 'down'], { env: this.env, timeout: 120_000 });
-  /** Stops one part by its recorded process id, as an operator or a crash would. */
-  async stop(part: 'kafka' | 'ferretdb'): Promise<void> {
-    const pid = Number(readFileSync(join(this.home, part, 'pid'), 'utf8'));
-    process.kill(pid, 'SIGTERM');
-    await eventually(
-      () => {
-        try {
-          process.kill(pid, 0);
-          return undefined;
-        } catch {
-          return true;
-        }
-      },
-      { timeoutMs: 60_000, what: `${part} to stop` },
-    );
-  }
-}
+import { eventually, tokenFor, unary, uniqueName } from '@enforcement/testing';
+import { PrivateStack } from '../support/private-stack.js';
 
 function caseEvents(caseId: string, agencyId: string): events.CaseEvent[] {
   const start = Date.UTC(2021, 4, 1);
@@ -141,7 +97,12 @@ describe('supervision-scoring through infrastructure restarts', () => {
   const brokers = ['127.0.0.1:29092'];
 
   beforeAll(async () => {
-    stack = new PrivateStack(await mkdtemp(join(tmpdir(), 'enforcement-faults-')));
+    stack = new PrivateStack(await mkdtemp(join(tmpdir(), 'enforcement-faults-')), {
+      kafka: 29092,
+      kafkaController: 29093,
+      ferretdb: 27037,
+      ferretdbDebug: 18098,
+    });
     await stack.up();
     const runId = uniqueName('faults');
     topics = {

@@ -17,11 +17,19 @@ export function isDuplicateKey(err: unknown): boolean {
  * The failed items of an unordered bulk write (`insertMany` with
  * `ordered: false`): each one's index and whether it is a duplicate key.
  * Undefined when the error is not a per-item one, so nothing is known to
- * have landed.
+ * have landed. The driver reports a whole insert that failed (the server
+ * losing its database mid-command) as a MongoBulkWriteError too, with no
+ * write errors at all: that is not "everything else landed".
  */
 export function bulkFailures(err: unknown): { index: number; duplicate: boolean }[] | undefined {
   if (!(err instanceof MongoBulkWriteError)) return undefined;
-  const list = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+  const raw: unknown = err.writeErrors;
+  const list = (Array.isArray(raw) ? raw : raw ? [raw] : []) as {
+    index: number;
+    code: number;
+    errmsg?: string;
+  }[];
+  if (list.length === 0) return undefined;
   return list.map((w) => ({
     index: w.index,
     duplicate: isDuplicateKey(new MongoServerError({ code: w.code, errmsg: w.errmsg ?? '' })),

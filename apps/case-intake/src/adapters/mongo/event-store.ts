@@ -226,16 +226,19 @@ export class MongoEventStore implements EventStore {
           for (const r of list) r.q.resolve(r.positioned);
         } catch (e) {
           const failures = bulkFailures(e);
-          const collided = failures && new Map(failures.map((f) => [f.index, f.duplicate]));
-          if (!collided) {
+          // Only an insert whose every failure is a duplicate key tells which
+          // documents landed. Any other failure (the server losing its
+          // database mid-batch) may have stopped the batch without a word
+          // about the rest: nothing of it is acknowledged. A retry finds what
+          // did land, by its command id.
+          if (!failures || failures.some((f) => !f.duplicate)) {
             for (const r of list) r.q.reject(e);
             return;
           }
+          const collided = new Set(failures.map((f) => f.index));
           list.forEach((r, i) => {
-            const failure = collided.get(i);
-            if (failure === undefined) r.q.resolve(r.positioned);
-            else if (failure) lost.push(r);
-            else r.q.reject(e);
+            if (collided.has(i)) lost.push(r);
+            else r.q.resolve(r.positioned);
           });
         }
       }),

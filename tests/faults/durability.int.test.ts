@@ -1,0 +1,149 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import { events, intake } from '@enforcement/contracts';
+import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
+import { namespaced } from '@enforcement/messaging';
+import { eventually, repoRoot, uniqueName } from '@enforcement/testing';
+import { generateYear } from '@enforcement/generator';
+import { PrivateStack } from '../support/private-stack.js';
+
+const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
+
+/**
+ * PostgreSQL, under FerretDB under intake, is killed with SIGKILL in the
+ * middle of a streamed year and started again. Every command the CLI sent
+ * must end up acknowledged (it retries what was answered UNAVAILABLE and
+ * what a broken stream left unanswered), and every acknowledged event must be
+ * in the store and on the topic: nothing acknowledged is lost.
+ */
+describe('durability through a PostgreSQL crash', () => {
+  let stack: PrivateStack;
+  let svc: CaseIntake;
+  const ns = uniqueName('durable');
+  const topics = namespaced(ns);
+
+  beforeAll(async () => {
+    const home = await mkdtemp(join(tmpdir(), 'enforcement-durable-'));
+    await chmod(home, 0o755); // PostgreSQL runs as its own user
+    stack = new PrivateStack(home, {
+      kafka: 39092,
+      kafkaController: 39093,
+      ferretdb: 27047,
+      ferretdbDebug: 18108,
+      postgres: 25432,
+    });
+    await stack.up();
+    svc = await createCaseIntake(
+      loadIntakeConfig({
+        KAFKA_BROKERS: stack.brokers.join(','),
+        MONGODB_URI: stack.mongoUri,
+        MONGODB_DB: 'durable',
+        GRPC_PORT: '0',
+        ENFORCEMENT_ENV: 'development',
+        KAFKA_CLIENT_ID: ns,
+        TOPIC_NAMESPACE: ns,
+        EVENT_STORE_BUCKETS: '8',
+        CASE_EVENTS_PARTITIONS: '4',
+        INGRESS_ENABLED: 'false',
+        RELAY_SWEEP_AFTER_MS: '2000',
+      }),
+      { log: () => undefined },
+    );
+  }, 400_000);
+
+  afterAll(async () => {
+    await svc?.kill();
+    await stack?.down();
+    await rm(stack.home, { recursive: true, force: true });
+  });
+
+  it('loses no acknowledged event when PostgreSQL is killed mid-stream', async () => {
+    // A year nobody tuned for this test: the generator's, with its reconsiderations.
+    const lines: string[] = [];
+    const year = generateYear({
+      seed: ns,
+      cases: 160,
+      evaluate: true,
+      reconsideration: { accepted: 8, concluded: 6, corrected: 2, notAccepted: 1 },
+    });
+    for (const c of year.stream()) lines.push(JSON.stringify(intake.Command.toJSON(c)));
+    const file = join(stack.home, 'year.ndjson');
+    await writeFile(file, `${lines.join('\n')}\n`);
+
+    const cli = promisify(execFile)(
+      process.execPath,
+      [CLI, 'submit', file, '--json', '--quiet', '--intake', svc.address, '--retry-for', '120'],
+      { maxBuffer: 16 << 20 },
+    ).then(
+      (r) => ({ code: 0, stdout: r.stdout }),
+      (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+    );
+    // Kill once a good part of the year is stored, while the CLI still streams.
+    await eventually(
+      async () => {
+        const counts = await Promise.all(svc.store.commits.all().map((c) => c.countDocuments({})));
+        return counts.reduce((a, b) => a + b, 0) >= 300 ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 50, what: '300 stored commits' },
+    );
+    await stack.killPostgres();
+    await new Promise((r) => setTimeout(r, 2_000));
+    await stack.up();
+
+    const out = await cli;
+    const summary = JSON.parse(out.stdout) as {
+      sent: number;
+      acked: number;
+      rejected: number;
+      unanswered: number;
+      reconnects: number;
+      problems: unknown[];
+    };
+    expect({ code: out.code, rejected: summary.rejected, problems: summary.problems }).toEqual({
+      code: 0,
+      rejected: 0,
+      problems: [],
+    });
+    expect(summary.acked).toBe(lines.length);
+    expect(summary.unanswered).toBe(0);
+    // The crash was felt: some commands were answered UNAVAILABLE or went unanswered, and were sent again.
+    expect(summary.reconnects).toBeGreaterThan(0);
+
+    // Every command's events are in the store...
+    const stored = new Map<string, number>();
+    for await (const s of svc.store.cases()) stored.set(s.caseId, s.version);
+    const expected = new Map<string, number>();
+    for (const l of lines) {
+      const c = intake.Command.fromJSON(JSON.parse(l));
+      const id = c.kind?.value.meta?.caseId ?? '';
+      expected.set(id, (expected.get(id) ?? 0) + 1);
+    }
+    // One event per command.
+    expect(Object.fromEntries(stored)).toEqual(Object.fromEntries(expected));
+
+    // ...and on the topic, each version of each case at least once.
+    const kafka = new Kafka({ clientId: ns, brokers: stack.brokers, logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: uniqueName('check') });
+    const seen = new Map<string, Set<number>>();
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics.caseEvents, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const e = events.CaseEvent.decode(message.value ?? Buffer.alloc(0));
+        seen.set(e.caseId, (seen.get(e.caseId) ?? new Set()).add(e.version));
+      },
+    });
+    const total = [...expected.values()].reduce((a, b) => a + b, 0);
+    await eventually(
+      () => ([...seen.values()].reduce((a, s) => a + s.size, 0) >= total ? true : undefined),
+      { timeoutMs: 90_000, what: `${total} distinct events on the topic` },
+    );
+    await consumer.disconnect();
+    for (const [caseId, n] of expected) expect(seen.get(caseId)?.size, caseId).toBe(n);
+  }, 400_000);
+});

@@ -1,0 +1,83 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { eventually, repoRoot } from '@enforcement/testing';
+
+const run = promisify(execFile);
+
+export interface PrivatePorts {
+  readonly kafka: number;
+  readonly kafkaController: number;
+  readonly ferretdb: number;
+  readonly ferretdbDebug: number;
+  /** With a PostgreSQL port, FerretDB runs on its own PostgreSQL; without, on SQLite. */
+  readonly postgres?: number;
+}
+
+/**
+ * A private stack (its own Kafka, FerretDB and, optionally, PostgreSQL on
+ * other ports, its data under `home`), so a test can stop, kill and restart
+ * them under running services without disturbing the other test files,
+ * which share the main stack.
+ */
+export class PrivateStack {
+  readonly env: Record<string, string>;
+  private readonly script = join(repoRoot(), 'infra', 'stack.sh');
+
+  constructor(
+    readonly home: string,
+    readonly ports: PrivatePorts,
+  ) {
+    this.env = {
+      ...(process.env as Record<string, string>),
+      STACK_HOME: home,
+      KAFKA_PORT: String(ports.kafka),
+      KAFKA_CONTROLLER_PORT: String(ports.kafkaController),
+      FERRETDB_PORT: String(ports.ferretdb),
+      FERRETDB_DEBUG_PORT: String(ports.ferretdbDebug),
+      FERRETDB_BACKEND: ports.postgres ? 'postgresql' : 'sqlite',
+      ...(ports.postgres ? { PG_PORT: String(ports.postgres), PG_HOME: join(home, 'pg') } : {}),
+      KAFKA_HEAP: '512m',
+    };
+  }
+
+  get brokers(): string[] {
+    return [`127.0.0.1:${this.ports.kafka}`];
+  }
+
+  get mongoUri(): string {
+    return `mongodb://127.0.0.1:${this.ports.ferretdb}/`;
+  }
+
+  /** Starts whatever is not running (so it also restarts what was stopped or killed). */
+  up = () => run('bash', [this.script, 'up'], { env: this.env, timeout: 300_000 });
+  down = () => run('bash', [this.script, 'down'], { env: this.env, timeout: 120_000 });
+
+  /** Stops one part by its recorded process id, as an operator or a crash would. */
+  async stop(part: 'kafka' | 'ferretdb', signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.signal(Number(readFileSync(join(this.home, part, 'pid'), 'utf8')), signal, part);
+  }
+
+  /** Kills the PostgreSQL postmaster with SIGKILL: no shutdown, no checkpoint, as a power cut would. */
+  async killPostgres(): Promise<void> {
+    const pidFile = join(this.home, 'pg', 'data', 'postmaster.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    await this.signal(pid, 'SIGKILL', 'postgresql');
+  }
+
+  private async signal(pid: number, signal: NodeJS.Signals, what: string): Promise<void> {
+    process.kill(pid, signal);
+    await eventually(
+      () => {
+        try {
+          process.kill(pid, 0);
+          return undefined;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 60_000, what: `${what} to stop` },
+    );
+  }
+}
