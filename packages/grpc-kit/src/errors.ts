@@ -31,6 +31,57 @@ export function toServiceError(
     if (err.field) metadata.set(ERROR_FIELD_KEY, err.field);
     return { code: grpcStatusOf(err.kind), details: `${err.code}: ${err.message}`, metadata };
   }
+  if (isTransient(err)) {
+    onUnexpected?.(err);
+    const metadata = new Metadata();
+    metadata.set(ERROR_CODE_KEY, UNAVAILABLE_CODE);
+    return {
+      code: status.UNAVAILABLE,
+      details: `${UNAVAILABLE_CODE}: a store or broker this service needs did not answer; retry with backoff (the same command again is safe)`,
+      metadata,
+    };
+  }
   onUnexpected?.(err);
   return { code: status.INTERNAL, details: 'internal error' };
+}
+
+export const UNAVAILABLE_CODE = 'SERVICE.UNAVAILABLE';
+
+/** Driver errors that mean the server was out of reach, not that the request was wrong. */
+const TRANSIENT_NAMES = new Set([
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoServerSelectionError',
+  'MongoNotConnectedError',
+  'MongoPoolClearedError',
+  'MongoTopologyClosedError',
+  'MongoOperationTimeoutError',
+  'MongoWaitQueueTimeoutError',
+  'KafkaJSConnectionError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSBrokerNotFound',
+]);
+/** What FerretDB answers while its PostgreSQL is down or restarting. */
+const BACKEND_DOWN =
+  /connection refused|failed to connect|connect: |terminating connection|unexpected postmaster exit|the database system is (starting up|shutting down|in recovery|not yet accepting connections)|conn closed|unexpected EOF|broken pipe|pool closed|context deadline exceeded|SQLSTATE (57P0[1-3]|08\d\d\d)/i;
+
+/**
+ * Whether an error is a transient outage (the database or broker out of
+ * reach or restarting), which a client should retry: UNAVAILABLE, never
+ * INTERNAL.
+ */
+export function isTransient(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 3) return false;
+  const e = err as { name?: string; message?: string; cause?: unknown; errorLabels?: unknown };
+  if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
+  if (Array.isArray(e.errorLabels) && e.errorLabels.includes('ResetPool')) return true;
+  // FerretDB answers ok: 0 when its PostgreSQL is gone; the driver reports
+  // that as a server error, or as a bulk write error with no write errors.
+  if (
+    (e.name === 'MongoServerError' || e.name === 'MongoBulkWriteError') &&
+    BACKEND_DOWN.test(e.message ?? '')
+  )
+    return true;
+  return isTransient(e.cause, depth + 1);
 }

@@ -33,4 +33,45 @@ describe('toServiceError', () => {
     expect(err).toEqual({ code: status.INTERNAL, details: 'internal error' });
     expect(seen).toHaveLength(1);
   });
+
+  it.each([
+    [
+      'the driver cannot reach the server',
+      Object.assign(new Error('connect ECONNREFUSED'), { name: 'MongoServerSelectionError' }),
+    ],
+    [
+      'the connection dropped',
+      Object.assign(new Error('socket closed'), { name: 'MongoNetworkError' }),
+    ],
+    [
+      'FerretDB lost PostgreSQL',
+      Object.assign(
+        new Error(
+          'failed to connect to `host=127.0.0.1`: dial error (connect: connection refused)',
+        ),
+        {
+          name: 'MongoServerError',
+        },
+      ),
+    ],
+    [
+      'the broker is gone',
+      Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError' }),
+    ],
+    [
+      'wrapped',
+      new Error('append failed', {
+        cause: Object.assign(new Error('x'), { name: 'MongoNetworkTimeoutError' }),
+      }),
+    ],
+  ])('answers an outage (%s) with UNAVAILABLE, which a client retries', (_, e) => {
+    const err = toServiceError(e);
+    expect(err.code).toBe(status.UNAVAILABLE);
+    expect(err.details).toContain('SERVICE.UNAVAILABLE');
+  });
+
+  it('keeps a server error that is not an outage INTERNAL', () => {
+    const e = Object.assign(new Error('document too large'), { name: 'MongoServerError' });
+    expect(toServiceError(e).code).toBe(status.INTERNAL);
+  });
 });

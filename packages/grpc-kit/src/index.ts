@@ -4,7 +4,14 @@ export {
   type ServerIdentity,
   type ServerTransport,
 } from './server.js';
-export { toServiceError, grpcStatusOf, ERROR_CODE_KEY, ERROR_FIELD_KEY } from './errors.js';
+export {
+  toServiceError,
+  grpcStatusOf,
+  isTransient,
+  ERROR_CODE_KEY,
+  ERROR_FIELD_KEY,
+  UNAVAILABLE_CODE,
+} from './errors.js';
 export { listServicesByReflection, filesForSymbol } from './reflection-client.js';
 export { DescriptorReflection } from './reflection.js';
 export {

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { DomainError } from '@enforcement/errors';
-import { grpcStatusOf } from '@enforcement/grpc-kit';
+import { grpcStatusOf, toServiceError } from '@enforcement/grpc-kit';
 
 export interface Rejection {
   readonly accepted: false;
@@ -18,11 +18,14 @@ export function rejection(e: unknown, onUnexpected?: (err: unknown) => void): Re
       statusCode: grpcStatusOf(e.kind),
       reason: e.message,
     };
-  onUnexpected?.(e);
+  // The same answer a unary call gets: UNAVAILABLE for an outage, else INTERNAL.
+  const se = toServiceError(e, onUnexpected);
+  const code = se.code ?? status.INTERNAL;
   return {
     accepted: false,
-    errorCode: 'INTERNAL',
-    statusCode: status.INTERNAL,
-    reason: 'internal error',
+    errorCode:
+      code === status.UNAVAILABLE ? String(se.metadata?.get('x-error-code')[0]) : 'INTERNAL',
+    statusCode: code,
+    reason: se.details ?? 'internal error',
   };
 }

@@ -1,5 +1,5 @@
 import { status, type ServerDuplexStream } from '@grpc/grpc-js';
-import { undecodable, UNDECODABLE_CODE } from '@enforcement/grpc-kit';
+import { UNAVAILABLE_CODE, undecodable, UNDECODABLE_CODE } from '@enforcement/grpc-kit';
 import type { intake } from '@enforcement/contracts';
 import type { Principal } from '@enforcement/auth';
 import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
@@ -45,6 +45,22 @@ export async function acknowledge(
     };
   }
 }
+
+/** The answer to an item behind one of its case that could not be stored. */
+const notAfter = (
+  item: intake.SubmitEventsRequest,
+  caseId: string,
+): intake.SubmitEventsResponse => ({
+  sequence: item.sequence,
+  accepted: false,
+  caseId: item.command?.kind?.value.meta?.caseId ?? '',
+  version: 0,
+  duplicate: false,
+  errorCode: UNAVAILABLE_CODE,
+  statusCode: status.UNAVAILABLE,
+  reason: `an earlier item on case ${caseId} in this stream could not be stored; send them again from there`,
+  index: 0,
+});
 
 /** The answer to an item that could not be decoded: it has no sequence or case to echo. */
 const undecodableAck = (why: string): intake.SubmitEventsResponse => ({
@@ -101,6 +117,8 @@ export function serveSubmitEvents(
   };
 
   let index = 0;
+  /** Cases with an item this stream could not store for a transient fault. */
+  const unstored = new Set<string>();
   call.on('data', (item: intake.SubmitEventsRequest) => {
     inFlight++;
     const nth = ++index;
@@ -116,10 +134,17 @@ export function serveSubmitEvents(
     const kind = item.command?.kind;
     const target = kind?.$case === 'fileReconsideration' ? kind.value.enforcementCaseId : '';
     const before = Promise.all([lastOfCase.get(caseId), target && lastOfCase.get(target)]);
-    const ack = before.then(async () => ({
-      ...(await acknowledge(deps, principal, item, opts.onUnexpected)),
-      index: nth,
-    }));
+    const ack = before.then(async () => {
+      // After an item of this case (or of the case it challenges) could not
+      // be stored, the ones behind it are not run out of order: they get the
+      // same UNAVAILABLE, and the client sends them again after it.
+      const blocked = [caseId, target].find((id) => id && unstored.has(id));
+      const a = blocked
+        ? notAfter(item, blocked)
+        : await acknowledge(deps, principal, item, opts.onUnexpected);
+      if (a.statusCode === status.UNAVAILABLE) unstored.add(caseId);
+      return { ...a, index: nth };
+    });
     lastOfCase.set(caseId, ack);
     void ack.finally(() => {
       if (lastOfCase.get(caseId) === ack) lastOfCase.delete(caseId);
