@@ -1,7 +1,8 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { intake } from '@enforcement/contracts';
-import { EXIT, type Command } from '../cli.js';
+import { EXIT, int, type Command } from '../cli.js';
 import { ADDRESSES, intakeClient, metadata } from '../connect.js';
 import { Progress } from '../progress.js';
 
@@ -19,26 +20,151 @@ function countLines(path: string): number {
   return n;
 }
 
+type Stream = ClientDuplexStream<intake.SubmitEventsRequest, intake.SubmitEventsResponse>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One SubmitEvents stream that survives intake restarting: every command
+ * stays pending until answered; when the stream breaks, or an item is
+ * answered UNAVAILABLE, a new stream is opened after a backoff and every
+ * pending command sent again (retries are idempotent: the same command id and
+ * payload). Without progress for `retryForMs` it gives up.
+ */
+class ResilientSubmitter {
+  readonly pending = new Map<number, intake.Command>();
+  private stream: Stream | undefined;
+  private broken: Promise<void> | undefined;
+  private lastProgress = Date.now();
+  /** Wait before the next stream: doubles with every break without an answer between. */
+  private backoffMs = 0;
+  retries = 0;
+
+  constructor(
+    private readonly open: () => Promise<Stream>,
+    private readonly onAnswer: (a: intake.SubmitEventsResponse) => void,
+    private readonly retryForMs: number,
+  ) {}
+
+  /** Sends one command, waiting for room (or for a new stream) first. */
+  async send(sequence: number, command: intake.Command): Promise<void> {
+    this.pending.set(sequence, command);
+    const s = await this.ready();
+    if (!s.write({ sequence, command })) await this.drained(s);
+  }
+
+  /** Resolves once every pending command is answered. */
+  async finish(): Promise<void> {
+    while (this.pending.size > 0) {
+      await this.ready();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const s = this.stream;
+    if (!s) return;
+    this.stream = undefined;
+    s.end();
+    await new Promise<void>((resolve) => {
+      s.once('end', resolve);
+      s.once('error', () => resolve());
+      s.once('status', () => resolve());
+    });
+  }
+
+  private drained(s: Stream): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        s.off('drain', done);
+        s.off('error', done);
+        resolve();
+      };
+      s.once('drain', done);
+      s.once('error', done);
+    });
+  }
+
+  private async ready(): Promise<Stream> {
+    for (;;) {
+      if (this.stream) return this.stream;
+      this.broken ??= this.reconnect().finally(() => (this.broken = undefined));
+      await this.broken;
+    }
+  }
+
+  private async reconnect(): Promise<void> {
+    for (;;) {
+      if (this.fatal) throw this.fatal;
+      if (Date.now() - this.lastProgress > this.retryForMs)
+        throw new Error(
+          `intake did not answer for ${Math.round(this.retryForMs / 1000)} s; ${this.pending.size} commands unanswered`,
+        );
+      await sleep(this.backoffMs);
+      this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 250), 5_000);
+      const s = await this.open();
+      const life = this.attach(s);
+      // Everything unanswered goes again, in order, before anything new.
+      for (const [sequence, command] of [...this.pending].sort((a, b) => a[0] - b[0])) {
+        if (life.dead) break;
+        if (!s.write({ sequence, command })) await this.drained(s);
+      }
+      if (!life.dead) {
+        this.stream = s;
+        return;
+      }
+      this.retries++;
+    }
+  }
+
+  private attach(s: Stream): { dead: boolean } {
+    const life = { dead: false };
+    const die = () => {
+      if (life.dead) return;
+      life.dead = true;
+      s.cancel();
+      if (this.stream === s) {
+        this.stream = undefined;
+        this.retries++;
+      }
+    };
+    s.on('data', (a: intake.SubmitEventsResponse) => {
+      // A transient fault for this item: it stays pending and goes again on a new stream.
+      if (a.statusCode === status.UNAVAILABLE) return die();
+      if (!this.pending.delete(Number(a.sequence))) return;
+      this.lastProgress = Date.now();
+      this.backoffMs = 0;
+      this.onAnswer(a);
+    });
+    s.on('error', (e: ServiceError) => {
+      if (e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED) this.fatal = e;
+      die();
+    });
+    s.on('end', die);
+    return life;
+  }
+
+  fatal: ServiceError | undefined;
+}
+
 export const submit: Command = {
   name: 'submit',
   summary: 'stream NDJSON intake commands (a file or stdin) through SubmitEvents',
-  usage: 'submit [FILE|-] [--intake HOST:PORT]',
+  usage: 'submit [FILE|-] [--intake HOST:PORT] [--retry-for SECONDS]',
   options: {
     intake: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
+    'retry-for': { type: 'string' },
   },
   help: [
     'FILE              NDJSON, one enforcement.intake.v1.Command per line (default: stdin)',
     '--intake <addr>   case-intake address (default $ENFORCE_INTAKE or 127.0.0.1:50051)',
+    '--retry-for <s>   keep retrying an unreachable or unavailable intake this long (default 120)',
     '-q, --quiet       no progress bar',
-    'exit status: 0 all accepted (or already there); 3 some lines were rejected; 1 the stream failed',
+    'exit status: 0 all accepted (or already there); 3 some lines were rejected; 1 intake stayed unreachable (with a summary of what was answered)',
   ],
   async run(v, [file]) {
     const fromFile = file !== undefined && file !== '-';
     const total = fromFile ? countLines(file) : undefined;
     const progress = new Progress('submit', total, v.quiet !== true);
     const client = intakeClient(typeof v.intake === 'string' ? v.intake : ADDRESSES.intake);
-    const stream = client.submitEvents(await metadata(v.token as string | undefined));
+    const md = await metadata(v.token as string | undefined);
     const problems: Problem[] = [];
     let accepted = 0;
     let duplicates = 0;
@@ -46,44 +172,50 @@ export const submit: Command = {
     let invalid = 0;
     let sent = 0;
     let acked = 0;
-    const ended = new Promise<void>((resolve, reject) => {
-      stream.on('data', (a: intake.SubmitEventsResponse) => {
+    const submitter = new ResilientSubmitter(
+      async () => client.submitEvents(md),
+      (a) => {
         acked++;
         progress.tick();
         if (!a.accepted) {
           rejected++;
           if (problems.length < 20)
-            problems.push({ line: a.sequence, code: a.errorCode, reason: a.reason });
+            problems.push({ line: Number(a.sequence), code: a.errorCode, reason: a.reason });
         } else if (a.duplicate) duplicates++;
         else accepted++;
-      });
-      stream.on('end', resolve);
-      stream.on('error', reject);
-    });
-    const input = fromFile ? createReadStream(file) : process.stdin;
-    let line = 0;
-    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-      line++;
-      if (!text.trim()) continue;
-      let command: intake.Command;
-      try {
-        command = intake.Command.fromJSON(JSON.parse(text));
-        if (!command.kind) throw new Error('no command in it');
-      } catch (e) {
-        // A bad line is reported and skipped; the stream goes on.
-        invalid++;
-        progress.tick();
-        if (problems.length < 20)
-          problems.push({ line, code: 'LINE.INVALID', reason: (e as Error).message });
-        continue;
+      },
+      int(v, 'retry-for', 120) * 1000,
+    );
+    let failure: Error | undefined;
+    try {
+      const input = fromFile ? createReadStream(file) : process.stdin;
+      let line = 0;
+      for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+        line++;
+        if (!text.trim()) continue;
+        let command: intake.Command;
+        try {
+          command = intake.Command.fromJSON(JSON.parse(text));
+          if (!command.kind) throw new Error('no command in it');
+        } catch (e) {
+          // A bad line is reported and skipped; the stream goes on.
+          invalid++;
+          progress.tick();
+          if (problems.length < 20)
+            problems.push({ line, code: 'LINE.INVALID', reason: (e as Error).message });
+          continue;
+        }
+        sent++;
+        await submitter.send(line, command);
+        if (submitter.fatal) throw submitter.fatal;
       }
-      sent++;
-      if (!stream.write({ sequence: line, command }))
-        await new Promise((r) => stream.once('drain', r));
+      await submitter.finish();
+      if (submitter.fatal) throw submitter.fatal;
+    } catch (e) {
+      failure = e as Error;
+    } finally {
+      client.close();
     }
-    stream.end();
-    await ended;
-    client.close();
     const done = progress.finish();
     const summary = {
       sent,
@@ -92,16 +224,24 @@ export const submit: Command = {
       duplicates,
       rejected,
       invalid,
+      unanswered: submitter.pending.size,
+      reconnects: submitter.retries,
       seconds: done.seconds,
       problems,
+      ...(failure ? { failure: failure.message } : {}),
     };
     if (v.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       process.stdout.write(
-        `${accepted} accepted, ${duplicates} already there, ${rejected} rejected, ${invalid} unreadable lines; ${Math.round(sent / Math.max(done.seconds, 0.001))} commands/s\n`,
+        `${accepted} accepted, ${duplicates} already there, ${rejected} rejected, ${invalid} unreadable lines; ${Math.round(sent / Math.max(done.seconds, 0.001))} commands/s${submitter.retries ? `; ${submitter.retries} reconnects` : ''}\n`,
       );
       for (const p of problems) process.stdout.write(`  line ${p.line}: ${p.code} ${p.reason}\n`);
+      if (failure)
+        process.stdout.write(
+          `stopped: ${failure.message}; ${submitter.pending.size} commands were not answered (submit the file again: answered ones come back as already there)\n`,
+        );
     }
+    if (failure) return EXIT.failed;
     return rejected + invalid > 0 ? EXIT.partial : EXIT.ok;
   },
 };
