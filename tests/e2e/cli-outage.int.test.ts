@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { intake } from '@enforcement/contracts';
+import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
+import { generateYear } from '@enforcement/generator';
+import { eventually, repoRoot, serviceEnv, uniqueName } from '@enforcement/testing';
+
+const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+const submit = (file: string, address: string, retryFor: number) =>
+  promisify(execFile)(
+    process.execPath,
+    [
+      CLI,
+      'submit',
+      file,
+      '--json',
+      '--quiet',
+      '--intake',
+      address,
+      '--retry-for',
+      String(retryFor),
+    ],
+    { maxBuffer: 16 << 20 },
+  ).then(
+    (r) => ({ code: 0, stdout: r.stdout }),
+    (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+  );
+
+/**
+ * `enforce submit` against an intake that goes away: killed mid-stream and
+ * started again, it carries on and every command is answered; never there,
+ * it gives up after --retry-for with a summary, not a stack trace.
+ */
+describe('enforce submit through an intake outage', () => {
+  let dir: string;
+  let file: string;
+  let lines = 0;
+  const run = uniqueName('cli-outage');
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cli-outage-'));
+    file = join(dir, 'year.ndjson');
+    const year = generateYear({
+      seed: run,
+      cases: 150,
+      reconsideration: { accepted: 6, concluded: 4, corrected: 1, notAccepted: 1 },
+    });
+    const out: string[] = [];
+    for (const c of year.stream()) out.push(JSON.stringify(intake.Command.toJSON(c)));
+    lines = out.length;
+    await writeFile(file, `${out.join('\n')}\n`);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('carries on when intake is killed mid-stream and started again on its address', async () => {
+    const port = await freePort();
+    const config = loadIntakeConfig({
+      ...serviceEnv(run),
+      GRPC_PORT: String(port),
+      MONGODB_DB: run.replace(/-/g, '_'),
+      TOPIC_NAMESPACE: run,
+      EVENT_STORE_BUCKETS: '8',
+      INGRESS_ENABLED: 'false',
+    });
+    let svc: CaseIntake = await createCaseIntake(config, { log: () => undefined });
+    const cli = submit(file, `127.0.0.1:${port}`, 60);
+    await eventually(
+      async () => {
+        const counts = await Promise.all(svc.store.commits.all().map((c) => c.countDocuments({})));
+        return counts.reduce((a, b) => a + b, 0) >= 200 ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 50, what: '200 stored commits' },
+    );
+    await svc.kill();
+    await new Promise((r) => setTimeout(r, 1_000));
+    svc = await createCaseIntake(config, { log: () => undefined });
+    try {
+      const out = await cli;
+      const summary = JSON.parse(out.stdout) as Record<string, number>;
+      expect(out.code).toBe(0);
+      expect(summary).toMatchObject({ sent: lines, acked: lines, rejected: 0, unanswered: 0 });
+      expect(summary.reconnects).toBeGreaterThan(0);
+      let stored = 0;
+      for await (const s of svc.store.cases()) stored += s.version;
+      expect(stored).toBe(lines);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('gives up on an intake that never answers, with a summary and exit 1', async () => {
+    const out = await submit(file, `127.0.0.1:${await freePort()}`, 2);
+    expect(out.code).toBe(1);
+    const summary = JSON.parse(out.stdout) as {
+      acked: number;
+      unanswered: number;
+      failure: string;
+    };
+    expect(summary.acked).toBe(0);
+    expect(summary.unanswered).toBeGreaterThan(0);
+    expect(summary.failure).toMatch(/intake did not answer for 2 s/);
+  });
+});
