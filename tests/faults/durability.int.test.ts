@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { events, intake } from '@enforcement/contracts';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
+import { checkHealth } from '@enforcement/grpc-kit';
 import { namespaced } from '@enforcement/messaging';
 import { eventually, repoRoot, uniqueName } from '@enforcement/testing';
 import { generateYear } from '@enforcement/generator';
@@ -19,7 +20,8 @@ const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
  * middle of a streamed year and started again. Every command the CLI sent
  * must end up acknowledged (it retries what was answered UNAVAILABLE and
  * what a broken stream left unanswered), and every acknowledged event must be
- * in the store and on the topic: nothing acknowledged is lost.
+ * in the store and on the topic: nothing acknowledged is lost. Meanwhile
+ * health answers NOT_SERVING, and SERVING again by itself.
  */
 describe('durability through a PostgreSQL crash', () => {
   let stack: PrivateStack;
@@ -51,6 +53,7 @@ describe('durability through a PostgreSQL crash', () => {
         CASE_EVENTS_PARTITIONS: '4',
         INGRESS_ENABLED: 'false',
         RELAY_SWEEP_AFTER_MS: '2000',
+        HEALTH_CHECK_MS: '500',
       }),
       { log: () => undefined },
     );
@@ -91,9 +94,20 @@ describe('durability through a PostgreSQL crash', () => {
       },
       { timeoutMs: 60_000, intervalMs: 50, what: '300 stored commits' },
     );
+    expect(await checkHealth(svc.address)).toBe('SERVING');
     await stack.killPostgres();
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Health tells a load balancer the truth while the database is gone...
+    await eventually(
+      async () => ((await checkHealth(svc.address)) === 'NOT_SERVING' ? true : undefined),
+      { timeoutMs: 20_000, what: 'NOT_SERVING without PostgreSQL' },
+    );
+    expect([...svc.readiness.failing.keys()]).toContain('store');
     await stack.up();
+    // ...and recovers by itself once it is back.
+    await eventually(
+      async () => ((await checkHealth(svc.address)) === 'SERVING' ? true : undefined),
+      { timeoutMs: 30_000, what: 'SERVING again' },
+    );
 
     const out = await cli;
     const summary = JSON.parse(out.stdout) as {

@@ -1,6 +1,11 @@
 import { verifierFrom } from '@enforcement/auth';
 import { intake } from '@enforcement/contracts';
-import { createGrpcServer, serverCredentialsFrom } from '@enforcement/grpc-kit';
+import {
+  createGrpcServer,
+  serverCredentialsFrom,
+  watchReadiness,
+  type Readiness,
+} from '@enforcement/grpc-kit';
 import {
   createKafka,
   ensureTopics,
@@ -8,7 +13,7 @@ import {
   namespacedGroup,
   type TopicNames,
 } from '@enforcement/messaging';
-import { connectMongo } from '@enforcement/mongo-kit';
+import { connectMongo, ping } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { BENCHMARKS_2021, type BenchmarkTable } from '@enforcement/reference-data';
 import { KafkaCheckpoints } from './adapters/kafka/checkpoints.js';
@@ -40,6 +45,8 @@ export interface CaseIntake {
   readonly store: MongoEventStore;
   readonly relay: KafkaRelay;
   readonly checkpoints: KafkaCheckpoints;
+  /** What health last found failing (empty while SERVING). */
+  readonly readiness: Readiness;
   readonly accessLog: MongoAccessLog;
   /** Graceful: stop taking calls, flush the relay, close connections. */
   stop(): Promise<void>;
@@ -151,6 +158,20 @@ export async function createCaseIntake(
     intakeService(deps, { verify, submitMaxInFlight: config.SUBMIT_MAX_IN_FLIGHT, onUnexpected }),
   );
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
+  const readiness = watchReadiness(
+    grpc,
+    {
+      store: () => ping(mongo.db),
+      relay: () => Promise.resolve(noRelay ? true : relay.health()),
+      ...(ingress
+        ? {
+            ingress: () =>
+              Promise.resolve(ingress.running || 'the ingress consumer is not running'),
+          }
+        : {}),
+    },
+    { intervalMs: config.HEALTH_CHECK_MS, log },
+  );
 
   return {
     port,
@@ -160,7 +181,9 @@ export async function createCaseIntake(
     relay,
     checkpoints,
     accessLog,
+    readiness,
     stop: async () => {
+      readiness.stop();
       await grpc.shutdown();
       await ingress?.stop();
       if (!noRelay) await relay.stop();
@@ -168,6 +191,7 @@ export async function createCaseIntake(
       await mongo.close();
     },
     kill: async () => {
+      readiness.stop();
       grpc.server.forceShutdown();
       await relay.abort();
       await ingress?.stop().catch(() => undefined);

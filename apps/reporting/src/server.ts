@@ -1,7 +1,7 @@
 import { Partitioners } from 'kafkajs';
 import { verifierFrom } from '@enforcement/auth';
 import { reporting } from '@enforcement/contracts';
-import { createGrpcServer, serverCredentialsFrom } from '@enforcement/grpc-kit';
+import { createGrpcServer, serverCredentialsFrom, watchReadiness } from '@enforcement/grpc-kit';
 import {
   createKafka,
   ensureTopics,
@@ -9,7 +9,7 @@ import {
   namespacedGroup,
   type TopicNames,
 } from '@enforcement/messaging';
-import { connectMongo } from '@enforcement/mongo-kit';
+import { connectMongo, ping } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { reportingService } from './adapters/grpc/reporting-service.js';
 import { FactsConsumer, KafkaDeadLetters } from './adapters/kafka/facts-consumer.js';
@@ -93,6 +93,11 @@ export async function createReporting(
     reportingService(reports, verify, (e) => log('unexpected error', e)),
   );
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
+  const readiness = watchReadiness(
+    grpc,
+    { store: () => ping(mongo.db) },
+    { intervalMs: config.HEALTH_CHECK_MS, log },
+  );
 
   return {
     port,
@@ -100,6 +105,7 @@ export async function createReporting(
     reports,
     consumer,
     stop: async () => {
+      readiness.stop();
       await grpc.shutdown();
       await consumer.stop().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);

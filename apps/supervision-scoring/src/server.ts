@@ -5,6 +5,7 @@ import {
   channelCredentialsFrom,
   createGrpcServer,
   serverCredentialsFrom,
+  watchReadiness,
 } from '@enforcement/grpc-kit';
 import {
   createKafka,
@@ -13,7 +14,7 @@ import {
   namespacedGroup,
   type TopicNames,
 } from '@enforcement/messaging';
-import { connectMongo } from '@enforcement/mongo-kit';
+import { connectMongo, ping } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { IntakeClient } from './adapters/grpc/intake-client.js';
 import { scoringService } from './adapters/grpc/scoring-service.js';
@@ -115,6 +116,11 @@ export async function createSupervisionScoring(
     scoringService(runtime, verify, (e) => log('unexpected error', e)),
   );
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
+  const readiness = watchReadiness(
+    grpc,
+    { store: () => ping(mongo.db) },
+    { intervalMs: config.HEALTH_CHECK_MS, log },
+  );
 
   const closeAll = async () => {
     await hub.stop().catch(() => undefined);
@@ -126,6 +132,7 @@ export async function createSupervisionScoring(
     address: `${config.GRPC_HOST}:${port}`,
     runtime,
     stop: async () => {
+      readiness.stop();
       await grpc.shutdown();
       await runtime.stop();
       await closeAll();
@@ -133,6 +140,7 @@ export async function createSupervisionScoring(
     },
     kill: async () => {
       // Storage goes first, mid-message, as in a crash; nothing is drained.
+      readiness.stop();
       grpc.server.forceShutdown();
       await mongo.close(true).catch(() => undefined);
       await runtime.stop().catch(() => undefined);

@@ -156,6 +156,8 @@ export const grpcSpec = {
   GRPC_TLS_CLIENT_CA: string({ default: '-' }),
   /** Whether server reflection answers; a deployment may turn it off. */
   GRPC_REFLECTION: boolean({ default: true }),
+  /** How often health checks the service's dependencies (SERVING only while all answer). */
+  HEALTH_CHECK_MS: integer({ default: 2_000, min: 100 }),
 } satisfies Spec;
 
 /**

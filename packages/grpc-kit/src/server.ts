@@ -36,6 +36,8 @@ export interface GrpcServer {
   listen(host: string, port: number): Promise<number>;
   /** Marks NOT_SERVING, drains calls for up to `graceMs`, then forces. */
   shutdown(graceMs?: number): Promise<void>;
+  /** Health follows readiness once listening: SERVING or NOT_SERVING for every service. */
+  setServing(serving: boolean): void;
 }
 
 /**
@@ -82,10 +84,15 @@ export function createGrpcServer(
     for (const name of ['', ...served]) health.setStatus(name, s);
   };
 
+  let listening = false;
+  let shuttingDown = false;
   return {
     server,
     health,
     addService,
+    setServing: (serving) => {
+      if (listening && !shuttingDown) setAll(serving ? 'SERVING' : 'NOT_SERVING');
+    },
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         // Reflection lists exactly the services added by now, so a client
@@ -102,11 +109,13 @@ export function createGrpcServer(
             return;
           }
           setAll('SERVING');
+          listening = true;
           resolve(bound);
         });
       }),
     shutdown: (graceMs = 5_000) =>
       new Promise((resolve) => {
+        shuttingDown = true;
         setAll('NOT_SERVING');
         const force = setTimeout(() => server.forceShutdown(), graceMs);
         server.tryShutdown(() => {

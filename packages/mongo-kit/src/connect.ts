@@ -6,6 +6,16 @@ export interface MongoHandle {
   close(force?: boolean): Promise<void>;
 }
 
+/** True when the server answers a ping (FerretDB asks its backend too), else the reason. */
+export async function ping(db: Db): Promise<true | string> {
+  try {
+    await db.command({ ping: 1 });
+    return true;
+  } catch (e) {
+    return `database: ${(e as Error).message.split('\n')[0] ?? 'no answer'}`;
+  }
+}
+
 /** Connects, checks the server answers, and returns the named database. */
 export async function connectMongo(uri: string, dbName: string): Promise<MongoHandle> {
   const client = new MongoClient(uri, {
@@ -13,6 +23,9 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
     // idempotent at the application level instead.
     retryWrites: false,
     serverSelectionTimeoutMS: 15_000,
+    // No call waits forever on a server that stopped answering (FerretDB
+    // stalled on its pool): the socket gives up after a minute.
+    socketTimeoutMS: 60_000,
     maxPoolSize: 20,
   });
   await client.connect();

@@ -1,4 +1,4 @@
 export { PartitionedCollection } from './partitioned.js';
 export { bulkFailures, isDuplicateKey } from './errors.js';
-export { connectMongo } from './connect.js';
+export { connectMongo, ping } from './connect.js';
 export { BatchedLookup } from './batched-lookup.js';

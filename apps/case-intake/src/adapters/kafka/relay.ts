@@ -103,6 +103,8 @@ export class KafkaRelay implements Publisher {
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
   private failures = 0;
+  /** When publication started failing without a success since (ms), or 0. */
+  private failingSince = 0;
   /** Cases with a parked commit: their later commits are parked too, to keep each case in order. */
   private readonly parkedCases = new Set<string>();
 
@@ -143,9 +145,14 @@ export class KafkaRelay implements Publisher {
     }
   }
 
-  async stop(): Promise<void> {
+  /** Publishes what is queued for at most `graceMs` (Kafka may be down), then stops; the outbox keeps the rest. */
+  async stop(graceMs = 5_000): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    await this.drain().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.drain().catch(() => undefined),
+      new Promise((r) => (timer = setTimeout(r, graceMs))),
+    ]).finally(() => clearTimeout(timer));
     this.stopped = true;
     await this.producer.disconnect();
   }
@@ -169,6 +176,13 @@ export class KafkaRelay implements Publisher {
     });
   }
 
+  /** True while Kafka takes what the relay sends, or a reason (readiness). */
+  health(): true | string {
+    if (this.failingSince === 0 || Date.now() - this.failingSince < 10_000) return true;
+    const s = Math.round((Date.now() - this.failingSince) / 1000);
+    return `publication to Kafka failing for ${s} s, ${this.queue.length} commits waiting`;
+  }
+
   private backoffMs(): number {
     return this.failures === 0 ? 0 : Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6));
   }
@@ -186,6 +200,7 @@ export class KafkaRelay implements Publisher {
       } catch (e) {
         if (!poison(e) || open.length === 0) {
           this.failures++;
+          this.failingSince ||= Date.now();
           this.opts.onError?.(e);
           return; // kept in the queue; retried after a backoff
         }
@@ -201,6 +216,7 @@ export class KafkaRelay implements Publisher {
           } catch (one) {
             if (!poison(one)) {
               this.failures++;
+              this.failingSince ||= Date.now();
               this.opts.onError?.(one);
               break;
             }
@@ -209,6 +225,7 @@ export class KafkaRelay implements Publisher {
         }
       }
       this.failures = 0;
+      this.failingSince = 0;
       const done = new Set([...blocked, ...sent]);
       const parkedNow = open.filter((q) => !done.has(q) && this.parkedCases.has(q.commit.caseId));
       for (const q of parkedNow) done.add(q);

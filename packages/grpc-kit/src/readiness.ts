@@ -1,0 +1,70 @@
+import type { GrpcServer } from './server.js';
+
+/** One dependency's check: true when it works, or a reason why not. Throwing is a failure too. */
+export type ReadinessCheck = () => Promise<true | string>;
+
+export interface Readiness {
+  /** The failing checks of the last round, by name (empty when serving). */
+  readonly failing: ReadonlyMap<string, string>;
+  /** Runs every check now and applies the result. */
+  check(): Promise<void>;
+  stop(): void;
+}
+
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+};
+
+/**
+ * Health that says whether the service works, not only whether it listens:
+ * every `intervalMs` each check runs with a deadline, and the server's health
+ * is NOT_SERVING while any fails (the database, Kafka, the relay, a consumer),
+ * SERVING again once all pass. A change is logged.
+ */
+export function watchReadiness(
+  grpc: GrpcServer,
+  checks: Record<string, ReadinessCheck>,
+  o: { intervalMs: number; timeoutMs?: number; log: (msg: string) => void },
+): Readiness {
+  const failing = new Map<string, string>();
+  let serving = true;
+  let running: Promise<void> | undefined;
+  const check = async () => {
+    const results = await Promise.all(
+      Object.entries(checks).map(async ([name, run]) => {
+        try {
+          return [name, await within(run(), o.timeoutMs ?? 3_000, name)] as const;
+        } catch (e) {
+          return [name, (e as Error).message] as const;
+        }
+      }),
+    );
+    failing.clear();
+    for (const [name, r] of results) if (r !== true) failing.set(name, r);
+    const ok = failing.size === 0;
+    if (ok !== serving) {
+      serving = ok;
+      o.log(
+        ok
+          ? 'ready: every dependency answers'
+          : `not ready: ${[...failing].map(([n, why]) => `${n}: ${why}`).join('; ')}`,
+      );
+    }
+    grpc.setServing(ok);
+  };
+  const timer = setInterval(() => {
+    running ??= check().finally(() => (running = undefined));
+  }, o.intervalMs);
+  timer.unref();
+  return {
+    failing,
+    check: () => (running ??= check().finally(() => (running = undefined))),
+    stop: () => clearInterval(timer),
+  };
+}
