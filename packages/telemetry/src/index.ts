@@ -68,9 +68,14 @@ export async function shutdownTelemetry(): Promise<void> {
 
 export { createLogger, logTo, type Logger } from './log.js';
 
+/** How long a drain may take before the process exits anyway (SHUTDOWN_GRACE_MS). */
+const graceMs = () => Number(process.env.SHUTDOWN_GRACE_MS ?? 15_000);
+
 /**
  * A service's main after it started: says where it serves, and on SIGINT or
- * SIGTERM drains it, flushes telemetry and exits.
+ * SIGTERM drains it, flushes telemetry and exits. The drain is bounded: past
+ * SHUTDOWN_GRACE_MS (15 s), or on a second signal, the process exits at once
+ * with status 1 (whatever was stored and not yet published is in the outbox).
  */
 export function serveUntilSignalled(
   name: string,
@@ -78,13 +83,30 @@ export function serveUntilSignalled(
 ): void {
   const log = createLogger(name);
   log.info({ address: service.address }, `serving gRPC on ${service.address}`);
+  let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting without draining');
+        process.exit(1);
+      }
+      stopping = true;
       log.info({ signal }, 'draining');
+      const limit = graceMs();
+      setTimeout(() => {
+        log.error({ graceMs: limit }, 'drain did not finish in time: exiting');
+        process.exit(1);
+      }, limit).unref();
       void service
         .stop()
         .then(() => shutdownTelemetry())
-        .finally(() => process.exit(0));
+        .then(
+          () => process.exit(0),
+          (e: unknown) => {
+            log.error({ err: e }, 'drain failed');
+            process.exit(1);
+          },
+        );
     });
   }
 }

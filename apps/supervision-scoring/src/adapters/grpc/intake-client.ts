@@ -6,6 +6,9 @@ import type { CaseScoreResult } from '../../domain/scoring-model.js';
 const call = <T>(fn: (cb: (err: ServiceError | null, res: T) => void) => unknown): Promise<T> =>
   new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
 
+/** Every call to intake has a deadline: a stalled intake fails the firing, which is retried next tick. */
+const deadline = () => ({ deadline: Date.now() + 15_000 });
+
 /** case-intake over gRPC, as the supervisor: how the rules and evaluations close the loop. */
 export class IntakeClient implements IntakeCommands, History {
   private readonly client: intake.CaseIntakeServiceClient;
@@ -47,6 +50,7 @@ export class IntakeClient implements IntakeCommands, History {
           ruleId: o.ruleId,
         },
         md,
+        deadline(),
         cb,
       ),
     );
@@ -67,6 +71,7 @@ export class IntakeClient implements IntakeCommands, History {
           responseDueAt: o.responseDueAt,
         },
         md,
+        deadline(),
         cb,
       ),
     );
@@ -88,6 +93,7 @@ export class IntakeClient implements IntakeCommands, History {
           indicators: s.indicators,
         },
         md,
+        deadline(),
         cb,
       ),
     );
@@ -97,7 +103,7 @@ export class IntakeClient implements IntakeCommands, History {
     const md = await this.md();
     return new Promise((resolve, reject) => {
       const out: events.CaseEvent[] = [];
-      const stream = this.client.readStream({ caseId, fromVersion }, md);
+      const stream = this.client.readStream({ caseId, fromVersion }, md, deadline());
       stream.on('data', (r: intake.ReadStreamResponse) => r.event && out.push(r.event));
       stream.on('end', () => resolve(out));
       stream.on('error', reject);
