@@ -206,6 +206,19 @@ describe('hostile input', () => {
     expect(e.details).toContain(`FIELD.INVALID: ${field}`);
   });
 
+  // Found by the fuzz suite (tests/fuzz): PostgreSQL's jsonb cannot store a NUL, and it came back INTERNAL.
+  it('refuses a NUL byte in any text field as INVALID_ARGUMENT naming the field', async () => {
+    const l = fullLoop(uniqueName('nul'));
+    const e = (await register({ ...l.register, district: '\u0000' })) as ServiceError;
+    expect(e.code).toBe(status.INVALID_ARGUMENT);
+    expect(e.details).toContain('FIELD.INVALID: district: contains a NUL character');
+    const p = (await register({
+      ...l.register,
+      parties: [{ kind: events.PartyKind.PARTY_KIND_PERSON, name: '张\u0000三', identifier: '' }],
+    })) as ServiceError;
+    expect(p.details).toContain('parties[0].name');
+  });
+
   it('refuses a command id reused for another payload, naming the original; an exact retry is still a duplicate', async () => {
     const l = fullLoop(uniqueName('idem'));
     const first = (await register(l.register)) as intake.CommandResult;

@@ -37,9 +37,14 @@ function* leaves(v: unknown, path: string): Generator<[string, unknown]> {
   for (const [k, x] of Object.entries(o)) yield* leaves(x, path ? `${path}.${snake(k)}` : snake(k));
 }
 
-/** Every time in the command lies between 1990 and 2100. */
-export function checkTimes(c: Command): void {
+/**
+ * Every time in the command lies between 1990 and 2100, and no text holds a
+ * NUL character (PostgreSQL's jsonb, under FerretDB, cannot store one).
+ */
+export function checkValues(c: Command): void {
   for (const [path, v] of leaves(c.value, '')) {
+    if (typeof v === 'string' && v.includes('\u0000'))
+      fail('FIELD.INVALID', 'contains a NUL character', path);
     if (!(v instanceof Date)) continue;
     if (Number.isNaN(v.getTime())) fail('TIME.OUT_OF_RANGE', 'is not a valid time', path);
     if (v < EARLIEST || v >= LATEST)

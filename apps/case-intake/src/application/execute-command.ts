@@ -20,7 +20,7 @@ import {
   type Publisher,
 } from './ports.js';
 import { forCaller } from './privacy.js';
-import { checkEventSizes, checkId, checkTimes, fingerprintOf } from './admission.js';
+import { checkEventSizes, checkId, checkValues, fingerprintOf } from './admission.js';
 import type { CaseHead, HeadCache } from './stream-cache.js';
 import { stateOf } from './to-domain.js';
 
@@ -215,7 +215,7 @@ export async function executeCommand(
           { now, occurredAt, benchmarks: deps.benchmarks },
           { headHash: head.headHash, version: head.version },
         );
-        checkTimes(c);
+        checkValues(c);
         const evs = envelope(
           c,
           head,
