@@ -16,4 +16,5 @@ npx turbo run build --output-logs=errors-only >/dev/null
 mkdir -p docs/fuzz
 FUZZ_RUNS=${FUZZ_RUNS:-2000} GIT_COMMIT=$(git rev-parse --short HEAD) \
   FUZZ_REPORT=docs/fuzz/latest.md npx vitest run --project integration tests/fuzz
+npx prettier --write docs/fuzz/latest.md --log-level=warn
 cat docs/fuzz/latest.md
