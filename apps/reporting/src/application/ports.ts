@@ -24,6 +24,9 @@ export interface FactStore {
   writePages(partition: number, pages: FactPage[]): Promise<void>;
   saveProgress(p: Progress): Promise<void>;
   progress(): Promise<Progress[]>;
+  /** The latest moment ever reported complete (ms), kept so a restart never lowers it. */
+  loadCompleteThrough(): Promise<number>;
+  saveCompleteThrough(ms: number): Promise<void>;
   /** Calls `each` with every case that has a fact dated in the year, in no particular order. */
   forEachCaseOfYear(year: number, each: (facts: CaseFacts) => void): Promise<void>;
   drop(): Promise<void>;

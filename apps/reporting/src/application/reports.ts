@@ -24,8 +24,26 @@ export class Reports {
     private readonly settleMs: number,
   ) {}
 
-  /** Every event recorded at or before this moment has been applied (ms). */
+  /** The highest moment answered so far; undefined until read back from the store. */
+  private highest: number | undefined;
+
+  /**
+   * Every event recorded at or before this moment has been applied (ms). It
+   * never goes back: once an as-of has been accepted it stays accepted, also
+   * across restarts (the moment is stored before it is answered), and the
+   * figures as of it are those of the facts already stored.
+   */
   async completeThrough(): Promise<number> {
+    this.highest ??= await this.store.loadCompleteThrough();
+    const computed = await this.computeCompleteThrough();
+    if (computed > this.highest) {
+      await this.store.saveCompleteThrough(computed);
+      this.highest = computed;
+    }
+    return this.highest;
+  }
+
+  private async computeCompleteThrough(): Promise<number> {
     const now = this.clock.now().getTime() - this.settleMs;
     const [high, progress] = await Promise.all([this.highWatermarks(), this.store.progress()]);
     const applied = new Map(progress.map((p) => [p.partition, p]));

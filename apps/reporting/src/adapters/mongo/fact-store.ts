@@ -72,6 +72,19 @@ export class MongoFactStore implements FactStore {
     await this.progressDocs.replaceOne({ _id: `p${p.partition}` }, p, { upsert: true });
   }
 
+  async loadCompleteThrough(): Promise<number> {
+    const doc = await this.db
+      .collection<{ _id: string; ms: number }>('complete_through')
+      .findOne({ _id: 'all' });
+    return doc?.ms ?? 0;
+  }
+
+  async saveCompleteThrough(ms: number): Promise<void> {
+    await this.db
+      .collection<{ _id: string; ms: number }>('complete_through')
+      .replaceOne({ _id: 'all' }, { ms }, { upsert: true });
+  }
+
   async progress(): Promise<Progress[]> {
     const docs = await this.progressDocs.find({}).toArray();
     return docs.map(({ partition, offset, recordedMs }) => ({ partition, offset, recordedMs }));
