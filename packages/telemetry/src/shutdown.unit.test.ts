@@ -20,7 +20,14 @@ function runService(stopMs: number | 'never', graceMs: number) {
     env: { ...process.env, SHUTDOWN_GRACE_MS: String(graceMs), OTEL_SDK_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
-  const ready = new Promise<void>((r) => child.stdout.once('data', () => r()));
+  // Signals go only once the handlers are in place: after the script's own 'ready' line.
+  const ready = new Promise<void>((r) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (/^ready$/m.test(out)) r();
+    });
+  });
   const exited = new Promise<{ code: number | null; ms: number }>((resolve) => {
     let t0 = 0;
     child.once('spawn', () => (t0 = Date.now()));
