@@ -54,6 +54,9 @@ const TRANSIENT_NAMES = new Set([
   'MongoServerSelectionError',
   'MongoNotConnectedError',
   'MongoPoolClearedError',
+  'PoolClearedOnNetworkError',
+  'MongoPoolClosedError',
+  'MongoServerClosedError',
   'MongoTopologyClosedError',
   'MongoOperationTimeoutError',
   'MongoWaitQueueTimeoutError',
@@ -64,7 +67,7 @@ const TRANSIENT_NAMES = new Set([
 ]);
 /** What FerretDB answers while its PostgreSQL is down or restarting. */
 const BACKEND_DOWN =
-  /connection refused|failed to connect|connect: |terminating connection|unexpected postmaster exit|the database system is (starting up|shutting down|in recovery|not yet accepting connections)|conn closed|unexpected EOF|broken pipe|pool closed|context deadline exceeded|SQLSTATE (57P0[1-3]|08\d\d\d)/i;
+  /connection refused|failed to connect|connect: |terminating connection|unexpected postmaster exit|the database system is (starting up|shutting down|in recovery|not yet accepting connections)|conn closed|unexpected EOF|broken pipe|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|connection \d+ to \S+ (closed|timed out)|pool closed|context deadline exceeded|SQLSTATE (57P0[1-3]|08\d\d\d)/i;
 
 /**
  * Whether an error is a transient outage (the database or broker out of

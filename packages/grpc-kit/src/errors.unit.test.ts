@@ -54,6 +54,17 @@ describe('toServiceError', () => {
         },
       ),
     ],
+    // The driver wraps a dropped connection under insertMany in a bulk write error.
+    [
+      'FerretDB killed under an insert',
+      Object.assign(new Error('connection 20 to 127.0.0.1:27057 closed'), {
+        name: 'MongoBulkWriteError',
+      }),
+    ],
+    [
+      'a reset under an insert',
+      Object.assign(new Error('read ECONNRESET'), { name: 'MongoBulkWriteError' }),
+    ],
     [
       'the broker is gone',
       Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError' }),
