@@ -13,6 +13,8 @@ export interface ServiceProcess {
   /** Peak resident set so far (VmHWM), in MiB. */
   peakRssMiB(): number;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash or the OOM killer would. */
+  kill(): Promise<void>;
 }
 
 /** Starts `apps/<name>/dist/main.js` with `env` and waits until it serves gRPC. */
@@ -38,6 +40,8 @@ export async function startService(
   const address = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before serving`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
+      // Errors a service logs show beside the run's own output.
+      if (/"level":(50|60)/.test(line)) process.stderr.write(`[${name}] ${line}\n`);
       const m = /serving gRPC on ([\d.]+:\d+)/.exec(line);
       if (m?.[1]) resolve(m[1]);
     });
@@ -61,6 +65,10 @@ export async function startService(
     stop: async () => {
       peakRssMiB();
       if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    kill: async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
     },
   };

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The fault suite:
+#   npm run chaos [-- --trials 2 --cases 150]
+# kill -9 of PostgreSQL, FerretDB and case-intake, and a Kafka restart, each
+# at a random moment of a streamed year on a private stack; checks nothing
+# acknowledged is lost or doubled, and writes docs/chaos/latest.md.
+# `npm test` runs the PostgreSQL and intake faults once each
+# (tests/faults/durability.int.test.ts, tests/e2e/cli-outage.int.test.ts).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/bootstrap.sh
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
+npx turbo run build --output-logs=errors-only >/dev/null
+npx tsx tests/chaos/run.ts "$@"
+npx prettier --write docs/chaos/latest.md --log-level=warn
