@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reporting, type scoring } from '@enforcement/contracts';
+import { reporting, scoring } from '@enforcement/contracts';
 import { generateYear, reportedFigures } from '@enforcement/generator';
+import { checkHealth } from '@enforcement/grpc-kit';
 import { eventually, repoRoot, tokenFor, unary } from '@enforcement/testing';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
@@ -147,6 +148,62 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     expect(audited.stdout).toMatch(
       /^\d+ cases, \d+ events checked against \d+ checkpoints: every history intact$/m,
     );
+  });
+
+  it('keeps answering under load: 32 annual reports, 32 rankings, a full ReadAll and an audit at once, health SERVING throughout', async () => {
+    const [rep, sup] = await Promise.all([tokenFor(['reporting']), tokenFor(['supervisor'])]);
+    const deadline = () => ({ deadline: Date.now() + 90_000 });
+    const reports = Array.from({ length: 32 }, (_, i) =>
+      unary((cb) =>
+        sys.reportingClient.getAnnualStatistics(
+          { year: 2021, groupBy: i % 5 },
+          rep,
+          deadline(),
+          cb,
+        ),
+      ),
+    );
+    const rankings = Array.from({ length: 32 }, (_, i) =>
+      unary((cb) =>
+        sys.scoringClient.listScores(
+          scoring.ListScoresRequest.fromPartial({
+            groupBy: ((i % 5) + 1) as scoring.GroupBy,
+            periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
+            period: '2021',
+            ascending: i % 2 === 0,
+            pageSize: 20,
+          }),
+          sup,
+          deadline(),
+          cb,
+        ),
+      ),
+    );
+    const readAll = new Promise<number>((resolve, reject) => {
+      let n = 0;
+      const stream = sys.intakeClient.readAll({ afterPosition: 0, maxCount: 0 }, sup, deadline());
+      stream.on('data', () => n++);
+      stream.on('end', () => resolve(n));
+      stream.on('error', reject);
+    });
+    const audit = enforce(sys, 'audit', '--json');
+    const health = Promise.all(
+      [sys.intake.address, sys.scoring.address, sys.reporting.address].map((a) =>
+        checkHealth(a, '', 30_000),
+      ),
+    );
+    const [r, s, all, a, h] = await Promise.all([
+      Promise.all(reports),
+      Promise.all(rankings),
+      readAll,
+      audit,
+      health,
+    ]);
+    expect(r).toHaveLength(32);
+    expect(s).toHaveLength(32);
+    expect(all).toBeGreaterThanOrEqual(year.commands);
+    expect(a.code).toBe(0);
+    expect(h).toEqual(['SERVING', 'SERVING', 'SERVING']);
   });
 
   it('keeps streaming past bad lines, says which, and exits 3; bad usage exits 2', async () => {
