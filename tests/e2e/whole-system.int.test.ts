@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reporting, scoring } from '@enforcement/contracts';
 import { generateYear, reportedFigures } from '@enforcement/generator';
 import { checkHealth } from '@enforcement/grpc-kit';
-import { eventually, repoRoot, tokenFor, unary } from '@enforcement/testing';
+import { eventually, repoRoot, stack, tokenFor, unary } from '@enforcement/testing';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
 const run = promisify(execFile);
@@ -143,6 +143,18 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     const verified = await enforce(sys, 'verify', 'LZ2021-000001', 'LZ2021-R00001');
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/LZ2021-000001: intact, \d+ events/);
+    const reconciled = await enforce(
+      sys,
+      'reconcile',
+      '--brokers',
+      stack().kafkaBrokers.join(','),
+      '--topic',
+      sys.topics.caseEvents,
+    );
+    expect(reconciled.code).toBe(0);
+    expect(reconciled.stdout).toMatch(
+      /^(\d+) events in the store, \1 on \S+ \(\d+ messages, \d+ republished\): they agree$/m,
+    );
     const audited = await enforce(sys, 'audit');
     expect(audited.code).toBe(0);
     expect(audited.stdout).toMatch(

@@ -3,11 +3,21 @@
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { EXIT, helpOf, parse, UsageError, type Command } from './cli.js';
 import { audit } from './commands/audit.js';
+import { reconcile } from './commands/reconcile.js';
 import { generate } from './commands/generate.js';
 import { orders, report, scores, verify } from './commands/queries.js';
 import { submit } from './commands/submit.js';
 
-const COMMANDS: readonly Command[] = [submit, scores, orders, report, verify, audit, generate];
+const COMMANDS: readonly Command[] = [
+  submit,
+  scores,
+  orders,
+  report,
+  verify,
+  audit,
+  reconcile,
+  generate,
+];
 
 const usage = () =>
   [

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { type intake } from '@enforcement/contracts';
-import { eventually, repoRoot, uniqueName } from '@enforcement/testing';
+import { eventually, repoRoot, stack, uniqueName } from '@enforcement/testing';
 import { fullLoop, nextMeta } from '../test-support/commands.js';
 import { startIntake, tokenFor, unary, type TestIntake } from '../test-support/harness.js';
 import { rechain, storedCommits } from './attacker.test-support.js';
@@ -234,6 +234,28 @@ describe('tamper evidence against a database writer', () => {
       /^edit-\S+: BROKEN at version 7 \(position \d+\): content of version 7/m,
     );
     expect(cli.stdout).toMatch(/4 broken \(1 gone from the store\)$/m);
+
+    // The store beside the topic: what was cut or deleted is still on Kafka, the forgery never was.
+    const rec = await runCli([
+      'reconcile',
+      '--json',
+      '--intake',
+      svc.service.address,
+      '--brokers',
+      stack().kafkaBrokers.join(','),
+      '--topic',
+      svc.topics.caseEvents,
+    ]);
+    expect(rec.code).toBe(3);
+    const diff = (
+      JSON.parse(rec.stdout) as {
+        differences: { caseId: string; version: number; problem: string }[];
+      }
+    ).differences.map((d) => [d.caseId.split('-')[0], d.version, d.problem]);
+    expect(diff).toContainEqual(['cut', 8, 'missing in the store']);
+    expect(diff).toContainEqual(['forge', 9, 'missing on the topic']);
+    expect(diff.filter(([c]) => c === 'gone')).toHaveLength(8);
+    expect(diff.filter(([c]) => c === 'intact' || c === 'ok')).toEqual([]);
 
     const denied = await (async () => {
       for await (const _ of svc.client.auditStore({}, agency)) void _;
