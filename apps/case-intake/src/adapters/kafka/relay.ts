@@ -202,6 +202,10 @@ export class KafkaRelay implements Publisher {
           this.failures++;
           this.failingSince ||= Date.now();
           this.opts.onError?.(e);
+          // kafkajs gives a producer up after some broker failures (a
+          // restart): it must connect again, or every retry fails the same.
+          if (/producer is disconnected/i.test((e as Error).message) && !this.stopped)
+            await this.producer.connect().catch((c: unknown) => this.opts.onError?.(c));
           return; // kept in the queue; retried after a backoff
         }
         // Something in the batch can never be published: find it, one commit at a time.
