@@ -55,6 +55,7 @@ const TRANSIENT_NAMES = new Set([
   'MongoNotConnectedError',
   'MongoPoolClearedError',
   'PoolClearedOnNetworkError',
+  'PoolClearedError',
   'MongoPoolClosedError',
   'MongoServerClosedError',
   'MongoTopologyClosedError',

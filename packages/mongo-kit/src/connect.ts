@@ -26,6 +26,11 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
     // No call waits forever on a server that stopped answering (FerretDB
     // stalled on its pool): the socket gives up after a minute.
     socketTimeoutMS: 60_000,
+    // Polled monitoring, every 2 s: after the server is killed and started
+    // again, the streaming monitor was seen stuck on its dead connection for
+    // minutes (every selection failing with it), so the service never recovered.
+    serverMonitoringMode: 'poll',
+    heartbeatFrequencyMS: 2_000,
     maxPoolSize: 20,
   });
   await client.connect();
