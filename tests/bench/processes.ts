@@ -1,6 +1,6 @@
 // The services as the benchmarks run them: each its own process, started
 // from its built main, so that its memory is its own.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
@@ -16,6 +16,13 @@ export interface ServiceProcess {
   /** SIGKILL, as a crash or the OOM killer would. */
   kill(): Promise<void>;
 }
+
+const running = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    for (const child of running) child.kill('SIGTERM');
+    process.exit(130);
+  });
 
 /** Starts `apps/<name>/dist/main.js` with `env` and waits until it serves gRPC. */
 export async function startService(
@@ -33,10 +40,15 @@ export async function startService(
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // The bench ending for any reason takes its services with it.
+  // The bench (or the chaos run) ending for any reason, a signal included,
+  // takes its services with it.
   const orphaned = () => child.kill('SIGTERM');
   process.once('exit', orphaned);
-  void exited.then(() => process.off('exit', orphaned));
+  running.add(child);
+  void exited.then(() => {
+    process.off('exit', orphaned);
+    running.delete(child);
+  });
   const address = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before serving`)));
     createInterface({ input: child.stdout }).on('line', (line) => {

@@ -137,11 +137,20 @@ export class KafkaRelay implements Publisher {
     this.kick();
   }
 
-  /** Resolves once everything queued so far is on Kafka. */
+  /**
+   * Resolves once everything queued so far is on Kafka. Between failed
+   * attempts it waits the backoff: a producer that fails at once (kafkajs
+   * gave it up) must not turn this into a loop that starves the event loop,
+   * signals and timers included.
+   */
   async drain(): Promise<void> {
     while (this.queue.length > 0 || this.flushing) {
       this.kick();
       await this.flushing;
+      if (this.failures > 0 && this.queue.length > 0) {
+        if (this.stopped) return;
+        await new Promise((r) => setTimeout(r, this.backoffMs()));
+      }
     }
   }
 
