@@ -37,42 +37,56 @@ describe('the loop closes through the services', () => {
     return l;
   }
 
-  it('opens exactly one supervision order on an overdue case, however often the rules run', async () => {
+  it('opens each deadline order once, dated when its condition first held, however often the rules run', async () => {
     const caseId = uniqueName('overdue');
-    const l = loop(caseId, new Date(Date.now() - 100 * DAY));
+    const registered = new Date(Date.now() - 100 * DAY);
+    const l = loop(caseId, registered);
     await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
     await unary((cb) => sys.intakeClient.dispatchCase(l.dispatch, agency, cb));
     await eventually(async () => ((await view(caseId))?.view.version === 2 ? true : undefined), {
       what: 'projected',
     });
 
-    // The rules run again and again (as the ticker would) until the order is back.
+    // The rules run again and again (as the ticker would) until both orders are back.
     await Promise.all([sys.scoring.runtime.tick(), sys.scoring.runtime.tick()]);
     await eventually(
       async () => {
         await sys.scoring.runtime.tick();
-        return (await view(caseId))?.view.orders.length ? true : undefined;
+        return (await view(caseId))?.view.orders.length === 2 ? true : undefined;
       },
-      { what: 'order back in the read model' },
+      { what: 'orders back in the read model' },
     );
     await sys.scoring.runtime.tick();
 
     const opened = (await history(caseId)).filter(
       (e) => e.payload?.$case === 'supervisionOrderOpened',
     );
-    expect(opened).toHaveLength(1);
-    expect(opened[0]?.payload?.value).toMatchObject({
-      reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
-      ruleId: `overdue:${caseId}`,
-    });
+    // Ten days before the 90-day deadline, then at it: not when the rules happened to look.
+    expect(opened.map((e) => [e.payload?.value, e.occurredAt])).toMatchObject([
+      [
+        {
+          reason: events.SupervisionReason.SUPERVISION_REASON_APPROACHING_DEADLINE,
+          ruleId: `approaching:${caseId}`,
+        },
+        new Date(registered.getTime() + 80 * DAY),
+      ],
+      [
+        {
+          reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
+          ruleId: `overdue:${caseId}`,
+        },
+        new Date(registered.getTime() + 90 * DAY),
+      ],
+    ]);
 
-    // The order list is written just after the case's record: wait for it.
+    // Its answer was due three days ago: it is escalated by now. The order list
+    // is written just after the case's record: wait for it.
     const listed = () =>
       unary<scoring.ListSupervisionOrdersResponse>((cb) =>
         sys.scoringClient.listSupervisionOrders(
           {
             agencyId: 'lz-eeb',
-            status: scoring.OrderStatus.ORDER_STATUS_OPEN,
+            status: scoring.OrderStatus.ORDER_STATUS_ESCALATED,
             reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
             overdueOnly: false,
             pageSize: 100,

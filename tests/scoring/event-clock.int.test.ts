@@ -16,7 +16,7 @@ describe('loading a past year: the rules judge by the event time applied (RULES_
   });
   afterAll(() => sys?.stop());
 
-  it('opens no order on a 2021 case the clock would find overdue, then one dated when the history passes its deadline', async () => {
+  it('opens no order on a 2021 case the clock would find overdue; once the history passes its deadline, the orders dated when their conditions held', async () => {
     const caseId = uniqueName('y2021');
     const l = loop(caseId, new Date('2021-01-04T02:00:00Z'));
     await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
@@ -47,16 +47,31 @@ describe('loading a past year: the rules judge by the event time applied (RULES_
         cb,
       ),
     );
+    const registered = new Date('2021-01-04T02:00:00Z').getTime();
     const opened = await eventually(
       async () => {
         await sys.scoring.runtime.tick();
-        return (await history()).find((e) => e.payload?.$case === 'supervisionOrderOpened');
+        const found = (await history()).filter(
+          (e) => e.payload?.$case === 'supervisionOrderOpened',
+        );
+        return found.length === 2 ? found : undefined;
       },
-      { what: 'the overdue order' },
+      { what: 'the deadline orders' },
     );
-    expect(opened.payload?.value).toMatchObject({
-      reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
-    });
-    expect(opened.occurredAt).toEqual(june);
+    expect(opened.map((e) => [e.payload?.value, e.occurredAt])).toMatchObject([
+      [
+        { reason: events.SupervisionReason.SUPERVISION_REASON_APPROACHING_DEADLINE },
+        new Date(registered + 80 * 86_400_000),
+      ],
+      [
+        { reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE },
+        new Date(registered + 90 * 86_400_000),
+      ],
+    ]);
+    // Unanswered, each escalates at its deadline, up to level 3; nothing is dated after June 1.
+    const all = await history();
+    const escalations = all.filter((e) => e.payload?.$case === 'supervisionOrderEscalated');
+    expect(escalations).toHaveLength(4);
+    expect(all.every((e) => (e.occurredAt?.getTime() ?? 0) <= june.getTime())).toBe(true);
   });
 });

@@ -27,6 +27,10 @@ export const scoringSpec = {
   RULES_APPROACHING_DAYS: integer({ default: 10, min: 0 }),
   RULES_RESPONSE_DAYS: integer({ default: 7, min: 1 }),
   RULES_ESCALATION_RESPONSE_DAYS: integer({ default: 5, min: 1 }),
+  /** An unanswered order is escalated by the rules up to this level (1: as opened). */
+  RULES_MAX_ESCALATION_LEVEL: integer({ default: 3, min: 1, max: 10 }),
+  /** How late an agency's events may be recorded after its later ones (ms): the rules judge that far behind. */
+  RULES_LATENESS_MS: integer({ default: 0, min: 0 }),
   /** wall: judge deadlines by the clock; events: by the event time applied (for loading history). */
   RULES_CLOCK: oneOf(['wall', 'events'] as const, { default: 'wall' }),
   /** Token the service presents to case-intake; in development minted from the development secret when unset. */

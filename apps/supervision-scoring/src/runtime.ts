@@ -1,12 +1,14 @@
 import type { Db } from 'mongodb';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { events } from '@enforcement/contracts';
 import type { KafkaScoreHub } from './adapters/kafka/score-hub.js';
 import { KafkaDeadLetters, ProjectionConsumer } from './adapters/kafka/projection-consumer.js';
 import { CaseConflict, ReadModels } from './adapters/mongo/read-models.js';
 import type { Clock, History, IntakeCommands, ScoreSink } from './application/ports.js';
-import { Projector } from './application/projector.js';
+import { feedOf, Projector } from './application/projector.js';
 import type { RollupRow, ScoreReader } from './application/queries.js';
 import { runRules } from './application/rule-runner.js';
+import { feedWatermarks, FeedClock, type PartitionEnd } from './application/watermark.js';
 import type { RuleConfig } from './domain/rules.js';
 import type { ScoringModel } from './domain/scoring-model.js';
 
@@ -26,6 +28,8 @@ export interface RuntimeOptions {
   readonly tickMs: number;
   /** What the rules judge deadlines by: the clock, or the event time the projection has reached. */
   readonly ruleClock: 'wall' | 'events';
+  /** How late (ms) a feed's events may arrive after later ones of the same feed: the rules wait that long. */
+  readonly lateness?: number;
   readonly log: (msg: string, err?: unknown) => void;
 }
 
@@ -34,13 +38,25 @@ interface Generation {
   readonly models: ReadModels;
   readonly projector: Projector;
   readonly consumer: ProjectionConsumer;
+  readonly clock: FeedClock;
   active: boolean;
 }
 
 interface MetaDoc {
   _id: string;
-  generation: number;
+  generation?: number;
+  /** The rules' clock of a generation: partition → feed → latest time applied. */
+  times?: Record<string, Record<string, number>>;
 }
+
+/** Where the rules' clock stands: per feed (`<agency>|<case type>`), the time its facts are applied to. */
+export interface RulesClockState {
+  readonly feeds: ReadonlyMap<string, number>;
+  readonly readAt: number;
+}
+
+const CASE_TYPE = events.CaseType;
+const OFFSETS_DEADLINE_MS = 10_000;
 
 /**
  * The running projection: one generation of read models fed by one consumer
@@ -52,6 +68,10 @@ export class ScoringRuntime {
   private gen: Generation | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private ticking: Promise<number> | undefined;
+  private admin: Promise<Admin> | undefined;
+  /** Rule actions sent and not yet seen back (command id → until when). */
+  private readonly sent = new Map<string, number>();
+  private lastClock: RulesClockState | undefined;
   readonly clock: Clock;
   readonly hub: KafkaScoreHub;
 
@@ -90,6 +110,8 @@ export class ScoringRuntime {
   private async generation(n: number, fromBeginning: boolean): Promise<Generation> {
     const models = new ReadModels(this.o.db, `g${n}_`, this.o.buckets);
     await models.init();
+    const clock = new FeedClock();
+    if (!fromBeginning) clock.restore((await this.meta.findOne({ _id: `clock.g${n}` }))?.times);
     const holder: { gen?: Generation } = {};
     const sink: ScoreSink = { changed: (v, s) => holder.gen?.active && this.hub.changed(v, s) };
     const projector = new Projector({
@@ -99,59 +121,133 @@ export class ScoringRuntime {
       model: this.o.model,
       history: this.o.intake,
       isConflict: (e) => e instanceof CaseConflict,
+      rules: this.o.rules,
+      progress: (partition, feeds) => clock.note(partition, feeds),
     });
     const consumer = new ProjectionConsumer(this.o.kafka, projector, {
       groupId: `${this.o.groupBase}.projection.g${n}`,
       topic: this.o.topics.caseEvents,
       fromBeginning: fromBeginning || n === 1,
       partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
+      clock,
     });
-    holder.gen = { n, models, projector, consumer, active: false };
+    holder.gen = { n, models, projector, consumer, clock, active: false };
     return holder.gen;
   }
 
-  private eventClock = 0;
-
-  /**
-   * The moment the rules judge deadlines at: the clock; or, with the event
-   * clock (for loading history: a past year, a migration), the event time
-   * every partition has been applied up to (the lowest of their latest
-   * occurrence times, never going back), so a case is judged as it stood then
-   * and what the rules open is dated then, not years after the facts.
-   * Undefined when the event clock has not started (nothing applied yet).
-   */
-  private ruleTime(): Date | undefined {
-    const wall = this.o.clock.now();
-    if (this.o.ruleClock === 'wall') return wall;
-    const applied = this.current().consumer.eventTime();
-    if (applied !== undefined) this.eventClock = Math.max(this.eventClock, applied);
-    return this.eventClock > 0 ? new Date(Math.min(this.eventClock, wall.getTime())) : undefined;
+  private connectedAdmin(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const admin = this.o.kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((e: unknown) => {
+      this.admin = undefined;
+      throw e;
+    });
+    return this.admin;
   }
 
-  /** Runs the supervision rules once (the ticker calls it; tests call it with a moved clock). */
+  /** Each partition's end and this generation's committed position, read now. */
+  private async partitionEnds(gen: Generation): Promise<Map<number, PartitionEnd>> {
+    const read = async () => {
+      const admin = await this.connectedAdmin();
+      const [highs, committed] = await Promise.all([
+        admin.fetchTopicOffsets(this.o.topics.caseEvents),
+        admin.fetchOffsets({ groupId: gen.consumer.groupId, topics: [this.o.topics.caseEvents] }),
+      ]);
+      const done = new Map(
+        (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+      );
+      return new Map(
+        highs.map((h) => [
+          h.partition,
+          { high: Number(h.high), committed: done.get(h.partition) ?? -1 },
+        ]),
+      );
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`partition ends not read within ${OFFSETS_DEADLINE_MS} ms`)),
+        OFFSETS_DEADLINE_MS,
+      );
+    });
+    try {
+      return await Promise.race([read(), deadline]);
+    } catch (e) {
+      // A broker that did not answer may have dropped the connection: start afresh next time.
+      const admin = this.admin;
+      this.admin = undefined;
+      void admin?.then((a) => a.disconnect()).catch(() => undefined);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Where the rules' clock stands now: each feed's watermark (see
+   * application/watermark.ts). With the wall clock, a feed with nothing
+   * waiting is complete up to now; with the event clock (loading history),
+   * up to its latest event. The times are stored, so a restart resumes them.
+   */
+  async rulesClock(): Promise<RulesClockState> {
+    const gen = this.current();
+    const snap = gen.clock.snapshot();
+    const ends = await this.partitionEnds(gen);
+    const wall = this.o.clock.now().getTime();
+    const feeds = feedWatermarks(snap, ends, (latest) =>
+      this.o.ruleClock === 'events' ? latest : wall,
+    );
+    const saved = gen.clock.save();
+    if (saved)
+      await this.meta.updateOne(
+        { _id: `clock.g${gen.n}` },
+        { $set: { times: saved } },
+        { upsert: true },
+      );
+    this.lastClock = { feeds, readAt: wall };
+    return this.lastClock;
+  }
+
+  /** The clock as of the last pass (for status pages); undefined before the first. */
+  get lastRulesClock(): RulesClockState | undefined {
+    return this.lastClock;
+  }
+
+  /** Runs the supervision rules once (the ticker calls it; tests call it to run them now). */
   tick(): Promise<number> {
-    // One pass at a time: a tick that finds the last one still running joins it
-    // rather than piling another scan of the watched cases onto the store.
+    // One pass at a time: a tick that finds the last one still running joins it.
     if (this.ticking) return this.ticking;
-    const models = this.current().models;
-    const now = this.ruleTime();
-    if (!now) return Promise.resolve(0);
-    const run = Promise.resolve()
-      .then(() =>
-        runRules({
-          source: {
-            watched: () => models.watch.find({}).toArray(),
-            markFired: (caseId, ruleId) => models.markFired(caseId, ruleId),
-          },
+    const gen = this.current();
+    const run = this.rulesClock()
+      .then(async ({ feeds }) => {
+        const wall = this.o.clock.now().getTime();
+        const lateness = this.o.lateness ?? 0;
+        const timeFor = (agencyId: string): number | undefined => {
+          const own = feeds.get(feedOf(agencyId, CASE_TYPE.CASE_TYPE_ENFORCEMENT));
+          if (own === undefined) return undefined;
+          const reviews = feeds.get(feedOf(agencyId, CASE_TYPE.CASE_TYPE_REVIEW)) ?? Infinity;
+          return Math.min(wall, Math.min(own, reviews) - lateness);
+        };
+        const until = Math.min(wall, Math.max(...feeds.values()) - lateness);
+        if (!Number.isFinite(until)) return 0;
+        const r = await runRules({
+          timers: (to, limit, after) => gen.models.dueTimers(to, limit, after),
+          cases: async (ids) => gen.models.getCases(ids),
+          timeFor,
+          until,
           intake: this.o.intake,
-          clock: { now: () => now },
           rules: this.o.rules,
           model: this.o.model,
+          sent: this.sent,
+          now: () => Date.now(),
           log: this.o.log,
-        }),
-      )
+        });
+        return r.sent;
+      })
       .catch((e: unknown) => {
-        this.o.log('rule tick failed', e);
+        this.o.log('rule pass failed', e);
         return 0;
       });
     const ticking = run.finally(() => {
@@ -256,5 +352,8 @@ export class ScoringRuntime {
     if (this.ticker) clearInterval(this.ticker);
     await this.ticking;
     await this.gen?.consumer.stop();
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.then((a) => a.disconnect()).catch(() => undefined);
   }
 }

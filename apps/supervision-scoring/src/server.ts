@@ -90,6 +90,7 @@ export async function createSupervisionScoring(
       approachingDays: config.RULES_APPROACHING_DAYS,
       responseDays: config.RULES_RESPONSE_DAYS,
       escalationResponseDays: config.RULES_ESCALATION_RESPONSE_DAYS,
+      maxEscalationLevel: config.RULES_MAX_ESCALATION_LEVEL,
     },
     intake,
     topics: { caseEvents: topics.caseEvents, deadLetter: topics.scoringDeadLetter },
@@ -98,6 +99,7 @@ export async function createSupervisionScoring(
     partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
     tickMs: config.RULES_TICK_MS,
     ruleClock: config.RULES_CLOCK,
+    lateness: config.RULES_LATENESS_MS,
     log,
   });
   await runtime.start();

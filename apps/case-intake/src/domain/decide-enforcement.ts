@@ -318,7 +318,13 @@ export function escalateOrder(
   ctx: DecideContext,
 ): EventPayload[] {
   const orderId = required(r.orderId, 'order_id');
-  const order = openOrderNamed(s, orderId);
+  const order = s.orders[orderId];
+  if (!order) return fail('ORDER.NOT_FOUND', `no order ${orderId} on this case`, 'order_id');
+  // An escalation is judged when it happened: an order answered only after
+  // that moment was still unanswered then (the rules record escalations
+  // dated at the deadline, and may do so after a late answer was recorded).
+  if (!order.open && !(order.answeredAt && order.answeredAt.getTime() > ctx.occurredAt.getTime()))
+    fail('ORDER.NOT_OPEN', `order ${orderId} was answered before ${ctx.occurredAt.toISOString()}`);
   if (r.responseDueAt && r.responseDueAt.getTime() <= ctx.occurredAt.getTime())
     fail('ORDER.DUE_BEFORE_OPENED', 'must be after the escalation', 'response_due_at');
   return [

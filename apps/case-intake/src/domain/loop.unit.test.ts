@@ -330,6 +330,20 @@ describe('supervision orders', () => {
       );
   });
 
+  it('escalates an order as of a moment before its late answer, and not after the answer', () => {
+    const answeredLate = [
+      ...caseUpTo('tracked'),
+      [fact.orderOpened(), day(3)],
+      [fact.orderAnswered(), day(40)],
+    ] as ReturnType<typeof caseUpTo>;
+    given(answeredLate)
+      .when(cmd.escalate(), day(35))
+      .thenProduces('supervisionOrderEscalated', (v: events.SupervisionOrderEscalated) =>
+        expect(v.level).toBe(2),
+      );
+    given(answeredLate).when(cmd.escalate(), day(40)).thenThrows('ORDER.NOT_OPEN');
+  });
+
   it('refuses to answer an order that does not exist', () => {
     given(caseUpTo('tracked')).when(cmd.answer('o-404')).thenThrows('ORDER.NOT_FOUND', 'order_id');
   });

@@ -8,6 +8,8 @@ export interface OrderState {
   readonly level: number;
   readonly openedAt: Date;
   readonly responseDueAt: Date | undefined;
+  /** When it was answered (an order is answered once). */
+  readonly answeredAt?: Date;
 }
 
 export interface PenaltyState {
@@ -137,7 +139,7 @@ function evolveEnforcement(s: EnforcementCase, e: DomainEvent): EnforcementCase 
       if (!order) return s;
       const next: OrderState =
         p.$case === 'supervisionOrderAnswered'
-          ? { ...order, open: false }
+          ? { ...order, open: false, answeredAt: at }
           : {
               ...order,
               level: p.value.level,

@@ -1,4 +1,5 @@
 import type { events } from '@enforcement/contracts';
+import type { Action } from '../domain/rules.js';
 import type { CaseView, OrderView } from '../domain/case-view.js';
 import type { Contribution, RollupDelta } from '../domain/rollups.js';
 import type { CaseScoreResult } from '../domain/scoring-model.js';
@@ -13,6 +14,8 @@ export interface CaseRecord {
   parked: boolean;
   parkReason: string;
   held: string[];
+  /** When the supervision rules next have something to do on the case (ms); null: nothing. */
+  timer?: number | null;
 }
 
 /** Where projections live; the MongoDB adapter implements it. */
@@ -34,7 +37,8 @@ export interface ProjectionStore {
    */
   writeRollupShares(shares: readonly RollupShareWrite[]): Promise<void>;
   upsertOrders(caseId: string, agencyId: string, orders: readonly OrderView[]): Promise<void>;
-  setWatched(view: CaseView, watched: boolean): Promise<void>;
+  /** Indexes the case under the time its next rule action falls due; null removes it. */
+  setTimer(caseId: string, agencyId: string, at: number | null): Promise<void>;
 }
 
 /** What a batch adds to one rollup share: `<rollup id>|<partition or release>`. */
@@ -54,30 +58,22 @@ export interface ScoreSink {
   changed(view: CaseView, score: CaseScoreResult): void;
 }
 
+/** One rule action on one case; an evaluation carries its score. */
+export interface SupervisionItem {
+  readonly caseId: string;
+  readonly action: Action;
+  readonly score?: CaseScoreResult;
+}
+
+/** What intake said of one item: done (accepted, or there already), or refused with its code. */
+export type ItemOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly retry: boolean; readonly code: string; readonly reason: string };
+
 /** The supervision side of case-intake: the rules close the loop through it. */
 export interface IntakeCommands {
-  openOrder(
-    caseId: string,
-    o: {
-      orderId: string;
-      reason: events.SupervisionReason;
-      note: string;
-      responseDueAt: Date;
-      ruleId: string;
-    },
-    at: Date,
-  ): Promise<void>;
-  escalate(
-    caseId: string,
-    o: { orderId: string; reason: string; responseDueAt: Date; commandId: string },
-    at: Date,
-  ): Promise<void>;
-  recordEvaluation(
-    caseId: string,
-    score: CaseScoreResult,
-    commandId: string,
-    at: Date,
-  ): Promise<void>;
+  /** Sends the items in order, in one stream; one outcome per item. */
+  supervise(items: readonly SupervisionItem[]): Promise<ItemOutcome[]>;
 }
 
 /** A case's stored history, to fill a gap when a held case is released. */

@@ -1,7 +1,7 @@
 import { events } from '@enforcement/contracts';
 import { applyEvent, emptyView, type CaseView, type OrderView } from '../domain/case-view.js';
 import { contributionOf, rollupDeltas, type RollupDelta } from '../domain/rollups.js';
-import { needsWatching } from '../domain/rules.js';
+import { DEFAULT_RULES, nextActionAt, type RuleConfig } from '../domain/rules.js';
 import { scoreCase, type CaseScoreResult, type ScoringModel } from '../domain/scoring-model.js';
 import { KeyedLock } from './keyed-lock.js';
 import type {
@@ -29,22 +29,19 @@ export interface ProjectorDeps {
   readonly model: ScoringModel;
   readonly history?: History;
   readonly isConflict: (e: unknown) => boolean;
+  /** The supervision rules: each case's next due action is indexed for the rule runner. */
+  readonly rules?: RuleConfig;
+  /**
+   * After a partition's batch is written: the latest occurrence time applied
+   * per feed (`<agency>|<case type>`), for the rules' watermark.
+   */
+  readonly progress?: (partition: number, feeds: ReadonlyMap<string, number>) => void;
 }
 
-class Poison extends Error {}
+/** The feed an event belongs to: its owning agency and case type (agencies' steps, reviews). */
+export const feedOf = (agencyId: string, caseType: number): string => `${agencyId}|${caseType}`;
 
-/** Events that change what the supervision rules see; others leave the watched copy as it is. */
-const RULE_FACTS = new Set([
-  'caseRegistered',
-  'deadlineExtended',
-  'penaltyDecided',
-  'caseConcluded',
-  'supervisionOrderOpened',
-  'supervisionOrderAnswered',
-  'supervisionOrderEscalated',
-  'caseEvaluated',
-  'caseArchived',
-]);
+class Poison extends Error {}
 
 const fresh = (caseId: string): CaseRecord => ({
   _id: caseId,
@@ -74,7 +71,7 @@ function decode(value: Buffer | null): events.CaseEvent {
 /**
  * One batch of messages from one partition (or one release), applied in
  * memory and then written: rollup shares first (each once, with the offset
- * it reached), then the case records, then the orders and watch entries
+ * it reached), then the case records, then the orders and the rules' timers
  * derived from them. A crash between the writes replays the batch: records
  * not written yet are applied again, and shares skip the offsets they
  * already hold.
@@ -87,7 +84,9 @@ class Batch {
     { delta: RollupDelta; parts: { seq: number; inc: Record<string, number> }[] }
   >();
   private readonly orders = new Map<string, { agencyId: string; orders: OrderView[] }>();
-  private readonly watch = new Map<string, { view: CaseView; watched: boolean }>();
+  private readonly timers = new Map<string, { agencyId: string; at: number | null }>();
+  /** Latest occurrence time applied per feed in this batch. */
+  readonly feeds = new Map<string, number>();
   private readonly scores = new Map<string, [CaseView, CaseScoreResult]>();
 
   constructor(
@@ -175,6 +174,21 @@ class Batch {
       return 'poison';
     }
     const rec = await this.record(e.caseId);
+    const outcome = await this.apply(rec, e, m, seq);
+    if (outcome === 'applied' || outcome === 'duplicate') {
+      const feed = feedOf(e.agencyId, e.caseType);
+      const t = e.occurredAt?.getTime() ?? 0;
+      if (t > (this.feeds.get(feed) ?? -Infinity)) this.feeds.set(feed, t);
+    }
+    return outcome;
+  }
+
+  private async apply(
+    rec: CaseRecord,
+    e: events.CaseEvent,
+    m: { key: string | null; value: Buffer | null },
+    seq: number,
+  ): Promise<Outcome> {
     if (rec.parked) {
       this.put({ ...rec, held: [...rec.held, (m.value ?? Buffer.alloc(0)).toString('base64')] });
       return 'held';
@@ -207,32 +221,38 @@ class Batch {
     const contrib = contributionOf(view, score ?? undefined);
     const target = view.review?.enforcementCaseId ?? '';
     if (view.review?.corrected && !rec.view.review?.corrected && target && target !== view.caseId)
-      await this.correct(target, view.caseId, seq);
+      await this.correct(target, view.caseId, seq, view.review?.at ?? '');
     this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
+    const timer =
+      view.kind === 'ENFORCEMENT'
+        ? (nextActionAt(view, this.deps.rules ?? DEFAULT_RULES, this.deps.model) ?? null)
+        : null;
     this.put({
       ...rec,
       view,
       score,
       contrib,
+      timer,
       pending: waiting.map((x) => events.CaseEvent.toJSON(x)),
     });
     if (JSON.stringify(view.orders) !== JSON.stringify(rec.view.orders))
       this.orders.set(view.caseId, { agencyId: view.agencyId, orders: view.orders });
-    if (
-      view.kind === 'ENFORCEMENT' &&
-      (RULE_FACTS.has(e.payload?.$case ?? '') || needsWatching(view) !== needsWatching(rec.view))
-    )
-      this.watch.set(view.caseId, { view, watched: needsWatching(view) });
+    if (timer !== (rec.timer ?? null))
+      this.timers.set(view.caseId, { agencyId: view.agencyId, at: timer });
     if (score && JSON.stringify(score) !== JSON.stringify(rec.score))
       this.scores.set(view.caseId, [view, score]);
     return 'applied';
   }
 
   /** A reconsideration corrected a decision: deduct from that case's score and rollups. */
-  private async correct(caseId: string, reviewId: string, seq: number): Promise<void> {
+  private async correct(caseId: string, reviewId: string, seq: number, at: string): Promise<void> {
     const rec = await this.record(caseId);
     if (rec.view.correctedBy.includes(reviewId)) return;
-    const view = { ...rec.view, correctedBy: [...rec.view.correctedBy, reviewId] };
+    const view = {
+      ...rec.view,
+      correctedBy: [...rec.view.correctedBy, reviewId],
+      correctedAt: { ...rec.view.correctedAt, [reviewId]: at },
+    };
     const score = scoreCase(view, this.deps.model) ?? null;
     const contrib = contributionOf(view, score ?? undefined);
     this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
@@ -252,7 +272,7 @@ class Batch {
     ]);
     await Promise.all([
       ...[...this.orders].map(([caseId, o]) => store.upsertOrders(caseId, o.agencyId, o.orders)),
-      ...[...this.watch.values()].map((w) => store.setWatched(w.view, w.watched)),
+      ...[...this.timers].map(([caseId, t]) => store.setTimer(caseId, t.agencyId, t.at)),
     ]);
     for (const [view, score] of this.scores.values()) sink.changed(view, score);
   }
@@ -372,12 +392,16 @@ export class Projector {
 
   /** Applies messages of one partition, in order; retried whole on a write conflict. */
   async handleBatch(partition: number, messages: readonly Delivered[]): Promise<Outcome[]> {
-    return this.withRetry(`p${partition}`, async (batch) => {
+    let written: Batch | undefined;
+    const outcomes = await this.withRetry(`p${partition}`, async (batch) => {
+      written = batch;
       await batch.prefetch(messages.flatMap((m) => (m.key ? [m.key] : [])));
       const out: Outcome[] = [];
       for (const m of messages) out.push(await batch.add(m, m.offset));
       return out;
     });
+    if (written) this.deps.progress?.(partition, written.feeds);
+    return outcomes;
   }
 
   async handle(m: Delivered): Promise<Outcome> {

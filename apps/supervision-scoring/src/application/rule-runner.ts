@@ -1,72 +1,162 @@
-import { dueFirings, type RuleConfig } from '../domain/rules.js';
-import { scoreCase, type ScoringModel } from '../domain/scoring-model.js';
-import type { CaseView } from '../domain/case-view.js';
-import type { Clock, IntakeCommands } from './ports.js';
 import { metrics, type Counter } from '@opentelemetry/api';
+import { evaluationAt, pendingActions, type Action, type RuleConfig } from '../domain/rules.js';
+import type { ScoringModel } from '../domain/scoring-model.js';
+import type { CaseRecord, IntakeCommands, SupervisionItem } from './ports.js';
 
-let ordersCounter: Counter | undefined;
-/** Made on first use, so a meter provider registered after this module loaded still gets it. */
-const ordersOpened = () =>
-  (ordersCounter ??= metrics
-    .getMeter('supervision-scoring')
-    .createCounter('enforcement.supervision.orders_opened', {
-      description: 'Supervision orders the rules opened, by rule',
-    }));
+let counters: { opened: Counter; actions: Counter } | undefined;
+/** Made on first use, so a meter provider registered after this module loaded still gets them. */
+const meters = () =>
+  (counters ??= {
+    opened: metrics
+      .getMeter('supervision-scoring')
+      .createCounter('enforcement.supervision.orders_opened', {
+        description: 'Supervision orders the rules opened, by rule',
+      }),
+    actions: metrics
+      .getMeter('supervision-scoring')
+      .createCounter('enforcement.supervision.rule_actions', {
+        description: 'Rule actions sent to case-intake, by kind and outcome',
+      }),
+  });
 
-export interface WatchSource {
-  watched(): Promise<{ view: CaseView; fired: string[] }[]>;
-  markFired(caseId: string, ruleId: string): Promise<void>;
+/** A timer as the store keeps it: the case, its agency, when its next action falls due. */
+export interface Timer {
+  readonly _id: string;
+  readonly agencyId: string;
+  readonly nextAt: Date;
 }
-
-/**
- * Codes from intake that mean "already done" or "can never be done": stop
- * trying. COMMAND.ID_REUSED: an earlier firing of the same rule (another
- * instance, or this one before a restart) landed with other details.
- */
-const SETTLED =
-  /ORDER\.DUPLICATE|ORDER\.NOT_OPEN|ORDER\.NOT_FOUND|CASE\.ARCHIVED|CASE\.INVALID_TRANSITION|COMMAND\.ID_REUSED/;
 
 export interface RunnerDeps {
-  readonly source: WatchSource;
+  /** Timers due by `until`, earliest first, a page after `after`. */
+  readonly timers: (
+    until: number,
+    limit: number,
+    after?: { at: Date; id: string },
+  ) => Promise<Timer[]>;
+  readonly cases: (caseIds: readonly string[]) => Promise<Map<string, CaseRecord>>;
+  /** Up to when the facts of this agency's cases are all applied (ms); undefined: not known yet. */
+  readonly timeFor: (agencyId: string) => number | undefined;
+  /** The latest time of any agency: no timer after it can be due. */
+  readonly until: number;
   readonly intake: IntakeCommands;
-  readonly clock: Clock;
   readonly rules: RuleConfig;
   readonly model: ScoringModel;
+  /** Actions sent and not seen back in the read model yet (command id → forget after, ms). */
+  readonly sent: Map<string, number>;
+  readonly now: () => number;
   readonly log: (msg: string, err?: unknown) => void;
+  readonly pageSize?: number;
+  readonly maxPages?: number;
+}
+
+/** How long a sent action is not sent again while the projection catches up. */
+const SENT_FOR_MS = 120_000;
+/** How long an action intake refused for good is left alone (it is retried after, in case the case changed). */
+const REFUSED_FOR_MS = 3_600_000;
+
+export interface TickResult {
+  readonly sent: number;
+  readonly refused: number;
+  readonly failed: number;
 }
 
 /**
- * The supervision rules, run on their own: on every tick, each watched case
- * is checked against the clock and its facts, and whatever fires goes to
- * case-intake, so the loop closes through the case's own history. A firing is
- * remembered once intake accepted it (or had it already), and its command id
- * is stable, so a condition fires once even across restarts and instances.
+ * The supervision rules, run on their own. Each case with something still to
+ * do is indexed under the time its next action falls due (its timer); a pass
+ * reads the timers due by the rules' time, and for each case sends every
+ * action of its plan (`supervisionPlan`) dated up to the time its agency's
+ * facts are applied to, in one SubmitEvents stream with an acknowledgement
+ * per item. Actions are dated when their condition first held and their
+ * command ids are stable, so the same history yields the same actions however
+ * often, late, or on how many instances the rules run.
  */
-export async function runRules(deps: RunnerDeps): Promise<number> {
-  const now = deps.clock.now();
-  let fired = 0;
-  for (const { view, fired: done } of await deps.source.watched()) {
-    for (const f of dueFirings(view, now, deps.rules, new Set(done), deps.model)) {
-      try {
-        if (f.kind === 'OPEN_ORDER') {
-          await deps.intake.openOrder(view.caseId, { ...f }, now);
-          ordersOpened().add(1, { rule: f.ruleId.split(':')[0] ?? '' });
-        } else if (f.kind === 'ESCALATE') {
-          await deps.intake.escalate(view.caseId, { ...f, commandId: f.ruleId }, now);
-        } else {
-          const score = scoreCase(view, deps.model);
-          if (score) await deps.intake.recordEvaluation(view.caseId, score, f.ruleId, now);
-        }
-        fired++;
-        await deps.source.markFired(view.caseId, f.ruleId);
-      } catch (e) {
-        if (SETTLED.test(String((e as { details?: string }).details ?? (e as Error).message))) {
-          await deps.source.markFired(view.caseId, f.ruleId);
-        } else {
-          deps.log(`rule ${f.ruleId} on ${view.caseId} failed; retried next tick`, e);
-        }
-      }
+export async function runRules(deps: RunnerDeps): Promise<TickResult> {
+  const pageSize = deps.pageSize ?? 500;
+  const maxPages = deps.maxPages ?? 20;
+  const now = deps.now();
+  for (const [id, until] of deps.sent) if (until <= now) deps.sent.delete(id);
+  const result = { sent: 0, refused: 0, failed: 0 };
+  let after: { at: Date; id: string } | undefined;
+  for (let page = 0; page < maxPages; page++) {
+    const timers = await deps.timers(deps.until, pageSize, after);
+    const last = timers[timers.length - 1];
+    if (!last) break;
+    after = { at: last.nextAt, id: last._id };
+    const due = timers.filter((t) => {
+      const time = deps.timeFor(t.agencyId);
+      return time !== undefined && t.nextAt.getTime() <= time;
+    });
+    const records = due.length > 0 ? await deps.cases(due.map((t) => t._id)) : new Map();
+    const items: SupervisionItem[] = [];
+    for (const t of due) {
+      const rec = records.get(t._id);
+      const time = deps.timeFor(t.agencyId);
+      if (!rec || rec.parked || time === undefined) continue;
+      items.push(...actionsDue(rec, time, deps));
     }
+    if (items.length > 0) await send(items, deps, result);
+    if (timers.length < pageSize) break;
   }
-  return fired;
+  return result;
 }
+
+/** The case's actions due by `time`, not sent yet; its evaluation once everything before it is in its history. */
+function actionsDue(rec: CaseRecord, time: number, deps: RunnerDeps): SupervisionItem[] {
+  const pending = pendingActions(rec.view, deps.rules, deps.model);
+  const out: SupervisionItem[] = [];
+  for (const [i, action] of pending.entries()) {
+    if (action.at > time) break;
+    if (deps.sent.has(action.commandId)) continue;
+    if (action.kind === 'EVALUATE') {
+      // Scored on the case as it stood at the conclusion: wait until what the
+      // rules did before then is in its history.
+      if (i > 0) continue;
+      const score = evaluationAt(rec.view, action.at, deps.model);
+      if (score) out.push({ caseId: rec._id, action, score });
+    } else out.push({ caseId: rec._id, action });
+  }
+  return out;
+}
+
+async function send(
+  items: SupervisionItem[],
+  deps: RunnerDeps,
+  result: { sent: number; refused: number; failed: number },
+): Promise<void> {
+  let outcomes;
+  try {
+    outcomes = await deps.intake.supervise(items);
+  } catch (e) {
+    result.failed += items.length;
+    deps.log(`rule actions not sent (${items.length}); retried next pass`, e);
+    return;
+  }
+  const now = deps.now();
+  items.forEach((item, i) => {
+    const o = outcomes[i] ?? {
+      ok: false,
+      retry: true,
+      code: 'NO_ANSWER',
+      reason: 'no acknowledgement',
+    };
+    const kind = item.action.kind;
+    if (o.ok) {
+      deps.sent.set(item.action.commandId, now + SENT_FOR_MS);
+      result.sent++;
+      meters().actions.add(1, { kind, outcome: 'accepted' });
+      if (kind === 'OPEN_ORDER') meters().opened.add(1, { rule: ruleOf(item.action) });
+    } else if (!o.retry) {
+      deps.sent.set(item.action.commandId, now + REFUSED_FOR_MS);
+      result.refused++;
+      meters().actions.add(1, { kind, outcome: 'refused', code: o.code });
+      deps.log(
+        `rule action ${item.action.commandId} refused by case-intake: ${o.code} ${o.reason}`,
+      );
+    } else {
+      result.failed++;
+      meters().actions.add(1, { kind, outcome: 'failed', code: o.code });
+    }
+  });
+}
+
+const ruleOf = (a: Action): string => a.commandId.split(':')[0] ?? '';

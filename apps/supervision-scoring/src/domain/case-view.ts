@@ -6,12 +6,16 @@ export interface OrderView {
   reason: events.SupervisionReason;
   openedAt: string;
   responseDueAt: string;
+  /** The deadline the order was opened with (responseDueAt moves on escalation). */
+  firstResponseDueAt?: string;
   level: number;
   answeredAt: string | null;
   /** Escalated at least once: its first deadline passed unanswered. */
   escalated: boolean;
   ruleId: string;
   openedEventId: string;
+  /** Every escalation, in order: when, to which level, the new deadline, and the command behind it. */
+  escalations?: { at: string; level: number; responseDueAt: string; commandId: string }[];
 }
 
 /**
@@ -32,6 +36,8 @@ export interface CaseView {
   registeredEventId: string;
   dueAt: string;
   extensionEventIds: string[];
+  /** The statutory deadline over time: set at registration, then moved by each extension. */
+  deadlines?: { at: string; dueAt: string }[];
   unitId: string;
   officerIds: string[];
   dispatchedEventId: string;
@@ -51,15 +57,22 @@ export interface CaseView {
   concluded: { eventId: string; at: string; conclusion: events.Conclusion } | null;
   orders: OrderView[];
   evaluatedEventId: string;
+  /** Command ids of the evaluations recorded (the rules' own are `evaluate:<model>:<case>`). */
+  evaluationCommandIds?: string[];
   archived: boolean;
+  archivedAt?: string;
   /** Reconsideration or litigation corrected the decision (review case ids). */
   correctedBy: string[];
+  /** When each correction was concluded, by review case id. */
+  correctedAt?: Record<string, string>;
   /** For a review case: the enforcement case it challenges and its outcome. */
   review: {
     enforcementCaseId: string;
     outcome: events.ReviewOutcome;
     corrected: boolean;
     eventId: string;
+    /** When the outcome was concluded. */
+    at?: string;
   } | null;
 }
 
@@ -119,6 +132,7 @@ export function applyEvent(v: CaseView, e: events.CaseEvent): CaseView {
         registeredAt: at,
         registeredEventId: e.eventId,
         dueAt: iso(p.value.dueAt),
+        deadlines: [{ at, dueAt: iso(p.value.dueAt) }],
       };
     case 'caseDispatched':
       return {
@@ -151,6 +165,7 @@ export function applyEvent(v: CaseView, e: events.CaseEvent): CaseView {
         ...next,
         dueAt: iso(p.value.newDueAt),
         extensionEventIds: [...v.extensionEventIds, e.eventId],
+        deadlines: [...(v.deadlines ?? []), { at, dueAt: iso(p.value.newDueAt) }],
       };
     case 'penaltyDecided':
       return {
@@ -177,6 +192,7 @@ export function applyEvent(v: CaseView, e: events.CaseEvent): CaseView {
             reason: p.value.reason,
             openedAt: at,
             responseDueAt: iso(p.value.responseDueAt),
+            firstResponseDueAt: iso(p.value.responseDueAt),
             level: 1,
             answeredAt: null,
             escalated: false,
@@ -200,14 +216,29 @@ export function applyEvent(v: CaseView, e: events.CaseEvent): CaseView {
                 level: p.value.level,
                 escalated: true,
                 responseDueAt: p.value.responseDueAt ? iso(p.value.responseDueAt) : o.responseDueAt,
+                escalations: [
+                  ...(o.escalations ?? []),
+                  {
+                    at,
+                    level: p.value.level,
+                    responseDueAt: p.value.responseDueAt
+                      ? iso(p.value.responseDueAt)
+                      : o.responseDueAt,
+                    commandId: e.commandId,
+                  },
+                ],
               }
             : o,
         ),
       };
     case 'caseEvaluated':
-      return { ...next, evaluatedEventId: e.eventId };
+      return {
+        ...next,
+        evaluatedEventId: e.eventId,
+        evaluationCommandIds: [...(v.evaluationCommandIds ?? []), e.commandId],
+      };
     case 'caseArchived':
-      return { ...next, archived: true };
+      return { ...next, archived: true, archivedAt: at };
     case 'reconsiderationFiled':
       return {
         ...next,
@@ -233,6 +264,7 @@ export function applyEvent(v: CaseView, e: events.CaseEvent): CaseView {
           outcome: p.value.outcome,
           corrected: p.value.corrected,
           eventId: e.eventId,
+          at,
         },
       };
     default: {

@@ -1,6 +1,6 @@
 import { events } from '@enforcement/contracts';
-import { openOrders, type CaseView } from './case-view.js';
-import { scoreCase, type ScoringModel } from './scoring-model.js';
+import type { CaseView, OrderView } from './case-view.js';
+import { scoreCase, type CaseScoreResult, type ScoringModel } from './scoring-model.js';
 
 export interface RuleConfig {
   /** Warn this many days before the statutory deadline. */
@@ -9,111 +9,316 @@ export interface RuleConfig {
   readonly responseDays: number;
   /** Days to answer after an escalation. */
   readonly escalationResponseDays: number;
+  /** The rules escalate an unanswered order up to this level (1 is the order as opened). */
+  readonly maxEscalationLevel: number;
 }
 
 export const DEFAULT_RULES: RuleConfig = {
   approachingDays: 10,
   responseDays: 7,
   escalationResponseDays: 5,
+  maxEscalationLevel: 3,
 };
 
-/** Something the supervision rules want done on a case, through case-intake. */
-export type Firing =
+/**
+ * Something the supervision rules do on a case, through case-intake, dated at
+ * the moment its condition first held. `commandId` is stable per case, order
+ * and level, so an action is taken once however often, wherever and however
+ * late the rules run; intake answers a repeat as a duplicate.
+ */
+export type Action =
   | {
       readonly kind: 'OPEN_ORDER';
-      readonly ruleId: string;
+      readonly at: number;
+      readonly commandId: string;
       readonly reason: events.SupervisionReason;
       readonly orderId: string;
       readonly note: string;
-      readonly responseDueAt: Date;
+      readonly responseDueAt: number;
     }
   | {
       readonly kind: 'ESCALATE';
-      readonly ruleId: string;
+      readonly at: number;
+      readonly commandId: string;
       readonly orderId: string;
+      /** The level the order rises to. */
+      readonly level: number;
       readonly reason: string;
-      readonly responseDueAt: Date;
+      readonly responseDueAt: number;
     }
-  | { readonly kind: 'EVALUATE'; readonly ruleId: string };
+  | { readonly kind: 'EVALUATE'; readonly at: number; readonly commandId: string };
 
 const DAY = 86_400_000;
 const R = events.SupervisionReason;
+const ms = (iso: string): number => new Date(iso).getTime();
+const isoOf = (t: number): string => new Date(t).toISOString();
+const KIND_ORDER = { OPEN_ORDER: 0, ESCALATE: 1, EVALUATE: 2 } as const;
+
+/** Escalations the rules made carry this command id prefix; any other escalation was by hand. */
+const AUTO_ESCALATION = 'escalate:';
+export const escalationId = (orderId: string, fromLevel: number) =>
+  `${AUTO_ESCALATION}${orderId}:${fromLevel}`;
+export const evaluationId = (caseId: string, model: ScoringModel) =>
+  `evaluate:${model.version}:${caseId}`;
+
+/** The statutory deadline's history: [from, due) segments, in the order they were set. */
+function deadlines(v: CaseView): { at: number; due: number }[] {
+  const set = v.deadlines ?? [{ at: v.registeredAt, dueAt: v.dueAt }];
+  return set.map((d) => ({ at: ms(d.at), due: ms(d.dueAt) }));
+}
+
+/** The deadline in force at `t`. */
+function dueAsOf(v: CaseView, t: number): number {
+  let due = ms(v.dueAt);
+  for (const d of deadlines(v)) if (d.at <= t) due = d.due;
+  return due;
+}
 
 /**
- * Every rule that holds for the case now and has not fired yet. Rule ids are
- * stable per case (and per order level), so each condition fires once; the
- * order ids derive from them, so even a repeated call opens one order.
+ * The deadline orders: APPROACHING at the first moment the case is open and
+ * within `approachingDays` of the deadline in force, OVERDUE at the first
+ * deadline that passes with the case open. An extension granted before a
+ * deadline replaces it; a conclusion at the deadline is in time.
  */
-export function dueFirings(
+function deadlineOrders(
   v: CaseView,
-  now: Date,
   cfg: RuleConfig,
-  fired: ReadonlySet<string>,
-  model: ScoringModel,
-): Firing[] {
-  if (v.kind !== 'ENFORCEMENT' || v.archived || !v.registeredAt) return [];
-  const out: Firing[] = [];
-  const respondBy = new Date(now.getTime() + cfg.responseDays * DAY);
-  const open = (ruleId: string, reason: events.SupervisionReason, note: string) => {
-    if (!fired.has(ruleId) && !v.orders.some((o) => o.ruleId === ruleId))
-      out.push({
-        kind: 'OPEN_ORDER',
-        ruleId,
-        reason,
-        orderId: `auto-${ruleId}`,
-        note,
-        responseDueAt: respondBy,
-      });
-  };
-  const id = (rule: string) => `${rule}:${v.caseId}`;
-
-  if (!v.concluded) {
-    const due = new Date(v.dueAt).getTime();
-    if (now.getTime() >= due)
-      open(id('overdue'), R.SUPERVISION_REASON_OVERDUE, `statutory deadline ${v.dueAt} has passed`);
-    else if (now.getTime() >= due - cfg.approachingDays * DAY)
-      open(
-        id('approaching'),
-        R.SUPERVISION_REASON_APPROACHING_DEADLINE,
-        `statutory deadline ${v.dueAt} is near`,
-      );
+): { at: number; reason: 'approaching' | 'overdue' }[] {
+  const concluded = v.concluded ? ms(v.concluded.at) : Infinity;
+  const segs = deadlines(v);
+  const out: { at: number; reason: 'approaching' | 'overdue' }[] = [];
+  for (let i = 0; i < segs.length; i++) {
+    const { at: from, due } = segs[i] as { at: number; due: number };
+    const until = segs[i + 1]?.at ?? Infinity;
+    const t = Math.max(from, due - cfg.approachingDays * DAY);
+    if (t < until && t < due && t < concluded) {
+      out.push({ at: t, reason: 'approaching' });
+      break;
+    }
   }
-  const p = v.penalty;
-  if (p?.discretionAnomaly)
-    open(id('discretion'), R.SUPERVISION_REASON_DISCRETION_ANOMALY, p.anomalyReason);
-  if (p?.major && !(v.legalReview?.approved && v.legalReview.at <= p.at))
-    open(
-      id('legal-review'),
-      R.SUPERVISION_REASON_MISSING_LEGAL_REVIEW,
-      'major decision without legal review before it',
-    );
-  if (p && !v.evidence.some((e) => e.at <= p.at))
-    open(
-      id('evidence'),
-      R.SUPERVISION_REASON_MISSING_EVIDENCE,
-      'decision without evidence recorded before it',
-    );
-
-  for (const o of openOrders(v)) {
-    const ruleId = `escalate:${o.orderId}:${o.level}`;
-    if (new Date(o.responseDueAt).getTime() < now.getTime() && !fired.has(ruleId))
-      out.push({
-        kind: 'ESCALATE',
-        ruleId,
-        orderId: o.orderId,
-        reason: `not answered by ${o.responseDueAt}`,
-        responseDueAt: new Date(now.getTime() + cfg.escalationResponseDays * DAY),
-      });
-  }
-  if (v.concluded && !v.evaluatedEventId && scoreCase(v, model)) {
-    const ruleId = id(`evaluate:${model.version}`);
-    if (!fired.has(ruleId)) out.push({ kind: 'EVALUATE', ruleId });
+  for (let i = 0; i < segs.length; i++) {
+    const { due } = segs[i] as { at: number; due: number };
+    const until = segs[i + 1]?.at ?? Infinity;
+    if (until <= due) continue; // extended before (or at) this deadline
+    if (due < concluded) out.push({ at: due, reason: 'overdue' });
+    break;
   }
   return out;
 }
 
-/** A case the rule runner must keep watching. */
-export const needsWatching = (v: CaseView): boolean =>
-  v.kind === 'ENFORCEMENT' &&
-  !v.archived &&
-  (!v.concluded || !v.evaluatedEventId || openOrders(v).length > 0);
+/**
+ * The automatic escalations of one order: each time its deadline passes
+ * unanswered, it rises a level with a new deadline, up to the configured
+ * level. Escalations by hand move the deadline and the level as they happen.
+ */
+function escalations(
+  order: { orderId: string; openedAt: number; responseDueAt: number },
+  seen: OrderView | undefined,
+  until: number,
+  cfg: RuleConfig,
+): Action[] {
+  const answered = seen?.answeredAt ? ms(seen.answeredAt) : Infinity;
+  const byHand = (seen?.escalations ?? [])
+    .filter((x) => !x.commandId.startsWith(AUTO_ESCALATION))
+    .map((x) => ({ at: ms(x.at), due: ms(x.responseDueAt) }))
+    .sort((a, b) => a.at - b.at);
+  const out: Action[] = [];
+  let level = 1;
+  let due = order.responseDueAt;
+  for (let i = 0; ;) {
+    const hand = byHand[i];
+    if (hand && hand.at <= due) {
+      level++;
+      due = hand.due;
+      i++;
+      continue;
+    }
+    if (answered <= due || level >= cfg.maxEscalationLevel || due >= until) return out;
+    out.push({
+      kind: 'ESCALATE',
+      at: due,
+      commandId: escalationId(order.orderId, level),
+      orderId: order.orderId,
+      level: level + 1,
+      reason: `not answered by ${isoOf(due)}`,
+      responseDueAt: due + cfg.escalationResponseDays * DAY,
+    });
+    level++;
+    due += cfg.escalationResponseDays * DAY;
+  }
+}
+
+/**
+ * Every action the supervision rules take on a case, given its facts, in the
+ * order of the moments their conditions first held: the specification the
+ * running rules are checked against. Pure, and independent of when it is
+ * asked: a fact only changes actions dated after it, so judging a case at
+ * time T needs only its facts up to T (the rule runner waits for those).
+ *
+ * - APPROACHING, OVERDUE: see `deadlineOrders`.
+ * - DISCRETION_ANOMALY, MISSING_LEGAL_REVIEW (a major decision without an
+ *   approving review before it), MISSING_EVIDENCE (no evidence recorded
+ *   before the decision): at the decision.
+ * - each order, automatic or by hand, escalates at its deadline if unanswered.
+ * - EVALUATE: at the conclusion, scored on the case as it stood then.
+ */
+export function supervisionPlan(v: CaseView, cfg: RuleConfig, model: ScoringModel): Action[] {
+  if (v.kind !== 'ENFORCEMENT' || !v.registeredAt) return [];
+  const until = v.archivedAt ? ms(v.archivedAt) : Infinity;
+  const out: Action[] = [];
+  const opened: { orderId: string; openedAt: number; responseDueAt: number }[] = [];
+  const open = (rule: string, at: number, reason: events.SupervisionReason, note: string) => {
+    if (at >= until) return;
+    const commandId = `${rule}:${v.caseId}`;
+    const order = {
+      orderId: `auto-${commandId}`,
+      openedAt: at,
+      responseDueAt: at + cfg.responseDays * DAY,
+    };
+    opened.push(order);
+    out.push({ kind: 'OPEN_ORDER', at, commandId, reason, note, ...order });
+  };
+
+  for (const d of deadlineOrders(v, cfg))
+    if (d.reason === 'overdue')
+      open(
+        'overdue',
+        d.at,
+        R.SUPERVISION_REASON_OVERDUE,
+        `statutory deadline ${isoOf(d.at)} passed`,
+      );
+    else
+      open(
+        'approaching',
+        d.at,
+        R.SUPERVISION_REASON_APPROACHING_DEADLINE,
+        `statutory deadline ${isoOf(dueAsOf(v, d.at))} is near`,
+      );
+  const p = v.penalty;
+  if (p) {
+    const decided = ms(p.at);
+    if (p.discretionAnomaly)
+      open('discretion', decided, R.SUPERVISION_REASON_DISCRETION_ANOMALY, p.anomalyReason);
+    const review = v.legalReview;
+    if (p.major && !(review?.approved && ms(review.at) <= decided))
+      open(
+        'legal-review',
+        decided,
+        R.SUPERVISION_REASON_MISSING_LEGAL_REVIEW,
+        'major decision without legal review before it',
+      );
+    if (!v.evidence.some((e) => ms(e.at) <= decided))
+      open(
+        'evidence',
+        decided,
+        R.SUPERVISION_REASON_MISSING_EVIDENCE,
+        'decision without evidence recorded before it',
+      );
+  }
+
+  const auto = new Set(opened.map((o) => o.orderId));
+  const byHand = v.orders
+    .filter((o) => !o.ruleId && !auto.has(o.orderId))
+    .map((o) => ({
+      orderId: o.orderId,
+      openedAt: ms(o.openedAt),
+      responseDueAt: ms(o.firstResponseDueAt ?? o.responseDueAt),
+    }));
+  for (const o of [...opened, ...byHand])
+    out.push(
+      ...escalations(
+        o,
+        v.orders.find((x) => x.orderId === o.orderId),
+        until,
+        cfg,
+      ),
+    );
+  if (v.concluded)
+    out.push({
+      kind: 'EVALUATE',
+      at: ms(v.concluded.at),
+      commandId: evaluationId(v.caseId, model),
+    });
+  return out.sort((a, b) => a.at - b.at || KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+}
+
+/** Whether the case's history already holds the action. */
+export function isDone(v: CaseView, a: Action, model: ScoringModel): boolean {
+  switch (a.kind) {
+    case 'OPEN_ORDER':
+      return v.orders.some((o) => o.ruleId === a.commandId || o.orderId === a.orderId);
+    case 'ESCALATE':
+      return v.orders.some(
+        (o) =>
+          o.orderId === a.orderId &&
+          ((o.escalations ?? []).some((x) => x.commandId === a.commandId) ||
+            // an order answered already can no longer escalate
+            (o.answeredAt !== null && ms(o.answeredAt) <= a.at)),
+      );
+    case 'EVALUATE':
+      return (v.evaluationCommandIds ?? []).includes(evaluationId(v.caseId, model));
+    default: {
+      const _exhaustive: never = a;
+      return _exhaustive;
+    }
+  }
+}
+
+/** The plan's actions not in the history yet, earliest first. */
+export const pendingActions = (v: CaseView, cfg: RuleConfig, model: ScoringModel): Action[] =>
+  supervisionPlan(v, cfg, model).filter((a) => !isDone(v, a, model));
+
+/** When the rules next have something to do on the case; undefined when nothing. */
+export const nextActionAt = (
+  v: CaseView,
+  cfg: RuleConfig,
+  model: ScoringModel,
+): number | undefined => pendingActions(v, cfg, model)[0]?.at;
+
+/**
+ * The case as it stood at `t`, from the facts its view keeps with their
+ * times: what an evaluation dated `t` scores, whenever it is computed.
+ */
+export function asOf(v: CaseView, t: number): CaseView {
+  const by = (at: string) => ms(at) <= t;
+  const keep = <T extends { at: string }>(x: T | null): T | null => (x && by(x.at) ? x : null);
+  return {
+    ...v,
+    evidence: v.evidence.filter((e) => by(e.at)),
+    notice: keep(v.notice),
+    hearing: keep(v.hearing),
+    legalReview: keep(v.legalReview),
+    penalty: keep(v.penalty),
+    concluded: keep(v.concluded),
+    dueAt: isoOf(dueAsOf(v, t)),
+    orders: v.orders
+      .filter((o) => by(o.openedAt))
+      .map((o) => {
+        if (!o.escalations)
+          return { ...o, answeredAt: o.answeredAt && by(o.answeredAt) ? o.answeredAt : null };
+        const esc = o.escalations.filter((x) => by(x.at));
+        const last = esc[esc.length - 1];
+        return {
+          ...o,
+          answeredAt: o.answeredAt && by(o.answeredAt) ? o.answeredAt : null,
+          escalated: esc.length > 0,
+          escalations: esc,
+          level: last?.level ?? 1,
+          responseDueAt: last?.responseDueAt ?? o.firstResponseDueAt ?? o.responseDueAt,
+        };
+      }),
+    correctedBy: v.correctedBy.filter((id) => {
+      const at = v.correctedAt?.[id];
+      return at === undefined || by(at);
+    }),
+  };
+}
+
+/** The evaluation the rules record for a concluded case: its score as it stood at the conclusion. */
+export function evaluationAt(
+  v: CaseView,
+  at: number,
+  model: ScoringModel,
+): CaseScoreResult | undefined {
+  return scoreCase(asOf(v, at), model);
+}

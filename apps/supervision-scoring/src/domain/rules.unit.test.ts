@@ -1,95 +1,177 @@
 import { describe, expect, it } from 'vitest';
 import { events } from '@enforcement/contracts';
-import { DEFAULT_RULES, dueFirings } from './rules.js';
+import {
+  DEFAULT_RULES,
+  evaluationAt,
+  nextActionAt,
+  pendingActions,
+  supervisionPlan,
+  type Action,
+} from './rules.js';
 import { MODEL_V1 } from './scoring-model.js';
 import { byTheBook, day, p, viewOf } from './view.test-support.js';
 
-const open = viewOf([
+const R = events.SupervisionReason;
+type Steps = Parameters<typeof viewOf>[0];
+const plan = (steps: Steps) => supervisionPlan(viewOf(steps), DEFAULT_RULES, MODEL_V1);
+/** The plan as [command id, day]: what the rules do and when the condition first held. */
+const when = (steps: Steps) =>
+  plan(steps).map((a: Action) => [a.commandId, (a.at - day(0).getTime()) / 86_400_000]);
+const open: Steps = [
   [p.registered(), 0],
   [p.dispatched(), 1],
-]);
-const at = (d: number, v = open, fired: string[] = []) =>
-  dueFirings(v, day(d), DEFAULT_RULES, new Set(fired), MODEL_V1);
-const R = events.SupervisionReason;
+];
+const auto = 'auto-';
 
-describe('supervision rules, with a moved clock', () => {
-  it('is quiet while a case is well within its deadline', () => {
-    expect(at(30)).toEqual([]);
+describe('the supervision plan: which actions must exist, dated when their condition first held', () => {
+  it('on an open case: the deadline warning ten days before it, the overdue order at it, and their escalations', () => {
+    expect(when(open)).toEqual([
+      ['approaching:c1', 80],
+      ['escalate:auto-approaching:c1:1', 87],
+      ['overdue:c1', 90],
+      ['escalate:auto-approaching:c1:2', 92],
+      ['escalate:auto-overdue:c1:1', 97],
+      ['escalate:auto-overdue:c1:2', 102],
+    ]);
+    expect(plan(open)[0]).toMatchObject({
+      kind: 'OPEN_ORDER',
+      reason: R.SUPERVISION_REASON_APPROACHING_DEADLINE,
+      orderId: `${auto}approaching:c1`,
+      responseDueAt: day(87).getTime(),
+    });
   });
 
-  it('warns when the deadline approaches, then opens an overdue order once it has passed', () => {
-    expect(at(81)).toMatchObject([
-      {
-        kind: 'OPEN_ORDER',
-        reason: R.SUPERVISION_REASON_APPROACHING_DEADLINE,
-        ruleId: 'approaching:c1',
-      },
-    ]);
-    expect(at(91)).toMatchObject([
-      {
-        kind: 'OPEN_ORDER',
-        reason: R.SUPERVISION_REASON_OVERDUE,
-        ruleId: 'overdue:c1',
-        orderId: 'auto-overdue:c1',
-      },
+  it('nothing on a case concluded in time, however long after the history reaches its deadline', () => {
+    const inTime = viewOf(byTheBook(30));
+    expect(supervisionPlan(inTime, DEFAULT_RULES, MODEL_V1).map((a) => a.kind)).toEqual([
+      'EVALUATE',
     ]);
   });
 
-  it('fires each condition once', () => {
-    expect(at(91, open, ['overdue:c1'])).toEqual([]);
-    const withOrder = viewOf([
-      [p.registered(), 0],
-      [p.dispatched(), 1],
-      [
-        {
-          $case: 'supervisionOrderOpened',
-          value: {
-            orderId: 'auto-overdue:c1',
-            reason: 1,
-            note: '',
-            responseDueAt: day(120),
-            ruleId: 'overdue:c1',
-          },
-        },
-        91,
-      ],
+  it('a case concluded on its deadline day is in time; one concluded after it was overdue at the deadline', () => {
+    expect(when(byTheBook(90)).map(([id]) => id)).toEqual([
+      'approaching:c1',
+      'escalate:auto-approaching:c1:1',
+      'evaluate:supervision-score/v1:c1',
+      // the warning was never answered: it escalates whether or not the case is done
+      'escalate:auto-approaching:c1:2',
     ]);
-    expect(at(92, withOrder)).toEqual([]);
+    expect(when(byTheBook(95))).toEqual([
+      ['approaching:c1', 80],
+      ['escalate:auto-approaching:c1:1', 87],
+      ['overdue:c1', 90],
+      ['escalate:auto-approaching:c1:2', 92],
+      ['evaluate:supervision-score/v1:c1', 95],
+      ['escalate:auto-overdue:c1:1', 97],
+      ['escalate:auto-overdue:c1:2', 102],
+    ]);
   });
 
-  it('flags a discretion anomaly, a major decision without legal review, and a decision without evidence before it', () => {
-    const v = viewOf([
+  it('an extension granted before the deadline moves both orders; one granted after it does not undo the overdue order', () => {
+    const extended = when([...open, [p.extended(150), 85]]).filter(
+      ([id]) => !String(id).startsWith('escalate'),
+    );
+    expect(extended).toEqual([
+      ['approaching:c1', 80],
+      ['overdue:c1', 150],
+    ]);
+    const late = when([...open, [p.extended(150), 95]]).filter(
+      ([id]) => !String(id).startsWith('escalate'),
+    );
+    expect(late).toEqual([
+      ['approaching:c1', 80],
+      ['overdue:c1', 90],
+    ]);
+    // Granted with less than ten days left, the warning comes with it.
+    expect(when([...open, [p.extended(100), 30], [p.extended(95), 88]])[0]).toEqual([
+      'approaching:c1',
+      88,
+    ]);
+  });
+
+  it('flags at the decision: a discretion anomaly, a major decision without legal review before it, a decision without evidence before it', () => {
+    const v: Steps = [
       [p.registered(), 0],
       [p.dispatched(), 1],
       [p.notified(), 2],
       [p.decided({ discretionAnomaly: true, anomalyReason: 'edge' }), 3],
       [p.evidence(), 4],
-    ]);
-    expect(at(5, v).map((f) => f.ruleId)).toEqual([
-      'discretion:c1',
-      'legal-review:c1',
-      'evidence:c1',
+      [p.review(), 4],
+      [p.concluded(), 6],
+    ];
+    expect(when(v).filter(([id]) => !String(id).startsWith('escalate'))).toEqual([
+      ['discretion:c1', 3],
+      ['legal-review:c1', 3],
+      ['evidence:c1', 3],
+      ['evaluate:supervision-score/v1:c1', 6],
     ]);
   });
 
-  it('escalates an order not answered by its deadline, once per level', () => {
+  it('escalates an order each time its deadline passes unanswered, up to the configured level', () => {
+    const v: Steps = [...open, [p.order('o-1', 20), 5]];
+    const esc = when(v).filter(([id]) => String(id).includes('o-1'));
+    expect(esc).toEqual([
+      ['escalate:o-1:1', 20],
+      ['escalate:o-1:2', 25],
+    ]);
+    const deeper = supervisionPlan(
+      viewOf(v),
+      { ...DEFAULT_RULES, maxEscalationLevel: 4 },
+      MODEL_V1,
+    );
+    expect(deeper.filter((a) => a.kind === 'ESCALATE' && a.orderId === 'o-1')).toHaveLength(3);
+  });
+
+  it('an answer in time stops escalation; a late answer stops only what comes after it', () => {
+    expect(
+      when([...open, [p.order('o-1', 20), 5], [p.answered('o-1'), 20]]).filter(([id]) =>
+        String(id).includes('o-1'),
+      ),
+    ).toEqual([]);
+    expect(
+      when([...open, [p.order('o-1', 20), 5], [p.answered('o-1'), 22]]).filter(([id]) =>
+        String(id).includes('o-1'),
+      ),
+    ).toEqual([['escalate:o-1:1', 20]]);
+  });
+
+  it('an escalation by hand raises the level and moves the deadline the rules wait for', () => {
+    const v: Steps = [...open, [p.order('o-1', 20), 5], [p.escalated('o-1', 2, 40), 18]];
+    expect(when(v).filter(([id]) => String(id).includes('o-1'))).toEqual([['escalate:o-1:2', 40]]);
+  });
+
+  it("recognises its own actions in the history, whoever's pass recorded them", () => {
     const v = viewOf([
-      [p.registered(), 0],
-      [p.dispatched(), 1],
+      ...open,
       [p.order('o-1', 20), 5],
+      [p.escalated('o-1', 2, 25), 20, 'escalate:o-1:1'],
     ]);
-    expect(at(19, v)).toEqual([]);
-    expect(at(21, v)).toMatchObject([
-      { kind: 'ESCALATE', orderId: 'o-1', ruleId: 'escalate:o-1:1' },
-    ]);
-    expect(at(22, v, ['escalate:o-1:1'])).toEqual([]);
+    const left = pendingActions(v, DEFAULT_RULES, MODEL_V1).filter((a) =>
+      a.commandId.includes('o-1'),
+    );
+    expect(left.map((a) => a.commandId)).toEqual(['escalate:o-1:2']);
+    expect(nextActionAt(v, DEFAULT_RULES, MODEL_V1)).toBe(day(25).getTime());
   });
 
-  it('asks for the evaluation of a concluded case, and nothing once it is archived', () => {
-    const done = viewOf(byTheBook());
-    expect(at(31, done)).toMatchObject([
-      { kind: 'EVALUATE', ruleId: 'evaluate:supervision-score/v1:c1' },
-    ]);
-    expect(at(31, { ...done, archived: true })).toEqual([]);
+  it('evaluates at the conclusion, on the case as it stood then', () => {
+    const v = viewOf([...byTheBook(30), [p.order('o-1', 40), 31], [p.answered('o-1'), 45]]);
+    const [evaluation] = plan([...byTheBook(30)]).filter((a) => a.kind === 'EVALUATE');
+    expect(evaluation?.at).toBe(day(30).getTime());
+    // A later order, answered late, is not the concluded case's: full marks for supervision response.
+    const score = evaluationAt(v, day(30).getTime(), MODEL_V1);
+    expect(score?.indicators.find((i) => i.indicator === 'supervision_response')?.points).toBe(
+      MODEL_V1.weights.supervisionResponse,
+    );
+    expect(score?.score).toBe(
+      evaluationAt(viewOf(byTheBook(30)), day(30).getTime(), MODEL_V1)?.score,
+    );
+  });
+
+  it('nothing after the case is archived', () => {
+    const v = viewOf([...byTheBook(95)]);
+    const archived = { ...v, archived: true, archivedAt: day(96).toISOString() };
+    expect(
+      supervisionPlan(archived, DEFAULT_RULES, MODEL_V1).every((a) => a.at < day(96).getTime()),
+    ).toBe(true);
   });
 });

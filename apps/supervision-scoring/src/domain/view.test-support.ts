@@ -5,10 +5,10 @@ export const T0 = new Date('2021-03-01T02:00:00Z');
 export const day = (n: number) => new Date(T0.getTime() + n * 86_400_000);
 type Payload = NonNullable<events.CaseEvent['payload']>;
 
-/** Builds a case view from payloads, one event per [payload, day]. */
-export function viewOf(steps: Array<[Payload, number]>, caseId = 'c1'): CaseView {
+/** Builds a case view from payloads, one event per [payload, day, command id?]. */
+export function viewOf(steps: Array<[Payload, number, string?]>, caseId = 'c1'): CaseView {
   return steps.reduce<CaseView>(
-    (v, [payload, d], i) =>
+    (v, [payload, d, commandId], i) =>
       applyEvent(v, {
         eventId: `e${i + 1}`,
         caseId,
@@ -16,7 +16,7 @@ export function viewOf(steps: Array<[Payload, number]>, caseId = 'c1'): CaseView
         position: i + 1,
         occurredAt: day(d),
         recordedAt: day(d),
-        commandId: `c${i + 1}`,
+        commandId: commandId ?? `c${i + 1}`,
         actor: 't',
         agencyId: 'lz-eeb',
         caseType: events.CaseType.CASE_TYPE_ENFORCEMENT,
@@ -110,6 +110,14 @@ export const p = {
       responseDueAt: day(dueDay),
       ruleId: '',
     },
+  }),
+  escalated: (id = 'o-1', level = 2, dueDay = 50): Payload => ({
+    $case: 'supervisionOrderEscalated',
+    value: { orderId: id, level, reason: 'r', responseDueAt: day(dueDay) },
+  }),
+  extended: (dueDay: number): Payload => ({
+    $case: 'deadlineExtended',
+    value: { newDueAt: day(dueDay), reason: 'complex', approvedBy: 'head' },
   }),
   answered: (id = 'o-1'): Payload => ({
     $case: 'supervisionOrderAnswered',

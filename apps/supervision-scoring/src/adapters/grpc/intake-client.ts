@@ -1,10 +1,69 @@
-import { credentials, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { intake, type events } from '@enforcement/contracts';
-import type { History, IntakeCommands } from '../../application/ports.js';
-import type { CaseScoreResult } from '../../domain/scoring-model.js';
+import type {
+  History,
+  IntakeCommands,
+  ItemOutcome,
+  SupervisionItem,
+} from '../../application/ports.js';
 
-const call = <T>(fn: (cb: (err: ServiceError | null, res: T) => void) => unknown): Promise<T> =>
-  new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
+/** Statuses that say "not now": the action is sent again on a later pass. */
+const RETRY = new Set<number>([
+  status.UNAVAILABLE,
+  status.DEADLINE_EXCEEDED,
+  status.RESOURCE_EXHAUSTED,
+  status.ABORTED,
+  status.INTERNAL,
+  status.UNKNOWN,
+]);
+
+/** The intake command that carries out one rule action, dated when its condition first held. */
+function commandOf(item: SupervisionItem): intake.Command {
+  const a = item.action;
+  const meta = { commandId: a.commandId, caseId: item.caseId, occurredAt: new Date(a.at) };
+  switch (a.kind) {
+    case 'OPEN_ORDER':
+      return {
+        kind: {
+          $case: 'openSupervisionOrder',
+          value: {
+            meta,
+            orderId: a.orderId,
+            reason: a.reason,
+            note: a.note,
+            responseDueAt: new Date(a.responseDueAt),
+            ruleId: a.commandId,
+          },
+        },
+      };
+    case 'ESCALATE':
+      return {
+        kind: {
+          $case: 'escalateSupervisionOrder',
+          value: {
+            meta,
+            orderId: a.orderId,
+            reason: a.reason,
+            responseDueAt: new Date(a.responseDueAt),
+          },
+        },
+      };
+    case 'EVALUATE': {
+      const s = item.score;
+      if (!s) throw new Error(`evaluation ${a.commandId} without a score`);
+      return {
+        kind: {
+          $case: 'recordEvaluation',
+          value: { meta, score: s.score, modelVersion: s.modelVersion, indicators: s.indicators },
+        },
+      };
+    }
+    default: {
+      const _exhaustive: never = a;
+      return _exhaustive;
+    }
+  }
+}
 
 /** Every call to intake has a deadline: a stalled intake fails the firing, which is retried next tick. */
 const deadline = () => ({ deadline: Date.now() + 15_000 });
@@ -27,76 +86,40 @@ export class IntakeClient implements IntakeCommands, History {
     return md;
   }
 
-  async openOrder(
-    caseId: string,
-    o: {
-      orderId: string;
-      reason: events.SupervisionReason;
-      note: string;
-      responseDueAt: Date;
-      ruleId: string;
-    },
-    at: Date,
-  ): Promise<void> {
+  /** Every rule action of a pass over one SubmitEvents stream, with an acknowledgement per item. */
+  async supervise(items: readonly SupervisionItem[]): Promise<ItemOutcome[]> {
     const md = await this.md();
-    await call((cb) =>
-      this.client.openSupervisionOrder(
-        {
-          meta: { commandId: o.ruleId, caseId, occurredAt: at },
-          orderId: o.orderId,
-          reason: o.reason,
-          note: o.note,
-          responseDueAt: o.responseDueAt,
-          ruleId: o.ruleId,
-        },
-        md,
-        deadline(),
-        cb,
-      ),
-    );
-  }
-
-  async escalate(
-    caseId: string,
-    o: { orderId: string; reason: string; responseDueAt: Date; commandId: string },
-    at: Date,
-  ): Promise<void> {
-    const md = await this.md();
-    await call((cb) =>
-      this.client.escalateSupervisionOrder(
-        {
-          meta: { commandId: o.commandId, caseId, occurredAt: at },
-          orderId: o.orderId,
-          reason: o.reason,
-          responseDueAt: o.responseDueAt,
-        },
-        md,
-        deadline(),
-        cb,
-      ),
-    );
-  }
-
-  async recordEvaluation(
-    caseId: string,
-    s: CaseScoreResult,
-    commandId: string,
-    at: Date,
-  ): Promise<void> {
-    const md = await this.md();
-    await call((cb) =>
-      this.client.recordEvaluation(
-        {
-          meta: { commandId, caseId, occurredAt: at },
-          score: s.score,
-          modelVersion: s.modelVersion,
-          indicators: s.indicators,
-        },
-        md,
-        deadline(),
-        cb,
-      ),
-    );
+    const acks = await new Promise<intake.SubmitEventsResponse[]>((resolve, reject) => {
+      const out: intake.SubmitEventsResponse[] = [];
+      const stream = this.client.submitEvents(md, {
+        deadline: Date.now() + 15_000 + items.length * 50,
+      });
+      stream.on('data', (a: intake.SubmitEventsResponse) => out.push(a));
+      stream.on('end', () => resolve(out));
+      stream.on('error', reject);
+      let i = 0;
+      const pump = () => {
+        while (i < items.length) {
+          const item = items[i] as SupervisionItem;
+          if (!stream.write({ sequence: ++i, command: commandOf(item) }))
+            return void stream.once('drain', pump);
+        }
+        stream.end();
+      };
+      pump();
+    });
+    const bySequence = new Map(acks.map((a) => [Number(a.sequence), a]));
+    return items.map((_, i): ItemOutcome => {
+      const a = bySequence.get(i + 1);
+      if (!a) return { ok: false, retry: true, code: 'NO_ACK', reason: 'no acknowledgement' };
+      if (a.accepted || a.duplicate) return { ok: true };
+      return {
+        ok: false,
+        retry: RETRY.has(a.statusCode),
+        code: a.errorCode,
+        reason: a.reason,
+      };
+    });
   }
 
   async read(caseId: string, fromVersion: number): Promise<events.CaseEvent[]> {

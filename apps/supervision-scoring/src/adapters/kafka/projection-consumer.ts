@@ -9,6 +9,7 @@ import {
   type ProjectionStats,
 } from '@enforcement/messaging';
 import type { Projector } from '../../application/projector.js';
+import type { FeedClock } from '../../application/watermark.js';
 
 export { KafkaDeadLetters };
 
@@ -29,8 +30,6 @@ const CHUNK = 2_000;
 export class ProjectionConsumer {
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0, positions: new Map() };
   private readonly consumer: Consumer;
-  /** Latest occurrence time applied, per partition (ms). */
-  private readonly eventTimes = new Map<number, number>();
   private readonly metrics: ProjectionMetrics;
 
   constructor(
@@ -41,6 +40,8 @@ export class ProjectionConsumer {
       topic: string;
       fromBeginning: boolean;
       partitionsConsumedConcurrently: number;
+      /** Told how far each partition is applied, for the rules' watermark. */
+      clock?: FeedClock;
     },
   ) {
     this.consumer = kafka.consumer({ groupId: opts.groupId, maxWaitTimeInMs: 100 });
@@ -49,7 +50,6 @@ export class ProjectionConsumer {
 
   async start(): Promise<void> {
     await this.consumer.connect();
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.eventTimes.clear());
     // Partitions may have moved to or from this process: drop what it knew about them.
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.projector.forget());
     await this.consumer.subscribe({
@@ -67,31 +67,25 @@ export class ProjectionConsumer {
         apply: (partition, chunk) => this.projector.handleBatch(partition, chunk),
         applied: (partition, last) => {
           this.stats.positions.set(partition, Number(last.offset));
-          this.noteTimes(partition, last.value);
+          this.opts.clock?.position(partition, Number(last.offset));
+          this.noteRecorded(last.value);
         },
       }),
     });
   }
 
-  /** The chunk's last event: how far in event time its partition is applied, and when it was recorded. */
-  private noteTimes(partition: number, value: Buffer | null): void {
+  /** When the chunk's last event was recorded: the projection's lag behind intake. */
+  private noteRecorded(value: Buffer | null): void {
     if (!value) return;
     try {
-      const e = events.CaseEvent.decode(value);
-      const occurred = e.occurredAt?.getTime() ?? 0;
-      this.eventTimes.set(partition, Math.max(this.eventTimes.get(partition) ?? 0, occurred));
-      this.metrics.recorded(e.recordedAt?.getTime() ?? 0);
+      this.metrics.recorded(events.CaseEvent.decode(value).recordedAt?.getTime() ?? 0);
     } catch {
       // A poison message has no time; the projector dead-letters it.
     }
   }
 
-  /**
-   * Event time up to which every partition this consumer has seen is applied:
-   * the lowest of their latest occurrence times; undefined before any message.
-   */
-  eventTime(): number | undefined {
-    return this.eventTimes.size > 0 ? Math.min(...this.eventTimes.values()) : undefined;
+  get groupId(): string {
+    return this.opts.groupId;
   }
 
   /** Consumer lag: messages on the topic not handled yet, per the broker's high watermarks. */

@@ -1,7 +1,7 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import { bulkFailures, isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
 import type { CaseRecord, RollupShareWrite } from '../../application/ports.js';
-import type { CaseView, OrderView } from '../../domain/case-view.js';
+import type { OrderView } from '../../domain/case-view.js';
 
 /** The projection of one case, as stored. */
 export type CaseDoc = CaseRecord & { updatedAt: Date };
@@ -37,11 +37,11 @@ export interface OrderDoc extends OrderView {
   agencyId: string;
 }
 
-/** Cases the rule runner keeps an eye on: open, unevaluated, or with open orders. */
-export interface WatchDoc {
+/** The rules' timers: each case with something still to do, under the moment it falls due. */
+export interface TimerDoc {
   _id: string;
-  view: CaseView;
-  fired: string[];
+  agencyId: string;
+  nextAt: Date;
 }
 
 export class CaseConflict extends Error {}
@@ -54,7 +54,7 @@ export class ReadModels {
   readonly cases: PartitionedCollection<CaseDoc>;
   readonly rollups: PartitionedCollection<RollupDoc>;
   readonly orders: Collection<OrderDoc>;
-  readonly watch: Collection<WatchDoc>;
+  readonly timers: Collection<TimerDoc>;
 
   constructor(
     db: Db,
@@ -68,13 +68,13 @@ export class ReadModels {
       Math.max(1, Math.floor(buckets / 2)),
     );
     this.orders = db.collection<OrderDoc>(`${prefix}orders`);
-    this.watch = db.collection<WatchDoc>(`${prefix}watch`);
+    this.timers = db.collection<TimerDoc>(`${prefix}timers`);
   }
 
   async init(): Promise<void> {
     await this.rollups.createIndex({ listKey: 1 });
     await this.orders.createIndex({ agencyId: 1 });
-    await this.watch.createIndex({ _id: 1 });
+    await this.timers.createIndex({ nextAt: 1, _id: 1 });
     for (const c of this.cases.all()) await c.createIndex({ updatedAt: 1 });
   }
 
@@ -82,7 +82,7 @@ export class ReadModels {
     await this.cases.drop();
     await this.rollups.drop();
     await this.orders.drop().catch(() => undefined);
-    await this.watch.drop().catch(() => undefined);
+    await this.timers.drop().catch(() => undefined);
   }
 
   getCase(caseId: string): Promise<CaseDoc | null> {
@@ -271,17 +271,27 @@ export class ReadModels {
     }
   }
 
-  async setWatched(view: CaseView, watched: boolean): Promise<void> {
-    if (watched)
-      await this.watch.updateOne(
-        { _id: view.caseId },
-        { $set: { view }, $setOnInsert: { fired: [] } },
+  async setTimer(caseId: string, agencyId: string, at: number | null): Promise<void> {
+    if (at === null) await this.timers.deleteOne({ _id: caseId });
+    else
+      await this.timers.replaceOne(
+        { _id: caseId },
+        { agencyId, nextAt: new Date(at) },
         { upsert: true },
       );
-    else await this.watch.deleteOne({ _id: view.caseId });
   }
 
-  async markFired(caseId: string, ruleId: string): Promise<void> {
-    await this.watch.updateOne({ _id: caseId }, { $addToSet: { fired: ruleId } });
+  /** Timers due by `until`, earliest first, a page at a time after `after`. */
+  dueTimers(until: number, limit: number, after?: { at: Date; id: string }): Promise<TimerDoc[]> {
+    const due = { nextAt: { $lte: new Date(until) } };
+    const filter = after
+      ? {
+          $and: [
+            due,
+            { $or: [{ nextAt: { $gt: after.at } }, { nextAt: after.at, _id: { $gt: after.id } }] },
+          ],
+        }
+      : due;
+    return this.timers.find(filter).sort({ nextAt: 1, _id: 1 }).limit(limit).toArray();
   }
 }
