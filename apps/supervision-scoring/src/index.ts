@@ -9,3 +9,11 @@ export { ReadModels } from './adapters/mongo/read-models.js';
 export { applyEvent, emptyView, type CaseView } from './domain/case-view.js';
 export { contributionOf, rollupDeltas } from './domain/rollups.js';
 export { MODEL_V1, scoreCase } from './domain/scoring-model.js';
+// The rules' specification, for checking a running system against it.
+export {
+  DEFAULT_RULES,
+  evaluationAt,
+  supervisionPlan,
+  type Action,
+  type RuleConfig,
+} from './domain/rules.js';

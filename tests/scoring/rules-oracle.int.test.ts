@@ -1,0 +1,437 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { Metadata } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
+import { events, intake } from '@enforcement/contracts';
+import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
+import { namespaced, type TopicNames } from '@enforcement/messaging';
+import {
+  applyEvent,
+  createSupervisionScoring,
+  DEFAULT_RULES,
+  emptyView,
+  evaluationAt,
+  loadScoringConfig,
+  MODEL_V1,
+  supervisionPlan,
+  type CaseView,
+  type SupervisionScoring,
+} from '@enforcement/supervision-scoring';
+import { eventually, serviceEnv, tokenFor, unary, uniqueName } from '@enforcement/testing';
+import { submitAll } from '../support/submit.js';
+
+/**
+ * The supervision rules against their specification (`supervisionPlan`), on
+ * histories fast-check makes up: two agencies streaming concurrently, each in
+ * the order things happened but at its own pace; cases concluded in time, late
+ * or never, deadlines extended, decisions with and without review, evidence or
+ * benchmark, orders by hand answered in time, late or never; the scoring
+ * service restarted mid-stream, or run as two instances. Whatever the timing,
+ * the rules' actions in each case's history must be exactly the plan's, dated
+ * as the plan dates them, up to how far the agency's own history reaches.
+ *
+ * RULES_ORACLE_RUNS histories (a fast subset in npm test; `npm run fuzz` runs more).
+ */
+const RUNS = Number(process.env.RULES_ORACLE_RUNS ?? 4);
+const DAY = 86_400_000;
+const YEAR = Date.UTC(2021, 0, 4, 2);
+const AGENCIES = ['lz-eeb', 'lz-psb'] as const;
+
+interface CaseSpec {
+  registerDay: number;
+  evidenceDay: number | null;
+  reviewDay: number | null;
+  reviewApproved: boolean;
+  decideDay: number | null;
+  fine: { fineFen: number; grounds: string };
+  extendDay: number | null;
+  extendBy: number;
+  concludeDay: number | null;
+  order: { day: number; dueIn: number; answerIn: number | null } | null;
+}
+
+const caseSpec: fc.Arbitrary<CaseSpec> = fc.record({
+  registerDay: fc.integer({ min: 0, max: 40 }),
+  evidenceDay: fc.option(fc.integer({ min: 2, max: 60 }), { freq: 4 }),
+  reviewDay: fc.option(fc.integer({ min: 3, max: 60 }), { freq: 3 }),
+  reviewApproved: fc.boolean(),
+  decideDay: fc.option(fc.integer({ min: 8, max: 100 }), { freq: 5 }),
+  fine: fc.constantFrom(
+    { fineFen: 30_000_000, grounds: '' },
+    { fineFen: 20_000_000, grounds: '' },
+    { fineFen: 90_000_000, grounds: '情节严重' },
+    { fineFen: 15_000_000, grounds: '初次违法' },
+  ),
+  extendDay: fc.option(fc.integer({ min: 30, max: 100 }), { freq: 3 }),
+  extendBy: fc.integer({ min: 1, max: 40 }),
+  concludeDay: fc.option(fc.integer({ min: 10, max: 130 }), { freq: 6 }),
+  order: fc.option(
+    fc.record({
+      day: fc.integer({ min: 2, max: 80 }),
+      dueIn: fc.integer({ min: 1, max: 15 }),
+      answerIn: fc.option(fc.integer({ min: 1, max: 25 })),
+    }),
+    { freq: 3 },
+  ),
+});
+
+/** Rule actions carry these command ids; everything else in a history is an input. */
+const RULE_COMMAND = /^(approaching|overdue|discretion|legal-review|evidence|escalate|evaluate):/;
+
+let seq = 0;
+/** One case's commands, each dated; the agency submits them in time order. */
+function commandsOf(
+  caseId: string,
+  agencyId: string,
+  c: CaseSpec,
+): { at: number; cmd: intake.Command }[] {
+  const start = YEAR + c.registerDay * DAY;
+  const at = (d: number) => start + d * DAY;
+  const meta = (d: number): intake.CommandMeta => ({
+    commandId: `${caseId}:${++seq}`,
+    caseId,
+    occurredAt: new Date(at(d)),
+  });
+  const out: { at: number; cmd: intake.Command }[] = [];
+  const add = (d: number, kind: intake.Command['kind']) => out.push({ at: at(d), cmd: { kind } });
+  add(0, {
+    $case: 'registerCase',
+    value: {
+      meta: meta(0),
+      agencyId,
+      district: '鱼峰区',
+      domain: events.Domain.DOMAIN_ENVIRONMENT,
+      violationCode: 'ENV-AIR-001',
+      legalBasis: '《大气污染防治法》第九十九条',
+      source: events.CaseSource.CASE_SOURCE_COMPLAINT,
+      parties: [{ kind: events.PartyKind.PARTY_KIND_ORGANIZATION, name: '某公司', identifier: '' }],
+      title: '',
+      major: false,
+    },
+  });
+  add(1, {
+    $case: 'dispatchCase',
+    value: {
+      meta: meta(1),
+      unitId: `${agencyId}-u1`,
+      officers: [
+        { officerId: 'o1', name: '甲', credentialNo: '1' },
+        { officerId: 'o2', name: '乙', credentialNo: '2' },
+      ],
+    },
+  });
+  const progress = (d: number, step: intake.RecordProgressRequest['step']) =>
+    add(d, { $case: 'recordProgress', value: { meta: meta(d), step } });
+  if (c.evidenceDay !== null)
+    progress(c.evidenceDay, {
+      $case: 'evidence',
+      value: {
+        evidenceId: 'ev',
+        kind: 'photo',
+        sha256: 'c'.repeat(64),
+        collectedBy: 'o1',
+        collectedAt: new Date(at(c.evidenceDay)),
+        description: '',
+      },
+    });
+  if (c.reviewDay !== null)
+    progress(c.reviewDay, {
+      $case: 'legalReview',
+      value: { reviewer: '法制员', approved: c.reviewApproved, opinion: '' },
+    });
+  if (c.extendDay !== null)
+    progress(c.extendDay, {
+      $case: 'extension',
+      value: {
+        newDueAt: new Date(start + (90 + c.extendBy) * DAY),
+        reason: '复杂',
+        approvedBy: '负责人',
+      },
+    });
+  if (c.decideDay !== null) {
+    progress(c.decideDay - 2, {
+      $case: 'notice',
+      value: { facts: 'f', basis: 'b', hearingOffered: true, proposedFineFen: c.fine.fineFen },
+    });
+    progress(c.decideDay - 1, {
+      $case: 'hearing',
+      value: { presidedBy: '', summary: '', waived: true },
+    });
+    add(c.decideDay, {
+      $case: 'decidePenalty',
+      value: {
+        meta: meta(c.decideDay),
+        violationCode: 'ENV-AIR-001',
+        grade: events.SeverityGrade.SEVERITY_GRADE_GENERAL,
+        ...c.fine,
+        otherMeasures: [],
+      },
+    });
+  }
+  if (c.concludeDay !== null) {
+    const d = Math.max(c.concludeDay, (c.decideDay ?? 0) + 1);
+    add(d, {
+      $case: 'concludeCase',
+      value: {
+        meta: meta(d),
+        conclusion:
+          c.decideDay !== null
+            ? events.Conclusion.CONCLUSION_PENALIZED
+            : events.Conclusion.CONCLUSION_NO_PENALTY,
+        summary: '',
+      },
+    });
+  }
+  if (c.order) {
+    const o = c.order;
+    add(o.day, {
+      $case: 'openSupervisionOrder',
+      value: {
+        meta: meta(o.day),
+        orderId: `${caseId}-m1`,
+        reason: events.SupervisionReason.SUPERVISION_REASON_COMPLAINT,
+        note: '',
+        responseDueAt: new Date(at(o.day + o.dueIn)),
+        ruleId: '',
+      },
+    });
+    if (o.answerIn !== null)
+      add(o.day + o.answerIn, {
+        $case: 'answerSupervisionOrder',
+        value: { meta: meta(o.day + o.answerIn), orderId: `${caseId}-m1`, answer: '已整改' },
+      });
+  }
+  // Dated steps in time order; the meta of each was made in the order above, so re-date nothing.
+  return out.sort((a, b) => a.at - b.at);
+}
+
+interface Scenario {
+  perAgency: CaseSpec[][];
+  /** Commands per burst of each agency's stream, and the pause between bursts (ms). */
+  bursts: [number, number];
+  pauses: [number, number];
+  restartScoringAfter: number | null;
+  instances: 1 | 2;
+}
+
+const scenario: fc.Arbitrary<Scenario> = fc.record({
+  perAgency: fc.tuple(
+    fc.array(caseSpec, { minLength: 1, maxLength: 5 }),
+    fc.array(caseSpec, { minLength: 1, maxLength: 5 }),
+  ),
+  bursts: fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 })),
+  pauses: fc.tuple(fc.integer({ min: 0, max: 150 }), fc.integer({ min: 0, max: 150 })),
+  restartScoringAfter: fc.option(fc.integer({ min: 1, max: 30 })),
+  instances: fc.constantFrom(1 as const, 2 as const),
+});
+
+class Rig {
+  readonly run = uniqueName('oracle');
+  readonly topics: TopicNames;
+  intakeSvc!: CaseIntake;
+  scoring: SupervisionScoring[] = [];
+  client!: intake.CaseIntakeServiceClient;
+
+  constructor() {
+    this.topics = {
+      ...namespaced(this.run),
+      caseEvents: `${this.run}.case-events`,
+      intakeSubmissions: `${this.run}.submissions`,
+      intakeReceipts: `${this.run}.receipts`,
+      intakeDeadLetter: `${this.run}.intake-dlq`,
+      scoringDeadLetter: `${this.run}.scoring-dlq`,
+      scores: `${this.run}.scores`,
+    };
+  }
+
+  private get db() {
+    return this.run.replace(/-/g, '_');
+  }
+
+  async start(instances: number): Promise<void> {
+    this.intakeSvc = await createCaseIntake(
+      loadIntakeConfig({
+        ...serviceEnv(this.run),
+        MONGODB_DB: `${this.db}_intake`,
+        EVENT_STORE_BUCKETS: '4',
+        CASE_EVENTS_PARTITIONS: '4',
+        INGRESS_ENABLED: 'false',
+      }),
+      { topics: this.topics, log: () => undefined },
+    );
+    this.client = new intake.CaseIntakeServiceClient(
+      this.intakeSvc.address,
+      credentials.createInsecure(),
+    );
+    for (let i = 0; i < instances; i++) this.scoring.push(await this.startScoring());
+  }
+
+  startScoring(): Promise<SupervisionScoring> {
+    return createSupervisionScoring(
+      loadScoringConfig({
+        ...serviceEnv(this.run),
+        MONGODB_DB: `${this.db}_scoring`,
+        READ_MODEL_BUCKETS: '4',
+        RULES_TICK_MS: '200',
+        RULES_CLOCK: 'events',
+        INTAKE_ADDRESS: this.intakeSvc.address,
+        SCORING_GROUP: `${this.run}.scoring`,
+      }),
+      { topics: this.topics, log: () => undefined },
+    );
+  }
+
+  async restartScoring(): Promise<void> {
+    const first = this.scoring.shift();
+    await first?.stop();
+    this.scoring.push(await this.startScoring());
+  }
+
+  async stop(): Promise<void> {
+    this.client?.close();
+    for (const s of this.scoring) await s.stop();
+    await this.intakeSvc?.stop();
+  }
+}
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.stop();
+  rig = undefined;
+});
+
+/** Streams one agency's commands in bursts, pausing between them. */
+async function stream(
+  client: intake.CaseIntakeServiceClient,
+  md: Metadata,
+  cmds: intake.Command[],
+  burst: number,
+  pause: number,
+  each: (sent: number) => Promise<void>,
+): Promise<intake.SubmitEventsResponse[]> {
+  const acks: intake.SubmitEventsResponse[] = [];
+  for (let i = 0; i < cmds.length; i += burst) {
+    acks.push(...(await submitAll(client, md, cmds.slice(i, i + burst))));
+    await each(i + burst);
+    if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+  }
+  return acks;
+}
+
+const fold = (history: events.CaseEvent[], caseId: string): CaseView =>
+  history.reduce(applyEvent, emptyView(caseId));
+const stamp = (t: number) => new Date(t).toISOString();
+
+describe('supervision rules equal their specification on random histories, timings and restarts', () => {
+  it(
+    'every action the plan requires up to each agency’s time, dated as planned; nothing else',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(scenario, async (sc) => {
+          rig = new Rig();
+          await rig.start(sc.instances);
+          const r = rig;
+          const caseIds: { caseId: string; agencyId: string }[] = [];
+          const feeds = AGENCIES.map((agencyId, a) =>
+            (sc.perAgency[a] ?? [])
+              .flatMap((c, i) => {
+                const caseId = `${r.run}-${a}-${i}`;
+                caseIds.push({ caseId, agencyId });
+                return commandsOf(caseId, agencyId, c);
+              })
+              .sort((x, y) => x.at - y.at)
+              .map((x) => x.cmd),
+          );
+          const tokens = await Promise.all(
+            AGENCIES.map((a) => tokenFor(['agency', 'supervisor'], [a])),
+          );
+          let restarted = false;
+          await Promise.all(
+            feeds.map((cmds, a) =>
+              stream(
+                r.client,
+                tokens[a] as Metadata,
+                cmds,
+                sc.bursts[a] ?? 5,
+                sc.pauses[a] ?? 0,
+                async (sent) => {
+                  if (
+                    a === 0 &&
+                    !restarted &&
+                    sc.restartScoringAfter !== null &&
+                    sent >= sc.restartScoringAfter
+                  ) {
+                    restarted = true;
+                    await r.restartScoring();
+                  }
+                },
+              ),
+            ),
+          );
+
+          const supervisor = await tokenFor(['supervisor']);
+          const history = async (caseId: string) =>
+            (
+              await unary<intake.GetCaseResponse>((cb) =>
+                r.client.getCase({ caseId }, supervisor, cb),
+              )
+            ).history;
+          // How far each agency's own history reaches: the rules judge its cases up to there.
+          const reach = new Map<string, number>();
+          const inputs = new Map<string, events.CaseEvent[]>();
+          for (const { caseId, agencyId } of caseIds) {
+            const own = (await history(caseId).catch(() => [])).filter(
+              (e) => !RULE_COMMAND.test(e.commandId),
+            );
+            inputs.set(caseId, own);
+            for (const e of own)
+              reach.set(agencyId, Math.max(reach.get(agencyId) ?? 0, e.occurredAt?.getTime() ?? 0));
+          }
+          const expected = (caseId: string, agencyId: string) =>
+            supervisionPlan(fold(inputs.get(caseId) ?? [], caseId), DEFAULT_RULES, MODEL_V1)
+              .filter((x) => x.at <= (reach.get(agencyId) ?? 0))
+              .map((x) => `${x.commandId} @ ${stamp(x.at)}`)
+              .sort();
+          const actual = (h: events.CaseEvent[]) =>
+            h
+              .filter((e) => RULE_COMMAND.test(e.commandId))
+              .map((e) => `${e.commandId} @ ${stamp(e.occurredAt?.getTime() ?? 0)}`)
+              .sort();
+
+          const differences = async () => {
+            const out: string[] = [];
+            for (const { caseId, agencyId } of caseIds) {
+              if ((inputs.get(caseId) ?? []).length === 0) continue;
+              const h = await history(caseId);
+              const want = expected(caseId, agencyId);
+              const got = actual(h);
+              if (JSON.stringify(want) !== JSON.stringify(got))
+                out.push(`${caseId}\n  plan: ${want.join(', ')}\n  rules: ${got.join(', ')}`);
+            }
+            return out;
+          };
+          const settled = await eventually(
+            async () => ((await differences()).length === 0 ? true : undefined),
+            { what: 'the rules to reach the plan', timeoutMs: 60_000, intervalMs: 500 },
+          ).catch(async () => (await differences()).join('\n'));
+          expect(settled).toBe(true);
+
+          // Each evaluation scores the case as it stood at its conclusion.
+          for (const { caseId } of caseIds) {
+            const h = await history(caseId).catch(() => []);
+            const evaluation = h.find((e) => e.payload?.$case === 'caseEvaluated');
+            if (!evaluation || evaluation.payload?.$case !== 'caseEvaluated') continue;
+            const at = evaluation.occurredAt?.getTime() ?? 0;
+            expect(evaluation.payload.value.score).toBe(
+              evaluationAt(fold(h, caseId), at, MODEL_V1)?.score,
+            );
+          }
+          await r.stop();
+          rig = undefined;
+        }),
+        { numRuns: RUNS, endOnFailure: true },
+      );
+    },
+    RUNS * 120_000,
+  );
+});
