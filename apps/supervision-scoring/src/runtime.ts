@@ -9,7 +9,7 @@ import { feedOf, Projector } from './application/projector.js';
 import type { RollupRow, ScoreReader } from './application/queries.js';
 import { runRules } from './application/rule-runner.js';
 import { feedWatermarks, FeedClock, type PartitionEnd } from './application/watermark.js';
-import type { RuleConfig } from './domain/rules.js';
+import { nextActionAt, type RuleConfig } from './domain/rules.js';
 import type { ScoringModel } from './domain/scoring-model.js';
 
 export interface RuntimeOptions {
@@ -111,7 +111,10 @@ export class ScoringRuntime {
     const models = new ReadModels(this.o.db, `g${n}_`, this.o.buckets);
     await models.init();
     const clock = new FeedClock();
-    if (!fromBeginning) clock.restore((await this.meta.findOne({ _id: `clock.g${n}` }))?.times);
+    if (!fromBeginning) {
+      clock.restore((await this.meta.findOne({ _id: `clock.g${n}` }))?.times);
+      await this.backfillTimers(models, n);
+    }
     const holder: { gen?: Generation } = {};
     const sink: ScoreSink = { changed: (v, s) => holder.gen?.active && this.hub.changed(v, s) };
     const projector = new Projector({
@@ -133,6 +136,17 @@ export class ScoringRuntime {
     });
     holder.gen = { n, models, projector, consumer, clock, active: false };
     return holder.gen;
+  }
+
+  /** Read models projected before the rules kept timers get them, once. */
+  private async backfillTimers(models: ReadModels, n: number): Promise<void> {
+    const flag = `timers.g${n}`;
+    if (await this.meta.findOne({ _id: flag })) return;
+    const written = await models.backfillTimers(
+      (rec) => nextActionAt(rec.view, this.o.rules, this.o.model) ?? null,
+    );
+    await this.meta.updateOne({ _id: flag }, { $set: { generation: n } }, { upsert: true });
+    if (written > 0) this.o.log(`rule timers written for ${written} cases projected before timers`);
   }
 
   private connectedAdmin(): Promise<Admin> {

@@ -281,6 +281,45 @@ export class ReadModels {
       );
   }
 
+  /**
+   * Writes the timer of every stored enforcement case: read models projected
+   * before timers existed get them once (the runtime records that it ran).
+   * Reads the cases a page at a time, so it holds no cursor open for long.
+   */
+  async backfillTimers(next: (rec: CaseDoc) => number | null): Promise<number> {
+    let written = 0;
+    for (const bucket of this.cases.all()) {
+      let after = '';
+      for (;;) {
+        const page = await bucket
+          .find({ _id: { $gt: after } })
+          .sort({ _id: 1 })
+          .limit(500)
+          .toArray();
+        const last = page[page.length - 1];
+        if (!last) break;
+        after = last._id;
+        const ops = page.flatMap((rec) => {
+          const at = rec.view.kind === 'ENFORCEMENT' ? next(rec) : null;
+          return at === null
+            ? []
+            : [
+                {
+                  replaceOne: {
+                    filter: { _id: rec._id },
+                    replacement: { agencyId: rec.view.agencyId, nextAt: new Date(at) },
+                    upsert: true,
+                  },
+                },
+              ];
+        });
+        if (ops.length > 0) await this.timers.bulkWrite(ops, { ordered: false });
+        written += ops.length;
+      }
+    }
+    return written;
+  }
+
   /** Timers due by `until`, earliest first, a page at a time after `after`. */
   dueTimers(until: number, limit: number, after?: { at: Date; id: string }): Promise<TimerDoc[]> {
     const due = { nextAt: { $lte: new Date(until) } };
