@@ -207,19 +207,22 @@ export class ScoringRuntime {
    */
   async rulesClock(): Promise<RulesClockState> {
     const gen = this.current();
+    // Share what this instance applied, and learn what the others did: every
+    // instance judges with the times of every partition, whoever applied them.
+    const saved = gen.clock.save();
+    if (saved)
+      await this.meta.updateOne(
+        { _id: `clock.g${gen.n}` },
+        { $max: Object.fromEntries(Object.entries(saved).map(([k, t]) => [`times.${k}`, t])) },
+        { upsert: true },
+      );
+    gen.clock.restore((await this.meta.findOne({ _id: `clock.g${gen.n}` }))?.times);
     const snap = gen.clock.snapshot();
     const ends = await this.partitionEnds(gen);
     const wall = this.o.clock.now().getTime();
     const feeds = feedWatermarks(snap, ends, (latest) =>
       this.o.ruleClock === 'events' ? latest : wall,
     );
-    const saved = gen.clock.save();
-    if (saved)
-      await this.meta.updateOne(
-        { _id: `clock.g${gen.n}` },
-        { $set: { times: saved } },
-        { upsert: true },
-      );
     this.lastClock = { feeds, readAt: wall };
     return this.lastClock;
   }
@@ -240,9 +243,7 @@ export class ScoringRuntime {
         const lateness = this.o.lateness ?? 0;
         const timeFor = (agencyId: string): number | undefined => {
           const own = feeds.get(feedOf(agencyId, CASE_TYPE.CASE_TYPE_ENFORCEMENT));
-          if (own === undefined) return undefined;
-          const reviews = feeds.get(feedOf(agencyId, CASE_TYPE.CASE_TYPE_REVIEW)) ?? Infinity;
-          return Math.min(wall, Math.min(own, reviews) - lateness);
+          return own === undefined ? undefined : Math.min(wall, own - lateness);
         };
         const until = Math.min(wall, Math.max(...feeds.values()) - lateness);
         if (!Number.isFinite(until)) return 0;

@@ -221,7 +221,7 @@ class Batch {
     const contrib = contributionOf(view, score ?? undefined);
     const target = view.review?.enforcementCaseId ?? '';
     if (view.review?.corrected && !rec.view.review?.corrected && target && target !== view.caseId)
-      await this.correct(target, view.caseId, seq, view.review?.at ?? '');
+      await this.correct(target, view.caseId, seq);
     this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
     const timer =
       view.kind === 'ENFORCEMENT'
@@ -245,14 +245,10 @@ class Batch {
   }
 
   /** A reconsideration corrected a decision: deduct from that case's score and rollups. */
-  private async correct(caseId: string, reviewId: string, seq: number, at: string): Promise<void> {
+  private async correct(caseId: string, reviewId: string, seq: number): Promise<void> {
     const rec = await this.record(caseId);
     if (rec.view.correctedBy.includes(reviewId)) return;
-    const view = {
-      ...rec.view,
-      correctedBy: [...rec.view.correctedBy, reviewId],
-      correctedAt: { ...rec.view.correctedAt, [reviewId]: at },
-    };
+    const view = { ...rec.view, correctedBy: [...rec.view.correctedBy, reviewId] };
     const score = scoreCase(view, this.deps.model) ?? null;
     const contrib = contributionOf(view, score ?? undefined);
     this.accumulate(rollupDeltas(rec.contrib, contrib), seq);

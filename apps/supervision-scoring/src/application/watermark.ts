@@ -22,6 +22,12 @@
  * a time before its own applied events reach.
  */
 
+/** A feed as a field name: no dots, no leading dollar. */
+const escape = (feed: string) =>
+  feed.replace(/%/g, '%25').replace(/\./g, '%2E').replace(/\$/g, '%24');
+const unescape = (field: string) =>
+  field.replace(/%2E/g, '.').replace(/%24/g, '$').replace(/%25/g, '%');
+
 /** A partition's end and the consumer group's committed position, read from the broker. */
 export interface PartitionEnd {
   readonly high: number;
@@ -62,19 +68,26 @@ export class FeedClock {
     };
   }
 
-  /** The times, to be stored: a restart starts from them rather than from nothing. */
-  save(): Record<string, Record<string, number>> | undefined {
+  /**
+   * The times to store, as `<partition>.<feed>` paths (the feed escaped for a
+   * field name) to raise with `$max`: instances that own different partitions
+   * and restarts all add to one record, and it never goes back. Undefined
+   * when nothing moved since the last call.
+   */
+  save(): Record<string, number> | undefined {
     if (!this.changed) return undefined;
     this.changed = false;
-    const out: Record<string, Record<string, number>> = {};
-    for (const [p, m] of this.times) out[String(p)] = Object.fromEntries(m);
+    const out: Record<string, number> = {};
+    for (const [p, m] of this.times) for (const [feed, t] of m) out[`${p}.${escape(feed)}`] = t;
     return out;
   }
 
+  /** Adds stored times (from this or any other instance): each only ever raises what is known. */
   restore(saved: Record<string, Record<string, number>> | undefined): void {
+    const was = this.changed;
     for (const [p, feeds] of Object.entries(saved ?? {}))
-      this.note(Number(p), new Map(Object.entries(feeds)));
-    this.changed = false;
+      this.note(Number(p), new Map(Object.entries(feeds).map(([feed, t]) => [unescape(feed), t])));
+    this.changed = was;
   }
 }
 

@@ -63,16 +63,12 @@ export interface CaseView {
   archivedAt?: string;
   /** Reconsideration or litigation corrected the decision (review case ids). */
   correctedBy: string[];
-  /** When each correction was concluded, by review case id. */
-  correctedAt?: Record<string, string>;
   /** For a review case: the enforcement case it challenges and its outcome. */
   review: {
     enforcementCaseId: string;
     outcome: events.ReviewOutcome;
     corrected: boolean;
     eventId: string;
-    /** When the outcome was concluded. */
-    at?: string;
   } | null;
 }
 
@@ -264,7 +260,6 @@ export function applyEvent(v: CaseView, e: events.CaseEvent): CaseView {
           outcome: p.value.outcome,
           corrected: p.value.corrected,
           eventId: e.eventId,
-          at,
         },
       };
     default: {

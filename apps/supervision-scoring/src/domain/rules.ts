@@ -278,6 +278,7 @@ export const nextActionAt = (
 /**
  * The case as it stood at `t`, from the facts its view keeps with their
  * times: what an evaluation dated `t` scores, whenever it is computed.
+ * Corrections on review are left out (see below).
  */
 export function asOf(v: CaseView, t: number): CaseView {
   const by = (at: string) => ms(at) <= t;
@@ -307,10 +308,10 @@ export function asOf(v: CaseView, t: number): CaseView {
           responseDueAt: last?.responseDueAt ?? o.firstResponseDueAt ?? o.responseDueAt,
         };
       }),
-    correctedBy: v.correctedBy.filter((id) => {
-      const at = v.correctedAt?.[id];
-      return at === undefined || by(at);
-    }),
+    // A correction on review is decided by others, on their own feed and
+    // timetable: it is deducted from the live score when it comes, and is
+    // not part of the agency's handling up to the conclusion.
+    correctedBy: [],
   };
 }
 
