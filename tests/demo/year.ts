@@ -86,17 +86,33 @@ const stats = () =>
       cb,
     ),
   );
+const rules = () =>
+  call<scoring.GetRulesStatusResponse>((cb) => scoringClient.getRulesStatus({}, md, cb));
 const deadline = Date.now() + 15 * 60_000;
 let current = await stats();
+let rulesNow = await rules();
+// Settled: the supervision rules have nothing due that is not in the
+// histories, and the figures (which count what they recorded) stopped moving.
 for (let steady = 0; steady < 3;) {
   if (Date.now() > deadline) throw new Error('the projections did not settle within 15 minutes');
   await new Promise((r) => setTimeout(r, 3_000));
   const next = await stats();
-  steady = next.asOf && next.asOf > submittedBy && next.digest === current.digest ? steady + 1 : 0;
+  rulesNow = await rules();
+  steady =
+    next.asOf &&
+    next.asOf > submittedBy &&
+    next.digest === current.digest &&
+    rulesNow.casesDue === 0
+      ? steady + 1
+      : 0;
   current = next;
 }
 console.log(
   `caught up   scoring and reporting settled ${fmt((performance.now() - t0) / 1000, 1)} s after the first submission`,
+);
+const reach = rulesNow.agencies.map((a) => a.judgedUpTo?.getTime() ?? 0);
+console.log(
+  `rules       ${fmt(Number(rulesNow.actionsSent))} actions recorded (orders, escalations, evaluations), ${fmt(Number(rulesNow.actionsRefused))} refused; ${rulesNow.agencies.length} agencies judged up to ${new Date(Math.min(...reach)).toISOString().slice(0, 10)} – ${new Date(Math.max(...reach)).toISOString().slice(0, 10)} (event clock), nothing due`,
 );
 
 const o = current.overall;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Metadata } from '@grpc/grpc-js';
-import { events, type intake } from '@enforcement/contracts';
+import { status as status_, type Metadata } from '@grpc/grpc-js';
+import { events, type intake, type scoring } from '@enforcement/contracts';
 import { eventually, uniqueName } from '@enforcement/testing';
 import { loop } from '../support/loop.js';
 import { startSystem, tokenFor, unary, type System } from '../support/services.js';
@@ -73,5 +73,23 @@ describe('loading a past year: the rules judge by the event time applied (RULES_
     const escalations = all.filter((e) => e.payload?.$case === 'supervisionOrderEscalated');
     expect(escalations).toHaveLength(4);
     expect(all.every((e) => (e.occurredAt?.getTime() ?? 0) <= june.getTime())).toBe(true);
+
+    // A supervisor sees where the rules stand: this agency judged up to June 1, nothing left due.
+    const status = await eventually(
+      async () => {
+        const s = await unary<scoring.GetRulesStatusResponse>((cb) =>
+          sys.scoringClient.getRulesStatus({}, supervisor, cb),
+        );
+        return s.casesDue === 0 ? s : undefined;
+      },
+      { what: 'nothing due' },
+    );
+    expect(status.clock).toBe('events');
+    expect(status.agencies).toContainEqual({ agencyId: 'lz-eeb', judgedUpTo: june, casesDue: 0 });
+    expect(Number(status.actionsSent)).toBeGreaterThanOrEqual(6);
+    const denied = await unary((cb) => sys.scoringClient.getRulesStatus({}, agency, cb)).catch(
+      (e: { code: number }) => e.code,
+    );
+    expect(denied).toBe(status_.PERMISSION_DENIED);
   });
 });

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { eventually, repoRoot } from '@enforcement/testing';
@@ -64,6 +65,13 @@ export class PrivateStack {
     const pidFile = join(this.home, 'pg', 'data', 'postmaster.pid');
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
     await this.signal(pid, 'SIGKILL', 'postgresql');
+    // Its backends exit on their own a moment later; until they have, the port is taken.
+    const port = this.ports.postgres;
+    if (port !== undefined)
+      await eventually(() => portFree(port), {
+        timeoutMs: 60_000,
+        what: 'the PostgreSQL port to be free',
+      });
   }
 
   private async signal(pid: number, signal: NodeJS.Signals, what: string): Promise<void> {
@@ -80,4 +88,16 @@ export class PrivateStack {
       { timeoutMs: 60_000, what: `${what} to stop` },
     );
   }
+}
+
+/** True once nothing listens on the port any more (a connection is refused). */
+function portFree(port: number): Promise<true | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('error', () => resolve(true));
+  });
 }

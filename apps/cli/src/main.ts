@@ -5,13 +5,14 @@ import { EXIT, helpOf, parse, UsageError, type Command } from './cli.js';
 import { audit } from './commands/audit.js';
 import { reconcile } from './commands/reconcile.js';
 import { generate } from './commands/generate.js';
-import { orders, report, scores, verify } from './commands/queries.js';
+import { orders, report, rules, scores, verify } from './commands/queries.js';
 import { submit } from './commands/submit.js';
 
 const COMMANDS: readonly Command[] = [
   submit,
   scores,
   orders,
+  rules,
   report,
   verify,
   audit,

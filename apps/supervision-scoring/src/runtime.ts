@@ -55,6 +55,17 @@ export interface RulesClockState {
   readonly readAt: number;
 }
 
+export interface RulesStatus {
+  readonly clock: 'wall' | 'events';
+  readonly agencies: { agencyId: string; judgedUpTo: number; casesDue: number }[];
+  readonly casesDue: number;
+  /** When the last pass ran (ms); 0 before the first. */
+  readonly lastPassAt: number;
+  readonly actionsSent: number;
+  readonly actionsRefused: number;
+  readonly actionsFailed: number;
+}
+
 const CASE_TYPE = events.CaseType;
 const OFFSETS_DEADLINE_MS = 10_000;
 
@@ -72,6 +83,7 @@ export class ScoringRuntime {
   /** Rule actions sent and not yet seen back (command id → until when). */
   private readonly sent = new Map<string, number>();
   private lastClock: RulesClockState | undefined;
+  private readonly passes = { lastAt: 0, sent: 0, refused: 0, failed: 0 };
   readonly clock: Clock;
   readonly hub: KafkaScoreHub;
 
@@ -259,6 +271,10 @@ export class ScoringRuntime {
           now: () => Date.now(),
           log: this.o.log,
         });
+        this.passes.lastAt = wall;
+        this.passes.sent += r.sent;
+        this.passes.refused += r.refused;
+        this.passes.failed += r.failed;
         return r.sent;
       })
       .catch((e: unknown) => {
@@ -270,6 +286,36 @@ export class ScoringRuntime {
     });
     this.ticking = ticking;
     return ticking;
+  }
+
+  /** Where the rules stand, per agency: judged up to when, and how many cases have an action due not in their history yet. */
+  async rulesStatus(): Promise<RulesStatus> {
+    const { feeds } = await this.rulesClock();
+    const wall = this.o.clock.now().getTime();
+    const lateness = this.o.lateness ?? 0;
+    const suffix = `|${CASE_TYPE.CASE_TYPE_ENFORCEMENT}`;
+    const agencies = await Promise.all(
+      [...feeds]
+        .filter(([feed]) => feed.endsWith(suffix))
+        .map(async ([feed, t]) => {
+          const agencyId = feed.slice(0, -suffix.length);
+          const judgedUpTo = Math.min(wall, t - lateness);
+          const casesDue = await this.current().models.timers.countDocuments({
+            agencyId,
+            nextAt: { $lte: new Date(judgedUpTo) },
+          });
+          return { agencyId, judgedUpTo, casesDue };
+        }),
+    );
+    return {
+      clock: this.o.ruleClock,
+      agencies: agencies.sort((a, b) => a.agencyId.localeCompare(b.agencyId)),
+      casesDue: agencies.reduce((n, a) => n + a.casesDue, 0),
+      lastPassAt: this.passes.lastAt,
+      actionsSent: this.passes.sent,
+      actionsRefused: this.passes.refused,
+      actionsFailed: this.passes.failed,
+    };
   }
 
   reader(): ScoreReader {

@@ -140,6 +140,31 @@ export const orders: Command = {
   },
 };
 
+export const rules: Command = {
+  name: 'rules',
+  summary: 'where the supervision rules stand: each agency judged up to when, actions due',
+  usage: 'rules [--scoring ADDR]',
+  options: { scoring: { type: 'string' } },
+  help: ['--scoring <addr>      supervision-scoring (default $ENFORCE_SCORING or 127.0.0.1:50052)'],
+  async run(v) {
+    const md = await metadata(v.token as string | undefined);
+    const client = scoringClient(address(v, 'scoring', ADDRESSES.scoring));
+    const r = await call<scoring.GetRulesStatusResponse>((cb) =>
+      client.getRulesStatus({}, md, cb),
+    ).finally(() => client.close());
+    const summary = `clock ${r.clock}; last pass ${r.lastPassAt?.toISOString() ?? 'not yet'}; actions recorded ${r.actionsSent}, refused ${r.actionsRefused}, failed ${r.actionsFailed}; cases with an action due ${r.casesDue}`;
+    print(
+      scoring.GetRulesStatusResponse.toJSON(r),
+      `${summary}\n${table(
+        ['agency', 'judged up to', 'cases due'],
+        r.agencies.map((a) => [a.agencyId, a.judgedUpTo?.toISOString() ?? '', a.casesDue]),
+      )}`,
+      v.json,
+    );
+    return r.casesDue === 0 ? EXIT.ok : EXIT.partial;
+  },
+};
+
 export const report: Command = {
   name: 'report',
   summary: "the year's statistics, or the annual report rendered as HTML, Markdown, CSV or JSON",

@@ -51,6 +51,23 @@ export function scoringService(
       supervisorOnly(p);
       return rt.rebuild();
     }),
+    getRulesStatus: query(async (p) => {
+      supervisorOnly(p);
+      const s = await rt.rulesStatus();
+      return {
+        clock: s.clock,
+        agencies: s.agencies.map((a) => ({
+          agencyId: a.agencyId,
+          judgedUpTo: new Date(a.judgedUpTo),
+          casesDue: a.casesDue,
+        })),
+        casesDue: s.casesDue,
+        lastPassAt: s.lastPassAt > 0 ? new Date(s.lastPassAt) : undefined,
+        actionsSent: s.actionsSent,
+        actionsRefused: s.actionsRefused,
+        actionsFailed: s.actionsFailed,
+      };
+    }),
     watchScores: (call) => {
       verify(bearer(call.metadata)).then(
         (p) => {

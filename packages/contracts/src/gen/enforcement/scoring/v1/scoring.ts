@@ -298,6 +298,40 @@ export interface RebuildReadModelsResponse {
   position: number;
 }
 
+export interface GetRulesStatusRequest {
+}
+
+export interface AgencyRulesClock {
+  agencyId: string;
+  /**
+   * The rules judge this agency's cases as of this moment: the time up to
+   * which its events are applied (docs/scoring.md, "The rules' clock").
+   */
+  judgedUpTo?:
+    | Date
+    | undefined;
+  /**
+   * Cases of this agency with an action due by then that is not in their
+   * history yet (sent and not projected back, refused, or not sent yet).
+   */
+  casesDue: number;
+}
+
+export interface GetRulesStatusResponse {
+  /** "wall" or "events". */
+  clock: string;
+  agencies: AgencyRulesClock[];
+  /** Sum of cases_due: 0 means every action the histories call for so far exists. */
+  casesDue: number;
+  lastPassAt?:
+    | Date
+    | undefined;
+  /** Since this instance started: actions intake accepted (or had), refused for good, and that failed to send. */
+  actionsSent: number;
+  actionsRefused: number;
+  actionsFailed: number;
+}
+
 function createBaseCaseScore(): CaseScore {
   return {
     caseId: "",
@@ -2316,6 +2350,366 @@ export const RebuildReadModelsResponse: MessageFns<RebuildReadModelsResponse> = 
   },
 };
 
+function createBaseGetRulesStatusRequest(): GetRulesStatusRequest {
+  return {};
+}
+
+export const GetRulesStatusRequest: MessageFns<GetRulesStatusRequest> = {
+  encode(_: GetRulesStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRulesStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRulesStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetRulesStatusRequest {
+    return {};
+  },
+
+  toJSON(_: GetRulesStatusRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetRulesStatusRequest>, I>>(base?: I): GetRulesStatusRequest {
+    return GetRulesStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetRulesStatusRequest>, I>>(_: I): GetRulesStatusRequest {
+    const message = createBaseGetRulesStatusRequest();
+    return message;
+  },
+};
+
+function createBaseAgencyRulesClock(): AgencyRulesClock {
+  return { agencyId: "", judgedUpTo: undefined, casesDue: 0 };
+}
+
+export const AgencyRulesClock: MessageFns<AgencyRulesClock> = {
+  encode(message: AgencyRulesClock, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agencyId !== "") {
+      writer.uint32(10).string(message.agencyId);
+    }
+    if (message.judgedUpTo !== undefined) {
+      Timestamp.encode(toTimestamp(message.judgedUpTo), writer.uint32(18).fork()).join();
+    }
+    if (message.casesDue !== 0) {
+      writer.uint32(24).int64(message.casesDue);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgencyRulesClock {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgencyRulesClock();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agencyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.judgedUpTo = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.casesDue = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgencyRulesClock {
+    return {
+      agencyId: isSet(object.agencyId)
+        ? globalThis.String(object.agencyId)
+        : isSet(object.agency_id)
+        ? globalThis.String(object.agency_id)
+        : "",
+      judgedUpTo: isSet(object.judgedUpTo)
+        ? fromJsonTimestamp(object.judgedUpTo)
+        : isSet(object.judged_up_to)
+        ? fromJsonTimestamp(object.judged_up_to)
+        : undefined,
+      casesDue: isSet(object.casesDue)
+        ? globalThis.Number(object.casesDue)
+        : isSet(object.cases_due)
+        ? globalThis.Number(object.cases_due)
+        : 0,
+    };
+  },
+
+  toJSON(message: AgencyRulesClock): unknown {
+    const obj: any = {};
+    if (message.agencyId !== "") {
+      obj.agencyId = message.agencyId;
+    }
+    if (message.judgedUpTo !== undefined) {
+      obj.judgedUpTo = message.judgedUpTo.toISOString();
+    }
+    if (message.casesDue !== 0) {
+      obj.casesDue = Math.round(message.casesDue);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgencyRulesClock>, I>>(base?: I): AgencyRulesClock {
+    return AgencyRulesClock.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgencyRulesClock>, I>>(object: I): AgencyRulesClock {
+    const message = createBaseAgencyRulesClock();
+    message.agencyId = object.agencyId ?? "";
+    message.judgedUpTo = object.judgedUpTo ?? undefined;
+    message.casesDue = object.casesDue ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetRulesStatusResponse(): GetRulesStatusResponse {
+  return {
+    clock: "",
+    agencies: [],
+    casesDue: 0,
+    lastPassAt: undefined,
+    actionsSent: 0,
+    actionsRefused: 0,
+    actionsFailed: 0,
+  };
+}
+
+export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
+  encode(message: GetRulesStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clock !== "") {
+      writer.uint32(10).string(message.clock);
+    }
+    for (const v of message.agencies) {
+      AgencyRulesClock.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.casesDue !== 0) {
+      writer.uint32(24).int64(message.casesDue);
+    }
+    if (message.lastPassAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastPassAt), writer.uint32(34).fork()).join();
+    }
+    if (message.actionsSent !== 0) {
+      writer.uint32(40).int64(message.actionsSent);
+    }
+    if (message.actionsRefused !== 0) {
+      writer.uint32(48).int64(message.actionsRefused);
+    }
+    if (message.actionsFailed !== 0) {
+      writer.uint32(56).int64(message.actionsFailed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRulesStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRulesStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clock = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agencies.push(AgencyRulesClock.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.casesDue = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastPassAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.actionsSent = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.actionsRefused = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.actionsFailed = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRulesStatusResponse {
+    return {
+      clock: isSet(object.clock) ? globalThis.String(object.clock) : "",
+      agencies: globalThis.Array.isArray(object?.agencies)
+        ? object.agencies.map((e: any) => AgencyRulesClock.fromJSON(e))
+        : [],
+      casesDue: isSet(object.casesDue)
+        ? globalThis.Number(object.casesDue)
+        : isSet(object.cases_due)
+        ? globalThis.Number(object.cases_due)
+        : 0,
+      lastPassAt: isSet(object.lastPassAt)
+        ? fromJsonTimestamp(object.lastPassAt)
+        : isSet(object.last_pass_at)
+        ? fromJsonTimestamp(object.last_pass_at)
+        : undefined,
+      actionsSent: isSet(object.actionsSent)
+        ? globalThis.Number(object.actionsSent)
+        : isSet(object.actions_sent)
+        ? globalThis.Number(object.actions_sent)
+        : 0,
+      actionsRefused: isSet(object.actionsRefused)
+        ? globalThis.Number(object.actionsRefused)
+        : isSet(object.actions_refused)
+        ? globalThis.Number(object.actions_refused)
+        : 0,
+      actionsFailed: isSet(object.actionsFailed)
+        ? globalThis.Number(object.actionsFailed)
+        : isSet(object.actions_failed)
+        ? globalThis.Number(object.actions_failed)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetRulesStatusResponse): unknown {
+    const obj: any = {};
+    if (message.clock !== "") {
+      obj.clock = message.clock;
+    }
+    if (message.agencies?.length) {
+      obj.agencies = message.agencies.map((e) => AgencyRulesClock.toJSON(e));
+    }
+    if (message.casesDue !== 0) {
+      obj.casesDue = Math.round(message.casesDue);
+    }
+    if (message.lastPassAt !== undefined) {
+      obj.lastPassAt = message.lastPassAt.toISOString();
+    }
+    if (message.actionsSent !== 0) {
+      obj.actionsSent = Math.round(message.actionsSent);
+    }
+    if (message.actionsRefused !== 0) {
+      obj.actionsRefused = Math.round(message.actionsRefused);
+    }
+    if (message.actionsFailed !== 0) {
+      obj.actionsFailed = Math.round(message.actionsFailed);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetRulesStatusResponse>, I>>(base?: I): GetRulesStatusResponse {
+    return GetRulesStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetRulesStatusResponse>, I>>(object: I): GetRulesStatusResponse {
+    const message = createBaseGetRulesStatusResponse();
+    message.clock = object.clock ?? "";
+    message.agencies = object.agencies?.map((e) => AgencyRulesClock.fromPartial(e)) || [];
+    message.casesDue = object.casesDue ?? 0;
+    message.lastPassAt = object.lastPassAt ?? undefined;
+    message.actionsSent = object.actionsSent ?? 0;
+    message.actionsRefused = object.actionsRefused ?? 0;
+    message.actionsFailed = object.actionsFailed ?? 0;
+    return message;
+  },
+};
+
 export type ScoringServiceService = typeof ScoringServiceService;
 export const ScoringServiceService = {
   getCaseScore: {
@@ -2380,6 +2774,21 @@ export const ScoringServiceService = {
       Buffer.from(RebuildReadModelsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RebuildReadModelsResponse => RebuildReadModelsResponse.decode(value),
   },
+  /**
+   * Where the supervision rules stand: the time each agency's cases are judged
+   * at, the actions due and not yet in the histories, and the last pass.
+   */
+  getRulesStatus: {
+    path: "/enforcement.scoring.v1.ScoringService/GetRulesStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRulesStatusRequest): Buffer =>
+      Buffer.from(GetRulesStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRulesStatusRequest => GetRulesStatusRequest.decode(value),
+    responseSerialize: (value: GetRulesStatusResponse): Buffer =>
+      Buffer.from(GetRulesStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRulesStatusResponse => GetRulesStatusResponse.decode(value),
+  },
 } as const;
 
 export interface ScoringServiceServer extends UntypedServiceImplementation {
@@ -2390,6 +2799,11 @@ export interface ScoringServiceServer extends UntypedServiceImplementation {
   /** Operations (supervisor role). */
   releaseParkedCase: handleUnaryCall<ReleaseParkedCaseRequest, ReleaseParkedCaseResponse>;
   rebuildReadModels: handleUnaryCall<RebuildReadModelsRequest, RebuildReadModelsResponse>;
+  /**
+   * Where the supervision rules stand: the time each agency's cases are judged
+   * at, the actions due and not yet in the histories, and the last pass.
+   */
+  getRulesStatus: handleUnaryCall<GetRulesStatusRequest, GetRulesStatusResponse>;
 }
 
 export interface ScoringServiceClient extends Client {
@@ -2474,6 +2888,25 @@ export interface ScoringServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RebuildReadModelsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Where the supervision rules stand: the time each agency's cases are judged
+   * at, the actions due and not yet in the histories, and the last pass.
+   */
+  getRulesStatus(
+    request: GetRulesStatusRequest,
+    callback: (error: ServiceError | null, response: GetRulesStatusResponse) => void,
+  ): ClientUnaryCall;
+  getRulesStatus(
+    request: GetRulesStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRulesStatusResponse) => void,
+  ): ClientUnaryCall;
+  getRulesStatus(
+    request: GetRulesStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRulesStatusResponse) => void,
   ): ClientUnaryCall;
 }
 
