@@ -5,8 +5,10 @@
 # Random bytes and random field values (fast-check) into intake's unary
 # calls, SubmitEvents streams and the Kafka ingress, on the real stack; each
 # input must be answered, none INTERNAL, health must stay SERVING and earlier
-# histories unchanged. Writes docs/fuzz/latest.md. `npm test` runs the same
-# properties with 15 runs each.
+# histories unchanged. Writes docs/fuzz/latest.md. Then the supervision rules
+# against their specification (tests/scoring/rules-oracle.int.test.ts) on
+# RULES_ORACLE_RUNS (30) random histories, written to docs/fuzz/rules-oracle.md.
+# `npm test` runs the same properties with 15 runs each, and 4 histories.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,5 +18,7 @@ npx turbo run build --output-logs=errors-only >/dev/null
 mkdir -p docs/fuzz
 FUZZ_RUNS=${FUZZ_RUNS:-2000} GIT_COMMIT=$(git rev-parse --short HEAD) \
   FUZZ_REPORT=docs/fuzz/latest.md npx vitest run --project integration tests/fuzz
-npx prettier --write docs/fuzz/latest.md --log-level=warn
-cat docs/fuzz/latest.md
+RULES_ORACLE_RUNS=${RULES_ORACLE_RUNS:-30} GIT_COMMIT=$(git rev-parse --short HEAD) \
+  RULES_ORACLE_REPORT=docs/fuzz/rules-oracle.md npx vitest run --project integration tests/scoring/rules-oracle.int.test.ts
+npx prettier --write docs/fuzz/latest.md docs/fuzz/rules-oracle.md --log-level=warn
+cat docs/fuzz/latest.md docs/fuzz/rules-oracle.md

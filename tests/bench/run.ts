@@ -410,6 +410,13 @@ async function main() {
         target: '≥ 50% of raw',
       },
       {
+        figure: `supervision rules (event clock): every action due exists, after both projections first caught up, ${at} (s; ${fmt(y.rules.actions)} actions, ${fmt(y.rules.refused)} refused)`,
+        value: fmt(y.rules.afterCatchUpMs / 1000, 1),
+        raw: '—',
+        ratio: '—',
+        target: '< 5 s',
+      },
+      {
         figure: `year's report from the read models, ${at}, p50 / max (ms)`,
         value: ms(y.report.current),
         raw: '—',

@@ -6,7 +6,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { Partitioners } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
-import { intake, reporting } from '@enforcement/contracts';
+import { intake, reporting, scoring } from '@enforcement/contracts';
 import { generateYear, RECONSIDERATION_2021 } from '@enforcement/generator';
 import { createKafka, ensureTopics, groupLag, namespaced } from '@enforcement/messaging';
 import { submitAll } from '../support/submit.js';
@@ -36,6 +36,11 @@ export interface YearResult {
     reporting: { ms: number; rate: number };
   };
   readonly report: { current: Summary; asOf: Summary; html: Summary };
+  /**
+   * The supervision rules on the event clock: actions they recorded, and how
+   * long after both projections first caught up every action due existed.
+   */
+  readonly rules: { actions: number; refused: number; afterCatchUpMs: number };
   /** Peak resident memory of each service, in MiB: the larger of its two runs. */
   readonly peakRssMiB: Record<ServiceName, number>;
 }
@@ -81,9 +86,10 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
     }),
   ];
   /** Waits until both groups have applied everything on the topic, and it stopped growing. */
-  const caughtUp = async (generation: string, t0: number) => {
+  const caughtUp = async (generation: string, t0: number, settled?: () => Promise<boolean>) => {
     const done: Record<string, number> = {};
     let last = -1;
+    let firstCaughtUp: number | undefined;
     for (;;) {
       const high = await topicSize(kafka, topics.caseEvents);
       for (const g of ['scoring', 'reporting'])
@@ -97,8 +103,21 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
           if (lag === 0) done[g] ??= performance.now() - t0;
           else delete done[g];
         }
-      if (done.scoring !== undefined && done.reporting !== undefined && high === last)
-        return { scoring: done.scoring, reporting: done.reporting, events: high };
+      if (done.scoring !== undefined && done.reporting !== undefined)
+        firstCaughtUp ??= performance.now() - t0;
+      if (
+        done.scoring !== undefined &&
+        done.reporting !== undefined &&
+        high === last &&
+        (!settled || (await settled()))
+      )
+        return {
+          scoring: done.scoring,
+          reporting: done.reporting,
+          events: high,
+          firstCaughtUp: firstCaughtUp ?? 0,
+          settled: performance.now() - t0,
+        };
       last = high;
       await sleep(1_000);
     }
@@ -144,7 +163,19 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   o.log(
     `year: submitted in ${fmt((performance.now() - t0) / 1000, 1)} s; waiting for the read models`,
   );
-  const e2e = await caughtUp('', t0);
+  const scoringClient = new scoring.ScoringServiceClient(
+    (first[0] as ServiceProcess).address,
+    credentials.createInsecure(),
+  );
+  let rulesNow: scoring.GetRulesStatusResponse | undefined;
+  const rulesSettled = async () => {
+    rulesNow = await new Promise<scoring.GetRulesStatusResponse>((resolve, reject) =>
+      scoringClient.getRulesStatus({}, md, (e, r) => (e ? reject(e) : resolve(r))),
+    );
+    return rulesNow.casesDue === 0 && Number(rulesNow.lastPassAt?.getTime() ?? 0) > 0;
+  };
+  const e2e = await caughtUp('', t0, rulesSettled);
+  scoringClient.close();
   const e2eMs = Math.max(e2e.scoring, e2e.reporting);
   o.log(
     `year: ${fmt(e2e.events)} events visible in both read models after ${fmt(e2eMs / 1000, 1)} s`,
@@ -222,6 +253,11 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
       reporting: { ms: rb.reporting, rate: e2e.events / (rb.reporting / 1000) },
     },
     report: { current, asOf, html },
+    rules: {
+      actions: Number(rulesNow?.actionsSent ?? 0),
+      refused: Number(rulesNow?.actionsRefused ?? 0),
+      afterCatchUpMs: Math.max(0, e2e.settled - e2e.firstCaughtUp),
+    },
     peakRssMiB: peaks,
   };
 }

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Metadata } from '@grpc/grpc-js';
 import { credentials } from '@grpc/grpc-js';
@@ -11,7 +12,7 @@ import {
   type SupervisionScoring,
 } from '@enforcement/supervision-scoring';
 import { eventually, serviceEnv, tokenFor, unary, uniqueName } from '@enforcement/testing';
-import { ruleDifferences } from '../support/rules-oracle.js';
+import { RULE_COMMAND, ruleDifferences } from '../support/rules-oracle.js';
 import { submitAll } from '../support/submit.js';
 
 /**
@@ -286,6 +287,8 @@ class Rig {
 }
 
 let rig: Rig | undefined;
+/** What the property tried, for the report `npm run fuzz` writes. */
+const report = { histories: 0, cases: 0, actions: 0, restarts: 0, twoInstances: 0, seconds: 0 };
 afterEach(async () => {
   await rig?.stop();
   rig = undefined;
@@ -313,8 +316,13 @@ describe('supervision rules equal their specification on random histories, timin
   it(
     'every action the plan requires up to each agency’s time, dated as planned; nothing else',
     async () => {
+      const t0 = Date.now();
+      const tried = { histories: 0, cases: 0, actions: 0, restarts: 0, twoInstances: 0 };
       await fc.assert(
         fc.asyncProperty(scenario, async (sc) => {
+          tried.histories++;
+          if (sc.restartScoringAfter !== null) tried.restarts++;
+          if (sc.instances === 2) tried.twoInstances++;
           rig = new Rig();
           await rig.start(sc.instances);
           const r = rig;
@@ -371,13 +379,21 @@ describe('supervision rules equal their specification on random histories, timin
             return out;
           };
           const differences = async () => ruleDifferences(await histories());
+          const counted = async () => {
+            const all = await histories();
+            tried.cases += all.size;
+            for (const h of all.values())
+              tried.actions += h.filter((e) => RULE_COMMAND.test(e.commandId)).length;
+          };
           const settled = await eventually(
             async () => ((await differences()).length === 0 ? true : undefined),
             { what: 'the rules to reach the plan', timeoutMs: 60_000, intervalMs: 500 },
           ).catch(async () => (await differences()).join('\n'));
           expect(settled).toBe(true);
+          await counted();
           await r.stop();
           rig = undefined;
+          Object.assign(report, tried, { seconds: Math.round((Date.now() - t0) / 1000) });
         }),
         {
           numRuns: RUNS,
@@ -391,4 +407,23 @@ describe('supervision rules equal their specification on random histories, timin
     },
     RUNS * 120_000,
   );
+  afterAll(() => {
+    const out = process.env.RULES_ORACLE_REPORT;
+    if (!out) return;
+    writeFileSync(
+      out,
+      [
+        '# Supervision rules against their specification',
+        '',
+        `\`npm run fuzz\` at ${process.env.GIT_COMMIT ?? 'HEAD'}, ${new Date().toISOString()}: \`tests/scoring/rules-oracle.int.test.ts\` with RULES_ORACLE_RUNS=${RUNS}.`,
+        '',
+        '| histories | cases | rule actions checked | with a scoring restart | with two scoring instances | seconds |',
+        '| --- | --- | --- | --- | --- | --- |',
+        `| ${report.histories} | ${report.cases} | ${report.actions} | ${report.restarts} | ${report.twoInstances} | ${report.seconds} |`,
+        '',
+        "Each history: two agencies streaming their cases concurrently, each in time order at its own pace; every case's rule actions (orders, escalations, evaluations) equal `supervisionPlan` of its inputs, dated as planned, up to how far its agency's history reaches, and each evaluation scores the case as it stood at its conclusion.",
+        '',
+      ].join('\n'),
+    );
+  });
 });

@@ -68,6 +68,55 @@ describe('a supervisor feed across cases', () => {
     expect(acks.filter((x) => !x.accepted).map((x) => `${x.errorCode} ${x.reason}`)).toEqual([]);
     expect(acks).toHaveLength(60);
   });
+
+  it('stamps how far the stream was stored on each event: never after the event, never after an earlier item still being stored', async () => {
+    const start = Date.UTC(2021, 2, 1);
+    const items: intake.SubmitEventsRequest[] = Array.from({ length: 40 }, (_, i) => {
+      const a = fullLoop(uniqueName('floor'));
+      const register = {
+        ...a.register,
+        meta: { ...a.register.meta, occurredAt: new Date(start + i * 3_600_000) },
+      };
+      return {
+        sequence: i + 1,
+        command: { kind: { $case: 'registerCase', value: register } },
+      } as intake.SubmitEventsRequest;
+    });
+    const acks = await submitAll(svc.client, both, items);
+    expect(acks.every((a) => a.accepted)).toBe(true);
+    const floors: number[] = [];
+    for (const a of acks) {
+      const [e] = (
+        await new Promise<intake.GetCaseResponse>((resolve, reject) =>
+          svc.client.getCase({ caseId: a.caseId }, both, (err, r) =>
+            err ? reject(err) : resolve(r),
+          ),
+        )
+      ).history;
+      const occurred = e?.occurredAt?.getTime() ?? 0;
+      const floor = e?.feedFloor?.getTime() ?? NaN;
+      expect(floor).toBeLessThanOrEqual(occurred);
+      expect(floor).toBeGreaterThanOrEqual(start);
+      floors.push(floor);
+    }
+    // The stream was in time order: once all of it is stored, the last item's floor is at most its own time.
+    expect(Math.max(...floors)).toBeLessThanOrEqual(start + 39 * 3_600_000);
+  });
+
+  it('leaves the floor unset on a unary command', async () => {
+    const a = fullLoop(uniqueName('unary'));
+    await new Promise((resolve, reject) =>
+      svc.client.registerCase(a.register, both, (err, r) => (err ? reject(err) : resolve(r))),
+    );
+    const [e] = (
+      await new Promise<intake.GetCaseResponse>((resolve, reject) =>
+        svc.client.getCase({ caseId: a.register.meta?.caseId ?? '' }, both, (err, r) =>
+          err ? reject(err) : resolve(r),
+        ),
+      )
+    ).history;
+    expect(e?.feedFloor).toBeUndefined();
+  });
 });
 
 describe('agency feeds', () => {

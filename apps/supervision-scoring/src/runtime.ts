@@ -81,7 +81,7 @@ export class ScoringRuntime {
   private ticking: Promise<number> | undefined;
   private admin: Promise<Admin> | undefined;
   /** Rule actions sent and not yet seen back (command id → until when). */
-  private readonly sent = new Map<string, number>();
+  private readonly sent = new Map<string, { until: number; refused: boolean }>();
   private lastClock: RulesClockState | undefined;
   private readonly passes = { lastAt: 0, sent: 0, refused: 0, failed: 0 };
   readonly clock: Clock;

@@ -121,7 +121,14 @@ function envelope(
   c: Command,
   head: CaseHead,
   payloads: ReturnType<typeof decide>,
-  ctx: { caseId: string; commandId: string; occurredAt: Date; now: Date; actor: string },
+  ctx: {
+    caseId: string;
+    commandId: string;
+    occurredAt: Date;
+    now: Date;
+    actor: string;
+    feedFloor: Date | undefined;
+  },
   keys: ChainKeys,
 ): CaseEvent[] {
   const agencyId =
@@ -149,6 +156,7 @@ function envelope(
       hash: '',
       schemaVersion: SCHEMA_VERSION,
       chainKeyId: keys.current,
+      feedFloor: ctx.feedFloor,
       payload,
     };
     e.hash = hashEvent(e, prev, keys);
@@ -168,6 +176,8 @@ export async function executeCommand(
   deps: IntakeDeps,
   principal: Principal,
   command: intake.Command,
+  /** For a command from a SubmitEvents stream: how far the stream is stored (see CaseEvent.feed_floor). */
+  feedFloor?: (occurredAt: Date) => Date,
 ): Promise<intake.CommandResult> {
   const c = command.kind;
   if (!c) return fail('FIELD.REQUIRED', 'a command is required', 'command');
@@ -226,6 +236,7 @@ export async function executeCommand(
             occurredAt,
             now,
             actor: principal.subject,
+            feedFloor: feedFloor?.(occurredAt),
           },
           deps.chainKeys,
         );

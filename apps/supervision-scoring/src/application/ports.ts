@@ -63,6 +63,12 @@ export interface SupervisionItem {
   readonly caseId: string;
   readonly action: Action;
   readonly score?: CaseScoreResult;
+  /**
+   * The case's version the action was judged on: intake refuses it (ABORTED)
+   * when the case holds events the rules have not seen, recorded but not yet
+   * published or applied; the next pass judges again with them.
+   */
+  readonly expectedVersion: number;
 }
 
 /** What intake said of one item: done (accepted, or there already), or refused with its code. */

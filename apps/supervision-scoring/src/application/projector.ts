@@ -177,7 +177,8 @@ class Batch {
     const outcome = await this.apply(rec, e, m, seq);
     if (outcome === 'applied' || outcome === 'duplicate') {
       const feed = feedOf(e.agencyId, e.caseType);
-      const t = e.occurredAt?.getTime() ?? 0;
+      // How far the feed is stored: its stream's floor where intake recorded one.
+      const t = (e.feedFloor ?? e.occurredAt)?.getTime() ?? 0;
       if (t > (this.feeds.get(feed) ?? -Infinity)) this.feeds.set(feed, t);
     }
     return outcome;

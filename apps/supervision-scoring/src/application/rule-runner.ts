@@ -41,8 +41,8 @@ export interface RunnerDeps {
   readonly intake: IntakeCommands;
   readonly rules: RuleConfig;
   readonly model: ScoringModel;
-  /** Actions sent and not seen back in the read model yet (command id → forget after, ms). */
-  readonly sent: Map<string, number>;
+  /** Actions sent and not seen back in the read model yet, or refused (command id → until when, and which). */
+  readonly sent: Map<string, { until: number; refused: boolean }>;
   readonly now: () => number;
   readonly log: (msg: string, err?: unknown) => void;
   readonly pageSize?: number;
@@ -74,7 +74,7 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
   const pageSize = deps.pageSize ?? 500;
   const maxPages = deps.maxPages ?? 20;
   const now = deps.now();
-  for (const [id, until] of deps.sent) if (until <= now) deps.sent.delete(id);
+  for (const [id, s] of deps.sent) if (s.until <= now) deps.sent.delete(id);
   const result = { sent: 0, refused: 0, failed: 0 };
   let after: { at: Date; id: string } | undefined;
   for (let page = 0; page < maxPages; page++) {
@@ -100,10 +100,17 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
   return result;
 }
 
-/** The case's actions due by `time`, not sent yet; its evaluation once everything before it is in its history. */
+/**
+ * The case's actions due by `time`, in order, each expecting the version the
+ * one before it makes; none while an action sent earlier has not come back
+ * into the read model (the case is judged again once it has); its evaluation
+ * once everything dated before it is in its history.
+ */
 function actionsDue(rec: CaseRecord, time: number, deps: RunnerDeps): SupervisionItem[] {
   const pending = pendingActions(rec.view, deps.rules, deps.model);
+  if (pending.some((a) => deps.sent.get(a.commandId)?.refused === false)) return [];
   const out: SupervisionItem[] = [];
+  let version = rec.view.version;
   for (const [i, action] of pending.entries()) {
     if (action.at > time) break;
     if (deps.sent.has(action.commandId)) continue;
@@ -112,8 +119,8 @@ function actionsDue(rec: CaseRecord, time: number, deps: RunnerDeps): Supervisio
       // rules did before then is in its history.
       if (i > 0) continue;
       const score = evaluationAt(rec.view, action.at, deps.model);
-      if (score) out.push({ caseId: rec._id, action, score });
-    } else out.push({ caseId: rec._id, action });
+      if (score) out.push({ caseId: rec._id, action, score, expectedVersion: version++ });
+    } else out.push({ caseId: rec._id, action, expectedVersion: version++ });
   }
   return out;
 }
@@ -141,12 +148,12 @@ async function send(
     };
     const kind = item.action.kind;
     if (o.ok) {
-      deps.sent.set(item.action.commandId, now + SENT_FOR_MS);
+      deps.sent.set(item.action.commandId, { until: now + SENT_FOR_MS, refused: false });
       result.sent++;
       meters().actions.add(1, { kind, outcome: 'accepted' });
       if (kind === 'OPEN_ORDER') meters().opened.add(1, { rule: ruleOf(item.action) });
     } else if (!o.retry) {
-      deps.sent.set(item.action.commandId, now + REFUSED_FOR_MS);
+      deps.sent.set(item.action.commandId, { until: now + REFUSED_FOR_MS, refused: true });
       result.refused++;
       meters().actions.add(1, { kind, outcome: 'refused', code: o.code });
       deps.log(

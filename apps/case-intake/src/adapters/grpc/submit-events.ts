@@ -5,6 +5,32 @@ import type { Principal } from '@enforcement/auth';
 import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
 import { rejection } from './rejection.js';
 
+/**
+ * How far a stream is stored, in event time (CaseEvent.feed_floor): items of
+ * different cases are stored concurrently, so a later item may be stored
+ * before an earlier one. Each item not yet stored or refused is remembered
+ * with when it happened; one answered UNAVAILABLE stays until the stream
+ * ends, since its sender sends it again. An item's floor is the earliest of
+ * its own time and those of the items before it still remembered.
+ */
+export class StreamFloor {
+  private readonly open = new Map<number, number>();
+
+  received(nth: number, occurredAt: Date): void {
+    this.open.set(nth, occurredAt.getTime());
+  }
+
+  settled(nth: number): void {
+    this.open.delete(nth);
+  }
+
+  of(nth: number, occurredAt: Date): Date {
+    let floor = occurredAt.getTime();
+    for (const [i, t] of this.open) if (i < nth && t < floor) floor = t;
+    return new Date(floor);
+  }
+}
+
 type Call = ServerDuplexStream<intake.SubmitEventsRequest, intake.SubmitEventsResponse>;
 
 export interface SubmitOptions {
@@ -19,10 +45,11 @@ export async function acknowledge(
   principal: Principal,
   item: intake.SubmitEventsRequest,
   onUnexpected?: (err: unknown) => void,
+  feedFloor?: (occurredAt: Date) => Date,
 ): Promise<intake.SubmitEventsResponse> {
   const caseId = item.command?.kind?.value.meta?.caseId ?? '';
   try {
-    const r = await executeCommand(deps, principal, item.command ?? { kind: undefined });
+    const r = await executeCommand(deps, principal, item.command ?? { kind: undefined }, feedFloor);
     return {
       sequence: item.sequence,
       accepted: true,
@@ -119,6 +146,7 @@ export function serveSubmitEvents(
   let index = 0;
   /** Cases with an item this stream could not store for a transient fault. */
   const unstored = new Set<string>();
+  const floor = new StreamFloor();
   call.on('data', (item: intake.SubmitEventsRequest) => {
     inFlight++;
     const nth = ++index;
@@ -129,6 +157,7 @@ export function serveSubmitEvents(
       return;
     }
     const caseId = item.command?.kind?.value.meta?.caseId ?? '';
+    floor.received(nth, item.command?.kind?.value.meta?.occurredAt ?? new Date());
     // A reconsideration also waits for what came before it on the case it
     // challenges: the stream's order is the agency's order across cases too.
     const kind = item.command?.kind;
@@ -141,8 +170,9 @@ export function serveSubmitEvents(
       const blocked = [caseId, target].find((id) => id && unstored.has(id));
       const a = blocked
         ? notAfter(item, blocked)
-        : await acknowledge(deps, principal, item, opts.onUnexpected);
+        : await acknowledge(deps, principal, item, opts.onUnexpected, (t) => floor.of(nth, t));
       if (a.statusCode === status.UNAVAILABLE) unstored.add(caseId);
+      else floor.settled(nth);
       return { ...a, index: nth };
     });
     lastOfCase.set(caseId, ack);

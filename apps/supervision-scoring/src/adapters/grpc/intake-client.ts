@@ -20,7 +20,12 @@ const RETRY = new Set<number>([
 /** The intake command that carries out one rule action, dated when its condition first held. */
 function commandOf(item: SupervisionItem): intake.Command {
   const a = item.action;
-  const meta = { commandId: a.commandId, caseId: item.caseId, occurredAt: new Date(a.at) };
+  const meta = {
+    commandId: a.commandId,
+    caseId: item.caseId,
+    occurredAt: new Date(a.at),
+    expectedVersion: item.expectedVersion,
+  };
   switch (a.kind) {
     case 'OPEN_ORDER':
       return {

@@ -549,6 +549,18 @@ export interface CaseEvent {
   schemaVersion: number;
   /** Which of intake's chain keys made `hash`; the key itself never leaves intake. */
   chainKeyId: string;
+  /**
+   * For a command sent in a SubmitEvents stream: the earliest occurred_at of
+   * this command and of the stream's commands before it that were not yet
+   * stored or refused when it ran (one answered UNAVAILABLE counts until the
+   * stream ends: the sender sends it again). Intake stores the commands of
+   * different cases concurrently, so a later command may be stored first;
+   * every command of the stream before this one that happened before
+   * feed_floor is stored. Consumers that judge how far a feed has got in
+   * event time (the supervision rules) read this, not occurred_at. Unset
+   * for unary commands and the Kafka ingress: there it is occurred_at.
+   */
+  feedFloor?: Date | undefined;
   payload?:
     | { $case: "caseRegistered"; value: CaseRegistered }
     | { $case: "caseDispatched"; value: CaseDispatched }
@@ -761,6 +773,7 @@ function createBaseCaseEvent(): CaseEvent {
     hash: "",
     schemaVersion: 0,
     chainKeyId: "",
+    feedFloor: undefined,
     payload: undefined,
   };
 }
@@ -808,6 +821,9 @@ export const CaseEvent: MessageFns<CaseEvent> = {
     }
     if (message.chainKeyId !== "") {
       writer.uint32(114).string(message.chainKeyId);
+    }
+    if (message.feedFloor !== undefined) {
+      Timestamp.encode(toTimestamp(message.feedFloor), writer.uint32(122).fork()).join();
     }
     switch (message.payload?.$case) {
       case "caseRegistered":
@@ -991,6 +1007,14 @@ export const CaseEvent: MessageFns<CaseEvent> = {
             }
 
             message.chainKeyId = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.feedFloor = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
           case 20: {
@@ -1229,6 +1253,11 @@ export const CaseEvent: MessageFns<CaseEvent> = {
         : isSet(object.chain_key_id)
         ? globalThis.String(object.chain_key_id)
         : "",
+      feedFloor: isSet(object.feedFloor)
+        ? fromJsonTimestamp(object.feedFloor)
+        : isSet(object.feed_floor)
+        ? fromJsonTimestamp(object.feed_floor)
+        : undefined,
       payload: isSet(object.caseRegistered)
         ? { $case: "caseRegistered", value: CaseRegistered.fromJSON(object.caseRegistered) }
         : isSet(object.case_registered)
@@ -1367,6 +1396,9 @@ export const CaseEvent: MessageFns<CaseEvent> = {
     if (message.chainKeyId !== "") {
       obj.chainKeyId = message.chainKeyId;
     }
+    if (message.feedFloor !== undefined) {
+      obj.feedFloor = message.feedFloor.toISOString();
+    }
     if (message.payload?.$case === "caseRegistered") {
       obj.caseRegistered = CaseRegistered.toJSON(message.payload.value);
     } else if (message.payload?.$case === "caseDispatched") {
@@ -1426,6 +1458,7 @@ export const CaseEvent: MessageFns<CaseEvent> = {
     message.hash = object.hash ?? "";
     message.schemaVersion = object.schemaVersion ?? 0;
     message.chainKeyId = object.chainKeyId ?? "";
+    message.feedFloor = object.feedFloor ?? undefined;
     switch (object.payload?.$case) {
       case "caseRegistered": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {

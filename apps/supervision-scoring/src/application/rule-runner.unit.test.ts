@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_RULES } from '../domain/rules.js';
+import { MODEL_V1 } from '../domain/scoring-model.js';
+import { byTheBook, day, p, viewOf } from '../domain/view.test-support.js';
+import type { CaseRecord, ItemOutcome, SupervisionItem } from './ports.js';
+import { runRules, type RunnerDeps } from './rule-runner.js';
+
+const record = (view: CaseRecord['view']): CaseRecord => ({
+  _id: view.caseId,
+  rev: 1,
+  view,
+  score: null,
+  contrib: null,
+  pending: [],
+  parked: false,
+  parkReason: '',
+  held: [],
+});
+
+/** A pass over one case judged at `time`, against an intake that answers with `answer`. */
+function pass(
+  rec: CaseRecord,
+  time: Date,
+  answer: (item: SupervisionItem) => ItemOutcome,
+  sent: RunnerDeps['sent'] = new Map(),
+) {
+  const received: SupervisionItem[] = [];
+  const deps: RunnerDeps = {
+    timers: async (_until, _limit, after) =>
+      after ? [] : [{ _id: rec._id, agencyId: 'lz-eeb', nextAt: day(0) }],
+    cases: async () => new Map([[rec._id, rec]]),
+    timeFor: () => time.getTime(),
+    until: time.getTime(),
+    intake: {
+      supervise: async (items) => {
+        received.push(...items);
+        return items.map(answer);
+      },
+    },
+    rules: DEFAULT_RULES,
+    model: MODEL_V1,
+    sent,
+    now: () => 0,
+    log: () => undefined,
+  };
+  return { run: () => runRules(deps), received, sent };
+}
+
+const accepted = (): ItemOutcome => ({ ok: true });
+const open = viewOf([
+  [p.registered(), 0],
+  [p.dispatched(), 1],
+]);
+
+describe('the rule runner', () => {
+  it('sends what is due by the case’s time, in order, each expecting the version the one before makes', async () => {
+    const r = pass(record(open), day(91), accepted);
+    await r.run();
+    expect(r.received.map((i) => [i.action.commandId, i.expectedVersion])).toEqual([
+      ['approaching:c1', 2],
+      ['escalate:auto-approaching:c1:1', 3],
+      ['overdue:c1', 4],
+    ]);
+  });
+
+  it('leaves a case alone while an action it sent is not back in the read model', async () => {
+    const r = pass(record(open), day(91), accepted);
+    await r.run();
+    r.received.length = 0;
+    await r.run();
+    expect(r.received).toEqual([]);
+  });
+
+  it('judges the case again after intake says it holds events the rules have not seen', async () => {
+    const r = pass(record(open), day(91), () => ({
+      ok: false,
+      retry: true,
+      code: 'CASE.VERSION_CONFLICT',
+      reason: 'at version 3',
+    }));
+    const first = await r.run();
+    expect(first).toMatchObject({ sent: 0, failed: 3 });
+    await r.run();
+    expect(r.received).toHaveLength(6);
+  });
+
+  it('records the evaluation only once the orders dated before the conclusion are in the history', async () => {
+    const late = viewOf(byTheBook(95));
+    const r = pass(record(late), day(96), accepted);
+    await r.run();
+    expect(r.received.map((i) => i.action.kind)).not.toContain('EVALUATE');
+  });
+});
