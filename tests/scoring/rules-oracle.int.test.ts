@@ -269,7 +269,8 @@ class Rig {
         INTAKE_ADDRESS: this.intakeSvc.address,
         SCORING_GROUP: `${this.run}.scoring`,
       }),
-      { topics: this.topics, log: () => undefined },
+      // RULES_ORACLE_DEBUG=1 shows what scoring logs (refusals, failed passes).
+      { topics: this.topics, log: process.env.RULES_ORACLE_DEBUG ? debugLog : () => undefined },
     );
   }
 
@@ -285,6 +286,9 @@ class Rig {
     await this.intakeSvc?.stop();
   }
 }
+
+const debugLog = (m: string, e?: unknown) =>
+  console.log('[scoring]', m, e === undefined ? '' : String(e));
 
 let rig: Rig | undefined;
 /** What the property tried, for the report `npm run fuzz` writes. */
@@ -388,7 +392,13 @@ describe('supervision rules equal their specification on random histories, timin
           const settled = await eventually(
             async () => ((await differences()).length === 0 ? true : undefined),
             { what: 'the rules to reach the plan', timeoutMs: 60_000, intervalMs: 500 },
-          ).catch(async () => (await differences()).join('\n'));
+          ).catch(async () => {
+            // Where the rules stood, to tell a stalled clock from a stalled case.
+            const status = await Promise.all(
+              r.scoring.map((x) => x.runtime.rulesStatus().catch((e: unknown) => String(e))),
+            );
+            return `${(await differences()).join('\n')}\nrules status: ${JSON.stringify(status)}`;
+          });
           expect(settled).toBe(true);
           await counted();
           await r.stop();

@@ -103,6 +103,46 @@ describe('a supervisor feed across cases', () => {
     expect(Math.max(...floors)).toBeLessThanOrEqual(start + 39 * 3_600_000);
   });
 
+  it('runs none of the items already sent behind one that met another version of its case; other cases go on', async () => {
+    const x = fullLoop(uniqueName('conflict'));
+    const y = fullLoop(uniqueName('other'));
+    const at = (m: intake.CommandMeta | undefined, expectedVersion: number) => ({
+      ...(m as intake.CommandMeta),
+      expectedVersion,
+    });
+    const items: intake.SubmitEventsRequest[] = [
+      { sequence: 1, command: { kind: { $case: 'registerCase', value: x.register } } },
+      {
+        sequence: 2,
+        command: {
+          kind: { $case: 'dispatchCase', value: { ...x.dispatch, meta: at(x.dispatch.meta, 5) } },
+        },
+      },
+      // Would run at version 1 on its own: behind the conflict, it is not run.
+      {
+        sequence: 3,
+        command: {
+          kind: {
+            $case: 'dispatchCase',
+            value: {
+              ...x.dispatch,
+              meta: { ...at(x.dispatch.meta, 1), commandId: `${x.dispatch.meta?.commandId}-again` },
+            },
+          },
+        },
+      },
+      { sequence: 4, command: { kind: { $case: 'registerCase', value: y.register } } },
+    ];
+    const acks = await submitAll(svc.client, both, items);
+    expect(acks.map((a) => [a.sequence, a.accepted, a.errorCode, a.statusCode])).toEqual([
+      [1, true, '', 0],
+      [2, false, 'CASE.VERSION_CONFLICT', status.ABORTED],
+      [3, false, 'CASE.VERSION_CONFLICT', status.ABORTED],
+      [4, true, '', 0],
+    ]);
+    expect(acks[2]?.reason).toMatch(/an earlier item on case .* expected a version/);
+  });
+
   it('leaves the floor unset on a unary command', async () => {
     const a = fullLoop(uniqueName('unary'));
     await new Promise((resolve, reject) =>

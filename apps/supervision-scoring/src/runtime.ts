@@ -7,7 +7,7 @@ import { CaseConflict, ReadModels } from './adapters/mongo/read-models.js';
 import type { Clock, History, IntakeCommands, ScoreSink } from './application/ports.js';
 import { feedOf, Projector } from './application/projector.js';
 import type { RollupRow, ScoreReader } from './application/queries.js';
-import { runRules } from './application/rule-runner.js';
+import { runRules, type SentAction } from './application/rule-runner.js';
 import { feedWatermarks, FeedClock, type PartitionEnd } from './application/watermark.js';
 import { nextActionAt, type RuleConfig } from './domain/rules.js';
 import type { ScoringModel } from './domain/scoring-model.js';
@@ -68,6 +68,7 @@ export interface RulesStatus {
 
 const CASE_TYPE = events.CaseType;
 const OFFSETS_DEADLINE_MS = 10_000;
+const PASS_DEADLINE_MS = 120_000;
 
 /**
  * The running projection: one generation of read models fed by one consumer
@@ -81,7 +82,7 @@ export class ScoringRuntime {
   private ticking: Promise<number> | undefined;
   private admin: Promise<Admin> | undefined;
   /** Rule actions sent and not yet seen back (command id → until when). */
-  private readonly sent = new Map<string, { until: number; refused: boolean }>();
+  private readonly sent = new Map<string, SentAction>();
   private lastClock: RulesClockState | undefined;
   private readonly passes = { lastAt: 0, sent: 0, refused: 0, failed: 0 };
   readonly clock: Clock;
@@ -137,7 +138,14 @@ export class ScoringRuntime {
       history: this.o.intake,
       isConflict: (e) => e instanceof CaseConflict,
       rules: this.o.rules,
-      progress: (partition, feeds) => clock.note(partition, feeds),
+      progress: async (partition, feeds) => {
+        clock.note(partition, feeds);
+        await this.meta.updateOne(
+          { _id: `clock.g${n}` },
+          { $max: FeedClock.raise(partition, feeds) },
+          { upsert: true },
+        );
+      },
     });
     const consumer = new ProjectionConsumer(this.o.kafka, projector, {
       groupId: `${this.o.groupBase}.projection.g${n}`,
@@ -219,15 +227,9 @@ export class ScoringRuntime {
    */
   async rulesClock(): Promise<RulesClockState> {
     const gen = this.current();
-    // Share what this instance applied, and learn what the others did: every
-    // instance judges with the times of every partition, whoever applied them.
-    const saved = gen.clock.save();
-    if (saved)
-      await this.meta.updateOne(
-        { _id: `clock.g${gen.n}` },
-        { $max: Object.fromEntries(Object.entries(saved).map(([k, t]) => [`times.${k}`, t])) },
-        { upsert: true },
-      );
+    // Learn what the other instances applied (each batch stores its feed
+    // times before its offsets are committed): every instance judges with
+    // the times of every partition, whoever applied them.
     gen.clock.restore((await this.meta.findOne({ _id: `clock.g${gen.n}` }))?.times);
     const snap = gen.clock.snapshot();
     const ends = await this.partitionEnds(gen);
@@ -281,7 +283,21 @@ export class ScoringRuntime {
         this.o.log('rule pass failed', e);
         return 0;
       });
-    const ticking = run.finally(() => {
+    // Every call inside a pass has its own deadline; this one bounds the pass,
+    // so a pass that hangs anyway cannot stop the rules for good.
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = Promise.race([
+      run,
+      new Promise<number>((resolve) => {
+        timer = setTimeout(() => {
+          this.o.log(`rule pass still running after ${PASS_DEADLINE_MS} ms; the next one starts`);
+          resolve(0);
+        }, PASS_DEADLINE_MS);
+        timer.unref();
+      }),
+    ]);
+    const ticking = bounded.finally(() => {
+      clearTimeout(timer);
       this.ticking = undefined;
     });
     this.ticking = ticking;

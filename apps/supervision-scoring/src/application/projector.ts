@@ -32,10 +32,11 @@ export interface ProjectorDeps {
   /** The supervision rules: each case's next due action is indexed for the rule runner. */
   readonly rules?: RuleConfig;
   /**
-   * After a partition's batch is written: the latest occurrence time applied
-   * per feed (`<agency>|<case type>`), for the rules' watermark.
+   * After a partition's batch is written, before its offsets are committed:
+   * how far each feed (`<agency>|<case type>`) is applied, for the rules'
+   * watermark. Stored there, so a restart never loses what a batch taught.
    */
-  readonly progress?: (partition: number, feeds: ReadonlyMap<string, number>) => void;
+  readonly progress?: (partition: number, feeds: ReadonlyMap<string, number>) => Promise<void>;
 }
 
 /** The feed an event belongs to: its owning agency and case type (agencies' steps, reviews). */
@@ -397,7 +398,7 @@ export class Projector {
       for (const m of messages) out.push(await batch.add(m, m.offset));
       return out;
     });
-    if (written) this.deps.progress?.(partition, written.feeds);
+    if (written && written.feeds.size > 0) await this.deps.progress?.(partition, written.feeds);
     return outcomes;
   }
 

@@ -1,7 +1,7 @@
 import { metrics, type Counter } from '@opentelemetry/api';
 import { evaluationAt, pendingActions, type Action, type RuleConfig } from '../domain/rules.js';
 import type { ScoringModel } from '../domain/scoring-model.js';
-import type { CaseRecord, IntakeCommands, SupervisionItem } from './ports.js';
+import type { CaseRecord, IntakeCommands, ItemOutcome, SupervisionItem } from './ports.js';
 
 let counters: { opened: Counter; actions: Counter } | undefined;
 /** Made on first use, so a meter provider registered after this module loaded still gets them. */
@@ -18,6 +18,13 @@ const meters = () =>
         description: 'Rule actions sent to case-intake, by kind and outcome',
       }),
   });
+
+export interface SentAction {
+  readonly until: number;
+  readonly refused: boolean;
+  /** Refusals in a row, so a refusal that persists is tried less and less often. */
+  readonly refusals: number;
+}
 
 /** A timer as the store keeps it: the case, its agency, when its next action falls due. */
 export interface Timer {
@@ -41,8 +48,8 @@ export interface RunnerDeps {
   readonly intake: IntakeCommands;
   readonly rules: RuleConfig;
   readonly model: ScoringModel;
-  /** Actions sent and not seen back in the read model yet, or refused (command id → until when, and which). */
-  readonly sent: Map<string, { until: number; refused: boolean }>;
+  /** Actions sent and not seen back in the read model yet, or refused (command id → until when, which, how often refused). */
+  readonly sent: Map<string, SentAction>;
   readonly now: () => number;
   readonly log: (msg: string, err?: unknown) => void;
   readonly pageSize?: number;
@@ -51,8 +58,12 @@ export interface RunnerDeps {
 
 /** How long a sent action is not sent again while the projection catches up. */
 const SENT_FOR_MS = 120_000;
-/** How long an action intake refused for good is left alone (it is retried after, in case the case changed). */
-const REFUSED_FOR_MS = 3_600_000;
+/**
+ * How long an action intake refused is left alone before it is tried again
+ * (the case may have changed): 5 s, doubling with each refusal, up to an hour.
+ * Its case waits meanwhile (nothing is done past it).
+ */
+const refusedFor = (refusals: number) => Math.min(3_600_000, 5_000 * 2 ** (refusals - 1));
 
 export interface TickResult {
   readonly sent: number;
@@ -74,7 +85,10 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
   const pageSize = deps.pageSize ?? 500;
   const maxPages = deps.maxPages ?? 20;
   const now = deps.now();
-  for (const [id, s] of deps.sent) if (s.until <= now) deps.sent.delete(id);
+  // Entries past their time no longer hold anything back; a refused one is
+  // kept a while longer, so a refusal that persists is tried less often.
+  for (const [id, s] of deps.sent)
+    if (s.until + (s.refused ? 7_200_000 : 0) <= now) deps.sent.delete(id);
   const result = { sent: 0, refused: 0, failed: 0 };
   let after: { at: Date; id: string } | undefined;
   for (let page = 0; page < maxPages; page++) {
@@ -92,7 +106,7 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
       const rec = records.get(t._id);
       const time = deps.timeFor(t.agencyId);
       if (!rec || rec.parked || time === undefined) continue;
-      items.push(...actionsDue(rec, time, deps));
+      items.push(...actionsDue(rec, time, now, deps));
     }
     if (items.length > 0) await send(items, deps, result);
     if (timers.length < pageSize) break;
@@ -101,25 +115,29 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
 }
 
 /**
- * The case's actions due by `time`, in order, each expecting the version the
- * one before it makes; none while an action sent earlier has not come back
- * into the read model (the case is judged again once it has); its evaluation
- * once everything dated before it is in its history.
+ * The case's actions due by `time`: a prefix of its pending actions, in
+ * order, each expecting the version the one before it makes. Nothing is sent
+ * past an action that is not (one sent and not back in the read model yet,
+ * or one intake refused): the rules never act out of their plan's order. The
+ * evaluation goes once everything dated before it is in the history.
  */
-function actionsDue(rec: CaseRecord, time: number, deps: RunnerDeps): SupervisionItem[] {
-  const pending = pendingActions(rec.view, deps.rules, deps.model);
-  if (pending.some((a) => deps.sent.get(a.commandId)?.refused === false)) return [];
+function actionsDue(
+  rec: CaseRecord,
+  time: number,
+  now: number,
+  deps: RunnerDeps,
+): SupervisionItem[] {
   const out: SupervisionItem[] = [];
   let version = rec.view.version;
-  for (const [i, action] of pending.entries()) {
-    if (action.at > time) break;
-    if (deps.sent.has(action.commandId)) continue;
+  for (const [i, action] of pendingActions(rec.view, deps.rules, deps.model).entries()) {
+    if (action.at > time || (deps.sent.get(action.commandId)?.until ?? 0) > now) break;
     if (action.kind === 'EVALUATE') {
       // Scored on the case as it stood at the conclusion: wait until what the
       // rules did before then is in its history.
-      if (i > 0) continue;
+      if (i > 0) break;
       const score = evaluationAt(rec.view, action.at, deps.model);
-      if (score) out.push({ caseId: rec._id, action, score, expectedVersion: version++ });
+      if (!score) break;
+      out.push({ caseId: rec._id, action, score, expectedVersion: version++ });
     } else out.push({ caseId: rec._id, action, expectedVersion: version++ });
   }
   return out;
@@ -139,21 +157,35 @@ async function send(
     return;
   }
   const now = deps.now();
+  /** Cases with an item that did not go through: what follows it was judged on what it would have made. */
+  const interrupted = new Set<string>();
   items.forEach((item, i) => {
-    const o = outcomes[i] ?? {
+    const answer: ItemOutcome = outcomes[i] ?? {
       ok: false,
       retry: true,
       code: 'NO_ANSWER',
       reason: 'no acknowledgement',
     };
+    const o: ItemOutcome =
+      !answer.ok && interrupted.has(item.caseId) ? { ...answer, retry: true } : answer;
+    if (!o.ok) interrupted.add(item.caseId);
     const kind = item.action.kind;
     if (o.ok) {
-      deps.sent.set(item.action.commandId, { until: now + SENT_FOR_MS, refused: false });
+      deps.sent.set(item.action.commandId, {
+        until: now + SENT_FOR_MS,
+        refused: false,
+        refusals: 0,
+      });
       result.sent++;
       meters().actions.add(1, { kind, outcome: 'accepted' });
       if (kind === 'OPEN_ORDER') meters().opened.add(1, { rule: ruleOf(item.action) });
     } else if (!o.retry) {
-      deps.sent.set(item.action.commandId, { until: now + REFUSED_FOR_MS, refused: true });
+      const refusals = (deps.sent.get(item.action.commandId)?.refusals ?? 0) + 1;
+      deps.sent.set(item.action.commandId, {
+        until: now + refusedFor(refusals),
+        refused: true,
+        refusals,
+      });
       result.refused++;
       meters().actions.add(1, { kind, outcome: 'refused', code: o.code });
       deps.log(

@@ -84,6 +84,20 @@ describe('the rule runner', () => {
     expect(r.received).toHaveLength(6);
   });
 
+  it('never acts past an action intake refused: what follows waits, in the plan’s order', async () => {
+    let first = true;
+    const r = pass(record(open), day(91), () => {
+      if (!first) return { ok: true };
+      first = false;
+      return { ok: false, retry: false, code: 'ORDER.DUPLICATE', reason: 'exists' };
+    });
+    await r.run();
+    expect([...r.sent].filter(([, s]) => s.refused).map(([id]) => id)).toEqual(['approaching:c1']);
+    r.received.length = 0;
+    await r.run();
+    expect(r.received).toEqual([]);
+  });
+
   it('records the evaluation only once the orders dated before the conclusion are in the history', async () => {
     const late = viewOf(byTheBook(95));
     const r = pass(record(late), day(96), accepted);

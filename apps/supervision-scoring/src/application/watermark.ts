@@ -44,16 +44,11 @@ export class FeedClock {
   private readonly times = new Map<number, Map<string, number>>();
   /** Partition → offset of the last message applied. */
   private readonly applied = new Map<number, number>();
-  private changed = false;
 
   /** A written batch of `partition` applied these feeds up to these times. */
   note(partition: number, feeds: ReadonlyMap<string, number>): void {
     const on = this.times.get(partition) ?? new Map<string, number>();
-    for (const [feed, t] of feeds)
-      if (t > (on.get(feed) ?? -Infinity)) {
-        on.set(feed, t);
-        this.changed = true;
-      }
+    for (const [feed, t] of feeds) if (t > (on.get(feed) ?? -Infinity)) on.set(feed, t);
     this.times.set(partition, on);
   }
 
@@ -68,26 +63,17 @@ export class FeedClock {
     };
   }
 
-  /**
-   * The times to store, as `<partition>.<feed>` paths (the feed escaped for a
-   * field name) to raise with `$max`: instances that own different partitions
-   * and restarts all add to one record, and it never goes back. Undefined
-   * when nothing moved since the last call.
-   */
-  save(): Record<string, number> | undefined {
-    if (!this.changed) return undefined;
-    this.changed = false;
+  /** The `$max` update that stores a batch's feed times under `times.<partition>.<feed>`. */
+  static raise(partition: number, feeds: ReadonlyMap<string, number>): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [p, m] of this.times) for (const [feed, t] of m) out[`${p}.${escape(feed)}`] = t;
+    for (const [feed, t] of feeds) out[`times.${partition}.${escape(feed)}`] = t;
     return out;
   }
 
   /** Adds stored times (from this or any other instance): each only ever raises what is known. */
   restore(saved: Record<string, Record<string, number>> | undefined): void {
-    const was = this.changed;
     for (const [p, feeds] of Object.entries(saved ?? {}))
       this.note(Number(p), new Map(Object.entries(feeds).map(([feed, t]) => [unescape(feed), t])));
-    this.changed = was;
   }
 }
 

@@ -73,19 +73,33 @@ export async function acknowledge(
   }
 }
 
-/** The answer to an item behind one of its case that could not be stored. */
+/**
+ * The answer to an item behind one of its case that could not be stored
+ * (UNAVAILABLE), or that was written for a version the case is no longer at
+ * (ABORTED): the items behind it were meant to follow it, so they are not
+ * run without it.
+ */
 const notAfter = (
   item: intake.SubmitEventsRequest,
   caseId: string,
+  why: 'UNAVAILABLE' | 'ABORTED',
 ): intake.SubmitEventsResponse => ({
   sequence: item.sequence,
   accepted: false,
   caseId: item.command?.kind?.value.meta?.caseId ?? '',
   version: 0,
   duplicate: false,
-  errorCode: UNAVAILABLE_CODE,
-  statusCode: status.UNAVAILABLE,
-  reason: `an earlier item on case ${caseId} in this stream could not be stored; send them again from there`,
+  ...(why === 'UNAVAILABLE'
+    ? {
+        errorCode: UNAVAILABLE_CODE,
+        statusCode: status.UNAVAILABLE,
+        reason: `an earlier item on case ${caseId} in this stream could not be stored; send them again from there`,
+      }
+    : {
+        errorCode: 'CASE.VERSION_CONFLICT',
+        statusCode: status.ABORTED,
+        reason: `an earlier item on case ${caseId} in this stream expected a version the case is no longer at; read the case and send them again from there`,
+      }),
   index: 0,
 });
 
@@ -144,8 +158,12 @@ export function serveSubmitEvents(
   };
 
   let index = 0;
-  /** Cases with an item this stream could not store for a transient fault. */
-  const unstored = new Set<string>();
+  /**
+   * Cases with an item this stream could not store (a transient fault: every
+   * later item of the case waits for it), or that expected another version
+   * (the items already received behind it were meant to follow it).
+   */
+  const unstored = new Map<string, { why: 'UNAVAILABLE' | 'ABORTED'; upTo: number }>();
   const floor = new StreamFloor();
   call.on('data', (item: intake.SubmitEventsRequest) => {
     inFlight++;
@@ -167,12 +185,18 @@ export function serveSubmitEvents(
       // After an item of this case (or of the case it challenges) could not
       // be stored, the ones behind it are not run out of order: they get the
       // same UNAVAILABLE, and the client sends them again after it.
-      const blocked = [caseId, target].find((id) => id && unstored.has(id));
+      const blocked = [caseId, target].find((id) => id && nth <= (unstored.get(id)?.upTo ?? -1));
       const a = blocked
-        ? notAfter(item, blocked)
+        ? notAfter(item, blocked, unstored.get(blocked)?.why ?? 'UNAVAILABLE')
         : await acknowledge(deps, principal, item, opts.onUnexpected, (t) => floor.of(nth, t));
-      if (a.statusCode === status.UNAVAILABLE) unstored.add(caseId);
+      if (a.statusCode === status.UNAVAILABLE)
+        unstored.set(caseId, { why: 'UNAVAILABLE', upTo: Infinity });
       else floor.settled(nth);
+      if (a.statusCode === status.ABORTED && unstored.get(caseId)?.why !== 'UNAVAILABLE')
+        unstored.set(caseId, {
+          why: 'ABORTED',
+          upTo: Math.max(index, unstored.get(caseId)?.upTo ?? 0),
+        });
       return { ...a, index: nth };
     });
     lastOfCase.set(caseId, ack);
