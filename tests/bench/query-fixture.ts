@@ -129,6 +129,11 @@ export async function loadQueryFixture(
     .db(db)
     .collection('meta')
     .updateOne({ _id: 'active' as never }, { $set: { generation: 1 } }, { upsert: true });
+  // A query fixture: the rules are off while it is queried, so it has no timers to backfill.
+  await client
+    .db(db)
+    .collection('meta')
+    .updateOne({ _id: 'timers.g1' as never }, { $set: { generation: 1 } }, { upsert: true });
   const shares = new Map<string, Record<string, unknown>>();
   const caseIds: string[] = [];
   const perBucket = new Map<number, object[]>();

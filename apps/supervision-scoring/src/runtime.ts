@@ -84,6 +84,8 @@ export class ScoringRuntime {
   /** Rule actions sent and not yet seen back (command id → until when). */
   private readonly sent = new Map<string, SentAction>();
   private lastClock: RulesClockState | undefined;
+  private backfilling: Promise<void> | undefined;
+  private stopping = false;
   private readonly passes = { lastAt: 0, sent: 0, refused: 0, failed: 0 };
   readonly clock: Clock;
   readonly hub: KafkaScoreHub;
@@ -126,7 +128,10 @@ export class ScoringRuntime {
     const clock = new FeedClock();
     if (!fromBeginning) {
       clock.restore((await this.meta.findOne({ _id: `clock.g${n}` }))?.times);
-      await this.backfillTimers(models, n);
+      // In the background: a large store takes a while, and queries need not wait.
+      this.backfilling = this.backfillTimers(models, n).catch((e: unknown) =>
+        this.o.log('rule timers not backfilled; retried at the next start', e),
+      );
     }
     const holder: { gen?: Generation } = {};
     const sink: ScoreSink = { changed: (v, s) => holder.gen?.active && this.hub.changed(v, s) };
@@ -164,7 +169,9 @@ export class ScoringRuntime {
     if (await this.meta.findOne({ _id: flag })) return;
     const written = await models.backfillTimers(
       (rec) => nextActionAt(rec.view, this.o.rules, this.o.model) ?? null,
+      () => this.stopping,
     );
+    if (written === undefined) return; // stopped: the next start does it again
     await this.meta.updateOne({ _id: flag }, { $set: { generation: n } }, { upsert: true });
     if (written > 0) this.o.log(`rule timers written for ${written} cases projected before timers`);
   }
@@ -426,8 +433,10 @@ export class ScoringRuntime {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.ticker) clearInterval(this.ticker);
     await this.ticking;
+    await this.backfilling;
     await this.gen?.consumer.stop();
     const admin = this.admin;
     this.admin = undefined;

@@ -286,11 +286,15 @@ export class ReadModels {
    * before timers existed get them once (the runtime records that it ran).
    * Reads the cases a page at a time, so it holds no cursor open for long.
    */
-  async backfillTimers(next: (rec: CaseDoc) => number | null): Promise<number> {
+  async backfillTimers(
+    next: (rec: CaseDoc) => number | null,
+    stopped: () => boolean = () => false,
+  ): Promise<number | undefined> {
     let written = 0;
     for (const bucket of this.cases.all()) {
       let after = '';
       for (;;) {
+        if (stopped()) return undefined;
         const page = await bucket
           .find({ _id: { $gt: after } })
           .sort({ _id: 1 })
