@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import type { Admin, Kafka, Producer } from 'kafkajs';
+import { isDuplicateKey } from '@enforcement/mongo-kit';
 import { events } from '@enforcement/contracts';
 import type { KafkaScoreHub } from './adapters/kafka/score-hub.js';
 import { KafkaDeadLetters, ProjectionConsumer } from './adapters/kafka/projection-consumer.js';
@@ -145,11 +146,14 @@ export class ScoringRuntime {
       rules: this.o.rules,
       progress: async (partition, feeds) => {
         clock.note(partition, feeds);
-        await this.meta.updateOne(
-          { _id: `clock.g${n}` },
-          { $max: FeedClock.raise(partition, feeds) },
-          { upsert: true },
-        );
+        const raise = () =>
+          this.meta.updateOne(
+            { _id: `clock.g${n}` },
+            { $max: FeedClock.raise(partition, feeds) },
+            { upsert: true },
+          );
+        // Two partitions' first batches may race to create the record: the loser raises it.
+        await raise().catch((e: unknown) => (isDuplicateKey(e) ? raise() : Promise.reject(e)));
       },
     });
     const consumer = new ProjectionConsumer(this.o.kafka, projector, {
@@ -271,6 +275,7 @@ export class ScoringRuntime {
         const r = await runRules({
           timers: (to, limit, after) => gen.models.dueTimers(to, limit, after),
           cases: async (ids) => gen.models.getCases(ids),
+          mend: (caseId, seen, at) => gen.models.mendTimer(caseId, seen, at),
           timeFor,
           until,
           intake: this.o.intake,

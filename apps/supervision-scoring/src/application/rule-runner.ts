@@ -41,6 +41,8 @@ export interface RunnerDeps {
     after?: { at: Date; id: string },
   ) => Promise<Timer[]>;
   readonly cases: (caseIds: readonly string[]) => Promise<Map<string, CaseRecord>>;
+  /** Moves a timer that is ahead of its case's record to where the record says (null: none). */
+  readonly mend?: (caseId: string, seen: Date, at: number | null) => Promise<void>;
   /** Up to when the facts of this agency's cases are all applied (ms); undefined: not known yet. */
   readonly timeFor: (agencyId: string) => number | undefined;
   /** The latest time of any agency: no timer after it can be due. */
@@ -106,6 +108,13 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
       const rec = records.get(t._id);
       const time = deps.timeFor(t.agencyId);
       if (!rec || rec.parked || time === undefined) continue;
+      const next = pendingActions(rec.view, deps.rules, deps.model)[0]?.at ?? null;
+      // A timer that says more than the case's record (its write interrupted,
+      // or raced): set it right, rather than reading it on every pass.
+      if (next === null || next > t.nextAt.getTime()) {
+        if (next !== t.nextAt.getTime()) await deps.mend?.(t._id, t.nextAt, next);
+        continue;
+      }
       items.push(...actionsDue(rec, time, now, deps));
     }
     if (items.length > 0) await send(items, deps, result);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RULES } from '../domain/rules.js';
+import { DEFAULT_RULES, pendingActions } from '../domain/rules.js';
 import { MODEL_V1 } from '../domain/scoring-model.js';
 import { byTheBook, day, p, viewOf } from '../domain/view.test-support.js';
 import type { CaseRecord, ItemOutcome, SupervisionItem } from './ports.js';
@@ -26,8 +26,17 @@ function pass(
 ) {
   const received: SupervisionItem[] = [];
   const deps: RunnerDeps = {
+    // The case's timer, as the projection writes it: at its next action (or a stale day 0 when none).
     timers: async (_until, _limit, after) =>
-      after ? [] : [{ _id: rec._id, agencyId: 'lz-eeb', nextAt: day(0) }],
+      after
+        ? []
+        : [
+            {
+              _id: rec._id,
+              agencyId: 'lz-eeb',
+              nextAt: new Date(pendingActions(rec.view, DEFAULT_RULES, MODEL_V1)[0]?.at ?? day(0)),
+            },
+          ],
     cases: async () => new Map([[rec._id, rec]]),
     timeFor: () => time.getTime(),
     until: time.getTime(),
@@ -43,7 +52,7 @@ function pass(
     now: () => 0,
     log: () => undefined,
   };
-  return { run: () => runRules(deps), received, sent };
+  return { run: () => runRules(deps), received, sent, deps };
 }
 
 const accepted = (): ItemOutcome => ({ ok: true });
@@ -53,6 +62,28 @@ const open = viewOf([
 ]);
 
 describe('the rule runner', () => {
+  it('mends a timer its case no longer calls for, and sends nothing for it', async () => {
+    const evaluated = viewOf([
+      ...byTheBook(30),
+      [
+        {
+          $case: 'caseEvaluated',
+          value: { score: 100, modelVersion: 'supervision-score/v1', indicators: [] },
+        },
+        30,
+        'evaluate:supervision-score/v1:c1',
+      ],
+    ]);
+    const r = pass(record(evaluated), day(40), accepted);
+    const mended: [string, number | null][] = [];
+    await runRules({
+      ...r.deps,
+      mend: async (caseId, _seen, at) => void mended.push([caseId, at]),
+    });
+    expect(r.received).toEqual([]);
+    expect(mended).toEqual([['c1', null]]);
+  });
+
   it('sends what is due by the case’s time, in order, each expecting the version the one before makes', async () => {
     const r = pass(record(open), day(91), accepted);
     await r.run();

@@ -295,8 +295,10 @@ export class ReadModels {
       let after = '';
       for (;;) {
         if (stopped()) return undefined;
+        // Records projected since timers exist carry theirs (`timer`), and the
+        // projection keeps their timer documents: only older ones need one.
         const page = await bucket
-          .find({ _id: { $gt: after } })
+          .find({ _id: { $gt: after }, timer: { $exists: false } })
           .sort({ _id: 1 })
           .limit(500)
           .toArray();
@@ -322,6 +324,20 @@ export class ReadModels {
       }
     }
     return written;
+  }
+
+  /**
+   * Puts a case's timer where its record says, unless the projection moved it
+   * meanwhile (`seen` is the time the caller read): a timer left behind by an
+   * interrupted write, or a backfill racing the projection, is mended.
+   */
+  async mendTimer(caseId: string, seen: Date, at: number | null): Promise<void> {
+    if (at === null) await this.timers.deleteOne({ _id: caseId, nextAt: seen });
+    else
+      await this.timers.updateOne(
+        { _id: caseId, nextAt: seen },
+        { $set: { nextAt: new Date(at) } },
+      );
   }
 
   /** Timers due by `until`, earliest first, a page at a time after `after`. */
