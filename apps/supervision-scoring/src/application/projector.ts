@@ -72,8 +72,8 @@ function decode(value: Buffer | null): events.CaseEvent {
 /**
  * One batch of messages from one partition (or one release), applied in
  * memory and then written: rollup shares first (each once, with the offset
- * it reached), then the case records, then the orders and the rules' timers
- * derived from them. A crash between the writes replays the batch: records
+ * it reached), then the orders and the rules' timers derived from the
+ * cases, then the case records. A crash between the writes replays the batch: records
  * not written yet are applied again, and shares skip the offsets they
  * already hold.
  */
@@ -263,14 +263,17 @@ class Batch {
     const shares = await this.shareWrites();
     await store.writeRollupShares(shares);
     for (const s of shares) this.p.marked(s.id, s.toSeq);
+    // What is derived from the case records goes before them: a record, once
+    // written, makes a replay skip its events, so a crash between the writes
+    // must not leave the order list or the rules' timer behind it.
+    await Promise.all([
+      ...[...this.orders].map(([caseId, o]) => store.upsertOrders(caseId, o.agencyId, o.orders)),
+      ...[...this.timers].map(([caseId, t]) => store.setTimer(caseId, t.agencyId, t.at)),
+    ]);
     const dirty = [...this.dirty].map((id) => this.records.get(id) ?? fresh(id));
     await Promise.all([
       this.p.insertNew(dirty.filter((r) => r.rev === 0)),
       ...dirty.filter((r) => r.rev > 0).map((r) => this.p.save(r)),
-    ]);
-    await Promise.all([
-      ...[...this.orders].map(([caseId, o]) => store.upsertOrders(caseId, o.agencyId, o.orders)),
-      ...[...this.timers].map(([caseId, t]) => store.setTimer(caseId, t.agencyId, t.at)),
     ]);
     for (const [view, score] of this.scores.values()) sink.changed(view, score);
   }
