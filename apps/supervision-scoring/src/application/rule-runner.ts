@@ -108,14 +108,15 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
       const rec = records.get(t._id);
       const time = deps.timeFor(t.agencyId);
       if (!rec || rec.parked || time === undefined) continue;
-      const next = pendingActions(rec.view, deps.rules, deps.model)[0]?.at ?? null;
+      const pending = pendingActions(rec.view, deps.rules, deps.model);
+      const next = pending[0]?.at ?? null;
       // A timer that says more than the case's record (its write interrupted,
       // or raced): set it right, rather than reading it on every pass.
       if (next === null || next > t.nextAt.getTime()) {
         if (next !== t.nextAt.getTime()) await deps.mend?.(t._id, t.nextAt, next);
         continue;
       }
-      items.push(...actionsDue(rec, time, now, deps));
+      items.push(...actionsDue(rec, pending, time, now, deps));
     }
     if (items.length > 0) await send(items, deps, result);
     if (timers.length < pageSize) break;
@@ -132,13 +133,14 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
  */
 function actionsDue(
   rec: CaseRecord,
+  pending: readonly Action[],
   time: number,
   now: number,
   deps: RunnerDeps,
 ): SupervisionItem[] {
   const out: SupervisionItem[] = [];
   let version = rec.view.version;
-  for (const [i, action] of pendingActions(rec.view, deps.rules, deps.model).entries()) {
+  for (const [i, action] of pending.entries()) {
     if (action.at > time || (deps.sent.get(action.commandId)?.until ?? 0) > now) break;
     if (action.kind === 'EVALUATE') {
       // Scored on the case as it stood at the conclusion: wait until what the
