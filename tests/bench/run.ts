@@ -438,6 +438,13 @@ async function main() {
         target: '—',
       },
       {
+        figure: `ReadAll of 100 events from the start / the middle / the last block of positions, at ${fmt(y.events)} events, p50 / max (ms)`,
+        value: `${ms(y.readAll.start)} · ${ms(y.readAll.middle)} · ${ms(y.readAll.head)}`,
+        raw: '—',
+        ratio: '—',
+        target: '< 100 ms',
+      },
+      {
         figure: `rebuild of all read models from the topic, ${at} (events/s)`,
         value: fmt(y.rebuild.rate),
         raw: fmt(y.rebuild.raw),

@@ -36,6 +36,8 @@ export interface YearResult {
     reporting: { ms: number; rate: number };
   };
   readonly report: { current: Summary; asOf: Summary; html: Summary };
+  /** ReadAll of 100 events from the start, from the middle and at the head of the store. */
+  readonly readAll: { start: Summary; middle: Summary; head: Summary; positions: number };
   /**
    * The supervision rules on the event clock: actions they recorded, and how
    * long after both projections first caught up every action due existed.
@@ -220,6 +222,37 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
     ),
   );
   rClient.close();
+
+  // --- ReadAll over the whole store, from the position index ------------------
+  const readAll = (after: number, max: number) =>
+    new Promise<number[]>((resolve, reject) => {
+      const got: number[] = [];
+      const stream = client.readAll(
+        { afterPosition: after, maxCount: max, fromCommits: false },
+        md,
+        {
+          deadline: Date.now() + 60_000,
+        },
+      );
+      stream.on('data', (r: intake.ReadAllResponse) => got.push(r.event?.position ?? 0));
+      stream.on('end', () => resolve(got));
+      stream.on('error', reject);
+    });
+  // The highest block of positions handed out: the store's head is inside it.
+  const blocks = await MongoClient.connect(o.mongoUri);
+  const top = await blocks
+    .db(db('intake'))
+    .collection<{ _id: number }>('position_blocks')
+    .find({})
+    .toArray();
+  await blocks.close();
+  const lastPosition = (Math.max(0, ...top.map((b) => b._id)) + 1) * 1000;
+  const reads = {
+    start: await time(() => readAll(0, 100)),
+    middle: await time(() => readAll(Math.floor(lastPosition / 2), 100)),
+    head: await time(() => readAll(Math.max(0, lastPosition - 1_000), 100)),
+    positions: lastPosition,
+  };
   client.close();
   await stopAll([...first, intakeSvc]);
 
@@ -253,6 +286,7 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
       reporting: { ms: rb.reporting, rate: e2e.events / (rb.reporting / 1000) },
     },
     report: { current, asOf, html },
+    readAll: reads,
     rules: {
       actions: Number(rulesNow?.actionsSent ?? 0),
       refused: Number(rulesNow?.actionsRefused ?? 0),

@@ -193,7 +193,11 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     );
     const readAll = new Promise<number>((resolve, reject) => {
       let n = 0;
-      const stream = sys.intakeClient.readAll({ afterPosition: 0, maxCount: 0 }, sup, deadline());
+      const stream = sys.intakeClient.readAll(
+        { afterPosition: 0, maxCount: 0, fromCommits: false },
+        sup,
+        deadline(),
+      );
       stream.on('data', () => n++);
       stream.on('end', () => resolve(n));
       stream.on('error', reject);

@@ -242,7 +242,7 @@ describe('case intake on the real stack', () => {
     const all: number[] = [];
     await new Promise<void>((resolve, reject) => {
       const call = c().readAll(
-        { afterPosition: 0, maxCount: 0, recordedUntil: undefined },
+        { afterPosition: 0, maxCount: 0, recordedUntil: undefined, fromCommits: false },
         supervisor,
       );
       call.on('data', (r: intake.ReadAllResponse) => all.push(r.event?.position ?? -1));
@@ -257,7 +257,7 @@ describe('case intake on the real stack', () => {
     const tail: number[] = [];
     await new Promise<void>((resolve, reject) => {
       const call = c().readAll(
-        { afterPosition: after, maxCount: 2, recordedUntil: undefined },
+        { afterPosition: after, maxCount: 2, recordedUntil: undefined, fromCommits: false },
         supervisor,
       );
       call.on('data', (r: intake.ReadAllResponse) => tail.push(r.event?.position ?? -1));

@@ -163,6 +163,11 @@ export async function verifyCase(
   return integrity(deps, stream);
 }
 
+async function* fromCommits(deps: ReadDeps, afterPosition: number): AsyncGenerator<CaseEvent> {
+  for await (const stream of deps.store.cases())
+    for (const e of stream.events) if (e.position > afterPosition) yield e;
+}
+
 export async function* readAll(
   deps: ReadDeps,
   p: Principal,
@@ -173,7 +178,10 @@ export async function* readAll(
   if (req.maxCount < 0) fail('FIELD.INVALID', 'must not be negative', 'max_count');
   const until = req.recordedUntil?.getTime();
   let sent = 0;
-  for await (const e of deps.store.readAll(req.afterPosition, req.maxCount)) {
+  const source = req.fromCommits
+    ? fromCommits(deps, req.afterPosition)
+    : deps.store.readAll(req.afterPosition, req.maxCount);
+  for await (const e of source) {
     if (until !== undefined && (e.recordedAt?.getTime() ?? 0) > until) continue;
     const [out] = await served(deps, p, 'ReadAll', [e]);
     if (out) yield out;

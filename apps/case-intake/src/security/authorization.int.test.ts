@@ -114,7 +114,7 @@ describe('authorization first, personal data minimised', () => {
 
     const all: intake.ReadAllResponse[] = [];
     for await (const r of svc.client.readAll(
-      { afterPosition: 0, maxCount: 0 },
+      { afterPosition: 0, maxCount: 0, fromCommits: false },
       reporting,
     ) as AsyncIterable<intake.ReadAllResponse>)
       all.push(r);

@@ -11,7 +11,8 @@ interface Difference {
 }
 
 /**
- * `enforce reconcile`: the event store (ReadAll) beside the case-events topic
+ * `enforce reconcile`: the event store (ReadAll from the commit documents
+ * themselves, so that a commit written behind intake's back shows too) beside the case-events topic
  * (read from its start to its end as of now): counts, every case's versions
  * and each event's hash, and every difference. Events on the topic more than
  * once are normal (at-least-once publication) and counted, not reported.
@@ -47,7 +48,7 @@ export const reconcile: Command = {
     const client = intakeClient(address(v, 'intake', ADDRESSES.intake));
     try {
       for await (const r of client.readAll(
-        { afterPosition: 0, maxCount: 0 },
+        { afterPosition: 0, maxCount: 0, fromCommits: true },
         md,
       ) as AsyncIterable<intake.ReadAllResponse>)
         if (r.event) store.set(`${r.event.caseId}\u0000${r.event.version}`, r.event.hash);

@@ -47,6 +47,20 @@ interface ParkedDoc {
   parkedAt: Date;
 }
 
+/**
+ * The global position index: one small entry per commit, keyed by the
+ * commit's first position. ReadAll reads it by ranges of `_id` (an index
+ * range on MongoDB and, with the project's FerretDB patch, on FerretDB too),
+ * then fetches the commits it names by their own `_id`.
+ */
+interface LogDoc {
+  _id: number;
+  last: number;
+  caseId: string;
+  commitId: string;
+  commandId: string;
+}
+
 export interface PendingCommit {
   readonly outboxId: string;
   readonly commit: Commit;
@@ -57,6 +71,19 @@ interface QueuedAppend {
   readonly resolve: (stored: Commit) => void;
   readonly reject: (err: unknown) => void;
 }
+
+/** Bucket queries one ReadAll window runs at once: the cursors it may hold. */
+const READ_ALL_FETCHES = 4;
+
+const logEntryOf = (
+  d: Pick<CommitDoc, '_id' | 'caseId' | 'commandId' | 'position' | 'lastPosition'>,
+): LogDoc => ({
+  _id: d.position,
+  last: d.lastPosition,
+  caseId: d.caseId,
+  commitId: d._id,
+  commandId: d.commandId,
+});
 
 /** Most commits written in one group. */
 const APPEND_GROUP = 500;
@@ -89,6 +116,9 @@ export class MongoEventStore implements EventStore {
   readonly commits: PartitionedCollection<CommitDoc>;
   readonly outbox: Collection<OutboxDoc>;
   readonly parked: Collection<ParkedDoc>;
+  readonly log: Collection<LogDoc>;
+  private readonly meta: Collection<{ _id: string; at: Date }>;
+  private readonly positionBlock: number;
   private readonly positions: PositionAllocator;
   /** Whether a case has any commit: its first commit, looked up in batches by `_id`. */
   private readonly started = new BatchedLookup<boolean>(async (caseIds) => {
@@ -114,6 +144,9 @@ export class MongoEventStore implements EventStore {
     this.commits = new PartitionedCollection<CommitDoc>(db, 'commits', opts.buckets);
     this.outbox = db.collection<OutboxDoc>('outbox');
     this.parked = db.collection<ParkedDoc>('parked_commits');
+    this.log = db.collection<LogDoc>('position_log');
+    this.meta = db.collection('store_meta');
+    this.positionBlock = opts.positionBlock;
     this.positions = new PositionAllocator(db.collection('position_blocks'), opts.positionBlock);
   }
 
@@ -121,6 +154,36 @@ export class MongoEventStore implements EventStore {
     // Creating collections up front keeps the first writes from racing to create them.
     await this.commits.createIndex({ caseId: 1 });
     await this.outbox.createIndex({ createdAt: 1 });
+    await this.indexPositions();
+  }
+
+  /**
+   * Gives commits stored before the position index existed their entries,
+   * once per store: each bucket read with a projection, entries inserted
+   * idempotently, then a mark. Instances doing it at once insert the same
+   * entries; new commits write their own.
+   */
+  private async indexPositions(): Promise<void> {
+    if (await this.meta.findOne({ _id: 'position_log' })) return;
+    for (const bucket of this.commits.all()) {
+      const docs = await bucket
+        .find({}, { projection: { caseId: 1, commandId: 1, position: 1, lastPosition: 1 } })
+        .toArray();
+      if (docs.length === 0) continue;
+      await this.log
+        .insertMany(
+          docs.map((d) => logEntryOf(d)),
+          { ordered: false },
+        )
+        .catch((e: unknown) => {
+          if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
+        });
+    }
+    await this.meta.updateOne(
+      { _id: 'position_log' },
+      { $set: { at: new Date() } },
+      { upsert: true },
+    );
   }
 
   async load(caseId: string): Promise<LoadedStream> {
@@ -200,16 +263,27 @@ export class MongoEventStore implements EventStore {
         },
       });
     }
-    // The outbox entries first: a crash before the commits leaves entries the relay drops.
-    await this.outbox
-      .insertMany(
-        rows.map((r) => r.outbox),
-        { ordered: false },
-      )
-      .catch((e: unknown) => {
-        // An entry already there is a retried command's: it still points at its commit.
-        if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
-      });
+    // The outbox and position entries first: a crash before the commits
+    // leaves entries that name no commit, which the relay drops and ReadAll
+    // skips. An entry already there is a retried command's: it still points
+    // at its commit.
+    const duplicatesOnly = (e: unknown) => {
+      if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
+    };
+    await Promise.all([
+      this.outbox
+        .insertMany(
+          rows.map((r) => r.outbox),
+          { ordered: false },
+        )
+        .catch(duplicatesOnly),
+      this.log
+        .insertMany(
+          rows.map((r) => logEntryOf(r.doc)),
+          { ordered: false },
+        )
+        .catch(duplicatesOnly),
+    ]);
     const byBucket = new Map<number, typeof rows>();
     for (const r of rows) {
       const b = this.commits.bucketOf(r.doc.caseId);
@@ -244,9 +318,10 @@ export class MongoEventStore implements EventStore {
       }),
     );
     if (lost.length === 0) return;
-    await this.outbox
-      .deleteMany({ _id: { $in: lost.map((r) => r.outbox._id) } })
-      .catch(() => undefined);
+    await Promise.all([
+      this.outbox.deleteMany({ _id: { $in: lost.map((r) => r.outbox._id) } }),
+      this.log.deleteMany({ _id: { $in: lost.map((r) => r.doc.position) } }),
+    ]).catch(() => undefined);
     for (const r of lost) r.q.reject(new VersionConflict(r.doc.caseId, r.doc.fromVersion));
   }
 
@@ -317,60 +392,68 @@ export class MongoEventStore implements EventStore {
     }
   }
 
+  /**
+   * Events after a position, in position order, read from the position
+   * index a window of positions at a time: each window is one index range
+   * query, then one query by `_id` per bucket it touches (at most
+   * READ_ALL_FETCHES at once), so no call holds more than a few cursors and
+   * none of them scans. A window that finds nothing widens (positions have
+   * gaps where an instance stopped inside its block); the read ends at the
+   * highest position handed out when it started. `limit` sizes the windows;
+   * the caller stops when it has enough.
+   */
   async *readAll(afterPosition: number, limit: number): AsyncGenerator<CaseEvent> {
     const page = limit > 0 ? Math.min(limit, 500) : 500;
-    const cursors = this.commits.all().map((c) => new BucketCursor(c, afterPosition, page));
-    let sent = 0;
+    const head = await this.positions.head();
+    // A commit that starts at or before the position may end after it.
+    const straddling = await this.log
+      .find({ _id: { $gt: afterPosition - this.positionBlock, $lte: afterPosition } })
+      .toArray();
+    let entries = straddling.filter((e) => e.last > afterPosition);
+    let from = afterPosition;
+    let width = page;
     for (;;) {
-      let best: BucketCursor | undefined;
-      let bestPos = Infinity;
-      for (const c of cursors) {
-        const pos = await c.peekPosition();
-        if (pos !== undefined && pos < bestPos) {
-          bestPos = pos;
-          best = c;
-        }
-      }
-      if (!best) return;
-      const e = best.take();
-      if (e) yield e;
-      if (limit > 0 && ++sent >= limit) return;
+      for (const e of await this.fetchLogged(entries)) if (e.position > afterPosition) yield e;
+      if (from >= head) return;
+      const to = Math.min(from + width, head);
+      entries = (await this.log.find({ _id: { $gt: from, $lte: to } }).toArray()).sort(
+        (a, b) => a._id - b._id,
+      );
+      from = to;
+      // Keep about a page of commits per window.
+      if (entries.length < page / 4) width = Math.min(width * 4, 1_000_000);
+      else if (entries.length > page * 2) width = Math.max(page, Math.floor(width / 2));
     }
   }
-}
 
-/** Reads one bucket's events after a position, a page at a time. */
-class BucketCursor {
-  private buffer: CaseEvent[] = [];
-  private done = false;
-
-  constructor(
-    private readonly collection: Collection<CommitDoc>,
-    private after: number,
-    private readonly page: number,
-  ) {}
-
-  async peekPosition(): Promise<number | undefined> {
-    if (this.buffer.length === 0 && !this.done) await this.fill();
-    return this.buffer[0]?.position;
-  }
-
-  take(): CaseEvent | undefined {
-    return this.buffer.shift();
-  }
-
-  private async fill(): Promise<void> {
-    const docs = await this.collection
-      .find({ lastPosition: { $gt: this.after } })
-      .sort({ position: 1 })
-      .limit(this.page)
-      .toArray();
-    if (docs.length < this.page) this.done = true;
-    this.buffer = docs
-      .flatMap((d) => d.events.map((e) => events.CaseEvent.fromJSON(e)))
-      .filter((e) => e.position > this.after)
-      .sort((a, b) => a.position - b.position);
-    const last = this.buffer.at(-1);
-    if (last) this.after = last.position;
+  /** The events of the logged commits, in position order; entries naming no stored commit are skipped. */
+  private async fetchLogged(entries: readonly LogDoc[]): Promise<CaseEvent[]> {
+    if (entries.length === 0) return [];
+    const byBucket = new Map<number, LogDoc[]>();
+    for (const e of entries) {
+      const b = this.commits.bucketOf(e.caseId);
+      byBucket.set(b, [...(byBucket.get(b) ?? []), e]);
+    }
+    const found = new Map<string, CommitDoc>();
+    const work = [...byBucket];
+    const worker = async () => {
+      for (let next = work.shift(); next; next = work.shift()) {
+        const [bucket, list] = next;
+        const docs = await this.commits
+          .at(bucket)
+          .find({ _id: { $in: list.map((e) => e.commitId) } })
+          .toArray();
+        for (const d of docs) found.set(d._id, d);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_ALL_FETCHES, work.length) }, worker));
+    return [...entries]
+      .sort((a, b) => a._id - b._id)
+      .flatMap((e) => {
+        const doc = found.get(e.commitId);
+        // A commit that lost its race, or never landed, left only its entry.
+        if (!doc || doc.commandId !== e.commandId || doc.position !== e._id) return [];
+        return toCommit(doc).events;
+      });
   }
 }

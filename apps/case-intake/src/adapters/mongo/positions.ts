@@ -39,6 +39,13 @@ export class PositionAllocator {
     return first;
   }
 
+  /** The highest position handed out by any instance (0 before the first): read fresh. */
+  async head(): Promise<number> {
+    const top = await this.blocks.find({}, { projection: { _id: 1 } }).toArray();
+    const block = top.reduce((m, b) => Math.max(m, b._id), -1);
+    return (block + 1) * this.size;
+  }
+
   private async claim(): Promise<void> {
     if (this.lastBlock < 0) {
       const top = await this.blocks.find({}).sort({ _id: -1 }).limit(1).toArray();

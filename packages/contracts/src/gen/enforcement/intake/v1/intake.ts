@@ -388,7 +388,17 @@ export interface ReadAllRequest {
   /** 0 for no limit. */
   maxCount: number;
   /** Only events recorded at or before this moment (as-of replays). */
-  recordedUntil?: Date | undefined;
+  recordedUntil?:
+    | Date
+    | undefined;
+  /**
+   * Read the commit documents themselves, case by case, instead of the
+   * global position index: every event the database holds, including any a
+   * writer added behind intake's back. Each case's events come in version
+   * order, cases one after another (not in global position order). For
+   * audits such as `enforce reconcile`; reads the whole store.
+   */
+  fromCommits: boolean;
 }
 
 export interface ReadAllResponse {
@@ -4133,7 +4143,7 @@ export const ReadStreamResponse: MessageFns<ReadStreamResponse> = {
 };
 
 function createBaseReadAllRequest(): ReadAllRequest {
-  return { afterPosition: 0, maxCount: 0, recordedUntil: undefined };
+  return { afterPosition: 0, maxCount: 0, recordedUntil: undefined, fromCommits: false };
 }
 
 export const ReadAllRequest: MessageFns<ReadAllRequest> = {
@@ -4146,6 +4156,9 @@ export const ReadAllRequest: MessageFns<ReadAllRequest> = {
     }
     if (message.recordedUntil !== undefined) {
       Timestamp.encode(toTimestamp(message.recordedUntil), writer.uint32(26).fork()).join();
+    }
+    if (message.fromCommits !== false) {
+      writer.uint32(32).bool(message.fromCommits);
     }
     return writer;
   },
@@ -4187,6 +4200,14 @@ export const ReadAllRequest: MessageFns<ReadAllRequest> = {
             message.recordedUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.fromCommits = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4216,6 +4237,11 @@ export const ReadAllRequest: MessageFns<ReadAllRequest> = {
         : isSet(object.recorded_until)
         ? fromJsonTimestamp(object.recorded_until)
         : undefined,
+      fromCommits: isSet(object.fromCommits)
+        ? globalThis.Boolean(object.fromCommits)
+        : isSet(object.from_commits)
+        ? globalThis.Boolean(object.from_commits)
+        : false,
     };
   },
 
@@ -4230,6 +4256,9 @@ export const ReadAllRequest: MessageFns<ReadAllRequest> = {
     if (message.recordedUntil !== undefined) {
       obj.recordedUntil = message.recordedUntil.toISOString();
     }
+    if (message.fromCommits !== false) {
+      obj.fromCommits = message.fromCommits;
+    }
     return obj;
   },
 
@@ -4241,6 +4270,7 @@ export const ReadAllRequest: MessageFns<ReadAllRequest> = {
     message.afterPosition = object.afterPosition ?? 0;
     message.maxCount = object.maxCount ?? 0;
     message.recordedUntil = object.recordedUntil ?? undefined;
+    message.fromCommits = object.fromCommits ?? false;
     return message;
   },
 };
