@@ -3,16 +3,21 @@
  *
  * On a private stack (its own Kafka, FerretDB and PostgreSQL), each trial
  * streams a generated year through `enforce submit` into case-intake running
- * as its own process, with supervision-scoring (its own process, rules on the
- * event clock) closing the loop, and at a moment chosen at random while the
- * year streams injects one fault: kill -9 of PostgreSQL, of FerretDB, of
- * intake or of scoring (restarted), or a Kafka restart. After each trial:
- * every command must be acknowledged, every case's history in the store must
- * be the year's (nothing lost, nothing doubled: one commit per version),
- * every version must be on the topic, every history must verify, and the
- * rules' actions in every case's history must be exactly their plan's
- * (`supervisionPlan`, dated as planned), as in a fault-free run. Prints a
- * table and writes docs/chaos/latest.md.
+ * as its own process, with two supervision-scoring instances in one consumer
+ * group (rules on the event clock, closing the loop) and two reporting
+ * instances in another, and at a moment chosen at random while the year
+ * streams injects one fault: kill -9 of PostgreSQL, of FerretDB, of intake,
+ * of one scoring or one reporting instance (restarted), or a Kafka restart.
+ * After each trial: every command must be acknowledged, every case's history
+ * in the store must be the year's (nothing lost, nothing doubled: one commit
+ * per version), every version must be on the topic, every history must
+ * verify, the rules' actions in every case's history must be exactly their
+ * plan's (`supervisionPlan`, dated as planned), the annual figures the rules
+ * do not touch must be the generator's truth for the city, every agency and
+ * every district, and every agency's year score must be what the scoring
+ * model gives on the histories: what a fault-free run gives. A trial has a
+ * deadline (--trial-minutes); one that passes it counts as not equal. Prints
+ * a table and writes docs/chaos/latest.md.
  */
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -23,8 +28,18 @@ import { parseArgs, promisify } from 'node:util';
 import { execSync } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
-import { events, intake } from '@enforcement/contracts';
-import { generateYear } from '@enforcement/generator';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
+import { events, intake, reporting, scoring } from '@enforcement/contracts';
+import { generateYear, reportedFigures, type Figures } from '@enforcement/generator';
+import {
+  applyEvent,
+  contributionOf,
+  emptyView,
+  MODEL_V1,
+  rollupDeltas,
+  scoreCase,
+} from '@enforcement/supervision-scoring';
 import { checkHealth } from '@enforcement/grpc-kit';
 import { namespaced } from '@enforcement/messaging';
 import { PrivateStack } from '../support/private-stack.js';
@@ -35,12 +50,14 @@ const { values: args } = parseArgs({
   options: {
     trials: { type: 'string', default: '2' },
     cases: { type: 'string', default: '150' },
-    faults: { type: 'string', default: 'postgres,ferretdb,intake,scoring,kafka' },
+    faults: { type: 'string', default: 'postgres,ferretdb,intake,scoring,reporting,kafka' },
+    'trial-minutes': { type: 'string', default: '12' },
   },
 });
 const TRIALS = Number(args.trials);
 const CASES = Number(args.cases);
-const ALL_FAULTS = ['postgres', 'ferretdb', 'intake', 'scoring', 'kafka'] as const;
+const TRIAL_MS = Number(args['trial-minutes']) * 60_000;
+const ALL_FAULTS = ['postgres', 'ferretdb', 'intake', 'scoring', 'reporting', 'kafka'] as const;
 type Fault = (typeof ALL_FAULTS)[number];
 const FAULTS = ALL_FAULTS.filter((f) => args.faults.split(',').includes(f));
 const CLI = 'apps/cli/dist/main.js';
@@ -67,6 +84,85 @@ async function until<T>(probe: () => Promise<T | undefined>, ms: number, what: s
 
 /** Children of the run that are not services (the CLI's submissions): killed if the run ends early. */
 const children = new Set<{ kill(): boolean }>();
+/** The services of the trial under way: stopped when it ends, however it ends. */
+const services = new Set<ServiceProcess>();
+const start = async (name: Parameters<typeof startService>[0], env: Record<string, string>) => {
+  const svc = await startService(name, env);
+  services.add(svc);
+  return svc;
+};
+
+/** The annual figures the rules never touch (orders and evaluations are theirs). */
+const RULE_FREE = [
+  'casesRegistered',
+  'casesConcluded',
+  'closureRate',
+  'meanHandlingDays',
+  'p90HandlingDays',
+  'overdueCases',
+  'penalties',
+  'penaltyTotalFen',
+  'discretionAnomalies',
+  'reconsiderationsAccepted',
+  'reconsiderationsConcluded',
+  'reconsiderationsCorrected',
+  'correctionRate',
+] as const;
+
+/** Groups (the city, each agency, each district) whose rule-free figures differ from the truth. */
+function figureDifferences(
+  byAgency: reporting.GetAnnualStatisticsResponse,
+  byDistrict: reporting.GetAnnualStatisticsResponse,
+  truth: ReturnType<typeof generateYear>['truth'],
+): string[] {
+  const out: string[] = [];
+  const compare = (label: string, got: reporting.Statistics | undefined, want: Figures) => {
+    const w = reportedFigures(want);
+    for (const k of RULE_FREE)
+      if (Number(got?.[k] ?? 0) !== w[k]) {
+        out.push(`${label} ${k}: ${String(got?.[k])} ≠ ${w[k]}`);
+        return;
+      }
+  };
+  compare('city', byAgency.overall, truth.overall);
+  const groups = (r: reporting.GetAnnualStatisticsResponse) =>
+    new Map(r.groups.map((g) => [g.key, g]));
+  const agencies = groups(byAgency);
+  for (const [key, t] of truth.byAgency) compare(`agency ${key}`, agencies.get(key), t);
+  const districts = groups(byDistrict);
+  for (const [key, t] of truth.byDistrict) compare(`district ${key}`, districts.get(key), t);
+  return out;
+}
+
+/** Agencies whose 2021 score listing differs from the scoring model run on the histories. */
+function scoreDifferences(
+  histories: ReadonlyMap<string, readonly events.CaseEvent[]>,
+  rows: readonly scoring.ScoreRow[],
+): string[] {
+  const want = new Map<string, { cases: number; scoreSum: number }>();
+  for (const [id, h] of histories) {
+    const view = h.reduce(applyEvent, emptyView(id));
+    for (const d of rollupDeltas(null, contributionOf(view, scoreCase(view, MODEL_V1))))
+      if (d.groupBy === 'AGENCY' && d.period === '2021') {
+        const w = want.get(d.key) ?? { cases: 0, scoreSum: 0 };
+        w.cases += d.inc.cases ?? 0;
+        w.scoreSum += d.inc.scoreSum ?? 0;
+        want.set(d.key, w);
+      }
+  }
+  const got = new Map(rows.map((r) => [r.key, r]));
+  const out: string[] = [];
+  for (const [key, w] of want) {
+    const r = got.get(key);
+    const mean = w.scoreSum / w.cases;
+    if (!r || Number(r.cases) !== w.cases || Math.abs(r.meanScore - mean) > 0.006)
+      out.push(
+        `${key}: ${r ? `${r.cases} cases, mean ${r.meanScore}` : 'missing'} ≠ ${w.cases}, ${mean.toFixed(2)}`,
+      );
+  }
+  for (const key of got.keys()) if (!want.has(key)) out.push(`${key}: listed, no case concluded`);
+  return out;
+}
 
 /** Brings the stack back after a fault; a port its killed process held a moment longer gets a retry. */
 async function upAgain(stack: PrivateStack): Promise<void> {
@@ -91,8 +187,19 @@ interface Outcome {
   broken: number;
   /** Cases whose rule actions differ from their plan. */
   rulesOff: number;
+  /** Groups whose rule-free annual figures differ from the truth. */
+  figuresOff: number;
+  /** Agencies whose year score differs from the model's on the histories. */
+  scoresOff: number;
+  /** The trial passed its deadline. */
+  timedOut: boolean;
   recoverySeconds: number;
 }
+
+const equalToTruth = (o: Outcome) =>
+  o.acked &&
+  !o.timedOut &&
+  o.lost + o.doubled + o.offTopic + o.broken + o.rulesOff + o.figuresOff + o.scoresOff === 0;
 
 async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string): Promise<Outcome> {
   const ns = `chaos-${fault}-${n}-${Date.now().toString(36)}`;
@@ -109,8 +216,8 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     HEALTH_CHECK_MS: '500',
     RELAY_SWEEP_AFTER_MS: '2000',
   };
-  let svc: ServiceProcess = await startService('case-intake', env);
-  const scoringEnv = {
+  let svc: ServiceProcess = await start('case-intake', env);
+  const scoringEnv = async () => ({
     ...env,
     GRPC_PORT: String(await freePort()),
     MONGODB_DB: `${db}_scoring`,
@@ -118,8 +225,22 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     SCORING_GROUP: `${ns}.scoring`,
     RULES_CLOCK: 'events',
     RULES_TICK_MS: '1000',
-  };
-  let scoringSvc: ServiceProcess = await startService('supervision-scoring', scoringEnv);
+  });
+  const reportingEnv = async () => ({
+    ...env,
+    GRPC_PORT: String(await freePort()),
+    MONGODB_DB: `${db}_reporting`,
+    REPORTING_GROUP: `${ns}.reporting`,
+  });
+  // Two instances of each consumer, one group each: the fault hits the first.
+  const scorers = [
+    await start('supervision-scoring', await scoringEnv()),
+    await start('supervision-scoring', await scoringEnv()),
+  ];
+  const reporters = [
+    await start('reporting', await reportingEnv()),
+    await start('reporting', await reportingEnv()),
+  ];
   const year = generateYear({
     seed: ns,
     cases: CASES,
@@ -181,12 +302,17 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     case 'intake':
       await svc.kill();
       await sleep(1_000);
-      svc = await startService('case-intake', env);
+      svc = await start('case-intake', env);
       break;
     case 'scoring':
-      await scoringSvc.kill();
+      await scorers[0]?.kill();
       await sleep(1_000);
-      scoringSvc = await startService('supervision-scoring', scoringEnv);
+      scorers[0] = await start('supervision-scoring', await scoringEnv());
+      break;
+    case 'reporting':
+      await reporters[0]?.kill();
+      await sleep(1_000);
+      reporters[0] = await start('reporting', await reportingEnv());
       break;
   }
   await until(
@@ -263,7 +389,74 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   ).catch(() => undefined);
   for (const d of ruleDiffs.slice(0, 3)) log(`${fault} #${n}: rules differ from the plan: ${d}`);
   await consumer.disconnect();
-  await scoringSvc.stop();
+
+  // The annual figures and the scores, from the instance the fault hit.
+  const md = new Metadata();
+  md.set(
+    'authorization',
+    `Bearer ${await mintDevToken(DEV_AUTH, { subject: 'chaos', roles: ['supervisor', 'reporting'], agencies: ['*'] })}`,
+  );
+  const call = <Res>(f: (cb: (e: Error | null, r: Res) => void) => void) =>
+    new Promise<Res>((resolve, reject) => f((e, r) => (e ? reject(e) : resolve(r))));
+  const deadline = () => ({ deadline: Date.now() + 30_000 });
+  const rClient = new reporting.ReportingServiceClient(
+    reporters[0]?.address ?? '',
+    credentials.createInsecure(),
+  );
+  const stats = (groupBy: reporting.StatisticsGroupBy) =>
+    call<reporting.GetAnnualStatisticsResponse>((cb) =>
+      rClient.getAnnualStatistics(
+        reporting.GetAnnualStatisticsRequest.fromPartial({ year: 2021, groupBy }),
+        md,
+        deadline(),
+        cb,
+      ),
+    );
+  let figureDiffs: string[] = ['not read'];
+  await until(
+    async () => {
+      figureDiffs = figureDifferences(
+        await stats(reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY),
+        await stats(reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_DISTRICT),
+        year.truth,
+      );
+      return figureDiffs.length === 0 ? true : undefined;
+    },
+    90_000,
+    'the annual figures to reach the truth',
+  ).catch(() => undefined);
+  rClient.close();
+  for (const d of figureDiffs.slice(0, 3)) log(`${fault} #${n}: figures differ: ${d}`);
+
+  const sClient = new scoring.ScoringServiceClient(
+    scorers[0]?.address ?? '',
+    credentials.createInsecure(),
+  );
+  let scoreDiffs: string[] = ['not read'];
+  await until(
+    async () => {
+      const listing = await call<scoring.ListScoresResponse>((cb) =>
+        sClient.listScores(
+          scoring.ListScoresRequest.fromPartial({
+            groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
+            periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
+            period: '2021',
+            pageSize: 500,
+          }),
+          md,
+          deadline(),
+          cb,
+        ),
+      );
+      scoreDiffs = scoreDifferences(ordered(), listing.rows);
+      return scoreDiffs.length === 0 ? true : undefined;
+    },
+    60_000,
+    'the scores to reach the model',
+  ).catch(() => undefined);
+  sClient.close();
+  for (const d of scoreDiffs.slice(0, 3)) log(`${fault} #${n}: scores differ: ${d}`);
+  for (const p of [...scorers, ...reporters]) await p.stop();
   let offTopic = 0;
   for (const [id, want] of expected) {
     const missing = Math.max(0, want - (seen.get(id)?.size ?? 0));
@@ -293,8 +486,50 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     offTopic,
     broken: audit.findings.length,
     rulesOff: ruleDiffs.length,
+    figuresOff: figureDiffs.length,
+    scoresOff: scoreDiffs.length,
+    timedOut: false,
     recoverySeconds,
   };
+}
+
+/** A trial within its deadline; whatever it leaves running is stopped. */
+async function boundedTrial(
+  stack: PrivateStack,
+  fault: Fault,
+  n: number,
+  dir: string,
+): Promise<Outcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Outcome>((resolve) => {
+    timer = setTimeout(() => {
+      log(`${fault} #${n}: no result after ${TRIAL_MS / 60_000} minutes`);
+      resolve({
+        fault,
+        acked: false,
+        lost: 0,
+        doubled: 0,
+        offTopic: 0,
+        broken: 0,
+        rulesOff: 0,
+        figuresOff: 0,
+        scoresOff: 0,
+        timedOut: true,
+        recoverySeconds: TRIAL_MS / 1000,
+      });
+    }, TRIAL_MS);
+  });
+  try {
+    return await Promise.race([trial(stack, fault, n, dir), late]);
+  } finally {
+    clearTimeout(timer);
+    for (const c of children) c.kill();
+    children.clear();
+    for (const svc of services) await svc.kill();
+    services.clear();
+    // A stack a fault left down is brought back for the next trial.
+    await upAgain(stack);
+  }
 }
 
 const home = await mkdtemp(join(tmpdir(), 'enforcement-chaos-'));
@@ -312,53 +547,51 @@ try {
   await stack.up();
   for (let n = 1; n <= TRIALS; n++)
     for (const fault of FAULTS) {
-      const o = await trial(stack, fault, n, home);
+      const o = await boundedTrial(stack, fault, n, home);
       log(JSON.stringify(o));
       outcomes.push(o);
     }
 } finally {
   for (const c of children) c.kill();
+  for (const svc of services) await svc.kill();
   await stack.down().catch(() => undefined);
   await rm(home, { recursive: true, force: true });
 }
 
 const rows = FAULTS.map((fault) => {
   const os = outcomes.filter((o) => o.fault === fault);
-  const equal = os.filter(
-    (o) => o.acked && o.lost + o.doubled + o.offTopic + o.broken + o.rulesOff === 0,
-  ).length;
-  const sum = (k: 'lost' | 'doubled' | 'offTopic' | 'broken' | 'rulesOff') =>
-    os.reduce((a, o) => a + o[k], 0);
+  const equal = os.filter(equalToTruth).length;
+  const sum = (
+    k: 'lost' | 'doubled' | 'offTopic' | 'broken' | 'rulesOff' | 'figuresOff' | 'scoresOff',
+  ) => os.reduce((a, o) => a + o[k], 0);
   const rec = os.map((o) => o.recoverySeconds);
   const name = {
     postgres: 'kill -9 PostgreSQL',
     ferretdb: 'kill -9 FerretDB',
     intake: 'kill -9 case-intake (restarted)',
-    scoring: 'kill -9 supervision-scoring (restarted)',
+    scoring: 'kill -9 of one of two supervision-scoring instances (restarted)',
+    reporting: 'kill -9 of one of two reporting instances (restarted)',
     kafka: 'Kafka restart',
   }[fault];
-  return `| ${name} | ${os.length} | ${equal} | ${sum('lost')} | ${sum('doubled')} | ${sum('offTopic')} | ${sum('broken')} | ${sum('rulesOff')} | ${Math.max(...rec).toFixed(1)} |`;
+  const late = os.filter((o) => o.timedOut).length;
+  return `| ${name} | ${os.length} | ${equal} | ${sum('lost')} | ${sum('doubled')} | ${sum('offTopic')} | ${sum('broken')} | ${sum('rulesOff')} | ${sum('figuresOff')} | ${sum('scoresOff')} | ${late} | ${Math.max(...rec).toFixed(1)} |`;
 });
 const commit = execSync('git rev-parse --short HEAD').toString().trim();
 const md = [
   '# Fault suite results',
   '',
-  `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
+  `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
   '',
-  "Each trial: a generated year streamed through `enforce submit` into case-intake (its own process) on a private stack, supervision-scoring (its own process, rules on the event clock) closing the loop; one fault at a random moment while it streams. \"Equal to truth\": every command acknowledged, every case's history in the store and on the topic exactly the year's, every history verifying, and every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records).",
+  "Each trial: a generated year streamed through `enforce submit` into case-intake (its own process) on a private stack; two supervision-scoring instances in one consumer group (rules on the event clock, closing the loop) and two reporting instances in another; one fault at a random moment while it streams (a killed instance is the first of its two). \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; all within the trial's deadline.",
   '',
-  '| fault | trials | equal to truth | lost (store) | doubled (store) | missing on topic | broken histories | rules ≠ plan (cases) | recovery, max s |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| fault | trials | equal to truth | lost (store) | doubled (store) | missing on topic | broken histories | rules ≠ plan (cases) | figures ≠ truth (groups) | scores ≠ model (agencies) | past deadline | recovery, max s |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...rows,
   '',
-  'Not covered yet: faults under reporting (its restarts under Kafka and FerretDB restarts are `tests/faults/restarts.int.test.ts`), several instances of a consumer in one group (the rules with two scoring instances are in `tests/scoring/rules-oracle.int.test.ts`), and comparing the annual figures with a fault-free run.',
+  'The figures the rules touch (orders, evaluations, mean score) are checked through the rules: every action equal to the plan.',
   '',
 ].join('\n');
 await mkdir('docs/chaos', { recursive: true });
 await writeFile('docs/chaos/latest.md', md);
 process.stdout.write(md);
-process.exit(
-  outcomes.every((o) => o.acked && o.lost + o.doubled + o.offTopic + o.broken + o.rulesOff === 0)
-    ? 0
-    : 3,
-);
+process.exit(outcomes.every(equalToTruth) ? 0 : 3);
