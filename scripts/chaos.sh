@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The fault suite:
 #   npm run chaos [-- --trials 2 --cases 150]
-# kill -9 of PostgreSQL, FerretDB and case-intake, and a Kafka restart, each
-# at a random moment of a streamed year on a private stack; checks nothing
-# acknowledged is lost or doubled, and writes docs/chaos/latest.md.
+# kill -9 of PostgreSQL, FerretDB, case-intake, one of two scoring and one of
+# two reporting instances, and a Kafka restart, each at a random moment of a
+# streamed year on a private stack; checks nothing acknowledged is lost or
+# doubled, the rules' actions, annual figures and scores against their
+# oracles, and writes docs/chaos/latest.md (--faults picks faults,
+# --trial-minutes sets each trial's deadline).
 # `npm test` runs the PostgreSQL and intake faults once each
 # (tests/faults/durability.int.test.ts, tests/e2e/cli-outage.int.test.ts).
 set -euo pipefail
