@@ -7,8 +7,9 @@
 # input must be answered, none INTERNAL, health must stay SERVING and earlier
 # histories unchanged. Writes docs/fuzz/latest.md. Then the supervision rules
 # against their specification (tests/scoring/rules-oracle.int.test.ts) on
-# RULES_ORACLE_RUNS (30) random histories, written to docs/fuzz/rules-oracle.md.
-# `npm test` runs the same properties with 15 runs each, and 4 histories.
+# RULES_ORACLE_RUNS (30) random histories, written to docs/fuzz/rules-oracle.md,
+# and ReadAll against its oracle on READ_ALL_RUNS (100) random stores.
+# `npm test` runs the same properties with 15 runs each, 4 histories and 12 stores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,5 +21,7 @@ FUZZ_RUNS=${FUZZ_RUNS:-2000} GIT_COMMIT=$(git rev-parse --short HEAD) \
   FUZZ_REPORT=docs/fuzz/latest.md npx vitest run --project integration tests/fuzz
 RULES_ORACLE_RUNS=${RULES_ORACLE_RUNS:-30} GIT_COMMIT=$(git rev-parse --short HEAD) \
   RULES_ORACLE_REPORT=docs/fuzz/rules-oracle.md npx vitest run --project integration tests/scoring/rules-oracle.int.test.ts
+READ_ALL_RUNS=${READ_ALL_RUNS:-100} npx vitest run --project integration \
+  apps/case-intake/src/adapters/mongo/read-all.int.test.ts
 npx prettier --write docs/fuzz/latest.md docs/fuzz/rules-oracle.md --log-level=warn
 cat docs/fuzz/latest.md docs/fuzz/rules-oracle.md

@@ -134,14 +134,28 @@ function figureDifferences(
   return out;
 }
 
+/**
+ * Every case's view as the scoring model sees it: its own history folded,
+ * and the reconsiderations that corrected its decision (other cases' streams).
+ */
+function modelViews(histories: ReadonlyMap<string, readonly events.CaseEvent[]>) {
+  const views = new Map([...histories].map(([id, h]) => [id, h.reduce(applyEvent, emptyView(id))]));
+  for (const v of views.values()) {
+    const target = v.review?.enforcementCaseId ?? '';
+    const corrected = views.get(target);
+    if (v.review?.corrected && corrected && target !== v.caseId)
+      corrected.correctedBy = [...corrected.correctedBy, v.caseId];
+  }
+  return views;
+}
+
 /** Agencies whose 2021 score listing differs from the scoring model run on the histories. */
 function scoreDifferences(
   histories: ReadonlyMap<string, readonly events.CaseEvent[]>,
   rows: readonly scoring.ScoreRow[],
 ): string[] {
   const want = new Map<string, { cases: number; scoreSum: number }>();
-  for (const [id, h] of histories) {
-    const view = h.reduce(applyEvent, emptyView(id));
+  for (const view of modelViews(histories).values()) {
     for (const d of rollupDeltas(null, contributionOf(view, scoreCase(view, MODEL_V1))))
       if (d.groupBy === 'AGENCY' && d.period === '2021') {
         const w = want.get(d.key) ?? { cases: 0, scoreSum: 0 };
@@ -454,8 +468,28 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     60_000,
     'the scores to reach the model',
   ).catch(() => undefined);
-  sClient.close();
   for (const d of scoreDiffs.slice(0, 3)) log(`${fault} #${n}: scores differ: ${d}`);
+  if (scoreDiffs.length > 0) {
+    // Which cases: each one's score beside the model's, indicator by indicator.
+    let shown = 0;
+    const views = modelViews(ordered());
+    for (const [id, h] of ordered()) {
+      const view = views.get(id) ?? emptyView(id);
+      const want = scoreCase(view, MODEL_V1);
+      if (!want || shown >= 5) continue;
+      const got = await call<scoring.GetCaseScoreResponse>((cb) =>
+        sClient.getCaseScore({ caseId: id }, md, deadline(), cb),
+      ).catch((e: Error) => ({ score: undefined, error: e.message }));
+      if (Math.abs((got.score?.score ?? -1) - want.score) < 0.005) continue;
+      shown++;
+      const points = (list: readonly { indicator: string | number; points: number }[]) =>
+        list.map((i) => `${i.indicator}=${i.points}`).join(' ');
+      log(
+        `${fault} #${n}: ${id}: scored ${got.score?.score} (${points(got.score?.indicators ?? [])}), model ${want.score} (${points(want.indicators)}); history ${h.map((e) => `${e.version}:${e.payload?.$case ?? ''}`).join(' ')}`,
+      );
+    }
+  }
+  sClient.close();
   for (const p of [...scorers, ...reporters]) await p.stop();
   let offTopic = 0;
   for (const [id, want] of expected) {
