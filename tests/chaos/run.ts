@@ -427,10 +427,13 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       ),
     );
   let figureDiffs: string[] = ['not read'];
+  let figuresAt = '';
   await until(
     async () => {
+      const byAgency = await stats(reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY);
+      figuresAt = `as of ${byAgency.asOf?.toISOString()}, position ${byAgency.position}`;
       figureDiffs = figureDifferences(
-        await stats(reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY),
+        byAgency,
         await stats(reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_DISTRICT),
         year.truth,
       );
@@ -440,7 +443,8 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     'the annual figures to reach the truth',
   ).catch(() => undefined);
   rClient.close();
-  for (const d of figureDiffs.slice(0, 3)) log(`${fault} #${n}: figures differ: ${d}`);
+  for (const d of figureDiffs.slice(0, 3))
+    log(`${fault} #${n}: figures differ (${figuresAt}): ${d}`);
 
   const sClient = new scoring.ScoringServiceClient(
     scorers[0]?.address ?? '',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
+import { MongoClient } from 'mongodb';
 import { events, intake } from '@enforcement/contracts';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
 import { checkHealth } from '@enforcement/grpc-kit';
@@ -160,4 +161,56 @@ describe('durability through a PostgreSQL crash', () => {
     await consumer.disconnect();
     for (const [caseId, n] of expected) expect(seen.get(caseId)?.size, caseId).toBe(n);
   }, 400_000);
+
+  it('leaves no collection unusable when PostgreSQL dies while collections are being created', async () => {
+    // Read models create collections as data arrives (reporting's pages).
+    // FerretDB created a collection's table and its metadata one after the
+    // other: a crash between them left a table no metadata named, and every
+    // later write to that collection failed "relation already exists", for
+    // good (the chaos suite's reporting instance saw it). Collections are
+    // created without pause while PostgreSQL is killed three times; then
+    // every one of them must take a write and keep it.
+    const client = await MongoClient.connect(stack.mongoUri, {
+      retryWrites: false,
+      serverSelectionTimeoutMS: 2_000,
+    });
+    const db = client.db('creates');
+    const tried: string[] = [];
+    let creating = true;
+    const creator = (async () => {
+      for (let i = 0; creating; i++) {
+        const name = `pages_${i}`;
+        tried.push(name);
+        await db
+          .collection(name)
+          .updateOne({ _id: 'p' } as never, { $set: { at: i } }, { upsert: true })
+          .catch(() => new Promise((r) => setTimeout(r, 20)));
+      }
+    })();
+    for (let k = 0; k < 3; k++) {
+      await new Promise((r) => setTimeout(r, 700 + k * 300));
+      await stack.killPostgres();
+      await stack.up();
+    }
+    creating = false;
+    await creator;
+    const broken: string[] = [];
+    for (const name of tried) {
+      const ok = await eventually(
+        () =>
+          db
+            .collection(name)
+            .updateOne({ _id: 'q' } as never, { $set: { ok: true } }, { upsert: true })
+            .then(
+              () => true,
+              () => undefined,
+            ),
+        { timeoutMs: 10_000, intervalMs: 250, what: `a write to ${name}` },
+      ).catch(() => false);
+      if (!ok) broken.push(name);
+    }
+    await client.close();
+    expect(tried.length).toBeGreaterThan(30);
+    expect(broken).toEqual([]);
+  }, 300_000);
 });

@@ -17,10 +17,11 @@ import { submitAll } from '../support/submit.js';
 
 /**
  * The supervision rules against their specification (`supervisionPlan`), on
- * histories fast-check makes up: two agencies streaming concurrently, each in
- * the order things happened but at its own pace; cases concluded in time, late
- * or never, deadlines extended, decisions with and without review, evidence or
- * benchmark, orders by hand answered in time, late or never; the scoring
+ * histories fast-check makes up: two or three agencies streaming concurrently,
+ * each in the order things happened but at its own pace; cases concluded in
+ * time, late or never, deadlines extended, decisions with and without review,
+ * evidence or benchmark, orders by hand answered in time, late or never, some
+ * escalated by hand before any answer; the scoring
  * service restarted mid-stream, or run as two instances. Whatever the timing,
  * the rules' actions in each case's history must be exactly the plan's, dated
  * as the plan dates them, up to how far the agency's own history reaches.
@@ -30,7 +31,7 @@ import { submitAll } from '../support/submit.js';
 const RUNS = Number(process.env.RULES_ORACLE_RUNS ?? 4);
 const DAY = 86_400_000;
 const YEAR = Date.UTC(2021, 0, 4, 2);
-const AGENCIES = ['lz-eeb', 'lz-psb'] as const;
+const AGENCIES = ['lz-eeb', 'lz-psb', 'lz-amr'] as const;
 
 interface CaseSpec {
   registerDay: number;
@@ -42,7 +43,13 @@ interface CaseSpec {
   extendDay: number | null;
   extendBy: number;
   concludeDay: number | null;
-  order: { day: number; dueIn: number; answerIn: number | null } | null;
+  order: {
+    day: number;
+    dueIn: number;
+    answerIn: number | null;
+    /** Escalated by hand this many days after opening, when still unanswered then. */
+    escalateIn: number | null;
+  } | null;
 }
 
 const caseSpec: fc.Arbitrary<CaseSpec> = fc.record({
@@ -65,6 +72,7 @@ const caseSpec: fc.Arbitrary<CaseSpec> = fc.record({
       day: fc.integer({ min: 2, max: 80 }),
       dueIn: fc.integer({ min: 1, max: 15 }),
       answerIn: fc.option(fc.integer({ min: 1, max: 25 })),
+      escalateIn: fc.option(fc.integer({ min: 1, max: 20 }), { freq: 2 }),
     }),
     { freq: 3 },
   ),
@@ -187,6 +195,16 @@ function commandsOf(
         ruleId: '',
       },
     });
+    if (o.escalateIn !== null && (o.answerIn === null || o.escalateIn < o.answerIn))
+      add(o.day + o.escalateIn, {
+        $case: 'escalateSupervisionOrder',
+        value: {
+          meta: meta(o.day + o.escalateIn),
+          orderId: `${caseId}-m1`,
+          reason: '督办逾期未复',
+          responseDueAt: new Date(at(o.day + o.escalateIn + 5)),
+        },
+      });
     if (o.answerIn !== null)
       add(o.day + o.answerIn, {
         $case: 'answerSupervisionOrder',
@@ -200,8 +218,8 @@ function commandsOf(
 interface Scenario {
   perAgency: CaseSpec[][];
   /** Commands per burst of each agency's stream, and the pause between bursts (ms). */
-  bursts: [number, number];
-  pauses: [number, number];
+  bursts: [number, number, number];
+  pauses: [number, number, number];
   restartScoringAfter: number | null;
   instances: 1 | 2;
 }
@@ -210,9 +228,18 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   perAgency: fc.tuple(
     fc.array(caseSpec, { minLength: 1, maxLength: 5 }),
     fc.array(caseSpec, { minLength: 1, maxLength: 5 }),
+    fc.array(caseSpec, { minLength: 0, maxLength: 4 }),
   ),
-  bursts: fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 })),
-  pauses: fc.tuple(fc.integer({ min: 0, max: 150 }), fc.integer({ min: 0, max: 150 })),
+  bursts: fc.tuple(
+    fc.integer({ min: 1, max: 12 }),
+    fc.integer({ min: 1, max: 12 }),
+    fc.integer({ min: 1, max: 12 }),
+  ),
+  pauses: fc.tuple(
+    fc.integer({ min: 0, max: 150 }),
+    fc.integer({ min: 0, max: 150 }),
+    fc.integer({ min: 0, max: 150 }),
+  ),
   restartScoringAfter: fc.option(fc.integer({ min: 1, max: 30 })),
   instances: fc.constantFrom(1 as const, 2 as const),
 });

@@ -65,6 +65,7 @@ export async function createReporting(
     groupId: namespacedGroup(config.TOPIC_NAMESPACE, config.REPORTING_GROUP),
     topic: topics.caseEvents,
     partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
+    log,
   });
   await consumer.start();
 
@@ -95,7 +96,7 @@ export async function createReporting(
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
   const readiness = watchReadiness(
     grpc,
-    { store: () => ping(mongo.db) },
+    { store: () => ping(mongo.db), consumer: consumer.health.check },
     { intervalMs: config.HEALTH_CHECK_MS, log },
   );
 

@@ -100,6 +100,9 @@ export class ScoringRuntime {
     return this.o.db.collection<MetaDoc>('meta');
   }
 
+  /** For readiness: whether the live read model's consumer is applying batches. */
+  readonly consumerHealth = (): Promise<true> => this.current().consumer.health.check();
+
   private current(): Generation {
     if (!this.gen) throw new Error('scoring runtime not started');
     return this.gen;
@@ -162,6 +165,7 @@ export class ScoringRuntime {
       fromBeginning: fromBeginning || n === 1,
       partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
       clock,
+      log: this.o.log,
     });
     holder.gen = { n, models, projector, consumer, clock, active: false };
     return holder.gen;

@@ -120,7 +120,7 @@ export async function createSupervisionScoring(
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
   const readiness = watchReadiness(
     grpc,
-    { store: () => ping(mongo.db) },
+    { store: () => ping(mongo.db), consumer: runtime.consumerHealth },
     { intervalMs: config.HEALTH_CHECK_MS, log },
   );
 

@@ -1,4 +1,5 @@
 import type { EachBatchHandler, KafkaMessage } from 'kafkajs';
+import type { ConsumerHealth } from './consumer-health.js';
 import { processTraced, type ProjectionMetrics } from './trace.js';
 
 export interface ProjectionStats {
@@ -29,6 +30,8 @@ export function chunkedProjection(o: {
   readonly apply: (partition: number, chunk: Delivery[]) => Promise<readonly string[]>;
   /** After a chunk is applied, with its last message (before its offset is committed). */
   readonly applied?: (partition: number, last: KafkaMessage) => void;
+  /** Told of every chunk applied or failed, for readiness. */
+  readonly health?: ConsumerHealth;
 }): EachBatchHandler {
   return async ({
     batch,
@@ -53,7 +56,13 @@ export function chunkedProjection(o: {
             value: m.value,
           })),
         ),
-      ).finally(() => clearInterval(beating));
+      )
+        .catch((e: unknown) => {
+          o.health?.failed(e);
+          throw e;
+        })
+        .finally(() => clearInterval(beating));
+      o.health?.applied();
       for (const outcome of outcomes) {
         o.metrics.outcome(outcome);
         if (outcome === 'duplicate') o.stats.duplicates++;

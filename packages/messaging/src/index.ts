@@ -11,3 +11,4 @@ export {
 } from './trace.js';
 export { chunkedProjection, type Delivery, type ProjectionStats } from './chunks.js';
 export { KafkaDeadLetters } from './dead-letters.js';
+export { ConsumerHealth } from './consumer-health.js';

@@ -2,6 +2,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { events } from '@enforcement/contracts';
 import {
   chunkedProjection,
+  ConsumerHealth,
   groupLag,
   KafkaDeadLetters,
   projectionMetrics,
@@ -36,6 +37,8 @@ export class FactsConsumer {
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0 };
   private readonly consumer: Consumer;
   private readonly metrics: ProjectionMetrics;
+  /** Whether batches are being applied, for readiness. */
+  readonly health: ConsumerHealth;
 
   constructor(
     kafka: Kafka,
@@ -44,6 +47,7 @@ export class FactsConsumer {
       groupId: string;
       topic: string;
       partitionsConsumedConcurrently: number;
+      log?: (msg: string, err?: unknown) => void;
     },
   ) {
     this.consumer = kafka.consumer({
@@ -51,6 +55,8 @@ export class FactsConsumer {
       maxWaitTimeInMs: 100,
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
+    this.health = new ConsumerHealth(opts.log);
+    this.health.watch(this.consumer);
     this.metrics = projectionMetrics('reporting', () => groupLag(kafka, opts.groupId, opts.topic));
   }
 
@@ -66,6 +72,7 @@ export class FactsConsumer {
         chunkSize: CHUNK,
         stats: this.stats,
         metrics: this.metrics,
+        health: this.health,
         apply: (partition, chunk) => this.projector.handleChunk(partition, chunk),
         applied: (_partition, last) => this.metrics.recorded(recordedMs(last.value)),
       }),

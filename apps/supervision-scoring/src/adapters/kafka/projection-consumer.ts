@@ -2,6 +2,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { events } from '@enforcement/contracts';
 import {
   chunkedProjection,
+  ConsumerHealth,
   groupLag,
   KafkaDeadLetters,
   projectionMetrics,
@@ -31,6 +32,8 @@ export class ProjectionConsumer {
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0, positions: new Map() };
   private readonly consumer: Consumer;
   private readonly metrics: ProjectionMetrics;
+  /** Whether batches are being applied, for readiness. */
+  readonly health: ConsumerHealth;
 
   constructor(
     kafka: Kafka,
@@ -42,9 +45,12 @@ export class ProjectionConsumer {
       partitionsConsumedConcurrently: number;
       /** Told how far each partition is applied, for the rules' watermark. */
       clock?: FeedClock;
+      log?: (msg: string, err?: unknown) => void;
     },
   ) {
     this.consumer = kafka.consumer({ groupId: opts.groupId, maxWaitTimeInMs: 100 });
+    this.health = new ConsumerHealth(opts.log);
+    this.health.watch(this.consumer);
     this.metrics = projectionMetrics('supervision-scoring', () => this.lag(kafka));
   }
 
@@ -64,6 +70,7 @@ export class ProjectionConsumer {
         chunkSize: CHUNK,
         stats: this.stats,
         metrics: this.metrics,
+        health: this.health,
         apply: (partition, chunk) => this.projector.handleBatch(partition, chunk),
         applied: (partition, last) => {
           this.stats.positions.set(partition, Number(last.offset));

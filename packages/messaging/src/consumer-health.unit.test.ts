@@ -1,0 +1,55 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { Consumer } from 'kafkajs';
+import { ConsumerHealth } from './consumer-health.js';
+
+/** The part of a kafkajs consumer ConsumerHealth listens to. */
+function fakeConsumer() {
+  const bus = new EventEmitter();
+  const consumer = {
+    events: { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' },
+    on: (event: string, listener: (e: unknown) => void) => {
+      bus.on(event, listener);
+      return () => bus.off(event, listener);
+    },
+  } as unknown as Consumer;
+  return {
+    consumer,
+    crash: (restart: boolean) =>
+      bus.emit('consumer.crash', { payload: { error: new Error('store gone'), restart } }),
+    join: () => bus.emit('consumer.group_join', { payload: {} }),
+  };
+}
+
+describe('a consumer is ready only while it moves', () => {
+  it('fails from a failed batch until one is applied', async () => {
+    const h = new ConsumerHealth();
+    await expect(h.check()).resolves.toBe(true);
+    h.failed(new Error('connection refused'));
+    await expect(h.check()).rejects.toThrow('applying a batch failed: connection refused');
+    h.applied();
+    await expect(h.check()).resolves.toBe(true);
+  });
+
+  it('fails while kafkajs restarts a crashed consumer, and passes once it joins its group again', async () => {
+    const f = fakeConsumer();
+    const h = new ConsumerHealth();
+    h.watch(f.consumer);
+    f.crash(true);
+    await expect(h.check()).rejects.toThrow('consumer restarting after: store gone');
+    f.join();
+    await expect(h.check()).resolves.toBe(true);
+  });
+
+  it('fails for good when kafkajs will not restart the consumer, and says so in the log', async () => {
+    const f = fakeConsumer();
+    const said: string[] = [];
+    const h = new ConsumerHealth((m) => said.push(m));
+    h.watch(f.consumer);
+    f.crash(false);
+    f.join();
+    h.applied();
+    await expect(h.check()).rejects.toThrow('consumer stopped for good after: store gone');
+    expect(said).toEqual(['the consumer stopped for good; restart the process']);
+  });
+});
