@@ -4,6 +4,7 @@ import { contributionOf, rollupDeltas, type RollupDelta } from '../domain/rollup
 import { DEFAULT_RULES, nextActionAt, type RuleConfig } from '../domain/rules.js';
 import { scoreCase, type CaseScoreResult, type ScoringModel } from '../domain/scoring-model.js';
 import { KeyedLock } from './keyed-lock.js';
+import { settled } from './settled.js';
 import type {
   CaseRecord,
   DeadLetters,
@@ -266,12 +267,12 @@ class Batch {
     // What is derived from the case records goes before them: a record, once
     // written, makes a replay skip its events, so a crash between the writes
     // must not leave the order list or the rules' timer behind it.
-    await Promise.all([
+    await settled([
       ...[...this.orders].map(([caseId, o]) => store.upsertOrders(caseId, o.agencyId, o.orders)),
       ...[...this.timers].map(([caseId, t]) => store.setTimer(caseId, t.agencyId, t.at)),
     ]);
     const dirty = [...this.dirty].map((id) => this.records.get(id) ?? fresh(id));
-    await Promise.all([
+    await settled([
       this.p.insertNew(dirty.filter((r) => r.rev === 0)),
       ...dirty.filter((r) => r.rev > 0).map((r) => this.p.save(r)),
     ]);
@@ -449,6 +450,11 @@ export class Projector {
         await batch.flush();
         return result;
       } catch (e) {
+        // A failed flush may have landed writes whose answers were lost: what
+        // this process remembers of records and rollup marks is no longer
+        // known to be what the store holds. Forget it, so that the next try
+        // (or kafkajs's redelivery, maybe of a longer batch) reads the store.
+        this.forget();
         if (this.deps.isConflict(e) && attempt < 5) continue;
         throw e;
       }

@@ -1,6 +1,7 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import { bulkFailures, isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
 import type { CaseRecord, RollupShareWrite } from '../../application/ports.js';
+import { settled } from '../../application/settled.js';
 import type { OrderView } from '../../domain/case-view.js';
 
 /** The projection of one case, as stored. */
@@ -190,7 +191,7 @@ export class ReadModels {
       byBucket.set(b, [...(byBucket.get(b) ?? []), x]);
     }
     const retry: RollupShareWrite[] = shares.filter((x) => x.fromMark >= 0);
-    await Promise.all(
+    await settled(
       [...byBucket].map(async ([bucket, list]) => {
         const docs = list.map(({ id, delta: d, toSeq }) => ({
           ...d.inc,
@@ -218,7 +219,7 @@ export class ReadModels {
         }
       }),
     );
-    await Promise.all(
+    await settled(
       retry.map(async ({ id, delta: d, fromMark, toSeq }) => {
         const filter: Filter<RollupDoc> = {
           _id: id,
