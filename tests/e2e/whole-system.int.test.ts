@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reporting, scoring } from '@enforcement/contracts';
+import { cityParts } from '@enforcement/reference-data';
 import { generateYear, reportedFigures } from '@enforcement/generator';
 import { checkHealth } from '@enforcement/grpc-kit';
 import { eventually, repoRoot, stack, tokenFor, unary } from '@enforcement/testing';
@@ -123,6 +124,59 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     expect(ranking.code).toBe(0);
     const rows = (JSON.parse(ranking.stdout) as { rows: { rank: number; key: string }[] }).rows;
     expect(rows.map((r) => r.key).sort()).toEqual([...year.truth.byAgency.keys()].sort());
+  });
+
+  it('finds the data people ask for: periods as written, the latest year with data by default', async () => {
+    const thisYear = new Date().getFullYear();
+    // A quarter and a month as people write them, without a kind flag.
+    const quarter = await enforce(sys, 'scores', '--period', '2021-Q3', '--json');
+    expect(quarter.code).toBe(0);
+    expect((JSON.parse(quarter.stdout) as { rows: unknown[] }).rows.length).toBeGreaterThan(0);
+    const month = await enforce(sys, 'scores', '--period', '2021-07', '--json');
+    expect((JSON.parse(month.stdout) as { rows: unknown[] }).rows.length).toBeGreaterThan(0);
+    const wrong = await enforce(sys, 'scores', '--period', '2021-13');
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('--period: write 2021, 2021-Q3 or 2021-07, not 2021-13');
+    const mismatch = await enforce(sys, 'scores', '--period', '2021-Q3', '--period-kind', 'month');
+    expect(mismatch.code).toBe(2);
+    expect(mismatch.stderr).toContain('--period 2021-Q3 is a quarter, not a month');
+
+    // No period: the latest year with scores (cases are scored in the year
+    // they are concluded: the 2021 caseload's last conclusions fall in 2022),
+    // and a word on stderr saying so.
+    const lastConclusion = Math.max(
+      ...[...year.stream()].flatMap((c) =>
+        c.kind?.$case === 'concludeCase'
+          ? [cityParts(c.kind.value.meta?.occurredAt ?? new Date(0)).year]
+          : [],
+      ),
+    );
+    const latest = await enforce(sys, 'scores', '--json');
+    expect(latest.code).toBe(0);
+    expect(latest.stderr).toContain(
+      `no scores for ${thisYear}; showing ${lastConclusion}, the latest year with scores`,
+    );
+    expect((JSON.parse(latest.stdout) as { rows: unknown[] }).rows.length).toBeGreaterThan(0);
+    // A period without data says where the data is.
+    const empty = await enforce(sys, 'scores', '--period', String(thisYear));
+    expect(empty.stderr).toContain(
+      `no scores for ${thisYear}; scores exist for ${lastConclusion} (--period ${lastConclusion})`,
+    );
+
+    const report = await enforce(sys, 'report', '--json');
+    expect(report.code).toBe(0);
+    // A report is about a year's caseload: the latest year with cases registered.
+    expect(report.stderr).toContain('the year 2021, the latest with cases registered');
+    expect((JSON.parse(report.stdout) as { year: number }).year).toBe(2021);
+    const none = await enforce(sys, 'report', '--year', String(thisYear));
+    expect(none.stderr).toContain(
+      `no cases registered in ${thisYear}; the latest year with cases is 2021 (--year 2021)`,
+    );
+    // The table states the three rates, each under its own name.
+    const table = await enforce(sys, 'report', '--year', '2021');
+    expect(table.stdout).toContain('closed in year');
+    expect(table.stdout).toContain('on time');
+    expect(table.stdout).toContain('closed by as-of');
   });
 
   it('renders the HTML report, verifies a case and audits the whole store through the CLI', async () => {

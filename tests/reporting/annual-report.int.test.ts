@@ -178,10 +178,16 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     expect(parsed.digest).toBe(json.digest);
     expect(json.contentType).toBe('application/json');
 
-    const csv = (await renderReport({ format: reporting.ReportFormat.REPORT_FORMAT_CSV })).content
+    const csvBytes = (await renderReport({ format: reporting.ReportFormat.REPORT_FORMAT_CSV }))
+      .content;
+    // UTF-8 with a byte-order mark: Excel on a Chinese Windows desktop reads it as UTF-8.
+    expect([...csvBytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const csv = csvBytes
       .toString('utf8')
+      .replace(/^\uFEFF/, '')
       .trim()
       .split('\n');
+    expect(csv[0]).toContain('closureRateInYear,onTimeRate,closureRate');
     // Header, the city, then agencies, districts, domains and 12 months.
     expect(csv).toHaveLength(
       2 + year.truth.byAgency.size + year.truth.byDistrict.size + year.truth.byDomain.size + 12,
@@ -198,6 +204,11 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     expect(html.contentType).toBe('text/html; charset=utf-8');
     expect(page.match(/<svg /g)?.length).toBeGreaterThanOrEqual(5);
     expect(page).toContain('柳州市市场监督管理局');
+    // Beijing time, every figure defined in the notes, no repository paths.
+    expect(page).toContain('北京时间 (UTC+8)');
+    expect(page).toContain('说明 Notes');
+    expect(page).toContain('<dt>按期结案率 On time</dt>');
+    expect(page).not.toContain('docs/');
     expect(page).toContain(html.digest);
     expect(html.digest).toBe(json.digest);
   });

@@ -7,6 +7,10 @@ export interface Figures {
   casesConcluded: number;
   /** Cases registered in the year that are concluded (at any time). */
   registeredAndConcluded: number;
+  /** Cases registered in the year and concluded within it. */
+  registeredConcludedInYear: number;
+  /** Cases concluded in the year by their deadline. */
+  concludedOnTime: number;
   handlingDays: number[];
   overdueCases: number;
   penalties: number;
@@ -26,6 +30,8 @@ export const emptyFigures = (): Figures => ({
   casesRegistered: 0,
   casesConcluded: 0,
   registeredAndConcluded: 0,
+  registeredConcludedInYear: 0,
+  concludedOnTime: 0,
   handlingDays: [],
   overdueCases: 0,
   penalties: 0,
@@ -86,9 +92,11 @@ export class TruthCounter {
       if (this.inYear(p.registeredAt)) {
         f.casesRegistered++;
         f.registeredAndConcluded++;
+        if (this.inYear(p.concludedAt)) f.registeredConcludedInYear++;
       }
       if (this.inYear(p.concludedAt)) {
         f.casesConcluded++;
+        if (p.concludedAt <= p.dueAt) f.concludedOnTime++;
         f.handlingDays.push(cityDaysBetween(p.registeredAt, p.concludedAt));
         if (p.evaluation) {
           f.evaluated++;
@@ -135,6 +143,10 @@ export function reportedFigures(t: Figures) {
     casesRegistered: t.casesRegistered,
     casesConcluded: t.casesConcluded,
     closureRate: t.casesRegistered ? round(t.registeredAndConcluded / t.casesRegistered, 4) : 0,
+    closureRateInYear: t.casesRegistered
+      ? round(t.registeredConcludedInYear / t.casesRegistered, 4)
+      : 0,
+    onTimeRate: t.casesConcluded ? round(t.concludedOnTime / t.casesConcluded, 4) : 0,
     meanHandlingDays: days.length ? round(days.reduce((s, d) => s + d, 0) / days.length, 2) : 0,
     p90HandlingDays: days.length ? (days[Math.ceil(days.length * 0.9) - 1] ?? 0) : 0,
     overdueCases: t.overdueCases,

@@ -9,15 +9,48 @@ import {
   reportingClient,
   scoringClient,
 } from '../connect.js';
-import { address, print } from '../output.js';
+import { address, note, print } from '../output.js';
 import { table } from '../table.js';
 
 const day = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : '');
 
+type PeriodKind = 'YEAR' | 'QUARTER' | 'MONTH';
+
+/** A period as people write it: 2021, 2021-Q3 or 2021-07; its kind follows from its form. */
+export function parsePeriod(period: string, kind?: string): { period: string; kind: PeriodKind } {
+  const p = period.trim().toUpperCase();
+  const found: PeriodKind | undefined = /^\d{4}$/.test(p)
+    ? 'YEAR'
+    : /^\d{4}-Q[1-4]$/.test(p)
+      ? 'QUARTER'
+      : /^\d{4}-(0[1-9]|1[0-2])$/.test(p)
+        ? 'MONTH'
+        : undefined;
+  if (!found) throw new UsageError(`--period: write 2021, 2021-Q3 or 2021-07, not ${period}`);
+  if (kind !== undefined && kind.toUpperCase() !== found)
+    throw new UsageError(`--period ${period} is a ${found.toLowerCase()}, not a ${kind}`);
+  return { period: p, kind: found };
+}
+
+/** How far back a command looks for the latest year with data. */
+const YEARS_BACK = 10;
+
+/** The years, newest first, from this one back YEARS_BACK. */
+const recentYears = () =>
+  Array.from({ length: YEARS_BACK + 1 }, (_, i) => new Date().getFullYear() - i);
+
+/** The newest year for which `has` says there is data, if any. */
+async function latestYearWith(
+  has: (year: number) => Promise<boolean>,
+): Promise<number | undefined> {
+  for (const year of recentYears()) if (await has(year)) return year;
+  return undefined;
+}
+
 export const scores: Command = {
   name: 'scores',
   summary: 'rank officers, units, agencies, districts or domains by mean score',
-  usage: 'scores [--by agency] [--period 2021] [--period-kind year] [--agency ID] [--limit 20]',
+  usage: 'scores [--by agency] [--period 2021|2021-Q3|2021-07] [--agency ID] [--limit 20]',
   options: {
     by: { type: 'string' },
     period: { type: 'string' },
@@ -29,8 +62,8 @@ export const scores: Command = {
   },
   help: [
     '--by <group>          officer, unit, agency (default), district or domain',
-    '--period <p>          2021, 2021-Q3 or 2021-07 (default: this year)',
-    '--period-kind <k>     year (default), quarter or month',
+    '--period <p>          2021, 2021-Q3 or 2021-07 (default: the latest year with scores)',
+    '--period-kind <k>     year, quarter or month (optional: the period says which)',
     '--agency <id>         only this agency',
     '--ascending           worst first',
     '--limit <n>           rows (default 20)',
@@ -43,23 +76,51 @@ export const scores: Command = {
       ['OFFICER', 'UNIT', 'AGENCY', 'DISTRICT', 'DOMAIN'] as const,
       'AGENCY',
     );
-    const kind = oneOf(v, 'period-kind', ['YEAR', 'QUARTER', 'MONTH'] as const, 'YEAR');
+    const kindOption = typeof v['period-kind'] === 'string' ? v['period-kind'] : undefined;
+    if (kindOption !== undefined)
+      oneOf(v, 'period-kind', ['YEAR', 'QUARTER', 'MONTH'] as const, 'YEAR');
     const md = await metadata(v.token as string | undefined);
     const client = scoringClient(address(v, 'scoring', ADDRESSES.scoring));
-    const r = await call<scoring.ListScoresResponse>((cb) =>
-      client.listScores(
-        scoring.ListScoresRequest.fromPartial({
-          groupBy: scoring.groupByFromJSON(`GROUP_BY_${by}`),
-          periodKind: scoring.periodKindFromJSON(`PERIOD_KIND_${kind}`),
-          period: typeof v.period === 'string' ? v.period : String(new Date().getFullYear()),
-          agencyId: typeof v.agency === 'string' ? v.agency : '',
-          ascending: v.ascending === true,
-          pageSize: int(v, 'limit', 20),
-        }),
-        md,
-        cb,
-      ),
-    ).finally(() => client.close());
+    const list = (period: string, kind: PeriodKind, pageSize: number) =>
+      call<scoring.ListScoresResponse>((cb) =>
+        client.listScores(
+          scoring.ListScoresRequest.fromPartial({
+            groupBy: scoring.groupByFromJSON(`GROUP_BY_${by}`),
+            periodKind: scoring.periodKindFromJSON(`PERIOD_KIND_${kind}`),
+            period,
+            agencyId: typeof v.agency === 'string' ? v.agency : '',
+            ascending: v.ascending === true,
+            pageSize,
+          }),
+          md,
+          cb,
+        ),
+      );
+    const hasScores = async (year: number) => (await list(String(year), 'YEAR', 1)).rows.length > 0;
+    const r = await (async () => {
+      if (typeof v.period === 'string') {
+        const { period, kind } = parsePeriod(v.period, kindOption);
+        const found = await list(period, kind, int(v, 'limit', 20));
+        if (found.rows.length === 0) {
+          const latest = await latestYearWith(hasScores);
+          note(
+            latest === undefined
+              ? `no scores for ${period}, nor for any year since ${recentYears().at(-1)}`
+              : `no scores for ${period}; scores exist for ${latest} (--period ${latest})`,
+          );
+        }
+        return found;
+      }
+      // No period: the latest year with scores (this one, if it has any).
+      const latest = await latestYearWith(hasScores);
+      const year = latest ?? new Date().getFullYear();
+      if (latest === undefined) note(`no scores for any year since ${recentYears().at(-1)}`);
+      else if (latest !== new Date().getFullYear())
+        note(
+          `no scores for ${new Date().getFullYear()}; showing ${latest}, the latest year with scores`,
+        );
+      return list(String(year), 'YEAR', int(v, 'limit', 20));
+    })().finally(() => client.close());
     print(
       scoring.ListScoresResponse.toJSON(r),
       table(
@@ -178,7 +239,7 @@ export const report: Command = {
     reporting: { type: 'string' },
   },
   help: [
-    '--year <yyyy>         the year (default: last year)',
+    '--year <yyyy>         the year (default: the latest year with cases registered)',
     '--as-of <time>        the figures as they stood then, e.g. 2022-01-31T00:00:00+08:00',
     '--by <group>          statistics by agency, district, domain or month (default: the city)',
     '--format <f>          render the report: html, markdown, csv or json',
@@ -186,7 +247,6 @@ export const report: Command = {
     '--reporting <addr>    reporting (default $ENFORCE_REPORTING or 127.0.0.1:50053)',
   ],
   async run(v) {
-    const year = int(v, 'year', new Date().getFullYear() - 1);
     let asOf: Date | undefined;
     if (typeof v['as-of'] === 'string') {
       asOf = new Date(v['as-of']);
@@ -196,6 +256,39 @@ export const report: Command = {
     const md = await metadata(v.token as string | undefined);
     const client = reportingClient(address(v, 'reporting', ADDRESSES.reporting));
     try {
+      const hasData = async (y: number) => {
+        const o = (
+          await call<reporting.GetAnnualStatisticsResponse>((cb) =>
+            client.getAnnualStatistics(
+              { year: y, asOf, groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_NONE },
+              md,
+              cb,
+            ),
+          )
+        ).overall;
+        // A year's report is about the cases registered in it; a year that
+        // only concluded the previous year's cases is not what people mean.
+        return (o?.casesRegistered ?? 0) > 0;
+      };
+      let year: number;
+      if (v.year !== undefined) {
+        year = int(v, 'year', 0);
+        if (!(await hasData(year))) {
+          const latest = await latestYearWith(hasData);
+          note(
+            latest === undefined
+              ? `no cases registered in ${year}, nor in any year since ${recentYears().at(-1)}`
+              : `no cases registered in ${year}; the latest year with cases is ${latest} (--year ${latest})`,
+          );
+        }
+      } else {
+        // No year: the latest year with data.
+        const latest = await latestYearWith(hasData);
+        year = latest ?? new Date().getFullYear();
+        if (latest === undefined)
+          note(`no cases registered in any year since ${recentYears().at(-1)}`);
+        else note(`the year ${latest}, the latest with cases registered (--year to choose)`);
+      }
       if (v.format !== undefined) {
         const format = oneOf(v, 'format', ['HTML', 'MARKDOWN', 'CSV', 'JSON'] as const, 'HTML');
         const r = await call<reporting.RenderAnnualReportResponse>((cb) =>
@@ -233,7 +326,9 @@ export const report: Command = {
               '',
               'registered',
               'concluded',
-              'closure',
+              'closed in year',
+              'on time',
+              'closed by as-of',
               'mean days',
               'overdue',
               'penalties',
@@ -251,6 +346,8 @@ export const report: Command = {
               s.key,
               s.casesRegistered,
               s.casesConcluded,
+              `${(s.closureRateInYear * 100).toFixed(1)}%`,
+              `${(s.onTimeRate * 100).toFixed(1)}%`,
               `${(s.closureRate * 100).toFixed(1)}%`,
               s.meanHandlingDays,
               s.overdueCases,

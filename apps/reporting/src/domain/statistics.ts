@@ -36,7 +36,9 @@ export const domainKey = (domain: number): string => DOMAIN_KEYS[domain] ?? 'UNS
 class Tally {
   registered = 0;
   registeredConcluded = 0;
+  registeredConcludedInYear = 0;
   concluded = 0;
+  concludedOnTime = 0;
   handlingDays: number[] = [];
   overdue = 0;
   penalties = 0;
@@ -75,6 +77,8 @@ class Tally {
       correctionRate: ratio(this.reconsiderationsCorrected, this.reconsiderationsConcluded, 4),
       meanScore: ratio(this.scoreHundredths, this.evaluated * 100, 2),
       rank: 0,
+      closureRateInYear: ratio(this.registeredConcludedInYear, this.registered, 4),
+      onTimeRate: ratio(this.concludedOnTime, this.concluded, 4),
     };
   }
 }
@@ -156,15 +160,20 @@ export class StatisticsFold {
 
   private addEnforcement(f: CaseFacts, reg: Stamp, groups: () => Tally[]): void {
     const concluded = this.known(f.concluded) ? f.concluded : undefined;
+    // The deadline in force as of the moment.
+    const due = (f.due ?? []).filter((d) => d[1] <= this.asOfMs).at(-1)?.[0];
     if (this.inYear(reg[0]))
       for (const t of this.into(groups(), reg[0])) {
         t.registered++;
         if (concluded) t.registeredConcluded++;
+        if (concluded && this.inYear(concluded[0])) t.registeredConcludedInYear++;
       }
     if (concluded && this.inYear(concluded[0])) {
       const evaluation = (f.evaluations ?? []).filter((e) => this.known(e.at)).at(-1);
+      const onTime = due === undefined || concluded[0] <= due;
       for (const t of this.into(groups(), concluded[0])) {
         t.concluded++;
+        if (onTime) t.concludedOnTime++;
         t.handlingDays.push(cityDaysBetween(reg[0], concluded[0]));
         if (evaluation) {
           t.evaluated++;
@@ -172,8 +181,7 @@ export class StatisticsFold {
         }
       }
     }
-    // The deadline in force as of the moment; overdue once it passed without a conclusion before it.
-    const due = (f.due ?? []).filter((d) => d[1] <= this.asOfMs).at(-1)?.[0];
+    // Overdue once the deadline passed without a conclusion before it.
     if (
       due !== undefined &&
       this.inYear(due) &&

@@ -139,6 +139,42 @@ describe('annual statistics', () => {
     expect(byMonth.find((m) => m.key === '2021-05')?.overdueCases).toBe(1);
   });
 
+  it('states the share concluded within the year and on time beside the share concluded by the as-of moment', () => {
+    // Four registered in 2021: one concluded in time, one late, one within an
+    // extended deadline, one only in 2022.
+    const all = [
+      new History('ok')
+        .register(at(2021, 1, 4))
+        .conclude(at(2021, 2, 1))
+        .facts(),
+      new History('late')
+        .register(at(2021, 1, 4))
+        .conclude(at(2021, 5, 1))
+        .facts(),
+      new History('ext')
+        .register(at(2021, 1, 4))
+        .extend(at(2021, 3, 20), at(2021, 5, 10))
+        .conclude(at(2021, 5, 1))
+        .facts(),
+      new History('next')
+        .register(at(2021, 11, 20))
+        .conclude(at(2022, 1, 15))
+        .facts(),
+    ];
+    const y2021 = stats(2021, all).overall;
+    // Every 2021 case is concluded by now: 100% by the as-of moment, 3 of 4 within 2021.
+    expect(y2021).toMatchObject({ closureRate: 1, closureRateInYear: 0.75 });
+    // Of the three concluded in 2021, two by their deadline.
+    expect(y2021.onTimeRate).toBe(0.6667);
+    // As of the end of 2021 the case concluded in January is still open.
+    expect(stats(2021, all, at(2022, 1, 1).getTime()).overall).toMatchObject({
+      closureRate: 0.75,
+      closureRateInYear: 0.75,
+    });
+    // 2022 concluded one (registered in 2021, 56 days: on time) and registered none.
+    expect(stats(2022, all).overall).toMatchObject({ onTimeRate: 1, closureRateInYear: 0 });
+  });
+
   it('counts an order answered on time only when answered by its deadline without escalation', () => {
     const c = new History('c1')
       .register(at(2021, 3, 1))

@@ -77,24 +77,32 @@ export function rankingChart(
   names: readonly string[],
   values: readonly number[],
   unit: string,
+  /** The top of the scale when it has one (scores: 100; shares: 100%). */
+  max?: number,
 ): string {
   const height = Math.max(200, 40 + names.length * 30);
   return svg(id, 880, height, {
     title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
     grid: { left: 200, right: 64, top: 40, bottom: 24 },
-    // Scores sit close together: the axis starts near the lowest, not at zero.
-    xAxis: { type: 'value', name: unit, scale: true },
+    // Bars start at zero, so their lengths compare as the values do; the
+    // labels give the exact values where they sit close together.
+    xAxis: { type: 'value', name: unit, min: 0, ...(max !== undefined ? { max } : {}) },
     // ECharts draws the first category at the bottom: reverse so the best is on top.
     yAxis: {
       type: 'category',
       data: [...names].reverse(),
-      axisLabel: { width: 190, overflow: 'truncate' },
+      axisLabel: { width: 190, overflow: 'break' },
     },
     series: [
       {
         type: 'bar',
         data: [...values].reverse(),
-        label: { show: true, position: 'right' },
+        label: {
+          show: true,
+          position: 'right',
+          formatter: ({ value }: { value: unknown }) =>
+            Number(value).toLocaleString('en-US', { maximumFractionDigits: 2 }),
+        },
         itemStyle: { color: PALETTE[0] },
       },
     ],
@@ -114,7 +122,7 @@ export function shareChart(
         type: 'pie',
         radius: ['38%', '64%'],
         center: ['50%', '50%'],
-        label: { formatter: '{b}\n{c} ({d}%)' },
+        label: { formatter: '{b}\n{c} ({d}%)', overflow: 'none' },
         data: parts.map((p) => ({ ...p })),
       },
     ],

@@ -1,6 +1,6 @@
 import type { AnnualStatistics, Figures, Grouping } from '../domain/statistics.js';
 import { monthlyChart, rankingChart, shareChart } from './charts.js';
-import { COLUMNS, displayName, GROUPING_TITLES } from './columns.js';
+import { cityTime, COLUMNS, displayName, GROUPING_TITLES } from './columns.js';
 
 const escape = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -48,18 +48,24 @@ export function renderHtml(s: AnnualStatistics, digest: string): string {
           scored.map((a) => displayName('AGENCY', a.key)),
           scored.map((a) => a.meanScore),
           '分 points',
+          100,
         )
       : rankingChart(
           'agencies',
-          '执法部门结案率 Agencies by closure rate',
+          '执法部门年内结案率 Agencies by share closed in year',
           agencies.map((a) => displayName('AGENCY', a.key)),
-          agencies.map((a) => Math.round(a.closureRate * 1000) / 10),
+          agencies.map((a) => Math.round(a.closureRateInYear * 1000) / 10),
           '%',
+          100,
         );
   const districts = [...s.groups.DISTRICT].sort((a, b) => b.casesRegistered - a.casesRegistered);
   const cards = [
     card('立案 Cases registered', fmt(o, 'casesRegistered')),
-    card('结案 Cases concluded', fmt(o, 'casesConcluded'), `结案率 ${fmt(o, 'closureRate')}`),
+    card(
+      '结案 Cases concluded',
+      fmt(o, 'casesConcluded'),
+      `年内结案率 ${fmt(o, 'closureRateInYear')} · 按期 ${fmt(o, 'onTimeRate')} · 累计 ${fmt(o, 'closureRate')}`,
+    ),
     card(
       '平均办案天数 Mean handling days',
       fmt(o, 'meanHandlingDays'),
@@ -80,7 +86,10 @@ export function renderHtml(s: AnnualStatistics, digest: string): string {
     ),
     card('平均得分 Mean evaluation score', fmt(o, 'meanScore')),
   ];
-  const asOf = new Date(s.asOfMs).toISOString();
+  const asOf = cityTime(s.asOfMs);
+  const notes = COLUMNS.map(
+    (c) => `<dt>${escape(c.label)}</dt><dd>${escape(c.definition)}</dd>`,
+  ).join('\n');
   return `<!doctype html>
 <html lang="zh-CN">
 <head>
@@ -109,6 +118,10 @@ export function renderHtml(s: AnnualStatistics, digest: string): string {
   thead th { background: #eef2f7; font-weight: 600; position: sticky; top: 0; }
   tbody th { text-align: left; font-weight: 500; }
   tbody tr:hover { background: #f3f7fc; }
+  .notes dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; font-size: 13px; }
+  .notes dt { font-weight: 600; }
+  .notes dd { margin: 0; color: var(--muted); }
+  .notes p { font-size: 13px; color: var(--muted); }
   footer { font-size: 12px; color: var(--muted); border-top: 1px solid var(--line); padding-top: 12px; word-break: break-all; }
 </style>
 </head>
@@ -158,9 +171,16 @@ ${table('AGENCY', s.groups.AGENCY)}
 ${table('DISTRICT', s.groups.DISTRICT)}
 ${table('DOMAIN', s.groups.DOMAIN)}
 ${table('MONTH', s.groups.MONTH)}
+<section class="notes">
+<h2>说明 Notes</h2>
+<p>统计年度按北京时间（UTC+8）的日历年计。每项数据计入定义它的日期所在的年度（按月份时计入该月）；按部门、县区、领域时计入案件所属分组（复议计入被申请部门及原决定的县区、领域）。本报告统计截至 ${escape(asOf)}（事件位置 ${s.position}）已记录的全部案件事件：迟报的事项自记录之时起计入。
+A year is the calendar year in Beijing time. Each figure counts in the year (and month) of the date that defines it, and in the case’s group. The report counts every case event recorded by ${escape(asOf)} (event position ${s.position}): an act reported late counts from when it was recorded.</p>
+<dl>
+${notes}
+</dl>
+</section>
 <footer>
-  <p>Every figure counts the case events recorded at or before ${escape(asOf)} (event position ${s.position}); definitions in docs/reporting.md.
-  Digest (SHA-256 of the figures): <code>${digest}</code>. Anyone holding the same events gets the same digest.</p>
+  <p>摘要 Digest (SHA-256 of the figures): <code>${digest}</code>. 持有相同事件者得到相同摘要。Anyone holding the same events gets the same digest.</p>
 </footer>
 </main>
 </body>

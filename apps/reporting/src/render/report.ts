@@ -1,6 +1,7 @@
 import type { AnnualStatistics, Grouping } from '../domain/statistics.js';
 import { digestOf } from '../domain/statistics.js';
-import { COLUMNS, displayName, GROUPING_TITLES } from './columns.js';
+import { stringify } from 'csv-stringify/sync';
+import { cityTime, COLUMNS, displayName, GROUPING_TITLES } from './columns.js';
 import { renderHtml } from './html.js';
 
 export type Format = 'JSON' | 'CSV' | 'MARKDOWN' | 'HTML';
@@ -53,11 +54,14 @@ export function render(s: AnnualStatistics, format: Format): Rendered {
   }
 }
 
-const quote = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-
+/**
+ * One row per group, every figure a column named by its field. UTF-8 with a
+ * byte-order mark, so that Excel on a Chinese Windows desktop reads the names
+ * as UTF-8, not as GBK.
+ */
 function csv(s: AnnualStatistics): string {
   const header = ['year', 'grouping', 'key', 'name', ...COLUMNS.map((c) => c.field)];
-  const rows: string[][] = [header];
+  const rows: string[][] = [];
   const row = (grouping: Grouping, f: AnnualStatistics['overall']) =>
     rows.push([
       String(s.year),
@@ -68,7 +72,7 @@ function csv(s: AnnualStatistics): string {
     ]);
   row('NONE', s.overall);
   for (const g of GROUPS) for (const f of s.groups[g]) row(g, f);
-  return `${rows.map((r) => r.map(quote).join(',')).join('\n')}\n`;
+  return stringify(rows, { header: true, columns: header, bom: true, record_delimiter: 'unix' });
 }
 
 function markdown(s: AnnualStatistics, digest: string): string {
@@ -86,12 +90,16 @@ function markdown(s: AnnualStatistics, digest: string): string {
   return [
     `# ${s.year} 年度行政执法统计 Annual enforcement statistics`,
     '',
-    `As of ${new Date(s.asOfMs).toISOString()} · event position ${s.position} · digest \`${digest}\``,
+    `截至 As of ${cityTime(s.asOfMs)} · 事件位置 event position ${s.position} · 摘要 digest \`${digest}\``,
     '',
     '## 主要数据 Headline figures',
     '',
     ...head.map((c) => `- ${c.label}: **${c.format(o[c.field] as number)}**`),
     '',
     ...GROUPS.flatMap((g) => [`## ${GROUPING_TITLES[g]}`, '', table(g, s.groups[g]), '']),
+    '## 说明 Notes',
+    '',
+    ...COLUMNS.map((c) => `- **${c.label}**: ${c.definition}`),
+    '',
   ].join('\n');
 }

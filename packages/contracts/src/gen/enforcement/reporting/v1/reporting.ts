@@ -159,6 +159,16 @@ export interface Statistics {
   correctionRate: number;
   meanScore: number;
   rank: number;
+  /**
+   * Of the cases registered in the year, the share concluded within the same
+   * year (closure_rate counts conclusions up to the as-of moment, however late).
+   */
+  closureRateInYear: number;
+  /**
+   * Of the cases concluded in the year, the share concluded by their
+   * statutory deadline (90 days, or as extended).
+   */
+  onTimeRate: number;
 }
 
 export interface GetAnnualStatisticsResponse {
@@ -317,6 +327,8 @@ function createBaseStatistics(): Statistics {
     correctionRate: 0,
     meanScore: 0,
     rank: 0,
+    closureRateInYear: 0,
+    onTimeRate: 0,
   };
 }
 
@@ -378,6 +390,12 @@ export const Statistics: MessageFns<Statistics> = {
     }
     if (message.rank !== 0) {
       writer.uint32(152).int32(message.rank);
+    }
+    if (message.closureRateInYear !== 0) {
+      writer.uint32(161).double(message.closureRateInYear);
+    }
+    if (message.onTimeRate !== 0) {
+      writer.uint32(169).double(message.onTimeRate);
     }
     return writer;
   },
@@ -547,6 +565,22 @@ export const Statistics: MessageFns<Statistics> = {
             message.rank = reader.int32();
             continue;
           }
+          case 20: {
+            if (tag !== 161) {
+              break;
+            }
+
+            message.closureRateInYear = reader.double();
+            continue;
+          }
+          case 21: {
+            if (tag !== 169) {
+              break;
+            }
+
+            message.onTimeRate = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -644,6 +678,16 @@ export const Statistics: MessageFns<Statistics> = {
         ? globalThis.Number(object.mean_score)
         : 0,
       rank: isSet(object.rank) ? globalThis.Number(object.rank) : 0,
+      closureRateInYear: isSet(object.closureRateInYear)
+        ? globalThis.Number(object.closureRateInYear)
+        : isSet(object.closure_rate_in_year)
+        ? globalThis.Number(object.closure_rate_in_year)
+        : 0,
+      onTimeRate: isSet(object.onTimeRate)
+        ? globalThis.Number(object.onTimeRate)
+        : isSet(object.on_time_rate)
+        ? globalThis.Number(object.on_time_rate)
+        : 0,
     };
   },
 
@@ -706,6 +750,12 @@ export const Statistics: MessageFns<Statistics> = {
     if (message.rank !== 0) {
       obj.rank = Math.round(message.rank);
     }
+    if (message.closureRateInYear !== 0) {
+      obj.closureRateInYear = floatToJson(message.closureRateInYear);
+    }
+    if (message.onTimeRate !== 0) {
+      obj.onTimeRate = floatToJson(message.onTimeRate);
+    }
     return obj;
   },
 
@@ -733,6 +783,8 @@ export const Statistics: MessageFns<Statistics> = {
     message.correctionRate = object.correctionRate ?? 0;
     message.meanScore = object.meanScore ?? 0;
     message.rank = object.rank ?? 0;
+    message.closureRateInYear = object.closureRateInYear ?? 0;
+    message.onTimeRate = object.onTimeRate ?? 0;
     return message;
   },
 };
