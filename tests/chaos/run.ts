@@ -542,23 +542,19 @@ async function boundedTrial(
   const late = new Promise<Outcome>((resolve) => {
     timer = setTimeout(() => {
       log(`${fault} #${n}: no result after ${TRIAL_MS / 60_000} minutes`);
-      resolve({
-        fault,
-        acked: false,
-        lost: 0,
-        doubled: 0,
-        offTopic: 0,
-        broken: 0,
-        rulesOff: 0,
-        figuresOff: 0,
-        scoresOff: 0,
-        timedOut: true,
-        recoverySeconds: TRIAL_MS / 1000,
-      });
+      resolve(failed(fault));
     }, TRIAL_MS);
   });
   try {
-    return await Promise.race([trial(stack, fault, n, dir), late]);
+    return await Promise.race([
+      trial(stack, fault, n, dir).catch((e: unknown) => {
+        // A trial that breaks (its stack did not come back, a service did
+        // not start) is a trial that did not hold; the run goes on.
+        log(`${fault} #${n}: the trial broke: ${(e as Error).message.split('\n')[0]}`);
+        return { ...failed(fault), timedOut: false };
+      }),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
     for (const c of children) c.kill();
@@ -570,6 +566,21 @@ async function boundedTrial(
   }
 }
 
+/** The outcome of a trial that gave no answer. */
+const failed = (fault: Fault): Outcome => ({
+  fault,
+  acked: false,
+  lost: 0,
+  doubled: 0,
+  offTopic: 0,
+  broken: 0,
+  rulesOff: 0,
+  figuresOff: 0,
+  scoresOff: 0,
+  timedOut: true,
+  recoverySeconds: TRIAL_MS / 1000,
+});
+
 const home = await mkdtemp(join(tmpdir(), 'enforcement-chaos-'));
 await chmod(home, 0o755);
 const stack = new PrivateStack(home, {
@@ -580,14 +591,24 @@ const stack = new PrivateStack(home, {
   postgres: 35432,
 });
 const outcomes: Outcome[] = [];
+let ended = '';
 try {
   log(`private stack in ${home}`);
   await stack.up();
-  for (let n = 1; n <= TRIALS; n++)
+  run: for (let n = 1; n <= TRIALS; n++)
     for (const fault of FAULTS) {
-      const o = await boundedTrial(stack, fault, n, home);
-      log(JSON.stringify(o));
-      outcomes.push(o);
+      try {
+        const o = await boundedTrial(stack, fault, n, home);
+        log(JSON.stringify(o));
+        outcomes.push(o);
+      } catch (e) {
+        // The stack did not come back after this trial: the run ends here,
+        // with what it has.
+        log(`${fault} #${n}: the stack did not come back: ${(e as Error).message.split('\n')[0]}`);
+        outcomes.push(failed(fault));
+        ended = `The run ended after ${fault} #${n}: the stack did not come back.`;
+        break run;
+      }
     }
 } finally {
   for (const c of children) c.kill();
@@ -627,6 +648,7 @@ const md = [
   ...rows,
   '',
   'The figures the rules touch (orders, evaluations, mean score) are checked through the rules: every action equal to the plan.',
+  ...(ended ? ['', ended] : []),
   '',
 ].join('\n');
 await mkdir('docs/chaos', { recursive: true });

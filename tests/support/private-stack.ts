@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -60,11 +60,21 @@ export class PrivateStack {
     await this.signal(Number(readFileSync(join(this.home, part, 'pid'), 'utf8')), signal, part);
   }
 
-  /** Kills the PostgreSQL postmaster with SIGKILL: no shutdown, no checkpoint, as a power cut would. */
+  /**
+   * Kills PostgreSQL with SIGKILL, the postmaster and every process it
+   * started: no shutdown, no checkpoint, as a power cut or the OOM killer
+   * would. (Its backends inherit the listening socket: left alive, they keep
+   * the port taken, and the restart cannot bind it.)
+   */
   async killPostgres(): Promise<void> {
     const pidFile = join(this.home, 'pg', 'data', 'postmaster.pid');
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    await this.signal(pid, 'SIGKILL', 'postgresql');
+    const children = childrenOf(pid);
+    await Promise.all(
+      [pid, ...children].map((p) =>
+        this.signal(p, 'SIGKILL', `postgresql process ${p}`).catch(() => undefined),
+      ),
+    );
     // Its backends exit on their own a moment later; until they have, the port is taken.
     const port = this.ports.postgres;
     if (port !== undefined)
@@ -100,4 +110,16 @@ function portFree(port: number): Promise<true | undefined> {
     });
     socket.once('error', () => resolve(true));
   });
+}
+
+/** The processes `pid` started (none when it has none: `ps` then exits 1). */
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((x) => Number(x.trim()))
+      .filter((x) => x > 0);
+  } catch {
+    return [];
+  }
 }
