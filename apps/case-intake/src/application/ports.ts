@@ -53,7 +53,10 @@ export interface Checkpoints {
 
 /** Who was served a case's personal data, when, through which call. */
 export interface AccessLog {
-  record(entry: { subject: string; caseId: string; call: string; at: Date }): Promise<void>;
+  /** Records reads of personal data, one entry per case read, in one write. */
+  record(
+    entries: readonly { subject: string; caseId: string; call: string; at: Date }[],
+  ): Promise<void>;
 }
 
 /** Hands stored commits to Kafka (at least once, in order per case). */

@@ -24,7 +24,8 @@ export class MongoAccessLog implements AccessLog {
     await this.collection.createIndex({ caseId: 1, at: 1 });
   }
 
-  async record(entry: AccessDoc): Promise<void> {
-    await this.collection.insertOne({ ...entry });
+  async record(entries: readonly AccessDoc[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.collection.insertMany(entries.map((e) => ({ ...e })));
   }
 }
