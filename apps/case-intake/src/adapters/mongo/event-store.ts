@@ -73,7 +73,7 @@ interface QueuedAppend {
 }
 
 /** Bucket queries one ReadAll window runs at once: the cursors it may hold. */
-const READ_ALL_FETCHES = 8;
+const READ_ALL_FETCHES = 4;
 
 const logEntryOf = (
   d: Pick<CommitDoc, '_id' | 'caseId' | 'commandId' | 'position' | 'lastPosition'>,
