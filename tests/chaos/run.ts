@@ -593,11 +593,11 @@ const failed = (fault: Fault): Outcome => ({
 const home = await mkdtemp(join(tmpdir(), 'enforcement-chaos-'));
 await chmod(home, 0o755);
 const stack = new PrivateStack(home, {
-  kafka: 49092,
-  kafkaController: 49093,
+  kafka: 30092,
+  kafkaController: 30093,
   ferretdb: 27057,
   ferretdbDebug: 18118,
-  postgres: 35432,
+  postgres: 26432,
 });
 const outcomes: Outcome[] = [];
 let ended = '';

@@ -34,8 +34,8 @@ describe('durability through a PostgreSQL crash', () => {
     const home = await mkdtemp(join(tmpdir(), 'enforcement-durable-'));
     await chmod(home, 0o755); // PostgreSQL runs as its own user
     stack = new PrivateStack(home, {
-      kafka: 39092,
-      kafkaController: 39093,
+      kafka: 31092,
+      kafkaController: 31093,
       ferretdb: 27047,
       ferretdbDebug: 18108,
       postgres: 25432,

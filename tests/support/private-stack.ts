@@ -7,6 +7,11 @@ import { eventually, repoRoot } from '@enforcement/testing';
 
 const run = promisify(execFile);
 
+/**
+ * Fixed ports, all below 32768: Linux hands out 32768-60999 to outgoing
+ * connections, and a listener on a port in that range fails to bind now and
+ * then, when some client's connection holds it (a Kafka on 39092 did).
+ */
 export interface PrivatePorts {
   readonly kafka: number;
   readonly kafkaController: number;
@@ -30,6 +35,11 @@ export class PrivateStack {
     readonly home: string,
     readonly ports: PrivatePorts,
   ) {
+    const ephemeral = Object.entries(ports).filter(([, port]) => port >= 32768);
+    if (ephemeral.length > 0)
+      throw new Error(
+        `ports in the ephemeral range: ${JSON.stringify(Object.fromEntries(ephemeral))}`,
+      );
     this.env = {
       ...(process.env as Record<string, string>),
       STACK_HOME: home,
