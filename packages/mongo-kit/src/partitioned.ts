@@ -29,6 +29,18 @@ export class PartitionedCollection<T extends Document> {
     return createHash('sha1').update(key).digest().readUInt32BE(0) % this.buckets;
   }
 
+  /** Items grouped by the bucket their key falls in, each group in the items' order. */
+  group<T>(items: Iterable<T>, keyOf: (item: T) => string): Map<number, T[]> {
+    const out = new Map<number, T[]>();
+    for (const item of items) {
+      const b = this.bucketOf(keyOf(item));
+      const list = out.get(b);
+      if (list) list.push(item);
+      else out.set(b, [item]);
+    }
+    return out;
+  }
+
   /** The physical collection that holds `key`'s documents. */
   for(key: string): Collection<T> {
     return this.at(this.bucketOf(key));

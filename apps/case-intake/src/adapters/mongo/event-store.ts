@@ -123,16 +123,11 @@ export class MongoEventStore implements EventStore {
   /** Whether a case has any commit: its first commit, looked up in batches by `_id`. */
   private readonly started = new BatchedLookup<boolean>(async (caseIds) => {
     const found = new Set<string>();
-    const byBucket = new Map<number, string[]>();
-    for (const id of caseIds) {
-      const b = this.commits.bucketOf(id);
-      byBucket.set(b, [...(byBucket.get(b) ?? []), commitIdOf(id, 1)]);
-    }
     await Promise.all(
-      [...byBucket].map(async ([b, ids]) => {
+      [...this.commits.group(caseIds, (id) => id)].map(async ([b, ids]) => {
         const docs = await this.commits
           .at(b)
-          .find({ _id: { $in: ids } }, { projection: { caseId: 1 } })
+          .find({ _id: { $in: ids.map((id) => commitIdOf(id, 1)) } }, { projection: { caseId: 1 } })
           .toArray();
         for (const d of docs) found.add(d.caseId);
       }),
@@ -284,14 +279,9 @@ export class MongoEventStore implements EventStore {
         )
         .catch(duplicatesOnly),
     ]);
-    const byBucket = new Map<number, typeof rows>();
-    for (const r of rows) {
-      const b = this.commits.bucketOf(r.doc.caseId);
-      byBucket.set(b, [...(byBucket.get(b) ?? []), r]);
-    }
     const lost: (typeof rows)[number][] = [];
     await Promise.all(
-      [...byBucket].map(async ([bucket, list]) => {
+      [...this.commits.group(rows, (r) => r.doc.caseId)].map(async ([bucket, list]) => {
         try {
           await this.commits.at(bucket).insertMany(
             list.map((r) => r.doc),
@@ -416,9 +406,7 @@ export class MongoEventStore implements EventStore {
       for (const e of await this.fetchLogged(entries)) if (e.position > afterPosition) yield e;
       if (from >= head) return;
       const to = Math.min(from + width, head);
-      entries = (await this.log.find({ _id: { $gt: from, $lte: to } }).toArray()).sort(
-        (a, b) => a._id - b._id,
-      );
+      entries = await this.log.find({ _id: { $gt: from, $lte: to } }).toArray();
       from = to;
       // Keep about a page of commits per window.
       if (entries.length < page / 4) width = Math.min(width * 4, 1_000_000);
@@ -429,13 +417,8 @@ export class MongoEventStore implements EventStore {
   /** The events of the logged commits, in position order; entries naming no stored commit are skipped. */
   private async fetchLogged(entries: readonly LogDoc[]): Promise<CaseEvent[]> {
     if (entries.length === 0) return [];
-    const byBucket = new Map<number, LogDoc[]>();
-    for (const e of entries) {
-      const b = this.commits.bucketOf(e.caseId);
-      byBucket.set(b, [...(byBucket.get(b) ?? []), e]);
-    }
     const found = new Map<string, CommitDoc>();
-    const work = [...byBucket];
+    const work = [...this.commits.group(entries, (e) => e.caseId)];
     const worker = async () => {
       for (let next = work.shift(); next; next = work.shift()) {
         const [bucket, list] = next;

@@ -93,7 +93,7 @@ export class ReadModels {
   async getCases(caseIds: readonly string[]): Promise<Map<string, CaseDoc>> {
     const found = new Map<string, CaseDoc>();
     await Promise.all(
-      [...this.byBucket(caseIds)].map(async ([bucket, ids]) => {
+      [...this.cases.group(caseIds, (id) => id)].map(async ([bucket, ids]) => {
         for (const d of await this.cases
           .at(bucket)
           .find({ _id: { $in: ids } })
@@ -108,14 +108,9 @@ export class ReadModels {
   async insertCases(docs: readonly CaseDoc[]): Promise<CaseDoc[]> {
     const now = new Date();
     const next = docs.map((d) => ({ ...d, rev: 1, updatedAt: now }));
-    const groups = new Map<number, CaseDoc[]>();
-    for (const d of next) {
-      const b = this.cases.bucketOf(d._id);
-      groups.set(b, [...(groups.get(b) ?? []), d]);
-    }
     let conflict: string | undefined;
     await Promise.all(
-      [...groups].map(async ([bucket, list]) => {
+      [...this.cases.group(next, (d) => d._id)].map(async ([bucket, list]) => {
         try {
           await this.cases.at(bucket).insertMany(list, { ordered: false });
         } catch (e) {
@@ -126,15 +121,6 @@ export class ReadModels {
     );
     if (conflict !== undefined) throw new CaseConflict(conflict);
     return next;
-  }
-
-  private byBucket(ids: readonly string[]): Map<number, string[]> {
-    const out = new Map<number, string[]>();
-    for (const id of ids) {
-      const b = this.cases.bucketOf(id);
-      out.set(b, [...(out.get(b) ?? []), id]);
-    }
-    return out;
   }
 
   /** Writes the case if nobody else did since `doc.rev` was read; else CaseConflict. */
@@ -158,17 +144,12 @@ export class ReadModels {
   async rollupShareMarks(
     shares: readonly { id: string; listKey: string }[],
   ): Promise<Map<string, number>> {
-    const byBucket = new Map<number, string[]>();
-    for (const x of shares) {
-      const b = this.rollups.bucketOf(x.listKey);
-      byBucket.set(b, [...(byBucket.get(b) ?? []), x.id]);
-    }
     const out = new Map<string, number>();
     await Promise.all(
-      [...byBucket].map(async ([bucket, ids]) => {
+      [...this.rollups.group(shares, (x) => x.listKey)].map(async ([bucket, list]) => {
         const docs = await this.rollups
           .at(bucket)
-          .find({ _id: { $in: ids } }, { projection: { hw: 1 } })
+          .find({ _id: { $in: list.map((x) => x.id) } }, { projection: { hw: 1 } })
           .toArray();
         for (const d of docs) out.set(d._id, d.hw ?? -1);
       }),
@@ -185,14 +166,9 @@ export class ReadModels {
   async writeRollupShares(shares: readonly RollupShareWrite[]): Promise<void> {
     // New shares go in together; one that exists by now takes the guarded update below.
     const fresh = shares.filter((x) => x.fromMark < 0);
-    const byBucket = new Map<number, RollupShareWrite[]>();
-    for (const x of fresh) {
-      const b = this.rollups.bucketOf(x.delta.listKey);
-      byBucket.set(b, [...(byBucket.get(b) ?? []), x]);
-    }
     const retry: RollupShareWrite[] = shares.filter((x) => x.fromMark >= 0);
     await settled(
-      [...byBucket].map(async ([bucket, list]) => {
+      [...this.rollups.group(fresh, (x) => x.delta.listKey)].map(async ([bucket, list]) => {
         const docs = list.map(({ id, delta: d, toSeq }) => ({
           ...d.inc,
           _id: id,
