@@ -16,3 +16,21 @@ if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.
   echo "[bootstrap] installing dependencies (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# The printed report (PDF) and its layout tests drive Debian's Chromium, with
+# the Noto CJK fonts to set Chinese in; a browser that a tool downloads at
+# install time cannot be fetched here.
+if [[ -z "${CHROMIUM:-}" ]] && ! { command -v chromium >/dev/null && fc-list : family 2>/dev/null | grep -c 'Noto Sans CJK' >/dev/null; }; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "[bootstrap] installing Chromium and CJK fonts from Debian's packages (once per machine)" >&2
+    mkdir -p .stack
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+      >.stack/chromium-install.log 2>&1 || {
+      echo "error: installing chromium failed; see .stack/chromium-install.log" >&2
+      exit 1
+    }
+  else
+    echo "error: Chromium or the Noto CJK fonts not found: install Debian's chromium and fonts-noto-cjk, or set \$CHROMIUM to a browser" >&2
+    exit 1
+  fi
+fi

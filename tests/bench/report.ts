@@ -137,7 +137,11 @@ async function main() {
   const stats = (asOf?: Date) =>
     call<reporting.GetAnnualStatisticsResponse>((cb) =>
       client.getAnnualStatistics(
-        { year: 2021, groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY, asOf },
+        reporting.GetAnnualStatisticsRequest.fromPartial({
+          year: 2021,
+          groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY,
+          asOf,
+        }),
         md,
         cb,
       ),
@@ -148,7 +152,11 @@ async function main() {
   for (;;) {
     await new Promise((r) => setTimeout(r, 2_000));
     const probe = await call<reporting.GetAnnualStatisticsResponse>((cb) =>
-      client.getAnnualStatistics({ year: 1990, groupBy: 1 }, md, cb),
+      client.getAnnualStatistics(
+        reporting.GetAnnualStatisticsRequest.fromPartial({ year: 1990, groupBy: 1 }),
+        md,
+        cb,
+      ),
     );
     if (probe.asOf && probe.asOf > producedBy) break;
     log(`projecting… ${fmt((performance.now() - t0) / 1000)} s`);
@@ -171,7 +179,10 @@ async function main() {
   const html = await time(() =>
     call<reporting.RenderAnnualReportResponse>((cb) =>
       client.renderAnnualReport(
-        { year: 2021, format: reporting.ReportFormat.REPORT_FORMAT_HTML },
+        reporting.RenderAnnualReportRequest.fromPartial({
+          year: 2021,
+          format: reporting.ReportFormat.REPORT_FORMAT_HTML,
+        }),
         md,
         cb,
       ),
@@ -180,7 +191,10 @@ async function main() {
   if (args.example) {
     const page = await call<reporting.RenderAnnualReportResponse>((cb) =>
       client.renderAnnualReport(
-        { year: 2021, format: reporting.ReportFormat.REPORT_FORMAT_HTML },
+        reporting.RenderAnnualReportRequest.fromPartial({
+          year: 2021,
+          format: reporting.ReportFormat.REPORT_FORMAT_HTML,
+        }),
         md,
         cb,
       ),

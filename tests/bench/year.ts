@@ -203,7 +203,11 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   const stats = (asOf?: Date) =>
     call<reporting.GetAnnualStatisticsResponse>((cb) =>
       rClient.getAnnualStatistics(
-        { year: 2021, groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY, asOf },
+        reporting.GetAnnualStatisticsRequest.fromPartial({
+          year: 2021,
+          groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY,
+          asOf,
+        }),
         md,
         cb,
       ),
@@ -215,7 +219,10 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   const html = await time(() =>
     call((cb) =>
       rClient.renderAnnualReport(
-        { year: 2021, format: reporting.ReportFormat.REPORT_FORMAT_HTML },
+        reporting.RenderAnnualReportRequest.fromPartial({
+          year: 2021,
+          format: reporting.ReportFormat.REPORT_FORMAT_HTML,
+        }),
         md,
         cb,
       ),

@@ -81,7 +81,10 @@ const submittedBy = new Date();
 const stats = () =>
   call<reporting.GetAnnualStatisticsResponse>((cb) =>
     reportingClient.getAnnualStatistics(
-      { year: yearNo, groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_NONE },
+      reporting.GetAnnualStatisticsRequest.fromPartial({
+        year: yearNo,
+        groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_NONE,
+      }),
       md,
       cb,
     ),
@@ -176,7 +179,10 @@ console.log(
 
 const html = await call<reporting.RenderAnnualReportResponse>((cb) =>
   reportingClient.renderAnnualReport(
-    { year: yearNo, format: reporting.ReportFormat.REPORT_FORMAT_HTML },
+    reporting.RenderAnnualReportRequest.fromPartial({
+      year: yearNo,
+      format: reporting.ReportFormat.REPORT_FORMAT_HTML,
+    }),
     md,
     cb,
   ),

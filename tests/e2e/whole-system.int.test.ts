@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,19 +9,35 @@ import { reporting, scoring } from '@enforcement/contracts';
 import { cityParts } from '@enforcement/reference-data';
 import { generateYear, reportedFigures } from '@enforcement/generator';
 import { checkHealth } from '@enforcement/grpc-kit';
+import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
+import stringWidth from 'string-width';
 import { eventually, repoRoot, stack, tokenFor, unary } from '@enforcement/testing';
+import { A4_POINTS, pdfPages } from '../support/browser.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
 const run = promisify(execFile);
 const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
 
+/** A port nothing listens on (taken, then given back). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
 /** Runs the CLI against this test's services; resolves to its exit code and output. */
-async function enforce(sys: WholeSystem, ...args: string[]) {
+const enforce = (sys: WholeSystem, ...args: string[]) => enforceWith(sys, {}, ...args);
+
+/** The same, with some of the environment changed. */
+async function enforceWith(sys: WholeSystem, change: NodeJS.ProcessEnv, ...args: string[]) {
   const env = {
     ...process.env,
     ENFORCE_INTAKE: sys.intake.address,
     ENFORCE_SCORING: sys.scoring.address,
     ENFORCE_REPORTING: sys.reporting.address,
+    ...change,
   };
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
@@ -49,6 +66,9 @@ describe('the whole system: a generated year through the CLI into intake, scorin
       'e2e',
       '--cases',
       '900',
+      // The seed report's 463, which the planned year holds at any size that fits them.
+      '--reconsiderations',
+      '463',
       '--evaluate',
       '--out',
       join(dir, 'year.ndjson'),
@@ -70,7 +90,11 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     await eventually(
       async () => {
         const s = await unary<reporting.GetAnnualStatisticsResponse>((cb) =>
-          sys.reportingClient.getAnnualStatistics({ year: 2021, groupBy: 1 }, md, cb),
+          sys.reportingClient.getAnnualStatistics(
+            reporting.GetAnnualStatisticsRequest.fromPartial({ year: 2021, groupBy: 1 }),
+            md,
+            cb,
+          ),
         );
         return s.asOf && s.asOf > submittedBy ? s : undefined;
       },
@@ -194,6 +218,17 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     );
     expect(rendered.code).toBe(0);
     expect(readFileSync(html, 'utf8')).toContain('2021 年度行政执法统计');
+    // The same report printed to a PDF to file: A4 pages, a title page and one per section.
+    const pdf = join(dir, 'report.pdf');
+    const printed = await enforce(sys, 'report', '--year', '2021', '--format', 'pdf', '--out', pdf);
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(printed.stdout).toMatch(
+      /^wrote .*report\.pdf \(\d+ bytes, position \d+, digest [0-9a-f]{64}\)/,
+    );
+    const bytes = readFileSync(pdf);
+    expect(bytes.subarray(0, 5).toString()).toBe('%PDF-');
+    expect(pdfPages(bytes).length).toBeGreaterThanOrEqual(7);
+    for (const box of pdfPages(bytes)) expect(box).toEqual(A4_POINTS);
     const verified = await enforce(sys, 'verify', 'LZ2021-000001', 'LZ2021-R00001');
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/LZ2021-000001: intact, \d+ events/);
@@ -222,7 +257,7 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     const reports = Array.from({ length: 32 }, (_, i) =>
       unary((cb) =>
         sys.reportingClient.getAnnualStatistics(
-          { year: 2021, groupBy: i % 5 },
+          reporting.GetAnnualStatisticsRequest.fromPartial({ year: 2021, groupBy: i % 5 }),
           rep,
           deadline(),
           cb,
@@ -299,11 +334,159 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     };
     expect(summary).toMatchObject({ duplicates: 3, rejected: 1, invalid: 1 });
     expect(summary.problems.map((p) => p.line).sort()).toEqual([2, 4]);
-    const usage = await enforce(sys, 'report', '--format', 'pdf');
+    const usage = await enforce(sys, 'report', '--format', 'docx');
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain('--format must be one of html, markdown, csv, json');
+    expect(usage.stderr).toContain('--format must be one of html, pdf, markdown, csv, json');
+    const pdfToStdout = await enforce(sys, 'report', '--format', 'pdf');
+    expect(pdfToStdout.code).toBe(2);
+    expect(pdfToStdout.stderr).toContain('--format pdf writes a file: give --out FILE');
     const unknown = await enforce(sys, 'frobnicate');
     expect(unknown.code).toBe(2);
+  });
+
+  it('guides a person who gets something wrong: suggestions, plain reasons, no stack traces', async () => {
+    const noTrace = (r: { stderr: string }) => expect(r.stderr).not.toMatch(/\n\s+at /);
+    const slip = await enforce(sys, 'scores', '--perod', '2021');
+    expect(slip.code).toBe(2);
+    expect(slip.stderr).toContain('unknown option --perod (did you mean --period?)');
+    const command = await enforce(sys, 'scroes');
+    expect(command.code).toBe(2);
+    expect(command.stderr).toContain("unknown command 'scroes' (did you mean 'scores'?)");
+    const version = await enforce(sys, '--version');
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^enforce \d+\.\d+\.\d+ \(contracts enforcement/);
+
+    const missing = await enforce(sys, 'submit', join(dir, 'no-such.ndjson'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`enforce submit: no such file: ${join(dir, 'no-such.ndjson')}\n`);
+
+    // A service that is down is named, with what sets its address.
+    const closed = await freePort();
+    const down = await enforceWith(sys, { ENFORCE_REPORTING: `127.0.0.1:${closed}` }, 'report');
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(
+      `reporting is not answering at 127.0.0.1:${closed}, from $ENFORCE_REPORTING`,
+    );
+    noTrace(down);
+    const intakeDown = await enforceWith(
+      sys,
+      { ENFORCE_INTAKE: `127.0.0.1:${closed}` },
+      'submit',
+      join(dir, 'year.ndjson'),
+      '--retry-for',
+      '1',
+      '--quiet',
+    );
+    expect(intakeDown.code).toBe(1);
+    expect(intakeDown.stderr).toContain(
+      `case-intake at 127.0.0.1:${closed} ($ENFORCE_INTAKE) is not answering`,
+    );
+    expect(intakeDown.stdout).toContain('stopped: case-intake');
+    noTrace(intakeDown);
+
+    // A server that takes the connection and never answers: the call's deadline ends it.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const slow = await enforce(sys, 'orders', '--scoring', `127.0.0.1:${port}`, '--timeout', '2');
+      expect(slow.code).toBe(1);
+      expect(slow.stderr).toContain(
+        `supervision-scoring at 127.0.0.1:${port} did not answer within 2 s (--timeout to wait longer)`,
+      );
+    } finally {
+      silent.close();
+    }
+
+    // A bad token is explained.
+    const expired = await mintDevToken(DEV_AUTH, {
+      subject: 'x',
+      roles: ['supervisor'],
+      expiresIn: '-1m',
+    });
+    const old = await enforce(sys, 'orders', '--token', expired);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain('UNAUTHENTICATED: token expired');
+    expect(old.stderr).toContain('The token comes from --token or $ENFORCE_TOKEN');
+    const elsewhere = await mintDevToken(
+      { ...DEV_AUTH, audience: 'elsewhere' },
+      { subject: 'x', roles: ['supervisor'] },
+    );
+    const wrongAudience = await enforceWith(sys, { ENFORCE_TOKEN: elsewhere }, 'orders');
+    expect(wrongAudience.stderr).toContain('token meant for "elsewhere"');
+
+    // Sizes the generator cannot plan are usage errors that say what fits.
+    const tooMany = await enforce(
+      sys,
+      'generate',
+      '--cases',
+      '100',
+      '--reconsiderations',
+      '500',
+      '--quiet',
+    );
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toMatch(
+      /100 cases are too few for 500 reconsiderations: .* at most about \d+ fit/,
+    );
+    const tiny = await enforce(
+      sys,
+      'generate',
+      '--cases',
+      '3',
+      '--quiet',
+      '--json',
+      '--out',
+      join(dir, 'tiny.ndjson'),
+    );
+    expect(tiny.code).toBe(0);
+    expect(JSON.parse(tiny.stdout)).toMatchObject({ cases: 3, reviews: 0 });
+    const scaled = await enforce(
+      sys,
+      'generate',
+      '--cases',
+      '2000',
+      '--quiet',
+      '--json',
+      '--out',
+      join(dir, 'scaled.ndjson'),
+    );
+    // 463 per 10,000 cases, as in the seed report, plus the filed but not accepted.
+    expect(JSON.parse(scaled.stdout)).toMatchObject({ cases: 2000, reviews: 93 + 4 });
+  });
+
+  it('shows tables people read: names beside ids, escalated orders, fines in 万元', async () => {
+    // The generated year answers every order in the end, escalated ones late:
+    // none stands escalated now, and the CLI says where the escalated ones are.
+    const standing = await enforce(sys, 'orders', '--status', 'escalated');
+    expect(standing.code).toBe(0);
+    expect(standing.stderr).toMatch(
+      /no order is escalated and still unanswered; \d+\+? were escalated and answered since \(--escalated lists them\)/,
+    );
+    const escalated = await enforce(sys, 'orders', '--escalated', '--limit', '1000', '--json');
+    expect(escalated.code).toBe(0);
+    const listed = scoring.ListSupervisionOrdersResponse.fromJSON(JSON.parse(escalated.stdout));
+    // The truth counts the orders opened in 2021; the list holds the next year's too.
+    const in2021 = listed.orders.filter((o) => o.openedAt && cityParts(o.openedAt).year === 2021);
+    expect(in2021).toHaveLength(year.truth.overall.ordersEscalated);
+    for (const o of listed.orders) {
+      expect(o.escalated).toBe(true);
+      expect(o.level).toBeGreaterThan(1);
+    }
+    const text = await enforce(sys, 'orders', '--escalated');
+    expect(text.stdout.split('\n')[0]).toMatch(
+      /^order\s+case\s+agency\s+name\s+reason\s+status\s+level\s+escalated/,
+    );
+    expect(text.stdout).toMatch(/lz-\w+\s+柳州市\S+\s+\S+\s+ANSWERED\s+\d\s+yes/);
+    const byAgency = await enforce(sys, 'report', '--year', '2021', '--by', 'agency');
+    expect(byAgency.stdout).toContain('柳州市生态环境局');
+    expect(byAgency.stdout).toContain('fines 万元');
+    // Columns line up as a terminal draws them (Chinese names two cells a
+    // character): every agency's row, ending in its right-aligned rank, is as
+    // wide as the header.
+    const [header = '', , ...agencies] = byAgency.stdout.trim().split('\n').slice(1);
+    expect(agencies).toHaveLength(year.truth.byAgency.size);
+    for (const row of agencies) expect(stringWidth(row)).toBe(stringWidth(header));
   });
 
   it('ends quietly when its reader stops reading, as `| head -1` does', async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, reporting } from '@enforcement/contracts';
 import { generateYear, reportedFigures, type Figures as Truth } from '@enforcement/generator';
 import { listServicesByReflection } from '@enforcement/grpc-kit';
+import { cityDate } from '@enforcement/reference-data';
 import { eventually, stack, tokenFor, unary } from '@enforcement/testing';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 import { submitAll } from '../support/submit.js';
@@ -127,6 +128,52 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     expect(html1.digest).toBe(html2.digest);
   });
 
+  it('answers the year as it stood at a date by when things happened, reproducibly', async () => {
+    const current = await statistics({
+      groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_MONTH,
+    });
+    const firstHalf = current.groups.filter((g) => g.key < '2021-07');
+    const sum = (f: (g: reporting.Statistics) => number) => firstHalf.reduce((s, g) => s + f(g), 0);
+    // The last moment of June 30, Beijing time.
+    const endOfJune = new Date(cityDate(2021, 7, 1).getTime() - 1);
+    const asked = {
+      asOf: endOfJune,
+      basis: reporting.AsOfBasis.AS_OF_BASIS_OCCURRED,
+      recordedThrough: current.asOf,
+    };
+    const june = await statistics(asked);
+    expect(june.basis).toBe(reporting.AsOfBasis.AS_OF_BASIS_OCCURRED);
+    expect(june.asOf).toEqual(endOfJune);
+    expect(june.recordedThrough).toEqual(current.asOf);
+    // Everything that happened by June 30 counts, though the whole year was recorded later.
+    expect(june.overall).toMatchObject({
+      casesRegistered: sum((g) => g.casesRegistered),
+      casesConcluded: sum((g) => g.casesConcluded),
+      penalties: sum((g) => g.penalties),
+      penaltyTotalFen: sum((g) => g.penaltyTotalFen),
+      ordersOpened: sum((g) => g.ordersOpened),
+    });
+    expect(june.overall?.casesRegistered).toBeGreaterThan(0);
+    expect(june.overall?.casesRegistered).toBeLessThan(current.overall?.casesRegistered ?? 0);
+    // On the recorded basis the same moment predates the load: nothing had been recorded.
+    const recorded = await statistics({ asOf: endOfJune });
+    expect(recorded.overall?.casesRegistered).toBe(0);
+    expect((await statistics(asked)).digest).toBe(june.digest);
+
+    const html = await renderReport({
+      ...asked,
+      format: reporting.ReportFormat.REPORT_FORMAT_HTML,
+    });
+    expect(html.basis).toBe(reporting.AsOfBasis.AS_OF_BASIS_OCCURRED);
+    expect(html.content.toString()).toContain('按发生时间统计：截至 2021-06-30 23:59:59 北京时间');
+
+    const refused = await statistics({ asOf: endOfJune, recordedThrough: current.asOf }).catch(
+      (e: ServiceError) => e,
+    );
+    expect((refused as ServiceError).code).toBe(status.INVALID_ARGUMENT);
+    expect((refused as ServiceError).details).toContain('recorded_through');
+  });
+
   it('changes no figure when events are delivered again', async () => {
     const before = await statistics({
       groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY,
@@ -211,6 +258,26 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     expect(page).not.toContain('docs/');
     expect(page).toContain(html.digest);
     expect(html.digest).toBe(json.digest);
+    // A title page naming the issuing office; tables split by theme, every column headed.
+    expect(page).toContain('<p class="issuer">柳州市司法局</p>');
+    const agencyTables = page.slice(page.indexOf('id="agency"'), page.indexOf('id="district"'));
+    expect(agencyTables.match(/<table /g)).toHaveLength(3);
+    for (const t of agencyTables.split('<table ').slice(1)) {
+      const header = t.slice(0, t.indexOf('</thead>'));
+      const body = t.slice(t.indexOf('<tbody>'), t.indexOf('</tbody>'));
+      const firstRow = body.slice(0, body.indexOf('</tr>'));
+      expect(header.match(/<th scope="col">/g)?.length).toBe(
+        (firstRow.match(/<t[dh][ >]/g) ?? []).length,
+      );
+      expect(header.match(/<th scope="col">/g)?.length).toBeLessThanOrEqual(10);
+    }
+    // Agencies listed by rank, best first.
+    const ranks = [
+      ...(agencyTables.split('<table ')[1] ?? '').matchAll(/<\/th><td>(\d+|—)<\/td>/g),
+    ].map((m) => (m[1] === '—' ? Infinity : Number(m[1])));
+    expect(ranks).toHaveLength(year.truth.byAgency.size);
+    expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+    expect(page).toContain('@page');
   });
 
   it('serves health and reflection beside the reporting service', async () => {
@@ -265,12 +332,21 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     const agency = await tokenFor(['agency'], ['lz-eeb']);
     const denied = await fails(
       unary((cb) =>
-        sys.reportingClient.getAnnualStatistics({ year: 2021, groupBy: 0 }, agency, cb),
+        sys.reportingClient.getAnnualStatistics(
+          reporting.GetAnnualStatisticsRequest.fromPartial({ year: 2021 }),
+          agency,
+          cb,
+        ),
       ),
     );
     expect(denied.code).toBe(status.PERMISSION_DENIED);
     const stranger = await fails(
-      unary((cb) => sys.reportingClient.getAnnualStatistics({ year: 2021, groupBy: 0 }, cb)),
+      unary((cb) =>
+        sys.reportingClient.getAnnualStatistics(
+          reporting.GetAnnualStatisticsRequest.fromPartial({ year: 2021 }),
+          cb,
+        ),
+      ),
     );
     expect(stranger.code).toBe(status.UNAUTHENTICATED);
   });

@@ -89,6 +89,7 @@ describe('the loop closes through the services', () => {
             status: scoring.OrderStatus.ORDER_STATUS_ESCALATED,
             reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
             overdueOnly: false,
+            escalatedOnly: false,
             pageSize: 100,
             pageToken: '',
           },

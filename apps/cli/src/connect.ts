@@ -1,4 +1,4 @@
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { InterceptingCall, Metadata, type Interceptor, type ServiceError } from '@grpc/grpc-js';
 import { channelCredentialsFrom } from '@enforcement/grpc-kit';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { intake, reporting, scoring } from '@enforcement/contracts';
@@ -7,6 +7,33 @@ export const ADDRESSES = {
   intake: process.env.ENFORCE_INTAKE ?? '127.0.0.1:50051',
   scoring: process.env.ENFORCE_SCORING ?? '127.0.0.1:50052',
   reporting: process.env.ENFORCE_REPORTING ?? '127.0.0.1:50053',
+};
+
+/** Each service as people name it, and what sets its address. */
+export const SERVICES = {
+  intake: { name: 'case-intake', variable: 'ENFORCE_INTAKE', flag: '--intake' },
+  scoring: { name: 'supervision-scoring', variable: 'ENFORCE_SCORING', flag: '--scoring' },
+  reporting: { name: 'reporting', variable: 'ENFORCE_REPORTING', flag: '--reporting' },
+} as const;
+
+/** How long a unary call may take (--timeout); streams run as long as they make progress. */
+let callTimeoutMs = 30_000;
+export const setCallTimeout = (ms: number) => {
+  callTimeoutMs = ms;
+};
+export const callTimeout = () => callTimeoutMs;
+
+/** Gives every unary call a deadline, unless it brings its own. */
+const deadlines: Interceptor = (options, nextCall) => {
+  const unary =
+    !options.method_definition.requestStream && !options.method_definition.responseStream;
+  return new InterceptingCall(
+    nextCall(
+      unary && options.deadline === undefined
+        ? { ...options, deadline: Date.now() + callTimeoutMs }
+        : options,
+    ),
+  );
 };
 
 /** Call metadata with the given token, $ENFORCE_TOKEN, or a development token for every role. */
@@ -35,12 +62,43 @@ const channel = () =>
     key: process.env.ENFORCE_TLS_KEY ?? '-',
   });
 
-export const intakeClient = (address = ADDRESSES.intake) =>
-  new intake.CaseIntakeServiceClient(address, channel());
-export const scoringClient = (address = ADDRESSES.scoring) =>
-  new scoring.ScoringServiceClient(address, channel());
-export const reportingClient = (address = ADDRESSES.reporting) =>
-  new reporting.ReportingServiceClient(address, channel());
+const options = { interceptors: [deadlines] };
 
-export const call = <T>(f: (cb: (e: ServiceError | null, r: T) => void) => void) =>
-  new Promise<T>((resolve, reject) => f((e, r) => (e ? reject(e) : resolve(r))));
+export const intakeClient = (address = ADDRESSES.intake) =>
+  new intake.CaseIntakeServiceClient(address, channel(), options);
+export const scoringClient = (address = ADDRESSES.scoring) =>
+  new scoring.ScoringServiceClient(address, channel(), options);
+export const reportingClient = (address = ADDRESSES.reporting) =>
+  new reporting.ReportingServiceClient(address, channel(), options);
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/**
+ * One unary call as a promise. On a terminal, a call still waiting after a
+ * second shows a spinner on stderr (with the seconds left before --timeout),
+ * cleared when it answers.
+ */
+export function call<T>(f: (cb: (e: ServiceError | null, r: T) => void) => void): Promise<T> {
+  const started = Date.now();
+  let frame = 0;
+  let ticker: NodeJS.Timeout | undefined;
+  const show = process.stderr.isTTY
+    ? setTimeout(() => {
+        ticker = setInterval(() => {
+          const left = Math.max(0, Math.ceil((started + callTimeoutMs - Date.now()) / 1000));
+          process.stderr.write(
+            `\r${FRAMES[frame++ % FRAMES.length]} waiting for an answer (${left} s left)\u001b[K`,
+          );
+        }, 100);
+      }, 1_000)
+    : undefined;
+  return new Promise<T>((resolve, reject) => f((e, r) => (e ? reject(e) : resolve(r)))).finally(
+    () => {
+      clearTimeout(show);
+      if (ticker) {
+        clearInterval(ticker);
+        process.stderr.write('\r\u001b[K');
+      }
+    },
+  );
+}

@@ -20,6 +20,8 @@ export const reportingSpec = {
   PARTITIONS_CONSUMED_CONCURRENTLY: integer({ default: 2, min: 1, max: 64 }),
   /** A caught-up partition counts as complete up to now minus this (events reach Kafka after intake records them). */
   REPORTING_SETTLE_MS: integer({ default: 2_000, min: 0 }),
+  /** The office named on the annual report's title page (default: the city's supervision office). */
+  REPORT_ISSUER: string({ default: '' }),
 };
 
 export type ReportingConfig = ConfigOf<typeof reportingSpec>;

@@ -91,7 +91,7 @@ export async function createReporting(
   );
   grpc.addService(
     reporting.ReportingServiceService,
-    reportingService(reports, verify, (e) => log('unexpected error', e)),
+    reportingService(reports, verify, (e) => log('unexpected error', e), config.REPORT_ISSUER),
   );
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
   const readiness = watchReadiness(

@@ -1,6 +1,7 @@
-// Wiring only: read configuration, start, stop on a signal.
-import { serveUntilSignalled } from '@enforcement/telemetry';
+// Wiring only: read configuration, start, stop on a signal; a wrong setting or an
+// unreachable dependency ends it with one plain line on stderr.
+import { startService } from '@enforcement/telemetry';
 import { loadScoringConfig } from './config.js';
 import { createSupervisionScoring } from './server.js';
 
-serveUntilSignalled('supervision-scoring', await createSupervisionScoring(loadScoringConfig()));
+await startService('supervision-scoring', () => createSupervisionScoring(loadScoringConfig()));

@@ -205,6 +205,7 @@ describe('scoring projection on the real stack', () => {
             status: 9 as scoring.OrderStatus,
             reason: 0,
             overdueOnly: false,
+            escalatedOnly: false,
             pageSize: 0,
             pageToken: '',
           },

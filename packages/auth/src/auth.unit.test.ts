@@ -63,6 +63,9 @@ describe('bearer tokens', () => {
       { subject: 's', roles: ['supervisor'] },
     );
     await expect(verify(`Bearer ${foreign}`)).rejects.toBeInstanceOf(DomainError);
+    await expect(verify(`Bearer ${foreign}`)).rejects.toThrow(
+      "token signature does not match this service's keys",
+    );
     const otherAudience = await mintDevToken(
       { ...DEV_AUTH, audience: 'elsewhere' },
       { subject: 's', roles: ['supervisor'] },
@@ -70,6 +73,17 @@ describe('bearer tokens', () => {
     await expect(verify(`Bearer ${otherAudience}`)).rejects.toMatchObject({
       code: 'AUTH.UNAUTHENTICATED',
     });
+    // Each refusal says what is wrong, so the holder knows which token to get.
+    await expect(verify(`Bearer ${otherAudience}`)).rejects.toThrow(
+      `token meant for "elsewhere", not for "${DEV_AUTH.audience}", this service's audience`,
+    );
+    const otherIssuer = await mintDevToken(
+      { ...DEV_AUTH, issuer: 'https://idp.example' },
+      { subject: 's', roles: ['supervisor'] },
+    );
+    await expect(verify(`Bearer ${otherIssuer}`)).rejects.toThrow(
+      `token issued by "https://idp.example", not by "${DEV_AUTH.issuer}", the issuer this service trusts`,
+    );
   });
 
   it('refuses an expired token', async () => {
@@ -132,7 +146,9 @@ describe('key material', () => {
       { ...DEV_AUTH, issuer: 'https://idp.example' },
       { subject: 'x', roles: ['supervisor'] },
     );
-    await expect(verify(`Bearer ${hmac}`)).rejects.toThrow('token not valid');
+    await expect(verify(`Bearer ${hmac}`)).rejects.toThrow(
+      'token signed with an algorithm this service does not accept',
+    );
   });
 
   describe('from a JWKS endpoint', () => {
@@ -160,7 +176,7 @@ describe('key material', () => {
         subject: 'idp-user',
       });
       await expect(verify(`Bearer ${await sign(other, 'ES256', 'k1')}`)).rejects.toThrow(
-        'token not valid',
+        "token signature does not match this service's keys",
       );
     });
   });

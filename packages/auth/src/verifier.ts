@@ -129,10 +129,28 @@ export function createVerifier(config: VerifierConfig): Verifier {
           ? await jwtVerify(m[1], key, options)
           : await jwtVerify(m[1], key, options));
     } catch (e) {
-      if (e instanceof joseErrors.JWTExpired) throw unauthenticated('token expired');
-      if (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'exp')
-        throw unauthenticated('token has no expiry (exp is required)');
-      throw unauthenticated('token not valid');
+      if (e instanceof joseErrors.JWTExpired) throw unauthenticated('token expired: get a new one');
+      if (e instanceof joseErrors.JWTClaimValidationFailed) {
+        if (e.claim === 'exp') throw unauthenticated('token has no expiry (exp is required)');
+        // Issuer and audience are public: saying which ones are expected is what fixes it.
+        if (e.claim === 'iss')
+          throw unauthenticated(
+            `token issued by ${JSON.stringify(e.payload.iss ?? null)}, not by ${JSON.stringify(config.issuer)}, the issuer this service trusts`,
+          );
+        if (e.claim === 'aud')
+          throw unauthenticated(
+            `token meant for ${JSON.stringify(e.payload.aud ?? null)}, not for ${JSON.stringify(config.audience)}, this service's audience`,
+          );
+        if (e.claim === 'nbf') throw unauthenticated('token not valid yet (nbf is in the future)');
+        throw unauthenticated(`token claim ${e.claim} not valid: ${e.reason}`);
+      }
+      if (e instanceof joseErrors.JWSSignatureVerificationFailed)
+        throw unauthenticated("token signature does not match this service's keys");
+      if (e instanceof joseErrors.JOSEAlgNotAllowed)
+        throw unauthenticated(
+          `token signed with an algorithm this service does not accept (${algorithms.join(', ')})`,
+        );
+      throw unauthenticated('token not valid: not a signed JWT');
     }
     const exp = payload.exp ?? 0;
     const now = Math.floor(Date.now() / 1000);

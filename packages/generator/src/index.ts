@@ -1,6 +1,9 @@
 export {
   generateYear,
   RECONSIDERATION_2021,
+  reconsiderationsForCases,
+  reconsiderationsOf,
+  SEED_YEAR_CASES,
   type GeneratedYear,
   type YearOptions,
 } from './year.js';

@@ -34,6 +34,30 @@ export const RECONSIDERATION_2021 = {
   notAccepted: 20,
 };
 
+/** The cases a year of the seed's size holds: RECONSIDERATION_2021 belongs to it. */
+export const SEED_YEAR_CASES = 10_000;
+
+/**
+ * Reconsiderations in the seed's proportions (463 accepted : 403 concluded :
+ * 81 corrected : 20 not accepted), `accepted` of them.
+ */
+export function reconsiderationsOf(accepted: number): Required<YearOptions>['reconsideration'] {
+  if (!Number.isInteger(accepted) || accepted < 0)
+    throw new RangeError(`reconsiderations must be a whole number, got ${accepted}`);
+  const r = accepted / RECONSIDERATION_2021.accepted;
+  const concluded = Math.round(RECONSIDERATION_2021.concluded * r);
+  return {
+    accepted,
+    concluded,
+    corrected: Math.min(concluded, Math.round(RECONSIDERATION_2021.corrected * r)),
+    notAccepted: Math.round(RECONSIDERATION_2021.notAccepted * r),
+  };
+}
+
+/** The seed's reconsiderations scaled to a year of `cases` cases: 463 at the seed's 10,000. */
+export const reconsiderationsForCases = (cases: number): number =>
+  Math.round((RECONSIDERATION_2021.accepted * cases) / SEED_YEAR_CASES);
+
 export interface GeneratedYear {
   readonly options: Required<YearOptions>;
   readonly truth: GroundTruth;
@@ -96,11 +120,18 @@ export function generateYear(options: YearOptions = {}): GeneratedYear {
     ['CONCLUDED_NEXT_YEAR', Math.ceil(carried / 2), late],
     ['PENDING', Math.floor(carried / 2), late],
   ];
+  // In these proportions, how many reconsiderations the year's penalties can carry.
+  const fit = Math.floor(
+    Math.min(
+      rc.accepted * (early.length / Math.max(1, rc.concluded + rc.notAccepted)),
+      carried > 0 ? rc.accepted * (late.length / carried) : Infinity,
+    ),
+  );
   const roles = new Map<number, ReviewRole>();
   for (const [role, count, pool] of wanted) {
     if (pool.length < count)
       throw new RangeError(
-        `${o.cases} cases are too few for ${rc.accepted} reconsiderations: not enough penalized cases to challenge (${role})`,
+        `${o.cases} cases are too few for ${rc.accepted} reconsiderations: not enough penalized cases to challenge (${role}); at most about ${fit} fit`,
       );
     for (const i of pool.splice(0, count)) roles.set(i, role);
   }

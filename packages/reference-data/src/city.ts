@@ -141,3 +141,9 @@ export function cityDaysBetween(from: Date | number, to: Date | number): number 
   const ms = (d: Date | number) => (typeof d === 'number' ? d : d.getTime()) + CITY_UTC_OFFSET_MS;
   return Math.floor(ms(to) / day) - Math.floor(ms(from) / day);
 }
+
+/** The city, and the office that supervises its administrative law enforcement and issues the annual report. */
+export const CITY = {
+  name: '柳州市',
+  supervisionOffice: '柳州市司法局',
+} as const;

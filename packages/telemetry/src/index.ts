@@ -77,6 +77,54 @@ const graceMs = () => Number(process.env.SHUTDOWN_GRACE_MS ?? 15_000);
  * SHUTDOWN_GRACE_MS (15 s), or on a second signal, the process exits at once
  * with status 1 (whatever was stored and not yet published is in the outbox).
  */
+/** Why a service could not start, in a sentence an operator can act on; undefined: not known. */
+export function startFailure(e: unknown, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const err = e as Error & { problems?: readonly string[]; cause?: unknown };
+  if (err?.name === 'ConfigError' && Array.isArray(err.problems))
+    return `invalid configuration (environment variables):\n  - ${err.problems.join('\n  - ')}`;
+  const chain: string[] = [];
+  for (
+    let c: unknown = e;
+    c instanceof Error && chain.length < 4;
+    c = (c as { cause?: unknown }).cause
+  )
+    chain.push(`${c.name}: ${c.message}`);
+  const text = chain.join(' / ');
+  if (/^Mongo/.test(err?.name ?? ''))
+    return `cannot reach MongoDB at ${redact(env.MONGODB_URI ?? '(MONGODB_URI not set)')} (MONGODB_URI): ${err.message}`;
+  if (/^KafkaJS/.test(err?.name ?? ''))
+    return `cannot reach Kafka at ${env.KAFKA_BROKERS ?? '(KAFKA_BROKERS not set)'} (KAFKA_BROKERS): ${err.message}`;
+  if (/EADDRINUSE/.test(text) || /No address added out of total/.test(text))
+    return `cannot listen: the gRPC address is taken or not allowed (GRPC_HOST / GRPC_PORT): ${err.message}`;
+  return undefined;
+}
+
+/** A connection string without its password. */
+const redact = (uri: string) => uri.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+
+/**
+ * Starts a service and serves it until signalled. A start that fails on its
+ * configuration or a dependency ends the process with one plain message on
+ * stderr (exit 78 for configuration, 69 for a dependency) instead of a stack
+ * trace; anything else is thrown as it is.
+ */
+export async function startService(
+  name: string,
+  start: () => Promise<{ readonly address: string; stop(): Promise<void> }>,
+): Promise<void> {
+  let service: { readonly address: string; stop(): Promise<void> };
+  try {
+    service = await start();
+  } catch (e) {
+    const why = startFailure(e);
+    if (!why) throw e;
+    process.stderr.write(`${name}: not started: ${why}\n`);
+    process.exit((e as Error).name === 'ConfigError' ? 78 : 69);
+  }
+  process.stderr.write(`${name}: listening on ${service.address}\n`);
+  serveUntilSignalled(name, service);
+}
+
 export function serveUntilSignalled(
   name: string,
   service: { readonly address: string; stop(): Promise<void> },

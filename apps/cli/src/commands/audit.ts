@@ -6,6 +6,7 @@ import { address, print } from '../output.js';
 /** `enforce audit`: every case in the event store against its keyed chain and its checkpoint. */
 export const audit: Command = {
   name: 'audit',
+  service: 'intake',
   summary: 'verify every case in the event store: edits, deletions, truncation, forged appends',
   usage: 'audit [--intake ADDR]',
   options: { intake: { type: 'string' } },

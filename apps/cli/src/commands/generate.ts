@@ -1,7 +1,13 @@
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { intake } from '@enforcement/contracts';
-import { generateYear, type GroundTruth } from '@enforcement/generator';
+import {
+  generateYear,
+  reconsiderationsForCases,
+  reconsiderationsOf,
+  type GeneratedYear,
+  type GroundTruth,
+} from '@enforcement/generator';
 import { int, UsageError, type Command, EXIT } from '../cli.js';
 import { Progress } from '../progress.js';
 
@@ -34,6 +40,7 @@ export const generate: Command = {
     out: { type: 'string', short: 'o' },
     truth: { type: 'string' },
     evaluate: { type: 'boolean' },
+    reconsiderations: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   },
   help: [
@@ -44,18 +51,30 @@ export const generate: Command = {
     '-o, --out <file>  write the commands here (default: stdout)',
     '--truth <file>    write the ground-truth totals here as JSON',
     '--evaluate        include case evaluations (when no scoring service records them)',
+    "--reconsiderations <n>  reconsiderations accepted, in the seed report's proportions",
+    '                  (default: 463 per 10,000 cases, as in the seed; asked for more than',
+    '                  its penalties can carry, a year says how many fit)',
     '-q, --quiet       no progress bar',
   ],
   async run(v) {
     const events = int(v, 'events', 0);
     const cases = events > 0 ? Math.ceil(events / 9.4) : int(v, 'cases', 10_000);
     if (cases < 1) throw new UsageError('--cases must be at least 1');
-    const year = generateYear({
-      year: int(v, 'year', 2021),
-      cases,
-      seed: typeof v.seed === 'string' ? v.seed : undefined,
-      evaluate: v.evaluate === true,
-    });
+    const reconsiderations = int(v, 'reconsiderations', reconsiderationsForCases(cases));
+    let year: GeneratedYear;
+    try {
+      year = generateYear({
+        year: int(v, 'year', 2021),
+        cases,
+        seed: typeof v.seed === 'string' ? v.seed : undefined,
+        evaluate: v.evaluate === true,
+        reconsideration: reconsiderationsOf(reconsiderations),
+      });
+    } catch (e) {
+      // Sizes the generator cannot plan are the caller's to change.
+      if (e instanceof RangeError) throw new UsageError(e.message);
+      throw e;
+    }
     const toFile = typeof v.out === 'string' && v.out !== '-';
     const out = toFile ? createWriteStream(v.out as string) : process.stdout;
     const progress = new Progress(
@@ -80,7 +99,7 @@ export const generate: Command = {
       process.stdout.write(
         v.json
           ? `${JSON.stringify(summary)}\n`
-          : `wrote ${done.count} commands of ${cases} cases and ${year.reviews} reconsiderations to ${String(v.out)}\n`,
+          : `wrote ${done.count} commands of ${cases} cases and ${year.reviews} reconsiderations (${reconsiderations} accepted) to ${String(v.out)}\n`,
       );
     return EXIT.ok;
   },

@@ -10,7 +10,26 @@ import {
   scoringClient,
 } from '../connect.js';
 import { address, note, print } from '../output.js';
-import { table } from '../table.js';
+import { printToPdf } from '../pdf.js';
+import { count, table, wan } from '../table.js';
+import { agencyName, DOMAIN, DOMAIN_NAMES } from '@enforcement/reference-data';
+
+/** The name people read for a statistics group's key. */
+function groupName(by: string, key: string): string {
+  if (by === 'AGENCY') return agencyName(key);
+  if (by === 'DOMAIN') return DOMAIN_NAMES[DOMAIN[key as keyof typeof DOMAIN]] ?? key;
+  return '';
+}
+
+/** A time option, or a usage error naming it. */
+function time(values: Record<string, unknown>, name: string): Date | undefined {
+  const raw = values[name];
+  if (typeof raw !== 'string') return undefined;
+  const at = new Date(raw);
+  if (Number.isNaN(at.getTime()))
+    throw new UsageError(`--${name} is not a time (write e.g. 2021-06-30T23:59:59+08:00): ${raw}`);
+  return at;
+}
 
 const day = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : '');
 
@@ -49,6 +68,7 @@ async function latestYearWith(
 
 export const scores: Command = {
   name: 'scores',
+  service: 'scoring',
   summary: 'rank officers, units, agencies, districts or domains by mean score',
   usage: 'scores [--by agency] [--period 2021|2021-Q3|2021-07] [--agency ID] [--limit 20]',
   options: {
@@ -142,17 +162,22 @@ export const scores: Command = {
 
 export const orders: Command = {
   name: 'orders',
+  service: 'scoring',
   summary: 'list supervision orders (督办)',
-  usage: 'orders [--status open|answered|escalated] [--agency ID] [--overdue] [--limit 50]',
+  usage:
+    'orders [--status open|answered|escalated] [--escalated] [--agency ID] [--overdue] [--limit 50]',
   options: {
     status: { type: 'string' },
+    escalated: { type: 'boolean' },
     agency: { type: 'string' },
     overdue: { type: 'boolean' },
     limit: { type: 'string' },
     scoring: { type: 'string' },
   },
   help: [
-    '--status <s>          open, answered or escalated (default: all)',
+    '--status <s>          where an order stands now: open, answered, or escalated (and not',
+    '                      answered since) (default: all)',
+    '--escalated           only orders escalated at least once, answered since or not',
     '--agency <id>         only this agency',
     '--overdue             only orders past their response deadline',
     '--limit <n>           rows (default 50)',
@@ -167,29 +192,56 @@ export const orders: Command = {
           );
     const md = await metadata(v.token as string | undefined);
     const client = scoringClient(address(v, 'scoring', ADDRESSES.scoring));
-    const r = await call<scoring.ListSupervisionOrdersResponse>((cb) =>
-      client.listSupervisionOrders(
-        scoring.ListSupervisionOrdersRequest.fromPartial({
-          agencyId: typeof v.agency === 'string' ? v.agency : '',
-          status,
-          overdueOnly: v.overdue === true,
-          pageSize: int(v, 'limit', 50),
-        }),
-        md,
-        cb,
-      ),
-    ).finally(() => client.close());
+    const list = (only: { status?: scoring.OrderStatus; escalatedOnly?: boolean }) =>
+      call<scoring.ListSupervisionOrdersResponse>((cb) =>
+        client.listSupervisionOrders(
+          scoring.ListSupervisionOrdersRequest.fromPartial({
+            agencyId: typeof v.agency === 'string' ? v.agency : '',
+            overdueOnly: v.overdue === true,
+            pageSize: int(v, 'limit', 50),
+            ...only,
+          }),
+          md,
+          cb,
+        ),
+      );
+    const r = await (async () => {
+      const found = await list({ status, escalatedOnly: v.escalated === true });
+      if (found.orders.length === 0 && status === scoring.OrderStatus.ORDER_STATUS_ESCALATED) {
+        // Escalated orders that were answered since count as answered: say where they are.
+        const since = await list({ escalatedOnly: true });
+        if (since.orders.length > 0)
+          note(
+            `no order is escalated and still unanswered; ${since.orders.length}${since.nextPageToken ? '+' : ''} were escalated and answered since (--escalated lists them)`,
+          );
+      }
+      return found;
+    })().finally(() => client.close());
     print(
       scoring.ListSupervisionOrdersResponse.toJSON(r),
       table(
-        ['order', 'case', 'agency', 'reason', 'status', 'level', 'opened', 'due', 'overdue'],
+        [
+          'order',
+          'case',
+          'agency',
+          'name',
+          'reason',
+          'status',
+          'level',
+          'escalated',
+          'opened',
+          'due',
+          'overdue',
+        ],
         r.orders.map((o) => [
           o.orderId,
           o.caseId,
           o.agencyId,
+          agencyName(o.agencyId),
           events.supervisionReasonToJSON(o.reason).replace('SUPERVISION_REASON_', ''),
           scoring.orderStatusToJSON(o.status).replace('ORDER_STATUS_', ''),
           o.level,
+          o.escalated ? 'yes' : '',
           day(o.openedAt),
           day(o.responseDueAt),
           o.overdue ? 'yes' : '',
@@ -203,6 +255,7 @@ export const orders: Command = {
 
 export const rules: Command = {
   name: 'rules',
+  service: 'scoring',
   summary: 'where the supervision rules stand: each agency judged up to when, actions due',
   usage: 'rules [--scoring ADDR]',
   options: { scoring: { type: 'string' } },
@@ -217,8 +270,13 @@ export const rules: Command = {
     print(
       scoring.GetRulesStatusResponse.toJSON(r),
       `${summary}\n${table(
-        ['agency', 'judged up to', 'cases due'],
-        r.agencies.map((a) => [a.agencyId, a.judgedUpTo?.toISOString() ?? '', a.casesDue]),
+        ['agency', 'name', 'judged up to', 'cases due'],
+        r.agencies.map((a) => [
+          a.agencyId,
+          agencyName(a.agencyId),
+          a.judgedUpTo?.toISOString() ?? '',
+          a.casesDue,
+        ]),
       )}`,
       v.json,
     );
@@ -228,11 +286,15 @@ export const rules: Command = {
 
 export const report: Command = {
   name: 'report',
+  service: 'reporting',
   summary: "the year's statistics, or the annual report rendered as HTML, Markdown, CSV or JSON",
-  usage: 'report [--year 2021] [--as-of ISO-8601] [--by agency] [--format html --out FILE]',
+  usage:
+    'report [--year 2021] [--as-of ISO-8601 [--basis occurred]] [--by agency] [--format html|pdf --out FILE]',
   options: {
     year: { type: 'string' },
     'as-of': { type: 'string' },
+    basis: { type: 'string' },
+    'recorded-through': { type: 'string' },
     by: { type: 'string' },
     format: { type: 'string' },
     out: { type: 'string', short: 'o' },
@@ -241,18 +303,31 @@ export const report: Command = {
   help: [
     '--year <yyyy>         the year (default: the latest year with cases registered)',
     '--as-of <time>        the figures as they stood then, e.g. 2022-01-31T00:00:00+08:00',
+    '--basis <b>           recorded (default): what had been recorded by --as-of;',
+    '                      occurred: what had happened by --as-of, late reports put back in place',
+    '--recorded-through <time>  with --basis occurred: count events recorded up to then (default: all',
+    '                      applied; the answer names it, so a report can be made again)',
     '--by <group>          statistics by agency, district, domain or month (default: the city)',
-    '--format <f>          render the report: html, markdown, csv or json',
+    '--format <f>          render the report: html, pdf, markdown, csv or json (pdf needs Chromium',
+    '                      and --out; $CHROMIUM names the browser)',
     '-o, --out <file>      where the rendered report goes (default: stdout)',
     '--reporting <addr>    reporting (default $ENFORCE_REPORTING or 127.0.0.1:50053)',
   ],
   async run(v) {
-    let asOf: Date | undefined;
-    if (typeof v['as-of'] === 'string') {
-      asOf = new Date(v['as-of']);
-      if (Number.isNaN(asOf.getTime()))
-        throw new UsageError(`--as-of is not a time: ${v['as-of']}`);
-    }
+    const asOf = time(v, 'as-of');
+    const basis = reporting.asOfBasisFromJSON(
+      `AS_OF_BASIS_${oneOf(v, 'basis', ['RECORDED', 'OCCURRED'] as const, 'RECORDED')}`,
+    );
+    const recordedThrough = time(v, 'recorded-through');
+    if (recordedThrough && basis !== reporting.AsOfBasis.AS_OF_BASIS_OCCURRED)
+      throw new UsageError('--recorded-through goes with --basis occurred');
+    const format =
+      v.format === undefined
+        ? undefined
+        : oneOf(v, 'format', ['HTML', 'PDF', 'MARKDOWN', 'CSV', 'JSON'] as const, 'HTML');
+    const out = typeof v.out === 'string' && v.out !== '-' ? v.out : undefined;
+    if (format === 'PDF' && !out)
+      throw new UsageError('--format pdf writes a file: give --out FILE');
     const md = await metadata(v.token as string | undefined);
     const client = reportingClient(address(v, 'reporting', ADDRESSES.reporting));
     try {
@@ -260,7 +335,13 @@ export const report: Command = {
         const o = (
           await call<reporting.GetAnnualStatisticsResponse>((cb) =>
             client.getAnnualStatistics(
-              { year: y, asOf, groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_NONE },
+              {
+                year: y,
+                asOf,
+                basis,
+                recordedThrough,
+                groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_NONE,
+              },
               md,
               cb,
             ),
@@ -289,20 +370,28 @@ export const report: Command = {
           note(`no cases registered in any year since ${recentYears().at(-1)}`);
         else note(`the year ${latest}, the latest with cases registered (--year to choose)`);
       }
-      if (v.format !== undefined) {
-        const format = oneOf(v, 'format', ['HTML', 'MARKDOWN', 'CSV', 'JSON'] as const, 'HTML');
+      if (format !== undefined) {
         const r = await call<reporting.RenderAnnualReportResponse>((cb) =>
           client.renderAnnualReport(
-            { year, asOf, format: reporting.reportFormatFromJSON(`REPORT_FORMAT_${format}`) },
+            {
+              year,
+              asOf,
+              basis,
+              recordedThrough,
+              format: reporting.reportFormatFromJSON(
+                `REPORT_FORMAT_${format === 'PDF' ? 'HTML' : format}`,
+              ),
+            },
             md,
             cb,
           ),
         );
-        if (typeof v.out === 'string' && v.out !== '-') {
-          writeFileSync(v.out, r.content);
+        if (out) {
+          const content = format === 'PDF' ? await printToPdf(r.content) : r.content;
+          writeFileSync(out, content);
           print(
-            { path: v.out, digest: r.digest, position: r.position, bytes: r.content.length },
-            `wrote ${v.out} (${r.content.length} bytes, position ${r.position}, digest ${r.digest})`,
+            { path: out, digest: r.digest, position: r.position, bytes: content.length },
+            `wrote ${out} (${content.length} bytes, position ${r.position}, digest ${r.digest})`,
             v.json,
           );
         } else process.stdout.write(r.content);
@@ -311,19 +400,31 @@ export const report: Command = {
       const by = oneOf(v, 'by', ['NONE', 'AGENCY', 'DISTRICT', 'DOMAIN', 'MONTH'] as const, 'NONE');
       const r = await call<reporting.GetAnnualStatisticsResponse>((cb) =>
         client.getAnnualStatistics(
-          { year, asOf, groupBy: reporting.statisticsGroupByFromJSON(`STATISTICS_GROUP_BY_${by}`) },
+          {
+            year,
+            asOf,
+            basis,
+            recordedThrough,
+            groupBy: reporting.statisticsGroupByFromJSON(`STATISTICS_GROUP_BY_${by}`),
+          },
           md,
           cb,
         ),
       );
-      const rows = [...(r.overall ? [{ ...r.overall, key: 'city' }] : []), ...r.groups];
+      const rows = [...(r.overall ? [{ ...r.overall, key: '' }] : []), ...r.groups];
+      const basisNote =
+        r.basis === reporting.AsOfBasis.AS_OF_BASIS_OCCURRED
+          ? `happened by ${r.asOf?.toISOString() ?? ''}, as recorded by ${r.recordedThrough?.toISOString() ?? ''}`
+          : `recorded by ${r.asOf?.toISOString() ?? ''}`;
+      const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
       print(
         reporting.GetAnnualStatisticsResponse.toJSON(r),
         [
-          `${year} as of ${r.asOf?.toISOString() ?? ''} · position ${r.position} · digest ${r.digest}`,
+          `${year}: ${basisNote} · position ${r.position} · digest ${r.digest}`,
           table(
             [
-              '',
+              by === 'NONE' ? '' : by.toLowerCase(),
+              'name',
               'registered',
               'concluded',
               'closed in year',
@@ -332,35 +433,36 @@ export const report: Command = {
               'mean days',
               'overdue',
               'penalties',
-              'fines ¥',
+              'fines 万元',
               'anomalies',
               'orders',
-              'on time',
+              'answered',
               'escalated',
               'recons.',
               'corrected',
               'score',
               'rank',
             ],
-            rows.map((s) => [
+            rows.map((s, i) => [
               s.key,
-              s.casesRegistered,
-              s.casesConcluded,
-              `${(s.closureRateInYear * 100).toFixed(1)}%`,
-              `${(s.onTimeRate * 100).toFixed(1)}%`,
-              `${(s.closureRate * 100).toFixed(1)}%`,
-              s.meanHandlingDays,
-              s.overdueCases,
-              s.penalties,
-              Math.round(s.penaltyTotalFen / 100),
-              s.discretionAnomalies,
-              s.ordersOpened,
-              s.ordersAnsweredOnTime,
-              s.ordersEscalated,
-              s.reconsiderationsAccepted,
-              s.reconsiderationsCorrected,
-              s.meanScore,
-              s.rank,
+              i === 0 && r.overall ? '全市 city' : groupName(by, s.key),
+              count(s.casesRegistered),
+              count(s.casesConcluded),
+              percent(s.closureRateInYear),
+              percent(s.onTimeRate),
+              percent(s.closureRate),
+              s.meanHandlingDays.toFixed(1),
+              count(s.overdueCases),
+              count(s.penalties),
+              wan(s.penaltyTotalFen),
+              count(s.discretionAnomalies),
+              count(s.ordersOpened),
+              count(s.ordersAnsweredOnTime),
+              count(s.ordersEscalated),
+              count(s.reconsiderationsAccepted),
+              count(s.reconsiderationsCorrected),
+              s.meanScore ? s.meanScore.toFixed(2) : '—',
+              s.rank ? s.rank : i === 0 && r.overall ? '' : '—',
             ]),
           ),
         ].join('\n'),
@@ -375,6 +477,7 @@ export const report: Command = {
 
 export const verify: Command = {
   name: 'verify',
+  service: 'intake',
   summary: "check a case's hash chain (and archive seal) in the event store",
   usage: 'verify CASE_ID [CASE_ID...]',
   options: { intake: { type: 'string' } },

@@ -19,6 +19,7 @@ interface Difference {
  */
 export const reconcile: Command = {
   name: 'reconcile',
+  service: 'intake',
   summary: 'compare the event store with the case-events topic: counts, versions and hashes',
   usage: 'reconcile --brokers HOST:PORT[,...] [--topic NAME] [--intake ADDR]',
   options: {

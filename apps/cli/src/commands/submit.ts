@@ -39,10 +39,16 @@ class ResilientSubmitter {
   private backoffMs = 0;
   retries = 0;
 
+  /** Why the last stream broke, for the person waiting. */
+  private lastError: string | undefined;
+  private warned = false;
+
   constructor(
     private readonly open: () => Promise<Stream>,
     private readonly onAnswer: (a: intake.SubmitEventsResponse) => void,
     private readonly retryForMs: number,
+    /** Where intake is, and what sets it, as a failure names it. */
+    private readonly where: string,
   ) {}
 
   /** Sends one command, waiting for room (or for a new stream) first. */
@@ -94,8 +100,15 @@ class ResilientSubmitter {
       if (this.fatal) throw this.fatal;
       if (Date.now() - this.lastProgress > this.retryForMs)
         throw new Error(
-          `intake did not answer for ${Math.round(this.retryForMs / 1000)} s; ${this.pending.size} commands unanswered`,
+          `case-intake ${this.where} did not answer for ${Math.round(this.retryForMs / 1000)} s${this.lastError ? ` (${this.lastError})` : ''}`,
         );
+      if (this.retries > 0 && !this.warned && this.lastError) {
+        // Said once, on stderr: the command is waiting, not stuck.
+        this.warned = true;
+        process.stderr.write(
+          `enforce submit: case-intake ${this.where} is not answering (${this.lastError}); retrying for up to ${Math.round(this.retryForMs / 1000)} s (--retry-for)\n`,
+        );
+      }
       await sleep(this.backoffMs);
       this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 250), 5_000);
       const s = await this.open();
@@ -134,6 +147,7 @@ class ResilientSubmitter {
     });
     s.on('error', (e: ServiceError) => {
       if (e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED) this.fatal = e;
+      this.lastError = `${status[e.code] ?? e.code}: ${(e.details || e.message).replace(/\s*Resolution note:\s*$/, '')}`;
       die();
     });
     s.on('end', die);
@@ -145,6 +159,7 @@ class ResilientSubmitter {
 
 export const submit: Command = {
   name: 'submit',
+  service: 'intake',
   summary: 'stream NDJSON intake commands (a file or stdin) through SubmitEvents',
   usage: 'submit [FILE|-] [--intake HOST:PORT] [--retry-for SECONDS]',
   options: {
@@ -163,7 +178,8 @@ export const submit: Command = {
     const fromFile = file !== undefined && file !== '-';
     const total = fromFile ? countLines(file) : undefined;
     const progress = new Progress('submit', total, v.quiet !== true);
-    const client = intakeClient(typeof v.intake === 'string' ? v.intake : ADDRESSES.intake);
+    const address = typeof v.intake === 'string' ? v.intake : ADDRESSES.intake;
+    const client = intakeClient(address);
     const md = await metadata(v.token as string | undefined);
     const problems: Problem[] = [];
     let accepted = 0;
@@ -185,6 +201,7 @@ export const submit: Command = {
         else accepted++;
       },
       int(v, 'retry-for', 120) * 1000,
+      `at ${address} (${typeof v.intake === 'string' ? '--intake' : '$ENFORCE_INTAKE'})`,
     );
     let failure: Error | undefined;
     try {

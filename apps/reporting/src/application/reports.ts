@@ -1,5 +1,5 @@
 import { invalid, precondition } from '@enforcement/errors';
-import { StatisticsFold, type AnnualStatistics } from '../domain/statistics.js';
+import { StatisticsFold, type AnnualStatistics, type Basis } from '../domain/statistics.js';
 import type { FactStore, HighWatermarks } from './ports.js';
 
 export interface Clock {
@@ -57,27 +57,52 @@ export class Reports {
     return through;
   }
 
-  async statistics(year: number, asOf?: Date): Promise<AnnualStatistics> {
+  /**
+   * The year's statistics as of a moment. RECORDED (the default) counts what
+   * had been recorded by `asOf`. OCCURRED counts what had happened by `asOf`,
+   * as recorded up to `recordedThrough` (default: as far as every partition
+   * is applied), so the same pair gives the same figures on every run.
+   */
+  async statistics(
+    year: number,
+    asOf?: Date,
+    basis: Basis = 'RECORDED',
+    recordedThrough?: Date,
+  ): Promise<AnnualStatistics> {
     if (!Number.isInteger(year) || year < YEARS.min || year > YEARS.max)
       throw invalid(
         'REPORT.YEAR',
         'year',
         `must be a year between ${YEARS.min} and ${YEARS.max}, got ${year}`,
       );
+    if (basis === 'RECORDED' && recordedThrough)
+      throw invalid(
+        'REPORT.RECORDED_THROUGH',
+        'recorded_through',
+        'applies to the OCCURRED basis only (on the RECORDED basis it is as_of itself)',
+      );
     const through = await this.completeThrough();
-    let asOfMs = through;
-    if (asOf) {
-      asOfMs = asOf.getTime();
-      if (asOfMs > this.clock.now().getTime())
-        throw invalid('REPORT.AS_OF_IN_FUTURE', 'as_of', `${asOf.toISOString()} is in the future`);
-      if (asOfMs > through)
-        throw precondition(
-          'REPORT.NOT_CAUGHT_UP',
-          `as_of ${asOf.toISOString()} is later than the events applied so far (complete through ${new Date(through).toISOString()}); ask again shortly`,
-        );
-    }
-    const fold = new StatisticsFold(year, asOfMs);
+    const asOfMs = this.checked(asOf, 'as_of', through) ?? through;
+    const recordedMs =
+      basis === 'RECORDED'
+        ? asOfMs
+        : (this.checked(recordedThrough, 'recorded_through', through) ?? through);
+    const fold = new StatisticsFold(year, asOfMs, basis, recordedMs);
     await this.store.forEachCaseOfYear(year, (facts) => fold.add(facts));
     return fold.result();
+  }
+
+  /** A requested moment: not in the future, and not past what has been applied. */
+  private checked(at: Date | undefined, field: string, through: number): number | undefined {
+    if (!at) return undefined;
+    const ms = at.getTime();
+    if (ms > this.clock.now().getTime())
+      throw invalid('REPORT.AS_OF_IN_FUTURE', field, `${at.toISOString()} is in the future`);
+    if (ms > through)
+      throw precondition(
+        'REPORT.NOT_CAUGHT_UP',
+        `${field} ${at.toISOString()} is later than the events applied so far (complete through ${new Date(through).toISOString()}); ask again shortly`,
+      );
+    return ms;
   }
 }

@@ -28,8 +28,8 @@ export interface CaseFacts {
   domain: number;
   /** Registered (enforcement) or filed (review). */
   reg?: Stamp;
-  /** The statutory deadline as set at registration and by each extension. */
-  due?: [dueMs: number, recordedMs: number, position: number][];
+  /** The statutory deadline as set at registration and by each extension (when it happened; absent in facts stored before it was kept). */
+  due?: [dueMs: number, recordedMs: number, position: number, occurredMs?: number][];
   concluded?: Stamp;
   penalty?: { at: Stamp; fineFen: number; anomaly: boolean };
   orders?: OrderFacts[];
@@ -65,10 +65,13 @@ export function applyFact(f: CaseFacts, e: events.CaseEvent): CaseFacts {
         district: p.value.district,
         domain: p.value.domain,
         reg: stamp,
-        due: [[ms(p.value.dueAt), stamp[1], stamp[2]]],
+        due: [[ms(p.value.dueAt), stamp[1], stamp[2], stamp[0]]],
       };
     case 'deadlineExtended':
-      return { ...next, due: [...(f.due ?? []), [ms(p.value.newDueAt), stamp[1], stamp[2]]] };
+      return {
+        ...next,
+        due: [...(f.due ?? []), [ms(p.value.newDueAt), stamp[1], stamp[2], stamp[0]]],
+      };
     case 'penaltyDecided':
       return {
         ...next,

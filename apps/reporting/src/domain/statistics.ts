@@ -9,10 +9,20 @@ export const GROUPINGS: readonly Grouping[] = ['NONE', 'AGENCY', 'DISTRICT', 'DO
 /** One row of the annual statistics, as the contract defines it. */
 export type Figures = reporting.Statistics;
 
+/**
+ * Which clock the as-of moment is read on. RECORDED: what had been recorded
+ * by then. OCCURRED: what had happened by then, as recorded up to
+ * `recordedThroughMs` (acts reported late are put back where they happened).
+ */
+export type Basis = 'RECORDED' | 'OCCURRED';
+
 export interface AnnualStatistics {
   year: number;
-  /** Facts recorded at or before this moment are counted (ms since epoch). */
+  /** The moment the figures are taken at (ms since epoch), on `basis`'s clock. */
   asOfMs: number;
+  basis: Basis;
+  /** Facts recorded at or before this moment are counted; `asOfMs` on the RECORDED basis. */
+  recordedThroughMs: number;
   /** The highest event position among the facts counted. */
   position: number;
   overall: Figures;
@@ -105,6 +115,8 @@ export class StatisticsFold {
   constructor(
     readonly year: number,
     readonly asOfMs: number,
+    readonly basis: Basis = 'RECORDED',
+    readonly recordedThroughMs: number = asOfMs,
   ) {
     this.bounds = Array.from({ length: 13 }, (_, m) => cityDate(year, m + 1).getTime());
     this.monthTallies = Array.from({ length: 12 }, (_, m) =>
@@ -112,7 +124,11 @@ export class StatisticsFold {
     );
   }
 
-  private known = (s: Stamp | undefined): s is Stamp => s !== undefined && s[1] <= this.asOfMs;
+  /** Whether a fact counts at the as-of moment: recorded by then, or happened by then and recorded since. */
+  private known = (s: Stamp | undefined): s is Stamp =>
+    s !== undefined &&
+    s[1] <= this.recordedThroughMs &&
+    (this.basis === 'RECORDED' || s[0] <= this.asOfMs);
 
   private inYear = (at: number): boolean =>
     at >= (this.bounds[0] ?? 0) && at < (this.bounds[12] ?? 0);
@@ -160,8 +176,15 @@ export class StatisticsFold {
 
   private addEnforcement(f: CaseFacts, reg: Stamp, groups: () => Tally[]): void {
     const concluded = this.known(f.concluded) ? f.concluded : undefined;
-    // The deadline in force as of the moment.
-    const due = (f.due ?? []).filter((d) => d[1] <= this.asOfMs).at(-1)?.[0];
+    // The deadline in force as of the moment (an extension is dated by its
+    // recording, or by when it happened where the facts hold that).
+    const due = (f.due ?? [])
+      .filter(
+        (d) =>
+          d[1] <= this.recordedThroughMs &&
+          (this.basis === 'RECORDED' || (d[3] ?? d[1]) <= this.asOfMs),
+      )
+      .at(-1)?.[0];
     if (this.inYear(reg[0]))
       for (const t of this.into(groups(), reg[0])) {
         t.registered++;
@@ -234,6 +257,8 @@ export class StatisticsFold {
     return {
       year: this.year,
       asOfMs: this.asOfMs,
+      basis: this.basis,
+      recordedThroughMs: this.recordedThroughMs,
       position: this.position,
       overall: (this.tallies.get('NONE|') ?? new Tally()).figures(''),
       groups: {
@@ -261,7 +286,7 @@ function ranked(rows: Figures[], evaluated: (key: string) => number): Figures[] 
 
 function forEachStamp(f: CaseFacts, see: (s: Stamp) => void): void {
   if (f.reg) see(f.reg);
-  if (f.due) for (const d of f.due) see(d);
+  if (f.due) for (const d of f.due) see([d[3] ?? d[1], d[1], d[2]]);
   if (f.concluded) see(f.concluded);
   if (f.penalty) see(f.penalty.at);
   if (f.orders)

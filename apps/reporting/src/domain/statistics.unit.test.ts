@@ -114,6 +114,59 @@ describe('annual statistics', () => {
     expect(stats(2021, [c], at(2021, 5, 21).getTime()).overall.casesConcluded).toBe(1);
   });
 
+  it('on the occurred basis, puts an act reported late back where it happened, up to what was recorded', () => {
+    // Concluded on April 10 but only reported to intake on May 20.
+    const c = new History('c1')
+      .register(at(2021, 3, 1))
+      .add(
+        at(2021, 4, 10),
+        { $case: 'caseConcluded', value: { conclusion: 1, summary: '' } },
+        at(2021, 5, 20),
+      )
+      .facts();
+    const occurred = (asOf: Date, recordedThrough = NOW) => {
+      const fold = new StatisticsFold(2021, asOf.getTime(), 'OCCURRED', recordedThrough);
+      fold.add(c);
+      return fold.result();
+    };
+    // As the year stood on May 1: concluded (it happened April 10), though nobody knew until May 20.
+    expect(occurred(at(2021, 5, 1)).overall.casesConcluded).toBe(1);
+    expect(occurred(at(2021, 5, 1)).overall.closureRateInYear).toBe(1);
+    // As it stood on April 9: registered, not yet concluded.
+    expect(occurred(at(2021, 4, 9)).overall).toMatchObject({
+      casesRegistered: 1,
+      casesConcluded: 0,
+    });
+    // Asked before the report of the conclusion was recorded: it is not counted yet.
+    expect(occurred(at(2021, 5, 1), at(2021, 5, 19).getTime()).overall.casesConcluded).toBe(0);
+    const s = occurred(at(2021, 5, 1), at(2021, 6, 1).getTime());
+    expect(s).toMatchObject({ basis: 'OCCURRED', recordedThroughMs: at(2021, 6, 1).getTime() });
+    // Not yet registered by February: nothing counts.
+    expect(occurred(at(2021, 2, 1)).overall.casesRegistered).toBe(0);
+  });
+
+  it('on the occurred basis, judges a deadline by the extensions granted by then, however late recorded', () => {
+    // Due June 1; extended on May 20 to July 1, but the extension was only recorded on July 10.
+    const c = new History('c1')
+      .register(at(2021, 3, 3), { dueAt: at(2021, 6, 1) })
+      .add(
+        at(2021, 5, 20),
+        {
+          $case: 'deadlineExtended',
+          value: { newDueAt: at(2021, 7, 1), reason: '', approvedBy: '' },
+        },
+        at(2021, 7, 10),
+      )
+      .facts();
+    const june10 = at(2021, 6, 10).getTime();
+    const occurred = new StatisticsFold(2021, june10, 'OCCURRED', NOW);
+    occurred.add(c);
+    // The year as it stood on June 10: extended in May, so not overdue.
+    expect(occurred.result().overall.overdueCases).toBe(0);
+    // What had been recorded by June 10: the June 1 deadline, passed with the case open.
+    expect(stats(2021, [c], june10).overall.overdueCases).toBe(1);
+  });
+
   it('counts a case overdue in the year its deadline passes: concluded late, or still open after it', () => {
     const late = new History('late')
       .register(at(2021, 1, 4))

@@ -109,20 +109,86 @@ export function rankingChart(
   });
 }
 
+/**
+ * Differences from a reference (the city's mean), for values that sit close
+ * together: bars start at the reference, so 84.10 and 84.48 read as -0.52
+ * and -0.14, not as bars of nearly equal length. Each bar is labelled with
+ * its difference and its value.
+ */
+export function deviationChart(
+  id: string,
+  title: string,
+  names: readonly string[],
+  values: readonly number[],
+  reference: number,
+  unit: string,
+): string {
+  const height = Math.max(200, 56 + names.length * 30);
+  const diffs = values.map((v) => Math.round((v - reference) * 100) / 100);
+  const reach = Math.max(0.5, ...diffs.map((d) => Math.abs(d))) * 1.35;
+  const signed = (d: number) => `${d > 0 ? '+' : d < 0 ? '−' : '±'}${Math.abs(d).toFixed(2)}`;
+  return svg(id, 880, height, {
+    title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
+    grid: { left: 200, right: 40, top: 40, bottom: 40 },
+    xAxis: {
+      type: 'value',
+      name: unit,
+      nameLocation: 'middle',
+      nameGap: 24,
+      min: -reach,
+      max: reach,
+      // The ends of the axis are where the bars' labels fit, not round numbers: unlabelled.
+      axisLabel: {
+        showMinLabel: false,
+        showMaxLabel: false,
+        formatter: (v: number) => signed(Math.round(v * 100) / 100),
+      },
+    },
+    yAxis: {
+      type: 'category',
+      data: [...names].reverse(),
+      axisLabel: { width: 190, overflow: 'break' },
+      axisLine: { show: false },
+      axisTick: { show: false },
+    },
+    series: [
+      {
+        type: 'bar',
+        data: diffs
+          .map((d, i) => ({
+            value: d,
+            itemStyle: { color: d < 0 ? PALETTE[1] : PALETTE[0] },
+            label: {
+              show: true,
+              position: d < 0 ? ('left' as const) : ('right' as const),
+              formatter: `${signed(d)} (${(values[i] ?? 0).toFixed(2)})`,
+            },
+          }))
+          .reverse(),
+      },
+    ],
+  });
+}
+
 export function shareChart(
   id: string,
   title: string,
   parts: readonly { name: string; value: number }[],
 ): string {
+  const total = parts.reduce((sum, p) => sum + p.value, 0);
   return svg(id, 430, 280, {
     title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
+    // Names in the legend, numbers at the ring: no label runs off the edge.
     legend: { bottom: 0 },
     series: [
       {
         type: 'pie',
-        radius: ['38%', '64%'],
-        center: ['50%', '50%'],
-        label: { formatter: '{b}\n{c} ({d}%)', overflow: 'none' },
+        radius: ['38%', '62%'],
+        center: ['50%', '48%'],
+        label: {
+          formatter: ({ value }: { value: unknown }) =>
+            `${Number(value).toLocaleString('en-US')} (${total ? ((Number(value) / total) * 100).toFixed(1) : '0.0'}%)`,
+        },
         data: parts.map((p) => ({ ...p })),
       },
     ],

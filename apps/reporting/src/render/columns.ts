@@ -13,8 +13,9 @@ export interface Column {
 const count = (v: number) => v.toLocaleString('en-US');
 const percent = (v: number) => `${(v * 100).toFixed(1)}%`;
 const days = (v: number) => v.toFixed(1);
-const yuan = (fen: number) =>
-  `¥${(fen / 100).toLocaleString('en-US', { maximumFractionDigits: 0 })}`;
+/** Fines in 万元 (ten thousand yuan), two decimals, as Chinese statistical tables give them. */
+export const wanYuan = (fen: number) =>
+  (fen / 1_000_000).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 // Two decimals: ranks are decided on them, so a reader can see why two groups differ.
 const score = (v: number) => (v === 0 ? '—' : v.toFixed(2));
 const rank = (v: number) => (v === 0 ? '—' : String(v));
@@ -83,9 +84,10 @@ export const COLUMNS: readonly Column[] = [
   },
   {
     field: 'penaltyTotalFen',
-    label: '罚款总额 Fines',
-    format: yuan,
-    definition: '上述处罚决定的罚款合计。The fines of those decisions.',
+    label: '罚款（万元） Fines (¥10k)',
+    format: wanYuan,
+    definition:
+      '上述处罚决定的罚款合计，单位万元。The fines of those decisions, in ten thousands of yuan.',
   },
   {
     field: 'discretionAnomalies',
@@ -155,6 +157,54 @@ export const COLUMNS: readonly Column[] = [
   },
 ];
 
+/** A column's label in its two languages: the Chinese term, then the English. */
+export function labelParts(label: string): { zh: string; en: string } {
+  const i = label.indexOf(' ');
+  return i < 0 ? { zh: label, en: '' } : { zh: label.slice(0, i), en: label.slice(i + 1) };
+}
+
+/** The figures a table shows together: each theme fits a page's width. */
+export const THEMES: readonly { id: string; title: string; fields: readonly (keyof Figures)[] }[] =
+  [
+    {
+      id: 'handling',
+      title: '案件办理 Case handling',
+      fields: [
+        'casesRegistered',
+        'casesConcluded',
+        'closureRateInYear',
+        'onTimeRate',
+        'closureRate',
+        'meanHandlingDays',
+        'p90HandlingDays',
+        'overdueCases',
+      ],
+    },
+    {
+      id: 'penalties',
+      title: '处罚与督办 Penalties and supervision',
+      fields: [
+        'penalties',
+        'penaltyTotalFen',
+        'discretionAnomalies',
+        'ordersOpened',
+        'ordersAnsweredOnTime',
+        'ordersEscalated',
+      ],
+    },
+    {
+      id: 'reviews',
+      title: '复议与评查 Reconsideration and evaluation',
+      fields: [
+        'reconsiderationsAccepted',
+        'reconsiderationsConcluded',
+        'reconsiderationsCorrected',
+        'correctionRate',
+        'meanScore',
+      ],
+    },
+  ];
+
 /** A moment as the city reads it: Beijing time, to the second. */
 export function cityTime(ms: number): string {
   return `${new Date(ms + CITY_UTC_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ')} 北京时间 (UTC+8)`;
@@ -177,6 +227,14 @@ export function displayName(grouping: Grouping, key: string): string {
       return key;
   }
 }
+
+/** The header of a table's first column, naming what each row is. */
+export const GROUPING_HEADS: Record<Exclude<Grouping, 'NONE'>, string> = {
+  AGENCY: '执法部门 Agency',
+  DISTRICT: '县区 District',
+  DOMAIN: '领域 Domain',
+  MONTH: '月份 Month',
+};
 
 export const GROUPING_TITLES: Record<Exclude<Grouping, 'NONE'>, string> = {
   AGENCY: '按执法部门 By agency',

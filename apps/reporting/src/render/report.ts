@@ -1,8 +1,8 @@
-import type { AnnualStatistics, Grouping } from '../domain/statistics.js';
+import type { AnnualStatistics, Figures, Grouping } from '../domain/statistics.js';
 import { digestOf } from '../domain/statistics.js';
 import { stringify } from 'csv-stringify/sync';
-import { cityTime, COLUMNS, displayName, GROUPING_TITLES } from './columns.js';
-import { renderHtml } from './html.js';
+import { COLUMNS, displayName, GROUPING_HEADS, GROUPING_TITLES, THEMES } from './columns.js';
+import { basisLine, ordered, renderHtml } from './html.js';
 
 export type Format = 'JSON' | 'CSV' | 'MARKDOWN' | 'HTML';
 
@@ -15,7 +15,7 @@ export interface Rendered {
 const GROUPS = ['AGENCY', 'DISTRICT', 'DOMAIN', 'MONTH'] as const;
 
 /** The annual report in one format. Same statistics, same bytes: nothing in it depends on when it was rendered. */
-export function render(s: AnnualStatistics, format: Format): Rendered {
+export function render(s: AnnualStatistics, format: Format, issuer = ''): Rendered {
   const digest = digestOf(s, 'ALL');
   switch (format) {
     case 'JSON':
@@ -25,6 +25,8 @@ export function render(s: AnnualStatistics, format: Format): Rendered {
             {
               year: s.year,
               asOf: new Date(s.asOfMs).toISOString(),
+              basis: s.basis,
+              recordedThrough: new Date(s.recordedThroughMs).toISOString(),
               position: s.position,
               digest,
               overall: s.overall,
@@ -47,7 +49,7 @@ export function render(s: AnnualStatistics, format: Format): Rendered {
       };
     case 'HTML':
       return {
-        content: Buffer.from(renderHtml(s, digest)),
+        content: Buffer.from(renderHtml(s, digest, issuer)),
         contentType: 'text/html; charset=utf-8',
         digest,
       };
@@ -78,25 +80,38 @@ function csv(s: AnnualStatistics): string {
 function markdown(s: AnnualStatistics, digest: string): string {
   const o = s.overall;
   const head = COLUMNS.filter((c) => c.field !== 'rank');
-  const table = (g: Grouping, rows: AnnualStatistics['overall'][]) =>
-    [
-      `| ${g === 'NONE' ? '' : GROUPING_TITLES[g]} | ${COLUMNS.map((c) => c.label).join(' | ')} |`,
-      `| --- | ${COLUMNS.map(() => '---:').join(' | ')} |`,
-      ...rows.map(
+  const basis = basisLine(s);
+  const byField = new Map(COLUMNS.map((c) => [c.field, c]));
+  const table = (g: Exclude<Grouping, 'NONE'>, fields: readonly (keyof Figures)[]) => {
+    const columns = [...(g === 'MONTH' ? [] : ['rank' as const]), ...fields].flatMap(
+      (f) => byField.get(f) ?? [],
+    );
+    return [
+      `| ${GROUPING_HEADS[g]} | ${columns.map((c) => c.label).join(' | ')} |`,
+      `| --- | ${columns.map(() => '---:').join(' | ')} |`,
+      ...ordered(g, s.groups[g]).map(
         (f) =>
-          `| ${displayName(g, f.key)} | ${COLUMNS.map((c) => c.format(f[c.field] as number)).join(' | ')} |`,
+          `| ${displayName(g, f.key)} | ${columns.map((c) => c.format(f[c.field] as number)).join(' | ')} |`,
       ),
     ].join('\n');
+  };
   return [
-    `# ${s.year} 年度行政执法统计 Annual enforcement statistics`,
+    `# ${s.year} 年度行政执法统计报告 Annual enforcement statistics`,
     '',
-    `截至 As of ${cityTime(s.asOfMs)} · 事件位置 event position ${s.position} · 摘要 digest \`${digest}\``,
+    `${basis.zh}`,
+    `${basis.en}`,
+    '',
+    `摘要 digest \`${digest}\``,
     '',
     '## 主要数据 Headline figures',
     '',
     ...head.map((c) => `- ${c.label}: **${c.format(o[c.field] as number)}**`),
     '',
-    ...GROUPS.flatMap((g) => [`## ${GROUPING_TITLES[g]}`, '', table(g, s.groups[g]), '']),
+    ...GROUPS.flatMap((g) => [
+      `## ${GROUPING_TITLES[g]}`,
+      '',
+      ...THEMES.flatMap((t) => [`### ${t.title}`, '', table(g, t.fields), '']),
+    ]),
     '## 说明 Notes',
     '',
     ...COLUMNS.map((c) => `- **${c.label}**: ${c.definition}`),

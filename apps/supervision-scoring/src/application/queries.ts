@@ -204,6 +204,7 @@ export async function listOrders(
     .filter((x) => !q.status || x.status === q.status)
     .filter((x) => !q.reason || x.o.reason === q.reason)
     .filter((x) => !q.overdueOnly || x.overdue)
+    .filter((x) => !q.escalatedOnly || x.o.escalated)
     .sort(
       (a, b) => b.o.openedAt.localeCompare(a.o.openedAt) || a.o.orderId.localeCompare(b.o.orderId),
     );
@@ -220,6 +221,7 @@ export async function listOrders(
       answeredAt: o.answeredAt ? new Date(o.answeredAt) : undefined,
       overdue,
       ruleId: o.ruleId,
+      escalated: o.escalated,
     })),
     nextPageToken: nextToken(offset, size, all.length),
   };

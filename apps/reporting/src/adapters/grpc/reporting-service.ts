@@ -4,7 +4,13 @@ import { reporting } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
 import { toServiceError } from '@enforcement/grpc-kit';
 import type { Reports } from '../../application/reports.js';
-import { digestOf, type Figures, type Grouping } from '../../domain/statistics.js';
+import {
+  digestOf,
+  type AnnualStatistics,
+  type Basis,
+  type Figures,
+  type Grouping,
+} from '../../domain/statistics.js';
 import { render, type Format } from '../../render/report.js';
 
 const bearer = (md: Metadata): string | undefined => {
@@ -34,6 +40,29 @@ function mayReport(p: Principal): void {
     throw new DomainError('AUTH.FORBIDDEN', 'FORBIDDEN', 'reporting or supervisor role required');
 }
 
+const BASES: Record<number, Basis> = {
+  [reporting.AsOfBasis.AS_OF_BASIS_UNSPECIFIED]: 'RECORDED',
+  [reporting.AsOfBasis.AS_OF_BASIS_RECORDED]: 'RECORDED',
+  [reporting.AsOfBasis.AS_OF_BASIS_OCCURRED]: 'OCCURRED',
+};
+
+function basisOf(r: { basis: reporting.AsOfBasis }): Basis {
+  const b = BASES[r.basis];
+  if (!b) throw invalid('REPORT.BASIS', 'basis', `unknown as-of basis ${r.basis}`);
+  return b;
+}
+
+/** Which moments the figures were taken at, as the responses say it. */
+const moments = (s: AnnualStatistics) => ({
+  position: s.position,
+  asOf: new Date(s.asOfMs),
+  basis:
+    s.basis === 'OCCURRED'
+      ? reporting.AsOfBasis.AS_OF_BASIS_OCCURRED
+      : reporting.AsOfBasis.AS_OF_BASIS_RECORDED,
+  recordedThrough: new Date(s.recordedThroughMs),
+});
+
 const toStatistics = (f: Figures): reporting.Statistics => ({ ...f });
 
 /** The gRPC adapter of the reporting service. */
@@ -41,6 +70,8 @@ export function reportingService(
   reports: Reports,
   verify: Verifier,
   onUnexpected: (e: unknown) => void,
+  /** The office that issues the report, named on its title page. */
+  issuer = '',
 ): reporting.ReportingServiceServer {
   const fault = (e: unknown) => toServiceError(e, onUnexpected) as ServiceError;
   const query =
@@ -61,14 +92,13 @@ export function reportingService(
     getAnnualStatistics: query(async (r: reporting.GetAnnualStatisticsRequest) => {
       const grouping = GROUP_BY[r.groupBy];
       if (!grouping) throw invalid('REPORT.GROUP_BY', 'group_by', `unknown grouping ${r.groupBy}`);
-      const s = await reports.statistics(r.year, r.asOf);
+      const s = await reports.statistics(r.year, r.asOf, basisOf(r), r.recordedThrough);
       return {
         year: s.year,
         overall: toStatistics(s.overall),
         groups: grouping === 'NONE' ? [] : s.groups[grouping].map(toStatistics),
-        position: s.position,
-        asOf: new Date(s.asOfMs),
         digest: digestOf(s, grouping),
+        ...moments(s),
       };
     }),
     renderAnnualReport: query(async (r: reporting.RenderAnnualReportRequest) => {
@@ -79,13 +109,13 @@ export function reportingService(
           'format',
           `must be one of JSON, CSV, MARKDOWN, HTML (got ${reporting.reportFormatToJSON(r.format)})`,
         );
-      const s = await reports.statistics(r.year, r.asOf);
-      const out = render(s, format);
+      const s = await reports.statistics(r.year, r.asOf, basisOf(r), r.recordedThrough);
+      const out = render(s, format, issuer);
       return {
         content: out.content,
         contentType: out.contentType,
         digest: out.digest,
-        position: s.position,
+        ...moments(s),
       };
     }),
   };

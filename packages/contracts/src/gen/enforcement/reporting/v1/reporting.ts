@@ -81,6 +81,56 @@ export function statisticsGroupByToJSON(object: StatisticsGroupBy): string {
   }
 }
 
+/** Which clock an as-of moment is read on. */
+export enum AsOfBasis {
+  /** AS_OF_BASIS_UNSPECIFIED - As RECORDED. */
+  AS_OF_BASIS_UNSPECIFIED = 0,
+  /**
+   * AS_OF_BASIS_RECORDED - What had been recorded by the moment: the figures as they could be known
+   * then. Reproducible from the moment alone.
+   */
+  AS_OF_BASIS_RECORDED = 1,
+  /**
+   * AS_OF_BASIS_OCCURRED - What had happened by the moment (occurred_at), as recorded up to
+   * recorded_through: the year as it stood at a date, with acts reported late
+   * put back where they happened.
+   */
+  AS_OF_BASIS_OCCURRED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function asOfBasisFromJSON(object: any): AsOfBasis {
+  switch (object) {
+    case 0:
+    case "AS_OF_BASIS_UNSPECIFIED":
+      return AsOfBasis.AS_OF_BASIS_UNSPECIFIED;
+    case 1:
+    case "AS_OF_BASIS_RECORDED":
+      return AsOfBasis.AS_OF_BASIS_RECORDED;
+    case 2:
+    case "AS_OF_BASIS_OCCURRED":
+      return AsOfBasis.AS_OF_BASIS_OCCURRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AsOfBasis.UNRECOGNIZED;
+  }
+}
+
+export function asOfBasisToJSON(object: AsOfBasis): string {
+  switch (object) {
+    case AsOfBasis.AS_OF_BASIS_UNSPECIFIED:
+      return "AS_OF_BASIS_UNSPECIFIED";
+    case AsOfBasis.AS_OF_BASIS_RECORDED:
+      return "AS_OF_BASIS_RECORDED";
+    case AsOfBasis.AS_OF_BASIS_OCCURRED:
+      return "AS_OF_BASIS_OCCURRED";
+    case AsOfBasis.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum ReportFormat {
   REPORT_FORMAT_UNSPECIFIED = 0,
   REPORT_FORMAT_JSON = 1,
@@ -137,6 +187,13 @@ export interface GetAnnualStatisticsRequest {
   groupBy: StatisticsGroupBy;
   /** Figures as they stood at this moment; now when absent. */
   asOf?: Date | undefined;
+  basis: AsOfBasis;
+  /**
+   * OCCURRED basis only: count events recorded up to this moment (default: as
+   * far as every partition is applied). With as_of it makes the answer
+   * reproducible; the response gives the value used.
+   */
+  recordedThrough?: Date | undefined;
 }
 
 export interface Statistics {
@@ -182,12 +239,21 @@ export interface GetAnnualStatisticsResponse {
     | undefined;
   /** SHA-256 over the canonical figures: equal digests, equal figures. */
   digest: string;
+  basis: AsOfBasis;
+  /**
+   * Events recorded up to this moment are counted (equal to as_of on the
+   * RECORDED basis; the moment the answer was made on the OCCURRED basis).
+   */
+  recordedThrough?: Date | undefined;
 }
 
 export interface RenderAnnualReportRequest {
   year: number;
   asOf?: Date | undefined;
   format: ReportFormat;
+  basis: AsOfBasis;
+  /** As in GetAnnualStatisticsRequest. */
+  recordedThrough?: Date | undefined;
 }
 
 export interface RenderAnnualReportResponse {
@@ -195,10 +261,13 @@ export interface RenderAnnualReportResponse {
   contentType: string;
   digest: string;
   position: number;
+  basis: AsOfBasis;
+  asOf?: Date | undefined;
+  recordedThrough?: Date | undefined;
 }
 
 function createBaseGetAnnualStatisticsRequest(): GetAnnualStatisticsRequest {
-  return { year: 0, groupBy: 0, asOf: undefined };
+  return { year: 0, groupBy: 0, asOf: undefined, basis: 0, recordedThrough: undefined };
 }
 
 export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> = {
@@ -211,6 +280,12 @@ export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> 
     }
     if (message.asOf !== undefined) {
       Timestamp.encode(toTimestamp(message.asOf), writer.uint32(26).fork()).join();
+    }
+    if (message.basis !== 0) {
+      writer.uint32(32).int32(message.basis);
+    }
+    if (message.recordedThrough !== undefined) {
+      Timestamp.encode(toTimestamp(message.recordedThrough), writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -252,6 +327,22 @@ export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> 
             message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.basis = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.recordedThrough = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -277,6 +368,12 @@ export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> 
         : isSet(object.as_of)
         ? fromJsonTimestamp(object.as_of)
         : undefined,
+      basis: isSet(object.basis) ? asOfBasisFromJSON(object.basis) : 0,
+      recordedThrough: isSet(object.recordedThrough)
+        ? fromJsonTimestamp(object.recordedThrough)
+        : isSet(object.recorded_through)
+        ? fromJsonTimestamp(object.recorded_through)
+        : undefined,
     };
   },
 
@@ -291,6 +388,12 @@ export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> 
     if (message.asOf !== undefined) {
       obj.asOf = message.asOf.toISOString();
     }
+    if (message.basis !== 0) {
+      obj.basis = asOfBasisToJSON(message.basis);
+    }
+    if (message.recordedThrough !== undefined) {
+      obj.recordedThrough = message.recordedThrough.toISOString();
+    }
     return obj;
   },
 
@@ -302,6 +405,8 @@ export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> 
     message.year = object.year ?? 0;
     message.groupBy = object.groupBy ?? 0;
     message.asOf = object.asOf ?? undefined;
+    message.basis = object.basis ?? 0;
+    message.recordedThrough = object.recordedThrough ?? undefined;
     return message;
   },
 };
@@ -790,7 +895,16 @@ export const Statistics: MessageFns<Statistics> = {
 };
 
 function createBaseGetAnnualStatisticsResponse(): GetAnnualStatisticsResponse {
-  return { year: 0, overall: undefined, groups: [], position: 0, asOf: undefined, digest: "" };
+  return {
+    year: 0,
+    overall: undefined,
+    groups: [],
+    position: 0,
+    asOf: undefined,
+    digest: "",
+    basis: 0,
+    recordedThrough: undefined,
+  };
 }
 
 export const GetAnnualStatisticsResponse: MessageFns<GetAnnualStatisticsResponse> = {
@@ -812,6 +926,12 @@ export const GetAnnualStatisticsResponse: MessageFns<GetAnnualStatisticsResponse
     }
     if (message.digest !== "") {
       writer.uint32(50).string(message.digest);
+    }
+    if (message.basis !== 0) {
+      writer.uint32(56).int32(message.basis);
+    }
+    if (message.recordedThrough !== undefined) {
+      Timestamp.encode(toTimestamp(message.recordedThrough), writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -877,6 +997,22 @@ export const GetAnnualStatisticsResponse: MessageFns<GetAnnualStatisticsResponse
             message.digest = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.basis = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.recordedThrough = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -901,6 +1037,12 @@ export const GetAnnualStatisticsResponse: MessageFns<GetAnnualStatisticsResponse
         ? fromJsonTimestamp(object.as_of)
         : undefined,
       digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      basis: isSet(object.basis) ? asOfBasisFromJSON(object.basis) : 0,
+      recordedThrough: isSet(object.recordedThrough)
+        ? fromJsonTimestamp(object.recordedThrough)
+        : isSet(object.recorded_through)
+        ? fromJsonTimestamp(object.recorded_through)
+        : undefined,
     };
   },
 
@@ -924,6 +1066,12 @@ export const GetAnnualStatisticsResponse: MessageFns<GetAnnualStatisticsResponse
     if (message.digest !== "") {
       obj.digest = message.digest;
     }
+    if (message.basis !== 0) {
+      obj.basis = asOfBasisToJSON(message.basis);
+    }
+    if (message.recordedThrough !== undefined) {
+      obj.recordedThrough = message.recordedThrough.toISOString();
+    }
     return obj;
   },
 
@@ -940,12 +1088,14 @@ export const GetAnnualStatisticsResponse: MessageFns<GetAnnualStatisticsResponse
     message.position = object.position ?? 0;
     message.asOf = object.asOf ?? undefined;
     message.digest = object.digest ?? "";
+    message.basis = object.basis ?? 0;
+    message.recordedThrough = object.recordedThrough ?? undefined;
     return message;
   },
 };
 
 function createBaseRenderAnnualReportRequest(): RenderAnnualReportRequest {
-  return { year: 0, asOf: undefined, format: 0 };
+  return { year: 0, asOf: undefined, format: 0, basis: 0, recordedThrough: undefined };
 }
 
 export const RenderAnnualReportRequest: MessageFns<RenderAnnualReportRequest> = {
@@ -958,6 +1108,12 @@ export const RenderAnnualReportRequest: MessageFns<RenderAnnualReportRequest> = 
     }
     if (message.format !== 0) {
       writer.uint32(24).int32(message.format);
+    }
+    if (message.basis !== 0) {
+      writer.uint32(32).int32(message.basis);
+    }
+    if (message.recordedThrough !== undefined) {
+      Timestamp.encode(toTimestamp(message.recordedThrough), writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -999,6 +1155,22 @@ export const RenderAnnualReportRequest: MessageFns<RenderAnnualReportRequest> = 
             message.format = reader.int32() as any;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.basis = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.recordedThrough = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1020,6 +1192,12 @@ export const RenderAnnualReportRequest: MessageFns<RenderAnnualReportRequest> = 
         ? fromJsonTimestamp(object.as_of)
         : undefined,
       format: isSet(object.format) ? reportFormatFromJSON(object.format) : 0,
+      basis: isSet(object.basis) ? asOfBasisFromJSON(object.basis) : 0,
+      recordedThrough: isSet(object.recordedThrough)
+        ? fromJsonTimestamp(object.recordedThrough)
+        : isSet(object.recorded_through)
+        ? fromJsonTimestamp(object.recorded_through)
+        : undefined,
     };
   },
 
@@ -1034,6 +1212,12 @@ export const RenderAnnualReportRequest: MessageFns<RenderAnnualReportRequest> = 
     if (message.format !== 0) {
       obj.format = reportFormatToJSON(message.format);
     }
+    if (message.basis !== 0) {
+      obj.basis = asOfBasisToJSON(message.basis);
+    }
+    if (message.recordedThrough !== undefined) {
+      obj.recordedThrough = message.recordedThrough.toISOString();
+    }
     return obj;
   },
 
@@ -1045,12 +1229,22 @@ export const RenderAnnualReportRequest: MessageFns<RenderAnnualReportRequest> = 
     message.year = object.year ?? 0;
     message.asOf = object.asOf ?? undefined;
     message.format = object.format ?? 0;
+    message.basis = object.basis ?? 0;
+    message.recordedThrough = object.recordedThrough ?? undefined;
     return message;
   },
 };
 
 function createBaseRenderAnnualReportResponse(): RenderAnnualReportResponse {
-  return { content: Buffer.alloc(0), contentType: "", digest: "", position: 0 };
+  return {
+    content: Buffer.alloc(0),
+    contentType: "",
+    digest: "",
+    position: 0,
+    basis: 0,
+    asOf: undefined,
+    recordedThrough: undefined,
+  };
 }
 
 export const RenderAnnualReportResponse: MessageFns<RenderAnnualReportResponse> = {
@@ -1066,6 +1260,15 @@ export const RenderAnnualReportResponse: MessageFns<RenderAnnualReportResponse> 
     }
     if (message.position !== 0) {
       writer.uint32(32).int64(message.position);
+    }
+    if (message.basis !== 0) {
+      writer.uint32(40).int32(message.basis);
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(toTimestamp(message.asOf), writer.uint32(50).fork()).join();
+    }
+    if (message.recordedThrough !== undefined) {
+      Timestamp.encode(toTimestamp(message.recordedThrough), writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1115,6 +1318,30 @@ export const RenderAnnualReportResponse: MessageFns<RenderAnnualReportResponse> 
             message.position = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.basis = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.asOf = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.recordedThrough = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1137,6 +1364,17 @@ export const RenderAnnualReportResponse: MessageFns<RenderAnnualReportResponse> 
         : "",
       digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
       position: isSet(object.position) ? globalThis.Number(object.position) : 0,
+      basis: isSet(object.basis) ? asOfBasisFromJSON(object.basis) : 0,
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
+      recordedThrough: isSet(object.recordedThrough)
+        ? fromJsonTimestamp(object.recordedThrough)
+        : isSet(object.recorded_through)
+        ? fromJsonTimestamp(object.recorded_through)
+        : undefined,
     };
   },
 
@@ -1154,6 +1392,15 @@ export const RenderAnnualReportResponse: MessageFns<RenderAnnualReportResponse> 
     if (message.position !== 0) {
       obj.position = Math.round(message.position);
     }
+    if (message.basis !== 0) {
+      obj.basis = asOfBasisToJSON(message.basis);
+    }
+    if (message.asOf !== undefined) {
+      obj.asOf = message.asOf.toISOString();
+    }
+    if (message.recordedThrough !== undefined) {
+      obj.recordedThrough = message.recordedThrough.toISOString();
+    }
     return obj;
   },
 
@@ -1166,6 +1413,9 @@ export const RenderAnnualReportResponse: MessageFns<RenderAnnualReportResponse> 
     message.contentType = object.contentType ?? "";
     message.digest = object.digest ?? "";
     message.position = object.position ?? 0;
+    message.basis = object.basis ?? 0;
+    message.asOf = object.asOf ?? undefined;
+    message.recordedThrough = object.recordedThrough ?? undefined;
     return message;
   },
 };

@@ -137,6 +137,10 @@ export function periodKindToJSON(object: PeriodKind): string {
   }
 }
 
+/**
+ * Where an order stands now: answered (whenever, escalated before or not),
+ * else escalated, else open.
+ */
 export enum OrderStatus {
   ORDER_STATUS_UNSPECIFIED = 0,
   ORDER_STATUS_OPEN = 1,
@@ -266,6 +270,11 @@ export interface SupervisionOrder {
   answeredAt?: Date | undefined;
   overdue: boolean;
   ruleId: string;
+  /**
+   * Escalated at least once, answered since or not (the annual report's
+   * "escalated" counts these).
+   */
+  escalated: boolean;
 }
 
 export interface ListSupervisionOrdersRequest {
@@ -275,6 +284,8 @@ export interface ListSupervisionOrdersRequest {
   overdueOnly: boolean;
   pageSize: number;
   pageToken: string;
+  /** Only orders escalated at least once, whatever their status now. */
+  escalatedOnly: boolean;
 }
 
 export interface ListSupervisionOrdersResponse {
@@ -1549,6 +1560,7 @@ function createBaseSupervisionOrder(): SupervisionOrder {
     answeredAt: undefined,
     overdue: false,
     ruleId: "",
+    escalated: false,
   };
 }
 
@@ -1586,6 +1598,9 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
     }
     if (message.ruleId !== "") {
       writer.uint32(90).string(message.ruleId);
+    }
+    if (message.escalated !== false) {
+      writer.uint32(96).bool(message.escalated);
     }
     return writer;
   },
@@ -1691,6 +1706,14 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
             message.ruleId = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.escalated = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1744,6 +1767,7 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
         : isSet(object.rule_id)
         ? globalThis.String(object.rule_id)
         : "",
+      escalated: isSet(object.escalated) ? globalThis.Boolean(object.escalated) : false,
     };
   },
 
@@ -1782,6 +1806,9 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
     if (message.ruleId !== "") {
       obj.ruleId = message.ruleId;
     }
+    if (message.escalated !== false) {
+      obj.escalated = message.escalated;
+    }
     return obj;
   },
 
@@ -1801,12 +1828,13 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
     message.answeredAt = object.answeredAt ?? undefined;
     message.overdue = object.overdue ?? false;
     message.ruleId = object.ruleId ?? "";
+    message.escalated = object.escalated ?? false;
     return message;
   },
 };
 
 function createBaseListSupervisionOrdersRequest(): ListSupervisionOrdersRequest {
-  return { agencyId: "", status: 0, reason: 0, overdueOnly: false, pageSize: 0, pageToken: "" };
+  return { agencyId: "", status: 0, reason: 0, overdueOnly: false, pageSize: 0, pageToken: "", escalatedOnly: false };
 }
 
 export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersRequest> = {
@@ -1828,6 +1856,9 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
     }
     if (message.pageToken !== "") {
       writer.uint32(50).string(message.pageToken);
+    }
+    if (message.escalatedOnly !== false) {
+      writer.uint32(56).bool(message.escalatedOnly);
     }
     return writer;
   },
@@ -1893,6 +1924,14 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
             message.pageToken = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.escalatedOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1929,6 +1968,11 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      escalatedOnly: isSet(object.escalatedOnly)
+        ? globalThis.Boolean(object.escalatedOnly)
+        : isSet(object.escalated_only)
+        ? globalThis.Boolean(object.escalated_only)
+        : false,
     };
   },
 
@@ -1952,6 +1996,9 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.escalatedOnly !== false) {
+      obj.escalatedOnly = message.escalatedOnly;
+    }
     return obj;
   },
 
@@ -1966,6 +2013,7 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
     message.overdueOnly = object.overdueOnly ?? false;
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.escalatedOnly = object.escalatedOnly ?? false;
     return message;
   },
 };
