@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metrics, trace } from '@opentelemetry/api';
+import { metrics, trace, type Attributes } from '@opentelemetry/api';
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -110,22 +110,38 @@ describe('one trace and the metrics across the services', () => {
   });
 
   it('measures ingest, projections, consumer lag and the orders the rules open', async () => {
+    const lagPoints: Attributes[] = [];
+    const units = new Map<string, string>();
     const seen = await eventually(
       async () => {
         const { resourceMetrics } = await reader.collect();
         const points = new Map<string, number>();
         for (const scope of resourceMetrics.scopeMetrics)
           for (const m of scope.metrics)
-            for (const p of m.dataPoints as { value: unknown }[])
-              if (typeof p.value === 'number')
+            for (const p of m.dataPoints as { value: unknown; attributes: Attributes }[])
+              if (typeof p.value === 'number') {
                 points.set(m.descriptor.name, (points.get(m.descriptor.name) ?? 0) + p.value);
+                if (m.descriptor.name === 'enforcement.consumer.lag') lagPoints.push(p.attributes);
+                units.set(m.descriptor.name, m.descriptor.unit);
+              }
         return (points.get('enforcement.supervision.orders_opened') ?? 0) >= 1 ? points : undefined;
       },
       { timeoutMs: 60_000, what: 'the overdue rule to open an order' },
     );
     expect(seen.get('enforcement.intake.events')).toBeGreaterThanOrEqual(2);
     expect(seen.get('enforcement.projection.events')).toBeGreaterThanOrEqual(2);
-    expect(seen.has('enforcement.projection.lag_ms')).toBe(true);
+    // Lag from recording to projection, in seconds as the conventions have it.
+    expect(seen.has('enforcement.projection.lag')).toBe(true);
+    expect(units.get('enforcement.projection.lag')).toBe('s');
     expect(seen.get('enforcement.consumer.lag')).toBeGreaterThanOrEqual(0);
+    // Consumer lag per group and partition, named by the messaging conventions.
+    expect(lagPoints.length).toBeGreaterThan(0);
+    for (const a of lagPoints)
+      expect(a).toMatchObject({
+        'messaging.system': 'kafka',
+        'messaging.consumer.group.name': expect.any(String),
+        'messaging.destination.name': sys.topics.caseEvents,
+        'messaging.destination.partition.id': expect.stringMatching(/^\d+$/),
+      });
   });
 });

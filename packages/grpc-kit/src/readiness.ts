@@ -1,3 +1,4 @@
+import { metrics, type ObservableResult } from '@opentelemetry/api';
 import type { GrpcServer } from './server.js';
 
 /** One dependency's check: true when it works, or a reason why not. Throwing is a failure too. */
@@ -35,6 +36,19 @@ export function watchReadiness(
   const failing = new Map<string, string>();
   let serving = true;
   let running: Promise<void> | undefined;
+  let checked = false;
+  // Each dependency's state for alerts (1 answers, 0 does not), as of the last round.
+  const gauge = metrics
+    .getMeter('enforcement-readiness')
+    .createObservableGauge('enforcement.dependency.up', {
+      description:
+        'Whether a dependency answered its last readiness check (1) or not (0), by check',
+    });
+  const observe = (r: ObservableResult) => {
+    if (!checked) return;
+    for (const name of Object.keys(checks)) r.observe(failing.has(name) ? 0 : 1, { check: name });
+  };
+  gauge.addCallback(observe);
   const check = async () => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, run]) => {
@@ -47,6 +61,7 @@ export function watchReadiness(
     );
     failing.clear();
     for (const [name, r] of results) if (r !== true) failing.set(name, r);
+    checked = true;
     const ok = failing.size === 0;
     if (ok !== serving) {
       serving = ok;
@@ -65,6 +80,9 @@ export function watchReadiness(
   return {
     failing,
     check: () => (running ??= check().finally(() => (running = undefined))),
-    stop: () => clearInterval(timer),
+    stop: () => {
+      clearInterval(timer);
+      gauge.removeCallback(observe);
+    },
   };
 }

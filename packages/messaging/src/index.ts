@@ -1,5 +1,5 @@
 export { Topics, Header, namespaced, namespacedGroup, type TopicNames } from './topics.js';
-export { createKafka, ensureTopics, groupLag } from './kafka.js';
+export { createKafka, ensureTopics, groupLag, GroupLag, type Lag } from './kafka.js';
 export {
   traceHeaders,
   contextFromHeaders,

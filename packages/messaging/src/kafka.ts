@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type ITopicConfig, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type ITopicConfig, type logCreator } from 'kafkajs';
 
 /**
  * Broker answers and lost connections that kafkajs logs as errors although it
@@ -84,21 +84,81 @@ export async function ensureTopics(
 
 /** Messages on `topic` the consumer group has not committed yet, per the broker's high watermarks. */
 export async function groupLag(kafka: Kafka, groupId: string, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
+  const lag = new GroupLag(kafka, groupId, topic, 0);
   try {
+    return (await lag.read()).total;
+  } finally {
+    await lag.close();
+  }
+}
+
+/** A group's lag on a topic: per partition, and in all. */
+export interface Lag {
+  readonly total: number;
+  readonly partitions: ReadonlyMap<number, number>;
+}
+
+/**
+ * A consumer group's lag, read through one admin connection kept for the
+ * process (not one per read), and remembered for `ttlMs` so that metric
+ * collection, health checks and queries asking at once make one round trip.
+ */
+export class GroupLag {
+  private admin: Admin | undefined;
+  private connecting: Promise<Admin> | undefined;
+  private last: { at: number; lag: Promise<Lag> } | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    readonly groupId: string,
+    readonly topic: string,
+    private readonly ttlMs = 5_000,
+  ) {}
+
+  read(): Promise<Lag> {
+    const now = Date.now();
+    if (this.last && now - this.last.at < this.ttlMs) return this.last.lag;
+    const lag = this.fetch();
+    this.last = { at: now, lag };
+    // A failed read is not remembered: the next one tries again.
+    lag.catch(() => {
+      if (this.last?.lag === lag) this.last = undefined;
+    });
+    return lag;
+  }
+
+  private async connected(): Promise<Admin> {
+    if (this.admin) return this.admin;
+    this.connecting ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+      return admin;
+    })().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async fetch(): Promise<Lag> {
+    const admin = await this.connected();
     const [offsets, committed] = await Promise.all([
-      admin.fetchTopicOffsets(topic),
-      admin.fetchOffsets({ groupId, topics: [topic] }),
+      admin.fetchTopicOffsets(this.topic),
+      admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }),
     ]);
     const done = new Map(
       (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
     );
-    return offsets.reduce(
-      (sum, o) => sum + Math.max(0, Number(o.high) - Math.max(0, done.get(o.partition) ?? 0)),
-      0,
-    );
-  } finally {
-    await admin.disconnect();
+    const partitions = new Map<number, number>();
+    for (const o of offsets)
+      partitions.set(
+        o.partition,
+        Math.max(0, Number(o.high) - Math.max(0, done.get(o.partition) ?? 0)),
+      );
+    return { total: [...partitions.values()].reduce((a, b) => a + b, 0), partitions };
+  }
+
+  async close(): Promise<void> {
+    const admin = this.admin ?? (await this.connecting?.catch(() => undefined));
+    this.admin = undefined;
+    await admin?.disconnect();
   }
 }

@@ -1,3 +1,4 @@
+import type { GroupLag } from './kafka.js';
 import {
   context,
   metrics,
@@ -93,7 +94,7 @@ export function startPublishSpan(name: string, parent: Record<string, string>) {
 /**
  * The metrics of one projection: events applied by outcome, dead letters,
  * and, observed when metrics are collected, the lag from intake's recording
- * to the projection (ms) and the messages on the topic not consumed yet.
+ * to the projection (s) and the messages on the topic not consumed yet, per partition.
  */
 export interface ProjectionMetrics {
   outcome(outcome: string, n?: number): void;
@@ -101,10 +102,7 @@ export interface ProjectionMetrics {
   recorded(ms: number): void;
 }
 
-export function projectionMetrics(
-  service: string,
-  consumerLag: () => Promise<number>,
-): ProjectionMetrics {
+export function projectionMetrics(service: string, lag: GroupLag): ProjectionMetrics {
   const meter = metrics.getMeter('enforcement-messaging');
   const attrs = { service };
   const applied = meter.createCounter('enforcement.projection.events', {
@@ -115,19 +113,31 @@ export function projectionMetrics(
   });
   let recordedMs = 0;
   meter
-    .createObservableGauge('enforcement.projection.lag_ms', {
+    .createObservableGauge('enforcement.projection.lag', {
       description: 'Time from intake recording the latest applied event to now',
-      unit: 'ms',
+      unit: 's',
     })
     .addCallback((r) => {
-      if (recordedMs > 0) r.observe(Date.now() - recordedMs, attrs);
+      if (recordedMs > 0) r.observe((Date.now() - recordedMs) / 1000, attrs);
     });
+  // Per partition, with the messaging conventions' attributes, so an alert can
+  // tell one stuck partition from a group that is behind everywhere.
   meter
     .createObservableGauge('enforcement.consumer.lag', {
-      description: 'Messages on the case-events topic not yet consumed by the group',
+      description: 'Messages on the topic not yet committed by the consumer group, per partition',
+      unit: '{message}',
     })
     .addCallback(async (r) => {
-      r.observe(await consumerLag().catch(() => -1), attrs);
+      const read = await lag.read().catch(() => undefined);
+      if (!read) return;
+      for (const [partition, n] of read.partitions)
+        r.observe(n, {
+          ...attrs,
+          'messaging.system': 'kafka',
+          'messaging.consumer.group.name': lag.groupId,
+          'messaging.destination.name': lag.topic,
+          'messaging.destination.partition.id': String(partition),
+        });
     });
   return {
     outcome: (outcome: string, n = 1) => {

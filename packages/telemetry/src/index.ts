@@ -1,5 +1,8 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
@@ -16,6 +19,34 @@ export interface TelemetryOptions {
 }
 
 let running: NodeSDK | undefined;
+
+/** The version in the package.json nearest above the main script, if any. */
+function mainVersion(main = process.argv[1]): string | undefined {
+  for (let dir = main ? dirname(main) : ''; dir && dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file))
+      return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version;
+  }
+  return undefined;
+}
+
+/**
+ * The resource every span, metric and log carries: the service's name,
+ * version and instance, and the deployment environment (the conventions'
+ * `deployment.environment.name`, from ENFORCEMENT_ENV).
+ */
+export function resourceAttributes(
+  opts: TelemetryOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const version = opts.serviceVersion ?? env.SERVICE_VERSION ?? mainVersion();
+  return {
+    [ATTR_SERVICE_NAME]: opts.serviceName ?? env.OTEL_SERVICE_NAME ?? 'unknown_service:node',
+    ...(version ? { [ATTR_SERVICE_VERSION]: version } : {}),
+    'service.instance.id': env.SERVICE_INSTANCE_ID ?? randomUUID(),
+    ...(env.ENFORCEMENT_ENV ? { 'deployment.environment.name': env.ENFORCEMENT_ENV } : {}),
+  };
+}
 
 /** Ends spans without exporting them: the SDK registers a tracer provider only with a processor. */
 const dropSpans: SpanProcessor = {
@@ -35,7 +66,6 @@ const dropSpans: SpanProcessor = {
 export function startTelemetry(opts: TelemetryOptions = {}): NodeSDK {
   if (running) return running;
   const env = process.env;
-  const serviceName = opts.serviceName ?? env.OTEL_SERVICE_NAME ?? 'unknown_service:node';
   // With no exporter, spans are still made (and dropped): trace context must
   // travel through Kafka whether or not anyone is collecting it.
   const exporting = !!(env.OTEL_TRACES_EXPORTER || env.OTEL_EXPORTER_OTLP_ENDPOINT);
@@ -44,10 +74,7 @@ export function startTelemetry(opts: TelemetryOptions = {}): NodeSDK {
     env.OTEL_METRICS_EXPORTER = 'none';
   if (!env.OTEL_LOGS_EXPORTER && !env.OTEL_EXPORTER_OTLP_ENDPOINT) env.OTEL_LOGS_EXPORTER = 'none';
   const sdk = new NodeSDK({
-    resource: resourceFromAttributes({
-      [ATTR_SERVICE_NAME]: serviceName,
-      ...(opts.serviceVersion ? { [ATTR_SERVICE_VERSION]: opts.serviceVersion } : {}),
-    }),
+    resource: resourceFromAttributes(resourceAttributes(opts, env)),
     instrumentations: [
       new GrpcInstrumentation(),
       new KafkaJsInstrumentation(),

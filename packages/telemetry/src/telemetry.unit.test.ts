@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { shutdownTelemetry, startTelemetry } from './index.js';
+import { resourceAttributes, shutdownTelemetry, startTelemetry } from './index.js';
 
 describe('startTelemetry', () => {
   const exporter = new InMemorySpanExporter();
@@ -21,5 +21,20 @@ describe('startTelemetry', () => {
     const [span] = exporter.getFinishedSpans();
     expect(span?.name).toBe('append');
     expect(span?.resource.attributes['service.name']).toBe('case-intake');
+  });
+
+  it('names the service, its version and instance, and the deployment environment', () => {
+    const attrs = resourceAttributes(
+      {},
+      { OTEL_SERVICE_NAME: 'reporting', SERVICE_VERSION: '1.2.3', ENFORCEMENT_ENV: 'production' },
+    );
+    expect(attrs).toMatchObject({
+      'service.name': 'reporting',
+      'service.version': '1.2.3',
+      'deployment.environment.name': 'production',
+    });
+    expect(attrs['service.instance.id']).toMatch(/^[0-9a-f-]{36}$/);
+    // Without SERVICE_VERSION: the version of the package whose script is running.
+    expect(resourceAttributes({}, {})['service.version']).toMatch(/^\d+\.\d+\.\d+/);
   });
 });

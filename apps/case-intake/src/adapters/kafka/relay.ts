@@ -1,6 +1,6 @@
 import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { events } from '@enforcement/contracts';
-import { metrics, SpanStatusCode, type Counter } from '@opentelemetry/api';
+import { metrics, SpanStatusCode, type Counter, type ObservableResult } from '@opentelemetry/api';
 import { Header, startPublishSpan, traceHeaders } from '@enforcement/messaging';
 import type { Checkpoint } from '../../application/chain.js';
 import type { Commit, Publisher } from '../../application/ports.js';
@@ -107,6 +107,8 @@ export class KafkaRelay implements Publisher {
   private failingSince = 0;
   /** Cases with a parked commit: their later commits are parked too, to keep each case in order. */
   private readonly parkedCases = new Set<string>();
+  /** Removes this relay's gauge callbacks (the meter outlives it). */
+  private readonly unobserve: () => void;
 
   constructor(
     kafka: Kafka,
@@ -118,6 +120,41 @@ export class KafkaRelay implements Publisher {
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+    this.unobserve = this.observe();
+  }
+
+  /**
+   * The publication backlog an operator alerts on: how long the oldest stored
+   * commit has waited for Kafka, how many wait, and the cases set aside.
+   */
+  private observe(): () => void {
+    const meter = metrics.getMeter('case-intake');
+    const age = meter.createObservableGauge('enforcement.intake.outbox.age', {
+      description: 'How long the oldest stored commit not yet on Kafka has waited (0: none waits)',
+      unit: 's',
+    });
+    const queued = meter.createObservableGauge('enforcement.intake.outbox.queued', {
+      description: 'Stored commits waiting to be published to Kafka',
+      unit: '{commit}',
+    });
+    const parkedCases = meter.createObservableGauge('enforcement.intake.relay.parked_cases', {
+      description: 'Cases whose commits the relay set aside (Kafka refuses one for good)',
+      unit: '{case}',
+    });
+    const onAge = (r: ObservableResult) => {
+      const oldest = this.queue[0]?.commit.events[0]?.recordedAt?.getTime();
+      r.observe(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+    };
+    const onQueued = (r: ObservableResult) => r.observe(this.queue.length);
+    const onParked = (r: ObservableResult) => r.observe(this.parkedCases.size);
+    age.addCallback(onAge);
+    queued.addCallback(onQueued);
+    parkedCases.addCallback(onParked);
+    return () => {
+      age.removeCallback(onAge);
+      queued.removeCallback(onQueued);
+      parkedCases.removeCallback(onParked);
+    };
   }
 
   async start(): Promise<void> {
@@ -163,6 +200,7 @@ export class KafkaRelay implements Publisher {
       new Promise((r) => (timer = setTimeout(r, graceMs))),
     ]).finally(() => clearTimeout(timer));
     this.stopped = true;
+    this.unobserve();
     await this.producer.disconnect();
   }
 
@@ -171,6 +209,7 @@ export class KafkaRelay implements Publisher {
     if (this.sweeper) clearInterval(this.sweeper);
     this.stopped = true;
     this.queue = [];
+    this.unobserve();
     await this.producer.disconnect().catch(() => undefined);
   }
 

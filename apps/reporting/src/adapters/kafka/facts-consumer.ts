@@ -3,7 +3,7 @@ import { events } from '@enforcement/contracts';
 import {
   chunkedProjection,
   ConsumerHealth,
-  groupLag,
+  GroupLag,
   KafkaDeadLetters,
   projectionMetrics,
   type ProjectionMetrics,
@@ -39,6 +39,8 @@ export class FactsConsumer {
   private readonly metrics: ProjectionMetrics;
   /** Whether batches are being applied, for readiness. */
   readonly health: ConsumerHealth;
+  /** The group's lag, through one admin connection for the process. */
+  private readonly lagOf: GroupLag;
 
   constructor(
     kafka: Kafka,
@@ -57,7 +59,8 @@ export class FactsConsumer {
     });
     this.health = new ConsumerHealth(opts.log);
     this.health.watch(this.consumer);
-    this.metrics = projectionMetrics('reporting', () => groupLag(kafka, opts.groupId, opts.topic));
+    this.lagOf = new GroupLag(kafka, opts.groupId, opts.topic);
+    this.metrics = projectionMetrics('reporting', this.lagOf);
   }
 
   async start(): Promise<void> {
@@ -81,5 +84,6 @@ export class FactsConsumer {
 
   async stop(): Promise<void> {
     await this.consumer.disconnect();
+    await this.lagOf.close();
   }
 }

@@ -3,7 +3,7 @@ import { events } from '@enforcement/contracts';
 import {
   chunkedProjection,
   ConsumerHealth,
-  groupLag,
+  GroupLag,
   KafkaDeadLetters,
   projectionMetrics,
   type ProjectionMetrics,
@@ -32,6 +32,8 @@ export class ProjectionConsumer {
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0, positions: new Map() };
   private readonly consumer: Consumer;
   private readonly metrics: ProjectionMetrics;
+  /** The group's lag, through one admin connection for the process. */
+  private readonly lagOf: GroupLag;
   /** Whether batches are being applied, for readiness. */
   readonly health: ConsumerHealth;
 
@@ -51,7 +53,8 @@ export class ProjectionConsumer {
     this.consumer = kafka.consumer({ groupId: opts.groupId, maxWaitTimeInMs: 100 });
     this.health = new ConsumerHealth(opts.log);
     this.health.watch(this.consumer);
-    this.metrics = projectionMetrics('supervision-scoring', () => this.lag(kafka));
+    this.lagOf = new GroupLag(kafka, opts.groupId, opts.topic);
+    this.metrics = projectionMetrics('supervision-scoring', this.lagOf);
   }
 
   async start(): Promise<void> {
@@ -96,11 +99,12 @@ export class ProjectionConsumer {
   }
 
   /** Consumer lag: messages on the topic not handled yet, per the broker's high watermarks. */
-  lag(kafka: Kafka): Promise<number> {
-    return groupLag(kafka, this.opts.groupId, this.opts.topic);
+  async lag(): Promise<number> {
+    return (await this.lagOf.read()).total;
   }
 
   async stop(): Promise<void> {
     await this.consumer.disconnect();
+    await this.lagOf.close();
   }
 }

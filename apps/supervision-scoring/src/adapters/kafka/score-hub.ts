@@ -1,35 +1,42 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { scoring } from '@enforcement/contracts';
 import type { ScoreSink } from '../../application/ports.js';
 import { toCaseScore } from '../../application/queries.js';
 import type { CaseView } from '../../domain/case-view.js';
 import type { CaseScoreResult } from '../../domain/scoring-model.js';
 
+/** The consumer groups of score hubs: one per process start. */
+export const WATCH_GROUP_PREFIX = 'scoring-watch-';
+
 /**
  * Live score updates across instances: whichever instance computes a score
  * publishes it to the scores topic; every instance reads that topic (its own
  * group, from the latest offset) and fans it out to its WatchScores streams.
+ * Its group is deleted when it stops; groups that hubs killed before they
+ * could are deleted by the next hub to start, once they have no member left.
  */
 export class KafkaScoreHub implements ScoreSink {
   private readonly emitter = new EventEmitter();
   private readonly consumer: Consumer;
+  readonly groupId = `${WATCH_GROUP_PREFIX}${randomUUID()}`;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly producer: Producer,
     private readonly topic: string,
     private readonly onError: (e: unknown) => void,
   ) {
     this.emitter.setMaxListeners(0);
     this.consumer = kafka.consumer({
-      groupId: `scoring-watch-${randomUUID()}`,
+      groupId: this.groupId,
       maxWaitTimeInMs: 100,
     });
   }
 
   async start(): Promise<void> {
+    await this.removeGroups((admin) => this.abandoned(admin));
     await this.consumer.connect();
     const joined = new Promise<void>((resolve) => {
       const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
@@ -66,5 +73,37 @@ export class KafkaScoreHub implements ScoreSink {
   async stop(): Promise<void> {
     this.emitter.removeAllListeners();
     await this.consumer.disconnect();
+    await this.removeGroups(async () => [this.groupId]);
+  }
+
+  /** Watch groups whose hub is gone: no member left. */
+  private async abandoned(admin: Admin): Promise<string[]> {
+    const ids = (await admin.listGroups()).groups
+      .map((g) => g.groupId)
+      .filter((id) => id.startsWith(WATCH_GROUP_PREFIX));
+    if (ids.length === 0) return [];
+    const { groups } = await admin.describeGroups(ids);
+    return groups.filter((g) => g.members.length === 0).map((g) => g.groupId);
+  }
+
+  /** Deletes groups, best effort: a group that gained a member meanwhile stays. */
+  private async removeGroups(which: (admin: Admin) => Promise<string[]>): Promise<void> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const ids = await which(admin);
+      if (ids.length > 0)
+        await admin.deleteGroups(ids).catch((e: { groups?: { error?: { type?: string } }[] }) => {
+          // Gained a member, or deleted by another hub meanwhile: nothing to do.
+          const benign = (e.groups ?? []).every((g) =>
+            ['NON_EMPTY_GROUP', 'GROUP_ID_NOT_FOUND'].includes(g.error?.type ?? ''),
+          );
+          if (!benign || !e.groups) this.onError(e);
+        });
+    } catch (e) {
+      this.onError(e);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 }
