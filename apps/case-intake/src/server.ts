@@ -23,7 +23,7 @@ import { chainKeysFrom } from './application/chain-keys.js';
 import { KafkaRelay } from './adapters/kafka/relay.js';
 import { intakeService } from './adapters/grpc/intake-service.js';
 import { MongoEventStore } from './adapters/mongo/event-store.js';
-import type { IntakeDeps } from './application/execute-command.js';
+import { brokenHistories, type IntakeDeps } from './application/execute-command.js';
 import { systemClock, type Clock } from './application/ports.js';
 import { HeadCache } from './application/stream-cache.js';
 import type { IntakeConfig } from './config.js';
@@ -99,6 +99,8 @@ export async function createCaseIntake(
   });
   // Read to the end before anything is appended or verified against it.
   await checkpoints.start();
+  // At 0 from the start, so that an alert on its increase sees the first break.
+  brokenHistories().add(0);
   const relay = new KafkaRelay(kafka, store, {
     topic: topics.caseEvents,
     checkpoints: {

@@ -20,6 +20,7 @@ import { IntakeClient } from './adapters/grpc/intake-client.js';
 import { scoringService } from './adapters/grpc/scoring-service.js';
 import { intakeTokenSource } from './adapters/grpc/intake-token.js';
 import { KafkaScoreHub } from './adapters/kafka/score-hub.js';
+import { observeUnansweredOrders } from './adapters/order-metrics.js';
 import type { Clock } from './application/ports.js';
 import type { ScoringConfig } from './config.js';
 import { DEFAULT_RULES } from './domain/rules.js';
@@ -123,8 +124,10 @@ export async function createSupervisionScoring(
     { store: () => ping(mongo.db), consumer: runtime.consumerHealth },
     { intervalMs: config.HEALTH_CHECK_MS, log },
   );
+  const unobserveOrders = observeUnansweredOrders(() => runtime.reader().orders(undefined));
 
   const closeAll = async () => {
+    unobserveOrders();
     await hub.stop().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     intake.close();

@@ -111,6 +111,8 @@ export function projectionMetrics(service: string, lag: GroupLag): ProjectionMet
   const deadLetters = meter.createCounter('enforcement.projection.dead_letters', {
     description: 'Case events sent to the dead-letter topic',
   });
+  // At 0 from the start, so that an alert on its increase sees the first one.
+  deadLetters.add(0, attrs);
   let recordedMs = 0;
   meter
     .createObservableGauge('enforcement.projection.lag', {

@@ -47,7 +47,7 @@ const accepted = () =>
     description: 'Case events accepted and stored (the ingest rate), by command',
   }));
 let brokenCounter: Counter | undefined;
-const brokenHistories = () =>
+export const brokenHistories = () =>
   (brokenCounter ??= metrics
     .getMeter('case-intake')
     .createCounter('enforcement.intake.broken_histories', {

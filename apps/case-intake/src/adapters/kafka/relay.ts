@@ -121,6 +121,8 @@ export class KafkaRelay implements Publisher {
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     this.unobserve = this.observe();
+    // At 0 from the start, so that an alert on its increase sees the first one.
+    parked().add(0);
   }
 
   /**

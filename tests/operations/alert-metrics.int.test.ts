@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metrics } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { parse } from 'yaml';
+import { intake } from '@enforcement/contracts';
+import { DISTRICTS } from '@enforcement/reference-data';
+import { eventually, repoRoot, tokenFor, uniqueName, unary } from '@enforcement/testing';
+import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
+
+interface Rule {
+  alert: string;
+  expr: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** The alert rules the compose file's Prometheus loads. */
+const rules = (): Rule[] =>
+  (
+    parse(readFileSync(join(repoRoot(), 'infra/prometheus/alerts.yml'), 'utf8')) as {
+      groups: { rules: Rule[] }[];
+    }
+  ).groups.flatMap((g) => g.rules);
+
+/** The metric names an expression reads (ours all start with enforcement_). */
+const namesIn = (expr: string) => [...new Set(expr.match(/\benforcement_[a-z0-9_]+/g) ?? [])];
+
+describe('the alerts read metrics the services export, under the names the rules use', () => {
+  // The Prometheus exposition the services give a scraper, as the compose file's Prometheus reads it.
+  const exporter = new PrometheusExporter({ host: '127.0.0.1', port: 0, preventServerStart: true });
+  const meters = new MeterProvider({ readers: [exporter] });
+  let sys: WholeSystem;
+
+  beforeAll(async () => {
+    metrics.setGlobalMeterProvider(meters);
+    sys = await startWholeSystem({ rulesTickMs: 300 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await sys?.stop();
+    await meters.shutdown();
+    metrics.disable();
+  });
+
+  const scrape = async () =>
+    new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const res = {
+        statusCode: 0,
+        setHeader: () => undefined,
+        write: (c: string | Buffer) => chunks.push(Buffer.from(c)),
+        end: (c?: string | Buffer) => {
+          if (c) chunks.push(Buffer.from(c));
+          resolve(Buffer.concat(chunks).toString());
+        },
+        on: () => undefined,
+      };
+      try {
+        exporter.getMetricsRequestHandler({} as never, res as never);
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+
+  it('exports every metric an alert rule names, once the pipeline has moved', async () => {
+    const caseId = uniqueName('alerted');
+    const md = await tokenFor(['agency'], ['lz-eeb']);
+    await unary<intake.CommandResult>((cb) =>
+      sys.intakeClient.registerCase(
+        intake.RegisterCaseRequest.fromPartial({
+          meta: {
+            commandId: `${caseId}:1`,
+            caseId,
+            occurredAt: new Date(Date.now() - 100 * 86_400_000),
+          },
+          agencyId: 'lz-eeb',
+          district: DISTRICTS[0],
+          domain: 1,
+          violationCode: 'ENV-AIR-001',
+          legalBasis: '《大气污染防治法》第九十九条',
+          source: 1,
+          parties: [{ kind: 2, name: '柳州某公司', identifier: '9145' }],
+          title: 'alerted',
+        }),
+        md,
+        cb,
+      ),
+    );
+    const all = rules();
+    const wanted = [...new Set(all.flatMap((r) => namesIn(r.expr)))];
+    const text = await eventually(
+      async () => {
+        const t = await scrape();
+        return wanted.every((n) => new RegExp(`^${n}(\\{| )`, 'm').test(t)) ? t : undefined;
+      },
+      { timeoutMs: 60_000, what: 'every metric an alert names to be exported', intervalMs: 1_000 },
+    ).catch(async (e: unknown) => {
+      const t = await scrape();
+      const missing = wanted.filter((n) => !new RegExp(`^${n}(\\{| )`, 'm').test(t));
+      throw new Error(
+        `${(e as Error).message}; missing ${missing.join(', ')}; exported:\n${[...new Set(t.match(/^enforcement_[a-z0-9_]+/gm))].join('\n')}`,
+      );
+    });
+    // One rule per condition the operators asked for, each reading an exported metric.
+    expect(all.map((r) => r.alert)).toEqual(
+      expect.arrayContaining([
+        'PublicationStalled',
+        'ConsumerLagGrowing',
+        'ParkedCase',
+        'DeadLetter',
+        'EscalatedOrderUnanswered',
+        'StoreUnreachable',
+        'HashChainBreak',
+      ]),
+    );
+    for (const r of all) expect(namesIn(r.expr), r.alert).not.toEqual([]);
+    // Every label a rule groups or filters by is on the series it reads
+    // (job and instance come from Prometheus's scrape).
+    for (const r of all) {
+      const exported = new Set(['job', 'instance']);
+      for (const n of namesIn(r.expr))
+        for (const m of text.matchAll(new RegExp(`^${n}\\{([^}]*)\\}`, 'gm')))
+          for (const l of (m[1] ?? '').matchAll(/(\w+)="/g)) exported.add(l[1] ?? '');
+      const used = [
+        ...[...r.expr.matchAll(/\b(?:by|on|without)\s*\(([^)]*)\)/g)].flatMap((m) =>
+          (m[1] ?? '')
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+        ),
+        ...[...r.expr.matchAll(/\{([^}]*)\}/g)].flatMap((m) =>
+          [...(m[1] ?? '').matchAll(/(\w+)\s*=/g)].map((x) => x[1] ?? ''),
+        ),
+      ];
+      for (const label of used) expect(exported, `${r.alert}: label ${label}`).toContain(label);
+    }
+    for (const n of wanted) expect(text).toMatch(new RegExp(`^${n}(\\{| )`, 'm'));
+  });
+
+  it("is what the compose file's Prometheus loads, scraping every service", () => {
+    const config = parse(
+      readFileSync(join(repoRoot(), 'infra/prometheus/prometheus.yml'), 'utf8'),
+    ) as { rule_files: string[]; scrape_configs: { job_name: string }[] };
+    expect(config.rule_files).toEqual(['alerts.yml']);
+    expect(config.scrape_configs.map((c) => c.job_name).sort()).toEqual([
+      'case-intake',
+      'reporting',
+      'supervision-scoring',
+    ]);
+    const compose = parse(readFileSync(join(repoRoot(), 'infra/docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { volumes?: string[] }>;
+    };
+    expect(compose.services.prometheus?.volumes).toContain('./prometheus:/etc/prometheus:ro');
+  });
+});
