@@ -103,7 +103,8 @@ describe('enforce submit through an intake outage', () => {
   });
 
   it('gives up on an intake that never answers, with a summary and exit 1', async () => {
-    const out = await submit(file, `127.0.0.1:${await freePort()}`, 2);
+    const port = await freePort();
+    const out = await submit(file, `127.0.0.1:${port}`, 2);
     expect(out.code).toBe(1);
     const summary = JSON.parse(out.stdout) as {
       acked: number;
@@ -112,6 +113,9 @@ describe('enforce submit through an intake outage', () => {
     };
     expect(summary.acked).toBe(0);
     expect(summary.unanswered).toBeGreaterThan(0);
-    expect(summary.failure).toMatch(/intake did not answer for 2 s/);
+    // Says which service, where it was looked for and why it did not answer.
+    expect(summary.failure).toContain(
+      `case-intake at 127.0.0.1:${port} (--intake) did not answer for 2 s (UNAVAILABLE:`,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metrics } from '@opentelemetry/api';
@@ -25,10 +25,26 @@ const rules = (): Rule[] =>
     }
   ).groups.flatMap((g) => g.rules);
 
+/** Every query of the provisioned Grafana dashboards, as alert-like rules: a title and an expression. */
+const panels = (): Rule[] =>
+  readdirSync(join(repoRoot(), 'infra/grafana/dashboards'))
+    .filter((f) => f.endsWith('.json'))
+    .flatMap((f) => {
+      const d = JSON.parse(
+        readFileSync(join(repoRoot(), 'infra/grafana/dashboards', f), 'utf8'),
+      ) as {
+        title: string;
+        panels: { title: string; targets: { expr: string }[] }[];
+      };
+      return d.panels.flatMap((p) =>
+        p.targets.map((t) => ({ alert: `${d.title} / ${p.title}`, expr: t.expr })),
+      );
+    });
+
 /** The metric names an expression reads (ours all start with enforcement_). */
 const namesIn = (expr: string) => [...new Set(expr.match(/\benforcement_[a-z0-9_]+/g) ?? [])];
 
-describe('the alerts read metrics the services export, under the names the rules use', () => {
+describe('the alerts and dashboards read metrics the services export, under the names they use', () => {
   // The Prometheus exposition the services give a scraper, as the compose file's Prometheus reads it.
   const exporter = new PrometheusExporter({ host: '127.0.0.1', port: 0, preventServerStart: true });
   const meters = new MeterProvider({ readers: [exporter] });
@@ -65,7 +81,7 @@ describe('the alerts read metrics the services export, under the names the rules
       }
     });
 
-  it('exports every metric an alert rule names, once the pipeline has moved', async () => {
+  it('exports every metric an alert rule or a dashboard panel names, once the pipeline has moved', async () => {
     const caseId = uniqueName('alerted');
     const md = await tokenFor(['agency'], ['lz-eeb']);
     await unary<intake.CommandResult>((cb) =>
@@ -89,7 +105,7 @@ describe('the alerts read metrics the services export, under the names the rules
         cb,
       ),
     );
-    const all = rules();
+    const all = [...rules(), ...panels()];
     const wanted = [...new Set(all.flatMap((r) => namesIn(r.expr)))];
     const text = await eventually(
       async () => {
@@ -154,5 +170,35 @@ describe('the alerts read metrics the services export, under the names the rules
       services: Record<string, { volumes?: string[] }>;
     };
     expect(compose.services.prometheus?.volumes).toContain('./prometheus:/etc/prometheus:ro');
+    // Grafana provisions the Prometheus data source and every dashboard file.
+    expect(compose.services.grafana?.volumes).toEqual([
+      './grafana/provisioning:/etc/grafana/provisioning:ro',
+      './grafana/dashboards:/var/lib/grafana/dashboards:ro',
+    ]);
+    const provider = parse(
+      readFileSync(
+        join(repoRoot(), 'infra/grafana/provisioning/dashboards/enforcement.yml'),
+        'utf8',
+      ),
+    ) as { providers: { options: { path: string } }[] };
+    expect(provider.providers[0]?.options.path).toBe('/var/lib/grafana/dashboards');
+    const source = parse(
+      readFileSync(
+        join(repoRoot(), 'infra/grafana/provisioning/datasources/prometheus.yml'),
+        'utf8',
+      ),
+    ) as { datasources: { uid: string; url: string }[] };
+    expect(source.datasources[0]).toMatchObject({
+      uid: 'prometheus',
+      url: 'http://prometheus:9090',
+    });
+    // Four dashboards: the pipeline, and one per service, each panel on that data source.
+    const titles = readdirSync(join(repoRoot(), 'infra/grafana/dashboards')).sort();
+    expect(titles).toEqual([
+      'case-intake.json',
+      'pipeline.json',
+      'reporting.json',
+      'supervision-scoring.json',
+    ]);
   });
 });
