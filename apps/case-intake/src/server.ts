@@ -66,7 +66,8 @@ export async function createCaseIntake(
     reflection: config.GRPC_REFLECTION,
   };
   const chainKeys = chainKeysFrom(config);
-  const log = o.log ?? logTo(createLogger('case-intake'));
+  const logger = createLogger('case-intake');
+  const log = o.log ?? logTo(logger);
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
   const store = new MongoEventStore(mongo.db, {
@@ -77,7 +78,13 @@ export async function createCaseIntake(
   const accessLog = new MongoAccessLog(mongo.db);
   await accessLog.init();
 
-  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);
+  // kafkajs logs through the service's logger: one shape, one path to OpenTelemetry.
+  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, (e) =>
+    logger[e.level](
+      { logger: 'kafkajs', namespace: e.namespace, broker: e.broker, error: e.error },
+      e.message,
+    ),
+  );
   await ensureTopics(kafka, [
     { topic: topics.caseEvents, numPartitions: config.CASE_EVENTS_PARTITIONS },
     { topic: topics.intakeSubmissions, numPartitions: 6 },

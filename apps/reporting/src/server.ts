@@ -42,10 +42,17 @@ export async function createReporting(
     credentials: serverCredentialsFrom(config),
     reflection: config.GRPC_REFLECTION,
   };
-  const log = o.log ?? logTo(createLogger('reporting'));
+  const logger = createLogger('reporting');
+  const log = o.log ?? logTo(logger);
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
-  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);
+  // kafkajs logs through the service's logger: one shape, one path to OpenTelemetry.
+  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, (e) =>
+    logger[e.level](
+      { logger: 'kafkajs', namespace: e.namespace, broker: e.broker, error: e.error },
+      e.message,
+    ),
+  );
   await ensureTopics(kafka, [
     { topic: topics.caseEvents, numPartitions: 12 },
     { topic: topics.reportingDeadLetter, numPartitions: 1 },

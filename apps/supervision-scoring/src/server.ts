@@ -54,10 +54,17 @@ export async function createSupervisionScoring(
     reflection: config.GRPC_REFLECTION,
   };
   const intakeToken = intakeTokenSource(config);
-  const log = o.log ?? logTo(createLogger('supervision-scoring'));
+  const logger = createLogger('supervision-scoring');
+  const log = o.log ?? logTo(logger);
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
-  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID);
+  // kafkajs logs through the service's logger: one shape, one path to OpenTelemetry.
+  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, (e) =>
+    logger[e.level](
+      { logger: 'kafkajs', namespace: e.namespace, broker: e.broker, error: e.error },
+      e.message,
+    ),
+  );
   await ensureTopics(kafka, [
     { topic: topics.caseEvents, numPartitions: 12 },
     { topic: topics.scoringDeadLetter, numPartitions: 1 },

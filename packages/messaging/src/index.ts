@@ -1,5 +1,12 @@
 export { Topics, Header, namespaced, namespacedGroup, type TopicNames } from './topics.js';
-export { createKafka, ensureTopics, groupLag, GroupLag, type Lag } from './kafka.js';
+export {
+  createKafka,
+  ensureTopics,
+  groupLag,
+  GroupLag,
+  type KafkaLogEntry,
+  type Lag,
+} from './kafka.js';
 export {
   traceHeaders,
   contextFromHeaders,

@@ -7,7 +7,29 @@ import { Kafka, logLevel, type Admin, type ITopicConfig, type logCreator } from 
 const TRANSIENT =
   /coordinator is loading|coordinator is not available|not the correct coordinator|leader not available|There is no leader|rebalance in progress|not coordinator|ECONNREFUSED|Connection error|Failed to connect to seed broker|Closed connection|does not host this topic-partition|not the leader for that topic-partition/i;
 
-const quietLogs: logCreator =
+/** One kafkajs log entry, for a service's own logger. */
+export interface KafkaLogEntry {
+  readonly level: 'error' | 'warn' | 'info' | 'debug';
+  readonly namespace: string;
+  readonly message: string;
+  readonly error?: string;
+  readonly broker?: unknown;
+}
+
+const LEVELS: Record<number, KafkaLogEntry['level']> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/**
+ * kafkajs's logs, without the transient ones it retries by itself, written
+ * through `sink` (the service's logger, so they come out in its shape and
+ * reach OpenTelemetry with its other logs), or as JSON lines on stderr.
+ */
+const quietLogs =
+  (sink?: (e: KafkaLogEntry) => void): logCreator =>
   () =>
   ({ namespace, level, log }) => {
     const { message, error, ...rest } = log as { message: string; error?: string } & Record<
@@ -15,23 +37,27 @@ const quietLogs: logCreator =
       unknown
     >;
     if (TRANSIENT.test(String(error ?? '')) || TRANSIENT.test(message)) return;
-    const line = JSON.stringify({
-      level: logLevel[level],
-      logger: 'kafkajs',
+    const entry: KafkaLogEntry = {
+      level: LEVELS[level] ?? 'error',
       namespace,
       message,
       error,
       broker: rest.broker,
-    });
-    console.error(line);
+    };
+    if (sink) sink(entry);
+    else console.error(JSON.stringify({ ...entry, logger: 'kafkajs' }));
   };
 
-export function createKafka(brokers: string[], clientId: string): Kafka {
+export function createKafka(
+  brokers: string[],
+  clientId: string,
+  log?: (e: KafkaLogEntry) => void,
+): Kafka {
   return new Kafka({
     clientId,
     brokers,
     logLevel: logLevel.ERROR,
-    logCreator: quietLogs,
+    logCreator: quietLogs(log),
     retry: { initialRetryTime: 200, retries: 10 },
   });
 }
