@@ -105,6 +105,20 @@ describe('the alerts and dashboards read metrics the services export, under the 
         cb,
       ),
     );
+    // And one refused: a registration without parties.
+    await unary<intake.CommandResult>((cb) =>
+      sys.intakeClient.registerCase(
+        intake.RegisterCaseRequest.fromPartial({
+          meta: { commandId: `${caseId}-bad:1`, caseId: `${caseId}-bad`, occurredAt: new Date() },
+          agencyId: 'lz-eeb',
+          district: DISTRICTS[0],
+          domain: 1,
+          violationCode: 'ENV-AIR-001',
+        }),
+        md,
+        cb,
+      ),
+    ).catch(() => undefined);
     const all = [...rules(), ...panels()];
     const wanted = [...new Set(all.flatMap((r) => namesIn(r.expr)))];
     const text = await eventually(

@@ -7,6 +7,8 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { MongoDBInstrumentation } from '@opentelemetry/instrumentation-mongodb';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createLogger } from './log.js';
 
@@ -16,6 +18,8 @@ export interface TelemetryOptions {
   readonly serviceVersion?: string;
   /** Replaces the exporters chosen by OTEL_TRACES_EXPORTER (tests pass an in-memory one). */
   readonly spanProcessors?: SpanProcessor[];
+  /** Replaces the readers chosen by OTEL_METRICS_EXPORTER (tests pass an in-memory one). */
+  readonly metricReaders?: IMetricReader[];
 }
 
 let running: NodeSDK | undefined;
@@ -58,7 +62,8 @@ const dropSpans: SpanProcessor = {
 
 /**
  * Starts the OpenTelemetry NodeSDK once per process, with the maintained
- * instrumentations for grpc-js, kafkajs and the mongodb driver. Call it before
+ * instrumentations for grpc-js, kafkajs, the mongodb driver and the Node.js
+ * runtime (event loop, heap, GC). Call it before
  * those libraries load (see ./register). Export follows the standard OTEL_*
  * variables; with neither OTEL_TRACES_EXPORTER nor an OTLP endpoint set,
  * nothing is exported, rather than retrying a collector that is not there.
@@ -79,8 +84,11 @@ export function startTelemetry(opts: TelemetryOptions = {}): NodeSDK {
       new GrpcInstrumentation(),
       new KafkaJsInstrumentation(),
       new MongoDBInstrumentation({ enhancedDatabaseReporting: false }),
+      // The runtime's own metrics: event-loop delay and utilization, heap, GC.
+      new RuntimeNodeInstrumentation(),
     ],
     ...(spanProcessors ? { spanProcessors } : {}),
+    ...(opts.metricReaders ? { metricReaders: opts.metricReaders } : {}),
   });
   sdk.start();
   running = sdk;

@@ -3,6 +3,7 @@ import { events, type intake } from '@enforcement/contracts';
 import type { Principal } from '@enforcement/auth';
 import type { BenchmarkTable } from '@enforcement/reference-data';
 import { decide } from '../domain/decide.js';
+import { DomainError } from '@enforcement/errors';
 import { fail } from '../domain/errors.js';
 import type { CaseState } from '../domain/state.js';
 import type { Command } from '../domain/types.js';
@@ -177,6 +178,30 @@ export async function executeCommand(
   principal: Principal,
   command: intake.Command,
   /** For a command from a SubmitEvents stream: how far the stream is stored (see CaseEvent.feed_floor). */
+  feedFloor?: (occurredAt: Date) => Date,
+): Promise<intake.CommandResult> {
+  try {
+    return await execute(deps, principal, command, feedFloor);
+  } catch (e) {
+    // Refusals by their rule (VALIDATION.*, CASE.*, AUTH.*…), for the operators' dashboards.
+    if (e instanceof DomainError)
+      rejected().add(1, { code: e.code, command: command.kind?.$case ?? 'none' });
+    throw e;
+  }
+}
+
+let rejectedCounter: Counter | undefined;
+const rejected = () =>
+  (rejectedCounter ??= metrics
+    .getMeter('case-intake')
+    .createCounter('enforcement.intake.rejected', {
+      description: 'Commands refused, by the rule that refused them (code) and command',
+    }));
+
+async function execute(
+  deps: IntakeDeps,
+  principal: Principal,
+  command: intake.Command,
   feedFloor?: (occurredAt: Date) => Date,
 ): Promise<intake.CommandResult> {
   const c = command.kind;
