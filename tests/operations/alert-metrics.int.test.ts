@@ -5,7 +5,7 @@ import { metrics } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { parse } from 'yaml';
-import { intake } from '@enforcement/contracts';
+import { intake, reporting } from '@enforcement/contracts';
 import { DISTRICTS } from '@enforcement/reference-data';
 import { eventually, repoRoot, tokenFor, uniqueName, unary } from '@enforcement/testing';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
@@ -116,6 +116,15 @@ describe('the alerts and dashboards read metrics the services export, under the 
           violationCode: 'ENV-AIR-001',
         }),
         md,
+        cb,
+      ),
+    ).catch(() => undefined);
+    // And a year's statistics asked for.
+    const reader = await tokenFor(['reporting']);
+    await unary<reporting.GetAnnualStatisticsResponse>((cb) =>
+      sys.reportingClient.getAnnualStatistics(
+        reporting.GetAnnualStatisticsRequest.fromPartial({ year: 2021 }),
+        reader,
         cb,
       ),
     ).catch(() => undefined);

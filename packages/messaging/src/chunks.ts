@@ -46,6 +46,7 @@ export function chunkedProjection(o: {
       const chunk = batch.messages.slice(i, i + o.chunkSize);
       // A slow chunk (a busy store) must not cost the group membership: keep heartbeating.
       const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
+      const started = performance.now();
       const outcomes = await processTraced(o.name, chunk, () =>
         o.apply(
           batch.partition,
@@ -63,6 +64,7 @@ export function chunkedProjection(o: {
         })
         .finally(() => clearInterval(beating));
       o.health?.applied();
+      o.metrics.chunk((performance.now() - started) / 1000, chunk.length);
       for (const outcome of outcomes) {
         o.metrics.outcome(outcome);
         if (outcome === 'duplicate') o.stats.duplicates++;

@@ -98,6 +98,8 @@ export function startPublishSpan(name: string, parent: Record<string, string>) {
  */
 export interface ProjectionMetrics {
   outcome(outcome: string, n?: number): void;
+  /** A chunk applied and written: how long it took (s) and how many messages it held. */
+  chunk(seconds: number, messages: number): void;
   /** The recording time (ms) of an event just applied. */
   recorded(ms: number): void;
 }
@@ -113,6 +115,11 @@ export function projectionMetrics(service: string, lag: GroupLag): ProjectionMet
   });
   // At 0 from the start, so that an alert on its increase sees the first one.
   deadLetters.add(0, attrs);
+  const chunkDuration = meter.createHistogram('enforcement.projection.chunk.duration', {
+    description: 'Time to apply a chunk of messages and write what it changed',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] },
+  });
   let recordedMs = 0;
   meter
     .createObservableGauge('enforcement.projection.lag', {
@@ -146,6 +153,8 @@ export function projectionMetrics(service: string, lag: GroupLag): ProjectionMet
       applied.add(n, { ...attrs, outcome });
       if (outcome === 'poison') deadLetters.add(n, attrs);
     },
+    chunk: (seconds: number, messages: number) =>
+      chunkDuration.record(seconds, { ...attrs, 'messaging.batch.message_count': messages }),
     recorded: (ms: number) => {
       if (ms > recordedMs) recordedMs = ms;
     },

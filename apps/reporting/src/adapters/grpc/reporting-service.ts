@@ -1,3 +1,4 @@
+import { metrics } from '@opentelemetry/api';
 import type { Metadata, sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
 import { hasRole, type Principal, type Verifier } from '@enforcement/auth';
 import { reporting } from '@enforcement/contracts';
@@ -74,49 +75,71 @@ export function reportingService(
   issuer = '',
 ): reporting.ReportingServiceServer {
   const fault = (e: unknown) => toServiceError(e, onUnexpected) as ServiceError;
+  const duration = metrics.getMeter('reporting').createHistogram('enforcement.report.duration', {
+    description:
+      "Time to answer for a year's statistics or its rendered report, by call and outcome",
+    unit: 's',
+    advice: { explicitBucketBoundaries: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30] },
+  });
   const query =
-    <Req, Res>(run: (r: Req) => Promise<Res>) =>
+    <Req, Res>(name: string, run: (r: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      const started = performance.now();
+      const took = (outcome: string) =>
+        duration.record((performance.now() - started) / 1000, { 'rpc.method': name, outcome });
       verify(bearer(call.metadata))
         .then((p) => {
           mayReport(p);
           return run(call.request);
         })
         .then(
-          (r) => callback(null, r),
-          (e: unknown) => callback(fault(e)),
+          (r) => {
+            took('ok');
+            callback(null, r);
+          },
+          (e: unknown) => {
+            took('error');
+            callback(fault(e));
+          },
         );
     };
 
   return {
-    getAnnualStatistics: query(async (r: reporting.GetAnnualStatisticsRequest) => {
-      const grouping = GROUP_BY[r.groupBy];
-      if (!grouping) throw invalid('REPORT.GROUP_BY', 'group_by', `unknown grouping ${r.groupBy}`);
-      const s = await reports.statistics(r.year, r.asOf, basisOf(r), r.recordedThrough);
-      return {
-        year: s.year,
-        overall: toStatistics(s.overall),
-        groups: grouping === 'NONE' ? [] : s.groups[grouping].map(toStatistics),
-        digest: digestOf(s, grouping),
-        ...moments(s),
-      };
-    }),
-    renderAnnualReport: query(async (r: reporting.RenderAnnualReportRequest) => {
-      const format = FORMATS[r.format];
-      if (!format)
-        throw invalid(
-          'REPORT.FORMAT',
-          'format',
-          `must be one of JSON, CSV, MARKDOWN, HTML (got ${reporting.reportFormatToJSON(r.format)})`,
-        );
-      const s = await reports.statistics(r.year, r.asOf, basisOf(r), r.recordedThrough);
-      const out = render(s, format, issuer);
-      return {
-        content: out.content,
-        contentType: out.contentType,
-        digest: out.digest,
-        ...moments(s),
-      };
-    }),
+    getAnnualStatistics: query(
+      'GetAnnualStatistics',
+      async (r: reporting.GetAnnualStatisticsRequest) => {
+        const grouping = GROUP_BY[r.groupBy];
+        if (!grouping)
+          throw invalid('REPORT.GROUP_BY', 'group_by', `unknown grouping ${r.groupBy}`);
+        const s = await reports.statistics(r.year, r.asOf, basisOf(r), r.recordedThrough);
+        return {
+          year: s.year,
+          overall: toStatistics(s.overall),
+          groups: grouping === 'NONE' ? [] : s.groups[grouping].map(toStatistics),
+          digest: digestOf(s, grouping),
+          ...moments(s),
+        };
+      },
+    ),
+    renderAnnualReport: query(
+      'RenderAnnualReport',
+      async (r: reporting.RenderAnnualReportRequest) => {
+        const format = FORMATS[r.format];
+        if (!format)
+          throw invalid(
+            'REPORT.FORMAT',
+            'format',
+            `must be one of JSON, CSV, MARKDOWN, HTML (got ${reporting.reportFormatToJSON(r.format)})`,
+          );
+        const s = await reports.statistics(r.year, r.asOf, basisOf(r), r.recordedThrough);
+        const out = render(s, format, issuer);
+        return {
+          content: out.content,
+          contentType: out.contentType,
+          digest: out.digest,
+          ...moments(s),
+        };
+      },
+    ),
   };
 }
