@@ -12,9 +12,8 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-node';
-import { intake } from '@enforcement/contracts';
-import { DISTRICTS } from '@enforcement/reference-data';
-import { eventually, tokenFor, uniqueName, unary } from '@enforcement/testing';
+import { eventually, uniqueName } from '@enforcement/testing';
+import { registerOverdueCase } from '../support/overdue-case.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
 describe('one trace and the metrics across the services', () => {
@@ -44,29 +43,8 @@ describe('one trace and the metrics across the services', () => {
 
   it('follows a registered case from the intake call through Kafka into scoring and reporting', async () => {
     const caseId = uniqueName('traced');
-    const md = await tokenFor(['agency'], ['lz-eeb']);
-    await unary<intake.CommandResult>((cb) =>
-      sys.intakeClient.registerCase(
-        intake.RegisterCaseRequest.fromPartial({
-          // Registered 100 days ago: past its deadline, so the rules open an order.
-          meta: {
-            commandId: `${caseId}:1`,
-            caseId,
-            occurredAt: new Date(Date.now() - 100 * 86_400_000),
-          },
-          agencyId: 'lz-eeb',
-          district: DISTRICTS[0],
-          domain: 1,
-          violationCode: 'ENV-AIR-001',
-          legalBasis: '《大气污染防治法》第九十九条',
-          source: 1,
-          parties: [{ kind: 2, name: '柳州某公司', identifier: '9145' }],
-          title: 'traced',
-        }),
-        md,
-        cb,
-      ),
-    );
+    // Registered 100 days ago: past its deadline, so the rules open an order.
+    await registerOverdueCase(sys, caseId);
     const spans = exporter.getFinishedSpans();
     const command = spans.find(
       (s) => s.name === 'intake registerCase' && s.attributes['case.id'] === caseId,

@@ -5,9 +5,9 @@ import { metrics } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { parse } from 'yaml';
-import { intake, reporting } from '@enforcement/contracts';
-import { DISTRICTS } from '@enforcement/reference-data';
+import { reporting } from '@enforcement/contracts';
 import { eventually, repoRoot, tokenFor, uniqueName, unary } from '@enforcement/testing';
+import { registerOverdueCase } from '../support/overdue-case.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
 interface Rule {
@@ -83,42 +83,9 @@ describe('the alerts and dashboards read metrics the services export, under the 
 
   it('exports every metric an alert rule or a dashboard panel names, once the pipeline has moved', async () => {
     const caseId = uniqueName('alerted');
-    const md = await tokenFor(['agency'], ['lz-eeb']);
-    await unary<intake.CommandResult>((cb) =>
-      sys.intakeClient.registerCase(
-        intake.RegisterCaseRequest.fromPartial({
-          meta: {
-            commandId: `${caseId}:1`,
-            caseId,
-            occurredAt: new Date(Date.now() - 100 * 86_400_000),
-          },
-          agencyId: 'lz-eeb',
-          district: DISTRICTS[0],
-          domain: 1,
-          violationCode: 'ENV-AIR-001',
-          legalBasis: '《大气污染防治法》第九十九条',
-          source: 1,
-          parties: [{ kind: 2, name: '柳州某公司', identifier: '9145' }],
-          title: 'alerted',
-        }),
-        md,
-        cb,
-      ),
-    );
+    await registerOverdueCase(sys, caseId);
     // And one refused: a registration without parties.
-    await unary<intake.CommandResult>((cb) =>
-      sys.intakeClient.registerCase(
-        intake.RegisterCaseRequest.fromPartial({
-          meta: { commandId: `${caseId}-bad:1`, caseId: `${caseId}-bad`, occurredAt: new Date() },
-          agencyId: 'lz-eeb',
-          district: DISTRICTS[0],
-          domain: 1,
-          violationCode: 'ENV-AIR-001',
-        }),
-        md,
-        cb,
-      ),
-    ).catch(() => undefined);
+    await registerOverdueCase(sys, `${caseId}-bad`, { parties: false }).catch(() => undefined);
     // And a year's statistics asked for.
     const reader = await tokenFor(['reporting']);
     await unary<reporting.GetAnnualStatisticsResponse>((cb) =>

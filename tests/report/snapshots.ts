@@ -9,16 +9,10 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { printToPdf, findChromium } from '@enforcement/cli/pdf';
-import { generateYear, SyntheticHistory } from '@enforcement/generator';
 import { cityDate } from '@enforcement/reference-data';
-import {
-  applyFact,
-  emptyFacts,
-  render,
-  StatisticsFold,
-  type CaseFacts,
-} from '@enforcement/reporting';
+import { render } from '@enforcement/reporting';
 import { repoRoot } from '@enforcement/testing';
+import { statisticsOfYear } from '../support/year-report.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,22 +24,12 @@ const { values } = parseArgs({
 const out = join(repoRoot(), values.out);
 mkdirSync(out, { recursive: true });
 
-const year = generateYear({
-  seed: values.seed,
-  year: 2021,
-  cases: Number(values.cases),
-  evaluate: true,
-});
-const history = new SyntheticHistory();
-const facts = new Map<string, CaseFacts>();
-for (const command of year.stream()) {
-  const e = history.next(command);
-  facts.set(e.caseId, applyFact(facts.get(e.caseId) ?? emptyFacts(e.caseId), e));
-}
 // As of the end of March 2022: the year closed, its late conclusions in.
-const fold = new StatisticsFold(2021, cityDate(2022, 4, 1).getTime());
-for (const f of facts.values()) fold.add(f);
-const s = fold.result();
+const s = statisticsOfYear({
+  seed: values.seed,
+  cases: Number(values.cases),
+  asOfMs: cityDate(2022, 4, 1).getTime(),
+});
 
 const base = join(out, 'annual-report-2021');
 const html = render(s, 'HTML').content;

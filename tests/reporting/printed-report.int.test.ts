@@ -1,28 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { printToPdf } from '@enforcement/cli/pdf';
-import { generateYear, SyntheticHistory } from '@enforcement/generator';
-import {
-  applyFact,
-  emptyFacts,
-  render,
-  StatisticsFold,
-  type CaseFacts,
-} from '@enforcement/reporting';
+import { render } from '@enforcement/reporting';
 import { A4_POINTS, measureInBrowser, pdfPages } from '../support/browser.js';
+import { statisticsOfYear } from '../support/year-report.js';
 
 /** A generated year's report, rendered by reporting's own renderer. */
-function reportOfYear(): string {
-  const year = generateYear({ seed: 'printed', year: 2021, cases: 900, evaluate: true });
-  const history = new SyntheticHistory();
-  const facts = new Map<string, CaseFacts>();
-  for (const command of year.stream()) {
-    const e = history.next(command);
-    facts.set(e.caseId, applyFact(facts.get(e.caseId) ?? emptyFacts(e.caseId), e));
-  }
-  const fold = new StatisticsFold(2021, Date.now());
-  for (const f of facts.values()) fold.add(f);
-  return render(fold.result(), 'HTML').content.toString('utf8');
-}
+const reportOfYear = (): string =>
+  render(
+    statisticsOfYear({ seed: 'printed', cases: 900, asOfMs: Date.now() }),
+    'HTML',
+  ).content.toString('utf8');
 
 /** Elements wider than their box (content a reader would have to scroll to), and the page's own width. */
 const OVERFLOW = `
