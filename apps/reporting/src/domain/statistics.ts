@@ -176,15 +176,8 @@ export class StatisticsFold {
 
   private addEnforcement(f: CaseFacts, reg: Stamp, groups: () => Tally[]): void {
     const concluded = this.known(f.concluded) ? f.concluded : undefined;
-    // The deadline in force as of the moment (an extension is dated by its
-    // recording, or by when it happened where the facts hold that).
-    const due = (f.due ?? [])
-      .filter(
-        (d) =>
-          d[1] <= this.recordedThroughMs &&
-          (this.basis === 'RECORDED' || (d[3] ?? d[1]) <= this.asOfMs),
-      )
-      .at(-1)?.[0];
+    // The deadline in force as of the moment.
+    const due = (f.due ?? []).filter((d) => this.known(dueStamp(d))).at(-1)?.[0];
     if (this.inYear(reg[0]))
       for (const t of this.into(groups(), reg[0])) {
         t.registered++;
@@ -284,9 +277,12 @@ function ranked(rows: Figures[], evaluated: (key: string) => number): Figures[] 
   return rows.map((r) => ({ ...r, rank: rank.get(r.key) ?? 0 }));
 }
 
+/** A deadline's setting as a stamp: when it happened (its recording, in facts stored before that was kept). */
+const dueStamp = (d: NonNullable<CaseFacts['due']>[number]): Stamp => [d[3] ?? d[1], d[1], d[2]];
+
 function forEachStamp(f: CaseFacts, see: (s: Stamp) => void): void {
   if (f.reg) see(f.reg);
-  if (f.due) for (const d of f.due) see([d[3] ?? d[1], d[1], d[2]]);
+  if (f.due) for (const d of f.due) see(dueStamp(d));
   if (f.concluded) see(f.concluded);
   if (f.penalty) see(f.penalty.at);
   if (f.orders)

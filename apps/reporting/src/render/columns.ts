@@ -157,6 +157,13 @@ export const COLUMNS: readonly Column[] = [
   },
 ];
 
+/** The column of a figure. */
+export function column(field: keyof Figures): Column {
+  const c = COLUMNS.find((x) => x.field === field);
+  if (!c) throw new Error(`no column ${field}`);
+  return c;
+}
+
 /** A column's label in its two languages: the Chinese term, then the English. */
 export function labelParts(label: string): { zh: string; en: string } {
   const i = label.indexOf(' ');

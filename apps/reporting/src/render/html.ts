@@ -3,6 +3,7 @@ import { deviationChart, monthlyChart, rankingChart, shareChart } from './charts
 import { CITY } from '@enforcement/reference-data';
 import {
   cityTime,
+  column,
   COLUMNS,
   displayName,
   GROUPING_HEADS,
@@ -14,12 +15,7 @@ import {
 const escape = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-const byField = (field: keyof Figures) => {
-  const c = COLUMNS.find((x) => x.field === field);
-  if (!c) throw new Error(`no column ${field}`);
-  return c;
-};
-const fmt = (f: Figures, field: keyof Figures) => byField(field).format(f[field] as number);
+const fmt = (f: Figures, field: keyof Figures) => column(field).format(f[field] as number);
 
 /** A header cell: the Chinese term over the English one. */
 const head = (label: string) => {
@@ -45,9 +41,9 @@ export function ordered(grouping: Exclude<Grouping, 'NONE'>, rows: readonly Figu
 function tables(grouping: Exclude<Grouping, 'NONE'>, rows: readonly Figures[], n: number): string {
   const sorted = ordered(grouping, rows);
   const ranked = grouping !== 'MONTH';
-  const rankColumn = byField('rank');
+  const rankColumn = column('rank');
   const themed = THEMES.map((theme) => {
-    const columns = theme.fields.map(byField);
+    const columns = theme.fields.map(column);
     const body = sorted
       .map(
         (f) =>

@@ -1,7 +1,14 @@
 import type { AnnualStatistics, Figures, Grouping } from '../domain/statistics.js';
 import { digestOf } from '../domain/statistics.js';
 import { stringify } from 'csv-stringify/sync';
-import { COLUMNS, displayName, GROUPING_HEADS, GROUPING_TITLES, THEMES } from './columns.js';
+import {
+  column,
+  COLUMNS,
+  displayName,
+  GROUPING_HEADS,
+  GROUPING_TITLES,
+  THEMES,
+} from './columns.js';
 import { basisLine, ordered, renderHtml } from './html.js';
 
 export type Format = 'JSON' | 'CSV' | 'MARKDOWN' | 'HTML';
@@ -81,11 +88,8 @@ function markdown(s: AnnualStatistics, digest: string): string {
   const o = s.overall;
   const head = COLUMNS.filter((c) => c.field !== 'rank');
   const basis = basisLine(s);
-  const byField = new Map(COLUMNS.map((c) => [c.field, c]));
   const table = (g: Exclude<Grouping, 'NONE'>, fields: readonly (keyof Figures)[]) => {
-    const columns = [...(g === 'MONTH' ? [] : ['rank' as const]), ...fields].flatMap(
-      (f) => byField.get(f) ?? [],
-    );
+    const columns = [...(g === 'MONTH' ? [] : ['rank' as const]), ...fields].map(column);
     return [
       `| ${GROUPING_HEADS[g]} | ${columns.map((c) => c.label).join(' | ')} |`,
       `| --- | ${columns.map(() => '---:').join(' | ')} |`,
