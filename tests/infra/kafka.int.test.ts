@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
-import { ensureTopics } from '@enforcement/messaging';
+import { ensureTopics, partitionOfKey } from '@enforcement/messaging';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 
 const kafka = () =>
@@ -29,6 +29,29 @@ async function consumeInto(consumer: Consumer, topic: string, seen: Seen[]): Pro
 }
 
 describe('Kafka broker (real, via kafkajs)', () => {
+  it('puts a keyed message on the partition partitionOfKey names (scoring leaves corrections there)', async () => {
+    const topic = uniqueName('infra-partitioner');
+    await createTopic(topic, 7);
+    // As intake's relay produces.
+    const producer = kafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    try {
+      const keys = Array.from(
+        { length: 60 },
+        (_, i) => `LZ2021-${String(i * 7919).padStart(6, '0')}`,
+      );
+      for (const key of keys) {
+        const [meta] = await producer.send({ topic, messages: [{ key, value: 'x' }] });
+        expect({ key, partition: meta?.partition }).toEqual({
+          key,
+          partition: partitionOfKey(key, 7),
+        });
+      }
+    } finally {
+      await producer.disconnect();
+    }
+  });
+
   it('carries keys and headers, and keeps per-key order through partitions', async () => {
     const topic = uniqueName('infra-order');
     await createTopic(topic, 6);

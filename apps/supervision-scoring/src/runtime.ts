@@ -137,7 +137,7 @@ export class ScoringRuntime {
         this.o.log('rule timers not backfilled; retried at the next start', e),
       );
     }
-    const holder: { gen?: Generation } = {};
+    const holder: { gen?: Generation; consumer?: ProjectionConsumer } = {};
     const sink: ScoreSink = { changed: (v, s) => holder.gen?.active && this.hub.changed(v, s) };
     const projector = new Projector({
       store: models,
@@ -147,6 +147,10 @@ export class ScoringRuntime {
       history: this.o.intake,
       isConflict: (e) => e instanceof CaseConflict,
       rules: this.o.rules,
+      partitionOf: (caseId) => {
+        if (!holder.consumer) throw new Error('projection consumer not created');
+        return holder.consumer.partitionOf(caseId);
+      },
       progress: async (partition, feeds) => {
         clock.note(partition, feeds);
         const raise = () =>
@@ -167,6 +171,7 @@ export class ScoringRuntime {
       clock,
       log: this.o.log,
     });
+    holder.consumer = consumer;
     holder.gen = { n, models, projector, consumer, clock, active: false };
     return holder.gen;
   }

@@ -19,3 +19,4 @@ export {
 export { chunkedProjection, type Delivery, type ProjectionStats } from './chunks.js';
 export { KafkaDeadLetters } from './dead-letters.js';
 export { ConsumerHealth } from './consumer-health.js';
+export { partitionOfKey } from './partitioner.js';

@@ -39,6 +39,25 @@ export interface ProjectionStore {
   upsertOrders(caseId: string, agencyId: string, orders: readonly OrderView[]): Promise<void>;
   /** Indexes the case under the time its next rule action falls due; null removes it. */
   setTimer(caseId: string, agencyId: string, at: number | null): Promise<void>;
+  /** Leaves corrections for the partitions that own their cases (idempotent, by review id). */
+  requestCorrections(requests: readonly CorrectionRequest[]): Promise<void>;
+  /** The corrections waiting for this partition's consumer. */
+  correctionsFor(partition: number): Promise<CorrectionRequest[]>;
+  /** Corrections applied: their requests go. */
+  correctionsDone(reviewIds: readonly string[]): Promise<void>;
+}
+
+/**
+ * A review corrected a decision of another case. The review's partition may
+ * not write that case's record (its own partition's consumer does, alone),
+ * so it leaves this for it.
+ */
+export interface CorrectionRequest {
+  /** The review case that corrected the decision. */
+  readonly _id: string;
+  readonly target: string;
+  /** The case-events partition the target's events go to. */
+  readonly partition: number;
 }
 
 /** What a batch adds to one rollup share: `<rollup id>|<partition or release>`. */

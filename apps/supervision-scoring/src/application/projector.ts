@@ -7,6 +7,7 @@ import { KeyedLock } from './keyed-lock.js';
 import { settled } from './settled.js';
 import type {
   CaseRecord,
+  CorrectionRequest,
   DeadLetters,
   History,
   ProjectionStore,
@@ -38,6 +39,8 @@ export interface ProjectorDeps {
    * watermark. Stored there, so a restart never loses what a batch taught.
    */
   readonly progress?: (partition: number, feeds: ReadonlyMap<string, number>) => Promise<void>;
+  /** The case-events partition a case's events go to (Kafka's partitioner on the case id). */
+  readonly partitionOf: (caseId: string) => number;
 }
 
 /** The feed an event belongs to: its owning agency and case type (agencies' steps, reviews). */
@@ -87,6 +90,10 @@ class Batch {
   >();
   private readonly orders = new Map<string, { agencyId: string; orders: OrderView[] }>();
   private readonly timers = new Map<string, { agencyId: string; at: number | null }>();
+  /** Corrections this batch's reviews made, for the partitions owning the corrected cases. */
+  private readonly requests: CorrectionRequest[] = [];
+  /** Requests this batch applied: removed once its records are written. */
+  private readonly corrected: string[] = [];
   /** Latest occurrence time applied per feed in this batch. */
   readonly feeds = new Map<string, number>();
   private readonly scores = new Map<string, [CaseView, CaseScoreResult]>();
@@ -117,9 +124,9 @@ class Batch {
   }
 
   /** Notes what each rollup share gains from one message; whether the share already holds it is settled at flush. */
-  private accumulate(deltas: readonly RollupDelta[], seq: number): void {
+  private accumulate(deltas: readonly RollupDelta[], seq: number, guard = this.guard): void {
     for (const d of deltas) {
-      const id = `${d.rollupId}|${this.guard}`;
+      const id = `${d.rollupId}|${guard}`;
       const pending = this.gains.get(id) ?? { delta: d, parts: [] };
       pending.parts.push({ seq, inc: d.inc });
       this.gains.set(id, pending);
@@ -224,7 +231,11 @@ class Batch {
     const contrib = contributionOf(view, score ?? undefined);
     const target = view.review?.enforcementCaseId ?? '';
     if (view.review?.corrected && !rec.view.review?.corrected && target && target !== view.caseId)
-      await this.correct(target, view.caseId, seq);
+      this.requests.push({
+        _id: view.caseId,
+        target,
+        partition: this.deps.partitionOf(target),
+      });
     this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
     const timer =
       view.kind === 'ENFORCEMENT'
@@ -247,16 +258,23 @@ class Batch {
     return 'applied';
   }
 
-  /** A reconsideration corrected a decision: deduct from that case's score and rollups. */
-  private async correct(caseId: string, reviewId: string, seq: number): Promise<void> {
-    const rec = await this.record(caseId);
-    if (rec.view.correctedBy.includes(reviewId)) return;
-    const view = { ...rec.view, correctedBy: [...rec.view.correctedBy, reviewId] };
+  /**
+   * A reconsideration corrected a decision of a case this batch's partition
+   * owns: deduct from its score and rollups. The rollup shares are the
+   * correction's own (`<rollup>|corr-<review>`), written once: a replay after
+   * a crash finds the case as it was (nobody else writes it) and the shares
+   * holding the correction already.
+   */
+  async correct(r: CorrectionRequest): Promise<void> {
+    this.corrected.push(r._id);
+    const rec = await this.record(r.target);
+    if (rec.view.correctedBy.includes(r._id)) return;
+    const view = { ...rec.view, correctedBy: [...rec.view.correctedBy, r._id] };
     const score = scoreCase(view, this.deps.model) ?? null;
     const contrib = contributionOf(view, score ?? undefined);
-    this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
+    this.accumulate(rollupDeltas(rec.contrib, contrib), 1, `corr-${r._id}`);
     this.put({ ...rec, view, score, contrib });
-    if (score) this.scores.set(caseId, [view, score]);
+    if (score) this.scores.set(r.target, [view, score]);
   }
 
   async flush(): Promise<void> {
@@ -270,12 +288,14 @@ class Batch {
     await settled([
       ...[...this.orders].map(([caseId, o]) => store.upsertOrders(caseId, o.agencyId, o.orders)),
       ...[...this.timers].map(([caseId, t]) => store.setTimer(caseId, t.agencyId, t.at)),
+      ...(this.requests.length > 0 ? [store.requestCorrections(this.requests)] : []),
     ]);
     const dirty = [...this.dirty].map((id) => this.records.get(id) ?? fresh(id));
     await settled([
       this.p.insertNew(dirty.filter((r) => r.rev === 0)),
       ...dirty.filter((r) => r.rev > 0).map((r) => this.p.save(r)),
     ]);
+    if (this.corrected.length > 0) await store.correctionsDone(this.corrected);
     for (const [view, score] of this.scores.values()) sink.changed(view, score);
   }
 }
@@ -290,6 +310,7 @@ class Batch {
  */
 export class Projector {
   private readonly locks = new KeyedLock();
+  private readonly partitions = new KeyedLock();
   /**
    * Recently written case records, and the offset each rollup share holds.
    * A partition has one consumer, so this process is the only writer of its
@@ -392,18 +413,30 @@ export class Projector {
     this.knownMarks.clear();
   }
 
-  /** Applies messages of one partition, in order; retried whole on a write conflict. */
-  async handleBatch(partition: number, messages: readonly Delivered[]): Promise<Outcome[]> {
-    let written: Batch | undefined;
-    const outcomes = await this.withRetry(`p${partition}`, async (batch) => {
-      written = batch;
-      await batch.prefetch(messages.flatMap((m) => (m.key ? [m.key] : [])));
-      const out: Outcome[] = [];
-      for (const m of messages) out.push(await batch.add(m, m.offset));
-      return out;
+  /**
+   * Applies messages of one partition, in order, after the corrections
+   * waiting for it; retried whole on a write conflict. Batches of one
+   * partition never overlap (an idle partition is handed an empty batch now
+   * and then, to apply its corrections).
+   */
+  handleBatch(partition: number, messages: readonly Delivered[]): Promise<Outcome[]> {
+    return this.partitions.run(String(partition), async () => {
+      let written: Batch | undefined;
+      const outcomes = await this.withRetry(`p${partition}`, async (batch) => {
+        written = batch;
+        const corrections = await this.deps.store.correctionsFor(partition);
+        await batch.prefetch([
+          ...corrections.map((c) => c.target),
+          ...messages.flatMap((m) => (m.key ? [m.key] : [])),
+        ]);
+        for (const c of corrections) await batch.correct(c);
+        const out: Outcome[] = [];
+        for (const m of messages) out.push(await batch.add(m, m.offset));
+        return out;
+      });
+      if (written && written.feeds.size > 0) await this.deps.progress?.(partition, written.feeds);
+      return outcomes;
     });
-    if (written && written.feeds.size > 0) await this.deps.progress?.(partition, written.feeds);
-    return outcomes;
   }
 
   async handle(m: Delivered): Promise<Outcome> {

@@ -3,7 +3,7 @@ import { events } from '@enforcement/contracts';
 import { MODEL_V1 } from '../domain/scoring-model.js';
 import { caseEvents } from '../test-support/events.js';
 import { Projector, type Delivered } from './projector.js';
-import type { CaseRecord, ProjectionStore, RollupShareWrite } from './ports.js';
+import type { CaseRecord, CorrectionRequest, ProjectionStore, RollupShareWrite } from './ports.js';
 
 class Conflict extends Error {}
 
@@ -74,6 +74,17 @@ class MemoryStore implements ProjectionStore {
   async upsertOrders() {}
   async setTimer() {}
 
+  readonly corrections = new Map<string, CorrectionRequest>();
+  async requestCorrections(requests: readonly CorrectionRequest[]) {
+    for (const r of requests) if (!this.corrections.has(r._id)) this.corrections.set(r._id, r);
+  }
+  async correctionsFor(partition: number) {
+    return [...this.corrections.values()].filter((r) => r.partition === partition);
+  }
+  async correctionsDone(ids: readonly string[]) {
+    for (const id of ids) this.corrections.delete(id);
+  }
+
   /** A rollup's value summed over its shares (one per partition). */
   rollup(rollupId: string, field: string): number {
     let sum = 0;
@@ -89,6 +100,8 @@ const projector = (store: MemoryStore) =>
     sink: { changed: () => undefined },
     model: MODEL_V1,
     isConflict: (e) => e instanceof Conflict,
+    // Reviews on partition 1, the cases they correct on partition 0.
+    partitionOf: (caseId) => (caseId.startsWith('review') ? 1 : 0),
   });
 
 const AGENCY_2021 = 'AGENCY|YEAR|2021|lz-eeb';
@@ -122,4 +135,93 @@ describe('rollups through a database that dies mid-write', () => {
     await p.handleBatch(0, [...a, ...b, ...c]);
     expect(store.rollup(AGENCY_2021, 'cases')).toBe(3);
   });
+});
+
+/** A reconsideration of `target` that corrects its decision, as intake publishes it. */
+const correctingReview = (reviewId: string, target: string): events.CaseEvent[] =>
+  (
+    [
+      {
+        $case: 'reconsiderationFiled',
+        value: {
+          kind: 1,
+          enforcementCaseId: target,
+          respondentAgencyId: 'lz-eeb',
+          applicant: 'a',
+          district: '柳南区',
+          domain: events.Domain.DOMAIN_ENVIRONMENT,
+          claims: '',
+        },
+      },
+      { $case: 'reconsiderationAccepted', value: { handledBy: 'h' } },
+      {
+        $case: 'reconsiderationConcluded',
+        value: {
+          outcome: events.ReviewOutcome.REVIEW_OUTCOME_REVOKED,
+          corrected: true,
+          summary: '',
+          enforcementCaseId: target,
+        },
+      },
+    ] satisfies NonNullable<events.CaseEvent['payload']>[]
+  ).map((payload, i) => ({
+    eventId: `${reviewId}-e${i + 1}`,
+    caseId: reviewId,
+    version: i + 1,
+    position: 0,
+    occurredAt: new Date(`2021-06-0${i + 1}T02:00:00Z`),
+    recordedAt: new Date(`2021-06-0${i + 1}T02:00:00Z`),
+    commandId: `${reviewId}-c${i + 1}`,
+    actor: 'test',
+    agencyId: 'lz-eeb',
+    caseType: events.CaseType.CASE_TYPE_REVIEW,
+    prevHash: '',
+    hash: '',
+    schemaVersion: 1,
+    chainKeyId: '',
+    payload,
+  }));
+
+describe('a correction whatever the order partitions deliver in', () => {
+  const deliver = (partition: number, list: events.CaseEvent[], from = 0): Delivered[] =>
+    list.map((e, i) => ({
+      partition,
+      offset: from + i,
+      key: e.caseId,
+      value: Buffer.from(events.CaseEvent.encode(e).finish()),
+    }));
+
+  for (const order of ['case first', 'review first', 'review between', 'both at once'] as const)
+    it(`deducts the correction once when the ${order}`, async () => {
+      const store = new MemoryStore();
+      const p = projector(store);
+      const target = deliver(0, caseEvents({ caseId: 'case-t' }));
+      const review = deliver(1, correctingReview('review-r', 'case-t'));
+      if (order === 'case first') {
+        await p.handleBatch(0, target);
+        await p.handleBatch(1, review);
+      } else if (order === 'review first') {
+        await p.handleBatch(1, review);
+        await p.handleBatch(0, target);
+      } else if (order === 'both at once') {
+        // Partitions consumed concurrently by one process, as kafkajs does.
+        await Promise.all([p.handleBatch(0, target), p.handleBatch(1, review)]);
+      } else {
+        await p.handleBatch(0, target.slice(0, 3));
+        await p.handleBatch(1, review);
+        await p.handleBatch(0, target.slice(3));
+      }
+      // Partition 0 has nothing more to consume: the consumer's idle round applies what was left for it.
+      await p.handleBatch(0, []);
+      expect(store.cases.get('case-t')?.view.correctedBy).toEqual(['review-r']);
+      expect(store.rollup(AGENCY_2021, 'corrected')).toBe(1);
+      expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+      expect(store.corrections.size).toBe(0);
+      // Delivered again, nothing counts twice.
+      await p.handleBatch(1, review);
+      await p.handleBatch(0, target);
+      await p.handleBatch(0, []);
+      expect(store.rollup(AGENCY_2021, 'corrected')).toBe(1);
+      expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+    });
 });

@@ -5,6 +5,7 @@ import {
   ConsumerHealth,
   GroupLag,
   KafkaDeadLetters,
+  partitionOfKey,
   projectionMetrics,
   type ProjectionMetrics,
   type ProjectionStats,
@@ -21,6 +22,8 @@ export interface ConsumerStats extends ProjectionStats {
 
 /** Messages applied and written together; bounds a batch's memory and its replay after a crash. */
 const CHUNK = 2_000;
+/** How often a partition of this process is handed an empty batch, to apply corrections left for it. */
+const IDLE_MS = 2_000;
 
 /**
  * Feeds the case-events topic to the projector. kafkajs hands one partition's
@@ -36,9 +39,14 @@ export class ProjectionConsumer {
   private readonly lagOf: GroupLag;
   /** Whether batches are being applied, for readiness. */
   readonly health: ConsumerHealth;
+  private partitionCount = 0;
+  /** The topic's partitions this process consumes now (none while the group rebalances). */
+  private assigned: number[] = [];
+  private idleTimer: NodeJS.Timeout | undefined;
+  private idleRunning = false;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly projector: Projector,
     private readonly opts: {
       groupId: string;
@@ -57,10 +65,25 @@ export class ProjectionConsumer {
     this.metrics = projectionMetrics('supervision-scoring', this.lagOf);
   }
 
+  /** The partition a case's events go to: corrections are left for it. */
+  partitionOf(caseId: string): number {
+    if (this.partitionCount === 0) throw new Error(`${this.opts.topic}: partitions not read yet`);
+    return partitionOfKey(caseId, this.partitionCount);
+  }
+
   async start(): Promise<void> {
+    this.partitionCount = await this.readPartitionCount();
     await this.consumer.connect();
     // Partitions may have moved to or from this process: drop what it knew about them.
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.projector.forget());
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.projector.forget();
+      this.assigned = e.payload.memberAssignment[this.opts.topic] ?? [];
+    });
+    this.consumer.on(this.consumer.events.REBALANCING, () => {
+      this.assigned = [];
+    });
+    this.idleTimer = setInterval(() => void this.idle(), IDLE_MS);
+    this.idleTimer.unref();
     await this.consumer.subscribe({
       topic: this.opts.topic,
       fromBeginning: this.opts.fromBeginning,
@@ -84,6 +107,35 @@ export class ProjectionConsumer {
     });
   }
 
+  private async readPartitionCount(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [topic] = (await admin.fetchTopicMetadata({ topics: [this.opts.topic] })).topics;
+      const count = topic?.partitions.length ?? 0;
+      if (count === 0) throw new Error(`${this.opts.topic}: the topic has no partitions`);
+      return count;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * An empty batch for each partition of this process: a review on another
+   * partition may have left a correction for one that has nothing to consume.
+   */
+  private async idle(): Promise<void> {
+    if (this.idleRunning) return;
+    this.idleRunning = true;
+    try {
+      for (const partition of this.assigned) await this.projector.handleBatch(partition, []);
+    } catch (e) {
+      this.opts.log?.('corrections not applied; tried again shortly', e);
+    } finally {
+      this.idleRunning = false;
+    }
+  }
+
   /** When the chunk's last event was recorded: the projection's lag behind intake. */
   private noteRecorded(value: Buffer | null): void {
     if (!value) return;
@@ -104,6 +156,8 @@ export class ProjectionConsumer {
   }
 
   async stop(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.assigned = [];
     await this.consumer.disconnect();
     await this.lagOf.close();
   }

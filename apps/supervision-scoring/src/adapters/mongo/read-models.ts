@@ -1,6 +1,6 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import { bulkFailures, isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
-import type { CaseRecord, RollupShareWrite } from '../../application/ports.js';
+import type { CaseRecord, CorrectionRequest, RollupShareWrite } from '../../application/ports.js';
 import { settled } from '../../application/settled.js';
 import type { OrderView } from '../../domain/case-view.js';
 
@@ -56,6 +56,8 @@ export class ReadModels {
   readonly rollups: PartitionedCollection<RollupDoc>;
   readonly orders: Collection<OrderDoc>;
   readonly timers: Collection<TimerDoc>;
+  /** Corrections waiting for their case's partition: few, and gone once applied. */
+  readonly corrections: Collection<CorrectionRequest>;
 
   constructor(
     db: Db,
@@ -70,12 +72,14 @@ export class ReadModels {
     );
     this.orders = db.collection<OrderDoc>(`${prefix}orders`);
     this.timers = db.collection<TimerDoc>(`${prefix}timers`);
+    this.corrections = db.collection<CorrectionRequest>(`${prefix}corrections`);
   }
 
   async init(): Promise<void> {
     await this.rollups.createIndex({ listKey: 1 });
     await this.orders.createIndex({ agencyId: 1 });
     await this.timers.createIndex({ nextAt: 1, _id: 1 });
+    await this.corrections.createIndex({ partition: 1 });
     for (const c of this.cases.all()) await c.createIndex({ updatedAt: 1 });
   }
 
@@ -84,6 +88,27 @@ export class ReadModels {
     await this.rollups.drop();
     await this.orders.drop().catch(() => undefined);
     await this.timers.drop().catch(() => undefined);
+    await this.corrections.drop().catch(() => undefined);
+  }
+
+  async requestCorrections(requests: readonly CorrectionRequest[]): Promise<void> {
+    await this.corrections
+      .insertMany(
+        requests.map((r) => ({ ...r })),
+        { ordered: false },
+      )
+      .catch((e: unknown) => {
+        // Asked before (a replayed batch): the request stands, or was applied already.
+        if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
+      });
+  }
+
+  correctionsFor(partition: number): Promise<CorrectionRequest[]> {
+    return this.corrections.find({ partition }).toArray();
+  }
+
+  async correctionsDone(reviewIds: readonly string[]): Promise<void> {
+    await this.corrections.deleteMany({ _id: { $in: [...reviewIds] } });
   }
 
   getCase(caseId: string): Promise<CaseDoc | null> {
