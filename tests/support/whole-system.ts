@@ -18,6 +18,8 @@ export interface WholeSystem {
   readonly scoringClient: scoring.ScoringServiceClient;
   readonly reportingClient: reporting.ReportingServiceClient;
   readonly topics: TopicNames;
+  /** The name its topics, groups and databases are under (`<run>_intake`, … for databases). */
+  readonly run: string;
   stop(): Promise<void>;
 }
 
@@ -25,12 +27,18 @@ export interface WholeSystem {
  * All three services in this process on the real stack, with their own
  * topics and databases. `rulesTickMs` 0 leaves the supervision rules off (the
  * scores are still computed), so a generated year's orders and evaluations are
- * exactly the generator's.
+ * exactly the generator's. Started again with the same `run`, the services
+ * find the same topics and databases.
  */
 export async function startWholeSystem(
-  o: { rulesTickMs?: number; scoringEnv?: Record<string, string> } = {},
+  o: {
+    rulesTickMs?: number;
+    scoringEnv?: Record<string, string>;
+    intakeEnv?: Record<string, string>;
+    run?: string;
+  } = {},
 ): Promise<WholeSystem> {
-  const run = uniqueName('e2e');
+  const run = o.run ?? uniqueName('e2e');
   const topics: TopicNames = {
     ...namespaced(run),
     caseEvents: `${run}.case-events`,
@@ -51,6 +59,7 @@ export async function startWholeSystem(
       EVENT_STORE_BUCKETS: '8',
       CASE_EVENTS_PARTITIONS: '4',
       INGRESS_ENABLED: 'false',
+      ...o.intakeEnv,
     }),
     { topics, log: quiet },
   );
@@ -87,6 +96,7 @@ export async function startWholeSystem(
     scoringClient,
     reportingClient,
     topics,
+    run,
     stop: async () => {
       intakeClient.close();
       scoringClient.close();

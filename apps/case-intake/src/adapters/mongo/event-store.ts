@@ -11,7 +11,7 @@ import {
 import { PositionAllocator } from './positions.js';
 
 /** One command's events: the unit of atomic write. `_id` = case id + first version. */
-interface CommitDoc {
+export interface CommitDoc {
   _id: string;
   caseId: string;
   commandId: string;
@@ -27,7 +27,7 @@ interface CommitDoc {
 }
 
 /** A commit stored but maybe not yet on Kafka. Small: entries leave once published. */
-interface OutboxDoc {
+export interface OutboxDoc {
   _id: string;
   commitId: string;
   commandId: string;
@@ -53,7 +53,7 @@ interface ParkedDoc {
  * range on MongoDB and, with the project's FerretDB patch, on FerretDB too),
  * then fetches the commits it names by their own `_id`.
  */
-interface LogDoc {
+export interface LogDoc {
   _id: number;
   last: number;
   caseId: string;
@@ -75,7 +75,7 @@ interface QueuedAppend {
 /** Bucket queries one ReadAll window runs at once: the cursors it may hold. */
 const READ_ALL_FETCHES = 4;
 
-const logEntryOf = (
+export const logEntryOf = (
   d: Pick<CommitDoc, '_id' | 'caseId' | 'commandId' | 'position' | 'lastPosition'>,
 ): LogDoc => ({
   _id: d.position,
@@ -89,7 +89,18 @@ const logEntryOf = (
 const APPEND_GROUP = 500;
 
 const commitIdOf = (caseId: string, fromVersion: number) => `${caseId}:${fromVersion}`;
-const outboxIdOf = (c: Commit) => `${commitIdOf(c.caseId, c.fromVersion)}:${c.commandId}`;
+const outboxIdOf = (c: Pick<Commit, 'caseId' | 'fromVersion' | 'commandId'>) =>
+  `${commitIdOf(c.caseId, c.fromVersion)}:${c.commandId}`;
+
+/** A stored commit's outbox entry, dated `createdAt`: the relay publishes it (again). */
+export const outboxEntryOf = (doc: CommitDoc, createdAt: Date): OutboxDoc => ({
+  _id: outboxIdOf(doc),
+  commitId: doc._id,
+  commandId: doc.commandId,
+  caseId: doc.caseId,
+  position: doc.position,
+  createdAt,
+});
 
 function toCommit(doc: CommitDoc): Commit {
   return {

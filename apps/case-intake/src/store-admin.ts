@@ -1,0 +1,102 @@
+// The event store's backup, verification and restore, for operators
+// (docs/operations.md, "Backup and restore"):
+//
+//   npm run store -- backup  --out DIR
+//   npm run store -- verify  --from DIR
+//   npm run store -- restore --from DIR [--resume]
+//
+// The database is $MONGODB_URI / $MONGODB_DB (or --uri / --db), the commit
+// buckets of a restore $EVENT_STORE_BUCKETS (or --buckets), as case-intake's.
+import { readdir } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { connectMongo, type MongoHandle } from '@enforcement/mongo-kit';
+import {
+  BackupError,
+  backupEventStore,
+  restoreEventStore,
+  verifyBackup,
+} from './adapters/mongo/backup.js';
+
+const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore --from DIR [--resume]
+  --uri <uri>       MongoDB URI (default $MONGODB_URI)
+  --db <name>       intake's database (default $MONGODB_DB or enforcement_intake)
+  --buckets <n>     commit buckets to restore into (default $EVENT_STORE_BUCKETS or 64)
+exit status: 0 done; 64 usage; 65 the backup fails its manifest, or the database is not empty; 69 no database`;
+
+class Usage extends Error {}
+
+const fail = (code: number, message: string): never => {
+  process.stderr.write(`store-admin: ${message}\n`);
+  process.exit(code);
+};
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      from: { type: 'string' },
+      uri: { type: 'string' },
+      db: { type: 'string' },
+      buckets: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command] = positionals;
+  if (values.help) return void process.stdout.write(`${USAGE}\n`);
+  if (command === 'verify') {
+    if (!values.from) throw new Usage('verify needs --from DIR');
+    const m = await verifyBackup(values.from);
+    process.stdout.write(
+      `backup ${values.from}: ${m.files.length} files match the manifest; ${m.commits} commits, ${m.events} events of ${m.database}, taken ${m.createdAt}\n`,
+    );
+    return;
+  }
+  if (command !== 'backup' && command !== 'restore')
+    throw new Usage(command ? `unknown command '${command}'` : 'name a command');
+  const uri = values.uri ?? process.env.MONGODB_URI;
+  if (!uri) throw new Usage('name the database server (--uri or $MONGODB_URI)');
+  const dbName = values.db ?? process.env.MONGODB_DB ?? 'enforcement_intake';
+  const buckets = Number(values.buckets ?? process.env.EVENT_STORE_BUCKETS ?? 64);
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 4096)
+    throw new Usage(`--buckets must be an integer in 1..4096, got '${values.buckets}'`);
+  if (command === 'backup' && !values.out) throw new Usage('backup needs --out DIR');
+  if (command === 'restore' && !values.from) throw new Usage('restore needs --from DIR');
+  if (command === 'backup') {
+    const there = await readdir(values.out!).catch(() => []);
+    if (there.length > 0) fail(73, `${values.out} is not empty: back up into a new folder`);
+  }
+
+  let mongo: MongoHandle;
+  try {
+    mongo = await connectMongo(uri, dbName);
+  } catch (e) {
+    return fail(69, `database unreachable (MONGODB_URI): ${(e as Error).message}`);
+  }
+  try {
+    if (command === 'backup') {
+      const m = await backupEventStore(mongo.db, values.out!);
+      process.stdout.write(
+        `backed up ${dbName}: ${m.commits} commits, ${m.events} events (positions up to ${m.highestPosition}), ${m.files.length} files in ${values.out}\n`,
+      );
+    } else {
+      const r = await restoreEventStore(mongo.db, values.from!, {
+        buckets,
+        resume: values.resume,
+      });
+      process.stdout.write(
+        `restored ${r.commits} commits, ${r.events} events into ${dbName} (${buckets} buckets); ` +
+          'case-intake republishes them to the topics when it starts\n',
+      );
+    }
+  } finally {
+    await mongo.close();
+  }
+}
+
+main().catch((e: unknown) => {
+  if (e instanceof Usage) fail(64, `${e.message}\n${USAGE}`);
+  if (e instanceof BackupError) fail(65, e.message);
+  fail(1, (e as Error).stack ?? String(e));
+});
