@@ -56,22 +56,44 @@ describe('one trace and the metrics across the services', () => {
     const childOf = (child: ReadableSpan | undefined, parent: ReadableSpan | undefined) =>
       child?.parentSpanContext?.spanId === parent?.spanContext().spanId;
 
+    const topic = sys.topics.caseEvents;
+    /** The consumer span of one service's group (scoring's groups are `<run>.scoring…`). */
+    const processedBy = (spans: ReadableSpan[], service: string) =>
+      spans.find(
+        (s) =>
+          s.name === `process ${topic}` &&
+          String(s.attributes['messaging.consumer.group.name']).startsWith(`${sys.run}.${service}`),
+      );
     const all = await eventually(
       () => {
-        const names = inTrace().map((s) => s.name);
-        return names.some((n) => n === 'scoring process') &&
-          names.some((n) => n === 'reporting chunk')
-          ? inTrace()
+        const spans = inTrace();
+        return processedBy(spans, 'scoring') && spans.some((s) => s.name === 'reporting chunk')
+          ? spans
           : undefined;
       },
       { timeoutMs: 60_000, what: 'the consumers to join the trace' },
     );
-    const publish = all.find((s) => s.name.endsWith(' publish'));
+    // Named and described by the messaging conventions.
+    const publish = all.find((s) => s.name === `create ${topic}`);
     expect(childOf(publish, command)).toBe(true);
-    const reporting = all.find((s) => s.name === 'reporting process');
-    const scoring = all.find((s) => s.name === 'scoring process');
+    expect(publish?.attributes).toMatchObject({
+      'messaging.system': 'kafka',
+      'messaging.operation.type': 'create',
+      'messaging.destination.name': topic,
+      'messaging.kafka.message.key': caseId,
+    });
+    const reporting = processedBy(all, 'reporting');
+    const scoring = processedBy(all, 'scoring');
     expect(childOf(reporting, publish)).toBe(true);
     expect(childOf(scoring, publish)).toBe(true);
+    expect(scoring?.attributes).toMatchObject({
+      'messaging.system': 'kafka',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': topic,
+      'messaging.destination.partition.id': expect.stringMatching(/^\d+$/),
+      'messaging.kafka.offset': expect.any(Number),
+      'messaging.kafka.message.key': caseId,
+    });
     // The chunk span (under which each consumer writes to MongoDB) continues the trace.
     expect(
       childOf(

@@ -24,6 +24,8 @@ export interface Delivery {
  */
 export function chunkedProjection(o: {
   readonly name: string;
+  /** The consumer group, for the spans' attributes. */
+  readonly group: string;
   readonly chunkSize: number;
   readonly stats: ProjectionStats;
   readonly metrics: ProjectionMetrics;
@@ -47,7 +49,8 @@ export function chunkedProjection(o: {
       // A slow chunk (a busy store) must not cost the group membership: keep heartbeating.
       const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
       const started = performance.now();
-      const outcomes = await processTraced(o.name, chunk, () =>
+      const from = { topic: batch.topic, partition: batch.partition, group: o.group };
+      const outcomes = await processTraced(o.name, from, chunk, () =>
         o.apply(
           batch.partition,
           chunk.map((m) => ({

@@ -10,6 +10,7 @@ import {
   type Context,
 } from '@opentelemetry/api';
 import type { IHeaders } from 'kafkajs';
+import { CREATE_CONTEXT_HEADER } from '@enforcement/telemetry/kafka-context';
 
 /** W3C trace context of the active span, as Kafka headers. */
 export function traceHeaders(ctx: Context = context.active()): Record<string, string> {
@@ -35,22 +36,45 @@ export function headerString(headers: IHeaders | undefined, key: string): string
 
 const tracer = trace.getTracer('enforcement-messaging');
 
+/** Where a chunk of consumed messages comes from, for the messaging conventions' attributes. */
+export interface Consumed {
+  readonly topic: string;
+  readonly partition: number;
+  readonly group: string;
+}
+
 /**
  * Runs `work` on a chunk of consumed messages, traced: each message gets a
- * CONSUMER span, a child of the span that produced it (from its headers), and
- * `work` runs in the first one's context, so the store writes it makes (and
- * their instrumented driver spans) are part of that trace; the chunk's span
- * links to every message's. Costs nothing when no tracer is registered.
+ * CONSUMER span `process <topic>`, a child of the span that created it (from
+ * its headers), with the messaging conventions' attributes; `work` runs in
+ * the first one's context, so the store writes it makes (and their
+ * instrumented driver spans) are part of that trace; the chunk's span
+ * (`<name> chunk`) links to every message's. The kafkajs instrumentation's
+ * own `poll` and `process` spans start new traces and only link back; these
+ * continue the command's. Costs nothing when no tracer is registered.
  */
 export async function processTraced<T>(
   name: string,
-  messages: readonly { headers?: IHeaders }[],
+  from: Consumed,
+  messages: readonly { headers?: IHeaders; key?: Buffer | null; offset?: string }[],
   work: () => Promise<T>,
 ): Promise<T> {
   const spans = messages.map((m) =>
     tracer.startSpan(
-      `${name} process`,
-      { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'kafka' } },
+      `process ${from.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.operation.type': 'process',
+          'messaging.operation.name': 'process',
+          'messaging.destination.name': from.topic,
+          'messaging.destination.partition.id': String(from.partition),
+          'messaging.consumer.group.name': from.group,
+          ...(m.offset !== undefined ? { 'messaging.kafka.offset': Number(m.offset) } : {}),
+          ...(m.key ? { 'messaging.kafka.message.key': m.key.toString('utf8') } : {}),
+        },
+      },
       contextFromHeaders(m.headers),
     ),
   );
@@ -81,14 +105,36 @@ export async function processTraced<T>(
   }
 }
 
-/** A PRODUCER span for a message about to be sent, a child of `parent`; its context goes in the message's headers. */
-export function startPublishSpan(name: string, parent: Record<string, string>) {
+/**
+ * A PRODUCER span `create <topic>` for the messages of one unit of work
+ * (a commit) about to be sent in a batch, a child of `parent`: its context
+ * goes in their headers, under `traceparent` and under the header the
+ * kafkajs instrumentation's hook restores it from (its `send` span would
+ * replace it), so consumers continue `parent`'s trace.
+ */
+export function startPublishSpan(
+  topic: string,
+  parent: Record<string, string>,
+  what: { key: string; messages: number },
+) {
   const span = tracer.startSpan(
-    `${name} publish`,
-    { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'kafka' } },
+    `create ${topic}`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'create',
+        'messaging.operation.name': 'create',
+        'messaging.destination.name': topic,
+        'messaging.kafka.message.key': what.key,
+        'messaging.batch.message_count': what.messages,
+      },
+    },
     propagation.extract(ROOT_CONTEXT, parent),
   );
-  return { span, headers: traceHeaders(trace.setSpan(ROOT_CONTEXT, span)) };
+  const headers = traceHeaders(trace.setSpan(ROOT_CONTEXT, span));
+  if (headers.traceparent) headers[CREATE_CONTEXT_HEADER] = headers.traceparent;
+  return { span, headers };
 }
 
 /**

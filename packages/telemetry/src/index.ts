@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
+import { restoreCreateContext } from './kafka-context.js';
 import { MongoDBInstrumentation } from '@opentelemetry/instrumentation-mongodb';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
@@ -82,7 +83,8 @@ export function startTelemetry(opts: TelemetryOptions = {}): NodeSDK {
     resource: resourceFromAttributes(resourceAttributes(opts, env)),
     instrumentations: [
       new GrpcInstrumentation(),
-      new KafkaJsInstrumentation(),
+      // Its send spans link to each message's creation; the message keeps the creation's context.
+      new KafkaJsInstrumentation({ producerHook: restoreCreateContext }),
       new MongoDBInstrumentation({ enhancedDatabaseReporting: false }),
       // The runtime's own metrics: event-loop delay and utilization, heap, GC.
       new RuntimeNodeInstrumentation(),

@@ -296,8 +296,13 @@ export class KafkaRelay implements Publisher {
     if (batch.length === 0) return batch;
     const heads = headsOf(batch.map((q) => q.commit));
     const { checkpoints } = this.opts;
-    // A publish span per commit, a child of the command's span; consumers continue from it.
-    const publishes = batch.map((q) => startPublishSpan(this.opts.topic, q.trace));
+    // A create span per commit, a child of the command's span; consumers continue from it.
+    const publishes = batch.map((q) =>
+      startPublishSpan(this.opts.topic, q.trace, {
+        key: q.commit.caseId,
+        messages: q.commit.events.length,
+      }),
+    );
     try {
       // The events and the heads they lead to, in one request. A checkpoint
       // names a version intake has stored (commits are stored before they

@@ -72,6 +72,7 @@ export class FactsConsumer {
       eachBatchAutoResolve: false,
       eachBatch: chunkedProjection({
         name: 'reporting',
+        group: this.opts.groupId,
         chunkSize: CHUNK,
         stats: this.stats,
         metrics: this.metrics,

@@ -93,6 +93,7 @@ export class ProjectionConsumer {
       eachBatchAutoResolve: false,
       eachBatch: chunkedProjection({
         name: 'scoring',
+        group: this.opts.groupId,
         chunkSize: CHUNK,
         stats: this.stats,
         metrics: this.metrics,
