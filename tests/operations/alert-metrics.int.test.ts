@@ -6,7 +6,8 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { parse } from 'yaml';
 import { reporting } from '@enforcement/contracts';
-import { eventually, repoRoot, tokenFor, uniqueName, unary } from '@enforcement/testing';
+import { connectMongo } from '@enforcement/mongo-kit';
+import { eventually, repoRoot, stack, tokenFor, uniqueName, unary } from '@enforcement/testing';
 import { registerOverdueCase } from '../support/overdue-case.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
@@ -41,8 +42,10 @@ const panels = (): Rule[] =>
       );
     });
 
-/** The metric names an expression reads (ours all start with enforcement_). */
-const namesIn = (expr: string) => [...new Set(expr.match(/\benforcement_[a-z0-9_]+/g) ?? [])];
+/** The metric names an expression reads: ours (enforcement_) and the database conventions' (db_client_). */
+const namesIn = (expr: string) => [
+  ...new Set(expr.match(/\b(?:enforcement|db_client)_[a-z0-9_]+/g) ?? []),
+];
 
 describe('the alerts and dashboards read metrics the services export, under the names they use', () => {
   // The Prometheus exposition the services give a scraper, as the compose file's Prometheus reads it.
@@ -95,6 +98,10 @@ describe('the alerts and dashboards read metrics the services export, under the 
         cb,
       ),
     ).catch(() => undefined);
+    // And a store call that fails, as the services' client reports it.
+    const mongo = await connectMongo(stack().mongoUri, 'alert_metrics');
+    await mongo.db.command({ noSuchCommand: 1 }).catch(() => undefined);
+    await mongo.close();
     const all = [...rules(), ...panels()];
     const wanted = [...new Set(all.flatMap((r) => namesIn(r.expr)))];
     const text = await eventually(
@@ -107,7 +114,7 @@ describe('the alerts and dashboards read metrics the services export, under the 
       const t = await scrape();
       const missing = wanted.filter((n) => !new RegExp(`^${n}(\\{| )`, 'm').test(t));
       throw new Error(
-        `${(e as Error).message}; missing ${missing.join(', ')}; exported:\n${[...new Set(t.match(/^enforcement_[a-z0-9_]+/gm))].join('\n')}`,
+        `${(e as Error).message}; missing ${missing.join(', ')}; exported:\n${[...new Set(t.match(/^(?:enforcement|db_client)_[a-z0-9_]+/gm))].join('\n')}`,
       );
     });
     // One rule per condition the operators asked for, each reading an exported metric.

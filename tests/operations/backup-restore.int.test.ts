@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -226,7 +226,7 @@ describe('backup and restore of the event store', () => {
     await eventually(
       async () => {
         scores = await agencyScores(sys!);
-        return JSON.stringify(scores) === JSON.stringify(before.scores) ? true : undefined;
+        return isDeepStrictEqual(scores, before.scores) ? true : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 1_000, what: 'the agencies’ scores as before' },
     ).catch(() => undefined);

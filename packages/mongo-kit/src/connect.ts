@@ -1,4 +1,18 @@
+import { metrics, type Histogram } from '@opentelemetry/api';
 import { MongoClient, type Db } from 'mongodb';
+
+let callDuration: Histogram | undefined;
+/** Store call latency and errors, by the database conventions' name and attributes. */
+const calls = () =>
+  (callDuration ??= metrics.getMeter('mongo-kit').createHistogram('db.client.operation.duration', {
+    description: 'Duration of database calls, by operation; failed ones carry error.type',
+    unit: 's',
+    advice: {
+      explicitBucketBoundaries: [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60,
+      ],
+    },
+  }));
 
 export interface MongoHandle {
   readonly client: MongoClient;
@@ -32,7 +46,24 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
     serverMonitoringMode: 'poll',
     heartbeatFrequencyMS: 2_000,
     maxPoolSize: 20,
+    // Every command's duration and outcome, for db.client.operation.duration.
+    monitorCommands: true,
   });
+  client.on('commandSucceeded', (e) =>
+    calls().record(e.duration / 1000, {
+      'db.system.name': 'mongodb',
+      'db.operation.name': e.commandName,
+      'db.namespace': e.databaseName,
+    }),
+  );
+  client.on('commandFailed', (e) =>
+    calls().record(e.duration / 1000, {
+      'db.system.name': 'mongodb',
+      'db.operation.name': e.commandName,
+      'db.namespace': e.databaseName,
+      'error.type': (e.failure as { codeName?: string }).codeName ?? e.failure.name,
+    }),
+  );
   await client.connect();
   const db = client.db(dbName);
   await db.command({ ping: 1 });
