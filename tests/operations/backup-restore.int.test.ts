@@ -6,7 +6,7 @@ import { isDeepStrictEqual, promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { intake, reporting, scoring } from '@enforcement/contracts';
+import { reporting, scoring, type intake } from '@enforcement/contracts';
 import { generateYear } from '@enforcement/generator';
 import { eventually, repoRoot, stack, tokenFor, unary, uniqueName } from '@enforcement/testing';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
@@ -133,14 +133,15 @@ describe('backup and restore of the event store', () => {
       year.stream(),
     );
     expect(acks.filter((a) => !a.accepted).slice(0, 3)).toEqual([]);
-    firstCase = acks[0]!.caseId;
+    firstCase = acks[0]?.caseId ?? '';
+    const running = sys;
     submittedAt = new Date();
     const figures = await settled(sys);
     const scores = await eventually(
       async () => {
-        const e = await agencyScores(sys!);
+        const e = await agencyScores(running);
         const cases = e.reduce((n, x) => n + x.cases, 0);
-        return cases > 0 && cases === (await agencyScores(sys!)).reduce((n, x) => n + x.cases, 0)
+        return cases > 0 && cases === (await agencyScores(running)).reduce((n, x) => n + x.cases, 0)
           ? e
           : undefined;
       },
@@ -184,7 +185,7 @@ describe('backup and restore of the event store', () => {
     expect(over.stderr).toMatch(/is not empty/);
 
     // Destroy: every service stopped, its databases dropped, its topics deleted.
-    await sys!.stop();
+    await sys?.stop();
     sys = undefined;
     for (const suffix of ['intake', 'scoring', 'reporting'])
       await mongo.db(`${db}_${suffix}`).dropDatabase();
@@ -218,14 +219,18 @@ describe('backup and restore of the event store', () => {
     expect(restored.stdout).toMatch(new RegExp(`restored ${year.commands} commits`));
 
     // The services start on the restored store; intake republishes, the read models rebuild.
-    sys = await startWholeSystem({ run: name, intakeEnv: { EVENT_STORE_BUCKETS: '4' } });
+    const restarted = await startWholeSystem({
+      run: name,
+      intakeEnv: { EVENT_STORE_BUCKETS: '4' },
+    });
+    sys = restarted;
     const after = await settled(sys, before.digest);
     expect(after.digest).toBe(before.digest);
     // Scores settle after the figures; a timeout shows how they differ.
     let scores: Rounded[] = [];
     await eventually(
       async () => {
-        scores = await agencyScores(sys!);
+        scores = await agencyScores(restarted);
         return isDeepStrictEqual(scores, before.scores) ? true : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 1_000, what: 'the agencies’ scores as before' },

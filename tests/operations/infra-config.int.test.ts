@@ -66,7 +66,7 @@ describe('infra: the compose file, Prometheus, Grafana and the collector configu
     const missing: string[] = [];
     for (const [name, svc] of Object.entries(compose.services))
       for (const v of svc.volumes ?? []) {
-        const source = typeof v === 'string' ? v.split(':')[0]! : v.source;
+        const source = typeof v === 'string' ? (v.split(':')[0] ?? '') : v.source;
         if (source.startsWith('.') && !existsSync(join(infra, source)))
           missing.push(`${name}: ${source}`);
       }
@@ -78,7 +78,9 @@ describe('infra: the compose file, Prometheus, Grafana and the collector configu
 
   it('every alert rule parses as PromQL, has a severity, a summary and a runbook section that exists', () => {
     const runbook = readFileSync(join(repoRoot(), 'docs/operations.md'), 'utf8');
-    const sections = new Set([...runbook.matchAll(/^### (\w+)/gm)].map((m) => m[1]!.toLowerCase()));
+    const sections = new Set(
+      [...runbook.matchAll(/^### (\w+)/gm)].map((m) => (m[1] ?? '').toLowerCase()),
+    );
     const rules = alertRules();
     expect(rules.length).toBeGreaterThan(0);
     const problems: string[] = [];

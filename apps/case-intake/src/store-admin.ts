@@ -61,10 +61,10 @@ async function main(): Promise<void> {
   const buckets = Number(values.buckets ?? process.env.EVENT_STORE_BUCKETS ?? 64);
   if (!Number.isInteger(buckets) || buckets < 1 || buckets > 4096)
     throw new Usage(`--buckets must be an integer in 1..4096, got '${values.buckets}'`);
-  if (command === 'backup' && !values.out) throw new Usage('backup needs --out DIR');
-  if (command === 'restore' && !values.from) throw new Usage('restore needs --from DIR');
+  const dir = command === 'backup' ? values.out : values.from;
+  if (!dir) throw new Usage(`${command} needs ${command === 'backup' ? '--out' : '--from'} DIR`);
   if (command === 'backup') {
-    const there = await readdir(values.out!).catch(() => []);
+    const there = await readdir(dir).catch(() => []);
     if (there.length > 0) fail(73, `${values.out} is not empty: back up into a new folder`);
   }
 
@@ -76,12 +76,12 @@ async function main(): Promise<void> {
   }
   try {
     if (command === 'backup') {
-      const m = await backupEventStore(mongo.db, values.out!);
+      const m = await backupEventStore(mongo.db, dir);
       process.stdout.write(
         `backed up ${dbName}: ${m.commits} commits, ${m.events} events (positions up to ${m.highestPosition}), ${m.files.length} files in ${values.out}\n`,
       );
     } else {
-      const r = await restoreEventStore(mongo.db, values.from!, {
+      const r = await restoreEventStore(mongo.db, dir, {
         buckets,
         resume: values.resume,
       });

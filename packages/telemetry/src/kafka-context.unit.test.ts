@@ -26,7 +26,9 @@ describe('kafkajs instrumentation and the messages a command created', () => {
       }
     )._startProducerSpan('case-events', message, undefined);
     span.end();
-    return { message, span: exporter.getFinishedSpans().at(-1)! };
+    const sent = exporter.getFinishedSpans().at(-1);
+    if (!sent) throw new Error('the instrumentation made no send span');
+    return { message, span: sent };
   };
 
   const created = () => {
@@ -34,7 +36,8 @@ describe('kafkajs instrumentation and the messages a command created', () => {
     const headers: Record<string, string> = {};
     propagation.inject(trace.setSpan(ROOT_CONTEXT, span), headers);
     span.end();
-    return { span, headers: { ...headers, [CREATE_CONTEXT_HEADER]: headers.traceparent! } };
+    const traceparent = headers.traceparent ?? '';
+    return { span, headers: { traceparent, [CREATE_CONTEXT_HEADER]: traceparent } };
   };
 
   it('without the hook, the send span replaces the creation context a message carries', () => {
