@@ -95,7 +95,9 @@ describe('scoring projection on the real stack', () => {
     const caseId = uniqueName('timer');
     await publish(svc.topics.caseEvents, caseEvents({ caseId, agencyId: `ag-${caseId}` }));
     await eventually(() => scored(svc.service.runtime.models, [caseId]), { what: 'score' });
-    const timers = () => svc.service.runtime.models.timers.findOne({ _id: caseId });
+    // findOne answers null for no document: undefined makes `eventually` wait.
+    const timers = async () =>
+      (await svc.service.runtime.models.timers.findOne({ _id: caseId })) ?? undefined;
     // Concluded and not yet evaluated: the rules have its evaluation to record.
     const due = await eventually(timers, { what: 'its timer' });
     // As a store projected by an earlier version would be: records without a
