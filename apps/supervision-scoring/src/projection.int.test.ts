@@ -23,12 +23,12 @@ async function scored(models: ReadModels, caseIds: string[]): Promise<boolean | 
 async function rollupSnapshot(models: ReadModels): Promise<Record<string, Record<string, number>>> {
   const out: Record<string, Record<string, number>> = {};
   for (const c of models.rollups.all()) {
-    for (const d of await c.find({}).toArray()) {
-      const values = (out[d.rollupId] ??= {});
-      for (const [k, v] of Object.entries(d))
-        if (typeof v === 'number' && k !== 'domain' && k !== 'hw')
+    for (const page of await c.find({}).toArray())
+      for (const row of page.rows) {
+        const values = (out[row.id] ??= {});
+        for (const [k, v] of Object.entries(row.values))
           values[k] = Math.round(((values[k] ?? 0) + v) * 100) / 100;
-    }
+      }
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { runRules, type SentAction } from './application/rule-runner.js';
 import { feedWatermarks, FeedClock, type PartitionEnd } from './application/watermark.js';
 import { nextActionAt, type RuleConfig } from './domain/rules.js';
 import type { ScoringModel } from './domain/scoring-model.js';
+import type { GroupBy } from './domain/rollups.js';
 
 export interface RuntimeOptions {
   readonly db: Db;
@@ -43,9 +44,17 @@ interface Generation {
   active: boolean;
 }
 
+/**
+ * The layout of the read models this version writes and reads: 2 keeps
+ * rollups in pages per listing and writer (1 kept a document per rollup and writer).
+ */
+const READ_MODEL_FORMAT = 2;
+
 interface MetaDoc {
   _id: string;
   generation?: number;
+  /** The active generation's layout (READ_MODEL_FORMAT); absent: 1. */
+  format?: number;
   /** The rules' clock of a generation: partition → feed → latest time applied. */
   times?: Record<string, Record<string, number>>;
 }
@@ -110,13 +119,21 @@ export class ScoringRuntime {
 
   async start(): Promise<void> {
     const meta = await this.meta.findOne({ _id: 'active' });
-    const gen = await this.generation(meta?.generation ?? 1, false);
+    // Read models kept in an older layout are not read: the next generation
+    // is projected from the topic's start instead, and serves as it fills.
+    const outdated = meta !== null && (meta.format ?? 1) < READ_MODEL_FORMAT;
+    if (outdated)
+      this.o.log(
+        `read models of generation ${meta.generation ?? 1} are in layout ${meta.format ?? 1}, this version reads ${READ_MODEL_FORMAT}: projecting generation ${(meta.generation ?? 1) + 1} from the topic`,
+      );
+    const n = (meta?.generation ?? 1) + (outdated ? 1 : 0);
+    const gen = await this.generation(n, outdated);
     gen.active = true;
     this.gen = gen;
-    if (!meta)
+    if (!meta || outdated)
       await this.meta.updateOne(
         { _id: 'active' },
-        { $set: { generation: gen.n } },
+        { $set: { generation: gen.n, format: READ_MODEL_FORMAT } },
         { upsert: true },
       );
     await gen.consumer.start();
@@ -356,36 +373,43 @@ export class ScoringRuntime {
   }
 
   reader(): ScoreReader {
-    const m = this.current().models;
+    const gen = this.current();
+    const m = gen.models;
     return {
       caseScore: async (caseId) => {
         const doc = await m.getCase(caseId);
         return doc ? { view: doc.view, score: doc.score } : null;
       },
       rollups: async (listKey) => {
-        const sums = new Map<string, RollupRow & { indicators: Record<string, number> }>();
-        for (const share of await m.listRollups(listKey)) {
-          const row = sums.get(share.rollupId) ?? {
-            key: share.key,
-            agencyId: share.agencyId,
-            district: share.district,
-            domain: share.domain,
-            scoreSum: 0,
-            cases: 0,
-            corrected: 0,
-            indicators: {},
-          };
-          sums.set(share.rollupId, {
-            ...row,
-            scoreSum: row.scoreSum + (share.scoreSum ?? 0),
-            cases: row.cases + (share.cases ?? 0),
-            corrected: row.corrected + (share.corrected ?? 0),
-          });
-          const target = sums.get(share.rollupId)?.indicators ?? {};
-          for (const [k, v] of Object.entries(share))
-            if (k.startsWith('ind_') && typeof v === 'number')
-              target[k.slice(4)] = (target[k.slice(4)] ?? 0) + v;
-        }
+        const groupBy = listKey.split('|')[0] as GroupBy;
+        const pages = await m.listingPages(listKey, groupBy, gen.consumer.partitions);
+        const sums = new Map<
+          string,
+          { -readonly [K in keyof RollupRow]: RollupRow[K] } & {
+            indicators: Record<string, number>;
+          }
+        >();
+        for (const page of pages)
+          for (const r of page.rows) {
+            const row = sums.get(r.id) ?? {
+              key: r.key,
+              agencyId: r.agencyId,
+              district: r.district,
+              domain: r.domain,
+              scoreSum: 0,
+              cases: 0,
+              corrected: 0,
+              indicators: {},
+            };
+            for (const [k, v] of Object.entries(r.values)) {
+              if (k === 'scoreSum') row.scoreSum += v;
+              else if (k === 'cases') row.cases += v;
+              else if (k === 'corrected') row.corrected += v;
+              else if (k.startsWith('ind_'))
+                row.indicators[k.slice(4)] = (row.indicators[k.slice(4)] ?? 0) + v;
+            }
+            sums.set(r.id, row);
+          }
         return [...sums.values()];
       },
       orders: (agencyId) => m.orders.find(agencyId ? { agencyId } : {}).toArray(),
@@ -431,7 +455,7 @@ export class ScoringRuntime {
     }
     await this.meta.updateOne(
       { _id: 'active' },
-      { $set: { generation: next.n } },
+      { $set: { generation: next.n, format: READ_MODEL_FORMAT } },
       { upsert: true },
     );
     next.active = true;

@@ -1,7 +1,7 @@
 import type { events } from '@enforcement/contracts';
 import type { Action } from '../domain/rules.js';
 import type { CaseView, OrderView } from '../domain/case-view.js';
-import type { Contribution, RollupDelta } from '../domain/rollups.js';
+import type { Contribution } from '../domain/rollups.js';
 import type { CaseScoreResult } from '../domain/scoring-model.js';
 
 export interface CaseRecord {
@@ -27,18 +27,19 @@ export interface ProjectionStore {
   insertCases(docs: readonly CaseRecord[]): Promise<CaseRecord[]>;
   /** Throws a conflict error when the record changed since it was read. */
   saveCase(doc: CaseRecord & { updatedAt?: Date }): Promise<CaseRecord>;
-  /** The offset (or release sequence) each existing rollup share holds; absent ones are left out. */
-  rollupShareMarks(
-    shares: readonly { id: string; listKey: string }[],
-  ): Promise<Map<string, number>>;
+  /** These rollup pages as stored; absent ones are left out. */
+  rollupPages(ids: readonly { id: string; listKey: string }[]): Promise<Map<string, RollupPage>>;
   /**
-   * Adds each share's increments and moves it to `toSeq`, unless it moved
-   * past `fromMark` meanwhile; a share with `fromMark` -1 is new.
+   * Writes each page whole, provided it still holds the mark it was read
+   * with (`fromMark`; -1 for a new page); throws a conflict error when one
+   * moved meanwhile.
    */
-  writeRollupShares(shares: readonly RollupShareWrite[]): Promise<void>;
+  writeRollupPages(writes: readonly RollupPageWrite[]): Promise<void>;
   upsertOrders(caseId: string, agencyId: string, orders: readonly OrderView[]): Promise<void>;
-  /** Indexes the case under the time its next rule action falls due; null removes it. */
-  setTimer(caseId: string, agencyId: string, at: number | null): Promise<void>;
+  /** Indexes each case under the time its next rule action falls due; null removes it. */
+  setTimers(
+    timers: readonly { caseId: string; agencyId: string; at: number | null }[],
+  ): Promise<void>;
   /** Leaves corrections for the partitions that own their cases (idempotent, by review id). */
   requestCorrections(requests: readonly CorrectionRequest[]): Promise<void>;
   /** The corrections waiting for this partition's consumer. */
@@ -60,12 +61,35 @@ export interface CorrectionRequest {
   readonly partition: number;
 }
 
-/** What a batch adds to one rollup share: `<rollup id>|<partition or release>`. */
-export interface RollupShareWrite {
+/** One group's sums in one period (a rollup), as one writer holds them. */
+export interface RollupPageRow {
+  /** The rollup id: `<listKey>|<key>`. */
   readonly id: string;
-  readonly delta: RollupDelta & { inc: Record<string, number> };
+  readonly key: string;
+  readonly agencyId: string;
+  readonly district: string;
+  readonly domain: number;
+  /** scoreSum, cases, corrected and `ind_<indicator>` points. */
+  readonly values: Record<string, number>;
+}
+
+/**
+ * One writer's rows of one listing (a group-by and a period), or a slot of
+ * them: `<listKey>|<guard>|<slot>`. Only that writer (a partition's
+ * consumer, a release, a correction) writes it, whole, once per chunk, with
+ * the highest offset it applied (`hw`): a replayed offset is not counted
+ * again. Readers add the writers' rows up.
+ */
+export interface RollupPage {
+  readonly _id: string;
+  readonly listKey: string;
+  readonly hw: number;
+  readonly rows: RollupPageRow[];
+}
+
+export interface RollupPageWrite {
+  readonly page: RollupPage;
   readonly fromMark: number;
-  toSeq: number;
 }
 
 export interface DeadLetters {

@@ -1,6 +1,6 @@
 import { events } from '@enforcement/contracts';
 import { applyEvent, emptyView, type CaseView, type OrderView } from '../domain/case-view.js';
-import { contributionOf, rollupDeltas, type RollupDelta } from '../domain/rollups.js';
+import { contributionOf, pageIdOf, rollupDeltas, type RollupDelta } from '../domain/rollups.js';
 import { DEFAULT_RULES, nextActionAt, type RuleConfig } from '../domain/rules.js';
 import { scoreCase, type CaseScoreResult, type ScoringModel } from '../domain/scoring-model.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -11,7 +11,8 @@ import type {
   DeadLetters,
   History,
   ProjectionStore,
-  RollupShareWrite,
+  RollupPage,
+  RollupPageWrite,
   ScoreSink,
 } from './ports.js';
 
@@ -84,9 +85,10 @@ function decode(value: Buffer | null): events.CaseEvent {
 class Batch {
   private readonly records = new Map<string, CaseRecord>();
   private readonly dirty = new Set<string>();
+  /** What each rollup page gains, message by message: settled against the page's mark at flush. */
   private readonly gains = new Map<
     string,
-    { delta: RollupDelta; parts: { seq: number; inc: Record<string, number> }[] }
+    { listKey: string; parts: { seq: number; delta: RollupDelta }[] }
   >();
   private readonly orders = new Map<string, { agencyId: string; orders: OrderView[] }>();
   private readonly timers = new Map<string, { agencyId: string; at: number | null }>();
@@ -123,38 +125,54 @@ class Batch {
     this.dirty.add(rec._id);
   }
 
-  /** Notes what each rollup share gains from one message; whether the share already holds it is settled at flush. */
+  /** Notes what each rollup page gains from one message; whether the page already holds it is settled at flush. */
   private accumulate(deltas: readonly RollupDelta[], seq: number, guard = this.guard): void {
     for (const d of deltas) {
-      const id = `${d.rollupId}|${guard}`;
-      const pending = this.gains.get(id) ?? { delta: d, parts: [] };
-      pending.parts.push({ seq, inc: d.inc });
+      const id = pageIdOf(d.listKey, guard, d.groupBy, d.key);
+      const pending = this.gains.get(id) ?? { listKey: d.listKey, parts: [] };
+      pending.parts.push({ seq, delta: d });
       this.gains.set(id, pending);
     }
   }
 
   /**
-   * Each share's sum of the gains it does not hold yet (a replayed chunk's
-   * offsets at or below its mark are skipped), with the marks of shares not
-   * known yet read in one round.
+   * Each page with the gains it does not hold yet added (a replayed chunk's
+   * offsets at or below its mark are skipped), the pages not known yet read
+   * in one round.
    */
-  private async shareWrites(): Promise<RollupShareWrite[]> {
-    const marks = await this.p.marks(
-      [...this.gains].map(([id, g]) => ({ id, listKey: g.delta.listKey })),
+  private async pageWrites(): Promise<RollupPageWrite[]> {
+    const stored = await this.p.pages(
+      [...this.gains].map(([id, g]) => ({ id, listKey: g.listKey })),
     );
-    const out: RollupShareWrite[] = [];
+    const out: RollupPageWrite[] = [];
     for (const [id, g] of this.gains) {
-      const mark = marks.get(id) ?? -1;
+      const before = stored.get(id);
+      const mark = before?.hw ?? -1;
       const parts = g.parts.filter((x) => x.seq > mark);
       if (parts.length === 0) continue;
-      const inc: Record<string, number> = {};
-      for (const part of parts)
-        for (const [k, n] of Object.entries(part.inc)) inc[k] = (inc[k] ?? 0) + n;
+      const rows = new Map(
+        (before?.rows ?? []).map((r) => [r.id, { ...r, values: { ...r.values } }]),
+      );
+      for (const { delta: d } of parts) {
+        const row = rows.get(d.rollupId) ?? {
+          id: d.rollupId,
+          key: d.key,
+          agencyId: d.agencyId,
+          district: d.district,
+          domain: d.domain,
+          values: {},
+        };
+        for (const [k, n] of Object.entries(d.inc)) row.values[k] = (row.values[k] ?? 0) + n;
+        rows.set(d.rollupId, row);
+      }
       out.push({
-        id,
-        delta: { ...g.delta, inc },
+        page: {
+          _id: id,
+          listKey: g.listKey,
+          hw: Math.max(...parts.map((x) => x.seq)),
+          rows: [...rows.values()],
+        },
         fromMark: mark,
-        toSeq: Math.max(...parts.map((x) => x.seq)),
       });
     }
     return out;
@@ -279,15 +297,15 @@ class Batch {
 
   async flush(): Promise<void> {
     const { store, sink } = this.deps;
-    const shares = await this.shareWrites();
-    await store.writeRollupShares(shares);
-    for (const s of shares) this.p.marked(s.id, s.toSeq);
+    const pages = await this.pageWrites();
+    await store.writeRollupPages(pages);
+    for (const w of pages) this.p.paged(w.page);
     // What is derived from the case records goes before them: a record, once
     // written, makes a replay skip its events, so a crash between the writes
     // must not leave the order list or the rules' timer behind it.
     await settled([
       ...[...this.orders].map(([caseId, o]) => store.upsertOrders(caseId, o.agencyId, o.orders)),
-      ...[...this.timers].map(([caseId, t]) => store.setTimer(caseId, t.agencyId, t.at)),
+      store.setTimers([...this.timers].map(([caseId, t]) => ({ caseId, ...t }))),
       ...(this.requests.length > 0 ? [store.requestCorrections(this.requests)] : []),
     ]);
     const dirty = [...this.dirty].map((id) => this.records.get(id) ?? fresh(id));
@@ -318,11 +336,15 @@ export class Projector {
    * dropped (`forget`), and a stale record fails the store's revision check.
    */
   private readonly cache = new Map<string, CaseRecord>();
-  private readonly knownMarks = new Map<string, number>();
+  /** Rollup pages this process wrote or read lately (it is their only writer while it holds their partition). */
+  private readonly knownPages = new Map<string, RollupPage>();
+  /** Pages found missing: new ones this process will create. */
+  private readonly absentPages = new Set<string>();
 
   constructor(
     private readonly deps: ProjectorDeps,
     private readonly cacheSize = 5_000,
+    private readonly pageCacheSize = 2_000,
   ) {}
 
   async load(caseId: string): Promise<CaseRecord | null> {
@@ -385,32 +407,42 @@ export class Projector {
     });
   }
 
-  /** The offset each share holds: known ones from memory, the rest read together. */
-  async marks(shares: readonly { id: string; listKey: string }[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    const unknown = shares.filter((x) => {
-      const known = this.knownMarks.get(x.id);
-      if (known !== undefined) out.set(x.id, known);
-      return known === undefined;
+  /** Rollup pages as stored: known ones from memory, the rest read together. */
+  async pages(ids: readonly { id: string; listKey: string }[]): Promise<Map<string, RollupPage>> {
+    const out = new Map<string, RollupPage>();
+    const unknown = ids.filter((x) => {
+      const known = this.knownPages.get(x.id);
+      if (known) out.set(x.id, known);
+      return !known && !this.absentPages.has(x.id);
     });
     if (unknown.length === 0) return out;
-    const stored = await this.deps.store.rollupShareMarks(unknown);
+    const stored = await this.deps.store.rollupPages(unknown);
     for (const { id } of unknown) {
-      const mark = stored.get(id) ?? -1;
-      this.knownMarks.set(id, mark);
-      out.set(id, mark);
+      const page = stored.get(id);
+      if (page) {
+        out.set(id, page);
+        this.paged(page);
+      } else this.absentPages.add(id);
     }
     return out;
   }
 
-  marked(shareId: string, seq: number): void {
-    this.knownMarks.set(shareId, seq);
+  /** A page as written (or read): kept, the least recently used ones forgotten beyond `pageCacheSize`. */
+  paged(page: RollupPage): void {
+    this.absentPages.delete(page._id);
+    this.knownPages.delete(page._id);
+    this.knownPages.set(page._id, page);
+    if (this.knownPages.size > this.pageCacheSize) {
+      const oldest = this.knownPages.keys().next();
+      if (!oldest.done) this.knownPages.delete(oldest.value);
+    }
   }
 
   /** Partitions moved: what this process knew about them may be stale. */
   forget(): void {
     this.cache.clear();
-    this.knownMarks.clear();
+    this.knownPages.clear();
+    this.absentPages.clear();
   }
 
   /**

@@ -3,7 +3,13 @@ import { events } from '@enforcement/contracts';
 import { MODEL_V1 } from '../domain/scoring-model.js';
 import { caseEvents } from '../test-support/events.js';
 import { Projector, type Delivered } from './projector.js';
-import type { CaseRecord, CorrectionRequest, ProjectionStore, RollupShareWrite } from './ports.js';
+import type {
+  CaseRecord,
+  CorrectionRequest,
+  ProjectionStore,
+  RollupPage,
+  RollupPageWrite,
+} from './ports.js';
 
 class Conflict extends Error {}
 
@@ -13,7 +19,7 @@ class Conflict extends Error {}
  */
 class MemoryStore implements ProjectionStore {
   readonly cases = new Map<string, CaseRecord>();
-  readonly shares = new Map<string, { hw: number; inc: Record<string, number> }>();
+  readonly pages = new Map<string, RollupPage>();
   loseNextShareAnswer = false;
 
   async getCase(id: string) {
@@ -47,24 +53,20 @@ class MemoryStore implements ProjectionStore {
     return next;
   }
 
-  async rollupShareMarks(shares: readonly { id: string }[]) {
-    const out = new Map<string, number>();
-    for (const { id } of shares) {
-      const s = this.shares.get(id);
-      if (s) out.set(id, s.hw);
+  async rollupPages(ids: readonly { id: string }[]) {
+    const out = new Map<string, RollupPage>();
+    for (const { id } of ids) {
+      const page = this.pages.get(id);
+      if (page) out.set(id, structuredClone(page));
     }
     return out;
   }
 
-  async writeRollupShares(writes: readonly RollupShareWrite[]) {
-    for (const w of writes) {
-      const s = this.shares.get(w.id);
-      // Guarded as the store guards it: a share that moved past fromMark is left alone.
-      if (s && s.hw > w.fromMark) continue;
-      const inc = { ...(s?.inc ?? {}) };
-      for (const [k, n] of Object.entries(w.delta.inc)) inc[k] = (inc[k] ?? 0) + n;
-      this.shares.set(w.id, { hw: w.toSeq, inc });
-    }
+  async writeRollupPages(writes: readonly RollupPageWrite[]) {
+    // Guarded as the store guards them: a page that moved past fromMark is a conflict.
+    for (const w of writes)
+      if ((this.pages.get(w.page._id)?.hw ?? -1) !== w.fromMark) throw new Conflict(w.page._id);
+    for (const w of writes) this.pages.set(w.page._id, structuredClone(w.page));
     if (this.loseNextShareAnswer) {
       this.loseNextShareAnswer = false;
       throw new Error('connection closed before the answer');
@@ -72,7 +74,7 @@ class MemoryStore implements ProjectionStore {
   }
 
   async upsertOrders() {}
-  async setTimer() {}
+  async setTimers() {}
 
   readonly corrections = new Map<string, CorrectionRequest>();
   async requestCorrections(requests: readonly CorrectionRequest[]) {
@@ -85,10 +87,11 @@ class MemoryStore implements ProjectionStore {
     for (const id of ids) this.corrections.delete(id);
   }
 
-  /** A rollup's value summed over its shares (one per partition). */
+  /** A rollup's value summed over the pages of every writer. */
   rollup(rollupId: string, field: string): number {
     let sum = 0;
-    for (const [id, s] of this.shares) if (id.startsWith(`${rollupId}|`)) sum += s.inc[field] ?? 0;
+    for (const page of this.pages.values())
+      for (const row of page.rows) if (row.id === rollupId) sum += row.values[field] ?? 0;
     return sum;
   }
 }

@@ -105,3 +105,38 @@ export function rollupDeltas(
     }))
     .filter((d) => Object.keys(d.inc).length > 0);
 }
+
+/**
+ * Rows per listing are split over this many pages per writer, by the row's
+ * key: officers and units are many, so no page of theirs grows past what is
+ * cheap to rewrite once per chunk.
+ */
+export const PAGE_SLOTS: Readonly<Record<GroupBy, number>> = {
+  OFFICER: 8,
+  UNIT: 2,
+  AGENCY: 1,
+  DISTRICT: 1,
+  DOMAIN: 1,
+};
+
+/** A stable small hash (FNV-1a) of a row's key, for its page slot. */
+function slotOf(key: string, slots: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % slots;
+}
+
+/**
+ * The page that holds a rollup row as one writer (`guard`: a partition
+ * `p<n>`, a release or a correction) has it: `<listKey>|<guard>|<slot>`.
+ */
+export const pageIdOf = (listKey: string, guard: string, groupBy: GroupBy, key: string) =>
+  `${listKey}|${guard}|${slotOf(key, PAGE_SLOTS[groupBy])}`;
+
+/** Every page partition `p0..p<count-1>` can hold of a listing. */
+export function partitionPagesOf(listKey: string, groupBy: GroupBy, partitions: number): string[] {
+  const out: string[] = [];
+  for (let p = 0; p < partitions; p++)
+    for (let s = 0; s < PAGE_SLOTS[groupBy]; s++) out.push(`${listKey}|p${p}|${s}`);
+  return out;
+}

@@ -65,6 +65,11 @@ export class ProjectionConsumer {
     this.metrics = projectionMetrics('supervision-scoring', this.lagOf);
   }
 
+  /** How many partitions the topic has (read when the consumer starts). */
+  get partitions(): number {
+    return this.partitionCount;
+  }
+
   /** The partition a case's events go to: corrections are left for it. */
   partitionOf(caseId: string): number {
     if (this.partitionCount === 0) throw new Error(`${this.opts.topic}: partitions not read yet`);

@@ -1,35 +1,25 @@
-import type { Collection, Db, Filter } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import { bulkFailures, isDuplicateKey, PartitionedCollection } from '@enforcement/mongo-kit';
-import type { CaseRecord, CorrectionRequest, RollupShareWrite } from '../../application/ports.js';
+import type {
+  CaseRecord,
+  CorrectionRequest,
+  RollupPage,
+  RollupPageWrite,
+} from '../../application/ports.js';
+import { partitionPagesOf, type GroupBy } from '../../domain/rollups.js';
 import { settled } from '../../application/settled.js';
 import type { OrderView } from '../../domain/case-view.js';
 
 /** The projection of one case, as stored. */
 export type CaseDoc = CaseRecord & { updatedAt: Date };
 
-/**
- * One writer's share of a rollup: `_id` is the rollup id and the partition
- * (or release) that writes it. FerretDB 1.x does not serialize concurrent
- * updates of one document, so no document has two writers: Kafka gives each
- * partition to one consumer, and readers add the shares up.
- */
-export interface RollupDoc {
+/** A page of rollup rows as stored (see RollupPage). */
+export type RollupDoc = RollupPage;
+
+/** Pages written by releases and corrections, whose ids readers cannot enumerate: found by listing. */
+interface ExtraPageDoc {
   _id: string;
-  rollupId: string;
   listKey: string;
-  groupBy: string;
-  key: string;
-  periodKind: string;
-  period: string;
-  agencyId: string;
-  district: string;
-  domain: number;
-  scoreSum: number;
-  cases: number;
-  corrected: number;
-  /** Highest message offset this share applied: the exactly-once guard. */
-  hw: number;
-  [indicator: `ind_${string}`]: number;
 }
 
 export interface OrderDoc extends OrderView {
@@ -54,6 +44,7 @@ export class CaseConflict extends Error {}
 export class ReadModels {
   readonly cases: PartitionedCollection<CaseDoc>;
   readonly rollups: PartitionedCollection<RollupDoc>;
+  readonly extraPages: Collection<ExtraPageDoc>;
   readonly orders: Collection<OrderDoc>;
   readonly timers: Collection<TimerDoc>;
   /** Corrections waiting for their case's partition: few, and gone once applied. */
@@ -67,16 +58,17 @@ export class ReadModels {
     this.cases = new PartitionedCollection<CaseDoc>(db, `${prefix}cases`, buckets);
     this.rollups = new PartitionedCollection<RollupDoc>(
       db,
-      `${prefix}rollups`,
+      `${prefix}rollup_pages`,
       Math.max(1, Math.floor(buckets / 2)),
     );
+    this.extraPages = db.collection<ExtraPageDoc>(`${prefix}rollup_extra_pages`);
     this.orders = db.collection<OrderDoc>(`${prefix}orders`);
     this.timers = db.collection<TimerDoc>(`${prefix}timers`);
     this.corrections = db.collection<CorrectionRequest>(`${prefix}corrections`);
   }
 
   async init(): Promise<void> {
-    await this.rollups.createIndex({ listKey: 1 });
+    await this.extraPages.createIndex({ listKey: 1 });
     await this.orders.createIndex({ agencyId: 1 });
     await this.timers.createIndex({ nextAt: 1, _id: 1 });
     await this.corrections.createIndex({ partition: 1 });
@@ -86,6 +78,7 @@ export class ReadModels {
   async drop(): Promise<void> {
     await this.cases.drop();
     await this.rollups.drop();
+    await this.extraPages.drop().catch(() => undefined);
     await this.orders.drop().catch(() => undefined);
     await this.timers.drop().catch(() => undefined);
     await this.corrections.drop().catch(() => undefined);
@@ -166,97 +159,71 @@ export class ReadModels {
     return next;
   }
 
-  async rollupShareMarks(
-    shares: readonly { id: string; listKey: string }[],
-  ): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  async rollupPages(
+    ids: readonly { id: string; listKey: string }[],
+  ): Promise<Map<string, RollupPage>> {
+    const out = new Map<string, RollupPage>();
     await Promise.all(
-      [...this.rollups.group(shares, (x) => x.listKey)].map(async ([bucket, list]) => {
-        const docs = await this.rollups
+      [...this.rollups.group(ids, (x) => x.listKey)].map(async ([bucket, list]) => {
+        for (const d of await this.rollups
           .at(bucket)
-          .find({ _id: { $in: list.map((x) => x.id) } }, { projection: { hw: 1 } })
-          .toArray();
-        for (const d of docs) out.set(d._id, d.hw ?? -1);
+          .find({ _id: { $in: list.map((x) => x.id) } })
+          .toArray())
+          out.set(d._id, d);
       }),
     );
     return out;
   }
 
   /**
-   * Writes each share once per batch: its summed increments and the offset it
-   * reached, provided it still holds the offset the batch read (its only
-   * writer is this partition's consumer, so that is a safety net, and a
-   * replayed batch never counts twice).
+   * Writes pages whole: new ones together (one insert per bucket), the
+   * others each replaced provided it still holds the mark it was read with.
+   * A page that moved meanwhile (a writer that lost its partition, or this
+   * one's earlier write whose answer was lost) is a CaseConflict: the batch
+   * is read again and retried.
    */
-  async writeRollupShares(shares: readonly RollupShareWrite[]): Promise<void> {
-    // New shares go in together; one that exists by now takes the guarded update below.
-    const fresh = shares.filter((x) => x.fromMark < 0);
-    const retry: RollupShareWrite[] = shares.filter((x) => x.fromMark >= 0);
-    await settled(
-      [...this.rollups.group(fresh, (x) => x.delta.listKey)].map(async ([bucket, list]) => {
-        const docs = list.map(({ id, delta: d, toSeq }) => ({
-          ...d.inc,
-          _id: id,
-          hw: toSeq,
-          rollupId: d.rollupId,
-          listKey: d.listKey,
-          groupBy: d.groupBy,
-          key: d.key,
-          periodKind: d.periodKind,
-          period: d.period,
-          agencyId: d.agencyId,
-          district: d.district,
-          domain: d.domain,
-        }));
+  async writeRollupPages(writes: readonly RollupPageWrite[]): Promise<void> {
+    const fresh = writes.filter((w) => w.fromMark < 0).map((w) => w.page);
+    const extras = fresh.filter((p) => !/\|p\d+\|\d+$/.test(p._id));
+    if (extras.length > 0)
+      await this.extraPages
+        .insertMany(
+          extras.map((p) => ({ _id: p._id, listKey: p.listKey })),
+          { ordered: false },
+        )
+        .catch((e: unknown) => {
+          if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
+        });
+    let conflict: string | undefined;
+    await settled([
+      ...[...this.rollups.group(fresh, (p) => p.listKey)].map(async ([bucket, list]) => {
         try {
-          await this.rollups.at(bucket).insertMany(docs as never[], { ordered: false });
+          await this.rollups.at(bucket).insertMany(list, { ordered: false });
         } catch (e) {
-          const failed = bulkFailures(e);
-          if (!failed?.every((f) => f.duplicate)) throw e;
-          for (const f of failed) {
-            const x = list[f.index];
-            if (x) retry.push(x);
-          }
+          if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
+          conflict = list[0]?._id;
         }
       }),
-    );
-    await settled(
-      retry.map(async ({ id, delta: d, fromMark, toSeq }) => {
-        const filter: Filter<RollupDoc> = {
-          _id: id,
-          $or: [{ hw: { $exists: false } }, { hw: { $lte: fromMark } }],
-        };
-        const update = {
-          $inc: d.inc,
-          $set: {
-            hw: toSeq,
-            rollupId: d.rollupId,
-            listKey: d.listKey,
-            groupBy: d.groupBy,
-            key: d.key,
-            periodKind: d.periodKind,
-            period: d.period,
-            agencyId: d.agencyId,
-            district: d.district,
-            domain: d.domain,
-          },
-        } as never;
-        const col = this.rollups.for(d.listKey);
-        try {
-          await col.updateOne(filter, update, { upsert: true });
-        } catch (e) {
-          if (!isDuplicateKey(e)) throw e;
-          // The upsert's insert collided: the share exists and moved on (then
-          // the guarded update matches nothing), or a crashed writer's last
-          // request landed a moment ago.
-          await col.updateOne(filter, update);
-        }
-      }),
-    );
+      ...writes
+        .filter((w) => w.fromMark >= 0)
+        .map(async ({ page, fromMark }) => {
+          const r = await this.rollups
+            .for(page.listKey)
+            .replaceOne({ _id: page._id, hw: fromMark }, page);
+          if (r.matchedCount === 0) conflict = page._id;
+        }),
+    ]);
+    if (conflict !== undefined) throw new CaseConflict(conflict);
   }
 
-  listRollups(listKey: string): Promise<RollupDoc[]> {
-    return this.rollups.for(listKey).find({ listKey }).toArray();
+  /** Every page of a listing: each partition's (by `_id`) and the releases' and corrections'. */
+  async listingPages(listKey: string, groupBy: GroupBy, partitions: number): Promise<RollupPage[]> {
+    const extra = await this.extraPages.find({ listKey }).toArray();
+    const ids = [...partitionPagesOf(listKey, groupBy, partitions), ...extra.map((x) => x._id)];
+    return this.rollups
+      .for(listKey)
+      .find({ _id: { $in: ids } })
+      .toArray();
   }
 
   async upsertOrders(
@@ -273,14 +240,25 @@ export class ReadModels {
     }
   }
 
-  async setTimer(caseId: string, agencyId: string, at: number | null): Promise<void> {
-    if (at === null) await this.timers.deleteOne({ _id: caseId });
-    else
-      await this.timers.replaceOne(
-        { _id: caseId },
-        { agencyId, nextAt: new Date(at) },
-        { upsert: true },
-      );
+  /**
+   * Moves the timers of a chunk's cases in two calls, whatever their number:
+   * the old ones deleted, the new ones inserted (FerretDB updates documents
+   * one at a time, and inserts many at once). The case records are written
+   * after, so a crash in between replays the chunk and sets them again.
+   */
+  async setTimers(
+    timers: readonly { caseId: string; agencyId: string; at: number | null }[],
+  ): Promise<void> {
+    if (timers.length === 0) return;
+    await this.timers.deleteMany({ _id: { $in: timers.map((t) => t.caseId) } });
+    const set = timers.flatMap((t) =>
+      t.at === null ? [] : [{ _id: t.caseId, agencyId: t.agencyId, nextAt: new Date(t.at) }],
+    );
+    if (set.length === 0) return;
+    await this.timers.insertMany(set, { ordered: false }).catch((e: unknown) => {
+      // Written meanwhile by the one-off backfill of old records: the rules mend it.
+      if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
+    });
   }
 
   /**
