@@ -38,7 +38,7 @@ export interface ProjectionStore {
   upsertOrders(caseId: string, agencyId: string, orders: readonly OrderView[]): Promise<void>;
   /** Indexes each case under the time its next rule action falls due; null removes it. */
   setTimers(
-    timers: readonly { caseId: string; agencyId: string; at: number | null }[],
+    timers: readonly { caseId: string; agencyId: string; at: number | null; version: number }[],
   ): Promise<void>;
   /** Leaves corrections for the partitions that own their cases (idempotent, by review id). */
   requestCorrections(requests: readonly CorrectionRequest[]): Promise<void>;

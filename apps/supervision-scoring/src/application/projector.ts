@@ -91,7 +91,10 @@ class Batch {
     { listKey: string; parts: { seq: number; delta: RollupDelta }[] }
   >();
   private readonly orders = new Map<string, { agencyId: string; orders: OrderView[] }>();
-  private readonly timers = new Map<string, { agencyId: string; at: number | null }>();
+  private readonly timers = new Map<
+    string,
+    { agencyId: string; at: number | null; version: number }
+  >();
   /** Corrections this batch's reviews made, for the partitions owning the corrected cases. */
   private readonly requests: CorrectionRequest[] = [];
   /** Requests this batch applied: removed once its records are written. */
@@ -270,7 +273,7 @@ class Batch {
     if (JSON.stringify(view.orders) !== JSON.stringify(rec.view.orders))
       this.orders.set(view.caseId, { agencyId: view.agencyId, orders: view.orders });
     if (timer !== (rec.timer ?? null))
-      this.timers.set(view.caseId, { agencyId: view.agencyId, at: timer });
+      this.timers.set(view.caseId, { agencyId: view.agencyId, at: timer, version: view.version });
     if (score && JSON.stringify(score) !== JSON.stringify(rec.score))
       this.scores.set(view.caseId, [view, score]);
     return 'applied';

@@ -31,6 +31,8 @@ export interface Timer {
   readonly _id: string;
   readonly agencyId: string;
   readonly nextAt: Date;
+  /** The case version the timer was computed on (absent on timers written before versions were kept). */
+  readonly version?: number;
 }
 
 export interface RunnerDeps {
@@ -108,6 +110,10 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
       const rec = records.get(t._id);
       const time = deps.timeFor(t.agencyId);
       if (!rec || rec.parked || time === undefined) continue;
+      // The projection writes a case's timer before its record: a record
+      // behind its timer is being written now. Judged on it, a timer that
+      // is right would look stale and be mended away.
+      if (t.version !== undefined && rec.view.version < t.version) continue;
       const pending = pendingActions(rec.view, deps.rules, deps.model);
       const next = pending[0]?.at ?? null;
       // A timer that says more than the case's record (its write interrupted,

@@ -84,6 +84,24 @@ describe('the rule runner', () => {
     expect(mended).toEqual([['c1', null]]);
   });
 
+  it('leaves a timer alone while its case’s record is behind it (the projection writes the timer first)', async () => {
+    // The record before the evaluation: by it, the timer at the evaluation looks stale.
+    const concluded = viewOf(byTheBook(30));
+    const r = pass(record(concluded), day(40), accepted);
+    const mended: [string, number | null][] = [];
+    await runRules({
+      ...r.deps,
+      // The projection has already moved the timer for the version after it.
+      timers: async (_until, _limit, after) =>
+        after
+          ? []
+          : [{ _id: 'c1', agencyId: 'lz-eeb', nextAt: day(35), version: concluded.version + 1 }],
+      mend: async (caseId, _seen, at) => void mended.push([caseId, at]),
+    });
+    expect(mended).toEqual([]);
+    expect(r.received).toEqual([]);
+  });
+
   it('sends what is due by the case’s time, in order, each expecting the version the one before makes', async () => {
     const r = pass(record(open), day(91), accepted);
     await r.run();

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { contributionOf, rollupDeltas } from './rollups.js';
+import {
+  contributionOf,
+  pageIdOf,
+  PAGE_SLOTS,
+  partitionPagesOf,
+  rollupDeltas,
+  type GroupBy,
+} from './rollups.js';
 import { MODEL_V1, scoreCase } from './scoring-model.js';
 import { byTheBook, viewOf } from './view.test-support.js';
 
@@ -36,5 +43,32 @@ describe('rollup deltas', () => {
     const nye = { ...v, concluded: { ...v.concluded, at: '2021-12-31T17:00:00.000Z' } };
     const d = rollupDeltas(null, contributionOf(nye, scoreCase(nye, MODEL_V1)));
     expect(d.map((x) => x.period)).toContain('2022-01');
+  });
+});
+
+describe('rollup pages', () => {
+  const groups = Object.keys(PAGE_SLOTS) as GroupBy[];
+  const keys = Array.from({ length: 400 }, (_, i) => `off-${i * 37}`).concat([
+    '柳南区',
+    '1',
+    'lz-eeb',
+  ]);
+
+  it('puts every row a partition writes on a page the readers fetch for that listing', () => {
+    for (const groupBy of groups) {
+      const listKey = `${groupBy}|YEAR|2021`;
+      const readable = new Set(partitionPagesOf(listKey, groupBy, 12));
+      for (const key of keys)
+        for (const p of [0, 5, 11])
+          expect(readable.has(pageIdOf(listKey, `p${p}`, groupBy, key))).toBe(true);
+      // Pages of releases and corrections are not among them: readers find those listed apart.
+      expect(readable.has(pageIdOf(listKey, 'corr-review-1', groupBy, keys[0] ?? ''))).toBe(false);
+      expect(readable.has(pageIdOf(listKey, 'p12', groupBy, keys[0] ?? ''))).toBe(false);
+    }
+  });
+
+  it("spreads many officers' rows over every slot of a listing", () => {
+    const used = new Set(keys.map((k) => pageIdOf('OFFICER|YEAR|2021', 'p0', 'OFFICER', k)));
+    expect(used.size).toBe(PAGE_SLOTS.OFFICER);
   });
 });

@@ -33,6 +33,8 @@ export interface TimerDoc {
   _id: string;
   agencyId: string;
   nextAt: Date;
+  /** The case version the projection computed it on. */
+  version?: number;
 }
 
 export class CaseConflict extends Error {}
@@ -247,12 +249,14 @@ export class ReadModels {
    * after, so a crash in between replays the chunk and sets them again.
    */
   async setTimers(
-    timers: readonly { caseId: string; agencyId: string; at: number | null }[],
+    timers: readonly { caseId: string; agencyId: string; at: number | null; version: number }[],
   ): Promise<void> {
     if (timers.length === 0) return;
     await this.timers.deleteMany({ _id: { $in: timers.map((t) => t.caseId) } });
     const set = timers.flatMap((t) =>
-      t.at === null ? [] : [{ _id: t.caseId, agencyId: t.agencyId, nextAt: new Date(t.at) }],
+      t.at === null
+        ? []
+        : [{ _id: t.caseId, agencyId: t.agencyId, nextAt: new Date(t.at), version: t.version }],
     );
     if (set.length === 0) return;
     await this.timers.insertMany(set, { ordered: false }).catch((e: unknown) => {
@@ -293,7 +297,11 @@ export class ReadModels {
                 {
                   replaceOne: {
                     filter: { _id: rec._id },
-                    replacement: { agencyId: rec.view.agencyId, nextAt: new Date(at) },
+                    replacement: {
+                      agencyId: rec.view.agencyId,
+                      nextAt: new Date(at),
+                      version: rec.view.version,
+                    },
                     upsert: true,
                   },
                 },
