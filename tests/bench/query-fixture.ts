@@ -7,10 +7,13 @@ import {
   contributionOf,
   emptyView,
   MODEL_V1,
+  pageIdOf,
+  READ_MODEL_FORMAT,
   ReadModels,
   rollupDeltas,
   scoreCase,
   type CaseView,
+  type RollupPageRow,
 } from '@enforcement/supervision-scoring';
 
 function viewFor(i: number): CaseView {
@@ -128,13 +131,25 @@ export async function loadQueryFixture(
   await client
     .db(db)
     .collection('meta')
-    .updateOne({ _id: 'active' as never }, { $set: { generation: 1 } }, { upsert: true });
+    .updateOne(
+      { _id: 'active' as never },
+      { $set: { generation: 1, format: READ_MODEL_FORMAT } },
+      { upsert: true },
+    );
   // A query fixture: the rules are off while it is queried, so it has no timers to backfill.
   await client
     .db(db)
     .collection('meta')
     .updateOne({ _id: 'timers.g1' as never }, { $set: { generation: 1 } }, { upsert: true });
-  const shares = new Map<string, Record<string, unknown>>();
+  const pages = new Map<
+    string,
+    {
+      _id: string;
+      listKey: string;
+      hw: number;
+      rows: Map<string, RollupPageRow>;
+    }
+  >();
   const caseIds: string[] = [];
   const perBucket = new Map<number, object[]>();
   const flat: object[] = [];
@@ -172,31 +187,28 @@ export async function loadQueryFixture(
     perBucket.set(b, [...(perBucket.get(b) ?? []), doc]);
     flat.push({ ...doc });
     caseIds.push(view.caseId);
+    // As partition 0's consumer would have written them: one page per listing and slot.
     for (const d of rollupDeltas(null, contrib)) {
-      const s = shares.get(d.rollupId) ?? {
-        _id: `${d.rollupId}|0`,
-        rollupId: d.rollupId,
-        listKey: d.listKey,
-        groupBy: d.groupBy,
+      const id = pageIdOf(d.listKey, 'p0', d.groupBy, d.key);
+      const page = pages.get(id) ?? { _id: id, listKey: d.listKey, hw: i, rows: new Map() };
+      const row = page.rows.get(d.rollupId) ?? {
+        id: d.rollupId,
         key: d.key,
-        periodKind: d.periodKind,
-        period: d.period,
         agencyId: d.agencyId,
         district: d.district,
         domain: d.domain,
-        hw: i,
+        values: {},
       };
-      for (const [k, v] of Object.entries(d.inc)) s[k] = ((s[k] as number | undefined) ?? 0) + v;
-      shares.set(d.rollupId, s);
+      for (const [k, v] of Object.entries(d.inc)) row.values[k] = (row.values[k] ?? 0) + v;
+      page.rows.set(d.rollupId, row);
+      page.hw = i;
+      pages.set(id, page);
     }
     await flush(false);
   }
   await flush(true);
-  const byList = new Map<string, Record<string, unknown>[]>();
-  for (const s of shares.values())
-    byList.set(String(s.listKey), [...(byList.get(String(s.listKey)) ?? []), s]);
-  for (const [listKey, docs] of byList)
-    await models.rollups.for(listKey).insertMany(docs as never[]);
+  for (const page of pages.values())
+    await models.rollups.for(page.listKey).insertOne({ ...page, rows: [...page.rows.values()] });
   await client.close();
   return { db, caseIds };
 }

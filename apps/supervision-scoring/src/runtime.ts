@@ -48,7 +48,7 @@ interface Generation {
  * The layout of the read models this version writes and reads: 2 keeps
  * rollups in pages per listing and writer (1 kept a document per rollup and writer).
  */
-const READ_MODEL_FORMAT = 2;
+export const READ_MODEL_FORMAT = 2;
 
 interface MetaDoc {
   _id: string;
