@@ -151,14 +151,11 @@ export async function loadQueryFixture(
     }
   >();
   const caseIds: string[] = [];
-  const perBucket = new Map<number, object[]>();
+  const batch: Parameters<typeof models.insertCases>[0][number][] = [];
   const flat: object[] = [];
   const flush = async (force: boolean) => {
-    for (const [b, docs] of perBucket)
-      if (force || docs.length >= 500) {
-        await models.cases.at(b).insertMany(docs as never[]);
-        perBucket.set(b, []);
-      }
+    // As the projection stores them: one insert per bucket.
+    if (force || batch.length >= 2000) await models.insertCases(batch.splice(0));
     if (force || flat.length >= 2000) {
       if (flat.length)
         await client
@@ -183,8 +180,7 @@ export async function loadQueryFixture(
       held: [],
       updatedAt: new Date(),
     };
-    const b = models.cases.bucketOf(view.caseId);
-    perBucket.set(b, [...(perBucket.get(b) ?? []), doc]);
+    batch.push(doc);
     flat.push({ ...doc });
     caseIds.push(view.caseId);
     // As partition 0's consumer would have written them: one page per listing and slot.
@@ -207,8 +203,9 @@ export async function loadQueryFixture(
     await flush(false);
   }
   await flush(true);
-  for (const page of pages.values())
-    await models.rollups.for(page.listKey).insertOne({ ...page, rows: [...page.rows.values()] });
+  await models.writeRollupPages(
+    [...pages.values()].map((p) => ({ page: { ...p, rows: [...p.rows.values()] }, fromMark: -1 })),
+  );
   await client.close();
   return { db, caseIds };
 }

@@ -4,7 +4,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { scoring } from '@enforcement/contracts';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
-import type { ReadModels } from './adapters/mongo/read-models.js';
+import { unpackPage, type ReadModels } from './adapters/mongo/read-models.js';
 import { caseEvents } from './test-support/events.js';
 import {
   publish,
@@ -23,7 +23,7 @@ async function scored(models: ReadModels, caseIds: string[]): Promise<boolean | 
 async function rollupSnapshot(models: ReadModels): Promise<Record<string, Record<string, number>>> {
   const out: Record<string, Record<string, number>> = {};
   for (const c of models.rollups.all()) {
-    for (const page of await c.find({}).toArray())
+    for (const page of (await c.find({}).toArray()).map(unpackPage))
       for (const row of page.rows) {
         const values = (out[row.id] ??= {});
         for (const [k, v] of Object.entries(row.values))

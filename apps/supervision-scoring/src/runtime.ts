@@ -45,10 +45,12 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 2 keeps
- * rollups in pages per listing and writer (1 kept a document per rollup and writer).
+ * The layout of the read models this version writes and reads: 3 stores
+ * case records and rollup pages as JSON blobs under the fields writes filter
+ * on; 2 kept rollups in pages per listing and writer, nested; 1 a document
+ * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 2;
+export const READ_MODEL_FORMAT = 3;
 
 interface MetaDoc {
   _id: string;
