@@ -3,6 +3,7 @@ import { type events } from '@enforcement/contracts';
 import { DISTRICTS } from '@enforcement/reference-data';
 import { AGENCIES } from './workload.js';
 import {
+  addToRows,
   applyEvent,
   contributionOf,
   emptyView,
@@ -187,16 +188,7 @@ export async function loadQueryFixture(
     for (const d of rollupDeltas(null, contrib)) {
       const id = pageIdOf(d.listKey, 'p0', d.groupBy, d.key);
       const page = pages.get(id) ?? { _id: id, listKey: d.listKey, hw: i, rows: new Map() };
-      const row = page.rows.get(d.rollupId) ?? {
-        id: d.rollupId,
-        key: d.key,
-        agencyId: d.agencyId,
-        district: d.district,
-        domain: d.domain,
-        values: {},
-      };
-      for (const [k, v] of Object.entries(d.inc)) row.values[k] = (row.values[k] ?? 0) + v;
-      page.rows.set(d.rollupId, row);
+      addToRows(page.rows, d);
       page.hw = i;
       pages.set(id, page);
     }

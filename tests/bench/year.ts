@@ -126,6 +126,7 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   };
 
   // --- end to end: the year through intake, projected as it arrives ----------
+  const ABORTED = 10;
   // About 9.4 events per case; a year smaller than 10,000 cases gets
   // proportionally fewer of the 2021 report's reconsiderations.
   const cases = Math.ceil(o.events / 9.4);
@@ -157,11 +158,38 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   const acks = await submitAll(client, md, year.stream(), () => {
     if (++acked % 50_000 === 0) o.log(`year: ${fmt(acked)} acknowledged`);
   });
-  const refused = acks.filter((a) => !a.accepted);
-  if (refused.length > 0)
-    throw new Error(
-      `intake refused ${refused.length} of the year's commands: ${refused[0]?.reason}`,
+  // ABORTED means "try again" (a case changed under the command: here, the
+  // rules acted on it while the year streamed): a client sends those again,
+  // picked from the same (deterministic) year.
+  const aborted = (list: typeof acks) => list.filter((a) => a.statusCode === ABORTED);
+  let refused = acks.filter((a) => !a.accepted && a.statusCode !== ABORTED);
+  // Positions in the year (from 1) of the commands to send again.
+  let again = aborted(acks).map((a) => Number(a.sequence));
+  for (let round = 0; round < 5 && again.length > 0; round++) {
+    o.log(`year: ${fmt(again.length)} commands answered ABORTED, sent again`);
+    const wanted = new Set(again);
+    const sent: number[] = [];
+    let i = 0;
+    const retried = await submitAll(
+      client,
+      md,
+      (function* () {
+        for (const command of year.stream())
+          if (wanted.has(++i)) {
+            sent.push(i);
+            yield command;
+          }
+      })(),
     );
+    refused = [...refused, ...retried.filter((a) => !a.accepted && a.statusCode !== ABORTED)];
+    again = aborted(retried).map((a) => sent[Number(a.sequence) - 1] ?? 0);
+  }
+  const failed = [
+    ...refused.map((a) => a.reason),
+    ...again.map((n) => `command ${n} still ABORTED after 5 rounds`),
+  ];
+  if (failed.length > 0)
+    throw new Error(`intake refused ${failed.length} of the year's commands: ${failed[0]}`);
   o.log(
     `year: submitted in ${fmt((performance.now() - t0) / 1000, 1)} s; waiting for the read models`,
   );

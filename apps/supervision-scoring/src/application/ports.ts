@@ -1,7 +1,9 @@
 import type { events } from '@enforcement/contracts';
 import type { Action } from '../domain/rules.js';
 import type { CaseView, OrderView } from '../domain/case-view.js';
-import type { Contribution } from '../domain/rollups.js';
+import type { Contribution, RollupPageRow } from '../domain/rollups.js';
+
+export type { RollupPageRow };
 import type { CaseScoreResult } from '../domain/scoring-model.js';
 
 export interface CaseRecord {
@@ -59,18 +61,6 @@ export interface CorrectionRequest {
   readonly target: string;
   /** The case-events partition the target's events go to. */
   readonly partition: number;
-}
-
-/** One group's sums in one period (a rollup), as one writer holds them. */
-export interface RollupPageRow {
-  /** The rollup id: `<listKey>|<key>`. */
-  readonly id: string;
-  readonly key: string;
-  readonly agencyId: string;
-  readonly district: string;
-  readonly domain: number;
-  /** scoreSum, cases, corrected and `ind_<indicator>` points. */
-  readonly values: Record<string, number>;
 }
 
 /**

@@ -1,6 +1,12 @@
 import { events } from '@enforcement/contracts';
 import { applyEvent, emptyView, type CaseView, type OrderView } from '../domain/case-view.js';
-import { contributionOf, pageIdOf, rollupDeltas, type RollupDelta } from '../domain/rollups.js';
+import {
+  addToRows,
+  contributionOf,
+  pageIdOf,
+  rollupDeltas,
+  type RollupDelta,
+} from '../domain/rollups.js';
 import { DEFAULT_RULES, nextActionAt, type RuleConfig } from '../domain/rules.js';
 import { scoreCase, type CaseScoreResult, type ScoringModel } from '../domain/scoring-model.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -156,18 +162,7 @@ class Batch {
       const rows = new Map(
         (before?.rows ?? []).map((r) => [r.id, { ...r, values: { ...r.values } }]),
       );
-      for (const { delta: d } of parts) {
-        const row = rows.get(d.rollupId) ?? {
-          id: d.rollupId,
-          key: d.key,
-          agencyId: d.agencyId,
-          district: d.district,
-          domain: d.domain,
-          values: {},
-        };
-        for (const [k, n] of Object.entries(d.inc)) row.values[k] = (row.values[k] ?? 0) + n;
-        rows.set(d.rollupId, row);
-      }
+      for (const { delta } of parts) addToRows(rows, delta);
       out.push({
         page: {
           _id: id,

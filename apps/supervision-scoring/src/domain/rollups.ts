@@ -140,3 +140,29 @@ export function partitionPagesOf(listKey: string, groupBy: GroupBy, partitions: 
     for (let s = 0; s < PAGE_SLOTS[groupBy]; s++) out.push(`${listKey}|p${p}|${s}`);
   return out;
 }
+
+/** One group's sums in one period (a rollup), as one writer holds them on a page. */
+export interface RollupPageRow {
+  /** The rollup id: `<listKey>|<key>`. */
+  readonly id: string;
+  readonly key: string;
+  readonly agencyId: string;
+  readonly district: string;
+  readonly domain: number;
+  /** scoreSum, cases, corrected and `ind_<indicator>` points. */
+  readonly values: Record<string, number>;
+}
+
+/** Adds a delta to its row among `rows` (keyed by rollup id), making the row when it is new. */
+export function addToRows(rows: Map<string, RollupPageRow>, d: RollupDelta): void {
+  const row = rows.get(d.rollupId) ?? {
+    id: d.rollupId,
+    key: d.key,
+    agencyId: d.agencyId,
+    district: d.district,
+    domain: d.domain,
+    values: {},
+  };
+  for (const [k, n] of Object.entries(d.inc)) row.values[k] = (row.values[k] ?? 0) + n;
+  rows.set(d.rollupId, row);
+}
