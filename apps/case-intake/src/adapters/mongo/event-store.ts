@@ -319,10 +319,12 @@ export class MongoEventStore implements EventStore {
       }),
     );
     if (lost.length === 0) return;
-    await Promise.all([
-      this.outbox.deleteMany({ _id: { $in: lost.map((r) => r.outbox._id) } }),
-      this.log.deleteMany({ _id: { $in: lost.map((r) => r.doc.position) } }),
-    ]).catch(() => undefined);
+    // A lost commit's position entry stays: ReadAll skips it (the commit its
+    // id names is another command's). Deleting it by its numeric id made
+    // FerretDB scan the whole index table, once per conflict.
+    await this.outbox
+      .deleteMany({ _id: { $in: lost.map((r) => r.outbox._id) } })
+      .catch(() => undefined);
     for (const r of lost) r.q.reject(new VersionConflict(r.doc.caseId, r.doc.fromVersion));
   }
 
