@@ -163,6 +163,42 @@ describe('case intake on the real stack', () => {
     expect(got.case?.version).toBe(2);
   });
 
+  it('decides on the store, not on its cache, when a second instance moved the case', async () => {
+    const other = await startIntake({ db: it_.db, topics: it_.topics });
+    try {
+      const caseId = uniqueName('case');
+      const l = fullLoop(caseId);
+      // This instance caches the case at version 3 (no notice yet)...
+      await unary((cb) => c().registerCase(l.register, agency, cb));
+      await unary((cb) => c().dispatchCase(l.dispatch, agency, cb));
+      await unary((cb) => c().recordProgress(l.evidence, agency, cb));
+      // ...the other serves the notice, the hearing and the legal review...
+      await unary((cb) => other.client.recordProgress(l.notice, agency, cb));
+      await unary((cb) => other.client.recordProgress(l.hearing, agency, cb));
+      await unary((cb) => other.client.recordProgress(l.review, agency, cb));
+      // ...so the decision is lawful: its cached head (no notice) must not refuse it.
+      const decided = await unary<intake.CommandResult>((cb) =>
+        c().decidePenalty(l.penalty, agency, cb),
+      );
+      expect(decided).toMatchObject({ version: 7, duplicate: false });
+      // A command the other instance stored is a duplicate here too.
+      const again = await unary<intake.CommandResult>((cb) =>
+        c().recordProgress(l.review, agency, cb),
+      );
+      expect(again).toMatchObject({ duplicate: true, version: 7 });
+      // A refusal the store's head confirms still stands.
+      const early = await unary((cb) => other.client.recordProgress(l.notice, agency, cb)).then(
+        () => 'accepted',
+        (e: { code: number }) => e.code,
+      );
+      expect(early).not.toBe(status.FAILED_PRECONDITION);
+      const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
+      expect(got.history.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('returns the first result for a retried command id and writes nothing new', async () => {
     const caseId = uniqueName('case');
     const l = fullLoop(caseId);

@@ -64,6 +64,11 @@ const caseTypeOf = (s: CaseState, c: Command): events.CaseType =>
 async function loadHead(deps: IntakeDeps, caseId: string): Promise<CaseHead> {
   const cached = deps.heads.get(caseId);
   if (cached) return cached;
+  return loadFresh(deps, caseId);
+}
+
+/** The case as the store has it now (and so in the cache). */
+async function loadFresh(deps: IntakeDeps, caseId: string): Promise<CaseHead> {
   const stream = await deps.store.load(caseId);
   // Never append onto a history that does not verify: the new event would
   // chain onto whatever the database now says.
@@ -222,50 +227,67 @@ async function execute(
     span.setAttributes({ 'case.id': caseId, 'command.id': commandId });
     try {
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        const head = await loadHead(deps, caseId);
-        authorizeCommand(principal, c, head.state);
-        const known = head.commandIds.get(commandId);
-        if (known !== undefined) {
-          if (known && known !== fingerprint)
+        // Another intake instance may have moved the case since this one
+        // cached it. A stale head is harmless where the command is accepted
+        // (the append then conflicts and the command is decided again), but
+        // a refusal must not rest on it: one decided on a cached head is
+        // decided again on the store's, when the store's is newer.
+        const cached = deps.heads.get(caseId);
+        const head = cached ?? (await loadFresh(deps, caseId));
+        let evs: CaseEvent[];
+        try {
+          authorizeCommand(principal, c, head.state);
+          const known = head.commandIds.get(commandId);
+          if (known !== undefined) {
+            if (known && known !== fingerprint)
+              fail(
+                'COMMAND.ID_REUSED',
+                `command id ${commandId} was already used on case ${caseId} for a different command; a retry must repeat it exactly`,
+                'meta.command_id',
+              );
+            return await duplicateResult(deps, principal, caseId, commandId);
+          }
+          if (expected !== undefined && expected !== head.version)
             fail(
-              'COMMAND.ID_REUSED',
-              `command id ${commandId} was already used on case ${caseId} for a different command; a retry must repeat it exactly`,
-              'meta.command_id',
+              'CASE.VERSION_CONFLICT',
+              `case is at version ${head.version}, not ${expected}`,
+              'meta.expected_version',
             );
-          return await duplicateResult(deps, principal, caseId, commandId);
-        }
-        if (expected !== undefined && expected !== head.version)
-          fail(
-            'CASE.VERSION_CONFLICT',
-            `case is at version ${head.version}, not ${expected}`,
-            'meta.expected_version',
-          );
-        if (c.$case === 'fileReconsideration') await checkReviewTarget(deps, c.value);
+          if (c.$case === 'fileReconsideration') await checkReviewTarget(deps, c.value);
 
-        const now = deps.clock.now();
-        const occurredAt = meta?.occurredAt ?? now;
-        const payloads = decide(
-          c,
-          head.state,
-          { now, occurredAt, benchmarks: deps.benchmarks },
-          { headHash: head.headHash, version: head.version },
-        );
-        checkValues(c);
-        const evs = envelope(
-          c,
-          head,
-          payloads,
-          {
-            caseId,
-            commandId,
-            occurredAt,
-            now,
-            actor: principal.subject,
-            feedFloor: feedFloor?.(occurredAt),
-          },
-          deps.chainKeys,
-        );
-        checkEventSizes(evs, c, deps.maxEventBytes);
+          const now = deps.clock.now();
+          const occurredAt = meta?.occurredAt ?? now;
+          const payloads = decide(
+            c,
+            head.state,
+            { now, occurredAt, benchmarks: deps.benchmarks },
+            { headHash: head.headHash, version: head.version },
+          );
+          checkValues(c);
+          evs = envelope(
+            c,
+            head,
+            payloads,
+            {
+              caseId,
+              commandId,
+              occurredAt,
+              now,
+              actor: principal.subject,
+              feedFloor: feedFloor?.(occurredAt),
+            },
+            deps.chainKeys,
+          );
+          checkEventSizes(evs, c, deps.maxEventBytes);
+        } catch (e) {
+          if (
+            e instanceof DomainError &&
+            cached &&
+            (await loadFresh(deps, caseId)).version !== cached.version
+          )
+            continue;
+          throw e;
+        }
         const commit: Commit = {
           caseId,
           commandId,
