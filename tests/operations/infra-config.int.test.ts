@@ -56,8 +56,16 @@ describe('infra: the compose file, Prometheus, Grafana and the collector configu
   it('the compose file is valid by the Compose Specification and every file it mounts exists', async () => {
     const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
     const validate = ajv.compile(await composeSchema());
-    const compose = parse(read('docker-compose.yml')) as {
-      services: Record<string, { volumes?: (string | { source: string })[]; image?: string }>;
+    // Compose reads YAML merge keys (`<<: *service-env`), so the test does too.
+    const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+      services: Record<
+        string,
+        {
+          volumes?: (string | { source: string })[];
+          image?: string;
+          build?: { context: string; dockerfile: string };
+        }
+      >;
     };
     const valid = validate(compose);
     expect(validate.errors ?? [], JSON.stringify(validate.errors, null, 2)).toEqual([]);
@@ -70,6 +78,18 @@ describe('infra: the compose file, Prometheus, Grafana and the collector configu
         if (source.startsWith('.') && !existsSync(join(infra, source)))
           missing.push(`${name}: ${source}`);
       }
+    // The services built here: from the repository, by their own Dockerfile.
+    const built = Object.entries(compose.services).filter(([, svc]) => svc.build);
+    expect(built.map(([name]) => name).sort()).toEqual([
+      'case-intake',
+      'reporting',
+      'supervision-scoring',
+    ]);
+    for (const [name, svc] of built) {
+      const context = join(infra, svc.build?.context ?? '-');
+      if (!existsSync(join(context, svc.build?.dockerfile ?? '-')))
+        missing.push(`${name}: ${svc.build?.dockerfile}`);
+    }
     expect(missing).toEqual([]);
     // Every service names an image with a version, never `latest`.
     for (const [name, svc] of Object.entries(compose.services))

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   credentials,
@@ -51,6 +54,27 @@ describe('gRPC server from the generated contracts', () => {
     });
     await expect(check('no.such.Service')).rejects.toMatchObject({ code: status.NOT_FOUND });
     client.close();
+  });
+
+  it("is what a container's health probe says: exit 0 while SERVING, 1 with the reason otherwise", async () => {
+    // The built probe, as the images' HEALTHCHECK runs it.
+    const probe = fileURLToPath(new URL('../dist/probe.js', import.meta.url));
+    const run = (target: string) =>
+      promisify(execFile)(process.execPath, [probe, target]).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+    expect(await run(address)).toEqual({ code: 0, stderr: '' });
+    grpc.setServing(false);
+    try {
+      expect(await run(address)).toEqual({ code: 1, stderr: `${address}: NOT_SERVING\n` });
+    } finally {
+      grpc.setServing(true);
+    }
+    // Nothing listening: UNAVAILABLE, named.
+    const closed = await run('127.0.0.1:1');
+    expect(closed.code).toBe(1);
+    expect(closed.stderr).toMatch(/^127\.0\.0\.1:1: 14 UNAVAILABLE/);
   });
 
   it('lists exactly its services through server reflection, as grpcurl would', async () => {
