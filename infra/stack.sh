@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The local stack without Docker: Apache Kafka (KRaft, one node) run from
+# The local stack without Docker: Apache Kafka (KRaft, one node or a cluster) run from
 # Maven Central jars on the installed JDK, and FerretDB (MongoDB wire protocol)
 # built from the Go module proxy, on a private PostgreSQL cluster from
 # Debian's packages (FERRETDB_BACKEND=sqlite runs it on SQLite instead).
@@ -9,6 +9,9 @@
 #   infra/stack.sh status   show what runs, where, and the endpoints
 #   infra/stack.sh env      print KAFKA_BROKERS / MONGODB_URI for `eval`
 #   infra/stack.sh reset    down, then delete the data (not the caches)
+#   infra/stack.sh up --brokers 3   Kafka as a 3-node KRaft cluster (replication
+#                           factor 3, min.insync.replicas 2; the producers use acks=all)
+#   infra/stack.sh kafka up|down|status|reset [--brokers N]   Kafka alone
 #
 # Downloads and builds are cached under $STACK_CACHE (default
 # ~/.cache/enforcement-stack), keyed by version, so a second start on the same
@@ -32,6 +35,7 @@ PG_PORT=${PG_PORT:-15432}
 # (mongo-kit), so 150 covers seven instances at full pool; PostgreSQL takes 200.
 FERRETDB_PG_POOL=${FERRETDB_PG_POOL:-150}
 KAFKA_HEAP=${KAFKA_HEAP:-768m}
+KAFKA_NODES=${KAFKA_NODES:-1}
 STACK_HOME=${STACK_HOME:-$repo/.stack}
 STACK_CACHE=${STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enforcement-stack}
 READY_TIMEOUT=${STACK_READY_TIMEOUT:-90}
@@ -192,37 +196,103 @@ stop_postgres() {
   fi
 }
 
-kafka_ready() { port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$kafka_home/logs/server.log" 2>/dev/null; }
 ferret_ready() { port_open "$FERRETDB_PORT"; }
 
+# A node of the Kafka cluster: its folder, client port and controller port.
+# One node keeps the historical layout ($STACK_HOME/kafka); a cluster of N
+# (`up --brokers N`) puts node i in kafka/node<i> on KAFKA_PORT + 2(i-1) and
+# the port after it. The count is recorded, so down/status/env find them all.
+kafka_nodes() {
+  if [[ -f "$kafka_home/nodes" ]]; then cat "$kafka_home/nodes"; else echo "$KAFKA_NODES"; fi
+}
+node_home() { if (($2 == 1)); then echo "$kafka_home"; else echo "$kafka_home/node$1"; fi; }
+node_port() { echo $((KAFKA_PORT + 2 * ($1 - 1))); }
+node_cport() { if (($2 == 1)); then echo "$KAFKA_CONTROLLER_PORT"; else echo $((KAFKA_PORT + 2 * ($1 - 1) + 1)); fi; }
+brokers_list() {
+  local n i out=()
+  n=$(kafka_nodes)
+  for ((i = 1; i <= n; i++)); do out+=("127.0.0.1:$(node_port "$i")"); done
+  (IFS=,; echo "${out[*]}")
+}
+
+kafka_ready_node() {
+  port_open "$(node_port "$1")" && grep -q "Kafka Server started" "$(node_home "$1" "$2")/logs/server.log" 2>/dev/null
+}
+
 start_kafka() {
-  if pid_alive "$kafka_home/pid"; then
-    log "kafka already running (pid $(cat "$kafka_home/pid"), 127.0.0.1:$KAFKA_PORT)"
-    return 0
+  local n=$KAFKA_NODES
+  if [[ -f "$kafka_home/nodes" && "$(cat "$kafka_home/nodes")" != "$n" ]]; then
+    die "the Kafka data in $kafka_home is a $(cat "$kafka_home/nodes")-node cluster; run reset first to start $n"
   fi
-  check_java
-  check_port_free "$KAFKA_PORT" kafka KAFKA_PORT
-  check_port_free "$KAFKA_CONTROLLER_PORT" "kafka controller" KAFKA_CONTROLLER_PORT
   fetch_kafka
-  mkdir -p "$kafka_home/data" "$kafka_home/logs"
-  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-    -e "s|@DATA_DIR@|$kafka_home/data|g" "$here/kafka/server.properties.template" >"$kafka_home/server.properties"
-  local java_opts=(-Xms256m "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
-    -Djava.awt.headless=true "-Dkafka.logs.dir=$kafka_home/logs"
+  mkdir -p "$kafka_home"
+  # Replication as production runs it once there are three: every partition
+  # on three brokers, a write acknowledged by two (producers use acks=all).
+  local rf=1 isr=1 voters="" i
+  if ((n >= 3)); then rf=3 isr=2; elif ((n == 2)); then rf=2 isr=1; fi
+  for ((i = 1; i <= n; i++)); do voters+="${voters:+,}$i@127.0.0.1:$(node_cport "$i" "$n")"; done
+  local cluster_id=""
+  [[ -f "$kafka_home/cluster-id" ]] && cluster_id=$(cat "$kafka_home/cluster-id")
+  local java_opts=(-Xms256m "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
     "-Dlog4j2.configurationFile=$here/kafka/log4j2.xml")
-  if [[ ! -f "$kafka_home/data/meta.properties" ]]; then
-    local cluster_id
-    cluster_id=$(java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid)
-    java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$kafka_home/server.properties" >"$kafka_home/logs/format.log" 2>&1 ||
-      die "formatting Kafka storage failed; see $kafka_home/logs/format.log"
-  fi
-  log "starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
-  : >"$kafka_home/logs/server.log"
-  nohup java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.Kafka "$kafka_home/server.properties" \
-    >"$kafka_home/logs/stdout.log" 2>&1 &
-  echo $! >"$kafka_home/pid"
-  wait_ready kafka "$kafka_home/pid" "$kafka_home/logs/server.log" kafka_ready
+  for ((i = 1; i <= n; i++)); do
+    local home port cport
+    home=$(node_home "$i" "$n") port=$(node_port "$i") cport=$(node_cport "$i" "$n")
+    if pid_alive "$home/pid"; then
+      log "kafka node $i already running (pid $(cat "$home/pid"), 127.0.0.1:$port)"
+      continue
+    fi
+    check_port_free "$port" "kafka node $i" KAFKA_PORT
+    check_port_free "$cport" "kafka controller $i" KAFKA_CONTROLLER_PORT
+    mkdir -p "$home/data" "$home/logs"
+    sed -e "s|@KAFKA_PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$cport|g" -e "s|@NODE_ID@|$i|g" \
+      -e "s|@VOTERS@|$voters|g" -e "s|@RF@|$rf|g" -e "s|@MIN_ISR@|$isr|g" \
+      -e "s|@DATA_DIR@|$home/data|g" "$here/kafka/server.properties.template" >"$home/server.properties"
+    if [[ ! -f "$home/data/meta.properties" ]]; then
+      # Every node of a cluster is formatted with the same cluster id.
+      [[ -n "$cluster_id" ]] || cluster_id=$(java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid)
+      echo "$cluster_id" >"$kafka_home/cluster-id"
+      java -cp "$kafka_libs/*" "${java_opts[@]}" "-Dkafka.logs.dir=$home/logs" kafka.tools.StorageTool format \
+        -t "$cluster_id" -c "$home/server.properties" >"$home/logs/format.log" 2>&1 ||
+        die "formatting Kafka storage failed; see $home/logs/format.log"
+    fi
+    log "starting kafka $KAFKA_VERSION node $i of $n on 127.0.0.1:$port"
+    : >"$home/logs/server.log"
+    nohup java -cp "$kafka_libs/*" "${java_opts[@]}" "-Dkafka.logs.dir=$home/logs" kafka.Kafka "$home/server.properties" \
+      >"$home/logs/stdout.log" 2>&1 &
+    echo $! >"$home/pid"
+  done
+  echo "$n" >"$kafka_home/nodes"
+  # A node of a cluster starts only once a quorum of controllers answers, so
+  # the nodes start together and are awaited together.
+  for ((i = 1; i <= n; i++)); do
+    local home
+    home=$(node_home "$i" "$n")
+    # shellcheck disable=SC2329 # called by wait_ready
+    probe() { kafka_ready_node "$i" "$n"; }
+    wait_ready "kafka node $i" "$home/pid" "$home/logs/server.log" probe
+  done
+}
+
+stop_kafka() {
+  local n i pidfile
+  n=$(kafka_nodes)
+  # All nodes at once: a cluster's last node, stopped alone, waits for a
+  # controller quorum that has already gone.
+  for ((i = 1; i <= n; i++)); do
+    pidfile="$(node_home "$i" "$n")/pid"
+    pid_alive "$pidfile" && kill "$(cat "$pidfile")" 2>/dev/null || true
+  done
+  for ((i = 1; i <= n; i++)); do stop_one "kafka$( ((n > 1)) && echo " node $i")" "$(node_home "$i" "$n")/pid"; done
+}
+
+status_kafka() {
+  local n i rc=0
+  n=$(kafka_nodes)
+  for ((i = 1; i <= n; i++)); do
+    status_one "kafka$([[ $n -gt 1 ]] && echo "-$i")" "$(node_home "$i" "$n")/pid" "$(node_port "$i")" || rc=1
+  done
+  return $rc
 }
 
 start_ferretdb() {
@@ -261,6 +331,7 @@ stop_one() {
     if ((SECONDS >= deadline)); then
       log "$name (pid $pid) did not stop in 30s; killing"
       kill -9 "$pid" 2>/dev/null || true
+      deadline=$((SECONDS + 3600))
     fi
     sleep 0.2
   done
@@ -279,14 +350,32 @@ status_one() {
 }
 
 print_env() {
-  echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+  echo "export KAFKA_BROKERS=$(brokers_list)"
   echo "export MONGODB_URI=mongodb://127.0.0.1:$FERRETDB_PORT/"
   echo "export ENFORCEMENT_ENV=development"
 }
 
 main() {
   mkdir -p "$STACK_HOME" "$STACK_CACHE"
-  case "${1:-}" in
+  local cmd=${1:-}
+  shift || true
+  if [[ "$cmd" == kafka ]]; then
+    # Kafka alone (a cluster beside the stack, for the multi-instance tests):
+    #   STACK_HOME=... KAFKA_PORT=... infra/stack.sh kafka up --brokers 3
+    cmd=${1:-}
+    shift || true
+    parse_flags "$@"
+    case "$cmd" in
+      up) start_kafka && print_env | grep KAFKA_BROKERS ;;
+      down) stop_kafka ;;
+      status) status_kafka ;;
+      reset) stop_kafka && rm -rf "$kafka_home" && log "kafka data removed from $kafka_home" ;;
+      *) die "usage: infra/stack.sh kafka up|down|status|reset [--brokers N]" ;;
+    esac
+    return
+  fi
+  parse_flags "$@"
+  case "$cmd" in
     up)
       local t0=$SECONDS
       start_postgres
@@ -296,13 +385,13 @@ main() {
       print_env
       ;;
     down)
-      stop_one kafka "$kafka_home/pid"
+      stop_kafka
       stop_one ferretdb "$ferret_home/pid"
       if [[ "$FERRETDB_BACKEND" == postgresql ]]; then stop_postgres; fi
       ;;
     status)
       local rc=0
-      status_one kafka "$kafka_home/pid" "$KAFKA_PORT" || rc=1
+      status_kafka || rc=1
       status_one ferretdb "$ferret_home/pid" "$FERRETDB_PORT" || rc=1
       if [[ "$FERRETDB_BACKEND" == postgresql ]]; then
         if pg_ready 2>/dev/null; then printf '%-9s running  %-11s 127.0.0.1:%s\n' postgres "" "$PG_PORT"; else printf '%-9s stopped\n' postgres; rc=1; fi
@@ -316,10 +405,23 @@ main() {
       log "data removed from $STACK_HOME"
       ;;
     *)
-      sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-      [[ -n "${1:-}" ]] && exit 2
+      sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      [[ -n "$cmd" ]] && exit 2
       ;;
   esac
+}
+
+parse_flags() {
+  while (($# > 0)); do
+    case "$1" in
+      --brokers)
+        [[ "${2:-}" =~ ^[1-9]$ ]] || die "--brokers takes a number of Kafka nodes from 1 to 9"
+        KAFKA_NODES=$2
+        shift 2
+        ;;
+      *) die "unknown flag $1" ;;
+    esac
+  done
 }
 
 main "$@"

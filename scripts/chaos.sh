@@ -18,5 +18,5 @@ npx turbo run build --output-logs=errors-only >/dev/null
 # The results are written (and formatted) whether or not every trial held.
 status=0
 npx tsx tests/chaos/run.ts "$@" || status=$?
-npx prettier --write docs/chaos/latest.md --log-level=warn
+npx prettier --write docs/chaos/*.md --log-level=warn
 exit "$status"

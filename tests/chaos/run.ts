@@ -8,6 +8,13 @@
  * instances in another, and at a moment chosen at random while the year
  * streams injects one fault: kill -9 of PostgreSQL, of FerretDB, of intake,
  * of one scoring or one reporting instance (restarted), or a Kafka restart.
+ * On a Kafka cluster (`--brokers 3`) the `broker` fault kills one broker,
+ * the first scoring and the first reporting instance at once, and restarts
+ * none of them until the trial ends: the survivors must take their
+ * partitions over. `--intakes`, `--scorers` and `--reporters` set how many
+ * instances of each run; the year's agencies are spread over the intakes,
+ * as independent clients would be, and the scoring instances call intake
+ * round-robin.
  * After each trial: every command must be acknowledged, every case's history
  * in the store must be the year's (nothing lost, nothing doubled: one commit
  * per version), every version must be on the topic, every history must
@@ -23,7 +30,7 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { execSync } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
@@ -45,6 +52,7 @@ import { namespaced } from '@enforcement/messaging';
 import { PrivateStack } from '../support/private-stack.js';
 import { startService, type ServiceProcess } from '../bench/processes.js';
 import { ruleDifferences } from '../support/rules-oracle.js';
+import { splitByAgency } from '../support/submit.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,14 +60,43 @@ const { values: args } = parseArgs({
     cases: { type: 'string', default: '150' },
     faults: { type: 'string', default: 'postgres,ferretdb,intake,scoring,reporting,kafka' },
     'trial-minutes': { type: 'string', default: '12' },
+    brokers: { type: 'string', default: '1' },
+    intakes: { type: 'string', default: '1' },
+    scorers: { type: 'string', default: '2' },
+    reporters: { type: 'string', default: '2' },
+    /** Added to every port of the private stack (a test runs beside a developer's suite). */
+    'port-offset': { type: 'string', default: '0' },
+    out: { type: 'string', default: 'docs/chaos/latest.md' },
   },
 });
 const TRIALS = Number(args.trials);
 const CASES = Number(args.cases);
 const TRIAL_MS = Number(args['trial-minutes']) * 60_000;
-const ALL_FAULTS = ['postgres', 'ferretdb', 'intake', 'scoring', 'reporting', 'kafka'] as const;
+const ALL_FAULTS = [
+  'postgres',
+  'ferretdb',
+  'intake',
+  'scoring',
+  'reporting',
+  'kafka',
+  'broker',
+] as const;
 type Fault = (typeof ALL_FAULTS)[number];
 const FAULTS = ALL_FAULTS.filter((f) => args.faults.split(',').includes(f));
+const BROKERS = Number(args.brokers);
+const INTAKES = Number(args.intakes);
+const SCORERS = Number(args.scorers);
+const REPORTERS = Number(args.reporters);
+const OUT = args.out;
+for (const [flag, n, min] of [
+  ['--brokers', BROKERS, 1],
+  ['--intakes', INTAKES, 1],
+  ['--scorers', SCORERS, 2],
+  ['--reporters', REPORTERS, 2],
+] as const)
+  if (!Number.isInteger(n) || n < min || n > 9) throw new Error(`${flag} takes ${min} to 9`);
+if (FAULTS.includes('broker') && BROKERS < 3)
+  throw new Error('the broker fault needs a cluster that survives one: --brokers 3');
 const CLI = 'apps/cli/dist/main.js';
 const log = (s: string) => process.stderr.write(`[chaos] ${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -218,24 +255,29 @@ const equalToTruth = (o: Outcome) =>
 async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string): Promise<Outcome> {
   const ns = `chaos-${fault}-${n}-${Date.now().toString(36)}`;
   const db = ns.replace(/-/g, '_');
-  const port = await freePort();
   const env = {
     KAFKA_BROKERS: stack.brokers.join(','),
     MONGODB_URI: stack.mongoUri,
     MONGODB_DB: db,
     TOPIC_NAMESPACE: ns,
     KAFKA_CLIENT_ID: ns,
-    GRPC_PORT: String(port),
     INGRESS_ENABLED: 'false',
     HEALTH_CHECK_MS: '500',
     RELAY_SWEEP_AFTER_MS: '2000',
   };
-  let svc: ServiceProcess = await start('case-intake', env);
+  // Each intake keeps its port, so a restarted one is where its clients left it.
+  const intakeEnvs = await Promise.all(
+    Array.from({ length: INTAKES }, async () => ({ ...env, GRPC_PORT: String(await freePort()) })),
+  );
+  const intakes: ServiceProcess[] = [];
+  for (const e of intakeEnvs) intakes.push(await start('case-intake', e));
+  const svc = () => intakes[0] as ServiceProcess;
+  let nth = 0;
   const scoringEnv = async () => ({
     ...env,
     GRPC_PORT: String(await freePort()),
     MONGODB_DB: `${db}_scoring`,
-    INTAKE_ADDRESS: svc.address,
+    INTAKE_ADDRESS: (intakes[nth++ % INTAKES] as ServiceProcess).address,
     SCORING_GROUP: `${ns}.scoring`,
     RULES_CLOCK: 'events',
     RULES_TICK_MS: '1000',
@@ -246,15 +288,13 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     MONGODB_DB: `${db}_reporting`,
     REPORTING_GROUP: `${ns}.reporting`,
   });
-  // Two instances of each consumer, one group each: the fault hits the first.
-  const scorers = [
-    await start('supervision-scoring', await scoringEnv()),
-    await start('supervision-scoring', await scoringEnv()),
-  ];
-  const reporters = [
-    await start('reporting', await reportingEnv()),
-    await start('reporting', await reportingEnv()),
-  ];
+  // Instances of each consumer, one group each: the fault hits the first.
+  const scorers: ServiceProcess[] = [];
+  for (let i = 0; i < SCORERS; i++)
+    scorers.push(await start('supervision-scoring', await scoringEnv()));
+  const reporters: ServiceProcess[] = [];
+  for (let i = 0; i < REPORTERS; i++)
+    reporters.push(await start('reporting', await reportingEnv()));
   const year = generateYear({
     seed: ns,
     cases: CASES,
@@ -268,18 +308,40 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     const id = c.kind?.value.meta?.caseId ?? '';
     expected.set(id, (expected.get(id) ?? 0) + 1);
   }
-  const file = join(dir, `${ns}.ndjson`);
-  await writeFile(file, `${lines.join('\n')}\n`);
-  const submission = promisify(execFile)(
-    process.execPath,
-    [CLI, 'submit', file, '--json', '--quiet', '--intake', svc.address, '--retry-for', '180'],
-    { maxBuffer: 32 << 20 },
+  // Each agency's commands go to one intake, as an agency's own client would send them.
+  const perIntake = splitByAgency(year.stream(), INTAKES).map((part) =>
+    part.map((c) => JSON.stringify(intake.Command.toJSON(c))),
   );
-  // A trial that fails takes its submission with it (see the end of this file).
-  children.add(submission.child);
-  const cli = submission.then(
-    (r) => ({ code: 0, stdout: r.stdout }),
-    (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+  const submissions = await Promise.all(
+    perIntake.map(async (part, i) => {
+      const file = join(dir, `${ns}-${i}.ndjson`);
+      await writeFile(file, part.length > 0 ? `${part.join('\n')}\n` : '');
+      const submission = promisify(execFile)(
+        process.execPath,
+        [
+          CLI,
+          'submit',
+          file,
+          '--json',
+          '--quiet',
+          '--intake',
+          (intakes[i] as ServiceProcess).address,
+          '--retry-for',
+          '180',
+        ],
+        { maxBuffer: 32 << 20 },
+      );
+      // A trial that fails takes its submission with it (see the end of this file).
+      children.add(submission.child);
+      return submission.then(
+        (r) => ({ code: 0, stdout: r.stdout, sent: part.length }),
+        (e: { code: number; stdout: string }) => ({
+          code: e.code,
+          stdout: e.stdout,
+          sent: part.length,
+        }),
+      );
+    }),
   );
 
   const mongo = await MongoClient.connect(stack.mongoUri, { retryWrites: false });
@@ -297,6 +359,8 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   await until(async () => ((await commits()) >= at ? true : undefined), 120_000, `${at} commits`);
   log(`${fault} #${n}: fault after ${at} of ${lines.length} commits`);
   const t0 = Date.now();
+  /** Instances killed for good (until the trial ends): the checks read the others. */
+  const gone = new Set<ServiceProcess>();
   switch (fault) {
     case 'postgres':
       await stack.killPostgres();
@@ -314,10 +378,22 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       await upAgain(stack);
       break;
     case 'intake':
-      await svc.kill();
+      await svc().kill();
       await sleep(1_000);
-      svc = await start('case-intake', env);
+      intakes[0] = await start('case-intake', intakeEnvs[0] ?? env);
       break;
+    case 'broker': {
+      // One broker of three, and the first instance of each consumer, at once.
+      const node = Number(process.env.CHAOS_BROKER_NODE) || 1 + Math.floor(Math.random() * BROKERS);
+      log(`${fault} #${n}: kill -9 of kafka node ${node}, scoring 1 and reporting 1`);
+      await Promise.all([
+        stack.stopBroker(node, 'SIGKILL'),
+        scorers[0]?.kill(),
+        reporters[0]?.kill(),
+      ]);
+      gone.add(scorers[0] as ServiceProcess).add(reporters[0] as ServiceProcess);
+      break;
+    }
     case 'scoring':
       await scorers[0]?.kill();
       await sleep(1_000);
@@ -329,21 +405,26 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       reporters[0] = await start('reporting', await reportingEnv());
       break;
   }
-  await until(
-    async () => ((await checkHealth(svc.address, '', 1_000)) === 'SERVING' ? true : undefined),
-    120_000,
-    'intake SERVING again',
-  );
+  for (const i of intakes)
+    await until(
+      async () => ((await checkHealth(i.address, '', 1_000)) === 'SERVING' ? true : undefined),
+      120_000,
+      'intake SERVING again',
+    );
   const recoverySeconds = (Date.now() - t0) / 1000;
-  const out = await cli;
-  const summary = JSON.parse(out.stdout || '{}') as {
-    acked?: number;
-    rejected?: number;
-    problems?: { code: string; reason: string }[];
-  };
-  if (summary.problems?.length)
-    log(`${fault} #${n}: refused ${JSON.stringify(summary.problems.slice(0, 3))}`);
-  const acked = out.code === 0 && summary.acked === lines.length && summary.rejected === 0;
+  let acked = true;
+  for (const out of await Promise.all(submissions)) {
+    const summary = JSON.parse(out.stdout || '{}') as {
+      acked?: number;
+      rejected?: number;
+      problems?: { code: string; reason: string }[];
+    };
+    if (summary.problems?.length)
+      log(`${fault} #${n}: refused ${JSON.stringify(summary.problems.slice(0, 3))}`);
+    acked &&= out.code === 0 && summary.acked === out.sent && summary.rejected === 0;
+  }
+  const reporter = reporters.find((r) => !gone.has(r));
+  const scorer = scorers.find((r) => !gone.has(r));
 
   // The store: one commit per version, every version of every case.
   const stored = new Map<string, number[]>();
@@ -364,7 +445,18 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     lost += Math.max(0, want - new Set(got).size);
     doubled += got.length - new Set(got).size;
   }
-  await mongo.close();
+  const storedVersions = async () => {
+    const out = new Map<string, Set<number>>();
+    for (const name of names)
+      for (const d of await mongo
+        .db(db)
+        .collection<{ caseId: string; fromVersion: number; toVersion: number }>(name)
+        .find({}, { projection: { caseId: 1, fromVersion: 1, toVersion: 1 } })
+        .toArray())
+        for (let v = d.fromVersion; v <= d.toVersion; v++)
+          out.set(d.caseId, (out.get(d.caseId) ?? new Set()).add(v));
+    return out;
+  };
 
   // The topic: every version at least once.
   const kafka = new Kafka({ clientId: ns, brokers: stack.brokers, logLevel: logLevel.NOTHING });
@@ -373,7 +465,9 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   const histories = new Map<string, Map<number, events.CaseEvent>>();
   /** The next offset to read, per partition. */
   const read = new Map<number, number>();
-  await consumer.connect();
+  // A broker the fault killed may still lead partitions until the cluster
+  // notices (seconds): the check's own calls are retried until it has.
+  await until(() => consumer.connect().then(() => true), 60_000, 'the check to connect');
   await consumer.subscribe({ topic: namespaced(ns).caseEvents, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
@@ -385,10 +479,19 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   });
   // Every partition read to its end as of now (the count of events is no
   // guide: the rules add their own).
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(namespaced(ns).caseEvents);
-  await admin.disconnect();
+  const ends = await until(
+    async () => {
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        return await admin.fetchTopicOffsets(namespaced(ns).caseEvents);
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    60_000,
+    'the end offsets of the topic',
+  );
   await until(
     async () =>
       ends.every((p) => (read.get(p.partition) ?? 0) >= Number(p.high)) ? true : undefined,
@@ -411,9 +514,46 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     'the rules to reach their plan',
   ).catch(() => undefined);
   for (const d of ruleDiffs.slice(0, 3)) log(`${fault} #${n}: rules differ from the plan: ${d}`);
+  if (ruleDiffs.length > 0) {
+    // What each live scoring instance says of its rules, for the diagnosis.
+    const status = new Metadata();
+    status.set(
+      'authorization',
+      `Bearer ${await mintDevToken(DEV_AUTH, { subject: 'chaos', roles: ['supervisor'], agencies: ['*'] })}`,
+    );
+    for (const s of scorers.filter((x) => !gone.has(x))) {
+      const c = new scoring.ScoringServiceClient(s.address, credentials.createInsecure());
+      const r = await new Promise<scoring.GetRulesStatusResponse | string>((resolve) =>
+        c.getRulesStatus({}, status, { deadline: Date.now() + 10_000 }, (e, res) =>
+          resolve(e ? e.message : res),
+        ),
+      );
+      c.close();
+      log(`${fault} #${n}: rules status of ${s.address}: ${JSON.stringify(r)}`);
+    }
+  }
+  // Everything stored reaches the topic, the rules' actions too: a version in
+  // the store and not on the topic is one the relay never published.
+  let unpublished: string[] = [];
+  await until(
+    async () => {
+      unpublished = [];
+      for (const [id, versions] of await storedVersions())
+        for (const v of versions) if (!seen.get(id)?.has(v)) unpublished.push(`${id}@${v}`);
+      return unpublished.length === 0 ? true : undefined;
+    },
+    60_000,
+    'every stored version on the topic',
+  ).catch(() => undefined);
+  if (unpublished.length > 0)
+    log(
+      `${fault} #${n}: ${unpublished.length} stored versions not on the topic: ${unpublished.slice(0, 5).join(' ')}`,
+    );
+  await mongo.close();
   await consumer.disconnect();
 
-  // The annual figures and the scores, from the instance the fault hit.
+  // The annual figures and the scores, from the instance the fault hit (or,
+  // when it stays down, from a survivor).
   const md = new Metadata();
   md.set(
     'authorization',
@@ -423,7 +563,7 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     new Promise<Res>((resolve, reject) => f((e, r) => (e ? reject(e) : resolve(r))));
   const deadline = () => ({ deadline: Date.now() + 30_000 });
   const rClient = new reporting.ReportingServiceClient(
-    reporters[0]?.address ?? '',
+    reporter?.address ?? '',
     credentials.createInsecure(),
   );
   const stats = (groupBy: reporting.StatisticsGroupBy) =>
@@ -456,7 +596,7 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     log(`${fault} #${n}: figures differ (${figuresAt}): ${d}`);
 
   const sClient = new scoring.ScoringServiceClient(
-    scorers[0]?.address ?? '',
+    scorer?.address ?? '',
     credentials.createInsecure(),
   );
   let scoreDiffs: string[] = ['not read'];
@@ -504,7 +644,7 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   }
   sClient.close();
   for (const p of [...scorers, ...reporters]) await p.stop();
-  let offTopic = 0;
+  let offTopic = unpublished.length;
   for (const [id, want] of expected) {
     const missing = Math.max(0, want - (seen.get(id)?.size ?? 0));
     offTopic += missing;
@@ -517,14 +657,14 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   // Every history verifies (the audit, through the CLI).
   const audit = await promisify(execFile)(
     process.execPath,
-    [CLI, 'audit', '--json', '--intake', svc.address],
+    [CLI, 'audit', '--json', '--intake', svc().address],
     { maxBuffer: 32 << 20 },
   ).then(
     (r) => JSON.parse(r.stdout) as { findings: unknown[] },
     (e: { stdout: string }) =>
       JSON.parse(e.stdout || '{"findings":[0]}') as { findings: unknown[] },
   );
-  await svc.stop();
+  for (const i of intakes) await i.stop();
   return {
     fault,
     acked,
@@ -592,12 +732,14 @@ const failed = (fault: Fault): Outcome => ({
 
 const home = await mkdtemp(join(tmpdir(), 'enforcement-chaos-'));
 await chmod(home, 0o755);
+const offset = Number(args['port-offset']);
 const stack = new PrivateStack(home, {
-  kafka: 30092,
-  kafkaController: 30093,
-  ferretdb: 27057,
-  ferretdbDebug: 18118,
-  postgres: 26432,
+  kafka: 30092 + offset,
+  kafkaController: 30093 + offset,
+  ferretdb: 27057 + offset,
+  ferretdbDebug: 18118 + offset,
+  postgres: 26432 + offset,
+  brokers: BROKERS,
 });
 const outcomes: Outcome[] = [];
 let ended = '';
@@ -640,6 +782,7 @@ const rows = FAULTS.map((fault) => {
     scoring: 'kill -9 of one of two supervision-scoring instances (restarted)',
     reporting: 'kill -9 of one of two reporting instances (restarted)',
     kafka: 'Kafka restart',
+    broker: `kill -9 of one of ${BROKERS} Kafka brokers, one of ${SCORERS} scoring and one of ${REPORTERS} reporting instances (none restarted)`,
   }[fault];
   const late = os.filter((o) => o.timedOut).length;
   return `| ${name} | ${os.length} | ${equal} | ${sum('lost')} | ${sum('doubled')} | ${sum('offTopic')} | ${sum('broken')} | ${sum('rulesOff')} | ${sum('figuresOff')} | ${sum('scoresOff')} | ${late} | ${Math.max(...rec).toFixed(1)} |`;
@@ -648,9 +791,10 @@ const commit = execSync('git rev-parse --short HEAD').toString().trim();
 const md = [
   '# Fault suite results',
   '',
-  `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
+  `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')} --brokers ${BROKERS} --intakes ${INTAKES} --scorers ${SCORERS} --reporters ${REPORTERS}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
   '',
-  "Each trial: a generated year streamed through `enforce submit` into case-intake (its own process) on a private stack; two supervision-scoring instances in one consumer group (rules on the event clock, closing the loop) and two reporting instances in another; one fault at a random moment while it streams (a killed instance is the first of its two). \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; all within the trial's deadline.",
+  `Each trial: a generated year streamed through \`enforce submit\` into ${INTAKES} case-intake instance${INTAKES > 1 ? 's (each agency through one of them)' : ''} on a private stack with ${BROKERS} Kafka broker${BROKERS > 1 ? 's (replication factor 3, min.insync.replicas 2)' : ''}; ${SCORERS} supervision-scoring instances in one consumer group (rules on the event clock, closing the loop) and ${REPORTERS} reporting instances in another; one fault at a random moment while it streams (a killed instance is the first of its kind).` +
+    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; all within the trial's deadline.",
   '',
   '| fault | trials | equal to truth | lost (store) | doubled (store) | missing on topic | broken histories | rules ≠ plan (cases) | figures ≠ truth (groups) | scores ≠ model (agencies) | past deadline | recovery, max s |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -660,7 +804,7 @@ const md = [
   ...(ended ? ['', ended] : []),
   '',
 ].join('\n');
-await mkdir('docs/chaos', { recursive: true });
-await writeFile('docs/chaos/latest.md', md);
+await mkdir(dirname(OUT), { recursive: true });
+await writeFile(OUT, md);
 process.stdout.write(md);
 process.exit(outcomes.every(equalToTruth) ? 0 : 3);

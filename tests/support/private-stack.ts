@@ -19,6 +19,12 @@ export interface PrivatePorts {
   readonly ferretdbDebug: number;
   /** With a PostgreSQL port, FerretDB runs on its own PostgreSQL; without, on SQLite. */
   readonly postgres?: number;
+  /**
+   * Kafka nodes (default 1). A cluster of N (`infra/stack.sh up --brokers N`)
+   * puts node i on `kafka + 2(i-1)` and its controller on the port after, so
+   * `kafkaController` must be `kafka + 1` and the ports up to `kafka + 2N - 1` free.
+   */
+  readonly brokers?: number;
 }
 
 /**
@@ -50,11 +56,17 @@ export class PrivateStack {
       FERRETDB_BACKEND: ports.postgres ? 'postgresql' : 'sqlite',
       ...(ports.postgres ? { PG_PORT: String(ports.postgres), PG_HOME: join(home, 'pg') } : {}),
       KAFKA_HEAP: '512m',
+      KAFKA_NODES: String(ports.brokers ?? 1),
     };
+    if ((ports.brokers ?? 1) > 1 && ports.kafkaController !== ports.kafka + 1)
+      throw new Error('a Kafka cluster puts each controller on its broker port + 1');
   }
 
   get brokers(): string[] {
-    return [`127.0.0.1:${this.ports.kafka}`];
+    return Array.from(
+      { length: this.ports.brokers ?? 1 },
+      (_, i) => `127.0.0.1:${this.ports.kafka + 2 * i}`,
+    );
   }
 
   get mongoUri(): string {
@@ -67,7 +79,19 @@ export class PrivateStack {
 
   /** Stops one part by its recorded process id, as an operator or a crash would. */
   async stop(part: 'kafka' | 'ferretdb', signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (part === 'kafka' && (this.ports.brokers ?? 1) > 1) {
+      for (let node = this.ports.brokers ?? 1; node >= 1; node--)
+        await this.stopBroker(node, signal);
+      return;
+    }
     await this.signal(Number(readFileSync(join(this.home, part, 'pid'), 'utf8')), signal, part);
+  }
+
+  /** Stops one node of a Kafka cluster (1-based), as a crash of that broker would. */
+  async stopBroker(node: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const dir = (this.ports.brokers ?? 1) > 1 ? join('kafka', `node${node}`) : 'kafka';
+    const pid = Number(readFileSync(join(this.home, dir, 'pid'), 'utf8'));
+    await this.signal(pid, signal, `kafka node ${node}`);
   }
 
   /**

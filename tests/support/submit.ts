@@ -34,3 +34,23 @@ export function submitAll(
     pump();
   });
 }
+
+/**
+ * Splits a year's commands over `n` clients by agency, as independent
+ * agencies' own clients would send them: a case's commands, and a review's
+ * (it goes with the agency whose decision it challenges), all through one.
+ * Order within each part is the year's.
+ */
+export function splitByAgency(commands: Iterable<intake.Command>, n: number): intake.Command[][] {
+  const agencyOf = new Map<string, string>();
+  const parts: intake.Command[][] = Array.from({ length: n }, () => []);
+  for (const c of commands) {
+    const id = c.kind?.value.meta?.caseId ?? '';
+    if (c.kind?.$case === 'registerCase') agencyOf.set(id, c.kind.value.agencyId);
+    if (c.kind?.$case === 'fileReconsideration') agencyOf.set(id, c.kind.value.respondentAgencyId);
+    const agency = agencyOf.get(id) ?? '';
+    const h = [...agency].reduce((a, ch) => (a * 31 + ch.charCodeAt(0)) >>> 0, 7);
+    parts[h % n]?.push(c);
+  }
+  return parts;
+}
