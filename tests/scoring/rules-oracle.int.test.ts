@@ -427,6 +427,24 @@ describe('supervision rules equal their specification on random histories, timin
             return `${(await differences()).join('\n')}\nrules status: ${JSON.stringify(status)}`;
           });
           expect(settled).toBe(true);
+          // Instances judge by one clock: what each stored of its partitions
+          // reaches every other through the store, so each agency is judged
+          // up to the same time by all of them.
+          if (r.scoring.length > 1) {
+            const judged = async () =>
+              Promise.all(
+                r.scoring.map(async (x) =>
+                  JSON.stringify(
+                    (await x.runtime.rulesStatus()).agencies.map((a) => [a.agencyId, a.judgedUpTo]),
+                  ),
+                ),
+              );
+            const agreed = await eventually(
+              async () => ((await judged()).every((v, _, all) => v === all[0]) ? true : undefined),
+              { what: 'the instances to agree on every agency’s time', timeoutMs: 20_000 },
+            ).catch(async () => (await judged()).join('\n'));
+            expect(agreed).toBe(true);
+          }
           await counted();
           await r.stop();
           rig = undefined;

@@ -57,9 +57,16 @@ interface MetaDoc {
   generation?: number;
   /** The active generation's layout (READ_MODEL_FORMAT); absent: 1. */
   format?: number;
-  /** The rules' clock of a generation: partition → feed → latest time applied. */
-  times?: Record<string, Record<string, number>>;
+  /**
+   * The rules' clock: in a partition's record (`clock.g<n>.p<partition>`),
+   * feed → latest time applied; in the record of versions before, for all
+   * partitions (`clock.g<n>`), partition → feed → time.
+   */
+  times?: Record<string, unknown>;
 }
+
+/** The record of a partition's feed times in generation `n`. */
+const clockIdOf = (n: number, partition: number) => `clock.g${n}.p${partition}`;
 
 /** Where the rules' clock stands: per feed (`<agency>|<case type>`), the time its facts are applied to. */
 export interface RulesClockState {
@@ -150,7 +157,7 @@ export class ScoringRuntime {
     await models.init();
     const clock = new FeedClock();
     if (!fromBeginning) {
-      clock.restore((await this.meta.findOne({ _id: `clock.g${n}` }))?.times);
+      await this.restoreClock(clock, n);
       // In the background: a large store takes a while, and queries need not wait.
       this.backfilling = this.backfillTimers(models, n).catch((e: unknown) =>
         this.o.log('rule timers not backfilled; retried at the next start', e),
@@ -172,10 +179,12 @@ export class ScoringRuntime {
       },
       progress: async (partition, feeds) => {
         clock.note(partition, feeds);
+        // Each partition's times in a record of its own, written by the one
+        // consumer applying it (see FeedClock.raiseOwn).
         const raise = () =>
           this.meta.updateOne(
-            { _id: `clock.g${n}` },
-            { $max: FeedClock.raise(partition, feeds) },
+            { _id: clockIdOf(n, partition) },
+            { $max: FeedClock.raiseOwn(feeds) },
             { upsert: true },
           );
         // Two partitions' first batches may race to create the record: the loser raises it.
@@ -206,6 +215,26 @@ export class ScoringRuntime {
     if (written === undefined) return; // stopped: the next start does it again
     await this.meta.updateOne({ _id: flag }, { $set: { generation: n } }, { upsert: true });
     if (written > 0) this.o.log(`rule timers written for ${written} cases projected before timers`);
+  }
+
+  /**
+   * Raises `clock` to the feed times every instance stored for generation
+   * `n`: the partitions' own records (an `_id` range), and the single record
+   * versions before 0.1 kept for all partitions.
+   */
+  private async restoreClock(clock: FeedClock, n: number): Promise<void> {
+    const [legacy, own] = await Promise.all([
+      this.meta.findOne({ _id: `clock.g${n}` }),
+      this.meta.find({ _id: { $gte: `clock.g${n}.p`, $lt: `clock.g${n}.q` } }).toArray(),
+    ]);
+    clock.restore(legacy?.times as Record<string, Record<string, number>> | undefined);
+    const saved: Record<string, Record<string, number>> = {};
+    for (const d of own) {
+      const partition = Number(d._id.slice(`clock.g${n}.p`.length));
+      if (Number.isInteger(partition) && d.times)
+        saved[String(partition)] = d.times as Record<string, number>;
+    }
+    clock.restore(saved);
   }
 
   private connectedAdmin(): Promise<Admin> {
@@ -269,7 +298,7 @@ export class ScoringRuntime {
     // Learn what the other instances applied (each batch stores its feed
     // times before its offsets are committed): every instance judges with
     // the times of every partition, whoever applied them.
-    gen.clock.restore((await this.meta.findOne({ _id: `clock.g${gen.n}` }))?.times);
+    await this.restoreClock(gen.clock, gen.n);
     const snap = gen.clock.snapshot();
     const ends = await this.partitionEnds(gen);
     const wall = this.o.clock.now().getTime();
@@ -304,6 +333,9 @@ export class ScoringRuntime {
           timers: (to, limit, after) => gen.models.dueTimers(to, limit, after),
           cases: async (ids) => gen.models.getCases(ids),
           mend: (caseId, seen, at) => gen.models.mendTimer(caseId, seen, at),
+          // Each case judged by the instance applying its partition (the
+          // others would only send intake the same actions again).
+          owns: (caseId) => gen.consumer.owns(caseId),
           timeFor,
           until,
           intake: this.o.intake,

@@ -58,6 +58,12 @@ export interface RunnerDeps {
   readonly log: (msg: string, err?: unknown) => void;
   readonly pageSize?: number;
   readonly maxPages?: number;
+  /**
+   * Whether this instance judges the case: the one whose consumer holds the
+   * case's partition (absent: every case). With several instances, each
+   * timer is judged by one of them, on the partition it applies itself.
+   */
+  readonly owns?: (caseId: string) => boolean;
 }
 
 /** How long a sent action is not sent again while the projection catches up. */
@@ -101,6 +107,7 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
     if (!last) break;
     after = { at: last.nextAt, id: last._id };
     const due = timers.filter((t) => {
+      if (deps.owns && !deps.owns(t._id)) return false;
       const time = deps.timeFor(t.agencyId);
       return time !== undefined && t.nextAt.getTime() <= time;
     });

@@ -112,6 +112,26 @@ describe('the rule runner', () => {
     ]);
   });
 
+  it('judges only the cases this instance owns, so several instances send each action once', async () => {
+    const mine = pass(record(open), day(91), accepted);
+    await runRules({ ...mine.deps, owns: (caseId) => caseId === 'c1' });
+    expect(mine.received.map((i) => i.action.commandId)).toEqual([
+      'approaching:c1',
+      'escalate:auto-approaching:c1:1',
+      'overdue:c1',
+    ]);
+    const other = pass(record(open), day(91), accepted);
+    const mended: string[] = [];
+    await runRules({
+      ...other.deps,
+      owns: () => false,
+      mend: async (caseId) => void mended.push(caseId),
+    });
+    expect(other.received).toEqual([]);
+    // Nor does it touch the timers of cases it does not own.
+    expect(mended).toEqual([]);
+  });
+
   it('leaves a case alone while an action it sent is not back in the read model', async () => {
     const r = pass(record(open), day(91), accepted);
     await r.run();

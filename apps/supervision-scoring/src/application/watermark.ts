@@ -63,10 +63,17 @@ export class FeedClock {
     };
   }
 
-  /** The `$max` update that stores a batch's feed times under `times.<partition>.<feed>`. */
-  static raise(partition: number, feeds: ReadonlyMap<string, number>): Record<string, number> {
+  /**
+   * The `$max` update that stores a batch's feed times in its partition's own
+   * record, `times.<feed>`. One record per partition, because the store does
+   * not isolate concurrent updates of one document (infra/README.md): with
+   * every partition raising one shared record, a concurrent write could put
+   * back what another had just raised, and instances that read the clock
+   * from the store would judge the feed by the time it lost.
+   */
+  static raiseOwn(feeds: ReadonlyMap<string, number>): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [feed, t] of feeds) out[`times.${partition}.${escape(feed)}`] = t;
+    for (const [feed, t] of feeds) out[`times.${escape(feed)}`] = t;
     return out;
   }
 

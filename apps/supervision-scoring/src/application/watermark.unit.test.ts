@@ -64,17 +64,17 @@ describe("the rules' clock: per feed, the time up to which its events are applie
     c.note(0, new Map([['a|1', 500]]));
     c.note(0, new Map([['a|1', 200]]));
     expect(feedWatermarks(c.snapshot(), ends([0]), latest).get('a|1')).toBe(500);
-    expect(FeedClock.raise(0, new Map([['a|1', 500]]))).toEqual({ 'times.0.a|1': 500 });
+    expect(FeedClock.raiseOwn(new Map([['a|1', 500]]))).toEqual({ 'times.a|1': 500 });
     const restarted = new FeedClock();
     restarted.restore({ '0': { 'a|1': 500 } });
     expect(feedWatermarks(restarted.snapshot(), ends([8, 8]), latest).get('a|1')).toBe(500);
   });
 
   it('stores feed names that are not field names, and reads them back', () => {
-    const [path] = Object.keys(FeedClock.raise(3, new Map([['agency.x$|1', 7]])));
-    expect(path).toBe('times.3.agency%2Ex%24|1');
+    const [path] = Object.keys(FeedClock.raiseOwn(new Map([['agency.x$|1', 7]])));
+    expect(path).toBe('times.agency%2Ex%24|1');
     const back = new FeedClock();
-    back.restore({ '3': { [path?.slice('times.3.'.length) ?? '']: 7 } });
+    back.restore({ '3': { [path?.slice('times.'.length) ?? '']: 7 } });
     expect(
       feedWatermarks(back.snapshot(), ends([0], [0], [0], [0]), latest).get('agency.x$|1'),
     ).toBe(7);

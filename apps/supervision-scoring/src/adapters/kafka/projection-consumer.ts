@@ -76,6 +76,14 @@ export class ProjectionConsumer {
     return partitionOfKey(caseId, this.partitionCount);
   }
 
+  /**
+   * Whether this process holds the case's partition now: false while the
+   * group rebalances, and on an instance the group gave no partition.
+   */
+  owns(caseId: string): boolean {
+    return this.partitionCount > 0 && this.assigned.includes(this.partitionOf(caseId));
+  }
+
   async start(): Promise<void> {
     this.partitionCount = await this.readPartitionCount();
     await this.consumer.connect();
