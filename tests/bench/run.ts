@@ -27,6 +27,7 @@ import { submitAll } from '../support/submit.js';
 import { loadQueryFixture } from './query-fixture.js';
 import { startService } from './processes.js';
 import { benchYear } from './year.js';
+import { benchScale } from './scale.js';
 import { fmt, summarize } from './stats.js';
 import { EVENTS_PER_CASE, workload } from './workload.js';
 
@@ -37,6 +38,9 @@ const { values: args } = parseArgs({
     'score-cases': { type: 'string', default: '100000' },
     queries: { type: 'string', default: '500' },
     'year-events': { type: 'string', default: '50000' },
+    /** The scaling phase (--phases scale): its year, and the instance counts it compares. */
+    'scale-events': { type: 'string', default: '20000' },
+    'scale-instances': { type: 'string', default: '1,2,3' },
     repeat: { type: 'string', default: '5' },
     phases: { type: 'string', default: 'intake,lag,queries,year' },
     out: { type: 'string', default: 'docs/bench' },
@@ -49,8 +53,8 @@ const QUERIES = Number(args.queries);
 const YEAR_EVENTS = Number(args['year-events']);
 const PHASES = new Set((args.phases ?? '').split(',').filter(Boolean));
 for (const p of PHASES)
-  if (!['intake', 'lag', 'queries', 'year'].includes(p))
-    throw new Error(`--phases: unknown phase ${p} (intake, lag, queries, year)`);
+  if (!['intake', 'lag', 'queries', 'year', 'scale'].includes(p))
+    throw new Error(`--phases: unknown phase ${p} (intake, lag, queries, year, scale)`);
 
 const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
 const mongoUri = process.env.MONGODB_URI ?? '';
@@ -389,6 +393,35 @@ async function main() {
   await intakeSvc.stop();
 
   // --- a year: end to end, the report, rebuild and memory, services as processes
+  if (PHASES.has('scale')) {
+    const points = await benchScale({
+      events: Number(args['scale-events']),
+      instances: (args['scale-instances'] ?? '').split(',').map(Number),
+      brokers,
+      mongoUri,
+      run,
+      log,
+    });
+    const base = points[0];
+    for (const p of points)
+      rows.push({
+        figure: `end to end with ${p.instances} instance${p.instances > 1 ? 's' : ''} of each service, at ${fmt(p.events)} events (events/s; submitted in ${fmt(p.submittedMs / 1000, 1)} s, caught up in ${fmt(p.ms / 1000, 1)} s)`,
+        value: fmt(p.rate),
+        raw: '—',
+        ratio: base && p !== base ? `×${(p.rate / base.rate).toFixed(2)} of 1` : '—',
+        target: `×${p.instances} of 1, where cores allow`,
+      });
+    if (base)
+      rows.push({
+        figure: `storage per event at ${fmt(base.events)} events: each database's dbStats totalSize (data and indexes, FerretDB on PostgreSQL) / the mean case-events message (B)`,
+        value: `intake ${fmt(base.bytesPerEvent.intake)} · scoring ${fmt(base.bytesPerEvent.scoring)} · reporting ${fmt(base.bytesPerEvent.reporting)} / ${fmt(base.messageBytes)}`,
+        raw: '—',
+        ratio: '—',
+        target: '—',
+      });
+    results.scale = points;
+  }
+
   if (PHASES.has('year')) {
     const y = await benchYear({
       events: YEAR_EVENTS,
@@ -481,7 +514,7 @@ async function main() {
     '| --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.figure} | ${r.value} | ${r.raw} | ${r.ratio} | ${r.target} |`),
   ].join('\n');
-  const command = `npm run bench -- --cases ${CASES} --streams ${STREAMS} --score-cases ${SCORE_CASES} --queries ${QUERIES} --year-events ${YEAR_EVENTS} --phases ${[...PHASES].join(',')}`;
+  const command = `npm run bench -- --cases ${CASES} --streams ${STREAMS} --score-cases ${SCORE_CASES} --queries ${QUERIES} --year-events ${YEAR_EVENTS}${PHASES.has('scale') ? ` --scale-events ${args['scale-events']} --scale-instances ${args['scale-instances']}` : ''} --phases ${[...PHASES].join(',')}`;
   const md_ = [
     '# Benchmark results',
     '',
