@@ -128,7 +128,7 @@ export async function createCaseIntake(
     publisher: noRelay ? { enqueue: () => undefined } : relay,
     clock: o.clock ?? systemClock,
     benchmarks: o.benchmarks ?? BENCHMARKS_2021,
-    heads: new HeadCache(config.HEAD_CACHE_SIZE),
+    heads: new HeadCache(config.HEAD_CACHE_SIZE, config.HEAD_CACHE_BYTES),
     chainKeys,
     checkpoints,
     accessLog,
