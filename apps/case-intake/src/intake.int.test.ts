@@ -186,12 +186,20 @@ describe('case intake on the real stack', () => {
         c().recordProgress(l.review, agency, cb),
       );
       expect(again).toMatchObject({ duplicate: true, version: 7 });
-      // A refusal the store's head confirms still stands.
-      const early = await unary((cb) => other.client.recordProgress(l.notice, agency, cb)).then(
+      // A refusal the store's head confirms still stands: the other
+      // instance's cache is at version 6, the store at 7, and the case
+      // exists either way.
+      const twice = await unary((cb) =>
+        other.client.registerCase(
+          { ...l.register, meta: nextMeta(caseId, { occurredAt: l.register.meta.occurredAt }) },
+          agency,
+          cb,
+        ),
+      ).then(
         () => 'accepted',
         (e: { code: number }) => e.code,
       );
-      expect(early).not.toBe(status.FAILED_PRECONDITION);
+      expect(twice).toBe(status.ALREADY_EXISTS);
       const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
       expect(got.history.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     } finally {
