@@ -7,19 +7,14 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { MongoClient } from 'mongodb';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { intake, scoring } from '@enforcement/contracts';
-import { generateYear, RECONSIDERATION_2021 } from '@enforcement/generator';
 import { createKafka, groupLag, namespaced } from '@enforcement/messaging';
 import { splitByAgency, submitAll } from '../support/submit.js';
 import { startService, type ServiceProcess } from './processes.js';
 import { fmt } from './stats.js';
+import { benchYearOf, type YearOptions } from './year.js';
 
-export interface ScaleOptions {
-  readonly events: number;
+export interface ScaleOptions extends Omit<YearOptions, 'repeat'> {
   readonly instances: readonly number[];
-  readonly brokers: readonly string[];
-  readonly mongoUri: string;
-  readonly run: string;
-  readonly log: (s: string) => void;
 }
 
 export interface ScalePoint {
@@ -42,16 +37,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ABORTED = 10;
 
 export async function benchScale(o: ScaleOptions): Promise<ScalePoint[]> {
-  const cases = Math.ceil(o.events / 9.4);
-  const k = Math.min(1, cases / 10_000);
-  const year = generateYear({
-    seed: 'bench-scale',
-    cases,
-    evaluate: true,
-    reconsideration: Object.fromEntries(
-      Object.entries(RECONSIDERATION_2021).map(([key, n]) => [key, Math.round(n * k)]),
-    ) as typeof RECONSIDERATION_2021,
-  });
+  const year = benchYearOf(o.events, 'bench-scale');
   const md = new Metadata();
   md.set(
     'authorization',

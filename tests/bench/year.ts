@@ -127,18 +127,7 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
 
   // --- end to end: the year through intake, projected as it arrives ----------
   const ABORTED = 10;
-  // About 9.4 events per case; a year smaller than 10,000 cases gets
-  // proportionally fewer of the 2021 report's reconsiderations.
-  const cases = Math.ceil(o.events / 9.4);
-  const k = Math.min(1, cases / 10_000);
-  const year = generateYear({
-    seed: 'bench',
-    cases,
-    evaluate: true,
-    reconsideration: Object.fromEntries(
-      Object.entries(RECONSIDERATION_2021).map(([key, n]) => [key, Math.round(n * k)]),
-    ) as typeof RECONSIDERATION_2021,
-  });
+  const year = benchYearOf(o.events, 'bench');
   const intakeSvc = await startService('case-intake', { ...common, MONGODB_DB: db('intake') });
   const first = await projections('', intakeSvc.address);
   const md = new Metadata();
@@ -329,6 +318,24 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
     },
     peakRssMiB: peaks,
   };
+}
+
+/**
+ * The generated year the bench streams, of about `events` events: 9.4 events
+ * per case, and a year smaller than 10,000 cases gets proportionally fewer of
+ * the 2021 report's reconsiderations.
+ */
+export function benchYearOf(events: number, seed: string): ReturnType<typeof generateYear> {
+  const cases = Math.ceil(events / 9.4);
+  const k = Math.min(1, cases / 10_000);
+  return generateYear({
+    seed,
+    cases,
+    evaluate: true,
+    reconsideration: Object.fromEntries(
+      Object.entries(RECONSIDERATION_2021).map(([key, n]) => [key, Math.round(n * k)]),
+    ) as typeof RECONSIDERATION_2021,
+  });
 }
 
 async function topicSize(kafka: ReturnType<typeof createKafka>, topic: string): Promise<number> {
