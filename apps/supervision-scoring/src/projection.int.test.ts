@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
-import { scoring } from '@enforcement/contracts';
+import { events, scoring } from '@enforcement/contracts';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { unpackPage, type ReadModels } from './adapters/mongo/read-models.js';
 import { caseEvents } from './test-support/events.js';
@@ -243,6 +243,22 @@ describe('scoring projection on the real stack', () => {
     );
     expect(doc).toMatchObject({ parked: true, score: null });
     expect(doc.view.version).toBe(3);
+    const projection = () =>
+      unary<scoring.GetProjectionStatusResponse>((cb) =>
+        svc.client.getProjectionStatus({}, supervisor, cb),
+      );
+    const before = await projection();
+    expect(before.parked.find((c) => c.caseId === parked)).toMatchObject({
+      agencyId: 'lz-eeb',
+      heldEvents: 5,
+      reason: expect.stringMatching(/.+/),
+    });
+    expect(before.parkedTotal).toBeGreaterThanOrEqual(1);
+    expect(before.rebuilding).toBe(false);
+    const agency = await tokenFor(['agency'], ['lz-eeb']);
+    await expect(
+      unary((cb) => svc.client.getProjectionStatus({}, agency, cb)),
+    ).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
 
     const kafka = new Kafka({
       clientId: 'dlq-reader',
@@ -262,6 +278,69 @@ describe('scoring projection on the real stack', () => {
     const after = await svc.service.runtime.models.getCase(parked);
     expect(after).toMatchObject({ parked: false, held: [] });
     expect(after?.score?.score).toBe(100);
+    expect((await projection()).parked.map((c) => c.caseId)).not.toContain(parked);
+  });
+
+  it('streams supervision orders live as they are opened and answered, an agency seeing only its own', async () => {
+    const caseId = uniqueName('ordered');
+    const base = caseEvents({ caseId, agencyId: 'order-ag' }).slice(0, 3);
+    const at = base[2]?.occurredAt ?? new Date();
+    const next = (version: number, payload: NonNullable<events.CaseEvent['payload']>) =>
+      ({
+        ...base[0],
+        eventId: `${caseId}-e${version}`,
+        commandId: `${caseId}-c${version}`,
+        version,
+        occurredAt: at,
+        recordedAt: at,
+        payload,
+      }) as events.CaseEvent;
+    const opened = next(4, {
+      $case: 'supervisionOrderOpened',
+      value: {
+        orderId: 'ord-live-1',
+        reason: events.SupervisionReason.SUPERVISION_REASON_APPROACHING_DEADLINE,
+        note: 'n',
+        responseDueAt: new Date(at.getTime() + 5 * 86_400_000),
+        ruleId: '',
+      },
+    });
+    const answered = next(5, {
+      $case: 'supervisionOrderAnswered',
+      value: { orderId: 'ord-live-1', answer: 'done' },
+    });
+    const watch = (md: typeof supervisor, agencyId = '') => {
+      const got: scoring.SupervisionOrder[] = [];
+      const call = svc.client.watchSupervisionOrders({ agencyId }, md);
+      call.on('data', (r: scoring.WatchSupervisionOrdersResponse) => r.order && got.push(r.order));
+      call.on('error', () => undefined);
+      return { got, call };
+    };
+    const city = watch(supervisor);
+    const own = watch(await tokenFor(['agency'], ['order-ag']));
+    const other = watch(await tokenFor(['agency'], ['lz-eeb']));
+    await new Promise((r) => setTimeout(r, 300));
+    await publish(svc.topics.caseEvents, [...base, opened]);
+    await eventually(() => (city.got.length > 0 ? true : undefined), { what: 'the order opened' });
+    await publish(svc.topics.caseEvents, [answered]);
+    await eventually(() => (own.got.length > 1 ? true : undefined), { what: 'the order answered' });
+    for (const w of [city, own, other]) w.call.cancel();
+    expect(city.got.map((o) => [o.orderId, o.caseId, o.status])).toEqual([
+      ['ord-live-1', caseId, scoring.OrderStatus.ORDER_STATUS_OPEN],
+      ['ord-live-1', caseId, scoring.OrderStatus.ORDER_STATUS_ANSWERED],
+    ]);
+    expect(own.got.map((o) => o.status)).toEqual(city.got.map((o) => o.status));
+    expect(other.got).toEqual([]);
+    const refused = svc.client.watchSupervisionOrders(
+      { agencyId: 'order-ag' },
+      await tokenFor(['agency'], ['lz-eeb']),
+    );
+    await expect(
+      new Promise((_, reject) => {
+        refused.on('error', reject);
+        refused.on('data', () => undefined);
+      }),
+    ).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
   });
 
   it('streams score updates live to a watcher, filtered by agency', async () => {

@@ -1,6 +1,7 @@
 import type { Db } from 'mongodb';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { isDuplicateKey } from '@enforcement/mongo-kit';
+import { DomainError } from '@enforcement/errors';
 import { events } from '@enforcement/contracts';
 import type { KafkaScoreHub } from './adapters/kafka/score-hub.js';
 import { KafkaDeadLetters, ProjectionConsumer } from './adapters/kafka/projection-consumer.js';
@@ -85,6 +86,28 @@ export interface RulesStatus {
   readonly actionsFailed: number;
 }
 
+/** Where the projection stands, for operators (GetProjectionStatus). */
+export interface ProjectionStatus {
+  readonly generation: number;
+  readonly lag: number;
+  readonly partitions: { partition: number; lag: number }[];
+  /** When the latest event this instance applied was recorded (ms; 0: none yet). */
+  readonly lastRecordedAt: number;
+  readonly parked: {
+    caseId: string;
+    agencyId: string;
+    reason: string;
+    heldEvents: number;
+    parkedAt: Date;
+  }[];
+  readonly parkedTotal: number;
+  readonly rebuild?: { generation: number; startedAt: number; eventsApplied: number };
+}
+
+/** How many parked cases a status lists, and how long a listing is reused (ms). */
+const PARKED_LISTED = 500;
+const PARKED_TTL_MS = 5_000;
+
 const CASE_TYPE = events.CaseType;
 const OFFSETS_DEADLINE_MS = 10_000;
 const PASS_DEADLINE_MS = 120_000;
@@ -106,6 +129,14 @@ export class ScoringRuntime {
   private backfilling: Promise<void> | undefined;
   private stopping = false;
   private readonly passes = { lastAt: 0, sent: 0, refused: 0, failed: 0 };
+  private rebuilding: { gen: Generation; startedAt: number } | undefined;
+  private parkedRead:
+    | {
+        at: number;
+        generation: number;
+        read: Promise<Awaited<ReturnType<ReadModels['parkedCases']>>>;
+      }
+    | undefined;
   readonly clock: Clock;
   readonly hub: KafkaScoreHub;
 
@@ -164,7 +195,11 @@ export class ScoringRuntime {
       );
     }
     const holder: { gen?: Generation; consumer?: ProjectionConsumer } = {};
-    const sink: ScoreSink = { changed: (v, s) => holder.gen?.active && this.hub.changed(v, s) };
+    const sink: ScoreSink = {
+      changed: (v, s) => holder.gen?.active && this.hub.changed(v, s),
+      ordersChanged: (caseId, agencyId, orders) =>
+        holder.gen?.active && this.hub.ordersChanged(caseId, agencyId, orders),
+    };
     const projector = new Projector({
       store: models,
       deadLetters: new KafkaDeadLetters(this.o.producer, this.o.topics.deadLetter),
@@ -459,13 +494,83 @@ export class ScoringRuntime {
   }
 
   release(caseId: string): Promise<number> {
+    // The next status reads the parked cases again, without the released one.
+    this.parkedRead = undefined;
     return this.current().projector.release(caseId);
   }
 
   /** Replays the whole topic into the next generation, then switches to it. */
   async rebuild(timeoutMs = 30 * 60_000): Promise<{ eventsApplied: number; position: number }> {
     const old = this.current();
+    if (this.rebuilding)
+      throw new DomainError(
+        'REBUILD.RUNNING',
+        'PRECONDITION',
+        `generation ${this.rebuilding.gen.n} is being rebuilt since ${new Date(this.rebuilding.startedAt).toISOString()}`,
+      );
     const next = await this.generation(old.n + 1, true);
+    this.rebuilding = { gen: next, startedAt: Date.now() };
+    try {
+      return await this.fill(old, next, timeoutMs);
+    } finally {
+      this.rebuilding = undefined;
+    }
+  }
+
+  /** Where the projection stands: lag per partition, parked cases, a rebuild running here. */
+  async projectionStatus(): Promise<ProjectionStatus> {
+    const gen = this.current();
+    const ends = await this.partitionEnds(gen);
+    const partitions = [...ends]
+      .map(([partition, e]) => ({
+        partition,
+        lag: Math.max(0, e.high - Math.max(0, e.committed)),
+      }))
+      .sort((a, b) => a.partition - b.partition);
+    const now = Date.now();
+    if (
+      !this.parkedRead ||
+      this.parkedRead.generation !== gen.n ||
+      now - this.parkedRead.at > PARKED_TTL_MS
+    ) {
+      const read = gen.models.parkedCases(PARKED_LISTED);
+      this.parkedRead = { at: now, generation: gen.n, read };
+      read.catch(() => {
+        if (this.parkedRead?.read === read) this.parkedRead = undefined;
+      });
+    }
+    const parked = await this.parkedRead.read;
+    const r = this.rebuilding;
+    return {
+      generation: gen.n,
+      lag: partitions.reduce((sum, p) => sum + p.lag, 0),
+      partitions,
+      lastRecordedAt: gen.consumer.lastRecordedAt,
+      parked: parked.cases.map((c) => ({
+        caseId: c._id,
+        agencyId: c.view.agencyId,
+        reason: c.parkReason,
+        heldEvents: c.held.length,
+        parkedAt: c.updatedAt,
+      })),
+      parkedTotal: parked.total,
+      ...(r
+        ? {
+            rebuild: {
+              generation: r.gen.n,
+              startedAt: r.startedAt,
+              eventsApplied: r.gen.consumer.stats.applied + r.gen.consumer.stats.duplicates,
+            },
+          }
+        : {}),
+    };
+  }
+
+  private async fill(
+    old: Generation,
+    next: Generation,
+    timeoutMs: number,
+  ): Promise<{ eventsApplied: number; position: number }> {
     await next.models.drop();
     await next.models.init();
     const admin = this.o.kafka.admin();

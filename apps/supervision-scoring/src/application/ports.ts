@@ -86,9 +86,11 @@ export interface DeadLetters {
   send(key: string | null, value: Buffer | null, reason: string): Promise<void>;
 }
 
-/** A score that changed, for live watchers. */
+/** A score, or orders, that changed, for live watchers. */
 export interface ScoreSink {
   changed(view: CaseView, score: CaseScoreResult): void;
+  /** Orders of one case opened, escalated or answered, as they stand now. */
+  ordersChanged(caseId: string, agencyId: string, orders: readonly OrderView[]): void;
 }
 
 /** One rule action on one case; an evaluation carries its score. */

@@ -97,6 +97,8 @@ class Batch {
     { listKey: string; parts: { seq: number; delta: RollupDelta }[] }
   >();
   private readonly orders = new Map<string, { agencyId: string; orders: OrderView[] }>();
+  /** Per case, the orders this chunk opened or changed, for live watchers. */
+  private readonly movedOrders = new Map<string, { agencyId: string; orders: OrderView[] }>();
   private readonly timers = new Map<
     string,
     { agencyId: string; at: number | null; version: number }
@@ -265,8 +267,17 @@ class Batch {
       timer,
       pending: waiting.map((x) => events.CaseEvent.toJSON(x)),
     });
-    if (JSON.stringify(view.orders) !== JSON.stringify(rec.view.orders))
+    if (JSON.stringify(view.orders) !== JSON.stringify(rec.view.orders)) {
       this.orders.set(view.caseId, { agencyId: view.agencyId, orders: view.orders });
+      const before = new Map(rec.view.orders.map((o) => [o.orderId, JSON.stringify(o)]));
+      const moved = view.orders.filter((o) => before.get(o.orderId) !== JSON.stringify(o));
+      const known = this.movedOrders.get(view.caseId)?.orders ?? [];
+      const ids = new Set(moved.map((o) => o.orderId));
+      this.movedOrders.set(view.caseId, {
+        agencyId: view.agencyId,
+        orders: [...known.filter((o) => !ids.has(o.orderId)), ...moved],
+      });
+    }
     if (timer !== (rec.timer ?? null))
       this.timers.set(view.caseId, { agencyId: view.agencyId, at: timer, version: view.version });
     if (score && JSON.stringify(score) !== JSON.stringify(rec.score))
@@ -313,6 +324,7 @@ class Batch {
     ]);
     if (this.corrected.length > 0) await store.correctionsDone(this.corrected);
     for (const [view, score] of this.scores.values()) sink.changed(view, score);
+    for (const [caseId, o] of this.movedOrders) sink.ordersChanged(caseId, o.agencyId, o.orders);
   }
 }
 

@@ -100,7 +100,7 @@ const projector = (store: MemoryStore) =>
   new Projector({
     store,
     deadLetters: { send: async () => undefined },
-    sink: { changed: () => undefined },
+    sink: { changed: () => undefined, ordersChanged: () => undefined },
     model: MODEL_V1,
     isConflict: (e) => e instanceof Conflict,
     // Reviews on partition 1, the cases they correct on partition 0.

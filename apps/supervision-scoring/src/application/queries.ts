@@ -189,40 +189,44 @@ export async function listOrders(
     throw invalid('QUERY.REASON', 'reason', 'unknown reason');
   const { size, offset } = pageOf(q.pageSize, q.pageToken);
   const agency = scopeOf(p, q.agencyId);
-  const statusOf = (o: OrderView) =>
-    o.answeredAt
+  const all = (await r.orders(agency))
+    .map((o) => toSupervisionOrder(o, now))
+    .filter((x) => !q.status || x.status === q.status)
+    .filter((x) => !q.reason || x.reason === q.reason)
+    .filter((x) => !q.overdueOnly || x.overdue)
+    .filter((x) => !q.escalatedOnly || x.escalated)
+    .sort(
+      (a, b) =>
+        (b.openedAt?.getTime() ?? 0) - (a.openedAt?.getTime() ?? 0) ||
+        a.orderId.localeCompare(b.orderId),
+    );
+  return {
+    orders: all.slice(offset, offset + size),
+    nextPageToken: nextToken(offset, size, all.length),
+  };
+}
+
+/** An order as the contract shows it: where it stands now, and whether it is past its deadline at `now`. */
+export function toSupervisionOrder(
+  o: OrderView & { caseId: string; agencyId: string },
+  now: Date,
+): scoring.SupervisionOrder {
+  return {
+    orderId: o.orderId,
+    caseId: o.caseId,
+    agencyId: o.agencyId,
+    reason: o.reason,
+    status: o.answeredAt
       ? STATUS.ORDER_STATUS_ANSWERED
       : o.escalated
         ? STATUS.ORDER_STATUS_ESCALATED
-        : STATUS.ORDER_STATUS_OPEN;
-  const all = (await r.orders(agency))
-    .map((o) => ({
-      o,
-      status: statusOf(o),
-      overdue: !o.answeredAt && new Date(o.responseDueAt).getTime() < now.getTime(),
-    }))
-    .filter((x) => !q.status || x.status === q.status)
-    .filter((x) => !q.reason || x.o.reason === q.reason)
-    .filter((x) => !q.overdueOnly || x.overdue)
-    .filter((x) => !q.escalatedOnly || x.o.escalated)
-    .sort(
-      (a, b) => b.o.openedAt.localeCompare(a.o.openedAt) || a.o.orderId.localeCompare(b.o.orderId),
-    );
-  return {
-    orders: all.slice(offset, offset + size).map(({ o, status, overdue }) => ({
-      orderId: o.orderId,
-      caseId: o.caseId,
-      agencyId: o.agencyId,
-      reason: o.reason,
-      status,
-      level: o.level,
-      openedAt: new Date(o.openedAt),
-      responseDueAt: new Date(o.responseDueAt),
-      answeredAt: o.answeredAt ? new Date(o.answeredAt) : undefined,
-      overdue,
-      ruleId: o.ruleId,
-      escalated: o.escalated,
-    })),
-    nextPageToken: nextToken(offset, size, all.length),
+        : STATUS.ORDER_STATUS_OPEN,
+    level: o.level,
+    openedAt: new Date(o.openedAt),
+    responseDueAt: new Date(o.responseDueAt),
+    answeredAt: o.answeredAt ? new Date(o.answeredAt) : undefined,
+    overdue: !o.answeredAt && new Date(o.responseDueAt).getTime() < now.getTime(),
+    ruleId: o.ruleId,
+    escalated: o.escalated,
   };
 }

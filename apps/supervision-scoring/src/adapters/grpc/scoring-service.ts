@@ -68,6 +68,46 @@ export function scoringService(
         actionsFailed: s.actionsFailed,
       };
     }),
+    getProjectionStatus: query(async (p) => {
+      supervisorOnly(p);
+      const s = await rt.projectionStatus();
+      return {
+        generation: s.generation,
+        lag: s.lag,
+        partitions: s.partitions,
+        lastRecordedAt: s.lastRecordedAt > 0 ? new Date(s.lastRecordedAt) : undefined,
+        parked: s.parked,
+        parkedTotal: s.parkedTotal,
+        rebuilding: s.rebuild !== undefined,
+        rebuildGeneration: s.rebuild?.generation ?? 0,
+        rebuildStartedAt: s.rebuild ? new Date(s.rebuild.startedAt) : undefined,
+        rebuildEventsApplied: s.rebuild?.eventsApplied ?? 0,
+      };
+    }),
+    watchSupervisionOrders: (call) => {
+      verify(bearer(call.metadata))
+        .then((p) => {
+          const wanted = call.request.agencyId;
+          if (
+            wanted &&
+            !(hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, wanted))
+          )
+            throw new DomainError(
+              'AUTH.FORBIDDEN',
+              'FORBIDDEN',
+              `${p.subject} may not see agency ${wanted}`,
+            );
+          const sees = (o: scoring.SupervisionOrder) =>
+            (hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, o.agencyId)) &&
+            (!wanted || o.agencyId === wanted);
+          const unsubscribe = rt.hub.subscribeOrders((order) => {
+            if (sees(order)) call.write({ order });
+          });
+          call.on('cancelled', unsubscribe);
+          call.on('close', unsubscribe);
+        })
+        .catch((e: unknown) => call.emit('error', fault(e)));
+    },
     watchScores: (call) => {
       verify(bearer(call.metadata)).then(
         (p) => {

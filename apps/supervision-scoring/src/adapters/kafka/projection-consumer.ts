@@ -32,6 +32,8 @@ const IDLE_MS = 2_000;
  * projector makes that exactly once).
  */
 export class ProjectionConsumer {
+  /** When the latest event this consumer applied was recorded (ms; 0: none yet). */
+  lastRecordedAt = 0;
   readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0, positions: new Map() };
   private readonly consumer: Consumer;
   private readonly metrics: ProjectionMetrics;
@@ -154,7 +156,9 @@ export class ProjectionConsumer {
   private noteRecorded(value: Buffer | null): void {
     if (!value) return;
     try {
-      this.metrics.recorded(events.CaseEvent.decode(value).recordedAt?.getTime() ?? 0);
+      const at = events.CaseEvent.decode(value).recordedAt?.getTime() ?? 0;
+      this.metrics.recorded(at);
+      this.lastRecordedAt = Math.max(this.lastRecordedAt, at);
     } catch {
       // A poison message has no time; the projector dead-letters it.
     }

@@ -3,15 +3,19 @@ import { EventEmitter } from 'node:events';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { scoring } from '@enforcement/contracts';
 import type { ScoreSink } from '../../application/ports.js';
-import { toCaseScore } from '../../application/queries.js';
-import type { CaseView } from '../../domain/case-view.js';
+import { toCaseScore, toSupervisionOrder } from '../../application/queries.js';
+import type { CaseView, OrderView } from '../../domain/case-view.js';
 import type { CaseScoreResult } from '../../domain/scoring-model.js';
 
 /** The consumer groups of score hubs: one per process start. */
 export const WATCH_GROUP_PREFIX = 'scoring-watch-';
 
+/** The header that marks an order's message on the scores topic (scores carry none). */
+const KIND_HEADER = 'kind';
+const ORDER_KIND = 'order';
+
 /**
- * Live score updates across instances: whichever instance computes a score
+ * Live score and order updates across instances: whichever instance computes a score
  * publishes it to the scores topic; every instance reads that topic (its own
  * group, from the latest offset) and fans it out to its WatchScores streams.
  * Its group is deleted when it stops; groups that hubs killed before they
@@ -49,7 +53,9 @@ export class KafkaScoreHub implements ScoreSink {
       eachMessage: async ({ message }) => {
         if (!message.value) return;
         try {
-          this.emitter.emit('score', scoring.CaseScore.decode(message.value));
+          if (message.headers?.[KIND_HEADER]?.toString() === ORDER_KIND)
+            this.emitter.emit('order', scoring.SupervisionOrder.decode(message.value));
+          else this.emitter.emit('score', scoring.CaseScore.decode(message.value));
         } catch (e) {
           this.onError(e);
         }
@@ -65,9 +71,30 @@ export class KafkaScoreHub implements ScoreSink {
       .catch(this.onError);
   }
 
+  ordersChanged(caseId: string, agencyId: string, orders: readonly OrderView[]): void {
+    // Overdue is as of publication; watchers that keep an order recompute it.
+    const now = new Date();
+    const messages = orders.map((o) => ({
+      key: caseId,
+      value: Buffer.from(
+        scoring.SupervisionOrder.encode(
+          toSupervisionOrder({ ...o, caseId, agencyId }, now),
+        ).finish(),
+      ),
+      headers: { [KIND_HEADER]: ORDER_KIND },
+    }));
+    if (messages.length > 0)
+      this.producer.send({ topic: this.topic, messages }).catch(this.onError);
+  }
+
   subscribe(listener: (s: scoring.CaseScore) => void): () => void {
     this.emitter.on('score', listener);
     return () => this.emitter.off('score', listener);
+  }
+
+  subscribeOrders(listener: (o: scoring.SupervisionOrder) => void): () => void {
+    this.emitter.on('order', listener);
+    return () => this.emitter.off('order', listener);
   }
 
   async stop(): Promise<void> {

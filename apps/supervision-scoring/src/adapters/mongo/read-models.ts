@@ -156,6 +156,22 @@ export class ReadModels {
     await this.corrections.deleteMany({ _id: { $in: [...reviewIds] } });
   }
 
+  /**
+   * Parked cases, oldest first, at most `limit`, and how many in all. It
+   * reads every bucket without an index (parking is rare, and an index on
+   * it would cost every case write): callers keep the answer a while.
+   */
+  async parkedCases(limit: number): Promise<{ cases: CaseDoc[]; total: number }> {
+    const found = (
+      await Promise.all(
+        this.cases.all().map((c) => c.find({ parked: true }).sort({ updatedAt: 1 }).toArray()),
+      )
+    )
+      .flat()
+      .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime());
+    return { cases: found.slice(0, limit).map(unpackCase), total: found.length };
+  }
+
   async getCase(caseId: string): Promise<CaseDoc | null> {
     const s = await this.cases.for(caseId).findOne({ _id: caseId });
     return s ? unpackCase(s) : null;

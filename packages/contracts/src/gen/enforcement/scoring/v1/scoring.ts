@@ -343,6 +343,59 @@ export interface GetRulesStatusResponse {
   actionsFailed: number;
 }
 
+export interface WatchSupervisionOrdersRequest {
+  /** Optional filter; an agency-role caller sees its own agencies' orders only. */
+  agencyId: string;
+}
+
+export interface WatchSupervisionOrdersResponse {
+  /** The order as it stands after the change. */
+  order?: SupervisionOrder | undefined;
+}
+
+export interface GetProjectionStatusRequest {
+}
+
+export interface PartitionLag {
+  partition: number;
+  /** Messages on the partition the read models have not applied yet. */
+  lag: number;
+}
+
+export interface ParkedCase {
+  caseId: string;
+  agencyId: string;
+  /** Why its events stopped being applied (the first failure). */
+  reason: string;
+  /** Events of the case held back since it was parked. */
+  heldEvents: number;
+  /** When its record last changed: about when it was parked. */
+  parkedAt?: Date | undefined;
+}
+
+export interface GetProjectionStatusResponse {
+  /** The generation of read models queries are answered from. */
+  generation: number;
+  /** Messages on the case-events topic not applied yet, in all and per partition. */
+  lag: number;
+  partitions: PartitionLag[];
+  /** When the latest event this instance applied was recorded by intake. */
+  lastRecordedAt?:
+    | Date
+    | undefined;
+  /** Parked cases (at most 500, oldest first) and how many there are in all. */
+  parked: ParkedCase[];
+  parkedTotal: number;
+  /**
+   * A rebuild running in this instance: the generation it fills, since when,
+   * and the events it has applied so far.
+   */
+  rebuilding: boolean;
+  rebuildGeneration: number;
+  rebuildStartedAt?: Date | undefined;
+  rebuildEventsApplied: number;
+}
+
 function createBaseCaseScore(): CaseScore {
   return {
     caseId: "",
@@ -2758,6 +2811,684 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
   },
 };
 
+function createBaseWatchSupervisionOrdersRequest(): WatchSupervisionOrdersRequest {
+  return { agencyId: "" };
+}
+
+export const WatchSupervisionOrdersRequest: MessageFns<WatchSupervisionOrdersRequest> = {
+  encode(message: WatchSupervisionOrdersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agencyId !== "") {
+      writer.uint32(10).string(message.agencyId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchSupervisionOrdersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchSupervisionOrdersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agencyId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchSupervisionOrdersRequest {
+    return {
+      agencyId: isSet(object.agencyId)
+        ? globalThis.String(object.agencyId)
+        : isSet(object.agency_id)
+        ? globalThis.String(object.agency_id)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchSupervisionOrdersRequest): unknown {
+    const obj: any = {};
+    if (message.agencyId !== "") {
+      obj.agencyId = message.agencyId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchSupervisionOrdersRequest>, I>>(base?: I): WatchSupervisionOrdersRequest {
+    return WatchSupervisionOrdersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchSupervisionOrdersRequest>, I>>(
+    object: I,
+  ): WatchSupervisionOrdersRequest {
+    const message = createBaseWatchSupervisionOrdersRequest();
+    message.agencyId = object.agencyId ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchSupervisionOrdersResponse(): WatchSupervisionOrdersResponse {
+  return { order: undefined };
+}
+
+export const WatchSupervisionOrdersResponse: MessageFns<WatchSupervisionOrdersResponse> = {
+  encode(message: WatchSupervisionOrdersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      SupervisionOrder.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchSupervisionOrdersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchSupervisionOrdersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = SupervisionOrder.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchSupervisionOrdersResponse {
+    return { order: isSet(object.order) ? SupervisionOrder.fromJSON(object.order) : undefined };
+  },
+
+  toJSON(message: WatchSupervisionOrdersResponse): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = SupervisionOrder.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchSupervisionOrdersResponse>, I>>(base?: I): WatchSupervisionOrdersResponse {
+    return WatchSupervisionOrdersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchSupervisionOrdersResponse>, I>>(
+    object: I,
+  ): WatchSupervisionOrdersResponse {
+    const message = createBaseWatchSupervisionOrdersResponse();
+    message.order = (object.order !== undefined && object.order !== null)
+      ? SupervisionOrder.fromPartial(object.order)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetProjectionStatusRequest(): GetProjectionStatusRequest {
+  return {};
+}
+
+export const GetProjectionStatusRequest: MessageFns<GetProjectionStatusRequest> = {
+  encode(_: GetProjectionStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProjectionStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProjectionStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetProjectionStatusRequest {
+    return {};
+  },
+
+  toJSON(_: GetProjectionStatusRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProjectionStatusRequest>, I>>(base?: I): GetProjectionStatusRequest {
+    return GetProjectionStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProjectionStatusRequest>, I>>(_: I): GetProjectionStatusRequest {
+    const message = createBaseGetProjectionStatusRequest();
+    return message;
+  },
+};
+
+function createBasePartitionLag(): PartitionLag {
+  return { partition: 0, lag: 0 };
+}
+
+export const PartitionLag: MessageFns<PartitionLag> = {
+  encode(message: PartitionLag, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partition !== 0) {
+      writer.uint32(8).int32(message.partition);
+    }
+    if (message.lag !== 0) {
+      writer.uint32(16).int64(message.lag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartitionLag {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartitionLag();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partition = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lag = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartitionLag {
+    return {
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      lag: isSet(object.lag) ? globalThis.Number(object.lag) : 0,
+    };
+  },
+
+  toJSON(message: PartitionLag): unknown {
+    const obj: any = {};
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.lag !== 0) {
+      obj.lag = Math.round(message.lag);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PartitionLag>, I>>(base?: I): PartitionLag {
+    return PartitionLag.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PartitionLag>, I>>(object: I): PartitionLag {
+    const message = createBasePartitionLag();
+    message.partition = object.partition ?? 0;
+    message.lag = object.lag ?? 0;
+    return message;
+  },
+};
+
+function createBaseParkedCase(): ParkedCase {
+  return { caseId: "", agencyId: "", reason: "", heldEvents: 0, parkedAt: undefined };
+}
+
+export const ParkedCase: MessageFns<ParkedCase> = {
+  encode(message: ParkedCase, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caseId !== "") {
+      writer.uint32(10).string(message.caseId);
+    }
+    if (message.agencyId !== "") {
+      writer.uint32(18).string(message.agencyId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.heldEvents !== 0) {
+      writer.uint32(32).int64(message.heldEvents);
+    }
+    if (message.parkedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.parkedAt), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParkedCase {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParkedCase();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caseId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agencyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.heldEvents = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.parkedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParkedCase {
+    return {
+      caseId: isSet(object.caseId)
+        ? globalThis.String(object.caseId)
+        : isSet(object.case_id)
+        ? globalThis.String(object.case_id)
+        : "",
+      agencyId: isSet(object.agencyId)
+        ? globalThis.String(object.agencyId)
+        : isSet(object.agency_id)
+        ? globalThis.String(object.agency_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      heldEvents: isSet(object.heldEvents)
+        ? globalThis.Number(object.heldEvents)
+        : isSet(object.held_events)
+        ? globalThis.Number(object.held_events)
+        : 0,
+      parkedAt: isSet(object.parkedAt)
+        ? fromJsonTimestamp(object.parkedAt)
+        : isSet(object.parked_at)
+        ? fromJsonTimestamp(object.parked_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ParkedCase): unknown {
+    const obj: any = {};
+    if (message.caseId !== "") {
+      obj.caseId = message.caseId;
+    }
+    if (message.agencyId !== "") {
+      obj.agencyId = message.agencyId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.heldEvents !== 0) {
+      obj.heldEvents = Math.round(message.heldEvents);
+    }
+    if (message.parkedAt !== undefined) {
+      obj.parkedAt = message.parkedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParkedCase>, I>>(base?: I): ParkedCase {
+    return ParkedCase.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParkedCase>, I>>(object: I): ParkedCase {
+    const message = createBaseParkedCase();
+    message.caseId = object.caseId ?? "";
+    message.agencyId = object.agencyId ?? "";
+    message.reason = object.reason ?? "";
+    message.heldEvents = object.heldEvents ?? 0;
+    message.parkedAt = object.parkedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetProjectionStatusResponse(): GetProjectionStatusResponse {
+  return {
+    generation: 0,
+    lag: 0,
+    partitions: [],
+    lastRecordedAt: undefined,
+    parked: [],
+    parkedTotal: 0,
+    rebuilding: false,
+    rebuildGeneration: 0,
+    rebuildStartedAt: undefined,
+    rebuildEventsApplied: 0,
+  };
+}
+
+export const GetProjectionStatusResponse: MessageFns<GetProjectionStatusResponse> = {
+  encode(message: GetProjectionStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.generation !== 0) {
+      writer.uint32(8).int64(message.generation);
+    }
+    if (message.lag !== 0) {
+      writer.uint32(16).int64(message.lag);
+    }
+    for (const v of message.partitions) {
+      PartitionLag.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.lastRecordedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastRecordedAt), writer.uint32(34).fork()).join();
+    }
+    for (const v of message.parked) {
+      ParkedCase.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.parkedTotal !== 0) {
+      writer.uint32(48).int64(message.parkedTotal);
+    }
+    if (message.rebuilding !== false) {
+      writer.uint32(56).bool(message.rebuilding);
+    }
+    if (message.rebuildGeneration !== 0) {
+      writer.uint32(64).int64(message.rebuildGeneration);
+    }
+    if (message.rebuildStartedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.rebuildStartedAt), writer.uint32(74).fork()).join();
+    }
+    if (message.rebuildEventsApplied !== 0) {
+      writer.uint32(80).int64(message.rebuildEventsApplied);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProjectionStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProjectionStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lag = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.partitions.push(PartitionLag.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastRecordedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.parked.push(ParkedCase.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.parkedTotal = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.rebuilding = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.rebuildGeneration = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.rebuildStartedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.rebuildEventsApplied = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProjectionStatusResponse {
+    return {
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      lag: isSet(object.lag) ? globalThis.Number(object.lag) : 0,
+      partitions: globalThis.Array.isArray(object?.partitions)
+        ? object.partitions.map((e: any) => PartitionLag.fromJSON(e))
+        : [],
+      lastRecordedAt: isSet(object.lastRecordedAt)
+        ? fromJsonTimestamp(object.lastRecordedAt)
+        : isSet(object.last_recorded_at)
+        ? fromJsonTimestamp(object.last_recorded_at)
+        : undefined,
+      parked: globalThis.Array.isArray(object?.parked) ? object.parked.map((e: any) => ParkedCase.fromJSON(e)) : [],
+      parkedTotal: isSet(object.parkedTotal)
+        ? globalThis.Number(object.parkedTotal)
+        : isSet(object.parked_total)
+        ? globalThis.Number(object.parked_total)
+        : 0,
+      rebuilding: isSet(object.rebuilding) ? globalThis.Boolean(object.rebuilding) : false,
+      rebuildGeneration: isSet(object.rebuildGeneration)
+        ? globalThis.Number(object.rebuildGeneration)
+        : isSet(object.rebuild_generation)
+        ? globalThis.Number(object.rebuild_generation)
+        : 0,
+      rebuildStartedAt: isSet(object.rebuildStartedAt)
+        ? fromJsonTimestamp(object.rebuildStartedAt)
+        : isSet(object.rebuild_started_at)
+        ? fromJsonTimestamp(object.rebuild_started_at)
+        : undefined,
+      rebuildEventsApplied: isSet(object.rebuildEventsApplied)
+        ? globalThis.Number(object.rebuildEventsApplied)
+        : isSet(object.rebuild_events_applied)
+        ? globalThis.Number(object.rebuild_events_applied)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetProjectionStatusResponse): unknown {
+    const obj: any = {};
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.lag !== 0) {
+      obj.lag = Math.round(message.lag);
+    }
+    if (message.partitions?.length) {
+      obj.partitions = message.partitions.map((e) => PartitionLag.toJSON(e));
+    }
+    if (message.lastRecordedAt !== undefined) {
+      obj.lastRecordedAt = message.lastRecordedAt.toISOString();
+    }
+    if (message.parked?.length) {
+      obj.parked = message.parked.map((e) => ParkedCase.toJSON(e));
+    }
+    if (message.parkedTotal !== 0) {
+      obj.parkedTotal = Math.round(message.parkedTotal);
+    }
+    if (message.rebuilding !== false) {
+      obj.rebuilding = message.rebuilding;
+    }
+    if (message.rebuildGeneration !== 0) {
+      obj.rebuildGeneration = Math.round(message.rebuildGeneration);
+    }
+    if (message.rebuildStartedAt !== undefined) {
+      obj.rebuildStartedAt = message.rebuildStartedAt.toISOString();
+    }
+    if (message.rebuildEventsApplied !== 0) {
+      obj.rebuildEventsApplied = Math.round(message.rebuildEventsApplied);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProjectionStatusResponse>, I>>(base?: I): GetProjectionStatusResponse {
+    return GetProjectionStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProjectionStatusResponse>, I>>(object: I): GetProjectionStatusResponse {
+    const message = createBaseGetProjectionStatusResponse();
+    message.generation = object.generation ?? 0;
+    message.lag = object.lag ?? 0;
+    message.partitions = object.partitions?.map((e) => PartitionLag.fromPartial(e)) || [];
+    message.lastRecordedAt = object.lastRecordedAt ?? undefined;
+    message.parked = object.parked?.map((e) => ParkedCase.fromPartial(e)) || [];
+    message.parkedTotal = object.parkedTotal ?? 0;
+    message.rebuilding = object.rebuilding ?? false;
+    message.rebuildGeneration = object.rebuildGeneration ?? 0;
+    message.rebuildStartedAt = object.rebuildStartedAt ?? undefined;
+    message.rebuildEventsApplied = object.rebuildEventsApplied ?? 0;
+    return message;
+  },
+};
+
 export type ScoringServiceService = typeof ScoringServiceService;
 export const ScoringServiceService = {
   getCaseScore: {
@@ -2837,6 +3568,34 @@ export const ScoringServiceService = {
       Buffer.from(GetRulesStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetRulesStatusResponse => GetRulesStatusResponse.decode(value),
   },
+  /** Supervision orders as they are opened, escalated and answered, live. */
+  watchSupervisionOrders: {
+    path: "/enforcement.scoring.v1.ScoringService/WatchSupervisionOrders" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchSupervisionOrdersRequest): Buffer =>
+      Buffer.from(WatchSupervisionOrdersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchSupervisionOrdersRequest => WatchSupervisionOrdersRequest.decode(value),
+    responseSerialize: (value: WatchSupervisionOrdersResponse): Buffer =>
+      Buffer.from(WatchSupervisionOrdersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchSupervisionOrdersResponse =>
+      WatchSupervisionOrdersResponse.decode(value),
+  },
+  /**
+   * How far the read models are behind the topic, the cases parked, and a
+   * rebuild in progress (supervisor role).
+   */
+  getProjectionStatus: {
+    path: "/enforcement.scoring.v1.ScoringService/GetProjectionStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetProjectionStatusRequest): Buffer =>
+      Buffer.from(GetProjectionStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetProjectionStatusRequest => GetProjectionStatusRequest.decode(value),
+    responseSerialize: (value: GetProjectionStatusResponse): Buffer =>
+      Buffer.from(GetProjectionStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetProjectionStatusResponse => GetProjectionStatusResponse.decode(value),
+  },
 } as const;
 
 export interface ScoringServiceServer extends UntypedServiceImplementation {
@@ -2852,6 +3611,13 @@ export interface ScoringServiceServer extends UntypedServiceImplementation {
    * at, the actions due and not yet in the histories, and the last pass.
    */
   getRulesStatus: handleUnaryCall<GetRulesStatusRequest, GetRulesStatusResponse>;
+  /** Supervision orders as they are opened, escalated and answered, live. */
+  watchSupervisionOrders: handleServerStreamingCall<WatchSupervisionOrdersRequest, WatchSupervisionOrdersResponse>;
+  /**
+   * How far the read models are behind the topic, the cases parked, and a
+   * rebuild in progress (supervisor role).
+   */
+  getProjectionStatus: handleUnaryCall<GetProjectionStatusRequest, GetProjectionStatusResponse>;
 }
 
 export interface ScoringServiceClient extends Client {
@@ -2955,6 +3721,35 @@ export interface ScoringServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetRulesStatusResponse) => void,
+  ): ClientUnaryCall;
+  /** Supervision orders as they are opened, escalated and answered, live. */
+  watchSupervisionOrders(
+    request: WatchSupervisionOrdersRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchSupervisionOrdersResponse>;
+  watchSupervisionOrders(
+    request: WatchSupervisionOrdersRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchSupervisionOrdersResponse>;
+  /**
+   * How far the read models are behind the topic, the cases parked, and a
+   * rebuild in progress (supervisor role).
+   */
+  getProjectionStatus(
+    request: GetProjectionStatusRequest,
+    callback: (error: ServiceError | null, response: GetProjectionStatusResponse) => void,
+  ): ClientUnaryCall;
+  getProjectionStatus(
+    request: GetProjectionStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetProjectionStatusResponse) => void,
+  ): ClientUnaryCall;
+  getProjectionStatus(
+    request: GetProjectionStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetProjectionStatusResponse) => void,
   ): ClientUnaryCall;
 }
 
