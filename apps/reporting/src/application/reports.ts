@@ -62,12 +62,14 @@ export class Reports {
    * had been recorded by `asOf`. OCCURRED counts what had happened by `asOf`,
    * as recorded up to `recordedThrough` (default: as far as every partition
    * is applied), so the same pair gives the same figures on every run.
+   * `only` narrows the count to one district's or one agency's cases.
    */
   async statistics(
     year: number,
     asOf?: Date,
     basis: Basis = 'RECORDED',
     recordedThrough?: Date,
+    only: { readonly district?: string; readonly agency?: string } = {},
   ): Promise<AnnualStatistics> {
     if (!Number.isInteger(year) || year < YEARS.min || year > YEARS.max)
       throw invalid(
@@ -88,7 +90,11 @@ export class Reports {
         ? asOfMs
         : (this.checked(recordedThrough, 'recorded_through', through) ?? through);
     const fold = new StatisticsFold(year, asOfMs, basis, recordedMs);
-    await this.store.forEachCaseOfYear(year, (facts) => fold.add(facts));
+    await this.store.forEachCaseOfYear(year, (facts) => {
+      if (only.district && facts.district !== only.district) return;
+      if (only.agency && facts.agency !== only.agency) return;
+      fold.add(facts);
+    });
     return fold.result();
   }
 

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { generateYear, SyntheticHistory } from '@enforcement/generator';
+import { applyFact, emptyFacts, type CaseFacts } from '../domain/facts.js';
 import type { FactStore, Progress } from './ports.js';
 import { Reports } from './reports.js';
 
@@ -56,5 +58,50 @@ describe('the completeness watermark', () => {
       0,
     );
     expect(await after.completeThrough()).toBe(T);
+  });
+});
+
+describe('statistics of one district or one agency', () => {
+  it("equal that district's and that agency's rows of the whole city's statistics", async () => {
+    const y = generateYear({
+      seed: 'only',
+      cases: 400,
+      evaluate: true,
+      reconsideration: { accepted: 40, concluded: 35, corrected: 8, notAccepted: 2 },
+    });
+    const history = new SyntheticHistory();
+    const facts = new Map<string, CaseFacts>();
+    for (const command of y.stream()) {
+      const e = history.next(command);
+      facts.set(e.caseId, applyFact(facts.get(e.caseId) ?? emptyFacts(e.caseId), e));
+    }
+    const store = {
+      progress: async () => [],
+      loadCompleteThrough: async () => 0,
+      saveCompleteThrough: async () => undefined,
+      forEachCaseOfYear: async (_: number, each: (f: CaseFacts) => void) => {
+        for (const f of facts.values()) each(f);
+      },
+    } as unknown as FactStore;
+    const reports = new Reports(store, async () => new Map(), { now: () => new Date() }, 0);
+    const city = await reports.statistics(2021);
+    const district = city.groups.DISTRICT[0];
+    const agency = city.groups.AGENCY[0];
+    expect(district?.casesRegistered).toBeGreaterThan(0);
+    const { key: _d, rank: _dr, ...districtFigures } = district ?? { key: '', rank: 0 };
+    const { key: _a, rank: _ar, ...agencyFigures } = agency ?? { key: '', rank: 0 };
+    const inDistrict = await reports.statistics(2021, undefined, 'RECORDED', undefined, {
+      district: district?.key,
+    });
+    expect(inDistrict.overall).toMatchObject(districtFigures);
+    expect(inDistrict.groups.DISTRICT.map((g) => g.key)).toEqual([district?.key]);
+    const ofAgency = await reports.statistics(2021, undefined, 'RECORDED', undefined, {
+      agency: agency?.key,
+    });
+    expect(ofAgency.overall).toMatchObject(agencyFigures);
+    // Within the district, its agencies' cases add up to the district's.
+    expect(inDistrict.groups.AGENCY.reduce((n, g) => n + g.casesRegistered, 0)).toBe(
+      district?.casesRegistered,
+    );
   });
 });

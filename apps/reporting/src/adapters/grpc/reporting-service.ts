@@ -111,7 +111,10 @@ export function reportingService(
         const grouping = GROUP_BY[r.groupBy];
         if (!grouping)
           throw invalid('REPORT.GROUP_BY', 'group_by', `unknown grouping ${r.groupBy}`);
-        const s = await reports.statistics(r.year, r.asOf, basisOf(r), r.recordedThrough);
+        const s = await reports.statistics(r.year, r.asOf, basisOf(r), r.recordedThrough, {
+          district: r.district,
+          agency: r.agencyId,
+        });
         return {
           year: s.year,
           overall: toStatistics(s.overall),

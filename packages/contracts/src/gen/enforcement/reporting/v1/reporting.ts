@@ -193,7 +193,15 @@ export interface GetAnnualStatisticsRequest {
    * far as every partition is applied). With as_of it makes the answer
    * reproducible; the response gives the value used.
    */
-  recordedThrough?: Date | undefined;
+  recordedThrough?:
+    | Date
+    | undefined;
+  /**
+   * Optional: count only the cases of this district, or of this agency (a
+   * reconsideration counts with the agency and district it names).
+   */
+  district: string;
+  agencyId: string;
 }
 
 export interface Statistics {
@@ -267,7 +275,7 @@ export interface RenderAnnualReportResponse {
 }
 
 function createBaseGetAnnualStatisticsRequest(): GetAnnualStatisticsRequest {
-  return { year: 0, groupBy: 0, asOf: undefined, basis: 0, recordedThrough: undefined };
+  return { year: 0, groupBy: 0, asOf: undefined, basis: 0, recordedThrough: undefined, district: "", agencyId: "" };
 }
 
 export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> = {
@@ -286,6 +294,12 @@ export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> 
     }
     if (message.recordedThrough !== undefined) {
       Timestamp.encode(toTimestamp(message.recordedThrough), writer.uint32(42).fork()).join();
+    }
+    if (message.district !== "") {
+      writer.uint32(50).string(message.district);
+    }
+    if (message.agencyId !== "") {
+      writer.uint32(58).string(message.agencyId);
     }
     return writer;
   },
@@ -343,6 +357,22 @@ export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> 
             message.recordedThrough = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.district = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.agencyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -374,6 +404,12 @@ export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> 
         : isSet(object.recorded_through)
         ? fromJsonTimestamp(object.recorded_through)
         : undefined,
+      district: isSet(object.district) ? globalThis.String(object.district) : "",
+      agencyId: isSet(object.agencyId)
+        ? globalThis.String(object.agencyId)
+        : isSet(object.agency_id)
+        ? globalThis.String(object.agency_id)
+        : "",
     };
   },
 
@@ -394,6 +430,12 @@ export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> 
     if (message.recordedThrough !== undefined) {
       obj.recordedThrough = message.recordedThrough.toISOString();
     }
+    if (message.district !== "") {
+      obj.district = message.district;
+    }
+    if (message.agencyId !== "") {
+      obj.agencyId = message.agencyId;
+    }
     return obj;
   },
 
@@ -407,6 +449,8 @@ export const GetAnnualStatisticsRequest: MessageFns<GetAnnualStatisticsRequest> 
     message.asOf = object.asOf ?? undefined;
     message.basis = object.basis ?? 0;
     message.recordedThrough = object.recordedThrough ?? undefined;
+    message.district = object.district ?? "";
+    message.agencyId = object.agencyId ?? "";
     return message;
   },
 };
