@@ -1,0 +1,378 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { intake, reporting, scoring } from '@enforcement/contracts';
+import { generateYear } from '@enforcement/generator';
+import { agencyName } from '@enforcement/reference-data';
+import type { RunningConsole } from '@enforcement/console';
+import { eventually, tokenFor, unary } from '@enforcement/testing';
+import { submitAll } from '../support/submit.js';
+import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
+import { launchChromium, seriousViolations, signIn, startConsole } from '../support/console.js';
+
+const YEAR = 2021;
+
+/** The figures a Chinese reader is shown: 万元 with two decimals, thousands separators. */
+const wan = (fen: number) =>
+  `${new Intl.NumberFormat('zh-CN', { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(fen / 1_000_000)} 万元`;
+
+describe('the supervision console in Chromium, on the real stack', () => {
+  let sys: WholeSystem;
+  let web: RunningConsole;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const year = generateYear({
+    seed: 'console',
+    cases: 160,
+    evaluate: true,
+    reconsideration: { accepted: 12, concluded: 10, corrected: 3, notAccepted: 1 },
+  });
+  const caseIds = [
+    ...new Set(
+      [...year.stream()].map(
+        (c) => (c.kind?.value as { meta?: { caseId?: string } }).meta?.caseId ?? '',
+      ),
+    ),
+  ].filter((id) => id.startsWith(`LZ${YEAR}`));
+
+  const page = async (width = 1280, height = 900): Promise<Page> => {
+    const context = await browser.newContext({
+      viewport: { width, height },
+      locale: 'zh-CN',
+      timezoneId: 'Europe/London',
+    });
+    contexts.push(context);
+    return context.newPage();
+  };
+
+  beforeAll(async () => {
+    sys = await startWholeSystem();
+    const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
+    const acks = await submitAll(sys.intakeClient, md, year.stream());
+    expect(acks.filter((a) => !a.accepted)).toEqual([]);
+    const supervisor = await tokenFor(['supervisor']);
+    const submittedBy = new Date();
+    await eventually(
+      async () => {
+        const [s, p] = await Promise.all([
+          unary<reporting.GetAnnualStatisticsResponse>((cb) =>
+            sys.reportingClient.getAnnualStatistics(
+              reporting.GetAnnualStatisticsRequest.fromPartial({ year: YEAR, groupBy: 1 }),
+              supervisor,
+              cb,
+            ),
+          ),
+          unary<scoring.GetProjectionStatusResponse>((cb) =>
+            sys.scoringClient.getProjectionStatus({}, supervisor, cb),
+          ),
+        ]);
+        return s.asOf && s.asOf > submittedBy && p.lag === 0 ? true : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500, what: 'reporting and scoring to catch up' },
+    );
+    web = await startConsole(sys, YEAR);
+    browser = await launchChromium();
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close();
+    await web?.stop();
+    await sys?.stop();
+  });
+
+  it('shows a supervisor the year as GetAnnualStatistics gives it, formatted for Chinese readers', async () => {
+    const p = await page();
+    await signIn(p, web.url, { role: 'supervisor' });
+    const stats = await unary<reporting.GetAnnualStatisticsResponse>(async (cb) =>
+      sys.reportingClient.getAnnualStatistics(
+        reporting.GetAnnualStatisticsRequest.fromPartial({ year: YEAR, groupBy: 1 }),
+        await tokenFor(['reporting']),
+        cb,
+      ),
+    );
+    const o = stats.overall ?? reporting.Statistics.fromPartial({});
+    await p.getByTestId('figure-casesRegistered').locator(`text=${o.casesRegistered}`).waitFor();
+    const shown = async (field: string) =>
+      Number(await p.getByTestId(`figure-${field}`).getAttribute('data-value'));
+    for (const field of [
+      'casesRegistered',
+      'casesConcluded',
+      'closureRate',
+      'onTimeRate',
+      'overdueCases',
+      'penalties',
+      'penaltyTotalFen',
+      'discretionAnomalies',
+      'ordersOpened',
+      'ordersEscalated',
+      'reconsiderationsAccepted',
+      'correctionRate',
+      'meanScore',
+    ] as const)
+      expect(await shown(field), field).toBe(o[field]);
+    expect(o.casesRegistered).toBe(160);
+    await expect(p.getByTestId('figure-penaltyTotalFen').innerText()).resolves.toContain(
+      wan(o.penaltyTotalFen),
+    );
+    // Beijing time whatever the browser's zone: the as-of line names the minute in UTC+8.
+    const asOfLine = await p.getByTestId('figures-as-of').innerText();
+    expect(asOfLine).toMatch(/截至 \d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+    // The best agency of the year is the one GetAnnualStatistics ranks first by mean score.
+    const byAgency = await unary<reporting.GetAnnualStatisticsResponse>(async (cb) =>
+      sys.reportingClient.getAnnualStatistics(
+        reporting.GetAnnualStatisticsRequest.fromPartial({
+          year: YEAR,
+          groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY,
+        }),
+        await tokenFor(['reporting']),
+        cb,
+      ),
+    );
+    const best = [...byAgency.groups]
+      .filter((g) => g.casesConcluded > 0)
+      .sort((a, b) => b.meanScore - a.meanScore)[0];
+    await expect(
+      p.getByRole('table').first().locator('tbody tr').first().innerText(),
+    ).resolves.toContain(agencyName(best?.key ?? ''));
+    expect(await seriousViolations(p)).toEqual([]);
+  });
+
+  it('drills from the districts to an agency, its units and officers, with the scores ListScores gives', async () => {
+    const p = await page();
+    await signIn(p, `${web.url}/rankings`, { role: 'supervisor' });
+    const md = await tokenFor(['supervisor']);
+    const list = (q: Partial<scoring.ListScoresRequest>) =>
+      unary<scoring.ListScoresResponse>((cb) =>
+        sys.scoringClient.listScores(
+          scoring.ListScoresRequest.fromPartial({
+            periodKind: 3,
+            period: String(YEAR),
+            pageSize: 1000,
+            ...q,
+          }),
+          md,
+          cb,
+        ),
+      );
+    const districts = await list({ groupBy: scoring.GroupBy.GROUP_BY_DISTRICT });
+    const first = districts.rows[0];
+    expect(first).toBeDefined();
+    const rows = () => p.locator('.ant-table-tbody tr.ant-table-row');
+    await expect.poll(() => rows().count()).toBe(districts.rows.length);
+    await rows().first().getByRole('button').click();
+    // A district's agencies, as reporting counts them over the district's cases.
+    const inDistrict = await unary<reporting.GetAnnualStatisticsResponse>(async (cb) =>
+      sys.reportingClient.getAnnualStatistics(
+        reporting.GetAnnualStatisticsRequest.fromPartial({
+          year: YEAR,
+          groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY,
+          district: first?.key ?? '',
+        }),
+        await tokenFor(['reporting']),
+        cb,
+      ),
+    );
+    const agencies = [...inDistrict.groups].sort(
+      (a, b) => b.meanScore - a.meanScore || a.key.localeCompare(b.key),
+    );
+    expect(agencies.length).toBeGreaterThan(0);
+    await expect.poll(() => rows().count()).toBe(Math.min(agencies.length, 20));
+    await expect(rows().first().innerText()).resolves.toContain(agencyName(agencies[0]?.key ?? ''));
+    expect(await rows().first().locator('td').nth(3).innerText()).toBe(
+      String(agencies[0]?.casesRegistered),
+    );
+    await rows().first().getByRole('button').click();
+    const units = await list({
+      groupBy: scoring.GroupBy.GROUP_BY_UNIT,
+      agencyId: agencies[0]?.key ?? '',
+    });
+    await expect.poll(() => rows().count()).toBe(units.rows.length);
+    const meanShown = await rows().first().locator('td').nth(2).innerText();
+    expect(meanShown).toBe((units.rows[0]?.meanScore ?? 0).toFixed(2));
+    await rows().first().getByRole('button').click();
+    const officers = await list({
+      groupBy: scoring.GroupBy.GROUP_BY_OFFICER,
+      agencyId: agencies[0]?.key ?? '',
+    });
+    await expect.poll(() => rows().count()).toBe(Math.min(officers.rows.length, 20));
+    expect(p.url()).toContain('groupBy=OFFICER');
+    expect(await seriousViolations(p)).toEqual([]);
+  });
+
+  it('shows a case with its timeline, its score indicator by indicator and its chain verified', async () => {
+    const md = await tokenFor(['supervisor']);
+    let scored: scoring.CaseScore | undefined;
+    for (const id of caseIds) {
+      const s = await unary<scoring.GetCaseScoreResponse>((cb) =>
+        sys.scoringClient.getCaseScore({ caseId: id }, md, cb),
+      ).catch(() => undefined);
+      if (s?.score && s.score.indicators.some((i) => i.points < i.maxPoints)) {
+        scored = s.score;
+        break;
+      }
+    }
+    expect(scored).toBeDefined();
+    const caseId = scored?.caseId ?? '';
+    const history = await unary<intake.GetCaseResponse>((cb) =>
+      sys.intakeClient.getCase({ caseId }, md, cb),
+    );
+    const p = await page();
+    await signIn(p, `${web.url}/cases/${caseId}`, { role: 'supervisor' });
+    await expect(p.getByTestId('case-score').innerText()).resolves.toBe(
+      (scored?.score ?? 0).toFixed(2),
+    );
+    await expect.poll(() => p.locator('[data-version]').count()).toBe(history.history.length);
+    await expect(p.getByTestId('integrity').innerText()).resolves.toContain('完整');
+    // Each indicator that lost points links to the events behind it.
+    const lost = scored?.indicators.find((i) => i.points < i.maxPoints && i.eventIds.length > 0);
+    if (lost) {
+      const version = history.history.find((e) => e.eventId === lost.eventIds[0])?.version;
+      await p
+        .getByRole('link', { name: `v${version}` })
+        .first()
+        .click();
+      expect(p.url()).toContain(`#${lost.eventIds[0]}`);
+    }
+    expect(await seriousViolations(p)).toEqual([]);
+  });
+
+  it('lets a supervisor open an order that arrives live, and the agency answer it, which arrives live too', async () => {
+    const md = await tokenFor(['supervisor']);
+    let target: intake.CaseView | undefined;
+    for (const id of caseIds) {
+      const c = await unary<intake.GetCaseResponse>((cb) =>
+        sys.intakeClient.getCase({ caseId: id }, md, cb),
+      );
+      if (
+        c.case &&
+        c.case.caseType === 1 &&
+        c.case.status !== intake.CaseStatus.CASE_STATUS_ARCHIVED
+      ) {
+        target = c.case;
+        break;
+      }
+    }
+    expect(target).toBeDefined();
+    const caseId = target?.caseId ?? '';
+    const agency = target?.agencyId ?? '';
+
+    const watcher = await page();
+    await signIn(watcher, web.url, { role: 'supervisor' });
+    await watcher.getByText('实时连接正常').waitFor();
+    const supervisor = await page();
+    await signIn(supervisor, `${web.url}/cases/${caseId}`, { role: 'supervisor' });
+    await supervisor.getByRole('button', { name: '发起督办' }).click();
+    const dialog = supervisor.getByRole('dialog');
+    await dialog.getByLabel('说明').fill('请说明办理进度');
+    await dialog.getByRole('button', { name: /提 ?交/ }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // It arrives in the watcher's live feed without a reload.
+    const item = watcher.locator(`[data-testid="live-orders"] [data-status="ORDER_STATUS_OPEN"]`, {
+      hasText: caseId,
+    });
+    await item.waitFor({ timeout: 15_000 });
+    const orderId = await item.getAttribute('data-order');
+    expect(orderId).toMatch(/^SUP-/);
+
+    // The agency sees it in its queue, answers it; the supervisor's feed shows it answered.
+    const own = await page();
+    await signIn(own, `${web.url}/orders`, { role: 'agency', agency });
+    const row = own.locator(`tr[data-order="${orderId}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await row.getByRole('button', { name: /回 ?复/ }).click();
+    const answer = own.getByRole('dialog');
+    await answer.getByLabel('回复内容').fill('已整改，按期办结');
+    await answer.getByRole('button', { name: /提 ?交/ }).click();
+    await answer.waitFor({ state: 'detached' });
+    await watcher
+      .locator(
+        `[data-testid="live-orders"] [data-order="${orderId}"][data-status="ORDER_STATUS_ANSWERED"]`,
+      )
+      .waitFor({ timeout: 15_000 });
+    const listed = await unary<scoring.ListSupervisionOrdersResponse>((cb) =>
+      sys.scoringClient.listSupervisionOrders(
+        scoring.ListSupervisionOrdersRequest.fromPartial({ agencyId: agency, pageSize: 1000 }),
+        md,
+        cb,
+      ),
+    );
+    expect(listed.orders.find((o) => o.orderId === orderId)?.status).toBe(
+      scoring.OrderStatus.ORDER_STATUS_ANSWERED,
+    );
+    expect(await seriousViolations(own)).toEqual([]);
+  });
+
+  it("keeps an agency to its own cases and orders: no other agency's case, no operations, no city figures", async () => {
+    const md = await tokenFor(['supervisor']);
+    const cases = await Promise.all(
+      caseIds
+        .slice(0, 40)
+        .map((id) =>
+          unary<intake.GetCaseResponse>((cb) => sys.intakeClient.getCase({ caseId: id }, md, cb)),
+        ),
+    );
+    const mine = cases[0]?.case?.agencyId ?? '';
+    const foreign =
+      cases.find((c) => c.case?.agencyId && c.case.agencyId !== mine)?.case?.caseId ?? '';
+    expect(foreign).not.toBe('');
+    const p = await page();
+    await signIn(p, `${web.url}/orders`, { role: 'agency', agency: mine });
+    await p.locator('.ant-table-tbody').waitFor();
+    const agencies = await p.locator('tr[data-order]').evaluateAll((rows) => rows.length);
+    const listed = await unary<scoring.ListSupervisionOrdersResponse>((cb) =>
+      sys.scoringClient.listSupervisionOrders(
+        scoring.ListSupervisionOrdersRequest.fromPartial({ agencyId: mine, pageSize: 1000 }),
+        md,
+        cb,
+      ),
+    );
+    expect(agencies).toBe(Math.min(20, listed.orders.length));
+    await expect(p.locator('tbody').innerText()).resolves.not.toMatch(
+      new RegExp(
+        cases
+          .filter((c) => c.case?.agencyId !== mine)
+          .map((c) => agencyName(c.case?.agencyId ?? ''))
+          .filter((n) => n !== agencyName(mine))[0] ?? '^$',
+      ),
+    );
+    expect(await p.getByRole('link', { name: '运行状态' }).count()).toBe(0);
+    expect(await p.getByRole('link', { name: '年度报告' }).count()).toBe(0);
+    await p.goto(`${web.url}/cases/${foreign}`);
+    await p.getByText('当前角色无权查看').waitFor();
+    const api = await p.evaluate(async () => {
+      const r = await Promise.all(
+        ['/api/operations', '/api/statistics?year=2021'].map((u) => fetch(u)),
+      );
+      return r.map((x) => x.status);
+    });
+    expect(api).toEqual([403, 403]);
+    const cross = await p.evaluate(
+      async () => (await fetch('/api/orders/x/answer', { method: 'POST', body: '{}' })).status,
+    );
+    expect(cross).toBe(403);
+  });
+
+  it('works at tablet width and in English, and can be driven by the keyboard', async () => {
+    const p = await page(768, 1024);
+    await signIn(p, web.url, { role: 'supervisor' });
+    await p.getByTestId('figure-casesRegistered').waitFor();
+    const overflow = await p.evaluate<number>(
+      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    await p.getByRole('button', { name: 'English' }).click();
+    await p.getByText('Registered').first().waitFor();
+    expect(await p.locator('html').getAttribute('lang')).toBe('en');
+    // Tab to the rankings link and follow it with Enter.
+    let found = false;
+    for (let i = 0; i < 30 && !found; i++) {
+      await p.keyboard.press('Tab');
+      found = await p.evaluate<boolean>("document.activeElement?.textContent === 'Rankings'");
+    }
+    expect(found).toBe(true);
+    await p.keyboard.press('Enter');
+    await p.waitForURL(/\/rankings/);
+    expect(await seriousViolations(p)).toEqual([]);
+  });
+});
