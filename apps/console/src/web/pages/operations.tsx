@@ -124,7 +124,12 @@ export function Operations() {
             },
             { title: t('agency'), dataIndex: 'agencyId', render: (a: string) => agencyName(a) },
             { title: t('reason'), dataIndex: 'reason' },
-            { title: t('held'), dataIndex: 'heldEvents', align: 'right' as const },
+            {
+              title: t('held'),
+              dataIndex: 'heldEvents',
+              align: 'right' as const,
+              render: (v: number | undefined) => count(v, lang),
+            },
             { title: t('when'), dataIndex: 'parkedAt', render: (v: string) => moment(v) },
             {
               title: '',
@@ -140,7 +145,7 @@ export function Operations() {
       </Card>
       <Card size="small" title={t('rules')}>
         <Descriptions size="small" column={{ xs: 1, md: 3 }}>
-          <Descriptions.Item label="clock">{r?.clock}</Descriptions.Item>
+          <Descriptions.Item label={t('ruleClock')}>{r?.clock}</Descriptions.Item>
           <Descriptions.Item label={t('lastPass')}>{moment(r?.lastPassAt)}</Descriptions.Item>
           <Descriptions.Item label={t('lastRecorded')}>
             {moment(p?.lastRecordedAt)}
@@ -164,7 +169,12 @@ export function Operations() {
           columns={[
             { title: t('agency'), dataIndex: 'agencyId', render: (a: string) => agencyName(a) },
             { title: t('judgedUpTo'), dataIndex: 'judgedUpTo', render: (v: string) => moment(v) },
-            { title: t('casesDue'), dataIndex: 'casesDue', align: 'right' as const },
+            {
+              title: t('casesDue'),
+              dataIndex: 'casesDue',
+              align: 'right' as const,
+              render: (v: number | undefined) => count(v, lang),
+            },
           ]}
         />
       </Card>
