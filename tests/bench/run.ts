@@ -28,6 +28,7 @@ import { loadQueryFixture } from './query-fixture.js';
 import { startService } from './processes.js';
 import { benchYear } from './year.js';
 import { benchScale } from './scale.js';
+import { benchConsole } from './console.js';
 import { fmt, summarize } from './stats.js';
 import { EVENTS_PER_CASE, workload } from './workload.js';
 
@@ -41,6 +42,9 @@ const { values: args } = parseArgs({
     /** The scaling phase (--phases scale): its year, and the instance counts it compares. */
     'scale-events': { type: 'string', default: '20000' },
     'scale-instances': { type: 'string', default: '1,2,3' },
+    /** The console phase (--phases console): the year under the pages, and samples per figure. */
+    'console-events': { type: 'string', default: '10000' },
+    'console-samples': { type: 'string', default: '20' },
     repeat: { type: 'string', default: '5' },
     phases: { type: 'string', default: 'intake,lag,queries,year' },
     out: { type: 'string', default: 'docs/bench' },
@@ -53,8 +57,8 @@ const QUERIES = Number(args.queries);
 const YEAR_EVENTS = Number(args['year-events']);
 const PHASES = new Set((args.phases ?? '').split(',').filter(Boolean));
 for (const p of PHASES)
-  if (!['intake', 'lag', 'queries', 'year', 'scale'].includes(p))
-    throw new Error(`--phases: unknown phase ${p} (intake, lag, queries, year, scale)`);
+  if (!['intake', 'lag', 'queries', 'year', 'scale', 'console'].includes(p))
+    throw new Error(`--phases: unknown phase ${p} (intake, lag, queries, year, scale, console)`);
 
 const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
 const mongoUri = process.env.MONGODB_URI ?? '';
@@ -392,6 +396,40 @@ async function main() {
   await scoringSvc.stop();
   await intakeSvc.stop();
 
+  // --- the console over a loaded year: page loads and live updates, in Chromium
+  if (PHASES.has('console')) {
+    const c = await benchConsole({
+      run,
+      brokers,
+      mongoUri,
+      events: Number(args['console-events']),
+      samples: Number(args['console-samples']),
+    });
+    for (const [name, t] of Object.entries(c.pages))
+      rows.push({
+        figure: `console page "${name}" until its data shows, at ${fmt(c.events)} events: first load in a new browser / warm p50 / p99 (ms)`,
+        value: `${fmt(t.cold)} / ${fmt(t.warm.p50)} / ${fmt(t.warm.p99)}`,
+        raw: '—',
+        ratio: '—',
+        target: '< 1000 ms',
+      });
+    rows.push({
+      figure: `an order opened through intake until it shows on an open console page, live, p50 / p99 / max (ms; ${c.live.n} orders)`,
+      value: `${fmt(c.live.p50)} / ${fmt(c.live.p99)} / ${fmt(c.live.max)}`,
+      raw: '—',
+      ratio: '—',
+      target: '< 2000 ms',
+    });
+    rows.push({
+      figure: 'peak resident memory, console (MiB)',
+      value: fmt(c.consolePeakRssMiB),
+      raw: '—',
+      ratio: '—',
+      target: '< 512 MiB',
+    });
+    results.console = c;
+  }
+
   // --- a year: end to end, the report, rebuild and memory, services as processes
   if (PHASES.has('scale')) {
     const points = await benchScale({
@@ -514,7 +552,7 @@ async function main() {
     '| --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.figure} | ${r.value} | ${r.raw} | ${r.ratio} | ${r.target} |`),
   ].join('\n');
-  const command = `npm run bench -- --cases ${CASES} --streams ${STREAMS} --score-cases ${SCORE_CASES} --queries ${QUERIES} --year-events ${YEAR_EVENTS}${PHASES.has('scale') ? ` --scale-events ${args['scale-events']} --scale-instances ${args['scale-instances']}` : ''} --phases ${[...PHASES].join(',')}`;
+  const command = `npm run bench -- --cases ${CASES} --streams ${STREAMS} --score-cases ${SCORE_CASES} --queries ${QUERIES} --year-events ${YEAR_EVENTS}${PHASES.has('scale') ? ` --scale-events ${args['scale-events']} --scale-instances ${args['scale-instances']}` : ''}${PHASES.has('console') ? ` --console-events ${args['console-events']} --console-samples ${args['console-samples']}` : ''} --phases ${[...PHASES].join(',')}`;
   const md_ = [
     '# Benchmark results',
     '',

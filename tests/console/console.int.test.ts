@@ -70,6 +70,9 @@ describe('the supervision console in Chromium, on the real stack', () => {
       { timeoutMs: 120_000, intervalMs: 500, what: 'reporting and scoring to catch up' },
     );
     web = await startConsole(sys, YEAR);
+    const ready = await fetch(`${web.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true });
     browser = await launchChromium();
   }, 300_000);
 

@@ -2,8 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
+import { compress } from 'hono/compress';
 import { verifierFrom, type Verifier } from '@enforcement/auth';
 import { AGENCIES, DISTRICTS } from '@enforcement/reference-data';
+import { channelCredentialsFrom, checkHealth } from '@enforcement/grpc-kit';
 import { api } from './api.js';
 import type { ConsoleConfig } from './config.js';
 import { live } from './live.js';
@@ -41,8 +43,8 @@ export function createConsole(
     throw new Error(
       'CONSOLE_SIGN_IN=development mints development tokens and needs ENFORCEMENT_ENV=development; production signs in by OpenID Connect',
     );
-  const services = connectServices(config);
   const oidc = config.CONSOLE_SIGN_IN === 'oidc' ? new OidcSignIn(config, verify) : undefined;
+  const services = connectServices(config);
   const session = (c: Parameters<typeof sessionOf>[0]) => sessionOf(c, verify);
   const webRoot =
     config.CONSOLE_WEB_ROOT !== '-'
@@ -50,6 +52,9 @@ export function createConsole(
       : fileURLToPath(new URL('../web', import.meta.url));
 
   const app = new Hono();
+  // The pages' code is a few megabytes: gzip makes it a fraction of that (live streams are left alone).
+  app.use('/assets/*', compress());
+  app.use('/api/*', async (c, next) => (c.req.path === '/api/live' ? next() : compress()(c, next)));
   app.use('*', async (c, next) => {
     await next();
     c.header('x-content-type-options', 'nosniff');
@@ -58,7 +63,32 @@ export function createConsole(
       c.header('content-security-policy', PAGE_POLICY);
   });
 
+  // Alive: the process answers. Ready: every service it needs says SERVING
+  // (grpc.health.v1, which itself checks their Kafka and database).
   app.get('/healthz', (c) => c.text('ok'));
+  app.get('/readyz', async (c) => {
+    const creds = channelCredentialsFrom({
+      ca: config.CONSOLE_TLS_CA,
+      cert: config.CONSOLE_TLS_CERT,
+      key: config.CONSOLE_TLS_KEY,
+    });
+    const states = await Promise.all(
+      (
+        [
+          ['case-intake', config.INTAKE_ADDRESS],
+          ['supervision-scoring', config.SCORING_ADDRESS],
+          ['reporting', config.REPORTING_ADDRESS],
+        ] as const
+      ).map(async ([name, address]) => ({
+        name,
+        status: await checkHealth(address, '', 2_000, creds).catch((e: unknown) =>
+          e instanceof Error ? e.message : String(e),
+        ),
+      })),
+    );
+    const ready = states.every((x) => x.status === 'SERVING');
+    return c.json({ ready, services: states }, ready ? 200 : 503);
+  });
 
   app.get('/auth/mode', (c) =>
     c.json({

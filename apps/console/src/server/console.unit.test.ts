@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { Metadata, status } from '@grpc/grpc-js';
+import { DEV_AUTH, verifierFrom } from '@enforcement/auth';
+import { createConsole } from './app.js';
+import { loadConsoleConfig } from './config.js';
+import { apiErrorOf } from './services.js';
+import { devToken } from './session.js';
+
+const dev = loadConsoleConfig({ ENFORCEMENT_ENV: 'development', CONSOLE_SIGN_IN: 'development' });
+
+describe('the console backend', () => {
+  it('mints development tokens the services accept, and only for a known role with its agency', async () => {
+    const verify = verifierFrom(dev);
+    const token = await devToken(dev, { role: 'agency', agency: 'lz-eeb' });
+    await expect(verify(`Bearer ${token}`)).resolves.toMatchObject({
+      roles: ['agency'],
+      agencies: ['lz-eeb'],
+    });
+    await expect(devToken(dev, { role: 'agency' })).rejects.toThrow(/needs its agency/);
+    await expect(devToken(dev, { role: 'root' as 'agency' })).rejects.toThrow(/unknown role/);
+  });
+
+  it('refuses the development role picker outside development, and OpenID Connect without its provider', () => {
+    const production = {
+      ENFORCEMENT_ENV: 'production',
+      AUTH_JWKS_URL: 'https://idp.example.gov.cn/certs',
+      AUTH_ISSUER: 'https://idp.example.gov.cn',
+    };
+    expect(() =>
+      createConsole(loadConsoleConfig({ ...production, CONSOLE_SIGN_IN: 'development' })),
+    ).toThrow(/needs ENFORCEMENT_ENV=development/);
+    expect(() => createConsole(loadConsoleConfig(production))).toThrow(
+      /OIDC_ISSUER, OIDC_CLIENT_ID, CONSOLE_PUBLIC_URL/,
+    );
+    expect(DEV_AUTH.issuer).not.toBe(production.AUTH_ISSUER);
+  });
+
+  it('is not ready while the services it needs do not answer, though alive', async () => {
+    const nowhere = '127.0.0.1:1';
+    const c = createConsole(
+      loadConsoleConfig({
+        ENFORCEMENT_ENV: 'development',
+        CONSOLE_SIGN_IN: 'development',
+        INTAKE_ADDRESS: nowhere,
+        SCORING_ADDRESS: nowhere,
+        REPORTING_ADDRESS: nowhere,
+      }),
+    );
+    try {
+      expect((await c.app.request('/healthz')).status).toBe(200);
+      const r = await c.app.request('/readyz');
+      expect(r.status).toBe(503);
+      expect(await r.json()).toMatchObject({
+        ready: false,
+        services: [{ name: 'case-intake' }, { name: 'supervision-scoring' }, { name: 'reporting' }],
+      });
+    } finally {
+      c.close();
+    }
+  });
+
+  it("passes a service's refusal on with its rule's code, field and the matching HTTP status", () => {
+    const md = new Metadata();
+    md.set('x-error-code', 'ORDER.DUE_BEFORE_OPENED');
+    md.set('x-error-field', 'response_due_at');
+    const e = Object.assign(new Error('x'), {
+      code: status.INVALID_ARGUMENT,
+      details: 'response_due_at: must be after the order is opened',
+      metadata: md,
+    });
+    expect(apiErrorOf(e)).toEqual({
+      status: 400,
+      body: {
+        error: {
+          grpc: 'INVALID_ARGUMENT',
+          code: 'ORDER.DUE_BEFORE_OPENED',
+          field: 'response_due_at',
+          message: 'response_due_at: must be after the order is opened',
+        },
+      },
+    });
+    expect(
+      apiErrorOf(Object.assign(new Error('x'), { code: status.PERMISSION_DENIED, details: 'no' }))
+        .status,
+    ).toBe(403);
+    expect(
+      apiErrorOf(Object.assign(new Error('x'), { code: status.FAILED_PRECONDITION, details: 'no' }))
+        .status,
+    ).toBe(422);
+    expect(
+      apiErrorOf(Object.assign(new Error('x'), { code: status.UNAVAILABLE, details: 'down' }))
+        .status,
+    ).toBe(503);
+  });
+});
