@@ -8,7 +8,7 @@ import { SVGRenderer } from 'echarts/renderers';
 echarts.use([BarChart, LineChart, GridComponent, LegendComponent, TooltipComponent, SVGRenderer]);
 
 /** An ECharts chart that follows its container's width. */
-export function Chart({
+export default function Chart({
   option,
   height = 280,
   label,

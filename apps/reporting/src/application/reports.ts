@@ -6,6 +6,10 @@ export interface Clock {
   now(): Date;
 }
 
+/** How many answers are kept, and for how long (ms): pages ask for several groupings of one moment at once. */
+const ANSWERS_KEPT = 32;
+const ANSWER_TTL_MS = 60_000;
+
 /** The earliest and latest years a report may be asked for. */
 const YEARS = { min: 1990, max: 2999 };
 
@@ -89,6 +93,43 @@ export class Reports {
       basis === 'RECORDED'
         ? asOfMs
         : (this.checked(recordedThrough, 'recorded_through', through) ?? through);
+    const key = JSON.stringify([
+      year,
+      asOfMs,
+      basis,
+      recordedMs,
+      only.district ?? '',
+      only.agency ?? '',
+    ]);
+    const now = this.clock.now().getTime();
+    const kept = this.answers.get(key);
+    if (kept && now - kept.at < ANSWER_TTL_MS) return kept.answer;
+    const answer = this.fold(year, asOfMs, basis, recordedMs, only);
+    this.answers.set(key, { at: now, answer });
+    answer.catch(() => this.answers.delete(key));
+    while (this.answers.size > ANSWERS_KEPT) {
+      const oldest = this.answers.keys().next().value;
+      if (oldest === undefined) break;
+      this.answers.delete(oldest);
+    }
+    return answer;
+  }
+
+  /**
+   * Answers already given, by their moments: every fact recorded up to a
+   * moment that has been answered is applied (completeThrough), so the same
+   * moments always give the same figures, and asking again, or asking for
+   * another grouping of the same moment, need not read the facts again.
+   */
+  private readonly answers = new Map<string, { at: number; answer: Promise<AnnualStatistics> }>();
+
+  private async fold(
+    year: number,
+    asOfMs: number,
+    basis: Basis,
+    recordedMs: number,
+    only: { readonly district?: string; readonly agency?: string },
+  ): Promise<AnnualStatistics> {
     const fold = new StatisticsFold(year, asOfMs, basis, recordedMs);
     await this.store.forEachCaseOfYear(year, (facts) => {
       if (only.district && facts.district !== only.district) return;

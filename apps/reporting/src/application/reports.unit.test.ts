@@ -105,3 +105,26 @@ describe('statistics of one district or one agency', () => {
     );
   });
 });
+
+describe('answers for one moment', () => {
+  it('read the facts once for every grouping asked of that moment, and again for another moment', async () => {
+    let reads = 0;
+    const store = {
+      progress: async () => [],
+      loadCompleteThrough: async () => 0,
+      saveCompleteThrough: async () => undefined,
+      forEachCaseOfYear: async () => {
+        reads += 1;
+      },
+    } as unknown as FactStore;
+    const now = Date.UTC(2026, 10, 30, 12);
+    const reports = new Reports(store, async () => new Map(), { now: () => new Date(now) }, 0);
+    const first = await reports.statistics(2021);
+    const asOf = new Date(first.asOfMs);
+    await Promise.all([reports.statistics(2021, asOf), reports.statistics(2021, asOf)]);
+    expect(reads).toBe(1);
+    await reports.statistics(2021, new Date(first.asOfMs - 1_000));
+    await reports.statistics(2021, asOf, 'RECORDED', undefined, { district: '柳南区' });
+    expect(reads).toBe(3);
+  });
+});

@@ -1,8 +1,8 @@
-import { useMemo, useState } from 'react';
+import { lazy, Suspense, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { Alert, Card, Col, Empty, List, Row, Space, Table, Tag, Typography } from 'antd';
 import { get } from '../api.js';
-import { Chart } from '../chart.js';
+
 import { count, decimal, moment } from '../format.js';
 import { useI18n } from '../i18n.js';
 import { useLiveUpdates } from '../live.js';
@@ -12,6 +12,14 @@ import { useApi } from '../use-api.js';
 import { Figures } from './figures.js';
 import { useParam, YearAsOf } from './controls.js';
 import { OrderStatusTag } from './orders.js';
+
+// The charts library loads with the first chart, not before the figures.
+const LazyChart = lazy(() => import('../chart.js'));
+const Chart = (p: Parameters<typeof LazyChart>[0]) => (
+  <Suspense fallback={<div style={{ height: p.height ?? 280 }} />}>
+    <LazyChart {...p} />
+  </Suspense>
+);
 
 /** The city's cockpit (驾驶舱): the year's figures, the live orders, the best and worst, the flow, the deadlines. */
 export function Overview({ me }: { me: Me }) {
@@ -30,16 +38,11 @@ export function Overview({ me }: { me: Me }) {
       {me.can.report ? (
         <CityFigures year={year} asOf={asOf} />
       ) : (
-        <AgencyFigures me={me} year={year} />
+        <>
+          <AgencyFigures me={me} year={year} />
+          <OrdersAndDeadlines overdueByAgency={undefined} />
+        </>
       )}
-      <Row gutter={[16, 16]}>
-        <Col xs={24} lg={12}>
-          <LiveOrders />
-        </Col>
-        <Col xs={24} lg={12}>
-          <DeadlineHeat />
-        </Col>
-      </Row>
     </Space>
   );
 }
@@ -49,6 +52,13 @@ function CityFigures({ year, asOf }: { year: number; asOf: string }) {
   const { agencyName } = useReference();
   const figures = useApi(() => get<YearFigures>('/api/statistics', { year, asOf }), [year, asOf]);
   const f = figures.data;
+  const overdueByAgency = useMemo(
+    () =>
+      f
+        ? new Map((f.agency.groups ?? []).map((g) => [g.key ?? '', g.overdueCases ?? 0]))
+        : undefined,
+    [f],
+  );
   const months = f?.month.groups ?? [];
   const flow = useMemo(
     () => ({
@@ -146,6 +156,7 @@ function CityFigures({ year, asOf }: { year: number; asOf: string }) {
           </Card>
         </Col>
       </Row>
+      {overdueByAgency && <OrdersAndDeadlines overdueByAgency={overdueByAgency} />}
       <Card size="small" title={t('monthlyFlow')}>
         {months.length > 0 ? <Chart option={flow} label={t('monthlyFlow')} /> : <Empty />}
       </Card>
@@ -185,6 +196,24 @@ function AgencyFigures({ me, year }: { me: Me; year: number }) {
   );
 }
 
+/** The live orders and the deadlines: asked for once the year's figures are in, so they do not hold them up. */
+function OrdersAndDeadlines({
+  overdueByAgency,
+}: {
+  overdueByAgency: Map<string, number> | undefined;
+}) {
+  return (
+    <Row gutter={[16, 16]}>
+      <Col xs={24} lg={12}>
+        <LiveOrders />
+      </Col>
+      <Col xs={24} lg={12}>
+        <DeadlineHeat overdueByAgency={overdueByAgency} />
+      </Col>
+    </Row>
+  );
+}
+
 /** Orders as they are opened, escalated and answered: the latest first, live. */
 function LiveOrders() {
   const { t, name } = useI18n();
@@ -218,8 +247,12 @@ function LiveOrders() {
   );
 }
 
-/** Where the 90-day deadlines bite: open orders for cases approaching or past it, per agency. */
-function DeadlineHeat() {
+/**
+ * Where the 90-day deadlines bite, per agency: open orders for cases
+ * approaching theirs, and cases past it (the year's figures; for an agency,
+ * its open OVERDUE orders).
+ */
+function DeadlineHeat({ overdueByAgency }: { overdueByAgency: Map<string, number> | undefined }) {
   const { t } = useI18n();
   const { agencyName } = useReference();
   const approaching = useApi(
@@ -232,8 +265,11 @@ function DeadlineHeat() {
     [],
   );
   const overdue = useApi(
-    () => get<OrdersPage>('/api/orders', { reason: 'OVERDUE', pageSize: 1000 }),
-    [],
+    () =>
+      overdueByAgency
+        ? Promise.resolve<OrdersPage>({ orders: [] })
+        : get<OrdersPage>('/api/orders', { reason: 'OVERDUE', status: 'OPEN', pageSize: 1000 }),
+    [overdueByAgency === undefined],
   );
   const option = useMemo(() => {
     const per = new Map<string, [number, number]>();
@@ -243,10 +279,15 @@ function DeadlineHeat() {
       per.set(o.agencyId ?? '', v);
     }
     for (const o of overdue.data?.orders ?? []) {
-      if (o.status === 'ORDER_STATUS_ANSWERED') continue;
       const v = per.get(o.agencyId ?? '') ?? [0, 0];
       v[1] += 1;
       per.set(o.agencyId ?? '', v);
+    }
+    for (const [agency, n] of overdueByAgency ?? []) {
+      if (n === 0) continue;
+      const v = per.get(agency) ?? [0, 0];
+      v[1] += n;
+      per.set(agency, v);
     }
     const rows = [...per].sort((a, b) => a[1][0] + a[1][1] - (b[1][0] + b[1][1])).slice(-12);
     return {
@@ -272,7 +313,7 @@ function DeadlineHeat() {
         },
       ],
     };
-  }, [approaching.data, overdue.data, t, agencyName]);
+  }, [approaching.data, overdue.data, overdueByAgency, t, agencyName]);
   return (
     <Card size="small" title={t('deadlineHeat')}>
       <Chart option={option} height={320} label={t('deadlineHeat')} />
