@@ -200,6 +200,30 @@ describe('the supervision console in Chromium, on the real stack', () => {
     await expect.poll(() => rows().count()).toBe(Math.min(officers.rows.length, 20));
     expect(p.url()).toContain('groupBy=OFFICER');
     expect(await seriousViolations(p)).toEqual([]);
+    // The best officer's cases, as reporting lists them, and on to one of them.
+    const officer = officers.rows[0]?.key ?? '';
+    await rows().first().getByRole('button').click();
+    const cases = await unary<reporting.ListCasesResponse>(async (cb) =>
+      sys.reportingClient.listCases(
+        reporting.ListCasesRequest.fromPartial({
+          year: YEAR,
+          agencyId: agencies[0]?.key ?? '',
+          officerId: officer,
+          pageSize: 1000,
+        }),
+        await tokenFor(['supervisor']),
+        cb,
+      ),
+    );
+    expect(cases.total).toBeGreaterThan(0);
+    expect(cases.cases.every((c) => c.officerIds.includes(officer))).toBe(true);
+    await expect.poll(() => rows().count()).toBe(Math.min(cases.cases.length, 20));
+    const firstCase = cases.cases[0]?.caseId ?? '';
+    await expect(rows().first().innerText()).resolves.toContain(firstCase);
+    await rows().first().getByRole('link', { name: firstCase }).click();
+    await p.waitForURL(new RegExp(`/cases/${firstCase}$`));
+    await p.getByTestId('integrity').waitFor();
+    expect(await seriousViolations(p)).toEqual([]);
   });
 
   it('shows a case with its timeline, its score indicator by indicator and its chain verified', async () => {
@@ -343,13 +367,17 @@ describe('the supervision console in Chromium, on the real stack', () => {
     expect(await p.getByRole('link', { name: '年度报告' }).count()).toBe(0);
     await p.goto(`${web.url}/cases/${foreign}`);
     await p.getByText('当前角色无权查看').waitFor();
-    const api = await p.evaluate(async () => {
-      const r = await Promise.all(
-        ['/api/operations', '/api/statistics?year=2021'].map((u) => fetch(u)),
-      );
-      return r.map((x) => x.status);
-    });
-    expect(api).toEqual([403, 403]);
+    const foreignAgency = cases.find((c) => c.case?.caseId === foreign)?.case?.agencyId ?? '';
+    const api = await p.evaluate<number[], string[]>(
+      async (urls) => (await Promise.all(urls.map((u) => fetch(u)))).map((x) => x.status),
+      [
+        '/api/operations',
+        '/api/statistics?year=2021',
+        `/api/cases?year=2021&agency=${foreignAgency}`,
+        `/api/cases?year=2021&agency=${mine}`,
+      ],
+    );
+    expect(api).toEqual([403, 403, 403, 200]);
     const cross = await p.evaluate(
       async () => (await fetch('/api/orders/x/answer', { method: 'POST', body: '{}' })).status,
     );

@@ -213,6 +213,31 @@ export function api(
   );
 
   app.get(
+    '/cases',
+    route(async (c) => {
+      const q = c.req.query();
+      const year = Number(q.year);
+      if (!Number.isInteger(year)) throw new BadRequest('year', 'is required, e.g. 2021');
+      const r = await unary<reporting.ListCasesResponse>((cb) =>
+        s.reporting.listCases(
+          reporting.ListCasesRequest.fromPartial({
+            year,
+            agencyId: q.agency ?? '',
+            unitId: q.unit ?? '',
+            officerId: q.officer ?? '',
+            district: q.district ?? '',
+            pageSize: Number(q.pageSize ?? 0),
+            pageToken: q.pageToken ?? '',
+          }),
+          c.get('md'),
+          cb,
+        ),
+      );
+      return reporting.ListCasesResponse.toJSON(r);
+    }),
+  );
+
+  app.get(
     '/orders',
     route(async (c) => {
       const q = c.req.query();

@@ -85,6 +85,7 @@ const zh = {
   level: '级别',
   openedAt: '发起时间',
   responseDue: '回复期限',
+  deadline: '办案期限',
   answeredAt: '回复时间',
   overdue: '已超期',
   escalatedOnly: '仅看升级',
@@ -223,6 +224,7 @@ const en: Record<Key, string> = {
   level: 'Level',
   openedAt: 'Opened',
   responseDue: 'Response due',
+  deadline: 'Deadline',
   answeredAt: 'Answered',
   overdue: 'Overdue',
   escalatedOnly: 'Escalated only',
@@ -300,6 +302,7 @@ const names: Record<Lang, Record<string, string>> = {
     GROUP_BY_UNIT: '执法单位',
     GROUP_BY_OFFICER: '执法人员',
     GROUP_BY_DOMAIN: '领域',
+    GROUP_BY_CASE: '案件',
   },
   en: {
     SUPERVISION_REASON_OVERDUE: 'Overdue',
@@ -323,6 +326,7 @@ const names: Record<Lang, Record<string, string>> = {
     GROUP_BY_UNIT: 'Unit',
     GROUP_BY_OFFICER: 'Officer',
     GROUP_BY_DOMAIN: 'Domain',
+    GROUP_BY_CASE: 'Case',
   },
 };
 

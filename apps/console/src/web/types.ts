@@ -199,3 +199,26 @@ export interface Reference {
   agencies: { id: string; name: string; domain: number }[];
   districts: string[];
 }
+
+export interface CaseSummary {
+  caseId?: string;
+  agencyId?: string;
+  district?: string;
+  unitId?: string;
+  officerIds?: string[];
+  registeredAt?: string;
+  concludedAt?: string;
+  dueAt?: string;
+  overdue?: boolean;
+  fineFen?: number;
+  discretionAnomaly?: boolean;
+  orders?: number;
+  score?: number;
+  evaluated?: boolean;
+}
+
+export interface CasesPage {
+  cases?: CaseSummary[];
+  nextPageToken?: string;
+  total?: number;
+}

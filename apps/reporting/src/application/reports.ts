@@ -1,5 +1,6 @@
 import { invalid, precondition } from '@enforcement/errors';
 import { StatisticsFold, type AnnualStatistics, type Basis } from '../domain/statistics.js';
+import { matches, summaryOf, type CaseFilter, type CaseSummary } from '../domain/case-list.js';
 import type { FactStore, HighWatermarks } from './ports.js';
 
 export interface Clock {
@@ -137,6 +138,31 @@ export class Reports {
       fold.add(facts);
     });
     return fold.result();
+  }
+
+  /**
+   * The year's enforcement cases matching `filter`, as they stand now,
+   * registered first first; `offset` and `limit` page through them.
+   */
+  async cases(
+    year: number,
+    filter: CaseFilter,
+    offset: number,
+    limit: number,
+  ): Promise<{ cases: CaseSummary[]; total: number }> {
+    if (!Number.isInteger(year) || year < YEARS.min || year > YEARS.max)
+      throw invalid(
+        'REPORT.YEAR',
+        'year',
+        `must be a year between ${YEARS.min} and ${YEARS.max}, got ${year}`,
+      );
+    const now = this.clock.now().getTime();
+    const found: CaseSummary[] = [];
+    await this.store.forEachCaseOfYear(year, (facts) => {
+      if (matches(facts, filter)) found.push(summaryOf(facts, now));
+    });
+    found.sort((a, b) => a.registeredMs - b.registeredMs || a.caseId.localeCompare(b.caseId));
+    return { cases: found.slice(offset, offset + limit), total: found.length };
   }
 
   /** A requested moment: not in the future, and not past what has been applied. */

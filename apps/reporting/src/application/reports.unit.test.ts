@@ -128,3 +128,54 @@ describe('answers for one moment', () => {
     expect(reads).toBe(3);
   });
 });
+
+describe('the cases of an officer, a unit or an agency', () => {
+  it('are exactly those the year dispatched to them, each once, registered first first', async () => {
+    const y = generateYear({
+      seed: 'list',
+      cases: 300,
+      evaluate: true,
+      reconsideration: { accepted: 20, concluded: 18, corrected: 4, notAccepted: 1 },
+    });
+    const history = new SyntheticHistory();
+    const facts = new Map<string, CaseFacts>();
+    // The oracle reads the commands, not the facts.
+    const byOfficer = new Map<string, Set<string>>();
+    const byUnit = new Map<string, Set<string>>();
+    for (const command of y.stream()) {
+      const e = history.next(command);
+      facts.set(e.caseId, applyFact(facts.get(e.caseId) ?? emptyFacts(e.caseId), e));
+      if (command.kind?.$case === 'dispatchCase') {
+        const d = command.kind.value;
+        const caseId = d.meta?.caseId ?? '';
+        for (const o of d.officers)
+          byOfficer.set(o.officerId, (byOfficer.get(o.officerId) ?? new Set()).add(caseId));
+        byUnit.set(d.unitId, (byUnit.get(d.unitId) ?? new Set()).add(caseId));
+      }
+    }
+    const store = {
+      progress: async () => [],
+      loadCompleteThrough: async () => 0,
+      saveCompleteThrough: async () => undefined,
+      forEachCaseOfYear: async (_: number, each: (f: CaseFacts) => void) => {
+        for (const f of facts.values()) each(f);
+      },
+    } as unknown as FactStore;
+    const reports = new Reports(store, async () => new Map(), { now: () => new Date() }, 0);
+    const [officer, cases] = [...byOfficer].sort((a, b) => b[1].size - a[1].size)[0] ?? [
+      '',
+      new Set(),
+    ];
+    const listed = await reports.cases(2021, { officer }, 0, 1000);
+    expect(new Set(listed.cases.map((c) => c.caseId))).toEqual(cases);
+    expect(listed.total).toBe(cases.size);
+    expect(listed.cases.every((c) => c.officerIds.includes(officer))).toBe(true);
+    const registered = listed.cases.map((c) => c.registeredMs);
+    expect(registered).toEqual([...registered].sort((a, b) => a - b));
+    const [unit, unitCases] = [...byUnit][0] ?? ['', new Set()];
+    const page1 = await reports.cases(2021, { unit }, 0, 5);
+    const page2 = await reports.cases(2021, { unit }, 5, 1000);
+    expect(new Set([...page1.cases, ...page2.cases].map((c) => c.caseId))).toEqual(unitCases);
+    expect(page1.cases).toHaveLength(Math.min(5, unitCases.size));
+  });
+});

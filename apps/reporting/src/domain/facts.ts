@@ -37,6 +37,9 @@ export interface CaseFacts {
   evaluations?: { at: Stamp; scoreHundredths: number }[];
   accepted?: Stamp;
   reviewConcluded?: { at: Stamp; corrected: boolean };
+  /** Who handles it (absent in facts stored before they were kept): for listing an officer's cases, not for the figures. */
+  unit?: string;
+  officers?: string[];
 }
 
 export const emptyFacts = (id: string): CaseFacts => ({
@@ -123,6 +126,11 @@ export function applyFact(f: CaseFacts, e: events.CaseEvent): CaseFacts {
     case 'reconsiderationConcluded':
       return { ...next, reviewConcluded: { at: stamp, corrected: p.value.corrected } };
     case 'caseDispatched':
+      return {
+        ...next,
+        unit: p.value.unitId,
+        officers: p.value.officers.map((o) => o.officerId),
+      };
     case 'inspectionRecorded':
     case 'evidenceRecorded':
     case 'partyNotified':

@@ -1,9 +1,18 @@
-import { Alert, Breadcrumb, Button, Select, Space, Switch, Table, Typography } from 'antd';
-import { count, decimal, percent } from '../format.js';
+import { Link } from 'react-router-dom';
+import { Alert, Breadcrumb, Button, Select, Space, Switch, Table, Tag, Typography } from 'antd';
+import { count, decimal, moment, money, percent, TONE } from '../format.js';
 import { get } from '../api.js';
 import { useI18n } from '../i18n.js';
 import { useReference } from '../reference.js';
-import type { Me, ScoreRow, ScoresPage, Statistics, YearFigures } from '../types.js';
+import type {
+  CaseSummary,
+  CasesPage,
+  Me,
+  ScoreRow,
+  ScoresPage,
+  Statistics,
+  YearFigures,
+} from '../types.js';
 import { useApi } from '../use-api.js';
 import { useParam, useSetParams } from './controls.js';
 
@@ -17,11 +26,14 @@ const INDICATORS = [
 ];
 
 /** Each level and the one a row drills into, with the filter the row's key becomes. */
-const NEXT: Record<string, { groupBy: string; filter: 'district' | 'agency' } | undefined> = {
+const NEXT: Record<
+  string,
+  { groupBy: string; filter: 'district' | 'agency' | 'officer' } | undefined
+> = {
   DISTRICT: { groupBy: 'AGENCY', filter: 'district' },
   AGENCY: { groupBy: 'UNIT', filter: 'agency' },
   UNIT: { groupBy: 'OFFICER', filter: 'agency' },
-  OFFICER: undefined,
+  OFFICER: { groupBy: 'CASE', filter: 'officer' },
   DOMAIN: undefined,
 };
 
@@ -41,15 +53,18 @@ export function Rankings({ me }: { me: Me }) {
   const [period, setPeriod] = useParam('period', String(me.defaultYear));
   const [district] = useParam('district');
   const [agency] = useParam('agency', me.can.report ? '' : (me.agencies[0] ?? ''));
+  const [officer] = useParam('officer');
   const [ascending, setAscending] = useParam('ascending');
   const year = Number(period.slice(0, 4)) || me.defaultYear;
   const set = useSetParams();
   // A district's agencies are counted by reporting: scoring's rankings span districts.
   const inDistrict = groupBy === 'AGENCY' && district !== '';
+  // An officer's cases are listed by reporting.
+  const ofOfficer = groupBy === 'CASE';
   const list = useApi(
     () =>
       get<ScoresPage>('/api/scores', {
-        groupBy: inDistrict ? 'DISTRICT' : groupBy,
+        groupBy: inDistrict || ofOfficer ? 'DISTRICT' : groupBy,
         periodKind,
         period,
         district: groupBy === 'DISTRICT' ? district : '',
@@ -63,6 +78,7 @@ export function Rankings({ me }: { me: Me }) {
   const drill = (row: ScoreRow) => {
     if (!next || !row.key) return;
     if (next.filter === 'district') set({ district: row.key, groupBy: next.groupBy });
+    else if (next.filter === 'officer') set({ officer: row.key, groupBy: next.groupBy });
     else if (groupBy === 'AGENCY') set({ agency: row.key, groupBy: next.groupBy });
     else set({ groupBy: next.groupBy });
   };
@@ -124,8 +140,9 @@ export function Rankings({ me }: { me: Me }) {
       ? [crumb(t('district'), { district: '', agency: '', groupBy: 'DISTRICT' })]
       : []),
     ...(district ? [crumb(district, { agency: '', groupBy: 'AGENCY' })] : []),
-    ...(agency ? [crumb(agencyName(agency), { groupBy: 'UNIT' })] : []),
-    { title: name(`GROUP_BY_${groupBy}`) },
+    ...(agency ? [crumb(agencyName(agency), { groupBy: 'UNIT', officer: '' })] : []),
+    ...(ofOfficer ? [crumb(name('GROUP_BY_OFFICER'), { groupBy: 'OFFICER', officer: '' })] : []),
+    { title: ofOfficer ? `${t('officer')} ${officer}` : name(`GROUP_BY_${groupBy}`) },
   ];
   return (
     <Space direction="vertical" size="middle" style={{ width: '100%' }}>
@@ -163,7 +180,9 @@ export function Rankings({ me }: { me: Me }) {
           <Switch checked={ascending === 'true'} onChange={(v) => setAscending(v ? 'true' : '')} />
         </label>
       </Space>
-      {inDistrict ? (
+      {ofOfficer ? (
+        <OfficerCases year={year} agency={agency} officer={officer} />
+      ) : inDistrict ? (
         <DistrictAgencies
           district={district}
           year={year}
@@ -270,6 +289,85 @@ function DistrictAgencies({
           dataIndex: 'discretionAnomalies',
           align: 'right' as const,
           render: (v: number) => count(v, lang),
+        },
+      ]}
+    />
+  );
+}
+
+/** An officer's cases of the year, from reporting, each leading to its case page. */
+function OfficerCases({
+  year,
+  agency,
+  officer,
+}: {
+  year: number;
+  agency: string;
+  officer: string;
+}) {
+  const { t, lang } = useI18n();
+  const list = useApi(
+    () => get<CasesPage>('/api/cases', { year, agency, officer, pageSize: 1000 }),
+    [year, agency, officer],
+  );
+  if (list.error) return <Alert type="error" title={list.error.message} />;
+  return (
+    <Table
+      size="small"
+      rowKey="caseId"
+      loading={list.loading}
+      dataSource={list.data?.cases ?? []}
+      scroll={{ x: true }}
+      pagination={{ pageSize: 20, showSizeChanger: false }}
+      columns={[
+        {
+          title: t('caseId'),
+          dataIndex: 'caseId',
+          render: (c: string) => <Link to={`/cases/${encodeURIComponent(c)}`}>{c}</Link>,
+        },
+        {
+          title: t('casesRegistered'),
+          dataIndex: 'registeredAt',
+          render: (v: string) => moment(v, true),
+        },
+        {
+          title: t('casesConcluded'),
+          dataIndex: 'concludedAt',
+          render: (v: string) => moment(v, true),
+        },
+        {
+          title: t('deadline'),
+          dataIndex: 'dueAt',
+          render: (v: string, c: CaseSummary) => (
+            <Space>
+              {moment(v, true)}
+              {c.overdue && <Tag color={TONE.bad}>{t('overdue')}</Tag>}
+            </Space>
+          ),
+        },
+        {
+          title: t('penaltyTotal'),
+          dataIndex: 'fineFen',
+          align: 'right' as const,
+          render: (v: number) => money(v, lang),
+        },
+        {
+          title: t('discretionAnomalies'),
+          dataIndex: 'discretionAnomaly',
+          render: (v: boolean) =>
+            v ? <Tag color={TONE.bad}>{t('discretionAnomalies')}</Tag> : '—',
+        },
+        {
+          title: t('orders'),
+          dataIndex: 'orders',
+          align: 'right' as const,
+          render: (v: number) => count(v, lang),
+        },
+        {
+          title: t('score'),
+          dataIndex: 'score',
+          align: 'right' as const,
+          render: (v: number, c: CaseSummary) => (c.evaluated ? decimal(v, lang) : '—'),
         },
       ]}
     />

@@ -1,6 +1,6 @@
 import { metrics } from '@opentelemetry/api';
 import type { Metadata, sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
-import { hasRole, type Principal, type Verifier } from '@enforcement/auth';
+import { actsFor, hasRole, type Principal, type Verifier } from '@enforcement/auth';
 import { reporting } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
 import { toServiceError } from '@enforcement/grpc-kit';
@@ -82,14 +82,18 @@ export function reportingService(
     advice: { explicitBucketBoundaries: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30] },
   });
   const query =
-    <Req, Res>(name: string, run: (r: Req) => Promise<Res>) =>
+    <Req, Res>(
+      name: string,
+      run: (r: Req) => Promise<Res>,
+      authorize: (p: Principal, r: Req) => void = mayReport,
+    ) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const started = performance.now();
       const took = (outcome: string) =>
         duration.record((performance.now() - started) / 1000, { 'rpc.method': name, outcome });
       verify(bearer(call.metadata))
         .then((p) => {
-          mayReport(p);
+          authorize(p, call.request);
           return run(call.request);
         })
         .then(
@@ -142,6 +146,55 @@ export function reportingService(
           digest: out.digest,
           ...moments(s),
         };
+      },
+    ),
+    listCases: query(
+      'ListCases',
+      async (r: reporting.ListCasesRequest) => {
+        if (r.pageSize < 0 || r.pageSize > 1000)
+          throw invalid('REPORT.PAGE_SIZE', 'page_size', 'must be within 0..1000');
+        const offset = r.pageToken ? Number(Buffer.from(r.pageToken, 'base64url').toString()) : 0;
+        if (!Number.isInteger(offset) || offset < 0)
+          throw invalid('REPORT.PAGE_TOKEN', 'page_token', 'not a token this service issued');
+        const size = r.pageSize || 100;
+        const { cases, total } = await reports.cases(
+          r.year,
+          { agency: r.agencyId, unit: r.unitId, officer: r.officerId, district: r.district },
+          offset,
+          size,
+        );
+        const at = (ms: number) => (ms > 0 ? new Date(ms) : undefined);
+        return {
+          cases: cases.map((c) => ({
+            caseId: c.caseId,
+            agencyId: c.agencyId,
+            district: c.district,
+            unitId: c.unitId,
+            officerIds: c.officerIds,
+            registeredAt: at(c.registeredMs),
+            concludedAt: at(c.concludedMs),
+            dueAt: at(c.dueMs),
+            overdue: c.overdue,
+            fineFen: c.fineFen,
+            discretionAnomaly: c.discretionAnomaly,
+            orders: c.orders,
+            score: c.score ?? 0,
+            evaluated: c.score !== undefined,
+          })),
+          nextPageToken:
+            offset + size < total ? Buffer.from(String(offset + size)).toString('base64url') : '',
+          total,
+        };
+      },
+      // An agency lists its own cases; the city's offices list anyone's.
+      (p, r) => {
+        if (hasRole(p, 'reporting') || hasRole(p, 'supervisor')) return;
+        if (!r.agencyId || !actsFor(p, r.agencyId))
+          throw new DomainError(
+            'AUTH.FORBIDDEN',
+            'FORBIDDEN',
+            'an agency lists its own cases: name one of its agencies in agency_id',
+          );
       },
     ),
   };

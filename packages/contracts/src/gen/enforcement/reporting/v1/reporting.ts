@@ -274,6 +274,54 @@ export interface RenderAnnualReportResponse {
   recordedThrough?: Date | undefined;
 }
 
+export interface ListCasesRequest {
+  /** Cases with a fact in this year (registered, concluded, ...). */
+  year: number;
+  /** Optional filters; an agency-role caller names one of its own agencies. */
+  agencyId: string;
+  unitId: string;
+  officerId: string;
+  district: string;
+  /** At most 1000; 0 for 100. */
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface CaseSummary {
+  caseId: string;
+  agencyId: string;
+  district: string;
+  /**
+   * Empty for a case recorded before reporting kept units and officers,
+   * until its read model is rebuilt.
+   */
+  unitId: string;
+  officerIds: string[];
+  registeredAt?: Date | undefined;
+  concludedAt?:
+    | Date
+    | undefined;
+  /** The statutory deadline, as last extended. */
+  dueAt?:
+    | Date
+    | undefined;
+  /** Concluded after its deadline, or still open past it. */
+  overdue: boolean;
+  fineFen: number;
+  discretionAnomaly: boolean;
+  orders: number;
+  /** The latest evaluation's score (evaluated false: none yet). */
+  score: number;
+  evaluated: boolean;
+}
+
+export interface ListCasesResponse {
+  /** Registered first first. */
+  cases: CaseSummary[];
+  nextPageToken: string;
+  total: number;
+}
+
 function createBaseGetAnnualStatisticsRequest(): GetAnnualStatisticsRequest {
   return { year: 0, groupBy: 0, asOf: undefined, basis: 0, recordedThrough: undefined, district: "", agencyId: "" };
 }
@@ -1464,6 +1512,624 @@ export const RenderAnnualReportResponse: MessageFns<RenderAnnualReportResponse> 
   },
 };
 
+function createBaseListCasesRequest(): ListCasesRequest {
+  return { year: 0, agencyId: "", unitId: "", officerId: "", district: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListCasesRequest: MessageFns<ListCasesRequest> = {
+  encode(message: ListCasesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.year !== 0) {
+      writer.uint32(8).int32(message.year);
+    }
+    if (message.agencyId !== "") {
+      writer.uint32(18).string(message.agencyId);
+    }
+    if (message.unitId !== "") {
+      writer.uint32(26).string(message.unitId);
+    }
+    if (message.officerId !== "") {
+      writer.uint32(34).string(message.officerId);
+    }
+    if (message.district !== "") {
+      writer.uint32(42).string(message.district);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(48).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(58).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCasesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCasesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.year = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agencyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.officerId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.district = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCasesRequest {
+    return {
+      year: isSet(object.year) ? globalThis.Number(object.year) : 0,
+      agencyId: isSet(object.agencyId)
+        ? globalThis.String(object.agencyId)
+        : isSet(object.agency_id)
+        ? globalThis.String(object.agency_id)
+        : "",
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
+      officerId: isSet(object.officerId)
+        ? globalThis.String(object.officerId)
+        : isSet(object.officer_id)
+        ? globalThis.String(object.officer_id)
+        : "",
+      district: isSet(object.district) ? globalThis.String(object.district) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCasesRequest): unknown {
+    const obj: any = {};
+    if (message.year !== 0) {
+      obj.year = Math.round(message.year);
+    }
+    if (message.agencyId !== "") {
+      obj.agencyId = message.agencyId;
+    }
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
+    if (message.officerId !== "") {
+      obj.officerId = message.officerId;
+    }
+    if (message.district !== "") {
+      obj.district = message.district;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCasesRequest>, I>>(base?: I): ListCasesRequest {
+    return ListCasesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCasesRequest>, I>>(object: I): ListCasesRequest {
+    const message = createBaseListCasesRequest();
+    message.year = object.year ?? 0;
+    message.agencyId = object.agencyId ?? "";
+    message.unitId = object.unitId ?? "";
+    message.officerId = object.officerId ?? "";
+    message.district = object.district ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseCaseSummary(): CaseSummary {
+  return {
+    caseId: "",
+    agencyId: "",
+    district: "",
+    unitId: "",
+    officerIds: [],
+    registeredAt: undefined,
+    concludedAt: undefined,
+    dueAt: undefined,
+    overdue: false,
+    fineFen: 0,
+    discretionAnomaly: false,
+    orders: 0,
+    score: 0,
+    evaluated: false,
+  };
+}
+
+export const CaseSummary: MessageFns<CaseSummary> = {
+  encode(message: CaseSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caseId !== "") {
+      writer.uint32(10).string(message.caseId);
+    }
+    if (message.agencyId !== "") {
+      writer.uint32(18).string(message.agencyId);
+    }
+    if (message.district !== "") {
+      writer.uint32(26).string(message.district);
+    }
+    if (message.unitId !== "") {
+      writer.uint32(34).string(message.unitId);
+    }
+    for (const v of message.officerIds) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.registeredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.registeredAt), writer.uint32(50).fork()).join();
+    }
+    if (message.concludedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.concludedAt), writer.uint32(58).fork()).join();
+    }
+    if (message.dueAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.dueAt), writer.uint32(66).fork()).join();
+    }
+    if (message.overdue !== false) {
+      writer.uint32(72).bool(message.overdue);
+    }
+    if (message.fineFen !== 0) {
+      writer.uint32(80).int64(message.fineFen);
+    }
+    if (message.discretionAnomaly !== false) {
+      writer.uint32(88).bool(message.discretionAnomaly);
+    }
+    if (message.orders !== 0) {
+      writer.uint32(96).int32(message.orders);
+    }
+    if (message.score !== 0) {
+      writer.uint32(105).double(message.score);
+    }
+    if (message.evaluated !== false) {
+      writer.uint32(112).bool(message.evaluated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CaseSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCaseSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caseId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agencyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.district = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.officerIds.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.registeredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.concludedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.dueAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.overdue = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.fineFen = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.discretionAnomaly = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.orders = reader.int32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.score = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.evaluated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CaseSummary {
+    return {
+      caseId: isSet(object.caseId)
+        ? globalThis.String(object.caseId)
+        : isSet(object.case_id)
+        ? globalThis.String(object.case_id)
+        : "",
+      agencyId: isSet(object.agencyId)
+        ? globalThis.String(object.agencyId)
+        : isSet(object.agency_id)
+        ? globalThis.String(object.agency_id)
+        : "",
+      district: isSet(object.district) ? globalThis.String(object.district) : "",
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
+      officerIds: globalThis.Array.isArray(object?.officerIds)
+        ? object.officerIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.officer_ids)
+        ? object.officer_ids.map((e: any) => globalThis.String(e))
+        : [],
+      registeredAt: isSet(object.registeredAt)
+        ? fromJsonTimestamp(object.registeredAt)
+        : isSet(object.registered_at)
+        ? fromJsonTimestamp(object.registered_at)
+        : undefined,
+      concludedAt: isSet(object.concludedAt)
+        ? fromJsonTimestamp(object.concludedAt)
+        : isSet(object.concluded_at)
+        ? fromJsonTimestamp(object.concluded_at)
+        : undefined,
+      dueAt: isSet(object.dueAt)
+        ? fromJsonTimestamp(object.dueAt)
+        : isSet(object.due_at)
+        ? fromJsonTimestamp(object.due_at)
+        : undefined,
+      overdue: isSet(object.overdue) ? globalThis.Boolean(object.overdue) : false,
+      fineFen: isSet(object.fineFen)
+        ? globalThis.Number(object.fineFen)
+        : isSet(object.fine_fen)
+        ? globalThis.Number(object.fine_fen)
+        : 0,
+      discretionAnomaly: isSet(object.discretionAnomaly)
+        ? globalThis.Boolean(object.discretionAnomaly)
+        : isSet(object.discretion_anomaly)
+        ? globalThis.Boolean(object.discretion_anomaly)
+        : false,
+      orders: isSet(object.orders) ? globalThis.Number(object.orders) : 0,
+      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
+      evaluated: isSet(object.evaluated) ? globalThis.Boolean(object.evaluated) : false,
+    };
+  },
+
+  toJSON(message: CaseSummary): unknown {
+    const obj: any = {};
+    if (message.caseId !== "") {
+      obj.caseId = message.caseId;
+    }
+    if (message.agencyId !== "") {
+      obj.agencyId = message.agencyId;
+    }
+    if (message.district !== "") {
+      obj.district = message.district;
+    }
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
+    if (message.officerIds?.length) {
+      obj.officerIds = message.officerIds;
+    }
+    if (message.registeredAt !== undefined) {
+      obj.registeredAt = message.registeredAt.toISOString();
+    }
+    if (message.concludedAt !== undefined) {
+      obj.concludedAt = message.concludedAt.toISOString();
+    }
+    if (message.dueAt !== undefined) {
+      obj.dueAt = message.dueAt.toISOString();
+    }
+    if (message.overdue !== false) {
+      obj.overdue = message.overdue;
+    }
+    if (message.fineFen !== 0) {
+      obj.fineFen = Math.round(message.fineFen);
+    }
+    if (message.discretionAnomaly !== false) {
+      obj.discretionAnomaly = message.discretionAnomaly;
+    }
+    if (message.orders !== 0) {
+      obj.orders = Math.round(message.orders);
+    }
+    if (message.score !== 0) {
+      obj.score = floatToJson(message.score);
+    }
+    if (message.evaluated !== false) {
+      obj.evaluated = message.evaluated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CaseSummary>, I>>(base?: I): CaseSummary {
+    return CaseSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CaseSummary>, I>>(object: I): CaseSummary {
+    const message = createBaseCaseSummary();
+    message.caseId = object.caseId ?? "";
+    message.agencyId = object.agencyId ?? "";
+    message.district = object.district ?? "";
+    message.unitId = object.unitId ?? "";
+    message.officerIds = object.officerIds?.map((e) => e) || [];
+    message.registeredAt = object.registeredAt ?? undefined;
+    message.concludedAt = object.concludedAt ?? undefined;
+    message.dueAt = object.dueAt ?? undefined;
+    message.overdue = object.overdue ?? false;
+    message.fineFen = object.fineFen ?? 0;
+    message.discretionAnomaly = object.discretionAnomaly ?? false;
+    message.orders = object.orders ?? 0;
+    message.score = object.score ?? 0;
+    message.evaluated = object.evaluated ?? false;
+    return message;
+  },
+};
+
+function createBaseListCasesResponse(): ListCasesResponse {
+  return { cases: [], nextPageToken: "", total: 0 };
+}
+
+export const ListCasesResponse: MessageFns<ListCasesResponse> = {
+  encode(message: ListCasesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.cases) {
+      CaseSummary.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.total !== 0) {
+      writer.uint32(24).int64(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCasesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCasesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cases.push(CaseSummary.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.total = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCasesResponse {
+    return {
+      cases: globalThis.Array.isArray(object?.cases) ? object.cases.map((e: any) => CaseSummary.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
+  },
+
+  toJSON(message: ListCasesResponse): unknown {
+    const obj: any = {};
+    if (message.cases?.length) {
+      obj.cases = message.cases.map((e) => CaseSummary.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCasesResponse>, I>>(base?: I): ListCasesResponse {
+    return ListCasesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCasesResponse>, I>>(object: I): ListCasesResponse {
+    const message = createBaseListCasesResponse();
+    message.cases = object.cases?.map((e) => CaseSummary.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.total = object.total ?? 0;
+    return message;
+  },
+};
+
 export type ReportingServiceService = typeof ReportingServiceService;
 export const ReportingServiceService = {
   getAnnualStatistics: {
@@ -1488,11 +2154,29 @@ export const ReportingServiceService = {
       Buffer.from(RenderAnnualReportResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RenderAnnualReportResponse => RenderAnnualReportResponse.decode(value),
   },
+  /**
+   * The year's enforcement cases of an agency, a unit or an officer, as they
+   * stand now: where a ranking's row leads.
+   */
+  listCases: {
+    path: "/enforcement.reporting.v1.ReportingService/ListCases" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCasesRequest): Buffer => Buffer.from(ListCasesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCasesRequest => ListCasesRequest.decode(value),
+    responseSerialize: (value: ListCasesResponse): Buffer => Buffer.from(ListCasesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCasesResponse => ListCasesResponse.decode(value),
+  },
 } as const;
 
 export interface ReportingServiceServer extends UntypedServiceImplementation {
   getAnnualStatistics: handleUnaryCall<GetAnnualStatisticsRequest, GetAnnualStatisticsResponse>;
   renderAnnualReport: handleUnaryCall<RenderAnnualReportRequest, RenderAnnualReportResponse>;
+  /**
+   * The year's enforcement cases of an agency, a unit or an officer, as they
+   * stand now: where a ranking's row leads.
+   */
+  listCases: handleUnaryCall<ListCasesRequest, ListCasesResponse>;
 }
 
 export interface ReportingServiceClient extends Client {
@@ -1525,6 +2209,25 @@ export interface ReportingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RenderAnnualReportResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The year's enforcement cases of an agency, a unit or an officer, as they
+   * stand now: where a ranking's row leads.
+   */
+  listCases(
+    request: ListCasesRequest,
+    callback: (error: ServiceError | null, response: ListCasesResponse) => void,
+  ): ClientUnaryCall;
+  listCases(
+    request: ListCasesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCasesResponse) => void,
+  ): ClientUnaryCall;
+  listCases(
+    request: ListCasesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCasesResponse) => void,
   ): ClientUnaryCall;
 }
 

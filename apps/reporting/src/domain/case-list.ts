@@ -1,0 +1,56 @@
+import type { CaseFacts } from './facts.js';
+
+/** Which cases a listing asks for; every field given must match. */
+export interface CaseFilter {
+  readonly agency?: string;
+  readonly unit?: string;
+  readonly officer?: string;
+  readonly district?: string;
+}
+
+/** One enforcement case as a listing shows it, as it stands now. */
+export interface CaseSummary {
+  readonly caseId: string;
+  readonly agencyId: string;
+  readonly district: string;
+  readonly unitId: string;
+  readonly officerIds: string[];
+  readonly registeredMs: number;
+  readonly concludedMs: number;
+  readonly dueMs: number;
+  readonly overdue: boolean;
+  readonly fineFen: number;
+  readonly discretionAnomaly: boolean;
+  readonly orders: number;
+  readonly score: number | undefined;
+}
+
+export const matches = (f: CaseFacts, q: CaseFilter): boolean =>
+  f.kind === 'E' &&
+  (!q.agency || f.agency === q.agency) &&
+  (!q.district || f.district === q.district) &&
+  (!q.unit || f.unit === q.unit) &&
+  (!q.officer || (f.officers ?? []).includes(q.officer));
+
+/** The case as listed at `nowMs`: its deadline as last extended, overdue if concluded after it or open past it. */
+export function summaryOf(f: CaseFacts, nowMs: number): CaseSummary {
+  const dueMs = f.due?.at(-1)?.[0] ?? 0;
+  const concludedMs = f.concluded?.[0] ?? 0;
+  const overdue = dueMs > 0 && (concludedMs > 0 ? concludedMs > dueMs : nowMs > dueMs);
+  const last = f.evaluations?.at(-1);
+  return {
+    caseId: f.id,
+    agencyId: f.agency,
+    district: f.district,
+    unitId: f.unit ?? '',
+    officerIds: f.officers ?? [],
+    registeredMs: f.reg?.[0] ?? 0,
+    concludedMs,
+    dueMs,
+    overdue,
+    fineFen: f.penalty?.fineFen ?? 0,
+    discretionAnomaly: f.penalty?.anomaly ?? false,
+    orders: f.orders?.length ?? 0,
+    score: last ? last.scoreHundredths / 100 : undefined,
+  };
+}
