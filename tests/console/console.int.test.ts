@@ -263,6 +263,25 @@ describe('the supervision console in Chromium, on the real stack', () => {
     expect(await seriousViolations(p)).toEqual([]);
   });
 
+  it('lists the reconsiderations about an enforcement case and leads to them', async () => {
+    const filed = [...year.stream()].flatMap((c) =>
+      c.kind?.$case === 'fileReconsideration'
+        ? [{ review: c.kind.value.meta?.caseId ?? '', target: c.kind.value.enforcementCaseId }]
+        : [],
+    );
+    const first = filed[0];
+    expect(first).toBeDefined();
+    const reviews = filed.filter((f) => f.target === first?.target).map((f) => f.review);
+    const p = await page();
+    await signIn(p, `${web.url}/cases/${first?.target}`, { role: 'supervisor' });
+    const card = p.locator('.ant-card', { hasText: '复议与诉讼' });
+    for (const id of reviews) await card.getByRole('link', { name: id }).waitFor();
+    expect(await card.locator('tbody tr.ant-table-row').count()).toBe(reviews.length);
+    await card.getByRole('link', { name: first?.review ?? '' }).click();
+    await p.waitForURL(new RegExp(`/cases/${first?.review}$`));
+    await p.getByRole('link', { name: first?.target ?? '' }).waitFor();
+  });
+
   it('lets a supervisor open an order that arrives live, and the agency answer it, which arrives live too', async () => {
     const md = await tokenFor(['supervisor']);
     let target: intake.CaseView | undefined;

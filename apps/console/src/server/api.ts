@@ -226,6 +226,7 @@ export function api(
             unitId: q.unit ?? '',
             officerId: q.officer ?? '',
             district: q.district ?? '',
+            aboutCaseId: q.about ?? '',
             pageSize: Number(q.pageSize ?? 0),
             pageToken: q.pageToken ?? '',
           }),

@@ -215,6 +215,10 @@ export interface CaseSummary {
   orders?: number;
   score?: number;
   evaluated?: boolean;
+  kind?: string;
+  accepted?: boolean;
+  corrected?: boolean;
+  aboutCaseId?: string;
 }
 
 export interface CasesPage {

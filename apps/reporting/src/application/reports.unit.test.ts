@@ -142,6 +142,7 @@ describe('the cases of an officer, a unit or an agency', () => {
     // The oracle reads the commands, not the facts.
     const byOfficer = new Map<string, Set<string>>();
     const byUnit = new Map<string, Set<string>>();
+    const reviewsOf = new Map<string, Set<string>>();
     for (const command of y.stream()) {
       const e = history.next(command);
       facts.set(e.caseId, applyFact(facts.get(e.caseId) ?? emptyFacts(e.caseId), e));
@@ -151,6 +152,13 @@ describe('the cases of an officer, a unit or an agency', () => {
         for (const o of d.officers)
           byOfficer.set(o.officerId, (byOfficer.get(o.officerId) ?? new Set()).add(caseId));
         byUnit.set(d.unitId, (byUnit.get(d.unitId) ?? new Set()).add(caseId));
+      }
+      if (command.kind?.$case === 'fileReconsideration') {
+        const r = command.kind.value;
+        reviewsOf.set(
+          r.enforcementCaseId,
+          (reviewsOf.get(r.enforcementCaseId) ?? new Set()).add(r.meta?.caseId ?? ''),
+        );
       }
     }
     const store = {
@@ -177,5 +185,12 @@ describe('the cases of an officer, a unit or an agency', () => {
     const page2 = await reports.cases(2021, { unit }, 5, 1000);
     expect(new Set([...page1.cases, ...page2.cases].map((c) => c.caseId))).toEqual(unitCases);
     expect(page1.cases).toHaveLength(Math.min(5, unitCases.size));
+    // The reviews about a case: all of them, and only reviews.
+    expect(reviewsOf.size).toBeGreaterThan(0);
+    for (const [target, reviews] of reviewsOf) {
+      const about = await reports.cases(2021, { about: target }, 0, 1000);
+      expect(new Set(about.cases.map((c) => c.caseId)), target).toEqual(reviews);
+      expect(about.cases.every((c) => c.kind !== 'ENFORCEMENT' && c.about === target)).toBe(true);
+    }
   });
 });

@@ -6,6 +6,8 @@ export interface CaseFilter {
   readonly unit?: string;
   readonly officer?: string;
   readonly district?: string;
+  /** Instead: the reviews about this enforcement case. */
+  readonly about?: string;
 }
 
 /** One enforcement case as a listing shows it, as it stands now. */
@@ -23,19 +25,25 @@ export interface CaseSummary {
   readonly discretionAnomaly: boolean;
   readonly orders: number;
   readonly score: number | undefined;
+  readonly kind: 'ENFORCEMENT' | 'RECONSIDERATION' | 'LITIGATION';
+  readonly accepted: boolean;
+  readonly corrected: boolean;
+  readonly about: string;
 }
 
 export const matches = (f: CaseFacts, q: CaseFilter): boolean =>
-  f.kind === 'E' &&
+  (q.about ? f.kind !== 'E' && f.about === q.about : f.kind === 'E') &&
   (!q.agency || f.agency === q.agency) &&
   (!q.district || f.district === q.district) &&
   (!q.unit || f.unit === q.unit) &&
   (!q.officer || (f.officers ?? []).includes(q.officer));
 
+const KINDS = { E: 'ENFORCEMENT', R: 'RECONSIDERATION', L: 'LITIGATION' } as const;
+
 /** The case as listed at `nowMs`: its deadline as last extended, overdue if concluded after it or open past it. */
 export function summaryOf(f: CaseFacts, nowMs: number): CaseSummary {
   const dueMs = f.due?.at(-1)?.[0] ?? 0;
-  const concludedMs = f.concluded?.[0] ?? 0;
+  const concludedMs = (f.kind === 'E' ? f.concluded : f.reviewConcluded?.at)?.[0] ?? 0;
   const overdue = dueMs > 0 && (concludedMs > 0 ? concludedMs > dueMs : nowMs > dueMs);
   const last = f.evaluations?.at(-1);
   return {
@@ -52,5 +60,9 @@ export function summaryOf(f: CaseFacts, nowMs: number): CaseSummary {
     discretionAnomaly: f.penalty?.anomaly ?? false,
     orders: f.orders?.length ?? 0,
     score: last ? last.scoreHundredths / 100 : undefined,
+    kind: KINDS[f.kind],
+    accepted: f.accepted !== undefined,
+    corrected: f.reviewConcluded?.corrected ?? false,
+    about: f.about ?? '',
   };
 }

@@ -40,6 +40,8 @@ export interface CaseFacts {
   /** Who handles it (absent in facts stored before they were kept): for listing an officer's cases, not for the figures. */
   unit?: string;
   officers?: string[];
+  /** For a review: the enforcement case it is about. */
+  about?: string;
 }
 
 export const emptyFacts = (id: string): CaseFacts => ({
@@ -120,6 +122,7 @@ export function applyFact(f: CaseFacts, e: events.CaseEvent): CaseFacts {
         district: p.value.district,
         domain: p.value.domain,
         reg: stamp,
+        about: p.value.enforcementCaseId,
       };
     case 'reconsiderationAccepted':
       return { ...next, accepted: stamp };

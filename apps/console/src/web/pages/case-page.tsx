@@ -22,7 +22,7 @@ import { decimal, money, moment, TONE } from '../format.js';
 import { useI18n } from '../i18n.js';
 import { useLiveUpdates } from '../live.js';
 import { useReference } from '../reference.js';
-import type { CaseDetail, CaseEvent, Indicator, Me } from '../types.js';
+import type { CaseDetail, CaseEvent, CaseSummary, CasesPage, Indicator, Me } from '../types.js';
 import { useApi } from '../use-api.js';
 import { OrderAction } from './orders.js';
 
@@ -194,6 +194,9 @@ export function CasePage({ me }: { me: Me }) {
               <Empty description={t('notScored')} />
             )}
           </Card>
+          {c.caseType === 'CASE_TYPE_ENFORCEMENT' && c.registeredAt && c.agencyId && (
+            <Reviews caseId={caseId} agencyId={c.agencyId} registeredAt={c.registeredAt} />
+          )}
           <Card size="small" title={t('orders')} style={{ marginTop: 16 }}>
             <Table
               size="small"
@@ -285,5 +288,83 @@ export function CasePage({ me }: { me: Me }) {
         />
       )}
     </Space>
+  );
+}
+
+/** The reconsiderations and litigation about an enforcement case, in its year and the next. */
+function Reviews({
+  caseId,
+  agencyId,
+  registeredAt,
+}: {
+  caseId: string;
+  agencyId: string;
+  registeredAt: string;
+}) {
+  const { t } = useI18n();
+  const year = Number(moment(registeredAt, true).slice(0, 4));
+  const reviews = useApi(
+    () =>
+      Promise.all(
+        [year, year + 1].map((y) =>
+          get<CasesPage>('/api/cases', { year: y, agency: agencyId, about: caseId, pageSize: 100 }),
+        ),
+      ).then((pages) => {
+        const seen = new Map<string, CaseSummary>();
+        for (const p of pages) for (const r of p.cases ?? []) seen.set(r.caseId ?? '', r);
+        return [...seen.values()];
+      }),
+    [caseId, agencyId, year],
+  );
+  return (
+    <Card size="small" title={t('reviews')} style={{ marginTop: 16 }}>
+      {reviews.error ? (
+        <Alert type="error" title={reviews.error.message} />
+      ) : (
+        <Table
+          size="small"
+          rowKey="caseId"
+          pagination={false}
+          loading={reviews.loading}
+          dataSource={reviews.data ?? []}
+          locale={{ emptyText: t('none') }}
+          data-testid="reviews"
+          columns={[
+            {
+              title: t('caseId'),
+              dataIndex: 'caseId',
+              render: (id: string) => <Link to={`/cases/${encodeURIComponent(id)}`}>{id}</Link>,
+            },
+            {
+              title: t('kind'),
+              dataIndex: 'kind',
+              render: (k: string) => t(k === 'LITIGATION' ? 'litigation' : 'reconsideration'),
+            },
+            {
+              title: t('filed'),
+              dataIndex: 'registeredAt',
+              render: (v: string) => moment(v, true),
+            },
+            {
+              title: t('decided'),
+              dataIndex: 'concludedAt',
+              render: (v: string) => moment(v, true),
+            },
+            {
+              title: t('corrected'),
+              dataIndex: 'corrected',
+              render: (v: boolean, r: CaseSummary) =>
+                v ? (
+                  <Tag color={TONE.bad}>{t('corrected')}</Tag>
+                ) : r.concludedAt ? (
+                  t('upheld')
+                ) : (
+                  '—'
+                ),
+            },
+          ]}
+        />
+      )}
+    </Card>
   );
 }

@@ -159,7 +159,13 @@ export function reportingService(
         const size = r.pageSize || 100;
         const { cases, total } = await reports.cases(
           r.year,
-          { agency: r.agencyId, unit: r.unitId, officer: r.officerId, district: r.district },
+          {
+            agency: r.agencyId,
+            unit: r.unitId,
+            officer: r.officerId,
+            district: r.district,
+            about: r.aboutCaseId,
+          },
           offset,
           size,
         );
@@ -180,6 +186,10 @@ export function reportingService(
             orders: c.orders,
             score: c.score ?? 0,
             evaluated: c.score !== undefined,
+            kind: c.kind,
+            accepted: c.accepted,
+            corrected: c.corrected,
+            aboutCaseId: c.about,
           })),
           nextPageToken:
             offset + size < total ? Buffer.from(String(offset + size)).toString('base64url') : '',

@@ -285,6 +285,8 @@ export interface ListCasesRequest {
   /** At most 1000; 0 for 100. */
   pageSize: number;
   pageToken: string;
+  /** Instead: the reconsiderations and litigation about this enforcement case. */
+  aboutCaseId: string;
 }
 
 export interface CaseSummary {
@@ -313,6 +315,15 @@ export interface CaseSummary {
   /** The latest evaluation's score (evaluated false: none yet). */
   score: number;
   evaluated: boolean;
+  /**
+   * ENFORCEMENT, RECONSIDERATION or LITIGATION. For the latter two:
+   * registered_at is the filing, concluded_at the decision, corrected whether
+   * it corrected the enforcement case's decision.
+   */
+  kind: string;
+  accepted: boolean;
+  corrected: boolean;
+  aboutCaseId: string;
 }
 
 export interface ListCasesResponse {
@@ -1513,7 +1524,16 @@ export const RenderAnnualReportResponse: MessageFns<RenderAnnualReportResponse> 
 };
 
 function createBaseListCasesRequest(): ListCasesRequest {
-  return { year: 0, agencyId: "", unitId: "", officerId: "", district: "", pageSize: 0, pageToken: "" };
+  return {
+    year: 0,
+    agencyId: "",
+    unitId: "",
+    officerId: "",
+    district: "",
+    pageSize: 0,
+    pageToken: "",
+    aboutCaseId: "",
+  };
 }
 
 export const ListCasesRequest: MessageFns<ListCasesRequest> = {
@@ -1538,6 +1558,9 @@ export const ListCasesRequest: MessageFns<ListCasesRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(58).string(message.pageToken);
+    }
+    if (message.aboutCaseId !== "") {
+      writer.uint32(66).string(message.aboutCaseId);
     }
     return writer;
   },
@@ -1611,6 +1634,14 @@ export const ListCasesRequest: MessageFns<ListCasesRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.aboutCaseId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1652,6 +1683,11 @@ export const ListCasesRequest: MessageFns<ListCasesRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      aboutCaseId: isSet(object.aboutCaseId)
+        ? globalThis.String(object.aboutCaseId)
+        : isSet(object.about_case_id)
+        ? globalThis.String(object.about_case_id)
+        : "",
     };
   },
 
@@ -1678,6 +1714,9 @@ export const ListCasesRequest: MessageFns<ListCasesRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.aboutCaseId !== "") {
+      obj.aboutCaseId = message.aboutCaseId;
+    }
     return obj;
   },
 
@@ -1693,6 +1732,7 @@ export const ListCasesRequest: MessageFns<ListCasesRequest> = {
     message.district = object.district ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.aboutCaseId = object.aboutCaseId ?? "";
     return message;
   },
 };
@@ -1713,6 +1753,10 @@ function createBaseCaseSummary(): CaseSummary {
     orders: 0,
     score: 0,
     evaluated: false,
+    kind: "",
+    accepted: false,
+    corrected: false,
+    aboutCaseId: "",
   };
 }
 
@@ -1759,6 +1803,18 @@ export const CaseSummary: MessageFns<CaseSummary> = {
     }
     if (message.evaluated !== false) {
       writer.uint32(112).bool(message.evaluated);
+    }
+    if (message.kind !== "") {
+      writer.uint32(122).string(message.kind);
+    }
+    if (message.accepted !== false) {
+      writer.uint32(128).bool(message.accepted);
+    }
+    if (message.corrected !== false) {
+      writer.uint32(136).bool(message.corrected);
+    }
+    if (message.aboutCaseId !== "") {
+      writer.uint32(146).string(message.aboutCaseId);
     }
     return writer;
   },
@@ -1888,6 +1944,38 @@ export const CaseSummary: MessageFns<CaseSummary> = {
             message.evaluated = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.accepted = reader.bool();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.corrected = reader.bool();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.aboutCaseId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1952,6 +2040,14 @@ export const CaseSummary: MessageFns<CaseSummary> = {
       orders: isSet(object.orders) ? globalThis.Number(object.orders) : 0,
       score: isSet(object.score) ? globalThis.Number(object.score) : 0,
       evaluated: isSet(object.evaluated) ? globalThis.Boolean(object.evaluated) : false,
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false,
+      corrected: isSet(object.corrected) ? globalThis.Boolean(object.corrected) : false,
+      aboutCaseId: isSet(object.aboutCaseId)
+        ? globalThis.String(object.aboutCaseId)
+        : isSet(object.about_case_id)
+        ? globalThis.String(object.about_case_id)
+        : "",
     };
   },
 
@@ -1999,6 +2095,18 @@ export const CaseSummary: MessageFns<CaseSummary> = {
     if (message.evaluated !== false) {
       obj.evaluated = message.evaluated;
     }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.accepted !== false) {
+      obj.accepted = message.accepted;
+    }
+    if (message.corrected !== false) {
+      obj.corrected = message.corrected;
+    }
+    if (message.aboutCaseId !== "") {
+      obj.aboutCaseId = message.aboutCaseId;
+    }
     return obj;
   },
 
@@ -2021,6 +2129,10 @@ export const CaseSummary: MessageFns<CaseSummary> = {
     message.orders = object.orders ?? 0;
     message.score = object.score ?? 0;
     message.evaluated = object.evaluated ?? false;
+    message.kind = object.kind ?? "";
+    message.accepted = object.accepted ?? false;
+    message.corrected = object.corrected ?? false;
+    message.aboutCaseId = object.aboutCaseId ?? "";
     return message;
   },
 };
