@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,16 @@ const SERVICES = [
   { name: 'supervision-scoring', port: 50052 },
   { name: 'reporting', port: 50053 },
 ] as const;
+/** The console switched on, with its provider, as a deployment sets it. */
+const CONSOLE = [
+  'console.enabled=true',
+  'console.publicUrl=https://console.example.gov.cn',
+  'console.oidc.issuer=https://idp.example.gov.cn/realms/enforcement',
+  'console.oidc.clientId=enforcement-console',
+  'secrets.consoleOidcClientSecret=s3cret',
+  'console.ingress.host=console.example.gov.cn',
+  'console.ingress.tlsSecret=console-tls',
+];
 /** The Kubernetes release the manifests are checked against. */
 const KUBE = '1.33.0';
 const KEDA = 'github.com/kedacore/keda/v2@v2.21.0';
@@ -53,7 +64,10 @@ async function render(...sets: string[]): Promise<{ file: string; objects: K8sOb
   for (const s of sets) args.push('--set', s);
   const r = await run(tools.HELM, args);
   expect(r.code, r.out).toBe(0);
-  const file = join(dir, `rendered-${sets.join('_').replace(/[^\w.-]/g, '-') || 'default'}.yaml`);
+  const file = join(
+    dir,
+    `rendered-${sets.length > 0 ? createHash('sha1').update(sets.join('\n')).digest('hex').slice(0, 12) : 'default'}.yaml`,
+  );
   writeFileSync(file, r.out);
   const objects = parseAllDocuments(r.out)
     .map((d) => d.toJS() as K8sObject | null)
@@ -116,6 +130,14 @@ describe('deployment: the images and the Helm chart', () => {
         new RegExp(`HEALTHCHECK[\\s\\S]*probe\\.js", "127\\.0\\.0\\.1:${port}"`),
       );
     }
+    // The console's image: the same shape, ready by its /readyz.
+    const consoleFile = join(root, 'apps/console/Dockerfile');
+    const consoleLint = await run(tools.HADOLINT, [consoleFile]);
+    expect(consoleLint.out, 'hadolint console').toBe('');
+    const consoleText = readFileSync(consoleFile, 'utf8');
+    expect(consoleText.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect([...consoleText.matchAll(/^USER (\S+)/gm)].at(-1)?.[1]).toMatch(/^[1-9]\d*(:\d+)?$/);
+    expect(consoleText).toMatch(/HEALTHCHECK[\s\S]*\/readyz/);
     // A planted mistake is found: hadolint is really judging.
     const bad = join(dir, 'Dockerfile.bad');
     writeFileSync(bad, 'FROM node:latest\nRUN cd /app && npm install\n');
@@ -134,7 +156,8 @@ describe('deployment: the images and the Helm chart', () => {
       'reporting.autoscaling.enabled=true',
       'secrets.existingSecret=enforcement-prod',
     );
-    for (const f of [plain, scaled]) {
+    const { file: withConsole } = await render(...CONSOLE, 'console.ingress.enabled=true');
+    for (const f of [plain, scaled, withConsole]) {
       const v = await run(tools.KUBERNETES_VALIDATE, ['--strict', '-k', KUBE, '--quiet', f]);
       expect(v.code, v.out).toBe(0);
       // Only the KEDA objects lack a built-in schema; they are checked below.
@@ -262,5 +285,70 @@ describe('deployment: the images and the Helm chart', () => {
     }
     // An autoscaled deployment leaves its replica count to the autoscaler.
     for (const d of deployments) expect((d.spec as { replicas?: number }).replicas).toBeUndefined();
+  }, 300_000);
+
+  it('renders the console only when asked, with its provider, probes on /healthz and /readyz, and the services by their Services', async () => {
+    const off = await render();
+    expect(byKind(off.objects, 'Deployment').map((d) => d.metadata.name)).not.toContain(
+      'release-enforcement-console',
+    );
+    // Switched on without its provider, the chart says what is missing.
+    const template = (...sets: string[]) =>
+      run(tools.HELM, [
+        'template',
+        'release',
+        chart,
+        '--kube-version',
+        KUBE,
+        ...sets.flatMap((x) => ['--set', x]),
+      ]);
+    const noSecret = await template('console.enabled=true');
+    expect(noSecret.code).not.toBe(0);
+    expect(noSecret.out).toMatch(/secrets\.consoleOidcClientSecret .*is required with the console/);
+    const noUrl = await template('console.enabled=true', 'secrets.consoleOidcClientSecret=s3cret');
+    expect(noUrl.code).not.toBe(0);
+    expect(noUrl.out).toMatch(/console\.publicUrl is required/);
+
+    const { objects } = await render(...CONSOLE, 'console.ingress.enabled=true');
+    const d = byKind(objects, 'Deployment').find(
+      (x) => x.metadata.name === 'release-enforcement-console',
+    );
+    expect(d).toBeDefined();
+    const pod = podOf(d as K8sObject);
+    const c = pod.spec.containers[0] as unknown as Omit<Container, 'env'> & {
+      readinessProbe?: { httpGet?: { path: string } };
+      livenessProbe?: { httpGet?: { path: string } };
+      env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string } } }[];
+    };
+    expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
+    const env = Object.fromEntries(
+      c.env.map((e) => [e.name, e.value ?? e.valueFrom?.secretKeyRef?.key]),
+    );
+    expect(env).toMatchObject({
+      INTAKE_ADDRESS: 'release-enforcement-case-intake:50051',
+      SCORING_ADDRESS: 'release-enforcement-supervision-scoring:50052',
+      REPORTING_ADDRESS: 'release-enforcement-reporting:50053',
+      CONSOLE_SIGN_IN: 'oidc',
+      CONSOLE_PUBLIC_URL: 'https://console.example.gov.cn',
+      OIDC_ISSUER: 'https://idp.example.gov.cn/realms/enforcement',
+      OIDC_CLIENT_SECRET: 'OIDC_CLIENT_SECRET',
+    });
+    const heap = Number(
+      /max-old-space-size=(\d+)/.exec(
+        readFileSync(join(root, 'apps/console/Dockerfile'), 'utf8'),
+      )?.[1],
+    );
+    expect(mebibytes(c.resources.limits?.memory ?? '0Mi')).toBeGreaterThanOrEqual(heap + 128);
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true });
+    const secret = byKind(objects, 'Secret')[0] as unknown as {
+      stringData: Record<string, string>;
+    };
+    expect(secret.stringData.OIDC_CLIENT_SECRET).toBe('s3cret');
+    const [ingress] = byKind(objects, 'Ingress');
+    expect(ingress?.spec).toMatchObject({
+      tls: [{ hosts: ['console.example.gov.cn'], secretName: 'console-tls' }],
+      rules: [{ host: 'console.example.gov.cn' }],
+    });
   }, 300_000);
 });
