@@ -100,6 +100,7 @@ describe('the supervision console in Chromium, on the real stack', () => {
     for (const field of [
       'casesRegistered',
       'casesConcluded',
+      'closureRateInYear',
       'closureRate',
       'onTimeRate',
       'overdueCases',
@@ -120,23 +121,26 @@ describe('the supervision console in Chromium, on the real stack', () => {
     // Beijing time whatever the browser's zone: the as-of line names the minute in UTC+8.
     const asOfLine = await p.getByTestId('figures-as-of').innerText();
     expect(asOfLine).toMatch(/截至 \d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
-    // The best agency of the year is the one GetAnnualStatistics ranks first by mean score.
-    const byAgency = await unary<reporting.GetAnnualStatisticsResponse>(async (cb) =>
-      sys.reportingClient.getAnnualStatistics(
-        reporting.GetAnnualStatisticsRequest.fromPartial({
-          year: YEAR,
-          groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY,
+    // The best agency of the year is the one the rankings (ListScores) put first.
+    const ranking = await unary<scoring.ListScoresResponse>(async (cb) =>
+      sys.scoringClient.listScores(
+        scoring.ListScoresRequest.fromPartial({
+          groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
+          periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
+          period: String(YEAR),
+          pageSize: 1000,
         }),
-        await tokenFor(['reporting']),
+        await tokenFor(['supervisor']),
         cb,
       ),
     );
-    const best = [...byAgency.groups]
-      .filter((g) => g.casesConcluded > 0)
-      .sort((a, b) => b.meanScore - a.meanScore)[0];
-    await expect(
-      p.getByRole('table').first().locator('tbody tr').first().innerText(),
-    ).resolves.toContain(agencyName(best?.key ?? ''));
+    const best = p
+      .locator('.ant-card', { hasText: '最佳' })
+      .first()
+      .locator('tbody tr.ant-table-row')
+      .first();
+    await expect(best.innerText()).resolves.toContain(agencyName(ranking.rows[0]?.key ?? ''));
+    await expect(best.innerText()).resolves.toContain((ranking.rows[0]?.meanScore ?? 0).toFixed(2));
     expect(await seriousViolations(p)).toEqual([]);
   });
 

@@ -14,6 +14,7 @@ export interface Statistics {
   casesRegistered?: number;
   casesConcluded?: number;
   closureRate?: number;
+  closureRateInYear?: number;
   meanHandlingDays?: number;
   overdueCases?: number;
   penalties?: number;

@@ -9,6 +9,7 @@ type Kind = 'count' | 'rate' | 'money' | 'score' | 'days';
 export const HEADLINE: { key: Key; field: keyof Statistics; kind: Kind }[] = [
   { key: 'casesRegistered', field: 'casesRegistered', kind: 'count' },
   { key: 'casesConcluded', field: 'casesConcluded', kind: 'count' },
+  { key: 'closureRateInYear', field: 'closureRateInYear', kind: 'rate' },
   { key: 'closureRate', field: 'closureRate', kind: 'rate' },
   { key: 'onTimeRate', field: 'onTimeRate', kind: 'rate' },
   { key: 'overdueCases', field: 'overdueCases', kind: 'count' },
@@ -21,7 +22,7 @@ export const HEADLINE: { key: Key; field: keyof Statistics; kind: Kind }[] = [
   { key: 'ordersEscalated', field: 'ordersEscalated', kind: 'count' },
   { key: 'reconsiderations', field: 'reconsiderationsAccepted', kind: 'count' },
   { key: 'correctionRate', field: 'correctionRate', kind: 'rate' },
-  { key: 'meanScore', field: 'meanScore', kind: 'score' },
+  { key: 'meanEvaluation', field: 'meanScore', kind: 'score' },
 ];
 
 export function formatFigure(value: number, kind: Kind, lang: 'zh' | 'en'): string {

@@ -7,7 +7,7 @@ import { count, decimal, moment } from '../format.js';
 import { useI18n } from '../i18n.js';
 import { useLiveUpdates } from '../live.js';
 import { useReference } from '../reference.js';
-import type { Me, Order, OrdersPage, ScoresPage, Statistics, YearFigures } from '../types.js';
+import type { Me, Order, OrdersPage, ScoreRow, ScoresPage, YearFigures } from '../types.js';
 import { useApi } from '../use-api.js';
 import { Figures } from './figures.js';
 import { useParam, YearAsOf } from './controls.js';
@@ -51,6 +51,21 @@ function CityFigures({ year, asOf }: { year: number; asOf: string }) {
   const { t, lang } = useI18n();
   const { agencyName } = useReference();
   const figures = useApi(() => get<YearFigures>('/api/statistics', { year, asOf }), [year, asOf]);
+  // Best and worst by the explainable scores the rankings show (scoring's, as they stand now).
+  const scores = useApi(
+    () =>
+      Promise.all(
+        (['AGENCY', 'DISTRICT'] as const).map((groupBy) =>
+          get<ScoresPage>('/api/scores', {
+            groupBy,
+            periodKind: 'YEAR',
+            period: String(year),
+            pageSize: 1000,
+          }),
+        ),
+      ),
+    [year],
+  );
   const f = figures.data;
   const overdueByAgency = useMemo(
     () =>
@@ -82,12 +97,8 @@ function CityFigures({ year, asOf }: { year: number; asOf: string }) {
     [months, t],
   );
   if (figures.error) return <Alert type="error" title={figures.error.message} />;
-  const ranked = (groups: Statistics[] | undefined) =>
-    [...(groups ?? [])]
-      .filter((g) => (g.casesConcluded ?? 0) > 0)
-      .sort((a, b) => (b.meanScore ?? 0) - (a.meanScore ?? 0));
-  const agencies = ranked(f?.agency.groups);
-  const districts = ranked(f?.district.groups);
+  const agencies = scores.data?.[0]?.rows ?? [];
+  const districts = scores.data?.[1]?.rows ?? [];
   const columns = (kind: 'agency' | 'district') => [
     {
       title: kind === 'agency' ? t('agency') : t('district'),
@@ -107,13 +118,13 @@ function CityFigures({ year, asOf }: { year: number; asOf: string }) {
       render: (v: number) => decimal(v, lang),
     },
     {
-      title: t('casesConcluded'),
-      dataIndex: 'casesConcluded',
+      title: t('cases'),
+      dataIndex: 'cases',
       align: 'right' as const,
       render: (v: number) => count(v, lang),
     },
   ];
-  const ends = (list: Statistics[], kind: 'agency' | 'district') => (
+  const ends = (list: ScoreRow[], kind: 'agency' | 'district') => (
     <Row gutter={12}>
       <Col xs={24} md={12}>
         <Table
