@@ -154,8 +154,8 @@ export function CasePage({ me }: { me: Me }) {
         <Descriptions.Item label={t('officer')}>
           {(c.officers ?? []).map((o) => o.name || o.officerId).join('、') || '—'}
         </Descriptions.Item>
-        <Descriptions.Item label={t('status')}>{c.status}</Descriptions.Item>
-        <Descriptions.Item label={t('responseDue')}>{moment(c.dueAt, true)}</Descriptions.Item>
+        <Descriptions.Item label={t('status')}>{name(c.status)}</Descriptions.Item>
+        <Descriptions.Item label={t('deadline')}>{moment(c.dueAt, true)}</Descriptions.Item>
         <Descriptions.Item label={t('penaltyTotal')}>{money(c.fineFen, lang)}</Descriptions.Item>
         {c.enforcementCaseId && (
           <Descriptions.Item label={t('reviewOf')}>
