@@ -14,18 +14,10 @@ import stringWidth from 'string-width';
 import { eventually, repoRoot, stack, tokenFor, unary } from '@enforcement/testing';
 import { A4_POINTS, pdfPages } from '../support/browser.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
+import { freePort } from '../support/ports.js';
 
 const run = promisify(execFile);
 const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
-
-/** A port nothing listens on (taken, then given back). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** Runs the CLI against this test's services; resolves to its exit code and output. */
 const enforce = (sys: WholeSystem, ...args: string[]) => enforceWith(sys, {}, ...args);

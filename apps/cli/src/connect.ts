@@ -1,5 +1,5 @@
-import { InterceptingCall, Metadata, type Interceptor, type ServiceError } from '@grpc/grpc-js';
-import { channelCredentialsFrom } from '@enforcement/grpc-kit';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { channelCredentialsFrom, unaryDeadlines } from '@enforcement/grpc-kit';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { intake, reporting, scoring } from '@enforcement/contracts';
 
@@ -24,17 +24,7 @@ export const setCallTimeout = (ms: number) => {
 export const callTimeout = () => callTimeoutMs;
 
 /** Gives every unary call a deadline, unless it brings its own. */
-const deadlines: Interceptor = (options, nextCall) => {
-  const unary =
-    !options.method_definition.requestStream && !options.method_definition.responseStream;
-  return new InterceptingCall(
-    nextCall(
-      unary && options.deadline === undefined
-        ? { ...options, deadline: Date.now() + callTimeoutMs }
-        : options,
-    ),
-  );
-};
+const deadlines = unaryDeadlines(() => callTimeoutMs);
 
 /** Call metadata with the given token, $ENFORCE_TOKEN, or a development token for every role. */
 export async function metadata(token: string | undefined): Promise<Metadata> {

@@ -23,3 +23,4 @@ export { undecodable, UNDECODABLE_CODE, type Undecodable } from './tolerant.js';
 export { requestProblem, requestTypeOf } from './request-check.js';
 export { watchReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
 export { checkHealth } from './health-client.js';
+export { unaryDeadlines } from './deadlines.js';

@@ -1,11 +1,10 @@
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import {
-  InterceptingCall,
-  Metadata,
-  status,
-  type Interceptor,
-  type ServiceError,
-} from '@grpc/grpc-js';
-import { channelCredentialsFrom, ERROR_CODE_KEY, ERROR_FIELD_KEY } from '@enforcement/grpc-kit';
+  channelCredentialsFrom,
+  ERROR_CODE_KEY,
+  ERROR_FIELD_KEY,
+  unaryDeadlines,
+} from '@enforcement/grpc-kit';
 import { intake, platform, reporting, scoring } from '@enforcement/contracts';
 import type { ConsoleConfig } from './config.js';
 
@@ -26,18 +25,7 @@ export function connectServices(c: ConsoleConfig): Services {
       key: c.CONSOLE_TLS_KEY,
     });
   // Every unary call gets a deadline, unless it brings its own.
-  const deadlines: Interceptor = (options, next) => {
-    const unary =
-      !options.method_definition.requestStream && !options.method_definition.responseStream;
-    return new InterceptingCall(
-      next(
-        unary && options.deadline === undefined
-          ? { ...options, deadline: Date.now() + c.CONSOLE_CALL_TIMEOUT_MS }
-          : options,
-      ),
-    );
-  };
-  const o = { interceptors: [deadlines] };
+  const o = { interceptors: [unaryDeadlines(() => c.CONSOLE_CALL_TIMEOUT_MS)] };
   const s = {
     intake: new intake.CaseIntakeServiceClient(c.INTAKE_ADDRESS, creds(), o),
     scoring: new scoring.ScoringServiceClient(c.SCORING_ADDRESS, creds(), o),

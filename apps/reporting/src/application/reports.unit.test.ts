@@ -18,6 +18,24 @@ function fakeStore(progress: Progress[]) {
   return { store, saved: () => saved, progress };
 }
 
+/** Reports over facts held in memory, read whole on every ask (`onRead` counts the reads). */
+function reportsOver(
+  facts: Iterable<CaseFacts>,
+  onRead = () => undefined as void,
+  now = () => new Date(),
+) {
+  const store = {
+    progress: async () => [],
+    loadCompleteThrough: async () => 0,
+    saveCompleteThrough: async () => undefined,
+    forEachCaseOfYear: async (_: number, each: (f: CaseFacts) => void) => {
+      onRead();
+      for (const f of facts) each(f);
+    },
+  } as unknown as FactStore;
+  return new Reports(store, async () => new Map(), { now }, 0);
+}
+
 describe('the completeness watermark', () => {
   const T = Date.UTC(2026, 10, 30, 12, 0, 0);
 
@@ -75,15 +93,7 @@ describe('statistics of one district or one agency', () => {
       const e = history.next(command);
       facts.set(e.caseId, applyFact(facts.get(e.caseId) ?? emptyFacts(e.caseId), e));
     }
-    const store = {
-      progress: async () => [],
-      loadCompleteThrough: async () => 0,
-      saveCompleteThrough: async () => undefined,
-      forEachCaseOfYear: async (_: number, each: (f: CaseFacts) => void) => {
-        for (const f of facts.values()) each(f);
-      },
-    } as unknown as FactStore;
-    const reports = new Reports(store, async () => new Map(), { now: () => new Date() }, 0);
+    const reports = reportsOver([...facts.values()]);
     const city = await reports.statistics(2021);
     const district = city.groups.DISTRICT[0];
     const agency = city.groups.AGENCY[0];
@@ -109,16 +119,14 @@ describe('statistics of one district or one agency', () => {
 describe('answers for one moment', () => {
   it('read the facts once for every grouping asked of that moment, and again for another moment', async () => {
     let reads = 0;
-    const store = {
-      progress: async () => [],
-      loadCompleteThrough: async () => 0,
-      saveCompleteThrough: async () => undefined,
-      forEachCaseOfYear: async () => {
+    const now = Date.UTC(2026, 10, 30, 12);
+    const reports = reportsOver(
+      [],
+      () => {
         reads += 1;
       },
-    } as unknown as FactStore;
-    const now = Date.UTC(2026, 10, 30, 12);
-    const reports = new Reports(store, async () => new Map(), { now: () => new Date(now) }, 0);
+      () => new Date(now),
+    );
     const first = await reports.statistics(2021);
     const asOf = new Date(first.asOfMs);
     await Promise.all([reports.statistics(2021, asOf), reports.statistics(2021, asOf)]);
@@ -161,15 +169,7 @@ describe('the cases of an officer, a unit or an agency', () => {
         );
       }
     }
-    const store = {
-      progress: async () => [],
-      loadCompleteThrough: async () => 0,
-      saveCompleteThrough: async () => undefined,
-      forEachCaseOfYear: async (_: number, each: (f: CaseFacts) => void) => {
-        for (const f of facts.values()) each(f);
-      },
-    } as unknown as FactStore;
-    const reports = new Reports(store, async () => new Map(), { now: () => new Date() }, 0);
+    const reports = reportsOver([...facts.values()]);
     const [officer, cases] = [...byOfficer].sort((a, b) => b[1].size - a[1].size)[0] ?? [
       '',
       new Set(),

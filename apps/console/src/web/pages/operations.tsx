@@ -16,6 +16,7 @@ import {
 } from 'antd';
 import { get, post } from '../api.js';
 import { count, moment, TONE } from '../format.js';
+import { numeric } from '../columns.js';
 import { useI18n } from '../i18n.js';
 import { useReference } from '../reference.js';
 import type { Operations as Ops } from '../types.js';
@@ -124,12 +125,7 @@ export function Operations() {
             },
             { title: t('agency'), dataIndex: 'agencyId', render: (a: string) => agencyName(a) },
             { title: t('reason'), dataIndex: 'reason' },
-            {
-              title: t('held'),
-              dataIndex: 'heldEvents',
-              align: 'right' as const,
-              render: (v: number | undefined) => count(v, lang),
-            },
+            numeric(t('held'), 'heldEvents', (v) => count(v, lang)),
             { title: t('when'), dataIndex: 'parkedAt', render: (v: string) => moment(v) },
             {
               title: '',
@@ -169,12 +165,7 @@ export function Operations() {
           columns={[
             { title: t('agency'), dataIndex: 'agencyId', render: (a: string) => agencyName(a) },
             { title: t('judgedUpTo'), dataIndex: 'judgedUpTo', render: (v: string) => moment(v) },
-            {
-              title: t('casesDue'),
-              dataIndex: 'casesDue',
-              align: 'right' as const,
-              render: (v: number | undefined) => count(v, lang),
-            },
+            numeric(t('casesDue'), 'casesDue', (v) => count(v, lang)),
           ]}
         />
       </Card>

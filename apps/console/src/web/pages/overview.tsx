@@ -4,6 +4,7 @@ import { Alert, Card, Col, Empty, List, Row, Space, Table, Tag, Typography } fro
 import { get } from '../api.js';
 
 import { count, decimal, moment } from '../format.js';
+import { numeric } from '../columns.js';
 import { useI18n } from '../i18n.js';
 import { useLiveUpdates } from '../live.js';
 import { useReference } from '../reference.js';
@@ -111,18 +112,8 @@ function CityFigures({ year, asOf }: { year: number; asOf: string }) {
         </Link>
       ),
     },
-    {
-      title: t('meanScore'),
-      dataIndex: 'meanScore',
-      align: 'right' as const,
-      render: (v: number) => decimal(v, lang),
-    },
-    {
-      title: t('cases'),
-      dataIndex: 'cases',
-      align: 'right' as const,
-      render: (v: number) => count(v, lang),
-    },
+    numeric(t('meanScore'), 'meanScore', (v) => decimal(v, lang)),
+    numeric(t('cases'), 'cases', (v) => count(v, lang)),
   ];
   const ends = (list: ScoreRow[], kind: 'agency' | 'district') => (
     <Row gutter={12}>

@@ -2,6 +2,7 @@ import { Link } from 'react-router-dom';
 import { Alert, Breadcrumb, Button, Select, Space, Switch, Table, Tag, Typography } from 'antd';
 import { count, decimal, moment, money, percent, TONE } from '../format.js';
 import { get } from '../api.js';
+import { numeric } from '../columns.js';
 import { useI18n } from '../i18n.js';
 import { useReference } from '../reference.js';
 import type {
@@ -98,24 +99,9 @@ export function Rankings({ me }: { me: Me }) {
           labelOf(row)
         ),
     },
-    {
-      title: t('meanScore'),
-      dataIndex: 'meanScore',
-      align: 'right' as const,
-      render: (v: number) => decimal(v, lang),
-    },
-    {
-      title: t('cases'),
-      dataIndex: 'cases',
-      align: 'right' as const,
-      render: (v: number) => count(v, lang),
-    },
-    {
-      title: t('corrected'),
-      dataIndex: 'correctedCases',
-      align: 'right' as const,
-      render: (v: number) => count(v, lang),
-    },
+    numeric(t('meanScore'), 'meanScore', (v) => decimal(v, lang)),
+    numeric(t('cases'), 'cases', (v) => count(v, lang)),
+    numeric(t('corrected'), 'correctedCases', (v) => count(v, lang)),
     ...INDICATORS.map((i) => ({
       title: name(i),
       key: i,
@@ -254,42 +240,12 @@ function DistrictAgencies({
             </Button>
           ),
         },
-        {
-          title: t('meanScore'),
-          dataIndex: 'meanScore',
-          align: 'right' as const,
-          render: (v: number) => decimal(v, lang),
-        },
-        {
-          title: t('casesRegistered'),
-          dataIndex: 'casesRegistered',
-          align: 'right' as const,
-          render: (v: number) => count(v, lang),
-        },
-        {
-          title: t('casesConcluded'),
-          dataIndex: 'casesConcluded',
-          align: 'right' as const,
-          render: (v: number) => count(v, lang),
-        },
-        {
-          title: t('onTimeRate'),
-          dataIndex: 'onTimeRate',
-          align: 'right' as const,
-          render: (v: number) => percent(v, lang),
-        },
-        {
-          title: t('overdueCases'),
-          dataIndex: 'overdueCases',
-          align: 'right' as const,
-          render: (v: number) => count(v, lang),
-        },
-        {
-          title: t('discretionAnomalies'),
-          dataIndex: 'discretionAnomalies',
-          align: 'right' as const,
-          render: (v: number) => count(v, lang),
-        },
+        numeric(t('meanScore'), 'meanScore', (v) => decimal(v, lang)),
+        numeric(t('casesRegistered'), 'casesRegistered', (v) => count(v, lang)),
+        numeric(t('casesConcluded'), 'casesConcluded', (v) => count(v, lang)),
+        numeric(t('onTimeRate'), 'onTimeRate', (v) => percent(v, lang)),
+        numeric(t('overdueCases'), 'overdueCases', (v) => count(v, lang)),
+        numeric(t('discretionAnomalies'), 'discretionAnomalies', (v) => count(v, lang)),
       ]}
     />
   );
@@ -345,24 +301,14 @@ function OfficerCases({
             </Space>
           ),
         },
-        {
-          title: t('penaltyTotal'),
-          dataIndex: 'fineFen',
-          align: 'right' as const,
-          render: (v: number) => money(v, lang),
-        },
+        numeric(t('penaltyTotal'), 'fineFen', (v) => money(v, lang)),
         {
           title: t('discretionAnomalies'),
           dataIndex: 'discretionAnomaly',
           render: (v: boolean) =>
             v ? <Tag color={TONE.bad}>{t('discretionAnomalies')}</Tag> : '—',
         },
-        {
-          title: t('orders'),
-          dataIndex: 'orders',
-          align: 'right' as const,
-          render: (v: number) => count(v, lang),
-        },
+        numeric(t('orders'), 'orders', (v) => count(v, lang)),
         {
           title: t('score'),
           dataIndex: 'score',
