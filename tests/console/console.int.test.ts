@@ -267,6 +267,27 @@ describe('the supervision console in Chromium, on the real stack', () => {
     expect(await seriousViolations(p)).toEqual([]);
   });
 
+  it('pages through the orders queue: a page, then the next on request, in ListSupervisionOrders order', async () => {
+    const md = await tokenFor(['supervisor']);
+    const all = await unary<scoring.ListSupervisionOrdersResponse>((cb) =>
+      sys.scoringClient.listSupervisionOrders(
+        scoring.ListSupervisionOrdersRequest.fromPartial({ pageSize: 1000 }),
+        md,
+        cb,
+      ),
+    );
+    expect(all.orders.length).toBeGreaterThan(6);
+    const p = await page();
+    await signIn(p, `${web.url}/orders?pageSize=3`, { role: 'supervisor' });
+    const shown = () =>
+      p
+        .locator('tr[data-order]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-order')));
+    await expect.poll(shown).toEqual(all.orders.slice(0, 3).map((o) => o.orderId));
+    await p.getByRole('button', { name: /加载更多/ }).click();
+    await expect.poll(shown).toEqual(all.orders.slice(0, 6).map((o) => o.orderId));
+  });
+
   it('lists the reconsiderations about an enforcement case and leads to them', async () => {
     const filed = [...year.stream()].flatMap((c) =>
       c.kind?.$case === 'fileReconsideration'

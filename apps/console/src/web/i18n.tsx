@@ -146,6 +146,7 @@ const zh = {
   agencyOverview: '本机关概况',
   myOrders: '本机关督办',
   openOnly: '待处理',
+  loadMore: '加载更多',
 } as const;
 
 export type Key = keyof typeof zh;
@@ -294,6 +295,7 @@ const en: Record<Key, string> = {
   agencyOverview: 'Your agency',
   myOrders: 'Your orders',
   openOnly: 'To handle',
+  loadMore: 'Load more',
 };
 
 /** Names of the contracts' enums and indicators, per language. */

@@ -57,6 +57,9 @@ export function Orders({ me }: { me: Me }) {
   const [agency, setAgency] = useParam('agency');
   const [overdue, setOverdue] = useParam('overdue');
   const [escalated, setEscalated] = useParam('escalated');
+  // Orders per call (the address may ask for fewer); "load more" fetches the next page.
+  const [sizeParam] = useParam('pageSize', '1000');
+  const pageSize = Math.min(1000, Math.max(1, Number(sizeParam) || 1000));
   const [page, setPage] = useState(1);
   const [acting, setActing] = useState<{ kind: 'open' | 'escalate' | 'answer'; order?: Order }>();
   const list = useApi(
@@ -67,10 +70,41 @@ export function Orders({ me }: { me: Me }) {
         agency,
         overdue: overdue === 'true' || undefined,
         escalated: escalated === 'true' || undefined,
-        pageSize: 1000,
+        pageSize,
       }),
-    [status, reason, agency, overdue, escalated],
+    [status, reason, agency, overdue, escalated, pageSize],
   );
+  // Pages after the first, fetched on request: a province's year holds more orders than one page.
+  const [more, setMore] = useState<{ key: string; orders: Order[]; token: string }>({
+    key: '',
+    orders: [],
+    token: '',
+  });
+  const filterKey = JSON.stringify([status, reason, agency, overdue, escalated, pageSize]);
+  const extra = more.key === filterKey ? more : { key: filterKey, orders: [], token: '' };
+  const nextToken = extra.orders.length > 0 ? extra.token : (list.data?.nextPageToken ?? '');
+  const [loadingMore, setLoadingMore] = useState(false);
+  const loadMore = async () => {
+    setLoadingMore(true);
+    try {
+      const page = await get<OrdersPage>('/api/orders', {
+        status,
+        reason,
+        agency,
+        overdue: overdue === 'true' || undefined,
+        escalated: escalated === 'true' || undefined,
+        pageSize,
+        pageToken: nextToken,
+      });
+      setMore({
+        key: filterKey,
+        orders: [...extra.orders, ...(page.orders ?? [])],
+        token: page.nextPageToken ?? '',
+      });
+    } finally {
+      setLoadingMore(false);
+    }
+  };
   const [changed, setChanged] = useState(new Map<string, Order>());
   useLiveUpdates({
     order: (o) => setChanged((m) => new Map(m).set(o.orderId ?? '', o)),
@@ -81,7 +115,7 @@ export function Orders({ me }: { me: Me }) {
     (!agency || o.agencyId === agency) &&
     (overdue !== 'true' || o.overdue === true) &&
     (escalated !== 'true' || o.escalated === true);
-  const base = list.data?.orders ?? [];
+  const base = [...(list.data?.orders ?? []), ...extra.orders];
   const known = new Set(base.map((o) => o.orderId));
   const rows = [
     ...[...changed.values()].filter((o) => !known.has(o.orderId) && matches(o)).reverse(),
@@ -216,6 +250,11 @@ export function Orders({ me }: { me: Me }) {
         }
         pagination={{ current: page, onChange: setPage, pageSize: 20, showSizeChanger: false }}
       />
+      {nextToken && (
+        <Button onClick={() => void loadMore()} loading={loadingMore}>
+          {t('loadMore')}
+        </Button>
+      )}
       {acting && (
         <OrderAction
           kind={acting.kind}
