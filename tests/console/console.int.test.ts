@@ -428,6 +428,133 @@ describe('the supervision console in Chromium, on the real stack', () => {
     expect(cross).toBe(403);
   });
 
+  it('refuses malformed and hostile requests with the rule and field at fault, and loses nothing accepted', async () => {
+    const md = await tokenFor(['supervisor']);
+    let target: intake.CaseView | undefined;
+    for (const id of caseIds) {
+      const c = await unary<intake.GetCaseResponse>((cb) =>
+        sys.intakeClient.getCase({ caseId: id }, md, cb),
+      );
+      if (
+        c.case &&
+        c.case.caseType === 1 &&
+        c.case.status !== intake.CaseStatus.CASE_STATUS_ARCHIVED
+      ) {
+        target = c.case;
+        break;
+      }
+    }
+    const caseId = target?.caseId ?? '';
+    const owner = target?.agencyId ?? '';
+    const other = [...new Set(year.truth.byAgency.keys())].find((a) => a !== owner) ?? '';
+    const supervisor = await page();
+    await signIn(supervisor, web.url, { role: 'supervisor' });
+    type Answer = {
+      status: number;
+      body: { error?: { code?: string; field?: string; grpc?: string }; duplicate?: boolean };
+    };
+    const call = (p: Page, method: string, url: string, body?: string) =>
+      p.evaluate<Answer, { method: string; url: string; body?: string }>(
+        async (r) => {
+          const res = await fetch(r.url, {
+            method: r.method,
+            headers: { 'content-type': 'application/json', 'x-console-request': '1' },
+            body: r.body,
+          });
+          const text = await res.text();
+          let parsed: unknown = {};
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = { text };
+          }
+          return { status: res.status, body: parsed } as Answer;
+        },
+        { method, url, body },
+      );
+    const due = new Date(Date.now() + 10 * 86_400_000).toISOString();
+    const order = {
+      commandId: `outsider-${Date.now()}`,
+      caseId,
+      reason: 'COMPLAINT',
+      note: 'from an outsider test',
+      responseDueAt: due,
+    };
+
+    expect((await fetch(`${web.url}/%E0%A4%A`)).status).toBe(400);
+    expect(await call(supervisor, 'GET', '/api/orders?status=NOPE')).toMatchObject({
+      status: 400,
+      body: { error: { grpc: 'INVALID_ARGUMENT', field: 'status' } },
+    });
+    expect(await call(supervisor, 'GET', '/api/scores?groupBy=NOPE')).toMatchObject({
+      status: 400,
+    });
+    expect(await call(supervisor, 'GET', '/api/statistics?year=abc')).toMatchObject({
+      status: 400,
+      body: { error: { field: 'year' } },
+    });
+    expect(await call(supervisor, 'POST', '/api/orders', 'not json')).toMatchObject({
+      status: 400,
+      body: { error: { field: 'body' } },
+    });
+    expect(
+      await call(
+        supervisor,
+        'POST',
+        '/api/orders',
+        JSON.stringify({ ...order, note: 'x'.repeat(100_000) }),
+      ),
+    ).toMatchObject({ status: 413, body: { error: { code: 'CONSOLE.BODY_TOO_LARGE' } } });
+    expect(
+      await call(supervisor, 'POST', '/api/orders', JSON.stringify({ ...order, commandId: '' })),
+    ).toMatchObject({ status: 400, body: { error: { field: 'commandId' } } });
+    expect(
+      await call(
+        supervisor,
+        'POST',
+        '/api/orders',
+        JSON.stringify({
+          ...order,
+          commandId: `${order.commandId}-past`,
+          responseDueAt: '2000-01-01T00:00:00Z',
+        }),
+      ),
+    ).toMatchObject({
+      status: 400,
+      body: { error: { code: 'ORDER.DUE_BEFORE_OPENED', field: 'response_due_at' } },
+    });
+
+    // Accepted once; the same command again is recognised, not applied twice.
+    const opened = await call(
+      supervisor,
+      'POST',
+      '/api/orders',
+      JSON.stringify({ ...order, orderId: 'SUP-OUTSIDER-1' }),
+    );
+    expect(opened.status).toBe(200);
+    const again = await call(
+      supervisor,
+      'POST',
+      '/api/orders',
+      JSON.stringify({ ...order, orderId: 'SUP-OUTSIDER-1' }),
+    );
+    expect(again).toMatchObject({ status: 200, body: { duplicate: true } });
+
+    // Another agency may not answer it; the owning agency may.
+    const foreign = await page();
+    await signIn(foreign, web.url, { role: 'agency', agency: other });
+    const answer = { commandId: `${order.commandId}-answer`, caseId, answer: 'not ours' };
+    expect(
+      await call(foreign, 'POST', '/api/orders/SUP-OUTSIDER-1/answer', JSON.stringify(answer)),
+    ).toMatchObject({ status: 403, body: { error: { grpc: 'PERMISSION_DENIED' } } });
+    const history = await unary<intake.GetCaseResponse>((cb) =>
+      sys.intakeClient.getCase({ caseId }, md, cb),
+    );
+    expect(history.case?.orders.filter((o) => o.orderId === 'SUP-OUTSIDER-1')).toEqual([
+      expect.objectContaining({ open: true }),
+    ]);
+  });
+
   it('works at tablet width and in English, and can be driven by the keyboard', async () => {
     const p = await page(768, 1024);
     await signIn(p, web.url, { role: 'supervisor' });

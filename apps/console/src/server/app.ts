@@ -135,10 +135,15 @@ export function createConsole(
 
   // The pages: files from the build, and index.html for every page's address.
   app.get('*', async (c) => {
-    const path = normalize(decodeURIComponent(new URL(c.req.url).pathname)).replace(
-      /^(\.\.[/\\])+/,
-      '',
-    );
+    let path: string;
+    try {
+      path = normalize(decodeURIComponent(new URL(c.req.url).pathname)).replace(
+        /^(\.\.[/\\])+/,
+        '',
+      );
+    } catch {
+      return c.text('the address is not valid percent-encoding', 400);
+    }
     const file = join(webRoot, path);
     const serve = async (f: string, cache: string) =>
       new Response(await readFile(f), {
