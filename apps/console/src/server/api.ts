@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { status as grpcStatus, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { hasRole, type Principal } from '@enforcement/auth';
 import { events, intake, reporting, scoring } from '@enforcement/contracts';
@@ -7,6 +8,9 @@ import { apiErrorOf, bearer, unary, type Services } from './services.js';
 import type { Session } from './session.js';
 
 type Env = { Variables: { session: Session; md: Metadata } };
+
+/** The largest request body the API reads (bytes). */
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** Rebuilds take as long as the topic is deep; the console waits for one at most this long (ms). */
 const REBUILD_DEADLINE_MS = 60 * 60_000;
@@ -67,6 +71,25 @@ export function api(
 ) {
   const app = new Hono<Env>();
 
+  // Commands are a few hundred bytes: a larger body is refused before it is read whole.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        c.json(
+          {
+            error: {
+              grpc: 'INVALID_ARGUMENT',
+              code: 'CONSOLE.BODY_TOO_LARGE',
+              field: 'body',
+              message: `body: larger than ${MAX_BODY_BYTES} bytes`,
+            },
+          },
+          413,
+        ),
+    }),
+  );
   app.use('*', async (c, next) => {
     const found = await session(c);
     if (!found)
