@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Metadata, status } from '@grpc/grpc-js';
 import { DEV_AUTH, verifierFrom } from '@enforcement/auth';
 import { createConsole } from './app.js';
+import { serveConsole } from './serve.js';
 import { loadConsoleConfig } from './config.js';
 import { apiErrorOf } from './services.js';
 import { devToken } from './session.js';
@@ -56,6 +57,42 @@ describe('the console backend', () => {
       });
     } finally {
       c.close();
+    }
+  });
+
+  it('tells a page its live feed is down while scoring does not answer, rather than going quiet', async () => {
+    const nowhere = '127.0.0.1:1';
+    const config = loadConsoleConfig({
+      ENFORCEMENT_ENV: 'development',
+      CONSOLE_SIGN_IN: 'development',
+      CONSOLE_PORT: '0',
+      INTAKE_ADDRESS: nowhere,
+      SCORING_ADDRESS: nowhere,
+      REPORTING_ADDRESS: nowhere,
+    });
+    const web = await serveConsole(config);
+    const aborted = new AbortController();
+    try {
+      const token = await devToken(config, { role: 'supervisor' });
+      const res = await fetch(`${web.url}/api/live`, {
+        headers: { cookie: `console_session=${token}` },
+        signal: aborted.signal,
+      });
+      expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      // The first status says the stream is up; then each feed reports it cannot reach scoring.
+      while (!(
+        text.includes('"feed":"orders","up":false') && text.includes('"feed":"scores","up":false')
+      )) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended: ${text}`);
+        text += new TextDecoder().decode(value);
+      }
+      expect(text).toMatch(/event: status/);
+    } finally {
+      aborted.abort();
+      await web.stop();
     }
   });
 
