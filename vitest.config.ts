@@ -24,6 +24,9 @@ export default defineConfig({
           globalSetup: ['./packages/testing/dist/global-setup.js'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
+          // What a page or a projection shows arrives a little after it is
+          // asked for; on a loaded machine, more than a second after.
+          expect: { poll: { timeout: 15_000 } },
           // Two cores: files run two at a time; each isolates itself by
           // unique topic, group and database names.
           maxWorkers: 2,

@@ -389,8 +389,6 @@ describe('the supervision console in Chromium, on the real stack', () => {
     expect(foreign).not.toBe('');
     const p = await page();
     await signIn(p, `${web.url}/orders`, { role: 'agency', agency: mine });
-    await p.locator('.ant-table-tbody').waitFor();
-    const agencies = await p.locator('tr[data-order]').evaluateAll((rows) => rows.length);
     const listed = await unary<scoring.ListSupervisionOrdersResponse>((cb) =>
       sys.scoringClient.listSupervisionOrders(
         scoring.ListSupervisionOrdersRequest.fromPartial({ agencyId: mine, pageSize: 1000 }),
@@ -398,7 +396,10 @@ describe('the supervision console in Chromium, on the real stack', () => {
         cb,
       ),
     );
-    expect(agencies).toBe(Math.min(20, listed.orders.length));
+    // The table is there before its rows: wait for them to arrive.
+    await expect
+      .poll(() => p.locator('tr[data-order]').count())
+      .toBe(Math.min(20, listed.orders.length));
     await expect(p.locator('tbody').innerText()).resolves.not.toMatch(
       new RegExp(
         cases

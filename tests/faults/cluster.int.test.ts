@@ -42,14 +42,13 @@ describe('several instances of every service, a Kafka cluster losing a broker', 
       child.stdout?.resume();
     });
     const outcome = /\[chaos\] (\{"fault":"broker".*\})/.exec(stderr)?.[1];
-    expect(
-      outcome,
-      stderr
-        .split('\n')
-        .filter((l) => l.startsWith('[chaos]'))
-        .join('\n'),
-    ).toBeDefined();
-    expect(JSON.parse(outcome ?? '{}')).toMatchObject({
+    // What the trial said (refusals, the fault's moment), shown with any failure below.
+    const said = stderr
+      .split('\n')
+      .filter((l) => l.startsWith('[chaos]'))
+      .join('\n');
+    expect(outcome, said).toBeDefined();
+    expect(JSON.parse(outcome ?? '{}'), said).toMatchObject({
       acked: true,
       lost: 0,
       doubled: 0,

@@ -392,10 +392,25 @@ describe('restart and rebuild', () => {
       });
       const live = await rollupSnapshot(second.service.runtime.models);
       const supervisor = await tokenFor(['supervisor']);
-      const rebuilt = await unary<scoring.RebuildReadModelsResponse>((cb) =>
-        second.client.rebuildReadModels({}, supervisor, cb),
+      // Two operators asking at once: one rebuild runs, the other is told it is running.
+      const [rebuilt, twice] = await Promise.allSettled([
+        unary<scoring.RebuildReadModelsResponse>((cb) =>
+          second.client.rebuildReadModels({}, supervisor, cb),
+        ),
+        unary<scoring.RebuildReadModelsResponse>((cb) =>
+          second.client.rebuildReadModels({}, supervisor, cb),
+        ),
+      ]).then((r) => [...r].sort((a) => (a.status === 'fulfilled' ? -1 : 1)));
+      expect(twice).toMatchObject({
+        status: 'rejected',
+        reason: {
+          code: status.FAILED_PRECONDITION,
+          details: expect.stringMatching(/being rebuilt/),
+        },
+      });
+      expect(rebuilt?.status === 'fulfilled' && rebuilt.value.eventsApplied).toBeGreaterThanOrEqual(
+        ids.length * 8,
       );
-      expect(rebuilt.eventsApplied).toBeGreaterThanOrEqual(ids.length * 8);
       const fresh = await rollupSnapshot(second.service.runtime.models);
       expect(Object.keys(fresh).length).toBeGreaterThan(0);
       expect(fresh).toEqual(live);

@@ -129,7 +129,8 @@ export class ScoringRuntime {
   private backfilling: Promise<void> | undefined;
   private stopping = false;
   private readonly passes = { lastAt: 0, sent: 0, refused: 0, failed: 0 };
-  private rebuilding: { gen: Generation; startedAt: number } | undefined;
+  /** A rebuild running here: claimed before anything is awaited, so a second call sees it. */
+  private rebuilding: { n: number; startedAt: number; gen?: Generation } | undefined;
   private parkedRead:
     | {
         at: number;
@@ -506,12 +507,16 @@ export class ScoringRuntime {
       throw new DomainError(
         'REBUILD.RUNNING',
         'PRECONDITION',
-        `generation ${this.rebuilding.gen.n} is being rebuilt since ${new Date(this.rebuilding.startedAt).toISOString()}`,
+        `generation ${this.rebuilding.n} is being rebuilt since ${new Date(this.rebuilding.startedAt).toISOString()}`,
       );
-    const next = await this.generation(old.n + 1, true);
-    this.rebuilding = { gen: next, startedAt: Date.now() };
+    const claim: { n: number; startedAt: number; gen?: Generation } = {
+      n: old.n + 1,
+      startedAt: Date.now(),
+    };
+    this.rebuilding = claim;
     try {
-      return await this.fill(old, next, timeoutMs);
+      claim.gen = await this.generation(claim.n, true);
+      return await this.fill(old, claim.gen, timeoutMs);
     } finally {
       this.rebuilding = undefined;
     }
@@ -557,9 +562,11 @@ export class ScoringRuntime {
       ...(r
         ? {
             rebuild: {
-              generation: r.gen.n,
+              generation: r.n,
               startedAt: r.startedAt,
-              eventsApplied: r.gen.consumer.stats.applied + r.gen.consumer.stats.duplicates,
+              eventsApplied: r.gen
+                ? r.gen.consumer.stats.applied + r.gen.consumer.stats.duplicates
+                : 0,
             },
           }
         : {}),
