@@ -576,6 +576,16 @@ describe('the supervision console in Chromium, on the real stack', () => {
     expect(found).toBe(true);
     await p.keyboard.press('Enter');
     await p.waitForURL(/\/rankings/);
+    // Whether the table is still loading or full, a keyboard user can reach
+    // and scroll it: the wide table is a focusable, named region.
     expect(await seriousViolations(p)).toEqual([]);
+    const table = p.getByRole('region', { name: 'Rankings' });
+    await table.locator('tbody tr[data-row-key]').first().waitFor();
+    expect(await seriousViolations(p)).toEqual([]);
+    const scrolls = await table.evaluate((el) => el.scrollWidth > el.clientWidth);
+    expect(scrolls).toBe(true);
+    await table.focus();
+    await p.keyboard.press('ArrowRight');
+    await expect.poll(() => table.evaluate((el) => el.scrollLeft)).toBeGreaterThan(0);
   });
 });

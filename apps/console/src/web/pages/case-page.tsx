@@ -19,6 +19,7 @@ import {
 } from 'antd';
 import { ApiError, get } from '../api.js';
 import { decimal, money, moment, TONE } from '../format.js';
+import { WideTable } from '../table.js';
 import { useI18n } from '../i18n.js';
 import { useLiveUpdates } from '../live.js';
 import { useReference } from '../reference.js';
@@ -182,13 +183,13 @@ export function CasePage({ me }: { me: Me }) {
             }
           >
             {score ? (
-              <Table
+              <WideTable
+                label={t('indicators')}
                 size="small"
                 rowKey="indicator"
                 pagination={false}
                 dataSource={score.indicators ?? []}
                 columns={indicatorColumns}
-                scroll={{ x: true }}
               />
             ) : (
               <Empty description={t('notScored')} />

@@ -10,13 +10,13 @@ import {
   Row,
   Space,
   Statistic,
-  Table,
   Tag,
   Typography,
 } from 'antd';
 import { get, post } from '../api.js';
 import { count, moment, TONE } from '../format.js';
 import { numeric } from '../columns.js';
+import { WideTable } from '../table.js';
 import { useI18n } from '../i18n.js';
 import { useReference } from '../reference.js';
 import type { Operations as Ops } from '../types.js';
@@ -110,13 +110,13 @@ export function Operations() {
           </Button>
         }
       >
-        <Table
+        <WideTable
+          label={t('parked')}
           size="small"
           rowKey="caseId"
           pagination={false}
           dataSource={p?.parked ?? []}
           locale={{ emptyText: t('none') }}
-          scroll={{ x: true }}
           columns={[
             {
               title: t('caseId'),
@@ -156,12 +156,12 @@ export function Operations() {
             {(p?.partitions ?? []).map((x) => `${x.partition ?? 0}:${x.lag ?? 0}`).join(' ')}
           </Descriptions.Item>
         </Descriptions>
-        <Table
+        <WideTable
+          label={t('rules')}
           size="small"
           rowKey="agencyId"
           pagination={false}
           dataSource={r?.agencies ?? []}
-          scroll={{ x: true }}
           columns={[
             { title: t('agency'), dataIndex: 'agencyId', render: (a: string) => agencyName(a) },
             { title: t('judgedUpTo'), dataIndex: 'judgedUpTo', render: (v: string) => moment(v) },

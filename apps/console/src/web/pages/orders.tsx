@@ -11,13 +11,13 @@ import {
   Modal,
   Select,
   Space,
-  Table,
   Tag,
   Typography,
 } from 'antd';
 import dayjs, { type Dayjs } from 'dayjs';
 import { get, post } from '../api.js';
 import { moment, ZONE, TONE } from '../format.js';
+import { WideTable } from '../table.js';
 import { useI18n } from '../i18n.js';
 import { useLiveUpdates } from '../live.js';
 import { useReference } from '../reference.js';
@@ -235,13 +235,13 @@ export function Orders({ me }: { me: Me }) {
         </Checkbox>
       </Space>
       {list.error && <Alert type="error" title={list.error.message} />}
-      <Table
+      <WideTable
+        label={t('orders')}
         size="small"
         rowKey="orderId"
         loading={list.loading}
         dataSource={rows}
         columns={columns}
-        scroll={{ x: true }}
         onRow={(o) =>
           ({
             'data-order': o.orderId,

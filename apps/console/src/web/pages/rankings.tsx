@@ -1,8 +1,9 @@
 import { Link } from 'react-router-dom';
-import { Alert, Breadcrumb, Button, Select, Space, Switch, Table, Tag, Typography } from 'antd';
+import { Alert, Breadcrumb, Button, Select, Space, Switch, Tag, Typography } from 'antd';
 import { count, decimal, moment, money, percent, TONE } from '../format.js';
 import { get } from '../api.js';
 import { numeric } from '../columns.js';
+import { WideTable } from '../table.js';
 import { useI18n } from '../i18n.js';
 import { useReference } from '../reference.js';
 import type {
@@ -177,13 +178,13 @@ export function Rankings({ me }: { me: Me }) {
       ) : (
         <>
           {list.error && <Alert type="error" title={list.error.message} />}
-          <Table
+          <WideTable
+            label={t('rankings')}
             size="small"
             rowKey="key"
             loading={list.loading}
             dataSource={list.data?.rows ?? []}
             columns={columns}
-            scroll={{ x: true }}
             pagination={{ pageSize: 20, showSizeChanger: false }}
           />
         </>
@@ -216,12 +217,12 @@ function DistrictAgencies({
     (a, b) => (b.meanScore ?? 0) - (a.meanScore ?? 0) || (a.key ?? '').localeCompare(b.key ?? ''),
   );
   return (
-    <Table
+    <WideTable
+      label={t('agency')}
       size="small"
       rowKey="key"
       loading={figures.loading}
       dataSource={rows}
-      scroll={{ x: true }}
       pagination={{ pageSize: 20, showSizeChanger: false }}
       columns={[
         {
@@ -268,12 +269,12 @@ function OfficerCases({
   );
   if (list.error) return <Alert type="error" title={list.error.message} />;
   return (
-    <Table
+    <WideTable
+      label={t('caseId')}
       size="small"
       rowKey="caseId"
       loading={list.loading}
       dataSource={list.data?.cases ?? []}
-      scroll={{ x: true }}
       pagination={{ pageSize: 20, showSizeChanger: false }}
       columns={[
         {
