@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
 import { type events } from '@enforcement/contracts';
+import { partitionOfKey } from '@enforcement/messaging';
 import { DISTRICTS } from '@enforcement/reference-data';
 import { AGENCIES } from './workload.js';
 import {
@@ -125,9 +126,12 @@ export async function loadQueryFixture(
   db: string,
   n: number,
   buckets = 64,
+  /** The case-events topic's partitions (scoring's own topic has 12). */
+  partitions = 12,
 ): Promise<{ db: string; caseIds: string[] }> {
   const client = await MongoClient.connect(uri);
-  const models = new ReadModels(client.db(db), 'g1_', buckets);
+  const partitionOf = (caseId: string) => partitionOfKey(caseId, partitions);
+  const models = new ReadModels(client.db(db), 'g1_', buckets, partitionOf);
   await models.init();
   await client
     .db(db)
@@ -137,11 +141,6 @@ export async function loadQueryFixture(
       { $set: { generation: 1, format: READ_MODEL_FORMAT } },
       { upsert: true },
     );
-  // A query fixture: the rules are off while it is queried, so it has no timers to backfill.
-  await client
-    .db(db)
-    .collection('meta')
-    .updateOne({ _id: 'timers.g1' as never }, { $set: { generation: 1 } }, { upsert: true });
   const pages = new Map<
     string,
     {
@@ -152,11 +151,16 @@ export async function loadQueryFixture(
     }
   >();
   const caseIds: string[] = [];
-  const batch: Parameters<typeof models.insertCases>[0][number][] = [];
+  const batch: Parameters<typeof models.writeCases>[1][number][] = [];
   const flat: object[] = [];
   const flush = async (force: boolean) => {
-    // As the projection stores them: one insert per bucket.
-    if (force || batch.length >= 2000) await models.insertCases(batch.splice(0));
+    if (force || batch.length >= 2000) {
+      // As each partition's consumer packs them: its cases in pages, in arrival order.
+      const byPartition = new Map<number, typeof batch>();
+      for (const d of batch.splice(0))
+        byPartition.set(partitionOf(d._id), [...(byPartition.get(partitionOf(d._id)) ?? []), d]);
+      for (const [partition, list] of byPartition) await models.writeCases(partition, list);
+    }
     if (force || flat.length >= 2000) {
       if (flat.length)
         await client

@@ -93,3 +93,54 @@ describe('loading a past year: the rules judge by the event time applied (RULES_
     expect(denied).toBe(status_.PERMISSION_DENIED);
   });
 });
+
+describe('the rules follow the stream, not only their ticker', () => {
+  let sys: System;
+  let agency: Metadata;
+  let supervisor: Metadata;
+  beforeAll(async () => {
+    // A ticker that would not run within the test: every pass below is one the stream asked for.
+    sys = await startSystem({ scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '600000' } });
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+    supervisor = await tokenFor(['supervisor']);
+  });
+  afterAll(() => sys?.stop());
+
+  it('opens the orders a history makes due as soon as it is applied, then escalates them, without waiting for a tick', async () => {
+    const caseId = uniqueName('follow');
+    const registeredAt = new Date('2021-01-04T02:00:00Z');
+    const l = loop(caseId, registeredAt);
+    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
+    const june = new Date('2021-06-01T02:00:00Z');
+    await unary((cb) =>
+      sys.intakeClient.dispatchCase(
+        {
+          ...l.dispatch,
+          meta: { ...l.dispatch.meta, occurredAt: june },
+        } as intake.DispatchCaseRequest,
+        agency,
+        cb,
+      ),
+    );
+    const supervision = await eventually(
+      async () => {
+        const history = (
+          await unary<intake.GetCaseResponse>((cb) =>
+            sys.intakeClient.getCase({ caseId }, supervisor, cb),
+          )
+        ).history;
+        const found = history.flatMap((e) =>
+          e.payload?.$case === 'supervisionOrderOpened' ||
+          e.payload?.$case === 'supervisionOrderEscalated'
+            ? [e.payload.$case]
+            : [],
+        );
+        // The orders come in one pass; their escalations were judged with them.
+        return found.length === 6 ? found : undefined;
+      },
+      { what: 'the deadline orders and their escalations', timeoutMs: 30_000 },
+    );
+    expect(supervision.filter((c) => c === 'supervisionOrderOpened')).toHaveLength(2);
+    expect(supervision.filter((c) => c === 'supervisionOrderEscalated')).toHaveLength(4);
+  });
+});

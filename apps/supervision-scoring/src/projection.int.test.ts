@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
-import { MongoClient } from 'mongodb';
 import { events, scoring } from '@enforcement/contracts';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { unpackPage, type ReadModels } from './adapters/mongo/read-models.js';
@@ -89,32 +88,6 @@ describe('scoring projection on the real stack', () => {
     expect(list.rows).toEqual([
       expect.objectContaining({ key: `ag-${caseId}`, cases: 1, meanScore: 100, rank: 1 }),
     ]);
-  });
-
-  it('gives read models projected before rule timers existed their timers, once, at the next start', async () => {
-    const caseId = uniqueName('timer');
-    await publish(svc.topics.caseEvents, caseEvents({ caseId, agencyId: `ag-${caseId}` }));
-    await eventually(() => scored(svc.service.runtime.models, [caseId]), { what: 'score' });
-    // findOne answers null for no document: undefined makes `eventually` wait.
-    const timers = async () =>
-      (await svc.service.runtime.models.timers.findOne({ _id: caseId })) ?? undefined;
-    // Concluded and not yet evaluated: the rules have its evaluation to record.
-    const due = await eventually(timers, { what: 'its timer' });
-    // As a store projected by an earlier version would be: records without a
-    // timer, no timer documents, no mark that they were made.
-    const models = svc.service.runtime.models;
-    await models.cases.for(caseId).updateOne({ _id: caseId }, { $unset: { timer: '' } });
-    await models.timers.deleteMany({});
-    const db = svc.db;
-    await svc.stop();
-    const mongo = await MongoClient.connect(stack().mongoUri);
-    await mongo
-      .db(db)
-      .collection('meta')
-      .deleteOne({ _id: 'timers.g1' as never });
-    await mongo.close();
-    svc = await startScoring({ db, topics: svc.topics });
-    expect(await eventually(timers, { what: 'the timer back' })).toEqual(due);
   });
 
   it('ranks groups, pages through them, and confines an agency to its own rows', async () => {

@@ -5,13 +5,13 @@ import { DomainError } from '@enforcement/errors';
 import { events } from '@enforcement/contracts';
 import type { KafkaScoreHub } from './adapters/kafka/score-hub.js';
 import { KafkaDeadLetters, ProjectionConsumer } from './adapters/kafka/projection-consumer.js';
-import { CaseConflict, ReadModels } from './adapters/mongo/read-models.js';
-import type { Clock, History, IntakeCommands, ScoreSink } from './application/ports.js';
+import { CaseConflict, ReadModels, type DueCase } from './adapters/mongo/read-models.js';
+import type { CaseRecord, Clock, History, IntakeCommands, ScoreSink } from './application/ports.js';
 import { feedOf, Projector } from './application/projector.js';
 import type { RollupRow, ScoreReader } from './application/queries.js';
 import { runRules, type SentAction } from './application/rule-runner.js';
 import { feedWatermarks, FeedClock, type PartitionEnd } from './application/watermark.js';
-import { nextActionAt, type RuleConfig } from './domain/rules.js';
+import type { RuleConfig } from './domain/rules.js';
 import type { ScoringModel } from './domain/scoring-model.js';
 import type { GroupBy } from './domain/rollups.js';
 
@@ -46,12 +46,13 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 3 stores
- * case records and rollup pages as JSON blobs under the fields writes filter
- * on; 2 kept rollups in pages per listing and writer, nested; 1 a document
+ * The layout of the read models this version writes and reads: 4 packs
+ * case records into pages per partition, with the rules' timers in them; 3
+ * stored a document per case and one per timer, case records and rollup
+ * pages as JSON blobs under the fields writes filter on; 2 kept rollups in pages per listing and writer, nested; 1 a document
  * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 3;
+export const READ_MODEL_FORMAT = 4;
 
 interface MetaDoc {
   _id: string;
@@ -111,6 +112,14 @@ const PARKED_TTL_MS = 5_000;
 const CASE_TYPE = events.CaseType;
 const OFFSETS_DEADLINE_MS = 10_000;
 const PASS_DEADLINE_MS = 120_000;
+/**
+ * The shortest time between the end of a pass and a pass the stream asked
+ * for (a batch that raised the clock, or a pass whose actions will come
+ * back): the rules follow the stream within about this, not a whole tick.
+ */
+const FOLLOW_GAP_MS = 500;
+/** How long a release asked of another instance is waited for. */
+const RELEASE_WAIT_MS = 15_000;
 
 /**
  * The running projection: one generation of read models fed by one consumer
@@ -122,11 +131,14 @@ export class ScoringRuntime {
   private gen: Generation | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private ticking: Promise<number> | undefined;
+  /** A pass the stream asked for, waiting for its gap; and whether one was asked for during a pass. */
+  private following: NodeJS.Timeout | undefined;
+  private followAsked = false;
+  private lastPassEnd = 0;
   private admin: Promise<Admin> | undefined;
   /** Rule actions sent and not yet seen back (command id → until when). */
   private readonly sent = new Map<string, SentAction>();
   private lastClock: RulesClockState | undefined;
-  private backfilling: Promise<void> | undefined;
   private stopping = false;
   private readonly passes = { lastAt: 0, sent: 0, refused: 0, failed: 0 };
   /** A rebuild running here: claimed before anything is awaited, so a second call sees it. */
@@ -185,17 +197,15 @@ export class ScoringRuntime {
   }
 
   private async generation(n: number, fromBeginning: boolean): Promise<Generation> {
-    const models = new ReadModels(this.o.db, `g${n}_`, this.o.buckets);
+    const holder: { gen?: Generation; consumer?: ProjectionConsumer } = {};
+    const partitionOf = (caseId: string) => {
+      if (!holder.consumer) throw new Error('projection consumer not created');
+      return holder.consumer.partitionOf(caseId);
+    };
+    const models = new ReadModels(this.o.db, `g${n}_`, this.o.buckets, partitionOf);
     await models.init();
     const clock = new FeedClock();
-    if (!fromBeginning) {
-      await this.restoreClock(clock, n);
-      // In the background: a large store takes a while, and queries need not wait.
-      this.backfilling = this.backfillTimers(models, n).catch((e: unknown) =>
-        this.o.log('rule timers not backfilled; retried at the next start', e),
-      );
-    }
-    const holder: { gen?: Generation; consumer?: ProjectionConsumer } = {};
+    if (!fromBeginning) await this.restoreClock(clock, n);
     const sink: ScoreSink = {
       changed: (v, s) => holder.gen?.active && this.hub.changed(v, s),
       ordersChanged: (caseId, agencyId, orders) =>
@@ -209,12 +219,10 @@ export class ScoringRuntime {
       history: this.o.intake,
       isConflict: (e) => e instanceof CaseConflict,
       rules: this.o.rules,
-      partitionOf: (caseId) => {
-        if (!holder.consumer) throw new Error('projection consumer not created');
-        return holder.consumer.partitionOf(caseId);
-      },
+      partitionOf,
       progress: async (partition, feeds) => {
         clock.note(partition, feeds);
+        if (holder.gen?.active) this.follow();
         // Each partition's times in a record of its own, written by the one
         // consumer applying it (see FeedClock.raiseOwn).
         const raise = () =>
@@ -238,19 +246,6 @@ export class ScoringRuntime {
     holder.consumer = consumer;
     holder.gen = { n, models, projector, consumer, clock, active: false };
     return holder.gen;
-  }
-
-  /** Read models projected before the rules kept timers get them, once. */
-  private async backfillTimers(models: ReadModels, n: number): Promise<void> {
-    const flag = `timers.g${n}`;
-    if (await this.meta.findOne({ _id: flag })) return;
-    const written = await models.backfillTimers(
-      (rec) => nextActionAt(rec.view, this.o.rules, this.o.model) ?? null,
-      () => this.stopping,
-    );
-    if (written === undefined) return; // stopped: the next start does it again
-    await this.meta.updateOne({ _id: flag }, { $set: { generation: n } }, { upsert: true });
-    if (written > 0) this.o.log(`rule timers written for ${written} cases projected before timers`);
   }
 
   /**
@@ -365,10 +360,38 @@ export class ScoringRuntime {
         };
         const until = Math.min(wall, Math.max(...feeds.values()) - lateness);
         if (!Number.isFinite(until)) return 0;
+        // The due cases of this instance's partitions, read once a pass and handed out a page at a time.
+        let due: Promise<DueCase[]> | undefined;
+        const records = new Map<string, CaseRecord>();
         const r = await runRules({
-          timers: (to, limit, after) => gen.models.dueTimers(to, limit, after),
-          cases: async (ids) => gen.models.getCases(ids),
-          mend: (caseId, seen, at) => gen.models.mendTimer(caseId, seen, at),
+          timers: async (to, limit, after) => {
+            due ??= gen.models.dueCases(to, gen.consumer.ownedPartitions);
+            const list = await due;
+            const from = after
+              ? list.findIndex(
+                  (d) =>
+                    d.at > after.at.getTime() ||
+                    (d.at === after.at.getTime() && d.record._id > after.id),
+                )
+              : 0;
+            if (from < 0) return [];
+            return list.slice(from, from + limit).map((d) => {
+              records.set(d.record._id, d.record);
+              return {
+                _id: d.record._id,
+                agencyId: d.record.view.agencyId,
+                nextAt: new Date(d.at),
+                version: d.record.view.version,
+              };
+            });
+          },
+          cases: async (ids) =>
+            new Map(
+              ids.flatMap((id) => {
+                const rec = records.get(id);
+                return rec ? [[id, rec] as const] : [];
+              }),
+            ),
           // Each case judged by the instance applying its partition (the
           // others would only send intake the same actions again).
           owns: (caseId) => gen.consumer.owns(caseId),
@@ -382,6 +405,9 @@ export class ScoringRuntime {
           log: this.o.log,
         });
         this.passes.lastAt = wall;
+        // What it sent comes back through the projection, and may make the
+        // case's next action due (an evaluation after the last order's answer).
+        if (r.sent > 0) this.followAsked = true;
         this.passes.sent += r.sent;
         this.passes.refused += r.refused;
         this.passes.failed += r.failed;
@@ -407,9 +433,36 @@ export class ScoringRuntime {
     const ticking = bounded.finally(() => {
       clearTimeout(timer);
       this.ticking = undefined;
+      this.lastPassEnd = Date.now();
+      if (this.followAsked) this.follow();
     });
     this.ticking = ticking;
     return ticking;
+  }
+
+  /**
+   * Asks for a pass soon: the projection raised the rules' clock, or a pass
+   * sent actions. Passes stay at least FOLLOW_GAP_MS apart (each reads the
+   * offsets and the due timers), and one asked for during a pass runs after
+   * it; the ticker still runs a pass every tick when the stream is quiet.
+   */
+  private follow(): void {
+    if (this.o.tickMs <= 0 || this.stopping) return;
+    if (this.ticking) {
+      this.followAsked = true;
+      return;
+    }
+    if (this.following) return;
+    this.followAsked = false;
+    const wait = Math.max(
+      0,
+      this.lastPassEnd + Math.min(FOLLOW_GAP_MS, this.o.tickMs) - Date.now(),
+    );
+    this.following = setTimeout(() => {
+      this.following = undefined;
+      void this.tick();
+    }, wait);
+    this.following.unref();
   }
 
   /** Where the rules stand, per agency: judged up to when, and how many cases have an action due not in their history yet. */
@@ -418,19 +471,21 @@ export class ScoringRuntime {
     const wall = this.o.clock.now().getTime();
     const lateness = this.o.lateness ?? 0;
     const suffix = `|${CASE_TYPE.CASE_TYPE_ENFORCEMENT}`;
-    const agencies = await Promise.all(
-      [...feeds]
-        .filter(([feed]) => feed.endsWith(suffix))
-        .map(async ([feed, t]) => {
-          const agencyId = feed.slice(0, -suffix.length);
-          const judgedUpTo = Math.min(wall, t - lateness);
-          const casesDue = await this.current().models.timers.countDocuments({
-            agencyId,
-            nextAt: { $lte: new Date(judgedUpTo) },
-          });
-          return { agencyId, judgedUpTo, casesDue };
-        }),
+    const judged = [...feeds]
+      .filter(([feed]) => feed.endsWith(suffix))
+      .map(([feed, t]) => ({
+        agencyId: feed.slice(0, -suffix.length),
+        judgedUpTo: Math.min(wall, t - lateness),
+      }));
+    // Every partition's cases, whichever instance judges them.
+    const due = await this.current().models.dueCases(
+      Math.max(...judged.map((j) => j.judgedUpTo), -Infinity),
     );
+    const agencies = judged.map((j) => ({
+      ...j,
+      casesDue: due.filter((d) => d.record.view.agencyId === j.agencyId && d.at <= j.judgedUpTo)
+        .length,
+    }));
     return {
       clock: this.o.ruleClock,
       agencies: agencies.sort((a, b) => a.agencyId.localeCompare(b.agencyId)),
@@ -494,10 +549,37 @@ export class ScoringRuntime {
     return this.current().consumer;
   }
 
-  release(caseId: string): Promise<number> {
+  /**
+   * Releases a parked case. Only the consumer of its partition writes its
+   * record, so an instance that does not apply that partition leaves the
+   * release for the one that does, and waits for it.
+   */
+  async release(caseId: string): Promise<number> {
     // The next status reads the parked cases again, without the released one.
     this.parkedRead = undefined;
-    return this.current().projector.release(caseId);
+    const gen = this.current();
+    if (gen.consumer.owns(caseId)) return gen.projector.release(caseId);
+    const before = await gen.models.getCase(caseId);
+    if (!before?.parked) return 0;
+    await gen.models.requestCorrections([
+      {
+        _id: `release/${caseId}`,
+        target: caseId,
+        partition: gen.consumer.partitionOf(caseId),
+        release: true,
+      },
+    ]);
+    const deadline = Date.now() + RELEASE_WAIT_MS;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = await gen.models.getCase(caseId);
+      if (now && !now.parked) return before.held.length;
+    }
+    throw new DomainError(
+      'RELEASE.PENDING',
+      'PRECONDITION',
+      `case ${caseId}: the instance applying its partition has not released it within ${RELEASE_WAIT_MS} ms; the release stays asked for and is applied when that instance runs`,
+    );
   }
 
   /** Replays the whole topic into the next generation, then switches to it. */
@@ -556,7 +638,7 @@ export class ScoringRuntime {
         agencyId: c.view.agencyId,
         reason: c.parkReason,
         heldEvents: c.held.length,
-        parkedAt: c.updatedAt,
+        parkedAt: c.updatedAt ?? new Date(0),
       })),
       parkedTotal: parked.total,
       ...(r
@@ -619,8 +701,8 @@ export class ScoringRuntime {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.ticker) clearInterval(this.ticker);
+    clearTimeout(this.following);
     await this.ticking;
-    await this.backfilling;
     await this.gen?.consumer.stop();
     const admin = this.admin;
     this.admin = undefined;

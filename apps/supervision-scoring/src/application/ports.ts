@@ -18,17 +18,28 @@ export interface CaseRecord {
   held: string[];
   /** When the supervision rules next have something to do on the case (ms); null: nothing. */
   timer?: number | null;
+  /** The page that holds the record (set by the store; absent: not stored yet). */
+  page?: string;
+  /** When the record was last written. */
+  updatedAt?: Date;
 }
 
 /** Where projections live; the MongoDB adapter implements it. */
 export interface ProjectionStore {
-  getCase(caseId: string): Promise<CaseRecord | null>;
   /** The stored records of these cases; absent ones are left out. */
   getCases(caseIds: readonly string[]): Promise<Map<string, CaseRecord>>;
-  /** Stores records that did not exist; throws a conflict error when one does by now. */
-  insertCases(docs: readonly CaseRecord[]): Promise<CaseRecord[]>;
-  /** Throws a conflict error when the record changed since it was read. */
-  saveCase(doc: CaseRecord & { updatedAt?: Date }): Promise<CaseRecord>;
+  /**
+   * The records of these cases of a partition, as its writer holds them
+   * (the one consumer of the partition); absent ones are left out.
+   */
+  casesForWrite(partition: number, caseIds: readonly string[]): Promise<Map<string, CaseRecord>>;
+  /**
+   * Writes a partition's changed records, together; throws a conflict error
+   * when what they were read from changed meanwhile (and forgets what it held).
+   */
+  writeCases(partition: number, records: readonly CaseRecord[]): Promise<void>;
+  /** Whatever the store holds for the writer may be stale: read again. */
+  forget(): void;
   /** These rollup pages as stored; absent ones are left out. */
   rollupPages(ids: readonly { id: string; listKey: string }[]): Promise<Map<string, RollupPage>>;
   /**
@@ -38,10 +49,6 @@ export interface ProjectionStore {
    */
   writeRollupPages(writes: readonly RollupPageWrite[]): Promise<void>;
   upsertOrders(caseId: string, agencyId: string, orders: readonly OrderView[]): Promise<void>;
-  /** Indexes each case under the time its next rule action falls due; null removes it. */
-  setTimers(
-    timers: readonly { caseId: string; agencyId: string; at: number | null; version: number }[],
-  ): Promise<void>;
   /** Leaves corrections for the partitions that own their cases (idempotent, by review id). */
   requestCorrections(requests: readonly CorrectionRequest[]): Promise<void>;
   /** The corrections waiting for this partition's consumer. */
@@ -61,6 +68,11 @@ export interface CorrectionRequest {
   readonly target: string;
   /** The case-events partition the target's events go to. */
   readonly partition: number;
+  /**
+   * Not a correction: a release of the parked target, asked of an instance
+   * that does not apply its partition (`_id` is `release/<case id>`).
+   */
+  readonly release?: boolean;
 }
 
 /**

@@ -83,10 +83,10 @@ function decode(value: Buffer | null): events.CaseEvent {
 /**
  * One batch of messages from one partition (or one release), applied in
  * memory and then written: rollup shares first (each once, with the offset
- * it reached), then the orders and the rules' timers derived from the
- * cases, then the case records. A crash between the writes replays the batch: records
- * not written yet are applied again, and shares skip the offsets they
- * already hold.
+ * it reached), then the orders derived from the cases, then the case
+ * records with their rules' timers, packed in the partition's pages. A
+ * crash between the writes replays the batch: records not written yet are
+ * applied again, and shares skip the offsets they already hold.
  */
 class Batch {
   private readonly records = new Map<string, CaseRecord>();
@@ -99,10 +99,6 @@ class Batch {
   private readonly orders = new Map<string, { agencyId: string; orders: OrderView[] }>();
   /** Per case, the orders this chunk opened or changed, for live watchers. */
   private readonly movedOrders = new Map<string, { agencyId: string; orders: OrderView[] }>();
-  private readonly timers = new Map<
-    string,
-    { agencyId: string; at: number | null; version: number }
-  >();
   /** Corrections this batch's reviews made, for the partitions owning the corrected cases. */
   private readonly requests: CorrectionRequest[] = [];
   /** Requests this batch applied: removed once its records are written. */
@@ -115,20 +111,23 @@ class Batch {
     private readonly p: Projector,
     private readonly deps: ProjectorDeps,
     private readonly guard: string,
+    /** The partition whose cases the batch writes (a release: its case's). */
+    private readonly partition: number,
   ) {}
 
   private async record(caseId: string): Promise<CaseRecord> {
     const have = this.records.get(caseId);
     if (have) return have;
-    const loaded = (await this.p.load(caseId)) ?? fresh(caseId);
-    this.records.set(caseId, loaded);
-    return loaded;
+    await this.prefetch([caseId]);
+    return this.records.get(caseId) ?? fresh(caseId);
   }
 
-  /** Loads, in one round, the records of these cases that are neither in the batch nor cached. */
+  /** Loads, in one round, the records of these cases that are not in the batch yet. */
   async prefetch(caseIds: Iterable<string>): Promise<void> {
     const missing = [...new Set(caseIds)].filter((id) => !this.records.has(id));
-    for (const [id, rec] of await this.p.loadMany(missing)) this.records.set(id, rec);
+    if (missing.length === 0) return;
+    const stored = await this.deps.store.casesForWrite(this.partition, missing);
+    for (const id of missing) this.records.set(id, stored.get(id) ?? fresh(id));
   }
 
   private put(rec: CaseRecord): void {
@@ -278,8 +277,6 @@ class Batch {
         orders: [...known.filter((o) => !ids.has(o.orderId)), ...moved],
       });
     }
-    if (timer !== (rec.timer ?? null))
-      this.timers.set(view.caseId, { agencyId: view.agencyId, at: timer, version: view.version });
     if (score && JSON.stringify(score) !== JSON.stringify(rec.score))
       this.scores.set(view.caseId, [view, score]);
     return 'applied';
@@ -314,14 +311,13 @@ class Batch {
     // must not leave the order list or the rules' timer behind it.
     await settled([
       ...[...this.orders].map(([caseId, o]) => store.upsertOrders(caseId, o.agencyId, o.orders)),
-      store.setTimers([...this.timers].map(([caseId, t]) => ({ caseId, ...t }))),
       ...(this.requests.length > 0 ? [store.requestCorrections(this.requests)] : []),
     ]);
-    const dirty = [...this.dirty].map((id) => this.records.get(id) ?? fresh(id));
-    await settled([
-      this.p.insertNew(dirty.filter((r) => r.rev === 0)),
-      ...dirty.filter((r) => r.rev > 0).map((r) => this.p.save(r)),
-    ]);
+    // The rules' timers are in the records, written with them.
+    await store.writeCases(
+      this.partition,
+      [...this.dirty].map((id) => this.records.get(id) ?? fresh(id)),
+    );
     if (this.corrected.length > 0) await store.correctionsDone(this.corrected);
     for (const [view, score] of this.scores.values()) sink.changed(view, score);
     for (const [caseId, o] of this.movedOrders) sink.ordersChanged(caseId, o.agencyId, o.orders);
@@ -337,15 +333,7 @@ class Batch {
  * at a time, so a busy case or rollup is written once per batch.
  */
 export class Projector {
-  private readonly locks = new KeyedLock();
   private readonly partitions = new KeyedLock();
-  /**
-   * Recently written case records, and the offset each rollup share holds.
-   * A partition has one consumer, so this process is the only writer of its
-   * cases and shares and its copies are current; after a rebalance they are
-   * dropped (`forget`), and a stale record fails the store's revision check.
-   */
-  private readonly cache = new Map<string, CaseRecord>();
   /** Rollup pages this process wrote or read lately (it is their only writer while it holds their partition). */
   private readonly knownPages = new Map<string, RollupPage>();
   /** Pages found missing: new ones this process will create. */
@@ -353,69 +341,8 @@ export class Projector {
 
   constructor(
     private readonly deps: ProjectorDeps,
-    private readonly cacheSize = 5_000,
     private readonly pageCacheSize = 2_000,
   ) {}
-
-  async load(caseId: string): Promise<CaseRecord | null> {
-    const hit = this.cache.get(caseId);
-    if (hit) {
-      this.cache.delete(caseId);
-      this.cache.set(caseId, hit);
-      return hit;
-    }
-    return this.deps.store.getCase(caseId);
-  }
-
-  /** Every case's record: cached, stored, or new (revision 0). */
-  async loadMany(caseIds: readonly string[]): Promise<Map<string, CaseRecord>> {
-    const out = new Map<string, CaseRecord>();
-    const unknown: string[] = [];
-    for (const id of caseIds) {
-      const hit = this.cache.get(id);
-      if (hit) out.set(id, hit);
-      else unknown.push(id);
-    }
-    if (unknown.length === 0) return out;
-    const stored = await this.deps.store.getCases(unknown);
-    for (const id of unknown) out.set(id, stored.get(id) ?? fresh(id));
-    return out;
-  }
-
-  /** Stores records seen for the first time, together. */
-  async insertNew(docs: readonly CaseRecord[]): Promise<void> {
-    if (docs.length === 0) return;
-    try {
-      for (const saved of await this.deps.store.insertCases(docs)) this.remember(saved);
-    } catch (e) {
-      for (const d of docs) this.cache.delete(d._id);
-      throw e;
-    }
-  }
-
-  private remember(saved: CaseRecord): void {
-    this.cache.delete(saved._id);
-    this.cache.set(saved._id, saved);
-    if (this.cache.size > this.cacheSize) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
-  }
-
-  save(doc: CaseRecord): Promise<CaseRecord> {
-    // Two partitions' batches of this process may both touch a case (a
-    // correction); FerretDB does not isolate concurrent updates, so they take turns.
-    return this.locks.run(doc._id, async () => {
-      try {
-        const saved = await this.deps.store.saveCase(doc);
-        this.remember(saved);
-        return saved;
-      } catch (e) {
-        this.cache.delete(doc._id);
-        throw e;
-      }
-    });
-  }
 
   /** Rollup pages as stored: known ones from memory, the rest read together. */
   async pages(ids: readonly { id: string; listKey: string }[]): Promise<Map<string, RollupPage>> {
@@ -450,7 +377,7 @@ export class Projector {
 
   /** Partitions moved: what this process knew about them may be stale. */
   forget(): void {
-    this.cache.clear();
+    this.deps.store.forget();
     this.knownPages.clear();
     this.absentPages.clear();
   }
@@ -464,9 +391,12 @@ export class Projector {
   handleBatch(partition: number, messages: readonly Delivered[]): Promise<Outcome[]> {
     return this.partitions.run(String(partition), async () => {
       let written: Batch | undefined;
-      const outcomes = await this.withRetry(`p${partition}`, async (batch) => {
+      let releases: CorrectionRequest[] = [];
+      const outcomes = await this.withRetry(`p${partition}`, partition, async (batch) => {
         written = batch;
-        const corrections = await this.deps.store.correctionsFor(partition);
+        const requests = await this.deps.store.correctionsFor(partition);
+        releases = requests.filter((r) => r.release);
+        const corrections = requests.filter((r) => !r.release);
         await batch.prefetch([
           ...corrections.map((c) => c.target),
           ...messages.flatMap((m) => (m.key ? [m.key] : [])),
@@ -477,6 +407,11 @@ export class Projector {
         return out;
       });
       if (written && written.feeds.size > 0) await this.deps.progress?.(partition, written.feeds);
+      // Releases another instance was asked for: this one applies the partition.
+      for (const r of releases) {
+        await this.releaseHere(r.target);
+        await this.deps.store.correctionsDone([r._id]);
+      }
       return outcomes;
     });
   }
@@ -486,22 +421,32 @@ export class Projector {
     return outcome ?? 'duplicate';
   }
 
-  /** Un-parks a case and applies what was held, filling any gap from intake's history. */
-  async release(caseId: string): Promise<number> {
+  /**
+   * Un-parks a case and applies what was held, filling any gap from intake's
+   * history; in turn with its partition's batches, as their only writer does.
+   */
+  release(caseId: string): Promise<number> {
+    return this.partitions.run(String(this.deps.partitionOf(caseId)), () =>
+      this.releaseHere(caseId),
+    );
+  }
+
+  private async releaseHere(caseId: string): Promise<number> {
+    const partition = this.deps.partitionOf(caseId);
     // Released messages lost their place in the partition: guard them per case, in release order.
     const guard = `release-${caseId}`;
     let seq = Date.now() * 1000;
-    const outcomes = await this.withRetry(guard, async (batch) => {
+    const outcomes = await this.withRetry(guard, partition, async (batch) => {
       const out: Outcome[] = [];
       for (const b64 of await batch.unpark(caseId))
         out.push(await batch.add({ key: caseId, value: Buffer.from(b64, 'base64') }, ++seq));
       return out;
     });
     let applied = outcomes.filter((o) => o === 'applied').length;
-    const after = await this.load(caseId);
+    const after = (await this.deps.store.casesForWrite(partition, [caseId])).get(caseId);
     if (after && after.pending.length > 0 && this.deps.history) {
       const missing = await this.deps.history.read(caseId, after.view.version + 1);
-      const filled = await this.withRetry(guard, async (batch) => {
+      const filled = await this.withRetry(guard, partition, async (batch) => {
         const out: Outcome[] = [];
         for (const e of missing)
           out.push(
@@ -517,9 +462,13 @@ export class Projector {
     return applied;
   }
 
-  private async withRetry<T>(guard: string, run: (batch: Batch) => Promise<T>): Promise<T> {
+  private async withRetry<T>(
+    guard: string,
+    partition: number,
+    run: (batch: Batch) => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const batch = new Batch(this, this.deps, guard);
+      const batch = new Batch(this, this.deps, guard, partition);
       try {
         const result = await run(batch);
         await batch.flush();

@@ -22,11 +22,6 @@ class MemoryStore implements ProjectionStore {
   readonly pages = new Map<string, RollupPage>();
   loseNextShareAnswer = false;
 
-  async getCase(id: string) {
-    const r = this.cases.get(id);
-    return r ? structuredClone(r) : null;
-  }
-
   async getCases(ids: readonly string[]) {
     const out = new Map<string, CaseRecord>();
     for (const id of ids) {
@@ -36,22 +31,15 @@ class MemoryStore implements ProjectionStore {
     return out;
   }
 
-  async insertCases(docs: readonly CaseRecord[]) {
-    const next = docs.map((d) => ({ ...structuredClone(d), rev: 1 }));
-    for (const d of next) {
-      if (this.cases.has(d._id)) throw new Conflict(d._id);
-      this.cases.set(d._id, d);
-    }
-    return next;
+  casesForWrite(_partition: number, ids: readonly string[]) {
+    return this.getCases(ids);
   }
 
-  async saveCase(doc: CaseRecord) {
-    const stored = this.cases.get(doc._id);
-    if ((stored?.rev ?? 0) !== doc.rev) throw new Conflict(doc._id);
-    const next = { ...structuredClone(doc), rev: doc.rev + 1 };
-    this.cases.set(doc._id, next);
-    return next;
+  async writeCases(_partition: number, records: readonly CaseRecord[]) {
+    for (const r of records) this.cases.set(r._id, { ...structuredClone(r), page: 'memory' });
   }
+
+  forget() {}
 
   async rollupPages(ids: readonly { id: string }[]) {
     const out = new Map<string, RollupPage>();
@@ -74,7 +62,6 @@ class MemoryStore implements ProjectionStore {
   }
 
   async upsertOrders() {}
-  async setTimers() {}
 
   readonly corrections = new Map<string, CorrectionRequest>();
   async requestCorrections(requests: readonly CorrectionRequest[]) {

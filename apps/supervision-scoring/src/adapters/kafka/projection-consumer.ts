@@ -82,6 +82,11 @@ export class ProjectionConsumer {
    * Whether this process holds the case's partition now: false while the
    * group rebalances, and on an instance the group gave no partition.
    */
+  /** The partitions this process applies now (none while the group rebalances). */
+  get ownedPartitions(): readonly number[] {
+    return this.assigned;
+  }
+
   owns(caseId: string): boolean {
     return this.partitionCount > 0 && this.assigned.includes(this.partitionOf(caseId));
   }

@@ -11,49 +11,115 @@ import { settled } from '../../application/settled.js';
 import type { OrderView } from '../../domain/case-view.js';
 
 /** The projection of one case. */
-export type CaseDoc = CaseRecord & { updatedAt: Date };
+export type CaseDoc = CaseRecord & { updatedAt?: Date };
+
+/** How many cases a page holds: new cases fill their partition's last page, then start the next. */
+export const CASES_PER_PAGE = 32;
+/** Each partition's case index is spread over this many pages, by a hash of the case id. */
+export const INDEX_PAGES = 32;
 
 /**
- * A case record as stored: what writes and the backfill filter on at the top,
- * the rest as one JSON blob. A server that speaks the MongoDB wire protocol
- * converts one large value far faster than a nested document (FerretDB's
- * conversion held a core at 100% with the records nested).
+ * Case records packed into pages: one partition's cases, in the order they
+ * first arrived, `CASES_PER_PAGE` to a page. Cases opened together are
+ * worked on together, so a chunk of a partition's events touches few pages,
+ * and each is written once per chunk, whole, with the page's revision
+ * checked. Only the partition's consumer writes its pages. What the rules and
+ * the operators filter on sits at the top: the earliest timer of the page's
+ * unparked cases, and how many of them are parked.
  */
-export interface StoredCase {
+export interface StoredCasePage {
   _id: string;
+  partition: number;
   rev: number;
-  updatedAt: Date;
-  parked: boolean;
-  timer?: number | null;
+  nextAt: Date | null;
+  parked: number;
   body: Binary;
 }
+
+/** Which page holds each case: a partition's cases spread over `INDEX_PAGES` pages by a hash of their ids. */
+export interface StoredIndexPage {
+  _id: string;
+  rev: number;
+  body: Binary;
+}
+
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+export const casePageId = (partition: number, seq: number) =>
+  `c${pad(partition, 4)}.${pad(seq, 9)}`;
+const seqOf = (pageId: string) => Number(pageId.slice(pageId.indexOf('.') + 1));
+
+/** FNV-1a of the case id: which of its partition's index pages names it. */
+function indexSlot(caseId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < caseId.length; i++) {
+    h ^= caseId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % INDEX_PAGES;
+}
+export const indexPageId = (partition: number, caseId: string) =>
+  `i${pad(partition, 4)}.${pad(indexSlot(caseId), 3)}`;
 
 const blob = (value: unknown) => new Binary(Buffer.from(JSON.stringify(value)));
 const unblob = <T>(b: Binary): T => JSON.parse(Buffer.from(b.buffer).toString('utf8')) as T;
 
-function packCase(d: CaseDoc): StoredCase {
-  const { _id, rev, updatedAt, parked, timer, ...body } = d;
+/** A case page as the writer holds it: its records by case id, and the revision it was read at (0: new). */
+interface CasePage {
+  readonly id: string;
+  readonly partition: number;
+  rev: number;
+  records: Map<string, CaseDoc>;
+  /** Its stored size, to bound what the writer keeps. */
+  bytes: number;
+}
+
+interface IndexPage {
+  readonly id: string;
+  rev: number;
+  entries: Map<string, string>;
+}
+
+function readCasePage(s: StoredCasePage): CasePage {
+  const records = new Map<string, CaseDoc>();
+  for (const [id, r] of Object.entries(unblob<Record<string, CaseDoc>>(s.body)))
+    records.set(id, {
+      ...r,
+      _id: id,
+      page: s._id,
+      ...(r.updatedAt ? { updatedAt: new Date(r.updatedAt) } : {}),
+    });
+  return { id: s._id, partition: s.partition, rev: s.rev, records, bytes: s.body.buffer.length };
+}
+
+function storeCasePage(p: CasePage, rev: number): StoredCasePage {
+  let nextAt: number | null = null;
+  let parked = 0;
+  const body: Record<string, unknown> = {};
+  for (const [id, r] of p.records) {
+    const { _id: _omitId, page: _omitPage, ...rest } = r;
+    body[id] = rest;
+    if (r.parked) parked++;
+    else if (r.timer !== undefined && r.timer !== null && (nextAt === null || r.timer < nextAt))
+      nextAt = r.timer;
+  }
   return {
-    _id,
+    _id: p.id,
+    partition: p.partition,
     rev,
-    updatedAt,
+    nextAt: nextAt === null ? null : new Date(nextAt),
     parked,
-    ...(timer !== undefined ? { timer } : {}),
     body: blob(body),
   };
 }
 
-export function unpackCase(s: StoredCase): CaseDoc {
-  const { _id, rev, updatedAt, parked, timer } = s;
-  return {
-    ...unblob<Omit<CaseDoc, '_id' | 'rev' | 'updatedAt' | 'parked' | 'timer'>>(s.body),
-    _id,
-    rev,
-    updatedAt,
-    parked,
-    ...(timer !== undefined ? { timer } : {}),
-  };
-}
+const readIndexPage = (s: StoredIndexPage): IndexPage => ({
+  id: s._id,
+  rev: s.rev,
+  entries: new Map(Object.entries(unblob<Record<string, string>>(s.body))),
+});
+
+/** How many bytes of pages a writer keeps between chunks (it is their only writer while it holds their partition). */
+const WRITER_CACHE_BYTES = 48 * 1024 * 1024;
 
 /** A rollup page as stored: its rows as one JSON blob, for the same reason. */
 export interface StoredPage {
@@ -78,13 +144,10 @@ export interface OrderDoc extends OrderView {
   agencyId: string;
 }
 
-/** The rules' timers: each case with something still to do, under the moment it falls due. */
-export interface TimerDoc {
-  _id: string;
-  agencyId: string;
-  nextAt: Date;
-  /** The case version the projection computed it on. */
-  version?: number;
+/** A case with an action due, as the rules read it: its record, and the moment its next action falls due. */
+export interface DueCase {
+  readonly record: CaseDoc;
+  readonly at: number;
 }
 
 export class CaseConflict extends Error {}
@@ -92,22 +155,33 @@ export class CaseConflict extends Error {}
 /**
  * The scoring read models on MongoDB / FerretDB. `prefix` names one
  * generation of them: a rebuild fills a new prefix and then becomes active.
+ * `partitionOf` is the case-events partition a case's events go to (whose
+ * consumer alone writes its record).
  */
 export class ReadModels {
-  readonly cases: PartitionedCollection<StoredCase>;
+  readonly casePages: Collection<StoredCasePage>;
+  readonly caseIndex: Collection<StoredIndexPage>;
   readonly rollups: PartitionedCollection<StoredPage>;
   readonly extraPages: Collection<ExtraPageDoc>;
   readonly orders: Collection<OrderDoc>;
-  readonly timers: Collection<TimerDoc>;
   /** Corrections waiting for their case's partition: few, and gone once applied. */
   readonly corrections: Collection<CorrectionRequest>;
+  /** The writer's pages as it last wrote or read them, least recently used first. */
+  private readonly written = new Map<string, CasePage>();
+  private writtenBytes = 0;
+  private readonly indexes = new Map<string, IndexPage>();
+  /** Each partition's last page, which new cases fill. */
+  private readonly lastPage = new Map<number, string>();
 
   constructor(
     db: Db,
     readonly prefix: string,
     buckets: number,
+    private readonly partitionOf: (caseId: string) => number,
+    private readonly casesPerPage = CASES_PER_PAGE,
   ) {
-    this.cases = new PartitionedCollection<StoredCase>(db, `${prefix}cases`, buckets);
+    this.casePages = db.collection<StoredCasePage>(`${prefix}case_pages`);
+    this.caseIndex = db.collection<StoredIndexPage>(`${prefix}case_index`);
     this.rollups = new PartitionedCollection<StoredPage>(
       db,
       `${prefix}rollup_pages`,
@@ -115,24 +189,22 @@ export class ReadModels {
     );
     this.extraPages = db.collection<ExtraPageDoc>(`${prefix}rollup_extra_pages`);
     this.orders = db.collection<OrderDoc>(`${prefix}orders`);
-    this.timers = db.collection<TimerDoc>(`${prefix}timers`);
     this.corrections = db.collection<CorrectionRequest>(`${prefix}corrections`);
   }
 
   async init(): Promise<void> {
     await this.extraPages.createIndex({ listKey: 1 });
     await this.orders.createIndex({ agencyId: 1 });
-    await this.timers.createIndex({ nextAt: 1, _id: 1 });
     await this.corrections.createIndex({ partition: 1 });
-    for (const c of this.cases.all()) await c.createIndex({ updatedAt: 1 });
+    await this.casePages.createIndex({ nextAt: 1 });
   }
 
   async drop(): Promise<void> {
-    await this.cases.drop();
+    await this.casePages.drop().catch(() => undefined);
+    await this.caseIndex.drop().catch(() => undefined);
     await this.rollups.drop();
     await this.extraPages.drop().catch(() => undefined);
     await this.orders.drop().catch(() => undefined);
-    await this.timers.drop().catch(() => undefined);
     await this.corrections.drop().catch(() => undefined);
   }
 
@@ -157,75 +229,282 @@ export class ReadModels {
   }
 
   /**
-   * Parked cases, oldest first, at most `limit`, and how many in all. It
-   * reads every bucket without an index (parking is rare, and an index on
-   * it would cost every case write): callers keep the answer a while.
+   * Parked cases, oldest first, at most `limit`, and how many in all: the
+   * pages that hold any (each page counts its parked cases; parking is rare,
+   * so callers keep the answer a while).
    */
   async parkedCases(limit: number): Promise<{ cases: CaseDoc[]; total: number }> {
-    const found = (
-      await Promise.all(
-        this.cases.all().map((c) => c.find({ parked: true }).sort({ updatedAt: 1 }).toArray()),
-      )
-    )
-      .flat()
-      .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime());
-    return { cases: found.slice(0, limit).map(unpackCase), total: found.length };
+    const found = (await this.casePages.find({ parked: { $gt: 0 } }).toArray())
+      .flatMap((p) => [...readCasePage(p).records.values()])
+      .filter((r) => r.parked)
+      .sort((a, b) => (a.updatedAt?.getTime() ?? 0) - (b.updatedAt?.getTime() ?? 0));
+    return { cases: found.slice(0, limit), total: found.length };
   }
 
   async getCase(caseId: string): Promise<CaseDoc | null> {
-    const s = await this.cases.for(caseId).findOne({ _id: caseId });
-    return s ? unpackCase(s) : null;
+    return (await this.getCases([caseId])).get(caseId) ?? null;
   }
 
+  /** The stored records of these cases, as they are now: their index pages, then their pages, each read once by `_id`. */
   async getCases(caseIds: readonly string[]): Promise<Map<string, CaseDoc>> {
+    const ids = [...new Set(caseIds)];
+    if (ids.length === 0) return new Map();
+    const indexIds = [...new Set(ids.map((id) => indexPageId(this.partitionOf(id), id)))];
+    const index = new Map<string, string>();
+    for (const p of await this.caseIndex.find({ _id: { $in: indexIds } }).toArray())
+      for (const [id, page] of readIndexPage(p).entries) index.set(id, page);
+    const pageIds = [...new Set(ids.flatMap((id) => index.get(id) ?? []))];
     const found = new Map<string, CaseDoc>();
-    await Promise.all(
-      [...this.cases.group(caseIds, (id) => id)].map(async ([bucket, ids]) => {
-        for (const d of await this.cases
-          .at(bucket)
-          .find({ _id: { $in: ids } })
-          .toArray())
-          found.set(d._id, unpackCase(d));
-      }),
-    );
+    if (pageIds.length === 0) return found;
+    const wanted = new Set(ids);
+    for (const p of await this.casePages.find({ _id: { $in: pageIds } }).toArray())
+      for (const [id, r] of readCasePage(p).records) if (wanted.has(id)) found.set(id, r);
     return found;
   }
 
-  /** Inserts new cases, one `insertMany` per bucket; CaseConflict when one exists by now. */
-  async insertCases(docs: readonly CaseDoc[]): Promise<CaseDoc[]> {
-    const now = new Date();
-    const next = docs.map((d) => ({ ...d, rev: 1, updatedAt: now }));
-    let conflict: string | undefined;
-    await Promise.all(
-      [...this.cases.group(next, (d) => d._id)].map(async ([bucket, list]) => {
-        try {
-          await this.cases.at(bucket).insertMany(list.map(packCase), { ordered: false });
-        } catch (e) {
-          if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
-          conflict = list[0]?._id;
+  /**
+   * The writer's view of its partition's cases: from the pages it holds, the
+   * rest read as `getCases` does (their pages kept for the write).
+   */
+  async casesForWrite(
+    partition: number,
+    caseIds: readonly string[],
+  ): Promise<Map<string, CaseDoc>> {
+    const found = new Map<string, CaseDoc>();
+    const index = await this.indexPages(caseIds.map((id) => indexPageId(partition, id)));
+    const where = new Map<string, string>();
+    for (const id of caseIds) {
+      const page = index.get(indexPageId(partition, id))?.entries.get(id);
+      if (page) where.set(id, page);
+    }
+    const pages = await this.pagesForWrite(partition, [...new Set(where.values())]);
+    for (const [id, pageId] of where) {
+      const r = pages.get(pageId)?.records.get(id);
+      if (r) found.set(id, r);
+    }
+    return found;
+  }
+
+  private async indexPages(ids: readonly string[]): Promise<Map<string, IndexPage>> {
+    const out = new Map<string, IndexPage>();
+    const missing: string[] = [];
+    for (const id of new Set(ids)) {
+      const known = this.indexes.get(id);
+      if (known) out.set(id, known);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      for (const p of await this.caseIndex.find({ _id: { $in: missing } }).toArray()) {
+        const page = readIndexPage(p);
+        this.indexes.set(page.id, page);
+        out.set(page.id, page);
+      }
+      for (const id of missing)
+        if (!out.has(id)) {
+          const page = { id, rev: 0, entries: new Map<string, string>() };
+          this.indexes.set(id, page);
+          out.set(id, page);
         }
+    }
+    return out;
+  }
+
+  private async pagesForWrite(
+    partition: number,
+    ids: readonly string[],
+  ): Promise<Map<string, CasePage>> {
+    const out = new Map<string, CasePage>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const known = this.written.get(id);
+      if (known) out.set(id, known);
+      else missing.push(id);
+    }
+    if (missing.length > 0)
+      for (const p of await this.casePages.find({ _id: { $in: missing } }).toArray()) {
+        const page = readCasePage(p);
+        this.keep(page);
+        out.set(page.id, page);
+      }
+    for (const id of ids)
+      if (!out.has(id)) {
+        // Named by the index, not written yet (a crash between the two writes): it starts empty.
+        const page: CasePage = { id, partition, rev: 0, records: new Map(), bytes: 0 };
+        out.set(id, page);
+      }
+    return out;
+  }
+
+  private keep(page: CasePage): void {
+    const before = this.written.get(page.id);
+    if (before) this.writtenBytes -= before.bytes;
+    this.written.delete(page.id);
+    this.written.set(page.id, page);
+    this.writtenBytes += page.bytes;
+    while (this.writtenBytes > WRITER_CACHE_BYTES && this.written.size > 1) {
+      const [oldest, p] = this.written.entries().next().value as [string, CasePage];
+      this.written.delete(oldest);
+      this.writtenBytes -= p.bytes;
+    }
+  }
+
+  /** The partition's last page, which new cases fill: remembered, or found by an `_id` range. */
+  private async lastPageOf(partition: number): Promise<string | undefined> {
+    const known = this.lastPage.get(partition);
+    if (known) return known;
+    const [last] = await this.casePages
+      .find(
+        { _id: { $gte: casePageId(partition, 0), $lte: casePageId(partition, 999_999_999) } },
+        { projection: { _id: 1 } },
+      )
+      .sort({ _id: -1 })
+      .limit(1)
+      .toArray();
+    if (last) this.lastPage.set(partition, last._id);
+    return last?._id;
+  }
+
+  /**
+   * Writes a partition's changed case records: each page they are on once,
+   * whole, provided it is still at the revision it was read at. New cases
+   * fill the partition's last page and then new ones, and the index names
+   * them first: a crash in between leaves a case named on a page that lacks
+   * it, which reads as a case not seen yet. A page that moved meanwhile (a
+   * writer that lost the partition, or a write whose answer was lost) is a
+   * CaseConflict: the caller forgets what it knew and applies its batch again.
+   */
+  async writeCases(partition: number, records: readonly CaseDoc[]): Promise<void> {
+    if (records.length === 0) return;
+    try {
+      await this.writeCasesOnce(partition, records);
+    } catch (e) {
+      this.forget();
+      throw e;
+    }
+  }
+
+  private async writeCasesOnce(partition: number, records: readonly CaseDoc[]): Promise<void> {
+    const now = new Date();
+    const fresh = records.filter((r) => !r.page);
+    const placed = new Map<string, string>();
+    if (fresh.length > 0) {
+      const index = await this.indexPages(fresh.map((r) => indexPageId(partition, r._id)));
+      // A case the index names already (its page write was lost): it stays there.
+      const unplaced: CaseDoc[] = [];
+      for (const r of fresh) {
+        const named = index.get(indexPageId(partition, r._id))?.entries.get(r._id);
+        if (named) placed.set(r._id, named);
+        else unplaced.push(r);
+      }
+      let last = await this.lastPageOf(partition);
+      let room = 0;
+      if (last) {
+        const [page] = (await this.pagesForWrite(partition, [last])).values();
+        room = this.casesPerPage - (page?.records.size ?? 0);
+      }
+      const changedIndex = new Map<string, IndexPage>();
+      for (const r of unplaced) {
+        if (!last || room <= 0) {
+          last = casePageId(partition, last ? seqOf(last) + 1 : 0);
+          room = this.casesPerPage;
+        }
+        room--;
+        placed.set(r._id, last);
+        const ip = index.get(indexPageId(partition, r._id));
+        if (!ip) throw new Error(`index page of ${r._id} not read`);
+        ip.entries.set(r._id, last);
+        changedIndex.set(ip.id, ip);
+      }
+      if (last) this.lastPage.set(partition, last);
+      await this.writeIndex([...changedIndex.values()]);
+    }
+    const byPage = new Map<string, CaseDoc[]>();
+    for (const r of records) {
+      const page = r.page ?? placed.get(r._id);
+      if (!page) throw new Error(`no page for case ${r._id}`);
+      byPage.set(page, [...(byPage.get(page) ?? []), r]);
+    }
+    const pages = await this.pagesForWrite(partition, [...byPage.keys()]);
+    let conflict: string | undefined;
+    await settled(
+      [...byPage].map(async ([pageId, list]) => {
+        const page = pages.get(pageId);
+        if (!page) throw new Error(`page ${pageId} not read`);
+        const records = new Map(page.records);
+        for (const r of list) records.set(r._id, { ...r, page: pageId, updatedAt: now });
+        const next: CasePage = { ...page, records, rev: page.rev + 1 };
+        const stored = storeCasePage(next, next.rev);
+        next.bytes = stored.body.buffer.length;
+        if (page.rev === 0) {
+          try {
+            await this.casePages.insertOne(stored);
+          } catch (e) {
+            if (!isDuplicateKey(e)) throw e;
+            conflict = pageId;
+            return;
+          }
+        } else {
+          const r = await this.casePages.replaceOne({ _id: pageId, rev: page.rev }, stored);
+          if (r.matchedCount === 0) {
+            conflict = pageId;
+            return;
+          }
+        }
+        this.keep(next);
       }),
     );
     if (conflict !== undefined) throw new CaseConflict(conflict);
-    return next;
   }
 
-  /** Writes the case if nobody else did since `doc.rev` was read; else CaseConflict. */
-  async saveCase(doc: CaseDoc): Promise<CaseDoc> {
-    const next = { ...doc, rev: doc.rev + 1, updatedAt: new Date() };
-    const col = this.cases.for(doc._id);
-    if (doc.rev === 0) {
-      try {
-        await col.insertOne(packCase(next));
-      } catch (e) {
-        if (isDuplicateKey(e)) throw new CaseConflict(doc._id);
-        throw e;
-      }
-      return next;
-    }
-    const r = await col.replaceOne({ _id: doc._id, rev: doc.rev }, packCase(next));
-    if (r.matchedCount === 0) throw new CaseConflict(doc._id);
-    return next;
+  private async writeIndex(pages: readonly IndexPage[]): Promise<void> {
+    let conflict: string | undefined;
+    await settled(
+      pages.map(async (p) => {
+        const stored = { _id: p.id, rev: p.rev + 1, body: blob(Object.fromEntries(p.entries)) };
+        if (p.rev === 0) {
+          try {
+            await this.caseIndex.insertOne(stored);
+          } catch (e) {
+            if (!isDuplicateKey(e)) throw e;
+            conflict = p.id;
+            return;
+          }
+        } else if (
+          (await this.caseIndex.replaceOne({ _id: p.id, rev: p.rev }, stored)).matchedCount === 0
+        ) {
+          conflict = p.id;
+          return;
+        }
+        p.rev++;
+      }),
+    );
+    if (conflict !== undefined) throw new CaseConflict(conflict);
+  }
+
+  /** What the writer held may be stale (its partitions moved, or a write failed): read the store again. */
+  forget(): void {
+    this.written.clear();
+    this.writtenBytes = 0;
+    this.indexes.clear();
+    this.lastPage.clear();
+  }
+
+  /**
+   * The cases with an action due by `until`, earliest first: the pages whose
+   * earliest timer is due (one query), then their due, unparked cases.
+   * `partitions` keeps only the pages of those partitions.
+   */
+  async dueCases(until: number, partitions?: readonly number[]): Promise<DueCase[]> {
+    const filter = {
+      nextAt: { $lte: new Date(until) },
+      ...(partitions ? { partition: { $in: [...partitions] } } : {}),
+    };
+    const due: DueCase[] = [];
+    for (const p of await this.casePages.find(filter).toArray())
+      for (const r of readCasePage(p).records.values())
+        if (!r.parked && r.timer !== undefined && r.timer !== null && r.timer <= until)
+          due.push({ record: r, at: r.timer });
+    return due.sort((a, b) => a.at - b.at || a.record._id.localeCompare(b.record._id));
   }
 
   async rollupPages(
@@ -314,106 +593,5 @@ export class ReadModels {
         { upsert: true },
       );
     }
-  }
-
-  /**
-   * Moves the timers of a chunk's cases in two calls, whatever their number:
-   * the old ones deleted, the new ones inserted (FerretDB updates documents
-   * one at a time, and inserts many at once). The case records are written
-   * after, so a crash in between replays the chunk and sets them again.
-   */
-  async setTimers(
-    timers: readonly { caseId: string; agencyId: string; at: number | null; version: number }[],
-  ): Promise<void> {
-    if (timers.length === 0) return;
-    await this.timers.deleteMany({ _id: { $in: timers.map((t) => t.caseId) } });
-    const set = timers.flatMap((t) =>
-      t.at === null
-        ? []
-        : [{ _id: t.caseId, agencyId: t.agencyId, nextAt: new Date(t.at), version: t.version }],
-    );
-    if (set.length === 0) return;
-    await this.timers.insertMany(set, { ordered: false }).catch((e: unknown) => {
-      // Written meanwhile by the one-off backfill of old records: the rules mend it.
-      if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
-    });
-  }
-
-  /**
-   * Writes the timer of every stored enforcement case: read models projected
-   * before timers existed get them once (the runtime records that it ran).
-   * Reads the cases a page at a time, so it holds no cursor open for long.
-   */
-  async backfillTimers(
-    next: (rec: CaseDoc) => number | null,
-    stopped: () => boolean = () => false,
-  ): Promise<number | undefined> {
-    let written = 0;
-    for (const bucket of this.cases.all()) {
-      let after = '';
-      for (;;) {
-        if (stopped()) return undefined;
-        // Records projected since timers exist carry theirs (`timer`), and the
-        // projection keeps their timer documents: only older ones need one.
-        const page = await bucket
-          .find({ _id: { $gt: after }, timer: { $exists: false } })
-          .sort({ _id: 1 })
-          .limit(500)
-          .toArray();
-        const last = page[page.length - 1];
-        if (!last) break;
-        after = last._id;
-        const ops = page.flatMap((stored) => {
-          const rec = unpackCase(stored);
-          const at = rec.view.kind === 'ENFORCEMENT' ? next(rec) : null;
-          return at === null
-            ? []
-            : [
-                {
-                  replaceOne: {
-                    filter: { _id: rec._id },
-                    replacement: {
-                      agencyId: rec.view.agencyId,
-                      nextAt: new Date(at),
-                      version: rec.view.version,
-                    },
-                    upsert: true,
-                  },
-                },
-              ];
-        });
-        if (ops.length > 0) await this.timers.bulkWrite(ops, { ordered: false });
-        written += ops.length;
-      }
-    }
-    return written;
-  }
-
-  /**
-   * Puts a case's timer where its record says, unless the projection moved it
-   * meanwhile (`seen` is the time the caller read): a timer left behind by an
-   * interrupted write, or a backfill racing the projection, is mended.
-   */
-  async mendTimer(caseId: string, seen: Date, at: number | null): Promise<void> {
-    if (at === null) await this.timers.deleteOne({ _id: caseId, nextAt: seen });
-    else
-      await this.timers.updateOne(
-        { _id: caseId, nextAt: seen },
-        { $set: { nextAt: new Date(at) } },
-      );
-  }
-
-  /** Timers due by `until`, earliest first, a page at a time after `after`. */
-  dueTimers(until: number, limit: number, after?: { at: Date; id: string }): Promise<TimerDoc[]> {
-    const due = { nextAt: { $lte: new Date(until) } };
-    const filter = after
-      ? {
-          $and: [
-            due,
-            { $or: [{ nextAt: { $gt: after.at } }, { nextAt: after.at, _id: { $gt: after.id } }] },
-          ],
-        }
-      : due;
-    return this.timers.find(filter).sort({ nextAt: 1, _id: 1 }).limit(limit).toArray();
   }
 }

@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { MongoClient, type Db } from 'mongodb';
+import { stack, uniqueName } from '@enforcement/testing';
+import { emptyView } from '../../domain/case-view.js';
+import { CaseConflict, ReadModels, type CaseDoc } from './read-models.js';
+
+/**
+ * The packed case store against an oracle (a map of the records last
+ * written): whatever a partition's writers wrote, in whatever order, with
+ * writes that fail half way and are applied again (as the projector does),
+ * restarts that forget what a writer held, and a writer that lost its
+ * partition writing on, every case reads back as last written, the rules'
+ * due cases are exactly the records' due timers, and pages stay full.
+ */
+const RUNS = Number(process.env.CASE_PAGES_RUNS ?? 10);
+const PER_PAGE = 3;
+const PARTITIONS = 2;
+const partitionOf = (caseId: string) => Number(caseId.split('-')[1]) % PARTITIONS;
+
+type Op =
+  | { kind: 'write'; partition: number; cases: number[]; timer: number | null; park: boolean }
+  | {
+      kind: 'fault';
+      partition: number;
+      cases: number[];
+      timer: number | null;
+      after: number;
+      landed: boolean;
+    }
+  | { kind: 'restart' }
+  | { kind: 'zombie'; partition: number; cases: number[] };
+
+const cases = fc.uniqueArray(fc.nat(11), { minLength: 1, maxLength: 6 });
+const timer = fc.option(fc.integer({ min: 1, max: 100 }), { nil: null });
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('write' as const),
+      partition: fc.nat(PARTITIONS - 1),
+      cases,
+      timer,
+      park: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('fault' as const),
+      partition: fc.nat(PARTITIONS - 1),
+      cases,
+      timer,
+      after: fc.nat(3),
+      landed: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('zombie' as const),
+      partition: fc.nat(PARTITIONS - 1),
+      cases,
+    }),
+  },
+);
+
+/** Case `n` of a partition: its number makes the partition. */
+const caseIdOf = (partition: number, n: number) => `c-${n * PARTITIONS + partition}`;
+
+function record(caseId: string, version: number, timer: number | null, parked: boolean): CaseDoc {
+  return {
+    _id: caseId,
+    rev: 0,
+    view: { ...emptyView(caseId), version, agencyId: `ag-${caseId}` },
+    score: null,
+    contrib: null,
+    pending: [],
+    parked,
+    parkReason: parked ? 'poison' : '',
+    held: parked ? ['AAAA'] : [],
+    timer,
+  };
+}
+
+/**
+ * Makes the `after`-th page or index write from now on fail, once, as a
+ * connection dropped mid-batch would: before the write, or after it landed
+ * (its answer lost).
+ */
+function failWrite(models: ReadModels, after: number, landed: boolean): void {
+  let left = after;
+  for (const col of [models.casePages, models.caseIndex] as const) {
+    const target = col as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    for (const method of ['insertOne', 'replaceOne']) {
+      const original = target[method]?.bind(col);
+      if (!original) continue;
+      target[method] = (...a: unknown[]) => {
+        if (left-- !== 0) return original(...a);
+        const lost = () => Promise.reject(new Error('connection closed'));
+        return landed ? original(...a).then(lost) : lost();
+      };
+    }
+  }
+}
+
+describe('case records packed in pages', () => {
+  let client: MongoClient;
+  let db: Db;
+  beforeAll(async () => {
+    client = await MongoClient.connect(stack().mongoUri);
+    db = client.db(uniqueName('pages').replace(/-/g, '_'));
+  });
+  afterAll(async () => {
+    await db?.dropDatabase();
+    await client?.close();
+  });
+
+  it('reads back every case as last written, whatever the faults, restarts and stale writers', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 4, maxLength: 14 }), async (ops) => {
+        const prefix = `r${run++}_`;
+        const open = () => new ReadModels(db, prefix, 2, partitionOf, PER_PAGE);
+        let writer = open();
+        await writer.init();
+        const oracle = new Map<string, CaseDoc>();
+        let version = 0;
+        /** Writes as the projector does: what the writer holds, changed; the whole batch again after a failure. */
+        const write = async (
+          w: ReadModels,
+          partition: number,
+          ns: number[],
+          t: number | null,
+          park: boolean,
+        ) => {
+          const ids = ns.map((n) => caseIdOf(partition, n));
+          version++;
+          for (let attempt = 0; ; attempt++) {
+            const held = await w.casesForWrite(partition, ids);
+            const next = ids.map((id) => ({
+              ...(held.get(id) ?? record(id, 0, null, false)),
+              view: { ...emptyView(id), version, agencyId: `ag-${id}` },
+              timer: t,
+              parked: park,
+              parkReason: park ? 'poison' : '',
+              held: park ? ['AAAA'] : [],
+            }));
+            try {
+              await w.writeCases(partition, next);
+              for (const r of next) oracle.set(r._id, r);
+              return;
+            } catch (e) {
+              if (attempt >= 3) throw e;
+            }
+          }
+        };
+        for (const o of ops) {
+          if (o.kind === 'write') await write(writer, o.partition, o.cases, o.timer, o.park);
+          else if (o.kind === 'fault') {
+            failWrite(writer, o.after, o.landed);
+            await write(writer, o.partition, o.cases, o.timer, false);
+            writer = open(); // the faulty connection goes; the batch was applied on retry
+          } else if (o.kind === 'restart') writer = open();
+          else {
+            // The old writer read; another took the partition and wrote the same
+            // cases; the old one, writing on, is refused.
+            const stale = await writer.casesForWrite(
+              o.partition,
+              o.cases.map((n) => caseIdOf(o.partition, n)),
+            );
+            const other = open();
+            await write(other, o.partition, o.cases, null, false);
+            const touched = [...stale.values()];
+            if (touched.length > 0) {
+              await expect(
+                writer.writeCases(
+                  o.partition,
+                  touched.map((r) => ({ ...r, timer: 1 })),
+                ),
+              ).rejects.toBeInstanceOf(CaseConflict);
+            }
+            writer = other;
+          }
+        }
+
+        const reader = open();
+        const all = [...oracle.keys()];
+        const read = await reader.getCases([...all, caseIdOf(0, 99)]);
+        expect(
+          new Map([...read].map(([id, r]) => [id, [r.view.version, r.timer, r.parked]])),
+        ).toEqual(new Map([...oracle].map(([id, r]) => [id, [r.view.version, r.timer, r.parked]])));
+        // The rules see exactly the due, unparked cases, earliest first.
+        const due = await reader.dueCases(50);
+        expect(due.map((d) => [d.record._id, d.at])).toEqual(
+          [...oracle.values()]
+            .filter((r) => !r.parked && r.timer !== null && r.timer !== undefined && r.timer <= 50)
+            .map((r) => [r._id, r.timer])
+            .sort(
+              (a, b) => Number(a[1]) - Number(b[1]) || String(a[0]).localeCompare(String(b[0])),
+            ),
+        );
+        const parked = await reader.parkedCases(100);
+        expect(parked.cases.map((c) => c._id).sort()).toEqual(
+          [...oracle.values()]
+            .filter((r) => r.parked)
+            .map((r) => r._id)
+            .sort(),
+        );
+        // Pages fill before new ones start: at most one page per partition is not full.
+        const pages = await reader.casePages.find({}).toArray();
+        for (let p = 0; p < PARTITIONS; p++) {
+          const own = [...oracle.keys()].filter((id) => partitionOf(id) === p).length;
+          expect(pages.filter((d) => d.partition === p).length).toBeLessThanOrEqual(
+            Math.ceil(own / PER_PAGE) + ops.filter((o) => o.kind === 'fault').length,
+          );
+        }
+        await reader.drop();
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
