@@ -470,6 +470,7 @@ async function main() {
       log,
     });
     const pct = (a: number, b: number) => `${fmt((a / b) * 100)}%`;
+    const fmt2 = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(3));
     const ms = (x: { p50: number; max: number }) => `${fmt(x.p50)} / ${fmt(x.max)}`;
     const at = `at ${fmt(y.events)} events`;
     rows.push(
@@ -528,6 +529,13 @@ async function main() {
         raw: fmt(y.rebuild.raw),
         ratio: `${pct(y.rebuild.scoring.rate, y.rebuild.raw)} / ${pct(y.rebuild.reporting.rate, y.rebuild.raw)}`,
         target: '—',
+      },
+      {
+        figure: `documents scoring wrote per event, live (rules on) / replaying (rows inserted, updated and deleted in its database, PostgreSQL's statistics under FerretDB)`,
+        value: `${fmt2(y.scoringDocumentsPerEvent.live)} / ${fmt2(y.scoringDocumentsPerEvent.rebuild)}`,
+        raw: '—',
+        ratio: '—',
+        target: '≤ 0.1',
       },
       ...(['case-intake', 'supervision-scoring', 'reporting'] as const).map((name) => ({
         figure: `peak resident memory, ${name}, ${at} (MiB)`,

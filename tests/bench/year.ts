@@ -12,6 +12,7 @@ import { createKafka, ensureTopics, groupLag, namespaced } from '@enforcement/me
 import { submitAll } from '../support/submit.js';
 import { startService, type ServiceName, type ServiceProcess } from './processes.js';
 import { fmt, summarize, type Summary } from './stats.js';
+import { documentsWritten } from './writes.js';
 
 export interface YearOptions {
   readonly events: number;
@@ -45,6 +46,8 @@ export interface YearResult {
   readonly rules: { actions: number; refused: number; afterCatchUpMs: number };
   /** Peak resident memory of each service, in MiB: the larger of its two runs. */
   readonly peakRssMiB: Record<ServiceName, number>;
+  /** Documents scoring wrote per event applied, live and replaying; undefined where the store is not FerretDB on PostgreSQL. */
+  readonly scoringDocumentsPerEvent: { live?: number; rebuild?: number };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -150,12 +153,34 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   // ABORTED means "try again" (a case changed under the command: here, the
   // rules acted on it while the year streamed): a client sends those again,
   // picked from the same (deterministic) year.
-  const aborted = (list: typeof acks) => list.filter((a) => a.statusCode === ABORTED);
-  let refused = acks.filter((a) => !a.accepted && a.statusCode !== ABORTED);
-  // Positions in the year (from 1) of the commands to send again.
-  let again = aborted(acks).map((a) => Number(a.sequence));
+  // A case's commands go in order: one answered ABORTED leaves those after it
+  // refused for want of it (a decision before its notice, an evaluation
+  // before the conclusion), so they go again with it, in the year's order.
+  const caseAt: string[] = [];
+  for (const command of year.stream()) caseAt.push(command.kind?.value.meta?.caseId ?? '');
+  const caseOf = (position: number) => caseAt[position - 1] ?? '';
+  /** Positions to send again: the ABORTED ones, and refused ones after an ABORTED one of their case. */
+  const toRetry = (answers: { position: number; ack: (typeof acks)[number] }[]) => {
+    const firstAborted = new Map<string, number>();
+    for (const { position, ack } of answers)
+      if (ack.statusCode === ABORTED && !firstAborted.has(caseOf(position)))
+        firstAborted.set(caseOf(position), position);
+    const again: number[] = [];
+    const refused: typeof acks = [];
+    for (const { position, ack } of answers) {
+      if (ack.accepted) continue;
+      const from = firstAborted.get(caseOf(position));
+      if (ack.statusCode === ABORTED || (from !== undefined && position > from))
+        again.push(position);
+      else refused.push(ack);
+    }
+    return { again, refused };
+  };
+  let { again, refused } = toRetry(acks.map((ack) => ({ position: Number(ack.sequence), ack })));
   for (let round = 0; round < 5 && again.length > 0; round++) {
-    o.log(`year: ${fmt(again.length)} commands answered ABORTED, sent again`);
+    o.log(
+      `year: ${fmt(again.length)} commands sent again (ABORTED, and what followed them in their cases)`,
+    );
     const wanted = new Set(again);
     const sent: number[] = [];
     let i = 0;
@@ -170,8 +195,11 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
           }
       })(),
     );
-    refused = [...refused, ...retried.filter((a) => !a.accepted && a.statusCode !== ABORTED)];
-    again = aborted(retried).map((a) => sent[Number(a.sequence) - 1] ?? 0);
+    const next = toRetry(
+      retried.map((ack) => ({ position: sent[Number(ack.sequence) - 1] ?? 0, ack })),
+    );
+    refused = [...refused, ...next.refused];
+    again = next.again;
   }
   const failed = [
     ...refused.map((a) => a.reason),
@@ -194,6 +222,8 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
     return rulesNow.casesDue === 0 && Number(rulesNow.lastPassAt?.getTime() ?? 0) > 0;
   };
   const e2e = await caughtUp('', t0, rulesSettled);
+  await sleep(2_000);
+  const scoringWrites = await documentsWritten(db('scoring'));
   scoringClient.close();
   const e2eMs = Math.max(e2e.scoring, e2e.reporting);
   o.log(
@@ -287,6 +317,7 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   const rb = await caughtUp('-rebuild', t1);
   const rebuildMs = Math.max(rb.scoring, rb.reporting);
   await stopAll(second);
+  const rebuildWrites = await documentsWritten(db('scoring-rebuild'));
   o.log(`rebuild: done in ${fmt(rebuildMs / 1000, 1)} s`);
 
   o.log('raw limits: produce + consume + insertMany of the same volume');
@@ -317,6 +348,11 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
       afterCatchUpMs: Math.max(0, e2e.settled - e2e.firstCaughtUp),
     },
     peakRssMiB: peaks,
+    // Documents scoring wrote per event applied: live (rules on) and replaying.
+    scoringDocumentsPerEvent: {
+      live: scoringWrites === undefined ? undefined : scoringWrites / e2e.events,
+      rebuild: rebuildWrites === undefined ? undefined : rebuildWrites / e2e.events,
+    },
   };
 }
 

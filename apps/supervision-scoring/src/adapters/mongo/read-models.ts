@@ -36,6 +36,30 @@ export interface StoredCasePage {
   body: Binary;
 }
 
+/**
+ * A partition's pages at a glance, for the rules and the operators: each
+ * page's earliest timer (ms) and how many parked cases it holds, only pages
+ * that have either. One small document per partition, written with the
+ * pages, so finding what is due reads it and the due pages, never the rest.
+ */
+export interface StoredSummary {
+  _id: string;
+  partition: number;
+  rev: number;
+  due: Record<string, number>;
+  parked: Record<string, number>;
+}
+
+interface Summary {
+  readonly id: string;
+  readonly partition: number;
+  rev: number;
+  due: Map<string, number>;
+  parked: Map<string, number>;
+}
+
+const summaryId = (partition: number) => `s${pad(partition, 4)}`;
+
 /** Which page holds each case: a partition's cases spread over `INDEX_PAGES` pages by a hash of their ids. */
 export interface StoredIndexPage {
   _id: string;
@@ -45,8 +69,8 @@ export interface StoredIndexPage {
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 export const casePageId = (partition: number, seq: number) =>
-  `c${pad(partition, 4)}.${pad(seq, 9)}`;
-const seqOf = (pageId: string) => Number(pageId.slice(pageId.indexOf('.') + 1));
+  `c${pad(partition, 4)}-${pad(seq, 9)}`;
+const seqOf = (pageId: string) => Number(pageId.slice(pageId.indexOf('-') + 1));
 
 /** FNV-1a of the case id: which of its partition's index pages names it. */
 function indexSlot(caseId: string): number {
@@ -58,7 +82,7 @@ function indexSlot(caseId: string): number {
   return (h >>> 0) % INDEX_PAGES;
 }
 export const indexPageId = (partition: number, caseId: string) =>
-  `i${pad(partition, 4)}.${pad(indexSlot(caseId), 3)}`;
+  `i${pad(partition, 4)}-${pad(indexSlot(caseId), 3)}`;
 
 const blob = (value: unknown) => new Binary(Buffer.from(JSON.stringify(value)));
 const unblob = <T>(b: Binary): T => JSON.parse(Buffer.from(b.buffer).toString('utf8')) as T;
@@ -161,6 +185,7 @@ export class CaseConflict extends Error {}
 export class ReadModels {
   readonly casePages: Collection<StoredCasePage>;
   readonly caseIndex: Collection<StoredIndexPage>;
+  readonly summaries: Collection<StoredSummary>;
   readonly rollups: PartitionedCollection<StoredPage>;
   readonly extraPages: Collection<ExtraPageDoc>;
   readonly orders: Collection<OrderDoc>;
@@ -170,6 +195,7 @@ export class ReadModels {
   private readonly written = new Map<string, CasePage>();
   private writtenBytes = 0;
   private readonly indexes = new Map<string, IndexPage>();
+  private readonly summaryOf = new Map<number, Summary>();
   /** Each partition's last page, which new cases fill. */
   private readonly lastPage = new Map<number, string>();
 
@@ -182,6 +208,7 @@ export class ReadModels {
   ) {
     this.casePages = db.collection<StoredCasePage>(`${prefix}case_pages`);
     this.caseIndex = db.collection<StoredIndexPage>(`${prefix}case_index`);
+    this.summaries = db.collection<StoredSummary>(`${prefix}case_summaries`);
     this.rollups = new PartitionedCollection<StoredPage>(
       db,
       `${prefix}rollup_pages`,
@@ -196,12 +223,12 @@ export class ReadModels {
     await this.extraPages.createIndex({ listKey: 1 });
     await this.orders.createIndex({ agencyId: 1 });
     await this.corrections.createIndex({ partition: 1 });
-    await this.casePages.createIndex({ nextAt: 1 });
   }
 
   async drop(): Promise<void> {
     await this.casePages.drop().catch(() => undefined);
     await this.caseIndex.drop().catch(() => undefined);
+    await this.summaries.drop().catch(() => undefined);
     await this.rollups.drop();
     await this.extraPages.drop().catch(() => undefined);
     await this.orders.drop().catch(() => undefined);
@@ -230,11 +257,14 @@ export class ReadModels {
 
   /**
    * Parked cases, oldest first, at most `limit`, and how many in all: the
-   * pages that hold any (each page counts its parked cases; parking is rare,
-   * so callers keep the answer a while).
+   * pages the partitions' summaries say hold any (parking is rare; callers
+   * keep the answer a while).
    */
   async parkedCases(limit: number): Promise<{ cases: CaseDoc[]; total: number }> {
-    const found = (await this.casePages.find({ parked: { $gt: 0 } }).toArray())
+    const pageIds = (await this.summaries.find({}).toArray()).flatMap((d) => Object.keys(d.parked));
+    const pages =
+      pageIds.length === 0 ? [] : await this.casePages.find({ _id: { $in: pageIds } }).toArray();
+    const found = pages
       .flatMap((p) => [...readCasePage(p).records.values()])
       .filter((r) => r.parked)
       .sort((a, b) => (a.updatedAt?.getTime() ?? 0) - (b.updatedAt?.getTime() ?? 0));
@@ -425,16 +455,26 @@ export class ReadModels {
       byPage.set(page, [...(byPage.get(page) ?? []), r]);
     }
     const pages = await this.pagesForWrite(partition, [...byPage.keys()]);
+    const writes = [...byPage].map(([pageId, list]) => {
+      const page = pages.get(pageId);
+      if (!page) throw new Error(`page ${pageId} not read`);
+      const records = new Map(page.records);
+      for (const r of list) records.set(r._id, { ...r, page: pageId, updatedAt: now });
+      const next: CasePage = { ...page, records, rev: page.rev + 1 };
+      const stored = storeCasePage(next, next.rev);
+      next.bytes = stored.body.buffer.length;
+      return { page, next, stored };
+    });
+    // The summary goes first: a crash before the pages are written replays
+    // the batch, which writes them, and the summary again, as it says.
+    await this.writeSummary(
+      partition,
+      writes.map((w) => w.stored),
+    );
     let conflict: string | undefined;
     await settled(
-      [...byPage].map(async ([pageId, list]) => {
-        const page = pages.get(pageId);
-        if (!page) throw new Error(`page ${pageId} not read`);
-        const records = new Map(page.records);
-        for (const r of list) records.set(r._id, { ...r, page: pageId, updatedAt: now });
-        const next: CasePage = { ...page, records, rev: page.rev + 1 };
-        const stored = storeCasePage(next, next.rev);
-        next.bytes = stored.body.buffer.length;
+      writes.map(async ({ page, next, stored }) => {
+        const pageId = page.id;
         if (page.rev === 0) {
           try {
             await this.casePages.insertOne(stored);
@@ -454,6 +494,54 @@ export class ReadModels {
       }),
     );
     if (conflict !== undefined) throw new CaseConflict(conflict);
+  }
+
+  /** Notes the pages' due and parked counts in their partition's summary, written if it changed. */
+  private async writeSummary(partition: number, pages: readonly StoredCasePage[]): Promise<void> {
+    let summary = this.summaryOf.get(partition);
+    if (!summary) {
+      const d = await this.summaries.findOne({ _id: summaryId(partition) });
+      summary = {
+        id: summaryId(partition),
+        partition,
+        rev: d?.rev ?? 0,
+        due: new Map(Object.entries(d?.due ?? {})),
+        parked: new Map(Object.entries(d?.parked ?? {})),
+      };
+      this.summaryOf.set(partition, summary);
+    }
+    let changed = false;
+    const set = (m: Map<string, number>, id: string, v: number | null) => {
+      if ((m.get(id) ?? null) === v) return;
+      changed = true;
+      if (v === null) m.delete(id);
+      else m.set(id, v);
+    };
+    for (const p of pages) {
+      set(summary.due, p._id, p.nextAt ? p.nextAt.getTime() : null);
+      set(summary.parked, p._id, p.parked > 0 ? p.parked : null);
+    }
+    if (!changed) return;
+    const stored: StoredSummary = {
+      _id: summary.id,
+      partition,
+      rev: summary.rev + 1,
+      due: Object.fromEntries(summary.due),
+      parked: Object.fromEntries(summary.parked),
+    };
+    if (summary.rev === 0) {
+      try {
+        await this.summaries.insertOne(stored);
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+        throw new CaseConflict(summary.id);
+      }
+    } else if (
+      (await this.summaries.replaceOne({ _id: summary.id, rev: summary.rev }, stored))
+        .matchedCount === 0
+    )
+      throw new CaseConflict(summary.id);
+    summary.rev++;
   }
 
   private async writeIndex(pages: readonly IndexPage[]): Promise<void> {
@@ -486,21 +574,26 @@ export class ReadModels {
     this.written.clear();
     this.writtenBytes = 0;
     this.indexes.clear();
+    this.summaryOf.clear();
     this.lastPage.clear();
   }
 
   /**
-   * The cases with an action due by `until`, earliest first: the pages whose
-   * earliest timer is due (one query), then their due, unparked cases.
-   * `partitions` keeps only the pages of those partitions.
+   * The cases with an action due by `until`, earliest first: the partitions'
+   * summaries name the pages whose earliest timer is due, and those pages,
+   * read by `_id`, their due, unparked cases. `partitions` keeps only those
+   * partitions' pages.
    */
   async dueCases(until: number, partitions?: readonly number[]): Promise<DueCase[]> {
-    const filter = {
-      nextAt: { $lte: new Date(until) },
-      ...(partitions ? { partition: { $in: [...partitions] } } : {}),
-    };
+    const summaries = await this.summaries
+      .find(partitions ? { _id: { $in: partitions.map(summaryId) } } : {})
+      .toArray();
+    const pageIds = summaries.flatMap((d) =>
+      Object.entries(d.due).flatMap(([id, at]) => (at <= until ? [id] : [])),
+    );
     const due: DueCase[] = [];
-    for (const p of await this.casePages.find(filter).toArray())
+    if (pageIds.length === 0) return due;
+    for (const p of await this.casePages.find({ _id: { $in: pageIds } }).toArray())
       for (const r of readCasePage(p).records.values())
         if (!r.parked && r.timer !== undefined && r.timer !== null && r.timer <= until)
           due.push({ record: r, at: r.timer });
