@@ -24,12 +24,21 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.exit(130);
   });
 
+/**
+ * The heap limit the service's image runs it with (its Dockerfile's
+ * NODE_OPTIONS), so that the memory measured is the memory deployed.
+ */
+function imageHeapLimit(name: ServiceName): string[] {
+  const m = /--max-old-space-size=(\d+)/.exec(readFileSync(`apps/${name}/Dockerfile`, 'utf8'));
+  return m ? [`--max-old-space-size=${m[1]}`] : [];
+}
+
 /** Starts `apps/<name>/dist/main.js` with `env` and waits until it serves gRPC. */
 export async function startService(
   name: ServiceName,
   env: Record<string, string>,
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [`apps/${name}/dist/main.js`], {
+  const child = spawn(process.execPath, [...imageHeapLimit(name), `apps/${name}/dist/main.js`], {
     env: {
       ...process.env,
       GRPC_PORT: '0',
