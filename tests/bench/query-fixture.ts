@@ -10,6 +10,7 @@ import {
   emptyView,
   MODEL_V1,
   pageIdOf,
+  pageKeyOf,
   READ_MODEL_FORMAT,
   ReadModels,
   rollupDeltas,
@@ -191,7 +192,12 @@ export async function loadQueryFixture(
     // As partition 0's consumer would have written them: one page per listing and slot.
     for (const d of rollupDeltas(null, contrib)) {
       const id = pageIdOf(d.listKey, 'p0', d.groupBy, d.key);
-      const page = pages.get(id) ?? { _id: id, listKey: d.listKey, hw: i, rows: new Map() };
+      const page = pages.get(id) ?? {
+        _id: id,
+        listKey: pageKeyOf(d.listKey),
+        hw: i,
+        rows: new Map(),
+      };
       addToRows(page.rows, d);
       page.hw = i;
       pages.set(id, page);

@@ -4,6 +4,7 @@ import {
   addToRows,
   contributionOf,
   pageIdOf,
+  pageKeyOf,
   rollupDeltas,
   type RollupDelta,
 } from '../domain/rollups.js';
@@ -139,7 +140,7 @@ class Batch {
   private accumulate(deltas: readonly RollupDelta[], seq: number, guard = this.guard): void {
     for (const d of deltas) {
       const id = pageIdOf(d.listKey, guard, d.groupBy, d.key);
-      const pending = this.gains.get(id) ?? { listKey: d.listKey, parts: [] };
+      const pending = this.gains.get(id) ?? { listKey: pageKeyOf(d.listKey), parts: [] };
       pending.parts.push({ seq, delta: d });
       this.gains.set(id, pending);
     }

@@ -107,17 +107,20 @@ export function rollupDeltas(
 }
 
 /**
- * Rows per listing are split over this many pages per writer, by the row's
- * key: officers and units are many, so no page of theirs grows past what is
- * cheap to rewrite once per chunk.
+ * Listings that share pages: a period's officers on pages of their own
+ * (they are many), its units, agencies, districts and domains together. A
+ * chunk of a partition's events touches a few periods, so it writes a few
+ * pages of each, where one page per listing made it write dozens.
  */
-export const PAGE_SLOTS: Readonly<Record<GroupBy, number>> = {
-  OFFICER: 8,
-  UNIT: 2,
-  AGENCY: 1,
-  DISTRICT: 1,
-  DOMAIN: 1,
-};
+export type PageClass = 'OFFICER' | 'ORG';
+const classOf = (groupBy: GroupBy): PageClass => (groupBy === 'OFFICER' ? 'OFFICER' : 'ORG');
+
+/**
+ * Rows of a page class are split over this many pages per writer and
+ * period, by the row's key, so that no page grows past what is cheap to
+ * rewrite once per chunk.
+ */
+export const PAGE_SLOTS: Readonly<Record<PageClass, number>> = { OFFICER: 2, ORG: 1 };
 
 /** A stable small hash (FNV-1a) of a row's key, for its page slot. */
 function slotOf(key: string, slots: number): number {
@@ -126,18 +129,25 @@ function slotOf(key: string, slots: number): number {
   return (h >>> 0) % slots;
 }
 
+/** The pages' key of a listing (`<groupBy>|<kind>|<period>`): `<class>|<kind>|<period>`. */
+export function pageKeyOf(listKey: string): string {
+  const bar = listKey.indexOf('|');
+  return `${classOf(listKey.slice(0, bar) as GroupBy)}${listKey.slice(bar)}`;
+}
+
 /**
  * The page that holds a rollup row as one writer (`guard`: a partition
- * `p<n>`, a release or a correction) has it: `<listKey>|<guard>|<slot>`.
+ * `p<n>`, a release or a correction) has it: `<pageKey>|<guard>|<slot>`.
  */
 export const pageIdOf = (listKey: string, guard: string, groupBy: GroupBy, key: string) =>
-  `${listKey}|${guard}|${slotOf(key, PAGE_SLOTS[groupBy])}`;
+  `${pageKeyOf(listKey)}|${guard}|${slotOf(key, PAGE_SLOTS[classOf(groupBy)])}`;
 
-/** Every page partition `p0..p<count-1>` can hold of a listing. */
+/** Every page partition `p0..p<count-1>` can hold of a listing's rows. */
 export function partitionPagesOf(listKey: string, groupBy: GroupBy, partitions: number): string[] {
   const out: string[] = [];
+  const pageKey = pageKeyOf(listKey);
   for (let p = 0; p < partitions; p++)
-    for (let s = 0; s < PAGE_SLOTS[groupBy]; s++) out.push(`${listKey}|p${p}|${s}`);
+    for (let s = 0; s < PAGE_SLOTS[classOf(groupBy)]; s++) out.push(`${pageKey}|p${p}|${s}`);
   return out;
 }
 

@@ -47,7 +47,7 @@ describe('rollup deltas', () => {
 });
 
 describe('rollup pages', () => {
-  const groups = Object.keys(PAGE_SLOTS) as GroupBy[];
+  const groups: GroupBy[] = ['OFFICER', 'UNIT', 'AGENCY', 'DISTRICT', 'DOMAIN'];
   const keys = Array.from({ length: 400 }, (_, i) => `off-${i * 37}`).concat([
     '柳南区',
     '1',
@@ -65,6 +65,17 @@ describe('rollup pages', () => {
       expect(readable.has(pageIdOf(listKey, 'corr-review-1', groupBy, keys[0] ?? ''))).toBe(false);
       expect(readable.has(pageIdOf(listKey, 'p12', groupBy, keys[0] ?? ''))).toBe(false);
     }
+  });
+
+  it("keeps a period's units, agencies, districts and domains on one page per writer, and its officers apart", () => {
+    const org = new Set(
+      (['UNIT', 'AGENCY', 'DISTRICT', 'DOMAIN'] as const).map((g) =>
+        pageIdOf(`${g}|MONTH|2021-03`, 'p4', g, 'k'),
+      ),
+    );
+    expect([...org]).toEqual(['ORG|MONTH|2021-03|p4|0']);
+    expect(org.has(pageIdOf('OFFICER|MONTH|2021-03', 'p4', 'OFFICER', 'k'))).toBe(false);
+    expect(pageIdOf('UNIT|YEAR|2021', 'p4', 'UNIT', 'k')).not.toBe('ORG|MONTH|2021-03|p4|0');
   });
 
   it("spreads many officers' rows over every slot of a listing", () => {
