@@ -22,11 +22,14 @@ export async function* auditStore(
     missingCases: 0,
     checkpointsKnown: 0,
   };
+  // The checkpoints as they stood before the store is read: one taken later
+  // could name a commit stored while the read went on, which it need not see.
+  const checkpoints = new Map([...deps.checkpoints.all()].map((c) => [c.caseId, c]));
   for await (const stream of deps.store.cases()) {
     seen.add(stream.caseId);
     summary.casesChecked++;
     summary.eventsChecked += stream.events.length;
-    const check = verifyChain(stream.events, deps.chainKeys, deps.checkpoints.get(stream.caseId));
+    const check = verifyChain(stream.events, deps.chainKeys, checkpoints.get(stream.caseId));
     if (check.valid) continue;
     summary.brokenCases++;
     yield {
@@ -41,7 +44,7 @@ export async function* auditStore(
       },
     };
   }
-  for (const cp of deps.checkpoints.all()) {
+  for (const cp of checkpoints.values()) {
     summary.checkpointsKnown++;
     if (seen.has(cp.caseId)) continue;
     summary.missingCases++;

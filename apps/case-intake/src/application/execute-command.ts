@@ -69,10 +69,14 @@ async function loadHead(deps: IntakeDeps, caseId: string): Promise<CaseHead> {
 
 /** The case as the store has it now (and so in the cache). */
 async function loadFresh(deps: IntakeDeps, caseId: string): Promise<CaseHead> {
+  // The checkpoint as it stands before the history is read: one taken after
+  // could name a commit stored (and published) while the read was under
+  // way, which the read need not see, and an intact history would look cut.
+  const checkpoint = deps.checkpoints.get(caseId);
   const stream = await deps.store.load(caseId);
   // Never append onto a history that does not verify: the new event would
   // chain onto whatever the database now says.
-  const check = verifyChain(stream.events, deps.chainKeys, deps.checkpoints.get(caseId));
+  const check = verifyChain(stream.events, deps.chainKeys, checkpoint);
   if (!check.valid) {
     brokenHistories().add(1);
     fail(

@@ -4,7 +4,7 @@ import type { Principal } from '@enforcement/auth';
 import { fail } from '../domain/errors.js';
 import type { CaseState } from '../domain/state.js';
 import { authorizeRead, authorizeReadAll } from './authorize.js';
-import { verifyChain } from './chain.js';
+import { verifyChain, type Checkpoint } from './chain.js';
 import type { ChainKeys } from './chain-keys.js';
 import type { AccessLog, CaseEvent, Checkpoints, EventStore, LoadedStream } from './ports.js';
 import { carriesIdentifiers, forCaller, seesIdentifiers } from './privacy.js';
@@ -53,9 +53,17 @@ const statusOf: Record<CaseState['status'], api.CaseStatus> = {
   REVIEW_CONCLUDED: S.CASE_STATUS_REVIEW_CONCLUDED,
 };
 
-async function readableStream(deps: ReadDeps, p: Principal, caseId: string): Promise<LoadedStream> {
+/** A case's history, with its checkpoint as it stood before the history was read (see loadFresh). */
+type CheckedStream = LoadedStream & { readonly checkpoint: Checkpoint | undefined };
+
+async function readableStream(
+  deps: ReadDeps,
+  p: Principal,
+  caseId: string,
+): Promise<CheckedStream> {
   if (!caseId.trim()) fail('FIELD.REQUIRED', 'is required', 'case_id');
-  const stream = await deps.store.load(caseId);
+  const checkpoint = deps.checkpoints.get(caseId);
+  const stream = { ...(await deps.store.load(caseId)), checkpoint };
   const first = stream.events[0];
   if (!first) return fail('CASE.NOT_FOUND', `no case ${caseId}`, 'case_id');
   authorizeRead(p, first.agencyId);
@@ -111,8 +119,8 @@ export function caseView(stream: LoadedStream): intake.CaseView {
   return base;
 }
 
-function integrity(deps: ReadDeps, stream: LoadedStream): intake.VerifyCaseResponse {
-  const check = verifyChain(stream.events, deps.chainKeys, deps.checkpoints.get(stream.caseId));
+function integrity(deps: ReadDeps, stream: CheckedStream): intake.VerifyCaseResponse {
+  const check = verifyChain(stream.events, deps.chainKeys, stream.checkpoint);
   return { ...check, eventCount: stream.events.length };
 }
 
@@ -156,10 +164,11 @@ export async function verifyCase(
   caseId: string,
 ): Promise<intake.VerifyCaseResponse> {
   if (!caseId.trim()) fail('FIELD.REQUIRED', 'is required', 'case_id');
-  const stream = await deps.store.load(caseId);
+  const checkpoint = deps.checkpoints.get(caseId);
+  const stream = { ...(await deps.store.load(caseId)), checkpoint };
   const first = stream.events[0];
   if (first) authorizeRead(p, first.agencyId);
-  else if (deps.checkpoints.get(caseId)) authorizeReadAll(p);
+  else if (checkpoint) authorizeReadAll(p);
   else return fail('CASE.NOT_FOUND', `no case ${caseId}`, 'case_id');
   return integrity(deps, stream);
 }

@@ -79,6 +79,46 @@ describe('tamper evidence against a database writer', () => {
     return err as ServiceError;
   };
 
+  it('does not take a commit stored while a history was being read for a cut history', async () => {
+    const caseId = uniqueName('race');
+    const l = fullLoop(caseId);
+    const c = svc.client;
+    await unary((cb) => c.registerCase(l.register, agency, cb));
+    await unary((cb) => c.dispatchCase(l.dispatch, agency, cb));
+    const checkpointAt = (v: number) =>
+      eventually(() => (svc.service.checkpoints.get(caseId)?.version === v ? true : undefined), {
+        timeoutMs: 20_000,
+        what: `checkpoint ${v} of ${caseId}`,
+      });
+    await checkpointAt(2);
+    // The next reads of this case each finish only after another command
+    // was stored and checkpointed meanwhile: they see the history as it was.
+    const store = svc.service.store;
+    const load = store.load.bind(store);
+    const meanwhile = [l.evidence, l.notice];
+    store.load = async (id: string) => {
+      const stream = await load(id);
+      const next = id === caseId ? meanwhile.shift() : undefined;
+      if (next) {
+        const r = await unary<intake.CommandResult>((cb) => c.recordProgress(next, agency, cb));
+        await checkpointAt(r.version);
+      }
+      return stream;
+    };
+    try {
+      // A read: intact, at the version it read.
+      expect(await verify(caseId)).toMatchObject({ valid: true, eventCount: 2 });
+      // A command: decided on the fresh history, not refused as broken.
+      const hearing = await unary<intake.CommandResult>((cb) =>
+        c.recordProgress(l.hearing, agency, cb),
+      );
+      expect(hearing.version).toBe(5);
+    } finally {
+      store.load = load;
+    }
+    expect(await verify(caseId)).toMatchObject({ valid: true, eventCount: 5 });
+  });
+
   it('an intact case takes its evaluation (the check below is not refusing everything)', async () => {
     const caseId = uniqueName('ok');
     await walk(caseId);
@@ -224,8 +264,9 @@ describe('tamper evidence against a database writer', () => {
     expect(byCase.get('forge')).toMatchObject({ firstBadVersion: 9 });
     expect(byCase.get('gone')).toMatchObject({ firstBadVersion: 1 });
     expect(findings.every((f) => f.problem.length > 0)).toBe(true);
+    // In the store: the intact case, the raced one (intact too), edit, cut and forge.
     if (summary?.$case === 'summary')
-      expect(summary.value).toMatchObject({ brokenCases: 4, missingCases: 1, casesChecked: 5 });
+      expect(summary.value).toMatchObject({ brokenCases: 4, missingCases: 1, casesChecked: 6 });
 
     // The same through the command line, as an operator runs it.
     const cli = await runCli(['audit', '--intake', svc.service.address]);
