@@ -209,5 +209,6 @@ describe('supervision-scoring through infrastructure restarts', () => {
     await unary((cb) => client.rebuildReadModels({}, supervisor, cb));
     expect((await list()).rows).toEqual(live.rows);
     client.close();
-  });
+    // As long as its phases may take: each recovery is given 60 to 120 s above.
+  }, 330_000);
 });
