@@ -5,6 +5,16 @@ import { eventually, uniqueName } from '@enforcement/testing';
 import { loop } from '../support/loop.js';
 import { startSystem, tokenFor, unary, type System } from '../support/services.js';
 
+/** Dispatches the loop's case as of `at` (late, when `at` is past its deadline). */
+const dispatchAt = (sys: System, l: ReturnType<typeof loop>, agency: Metadata, at: Date) =>
+  unary((cb) =>
+    sys.intakeClient.dispatchCase(
+      { ...l.dispatch, meta: { ...l.dispatch.meta, occurredAt: at } } as intake.DispatchCaseRequest,
+      agency,
+      cb,
+    ),
+  );
+
 describe('loading a past year: the rules judge by the event time applied (RULES_CLOCK=events)', () => {
   let sys: System;
   let agency: Metadata;
@@ -37,16 +47,7 @@ describe('loading a past year: the rules judge by the event time applied (RULES_
 
     // The history moves on to June 2021 (dispatched late): the April deadline has passed.
     const june = new Date('2021-06-01T02:00:00Z');
-    await unary((cb) =>
-      sys.intakeClient.dispatchCase(
-        {
-          ...l.dispatch,
-          meta: { ...l.dispatch.meta, occurredAt: june },
-        } as intake.DispatchCaseRequest,
-        agency,
-        cb,
-      ),
-    );
+    await dispatchAt(sys, l, agency, june);
     const registered = new Date('2021-01-04T02:00:00Z').getTime();
     const opened = await eventually(
       async () => {
@@ -112,16 +113,7 @@ describe('the rules follow the stream, not only their ticker', () => {
     const l = loop(caseId, registeredAt);
     await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
     const june = new Date('2021-06-01T02:00:00Z');
-    await unary((cb) =>
-      sys.intakeClient.dispatchCase(
-        {
-          ...l.dispatch,
-          meta: { ...l.dispatch.meta, occurredAt: june },
-        } as intake.DispatchCaseRequest,
-        agency,
-        cb,
-      ),
-    );
+    await dispatchAt(sys, l, agency, june);
     const supervision = await eventually(
       async () => {
         const history = (
