@@ -1,3 +1,4 @@
+import type { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { intake, reporting, scoring } from '@enforcement/contracts';
@@ -307,9 +308,8 @@ describe('the supervision console in Chromium, on the real stack', () => {
     await p.getByRole('link', { name: first?.target ?? '' }).waitFor();
   });
 
-  it('lets a supervisor open an order that arrives live, and the agency answer it, which arrives live too', async () => {
-    const md = await tokenFor(['supervisor']);
-    let target: intake.CaseView | undefined;
+  /** The first enforcement case of the year not archived yet, which can still take an order. */
+  const openEnforcementCase = async (md: Metadata): Promise<intake.CaseView | undefined> => {
     for (const id of caseIds) {
       const c = await unary<intake.GetCaseResponse>((cb) =>
         sys.intakeClient.getCase({ caseId: id }, md, cb),
@@ -318,11 +318,15 @@ describe('the supervision console in Chromium, on the real stack', () => {
         c.case &&
         c.case.caseType === 1 &&
         c.case.status !== intake.CaseStatus.CASE_STATUS_ARCHIVED
-      ) {
-        target = c.case;
-        break;
-      }
+      )
+        return c.case;
     }
+    return undefined;
+  };
+
+  it('lets a supervisor open an order that arrives live, and the agency answer it, which arrives live too', async () => {
+    const md = await tokenFor(['supervisor']);
+    const target = await openEnforcementCase(md);
     expect(target).toBeDefined();
     const caseId = target?.caseId ?? '';
     const agency = target?.agencyId ?? '';
@@ -431,20 +435,7 @@ describe('the supervision console in Chromium, on the real stack', () => {
 
   it('refuses malformed and hostile requests with the rule and field at fault, and loses nothing accepted', async () => {
     const md = await tokenFor(['supervisor']);
-    let target: intake.CaseView | undefined;
-    for (const id of caseIds) {
-      const c = await unary<intake.GetCaseResponse>((cb) =>
-        sys.intakeClient.getCase({ caseId: id }, md, cb),
-      );
-      if (
-        c.case &&
-        c.case.caseType === 1 &&
-        c.case.status !== intake.CaseStatus.CASE_STATUS_ARCHIVED
-      ) {
-        target = c.case;
-        break;
-      }
-    }
+    const target = await openEnforcementCase(md);
     const caseId = target?.caseId ?? '';
     const owner = target?.agencyId ?? '';
     const other = [...new Set(year.truth.byAgency.keys())].find((a) => a !== owner) ?? '';

@@ -62,16 +62,16 @@ export function Orders({ me }: { me: Me }) {
   const pageSize = Math.min(1000, Math.max(1, Number(sizeParam) || 1000));
   const [page, setPage] = useState(1);
   const [acting, setActing] = useState<{ kind: 'open' | 'escalate' | 'answer'; order?: Order }>();
+  const filters = {
+    status,
+    reason,
+    agency,
+    overdue: overdue === 'true' || undefined,
+    escalated: escalated === 'true' || undefined,
+    pageSize,
+  };
   const list = useApi(
-    () =>
-      get<OrdersPage>('/api/orders', {
-        status,
-        reason,
-        agency,
-        overdue: overdue === 'true' || undefined,
-        escalated: escalated === 'true' || undefined,
-        pageSize,
-      }),
+    () => get<OrdersPage>('/api/orders', filters),
     [status, reason, agency, overdue, escalated, pageSize],
   );
   // Pages after the first, fetched on request: a province's year holds more orders than one page.
@@ -87,15 +87,7 @@ export function Orders({ me }: { me: Me }) {
   const loadMore = async () => {
     setLoadingMore(true);
     try {
-      const page = await get<OrdersPage>('/api/orders', {
-        status,
-        reason,
-        agency,
-        overdue: overdue === 'true' || undefined,
-        escalated: escalated === 'true' || undefined,
-        pageSize,
-        pageToken: nextToken,
-      });
+      const page = await get<OrdersPage>('/api/orders', { ...filters, pageToken: nextToken });
       setMore({
         key: filterKey,
         orders: [...extra.orders, ...(page.orders ?? [])],
