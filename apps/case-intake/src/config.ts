@@ -19,9 +19,9 @@ export const intakeSpec = {
   MONGODB_DB: string({ default: 'enforcement_intake' }),
   EVENT_STORE_BUCKETS: integer({ default: 64, min: 1, max: 4096 }),
   POSITION_BLOCK: integer({ default: 1000, min: 1 }),
-  HEAD_CACHE_SIZE: integer({ default: 50_000, min: 0 }),
+  HEAD_CACHE_SIZE: integer({ default: 20_000, min: 0 }),
   /** The head cache's budget in estimated bytes (whichever of count and bytes is reached first). */
-  HEAD_CACHE_BYTES: integer({ default: 256 * 1024 * 1024, min: 1024 * 1024 }),
+  HEAD_CACHE_BYTES: integer({ default: 64 * 1024 * 1024, min: 1024 * 1024 }),
   SUBMIT_MAX_IN_FLIGHT: integer({ default: 512, min: 1, max: 10_000 }),
   RELAY_BATCH: integer({ default: 500, min: 1 }),
   RELAY_SWEEP_AFTER_MS: integer({ default: 30_000, min: 0 }),

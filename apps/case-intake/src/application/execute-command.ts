@@ -73,7 +73,7 @@ async function loadFresh(deps: IntakeDeps, caseId: string): Promise<CaseHead> {
   // could name a commit stored (and published) while the read was under
   // way, which the read need not see, and an intact history would look cut.
   const checkpoint = deps.checkpoints.get(caseId);
-  const stream = await deps.store.load(caseId);
+  const stream = await deps.store.load(caseId, checkpoint?.version);
   // Never append onto a history that does not verify: the new event would
   // chain onto whatever the database now says.
   const check = verifyChain(stream.events, deps.chainKeys, checkpoint);
@@ -100,7 +100,7 @@ async function duplicateResult(
   caseId: string,
   commandId: string,
 ): Promise<intake.CommandResult> {
-  const stream = await deps.store.load(caseId);
+  const stream = await deps.store.load(caseId, deps.checkpoints.get(caseId)?.version);
   const first = stream.commits.find((c) => c.commandId === commandId);
   const evs = (first?.events ?? []).map((e) => forCaller(principal, e));
   return { caseId, version: stream.version, events: evs, duplicate: true };

@@ -32,7 +32,11 @@ export class VersionConflict extends Error {
 }
 
 export interface EventStore {
-  load(caseId: string): Promise<LoadedStream>;
+  /**
+   * The case's history. `knownVersion`, a version the case is known to have
+   * reached (its checkpoint), lets the store read it in one go.
+   */
+  load(caseId: string, knownVersion?: number): Promise<LoadedStream>;
   /**
    * Stores the commit atomically, assigning global positions, or throws
    * VersionConflict when the case moved past `fromVersion - 1` meanwhile.

@@ -63,7 +63,7 @@ async function readableStream(
 ): Promise<CheckedStream> {
   if (!caseId.trim()) fail('FIELD.REQUIRED', 'is required', 'case_id');
   const checkpoint = deps.checkpoints.get(caseId);
-  const stream = { ...(await deps.store.load(caseId)), checkpoint };
+  const stream = { ...(await deps.store.load(caseId, checkpoint?.version)), checkpoint };
   const first = stream.events[0];
   if (!first) return fail('CASE.NOT_FOUND', `no case ${caseId}`, 'case_id');
   authorizeRead(p, first.agencyId);
@@ -165,7 +165,7 @@ export async function verifyCase(
 ): Promise<intake.VerifyCaseResponse> {
   if (!caseId.trim()) fail('FIELD.REQUIRED', 'is required', 'case_id');
   const checkpoint = deps.checkpoints.get(caseId);
-  const stream = { ...(await deps.store.load(caseId)), checkpoint };
+  const stream = { ...(await deps.store.load(caseId, checkpoint?.version)), checkpoint };
   const first = stream.events[0];
   if (first) authorizeRead(p, first.agencyId);
   else if (checkpoint) authorizeReadAll(p);

@@ -96,8 +96,8 @@ describe('tamper evidence against a database writer', () => {
     const store = svc.service.store;
     const load = store.load.bind(store);
     const meanwhile = [l.evidence, l.notice];
-    store.load = async (id: string) => {
-      const stream = await load(id);
+    store.load = async (id: string, knownVersion?: number) => {
+      const stream = await load(id, knownVersion);
       const next = id === caseId ? meanwhile.shift() : undefined;
       if (next) {
         const r = await unary<intake.CommandResult>((cb) => c.recordProgress(next, agency, cb));

@@ -88,6 +88,9 @@ export const logEntryOf = (
 /** Most commits written in one group. */
 const APPEND_GROUP = 500;
 
+/** Versions past the known one that a case's first read asks for. */
+const LOAD_WINDOW = 16;
+
 const commitIdOf = (caseId: string, fromVersion: number) => `${caseId}:${fromVersion}`;
 const outboxIdOf = (c: Pick<Commit, 'caseId' | 'fromVersion' | 'commandId'>) =>
   `${commitIdOf(c.caseId, c.fromVersion)}:${c.commandId}`;
@@ -192,12 +195,35 @@ export class MongoEventStore implements EventStore {
     );
   }
 
-  async load(caseId: string): Promise<LoadedStream> {
-    // Every stream starts with the commit at version 1. Looking it up by
-    // `_id` is an index lookup everywhere, and concurrent loads share one; the
-    // query by case id scans on FerretDB, so a new case (most loads) skips it.
-    if (!(await this.started.get(caseId))) return { caseId, version: 0, events: [], commits: [] };
-    const docs = await this.commits.for(caseId).find({ caseId }).toArray();
+  /**
+   * A case's commits, read by `_id` (case id and first version) a window of
+   * versions at a time: `_id: { $in }` is an index lookup on MongoDB and on
+   * FerretDB, where a query by case id scans the bucket. `knownVersion` (the
+   * case's checkpoint) sizes the first window, so one query reads a case
+   * whose checkpoint is current; while the commits found run to a window's
+   * end, the next window follows them.
+   */
+  async load(caseId: string, knownVersion = 0): Promise<LoadedStream> {
+    // Without a checkpoint most loads are of new cases: whether the case has
+    // a first commit is looked up in batches shared by concurrent loads.
+    if (knownVersion <= 0 && !(await this.started.get(caseId)))
+      return { caseId, version: 0, events: [], commits: [] };
+    const docs: CommitDoc[] = [];
+    let from = 1;
+    let to = knownVersion + LOAD_WINDOW;
+    for (;;) {
+      const ids = Array.from({ length: to - from + 1 }, (_, i) => commitIdOf(caseId, from + i));
+      docs.push(
+        ...(await this.commits
+          .for(caseId)
+          .find({ _id: { $in: ids } })
+          .toArray()),
+      );
+      const end = docs.reduce((max, d) => Math.max(max, d.toVersion), 0);
+      if (end < to) break;
+      from = to + 1;
+      to = end + LOAD_WINDOW;
+    }
     docs.sort((a, b) => a.fromVersion - b.fromVersion);
     const commits = docs.map(toCommit);
     const evs = commits.flatMap((c) => c.events);
