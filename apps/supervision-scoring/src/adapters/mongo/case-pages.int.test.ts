@@ -226,4 +226,38 @@ describe('case records packed in pages', () => {
       { numRuns: RUNS },
     );
   });
+
+  it('a reader started on a filled store reads any case with one read, and finds cases stored after it started', async () => {
+    const counted = await MongoClient.connect(stack().mongoUri, { monitorCommands: true });
+    const reads: string[] = [];
+    counted.on('commandStarted', (e) => {
+      if (e.commandName === 'find') reads.push(String(e.command.find));
+    });
+    const prefix = 'one_read_';
+    try {
+      const writer = new ReadModels(db, prefix, 2, partitionOf, PER_PAGE);
+      await writer.init();
+      const ids = Array.from({ length: 40 }, (_, n) => `c-${n}`);
+      for (let p = 0; p < PARTITIONS; p++)
+        await writer.writeCases(
+          p,
+          ids.filter((id) => partitionOf(id) === p).map((id, i) => record(id, i + 1, null, false)),
+        );
+      const reader = new ReadModels(counted.db(db.databaseName), prefix, 2, partitionOf, PER_PAGE);
+      await reader.init();
+      await reader.learned();
+      for (const id of ids) {
+        reads.length = 0;
+        expect((await reader.getCase(id))?._id).toBe(id);
+        expect(reads, id).toEqual([`${prefix}case_pages`]);
+      }
+      // A case stored after the reader learned the index: found through its index page.
+      await writer.writeCases(0, [record('c-40', 1, null, false)]);
+      expect((await reader.getCase('c-40'))?.view.version).toBe(1);
+      expect(await reader.getCase('c-41')).toBeNull();
+      await writer.drop();
+    } finally {
+      await counted.close();
+    }
+  });
 });

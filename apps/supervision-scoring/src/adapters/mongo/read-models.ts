@@ -224,6 +224,8 @@ export class ReadModels {
   private readonly located = new Map<string, string>();
   /** Each partition's last page, which new cases fill. */
   private readonly lastPage = new Map<number, string>();
+  /** The whole index, read once on the first lookup (see `getCases`). */
+  private learning: Promise<void> | undefined;
 
   constructor(
     db: Db,
@@ -249,6 +251,8 @@ export class ReadModels {
     await this.extraPages.createIndex({ listKey: 1 });
     await this.orders.createIndex({ agencyId: 1 });
     await this.corrections.createIndex({ partition: 1 });
+    // Where the cases stored so far are, learned while the service starts.
+    this.learning ??= this.learnIndex();
   }
 
   async drop(): Promise<void> {
@@ -303,19 +307,20 @@ export class ReadModels {
 
   /**
    * The stored records of these cases, as they are now: their pages, each
-   * read once by `_id`, found through the index. A case never moves from
-   * the page the index first names, so where a case is stays known (up to
-   * `LOCATIONS_KEPT` cases) and a known case costs one read.
+   * read once by `_id`. A case never moves from the page the index first
+   * names, so where cases are stays known (up to `LOCATIONS_KEPT` cases): the
+   * whole index is read once, in the background, from `init`; the index
+   * pages written here and those read for a case not yet known add theirs.
+   * A known case costs one read.
    */
   async getCases(caseIds: readonly string[]): Promise<Map<string, CaseDoc>> {
+    this.learning ??= this.learnIndex();
     const ids = [...new Set(caseIds)];
     const unknown = ids.filter((id) => !this.located.has(id));
     if (unknown.length > 0) {
       const indexIds = [...new Set(unknown.map((id) => indexPageId(this.partitionOf(id), id)))];
-      const wanted = new Set(unknown);
       for (const p of await this.caseIndex.find({ _id: { $in: indexIds } }).toArray())
-        for (const [id, page] of readIndexPage(p).entries)
-          if (wanted.has(id)) this.locate(id, page);
+        for (const [id, page] of readIndexPage(p).entries) this.locate(id, page);
     }
     const pageIds = [...new Set(ids.flatMap((id) => this.located.get(id) ?? []))];
     const found = new Map<string, CaseDoc>();
@@ -324,6 +329,22 @@ export class ReadModels {
     for (const p of await this.casePages.find({ _id: { $in: pageIds } }).toArray())
       for (const [id, r] of readCasePage(p, wanted).records) found.set(id, r);
     return found;
+  }
+
+  /** Settles once the index read from `init` is done. */
+  learned(): Promise<void> {
+    return this.learning ?? Promise.resolve();
+  }
+
+  /** Every index page, read once a page at a time: where each case stored so far is. */
+  private async learnIndex(): Promise<void> {
+    try {
+      for await (const p of this.caseIndex.find({}, { batchSize: 16 }))
+        for (const [id, page] of readIndexPage(p).entries)
+          if (!this.located.has(id)) this.locate(id, page);
+    } catch {
+      // Only a head start: cases not learned here are found through their index page.
+    }
   }
 
   private locate(caseId: string, page: string): void {
@@ -607,6 +628,7 @@ export class ReadModels {
           return;
         }
         p.rev++;
+        for (const [id, page] of p.entries) if (!this.located.has(id)) this.locate(id, page);
       }),
     );
     if (conflict !== undefined) throw new CaseConflict(conflict);
