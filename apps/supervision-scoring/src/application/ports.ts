@@ -48,7 +48,10 @@ export interface ProjectionStore {
    * moved meanwhile.
    */
   writeRollupPages(writes: readonly RollupPageWrite[]): Promise<void>;
-  upsertOrders(caseId: string, agencyId: string, orders: readonly OrderView[]): Promise<void>;
+  /** Stores these orders as they now are (each by case and order id), in one round trip. */
+  upsertOrders(
+    writes: readonly { caseId: string; agencyId: string; orders: readonly OrderView[] }[],
+  ): Promise<void>;
   /** Leaves corrections for the partitions that own their cases (idempotent, by review id). */
   requestCorrections(requests: readonly CorrectionRequest[]): Promise<void>;
   /** The corrections waiting for this partition's consumer. */

@@ -97,8 +97,7 @@ class Batch {
     string,
     { listKey: string; parts: { seq: number; delta: RollupDelta }[] }
   >();
-  private readonly orders = new Map<string, { agencyId: string; orders: OrderView[] }>();
-  /** Per case, the orders this chunk opened or changed, for live watchers. */
+  /** Per case, the orders this chunk opened or changed: written, and told to live watchers. */
   private readonly movedOrders = new Map<string, { agencyId: string; orders: OrderView[] }>();
   /** Corrections this batch's reviews made, for the partitions owning the corrected cases. */
   private readonly requests: CorrectionRequest[] = [];
@@ -268,7 +267,6 @@ class Batch {
       pending: waiting.map((x) => events.CaseEvent.toJSON(x)),
     });
     if (JSON.stringify(view.orders) !== JSON.stringify(rec.view.orders)) {
-      this.orders.set(view.caseId, { agencyId: view.agencyId, orders: view.orders });
       const before = new Map(rec.view.orders.map((o) => [o.orderId, JSON.stringify(o)]));
       const moved = view.orders.filter((o) => before.get(o.orderId) !== JSON.stringify(o));
       const known = this.movedOrders.get(view.caseId)?.orders ?? [];
@@ -311,7 +309,9 @@ class Batch {
     // written, makes a replay skip its events, so a crash between the writes
     // must not leave the order list or the rules' timer behind it.
     await settled([
-      ...[...this.orders].map(([caseId, o]) => store.upsertOrders(caseId, o.agencyId, o.orders)),
+      ...(this.movedOrders.size > 0
+        ? [store.upsertOrders([...this.movedOrders].map(([caseId, o]) => ({ caseId, ...o })))]
+        : []),
       ...(this.requests.length > 0 ? [store.requestCorrections(this.requests)] : []),
     ]);
     // The rules' timers are in the records, written with them.

@@ -747,16 +747,17 @@ export class ReadModels {
   }
 
   async upsertOrders(
-    caseId: string,
-    agencyId: string,
-    orders: readonly OrderView[],
+    writes: readonly { caseId: string; agencyId: string; orders: readonly OrderView[] }[],
   ): Promise<void> {
-    for (const o of orders) {
-      await this.orders.replaceOne(
-        { _id: `${caseId}/${o.orderId}` },
-        { ...o, caseId, agencyId },
-        { upsert: true },
-      );
-    }
+    const ops = writes.flatMap(({ caseId, agencyId, orders }) =>
+      orders.map((o) => ({
+        replaceOne: {
+          filter: { _id: `${caseId}/${o.orderId}` },
+          replacement: { ...o, caseId, agencyId },
+          upsert: true,
+        },
+      })),
+    );
+    if (ops.length > 0) await this.orders.bulkWrite(ops, { ordered: false });
   }
 }
