@@ -90,41 +90,44 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
       REPORTING_GROUP: `${ns}.reporting${generation}`,
     }),
   ];
-  /** Waits until both groups have applied everything on the topic, and it stopped growing. */
+  /**
+   * Waits until both groups have applied everything on the topic, and it
+   * stopped growing for QUIET_MS (longer than a rules tick) with `settled`
+   * true. `settled` in the answer is when the last of it happened: the
+   * topic's last growth seen, or both groups caught up after it, whichever
+   * came later (to within a poll), not when the quiet was confirmed.
+   */
   const caughtUp = async (generation: string, t0: number, settled?: () => Promise<boolean>) => {
+    const QUIET_MS = 3_000;
     const done: Record<string, number> = {};
     let last = -1;
+    let grewAt = 0;
     let firstCaughtUp: number | undefined;
     for (;;) {
+      const now = performance.now() - t0;
       const high = await topicSize(kafka, topics.caseEvents);
-      for (const g of ['scoring', 'reporting'])
-        if (done[g] === undefined || high !== last) {
-          // A fresh scoring database starts its read models at generation 1.
-          const group =
-            g === 'scoring'
-              ? `${ns}.scoring${generation}.projection.g1`
-              : `${ns}.reporting${generation}`;
-          const lag = await groupLag(kafka, group, topics.caseEvents);
-          if (lag === 0) done[g] ??= performance.now() - t0;
-          else delete done[g];
-        }
-      if (done.scoring !== undefined && done.reporting !== undefined)
-        firstCaughtUp ??= performance.now() - t0;
-      if (
-        done.scoring !== undefined &&
-        done.reporting !== undefined &&
-        high === last &&
-        (!settled || (await settled()))
-      )
+      if (high !== last) grewAt = now;
+      last = high;
+      for (const g of ['scoring', 'reporting']) {
+        // A fresh scoring database starts its read models at generation 1.
+        const group =
+          g === 'scoring'
+            ? `${ns}.scoring${generation}.projection.g1`
+            : `${ns}.reporting${generation}`;
+        if ((await groupLag(kafka, group, topics.caseEvents)) === 0) done[g] ??= now;
+        else delete done[g];
+      }
+      const both = done.scoring !== undefined && done.reporting !== undefined;
+      if (both) firstCaughtUp ??= now;
+      if (both && now - grewAt >= QUIET_MS && (!settled || (await settled())))
         return {
-          scoring: done.scoring,
-          reporting: done.reporting,
+          scoring: done.scoring ?? now,
+          reporting: done.reporting ?? now,
           events: high,
           firstCaughtUp: firstCaughtUp ?? 0,
-          settled: performance.now() - t0,
+          settled: Math.max(grewAt, done.scoring ?? now, done.reporting ?? now),
         };
-      last = high;
-      await sleep(1_000);
+      await sleep(250);
     }
   };
 
