@@ -207,9 +207,8 @@ export class ScoringRuntime {
     const clock = new FeedClock();
     if (!fromBeginning) await this.restoreClock(clock, n);
     const sink: ScoreSink = {
-      changed: (v, s) => holder.gen?.active && this.hub.changed(v, s),
-      ordersChanged: (caseId, agencyId, orders) =>
-        holder.gen?.active && this.hub.ordersChanged(caseId, agencyId, orders),
+      changed: (scores) => holder.gen?.active && this.hub.changed(scores),
+      ordersChanged: (changes) => holder.gen?.active && this.hub.ordersChanged(changes),
     };
     const projector = new Projector({
       store: models,

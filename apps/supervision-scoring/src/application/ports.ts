@@ -102,10 +102,13 @@ export interface DeadLetters {
 }
 
 /** A score, or orders, that changed, for live watchers. */
+/** Where a chunk's changes go for live watchers: each list together, once the chunk is written. */
 export interface ScoreSink {
-  changed(view: CaseView, score: CaseScoreResult): void;
-  /** Orders of one case opened, escalated or answered, as they stand now. */
-  ordersChanged(caseId: string, agencyId: string, orders: readonly OrderView[]): void;
+  changed(scores: readonly (readonly [CaseView, CaseScoreResult])[]): void;
+  /** Orders opened, escalated or answered, per case, as they stand now. */
+  ordersChanged(
+    changes: readonly { caseId: string; agencyId: string; orders: readonly OrderView[] }[],
+  ): void;
 }
 
 /** One rule action on one case; an evaluation carries its score. */

@@ -320,8 +320,9 @@ class Batch {
       [...this.dirty].map((id) => this.records.get(id) ?? fresh(id)),
     );
     if (this.corrected.length > 0) await store.correctionsDone(this.corrected);
-    for (const [view, score] of this.scores.values()) sink.changed(view, score);
-    for (const [caseId, o] of this.movedOrders) sink.ordersChanged(caseId, o.agencyId, o.orders);
+    if (this.scores.size > 0) sink.changed([...this.scores.values()]);
+    if (this.movedOrders.size > 0)
+      sink.ordersChanged([...this.movedOrders].map(([caseId, o]) => ({ caseId, ...o })));
   }
 }
 

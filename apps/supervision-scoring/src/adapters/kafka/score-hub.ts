@@ -64,25 +64,32 @@ export class KafkaScoreHub implements ScoreSink {
     await joined;
   }
 
-  changed(view: CaseView, score: CaseScoreResult): void {
-    const value = Buffer.from(scoring.CaseScore.encode(toCaseScore(view, score)).finish());
-    this.producer
-      .send({ topic: this.topic, messages: [{ key: view.caseId, value }] })
-      .catch(this.onError);
+  /** A chunk's new scores, published together (one produce request). */
+  changed(scores: readonly (readonly [CaseView, CaseScoreResult])[]): void {
+    const messages = scores.map(([view, score]) => ({
+      key: view.caseId,
+      value: Buffer.from(scoring.CaseScore.encode(toCaseScore(view, score)).finish()),
+    }));
+    if (messages.length > 0)
+      this.producer.send({ topic: this.topic, messages }).catch(this.onError);
   }
 
-  ordersChanged(caseId: string, agencyId: string, orders: readonly OrderView[]): void {
+  ordersChanged(
+    changes: readonly { caseId: string; agencyId: string; orders: readonly OrderView[] }[],
+  ): void {
     // Overdue is as of publication; watchers that keep an order recompute it.
     const now = new Date();
-    const messages = orders.map((o) => ({
-      key: caseId,
-      value: Buffer.from(
-        scoring.SupervisionOrder.encode(
-          toSupervisionOrder({ ...o, caseId, agencyId }, now),
-        ).finish(),
-      ),
-      headers: { [KIND_HEADER]: ORDER_KIND },
-    }));
+    const messages = changes.flatMap(({ caseId, agencyId, orders }) =>
+      orders.map((o) => ({
+        key: caseId,
+        value: Buffer.from(
+          scoring.SupervisionOrder.encode(
+            toSupervisionOrder({ ...o, caseId, agencyId }, now),
+          ).finish(),
+        ),
+        headers: { [KIND_HEADER]: ORDER_KIND },
+      })),
+    );
     if (messages.length > 0)
       this.producer.send({ topic: this.topic, messages }).catch(this.onError);
   }
