@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status, type Metadata } from '@grpc/grpc-js';
+import type { scoring } from '@enforcement/contracts';
+import { eventually, uniqueName } from '@enforcement/testing';
+import type { CorrectionRequest } from './application/ports.js';
+import { caseEvents } from './test-support/events.js';
+import {
+  publish,
+  startScoring,
+  testTopics,
+  tokenFor,
+  unary,
+  type TestScoring,
+} from './test-support/harness.js';
+
+/**
+ * A release asked of an instance that does not apply the case's partition:
+ * the request is left for the instance that does, which applies it; when
+ * that instance does not, the asker answers FAILED_PRECONDITION
+ * (RELEASE.PENDING) and the request stays until it is applied.
+ */
+describe('releasing a parked case through another instance', () => {
+  let owner: TestScoring;
+  let other: TestScoring;
+  let supervisor: Metadata;
+  beforeAll(async () => {
+    const db = uniqueName('release').replace(/-/g, '_');
+    const topics = testTopics();
+    owner = await startScoring({ db, topics });
+    other = await startScoring({ db, topics });
+    supervisor = await tokenFor(['supervisor']);
+    // Both instances hold partitions, and between them all twelve.
+    await eventually(
+      () => {
+        const a = owner.service.runtime.consumer.ownedPartitions;
+        const b = other.service.runtime.consumer.ownedPartitions;
+        return a.length > 0 && b.length > 0 && a.length + b.length === 12 ? true : undefined;
+      },
+      { timeoutMs: 60_000, what: 'partitions shared by the two instances' },
+    );
+  }, 90_000);
+  afterAll(async () => {
+    await other?.stop();
+    await owner?.stop();
+  });
+
+  /** A case the owner applies, parked behind a poison event with 5 events held. */
+  async function parkedCase(tag: string): Promise<string> {
+    let caseId = uniqueName(tag);
+    while (!owner.service.runtime.consumer.owns(caseId)) caseId = uniqueName(tag);
+    expect(other.service.runtime.consumer.owns(caseId)).toBe(false);
+    const x = caseEvents({ caseId });
+    await publish(owner.topics.caseEvents, [
+      ...x.slice(0, 3),
+      { key: caseId, raw: Buffer.from('not protobuf \u00ff\u00fe') },
+      ...x.slice(3),
+    ]);
+    await eventually(
+      async () => {
+        const d = await other.service.runtime.models.getCase(caseId);
+        return d?.parked && d.held.length === 5 ? true : undefined;
+      },
+      { what: `${caseId} parked with its events held` },
+    );
+    return caseId;
+  }
+
+  const releaseThroughOther = (caseId: string) =>
+    unary<scoring.ReleaseParkedCaseResponse>((cb) =>
+      other.client.releaseParkedCase({ caseId }, supervisor, cb),
+    );
+  const requestOf = (caseId: string) =>
+    other.service.runtime.models.corrections.findOne({ _id: `release/${caseId}` });
+
+  it('is applied by the instance that owns the partition, and the asker answers with what it released', async () => {
+    const caseId = await parkedCase('elsewhere');
+    const released = await releaseThroughOther(caseId);
+    expect(released.releasedEvents).toBe(5);
+    const after = await other.service.runtime.models.getCase(caseId);
+    expect(after).toMatchObject({ parked: false, held: [] });
+    expect(after?.score?.score).toBe(100);
+    await eventually(async () => ((await requestOf(caseId)) === null ? true : undefined), {
+      what: 'the release request removed once applied',
+    });
+  });
+
+  it('answers RELEASE.PENDING when the owner does not apply it in time, and the request stays until it does', async () => {
+    const caseId = await parkedCase('pending');
+    // The owner stops taking releases (as one stuck behind a long batch would).
+    const models = owner.service.runtime.models;
+    const correctionsFor = models.correctionsFor.bind(models);
+    models.correctionsFor = async (p: number): Promise<CorrectionRequest[]> =>
+      (await correctionsFor(p)).filter((r) => !r.release);
+    try {
+      await expect(releaseThroughOther(caseId)).rejects.toMatchObject({
+        code: status.FAILED_PRECONDITION,
+        details: expect.stringContaining('RELEASE.PENDING'),
+      });
+      expect(await requestOf(caseId)).toMatchObject({ target: caseId, release: true });
+      expect(await other.service.runtime.models.getCase(caseId)).toMatchObject({ parked: true });
+    } finally {
+      models.correctionsFor = correctionsFor;
+    }
+    // The owner takes releases again: the request left behind is applied.
+    const after = await eventually(
+      async () => {
+        const d = await other.service.runtime.models.getCase(caseId);
+        return d && !d.parked ? d : undefined;
+      },
+      { timeoutMs: 30_000, what: `${caseId} released by its owner` },
+    );
+    expect(after).toMatchObject({ held: [] });
+    expect(after.score?.score).toBe(100);
+    expect(await requestOf(caseId)).toBeNull();
+  }, 60_000);
+});
