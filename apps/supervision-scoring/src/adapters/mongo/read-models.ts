@@ -166,6 +166,8 @@ const readIndexPage = (s: StoredIndexPage): IndexPage => ({
  * to three times that in the heap.
  */
 const WRITER_CACHE_BYTES = 24 * 1024 * 1024;
+/** Rollup pages readers keep parsed, in bytes of their JSON (see `listingPages`). */
+const READ_PAGES_BYTES = 16 * 1024 * 1024;
 /** How many cases' pages readers remember (about 100 bytes each). */
 const LOCATIONS_KEPT = 200_000;
 
@@ -224,6 +226,9 @@ export class ReadModels {
   private readonly located = new Map<string, string>();
   /** Each partition's last page, which new cases fill. */
   private readonly lastPage = new Map<number, string>();
+  /** Rollup pages listings read, with the mark each was read at (see `listingPages`). */
+  private readonly readPages = new Map<string, { page: RollupPage; bytes: number }>();
+  private readPagesBytes = 0;
   /** The whole index, read once on the first lookup (see `getCases`). */
   private learning: Promise<void> | undefined;
 
@@ -728,22 +733,57 @@ export class ReadModels {
    * looked up at the same time (there are seldom any). Pages are shared by
    * listings of one period (see PageClass), so rows of others are left out.
    */
+  /**
+   * A listing's pages, each with only that listing's rows. The partitions'
+   * pages are read as marks first (`hw`, which every rewrite moves on): a
+   * page this reader parsed at the same mark is not read again. Pages that
+   * releases and corrections wrote are few and always read.
+   */
   async listingPages(listKey: string, groupBy: GroupBy, partitions: number): Promise<RollupPage[]> {
     const pageKey = pageKeyOf(listKey);
     const pages = this.rollups.for(pageKey);
-    const [extra, found] = await Promise.all([
+    const [extra, marks] = await Promise.all([
       this.extraPages.find({ listKey: pageKey }).toArray(),
-      pages.find({ _id: { $in: partitionPagesOf(listKey, groupBy, partitions) } }).toArray(),
+      pages
+        .find(
+          { _id: { $in: partitionPagesOf(listKey, groupBy, partitions) } },
+          { projection: { hw: 1 } },
+        )
+        .toArray(),
     ]);
-    const more =
-      extra.length === 0
-        ? []
-        : await pages.find({ _id: { $in: extra.map((x) => x._id) } }).toArray();
+    const stale = marks.filter((m) => this.readPages.get(m._id)?.page.hw !== m.hw);
+    const wanted = [...stale.map((m) => m._id), ...extra.map((x) => x._id)];
+    const fetched = new Map<string, RollupPage>();
+    if (wanted.length > 0)
+      for (const s of await pages.find({ _id: { $in: wanted } }).toArray()) {
+        const json = inflated(s.rows);
+        const page: RollupPage = { ...s, rows: JSON.parse(json) as RollupPage['rows'] };
+        fetched.set(s._id, page);
+        this.rememberRead(page, json.length);
+      }
     const prefix = `${listKey}|`;
-    return [...found, ...more].map((s) => {
-      const page = unpackPage(s);
-      return { ...page, rows: page.rows.filter((r) => r.id.startsWith(prefix)) };
+    return [...marks.map((m) => m._id), ...extra.map((x) => x._id)].flatMap((id) => {
+      const page = fetched.get(id) ?? this.readPages.get(id)?.page;
+      return page ? [{ ...page, rows: page.rows.filter((r) => r.id.startsWith(prefix)) }] : [];
     });
+  }
+
+  /** Keeps a page a listing read, within READ_PAGES_BYTES of JSON, least recently read first out. */
+  private rememberRead(page: RollupPage, bytes: number): void {
+    const known = this.readPages.get(page._id);
+    if (known) {
+      this.readPagesBytes -= known.bytes;
+      this.readPages.delete(page._id);
+    }
+    if (bytes > READ_PAGES_BYTES) return;
+    this.readPages.set(page._id, { page, bytes });
+    this.readPagesBytes += bytes;
+    while (this.readPagesBytes > READ_PAGES_BYTES) {
+      const oldest = this.readPages.entries().next();
+      if (oldest.done) break;
+      this.readPagesBytes -= oldest.value[1].bytes;
+      this.readPages.delete(oldest.value[0]);
+    }
   }
 
   async upsertOrders(

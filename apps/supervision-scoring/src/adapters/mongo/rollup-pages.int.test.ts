@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MongoClient, type Db } from 'mongodb';
+import { stack, uniqueName } from '@enforcement/testing';
+import type { RollupPage, RollupPageRow } from '../../application/ports.js';
+import { listKeyOf, pageKeyOf, partitionPagesOf } from '../../domain/rollups.js';
+import { ReadModels } from './read-models.js';
+
+/**
+ * A listing read through a reader that keeps the pages it parsed: every
+ * rewrite of a page shows in the next listing, rows of the other listings
+ * sharing the page stay out, and a page that did not move is not read again.
+ */
+describe('rollup pages read by a listing', () => {
+  let client: MongoClient;
+  let counted: MongoClient;
+  let db: Db;
+  const reads: { collection: string; projected: boolean }[] = [];
+  beforeAll(async () => {
+    client = await MongoClient.connect(stack().mongoUri);
+    counted = await MongoClient.connect(stack().mongoUri, { monitorCommands: true });
+    counted.on('commandStarted', (e) => {
+      if (e.commandName === 'find')
+        reads.push({
+          collection: String(e.command.find),
+          projected: e.command.projection !== undefined,
+        });
+    });
+    db = client.db(uniqueName('listing').replace(/-/g, '_'));
+  });
+  afterAll(async () => {
+    await db?.dropDatabase();
+    await counted?.close();
+    await client?.close();
+  });
+
+  const agencies = listKeyOf('AGENCY', 'YEAR', '2021');
+  const units = listKeyOf('UNIT', 'YEAR', '2021');
+  const row = (listKey: string, key: string, cases: number): RollupPageRow => ({
+    id: `${listKey}|${key}`,
+    key,
+    agencyId: key,
+    district: '',
+    domain: 0,
+    values: { cases, scoreSum: 90 * cases },
+  });
+  const casesOf = (pages: RollupPage[]) =>
+    Object.fromEntries(pages.flatMap((p) => p.rows.map((r) => [r.id, r.values.cases])));
+
+  it('shows every rewrite, keeps other listings out, and reads an unmoved page once', async () => {
+    const partitionOf = () => 0;
+    const writer = new ReadModels(db, 'w_', 4, partitionOf);
+    const reader = new ReadModels(counted.db(db.databaseName), 'w_', 4, partitionOf);
+    const [p0, p1] = partitionPagesOf(agencies, 'AGENCY', 2);
+    if (!p0 || !p1) throw new Error('no pages');
+    const page = (_id: string, hw: number, rows: RollupPageRow[]): RollupPage => ({
+      _id,
+      listKey: pageKeyOf(agencies),
+      hw,
+      rows,
+    });
+    await writer.writeRollupPages([
+      { page: page(p0, 5, [row(agencies, 'ag1', 1), row(units, 'u1', 7)]), fromMark: -1 },
+      { page: page(p1, 3, [row(agencies, 'ag2', 2)]), fromMark: -1 },
+    ]);
+    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+      [`${agencies}|ag1`]: 1,
+      [`${agencies}|ag2`]: 2,
+    });
+
+    // Nothing moved: only the marks are read.
+    reads.length = 0;
+    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+      [`${agencies}|ag1`]: 1,
+      [`${agencies}|ag2`]: 2,
+    });
+    const pageReads = reads.filter((r) => r.collection.includes('rollup_pages'));
+    expect(pageReads.length).toBeGreaterThan(0);
+    expect(pageReads.every((r) => r.projected)).toBe(true);
+
+    // One page rewritten: the next listing has it.
+    await writer.writeRollupPages([
+      { page: page(p0, 9, [row(agencies, 'ag1', 4), row(units, 'u1', 8)]), fromMark: 5 },
+    ]);
+    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+      [`${agencies}|ag1`]: 4,
+      [`${agencies}|ag2`]: 2,
+    });
+    expect(casesOf(await reader.listingPages(units, 'UNIT', 2))).toEqual({
+      [`${units}|u1`]: 8,
+    });
+  });
+});
