@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MongoClient } from 'mongodb';
-import { events } from '@enforcement/contracts';
 import { stack, uniqueName } from '@enforcement/testing';
-import type { Commit } from '../../application/ports.js';
+import { commitOf } from './commits.test-support.js';
 import { MongoEventStore } from './event-store.js';
 
 /**
@@ -14,27 +13,6 @@ import { MongoEventStore } from './event-store.js';
  * history, and no other case's commits.
  */
 const RUNS = Number(process.env.LOAD_RUNS ?? 25);
-
-function commitOf(caseId: string, fromVersion: number, n: number): Commit {
-  const commandId = `${caseId}:${fromVersion}`;
-  return {
-    caseId,
-    commandId,
-    fingerprint: commandId,
-    fromVersion,
-    toVersion: fromVersion + n - 1,
-    events: Array.from({ length: n }, (_, i) =>
-      events.CaseEvent.fromPartial({
-        eventId: `${commandId}:${i}`,
-        caseId,
-        version: fromVersion + i,
-        commandId,
-        agencyId: 'agency-1',
-        occurredAt: new Date(Date.UTC(2021, 0, 1, 0, fromVersion + i)),
-      }),
-    ),
-  };
-}
 
 describe('loading a case by version windows', () => {
   let client: MongoClient;

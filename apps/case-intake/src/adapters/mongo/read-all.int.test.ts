@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MongoClient } from 'mongodb';
-import { events } from '@enforcement/contracts';
 import { stack, uniqueName } from '@enforcement/testing';
-import { VersionConflict, type CaseEvent, type Commit } from '../../application/ports.js';
+import { VersionConflict, type CaseEvent } from '../../application/ports.js';
+import { commitOf } from './commits.test-support.js';
 import { MongoEventStore } from './event-store.js';
 
 /**
@@ -53,27 +53,6 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
 );
-
-function commitOf(caseId: string, fromVersion: number, n: number, tag: string): Commit {
-  const commandId = `${caseId}:${fromVersion}:${tag}`;
-  return {
-    caseId,
-    commandId,
-    fingerprint: commandId,
-    fromVersion,
-    toVersion: fromVersion + n - 1,
-    events: Array.from({ length: n }, (_, i) =>
-      events.CaseEvent.fromPartial({
-        eventId: `${commandId}:${i}`,
-        caseId,
-        version: fromVersion + i,
-        commandId,
-        agencyId: 'agency-1',
-        occurredAt: new Date(Date.UTC(2021, 0, 1, 0, fromVersion + i)),
-      }),
-    ),
-  };
-}
 
 async function read(store: MongoEventStore, after: number, limit: number): Promise<number[]> {
   const out: number[] = [];
