@@ -163,6 +163,34 @@ describe('case intake on the real stack', () => {
     expect(got.case?.version).toBe(2);
   });
 
+  it('stores every command that races others on one case without an expected version, each decided again on the fresh state', async () => {
+    const caseId = uniqueName('case');
+    const l = fullLoop(caseId);
+    await unary((cb) => c().registerCase(l.register, agency, cb));
+    await unary((cb) => c().dispatchCase(l.dispatch, agency, cb));
+    const RACERS = 6;
+    const results = await Promise.allSettled(
+      Array.from({ length: RACERS }, (_, i) => {
+        const { step } = l.evidence;
+        const evidence = { ...step, value: { ...step.value, evidenceId: `ev-race-${i}` } };
+        return unary<intake.CommandResult>((cb) =>
+          c().recordProgress(
+            {
+              ...l.evidence,
+              step: evidence,
+              meta: nextMeta(caseId, { occurredAt: l.evidence.meta.occurredAt }),
+            },
+            agency,
+            cb,
+          ),
+        );
+      }),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
+    expect(got.case?.version).toBe(2 + RACERS);
+  });
+
   it('decides on the store, not on its cache, when a second instance moved the case', async () => {
     const other = await startIntake({ db: it_.db, topics: it_.topics });
     try {

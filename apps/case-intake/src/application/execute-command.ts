@@ -39,7 +39,15 @@ export interface IntakeDeps {
 }
 
 export const SCHEMA_VERSION = 1;
-const ATTEMPTS = 3;
+/**
+ * How often a command without an expected version is decided again when
+ * another writer (another instance, or the rules acting on the case) stored
+ * first. Each loss waits a little longer, with jitter, so a busy case's
+ * writers stop colliding; only then is the command refused (ABORTED).
+ */
+const ATTEMPTS = 8;
+const backoff = (attempt: number) =>
+  new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** Math.min(attempt, 5)));
 const tracer = trace.getTracer('case-intake');
 let acceptedCounter: Counter | undefined;
 /** Made on first use, so a meter provider registered after this module loaded still gets it. */
@@ -312,6 +320,7 @@ async function execute(
               `case ${caseId} was changed concurrently`,
               'meta.expected_version',
             );
+          await backoff(attempt);
           continue;
         }
         deps.heads.set(caseId, {
