@@ -475,7 +475,7 @@ async function main() {
     const at = `at ${fmt(y.events)} events`;
     rows.push(
       {
-        figure: `end to end: submitted until in the scoring and reporting read models, ${at} (events/s)`,
+        figure: `end to end: submitted until in the scoring and reporting read models, ${at} (events/s${y.refused.count > 0 ? `; ${fmt(y.refused.count)} of the year's commands refused, first: ${y.refused.first}` : ''})`,
         value: fmt(y.endToEnd.rate),
         raw: fmt(y.endToEnd.raw),
         ratio: pct(y.endToEnd.rate, y.endToEnd.raw),
