@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { scoring } from '@enforcement/contracts';
 import type { ScoreSink } from '../../application/ports.js';
 import { toCaseScore, toSupervisionOrder } from '../../application/queries.js';
@@ -13,6 +13,8 @@ export const WATCH_GROUP_PREFIX = 'scoring-watch-';
 /** The header that marks an order's message on the scores topic (scores carry none). */
 const KIND_HEADER = 'kind';
 const ORDER_KIND = 'order';
+/** Updates per produce request: well under the broker's 1 MB batch at a few hundred bytes each. */
+const PUBLISH_SLICE = 200;
 
 /**
  * Live score and order updates across instances: whichever instance computes a score
@@ -70,8 +72,7 @@ export class KafkaScoreHub implements ScoreSink {
       key: view.caseId,
       value: Buffer.from(scoring.CaseScore.encode(toCaseScore(view, score)).finish()),
     }));
-    if (messages.length > 0)
-      this.producer.send({ topic: this.topic, messages }).catch(this.onError);
+    this.publish(messages);
   }
 
   ordersChanged(
@@ -90,8 +91,19 @@ export class KafkaScoreHub implements ScoreSink {
         headers: { [KIND_HEADER]: ORDER_KIND },
       })),
     );
-    if (messages.length > 0)
-      this.producer.send({ topic: this.topic, messages }).catch(this.onError);
+    this.publish(messages);
+  }
+
+  /**
+   * Sends a chunk's updates a slice at a time: a chunk replayed after a
+   * restart can hold thousands, and one request of them all could pass the
+   * broker's largest batch (1 MB per partition by default).
+   */
+  private publish(messages: readonly Message[]): void {
+    for (let i = 0; i < messages.length; i += PUBLISH_SLICE)
+      this.producer
+        .send({ topic: this.topic, messages: messages.slice(i, i + PUBLISH_SLICE) })
+        .catch(this.onError);
   }
 
   subscribe(listener: (s: scoring.CaseScore) => void): () => void {
