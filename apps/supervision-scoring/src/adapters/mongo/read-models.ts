@@ -229,7 +229,7 @@ export class ReadModels {
   /** Rollup pages listings read, with the mark each was read at (see `listingPages`). */
   private readonly readPages = new Map<string, { page: RollupPage; bytes: number }>();
   private readPagesBytes = 0;
-  /** The whole index, read once on the first lookup (see `getCases`). */
+  /** The whole index, read once from `init` (see `getCases`). */
   private learning: Promise<void> | undefined;
 
   constructor(
@@ -319,7 +319,6 @@ export class ReadModels {
    * A known case costs one read.
    */
   async getCases(caseIds: readonly string[]): Promise<Map<string, CaseDoc>> {
-    this.learning ??= this.learnIndex();
     const ids = [...new Set(caseIds)];
     const unknown = ids.filter((id) => !this.located.has(id));
     if (unknown.length > 0) {
@@ -728,16 +727,12 @@ export class ReadModels {
   }
 
   /**
-   * Every page holding a listing's rows, with only that listing's rows: each
-   * partition's pages of it (by `_id`), and the releases' and corrections',
-   * looked up at the same time (there are seldom any). Pages are shared by
-   * listings of one period (see PageClass), so rows of others are left out.
-   */
-  /**
-   * A listing's pages, each with only that listing's rows. The partitions'
-   * pages are read as marks first (`hw`, which every rewrite moves on): a
-   * page this reader parsed at the same mark is not read again. Pages that
-   * releases and corrections wrote are few and always read.
+   * Every page holding a listing's rows, with only that listing's rows (pages
+   * are shared by listings of one period, see PageClass): each partition's
+   * pages of it (by `_id`), and the few that releases and corrections wrote,
+   * looked up at the same time. The partitions' pages are read as marks
+   * first (`hw`, which every rewrite moves on): a page this reader parsed at
+   * the same mark is not read again.
    */
   async listingPages(listKey: string, groupBy: GroupBy, partitions: number): Promise<RollupPage[]> {
     const pageKey = pageKeyOf(listKey);
