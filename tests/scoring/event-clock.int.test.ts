@@ -3,6 +3,7 @@ import { status as status_, type Metadata } from '@grpc/grpc-js';
 import { events, type intake, type scoring } from '@enforcement/contracts';
 import { eventually, uniqueName } from '@enforcement/testing';
 import { loop } from '../support/loop.js';
+import { ruleDifferences } from '../support/rules-oracle.js';
 import { startSystem, tokenFor, unary, type System } from '../support/services.js';
 
 /** Dispatches the loop's case as of `at` (late, when `at` is past its deadline). */
@@ -92,6 +93,101 @@ describe('loading a past year: the rules judge by the event time applied (RULES_
       (e: { code: number }) => e.code,
     );
     expect(denied).toBe(status_.PERMISSION_DENIED);
+  });
+});
+
+describe('the event clock waits for the moment itself (RULES_CLOCK=events)', () => {
+  let sys: System;
+  let agency: Metadata;
+  let supervisor: Metadata;
+  beforeAll(async () => {
+    sys = await startSystem({ scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '600000' } });
+    // An agency of its own: its clock moves with this test's events only.
+    agency = await tokenFor(['agency'], ['lz-amr']);
+    supervisor = await tokenFor(['supervisor']);
+  });
+  afterAll(() => sys?.stop());
+
+  it('does not evaluate a case concluded at its feed’s latest moment until that moment has passed: an answer sent next, dated the same instant, counts', async () => {
+    const caseId = uniqueName('same-instant');
+    const l = loop(caseId, new Date('2021-02-01T02:00:00Z'), 'lz-amr');
+    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
+    await unary((cb) => sys.intakeClient.dispatchCase(l.dispatch, agency, cb));
+    for (const step of l.steps())
+      await unary((cb) => sys.intakeClient.recordProgress(step, agency, cb));
+    await unary((cb) => sys.intakeClient.decidePenalty(l.penalty(6), agency, cb));
+    await unary((cb) =>
+      sys.intakeClient.openSupervisionOrder(
+        {
+          meta: l.meta(7),
+          orderId: `${caseId}-m1`,
+          reason: events.SupervisionReason.SUPERVISION_REASON_COMPLAINT,
+          note: '',
+          responseDueAt: l.meta(20).occurredAt,
+          ruleId: '',
+        },
+        supervisor,
+        cb,
+      ),
+    );
+    const conclusion = l.conclude(10);
+    await unary((cb) => sys.intakeClient.concludeCase(conclusion, agency, cb));
+    const history = async () =>
+      (
+        await unary<intake.GetCaseResponse>((cb) =>
+          sys.intakeClient.getCase({ caseId }, supervisor, cb),
+        )
+      ).history;
+    // The conclusion is applied and is the agency's latest event: the feed
+    // may still send more dated at that instant, so nothing is judged at it.
+    await eventually(
+      async () =>
+        (await sys.scoring.runtime.models.getCase(caseId))?.view.concluded ? true : undefined,
+      { what: 'the conclusion applied' },
+    );
+    await sys.scoring.runtime.tick();
+    await sys.scoring.runtime.tick();
+    expect((await history()).map((e) => e.payload?.$case)).not.toContain('caseEvaluated');
+
+    // The answer, dated the conclusion's instant, is accepted and counts.
+    await unary((cb) =>
+      sys.intakeClient.answerSupervisionOrder(
+        {
+          meta: { ...l.meta(10), occurredAt: conclusion.meta?.occurredAt },
+          orderId: `${caseId}-m1`,
+          answer: '已整改',
+        },
+        agency,
+        cb,
+      ),
+    );
+    // The feed moves past the instant: the case is evaluated as it stood then, answer included.
+    const next = loop(uniqueName('after'), new Date('2021-02-12T02:00:00Z'), 'lz-amr');
+    await unary((cb) => sys.intakeClient.registerCase(next.register, agency, cb));
+    const evaluated = await eventually(
+      async () => {
+        await sys.scoring.runtime.tick();
+        const h = await history();
+        return h.some((e) => e.payload?.$case === 'caseEvaluated') ? h : undefined;
+      },
+      { what: 'the evaluation', timeoutMs: 30_000 },
+    );
+    // The oracle, with the later case that tells how far the agency's feed reaches.
+    const later = (
+      await unary<intake.GetCaseResponse>((cb) =>
+        sys.intakeClient.getCase({ caseId: next.register.meta.caseId }, supervisor, cb),
+      )
+    ).history;
+    expect(
+      ruleDifferences(
+        new Map([
+          [caseId, evaluated],
+          [next.register.meta.caseId, later],
+        ]),
+      ),
+    ).toEqual([]);
+    const evaluation = evaluated.find((e) => e.payload?.$case === 'caseEvaluated');
+    expect(evaluation?.occurredAt).toEqual(conclusion.meta?.occurredAt);
   });
 });
 

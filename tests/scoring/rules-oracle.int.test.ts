@@ -345,7 +345,7 @@ async function stream(
 
 describe('supervision rules equal their specification on random histories, timings and restarts', () => {
   it(
-    'every action the plan requires up to each agency’s time, dated as planned; nothing else',
+    'every action the plan requires before each agency’s time, dated as planned; nothing else',
     async () => {
       const t0 = Date.now();
       const tried = { histories: 0, cases: 0, actions: 0, restarts: 0, twoInstances: 0 };
@@ -476,7 +476,7 @@ describe('supervision rules equal their specification on random histories, timin
         '| --- | --- | --- | --- | --- | --- |',
         `| ${report.histories} | ${report.cases} | ${report.actions} | ${report.restarts} | ${report.twoInstances} | ${report.seconds} |`,
         '',
-        "Each history: two agencies streaming their cases concurrently, each in time order at its own pace; every case's rule actions (orders, escalations, evaluations) equal `supervisionPlan` of its inputs, dated as planned, up to how far its agency's history reaches, and each evaluation scores the case as it stood at its conclusion.",
+        "Each history: two agencies streaming their cases concurrently, each in time order at its own pace; every case's rule actions (orders, escalations, evaluations) equal `supervisionPlan` of its inputs, dated as planned, before how far its agency's history reaches, and each evaluation scores the case as it stood at its conclusion.",
         '',
       ].join('\n'),
     );

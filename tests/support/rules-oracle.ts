@@ -23,8 +23,9 @@ const floor = (e: events.CaseEvent) => (e.feedFloor ?? e.occurredAt)?.getTime() 
 /**
  * Where the running rules differ from their specification, case by case:
  * for each enforcement case, the actions `supervisionPlan` gives for its
- * inputs (everything but the rules' own events), dated up to how far its
- * agency's enforcement history is known stored (the latest feed_floor), against the rules' events in its
+ * inputs (everything but the rules' own events), dated before how far its
+ * agency's enforcement history is known stored (the latest feed_floor: the
+ * feed may still send more dated at that moment itself), against the rules' events in its
  * history; and each evaluation's score against the case's score at its
  * conclusion. Empty when they agree.
  */
@@ -46,7 +47,7 @@ export function ruleDifferences(
     const first = own[0];
     if (!first || first.caseType !== events.CaseType.CASE_TYPE_ENFORCEMENT) continue;
     const want = supervisionPlan(fold(own, caseId), DEFAULT_RULES, MODEL_V1)
-      .filter((a) => a.at <= (reach.get(first.agencyId) ?? 0))
+      .filter((a) => a.at < (reach.get(first.agencyId) ?? 0))
       .map((a) => `${a.commandId} @ ${stamp(a.at)}`)
       .sort();
     const got = h

@@ -320,8 +320,8 @@ export class ScoringRuntime {
   /**
    * Where the rules' clock stands now: each feed's watermark (see
    * application/watermark.ts). With the wall clock, a feed with nothing
-   * waiting is complete up to now; with the event clock (loading history),
-   * up to its latest event. The times are stored, so a restart resumes them.
+   * waiting is complete before now; with the event clock (loading history),
+   * before its latest event. The times are stored, so a restart resumes them.
    */
   async rulesClock(): Promise<RulesClockState> {
     const gen = this.current();
@@ -482,7 +482,7 @@ export class ScoringRuntime {
     );
     const agencies = judged.map((j) => ({
       ...j,
-      casesDue: due.filter((d) => d.record.view.agencyId === j.agencyId && d.at <= j.judgedUpTo)
+      casesDue: due.filter((d) => d.record.view.agencyId === j.agencyId && d.at < j.judgedUpTo)
         .length,
     }));
     return {

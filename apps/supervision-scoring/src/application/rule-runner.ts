@@ -45,7 +45,10 @@ export interface RunnerDeps {
   readonly cases: (caseIds: readonly string[]) => Promise<Map<string, CaseRecord>>;
   /** Moves a timer that is ahead of its case's record to where the record says (null: none). */
   readonly mend?: (caseId: string, seen: Date, at: number | null) => Promise<void>;
-  /** Up to when the facts of this agency's cases are all applied (ms); undefined: not known yet. */
+  /**
+   * The agency's watermark (ms): every fact of its cases dated before it is
+   * applied; one dated at it may still come. Undefined: not known yet.
+   */
   readonly timeFor: (agencyId: string) => number | undefined;
   /** The latest time of any agency: no timer after it can be due. */
   readonly until: number;
@@ -85,8 +88,8 @@ export interface TickResult {
  * The supervision rules, run on their own. Each case with something still to
  * do is indexed under the time its next action falls due (its timer); a pass
  * reads the timers due by the rules' time, and for each case sends every
- * action of its plan (`supervisionPlan`) dated up to the time its agency's
- * facts are applied to, in one SubmitEvents stream with an acknowledgement
+ * action of its plan (`supervisionPlan`) dated before its agency's
+ * watermark, in one SubmitEvents stream with an acknowledgement
  * per item. Actions are dated when their condition first held and their
  * command ids are stable, so the same history yields the same actions however
  * often, late, or on how many instances the rules run.
@@ -109,7 +112,7 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
     const due = timers.filter((t) => {
       if (deps.owns && !deps.owns(t._id)) return false;
       const time = deps.timeFor(t.agencyId);
-      return time !== undefined && t.nextAt.getTime() <= time;
+      return time !== undefined && t.nextAt.getTime() < time;
     });
     const records = due.length > 0 ? await deps.cases(due.map((t) => t._id)) : new Map();
     const items: SupervisionItem[] = [];
@@ -154,7 +157,8 @@ function actionsDue(
   const out: SupervisionItem[] = [];
   let version = rec.view.version;
   for (const [i, action] of pending.entries()) {
-    if (action.at > time || (deps.sent.get(action.commandId)?.until ?? 0) > now) break;
+    // Strictly before: the feed may still send an event dated at `time` itself.
+    if (action.at >= time || (deps.sent.get(action.commandId)?.until ?? 0) > now) break;
     if (action.kind === 'EVALUATE') {
       // Scored on the case as it stood at the conclusion: wait until what the
       // rules did before then is in its history.

@@ -112,6 +112,18 @@ describe('the rule runner', () => {
     ]);
   });
 
+  it('acts strictly before the watermark: the feed may still send a fact dated at it', async () => {
+    const first = pendingActions(open, DEFAULT_RULES, MODEL_V1)[0];
+    expect(first?.commandId).toBe('approaching:c1');
+    const at = first?.at ?? 0;
+    const atIt = pass(record(open), new Date(at), accepted);
+    await atIt.run();
+    expect(atIt.received).toEqual([]);
+    const past = pass(record(open), new Date(at + 1), accepted);
+    await past.run();
+    expect(past.received.map((i) => i.action.commandId)).toEqual(['approaching:c1']);
+  });
+
   it('judges only the cases this instance owns, so several instances send each action once', async () => {
     const mine = pass(record(open), day(91), accepted);
     await runRules({ ...mine.deps, owns: (caseId) => caseId === 'c1' });

@@ -1,7 +1,10 @@
 /**
  * The rules' event clock: for each feed (an agency's enforcement cases, or the
- * reviews of its decisions), the time up to which every event of that feed is
- * applied to the read models. See docs/scoring.md, "The rules' clock".
+ * reviews of its decisions), its watermark: the time before which every event
+ * of that feed is applied to the read models. One dated at the watermark
+ * itself may still come (the feed's next event can share its latest one's
+ * instant), so the rules act only on what is dated strictly before it. See
+ * docs/scoring.md, "The rules' clock".
  *
  * Assumption, stated: a feed is submitted in the order things happened
  * (within `lateness`). Intake publishes in commit order, and each partition
@@ -14,8 +17,8 @@
  * - A partition with messages still to apply holds each feed back to the
  *   latest time of that feed it applied; a feed it never carried, it holds
  *   back entirely (the pending messages may be that feed's first there).
- * - When no partition holds a feed back, it is complete up to its latest
- *   event (event clock) or up to the moment the offsets were read (wall clock).
+ * - When no partition holds a feed back, it is complete before its latest
+ *   event (event clock) or before the moment the offsets were read (wall clock).
  *
  * So a lagging agency is judged by its own time, never by a leading one's;
  * an idle or empty partition does not stall anyone; and no case is judged at

@@ -315,14 +315,17 @@ export interface GetRulesStatusRequest {
 export interface AgencyRulesClock {
   agencyId: string;
   /**
-   * The rules judge this agency's cases as of this moment: the time up to
-   * which its events are applied (docs/scoring.md, "The rules' clock").
+   * The agency's watermark: its events dated before this moment are all
+   * applied, and the rules have judged its cases up to it: every action
+   * dated before it is due (one dated at it waits, since the agency may
+   * still send an event of that very instant; docs/scoring.md, "The rules'
+   * clock").
    */
   judgedUpTo?:
     | Date
     | undefined;
   /**
-   * Cases of this agency with an action due by then that is not in their
+   * Cases of this agency with an action due before then that is not in their
    * history yet (sent and not projected back, refused, or not sent yet).
    */
   casesDue: number;
