@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import { MongoClient } from 'mongodb';
+import { Binary, MongoClient } from 'mongodb';
+import { inflateRawSync } from 'node:zlib';
 import { events } from '@enforcement/contracts';
 import { generateYear, SyntheticHistory } from '@enforcement/generator';
 import { createHash } from 'node:crypto';
@@ -85,6 +86,36 @@ describe('reporting projection into fact pages on the real MongoDB-wire server',
     expect(replay.length).toBeGreaterThan(0);
     const outcomes = await restarted.handleChunk(1, replay);
     expect(outcomes.every((o) => o === 'duplicate')).toBe(true);
+    expect(digestOf(await statistics(), 'ALL')).toBe(expected);
+  });
+
+  it('stores pages deflated, and still reads pages an earlier version stored as plain JSON', async () => {
+    const db = mongo.db(run.replace(/-/g, '_'));
+    const pages = db.collection<{ _id: string; facts: Binary; enc?: string }>('facts_p00');
+    const stored = await pages.find({}).toArray();
+    expect(stored.length).toBeGreaterThan(0);
+    let plain = 0;
+    for (const page of stored) {
+      expect(page.enc).toBe('deflate');
+      const json = inflateRawSync(Buffer.from(page.facts.buffer));
+      expect(page.facts.buffer.length * 3).toBeLessThan(json.length);
+      plain += json.length;
+      // As pages were written before they were deflated.
+      await pages.replaceOne(
+        { _id: page._id },
+        { ...page, facts: new Binary(json), enc: undefined },
+        { ignoreUndefined: true },
+      );
+    }
+    expect(plain).toBeGreaterThan(0);
+    expect(await pages.countDocuments({ enc: { $exists: true } })).toBe(0);
+    expect(digestOf(await statistics(), 'ALL')).toBe(expected);
+    // A restarted projector reads the plain pages to know what it applied.
+    const projector = new FactsProjector(store, new KafkaDeadLetters(producer, dlqTopic), log, 2);
+    const replay = byPartition[0] ?? [];
+    expect(await projector.handleChunk(0, replay.slice(-50))).toEqual(
+      Array.from({ length: Math.min(50, replay.length) }, () => 'duplicate'),
+    );
     expect(digestOf(await statistics(), 'ALL')).toBe(expected);
   });
 

@@ -1,3 +1,4 @@
+import { deflateRawSync, constants as zlib, inflateRawSync } from 'node:zlib';
 import { Binary, type Db, type Collection } from 'mongodb';
 import type { CaseFacts } from '../../domain/facts.js';
 import type { FactPage, FactStore, Progress } from '../../application/ports.js';
@@ -10,6 +11,14 @@ interface PageDoc {
   /** The page's case facts as one JSON blob: a server that speaks the MongoDB
    * wire protocol returns one large value far faster than thousands of small documents. */
   facts: Binary;
+  /**
+   * How `facts` is encoded: `deflate` (raw DEFLATE of the JSON), or absent
+   * for the plain JSON that pages were written in before. Deflated, a page
+   * is about a seventh of the bytes: each rewrite costs the local server
+   * (FerretDB, which reads the old document and writes the new one as
+   * JSON) and PostgreSQL under it that much less.
+   */
+  enc?: 'deflate';
 }
 
 interface ProgressDoc {
@@ -41,12 +50,12 @@ export class MongoFactStore implements FactStore {
 
   async loadPartition(partition: number): Promise<FactPage[]> {
     const docs = await this.pages(partition).find({}).toArray();
-    return docs.map((d) => ({ id: d._id, month: d.month, years: d.years, cases: decode(d.facts) }));
+    return docs.map((d) => ({ id: d._id, month: d.month, years: d.years, cases: decode(d) }));
   }
 
   async loadPage(partition: number, id: string): Promise<FactPage | undefined> {
     const d = await this.pages(partition).findOne({ _id: id });
-    return d ? { id: d._id, month: d.month, years: d.years, cases: decode(d.facts) } : undefined;
+    return d ? { id: d._id, month: d.month, years: d.years, cases: decode(d) } : undefined;
   }
 
   async writePages(partition: number, pages: FactPage[]): Promise<void> {
@@ -59,7 +68,8 @@ export class MongoFactStore implements FactStore {
             month: p.month,
             years: p.years,
             count: p.cases.length,
-            facts: new Binary(Buffer.from(JSON.stringify(p.cases))),
+            facts: new Binary(encode(p.cases)),
+            enc: 'deflate',
           },
           upsert: true,
         },
@@ -98,7 +108,7 @@ export class MongoFactStore implements FactStore {
       .sort();
     const read = async (name: string) => {
       const cursor = this.db.collection<PageDoc>(name).find({ years: year }, { batchSize: 8 });
-      for await (const page of cursor) for (const facts of decode(page.facts)) each(facts);
+      for await (const page of cursor) for (const facts of decode(page)) each(facts);
     };
     const queue = [...names];
     const worker = async () => {
@@ -112,5 +122,13 @@ export class MongoFactStore implements FactStore {
   }
 }
 
-const decode = (b: Binary): CaseFacts[] =>
-  JSON.parse(Buffer.from(b.buffer).toString('utf8')) as CaseFacts[];
+/** Fast compression: a page is rewritten on every chunk that touches it. */
+const encode = (cases: readonly CaseFacts[]): Buffer =>
+  deflateRawSync(Buffer.from(JSON.stringify(cases)), { level: zlib.Z_BEST_SPEED });
+
+const decode = (d: Pick<PageDoc, 'facts' | 'enc'>): CaseFacts[] => {
+  const bytes = Buffer.from(d.facts.buffer);
+  return JSON.parse(
+    (d.enc === 'deflate' ? inflateRawSync(bytes) : bytes).toString('utf8'),
+  ) as CaseFacts[];
+};
