@@ -143,6 +143,61 @@ describe('a supervisor feed across cases', () => {
     expect(acks[2]?.reason).toMatch(/an earlier item on case .* expected a version/);
   });
 
+  it('runs nothing sent on that case after the refusal was answered either, until that command comes again', async () => {
+    const x = fullLoop(uniqueName('pipelined'));
+    const y = fullLoop(uniqueName('beside'));
+    const call = svc.client.submitEvents(both);
+    const waiting: ((a: intake.SubmitEventsResponse) => void)[] = [];
+    call.on('data', (a: intake.SubmitEventsResponse) => waiting.shift()?.(a));
+    /** Sends one item and waits for its answer, as a client reading acks before it goes on. */
+    const send = (sequence: number, kind: intake.Command['kind']) =>
+      new Promise<intake.SubmitEventsResponse>((resolve) => {
+        waiting.push(resolve);
+        call.write({ sequence, command: { kind } });
+      });
+    const dispatch = (expectedVersion: number): intake.Command['kind'] => ({
+      $case: 'dispatchCase',
+      value: {
+        ...x.dispatch,
+        meta: { ...(x.dispatch.meta as intake.CommandMeta), expectedVersion },
+      },
+    });
+    const outcome = (a: intake.SubmitEventsResponse) => [a.sequence, a.accepted, a.statusCode];
+    expect(outcome(await send(1, { $case: 'registerCase', value: x.register }))).toEqual([
+      1,
+      true,
+      0,
+    ]);
+    // The dispatch written for a version the case is not at.
+    expect(outcome(await send(2, dispatch(7)))).toEqual([2, false, status.ABORTED]);
+    // Sent after that answer came back, the next step of the case is not run
+    // without the dispatch: it would be stored out of the case's order.
+    const stepKind: intake.Command['kind'] = { $case: 'recordProgress', value: x.evidence };
+    const behind = await send(3, stepKind);
+    expect(outcome(behind)).toEqual([3, false, status.ABORTED]);
+    expect(behind.reason).toContain(x.dispatch.meta?.commandId);
+    // Other cases go on.
+    expect(outcome(await send(4, { $case: 'registerCase', value: y.register }))).toEqual([
+      4,
+      true,
+      0,
+    ]);
+    // The dispatch again, read right, then what followed it.
+    expect(outcome(await send(5, dispatch(1)))).toEqual([5, true, 0]);
+    expect(outcome(await send(6, stepKind))).toEqual([6, true, 0]);
+    call.end();
+    const history = await new Promise<intake.GetCaseResponse>((resolve, reject) =>
+      svc.client.getCase({ caseId: x.register.meta?.caseId ?? '' }, both, (e, r) =>
+        e || !r ? reject(e ?? new Error('no answer')) : resolve(r),
+      ),
+    );
+    expect(history.history.map((e) => e.payload?.$case)).toEqual([
+      'caseRegistered',
+      'caseDispatched',
+      'evidenceRecorded',
+    ]);
+  });
+
   it('leaves the floor unset on a unary command', async () => {
     const a = fullLoop(uniqueName('unary'));
     await new Promise((resolve, reject) =>

@@ -73,6 +73,9 @@ export async function acknowledge(
   }
 }
 
+/** Why a case's later items in a stream are not run (see `unstored` below). */
+type Held = { why: 'UNAVAILABLE' } | { why: 'ABORTED'; commandId: string };
+
 /**
  * The answer to an item behind one of its case that could not be stored
  * (UNAVAILABLE), or that was written for a version the case is no longer at
@@ -82,14 +85,14 @@ export async function acknowledge(
 const notAfter = (
   item: intake.SubmitEventsRequest,
   caseId: string,
-  why: 'UNAVAILABLE' | 'ABORTED',
+  held: Held,
 ): intake.SubmitEventsResponse => ({
   sequence: item.sequence,
   accepted: false,
   caseId: item.command?.kind?.value.meta?.caseId ?? '',
   version: 0,
   duplicate: false,
-  ...(why === 'UNAVAILABLE'
+  ...(held.why === 'UNAVAILABLE'
     ? {
         errorCode: UNAVAILABLE_CODE,
         statusCode: status.UNAVAILABLE,
@@ -98,7 +101,7 @@ const notAfter = (
     : {
         errorCode: 'CASE.VERSION_CONFLICT',
         statusCode: status.ABORTED,
-        reason: `an earlier item on case ${caseId} in this stream expected a version the case is no longer at; read the case and send them again from there`,
+        reason: `an earlier item on case ${caseId} in this stream (command ${held.commandId}) expected a version the case is no longer at; read the case and send them again from there, that command first`,
       }),
   index: 0,
 });
@@ -159,11 +162,14 @@ export function serveSubmitEvents(
 
   let index = 0;
   /**
-   * Cases with an item this stream could not store (a transient fault: every
-   * later item of the case waits for it), or that expected another version
-   * (the items already received behind it were meant to follow it).
+   * Cases with an item this stream could not store: a transient fault
+   * (UNAVAILABLE: every later item of the case waits for it, in another
+   * stream), or one that expected another version (ABORTED: every later item
+   * of the case was meant to follow it, whether it was received before the
+   * answer went out or after, so none runs until the sender sends that
+   * command again, by its id, in this stream).
    */
-  const unstored = new Map<string, { why: 'UNAVAILABLE' | 'ABORTED'; upTo: number }>();
+  const unstored = new Map<string, Held>();
   const floor = new StreamFloor();
   call.on('data', (item: intake.SubmitEventsRequest) => {
     inFlight++;
@@ -185,18 +191,19 @@ export function serveSubmitEvents(
       // After an item of this case (or of the case it challenges) could not
       // be stored, the ones behind it are not run out of order: they get the
       // same UNAVAILABLE, and the client sends them again after it.
-      const blocked = [caseId, target].find((id) => id && nth <= (unstored.get(id)?.upTo ?? -1));
-      const a = blocked
-        ? notAfter(item, blocked, unstored.get(blocked)?.why ?? 'UNAVAILABLE')
+      const commandId = item.command?.kind?.value.meta?.commandId ?? '';
+      const held = unstored.get(caseId);
+      // The refused command sent again: what follows it may run again.
+      if (held?.why === 'ABORTED' && held.commandId === commandId) unstored.delete(caseId);
+      const blocked = [caseId, target].find((id) => id && unstored.has(id));
+      const by = blocked ? unstored.get(blocked) : undefined;
+      const a = by
+        ? notAfter(item, blocked ?? caseId, by)
         : await acknowledge(deps, principal, item, opts.onUnexpected, (t) => floor.of(nth, t));
-      if (a.statusCode === status.UNAVAILABLE)
-        unstored.set(caseId, { why: 'UNAVAILABLE', upTo: Infinity });
+      if (a.statusCode === status.UNAVAILABLE) unstored.set(caseId, { why: 'UNAVAILABLE' });
       else floor.settled(nth);
-      if (a.statusCode === status.ABORTED && unstored.get(caseId)?.why !== 'UNAVAILABLE')
-        unstored.set(caseId, {
-          why: 'ABORTED',
-          upTo: Math.max(index, unstored.get(caseId)?.upTo ?? 0),
-        });
+      if (a.statusCode === status.ABORTED && !blocked && !unstored.has(caseId))
+        unstored.set(caseId, { why: 'ABORTED', commandId });
       return { ...a, index: nth };
     });
     lastOfCase.set(caseId, ack);

@@ -5198,7 +5198,11 @@ export const CaseIntakeServiceService = {
   },
   /**
    * Agency feeds: one acknowledgement per submitted command, in order. A
-   * rejected item is acknowledged as such and the stream goes on.
+   * rejected item is acknowledged as such and the stream goes on. After an
+   * item answered ABORTED or UNAVAILABLE, the later items of its case in the
+   * stream are answered the same and not run: ABORTED until that command is
+   * sent again (same command_id) in the stream, UNAVAILABLE until the
+   * stream ends (docs/intake.md).
    */
   submitEvents: {
     path: "/enforcement.intake.v1.CaseIntakeService/SubmitEvents" as const,
@@ -5281,7 +5285,11 @@ export interface CaseIntakeServiceServer extends UntypedServiceImplementation {
   concludeReconsideration: handleUnaryCall<ConcludeReconsiderationRequest, CommandResult>;
   /**
    * Agency feeds: one acknowledgement per submitted command, in order. A
-   * rejected item is acknowledged as such and the stream goes on.
+   * rejected item is acknowledged as such and the stream goes on. After an
+   * item answered ABORTED or UNAVAILABLE, the later items of its case in the
+   * stream are answered the same and not run: ABORTED until that command is
+   * sent again (same command_id) in the stream, UNAVAILABLE until the
+   * stream ends (docs/intake.md).
    */
   submitEvents: handleBidiStreamingCall<SubmitEventsRequest, SubmitEventsResponse>;
   /** Reads. */
@@ -5497,7 +5505,11 @@ export interface CaseIntakeServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Agency feeds: one acknowledgement per submitted command, in order. A
-   * rejected item is acknowledged as such and the stream goes on.
+   * rejected item is acknowledged as such and the stream goes on. After an
+   * item answered ABORTED or UNAVAILABLE, the later items of its case in the
+   * stream are answered the same and not run: ABORTED until that command is
+   * sent again (same command_id) in the stream, UNAVAILABLE until the
+   * stream ends (docs/intake.md).
    */
   submitEvents(): ClientDuplexStream<SubmitEventsRequest, SubmitEventsResponse>;
   submitEvents(options: Partial<CallOptions>): ClientDuplexStream<SubmitEventsRequest, SubmitEventsResponse>;
