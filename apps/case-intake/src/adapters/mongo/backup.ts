@@ -238,9 +238,14 @@ export async function restoreEventStore(
     for (const index of f.indexes) await target.createIndex(index.key, optionsOf(index));
   }
   await outbox.createIndex({ createdAt: 1 });
-  await db
-    .collection<{ _id: string; at: Date }>('store_meta')
-    .updateOne({ _id: 'position_log' }, { $set: { at: new Date() } }, { upsert: true });
+  const meta = db.collection<{ _id: string; at: Date; buckets?: number }>('store_meta');
+  await meta.updateOne({ _id: 'position_log' }, { $set: { at: new Date() } }, { upsert: true });
+  // The layout it was restored into, which intake must start with (EventStore.init).
+  await meta.updateOne(
+    { _id: 'layout' },
+    { $set: { buckets: o.buckets, at: new Date() } },
+    { upsert: true },
+  );
   if (restoredCommits !== manifest.commits)
     throw new BackupError(
       `restored ${restoredCommits} commits, the manifest says ${manifest.commits}`,

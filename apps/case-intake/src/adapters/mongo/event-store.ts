@@ -1,4 +1,5 @@
 import type { Collection, Db } from 'mongodb';
+import { ConfigError } from '@enforcement/config';
 import { events } from '@enforcement/contracts';
 import { BatchedLookup, bulkFailures, PartitionedCollection } from '@enforcement/mongo-kit';
 import {
@@ -131,7 +132,7 @@ export class MongoEventStore implements EventStore {
   readonly outbox: Collection<OutboxDoc>;
   readonly parked: Collection<ParkedDoc>;
   readonly log: Collection<LogDoc>;
-  private readonly meta: Collection<{ _id: string; at: Date }>;
+  private readonly meta: Collection<{ _id: string; at: Date; buckets?: number }>;
   private readonly positionBlock: number;
   private readonly positions: PositionAllocator;
   /** Whether a case has any commit: its first commit, looked up in batches by `_id`. */
@@ -149,7 +150,10 @@ export class MongoEventStore implements EventStore {
     return new Map(caseIds.map((id) => [id, found.has(id)]));
   });
 
-  constructor(db: Db, opts: { buckets: number; positionBlock: number }) {
+  constructor(
+    private readonly db: Db,
+    opts: { buckets: number; positionBlock: number },
+  ) {
     this.commits = new PartitionedCollection<CommitDoc>(db, 'commits', opts.buckets);
     this.outbox = db.collection<OutboxDoc>('outbox');
     this.parked = db.collection<ParkedDoc>('parked_commits');
@@ -160,10 +164,47 @@ export class MongoEventStore implements EventStore {
   }
 
   async init(): Promise<void> {
+    await this.checkLayout();
     // Creating collections up front keeps the first writes from racing to create them.
     await this.commits.createIndex({ caseId: 1 });
     await this.outbox.createIndex({ createdAt: 1 });
     await this.indexPositions();
+  }
+
+  /**
+   * A case's commits are found in the bucket a hash of its id names, so a
+   * store must always be read with the bucket count it was written with:
+   * read with another, every case looks new, and a command would start a
+   * second history beside the stored one. The count is recorded when the
+   * store is first used (for a store older than the record, inferred from
+   * its commit collections), and a start with another is refused, naming
+   * the variable and both counts.
+   */
+  private async checkLayout(): Promise<void> {
+    const recorded = await this.meta.findOne({ _id: 'layout' });
+    let buckets = recorded?.buckets;
+    if (buckets === undefined) {
+      const names = (await this.db.listCollections({}, { nameOnly: true }).toArray()).map(
+        (c) => c.name,
+      );
+      const numbered = names.filter((n) => /^commits_\d+$/.test(n));
+      buckets =
+        numbered.length > 0
+          ? Math.max(...numbered.map((n) => Number(n.slice('commits_'.length)))) + 1
+          : names.includes('commits')
+            ? 1
+            : this.commits.buckets;
+      await this.meta.updateOne(
+        { _id: 'layout' },
+        { $setOnInsert: { buckets, at: new Date() } },
+        { upsert: true },
+      );
+      buckets = (await this.meta.findOne({ _id: 'layout' }))?.buckets;
+    }
+    if (buckets !== this.commits.buckets)
+      throw new ConfigError([
+        `EVENT_STORE_BUCKETS is ${this.commits.buckets}, but this event store keeps its commits in ${buckets} bucket${buckets === 1 ? '' : 's'}; start with EVENT_STORE_BUCKETS=${buckets}, or restore a backup into a new database with another count (npm run store -- restore --buckets N)`,
+      ]);
   }
 
   /**
