@@ -38,16 +38,22 @@ export async function startService(
   name: ServiceName,
   env: Record<string, string>,
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [...imageHeapLimit(name), `apps/${name}/dist/main.js`], {
-    env: {
-      ...process.env,
-      GRPC_PORT: '0',
-      OTEL_SDK_DISABLED: 'true',
-      ENFORCEMENT_ENV: 'development',
-      ...env,
+  // BENCH_NODE_FLAGS: flags for every service (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(
+    process.execPath,
+    [...imageHeapLimit(name), ...flags, `apps/${name}/dist/main.js`],
+    {
+      env: {
+        ...process.env,
+        GRPC_PORT: '0',
+        OTEL_SDK_DISABLED: 'true',
+        ENFORCEMENT_ENV: 'development',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // The bench (or the chaos run) ending for any reason, a signal included,
   // takes its services with it.
