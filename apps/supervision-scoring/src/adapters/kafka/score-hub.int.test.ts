@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
 import { ensureTopics } from '@enforcement/messaging';
-import { stack, uniqueName } from '@enforcement/testing';
+import { eventually, stack, uniqueName } from '@enforcement/testing';
+import type { scoring } from '@enforcement/contracts';
+import { byTheBook, p, viewOf } from '../../domain/view.test-support.js';
+import { scoreCase, MODEL_V1 } from '../../domain/scoring-model.js';
 import { KafkaScoreHub, WATCH_GROUP_PREFIX } from './score-hub.js';
 
 describe('the live score hub leaves no consumer group behind', () => {
@@ -49,6 +52,70 @@ describe('the live score hub leaves no consumer group behind', () => {
     const after = await groups();
     expect(after).not.toContain(hub.groupId);
     expect(after).not.toContain(other.groupId);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('the live score hub carries a chunk of thousands of updates', () => {
+  const kafka = new Kafka({ brokers: stack().kafkaBrokers, logLevel: logLevel.NOTHING });
+  const topic = uniqueName('scores-many');
+  let producer: Producer;
+  const hubs: KafkaScoreHub[] = [];
+  const errors: unknown[] = [];
+  beforeAll(async () => {
+    await ensureTopics(kafka, [{ topic, numPartitions: 3 }]);
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+  });
+  afterAll(async () => {
+    for (const h of hubs) await h.stop();
+    await producer.disconnect();
+  });
+
+  it('delivers every score and order of a replayed chunk to a watcher on another instance, each once', async () => {
+    const start = async () => {
+      const hub = new KafkaScoreHub(kafka, producer, topic, (e) => errors.push(e));
+      hubs.push(hub);
+      await hub.start();
+      return hub;
+    };
+    const publisher = await start();
+    const watcher = await start();
+    const scores: scoring.CaseScore[] = [];
+    const orders: scoring.SupervisionOrder[] = [];
+    watcher.subscribe((s) => scores.push(s));
+    watcher.subscribeOrders((o) => orders.push(o));
+
+    // What a chunk replayed after a restart can hold: thousands of cases
+    // scored at once, far more than one produce request may carry.
+    const CASES = 3_000;
+    const views = Array.from({ length: CASES }, (_, i) =>
+      viewOf([...byTheBook(30), [p.order(`m-${i}`), 5]], `many-${i}`),
+    );
+    publisher.changed(
+      views.map((v) => {
+        const score = scoreCase(v, MODEL_V1);
+        if (!score) throw new Error(`no score for ${v.caseId}`);
+        return [v, score] as const;
+      }),
+    );
+    publisher.ordersChanged(
+      views.map((v) => ({
+        caseId: v.caseId,
+        agencyId: v.agencyId,
+        orders: [...v.orders.values()],
+      })),
+    );
+    await eventually(
+      async () => (scores.length >= CASES && orders.length >= CASES ? true : undefined),
+      { what: `${CASES} scores and ${CASES} orders on the watcher`, timeoutMs: 60_000 },
+    );
+    // A moment more: nothing arrives twice.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(new Set(scores.map((s) => s.caseId)).size).toBe(CASES);
+    expect(scores).toHaveLength(CASES);
+    expect(new Set(orders.map((o) => o.orderId)).size).toBe(CASES);
+    expect(orders).toHaveLength(CASES);
     expect(errors).toEqual([]);
   });
 });

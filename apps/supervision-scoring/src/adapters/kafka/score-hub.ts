@@ -41,8 +41,16 @@ export class KafkaScoreHub implements ScoreSink {
     });
   }
 
+  /**
+   * Starts reading the topic from its end as of this call: every update
+   * published after `start` resolves reaches this hub's watchers. (Left to
+   * the consumer, "from the end" meant the end when it first fetched, some
+   * time after joining its group, and updates published in between were
+   * never delivered: a chunk published right after a start was lost whole.)
+   */
   async start(): Promise<void> {
     await this.removeGroups((admin) => this.abandoned(admin));
+    await this.fromTheEnd();
     await this.consumer.connect();
     const joined = new Promise<void>((resolve) => {
       const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
@@ -120,6 +128,22 @@ export class KafkaScoreHub implements ScoreSink {
     this.emitter.removeAllListeners();
     await this.consumer.disconnect();
     await this.removeGroups(async () => [this.groupId]);
+  }
+
+  /** Commits the topic's current end as this hub's (new, empty) group's position. */
+  private async fromTheEnd(): Promise<void> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const ends = await admin.fetchTopicOffsets(this.topic);
+      await admin.setOffsets({
+        groupId: this.groupId,
+        topic: this.topic,
+        partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })),
+      });
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Watch groups whose hub is gone: no member left. */
