@@ -130,17 +130,35 @@ export class KafkaScoreHub implements ScoreSink {
     await this.removeGroups(async () => [this.groupId]);
   }
 
-  /** Commits the topic's current end as this hub's (new, empty) group's position. */
-  private async fromTheEnd(): Promise<void> {
+  /**
+   * Commits the topic's current end as this hub's (new, empty) group's
+   * position. A busy broker may answer for a new topic's partitions "not
+   * the leader" for a moment (seen in CI, with many tests creating topics at
+   * once; every scoring instance failed to start), and one that has just
+   * started "coordinator not available": both are waited out, up to
+   * `timeoutMs`.
+   */
+  private async fromTheEnd(timeoutMs = 60_000): Promise<void> {
     const admin = this.kafka.admin();
+    const deadline = Date.now() + timeoutMs;
     try {
       await admin.connect();
-      const ends = await admin.fetchTopicOffsets(this.topic);
-      await admin.setOffsets({
-        groupId: this.groupId,
-        topic: this.topic,
-        partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })),
-      });
+      for (;;) {
+        try {
+          const ends = await admin.fetchTopicOffsets(this.topic);
+          await admin.setOffsets({
+            groupId: this.groupId,
+            topic: this.topic,
+            partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })),
+          });
+          return;
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 250));
+          // Learn the partitions' leaders again before the next try.
+          await admin.fetchTopicMetadata({ topics: [this.topic] }).catch(() => undefined);
+        }
+      }
     } finally {
       await admin.disconnect();
     }
