@@ -3,3 +3,4 @@ export { bulkFailures, isDuplicateKey } from './errors.js';
 export { connectMongo, ping, type MongoHandle } from './connect.js';
 export { BatchedLookup } from './batched-lookup.js';
 export { dumpDocuments, readBson, sha256File, type DumpedFile } from './dump.js';
+export { deflatedJson, inflatedJson } from './blob.js';

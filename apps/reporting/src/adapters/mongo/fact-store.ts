@@ -1,5 +1,5 @@
-import { deflateRawSync, constants as zlib, inflateRawSync } from 'node:zlib';
-import { Binary, type Db, type Collection } from 'mongodb';
+import type { Binary, Db, Collection } from 'mongodb';
+import { deflatedJson, inflatedJson } from '@enforcement/mongo-kit';
 import type { CaseFacts } from '../../domain/facts.js';
 import type { FactPage, FactStore, Progress } from '../../application/ports.js';
 
@@ -68,7 +68,7 @@ export class MongoFactStore implements FactStore {
             month: p.month,
             years: p.years,
             count: p.cases.length,
-            facts: new Binary(encode(p.cases)),
+            facts: deflatedJson(JSON.stringify(p.cases)),
             enc: 'deflate',
           },
           upsert: true,
@@ -122,13 +122,7 @@ export class MongoFactStore implements FactStore {
   }
 }
 
-/** Fast compression: a page is rewritten on every chunk that touches it. */
-const encode = (cases: readonly CaseFacts[]): Buffer =>
-  deflateRawSync(Buffer.from(JSON.stringify(cases)), { level: zlib.Z_BEST_SPEED });
-
-const decode = (d: Pick<PageDoc, 'facts' | 'enc'>): CaseFacts[] => {
-  const bytes = Buffer.from(d.facts.buffer);
-  return JSON.parse(
-    (d.enc === 'deflate' ? inflateRawSync(bytes) : bytes).toString('utf8'),
+const decode = (d: Pick<PageDoc, 'facts' | 'enc'>): CaseFacts[] =>
+  JSON.parse(
+    d.enc === 'deflate' ? inflatedJson(d.facts) : Buffer.from(d.facts.buffer).toString('utf8'),
   ) as CaseFacts[];
-};
