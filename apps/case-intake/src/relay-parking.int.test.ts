@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import type { Metadata } from '@grpc/grpc-js';
 import { namespaced } from '@enforcement/messaging';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
@@ -20,11 +20,14 @@ import {
 describe('a record the broker refuses for good', () => {
   let svc: TestIntake;
   let agency: Metadata;
+  let kafka: Kafka;
+  const big = fullLoop(uniqueName('big'));
+  const small = fullLoop(uniqueName('small'));
 
   beforeAll(async () => {
     const run = uniqueName('park');
     const topics = namespaced(run);
-    const kafka = new Kafka({
+    kafka = new Kafka({
       clientId: run,
       brokers: stack().kafkaBrokers,
       logLevel: logLevel.NOTHING,
@@ -41,15 +44,17 @@ describe('a record the broker refuses for good', () => {
       ],
     });
     await admin.disconnect();
-    svc = await startIntake({ topics, env: { INGRESS_ENABLED: 'false' } });
+    // A sweep every second, so that a release is taken up quickly.
+    svc = await startIntake({
+      topics,
+      env: { INGRESS_ENABLED: 'false', RELAY_SWEEP_AFTER_MS: '1000' },
+    });
     agency = await tokenFor(['agency'], ['lz-eeb']);
   });
   afterAll(() => svc?.stop());
 
   it('parks it and what follows on its case; every other case is published', async () => {
     const c = svc.client;
-    const big = fullLoop(uniqueName('big'));
-    const small = fullLoop(uniqueName('small'));
     await unary((cb) => c.registerCase({ ...big.register, title: 'x'.repeat(30_000) }, agency, cb));
     await unary((cb) => c.registerCase(small.register, agency, cb));
     await unary((cb) => c.dispatchCase(big.dispatch, agency, cb));
@@ -84,5 +89,42 @@ describe('a record the broker refuses for good', () => {
     );
     expect(v).toMatchObject({ valid: true, eventCount: 2 });
     expect(svc.service.checkpoints.get(small.register.meta.caseId)?.version).toBe(3);
+  });
+
+  it('publishes a released case in version order once the topic takes it, and its next commands flow', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: svc.topics.caseEvents,
+          configEntries: [{ name: 'max.message.bytes', value: '1048576' }],
+        },
+      ],
+    });
+    await admin.disconnect();
+    const bigId = big.register.meta.caseId;
+    expect(await svc.service.store.release(bigId)).toBe(2);
+    expect(await svc.service.store.parked.countDocuments({})).toBe(0);
+    const released = await consumeEvents(
+      svc.topics.caseEvents,
+      (s) => s.filter((x) => x.key === bigId).length >= 2,
+    );
+    expect(released.filter((x) => x.key === bigId).map((x) => x.event.version)).toEqual([1, 2]);
+    // The case flows again without a restart: its next command is published, not parked.
+    await unary((cb) => svc.client.recordProgress(big.evidence, agency, cb));
+    const seen = await consumeEvents(
+      svc.topics.caseEvents,
+      (s) => s.filter((x) => x.key === bigId).length >= 3,
+    );
+    expect(seen.filter((x) => x.key === bigId).map((x) => x.event.version)).toEqual([1, 2, 3]);
+    await eventually(
+      async () => ((await svc.service.store.outbox.countDocuments({})) === 0 ? true : undefined),
+      { timeoutMs: 20_000, what: 'an empty outbox' },
+    );
+    expect(await svc.service.store.parked.countDocuments({})).toBe(0);
+    expect(svc.service.checkpoints.get(bigId)?.version).toBe(3);
   });
 });

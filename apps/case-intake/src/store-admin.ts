@@ -4,12 +4,16 @@
 //   npm run store -- backup  --out DIR
 //   npm run store -- verify  --from DIR
 //   npm run store -- restore --from DIR [--resume]
+//   npm run store -- release --case ID
 //
 // The database is $MONGODB_URI / $MONGODB_DB (or --uri / --db), the commit
 // buckets of a restore $EVENT_STORE_BUCKETS (or --buckets), as case-intake's.
 import { readdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import type { Db } from 'mongodb';
+import { ConfigError } from '@enforcement/config';
 import { connectMongo, type MongoHandle } from '@enforcement/mongo-kit';
+import { MongoEventStore } from './adapters/mongo/event-store.js';
 import {
   BackupError,
   backupEventStore,
@@ -17,11 +21,12 @@ import {
   verifyBackup,
 } from './adapters/mongo/backup.js';
 
-const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore --from DIR [--resume]
+const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore --from DIR [--resume] | release --case ID
   --uri <uri>       MongoDB URI (default $MONGODB_URI)
   --db <name>       intake's database (default $MONGODB_DB or enforcement_intake)
   --buckets <n>     commit buckets to restore into (default $EVENT_STORE_BUCKETS or 64)
-exit status: 0 done; 64 usage; 65 the backup fails its manifest, or the database is not empty; 69 no database`;
+  --case <id>       the case whose parked commits the relay publishes again
+exit status: 0 done; 64 usage; 65 the backup fails its manifest, or the database is not empty; 69 no database; 78 --buckets is not the store's`;
 
 class Usage extends Error {}
 
@@ -40,6 +45,7 @@ async function main(): Promise<void> {
       db: { type: 'string' },
       buckets: { type: 'string' },
       resume: { type: 'boolean', default: false },
+      case: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -53,7 +59,7 @@ async function main(): Promise<void> {
     );
     return;
   }
-  if (command !== 'backup' && command !== 'restore')
+  if (command !== 'backup' && command !== 'restore' && command !== 'release')
     throw new Usage(command ? `unknown command '${command}'` : 'name a command');
   const uri = values.uri ?? process.env.MONGODB_URI;
   if (!uri) throw new Usage('name the database server (--uri or $MONGODB_URI)');
@@ -61,6 +67,20 @@ async function main(): Promise<void> {
   const buckets = Number(values.buckets ?? process.env.EVENT_STORE_BUCKETS ?? 64);
   if (!Number.isInteger(buckets) || buckets < 1 || buckets > 4096)
     throw new Usage(`--buckets must be an integer in 1..4096, got '${values.buckets}'`);
+  if (command === 'release') {
+    const caseId = values.case;
+    if (!caseId) throw new Usage('release needs --case ID');
+    return withDb(uri, dbName, async (db) => {
+      const store = new MongoEventStore(db, { buckets, positionBlock: 1 });
+      await store.init();
+      const n = await store.release(caseId);
+      process.stdout.write(
+        n === 0
+          ? `case ${caseId} has no parked commit\n`
+          : `released ${n} commits of ${caseId}; the relay's next sweep publishes them\n`,
+      );
+    });
+  }
   const dir = command === 'backup' ? values.out : values.from;
   if (!dir) throw new Usage(`${command} needs ${command === 'backup' ? '--out' : '--from'} DIR`);
   if (command === 'backup') {
@@ -68,20 +88,14 @@ async function main(): Promise<void> {
     if (there.length > 0) fail(73, `${values.out} is not empty: back up into a new folder`);
   }
 
-  let mongo: MongoHandle;
-  try {
-    mongo = await connectMongo(uri, dbName);
-  } catch (e) {
-    return fail(69, `database unreachable (MONGODB_URI): ${(e as Error).message}`);
-  }
-  try {
+  await withDb(uri, dbName, async (db) => {
     if (command === 'backup') {
-      const m = await backupEventStore(mongo.db, dir);
+      const m = await backupEventStore(db, dir);
       process.stdout.write(
         `backed up ${dbName}: ${m.commits} commits, ${m.events} events (positions up to ${m.highestPosition}), ${m.files.length} files in ${values.out}\n`,
       );
     } else {
-      const r = await restoreEventStore(mongo.db, dir, {
+      const r = await restoreEventStore(db, dir, {
         buckets,
         resume: values.resume,
       });
@@ -90,6 +104,18 @@ async function main(): Promise<void> {
           'case-intake republishes them to the topics when it starts\n',
       );
     }
+  });
+}
+
+async function withDb(uri: string, dbName: string, work: (db: Db) => Promise<void>): Promise<void> {
+  let mongo: MongoHandle;
+  try {
+    mongo = await connectMongo(uri, dbName);
+  } catch (e) {
+    return fail(69, `database unreachable (MONGODB_URI): ${(e as Error).message}`);
+  }
+  try {
+    await work(mongo.db);
   } finally {
     await mongo.close();
   }
@@ -98,5 +124,6 @@ async function main(): Promise<void> {
 main().catch((e: unknown) => {
   if (e instanceof Usage) fail(64, `${e.message}\n${USAGE}`);
   if (e instanceof BackupError) fail(65, e.message);
+  if (e instanceof ConfigError) fail(78, e.message);
   fail(1, (e as Error).stack ?? String(e));
 });

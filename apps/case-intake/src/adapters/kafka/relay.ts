@@ -105,8 +105,13 @@ export class KafkaRelay implements Publisher {
   private failures = 0;
   /** When publication started failing without a success since (ms), or 0. */
   private failingSince = 0;
-  /** Cases with a parked commit: their later commits are parked too, to keep each case in order. */
-  private readonly parkedCases = new Set<string>();
+  /**
+   * Cases with a parked commit: their later commits are parked too, to keep
+   * each case in order. The value counts parkings (parkSeq), so that a sweep
+   * frees a released case only if nothing of it was parked while it read.
+   */
+  private readonly parkedCases = new Map<string, number>();
+  private parkSeq = 0;
   /** Removes this relay's gauge callbacks (the meter outlives it). */
   private readonly unobserve: () => void;
 
@@ -160,7 +165,7 @@ export class KafkaRelay implements Publisher {
   }
 
   async start(): Promise<void> {
-    for (const caseId of await this.store.parkedCases()) this.parkedCases.add(caseId);
+    for (const caseId of await this.store.parkedCases()) this.parkedCases.set(caseId, 0);
     await this.producer.connect();
     await this.recover(0);
     this.sweeper = setInterval(
@@ -330,8 +335,10 @@ export class KafkaRelay implements Publisher {
 
   /** Sets a commit aside for good, with an alert: it never blocks the commits behind it. */
   private async park(commit: Commit, reason: string): Promise<void> {
-    this.parkedCases.add(commit.caseId);
+    // Stored before it is held here: a sweep that reads the parked cases
+    // must find every case it saw held (recover).
     await this.store.park(commit, reason);
+    this.parkedCases.set(commit.caseId, ++this.parkSeq);
     parked().add(1);
     this.opts.onError?.(
       new Error(
@@ -342,12 +349,20 @@ export class KafkaRelay implements Publisher {
 
   private async recover(olderThanMs: number): Promise<void> {
     try {
+      // A case an operator released (store-admin release) has left the
+      // parked commits, and its released commits are in the outbox.
+      const since = this.parkSeq;
+      const stillParked = new Set(await this.store.parkedCases());
       const pending = await this.store.pending(olderThanMs);
       const queued = new Set(this.queue.map((q) => `${q.commit.caseId}:${q.commit.fromVersion}`));
       for (const p of pending) {
         if (!queued.has(`${p.commit.caseId}:${p.commit.fromVersion}`))
           this.queue.push({ commit: p.commit, trace: {} });
       }
+      // Freed only now, with its released commits queued ahead of anything
+      // new; a case parked again while this read ran stays held.
+      for (const [c, seq] of this.parkedCases)
+        if (seq <= since && !stillParked.has(c)) this.parkedCases.delete(c);
       if (pending.length > 0) await this.drain();
     } catch (e) {
       this.opts.onError?.(e);

@@ -4,13 +4,14 @@ import type { Db, Document, IndexDescription } from 'mongodb';
 import {
   bulkFailures,
   dumpDocuments,
+  isDuplicateKey,
   PartitionedCollection,
   readBson,
   sha256File,
 } from '@enforcement/mongo-kit';
 import {
   logEntryOf,
-  outboxEntryOf,
+  outboxDocOf,
   type CommitDoc,
   type LogDoc,
   type OutboxDoc,
@@ -167,7 +168,7 @@ const ignoreDuplicates = (e: unknown) => {
 /**
  * Restores a verified backup into an empty database. Commits go to the
  * bucket their case falls in under `buckets` (the store's layout may differ
- * from the backup's); each gets its position-index entry and an outbox entry,
+ * from the backup's); each gets its position-index entry and each batch an outbox document,
  * so case-intake republishes the whole history to the case-events topic (and
  * the case heads to the checkpoints topic) when it starts. Consumers drop
  * events they already hold, by version. Re-running a restore that stopped
@@ -205,12 +206,9 @@ export async function restoreEventStore(
         const docs = batch as CommitDoc[];
         // Index and outbox entries first, as intake writes them.
         await Promise.all([
-          outbox
-            .insertMany(
-              docs.map((d) => outboxEntryOf(d, epoch)),
-              { ordered: false },
-            )
-            .catch(ignoreDuplicates),
+          outbox.insertOne(outboxDocOf(docs, epoch)).catch((e: unknown) => {
+            if (!isDuplicateKey(e)) throw e;
+          }),
           log
             .insertMany(
               docs.map((d) => logEntryOf(d)),

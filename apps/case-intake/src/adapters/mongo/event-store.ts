@@ -27,13 +27,23 @@ export interface CommitDoc {
   events: unknown[];
 }
 
-/** A commit stored but maybe not yet on Kafka. Small: entries leave once published. */
-export interface OutboxDoc {
-  _id: string;
+/** One stored commit not yet known to be on Kafka. */
+export interface OutboxEntry {
   commitId: string;
   commandId: string;
   caseId: string;
   position: number;
+}
+
+/**
+ * The commits of one group commit that may not be on Kafka yet: one document
+ * per group, written before its commits and removed once every one of them
+ * is published (or parked, or lost its race). Documents written before
+ * groups hold one entry's fields at the top level instead of `commits`.
+ */
+export interface OutboxDoc extends Partial<OutboxEntry> {
+  _id: string;
+  commits?: OutboxEntry[];
   createdAt: Date;
 }
 
@@ -67,6 +77,12 @@ export interface PendingCommit {
   readonly commit: Commit;
 }
 
+const entriesOf = (d: OutboxDoc): OutboxEntry[] =>
+  d.commits ??
+  (d.commitId && d.commandId && d.caseId && d.position !== undefined
+    ? [{ commitId: d.commitId, commandId: d.commandId, caseId: d.caseId, position: d.position }]
+    : []);
+
 interface QueuedAppend {
   readonly commit: Commit;
   readonly resolve: (stored: Commit) => void;
@@ -93,16 +109,22 @@ const APPEND_GROUP = 500;
 const LOAD_WINDOW = 16;
 
 const commitIdOf = (caseId: string, fromVersion: number) => `${caseId}:${fromVersion}`;
-const outboxIdOf = (c: Pick<Commit, 'caseId' | 'fromVersion' | 'commandId'>) =>
+const commitKeyOf = (c: Pick<Commit, 'caseId' | 'fromVersion' | 'commandId'>) =>
   `${commitIdOf(c.caseId, c.fromVersion)}:${c.commandId}`;
 
-/** A stored commit's outbox entry, dated `createdAt`: the relay publishes it (again). */
-export const outboxEntryOf = (doc: CommitDoc, createdAt: Date): OutboxDoc => ({
-  _id: outboxIdOf(doc),
+const entryOf = (
+  doc: Pick<CommitDoc, '_id' | 'commandId' | 'caseId' | 'position'>,
+): OutboxEntry => ({
   commitId: doc._id,
   commandId: doc.commandId,
   caseId: doc.caseId,
   position: doc.position,
+});
+
+/** Stored commits' outbox document, dated `createdAt`: the relay publishes them (again). */
+export const outboxDocOf = (docs: readonly CommitDoc[], createdAt: Date): OutboxDoc => ({
+  _id: `p${docs[0]?.position ?? 0}`,
+  commits: docs.map(entryOf),
   createdAt,
 });
 
@@ -115,6 +137,50 @@ function toCommit(doc: CommitDoc): Commit {
     toVersion: doc.toVersion,
     events: doc.events.map((e) => events.CaseEvent.fromJSON(e)),
   };
+}
+
+/**
+ * Which of this process's outbox documents still wait for which commits
+ * (keyed by case, version and command). A document is forgotten when its
+ * last commit settles; one whose commits never reach the relay (their write
+ * failed) is taken up again by the sweep, which reads it afresh.
+ */
+class Unpublished {
+  private readonly waiting = new Map<string, Set<string>>();
+  private readonly docOf = new Map<string, string>();
+
+  open(outboxId: string, keys: readonly string[]): void {
+    const previous = this.waiting.get(outboxId);
+    for (const k of previous ?? []) this.docOf.delete(k);
+    this.waiting.set(outboxId, new Set(keys));
+    for (const k of keys) this.docOf.set(k, outboxId);
+  }
+
+  forget(outboxId: string): void {
+    for (const k of this.waiting.get(outboxId) ?? []) this.docOf.delete(k);
+    this.waiting.delete(outboxId);
+  }
+
+  left(outboxId: string): ReadonlySet<string> | undefined {
+    return this.waiting.get(outboxId);
+  }
+
+  /** Marks commits settled; returns the documents left with none. */
+  settle(keys: readonly string[]): string[] {
+    const emptied: string[] = [];
+    for (const k of keys) {
+      const id = this.docOf.get(k);
+      if (id === undefined) continue;
+      this.docOf.delete(k);
+      const left = this.waiting.get(id);
+      left?.delete(k);
+      if (left?.size === 0) {
+        this.waiting.delete(id);
+        emptied.push(id);
+      }
+    }
+    return emptied;
+  }
 }
 
 /**
@@ -135,6 +201,7 @@ export class MongoEventStore implements EventStore {
   private readonly meta: Collection<{ _id: string; at: Date; buckets?: number }>;
   private readonly positionBlock: number;
   private readonly positions: PositionAllocator;
+  private readonly unpublished = new Unpublished();
   /** Whether a case has any commit: its first commit, looked up in batches by `_id`. */
   private readonly started = new BatchedLookup<boolean>(async (caseIds) => {
     const found = new Set<string>();
@@ -302,7 +369,7 @@ export class MongoEventStore implements EventStore {
 
   private async writeGroup(group: readonly QueuedAppend[]): Promise<void> {
     const now = new Date();
-    const rows: { q: QueuedAppend; positioned: Commit; outbox: OutboxDoc; doc: CommitDoc }[] = [];
+    const rows: { q: QueuedAppend; positioned: Commit; doc: CommitDoc }[] = [];
     for (const q of group) {
       const { commit } = q;
       const first = await this.positions.take(commit.events.length);
@@ -314,14 +381,6 @@ export class MongoEventStore implements EventStore {
       rows.push({
         q,
         positioned,
-        outbox: {
-          _id: outboxIdOf(commit),
-          commitId,
-          commandId: commit.commandId,
-          caseId: commit.caseId,
-          position: first,
-          createdAt: now,
-        },
         doc: {
           _id: commitId,
           caseId: commit.caseId,
@@ -338,25 +397,33 @@ export class MongoEventStore implements EventStore {
     }
     // The outbox and position entries first: a crash before the commits
     // leaves entries that name no commit, which the relay drops and ReadAll
-    // skips. An entry already there is a retried command's: it still points
-    // at its commit.
+    // skips. A position entry already there is a retried command's: it
+    // still points at its commit. The group's outbox document is new (its
+    // id is the group's first position).
     const duplicatesOnly = (e: unknown) => {
       if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
     };
+    const outboxDoc = outboxDocOf(
+      rows.map((r) => r.doc),
+      now,
+    );
+    this.unpublished.open(
+      outboxDoc._id,
+      rows.map((r) => commitKeyOf(r.positioned)),
+    );
     await Promise.all([
-      this.outbox
-        .insertMany(
-          rows.map((r) => r.outbox),
-          { ordered: false },
-        )
-        .catch(duplicatesOnly),
+      this.outbox.insertOne(outboxDoc),
       this.log
         .insertMany(
           rows.map((r) => logEntryOf(r.doc)),
           { ordered: false },
         )
         .catch(duplicatesOnly),
-    ]);
+    ]).catch((e: unknown) => {
+      // No commit is written: the sweep drops the document if it landed.
+      this.unpublished.forget(outboxDoc._id);
+      throw e;
+    });
     const lost: (typeof rows)[number][] = [];
     await Promise.all(
       [...this.commits.group(rows, (r) => r.doc.caseId)].map(async ([bucket, list]) => {
@@ -389,29 +456,54 @@ export class MongoEventStore implements EventStore {
     // A lost commit's position entry stays: ReadAll skips it (the commit its
     // id names is another command's). Deleting it by its numeric id made
     // FerretDB scan the whole index table, once per conflict.
-    await this.outbox
-      .deleteMany({ _id: { $in: lost.map((r) => r.outbox._id) } })
-      .catch(() => undefined);
+    await this.settle(lost.map((r) => r.positioned)).catch(() => undefined);
     for (const r of lost) r.q.reject(new VersionConflict(r.doc.caseId, r.doc.fromVersion));
   }
 
-  /** Outbox entries older than `olderThanMs`, with their commits, in position order. */
+  /**
+   * Stored commits whose outbox document is older than `olderThanMs`, in
+   * version order per case. A document this process wrote gives only the
+   * commits it has not published yet; the commits are read by `_id`, one
+   * query per bucket, and an entry whose commit lost its race, or never
+   * landed, has nothing to publish.
+   */
   async pending(olderThanMs: number): Promise<PendingCommit[]> {
     const cutoff = new Date(Date.now() - olderThanMs);
-    const entries = (await this.outbox.find({ createdAt: { $lte: cutoff } }).toArray()).sort(
-      (a, b) => a.position - b.position,
-    );
-    const byCase = new Map<string, PendingCommit[]>();
-    for (const entry of entries) {
-      const doc = await this.commits.for(entry.caseId).findOne({ _id: entry.commitId });
-      if (doc && doc.commandId === entry.commandId) {
-        const list = byCase.get(entry.caseId) ?? [];
-        list.push({ outboxId: entry._id, commit: toCommit(doc) });
-        byCase.set(entry.caseId, list);
-      }
-      // An entry whose commit lost its race, or never landed, has nothing to publish.
-      else await this.outbox.deleteOne({ _id: entry._id });
+    const docs = await this.outbox.find({ createdAt: { $lte: cutoff } }).toArray();
+    const wanted: { outboxId: string; entry: OutboxEntry }[] = [];
+    for (const d of docs) {
+      const left = this.unpublished.left(d._id);
+      for (const entry of entriesOf(d))
+        if (!left || left.has(`${entry.commitId}:${entry.commandId}`))
+          wanted.push({ outboxId: d._id, entry });
     }
+    const found = new Map<string, CommitDoc>();
+    for (const [bucket, list] of this.commits.group(wanted, (w) => w.entry.caseId))
+      for (const doc of await this.commits
+        .at(bucket)
+        .find({ _id: { $in: list.map((w) => w.entry.commitId) } })
+        .toArray())
+        found.set(doc._id, doc);
+    const byCase = new Map<string, PendingCommit[]>();
+    const held = new Map<string, string[]>();
+    for (const { outboxId, entry } of wanted) {
+      const doc = found.get(entry.commitId);
+      if (!doc || doc.commandId !== entry.commandId) continue;
+      const list = byCase.get(entry.caseId) ?? [];
+      list.push({ outboxId, commit: toCommit(doc) });
+      byCase.set(entry.caseId, list);
+      held.set(outboxId, [...(held.get(outboxId) ?? []), commitKeyOf(doc)]);
+    }
+    // What the relay published while this read ran stays published.
+    const empty: string[] = [];
+    for (const d of docs) {
+      const now = this.unpublished.left(d._id);
+      const keys = (held.get(d._id) ?? []).filter((k) => !now || now.has(k));
+      if (keys.length > 0) this.unpublished.open(d._id, keys);
+      else empty.push(d._id);
+    }
+    // Documents with nothing left to publish go now.
+    if (empty.length > 0) await this.settleDocs(empty);
     // Positions from different instances need not follow versions; per case,
     // versions decide the order.
     return [...byCase.values()].flatMap((list) =>
@@ -420,12 +512,13 @@ export class MongoEventStore implements EventStore {
   }
 
   /**
-   * Moves a commit's outbox entry to the parked commits. The commit itself
-   * stays in the store; releasing it is re-inserting its outbox entry.
+   * Sets a commit aside in the parked commits; its outbox document no
+   * longer waits for it. The commit itself stays in the store; releasing it
+   * is writing an outbox document that names it (docs/operations.md).
    */
   async park(commit: Commit, reason: string): Promise<void> {
     const doc: ParkedDoc = {
-      _id: outboxIdOf(commit),
+      _id: commitKeyOf(commit),
       caseId: commit.caseId,
       fromVersion: commit.fromVersion,
       toVersion: commit.toVersion,
@@ -434,7 +527,36 @@ export class MongoEventStore implements EventStore {
       parkedAt: new Date(),
     };
     await this.parked.replaceOne({ _id: doc._id }, doc, { upsert: true });
-    await this.outbox.deleteOne({ _id: doc._id });
+    await this.settle([commit]);
+  }
+
+  /**
+   * Gives a case's parked commits back to the relay, in version order: one
+   * outbox document dated at the epoch names them, so the next sweep of any
+   * instance publishes them, and the case leaves the parked commits. For an
+   * operator, once the topic takes what it refused (store-admin release).
+   */
+  async release(caseId: string): Promise<number> {
+    const parked = (await this.parked.find({ caseId }).toArray()).sort(
+      (a, b) => a.fromVersion - b.fromVersion,
+    );
+    if (parked.length === 0) return 0;
+    const docs = await this.commits
+      .for(caseId)
+      .find({ _id: { $in: parked.map((p) => commitIdOf(caseId, p.fromVersion)) } })
+      .toArray();
+    const byId = new Map(docs.map((d) => [d._id, d]));
+    const entries = parked.flatMap((p) => {
+      const d = byId.get(commitIdOf(caseId, p.fromVersion));
+      return d && d.commandId === p.commandId ? [entryOf(d)] : [];
+    });
+    await this.outbox.insertOne({
+      _id: `release:${caseId}:${Date.now()}`,
+      commits: entries,
+      createdAt: new Date(0),
+    });
+    await this.parked.deleteMany({ _id: { $in: parked.map((p) => p._id) } });
+    return entries.length;
   }
 
   /** Cases with a parked commit (few: each one is an alert). */
@@ -443,8 +565,17 @@ export class MongoEventStore implements EventStore {
   }
 
   async published(commits: readonly Commit[]): Promise<void> {
-    if (commits.length === 0) return;
-    await this.outbox.deleteMany({ _id: { $in: commits.map(outboxIdOf) } });
+    await this.settle(commits);
+  }
+
+  /** Commits that no longer wait for Kafka: outbox documents left with none go. */
+  private async settle(commits: readonly Commit[]): Promise<void> {
+    await this.settleDocs(this.unpublished.settle(commits.map(commitKeyOf)));
+  }
+
+  private async settleDocs(ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.unpublished.forget(id);
+    if (ids.length > 0) await this.outbox.deleteMany({ _id: { $in: [...ids] } });
   }
 
   /** Every case, one bucket at a time: a bucket's commits are read whole, then grouped. */

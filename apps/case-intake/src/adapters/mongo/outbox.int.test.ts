@@ -1,0 +1,214 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { MongoClient } from 'mongodb';
+import { stack, uniqueName } from '@enforcement/testing';
+import { VersionConflict, type Commit } from '../../application/ports.js';
+import { commitOf } from './commits.test-support.js';
+import { MongoEventStore } from './event-store.js';
+
+/**
+ * The outbox against an oracle: whatever several instances stored, published
+ * in part, lost to version conflicts or abandoned in a crash, a sweep finds
+ * every stored commit not yet published (at least once), none that was not
+ * stored, and the outbox is empty once all is published. One outbox document
+ * stands for a whole group commit. Checked after every step, as a peer that
+ * just started would sweep.
+ */
+const RUNS = Number(process.env.OUTBOX_RUNS ?? 10);
+
+type Op =
+  | { kind: 'append'; instance: number; cases: number[] }
+  | { kind: 'stale'; instance: number; caseNo: number }
+  | { kind: 'publish'; instance: number; count: number }
+  | { kind: 'crash'; instance: number }
+  | { kind: 'sweep'; instance: number };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      instance: fc.nat(2),
+      cases: fc.uniqueArray(fc.nat(7), { minLength: 1, maxLength: 5 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('stale' as const),
+      instance: fc.nat(2),
+      caseNo: fc.nat(7),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('publish' as const),
+      instance: fc.nat(2),
+      count: fc.integer({ min: 1, max: 6 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), instance: fc.nat(2) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('sweep' as const), instance: fc.nat(2) }) },
+);
+
+const keyOf = (c: Pick<Commit, 'caseId' | 'fromVersion' | 'commandId'>) =>
+  `${c.caseId}:${c.fromVersion}:${c.commandId}`;
+
+describe('the outbox', () => {
+  let client: MongoClient;
+  beforeAll(async () => {
+    client = await MongoClient.connect(stack().mongoUri, { maxPoolSize: 10 });
+  });
+  afterAll(async () => {
+    await client.close();
+  });
+
+  const open = async (db: ReturnType<MongoClient['db']>) => {
+    const s = new MongoEventStore(db, { buckets: 4, positionBlock: 8 });
+    await s.init();
+    return s;
+  };
+
+  it('gives a sweep every stored commit not yet published, whatever instances published, lost or abandoned', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 3, maxLength: 25 }), async (ops) => {
+        const db = client.db(uniqueName('outbox').replace(/-/g, '_'));
+        try {
+          const instances = [await open(db), await open(db), await open(db)];
+          /** What each instance's relay has queued: stored by it, not yet published. */
+          const queued: Commit[][] = [[], [], []];
+          const at = (i: number) => {
+            const s = instances[i];
+            const q = queued[i];
+            if (!s || !q) throw new Error(`no instance ${i}`);
+            return { s, q };
+          };
+          const stored = new Map<string, Commit>();
+          const published = new Set<string>();
+          const versions = new Map<string, number>();
+          const lastFrom = new Map<string, number>();
+          let tag = 0;
+          for (const o of ops) {
+            if (o.kind === 'append') {
+              // Appended in one tick: one group commit.
+              const { s, q } = at(o.instance);
+              const done = await Promise.all(
+                o.cases.map((n, i) => {
+                  const caseId = `case-${n}`;
+                  const from = (versions.get(caseId) ?? 0) + 1;
+                  versions.set(caseId, from + (i % 2));
+                  lastFrom.set(caseId, from);
+                  return s.append(commitOf(caseId, from, 1 + (i % 2), `t${tag++}`));
+                }),
+              );
+              for (const c of done) stored.set(keyOf(c), c);
+              q.push(...done);
+            } else if (o.kind === 'stale') {
+              const caseId = `case-${o.caseNo}`;
+              const last = lastFrom.get(caseId);
+              if (last === undefined) continue;
+              await expect(
+                at(o.instance).s.append(commitOf(caseId, last, 1, `stale${tag++}`)),
+              ).rejects.toBeInstanceOf(VersionConflict);
+            } else if (o.kind === 'publish') {
+              const { s, q } = at(o.instance);
+              const sent = q.splice(0, o.count);
+              await s.published(sent);
+              for (const c of sent) published.add(keyOf(c));
+            } else if (o.kind === 'crash') {
+              instances[o.instance] = await open(db);
+              queued[o.instance] = [];
+            } else {
+              const { s, q } = at(o.instance);
+              const found = await s.pending(0);
+              for (const p of found) {
+                // Nothing the sweep gives was not stored, and each comes whole.
+                expect(p.commit).toEqual(stored.get(keyOf(p.commit)));
+                if (!q.some((c) => keyOf(c) === keyOf(p.commit))) q.push(p.commit);
+              }
+            }
+            // After every step, a sweep by a peer that just started would
+            // find everything stored and not published.
+            const seen = new Set((await (await open(db)).pending(0)).map((p) => keyOf(p.commit)));
+            const missing = [...stored.keys()].filter((k) => !published.has(k) && !seen.has(k));
+            expect(missing, `after ${JSON.stringify(o)}`).toEqual([]);
+          }
+          // A fresh instance's sweep finds everything no one published, each
+          // once. It may give again a commit published from the same group
+          // commit as one that was not (at least once: consumers drop it by
+          // version), never one that was not stored.
+          const fresh = await open(db);
+          const found = await fresh.pending(0);
+          const foundKeys = found.map((p) => keyOf(p.commit));
+          expect(new Set(foundKeys).size).toBe(foundKeys.length);
+          for (const p of found) expect(p.commit).toEqual(stored.get(keyOf(p.commit)));
+          const unpublished = [...stored.keys()].filter((k) => !published.has(k));
+          expect(unpublished.filter((k) => !foundKeys.includes(k))).toEqual([]);
+          // In version order per case.
+          for (const caseId of new Set(found.map((p) => p.commit.caseId))) {
+            const vs = found
+              .filter((p) => p.commit.caseId === caseId)
+              .map((p) => p.commit.fromVersion);
+            expect(vs).toEqual([...vs].sort((a, b) => a - b));
+          }
+          await fresh.published(found.map((p) => p.commit));
+          expect(await fresh.outbox.countDocuments({})).toBe(0);
+          expect(await (await open(db)).pending(0)).toEqual([]);
+        } finally {
+          await db.dropDatabase();
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('writes one document for a group commit, and removes it once all of the group is published', async () => {
+    const db = client.db(uniqueName('outbox').replace(/-/g, '_'));
+    try {
+      const store = await open(db);
+      const commits = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => store.append(commitOf(`g-${i}`, 1, 2))),
+      );
+      expect(await store.outbox.countDocuments({})).toBe(1);
+      await store.published(commits.slice(0, 39));
+      expect(await store.outbox.countDocuments({})).toBe(1);
+      expect((await store.pending(0)).map((p) => p.commit.caseId)).toEqual(['g-39']);
+      await store.published(commits.slice(39));
+      expect(await store.outbox.countDocuments({})).toBe(0);
+    } finally {
+      await db.dropDatabase();
+    }
+  });
+
+  it('still publishes the one-commit entries an earlier version left', async () => {
+    const db = client.db(uniqueName('outbox').replace(/-/g, '_'));
+    try {
+      const store = await open(db);
+      const [a, b] = await Promise.all([
+        store.append(commitOf('old-a', 1, 1)),
+        store.append(commitOf('old-b', 1, 3)),
+      ]);
+      if (!a || !b) throw new Error('not stored');
+      // As the previous version wrote them: one entry per commit, no group.
+      await store.outbox.deleteMany({});
+      await store.outbox.insertMany(
+        [a, b].map((c) => ({
+          _id: `${c.caseId}:${c.fromVersion}:${c.commandId}`,
+          commitId: `${c.caseId}:${c.fromVersion}`,
+          commandId: c.commandId,
+          caseId: c.caseId,
+          position: c.events[0]?.position ?? 0,
+          createdAt: new Date(0),
+        })),
+      );
+      const restarted = await open(db);
+      const found = await restarted.pending(0);
+      expect(found.map((p) => p.commit)).toEqual([a, b]);
+      await restarted.published(found.map((p) => p.commit));
+      expect(await restarted.outbox.countDocuments({})).toBe(0);
+    } finally {
+      await db.dropDatabase();
+    }
+  });
+});
