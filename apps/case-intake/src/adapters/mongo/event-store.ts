@@ -58,19 +58,37 @@ interface ParkedDoc {
   parkedAt: Date;
 }
 
-/**
- * The global position index: one small entry per commit, keyed by the
- * commit's first position. ReadAll reads it by ranges of `_id` (an index
- * range on MongoDB and, with the project's FerretDB patch, on FerretDB too),
- * then fetches the commits it names by their own `_id`.
- */
-export interface LogDoc {
+/** One commit in the global position index, keyed by its first position. */
+export interface LogEntry {
   _id: number;
   last: number;
   caseId: string;
   commitId: string;
   commandId: string;
 }
+
+/**
+ * A document of the global position index, keyed by its first position:
+ * the entries of one group commit within one position block, as JSON in
+ * `entries` (a string, cheap for FerretDB to store and return), or, as
+ * stores written before groups and rebuilt indexes hold them, one commit's
+ * entry in its own fields. ReadAll reads the index by ranges of `_id` (an
+ * index range on MongoDB and, with the project's FerretDB patch, on
+ * FerretDB too), then fetches the commits it names by their own `_id`.
+ */
+export interface LogDoc extends Partial<Omit<LogEntry, '_id'>> {
+  _id: number;
+  last: number;
+  entries?: string;
+}
+
+const logEntriesOf = (d: LogDoc): LogEntry[] => {
+  if (d.entries !== undefined) return JSON.parse(d.entries) as LogEntry[];
+  const { caseId, commitId, commandId } = d;
+  return caseId && commitId && commandId
+    ? [{ _id: d._id, last: d.last, caseId, commitId, commandId }]
+    : [];
+};
 
 export interface PendingCommit {
   readonly outboxId: string;
@@ -94,13 +112,32 @@ const READ_ALL_FETCHES = 4;
 
 export const logEntryOf = (
   d: Pick<CommitDoc, '_id' | 'caseId' | 'commandId' | 'position' | 'lastPosition'>,
-): LogDoc => ({
+): LogEntry => ({
   _id: d.position,
   last: d.lastPosition,
   caseId: d.caseId,
   commitId: d._id,
   commandId: d.commandId,
 });
+
+/**
+ * A group commit's position-index documents: one per position block its
+ * commits fall in (a commit never spans blocks), so that no document spans
+ * more than a block and ReadAll finds one that starts before its position
+ * within a block's width.
+ */
+export function logDocsOf(entries: readonly LogEntry[], positionBlock: number): LogDoc[] {
+  const byBlock = new Map<number, LogEntry[]>();
+  for (const e of [...entries].sort((a, b) => a._id - b._id)) {
+    const block = Math.floor((e._id - 1) / positionBlock);
+    byBlock.set(block, [...(byBlock.get(block) ?? []), e]);
+  }
+  return [...byBlock.values()].map((list) => ({
+    _id: list[0]?._id ?? 0,
+    last: Math.max(...list.map((e) => e.last)),
+    entries: JSON.stringify(list),
+  }));
+}
 
 /** Most commits written in one group. */
 const APPEND_GROUP = 500;
@@ -395,11 +432,11 @@ export class MongoEventStore implements EventStore {
         },
       });
     }
-    // The outbox and position entries first: a crash before the commits
-    // leaves entries that name no commit, which the relay drops and ReadAll
-    // skips. A position entry already there is a retried command's: it
-    // still points at its commit. The group's outbox document is new (its
-    // id is the group's first position).
+    // The outbox and position-index documents first: a crash before the
+    // commits leaves entries that name no commit, which the relay drops and
+    // ReadAll skips. Both are new (keyed by positions just handed out), one
+    // outbox document for the group and one index document per position
+    // block it falls in.
     const duplicatesOnly = (e: unknown) => {
       if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
     };
@@ -415,7 +452,10 @@ export class MongoEventStore implements EventStore {
       this.outbox.insertOne(outboxDoc),
       this.log
         .insertMany(
-          rows.map((r) => logEntryOf(r.doc)),
+          logDocsOf(
+            rows.map((r) => logEntryOf(r.doc)),
+            this.positionBlock,
+          ),
           { ordered: false },
         )
         .catch(duplicatesOnly),
@@ -610,14 +650,16 @@ export class MongoEventStore implements EventStore {
     const straddling = await this.log
       .find({ _id: { $gt: afterPosition - this.positionBlock, $lte: afterPosition } })
       .toArray();
-    let entries = straddling.filter((e) => e.last > afterPosition);
+    let entries = straddling.flatMap(logEntriesOf).filter((e) => e.last > afterPosition);
     let from = afterPosition;
     let width = page;
     for (;;) {
       for (const e of await this.fetchLogged(entries)) if (e.position > afterPosition) yield e;
       if (from >= head) return;
       const to = Math.min(from + width, head);
-      entries = await this.log.find({ _id: { $gt: from, $lte: to } }).toArray();
+      entries = (await this.log.find({ _id: { $gt: from, $lte: to } }).toArray()).flatMap(
+        logEntriesOf,
+      );
       from = to;
       // Keep about a page of commits per window.
       if (entries.length < page / 4) width = Math.min(width * 4, 1_000_000);
@@ -626,7 +668,7 @@ export class MongoEventStore implements EventStore {
   }
 
   /** The events of the logged commits, in position order; entries naming no stored commit are skipped. */
-  private async fetchLogged(entries: readonly LogDoc[]): Promise<CaseEvent[]> {
+  private async fetchLogged(entries: readonly LogEntry[]): Promise<CaseEvent[]> {
     if (entries.length === 0) return [];
     const found = new Map<string, CommitDoc>();
     const work = [...this.commits.group(entries, (e) => e.caseId)];

@@ -11,7 +11,9 @@ import { MongoEventStore } from './event-store.js';
  * stored (restarts leaving gaps in positions, version conflicts leaving
  * index entries that name no commit, commits of several events), reading
  * after any position gives exactly the stored events after it, in position
- * order; and a store whose index is rebuilt from the commits reads the same.
+ * order; and a store whose index is rebuilt from the commits (one entry per
+ * commit, where intake writes one document per group commit) reads the same,
+ * with group commits written after it.
  */
 const RUNS = Number(process.env.READ_ALL_RUNS ?? 12);
 const BLOCK = 5;
@@ -21,7 +23,7 @@ type Op =
   | { kind: 'append'; instance: number; caseNo: number; events: number }
   | { kind: 'stale'; instance: number; caseNo: number }
   | { kind: 'restart'; instance: number }
-  | { kind: 'together'; cases: number[] };
+  | { kind: 'together'; cases: number[]; spread: boolean };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -49,7 +51,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('together' as const),
-      cases: fc.uniqueArray(fc.nat(5), { minLength: 2, maxLength: 4 }),
+      cases: fc.uniqueArray(fc.nat(5), { minLength: 2, maxLength: 6 }),
+      // On one instance: one group commit, across position blocks.
+      spread: fc.boolean(),
     }),
   },
 );
@@ -108,7 +112,9 @@ describe('ReadAll from the global position index', () => {
               if (o.kind === 'append') await append(o.instance, o.caseNo, o.events);
               else if (o.kind === 'restart') instances[o.instance] = await open();
               else if (o.kind === 'together')
-                await Promise.all(o.cases.map((c, i) => append(i % 3, c, 1 + (i % 2))));
+                await Promise.all(
+                  o.cases.map((c, i) => append(o.spread ? i % 3 : 0, c, 1 + (i % 2))),
+                );
               else {
                 const caseId = `case-${o.caseNo}`;
                 // A writer that missed the case's last commit collides on its `_id`.
@@ -129,6 +135,12 @@ describe('ReadAll from the global position index', () => {
                 after.slice(0, limit),
               );
             }
+            // Right after every stored position: where a commit or a group
+            // commit's index document starts before the position read from.
+            for (const p of truth)
+              expect(await read(store, p, 2), `after ${p}, 2`).toEqual(
+                truth.filter((x) => x > p).slice(0, 2),
+              );
             // Events keep their content on the way through the index.
             const byPosition = new Map(stored.map((e) => [e.position, e]));
             for await (const e of store.readAll(0, 0))
@@ -142,6 +154,13 @@ describe('ReadAll from the global position index', () => {
             expect(await db.collection('position_log').countDocuments()).toBe(
               new Set(stored.map((e) => e.commandId)).size,
             );
+            // Group commits written after it go beside the rebuilt entries.
+            instances[0] = rebuilt;
+            await Promise.all([0, 1, 2, 3].map((c) => append(0, c, 1 + (c % 2))));
+            const all = stored.map((e) => e.position).sort((a, b) => a - b);
+            expect(await read(rebuilt, 0, 0)).toEqual(all);
+            const mid = all[Math.floor(all.length / 2)] ?? 0;
+            expect(await read(rebuilt, mid, 0)).toEqual(all.filter((x) => x > mid));
           } finally {
             await db.dropDatabase();
           }
