@@ -650,20 +650,27 @@ export class MongoEventStore implements EventStore {
     const straddling = await this.log
       .find({ _id: { $gt: afterPosition - this.positionBlock, $lte: afterPosition } })
       .toArray();
-    let entries = straddling.flatMap(logEntriesOf).filter((e) => e.last > afterPosition);
+    // A group commit's document names commits up to a block ahead of the
+    // window it starts in: those wait for their own window, so that a read
+    // of a few events fetches a few commits.
+    let ahead = straddling.flatMap(logEntriesOf).filter((e) => e.last > afterPosition);
     let from = afterPosition;
     let width = page;
     for (;;) {
-      for (const e of await this.fetchLogged(entries)) if (e.position > afterPosition) yield e;
-      if (from >= head) return;
-      const to = Math.min(from + width, head);
-      entries = (await this.log.find({ _id: { $gt: from, $lte: to } }).toArray()).flatMap(
-        logEntriesOf,
-      );
+      const to = Math.max(from, Math.min(from + width, head));
+      const found =
+        to > from
+          ? (await this.log.find({ _id: { $gt: from, $lte: to } }).toArray()).flatMap(logEntriesOf)
+          : [];
+      const all = [...ahead, ...found];
+      const now = all.filter((e) => e._id <= to);
+      ahead = all.filter((e) => e._id > to);
+      for (const e of await this.fetchLogged(now)) if (e.position > afterPosition) yield e;
+      if (to >= head) return;
       from = to;
       // Keep about a page of commits per window.
-      if (entries.length < page / 4) width = Math.min(width * 4, 1_000_000);
-      else if (entries.length > page * 2) width = Math.max(page, Math.floor(width / 2));
+      if (now.length < page / 4) width = Math.min(width * 4, 1_000_000);
+      else if (now.length > page * 2) width = Math.max(page, Math.floor(width / 2));
     }
   }
 
