@@ -303,12 +303,14 @@ class Batch {
   async flush(): Promise<void> {
     const { store, sink } = this.deps;
     const pages = await this.pageWrites();
-    await store.writeRollupPages(pages);
-    for (const w of pages) this.p.paged(w.page);
     // What is derived from the case records goes before them: a record, once
     // written, makes a replay skip its events, so a crash between the writes
-    // must not leave the order list or the rules' timer behind it.
+    // must not leave the rollups, the order list or the rules' timer behind
+    // it. The derived writes go together.
     await settled([
+      store.writeRollupPages(pages).then(() => {
+        for (const w of pages) this.p.paged(w.page);
+      }),
       ...(this.movedOrders.size > 0
         ? [store.upsertOrders([...this.movedOrders].map(([caseId, o]) => ({ caseId, ...o })))]
         : []),
@@ -396,13 +398,14 @@ export class Projector {
       let releases: CorrectionRequest[] = [];
       const outcomes = await this.withRetry(`p${partition}`, partition, async (batch) => {
         written = batch;
-        const requests = await this.deps.store.correctionsFor(partition);
+        // The corrections waiting and the messages' records, read at once.
+        const [requests] = await Promise.all([
+          this.deps.store.correctionsFor(partition),
+          batch.prefetch(messages.flatMap((m) => (m.key ? [m.key] : []))),
+        ]);
         releases = requests.filter((r) => r.release);
         const corrections = requests.filter((r) => !r.release);
-        await batch.prefetch([
-          ...corrections.map((c) => c.target),
-          ...messages.flatMap((m) => (m.key ? [m.key] : [])),
-        ]);
+        await batch.prefetch(corrections.map((c) => c.target));
         for (const c of corrections) await batch.correct(c);
         const out: Outcome[] = [];
         for (const m of messages) out.push(await batch.add(m, m.offset));
