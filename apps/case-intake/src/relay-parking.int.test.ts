@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import type { Metadata } from '@grpc/grpc-js';
 import { namespaced } from '@enforcement/messaging';
-import { eventually, stack, uniqueName } from '@enforcement/testing';
+import { eventually, repoRoot, stack, uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
 import {
   consumeEvents,
@@ -11,6 +14,24 @@ import {
   unary,
   type TestIntake,
 } from './test-support/harness.js';
+
+/** The operator's command (npm run store), as built; its exit status and output. */
+async function storeAdmin(
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const script = join(repoRoot(), 'apps/case-intake/dist/store-admin.js');
+  try {
+    const r = await promisify(execFile)(process.execPath, [script, ...args], {
+      env: { ...process.env, MONGODB_URI: stack().mongoUri, ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, ...r };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: x.code ?? -1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
+  }
+}
 
 /**
  * A record Kafka refuses for good (here: a topic whose max.message.bytes is
@@ -106,13 +127,25 @@ describe('a record the broker refuses for good', () => {
     });
     await admin.disconnect();
     const bigId = big.register.meta.caseId;
-    expect(await svc.service.store.release(bigId)).toBe(2);
+    // A mistyped database, or a bucket count not the store's: refused, nothing released.
+    const typo = await storeAdmin(['release', '--case', bigId], { MONGODB_DB: `${svc.db}_typo` });
+    expect(typo.code, typo.stderr).toBe(65);
+    expect(typo.stderr).toContain('not an event store');
+    const wrong = await storeAdmin(['release', '--case', bigId, '--buckets', '3'], {
+      MONGODB_DB: svc.db,
+    });
+    expect(wrong.code, wrong.stderr).toBe(78);
+    expect(wrong.stderr).toContain('3');
+    expect(await svc.service.store.parked.countDocuments({})).toBe(2);
+    const released = await storeAdmin(['release', '--case', bigId], { MONGODB_DB: svc.db });
+    expect(released.code, released.stderr).toBe(0);
+    expect(released.stdout).toContain(`released 2 commits of ${bigId}`);
     expect(await svc.service.store.parked.countDocuments({})).toBe(0);
-    const released = await consumeEvents(
+    const republished = await consumeEvents(
       svc.topics.caseEvents,
       (s) => s.filter((x) => x.key === bigId).length >= 2,
     );
-    expect(released.filter((x) => x.key === bigId).map((x) => x.event.version)).toEqual([1, 2]);
+    expect(republished.filter((x) => x.key === bigId).map((x) => x.event.version)).toEqual([1, 2]);
     // The case flows again without a restart: its next command is published, not parked.
     await unary((cb) => svc.client.recordProgress(big.evidence, agency, cb));
     const seen = await consumeEvents(

@@ -24,9 +24,10 @@ import {
 const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore --from DIR [--resume] | release --case ID
   --uri <uri>       MongoDB URI (default $MONGODB_URI)
   --db <name>       intake's database (default $MONGODB_DB or enforcement_intake)
-  --buckets <n>     commit buckets to restore into (default $EVENT_STORE_BUCKETS or 64)
+  --buckets <n>     commit buckets to restore into (default $EVENT_STORE_BUCKETS or 64);
+                    for release, the store's own unless given
   --case <id>       the case whose parked commits the relay publishes again
-exit status: 0 done; 64 usage; 65 the backup fails its manifest, or the database is not empty; 69 no database; 78 --buckets is not the store's`;
+exit status: 0 done; 64 usage; 65 the backup fails its manifest, the database is not empty, or (release) not an event store; 69 no database; 78 --buckets is not the store's`;
 
 class Usage extends Error {}
 
@@ -71,8 +72,17 @@ async function main(): Promise<void> {
     const caseId = values.case;
     if (!caseId) throw new Usage('release needs --case ID');
     return withDb(uri, dbName, async (db) => {
-      const store = new MongoEventStore(db, { buckets, positionBlock: 1 });
-      await store.init();
+      // Read-only until the release itself: a mistyped database stays empty.
+      const probe = new MongoEventStore(db, { buckets, positionBlock: 1 });
+      const recorded = await probe.recordedBuckets();
+      if (recorded === undefined)
+        return fail(65, `${dbName} is not an event store (no layout recorded): check --db`);
+      const explicit = values.buckets ?? process.env.EVENT_STORE_BUCKETS;
+      if (explicit !== undefined && recorded !== buckets)
+        throw new ConfigError([
+          `--buckets is ${buckets}, but this event store keeps its commits in ${recorded} buckets`,
+        ]);
+      const store = new MongoEventStore(db, { buckets: recorded, positionBlock: 1 });
       const n = await store.release(caseId);
       process.stdout.write(
         n === 0

@@ -590,6 +590,12 @@ export class MongoEventStore implements EventStore {
       const d = byId.get(commitIdOf(caseId, p.fromVersion));
       return d && d.commandId === p.commandId ? [entryOf(d)] : [];
     });
+    // Read with another bucket count, or behind a writer's back, the commits
+    // are not where the parked records say: nothing is released.
+    if (entries.length < parked.length)
+      throw new ConfigError([
+        `case ${caseId}: ${parked.length - entries.length} of its ${parked.length} parked commits are not in the store as parked (EVENT_STORE_BUCKETS is ${this.commits.buckets}: is it the store's?); nothing released`,
+      ]);
     await this.outbox.insertOne({
       _id: `release:${caseId}:${Date.now()}`,
       commits: entries,
@@ -597,6 +603,11 @@ export class MongoEventStore implements EventStore {
     });
     await this.parked.deleteMany({ _id: { $in: parked.map((p) => p._id) } });
     return entries.length;
+  }
+
+  /** The bucket count the store records (EventStore.init), if any. */
+  async recordedBuckets(): Promise<number | undefined> {
+    return (await this.meta.findOne({ _id: 'layout' }))?.buckets;
   }
 
   /** Cases with a parked commit (few: each one is an alert). */

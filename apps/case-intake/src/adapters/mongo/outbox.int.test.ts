@@ -211,4 +211,29 @@ describe('the outbox', () => {
       await db.dropDatabase();
     }
   });
+
+  it('releases a parked case only when every parked commit is where the store says', async () => {
+    const db = client.db(uniqueName('outbox').replace(/-/g, '_'));
+    try {
+      const store = await open(db);
+      const [first, second] = [
+        await store.append(commitOf('held', 1, 1)),
+        await store.append(commitOf('held', 2, 1)),
+      ];
+      await store.published([first, second]);
+      await store.park(first, 'refused');
+      await store.park(second, 'an earlier event of the case is parked');
+      // Opened with another bucket count, the commits are not found: nothing moves.
+      const misread = new MongoEventStore(db, { buckets: 3, positionBlock: 8 });
+      await expect(misread.release('held')).rejects.toThrow(/2 of its 2 parked commits/);
+      expect(await store.parked.countDocuments({})).toBe(2);
+      expect(await store.outbox.countDocuments({})).toBe(0);
+      expect(await store.release('held')).toBe(2);
+      expect(await store.parked.countDocuments({})).toBe(0);
+      const found = await (await open(db)).pending(0);
+      expect(found.map((p) => p.commit)).toEqual([first, second]);
+    } finally {
+      await db.dropDatabase();
+    }
+  });
 });
