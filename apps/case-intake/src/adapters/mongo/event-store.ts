@@ -130,7 +130,9 @@ export function logDocsOf(entries: readonly LogEntry[], positionBlock: number): 
   const byBlock = new Map<number, LogEntry[]>();
   for (const e of [...entries].sort((a, b) => a._id - b._id)) {
     const block = Math.floor((e._id - 1) / positionBlock);
-    byBlock.set(block, [...(byBlock.get(block) ?? []), e]);
+    const list = byBlock.get(block);
+    if (list) list.push(e);
+    else byBlock.set(block, [e]);
   }
   return [...byBlock.values()].map((list) => ({
     _id: list[0]?._id ?? 0,
@@ -146,8 +148,10 @@ const APPEND_GROUP = 500;
 const LOAD_WINDOW = 16;
 
 const commitIdOf = (caseId: string, fromVersion: number) => `${caseId}:${fromVersion}`;
+/** A commit and the command that wrote it: what the outbox waits for and a parked record's `_id`. */
+const keyOf = (commitId: string, commandId: string) => `${commitId}:${commandId}`;
 const commitKeyOf = (c: Pick<Commit, 'caseId' | 'fromVersion' | 'commandId'>) =>
-  `${commitIdOf(c.caseId, c.fromVersion)}:${c.commandId}`;
+  keyOf(commitIdOf(c.caseId, c.fromVersion), c.commandId);
 
 const entryOf = (
   doc: Pick<CommitDoc, '_id' | 'commandId' | 'caseId' | 'position'>,
@@ -514,7 +518,7 @@ export class MongoEventStore implements EventStore {
     for (const d of docs) {
       const left = this.unpublished.left(d._id);
       for (const entry of entriesOf(d))
-        if (!left || left.has(`${entry.commitId}:${entry.commandId}`))
+        if (!left || left.has(keyOf(entry.commitId, entry.commandId)))
           wanted.push({ outboxId: d._id, entry });
     }
     const found = new Map<string, CommitDoc>();
@@ -532,7 +536,9 @@ export class MongoEventStore implements EventStore {
       const list = byCase.get(entry.caseId) ?? [];
       list.push({ outboxId, commit: toCommit(doc) });
       byCase.set(entry.caseId, list);
-      held.set(outboxId, [...(held.get(outboxId) ?? []), commitKeyOf(doc)]);
+      const keys = held.get(outboxId);
+      if (keys) keys.push(commitKeyOf(doc));
+      else held.set(outboxId, [commitKeyOf(doc)]);
     }
     // What the relay published while this read ran stays published.
     const empty: string[] = [];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import { stack, uniqueName } from '@enforcement/testing';
 import { VersionConflict, type Commit } from '../../application/ports.js';
 import { commitOf } from './commits.test-support.js';
@@ -64,17 +64,26 @@ describe('the outbox', () => {
     await client.close();
   });
 
-  const open = async (db: ReturnType<MongoClient['db']>) => {
+  const open = async (db: Db) => {
     const s = new MongoEventStore(db, { buckets: 4, positionBlock: 8 });
     await s.init();
     return s;
   };
 
+  /** Runs `work` on a database of its own, dropped afterwards. */
+  const inFreshDb = async (work: (db: Db) => Promise<void>) => {
+    const db = client.db(uniqueName('outbox').replace(/-/g, '_'));
+    try {
+      await work(db);
+    } finally {
+      await db.dropDatabase();
+    }
+  };
+
   it('gives a sweep every stored commit not yet published, whatever instances published, lost or abandoned', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 3, maxLength: 25 }), async (ops) => {
-        const db = client.db(uniqueName('outbox').replace(/-/g, '_'));
-        try {
+      fc.asyncProperty(fc.array(op, { minLength: 3, maxLength: 25 }), (ops) =>
+        inFreshDb(async (db) => {
           const instances = [await open(db), await open(db), await open(db)];
           /** What each instance's relay has queued: stored by it, not yet published. */
           const queued: Commit[][] = [[], [], []];
@@ -155,17 +164,14 @@ describe('the outbox', () => {
           await fresh.published(found.map((p) => p.commit));
           expect(await fresh.outbox.countDocuments({})).toBe(0);
           expect(await (await open(db)).pending(0)).toEqual([]);
-        } finally {
-          await db.dropDatabase();
-        }
-      }),
+        }),
+      ),
       { numRuns: RUNS },
     );
   });
 
-  it('writes one document for a group commit, and removes it once all of the group is published', async () => {
-    const db = client.db(uniqueName('outbox').replace(/-/g, '_'));
-    try {
+  it('writes one document for a group commit, and removes it once all of the group is published', () =>
+    inFreshDb(async (db) => {
       const store = await open(db);
       const commits = await Promise.all(
         Array.from({ length: 40 }, (_, i) => store.append(commitOf(`g-${i}`, 1, 2))),
@@ -176,14 +182,10 @@ describe('the outbox', () => {
       expect((await store.pending(0)).map((p) => p.commit.caseId)).toEqual(['g-39']);
       await store.published(commits.slice(39));
       expect(await store.outbox.countDocuments({})).toBe(0);
-    } finally {
-      await db.dropDatabase();
-    }
-  });
+    }));
 
-  it('still publishes the one-commit entries an earlier version left', async () => {
-    const db = client.db(uniqueName('outbox').replace(/-/g, '_'));
-    try {
+  it('still publishes the one-commit entries an earlier version left', () =>
+    inFreshDb(async (db) => {
       const store = await open(db);
       const [a, b] = await Promise.all([
         store.append(commitOf('old-a', 1, 1)),
@@ -207,14 +209,10 @@ describe('the outbox', () => {
       expect(found.map((p) => p.commit)).toEqual([a, b]);
       await restarted.published(found.map((p) => p.commit));
       expect(await restarted.outbox.countDocuments({})).toBe(0);
-    } finally {
-      await db.dropDatabase();
-    }
-  });
+    }));
 
-  it('releases a parked case only when every parked commit is where the store says', async () => {
-    const db = client.db(uniqueName('outbox').replace(/-/g, '_'));
-    try {
+  it('releases a parked case only when every parked commit is where the store says', () =>
+    inFreshDb(async (db) => {
       const store = await open(db);
       const [first, second] = [
         await store.append(commitOf('held', 1, 1)),
@@ -232,8 +230,5 @@ describe('the outbox', () => {
       expect(await store.parked.countDocuments({})).toBe(0);
       const found = await (await open(db)).pending(0);
       expect(found.map((p) => p.commit)).toEqual([first, second]);
-    } finally {
-      await db.dropDatabase();
-    }
-  });
+    }));
 });
