@@ -184,6 +184,33 @@ describe('the outbox', () => {
       expect(await store.outbox.countDocuments({})).toBe(0);
     }));
 
+  it('splits a burst into full groups of 500 commits, each one document, every event read back in position order', () =>
+    inFreshDb(async (db) => {
+      const store = await open(db);
+      const burst = 1_001;
+      const commits = await Promise.all(
+        Array.from({ length: burst }, (_, i) => store.append(commitOf(`full-${i}`, 1, 2))),
+      );
+      // Queued together, they go 500 at a time.
+      const docs = await store.outbox.find({}).toArray();
+      expect(docs.map((d) => d.commits.length).sort((a, b) => a - b)).toEqual([1, 500, 500]);
+      expect(new Set(docs.flatMap((d) => d.commits.map((c) => c.caseId))).size).toBe(burst);
+      // Every event, once, in position order, across the groups' many position blocks.
+      const read: { caseId: string; version: number; position: number }[] = [];
+      for await (const e of store.readAll(0, 100)) read.push(e);
+      expect(read).toHaveLength(burst * 2);
+      expect(read.map((e) => e.position)).toEqual(
+        read.map((e) => e.position).sort((a, b) => a - b),
+      );
+      expect(new Set(read.map((e) => `${e.caseId}:${e.version}`)).size).toBe(burst * 2);
+      // Nothing is settled until its whole group is; then all of it goes.
+      await store.published(commits.slice(0, 600));
+      expect(await store.outbox.countDocuments({})).toBeGreaterThan(0);
+      await store.published(commits.slice(600));
+      expect(await store.outbox.countDocuments({})).toBe(0);
+      expect(await store.pending(0)).toEqual([]);
+    }));
+
   it('still publishes the one-commit entries an earlier version left', () =>
     inFreshDb(async (db) => {
       const store = await open(db);
