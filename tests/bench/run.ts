@@ -31,6 +31,7 @@ import { benchScale } from './scale.js';
 import { benchConsole } from './console.js';
 import { fmt, summarize } from './stats.js';
 import { EVENTS_PER_CASE, workload } from './workload.js';
+import { documentsByCollection, perEventByCollection } from './writes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,6 +47,8 @@ const { values: args } = parseArgs({
     'console-events': { type: 'string', default: '10000' },
     'console-samples': { type: 'string', default: '20' },
     repeat: { type: 'string', default: '5' },
+    /** The lag phase's offered load (events/s); by default half of the one-stream rate measured. */
+    'lag-rate': { type: 'string' },
     phases: { type: 'string', default: 'intake,lag,queries,year' },
     out: { type: 'string', default: 'docs/bench' },
   },
@@ -242,7 +245,12 @@ async function main() {
     credentials.createInsecure(),
   );
   if (PHASES.has('lag')) {
-    const rate = Math.max(50, Math.floor((Number.isNaN(oneStream) ? 1000 : oneStream) / 2));
+    const rate = args['lag-rate']
+      ? Number(args['lag-rate'])
+      : Math.max(50, Math.floor((Number.isNaN(oneStream) ? 1000 : oneStream) / 2));
+    if (!(rate > 0)) throw new Error(`--lag-rate: not a rate: ${args['lag-rate']}`);
+    const scoringDb = `${run}_scoring`.replace(/-/g, '_');
+    const writesBefore = await documentsByCollection(scoringDb);
     const lagCases = Math.min(600, Math.max(100, Math.floor((rate * 20) / EVENTS_PER_CASE)));
     log(`lag: ${lagCases} cases at ${rate} events/s, acceptance → score visible`);
     const ackAt = new Map<string, number>();
@@ -292,6 +300,17 @@ async function main() {
     while (ackAt.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     watch.cancel();
     const lag = summarize(lags);
+    // What scoring wrote while the load ran, per event accepted (PostgreSQL publishes within about a second).
+    await new Promise((r) => setTimeout(r, 1_500));
+    const writes = perEventByCollection(writesBefore, await documentsByCollection(scoringDb), sent);
+    if (writes)
+      log(
+        `lag: scoring wrote ${fmt(writes.total, 3)} documents per event: ${Object.entries(
+          writes.byCollection,
+        )
+          .map(([name, n]) => `${name} ${fmt(n, 3)}`)
+          .join(', ')}`,
+      );
     rows.push({
       figure: `projection lag at ${fmt(offered)} events/s offered, p50 / p99 / max (ms)`,
       value: `${fmt(lag.p50)} / ${fmt(lag.p99)} / ${fmt(lag.max)}`,
@@ -299,7 +318,18 @@ async function main() {
       ratio: '—',
       target: 'p99 < 1000 ms',
     });
-    results.lag = { offered, ...lag, lost: ackAt.size };
+    if (writes)
+      rows.push({
+        figure: `documents scoring wrote per event at that load (the largest collections)`,
+        value: `${fmt(writes.total, 3)} (${Object.entries(writes.byCollection)
+          .slice(0, 3)
+          .map(([name, n]) => `${name} ${fmt(n, 3)}`)
+          .join(', ')})`,
+        raw: '—',
+        ratio: '—',
+        target: '≤ 0.1',
+      });
+    results.lag = { offered, ...lag, lost: ackAt.size, writes };
   }
 
   // --- query latency with many cases loaded ----------------------------------
@@ -560,7 +590,7 @@ async function main() {
     '| --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.figure} | ${r.value} | ${r.raw} | ${r.ratio} | ${r.target} |`),
   ].join('\n');
-  const command = `npm run bench -- --cases ${CASES} --streams ${STREAMS} --score-cases ${SCORE_CASES} --queries ${QUERIES} --year-events ${YEAR_EVENTS}${PHASES.has('scale') ? ` --scale-events ${args['scale-events']} --scale-instances ${args['scale-instances']}` : ''}${PHASES.has('console') ? ` --console-events ${args['console-events']} --console-samples ${args['console-samples']}` : ''} --phases ${[...PHASES].join(',')}`;
+  const command = `npm run bench -- --cases ${CASES} --streams ${STREAMS} --score-cases ${SCORE_CASES} --queries ${QUERIES} --year-events ${YEAR_EVENTS}${PHASES.has('scale') ? ` --scale-events ${args['scale-events']} --scale-instances ${args['scale-instances']}` : ''}${PHASES.has('console') ? ` --console-events ${args['console-events']} --console-samples ${args['console-samples']}` : ''}${args['lag-rate'] ? ` --lag-rate ${args['lag-rate']}` : ''} --phases ${[...PHASES].join(',')}`;
   const md_ = [
     '# Benchmark results',
     '',

@@ -12,6 +12,16 @@ const run = promisify(execFile);
  * transaction, so callers read a while after the writes stopped.
  */
 export async function documentsWritten(db: string): Promise<number | undefined> {
+  const tables = await documentsByCollection(db);
+  return tables && [...tables.values()].reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The same, per collection: FerretDB names a collection's table after the
+ * collection (lower-cased, other characters as `_`, cut short) and a hash,
+ * which is dropped here. Undefined where the counts cannot be read.
+ */
+export async function documentsByCollection(db: string): Promise<Map<string, number> | undefined> {
   const port = process.env.PG_PORT ?? '15432';
   try {
     const { stdout } = await run(
@@ -26,13 +36,36 @@ export async function documentsWritten(db: string): Promise<number | undefined> 
         '-d',
         'ferretdb',
         '-Atc',
-        `select coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) from pg_stat_user_tables where schemaname = '${db.replace(/'/g, "''")}'`,
+        `select relname, n_tup_ins + n_tup_upd + n_tup_del from pg_stat_user_tables where schemaname = '${db.replace(/'/g, "''")}'`,
       ],
       { timeout: 10_000 },
     );
-    const n = Number(stdout.trim());
-    return Number.isFinite(n) ? n : undefined;
+    const out = new Map<string, number>();
+    for (const line of stdout.split('\n').filter(Boolean)) {
+      const [table = '', count = ''] = line.split('|');
+      const name = table.replace(/_[0-9a-f]{8}$/, '');
+      out.set(name, (out.get(name) ?? 0) + Number(count));
+    }
+    return out;
   } catch {
     return undefined;
   }
+}
+
+/** What each collection wrote between two readings, per event, largest first, as one line. */
+export function perEventByCollection(
+  before: ReadonlyMap<string, number> | undefined,
+  after: ReadonlyMap<string, number> | undefined,
+  events: number,
+): { total: number; byCollection: Record<string, number> } | undefined {
+  if (!before || !after || events <= 0) return undefined;
+  const moved = [...after]
+    .map(([name, n]) => [name, n - (before.get(name) ?? 0)] as const)
+    .filter(([, d]) => d > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const total = moved.reduce((sum, [, d]) => sum + d, 0);
+  return {
+    total: total / events,
+    byCollection: Object.fromEntries(moved.map(([name, d]) => [name, d / events])),
+  };
 }

@@ -12,7 +12,7 @@ import { createKafka, ensureTopics, groupLag, namespaced } from '@enforcement/me
 import { submitAll } from '../support/submit.js';
 import { startService, type ServiceName, type ServiceProcess } from './processes.js';
 import { fmt, summarize, type Summary } from './stats.js';
-import { documentsWritten } from './writes.js';
+import { documentsByCollection, documentsWritten, perEventByCollection } from './writes.js';
 
 export interface YearOptions {
   readonly events: number;
@@ -49,7 +49,11 @@ export interface YearResult {
   /** Peak resident memory of each service, in MiB: the larger of its two runs. */
   readonly peakRssMiB: Record<ServiceName, number>;
   /** Documents scoring wrote per event applied, live and replaying; undefined where the store is not FerretDB on PostgreSQL. */
-  readonly scoringDocumentsPerEvent: { live?: number; rebuild?: number };
+  readonly scoringDocumentsPerEvent: {
+    live?: number;
+    liveByCollection?: Record<string, number>;
+    rebuild?: number;
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -230,7 +234,17 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   };
   const e2e = await caughtUp('', t0, rulesSettled);
   await sleep(2_000);
-  const scoringWrites = await documentsWritten(db('scoring'));
+  const scoringTables = await documentsByCollection(db('scoring'));
+  const scoringWrites = scoringTables && [...scoringTables.values()].reduce((a, b) => a + b, 0);
+  const live = perEventByCollection(new Map(), scoringTables, e2e.events);
+  if (live)
+    o.log(
+      `year: scoring wrote ${fmt(live.total, 3)} documents per event: ${Object.entries(
+        live.byCollection,
+      )
+        .map(([name, n]) => `${name} ${fmt(n, 3)}`)
+        .join(', ')}`,
+    );
   scoringClient.close();
   const e2eMs = Math.max(e2e.scoring, e2e.reporting);
   o.log(
@@ -359,6 +373,7 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
     // Documents scoring wrote per event applied: live (rules on) and replaying.
     scoringDocumentsPerEvent: {
       live: scoringWrites === undefined ? undefined : scoringWrites / e2e.events,
+      liveByCollection: live?.byCollection,
       rebuild: rebuildWrites === undefined ? undefined : rebuildWrites / e2e.events,
     },
   };
