@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
+import { MongoClient } from 'mongodb';
 import { events, scoring } from '@enforcement/contracts';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { unpackPage, type ReadModels } from './adapters/mongo/read-models.js';
+import { READ_MODEL_FORMAT } from './runtime.js';
 import { caseEvents } from './test-support/events.js';
 import {
   publish,
@@ -389,6 +391,56 @@ describe('restart and rebuild', () => {
       expect(fresh).toEqual(live);
     } finally {
       await second.stop();
+    }
+  });
+
+  it('projects read models of an older layout again into the next generation, and refuses a later layout', async () => {
+    const topics = testTopics();
+    const db = uniqueName('scoring').replace(/-/g, '_');
+    const ids = Array.from({ length: 6 }, (_, i) => uniqueName(`l${i}`));
+    await publish(
+      topics.caseEvents,
+      ids.flatMap((caseId) => caseEvents({ caseId })),
+    );
+    const first = await startScoring({ db, topics });
+    await eventually(() => scored(first.service.runtime.models, ids), { what: 'all scored' });
+    await first.stop();
+    const mongo = await MongoClient.connect(stack().mongoUri);
+    const meta = mongo
+      .db(db)
+      .collection<{ _id: string; generation?: number; format?: number }>('meta');
+    try {
+      expect(await meta.findOne({ _id: 'active' })).toMatchObject({
+        generation: 1,
+        format: READ_MODEL_FORMAT,
+      });
+      // As a version of layout 4 left them: the next generation is projected from the topic.
+      await meta.updateOne({ _id: 'active' }, { $set: { format: 4 } });
+      const second = await startScoring({ db, topics });
+      try {
+        expect(second.service.runtime.models.prefix).toBe('g2_');
+        await eventually(() => scored(second.service.runtime.models, ids), {
+          what: 'all scored in generation 2',
+        });
+      } finally {
+        await second.stop();
+      }
+      expect(await meta.findOne({ _id: 'active' })).toMatchObject({
+        generation: 2,
+        format: READ_MODEL_FORMAT,
+      });
+      // Left by a later version: this one would misread them, so it does not start.
+      await meta.updateOne({ _id: 'active' }, { $set: { format: READ_MODEL_FORMAT + 1 } });
+      await expect(startScoring({ db, topics })).rejects.toThrow(
+        `in layout ${READ_MODEL_FORMAT + 1}, and this version reads layout ${READ_MODEL_FORMAT} at most`,
+      );
+      expect(await meta.findOne({ _id: 'active' })).toMatchObject({
+        generation: 2,
+        format: READ_MODEL_FORMAT + 1,
+      });
+    } finally {
+      await mongo.db(db).dropDatabase();
+      await mongo.close();
     }
   });
 });

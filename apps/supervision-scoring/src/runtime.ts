@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { isDuplicateKey } from '@enforcement/mongo-kit';
 import { DomainError } from '@enforcement/errors';
+import { ConfigError } from '@enforcement/config';
 import { events } from '@enforcement/contracts';
 import type { KafkaScoreHub } from './adapters/kafka/score-hub.js';
 import { KafkaDeadLetters, ProjectionConsumer } from './adapters/kafka/projection-consumer.js';
@@ -46,13 +47,16 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 4 packs
+ * The layout of the read models this version writes and reads: 5 names a
+ * partition's newest cases' pages in its summary, not in the index pages (a
+ * version of layout 4 would not see them, and would drop them when it wrote
+ * the summary); 4 packs
  * case records into pages per partition, with the rules' timers in them; 3
  * stored a document per case and one per timer, case records and rollup
  * pages as JSON blobs under the fields writes filter on; 2 kept rollups in pages per listing and writer, nested; 1 a document
  * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 4;
+export const READ_MODEL_FORMAT = 5;
 
 interface MetaDoc {
   _id: string;
@@ -172,6 +176,11 @@ export class ScoringRuntime {
 
   async start(): Promise<void> {
     const meta = await this.meta.findOne({ _id: 'active' });
+    // Read models of a later layout would be misread, and written wrongly, by this version.
+    if ((meta?.format ?? 1) > READ_MODEL_FORMAT)
+      throw new ConfigError([
+        `the read models of generation ${meta?.generation ?? 1} are in layout ${meta?.format}, and this version reads layout ${READ_MODEL_FORMAT} at most: run a version that reads layout ${meta?.format}, or point MONGODB_DB at another database`,
+      ]);
     // Read models kept in an older layout are not read: the next generation
     // is projected from the topic's start instead, and serves as it fills.
     const outdated = meta !== null && (meta.format ?? 1) < READ_MODEL_FORMAT;

@@ -110,7 +110,14 @@ export async function createSupervisionScoring(
     lateness: config.RULES_LATENESS_MS,
     log,
   });
-  await runtime.start();
+  await runtime.start().catch(async (e: unknown) => {
+    // Refused (read models of a later layout) or failed: nothing stays open.
+    await hub.stop().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    intake.close();
+    await mongo.close().catch(() => undefined);
+    throw e;
+  });
 
   const grpc = createGrpcServer(
     {

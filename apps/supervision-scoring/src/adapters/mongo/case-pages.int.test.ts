@@ -11,7 +11,9 @@ import { CaseConflict, ReadModels, type CaseDoc } from './read-models.js';
  * writes that fail half way and are applied again (as the projector does),
  * restarts that forget what a writer held, and a writer that lost its
  * partition writing on, every case reads back as last written, the rules'
- * due cases are exactly the records' due timers, and pages stay full.
+ * due cases are exactly the records' due timers, and pages stay full. New
+ * cases' places ride in the partition's summary until there are more than a
+ * few (drawn per run, 0 to 4), then go to the index pages.
  */
 const RUNS = Number(process.env.CASE_PAGES_RUNS ?? 10);
 const PER_PAGE = 3;
@@ -91,7 +93,7 @@ function record(caseId: string, version: number, timer: number | null, parked: b
  */
 function failWrite(models: ReadModels, after: number, landed: boolean): void {
   let left = after;
-  for (const col of [models.casePages, models.caseIndex] as const) {
+  for (const col of [models.casePages, models.caseIndex, models.summaries] as const) {
     const target = col as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     for (const method of ['insertOne', 'replaceOne']) {
       const original = target[method]?.bind(col);
@@ -120,109 +122,138 @@ describe('case records packed in pages', () => {
   it('reads back every case as last written, whatever the faults, restarts and stale writers', async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 4, maxLength: 14 }), async (ops) => {
-        const prefix = `r${run++}_`;
-        const open = () => new ReadModels(db, prefix, 2, partitionOf, PER_PAGE);
-        let writer = open();
-        await writer.init();
-        const oracle = new Map<string, CaseDoc>();
-        // A reader that stays, as a query instance does: it remembers where cases are.
-        const reader = open();
-        const readsAsWritten = async () => {
-          const read = await reader.getCases([...oracle.keys(), caseIdOf(0, 99)]);
-          expect(
-            new Map([...read].map(([id, r]) => [id, [r.view.version, r.timer, r.parked]])),
-          ).toEqual(
-            new Map([...oracle].map(([id, r]) => [id, [r.view.version, r.timer, r.parked]])),
-          );
-        };
-        let version = 0;
-        /** Writes as the projector does: what the writer holds, changed; the whole batch again after a failure. */
-        const write = async (
-          w: ReadModels,
-          partition: number,
-          ns: number[],
-          t: number | null,
-          park: boolean,
-        ) => {
-          const ids = ns.map((n) => caseIdOf(partition, n));
-          version++;
-          for (let attempt = 0; ; attempt++) {
-            const held = await w.casesForWrite(partition, ids);
-            const next = ids.map((id) => ({
-              ...(held.get(id) ?? record(id, 0, null, false)),
-              view: { ...emptyView(id), version, agencyId: `ag-${id}` },
-              timer: t,
-              parked: park,
-              parkReason: park ? 'poison' : '',
-              held: park ? ['AAAA'] : [],
-            }));
-            try {
-              await w.writeCases(partition, next);
-              for (const r of next) oracle.set(r._id, r);
-              return;
-            } catch (e) {
-              if (attempt >= 3) throw e;
+      fc.asyncProperty(
+        fc.array(op, { minLength: 4, maxLength: 14 }),
+        fc.nat(4),
+        async (ops, placed) => {
+          const prefix = `r${run++}_`;
+          const open = () => new ReadModels(db, prefix, 2, partitionOf, PER_PAGE, placed);
+          let writer = open();
+          await writer.init();
+          const oracle = new Map<string, CaseDoc>();
+          // A reader that stays, as a query instance does: it remembers where cases are.
+          const reader = open();
+          // And one that starts after all was written, learning where cases are from the store.
+          const late = async () => {
+            const r = open();
+            await r.init();
+            await r.learned();
+            return r;
+          };
+          const asWritten = (m: Map<string, CaseDoc>) =>
+            new Map([...m].map(([id, r]) => [id, [r.view.version, r.timer, r.parked]]));
+          const readsAsWritten = async (w: ReadModels) => {
+            const read = await reader.getCases([...oracle.keys(), caseIdOf(0, 99)]);
+            expect(asWritten(read)).toEqual(asWritten(oracle));
+            // And the writer, which applies the next events to what it reads here.
+            for (let p = 0; p < PARTITIONS; p++) {
+              const own = [...oracle.keys()].filter((id) => partitionOf(id) === p);
+              const held = await w.casesForWrite(p, [...own, caseIdOf(p, 99)]);
+              expect(asWritten(held)).toEqual(
+                asWritten(new Map([...oracle].filter(([id]) => partitionOf(id) === p))),
+              );
             }
-          }
-        };
-        for (const o of ops) {
-          if (o.kind === 'write') await write(writer, o.partition, o.cases, o.timer, o.park);
-          else if (o.kind === 'fault') {
-            failWrite(writer, o.after, o.landed);
-            await write(writer, o.partition, o.cases, o.timer, false);
-            writer = open(); // the faulty connection goes; the batch was applied on retry
-          } else if (o.kind === 'restart') writer = open();
-          else {
-            // The old writer read; another took the partition and wrote the same
-            // cases; the old one, writing on, is refused.
-            const stale = await writer.casesForWrite(
-              o.partition,
-              o.cases.map((n) => caseIdOf(o.partition, n)),
-            );
-            const other = open();
-            await write(other, o.partition, o.cases, null, false);
-            const touched = [...stale.values()];
-            if (touched.length > 0) {
-              await expect(
-                writer.writeCases(
-                  o.partition,
-                  touched.map((r) => ({ ...r, timer: 1 })),
-                ),
-              ).rejects.toBeInstanceOf(CaseConflict);
+          };
+          let version = 0;
+          /** Writes as the projector does: what the writer holds, changed; the whole batch again after a failure. */
+          const write = async (
+            w: ReadModels,
+            partition: number,
+            ns: number[],
+            t: number | null,
+            park: boolean,
+          ) => {
+            const ids = ns.map((n) => caseIdOf(partition, n));
+            version++;
+            for (let attempt = 0; ; attempt++) {
+              const held = await w.casesForWrite(partition, ids);
+              const next = ids.map((id) => ({
+                ...(held.get(id) ?? record(id, 0, null, false)),
+                view: { ...emptyView(id), version, agencyId: `ag-${id}` },
+                timer: t,
+                parked: park,
+                parkReason: park ? 'poison' : '',
+                held: park ? ['AAAA'] : [],
+              }));
+              try {
+                await w.writeCases(partition, next);
+                for (const r of next) oracle.set(r._id, r);
+                return;
+              } catch (e) {
+                if (attempt >= 3) throw e;
+              }
             }
-            writer = other;
+          };
+          for (const o of ops) {
+            if (o.kind === 'write') await write(writer, o.partition, o.cases, o.timer, o.park);
+            else if (o.kind === 'fault') {
+              failWrite(writer, o.after, o.landed);
+              await write(writer, o.partition, o.cases, o.timer, false);
+              writer = open(); // the faulty connection goes; the batch was applied on retry
+            } else if (o.kind === 'restart') writer = open();
+            else {
+              // The old writer read; another took the partition and wrote the same
+              // cases; the old one, writing on, is refused.
+              const stale = await writer.casesForWrite(
+                o.partition,
+                o.cases.map((n) => caseIdOf(o.partition, n)),
+              );
+              const other = open();
+              await write(other, o.partition, o.cases, null, false);
+              const touched = [...stale.values()];
+              if (touched.length > 0) {
+                await expect(
+                  writer.writeCases(
+                    o.partition,
+                    touched.map((r) => ({ ...r, timer: 1 })),
+                  ),
+                ).rejects.toBeInstanceOf(CaseConflict);
+              }
+              writer = other;
+            }
+            await readsAsWritten(writer);
           }
-          await readsAsWritten();
-        }
 
-        // The rules see exactly the due, unparked cases, earliest first.
-        const due = await reader.dueCases(50);
-        expect(due.map((d) => [d.record._id, d.at])).toEqual(
-          [...oracle.values()]
-            .filter((r) => !r.parked && r.timer !== null && r.timer !== undefined && r.timer <= 50)
-            .map((r) => [r._id, r.timer])
-            .sort(
-              (a, b) => Number(a[1]) - Number(b[1]) || String(a[0]).localeCompare(String(b[0])),
+          // A reader started now finds every case where the writers put it.
+          const fresh = await late();
+          expect(
+            new Map(
+              [...(await fresh.getCases([...oracle.keys()]))].map(([id, r]) => [
+                id,
+                r.view.version,
+              ]),
             ),
-        );
-        const parked = await reader.parkedCases(100);
-        expect(parked.cases.map((c) => c._id).sort()).toEqual(
-          [...oracle.values()]
-            .filter((r) => r.parked)
-            .map((r) => r._id)
-            .sort(),
-        );
-        // Pages fill before new ones start: at most one page per partition is not full.
-        const pages = await reader.casePages.find({}).toArray();
-        for (let p = 0; p < PARTITIONS; p++) {
-          const own = [...oracle.keys()].filter((id) => partitionOf(id) === p).length;
-          expect(pages.filter((d) => d.partition === p).length).toBeLessThanOrEqual(
-            Math.ceil(own / PER_PAGE) + ops.filter((o) => o.kind === 'fault').length,
+          ).toEqual(new Map([...oracle].map(([id, r]) => [id, r.view.version])));
+          // The rules see exactly the due, unparked cases, earliest first.
+          const due = await reader.dueCases(50);
+          expect(due.map((d) => [d.record._id, d.at])).toEqual(
+            [...oracle.values()]
+              .filter(
+                (r) => !r.parked && r.timer !== null && r.timer !== undefined && r.timer <= 50,
+              )
+              .map((r) => [r._id, r.timer])
+              .sort(
+                (a, b) => Number(a[1]) - Number(b[1]) || String(a[0]).localeCompare(String(b[0])),
+              ),
           );
-        }
-        await reader.drop();
-      }),
+          const parked = await reader.parkedCases(100);
+          expect(parked.cases.map((c) => c._id).sort()).toEqual(
+            [...oracle.values()]
+              .filter((r) => r.parked)
+              .map((r) => r._id)
+              .sort(),
+          );
+          // Pages fill before new ones start: at most one page per partition is not full.
+          const pages = await reader.casePages.find({}).toArray();
+          for (let p = 0; p < PARTITIONS; p++) {
+            const own = [...oracle.keys()].filter((id) => partitionOf(id) === p).length;
+            expect(pages.filter((d) => d.partition === p).length).toBeLessThanOrEqual(
+              Math.ceil(own / PER_PAGE) + ops.filter((o) => o.kind === 'fault').length,
+            );
+          }
+          await reader.drop();
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -251,10 +282,64 @@ describe('case records packed in pages', () => {
         expect((await reader.getCase(id))?._id).toBe(id);
         expect(reads, id).toEqual([`${prefix}case_pages`]);
       }
-      // A case stored after the reader learned the index: found through its index page.
+      // A case stored after the reader learned the index: found through its partition's summary.
       await writer.writeCases(0, [record('c-40', 1, null, false)]);
       expect((await reader.getCase('c-40'))?.view.version).toBe(1);
       expect(await reader.getCase('c-41')).toBeNull();
+      await writer.drop();
+    } finally {
+      await counted.close();
+    }
+  });
+
+  it('names new cases in their partition summary, and in the index pages only once more than a few wait', async () => {
+    const counted = await MongoClient.connect(stack().mongoUri, { monitorCommands: true });
+    const writes: string[] = [];
+    counted.on('commandStarted', (e) => {
+      if (e.commandName === 'update' || e.commandName === 'insert')
+        writes.push(String(e.command[e.commandName]));
+    });
+    const prefix = 'placed_';
+    const open = (d: Db) => new ReadModels(d, prefix, 2, partitionOf, PER_PAGE, 8);
+    try {
+      const writer = open(counted.db(db.databaseName));
+      await writer.init();
+      const ids = Array.from({ length: 9 }, (_, n) => caseIdOf(0, n));
+      // Eight new cases, a chunk each: the summary says where they are, no index page is written.
+      for (const id of ids.slice(0, 8)) await writer.writeCases(0, [record(id, 1, null, false)]);
+      expect(writes.filter((c) => c === `${prefix}case_index`)).toEqual([]);
+      expect(writes.filter((c) => c === `${prefix}case_summaries`)).toHaveLength(8);
+      // Readers find them there: one that learned the store, and one asking cold.
+      const learned = open(db);
+      await learned.init();
+      await learned.learned();
+      const cold = open(db);
+      for (const reader of [learned, cold])
+        expect([...(await reader.getCases(ids.slice(0, 8))).keys()].sort()).toEqual(
+          ids.slice(0, 8).sort(),
+        );
+      // The ninth goes past eight: all nine go to the index pages, and the summary lets them go.
+      await writer.writeCases(0, [record(ids[8] ?? '', 1, null, false)]);
+      expect(writes.filter((c) => c === `${prefix}case_index`).length).toBeGreaterThan(0);
+      const summary = await writer.summaries.findOne({ partition: 0 });
+      expect(summary?.placed).toBeUndefined();
+      const index = await writer.caseIndex.find({}).toArray();
+      expect(index.length).toBeGreaterThan(0);
+      const after = open(db);
+      await after.init();
+      await after.learned();
+      const read = await after.getCases(ids);
+      expect([...read.keys()].sort()).toEqual([...ids].sort());
+      // Written again, they stay on their pages, and nothing is named twice.
+      await writer.writeCases(
+        0,
+        [...read.values()].map((r) => ({ ...r, view: { ...r.view, version: 2 } })),
+      );
+      const again = await open(db).getCases(ids);
+      expect(new Map([...again].map(([id, r]) => [id, [r.page, r.view.version]]))).toEqual(
+        new Map([...read].map(([id, r]) => [id, [r.page, 2]])),
+      );
+      expect(await writer.casePages.countDocuments({})).toBe(Math.ceil(ids.length / PER_PAGE));
       await writer.drop();
     } finally {
       await counted.close();
