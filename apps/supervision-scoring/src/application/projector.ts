@@ -49,6 +49,13 @@ export interface ProjectorDeps {
   readonly progress?: (partition: number, feeds: ReadonlyMap<string, number>) => Promise<void>;
   /** The case-events partition a case's events go to (Kafka's partitioner on the case id). */
   readonly partitionOf: (caseId: string) => number;
+  /**
+   * How often a partition's batches look for corrections another instance
+   * left it (ms; default 1 s). Those this process leaves are looked for by
+   * the partition's next batch, and an idle partition's empty batch always
+   * looks.
+   */
+  readonly correctionsEveryMs?: number;
 }
 
 /** The feed an event belongs to: its owning agency and case type (agencies' steps, reviews). */
@@ -314,7 +321,13 @@ class Batch {
       ...(this.movedOrders.size > 0
         ? [store.upsertOrders([...this.movedOrders].map(([caseId, o]) => ({ caseId, ...o })))]
         : []),
-      ...(this.requests.length > 0 ? [store.requestCorrections(this.requests)] : []),
+      ...(this.requests.length > 0
+        ? [
+            store
+              .requestCorrections(this.requests)
+              .then(() => this.p.leftFor(this.requests.map((r) => r.partition))),
+          ]
+        : []),
     ]);
     // The rules' timers are in the records, written with them.
     await store.writeCases(
@@ -342,6 +355,10 @@ export class Projector {
   private readonly knownPages = new Map<string, RollupPage>();
   /** Pages found missing: new ones this process will create. */
   private readonly absentPages = new Set<string>();
+  /** Partitions this process left corrections for since their batches last looked. */
+  private readonly correctionsLeft = new Set<number>();
+  /** When each partition's batches last looked for corrections (ms). */
+  private readonly correctionsRead = new Map<number, number>();
 
   constructor(
     private readonly deps: ProjectorDeps,
@@ -384,6 +401,32 @@ export class Projector {
     this.deps.store.forget();
     this.knownPages.clear();
     this.absentPages.clear();
+    this.correctionsRead.clear();
+  }
+
+  /** This process left corrections for these partitions: their next batches look for them. */
+  leftFor(partitions: Iterable<number>): void {
+    for (const p of partitions) this.correctionsLeft.add(p);
+  }
+
+  /**
+   * Whether a batch of the partition looks for the corrections waiting for
+   * it: an idle one always, the others when this process left some, or a
+   * while after the last look (another instance may have). A
+   * query per batch was a sixth of a small chunk's calls.
+   */
+  private looksForCorrections(partition: number, idle: boolean): boolean {
+    const last = this.correctionsRead.get(partition);
+    const due =
+      idle ||
+      this.correctionsLeft.has(partition) ||
+      last === undefined ||
+      Date.now() - last >= (this.deps.correctionsEveryMs ?? 1_000);
+    if (due) {
+      this.correctionsLeft.delete(partition);
+      this.correctionsRead.set(partition, Date.now());
+    }
+    return due;
   }
 
   /**
@@ -396,11 +439,12 @@ export class Projector {
     return this.partitions.run(String(partition), async () => {
       let written: Batch | undefined;
       let releases: CorrectionRequest[] = [];
+      const looks = this.looksForCorrections(partition, messages.length === 0);
       const outcomes = await this.withRetry(`p${partition}`, partition, async (batch) => {
         written = batch;
         // The corrections waiting and the messages' records, read at once.
         const [requests] = await Promise.all([
-          this.deps.store.correctionsFor(partition),
+          looks ? this.deps.store.correctionsFor(partition) : [],
           batch.prefetch(messages.flatMap((m) => (m.key ? [m.key] : []))),
         ]);
         releases = requests.filter((r) => r.release);

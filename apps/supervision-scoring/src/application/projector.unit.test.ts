@@ -215,3 +215,81 @@ describe('a correction whatever the order partitions deliver in', () => {
       expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
     });
 });
+
+describe('corrections left for a partition', () => {
+  const deliver = (partition: number, list: events.CaseEvent[], from = 0): Delivered[] =>
+    list.map((e, i) => ({
+      partition,
+      offset: from + i,
+      key: e.caseId,
+      value: Buffer.from(events.CaseEvent.encode(e).finish()),
+    }));
+  /** A store that counts the looks, and a projector that looks for others' corrections only when idle. */
+  const counted = () => {
+    const store = new MemoryStore();
+    let looks = 0;
+    const correctionsFor = store.correctionsFor.bind(store);
+    store.correctionsFor = (partition: number) => {
+      looks++;
+      return correctionsFor(partition);
+    };
+    const p = new Projector({
+      store,
+      deadLetters: { send: async () => undefined },
+      sink: { changed: () => undefined, ordersChanged: () => undefined },
+      model: MODEL_V1,
+      isConflict: (e) => e instanceof Conflict,
+      partitionOf: (caseId) => (caseId.startsWith('review') ? 1 : 0),
+      correctionsEveryMs: 3_600_000,
+    });
+    return { store, p, looks: () => looks };
+  };
+
+  it('are looked for once, not by every batch, while the partition is busy', async () => {
+    const { p, looks } = counted();
+    const target = deliver(0, caseEvents({ caseId: 'case-t' }));
+    for (const m of target) await p.handleBatch(0, [m]);
+    expect(looks()).toBe(1);
+  });
+
+  it('left by this process, are applied by the partition’s next batch', async () => {
+    const { store, p, looks } = counted();
+    const target = deliver(0, caseEvents({ caseId: 'case-t' }));
+    await p.handleBatch(0, target.slice(0, 3));
+    await p.handleBatch(1, deliver(1, correctingReview('review-r', 'case-t')));
+    await p.handleBatch(0, target.slice(3));
+    expect(store.cases.get('case-t')?.view.correctedBy).toEqual(['review-r']);
+    expect(store.rollup(AGENCY_2021, 'corrected')).toBe(1);
+    expect(store.corrections.size).toBe(0);
+    expect(looks()).toBe(3);
+  });
+
+  it('left by another instance, are applied by the idle round, and by a busy partition once the interval passes', async () => {
+    const { store, p } = counted();
+    const target = deliver(0, caseEvents({ caseId: 'case-t' }));
+    await p.handleBatch(0, target.slice(0, 3));
+    // Another instance applied the review and left its correction in the store.
+    store.corrections.set('review-r', { _id: 'review-r', target: 'case-t', partition: 0 });
+    await p.handleBatch(0, target.slice(3, 5));
+    expect(store.cases.get('case-t')?.view.correctedBy).toEqual([]);
+    await p.handleBatch(0, []);
+    expect(store.cases.get('case-t')?.view.correctedBy).toEqual(['review-r']);
+    expect(store.corrections.size).toBe(0);
+
+    // A projector that looks every time finds one between two busy batches.
+    const eager = new Projector({
+      store,
+      deadLetters: { send: async () => undefined },
+      sink: { changed: () => undefined, ordersChanged: () => undefined },
+      model: MODEL_V1,
+      isConflict: (e) => e instanceof Conflict,
+      partitionOf: (caseId) => (caseId.startsWith('review') ? 1 : 0),
+      correctionsEveryMs: 0,
+    });
+    const other = deliver(0, caseEvents({ caseId: 'case-u' }), 100);
+    await eager.handleBatch(0, other.slice(0, 3));
+    store.corrections.set('review-s', { _id: 'review-s', target: 'case-u', partition: 0 });
+    await eager.handleBatch(0, other.slice(3));
+    expect(store.cases.get('case-u')?.view.correctedBy).toEqual(['review-s']);
+  });
+});
