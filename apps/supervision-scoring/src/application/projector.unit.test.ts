@@ -83,7 +83,7 @@ class MemoryStore implements ProjectionStore {
   }
 }
 
-const projector = (store: MemoryStore) =>
+const projector = (store: MemoryStore, correctionsEveryMs?: number) =>
   new Projector({
     store,
     deadLetters: { send: async () => undefined },
@@ -92,6 +92,7 @@ const projector = (store: MemoryStore) =>
     isConflict: (e) => e instanceof Conflict,
     // Reviews on partition 1, the cases they correct on partition 0.
     partitionOf: (caseId) => (caseId.startsWith('review') ? 1 : 0),
+    correctionsEveryMs,
   });
 
 const AGENCY_2021 = 'AGENCY|YEAR|2021|lz-eeb';
@@ -233,15 +234,7 @@ describe('corrections left for a partition', () => {
       looks++;
       return correctionsFor(partition);
     };
-    const p = new Projector({
-      store,
-      deadLetters: { send: async () => undefined },
-      sink: { changed: () => undefined, ordersChanged: () => undefined },
-      model: MODEL_V1,
-      isConflict: (e) => e instanceof Conflict,
-      partitionOf: (caseId) => (caseId.startsWith('review') ? 1 : 0),
-      correctionsEveryMs: 3_600_000,
-    });
+    const p = projector(store, 3_600_000);
     return { store, p, looks: () => looks };
   };
 
@@ -277,15 +270,7 @@ describe('corrections left for a partition', () => {
     expect(store.corrections.size).toBe(0);
 
     // A projector that looks every time finds one between two busy batches.
-    const eager = new Projector({
-      store,
-      deadLetters: { send: async () => undefined },
-      sink: { changed: () => undefined, ordersChanged: () => undefined },
-      model: MODEL_V1,
-      isConflict: (e) => e instanceof Conflict,
-      partitionOf: (caseId) => (caseId.startsWith('review') ? 1 : 0),
-      correctionsEveryMs: 0,
-    });
+    const eager = projector(store, 0);
     const other = deliver(0, caseEvents({ caseId: 'case-u' }), 100);
     await eager.handleBatch(0, other.slice(0, 3));
     store.corrections.set('review-s', { _id: 'review-s', target: 'case-u', partition: 0 });
