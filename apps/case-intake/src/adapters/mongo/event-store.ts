@@ -663,21 +663,23 @@ export class MongoEventStore implements EventStore {
   async *readAll(afterPosition: number, limit: number): AsyncGenerator<CaseEvent> {
     const page = limit > 0 ? Math.min(limit, 500) : 500;
     const head = await this.positions.head();
-    // A commit that starts at or before the position may end after it.
-    const straddling = await this.log
-      .find({ _id: { $gt: afterPosition - this.positionBlock, $lte: afterPosition } })
-      .toArray();
     // A group commit's document names commits up to a block ahead of the
     // window it starts in: those wait for their own window, so that a read
     // of a few events fetches a few commits.
-    let ahead = straddling.flatMap(logEntriesOf).filter((e) => e.last > afterPosition);
+    let ahead: LogEntry[] = [];
     let from = afterPosition;
     let width = page;
-    for (;;) {
+    for (let first = true; ; first = false) {
       const to = Math.max(from, Math.min(from + width, head));
+      // The first window reaches a block back: a commit that starts at or
+      // before the position may end after it. One range query for both, as
+      // FerretDB answers any range by reading the whole index table.
+      const lo = first ? afterPosition - this.positionBlock : from;
       const found =
         to > from
-          ? (await this.log.find({ _id: { $gt: from, $lte: to } }).toArray()).flatMap(logEntriesOf)
+          ? (await this.log.find({ _id: { $gt: lo, $lte: to } }).toArray())
+              .flatMap(logEntriesOf)
+              .filter((e) => e.last > afterPosition)
           : [];
       const all = [...ahead, ...found];
       const now = all.filter((e) => e._id <= to);
