@@ -173,15 +173,16 @@ const correctingReview = (reviewId: string, target: string): events.CaseEvent[] 
     payload,
   }));
 
-describe('a correction whatever the order partitions deliver in', () => {
-  const deliver = (partition: number, list: events.CaseEvent[], from = 0): Delivered[] =>
-    list.map((e, i) => ({
-      partition,
-      offset: from + i,
-      key: e.caseId,
-      value: Buffer.from(events.CaseEvent.encode(e).finish()),
-    }));
+/** A partition's messages as kafkajs hands them, from `from` on. */
+const deliver = (partition: number, list: events.CaseEvent[], from = 0): Delivered[] =>
+  list.map((e, i) => ({
+    partition,
+    offset: from + i,
+    key: e.caseId,
+    value: Buffer.from(events.CaseEvent.encode(e).finish()),
+  }));
 
+describe('a correction whatever the order partitions deliver in', () => {
   for (const order of ['case first', 'review first', 'review between', 'both at once'] as const)
     it(`deducts the correction once when the ${order}`, async () => {
       const store = new MemoryStore();
@@ -218,13 +219,6 @@ describe('a correction whatever the order partitions deliver in', () => {
 });
 
 describe('corrections left for a partition', () => {
-  const deliver = (partition: number, list: events.CaseEvent[], from = 0): Delivered[] =>
-    list.map((e, i) => ({
-      partition,
-      offset: from + i,
-      key: e.caseId,
-      value: Buffer.from(events.CaseEvent.encode(e).finish()),
-    }));
   /** A store that counts the looks, and a projector that looks for others' corrections only when idle. */
   const counted = () => {
     const store = new MemoryStore();
