@@ -31,7 +31,7 @@ import { benchScale } from './scale.js';
 import { benchConsole } from './console.js';
 import { fmt, summarize } from './stats.js';
 import { EVENTS_PER_CASE, workload } from './workload.js';
-import { documentsByCollection, perEventByCollection } from './writes.js';
+import { describeWrites, documentsByCollection, perEventByCollection } from './writes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -303,14 +303,7 @@ async function main() {
     // What scoring wrote while the load ran, per event accepted (PostgreSQL publishes within about a second).
     await new Promise((r) => setTimeout(r, 1_500));
     const writes = perEventByCollection(writesBefore, await documentsByCollection(scoringDb), sent);
-    if (writes)
-      log(
-        `lag: scoring wrote ${fmt(writes.total, 3)} documents per event: ${Object.entries(
-          writes.byCollection,
-        )
-          .map(([name, n]) => `${name} ${fmt(n, 3)}`)
-          .join(', ')}`,
-      );
+    if (writes) log(`lag: scoring wrote ${describeWrites(writes)}`);
     rows.push({
       figure: `projection lag at ${fmt(offered)} events/s offered, p50 / p99 / max (ms)`,
       value: `${fmt(lag.p50)} / ${fmt(lag.p99)} / ${fmt(lag.max)}`,

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { fmt } from './stats.js';
 
 const run = promisify(execFile);
 
@@ -52,7 +53,7 @@ export async function documentsByCollection(db: string): Promise<Map<string, num
   }
 }
 
-/** What each collection wrote between two readings, per event, largest first, as one line. */
+/** What each collection wrote between two readings, per event, largest first. */
 export function perEventByCollection(
   before: ReadonlyMap<string, number> | undefined,
   after: ReadonlyMap<string, number> | undefined,
@@ -68,4 +69,10 @@ export function perEventByCollection(
     total: total / events,
     byCollection: Object.fromEntries(moved.map(([name, d]) => [name, d / events])),
   };
+}
+
+/** `documents per event: collection n, …` for the bench's log. */
+export function describeWrites(w: { total: number; byCollection: Record<string, number> }): string {
+  const parts = Object.entries(w.byCollection).map(([name, n]) => `${name} ${fmt(n, 3)}`);
+  return `${fmt(w.total, 3)} documents per event: ${parts.join(', ')}`;
 }

@@ -12,7 +12,12 @@ import { createKafka, ensureTopics, groupLag, namespaced } from '@enforcement/me
 import { submitAll } from '../support/submit.js';
 import { startService, type ServiceName, type ServiceProcess } from './processes.js';
 import { fmt, summarize, type Summary } from './stats.js';
-import { documentsByCollection, documentsWritten, perEventByCollection } from './writes.js';
+import {
+  describeWrites,
+  documentsByCollection,
+  documentsWritten,
+  perEventByCollection,
+} from './writes.js';
 
 export interface YearOptions {
   readonly events: number;
@@ -234,17 +239,12 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   };
   const e2e = await caughtUp('', t0, rulesSettled);
   await sleep(2_000);
-  const scoringTables = await documentsByCollection(db('scoring'));
-  const scoringWrites = scoringTables && [...scoringTables.values()].reduce((a, b) => a + b, 0);
-  const live = perEventByCollection(new Map(), scoringTables, e2e.events);
-  if (live)
-    o.log(
-      `year: scoring wrote ${fmt(live.total, 3)} documents per event: ${Object.entries(
-        live.byCollection,
-      )
-        .map(([name, n]) => `${name} ${fmt(n, 3)}`)
-        .join(', ')}`,
-    );
+  const live = perEventByCollection(
+    new Map(),
+    await documentsByCollection(db('scoring')),
+    e2e.events,
+  );
+  if (live) o.log(`year: scoring wrote ${describeWrites(live)}`);
   scoringClient.close();
   const e2eMs = Math.max(e2e.scoring, e2e.reporting);
   o.log(
@@ -372,7 +372,7 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
     peakRssMiB: peaks,
     // Documents scoring wrote per event applied: live (rules on) and replaying.
     scoringDocumentsPerEvent: {
-      live: scoringWrites === undefined ? undefined : scoringWrites / e2e.events,
+      live: live?.total,
       liveByCollection: live?.byCollection,
       rebuild: rebuildWrites === undefined ? undefined : rebuildWrites / e2e.events,
     },
