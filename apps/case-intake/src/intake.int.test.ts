@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata } from '@grpc/grpc-js';
-import { intake } from '@enforcement/contracts';
+import { Binary } from 'mongodb';
+import { events, intake } from '@enforcement/contracts';
 import { uniqueName } from '@enforcement/testing';
 import { fullLoop, nextMeta } from './test-support/commands.js';
 import {
@@ -254,18 +255,27 @@ describe('case intake on the real stack', () => {
   it('detects a tampered stored event with VerifyCase', async () => {
     const caseId = uniqueName('case');
     await walk(caseId, 4);
-    await withMongo(async (client) => {
-      const commit = `${caseId}:3`;
+    // The third commit records evidence: its file's digest is changed in the
+    // stored bytes (a commit's body is a CaseEventList), hashes left alone.
+    const edited = await withMongo(async (client) => {
+      let n = 0;
       for (const name of await client.db(it_.db).listCollections().toArray()) {
-        await client
-          .db(it_.db)
-          .collection(name.name)
-          .updateOne(
-            { _id: commit as never },
-            { $set: { 'events.0.evidenceRecorded.sha256': 'f'.repeat(64) } },
-          );
+        const col = client.db(it_.db).collection<{ _id: string; body?: Binary }>(name.name);
+        const doc = await col.findOne({ _id: `${caseId}:3` });
+        if (!doc?.body) continue;
+        const list = events.CaseEventList.decode(doc.body.buffer);
+        const p = list.events[0]?.payload;
+        if (p?.$case !== 'evidenceRecorded') continue;
+        p.value.sha256 = 'f'.repeat(64);
+        await col.updateOne(
+          { _id: doc._id },
+          { $set: { body: new Binary(events.CaseEventList.encode(list).finish()) } },
+        );
+        n++;
       }
+      return n;
     });
+    expect(edited).toBe(1);
     const verified = await unary<intake.VerifyCaseResponse>((cb) =>
       c().verifyCase({ caseId }, supervisor, cb),
     );

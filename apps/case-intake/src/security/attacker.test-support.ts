@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { events } from '@enforcement/contracts';
+import { Binary } from 'mongodb';
 import type { MongoEventStore } from '../adapters/mongo/event-store.js';
 
 /**
  * What someone who can write the database but holds no chain key can do:
- * decode the stored events with the public proto, change them, and recompute
- * every hash with SHA-256 the way an unkeyed chain would.
+ * decode the stored events with the public proto (a commit's `body` is a
+ * `CaseEventList`), change them, and recompute every hash with SHA-256 the
+ * way an unkeyed chain would.
  */
 export function rechain(evs: events.CaseEvent[], o: { dropKeyId: boolean }): events.CaseEvent[] {
   let prev = evs[0]?.prevHash ?? '';
@@ -18,21 +20,21 @@ export function rechain(evs: events.CaseEvent[], o: { dropKeyId: boolean }): eve
   });
 }
 
+const encoded = (evs: events.CaseEvent[]) =>
+  new Binary(events.CaseEventList.encode({ events: evs }).finish());
+
 /** The stored commit documents of a case, in version order, and a way to write them back. */
 export async function storedCommits(store: MongoEventStore, caseId: string) {
   const col = store.commits.for(caseId);
   const docs = (await col.find({ caseId }).toArray()).sort((a, b) => a.fromVersion - b.fromVersion);
   return {
     docs,
-    events: docs.flatMap((d) => d.events.map((e) => events.CaseEvent.fromJSON(e))),
+    events: docs.flatMap((d) => (d.body ? events.CaseEventList.decode(d.body.buffer).events : [])),
     /** Rewrites every commit from the events given (same split as stored). */
     async rewrite(evs: events.CaseEvent[]) {
       for (const d of docs) {
         const mine = evs.filter((e) => e.version >= d.fromVersion && e.version <= d.toVersion);
-        await col.updateOne(
-          { _id: d._id },
-          { $set: { events: mine.map((e) => events.CaseEvent.toJSON(e)) } },
-        );
+        await col.updateOne({ _id: d._id }, { $set: { body: encoded(mine) } });
       }
     },
     remove: (fromVersion: number) => col.deleteOne({ _id: `${caseId}:${fromVersion}` }),
@@ -47,7 +49,7 @@ export async function storedCommits(store: MongoEventStore, caseId: string) {
         toVersion: e.version,
         position: e.position,
         lastPosition: e.position,
-        events: [events.CaseEvent.toJSON(e)],
+        body: encoded([e]),
       });
     },
   };

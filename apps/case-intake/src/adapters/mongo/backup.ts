@@ -86,7 +86,7 @@ export async function backupEventStore(db: Db, dir: string): Promise<BackupManif
     for (const name of buckets)
       for await (const doc of db.collection<CommitDoc>(name).find({}, { batchSize: 1_000 })) {
         commits++;
-        eventCount += doc.events.length;
+        eventCount += doc.toVersion - doc.fromVersion + 1;
         highestPosition = Math.max(highestPosition, doc.lastPosition);
         yield doc;
       }
@@ -222,7 +222,7 @@ export async function restoreEventStore(
           ),
         );
         restoredCommits += docs.length;
-        restoredEvents += docs.reduce((n, d) => n + d.events.length, 0);
+        restoredEvents += docs.reduce((n, d) => n + d.toVersion - d.fromVersion + 1, 0);
         documents += docs.length;
       }
       for (const index of f.indexes) await commits.createIndex(index.key, optionsOf(index));

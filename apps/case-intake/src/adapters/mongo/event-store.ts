@@ -1,4 +1,4 @@
-import type { Collection, Db } from 'mongodb';
+import { Binary, type Collection, type Db } from 'mongodb';
 import { ConfigError } from '@enforcement/config';
 import { events } from '@enforcement/contracts';
 import { BatchedLookup, bulkFailures, PartitionedCollection } from '@enforcement/mongo-kit';
@@ -24,8 +24,28 @@ export interface CommitDoc {
   position: number;
   lastPosition: number;
   recordedAt: Date;
-  events: unknown[];
+  /** The events: an encoded `CaseEventList` (commits stored since commit format 2). */
+  body?: Binary;
+  /** The events as JSON, one document each: commits stored before commit format 2. */
+  events?: unknown[];
 }
+
+/**
+ * How commits store their events: 1, as JSON documents (`events`); 2, as
+ * the bytes of one `CaseEventList` (`body`). A store records the highest
+ * format written to it; this version reads both and writes 2.
+ */
+export const COMMIT_FORMAT = 2;
+
+/** A commit's events as stored: one binary value, so the database converts no event field. */
+export const bodyOf = (evs: readonly CaseEvent[]): Binary =>
+  new Binary(events.CaseEventList.encode({ events: [...evs] }).finish());
+
+/** The events of a stored commit, in either format. */
+export const eventsOf = (doc: Pick<CommitDoc, 'body' | 'events'>): CaseEvent[] =>
+  doc.body
+    ? events.CaseEventList.decode(doc.body.buffer).events
+    : (doc.events ?? []).map((e) => events.CaseEvent.fromJSON(e));
 
 /** One stored commit not yet known to be on Kafka. */
 export interface OutboxEntry {
@@ -176,7 +196,7 @@ function toCommit(doc: CommitDoc): Commit {
     fingerprint: doc.fingerprint ?? '',
     fromVersion: doc.fromVersion,
     toVersion: doc.toVersion,
-    events: doc.events.map((e) => events.CaseEvent.fromJSON(e)),
+    events: eventsOf(doc),
   };
 }
 
@@ -239,7 +259,12 @@ export class MongoEventStore implements EventStore {
   readonly outbox: Collection<OutboxDoc>;
   readonly parked: Collection<ParkedDoc>;
   readonly log: Collection<LogDoc>;
-  private readonly meta: Collection<{ _id: string; at: Date; buckets?: number }>;
+  private readonly meta: Collection<{
+    _id: string;
+    at: Date;
+    buckets?: number;
+    commitFormat?: number;
+  }>;
   private readonly positionBlock: number;
   private readonly positions: PositionAllocator;
   private readonly unpublished = new Unpublished();
@@ -313,6 +338,26 @@ export class MongoEventStore implements EventStore {
       throw new ConfigError([
         `EVENT_STORE_BUCKETS is ${this.commits.buckets}, but this event store keeps its commits in ${buckets} bucket${buckets === 1 ? '' : 's'}; start with EVENT_STORE_BUCKETS=${buckets}, or restore a backup into a new database with another count (npm run store -- restore --buckets N)`,
       ]);
+    await this.checkCommitFormat(recorded?.commitFormat);
+  }
+
+  /**
+   * A version that wrote a later commit format has been here: its commits
+   * would not read, so this one refuses to start rather than fail case by
+   * case. Otherwise the store records that format-2 commits may be in it
+   * from now on (docs/operations.md, "Upgrading intake's commit format").
+   */
+  private async checkCommitFormat(recorded = 1): Promise<void> {
+    if (recorded > COMMIT_FORMAT)
+      throw new ConfigError([
+        `this event store holds commits in format ${recorded}, and this version of case-intake reads formats up to ${COMMIT_FORMAT}: run the version that wrote them, or a later one`,
+      ]);
+    if (recorded < COMMIT_FORMAT)
+      await this.meta.updateOne(
+        { _id: 'layout' },
+        { $max: { commitFormat: COMMIT_FORMAT }, $setOnInsert: { at: new Date() } },
+        { upsert: true },
+      );
   }
 
   /**
@@ -432,7 +477,7 @@ export class MongoEventStore implements EventStore {
           position: first,
           lastPosition: first + commit.events.length - 1,
           recordedAt: now,
-          events: positioned.events.map((e) => events.CaseEvent.toJSON(e)),
+          body: bodyOf(positioned.events),
         },
       });
     }

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type Db } from 'mongodb';
+import { events } from '@enforcement/contracts';
 import { stack, uniqueName } from '@enforcement/testing';
 import { commitOf } from './commits.test-support.js';
-import { MongoEventStore } from './event-store.js';
+import { eventsOf, MongoEventStore } from './event-store.js';
 
 /**
  * A case's commits live in the bucket a hash of its id names: a store read
@@ -24,7 +25,9 @@ describe('the event store’s bucket layout', () => {
     return store;
   };
   const layout = (db: Db) =>
-    db.collection<{ _id: string; buckets?: number }>('store_meta').findOne({ _id: 'layout' });
+    db
+      .collection<{ _id: string; buckets?: number; commitFormat?: number }>('store_meta')
+      .findOne({ _id: 'layout' });
   beforeAll(async () => {
     client = await MongoClient.connect(stack().mongoUri, { maxPoolSize: 5 });
   });
@@ -67,5 +70,56 @@ describe('the event store’s bucket layout', () => {
     await one.collection<{ _id: string }>('store_meta').deleteOne({ _id: 'layout' });
     await expect(open(one, 64)).rejects.toThrow(/keeps its commits in 1 bucket;/);
     expect((await (await open(one, 1)).load('case-c', 0)).version).toBe(1);
+  });
+
+  it('reads commits stored as JSON before commit format 2 beside new ones, and refuses a later format', async () => {
+    const db = fresh();
+    const before = await open(db, 4);
+    const old = [];
+    for (const c of [commitOf('case-d', 1, 2), commitOf('case-e', 1, 1), commitOf('case-d', 3, 1)])
+      old.push(await before.append(c));
+    // What a version before format 2 stored: the events as JSON documents.
+    for (const bucket of before.commits.all())
+      for (const d of await bucket.find({}).toArray())
+        await bucket.updateOne(
+          { _id: d._id },
+          {
+            $set: { events: eventsOf(d).map((e) => events.CaseEvent.toJSON(e)) },
+            $unset: { body: '' },
+          },
+        );
+    await db
+      .collection<{ _id: string }>('store_meta')
+      .updateOne({ _id: 'layout' }, { $unset: { commitFormat: '' } });
+
+    const store = await open(db, 4);
+    expect((await layout(db))?.commitFormat).toBe(2);
+    const added = await store.append(commitOf('case-d', 4, 2));
+    const newDoc = await store.commits.for('case-d').findOne({ _id: 'case-d:4' });
+    expect(newDoc?.body).toBeDefined();
+    expect(newDoc?.events).toBeUndefined();
+
+    // A case with commits of both formats loads whole and equal, in order,
+    // and ReadAll returns both formats' events in position order.
+    const stored = [...old, added].flatMap((c) => c.events);
+    const d = await store.load('case-d', 0);
+    expect(d.version).toBe(5);
+    expect(d.events).toEqual(stored.filter((e) => e.caseId === 'case-d'));
+    const all = [];
+    for await (const e of store.readAll(0, 100)) all.push(e);
+    expect(all).toEqual([...stored].sort((a, b) => a.position - b.position));
+
+    // A store a later version wrote to is refused, by name, before any write.
+    await db
+      .collection<{ _id: string; commitFormat?: number }>('store_meta')
+      .updateOne({ _id: 'layout' }, { $set: { commitFormat: 3 } });
+    const refused = await open(db, 4).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(refused?.name).toBe('ConfigError');
+    expect(refused?.message).toContain('commits in format 3');
+    expect(refused?.message).toContain('reads formats up to 2');
+    expect((await layout(db))?.commitFormat).toBe(3);
   });
 });

@@ -583,6 +583,16 @@ export interface CaseEvent {
     | undefined;
 }
 
+/**
+ * One command's events as case-intake stores them: the `body` of a commit
+ * document in the event store, in version order. Stored as these bytes
+ * rather than as a document of fields, so the database writes and returns
+ * one value per commit instead of converting every field of every event.
+ */
+export interface CaseEventList {
+  events: CaseEvent[];
+}
+
 export interface Party {
   kind: PartyKind;
   name: string;
@@ -1593,6 +1603,75 @@ export const CaseEvent: MessageFns<CaseEvent> = {
         break;
       }
     }
+    return message;
+  },
+};
+
+function createBaseCaseEventList(): CaseEventList {
+  return { events: [] };
+}
+
+export const CaseEventList: MessageFns<CaseEventList> = {
+  encode(message: CaseEventList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      CaseEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CaseEventList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCaseEventList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(CaseEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CaseEventList {
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => CaseEvent.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: CaseEventList): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => CaseEvent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CaseEventList>, I>>(base?: I): CaseEventList {
+    return CaseEventList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CaseEventList>, I>>(object: I): CaseEventList {
+    const message = createBaseCaseEventList();
+    message.events = object.events?.map((e) => CaseEvent.fromPartial(e)) || [];
     return message;
   },
 };
