@@ -200,6 +200,13 @@ function toCommit(doc: CommitDoc): Commit {
   };
 }
 
+/** A case's stream from its commit documents, in any order. */
+function streamOf(caseId: string, docs: CommitDoc[]): LoadedStream {
+  const commits = docs.sort((a, b) => a.fromVersion - b.fromVersion).map(toCommit);
+  const evs = commits.flatMap((c) => c.events);
+  return { caseId, version: commits.at(-1)?.toVersion ?? 0, events: evs, commits };
+}
+
 /**
  * Which of this process's outbox documents still wait for which commits
  * (keyed by case, version and command). A document is forgotten when its
@@ -418,10 +425,7 @@ export class MongoEventStore implements EventStore {
       from = to + 1;
       to = end + LOAD_WINDOW;
     }
-    docs.sort((a, b) => a.fromVersion - b.fromVersion);
-    const commits = docs.map(toCommit);
-    const evs = commits.flatMap((c) => c.events);
-    return { caseId, version: commits.at(-1)?.toVersion ?? 0, events: evs, commits };
+    return streamOf(caseId, docs);
   }
 
   /**
@@ -680,17 +684,31 @@ export class MongoEventStore implements EventStore {
     if (ids.length > 0) await this.outbox.deleteMany({ _id: { $in: [...ids] } });
   }
 
-  /** Every case, one bucket at a time: a bucket's commits are read whole, then grouped. */
-  async *cases(): AsyncGenerator<LoadedStream> {
+  /**
+   * Every case, one bucket at a time, holding a few hundred cases' commits
+   * at most: the bucket's commit ids are streamed first (a projection), then
+   * its cases are read `casesPerRead` at a time by `_id`. A commit stored
+   * after its bucket's ids were read is left for the next call.
+   */
+  async *cases(casesPerRead = 256): AsyncGenerator<LoadedStream> {
     for (const bucket of this.commits.all()) {
-      const byCase = new Map<string, CommitDoc[]>();
-      for (const doc of await bucket.find({}).toArray())
-        byCase.set(doc.caseId, [...(byCase.get(doc.caseId) ?? []), doc]);
-      for (const [caseId, docs] of byCase) {
-        docs.sort((a, b) => a.fromVersion - b.fromVersion);
-        const commits = docs.map(toCommit);
-        const evs = commits.flatMap((c) => c.events);
-        yield { caseId, version: commits.at(-1)?.toVersion ?? 0, events: evs, commits };
+      const versions = new Map<string, number[]>();
+      const ids = bucket.find({}, { projection: { caseId: 1, fromVersion: 1 }, batchSize: 5_000 });
+      for await (const d of ids) {
+        const list = versions.get(d.caseId);
+        if (list) list.push(d.fromVersion);
+        else versions.set(d.caseId, [d.fromVersion]);
+      }
+      const caseIds = [...versions.keys()];
+      for (let i = 0; i < caseIds.length; i += casesPerRead) {
+        const some = caseIds.slice(i, i + casesPerRead);
+        const byCase = new Map<string, CommitDoc[]>(some.map((id) => [id, []]));
+        const wanted = some.flatMap((id) => (versions.get(id) ?? []).map((v) => commitIdOf(id, v)));
+        for (const doc of await bucket.find({ _id: { $in: wanted } }).toArray())
+          byCase.get(doc.caseId)?.push(doc);
+        for (const [caseId, docs] of byCase) {
+          if (docs.length > 0) yield streamOf(caseId, docs);
+        }
       }
     }
   }

@@ -68,4 +68,52 @@ describe('loading a case by version windows', () => {
       await db.dropDatabase();
     }
   });
+
+  it('walks every case once and whole, a few cases at a time (the audit and ReadAll from commits)', async () => {
+    const db = client.db(uniqueName('cases').replace(/-/g, '_'));
+    const store = new MongoEventStore(db, { buckets: 3, positionBlock: 50 });
+    await store.init();
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          // Per case, the sizes of its commits; commits of cases interleave.
+          fc.array(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 5 }), {
+            maxLength: 14,
+          }),
+          fc.integer({ min: 1, max: 5 }),
+          async (cases, perRead) => {
+            const tag = uniqueName('w');
+            const expected = new Map<string, string[]>();
+            const next = cases.map(() => 1);
+            for (let round = 0; round < 5; round++)
+              for (const [i, sizes] of cases.entries()) {
+                const n = sizes[round];
+                if (n === undefined) continue;
+                const caseId = `${tag}-${i}`;
+                const stored = await store.append(commitOf(caseId, next[i] ?? 1, n));
+                next[i] = (next[i] ?? 1) + n;
+                expected.set(caseId, [
+                  ...(expected.get(caseId) ?? []),
+                  ...stored.events.map((e) => e.eventId),
+                ]);
+              }
+            const seen = new Map<string, string[]>();
+            for await (const c of store.cases(perRead)) {
+              if (!c.caseId.startsWith(`${tag}-`)) continue;
+              expect(seen.has(c.caseId), `${c.caseId} twice`).toBe(false);
+              expect(c.version).toBe(c.events.length);
+              seen.set(
+                c.caseId,
+                c.events.map((e) => e.eventId),
+              );
+            }
+            expect(seen).toEqual(expected);
+          },
+        ),
+        { numRuns: Math.max(5, Math.floor(RUNS / 2)) },
+      );
+    } finally {
+      await db.dropDatabase();
+    }
+  });
 });
