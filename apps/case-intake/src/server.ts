@@ -22,7 +22,7 @@ import { MongoAccessLog } from './adapters/mongo/access-log.js';
 import { chainKeysFrom } from './application/chain-keys.js';
 import { KafkaRelay } from './adapters/kafka/relay.js';
 import { intakeService } from './adapters/grpc/intake-service.js';
-import { MongoEventStore } from './adapters/mongo/event-store.js';
+import { MongoEventStore, storeBuckets } from './adapters/mongo/event-store.js';
 import { brokenHistories, type IntakeDeps } from './application/execute-command.js';
 import { systemClock, type Clock } from './application/ports.js';
 import { HeadCache } from './application/stream-cache.js';
@@ -71,7 +71,7 @@ export async function createCaseIntake(
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
   const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
   const store = new MongoEventStore(mongo.db, {
-    buckets: config.EVENT_STORE_BUCKETS,
+    buckets: config.EVENT_STORE_BUCKETS || (await storeBuckets(mongo.db)),
     positionBlock: config.POSITION_BLOCK,
   });
   await store.init();

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import type { Db } from 'mongodb';
 import { ConfigError } from '@enforcement/config';
 import { connectMongo, type MongoHandle } from '@enforcement/mongo-kit';
-import { MongoEventStore } from './adapters/mongo/event-store.js';
+import { MongoEventStore, NEW_STORE_BUCKETS } from './adapters/mongo/event-store.js';
 import {
   BackupError,
   backupEventStore,
@@ -24,7 +24,7 @@ import {
 const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore --from DIR [--resume] | release --case ID
   --uri <uri>       MongoDB URI (default $MONGODB_URI)
   --db <name>       intake's database (default $MONGODB_DB or enforcement_intake)
-  --buckets <n>     commit buckets to restore into (default $EVENT_STORE_BUCKETS or 64);
+  --buckets <n>     commit buckets to restore into (default $EVENT_STORE_BUCKETS or 8);
                     for release, the store's own unless given
   --case <id>       the case whose parked commits the relay publishes again
 exit status: 0 done; 64 usage; 65 the backup fails its manifest, the database is not empty, or (release) not an event store; 69 no database; 78 --buckets is not the store's`;
@@ -65,7 +65,11 @@ async function main(): Promise<void> {
   const uri = values.uri ?? process.env.MONGODB_URI;
   if (!uri) throw new Usage('name the database server (--uri or $MONGODB_URI)');
   const dbName = values.db ?? process.env.MONGODB_DB ?? 'enforcement_intake';
-  const buckets = Number(values.buckets ?? process.env.EVENT_STORE_BUCKETS ?? 64);
+  // EVENT_STORE_BUCKETS=0, as for case-intake, means the default.
+  const given =
+    values.buckets ??
+    (Number(process.env.EVENT_STORE_BUCKETS) ? process.env.EVENT_STORE_BUCKETS : undefined);
+  const buckets = Number(given ?? NEW_STORE_BUCKETS);
   if (!Number.isInteger(buckets) || buckets < 1 || buckets > 4096)
     throw new Usage(`--buckets must be an integer in 1..4096, got '${values.buckets}'`);
   if (command === 'release') {
@@ -77,8 +81,7 @@ async function main(): Promise<void> {
       const recorded = await probe.recordedBuckets();
       if (recorded === undefined)
         return fail(65, `${dbName} is not an event store (no layout recorded): check --db`);
-      const explicit = values.buckets ?? process.env.EVENT_STORE_BUCKETS;
-      if (explicit !== undefined && recorded !== buckets)
+      if (given !== undefined && recorded !== buckets)
         throw new ConfigError([
           `--buckets is ${buckets}, but this event store keeps its commits in ${recorded} buckets`,
         ]);

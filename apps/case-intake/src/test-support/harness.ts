@@ -33,7 +33,6 @@ export async function startIntake(
   const config = loadIntakeConfig({
     ...serviceEnv(run),
     MONGODB_DB: db,
-    EVENT_STORE_BUCKETS: '8',
     CASE_EVENTS_PARTITIONS: '3',
     RELAY_SWEEP_AFTER_MS: '60000',
     ...o.env,

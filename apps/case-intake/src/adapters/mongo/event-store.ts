@@ -200,6 +200,34 @@ function toCommit(doc: CommitDoc): Commit {
   };
 }
 
+/**
+ * Commit buckets of a new store when EVENT_STORE_BUCKETS does not say: few,
+ * since every read of a commit is by `_id` (an index lookup) and a group
+ * commit writes one `insertMany` per bucket it touches.
+ */
+export const NEW_STORE_BUCKETS = 8;
+
+/** A store older than the layout record: its count read off its commit collections' names. */
+async function inferredBuckets(db: Db): Promise<number | undefined> {
+  const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+  const numbered = names.filter((n) => /^commits_\d+$/.test(n));
+  if (numbered.length > 0)
+    return Math.max(...numbered.map((n) => Number(n.slice('commits_'.length)))) + 1;
+  return names.includes('commits') ? 1 : undefined;
+}
+
+/**
+ * The bucket count a store keeps (recorded, or for a store older than the
+ * record inferred from its collections), or NEW_STORE_BUCKETS for a new one:
+ * what intake uses when EVENT_STORE_BUCKETS is unset.
+ */
+export async function storeBuckets(db: Db): Promise<number> {
+  const recorded = await db
+    .collection<{ _id: string; buckets?: number }>('store_meta')
+    .findOne({ _id: 'layout' });
+  return recorded?.buckets ?? (await inferredBuckets(db)) ?? NEW_STORE_BUCKETS;
+}
+
 /** A case's stream from its commit documents, in any order. */
 function streamOf(caseId: string, docs: CommitDoc[]): LoadedStream {
   const commits = docs.sort((a, b) => a.fromVersion - b.fromVersion).map(toCommit);
@@ -324,26 +352,21 @@ export class MongoEventStore implements EventStore {
     const recorded = await this.meta.findOne({ _id: 'layout' });
     let buckets = recorded?.buckets;
     if (buckets === undefined) {
-      const names = (await this.db.listCollections({}, { nameOnly: true }).toArray()).map(
-        (c) => c.name,
-      );
-      const numbered = names.filter((n) => /^commits_\d+$/.test(n));
-      buckets =
-        numbered.length > 0
-          ? Math.max(...numbered.map((n) => Number(n.slice('commits_'.length)))) + 1
-          : names.includes('commits')
-            ? 1
-            : this.commits.buckets;
       await this.meta.updateOne(
         { _id: 'layout' },
-        { $setOnInsert: { buckets, at: new Date() } },
+        {
+          $setOnInsert: {
+            buckets: (await inferredBuckets(this.db)) ?? this.commits.buckets,
+            at: new Date(),
+          },
+        },
         { upsert: true },
       );
       buckets = (await this.meta.findOne({ _id: 'layout' }))?.buckets;
     }
     if (buckets !== this.commits.buckets)
       throw new ConfigError([
-        `EVENT_STORE_BUCKETS is ${this.commits.buckets}, but this event store keeps its commits in ${buckets} bucket${buckets === 1 ? '' : 's'}; start with EVENT_STORE_BUCKETS=${buckets}, or restore a backup into a new database with another count (npm run store -- restore --buckets N)`,
+        `EVENT_STORE_BUCKETS is ${this.commits.buckets}, but this event store keeps its commits in ${buckets} bucket${buckets === 1 ? '' : 's'}; start with EVENT_STORE_BUCKETS=${buckets} (or unset: a store's own count is the default), or restore a backup into a new database with another count (npm run store -- restore --buckets N)`,
       ]);
     await this.checkCommitFormat(recorded?.commitFormat);
   }

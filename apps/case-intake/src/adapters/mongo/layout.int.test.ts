@@ -3,7 +3,8 @@ import { MongoClient, type Db } from 'mongodb';
 import { events } from '@enforcement/contracts';
 import { stack, uniqueName } from '@enforcement/testing';
 import { commitOf } from './commits.test-support.js';
-import { eventsOf, MongoEventStore } from './event-store.js';
+import { startIntake } from '../../test-support/harness.js';
+import { eventsOf, MongoEventStore, NEW_STORE_BUCKETS, storeBuckets } from './event-store.js';
 
 /**
  * A case's commits live in the bucket a hash of its id names: a store read
@@ -121,5 +122,28 @@ describe('the event store’s bucket layout', () => {
     expect(refused?.message).toContain('commits in format 3');
     expect(refused?.message).toContain('reads formats up to 2');
     expect((await layout(db))?.commitFormat).toBe(3);
+  });
+
+  it('is the store’s own when EVENT_STORE_BUCKETS is unset, and 8 for a new store', async () => {
+    expect(await storeBuckets(fresh())).toBe(NEW_STORE_BUCKETS);
+    expect(NEW_STORE_BUCKETS).toBe(8);
+
+    // Recorded: intake started without the variable keeps the store's count.
+    const four = fresh();
+    await (await open(four, 4)).append(commitOf('case-f', 1, 3));
+    expect(await storeBuckets(four)).toBe(4);
+    const intake = await startIntake({ db: four.databaseName });
+    try {
+      expect(intake.service.store.commits.buckets).toBe(4);
+      expect((await intake.service.store.load('case-f', 0)).version).toBe(3);
+    } finally {
+      await intake.stop();
+    }
+
+    // Older than the record: inferred from its collections.
+    const sixteen = fresh();
+    await (await open(sixteen, 16)).append(commitOf('case-g', 1, 1));
+    await sixteen.collection<{ _id: string }>('store_meta').deleteOne({ _id: 'layout' });
+    expect(await storeBuckets(sixteen)).toBe(16);
   });
 });
