@@ -1,37 +1,17 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import type { Metadata } from '@grpc/grpc-js';
 import { namespaced } from '@enforcement/messaging';
-import { eventually, repoRoot, stack, uniqueName } from '@enforcement/testing';
+import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
 import {
   consumeEvents,
   startIntake,
+  storeAdmin,
   tokenFor,
   unary,
   type TestIntake,
 } from './test-support/harness.js';
-
-/** The operator's command (npm run store), as built; its exit status and output. */
-async function storeAdmin(
-  args: readonly string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const script = join(repoRoot(), 'apps/case-intake/dist/store-admin.js');
-  try {
-    const r = await promisify(execFile)(process.execPath, [script, ...args], {
-      env: { ...process.env, MONGODB_URI: stack().mongoUri, ...env },
-      timeout: 60_000,
-    });
-    return { code: 0, ...r };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: x.code ?? -1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
 
 /**
  * A record Kafka refuses for good (here: a topic whose max.message.bytes is

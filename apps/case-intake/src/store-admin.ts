@@ -5,6 +5,7 @@
 //   npm run store -- verify  --from DIR
 //   npm run store -- restore --from DIR [--resume]
 //   npm run store -- release --case ID
+//   npm run store -- downgrade-commits
 //
 // The database is $MONGODB_URI / $MONGODB_DB (or --uri / --db), the commit
 // buckets of a restore $EVENT_STORE_BUCKETS (or --buckets), as case-intake's.
@@ -21,13 +22,15 @@ import {
   verifyBackup,
 } from './adapters/mongo/backup.js';
 
-const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore --from DIR [--resume] | release --case ID
+const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore --from DIR [--resume] | release --case ID | downgrade-commits
   --uri <uri>       MongoDB URI (default $MONGODB_URI)
   --db <name>       intake's database (default $MONGODB_DB or enforcement_intake)
   --buckets <n>     commit buckets to restore into (default $EVENT_STORE_BUCKETS or 8);
                     for release, the store's own unless given
   --case <id>       the case whose parked commits the relay publishes again
-exit status: 0 done; 64 usage; 65 the backup fails its manifest, the database is not empty, or (release) not an event store; 69 no database; 78 --buckets is not the store's`;
+downgrade-commits rewrites commits stored as bytes (format 2) as JSON, for a
+  rollback to a version before format 2; stop every case-intake first
+exit status: 0 done; 64 usage; 65 the backup fails its manifest, the database is not empty, or (release, downgrade-commits) not an event store; 69 no database; 78 --buckets is not the store's`;
 
 class Usage extends Error {}
 
@@ -60,7 +63,7 @@ async function main(): Promise<void> {
     );
     return;
   }
-  if (command !== 'backup' && command !== 'restore' && command !== 'release')
+  if (!['backup', 'restore', 'release', 'downgrade-commits'].includes(command ?? ''))
     throw new Usage(command ? `unknown command '${command}'` : 'name a command');
   const uri = values.uri ?? process.env.MONGODB_URI;
   if (!uri) throw new Usage('name the database server (--uri or $MONGODB_URI)');
@@ -72,11 +75,11 @@ async function main(): Promise<void> {
   const buckets = Number(given ?? NEW_STORE_BUCKETS);
   if (!Number.isInteger(buckets) || buckets < 1 || buckets > 4096)
     throw new Usage(`--buckets must be an integer in 1..4096, got '${values.buckets}'`);
-  if (command === 'release') {
+  if (command === 'release' || command === 'downgrade-commits') {
     const caseId = values.case;
-    if (!caseId) throw new Usage('release needs --case ID');
+    if (command === 'release' && !caseId) throw new Usage('release needs --case ID');
     return withDb(uri, dbName, async (db) => {
-      // Read-only until the release itself: a mistyped database stays empty.
+      // Read-only until the work itself: a mistyped database stays empty.
       const probe = new MongoEventStore(db, { buckets, positionBlock: 1 });
       const recorded = await probe.recordedBuckets();
       if (recorded === undefined)
@@ -86,7 +89,16 @@ async function main(): Promise<void> {
           `--buckets is ${buckets}, but this event store keeps its commits in ${recorded} buckets`,
         ]);
       const store = new MongoEventStore(db, { buckets: recorded, positionBlock: 1 });
-      const n = await store.release(caseId);
+      if (command === 'downgrade-commits') {
+        const n = await store.downgradeCommits((k) =>
+          process.stderr.write(`store-admin: ${k} commits rewritten\n`),
+        );
+        process.stdout.write(
+          `rewrote ${n} commits of ${dbName} as JSON (commit format 1): a case-intake before format 2 reads them; this version writes format 2 again when it starts\n`,
+        );
+        return;
+      }
+      const n = await store.release(caseId ?? '');
       process.stdout.write(
         n === 0
           ? `case ${caseId} has no parked commit\n`

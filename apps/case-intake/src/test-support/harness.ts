@@ -1,9 +1,12 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { events, intake } from '@enforcement/contracts';
 import { namespaced, type TopicNames } from '@enforcement/messaging';
-import { eventually, serviceEnv, stack, uniqueName } from '@enforcement/testing';
+import { eventually, repoRoot, serviceEnv, stack, uniqueName } from '@enforcement/testing';
 import { loadIntakeConfig } from '../config.js';
 import { createCaseIntake, type CaseIntake, type IntakeOverrides } from '../server.js';
 
@@ -99,6 +102,24 @@ export async function withMongo<T>(fn: (client: MongoClient) => Promise<T>): Pro
     return await fn(client);
   } finally {
     await client.close();
+  }
+}
+
+/** The operator's command (npm run store), as built; its exit status and output. */
+export async function storeAdmin(
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const script = join(repoRoot(), 'apps/case-intake/dist/store-admin.js');
+  try {
+    const r = await promisify(execFile)(process.execPath, [script, ...args], {
+      env: { ...process.env, MONGODB_URI: stack().mongoUri, ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, ...r };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: x.code ?? -1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
   }
 }
 

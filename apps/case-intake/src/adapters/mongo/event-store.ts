@@ -683,6 +683,36 @@ export class MongoEventStore implements EventStore {
     return entries.length;
   }
 
+  /**
+   * Rewrites every format-2 commit with its events as JSON and records
+   * format 1, so that a version before format 2 reads the store again (a
+   * rollback; docs/operations.md). The events are the same, so every hash
+   * still verifies. Run with intake stopped: an instance of this version
+   * writes format 2 again, and records it when it next starts. Safe to run
+   * again after a stop half-way: each commit is rewritten alone.
+   */
+  async downgradeCommits(onProgress?: (rewritten: number) => void): Promise<number> {
+    let rewritten = 0;
+    for (const bucket of this.commits.all()) {
+      const cursor = bucket.find(
+        { body: { $exists: true } },
+        { projection: { _id: 1, body: 1 }, batchSize: 500 },
+      );
+      for await (const d of cursor) {
+        await bucket.updateOne(
+          { _id: d._id },
+          {
+            $set: { events: eventsOf(d).map((e) => events.CaseEvent.toJSON(e)) },
+            $unset: { body: '' },
+          },
+        );
+        if (++rewritten % 1_000 === 0) onProgress?.(rewritten);
+      }
+    }
+    await this.meta.updateOne({ _id: 'layout' }, { $set: { commitFormat: 1 } });
+    return rewritten;
+  }
+
   /** The bucket count the store records (EventStore.init), if any. */
   async recordedBuckets(): Promise<number | undefined> {
     return (await this.meta.findOne({ _id: 'layout' }))?.buckets;

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Metadata } from '@grpc/grpc-js';
+import { events, type intake } from '@enforcement/contracts';
+import { uniqueName } from '@enforcement/testing';
+import { fullLoop } from './test-support/commands.js';
+import {
+  startIntake,
+  storeAdmin,
+  tokenFor,
+  unary,
+  withMongo,
+  type TestIntake,
+} from './test-support/harness.js';
+
+interface StoredCommit {
+  _id: string;
+  caseId: string;
+  fromVersion: number;
+  body?: unknown;
+  events?: unknown[];
+}
+
+/**
+ * Rolling back below commit format 2: `npm run store -- downgrade-commits`
+ * rewrites the commits this version stored as bytes into the JSON a version
+ * before it reads (`events`, one document per event), with the same events,
+ * so the chain still verifies; and this version, started again, goes on.
+ */
+describe('downgrading the commit format for a rollback', () => {
+  let svc: TestIntake | undefined;
+  let agency: Metadata;
+  let supervisor: Metadata;
+  const db = uniqueName('downgrade').replace(/-/g, '_');
+  const caseId = uniqueName('case');
+  const l = fullLoop(caseId);
+
+  beforeAll(async () => {
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+    supervisor = await tokenFor(['supervisor']);
+  });
+  afterAll(async () => {
+    await svc?.stop();
+    await withMongo((c) => c.db(db).dropDatabase());
+  });
+
+  const commits = () =>
+    withMongo(async (c) => {
+      const all: StoredCommit[] = [];
+      for (const { name } of await c.db(db).listCollections().toArray())
+        if (name.startsWith('commits'))
+          all.push(...(await c.db(db).collection<StoredCommit>(name).find({}).toArray()));
+      return all.sort((a, b) => a.fromVersion - b.fromVersion);
+    });
+  const format = () =>
+    withMongo(
+      async (c) =>
+        (
+          await c
+            .db(db)
+            .collection<{ _id: string; commitFormat?: number }>('store_meta')
+            .findOne({ _id: 'layout' })
+        )?.commitFormat,
+    );
+
+  it('rewrites format-2 commits as the JSON an earlier version reads, and this version goes on', async () => {
+    const s = await startIntake({ db });
+    svc = s;
+    await unary((cb) => s.client.registerCase(l.register, agency, cb));
+    await unary((cb) => s.client.dispatchCase(l.dispatch, agency, cb));
+    await unary((cb) => s.client.recordProgress(l.evidence, agency, cb));
+    const before = await unary<intake.GetCaseResponse>((cb) =>
+      s.client.getCase({ caseId }, supervisor, cb),
+    );
+    await s.stop();
+    svc = undefined;
+    expect((await commits()).every((c) => c.body !== undefined && c.events === undefined)).toBe(
+      true,
+    );
+    expect(await format()).toBe(2);
+
+    // A mistyped database is refused and left alone.
+    const typo = await storeAdmin(['downgrade-commits', '--db', `${db}_typo`], {});
+    expect(typo.code).toBe(65);
+    expect(typo.stderr).toContain('not an event store');
+
+    const r = await storeAdmin(['downgrade-commits', '--db', db], {});
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('rewrote 3 commits');
+    const rewritten = await commits();
+    expect(rewritten).toHaveLength(3);
+    expect(rewritten.every((c) => c.body === undefined && Array.isArray(c.events))).toBe(true);
+    // What a version before format 2 does with a commit: each event from its JSON.
+    const read = rewritten.flatMap((c) =>
+      (c.events ?? []).map((e) => events.CaseEvent.fromJSON(e)),
+    );
+    expect(read.map((e) => e.hash)).toEqual(before.history.map((e) => e.hash));
+    expect(read.map((e) => e.payload?.$case)).toEqual(before.history.map((e) => e.payload?.$case));
+    expect(await format()).toBe(1);
+    // Run again, it has nothing left to do.
+    expect((await storeAdmin(['downgrade-commits', '--db', db], {})).stdout).toContain(
+      'rewrote 0 commits',
+    );
+
+    // This version, started again, reads the JSON commits and writes bytes again.
+    const again = await startIntake({ db });
+    svc = again;
+    const verified = await unary<intake.VerifyCaseResponse>((cb) =>
+      again.client.verifyCase({ caseId }, supervisor, cb),
+    );
+    expect(verified.valid).toBe(true);
+    const next = await unary<intake.CommandResult>((cb) =>
+      again.client.recordProgress(l.notice, agency, cb),
+    );
+    expect(next.version).toBe(before.history.length + 1);
+    expect(await format()).toBe(2);
+    const last = (await commits()).at(-1);
+    expect(last?.body).toBeDefined();
+  });
+});
