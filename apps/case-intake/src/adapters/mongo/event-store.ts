@@ -375,7 +375,7 @@ export class MongoEventStore implements EventStore {
    * A version that wrote a later commit format has been here: its commits
    * would not read, so this one refuses to start rather than fail case by
    * case. Otherwise the store records that format-2 commits may be in it
-   * from now on (docs/operations.md, "Upgrading intake's commit format").
+   * from now on (docs/operations.md, "Upgrading intake to commit format 2").
    */
   private async checkCommitFormat(recorded = 1): Promise<void> {
     if (recorded > COMMIT_FORMAT)
@@ -689,7 +689,9 @@ export class MongoEventStore implements EventStore {
    * rollback; docs/operations.md). The events are the same, so every hash
    * still verifies. Run with intake stopped: an instance of this version
    * writes format 2 again, and records it when it next starts. Safe to run
-   * again after a stop half-way: each commit is rewritten alone.
+   * again after a stop half-way: each commit is rewritten alone, and only
+   * while it still holds its bytes (a cursor may meet a document again
+   * after its update; it is left as it is).
    */
   async downgradeCommits(onProgress?: (rewritten: number) => void): Promise<number> {
     let rewritten = 0;
@@ -699,14 +701,16 @@ export class MongoEventStore implements EventStore {
         { projection: { _id: 1, body: 1 }, batchSize: 500 },
       );
       for await (const d of cursor) {
-        await bucket.updateOne(
-          { _id: d._id },
+        if (!d.body) continue;
+        const { modifiedCount } = await bucket.updateOne(
+          { _id: d._id, body: { $exists: true } },
           {
             $set: { events: eventsOf(d).map((e) => events.CaseEvent.toJSON(e)) },
             $unset: { body: '' },
           },
         );
-        if (++rewritten % 1_000 === 0) onProgress?.(rewritten);
+        rewritten += modifiedCount;
+        if (modifiedCount > 0 && rewritten % 1_000 === 0) onProgress?.(rewritten);
       }
     }
     await this.meta.updateOne({ _id: 'layout' }, { $set: { commitFormat: 1 } });

@@ -29,6 +29,8 @@ describe('the event store’s bucket layout', () => {
     db
       .collection<{ _id: string; buckets?: number; commitFormat?: number }>('store_meta')
       .findOne({ _id: 'layout' });
+  /** The error a start was refused with (undefined when it was not). */
+  const refusal = (e: unknown) => e as Error;
   beforeAll(async () => {
     client = await MongoClient.connect(stack().mongoUri, { maxPoolSize: 5 });
   });
@@ -43,10 +45,7 @@ describe('the event store’s bucket layout', () => {
     await store.append(commitOf('case-a', 1, 2));
     expect((await layout(db))?.buckets).toBe(8);
 
-    const refused = await open(db, 4).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const refused = await open(db, 4).then(() => undefined, refusal);
     expect(refused?.name).toBe('ConfigError');
     expect(refused?.message).toContain('EVENT_STORE_BUCKETS is 4');
     expect(refused?.message).toContain('in 8 buckets');
@@ -114,10 +113,7 @@ describe('the event store’s bucket layout', () => {
     await db
       .collection<{ _id: string; commitFormat?: number }>('store_meta')
       .updateOne({ _id: 'layout' }, { $set: { commitFormat: 3 } });
-    const refused = await open(db, 4).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const refused = await open(db, 4).then(() => undefined, refusal);
     expect(refused?.name).toBe('ConfigError');
     expect(refused?.message).toContain('commits in format 3');
     expect(refused?.message).toContain('reads formats up to 2');
