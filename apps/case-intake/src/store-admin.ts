@@ -14,7 +14,11 @@ import { parseArgs } from 'node:util';
 import type { Db } from 'mongodb';
 import { ConfigError } from '@enforcement/config';
 import { connectMongo, type MongoHandle } from '@enforcement/mongo-kit';
-import { MongoEventStore, NEW_STORE_BUCKETS } from './adapters/mongo/event-store.js';
+import {
+  MongoEventStore,
+  NEW_STORE_BUCKETS,
+  recordedBuckets,
+} from './adapters/mongo/event-store.js';
 import {
   BackupError,
   backupEventStore,
@@ -80,8 +84,7 @@ async function main(): Promise<void> {
     if (command === 'release' && !caseId) throw new Usage('release needs --case ID');
     return withDb(uri, dbName, async (db) => {
       // Read-only until the work itself: a mistyped database stays empty.
-      const probe = new MongoEventStore(db, { buckets, positionBlock: 1 });
-      const recorded = await probe.recordedBuckets();
+      const recorded = await recordedBuckets(db);
       if (recorded === undefined)
         return fail(65, `${dbName} is not an event store (no layout recorded): check --db`);
       if (given !== undefined && recorded !== buckets)

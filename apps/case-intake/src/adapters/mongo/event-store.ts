@@ -222,10 +222,15 @@ async function inferredBuckets(db: Db): Promise<number | undefined> {
  * what intake uses when EVENT_STORE_BUCKETS is unset.
  */
 export async function storeBuckets(db: Db): Promise<number> {
-  const recorded = await db
+  return (await recordedBuckets(db)) ?? (await inferredBuckets(db)) ?? NEW_STORE_BUCKETS;
+}
+
+/** The bucket count a store records (EventStore.init), if any: none, it is no event store yet. */
+export async function recordedBuckets(db: Db): Promise<number | undefined> {
+  const layout = await db
     .collection<{ _id: string; buckets?: number }>('store_meta')
     .findOne({ _id: 'layout' });
-  return recorded?.buckets ?? (await inferredBuckets(db)) ?? NEW_STORE_BUCKETS;
+  return layout?.buckets;
 }
 
 /** A case's stream from its commit documents, in any order. */
@@ -715,11 +720,6 @@ export class MongoEventStore implements EventStore {
     }
     await this.meta.updateOne({ _id: 'layout' }, { $set: { commitFormat: 1 } });
     return rewritten;
-  }
-
-  /** The bucket count the store records (EventStore.init), if any. */
-  async recordedBuckets(): Promise<number | undefined> {
-    return (await this.meta.findOne({ _id: 'layout' }))?.buckets;
   }
 
   /** Cases with a parked commit (few: each one is an alert). */
