@@ -1,3 +1,4 @@
+import { Binary } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Metadata } from '@grpc/grpc-js';
 import { events, type intake } from '@enforcement/contracts';
@@ -115,5 +116,29 @@ describe('downgrading the commit format for a rollback', () => {
     expect(await format()).toBe(2);
     const last = (await commits()).at(-1);
     expect(last?.body).toBeDefined();
+  });
+
+  it('leaves a commit whose bytes do not decode as it is, names it, and keeps format 2 recorded', async () => {
+    await svc?.stop();
+    svc = undefined;
+    // Version 4, stored as bytes by the test above, overwritten by a database writer.
+    const garbled = `${caseId}:4`;
+    await withMongo(async (c) => {
+      for (const { name } of await c.db(db).listCollections().toArray())
+        if (name.startsWith('commits'))
+          await c
+            .db(db)
+            .collection<StoredCommit>(name)
+            .updateOne({ _id: garbled }, { $set: { body: new Binary(Buffer.from('garbage')) } });
+    });
+    const r = await storeAdmin(['downgrade-commits', '--db', db], {});
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain(`the stored bytes of 1 do not decode (${garbled})`);
+    expect(r.stderr).toContain('stays at commit format 2');
+    // An earlier version would fail on it: format 1 is not claimed, and the commit is as it was.
+    expect(await format()).toBe(2);
+    const after = await commits();
+    expect(after.find((c) => c._id === garbled)?.body).toBeDefined();
+    expect(after.filter((c) => c._id !== garbled).every((c) => Array.isArray(c.events))).toBe(true);
   });
 });

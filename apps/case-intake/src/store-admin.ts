@@ -34,7 +34,7 @@ const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore
   --case <id>       the case whose parked commits the relay publishes again
 downgrade-commits rewrites commits stored as bytes (format 2) as JSON, for a
   rollback to a version before format 2; stop every case-intake first
-exit status: 0 done; 64 usage; 65 the backup fails its manifest, the database is not empty, or (release, downgrade-commits) not an event store; 69 no database; 78 --buckets is not the store's`;
+exit status: 0 done; 64 usage; 65 the backup fails its manifest, the database is not empty, (release, downgrade-commits) not an event store, or (downgrade-commits) a commit's bytes do not decode; 69 no database; 78 --buckets is not the store's`;
 
 class Usage extends Error {}
 
@@ -93,11 +93,18 @@ async function main(): Promise<void> {
         ]);
       const store = new MongoEventStore(db, { buckets: recorded, positionBlock: 1 });
       if (command === 'downgrade-commits') {
-        const n = await store.downgradeCommits((k) =>
+        const { rewritten, unreadable } = await store.downgradeCommits((k) =>
           process.stderr.write(`store-admin: ${k} commits rewritten\n`),
         );
+        if (unreadable.length > 0)
+          return fail(
+            65,
+            `rewrote ${rewritten} commits as JSON, but the stored bytes of ${unreadable.length} do not decode ` +
+              `(${unreadable.slice(0, 20).join(', ')}${unreadable.length > 20 ? ', ...' : ''}): they are left as they are and ` +
+              `${dbName} stays at commit format 2. AuditStore reports their cases; restore them from a backup, then run this again`,
+          );
         process.stdout.write(
-          `rewrote ${n} commits of ${dbName} as JSON (commit format 1): a case-intake before format 2 reads them; this version writes format 2 again when it starts\n`,
+          `rewrote ${rewritten} commits of ${dbName} as JSON (commit format 1): a case-intake before format 2 reads them; this version writes format 2 again when it starts\n`,
         );
         return;
       }

@@ -29,7 +29,7 @@ export async function* auditStore(
     seen.add(stream.caseId);
     summary.casesChecked++;
     summary.eventsChecked += stream.events.length;
-    const check = verifyChain(stream.events, deps.chainKeys, checkpoints.get(stream.caseId));
+    const check = verifyChain(stream, deps.chainKeys, checkpoints.get(stream.caseId));
     if (check.valid) continue;
     summary.brokenCases++;
     yield {

@@ -50,6 +50,19 @@ export interface Checkpoint {
   readonly headHash: string;
 }
 
+/**
+ * A stored commit whose events cannot be read back: its bytes do not decode,
+ * or they hold other versions than the commit claims. Nobody wrote that
+ * through intake, so it is a broken history, found where it starts.
+ */
+export interface UnreadableCommit {
+  readonly caseId: string;
+  /** The commit's first version and position, as its record says. */
+  readonly version: number;
+  readonly position: number;
+  readonly problem: string;
+}
+
 export interface ChainCheck {
   readonly valid: boolean;
   readonly firstBadVersion: number;
@@ -64,10 +77,14 @@ export interface ChainCheck {
  * Recomputes the chain of a stream in version order, checks the archive
  * seal, and compares the head with the case's checkpoint: a history shorter
  * than its checkpoint was cut, one that differs at the checkpointed version
- * was rewritten.
+ * was rewritten. A stored commit that cannot be read breaks the history
+ * where it starts, after whatever the events before it show.
  */
 export function verifyChain(
-  stream: readonly events.CaseEvent[],
+  {
+    events: stream,
+    unreadable,
+  }: { readonly events: readonly events.CaseEvent[]; readonly unreadable?: UnreadableCommit },
   keys: ChainKeys,
   checkpoint?: Checkpoint,
 ): ChainCheck {
@@ -105,6 +122,16 @@ export function verifyChain(
       return bad(`version ${e.version} differs from the checkpoint published for it`);
     prev = e.hash;
   }
+  if (unreadable)
+    return {
+      valid: false,
+      firstBadVersion: unreadable.version,
+      firstBadPosition: unreadable.position,
+      problem: unreadable.problem,
+      headHash: prev,
+      archiveSealValid: false,
+      checkpointVersion,
+    };
   if (checkpoint && stream.length < checkpoint.version)
     return {
       valid: false,

@@ -84,7 +84,7 @@ async function loadFresh(deps: IntakeDeps, caseId: string): Promise<CaseHead> {
   const stream = await deps.store.load(caseId, checkpoint?.version);
   // Never append onto a history that does not verify: the new event would
   // chain onto whatever the database now says.
-  const check = verifyChain(stream.events, deps.chainKeys, checkpoint);
+  const check = verifyChain(stream, deps.chainKeys, checkpoint);
   if (!check.valid) {
     brokenHistories().add(1);
     fail(

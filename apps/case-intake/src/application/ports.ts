@@ -1,5 +1,7 @@
 import type { events } from '@enforcement/contracts';
-import type { Checkpoint } from './chain.js';
+import type { Checkpoint, UnreadableCommit } from './chain.js';
+
+export type { UnreadableCommit } from './chain.js';
 
 export type CaseEvent = events.CaseEvent;
 
@@ -14,11 +16,23 @@ export interface Commit {
   readonly events: readonly CaseEvent[];
 }
 
+/** A stored commit that cannot be read back, met by a read that cannot go on past it (ReadAll). */
+export class UnreadableCommitError extends Error {
+  constructor(readonly commit: UnreadableCommit) {
+    super(`case ${commit.caseId}: ${commit.problem}`);
+    this.name = 'UnreadableCommitError';
+  }
+}
+
 export interface LoadedStream {
   readonly caseId: string;
+  /** The version of the last stored commit. */
   readonly version: number;
+  /** The events, in version order, up to the first commit that cannot be read. */
   readonly events: readonly CaseEvent[];
   readonly commits: readonly Commit[];
+  /** The first commit that cannot be read, if any: `events` and `commits` stop before it. */
+  readonly unreadable?: UnreadableCommit;
 }
 
 export class VersionConflict extends Error {

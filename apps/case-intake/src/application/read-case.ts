@@ -6,7 +6,15 @@ import type { CaseState } from '../domain/state.js';
 import { authorizeRead, authorizeReadAll } from './authorize.js';
 import { verifyChain, type Checkpoint } from './chain.js';
 import type { ChainKeys } from './chain-keys.js';
-import type { AccessLog, CaseEvent, Checkpoints, EventStore, LoadedStream } from './ports.js';
+import {
+  UnreadableCommitError,
+  type AccessLog,
+  type CaseEvent,
+  type Checkpoints,
+  type EventStore,
+  type LoadedStream,
+  type UnreadableCommit,
+} from './ports.js';
 import { carriesIdentifiers, forCaller, seesIdentifiers } from './privacy.js';
 import { stateOf } from './to-domain.js';
 
@@ -65,10 +73,22 @@ async function readableStream(
   const checkpoint = deps.checkpoints.get(caseId);
   const stream = { ...(await deps.store.load(caseId, checkpoint?.version)), checkpoint };
   const first = stream.events[0];
-  if (!first) return fail('CASE.NOT_FOUND', `no case ${caseId}`, 'case_id');
+  if (!first) {
+    if (!stream.unreadable) return fail('CASE.NOT_FOUND', `no case ${caseId}`, 'case_id');
+    // Whose case it is cannot be read: only who may read every case learns why.
+    authorizeReadAll(p);
+    return unreadable(stream.unreadable);
+  }
   authorizeRead(p, first.agencyId);
   return stream;
 }
+
+/** Refuses a read that meets a stored commit it cannot read, naming where. */
+const unreadable = (c: UnreadableCommit): never =>
+  fail(
+    'CASE.HISTORY_BROKEN',
+    `the history of case ${c.caseId} cannot be read at version ${c.version} (position ${c.position}): ${c.problem}`,
+  );
 
 export function caseView(stream: LoadedStream): intake.CaseView {
   const s = stateOf(stream.events);
@@ -120,7 +140,7 @@ export function caseView(stream: LoadedStream): intake.CaseView {
 }
 
 function integrity(deps: ReadDeps, stream: CheckedStream): intake.VerifyCaseResponse {
-  const check = verifyChain(stream.events, deps.chainKeys, stream.checkpoint);
+  const check = verifyChain(stream, deps.chainKeys, stream.checkpoint);
   return { ...check, eventCount: stream.events.length };
 }
 
@@ -168,14 +188,16 @@ export async function verifyCase(
   const stream = { ...(await deps.store.load(caseId, checkpoint?.version)), checkpoint };
   const first = stream.events[0];
   if (first) authorizeRead(p, first.agencyId);
-  else if (checkpoint) authorizeReadAll(p);
+  else if (checkpoint || stream.unreadable) authorizeReadAll(p);
   else return fail('CASE.NOT_FOUND', `no case ${caseId}`, 'case_id');
   return integrity(deps, stream);
 }
 
 async function* fromCommits(deps: ReadDeps, afterPosition: number): AsyncGenerator<CaseEvent> {
-  for await (const stream of deps.store.cases())
+  for await (const stream of deps.store.cases()) {
     for (const e of stream.events) if (e.position > afterPosition) yield e;
+    if (stream.unreadable) throw new UnreadableCommitError(stream.unreadable);
+  }
 }
 
 export async function* readAll(
@@ -194,15 +216,22 @@ export async function* readAll(
   // with one write per chunk rather than one per case.
   let left = req.maxCount > 0 ? req.maxCount : Infinity;
   let chunk: CaseEvent[] = [];
-  for await (const e of source) {
-    if (until !== undefined && (e.recordedAt?.getTime() ?? 0) > until) continue;
-    chunk.push(e);
-    if (chunk.length >= left) break;
-    if (chunk.length >= READ_ALL_CHUNK) {
-      yield* await served(deps, p, 'ReadAll', chunk);
-      left -= chunk.length;
-      chunk = [];
+  try {
+    for await (const e of source) {
+      if (until !== undefined && (e.recordedAt?.getTime() ?? 0) > until) continue;
+      chunk.push(e);
+      if (chunk.length >= left) break;
+      if (chunk.length >= READ_ALL_CHUNK) {
+        yield* await served(deps, p, 'ReadAll', chunk);
+        left -= chunk.length;
+        chunk = [];
+      }
     }
+  } catch (e) {
+    if (!(e instanceof UnreadableCommitError)) throw e;
+    // What was read before it is served; the reader learns where to look.
+    yield* await served(deps, p, 'ReadAll', chunk);
+    unreadable(e.commit);
   }
   yield* await served(deps, p, 'ReadAll', chunk);
 }

@@ -37,6 +37,9 @@ export async function storedCommits(store: MongoEventStore, caseId: string) {
         await col.updateOne({ _id: d._id }, { $set: { body: encoded(mine) } });
       }
     },
+    /** Puts bytes of the attacker's choosing in place of a commit's events. */
+    overwrite: (fromVersion: number, bytes: Uint8Array) =>
+      col.updateOne({ _id: `${caseId}:${fromVersion}` }, { $set: { body: new Binary(bytes) } }),
     remove: (fromVersion: number) => col.deleteOne({ _id: `${caseId}:${fromVersion}` }),
     removeAll: () => col.deleteMany({ caseId }),
     async append(e: events.CaseEvent) {

@@ -7,16 +7,17 @@ import { type intake } from '@enforcement/contracts';
 import { eventually, repoRoot, stack, uniqueName } from '@enforcement/testing';
 import { fullLoop, nextMeta } from '../test-support/commands.js';
 import { startIntake, tokenFor, unary, type TestIntake } from '../test-support/harness.js';
+import { outboxDocOf } from '../adapters/mongo/event-store.js';
 import { rechain, storedCommits } from './attacker.test-support.js';
 
 const runCli = async (args: string[]) => {
   const cli = join(repoRoot(), 'apps/cli/dist/main.js');
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args]);
-    return { code: 0, stdout };
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args]);
+    return { code: 0, stdout, stderr };
   } catch (e) {
-    const x = e as { code: number; stdout: string };
-    return { code: x.code, stdout: x.stdout };
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
   }
 };
 
@@ -68,6 +69,21 @@ describe('tamper evidence against a database writer', () => {
     modelVersion: 'v1',
     indicators: [{ indicator: 'timeliness', points: 30, maxPoints: 30, reasons: [], eventIds: [] }],
   });
+
+  /** The whole-store audit's findings, by the kind of case (its id's prefix), and its summary. */
+  const audit = async () => {
+    const items: intake.AuditStoreResponse[] = [];
+    for await (const item of svc.client.auditStore(
+      {},
+      supervisor,
+    ) as AsyncIterable<intake.AuditStoreResponse>)
+      items.push(item);
+    const findings = items.flatMap((i) => (i.item?.$case === 'finding' ? [i.item.value] : []));
+    const summary = items.at(-1)?.item;
+    expect(summary?.$case).toBe('summary');
+    const byCase = new Map(findings.map((f) => [f.caseId.split('-')[0], f]));
+    return { findings, summary, byCase };
+  };
 
   /** The evaluation, which a concluded case takes: refused only because its history is broken. */
   const appendRefused = async (caseId: string) => {
@@ -248,16 +264,7 @@ describe('tamper evidence against a database writer', () => {
   it('the whole-store audit lists every broken history with its first bad position, and leaves intact ones alone', async () => {
     const intact = uniqueName('intact');
     await walk(intact);
-    const items: intake.AuditStoreResponse[] = [];
-    for await (const item of svc.client.auditStore(
-      {},
-      supervisor,
-    ) as AsyncIterable<intake.AuditStoreResponse>)
-      items.push(item);
-    const findings = items.flatMap((i) => (i.item?.$case === 'finding' ? [i.item.value] : []));
-    const summary = items.at(-1)?.item;
-    expect(summary?.$case).toBe('summary');
-    const byCase = new Map(findings.map((f) => [f.caseId.split('-')[0], f]));
+    const { findings, summary, byCase } = await audit();
     expect(findings.map((f) => f.caseId)).not.toContain(intact);
     expect(byCase.get('edit')).toMatchObject({ firstBadVersion: 7 });
     expect(byCase.get('cut')).toMatchObject({ firstBadVersion: 8 });
@@ -302,5 +309,159 @@ describe('tamper evidence against a database writer', () => {
       for await (const _ of svc.client.auditStore({}, agency)) void _;
     })().catch((e: ServiceError) => e);
     expect((denied as ServiceError).code).toBe(status.PERMISSION_DENIED);
+  });
+
+  it('stored bytes that do not decode, or hold too few events: a broken history where they start, never an internal error', async () => {
+    const read = async (caseId: string) => {
+      await walk(caseId);
+      return storedCommits(svc.service.store, caseId);
+    };
+    // Garbage in place of version 5's events (text is no CaseEventList: wire type 6).
+    const garbageId = uniqueName('garbage');
+    const garbage = await read(garbageId);
+    await garbage.overwrite(5, Buffer.from('not a protobuf at all', 'utf8'));
+    // Version 8's bytes cut short, inside its event.
+    const truncId = uniqueName('trunc');
+    const trunc = await read(truncId);
+    const bytes8 = trunc.docs[7]?.body?.buffer;
+    if (!bytes8) throw new Error('version 8 holds no bytes');
+    await trunc.overwrite(8, bytes8.subarray(0, bytes8.length - 12));
+    // Version 1's events replaced by an empty list, which decodes: nothing says whose case it is.
+    const emptiedId = uniqueName('emptied');
+    const emptied = await read(emptiedId);
+    await emptied.overwrite(1, new Uint8Array(0));
+
+    const position = (s: typeof garbage, v: number) =>
+      s.docs.find((d) => d.fromVersion === v)?.position;
+    const g = await verify(garbageId);
+    expect(g).toMatchObject({
+      valid: false,
+      firstBadVersion: 5,
+      firstBadPosition: position(garbage, 5),
+      eventCount: 4,
+    });
+    expect(g.problem).toMatch(/^the stored events of version 5 do not decode: /);
+    const t = await verify(truncId);
+    expect(t).toMatchObject({
+      valid: false,
+      firstBadVersion: 8,
+      firstBadPosition: position(trunc, 8),
+    });
+    expect(t.problem).toMatch(/^the stored events of version 8 do not decode: /);
+    expect(await verify(emptiedId)).toMatchObject({
+      valid: false,
+      firstBadVersion: 1,
+      firstBadPosition: position(emptied, 1),
+      problem: 'the commit of versions 1-1 holds 0 events, not 1',
+    });
+
+    // GetCase shows what can be read, and says where it stops.
+    const got = await unary<intake.GetCaseResponse>((cb) =>
+      svc.client.getCase({ caseId: garbageId }, supervisor, cb),
+    );
+    expect(got.history.map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    expect(got.integrity).toMatchObject({ valid: false, firstBadVersion: 5 });
+    // A case whose first commit cannot be read: refused as broken, and only to who may read every case.
+    const unreadableCase = await unary((cb) =>
+      svc.client.getCase({ caseId: emptiedId }, supervisor, cb),
+    ).catch((e: ServiceError) => e);
+    expect((unreadableCase as ServiceError).code).toBe(status.FAILED_PRECONDITION);
+    expect((unreadableCase as ServiceError).details).toContain(
+      `the history of case ${emptiedId} cannot be read at version 1`,
+    );
+    const notTheirs = await unary((cb) =>
+      svc.client.verifyCase({ caseId: emptiedId }, agency, cb),
+    ).catch((e: ServiceError) => e);
+    expect((notTheirs as ServiceError).code).toBe(status.PERMISSION_DENIED);
+
+    expect((await appendRefused(garbageId)).details).toContain('fails verification at version 5');
+    expect((await appendRefused(truncId)).details).toContain('fails verification at version 8');
+    expect((await appendRefused(emptiedId)).details).toContain('fails verification at version 1');
+
+    // ReadAll serves the events before the first unreadable commit, then stops and names it.
+    const garbageAt = position(garbage, 5) ?? 0;
+    for (const fromCommits of [false, true]) {
+      const got: number[] = [];
+      const err = await (async () => {
+        for await (const r of svc.client.readAll(
+          { afterPosition: 0, maxCount: 0, recordedUntil: undefined, fromCommits },
+          supervisor,
+        ) as AsyncIterable<intake.ReadAllResponse>)
+          got.push(r.event?.position ?? 0);
+      })().catch((e: ServiceError) => e);
+      expect((err as ServiceError | undefined)?.code).toBe(status.FAILED_PRECONDITION);
+      expect((err as ServiceError).details).toMatch(
+        /cannot be read at version (1|5|8) \(position \d+\)/,
+      );
+      if (!fromCommits) {
+        // By position, the garbage comes first: every event before it, none after.
+        expect((err as ServiceError).details).toContain(
+          `case ${garbageId} cannot be read at version 5`,
+        );
+        expect(got.length).toBeGreaterThan(0);
+        expect(Math.max(...got)).toBeLessThan(garbageAt);
+      }
+    }
+
+    // The audit reports each as a finding like any other and goes on past them.
+    const { byCase, summary } = await audit();
+    expect(byCase.get('garbage')).toMatchObject({
+      caseId: garbageId,
+      firstBadVersion: 5,
+      firstBadPosition: position(garbage, 5),
+    });
+    expect(byCase.get('trunc')).toMatchObject({ firstBadVersion: 8 });
+    expect(byCase.get('emptied')).toMatchObject({
+      firstBadVersion: 1,
+      problem: 'the commit of versions 1-1 holds 0 events, not 1',
+    });
+    for (const kind of ['edit', 'cut', 'forge', 'gone'])
+      expect(byCase.get(kind)?.problem).toBeTruthy();
+    // Three more broken cases than the audit above found, and every case checked.
+    if (summary?.$case === 'summary')
+      expect(summary.value).toMatchObject({ brokenCases: 7, missingCases: 1, casesChecked: 9 });
+    // Reconcile cannot compare a store it cannot read to its end: it says where, and what to run.
+    const rec = await runCli([
+      'reconcile',
+      '--intake',
+      svc.service.address,
+      '--brokers',
+      stack().kafkaBrokers.join(','),
+      '--topic',
+      svc.topics.caseEvents,
+    ]);
+    expect(rec.code).toBe(1);
+    expect(rec.stderr).toMatch(/cannot be read at version (1|5|8) \(position \d+\)/);
+    expect(rec.stderr).toContain('enforce audit');
+
+    // The relay meets the garbage when it publishes the commit again (as after a release, or a
+    // crash before publishing): it parks that commit, with the reason, and publishes the rest.
+    await svc.service.store.outbox.insertOne(
+      outboxDocOf(
+        garbage.docs.filter((d) => d.fromVersion >= 5),
+        new Date(0),
+      ),
+    );
+    const fresh = await startIntake({
+      db: svc.db,
+      topics: svc.topics,
+      env: { INGRESS_ENABLED: 'false' },
+    });
+    try {
+      const parked = await eventually(
+        async () => {
+          const docs = await fresh.service.store.parked.find({ caseId: garbageId }).toArray();
+          return docs.length === 4 ? docs.sort((a, b) => a.fromVersion - b.fromVersion) : undefined;
+        },
+        { timeoutMs: 20_000, what: `the parked commits of ${garbageId}` },
+      );
+      expect(parked[0]?.reason).toMatch(/^the stored events of version 5 do not decode: /);
+      expect(parked.slice(1).map((d) => d.reason)).toEqual(
+        Array(3).fill('an earlier event of the case is parked'),
+      );
+      expect(await fresh.service.store.outbox.countDocuments({})).toBe(0);
+    } finally {
+      await fresh.stop();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
 import { events, type intake } from '@enforcement/contracts';
 import { EXIT, UsageError, type Command } from '../cli.js';
@@ -53,6 +54,14 @@ export const reconcile: Command = {
         md,
       ) as AsyncIterable<intake.ReadAllResponse>)
         if (r.event) store.set(`${r.event.caseId}\u0000${r.event.version}`, r.event.hash);
+    } catch (e) {
+      const se = e as Partial<ServiceError>;
+      // A stored commit that cannot be read: nothing after it can be compared.
+      if (se.code !== status.FAILED_PRECONDITION) throw e;
+      throw new Error(
+        `the event store cannot be read to its end, so it cannot be compared with the topic: ${se.details ?? ''}. ` +
+          '`enforce audit` lists every case whose history is broken',
+      );
     } finally {
       client.close();
     }

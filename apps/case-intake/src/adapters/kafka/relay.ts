@@ -356,8 +356,10 @@ export class KafkaRelay implements Publisher {
       const pending = await this.store.pending(olderThanMs);
       const queued = new Set(this.queue.map((q) => `${q.commit.caseId}:${q.commit.fromVersion}`));
       for (const p of pending) {
-        if (!queued.has(`${p.commit.caseId}:${p.commit.fromVersion}`))
-          this.queue.push({ commit: p.commit, trace: {} });
+        if (queued.has(`${p.commit.caseId}:${p.commit.fromVersion}`)) continue;
+        // Nothing of it can be published: the case's later commits park behind it.
+        if (p.unreadable) await this.park(p.commit, p.unreadable);
+        else this.queue.push({ commit: p.commit, trace: {} });
       }
       // Freed only now, with its released commits queued ahead of anything
       // new; a case parked again while this read ran stays held.

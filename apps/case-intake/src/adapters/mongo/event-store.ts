@@ -8,6 +8,8 @@ import {
   type Commit,
   type EventStore,
   type LoadedStream,
+  type UnreadableCommit,
+  UnreadableCommitError,
 } from '../../application/ports.js';
 import { PositionAllocator } from './positions.js';
 
@@ -113,6 +115,8 @@ const logEntriesOf = (d: LogDoc): LogEntry[] => {
 export interface PendingCommit {
   readonly outboxId: string;
   readonly commit: Commit;
+  /** Why the commit's stored events cannot be read (then `commit` holds none): the relay parks it. */
+  readonly unreadable?: string;
 }
 
 const entriesOf = (d: OutboxDoc): OutboxEntry[] =>
@@ -189,16 +193,44 @@ export const outboxDocOf = (docs: readonly CommitDoc[], createdAt: Date): Outbox
   createdAt,
 });
 
-function toCommit(doc: CommitDoc): Commit {
-  return {
+/** What a commit's record says about it, whatever its events hold. */
+const headerOf = (doc: CommitDoc): Omit<Commit, 'events'> => ({
+  caseId: doc.caseId,
+  commandId: doc.commandId,
+  fingerprint: doc.fingerprint ?? '',
+  fromVersion: doc.fromVersion,
+  toVersion: doc.toVersion,
+});
+
+/**
+ * A stored commit as intake wrote it, or why it cannot be: its bytes (or
+ * JSON events) do not decode, or they hold another number of events than
+ * its versions say. Either is a broken history, never an internal error.
+ */
+function readCommit(doc: CommitDoc): Commit | UnreadableCommit {
+  const unreadable = (problem: string): UnreadableCommit => ({
     caseId: doc.caseId,
-    commandId: doc.commandId,
-    fingerprint: doc.fingerprint ?? '',
-    fromVersion: doc.fromVersion,
-    toVersion: doc.toVersion,
-    events: eventsOf(doc),
-  };
+    version: doc.fromVersion,
+    position: doc.position,
+    problem,
+  });
+  let evs: CaseEvent[];
+  try {
+    evs = eventsOf(doc);
+  } catch (e) {
+    return unreadable(
+      `the stored events of version ${doc.fromVersion} do not decode: ${(e as Error).message}`,
+    );
+  }
+  const count = doc.toVersion - doc.fromVersion + 1;
+  if (evs.length !== count)
+    return unreadable(
+      `the commit of versions ${doc.fromVersion}-${doc.toVersion} holds ${evs.length} events, not ${count}`,
+    );
+  return { ...headerOf(doc), events: evs };
 }
+
+const isUnreadable = (c: Commit | UnreadableCommit): c is UnreadableCommit => 'problem' in c;
 
 /**
  * Commit buckets of a new store when EVENT_STORE_BUCKETS does not say: few,
@@ -235,9 +267,16 @@ export async function recordedBuckets(db: Db): Promise<number | undefined> {
 
 /** A case's stream from its commit documents, in any order. */
 function streamOf(caseId: string, docs: CommitDoc[]): LoadedStream {
-  const commits = docs.sort((a, b) => a.fromVersion - b.fromVersion).map(toCommit);
-  const evs = commits.flatMap((c) => c.events);
-  return { caseId, version: commits.at(-1)?.toVersion ?? 0, events: evs, commits };
+  docs.sort((a, b) => a.fromVersion - b.fromVersion);
+  const version = docs.at(-1)?.toVersion ?? 0;
+  const commits: Commit[] = [];
+  for (const doc of docs) {
+    const c = readCommit(doc);
+    if (isUnreadable(c))
+      return { caseId, version, events: commits.flatMap((k) => k.events), commits, unreadable: c };
+    commits.push(c);
+  }
+  return { caseId, version, events: commits.flatMap((c) => c.events), commits };
 }
 
 /**
@@ -611,7 +650,16 @@ export class MongoEventStore implements EventStore {
       const doc = found.get(entry.commitId);
       if (!doc || doc.commandId !== entry.commandId) continue;
       const list = byCase.get(entry.caseId) ?? [];
-      list.push({ outboxId, commit: toCommit(doc) });
+      const commit = readCommit(doc);
+      list.push(
+        isUnreadable(commit)
+          ? {
+              outboxId,
+              commit: { ...headerOf(doc), events: [] },
+              unreadable: commit.problem,
+            }
+          : { outboxId, commit },
+      );
       byCase.set(entry.caseId, list);
       const keys = held.get(outboxId);
       if (keys) keys.push(commitKeyOf(doc));
@@ -696,10 +744,14 @@ export class MongoEventStore implements EventStore {
    * writes format 2 again, and records it when it next starts. Safe to run
    * again after a stop half-way: each commit is rewritten alone, and only
    * while it still holds its bytes (a cursor may meet a document again
-   * after its update; it is left as it is).
+   * after its update; it is left as it is). A commit whose bytes do not
+   * decode is left as it is and named; then format 1 is not recorded.
    */
-  async downgradeCommits(onProgress?: (rewritten: number) => void): Promise<number> {
+  async downgradeCommits(
+    onProgress?: (rewritten: number) => void,
+  ): Promise<{ rewritten: number; unreadable: string[] }> {
     let rewritten = 0;
+    const unreadable: string[] = [];
     for (const bucket of this.commits.all()) {
       const cursor = bucket.find(
         { body: { $exists: true } },
@@ -707,19 +759,25 @@ export class MongoEventStore implements EventStore {
       );
       for await (const d of cursor) {
         if (!d.body) continue;
+        let evs: CaseEvent[];
+        try {
+          evs = eventsOf(d);
+        } catch {
+          unreadable.push(d._id);
+          continue;
+        }
         const { modifiedCount } = await bucket.updateOne(
           { _id: d._id, body: { $exists: true } },
-          {
-            $set: { events: eventsOf(d).map((e) => events.CaseEvent.toJSON(e)) },
-            $unset: { body: '' },
-          },
+          { $set: { events: evs.map((e) => events.CaseEvent.toJSON(e)) }, $unset: { body: '' } },
         );
         rewritten += modifiedCount;
         if (modifiedCount > 0 && rewritten % 1_000 === 0) onProgress?.(rewritten);
       }
     }
-    await this.meta.updateOne({ _id: 'layout' }, { $set: { commitFormat: 1 } });
-    return rewritten;
+    // A commit left as bytes would fail the older version: format 2 stays recorded.
+    if (unreadable.length === 0)
+      await this.meta.updateOne({ _id: 'layout' }, { $set: { commitFormat: 1 } });
+    return { rewritten, unreadable };
   }
 
   /** Cases with a parked commit (few: each one is an alert). */
@@ -804,7 +862,9 @@ export class MongoEventStore implements EventStore {
       const all = [...ahead, ...found];
       const now = all.filter((e) => e._id <= to);
       ahead = all.filter((e) => e._id > to);
-      for (const e of await this.fetchLogged(now)) if (e.position > afterPosition) yield e;
+      const fetched = await this.fetchLogged(now);
+      for (const e of fetched.events) if (e.position > afterPosition) yield e;
+      if (fetched.unreadable) throw new UnreadableCommitError(fetched.unreadable);
       if (to >= head) return;
       from = to;
       // Keep about a page of commits per window.
@@ -813,9 +873,14 @@ export class MongoEventStore implements EventStore {
     }
   }
 
-  /** The events of the logged commits, in position order; entries naming no stored commit are skipped. */
-  private async fetchLogged(entries: readonly LogEntry[]): Promise<CaseEvent[]> {
-    if (entries.length === 0) return [];
+  /**
+   * The events of the logged commits, in position order, up to the first
+   * that cannot be read; entries naming no stored commit are skipped.
+   */
+  private async fetchLogged(
+    entries: readonly LogEntry[],
+  ): Promise<{ events: CaseEvent[]; unreadable?: UnreadableCommit }> {
+    if (entries.length === 0) return { events: [] };
     const found = new Map<string, CommitDoc>();
     const work = [...this.commits.group(entries, (e) => e.caseId)];
     const worker = async () => {
@@ -829,13 +894,16 @@ export class MongoEventStore implements EventStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(READ_ALL_FETCHES, work.length) }, worker));
-    return [...entries]
-      .sort((a, b) => a._id - b._id)
-      .flatMap((e) => {
-        const doc = found.get(e.commitId);
-        // A commit that lost its race, or never landed, left only its entry.
-        if (!doc || doc.commandId !== e.commandId || doc.position !== e._id) return [];
-        return toCommit(doc).events;
-      });
+    const evs: CaseEvent[] = [];
+    for (const e of [...entries].sort((a, b) => a._id - b._id)) {
+      const doc = found.get(e.commitId);
+      // A commit that lost its race, or never landed, left only its entry.
+      if (!doc || doc.commandId !== e.commandId || doc.position !== e._id) continue;
+      const commit = readCommit(doc);
+      // Skipping it would hand a reader a history with a hole in it.
+      if (isUnreadable(commit)) return { events: evs, unreadable: commit };
+      evs.push(...commit.events);
+    }
+    return { events: evs };
   }
 }
