@@ -189,9 +189,10 @@ export async function loadQueryFixture(
     batch.push(doc);
     flat.push({ ...doc });
     caseIds.push(view.caseId);
-    // As partition 0's consumer would have written them: one page per listing and slot.
+    // As the case's partition's consumer would have written them: each
+    // partition keeps its share of every listing, on its own pages.
     for (const d of rollupDeltas(null, contrib)) {
-      const id = pageIdOf(d.listKey, 'p0', d.groupBy, d.key);
+      const id = pageIdOf(d.listKey, `p${partitionOf(view.caseId)}`, d.groupBy, d.key);
       const page = pages.get(id) ?? {
         _id: id,
         listKey: pageKeyOf(d.listKey),

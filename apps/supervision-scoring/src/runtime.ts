@@ -7,7 +7,14 @@ import { events } from '@enforcement/contracts';
 import type { KafkaScoreHub } from './adapters/kafka/score-hub.js';
 import { KafkaDeadLetters, ProjectionConsumer } from './adapters/kafka/projection-consumer.js';
 import { CaseConflict, ReadModels, type DueCase } from './adapters/mongo/read-models.js';
-import type { CaseRecord, Clock, History, IntakeCommands, ScoreSink } from './application/ports.js';
+import type {
+  CaseRecord,
+  Clock,
+  History,
+  IntakeCommands,
+  RollupPage,
+  ScoreSink,
+} from './application/ports.js';
 import { feedOf, Projector } from './application/projector.js';
 import type { RollupRow, ScoreReader } from './application/queries.js';
 import { runRules, type SentAction } from './application/rule-runner.js';
@@ -513,38 +520,8 @@ export class ScoringRuntime {
         const doc = await m.getCase(caseId);
         return doc ? { view: doc.view, score: doc.score } : null;
       },
-      rollups: async (listKey) => {
-        const groupBy = listKey.split('|')[0] as GroupBy;
-        const pages = await m.listingPages(listKey, groupBy, gen.consumer.partitions);
-        const sums = new Map<
-          string,
-          { -readonly [K in keyof RollupRow]: RollupRow[K] } & {
-            indicators: Record<string, number>;
-          }
-        >();
-        for (const page of pages)
-          for (const r of page.rows) {
-            const row = sums.get(r.id) ?? {
-              key: r.key,
-              agencyId: r.agencyId,
-              district: r.district,
-              domain: r.domain,
-              scoreSum: 0,
-              cases: 0,
-              corrected: 0,
-              indicators: {},
-            };
-            for (const [k, v] of Object.entries(r.values)) {
-              if (k === 'scoreSum') row.scoreSum += v;
-              else if (k === 'cases') row.cases += v;
-              else if (k === 'corrected') row.corrected += v;
-              else if (k.startsWith('ind_'))
-                row.indicators[k.slice(4)] = (row.indicators[k.slice(4)] ?? 0) + v;
-            }
-            sums.set(r.id, row);
-          }
-        return [...sums.values()];
-      },
+      rollups: (listKey) =>
+        m.listing(listKey, listKey.split('|')[0] as GroupBy, gen.consumer.partitions, sumRows),
       orders: (agencyId) => m.orders.find(agencyId ? { agencyId } : {}).toArray(),
     };
   }
@@ -716,4 +693,34 @@ export class ScoringRuntime {
     this.admin = undefined;
     await admin?.then((a) => a.disconnect()).catch(() => undefined);
   }
+}
+
+/** A listing's rows summed across the pages that hold them (every writer keeps its share). */
+function sumRows(pages: readonly RollupPage[]): RollupRow[] {
+  const sums = new Map<
+    string,
+    { -readonly [K in keyof RollupRow]: RollupRow[K] } & { indicators: Record<string, number> }
+  >();
+  for (const page of pages)
+    for (const r of page.rows) {
+      const row = sums.get(r.id) ?? {
+        key: r.key,
+        agencyId: r.agencyId,
+        district: r.district,
+        domain: r.domain,
+        scoreSum: 0,
+        cases: 0,
+        corrected: 0,
+        indicators: {},
+      };
+      for (const [k, v] of Object.entries(r.values)) {
+        if (k === 'scoreSum') row.scoreSum += v;
+        else if (k === 'cases') row.cases += v;
+        else if (k === 'corrected') row.corrected += v;
+        else if (k.startsWith('ind_'))
+          row.indicators[k.slice(4)] = (row.indicators[k.slice(4)] ?? 0) + v;
+      }
+      sums.set(r.id, row);
+    }
+  return [...sums.values()];
 }

@@ -8,7 +8,7 @@ import type { CaseScoreResult } from '../domain/scoring-model.js';
 
 export interface ScoreReader {
   caseScore(caseId: string): Promise<{ view: CaseView; score: CaseScoreResult | null } | null>;
-  rollups(listKey: string): Promise<RollupRow[]>;
+  rollups(listKey: string): Promise<readonly RollupRow[]>;
   orders(
     agencyId: string | undefined,
   ): Promise<(OrderView & { caseId: string; agencyId: string })[]>;

@@ -192,6 +192,8 @@ const WRITER_CACHE_BYTES = 24 * 1024 * 1024;
 const READ_PAGES_BYTES = 16 * 1024 * 1024;
 /** How many cases' pages readers remember (about 100 bytes each). */
 const LOCATIONS_KEPT = 200_000;
+/** Rows of folded listings readers keep (see `listing`): a few hundred bytes each. */
+const LISTING_ROWS_KEPT = 50_000;
 
 /** A rollup page as stored: its rows as one JSON blob, for the same reason. */
 export interface StoredPage {
@@ -251,6 +253,9 @@ export class ReadModels {
   /** Rollup pages listings read, with the mark each was read at (see `listingPages`). */
   private readonly readPages = new Map<string, { page: RollupPage; bytes: number }>();
   private readPagesBytes = 0;
+  /** Listings as the caller folded them, with the marks of the pages they were folded from. */
+  private readonly listings = new Map<string, { marks: string; rows: readonly unknown[] }>();
+  private listingRows = 0;
   /** The whole index, read once from `init` (see `getCases`). */
   private learning: Promise<void> | undefined;
 
@@ -261,6 +266,7 @@ export class ReadModels {
     private readonly partitionOf: (caseId: string) => number,
     private readonly casesPerPage = CASES_PER_PAGE,
     private readonly placedMax = PLACED_IN_SUMMARY,
+    private readonly readPagesMax = READ_PAGES_BYTES,
   ) {
     this.casePages = db.collection<StoredCasePage>(`${prefix}case_pages`);
     this.caseIndex = db.collection<StoredIndexPage>(`${prefix}case_index`);
@@ -815,6 +821,48 @@ export class ReadModels {
    * the same mark is not read again.
    */
   async listingPages(listKey: string, groupBy: GroupBy, partitions: number): Promise<RollupPage[]> {
+    return (await this.listingSource(listKey, groupBy, partitions)).pages();
+  }
+
+  /**
+   * A listing as `fold` makes it of its pages (listingPages), kept with the
+   * marks of the pages it was made of: while none of them moves, the next
+   * call answers from it without folding again (a listing of officers folds
+   * tens of thousands of rows). Kept for the most recently read listings,
+   * within LISTING_ROWS_KEPT rows.
+   */
+  async listing<T>(
+    listKey: string,
+    groupBy: GroupBy,
+    partitions: number,
+    fold: (pages: RollupPage[]) => readonly T[],
+  ): Promise<readonly T[]> {
+    const source = await this.listingSource(listKey, groupBy, partitions);
+    const known = this.listings.get(listKey);
+    if (known) {
+      this.listings.delete(listKey);
+      this.listingRows -= known.rows.length;
+    }
+    const rows =
+      known?.marks === source.marks ? (known.rows as readonly T[]) : fold(source.pages());
+    if (rows.length <= LISTING_ROWS_KEPT) {
+      this.listings.set(listKey, { marks: source.marks, rows });
+      this.listingRows += rows.length;
+    }
+    for (const [key, kept] of this.listings) {
+      if (this.listingRows <= LISTING_ROWS_KEPT) break;
+      this.listings.delete(key);
+      this.listingRows -= kept.rows.length;
+    }
+    return rows;
+  }
+
+  /** A listing's pages (see listingPages), read, and the marks they were read at. */
+  private async listingSource(
+    listKey: string,
+    groupBy: GroupBy,
+    partitions: number,
+  ): Promise<{ marks: string; pages: () => RollupPage[] }> {
     const pageKey = pageKeyOf(listKey);
     const pages = this.rollups.for(pageKey);
     const [extra, marks] = await Promise.all([
@@ -826,7 +874,15 @@ export class ReadModels {
         )
         .toArray(),
     ]);
-    const stale = marks.filter((m) => this.readPages.get(m._id)?.page.hw !== m.hw);
+    // The pages already parsed at their mark, held here: reading the others
+    // may push them out of readPages before the listing is made.
+    const held = new Map<string, RollupPage>();
+    const stale = marks.filter((m) => {
+      const known = this.readPages.get(m._id)?.page;
+      if (known?.hw !== m.hw) return true;
+      held.set(m._id, known);
+      return false;
+    });
     const wanted = [...stale.map((m) => m._id), ...extra.map((x) => x._id)];
     const fetched = new Map<string, RollupPage>();
     if (wanted.length > 0)
@@ -836,24 +892,31 @@ export class ReadModels {
         fetched.set(s._id, page);
         this.rememberRead(page, json.length);
       }
+    const ids = [...marks.map((m) => m._id), ...extra.map((x) => x._id)];
+    const pageOf = (id: string) => fetched.get(id) ?? held.get(id);
     const prefix = `${listKey}|`;
-    return [...marks.map((m) => m._id), ...extra.map((x) => x._id)].flatMap((id) => {
-      const page = fetched.get(id) ?? this.readPages.get(id)?.page;
-      return page ? [{ ...page, rows: page.rows.filter((r) => r.id.startsWith(prefix)) }] : [];
-    });
+    return {
+      // Every rewrite moves a page's mark, so equal marks are equal pages.
+      marks: ids.map((id) => `${id}@${pageOf(id)?.hw ?? '-'}`).join(','),
+      pages: () =>
+        ids.flatMap((id) => {
+          const page = pageOf(id);
+          return page ? [{ ...page, rows: page.rows.filter((r) => r.id.startsWith(prefix)) }] : [];
+        }),
+    };
   }
 
-  /** Keeps a page a listing read, within READ_PAGES_BYTES of JSON, least recently read first out. */
+  /** Keeps a page a listing read, within `readPagesMax` bytes of JSON, least recently read first out. */
   private rememberRead(page: RollupPage, bytes: number): void {
     const known = this.readPages.get(page._id);
     if (known) {
       this.readPagesBytes -= known.bytes;
       this.readPages.delete(page._id);
     }
-    if (bytes > READ_PAGES_BYTES) return;
+    if (bytes > this.readPagesMax) return;
     this.readPages.set(page._id, { page, bytes });
     this.readPagesBytes += bytes;
-    while (this.readPagesBytes > READ_PAGES_BYTES) {
+    while (this.readPagesBytes > this.readPagesMax) {
       const oldest = this.readPages.entries().next();
       if (oldest.done) break;
       this.readPagesBytes -= oldest.value[1].bytes;

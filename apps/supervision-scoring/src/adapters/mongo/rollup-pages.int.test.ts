@@ -89,4 +89,84 @@ describe('rollup pages read by a listing', () => {
       [`${units}|u1`]: 8,
     });
   });
+
+  it('folds a listing again only when one of its pages moved', async () => {
+    const partitionOf = () => 0;
+    const writer = new ReadModels(db, 'f_', 4, partitionOf);
+    const reader = new ReadModels(db, 'f_', 4, partitionOf);
+    const [p0, p1] = partitionPagesOf(agencies, 'AGENCY', 2);
+    if (!p0 || !p1) throw new Error('no pages');
+    const page = (_id: string, hw: number, rows: RollupPageRow[]): RollupPage => ({
+      _id,
+      listKey: pageKeyOf(agencies),
+      hw,
+      rows,
+    });
+    let folds = 0;
+    const fold = (pages: RollupPage[]) => {
+      folds++;
+      return Object.entries(casesOf(pages)).sort(([a], [b]) => a.localeCompare(b));
+    };
+    const listing = (listKey: string, groupBy: 'AGENCY' | 'UNIT') =>
+      reader.listing(listKey, groupBy, 2, fold);
+    await writer.writeRollupPages([
+      { page: page(p0, 1, [row(agencies, 'ag1', 1), row(units, 'u1', 7)]), fromMark: -1 },
+      { page: page(p1, 1, [row(agencies, 'ag2', 2)]), fromMark: -1 },
+    ]);
+    const first = await listing(agencies, 'AGENCY');
+    expect(first).toEqual([
+      [`${agencies}|ag1`, 1],
+      [`${agencies}|ag2`, 2],
+    ]);
+    // Nothing moved: the same rows, not folded again.
+    expect(await listing(agencies, 'AGENCY')).toBe(first);
+    expect(folds).toBe(1);
+    // Another listing on the same pages is its own.
+    expect(await listing(units, 'UNIT')).toEqual([[`${units}|u1`, 7]]);
+    expect(folds).toBe(2);
+
+    // Either page rewritten, by another writer: the next listing has it.
+    await writer.writeRollupPages([{ page: page(p1, 2, [row(agencies, 'ag2', 5)]), fromMark: 1 }]);
+    expect(await listing(agencies, 'AGENCY')).toEqual([
+      [`${agencies}|ag1`, 1],
+      [`${agencies}|ag2`, 5],
+    ]);
+    await writer.writeRollupPages([
+      { page: page(p0, 2, [row(agencies, 'ag1', 3), row(units, 'u1', 7)]), fromMark: 1 },
+    ]);
+    expect(await listing(agencies, 'AGENCY')).toEqual([
+      [`${agencies}|ag1`, 3],
+      [`${agencies}|ag2`, 5],
+    ]);
+    expect(folds).toBe(4);
+  });
+
+  it("keeps every page of a listing when reading one of them pushes another out of the reader's cache", async () => {
+    const partitionOf = () => 0;
+    const [p0, p1] = partitionPagesOf(agencies, 'AGENCY', 2);
+    if (!p0 || !p1) throw new Error('no pages');
+    const page = (_id: string, hw: number, rows: RollupPageRow[]): RollupPage => ({
+      _id,
+      listKey: pageKeyOf(agencies),
+      hw,
+      rows,
+    });
+    const small = [row(agencies, 'ag1', 1)];
+    const grown = Array.from({ length: 20 }, (_, i) => row(agencies, `big${i}`, 1));
+    const bytes = (rows: RollupPageRow[]) => JSON.stringify(rows).length;
+    // Room for both pages as first read, not for the first beside the second once it grew.
+    const room = bytes(small) + bytes(grown) - 1;
+    const writer = new ReadModels(db, 'e_', 4, partitionOf);
+    const reader = new ReadModels(db, 'e_', 4, partitionOf, undefined, undefined, room);
+    await writer.writeRollupPages([
+      { page: page(p0, 1, small), fromMark: -1 },
+      { page: page(p1, 1, [row(agencies, 'ag2', 2)]), fromMark: -1 },
+    ]);
+    expect(Object.keys(casesOf(await reader.listingPages(agencies, 'AGENCY', 2)))).toHaveLength(2);
+    await writer.writeRollupPages([{ page: page(p1, 2, grown), fromMark: 1 }]);
+    // The first page did not move; reading the second pushes it out of the cache, not out of the listing.
+    const listed = casesOf(await reader.listingPages(agencies, 'AGENCY', 2));
+    expect(Object.keys(listed)).toHaveLength(21);
+    expect(listed[`${agencies}|ag1`]).toBe(1);
+  });
 });
