@@ -78,4 +78,40 @@ describe('publication to Kafka', () => {
       await restarted.stop();
     }
   });
+
+  it("two instances taking up a dead one's outbox at once: every commit published, in order per case, and the outbox emptied", async () => {
+    const crashed = await startIntake({ relay: 'off' });
+    const cases = Array.from({ length: 4 }, () => uniqueName('pair'));
+    for (const id of cases) await threeSteps(crashed.client, agency, id);
+    crashed.client.close();
+    await crashed.service.kill();
+
+    // Both sweep the same outbox documents when they start.
+    const [a, b] = await Promise.all([
+      startIntake({ db: crashed.db, topics: crashed.topics }),
+      startIntake({ db: crashed.db, topics: crashed.topics }),
+    ]);
+    try {
+      const seen = await consumeEvents(crashed.topics.caseEvents, (s) =>
+        cases.every((id) => new Set(byCase(s).get(id)).size >= 3),
+      );
+      // Published at least once; each version first seen after the one before it.
+      for (const id of cases) expect([...new Set(byCase(seen).get(id))]).toEqual([1, 2, 3]);
+      await Promise.all([a.service.relay.drain(), b.service.relay.drain()]);
+      expect(await a.service.store.outbox.countDocuments()).toBe(0);
+      expect(await a.service.store.parkedCases()).toEqual([]);
+      // Either instance goes on with the cases, on the head the other published.
+      for (const [svc, id] of [
+        [a, cases[0]],
+        [b, cases[1]],
+      ] as const) {
+        const r = await unary<intake.CommandResult>((cb) =>
+          svc.client.recordProgress(fullLoop(id ?? '').notice, agency, cb),
+        );
+        expect(r.version).toBe(4);
+      }
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
 });
