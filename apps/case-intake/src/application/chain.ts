@@ -78,13 +78,19 @@ export interface ChainCheck {
  * seal, and compares the head with the case's checkpoint: a history shorter
  * than its checkpoint was cut, one that differs at the checkpointed version
  * was rewritten. A stored commit that cannot be read breaks the history
- * where it starts, after whatever the events before it show.
+ * where it starts, after whatever the events before it show; so does an
+ * event of another case.
  */
 export function verifyChain(
   {
+    caseId,
     events: stream,
     unreadable,
-  }: { readonly events: readonly events.CaseEvent[]; readonly unreadable?: UnreadableCommit },
+  }: {
+    readonly caseId: string;
+    readonly events: readonly events.CaseEvent[];
+    readonly unreadable?: UnreadableCommit;
+  },
   keys: ChainKeys,
   checkpoint?: Checkpoint,
 ): ChainCheck {
@@ -102,6 +108,9 @@ export function verifyChain(
       checkpointVersion,
     });
     if (e.version !== i + 1) return bad(`expected version ${i + 1}, found ${e.version}`);
+    // A chain copied whole under another id verifies on its own: the id inside tells.
+    if (e.caseId !== caseId)
+      return bad(`version ${e.version} is an event of case ${e.caseId}, not of ${caseId}`);
     if (e.prevHash !== prev) return bad(`prev_hash does not match the hash of version ${i}`);
     if (!e.chainKeyId && !keys.acceptUnkeyed)
       return bad(`version ${e.version} has an unkeyed hash, which anyone could have computed`);

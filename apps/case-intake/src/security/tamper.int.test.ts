@@ -464,4 +464,32 @@ describe('tamper evidence against a database writer', () => {
       await fresh.stop();
     }
   });
+
+  it('a whole case copied under a new id (its chain verifies on its own): reported at version 1, and never appended to', async () => {
+    const sourceId = uniqueName('source');
+    await walk(sourceId);
+    const before = await audit();
+    const cloneId = uniqueName('clone');
+    const stored = await storedCommits(svc.service.store, sourceId);
+    await svc.service.store.commits
+      .for(cloneId)
+      .insertMany(
+        stored.docs.map((d) => ({ ...d, _id: `${cloneId}:${d.fromVersion}`, caseId: cloneId })),
+      );
+    expect(await verify(cloneId)).toMatchObject({
+      valid: false,
+      firstBadVersion: 1,
+      problem: `version 1 is an event of case ${sourceId}, not of ${cloneId}`,
+    });
+    expect(await verify(sourceId)).toMatchObject({ valid: true, eventCount: 8 });
+    expect((await appendRefused(cloneId)).details).toContain('fails verification at version 1');
+
+    const after = await audit();
+    expect(after.byCase.get('clone')).toMatchObject({ caseId: cloneId, firstBadVersion: 1 });
+    expect(after.findings.map((f) => f.caseId)).not.toContain(sourceId);
+    if (before.summary?.$case === 'summary' && after.summary?.$case === 'summary') {
+      expect(after.summary.value.brokenCases).toBe(before.summary.value.brokenCases + 1);
+      expect(after.summary.value.casesChecked).toBe(before.summary.value.casesChecked + 1);
+    }
+  });
 });
