@@ -52,8 +52,9 @@ export interface Checkpoint {
 
 /**
  * A stored commit whose events cannot be read back: its bytes do not decode,
- * or they hold other versions than the commit claims. Nobody wrote that
- * through intake, so it is a broken history, found where it starts.
+ * or they hold other versions, or another command's events, than the commit
+ * claims. Nobody wrote that through intake, so it is a broken history,
+ * found where it starts.
  */
 export interface UnreadableCommit {
   readonly caseId: string;

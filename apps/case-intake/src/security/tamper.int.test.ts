@@ -492,4 +492,27 @@ describe('tamper evidence against a database writer', () => {
       expect(after.summary.value.casesChecked).toBe(before.summary.value.casesChecked + 1);
     }
   });
+
+  it("a commit's record edited to name another command (which idempotency reads): reported at that commit, a retry refused", async () => {
+    const caseId = uniqueName('renamed');
+    await walk(caseId);
+    const stored = await storedCommits(svc.service.store, caseId);
+    const third = stored.docs.find((d) => d.fromVersion === 3);
+    if (!third) throw new Error('no version 3');
+    // As if version 3's command had never been seen: a retry of it would be applied again.
+    await svc.service.store.commits
+      .for(caseId)
+      .updateOne({ _id: third._id }, { $set: { commandId: 'someone-else' } });
+    expect(await verify(caseId)).toMatchObject({
+      valid: false,
+      firstBadVersion: 3,
+      firstBadPosition: third.position,
+      problem: `the commit of versions 3-3 is recorded for command someone-else, but version 3 is an event of command ${third.commandId}`,
+    });
+    const retry = await unary((cb) =>
+      svc.client.recordProgress(fullLoop(caseId).evidence, agency, cb),
+    ).catch((e: ServiceError) => e);
+    expect((retry as ServiceError).code).toBe(status.FAILED_PRECONDITION);
+    expect((retry as ServiceError).details).toContain('fails verification at version 3');
+  });
 });

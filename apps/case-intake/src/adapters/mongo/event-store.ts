@@ -204,8 +204,9 @@ const headerOf = (doc: CommitDoc): Omit<Commit, 'events'> => ({
 
 /**
  * A stored commit as intake wrote it, or why it cannot be: its bytes (or
- * JSON events) do not decode, or they hold another number of events than
- * its versions say. Either is a broken history, never an internal error.
+ * JSON events) do not decode, they hold another number of events than its
+ * versions say, or events of another command than its record names. Each
+ * is a broken history, never an internal error.
  */
 function readCommit(doc: CommitDoc): Commit | UnreadableCommit {
   const unreadable = (problem: string): UnreadableCommit => ({
@@ -226,6 +227,12 @@ function readCommit(doc: CommitDoc): Commit | UnreadableCommit {
   if (evs.length !== count)
     return unreadable(
       `the commit of versions ${doc.fromVersion}-${doc.toVersion} holds ${evs.length} events, not ${count}`,
+    );
+  // The command is on every event, under its hash; the record's copy is what idempotency reads.
+  const other = evs.find((e) => e.commandId !== doc.commandId);
+  if (other)
+    return unreadable(
+      `the commit of versions ${doc.fromVersion}-${doc.toVersion} is recorded for command ${doc.commandId}, but version ${other.version} is an event of command ${other.commandId}`,
     );
   return { ...headerOf(doc), events: evs };
 }
