@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { Binary } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Metadata } from '@grpc/grpc-js';
 import { events, type intake } from '@enforcement/contracts';
-import { uniqueName } from '@enforcement/testing';
+import { repoRoot, stack, uniqueName } from '@enforcement/testing';
+import { MongoEventStore } from './adapters/mongo/event-store.js';
+import { commitOf } from './adapters/mongo/commits.test-support.js';
 import { fullLoop } from './test-support/commands.js';
 import {
   startIntake,
@@ -140,5 +144,83 @@ describe('downgrading the commit format for a rollback', () => {
     const after = await commits();
     expect(after.find((c) => c._id === garbled)?.body).toBeDefined();
     expect(after.filter((c) => c._id !== garbled).every((c) => Array.isArray(c.events))).toBe(true);
+  });
+});
+
+/**
+ * An operator's downgrade killed half-way (a lost session, a node drained):
+ * what it rewrote stays rewritten, the store still claims format 2, and the
+ * next run rewrites the rest and only then claims format 1.
+ */
+describe('a downgrade stopped half-way', () => {
+  const db = uniqueName('halfway').replace(/-/g, '_');
+  const cases = Array.from({ length: 300 }, (_, i) => `halfway-${i}`);
+  const versions = 10;
+  afterAll(() => withMongo((c) => c.db(db).dropDatabase()));
+
+  const stored = () =>
+    withMongo(async (c) => {
+      let json = 0;
+      let bytes = 0;
+      for (const { name } of await c.db(db).listCollections().toArray())
+        if (name.startsWith('commits')) {
+          const col = c.db(db).collection(name);
+          json += await col.countDocuments({ events: { $exists: true } });
+          bytes += await col.countDocuments({ body: { $exists: true } });
+        }
+      const layout = await c
+        .db(db)
+        .collection<{ _id: string; commitFormat?: number }>('store_meta')
+        .findOne({ _id: 'layout' });
+      return { json, bytes, format: layout?.commitFormat };
+    });
+
+  it('keeps what it rewrote, claims format 1 only once a later run has rewritten the rest', async () => {
+    await withMongo(async (c) => {
+      const store = new MongoEventStore(c.db(db), { buckets: 8, positionBlock: 500 });
+      await store.init();
+      for (let v = 1; v <= versions; v++)
+        await Promise.all(cases.map((id) => store.append(commitOf(id, v, 1))));
+    });
+    const total = cases.length * versions;
+    expect(await stored()).toEqual({ json: 0, bytes: total, format: 2 });
+
+    // Killed once it reports 1,000 commits rewritten.
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot(), 'apps/case-intake/dist/store-admin.js'), 'downgrade-commits', '--db', db],
+      { env: { ...process.env, MONGODB_URI: stack().mongoUri }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let progress = '';
+    const exit = await new Promise<NodeJS.Signals | number | null>((resolve) => {
+      child.stderr.on('data', (b: Buffer) => {
+        progress += String(b);
+        if (progress.includes('1000 commits rewritten')) child.kill('SIGKILL');
+      });
+      child.on('exit', (code, signal) => resolve(signal ?? code));
+    });
+    expect(exit).toBe('SIGKILL');
+    const half = await stored();
+    expect(half.json).toBeGreaterThanOrEqual(1_000);
+    expect(half.bytes).toBeGreaterThan(0);
+    expect(half.json + half.bytes).toBe(total);
+    expect(half.format).toBe(2);
+
+    const again = await storeAdmin(['downgrade-commits', '--db', db], {});
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`rewrote ${half.bytes} commits`);
+    expect(await stored()).toEqual({ json: total, bytes: 0, format: 1 });
+
+    // Every case reads back whole, the same events as were appended.
+    await withMongo(async (c) => {
+      const store = new MongoEventStore(c.db(db), { buckets: 8, positionBlock: 500 });
+      for (const id of cases.slice(0, 50)) {
+        const { events: evs, unreadable } = await store.load(id, versions);
+        expect(unreadable).toBeUndefined();
+        expect(evs.map((e) => e.eventId)).toEqual(
+          Array.from({ length: versions }, (_, v) => commitOf(id, v + 1, 1).events[0]?.eventId),
+        );
+      }
+    });
   });
 });
