@@ -70,6 +70,19 @@ describe('tamper evidence against a database writer', () => {
     indicators: [{ indicator: 'timeliness', points: 30, maxPoints: 30, reasons: [], eventIds: [] }],
   });
 
+  /** `enforce reconcile` of this service's store and topic, as an operator runs it. */
+  const reconcile = (...flags: string[]) =>
+    runCli([
+      'reconcile',
+      ...flags,
+      '--intake',
+      svc.service.address,
+      '--brokers',
+      stack().kafkaBrokers.join(','),
+      '--topic',
+      svc.topics.caseEvents,
+    ]);
+
   /** The whole-store audit's findings, by the kind of case (its id's prefix), and its summary. */
   const audit = async () => {
     const items: intake.AuditStoreResponse[] = [];
@@ -284,16 +297,7 @@ describe('tamper evidence against a database writer', () => {
     expect(cli.stdout).toMatch(/4 broken \(1 gone from the store\)$/m);
 
     // The store beside the topic: what was cut or deleted is still on Kafka, the forgery never was.
-    const rec = await runCli([
-      'reconcile',
-      '--json',
-      '--intake',
-      svc.service.address,
-      '--brokers',
-      stack().kafkaBrokers.join(','),
-      '--topic',
-      svc.topics.caseEvents,
-    ]);
+    const rec = await reconcile('--json');
     expect(rec.code).toBe(3);
     const diff = (
       JSON.parse(rec.stdout) as {
@@ -421,15 +425,7 @@ describe('tamper evidence against a database writer', () => {
     if (summary?.$case === 'summary')
       expect(summary.value).toMatchObject({ brokenCases: 7, missingCases: 1, casesChecked: 9 });
     // Reconcile cannot compare a store it cannot read to its end: it says where, and what to run.
-    const rec = await runCli([
-      'reconcile',
-      '--intake',
-      svc.service.address,
-      '--brokers',
-      stack().kafkaBrokers.join(','),
-      '--topic',
-      svc.topics.caseEvents,
-    ]);
+    const rec = await reconcile();
     expect(rec.code).toBe(1);
     expect(rec.stderr).toMatch(/cannot be read at version (1|5|8) \(position \d+\)/);
     expect(rec.stderr).toContain('enforce audit');

@@ -45,19 +45,19 @@ describe('rollup pages read by a listing', () => {
   });
   const casesOf = (pages: RollupPage[]) =>
     Object.fromEntries(pages.flatMap((p) => p.rows.map((r) => [r.id, r.values.cases])));
+  /** Partitions 0 and 1's pages of the agencies' listing. */
+  const [p0 = '', p1 = ''] = partitionPagesOf(agencies, 'AGENCY', 2);
+  const page = (_id: string, hw: number, rows: RollupPageRow[]): RollupPage => ({
+    _id,
+    listKey: pageKeyOf(agencies),
+    hw,
+    rows,
+  });
 
   it('shows every rewrite, keeps other listings out, and reads an unmoved page once', async () => {
     const partitionOf = () => 0;
     const writer = new ReadModels(db, 'w_', 4, partitionOf);
     const reader = new ReadModels(counted.db(db.databaseName), 'w_', 4, partitionOf);
-    const [p0, p1] = partitionPagesOf(agencies, 'AGENCY', 2);
-    if (!p0 || !p1) throw new Error('no pages');
-    const page = (_id: string, hw: number, rows: RollupPageRow[]): RollupPage => ({
-      _id,
-      listKey: pageKeyOf(agencies),
-      hw,
-      rows,
-    });
     await writer.writeRollupPages([
       { page: page(p0, 5, [row(agencies, 'ag1', 1), row(units, 'u1', 7)]), fromMark: -1 },
       { page: page(p1, 3, [row(agencies, 'ag2', 2)]), fromMark: -1 },
@@ -94,14 +94,6 @@ describe('rollup pages read by a listing', () => {
     const partitionOf = () => 0;
     const writer = new ReadModels(db, 'f_', 4, partitionOf);
     const reader = new ReadModels(db, 'f_', 4, partitionOf);
-    const [p0, p1] = partitionPagesOf(agencies, 'AGENCY', 2);
-    if (!p0 || !p1) throw new Error('no pages');
-    const page = (_id: string, hw: number, rows: RollupPageRow[]): RollupPage => ({
-      _id,
-      listKey: pageKeyOf(agencies),
-      hw,
-      rows,
-    });
     let folds = 0;
     const fold = (pages: RollupPage[]) => {
       folds++;
@@ -143,14 +135,6 @@ describe('rollup pages read by a listing', () => {
 
   it("keeps every page of a listing when reading one of them pushes another out of the reader's cache", async () => {
     const partitionOf = () => 0;
-    const [p0, p1] = partitionPagesOf(agencies, 'AGENCY', 2);
-    if (!p0 || !p1) throw new Error('no pages');
-    const page = (_id: string, hw: number, rows: RollupPageRow[]): RollupPage => ({
-      _id,
-      listKey: pageKeyOf(agencies),
-      hw,
-      rows,
-    });
     const small = [row(agencies, 'ag1', 1)];
     const grown = Array.from({ length: 20 }, (_, i) => row(agencies, `big${i}`, 1));
     const bytes = (rows: RollupPageRow[]) => JSON.stringify(rows).length;
