@@ -61,7 +61,7 @@ describe('verifyChain, over chains of any length', () => {
       }),
     ));
 
-  it('fails at the first event edited, whatever else changed after it', () =>
+  it('fails at the event edited, at its version and position', () =>
     fc.assert(
       fc.property(
         fines.chain((f) => fc.tuple(fc.constant(f), fc.nat({ max: f.length - 1 }))),
