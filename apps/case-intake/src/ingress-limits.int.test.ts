@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { intake } from '@enforcement/contracts';
-import { namespaced } from '@enforcement/messaging';
+import { ensureTopics, namespaced } from '@enforcement/messaging';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
 import { startIntake, tokenFor, type TestIntake } from './test-support/harness.js';
@@ -40,20 +40,15 @@ describe('the Kafka ingress at its limits', () => {
   const topics = namespaced(uniqueName('ingress'));
 
   beforeAll(async () => {
-    const admin = kafka().admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        // A dead-letter topic stricter than the submissions topic.
-        {
-          topic: topics.intakeDeadLetter,
-          numPartitions: 1,
-          configEntries: [{ name: 'max.message.bytes', value: '8000' }],
-        },
-        { topic: topics.intakeSubmissions, numPartitions: 3 },
-      ],
-    });
-    await admin.disconnect();
+    await ensureTopics(kafka(), [
+      // A dead-letter topic stricter than the submissions topic.
+      {
+        topic: topics.intakeDeadLetter,
+        numPartitions: 1,
+        configEntries: [{ name: 'max.message.bytes', value: '8000' }],
+      },
+      { topic: topics.intakeSubmissions, numPartitions: 3 },
+    ]);
     svc = await startIntake({ topics });
     token = (await tokenFor(['agency'], ['lz-eeb'])).get('authorization')[0] as string;
   });

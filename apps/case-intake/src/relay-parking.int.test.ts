@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import type { Metadata } from '@grpc/grpc-js';
-import { namespaced } from '@enforcement/messaging';
+import { ensureTopics, namespaced } from '@enforcement/messaging';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
 import {
@@ -33,18 +33,13 @@ describe('a record the broker refuses for good', () => {
       brokers: stack().kafkaBrokers,
       logLevel: logLevel.NOTHING,
     });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        {
-          topic: topics.caseEvents,
-          numPartitions: 3,
-          configEntries: [{ name: 'max.message.bytes', value: '20000' }],
-        },
-      ],
-    });
-    await admin.disconnect();
+    await ensureTopics(kafka, [
+      {
+        topic: topics.caseEvents,
+        numPartitions: 3,
+        configEntries: [{ name: 'max.message.bytes', value: '20000' }],
+      },
+    ]);
     // A sweep every second, so that a release is taken up quickly.
     svc = await startIntake({
       topics,
