@@ -430,11 +430,12 @@ describe('tamper evidence against a database writer', () => {
     expect(rec.stderr).toMatch(/cannot be read at version (1|5|8) \(position \d+\)/);
     expect(rec.stderr).toContain('enforce audit');
 
-    // The relay meets the garbage when it publishes the commit again (as after a release, or a
-    // crash before publishing): it parks that commit, with the reason, and publishes the rest.
+    // The relay meets the garbage when it publishes the commits again (as after a release, or a
+    // crash before publishing): it publishes versions 3 and 4, which precede it, parks version 5
+    // with the reason and the case's later commits behind it, and publishes the rest.
     await svc.service.store.outbox.insertOne(
       outboxDocOf(
-        garbage.docs.filter((d) => d.fromVersion >= 5),
+        garbage.docs.filter((d) => d.fromVersion >= 3),
         new Date(0),
       ),
     );
@@ -451,6 +452,7 @@ describe('tamper evidence against a database writer', () => {
         },
         { timeoutMs: 20_000, what: `the parked commits of ${garbageId}` },
       );
+      expect(parked.map((d) => d.fromVersion)).toEqual([5, 6, 7, 8]);
       expect(parked[0]?.reason).toMatch(/^the stored events of version 5 do not decode: /);
       expect(parked.slice(1).map((d) => d.reason)).toEqual(
         Array(3).fill('an earlier event of the case is parked'),

@@ -26,6 +26,8 @@ export interface RelayOptions {
 interface Queued {
   readonly commit: Commit;
   readonly trace: Record<string, string>;
+  /** Why its stored events cannot be read back: it is parked where its turn comes, never sent. */
+  readonly unreadable?: string;
 }
 
 export function toMessages(commit: Commit, trace: Record<string, string> = {}): Message[] {
@@ -250,13 +252,15 @@ export class KafkaRelay implements Publisher {
       const open = batch.filter((q) => !this.parkedCases.has(q.commit.caseId));
       for (const q of blocked) await this.park(q.commit, 'an earlier event of the case is parked');
       let sent: readonly Queued[];
+      let failed = false;
       try {
-        sent = await this.send(open);
+        // A commit that cannot be read is parked in its turn, after what precedes it is sent.
+        if (open.some((q) => q.unreadable !== undefined))
+          ({ sent, failed } = await this.oneByOne(open));
+        else sent = await this.send(open);
       } catch (e) {
         if (!poison(e) || open.length === 0) {
-          this.failures++;
-          this.failingSince ||= Date.now();
-          this.opts.onError?.(e);
+          this.failed(e);
           // kafkajs gives a producer up after some broker failures (a
           // restart): it must connect again, or every retry fails the same.
           if (/producer is disconnected/i.test((e as Error).message) && !this.stopped)
@@ -264,27 +268,12 @@ export class KafkaRelay implements Publisher {
           return; // kept in the queue; retried after a backoff
         }
         // Something in the batch can never be published: find it, one commit at a time.
-        sent = [];
-        for (const q of open) {
-          if (this.parkedCases.has(q.commit.caseId)) {
-            await this.park(q.commit, 'an earlier event of the case is parked');
-            continue;
-          }
-          try {
-            sent = [...sent, ...(await this.send([q]))];
-          } catch (one) {
-            if (!poison(one)) {
-              this.failures++;
-              this.failingSince ||= Date.now();
-              this.opts.onError?.(one);
-              break;
-            }
-            await this.park(q.commit, describe(one));
-          }
-        }
+        ({ sent, failed } = await this.oneByOne(open));
       }
-      this.failures = 0;
-      this.failingSince = 0;
+      if (!failed) {
+        this.failures = 0;
+        this.failingSince = 0;
+      }
       const done = new Set([...blocked, ...sent]);
       const parkedNow = open.filter((q) => !done.has(q) && this.parkedCases.has(q.commit.caseId));
       for (const q of parkedNow) done.add(q);
@@ -294,6 +283,41 @@ export class KafkaRelay implements Publisher {
         .catch((e: unknown) => this.opts.onError?.(e));
       if (done.size < batch.length) return; // the rest waits for a retry
     }
+  }
+
+  private failed(e: unknown): void {
+    this.failures++;
+    this.failingSince ||= Date.now();
+    this.opts.onError?.(e);
+  }
+
+  /**
+   * Sends commits one at a time, in order, parking each that can never be
+   * published (Kafka refuses it, or its stored events cannot be read) and
+   * the commits of its case behind it. Stops at a failure that may pass.
+   */
+  private async oneByOne(open: readonly Queued[]): Promise<{ sent: Queued[]; failed: boolean }> {
+    const sent: Queued[] = [];
+    for (const q of open) {
+      if (this.parkedCases.has(q.commit.caseId)) {
+        await this.park(q.commit, 'an earlier event of the case is parked');
+        continue;
+      }
+      if (q.unreadable !== undefined) {
+        await this.park(q.commit, q.unreadable);
+        continue;
+      }
+      try {
+        sent.push(...(await this.send([q])));
+      } catch (one) {
+        if (!poison(one)) {
+          this.failed(one);
+          return { sent, failed: true };
+        }
+        await this.park(q.commit, describe(one));
+      }
+    }
+    return { sent, failed: false };
   }
 
   /** Publishes commits and their cases' new heads in one request; throws what Kafka answered. */
@@ -357,9 +381,10 @@ export class KafkaRelay implements Publisher {
       const queued = new Set(this.queue.map((q) => `${q.commit.caseId}:${q.commit.fromVersion}`));
       for (const p of pending) {
         if (queued.has(`${p.commit.caseId}:${p.commit.fromVersion}`)) continue;
-        // Nothing of it can be published: the case's later commits park behind it.
-        if (p.unreadable) await this.park(p.commit, p.unreadable);
-        else this.queue.push({ commit: p.commit, trace: {} });
+        // Nothing of an unreadable commit can be published: it is parked in
+        // its turn, after the case's earlier commits are sent, and its later
+        // ones park behind it.
+        this.queue.push({ commit: p.commit, trace: {}, unreadable: p.unreadable });
       }
       // Freed only now, with its released commits queued ahead of anything
       // new; a case parked again while this read ran stays held.
