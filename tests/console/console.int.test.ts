@@ -6,6 +6,7 @@ import { generateYear } from '@enforcement/generator';
 import { agencyName } from '@enforcement/reference-data';
 import type { RunningConsole } from '@enforcement/console';
 import { eventually, tokenFor, unary } from '@enforcement/testing';
+import { loop } from '../support/loop.js';
 import { submitAll } from '../support/submit.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 import { launchChromium, seriousViolations, signIn, startConsole } from '../support/console.js';
@@ -266,6 +267,47 @@ describe('the supervision console in Chromium, on the real stack', () => {
       expect(p.url()).toContain(`#${lost.eventIds[0]}`);
     }
     expect(await seriousViolations(p)).toEqual([]);
+  });
+
+  it('shows a case whose history is too large for one answer up to where GetCase cut it, and says where it goes on', async () => {
+    const agency = await tokenFor(['agency'], ['lz-eeb']);
+    const caseId = `LONG-${Date.now().toString(36)}`;
+    const l = loop(caseId, new Date(Date.UTC(YEAR, 5, 1)));
+    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
+    await unary((cb) => sys.intakeClient.dispatchCase(l.dispatch, agency, cb));
+    const [evidence] = l.steps();
+    if (evidence?.step?.$case !== 'evidence') throw new Error('the loop starts with evidence');
+    const first = evidence.step.value;
+    // Five pieces of evidence of 900 KB each: 4.5 MB of history.
+    for (let i = 0; i < 5; i++)
+      await unary((cb) =>
+        sys.intakeClient.recordProgress(
+          {
+            meta: { ...evidence.meta, commandId: `${caseId}:ev${i}`, caseId },
+            step: {
+              $case: 'evidence',
+              value: {
+                ...first,
+                evidenceId: `ev-${i}`,
+                description: `${i}`.repeat(900_000),
+              },
+            },
+          },
+          agency,
+          cb,
+        ),
+      );
+    const got = await unary<intake.GetCaseResponse>((cb) =>
+      sys.intakeClient.getCase({ caseId }, agency, cb),
+    );
+    expect(got.historyNextVersion).toBeGreaterThan(1);
+    const p = await page();
+    await signIn(p, `${web.url}/cases/${caseId}`, { role: 'supervisor' });
+    await expect.poll(() => p.locator('[data-version]').count()).toBe(got.history.length);
+    const note = await p.getByTestId('history-continues').innerText();
+    expect(note).toContain(`${got.historyNextVersion}`);
+    expect(note).toContain(`: ${7 - got.history.length}`);
+    await expect(p.getByTestId('integrity').innerText()).resolves.toContain('完整');
   });
 
   it('pages through the orders queue: a page, then the next on request, in ListSupervisionOrders order', async () => {

@@ -29,6 +29,8 @@ export const intakeSpec = {
   CASE_EVENTS_PARTITIONS: integer({ default: 12, min: 1 }),
   /** Largest encoded case event accepted: the topic's max.message.bytes (1 MiB by default) less room for key, headers and batch framing. */
   MAX_EVENT_BYTES: integer({ default: 1_000_000, min: 1_024 }),
+  /** Most bytes of events a GetCase answer carries; a longer history is cut there and read on with ReadStream. */
+  GET_CASE_HISTORY_BYTES: integer({ default: 3 * 1024 * 1024, min: 1_024 }),
   /** Largest gRPC request (one SubmitEvents item, or a unary call). */
   GRPC_MAX_REQUEST_BYTES: integer({ default: 4 * 1024 * 1024, min: 1_024 }),
   INGRESS_ENABLED: boolean({ default: true }),

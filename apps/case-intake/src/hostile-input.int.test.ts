@@ -270,4 +270,60 @@ describe('hostile input', () => {
     expect(svc.service.relay.backlog).toBe(0);
     expect(svc.service.checkpoints.get(l.register.meta.caseId)?.version).toBe(1);
   });
+
+  it('answers GetCase on a history larger than a client takes with the part that fits, and ReadStream serves the rest', async () => {
+    const caseId = uniqueName('long');
+    const l = fullLoop(caseId);
+    await unary((cb) => svc.client.registerCase(l.register, agency, cb));
+    await unary((cb) => svc.client.dispatchCase(l.dispatch, agency, cb));
+    // Five pieces of evidence of 900 KB each: every event fits the topic, the history is 4.5 MB.
+    const evidence = l.evidence.step.value;
+    for (let i = 0; i < 5; i++)
+      await unary((cb) =>
+        svc.client.recordProgress(
+          {
+            meta: { ...l.evidence.meta, commandId: `${caseId}:ev${i}` },
+            step: {
+              $case: 'evidence',
+              value: { ...evidence, evidenceId: `ev-${i}`, description: `${i}`.repeat(900_000) },
+            },
+          },
+          agency,
+          cb,
+        ),
+      );
+    const read = async (fromVersion: number) => {
+      const out: events.CaseEvent[] = [];
+      for await (const r of svc.client.readStream(
+        { caseId, fromVersion },
+        agency,
+      ) as AsyncIterable<intake.ReadStreamResponse>)
+        if (r.event) out.push(r.event);
+      return out;
+    };
+    const whole = await read(1);
+    expect(whole.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+
+    // A client with grpc-js's default 4 MiB receive limit takes the answer.
+    const got = await unary<intake.GetCaseResponse>((cb) =>
+      svc.client.getCase({ caseId }, agency, cb),
+    );
+    // 3 MiB hold the registration, the dispatch and three of the five.
+    expect(got.history.map((e) => e.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(got.historyNextVersion).toBe(6);
+    // The view and the integrity check cover the whole history.
+    expect(got.case?.version).toBe(7);
+    expect(got.integrity).toMatchObject({ valid: true, eventCount: 7 });
+    const rest = await read(got.historyNextVersion);
+    expect([...got.history, ...rest]).toEqual(whole);
+
+    // A history that fits is whole, and says so.
+    const small = uniqueName('short');
+    await unary((cb) => svc.client.registerCase(fullLoop(small).register, agency, cb));
+    const one = await unary<intake.GetCaseResponse>((cb) =>
+      svc.client.getCase({ caseId: small }, agency, cb),
+    );
+    expect(one.history).toHaveLength(1);
+    expect(one.historyNextVersion).toBe(0);
+  });
 });

@@ -133,6 +133,7 @@ export async function createCaseIntake(
     checkpoints,
     accessLog,
     maxEventBytes: config.MAX_EVENT_BYTES,
+    historyBytes: config.GET_CASE_HISTORY_BYTES,
   };
   const onUnexpected = (e: unknown) => log('unexpected error', e);
 

@@ -36,6 +36,8 @@ export interface IntakeDeps {
   readonly accessLog: AccessLog;
   /** Largest encoded event the case-events topic takes (its max.message.bytes, less headers). */
   readonly maxEventBytes: number;
+  /** The most bytes of events a GetCase answer carries. */
+  readonly historyBytes: number;
 }
 
 export const SCHEMA_VERSION = 1;

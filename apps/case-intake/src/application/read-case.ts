@@ -1,5 +1,5 @@
 import type { intake } from '@enforcement/contracts';
-import { intake as api } from '@enforcement/contracts';
+import { events, intake as api } from '@enforcement/contracts';
 import type { Principal } from '@enforcement/auth';
 import { fail } from '../domain/errors.js';
 import type { CaseState } from '../domain/state.js';
@@ -24,6 +24,8 @@ export interface ReadDeps {
   readonly chainKeys: ChainKeys;
   readonly checkpoints: Checkpoints;
   readonly accessLog: AccessLog;
+  /** The most bytes of encoded events GetCase answers with (GET_CASE_HISTORY_BYTES); ReadStream serves the rest. */
+  readonly historyBytes: number;
 }
 
 /**
@@ -151,11 +153,28 @@ export async function getCase(
   caseId: string,
 ): Promise<intake.GetCaseResponse> {
   const stream = await readableStream(deps, p, caseId);
+  const kept = historyWithin(stream.events, deps.historyBytes);
   return {
     case: caseView(stream),
-    history: await served(deps, p, 'GetCase', stream.events),
+    history: await served(deps, p, 'GetCase', kept),
     integrity: integrity(deps, stream),
+    historyNextVersion: kept.length < stream.events.length ? kept.length + 1 : 0,
   };
+}
+
+/**
+ * The history from version 1 for as long as it fits in `maxBytes` encoded
+ * (as stored, before masking, which only shortens it): an answer a client's
+ * default 4 MiB limit takes, whatever the case has gathered.
+ */
+function historyWithin(evs: readonly CaseEvent[], maxBytes: number): readonly CaseEvent[] {
+  let bytes = 0;
+  for (const [i, e] of evs.entries()) {
+    // The event, its field tag and its length prefix.
+    bytes += events.CaseEvent.encode(e).finish().length + 6;
+    if (bytes > maxBytes) return evs.slice(0, i);
+  }
+  return evs;
 }
 
 export async function readStream(

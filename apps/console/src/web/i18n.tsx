@@ -72,6 +72,8 @@ const zh = {
   reasons: '原因',
   events: '依据事件',
   timeline: '办案时间线',
+  historyContinues: '以下事件过多，未在此显示，可通过 ReadStream 读取，自版本',
+  moreEvents: '未显示的事件数',
   integrity: '哈希链校验',
   valid: '完整',
   broken: '已被篡改',
@@ -221,6 +223,9 @@ const en: Record<Key, string> = {
   reasons: 'Reasons',
   events: 'Events',
   timeline: 'Timeline',
+  historyContinues:
+    'The history is too large to show at once; read the rest with ReadStream from version',
+  moreEvents: 'events not shown',
   integrity: 'Hash chain',
   valid: 'Verified',
   broken: 'Tampered',

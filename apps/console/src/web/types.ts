@@ -147,6 +147,8 @@ export interface CaseDetail {
     reviewOutcome?: string;
   };
   history?: CaseEvent[];
+  /** The first version GetCase left out of a history too large for one answer (absent when whole). */
+  historyNextVersion?: number;
   integrity?: {
     valid?: boolean;
     eventCount?: number;

@@ -95,7 +95,7 @@ export function CasePage({ me }: { me: Me }) {
       <Alert type="error" title={detail.error.message} />
     );
   if (!detail.data) return <Spin />;
-  const { case: c = {}, history = [], integrity = {}, score } = detail.data;
+  const { case: c = {}, history = [], historyNextVersion, integrity = {}, score } = detail.data;
   const eventOf = new Map(history.map((e) => [e.eventId, e]));
   const kindName = (k: string) =>
     lang === 'zh' ? (KIND_ZH[k] ?? k) : k.replace(/([A-Z])/g, ' $1').toLowerCase();
@@ -275,6 +275,12 @@ export function CasePage({ me }: { me: Me }) {
                 };
               })}
             />
+            {historyNextVersion !== undefined && historyNextVersion > 0 && (
+              <Typography.Text type="warning" data-testid="history-continues">
+                {t('historyContinues')} {historyNextVersion} ({t('moreEvents')}:{' '}
+                {(integrity.eventCount ?? 0) - history.length})
+              </Typography.Text>
+            )}
           </Card>
         </Col>
       </Row>

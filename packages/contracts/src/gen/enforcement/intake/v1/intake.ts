@@ -369,7 +369,17 @@ export interface GetCaseResponse {
    * Whether the history verifies against its keyed chain and its checkpoint.
    * A broken history is still served, flagged here, so it can be examined.
    */
-  integrity?: VerifyCaseResponse | undefined;
+  integrity?:
+    | VerifyCaseResponse
+    | undefined;
+  /**
+   * 0 when `history` is the case's whole history. A history larger than
+   * intake serves in one answer (GET_CASE_HISTORY_BYTES, 3 MiB by default,
+   * so that a client's default 4 MiB limit takes it) is served from version
+   * 1 up to that size; this is then the first version left out: read on
+   * with ReadStream from it.
+   */
+  historyNextVersion: number;
 }
 
 export interface ReadStreamRequest {
@@ -3878,7 +3888,7 @@ export const GetCaseRequest: MessageFns<GetCaseRequest> = {
 };
 
 function createBaseGetCaseResponse(): GetCaseResponse {
-  return { case: undefined, history: [], integrity: undefined };
+  return { case: undefined, history: [], integrity: undefined, historyNextVersion: 0 };
 }
 
 export const GetCaseResponse: MessageFns<GetCaseResponse> = {
@@ -3891,6 +3901,9 @@ export const GetCaseResponse: MessageFns<GetCaseResponse> = {
     }
     if (message.integrity !== undefined) {
       VerifyCaseResponse.encode(message.integrity, writer.uint32(26).fork()).join();
+    }
+    if (message.historyNextVersion !== 0) {
+      writer.uint32(32).int64(message.historyNextVersion);
     }
     return writer;
   },
@@ -3932,6 +3945,14 @@ export const GetCaseResponse: MessageFns<GetCaseResponse> = {
             message.integrity = VerifyCaseResponse.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.historyNextVersion = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3949,6 +3970,11 @@ export const GetCaseResponse: MessageFns<GetCaseResponse> = {
       case: isSet(object.case) ? CaseView.fromJSON(object.case) : undefined,
       history: globalThis.Array.isArray(object?.history) ? object.history.map((e: any) => CaseEvent.fromJSON(e)) : [],
       integrity: isSet(object.integrity) ? VerifyCaseResponse.fromJSON(object.integrity) : undefined,
+      historyNextVersion: isSet(object.historyNextVersion)
+        ? globalThis.Number(object.historyNextVersion)
+        : isSet(object.history_next_version)
+        ? globalThis.Number(object.history_next_version)
+        : 0,
     };
   },
 
@@ -3963,6 +3989,9 @@ export const GetCaseResponse: MessageFns<GetCaseResponse> = {
     if (message.integrity !== undefined) {
       obj.integrity = VerifyCaseResponse.toJSON(message.integrity);
     }
+    if (message.historyNextVersion !== 0) {
+      obj.historyNextVersion = Math.round(message.historyNextVersion);
+    }
     return obj;
   },
 
@@ -3976,6 +4005,7 @@ export const GetCaseResponse: MessageFns<GetCaseResponse> = {
     message.integrity = (object.integrity !== undefined && object.integrity !== null)
       ? VerifyCaseResponse.fromPartial(object.integrity)
       : undefined;
+    message.historyNextVersion = object.historyNextVersion ?? 0;
     return message;
   },
 };
