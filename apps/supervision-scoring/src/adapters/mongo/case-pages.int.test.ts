@@ -127,7 +127,11 @@ describe('case records packed in pages', () => {
         fc.nat(4),
         async (ops, placed) => {
           const prefix = `r${run++}_`;
-          const open = () => new ReadModels(db, prefix, 2, partitionOf, PER_PAGE, placed);
+          const open = () =>
+            new ReadModels(db, prefix, 2, partitionOf, {
+              casesPerPage: PER_PAGE,
+              placedInSummary: placed,
+            });
           let writer = open();
           await writer.init();
           const oracle = new Map<string, CaseDoc>();
@@ -266,7 +270,7 @@ describe('case records packed in pages', () => {
     });
     const prefix = 'one_read_';
     try {
-      const writer = new ReadModels(db, prefix, 2, partitionOf, PER_PAGE);
+      const writer = new ReadModels(db, prefix, 2, partitionOf, { casesPerPage: PER_PAGE });
       await writer.init();
       const ids = Array.from({ length: 40 }, (_, n) => `c-${n}`);
       for (let p = 0; p < PARTITIONS; p++)
@@ -274,7 +278,9 @@ describe('case records packed in pages', () => {
           p,
           ids.filter((id) => partitionOf(id) === p).map((id, i) => record(id, i + 1, null, false)),
         );
-      const reader = new ReadModels(counted.db(db.databaseName), prefix, 2, partitionOf, PER_PAGE);
+      const reader = new ReadModels(counted.db(db.databaseName), prefix, 2, partitionOf, {
+        casesPerPage: PER_PAGE,
+      });
       await reader.init();
       await reader.learned();
       for (const id of ids) {
@@ -300,7 +306,8 @@ describe('case records packed in pages', () => {
         writes.push(String(e.command[e.commandName]));
     });
     const prefix = 'placed_';
-    const open = (d: Db) => new ReadModels(d, prefix, 2, partitionOf, PER_PAGE, 8);
+    const open = (d: Db) =>
+      new ReadModels(d, prefix, 2, partitionOf, { casesPerPage: PER_PAGE, placedInSummary: 8 });
     try {
       const writer = open(counted.db(db.databaseName));
       await writer.init();

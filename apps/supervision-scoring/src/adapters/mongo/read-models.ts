@@ -192,8 +192,8 @@ const WRITER_CACHE_BYTES = 24 * 1024 * 1024;
 const READ_PAGES_BYTES = 16 * 1024 * 1024;
 /** How many cases' pages readers remember (about 100 bytes each). */
 const LOCATIONS_KEPT = 200_000;
-/** Rows of folded listings readers keep (see `listing`): a few hundred bytes each. */
-const LISTING_ROWS_KEPT = 50_000;
+/** Folded listings readers keep (see `listing`), in bytes of their JSON. */
+const LISTINGS_BYTES = 16 * 1024 * 1024;
 
 /** A rollup page as stored: its rows as one JSON blob, for the same reason. */
 export interface StoredPage {
@@ -226,6 +226,16 @@ export interface DueCase {
 
 export class CaseConflict extends Error {}
 
+/** Sizes a deployment never changes; tests make them small to reach their edges. */
+export interface ReadModelLimits {
+  readonly casesPerPage?: number;
+  readonly placedInSummary?: number;
+  /** Rollup pages a reader keeps parsed, in bytes of their JSON. */
+  readonly readPagesBytes?: number;
+  /** Folded listings a reader keeps, in bytes of their JSON. */
+  readonly listingsBytes?: number;
+}
+
 /**
  * The scoring read models on MongoDB / FerretDB. `prefix` names one
  * generation of them: a rebuild fills a new prefix and then becomes active.
@@ -254,20 +264,29 @@ export class ReadModels {
   private readonly readPages = new Map<string, { page: RollupPage; bytes: number }>();
   private readPagesBytes = 0;
   /** Listings as the caller folded them, with the marks of the pages they were folded from. */
-  private readonly listings = new Map<string, { marks: string; rows: readonly unknown[] }>();
-  private listingRows = 0;
+  private readonly listings = new Map<
+    string,
+    { marks: string; rows: readonly unknown[]; bytes: number }
+  >();
+  private listingsBytes = 0;
   /** The whole index, read once from `init` (see `getCases`). */
   private learning: Promise<void> | undefined;
+  private readonly casesPerPage: number;
+  private readonly placedMax: number;
+  private readonly readPagesMax: number;
+  private readonly listingsMax: number;
 
   constructor(
     db: Db,
     readonly prefix: string,
     buckets: number,
     private readonly partitionOf: (caseId: string) => number,
-    private readonly casesPerPage = CASES_PER_PAGE,
-    private readonly placedMax = PLACED_IN_SUMMARY,
-    private readonly readPagesMax = READ_PAGES_BYTES,
+    limits: ReadModelLimits = {},
   ) {
+    this.casesPerPage = limits.casesPerPage ?? CASES_PER_PAGE;
+    this.placedMax = limits.placedInSummary ?? PLACED_IN_SUMMARY;
+    this.readPagesMax = limits.readPagesBytes ?? READ_PAGES_BYTES;
+    this.listingsMax = limits.listingsBytes ?? LISTINGS_BYTES;
     this.casePages = db.collection<StoredCasePage>(`${prefix}case_pages`);
     this.caseIndex = db.collection<StoredIndexPage>(`${prefix}case_index`);
     this.summaries = db.collection<StoredSummary>(`${prefix}case_summaries`);
@@ -829,7 +848,7 @@ export class ReadModels {
    * marks of the pages it was made of: while none of them moves, the next
    * call answers from it without folding again (a listing of officers folds
    * tens of thousands of rows). Kept for the most recently read listings,
-   * within LISTING_ROWS_KEPT rows.
+   * within LISTINGS_BYTES of their JSON.
    */
   async listing<T>(
     listKey: string,
@@ -841,20 +860,23 @@ export class ReadModels {
     const known = this.listings.get(listKey);
     if (known) {
       this.listings.delete(listKey);
-      this.listingRows -= known.rows.length;
+      this.listingsBytes -= known.bytes;
     }
-    const rows =
-      known?.marks === source.marks ? (known.rows as readonly T[]) : fold(source.pages());
-    if (rows.length <= LISTING_ROWS_KEPT) {
-      this.listings.set(listKey, { marks: source.marks, rows });
-      this.listingRows += rows.length;
+    let kept = known;
+    if (kept?.marks !== source.marks) {
+      const rows = fold(source.pages());
+      kept = { marks: source.marks, rows, bytes: JSON.stringify(rows).length };
     }
-    for (const [key, kept] of this.listings) {
-      if (this.listingRows <= LISTING_ROWS_KEPT) break;
+    if (kept.bytes <= this.listingsMax) {
+      this.listings.set(listKey, kept);
+      this.listingsBytes += kept.bytes;
+    }
+    for (const [key, old] of this.listings) {
+      if (this.listingsBytes <= this.listingsMax) break;
       this.listings.delete(key);
-      this.listingRows -= kept.rows.length;
+      this.listingsBytes -= old.bytes;
     }
-    return rows;
+    return kept.rows as readonly T[];
   }
 
   /** A listing's pages (see listingPages), read, and the marks they were read at. */

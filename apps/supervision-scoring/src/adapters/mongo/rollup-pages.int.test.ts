@@ -131,6 +131,16 @@ describe('rollup pages read by a listing', () => {
       [`${agencies}|ag2`, 5],
     ]);
     expect(folds).toBe(4);
+
+    // A reader with no room for the listing folds it on every call, and answers the same.
+    const cramped = new ReadModels(db, 'f_', 4, partitionOf, { listingsBytes: 10 });
+    const before = folds;
+    for (let i = 0; i < 3; i++)
+      expect(await cramped.listing(agencies, 'AGENCY', 2, fold)).toEqual([
+        [`${agencies}|ag1`, 3],
+        [`${agencies}|ag2`, 5],
+      ]);
+    expect(folds - before).toBe(3);
   });
 
   it("keeps every page of a listing when reading one of them pushes another out of the reader's cache", async () => {
@@ -141,7 +151,7 @@ describe('rollup pages read by a listing', () => {
     // Room for both pages as first read, not for the first beside the second once it grew.
     const room = bytes(small) + bytes(grown) - 1;
     const writer = new ReadModels(db, 'e_', 4, partitionOf);
-    const reader = new ReadModels(db, 'e_', 4, partitionOf, undefined, undefined, room);
+    const reader = new ReadModels(db, 'e_', 4, partitionOf, { readPagesBytes: room });
     await writer.writeRollupPages([
       { page: page(p0, 1, small), fromMark: -1 },
       { page: page(p1, 1, [row(agencies, 'ag2', 2)]), fromMark: -1 },
