@@ -136,7 +136,9 @@ if (o) {
   console.log(
     `  review       ${o.reconsiderationsAccepted} reconsiderations accepted, ${o.reconsiderationsConcluded} concluded, ${o.reconsiderationsCorrected} corrected (${pct(o.correctionRate)})`,
   );
-  console.log(`  mean score   ${fmt(o.meanScore, 2)}`);
+  console.log(
+    `  mean score   ${fmt(o.meanScore, 2)} (each case's evaluation, recorded as the case stood at its conclusion)`,
+  );
 }
 
 const ranking = await call<scoring.ListScoresResponse>((cb) =>
@@ -153,7 +155,13 @@ const ranking = await call<scoring.ListScoresResponse>((cb) =>
 );
 const line = (r: scoring.ScoreRow) =>
   `${String(r.rank).padStart(2)}. ${agencyName(r.key)} ${fmt(r.meanScore, 1)} (${fmt(r.cases)} cases)`;
-console.log(`\nagencies by mean score, ${yearNo}`);
+// The scoring model's score now: orders escalated and decisions corrected on
+// reconsideration after a case's evaluation count here, not in the evaluation.
+const scored = ranking.rows.reduce((n, r) => n + r.cases, 0);
+const cityNow = ranking.rows.reduce((sum, r) => sum + r.meanScore * r.cases, 0) / (scored || 1);
+console.log(
+  `\nagencies by their score now, ${yearNo} (the scoring model with what happened after the evaluations: later escalations, reconsideration corrections; the city ${fmt(cityNow, 2)})`,
+);
 for (const r of ranking.rows.slice(0, 3)) console.log(`  best   ${line(r)}`);
 for (const r of ranking.rows.slice(-3)) console.log(`  worst  ${line(r)}`);
 
