@@ -476,7 +476,7 @@ describe('supervision rules equal their specification on random histories, timin
         '| --- | --- | --- | --- | --- | --- |',
         `| ${report.histories} | ${report.cases} | ${report.actions} | ${report.restarts} | ${report.twoInstances} | ${report.seconds} |`,
         '',
-        "Each history: two agencies streaming their cases concurrently, each in time order at its own pace; every case's rule actions (orders, escalations, evaluations) equal `supervisionPlan` of its inputs, dated as planned, before how far its agency's history reaches, and each evaluation scores the case as it stood at its conclusion.",
+        "Each history: two agencies streaming their cases concurrently, each in time order at its own pace; every case's rule actions (orders, escalations, evaluations) equal `supervisionPlan` of its inputs, dated as planned, before how far its agency's history reaches, and each evaluation scores the case as it stood when it was evaluated (its conclusion, or once the orders open then were settled).",
         '',
       ].join('\n'),
     );

@@ -26,8 +26,9 @@ const floor = (e: events.CaseEvent) => (e.feedFloor ?? e.occurredAt)?.getTime() 
  * inputs (everything but the rules' own events), dated before how far its
  * agency's enforcement history is known stored (the latest feed_floor: the
  * feed may still send more dated at that moment itself), against the rules' events in its
- * history; and each evaluation's score against the case's score at its
- * conclusion. Empty when they agree.
+ * history; and each evaluation's score against the case's score at the
+ * moment the plan evaluates it (its conclusion, or once the orders open then
+ * are settled). Empty when they agree.
  */
 export function ruleDifferences(
   histories: ReadonlyMap<string, readonly events.CaseEvent[]>,
@@ -63,7 +64,7 @@ export function ruleDifferences(
       const score = evaluationAt(fold(h, caseId), time(evaluation), MODEL_V1)?.score;
       if (evaluation.payload.value.score !== score)
         out.push(
-          `${caseId}: evaluated ${evaluation.payload.value.score}, scored ${score} at the conclusion`,
+          `${caseId}: evaluated ${evaluation.payload.value.score}, scored ${score} at its evaluation moment`,
         );
     }
   }

@@ -149,6 +149,39 @@ function escalations(
 }
 
 /**
+ * When an order's outcome is known: its answer, its first escalation, or
+ * its first deadline passing unanswered, whichever comes first. From then
+ * on it counts as answered in time or not, for good.
+ */
+function settledAt(order: { responseDueAt: number }, seen: OrderView | undefined): number {
+  const escalated = seen?.escalations?.[0]?.at;
+  return Math.min(
+    order.responseDueAt,
+    seen?.answeredAt ? ms(seen.answeredAt) : Infinity,
+    escalated ? ms(escalated) : Infinity,
+  );
+}
+
+/**
+ * When a concluded case is evaluated: at its conclusion, unless supervision
+ * orders opened by then are still within their response window; then when
+ * the last of them is settled (and of any opened meanwhile). An order the
+ * agency answers in time after the conclusion counts as answered in time;
+ * scored at the conclusion it would count as unanswered, for good.
+ */
+export function evaluationMoment(
+  concludedAt: number,
+  orders: readonly { openedAt: number; settledAt: number }[],
+): number {
+  let t = concludedAt;
+  for (;;) {
+    const next = Math.max(t, ...orders.filter((o) => o.openedAt <= t).map((o) => o.settledAt));
+    if (next === t) return t;
+    t = next;
+  }
+}
+
+/**
  * Every action the supervision rules take on a case, given its facts, in the
  * order of the moments their conditions first held: the specification the
  * running rules are checked against. Pure, and independent of when it is
@@ -160,7 +193,8 @@ function escalations(
  *   approving review before it), MISSING_EVIDENCE (no evidence recorded
  *   before the decision): at the decision.
  * - each order, automatic or by hand, escalates at its deadline if unanswered.
- * - EVALUATE: at the conclusion, scored on the case as it stood then.
+ * - EVALUATE: at the conclusion, or once the orders open then are settled
+ *   (`evaluationMoment`), scored on the case as it stood at that moment.
  */
 export function supervisionPlan(v: CaseView, cfg: RuleConfig, model: ScoringModel): Action[] {
   if (v.kind !== 'ENFORCEMENT' || !v.registeredAt) return [];
@@ -233,12 +267,21 @@ export function supervisionPlan(v: CaseView, cfg: RuleConfig, model: ScoringMode
         cfg,
       ),
     );
-  if (v.concluded)
-    out.push({
-      kind: 'EVALUATE',
-      at: ms(v.concluded.at),
-      commandId: evaluationId(v.caseId, model),
-    });
+  const evaluateAt = v.concluded
+    ? evaluationMoment(
+        ms(v.concluded.at),
+        [...opened, ...byHand].map((o) => ({
+          openedAt: o.openedAt,
+          settledAt: settledAt(
+            o,
+            v.orders.find((x) => x.orderId === o.orderId),
+          ),
+        })),
+      )
+    : Infinity;
+  // An archived case was evaluated before (intake archives only evaluated cases).
+  if (evaluateAt < until)
+    out.push({ kind: 'EVALUATE', at: evaluateAt, commandId: evaluationId(v.caseId, model) });
   return out.sort((a, b) => a.at - b.at || KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
 }
 
@@ -315,7 +358,7 @@ export function asOf(v: CaseView, t: number): CaseView {
   };
 }
 
-/** The evaluation the rules record for a concluded case: its score as it stood at the conclusion. */
+/** The evaluation the rules record for a concluded case: its score as it stood at `at` (see `evaluationMoment`). */
 export function evaluationAt(
   v: CaseView,
   at: number,

@@ -1,8 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { events } from '@enforcement/contracts';
 import {
   DEFAULT_RULES,
   evaluationAt,
+  evaluationMoment,
   nextActionAt,
   pendingActions,
   supervisionPlan,
@@ -61,8 +63,9 @@ describe('the supervision plan: which actions must exist, dated when their condi
       ['escalate:auto-approaching:c1:1', 87],
       ['overdue:c1', 90],
       ['escalate:auto-approaching:c1:2', 92],
-      ['evaluate:supervision-score/v1:c1', 95],
+      // the overdue order was open at the conclusion: evaluated once its deadline passed unanswered
       ['escalate:auto-overdue:c1:1', 97],
+      ['evaluate:supervision-score/v1:c1', 97],
       ['escalate:auto-overdue:c1:2', 102],
     ]);
   });
@@ -103,7 +106,8 @@ describe('the supervision plan: which actions must exist, dated when their condi
       ['discretion:c1', 3],
       ['legal-review:c1', 3],
       ['evidence:c1', 3],
-      ['evaluate:supervision-score/v1:c1', 6],
+      // concluded on day 6 with the three orders open, due on day 10 and never answered
+      ['evaluate:supervision-score/v1:c1', 10],
     ]);
   });
 
@@ -164,6 +168,65 @@ describe('the supervision plan: which actions must exist, dated when their condi
     );
     expect(score?.score).toBe(
       evaluationAt(viewOf(byTheBook(30)), day(30).getTime(), MODEL_V1)?.score,
+    );
+  });
+
+  it('evaluates a case concluded with an order open once the order is settled, so that an answer in time after the conclusion counts', () => {
+    const supervisionResponse = (steps: Steps, at: number) =>
+      evaluationAt(viewOf(steps), at, MODEL_V1)?.indicators.find(
+        (i) => i.indicator === 'supervision_response',
+      )?.points;
+    const evaluated = (steps: Steps) =>
+      plan(steps).find((a) => a.kind === 'EVALUATE')?.at ?? Number.NaN;
+    // An order opened on day 20, due on day 40; the case concluded on day 30.
+    const base: Steps = [...byTheBook(30), [p.order('o-1', 40), 20]];
+    // Answered on day 35, in time: evaluated then, with full marks for it.
+    const inTime: Steps = [...base, [p.answered('o-1'), 35]];
+    expect(evaluated(inTime)).toBe(day(35).getTime());
+    expect(supervisionResponse(inTime, day(35).getTime())).toBe(
+      MODEL_V1.weights.supervisionResponse,
+    );
+    // Scored at the conclusion, the answer was not there yet: no marks, for good.
+    expect(supervisionResponse(inTime, day(30).getTime())).toBe(0);
+    // Never answered (or answered late): evaluated at its deadline, without the marks.
+    for (const steps of [base, [...base, [p.answered('o-1'), 45]] as Steps]) {
+      expect(evaluated(steps)).toBe(day(40).getTime());
+      expect(supervisionResponse(steps, day(40).getTime())).toBe(0);
+    }
+    // Escalated by hand before its deadline: settled then.
+    const escalated: Steps = [...base, [p.escalated('o-1', 2, 50), 33]];
+    expect(evaluated(escalated)).toBe(day(33).getTime());
+    // An order answered before the conclusion changes nothing: evaluated at the conclusion.
+    expect(evaluated([...byTheBook(30), [p.order('o-1', 40), 20], [p.answered('o-1'), 25]])).toBe(
+      day(30).getTime(),
+    );
+  });
+
+  it('evaluates at the first moment from the conclusion at which every order opened by then is settled', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 100 }),
+        fc.array(
+          fc.record({
+            openedAt: fc.integer({ min: 0, max: 200 }),
+            lasts: fc.integer({ min: 0, max: 50 }),
+          }),
+          { maxLength: 8 },
+        ),
+        (concludedAt, raw) => {
+          const orders = raw.map((o) => ({
+            openedAt: o.openedAt,
+            settledAt: o.openedAt + o.lasts,
+          }));
+          const t = evaluationMoment(concludedAt, orders);
+          const settledBy = (x: number) => orders.every((o) => o.openedAt > x || o.settledAt <= x);
+          expect(t).toBeGreaterThanOrEqual(concludedAt);
+          expect(settledBy(t)).toBe(true);
+          // No earlier candidate moment (the conclusion, or an order settling) would do.
+          for (const x of [concludedAt, ...orders.map((o) => o.settledAt)])
+            if (x >= concludedAt && x < t) expect(settledBy(x)).toBe(false);
+        },
+      ),
     );
   });
 
