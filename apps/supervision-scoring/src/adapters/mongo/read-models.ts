@@ -195,6 +195,22 @@ const LOCATIONS_KEPT = 200_000;
 /** Folded listings readers keep (see `listing`), in bytes of their JSON. */
 const LISTINGS_BYTES = 16 * 1024 * 1024;
 
+/**
+ * About how many bytes `rows` take as JSON, from up to 16 of them spread
+ * over the list: a listing's rows are alike, and a listing of tens of
+ * thousands is sized without writing it out.
+ */
+function jsonBytes(rows: readonly unknown[]): number {
+  const step = Math.max(1, Math.floor(rows.length / 16));
+  let sampled = 0;
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i += step) {
+    bytes += JSON.stringify(rows[i]).length + 1;
+    sampled++;
+  }
+  return sampled === 0 ? 2 : Math.ceil((bytes / sampled) * rows.length) + 2;
+}
+
 /** A rollup page as stored: its rows as one JSON blob, for the same reason. */
 export interface StoredPage {
   _id: string;
@@ -865,7 +881,7 @@ export class ReadModels {
     let kept = known;
     if (kept?.marks !== source.marks) {
       const rows = fold(source.pages());
-      kept = { marks: source.marks, rows, bytes: JSON.stringify(rows).length };
+      kept = { marks: source.marks, rows, bytes: jsonBytes(rows) };
     }
     if (kept.bytes <= this.listingsMax) {
       this.listings.set(listKey, kept);
