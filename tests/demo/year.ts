@@ -137,7 +137,7 @@ if (o) {
     `  review       ${o.reconsiderationsAccepted} reconsiderations accepted, ${o.reconsiderationsConcluded} concluded, ${o.reconsiderationsCorrected} corrected (${pct(o.correctionRate)})`,
   );
   console.log(
-    `  mean score   ${fmt(o.meanScore, 2)} (each case's evaluation, recorded as the case stood at its conclusion)`,
+    `  mean score   ${fmt(o.meanScore, 2)} (each case's evaluation as recorded: at its conclusion, or once the orders open then were settled)`,
   );
 }
 
