@@ -158,7 +158,7 @@ export async function getCase(
     case: caseView(stream),
     history: await served(deps, p, 'GetCase', kept),
     integrity: integrity(deps, stream),
-    historyNextVersion: kept.length < stream.events.length ? kept.length + 1 : 0,
+    historyNextVersion: stream.events[kept.length]?.version ?? 0,
   };
 }
 

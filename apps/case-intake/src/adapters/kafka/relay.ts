@@ -260,7 +260,7 @@ export class KafkaRelay implements Publisher {
         else sent = await this.send(open);
       } catch (e) {
         if (!poison(e) || open.length === 0) {
-          this.failed(e);
+          this.noteFailure(e);
           // kafkajs gives a producer up after some broker failures (a
           // restart): it must connect again, or every retry fails the same.
           if (/producer is disconnected/i.test((e as Error).message) && !this.stopped)
@@ -285,7 +285,7 @@ export class KafkaRelay implements Publisher {
     }
   }
 
-  private failed(e: unknown): void {
+  private noteFailure(e: unknown): void {
     this.failures++;
     this.failingSince ||= Date.now();
     this.opts.onError?.(e);
@@ -311,7 +311,7 @@ export class KafkaRelay implements Publisher {
         sent.push(...(await this.send([q])));
       } catch (one) {
         if (!poison(one)) {
-          this.failed(one);
+          this.noteFailure(one);
           return { sent, failed: true };
         }
         await this.park(q.commit, describe(one));
