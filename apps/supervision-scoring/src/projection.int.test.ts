@@ -92,6 +92,94 @@ describe('scoring projection on the real stack', () => {
     ]);
   });
 
+  it('leaves an order in its response window out of the live score and its ranking, and counts it once its deadline passes unanswered', async () => {
+    const caseId = uniqueName('awaiting');
+    const agencyId = `ag-${caseId}`;
+    const evs = caseEvents({ caseId, agencyId });
+    const concluded = evs[evs.length - 1]?.occurredAt ?? new Date();
+    const day = (n: number) => new Date(concluded.getTime() + n * 86_400_000);
+    const next = (version: number, at: Date, payload: NonNullable<events.CaseEvent['payload']>) =>
+      ({
+        ...evs[0],
+        eventId: `${caseId}-e${version}`,
+        commandId: `${caseId}-c${version}`,
+        version,
+        occurredAt: at,
+        recordedAt: at,
+        payload,
+      }) as events.CaseEvent;
+    const opened = next(evs.length + 1, day(1), {
+      $case: 'supervisionOrderOpened',
+      value: {
+        orderId: 'ord-awaiting',
+        reason: events.SupervisionReason.SUPERVISION_REASON_COMPLAINT,
+        note: 'n',
+        responseDueAt: day(8),
+        ruleId: '',
+      },
+    });
+    const escalated = next(evs.length + 2, day(8), {
+      $case: 'supervisionOrderEscalated',
+      value: { orderId: 'ord-awaiting', level: 2, reason: 'unanswered', responseDueAt: day(13) },
+    });
+    const score = () =>
+      unary<scoring.GetCaseScoreResponse>((cb) =>
+        svc.client.getCaseScore({ caseId }, supervisor, cb),
+      ).then(
+        (r) => r.score,
+        () => undefined, // NOT_FOUND until the case is scored
+      );
+    const ranked = async () =>
+      (
+        await unary<scoring.ListScoresResponse>((cb) =>
+          svc.client.listScores(
+            {
+              groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
+              periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
+              period: '2021',
+              agencyId,
+              district: '',
+              domain: 0,
+              ascending: false,
+              pageSize: 10,
+              pageToken: '',
+            },
+            supervisor,
+            cb,
+          ),
+        )
+      ).rows.map((r) => r.meanScore);
+    const response = (s: scoring.CaseScore | undefined) =>
+      s?.indicators.find((i) => i.indicator === 'supervision_response');
+
+    await publish(svc.topics.caseEvents, [...evs, opened]);
+    const awaiting = await eventually(
+      async () => {
+        const s = await score();
+        return s && response(s)?.eventIds.length ? s : undefined;
+      },
+      { what: 'the score with the order' },
+    );
+    expect(awaiting.score).toBe(100);
+    expect(response(awaiting)).toMatchObject({
+      points: 10,
+      reasons: ['1 awaiting its answer, due 2021-04-08'],
+      eventIds: [opened.eventId],
+    });
+    expect(await ranked()).toEqual([100]);
+
+    await publish(svc.topics.caseEvents, [escalated]);
+    const counted = await eventually(
+      async () => {
+        const s = await score();
+        return s?.score === 90 ? s : undefined;
+      },
+      { what: 'the score after the escalation' },
+    );
+    expect(response(counted)?.reasons).toEqual(['0 of 1 supervision orders answered on time']);
+    expect(await ranked()).toEqual([90]);
+  });
+
   it('ranks groups, pages through them, and confines an agency to its own rows', async () => {
     const ids = ['a', 'b', 'c'].map((x) => uniqueName(`rank-${x}`));
     await publish(

@@ -26,6 +26,12 @@ export interface CaseView {
   caseId: string;
   kind: 'ENFORCEMENT' | 'REVIEW';
   version: number;
+  /**
+   * The latest moment the case's own history shows (the greatest
+   * `occurred_at` of its events): the moment its live score is taken at.
+   * Absent on views stored before it was kept, until their next event.
+   */
+  lastEventAt?: string;
   agencyId: string;
   district: string;
   domain: events.Domain;
@@ -110,7 +116,12 @@ const iso = (d: Date | undefined) => (d ?? new Date(0)).toISOString();
 export function applyEvent(v: CaseView, e: events.CaseEvent): CaseView {
   const p = e.payload;
   const at = iso(e.occurredAt);
-  const next: CaseView = { ...v, version: e.version, agencyId: v.agencyId || e.agencyId };
+  const next: CaseView = {
+    ...v,
+    version: e.version,
+    lastEventAt: v.lastEventAt && v.lastEventAt > at ? v.lastEventAt : at,
+    agencyId: v.agencyId || e.agencyId,
+  };
   if (!p) throw new Error(`event ${e.eventId} has no payload`);
   switch (p.$case) {
     case 'caseRegistered':

@@ -26,6 +26,10 @@ const PATTERNS: Record<PeriodKind, RegExp> = {
   MONTH: /^\d{4}-(0[1-9]|1[0-2])$/,
 };
 
+/** The local calendar day of a moment, as YYYY-MM-DD. */
+export const localDay = (at: Date): string =>
+  new Date(at.getTime() + OFFSET_MS).toISOString().slice(0, 10);
+
 export const isPeriod = (kind: PeriodKind, period: string): boolean => PATTERNS[kind].test(period);
 
 /** Whole days from `from` to `to`, counted on the local calendar. */

@@ -364,5 +364,5 @@ export function evaluationAt(
   at: number,
   model: ScoringModel,
 ): CaseScoreResult | undefined {
-  return scoreCase(asOf(v, at), model);
+  return scoreCase(asOf(v, at), model, at);
 }

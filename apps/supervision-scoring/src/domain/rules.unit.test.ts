@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { events } from '@enforcement/contracts';
 import {
+  asOf,
   DEFAULT_RULES,
   evaluationAt,
   evaluationMoment,
@@ -10,7 +11,7 @@ import {
   supervisionPlan,
   type Action,
 } from './rules.js';
-import { MODEL_V1 } from './scoring-model.js';
+import { MODEL_V1, scoreCase } from './scoring-model.js';
 import { byTheBook, day, p, viewOf } from './view.test-support.js';
 
 const R = events.SupervisionReason;
@@ -186,8 +187,12 @@ describe('the supervision plan: which actions must exist, dated when their condi
     expect(supervisionResponse(inTime, day(35).getTime())).toBe(
       MODEL_V1.weights.supervisionResponse,
     );
-    // Scored at the conclusion, the answer was not there yet: no marks, for good.
-    expect(supervisionResponse(inTime, day(30).getTime())).toBe(0);
+    // At the conclusion the order was still awaiting its answer: it could not count either way yet.
+    expect(
+      evaluationAt(viewOf(inTime), day(30).getTime(), MODEL_V1)?.indicators.find(
+        (i) => i.indicator === 'supervision_response',
+      )?.reasons,
+    ).toEqual(['1 awaiting its answer, due 2021-04-10']);
     // Never answered (or answered late): evaluated at its deadline, without the marks.
     for (const steps of [base, [...base, [p.answered('o-1'), 45]] as Steps]) {
       expect(evaluated(steps)).toBe(day(40).getTime());
@@ -225,6 +230,43 @@ describe('the supervision plan: which actions must exist, dated when their condi
           // No earlier candidate moment (the conclusion, or an order settling) would do.
           for (const x of [concludedAt, ...orders.map((o) => o.settledAt)])
             if (x >= concludedAt && x < t) expect(settledBy(x)).toBe(false);
+        },
+      ),
+    );
+  });
+
+  it('evaluates when no order opened by then awaits its answer, so the evaluation counts every one of them', () => {
+    const order = fc.record({
+      opened: fc.integer({ min: 3, max: 120 }),
+      lasts: fc.integer({ min: 1, max: 30 }),
+      answeredAfter: fc.option(fc.integer({ min: 0, max: 40 })),
+      escalatedAfter: fc.option(fc.integer({ min: 0, max: 40 })),
+    });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 11, max: 120 }),
+        fc.array(order, { maxLength: 5 }),
+        (concludeDay, orders) => {
+          const steps: Steps = [...byTheBook(concludeDay)];
+          orders.forEach((o, i) => {
+            const id = `o-${i}`;
+            steps.push([p.order(id, o.opened + o.lasts), o.opened]);
+            if (o.answeredAfter !== null) steps.push([p.answered(id), o.opened + o.answeredAfter]);
+            if (o.escalatedAfter !== null)
+              steps.push([p.escalated(id, 2, o.opened + 60), o.opened + o.escalatedAfter]);
+          });
+          const v = viewOf(steps.sort((a, b) => a[1] - b[1]));
+          const evaluation = supervisionPlan(v, DEFAULT_RULES, MODEL_V1).find(
+            (a) => a.kind === 'EVALUATE',
+          );
+          if (!evaluation) return;
+          const scored = evaluationAt(v, evaluation.at, MODEL_V1);
+          const reasons = scored?.indicators.find(
+            (i) => i.indicator === 'supervision_response',
+          )?.reasons;
+          expect(reasons?.join(' ')).not.toContain('awaiting');
+          // Scored as if every unanswered order were due: the same evaluation.
+          expect(scored).toEqual(scoreCase(asOf(v, evaluation.at), MODEL_V1, Infinity));
         },
       ),
     );

@@ -1,6 +1,6 @@
 import type { events } from '@enforcement/contracts';
 import type { CaseView } from './case-view.js';
-import { daysBetween } from './periods.js';
+import { daysBetween, localDay } from './periods.js';
 
 /** A versioned, configurable scoring model (domain.md, Scores). */
 export interface ScoringModel {
@@ -139,25 +139,46 @@ function evidence(v: CaseView, m: ScoringModel): Indicator {
   };
 }
 
-function supervisionResponse(v: CaseView, m: ScoringModel): Indicator {
+/**
+ * An order counts once it is settled by `at`: answered, escalated, or past
+ * its deadline unanswered. Before then it is awaiting its answer and neither
+ * earns nor loses points.
+ */
+function supervisionResponse(v: CaseView, m: ScoringModel, at: number): Indicator {
   const max = m.weights.supervisionResponse;
-  if (v.orders.length === 0)
+  const eventIds = v.orders.map((o) => o.openedEventId);
+  const awaiting = v.orders.filter(
+    (o) => o.answeredAt === null && !o.escalated && Date.parse(o.responseDueAt) > at,
+  );
+  const settled = v.orders.filter((o) => !awaiting.includes(o));
+  const firstDue = awaiting.map((o) => o.responseDueAt).sort()[0];
+  const waitingNote = firstDue
+    ? [
+        awaiting.length === 1
+          ? `1 awaiting its answer, due ${localDay(new Date(firstDue))}`
+          : `${awaiting.length} awaiting their answers, the first due ${localDay(new Date(firstDue))}`,
+      ]
+    : [];
+  if (settled.length === 0)
     return {
       indicator: 'supervision_response',
       points: max,
       maxPoints: max,
-      reasons: ['no supervision orders'],
-      eventIds: [],
+      reasons: v.orders.length === 0 ? ['no supervision orders'] : waitingNote,
+      eventIds,
     };
-  const onTime = v.orders.filter(
+  const onTime = settled.filter(
     (o) => o.answeredAt !== null && !o.escalated && o.answeredAt <= o.responseDueAt,
   );
   return {
     indicator: 'supervision_response',
-    points: round((max * onTime.length) / v.orders.length),
+    points: round((max * onTime.length) / settled.length),
     maxPoints: max,
-    reasons: [`${onTime.length} of ${v.orders.length} supervision orders answered on time`],
-    eventIds: v.orders.map((o) => o.openedEventId),
+    reasons: [
+      `${onTime.length} of ${settled.length} supervision orders answered on time`,
+      ...waitingNote,
+    ],
+    eventIds,
   };
 }
 
@@ -172,15 +193,25 @@ function correction(v: CaseView, m: ScoringModel): Indicator {
   };
 }
 
-/** The explainable score of a concluded case; undefined while it is open. */
-export function scoreCase(v: CaseView, m: ScoringModel): CaseScoreResult | undefined {
+/**
+ * The explainable score of a concluded case as of `at` (ms since the epoch);
+ * undefined while it is open. `at` is by default the latest moment the case's
+ * own history shows, so the live score is a function of the history alone
+ * (a rebuild gives the same). A view without that moment scores every
+ * unanswered order as due.
+ */
+export function scoreCase(
+  v: CaseView,
+  m: ScoringModel,
+  at = v.lastEventAt ? Date.parse(v.lastEventAt) : Infinity,
+): CaseScoreResult | undefined {
   if (v.kind !== 'ENFORCEMENT' || !v.concluded) return undefined;
   const indicators = [
     timeliness(v, m, v.concluded.at),
     procedure(v, m),
     discretion(v, m),
     evidence(v, m),
-    supervisionResponse(v, m),
+    supervisionResponse(v, m, at),
     correction(v, m),
   ];
   const total = indicators.reduce((s, i) => s + i.points, 0);

@@ -87,6 +87,41 @@ describe('scoring model v1', () => {
     });
   });
 
+  it('leaves an order out while it is in its response window, and counts it once its history shows it settled', () => {
+    // Concluded on day 30; an order opened on day 31, due on day 40.
+    const opened = [...byTheBook(30), [p.order('a', 40), 31]] as ReturnType<typeof byTheBook>;
+    expect(indicator(opened, 'supervision_response')).toMatchObject({
+      points: 10,
+      reasons: ['1 awaiting its answer, due 2021-04-10'],
+      eventIds: ['e9'],
+    });
+    expect(indicator([...opened, [p.answered('a'), 35]], 'supervision_response')).toMatchObject({
+      points: 10,
+      reasons: ['1 of 1 supervision orders answered on time'],
+    });
+    // Past its deadline unanswered: escalated by the rules then, or any later event of the case.
+    for (const later of [p.escalated('a', 2, 45), p.answered('a')])
+      expect(indicator([...opened, [later, 41]], 'supervision_response')).toMatchObject({
+        points: 0,
+        reasons: ['0 of 1 supervision orders answered on time'],
+      });
+    // One settled late, two still in their window.
+    const mixed = [
+      ...opened,
+      [p.order('b', 60), 32],
+      [p.answered('a'), 41],
+      [p.order('c', 50), 42],
+    ] as ReturnType<typeof byTheBook>;
+    expect(indicator(mixed, 'supervision_response')).toMatchObject({
+      points: 0,
+      reasons: [
+        '0 of 1 supervision orders answered on time',
+        '2 awaiting their answers, the first due 2021-04-20',
+      ],
+    });
+    expect(scoreCase(viewOf(mixed), MODEL_V1)?.score).toBe(90);
+  });
+
   it('deducts 20 points when the decision is corrected', () => {
     const v = viewOf(byTheBook());
     const s = scoreCase({ ...v, correctedBy: ['review-1'] }, MODEL_V1);
