@@ -432,7 +432,9 @@ describe('tamper evidence against a database writer', () => {
 
     // The relay meets the garbage when it publishes the commits again (as after a release, or a
     // crash before publishing): it publishes versions 3 and 4, which precede it, parks version 5
-    // with the reason and the case's later commits behind it, and publishes the rest.
+    // with the reason and the case's later commits behind it, and publishes the rest. Version 7
+    // is garbled too: parked behind 5, its own reason is kept.
+    await garbage.overwrite(7, Buffer.from('not a protobuf either', 'utf8'));
     await svc.service.store.outbox.insertOne(
       outboxDocOf(
         garbage.docs.filter((d) => d.fromVersion >= 3),
@@ -454,9 +456,14 @@ describe('tamper evidence against a database writer', () => {
       );
       expect(parked.map((d) => d.fromVersion)).toEqual([5, 6, 7, 8]);
       expect(parked[0]?.reason).toMatch(/^the stored events of version 5 do not decode: /);
-      expect(parked.slice(1).map((d) => d.reason)).toEqual(
-        Array(3).fill('an earlier event of the case is parked'),
-      );
+      const behind = 'an earlier event of the case is parked';
+      expect(
+        parked
+          .slice(1)
+          .map((d) =>
+            d.reason.replace(/^the stored events of version 7 do not decode: .*; /, '<7>; '),
+          ),
+      ).toEqual([behind, `<7>; ${behind} too`, behind]);
       expect(await fresh.service.store.outbox.countDocuments({})).toBe(0);
     } finally {
       await fresh.stop();

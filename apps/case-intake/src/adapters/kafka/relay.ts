@@ -70,6 +70,16 @@ const poison = (e: unknown): boolean => kafkaTypes(e).some((t) => POISON.has(t))
 const describe = (e: unknown): string =>
   `${kafkaTypes(e).join(', ') || 'refused'}: ${(e as Error).message}`;
 
+/**
+ * Why a commit of a case already parked is parked: behind the earlier one,
+ * and, when its own events cannot be read either, that too, so that the
+ * operator who releases the case knows the release will not publish it.
+ */
+function behindParked(q: Queued): string {
+  const behind = 'an earlier event of the case is parked';
+  return q.unreadable === undefined ? behind : `${q.unreadable}; ${behind} too`;
+}
+
 let parkedCounter: Counter | undefined;
 const parked = () =>
   (parkedCounter ??= metrics
@@ -250,7 +260,7 @@ export class KafkaRelay implements Publisher {
       // Later events of a parked case are parked behind it: a case stays in order.
       const blocked = batch.filter((q) => this.parkedCases.has(q.commit.caseId));
       const open = batch.filter((q) => !this.parkedCases.has(q.commit.caseId));
-      for (const q of blocked) await this.park(q.commit, 'an earlier event of the case is parked');
+      for (const q of blocked) await this.park(q.commit, behindParked(q));
       let sent: readonly Queued[];
       let failed = false;
       try {
@@ -300,7 +310,7 @@ export class KafkaRelay implements Publisher {
     const sent: Queued[] = [];
     for (const q of open) {
       if (this.parkedCases.has(q.commit.caseId)) {
-        await this.park(q.commit, 'an earlier event of the case is parked');
+        await this.park(q.commit, behindParked(q));
         continue;
       }
       if (q.unreadable !== undefined) {
