@@ -327,3 +327,38 @@ describe('hostile input', () => {
     expect(one.historyNextVersion).toBe(0);
   });
 });
+
+describe('GetCase with a history limit below one event', () => {
+  let svc: TestIntake;
+  beforeAll(async () => {
+    svc = await startIntake({
+      env: { INGRESS_ENABLED: 'false', GET_CASE_HISTORY_BYTES: '1024' },
+    });
+  });
+  afterAll(() => svc?.stop());
+
+  it('answers the view and the integrity check with no events, names version 1, and ReadStream serves them', async () => {
+    const agency = await tokenFor(['agency'], ['lz-eeb']);
+    const caseId = uniqueName('wide');
+    const l = fullLoop(caseId);
+    await unary((cb) =>
+      svc.client.registerCase({ ...l.register, title: '标'.repeat(1_000) }, agency, cb),
+    );
+    await unary((cb) => svc.client.dispatchCase(l.dispatch, agency, cb));
+
+    const got = await unary<intake.GetCaseResponse>((cb) =>
+      svc.client.getCase({ caseId }, agency, cb),
+    );
+    expect(got.history).toEqual([]);
+    expect(got.historyNextVersion).toBe(1);
+    expect(got.case?.version).toBe(2);
+    expect(got.integrity).toMatchObject({ valid: true, eventCount: 2 });
+    const streamed: events.CaseEvent[] = [];
+    for await (const r of svc.client.readStream(
+      { caseId, fromVersion: got.historyNextVersion },
+      agency,
+    ) as AsyncIterable<intake.ReadStreamResponse>)
+      if (r.event) streamed.push(r.event);
+    expect(streamed.map((e) => e.version)).toEqual([1, 2]);
+  });
+});
