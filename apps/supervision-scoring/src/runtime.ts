@@ -54,7 +54,10 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 5 names a
+ * The layout of the read models this version writes and reads: 6 takes each
+ * case's live score as of its latest event, so an order still in its
+ * response window awaits its answer (docs/scoring.md); the scores a layout-5
+ * generation holds were taken before, and are projected again; 5 names a
  * partition's newest cases' pages in its summary, not in the index pages (a
  * version of layout 4 would not see them, and would drop them when it wrote
  * the summary); 4 packs
@@ -63,7 +66,7 @@ interface Generation {
  * pages as JSON blobs under the fields writes filter on; 2 kept rollups in pages per listing and writer, nested; 1 a document
  * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 5;
+export const READ_MODEL_FORMAT = 6;
 
 interface MetaDoc {
   _id: string;
