@@ -29,6 +29,8 @@ export const scoringSpec = {
   RULES_ESCALATION_RESPONSE_DAYS: integer({ default: 5, min: 1 }),
   /** An unanswered order is escalated by the rules up to this level (1: as opened). */
   RULES_MAX_ESCALATION_LEVEL: integer({ default: 3, min: 1, max: 10 }),
+  /** Event ids an evaluation lists per indicator; more are counted in its reasons. Keeps CaseEvaluated under intake's MAX_EVENT_BYTES. */
+  RULES_EVALUATION_EVENT_IDS: integer({ default: 1_000, min: 1 }),
   /** How late an agency's events may be recorded after its later ones (ms): the rules judge that far behind. */
   RULES_LATENESS_MS: integer({ default: 0, min: 0 }),
   /** wall: judge deadlines by the clock; events: by the event time applied (for loading history). */

@@ -99,6 +99,7 @@ export async function createSupervisionScoring(
       responseDays: config.RULES_RESPONSE_DAYS,
       escalationResponseDays: config.RULES_ESCALATION_RESPONSE_DAYS,
       maxEscalationLevel: config.RULES_MAX_ESCALATION_LEVEL,
+      evaluationEventIds: config.RULES_EVALUATION_EVENT_IDS,
     },
     intake,
     topics: { caseEvents: topics.caseEvents, deadLetter: topics.scoringDeadLetter },

@@ -1,6 +1,6 @@
 import { metrics, type Counter } from '@opentelemetry/api';
 import { evaluationAt, pendingActions, type Action, type RuleConfig } from '../domain/rules.js';
-import type { ScoringModel } from '../domain/scoring-model.js';
+import { asRecorded, EVALUATION_EVENT_IDS, type ScoringModel } from '../domain/scoring-model.js';
 import type { CaseRecord, IntakeCommands, ItemOutcome, SupervisionItem } from './ports.js';
 
 let counters: { opened: Counter; actions: Counter } | undefined;
@@ -165,7 +165,12 @@ function actionsDue(
       if (i > 0) break;
       const score = evaluationAt(rec.view, action.at, deps.model);
       if (!score) break;
-      out.push({ caseId: rec._id, action, score, expectedVersion: version++ });
+      out.push({
+        caseId: rec._id,
+        action,
+        score: asRecorded(score, deps.rules.evaluationEventIds ?? EVALUATION_EVENT_IDS),
+        expectedVersion: version++,
+      });
     } else out.push({ caseId: rec._id, action, expectedVersion: version++ });
   }
   return out;

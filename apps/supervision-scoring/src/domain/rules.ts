@@ -11,6 +11,8 @@ export interface RuleConfig {
   readonly escalationResponseDays: number;
   /** The rules escalate an unanswered order up to this level (1 is the order as opened). */
   readonly maxEscalationLevel: number;
+  /** Event ids an evaluation lists per indicator (`asRecorded`); EVALUATION_EVENT_IDS when absent. */
+  readonly evaluationEventIds?: number;
 }
 
 export const DEFAULT_RULES: RuleConfig = {

@@ -217,3 +217,32 @@ export function scoreCase(
   const total = indicators.reduce((s, i) => s + i.points, 0);
   return { score: round(Math.min(100, Math.max(0, total))), modelVersion: m.version, indicators };
 }
+
+/** Event ids an evaluation lists per indicator, unless configured (RULES_EVALUATION_EVENT_IDS). */
+export const EVALUATION_EVENT_IDS = 1_000;
+
+/**
+ * A score as an evaluation records it in the case's history: each indicator
+ * lists its first `maxIds` event ids and says how many more it leaves out.
+ * A case with tens of thousands of evidence records would otherwise make its
+ * `CaseEvaluated` larger than intake takes (MAX_EVENT_BYTES), and its
+ * evaluation would be refused every time. Points and reasons are unchanged.
+ */
+export function asRecorded(s: CaseScoreResult, maxIds: number): CaseScoreResult {
+  if (s.indicators.every((i) => i.eventIds.length <= maxIds)) return s;
+  return {
+    ...s,
+    indicators: s.indicators.map((i) =>
+      i.eventIds.length <= maxIds
+        ? i
+        : {
+            ...i,
+            eventIds: i.eventIds.slice(0, maxIds),
+            reasons: [
+              ...i.reasons,
+              `${i.eventIds.length - maxIds} more events not listed (the case's history has them)`,
+            ],
+          },
+    ),
+  };
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { byTheBook, p, viewOf } from './view.test-support.js';
-import { MODEL_V1, scoreCase } from './scoring-model.js';
+import { asRecorded, MODEL_V1, scoreCase } from './scoring-model.js';
 
 const indicator = (steps: Parameters<typeof viewOf>[0], name: string) =>
   scoreCase(viewOf(steps), MODEL_V1)?.indicators.find((i) => i.indicator === name);
@@ -120,6 +120,29 @@ describe('scoring model v1', () => {
       ],
     });
     expect(scoreCase(viewOf(mixed), MODEL_V1)?.score).toBe(90);
+  });
+
+  it('records at most the given number of event ids per indicator, counting the rest, with the same points', () => {
+    const steps = byTheBook();
+    const many = [
+      ...steps.slice(0, 2),
+      ...Array.from({ length: 5 }, () => [p.evidence(), 2]),
+      ...steps.slice(3),
+    ] as ReturnType<typeof byTheBook>;
+    const s = scoreCase(viewOf(many), MODEL_V1);
+    if (!s) throw new Error('not scored');
+    expect(asRecorded(s, 5)).toBe(s);
+    const r = asRecorded(s, 2);
+    expect(r.score).toBe(s.score);
+    expect(r.indicators.map((i) => i.points)).toEqual(s.indicators.map((i) => i.points));
+    const evidence = r.indicators.find((i) => i.indicator === 'evidence');
+    expect(evidence?.eventIds).toEqual(['e3', 'e4']);
+    expect(evidence?.reasons.at(-1)).toBe("3 more events not listed (the case's history has them)");
+    // Timeliness names two events, procedure more: each indicator is bounded on its own.
+    expect(r.indicators.find((i) => i.indicator === 'timeliness')).toEqual(
+      s.indicators.find((i) => i.indicator === 'timeliness'),
+    );
+    expect(r.indicators.find((i) => i.indicator === 'procedure')?.eventIds).toHaveLength(2);
   });
 
   it('deducts 20 points when the decision is corrected', () => {
