@@ -6,7 +6,7 @@ import { events, scoring } from '@enforcement/contracts';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { unpackPage, type ReadModels } from './adapters/mongo/read-models.js';
 import { READ_MODEL_FORMAT } from './runtime.js';
-import { caseEvents } from './test-support/events.js';
+import { caseEvents, laterEvent } from './test-support/events.js';
 import {
   publish,
   startScoring,
@@ -33,6 +33,19 @@ async function rollupSnapshot(models: ReadModels): Promise<Record<string, Record
   }
   return out;
 }
+
+/** The ranking of one agency's 2021 cases. */
+const agencyIn2021 = (agencyId: string): scoring.ListScoresRequest => ({
+  groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
+  periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
+  period: '2021',
+  agencyId,
+  district: '',
+  domain: 0,
+  ascending: false,
+  pageSize: 10,
+  pageToken: '',
+});
 
 describe('scoring projection on the real stack', () => {
   let svc: TestScoring;
@@ -71,21 +84,7 @@ describe('scoring projection on the real stack', () => {
     ]);
 
     const list = await unary<scoring.ListScoresResponse>((cb) =>
-      svc.client.listScores(
-        {
-          groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
-          periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
-          period: '2021',
-          agencyId: `ag-${caseId}`,
-          district: '',
-          domain: 0,
-          ascending: false,
-          pageSize: 10,
-          pageToken: '',
-        },
-        supervisor,
-        cb,
-      ),
+      svc.client.listScores(agencyIn2021(`ag-${caseId}`), supervisor, cb),
     );
     expect(list.rows).toEqual([
       expect.objectContaining({ key: `ag-${caseId}`, cases: 1, meanScore: 100, rank: 1 }),
@@ -98,16 +97,10 @@ describe('scoring projection on the real stack', () => {
     const evs = caseEvents({ caseId, agencyId });
     const concluded = evs[evs.length - 1]?.occurredAt ?? new Date();
     const day = (n: number) => new Date(concluded.getTime() + n * 86_400_000);
+    const first = evs[0];
+    if (!first) throw new Error('no events');
     const next = (version: number, at: Date, payload: NonNullable<events.CaseEvent['payload']>) =>
-      ({
-        ...evs[0],
-        eventId: `${caseId}-e${version}`,
-        commandId: `${caseId}-c${version}`,
-        version,
-        occurredAt: at,
-        recordedAt: at,
-        payload,
-      }) as events.CaseEvent;
+      laterEvent(first, version, at, payload);
     const opened = next(evs.length + 1, day(1), {
       $case: 'supervisionOrderOpened',
       value: {
@@ -132,21 +125,7 @@ describe('scoring projection on the real stack', () => {
     const ranked = async () =>
       (
         await unary<scoring.ListScoresResponse>((cb) =>
-          svc.client.listScores(
-            {
-              groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
-              periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
-              period: '2021',
-              agencyId,
-              district: '',
-              domain: 0,
-              ascending: false,
-              pageSize: 10,
-              pageToken: '',
-            },
-            supervisor,
-            cb,
-          ),
+          svc.client.listScores(agencyIn2021(agencyId), supervisor, cb),
         )
       ).rows.map((r) => r.meanScore);
     const response = (s: scoring.CaseScore | undefined) =>
@@ -348,16 +327,10 @@ describe('scoring projection on the real stack', () => {
     const caseId = uniqueName('ordered');
     const base = caseEvents({ caseId, agencyId: 'order-ag' }).slice(0, 3);
     const at = base[2]?.occurredAt ?? new Date();
+    const first = base[0];
+    if (!first) throw new Error('no events');
     const next = (version: number, payload: NonNullable<events.CaseEvent['payload']>) =>
-      ({
-        ...base[0],
-        eventId: `${caseId}-e${version}`,
-        commandId: `${caseId}-c${version}`,
-        version,
-        occurredAt: at,
-        recordedAt: at,
-        payload,
-      }) as events.CaseEvent;
+      laterEvent(first, version, at, payload);
     const opened = next(4, {
       $case: 'supervisionOrderOpened',
       value: {

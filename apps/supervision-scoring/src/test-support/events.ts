@@ -120,3 +120,19 @@ export function caseEvents(spec: CaseSpec): events.CaseEvent[] {
     payload,
   }));
 }
+
+/** A later event of the case `first` began, at version `version`, dated `at`. */
+export const laterEvent = (
+  first: events.CaseEvent,
+  version: number,
+  at: Date,
+  payload: Payload,
+): events.CaseEvent => ({
+  ...first,
+  eventId: `${first.caseId}-e${version}`,
+  commandId: `${first.caseId}-c${version}`,
+  version,
+  occurredAt: at,
+  recordedAt: at,
+  payload,
+});
