@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import type { Metadata } from '@grpc/grpc-js';
 import { ensureTopics, namespaced } from '@enforcement/messaging';
-import { eventually, stack, uniqueName } from '@enforcement/testing';
+import { eventually, stack, uniqueName, untilTopicTakes } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
 import {
   consumeEvents,
@@ -18,39 +18,6 @@ import {
  * below what intake was told it takes) is parked with its case's later
  * commits, and every other case keeps flowing, in order.
  */
-/**
- * Waits until the broker accepts a record of `bytes` on the topic. The probe is
- * a record with an empty value under a key no case has, which readers of the
- * topic skip by key.
- */
-async function untilTopicTakes(topic: string, bytes: number): Promise<void> {
-  const kafka = new Kafka({
-    clientId: uniqueName('probe'),
-    brokers: stack().kafkaBrokers,
-    logLevel: logLevel.NOTHING,
-  });
-  const producer = kafka.producer({ retry: { retries: 0 } });
-  await producer.connect();
-  try {
-    await eventually(
-      async () => {
-        try {
-          await producer.send({
-            topic,
-            messages: [{ key: 'probe-'.padEnd(bytes, 'p'), value: '' }],
-          });
-          return true;
-        } catch {
-          return undefined;
-        }
-      },
-      { timeoutMs: 30_000, intervalMs: 250, what: `${topic} to take ${bytes} bytes` },
-    );
-  } finally {
-    await producer.disconnect();
-  }
-}
-
 describe('a record the broker refuses for good', () => {
   let svc: TestIntake;
   let agency: Metadata;
@@ -136,7 +103,7 @@ describe('a record the broker refuses for good', () => {
     await admin.disconnect();
     // The controller acknowledges the change before every broker applies it: a
     // release before then would be refused again and parked anew.
-    await untilTopicTakes(svc.topics.caseEvents, 30_000);
+    await untilTopicTakes(stack().kafkaBrokers, svc.topics.caseEvents, 30_000);
     const bigId = big.register.meta.caseId;
     // A mistyped database, or a bucket count not the store's: refused, nothing released.
     const typo = await storeAdmin(['release', '--case', bigId], { MONGODB_DB: `${svc.db}_typo` });

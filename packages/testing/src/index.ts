@@ -4,6 +4,7 @@ import type { StackEndpoints } from './stack.js';
 
 export { startStack, repoRoot, type StackEndpoints, type RunningStack } from './stack.js';
 export { tokenFor, unary } from './grpc.js';
+export { untilTopicTakes } from './kafka.js';
 
 /** The endpoints the global setup provided. */
 export function stack(): StackEndpoints {

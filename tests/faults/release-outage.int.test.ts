@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentials, type Metadata } from '@grpc/grpc-js';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import { events, intake } from '@enforcement/contracts';
+import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
+import { ensureTopics, namespaced } from '@enforcement/messaging';
+import {
+  eventually,
+  repoRoot,
+  tokenFor,
+  unary,
+  uniqueName,
+  untilTopicTakes,
+} from '@enforcement/testing';
+import { loop } from '../support/loop.js';
+import { PrivateStack } from '../support/private-stack.js';
+
+const STORE_ADMIN = join(repoRoot(), 'apps/case-intake/dist/store-admin.js');
+
+/**
+ * An operator mends the topic that refused a case's record and releases the
+ * case while the broker happens to be down. The release needs only the
+ * database; the relay publishes the released commits once the broker is
+ * back, in version order, and the case's next command follows them. Kafka is
+ * a private one, so that stopping it disturbs no other test.
+ */
+describe('releasing a parked case while Kafka is down', () => {
+  let stack: PrivateStack;
+  let svc: CaseIntake;
+  let client: intake.CaseIntakeServiceClient;
+  let agency: Metadata;
+  const ns = uniqueName('outage');
+  const topics = namespaced(ns);
+
+  beforeAll(async () => {
+    stack = new PrivateStack(await mkdtemp(join(tmpdir(), 'enforcement-outage-')), {
+      kafka: 28092,
+      kafkaController: 28093,
+      ferretdb: 27067,
+      ferretdbDebug: 18128,
+    });
+    await stack.up();
+    const kafka = new Kafka({ clientId: ns, brokers: stack.brokers, logLevel: logLevel.NOTHING });
+    await ensureTopics(kafka, [
+      {
+        topic: topics.caseEvents,
+        numPartitions: 3,
+        configEntries: [{ name: 'max.message.bytes', value: '20000' }],
+      },
+    ]);
+    svc = await createCaseIntake(
+      loadIntakeConfig({
+        KAFKA_BROKERS: stack.brokers.join(','),
+        MONGODB_URI: stack.mongoUri,
+        MONGODB_DB: 'outage',
+        GRPC_PORT: '0',
+        ENFORCEMENT_ENV: 'development',
+        KAFKA_CLIENT_ID: ns,
+        TOPIC_NAMESPACE: ns,
+        EVENT_STORE_BUCKETS: '8',
+        CASE_EVENTS_PARTITIONS: '3',
+        INGRESS_ENABLED: 'false',
+        RELAY_SWEEP_AFTER_MS: '1000',
+        HEALTH_CHECK_MS: '500',
+      }),
+      { log: () => undefined },
+    );
+    client = new intake.CaseIntakeServiceClient(svc.address, credentials.createInsecure());
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+  }, 300_000);
+
+  afterAll(async () => {
+    client?.close();
+    await svc?.kill();
+    await stack?.down();
+    await rm(stack.home, { recursive: true, force: true });
+  });
+
+  /** Every event of the case on the topic, in the order a consumer reads them. */
+  async function published(caseId: string, count: number): Promise<number[]> {
+    const consumer = new Kafka({
+      clientId: uniqueName('reader'),
+      brokers: stack.brokers,
+      logLevel: logLevel.NOTHING,
+    }).consumer({ groupId: uniqueName('reader') });
+    const versions: number[] = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics.caseEvents, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        if (String(message.key) === caseId)
+          versions.push(events.CaseEvent.decode(message.value ?? Buffer.alloc(0)).version);
+      },
+    });
+    try {
+      await eventually(() => (versions.length >= count ? true : undefined), {
+        timeoutMs: 60_000,
+        what: `${count} events of ${caseId} on the topic`,
+      });
+    } finally {
+      await consumer.disconnect();
+    }
+    return versions;
+  }
+
+  it('takes the release, and the relay publishes the commits in order once the broker is back', async () => {
+    const caseId = uniqueName('big');
+    const l = loop(caseId, new Date('2021-03-01T02:00:00Z'));
+    await unary((cb) =>
+      client.registerCase({ ...l.register, title: 'x'.repeat(30_000) }, agency, cb),
+    );
+    await unary((cb) => client.dispatchCase(l.dispatch, agency, cb));
+    await eventually(
+      async () => ((await svc.store.parked.countDocuments({ caseId })) === 2 ? true : undefined),
+      { timeoutMs: 30_000, what: 'both commits parked' },
+    );
+
+    // The operator raises the topic's limit, then the broker goes down.
+    const admin = new Kafka({
+      clientId: ns,
+      brokers: stack.brokers,
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: topics.caseEvents,
+          configEntries: [{ name: 'max.message.bytes', value: '1048576' }],
+        },
+      ],
+    });
+    await admin.disconnect();
+    await untilTopicTakes(stack.brokers, topics.caseEvents, 30_000);
+    await stack.stop('kafka');
+
+    const released = await promisify(execFile)(
+      process.execPath,
+      [STORE_ADMIN, 'release', '--case', caseId],
+      {
+        env: { ...process.env, MONGODB_URI: stack.mongoUri, MONGODB_DB: 'outage' },
+        timeout: 60_000,
+      },
+    );
+    expect(released.stdout).toContain(`released 2 commits of ${caseId}`);
+    expect(await svc.store.parked.countDocuments({})).toBe(0);
+    // The relay takes them up and cannot send them: they wait, and readiness says why.
+    await eventually(
+      async () => {
+        const why = svc.relay.health();
+        return why !== true && svc.relay.backlog > 0 ? why : undefined;
+      },
+      { timeoutMs: 40_000, what: 'the relay to report that publication fails' },
+    );
+    await eventually(() => (svc.readiness.failing.has('relay') ? true : undefined), {
+      what: 'readiness to name the relay',
+    });
+    expect(await svc.store.outbox.countDocuments({})).toBeGreaterThan(0);
+    expect(await svc.store.parked.countDocuments({})).toBe(0);
+
+    await stack.up();
+    await eventually(
+      async () => ((await svc.store.outbox.countDocuments({})) === 0 ? true : undefined),
+      { timeoutMs: 90_000, what: 'the outbox emptied once the broker is back' },
+    );
+    await eventually(() => (svc.readiness.failing.size === 0 ? true : undefined), {
+      what: 'readiness without failures',
+    });
+    expect(await svc.store.parked.countDocuments({})).toBe(0);
+
+    // The case flows: its next command is published after the released ones.
+    const [evidence] = l.steps();
+    if (!evidence) throw new Error('no step');
+    await unary((cb) => client.recordProgress(evidence, agency, cb));
+    expect(await published(caseId, 3)).toEqual([1, 2, 3]);
+  });
+});
