@@ -337,6 +337,8 @@ export function asOf(v: CaseView, t: number): CaseView {
     penalty: keep(v.penalty),
     concluded: keep(v.concluded),
     dueAt: isoOf(dueAsOf(v, t)),
+    // Scored as of `t` by default, whatever came after.
+    lastEventAt: isoOf(t),
     orders: v.orders
       .filter((o) => by(o.openedAt))
       .map((o) => {
