@@ -1,7 +1,7 @@
 // The services as the benchmarks run them: each its own process, started
 // from its built main, so that its memory is its own.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export type ServiceName = 'case-intake' | 'supervision-scoring' | 'reporting';
@@ -64,6 +64,10 @@ export async function startService(
     process.off('exit', orphaned);
     running.delete(child);
   });
+  // BENCH_LOG_DIR: each service's whole output goes to `<dir>/<name>.<pid>.log`
+  // (with `--trace-gc` among BENCH_NODE_FLAGS, its heap after each collection).
+  const logDir = process.env.BENCH_LOG_DIR;
+  if (logDir) child.stdout.pipe(createWriteStream(`${logDir}/${name}.${child.pid ?? 0}.log`));
   const address = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before serving`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
