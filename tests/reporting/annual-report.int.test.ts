@@ -2,7 +2,12 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, reporting } from '@enforcement/contracts';
-import { generateYear, reportedFigures, type Figures as Truth } from '@enforcement/generator';
+import {
+  generateYear,
+  planCase,
+  reportedFigures,
+  type Figures as Truth,
+} from '@enforcement/generator';
 import { listServicesByReflection } from '@enforcement/grpc-kit';
 import { cityDate } from '@enforcement/reference-data';
 import { eventually, stack, tokenFor, unary } from '@enforcement/testing';
@@ -172,6 +177,53 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     );
     expect((refused as ServiceError).code).toBe(status.INVALID_ARGUMENT);
     expect((refused as ServiceError).details).toContain('recorded_through');
+  });
+
+  it('counts the orders still awaiting their answer at a moment, as the plan has them', async () => {
+    const orders = Array.from({ length: year.options.cases }, (_, i) =>
+      planCase(year.options, i).orders.filter((o) => o.openedAt >= cityDate(2021).getTime()),
+    ).flat();
+    // An hour after the middle order opened: it, at least, is awaiting its answer.
+    const middle = [...orders].sort((a, b) => a.openedAt - b.openedAt)[orders.length >> 1];
+    expect(middle).toBeDefined();
+    const t = (middle?.openedAt ?? 0) + 3_600_000;
+    const by = (at: number | undefined) => at !== undefined && at <= t;
+    const opened = orders.filter((o) => by(o.openedAt));
+    const awaiting = opened.filter(
+      (o) => !by(o.escalation?.at) && !by(o.answeredAt) && o.responseDueAt > t,
+    );
+    const late = opened.filter(
+      (o) =>
+        !by(o.escalation?.at) &&
+        (by(o.answeredAt) ? o.answeredAt > o.responseDueAt : o.responseDueAt <= t),
+    );
+    expect(awaiting.length).toBeGreaterThan(0);
+
+    const current = await statistics({});
+    const asked = {
+      asOf: new Date(t),
+      basis: reporting.AsOfBasis.AS_OF_BASIS_OCCURRED,
+      recordedThrough: current.asOf,
+    };
+    const then = await statistics(asked);
+    expect(then.overall).toMatchObject({
+      ordersOpened: opened.length,
+      ordersAwaiting: awaiting.length,
+    });
+    const o = then.overall as reporting.Statistics;
+    expect(o.ordersOpened - o.ordersAnsweredOnTime - o.ordersEscalated - o.ordersAwaiting).toBe(
+      late.length,
+    );
+    // Today every deadline of 2021 has passed: none awaits.
+    expect(current.overall?.ordersAwaiting).toBe(0);
+
+    const csv = (
+      await renderReport({ ...asked, format: reporting.ReportFormat.REPORT_FORMAT_CSV })
+    ).content.toString();
+    const [header, city] = csv.replace(/^\uFEFF/, '').split('\n');
+    const column = header?.split(',').indexOf('ordersAwaiting') ?? -1;
+    expect(column).toBeGreaterThan(0);
+    expect(city?.split(',')[column]).toBe(String(awaiting.length));
   });
 
   it('changes no figure when events are delivered again', async () => {

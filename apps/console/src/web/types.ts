@@ -23,6 +23,7 @@ export interface Statistics {
   ordersOpened?: number;
   ordersAnsweredOnTime?: number;
   ordersEscalated?: number;
+  ordersAwaiting?: number;
   reconsiderationsAccepted?: number;
   correctionRate?: number;
   meanScore?: number;

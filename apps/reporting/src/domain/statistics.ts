@@ -57,6 +57,7 @@ class Tally {
   ordersOpened = 0;
   ordersOnTime = 0;
   ordersEscalated = 0;
+  ordersAwaiting = 0;
   reconsiderationsAccepted = 0;
   reconsiderationsConcluded = 0;
   reconsiderationsCorrected = 0;
@@ -89,6 +90,7 @@ class Tally {
       rank: 0,
       closureRateInYear: ratio(this.registeredConcludedInYear, this.registered, 4),
       onTimeRate: ratio(this.concludedOnTime, this.concluded, 4),
+      ordersAwaiting: this.ordersAwaiting,
     };
   }
 }
@@ -214,11 +216,15 @@ export class StatisticsFold {
     for (const o of f.orders ?? []) {
       if (!this.known(o.opened) || !this.inYear(o.opened[0])) continue;
       const escalated = this.known(o.escalated);
-      const onTime = !escalated && this.known(o.answered) && o.answered[0] <= o.dueMs;
+      const answered = this.known(o.answered) ? o.answered : undefined;
+      const onTime = !escalated && answered !== undefined && answered[0] <= o.dueMs;
+      // Still in its response window: neither on time nor late yet (as the live score reads it).
+      const awaiting = !escalated && answered === undefined && o.dueMs > this.asOfMs;
       for (const t of this.into(groups(), o.opened[0])) {
         t.ordersOpened++;
         if (escalated) t.ordersEscalated++;
         if (onTime) t.ordersOnTime++;
+        if (awaiting) t.ordersAwaiting++;
       }
     }
   }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { at, History } from '../test-support/events.js';
 import { StatisticsFold, digestOf, type AnnualStatistics } from './statistics.js';
@@ -244,6 +245,74 @@ describe('annual statistics', () => {
       ordersAnsweredOnTime: 1,
       ordersEscalated: 1,
     });
+  });
+
+  it('counts an order awaiting its answer while its deadline is ahead, and no longer once it passes', () => {
+    const c = new History('c1')
+      .register(at(2021, 3, 1))
+      .openOrder(at(2021, 3, 2), 'o1', at(2021, 3, 12))
+      .facts();
+    const asOf = (d: number) => stats(2021, [c], at(2021, 3, d).getTime()).overall;
+    expect(asOf(5)).toMatchObject({ ordersOpened: 1, ordersAwaiting: 1, ordersAnsweredOnTime: 0 });
+    // Past its deadline unanswered: late, in none of the three.
+    expect(asOf(13)).toMatchObject({ ordersOpened: 1, ordersAwaiting: 0, ordersEscalated: 0 });
+  });
+
+  it('splits the orders opened into on time, escalated, awaiting and late, as a plain reading of each order says, at any moment', () => {
+    const DAY = 86_400_000;
+    const day0 = at(2021, 1, 1, 0).getTime();
+    const order = fc.record({
+      opened: fc.integer({ min: -20, max: 380 }),
+      window: fc.integer({ min: 1, max: 15 }),
+      answeredAfter: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }),
+      escalatedAfterDue: fc.option(fc.integer({ min: 0, max: 10 }), { nil: undefined }),
+      hour: fc.integer({ min: 0, max: 23 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(order, { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 0, max: 400 * 24 }),
+        (orders, asOfHour) => {
+          const asOf = day0 + asOfHour * 3_600_000;
+          const h = new History('c1').register(new Date(day0 - 30 * DAY));
+          const timed: [number, (h: History) => History][] = [];
+          const expected = { opened: 0, onTime: 0, escalated: 0, awaiting: 0, late: 0 };
+          orders.forEach((o, i) => {
+            const id = `o${i}`;
+            const opened = day0 + o.opened * DAY + o.hour * 3_600_000;
+            const due = opened + o.window * DAY;
+            const answered =
+              o.answeredAfter === undefined ? undefined : opened + o.answeredAfter * DAY;
+            const escalated =
+              o.escalatedAfterDue === undefined ? undefined : due + o.escalatedAfterDue * DAY;
+            timed.push([opened, (x) => x.openOrder(new Date(opened), id, new Date(due))]);
+            if (answered !== undefined)
+              timed.push([answered, (x) => x.answerOrder(new Date(answered), id)]);
+            if (escalated !== undefined)
+              timed.push([escalated, (x) => x.escalateOrder(new Date(escalated), id)]);
+            // What a reader of this one order sees at asOf (each act recorded a minute after it).
+            const seen = (t: number | undefined) => t !== undefined && t + 60_000 <= asOf;
+            if (!seen(opened) || opened < day0 || opened >= at(2022, 1, 1, 0).getTime()) return;
+            expected.opened++;
+            if (seen(escalated)) expected.escalated++;
+            else if (seen(answered) && (answered ?? 0) <= due) expected.onTime++;
+            else if (!seen(answered) && due > asOf) expected.awaiting++;
+            else expected.late++;
+          });
+          timed.sort((a, b) => a[0] - b[0]);
+          const facts = timed.reduce((x, [, act]) => act(x), h).facts();
+          const o = stats(2021, [facts], asOf).overall;
+          expect({
+            opened: o.ordersOpened,
+            onTime: o.ordersAnsweredOnTime,
+            escalated: o.ordersEscalated,
+            awaiting: o.ordersAwaiting,
+            late: o.ordersOpened - o.ordersAnsweredOnTime - o.ordersEscalated - o.ordersAwaiting,
+          }).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('averages the latest evaluation of the cases concluded in the year, and ranks groups by it', () => {

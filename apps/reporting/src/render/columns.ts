@@ -116,6 +116,13 @@ export const COLUMNS: readonly Column[] = [
     definition: '其中至少升级一次的督办单数。Of those, escalated at least once.',
   },
   {
+    field: 'ordersAwaiting',
+    label: '待答复 Awaiting answer',
+    format: count,
+    definition:
+      '其中截至统计时点既未答复也未升级、答复期限尚未届满的督办单数；其余为逾期答复或逾期未答。Of those, neither answered nor escalated by the moment of the figures, their response deadline still ahead; the rest were answered late or are past their deadline unanswered.',
+  },
+  {
     field: 'reconsiderationsAccepted',
     label: '复议受理 Reconsiderations accepted',
     format: count,
@@ -197,6 +204,7 @@ export const THEMES: readonly { id: string; title: string; fields: readonly (key
         'ordersOpened',
         'ordersAnsweredOnTime',
         'ordersEscalated',
+        'ordersAwaiting',
       ],
     },
     {

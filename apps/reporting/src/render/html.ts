@@ -273,9 +273,13 @@ ${cards.join('\n')}
 <div class="chart share">${shareChart('orders', '督办答复 Supervision orders', [
     { name: '按时答复 on time', value: o.ordersAnsweredOnTime },
     { name: '升级 escalated', value: o.ordersEscalated },
+    { name: '待答复 awaiting', value: o.ordersAwaiting },
     {
-      name: '逾期或未答 late/open',
-      value: Math.max(0, o.ordersOpened - o.ordersAnsweredOnTime - o.ordersEscalated),
+      name: '逾期 late',
+      value: Math.max(
+        0,
+        o.ordersOpened - o.ordersAnsweredOnTime - o.ordersEscalated - o.ordersAwaiting,
+      ),
     },
   ])}</div>
 </div>

@@ -20,6 +20,7 @@ export const HEADLINE: { key: Key; field: keyof Statistics; kind: Kind }[] = [
   { key: 'ordersOpened', field: 'ordersOpened', kind: 'count' },
   { key: 'ordersAnsweredOnTime', field: 'ordersAnsweredOnTime', kind: 'count' },
   { key: 'ordersEscalated', field: 'ordersEscalated', kind: 'count' },
+  { key: 'ordersAwaiting', field: 'ordersAwaiting', kind: 'count' },
   { key: 'reconsiderations', field: 'reconsiderationsAccepted', kind: 'count' },
   { key: 'correctionRate', field: 'correctionRate', kind: 'rate' },
   { key: 'meanEvaluation', field: 'meanScore', kind: 'score' },

@@ -234,6 +234,14 @@ export interface Statistics {
    * statutory deadline (90 days, or as extended).
    */
   onTimeRate: number;
+  /**
+   * Of the orders opened, those neither answered nor escalated by the as-of
+   * moment whose response deadline is still after it: not yet answered on
+   * time, escalated or late. The rest of orders_opened, less the answered on
+   * time and the escalated, were answered late or are past their deadline
+   * unanswered.
+   */
+  ordersAwaiting: number;
 }
 
 export interface GetAnnualStatisticsResponse {
@@ -537,6 +545,7 @@ function createBaseStatistics(): Statistics {
     rank: 0,
     closureRateInYear: 0,
     onTimeRate: 0,
+    ordersAwaiting: 0,
   };
 }
 
@@ -604,6 +613,9 @@ export const Statistics: MessageFns<Statistics> = {
     }
     if (message.onTimeRate !== 0) {
       writer.uint32(169).double(message.onTimeRate);
+    }
+    if (message.ordersAwaiting !== 0) {
+      writer.uint32(176).int64(message.ordersAwaiting);
     }
     return writer;
   },
@@ -789,6 +801,14 @@ export const Statistics: MessageFns<Statistics> = {
             message.onTimeRate = reader.double();
             continue;
           }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.ordersAwaiting = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -896,6 +916,11 @@ export const Statistics: MessageFns<Statistics> = {
         : isSet(object.on_time_rate)
         ? globalThis.Number(object.on_time_rate)
         : 0,
+      ordersAwaiting: isSet(object.ordersAwaiting)
+        ? globalThis.Number(object.ordersAwaiting)
+        : isSet(object.orders_awaiting)
+        ? globalThis.Number(object.orders_awaiting)
+        : 0,
     };
   },
 
@@ -964,6 +989,9 @@ export const Statistics: MessageFns<Statistics> = {
     if (message.onTimeRate !== 0) {
       obj.onTimeRate = floatToJson(message.onTimeRate);
     }
+    if (message.ordersAwaiting !== 0) {
+      obj.ordersAwaiting = Math.round(message.ordersAwaiting);
+    }
     return obj;
   },
 
@@ -993,6 +1021,7 @@ export const Statistics: MessageFns<Statistics> = {
     message.rank = object.rank ?? 0;
     message.closureRateInYear = object.closureRateInYear ?? 0;
     message.onTimeRate = object.onTimeRate ?? 0;
+    message.ordersAwaiting = object.ordersAwaiting ?? 0;
     return message;
   },
 };
