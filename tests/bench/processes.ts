@@ -25,12 +25,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
   });
 
 /**
- * The heap limit the service's image runs it with (its Dockerfile's
- * NODE_OPTIONS), so that the memory measured is the memory deployed.
+ * The heap limits the service's image runs it with (its Dockerfile's
+ * NODE_OPTIONS: old and new space), so that the memory measured is the
+ * memory deployed.
  */
 function imageHeapLimit(name: ServiceName): string[] {
-  const m = /--max-old-space-size=(\d+)/.exec(readFileSync(`apps/${name}/Dockerfile`, 'utf8'));
-  return m ? [`--max-old-space-size=${m[1]}`] : [];
+  const dockerfile = readFileSync(`apps/${name}/Dockerfile`, 'utf8');
+  return [...dockerfile.matchAll(/--max-(old|semi)-space-size=\d+/g)].map((m) => m[0]);
 }
 
 /** Starts `apps/<name>/dist/main.js` with `env` and waits until it serves gRPC. */

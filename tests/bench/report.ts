@@ -1,13 +1,13 @@
 // npm run bench:report [-- --events 1000000 --out docs/bench]
-// A year of at least --events case events on a topic, the reporting service
-// (its own process) projecting them, then the time to produce the year's
-// report from the read models and as of a past date, and the service's peak
-// resident memory.
-import { spawn, execSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// A year of at least --events case events on a topic; the reporting service
+// and the scoring service (each its own process, with its image's heap limits;
+// scoring's rules off, as in a rebuild) project them side by side; then the
+// time to produce the year's report from the read models and as of a past
+// date, and each service's peak resident memory.
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { Partitioners } from 'kafkajs';
@@ -16,7 +16,8 @@ import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { events, reporting } from '@enforcement/contracts';
 import { generateYear, SyntheticHistory } from '@enforcement/generator';
 import { cityDate } from '@enforcement/reference-data';
-import { createKafka, ensureTopics, Topics } from '@enforcement/messaging';
+import { createKafka, ensureTopics, groupLag, Topics } from '@enforcement/messaging';
+import { startService } from './processes.js';
 import { fmt, summarize } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -71,48 +72,12 @@ async function produceYear(): Promise<{ events: number; cases: number; ms: numbe
   return { events: n, cases: year.options.cases, ms: performance.now() - t0 };
 }
 
-async function startService(): Promise<{
-  pid: number;
-  address: string;
-  stop: () => Promise<void>;
-}> {
-  const child = spawn(process.execPath, ['apps/reporting/dist/main.js'], {
-    env: {
-      ...process.env,
-      KAFKA_BROKERS: brokers.join(','),
-      MONGODB_URI: mongoUri,
-      MONGODB_DB: db,
-      GRPC_PORT: '0',
-      KAFKA_CLIENT_ID: run,
-      TOPIC_NAMESPACE: run,
-      REPORTING_GROUP: `${run}.reporting`,
-      OTEL_SDK_DISABLED: 'true',
-      ENFORCEMENT_ENV: 'development',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const address = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`reporting exited with ${code}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /serving gRPC on ([\d.]+:\d+)/.exec(line);
-      if (m?.[1]) resolve(m[1]);
-    });
-  });
-  const pid = child.pid ?? 0;
-  return {
-    pid,
-    address,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-/** Peak resident set of a process so far (VmHWM), in MiB. */
-const peakRssMiB = (pid: number) =>
-  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+const services = {
+  KAFKA_BROKERS: brokers.join(','),
+  MONGODB_URI: mongoUri,
+  KAFKA_CLIENT_ID: run,
+  TOPIC_NAMESPACE: run,
+};
 
 async function main() {
   log(`producing a year of at least ${fmt(EVENTS)} events`);
@@ -121,8 +86,26 @@ async function main() {
     `produced ${fmt(produced.events)} events of ${fmt(produced.cases)} cases in ${fmt(produced.ms / 1000, 1)} s`,
   );
 
-  const service = await startService();
   const t0 = performance.now();
+  const service = await startService('reporting', {
+    ...services,
+    MONGODB_DB: db,
+    REPORTING_GROUP: `${run}.reporting`,
+  });
+  const scoring = await startService('supervision-scoring', {
+    ...services,
+    MONGODB_DB: `${db}_scoring`,
+    SCORING_GROUP: `${run}.scoring`,
+    RULES_TICK_MS: '0',
+    RULES_CLOCK: 'events',
+  });
+  const kafka = createKafka(brokers, `${run}-lag`);
+  // A fresh scoring database starts its read models at generation 1.
+  const scored = (async () => {
+    while ((await groupLag(kafka, `${run}.scoring.projection.g1`, topic)) > 0)
+      await new Promise((r) => setTimeout(r, 2_000));
+    return performance.now() - t0;
+  })();
   const client = new reporting.ReportingServiceClient(
     service.address,
     credentials.createInsecure(),
@@ -162,7 +145,10 @@ async function main() {
     log(`projecting… ${fmt((performance.now() - t0) / 1000)} s`);
   }
   const projectMs = performance.now() - t0;
-  log(`projected in ${fmt(projectMs / 1000, 1)} s`);
+  log(`reporting projected in ${fmt(projectMs / 1000, 1)} s`);
+  // The reports are timed with the machine to themselves, as before scoring ran beside.
+  const scoringMs = await scored;
+  log(`scoring projected in ${fmt(scoringMs / 1000, 1)} s`);
 
   const time = async (f: () => Promise<unknown>) => {
     const samples: number[] = [];
@@ -204,12 +190,15 @@ async function main() {
   }
   const now = await stats();
   const past = await stats(pastDate);
-  const rss = peakRssMiB(service.pid);
+  const rss = service.peakRssMiB();
+  const scoringRss = scoring.peakRssMiB();
   client.close();
   await service.stop();
+  await scoring.stop();
   const mongo = new MongoClient(mongoUri, { retryWrites: false });
   await mongo.connect();
   await mongo.db(db).dropDatabase();
+  await mongo.db(`${db}_scoring`).dropDatabase();
   await mongo.close();
 
   const commit = execSync('git rev-parse --short HEAD').toString().trim();
@@ -228,9 +217,15 @@ async function main() {
     ['as of 2022-01-31 (p50 / max)', `${fmt(asOf.p50)} ms / ${fmt(asOf.max)} ms`, ''],
     ['HTML report rendered (p50 / max)', `${fmt(html.p50)} ms / ${fmt(html.max)} ms`, ''],
     ['reporting peak resident memory', `${fmt(rss)} MiB`, 'target < 512 MiB'],
+    [
+      'projection into the scoring read models (rules off), beside it',
+      `${fmt(produced.events / (scoringMs / 1000))} events/s`,
+      `${fmt(scoringMs / 1000, 1)} s`,
+    ],
+    ['scoring peak resident memory', `${fmt(scoringRss)} MiB`, 'target < 512 MiB'],
   ];
   const md_ = [
-    `# Reporting at ${fmt(produced.events)} events`,
+    `# Reporting (and scoring's memory) at ${fmt(produced.events)} events`,
     '',
     `Commit ${commit} · ${cpus().length} cores · ${fmt(totalmem() / 2 ** 30, 1)} GiB · Node ${process.version} · \`npm run bench:report -- --events ${EVENTS}\``,
     '',
@@ -247,7 +242,7 @@ async function main() {
   writeFileSync(join(args.out, 'report-latest.md'), md_);
   writeFileSync(
     join(args.out, 'report-latest.json'),
-    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, current, asOf, html, peakRssMiB: rss, cores: cpus().length, node: process.version }, null, 2)}\n`,
+    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, current, asOf, html, peakRssMiB: rss, scoringMs, scoringPeakRssMiB: scoringRss, cores: cpus().length, node: process.version }, null, 2)}\n`,
   );
 }
 
