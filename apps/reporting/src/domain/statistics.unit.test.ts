@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { events } from '@enforcement/contracts';
 import { at, History } from '../test-support/events.js';
 import { StatisticsFold, digestOf, type AnnualStatistics } from './statistics.js';
 import type { CaseFacts } from './facts.js';
@@ -258,50 +259,93 @@ describe('annual statistics', () => {
     expect(asOf(13)).toMatchObject({ ordersOpened: 1, ordersAwaiting: 0, ordersEscalated: 0 });
   });
 
-  it('splits the orders opened into on time, escalated, awaiting and late, as a plain reading of each order says, at any moment', () => {
+  it('splits the orders opened into on time, escalated, awaiting and late, as a plain reading of each order says, at any moment, on either basis', () => {
     const DAY = 86_400_000;
+    const HOUR = 3_600_000;
     const day0 = at(2021, 1, 1, 0).getTime();
+    // Each act is reported to intake some hours after it happened (up to 20 days).
+    const lag = fc.integer({ min: 0, max: 480 });
     const order = fc.record({
       opened: fc.integer({ min: -20, max: 380 }),
       window: fc.integer({ min: 1, max: 15 }),
       answeredAfter: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }),
       escalatedAfterDue: fc.option(fc.integer({ min: 0, max: 10 }), { nil: undefined }),
       hour: fc.integer({ min: 0, max: 23 }),
+      lags: fc.tuple(lag, lag, lag),
     });
     fc.assert(
       fc.property(
         fc.array(order, { minLength: 1, maxLength: 6 }),
         fc.integer({ min: 0, max: 400 * 24 }),
-        (orders, asOfHour) => {
-          const asOf = day0 + asOfHour * 3_600_000;
+        fc.option(fc.integer({ min: 0, max: 40 * 24 }), { nil: undefined }),
+        (orders, asOfHour, recordedAfter) => {
+          // RECORDED: what was recorded by asOf. OCCURRED: what happened by
+          // asOf, as recorded up to some hours later.
+          const asOf = day0 + asOfHour * HOUR;
+          const basis = recordedAfter === undefined ? 'RECORDED' : 'OCCURRED';
+          const recordedThrough = asOf + (recordedAfter ?? 0) * HOUR;
           const h = new History('c1').register(new Date(day0 - 30 * DAY));
-          const timed: [number, (h: History) => History][] = [];
+          const acts: { at: number; recorded: number; act: (h: History) => History }[] = [];
           const expected = { opened: 0, onTime: 0, escalated: 0, awaiting: 0, late: 0 };
           orders.forEach((o, i) => {
-            const id = `o${i}`;
-            const opened = day0 + o.opened * DAY + o.hour * 3_600_000;
+            const orderId = `o${i}`;
+            const opened = day0 + o.opened * DAY + o.hour * HOUR;
             const due = opened + o.window * DAY;
             const answered =
               o.answeredAfter === undefined ? undefined : opened + o.answeredAfter * DAY;
             const escalated =
               o.escalatedAfterDue === undefined ? undefined : due + o.escalatedAfterDue * DAY;
-            timed.push([opened, (x) => x.openOrder(new Date(opened), id, new Date(due))]);
+            // An act on an order is recorded after the order's opening: intake takes nothing else.
+            const openLag = (o.lags[0] ?? 0) * HOUR + 60_000;
+            const after = (when: number | undefined, l: number | undefined) =>
+              when === undefined
+                ? undefined
+                : Math.max((l ?? 0) * HOUR + 60_000, opened + openLag + 1 - when);
+            const answerLag = after(answered, o.lags[1]);
+            const escalateLag = after(escalated, o.lags[2]);
+            const act = (when: number, after: number, payload: Parameters<History['add']>[1]) =>
+              acts.push({
+                at: when,
+                recorded: when + after,
+                act: (x) => x.add(new Date(when), payload, new Date(when + after)),
+              });
+            act(opened, openLag, {
+              $case: 'supervisionOrderOpened',
+              value: events.SupervisionOrderOpened.fromPartial({
+                orderId,
+                responseDueAt: new Date(due),
+              }),
+            });
             if (answered !== undefined)
-              timed.push([answered, (x) => x.answerOrder(new Date(answered), id)]);
+              act(answered, answerLag ?? 0, {
+                $case: 'supervisionOrderAnswered',
+                value: events.SupervisionOrderAnswered.fromPartial({ orderId }),
+              });
             if (escalated !== undefined)
-              timed.push([escalated, (x) => x.escalateOrder(new Date(escalated), id)]);
-            // What a reader of this one order sees at asOf (each act recorded a minute after it).
-            const seen = (t: number | undefined) => t !== undefined && t + 60_000 <= asOf;
-            if (!seen(opened) || opened < day0 || opened >= at(2022, 1, 1, 0).getTime()) return;
+              act(escalated, escalateLag ?? 0, {
+                $case: 'supervisionOrderEscalated',
+                value: events.SupervisionOrderEscalated.fromPartial({ orderId, level: 2 }),
+              });
+            // What a reader of this one order sees, as the basis reads a moment.
+            const seen = (when: number | undefined, after: number | undefined) =>
+              when !== undefined &&
+              (basis === 'RECORDED'
+                ? when + (after ?? 0) <= asOf
+                : when <= asOf && when + (after ?? 0) <= recordedThrough);
+            if (!seen(opened, openLag) || opened < day0 || opened >= at(2022, 1, 1, 0).getTime())
+              return;
             expected.opened++;
-            if (seen(escalated)) expected.escalated++;
-            else if (seen(answered) && (answered ?? 0) <= due) expected.onTime++;
-            else if (!seen(answered) && due > asOf) expected.awaiting++;
+            if (seen(escalated, escalateLag)) expected.escalated++;
+            else if (seen(answered, answerLag) && (answered ?? 0) <= due) expected.onTime++;
+            else if (!seen(answered, answerLag) && due > asOf) expected.awaiting++;
             else expected.late++;
           });
-          timed.sort((a, b) => a[0] - b[0]);
-          const facts = timed.reduce((x, [, act]) => act(x), h).facts();
-          const o = stats(2021, [facts], asOf).overall;
+          // Recorded in the order intake took them.
+          acts.sort((a, b) => a.recorded - b.recorded);
+          const facts = acts.reduce((x, a) => a.act(x), h).facts();
+          const fold = new StatisticsFold(2021, asOf, basis, recordedThrough);
+          fold.add(facts);
+          const o = fold.result().overall;
           expect({
             opened: o.ordersOpened,
             onTime: o.ordersAnsweredOnTime,
@@ -311,7 +355,7 @@ describe('annual statistics', () => {
           }).toEqual(expected);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
   });
 
