@@ -130,7 +130,7 @@ export function renderHtml(s: AnnualStatistics, digest: string, issuer = ''): st
     card(
       '督办 Supervision orders',
       fmt(o, 'ordersOpened'),
-      `按时答复 ${fmt(o, 'ordersAnsweredOnTime')} · 升级 ${fmt(o, 'ordersEscalated')}`,
+      `按时答复 ${fmt(o, 'ordersAnsweredOnTime')} · 升级 ${fmt(o, 'ordersEscalated')} · 待答复 ${fmt(o, 'ordersAwaiting')}`,
     ),
     card(
       '行政复议 Reconsiderations accepted',
