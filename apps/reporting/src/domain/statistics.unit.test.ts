@@ -259,6 +259,26 @@ describe('annual statistics', () => {
     expect(asOf(13)).toMatchObject({ ordersOpened: 1, ordersAwaiting: 0, ordersEscalated: 0 });
   });
 
+  it('reads an unanswered order as late at the very moment of its deadline, and an answer made then as on time', () => {
+    const due = at(2021, 3, 12).getTime();
+    const open = new History('c1')
+      .register(at(2021, 3, 1))
+      .openOrder(at(2021, 3, 2), 'o1', at(2021, 3, 12));
+    const unanswered = open.facts();
+    const read = (c: CaseFacts, asOf: number) => stats(2021, [c], asOf).overall;
+    expect(read(unanswered, due - 1)).toMatchObject({ ordersAwaiting: 1 });
+    expect(read(unanswered, due)).toMatchObject({
+      ordersOpened: 1,
+      ordersAwaiting: 0,
+      ordersAnsweredOnTime: 0,
+    });
+    // Read as of when things happened, with everything recorded since.
+    const answered = open.answerOrder(at(2021, 3, 12), 'o1').facts();
+    const fold = new StatisticsFold(2021, due, 'OCCURRED', NOW);
+    fold.add(answered);
+    expect(fold.result().overall).toMatchObject({ ordersAwaiting: 0, ordersAnsweredOnTime: 1 });
+  });
+
   it('splits the orders opened into on time, escalated, awaiting and late, as a plain reading of each order says, at any moment, on either basis', () => {
     const DAY = 86_400_000;
     const HOUR = 3_600_000;

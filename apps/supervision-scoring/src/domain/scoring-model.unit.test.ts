@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byTheBook, p, viewOf } from './view.test-support.js';
+import { byTheBook, day, p, viewOf } from './view.test-support.js';
 import { asRecorded, MODEL_V1, scoreCase } from './scoring-model.js';
 
 const indicator = (steps: Parameters<typeof viewOf>[0], name: string) =>
@@ -120,6 +120,27 @@ describe('scoring model v1', () => {
       ],
     });
     expect(scoreCase(viewOf(mixed), MODEL_V1)?.score).toBe(90);
+  });
+
+  it('settles an unanswered order at the very moment of its deadline, and takes an answer made at that moment as on time', () => {
+    const opened = viewOf([...byTheBook(30), [p.order('a', 40), 31]]);
+    const response = (v: typeof opened, at: number) =>
+      scoreCase(v, MODEL_V1, at)?.indicators.find((i) => i.indicator === 'supervision_response');
+    const due = day(40).getTime();
+    expect(response(opened, due - 1)).toMatchObject({
+      points: 10,
+      reasons: [expect.stringMatching(/^1 awaiting/)],
+    });
+    // Nothing can be answered on time after this moment: the order is late at it.
+    expect(response(opened, due)).toMatchObject({
+      points: 0,
+      reasons: ['0 of 1 supervision orders answered on time'],
+    });
+    const answeredAtDue = viewOf([...byTheBook(30), [p.order('a', 40), 31], [p.answered('a'), 40]]);
+    expect(response(answeredAtDue, due)).toMatchObject({
+      points: 10,
+      reasons: ['1 of 1 supervision orders answered on time'],
+    });
   });
 
   it('records at most the given number of event ids per indicator, counting the rest, with the same points', () => {
