@@ -12,6 +12,8 @@ export interface ServiceProcess {
   readonly address: string;
   /** Peak resident set so far (VmHWM), in MiB. */
   peakRssMiB(): number;
+  /** Whether the process has not exited. */
+  running(): boolean;
   stop(): Promise<void>;
   /** SIGKILL, as a crash or the OOM killer would. */
   kill(): Promise<void>;
@@ -94,6 +96,7 @@ export async function startService(
     pid,
     address,
     peakRssMiB,
+    running: () => child.exitCode === null && child.signalCode === null,
     stop: async () => {
       peakRssMiB();
       if (child.exitCode === null) child.kill('SIGTERM');
@@ -103,5 +106,29 @@ export async function startService(
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
     },
+  };
+}
+
+/**
+ * A wait's guard, called on each poll with what the wait watches: throws when
+ * one of `services` has exited, or when `progress` has not changed for
+ * `stallMs`. A wait on a dead or stuck service then fails, naming it, rather
+ * than hanging the run.
+ */
+export function stallGuard(
+  what: string,
+  services: readonly ServiceProcess[],
+  stallMs = 600_000,
+): (progress: string | number) => void {
+  let last: string | number | undefined;
+  let since = performance.now();
+  return (progress) => {
+    for (const s of services)
+      if (!s.running()) throw new Error(`${what}: ${s.name} (pid ${s.pid}) exited`);
+    if (progress !== last) {
+      last = progress;
+      since = performance.now();
+    } else if (performance.now() - since > stallMs)
+      throw new Error(`${what}: nothing moved in ${stallMs / 1000} s (still ${progress})`);
   };
 }

@@ -17,7 +17,7 @@ import { events, reporting } from '@enforcement/contracts';
 import { generateYear, SyntheticHistory } from '@enforcement/generator';
 import { cityDate } from '@enforcement/reference-data';
 import { createKafka, ensureTopics, groupLag, Topics } from '@enforcement/messaging';
-import { startService } from './processes.js';
+import { stallGuard, startService } from './processes.js';
 import { fmt, summarize } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -102,10 +102,16 @@ async function main() {
   const kafka = createKafka(brokers, `${run}-lag`);
   // A fresh scoring database starts its read models at generation 1.
   const scored = (async () => {
-    while ((await groupLag(kafka, `${run}.scoring.projection.g1`, topic)) > 0)
+    const guard = stallGuard('waiting for scoring to project the year', [scoring]);
+    for (;;) {
+      const lag = await groupLag(kafka, `${run}.scoring.projection.g1`, topic);
+      if (lag === 0) return performance.now() - t0;
+      guard(lag);
       await new Promise((r) => setTimeout(r, 2_000));
-    return performance.now() - t0;
+    }
   })();
+  // Settled now, so that a failure surfaces at its own await below, not unhandled meanwhile.
+  scored.catch(() => undefined);
   const client = new reporting.ReportingServiceClient(
     service.address,
     credentials.createInsecure(),
@@ -132,6 +138,7 @@ async function main() {
 
   // Caught up when the figures are complete through a moment after the production ended.
   const producedBy = new Date();
+  const guard = stallGuard('waiting for reporting to project the year', [service]);
   for (;;) {
     await new Promise((r) => setTimeout(r, 2_000));
     const probe = await call<reporting.GetAnnualStatisticsResponse>((cb) =>
@@ -142,6 +149,7 @@ async function main() {
       ),
     );
     if (probe.asOf && probe.asOf > producedBy) break;
+    guard(`${probe.asOf?.toISOString()}, lag ${await groupLag(kafka, `${run}.reporting`, topic)}`);
     log(`projecting… ${fmt((performance.now() - t0) / 1000)} s`);
   }
   const projectMs = performance.now() - t0;

@@ -10,7 +10,7 @@ import { intake, reporting, scoring } from '@enforcement/contracts';
 import { generateYear, RECONSIDERATION_2021 } from '@enforcement/generator';
 import { createKafka, ensureTopics, groupLag, namespaced } from '@enforcement/messaging';
 import { submitAll } from '../support/submit.js';
-import { startService, type ServiceName, type ServiceProcess } from './processes.js';
+import { stallGuard, startService, type ServiceName, type ServiceProcess } from './processes.js';
 import { fmt, summarize, type Summary } from './stats.js';
 import {
   describeWrites,
@@ -108,8 +108,16 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
    * topic's last growth seen, or both groups caught up after it, whichever
    * came later (to within a poll), not when the quiet was confirmed.
    */
-  const caughtUp = async (generation: string, t0: number, settled?: () => Promise<boolean>) => {
+  const caughtUp = async (
+    generation: string,
+    t0: number,
+    services: readonly ServiceProcess[],
+    settled?: () => Promise<boolean>,
+    trace?: () => Promise<string>,
+  ) => {
     const QUIET_MS = 3_000;
+    let tracedAt = -Infinity;
+    const guard = stallGuard(`waiting for the read models${generation}`, services);
     const done: Record<string, number> = {};
     let last = -1;
     let grewAt = 0;
@@ -119,17 +127,27 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
       const high = await topicSize(kafka, topics.caseEvents);
       if (high !== last) grewAt = now;
       last = high;
+      const lags: number[] = [];
       for (const g of ['scoring', 'reporting']) {
         // A fresh scoring database starts its read models at generation 1.
         const group =
           g === 'scoring'
             ? `${ns}.scoring${generation}.projection.g1`
             : `${ns}.reporting${generation}`;
-        if ((await groupLag(kafka, group, topics.caseEvents)) === 0) done[g] ??= now;
+        const lag = await groupLag(kafka, group, topics.caseEvents);
+        lags.push(lag);
+        if (lag === 0) done[g] ??= now;
         else delete done[g];
       }
+      guard(`topic ${high}, lags ${lags.join('/')}`);
       const both = done.scoring !== undefined && done.reporting !== undefined;
       if (both) firstCaughtUp ??= now;
+      if (trace && firstCaughtUp !== undefined && now - tracedAt >= 1_000) {
+        tracedAt = now;
+        o.log(
+          `rules: +${fmt((now - firstCaughtUp) / 1000, 1)} s after catch-up: topic ${fmt(high)}, caught up ${Object.keys(done).join('+') || 'neither'}, ${await trace()}`,
+        );
+      }
       if (both && now - grewAt >= QUIET_MS && (!settled || (await settled())))
         return {
           scoring: done.scoring ?? now,
@@ -237,7 +255,14 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
     );
     return rulesNow.casesDue === 0 && Number(rulesNow.lastPassAt?.getTime() ?? 0) > 0;
   };
-  const e2e = await caughtUp('', t0, rulesSettled);
+  // BENCH_RULES_TRACE=1: what the rules do after the first catch-up, every second.
+  const rulesTrace = process.env.BENCH_RULES_TRACE
+    ? async () => {
+        await rulesSettled();
+        return `cases due ${fmt(Number(rulesNow?.casesDue ?? 0))}, actions ${fmt(Number(rulesNow?.actionsSent ?? 0))} sent / ${fmt(Number(rulesNow?.actionsFailed ?? 0))} failed / ${fmt(Number(rulesNow?.actionsRefused ?? 0))} refused`;
+      }
+    : undefined;
+  const e2e = await caughtUp('', t0, [...first, intakeSvc], rulesSettled, rulesTrace);
   await sleep(2_000);
   const live = perEventByCollection(
     new Map(),
@@ -335,7 +360,7 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   o.log(`rebuild: scoring and reporting replay ${fmt(e2e.events)} events into new read models`);
   const t1 = performance.now();
   const second = await projections('-rebuild', intakeSvc.address);
-  const rb = await caughtUp('-rebuild', t1);
+  const rb = await caughtUp('-rebuild', t1, second);
   const rebuildMs = Math.max(rb.scoring, rb.reporting);
   await stopAll(second);
   const rebuildWrites = await documentsWritten(db('scoring-rebuild'));
