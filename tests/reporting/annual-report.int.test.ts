@@ -180,9 +180,12 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
   });
 
   it('counts the orders still awaiting their answer at a moment, as the plan has them', async () => {
-    const orders = Array.from({ length: year.options.cases }, (_, i) =>
-      planCase(year.options, i).orders.filter((o) => o.openedAt >= cityDate(2021).getTime()),
-    ).flat();
+    const orders = Array.from({ length: year.options.cases }, (_, i) => {
+      const plan = planCase(year.options, i);
+      return plan.orders
+        .filter((o) => o.openedAt >= cityDate(2021).getTime())
+        .map((o) => ({ ...o, agencyId: plan.agency.id, district: plan.district }));
+    }).flat();
     // An hour after the middle order opened: it, at least, is awaiting its answer.
     const middle = [...orders].sort((a, b) => a.openedAt - b.openedAt)[orders.length >> 1];
     expect(middle).toBeDefined();
@@ -224,6 +227,29 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     const column = header?.split(',').indexOf('ordersAwaiting') ?? -1;
     expect(column).toBeGreaterThan(0);
     expect(city?.split(',')[column]).toBe(String(awaiting.length));
+
+    // Each agency's row, and the report of one district alone, read the same way.
+    const count = (list: typeof awaiting, key: (o: (typeof awaiting)[number]) => string) => {
+      const m = new Map<string, number>();
+      for (const o of list) m.set(key(o), (m.get(key(o)) ?? 0) + 1);
+      return m;
+    };
+    const byAgency = count(awaiting, (o) => o.agencyId);
+    const rows = await statistics({
+      ...asked,
+      groupBy: reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY,
+    });
+    expect(
+      new Map(
+        rows.groups.filter((g) => g.ordersAwaiting > 0).map((g) => [g.key, g.ordersAwaiting]),
+      ),
+    ).toEqual(byAgency);
+    const district = middle?.district ?? '';
+    const one = await statistics({ ...asked, district });
+    expect(one.overall).toMatchObject({
+      ordersOpened: opened.filter((o) => o.district === district).length,
+      ordersAwaiting: count(awaiting, (o) => o.district).get(district),
+    });
   });
 
   it('changes no figure when events are delivered again', async () => {
