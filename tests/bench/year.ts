@@ -259,7 +259,9 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   const rulesTrace = process.env.BENCH_RULES_TRACE
     ? async () => {
         await rulesSettled();
-        return `cases due ${fmt(Number(rulesNow?.casesDue ?? 0))}, actions ${fmt(Number(rulesNow?.actionsSent ?? 0))} sent / ${fmt(Number(rulesNow?.actionsFailed ?? 0))} failed / ${fmt(Number(rulesNow?.actionsRefused ?? 0))} refused`;
+        const judged = (rulesNow?.agencies ?? []).map((a) => a.judgedUpTo?.getTime() ?? 0);
+        const day = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : '—');
+        return `${judged.length} agencies judged, up to ${day(Math.min(...judged))}…${day(Math.max(...judged))}, cases due ${fmt(Number(rulesNow?.casesDue ?? 0))}, actions ${fmt(Number(rulesNow?.actionsSent ?? 0))} sent / ${fmt(Number(rulesNow?.actionsFailed ?? 0))} failed / ${fmt(Number(rulesNow?.actionsRefused ?? 0))} refused`;
       }
     : undefined;
   const e2e = await caughtUp('', t0, [...first, intakeSvc], rulesSettled, rulesTrace);
