@@ -351,8 +351,8 @@ export class ScoringRuntime {
     const snap = gen.clock.snapshot();
     const ends = await this.partitionEnds(gen);
     const wall = this.o.clock.now().getTime();
-    const feeds = gen.clock.keep(
-      feedWatermarks(snap, ends, (latest) => (this.o.ruleClock === 'events' ? latest : wall)),
+    const feeds = feedWatermarks(snap, ends, (latest) =>
+      this.o.ruleClock === 'events' ? latest : wall,
     );
     this.lastClock = { feeds, readAt: wall };
     return this.lastClock;

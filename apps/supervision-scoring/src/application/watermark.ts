@@ -47,8 +47,6 @@ export class FeedClock {
   private readonly times = new Map<number, Map<string, number>>();
   /** Partition → offset of the last message applied. */
   private readonly applied = new Map<number, number>();
-  /** Feed → the highest watermark given out: a feed's clock never goes back. */
-  private readonly given = new Map<string, number>();
 
   /** A written batch of `partition` applied these feeds up to these times. */
   note(partition: number, feeds: ReadonlyMap<string, number>): void {
@@ -59,24 +57,6 @@ export class FeedClock {
 
   position(partition: number, offset: number): void {
     if (offset > (this.applied.get(partition) ?? -1)) this.applied.set(partition, offset);
-  }
-
-  /**
-   * The watermarks to judge by: each the higher of `computed` and the
-   * highest given out before. Once every event of a feed dated before W is
-   * applied, every event the feed stores later is dated at or after W (the
-   * order assumption, with `feed_floor`), so a partition that has messages
-   * pending again cannot hold the feed below W. Those messages are mostly
-   * the rules' own actions, dated in the past: left to hold the clock back,
-   * they made the rules act in waves, each waiting for the last to be
-   * applied. A case with an event stored and not yet applied is still never
-   * judged without it: its actions carry the version they were judged on.
-   */
-  keep(computed: ReadonlyMap<string, number>): Map<string, number> {
-    const out = new Map(this.given);
-    for (const [feed, t] of computed) if (t > (out.get(feed) ?? -Infinity)) out.set(feed, t);
-    for (const [feed, t] of out) this.given.set(feed, t);
-    return out;
   }
 
   snapshot(): ClockSnapshot {

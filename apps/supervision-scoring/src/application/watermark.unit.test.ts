@@ -41,24 +41,6 @@ describe("the rules' clock: per feed, the time up to which its events are applie
     expect(feedWatermarks(c.snapshot(), ends([6], [10]), latest).get('a|1')).toBe(100);
   });
 
-  it('never moves a feed back once given: messages pending again (the rules’ own actions) do not hold it below', () => {
-    const c = new FeedClock();
-    c.note(0, new Map([['a|1', 100]]));
-    c.note(1, new Map([['a|1', 500]]));
-    c.position(0, 4);
-    c.position(1, 9);
-    expect(c.keep(feedWatermarks(c.snapshot(), ends([5], [10]), latest)).get('a|1')).toBe(500);
-    // An action dated 300 sent to a case of partition 0: pending there, it would hold the feed to 100.
-    expect(feedWatermarks(c.snapshot(), ends([6], [10]), latest).get('a|1')).toBe(100);
-    expect(c.keep(feedWatermarks(c.snapshot(), ends([6], [10]), latest)).get('a|1')).toBe(500);
-    // Nor below what it was given when a partition that never carried it lags.
-    expect(c.keep(feedWatermarks(c.snapshot(), ends([6], [10], [3]), latest)).get('a|1')).toBe(500);
-    // And it still rises with the feed.
-    c.note(0, new Map([['a|1', 700]]));
-    c.position(0, 5);
-    expect(c.keep(feedWatermarks(c.snapshot(), ends([6], [10]), latest)).get('a|1')).toBe(700);
-  });
-
   it('a lagging partition that never carried the feed holds it back entirely', () => {
     const c = new FeedClock();
     c.note(0, new Map([['a|1', 100]]));
