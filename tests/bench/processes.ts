@@ -132,3 +132,19 @@ export function stallGuard(
       throw new Error(`${what}: nothing moved in ${stallMs / 1000} s (still ${progress})`);
   };
 }
+
+/** Polls `lag` every `everyMs` until it is 0, under a stallGuard on `services`. */
+export async function untilNoLag(
+  what: string,
+  services: readonly ServiceProcess[],
+  lag: () => Promise<number>,
+  everyMs: number,
+): Promise<void> {
+  const guard = stallGuard(what, services);
+  for (;;) {
+    const n = await lag();
+    if (n === 0) return;
+    guard(n);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -17,7 +17,7 @@ import { events, reporting } from '@enforcement/contracts';
 import { generateYear, SyntheticHistory } from '@enforcement/generator';
 import { cityDate } from '@enforcement/reference-data';
 import { createKafka, ensureTopics, groupLag, Topics } from '@enforcement/messaging';
-import { stallGuard, startService } from './processes.js';
+import { stallGuard, startService, untilNoLag } from './processes.js';
 import { fmt, summarize } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -101,15 +101,12 @@ async function main() {
   });
   const kafka = createKafka(brokers, `${run}-lag`);
   // A fresh scoring database starts its read models at generation 1.
-  const scored = (async () => {
-    const guard = stallGuard('waiting for scoring to project the year', [scoring]);
-    for (;;) {
-      const lag = await groupLag(kafka, `${run}.scoring.projection.g1`, topic);
-      if (lag === 0) return performance.now() - t0;
-      guard(lag);
-      await new Promise((r) => setTimeout(r, 2_000));
-    }
-  })();
+  const scored = untilNoLag(
+    'waiting for scoring to project the year',
+    [scoring],
+    () => groupLag(kafka, `${run}.scoring.projection.g1`, topic),
+    2_000,
+  ).then(() => performance.now() - t0);
   // Settled now, so that a failure surfaces at its own await below, not unhandled meanwhile.
   scored.catch(() => undefined);
   const client = new reporting.ReportingServiceClient(

@@ -25,7 +25,7 @@ import {
 import { createSupervisionScoring, loadScoringConfig } from '@enforcement/supervision-scoring';
 import { submitAll } from '../support/submit.js';
 import { loadQueryFixture } from './query-fixture.js';
-import { stallGuard, startService } from './processes.js';
+import { startService, untilNoLag } from './processes.js';
 import { benchYear } from './year.js';
 import { benchScale } from './scale.js';
 import { benchConsole } from './console.js';
@@ -233,13 +233,12 @@ async function main() {
     SCORING_GROUP: `${run}.scoring`,
   });
   const kafka = createKafka(brokers, `${run}-lag`);
-  const guard = stallGuard('waiting for scoring to replay the intake runs', [scoringSvc]);
-  for (;;) {
-    const lag = await groupLag(kafka, `${run}.scoring.projection.g1`, topics.caseEvents);
-    if (lag === 0) break;
-    guard(lag);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await untilNoLag(
+    'waiting for scoring to replay the intake runs',
+    [scoringSvc],
+    () => groupLag(kafka, `${run}.scoring.projection.g1`, topics.caseEvents),
+    200,
+  );
   const projection = published / ((performance.now() - t) / 1000);
   results.scoringCatchUp = { events: published, rate: projection };
 

@@ -113,7 +113,7 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
     t0: number,
     services: readonly ServiceProcess[],
     settled?: () => Promise<boolean>,
-    trace?: () => Promise<string>,
+    trace?: () => string,
   ) => {
     const QUIET_MS = 3_000;
     let tracedAt = -Infinity;
@@ -142,13 +142,17 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
       guard(`topic ${high}, lags ${lags.join('/')}`);
       const both = done.scoring !== undefined && done.reporting !== undefined;
       if (both) firstCaughtUp ??= now;
-      if (trace && firstCaughtUp !== undefined && now - tracedAt >= 1_000) {
+      const quiet = both && now - grewAt >= QUIET_MS;
+      const traced = trace && firstCaughtUp !== undefined && now - tracedAt >= 1_000;
+      // One status call a poll serves both the trace and the check.
+      const isSettled = settled && (quiet || traced) ? await settled() : true;
+      if (traced && firstCaughtUp !== undefined) {
         tracedAt = now;
         o.log(
-          `rules: +${fmt((now - firstCaughtUp) / 1000, 1)} s after catch-up: topic ${fmt(high)}, caught up ${Object.keys(done).join('+') || 'neither'}, ${await trace()}`,
+          `rules: +${fmt((now - firstCaughtUp) / 1000, 1)} s after catch-up: topic ${fmt(high)}, caught up ${Object.keys(done).join('+') || 'neither'}, ${trace()}`,
         );
       }
-      if (both && now - grewAt >= QUIET_MS && (!settled || (await settled())))
+      if (quiet && isSettled)
         return {
           scoring: done.scoring ?? now,
           reporting: done.reporting ?? now,
@@ -251,14 +255,15 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   let rulesNow: scoring.GetRulesStatusResponse | undefined;
   const rulesSettled = async () => {
     rulesNow = await new Promise<scoring.GetRulesStatusResponse>((resolve, reject) =>
-      scoringClient.getRulesStatus({}, md, (e, r) => (e ? reject(e) : resolve(r))),
+      scoringClient.getRulesStatus({}, md, { deadline: Date.now() + 30_000 }, (e, r) =>
+        e ? reject(e) : resolve(r),
+      ),
     );
     return rulesNow.casesDue === 0 && Number(rulesNow.lastPassAt?.getTime() ?? 0) > 0;
   };
   // BENCH_RULES_TRACE=1: what the rules do after the first catch-up, every second.
   const rulesTrace = process.env.BENCH_RULES_TRACE
-    ? async () => {
-        await rulesSettled();
+    ? () => {
         const judged = (rulesNow?.agencies ?? []).map((a) => a.judgedUpTo?.getTime() ?? 0);
         const day = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : '—');
         return `${judged.length} agencies judged, up to ${day(Math.min(...judged))}…${day(Math.max(...judged))}, cases due ${fmt(Number(rulesNow?.casesDue ?? 0))}, actions ${fmt(Number(rulesNow?.actionsSent ?? 0))} sent / ${fmt(Number(rulesNow?.actionsFailed ?? 0))} failed / ${fmt(Number(rulesNow?.actionsRefused ?? 0))} refused`;
