@@ -1,7 +1,7 @@
 import type { Db } from 'mongodb';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { isDuplicateKey } from '@enforcement/mongo-kit';
-import { DomainError } from '@enforcement/errors';
+import { DeadlineError, DomainError } from '@enforcement/errors';
 import { ConfigError } from '@enforcement/config';
 import { events } from '@enforcement/contracts';
 import type { KafkaScoreHub } from './adapters/kafka/score-hub.js';
@@ -17,6 +17,7 @@ import type {
 } from './application/ports.js';
 import { feedOf, Projector } from './application/projector.js';
 import type { RollupRow, ScoreReader } from './application/queries.js';
+import { coalesced } from './application/coalesced.js';
 import { runRules, type SentAction } from './application/rule-runner.js';
 import { feedWatermarks, FeedClock, type PartitionEnd } from './application/watermark.js';
 import type { RuleConfig } from './domain/rules.js';
@@ -132,6 +133,8 @@ const PASS_DEADLINE_MS = 120_000;
  * back): the rules follow the stream within about this, not a whole tick.
  */
 const FOLLOW_GAP_MS = 500;
+/** How long the rules' status may take to read before its callers are failed (it reads every due case). */
+const STATUS_DEADLINE_MS = 20_000;
 /** How long a release asked of another instance is waited for. */
 const RELEASE_WAIT_MS = 15_000;
 
@@ -319,7 +322,7 @@ export class ScoringRuntime {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`partition ends not read within ${OFFSETS_DEADLINE_MS} ms`)),
+        () => reject(new DeadlineError('partition ends', OFFSETS_DEADLINE_MS)),
         OFFSETS_DEADLINE_MS,
       );
     });
@@ -483,8 +486,19 @@ export class ScoringRuntime {
     this.following.unref();
   }
 
-  /** Where the rules stand, per agency: judged up to when, and how many cases have an action due not in their history yet. */
-  async rulesStatus(): Promise<RulesStatus> {
+  /**
+   * Where the rules stand, per agency: judged up to when, and how many cases
+   * have an action due not in their history yet. It reads every case with an
+   * action due, so callers share reads (see application/coalesced.ts): a
+   * console refreshed by many operators during a backlog costs one read at a
+   * time, and each answer is read after its call.
+   */
+  readonly rulesStatus: () => Promise<RulesStatus> = coalesced(() => this.readRulesStatus(), {
+    what: "the rules' status",
+    deadlineMs: STATUS_DEADLINE_MS,
+  });
+
+  private async readRulesStatus(): Promise<RulesStatus> {
     const { feeds } = await this.rulesClock();
     const wall = this.o.clock.now().getTime();
     const lateness = this.o.lateness ?? 0;

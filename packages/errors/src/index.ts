@@ -30,6 +30,18 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * A store or broker that did not answer within the time this service gives
+ * it: an outage as the caller sees it (gRPC UNAVAILABLE, retry with backoff),
+ * not a broken rule, and not a fault of the service.
+ */
+export class DeadlineError extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what} not answered within ${ms} ms`);
+    this.name = 'DeadlineError';
+  }
+}
+
 export const invalid = (code: string, field: string, message: string): DomainError =>
   new DomainError(code, 'INVALID', `${field}: ${message}`, field);
 

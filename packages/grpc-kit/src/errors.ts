@@ -65,6 +65,8 @@ const TRANSIENT_NAMES = new Set([
   'KafkaJSRequestTimeoutError',
   'KafkaJSNumberOfRetriesExceeded',
   'KafkaJSBrokerNotFound',
+  // @enforcement/errors: a store or broker read given up past its deadline.
+  'DeadlineError',
 ]);
 /** What FerretDB answers while its PostgreSQL is down or restarting. */
 const BACKEND_DOWN =

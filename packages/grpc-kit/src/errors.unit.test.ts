@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { DomainError, invalid } from '@enforcement/errors';
+import { DeadlineError, DomainError, invalid } from '@enforcement/errors';
 import { ERROR_CODE_KEY, ERROR_FIELD_KEY, toServiceError } from './errors.js';
 
 describe('toServiceError', () => {
@@ -69,6 +69,7 @@ describe('toServiceError', () => {
       'the broker is gone',
       Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError' }),
     ],
+    ['a read given up past its deadline', new DeadlineError("the rules' status", 20_000)],
     [
       'wrapped',
       new Error('append failed', {
