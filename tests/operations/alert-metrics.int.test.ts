@@ -125,6 +125,7 @@ describe('the alerts and dashboards read metrics the services export, under the 
         'ParkedCase',
         'DeadLetter',
         'EscalatedOrderUnanswered',
+        'RulesNotGettingThrough',
         'StoreUnreachable',
         'HashChainBreak',
       ]),

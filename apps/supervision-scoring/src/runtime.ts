@@ -100,6 +100,15 @@ export interface RulesStatus {
   readonly actionsSent: number;
   readonly actionsRefused: number;
   readonly actionsFailed: number;
+  /** When intake last accepted one of the rules' actions (ms); 0: not since this instance started. */
+  readonly lastAcceptedAt: number;
+  /**
+   * The rules' last trouble since this instance started: a pass that failed,
+   * or actions intake could not take (unreachable, its store down, no answer).
+   * Version conflicts while the stream runs ahead of the projection are
+   * routine and count only in `actionsFailed`.
+   */
+  readonly trouble?: { readonly at: number; readonly what: string };
 }
 
 /** Where the projection stands, for operators (GetProjectionStatus). */
@@ -157,7 +166,14 @@ export class ScoringRuntime {
   private readonly sent = new Map<string, SentAction>();
   private lastClock: RulesClockState | undefined;
   private stopping = false;
-  private readonly passes = { lastAt: 0, sent: 0, refused: 0, failed: 0 };
+  private readonly passes = {
+    lastAt: 0,
+    sent: 0,
+    refused: 0,
+    failed: 0,
+    lastAcceptedAt: 0,
+    trouble: undefined as { at: number; what: string } | undefined,
+  };
   /** A rebuild running here: claimed before anything is awaited, so a second call sees it. */
   private rebuilding: { n: number; startedAt: number; gen?: Generation } | undefined;
   private parkedRead:
@@ -366,6 +382,11 @@ export class ScoringRuntime {
     return this.lastClock;
   }
 
+  /** The rules could not do their work: kept for the status, which says what and since when. */
+  private troubled(what: string): void {
+    this.passes.trouble = { at: this.o.clock.now().getTime(), what };
+  }
+
   /** Runs the supervision rules once (the ticker calls it; tests call it to run them now). */
   tick(): Promise<number> {
     // One pass at a time: a tick that finds the last one still running joins it.
@@ -432,10 +453,13 @@ export class ScoringRuntime {
         this.passes.sent += r.sent;
         this.passes.refused += r.refused;
         this.passes.failed += r.failed;
+        if (r.sent > 0) this.passes.lastAcceptedAt = this.o.clock.now().getTime();
+        if (r.trouble) this.troubled(r.trouble);
         return r.sent;
       })
       .catch((e: unknown) => {
         this.o.log('rule pass failed', e);
+        this.troubled(`the rule pass failed: ${(e as Error).message ?? String(e)}`);
         return 0;
       });
     // Every call inside a pass has its own deadline; this one bounds the pass,
@@ -446,6 +470,7 @@ export class ScoringRuntime {
       new Promise<number>((resolve) => {
         timer = setTimeout(() => {
           this.o.log(`rule pass still running after ${PASS_DEADLINE_MS} ms; the next one starts`);
+          this.troubled(`a rule pass was still running after ${PASS_DEADLINE_MS} ms`);
           resolve(0);
         }, PASS_DEADLINE_MS);
         timer.unref();
@@ -526,6 +551,8 @@ export class ScoringRuntime {
       actionsSent: this.passes.sent,
       actionsRefused: this.passes.refused,
       actionsFailed: this.passes.failed,
+      lastAcceptedAt: this.passes.lastAcceptedAt,
+      ...(this.passes.trouble ? { trouble: this.passes.trouble } : {}),
     };
   }
 

@@ -188,6 +188,9 @@ export interface Operations {
     actionsSent?: number;
     actionsRefused?: number;
     actionsFailed?: number;
+    lastAcceptedAt?: string;
+    lastTroubleAt?: string;
+    lastTrouble?: string;
   };
   services: {
     name: string;

@@ -82,7 +82,17 @@ export interface TickResult {
   readonly sent: number;
   readonly refused: number;
   readonly failed: number;
+  /**
+   * Why actions could not be sent this pass, when intake could not take them
+   * (unreachable, its store down, no answer); undefined when it could.
+   * A version conflict is not trouble: the stream is ahead of the projection,
+   * and the action goes again once the case's events are applied.
+   */
+  readonly trouble?: string;
 }
+
+/** Answers that mean the case moved on, not that intake is in trouble. */
+const ROUTINE = new Set(['CASE.VERSION_CONFLICT']);
 
 /**
  * The supervision rules, run on their own. Each case with something still to
@@ -102,7 +112,7 @@ export async function runRules(deps: RunnerDeps): Promise<TickResult> {
   // kept a while longer, so a refusal that persists is tried less often.
   for (const [id, s] of deps.sent)
     if (s.until + (s.refused ? 7_200_000 : 0) <= now) deps.sent.delete(id);
-  const result = { sent: 0, refused: 0, failed: 0 };
+  const result: Mutable<TickResult> = { sent: 0, refused: 0, failed: 0 };
   let after: { at: Date; id: string } | undefined;
   for (let page = 0; page < maxPages; page++) {
     const timers = await deps.timers(deps.until, pageSize, after);
@@ -176,19 +186,26 @@ function actionsDue(
   return out;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 async function send(
   items: SupervisionItem[],
   deps: RunnerDeps,
-  result: { sent: number; refused: number; failed: number },
+  result: Mutable<TickResult>,
 ): Promise<void> {
   let outcomes;
   try {
     outcomes = await deps.intake.supervise(items);
   } catch (e) {
     result.failed += items.length;
+    for (const item of items)
+      meters().actions.add(1, { kind: item.action.kind, outcome: 'failed', code: 'NOT_SENT' });
+    result.trouble = `case-intake did not take ${items.length} action(s): ${(e as Error).message ?? String(e)}`;
     deps.log(`rule actions not sent (${items.length}); retried next pass`, e);
     return;
   }
+  /** Actions intake did not take for a reason other than a version conflict, by code. */
+  const troubled = new Map<string, { n: number; reason: string }>();
   const now = deps.now();
   /** Cases with an item that did not go through: what follows it was judged on what it would have made. */
   const interrupted = new Set<string>();
@@ -227,8 +244,16 @@ async function send(
     } else {
       result.failed++;
       meters().actions.add(1, { kind, outcome: 'failed', code: o.code });
+      if (!ROUTINE.has(o.code)) {
+        const seen = troubled.get(o.code);
+        troubled.set(o.code, { n: (seen?.n ?? 0) + 1, reason: seen?.reason ?? o.reason });
+      }
     }
   });
+  // The commonest code, with the first reason given for it.
+  const [code, worst] = [...troubled].sort((a, b) => b[1].n - a[1].n)[0] ?? [];
+  if (worst)
+    result.trouble = `case-intake did not take ${worst.n} action(s): ${code}: ${worst.reason}`;
 }
 
 const ruleOf = (a: Action): string => a.commandId.split(':')[0] ?? '';

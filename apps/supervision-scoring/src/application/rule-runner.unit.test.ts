@@ -165,6 +165,40 @@ describe('the rule runner', () => {
     expect(r.received).toHaveLength(6);
   });
 
+  it('says why intake did not take the actions when it could not, but not for a version conflict', async () => {
+    const unreachable = pass(record(open), day(91), accepted);
+    const down = await runRules({
+      ...unreachable.deps,
+      intake: {
+        supervise: () => Promise.reject(new Error('14 UNAVAILABLE: No connection established')),
+      },
+    });
+    expect(down).toEqual({
+      sent: 0,
+      refused: 0,
+      failed: 3,
+      trouble: 'case-intake did not take 3 action(s): 14 UNAVAILABLE: No connection established',
+    });
+    const storeDown = pass(record(open), day(91), () => ({
+      ok: false,
+      retry: true,
+      code: 'SERVICE.UNAVAILABLE',
+      reason: 'a store or broker this service needs did not answer',
+    }));
+    expect((await storeDown.run()).trouble).toBe(
+      'case-intake did not take 3 action(s): SERVICE.UNAVAILABLE: a store or broker this service needs did not answer',
+    );
+    const movedOn = pass(record(open), day(91), () => ({
+      ok: false,
+      retry: true,
+      code: 'CASE.VERSION_CONFLICT',
+      reason: 'meta.expected_version: case is at version 3, not 2',
+    }));
+    const conflict = await movedOn.run();
+    expect(conflict.failed).toBe(3);
+    expect(conflict.trouble).toBeUndefined();
+  });
+
   it('never acts past an action intake refused: what follows waits, in the plan’s order', async () => {
     let first = true;
     const r = pass(record(open), day(91), () => {

@@ -35,6 +35,10 @@ export function Operations() {
   if (ops.error) return <Alert type="error" title={ops.error.message} />;
   const p = ops.data?.projection;
   const r = ops.data?.rules;
+  // Trouble with nothing accepted since: the rules are not getting through now.
+  const stuck =
+    !!r?.lastTroubleAt &&
+    (!r.lastAcceptedAt || Date.parse(r.lastAcceptedAt) < Date.parse(r.lastTroubleAt));
   const release = async (caseId: string) => {
     try {
       const out = await post<{ releasedEvents?: number }>(
@@ -140,9 +144,20 @@ export function Operations() {
         />
       </Card>
       <Card size="small" title={t('rules')}>
+        {stuck && (
+          <Alert
+            type="error"
+            showIcon
+            title={`${t('rulesStuck')} (${moment(r?.lastTroubleAt)})`}
+            description={r?.lastTrouble}
+          />
+        )}
         <Descriptions size="small" column={{ xs: 1, md: 3 }}>
           <Descriptions.Item label={t('ruleClock')}>{r?.clock}</Descriptions.Item>
           <Descriptions.Item label={t('lastPass')}>{moment(r?.lastPassAt)}</Descriptions.Item>
+          <Descriptions.Item label={t('lastAccepted')}>
+            {moment(r?.lastAcceptedAt)}
+          </Descriptions.Item>
           <Descriptions.Item label={t('lastRecorded')}>
             {moment(p?.lastRecordedAt)}
           </Descriptions.Item>
@@ -152,6 +167,11 @@ export function Operations() {
           <Descriptions.Item label={t('actionsRefused')}>
             {count(r?.actionsRefused, lang)}
           </Descriptions.Item>
+          {r?.lastTroubleAt && !stuck && (
+            <Descriptions.Item label={t('lastTrouble')}>
+              {`${moment(r.lastTroubleAt)}: ${r.lastTrouble ?? ''}`}
+            </Descriptions.Item>
+          )}
           <Descriptions.Item label={t('partitions')}>
             {(p?.partitions ?? []).map((x) => `${x.partition ?? 0}:${x.lag ?? 0}`).join(' ')}
           </Descriptions.Item>

@@ -66,6 +66,9 @@ export function scoringService(
         actionsSent: s.actionsSent,
         actionsRefused: s.actionsRefused,
         actionsFailed: s.actionsFailed,
+        lastAcceptedAt: s.lastAcceptedAt > 0 ? new Date(s.lastAcceptedAt) : undefined,
+        lastTroubleAt: s.trouble ? new Date(s.trouble.at) : undefined,
+        lastTrouble: s.trouble?.what ?? '',
       };
     }),
     getProjectionStatus: query(async (p) => {

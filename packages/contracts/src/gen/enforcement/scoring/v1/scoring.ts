@@ -344,6 +344,22 @@ export interface GetRulesStatusResponse {
   actionsSent: number;
   actionsRefused: number;
   actionsFailed: number;
+  /**
+   * When intake last accepted one of the rules' actions; unset: not since
+   * this instance started.
+   */
+  lastAcceptedAt?:
+    | Date
+    | undefined;
+  /**
+   * The rules' last trouble since this instance started, if any: a pass that
+   * failed, or actions intake could not take (unreachable, its store down, no
+   * answer), with the reason. Version conflicts while the stream runs ahead of
+   * the projection are routine and count only in actions_failed. Trouble
+   * later than last_accepted_at means the rules are not getting through now.
+   */
+  lastTroubleAt?: Date | undefined;
+  lastTrouble: string;
 }
 
 export interface WatchSupervisionOrdersRequest {
@@ -2628,6 +2644,9 @@ function createBaseGetRulesStatusResponse(): GetRulesStatusResponse {
     actionsSent: 0,
     actionsRefused: 0,
     actionsFailed: 0,
+    lastAcceptedAt: undefined,
+    lastTroubleAt: undefined,
+    lastTrouble: "",
   };
 }
 
@@ -2653,6 +2672,15 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
     }
     if (message.actionsFailed !== 0) {
       writer.uint32(56).int64(message.actionsFailed);
+    }
+    if (message.lastAcceptedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastAcceptedAt), writer.uint32(66).fork()).join();
+    }
+    if (message.lastTroubleAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastTroubleAt), writer.uint32(74).fork()).join();
+    }
+    if (message.lastTrouble !== "") {
+      writer.uint32(82).string(message.lastTrouble);
     }
     return writer;
   },
@@ -2726,6 +2754,30 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
             message.actionsFailed = longToNumber(reader.int64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lastAcceptedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.lastTroubleAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lastTrouble = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2769,6 +2821,21 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
         : isSet(object.actions_failed)
         ? globalThis.Number(object.actions_failed)
         : 0,
+      lastAcceptedAt: isSet(object.lastAcceptedAt)
+        ? fromJsonTimestamp(object.lastAcceptedAt)
+        : isSet(object.last_accepted_at)
+        ? fromJsonTimestamp(object.last_accepted_at)
+        : undefined,
+      lastTroubleAt: isSet(object.lastTroubleAt)
+        ? fromJsonTimestamp(object.lastTroubleAt)
+        : isSet(object.last_trouble_at)
+        ? fromJsonTimestamp(object.last_trouble_at)
+        : undefined,
+      lastTrouble: isSet(object.lastTrouble)
+        ? globalThis.String(object.lastTrouble)
+        : isSet(object.last_trouble)
+        ? globalThis.String(object.last_trouble)
+        : "",
     };
   },
 
@@ -2795,6 +2862,15 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
     if (message.actionsFailed !== 0) {
       obj.actionsFailed = Math.round(message.actionsFailed);
     }
+    if (message.lastAcceptedAt !== undefined) {
+      obj.lastAcceptedAt = message.lastAcceptedAt.toISOString();
+    }
+    if (message.lastTroubleAt !== undefined) {
+      obj.lastTroubleAt = message.lastTroubleAt.toISOString();
+    }
+    if (message.lastTrouble !== "") {
+      obj.lastTrouble = message.lastTrouble;
+    }
     return obj;
   },
 
@@ -2810,6 +2886,9 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
     message.actionsSent = object.actionsSent ?? 0;
     message.actionsRefused = object.actionsRefused ?? 0;
     message.actionsFailed = object.actionsFailed ?? 0;
+    message.lastAcceptedAt = object.lastAcceptedAt ?? undefined;
+    message.lastTroubleAt = object.lastTroubleAt ?? undefined;
+    message.lastTrouble = object.lastTrouble ?? "";
     return message;
   },
 };

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Metadata } from '@grpc/grpc-js';
+import type { intake, scoring } from '@enforcement/contracts';
+import { eventually, uniqueName } from '@enforcement/testing';
+import { loop } from '../support/loop.js';
+import { startSystem, tokenFor, unary, type System } from '../support/services.js';
+
+const registered = new Date('2021-01-04T02:00:00Z');
+const june = new Date('2021-06-01T02:00:00Z');
+
+describe('the rules status says when the rules cannot get their actions to case-intake', () => {
+  let sys: System;
+  let intakeStopped = false;
+  let agency: Metadata;
+  let supervisor: Metadata;
+  beforeAll(async () => {
+    sys = await startSystem({ scoringEnv: { RULES_CLOCK: 'events' } });
+    agency = await tokenFor(['agency'], ['lz-eeb']);
+    supervisor = await tokenFor(['supervisor']);
+  });
+  afterAll(async () => {
+    if (!sys) return;
+    if (!intakeStopped) return sys.stop();
+    sys.intakeClient.close();
+    sys.scoringClient.close();
+    sys.reportingClient.close();
+    await sys.reporting.stop();
+    await sys.scoring.stop();
+  });
+
+  /** A case registered in January 2021 and dispatched in June, past its 90-day deadline: the rules owe it orders. */
+  const overdueCase = async () => {
+    const caseId = uniqueName('late');
+    const l = loop(caseId, registered);
+    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
+    await unary((cb) =>
+      sys.intakeClient.dispatchCase(
+        {
+          ...l.dispatch,
+          meta: { ...l.dispatch.meta, occurredAt: june },
+        } as intake.DispatchCaseRequest,
+        agency,
+        cb,
+      ),
+    );
+    await eventually(
+      async () =>
+        (await sys.scoring.runtime.models.getCase(caseId))?.view.version === 2 ? true : undefined,
+      { what: `${caseId} projected` },
+    );
+    return caseId;
+  };
+  const status = () =>
+    unary<scoring.GetRulesStatusResponse>((cb) =>
+      sys.scoringClient.getRulesStatus({}, supervisor, cb),
+    );
+
+  it('names the trouble and its time, later than the last action accepted, while the orders stay due', async () => {
+    // Intake up: the rules' orders go through, and the status has no trouble.
+    const first = await overdueCase();
+    await eventually(
+      async () => {
+        await sys.scoring.runtime.tick();
+        const history = (
+          await unary<intake.GetCaseResponse>((cb) =>
+            sys.intakeClient.getCase({ caseId: first }, supervisor, cb),
+          )
+        ).history;
+        return history.some((e) => e.payload?.$case === 'supervisionOrderOpened')
+          ? true
+          : undefined;
+      },
+      { what: 'the first case’s orders' },
+    );
+    const fine = await status();
+    expect(fine.lastAcceptedAt).toBeInstanceOf(Date);
+    expect(fine.lastTroubleAt).toBeUndefined();
+    expect(fine.lastTrouble).toBe('');
+
+    // Another late case is projected, then intake goes away before the rules act on it.
+    const second = await overdueCase();
+    await sys.intake.stop();
+    intakeStopped = true;
+    await sys.scoring.runtime.tick();
+
+    const troubled = await status();
+    expect(troubled.lastTroubleAt).toBeInstanceOf(Date);
+    expect(troubled.lastTroubleAt?.getTime()).toBeGreaterThan(
+      troubled.lastAcceptedAt?.getTime() ?? 0,
+    );
+    expect(troubled.lastTrouble).toMatch(
+      /^case-intake did not take \d+ action\(s\): .*UNAVAILABLE/,
+    );
+    // Nothing is lost: the second case's orders are still owed, and counted as failed, not refused.
+    expect(Number(troubled.casesDue)).toBeGreaterThanOrEqual(1);
+    expect(Number(troubled.actionsFailed)).toBeGreaterThan(Number(fine.actionsFailed));
+    expect(Number(troubled.actionsRefused)).toBe(Number(fine.actionsRefused));
+    expect((await sys.scoring.runtime.models.getCase(second))?.view.orders).toEqual([]);
+  });
+});
