@@ -98,3 +98,57 @@ describe('the rules status says when the rules cannot get their actions to case-
     expect((await sys.scoring.runtime.models.getCase(second))?.view.orders).toEqual([]);
   });
 });
+
+describe('the rules status says when case-intake refuses the rules for who sends them', () => {
+  let sys: System;
+  let agency: Metadata;
+  let supervisor: Metadata;
+  beforeAll(async () => {
+    // Scoring given an agency's token in place of a supervisor's: a deployment's mistake.
+    const wrong = await tokenFor(['agency'], ['lz-eeb']);
+    const bearer = String(wrong.get('authorization')[0]).replace(/^Bearer /, '');
+    sys = await startSystem({
+      scoringEnv: { RULES_CLOCK: 'events', SCORING_INTAKE_TOKEN: bearer },
+    });
+    agency = wrong;
+    supervisor = await tokenFor(['supervisor']);
+  });
+  afterAll(() => sys?.stop());
+
+  it('names the refusal, and keeps the actions due for the next pass rather than setting them aside', async () => {
+    const caseId = uniqueName('late');
+    const l = loop(caseId, registered);
+    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
+    await unary((cb) =>
+      sys.intakeClient.dispatchCase(
+        {
+          ...l.dispatch,
+          meta: { ...l.dispatch.meta, occurredAt: june },
+        } as intake.DispatchCaseRequest,
+        agency,
+        cb,
+      ),
+    );
+    await eventually(
+      async () =>
+        (await sys.scoring.runtime.models.getCase(caseId))?.view.version === 2 ? true : undefined,
+      { what: `${caseId} projected` },
+    );
+    await sys.scoring.runtime.tick();
+    const s = await unary<scoring.GetRulesStatusResponse>((cb) =>
+      sys.scoringClient.getRulesStatus({}, supervisor, cb),
+    );
+    expect(s.lastAcceptedAt).toBeUndefined();
+    expect(s.lastTroubleAt).toBeInstanceOf(Date);
+    expect(s.lastTrouble).toMatch(/^case-intake did not take \d+ action\(s\): AUTH\.FORBIDDEN: /);
+    // Sent again on the next pass, not set aside for hours as a refusal of the action would be.
+    expect(Number(s.actionsRefused)).toBe(0);
+    expect(Number(s.casesDue)).toBeGreaterThanOrEqual(1);
+    const history = (
+      await unary<intake.GetCaseResponse>((cb) =>
+        sys.intakeClient.getCase({ caseId }, supervisor, cb),
+      )
+    ).history;
+    expect(history.map((e) => e.payload?.$case)).toEqual(['caseRegistered', 'caseDispatched']);
+  });
+});

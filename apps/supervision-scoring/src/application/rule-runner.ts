@@ -84,7 +84,8 @@ export interface TickResult {
   readonly failed: number;
   /**
    * Why actions could not be sent this pass, when intake could not take them
-   * (unreachable, its store down, no answer); undefined when it could.
+   * (unreachable, its store down, no answer, scoring's token refused);
+   * undefined when it could.
    * A version conflict is not trouble: the stream is ahead of the projection,
    * and the action goes again once the case's events are applied.
    */
@@ -206,6 +207,18 @@ async function send(
   }
   /** Actions intake did not take for a reason other than a version conflict, by code. */
   const troubled = new Map<string, { n: number; reason: string }>();
+  /** Cases whose first failed item was trouble, by its code: the items behind it count under it. */
+  const troubledCase = new Map<string, string>();
+  const note = (caseId: string, o: { code: string; reason: string }) => {
+    const seen = troubled.get(o.code);
+    troubled.set(o.code, { n: (seen?.n ?? 0) + 1, reason: seen?.reason ?? o.reason });
+    troubledCase.set(caseId, o.code);
+  };
+  const noteBehind = (caseId: string) => {
+    const code = troubledCase.get(caseId);
+    const seen = code === undefined ? undefined : troubled.get(code);
+    if (seen) seen.n++;
+  };
   const now = deps.now();
   /** Cases with an item that did not go through: what follows it was judged on what it would have made. */
   const interrupted = new Set<string>();
@@ -216,8 +229,9 @@ async function send(
       code: 'NO_ANSWER',
       reason: 'no acknowledgement',
     };
-    const o: ItemOutcome =
-      !answer.ok && interrupted.has(item.caseId) ? { ...answer, retry: true } : answer;
+    // Behind an item of its case that did not go through: its answer is that item's.
+    const behind = !answer.ok && interrupted.has(item.caseId);
+    const o: ItemOutcome = behind ? { ...answer, retry: true } : answer;
     if (!o.ok) interrupted.add(item.caseId);
     const kind = item.action.kind;
     if (o.ok) {
@@ -244,10 +258,8 @@ async function send(
     } else {
       result.failed++;
       meters().actions.add(1, { kind, outcome: 'failed', code: o.code });
-      if (!ROUTINE.has(o.code)) {
-        const seen = troubled.get(o.code);
-        troubled.set(o.code, { n: (seen?.n ?? 0) + 1, reason: seen?.reason ?? o.reason });
-      }
+      if (behind) noteBehind(item.caseId);
+      else if (!ROUTINE.has(o.code)) note(item.caseId, o);
     }
   });
   // The commonest code, with the first reason given for it.

@@ -188,6 +188,26 @@ describe('the rule runner', () => {
     expect((await storeDown.run()).trouble).toBe(
       'case-intake did not take 3 action(s): SERVICE.UNAVAILABLE: a store or broker this service needs did not answer',
     );
+    // A token without the supervisor's role (PERMISSION_DENIED, which the client sends again later).
+    const wrongRole = pass(record(open), day(91), () => ({
+      ok: false,
+      retry: true,
+      code: 'AUTH.FORBIDDEN',
+      reason: 'supervisor role required',
+    }));
+    const forbidden = await wrongRole.run();
+    expect(forbidden).toMatchObject({ refused: 0, failed: 3 });
+    expect(forbidden.trouble).toBe(
+      'case-intake did not take 3 action(s): AUTH.FORBIDDEN: supervisor role required',
+    );
+    // Refused for what it says (the order exists): intake's judgement, not trouble.
+    const duplicate = pass(record(open), day(91), () => ({
+      ok: false,
+      retry: false,
+      code: 'ORDER.DUPLICATE',
+      reason: 'exists',
+    }));
+    expect((await duplicate.run()).trouble).toBeUndefined();
     const movedOn = pass(record(open), day(91), () => ({
       ok: false,
       retry: true,

@@ -7,9 +7,15 @@ import type {
   SupervisionItem,
 } from '../../application/ports.js';
 
-/** Statuses that say "not now": the action is sent again on a later pass. */
+/**
+ * Statuses that say "not now": the action is sent again on a later pass.
+ * A refusal of who sent it (scoring's token, its role) is one too: nothing is
+ * wrong with the action, and it goes once the token is put right.
+ */
 const RETRY = new Set<number>([
   status.UNAVAILABLE,
+  status.UNAUTHENTICATED,
+  status.PERMISSION_DENIED,
   status.DEADLINE_EXCEEDED,
   status.RESOURCE_EXHAUSTED,
   status.ABORTED,
