@@ -97,7 +97,14 @@ let rulesNow = await rules();
 // Settled: the supervision rules have nothing due that is not in the
 // histories, and the figures (which count what they recorded) stopped moving.
 for (let steady = 0; steady < 3;) {
-  if (Date.now() > deadline) throw new Error('the projections did not settle within 15 minutes');
+  if (Date.now() > deadline) {
+    const trouble = rulesNow.lastTroubleAt
+      ? `; the rules' last trouble, at ${rulesNow.lastTroubleAt.toISOString()}: ${rulesNow.lastTrouble}`
+      : '';
+    throw new Error(
+      `the projections did not settle within 15 minutes: ${fmt(Number(rulesNow.casesDue))} cases with an action due${trouble}`,
+    );
+  }
   await new Promise((r) => setTimeout(r, 3_000));
   const next = await stats();
   rulesNow = await rules();
