@@ -8,6 +8,32 @@ import { startSystem, tokenFor, unary, type System } from '../support/services.j
 const registered = new Date('2021-01-04T02:00:00Z');
 const june = new Date('2021-06-01T02:00:00Z');
 
+/**
+ * A case registered in January 2021 and dispatched in June, past its 90-day
+ * deadline, once scoring has applied both: the rules owe it orders.
+ */
+async function overdueCase(sys: System, agency: Metadata): Promise<string> {
+  const caseId = uniqueName('late');
+  const l = loop(caseId, registered);
+  await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
+  await unary((cb) =>
+    sys.intakeClient.dispatchCase(
+      {
+        ...l.dispatch,
+        meta: { ...l.dispatch.meta, occurredAt: june },
+      } as intake.DispatchCaseRequest,
+      agency,
+      cb,
+    ),
+  );
+  await eventually(
+    async () =>
+      (await sys.scoring.runtime.models.getCase(caseId))?.view.version === 2 ? true : undefined,
+    { what: `${caseId} projected` },
+  );
+  return caseId;
+}
+
 describe('the rules status says when the rules cannot get their actions to case-intake', () => {
   let sys: System;
   let intakeStopped = false;
@@ -28,28 +54,6 @@ describe('the rules status says when the rules cannot get their actions to case-
     await sys.scoring.stop();
   });
 
-  /** A case registered in January 2021 and dispatched in June, past its 90-day deadline: the rules owe it orders. */
-  const overdueCase = async () => {
-    const caseId = uniqueName('late');
-    const l = loop(caseId, registered);
-    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
-    await unary((cb) =>
-      sys.intakeClient.dispatchCase(
-        {
-          ...l.dispatch,
-          meta: { ...l.dispatch.meta, occurredAt: june },
-        } as intake.DispatchCaseRequest,
-        agency,
-        cb,
-      ),
-    );
-    await eventually(
-      async () =>
-        (await sys.scoring.runtime.models.getCase(caseId))?.view.version === 2 ? true : undefined,
-      { what: `${caseId} projected` },
-    );
-    return caseId;
-  };
   const status = () =>
     unary<scoring.GetRulesStatusResponse>((cb) =>
       sys.scoringClient.getRulesStatus({}, supervisor, cb),
@@ -57,7 +61,7 @@ describe('the rules status says when the rules cannot get their actions to case-
 
   it('names the trouble and its time, later than the last action accepted, while the orders stay due', async () => {
     // Intake up: the rules' orders go through, and the status has no trouble.
-    const first = await overdueCase();
+    const first = await overdueCase(sys, agency);
     await eventually(
       async () => {
         await sys.scoring.runtime.tick();
@@ -78,7 +82,7 @@ describe('the rules status says when the rules cannot get their actions to case-
     expect(fine.lastTrouble).toBe('');
 
     // Another late case is projected, then intake goes away before the rules act on it.
-    const second = await overdueCase();
+    const second = await overdueCase(sys, agency);
     await sys.intake.stop();
     intakeStopped = true;
     await sys.scoring.runtime.tick();
@@ -116,24 +120,7 @@ describe('the rules status says when case-intake refuses the rules for who sends
   afterAll(() => sys?.stop());
 
   it('names the refusal, and keeps the actions due for the next pass rather than setting them aside', async () => {
-    const caseId = uniqueName('late');
-    const l = loop(caseId, registered);
-    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
-    await unary((cb) =>
-      sys.intakeClient.dispatchCase(
-        {
-          ...l.dispatch,
-          meta: { ...l.dispatch.meta, occurredAt: june },
-        } as intake.DispatchCaseRequest,
-        agency,
-        cb,
-      ),
-    );
-    await eventually(
-      async () =>
-        (await sys.scoring.runtime.models.getCase(caseId))?.view.version === 2 ? true : undefined,
-      { what: `${caseId} projected` },
-    );
+    const caseId = await overdueCase(sys, agency);
     await sys.scoring.runtime.tick();
     const s = await unary<scoring.GetRulesStatusResponse>((cb) =>
       sys.scoringClient.getRulesStatus({}, supervisor, cb),
