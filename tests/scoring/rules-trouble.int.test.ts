@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Metadata } from '@grpc/grpc-js';
 import type { intake, scoring } from '@enforcement/contracts';
@@ -107,35 +110,61 @@ describe('the rules status says when case-intake refuses the rules for who sends
   let sys: System;
   let agency: Metadata;
   let supervisor: Metadata;
+  let dir: string;
+  const bearer = (md: Metadata) => String(md.get('authorization')[0]).replace(/^Bearer /, '');
   beforeAll(async () => {
-    // Scoring given an agency's token in place of a supervisor's: a deployment's mistake.
-    const wrong = await tokenFor(['agency'], ['lz-eeb']);
-    const bearer = String(wrong.get('authorization')[0]).replace(/^Bearer /, '');
-    sys = await startSystem({
-      scoringEnv: { RULES_CLOCK: 'events', SCORING_INTAKE_TOKEN: bearer },
-    });
-    agency = wrong;
+    agency = await tokenFor(['agency'], ['lz-eeb']);
     supervisor = await tokenFor(['supervisor']);
+    // Scoring's token file holds an agency's token in place of a supervisor's: a deployment's mistake.
+    dir = await mkdtemp(join(tmpdir(), 'scoring-token-'));
+    await writeFile(join(dir, 'token'), bearer(agency));
+    sys = await startSystem({
+      scoringEnv: { RULES_CLOCK: 'events', SCORING_INTAKE_TOKEN_FILE: join(dir, 'token') },
+    });
   });
-  afterAll(() => sys?.stop());
-
-  it('names the refusal, and keeps the actions due for the next pass rather than setting them aside', async () => {
-    const caseId = await overdueCase(sys, agency);
-    await sys.scoring.runtime.tick();
-    const s = await unary<scoring.GetRulesStatusResponse>((cb) =>
+  afterAll(async () => {
+    await sys?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  const status = () =>
+    unary<scoring.GetRulesStatusResponse>((cb) =>
       sys.scoringClient.getRulesStatus({}, supervisor, cb),
     );
-    expect(s.lastAcceptedAt).toBeUndefined();
-    expect(s.lastTroubleAt).toBeInstanceOf(Date);
-    expect(s.lastTrouble).toMatch(/^case-intake did not take \d+ action\(s\): AUTH\.FORBIDDEN: /);
-    // Sent again on the next pass, not set aside for hours as a refusal of the action would be.
-    expect(Number(s.actionsRefused)).toBe(0);
-    expect(Number(s.casesDue)).toBeGreaterThanOrEqual(1);
-    const history = (
+  const history = async (caseId: string) =>
+    (
       await unary<intake.GetCaseResponse>((cb) =>
         sys.intakeClient.getCase({ caseId }, supervisor, cb),
       )
-    ).history;
-    expect(history.map((e) => e.payload?.$case)).toEqual(['caseRegistered', 'caseDispatched']);
+    ).history.map((e) => e.payload?.$case);
+
+  it('names the refusal, keeps the actions due, and sends them once the token is put right, without a restart', async () => {
+    const caseId = await overdueCase(sys, agency);
+    await sys.scoring.runtime.tick();
+    const refused = await status();
+    expect(refused.lastAcceptedAt).toBeUndefined();
+    expect(refused.lastTroubleAt).toBeInstanceOf(Date);
+    expect(refused.lastTrouble).toMatch(
+      /^case-intake did not take \d+ action\(s\): AUTH\.FORBIDDEN: /,
+    );
+    // Not set aside as a refusal of the action would be: still due, for the next pass.
+    expect(Number(refused.actionsRefused)).toBe(0);
+    expect(Number(refused.casesDue)).toBeGreaterThanOrEqual(1);
+    expect(await history(caseId)).toEqual(['caseRegistered', 'caseDispatched']);
+
+    // The identity provider puts the right token in the file; scoring reads it again within 30 s.
+    await writeFile(join(dir, 'token'), bearer(supervisor));
+    await eventually(
+      async () => {
+        await sys.scoring.runtime.tick();
+        return (await history(caseId)).includes('supervisionOrderOpened') ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1_000, what: 'the orders, once the token is right' },
+    );
+    // The status says they get through now: nothing troubled since the last accepted action.
+    const through = await status();
+    expect(through.lastAcceptedAt?.getTime()).toBeGreaterThanOrEqual(
+      through.lastTroubleAt?.getTime() ?? Infinity,
+    );
+    expect(Number(through.actionsRefused)).toBe(0);
   });
 });

@@ -104,9 +104,10 @@ export interface RulesStatus {
   readonly lastAcceptedAt: number;
   /**
    * The rules' last trouble since this instance started: a pass that failed,
-   * or actions intake could not take (unreachable, its store down, no answer).
-   * Version conflicts while the stream runs ahead of the projection are
-   * routine and count only in `actionsFailed`.
+   * or actions intake could not take (unreachable, scoring's token refused,
+   * its store down, no answer). Version conflicts while the stream runs ahead
+   * of the projection are routine and count only in `actionsFailed`. Trouble
+   * no later than `lastAcceptedAt` has actions getting through since.
    */
   readonly trouble?: { readonly at: number; readonly what: string };
 }
@@ -453,8 +454,9 @@ export class ScoringRuntime {
         this.passes.sent += r.sent;
         this.passes.refused += r.refused;
         this.passes.failed += r.failed;
-        if (r.sent > 0) this.passes.lastAcceptedAt = this.o.clock.now().getTime();
+        // A pass that got some actions through is not stuck: accepted is noted last.
         if (r.trouble) this.troubled(r.trouble);
+        if (r.sent > 0) this.passes.lastAcceptedAt = this.o.clock.now().getTime();
         return r.sent;
       })
       .catch((e: unknown) => {

@@ -267,7 +267,7 @@ export const rules: Command = {
       client.getRulesStatus({}, md, cb),
     ).finally(() => client.close());
     const trouble = r.lastTroubleAt
-      ? `\nlast trouble ${r.lastTroubleAt.toISOString()}${(r.lastAcceptedAt?.getTime() ?? 0) > r.lastTroubleAt.getTime() ? ' (actions accepted since)' : ' (nothing accepted since)'}: ${r.lastTrouble}`
+      ? `\nlast trouble ${r.lastTroubleAt.toISOString()}${(r.lastAcceptedAt?.getTime() ?? 0) >= r.lastTroubleAt.getTime() ? ' (actions accepted since)' : ' (nothing accepted since)'}: ${r.lastTrouble}`
       : '';
     const summary = `clock ${r.clock}; last pass ${r.lastPassAt?.toISOString() ?? 'not yet'}; last action accepted ${r.lastAcceptedAt?.toISOString() ?? 'none yet'}; actions recorded ${r.actionsSent}, refused ${r.actionsRefused}, failed ${r.actionsFailed}; cases with an action due ${r.casesDue}${trouble}`;
     print(

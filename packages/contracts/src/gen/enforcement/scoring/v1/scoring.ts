@@ -353,10 +353,11 @@ export interface GetRulesStatusResponse {
     | undefined;
   /**
    * The rules' last trouble since this instance started, if any: a pass that
-   * failed, or actions intake could not take (unreachable, its store down, no
-   * answer), with the reason. Version conflicts while the stream runs ahead of
-   * the projection are routine and count only in actions_failed. Trouble
-   * later than last_accepted_at means the rules are not getting through now.
+   * failed, or actions intake could not take (unreachable, scoring's token
+   * refused, its store down, no answer), with the reason. Version conflicts
+   * while the stream runs ahead of the projection are routine and count only
+   * in actions_failed. Trouble later than last_accepted_at means the rules
+   * are not getting through now.
    */
   lastTroubleAt?: Date | undefined;
   lastTrouble: string;
