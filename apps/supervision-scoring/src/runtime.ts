@@ -1,7 +1,7 @@
 import type { Db } from 'mongodb';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { isDuplicateKey } from '@enforcement/mongo-kit';
-import { DeadlineError, DomainError } from '@enforcement/errors';
+import { DomainError, withDeadline } from '@enforcement/errors';
 import { ConfigError } from '@enforcement/config';
 import { events } from '@enforcement/contracts';
 import type { KafkaScoreHub } from './adapters/kafka/score-hub.js';
@@ -336,23 +336,14 @@ export class ScoringRuntime {
         ]),
       );
     };
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new DeadlineError('partition ends', OFFSETS_DEADLINE_MS)),
-        OFFSETS_DEADLINE_MS,
-      );
-    });
     try {
-      return await Promise.race([read(), deadline]);
+      return await withDeadline(read(), OFFSETS_DEADLINE_MS, 'partition ends');
     } catch (e) {
       // A broker that did not answer may have dropped the connection: start afresh next time.
       const admin = this.admin;
       this.admin = undefined;
       void admin?.then((a) => a.disconnect()).catch(() => undefined);
       throw e;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -37,9 +37,20 @@ export class DomainError extends Error {
  */
 export class DeadlineError extends Error {
   constructor(what: string, ms: number) {
-    super(`${what} not answered within ${ms} ms`);
+    super(`${what} did not answer within ${ms} ms`);
     this.name = 'DeadlineError';
   }
+}
+
+/** `p`, or a DeadlineError naming `what` once `ms` have passed; the timer does not outlive it. */
+export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadlineError(what, ms)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 export const invalid = (code: string, field: string, message: string): DomainError =>

@@ -1,4 +1,5 @@
 import { metrics, type ObservableResult } from '@opentelemetry/api';
+import { withDeadline } from '@enforcement/errors';
 import type { GrpcServer } from './server.js';
 
 /** One dependency's check: true when it works, or a reason why not. Throwing is a failure too. */
@@ -11,16 +12,6 @@ export interface Readiness {
   check(): Promise<void>;
   stop(): void;
 }
-
-const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-};
 
 /**
  * Health that says whether the service works, not only whether it listens:
@@ -53,7 +44,7 @@ export function watchReadiness(
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, run]) => {
         try {
-          return [name, await within(run(), o.timeoutMs ?? 3_000, name)] as const;
+          return [name, await withDeadline(run(), o.timeoutMs ?? 3_000, name)] as const;
         } catch (e) {
           return [name, (e as Error).message] as const;
         }

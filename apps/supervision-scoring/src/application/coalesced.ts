@@ -1,4 +1,4 @@
-import { DeadlineError } from '@enforcement/errors';
+import { withDeadline } from '@enforcement/errors';
 
 /**
  * A read that every caller shares, for reads that cost the store a lot (the
@@ -10,8 +10,8 @@ import { DeadlineError } from '@enforcement/errors';
  *
  * A read has a deadline: one that has not settled by then fails its callers
  * with a DeadlineError naming `what` (an outage: UNAVAILABLE), and the next
- * call reads afresh, so a store that stopped
- * answering cannot hold every later caller.
+ * call reads afresh, so a store that stopped answering cannot hold every
+ * later caller.
  */
 export function coalesced<T>(
   read: () => Promise<T>,
@@ -23,24 +23,11 @@ export function coalesced<T>(
   let next: Promise<T> | undefined;
 
   const start = (): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const bounded = Promise.race([
-      Promise.resolve().then(read),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new DeadlineError(opts.what, opts.deadlineMs)),
-          opts.deadlineMs,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
-    const ended: Promise<void> = bounded
-      .then(
-        () => undefined,
-        () => undefined,
-      )
-      .then(() => {
-        if (running === ended) running = undefined;
-      });
+    const bounded = withDeadline(Promise.resolve().then(read), opts.deadlineMs, opts.what);
+    const clear = () => {
+      if (running === ended) running = undefined;
+    };
+    const ended: Promise<void> = bounded.then(clear, clear);
     running = ended;
     return bounded;
   };

@@ -209,16 +209,6 @@ async function send(
   const troubled = new Map<string, { n: number; reason: string }>();
   /** Cases whose first failed item was trouble, by its code: the items behind it count under it. */
   const troubledCase = new Map<string, string>();
-  const note = (caseId: string, o: { code: string; reason: string }) => {
-    const seen = troubled.get(o.code);
-    troubled.set(o.code, { n: (seen?.n ?? 0) + 1, reason: seen?.reason ?? o.reason });
-    troubledCase.set(caseId, o.code);
-  };
-  const noteBehind = (caseId: string) => {
-    const code = troubledCase.get(caseId);
-    const seen = code === undefined ? undefined : troubled.get(code);
-    if (seen) seen.n++;
-  };
   const now = deps.now();
   /** Cases with an item that did not go through: what follows it was judged on what it would have made. */
   const interrupted = new Set<string>();
@@ -258,8 +248,16 @@ async function send(
     } else {
       result.failed++;
       meters().actions.add(1, { kind, outcome: 'failed', code: o.code });
-      if (behind) noteBehind(item.caseId);
-      else if (!ROUTINE.has(o.code)) note(item.caseId, o);
+      const code = behind
+        ? troubledCase.get(item.caseId)
+        : ROUTINE.has(o.code)
+          ? undefined
+          : o.code;
+      if (code !== undefined) {
+        troubledCase.set(item.caseId, code);
+        const seen = troubled.get(code);
+        troubled.set(code, { n: (seen?.n ?? 0) + 1, reason: seen?.reason ?? o.reason });
+      }
     }
   });
   // The commonest code, with the first reason given for it.
