@@ -4,11 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Metadata } from '@grpc/grpc-js';
 import type { intake, scoring } from '@enforcement/contracts';
+import type { CaseIntake } from '@enforcement/case-intake';
 import { eventually, uniqueName } from '@enforcement/testing';
 import { loop } from '../support/loop.js';
 import { startSystem, tokenFor, unary, type System } from '../support/services.js';
 
 const registered = new Date('2021-01-04T02:00:00Z');
+/** How long case-intake stays away in the outage test. */
+const OUTAGE_MS = 30_000;
 const june = new Date('2021-06-01T02:00:00Z');
 
 /**
@@ -40,6 +43,9 @@ async function overdueCase(sys: System, agency: Metadata): Promise<string> {
 describe('the rules status says when the rules cannot get their actions to case-intake', () => {
   let sys: System;
   let intakeStopped = false;
+  let intakeAgain: CaseIntake | undefined;
+  let stoppedAt = 0;
+  let second = '';
   let agency: Metadata;
   let supervisor: Metadata;
   beforeAll(async () => {
@@ -55,6 +61,7 @@ describe('the rules status says when the rules cannot get their actions to case-
     sys.reportingClient.close();
     await sys.reporting.stop();
     await sys.scoring.stop();
+    await intakeAgain?.stop();
   });
 
   const status = () =>
@@ -85,9 +92,10 @@ describe('the rules status says when the rules cannot get their actions to case-
     expect(fine.lastTrouble).toBe('');
 
     // Another late case is projected, then intake goes away before the rules act on it.
-    const second = await overdueCase(sys, agency);
+    second = await overdueCase(sys, agency);
     await sys.intake.stop();
     intakeStopped = true;
+    stoppedAt = Date.now();
     await sys.scoring.runtime.tick();
 
     const troubled = await status();
@@ -104,6 +112,37 @@ describe('the rules status says when the rules cannot get their actions to case-
     expect(Number(troubled.actionsRefused)).toBe(Number(fine.actionsRefused));
     expect((await sys.scoring.runtime.models.getCase(second))?.view.orders).toEqual([]);
   });
+
+  it('sends them within seconds of case-intake coming back at its address after a 30 s outage', async () => {
+    // Away for 30 s, with a pass every second as the ticker would run them:
+    // long enough for grpc's own reconnect backoff to have grown past 10 s.
+    while (Date.now() < stoppedAt + OUTAGE_MS) {
+      await sys.scoring.runtime.tick();
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    const away = await status();
+    expect(away.lastTroubleAt?.getTime()).toBeGreaterThan(away.lastAcceptedAt?.getTime() ?? 0);
+
+    intakeAgain = await sys.startIntakeAgain();
+    await eventually(
+      async () => {
+        await sys.scoring.runtime.tick();
+        const history = (
+          await unary<intake.GetCaseResponse>((cb) =>
+            sys.intakeClient.getCase({ caseId: second }, supervisor, cb),
+          ).catch(() => ({ history: [] }))
+        ).history;
+        return history.some((e) => e.payload?.$case === 'supervisionOrderOpened')
+          ? true
+          : undefined;
+      },
+      // The channel's longest backoff, a pass, and a call: not grpc's two minutes.
+      { timeoutMs: 8_000, intervalMs: 500, what: 'the second case’s orders after the outage' },
+    );
+    // The trouble gave way: something was accepted after it.
+    const back = await status();
+    expect(back.lastAcceptedAt?.getTime()).toBeGreaterThan(back.lastTroubleAt?.getTime() ?? 0);
+  }, 90_000);
 });
 
 describe('the rules status says when case-intake refuses the rules for who sends them', () => {

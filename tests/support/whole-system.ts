@@ -1,6 +1,7 @@
 import { credentials } from '@grpc/grpc-js';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
 import { intake, reporting, scoring } from '@enforcement/contracts';
+import { clientChannelOptions } from '@enforcement/grpc-kit';
 import { namespaced, type TopicNames } from '@enforcement/messaging';
 import { createReporting, loadReportingConfig, type Reporting } from '@enforcement/reporting';
 import {
@@ -20,6 +21,11 @@ export interface WholeSystem {
   readonly topics: TopicNames;
   /** The name its topics, groups and databases are under (`<run>_intake`, … for databases). */
   readonly run: string;
+  /**
+   * A new case-intake on the same store, topics and address, once `intake`
+   * is stopped: a restart, as the other services see it.
+   */
+  startIntakeAgain(): Promise<CaseIntake>;
   stop(): Promise<void>;
 }
 
@@ -52,17 +58,20 @@ export async function startWholeSystem(
   const db = run.replace(/-/g, '_');
   const common = serviceEnv(run);
   const quiet = () => undefined;
-  const intakeSvc = await createCaseIntake(
-    loadIntakeConfig({
-      ...common,
-      MONGODB_DB: `${db}_intake`,
-      EVENT_STORE_BUCKETS: '8',
-      CASE_EVENTS_PARTITIONS: '4',
-      INGRESS_ENABLED: 'false',
-      ...o.intakeEnv,
-    }),
-    { topics, log: quiet },
-  );
+  const intakeAt = (port: string) =>
+    createCaseIntake(
+      loadIntakeConfig({
+        ...common,
+        GRPC_PORT: port,
+        MONGODB_DB: `${db}_intake`,
+        EVENT_STORE_BUCKETS: '8',
+        CASE_EVENTS_PARTITIONS: '4',
+        INGRESS_ENABLED: 'false',
+        ...o.intakeEnv,
+      }),
+      { topics, log: quiet },
+    );
+  const intakeSvc = await intakeAt(common.GRPC_PORT ?? '0');
   const scoringSvc = await createSupervisionScoring(
     loadScoringConfig({
       ...common,
@@ -85,9 +94,22 @@ export async function startWholeSystem(
     { topics, log: quiet },
   );
   const insecure = credentials.createInsecure();
-  const intakeClient = new intake.CaseIntakeServiceClient(intakeSvc.address, insecure);
-  const scoringClient = new scoring.ScoringServiceClient(scoringSvc.address, insecure);
-  const reportingClient = new reporting.ReportingServiceClient(reportingSvc.address, insecure);
+  // The tests' clients reconnect as the services' own do.
+  const intakeClient = new intake.CaseIntakeServiceClient(
+    intakeSvc.address,
+    insecure,
+    clientChannelOptions,
+  );
+  const scoringClient = new scoring.ScoringServiceClient(
+    scoringSvc.address,
+    insecure,
+    clientChannelOptions,
+  );
+  const reportingClient = new reporting.ReportingServiceClient(
+    reportingSvc.address,
+    insecure,
+    clientChannelOptions,
+  );
   return {
     intake: intakeSvc,
     scoring: scoringSvc,
@@ -97,6 +119,7 @@ export async function startWholeSystem(
     reportingClient,
     topics,
     run,
+    startIntakeAgain: () => intakeAt(intakeSvc.address.split(':').pop() ?? '0'),
     stop: async () => {
       intakeClient.close();
       scoringClient.close();

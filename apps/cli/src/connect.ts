@@ -1,5 +1,9 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import { channelCredentialsFrom, unaryDeadlines } from '@enforcement/grpc-kit';
+import {
+  channelCredentialsFrom,
+  clientChannelOptions,
+  unaryDeadlines,
+} from '@enforcement/grpc-kit';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { intake, reporting, scoring } from '@enforcement/contracts';
 
@@ -52,7 +56,8 @@ const channel = () =>
     key: process.env.ENFORCE_TLS_KEY ?? '-',
   });
 
-const options = { interceptors: [deadlines] };
+// `enforce submit` outlives a service's restart: its channel tries again within seconds.
+const options = { ...clientChannelOptions, interceptors: [deadlines] };
 
 export const intakeClient = (address = ADDRESSES.intake) =>
   new intake.CaseIntakeServiceClient(address, channel(), options);

@@ -16,6 +16,8 @@ export { listServicesByReflection, filesForSymbol } from './reflection-client.js
 export { DescriptorReflection } from './reflection.js';
 export {
   channelCredentialsFrom,
+  clientChannelOptions,
+  RECONNECT_MAX_MS,
   serverCredentialsFrom,
   type TransportSettings,
 } from './transport.js';

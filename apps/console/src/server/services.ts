@@ -1,6 +1,7 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import {
   channelCredentialsFrom,
+  clientChannelOptions,
   ERROR_CODE_KEY,
   ERROR_FIELD_KEY,
   unaryDeadlines,
@@ -24,8 +25,12 @@ export function connectServices(c: ConsoleConfig): Services {
       cert: c.CONSOLE_TLS_CERT,
       key: c.CONSOLE_TLS_KEY,
     });
-  // Every unary call gets a deadline, unless it brings its own.
-  const o = { interceptors: [unaryDeadlines(() => c.CONSOLE_CALL_TIMEOUT_MS)] };
+  // Every unary call gets a deadline, unless it brings its own; a service
+  // back from a restart is reached again within seconds.
+  const o = {
+    ...clientChannelOptions,
+    interceptors: [unaryDeadlines(() => c.CONSOLE_CALL_TIMEOUT_MS)],
+  };
   const s = {
     intake: new intake.CaseIntakeServiceClient(c.INTAKE_ADDRESS, creds(), o),
     scoring: new scoring.ScoringServiceClient(c.SCORING_ADDRESS, creds(), o),

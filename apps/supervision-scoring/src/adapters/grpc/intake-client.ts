@@ -1,5 +1,6 @@
 import { credentials, Metadata, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { intake, type events } from '@enforcement/contracts';
+import { clientChannelOptions } from '@enforcement/grpc-kit';
 import type {
   History,
   IntakeCommands,
@@ -88,7 +89,8 @@ export class IntakeClient implements IntakeCommands, History {
     private readonly token: () => Promise<string>,
     channel: ChannelCredentials = credentials.createInsecure(),
   ) {
-    this.client = new intake.CaseIntakeServiceClient(address, channel);
+    // Tried again within seconds of an outage's end, not grpc's two minutes.
+    this.client = new intake.CaseIntakeServiceClient(address, channel, clientChannelOptions);
   }
 
   private async md(): Promise<Metadata> {
