@@ -26,8 +26,12 @@ export interface WholeSystem {
    * is stopped: a restart, as the other services see it.
    */
   startIntakeAgain(): Promise<CaseIntake>;
+  /** The same for supervision-scoring: its store, topics, group and address. */
+  startScoringAgain(): Promise<SupervisionScoring>;
   stop(): Promise<void>;
 }
+
+const portOf = (address: string) => address.split(':').pop() ?? '0';
 
 /**
  * All three services in this process on the real stack, with their own
@@ -72,18 +76,21 @@ export async function startWholeSystem(
       { topics, log: quiet },
     );
   const intakeSvc = await intakeAt(common.GRPC_PORT ?? '0');
-  const scoringSvc = await createSupervisionScoring(
-    loadScoringConfig({
-      ...common,
-      MONGODB_DB: `${db}_scoring`,
-      READ_MODEL_BUCKETS: '8',
-      RULES_TICK_MS: String(o.rulesTickMs ?? 0),
-      INTAKE_ADDRESS: intakeSvc.address,
-      SCORING_GROUP: `${run}.scoring`,
-      ...o.scoringEnv,
-    }),
-    { topics, log: quiet },
-  );
+  const scoringAt = (port: string) =>
+    createSupervisionScoring(
+      loadScoringConfig({
+        ...common,
+        GRPC_PORT: port,
+        MONGODB_DB: `${db}_scoring`,
+        READ_MODEL_BUCKETS: '8',
+        RULES_TICK_MS: String(o.rulesTickMs ?? 0),
+        INTAKE_ADDRESS: intakeSvc.address,
+        SCORING_GROUP: `${run}.scoring`,
+        ...o.scoringEnv,
+      }),
+      { topics, log: quiet },
+    );
+  const scoringSvc = await scoringAt(common.GRPC_PORT ?? '0');
   const reportingSvc = await createReporting(
     loadReportingConfig({
       ...common,
@@ -119,7 +126,8 @@ export async function startWholeSystem(
     reportingClient,
     topics,
     run,
-    startIntakeAgain: () => intakeAt(intakeSvc.address.split(':').pop() ?? '0'),
+    startIntakeAgain: () => intakeAt(portOf(intakeSvc.address)),
+    startScoringAgain: () => scoringAt(portOf(scoringSvc.address)),
     stop: async () => {
       intakeClient.close();
       scoringClient.close();

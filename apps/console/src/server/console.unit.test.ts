@@ -90,6 +90,19 @@ describe('the console backend', () => {
         text += new TextDecoder().decode(value);
       }
       expect(text).toMatch(/event: status/);
+      // Reopened every second meanwhile, no watch is ever reported up: a page
+      // would otherwise flicker to "live" with scoring still away.
+      const until = Date.now() + 3_500;
+      while (Date.now() < until) {
+        const next = await Promise.race([
+          reader.read(),
+          new Promise<undefined>((r) => setTimeout(r, Math.max(0, until - Date.now()))),
+        ]);
+        if (!next || next.done) continue;
+        text += new TextDecoder().decode(next.value);
+      }
+      expect(text.match(/"feed":"orders","up":false/g)?.length ?? 0).toBeGreaterThanOrEqual(3);
+      expect(text).not.toMatch(/"feed":"(orders|scores)","up":true/);
     } finally {
       aborted.abort();
       await web.stop();

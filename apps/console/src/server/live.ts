@@ -13,7 +13,8 @@ const REOPEN_MS = 1_000;
 /**
  * Live updates for one page, as Server-Sent Events: `order` when a
  * supervision order is opened, escalated or answered, `score` when a case's
- * score changes, `status` when the feed from scoring drops or comes back.
+ * score changes, `status` when the stream opens (`live`) and when a feed from
+ * scoring (`orders`, `scores`) is up or drops.
  * Both come from scoring's watch streams, opened with the person's own
  * token, so an agency gets its own agency's updates only.
  */
@@ -28,6 +29,13 @@ export function live(s: Services, session: Session, c: Context): Response {
         .writeSSE({ event, data: JSON.stringify(data), id: String(++id) })
         .catch(() => undefined);
 
+    /**
+     * One of scoring's watches, opened again REOPEN_MS after it ends. The
+     * feed is reported up once scoring has sent the watch's headers (it
+     * does once the watch is subscribed), and down when it ends: never up
+     * for a call that has only been started, so a page does not show "live"
+     * while scoring is away.
+     */
     const watch = <T>(
       name: string,
       start: () => ClientReadableStream<T>,
@@ -37,6 +45,7 @@ export function live(s: Services, session: Session, c: Context): Response {
         if (closed) return;
         const call = start();
         open.add(call as ClientReadableStream<unknown>);
+        call.on('metadata', () => void send('status', { feed: name, up: true }));
         call.on('data', onData);
         let ended = false;
         const again = (why: string) => {
@@ -45,11 +54,7 @@ export function live(s: Services, session: Session, c: Context): Response {
           open.delete(call as ClientReadableStream<unknown>);
           if (closed) return;
           void send('status', { feed: name, up: false, why });
-          setTimeout(() => {
-            if (closed) return;
-            run();
-            void send('status', { feed: name, up: true });
-          }, REOPEN_MS);
+          setTimeout(run, REOPEN_MS);
         };
         call.on('error', (e: Error & { details?: string }) => again(e.details ?? e.message));
         call.on('end', () => again('ended'));

@@ -111,6 +111,7 @@ function Shell({ me }: { me: Me }) {
         </Typography.Text>
         <Space wrap>
           <Badge
+            data-testid="live-status"
             status={live.up ? 'success' : 'warning'}
             text={<span style={{ color: '#fff' }}>{live.up ? t('liveUp') : t('liveDown')}</span>}
           />

@@ -19,17 +19,31 @@ interface Live {
 
 const LiveContext = createContext<Live>({ up: false, subscribe: () => () => undefined });
 
+/** The feeds from scoring the backend reports on (see server/live.ts). */
+const FEEDS: ReadonlySet<string> = new Set(['orders', 'scores']);
+
 /** One Server-Sent Events connection per page load, shared by every part of the page. */
 export function LiveProvider({ children }: { children: ReactNode }) {
   const listeners = useRef(new Set<Listener>());
-  const [up, setUp] = useState(false);
+  const [connected, setConnected] = useState(false);
+  // Scoring's feeds not confirmed up: the page is live when none is.
+  const [down, setDown] = useState<ReadonlySet<string>>(FEEDS);
   useEffect(() => {
     const source = new EventSource('/api/live');
-    source.addEventListener('open', () => setUp(true));
-    source.addEventListener('error', () => setUp(false));
+    source.addEventListener('open', () => {
+      setConnected(true);
+      setDown(FEEDS);
+    });
+    source.addEventListener('error', () => setConnected(false));
     source.addEventListener('status', (e) => {
-      const s = JSON.parse((e as MessageEvent<string>).data) as { up: boolean };
-      setUp(s.up);
+      const s = JSON.parse((e as MessageEvent<string>).data) as { feed: string; up: boolean };
+      if (s.feed === 'live') return setConnected(s.up);
+      setDown((was) => {
+        const now = new Set(was);
+        if (s.up) now.delete(s.feed);
+        else now.add(s.feed);
+        return now;
+      });
     });
     source.addEventListener('order', (e) => {
       const o = JSON.parse((e as MessageEvent<string>).data) as Order;
@@ -47,6 +61,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       listeners.current.delete(l);
     };
   }, []);
+  const up = connected && down.size === 0;
   const value = useMemo<Live>(() => ({ up, subscribe }), [up, subscribe]);
   return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>;
 }

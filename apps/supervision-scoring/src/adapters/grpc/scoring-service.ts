@@ -1,4 +1,9 @@
-import type { Metadata, sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
+import {
+  Metadata,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { actsFor, hasRole, type Principal, type Verifier } from '@enforcement/auth';
 import type { scoring } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
@@ -17,6 +22,14 @@ const supervisorOnly = (p: Principal) => {
 };
 
 /** The gRPC adapter of the scoring service. */
+/**
+ * A watch sends its response headers once the caller is verified and
+ * subscribed: a client that waits for them knows its watch is live, where a
+ * quiet watch otherwise says nothing until its first update.
+ */
+const subscribed = (call: { sendMetadata(md: Metadata): void }): void =>
+  call.sendMetadata(new Metadata());
+
 export function scoringService(
   rt: ScoringRuntime,
   verify: Verifier,
@@ -108,6 +121,7 @@ export function scoringService(
           });
           call.on('cancelled', unsubscribe);
           call.on('close', unsubscribe);
+          subscribed(call);
         })
         .catch((e: unknown) => call.emit('error', fault(e)));
     },
@@ -123,6 +137,7 @@ export function scoringService(
           });
           call.on('cancelled', unsubscribe);
           call.on('close', unsubscribe);
+          subscribed(call);
         },
         (e: unknown) => call.emit('error', fault(e)),
       );

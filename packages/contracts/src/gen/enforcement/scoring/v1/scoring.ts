@@ -3593,6 +3593,11 @@ export const ScoringServiceService = {
     responseSerialize: (value: ListScoresResponse): Buffer => Buffer.from(ListScoresResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListScoresResponse => ListScoresResponse.decode(value),
   },
+  /**
+   * Case scores as they change, live. Both watches send their response
+   * headers once the caller is verified and subscribed, before any update:
+   * a client that waits for them knows its watch is live.
+   */
   watchScores: {
     path: "/enforcement.scoring.v1.ScoringService/WatchScores" as const,
     requestStream: false as const,
@@ -3684,6 +3689,11 @@ export const ScoringServiceService = {
 export interface ScoringServiceServer extends UntypedServiceImplementation {
   getCaseScore: handleUnaryCall<GetCaseScoreRequest, GetCaseScoreResponse>;
   listScores: handleUnaryCall<ListScoresRequest, ListScoresResponse>;
+  /**
+   * Case scores as they change, live. Both watches send their response
+   * headers once the caller is verified and subscribed, before any update:
+   * a client that waits for them knows its watch is live.
+   */
   watchScores: handleServerStreamingCall<WatchScoresRequest, WatchScoresResponse>;
   listSupervisionOrders: handleUnaryCall<ListSupervisionOrdersRequest, ListSupervisionOrdersResponse>;
   /** Operations (supervisor role). */
@@ -3734,6 +3744,11 @@ export interface ScoringServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListScoresResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Case scores as they change, live. Both watches send their response
+   * headers once the caller is verified and subscribed, before any update:
+   * a client that waits for them knows its watch is live.
+   */
   watchScores(request: WatchScoresRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchScoresResponse>;
   watchScores(
     request: WatchScoresRequest,
