@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningConsole } from '@enforcement/console';
-import type { SupervisionScoring } from '@enforcement/supervision-scoring';
 import type { Browser } from 'playwright-core';
 import { launchChromium, signIn, startConsole } from '../support/console.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
@@ -63,7 +62,6 @@ class LiveStream {
 describe("a page's live feed follows scoring: up once its watches are subscribed, down while it is away, up again when it is back", () => {
   let sys: WholeSystem;
   let web: RunningConsole;
-  let scoringAgain: SupervisionScoring | undefined;
   let browser: Browser | undefined;
   let cookie: string;
   beforeAll(async () => {
@@ -82,7 +80,6 @@ describe("a page's live feed follows scoring: up once its watches are subscribed
   afterAll(async () => {
     await browser?.close();
     await web?.stop();
-    await scoringAgain?.stop();
     await sys?.stop();
   });
 
@@ -114,7 +111,7 @@ describe("a page's live feed follows scoring: up once its watches are subscribed
       expect(meanwhile.filter((s) => s.endsWith(' up'))).toEqual([]);
       expect([...shown]).toEqual(['实时连接中断，正在重连']);
 
-      scoringAgain = await sys.startScoringAgain();
+      await sys.startScoringAgain();
       // Back at its address: the console's channel finds it within its
       // backoff, and the watches reopened on it are confirmed.
       await live.both('up', 10_000);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import type { CaseIntake } from '@enforcement/case-intake';
 import type { intake } from '@enforcement/contracts';
 import type { RunningConsole } from '@enforcement/console';
 import { eventually, tokenFor, uniqueName, unary } from '@enforcement/testing';
@@ -15,8 +14,6 @@ describe('the Operations page shows a supervisor when the rules cannot reach cas
   let web: RunningConsole;
   let browser: Browser;
   let page: Page;
-  let intakeAgain: CaseIntake | undefined;
-  let intakeStopped = false;
 
   /** After a pass of the rules: whether intake's history of the case holds the rules' order. */
   const ordered = async (caseId: string) => {
@@ -40,13 +37,7 @@ describe('the Operations page shows a supervisor when the rules cannot reach cas
   afterAll(async () => {
     await browser?.close();
     await web?.stop();
-    if (!intakeStopped) return sys?.stop();
-    sys.intakeClient.close();
-    sys.scoringClient.close();
-    sys.reportingClient.close();
-    await sys.reporting.stop();
-    await sys.scoring.stop();
-    await intakeAgain?.stop();
+    await sys?.stop();
   });
 
   it('a red alert naming the reason while nothing gets through, gone once intake is back', async () => {
@@ -71,7 +62,6 @@ describe('the Operations page shows a supervisor when the rules cannot reach cas
       { what: `${second} projected` },
     );
     await sys.intake.stop();
-    intakeStopped = true;
     await sys.scoring.runtime.tick();
 
     // The page polls every 5 s: the alert says what is wrong, in the words intake's client gave.
@@ -87,7 +77,7 @@ describe('the Operations page shows a supervisor when the rules cannot reach cas
       .waitFor({ timeout: 10_000 });
 
     // Intake back at its address: the owed order goes, and the alert gives way to the last trouble.
-    intakeAgain = await sys.startIntakeAgain();
+    await sys.startIntakeAgain();
     await eventually(() => ordered(second).then((y) => y || undefined), {
       timeoutMs: 15_000,
       intervalMs: 500,

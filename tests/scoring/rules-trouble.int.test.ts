@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Metadata } from '@grpc/grpc-js';
 import type { intake, scoring } from '@enforcement/contracts';
-import type { CaseIntake } from '@enforcement/case-intake';
 import { eventually, uniqueName } from '@enforcement/testing';
 import { loop } from '../support/loop.js';
 import { startSystem, tokenFor, unary, type System } from '../support/services.js';
@@ -42,8 +41,6 @@ async function overdueCase(sys: System, agency: Metadata): Promise<string> {
 
 describe('the rules status says when the rules cannot get their actions to case-intake', () => {
   let sys: System;
-  let intakeStopped = false;
-  let intakeAgain: CaseIntake | undefined;
   let stoppedAt = 0;
   let second = '';
   let agency: Metadata;
@@ -53,16 +50,7 @@ describe('the rules status says when the rules cannot get their actions to case-
     agency = await tokenFor(['agency'], ['lz-eeb']);
     supervisor = await tokenFor(['supervisor']);
   });
-  afterAll(async () => {
-    if (!sys) return;
-    if (!intakeStopped) return sys.stop();
-    sys.intakeClient.close();
-    sys.scoringClient.close();
-    sys.reportingClient.close();
-    await sys.reporting.stop();
-    await sys.scoring.stop();
-    await intakeAgain?.stop();
-  });
+  afterAll(() => sys?.stop());
 
   const status = () =>
     unary<scoring.GetRulesStatusResponse>((cb) =>
@@ -94,7 +82,6 @@ describe('the rules status says when the rules cannot get their actions to case-
     // Another late case is projected, then intake goes away before the rules act on it.
     second = await overdueCase(sys, agency);
     await sys.intake.stop();
-    intakeStopped = true;
     stoppedAt = Date.now();
     await sys.scoring.runtime.tick();
 
@@ -123,7 +110,7 @@ describe('the rules status says when the rules cannot get their actions to case-
     const away = await status();
     expect(away.lastTroubleAt?.getTime()).toBeGreaterThan(away.lastAcceptedAt?.getTime() ?? 0);
 
-    intakeAgain = await sys.startIntakeAgain();
+    await sys.startIntakeAgain();
     await eventually(
       async () => {
         await sys.scoring.runtime.tick();

@@ -23,7 +23,8 @@ export interface WholeSystem {
   readonly run: string;
   /**
    * A new case-intake on the same store, topics and address, once `intake`
-   * is stopped: a restart, as the other services see it.
+   * is stopped: a restart, as the other services see it. `stop` stops the
+   * one started last (and each service only once, whoever stopped it first).
    */
   startIntakeAgain(): Promise<CaseIntake>;
   /** The same for supervision-scoring: its store, topics, group and address. */
@@ -32,6 +33,14 @@ export interface WholeSystem {
 }
 
 const portOf = (address: string) => address.split(':').pop() ?? '0';
+
+/** Stops once, however often asked: a test may stop a service itself before the system stops. */
+function stopsOnce<T extends { stop(): Promise<void> }>(svc: T): T {
+  const stop = svc.stop.bind(svc);
+  let stopping: Promise<void> | undefined;
+  svc.stop = () => (stopping ??= stop());
+  return svc;
+}
 
 /**
  * All three services in this process on the real stack, with their own
@@ -75,7 +84,8 @@ export async function startWholeSystem(
       }),
       { topics, log: quiet },
     );
-  const intakeSvc = await intakeAt(common.GRPC_PORT ?? '0');
+  const intakeSvc = stopsOnce(await intakeAt(common.GRPC_PORT ?? '0'));
+  let intakeNow = intakeSvc;
   const scoringAt = (port: string) =>
     createSupervisionScoring(
       loadScoringConfig({
@@ -90,7 +100,8 @@ export async function startWholeSystem(
       }),
       { topics, log: quiet },
     );
-  const scoringSvc = await scoringAt(common.GRPC_PORT ?? '0');
+  const scoringSvc = stopsOnce(await scoringAt(common.GRPC_PORT ?? '0'));
+  let scoringNow = scoringSvc;
   const reportingSvc = await createReporting(
     loadReportingConfig({
       ...common,
@@ -126,15 +137,17 @@ export async function startWholeSystem(
     reportingClient,
     topics,
     run,
-    startIntakeAgain: () => intakeAt(portOf(intakeSvc.address)),
-    startScoringAgain: () => scoringAt(portOf(scoringSvc.address)),
+    startIntakeAgain: async () =>
+      (intakeNow = stopsOnce(await intakeAt(portOf(intakeSvc.address)))),
+    startScoringAgain: async () =>
+      (scoringNow = stopsOnce(await scoringAt(portOf(scoringSvc.address)))),
     stop: async () => {
       intakeClient.close();
       scoringClient.close();
       reportingClient.close();
       await reportingSvc.stop();
-      await scoringSvc.stop();
-      await intakeSvc.stop();
+      await scoringNow.stop();
+      await intakeNow.stop();
     },
   };
 }
