@@ -39,6 +39,15 @@ async function overdueCase(sys: System, agency: Metadata): Promise<string> {
   return caseId;
 }
 
+const rulesStatus = (sys: System, md: Metadata) =>
+  unary<scoring.GetRulesStatusResponse>((cb) => sys.scoringClient.getRulesStatus({}, md, cb));
+
+/** What intake's history of the case holds, event by event. */
+const historyOf = async (sys: System, caseId: string, md: Metadata) =>
+  (
+    await unary<intake.GetCaseResponse>((cb) => sys.intakeClient.getCase({ caseId }, md, cb))
+  ).history.map((e) => e.payload?.$case);
+
 describe('the rules status says when the rules cannot get their actions to case-intake', () => {
   let sys: System;
   let stoppedAt = 0;
@@ -52,10 +61,7 @@ describe('the rules status says when the rules cannot get their actions to case-
   });
   afterAll(() => sys?.stop());
 
-  const status = () =>
-    unary<scoring.GetRulesStatusResponse>((cb) =>
-      sys.scoringClient.getRulesStatus({}, supervisor, cb),
-    );
+  const status = () => rulesStatus(sys, supervisor);
 
   it('names the trouble and its time, later than the last action accepted, while the orders stay due', async () => {
     // Intake up: the rules' orders go through, and the status has no trouble.
@@ -63,12 +69,7 @@ describe('the rules status says when the rules cannot get their actions to case-
     await eventually(
       async () => {
         await sys.scoring.runtime.tick();
-        const history = (
-          await unary<intake.GetCaseResponse>((cb) =>
-            sys.intakeClient.getCase({ caseId: first }, supervisor, cb),
-          )
-        ).history;
-        return history.some((e) => e.payload?.$case === 'supervisionOrderOpened')
+        return (await historyOf(sys, first, supervisor)).includes('supervisionOrderOpened')
           ? true
           : undefined;
       },
@@ -114,14 +115,10 @@ describe('the rules status says when the rules cannot get their actions to case-
     await eventually(
       async () => {
         await sys.scoring.runtime.tick();
-        const history = (
-          await unary<intake.GetCaseResponse>((cb) =>
-            sys.intakeClient.getCase({ caseId: second }, supervisor, cb),
-          ).catch(() => ({ history: [] }))
-        ).history;
-        return history.some((e) => e.payload?.$case === 'supervisionOrderOpened')
-          ? true
-          : undefined;
+        const history: (string | undefined)[] = await historyOf(sys, second, supervisor).catch(
+          () => [],
+        );
+        return history.includes('supervisionOrderOpened') ? true : undefined;
       },
       // The channel's longest backoff, a pass, and a call: not grpc's two minutes.
       { timeoutMs: 8_000, intervalMs: 500, what: 'the second case’s orders after the outage' },
@@ -152,16 +149,8 @@ describe('the rules status says when case-intake refuses the rules for who sends
     await sys?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
-  const status = () =>
-    unary<scoring.GetRulesStatusResponse>((cb) =>
-      sys.scoringClient.getRulesStatus({}, supervisor, cb),
-    );
-  const history = async (caseId: string) =>
-    (
-      await unary<intake.GetCaseResponse>((cb) =>
-        sys.intakeClient.getCase({ caseId }, supervisor, cb),
-      )
-    ).history.map((e) => e.payload?.$case);
+  const status = () => rulesStatus(sys, supervisor);
+  const history = (caseId: string) => historyOf(sys, caseId, supervisor);
 
   it('names the refusal, keeps the actions due, and sends them once the token is put right, without a restart', async () => {
     const caseId = await overdueCase(sys, agency);
