@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningConsole } from '@enforcement/console';
 import type { Browser } from 'playwright-core';
+import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { launchChromium, signIn, startConsole } from '../support/console.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
@@ -120,4 +121,41 @@ describe("a page's live feed follows scoring: up once its watches are subscribed
       live.close();
     }
   }, 90_000);
+
+  it('ends the session on the page when its token expires: the sign-in page says so, and the live stream is not opened again', async () => {
+    // A session of a few seconds, in the cookie the console sets (it lapses with the token).
+    const exp = Math.floor(Date.now() / 1000) + 8;
+    const token = await mintDevToken(DEV_AUTH, {
+      subject: 'console-supervisor',
+      roles: ['supervisor'],
+      expiresIn: exp,
+    });
+    browser ??= await launchChromium();
+    const context = await browser.newContext({ locale: 'zh-CN' });
+    try {
+      await context.addCookies([
+        { name: 'console_session', value: token, url: web.url, httpOnly: true, expires: exp },
+      ]);
+      const page = await context.newPage();
+      const liveRequests: number[] = [];
+      page.on('request', (r) => {
+        if (new URL(r.url()).pathname === '/api/live') liveRequests.push(Date.now());
+      });
+      await page.goto(web.url);
+      await page.getByTestId('who').waitFor();
+      await page.getByTestId('live-status').getByText('实时连接正常').waitFor({ timeout: 10_000 });
+      // At the token's expiry the page goes back to sign-in, and says why.
+      await page.getByTestId('session-ended').waitFor({ timeout: 15_000 });
+      expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
+      expect(await page.getByTestId('session-ended').innerText()).toBe('登录已过期，请重新登录');
+      expect(await page.getByTestId('who').count()).toBe(0);
+      await page.getByRole('button', { name: /^(登 ?录|Sign in)$/ }).waitFor();
+      // Nothing keeps knocking with the ended session.
+      const opened = liveRequests.length;
+      await new Promise((r) => setTimeout(r, 5_000));
+      expect(liveRequests.length).toBe(opened);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
 });

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
 import { intake } from '@enforcement/contracts';
-import { eventually, stack, uniqueName } from '@enforcement/testing';
+import { eventually, lapsingToken, stack, uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
-import { startIntake, tokenFor, type TestIntake } from './test-support/harness.js';
+import { startIntake, tokenFor, unary, type TestIntake } from './test-support/harness.js';
 
 function submitAll(
   client: intake.CaseIntakeServiceClient,
@@ -290,6 +290,42 @@ describe('agency feeds', () => {
       statusCode: status.PERMISSION_DENIED,
     });
     expect(acks[8]).toMatchObject({ accepted: true, version: 2 });
+  });
+
+  it('refuses items that arrive after the stream token expired, one by one, and keeps what came before', async () => {
+    const lapsing = await lapsingToken(['agency'], ['lz-eeb'], 3);
+    const l = fullLoop(uniqueName('lapse'));
+    const caseId = l.register.meta?.caseId ?? '';
+    const call = svc.client.submitEvents(lapsing.md);
+    const acks: intake.SubmitEventsResponse[] = [];
+    call.on('data', (a: intake.SubmitEventsResponse) => acks.push(a));
+    const closed = new Promise<unknown>((resolve) => {
+      call.on('end', () => resolve('ended'));
+      call.on('error', resolve);
+    });
+    call.write({ sequence: 1, command: { kind: { $case: 'registerCase', value: l.register } } });
+    await eventually(() => (acks.length === 1 ? true : undefined), { what: 'the first ack' });
+    await new Promise((r) => setTimeout(r, lapsing.validUntil + 100 - Date.now()));
+    call.write({ sequence: 2, command: { kind: { $case: 'dispatchCase', value: l.dispatch } } });
+    call.write({ sequence: 3, command: { kind: { $case: 'recordProgress', value: l.evidence } } });
+    await eventually(() => (acks.length === 3 ? true : undefined), { what: 'the later acks' });
+    call.end();
+    // The stream stays open for the sender's acks and ends as the sender ends it.
+    await expect(closed).resolves.toBe('ended');
+    expect(acks[0]).toMatchObject({ sequence: 1, accepted: true, version: 1 });
+    for (const [i, ack] of acks.slice(1).entries())
+      expect(ack).toMatchObject({
+        sequence: i + 2,
+        accepted: false,
+        caseId,
+        errorCode: 'AUTH.UNAUTHENTICATED',
+        statusCode: status.UNAUTHENTICATED,
+        reason: 'token expired while the stream was open: open it again with a new token',
+      });
+    const stored = await unary<intake.GetCaseResponse>((cb) =>
+      svc.client.getCase({ caseId }, agency, cb),
+    );
+    expect(stored.case?.version).toBe(1);
   });
 
   it('ends a stream without a valid token as UNAUTHENTICATED', async () => {

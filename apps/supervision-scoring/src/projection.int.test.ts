@@ -3,7 +3,7 @@ import { status, type Metadata } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { events, scoring } from '@enforcement/contracts';
-import { eventually, stack, uniqueName } from '@enforcement/testing';
+import { eventually, lapsingToken, stack, uniqueName } from '@enforcement/testing';
 import { unpackPage, type ReadModels } from './adapters/mongo/read-models.js';
 import { READ_MODEL_FORMAT } from './runtime.js';
 import { caseEvents, laterEvent } from './test-support/events.js';
@@ -392,6 +392,50 @@ describe('scoring projection on the real stack', () => {
     ]);
     await eventually(() => (got.length > 0 ? true : undefined), { what: 'a live score' });
     call.cancel();
+    expect(got.map((s) => s.caseId)).toEqual([caseId]);
+  });
+
+  it('ends a watch UNAUTHENTICATED once its token expires, while a watch with a valid token goes on', async () => {
+    const lapsing = await lapsingToken(['supervisor'], [], 4);
+    const ended = (call: { on(e: 'error', l: (err: Error) => void): unknown }) =>
+      new Promise<{ err: Error & { code?: number; details?: string }; at: number }>((resolve) =>
+        call.on('error', (err) => resolve({ err, at: Date.now() })),
+      );
+    const subscribed = (call: { on(e: 'metadata', l: () => void): unknown }) =>
+      new Promise<void>((resolve) => call.on('metadata', () => resolve()));
+    const scores = svc.client.watchScores({ agencyId: 'lapse-ag', district: '' }, lapsing.md);
+    scores.on('data', () => undefined);
+    const orders = svc.client.watchSupervisionOrders({ agencyId: '' }, lapsing.md);
+    orders.on('data', () => undefined);
+    const got: scoring.CaseScore[] = [];
+    const valid = svc.client.watchScores({ agencyId: 'lapse-ag', district: '' }, supervisor);
+    valid.on('data', (r: scoring.WatchScoresResponse) => r.score && got.push(r.score));
+    let validEnded = false;
+    valid.on('error', () => (validEnded = true));
+    await Promise.all([subscribed(scores), subscribed(orders), subscribed(valid)]);
+    const [scoresEnd, ordersEnd] = await Promise.all([ended(scores), ended(orders)]);
+    for (const end of [scoresEnd, ordersEnd]) {
+      expect(end.err).toMatchObject({
+        code: status.UNAUTHENTICATED,
+        details:
+          'AUTH.UNAUTHENTICATED: token expired while the stream was open: open it again with a new token',
+      });
+      // Not before a new call with the token would be refused.
+      expect(end.at).toBeGreaterThanOrEqual(lapsing.validUntil);
+    }
+    // The same token opens no new watch.
+    await expect(
+      ended(svc.client.watchScores({ agencyId: '', district: '' }, lapsing.md)).then((e) => e.err),
+    ).resolves.toMatchObject({
+      code: status.UNAUTHENTICATED,
+      details: 'AUTH.UNAUTHENTICATED: token expired: get a new one',
+    });
+    // The watch opened with a valid token still gets its updates.
+    const caseId = uniqueName('lapse');
+    await publish(svc.topics.caseEvents, caseEvents({ caseId, agencyId: 'lapse-ag' }));
+    await eventually(() => (got.length > 0 ? true : undefined), { what: 'a live score' });
+    expect(validEnded).toBe(false);
+    valid.cancel();
     expect(got.map((s) => s.caseId)).toEqual([caseId]);
   });
 });

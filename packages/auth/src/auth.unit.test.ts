@@ -1,15 +1,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { decodeJwt, exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { DomainError } from '@enforcement/errors';
 import {
   actsFor,
   AuthConfigError,
+  CLOCK_TOLERANCE_S,
   createVerifier,
   DEV_AUTH,
   mintDevToken,
+  stillValid,
   verifierConfigFrom,
+  whenExpired,
   type AuthSettings,
 } from './index.js';
 
@@ -44,7 +47,13 @@ describe('bearer tokens', () => {
       agencies: ['lz-eeb'],
     });
     const p = await verify(`Bearer ${token}`);
-    expect(p).toEqual({ subject: 'officer-7', roles: ['agency'], agencies: ['lz-eeb'] });
+    const exp = decodeJwt(token).exp ?? 0;
+    expect(p).toEqual({
+      subject: 'officer-7',
+      roles: ['agency'],
+      agencies: ['lz-eeb'],
+      validUntil: (exp + CLOCK_TOLERANCE_S) * 1000,
+    });
     expect(actsFor(p, 'lz-eeb')).toBe(true);
     expect(actsFor(p, 'lz-psb')).toBe(false);
   });
@@ -95,6 +104,23 @@ describe('bearer tokens', () => {
     await expect(verify(`Bearer ${old}`)).rejects.toThrow('token expired');
   });
 
+  it('says a principal is valid until a new call with its token would be refused', async () => {
+    // exp 29 s ago: still accepted (the clock tolerance), for about one more second.
+    const exp = Math.floor(Date.now() / 1000) - CLOCK_TOLERANCE_S + 1;
+    const token = await mintDevToken(DEV_AUTH, {
+      subject: 's',
+      roles: ['supervisor'],
+      expiresIn: exp,
+    });
+    const p = await verify(`Bearer ${token}`);
+    const until = p.validUntil ?? 0;
+    expect(until).toBe((exp + CLOCK_TOLERANCE_S) * 1000);
+    expect(stillValid(p, until - 1)).toBe(true);
+    expect(stillValid(p, until)).toBe(false);
+    await new Promise((r) => setTimeout(r, until + 50 - Date.now()));
+    await expect(verify(`Bearer ${token}`)).rejects.toThrow('token expired');
+  });
+
   it('refuses a token that never expires', async () => {
     await expect(verify(`Bearer ${await hs({ exp: null })}`)).rejects.toThrow(/exp is required/);
   });
@@ -107,6 +133,45 @@ describe('bearer tokens', () => {
     await expect(verify(`Bearer ${await hs({ exp: '23h' })}`)).resolves.toMatchObject({
       subject: 's',
     });
+  });
+});
+
+describe('waiting for a principal to expire', () => {
+  const principal = (validUntil?: number) => ({
+    subject: 's',
+    roles: ['supervisor' as const],
+    agencies: [],
+    ...(validUntil === undefined ? {} : { validUntil }),
+  });
+
+  it('calls once its token is no longer valid, and not before', async () => {
+    const until = Date.now() + 300;
+    const calls: number[] = [];
+    whenExpired(principal(until), () => calls.push(Date.now()));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(calls).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toBeGreaterThanOrEqual(until);
+  });
+
+  it('calls an already expired principal back later, never before returning', async () => {
+    const calls: string[] = [];
+    const cancel = whenExpired(principal(Date.now() - 1_000), () => calls.push('expired'));
+    calls.push('returned');
+    expect(typeof cancel).toBe('function');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toEqual(['returned', 'expired']);
+  });
+
+  it('never calls once cancelled, nor for a principal without an expiry', async () => {
+    const calls: string[] = [];
+    const cancel = whenExpired(principal(Date.now() + 100), () => calls.push('cancelled one'));
+    cancel();
+    whenExpired(principal(), () => calls.push('no expiry'));
+    await new Promise((r) => setTimeout(r, 250));
+    expect(calls).toEqual([]);
+    expect(stillValid(principal())).toBe(true);
   });
 });
 

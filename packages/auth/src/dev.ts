@@ -12,10 +12,14 @@ export const DEV_AUTH = {
   audience: 'enforcement',
 } as const;
 
-/** Development helper: a signed HS256 token (the CLI, demo and tests use it). */
+/**
+ * Development helper: a signed HS256 token (the CLI, demo and tests use it).
+ * `expiresIn`: a span from now (`'8h'`, `'-1m'`), or the `exp` itself in
+ * seconds since the epoch.
+ */
 export async function mintDevToken(
   config: { issuer: string; audience: string; secret: string },
-  claims: { subject: string; roles: Role[]; agencies?: string[]; expiresIn?: string },
+  claims: { subject: string; roles: Role[]; agencies?: string[]; expiresIn?: string | number },
 ): Promise<string> {
   return new SignJWT({ roles: claims.roles, agencies: claims.agencies ?? [] })
     .setProtectedHeader({ alg: 'HS256' })

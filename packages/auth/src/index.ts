@@ -1,7 +1,17 @@
-export { ROLES, actsFor, hasRole, type Principal, type Role } from './principal.js';
+export {
+  ROLES,
+  actsFor,
+  hasRole,
+  stillValid,
+  whenExpired,
+  type Principal,
+  type Role,
+} from './principal.js';
 export {
   algorithmsFor,
+  CLOCK_TOLERANCE_S,
   createVerifier,
+  streamTokenExpired,
   type KeySource,
   type Verifier,
   type VerifierConfig,

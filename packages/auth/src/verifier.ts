@@ -30,8 +30,15 @@ export interface VerifierConfig {
 
 export type Verifier = (authorization: string | undefined) => Promise<Principal>;
 
+/** Clock skew tolerated on exp, nbf and iat unless a verifier is told otherwise (s). */
+export const CLOCK_TOLERANCE_S = 30;
+
 const unauthenticated = (message: string) =>
   new DomainError('AUTH.UNAUTHENTICATED', 'UNAUTHENTICATED', message);
+
+/** What a stream answers once the token it was opened with expired (see `whenExpired`). */
+export const streamTokenExpired = (): DomainError =>
+  unauthenticated('token expired while the stream was open: open it again with a new token');
 
 /** The algorithms a public key can verify, read from the key itself, never from its text. */
 export function algorithmsFor(key: KeyObject): string[] {
@@ -111,7 +118,7 @@ function principalOf(payload: JWTPayload): Principal {
  */
 export function createVerifier(config: VerifierConfig): Verifier {
   const { key, algorithms } = keyFrom(config.keys);
-  const tolerance = config.clockToleranceSeconds ?? 30;
+  const tolerance = config.clockToleranceSeconds ?? CLOCK_TOLERANCE_S;
   const options = {
     issuer: config.issuer,
     audience: config.audience,
@@ -159,6 +166,6 @@ export function createVerifier(config: VerifierConfig): Verifier {
       throw unauthenticated(
         `token lives ${lifetime} s; at most ${config.maxLifetimeSeconds} s are accepted`,
       );
-    return principalOf(payload);
+    return { ...principalOf(payload), validUntil: (exp + tolerance) * 1000 };
   };
 }

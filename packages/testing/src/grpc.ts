@@ -1,5 +1,5 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import { DEV_AUTH, mintDevToken, type Role } from '@enforcement/auth';
+import { CLOCK_TOLERANCE_S, DEV_AUTH, mintDevToken, type Role } from '@enforcement/auth';
 
 /** Call metadata with a development bearer token for the given roles. */
 export async function tokenFor(roles: Role[], agencies: string[] = []): Promise<Metadata> {
@@ -11,6 +11,28 @@ export async function tokenFor(roles: Role[], agencies: string[] = []): Promise<
   });
   md.set('authorization', `Bearer ${token}`);
   return md;
+}
+
+/**
+ * Call metadata with a development token the services accept for about
+ * `seconds` more (its `exp` is that long ahead less the clock skew they
+ * tolerate), and the moment they stop accepting it (ms).
+ */
+export async function lapsingToken(
+  roles: Role[],
+  agencies: string[],
+  seconds: number,
+): Promise<{ md: Metadata; validUntil: number }> {
+  const exp = Math.floor(Date.now() / 1000) + seconds - CLOCK_TOLERANCE_S;
+  const token = await mintDevToken(DEV_AUTH, {
+    subject: `test-lapsing-${roles.join('+')}`,
+    roles,
+    agencies,
+    expiresIn: exp,
+  });
+  const md = new Metadata();
+  md.set('authorization', `Bearer ${token}`);
+  return { md, validUntil: (exp + CLOCK_TOLERANCE_S) * 1000 };
 }
 
 /** Promise form of a grpc-js unary call. */

@@ -3,7 +3,7 @@ import { inject } from 'vitest';
 import type { StackEndpoints } from './stack.js';
 
 export { startStack, repoRoot, type StackEndpoints, type RunningStack } from './stack.js';
-export { tokenFor, unary } from './grpc.js';
+export { lapsingToken, tokenFor, unary } from './grpc.js';
 export { untilTopicTakes } from './kafka.js';
 
 /** The endpoints the global setup provided. */

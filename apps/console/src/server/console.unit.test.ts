@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Metadata, status } from '@grpc/grpc-js';
-import { DEV_AUTH, verifierFrom } from '@enforcement/auth';
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  status,
+  type ServerWritableStream,
+} from '@grpc/grpc-js';
+import { scoring } from '@enforcement/contracts';
+import { DEV_AUTH, mintDevToken, verifierFrom } from '@enforcement/auth';
 import { createConsole } from './app.js';
 import { serveConsole } from './serve.js';
 import { loadConsoleConfig } from './config.js';
@@ -106,6 +113,108 @@ describe('the console backend', () => {
     } finally {
       aborted.abort();
       await web.stop();
+    }
+  });
+
+  it("ends a page's live stream when its session's token expires, saying the session ended", async () => {
+    const nowhere = '127.0.0.1:1';
+    const config = loadConsoleConfig({
+      ENFORCEMENT_ENV: 'development',
+      CONSOLE_SIGN_IN: 'development',
+      CONSOLE_PORT: '0',
+      INTAKE_ADDRESS: nowhere,
+      SCORING_ADDRESS: nowhere,
+      REPORTING_ADDRESS: nowhere,
+    });
+    const web = await serveConsole(config);
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = await mintDevToken(DEV_AUTH, {
+      subject: 'console-supervisor',
+      roles: ['supervisor'],
+      expiresIn: exp,
+    });
+    /** The whole stream, read until the backend ends it, and when it did. */
+    const wholeStream = async () => {
+      const res = await fetch(`${web.url}/api/live`, {
+        headers: { cookie: `console_session=${token}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return { text, at: Date.now() };
+        text += new TextDecoder().decode(value);
+      }
+    };
+    try {
+      const first = await wholeStream();
+      expect(first.at).toBeGreaterThanOrEqual(exp * 1000);
+      const events = first.text.split('\n').filter((l) => l.startsWith('event: '));
+      // The feeds reported (down: scoring is away) until the session ended, then nothing.
+      expect(events.at(-1)).toBe('event: session');
+      expect(events.filter((e) => e === 'event: session')).toHaveLength(1);
+      expect(first.text).toContain('{"up":false,"why":"session expired: sign in again"}');
+      // The same token, still inside the services' clock tolerance, gets no new live stream.
+      const again = await wholeStream();
+      expect(again.text).toContain('event: session');
+      expect(again.text).not.toContain('event: order');
+    } finally {
+      await web.stop();
+    }
+  });
+
+  it('ends the live stream once, without reopening, when scoring refuses the watches for the token', async () => {
+    // A scoring that no longer accepts the session's token (its keys rotated).
+    const watches: string[] = [];
+    const refuse = (name: string) => (call: ServerWritableStream<unknown, unknown>) => {
+      watches.push(name);
+      call.emit('error', {
+        code: status.UNAUTHENTICATED,
+        details: "AUTH.UNAUTHENTICATED: token signature does not match this service's keys",
+      });
+    };
+    const server = new Server();
+    server.addService(scoring.ScoringServiceService, {
+      watchScores: refuse('scores'),
+      watchSupervisionOrders: refuse('orders'),
+    } as unknown as scoring.ScoringServiceServer);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    const nowhere = '127.0.0.1:1';
+    const config = loadConsoleConfig({
+      ENFORCEMENT_ENV: 'development',
+      CONSOLE_SIGN_IN: 'development',
+      CONSOLE_PORT: '0',
+      INTAKE_ADDRESS: nowhere,
+      SCORING_ADDRESS: `127.0.0.1:${port}`,
+      REPORTING_ADDRESS: nowhere,
+    });
+    const web = await serveConsole(config);
+    try {
+      const token = await devToken(config, { role: 'supervisor' });
+      const res = await fetch(`${web.url}/api/live`, {
+        headers: { cookie: `console_session=${token}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      const events = text.split('\n').filter((l) => l.startsWith('event: '));
+      expect(events.filter((e) => e === 'event: session')).toHaveLength(1);
+      expect(events.at(-1)).toBe('event: session');
+      expect(text).toContain("token signature does not match this service's keys");
+      // Neither watch is reported up, and neither is tried again with the refused token.
+      expect(text).not.toMatch(/"feed":"(orders|scores)","up":true/);
+      await new Promise((r) => setTimeout(r, 2_500));
+      // The first refusal cancels the other watch, which may not have reached scoring yet.
+      expect(watches.length).toBeGreaterThanOrEqual(1);
+      for (const feed of ['orders', 'scores'])
+        expect(watches.filter((w) => w === feed).length).toBeLessThanOrEqual(1);
+    } finally {
+      await web.stop();
+      server.forceShutdown();
     }
   });
 

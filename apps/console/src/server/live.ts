@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { ClientReadableStream } from '@grpc/grpc-js';
+import { status, type ClientReadableStream } from '@grpc/grpc-js';
+import { decodeJwt } from 'jose';
 import { scoring } from '@enforcement/contracts';
 import { bearer, type Services } from './services.js';
 import type { Session } from './session.js';
@@ -10,11 +11,27 @@ const HEARTBEAT_MS = 15_000;
 /** After a watch ends (scoring restarted), it is opened again this much later (ms). */
 const REOPEN_MS = 1_000;
 
+/** setTimeout's longest delay: a session ending later is ended in steps. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/** When the session's token expires (ms), as its cookie does (see startSession). */
+function sessionEnd(session: Session): number | undefined {
+  try {
+    const exp = decodeJwt(session.token).exp;
+    if (exp !== undefined) return exp * 1000;
+  } catch {
+    // A token that verified decodes; the principal's expiry stands in otherwise.
+  }
+  return session.principal.validUntil;
+}
+
 /**
  * Live updates for one page, as Server-Sent Events: `order` when a
  * supervision order is opened, escalated or answered, `score` when a case's
- * score changes, `status` when the stream opens (`live`) and when a feed from
- * scoring (`orders`, `scores`) is up or drops.
+ * score changes, `status` when the stream opens (`live`), when a feed from
+ * scoring (`orders`, `scores`) is up or drops, and `session` down when the
+ * session ends: its token expired, here or at scoring. The stream closes
+ * then, and no watch is opened again with that token.
  * Both come from scoring's watch streams, opened with the person's own
  * token, so an agency gets its own agency's updates only.
  */
@@ -29,12 +46,48 @@ export function live(s: Services, session: Session, c: Context): Response {
         .writeSSE({ event, data: JSON.stringify(data), id: String(++id) })
         .catch(() => undefined);
 
+    let done: () => void = () => undefined;
+    const over = new Promise<void>((resolve) => (done = resolve));
+    const beat = setInterval(() => {
+      void stream.write(': keep-alive\n\n').catch(() => undefined);
+    }, HEARTBEAT_MS);
+    let expiry: NodeJS.Timeout | undefined;
+    /** Stops the watches and timers; false when already stopped. */
+    const stop = (): boolean => {
+      if (closed) return false;
+      closed = true;
+      clearInterval(beat);
+      clearTimeout(expiry);
+      for (const call of open) call.cancel();
+      open.clear();
+      return true;
+    };
+    stream.onAbort(() => {
+      stop();
+      done();
+    });
+
+    /** The session is over: the watches stop, the page is told, and the stream closes. */
+    const sessionEnded = async (why: string) => {
+      if (!stop()) return;
+      await send('session', { up: false, why });
+      done();
+    };
+    const endsAt = sessionEnd(session);
+    const untilEnd = () => {
+      if (endsAt === undefined || closed) return;
+      const left = endsAt - Date.now();
+      if (left <= 0) void sessionEnded('session expired: sign in again');
+      else expiry = setTimeout(untilEnd, Math.min(left, LONGEST_TIMER_MS));
+    };
+    untilEnd();
+
     /**
      * One of scoring's watches, opened again REOPEN_MS after it ends. The
      * feed is reported up once scoring has sent the watch's headers (it
      * does once the watch is subscribed), and down when it ends: never up
      * for a call that has only been started, so a page does not show "live"
-     * while scoring is away.
+     * while scoring is away. A watch refused for the token ends the session.
      */
     const watch = <T>(
       name: string,
@@ -48,15 +101,18 @@ export function live(s: Services, session: Session, c: Context): Response {
         call.on('metadata', () => void send('status', { feed: name, up: true }));
         call.on('data', onData);
         let ended = false;
-        const again = (why: string) => {
+        const again = (why: string, code?: number) => {
           if (ended) return;
           ended = true;
           open.delete(call as ClientReadableStream<unknown>);
           if (closed) return;
+          if (code === status.UNAUTHENTICATED) return void sessionEnded(why);
           void send('status', { feed: name, up: false, why });
           setTimeout(run, REOPEN_MS);
         };
-        call.on('error', (e: Error & { details?: string }) => again(e.details ?? e.message));
+        call.on('error', (e: Error & { code?: number; details?: string }) =>
+          again(e.details ?? e.message, e.code),
+        );
         call.on('end', () => again('ended'));
       };
       run();
@@ -74,19 +130,7 @@ export function live(s: Services, session: Session, c: Context): Response {
       (m: scoring.WatchScoresResponse) =>
         m.score && void send('score', scoring.CaseScore.toJSON(m.score)),
     );
-    await send('status', { feed: 'live', up: true });
-
-    await new Promise<void>((resolve) => {
-      const beat = setInterval(() => {
-        void stream.write(': keep-alive\n\n').catch(() => undefined);
-      }, HEARTBEAT_MS);
-      stream.onAbort(() => {
-        closed = true;
-        clearInterval(beat);
-        for (const call of open) call.cancel();
-        open.clear();
-        resolve();
-      });
-    });
+    if (!closed) await send('status', { feed: 'live', up: true });
+    await over;
   });
 }

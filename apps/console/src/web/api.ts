@@ -11,8 +11,12 @@ export class ApiError extends Error {
   }
 }
 
+/** Told on window when the backend says the session is over (a 401, or the live stream's `session` event). */
+export const SESSION_ENDED = 'console:session-ended';
+
 async function handle<T>(r: Response): Promise<T> {
   if (r.ok) return (await r.json()) as T;
+  if (r.status === 401) window.dispatchEvent(new Event(SESSION_ENDED));
   const body = (await r.json().catch(() => ({}))) as {
     error?: { grpc?: string; code?: string; field?: string; message?: string };
   };

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link, Route, Routes, useLocation } from 'react-router-dom';
 import {
   Alert,
@@ -14,7 +14,7 @@ import {
 } from 'antd';
 import enUS from 'antd/locale/en_US';
 import zhCN from 'antd/locale/zh_CN';
-import { ApiError, get, post } from './api.js';
+import { ApiError, get, post, SESSION_ENDED } from './api.js';
 import { useI18n } from './i18n.js';
 import { LiveProvider, useLive } from './live.js';
 import { ReferenceProvider } from './reference.js';
@@ -31,11 +31,22 @@ export function App() {
   const { lang } = useI18n();
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [failure, setFailure] = useState<string>();
+  // Whoever was signed in when the session ended: the sign-in page says it ended.
+  const [ended, setEnded] = useState(false);
+  const signedIn = useRef(false);
+  signedIn.current = Boolean(me);
   useEffect(() => {
     get<Me>('/api/me').then(setMe, (e: unknown) => {
       if (e instanceof ApiError && e.status === 401) setMe(null);
       else setFailure(String(e));
     });
+    const onEnded = () => {
+      if (!signedIn.current) return;
+      setEnded(true);
+      setMe(null);
+    };
+    window.addEventListener(SESSION_ENDED, onEnded);
+    return () => window.removeEventListener(SESSION_ENDED, onEnded);
   }, []);
   return (
     <ConfigProvider
@@ -61,7 +72,7 @@ export function App() {
         ) : me === undefined ? (
           <Spin fullscreen />
         ) : me === null ? (
-          <SignIn />
+          <SignIn ended={ended} />
         ) : (
           <ReferenceProvider>
             <LiveProvider>

@@ -8,6 +8,7 @@ import {
   useState,
   type ReactNode,
 } from 'react';
+import { SESSION_ENDED } from './api.js';
 import type { CaseScore, Order } from './types.js';
 
 type Listener = { order?: (o: Order) => void; score?: (s: CaseScore) => void };
@@ -44,6 +45,12 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         else now.add(s.feed);
         return now;
       });
+    });
+    // The session is over: reconnecting would be refused, so the page signs in again.
+    source.addEventListener('session', () => {
+      source.close();
+      setConnected(false);
+      window.dispatchEvent(new Event(SESSION_ENDED));
     });
     source.addEventListener('order', (e) => {
       const o = JSON.parse((e as MessageEvent<string>).data) as Order;

@@ -1,7 +1,7 @@
 import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { UNAVAILABLE_CODE, undecodable, UNDECODABLE_CODE } from '@enforcement/grpc-kit';
 import type { intake } from '@enforcement/contracts';
-import type { Principal } from '@enforcement/auth';
+import { stillValid, streamTokenExpired, type Principal } from '@enforcement/auth';
 import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
 import { rejection } from './rejection.js';
 
@@ -106,6 +106,19 @@ const notAfter = (
   index: 0,
 });
 
+/** The answer to an item received after the stream's token expired: nothing of it is stored. */
+const expiredAck = (
+  item: intake.SubmitEventsRequest,
+  caseId: string,
+): intake.SubmitEventsResponse => ({
+  sequence: item.sequence,
+  caseId,
+  version: 0,
+  duplicate: false,
+  index: 0,
+  ...rejection(streamTokenExpired()),
+});
+
 /** The answer to an item that could not be decoded: it has no sequence or case to echo. */
 const undecodableAck = (why: string): intake.SubmitEventsResponse => ({
   sequence: 0,
@@ -181,6 +194,9 @@ export function serveSubmitEvents(
       return;
     }
     const caseId = item.command?.kind?.value.meta?.caseId ?? '';
+    // Judged when it arrives: an item sent under a valid token is stored even
+    // if it waits behind its case past the token's expiry.
+    const lapsed = !stillValid(principal);
     floor.received(nth, item.command?.kind?.value.meta?.occurredAt ?? new Date());
     // A reconsideration also waits for what came before it on the case it
     // challenges: the stream's order is the agency's order across cases too.
@@ -197,9 +213,11 @@ export function serveSubmitEvents(
       if (held?.why === 'ABORTED' && held.commandId === commandId) unstored.delete(caseId);
       const blocked = [caseId, target].find((id) => id && unstored.has(id));
       const by = blocked ? unstored.get(blocked) : undefined;
-      const a = by
-        ? notAfter(item, blocked ?? caseId, by)
-        : await acknowledge(deps, principal, item, opts.onUnexpected, (t) => floor.of(nth, t));
+      const a = lapsed
+        ? expiredAck(item, caseId)
+        : by
+          ? notAfter(item, blocked ?? caseId, by)
+          : await acknowledge(deps, principal, item, opts.onUnexpected, (t) => floor.of(nth, t));
       if (a.statusCode === status.UNAVAILABLE) unstored.set(caseId, { why: 'UNAVAILABLE' });
       else floor.settled(nth);
       if (a.statusCode === status.ABORTED && !blocked && !unstored.has(caseId))

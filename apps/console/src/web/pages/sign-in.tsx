@@ -8,8 +8,8 @@ interface Mode {
   agencies: { id: string; name: string }[];
 }
 
-/** Sign-in: the identity provider in production; a role picker in development. */
-export function SignIn() {
+/** Sign-in: the identity provider in production; a role picker in development. `ended`: a session just ended. */
+export function SignIn({ ended = false }: { ended?: boolean }) {
   const { t, lang, setLang } = useI18n();
   const [mode, setMode] = useState<Mode>();
   const [role, setRole] = useState<'supervisor' | 'agency' | 'reporting'>('supervisor');
@@ -37,6 +37,14 @@ export function SignIn() {
           </Button>
         }
       >
+        {ended && (
+          <Alert
+            type="warning"
+            title={t('sessionEnded')}
+            data-testid="session-ended"
+            style={{ marginBottom: 16 }}
+          />
+        )}
         {error && <Alert type="error" title={error} style={{ marginBottom: 16 }} />}
         {mode?.mode === 'oidc' && (
           <Button type="primary" href="/auth/login" block>

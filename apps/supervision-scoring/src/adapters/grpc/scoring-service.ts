@@ -4,7 +4,14 @@ import {
   type ServerUnaryCall,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { actsFor, hasRole, type Principal, type Verifier } from '@enforcement/auth';
+import {
+  actsFor,
+  hasRole,
+  streamTokenExpired,
+  whenExpired,
+  type Principal,
+  type Verifier,
+} from '@enforcement/auth';
 import type { scoring } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
 import { toServiceError } from '@enforcement/grpc-kit';
@@ -30,12 +37,37 @@ const supervisorOnly = (p: Principal) => {
 const subscribed = (call: { sendMetadata(md: Metadata): void }): void =>
   call.sendMetadata(new Metadata());
 
+interface WatchCall {
+  sendMetadata(md: Metadata): void;
+  on(event: 'cancelled' | 'close', listener: () => void): unknown;
+  emit(event: 'error', err: ServiceError): boolean;
+}
+
 export function scoringService(
   rt: ScoringRuntime,
   verify: Verifier,
   onUnexpected: (e: unknown) => void,
 ): scoring.ScoringServiceServer {
   const fault = (e: unknown) => toServiceError(e, onUnexpected) as ServiceError;
+  /**
+   * A watch for `p`, subscribed by `subscribe` (which returns how to
+   * unsubscribe): it ends when the caller goes, or UNAUTHENTICATED when the
+   * caller's token expires, so no update reaches a session that has ended.
+   */
+  const serveWatch = (call: WatchCall, p: Principal, subscribe: () => () => void) => {
+    const unsubscribe = subscribe();
+    const stopWaiting = whenExpired(p, () => {
+      unsubscribe();
+      call.emit('error', fault(streamTokenExpired()));
+    });
+    const end = () => {
+      unsubscribe();
+      stopWaiting();
+    };
+    call.on('cancelled', end);
+    call.on('close', end);
+    subscribed(call);
+  };
   const query =
     <Req, Res>(run: (p: Principal, r: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
@@ -116,12 +148,11 @@ export function scoringService(
           const sees = (o: scoring.SupervisionOrder) =>
             (hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, o.agencyId)) &&
             (!wanted || o.agencyId === wanted);
-          const unsubscribe = rt.hub.subscribeOrders((order) => {
-            if (sees(order)) call.write({ order });
-          });
-          call.on('cancelled', unsubscribe);
-          call.on('close', unsubscribe);
-          subscribed(call);
+          serveWatch(call, p, () =>
+            rt.hub.subscribeOrders((order) => {
+              if (sees(order)) call.write({ order });
+            }),
+          );
         })
         .catch((e: unknown) => call.emit('error', fault(e)));
     },
@@ -132,12 +163,11 @@ export function scoringService(
             (hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, s.agencyId)) &&
             (!call.request.agencyId || s.agencyId === call.request.agencyId) &&
             (!call.request.district || s.district === call.request.district);
-          const unsubscribe = rt.hub.subscribe((score) => {
-            if (sees(score)) call.write({ score });
-          });
-          call.on('cancelled', unsubscribe);
-          call.on('close', unsubscribe);
-          subscribed(call);
+          serveWatch(call, p, () =>
+            rt.hub.subscribe((score) => {
+              if (sees(score)) call.write({ score });
+            }),
+          );
         },
         (e: unknown) => call.emit('error', fault(e)),
       );

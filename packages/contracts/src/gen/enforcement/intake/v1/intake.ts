@@ -5232,7 +5232,10 @@ export const CaseIntakeServiceService = {
    * item answered ABORTED or UNAVAILABLE, the later items of its case in the
    * stream are answered the same and not run: ABORTED until that command is
    * sent again (same command_id) in the stream, UNAVAILABLE until the
-   * stream ends (docs/intake.md).
+   * stream ends (docs/intake.md). An item that arrives once the stream's
+   * token would no longer be accepted (its exp plus the clock skew allowed)
+   * is answered UNAUTHENTICATED and not run: open a new stream with a new
+   * token for it.
    */
   submitEvents: {
     path: "/enforcement.intake.v1.CaseIntakeService/SubmitEvents" as const,
@@ -5319,7 +5322,10 @@ export interface CaseIntakeServiceServer extends UntypedServiceImplementation {
    * item answered ABORTED or UNAVAILABLE, the later items of its case in the
    * stream are answered the same and not run: ABORTED until that command is
    * sent again (same command_id) in the stream, UNAVAILABLE until the
-   * stream ends (docs/intake.md).
+   * stream ends (docs/intake.md). An item that arrives once the stream's
+   * token would no longer be accepted (its exp plus the clock skew allowed)
+   * is answered UNAUTHENTICATED and not run: open a new stream with a new
+   * token for it.
    */
   submitEvents: handleBidiStreamingCall<SubmitEventsRequest, SubmitEventsResponse>;
   /** Reads. */
@@ -5539,7 +5545,10 @@ export interface CaseIntakeServiceClient extends Client {
    * item answered ABORTED or UNAVAILABLE, the later items of its case in the
    * stream are answered the same and not run: ABORTED until that command is
    * sent again (same command_id) in the stream, UNAVAILABLE until the
-   * stream ends (docs/intake.md).
+   * stream ends (docs/intake.md). An item that arrives once the stream's
+   * token would no longer be accepted (its exp plus the clock skew allowed)
+   * is answered UNAUTHENTICATED and not run: open a new stream with a new
+   * token for it.
    */
   submitEvents(): ClientDuplexStream<SubmitEventsRequest, SubmitEventsResponse>;
   submitEvents(options: Partial<CallOptions>): ClientDuplexStream<SubmitEventsRequest, SubmitEventsResponse>;

@@ -3596,7 +3596,9 @@ export const ScoringServiceService = {
   /**
    * Case scores as they change, live. Both watches send their response
    * headers once the caller is verified and subscribed, before any update:
-   * a client that waits for them knows its watch is live.
+   * a client that waits for them knows its watch is live. A watch ends
+   * UNAUTHENTICATED once its token would no longer be accepted (its exp plus
+   * the clock skew allowed): watch again with a new token.
    */
   watchScores: {
     path: "/enforcement.scoring.v1.ScoringService/WatchScores" as const,
@@ -3692,7 +3694,9 @@ export interface ScoringServiceServer extends UntypedServiceImplementation {
   /**
    * Case scores as they change, live. Both watches send their response
    * headers once the caller is verified and subscribed, before any update:
-   * a client that waits for them knows its watch is live.
+   * a client that waits for them knows its watch is live. A watch ends
+   * UNAUTHENTICATED once its token would no longer be accepted (its exp plus
+   * the clock skew allowed): watch again with a new token.
    */
   watchScores: handleServerStreamingCall<WatchScoresRequest, WatchScoresResponse>;
   listSupervisionOrders: handleUnaryCall<ListSupervisionOrdersRequest, ListSupervisionOrdersResponse>;
@@ -3747,7 +3751,9 @@ export interface ScoringServiceClient extends Client {
   /**
    * Case scores as they change, live. Both watches send their response
    * headers once the caller is verified and subscribed, before any update:
-   * a client that waits for them knows its watch is live.
+   * a client that waits for them knows its watch is live. A watch ends
+   * UNAUTHENTICATED once its token would no longer be accepted (its exp plus
+   * the clock skew allowed): watch again with a new token.
    */
   watchScores(request: WatchScoresRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchScoresResponse>;
   watchScores(
