@@ -328,6 +328,48 @@ describe('agency feeds', () => {
     expect(stored.case?.version).toBe(1);
   });
 
+  it('ends a ReadAll UNAUTHENTICATED when its token expires while the reader is slow, after what it had sent', async () => {
+    const items: intake.SubmitEventsRequest[] = [];
+    for (let i = 0; i < 200; i++) {
+      const l = fullLoop(uniqueName('slow-read'));
+      for (const command of [
+        { kind: { $case: 'registerCase' as const, value: l.register } },
+        { kind: { $case: 'dispatchCase' as const, value: l.dispatch } },
+        { kind: { $case: 'recordProgress' as const, value: l.evidence } },
+      ])
+        items.push({ sequence: items.length + 1, command });
+    }
+    const acks = await submitAll(svc.client, agency, items);
+    expect(acks.filter((a) => !a.accepted)).toEqual([]);
+    const request = { afterPosition: 0, maxCount: 0, recordedUntil: undefined, fromCommits: false };
+    const read = (md: Metadata, slowUntil = 0) =>
+      new Promise<{ got: number; err?: Error & { code?: number; details?: string } }>((resolve) => {
+        const call = svc.client.readAll(request, md);
+        let got = 0;
+        call.on('data', () => {
+          // The reader stops reading after its first event, until the token has expired.
+          if (++got === 1 && slowUntil > 0) {
+            call.pause();
+            setTimeout(() => call.resume(), slowUntil - Date.now());
+          }
+        });
+        call.on('end', () => resolve({ got }));
+        call.on('error', (err) => resolve({ got, err }));
+      });
+    const all = await read(await tokenFor(['supervisor']));
+    expect(all.err).toBeUndefined();
+    expect(all.got).toBeGreaterThanOrEqual(items.length);
+    const lapsing = await lapsingToken(['supervisor'], [], 3);
+    const slow = await read(lapsing.md, lapsing.validUntil + 200);
+    expect(slow.err).toMatchObject({
+      code: status.UNAUTHENTICATED,
+      details:
+        'AUTH.UNAUTHENTICATED: token expired while the stream was open: open it again with a new token',
+    });
+    expect(slow.got).toBeGreaterThan(0);
+    expect(slow.got).toBeLessThan(all.got);
+  });
+
   it('ends a stream without a valid token as UNAUTHENTICATED', async () => {
     const { Metadata: Md } = await import('@grpc/grpc-js');
     await expect(submitAll(svc.client, new Md(), [])).rejects.toMatchObject({

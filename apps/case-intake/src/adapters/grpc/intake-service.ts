@@ -7,7 +7,7 @@ import type {
   ServiceError,
 } from '@grpc/grpc-js';
 import type { intake } from '@enforcement/contracts';
-import type { Principal, Verifier } from '@enforcement/auth';
+import { stillValid, streamTokenExpired, type Principal, type Verifier } from '@enforcement/auth';
 import { toServiceError } from '@enforcement/grpc-kit';
 import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
 import { auditStore } from '../../application/audit.js';
@@ -71,6 +71,8 @@ export function intakeService(
           const p = await opts.verify(bearer(call.metadata));
           for await (const e of source(p, call.request)) {
             if (call.cancelled) return;
+            // A read lives no longer than its token, however long the reader takes.
+            if (!stillValid(p)) throw streamTokenExpired();
             if (!call.write(wrap(e))) await once(call, 'drain');
           }
           call.end();
