@@ -16,6 +16,20 @@ import { devToken } from './session.js';
 
 const dev = loadConsoleConfig({ ENFORCEMENT_ENV: 'development', CONSOLE_SIGN_IN: 'development' });
 
+/** A development console on any free port, whose services (unless named) nothing answers for. */
+const offline = (services: { SCORING_ADDRESS?: string } = {}) => {
+  const nowhere = '127.0.0.1:1';
+  return loadConsoleConfig({
+    ENFORCEMENT_ENV: 'development',
+    CONSOLE_SIGN_IN: 'development',
+    CONSOLE_PORT: '0',
+    INTAKE_ADDRESS: nowhere,
+    SCORING_ADDRESS: nowhere,
+    REPORTING_ADDRESS: nowhere,
+    ...services,
+  });
+};
+
 describe('the console backend', () => {
   it('mints development tokens the services accept, and only for a known role with its agency', async () => {
     const verify = verifierFrom(dev);
@@ -44,16 +58,7 @@ describe('the console backend', () => {
   });
 
   it('is not ready while the services it needs do not answer, though alive', async () => {
-    const nowhere = '127.0.0.1:1';
-    const c = createConsole(
-      loadConsoleConfig({
-        ENFORCEMENT_ENV: 'development',
-        CONSOLE_SIGN_IN: 'development',
-        INTAKE_ADDRESS: nowhere,
-        SCORING_ADDRESS: nowhere,
-        REPORTING_ADDRESS: nowhere,
-      }),
-    );
+    const c = createConsole(offline());
     try {
       expect((await c.app.request('/healthz')).status).toBe(200);
       const r = await c.app.request('/readyz');
@@ -68,15 +73,7 @@ describe('the console backend', () => {
   });
 
   it('tells a page its live feed is down while scoring does not answer, rather than going quiet', async () => {
-    const nowhere = '127.0.0.1:1';
-    const config = loadConsoleConfig({
-      ENFORCEMENT_ENV: 'development',
-      CONSOLE_SIGN_IN: 'development',
-      CONSOLE_PORT: '0',
-      INTAKE_ADDRESS: nowhere,
-      SCORING_ADDRESS: nowhere,
-      REPORTING_ADDRESS: nowhere,
-    });
+    const config = offline();
     const web = await serveConsole(config);
     const aborted = new AbortController();
     try {
@@ -117,15 +114,7 @@ describe('the console backend', () => {
   });
 
   it("ends a page's live stream when its session's token expires, saying the session ended", async () => {
-    const nowhere = '127.0.0.1:1';
-    const config = loadConsoleConfig({
-      ENFORCEMENT_ENV: 'development',
-      CONSOLE_SIGN_IN: 'development',
-      CONSOLE_PORT: '0',
-      INTAKE_ADDRESS: nowhere,
-      SCORING_ADDRESS: nowhere,
-      REPORTING_ADDRESS: nowhere,
-    });
+    const config = offline();
     const web = await serveConsole(config);
     const exp = Math.floor(Date.now() / 1000) + 2;
     const token = await mintDevToken(DEV_AUTH, {
@@ -184,15 +173,7 @@ describe('the console backend', () => {
         e ? reject(e) : resolve(p),
       ),
     );
-    const nowhere = '127.0.0.1:1';
-    const config = loadConsoleConfig({
-      ENFORCEMENT_ENV: 'development',
-      CONSOLE_SIGN_IN: 'development',
-      CONSOLE_PORT: '0',
-      INTAKE_ADDRESS: nowhere,
-      SCORING_ADDRESS: `127.0.0.1:${port}`,
-      REPORTING_ADDRESS: nowhere,
-    });
+    const config = offline({ SCORING_ADDRESS: `127.0.0.1:${port}` });
     const web = await serveConsole(config);
     try {
       const token = await devToken(config, { role: 'supervisor' });

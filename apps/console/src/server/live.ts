@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { status, type ClientReadableStream } from '@grpc/grpc-js';
 import { decodeJwt } from 'jose';
+import { whenExpired } from '@enforcement/auth';
 import { scoring } from '@enforcement/contracts';
 import { bearer, type Services } from './services.js';
 import type { Session } from './session.js';
@@ -10,9 +11,6 @@ import type { Session } from './session.js';
 const HEARTBEAT_MS = 15_000;
 /** After a watch ends (scoring restarted), it is opened again this much later (ms). */
 const REOPEN_MS = 1_000;
-
-/** setTimeout's longest delay: a session ending later is ended in steps. */
-const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
 /** When the session's token expires (ms), as its cookie does (see startSession). */
 function sessionEnd(session: Session): number | undefined {
@@ -51,13 +49,13 @@ export function live(s: Services, session: Session, c: Context): Response {
     const beat = setInterval(() => {
       void stream.write(': keep-alive\n\n').catch(() => undefined);
     }, HEARTBEAT_MS);
-    let expiry: NodeJS.Timeout | undefined;
+    let stopWaiting: () => void = () => undefined;
     /** Stops the watches and timers; false when already stopped. */
     const stop = (): boolean => {
       if (closed) return false;
       closed = true;
       clearInterval(beat);
-      clearTimeout(expiry);
+      stopWaiting();
       for (const call of open) call.cancel();
       open.clear();
       return true;
@@ -73,14 +71,9 @@ export function live(s: Services, session: Session, c: Context): Response {
       await send('session', { up: false, why });
       done();
     };
-    const endsAt = sessionEnd(session);
-    const untilEnd = () => {
-      if (endsAt === undefined || closed) return;
-      const left = endsAt - Date.now();
-      if (left <= 0) void sessionEnded('session expired: sign in again');
-      else expiry = setTimeout(untilEnd, Math.min(left, LONGEST_TIMER_MS));
-    };
-    untilEnd();
+    stopWaiting = whenExpired({ ...session.principal, validUntil: sessionEnd(session) }, () => {
+      void sessionEnded('session expired: sign in again');
+    });
 
     /**
      * One of scoring's watches, opened again REOPEN_MS after it ends. The
