@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { intake } from '@enforcement/contracts';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
 import { generateYear } from '@enforcement/generator';
-import { eventually, repoRoot, serviceEnv, uniqueName } from '@enforcement/testing';
+import { eventually, lapsingToken, repoRoot, serviceEnv, uniqueName } from '@enforcement/testing';
 
 const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
 
@@ -20,7 +20,7 @@ const freePort = () =>
     });
   });
 
-const submit = (file: string, address: string, retryFor: number) =>
+const submit = (file: string, address: string, retryFor: number, token?: string) =>
   promisify(execFile)(
     process.execPath,
     [
@@ -33,6 +33,7 @@ const submit = (file: string, address: string, retryFor: number) =>
       address,
       '--retry-for',
       String(retryFor),
+      ...(token === undefined ? [] : ['--token', token]),
     ],
     { maxBuffer: 16 << 20 },
   ).then(
@@ -97,6 +98,53 @@ describe('enforce submit through an intake outage', () => {
       let stored = 0;
       for await (const s of svc.store.cases()) stored += s.version;
       expect(stored).toBe(lines);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('stops when its token expires mid-file, saying so, with what was stored and nothing refused', async () => {
+    // A file that takes longer to submit than the token lives.
+    const big = join(dir, 'big.ndjson');
+    const year = generateYear({
+      seed: `${run}-big`,
+      cases: 1_500,
+      reconsideration: { accepted: 6, concluded: 4, corrected: 1, notAccepted: 1 },
+    });
+    const out: string[] = [];
+    for (const c of year.stream()) out.push(JSON.stringify(intake.Command.toJSON(c)));
+    await writeFile(big, `${out.join('\n')}\n`);
+    const port = await freePort();
+    const db = `${run}-lapse`.replace(/-/g, '_');
+    const svc = await createCaseIntake(
+      loadIntakeConfig({
+        ...serviceEnv(`${run}-lapse`),
+        GRPC_PORT: String(port),
+        MONGODB_DB: db,
+        TOPIC_NAMESPACE: `${run}-lapse`,
+        EVENT_STORE_BUCKETS: '8',
+        INGRESS_ENABLED: 'false',
+      }),
+      { log: () => undefined },
+    );
+    try {
+      const lapsing = await lapsingToken(['agency', 'supervisor'], ['*'], 8);
+      const token = String(lapsing.md.get('authorization')[0]).replace(/^Bearer /, '');
+      const cli = await submit(big, `127.0.0.1:${port}`, 30, token);
+      const summary = JSON.parse(cli.stdout) as Record<string, number | string>;
+      expect(cli.code).toBe(1);
+      expect(summary.failure).toBe(
+        'UNAUTHENTICATED: token expired while the stream was open: open it again with a new token',
+      );
+      // Stopped at the expiry: what was answered was stored, the rest left for a run with a new token.
+      expect(summary).toMatchObject({ rejected: 0, duplicates: 0 });
+      expect(summary.accepted).toBeGreaterThan(0);
+      expect(summary.unanswered).toBeGreaterThan(0);
+      expect(summary.sent).toBeLessThan(out.length);
+      let stored = 0;
+      for await (const s of svc.store.cases()) stored += s.version;
+      expect(stored).toBeGreaterThanOrEqual(Number(summary.accepted));
+      expect(stored).toBeLessThan(out.length);
     } finally {
       await svc.stop();
     }

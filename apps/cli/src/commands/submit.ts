@@ -140,13 +140,20 @@ class ResilientSubmitter {
     s.on('data', (a: intake.SubmitEventsResponse) => {
       // A transient fault for this item: it stays pending and goes again on a new stream.
       if (a.statusCode === status.UNAVAILABLE) return die();
+      // The token expired while the stream was open: nothing more will be
+      // stored with it, so the run stops with this item and the rest pending.
+      if (a.statusCode === status.UNAUTHENTICATED) {
+        this.fatal = new Error(`UNAUTHENTICATED: ${a.reason}`);
+        return die();
+      }
       if (!this.pending.delete(Number(a.sequence))) return;
       this.lastProgress = Date.now();
       this.backoffMs = 0;
       this.onAnswer(a);
     });
     s.on('error', (e: ServiceError) => {
-      if (e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED) this.fatal = e;
+      if (e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED)
+        this.fatal ??= e;
       this.lastError = `${status[e.code] ?? e.code}: ${(e.details || e.message).replace(/\s*Resolution note:\s*$/, '')}`;
       die();
     });
@@ -154,7 +161,8 @@ class ResilientSubmitter {
     return life;
   }
 
-  fatal: ServiceError | undefined;
+  /** Why no stream will be answered again (the token is refused): the run stops. */
+  fatal: Error | undefined;
 }
 
 export const submit: Command = {
@@ -172,7 +180,7 @@ export const submit: Command = {
     '--intake <addr>   case-intake address (default $ENFORCE_INTAKE or 127.0.0.1:50051)',
     '--retry-for <s>   keep retrying an unreachable or unavailable intake this long (default 120)',
     '-q, --quiet       no progress bar',
-    'exit status: 0 all accepted (or already there); 3 some lines were rejected; 1 intake stayed unreachable (with a summary of what was answered)',
+    'exit status: 0 all accepted (or already there); 3 some lines were rejected; 1 intake stayed unreachable, or refused the token (it expired during the run), with a summary of what was answered',
   ],
   async run(v, [file]) {
     const fromFile = file !== undefined && file !== '-';
