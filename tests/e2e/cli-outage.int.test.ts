@@ -8,7 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { intake } from '@enforcement/contracts';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
 import { generateYear } from '@enforcement/generator';
-import { eventually, lapsingToken, repoRoot, serviceEnv, uniqueName } from '@enforcement/testing';
+import type { Role } from '@enforcement/auth';
+import {
+  eventually,
+  lapsingToken,
+  repoRoot,
+  serviceEnv,
+  tokenFor,
+  uniqueName,
+} from '@enforcement/testing';
 
 const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
 
@@ -20,7 +28,13 @@ const freePort = () =>
     });
   });
 
-const submit = (file: string, address: string, retryFor: number, token?: string) =>
+const submit = (
+  file: string,
+  address: string,
+  retryFor: number,
+  token?: string,
+  env?: Record<string, string>,
+) =>
   promisify(execFile)(
     process.execPath,
     [
@@ -35,7 +49,7 @@ const submit = (file: string, address: string, retryFor: number, token?: string)
       String(retryFor),
       ...(token === undefined ? [] : ['--token', token]),
     ],
-    { maxBuffer: 16 << 20 },
+    { maxBuffer: 16 << 20, ...(env ? { env: { ...process.env, ...env } } : {}) },
   ).then(
     (r) => ({ code: 0, stdout: r.stdout }),
     (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
@@ -103,34 +117,47 @@ describe('enforce submit through an intake outage', () => {
     }
   });
 
-  it('stops when its token expires mid-file, saying so, with what was stored and nothing refused', async () => {
-    // A file that takes longer to submit than the token lives.
-    const big = join(dir, 'big.ndjson');
+  /** A file that takes longer to submit than a token of a few seconds lives, and an intake of its own. */
+  const lapseRun = async (name: string) => {
+    const big = join(dir, `${name}.ndjson`);
     const year = generateYear({
-      seed: `${run}-big`,
+      seed: `${run}-${name}`,
       cases: 2_000,
       reconsideration: { accepted: 6, concluded: 4, corrected: 1, notAccepted: 1 },
     });
-    const out: string[] = [];
-    for (const c of year.stream()) out.push(JSON.stringify(intake.Command.toJSON(c)));
-    await writeFile(big, `${out.join('\n')}\n`);
+    const lines: string[] = [];
+    for (const c of year.stream()) lines.push(JSON.stringify(intake.Command.toJSON(c)));
+    await writeFile(big, `${lines.join('\n')}\n`);
     const port = await freePort();
-    const db = `${run}-lapse`.replace(/-/g, '_');
     const svc = await createCaseIntake(
       loadIntakeConfig({
-        ...serviceEnv(`${run}-lapse`),
+        ...serviceEnv(`${run}-${name}`),
         GRPC_PORT: String(port),
-        MONGODB_DB: db,
-        TOPIC_NAMESPACE: `${run}-lapse`,
+        MONGODB_DB: `${run}-${name}`.replace(/-/g, '_'),
+        TOPIC_NAMESPACE: `${run}-${name}`,
         EVENT_STORE_BUCKETS: '8',
         INGRESS_ENABLED: 'false',
       }),
       { log: () => undefined },
     );
+    const stored = async () => {
+      let n = 0;
+      for await (const c of svc.store.cases()) n += c.version;
+      return n;
+    };
+    return { big, lines: lines.length, address: `127.0.0.1:${port}`, svc, stored };
+  };
+  const bare = async (roles: Role[], seconds?: number) => {
+    const md = seconds
+      ? (await lapsingToken(roles, ['*'], seconds)).md
+      : await tokenFor(roles, ['*']);
+    return String(md.get('authorization')[0]).replace(/^Bearer /, '');
+  };
+
+  it('stops when its token expires mid-file, saying so, with what was stored and nothing refused', async () => {
+    const r = await lapseRun('lapse');
     try {
-      const lapsing = await lapsingToken(['agency', 'supervisor'], ['*'], 6);
-      const token = String(lapsing.md.get('authorization')[0]).replace(/^Bearer /, '');
-      const cli = await submit(big, `127.0.0.1:${port}`, 30, token);
+      const cli = await submit(r.big, r.address, 30, await bare(['agency', 'supervisor'], 6));
       const summary = JSON.parse(cli.stdout) as Record<string, number | string>;
       expect(cli.code).toBe(1);
       expect(summary.failure).toBe(
@@ -140,12 +167,32 @@ describe('enforce submit through an intake outage', () => {
       expect(summary).toMatchObject({ rejected: 0, duplicates: 0 });
       expect(summary.accepted).toBeGreaterThan(0);
       expect(summary.unanswered).toBeGreaterThan(0);
-      let stored = 0;
-      for await (const s of svc.store.cases()) stored += s.version;
+      const stored = await r.stored();
       expect(stored).toBeGreaterThanOrEqual(Number(summary.accepted));
-      expect(stored).toBeLessThan(out.length);
+      expect(stored).toBeLessThan(r.lines);
     } finally {
-      await svc.stop();
+      await r.svc.stop();
+    }
+  });
+
+  it('carries a long run on with the token file an identity provider rotated meanwhile', async () => {
+    const r = await lapseRun('rotated');
+    const tokenFile = join(dir, 'token');
+    await writeFile(tokenFile, `${await bare(['agency', 'supervisor'], 6)}\n`);
+    try {
+      const cli = submit(r.big, r.address, 30, undefined, { ENFORCE_TOKEN_FILE: tokenFile });
+      // Rotated well before the first token expires, as a provider does.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await writeFile(tokenFile, `${await bare(['agency', 'supervisor'])}\n`);
+      const out = await cli;
+      const summary = JSON.parse(out.stdout) as Record<string, number>;
+      expect(out.code).toBe(0);
+      expect(summary).toMatchObject({ rejected: 0, unanswered: 0, acked: r.lines });
+      // The stream opened with the first token was refused once it expired, and a new one opened.
+      expect(summary.reconnects).toBeGreaterThan(0);
+      expect(await r.stored()).toBe(r.lines);
+    } finally {
+      await r.svc.stop();
     }
   });
 

@@ -399,7 +399,9 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     const old = await enforce(sys, 'orders', '--token', expired);
     expect(old.code).toBe(1);
     expect(old.stderr).toContain('UNAUTHENTICATED: token expired');
-    expect(old.stderr).toContain('The token comes from --token or $ENFORCE_TOKEN');
+    expect(old.stderr).toContain(
+      'The token comes from --token, $ENFORCE_TOKEN_FILE or $ENFORCE_TOKEN',
+    );
     const elsewhere = await mintDevToken(
       { ...DEV_AUTH, audience: 'elsewhere' },
       { subject: 'x', roles: ['supervisor'] },

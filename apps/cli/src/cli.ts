@@ -30,7 +30,7 @@ export const COMMON_OPTIONS = {
 
 export const COMMON_HELP = [
   '--json            machine-readable output on stdout',
-  '--token <jwt>     bearer token (default: $ENFORCE_TOKEN, else a development token)',
+  '--token <jwt>     bearer token (default: $ENFORCE_TOKEN_FILE, $ENFORCE_TOKEN, else a development token)',
   '--timeout <s>     give up on a call after this many seconds (default 30)',
   '-h, --help        this help',
 ];

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import {
   channelCredentialsFrom,
@@ -30,19 +31,36 @@ export const callTimeout = () => callTimeoutMs;
 /** Gives every unary call a deadline, unless it brings its own. */
 const deadlines = unaryDeadlines(() => callTimeoutMs);
 
-/** Call metadata with the given token, $ENFORCE_TOKEN, or a development token for every role. */
-export async function metadata(token: string | undefined): Promise<Metadata> {
-  const md = new Metadata();
-  const jwt =
-    token ??
-    process.env.ENFORCE_TOKEN ??
-    (await mintDevToken(DEV_AUTH, {
+/**
+ * Where the bearer token comes from: `--token`, else $ENFORCE_TOKEN_FILE
+ * (read again at each call: an identity provider rotates it in place), else
+ * $ENFORCE_TOKEN, else a development token for every role.
+ */
+export function tokenSource(token: string | undefined): () => Promise<string> {
+  if (token !== undefined) return () => Promise.resolve(token);
+  const file = process.env.ENFORCE_TOKEN_FILE;
+  if (file) return async () => (await readFile(file, 'utf8')).trim();
+  const value = process.env.ENFORCE_TOKEN;
+  if (value) return () => Promise.resolve(value);
+  let dev: Promise<string> | undefined;
+  return () =>
+    (dev ??= mintDevToken(DEV_AUTH, {
       subject: 'enforce-cli',
       roles: ['agency', 'supervisor', 'reporting'],
       agencies: ['*'],
     }));
+}
+
+/** Call metadata carrying `jwt` as its bearer token. */
+export function bearerMetadata(jwt: string): Metadata {
+  const md = new Metadata();
   md.set('authorization', `Bearer ${jwt}`);
   return md;
+}
+
+/** Call metadata with the token `tokenSource` finds now. */
+export async function metadata(token: string | undefined): Promise<Metadata> {
+  return bearerMetadata(await tokenSource(token)());
 }
 
 /**

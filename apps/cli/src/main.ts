@@ -32,7 +32,7 @@ const usage = () =>
     ...COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.summary}`),
     '',
     'services: $ENFORCE_INTAKE, $ENFORCE_SCORING, $ENFORCE_REPORTING (default 127.0.0.1:50051-50053)',
-    'token: --token or $ENFORCE_TOKEN; without one, a development token',
+    'token: --token, $ENFORCE_TOKEN_FILE (read again when a long submit needs it) or $ENFORCE_TOKEN; without one, a development token',
     'exit status: 0 done, 1 failed, 2 bad usage, 3 done with rejected items or failed checks',
     '--version: the version of enforce and of the contracts it speaks',
     '',
@@ -65,7 +65,7 @@ function explain(cmd: Command, values: Record<string, unknown>, e: unknown): str
         return `${service.name} at ${address} did not answer within ${String(values.timeout ?? 30)} s (--timeout to wait longer)`;
     }
     if (se.code === grpcStatus.UNAUTHENTICATED)
-      return `${code}: ${details}. The token comes from --token or $ENFORCE_TOKEN${values.token === undefined && !process.env.ENFORCE_TOKEN ? ' (neither is set: a development token was used, which only a service in development accepts)' : ''}`;
+      return `${code}: ${details}. The token comes from --token, $ENFORCE_TOKEN_FILE or $ENFORCE_TOKEN${values.token === undefined && !process.env.ENFORCE_TOKEN && !process.env.ENFORCE_TOKEN_FILE ? ' (none is set: a development token was used, which only a service in development accepts)' : ''}`;
     if (se.code === grpcStatus.PERMISSION_DENIED)
       return `${code}: ${details} (the token's roles and agencies decide what it may do)`;
     return `${code}: ${details}`;

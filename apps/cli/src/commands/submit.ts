@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { intake } from '@enforcement/contracts';
 import { EXIT, int, type Command } from '../cli.js';
-import { ADDRESSES, intakeClient, metadata } from '../connect.js';
+import { ADDRESSES, bearerMetadata, intakeClient, tokenSource } from '../connect.js';
 import { Progress } from '../progress.js';
 
 interface Problem {
@@ -49,7 +49,15 @@ class ResilientSubmitter {
     private readonly retryForMs: number,
     /** Where intake is, and what sets it, as a failure names it. */
     private readonly where: string,
+    /**
+     * Whether a token other than the one intake refused is at hand now (a
+     * token file the identity provider rotated): the run goes on with it.
+     */
+    private readonly renewed: () => Promise<boolean> = () => Promise.resolve(false),
   ) {}
+
+  /** Why intake refused the token of the last stream, until a new token is found. */
+  private refused: string | undefined;
 
   /** Sends one command, waiting for room (or for a new stream) first. */
   async send(sequence: number, command: intake.Command): Promise<void> {
@@ -98,6 +106,10 @@ class ResilientSubmitter {
   private async reconnect(): Promise<void> {
     for (;;) {
       if (this.fatal) throw this.fatal;
+      if (this.refused !== undefined) {
+        if (!(await this.renewed())) throw (this.fatal = new Error(this.refused));
+        this.refused = undefined;
+      }
       if (Date.now() - this.lastProgress > this.retryForMs)
         throw new Error(
           `case-intake ${this.where} did not answer for ${Math.round(this.retryForMs / 1000)} s${this.lastError ? ` (${this.lastError})` : ''}`,
@@ -141,9 +153,10 @@ class ResilientSubmitter {
       // A transient fault for this item: it stays pending and goes again on a new stream.
       if (a.statusCode === status.UNAVAILABLE) return die();
       // The token expired while the stream was open: nothing more will be
-      // stored with it, so the run stops with this item and the rest pending.
+      // stored with it. The item stays pending: it goes again with a new
+      // token if there is one, else the run stops here.
       if (a.statusCode === status.UNAUTHENTICATED) {
-        this.fatal = new Error(`UNAUTHENTICATED: ${a.reason}`);
+        this.refused ??= `UNAUTHENTICATED: ${a.reason}`;
         return die();
       }
       if (!this.pending.delete(Number(a.sequence))) return;
@@ -152,8 +165,9 @@ class ResilientSubmitter {
       this.onAnswer(a);
     });
     s.on('error', (e: ServiceError) => {
-      if (e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED)
-        this.fatal ??= e;
+      if (e.code === status.UNAUTHENTICATED)
+        this.refused ??= `UNAUTHENTICATED: ${(e.details || e.message).replace(/\s*Resolution note:\s*$/, '')}`;
+      if (e.code === status.PERMISSION_DENIED) this.fatal ??= e;
       this.lastError = `${status[e.code] ?? e.code}: ${(e.details || e.message).replace(/\s*Resolution note:\s*$/, '')}`;
       die();
     });
@@ -180,7 +194,8 @@ export const submit: Command = {
     '--intake <addr>   case-intake address (default $ENFORCE_INTAKE or 127.0.0.1:50051)',
     '--retry-for <s>   keep retrying an unreachable or unavailable intake this long (default 120)',
     '-q, --quiet       no progress bar',
-    'exit status: 0 all accepted (or already there); 3 some lines were rejected; 1 intake stayed unreachable, or refused the token (it expired during the run), with a summary of what was answered',
+    'token: read again from $ENFORCE_TOKEN_FILE when intake refuses the one in use (it expired during the run), so a file an identity provider rotates carries a long run on',
+    'exit status: 0 all accepted (or already there); 3 some lines were rejected; 1 intake stayed unreachable, or refused the token with no new one at hand, with a summary of what was answered',
   ],
   async run(v, [file]) {
     const fromFile = file !== undefined && file !== '-';
@@ -188,7 +203,9 @@ export const submit: Command = {
     const progress = new Progress('submit', total, v.quiet !== true);
     const address = typeof v.intake === 'string' ? v.intake : ADDRESSES.intake;
     const client = intakeClient(address);
-    const md = await metadata(v.token as string | undefined);
+    const tokens = tokenSource(v.token as string | undefined);
+    // The token each stream opened with: a refused one is not tried again.
+    let streamToken = await tokens();
     const problems: Problem[] = [];
     let accepted = 0;
     let duplicates = 0;
@@ -197,7 +214,10 @@ export const submit: Command = {
     let sent = 0;
     let acked = 0;
     const submitter = new ResilientSubmitter(
-      async () => client.submitEvents(md),
+      async () => {
+        streamToken = await tokens();
+        return client.submitEvents(bearerMetadata(streamToken));
+      },
       (a) => {
         acked++;
         progress.tick();
@@ -210,6 +230,7 @@ export const submit: Command = {
       },
       int(v, 'retry-for', 120) * 1000,
       `at ${address} (${typeof v.intake === 'string' ? '--intake' : '$ENFORCE_INTAKE'})`,
+      async () => (await tokens()) !== streamToken,
     );
     let failure: Error | undefined;
     try {
