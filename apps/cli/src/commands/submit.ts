@@ -165,10 +165,9 @@ class ResilientSubmitter {
       this.onAnswer(a);
     });
     s.on('error', (e: ServiceError) => {
-      if (e.code === status.UNAUTHENTICATED)
-        this.refused ??= `UNAUTHENTICATED: ${(e.details || e.message).replace(/\s*Resolution note:\s*$/, '')}`;
-      if (e.code === status.PERMISSION_DENIED) this.fatal ??= e;
       this.lastError = `${status[e.code] ?? e.code}: ${(e.details || e.message).replace(/\s*Resolution note:\s*$/, '')}`;
+      if (e.code === status.UNAUTHENTICATED) this.refused ??= this.lastError;
+      if (e.code === status.PERMISSION_DENIED) this.fatal ??= e;
       die();
     });
     s.on('end', die);
@@ -205,7 +204,7 @@ export const submit: Command = {
     const client = intakeClient(address);
     const tokens = tokenSource(v.token as string | undefined);
     // The token each stream opened with: a refused one is not tried again.
-    let streamToken = await tokens();
+    let streamToken = '';
     const problems: Problem[] = [];
     let accepted = 0;
     let duplicates = 0;

@@ -28,21 +28,13 @@ const supervisorOnly = (p: Principal) => {
     throw new DomainError('AUTH.FORBIDDEN', 'FORBIDDEN', 'supervisor role required');
 };
 
-/** The gRPC adapter of the scoring service. */
-/**
- * A watch sends its response headers once the caller is verified and
- * subscribed: a client that waits for them knows its watch is live, where a
- * quiet watch otherwise says nothing until its first update.
- */
-const subscribed = (call: { sendMetadata(md: Metadata): void }): void =>
-  call.sendMetadata(new Metadata());
-
 interface WatchCall {
   sendMetadata(md: Metadata): void;
   on(event: 'cancelled' | 'close', listener: () => void): unknown;
   emit(event: 'error', err: ServiceError): boolean;
 }
 
+/** The gRPC adapter of the scoring service. */
 export function scoringService(
   rt: ScoringRuntime,
   verify: Verifier,
@@ -53,6 +45,9 @@ export function scoringService(
    * A watch for `p`, subscribed by `subscribe` (which returns how to
    * unsubscribe): it ends when the caller goes, or UNAUTHENTICATED when the
    * caller's token expires, so no update reaches a session that has ended.
+   * It sends its response headers once subscribed: a client that waits for
+   * them knows its watch is live, where a quiet watch otherwise says nothing
+   * until its first update.
    */
   const serveWatch = (call: WatchCall, p: Principal, subscribe: () => () => void) => {
     const unsubscribe = subscribe();
@@ -66,7 +61,7 @@ export function scoringService(
     };
     call.on('cancelled', end);
     call.on('close', end);
-    subscribed(call);
+    call.sendMetadata(new Metadata());
   };
   const query =
     <Req, Res>(run: (p: Principal, r: Req) => Promise<Res>) =>
