@@ -58,6 +58,22 @@ describe('publication to Kafka', () => {
     }
   });
 
+  it('stopped as soon as its answers are in, it has published every commit and removed each from the outbox', async () => {
+    const intakeSvc = await startIntake();
+    const cases = Array.from({ length: 20 }, () => uniqueName('stop'));
+    await Promise.all(cases.map((id) => threeSteps(intakeSvc.client, agency, id)));
+    await intakeSvc.stop();
+    const seen = await consumeEvents(intakeSvc.topics.caseEvents, (s) => s.length >= 60);
+    for (const id of cases) expect(byCase(seen).get(id)).toEqual([1, 2, 3]);
+    // Nothing is left to send again on the next start.
+    const again = await startIntake({ db: intakeSvc.db, topics: intakeSvc.topics, relay: 'off' });
+    try {
+      expect(await again.service.store.outbox.countDocuments()).toBe(0);
+    } finally {
+      await again.stop();
+    }
+  });
+
   it('loses nothing when the service dies between storing and publishing: the restart publishes it, in order per case', async () => {
     const crashed = await startIntake({ relay: 'off' });
     const cases = [uniqueName('crash'), uniqueName('crash'), uniqueName('crash')];

@@ -46,6 +46,9 @@ export function toMessages(commit: Commit, trace: Record<string, string> = {}): 
   }));
 }
 
+/** Outbox deletes a relay has under way at most (see `settle`). */
+const MAX_SETTLING = 4;
+
 /** Kafka errors that no retry can mend: the record itself is refused. */
 const POISON = new Set([
   'MESSAGE_TOO_LARGE',
@@ -112,6 +115,8 @@ export class KafkaRelay implements Publisher {
   private readonly producer: Producer;
   private queue: Queued[] = [];
   private flushing: Promise<void> | undefined;
+  /** Outbox deletes under way (settle). */
+  private readonly settling = new Set<Promise<void>>();
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
   private failures = 0;
@@ -194,7 +199,8 @@ export class KafkaRelay implements Publisher {
   }
 
   /**
-   * Resolves once everything queued so far is on Kafka. Between failed
+   * Resolves once everything queued so far is on Kafka and out of the
+   * outbox (or reported as not removed: a sweep sends it again). Between failed
    * attempts it waits the backoff: a producer that fails at once (kafkajs
    * gave it up) must not turn this into a loop that starves the event loop,
    * signals and timers included.
@@ -208,6 +214,7 @@ export class KafkaRelay implements Publisher {
         await new Promise((r) => setTimeout(r, this.backoffMs()));
       }
     }
+    await Promise.all(this.settling);
   }
 
   /** Publishes what is queued for at most `graceMs` (Kafka may be down), then stops; the outbox keeps the rest. */
@@ -288,11 +295,27 @@ export class KafkaRelay implements Publisher {
       const parkedNow = open.filter((q) => !done.has(q) && this.parkedCases.has(q.commit.caseId));
       for (const q of parkedNow) done.add(q);
       this.queue = this.queue.filter((q) => !done.has(q));
-      await this.store
-        .published(sent.map((q) => q.commit))
-        .catch((e: unknown) => this.opts.onError?.(e));
+      this.settle(sent.map((q) => q.commit));
+      // A slow store holds the relay back rather than pile up deletes.
+      if (this.settling.size >= MAX_SETTLING) await Promise.race(this.settling);
       if (done.size < batch.length) return; // the rest waits for a retry
     }
+  }
+
+  /**
+   * Removes published commits' outbox entries while the next batch is sent:
+   * a delete waited for between two sends held every commit stored meanwhile
+   * (p99 25 to 40 ms of the 100 to 150 ms a commit waited for Kafka, at half
+   * of intake's load on 2 cores). An entry whose delete is lost is
+   * republished by a sweep, as after a crash; `drain` waits for them all.
+   */
+  private settle(commits: readonly Commit[]): void {
+    if (commits.length === 0) return;
+    const done: Promise<void> = this.store
+      .published(commits)
+      .catch((e: unknown) => this.opts.onError?.(e))
+      .finally(() => this.settling.delete(done));
+    this.settling.add(done);
   }
 
   private noteFailure(e: unknown): void {

@@ -85,6 +85,12 @@ describe('the live score hub carries a chunk of thousands of updates', () => {
     const orders: scoring.SupervisionOrder[] = [];
     watcher.subscribe((s) => scores.push(s));
     watcher.subscribeOrders((o) => orders.push(o));
+    // The publisher's own watchers are told at once, and not again when its
+    // messages come back from the topic.
+    const own: scoring.CaseScore[] = [];
+    const ownOrders: scoring.SupervisionOrder[] = [];
+    publisher.subscribe((s) => own.push(s));
+    publisher.subscribeOrders((o) => ownOrders.push(o));
 
     // What a chunk replayed after a restart can hold: thousands of cases
     // scored at once, far more than one produce request may carry.
@@ -116,6 +122,38 @@ describe('the live score hub carries a chunk of thousands of updates', () => {
     expect(scores).toHaveLength(CASES);
     expect(new Set(orders.map((o) => o.orderId)).size).toBe(CASES);
     expect(orders).toHaveLength(CASES);
+    // The same updates, in the order published (the topic's partitions interleave them).
+    const byCase = <T extends { caseId: string }>(xs: T[]) =>
+      [...xs].sort((a, b) => a.caseId.localeCompare(b.caseId));
+    expect(own.map((s) => s.caseId)).toEqual(views.map((v) => v.caseId));
+    expect(byCase(own)).toEqual(byCase(scores));
+    expect(byCase(ownOrders)).toEqual(byCase(orders));
     expect(errors).toEqual([]);
+  });
+
+  it('tells its own watchers what its projection applied while the topic refuses it, and others see nothing', async () => {
+    const lost = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    const failures: unknown[] = [];
+    // A producer that is not connected: every publication fails.
+    const cut = new KafkaScoreHub(kafka, lost, topic, (e) => failures.push(e));
+    hubs.push(cut);
+    await cut.start();
+    const other = new KafkaScoreHub(kafka, producer, topic, (e) => errors.push(e));
+    hubs.push(other);
+    await other.start();
+    const own: scoring.CaseScore[] = [];
+    const elsewhere: scoring.CaseScore[] = [];
+    cut.subscribe((s) => own.push(s));
+    other.subscribe((s) => elsewhere.push(s));
+    const view = viewOf(byTheBook(30), 'cut-off');
+    const score = scoreCase(view, MODEL_V1);
+    if (!score) throw new Error('no score');
+    cut.changed([[view, score]]);
+    await eventually(async () => (own.length > 0 && failures.length > 0 ? true : undefined), {
+      what: 'the score on the own watcher, and the failed publication reported',
+    });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(own.map((s) => [s.caseId, s.score])).toEqual([['cut-off', score.score]]);
+    expect(elsewhere).toEqual([]);
   });
 });

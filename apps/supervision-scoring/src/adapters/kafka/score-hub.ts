@@ -13,6 +13,8 @@ export const WATCH_GROUP_PREFIX = 'scoring-watch-';
 /** The header that marks an order's message on the scores topic (scores carry none). */
 const KIND_HEADER = 'kind';
 const ORDER_KIND = 'order';
+/** The header naming the hub that published an update: it has told its own watchers already. */
+const ORIGIN_HEADER = 'origin';
 /** Updates per produce request: well under the broker's 1 MB batch at a few hundred bytes each. */
 const PUBLISH_SLICE = 200;
 
@@ -20,6 +22,10 @@ const PUBLISH_SLICE = 200;
  * Live score and order updates across instances: whichever instance computes a score
  * publishes it to the scores topic; every instance reads that topic (its own
  * group, from the latest offset) and fans it out to its WatchScores streams.
+ * The instance that computed an update tells its own watchers at once, and
+ * skips its own messages when they come back from the topic: a round trip
+ * through Kafka was a tenth of the time from acceptance to a watcher (p50 40
+ * to 80 ms, p99 up to 260 ms, at half of intake's load on 2 cores).
  * Its group is deleted when it stops; groups that hubs killed before they
  * could are deleted by the next hub to start, once they have no member left.
  */
@@ -62,6 +68,7 @@ export class KafkaScoreHub implements ScoreSink {
     await this.consumer.run({
       eachMessage: async ({ message }) => {
         if (!message.value) return;
+        if (message.headers?.[ORIGIN_HEADER]?.toString() === this.groupId) return;
         try {
           if (message.headers?.[KIND_HEADER]?.toString() === ORDER_KIND)
             this.emitter.emit('order', scoring.SupervisionOrder.decode(message.value));
@@ -74,12 +81,14 @@ export class KafkaScoreHub implements ScoreSink {
     await joined;
   }
 
-  /** A chunk's new scores, published together (one produce request). */
+  /** A chunk's new scores: told to this hub's watchers, and published together (one produce request). */
   changed(scores: readonly (readonly [CaseView, CaseScoreResult])[]): void {
     const messages = scores.map(([view, score]) => ({
       key: view.caseId,
       value: Buffer.from(scoring.CaseScore.encode(toCaseScore(view, score)).finish()),
+      headers: { [ORIGIN_HEADER]: this.groupId },
     }));
+    this.tell('score', messages, (b) => scoring.CaseScore.decode(b));
     this.publish(messages);
   }
 
@@ -96,10 +105,33 @@ export class KafkaScoreHub implements ScoreSink {
             toSupervisionOrder({ ...o, caseId, agencyId }, now),
           ).finish(),
         ),
-        headers: { [KIND_HEADER]: ORDER_KIND },
+        headers: { [KIND_HEADER]: ORDER_KIND, [ORIGIN_HEADER]: this.groupId },
       })),
     );
+    this.tell('order', messages, (b) => scoring.SupervisionOrder.decode(b));
     this.publish(messages);
+  }
+
+  /**
+   * Hands this hub's watchers the updates as they will read on the topic
+   * (decoded from the same bytes), after the projector's current step: a
+   * watcher's stream never slows a chunk, and updates keep their order.
+   */
+  private tell(
+    kind: 'score' | 'order',
+    messages: readonly { value: Buffer }[],
+    decode: (b: Buffer) => unknown,
+  ): void {
+    if (messages.length === 0 || this.emitter.listenerCount(kind) === 0) return;
+    setImmediate(() => {
+      for (const m of messages) {
+        try {
+          this.emitter.emit(kind, decode(m.value));
+        } catch (e) {
+          this.onError(e);
+        }
+      }
+    });
   }
 
   /**
