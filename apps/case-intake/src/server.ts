@@ -17,7 +17,7 @@ import { connectMongo, ping } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { BENCHMARKS_2021, type BenchmarkTable } from '@enforcement/reference-data';
 import { KafkaCheckpoints } from './adapters/kafka/checkpoints.js';
-import { KafkaIngress } from './adapters/kafka/ingress.js';
+import { APPEND_TIME, KafkaIngress } from './adapters/kafka/ingress.js';
 import { MongoAccessLog } from './adapters/mongo/access-log.js';
 import { chainKeysFrom } from './application/chain-keys.js';
 import { KafkaRelay } from './adapters/kafka/relay.js';
@@ -87,7 +87,8 @@ export async function createCaseIntake(
   );
   await ensureTopics(kafka, [
     { topic: topics.caseEvents, numPartitions: config.CASE_EVENTS_PARTITIONS },
-    { topic: topics.intakeSubmissions, numPartitions: 6 },
+    // Stamped by the broker when it takes a submission: its token is judged as of then.
+    { topic: topics.intakeSubmissions, numPartitions: 6, configEntries: [APPEND_TIME] },
     { topic: topics.intakeReceipts, numPartitions: 6 },
     { topic: topics.intakeDeadLetter, numPartitions: 1 },
     {
@@ -150,6 +151,7 @@ export async function createCaseIntake(
         },
         verify,
         onUnexpected,
+        warn: (msg) => log(msg),
       })
     : undefined;
   await ingress?.start();

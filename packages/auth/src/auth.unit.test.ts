@@ -121,6 +121,45 @@ describe('bearer tokens', () => {
     await expect(verify(`Bearer ${token}`)).rejects.toThrow('token expired');
   });
 
+  it('judges a token as of the moment it is given: a queued submission as of when the queue took it', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // Issued ten minutes ago, expired a minute ago (well past the tolerance of 30 s).
+    const token = await new SignJWT({ roles: ['agency'], agencies: ['lz-eeb'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('feed')
+      .setIssuer(DEV_AUTH.issuer)
+      .setAudience(DEV_AUTH.audience)
+      .setIssuedAt(now - 600)
+      .setExpirationTime(now - 60)
+      .sign(new TextEncoder().encode(DEV_AUTH.secret));
+    await expect(verify(`Bearer ${token}`)).rejects.toThrow('token expired: get a new one');
+    await expect(verify(`Bearer ${token}`, new Date((now - 300) * 1000))).resolves.toMatchObject({
+      subject: 'feed',
+      agencies: ['lz-eeb'],
+    });
+    // As of a moment after its expiry, it says when that moment was.
+    const late = new Date((now - 10) * 1000);
+    await expect(verify(`Bearer ${token}`, late)).rejects.toThrow(
+      `token had expired when the submission was queued (${late.toISOString()})`,
+    );
+    // A moment ahead of now counts as now: the future makes no token valid.
+    const fresh = await mintDevToken(DEV_AUTH, { subject: 's', roles: ['supervisor'] });
+    await expect(
+      verify(`Bearer ${fresh}`, new Date(Date.now() + 2 * 86_400_000)),
+    ).resolves.toMatchObject({ subject: 's' });
+    const before = await new SignJWT({ roles: ['agency'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('early')
+      .setIssuer(DEV_AUTH.issuer)
+      .setAudience(DEV_AUTH.audience)
+      .setNotBefore(now + 3_600)
+      .setExpirationTime(now + 7_200)
+      .sign(new TextEncoder().encode(DEV_AUTH.secret));
+    await expect(verify(`Bearer ${before}`, new Date((now + 5_000) * 1000))).rejects.toThrow(
+      'token not valid yet',
+    );
+  });
+
   it('refuses a token that never expires', async () => {
     await expect(verify(`Bearer ${await hs({ exp: null })}`)).rejects.toThrow(/exp is required/);
   });

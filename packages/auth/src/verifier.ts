@@ -28,7 +28,12 @@ export interface VerifierConfig {
   readonly clockToleranceSeconds?: number;
 }
 
-export type Verifier = (authorization: string | undefined) => Promise<Principal>;
+/**
+ * Verifies a bearer token as of `at` (now unless given): a submission that
+ * waited in a queue is judged as of when the queue took it. A moment ahead
+ * of now counts as now.
+ */
+export type Verifier = (authorization: string | undefined, at?: Date) => Promise<Principal>;
 
 /** Clock skew tolerated on exp, nbf and iat unless a verifier is told otherwise (s). */
 export const CLOCK_TOLERANCE_S = 30;
@@ -126,17 +131,24 @@ export function createVerifier(config: VerifierConfig): Verifier {
     requiredClaims: ['exp'],
     clockTolerance: tolerance,
   };
-  return async (authorization) => {
+  return async (authorization, at) => {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!m?.[1]) throw unauthenticated('a bearer token is required (authorization: Bearer <jwt>)');
+    const asOf = Math.min(at?.getTime() ?? Date.now(), Date.now());
+    const judged = { ...options, currentDate: new Date(asOf) };
     let payload: JWTPayload;
     try {
       ({ payload } =
         typeof key === 'function'
-          ? await jwtVerify(m[1], key, options)
-          : await jwtVerify(m[1], key, options));
+          ? await jwtVerify(m[1], key, judged)
+          : await jwtVerify(m[1], key, judged));
     } catch (e) {
-      if (e instanceof joseErrors.JWTExpired) throw unauthenticated('token expired: get a new one');
+      if (e instanceof joseErrors.JWTExpired)
+        throw unauthenticated(
+          at === undefined
+            ? 'token expired: get a new one'
+            : `token had expired when the submission was queued (${new Date(asOf).toISOString()}): get a new one`,
+        );
       if (e instanceof joseErrors.JWTClaimValidationFailed) {
         if (e.claim === 'exp') throw unauthenticated('token has no expiry (exp is required)');
         // Issuer and audience are public: saying which ones are expected is what fixes it.
@@ -160,7 +172,7 @@ export function createVerifier(config: VerifierConfig): Verifier {
       throw unauthenticated('token not valid: not a signed JWT');
     }
     const exp = payload.exp ?? 0;
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(asOf / 1000);
     const lifetime = payload.iat !== undefined ? Math.max(exp - payload.iat, exp - now) : exp - now;
     if (lifetime > config.maxLifetimeSeconds + tolerance)
       throw unauthenticated(

@@ -1,4 +1,11 @@
-import type { Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type {
+  ConfigResourceTypes,
+  Consumer,
+  IHeaders,
+  Kafka,
+  KafkaMessage,
+  Producer,
+} from 'kafkajs';
 import { intake } from '@enforcement/contracts';
 import type { Verifier } from '@enforcement/auth';
 import { requestProblem, requestTypeOf } from '@enforcement/grpc-kit';
@@ -18,7 +25,22 @@ export interface IngressOptions {
   readonly topics: IngressTopics;
   readonly verify: Verifier;
   readonly onUnexpected: (err: unknown) => void;
+  /** Told what an operator should change (a submissions topic that keeps producers' times). */
+  readonly warn?: (msg: string) => void;
 }
+
+/** The topic setting under which the broker stamps each message with the time it took it. */
+export const APPEND_TIME: { readonly name: string; readonly value: string } = {
+  name: 'message.timestamp.type',
+  value: 'LogAppendTime',
+};
+
+/**
+ * kafkajs's ConfigResourceTypes.TOPIC. Node's ESM import of kafkajs does not
+ * see that enum (its exports object defeats the named-export detection), so
+ * the value is written here.
+ */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 class Malformed extends Error {}
 
@@ -91,6 +113,8 @@ export class KafkaIngress {
   private readonly producer: Producer;
   private stopped = false;
   private restarts = 0;
+  /** Whether the submissions topic's timestamps are the broker's append times (read at start). */
+  private appendTimes = false;
 
   constructor(
     private readonly kafka: Kafka,
@@ -102,8 +126,39 @@ export class KafkaIngress {
   }
 
   async start(): Promise<void> {
+    // Without the right to read the topic's settings, judged as if it kept producers' times.
+    this.appendTimes = await this.stampsAppendTimes().catch((e: unknown) => {
+      this.opts.onUnexpected(e);
+      return false;
+    });
+    if (!this.appendTimes)
+      this.opts.warn?.(
+        `topic ${this.opts.topics.submissions} keeps the producers' times (${APPEND_TIME.name} is not ${APPEND_TIME.value}): each submission's token is judged when intake reads it, so submissions queued while intake was down longer than their tokens' life are refused. Set ${APPEND_TIME.name}=${APPEND_TIME.value} on it (new topics get it)`,
+      );
     await this.producer.connect();
     await this.run();
+  }
+
+  /** Whether the broker stamps submissions with the time it appended them (the topic's setting). */
+  private async stampsAppendTimes(): Promise<boolean> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const { resources } = await admin.describeConfigs({
+        resources: [
+          {
+            type: TOPIC_RESOURCE,
+            name: this.opts.topics.submissions,
+            configNames: [APPEND_TIME.name],
+          },
+        ],
+        includeSynonyms: false,
+      });
+      const entry = resources[0]?.configEntries.find((e) => e.configName === APPEND_TIME.name);
+      return entry?.configValue === APPEND_TIME.value;
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Whether the consumer is consuming (false while a crashed one is being replaced). */
@@ -160,7 +215,11 @@ export class KafkaIngress {
     }
     let receipt: intake.SubmitEventsResponse;
     try {
-      const principal = await this.opts.verify(bearerOf(message.headers));
+      // Judged as of when the broker took it, where the topic says so (a
+      // time producers cannot set): a backlog queued while intake was down
+      // is not refused for having waited.
+      const queuedAt = this.appendTimes ? new Date(Number(message.timestamp)) : undefined;
+      const principal = await this.opts.verify(bearerOf(message.headers), queuedAt);
       receipt = await acknowledge(this.deps, principal, item, this.opts.onUnexpected);
     } catch (e) {
       const caseId = item.command?.kind?.value.meta?.caseId ?? '';
