@@ -165,6 +165,7 @@ async function main() {
       ...common,
       MONGODB_DB: `${run}_intake`.replace(/-/g, '_'),
       INGRESS_ENABLED: 'false',
+      EVENT_STORE_BUCKETS: process.env.EVENT_STORE_BUCKETS ?? '0',
     }),
     { topics, log: () => undefined },
   );

@@ -17,7 +17,7 @@ export const intakeSpec = {
   ...serviceSpec,
   GRPC_PORT: integer({ default: 50051, min: 0, max: 65535 }),
   MONGODB_DB: string({ default: 'enforcement_intake' }),
-  /** Commit buckets; 0 (the default) means the store's own count, or 8 for a new store. */
+  /** Commit buckets; 0 (the default) means the store's own count, or 1 for a new store. */
   EVENT_STORE_BUCKETS: integer({ default: 0, min: 0, max: 4096 }),
   POSITION_BLOCK: integer({ default: 1000, min: 1 }),
   HEAD_CACHE_SIZE: integer({ default: 20_000, min: 0 }),

@@ -29,7 +29,7 @@ import {
 const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore --from DIR [--resume] | release --case ID | downgrade-commits
   --uri <uri>       MongoDB URI (default $MONGODB_URI)
   --db <name>       intake's database (default $MONGODB_DB or enforcement_intake)
-  --buckets <n>     commit buckets to restore into (default $EVENT_STORE_BUCKETS or 8);
+  --buckets <n>     commit buckets to restore into (default $EVENT_STORE_BUCKETS or 1);
                     for release, the store's own unless given
   --case <id>       the case whose parked commits the relay publishes again
 downgrade-commits rewrites commits stored as bytes (format 2) as JSON, for a

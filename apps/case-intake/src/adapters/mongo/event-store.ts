@@ -240,11 +240,13 @@ function readCommit(doc: CommitDoc): Commit | UnreadableCommit {
 const isUnreadable = (c: Commit | UnreadableCommit): c is UnreadableCommit => 'problem' in c;
 
 /**
- * Commit buckets of a new store when EVENT_STORE_BUCKETS does not say: few,
+ * Commit buckets of a new store when EVENT_STORE_BUCKETS does not say: one,
  * since every read of a commit is by `_id` (an index lookup) and a group
- * commit writes one `insertMany` per bucket it touches.
+ * commit writes one `insertMany` per bucket it touches: with one, a group
+ * commit is one write. Against 8 (one run after the other, docs/performance.md):
+ * intake 1,483 and 1,682 events/s through one stream against 923 and 1,235.
  */
-export const NEW_STORE_BUCKETS = 8;
+export const NEW_STORE_BUCKETS = 1;
 
 /** A store older than the layout record: its count read off its commit collections' names. */
 async function inferredBuckets(db: Db): Promise<number | undefined> {

@@ -120,9 +120,9 @@ describe('the event store’s bucket layout', () => {
     expect((await layout(db))?.commitFormat).toBe(3);
   });
 
-  it('is the store’s own when EVENT_STORE_BUCKETS is unset, and 8 for a new store', async () => {
+  it('is the store’s own when EVENT_STORE_BUCKETS is unset, and 1 for a new store', async () => {
     expect(await storeBuckets(fresh())).toBe(NEW_STORE_BUCKETS);
-    expect(NEW_STORE_BUCKETS).toBe(8);
+    expect(NEW_STORE_BUCKETS).toBe(1);
 
     // Recorded: intake started without the variable keeps the store's count.
     const four = fresh();
