@@ -13,8 +13,20 @@ const kafka = () =>
 const json = (command: intake.Command, sequence: number) =>
   JSON.stringify(intake.SubmitEventsRequest.toJSON({ sequence, command }));
 
-const register = (caseId: string, sequence: number) =>
-  json({ kind: { $case: 'registerCase', value: fullLoop(caseId).register } }, sequence);
+/** A registration of `caseId` as an agency's feed queues it, with its token and, maybe, a time it claims. */
+const registration = (caseId: string, sequence: number, bearer: string, timestamp?: number) => ({
+  key: caseId,
+  value: json({ kind: { $case: 'registerCase', value: fullLoop(caseId).register } }, sequence),
+  headers: { authorization: bearer },
+  ...(timestamp === undefined ? {} : { timestamp: String(timestamp) }),
+});
+
+async function queue(topic: string, messages: ReturnType<typeof registration>[]): Promise<void> {
+  const producer = kafka().producer();
+  await producer.connect();
+  await producer.send({ topic, messages });
+  await producer.disconnect();
+}
 
 /** A token that expired five minutes ago, issued a quarter of an hour ago. */
 async function expiredToken(): Promise<{ bearer: string; validAtMs: number }> {
@@ -65,27 +77,12 @@ describe('the Kafka ingress after an outage', () => {
     const queued = uniqueName('queued');
     const late = uniqueName('late');
     const forged = uniqueName('forged');
-    const producer = kafka().producer();
-    await producer.connect();
-    await producer.send({
-      topic: topics.intakeSubmissions,
-      messages: [
-        {
-          key: queued,
-          value: register(queued, 1),
-          headers: { authorization: lapsing.md.get('authorization')[0] as string },
-        },
-        { key: late, value: register(late, 2), headers: { authorization: expired.bearer } },
-        // A producer claiming a time when the token was still valid.
-        {
-          key: forged,
-          value: register(forged, 3),
-          headers: { authorization: expired.bearer },
-          timestamp: String(expired.validAtMs),
-        },
-      ],
-    });
-    await producer.disconnect();
+    await queue(topics.intakeSubmissions, [
+      registration(queued, 1, lapsing.md.get('authorization')[0] as string),
+      registration(late, 2, expired.bearer),
+      // A producer claiming a time when the token was still valid.
+      registration(forged, 3, expired.bearer, expired.validAtMs),
+    ]);
     await new Promise((r) => setTimeout(r, lapsing.validUntil + 1_000 - Date.now()));
 
     const again = await startIntake({ db, topics });
@@ -122,21 +119,10 @@ describe('the Kafka ingress after an outage', () => {
       const valid = (await tokenFor(['agency'], ['lz-eeb'])).get('authorization')[0] as string;
       const forged = uniqueName('forged');
       const fresh = uniqueName('fresh');
-      const producer = kafka().producer();
-      await producer.connect();
-      await producer.send({
-        topic: topics.intakeSubmissions,
-        messages: [
-          {
-            key: forged,
-            value: register(forged, 1),
-            headers: { authorization: expired.bearer },
-            timestamp: String(expired.validAtMs),
-          },
-          { key: fresh, value: register(fresh, 2), headers: { authorization: valid } },
-        ],
-      });
-      await producer.disconnect();
+      await queue(topics.intakeSubmissions, [
+        registration(forged, 1, expired.bearer, expired.validAtMs),
+        registration(fresh, 2, valid),
+      ]);
       const [one, two] = await receipts(topics.intakeReceipts, 2);
       expect(one).toMatchObject({
         sequence: 1,
