@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata } from '@grpc/grpc-js';
 import type { scoring } from '@enforcement/contracts';
-import { eventually, uniqueName } from '@enforcement/testing';
+import { eventually } from '@enforcement/testing';
 import type { CorrectionRequest } from './application/ports.js';
 import { caseEvents } from './test-support/events.js';
 import {
+  caseAppliedBy,
   publish,
-  startScoring,
-  testTopics,
+  startTwoSharing,
   tokenFor,
   unary,
   type TestScoring,
@@ -24,20 +24,8 @@ describe('releasing a parked case through another instance', () => {
   let other: TestScoring;
   let supervisor: Metadata;
   beforeAll(async () => {
-    const db = uniqueName('release').replace(/-/g, '_');
-    const topics = testTopics();
-    owner = await startScoring({ db, topics });
-    other = await startScoring({ db, topics });
+    [owner, other] = await startTwoSharing('release');
     supervisor = await tokenFor(['supervisor']);
-    // Both instances hold partitions, and between them all twelve.
-    await eventually(
-      () => {
-        const a = owner.service.runtime.consumer.ownedPartitions;
-        const b = other.service.runtime.consumer.ownedPartitions;
-        return a.length > 0 && b.length > 0 && a.length + b.length === 12 ? true : undefined;
-      },
-      { timeoutMs: 60_000, what: 'partitions shared by the two instances' },
-    );
   }, 90_000);
   afterAll(async () => {
     await other?.stop();
@@ -46,8 +34,7 @@ describe('releasing a parked case through another instance', () => {
 
   /** A case the owner applies, parked behind a poison event with 5 events held. */
   async function parkedCase(tag: string): Promise<string> {
-    let caseId = uniqueName(tag);
-    while (!owner.service.runtime.consumer.owns(caseId)) caseId = uniqueName(tag);
+    const caseId = caseAppliedBy(owner, tag);
     expect(other.service.runtime.consumer.owns(caseId)).toBe(false);
     const x = caseEvents({ caseId });
     await publish(owner.topics.caseEvents, [

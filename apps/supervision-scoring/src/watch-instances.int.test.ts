@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientReadableStream, Metadata } from '@grpc/grpc-js';
 import type { scoring } from '@enforcement/contracts';
-import { eventually, uniqueName } from '@enforcement/testing';
+import { eventually } from '@enforcement/testing';
 import { caseEvents } from './test-support/events.js';
 import {
+  caseAppliedBy,
   publish,
-  startScoring,
-  testTopics,
+  startTwoSharing,
   tokenFor,
   type TestScoring,
 } from './test-support/harness.js';
@@ -21,31 +21,13 @@ describe('live scores across two scoring instances', () => {
   let b: TestScoring;
   let supervisor: Metadata;
   beforeAll(async () => {
-    const db = uniqueName('watch2').replace(/-/g, '_');
-    const topics = testTopics();
-    a = await startScoring({ db, topics });
-    b = await startScoring({ db, topics });
+    [a, b] = await startTwoSharing('watch2');
     supervisor = await tokenFor(['supervisor']);
-    await eventually(
-      () => {
-        const x = a.service.runtime.consumer.ownedPartitions;
-        const y = b.service.runtime.consumer.ownedPartitions;
-        return x.length > 0 && y.length > 0 && x.length + y.length === 12 ? true : undefined;
-      },
-      { timeoutMs: 60_000, what: 'partitions shared by the two instances' },
-    );
   }, 90_000);
   afterAll(async () => {
     await b?.stop();
     await a?.stop();
   });
-
-  /** A new case id whose partition `owner` applies. */
-  const appliedBy = (owner: TestScoring, tag: string) => {
-    let caseId = uniqueName(tag);
-    while (!owner.service.runtime.consumer.owns(caseId)) caseId = uniqueName(tag);
-    return caseId;
-  };
 
   it('gives a watcher on either instance every update once, whichever instance applied it', async () => {
     const watch = (s: TestScoring) => {
@@ -62,8 +44,8 @@ describe('live scores across two scoring instances', () => {
     const onB = watch(b);
     await new Promise((r) => setTimeout(r, 500));
     const cases = [
-      ...Array.from({ length: 3 }, () => appliedBy(a, 'on-a')),
-      ...Array.from({ length: 3 }, () => appliedBy(b, 'on-b')),
+      ...Array.from({ length: 3 }, () => caseAppliedBy(a, 'on-a')),
+      ...Array.from({ length: 3 }, () => caseAppliedBy(b, 'on-b')),
     ];
     await publish(
       a.topics.caseEvents,

@@ -2,7 +2,7 @@ import { credentials } from '@grpc/grpc-js';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { events, scoring } from '@enforcement/contracts';
 import { namespaced, type TopicNames } from '@enforcement/messaging';
-import { serviceEnv, stack, uniqueName } from '@enforcement/testing';
+import { eventually, serviceEnv, stack, uniqueName } from '@enforcement/testing';
 import { loadScoringConfig } from '../config.js';
 import {
   createSupervisionScoring,
@@ -54,6 +54,33 @@ export async function startScoring(
       await service.stop();
     },
   };
+}
+
+/**
+ * Two instances on one database and one topic, started one after the other,
+ * returned once the group has given each some of the twelve partitions.
+ */
+export async function startTwoSharing(tag: string): Promise<[TestScoring, TestScoring]> {
+  const db = uniqueName(tag).replace(/-/g, '_');
+  const topics = testTopics();
+  const first = await startScoring({ db, topics });
+  const second = await startScoring({ db, topics });
+  await eventually(
+    () => {
+      const a = first.service.runtime.consumer.ownedPartitions;
+      const b = second.service.runtime.consumer.ownedPartitions;
+      return a.length > 0 && b.length > 0 && a.length + b.length === 12 ? true : undefined;
+    },
+    { timeoutMs: 60_000, what: 'partitions shared by the two instances' },
+  );
+  return [first, second];
+}
+
+/** A new case id (`tag` and a unique part) whose partition `owner` applies now. */
+export function caseAppliedBy(owner: TestScoring, tag: string): string {
+  let caseId = uniqueName(tag);
+  while (!owner.service.runtime.consumer.owns(caseId)) caseId = uniqueName(tag);
+  return caseId;
 }
 
 /** Publishes events (or raw bytes) to a topic, keyed by case id, as intake's relay would. */
