@@ -168,6 +168,19 @@ export function logDocsOf(entries: readonly LogEntry[], positionBlock: number): 
 /** Most commits written in one group. */
 const APPEND_GROUP = 500;
 
+/**
+ * How a group that follows another gathers before it is written: while
+ * commits keep arriving, it looks again every GATHER_STEP_MS, and is written
+ * once a step brings none, or GATHER_MAX_MS after it began, or at
+ * APPEND_GROUP. Without it, a stream whose cases advance in step (each
+ * command waits for its case's last one to be stored) splits into many small
+ * groups: 20 commits a write at about 1,500 commands/s in `npm run bench`.
+ */
+export const GATHER_STEP_MS = 2;
+export const GATHER_MAX_MS = 20;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 /** Versions past the known one that a case's first read asks for. */
 const LOAD_WINDOW = 16;
 
@@ -371,10 +384,21 @@ export class MongoEventStore implements EventStore {
     return new Map(caseIds.map((id) => [id, found.has(id)]));
   });
 
+  /** How a following group gathers (a test may take the steps itself). */
+  private readonly gathering: { step: (ms: number) => Promise<void>; maxMs: number };
+
   constructor(
     private readonly db: Db,
-    opts: { buckets: number; positionBlock: number },
+    opts: {
+      buckets: number;
+      positionBlock: number;
+      gather?: { step?: (ms: number) => Promise<void>; maxMs?: number };
+    },
   ) {
+    this.gathering = {
+      step: opts.gather?.step ?? sleep,
+      maxMs: opts.gather?.maxMs ?? GATHER_MAX_MS,
+    };
     this.commits = new PartitionedCollection<CommitDoc>(db, 'commits', opts.buckets);
     this.outbox = db.collection<OutboxDoc>('outbox');
     this.parked = db.collection<ParkedDoc>('parked_commits');
@@ -506,7 +530,8 @@ export class MongoEventStore implements EventStore {
 
   /**
    * Stores one command's events. Commits that arrive while a write is under
-   * way are written together (group commit): one `insertMany` for their
+   * way, or while the group after it gathers (GATHER_STEP_MS), are written
+   * together (group commit): one `insertMany` for their
    * outbox entries, one per bucket for the commits. Each commit stays one
    * document, so each is still atomic and still collides alone on its `_id`.
    */
@@ -524,13 +549,28 @@ export class MongoEventStore implements EventStore {
   private writing = false;
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
+    // A group that follows another gathers: commits arrived while it was
+    // written, so more are on their way. The first after a pause goes at once
+    // (a lone command, or commands sent one after another, waits for nothing).
+    for (let first = true; this.queue.length > 0; first = false) {
+      if (!first) await this.gather();
       const group = this.queue.splice(0, APPEND_GROUP);
       await this.writeGroup(group).catch((e: unknown) => {
         for (const q of group) q.reject(e);
       });
     }
     this.writing = false;
+  }
+
+  /** Waits while commits keep arriving, within the bounds GATHER_STEP_MS names. */
+  private async gather(): Promise<void> {
+    const until = performance.now() + this.gathering.maxMs;
+    for (let seen = -1; seen !== this.queue.length;) {
+      const left = until - performance.now();
+      if (this.queue.length >= APPEND_GROUP || left <= 0) return;
+      seen = this.queue.length;
+      await this.gathering.step(Math.min(GATHER_STEP_MS, left));
+    }
   }
 
   private async writeGroup(group: readonly QueuedAppend[]): Promise<void> {

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { MongoClient, type Db } from 'mongodb';
 import { stack, uniqueName } from '@enforcement/testing';
 import { VersionConflict, type Commit } from '../../application/ports.js';
 import { commitOf } from './commits.test-support.js';
-import { MongoEventStore } from './event-store.js';
+import { GATHER_MAX_MS, GATHER_STEP_MS, MongoEventStore } from './event-store.js';
 
 /**
  * The outbox against an oracle: whatever several instances stored, published
@@ -209,6 +209,82 @@ describe('the outbox', () => {
       await store.published(commits.slice(600));
       expect(await store.outbox.countDocuments({})).toBe(0);
       expect(await store.pending(0)).toEqual([]);
+    }));
+
+  /** Commits per outbox document, smallest first: one document per group commit. */
+  const groupSizes = async (store: MongoEventStore) =>
+    (await store.outbox.find({}).toArray())
+      .map((d) => d.commits?.length ?? 0)
+      .sort((a, b) => a - b);
+
+  it('writes the commits that arrive while a following group gathers in its one write, and the first after a pause at once', () =>
+    inFreshDb(async (db) => {
+      const steps: { ms: number; go: () => void }[] = [];
+      const store = new MongoEventStore(db, {
+        buckets: 4,
+        positionBlock: 8,
+        // Steps as long as the test takes them (it takes far less than a minute).
+        gather: {
+          step: (ms) => new Promise<void>((go) => steps.push({ ms, go })),
+          maxMs: 60_000,
+        },
+      });
+      await store.init();
+      const stepTaken = (n: number) =>
+        vi.waitFor(() => expect(steps).toHaveLength(n), { timeout: 10_000 });
+      // The first commit after a pause is written at once, without a step.
+      const a = store.append(commitOf('gather-a', 1, 1));
+      // B arrives while A is being written: its group follows A's, and gathers.
+      await new Promise((r) => setImmediate(r));
+      const b = store.append(commitOf('gather-b', 1, 1));
+      await a;
+      await stepTaken(1);
+      expect(steps[0]?.ms).toBe(GATHER_STEP_MS);
+      // C and D arrive during the step: the group looks again.
+      const cd = [
+        store.append(commitOf('gather-c', 1, 1)),
+        store.append(commitOf('gather-d', 1, 1)),
+      ];
+      steps[0]?.go();
+      await stepTaken(2);
+      // A step that brings nothing ends the gathering: B, C and D go in one write.
+      steps[1]?.go();
+      await Promise.all([b, ...cd]);
+      expect(steps).toHaveLength(2);
+      expect(await groupSizes(store)).toEqual([1, 3]);
+    }));
+
+  it('writes a gathering group after GATHER_MAX_MS even while commits keep arriving', () =>
+    inFreshDb(async (db) => {
+      let arriving = true;
+      let n = 0;
+      const more: Promise<Commit>[] = [];
+      const store = new MongoEventStore(db, {
+        buckets: 4,
+        positionBlock: 8,
+        // Every step brings another commit, for as long as the test lets them come.
+        gather: {
+          step: async (ms) => {
+            await new Promise((r) => setTimeout(r, ms));
+            if (arriving) more.push(store.append(commitOf(`endless-${++n}`, 1, 1)));
+          },
+        },
+      });
+      await store.init();
+      const a = store.append(commitOf('endless-a', 1, 1));
+      await new Promise((r) => setImmediate(r));
+      const b = store.append(commitOf('endless-b', 1, 1));
+      await Promise.all([a, b]);
+      arriving = false;
+      await Promise.all(more);
+      // B's group was written while commits still came: bounded by time, not
+      // by APPEND_GROUP (500). A step lasts at least about a millisecond.
+      const [first, second] = (await store.outbox.find({}).toArray())
+        .filter((d) => (d.commits ?? []).some((c) => c.caseId === 'endless-b'))
+        .map((d) => d.commits?.length ?? 0);
+      expect(second).toBeUndefined();
+      expect(first).toBeGreaterThan(1);
+      expect(first).toBeLessThanOrEqual(2 * (GATHER_MAX_MS / GATHER_STEP_MS) + 2);
     }));
 
   it('still publishes the one-commit entries an earlier version left', () =>
