@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MongoClient, type Db } from 'mongodb';
+import { deflatedJson, inflatedJson } from '@enforcement/mongo-kit';
 import { stack, uniqueName } from '@enforcement/testing';
 import { emptyView } from '../../domain/case-view.js';
 import { CaseConflict, ReadModels, type CaseDoc } from './read-models.js';
@@ -18,7 +19,7 @@ import { CaseConflict, ReadModels, type CaseDoc } from './read-models.js';
 const RUNS = Number(process.env.CASE_PAGES_RUNS ?? 10);
 const PER_PAGE = 3;
 const PARTITIONS = 2;
-const partitionOf = (caseId: string) => Number(caseId.split('-')[1]) % PARTITIONS;
+const partitionOf = (caseId: string) => parseInt(caseId.split('-')[1] ?? '', 10) % PARTITIONS;
 
 type Op =
   | { kind: 'write'; partition: number; cases: number[]; timer: number | null; park: boolean }
@@ -68,8 +69,17 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
-/** Case `n` of a partition: its number makes the partition. */
-const caseIdOf = (partition: number, n: number) => `c-${n * PARTITIONS + partition}`;
+/**
+ * Ends that case ids may have: a page's body keeps a record per line, keyed
+ * by the case id as a JSON string, so ids with quotes, backslashes, line
+ * breaks, non-ASCII text and what looks like another record must come back
+ * whole.
+ */
+const AWKWARD = ['', '"', '\\', '\n', '案件', ',\n"c-0":{}', '\\"', ''];
+
+/** Case `n` of a partition: its number makes the partition; some ids end awkwardly. */
+const caseIdOf = (partition: number, n: number) =>
+  `c-${n * PARTITIONS + partition}${AWKWARD[n % AWKWARD.length] ?? ''}`;
 
 function record(caseId: string, version: number, timer: number | null, parked: boolean): CaseDoc {
   return {
@@ -351,5 +361,49 @@ describe('case records packed in pages', () => {
     } finally {
       await counted.close();
     }
+  });
+  it('reads and rewrites pages stored whole on one line, and writes pages any JSON reader reads whole', async () => {
+    const prefix = 'one_line_';
+    const open = () => new ReadModels(db, prefix, 2, partitionOf, { casesPerPage: 4 });
+    const first = open();
+    await first.init();
+    const ids = [0, 1, 2, 3].map((n) => caseIdOf(0, n));
+    await first.writeCases(
+      0,
+      ids.map((id, i) => record(id, i + 1, i === 2 ? 50 : null, i === 3)),
+    );
+    const [stored] = await first.casePages.find({}).toArray();
+    if (!stored) throw new Error('no page written');
+    // Written now: one JSON object whatever reads it, a record per line.
+    const text = inflatedJson(stored.body);
+    const whole = JSON.parse(text) as Record<string, { view: { version: number } }>;
+    expect(Object.keys(whole).sort()).toEqual([...ids].sort());
+    expect(ids.map((id) => whole[id]?.view.version)).toEqual([1, 2, 3, 4]);
+    expect(text.split('\n')).toHaveLength(ids.length + 2);
+    // As the versions before stored it: the same object on one line.
+    await first.casePages.updateOne(
+      { _id: stored._id },
+      { $set: { body: deflatedJson(JSON.stringify(whole)) } },
+    );
+    const reader = open();
+    expect(
+      [...(await reader.getCases(ids)).values()].map((r) => [r._id, r.view.version, r.timer]),
+    ).toEqual(ids.map((id, i) => [id, i + 1, i === 2 ? 50 : null]));
+    // A writer that never held it changes one case: the others stay as they were.
+    const writer = open();
+    await writer.init();
+    const [one] = (await writer.casesForWrite(0, [ids[1] ?? ''])).values();
+    if (!one) throw new Error('case not found by its writer');
+    await writer.writeCases(0, [{ ...one, view: { ...one.view, version: 20 }, timer: 70 }]);
+    const after = await open().getCases(ids);
+    expect([...after.values()].map((r) => [r._id, r.view.version, r.timer, r.parked])).toEqual(
+      ids.map((id, i) => [id, i === 1 ? 20 : i + 1, i === 1 ? 70 : i === 2 ? 50 : null, i === 3]),
+    );
+    const [rewritten] = await writer.casePages.find({}).toArray();
+    expect(inflatedJson(rewritten?.body ?? stored.body).startsWith('{\n')).toBe(true);
+    // The page's earliest timer and parked count come from every case on it.
+    expect([rewritten?.nextAt?.getTime(), rewritten?.parked]).toEqual([50, 1]);
+    expect((await writer.dueCases(60)).map((d) => d.record._id)).toEqual([ids[2]]);
+    await writer.drop();
   });
 });

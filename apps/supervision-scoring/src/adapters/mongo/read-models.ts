@@ -119,12 +119,22 @@ const zblob = (value: unknown) => deflatedJson(JSON.stringify(value));
 const unzblob = <T>(b: Binary): T => JSON.parse(inflated(b)) as T;
 const inflated = inflatedJson;
 
-/** A case page as the writer holds it: its records by case id, and the revision it was read at (0: new). */
+/**
+ * A case page as the writer holds it. Each record's JSON is kept as stored
+ * (`lines`), so a write serializes only the records that changed; records
+ * are parsed when asked for (`recordOf`), and their timers are known without
+ * parsing them again (`due`).
+ */
 interface CasePage {
   readonly id: string;
   readonly partition: number;
   rev: number;
-  records: Map<string, CaseDoc>;
+  /** Case id → its record's JSON as stored (without `_id` and `page`), in page order. */
+  lines: Map<string, string>;
+  /** Case id → its timer (ms), `null` without one, `'parked'` when parked. */
+  due: Map<string, number | null | 'parked'>;
+  /** Records parsed so far. */
+  parsed: Map<string, CaseDoc>;
   /** Its stored size, to bound what the writer keeps. */
   bytes: number;
 }
@@ -135,34 +145,96 @@ interface IndexPage {
   entries: Map<string, string>;
 }
 
-/** A stored page as the writer holds it; `only`: just those cases' records (for readers). */
-function readCasePage(s: StoredCasePage, only?: ReadonlySet<string>): CasePage {
-  const records = new Map<string, CaseDoc>();
-  const json = inflated(s.body);
-  for (const [id, r] of Object.entries(JSON.parse(json) as Record<string, CaseDoc>))
-    if (!only || only.has(id))
-      records.set(id, {
-        ...r,
-        _id: id,
-        page: s._id,
-        ...(r.updatedAt ? { updatedAt: new Date(r.updatedAt) } : {}),
-      });
-  return { id: s._id, partition: s.partition, rev: s.rev, records, bytes: json.length };
+const dueOf = (r: CaseRecord): number | null | 'parked' =>
+  r.parked ? 'parked' : (r.timer ?? null);
+
+function parseRecord(pageId: string, id: string, line: string): CaseDoc {
+  const r = JSON.parse(line) as CaseDoc & { updatedAt?: string };
+  return {
+    ...r,
+    _id: id,
+    page: pageId,
+    ...(r.updatedAt ? { updatedAt: new Date(r.updatedAt) } : {}),
+  };
 }
+
+/** A record of the page, parsed once. */
+function recordOf(p: CasePage, id: string): CaseDoc | undefined {
+  const known = p.parsed.get(id);
+  if (known) return known;
+  const line = p.lines.get(id);
+  if (line === undefined) return undefined;
+  const r = parseRecord(p.id, id, line);
+  p.parsed.set(id, r);
+  return r;
+}
+
+const recordsOf = (p: CasePage): CaseDoc[] =>
+  [...p.lines.keys()].flatMap((id) => recordOf(p, id) ?? []);
+
+/**
+ * A page's body splits into records without parsing it: it is written as
+ * one JSON object with a record per line (`{`, `"id":{…},` …, `}`), and JSON
+ * text holds no raw line break. Pages written whole on one line (before
+ * 2026-12-03) are parsed whole.
+ */
+function splitBody(json: string): Map<string, string> {
+  const lines = new Map<string, string>();
+  if (!json.startsWith('{\n')) {
+    for (const [id, r] of Object.entries(JSON.parse(json) as Record<string, unknown>))
+      lines.set(id, JSON.stringify(r));
+    return lines;
+  }
+  for (const line of json.split('\n')) {
+    if (!line.startsWith('"')) continue;
+    // The key is a JSON string: it ends at the first quote not escaped.
+    let end = 1;
+    while (end < line.length && line[end] !== '"') end += line[end] === '\\' ? 2 : 1;
+    if (line[end + 1] !== ':')
+      throw new Error(`case page line without a key: ${line.slice(0, 80)}`);
+    const id = JSON.parse(line.slice(0, end + 1)) as string;
+    lines.set(id, line.slice(end + 2, line.endsWith(',') ? -1 : undefined));
+  }
+  return lines;
+}
+
+/**
+ * A stored page as the writer holds it; `only`: just those cases' records
+ * are parsed (readers), where the writer learns every record's timer.
+ */
+function readCasePage(s: StoredCasePage, only?: ReadonlySet<string>): CasePage {
+  const json = inflated(s.body);
+  const lines = splitBody(json);
+  const page: CasePage = {
+    id: s._id,
+    partition: s.partition,
+    rev: s.rev,
+    lines,
+    due: new Map(),
+    parsed: new Map(),
+    bytes: json.length,
+  };
+  for (const id of lines.keys()) {
+    if (only && !only.has(id)) continue;
+    const r = recordOf(page, id);
+    if (r && !only) page.due.set(id, dueOf(r));
+  }
+  return page;
+}
+
+/** Records stored in a page's body, one per line (see `splitBody`). */
+const bodyOf = (lines: ReadonlyMap<string, string>): string =>
+  `{\n${[...lines].map(([id, line]) => `${JSON.stringify(id)}:${line}`).join(',\n')}\n}`;
 
 /** A page as stored, and the length of its JSON (what the writer's cache counts). */
 function storeCasePage(p: CasePage, rev: number): { stored: StoredCasePage; bytes: number } {
   let nextAt: number | null = null;
   let parked = 0;
-  const body: Record<string, unknown> = {};
-  for (const [id, r] of p.records) {
-    const { _id: _omitId, page: _omitPage, ...rest } = r;
-    body[id] = rest;
-    if (r.parked) parked++;
-    else if (r.timer !== undefined && r.timer !== null && (nextAt === null || r.timer < nextAt))
-      nextAt = r.timer;
+  for (const d of p.due.values()) {
+    if (d === 'parked') parked++;
+    else if (d !== null && (nextAt === null || d < nextAt)) nextAt = d;
   }
-  const json = JSON.stringify(body);
+  const json = bodyOf(p.lines);
   return {
     stored: {
       _id: p.id,
@@ -184,8 +256,9 @@ const readIndexPage = (s: StoredIndexPage): IndexPage => ({
 
 /**
  * How many bytes of pages (as JSON) a writer keeps between chunks (it is
- * their only writer while it holds their partition); parsed, they take two
- * to three times that in the heap.
+ * their only writer while it holds their partition). It keeps them as their
+ * records' JSON, about that in the heap, with the records it applied events
+ * to parsed (two to three times their JSON).
  */
 const WRITER_CACHE_BYTES = 24 * 1024 * 1024;
 /** Rollup pages readers keep parsed, in bytes of their JSON (see `listingPages`). */
@@ -366,7 +439,7 @@ export class ReadModels {
     const pages =
       pageIds.length === 0 ? [] : await this.casePages.find({ _id: { $in: pageIds } }).toArray();
     const found = pages
-      .flatMap((p) => [...readCasePage(p).records.values()])
+      .flatMap((p) => recordsOf(readCasePage(p)))
       .filter((r) => r.parked)
       .sort((a, b) => (a.updatedAt?.getTime() ?? 0) - (b.updatedAt?.getTime() ?? 0));
     return { cases: found.slice(0, limit), total: found.length };
@@ -402,8 +475,13 @@ export class ReadModels {
     const found = new Map<string, CaseDoc>();
     if (pageIds.length === 0) return found;
     const wanted = new Set(ids);
-    for (const p of await this.casePages.find({ _id: { $in: pageIds } }).toArray())
-      for (const [id, r] of readCasePage(p, wanted).records) found.set(id, r);
+    for (const p of await this.casePages.find({ _id: { $in: pageIds } }).toArray()) {
+      const page = readCasePage(p, wanted);
+      for (const id of wanted) {
+        const r = page.parsed.get(id);
+        if (r) found.set(id, r);
+      }
+    }
     return found;
   }
 
@@ -456,7 +534,8 @@ export class ReadModels {
     }
     const pages = await this.pagesForWrite(partition, [...new Set(where.values())]);
     for (const [id, pageId] of where) {
-      const r = pages.get(pageId)?.records.get(id);
+      const page = pages.get(pageId);
+      const r = page && recordOf(page, id);
       if (r) found.set(id, r);
     }
     return found;
@@ -500,13 +579,23 @@ export class ReadModels {
     if (missing.length > 0)
       for (const p of await this.casePages.find({ _id: { $in: missing } }).toArray()) {
         const page = readCasePage(p);
+        // Kept as lines: the records the writer asks for are parsed again.
+        page.parsed.clear();
         this.keep(page);
         out.set(page.id, page);
       }
     for (const id of ids)
       if (!out.has(id)) {
         // Named by the index, not written yet (a crash between the two writes): it starts empty.
-        const page: CasePage = { id, partition, rev: 0, records: new Map(), bytes: 0 };
+        const page: CasePage = {
+          id,
+          partition,
+          rev: 0,
+          lines: new Map(),
+          due: new Map(),
+          parsed: new Map(),
+          bytes: 0,
+        };
         out.set(id, page);
       }
     return out;
@@ -581,7 +670,7 @@ export class ReadModels {
       let room = 0;
       if (last) {
         const [page] = (await this.pagesForWrite(partition, [last])).values();
-        room = this.casesPerPage - (page?.records.size ?? 0);
+        room = this.casesPerPage - (page?.lines.size ?? 0);
       }
       for (const r of unplaced) {
         if (!last || room <= 0) {
@@ -612,9 +701,20 @@ export class ReadModels {
     const writes = [...byPage].map(([pageId, list]) => {
       const page = pages.get(pageId);
       if (!page) throw new Error(`page ${pageId} not read`);
-      const records = new Map(page.records);
-      for (const r of list) records.set(r._id, { ...r, page: pageId, updatedAt: now });
-      const next: CasePage = { ...page, records, rev: page.rev + 1 };
+      const next: CasePage = {
+        ...page,
+        rev: page.rev + 1,
+        lines: new Map(page.lines),
+        due: new Map(page.due),
+        parsed: new Map(page.parsed),
+      };
+      for (const r of list) {
+        const record: CaseDoc = { ...r, page: pageId, updatedAt: now };
+        const { _id: _omitId, page: _omitPage, ...rest } = record;
+        next.lines.set(r._id, JSON.stringify(rest));
+        next.due.set(r._id, dueOf(record));
+        next.parsed.set(r._id, record);
+      }
       const { stored, bytes } = storeCasePage(next, next.rev);
       next.bytes = bytes;
       return { page, next, stored };
@@ -784,7 +884,7 @@ export class ReadModels {
     const due: DueCase[] = [];
     if (pageIds.length === 0) return due;
     for (const p of await this.casePages.find({ _id: { $in: pageIds } }).toArray())
-      for (const r of readCasePage(p).records.values())
+      for (const r of recordsOf(readCasePage(p)))
         if (!r.parked && r.timer !== undefined && r.timer !== null && r.timer <= until)
           due.push({ record: r, at: r.timer });
     return due.sort((a, b) => a.at - b.at || a.record._id.localeCompare(b.record._id));
