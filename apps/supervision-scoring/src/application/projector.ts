@@ -273,7 +273,10 @@ class Batch {
       timer,
       pending: waiting.map((x) => events.CaseEvent.toJSON(x)),
     });
-    if (JSON.stringify(view.orders) !== JSON.stringify(rec.view.orders)) {
+    if (
+      view.orders !== rec.view.orders &&
+      JSON.stringify(view.orders) !== JSON.stringify(rec.view.orders)
+    ) {
       const before = new Map(rec.view.orders.map((o) => [o.orderId, JSON.stringify(o)]));
       const moved = view.orders.filter((o) => before.get(o.orderId) !== JSON.stringify(o));
       const known = this.movedOrders.get(view.caseId)?.orders ?? [];

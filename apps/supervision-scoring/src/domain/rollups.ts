@@ -84,11 +84,39 @@ function expand(c: Contribution, sign: 1 | -1): RollupDelta[] {
   return out;
 }
 
+/**
+ * The same contribution: the same moment, groups in the same order and the
+ * same values. Most events of a concluded case (an evaluation, an archive, an
+ * order answered) leave it so, and then no rollup moves.
+ */
+function sameContribution(a: Contribution, b: Contribution): boolean {
+  if (a.concludedAt !== b.concludedAt || a.groups.length !== b.groups.length) return false;
+  for (let i = 0; i < a.groups.length; i++) {
+    const g = a.groups[i];
+    const h = b.groups[i];
+    if (
+      !g ||
+      !h ||
+      g.groupBy !== h.groupBy ||
+      g.key !== h.key ||
+      g.agencyId !== h.agencyId ||
+      g.district !== h.district ||
+      g.domain !== h.domain
+    )
+      return false;
+  }
+  const keys = Object.keys(a.values);
+  return (
+    keys.length === Object.keys(b.values).length && keys.every((k) => a.values[k] === b.values[k])
+  );
+}
+
 /** Increments that move every rollup from `before` to `after`; zero increments are dropped. */
 export function rollupDeltas(
   before: Contribution | null,
   after: Contribution | null,
 ): RollupDelta[] {
+  if (before && after && sameContribution(before, after)) return [];
   const merged = new Map<string, RollupDelta>();
   for (const d of [...(before ? expand(before, -1) : []), ...(after ? expand(after, 1) : [])]) {
     const prev = merged.get(d.rollupId);
