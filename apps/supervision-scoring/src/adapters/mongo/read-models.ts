@@ -123,7 +123,8 @@ const inflated = inflatedJson;
  * A case page as the writer holds it. Each record's JSON is kept as stored
  * (`lines`), so a write serializes only the records that changed; records
  * are parsed when asked for (`recordOf`), and their timers are known without
- * parsing them again (`due`).
+ * parsing them again (`due`). The writer keeps only the lines between
+ * chunks: parsed records take two to three times their JSON.
  */
 interface CasePage {
   readonly id: string;
@@ -133,7 +134,7 @@ interface CasePage {
   lines: Map<string, string>;
   /** Case id → its timer (ms), `null` without one, `'parked'` when parked. */
   due: Map<string, number | null | 'parked'>;
-  /** Records parsed so far. */
+  /** Records parsed when the page was read (readers; the writer keeps none). */
   parsed: Map<string, CaseDoc>;
   /** Its stored size, to bound what the writer keeps. */
   bytes: number;
@@ -158,15 +159,12 @@ function parseRecord(pageId: string, id: string, line: string): CaseDoc {
   };
 }
 
-/** A record of the page, parsed once. */
+/** A record of the page: as parsed when it was read, or parsed now. */
 function recordOf(p: CasePage, id: string): CaseDoc | undefined {
   const known = p.parsed.get(id);
   if (known) return known;
   const line = p.lines.get(id);
-  if (line === undefined) return undefined;
-  const r = parseRecord(p.id, id, line);
-  p.parsed.set(id, r);
-  return r;
+  return line === undefined ? undefined : parseRecord(p.id, id, line);
 }
 
 const recordsOf = (p: CasePage): CaseDoc[] =>
@@ -214,10 +212,11 @@ function readCasePage(s: StoredCasePage, only?: ReadonlySet<string>): CasePage {
     parsed: new Map(),
     bytes: json.length,
   };
-  for (const id of lines.keys()) {
+  for (const [id, line] of lines) {
     if (only && !only.has(id)) continue;
-    const r = recordOf(page, id);
-    if (r && !only) page.due.set(id, dueOf(r));
+    const r = parseRecord(page.id, id, line);
+    page.parsed.set(id, r);
+    if (!only) page.due.set(id, dueOf(r));
   }
   return page;
 }
@@ -257,8 +256,8 @@ const readIndexPage = (s: StoredIndexPage): IndexPage => ({
 /**
  * How many bytes of pages (as JSON) a writer keeps between chunks (it is
  * their only writer while it holds their partition). It keeps them as their
- * records' JSON, about that in the heap, with the records it applied events
- * to parsed (two to three times their JSON).
+ * records' JSON, about that in the heap (parsed, they took two to three
+ * times that).
  */
 const WRITER_CACHE_BYTES = 24 * 1024 * 1024;
 /** Rollup pages readers keep parsed, in bytes of their JSON (see `listingPages`). */
@@ -580,7 +579,7 @@ export class ReadModels {
       for (const p of await this.casePages.find({ _id: { $in: missing } }).toArray()) {
         const page = readCasePage(p);
         // Kept as lines: the records the writer asks for are parsed again.
-        page.parsed.clear();
+        page.parsed = new Map();
         this.keep(page);
         out.set(page.id, page);
       }
@@ -706,14 +705,13 @@ export class ReadModels {
         rev: page.rev + 1,
         lines: new Map(page.lines),
         due: new Map(page.due),
-        parsed: new Map(page.parsed),
+        parsed: new Map(),
       };
       for (const r of list) {
         const record: CaseDoc = { ...r, page: pageId, updatedAt: now };
         const { _id: _omitId, page: _omitPage, ...rest } = record;
         next.lines.set(r._id, JSON.stringify(rest));
         next.due.set(r._id, dueOf(record));
-        next.parsed.set(r._id, record);
       }
       const { stored, bytes } = storeCasePage(next, next.rev);
       next.bytes = bytes;
