@@ -48,10 +48,12 @@ export interface ProjectionStore {
    * moved meanwhile.
    */
   writeRollupPages(writes: readonly RollupPageWrite[]): Promise<void>;
-  /** Stores these orders as they now are (each by case and order id), in one round trip. */
-  upsertOrders(
-    writes: readonly { caseId: string; agencyId: string; orders: readonly OrderView[] }[],
-  ): Promise<void>;
+  /**
+   * Stores these orders as they now are (each by case and order id), in one
+   * round trip; an order already stored from a later version of its case
+   * keeps that state (a writer that lost the partition, a replay).
+   */
+  upsertOrders(writes: readonly CaseOrders[]): Promise<void>;
   /** Leaves corrections for the partitions that own their cases (idempotent, by review id). */
   requestCorrections(requests: readonly CorrectionRequest[]): Promise<void>;
   /** The corrections waiting for this partition's consumer. */
@@ -101,14 +103,19 @@ export interface DeadLetters {
   send(key: string | null, value: Buffer | null, reason: string): Promise<void>;
 }
 
-/** A score, or orders, that changed, for live watchers. */
+/** A case's orders that moved, as they stand at the case's `caseVersion`. */
+export interface CaseOrders {
+  readonly caseId: string;
+  readonly agencyId: string;
+  readonly caseVersion: number;
+  readonly orders: readonly OrderView[];
+}
+
 /** Where a chunk's changes go for live watchers: each list together, once the chunk is written. */
 export interface ScoreSink {
   changed(scores: readonly (readonly [CaseView, CaseScoreResult])[]): void;
   /** Orders opened, escalated or answered, per case, as they stand now. */
-  ordersChanged(
-    changes: readonly { caseId: string; agencyId: string; orders: readonly OrderView[] }[],
-  ): void;
+  ordersChanged(changes: readonly CaseOrders[]): void;
 }
 
 /** One rule action on one case; an evaluation carries its score. */

@@ -1,5 +1,5 @@
 import { events } from '@enforcement/contracts';
-import { applyEvent, emptyView, type CaseView, type OrderView } from '../domain/case-view.js';
+import { applyEvent, emptyView, type CaseView } from '../domain/case-view.js';
 import {
   addToRows,
   contributionOf,
@@ -13,6 +13,7 @@ import { scoreCase, type CaseScoreResult, type ScoringModel } from '../domain/sc
 import { KeyedLock } from './keyed-lock.js';
 import { settled } from './settled.js';
 import type {
+  CaseOrders,
   CaseRecord,
   CorrectionRequest,
   DeadLetters,
@@ -105,7 +106,7 @@ class Batch {
     { listKey: string; parts: { seq: number; delta: RollupDelta }[] }
   >();
   /** Per case, the orders this chunk opened or changed: written, and told to live watchers. */
-  private readonly movedOrders = new Map<string, { agencyId: string; orders: OrderView[] }>();
+  private readonly movedOrders = new Map<string, CaseOrders>();
   /** Corrections this batch's reviews made, for the partitions owning the corrected cases. */
   private readonly requests: CorrectionRequest[] = [];
   /** Requests this batch applied: removed once its records are written. */
@@ -282,7 +283,9 @@ class Batch {
       const known = this.movedOrders.get(view.caseId)?.orders ?? [];
       const ids = new Set(moved.map((o) => o.orderId));
       this.movedOrders.set(view.caseId, {
+        caseId: view.caseId,
         agencyId: view.agencyId,
+        caseVersion: view.version,
         orders: [...known.filter((o) => !ids.has(o.orderId)), ...moved],
       });
     }
@@ -321,9 +324,7 @@ class Batch {
       store.writeRollupPages(pages).then(() => {
         for (const w of pages) this.p.paged(w.page);
       }),
-      ...(this.movedOrders.size > 0
-        ? [store.upsertOrders([...this.movedOrders].map(([caseId, o]) => ({ caseId, ...o })))]
-        : []),
+      ...(this.movedOrders.size > 0 ? [store.upsertOrders([...this.movedOrders.values()])] : []),
       ...(this.requests.length > 0
         ? [
             store
@@ -339,8 +340,7 @@ class Batch {
     );
     if (this.corrected.length > 0) await store.correctionsDone(this.corrected);
     if (this.scores.size > 0) sink.changed([...this.scores.values()]);
-    if (this.movedOrders.size > 0)
-      sink.ordersChanged([...this.movedOrders].map(([caseId, o]) => ({ caseId, ...o })));
+    if (this.movedOrders.size > 0) sink.ordersChanged([...this.movedOrders.values()]);
   }
 }
 

@@ -11,7 +11,7 @@ export interface ScoreReader {
   rollups(listKey: string): Promise<readonly RollupRow[]>;
   orders(
     agencyId: string | undefined,
-  ): Promise<(OrderView & { caseId: string; agencyId: string })[]>;
+  ): Promise<(OrderView & { caseId: string; agencyId: string; caseVersion?: number })[]>;
 }
 
 export interface RollupRow {
@@ -85,6 +85,7 @@ export function toCaseScore(view: CaseView, s: CaseScoreResult): scoring.CaseSco
     indicators: s.indicators,
     concludedAt: view.concluded ? new Date(view.concluded.at) : undefined,
     corrected: view.correctedBy.length > 0,
+    caseVersion: view.version,
   };
 }
 
@@ -208,7 +209,7 @@ export async function listOrders(
 
 /** An order as the contract shows it: where it stands now, and whether it is past its deadline at `now`. */
 export function toSupervisionOrder(
-  o: OrderView & { caseId: string; agencyId: string },
+  o: OrderView & { caseId: string; agencyId: string; caseVersion?: number },
   now: Date,
 ): scoring.SupervisionOrder {
   return {
@@ -228,5 +229,6 @@ export function toSupervisionOrder(
     overdue: !o.answeredAt && new Date(o.responseDueAt).getTime() < now.getTime(),
     ruleId: o.ruleId,
     escalated: o.escalated,
+    caseVersion: o.caseVersion ?? 0,
   };
 }

@@ -7,6 +7,7 @@ import {
   PartitionedCollection,
 } from '@enforcement/mongo-kit';
 import type {
+  CaseOrders,
   CaseRecord,
   CorrectionRequest,
   RollupPage,
@@ -304,6 +305,8 @@ export interface OrderDoc extends OrderView {
   _id: string;
   caseId: string;
   agencyId: string;
+  /** The case's version this state stands at; absent on orders stored before it was kept. */
+  caseVersion?: number;
 }
 
 /** A case with an action due, as the rules read it: its record, and the moment its next action falls due. */
@@ -1060,18 +1063,36 @@ export class ReadModels {
     }
   }
 
-  async upsertOrders(
-    writes: readonly { caseId: string; agencyId: string; orders: readonly OrderView[] }[],
-  ): Promise<void> {
-    const ops = writes.flatMap(({ caseId, agencyId, orders }) =>
+  async upsertOrders(writes: readonly CaseOrders[]): Promise<void> {
+    const ops = writes.flatMap(({ caseId, agencyId, caseVersion, orders }) =>
       orders.map((o) => ({
-        replaceOne: {
-          filter: { _id: `${caseId}/${o.orderId}` },
-          replacement: { ...o, caseId, agencyId },
-          upsert: true,
+        // Replaces a state of an earlier (or the same) version of the case,
+        // or one stored before versions were kept; a later one stays, and
+        // the insert the upsert falls back to fails on its _id.
+        filter: {
+          _id: `${caseId}/${o.orderId}`,
+          $or: [{ caseVersion: { $lte: caseVersion } }, { caseVersion: { $exists: false } }],
         },
+        replacement: { ...o, caseId, agencyId, caseVersion },
       })),
     );
-    if (ops.length > 0) await this.orders.bulkWrite(ops, { ordered: false });
+    if (ops.length === 0) return;
+    try {
+      await this.orders.bulkWrite(
+        ops.map((replaceOne) => ({ replaceOne: { ...replaceOne, upsert: true } })),
+        { ordered: false },
+      );
+    } catch (e) {
+      if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
+      // Some order is stored from a later version. FerretDB ends an unordered
+      // bulk update at its first failure, so each one is written again
+      // alone: none replaces a later state, so writing twice changes nothing.
+      for (const op of ops)
+        await this.orders
+          .replaceOne(op.filter, op.replacement, { upsert: true })
+          .catch((err: unknown) => {
+            if (!isDuplicateKey(err)) throw err;
+          });
+    }
   }
 }

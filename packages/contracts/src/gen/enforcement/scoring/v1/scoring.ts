@@ -201,6 +201,12 @@ export interface CaseScore {
     | undefined;
   /** A reconsideration correction has been deducted. */
   corrected: boolean;
+  /**
+   * The case's version (how many of its events were applied) this score
+   * stands at. Of two updates of one case the greater case_version is the
+   * later: a watcher keeps the greatest it has seen. 0 when unknown.
+   */
+  caseVersion: number;
 }
 
 export interface GetCaseScoreRequest {
@@ -275,6 +281,12 @@ export interface SupervisionOrder {
    * "escalated" counts these).
    */
   escalated: boolean;
+  /**
+   * The version of the order's case this state stands at: of two updates of
+   * one order the greater case_version is the later. 0 when unknown (orders
+   * stored before it was kept).
+   */
+  caseVersion: number;
 }
 
 export interface ListSupervisionOrdersRequest {
@@ -429,6 +441,7 @@ function createBaseCaseScore(): CaseScore {
     indicators: [],
     concludedAt: undefined,
     corrected: false,
+    caseVersion: 0,
   };
 }
 
@@ -466,6 +479,9 @@ export const CaseScore: MessageFns<CaseScore> = {
     }
     if (message.corrected !== false) {
       writer.uint32(88).bool(message.corrected);
+    }
+    if (message.caseVersion !== 0) {
+      writer.uint32(96).int64(message.caseVersion);
     }
     return writer;
   },
@@ -571,6 +587,14 @@ export const CaseScore: MessageFns<CaseScore> = {
             message.corrected = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.caseVersion = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -622,6 +646,11 @@ export const CaseScore: MessageFns<CaseScore> = {
         ? fromJsonTimestamp(object.concluded_at)
         : undefined,
       corrected: isSet(object.corrected) ? globalThis.Boolean(object.corrected) : false,
+      caseVersion: isSet(object.caseVersion)
+        ? globalThis.Number(object.caseVersion)
+        : isSet(object.case_version)
+        ? globalThis.Number(object.case_version)
+        : 0,
     };
   },
 
@@ -660,6 +689,9 @@ export const CaseScore: MessageFns<CaseScore> = {
     if (message.corrected !== false) {
       obj.corrected = message.corrected;
     }
+    if (message.caseVersion !== 0) {
+      obj.caseVersion = Math.round(message.caseVersion);
+    }
     return obj;
   },
 
@@ -679,6 +711,7 @@ export const CaseScore: MessageFns<CaseScore> = {
     message.indicators = object.indicators?.map((e) => IndicatorScore.fromPartial(e)) || [];
     message.concludedAt = object.concludedAt ?? undefined;
     message.corrected = object.corrected ?? false;
+    message.caseVersion = object.caseVersion ?? 0;
     return message;
   },
 };
@@ -1634,6 +1667,7 @@ function createBaseSupervisionOrder(): SupervisionOrder {
     overdue: false,
     ruleId: "",
     escalated: false,
+    caseVersion: 0,
   };
 }
 
@@ -1674,6 +1708,9 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
     }
     if (message.escalated !== false) {
       writer.uint32(96).bool(message.escalated);
+    }
+    if (message.caseVersion !== 0) {
+      writer.uint32(104).int64(message.caseVersion);
     }
     return writer;
   },
@@ -1787,6 +1824,14 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
             message.escalated = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.caseVersion = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1841,6 +1886,11 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
         ? globalThis.String(object.rule_id)
         : "",
       escalated: isSet(object.escalated) ? globalThis.Boolean(object.escalated) : false,
+      caseVersion: isSet(object.caseVersion)
+        ? globalThis.Number(object.caseVersion)
+        : isSet(object.case_version)
+        ? globalThis.Number(object.case_version)
+        : 0,
     };
   },
 
@@ -1882,6 +1932,9 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
     if (message.escalated !== false) {
       obj.escalated = message.escalated;
     }
+    if (message.caseVersion !== 0) {
+      obj.caseVersion = Math.round(message.caseVersion);
+    }
     return obj;
   },
 
@@ -1902,6 +1955,7 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
     message.overdue = object.overdue ?? false;
     message.ruleId = object.ruleId ?? "";
     message.escalated = object.escalated ?? false;
+    message.caseVersion = object.caseVersion ?? 0;
     return message;
   },
 };
@@ -3658,7 +3712,14 @@ export const ScoringServiceService = {
       Buffer.from(GetRulesStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetRulesStatusResponse => GetRulesStatusResponse.decode(value),
   },
-  /** Supervision orders as they are opened, escalated and answered, live. */
+  /**
+   * Supervision orders as they are opened, escalated and answered, live.
+   * Both watches deliver a case's updates in case_version order: an update
+   * older than one already sent for the case (a partition moving between
+   * instances, a replay after a restart) is not sent. Each instance
+   * remembers the 50,000 cases and orders updated last; a client that must
+   * never step back keeps the greatest case_version it has seen.
+   */
   watchSupervisionOrders: {
     path: "/enforcement.scoring.v1.ScoringService/WatchSupervisionOrders" as const,
     requestStream: false as const,
@@ -3708,7 +3769,14 @@ export interface ScoringServiceServer extends UntypedServiceImplementation {
    * at, the actions due and not yet in the histories, and the last pass.
    */
   getRulesStatus: handleUnaryCall<GetRulesStatusRequest, GetRulesStatusResponse>;
-  /** Supervision orders as they are opened, escalated and answered, live. */
+  /**
+   * Supervision orders as they are opened, escalated and answered, live.
+   * Both watches deliver a case's updates in case_version order: an update
+   * older than one already sent for the case (a partition moving between
+   * instances, a replay after a restart) is not sent. Each instance
+   * remembers the 50,000 cases and orders updated last; a client that must
+   * never step back keeps the greatest case_version it has seen.
+   */
   watchSupervisionOrders: handleServerStreamingCall<WatchSupervisionOrdersRequest, WatchSupervisionOrdersResponse>;
   /**
    * How far the read models are behind the topic, the cases parked, and a
@@ -3826,7 +3894,14 @@ export interface ScoringServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetRulesStatusResponse) => void,
   ): ClientUnaryCall;
-  /** Supervision orders as they are opened, escalated and answered, live. */
+  /**
+   * Supervision orders as they are opened, escalated and answered, live.
+   * Both watches deliver a case's updates in case_version order: an update
+   * older than one already sent for the case (a partition moving between
+   * instances, a replay after a restart) is not sent. Each instance
+   * remembers the 50,000 cases and orders updated last; a client that must
+   * never step back keeps the greatest case_version it has seen.
+   */
   watchSupervisionOrders(
     request: WatchSupervisionOrdersRequest,
     options?: Partial<CallOptions>,
