@@ -78,6 +78,8 @@ export interface Order {
   overdue?: boolean;
   ruleId?: string;
   escalated?: boolean;
+  /** The case's version this state stands at: the greater is the later (absent when unknown). */
+  caseVersion?: number;
 }
 
 export interface OrdersPage {
@@ -104,6 +106,8 @@ export interface CaseScore {
   indicators?: Indicator[];
   concludedAt?: string;
   corrected?: boolean;
+  /** The case's version this score stands at: the greater is the later (absent when unknown). */
+  caseVersion?: number;
 }
 
 export interface CaseEvent {

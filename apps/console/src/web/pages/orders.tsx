@@ -20,6 +20,7 @@ import { moment, ZONE, TONE } from '../format.js';
 import { WideTable } from '../table.js';
 import { useI18n } from '../i18n.js';
 import { useLiveUpdates } from '../live.js';
+import { later } from '../versions.js';
 import { useReference } from '../reference.js';
 import type { Me, Order, OrdersPage } from '../types.js';
 import { useApi } from '../use-api.js';
@@ -99,7 +100,8 @@ export function Orders({ me }: { me: Me }) {
   };
   const [changed, setChanged] = useState(new Map<string, Order>());
   useLiveUpdates({
-    order: (o) => setChanged((m) => new Map(m).set(o.orderId ?? '', o)),
+    order: (o) =>
+      setChanged((m) => new Map(m).set(o.orderId ?? '', later(m.get(o.orderId ?? ''), o))),
   });
   const matches = (o: Order) =>
     (!status || o.status === `ORDER_STATUS_${status}`) &&
@@ -111,7 +113,7 @@ export function Orders({ me }: { me: Me }) {
   const known = new Set(base.map((o) => o.orderId));
   const rows = [
     ...[...changed.values()].filter((o) => !known.has(o.orderId) && matches(o)).reverse(),
-    ...base.map((o) => changed.get(o.orderId ?? '') ?? o),
+    ...base.map((o) => later(o, changed.get(o.orderId ?? '') ?? o)),
   ];
   const columns = [
     {

@@ -109,6 +109,7 @@ describe('the live score hub carries a chunk of thousands of updates', () => {
       views.map((v) => ({
         caseId: v.caseId,
         agencyId: v.agencyId,
+        caseVersion: v.version,
         orders: [...v.orders.values()],
       })),
     );
@@ -155,5 +156,80 @@ describe('the live score hub carries a chunk of thousands of updates', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(own.map((s) => [s.caseId, s.score])).toEqual([['cut-off', score.score]]);
     expect(elsewhere).toEqual([]);
+  });
+});
+
+describe('the live score hub never takes a watcher back in time', () => {
+  const kafka = new Kafka({ brokers: stack().kafkaBrokers, logLevel: logLevel.NOTHING });
+  const topic = uniqueName('scores-order');
+  let producer: Producer;
+  const hubs: KafkaScoreHub[] = [];
+  const errors: unknown[] = [];
+  beforeAll(async () => {
+    await ensureTopics(kafka, [{ topic, numPartitions: 2 }]);
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+  });
+  afterAll(async () => {
+    for (const h of hubs) await h.stop();
+    await producer.disconnect();
+  });
+
+  it('drops a case’s score or order older than one its watchers were told, from whichever instance', async () => {
+    const start = async () => {
+      const hub = new KafkaScoreHub(kafka, producer, topic, (e) => errors.push(e));
+      hubs.push(hub);
+      await hub.start();
+      return hub;
+    };
+    // The new owner of a partition, a watcher's instance, and the instance
+    // that lost the partition and publishes its last chunk late.
+    const owner = await start();
+    const watcher = await start();
+    const late = await start();
+    const told = { owner: [] as number[], watcher: [] as number[], orders: [] as string[] };
+    owner.subscribe((s) => told.owner.push(s.caseVersion));
+    watcher.subscribe((s) => told.watcher.push(s.caseVersion));
+    watcher.subscribeOrders((o) => told.orders.push(`${o.caseVersion}:${o.ruleId}`));
+
+    const base = viewOf([...byTheBook(30), [p.order('late-o'), 5]], 'late-case');
+    const at = (version: number) => {
+      const view = { ...base, version };
+      const score = scoreCase(view, MODEL_V1);
+      if (!score) throw new Error('no score');
+      return [view, score] as const;
+    };
+    const orders = (caseVersion: number, ruleId: string) => [
+      {
+        caseId: base.caseId,
+        agencyId: base.agencyId,
+        caseVersion,
+        orders: base.orders.map((o) => ({ ...o, ruleId })),
+      },
+    ];
+    owner.changed([at(20)]);
+    owner.ordersChanged(orders(20, 'answered'));
+    await eventually(
+      async () => (told.watcher.length > 0 && told.orders.length > 0 ? true : undefined),
+      { what: 'version 20 on the watcher' },
+    );
+    // The late instance's chunk (version 18), then one of the same version,
+    // then its next one (21): on one key, so they arrive in that order.
+    late.changed([at(18)]);
+    late.ordersChanged(orders(18, 'open'));
+    late.changed([at(20)]);
+    late.changed([at(21)]);
+    late.ordersChanged(orders(21, 'reopened'));
+    await eventually(
+      async () =>
+        told.watcher.includes(21) && told.owner.includes(21) && told.orders.length > 1
+          ? true
+          : undefined,
+      { what: 'version 21 on both instances' },
+    );
+    expect(told.watcher).toEqual([20, 20, 21]);
+    expect(told.owner).toEqual([20, 20, 21]);
+    expect(told.orders).toEqual(['20:answered', '21:reopened']);
+    expect(errors).toEqual([]);
   });
 });

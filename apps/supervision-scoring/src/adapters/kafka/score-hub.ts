@@ -2,10 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Admin, Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { scoring } from '@enforcement/contracts';
-import type { ScoreSink } from '../../application/ports.js';
+import { Freshness } from '../../application/freshness.js';
+import type { CaseOrders, ScoreSink } from '../../application/ports.js';
 import { toCaseScore, toSupervisionOrder } from '../../application/queries.js';
-import type { CaseView, OrderView } from '../../domain/case-view.js';
+import type { CaseView } from '../../domain/case-view.js';
 import type { CaseScoreResult } from '../../domain/scoring-model.js';
+
+/** What a hub tells its watchers, by kind. */
+interface Update {
+  score: scoring.CaseScore;
+  order: scoring.SupervisionOrder;
+}
 
 /** The consumer groups of score hubs: one per process start. */
 export const WATCH_GROUP_PREFIX = 'scoring-watch-';
@@ -17,6 +24,12 @@ const ORDER_KIND = 'order';
 const ORIGIN_HEADER = 'origin';
 /** Updates per produce request: well under the broker's 1 MB batch at a few hundred bytes each. */
 const PUBLISH_SLICE = 200;
+/**
+ * Cases (and orders) whose latest version a hub remembers, to drop updates
+ * older than one its watchers have: far more than a rebalance or a replay
+ * puts in flight, at about 100 bytes each.
+ */
+const RECENT_UPDATES = 50_000;
 
 /**
  * Live score and order updates across instances: whichever instance computes a score
@@ -28,11 +41,17 @@ const PUBLISH_SLICE = 200;
  * to 80 ms, p99 73 to 258 ms, at half of intake's load on 2 cores).
  * Its group is deleted when it stops; groups that hubs killed before they
  * could are deleted by the next hub to start, once they have no member left.
+ * Watchers get each case's (and order's) updates in case version order: one
+ * older than an update already told is dropped, from whichever instance.
  */
 export class KafkaScoreHub implements ScoreSink {
   private readonly emitter = new EventEmitter();
   private readonly consumer: Consumer;
   readonly groupId = `${WATCH_GROUP_PREFIX}${randomUUID()}`;
+  private readonly fresh = {
+    score: new Freshness(RECENT_UPDATES),
+    order: new Freshness(RECENT_UPDATES),
+  };
 
   constructor(
     private readonly kafka: Kafka,
@@ -71,8 +90,8 @@ export class KafkaScoreHub implements ScoreSink {
         if (message.headers?.[ORIGIN_HEADER]?.toString() === this.groupId) return;
         try {
           if (message.headers?.[KIND_HEADER]?.toString() === ORDER_KIND)
-            this.emitter.emit('order', scoring.SupervisionOrder.decode(message.value));
-          else this.emitter.emit('score', scoring.CaseScore.decode(message.value));
+            this.deliver('order', scoring.SupervisionOrder.decode(message.value));
+          else this.deliver('score', scoring.CaseScore.decode(message.value));
         } catch (e) {
           this.onError(e);
         }
@@ -92,17 +111,15 @@ export class KafkaScoreHub implements ScoreSink {
     this.publish(messages);
   }
 
-  ordersChanged(
-    changes: readonly { caseId: string; agencyId: string; orders: readonly OrderView[] }[],
-  ): void {
+  ordersChanged(changes: readonly CaseOrders[]): void {
     // Overdue is as of publication; watchers that keep an order recompute it.
     const now = new Date();
-    const messages = changes.flatMap(({ caseId, agencyId, orders }) =>
+    const messages = changes.flatMap(({ caseId, agencyId, caseVersion, orders }) =>
       orders.map((o) => ({
         key: caseId,
         value: Buffer.from(
           scoring.SupervisionOrder.encode(
-            toSupervisionOrder({ ...o, caseId, agencyId }, now),
+            toSupervisionOrder({ ...o, caseId, agencyId, caseVersion }, now),
           ).finish(),
         ),
         headers: { [KIND_HEADER]: ORDER_KIND, [ORIGIN_HEADER]: this.groupId },
@@ -117,21 +134,28 @@ export class KafkaScoreHub implements ScoreSink {
    * (decoded from the same bytes), after the projector's current step: a
    * watcher's stream never slows a chunk, and updates keep their order.
    */
-  private tell(
-    kind: 'score' | 'order',
+  private tell<K extends keyof Update>(
+    kind: K,
     messages: readonly { value: Buffer }[],
-    decode: (b: Buffer) => unknown,
+    decode: (b: Buffer) => Update[K],
   ): void {
     if (messages.length === 0 || this.emitter.listenerCount(kind) === 0) return;
     setImmediate(() => {
       for (const m of messages) {
         try {
-          this.emitter.emit(kind, decode(m.value));
+          this.deliver(kind, decode(m.value));
         } catch (e) {
           this.onError(e);
         }
       }
     });
+  }
+
+  /** Tells this hub's watchers an update, unless it is older than one they were told. */
+  private deliver<K extends keyof Update>(kind: K, update: Update[K]): void {
+    const u: scoring.CaseScore | scoring.SupervisionOrder = update;
+    const key = 'orderId' in u ? `${u.caseId}/${u.orderId}` : u.caseId;
+    if (this.fresh[kind].admit(key, update.caseVersion)) this.emitter.emit(kind, update);
   }
 
   /**
