@@ -9,6 +9,7 @@ import {
   contributionOf,
   emptyView,
   MODEL_V1,
+  orderDocOf,
   pageIdOf,
   pageKeyOf,
   READ_MODEL_FORMAT,
@@ -121,7 +122,36 @@ function viewFor(i: number): CaseView {
   );
 }
 
-/** Scored cases and their rollups, written as the projection would have left them. */
+const DAY = 86_400_000;
+
+/**
+ * Case `i`'s supervision orders, spread over the year as a city's are: seven
+ * cases in ten have one, one in ten a second; three in four are answered,
+ * one in seven was escalated.
+ */
+function ordersFor(i: number, agencyId: string) {
+  const t0 = Date.UTC(2021, 0, 1) + (i % 300) * DAY + (i % 24) * 3_600_000;
+  const count = (i % 10 < 7 ? 1 : 0) + (i % 10 === 0 ? 1 : 0);
+  return Array.from({ length: count }, (_, k) => {
+    const openedAt = t0 + (20 + k * 15 + (i % 40)) * DAY;
+    const escalated = (i + k) % 7 === 0;
+    return {
+      orderId: `SUP-q-${i}-${k}`,
+      reason: 1 + ((i + k) % 7),
+      openedAt: new Date(openedAt).toISOString(),
+      responseDueAt: new Date(openedAt + (escalated ? 20 : 10) * DAY).toISOString(),
+      level: escalated ? 2 : 1,
+      answeredAt: (i + k) % 4 === 0 ? null : new Date(openedAt + 5 * DAY).toISOString(),
+      escalated,
+      ruleId: `rule:q-${i}:${k}`,
+      openedEventId: `q-${i}-order-${k}`,
+      caseId: `q-${i}`,
+      agencyId,
+    };
+  });
+}
+
+/** Scored cases, their rollups and their orders, written as the projection would have left them. */
 export async function loadQueryFixture(
   uri: string,
   db: string,
@@ -129,7 +159,7 @@ export async function loadQueryFixture(
   buckets = 64,
   /** The case-events topic's partitions (scoring's own topic has 12). */
   partitions = 12,
-): Promise<{ db: string; caseIds: string[] }> {
+): Promise<{ db: string; caseIds: string[]; orders: number }> {
   const client = await MongoClient.connect(uri);
   const partitionOf = (caseId: string) => partitionOfKey(caseId, partitions);
   const models = new ReadModels(client.db(db), 'g1_', buckets, partitionOf);
@@ -152,6 +182,8 @@ export async function loadQueryFixture(
     }
   >();
   const caseIds: string[] = [];
+  const orders: ReturnType<typeof orderDocOf>[] = [];
+  let orderCount = 0;
   const batch: Parameters<typeof models.writeCases>[1][number][] = [];
   const flat: object[] = [];
   const flush = async (force: boolean) => {
@@ -161,6 +193,11 @@ export async function loadQueryFixture(
       for (const d of batch.splice(0))
         byPartition.set(partitionOf(d._id), [...(byPartition.get(partitionOf(d._id)) ?? []), d]);
       for (const [partition, list] of byPartition) await models.writeCases(partition, list);
+    }
+    if (force || orders.length >= 2000) {
+      const list = orders.splice(0);
+      await models.nameMonths(list.map((o) => o.month));
+      if (list.length) await models.orders.insertMany(list);
     }
     if (force || flat.length >= 2000) {
       if (flat.length)
@@ -189,6 +226,12 @@ export async function loadQueryFixture(
     batch.push(doc);
     flat.push({ ...doc });
     caseIds.push(view.caseId);
+    for (const o of ordersFor(i, view.agencyId)) {
+      orders.push(
+        orderDocOf({ caseId: o.caseId, agencyId: o.agencyId, caseVersion: view.version }, o),
+      );
+      orderCount++;
+    }
     // As the case's partition's consumer would have written them: each
     // partition keeps its share of every listing, on its own pages.
     for (const d of rollupDeltas(null, contrib)) {
@@ -210,5 +253,5 @@ export async function loadQueryFixture(
     [...pages.values()].map((p) => ({ page: { ...p, rows: [...p.rows.values()] }, fromMark: -1 })),
   );
   await client.close();
-  return { db, caseIds };
+  return { db, caseIds, orders: orderCount };
 }

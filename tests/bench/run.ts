@@ -30,7 +30,7 @@ import { benchYear } from './year.js';
 import { benchScale } from './scale.js';
 import { benchConsole } from './console.js';
 import { fmt, summarize } from './stats.js';
-import { EVENTS_PER_CASE, workload } from './workload.js';
+import { AGENCIES, EVENTS_PER_CASE, workload } from './workload.js';
 import { describeWrites, documentsByCollection, perEventByCollection } from './writes.js';
 
 const { values: args } = parseArgs({
@@ -394,12 +394,37 @@ async function main() {
         ),
       ),
     );
+    // The order list as supervisors page it: the whole city, what is open,
+    // what is overdue, one agency, and a later page; a tenth as many calls.
+    const orderQueries = [
+      {},
+      { status: scoring.OrderStatus.ORDER_STATUS_OPEN },
+      { overdueOnly: true },
+      { agencyId: AGENCIES[0] ?? '' },
+      { pageToken: Buffer.from('100', 'utf8').toString('base64url') },
+    ].map((q) => scoring.ListSupervisionOrdersRequest.fromPartial({ pageSize: 50, ...q }));
+    const orderCalls: number[] = [];
+    for (let i = 0; i < Math.max(orderQueries.length, Math.round(QUERIES / 10)); i++) {
+      const q =
+        orderQueries[i % orderQueries.length] ?? scoring.ListSupervisionOrdersRequest.create();
+      const s = performance.now();
+      await call((cb) => qClient.listSupervisionOrders(q, sup, cb));
+      orderCalls.push(performance.now() - s);
+    }
+    const listOrders = summarize(orderCalls);
     const echo = await time(() => call((cb) => pClient.getServerInfo({}, cb)));
     const mc = await MongoClient.connect(mongoUri);
     const flat = mc.db(fixture.db).collection('flat_cases');
     const find = await time(() =>
       flat.findOne({ _id: fixture.caseIds[k++ % fixture.caseIds.length] as never }),
     );
+    // What each call cost before layout 7: every order read, filtered and sorted in the service.
+    const everyOrder: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = performance.now();
+      await mc.db(fixture.db).collection('g1_orders').find({}).toArray();
+      everyOrder.push(performance.now() - s);
+    }
     await mc.close();
     rows.push({
       figure: `ListScores with ${fmt(SCORE_CASES)} cases, p50 / p99 (ms)`,
@@ -422,8 +447,18 @@ async function main() {
       ratio: `${fmt(((echo.p99 + find.p99) / get.p99) * 100)}%`,
       target: 'p99 < 20 ms',
     });
+    rows.push({
+      figure: `ListSupervisionOrders with ${fmt(fixture.orders)} orders (city-wide, open, overdue, one agency, a later page; ${fmt(orderCalls.length)} calls), p50 / p99 (ms); reading every order once, as each call did before layout 7, in the raw column`,
+      value: `${fmt(listOrders.p50, 1)} / ${fmt(listOrders.p99, 1)}`,
+      raw: `${fmt(Math.min(...everyOrder))}`,
+      ratio: '—',
+      target: 'p99 < 1000 ms (a console page)',
+    });
     results.queries = {
       cases: SCORE_CASES,
+      orders: fixture.orders,
+      listSupervisionOrders: listOrders,
+      everyOrderRead: everyOrder,
       listScores: list,
       listScoresFirstCalls: firstCalls,
       getCaseScore: get,

@@ -5,7 +5,7 @@ export {
 } from './server.js';
 export { loadScoringConfig, scoringSpec, type ScoringConfig } from './config.js';
 // For tooling that loads or inspects read models (benchmarks, migrations).
-export { ReadModels } from './adapters/mongo/read-models.js';
+export { orderDocOf, ReadModels } from './adapters/mongo/read-models.js';
 export { applyEvent, emptyView, type CaseView } from './domain/case-view.js';
 export { addToRows, contributionOf, pageIdOf, pageKeyOf, rollupDeltas } from './domain/rollups.js';
 export { READ_MODEL_FORMAT } from './runtime.js';

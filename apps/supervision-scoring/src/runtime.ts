@@ -55,7 +55,11 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 6 takes each
+ * The layout of the read models this version writes and reads: 7 stores with
+ * each order the month it was opened, its status and whether it awaits an
+ * answer, and names the months that hold orders, so a listing reads the
+ * months its page spans (orders of a layout-6 generation lack those fields,
+ * and are projected again); 6 takes each
  * case's live score as of its latest event, so an order still in its
  * response window awaits its answer (docs/scoring.md); the scores a layout-5
  * generation holds were taken before, and are projected again; 5 names a
@@ -67,7 +71,7 @@ interface Generation {
  * pages as JSON blobs under the fields writes filter on; 2 kept rollups in pages per listing and writer, nested; 1 a document
  * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 6;
+export const READ_MODEL_FORMAT = 7;
 
 interface MetaDoc {
   _id: string;
@@ -559,7 +563,8 @@ export class ScoringRuntime {
       },
       rollups: (listKey) =>
         m.listing(listKey, listKey.split('|')[0] as GroupBy, gen.consumer.partitions, sumRows),
-      orders: (agencyId) => m.orders.find(agencyId ? { agencyId } : {}).toArray(),
+      orderMonths: (filter) => m.ordersByMonth(filter),
+      unansweredOrders: () => m.unansweredOrders(),
     };
   }
 

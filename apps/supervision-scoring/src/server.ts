@@ -139,7 +139,7 @@ export async function createSupervisionScoring(
     { store: () => ping(mongo.db), consumer: runtime.consumerHealth },
     { intervalMs: config.HEALTH_CHECK_MS, log },
   );
-  const unobserveOrders = observeUnansweredOrders(() => runtime.reader().orders(undefined));
+  const unobserveOrders = observeUnansweredOrders(() => runtime.reader().unansweredOrders());
 
   const closeAll = async () => {
     unobserveOrders();

@@ -6,12 +6,33 @@ import { listKeyOf, type GroupBy } from '../domain/rollups.js';
 import type { CaseView, OrderView } from '../domain/case-view.js';
 import type { CaseScoreResult } from '../domain/scoring-model.js';
 
+/** An order as the order list holds it: its case, its agency, and the case's version it stands at. */
+export type ListedOrder = OrderView & { caseId: string; agencyId: string; caseVersion?: number };
+
+/**
+ * Which orders a listing wants, each field an equality the store filters on
+ * (`unanswered`: not answered yet, open or escalated).
+ */
+export interface OrderFilter {
+  readonly agencyId?: string;
+  readonly status?: scoring.OrderStatus;
+  readonly reason?: events.SupervisionReason;
+  readonly escalated?: true;
+  readonly unanswered?: true;
+}
+
 export interface ScoreReader {
   caseScore(caseId: string): Promise<{ view: CaseView; score: CaseScoreResult | null } | null>;
   rollups(listKey: string): Promise<readonly RollupRow[]>;
-  orders(
-    agencyId: string | undefined,
-  ): Promise<(OrderView & { caseId: string; agencyId: string; caseVersion?: number })[]>;
+  /**
+   * The orders matching `filter` by the month they were opened (UTC), the
+   * latest months first, a month's in any order: the latest few months one
+   * at a time, then the earlier ones together. A listing stops reading
+   * once it holds its page.
+   */
+  orderMonths(filter: OrderFilter): AsyncIterable<readonly ListedOrder[]>;
+  /** Every order not answered yet (open or escalated), for the operators' gauge. */
+  unansweredOrders(): Promise<readonly ListedOrder[]>;
 }
 
 export interface RollupRow {
@@ -190,38 +211,57 @@ export async function listOrders(
     throw invalid('QUERY.REASON', 'reason', 'unknown reason');
   const { size, offset } = pageOf(q.pageSize, q.pageToken);
   const agency = scopeOf(p, q.agencyId);
-  const all = (await r.orders(agency))
-    .map((o) => toSupervisionOrder(o, now))
-    .filter((x) => !q.status || x.status === q.status)
-    .filter((x) => !q.reason || x.reason === q.reason)
-    .filter((x) => !q.overdueOnly || x.overdue)
-    .filter((x) => !q.escalatedOnly || x.escalated)
-    .sort(
-      (a, b) =>
-        (b.openedAt?.getTime() ?? 0) - (a.openedAt?.getTime() ?? 0) ||
-        a.orderId.localeCompare(b.orderId),
+  const filter: OrderFilter = {
+    ...(agency ? { agencyId: agency } : {}),
+    ...(q.status ? { status: q.status } : {}),
+    ...(q.reason ? { reason: q.reason } : {}),
+    ...(q.escalatedOnly ? { escalated: true } : {}),
+    ...(q.overdueOnly ? { unanswered: true } : {}),
+  };
+  // Months come latest first, so what was read so far, each part sorted, is
+  // the newest orders in order. One order past the page says whether a
+  // next page exists.
+  const listed: scoring.SupervisionOrder[] = [];
+  for await (const month of r.orderMonths(filter)) {
+    listed.push(
+      ...month
+        .map((o) => toSupervisionOrder(o, now))
+        .filter((x) => !q.status || x.status === q.status)
+        .filter((x) => !q.reason || x.reason === q.reason)
+        .filter((x) => !q.overdueOnly || x.overdue)
+        .filter((x) => !q.escalatedOnly || x.escalated)
+        .sort(newestFirst),
     );
+    if (listed.length > offset + size) break;
+  }
   return {
-    orders: all.slice(offset, offset + size),
-    nextPageToken: nextToken(offset, size, all.length),
+    orders: listed.slice(offset, offset + size),
+    nextPageToken: nextToken(offset, size, listed.length),
   };
 }
 
+/** The order list's order: the latest opened first, then by order id. */
+const newestFirst = (a: scoring.SupervisionOrder, b: scoring.SupervisionOrder) =>
+  (b.openedAt?.getTime() ?? 0) - (a.openedAt?.getTime() ?? 0) || a.orderId.localeCompare(b.orderId);
+
+/** Where an order stands: answered, else escalated once its first deadline passed, else open. */
+export const orderStatusOf = (
+  o: Pick<OrderView, 'answeredAt' | 'escalated'>,
+): scoring.OrderStatus =>
+  o.answeredAt
+    ? STATUS.ORDER_STATUS_ANSWERED
+    : o.escalated
+      ? STATUS.ORDER_STATUS_ESCALATED
+      : STATUS.ORDER_STATUS_OPEN;
+
 /** An order as the contract shows it: where it stands now, and whether it is past its deadline at `now`. */
-export function toSupervisionOrder(
-  o: OrderView & { caseId: string; agencyId: string; caseVersion?: number },
-  now: Date,
-): scoring.SupervisionOrder {
+export function toSupervisionOrder(o: ListedOrder, now: Date): scoring.SupervisionOrder {
   return {
     orderId: o.orderId,
     caseId: o.caseId,
     agencyId: o.agencyId,
     reason: o.reason,
-    status: o.answeredAt
-      ? STATUS.ORDER_STATUS_ANSWERED
-      : o.escalated
-        ? STATUS.ORDER_STATUS_ESCALATED
-        : STATUS.ORDER_STATUS_OPEN,
+    status: orderStatusOf(o),
     level: o.level,
     openedAt: new Date(o.openedAt),
     responseDueAt: new Date(o.responseDueAt),

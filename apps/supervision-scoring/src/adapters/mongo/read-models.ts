@@ -15,6 +15,7 @@ import type {
 } from '../../application/ports.js';
 import { pageKeyOf, partitionPagesOf, type GroupBy } from '../../domain/rollups.js';
 import { settled } from '../../application/settled.js';
+import { orderStatusOf, type OrderFilter } from '../../application/queries.js';
 import type { OrderView } from '../../domain/case-view.js';
 
 /** The projection of one case. */
@@ -305,9 +306,41 @@ export interface OrderDoc extends OrderView {
   _id: string;
   caseId: string;
   agencyId: string;
-  /** The case's version this state stands at; absent on orders stored before it was kept. */
-  caseVersion?: number;
+  /** The case's version this state stands at. */
+  caseVersion: number;
+  /**
+   * What listings filter on, each by equality (FerretDB hands an equality
+   * to PostgreSQL, where a range or a sort makes it decode every document):
+   * the UTC month the order was opened (`YYYY-MM`), where it stands (the
+   * contract's OrderStatus), and whether it awaits an answer.
+   */
+  month: string;
+  status: number;
+  unanswered: boolean;
 }
+
+/** How many of the latest months a listing reads one at a time before reading the rest together. */
+const MONTHS_ALONE = 3;
+
+/** A month holding orders: listings read the orders a month at a time, the latest first. */
+interface OrderMonthDoc {
+  _id: string;
+}
+
+/** The UTC month (`YYYY-MM`) of an ISO moment. */
+export const monthOf = (iso: string): string => new Date(iso).toISOString().slice(0, 7);
+
+/** An order as the order list stores it, with the fields listings filter on. */
+export const orderDocOf = (c: Omit<CaseOrders, 'orders'>, o: OrderView): OrderDoc => ({
+  ...o,
+  _id: `${c.caseId}/${o.orderId}`,
+  caseId: c.caseId,
+  agencyId: c.agencyId,
+  caseVersion: c.caseVersion,
+  month: monthOf(o.openedAt),
+  status: orderStatusOf(o),
+  unanswered: !o.answeredAt,
+});
 
 /** A case with an action due, as the rules read it: its record, and the moment its next action falls due. */
 export interface DueCase {
@@ -340,6 +373,9 @@ export class ReadModels {
   readonly rollups: PartitionedCollection<StoredPage>;
   readonly extraPages: Collection<ExtraPageDoc>;
   readonly orders: Collection<OrderDoc>;
+  readonly orderMonths: Collection<OrderMonthDoc>;
+  /** Months this process knows hold orders (a month, once named, stays). */
+  private readonly monthsNamed = new Set<string>();
   /** Corrections waiting for their case's partition: few, and gone once applied. */
   readonly corrections: Collection<CorrectionRequest>;
   /** The writer's pages as it last wrote or read them, least recently used first. */
@@ -388,12 +424,13 @@ export class ReadModels {
     );
     this.extraPages = db.collection<ExtraPageDoc>(`${prefix}rollup_extra_pages`);
     this.orders = db.collection<OrderDoc>(`${prefix}orders`);
+    this.orderMonths = db.collection<OrderMonthDoc>(`${prefix}order_months`);
     this.corrections = db.collection<CorrectionRequest>(`${prefix}corrections`);
   }
 
   async init(): Promise<void> {
     await this.extraPages.createIndex({ listKey: 1 });
-    await this.orders.createIndex({ agencyId: 1 });
+    await this.orders.createIndex({ month: 1, agencyId: 1 });
     await this.corrections.createIndex({ partition: 1 });
     // Where the cases stored so far are, learned while the service starts.
     this.learning ??= this.learnIndex();
@@ -406,6 +443,8 @@ export class ReadModels {
     await this.rollups.drop();
     await this.extraPages.drop().catch(() => undefined);
     await this.orders.drop().catch(() => undefined);
+    await this.orderMonths.drop().catch(() => undefined);
+    this.monthsNamed.clear();
     await this.corrections.drop().catch(() => undefined);
   }
 
@@ -1064,19 +1103,19 @@ export class ReadModels {
   }
 
   async upsertOrders(writes: readonly CaseOrders[]): Promise<void> {
-    const ops = writes.flatMap(({ caseId, agencyId, caseVersion, orders }) =>
-      orders.map((o) => ({
-        // Replaces a state of an earlier (or the same) version of the case,
-        // or one stored before versions were kept; a later one stays, and
-        // the insert the upsert falls back to fails on its _id.
-        filter: {
-          _id: `${caseId}/${o.orderId}`,
-          $or: [{ caseVersion: { $lte: caseVersion } }, { caseVersion: { $exists: false } }],
-        },
-        replacement: { ...o, caseId, agencyId, caseVersion },
-      })),
+    const ops = writes.flatMap((w) =>
+      w.orders.map((o) => {
+        const { _id, ...replacement } = orderDocOf(w, o);
+        // Replaces a state of an earlier (or the same) version of the case;
+        // a later one stays, and the insert the upsert falls back to fails
+        // on its _id. (Every order of layout 7 carries its version.)
+        const filter = { _id, caseVersion: { $lte: w.caseVersion } };
+        return { filter, replacement };
+      }),
     );
     if (ops.length === 0) return;
+    // A month is named before its first order lands, so a listing never misses one.
+    await this.nameMonths(ops.map((op) => op.replacement.month));
     try {
       await this.orders.bulkWrite(
         ops.map((replaceOne) => ({ replaceOne: { ...replaceOne, upsert: true } })),
@@ -1094,5 +1133,49 @@ export class ReadModels {
             if (!isDuplicateKey(err)) throw err;
           });
     }
+  }
+
+  /** Names months as holding orders (before their first order is written). */
+  async nameMonths(months: readonly string[]): Promise<void> {
+    const fresh = [...new Set(months)].filter((m) => !this.monthsNamed.has(m));
+    if (fresh.length === 0) return;
+    await this.orderMonths
+      .insertMany(
+        fresh.map((_id) => ({ _id })),
+        { ordered: false },
+      )
+      .catch((e: unknown) => {
+        // Named before, by this writer or another.
+        if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
+      });
+    for (const m of fresh) this.monthsNamed.add(m);
+  }
+
+  /**
+   * The orders matching `filter`, the latest month first: the first
+   * `alone` months one at a time, then every earlier month together. Each
+   * query is of equalities, which FerretDB has PostgreSQL answer while it
+   * scans the table once: a page costs the months it spans, and a filter
+   * that few orders match costs at most `alone + 1` scans, however many
+   * months there are.
+   */
+  async *ordersByMonth(filter: OrderFilter, alone = MONTHS_ALONE): AsyncGenerator<OrderDoc[]> {
+    const months = (await this.orderMonths.find({}).toArray())
+      .map((d) => d._id)
+      .sort()
+      .reverse();
+    for (const [i, month] of months.entries()) {
+      if (i === alone && months.length > alone + 1) {
+        const earlier = new Set(months.slice(alone));
+        yield (await this.orders.find({ ...filter }).toArray()).filter((o) => earlier.has(o.month));
+        return;
+      }
+      yield await this.orders.find({ month, ...filter }).toArray();
+    }
+  }
+
+  /** Orders awaiting an answer (open or escalated). */
+  unansweredOrders(): Promise<OrderDoc[]> {
+    return this.orders.find({ unanswered: true }).toArray();
   }
 }
