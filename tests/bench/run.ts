@@ -396,22 +396,33 @@ async function main() {
     );
     // The order list as supervisors page it: the whole city, what is open,
     // what is overdue, one agency, and a later page; a tenth as many calls.
-    const orderQueries = [
-      {},
-      { status: scoring.OrderStatus.ORDER_STATUS_OPEN },
-      { overdueOnly: true },
-      { agencyId: AGENCIES[0] ?? '' },
-      { pageToken: Buffer.from('100', 'utf8').toString('base64url') },
-    ].map((q) => scoring.ListSupervisionOrdersRequest.fromPartial({ pageSize: 50, ...q }));
+    const orderQueries = (
+      [
+        ['city-wide', {}],
+        ['open', { status: scoring.OrderStatus.ORDER_STATUS_OPEN }],
+        ['overdue', { overdueOnly: true }],
+        ['one agency', { agencyId: AGENCIES[0] ?? '' }],
+        ['a later page', { pageToken: Buffer.from('100', 'utf8').toString('base64url') }],
+      ] as const
+    ).map(([name, q]) => ({
+      name,
+      request: scoring.ListSupervisionOrdersRequest.fromPartial({ pageSize: 50, ...q }),
+      samples: [] as number[],
+    }));
     const orderCalls: number[] = [];
     for (let i = 0; i < Math.max(orderQueries.length, Math.round(QUERIES / 10)); i++) {
-      const q =
-        orderQueries[i % orderQueries.length] ?? scoring.ListSupervisionOrdersRequest.create();
+      const q = orderQueries[i % orderQueries.length];
+      if (!q) continue;
       const s = performance.now();
-      await call((cb) => qClient.listSupervisionOrders(q, sup, cb));
-      orderCalls.push(performance.now() - s);
+      await call((cb) => qClient.listSupervisionOrders(q.request, sup, cb));
+      const took = performance.now() - s;
+      q.samples.push(took);
+      orderCalls.push(took);
     }
     const listOrders = summarize(orderCalls);
+    log(
+      `ListSupervisionOrders p50 by query: ${orderQueries.map((q) => `${q.name} ${fmt(summarize(q.samples).p50, 1)} ms`).join(', ')}`,
+    );
     const echo = await time(() => call((cb) => pClient.getServerInfo({}, cb)));
     const mc = await MongoClient.connect(mongoUri);
     const flat = mc.db(fixture.db).collection('flat_cases');

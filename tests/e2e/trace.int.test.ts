@@ -124,9 +124,13 @@ describe('one trace and the metrics across the services', () => {
                 if (m.descriptor.name === 'enforcement.consumer.lag') lagPoints.push(p.attributes);
                 units.set(m.descriptor.name, m.descriptor.unit);
               }
-        return (points.get('enforcement.supervision.orders_opened') ?? 0) >= 1 ? points : undefined;
+        // The gauge reads the unanswered orders at most every 30 s.
+        return (points.get('enforcement.supervision.orders_opened') ?? 0) >= 1 &&
+          (points.get('enforcement.supervision.orders_unanswered') ?? 0) >= 1
+          ? points
+          : undefined;
       },
-      { timeoutMs: 60_000, what: 'the overdue rule to open an order' },
+      { timeoutMs: 90_000, what: 'the overdue rule to open an order, and the gauge to count it' },
     );
     expect(seen.get('enforcement.intake.events')).toBeGreaterThanOrEqual(2);
     expect(seen.get('enforcement.projection.events')).toBeGreaterThanOrEqual(2);
