@@ -923,10 +923,26 @@ export class ReadModels {
     );
     const due: DueCase[] = [];
     if (pageIds.length === 0) return due;
-    for (const p of await this.casePages.find({ _id: { $in: pageIds } }).toArray())
-      for (const r of recordsOf(readCasePage(p)))
-        if (!r.parked && r.timer !== undefined && r.timer !== null && r.timer <= until)
-          due.push({ record: r, at: r.timer });
+    // Pages this writer holds are as it stored them, each record's timer
+    // known: only the due records are parsed, and nothing is read.
+    const unheld: string[] = [];
+    for (const id of pageIds) {
+      const page = this.written.get(id);
+      if (!page) {
+        unheld.push(id);
+        continue;
+      }
+      for (const [caseId, at] of page.due) {
+        if (at === null || at === 'parked' || at > until) continue;
+        const r = recordOf(page, caseId);
+        if (r) due.push({ record: r, at });
+      }
+    }
+    if (unheld.length > 0)
+      for (const p of await this.casePages.find({ _id: { $in: unheld } }).toArray())
+        for (const r of recordsOf(readCasePage(p)))
+          if (!r.parked && r.timer !== undefined && r.timer !== null && r.timer <= until)
+            due.push({ record: r, at: r.timer });
     return due.sort((a, b) => a.at - b.at || a.record._id.localeCompare(b.record._id));
   }
 
