@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { initialState } from '../domain/state.js';
-import { HeadCache, headBytes, type CaseHead } from './stream-cache.js';
+import fc from 'fast-check';
+import { day, fact } from '../domain/given.test-support.js';
+import { fold, initialState } from '../domain/state.js';
+import type { EventPayload } from '../domain/types.js';
+import { HeadCache, headBytes, stateChars, type CaseHead } from './stream-cache.js';
 
 const head = (version: number, commands = 1): CaseHead => ({
   state: initialState(),
@@ -46,5 +49,47 @@ describe('the head cache', () => {
     const cache = new HeadCache(0);
     cache.set('a', head(1));
     expect([cache.size, cache.bytes, cache.get('a')]).toEqual([0, 0, undefined]);
+  });
+});
+
+describe("a head's estimated size", () => {
+  it('stays near the JSON of the state, as a case registers, gathers evidence and orders, and concludes', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 30 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.boolean(),
+        (steps, evidence, orders, answered, review) => {
+          const life: EventPayload[] = review
+            ? [fact.reviewFiled(), fact.reviewAccepted()]
+            : [
+                fact.registered(),
+                fact.dispatched(),
+                ...Array.from({ length: evidence }, (_, i) => fact.evidence(`evidence-${i}`)),
+                ...Array.from({ length: orders }, (_, i) => fact.orderOpened(`SUP-${i}-overdue`)),
+                ...Array.from({ length: Math.min(answered, orders) }, (_, i) =>
+                  fact.orderAnswered(`SUP-${i}-overdue`),
+                ),
+                fact.notified(),
+                fact.hearing(),
+                fact.legalReview(),
+                fact.decided(),
+                fact.concluded(),
+                fact.evaluated(),
+              ];
+          const state = fold(
+            life
+              .slice(0, review ? life.length : life.length - 6 + steps)
+              .map((payload, i) => ({ payload, occurredAt: day(i) })),
+          );
+          const json = JSON.stringify(state).length;
+          const estimate = stateChars(state);
+          expect(estimate).toBeGreaterThan(0.8 * json);
+          expect(estimate).toBeLessThan(1.25 * json);
+        },
+      ),
+    );
   });
 });
