@@ -196,7 +196,7 @@ export async function loadQueryFixture(
     }
     if (force || orders.length >= 2000) {
       const list = orders.splice(0);
-      await models.nameMonths(list.map((o) => o.month));
+      await models.nameWeeks(list.map((o) => o.week));
       if (list.length) await models.orders.insertMany(list);
     }
     if (force || flat.length >= 2000) {

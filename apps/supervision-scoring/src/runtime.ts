@@ -56,9 +56,9 @@ interface Generation {
 
 /**
  * The layout of the read models this version writes and reads: 7 stores with
- * each order the month it was opened, its status and whether it awaits an
- * answer, and names the months that hold orders, so a listing reads the
- * months its page spans (orders of a layout-6 generation lack those fields,
+ * each order the week it was opened in, its status and whether it awaits an
+ * answer, and names the weeks that hold orders, so a listing reads the
+ * weeks its page spans (orders of a layout-6 generation lack those fields,
  * and are projected again); 6 takes each
  * case's live score as of its latest event, so an order still in its
  * response window awaits its answer (docs/scoring.md); the scores a layout-5
@@ -563,7 +563,7 @@ export class ScoringRuntime {
       },
       rollups: (listKey) =>
         m.listing(listKey, listKey.split('|')[0] as GroupBy, gen.consumer.partitions, sumRows),
-      orderMonths: (filter) => m.ordersByMonth(filter),
+      orderWeeks: (filter) => m.ordersByWeek(filter),
       unansweredOrders: () => m.unansweredOrders(),
     };
   }

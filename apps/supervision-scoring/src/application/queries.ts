@@ -25,12 +25,12 @@ export interface ScoreReader {
   caseScore(caseId: string): Promise<{ view: CaseView; score: CaseScoreResult | null } | null>;
   rollups(listKey: string): Promise<readonly RollupRow[]>;
   /**
-   * The orders matching `filter` by the month they were opened (UTC), the
-   * latest months first, a month's in any order: the latest few months one
-   * at a time, then the earlier ones together. A listing stops reading
-   * once it holds its page.
+   * The orders matching `filter` by the week they were opened in (UTC; four
+   * to a month), the latest weeks first, a week's in any order: the latest
+   * few weeks one at a time, then the earlier ones together. A listing stops
+   * reading once it holds its page.
    */
-  orderMonths(filter: OrderFilter): AsyncIterable<readonly ListedOrder[]>;
+  orderWeeks(filter: OrderFilter): AsyncIterable<readonly ListedOrder[]>;
   /** Every order not answered yet (open or escalated), for the operators' gauge. */
   unansweredOrders(): Promise<readonly ListedOrder[]>;
 }
@@ -218,13 +218,13 @@ export async function listOrders(
     ...(q.escalatedOnly ? { escalated: true } : {}),
     ...(q.overdueOnly ? { unanswered: true } : {}),
   };
-  // Months come latest first, so what was read so far, each part sorted, is
+  // Weeks come latest first, so what was read so far, each part sorted, is
   // the newest orders in order. One order past the page says whether a
   // next page exists.
   const listed: scoring.SupervisionOrder[] = [];
-  for await (const month of r.orderMonths(filter)) {
+  for await (const week of r.orderWeeks(filter)) {
     listed.push(
-      ...month
+      ...week
         .map((o) => toSupervisionOrder(o, now))
         .filter((x) => !q.status || x.status === q.status)
         .filter((x) => !q.reason || x.reason === q.reason)

@@ -11,13 +11,21 @@ import {
   type ListedOrder,
   type ScoreReader,
 } from '../../application/queries.js';
-import { monthOf, ReadModels } from './read-models.js';
+import { weekOf, ReadModels } from './read-models.js';
 
 const R = events.SupervisionReason;
 const S = scoring.OrderStatus;
 const DAY = 86_400_000;
-/** Moments around the turns of the months, where a month's orders meet the next's. */
-const TURNS = ['2023-12-01', '2024-01-01', '2024-02-01', '2024-03-01'].map((d) => Date.parse(d));
+/** Moments around the turns of the months and weeks, where a week's orders meet the next's. */
+const TURNS = [
+  '2023-12-01',
+  '2024-01-01',
+  '2024-01-09',
+  '2024-01-17',
+  '2024-01-25',
+  '2024-02-01',
+  '2024-03-01',
+].map((d) => Date.parse(d));
 const NOW = new Date('2024-02-10T12:00:00.000Z');
 
 const moment = fc.oneof(
@@ -56,7 +64,7 @@ const aQuery = fc.record({
 const supervisor: Principal = { subject: 'sup', roles: ['supervisor'], agencies: [] };
 const agencyA1: Principal = { subject: 'off', roles: ['agency'], agencies: ['a1'] };
 
-describe('the order list reads the months a page spans, and lists what reading every order would', () => {
+describe('the order list reads the weeks a page spans, and lists what reading every order would', () => {
   let client: MongoClient;
   let db: Db;
   beforeAll(async () => {
@@ -66,6 +74,21 @@ describe('the order list reads the months a page spans, and lists what reading e
   afterAll(async () => {
     await db?.dropDatabase();
     await client?.close();
+  });
+
+  it('names a week by its first day: four weeks to a month, the last one to its end', () => {
+    const weeks = ['01', '08', '09', '16', '17', '24', '25', '31'].map((d) =>
+      weekOf(`2024-01-${d}T12:00:00.000Z`),
+    );
+    expect(weeks).toEqual(
+      [1, 1, 9, 9, 17, 17, 25, 25].map((d) => `2024-01-${String(d).padStart(2, '0')}`),
+    );
+    expect([weekOf('2024-02-29T23:59:59.999Z'), weekOf('2024-03-01T00:00:00.000Z')]).toEqual([
+      '2024-02-25',
+      '2024-03-01',
+    ]);
+    // A moment with an offset falls in the week of its UTC day.
+    expect(weekOf('2024-01-09T01:00:00+08:00')).toBe('2024-01-01');
   });
 
   it('for any orders, written in any batches, and any filter, caller and page size', async () => {
@@ -116,14 +139,14 @@ describe('the order list reads the months a page spans, and lists what reading e
               }),
             );
           }
-          let monthsRead = 0;
+          let weeksRead = 0;
           const reader: ScoreReader = {
             caseScore: () => Promise.resolve(null),
             rollups: () => Promise.resolve([]),
-            async *orderMonths(filter) {
-              for await (const month of models.ordersByMonth(filter)) {
-                monthsRead++;
-                yield month;
+            async *orderWeeks(filter) {
+              for await (const week of models.ordersByWeek(filter)) {
+                weeksRead++;
+                yield week;
               }
             },
             unansweredOrders: () => models.unansweredOrders(),
@@ -136,12 +159,12 @@ describe('the order list reads the months a page spans, and lists what reading e
               .sort(),
           );
 
-          const months = [...new Set(all.map((o) => monthOf(o.openedAt)))].sort().reverse();
+          const weeks = [...new Set(all.map((o) => weekOf(o.openedAt)))].sort().reverse();
           for (const { query, own } of queries) {
             const caller = own ? agencyA1 : supervisor;
             const scope = own ? query.agencyId || 'a1' : query.agencyId;
             if (own && query.agencyId && query.agencyId !== 'a1') continue; // refused: tested elsewhere
-            // The oracle: every order, filtered and sorted, as the list read it before months.
+            // The oracle: every order, filtered and sorted, as the list read it before weeks.
             const expected = all
               .filter((o) => !scope || o.agencyId === scope)
               .map((o) => toSupervisionOrder(o, NOW))
@@ -159,7 +182,7 @@ describe('the order list reads the months a page spans, and lists what reading e
             let token = '';
             do {
               const offset = pages.length * size;
-              monthsRead = 0;
+              weeksRead = 0;
               const page = await listOrders(
                 reader,
                 caller,
@@ -170,18 +193,18 @@ describe('the order list reads the months a page spans, and lists what reading e
               expect(page.orders).toEqual(expected.slice(offset, offset + size));
               token = page.nextPageToken;
               expect(token !== '').toBe(offset + size < expected.length);
-              // Months are read until one order past the page is held, and no
+              // Weeks are read until one order past the page is held, and no
               // further: the latest three alone, then the earlier ones in one read.
               let held = 0;
               let needed = 0;
-              for (const m of months) {
+              for (const w of weeks) {
                 if (held > offset + size) break;
                 needed++;
                 held += expected.filter(
-                  (x) => x.openedAt && monthOf(x.openedAt.toISOString()) === m,
+                  (x) => x.openedAt && weekOf(x.openedAt.toISOString()) === w,
                 ).length;
               }
-              expect(monthsRead).toBe(Math.min(needed, 4));
+              expect(weeksRead).toBe(Math.min(needed, 4));
             } while (token && pages.length < 40);
             expect(pages.flat()).toEqual(expected.map((o) => o.orderId));
           }

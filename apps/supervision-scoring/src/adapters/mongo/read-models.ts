@@ -311,24 +311,32 @@ export interface OrderDoc extends OrderView {
   /**
    * What listings filter on, each by equality (FerretDB hands an equality
    * to PostgreSQL, where a range or a sort makes it decode every document):
-   * the UTC month the order was opened (`YYYY-MM`), where it stands (the
+   * the UTC week the order was opened in (`weekOf`), where it stands (the
    * contract's OrderStatus), and whether it awaits an answer.
    */
-  month: string;
+  week: string;
   status: number;
   unanswered: boolean;
 }
 
-/** How many of the latest months a listing reads one at a time before reading the rest together. */
-const MONTHS_ALONE = 3;
+/** How many of the latest weeks a listing reads one at a time before reading the rest together. */
+const WEEKS_ALONE = 3;
 
-/** A month holding orders: listings read the orders a month at a time, the latest first. */
-interface OrderMonthDoc {
+/** A week holding orders: listings read the orders a week at a time, the latest first. */
+interface OrderWeekDoc {
   _id: string;
 }
 
-/** The UTC month (`YYYY-MM`) of an ISO moment. */
-export const monthOf = (iso: string): string => new Date(iso).toISOString().slice(0, 7);
+/**
+ * The week of its month an ISO moment falls in (UTC), named by its first
+ * day: days 1 to 8, 9 to 16, 17 to 24, and 25 to the month's end, so
+ * `2024-03-17` holds 17 to 24 March. Names sort as the weeks do.
+ */
+export function weekOf(iso: string): string {
+  const day = new Date(iso).toISOString().slice(0, 10);
+  const first = 1 + 8 * Math.floor((Number(day.slice(8)) - 1) / 8);
+  return `${day.slice(0, 8)}${String(first).padStart(2, '0')}`;
+}
 
 /** An order as the order list stores it, with the fields listings filter on. */
 export const orderDocOf = (c: Omit<CaseOrders, 'orders'>, o: OrderView): OrderDoc => ({
@@ -337,7 +345,7 @@ export const orderDocOf = (c: Omit<CaseOrders, 'orders'>, o: OrderView): OrderDo
   caseId: c.caseId,
   agencyId: c.agencyId,
   caseVersion: c.caseVersion,
-  month: monthOf(o.openedAt),
+  week: weekOf(o.openedAt),
   status: orderStatusOf(o),
   unanswered: !o.answeredAt,
 });
@@ -373,9 +381,9 @@ export class ReadModels {
   readonly rollups: PartitionedCollection<StoredPage>;
   readonly extraPages: Collection<ExtraPageDoc>;
   readonly orders: Collection<OrderDoc>;
-  readonly orderMonths: Collection<OrderMonthDoc>;
-  /** Months this process knows hold orders (a month, once named, stays). */
-  private readonly monthsNamed = new Set<string>();
+  readonly orderWeekNames: Collection<OrderWeekDoc>;
+  /** Weeks this process knows hold orders (a week, once named, stays). */
+  private readonly weeksNamed = new Set<string>();
   /** Corrections waiting for their case's partition: few, and gone once applied. */
   readonly corrections: Collection<CorrectionRequest>;
   /** The writer's pages as it last wrote or read them, least recently used first. */
@@ -424,13 +432,13 @@ export class ReadModels {
     );
     this.extraPages = db.collection<ExtraPageDoc>(`${prefix}rollup_extra_pages`);
     this.orders = db.collection<OrderDoc>(`${prefix}orders`);
-    this.orderMonths = db.collection<OrderMonthDoc>(`${prefix}order_months`);
+    this.orderWeekNames = db.collection<OrderWeekDoc>(`${prefix}order_weeks`);
     this.corrections = db.collection<CorrectionRequest>(`${prefix}corrections`);
   }
 
   async init(): Promise<void> {
     await this.extraPages.createIndex({ listKey: 1 });
-    await this.orders.createIndex({ month: 1, agencyId: 1 });
+    await this.orders.createIndex({ week: 1, agencyId: 1 });
     await this.corrections.createIndex({ partition: 1 });
     // Where the cases stored so far are, learned while the service starts.
     this.learning ??= this.learnIndex();
@@ -443,8 +451,8 @@ export class ReadModels {
     await this.rollups.drop();
     await this.extraPages.drop().catch(() => undefined);
     await this.orders.drop().catch(() => undefined);
-    await this.orderMonths.drop().catch(() => undefined);
-    this.monthsNamed.clear();
+    await this.orderWeekNames.drop().catch(() => undefined);
+    this.weeksNamed.clear();
     await this.corrections.drop().catch(() => undefined);
   }
 
@@ -1130,8 +1138,8 @@ export class ReadModels {
       }),
     );
     if (ops.length === 0) return;
-    // A month is named before its first order lands, so a listing never misses one.
-    await this.nameMonths(ops.map((op) => op.replacement.month));
+    // A week is named before its first order lands, so a listing never misses one.
+    await this.nameWeeks(ops.map((op) => op.replacement.week));
     try {
       await this.orders.bulkWrite(
         ops.map((replaceOne) => ({ replaceOne: { ...replaceOne, upsert: true } })),
@@ -1151,11 +1159,11 @@ export class ReadModels {
     }
   }
 
-  /** Names months as holding orders (before their first order is written). */
-  async nameMonths(months: readonly string[]): Promise<void> {
-    const fresh = [...new Set(months)].filter((m) => !this.monthsNamed.has(m));
+  /** Names weeks as holding orders (before their first order is written). */
+  async nameWeeks(weeks: readonly string[]): Promise<void> {
+    const fresh = [...new Set(weeks)].filter((w) => !this.weeksNamed.has(w));
     if (fresh.length === 0) return;
-    await this.orderMonths
+    await this.orderWeekNames
       .insertMany(
         fresh.map((_id) => ({ _id })),
         { ordered: false },
@@ -1164,29 +1172,29 @@ export class ReadModels {
         // Named before, by this writer or another.
         if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
       });
-    for (const m of fresh) this.monthsNamed.add(m);
+    for (const m of fresh) this.weeksNamed.add(m);
   }
 
   /**
-   * The orders matching `filter`, the latest month first: the first
-   * `alone` months one at a time, then every earlier month together. Each
-   * query is of equalities, which FerretDB has PostgreSQL answer while it
-   * scans the table once: a page costs the months it spans, and a filter
-   * that few orders match costs at most `alone + 1` scans, however many
-   * months there are.
+   * The orders matching `filter`, the latest week first: the first `alone`
+   * weeks one at a time, then every earlier week together. Each query is of
+   * equalities, which FerretDB has PostgreSQL answer while it scans the
+   * table once: a page costs the weeks it spans, and a filter that few
+   * orders match costs at most `alone + 1` scans, however many weeks there
+   * are.
    */
-  async *ordersByMonth(filter: OrderFilter, alone = MONTHS_ALONE): AsyncGenerator<OrderDoc[]> {
-    const months = (await this.orderMonths.find({}).toArray())
+  async *ordersByWeek(filter: OrderFilter, alone = WEEKS_ALONE): AsyncGenerator<OrderDoc[]> {
+    const weeks = (await this.orderWeekNames.find({}).toArray())
       .map((d) => d._id)
       .sort()
       .reverse();
-    for (const [i, month] of months.entries()) {
-      if (i === alone && months.length > alone + 1) {
-        const earlier = new Set(months.slice(alone));
-        yield (await this.orders.find({ ...filter }).toArray()).filter((o) => earlier.has(o.month));
+    for (const [i, week] of weeks.entries()) {
+      if (i === alone && weeks.length > alone + 1) {
+        const earlier = new Set(weeks.slice(alone));
+        yield (await this.orders.find({ ...filter }).toArray()).filter((o) => earlier.has(o.week));
         return;
       }
-      yield await this.orders.find({ month, ...filter }).toArray();
+      yield await this.orders.find({ week, ...filter }).toArray();
     }
   }
 
