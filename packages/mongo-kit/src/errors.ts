@@ -35,3 +35,22 @@ export function bulkFailures(err: unknown): { index: number; duplicate: boolean 
     duplicate: isDuplicateKey(new MongoServerError({ code: w.code, errmsg: w.errmsg ?? '' })),
   }));
 }
+
+/**
+ * Whether a write failed on unique keys alone, so that everything else it
+ * carried landed: each failed item of an unordered bulk write a duplicate,
+ * or a single write's duplicate key. A bulk write's own code is its first
+ * item's, so it is judged by its items: a duplicate first and another
+ * failure after it is not "only duplicates".
+ */
+export function onlyDuplicates(err: unknown): boolean {
+  const items = bulkFailures(err);
+  if (items) return items.every((f) => f.duplicate);
+  if (err instanceof MongoBulkWriteError) return false;
+  return isDuplicateKey(err);
+}
+
+/** A write's `.catch`: passes when it failed on duplicate keys alone (`onlyDuplicates`), rethrows otherwise. */
+export function ignoreDuplicates(err: unknown): void {
+  if (!onlyDuplicates(err)) throw err;
+}

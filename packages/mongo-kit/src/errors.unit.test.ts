@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MongoBulkWriteError, MongoServerError } from 'mongodb';
-import { bulkFailures } from './errors.js';
+import { bulkFailures, onlyDuplicates } from './errors.js';
 
 const bulkError = (
   writeErrors: { index: number; code: number; errmsg: string }[],
@@ -40,5 +40,38 @@ describe('bulkFailures', () => {
   it('is undefined for errors that are not bulk ones', () => {
     expect(bulkFailures(new MongoServerError({ errmsg: 'x', code: 1 }))).toBeUndefined();
     expect(bulkFailures(new Error('x'))).toBeUndefined();
+  });
+});
+
+describe('onlyDuplicates', () => {
+  const dup = { code: 11000, errmsg: 'E11000 duplicate key' };
+  it('is true when every failed item of a bulk write, or the single write, was a duplicate key', () => {
+    expect(
+      onlyDuplicates(
+        bulkError([
+          { index: 0, ...dup },
+          { index: 2, ...dup },
+        ]),
+      ),
+    ).toBe(true);
+    expect(onlyDuplicates(new MongoServerError({ code: 11000, errmsg: 'E11000' }))).toBe(true);
+    // FerretDB's update names the constraint instead of the code.
+    const ferret = { code: 1, errmsg: 'UNIQUE constraint failed: orders._id' };
+    expect(onlyDuplicates(bulkError([{ index: 1, ...ferret }]))).toBe(true);
+  });
+
+  it('is false when any other item failed, even behind a duplicate that gives the error its code', () => {
+    const mixed = bulkError([
+      { index: 0, ...dup },
+      { index: 1, code: 2, errmsg: 'bad value' },
+    ]);
+    expect(mixed.code).toBe(11000);
+    expect(onlyDuplicates(mixed)).toBe(false);
+  });
+
+  it('is false when nothing is known to have landed, or the error is another kind', () => {
+    expect(onlyDuplicates(bulkError([], 'FATAL: terminating connection'))).toBe(false);
+    expect(onlyDuplicates(new MongoServerError({ code: 2, errmsg: 'bad value' }))).toBe(false);
+    expect(onlyDuplicates(new Error('socket closed'))).toBe(false);
   });
 });

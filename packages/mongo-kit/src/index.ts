@@ -1,5 +1,5 @@
 export { PartitionedCollection } from './partitioned.js';
-export { bulkFailures, isDuplicateKey } from './errors.js';
+export { bulkFailures, ignoreDuplicates, isDuplicateKey, onlyDuplicates } from './errors.js';
 export { connectMongo, ping, type MongoHandle } from './connect.js';
 export { BatchedLookup } from './batched-lookup.js';
 export { dumpDocuments, readBson, sha256File, type DumpedFile } from './dump.js';

@@ -2,8 +2,8 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db, Document, IndexDescription } from 'mongodb';
 import {
-  bulkFailures,
   dumpDocuments,
+  ignoreDuplicates,
   isDuplicateKey,
   PartitionedCollection,
   readBson,
@@ -160,10 +160,6 @@ export interface RestoreSummary {
   readonly events: number;
   readonly documents: number;
 }
-
-const ignoreDuplicates = (e: unknown) => {
-  if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
-};
 
 /**
  * Restores a verified backup into an empty database. Commits go to the

@@ -1,7 +1,12 @@
 import { Binary, type Collection, type Db } from 'mongodb';
 import { ConfigError } from '@enforcement/config';
 import { events } from '@enforcement/contracts';
-import { BatchedLookup, bulkFailures, PartitionedCollection } from '@enforcement/mongo-kit';
+import {
+  BatchedLookup,
+  bulkFailures,
+  ignoreDuplicates,
+  PartitionedCollection,
+} from '@enforcement/mongo-kit';
 import {
   VersionConflict,
   type CaseEvent,
@@ -485,9 +490,7 @@ export class MongoEventStore implements EventStore {
           docs.map((d) => logEntryOf(d)),
           { ordered: false },
         )
-        .catch((e: unknown) => {
-          if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
-        });
+        .catch(ignoreDuplicates);
     }
     await this.meta.updateOne(
       { _id: 'position_log' },
@@ -606,9 +609,6 @@ export class MongoEventStore implements EventStore {
     // ReadAll skips. Both are new (keyed by positions just handed out), one
     // outbox document for the group and one index document per position
     // block it falls in.
-    const duplicatesOnly = (e: unknown) => {
-      if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
-    };
     const outboxDoc = outboxDocOf(
       rows.map((r) => r.doc),
       now,
@@ -627,7 +627,7 @@ export class MongoEventStore implements EventStore {
           ),
           { ordered: false },
         )
-        .catch(duplicatesOnly),
+        .catch(ignoreDuplicates),
     ]).catch((e: unknown) => {
       // No commit is written: the sweep drops the document if it landed.
       this.unpublished.forget(outboxDoc._id);

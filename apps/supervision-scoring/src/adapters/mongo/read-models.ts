@@ -1,9 +1,10 @@
 import { Binary, type Collection, type Db } from 'mongodb';
 import {
-  bulkFailures,
   deflatedJson,
+  ignoreDuplicates,
   inflatedJson,
   isDuplicateKey,
+  onlyDuplicates,
   PartitionedCollection,
 } from '@enforcement/mongo-kit';
 import type {
@@ -462,10 +463,8 @@ export class ReadModels {
         requests.map((r) => ({ ...r })),
         { ordered: false },
       )
-      .catch((e: unknown) => {
-        // Asked before (a replayed batch): the request stands, or was applied already.
-        if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
-      });
+      // Asked before (a replayed batch): the request stands, or was applied already.
+      .catch(ignoreDuplicates);
   }
 
   correctionsFor(partition: number): Promise<CorrectionRequest[]> {
@@ -986,16 +985,14 @@ export class ReadModels {
           extras.map((p) => ({ _id: p._id, listKey: p.listKey })),
           { ordered: false },
         )
-        .catch((e: unknown) => {
-          if (!bulkFailures(e)?.every((f) => f.duplicate)) throw e;
-        });
+        .catch(ignoreDuplicates);
     let conflict: string | undefined;
     await settled([
       ...[...this.rollups.group(fresh, (p) => p.listKey)].map(async ([bucket, list]) => {
         try {
           await this.rollups.at(bucket).insertMany(list.map(packPage), { ordered: false });
         } catch (e) {
-          if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
+          if (!onlyDuplicates(e)) throw e;
           conflict = list[0]?._id;
         }
       }),
@@ -1146,7 +1143,7 @@ export class ReadModels {
         { ordered: false },
       );
     } catch (e) {
-      if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
+      if (!onlyDuplicates(e)) throw e;
       // Some order is stored from a later version. FerretDB ends an unordered
       // bulk update at its first failure, so each one is written again
       // alone: none replaces a later state, so writing twice changes nothing.
@@ -1168,10 +1165,8 @@ export class ReadModels {
         fresh.map((_id) => ({ _id })),
         { ordered: false },
       )
-      .catch((e: unknown) => {
-        // Named before, by this writer or another.
-        if (!isDuplicateKey(e) && !bulkFailures(e)?.every((f) => f.duplicate)) throw e;
-      });
+      // Named before, by this writer or another.
+      .catch(ignoreDuplicates);
     for (const m of fresh) this.weeksNamed.add(m);
   }
 
