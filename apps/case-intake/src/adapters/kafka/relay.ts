@@ -4,7 +4,7 @@ import { metrics, SpanStatusCode, type Counter, type ObservableResult } from '@o
 import { Header, startPublishSpan, traceHeaders } from '@enforcement/messaging';
 import type { Checkpoint } from '../../application/chain.js';
 import type { Commit, Publisher } from '../../application/ports.js';
-import type { MongoEventStore } from '../mongo/event-store.js';
+import { commitKeyOf, type MongoEventStore } from '../mongo/event-store.js';
 
 /** Where the relay records each case's new head once its events are on Kafka. */
 export interface CheckpointSink {
@@ -406,11 +406,17 @@ export class KafkaRelay implements Publisher {
 
   private async recover(olderThanMs: number): Promise<void> {
     try {
-      // A case an operator released (store-admin release) has left the
-      // parked commits, and its released commits are in the outbox.
+      // A case an operator released (store-admin release) has its released
+      // commits in the outbox, then leaves the parked commits. Read in that
+      // order's reverse: a parked record read before the release removed it
+      // holds nothing back once the release's entry for it is read too.
       const since = this.parkSeq;
-      const stillParked = new Set(await this.store.parkedCases());
+      const parkedNow = await this.store.parkedCommits();
       const pending = await this.store.pending(olderThanMs);
+      const released = new Set(pending.filter((p) => p.released).map((p) => commitKeyOf(p.commit)));
+      const stillParked = new Set(
+        parkedNow.filter((p) => !released.has(p._id)).map((p) => p.caseId),
+      );
       const queued = new Set(this.queue.map((q) => `${q.commit.caseId}:${q.commit.fromVersion}`));
       for (const p of pending) {
         if (queued.has(`${p.commit.caseId}:${p.commit.fromVersion}`)) continue;

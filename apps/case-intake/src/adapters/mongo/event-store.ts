@@ -122,6 +122,8 @@ export interface PendingCommit {
   readonly commit: Commit;
   /** Why the commit's stored events cannot be read (then `commit` holds none): the relay parks it. */
   readonly unreadable?: string;
+  /** Named by an operator's release (store-admin release): its parked record, if still there, holds nothing back. */
+  readonly released?: true;
 }
 
 const entriesOf = (d: OutboxDoc): OutboxEntry[] =>
@@ -189,10 +191,13 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Versions past the known one that a case's first read asks for. */
 const LOAD_WINDOW = 16;
 
+/** How a release's outbox document is named: the relay frees its case when it reads one. */
+const RELEASE = 'release:';
+
 const commitIdOf = (caseId: string, fromVersion: number) => `${caseId}:${fromVersion}`;
 /** A commit and the command that wrote it: what the outbox waits for and a parked record's `_id`. */
 const keyOf = (commitId: string, commandId: string) => `${commitId}:${commandId}`;
-const commitKeyOf = (c: Pick<Commit, 'caseId' | 'fromVersion' | 'commandId'>) =>
+export const commitKeyOf = (c: Pick<Commit, 'caseId' | 'fromVersion' | 'commandId'>) =>
   keyOf(commitIdOf(c.caseId, c.fromVersion), c.commandId);
 
 const entryOf = (
@@ -700,14 +705,16 @@ export class MongoEventStore implements EventStore {
       if (!doc || doc.commandId !== entry.commandId) continue;
       const list = byCase.get(entry.caseId) ?? [];
       const commit = readCommit(doc);
+      const released = outboxId.startsWith(RELEASE) ? { released: true as const } : {};
       list.push(
         isUnreadable(commit)
           ? {
               outboxId,
               commit: { ...headerOf(doc), events: [] },
               unreadable: commit.problem,
+              ...released,
             }
-          : { outboxId, commit },
+          : { outboxId, commit, ...released },
       );
       byCase.set(entry.caseId, list);
       const keys = held.get(outboxId);
@@ -777,7 +784,7 @@ export class MongoEventStore implements EventStore {
         `case ${caseId}: ${parked.length - entries.length} of its ${parked.length} parked commits are not in the store as parked (EVENT_STORE_BUCKETS is ${this.commits.buckets}: is it the store's?); nothing released`,
       ]);
     await this.outbox.insertOne({
-      _id: `release:${caseId}:${Date.now()}`,
+      _id: `${RELEASE}${caseId}:${Date.now()}`,
       commits: entries,
       createdAt: new Date(0),
     });
@@ -831,7 +838,12 @@ export class MongoEventStore implements EventStore {
 
   /** Cases with a parked commit (few: each one is an alert). */
   async parkedCases(): Promise<string[]> {
-    return [...new Set((await this.parked.find({}).toArray()).map((d) => d.caseId))];
+    return [...new Set((await this.parkedCommits()).map((d) => d.caseId))];
+  }
+
+  /** The parked commits, each by its key (`commitKeyOf`) and case. */
+  async parkedCommits(): Promise<{ _id: string; caseId: string }[]> {
+    return this.parked.find({}, { projection: { _id: 1, caseId: 1 } }).toArray();
   }
 
   async published(commits: readonly Commit[]): Promise<void> {
