@@ -383,6 +383,51 @@ describe('reporting: a generated year in, every ground-truth figure out', () => 
     expect(html.content.toString()).toContain('2019 年度行政执法统计');
   });
 
+  it("walks the year's cases page by page: every case once, in order, as one page lists them", async () => {
+    const md = await tokenFor(['supervisor']);
+    const list = (r: Partial<reporting.ListCasesRequest>) =>
+      unary<reporting.ListCasesResponse>((cb) =>
+        sys.reportingClient.listCases(
+          reporting.ListCasesRequest.fromPartial({ year: 2021, ...r }),
+          md,
+          cb,
+        ),
+      );
+    const whole = await list({ pageSize: 1000 });
+    expect(whole.total).toBeGreaterThan(100);
+    expect(whole.total).toBeLessThanOrEqual(1000);
+    expect(whole.nextPageToken).toBe('');
+    const walked: string[] = [];
+    const tokens: string[] = [];
+    let pageToken = '';
+    do {
+      const page = await list({ pageSize: 37, pageToken });
+      expect(page.total).toBe(whole.total);
+      walked.push(...page.cases.map((c) => c.caseId));
+      pageToken = page.nextPageToken;
+      tokens.push(pageToken);
+    } while (pageToken);
+    expect(walked).toEqual(whole.cases.map((c) => c.caseId));
+    expect(tokens).toHaveLength(Math.ceil(whole.total / 37));
+    // A token issued before cursors (an offset) still reads its page.
+    const byOffset = await list({
+      pageSize: 37,
+      pageToken: Buffer.from('37').toString('base64url'),
+    });
+    expect(byOffset.cases.map((c) => c.caseId)).toEqual(walked.slice(37, 74));
+    // One it did not issue is refused, naming the field.
+    for (const bad of ['after:x:case', 'after:12:', 'x', '-1', '1e3'].map((t) =>
+      Buffer.from(t).toString('base64url'),
+    )) {
+      const e = await list({ pageToken: bad }).then(
+        () => undefined,
+        (x: unknown) => x as ServiceError,
+      );
+      expect(e?.code, bad).toBe(status.INVALID_ARGUMENT);
+      expect(e?.details).toContain('page_token');
+    }
+  });
+
   it('refuses an unknown format, a future as-of moment, a bad year, agencies and strangers', async () => {
     const fails = async (p: Promise<unknown>) => {
       const e = (await p.then(

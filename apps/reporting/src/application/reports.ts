@@ -1,6 +1,14 @@
 import { invalid, precondition } from '@enforcement/errors';
 import { StatisticsFold, type AnnualStatistics, type Basis } from '../domain/statistics.js';
-import { matches, summaryOf, type CaseFilter, type CaseSummary } from '../domain/case-list.js';
+import {
+  listingOrder,
+  matches,
+  pastCursor,
+  summaryOf,
+  type CaseCursor,
+  type CaseFilter,
+  type CaseSummary,
+} from '../domain/case-list.js';
 import type { FactStore, HighWatermarks } from './ports.js';
 
 export interface Clock {
@@ -144,12 +152,17 @@ export class Reports {
    * The year's enforcement cases matching `filter`, as they stand now,
    * registered first first; `offset` and `limit` page through them.
    */
+  /**
+   * A page of the year's cases that match, in the listing's order, from the
+   * cursor's place; `more` says whether any follow it, and `total` counts
+   * every match of the year.
+   */
   async cases(
     year: number,
     filter: CaseFilter,
-    offset: number,
+    at: CaseCursor,
     limit: number,
-  ): Promise<{ cases: CaseSummary[]; total: number }> {
+  ): Promise<{ cases: CaseSummary[]; total: number; more: boolean }> {
     if (!Number.isInteger(year) || year < YEARS.min || year > YEARS.max)
       throw invalid(
         'REPORT.YEAR',
@@ -158,11 +171,20 @@ export class Reports {
       );
     const now = this.clock.now().getTime();
     const found: CaseSummary[] = [];
+    let total = 0;
     await this.store.forEachCaseOfYear(year, (facts) => {
-      if (matches(facts, filter)) found.push(summaryOf(facts, now));
+      if (!matches(facts, filter)) return;
+      total++;
+      if (pastCursor({ registeredMs: facts.reg?.[0] ?? 0, caseId: facts.id }, at))
+        found.push(summaryOf(facts, now));
     });
-    found.sort((a, b) => a.registeredMs - b.registeredMs || a.caseId.localeCompare(b.caseId));
-    return { cases: found.slice(offset, offset + limit), total: found.length };
+    found.sort(listingOrder);
+    const from = 'offset' in at ? at.offset : 0;
+    return {
+      cases: found.slice(from, from + limit),
+      total,
+      more: found.length > from + limit,
+    };
   }
 
   /** A requested moment: not in the future, and not past what has been applied. */

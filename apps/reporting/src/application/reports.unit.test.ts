@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { generateYear, SyntheticHistory } from '@enforcement/generator';
 import { applyFact, emptyFacts, type CaseFacts } from '../domain/facts.js';
+import { listingOrder, type CaseCursor } from '../domain/case-list.js';
 import type { FactStore, Progress } from './ports.js';
 import { Reports } from './reports.js';
 
@@ -174,23 +176,90 @@ describe('the cases of an officer, a unit or an agency', () => {
       '',
       new Set(),
     ];
-    const listed = await reports.cases(2021, { officer }, 0, 1000);
+    const listed = await reports.cases(2021, { officer }, { offset: 0 }, 1000);
     expect(new Set(listed.cases.map((c) => c.caseId))).toEqual(cases);
     expect(listed.total).toBe(cases.size);
     expect(listed.cases.every((c) => c.officerIds.includes(officer))).toBe(true);
     const registered = listed.cases.map((c) => c.registeredMs);
     expect(registered).toEqual([...registered].sort((a, b) => a - b));
     const [unit, unitCases] = [...byUnit][0] ?? ['', new Set()];
-    const page1 = await reports.cases(2021, { unit }, 0, 5);
-    const page2 = await reports.cases(2021, { unit }, 5, 1000);
+    const page1 = await reports.cases(2021, { unit }, { offset: 0 }, 5);
+    const page2 = await reports.cases(2021, { unit }, { offset: 5 }, 1000);
     expect(new Set([...page1.cases, ...page2.cases].map((c) => c.caseId))).toEqual(unitCases);
     expect(page1.cases).toHaveLength(Math.min(5, unitCases.size));
     // The reviews about a case: all of them, and only reviews.
     expect(reviewsOf.size).toBeGreaterThan(0);
     for (const [target, reviews] of reviewsOf) {
-      const about = await reports.cases(2021, { about: target }, 0, 1000);
+      const about = await reports.cases(2021, { about: target }, { offset: 0 }, 1000);
       expect(new Set(about.cases.map((c) => c.caseId)), target).toEqual(reviews);
       expect(about.cases.every((c) => c.kind !== 'ENFORCEMENT' && c.about === target)).toBe(true);
     }
+  });
+});
+
+describe('a walk through the listing, page after page', () => {
+  const T0 = Date.UTC(2021, 2, 1);
+  /** An enforcement case registered at `ms` (many share a moment: the case id breaks the tie). */
+  const registered = (id: string, ms: number): CaseFacts => ({
+    ...emptyFacts(id),
+    agency: 'lz-eeb',
+    reg: [ms, ms, 0],
+  });
+  const ids = fc.string({
+    minLength: 1,
+    maxLength: 4,
+    unit: fc.constantFrom('a', 'B', 'c', '-', '1'),
+  });
+  const at = fc.integer({ min: T0, max: T0 + 5 });
+
+  it('shows each case there when it began exactly once, in order, whatever the year gains between pages', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.tuple(ids, at), { selector: ([id]) => id, maxLength: 40 }),
+        fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 20 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (all, gains, size) => {
+          // The year starts with some of the cases; the rest arrive between pages.
+          const first = Math.ceil(all.length / 2);
+          const year = all.slice(0, first).map(([id, ms]) => registered(id, ms));
+          const later = all.slice(first).map(([id, ms]) => registered(id, ms));
+          const reports = reportsOver(year);
+          const walked: { registeredMs: number; caseId: string }[] = [];
+          let cursor: CaseCursor = { offset: 0 };
+          for (let page = 0; ; page++) {
+            const got = await reports.cases(2021, {}, cursor, size);
+            walked.push(...got.cases);
+            expect(got.total).toBe(year.length);
+            const last = got.cases.at(-1);
+            if (!got.more || !last) break;
+            cursor = { afterMs: last.registeredMs, afterId: last.caseId };
+            year.push(...later.splice(0, gains[page % Math.max(gains.length, 1)] ?? 0));
+          }
+          // In the listing's order, each case once: never a case shown twice or out of turn.
+          walked.forEach((c, i) => {
+            const before = walked[i - 1];
+            if (before) expect(listingOrder(before, c)).toBeLessThan(0);
+          });
+          // Nothing there when the walk began is missed.
+          const seen = new Set(walked.map((c) => c.caseId));
+          for (const [id] of all.slice(0, first)) expect(seen, id).toContain(id);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('starts after the cursor, and reads a token given before cursors as an offset', async () => {
+    const reports = reportsOver(['c', 'a', 'b', 'd'].map((id, i) => registered(id, T0 + (i % 2))));
+    const all = await reports.cases(2021, {}, { offset: 0 }, 10);
+    expect(all.cases.map((c) => c.caseId)).toEqual(['b', 'c', 'a', 'd']);
+    expect(all.more).toBe(false);
+    const byOffset = await reports.cases(2021, {}, { offset: 1 }, 2);
+    expect(byOffset.cases.map((c) => c.caseId)).toEqual(['c', 'a']);
+    expect(byOffset.more).toBe(true);
+    const after = await reports.cases(2021, {}, { afterMs: T0, afterId: 'c' }, 2);
+    expect(after.cases.map((c) => c.caseId)).toEqual(['a', 'd']);
+    expect(after.more).toBe(false);
+    expect(after.total).toBe(4);
   });
 });

@@ -38,6 +38,29 @@ export const matches = (f: CaseFacts, q: CaseFilter): boolean =>
   (!q.unit || f.unit === q.unit) &&
   (!q.officer || (f.officers ?? []).includes(q.officer));
 
+/**
+ * Where a page of a listing starts. A listing runs in order of registration,
+ * then case id; a page starts after the last case of the page before, so
+ * cases the year gains meanwhile never move a walk back or forward (one
+ * registered behind the walk's place is not shown to it). `offset` is a
+ * token issued before cursors: still taken, as a position in the listing.
+ */
+export type CaseCursor =
+  { readonly afterMs: number; readonly afterId: string } | { readonly offset: number };
+
+/** The listing's order: registration, then case id. */
+export const listingOrder = (
+  a: Pick<CaseSummary, 'registeredMs' | 'caseId'>,
+  b: Pick<CaseSummary, 'registeredMs' | 'caseId'>,
+): number => a.registeredMs - b.registeredMs || a.caseId.localeCompare(b.caseId);
+
+/** Whether a case comes after the cursor's place in the listing. */
+export const pastCursor = (
+  c: Pick<CaseSummary, 'registeredMs' | 'caseId'>,
+  at: CaseCursor,
+): boolean =>
+  'offset' in at || listingOrder(c, { registeredMs: at.afterMs, caseId: at.afterId }) > 0;
+
 const KINDS = { E: 'ENFORCEMENT', R: 'RECONSIDERATION', L: 'LITIGATION' } as const;
 
 /** The case as listed at `nowMs`: its deadline as last extended, overdue if concluded after it or open past it. */

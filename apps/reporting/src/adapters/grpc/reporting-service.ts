@@ -13,6 +13,7 @@ import {
   type Grouping,
 } from '../../domain/statistics.js';
 import { render, type Format } from '../../render/report.js';
+import type { CaseCursor, CaseSummary } from '../../domain/case-list.js';
 
 const bearer = (md: Metadata): string | undefined => {
   const v = md.get('authorization')[0];
@@ -65,6 +66,31 @@ const moments = (s: AnnualStatistics) => ({
 });
 
 const toStatistics = (f: Figures): reporting.Statistics => ({ ...f });
+
+/** A page token: where the next page starts, after this case (see `CaseCursor`). */
+const AFTER = 'after:';
+
+const tokenAfter = (last: Pick<CaseSummary, 'registeredMs' | 'caseId'> | undefined): string =>
+  last ? Buffer.from(`${AFTER}${last.registeredMs}:${last.caseId}`).toString('base64url') : '';
+
+/** The cursor a page token names: a place after a case, or an offset (tokens issued before cursors). */
+function cursorOf(token: string): CaseCursor {
+  if (!token) return { offset: 0 };
+  const text = Buffer.from(token, 'base64url').toString();
+  const refused = () =>
+    invalid('REPORT.PAGE_TOKEN', 'page_token', 'not a token this service issued');
+  if (text.startsWith(AFTER)) {
+    const rest = text.slice(AFTER.length);
+    const colon = rest.indexOf(':');
+    const afterMs = Number(rest.slice(0, colon));
+    const afterId = rest.slice(colon + 1);
+    if (colon < 1 || !Number.isSafeInteger(afterMs) || afterMs < 0 || !afterId) throw refused();
+    return { afterMs, afterId };
+  }
+  const offset = /^[0-9]{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(offset)) throw refused();
+  return { offset };
+}
 
 /** The gRPC adapter of the reporting service. */
 export function reportingService(
@@ -153,11 +179,9 @@ export function reportingService(
       async (r: reporting.ListCasesRequest) => {
         if (r.pageSize < 0 || r.pageSize > 1000)
           throw invalid('REPORT.PAGE_SIZE', 'page_size', 'must be within 0..1000');
-        const offset = r.pageToken ? Number(Buffer.from(r.pageToken, 'base64url').toString()) : 0;
-        if (!Number.isInteger(offset) || offset < 0)
-          throw invalid('REPORT.PAGE_TOKEN', 'page_token', 'not a token this service issued');
+        const at = cursorOf(r.pageToken);
         const size = r.pageSize || 100;
-        const { cases, total } = await reports.cases(
+        const { cases, total, more } = await reports.cases(
           r.year,
           {
             agency: r.agencyId,
@@ -166,10 +190,10 @@ export function reportingService(
             district: r.district,
             about: r.aboutCaseId,
           },
-          offset,
+          at,
           size,
         );
-        const at = (ms: number) => (ms > 0 ? new Date(ms) : undefined);
+        const when = (ms: number) => (ms > 0 ? new Date(ms) : undefined);
         return {
           cases: cases.map((c) => ({
             caseId: c.caseId,
@@ -177,9 +201,9 @@ export function reportingService(
             district: c.district,
             unitId: c.unitId,
             officerIds: c.officerIds,
-            registeredAt: at(c.registeredMs),
-            concludedAt: at(c.concludedMs),
-            dueAt: at(c.dueMs),
+            registeredAt: when(c.registeredMs),
+            concludedAt: when(c.concludedMs),
+            dueAt: when(c.dueMs),
             overdue: c.overdue,
             fineFen: c.fineFen,
             discretionAnomaly: c.discretionAnomaly,
@@ -191,8 +215,7 @@ export function reportingService(
             corrected: c.corrected,
             aboutCaseId: c.about,
           })),
-          nextPageToken:
-            offset + size < total ? Buffer.from(String(offset + size)).toString('base64url') : '',
+          nextPageToken: more ? tokenAfter(cases.at(-1)) : '',
           total,
         };
       },

@@ -335,8 +335,12 @@ export interface CaseSummary {
 }
 
 export interface ListCasesResponse {
-  /** Registered first first. */
+  /** Registered first first (then by case id). */
   cases: CaseSummary[];
+  /**
+   * Where the next page starts: after the last case of this one, so cases
+   * the year gains meanwhile never show a case twice; empty at the end.
+   */
   nextPageToken: string;
   total: number;
 }
