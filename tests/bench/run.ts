@@ -395,14 +395,29 @@ async function main() {
       ),
     );
     // The order list as supervisors page it: the whole city, what is open,
-    // what is overdue, one agency, and a later page; a tenth as many calls.
+    // what is overdue, one agency, and the third page, with the token the
+    // second gave; a tenth as many calls.
+    let thirdPage = '';
+    for (let i = 0; i < 2; i++)
+      thirdPage = (
+        await call<scoring.ListSupervisionOrdersResponse>((cb) =>
+          qClient.listSupervisionOrders(
+            scoring.ListSupervisionOrdersRequest.fromPartial({
+              pageSize: 50,
+              pageToken: thirdPage,
+            }),
+            sup,
+            cb,
+          ),
+        )
+      ).nextPageToken;
     const orderQueries = (
       [
         ['city-wide', {}],
         ['open', { status: scoring.OrderStatus.ORDER_STATUS_OPEN }],
         ['overdue', { overdueOnly: true }],
         ['one agency', { agencyId: AGENCIES[0] ?? '' }],
-        ['a later page', { pageToken: Buffer.from('100', 'utf8').toString('base64url') }],
+        ['the third page', { pageToken: thirdPage }],
       ] as const
     ).map(([name, q]) => ({
       name,

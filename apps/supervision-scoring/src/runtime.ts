@@ -563,7 +563,7 @@ export class ScoringRuntime {
       },
       rollups: (listKey) =>
         m.listing(listKey, listKey.split('|')[0] as GroupBy, gen.consumer.partitions, sumRows),
-      orderWeeks: (filter) => m.ordersByWeek(filter),
+      orderWeeks: (filter, openedThrough) => m.ordersByWeek(filter, openedThrough),
       unansweredOrders: () => m.unansweredOrders(),
     };
   }

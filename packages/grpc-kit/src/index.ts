@@ -26,3 +26,4 @@ export { requestProblem, requestTypeOf } from './request-check.js';
 export { watchReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
 export { checkHealth } from './health-client.js';
 export { unaryDeadlines } from './deadlines.js';
+export { cursorOf, tokenAfter, type PageCursor } from './page-token.js';

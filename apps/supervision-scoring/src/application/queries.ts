@@ -1,6 +1,7 @@
 import { actsFor, hasRole, type Principal } from '@enforcement/auth';
 import { events, scoring } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
+import { cursorOf, tokenAfter } from '@enforcement/grpc-kit';
 import { isPeriod, type PeriodKind } from '../domain/periods.js';
 import { listKeyOf, type GroupBy } from '../domain/rollups.js';
 import type { CaseView, OrderView } from '../domain/case-view.js';
@@ -28,9 +29,10 @@ export interface ScoreReader {
    * The orders matching `filter` by the week they were opened in (UTC; four
    * to a month), the latest weeks first, a week's in any order: the latest
    * few weeks one at a time, then the earlier ones together. A listing stops
-   * reading once it holds its page.
+   * reading once it holds its page. With `openedThrough` (ms), the weeks
+   * after the one holding that moment are not read.
    */
-  orderWeeks(filter: OrderFilter): AsyncIterable<readonly ListedOrder[]>;
+  orderWeeks(filter: OrderFilter, openedThrough?: number): AsyncIterable<readonly ListedOrder[]>;
   /** Every order not answered yet (open or escalated), for the operators' gauge. */
   unansweredOrders(): Promise<readonly ListedOrder[]>;
 }
@@ -78,16 +80,20 @@ function scopeOf(p: Principal, requested: string): string | undefined {
   return own[0];
 }
 
-function pageOf(size: number, token: string): { size: number; offset: number } {
+function pageSizeOf(size: number): number {
   if (size < 0 || size > 1000)
     throw invalid('QUERY.PAGE_SIZE', 'page_size', 'must be within 0..1000');
+  return size || 50;
+}
+
+function pageOf(size: number, token: string): { size: number; offset: number } {
   let offset = 0;
   if (token) {
     offset = Number(Buffer.from(token, 'base64url').toString('utf8'));
     if (!Number.isInteger(offset) || offset < 0)
       throw invalid('QUERY.PAGE_TOKEN', 'page_token', 'not a token this service issued');
   }
-  return { size: size || 50, offset };
+  return { size: pageSizeOf(size), offset };
 }
 
 const nextToken = (offset: number, size: number, total: number) =>
@@ -209,7 +215,8 @@ export async function listOrders(
     throw invalid('QUERY.STATUS', 'status', 'unknown status');
   if (q.reason < 0 || (q.reason > 0 && !(q.reason in events.SupervisionReason)))
     throw invalid('QUERY.REASON', 'reason', 'unknown reason');
-  const { size, offset } = pageOf(q.pageSize, q.pageToken);
+  const size = pageSizeOf(q.pageSize);
+  const at = cursorOf(q.pageToken, 'QUERY.PAGE_TOKEN');
   const agency = scopeOf(p, q.agencyId);
   const filter: OrderFilter = {
     ...(agency ? { agencyId: agency } : {}),
@@ -218,11 +225,18 @@ export async function listOrders(
     ...(q.escalatedOnly ? { escalated: true } : {}),
     ...(q.overdueOnly ? { unanswered: true } : {}),
   };
+  // A page starts after the last order of the page before (a keyset), so
+  // orders opened or answered meanwhile never show an order twice or skip
+  // one; weeks after that order's are not read. A token issued before
+  // keysets is a position.
+  const from = 'offset' in at ? at.offset : 0;
+  const cursor =
+    'offset' in at ? undefined : { openedAt: new Date(at.afterMs), orderId: at.afterId };
   // Weeks come latest first, so what was read so far, each part sorted, is
   // the newest orders in order. One order past the page says whether a
   // next page exists.
   const listed: scoring.SupervisionOrder[] = [];
-  for await (const week of r.orderWeeks(filter)) {
+  for await (const week of r.orderWeeks(filter, cursor?.openedAt.getTime())) {
     listed.push(
       ...week
         .map((o) => toSupervisionOrder(o, now))
@@ -230,18 +244,27 @@ export async function listOrders(
         .filter((x) => !q.reason || x.reason === q.reason)
         .filter((x) => !q.overdueOnly || x.overdue)
         .filter((x) => !q.escalatedOnly || x.escalated)
+        .filter((x) => !cursor || newestFirst(cursor, x) < 0)
         .sort(newestFirst),
     );
-    if (listed.length > offset + size) break;
+    if (listed.length > from + size) break;
   }
+  const orders = listed.slice(from, from + size);
+  const last = orders.at(-1);
   return {
-    orders: listed.slice(offset, offset + size),
-    nextPageToken: nextToken(offset, size, listed.length),
+    orders,
+    nextPageToken:
+      last && listed.length > from + size
+        ? tokenAfter(last.openedAt?.getTime() ?? 0, last.orderId)
+        : '',
   };
 }
 
 /** The order list's order: the latest opened first, then by order id. */
-const newestFirst = (a: scoring.SupervisionOrder, b: scoring.SupervisionOrder) =>
+const newestFirst = (
+  a: Pick<scoring.SupervisionOrder, 'openedAt' | 'orderId'>,
+  b: Pick<scoring.SupervisionOrder, 'openedAt' | 'orderId'>,
+) =>
   (b.openedAt?.getTime() ?? 0) - (a.openedAt?.getTime() ?? 0) || a.orderId.localeCompare(b.orderId);
 
 /** Where an order stands: answered, else escalated once its first deadline passed, else open. */

@@ -3,7 +3,7 @@ import type { Metadata, sendUnaryData, ServerUnaryCall, ServiceError } from '@gr
 import { actsFor, hasRole, type Principal, type Verifier } from '@enforcement/auth';
 import { reporting } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
-import { toServiceError } from '@enforcement/grpc-kit';
+import { cursorOf, tokenAfter, toServiceError } from '@enforcement/grpc-kit';
 import type { Reports } from '../../application/reports.js';
 import {
   digestOf,
@@ -13,7 +13,6 @@ import {
   type Grouping,
 } from '../../domain/statistics.js';
 import { render, type Format } from '../../render/report.js';
-import type { CaseCursor, CaseSummary } from '../../domain/case-list.js';
 
 const bearer = (md: Metadata): string | undefined => {
   const v = md.get('authorization')[0];
@@ -66,31 +65,6 @@ const moments = (s: AnnualStatistics) => ({
 });
 
 const toStatistics = (f: Figures): reporting.Statistics => ({ ...f });
-
-/** A page token: where the next page starts, after this case (see `CaseCursor`). */
-const AFTER = 'after:';
-
-const tokenAfter = (last: Pick<CaseSummary, 'registeredMs' | 'caseId'> | undefined): string =>
-  last ? Buffer.from(`${AFTER}${last.registeredMs}:${last.caseId}`).toString('base64url') : '';
-
-/** The cursor a page token names: a place after a case, or an offset (tokens issued before cursors). */
-function cursorOf(token: string): CaseCursor {
-  if (!token) return { offset: 0 };
-  const text = Buffer.from(token, 'base64url').toString();
-  const refused = () =>
-    invalid('REPORT.PAGE_TOKEN', 'page_token', 'not a token this service issued');
-  if (text.startsWith(AFTER)) {
-    const rest = text.slice(AFTER.length);
-    const colon = rest.indexOf(':');
-    const afterMs = Number(rest.slice(0, colon));
-    const afterId = rest.slice(colon + 1);
-    if (colon < 1 || !Number.isSafeInteger(afterMs) || afterMs < 0 || !afterId) throw refused();
-    return { afterMs, afterId };
-  }
-  const offset = /^[0-9]{1,9}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(offset)) throw refused();
-  return { offset };
-}
 
 /** The gRPC adapter of the reporting service. */
 export function reportingService(
@@ -179,7 +153,7 @@ export function reportingService(
       async (r: reporting.ListCasesRequest) => {
         if (r.pageSize < 0 || r.pageSize > 1000)
           throw invalid('REPORT.PAGE_SIZE', 'page_size', 'must be within 0..1000');
-        const at = cursorOf(r.pageToken);
+        const at = cursorOf(r.pageToken, 'REPORT.PAGE_TOKEN');
         const size = r.pageSize || 100;
         const { cases, total, more } = await reports.cases(
           r.year,
@@ -193,6 +167,7 @@ export function reportingService(
           at,
           size,
         );
+        const last = cases.at(-1);
         const when = (ms: number) => (ms > 0 ? new Date(ms) : undefined);
         return {
           cases: cases.map((c) => ({
@@ -215,7 +190,7 @@ export function reportingService(
             corrected: c.corrected,
             aboutCaseId: c.about,
           })),
-          nextPageToken: more ? tokenAfter(cases.at(-1)) : '',
+          nextPageToken: last && more ? tokenAfter(last.registeredMs, last.caseId) : '',
           total,
         };
       },

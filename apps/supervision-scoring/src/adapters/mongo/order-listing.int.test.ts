@@ -9,6 +9,7 @@ import {
   listOrders,
   toSupervisionOrder,
   type ListedOrder,
+  type OrderFilter,
   type ScoreReader,
 } from '../../application/queries.js';
 import { weekOf, ReadModels } from './read-models.js';
@@ -47,6 +48,8 @@ const anOrder = fc.record({
   escalated: fc.boolean(),
 });
 
+type Drawn = typeof anOrder extends fc.Arbitrary<infer T> ? T : never;
+
 const aQuery = fc.record({
   status: fc.constantFrom(
     0,
@@ -60,6 +63,67 @@ const aQuery = fc.record({
   escalatedOnly: fc.boolean(),
   pageSize: fc.constantFrom(0, 1, 2, 3, 5, 8),
 });
+
+/** The drawn orders as the list holds them, at `caseVersion`, ids from `o<first>`. */
+function listedOf(drawn: readonly Drawn[], first = 0, caseVersion = 1): ListedOrder[] {
+  return drawn.map((d, n) => {
+    const i = first + n;
+    const view: OrderView = {
+      orderId: `o${String(i).padStart(2, '0')}`,
+      reason: d.reason,
+      openedAt: new Date(d.openedAt).toISOString(),
+      responseDueAt: new Date(d.openedAt + d.dueIn * DAY).toISOString(),
+      level: d.escalated ? 2 : 1,
+      answeredAt:
+        d.answeredIn === null ? null : new Date(d.openedAt + d.answeredIn * DAY).toISOString(),
+      escalated: d.escalated,
+      ruleId: `rule-${i}`,
+      openedEventId: `e-${i}`,
+    };
+    return { ...view, caseId: d.caseId, agencyId: AGENCY_OF[d.caseId] ?? '', caseVersion };
+  });
+}
+
+/** Written a few cases' orders to a call, as chunks write them. */
+async function write(models: ReadModels, all: readonly ListedOrder[], batches = 1): Promise<void> {
+  for (let b = 0; b < batches; b++) {
+    const mine = all.filter((_, i) => i % batches === b);
+    const cases = [...new Set(mine.map((o) => o.caseId))];
+    if (cases.length === 0) continue;
+    await models.upsertOrders(
+      cases.map((caseId) => {
+        const orders = mine.filter((o) => o.caseId === caseId);
+        return {
+          caseId,
+          agencyId: orders[0]?.agencyId ?? '',
+          caseVersion: Math.max(...orders.map((o) => o.caseVersion ?? 0)),
+          orders: orders.map(({ caseId: _c, agencyId: _a, caseVersion: _v, ...o }) => o),
+        };
+      }),
+    );
+  }
+}
+
+/** A reader of the store that counts the weeks it hands out. */
+function counting(models: ReadModels): ScoreReader & { weeksRead: number } {
+  const reader = {
+    weeksRead: 0,
+    caseScore: () => Promise.resolve(null),
+    rollups: () => Promise.resolve([]),
+    async *orderWeeks(filter: OrderFilter, openedThrough?: number) {
+      for await (const week of models.ordersByWeek(filter, openedThrough)) {
+        reader.weeksRead++;
+        yield week;
+      }
+    },
+    unansweredOrders: () => models.unansweredOrders(),
+  };
+  return reader;
+}
+
+/** The list's order: the latest opened first, then by order id. */
+const newestFirst = (a: scoring.SupervisionOrder, b: scoring.SupervisionOrder) =>
+  (b.openedAt?.getTime() ?? 0) - (a.openedAt?.getTime() ?? 0) || a.orderId.localeCompare(b.orderId);
 
 const supervisor: Principal = { subject: 'sup', roles: ['supervisor'], agencies: [] };
 const agencyA1: Principal = { subject: 'off', roles: ['agency'], agencies: ['a1'] };
@@ -101,56 +165,9 @@ describe('the order list reads the weeks a page spans, and lists what reading ev
         async (drawn, queries, batches) => {
           const models = new ReadModels(db, `l${run++}_`, 2, () => 0);
           await models.init();
-          const all: ListedOrder[] = drawn.map((d, i) => {
-            const view: OrderView = {
-              orderId: `o${String(i).padStart(2, '0')}`,
-              reason: d.reason,
-              openedAt: new Date(d.openedAt).toISOString(),
-              responseDueAt: new Date(d.openedAt + d.dueIn * DAY).toISOString(),
-              level: d.escalated ? 2 : 1,
-              answeredAt:
-                d.answeredIn === null
-                  ? null
-                  : new Date(d.openedAt + d.answeredIn * DAY).toISOString(),
-              escalated: d.escalated,
-              ruleId: `rule-${i}`,
-              openedEventId: `e-${i}`,
-            };
-            return {
-              ...view,
-              caseId: d.caseId,
-              agencyId: AGENCY_OF[d.caseId] ?? '',
-              caseVersion: 1,
-            };
-          });
-          // Written a few cases' orders to a call, as chunks write them.
-          for (let b = 0; b < batches; b++) {
-            const mine = all.filter((_, i) => i % batches === b);
-            const cases = [...new Set(mine.map((o) => o.caseId))];
-            await models.upsertOrders(
-              cases.map((caseId) => {
-                const orders = mine.filter((o) => o.caseId === caseId);
-                return {
-                  caseId,
-                  agencyId: orders[0]?.agencyId ?? '',
-                  caseVersion: 1,
-                  orders: orders.map(({ caseId: _c, agencyId: _a, caseVersion: _v, ...o }) => o),
-                };
-              }),
-            );
-          }
-          let weeksRead = 0;
-          const reader: ScoreReader = {
-            caseScore: () => Promise.resolve(null),
-            rollups: () => Promise.resolve([]),
-            async *orderWeeks(filter) {
-              for await (const week of models.ordersByWeek(filter)) {
-                weeksRead++;
-                yield week;
-              }
-            },
-            unansweredOrders: () => models.unansweredOrders(),
-          };
+          const all = listedOf(drawn);
+          await write(models, all, batches);
+          const reader = counting(models);
 
           expect((await reader.unansweredOrders()).map((o) => o.orderId).sort()).toEqual(
             all
@@ -172,17 +189,13 @@ describe('the order list reads the weeks a page spans, and lists what reading ev
               .filter((x) => !query.reason || x.reason === query.reason)
               .filter((x) => !query.overdueOnly || x.overdue)
               .filter((x) => !query.escalatedOnly || x.escalated)
-              .sort(
-                (a, b) =>
-                  (b.openedAt?.getTime() ?? 0) - (a.openedAt?.getTime() ?? 0) ||
-                  a.orderId.localeCompare(b.orderId),
-              );
+              .sort(newestFirst);
             const size = query.pageSize || 50;
             const pages: string[][] = [];
             let token = '';
             do {
               const offset = pages.length * size;
-              weeksRead = 0;
+              reader.weeksRead = 0;
               const page = await listOrders(
                 reader,
                 caller,
@@ -193,24 +206,96 @@ describe('the order list reads the weeks a page spans, and lists what reading ev
               expect(page.orders).toEqual(expected.slice(offset, offset + size));
               token = page.nextPageToken;
               expect(token !== '').toBe(offset + size < expected.length);
-              // Weeks are read until one order past the page is held, and no
-              // further: the latest three alone, then the earlier ones in one read.
+              // Weeks are read from the one holding the page before's last
+              // order (all, for the first page) until one order past the
+              // page is held, and no further: the latest three alone, then
+              // the earlier ones in one read.
+              const before = expected[offset - 1]?.openedAt;
+              const rest = expected.slice(offset);
               let held = 0;
               let needed = 0;
               for (const w of weeks) {
-                if (held > offset + size) break;
+                if (before && w > weekOf(before.toISOString())) continue;
+                if (held > size) break;
                 needed++;
-                held += expected.filter(
+                held += rest.filter(
                   (x) => x.openedAt && weekOf(x.openedAt.toISOString()) === w,
                 ).length;
               }
-              expect(weeksRead).toBe(Math.min(needed, 4));
+              expect(reader.weeksRead).toBe(Math.min(needed, 4));
             } while (token && pages.length < 40);
             expect(pages.flat()).toEqual(expected.map((o) => o.orderId));
           }
         },
       ),
       { numRuns: 60 },
+    );
+  });
+  it('walks pages while orders open and are answered: each order once, in order, none of those that stayed missed', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(anOrder, { minLength: 1, maxLength: 25 }),
+        fc.array(fc.record({ opened: fc.array(anOrder, { maxLength: 3 }), answer: fc.nat() }), {
+          maxLength: 10,
+        }),
+        aQuery,
+        async (drawn, changes, query) => {
+          const models = new ReadModels(db, `w${run++}_`, 2, () => 0);
+          await models.init();
+          let all = listedOf(drawn);
+          await write(models, all);
+          const reader = counting(models);
+          const matching = (orders: readonly ListedOrder[]) =>
+            orders
+              .filter((o) => !query.agencyId || o.agencyId === query.agencyId)
+              .map((o) => toSupervisionOrder(o, NOW))
+              .filter((x) => !query.status || x.status === query.status)
+              .filter((x) => !query.reason || x.reason === query.reason)
+              .filter((x) => !query.overdueOnly || x.overdue)
+              .filter((x) => !query.escalatedOnly || x.escalated)
+              .map((x) => x.orderId);
+          const atStart = new Set(matching(all));
+          const walked: scoring.SupervisionOrder[] = [];
+          const changed = new Set<string>();
+          let token = '';
+          for (let page = 0; page < 60; page++) {
+            const got = await listOrders(
+              reader,
+              supervisor,
+              scoring.ListSupervisionOrdersRequest.fromPartial({ ...query, pageToken: token }),
+              NOW,
+            );
+            walked.push(...got.orders);
+            token = got.nextPageToken;
+            if (!token) break;
+            // Between pages: orders opened, and one answered.
+            const step = changes[page];
+            if (!step) continue;
+            const opened = listedOf(step.opened, all.length);
+            const open = all.filter((o) => !o.answeredAt);
+            const target = open[step.answer % Math.max(open.length, 1)];
+            const answered = target
+              ? [{ ...target, answeredAt: NOW.toISOString(), caseVersion: 2 }]
+              : [];
+            for (const o of [...opened, ...answered]) changed.add(o.orderId);
+            all = [...all.filter((o) => o.orderId !== target?.orderId), ...opened, ...answered];
+            await write(models, [...opened, ...answered]);
+          }
+          expect(token).toBe('');
+          // Each order once, in the list's order.
+          walked.forEach((o, i) => {
+            const before = walked[i - 1];
+            if (before) expect(newestFirst(before, o)).toBeLessThan(0);
+          });
+          // What matched from start to end, untouched, is listed.
+          const ids = new Set(walked.map((o) => o.orderId));
+          const atEnd = new Set(matching(all));
+          for (const id of atStart)
+            if (atEnd.has(id) && !changed.has(id)) expect(ids, id).toContain(id);
+        },
+      ),
+      { numRuns: 40 },
     );
   });
 });

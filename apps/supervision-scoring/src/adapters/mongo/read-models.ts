@@ -1176,11 +1176,19 @@ export class ReadModels {
    * equalities, which FerretDB has PostgreSQL answer while it scans the
    * table once: a page costs the weeks it spans, and a filter that few
    * orders match costs at most `alone + 1` scans, however many weeks there
-   * are.
+   * are. With `openedThrough` (ms), weeks after the one holding that moment
+   * are left out: a later page starts at its cursor's week.
    */
-  async *ordersByWeek(filter: OrderFilter, alone = WEEKS_ALONE): AsyncGenerator<OrderDoc[]> {
+  async *ordersByWeek(
+    filter: OrderFilter,
+    openedThrough?: number,
+    alone = WEEKS_ALONE,
+  ): AsyncGenerator<OrderDoc[]> {
+    const last =
+      openedThrough === undefined ? undefined : weekOf(new Date(openedThrough).toISOString());
     const weeks = (await this.orderWeekNames.find({}).toArray())
       .map((d) => d._id)
+      .filter((w) => last === undefined || w <= last)
       .sort()
       .reverse();
     for (const [i, week] of weeks.entries()) {

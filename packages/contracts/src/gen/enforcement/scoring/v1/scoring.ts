@@ -301,7 +301,12 @@ export interface ListSupervisionOrdersRequest {
 }
 
 export interface ListSupervisionOrdersResponse {
+  /** The latest opened first, then by order id. */
   orders: SupervisionOrder[];
+  /**
+   * Where the next page starts: after the last order of this one, so orders
+   * opened or answered meanwhile never show an order twice; empty at the end.
+   */
   nextPageToken: string;
 }
 
