@@ -474,7 +474,7 @@ async function main() {
       target: 'p99 < 20 ms',
     });
     rows.push({
-      figure: `ListSupervisionOrders with ${fmt(fixture.orders)} orders (city-wide, open, overdue, one agency, a later page; ${fmt(orderCalls.length)} calls), p50 / p99 (ms); reading every order once, as each call did before layout 7, in the raw column`,
+      figure: `ListSupervisionOrders with ${fmt(fixture.orders)} orders (city-wide, open, overdue, one agency, the third page by its token; ${fmt(orderCalls.length)} calls), p50 / p99 (ms); reading every order once, as each call did before layout 7, in the raw column`,
       value: `${fmt(listOrders.p50, 1)} / ${fmt(listOrders.p99, 1)}`,
       raw: `${fmt(Math.min(...everyOrder))}`,
       ratio: '—',
