@@ -136,7 +136,7 @@ export async function createSupervisionScoring(
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
   const readiness = watchReadiness(
     grpc,
-    { store: () => ping(mongo.db), consumer: runtime.consumerHealth },
+    { store: () => ping(mongo.db), consumer: runtime.consumerHealth, watch: hub.health },
     { intervalMs: config.HEALTH_CHECK_MS, log },
   );
   const unobserveOrders = observeUnansweredOrders(() => runtime.reader().unansweredOrders());

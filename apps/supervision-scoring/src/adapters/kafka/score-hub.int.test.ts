@@ -132,7 +132,7 @@ describe('the live score hub carries a chunk of thousands of updates', () => {
     expect(errors).toEqual([]);
   });
 
-  it('tells its own watchers what its projection applied while the topic refuses it, and others see nothing', async () => {
+  it('tells its own watchers what its projection applied while the topic refuses it, says so in readiness, and sends it once the topic takes it', async () => {
     const lost = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     const failures: unknown[] = [];
     // A producer that is not connected: every publication fails.
@@ -156,6 +156,26 @@ describe('the live score hub carries a chunk of thousands of updates', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(own.map((s) => [s.caseId, s.score])).toEqual([['cut-off', score.score]]);
     expect(elsewhere).toEqual([]);
+    // Readiness says why: other instances' watchers see nothing of this one's updates.
+    await expect(cut.health()).rejects.toThrow(/publishing live updates failed/);
+    await expect(other.health()).resolves.toBe(true);
+
+    // The producer comes back: what was refused is sent, once, and readiness is clear.
+    await lost.connect();
+    try {
+      await eventually(async () => (elsewhere.length > 0 ? true : undefined), {
+        what: 'the refused score on the other instance',
+        timeoutMs: 30_000,
+      });
+      await eventually(async () => ((await cut.health().catch(() => false)) ? true : undefined), {
+        what: 'the hub ready again',
+      });
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(elsewhere.map((s) => [s.caseId, s.score])).toEqual([['cut-off', score.score]]);
+      expect(own).toHaveLength(1);
+    } finally {
+      await lost.disconnect();
+    }
   });
 });
 

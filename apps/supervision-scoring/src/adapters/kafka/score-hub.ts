@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Admin, Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { scoring } from '@enforcement/contracts';
+import { ConsumerHealth } from '@enforcement/messaging';
 import { Freshness } from '../../application/freshness.js';
 import type { CaseOrders, ScoreSink } from '../../application/ports.js';
 import { toCaseScore, toSupervisionOrder } from '../../application/queries.js';
@@ -30,6 +31,14 @@ const PUBLISH_SLICE = 200;
  * puts in flight, at about 100 bytes each.
  */
 const RECENT_UPDATES = 50_000;
+/**
+ * Updates a hub keeps while the topic refuses them, to send again (the
+ * oldest go first when there are more): watchers elsewhere drop any that a
+ * newer one overtook.
+ */
+const UNSENT_KEPT = 20_000;
+/** How long a hub waits before it sends refused updates again (ms). */
+const RESEND_AFTER_MS = 2_000;
 
 /**
  * Live score and order updates across instances: whichever instance computes a score
@@ -52,6 +61,13 @@ export class KafkaScoreHub implements ScoreSink {
     score: new Freshness(RECENT_UPDATES),
     order: new Freshness(RECENT_UPDATES),
   };
+  /** Whether the hub's consumer reads the topic (its crashes, its rejoining). */
+  private readonly reading: ConsumerHealth;
+  /** Updates the topic refused, sent again after `RESEND_AFTER_MS`. */
+  private unsent: Message[] = [];
+  private resend: NodeJS.Timeout | undefined;
+  /** Why the last publication failed, until all that failed is sent. */
+  private refused: string | undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -64,7 +80,23 @@ export class KafkaScoreHub implements ScoreSink {
       groupId: this.groupId,
       maxWaitTimeInMs: 100,
     });
+    this.reading = new ConsumerHealth((msg, e) =>
+      onError(new Error(`score hub: ${msg}`, { cause: e })),
+    );
+    this.reading.watch(this.consumer);
   }
+
+  /**
+   * For readiness: resolves while the hub reads the topic and the topic
+   * takes what it publishes; rejects with why not. Other instances' watchers
+   * see nothing of this instance's updates meanwhile, nor this one's of
+   * theirs.
+   */
+  readonly health = async (): Promise<true> => {
+    await this.reading.check();
+    if (this.refused) throw new Error(this.refused);
+    return true;
+  };
 
   /**
    * Starts reading the topic from its end as of this call: every update
@@ -164,10 +196,30 @@ export class KafkaScoreHub implements ScoreSink {
    * broker's largest batch (1 MB per partition by default).
    */
   private publish(messages: readonly Message[]): void {
-    for (let i = 0; i < messages.length; i += PUBLISH_SLICE)
-      this.producer
-        .send({ topic: this.topic, messages: messages.slice(i, i + PUBLISH_SLICE) })
-        .catch(this.onError);
+    for (let i = 0; i < messages.length; i += PUBLISH_SLICE) {
+      const slice = messages.slice(i, i + PUBLISH_SLICE);
+      this.producer.send({ topic: this.topic, messages: slice }).then(
+        () => {
+          if (this.unsent.length === 0 && !this.resend) this.refused = undefined;
+        },
+        (e: unknown) => this.failed(slice, e),
+      );
+    }
+  }
+
+  /** Keeps what the topic refused and sends it again shortly; readiness says why meanwhile. */
+  private failed(slice: readonly Message[], e: unknown): void {
+    this.refused = `publishing live updates failed: ${e instanceof Error ? e.message : String(e)}`;
+    this.onError(e);
+    this.unsent.push(...slice);
+    if (this.unsent.length > UNSENT_KEPT) this.unsent.splice(0, this.unsent.length - UNSENT_KEPT);
+    this.resend ??= setTimeout(() => {
+      this.resend = undefined;
+      const again = this.unsent;
+      this.unsent = [];
+      this.publish(again);
+    }, RESEND_AFTER_MS);
+    this.resend.unref();
   }
 
   subscribe(listener: (s: scoring.CaseScore) => void): () => void {
@@ -181,6 +233,8 @@ export class KafkaScoreHub implements ScoreSink {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.resend);
+    this.unsent = [];
     this.emitter.removeAllListeners();
     await this.consumer.disconnect();
     await this.removeGroups(async () => [this.groupId]);
