@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Metadata } from '@grpc/grpc-js';
-import { ensureTopics, namespaced } from '@enforcement/messaging';
-import { eventually, stack, uniqueName, untilTopicTakes } from '@enforcement/testing';
+import { eventually, uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
 import {
   consumeEvents,
-  startIntake,
+  intakeBehindSmallTopic,
+  raiseTopicLimit,
   storeAdmin,
   tokenFor,
   unary,
@@ -26,25 +26,7 @@ describe('a record the broker refuses for good', () => {
   const small = fullLoop(uniqueName('small'));
 
   beforeAll(async () => {
-    const run = uniqueName('park');
-    const topics = namespaced(run);
-    kafka = new Kafka({
-      clientId: run,
-      brokers: stack().kafkaBrokers,
-      logLevel: logLevel.NOTHING,
-    });
-    await ensureTopics(kafka, [
-      {
-        topic: topics.caseEvents,
-        numPartitions: 3,
-        configEntries: [{ name: 'max.message.bytes', value: '20000' }],
-      },
-    ]);
-    // A sweep every second, so that a release is taken up quickly.
-    svc = await startIntake({
-      topics,
-      env: { INGRESS_ENABLED: 'false', RELAY_SWEEP_AFTER_MS: '1000' },
-    });
+    ({ svc, kafka } = await intakeBehindSmallTopic('park'));
     agency = await tokenFor(['agency'], ['lz-eeb']);
   });
   afterAll(() => svc?.stop());
@@ -88,22 +70,7 @@ describe('a record the broker refuses for good', () => {
   });
 
   it('publishes a released case in version order once the topic takes it, and its next commands flow', async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.alterConfigs({
-      validateOnly: false,
-      resources: [
-        {
-          type: ConfigResourceTypes.TOPIC,
-          name: svc.topics.caseEvents,
-          configEntries: [{ name: 'max.message.bytes', value: '1048576' }],
-        },
-      ],
-    });
-    await admin.disconnect();
-    // The controller acknowledges the change before every broker applies it: a
-    // release before then would be refused again and parked anew.
-    await untilTopicTakes(stack().kafkaBrokers, svc.topics.caseEvents, 30_000);
+    await raiseTopicLimit(kafka, svc.topics.caseEvents);
     const bigId = big.register.meta.caseId;
     // A mistyped database, or a bucket count not the store's: refused, nothing released.
     const typo = await storeAdmin(['release', '--case', bigId], { MONGODB_DB: `${svc.db}_typo` });

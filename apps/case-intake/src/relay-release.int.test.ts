@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Metadata } from '@grpc/grpc-js';
-import { ensureTopics, namespaced } from '@enforcement/messaging';
-import { eventually, stack, uniqueName, untilTopicTakes } from '@enforcement/testing';
+import { eventually, uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
 import {
   consumeEvents,
-  startIntake,
+  intakeBehindSmallTopic,
+  raiseTopicLimit,
   tokenFor,
   unary,
   type TestIntake,
@@ -28,20 +28,7 @@ describe('a release that lands while a sweep reads', () => {
   const bigId = big.register.meta.caseId;
 
   beforeAll(async () => {
-    const run = uniqueName('release');
-    const topics = namespaced(run);
-    kafka = new Kafka({ clientId: run, brokers: stack().kafkaBrokers, logLevel: logLevel.NOTHING });
-    await ensureTopics(kafka, [
-      {
-        topic: topics.caseEvents,
-        numPartitions: 3,
-        configEntries: [{ name: 'max.message.bytes', value: '20000' }],
-      },
-    ]);
-    svc = await startIntake({
-      topics,
-      env: { INGRESS_ENABLED: 'false', RELAY_SWEEP_AFTER_MS: '1000' },
-    });
+    ({ svc, kafka } = await intakeBehindSmallTopic('release'));
     agency = await tokenFor(['agency'], ['lz-eeb']);
   });
   afterAll(() => svc?.stop());
@@ -55,20 +42,7 @@ describe('a release that lands while a sweep reads', () => {
       async () => ((await store.parked.countDocuments({ caseId: bigId })) === 2 ? true : undefined),
       { timeoutMs: 20_000, what: 'both commits parked' },
     );
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.alterConfigs({
-      validateOnly: false,
-      resources: [
-        {
-          type: ConfigResourceTypes.TOPIC,
-          name: svc.topics.caseEvents,
-          configEntries: [{ name: 'max.message.bytes', value: '1048576' }],
-        },
-      ],
-    });
-    await admin.disconnect();
-    await untilTopicTakes(stack().kafkaBrokers, svc.topics.caseEvents, 30_000);
+    await raiseTopicLimit(kafka, svc.topics.caseEvents);
 
     // The next sweep's read of the parked records is where the release lands.
     const readParked = store.parkedCommits.bind(store);

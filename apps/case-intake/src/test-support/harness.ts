@@ -2,11 +2,18 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { events, intake } from '@enforcement/contracts';
-import { namespaced, type TopicNames } from '@enforcement/messaging';
-import { eventually, repoRoot, serviceEnv, stack, uniqueName } from '@enforcement/testing';
+import { ensureTopics, namespaced, type TopicNames } from '@enforcement/messaging';
+import {
+  eventually,
+  repoRoot,
+  serviceEnv,
+  stack,
+  uniqueName,
+  untilTopicTakes,
+} from '@enforcement/testing';
 import { loadIntakeConfig } from '../config.js';
 import { createCaseIntake, type CaseIntake, type IntakeOverrides } from '../server.js';
 
@@ -52,6 +59,60 @@ export async function startIntake(
       await service.stop();
     },
   };
+}
+
+/**
+ * An intake whose case-events topic refuses records over 20,000 bytes (a
+ * record Kafka refuses for good), sweeping its outbox every second so that
+ * a release is taken up quickly; and a Kafka client for the topic's admin.
+ */
+export async function intakeBehindSmallTopic(
+  name: string,
+): Promise<{ svc: TestIntake; kafka: Kafka }> {
+  const run = uniqueName(name);
+  const topics = namespaced(run);
+  const kafka = new Kafka({
+    clientId: run,
+    brokers: stack().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  });
+  await ensureTopics(kafka, [
+    {
+      topic: topics.caseEvents,
+      numPartitions: 3,
+      configEntries: [{ name: 'max.message.bytes', value: '20000' }],
+    },
+  ]);
+  const svc = await startIntake({
+    topics,
+    env: { INGRESS_ENABLED: 'false', RELAY_SWEEP_AFTER_MS: '1000' },
+  });
+  return { svc, kafka };
+}
+
+/**
+ * Raises the topic's limit to 1 MB, as an operator mends it, and waits
+ * until every broker applies it: the controller acknowledges the change
+ * before then, and a release before then would be refused and parked anew.
+ */
+export async function raiseTopicLimit(kafka: Kafka, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: topic,
+          configEntries: [{ name: 'max.message.bytes', value: '1048576' }],
+        },
+      ],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  await untilTopicTakes(stack().kafkaBrokers, topic, 30_000);
 }
 
 export interface Consumed {
