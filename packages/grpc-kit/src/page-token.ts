@@ -11,6 +11,8 @@ export type PageCursor =
   { readonly afterMs: number; readonly afterId: string } | { readonly offset: number };
 
 const AFTER = 'after:';
+/** The latest moment a JavaScript date holds (ms): a cursor past it names no entry. */
+const LAST_MOMENT = 8.64e15;
 
 /** The page token for the page after the entry with this moment and id. */
 export const tokenAfter = (ms: number, id: string): string =>
@@ -30,7 +32,8 @@ export function cursorOf(token: string, code: string): PageCursor {
     const colon = rest.indexOf(':');
     const afterMs = Number(rest.slice(0, colon));
     const afterId = rest.slice(colon + 1);
-    if (colon < 1 || !Number.isSafeInteger(afterMs) || afterMs < 0 || !afterId) throw refused();
+    if (colon < 1 || !Number.isInteger(afterMs) || afterMs < 0 || afterMs > LAST_MOMENT || !afterId)
+      throw refused();
     return { afterMs, afterId };
   }
   if (!/^[0-9]{1,9}$/.test(text)) throw refused();

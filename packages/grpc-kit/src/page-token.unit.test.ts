@@ -17,6 +17,7 @@ describe('page tokens', () => {
       [0, 'x'],
       [1_614_556_800_000, 'case:with:colons'],
       [2 ** 45, '案件-12'],
+      [8.64e15, 'the last moment'],
       [7, ' '],
     ] as const)
       expect(cursorOf(tokenAfter(ms, id), 'QUERY.PAGE_TOKEN')).toEqual({
@@ -37,6 +38,7 @@ describe('page tokens', () => {
       'after::x',
       'after:-1:x',
       'after:1.5:x',
+      'after:8640000000000001:x',
       'x',
       '-1',
       '1e3',

@@ -231,6 +231,23 @@ describe('the order list reads the weeks a page spans, and lists what reading ev
       { numRuns: 60 },
     );
   });
+  it('refuses a page token it did not issue, naming page_token', async () => {
+    const models = new ReadModels(db, 'tokens_', 2, () => 0);
+    await models.init();
+    for (const text of ['after:9000000000000000:o01', 'after:12:', 'x', '-3'])
+      await expect(
+        listOrders(
+          counting(models),
+          supervisor,
+          scoring.ListSupervisionOrdersRequest.fromPartial({
+            pageToken: Buffer.from(text).toString('base64url'),
+          }),
+          NOW,
+        ),
+        text,
+      ).rejects.toMatchObject({ code: 'QUERY.PAGE_TOKEN', field: 'page_token' });
+  });
+
   it('walks pages while orders open and are answered: each order once, in order, none of those that stayed missed', async () => {
     let run = 0;
     await fc.assert(
