@@ -72,6 +72,8 @@ const { values: args } = parseArgs({
 const TRIALS = Number(args.trials);
 const CASES = Number(args.cases);
 const TRIAL_MS = Number(args['trial-minutes']) * 60_000;
+/** The commit built and run: read at the start, since the checkout may move while trials run. */
+const commit = execSync('git rev-parse --short HEAD').toString().trim();
 const ALL_FAULTS = [
   'postgres',
   'ferretdb',
@@ -782,7 +784,6 @@ const rows = FAULTS.map((fault) => {
   const late = os.filter((o) => o.timedOut).length;
   return `| ${name} | ${os.length} | ${equal} | ${sum('lost')} | ${sum('doubled')} | ${sum('offTopic')} | ${sum('broken')} | ${sum('rulesOff')} | ${sum('figuresOff')} | ${sum('scoresOff')} | ${late} | ${Math.max(...rec).toFixed(1)} |`;
 });
-const commit = execSync('git rev-parse --short HEAD').toString().trim();
 const md = [
   '# Fault suite results',
   '',
