@@ -149,13 +149,10 @@ export class Reports {
   }
 
   /**
-   * The year's enforcement cases matching `filter`, as they stand now,
-   * registered first first; `offset` and `limit` page through them.
-   */
-  /**
-   * A page of the year's cases that match, in the listing's order, from the
-   * cursor's place; `more` says whether any follow it, and `total` counts
-   * every match of the year.
+   * A page of the year's enforcement cases matching `filter` (or the reviews
+   * about one), as they stand now, in the listing's order from the cursor's
+   * place; `more` says whether any follow it, and `total` counts every match
+   * of the year.
    */
   async cases(
     year: number,
