@@ -68,6 +68,7 @@ export class KafkaScoreHub implements ScoreSink {
   private resend: NodeJS.Timeout | undefined;
   /** Why the last publication failed, until all that failed is sent. */
   private refused: string | undefined;
+  private stopped = false;
 
   constructor(
     private readonly kafka: Kafka,
@@ -211,6 +212,7 @@ export class KafkaScoreHub implements ScoreSink {
   private failed(slice: readonly Message[], e: unknown): void {
     this.refused = `publishing live updates failed: ${e instanceof Error ? e.message : String(e)}`;
     this.onError(e);
+    if (this.stopped) return; // its producer is gone: nothing is sent again
     this.unsent.push(...slice);
     if (this.unsent.length > UNSENT_KEPT) this.unsent.splice(0, this.unsent.length - UNSENT_KEPT);
     this.resend ??= setTimeout(() => {
@@ -233,6 +235,7 @@ export class KafkaScoreHub implements ScoreSink {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.resend);
     this.unsent = [];
     this.emitter.removeAllListeners();
