@@ -114,6 +114,12 @@ class Batch {
   /** Latest occurrence time applied per feed in this batch. */
   readonly feeds = new Map<string, number>();
   private readonly scores = new Map<string, [CaseView, CaseScoreResult]>();
+  /**
+   * Cases whose events this batch applied: their rules' timer is computed
+   * once, from the view the batch writes (the whole plan is worked out for
+   * it, so not after every event).
+   */
+  private readonly timed = new Set<string>();
 
   constructor(
     private readonly p: Projector,
@@ -262,18 +268,14 @@ class Batch {
         partition: this.deps.partitionOf(target),
       });
     this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
-    const timer =
-      view.kind === 'ENFORCEMENT'
-        ? (nextActionAt(view, this.deps.rules ?? DEFAULT_RULES, this.deps.model) ?? null)
-        : null;
     this.put({
       ...rec,
       view,
       score,
       contrib,
-      timer,
       pending: waiting.map((x) => events.CaseEvent.toJSON(x)),
     });
+    this.timed.add(view.caseId);
     if (
       view.orders !== rec.view.orders &&
       JSON.stringify(view.orders) !== JSON.stringify(rec.view.orders)
@@ -334,6 +336,16 @@ class Batch {
         : []),
     ]);
     // The rules' timers are in the records, written with them.
+    const rules = this.deps.rules ?? DEFAULT_RULES;
+    for (const id of this.timed) {
+      const rec = this.records.get(id);
+      if (!rec) continue;
+      const timer =
+        rec.view.kind === 'ENFORCEMENT'
+          ? (nextActionAt(rec.view, rules, this.deps.model) ?? null)
+          : null;
+      this.records.set(id, { ...rec, timer });
+    }
     await store.writeCases(
       this.partition,
       [...this.dirty].map((id) => this.records.get(id) ?? fresh(id)),
