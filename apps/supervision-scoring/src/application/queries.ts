@@ -86,14 +86,17 @@ function pageSizeOf(size: number): number {
   return size || 50;
 }
 
+/**
+ * A ranking's page: a position in it, as its tokens are. A ranking is a
+ * snapshot by rank, and an entity's mean moves, so a keyset would not hold
+ * it still: a keyset token is not one this call issued.
+ */
 function pageOf(size: number, token: string): { size: number; offset: number } {
-  let offset = 0;
-  if (token) {
-    offset = Number(Buffer.from(token, 'base64url').toString('utf8'));
-    if (!Number.isInteger(offset) || offset < 0)
-      throw invalid('QUERY.PAGE_TOKEN', 'page_token', 'not a token this service issued');
-  }
-  return { size: pageSizeOf(size), offset };
+  const checked = pageSizeOf(size);
+  const at = cursorOf(token, 'QUERY.PAGE_TOKEN');
+  if (!('offset' in at))
+    throw invalid('QUERY.PAGE_TOKEN', 'page_token', 'not a token this service issued');
+  return { size: checked, offset: at.offset };
 }
 
 const nextToken = (offset: number, size: number, total: number) =>
