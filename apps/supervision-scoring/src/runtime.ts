@@ -55,8 +55,12 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 7 stores with
- * each order the week it was opened in, its status and whether it awaits an
+ * The layout of the read models this version writes and reads: 8 keeps
+ * what reviews' corrections change on pages of each corrected case, as of
+ * its version, and counts each case's own shares from its history alone (a
+ * layout-7 generation counted corrections into the case's shares, and a
+ * replay could count a share without its correction: projected again); 7
+ * stores with each order the week it was opened in, its status and whether it awaits an
  * answer, and names the weeks that hold orders, so a listing reads the
  * weeks its page spans (orders of a layout-6 generation lack those fields,
  * and are projected again); 6 takes each
@@ -71,7 +75,7 @@ interface Generation {
  * pages as JSON blobs under the fields writes filter on; 2 kept rollups in pages per listing and writer, nested; 1 a document
  * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 7;
+export const READ_MODEL_FORMAT = 8;
 
 interface MetaDoc {
   _id: string;

@@ -49,6 +49,12 @@ export interface ProjectionStore {
    */
   writeRollupPages(writes: readonly RollupPageWrite[]): Promise<void>;
   /**
+   * Writes a corrected case's correction pages (`<listing>|fix-<case>|<slot>`,
+   * `hw` the case's version), each unless the store holds it at that
+   * version or a later one; listings find them among the extra pages.
+   */
+  writeCorrectionPages(pages: readonly RollupPage[]): Promise<void>;
+  /**
    * Stores these orders as they now are (each by case and order id), in one
    * round trip; an order already stored from a later version of its case
    * keeps that state (a writer that lost the partition, a replay).
@@ -83,9 +89,11 @@ export interface CorrectionRequest {
 /**
  * One writer's rows of one listing (a group-by and a period), or a slot of
  * them: `<listKey>|<guard>|<slot>`. Only that writer (a partition's
- * consumer, a release, a correction) writes it, whole, once per chunk, with
- * the highest offset it applied (`hw`): a replayed offset is not counted
- * again. Readers add the writers' rows up.
+ * consumer, a release) writes it, whole, once per chunk, with the highest
+ * offset it applied (`hw`; a release's: the case version): a replayed
+ * offset is not counted again. A corrected case's correction pages hold
+ * what its corrections change, as of its version `hw`. Readers add the
+ * writers' rows up.
  */
 export interface RollupPage {
   readonly _id: string;

@@ -20,6 +20,7 @@ import type {
   History,
   ProjectionStore,
   RollupPage,
+  RollupPageRow,
   RollupPageWrite,
   ScoreSink,
 } from './ports.js';
@@ -32,6 +33,13 @@ export interface Delivered {
 }
 
 export type Outcome = 'applied' | 'duplicate' | 'buffered' | 'held' | 'poison';
+
+/**
+ * Where a message stands in its rollup pages' order: its offset in the
+ * partition, or, for a release's messages (which lost their place), its
+ * case version.
+ */
+type Seq = number | 'version';
 
 export interface ProjectorDeps {
   readonly store: ProjectionStore;
@@ -89,6 +97,24 @@ function decode(value: Buffer | null): events.CaseEvent {
   return e;
 }
 
+/** A case's view without the corrections reviews made: what its own history alone gives. */
+const uncorrected = (v: CaseView): CaseView =>
+  v.correctedBy.length === 0 ? v : { ...v, correctedBy: [] };
+
+/**
+ * What the corrections of a case change in the rollups it counts in: its
+ * contribution as corrected, less its contribution as its history alone
+ * gives it. Nothing for a case nobody corrected, or one not concluded.
+ */
+function correctionEffect(v: CaseView, model: ScoringModel): RollupDelta[] {
+  if (v.correctedBy.length === 0) return [];
+  const own = uncorrected(v);
+  return rollupDeltas(
+    contributionOf(own, scoreCase(own, model)),
+    contributionOf(v, scoreCase(v, model)),
+  );
+}
+
 /**
  * One batch of messages from one partition (or one release), applied in
  * memory and then written: rollup shares first (each once, with the offset
@@ -96,6 +122,14 @@ function decode(value: Buffer | null): events.CaseEvent {
  * records with their rules' timers, packed in the partition's pages. A
  * crash between the writes replays the batch: records not written yet are
  * applied again, and shares skip the offsets they already hold.
+ *
+ * Skipping is right only if the replay works out each message's share as
+ * the first try did, so a message's share is taken from the case's own
+ * history alone, never from corrections, which another partition's reviews
+ * hand in whenever a batch happens to look. A case's corrections count on
+ * pages of its own (`<listing>|fix-<case>|<slot>`), each holding what the
+ * corrections change as of a version of the case, rewritten whenever a
+ * later version changes it (see `correctionPages`).
  */
 class Batch {
   private readonly records = new Map<string, CaseRecord>();
@@ -120,6 +154,12 @@ class Batch {
    * it, so not after every event).
    */
   private readonly timed = new Set<string>();
+  /**
+   * Corrected cases this batch moved: the pages (id → page key) their
+   * corrections changed anywhere along the way, each written again with
+   * what they change as of the case's latest version.
+   */
+  private readonly fixed = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly p: Projector,
@@ -150,9 +190,9 @@ class Batch {
   }
 
   /** Notes what each rollup page gains from one message; whether the page already holds it is settled at flush. */
-  private accumulate(deltas: readonly RollupDelta[], seq: number, guard = this.guard): void {
+  private accumulate(deltas: readonly RollupDelta[], seq: number): void {
     for (const d of deltas) {
-      const id = pageIdOf(d.listKey, guard, d.groupBy, d.key);
+      const id = pageIdOf(d.listKey, this.guard, d.groupBy, d.key);
       const pending = this.gains.get(id) ?? { listKey: pageKeyOf(d.listKey), parts: [] };
       pending.parts.push({ seq, delta: d });
       this.gains.set(id, pending);
@@ -204,7 +244,7 @@ class Batch {
     return rec.held;
   }
 
-  async add(m: { key: string | null; value: Buffer | null }, seq: number): Promise<Outcome> {
+  async add(m: { key: string | null; value: Buffer | null }, seq: Seq): Promise<Outcome> {
     let e: events.CaseEvent;
     try {
       e = decode(m.value);
@@ -228,7 +268,7 @@ class Batch {
     rec: CaseRecord,
     e: events.CaseEvent,
     m: { key: string | null; value: Buffer | null },
-    seq: number,
+    seq: Seq,
   ): Promise<Outcome> {
     if (rec.parked) {
       this.put({ ...rec, held: [...rec.held, (m.value ?? Buffer.alloc(0)).toString('base64')] });
@@ -259,7 +299,11 @@ class Batch {
     }
 
     const score = scoreCase(view, this.deps.model) ?? null;
-    const contrib = contributionOf(view, score ?? undefined);
+    const own = uncorrected(view);
+    const contrib = contributionOf(
+      own,
+      (own === view ? score : scoreCase(own, this.deps.model)) ?? undefined,
+    );
     const target = view.review?.enforcementCaseId ?? '';
     if (view.review?.corrected && !rec.view.review?.corrected && target && target !== view.caseId)
       this.requests.push({
@@ -267,7 +311,8 @@ class Batch {
         target,
         partition: this.deps.partitionOf(target),
       });
-    this.accumulate(rollupDeltas(rec.contrib, contrib), seq);
+    this.accumulate(rollupDeltas(rec.contrib, contrib), seq === 'version' ? e.version : seq);
+    this.fix(rec.view, view);
     this.put({
       ...rec,
       view,
@@ -298,10 +343,8 @@ class Batch {
 
   /**
    * A reconsideration corrected a decision of a case this batch's partition
-   * owns: deduct from its score and rollups. The rollup shares are the
-   * correction's own (`<rollup>|corr-<review>`), written once: a replay after
-   * a crash finds the case as it was (nobody else writes it) and the shares
-   * holding the correction already.
+   * owns: deduct from its score, and count it on the case's correction
+   * pages. Its own shares do not move: they are its history's.
    */
   async correct(r: CorrectionRequest): Promise<void> {
     this.corrected.push(r._id);
@@ -309,15 +352,55 @@ class Batch {
     if (rec.view.correctedBy.includes(r._id)) return;
     const view = { ...rec.view, correctedBy: [...rec.view.correctedBy, r._id] };
     const score = scoreCase(view, this.deps.model) ?? null;
-    const contrib = contributionOf(view, score ?? undefined);
-    this.accumulate(rollupDeltas(rec.contrib, contrib), 1, `corr-${r._id}`);
-    this.put({ ...rec, view, score, contrib });
+    this.fix(rec.view, view);
+    this.put({ ...rec, view, score });
     if (score) this.scores.set(r.target, [view, score]);
+  }
+
+  /** Notes the correction pages a corrected case's move from `before` to `after` touches. */
+  private fix(before: CaseView, after: CaseView): void {
+    if (after.correctedBy.length === 0) return;
+    const pages = this.fixed.get(after.caseId) ?? new Map<string, string>();
+    for (const d of [
+      ...correctionEffect(before, this.deps.model),
+      ...correctionEffect(after, this.deps.model),
+    ])
+      pages.set(pageIdOf(d.listKey, `fix-${after.caseId}`, d.groupBy, d.key), pageKeyOf(d.listKey));
+    this.fixed.set(after.caseId, pages);
+  }
+
+  /**
+   * Each corrected case's correction pages as of its latest version: every
+   * page its corrections changed on the way, with what they change now
+   * (none left on a page: its rows are empty, and it stays, with the
+   * version). The store keeps a page's later version, so a writer that
+   * lost the partition, or a replay of a shorter batch, cannot put back
+   * what an earlier version changed; and as a version's view comes from
+   * its history and corrections alone, every writer that reaches it writes
+   * the same.
+   */
+  private correctionPages(): RollupPage[] {
+    const out: RollupPage[] = [];
+    for (const [caseId, touched] of this.fixed) {
+      const view = this.records.get(caseId)?.view;
+      if (!view || touched.size === 0) continue;
+      const rows = new Map<string, Map<string, RollupPageRow>>();
+      for (const d of correctionEffect(view, this.deps.model)) {
+        const id = pageIdOf(d.listKey, `fix-${caseId}`, d.groupBy, d.key);
+        const page = rows.get(id) ?? new Map<string, RollupPageRow>();
+        addToRows(page, d);
+        rows.set(id, page);
+      }
+      for (const [id, listKey] of touched)
+        out.push({ _id: id, listKey, hw: view.version, rows: [...(rows.get(id)?.values() ?? [])] });
+    }
+    return out;
   }
 
   async flush(): Promise<void> {
     const { store, sink } = this.deps;
     const pages = await this.pageWrites();
+    const fixes = this.correctionPages();
     // What is derived from the case records goes before them: a record, once
     // written, makes a replay skip its events, so a crash between the writes
     // must not leave the rollups, the order list or the rules' timer behind
@@ -326,6 +409,7 @@ class Batch {
       store.writeRollupPages(pages).then(() => {
         for (const w of pages) this.p.paged(w.page);
       }),
+      ...(fixes.length > 0 ? [store.writeCorrectionPages(fixes)] : []),
       ...(this.movedOrders.size > 0 ? [store.upsertOrders([...this.movedOrders.values()])] : []),
       ...(this.requests.length > 0
         ? [
@@ -497,13 +581,14 @@ export class Projector {
 
   private async releaseHere(caseId: string): Promise<number> {
     const partition = this.deps.partitionOf(caseId);
-    // Released messages lost their place in the partition: guard them per case, in release order.
+    // Released messages lost their place in the partition: guard them per
+    // case, by the case's version, which a retry or a later release of the
+    // same events gives them again.
     const guard = `release-${caseId}`;
-    let seq = Date.now() * 1000;
     const outcomes = await this.withRetry(guard, partition, async (batch) => {
       const out: Outcome[] = [];
       for (const b64 of await batch.unpark(caseId))
-        out.push(await batch.add({ key: caseId, value: Buffer.from(b64, 'base64') }, ++seq));
+        out.push(await batch.add({ key: caseId, value: Buffer.from(b64, 'base64') }, 'version'));
       return out;
     });
     let applied = outcomes.filter((o) => o === 'applied').length;
@@ -516,7 +601,7 @@ export class Projector {
           out.push(
             await batch.add(
               { key: caseId, value: Buffer.from(events.CaseEvent.encode(e).finish()) },
-              ++seq,
+              'version',
             ),
           );
         return out;

@@ -3,85 +3,7 @@ import { events } from '@enforcement/contracts';
 import { MODEL_V1 } from '../domain/scoring-model.js';
 import { caseEvents } from '../test-support/events.js';
 import { Projector, type Delivered } from './projector.js';
-import type {
-  CaseRecord,
-  CorrectionRequest,
-  ProjectionStore,
-  RollupPage,
-  RollupPageWrite,
-} from './ports.js';
-
-class Conflict extends Error {}
-
-/**
- * The projection store's contract in memory, with one fault a dying database
- * produces: a rollup write that lands but whose answer is lost.
- */
-class MemoryStore implements ProjectionStore {
-  readonly cases = new Map<string, CaseRecord>();
-  readonly pages = new Map<string, RollupPage>();
-  loseNextShareAnswer = false;
-
-  async getCases(ids: readonly string[]) {
-    const out = new Map<string, CaseRecord>();
-    for (const id of ids) {
-      const r = this.cases.get(id);
-      if (r) out.set(id, structuredClone(r));
-    }
-    return out;
-  }
-
-  casesForWrite(_partition: number, ids: readonly string[]) {
-    return this.getCases(ids);
-  }
-
-  async writeCases(_partition: number, records: readonly CaseRecord[]) {
-    for (const r of records) this.cases.set(r._id, { ...structuredClone(r), page: 'memory' });
-  }
-
-  forget() {}
-
-  async rollupPages(ids: readonly { id: string }[]) {
-    const out = new Map<string, RollupPage>();
-    for (const { id } of ids) {
-      const page = this.pages.get(id);
-      if (page) out.set(id, structuredClone(page));
-    }
-    return out;
-  }
-
-  async writeRollupPages(writes: readonly RollupPageWrite[]) {
-    // Guarded as the store guards them: a page that moved past fromMark is a conflict.
-    for (const w of writes)
-      if ((this.pages.get(w.page._id)?.hw ?? -1) !== w.fromMark) throw new Conflict(w.page._id);
-    for (const w of writes) this.pages.set(w.page._id, structuredClone(w.page));
-    if (this.loseNextShareAnswer) {
-      this.loseNextShareAnswer = false;
-      throw new Error('connection closed before the answer');
-    }
-  }
-
-  async upsertOrders() {}
-
-  readonly corrections = new Map<string, CorrectionRequest>();
-  async requestCorrections(requests: readonly CorrectionRequest[]) {
-    for (const r of requests) if (!this.corrections.has(r._id)) this.corrections.set(r._id, r);
-  }
-  async correctionsFor(partition: number) {
-    return [...this.corrections.values()].filter((r) => r.partition === partition);
-  }
-  async correctionsDone(ids: readonly string[]) {
-    for (const id of ids) this.corrections.delete(id);
-  }
-
-  /** A rollup's value summed over the pages of every writer. */
-  rollup(rollupId: string, field: string): number {
-    let sum = 0;
-    for (const page of this.pages.values())
-      for (const row of page.rows) if (row.id === rollupId) sum += row.values[field] ?? 0;
-    return sum;
-  }
-}
+import { Conflict, MemoryStore } from '../test-support/memory-store.js';
 
 const projector = (store: MemoryStore, correctionsEveryMs?: number) =>
   new Projector({
@@ -270,5 +192,41 @@ describe('corrections left for a partition', () => {
     store.corrections.set('review-s', { _id: 'review-s', target: 'case-u', partition: 0 });
     await eager.handleBatch(0, other.slice(3));
     expect(store.cases.get('case-u')?.view.correctedBy).toEqual(['review-s']);
+  });
+});
+
+describe('a release whose rollup write lands but fails', () => {
+  it('counts the released events once when the operator releases the case again', async () => {
+    const store = new MemoryStore();
+    const client = store.client();
+    const p = new Projector({
+      store: client,
+      deadLetters: { send: async () => undefined },
+      sink: { changed: () => undefined, ordersChanged: () => undefined },
+      model: MODEL_V1,
+      isConflict: (e) => e instanceof Conflict,
+      partitionOf: () => 0,
+    });
+    const t = deliver(0, caseEvents({ caseId: 'case-t' }));
+    // An undecodable message parks the case; its events are held behind it.
+    await p.handleBatch(0, [
+      ...t.slice(0, 2),
+      { partition: 0, offset: 2, key: 'case-t', value: Buffer.from([0xff, 0xff]) },
+      ...t.slice(2).map((m) => ({ ...m, offset: m.offset + 1 })),
+    ]);
+    expect(store.cases.get('case-t')?.parked).toBe(true);
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(0);
+
+    // The release's rollup write lands, and its answer is lost.
+    client.failAt(1);
+    await expect(p.release('case-t')).rejects.toThrow('connection closed');
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+    expect(store.cases.get('case-t')?.parked).toBe(true);
+
+    await p.release('case-t');
+    expect(store.cases.get('case-t')?.parked).toBe(false);
+    expect(store.cases.get('case-t')?.view.version).toBe(t.length);
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+    expect(store.rollup(AGENCY_2021, 'scoreSum')).toBe(store.cases.get('case-t')?.score?.score);
   });
 });

@@ -1009,6 +1009,30 @@ export class ReadModels {
   }
 
   /**
+   * Each correction page unless it is stored at its version or a later one:
+   * named among the extra pages first (so listings find it), then replaced
+   * where the stored one is older, or inserted. An insert that meets a
+   * page already there found it at a later version (the filter did not
+   * match it), and leaves it.
+   */
+  async writeCorrectionPages(pages: readonly RollupPage[]): Promise<void> {
+    await this.extraPages
+      .insertMany(
+        pages.map((p) => ({ _id: p._id, listKey: p.listKey })),
+        { ordered: false },
+      )
+      .catch(ignoreDuplicates);
+    await settled(
+      pages.map((p) =>
+        this.rollups
+          .for(p.listKey)
+          .replaceOne({ _id: p._id, hw: { $lt: p.hw } }, packPage(p), { upsert: true })
+          .catch(ignoreDuplicates),
+      ),
+    );
+  }
+
+  /**
    * Every page holding a listing's rows, with only that listing's rows (pages
    * are shared by listings of one period, see PageClass): each partition's
    * pages of it (by `_id`), and the few that releases and corrections wrote,

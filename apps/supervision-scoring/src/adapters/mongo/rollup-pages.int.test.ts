@@ -163,4 +163,40 @@ describe('rollup pages read by a listing', () => {
     expect(Object.keys(listed)).toHaveLength(21);
     expect(listed[`${agencies}|ag1`]).toBe(1);
   });
+
+  it("keeps a corrected case's correction pages at its latest version, and lists them beside the partitions'", async () => {
+    const partitionOf = () => 0;
+    const writer = new ReadModels(db, 'x_', 4, partitionOf);
+    const stale = new ReadModels(db, 'x_', 4, partitionOf);
+    const reader = new ReadModels(db, 'x_', 4, partitionOf);
+    const fix = (hw: number, scoreSum: number): RollupPage => ({
+      _id: `${pageKeyOf(agencies)}|fix-case-t|0`,
+      listKey: pageKeyOf(agencies),
+      hw,
+      rows: [{ ...row(agencies, 'ag1', 0), values: { scoreSum, corrected: 1 } }],
+    });
+    const sums = async () =>
+      Object.fromEntries(
+        (await reader.listingPages(agencies, 'AGENCY', 2)).flatMap((p) =>
+          p.rows.map((r) => [`${p._id.includes('fix-') ? 'fix' : 'own'} ${r.key}`, r.values]),
+        ),
+      );
+    await writer.writeRollupPages([{ page: page(p0, 4, [row(agencies, 'ag1', 1)]), fromMark: -1 }]);
+    await writer.writeCorrectionPages([fix(7, -20)]);
+    expect(await sums()).toEqual({
+      'own ag1': { cases: 1, scoreSum: 90 },
+      'fix ag1': { scoreSum: -20, corrected: 1 },
+    });
+
+    // A later version replaces it; an earlier one, or the same again, leaves it.
+    await writer.writeCorrectionPages([fix(9, -12)]);
+    await stale.writeCorrectionPages([fix(8, -20)]);
+    await stale.writeCorrectionPages([fix(9, -3)]);
+    expect((await sums())['fix ag1']).toEqual({ scoreSum: -12, corrected: 1 });
+    await Promise.all([
+      stale.writeCorrectionPages([fix(10, -5)]),
+      writer.writeCorrectionPages([fix(11, -6)]),
+    ]);
+    expect((await sums())['fix ag1']).toEqual({ scoreSum: -6, corrected: 1 });
+  });
 });

@@ -1,0 +1,278 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { events } from '@enforcement/contracts';
+import { applyEvent, emptyView, type CaseView } from '../domain/case-view.js';
+import { contributionOf, rollupDeltas } from '../domain/rollups.js';
+import { MODEL_V1, scoreCase } from '../domain/scoring-model.js';
+import { caseEvents } from '../test-support/events.js';
+import { Conflict, MemoryStore } from '../test-support/memory-store.js';
+import { Projector, type Delivered } from './projector.js';
+
+/**
+ * The oracle: every rollup is the sum of what each concluded case adds to
+ * it, its view folded from its own history and corrected by every review
+ * that corrected it (the scoring model's definition, nothing of how the
+ * projection gets there).
+ */
+function oracle(histories: ReadonlyMap<string, readonly events.CaseEvent[]>) {
+  const views = new Map<string, CaseView>(
+    [...histories].map(([id, h]) => [id, h.reduce(applyEvent, emptyView(id))]),
+  );
+  for (const v of views.values()) {
+    const target = views.get(v.review?.enforcementCaseId ?? '');
+    if (v.review?.corrected && target && target.caseId !== v.caseId)
+      target.correctedBy = [...target.correctedBy, v.caseId];
+  }
+  const rollups = new Map<string, Record<string, number>>();
+  for (const v of views.values())
+    for (const d of rollupDeltas(null, contributionOf(v, scoreCase(v, MODEL_V1)))) {
+      const sums = rollups.get(d.rollupId) ?? {};
+      for (const [k, n] of Object.entries(d.inc)) sums[k] = (sums[k] ?? 0) + n;
+      rollups.set(d.rollupId, sums);
+    }
+  return { views, rollups };
+}
+
+/** A reconsideration of `target` that corrects its decision. */
+function correctingReview(reviewId: string, target: string, day: number): events.CaseEvent[] {
+  const payloads: NonNullable<events.CaseEvent['payload']>[] = [
+    {
+      $case: 'reconsiderationFiled',
+      value: {
+        kind: 1,
+        enforcementCaseId: target,
+        respondentAgencyId: 'lz-eeb',
+        applicant: 'a',
+        district: '柳南区',
+        domain: events.Domain.DOMAIN_ENVIRONMENT,
+        claims: '',
+      },
+    },
+    { $case: 'reconsiderationAccepted', value: { handledBy: 'h' } },
+    {
+      $case: 'reconsiderationConcluded',
+      value: {
+        outcome: events.ReviewOutcome.REVIEW_OUTCOME_REVOKED,
+        corrected: true,
+        summary: '',
+        enforcementCaseId: target,
+      },
+    },
+  ];
+  return payloads.map((payload, i) => {
+    const at = new Date(Date.UTC(2021, 5, day + i, 2));
+    return {
+      eventId: `${reviewId}-e${i + 1}`,
+      caseId: reviewId,
+      version: i + 1,
+      position: 0,
+      occurredAt: at,
+      recordedAt: at,
+      commandId: `${reviewId}-c${i + 1}`,
+      actor: 'test',
+      agencyId: 'lz-eeb',
+      caseType: events.CaseType.CASE_TYPE_REVIEW,
+      prevHash: '',
+      hash: '',
+      schemaVersion: 1,
+      chainKeyId: '',
+      payload,
+    };
+  });
+}
+
+/** Case histories merged into one partition's log, each case's events in order, the picks deciding whose comes next. */
+function merge(
+  histories: readonly events.CaseEvent[][],
+  picks: readonly number[],
+): events.CaseEvent[] {
+  const queues = histories.map((h) => [...h]);
+  const out: events.CaseEvent[] = [];
+  let i = 0;
+  for (;;) {
+    const open = queues.filter((q) => q.length > 0);
+    if (open.length === 0) return out;
+    const q = open[(picks[i++ % Math.max(1, picks.length)] ?? 0) % open.length];
+    const e = q?.shift();
+    if (e) out.push(e);
+  }
+}
+
+const PROCESSES = 3;
+const proc = fc.nat(PROCESSES - 1);
+const partition = fc.constantFrom(0, 1);
+const step = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant('batch' as const),
+      p: partition,
+      proc,
+      len: fc.integer({ min: 1, max: 9 }),
+      /** Which of the batch's store writes lands and fails (0: none). */
+      failAt: fc.oneof(fc.constant(0), fc.constant(1), fc.integer({ min: 1, max: 5 })),
+      /** The batch is applied but its offset not committed (the process died first). */
+      commit: fc.boolean(),
+      restartAfter: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('race' as const),
+      p: partition,
+      stale: proc,
+      owner: proc,
+      staleLen: fc.integer({ min: 1, max: 9 }),
+      ownerLen: fc.integer({ min: 1, max: 9 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('idle' as const), p: partition, proc }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('restart' as const), proc }) },
+);
+
+const scenario = fc.record({
+  cases: fc.array(
+    fc.record({
+      concludeAfterDays: fc.integer({ min: 15, max: 130 }),
+      anomaly: fc.boolean(),
+      second: fc.constantFrom('off-2', 'off-3'),
+    }),
+    { minLength: 1, maxLength: 4 },
+  ),
+  reviews: fc.array(fc.record({ target: fc.nat(3), day: fc.integer({ min: 1, max: 20 }) }), {
+    minLength: 1,
+    maxLength: 3,
+  }),
+  picks: fc.array(fc.nat(7), { minLength: 1, maxLength: 40 }),
+  /** How often each process's busy batches look for corrections others left (ms). */
+  looks: fc.array(fc.constantFrom(0, 3_600_000), { minLength: PROCESSES, maxLength: PROCESSES }),
+  steps: fc.array(step, { minLength: 1, maxLength: 24 }),
+  turns: fc.array(fc.nat(3), { minLength: 1, maxLength: 16 }),
+});
+
+describe('the rollups, against the scoring model of the histories', () => {
+  it('equal it whatever the crashes, replays, restarts, stale writers and the moment corrections are found', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async (s) => {
+        const store = new MemoryStore();
+        const histories = new Map<string, events.CaseEvent[]>();
+        const cases = s.cases.map((c, i) => {
+          const h = caseEvents({
+            caseId: `case-${i}`,
+            concludeAfterDays: c.concludeAfterDays,
+            anomaly: c.anomaly,
+            officers: ['off-1', c.second],
+          });
+          histories.set(`case-${i}`, h);
+          return h;
+        });
+        const reviews = s.reviews.map((r, j) => {
+          const h = correctingReview(`review-${j}`, `case-${r.target % s.cases.length}`, r.day);
+          histories.set(`review-${j}`, h);
+          return h;
+        });
+        const logs = [merge(cases, s.picks), merge(reviews, [...s.picks].reverse())].map((log, p) =>
+          log.map((e, offset): Delivered => ({
+            partition: p,
+            offset,
+            key: e.caseId,
+            value: Buffer.from(events.CaseEvent.encode(e).finish()),
+          })),
+        );
+        let turn = 0;
+        const turns = () => s.turns[turn++ % s.turns.length] ?? 0;
+        const clients = Array.from({ length: PROCESSES }, () => store.client({ turns }));
+        const start = (i: number) =>
+          new Projector({
+            store: (clients[i] = store.client({ turns })),
+            deadLetters: { send: async () => undefined },
+            sink: { changed: () => undefined, ordersChanged: () => undefined },
+            model: MODEL_V1,
+            isConflict: (e) => e instanceof Conflict,
+            partitionOf: (caseId) => (caseId.startsWith('review') ? 1 : 0),
+            correctionsEveryMs: s.looks[i],
+          });
+        const procs = Array.from({ length: PROCESSES }, (_, i) => start(i));
+        const committed = [0, 0];
+        const owner: (number | undefined)[] = [undefined, undefined];
+        const slice = (p: number, len: number) =>
+          logs[p]?.slice(committed[p] ?? 0, (committed[p] ?? 0) + len) ?? [];
+        /** Kafka assigns the partition: a process that did not hold it forgets what it knew. */
+        const assign = (p: number, i: number) => {
+          if (owner[p] !== i) procs[i]?.forget();
+          owner[p] = i;
+        };
+
+        for (const st of s.steps) {
+          if (st.k === 'restart') {
+            procs[st.proc] = start(st.proc);
+            owner.forEach((o, p) => o === st.proc && (owner[p] = undefined));
+          } else if (st.k === 'idle') {
+            assign(st.p, st.proc);
+            await procs[st.proc]?.handleBatch(st.p, []).catch(() => undefined);
+          } else if (st.k === 'batch') {
+            assign(st.p, st.proc);
+            const batch = slice(st.p, st.len);
+            clients[st.proc]?.failAt(st.failAt);
+            const ok = await procs[st.proc]?.handleBatch(st.p, batch).then(
+              () => true,
+              () => false,
+            );
+            clients[st.proc]?.failAt(0);
+            if (ok && st.commit) committed[st.p] = (committed[st.p] ?? 0) + batch.length;
+            if (st.restartAfter) {
+              procs[st.proc] = start(st.proc);
+              owner[st.p] = undefined;
+            }
+          } else {
+            // The stale process never heard that the partition moved; the owner's offsets are committed.
+            assign(st.p, st.owner);
+            const staleBatch = slice(st.p, st.staleLen);
+            const ownerBatch = slice(st.p, st.ownerLen);
+            const [, mine] = await Promise.allSettled([
+              procs[st.stale]?.handleBatch(st.p, staleBatch),
+              procs[st.owner]?.handleBatch(st.p, ownerBatch),
+            ]);
+            if (mine.status === 'fulfilled')
+              committed[st.p] = (committed[st.p] ?? 0) + ownerBatch.length;
+          }
+        }
+
+        // Then one process consumes the rest, and both partitions go idle.
+        const last = start(0);
+        for (const p of [0, 1]) {
+          last.forget();
+          while ((committed[p] ?? 0) < (logs[p]?.length ?? 0)) {
+            const batch = slice(p, 5);
+            await last.handleBatch(p, batch);
+            committed[p] = (committed[p] ?? 0) + batch.length;
+          }
+        }
+        for (const p of [1, 0, 0]) await last.handleBatch(p, []);
+
+        const want = oracle(histories);
+        const got = store.rollups();
+        for (const id of new Set([...want.rollups.keys(), ...got.keys()])) {
+          const w = want.rollups.get(id) ?? {};
+          const g = got.get(id) ?? {};
+          for (const k of new Set([...Object.keys(w), ...Object.keys(g)]))
+            expect(g[k] ?? 0, `${id} ${k}`).toBeCloseTo(w[k] ?? 0, 6);
+        }
+        for (const [id, view] of want.views) {
+          if (view.kind !== 'ENFORCEMENT') continue;
+          const rec = store.cases.get(id);
+          expect([...(rec?.view.correctedBy ?? [])].sort(), id).toEqual(
+            [...view.correctedBy].sort(),
+          );
+          expect(rec?.score?.score, id).toBe(scoreCase(view, MODEL_V1)?.score);
+        }
+        expect(store.corrections.size).toBe(0);
+      }),
+      {
+        numRuns: Number(process.env.RUNS ?? 500),
+        ...(process.env.SEED ? { seed: Number(process.env.SEED) } : {}),
+      },
+    );
+  }, 600_000);
+});

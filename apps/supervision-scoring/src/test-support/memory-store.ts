@@ -1,0 +1,158 @@
+import type {
+  CaseOrders,
+  CaseRecord,
+  CorrectionRequest,
+  ProjectionStore,
+  RollupPage,
+  RollupPageWrite,
+} from '../application/ports.js';
+
+/** What the store answers when what a write was read from moved meanwhile. */
+export class Conflict extends Error {}
+
+/** Options of one process's view of the store (see `MemoryStore.client`). */
+export interface ClientOptions {
+  /** Microtask turns each call waits, drawn from this: how concurrent writers interleave. */
+  turns?: () => number;
+}
+
+/**
+ * The projection store's contract in memory, guarded as the MongoDB adapter
+ * guards it: a case record is written only over the revision it was read
+ * at, a rollup page only over the mark it was read at, a correction's page
+ * only with a later version of its case.
+ */
+export class MemoryStore implements ProjectionStore {
+  readonly cases = new Map<string, CaseRecord>();
+  readonly pages = new Map<string, RollupPage>();
+  readonly corrections = new Map<string, CorrectionRequest>();
+  /** The next rollup write lands, and its answer is lost. */
+  loseNextShareAnswer = false;
+
+  async getCases(ids: readonly string[]) {
+    const out = new Map<string, CaseRecord>();
+    for (const id of ids) {
+      const r = this.cases.get(id);
+      if (r) out.set(id, structuredClone(r));
+    }
+    return out;
+  }
+
+  casesForWrite(_partition: number, ids: readonly string[]) {
+    return this.getCases(ids);
+  }
+
+  async writeCases(_partition: number, records: readonly CaseRecord[]) {
+    for (const r of records)
+      if ((this.cases.get(r._id)?.rev ?? 0) !== r.rev) throw new Conflict(r._id);
+    for (const r of records)
+      this.cases.set(r._id, { ...structuredClone(r), rev: r.rev + 1, page: 'memory' });
+  }
+
+  forget() {}
+
+  async rollupPages(ids: readonly { id: string }[]) {
+    const out = new Map<string, RollupPage>();
+    for (const { id } of ids) {
+      const page = this.pages.get(id);
+      if (page) out.set(id, structuredClone(page));
+    }
+    return out;
+  }
+
+  async writeRollupPages(writes: readonly RollupPageWrite[]) {
+    for (const w of writes)
+      if ((this.pages.get(w.page._id)?.hw ?? -1) !== w.fromMark) throw new Conflict(w.page._id);
+    for (const w of writes) this.pages.set(w.page._id, structuredClone(w.page));
+    if (this.loseNextShareAnswer) {
+      this.loseNextShareAnswer = false;
+      throw new Error('connection closed before the answer');
+    }
+  }
+
+  async writeCorrectionPages(pages: readonly RollupPage[]) {
+    for (const p of pages)
+      if ((this.pages.get(p._id)?.hw ?? -1) < p.hw) this.pages.set(p._id, structuredClone(p));
+  }
+
+  async upsertOrders(_writes: readonly CaseOrders[]) {}
+
+  async requestCorrections(requests: readonly CorrectionRequest[]) {
+    for (const r of requests) if (!this.corrections.has(r._id)) this.corrections.set(r._id, r);
+  }
+
+  async correctionsFor(partition: number) {
+    return [...this.corrections.values()].filter((r) => r.partition === partition);
+  }
+
+  async correctionsDone(ids: readonly string[]) {
+    for (const id of ids) this.corrections.delete(id);
+  }
+
+  /** A rollup's value summed over the pages of every writer. */
+  rollup(rollupId: string, field: string): number {
+    return this.rollups().get(rollupId)?.[field] ?? 0;
+  }
+
+  /** Every rollup's values, summed over the pages of every writer, as a listing reads them. */
+  rollups(): Map<string, Record<string, number>> {
+    const out = new Map<string, Record<string, number>>();
+    for (const page of this.pages.values())
+      for (const row of page.rows) {
+        const sums = out.get(row.id) ?? {};
+        for (const [k, n] of Object.entries(row.values)) sums[k] = (sums[k] ?? 0) + n;
+        out.set(row.id, sums);
+      }
+    return out;
+  }
+
+  /**
+   * One process's view of the store: its calls wait a few microtask turns
+   * (so two processes' batches interleave), and one of its writes may land
+   * and fail (`failAt`).
+   */
+  client(options: ClientOptions = {}): ProjectionStore & {
+    /**
+     * The client's writes from now on are counted from 1; the one with this
+     * number lands and then fails, as a write whose answer a dying
+     * connection lost (a crash between two writes looks the same to the rest).
+     */
+    failAt(n: number): void;
+  } {
+    let writes = 0;
+    let failAt = 0;
+    const turns = async () => {
+      for (let n = options.turns?.() ?? 0; n > 0; n--) await Promise.resolve();
+    };
+    const write =
+      <A extends unknown[]>(f: (...args: A) => Promise<void>) =>
+      async (...args: A) => {
+        await turns();
+        await f(...args);
+        if (++writes === failAt) throw new Error('connection closed before the answer');
+      };
+    const read =
+      <A extends unknown[], R>(f: (...args: A) => Promise<R>) =>
+      async (...args: A) => {
+        await turns();
+        return f(...args);
+      };
+    return {
+      failAt: (n: number) => {
+        writes = 0;
+        failAt = n;
+      },
+      getCases: read((ids: readonly string[]) => this.getCases(ids)),
+      casesForWrite: read((p: number, ids: readonly string[]) => this.casesForWrite(p, ids)),
+      writeCases: write((p: number, rs: readonly CaseRecord[]) => this.writeCases(p, rs)),
+      forget: () => undefined,
+      rollupPages: read((ids: readonly { id: string; listKey: string }[]) => this.rollupPages(ids)),
+      writeRollupPages: write((ws: readonly RollupPageWrite[]) => this.writeRollupPages(ws)),
+      writeCorrectionPages: write((ps: readonly RollupPage[]) => this.writeCorrectionPages(ps)),
+      upsertOrders: write((ws: readonly CaseOrders[]) => this.upsertOrders(ws)),
+      requestCorrections: write((rs: readonly CorrectionRequest[]) => this.requestCorrections(rs)),
+      correctionsFor: read((p: number) => this.correctionsFor(p)),
+      correctionsDone: write((ids: readonly string[]) => this.correctionsDone(ids)),
+    };
+  }
+}
