@@ -129,6 +129,16 @@ const step = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('idle' as const), p: partition, proc }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('restart' as const), proc }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('release' as const),
+      proc,
+      /** The case an operator releases (parked or not). */
+      target: fc.nat(3),
+      failAt: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 })),
+    }),
+  },
 );
 
 const scenario = fc.record({
@@ -145,6 +155,8 @@ const scenario = fc.record({
     maxLength: 3,
   }),
   picks: fc.array(fc.nat(7), { minLength: 1, maxLength: 40 }),
+  /** Undecodable messages keyed by a case, at a place in its partition: each parks its case. */
+  poison: fc.array(fc.record({ target: fc.nat(3), at: fc.nat(40) }), { maxLength: 2 }),
   /** How often each process's busy batches look for corrections others left (ms). */
   looks: fc.array(fc.constantFrom(0, 3_600_000), { minLength: PROCESSES, maxLength: PROCESSES }),
   steps: fc.array(step, { minLength: 1, maxLength: 24 }),
@@ -152,7 +164,7 @@ const scenario = fc.record({
 });
 
 describe('the rollups, against the scoring model of the histories', () => {
-  it('equal it whatever the crashes, replays, restarts, stale writers and the moment corrections are found', async () => {
+  it('equal it whatever the crashes, replays, restarts, stale writers, releases and the moment corrections are found', async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         const store = new MemoryStore();
@@ -172,13 +184,19 @@ describe('the rollups, against the scoring model of the histories', () => {
           histories.set(`review-${j}`, h);
           return h;
         });
-        const logs = [merge(cases, s.picks), merge(reviews, [...s.picks].reverse())].map((log, p) =>
-          log.map((e, offset): Delivered => ({
-            partition: p,
-            offset,
+        const encoded = (list: events.CaseEvent[]) =>
+          list.map((e) => ({
             key: e.caseId,
             value: Buffer.from(events.CaseEvent.encode(e).finish()),
-          })),
+          }));
+        const cases0 = encoded(merge(cases, s.picks));
+        for (const x of s.poison)
+          cases0.splice(x.at % (cases0.length + 1), 0, {
+            key: `case-${x.target % s.cases.length}`,
+            value: Buffer.from([0xff, 0xff]),
+          });
+        const logs = [cases0, encoded(merge(reviews, [...s.picks].reverse()))].map((log, p) =>
+          log.map((m, offset): Delivered => ({ partition: p, offset, ...m })),
         );
         let turn = 0;
         const turns = () => s.turns[turn++ % s.turns.length] ?? 0;
@@ -192,6 +210,10 @@ describe('the rollups, against the scoring model of the histories', () => {
             isConflict: (e) => e instanceof Conflict,
             partitionOf: (caseId) => (caseId.startsWith('review') ? 1 : 0),
             correctionsEveryMs: s.looks[i],
+            history: {
+              read: async (caseId, from) =>
+                (histories.get(caseId) ?? []).filter((e) => e.version >= from),
+            },
           });
         const procs = Array.from({ length: PROCESSES }, (_, i) => start(i));
         const committed = [0, 0];
@@ -205,7 +227,15 @@ describe('the rollups, against the scoring model of the histories', () => {
         };
 
         for (const st of s.steps) {
-          if (st.k === 'restart') {
+          if (st.k === 'release') {
+            // The operator's call reaches the instance that applies the case's partition.
+            assign(0, st.proc);
+            clients[st.proc]?.failAt(st.failAt);
+            await procs[st.proc]
+              ?.release(`case-${st.target % s.cases.length}`)
+              .catch(() => undefined);
+            clients[st.proc]?.failAt(0);
+          } else if (st.k === 'restart') {
             procs[st.proc] = start(st.proc);
             owner.forEach((o, p) => o === st.proc && (owner[p] = undefined));
           } else if (st.k === 'idle') {
@@ -250,6 +280,9 @@ describe('the rollups, against the scoring model of the histories', () => {
           }
         }
         for (const p of [1, 0, 0]) await last.handleBatch(p, []);
+        // Every parked case released, as an operator would.
+        for (const [id, rec] of store.cases) if (rec.parked) await last.release(id);
+        await last.handleBatch(0, []);
 
         const want = oracle(histories);
         const got = store.rollups();
