@@ -4,7 +4,7 @@ import { events } from '@enforcement/contracts';
 import { applyEvent, emptyView, type CaseView } from '../domain/case-view.js';
 import { contributionOf, rollupDeltas } from '../domain/rollups.js';
 import { MODEL_V1, scoreCase } from '../domain/scoring-model.js';
-import { caseEvents } from '../test-support/events.js';
+import { caseEvents, correctingReview } from '../test-support/events.js';
 import { Conflict, MemoryStore } from '../test-support/memory-store.js';
 import { Projector, type Delivered } from './projector.js';
 
@@ -31,54 +31,6 @@ function oracle(histories: ReadonlyMap<string, readonly events.CaseEvent[]>) {
       rollups.set(d.rollupId, sums);
     }
   return { views, rollups };
-}
-
-/** A reconsideration of `target` that corrects its decision. */
-function correctingReview(reviewId: string, target: string, day: number): events.CaseEvent[] {
-  const payloads: NonNullable<events.CaseEvent['payload']>[] = [
-    {
-      $case: 'reconsiderationFiled',
-      value: {
-        kind: 1,
-        enforcementCaseId: target,
-        respondentAgencyId: 'lz-eeb',
-        applicant: 'a',
-        district: '柳南区',
-        domain: events.Domain.DOMAIN_ENVIRONMENT,
-        claims: '',
-      },
-    },
-    { $case: 'reconsiderationAccepted', value: { handledBy: 'h' } },
-    {
-      $case: 'reconsiderationConcluded',
-      value: {
-        outcome: events.ReviewOutcome.REVIEW_OUTCOME_REVOKED,
-        corrected: true,
-        summary: '',
-        enforcementCaseId: target,
-      },
-    },
-  ];
-  return payloads.map((payload, i) => {
-    const at = new Date(Date.UTC(2021, 5, day + i, 2));
-    return {
-      eventId: `${reviewId}-e${i + 1}`,
-      caseId: reviewId,
-      version: i + 1,
-      position: 0,
-      occurredAt: at,
-      recordedAt: at,
-      commandId: `${reviewId}-c${i + 1}`,
-      actor: 'test',
-      agencyId: 'lz-eeb',
-      caseType: events.CaseType.CASE_TYPE_REVIEW,
-      prevHash: '',
-      hash: '',
-      schemaVersion: 1,
-      chainKeyId: '',
-      payload,
-    };
-  });
 }
 
 /** Case histories merged into one partition's log, each case's events in order, the picks deciding whose comes next. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { events } from '@enforcement/contracts';
 import { MODEL_V1 } from '../domain/scoring-model.js';
-import { caseEvents } from '../test-support/events.js';
+import { caseEvents, correctingReview } from '../test-support/events.js';
 import { Projector, type Delivered } from './projector.js';
 import { Conflict, MemoryStore } from '../test-support/memory-store.js';
 
@@ -49,51 +49,6 @@ describe('rollups through a database that dies mid-write', () => {
     expect(store.rollup(AGENCY_2021, 'cases')).toBe(3);
   });
 });
-
-/** A reconsideration of `target` that corrects its decision, as intake publishes it. */
-const correctingReview = (reviewId: string, target: string): events.CaseEvent[] =>
-  (
-    [
-      {
-        $case: 'reconsiderationFiled',
-        value: {
-          kind: 1,
-          enforcementCaseId: target,
-          respondentAgencyId: 'lz-eeb',
-          applicant: 'a',
-          district: '柳南区',
-          domain: events.Domain.DOMAIN_ENVIRONMENT,
-          claims: '',
-        },
-      },
-      { $case: 'reconsiderationAccepted', value: { handledBy: 'h' } },
-      {
-        $case: 'reconsiderationConcluded',
-        value: {
-          outcome: events.ReviewOutcome.REVIEW_OUTCOME_REVOKED,
-          corrected: true,
-          summary: '',
-          enforcementCaseId: target,
-        },
-      },
-    ] satisfies NonNullable<events.CaseEvent['payload']>[]
-  ).map((payload, i) => ({
-    eventId: `${reviewId}-e${i + 1}`,
-    caseId: reviewId,
-    version: i + 1,
-    position: 0,
-    occurredAt: new Date(`2021-06-0${i + 1}T02:00:00Z`),
-    recordedAt: new Date(`2021-06-0${i + 1}T02:00:00Z`),
-    commandId: `${reviewId}-c${i + 1}`,
-    actor: 'test',
-    agencyId: 'lz-eeb',
-    caseType: events.CaseType.CASE_TYPE_REVIEW,
-    prevHash: '',
-    hash: '',
-    schemaVersion: 1,
-    chainKeyId: '',
-    payload,
-  }));
 
 /** A partition's messages as kafkajs hands them, from `from` on. */
 const deliver = (partition: number, list: events.CaseEvent[], from = 0): Delivered[] =>

@@ -136,3 +136,55 @@ export const laterEvent = (
   recordedAt: at,
   payload,
 });
+
+/**
+ * A reconsideration of `target` that corrects its decision, as intake
+ * publishes it: filed, accepted and concluded on three days of June 2021
+ * from `day` on.
+ */
+export function correctingReview(reviewId: string, target: string, day = 1): events.CaseEvent[] {
+  const payloads: Payload[] = [
+    {
+      $case: 'reconsiderationFiled',
+      value: {
+        kind: 1,
+        enforcementCaseId: target,
+        respondentAgencyId: 'lz-eeb',
+        applicant: 'a',
+        district: '柳南区',
+        domain: events.Domain.DOMAIN_ENVIRONMENT,
+        claims: '',
+      },
+    },
+    { $case: 'reconsiderationAccepted', value: { handledBy: 'h' } },
+    {
+      $case: 'reconsiderationConcluded',
+      value: {
+        outcome: events.ReviewOutcome.REVIEW_OUTCOME_REVOKED,
+        corrected: true,
+        summary: '',
+        enforcementCaseId: target,
+      },
+    },
+  ];
+  return payloads.map((payload, i) => {
+    const at = new Date(Date.UTC(2021, 5, day + i, 2));
+    return {
+      eventId: `${reviewId}-e${i + 1}`,
+      caseId: reviewId,
+      version: i + 1,
+      position: 0,
+      occurredAt: at,
+      recordedAt: at,
+      commandId: `${reviewId}-c${i + 1}`,
+      actor: 'test',
+      agencyId: 'lz-eeb',
+      caseType: events.CaseType.CASE_TYPE_REVIEW,
+      prevHash: '',
+      hash: '',
+      schemaVersion: 1,
+      chainKeyId: '',
+      payload,
+    };
+  });
+}
