@@ -49,11 +49,16 @@ export interface ProjectionStore {
    */
   writeRollupPages(writes: readonly RollupPageWrite[]): Promise<void>;
   /**
-   * Writes a corrected case's correction pages (`<listing>|fix-<case>|<slot>`,
-   * `hw` the case's version), each unless the store holds it at that
-   * version or a later one; listings find them among the extra pages.
+   * Puts corrected cases' parts on the partition's correction pages (page
+   * key → parts; `correctionPageIdOf`): each part replaces the case's part
+   * the page holds at an earlier version, and is left where the page holds
+   * the case at its version or a later one. Throws a conflict error when a
+   * page moved while it was read and written.
    */
-  writeCorrectionPages(pages: readonly RollupPage[]): Promise<void>;
+  writeCorrections(
+    partition: number,
+    parts: ReadonlyMap<string, readonly CorrectionPart[]>,
+  ): Promise<void>;
   /**
    * Stores these orders as they now are (each by case and order id), in one
    * round trip; an order already stored from a later version of its case
@@ -91,8 +96,9 @@ export interface CorrectionRequest {
  * them: `<listKey>|<guard>|<slot>`. Only that writer (a partition's
  * consumer, a release) writes it, whole, once per chunk, with the highest
  * offset it applied (`hw`; a release's: the case version): a replayed
- * offset is not counted again. A corrected case's correction pages hold
- * what its corrections change, as of its version `hw`. Readers add the
+ * offset is not counted again. A partition's correction page of a page
+ * key holds what its corrected cases' corrections change (each as of a
+ * version of the case); its `hw` counts its writes. Readers add the
  * writers' rows up.
  */
 export interface RollupPage {
@@ -100,6 +106,13 @@ export interface RollupPage {
   readonly listKey: string;
   readonly hw: number;
   readonly rows: RollupPageRow[];
+}
+
+/** What the corrections of a case change on one page key's rollups, as of a version of the case. */
+export interface CorrectionPart {
+  readonly caseId: string;
+  readonly version: number;
+  readonly rows: readonly RollupPageRow[];
 }
 
 export interface RollupPageWrite {

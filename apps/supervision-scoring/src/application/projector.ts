@@ -15,6 +15,7 @@ import { settled } from './settled.js';
 import type {
   CaseOrders,
   CaseRecord,
+  CorrectionPart,
   CorrectionRequest,
   DeadLetters,
   History,
@@ -126,10 +127,10 @@ function correctionEffect(v: CaseView, model: ScoringModel): RollupDelta[] {
  * Skipping is right only if the replay works out each message's share as
  * the first try did, so a message's share is taken from the case's own
  * history alone, never from corrections, which another partition's reviews
- * hand in whenever a batch happens to look. A case's corrections count on
- * pages of its own (`<listing>|fix-<case>|<slot>`), each holding what the
- * corrections change as of a version of the case, rewritten whenever a
- * later version changes it (see `correctionPages`).
+ * hand in whenever a batch happens to look. What a case's corrections
+ * change counts on its partition's correction pages
+ * (`<pageKey>|p<n>|fix`), as the case's part as of a version of it,
+ * replaced whenever a later version moves the case (see `correctionParts`).
  */
 class Batch {
   private readonly records = new Map<string, CaseRecord>();
@@ -155,11 +156,11 @@ class Batch {
    */
   private readonly timed = new Set<string>();
   /**
-   * Corrected cases this batch moved: the pages (id → page key) their
-   * corrections changed anywhere along the way, each written again with
-   * what they change as of the case's latest version.
+   * Corrected cases this batch moved: the page keys whose rollups their
+   * corrections changed anywhere along the way, each given the case's part
+   * as of its latest version.
    */
-  private readonly fixed = new Map<string, Map<string, string>>();
+  private readonly fixed = new Map<string, Set<string>>();
 
   constructor(
     private readonly p: Projector,
@@ -357,42 +358,48 @@ class Batch {
     if (score) this.scores.set(r.target, [view, score]);
   }
 
-  /** Notes the correction pages a corrected case's move from `before` to `after` touches. */
+  /** Notes the page keys whose rollups a corrected case's corrections change, before or after its move. */
   private fix(before: CaseView, after: CaseView): void {
     if (after.correctedBy.length === 0) return;
-    const pages = this.fixed.get(after.caseId) ?? new Map<string, string>();
+    const keys = this.fixed.get(after.caseId) ?? new Set<string>();
     for (const d of [
       ...correctionEffect(before, this.deps.model),
       ...correctionEffect(after, this.deps.model),
     ])
-      pages.set(pageIdOf(d.listKey, `fix-${after.caseId}`, d.groupBy, d.key), pageKeyOf(d.listKey));
-    this.fixed.set(after.caseId, pages);
+      keys.add(pageKeyOf(d.listKey));
+    this.fixed.set(after.caseId, keys);
   }
 
   /**
-   * Each corrected case's correction pages as of its latest version: every
-   * page its corrections changed on the way, with what they change now
-   * (none left on a page: its rows are empty, and it stays, with the
-   * version). The store keeps a page's later version, so a writer that
-   * lost the partition, or a replay of a shorter batch, cannot put back
-   * what an earlier version changed; and as a version's view comes from
-   * its history and corrections alone, every writer that reaches it writes
-   * the same.
+   * Each corrected case's parts, by page key, as of its latest version:
+   * on every page key its corrections changed on the way, what they change
+   * now (an empty part where they no longer change anything there). The
+   * store keeps a case's part of a later version, so a writer that lost the
+   * partition, or a replay of a shorter batch, cannot put back what an
+   * earlier version changed; and as a version's view comes from its
+   * history and corrections alone, every writer that reaches it writes the
+   * same part.
    */
-  private correctionPages(): RollupPage[] {
-    const out: RollupPage[] = [];
-    for (const [caseId, touched] of this.fixed) {
+  private correctionParts(): Map<string, CorrectionPart[]> {
+    const out = new Map<string, CorrectionPart[]>();
+    for (const [caseId, keys] of this.fixed) {
       const view = this.records.get(caseId)?.view;
-      if (!view || touched.size === 0) continue;
+      if (!view) continue;
       const rows = new Map<string, Map<string, RollupPageRow>>();
       for (const d of correctionEffect(view, this.deps.model)) {
-        const id = pageIdOf(d.listKey, `fix-${caseId}`, d.groupBy, d.key);
-        const page = rows.get(id) ?? new Map<string, RollupPageRow>();
+        const pageKey = pageKeyOf(d.listKey);
+        const page = rows.get(pageKey) ?? new Map<string, RollupPageRow>();
         addToRows(page, d);
-        rows.set(id, page);
+        rows.set(pageKey, page);
       }
-      for (const [id, listKey] of touched)
-        out.push({ _id: id, listKey, hw: view.version, rows: [...(rows.get(id)?.values() ?? [])] });
+      for (const pageKey of keys) {
+        const part = {
+          caseId,
+          version: view.version,
+          rows: [...(rows.get(pageKey)?.values() ?? [])],
+        };
+        out.set(pageKey, [...(out.get(pageKey) ?? []), part]);
+      }
     }
     return out;
   }
@@ -400,7 +407,7 @@ class Batch {
   async flush(): Promise<void> {
     const { store, sink } = this.deps;
     const pages = await this.pageWrites();
-    const fixes = this.correctionPages();
+    const fixes = this.correctionParts();
     // What is derived from the case records goes before them: a record, once
     // written, makes a replay skip its events, so a crash between the writes
     // must not leave the rollups, the order list or the rules' timer behind
@@ -409,7 +416,7 @@ class Batch {
       store.writeRollupPages(pages).then(() => {
         for (const w of pages) this.p.paged(w.page);
       }),
-      ...(fixes.length > 0 ? [store.writeCorrectionPages(fixes)] : []),
+      ...(fixes.size > 0 ? [store.writeCorrections(this.partition, fixes)] : []),
       ...(this.movedOrders.size > 0 ? [store.upsertOrders([...this.movedOrders.values()])] : []),
       ...(this.requests.length > 0
         ? [

@@ -170,12 +170,22 @@ export function pageKeyOf(listKey: string): string {
 export const pageIdOf = (listKey: string, guard: string, groupBy: GroupBy, key: string) =>
   `${pageKeyOf(listKey)}|${guard}|${slotOf(key, PAGE_SLOTS[classOf(groupBy)])}`;
 
-/** Every page partition `p0..p<count-1>` can hold of a listing's rows. */
+/**
+ * The page that holds what the corrections of a partition's corrected cases
+ * change in the rollups of a page key: `<pageKey>|p<n>|fix`, each case's
+ * part as of a version of the case.
+ */
+export const correctionPageIdOf = (pageKey: string, partition: number) =>
+  `${pageKey}|p${partition}|fix`;
+
+/** Every page partition `p0..p<count-1>` can hold of a listing's rows, its correction page included. */
 export function partitionPagesOf(listKey: string, groupBy: GroupBy, partitions: number): string[] {
   const out: string[] = [];
   const pageKey = pageKeyOf(listKey);
-  for (let p = 0; p < partitions; p++)
+  for (let p = 0; p < partitions; p++) {
     for (let s = 0; s < PAGE_SLOTS[classOf(groupBy)]; s++) out.push(`${pageKey}|p${p}|${s}`);
+    out.push(correctionPageIdOf(pageKey, p));
+  }
   return out;
 }
 

@@ -132,8 +132,8 @@ describe('rollup pages', () => {
       for (const key of keys)
         for (const p of [0, 5, 11])
           expect(readable.has(pageIdOf(listKey, `p${p}`, groupBy, key))).toBe(true);
-      // Pages of releases and corrected cases are not among them: readers find those listed apart.
-      expect(readable.has(pageIdOf(listKey, 'fix-case-1', groupBy, keys[0] ?? ''))).toBe(false);
+      // Pages of releases are not among them: readers find those listed apart.
+      expect(readable.has(pageIdOf(listKey, 'release-case-1', groupBy, keys[0] ?? ''))).toBe(false);
       expect(readable.has(pageIdOf(listKey, 'p12', groupBy, keys[0] ?? ''))).toBe(false);
     }
   });

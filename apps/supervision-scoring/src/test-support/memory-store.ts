@@ -1,6 +1,8 @@
+import { correctionPageIdOf } from '../domain/rollups.js';
 import type {
   CaseOrders,
   CaseRecord,
+  CorrectionPart,
   CorrectionRequest,
   ProjectionStore,
   RollupPage,
@@ -19,8 +21,8 @@ export interface ClientOptions {
 /**
  * The projection store's contract in memory, guarded as the MongoDB adapter
  * guards it: a case record is written only over the revision it was read
- * at, a rollup page only over the mark it was read at, a correction's page
- * only with a later version of its case.
+ * at, a rollup page only over the mark it was read at, a corrected case's
+ * part of a correction page only by a later version of the case.
  */
 export class MemoryStore implements ProjectionStore {
   readonly cases = new Map<string, CaseRecord>();
@@ -70,9 +72,24 @@ export class MemoryStore implements ProjectionStore {
     }
   }
 
-  async writeCorrectionPages(pages: readonly RollupPage[]) {
-    for (const p of pages)
-      if ((this.pages.get(p._id)?.hw ?? -1) < p.hw) this.pages.set(p._id, structuredClone(p));
+  /** Each correction page's parts, by case: its version and rows. */
+  readonly parts = new Map<string, Map<string, CorrectionPart>>();
+
+  async writeCorrections(partition: number, parts: ReadonlyMap<string, readonly CorrectionPart[]>) {
+    for (const [pageKey, list] of parts) {
+      const id = correctionPageIdOf(pageKey, partition);
+      const held = this.parts.get(id) ?? new Map<string, CorrectionPart>();
+      for (const part of list)
+        if ((held.get(part.caseId)?.version ?? -1) < part.version)
+          held.set(part.caseId, structuredClone(part));
+      this.parts.set(id, held);
+      this.pages.set(id, {
+        _id: id,
+        listKey: pageKey,
+        hw: (this.pages.get(id)?.hw ?? 0) + 1,
+        rows: [...held.values()].flatMap((x) => x.rows),
+      });
+    }
   }
 
   async upsertOrders(_writes: readonly CaseOrders[]) {}
@@ -148,7 +165,9 @@ export class MemoryStore implements ProjectionStore {
       forget: () => undefined,
       rollupPages: read((ids: readonly { id: string; listKey: string }[]) => this.rollupPages(ids)),
       writeRollupPages: write((ws: readonly RollupPageWrite[]) => this.writeRollupPages(ws)),
-      writeCorrectionPages: write((ps: readonly RollupPage[]) => this.writeCorrectionPages(ps)),
+      writeCorrections: write((p: number, ps: ReadonlyMap<string, readonly CorrectionPart[]>) =>
+        this.writeCorrections(p, ps),
+      ),
       upsertOrders: write((ws: readonly CaseOrders[]) => this.upsertOrders(ws)),
       requestCorrections: write((rs: readonly CorrectionRequest[]) => this.requestCorrections(rs)),
       correctionsFor: read((p: number) => this.correctionsFor(p)),

@@ -10,11 +10,18 @@ import {
 import type {
   CaseOrders,
   CaseRecord,
+  CorrectionPart,
   CorrectionRequest,
   RollupPage,
+  RollupPageRow,
   RollupPageWrite,
 } from '../../application/ports.js';
-import { pageKeyOf, partitionPagesOf, type GroupBy } from '../../domain/rollups.js';
+import {
+  correctionPageIdOf,
+  pageKeyOf,
+  partitionPagesOf,
+  type GroupBy,
+} from '../../domain/rollups.js';
 import { settled } from '../../application/settled.js';
 import { orderStatusOf, type OrderFilter } from '../../application/queries.js';
 import type { OrderView } from '../../domain/case-view.js';
@@ -286,18 +293,45 @@ function jsonBytes(rows: readonly unknown[]): number {
   return sampled === 0 ? 2 : Math.ceil((bytes / sampled) * rows.length) + 2;
 }
 
-/** A rollup page as stored: its rows as one JSON blob, for the same reason. */
+/**
+ * A rollup page as stored: its rows as one JSON blob, for the same reason.
+ * A correction page also holds each corrected case's part (`cases`, case
+ * id → its version and rows), which its writers merge; readers read `rows`,
+ * the parts added up.
+ */
 export interface StoredPage {
   _id: string;
   listKey: string;
   hw: number;
   rows: Binary;
+  cases?: Binary;
 }
 
-const packPage = (p: RollupPage): StoredPage => ({ ...p, rows: zblob(p.rows) });
-export const unpackPage = (s: StoredPage): RollupPage => ({ ...s, rows: unzblob(s.rows) });
+type StoredParts = Record<string, { v: number; rows: RollupPageRow[] }>;
 
-/** Pages written by releases and corrections, whose ids readers cannot enumerate: found by listing. */
+const packPage = (p: RollupPage): StoredPage => ({ ...p, rows: zblob(p.rows) });
+export const unpackPage = (s: StoredPage): RollupPage => ({
+  _id: s._id,
+  listKey: s.listKey,
+  hw: s.hw,
+  rows: unzblob(s.rows),
+});
+/** What readers take of a page: not the parts a correction page keeps for its writers. */
+const WITHOUT_PARTS = { projection: { cases: 0 } } as const;
+
+/** The parts' rows added up, a row per rollup. */
+function addedUp(parts: StoredParts): RollupPageRow[] {
+  const rows = new Map<string, RollupPageRow>();
+  for (const part of Object.values(parts))
+    for (const r of part.rows) {
+      const sum = rows.get(r.id) ?? { ...r, values: {} };
+      for (const [k, n] of Object.entries(r.values)) sum.values[k] = (sum.values[k] ?? 0) + n;
+      rows.set(r.id, sum);
+    }
+  return [...rows.values()];
+}
+
+/** Pages written by releases, whose ids readers cannot enumerate: found by listing. */
 interface ExtraPageDoc {
   _id: string;
   listKey: string;
@@ -1009,27 +1043,63 @@ export class ReadModels {
   }
 
   /**
-   * Each correction page unless it is stored at its version or a later one:
-   * named among the extra pages first (so listings find it), then replaced
-   * where the stored one is older, or inserted. An insert that meets a
-   * page already there found it at a later version (the filter did not
-   * match it), and leaves it.
+   * Puts corrected cases' parts on the partition's correction pages: reads
+   * the pages, merges (a case's part replaced by a later version's only),
+   * and writes each page whole over the mark it was read at, the parts
+   * added up beside them for readers. A page that moved meanwhile (a writer
+   * that lost the partition) is a CaseConflict: the batch is read again and
+   * retried.
    */
-  async writeCorrectionPages(pages: readonly RollupPage[]): Promise<void> {
-    await this.extraPages
-      .insertMany(
-        pages.map((p) => ({ _id: p._id, listKey: p.listKey })),
-        { ordered: false },
-      )
-      .catch(ignoreDuplicates);
-    await settled(
-      pages.map((p) =>
-        this.rollups
-          .for(p.listKey)
-          .replaceOne({ _id: p._id, hw: { $lt: p.hw } }, packPage(p), { upsert: true })
-          .catch(ignoreDuplicates),
-      ),
+  async writeCorrections(
+    partition: number,
+    parts: ReadonlyMap<string, readonly CorrectionPart[]>,
+  ): Promise<void> {
+    const ids = [...parts.keys()].map((pageKey) => ({
+      id: correctionPageIdOf(pageKey, partition),
+      listKey: pageKey,
+    }));
+    const stored = new Map<string, { hw: number; parts: StoredParts }>();
+    await Promise.all(
+      [...this.rollups.group(ids, (x) => x.listKey)].map(async ([bucket, list]) => {
+        for (const d of await this.rollups
+          .at(bucket)
+          .find({ _id: { $in: list.map((x) => x.id) } })
+          .toArray())
+          stored.set(d._id, { hw: d.hw, parts: d.cases ? unzblob<StoredParts>(d.cases) : {} });
+      }),
     );
+    let conflict: string | undefined;
+    await settled(
+      ids.map(async ({ id, listKey }) => {
+        const before = stored.get(id);
+        const merged: StoredParts = { ...before?.parts };
+        let moved = false;
+        for (const part of parts.get(listKey) ?? []) {
+          if ((merged[part.caseId]?.v ?? -1) >= part.version) continue;
+          merged[part.caseId] = { v: part.version, rows: [...part.rows] };
+          moved = true;
+        }
+        if (!moved) return;
+        const doc: StoredPage = {
+          _id: id,
+          listKey,
+          hw: (before?.hw ?? 0) + 1,
+          rows: zblob(addedUp(merged)),
+          cases: zblob(merged),
+        };
+        const pages = this.rollups.for(listKey);
+        if (!before) {
+          await pages.insertOne(doc).catch((e: unknown) => {
+            if (!isDuplicateKey(e)) throw e;
+            conflict = id;
+          });
+          return;
+        }
+        const r = await pages.replaceOne({ _id: id, hw: before.hw }, doc);
+        if (r.matchedCount === 0) conflict = id;
+      }),
+    );
+    if (conflict !== undefined) throw new CaseConflict(conflict);
   }
 
   /**
@@ -1109,9 +1179,14 @@ export class ReadModels {
     const wanted = [...stale.map((m) => m._id), ...extra.map((x) => x._id)];
     const fetched = new Map<string, RollupPage>();
     if (wanted.length > 0)
-      for (const s of await pages.find({ _id: { $in: wanted } }).toArray()) {
+      for (const s of await pages.find({ _id: { $in: wanted } }, WITHOUT_PARTS).toArray()) {
         const json = inflated(s.rows);
-        const page: RollupPage = { ...s, rows: JSON.parse(json) as RollupPage['rows'] };
+        const page: RollupPage = {
+          _id: s._id,
+          listKey: s.listKey,
+          hw: s.hw,
+          rows: JSON.parse(json) as RollupPage['rows'],
+        };
         fetched.set(s._id, page);
         this.rememberRead(page, json.length);
       }

@@ -3,7 +3,7 @@ import { MongoClient, type Db } from 'mongodb';
 import { stack, uniqueName } from '@enforcement/testing';
 import type { RollupPage, RollupPageRow } from '../../application/ports.js';
 import { listKeyOf, pageKeyOf, partitionPagesOf } from '../../domain/rollups.js';
-import { ReadModels } from './read-models.js';
+import { CaseConflict, ReadModels } from './read-models.js';
 
 /**
  * A listing read through a reader that keeps the pages it parsed: every
@@ -164,39 +164,54 @@ describe('rollup pages read by a listing', () => {
     expect(listed[`${agencies}|ag1`]).toBe(1);
   });
 
-  it("keeps a corrected case's correction pages at its latest version, and lists them beside the partitions'", async () => {
+  it("keeps each corrected case's part of a partition's correction page at the case's latest version, and lists it beside the rollups", async () => {
     const partitionOf = () => 0;
     const writer = new ReadModels(db, 'x_', 4, partitionOf);
     const stale = new ReadModels(db, 'x_', 4, partitionOf);
     const reader = new ReadModels(db, 'x_', 4, partitionOf);
-    const fix = (hw: number, scoreSum: number): RollupPage => ({
-      _id: `${pageKeyOf(agencies)}|fix-case-t|0`,
-      listKey: pageKeyOf(agencies),
-      hw,
-      rows: [{ ...row(agencies, 'ag1', 0), values: { scoreSum, corrected: 1 } }],
-    });
-    const sums = async () =>
-      Object.fromEntries(
-        (await reader.listingPages(agencies, 'AGENCY', 2)).flatMap((p) =>
-          p.rows.map((r) => [`${p._id.includes('fix-') ? 'fix' : 'own'} ${r.key}`, r.values]),
-        ),
+    const part = (caseId: string, version: number, scoreSum: number) =>
+      new Map([
+        [
+          pageKeyOf(agencies),
+          [
+            {
+              caseId,
+              version,
+              rows: [{ ...row(agencies, 'ag1', 0), values: { scoreSum, corrected: 1 } }],
+            },
+          ],
+        ],
+      ]);
+    const fixed = async () => {
+      const rows = (await reader.listingPages(agencies, 'AGENCY', 2)).flatMap((p) =>
+        p._id.endsWith('|fix') ? p.rows : [],
       );
+      return rows.map((r) => r.values);
+    };
     await writer.writeRollupPages([{ page: page(p0, 4, [row(agencies, 'ag1', 1)]), fromMark: -1 }]);
-    await writer.writeCorrectionPages([fix(7, -20)]);
-    expect(await sums()).toEqual({
-      'own ag1': { cases: 1, scoreSum: 90 },
-      'fix ag1': { scoreSum: -20, corrected: 1 },
-    });
+    await writer.writeCorrections(0, part('case-t', 7, -20));
+    await writer.writeCorrections(0, part('case-u', 3, -20));
+    // Two cases' parts on partition 0's page, added up for readers, beside the partition's rollups.
+    expect(await fixed()).toEqual([{ scoreSum: -40, corrected: 2 }]);
+    expect(
+      (await reader.listingPages(agencies, 'AGENCY', 2)).find((p) => p._id === p0)?.rows,
+    ).toEqual([row(agencies, 'ag1', 1)]);
 
-    // A later version replaces it; an earlier one, or the same again, leaves it.
-    await writer.writeCorrectionPages([fix(9, -12)]);
-    await stale.writeCorrectionPages([fix(8, -20)]);
-    await stale.writeCorrectionPages([fix(9, -3)]);
-    expect((await sums())['fix ag1']).toEqual({ scoreSum: -12, corrected: 1 });
-    await Promise.all([
-      stale.writeCorrectionPages([fix(10, -5)]),
-      writer.writeCorrectionPages([fix(11, -6)]),
+    // A later version of a case replaces its part; an earlier one, or the same again, leaves it.
+    await writer.writeCorrections(0, part('case-t', 9, -12));
+    await stale.writeCorrections(0, part('case-t', 8, -20));
+    await stale.writeCorrections(0, part('case-t', 9, -3));
+    expect(await fixed()).toEqual([{ scoreSum: -32, corrected: 2 }]);
+
+    // Two writers at once: one may be refused as a conflict (its batch is retried); retried, the later version stands.
+    const both = await Promise.allSettled([
+      stale.writeCorrections(0, part('case-t', 10, -5)),
+      writer.writeCorrections(0, part('case-t', 11, -6)),
     ]);
-    expect((await sums())['fix ag1']).toEqual({ scoreSum: -6, corrected: 1 });
+    for (const r of both)
+      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(CaseConflict);
+    await writer.writeCorrections(0, part('case-t', 11, -6));
+    await stale.writeCorrections(0, part('case-t', 10, -5));
+    expect(await fixed()).toEqual([{ scoreSum: -26, corrected: 2 }]);
   });
 });
