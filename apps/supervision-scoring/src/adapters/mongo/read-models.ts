@@ -987,19 +987,28 @@ export class ReadModels {
     return due.sort((a, b) => a.at - b.at || a.record._id.localeCompare(b.record._id));
   }
 
-  async rollupPages(
+  /** These rollup pages as stored, read together (a query per bucket). */
+  private async storedPages(
     ids: readonly { id: string; listKey: string }[],
-  ): Promise<Map<string, RollupPage>> {
-    const out = new Map<string, RollupPage>();
+  ): Promise<Map<string, StoredPage>> {
+    const out = new Map<string, StoredPage>();
     await Promise.all(
       [...this.rollups.group(ids, (x) => x.listKey)].map(async ([bucket, list]) => {
         for (const d of await this.rollups
           .at(bucket)
           .find({ _id: { $in: list.map((x) => x.id) } })
           .toArray())
-          out.set(d._id, unpackPage(d));
+          out.set(d._id, d);
       }),
     );
+    return out;
+  }
+
+  async rollupPages(
+    ids: readonly { id: string; listKey: string }[],
+  ): Promise<Map<string, RollupPage>> {
+    const out = new Map<string, RollupPage>();
+    for (const [id, d] of await this.storedPages(ids)) out.set(id, unpackPage(d));
     return out;
   }
 
@@ -1059,15 +1068,8 @@ export class ReadModels {
       listKey: pageKey,
     }));
     const stored = new Map<string, { hw: number; parts: StoredParts }>();
-    await Promise.all(
-      [...this.rollups.group(ids, (x) => x.listKey)].map(async ([bucket, list]) => {
-        for (const d of await this.rollups
-          .at(bucket)
-          .find({ _id: { $in: list.map((x) => x.id) } })
-          .toArray())
-          stored.set(d._id, { hw: d.hw, parts: d.cases ? unzblob<StoredParts>(d.cases) : {} });
-      }),
-    );
+    for (const [id, d] of await this.storedPages(ids))
+      stored.set(id, { hw: d.hw, parts: d.cases ? unzblob<StoredParts>(d.cases) : {} });
     let conflict: string | undefined;
     await settled(
       ids.map(async ({ id, listKey }) => {
