@@ -266,6 +266,7 @@ export class ScoringRuntime {
       isConflict: (e) => e instanceof CaseConflict,
       rules: this.o.rules,
       partitionOf,
+      endOffset: (partition) => this.endOffset(partition),
       progress: async (partition, feeds) => {
         clock.note(partition, feeds);
         if (holder.gen?.active) this.follow();
@@ -327,9 +328,8 @@ export class ScoringRuntime {
   }
 
   /** Each partition's end and this generation's committed position, read now. */
-  private async partitionEnds(gen: Generation): Promise<Map<number, PartitionEnd>> {
-    const read = async () => {
-      const admin = await this.connectedAdmin();
+  private partitionEnds(gen: Generation): Promise<Map<number, PartitionEnd>> {
+    return this.withAdmin('partition ends', async (admin) => {
       const [highs, committed] = await Promise.all([
         admin.fetchTopicOffsets(this.o.topics.caseEvents),
         admin.fetchOffsets({ groupId: gen.consumer.groupId, topics: [this.o.topics.caseEvents] }),
@@ -343,9 +343,24 @@ export class ScoringRuntime {
           { high: Number(h.high), committed: done.get(h.partition) ?? -1 },
         ]),
       );
-    };
+    });
+  }
+
+  /** The end of a case-events partition (its high watermark), read now: a release notes it. */
+  private endOffset(partition: number): Promise<number> {
+    return this.withAdmin(`the end of partition ${partition}`, async (admin) => {
+      const high = (await admin.fetchTopicOffsets(this.o.topics.caseEvents)).find(
+        (h) => h.partition === partition,
+      )?.high;
+      if (high === undefined) throw new Error(`partition ${partition} has no end offset`);
+      return Number(high);
+    });
+  }
+
+  /** Asks the admin client, within a deadline; one that did not answer is dropped. */
+  private async withAdmin<T>(what: string, ask: (admin: Admin) => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(read(), OFFSETS_DEADLINE_MS, 'partition ends');
+      return await withDeadline(this.connectedAdmin().then(ask), OFFSETS_DEADLINE_MS, what);
     } catch (e) {
       // A broker that did not answer may have dropped the connection: start afresh next time.
       const admin = this.admin;

@@ -16,6 +16,14 @@ export interface CaseRecord {
   parked: boolean;
   parkReason: string;
   held: string[];
+  /**
+   * The end of the case's partition (Kafka's high watermark) when an
+   * operator last released the case from a park: its messages at offsets
+   * below it may have been held by a try whose rollup pages landed, so
+   * applied after the release they count on the case's release pages, by
+   * version, not on the partition's pages by offset.
+   */
+  releasedBelow?: number;
   /** When the supervision rules next have something to do on the case (ms); null: nothing. */
   timer?: number | null;
   /** The page that holds the record (set by the store; absent: not stored yet). */

@@ -66,7 +66,15 @@ export interface ProjectorDeps {
    * looks.
    */
   readonly correctionsEveryMs?: number;
+  /**
+   * The end of a case-events partition now (Kafka's high watermark): every
+   * offset any consumer has read of it lies below. Read at a release.
+   */
+  readonly endOffset: (partition: number) => Promise<number>;
 }
+
+/** The guard of a case's release pages: its messages counted by case version. */
+const releaseGuardOf = (caseId: string) => `release-${caseId}`;
 
 /** The feed an event belongs to: its owning agency and case type (agencies' steps, reviews). */
 export const feedOf = (agencyId: string, caseType: number): string => `${agencyId}|${caseType}`;
@@ -191,9 +199,9 @@ class Batch {
   }
 
   /** Notes what each rollup page gains from one message; whether the page already holds it is settled at flush. */
-  private accumulate(deltas: readonly RollupDelta[], seq: number): void {
+  private accumulate(deltas: readonly RollupDelta[], seq: number, guard: string): void {
     for (const d of deltas) {
-      const id = pageIdOf(d.listKey, this.guard, d.groupBy, d.key);
+      const id = pageIdOf(d.listKey, guard, d.groupBy, d.key);
       const pending = this.gains.get(id) ?? { listKey: pageKeyOf(d.listKey), parts: [] };
       pending.parts.push({ seq, delta: d });
       this.gains.set(id, pending);
@@ -239,10 +247,37 @@ class Batch {
     if (!rec.parked) this.put({ ...rec, parked: true, parkReason: reason });
   }
 
-  async unpark(caseId: string): Promise<string[]> {
+  /**
+   * Un-parks a case, noting where its partition ended (`end`) when it was
+   * parked as stored: a try before the release may have held back any of
+   * its messages below that offset and landed its pages, so those count by
+   * version from now on (see `placeOf`). A case not parked as stored has
+   * had every try so far apply its messages as a replay will.
+   */
+  async unpark(caseId: string, end: number): Promise<string[]> {
     const rec = await this.record(caseId);
-    this.put({ ...rec, parked: false, parkReason: '', held: [] });
+    this.put({
+      ...rec,
+      parked: false,
+      parkReason: '',
+      held: [],
+      ...(rec.parked ? { releasedBelow: end } : {}),
+    });
     return rec.held;
+  }
+
+  /**
+   * Where a message's share counts, and in what order: a partition's
+   * message on the partition's pages by offset; a release's message, or a
+   * released case's message below the end its release noted, on the case's
+   * release pages by version. Every try routes a message alike, so its
+   * share is counted once: tries before the release held it back.
+   */
+  private placeOf(rec: CaseRecord, e: events.CaseEvent, seq: Seq) {
+    if (seq === 'version') return { guard: this.guard, seq: e.version };
+    if (rec.releasedBelow !== undefined && seq < rec.releasedBelow)
+      return { guard: releaseGuardOf(e.caseId), seq: e.version };
+    return { guard: this.guard, seq };
   }
 
   async add(m: { key: string | null; value: Buffer | null }, seq: Seq): Promise<Outcome> {
@@ -312,7 +347,8 @@ class Batch {
         target,
         partition: this.deps.partitionOf(target),
       });
-    this.accumulate(rollupDeltas(rec.contrib, contrib), seq === 'version' ? e.version : seq);
+    const place = this.placeOf(rec, e, seq);
+    this.accumulate(rollupDeltas(rec.contrib, contrib), place.seq, place.guard);
     this.fix(rec.view, view);
     this.put({
       ...rec,
@@ -591,10 +627,11 @@ export class Projector {
     // Released messages lost their place in the partition: guard them per
     // case, by the case's version, which a retry or a later release of the
     // same events gives them again.
-    const guard = `release-${caseId}`;
+    const guard = releaseGuardOf(caseId);
+    const end = await this.deps.endOffset(partition);
     const outcomes = await this.withRetry(guard, partition, async (batch) => {
       const out: Outcome[] = [];
-      for (const b64 of await batch.unpark(caseId))
+      for (const b64 of await batch.unpark(caseId, end))
         out.push(await batch.add({ key: caseId, value: Buffer.from(b64, 'base64') }, 'version'));
       return out;
     });

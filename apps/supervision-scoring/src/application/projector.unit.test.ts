@@ -5,6 +5,9 @@ import { caseEvents, correctingReview } from '../test-support/events.js';
 import { Projector, type Delivered } from './projector.js';
 import { Conflict, MemoryStore } from '../test-support/memory-store.js';
 
+/** The partitions' end: every message these tests deliver lies below it. */
+const endOffset = async () => 1_000;
+
 const projector = (store: MemoryStore, correctionsEveryMs?: number) =>
   new Projector({
     store,
@@ -15,6 +18,7 @@ const projector = (store: MemoryStore, correctionsEveryMs?: number) =>
     // Reviews on partition 1, the cases they correct on partition 0.
     partitionOf: (caseId) => (caseId.startsWith('review') ? 1 : 0),
     correctionsEveryMs,
+    endOffset,
   });
 
 const AGENCY_2021 = 'AGENCY|YEAR|2021|lz-eeb';
@@ -161,6 +165,7 @@ describe('a release whose rollup write lands but fails', () => {
       model: MODEL_V1,
       isConflict: (e) => e instanceof Conflict,
       partitionOf: () => 0,
+      endOffset,
     });
     const t = deliver(0, caseEvents({ caseId: 'case-t' }));
     // An undecodable message parks the case; its events are held behind it.
@@ -183,5 +188,50 @@ describe('a release whose rollup write lands but fails', () => {
     expect(store.cases.get('case-t')?.view.version).toBe(t.length);
     expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
     expect(store.rollup(AGENCY_2021, 'scoreSum')).toBe(store.cases.get('case-t')?.score?.score);
+  });
+});
+
+describe('a release between a chunk whose pages landed without its records and its replay', () => {
+  it('counts the case the chunk held back once, when the replay applies it after the release', async () => {
+    const store = new MemoryStore();
+    const client = store.client();
+    const p = new Projector({
+      store: client,
+      deadLetters: { send: async () => undefined },
+      sink: { changed: () => undefined, ordersChanged: () => undefined },
+      model: MODEL_V1,
+      isConflict: (e) => e instanceof Conflict,
+      partitionOf: () => 0,
+      endOffset,
+    });
+    const t = deliver(0, caseEvents({ caseId: 'case-t' }));
+    const poison = { partition: 0, offset: 2, key: 'case-t', value: Buffer.from([0xff, 0xff]) };
+    // The first chunk parks the case after two of its events.
+    await p.handleBatch(0, [...t.slice(0, 2), poison]);
+    expect(store.cases.get('case-t')?.parked).toBe(true);
+
+    // The next chunk holds the case's other events back and counts another
+    // case: its rollup pages land, then the process dies before the records.
+    const rest = t.slice(2).map((m) => ({ ...m, offset: m.offset + 1 }));
+    const u = deliver(0, caseEvents({ caseId: 'case-u' }), t.length + 1);
+    client.failAt(1);
+    await expect(p.handleBatch(0, [...rest, ...u])).rejects.toThrow('connection closed');
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+
+    // The operator releases the case, still parked as stored, with nothing held.
+    await p.release('case-t');
+    expect(store.cases.get('case-t')?.parked).toBe(false);
+
+    // kafkajs delivers the chunk again: now the case's events apply, and
+    // count, though the partition's pages already hold their offsets.
+    await p.handleBatch(0, [...rest, ...u]);
+    expect(store.cases.get('case-t')?.view.version).toBe(t.length);
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(2);
+    const [st, su] = ['case-t', 'case-u'].map((id) => store.cases.get(id)?.score?.score ?? NaN);
+    expect(store.rollup(AGENCY_2021, 'scoreSum')).toBe((st ?? NaN) + (su ?? NaN));
+
+    // A redelivery of the chunk changes nothing.
+    await p.handleBatch(0, [...rest, ...u]);
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(2);
   });
 });
