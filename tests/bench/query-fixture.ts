@@ -17,6 +17,7 @@ import {
   rollupDeltas,
   scoreCase,
   type CaseView,
+  type CorrectionPart,
   type RollupPageRow,
 } from '@enforcement/supervision-scoring';
 
@@ -151,6 +152,13 @@ function ordersFor(i: number, agencyId: string) {
   });
 }
 
+/**
+ * One case in this many had a decision corrected on reconsideration (81 of
+ * Liuzhou's 2021 cases were): its score carries the deduction, and what the
+ * correction changes in the rollups sits on its partition's correction pages.
+ */
+const CORRECTED_ONE_IN = 100;
+
 /** Scored cases, their rollups and their orders, written as the projection would have left them. */
 export async function loadQueryFixture(
   uri: string,
@@ -207,10 +215,33 @@ export async function loadQueryFixture(
           .insertMany(flat.splice(0) as never[]);
     }
   };
+  /** Per partition, the corrected cases' parts by page key (see `writeCorrections`). */
+  const corrections = new Map<number, Map<string, CorrectionPart[]>>();
   for (let i = 0; i < n; i++) {
-    const view = viewFor(i);
-    const score = scoreCase(view, MODEL_V1) ?? null;
-    const contrib = contributionOf(view, score ?? undefined);
+    const own = viewFor(i);
+    const ownScore = scoreCase(own, MODEL_V1) ?? null;
+    // A case's shares come from its own history; a correction counts apart.
+    const contrib = contributionOf(own, ownScore ?? undefined);
+    const view =
+      i % CORRECTED_ONE_IN === CORRECTED_ONE_IN / 2
+        ? { ...own, correctedBy: [`q-review-${i}`] }
+        : own;
+    const score = view === own ? ownScore : (scoreCase(view, MODEL_V1) ?? null);
+    if (view !== own) {
+      const rows = new Map<string, Map<string, RollupPageRow>>();
+      for (const d of rollupDeltas(contrib, contributionOf(view, score ?? undefined))) {
+        const page = rows.get(pageKeyOf(d.listKey)) ?? new Map<string, RollupPageRow>();
+        addToRows(page, d);
+        rows.set(pageKeyOf(d.listKey), page);
+      }
+      const mine = corrections.get(partitionOf(view.caseId)) ?? new Map<string, CorrectionPart[]>();
+      for (const [pageKey, page] of rows)
+        mine.set(pageKey, [
+          ...(mine.get(pageKey) ?? []),
+          { caseId: view.caseId, version: view.version, rows: [...page.values()] },
+        ]);
+      corrections.set(partitionOf(view.caseId), mine);
+    }
     const doc = {
       _id: view.caseId,
       rev: 1,
@@ -252,6 +283,7 @@ export async function loadQueryFixture(
   await models.writeRollupPages(
     [...pages.values()].map((p) => ({ page: { ...p, rows: [...p.rows.values()] }, fromMark: -1 })),
   );
+  for (const [partition, parts] of corrections) await models.writeCorrections(partition, parts);
   await client.close();
   return { db, caseIds, orders: orderCount };
 }

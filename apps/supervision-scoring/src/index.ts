@@ -18,4 +18,4 @@ export {
   type Action,
   type RuleConfig,
 } from './domain/rules.js';
-export type { RollupPageRow } from './application/ports.js';
+export type { CorrectionPart, RollupPageRow } from './application/ports.js';
