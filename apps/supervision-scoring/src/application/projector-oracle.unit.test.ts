@@ -88,6 +88,11 @@ const step = fc.oneof(
       proc,
       /** The case an operator releases (parked or not). */
       target: fc.nat(3),
+      /**
+       * The call reached an instance that does not apply the partition: it
+       * leaves a request, which the owner's batches apply when they look.
+       */
+      asked: fc.boolean(),
       failAt: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 })),
     }),
   },
@@ -182,12 +187,19 @@ describe('the rollups, against the scoring model of the histories', () => {
 
         for (const st of s.steps) {
           if (st.k === 'release') {
+            const target = `case-${st.target % s.cases.length}`;
+            if (st.asked) {
+              // As the runtime asks: only for a case parked as stored.
+              if (store.cases.get(target)?.parked)
+                await store.requestCorrections([
+                  { _id: `release/${target}`, target, partition: 0, release: true },
+                ]);
+              continue;
+            }
             // The operator's call reaches the instance that applies the case's partition.
             assign(0, st.proc);
             clients[st.proc]?.failAt(st.failAt);
-            await procs[st.proc]
-              ?.release(`case-${st.target % s.cases.length}`)
-              .catch(() => undefined);
+            await procs[st.proc]?.release(target).catch(() => undefined);
             clients[st.proc]?.failAt(0);
           } else if (st.k === 'restart') {
             procs[st.proc] = start(st.proc);
