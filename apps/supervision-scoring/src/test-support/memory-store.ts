@@ -79,9 +79,14 @@ export class MemoryStore implements ProjectionStore {
     for (const [pageKey, list] of parts) {
       const id = correctionPageIdOf(pageKey, partition);
       const held = this.parts.get(id) ?? new Map<string, CorrectionPart>();
+      let moved = false;
       for (const part of list)
-        if ((held.get(part.caseId)?.version ?? -1) < part.version)
+        if ((held.get(part.caseId)?.version ?? -1) < part.version) {
           held.set(part.caseId, structuredClone(part));
+          moved = true;
+        }
+      // As the real store: a page no part of which moved is left, mark and all.
+      if (!moved) continue;
       this.parts.set(id, held);
       this.pages.set(id, {
         _id: id,
