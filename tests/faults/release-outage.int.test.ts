@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentials, type Metadata } from '@grpc/grpc-js';
-import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
-import { events, intake } from '@enforcement/contracts';
+import { credentials, status, type Metadata } from '@grpc/grpc-js';
+import { ConfigResourceTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { events, intake, scoring } from '@enforcement/contracts';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
+import { createSupervisionScoring, loadScoringConfig } from '@enforcement/supervision-scoring';
 import { ensureTopics, namespaced } from '@enforcement/messaging';
 import {
   eventually,
@@ -180,5 +181,80 @@ describe('releasing a parked case while Kafka is down', () => {
     if (!evidence) throw new Error('no step');
     await unary((cb) => client.recordProgress(evidence, agency, cb));
     expect(await published(caseId, 3)).toEqual([1, 2, 3]);
+  });
+
+  it("answers scoring's release UNAVAILABLE while the broker is down, the case still parked, and releases it once the broker is back", async () => {
+    const scoringSvc = await createSupervisionScoring(
+      loadScoringConfig({
+        KAFKA_BROKERS: stack.brokers.join(','),
+        MONGODB_URI: stack.mongoUri,
+        MONGODB_DB: 'outage_scoring',
+        GRPC_PORT: '0',
+        ENFORCEMENT_ENV: 'development',
+        RULES_TICK_MS: '0',
+        READ_MODEL_BUCKETS: '4',
+        INTAKE_ADDRESS: svc.address,
+        SCORING_GROUP: uniqueName('scoring'),
+      }),
+      { topics, log: () => undefined },
+    );
+    const scoringClient = new scoring.ScoringServiceClient(
+      scoringSvc.address,
+      credentials.createInsecure(),
+    );
+    try {
+      const supervisor = await tokenFor(['supervisor']);
+      const caseId = uniqueName('held');
+      const l = loop(caseId, new Date('2021-04-01T02:00:00Z'));
+      await unary((cb) => client.registerCase(l.register, agency, cb));
+      await unary((cb) => client.dispatchCase(l.dispatch, agency, cb));
+      const record = () => scoringSvc.runtime.models.getCase(caseId);
+      await eventually(async () => ((await record())?.view.version === 2 ? true : undefined), {
+        timeoutMs: 60_000,
+        what: 'the case applied to version 2',
+      });
+      // An undecodable message parks the case; its next event is held behind it.
+      const producer = new Kafka({
+        clientId: ns,
+        brokers: stack.brokers,
+        logLevel: logLevel.NOTHING,
+      }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      await producer.send({
+        topic: topics.caseEvents,
+        messages: [{ key: caseId, value: Buffer.from([0xff, 0xff]) }],
+      });
+      await producer.disconnect();
+      const [evidence] = l.steps();
+      if (!evidence) throw new Error('no step');
+      await unary((cb) => client.recordProgress(evidence, agency, cb));
+      await eventually(
+        async () => {
+          const r = await record();
+          return r?.parked && r.held.length === 1 ? true : undefined;
+        },
+        { timeoutMs: 60_000, what: 'the case parked with one event held' },
+      );
+
+      // The release notes where the partition ends, which only the broker says.
+      await stack.stop('kafka');
+      const release = () =>
+        unary<scoring.ReleaseParkedCaseResponse>((cb) =>
+          scoringClient.releaseParkedCase({ caseId }, supervisor, cb),
+        );
+      await expect(release()).rejects.toMatchObject({ code: status.UNAVAILABLE });
+      expect(await record()).toMatchObject({ parked: true, view: { version: 2 } });
+
+      await stack.up();
+      const released = await eventually(() => release().catch(() => undefined), {
+        timeoutMs: 90_000,
+        what: 'the release once the broker is back',
+      });
+      expect(released.releasedEvents).toBe(1);
+      expect(await record()).toMatchObject({ parked: false, held: [], view: { version: 3 } });
+    } finally {
+      scoringClient.close();
+      await scoringSvc.kill();
+    }
   });
 });
