@@ -266,7 +266,7 @@ describe('scoring projection on the real stack', () => {
   it('parks a case behind a poison event while other cases flow, and releases it once told to', async () => {
     const parked = uniqueName('poison');
     const flowing = uniqueName('flow');
-    const x = caseEvents({ caseId: parked });
+    const x = caseEvents({ caseId: parked, agencyId: `ag-${parked}` });
     await publish(svc.topics.caseEvents, [
       ...x.slice(0, 3),
       { key: parked, raw: Buffer.from('definitely not protobuf \u00ff\u00fe') },
@@ -291,7 +291,7 @@ describe('scoring projection on the real stack', () => {
       );
     const before = await projection();
     expect(before.parked.find((c) => c.caseId === parked)).toMatchObject({
-      agencyId: 'lz-eeb',
+      agencyId: `ag-${parked}`,
       heldEvents: 5,
       reason: expect.stringMatching(/.+/),
     });
@@ -326,6 +326,14 @@ describe('scoring projection on the real stack', () => {
     expect(after).toMatchObject({ parked: false, held: [] });
     expect(after?.score?.score).toBe(100);
     expect((await projection()).parked.map((c) => c.caseId)).not.toContain(parked);
+    // The released events count in the rankings once (on the partition's
+    // correction page, as the case's release part).
+    const ranked = await unary<scoring.ListScoresResponse>((cb) =>
+      svc.client.listScores(agencyIn2021(`ag-${parked}`), supervisor, cb),
+    );
+    expect(ranked.rows).toEqual([
+      expect.objectContaining({ key: `ag-${parked}`, cases: 1, meanScore: 100 }),
+    ]);
   });
 
   it('streams supervision orders live as they are opened and answered, an agency seeing only its own', async () => {

@@ -55,7 +55,12 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 8 keeps
+ * The layout of the read models this version writes and reads: 9 counts
+ * the shares of a released case's messages that lost their place (a
+ * release's, and those below the partition's end the release noted) as the
+ * case's release part on its partition's correction pages, not on pages of
+ * its own that every listing read (a layout-8 generation's release pages
+ * and a retried release could count them twice: projected again); 8 keeps
  * what reviews' corrections change on pages of each corrected case, as of
  * its version, and counts each case's own shares from its history alone (a
  * layout-7 generation counted corrections into the case's shares, and a
@@ -75,7 +80,7 @@ interface Generation {
  * pages as JSON blobs under the fields writes filter on; 2 kept rollups in pages per listing and writer, nested; 1 a document
  * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 8;
+export const READ_MODEL_FORMAT = 9;
 
 interface MetaDoc {
   _id: string;

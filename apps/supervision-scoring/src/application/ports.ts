@@ -24,6 +24,13 @@ export interface CaseRecord {
    * version, not on the partition's pages by offset.
    */
   releasedBelow?: number;
+  /**
+   * The shares of the case's messages that counted by version (a release's,
+   * and those below `releasedBelow`): their sum per rollup page key, and
+   * the latest version among them. It rides on the partition's correction
+   * pages as the case's release part (see `releasePartIdOf`).
+   */
+  released?: { v: number; rows: Record<string, RollupPageRow[]> };
   /** When the supervision rules next have something to do on the case (ms); null: nothing. */
   timer?: number | null;
   /** The page that holds the record (set by the store; absent: not stored yet). */

@@ -104,6 +104,7 @@ const scenario = fc.record({
       concludeAfterDays: fc.integer({ min: 15, max: 130 }),
       anomaly: fc.boolean(),
       second: fc.constantFrom('off-2', 'off-3'),
+      lapsedOrder: fc.boolean(),
     }),
     { minLength: 1, maxLength: 4 },
   ),
@@ -132,6 +133,7 @@ describe('the rollups, against the scoring model of the histories', () => {
             concludeAfterDays: c.concludeAfterDays,
             anomaly: c.anomaly,
             officers: ['off-1', c.second],
+            lapsedOrder: c.lapsedOrder,
           });
           histories.set(`case-${i}`, h);
           return h;

@@ -36,9 +36,9 @@ export interface Delivered {
 export type Outcome = 'applied' | 'duplicate' | 'buffered' | 'held' | 'poison';
 
 /**
- * Where a message stands in its rollup pages' order: its offset in the
- * partition, or, for a release's messages (which lost their place), its
- * case version.
+ * Where a message stands: its offset in the partition, or, for a release's
+ * messages (which lost their place), `'version'`: its share counts by the
+ * case's version, in the case's release part.
  */
 type Seq = number | 'version';
 
@@ -73,8 +73,11 @@ export interface ProjectorDeps {
   readonly endOffset: (partition: number) => Promise<number>;
 }
 
-/** The guard of a case's release pages: its messages counted by case version. */
-const releaseGuardOf = (caseId: string) => `release-${caseId}`;
+/**
+ * The key of a case's release part on its partition's correction pages:
+ * the shares of its messages that counted by version, summed.
+ */
+export const releasePartIdOf = (caseId: string) => `released:${caseId}`;
 
 /** The feed an event belongs to: its owning agency and case type (agencies' steps, reviews). */
 export const feedOf = (agencyId: string, caseType: number): string => `${agencyId}|${caseType}`;
@@ -169,14 +172,20 @@ class Batch {
    * as of its latest version.
    */
   private readonly fixed = new Map<string, Set<string>>();
+  /** Cases whose shares this batch counted by version: the page keys their release part moved on. */
+  private readonly releasedMoved = new Map<string, Set<string>>();
+
+  /** The writer of the partition's rollup pages: `p<n>`. */
+  private readonly guard: string;
 
   constructor(
     private readonly p: Projector,
     private readonly deps: ProjectorDeps,
-    private readonly guard: string,
     /** The partition whose cases the batch writes (a release: its case's). */
     private readonly partition: number,
-  ) {}
+  ) {
+    this.guard = `p${partition}`;
+  }
 
   private async record(caseId: string): Promise<CaseRecord> {
     const have = this.records.get(caseId);
@@ -199,9 +208,9 @@ class Batch {
   }
 
   /** Notes what each rollup page gains from one message; whether the page already holds it is settled at flush. */
-  private accumulate(deltas: readonly RollupDelta[], seq: number, guard: string): void {
+  private accumulate(deltas: readonly RollupDelta[], seq: number): void {
     for (const d of deltas) {
-      const id = pageIdOf(d.listKey, guard, d.groupBy, d.key);
+      const id = pageIdOf(d.listKey, this.guard, d.groupBy, d.key);
       const pending = this.gains.get(id) ?? { listKey: pageKeyOf(d.listKey), parts: [] };
       pending.parts.push({ seq, delta: d });
       this.gains.set(id, pending);
@@ -267,17 +276,45 @@ class Batch {
   }
 
   /**
-   * Where a message's share counts, and in what order: a partition's
-   * message on the partition's pages by offset; a release's message, or a
-   * released case's message below the end its release noted, on the case's
-   * release pages by version. Every try routes a message alike, so its
-   * share is counted once: tries before the release held it back.
+   * Whether a message's share counts by version, in the case's release
+   * part, rather than on the partition's pages by offset: a release's
+   * message (it lost its place in the partition), or a released case's
+   * message below the end its release noted. Every try routes a message
+   * alike, so its share is counted once: tries before the release held it
+   * back.
    */
-  private placeOf(rec: CaseRecord, e: events.CaseEvent, seq: Seq) {
-    if (seq === 'version') return { guard: this.guard, seq: e.version };
-    if (rec.releasedBelow !== undefined && seq < rec.releasedBelow)
-      return { guard: releaseGuardOf(e.caseId), seq: e.version };
-    return { guard: this.guard, seq };
+  private byVersion(rec: CaseRecord, seq: Seq): boolean {
+    return seq === 'version' || (rec.releasedBelow !== undefined && seq < rec.releasedBelow);
+  }
+
+  /**
+   * Adds a message's shares to the case's release part, as of the event's
+   * version. The part is the case's sum, replaced on the page by a later
+   * version's, so a try that reaches a version writes the same part
+   * whatever it replays.
+   */
+  private countByVersion(
+    rec: CaseRecord,
+    version: number,
+    deltas: readonly RollupDelta[],
+  ): CaseRecord['released'] {
+    if (deltas.length === 0) return rec.released;
+    const rows: Record<string, RollupPageRow[]> = { ...rec.released?.rows };
+    const moved = this.releasedMoved.get(rec._id) ?? new Set<string>();
+    const byKey = new Map<string, Map<string, RollupPageRow>>();
+    for (const d of deltas) {
+      const pageKey = pageKeyOf(d.listKey);
+      let page = byKey.get(pageKey);
+      if (!page) {
+        page = new Map((rows[pageKey] ?? []).map((r) => [r.id, { ...r, values: { ...r.values } }]));
+        byKey.set(pageKey, page);
+      }
+      addToRows(page, d);
+      moved.add(pageKey);
+    }
+    for (const [pageKey, page] of byKey) rows[pageKey] = [...page.values()];
+    this.releasedMoved.set(rec._id, moved);
+    return { v: version, rows };
   }
 
   async add(m: { key: string | null; value: Buffer | null }, seq: Seq): Promise<Outcome> {
@@ -347,8 +384,9 @@ class Batch {
         target,
         partition: this.deps.partitionOf(target),
       });
-    const place = this.placeOf(rec, e, seq);
-    this.accumulate(rollupDeltas(rec.contrib, contrib), place.seq, place.guard);
+    const deltas = rollupDeltas(rec.contrib, contrib);
+    const byVersion = this.byVersion(rec, seq);
+    if (!byVersion && typeof seq === 'number') this.accumulate(deltas, seq);
     this.fix(rec.view, view);
     this.put({
       ...rec,
@@ -356,6 +394,7 @@ class Batch {
       score,
       contrib,
       pending: waiting.map((x) => events.CaseEvent.toJSON(x)),
+      ...(byVersion ? { released: this.countByVersion(rec, view.version, deltas) } : {}),
     });
     this.timed.add(view.caseId);
     if (
@@ -440,10 +479,32 @@ class Batch {
     return out;
   }
 
+  /**
+   * Each case's release part, as of its latest version, on the page keys
+   * it moved on in this batch (on the others, the part a page holds is
+   * already the case's).
+   */
+  private releaseParts(into: Map<string, CorrectionPart[]>): void {
+    for (const [caseId, keys] of this.releasedMoved) {
+      const released = this.records.get(caseId)?.released;
+      if (!released) continue;
+      for (const pageKey of keys)
+        into.set(pageKey, [
+          ...(into.get(pageKey) ?? []),
+          {
+            caseId: releasePartIdOf(caseId),
+            version: released.v,
+            rows: released.rows[pageKey] ?? [],
+          },
+        ]);
+    }
+  }
+
   async flush(): Promise<void> {
     const { store, sink } = this.deps;
     const pages = await this.pageWrites();
     const fixes = this.correctionParts();
+    this.releaseParts(fixes);
     // What is derived from the case records goes before them: a record, once
     // written, makes a replay skip its events, so a crash between the writes
     // must not leave the rollups, the order list or the rules' timer behind
@@ -582,7 +643,7 @@ export class Projector {
       let written: Batch | undefined;
       let releases: CorrectionRequest[] = [];
       const looks = this.looksForCorrections(partition, messages.length === 0);
-      const outcomes = await this.withRetry(`p${partition}`, partition, async (batch) => {
+      const outcomes = await this.withRetry(partition, async (batch) => {
         written = batch;
         // The corrections waiting and the messages' records, read at once.
         const [requests] = await Promise.all([
@@ -624,12 +685,11 @@ export class Projector {
 
   private async releaseHere(caseId: string): Promise<number> {
     const partition = this.deps.partitionOf(caseId);
-    // Released messages lost their place in the partition: guard them per
-    // case, by the case's version, which a retry or a later release of the
-    // same events gives them again.
-    const guard = releaseGuardOf(caseId);
+    // Released messages lost their place in the partition: they count by
+    // the case's version, in its release part, which a retry or a later
+    // release of the same events gives them again.
     const end = await this.deps.endOffset(partition);
-    const outcomes = await this.withRetry(guard, partition, async (batch) => {
+    const outcomes = await this.withRetry(partition, async (batch) => {
       const out: Outcome[] = [];
       for (const b64 of await batch.unpark(caseId, end))
         out.push(await batch.add({ key: caseId, value: Buffer.from(b64, 'base64') }, 'version'));
@@ -639,7 +699,7 @@ export class Projector {
     const after = (await this.deps.store.casesForWrite(partition, [caseId])).get(caseId);
     if (after && after.pending.length > 0 && this.deps.history) {
       const missing = await this.deps.history.read(caseId, after.view.version + 1);
-      const filled = await this.withRetry(guard, partition, async (batch) => {
+      const filled = await this.withRetry(partition, async (batch) => {
         const out: Outcome[] = [];
         for (const e of missing)
           out.push(
@@ -655,13 +715,9 @@ export class Projector {
     return applied;
   }
 
-  private async withRetry<T>(
-    guard: string,
-    partition: number,
-    run: (batch: Batch) => Promise<T>,
-  ): Promise<T> {
+  private async withRetry<T>(partition: number, run: (batch: Batch) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const batch = new Batch(this, this.deps, guard, partition);
+      const batch = new Batch(this, this.deps, partition);
       try {
         const result = await run(batch);
         await batch.flush();

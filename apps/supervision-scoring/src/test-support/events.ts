@@ -10,6 +10,12 @@ export interface CaseSpec {
   readonly start?: Date;
   readonly concludeAfterDays?: number;
   readonly anomaly?: boolean;
+  /**
+   * After the conclusion, a supervision order the case lets lapse: opened a
+   * day later, due in four days, then the case archived past that, which
+   * settles it unanswered. So the case's score moves after its conclusion.
+   */
+  readonly lapsedOrder?: boolean;
 }
 
 /** The events of one enforcement case run by the book, as intake would publish them. */
@@ -102,6 +108,25 @@ export function caseEvents(spec: CaseSpec): events.CaseEvent[] {
       spec.concludeAfterDays ?? 30,
     ],
   ];
+  if (spec.lapsedOrder) {
+    const concluded = spec.concludeAfterDays ?? 30;
+    steps.push(
+      [
+        {
+          $case: 'supervisionOrderOpened',
+          value: {
+            orderId: `${spec.caseId}-lapsed`,
+            reason: events.SupervisionReason.SUPERVISION_REASON_COMPLAINT,
+            note: '',
+            responseDueAt: at(concluded + 5),
+            ruleId: '',
+          },
+        },
+        concluded + 1,
+      ],
+      [{ $case: 'caseArchived', value: { headHash: '', eventCount: 12 } }, concluded + 10],
+    );
+  }
   return steps.map(([payload, d], i) => ({
     eventId: `${spec.caseId}-e${i + 1}`,
     caseId: spec.caseId,
