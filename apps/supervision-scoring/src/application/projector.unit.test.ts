@@ -154,19 +154,23 @@ describe('corrections left for a partition', () => {
   });
 });
 
-describe('a release whose rollup write lands but fails', () => {
+/** A projector whose every case is on partition 0, over one client of the store (its writes can fail). */
+const onOnePartition = (client: ReturnType<MemoryStore['client']>) =>
+  new Projector({
+    store: client,
+    deadLetters: { send: async () => undefined },
+    sink: { changed: () => undefined, ordersChanged: () => undefined },
+    model: MODEL_V1,
+    isConflict: (e) => e instanceof Conflict,
+    partitionOf: () => 0,
+    endOffset,
+  });
+
+describe('a release whose share lands but whose answer is lost', () => {
   it('counts the released events once when the operator releases the case again', async () => {
     const store = new MemoryStore();
     const client = store.client();
-    const p = new Projector({
-      store: client,
-      deadLetters: { send: async () => undefined },
-      sink: { changed: () => undefined, ordersChanged: () => undefined },
-      model: MODEL_V1,
-      isConflict: (e) => e instanceof Conflict,
-      partitionOf: () => 0,
-      endOffset,
-    });
+    const p = onOnePartition(client);
     const t = deliver(0, caseEvents({ caseId: 'case-t' }));
     // An undecodable message parks the case; its events are held behind it.
     await p.handleBatch(0, [
@@ -177,7 +181,7 @@ describe('a release whose rollup write lands but fails', () => {
     expect(store.cases.get('case-t')?.parked).toBe(true);
     expect(store.rollup(AGENCY_2021, 'cases')).toBe(0);
 
-    // The release's rollup write lands, and its answer is lost.
+    // The release's derived writes land (its share with them), and an answer is lost.
     client.failAt(1);
     await expect(p.release('case-t')).rejects.toThrow('connection closed');
     expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
@@ -195,15 +199,7 @@ describe('a release between a chunk whose pages landed without its records and i
   it('counts the case the chunk held back once, when the replay applies it after the release', async () => {
     const store = new MemoryStore();
     const client = store.client();
-    const p = new Projector({
-      store: client,
-      deadLetters: { send: async () => undefined },
-      sink: { changed: () => undefined, ordersChanged: () => undefined },
-      model: MODEL_V1,
-      isConflict: (e) => e instanceof Conflict,
-      partitionOf: () => 0,
-      endOffset,
-    });
+    const p = onOnePartition(client);
     const t = deliver(0, caseEvents({ caseId: 'case-t' }));
     const poison = { partition: 0, offset: 2, key: 'case-t', value: Buffer.from([0xff, 0xff]) };
     // The first chunk parks the case after two of its events.
