@@ -20,8 +20,8 @@ export interface CaseRecord {
    * The end of the case's partition (Kafka's high watermark) when an
    * operator last released the case from a park: its messages at offsets
    * below it may have been held by a try whose rollup pages landed, so
-   * applied after the release they count on the case's release pages, by
-   * version, not on the partition's pages by offset.
+   * applied after the release they count by version (`released`), not on
+   * the partition's pages by offset.
    */
   releasedBelow?: number;
   /**

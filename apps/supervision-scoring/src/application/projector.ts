@@ -260,7 +260,7 @@ class Batch {
    * Un-parks a case, noting where its partition ended (`end`) when it was
    * parked as stored: a try before the release may have held back any of
    * its messages below that offset and landed its pages, so those count by
-   * version from now on (see `placeOf`). A case not parked as stored has
+   * version from now on (see `byVersion`). A case not parked as stored has
    * had every try so far apply its messages as a replay will.
    */
   async unpark(caseId: string, end: number): Promise<string[]> {
