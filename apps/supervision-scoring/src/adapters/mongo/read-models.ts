@@ -331,12 +331,6 @@ function addedUp(parts: StoredParts): RollupPageRow[] {
   return [...rows.values()];
 }
 
-/** Pages written by releases, whose ids readers cannot enumerate: found by listing. */
-interface ExtraPageDoc {
-  _id: string;
-  listKey: string;
-}
-
 export interface OrderDoc extends OrderView {
   _id: string;
   caseId: string;
@@ -414,7 +408,12 @@ export class ReadModels {
   readonly caseIndex: Collection<StoredIndexPage>;
   readonly summaries: Collection<StoredSummary>;
   readonly rollups: PartitionedCollection<StoredPage>;
-  readonly extraPages: Collection<ExtraPageDoc>;
+  /**
+   * Through layout 8, pages that releases wrote, listed for readers; a
+   * layout-9 generation has none (released shares ride on the correction
+   * pages). Kept by name so that dropping an older generation drops it.
+   */
+  private readonly extraPages: Collection;
   readonly orders: Collection<OrderDoc>;
   readonly orderWeekNames: Collection<OrderWeekDoc>;
   /** Weeks this process knows hold orders (a week, once named, stays). */
@@ -465,14 +464,13 @@ export class ReadModels {
       `${prefix}rollup_pages`,
       Math.max(1, Math.floor(buckets / 2)),
     );
-    this.extraPages = db.collection<ExtraPageDoc>(`${prefix}rollup_extra_pages`);
+    this.extraPages = db.collection(`${prefix}rollup_extra_pages`);
     this.orders = db.collection<OrderDoc>(`${prefix}orders`);
     this.orderWeekNames = db.collection<OrderWeekDoc>(`${prefix}order_weeks`);
     this.corrections = db.collection<CorrectionRequest>(`${prefix}corrections`);
   }
 
   async init(): Promise<void> {
-    await this.extraPages.createIndex({ listKey: 1 });
     await this.orders.createIndex({ week: 1, agencyId: 1 });
     await this.corrections.createIndex({ partition: 1 });
     // Where the cases stored so far are, learned while the service starts.
@@ -1021,14 +1019,6 @@ export class ReadModels {
    */
   async writeRollupPages(writes: readonly RollupPageWrite[]): Promise<void> {
     const fresh = writes.filter((w) => w.fromMark < 0).map((w) => w.page);
-    const extras = fresh.filter((p) => !/\|p\d+\|\d+$/.test(p._id));
-    if (extras.length > 0)
-      await this.extraPages
-        .insertMany(
-          extras.map((p) => ({ _id: p._id, listKey: p.listKey })),
-          { ordered: false },
-        )
-        .catch(ignoreDuplicates);
     let conflict: string | undefined;
     await settled([
       ...[...this.rollups.group(fresh, (p) => p.listKey)].map(async ([bucket, list]) => {
@@ -1107,8 +1097,7 @@ export class ReadModels {
   /**
    * Every page holding a listing's rows, with only that listing's rows (pages
    * are shared by listings of one period, see PageClass): each partition's
-   * pages of it (by `_id`), and the few that releases and corrections wrote,
-   * looked up at the same time. The partitions' pages are read as marks
+   * pages of it, its correction page among them, by `_id`. The pages are read as marks
    * first (`hw`, which every rewrite moves on): a page this reader parsed at
    * the same mark is not read again.
    */
@@ -1160,15 +1149,12 @@ export class ReadModels {
   ): Promise<{ marks: string; pages: () => RollupPage[] }> {
     const pageKey = pageKeyOf(listKey);
     const pages = this.rollups.for(pageKey);
-    const [extra, marks] = await Promise.all([
-      this.extraPages.find({ listKey: pageKey }).toArray(),
-      pages
-        .find(
-          { _id: { $in: partitionPagesOf(listKey, groupBy, partitions) } },
-          { projection: { hw: 1 } },
-        )
-        .toArray(),
-    ]);
+    const marks = await pages
+      .find(
+        { _id: { $in: partitionPagesOf(listKey, groupBy, partitions) } },
+        { projection: { hw: 1 } },
+      )
+      .toArray();
     // The pages already parsed at their mark, held here: reading the others
     // may push them out of readPages before the listing is made.
     const held = new Map<string, RollupPage>();
@@ -1178,7 +1164,7 @@ export class ReadModels {
       held.set(m._id, known);
       return false;
     });
-    const wanted = [...stale.map((m) => m._id), ...extra.map((x) => x._id)];
+    const wanted = stale.map((m) => m._id);
     const fetched = new Map<string, RollupPage>();
     if (wanted.length > 0)
       for (const s of await pages.find({ _id: { $in: wanted } }, WITHOUT_PARTS).toArray()) {
@@ -1192,7 +1178,7 @@ export class ReadModels {
         fetched.set(s._id, page);
         this.rememberRead(page, json.length);
       }
-    const ids = [...marks.map((m) => m._id), ...extra.map((x) => x._id)];
+    const ids = marks.map((m) => m._id);
     const pageOf = (id: string) => fetched.get(id) ?? held.get(id);
     const prefix = `${listKey}|`;
     return {
