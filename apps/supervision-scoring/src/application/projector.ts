@@ -114,6 +114,27 @@ const uncorrected = (v: CaseView): CaseView =>
   v.correctedBy.length === 0 ? v : { ...v, correctedBy: [] };
 
 /**
+ * Deltas added up into rows, by rollup page key; a key's rows start from
+ * `from`'s (a copy) where it has them.
+ */
+function rowsByPageKey(
+  deltas: readonly RollupDelta[],
+  from: Readonly<Record<string, readonly RollupPageRow[]>> = {},
+): Map<string, Map<string, RollupPageRow>> {
+  const out = new Map<string, Map<string, RollupPageRow>>();
+  for (const d of deltas) {
+    const pageKey = pageKeyOf(d.listKey);
+    let page = out.get(pageKey);
+    if (!page) {
+      page = new Map((from[pageKey] ?? []).map((r) => [r.id, { ...r, values: { ...r.values } }]));
+      out.set(pageKey, page);
+    }
+    addToRows(page, d);
+  }
+  return out;
+}
+
+/**
  * What the corrections of a case change in the rollups it counts in: its
  * contribution as corrected, less its contribution as its history alone
  * gives it. Nothing for a case nobody corrected, or one not concluded.
@@ -301,18 +322,10 @@ class Batch {
     if (deltas.length === 0) return rec.released;
     const rows: Record<string, RollupPageRow[]> = { ...rec.released?.rows };
     const moved = this.releasedMoved.get(rec._id) ?? new Set<string>();
-    const byKey = new Map<string, Map<string, RollupPageRow>>();
-    for (const d of deltas) {
-      const pageKey = pageKeyOf(d.listKey);
-      let page = byKey.get(pageKey);
-      if (!page) {
-        page = new Map((rows[pageKey] ?? []).map((r) => [r.id, { ...r, values: { ...r.values } }]));
-        byKey.set(pageKey, page);
-      }
-      addToRows(page, d);
+    for (const [pageKey, page] of rowsByPageKey(deltas, rows)) {
+      rows[pageKey] = [...page.values()];
       moved.add(pageKey);
     }
-    for (const [pageKey, page] of byKey) rows[pageKey] = [...page.values()];
     this.releasedMoved.set(rec._id, moved);
     return { v: version, rows };
   }
@@ -460,13 +473,7 @@ class Batch {
     for (const [caseId, keys] of this.fixed) {
       const view = this.records.get(caseId)?.view;
       if (!view) continue;
-      const rows = new Map<string, Map<string, RollupPageRow>>();
-      for (const d of correctionEffect(view, this.deps.model)) {
-        const pageKey = pageKeyOf(d.listKey);
-        const page = rows.get(pageKey) ?? new Map<string, RollupPageRow>();
-        addToRows(page, d);
-        rows.set(pageKey, page);
-      }
+      const rows = rowsByPageKey(correctionEffect(view, this.deps.model));
       for (const pageKey of keys) {
         const part = {
           caseId,
