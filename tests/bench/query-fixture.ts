@@ -284,6 +284,16 @@ export async function loadQueryFixture(
     [...pages.values()].map((p) => ({ page: { ...p, rows: [...p.rows.values()] }, fromMark: -1 })),
   );
   for (const [partition, parts] of corrections) await models.writeCorrections(partition, parts);
+  // Then each partition's rolled marks, as the consumer moves them after its pages.
+  const rolled = new Map<number, Set<string>>();
+  for (const page of pages.values()) {
+    const partition = Number(/\|p(\d+)\|/.exec(page._id)?.[1]);
+    rolled.set(partition, (rolled.get(partition) ?? new Set()).add(page.listKey));
+  }
+  for (const [partition, parts] of corrections)
+    for (const pageKey of parts.keys())
+      rolled.set(partition, (rolled.get(partition) ?? new Set()).add(pageKey));
+  for (const [partition, keys] of rolled) await models.writeCases(partition, [], [...keys]);
   await client.close();
   return { db, caseIds, orders: orderCount };
 }

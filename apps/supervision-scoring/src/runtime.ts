@@ -55,7 +55,12 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 9 counts
+ * The layout of the read models this version writes and reads: 10 notes
+ * in each partition's summary a rolled mark per page key, moved whenever a
+ * batch writes the partition's rollup or correction pages of that key,
+ * and listings go by those marks (a layout-9 writer would write pages
+ * without moving them, and a listing would miss the write: projected
+ * again); 9 counts
  * the shares of a released case's messages that lost their place (a
  * release's, and those below the partition's end the release noted) as the
  * case's release part on its partition's correction pages, not on pages of
@@ -80,7 +85,7 @@ interface Generation {
  * pages as JSON blobs under the fields writes filter on; 2 kept rollups in pages per listing and writer, nested; 1 a document
  * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 9;
+export const READ_MODEL_FORMAT = 10;
 
 interface MetaDoc {
   _id: string;

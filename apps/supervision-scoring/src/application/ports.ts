@@ -51,8 +51,18 @@ export interface ProjectionStore {
   /**
    * Writes a partition's changed records, together; throws a conflict error
    * when what they were read from changed meanwhile (and forgets what it held).
+   * `rolled` names the page keys whose rollup or correction pages of the
+   * partition the batch wrote, or would have written but for what they
+   * already held (a replay after a crash between the writes): their
+   * partition's rolled mark moves, which tells readers to read those pages
+   * again. It is written after the pages, so a reader that sees it move
+   * reads pages at least as new.
    */
-  writeCases(partition: number, records: readonly CaseRecord[]): Promise<void>;
+  writeCases(
+    partition: number,
+    records: readonly CaseRecord[],
+    rolled?: readonly string[],
+  ): Promise<void>;
   /** Whatever the store holds for the writer may be stale: read again. */
   forget(): void;
   /** These rollup pages as stored; absent ones are left out. */

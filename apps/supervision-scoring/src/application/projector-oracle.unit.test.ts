@@ -81,6 +81,8 @@ const step = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('idle' as const), p: partition, proc }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('restart' as const), proc }) },
+  /** A listing is read, by a reader that keeps what it read while the rolled marks stand. */
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('list' as const) }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -122,7 +124,7 @@ const scenario = fc.record({
 });
 
 describe('the rollups, against the scoring model of the histories', () => {
-  it('equal it whatever the crashes, replays, restarts, stale writers, releases and the moment corrections are found', async () => {
+  it('equal it whatever the crashes, replays, restarts, stale writers, releases and the moment corrections are found, as stored and as a reader keeping what it read lists them', async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         const store = new MemoryStore();
@@ -187,8 +189,11 @@ describe('the rollups, against the scoring model of the histories', () => {
           owner[p] = i;
         };
 
+        const reader = store.markReader();
         for (const st of s.steps) {
-          if (st.k === 'release') {
+          if (st.k === 'list') {
+            reader.read();
+          } else if (st.k === 'release') {
             const target = `case-${st.target % s.cases.length}`;
             if (st.asked) {
               // As the runtime asks: only for a case parked as stored.
@@ -253,13 +258,15 @@ describe('the rollups, against the scoring model of the histories', () => {
         await last.handleBatch(0, []);
 
         const want = oracle(histories);
-        const got = store.rollups();
-        for (const id of new Set([...want.rollups.keys(), ...got.keys()])) {
-          const w = want.rollups.get(id) ?? {};
-          const g = got.get(id) ?? {};
-          for (const k of new Set([...Object.keys(w), ...Object.keys(g)]))
-            expect(g[k] ?? 0, `${id} ${k}`).toBeCloseTo(w[k] ?? 0, 6);
-        }
+        // As the pages hold them, and as a reader that read listings all
+        // along (going by the rolled marks) now lists them.
+        for (const got of [store.rollups(), reader.read()])
+          for (const id of new Set([...want.rollups.keys(), ...got.keys()])) {
+            const w = want.rollups.get(id) ?? {};
+            const g = got.get(id) ?? {};
+            for (const k of new Set([...Object.keys(w), ...Object.keys(g)]))
+              expect(g[k] ?? 0, `${id} ${k}`).toBeCloseTo(w[k] ?? 0, 6);
+          }
         for (const [id, view] of want.views) {
           if (view.kind !== 'ENFORCEMENT') continue;
           const rec = store.cases.get(id);

@@ -541,9 +541,15 @@ class Batch {
           : null;
       this.records.set(id, { ...rec, timer });
     }
+    // Every page key the batch's gains or parts fell on, written or found
+    // already holding them: a replay after the pages landed and the records
+    // did not still moves the mark readers go by.
+    const rolled = new Set([...this.gains.values()].map((g) => g.listKey));
+    for (const pageKey of fixes.keys()) rolled.add(pageKey);
     await store.writeCases(
       this.partition,
       [...this.dirty].map((id) => this.records.get(id) ?? fresh(id)),
+      [...rolled],
     );
     if (this.corrected.length > 0) await store.correctionsDone(this.corrected);
     if (this.scores.size > 0) sink.changed([...this.scores.values()]);

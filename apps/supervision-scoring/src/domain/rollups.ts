@@ -178,14 +178,19 @@ export const pageIdOf = (listKey: string, guard: string, groupBy: GroupBy, key: 
 export const correctionPageIdOf = (pageKey: string, partition: number) =>
   `${pageKey}|p${partition}|fix`;
 
-/** Every page partition `p0..p<count-1>` can hold of a listing's rows, its correction page included. */
+/** Every page partition `partition` can hold of a listing's rows, its correction page included. */
+export function pagesOfPartition(listKey: string, groupBy: GroupBy, partition: number): string[] {
+  const pageKey = pageKeyOf(listKey);
+  const out: string[] = [];
+  for (let s = 0; s < PAGE_SLOTS[classOf(groupBy)]; s++) out.push(`${pageKey}|p${partition}|${s}`);
+  out.push(correctionPageIdOf(pageKey, partition));
+  return out;
+}
+
+/** Every page partitions `p0..p<count-1>` can hold of a listing's rows (pagesOfPartition). */
 export function partitionPagesOf(listKey: string, groupBy: GroupBy, partitions: number): string[] {
   const out: string[] = [];
-  const pageKey = pageKeyOf(listKey);
-  for (let p = 0; p < partitions; p++) {
-    for (let s = 0; s < PAGE_SLOTS[classOf(groupBy)]; s++) out.push(`${pageKey}|p${p}|${s}`);
-    out.push(correctionPageIdOf(pageKey, p));
-  }
+  for (let p = 0; p < partitions; p++) out.push(...pagesOfPartition(listKey, groupBy, p));
   return out;
 }
 

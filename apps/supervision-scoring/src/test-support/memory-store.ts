@@ -44,11 +44,24 @@ export class MemoryStore implements ProjectionStore {
     return this.getCases(ids);
   }
 
-  async writeCases(_partition: number, records: readonly CaseRecord[]) {
+  /** Each partition's rolled marks (page key → mark), as its summary holds them. */
+  readonly rolled = new Map<number, Map<string, number>>();
+  private rolledRev = 0;
+
+  async writeCases(
+    partition: number,
+    records: readonly CaseRecord[],
+    rolled: readonly string[] = [],
+  ) {
     for (const r of records)
       if ((this.cases.get(r._id)?.rev ?? 0) !== r.rev) throw new Conflict(r._id);
     for (const r of records)
       this.cases.set(r._id, { ...structuredClone(r), rev: r.rev + 1, page: 'memory' });
+    if (rolled.length === 0) return;
+    const marks = this.rolled.get(partition) ?? new Map<string, number>();
+    this.rolledRev++;
+    for (const pageKey of rolled) marks.set(pageKey, this.rolledRev);
+    this.rolled.set(partition, marks);
   }
 
   forget() {}
@@ -118,14 +131,32 @@ export class MemoryStore implements ProjectionStore {
 
   /** Every rollup's values, summed over the pages of every writer, as a listing reads them. */
   rollups(): Map<string, Record<string, number>> {
-    const out = new Map<string, Record<string, number>>();
-    for (const page of this.pages.values())
-      for (const row of page.rows) {
-        const sums = out.get(row.id) ?? {};
-        for (const [k, n] of Object.entries(row.values)) sums[k] = (sums[k] ?? 0) + n;
-        out.set(row.id, sums);
-      }
-    return out;
+    return sumOf(this.pages.values());
+  }
+
+  /**
+   * A reader that goes by the rolled marks, as listings do: it reads a
+   * partition's pages of a page key again only when that partition's mark
+   * of the key moved, and answers from what it read before otherwise. A key
+   * a partition has no mark of, it takes to have no pages there.
+   */
+  markReader(): { read(): Map<string, Record<string, number>> } {
+    const seen = new Map<string, { mark: number; pages: RollupPage[] }>();
+    const sliceOf = (page: RollupPage) => `${page.listKey}|${/\|(p\d+)\|/.exec(page._id)?.[1]}`;
+    return {
+      read: () => {
+        const now = new Map<string, RollupPage[]>();
+        for (const page of this.pages.values())
+          now.set(sliceOf(page), [...(now.get(sliceOf(page)) ?? []), structuredClone(page)]);
+        for (const [partition, marks] of this.rolled)
+          for (const [pageKey, mark] of marks) {
+            const slice = `${pageKey}|p${partition}`;
+            if (seen.get(slice)?.mark !== mark)
+              seen.set(slice, { mark, pages: now.get(slice) ?? [] });
+          }
+        return sumOf([...seen.values()].flatMap((s) => s.pages));
+      },
+    };
   }
 
   /**
@@ -166,7 +197,9 @@ export class MemoryStore implements ProjectionStore {
       },
       getCases: read((ids: readonly string[]) => this.getCases(ids)),
       casesForWrite: read((p: number, ids: readonly string[]) => this.casesForWrite(p, ids)),
-      writeCases: write((p: number, rs: readonly CaseRecord[]) => this.writeCases(p, rs)),
+      writeCases: write((p: number, rs: readonly CaseRecord[], rolled?: readonly string[]) =>
+        this.writeCases(p, rs, rolled),
+      ),
       forget: () => undefined,
       rollupPages: read((ids: readonly { id: string; listKey: string }[]) => this.rollupPages(ids)),
       writeRollupPages: write((ws: readonly RollupPageWrite[]) => this.writeRollupPages(ws)),
@@ -179,4 +212,16 @@ export class MemoryStore implements ProjectionStore {
       correctionsDone: write((ids: readonly string[]) => this.correctionsDone(ids)),
     };
   }
+}
+
+/** Rollups' values summed over these pages. */
+function sumOf(pages: Iterable<RollupPage>): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>();
+  for (const page of pages)
+    for (const row of page.rows) {
+      const sums = out.get(row.id) ?? {};
+      for (const [k, n] of Object.entries(row.values)) sums[k] = (sums[k] ?? 0) + n;
+      out.set(row.id, sums);
+    }
+  return out;
 }

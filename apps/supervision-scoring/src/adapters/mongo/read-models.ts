@@ -19,7 +19,7 @@ import type {
 import {
   correctionPageIdOf,
   pageKeyOf,
-  partitionPagesOf,
+  pagesOfPartition,
   type GroupBy,
 } from '../../domain/rollups.js';
 import { settled } from '../../application/settled.js';
@@ -67,6 +67,13 @@ export interface StoredCasePage {
  * It also names the pages of the partition's newest cases (`placed`, case id
  * → page, deflated JSON), up to `PLACED_IN_SUMMARY` of them, before they go
  * to the index pages: where a case is, is in one or the other.
+ *
+ * And it holds the partition's rolled marks (`rolled`, page key → the
+ * summary's `rev` when a batch last wrote the partition's rollup or
+ * correction pages of that key). Listings go by them: a listing reads the
+ * partitions' summaries, one small document each, and reads again only the
+ * pages of the partitions whose mark of its page key moved. A page key a
+ * partition never wrote has no mark, and no pages there.
  */
 export interface StoredSummary {
   _id: string;
@@ -75,6 +82,7 @@ export interface StoredSummary {
   due: Record<string, number>;
   parked: Record<string, number>;
   placed?: Binary;
+  rolled?: Record<string, number>;
 }
 
 interface Summary {
@@ -84,13 +92,14 @@ interface Summary {
   due: Map<string, number>;
   parked: Map<string, number>;
   placed: Map<string, string>;
+  rolled: Map<string, number>;
 }
 
 /** The places a stored summary names (none in a summary older than `placed`). */
 const placedIn = (d: Pick<StoredSummary, 'placed'> | null | undefined): Map<string, string> =>
   new Map(d?.placed ? Object.entries(unzblob<Record<string, string>>(d.placed)) : []);
-/** A summary without its places: what the rules and operators read. */
-const WITHOUT_PLACED = { projection: { placed: 0 } } as const;
+/** A summary without its places and marks: what the rules and operators read. */
+const WITHOUT_PLACED = { projection: { placed: 0, rolled: 0 } } as const;
 
 const summaryId = (partition: number) => `s${pad(partition, 4)}`;
 
@@ -276,6 +285,8 @@ const READ_PAGES_BYTES = 16 * 1024 * 1024;
 const LOCATIONS_KEPT = 200_000;
 /** Folded listings readers keep (see `listing`), in bytes of their JSON. */
 const LISTINGS_BYTES = 16 * 1024 * 1024;
+/** Partitions' slices of page keys a reader remembers the marks of (a few dozen bytes each). */
+const SLICES = 20_000;
 
 /**
  * About how many bytes `rows` take as JSON, from up to 16 of them spread
@@ -438,6 +449,12 @@ export class ReadModels {
     { marks: string; rows: readonly unknown[]; bytes: number }
   >();
   private listingsBytes = 0;
+  /**
+   * Each partition's pages of a page key as a listing last read them
+   * (`<pageKey>|p<n>`): the rolled mark they were read at, and each page's
+   * own mark then (-1: absent), in pagesOfPartition's order.
+   */
+  private readonly slices = new Map<string, { mark: number; hw: number[] }>();
   /** The whole index, read once from `init` (see `getCases`). */
   private learning: Promise<void> | undefined;
   private readonly casesPerPage: number;
@@ -719,17 +736,25 @@ export class ReadModels {
    * writer that lost the partition, or a write whose answer was lost) is a
    * CaseConflict: the caller forgets what it knew and applies its batch again.
    */
-  async writeCases(partition: number, records: readonly CaseDoc[]): Promise<void> {
-    if (records.length === 0) return;
+  async writeCases(
+    partition: number,
+    records: readonly CaseDoc[],
+    rolled: readonly string[] = [],
+  ): Promise<void> {
+    if (records.length === 0 && rolled.length === 0) return;
     try {
-      await this.writeCasesOnce(partition, records);
+      await this.writeCasesOnce(partition, records, rolled);
     } catch (e) {
       this.forget();
       throw e;
     }
   }
 
-  private async writeCasesOnce(partition: number, records: readonly CaseDoc[]): Promise<void> {
+  private async writeCasesOnce(
+    partition: number,
+    records: readonly CaseDoc[],
+    rolled: readonly string[],
+  ): Promise<void> {
     const now = new Date();
     const summary = await this.summaryFor(partition);
     // New cases' places go into the summary; past `placedMax`, to the index pages.
@@ -805,6 +830,7 @@ export class ReadModels {
       summary,
       writes.map((w) => w.stored),
       placedNext,
+      rolled,
     );
     let conflict: string | undefined;
     await settled(
@@ -860,21 +886,24 @@ export class ReadModels {
       due: new Map(Object.entries(d?.due ?? {})),
       parked: new Map(Object.entries(d?.parked ?? {})),
       placed: placedIn(d),
+      rolled: new Map(Object.entries(d?.rolled ?? {})),
     };
     this.summaryOf.set(partition, summary);
     return summary;
   }
 
   /**
-   * Notes the pages' due and parked counts, and the new cases' places, in
-   * their partition's summary, written if it changed.
+   * Notes the pages' due and parked counts, the new cases' places and the
+   * page keys rolled, in their partition's summary, written if it changed.
    */
   private async writeSummary(
     summary: Summary,
     pages: readonly StoredCasePage[],
     placed: ReadonlyMap<string, string>,
+    rolled: readonly string[],
   ): Promise<void> {
     let changed =
+      rolled.length > 0 ||
       placed.size !== summary.placed.size ||
       [...placed].some(([id, page]) => summary.placed.get(id) !== page);
     const set = (m: Map<string, number>, id: string, v: number | null) => {
@@ -889,6 +918,7 @@ export class ReadModels {
     }
     if (!changed) return;
     summary.placed = new Map(placed);
+    for (const pageKey of rolled) summary.rolled.set(pageKey, summary.rev + 1);
     const stored: StoredSummary = {
       _id: summary.id,
       partition: summary.partition,
@@ -896,6 +926,7 @@ export class ReadModels {
       due: Object.fromEntries(summary.due),
       parked: Object.fromEntries(summary.parked),
       ...(placed.size > 0 ? { placed: zblob(Object.fromEntries(placed)) } : {}),
+      rolled: Object.fromEntries(summary.rolled),
     };
     if (summary.rev === 0) {
       try {
@@ -1097,9 +1128,12 @@ export class ReadModels {
   /**
    * Every page holding a listing's rows, with only that listing's rows (pages
    * are shared by listings of one period, see PageClass): each partition's
-   * pages of it, its correction page among them, by `_id`. The pages are read as marks
-   * first (`hw`, which every rewrite moves on): a page this reader parsed at
-   * the same mark is not read again.
+   * pages of it, its correction page among them, by `_id`. A partition's
+   * pages are read again only when its rolled mark of the page key moved
+   * (StoredSummary); a partition whose summary has no marks (written by
+   * hand, or not written yet) has its pages' own marks read (`hw`, which
+   * every rewrite moves on), and a page this reader parsed at the same mark
+   * is not read again.
    */
   async listingPages(listKey: string, groupBy: GroupBy, partitions: number): Promise<RollupPage[]> {
     return (await this.listingSource(listKey, groupBy, partitions)).pages();
@@ -1107,10 +1141,10 @@ export class ReadModels {
 
   /**
    * A listing as `fold` makes it of its pages (listingPages), kept with the
-   * marks of the pages it was made of: while none of them moves, the next
-   * call answers from it without folding again (a listing of officers folds
-   * tens of thousands of rows). Kept for the most recently read listings,
-   * within LISTINGS_BYTES of their JSON.
+   * marks it was read at: while none of them moves, the next call answers
+   * from it without reading a page or folding again (a listing of officers
+   * folds tens of thousands of rows). Kept for the most recently read
+   * listings, within LISTINGS_BYTES of their JSON.
    */
   async listing<T>(
     listKey: string,
@@ -1126,7 +1160,7 @@ export class ReadModels {
     }
     let kept = known;
     if (kept?.marks !== source.marks) {
-      const rows = fold(source.pages());
+      const rows = fold(await source.pages());
       kept = { marks: source.marks, rows, bytes: jsonBytes(rows) };
     }
     if (kept.bytes <= this.listingsMax) {
@@ -1141,55 +1175,100 @@ export class ReadModels {
     return kept.rows as readonly T[];
   }
 
-  /** A listing's pages (see listingPages), read, and the marks they were read at. */
+  /**
+   * A listing's marks, and its pages (see listingPages), read when asked.
+   * The marks name each partition by its rolled mark where its summary has
+   * them, and by its pages' own marks where it does not.
+   */
   private async listingSource(
     listKey: string,
     groupBy: GroupBy,
     partitions: number,
-  ): Promise<{ marks: string; pages: () => RollupPage[] }> {
+  ): Promise<{ marks: string; pages: () => Promise<RollupPage[]> }> {
     const pageKey = pageKeyOf(listKey);
     const pages = this.rollups.for(pageKey);
-    const marks = await pages
+    const summaries = await this.summaries
       .find(
-        { _id: { $in: partitionPagesOf(listKey, groupBy, partitions) } },
-        { projection: { hw: 1 } },
+        { _id: { $in: Array.from({ length: partitions }, (_, p) => summaryId(p)) } },
+        { projection: { rolled: 1 } },
       )
       .toArray();
-    // The pages already parsed at their mark, held here: reading the others
-    // may push them out of readPages before the listing is made.
-    const held = new Map<string, RollupPage>();
-    const stale = marks.filter((m) => {
-      const known = this.readPages.get(m._id)?.page;
-      if (known?.hw !== m.hw) return true;
-      held.set(m._id, known);
-      return false;
-    });
-    const wanted = stale.map((m) => m._id);
-    const fetched = new Map<string, RollupPage>();
-    if (wanted.length > 0)
-      for (const s of await pages.find({ _id: { $in: wanted } }, WITHOUT_PARTS).toArray()) {
-        const json = inflated(s.rows);
-        const page: RollupPage = {
-          _id: s._id,
-          listKey: s.listKey,
-          hw: s.hw,
-          rows: JSON.parse(json) as RollupPage['rows'],
-        };
-        fetched.set(s._id, page);
-        this.rememberRead(page, json.length);
-      }
-    const ids = marks.map((m) => m._id);
-    const pageOf = (id: string) => fetched.get(id) ?? held.get(id);
+    const rolledOf = new Map(summaries.map((d) => [d._id, d.rolled]));
+    /** Partitions by their rolled mark of the page key (0: none written), and those without marks. */
+    const rolled = new Map<number, number>();
+    const unmarked: string[] = [];
+    for (let p = 0; p < partitions; p++) {
+      const marks = rolledOf.get(summaryId(p));
+      if (marks) rolled.set(p, marks[pageKey] ?? 0);
+      else unmarked.push(...pagesOfPartition(listKey, groupBy, p));
+    }
+    const hw =
+      unmarked.length === 0
+        ? []
+        : await pages.find({ _id: { $in: unmarked } }, { projection: { hw: 1 } }).toArray();
+    const marks = [
+      ...[...rolled].map(([p, m]) => `p${p}#${m}`),
+      ...hw.map((m) => `${m._id}@${m.hw}`),
+    ].join(',');
     const prefix = `${listKey}|`;
     return {
-      // Every rewrite moves a page's mark, so equal marks are equal pages.
-      marks: ids.map((id) => `${id}@${pageOf(id)?.hw ?? '-'}`).join(','),
-      pages: () =>
-        ids.flatMap((id) => {
-          const page = pageOf(id);
-          return page ? [{ ...page, rows: page.rows.filter((r) => r.id.startsWith(prefix)) }] : [];
-        }),
+      marks,
+      pages: async () => {
+        // The pages parsed already and unmoved, held here: reading the
+        // others may push them out of readPages before the listing is made.
+        const held = new Map<string, RollupPage>();
+        const wanted: string[] = [];
+        const slices: { slice: string; mark: number; ids: string[] }[] = [];
+        for (const [p, m] of rolled) {
+          if (m === 0) continue;
+          const ids = pagesOfPartition(listKey, groupBy, p);
+          const slice = `${pageKey}|p${p}`;
+          const seen = this.slices.get(slice);
+          const kept = seen?.mark === m ? ids.map((id) => this.readPages.get(id)?.page) : [];
+          if (seen?.mark === m && kept.every((page, i) => (page?.hw ?? -1) === seen.hw[i])) {
+            for (const page of kept) if (page) held.set(page._id, page);
+          } else {
+            wanted.push(...ids);
+            slices.push({ slice, mark: m, ids });
+          }
+        }
+        for (const m of hw) {
+          const known = this.readPages.get(m._id)?.page;
+          if (known?.hw === m.hw) held.set(m._id, known);
+          else wanted.push(m._id);
+        }
+        const fetched = new Map<string, RollupPage>();
+        if (wanted.length > 0)
+          for (const s of await pages.find({ _id: { $in: wanted } }, WITHOUT_PARTS).toArray()) {
+            const json = inflated(s.rows);
+            const page: RollupPage = {
+              _id: s._id,
+              listKey: s.listKey,
+              hw: s.hw,
+              rows: JSON.parse(json) as RollupPage['rows'],
+            };
+            fetched.set(s._id, page);
+            this.rememberRead(page, json.length);
+          }
+        // Each partition read whole is known at its mark: the pages it has
+        // (at least as new as the mark), and those it has not.
+        for (const { slice, mark, ids } of slices)
+          this.noteSlice(slice, { mark, hw: ids.map((id) => fetched.get(id)?.hw ?? -1) });
+        return [...fetched.values(), ...held.values()]
+          .sort((a, b) => a._id.localeCompare(b._id))
+          .map((page) => ({ ...page, rows: page.rows.filter((r) => r.id.startsWith(prefix)) }));
+      },
     };
+  }
+
+  /** Remembers what a partition's pages of a page key were at its rolled mark, the most recent `SLICES` of them. */
+  private noteSlice(slice: string, seen: { mark: number; hw: number[] }): void {
+    this.slices.delete(slice);
+    this.slices.set(slice, seen);
+    if (this.slices.size > SLICES) {
+      const oldest = this.slices.keys().next();
+      if (!oldest.done) this.slices.delete(oldest.value);
+    }
   }
 
   /** Keeps a page a listing read, within `readPagesMax` bytes of JSON, least recently read first out. */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type Db } from 'mongodb';
 import { stack, uniqueName } from '@enforcement/testing';
 import type { RollupPage, RollupPageRow } from '../../application/ports.js';
-import { listKeyOf, pageKeyOf, partitionPagesOf } from '../../domain/rollups.js';
+import { listKeyOf, pageKeyOf, pagesOfPartition, partitionPagesOf } from '../../domain/rollups.js';
 import { CaseConflict, ReadModels } from './read-models.js';
 
 /**
@@ -45,7 +45,7 @@ describe('rollup pages read by a listing', () => {
   });
   const casesOf = (pages: RollupPage[]) =>
     Object.fromEntries(pages.flatMap((p) => p.rows.map((r) => [r.id, r.values.cases])));
-  /** Partitions 0 and 1's pages of the agencies' listing. */
+  /** Two pages of the agencies' listing: partition 0's, and partition 0's correction page. */
   const [p0 = '', p1 = ''] = partitionPagesOf(agencies, 'AGENCY', 2);
   const page = (_id: string, hw: number, rows: RollupPageRow[]): RollupPage => ({
     _id,
@@ -88,6 +88,75 @@ describe('rollup pages read by a listing', () => {
     expect(casesOf(await reader.listingPages(units, 'UNIT', 2))).toEqual({
       [`${units}|u1`]: 8,
     });
+  });
+
+  it("goes by the partitions' rolled marks: reads only the summaries while none moves, then only the moved partition's pages", async () => {
+    const partitionOf = () => 0;
+    const writer = new ReadModels(db, 'r_', 4, partitionOf);
+    const reader = new ReadModels(counted.db(db.databaseName), 'r_', 4, partitionOf);
+    // Partition 0's and partition 1's pages of the agencies' listing.
+    const [a0 = ''] = pagesOfPartition(agencies, 'AGENCY', 0);
+    const ofP1 = new Set(pagesOfPartition(agencies, 'AGENCY', 1));
+    const [a1 = ''] = ofP1;
+    const rolled = (partition: number) => writer.writeCases(partition, [], [pageKeyOf(agencies)]);
+    await writer.writeRollupPages([
+      { page: page(a0, 5, [row(agencies, 'ag1', 1)]), fromMark: -1 },
+      { page: page(a1, 3, [row(agencies, 'ag2', 2)]), fromMark: -1 },
+    ]);
+    await rolled(0);
+    await rolled(1);
+    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+      [`${agencies}|ag1`]: 1,
+      [`${agencies}|ag2`]: 2,
+    });
+
+    // Nothing moved: the summaries are read, and no page, not even its mark.
+    reads.length = 0;
+    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+      [`${agencies}|ag1`]: 1,
+      [`${agencies}|ag2`]: 2,
+    });
+    expect(reads.filter((r) => r.collection.includes('rollup_pages'))).toEqual([]);
+    expect(reads.filter((r) => r.collection.includes('case_summaries'))).toHaveLength(1);
+
+    // Partition 1's page rewritten and its mark moved: only its pages are read.
+    await writer.writeRollupPages([{ page: page(a1, 8, [row(agencies, 'ag2', 6)]), fromMark: 3 }]);
+    await rolled(1);
+    reads.length = 0;
+    const asked: string[][] = [];
+    const listen = (e: { commandName: string; command: Record<string, unknown> }) => {
+      const filter = e.command.filter as { _id?: { $in?: string[] } } | undefined;
+      if (e.commandName === 'find' && String(e.command.find).includes('rollup_pages'))
+        asked.push(filter?._id?.$in ?? []);
+    };
+    counted.on('commandStarted', listen);
+    try {
+      expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+        [`${agencies}|ag1`]: 1,
+        [`${agencies}|ag2`]: 6,
+      });
+    } finally {
+      counted.off('commandStarted', listen);
+    }
+    expect(asked.flat().length).toBeGreaterThan(0);
+    expect(asked.flat().every((id) => ofP1.has(id))).toBe(true);
+
+    // A page edited by hand, its partition's mark left: a reader holding the page goes on
+    // showing what it read, until the mark moves.
+    await writer.writeRollupPages([{ page: page(a0, 9, [row(agencies, 'ag1', 4)]), fromMark: 5 }]);
+    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))[`${agencies}|ag1`]).toBe(1);
+    await rolled(0);
+    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))[`${agencies}|ag1`]).toBe(4);
+
+    // A page key a partition has no mark of has no pages there, even if a page was put there by hand.
+    const other = listKeyOf('AGENCY', 'YEAR', '2022');
+    const [q0 = ''] = pagesOfPartition(other, 'AGENCY', 0);
+    await writer.writeRollupPages([
+      { page: { ...page(q0, 1, [row(other, 'ag1', 1)]), listKey: pageKeyOf(other) }, fromMark: -1 },
+    ]);
+    expect(await reader.listingPages(other, 'AGENCY', 2)).toEqual([]);
+    await writer.writeCases(0, [], [pageKeyOf(other)]);
+    expect(casesOf(await reader.listingPages(other, 'AGENCY', 2))).toEqual({ [`${other}|ag1`]: 1 });
   });
 
   it('folds a listing again only when one of its pages moved', async () => {
