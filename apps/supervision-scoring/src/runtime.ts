@@ -591,7 +591,13 @@ export class ScoringRuntime {
         return doc ? { view: doc.view, score: doc.score } : null;
       },
       rollups: (listKey) =>
-        m.listing(listKey, listKey.split('|')[0] as GroupBy, gen.consumer.partitions, sumRows),
+        m.listing(
+          listKey,
+          listKey.split('|')[0] as GroupBy,
+          gen.consumer.partitions,
+          sumRows,
+          gen.consumer.ownedPartitions,
+        ),
       orderWeeks: (filter, openedThrough) => m.ordersByWeek(filter, openedThrough),
       unansweredOrders: () => m.unansweredOrders(),
     };

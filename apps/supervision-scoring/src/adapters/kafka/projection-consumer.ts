@@ -91,14 +91,17 @@ export class ProjectionConsumer {
   }
 
   /**
-   * Whether this process holds the case's partition now: false while the
-   * group rebalances, and on an instance the group gave no partition.
+   * The partitions this process applies now: none while the group
+   * rebalances, and what it knew of them forgotten when it joins again.
    */
-  /** The partitions this process applies now (none while the group rebalances). */
   get ownedPartitions(): readonly number[] {
     return this.assigned;
   }
 
+  /**
+   * Whether this process holds the case's partition now: false while the
+   * group rebalances, and on an instance the group gave no partition.
+   */
   owns(caseId: string): boolean {
     return this.partitionCount > 0 && this.assigned.includes(this.partitionOf(caseId));
   }

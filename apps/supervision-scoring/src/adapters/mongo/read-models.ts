@@ -93,7 +93,21 @@ interface Summary {
   parked: Map<string, number>;
   placed: Map<string, string>;
   rolled: Map<string, number>;
+  /** Whether `rolled` holds the partition's marks: false for a summary stored without them, or none stored. */
+  marked: boolean;
 }
+
+/** A stored summary as its writer holds it (`d` absent: none stored yet). */
+const summaryOfDoc = (partition: number, d: StoredSummary | null | undefined): Summary => ({
+  id: summaryId(partition),
+  partition,
+  rev: d?.rev ?? 0,
+  due: new Map(Object.entries(d?.due ?? {})),
+  parked: new Map(Object.entries(d?.parked ?? {})),
+  placed: placedIn(d),
+  rolled: new Map(Object.entries(d?.rolled ?? {})),
+  marked: d?.rolled !== undefined,
+});
 
 /** The places a stored summary names (none in a summary older than `placed`). */
 const placedIn = (d: Pick<StoredSummary, 'placed'> | null | undefined): Map<string, string> =>
@@ -876,20 +890,34 @@ export class ReadModels {
 
   /** The partition's summary as its writer holds it: read once, then kept with each write. */
   private async summaryFor(partition: number): Promise<Summary> {
-    const known = this.summaryOf.get(partition);
-    if (known) return known;
-    const d = await this.summaries.findOne({ _id: summaryId(partition) });
-    const summary: Summary = {
-      id: summaryId(partition),
-      partition,
-      rev: d?.rev ?? 0,
-      due: new Map(Object.entries(d?.due ?? {})),
-      parked: new Map(Object.entries(d?.parked ?? {})),
-      placed: placedIn(d),
-      rolled: new Map(Object.entries(d?.rolled ?? {})),
-    };
-    this.summaryOf.set(partition, summary);
+    const [summary] = await this.summariesFor([partition]);
+    if (!summary) throw new Error(`summary of partition ${partition} not read`);
     return summary;
+  }
+
+  /**
+   * These partitions' summaries as their writer holds them, the ones not
+   * held read together. One read meanwhile (a batch's, a listing's) does
+   * not replace what the other kept: the first kept stays, with whatever
+   * the writer wrote since.
+   */
+  private async summariesFor(partitions: readonly number[]): Promise<Summary[]> {
+    const missing = partitions.filter((p) => !this.summaryOf.has(p));
+    if (missing.length > 0) {
+      const docs = new Map(
+        (await this.summaries.find({ _id: { $in: missing.map(summaryId) } }).toArray()).map((d) => [
+          d._id,
+          d,
+        ]),
+      );
+      for (const p of missing)
+        if (!this.summaryOf.has(p)) this.summaryOf.set(p, summaryOfDoc(p, docs.get(summaryId(p))));
+    }
+    return partitions.map((p) => {
+      const summary = this.summaryOf.get(p);
+      if (!summary) throw new Error(`summary of partition ${p} not read`);
+      return summary;
+    });
   }
 
   /**
@@ -919,6 +947,7 @@ export class ReadModels {
     if (!changed) return;
     summary.placed = new Map(placed);
     for (const pageKey of rolled) summary.rolled.set(pageKey, summary.rev + 1);
+    summary.marked = true;
     const stored: StoredSummary = {
       _id: summary.id,
       partition: summary.partition,
@@ -1134,9 +1163,18 @@ export class ReadModels {
    * hand, or not written yet) has its pages' own marks read (`hw`, which
    * every rewrite moves on), and a page this reader parsed at the same mark
    * is not read again.
+   *
+   * `owned` names the partitions this process applies now: their only
+   * writer is this one, so their marks are taken from what it holds of
+   * their summaries (read once), and only the others' summaries are read.
    */
-  async listingPages(listKey: string, groupBy: GroupBy, partitions: number): Promise<RollupPage[]> {
-    return (await this.listingSource(listKey, groupBy, partitions)).pages();
+  async listingPages(
+    listKey: string,
+    groupBy: GroupBy,
+    partitions: number,
+    owned: readonly number[] = [],
+  ): Promise<RollupPage[]> {
+    return (await this.listingSource(listKey, groupBy, partitions, owned)).pages();
   }
 
   /**
@@ -1151,8 +1189,9 @@ export class ReadModels {
     groupBy: GroupBy,
     partitions: number,
     fold: (pages: RollupPage[]) => readonly T[],
+    owned: readonly number[] = [],
   ): Promise<readonly T[]> {
-    const source = await this.listingSource(listKey, groupBy, partitions);
+    const source = await this.listingSource(listKey, groupBy, partitions, owned);
     const known = this.listings.get(listKey);
     if (known) {
       this.listings.delete(listKey);
@@ -1184,22 +1223,35 @@ export class ReadModels {
     listKey: string,
     groupBy: GroupBy,
     partitions: number,
+    owned: readonly number[],
   ): Promise<{ marks: string; pages: () => Promise<RollupPage[]> }> {
     const pageKey = pageKeyOf(listKey);
     const pages = this.rollups.for(pageKey);
-    const summaries = await this.summaries
-      .find(
-        { _id: { $in: Array.from({ length: partitions }, (_, p) => summaryId(p)) } },
-        { projection: { rolled: 1 } },
-      )
-      .toArray();
-    const rolledOf = new Map(summaries.map((d) => [d._id, d.rolled]));
-    /** Partitions by their rolled mark of the page key (0: none written), and those without marks. */
+    const all = Array.from({ length: partitions }, (_, p) => p);
+    const mine = new Set(owned.filter((p) => p < partitions));
+    const others = all.filter((p) => !mine.has(p));
+    const [held, stored] = await Promise.all([
+      this.summariesFor([...mine]),
+      others.length === 0
+        ? []
+        : this.summaries
+            .find({ _id: { $in: others.map(summaryId) } }, { projection: { rolled: 1 } })
+            .toArray(),
+    ]);
+    /** Each partition's mark of the page key (0: none written), undefined where it has no marks. */
+    const markOf = new Map<number, number | undefined>();
+    for (const h of held)
+      markOf.set(h.partition, h.marked ? (h.rolled.get(pageKey) ?? 0) : undefined);
+    const storedOf = new Map(stored.map((d) => [d._id, d.rolled]));
+    for (const p of others) {
+      const marks = storedOf.get(summaryId(p));
+      markOf.set(p, marks ? (marks[pageKey] ?? 0) : undefined);
+    }
     const rolled = new Map<number, number>();
     const unmarked: string[] = [];
-    for (let p = 0; p < partitions; p++) {
-      const marks = rolledOf.get(summaryId(p));
-      if (marks) rolled.set(p, marks[pageKey] ?? 0);
+    for (const p of all) {
+      const m = markOf.get(p);
+      if (m !== undefined) rolled.set(p, m);
       else unmarked.push(...pagesOfPartition(listKey, groupBy, p));
     }
     const hw =

@@ -159,6 +159,66 @@ describe('rollup pages read by a listing', () => {
     expect(casesOf(await reader.listingPages(other, 'AGENCY', 2))).toEqual({ [`${other}|ag1`]: 1 });
   });
 
+  it("takes the marks of the partitions it applies from what its writer holds, and reads only the others' summaries", async () => {
+    const partitionOf = () => 0;
+    // This process applies partition 0 and writes through `mine`; another applies partition 1.
+    const mine = new ReadModels(counted.db(db.databaseName), 'o_', 4, partitionOf);
+    const theirs = new ReadModels(db, 'o_', 4, partitionOf);
+    const [a0 = ''] = pagesOfPartition(agencies, 'AGENCY', 0);
+    const [a1 = ''] = pagesOfPartition(agencies, 'AGENCY', 1);
+    const key = [pageKeyOf(agencies)];
+    const list = async () => casesOf(await mine.listingPages(agencies, 'AGENCY', 2, [0]));
+    await theirs.writeRollupPages([{ page: page(a0, 1, [row(agencies, 'ag1', 1)]), fromMark: -1 }]);
+    await theirs.writeCases(0, [], key);
+    await theirs.writeRollupPages([{ page: page(a1, 1, [row(agencies, 'ag2', 2)]), fromMark: -1 }]);
+    await theirs.writeCases(1, [], key);
+    // Partition 0 came to this process (its summary is read once, whole, as its writer reads it).
+    expect(await list()).toEqual({ [`${agencies}|ag1`]: 1, [`${agencies}|ag2`]: 2 });
+
+    // Nothing moved: only partition 1's summary is read, and no page.
+    /** The documents asked for by `_id` since the last call, as `<collection>:<id>`. */
+    const seen: string[] = [];
+    const asked = () => seen.splice(0);
+    const listen = (e: { commandName: string; command: Record<string, unknown> }) => {
+      if (e.commandName !== 'find') return;
+      const filter = e.command.filter as { _id?: { $in?: string[] } } | undefined;
+      seen.push(...(filter?._id?.$in ?? ['(scan)']).map((id) => `${String(e.command.find)}:${id}`));
+    };
+    counted.on('commandStarted', listen);
+    try {
+      expect(await list()).toEqual({ [`${agencies}|ag1`]: 1, [`${agencies}|ag2`]: 2 });
+      expect(asked()).toEqual(['o_case_summaries:s0001']);
+
+      // This process writes partition 0: its next listing has it, from what its writer holds.
+      await mine.writeRollupPages([{ page: page(a0, 4, [row(agencies, 'ag1', 5)]), fromMark: 1 }]);
+      await mine.writeCases(0, [], key);
+      asked();
+      expect(await list()).toEqual({ [`${agencies}|ag1`]: 5, [`${agencies}|ag2`]: 2 });
+      expect(asked().filter((id) => id.includes('case_summaries'))).toEqual([
+        'o_case_summaries:s0001',
+      ]);
+
+      // The other process writes partition 1: read from its summary.
+      await theirs.writeRollupPages([
+        { page: page(a1, 3, [row(agencies, 'ag2', 7)]), fromMark: 1 },
+      ]);
+      await theirs.writeCases(1, [], key);
+      expect(await list()).toEqual({ [`${agencies}|ag1`]: 5, [`${agencies}|ag2`]: 7 });
+
+      // The partitions moved (the group joined again): what the writer held is read again.
+      mine.forget();
+      asked();
+      expect(await list()).toEqual({ [`${agencies}|ag1`]: 5, [`${agencies}|ag2`]: 7 });
+      expect(
+        asked()
+          .filter((id) => id.includes('case_summaries'))
+          .sort(),
+      ).toEqual(['o_case_summaries:s0000', 'o_case_summaries:s0001']);
+    } finally {
+      counted.off('commandStarted', listen);
+    }
+  });
+
   it('folds a listing again only when one of its pages moved', async () => {
     const partitionOf = () => 0;
     const writer = new ReadModels(db, 'f_', 4, partitionOf);
