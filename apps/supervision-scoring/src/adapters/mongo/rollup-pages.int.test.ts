@@ -47,6 +47,9 @@ describe('rollup pages read by a listing', () => {
     Object.fromEntries(pages.flatMap((p) => p.rows.map((r) => [r.id, r.values.cases])));
   /** Two pages of the agencies' listing: partition 0's, and partition 0's correction page. */
   const [p0 = '', p1 = ''] = partitionPagesOf(agencies, 'AGENCY', 2);
+  /** The agencies' listing as this reader lists it now, read as the partitions `owned` are its own. */
+  const agenciesBy = async (reader: ReadModels, owned: number[] = []) =>
+    casesOf(await reader.listingPages(agencies, 'AGENCY', 2, owned));
   const page = (_id: string, hw: number, rows: RollupPageRow[]): RollupPage => ({
     _id,
     listKey: pageKeyOf(agencies),
@@ -105,14 +108,14 @@ describe('rollup pages read by a listing', () => {
     ]);
     await rolled(0);
     await rolled(1);
-    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+    expect(await agenciesBy(reader)).toEqual({
       [`${agencies}|ag1`]: 1,
       [`${agencies}|ag2`]: 2,
     });
 
     // Nothing moved: the summaries are read, and no page, not even its mark.
     reads.length = 0;
-    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+    expect(await agenciesBy(reader)).toEqual({
       [`${agencies}|ag1`]: 1,
       [`${agencies}|ag2`]: 2,
     });
@@ -131,7 +134,7 @@ describe('rollup pages read by a listing', () => {
     };
     counted.on('commandStarted', listen);
     try {
-      expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+      expect(await agenciesBy(reader)).toEqual({
         [`${agencies}|ag1`]: 1,
         [`${agencies}|ag2`]: 6,
       });
@@ -144,9 +147,9 @@ describe('rollup pages read by a listing', () => {
     // A page edited by hand, its partition's mark left: a reader holding the page goes on
     // showing what it read, until the mark moves.
     await writer.writeRollupPages([{ page: page(a0, 9, [row(agencies, 'ag1', 4)]), fromMark: 5 }]);
-    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))[`${agencies}|ag1`]).toBe(1);
+    expect((await agenciesBy(reader))[`${agencies}|ag1`]).toBe(1);
     await rolled(0);
-    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))[`${agencies}|ag1`]).toBe(4);
+    expect((await agenciesBy(reader))[`${agencies}|ag1`]).toBe(4);
 
     // A page key a partition has no mark of has no pages there, even if a page was put there by hand.
     const other = listKeyOf('AGENCY', 'YEAR', '2022');
@@ -167,7 +170,7 @@ describe('rollup pages read by a listing', () => {
     const [a0 = ''] = pagesOfPartition(agencies, 'AGENCY', 0);
     const [a1 = ''] = pagesOfPartition(agencies, 'AGENCY', 1);
     const key = [pageKeyOf(agencies)];
-    const list = async () => casesOf(await mine.listingPages(agencies, 'AGENCY', 2, [0]));
+    const list = () => agenciesBy(mine, [0]);
     await theirs.writeRollupPages([{ page: page(a0, 1, [row(agencies, 'ag1', 1)]), fromMark: -1 }]);
     await theirs.writeCases(0, [], key);
     await theirs.writeRollupPages([{ page: page(a1, 1, [row(agencies, 'ag2', 2)]), fromMark: -1 }]);
