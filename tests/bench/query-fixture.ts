@@ -217,6 +217,10 @@ export async function loadQueryFixture(
   };
   /** Per partition, the corrected cases' parts by page key (see `writeCorrections`). */
   const corrections = new Map<number, Map<string, CorrectionPart[]>>();
+  /** Per partition, the page keys its pages were written on: their rolled marks move. */
+  const rolled = new Map<number, Set<string>>();
+  const roll = (partition: number, pageKey: string) =>
+    rolled.set(partition, (rolled.get(partition) ?? new Set()).add(pageKey));
   for (let i = 0; i < n; i++) {
     const own = viewFor(i);
     const ownScore = scoreCase(own, MODEL_V1) ?? null;
@@ -235,11 +239,13 @@ export async function loadQueryFixture(
         rows.set(pageKeyOf(d.listKey), page);
       }
       const mine = corrections.get(partitionOf(view.caseId)) ?? new Map<string, CorrectionPart[]>();
-      for (const [pageKey, page] of rows)
+      for (const [pageKey, page] of rows) {
+        roll(partitionOf(view.caseId), pageKey);
         mine.set(pageKey, [
           ...(mine.get(pageKey) ?? []),
           { caseId: view.caseId, version: view.version, rows: [...page.values()] },
         ]);
+      }
       corrections.set(partitionOf(view.caseId), mine);
     }
     const doc = {
@@ -276,6 +282,7 @@ export async function loadQueryFixture(
       addToRows(page.rows, d);
       page.hw = i;
       pages.set(id, page);
+      roll(partitionOf(view.caseId), page.listKey);
     }
     await flush(false);
   }
@@ -285,14 +292,6 @@ export async function loadQueryFixture(
   );
   for (const [partition, parts] of corrections) await models.writeCorrections(partition, parts);
   // Then each partition's rolled marks, as the consumer moves them after its pages.
-  const rolled = new Map<number, Set<string>>();
-  for (const page of pages.values()) {
-    const partition = Number(/\|p(\d+)\|/.exec(page._id)?.[1]);
-    rolled.set(partition, (rolled.get(partition) ?? new Set()).add(page.listKey));
-  }
-  for (const [partition, parts] of corrections)
-    for (const pageKey of parts.keys())
-      rolled.set(partition, (rolled.get(partition) ?? new Set()).add(pageKey));
   for (const [partition, keys] of rolled) await models.writeCases(partition, [], [...keys]);
   await client.close();
   return { db, caseIds, orders: orderCount };
