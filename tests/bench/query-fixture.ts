@@ -272,7 +272,7 @@ export async function loadQueryFixture(
     // As the case's partition's consumer would have written them: each
     // partition keeps its share of every listing, on its own pages.
     for (const d of rollupDeltas(null, contrib)) {
-      const id = pageIdOf(d.listKey, `p${partitionOf(view.caseId)}`, d.groupBy, d.key);
+      const id = pageIdOf(d.listKey, `p${partitionOf(view.caseId)}`);
       const page = pages.get(id) ?? {
         _id: id,
         listKey: pageKeyOf(d.listKey),

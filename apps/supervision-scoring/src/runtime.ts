@@ -22,7 +22,6 @@ import { runRules, type SentAction } from './application/rule-runner.js';
 import { feedWatermarks, FeedClock, type PartitionEnd } from './application/watermark.js';
 import type { RuleConfig } from './domain/rules.js';
 import type { ScoringModel } from './domain/scoring-model.js';
-import type { GroupBy } from './domain/rollups.js';
 
 export interface RuntimeOptions {
   readonly db: Db;
@@ -55,7 +54,11 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 10 notes
+ * The layout of the read models this version writes and reads: 11 puts
+ * every listing of a period (officers, units, agencies, districts and
+ * domains) on one rollup page per partition, where 10 kept officers on two
+ * pages of their own beside the others' (a layout-10 reader would look for
+ * pages 11 does not write: projected again); 10 notes
  * in each partition's summary a rolled mark per page key, moved whenever a
  * batch writes the partition's rollup or correction pages of that key,
  * and listings go by those marks (a layout-9 writer would write pages
@@ -85,7 +88,7 @@ interface Generation {
  * pages as JSON blobs under the fields writes filter on; 2 kept rollups in pages per listing and writer, nested; 1 a document
  * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 10;
+export const READ_MODEL_FORMAT = 11;
 
 interface MetaDoc {
   _id: string;
@@ -591,13 +594,7 @@ export class ScoringRuntime {
         return doc ? { view: doc.view, score: doc.score } : null;
       },
       rollups: (listKey) =>
-        m.listing(
-          listKey,
-          listKey.split('|')[0] as GroupBy,
-          gen.consumer.partitions,
-          sumRows,
-          gen.consumer.ownedPartitions,
-        ),
+        m.listing(listKey, gen.consumer.partitions, sumRows, gen.consumer.ownedPartitions),
       orderWeeks: (filter, openedThrough) => m.ordersByWeek(filter, openedThrough),
       unansweredOrders: () => m.unansweredOrders(),
     };

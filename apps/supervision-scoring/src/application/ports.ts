@@ -117,14 +117,13 @@ export interface CorrectionRequest {
 }
 
 /**
- * One writer's rows of one listing (a group-by and a period), or a slot of
- * them: `<listKey>|<guard>|<slot>`. Only that writer (a partition's
- * consumer, a release) writes it, whole, once per chunk, with the highest
- * offset it applied (`hw`; a release's: the case version): a replayed
- * offset is not counted again. A partition's correction page of a page
- * key holds what its corrected cases' corrections change (each as of a
- * version of the case); its `hw` counts its writes. Readers add the
- * writers' rows up.
+ * One writer's rows of every listing of a period (officers, units,
+ * agencies, districts, domains): `<kind>|<period>|p<n>`. Only that writer
+ * (a partition's consumer) writes it, whole, once per chunk, with the
+ * highest offset it applied (`hw`): a replayed offset is not counted
+ * again. A partition's correction page of a page key holds what its
+ * corrected cases' corrections change (each as of a version of the case);
+ * its `hw` counts its writes. Readers add the writers' rows up.
  */
 export interface RollupPage {
   readonly _id: string;

@@ -231,7 +231,7 @@ class Batch {
   /** Notes what each rollup page gains from one message; whether the page already holds it is settled at flush. */
   private accumulate(deltas: readonly RollupDelta[], seq: number): void {
     for (const d of deltas) {
-      const id = pageIdOf(d.listKey, this.guard, d.groupBy, d.key);
+      const id = pageIdOf(d.listKey, this.guard);
       const pending = this.gains.get(id) ?? { listKey: pageKeyOf(d.listKey), parts: [] };
       pending.parts.push({ seq, delta: d });
       this.gains.set(id, pending);

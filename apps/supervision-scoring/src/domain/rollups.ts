@@ -135,40 +135,19 @@ export function rollupDeltas(
 }
 
 /**
- * Listings that share pages: a period's officers on pages of their own
- * (they are many), its units, agencies, districts and domains together. A
- * chunk of a partition's events touches a few periods, so it writes a few
- * pages of each, where one page per listing made it write dozens.
+ * The pages' key of a listing (`<groupBy>|<kind>|<period>`): `<kind>|<period>`.
+ * A period's listings share pages: its officers, units, agencies, districts
+ * and domains go on one page per writer. A conclusion moves rows of its
+ * month, quarter and year, so a chunk writes a page for each period its
+ * cases concluded in, where pages per kind of group (and officers over two
+ * slots) made it write up to three times as many.
  */
-export type PageClass = 'OFFICER' | 'ORG';
-const classOf = (groupBy: GroupBy): PageClass => (groupBy === 'OFFICER' ? 'OFFICER' : 'ORG');
-
-/**
- * Rows of a page class are split over this many pages per writer and
- * period, by the row's key, so that no page grows past what is cheap to
- * rewrite once per chunk.
- */
-export const PAGE_SLOTS: Readonly<Record<PageClass, number>> = { OFFICER: 2, ORG: 1 };
-
-/** A stable small hash (FNV-1a) of a row's key, for its page slot. */
-function slotOf(key: string, slots: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % slots;
-}
-
-/** The pages' key of a listing (`<groupBy>|<kind>|<period>`): `<class>|<kind>|<period>`. */
 export function pageKeyOf(listKey: string): string {
-  const bar = listKey.indexOf('|');
-  return `${classOf(listKey.slice(0, bar) as GroupBy)}${listKey.slice(bar)}`;
+  return listKey.slice(listKey.indexOf('|') + 1);
 }
 
-/**
- * The page that holds a rollup row as one writer (`guard`: a partition
- * `p<n>`, a release or a correction) has it: `<pageKey>|<guard>|<slot>`.
- */
-export const pageIdOf = (listKey: string, guard: string, groupBy: GroupBy, key: string) =>
-  `${pageKeyOf(listKey)}|${guard}|${slotOf(key, PAGE_SLOTS[classOf(groupBy)])}`;
+/** The page that holds a listing's rows as one writer (`guard`: a partition, `p<n>`) has them: `<pageKey>|<guard>`. */
+export const pageIdOf = (listKey: string, guard: string) => `${pageKeyOf(listKey)}|${guard}`;
 
 /**
  * The page that holds what the corrections of a partition's corrected cases
@@ -178,19 +157,15 @@ export const pageIdOf = (listKey: string, guard: string, groupBy: GroupBy, key: 
 export const correctionPageIdOf = (pageKey: string, partition: number) =>
   `${pageKey}|p${partition}|fix`;
 
-/** Every page partition `partition` can hold of a listing's rows, its correction page included. */
-export function pagesOfPartition(listKey: string, groupBy: GroupBy, partition: number): string[] {
-  const pageKey = pageKeyOf(listKey);
-  const out: string[] = [];
-  for (let s = 0; s < PAGE_SLOTS[classOf(groupBy)]; s++) out.push(`${pageKey}|p${partition}|${s}`);
-  out.push(correctionPageIdOf(pageKey, partition));
-  return out;
+/** Every page partition `partition` can hold of a listing's rows, its correction page among them. */
+export function pagesOfPartition(listKey: string, partition: number): string[] {
+  return [pageIdOf(listKey, `p${partition}`), correctionPageIdOf(pageKeyOf(listKey), partition)];
 }
 
 /** Every page partitions `p0..p<count-1>` can hold of a listing's rows (pagesOfPartition). */
-export function partitionPagesOf(listKey: string, groupBy: GroupBy, partitions: number): string[] {
+export function partitionPagesOf(listKey: string, partitions: number): string[] {
   const out: string[] = [];
-  for (let p = 0; p < partitions; p++) out.push(...pagesOfPartition(listKey, groupBy, p));
+  for (let p = 0; p < partitions; p++) out.push(...pagesOfPartition(listKey, p));
   return out;
 }
 

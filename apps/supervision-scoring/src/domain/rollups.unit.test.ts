@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   contributionOf,
+  correctionPageIdOf,
   pageIdOf,
-  PAGE_SLOTS,
+  pageKeyOf,
   partitionPagesOf,
   rollupDeltas,
   type Contribution,
@@ -119,38 +120,26 @@ describe('rollup deltas', () => {
 
 describe('rollup pages', () => {
   const groups: GroupBy[] = ['OFFICER', 'UNIT', 'AGENCY', 'DISTRICT', 'DOMAIN'];
-  const keys = Array.from({ length: 400 }, (_, i) => `off-${i * 37}`).concat([
-    '柳南区',
-    '1',
-    'lz-eeb',
-  ]);
 
-  it('puts every row a partition writes on a page the readers fetch for that listing', () => {
+  it("puts every row a partition writes on a page the readers fetch for that listing, and no other partition's", () => {
     for (const groupBy of groups) {
       const listKey = `${groupBy}|YEAR|2021`;
-      const readable = new Set(partitionPagesOf(listKey, groupBy, 12));
-      for (const key of keys)
-        for (const p of [0, 5, 11])
-          expect(readable.has(pageIdOf(listKey, `p${p}`, groupBy, key))).toBe(true);
-      // Pages of releases are not among them: readers find those listed apart.
-      expect(readable.has(pageIdOf(listKey, 'release-case-1', groupBy, keys[0] ?? ''))).toBe(false);
-      expect(readable.has(pageIdOf(listKey, 'p12', groupBy, keys[0] ?? ''))).toBe(false);
+      const readable = new Set(partitionPagesOf(listKey, 12));
+      for (let p = 0; p < 12; p++) {
+        expect(readable.has(pageIdOf(listKey, `p${p}`))).toBe(true);
+        expect(readable.has(correctionPageIdOf(pageKeyOf(listKey), p))).toBe(true);
+      }
+      expect(readable.has(pageIdOf(listKey, 'p12'))).toBe(false);
+      expect(readable.size).toBe(24);
     }
   });
 
-  it("keeps a period's units, agencies, districts and domains on one page per writer, and its officers apart", () => {
-    const org = new Set(
-      (['UNIT', 'AGENCY', 'DISTRICT', 'DOMAIN'] as const).map((g) =>
-        pageIdOf(`${g}|MONTH|2021-03`, 'p4', g, 'k'),
-      ),
-    );
-    expect([...org]).toEqual(['ORG|MONTH|2021-03|p4|0']);
-    expect(org.has(pageIdOf('OFFICER|MONTH|2021-03', 'p4', 'OFFICER', 'k'))).toBe(false);
-    expect(pageIdOf('UNIT|YEAR|2021', 'p4', 'UNIT', 'k')).not.toBe('ORG|MONTH|2021-03|p4|0');
-  });
-
-  it("spreads many officers' rows over every slot of a listing", () => {
-    const used = new Set(keys.map((k) => pageIdOf('OFFICER|YEAR|2021', 'p0', 'OFFICER', k)));
-    expect(used.size).toBe(PAGE_SLOTS.OFFICER);
+  it('keeps every listing of a period on one page per writer, and periods and writers apart', () => {
+    const march = new Set(groups.map((g) => pageIdOf(`${g}|MONTH|2021-03`, 'p4')));
+    expect([...march]).toEqual(['MONTH|2021-03|p4']);
+    expect(march.has(pageIdOf('AGENCY|MONTH|2021-04', 'p4'))).toBe(false);
+    expect(march.has(pageIdOf('AGENCY|QUARTER|2021-Q1', 'p4'))).toBe(false);
+    expect(march.has(pageIdOf('AGENCY|MONTH|2021-03', 'p5'))).toBe(false);
+    expect(march.has(correctionPageIdOf('MONTH|2021-03', 4))).toBe(false);
   });
 });

@@ -142,7 +142,8 @@ export class MemoryStore implements ProjectionStore {
    */
   markReader(): { read(): Map<string, Record<string, number>> } {
     const seen = new Map<string, { mark: number; pages: RollupPage[] }>();
-    const sliceOf = (page: RollupPage) => `${page.listKey}|${/\|(p\d+)\|/.exec(page._id)?.[1]}`;
+    const sliceOf = (page: RollupPage) =>
+      `${page.listKey}|${/\|(p\d+)(?:\||$)/.exec(page._id)?.[1]}`;
     return {
       read: () => {
         const now = new Map<string, RollupPage[]>();

@@ -16,12 +16,7 @@ import type {
   RollupPageRow,
   RollupPageWrite,
 } from '../../application/ports.js';
-import {
-  correctionPageIdOf,
-  pageKeyOf,
-  pagesOfPartition,
-  type GroupBy,
-} from '../../domain/rollups.js';
+import { correctionPageIdOf, pageKeyOf, pagesOfPartition } from '../../domain/rollups.js';
 import { settled } from '../../application/settled.js';
 import { orderStatusOf, type OrderFilter } from '../../application/queries.js';
 import type { OrderView } from '../../domain/case-view.js';
@@ -1156,7 +1151,7 @@ export class ReadModels {
 
   /**
    * Every page holding a listing's rows, with only that listing's rows (pages
-   * are shared by listings of one period, see PageClass): each partition's
+   * are shared by listings of one period, see pageKeyOf): each partition's
    * pages of it, its correction page among them, by `_id`. A partition's
    * pages are read again only when its rolled mark of the page key moved
    * (StoredSummary); a partition whose summary has no marks (written by
@@ -1170,11 +1165,10 @@ export class ReadModels {
    */
   async listingPages(
     listKey: string,
-    groupBy: GroupBy,
     partitions: number,
     owned: readonly number[] = [],
   ): Promise<RollupPage[]> {
-    return (await this.listingSource(listKey, groupBy, partitions, owned)).pages();
+    return (await this.listingSource(listKey, partitions, owned)).pages();
   }
 
   /**
@@ -1186,12 +1180,11 @@ export class ReadModels {
    */
   async listing<T>(
     listKey: string,
-    groupBy: GroupBy,
     partitions: number,
     fold: (pages: RollupPage[]) => readonly T[],
     owned: readonly number[] = [],
   ): Promise<readonly T[]> {
-    const source = await this.listingSource(listKey, groupBy, partitions, owned);
+    const source = await this.listingSource(listKey, partitions, owned);
     const known = this.listings.get(listKey);
     if (known) {
       this.listings.delete(listKey);
@@ -1221,7 +1214,6 @@ export class ReadModels {
    */
   private async listingSource(
     listKey: string,
-    groupBy: GroupBy,
     partitions: number,
     owned: readonly number[],
   ): Promise<{ marks: string; pages: () => Promise<RollupPage[]> }> {
@@ -1252,7 +1244,7 @@ export class ReadModels {
     for (const p of all) {
       const m = markOf.get(p);
       if (m !== undefined) rolled.set(p, m);
-      else unmarked.push(...pagesOfPartition(listKey, groupBy, p));
+      else unmarked.push(...pagesOfPartition(listKey, p));
     }
     const hw =
       unmarked.length === 0
@@ -1273,7 +1265,7 @@ export class ReadModels {
         const slices: { slice: string; mark: number; ids: string[] }[] = [];
         for (const [p, m] of rolled) {
           if (m === 0) continue;
-          const ids = pagesOfPartition(listKey, groupBy, p);
+          const ids = pagesOfPartition(listKey, p);
           const slice = `${pageKey}|p${p}`;
           const seen = this.slices.get(slice);
           const kept = seen?.mark === m ? ids.map((id) => this.readPages.get(id)?.page) : [];

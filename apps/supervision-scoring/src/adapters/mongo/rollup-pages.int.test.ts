@@ -46,10 +46,10 @@ describe('rollup pages read by a listing', () => {
   const casesOf = (pages: RollupPage[]) =>
     Object.fromEntries(pages.flatMap((p) => p.rows.map((r) => [r.id, r.values.cases])));
   /** Two pages of the agencies' listing: partition 0's, and partition 0's correction page. */
-  const [p0 = '', p1 = ''] = partitionPagesOf(agencies, 'AGENCY', 2);
+  const [p0 = '', p1 = ''] = partitionPagesOf(agencies, 2);
   /** The agencies' listing as this reader lists it now, read as the partitions `owned` are its own. */
   const agenciesBy = async (reader: ReadModels, owned: number[] = []) =>
-    casesOf(await reader.listingPages(agencies, 'AGENCY', 2, owned));
+    casesOf(await reader.listingPages(agencies, 2, owned));
   const page = (_id: string, hw: number, rows: RollupPageRow[]): RollupPage => ({
     _id,
     listKey: pageKeyOf(agencies),
@@ -65,14 +65,14 @@ describe('rollup pages read by a listing', () => {
       { page: page(p0, 5, [row(agencies, 'ag1', 1), row(units, 'u1', 7)]), fromMark: -1 },
       { page: page(p1, 3, [row(agencies, 'ag2', 2)]), fromMark: -1 },
     ]);
-    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+    expect(casesOf(await reader.listingPages(agencies, 2))).toEqual({
       [`${agencies}|ag1`]: 1,
       [`${agencies}|ag2`]: 2,
     });
 
     // Nothing moved: only the marks are read.
     reads.length = 0;
-    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+    expect(casesOf(await reader.listingPages(agencies, 2))).toEqual({
       [`${agencies}|ag1`]: 1,
       [`${agencies}|ag2`]: 2,
     });
@@ -84,11 +84,11 @@ describe('rollup pages read by a listing', () => {
     await writer.writeRollupPages([
       { page: page(p0, 9, [row(agencies, 'ag1', 4), row(units, 'u1', 8)]), fromMark: 5 },
     ]);
-    expect(casesOf(await reader.listingPages(agencies, 'AGENCY', 2))).toEqual({
+    expect(casesOf(await reader.listingPages(agencies, 2))).toEqual({
       [`${agencies}|ag1`]: 4,
       [`${agencies}|ag2`]: 2,
     });
-    expect(casesOf(await reader.listingPages(units, 'UNIT', 2))).toEqual({
+    expect(casesOf(await reader.listingPages(units, 2))).toEqual({
       [`${units}|u1`]: 8,
     });
   });
@@ -98,8 +98,8 @@ describe('rollup pages read by a listing', () => {
     const writer = new ReadModels(db, 'r_', 4, partitionOf);
     const reader = new ReadModels(counted.db(db.databaseName), 'r_', 4, partitionOf);
     // Partition 0's and partition 1's pages of the agencies' listing.
-    const [a0 = ''] = pagesOfPartition(agencies, 'AGENCY', 0);
-    const ofP1 = new Set(pagesOfPartition(agencies, 'AGENCY', 1));
+    const [a0 = ''] = pagesOfPartition(agencies, 0);
+    const ofP1 = new Set(pagesOfPartition(agencies, 1));
     const [a1 = ''] = ofP1;
     const rolled = (partition: number) => writer.writeCases(partition, [], [pageKeyOf(agencies)]);
     await writer.writeRollupPages([
@@ -153,13 +153,13 @@ describe('rollup pages read by a listing', () => {
 
     // A page key a partition has no mark of has no pages there, even if a page was put there by hand.
     const other = listKeyOf('AGENCY', 'YEAR', '2022');
-    const [q0 = ''] = pagesOfPartition(other, 'AGENCY', 0);
+    const [q0 = ''] = pagesOfPartition(other, 0);
     await writer.writeRollupPages([
       { page: { ...page(q0, 1, [row(other, 'ag1', 1)]), listKey: pageKeyOf(other) }, fromMark: -1 },
     ]);
-    expect(await reader.listingPages(other, 'AGENCY', 2)).toEqual([]);
+    expect(await reader.listingPages(other, 2)).toEqual([]);
     await writer.writeCases(0, [], [pageKeyOf(other)]);
-    expect(casesOf(await reader.listingPages(other, 'AGENCY', 2))).toEqual({ [`${other}|ag1`]: 1 });
+    expect(casesOf(await reader.listingPages(other, 2))).toEqual({ [`${other}|ag1`]: 1 });
   });
 
   it("takes the marks of the partitions it applies from what its writer holds, and reads only the others' summaries", async () => {
@@ -167,8 +167,8 @@ describe('rollup pages read by a listing', () => {
     // This process applies partition 0 and writes through `mine`; another applies partition 1.
     const mine = new ReadModels(counted.db(db.databaseName), 'o_', 4, partitionOf);
     const theirs = new ReadModels(db, 'o_', 4, partitionOf);
-    const [a0 = ''] = pagesOfPartition(agencies, 'AGENCY', 0);
-    const [a1 = ''] = pagesOfPartition(agencies, 'AGENCY', 1);
+    const [a0 = ''] = pagesOfPartition(agencies, 0);
+    const [a1 = ''] = pagesOfPartition(agencies, 1);
     const key = [pageKeyOf(agencies)];
     const list = () => agenciesBy(mine, [0]);
     await theirs.writeRollupPages([{ page: page(a0, 1, [row(agencies, 'ag1', 1)]), fromMark: -1 }]);
@@ -231,34 +231,33 @@ describe('rollup pages read by a listing', () => {
       folds++;
       return Object.entries(casesOf(pages)).sort(([a], [b]) => a.localeCompare(b));
     };
-    const listing = (listKey: string, groupBy: 'AGENCY' | 'UNIT') =>
-      reader.listing(listKey, groupBy, 2, fold);
+    const listing = (listKey: string) => reader.listing(listKey, 2, fold);
     await writer.writeRollupPages([
       { page: page(p0, 1, [row(agencies, 'ag1', 1), row(units, 'u1', 7)]), fromMark: -1 },
       { page: page(p1, 1, [row(agencies, 'ag2', 2)]), fromMark: -1 },
     ]);
-    const first = await listing(agencies, 'AGENCY');
+    const first = await listing(agencies);
     expect(first).toEqual([
       [`${agencies}|ag1`, 1],
       [`${agencies}|ag2`, 2],
     ]);
     // Nothing moved: the same rows, not folded again.
-    expect(await listing(agencies, 'AGENCY')).toBe(first);
+    expect(await listing(agencies)).toBe(first);
     expect(folds).toBe(1);
     // Another listing on the same pages is its own.
-    expect(await listing(units, 'UNIT')).toEqual([[`${units}|u1`, 7]]);
+    expect(await listing(units)).toEqual([[`${units}|u1`, 7]]);
     expect(folds).toBe(2);
 
     // Either page rewritten, by another writer: the next listing has it.
     await writer.writeRollupPages([{ page: page(p1, 2, [row(agencies, 'ag2', 5)]), fromMark: 1 }]);
-    expect(await listing(agencies, 'AGENCY')).toEqual([
+    expect(await listing(agencies)).toEqual([
       [`${agencies}|ag1`, 1],
       [`${agencies}|ag2`, 5],
     ]);
     await writer.writeRollupPages([
       { page: page(p0, 2, [row(agencies, 'ag1', 3), row(units, 'u1', 7)]), fromMark: 1 },
     ]);
-    expect(await listing(agencies, 'AGENCY')).toEqual([
+    expect(await listing(agencies)).toEqual([
       [`${agencies}|ag1`, 3],
       [`${agencies}|ag2`, 5],
     ]);
@@ -268,7 +267,7 @@ describe('rollup pages read by a listing', () => {
     const cramped = new ReadModels(db, 'f_', 4, partitionOf, { listingsBytes: 10 });
     const before = folds;
     for (let i = 0; i < 3; i++)
-      expect(await cramped.listing(agencies, 'AGENCY', 2, fold)).toEqual([
+      expect(await cramped.listing(agencies, 2, fold)).toEqual([
         [`${agencies}|ag1`, 3],
         [`${agencies}|ag2`, 5],
       ]);
@@ -288,10 +287,10 @@ describe('rollup pages read by a listing', () => {
       { page: page(p0, 1, small), fromMark: -1 },
       { page: page(p1, 1, [row(agencies, 'ag2', 2)]), fromMark: -1 },
     ]);
-    expect(Object.keys(casesOf(await reader.listingPages(agencies, 'AGENCY', 2)))).toHaveLength(2);
+    expect(Object.keys(casesOf(await reader.listingPages(agencies, 2)))).toHaveLength(2);
     await writer.writeRollupPages([{ page: page(p1, 2, grown), fromMark: 1 }]);
     // The first page did not move; reading the second pushes it out of the cache, not out of the listing.
-    const listed = casesOf(await reader.listingPages(agencies, 'AGENCY', 2));
+    const listed = casesOf(await reader.listingPages(agencies, 2));
     expect(Object.keys(listed)).toHaveLength(21);
     expect(listed[`${agencies}|ag1`]).toBe(1);
   });
@@ -315,7 +314,7 @@ describe('rollup pages read by a listing', () => {
         ],
       ]);
     const fixed = async () => {
-      const rows = (await reader.listingPages(agencies, 'AGENCY', 2)).flatMap((p) =>
+      const rows = (await reader.listingPages(agencies, 2)).flatMap((p) =>
         p._id.endsWith('|fix') ? p.rows : [],
       );
       return rows.map((r) => r.values);
@@ -325,9 +324,9 @@ describe('rollup pages read by a listing', () => {
     await writer.writeCorrections(0, part('case-u', 3, -20));
     // Two cases' parts on partition 0's page, added up for readers, beside the partition's rollups.
     expect(await fixed()).toEqual([{ scoreSum: -40, corrected: 2 }]);
-    expect(
-      (await reader.listingPages(agencies, 'AGENCY', 2)).find((p) => p._id === p0)?.rows,
-    ).toEqual([row(agencies, 'ag1', 1)]);
+    expect((await reader.listingPages(agencies, 2)).find((p) => p._id === p0)?.rows).toEqual([
+      row(agencies, 'ag1', 1),
+    ]);
 
     // A later version of a case replaces its part; an earlier one, or the same again, leaves it.
     await writer.writeCorrections(0, part('case-t', 9, -12));
