@@ -121,7 +121,7 @@ describe('rollup deltas', () => {
 describe('rollup pages', () => {
   const groups: GroupBy[] = ['OFFICER', 'UNIT', 'AGENCY', 'DISTRICT', 'DOMAIN'];
 
-  it("puts every row a partition writes on a page the readers fetch for that listing, and no other partition's", () => {
+  it("puts every row a partition writes on a page the readers fetch for that listing, and none past the topic's partitions", () => {
     for (const groupBy of groups) {
       const listKey = `${groupBy}|YEAR|2021`;
       const readable = new Set(partitionPagesOf(listKey, 12));
