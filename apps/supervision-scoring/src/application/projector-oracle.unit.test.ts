@@ -52,7 +52,11 @@ function merge(
 
 const PROCESSES = 3;
 const proc = fc.nat(PROCESSES - 1);
-const partition = fc.constantFrom(0, 1);
+/** Cases of even index go to partition 0, odd to 2, reviews to 1: two partitions write rows of the same periods. */
+const PARTITIONS = 3;
+const partitionOfId = (caseId: string) =>
+  caseId.startsWith('review') ? 1 : Number(caseId.slice('case-'.length)) % 2 === 1 ? 2 : 0;
+const partition = fc.constantFrom(0, 1, 2);
 const step = fc.oneof(
   {
     weight: 4,
@@ -150,13 +154,20 @@ describe('the rollups, against the scoring model of the histories', () => {
             key: e.caseId,
             value: Buffer.from(events.CaseEvent.encode(e).finish()),
           }));
-        const cases0 = encoded(merge(cases, s.picks));
-        for (const x of s.poison)
-          cases0.splice(x.at % (cases0.length + 1), 0, {
-            key: `case-${x.target % s.cases.length}`,
-            value: Buffer.from([0xff, 0xff]),
-          });
-        const logs = [cases0, encoded(merge(reviews, [...s.picks].reverse()))].map((log, p) =>
+        const casesOn = (p: number) =>
+          encoded(
+            merge(
+              cases.filter((_, i) => partitionOfId(`case-${i}`) === p),
+              s.picks,
+            ),
+          );
+        const raw = [casesOn(0), encoded(merge(reviews, [...s.picks].reverse())), casesOn(2)];
+        for (const x of s.poison) {
+          const key = `case-${x.target % s.cases.length}`;
+          const log = raw[partitionOfId(key)] ?? [];
+          log.splice(x.at % (log.length + 1), 0, { key, value: Buffer.from([0xff, 0xff]) });
+        }
+        const logs = raw.map((log, p) =>
           log.map((m, offset): Delivered => ({ partition: p, offset, ...m })),
         );
         let turn = 0;
@@ -169,7 +180,7 @@ describe('the rollups, against the scoring model of the histories', () => {
             sink: { changed: () => undefined, ordersChanged: () => undefined },
             model: MODEL_V1,
             isConflict: (e) => e instanceof Conflict,
-            partitionOf: (caseId) => (caseId.startsWith('review') ? 1 : 0),
+            partitionOf: partitionOfId,
             correctionsEveryMs: s.looks[i],
             // Every message is in the log from the start.
             endOffset: async (p) => logs[p]?.length ?? 0,
@@ -179,8 +190,8 @@ describe('the rollups, against the scoring model of the histories', () => {
             },
           });
         const procs = Array.from({ length: PROCESSES }, (_, i) => start(i));
-        const committed = [0, 0];
-        const owner: (number | undefined)[] = [undefined, undefined];
+        const committed = Array.from({ length: PARTITIONS }, () => 0);
+        const owner: (number | undefined)[] = Array.from({ length: PARTITIONS }, () => undefined);
         const slice = (p: number, len: number) =>
           logs[p]?.slice(committed[p] ?? 0, (committed[p] ?? 0) + len) ?? [];
         /** Kafka assigns the partition: a process that did not hold it forgets what it knew. */
@@ -199,12 +210,17 @@ describe('the rollups, against the scoring model of the histories', () => {
               // As the runtime asks: only for a case parked as stored.
               if (store.cases.get(target)?.parked)
                 await store.requestCorrections([
-                  { _id: `release/${target}`, target, partition: 0, release: true },
+                  {
+                    _id: `release/${target}`,
+                    target,
+                    partition: partitionOfId(target),
+                    release: true,
+                  },
                 ]);
               continue;
             }
             // The operator's call reaches the instance that applies the case's partition.
-            assign(0, st.proc);
+            assign(partitionOfId(target), st.proc);
             clients[st.proc]?.failAt(st.failAt);
             await procs[st.proc]?.release(target).catch(() => undefined);
             clients[st.proc]?.failAt(0);
@@ -242,9 +258,9 @@ describe('the rollups, against the scoring model of the histories', () => {
           }
         }
 
-        // Then one process consumes the rest, and both partitions go idle.
+        // Then one process consumes the rest, and every partition goes idle.
         const last = start(0);
-        for (const p of [0, 1]) {
+        for (const p of [0, 1, 2]) {
           last.forget();
           while ((committed[p] ?? 0) < (logs[p]?.length ?? 0)) {
             const batch = slice(p, 5);
@@ -252,10 +268,10 @@ describe('the rollups, against the scoring model of the histories', () => {
             committed[p] = (committed[p] ?? 0) + batch.length;
           }
         }
-        for (const p of [1, 0, 0]) await last.handleBatch(p, []);
+        for (const p of [1, 0, 2, 0, 2]) await last.handleBatch(p, []);
         // Every parked case released, as an operator would.
         for (const [id, rec] of store.cases) if (rec.parked) await last.release(id);
-        await last.handleBatch(0, []);
+        for (const p of [0, 2]) await last.handleBatch(p, []);
 
         const want = oracle(histories);
         // As the pages hold them, and as a reader that read listings all
