@@ -157,15 +157,15 @@ export const pageIdOf = (listKey: string, guard: string) => `${pageKeyOf(listKey
 export const correctionPageIdOf = (pageKey: string, partition: number) =>
   `${pageKey}|p${partition}|fix`;
 
-/** Every page partition `partition` can hold of a listing's rows, its correction page among them. */
-export function pagesOfPartition(listKey: string, partition: number): string[] {
-  return [pageIdOf(listKey, `p${partition}`), correctionPageIdOf(pageKeyOf(listKey), partition)];
+/** Every page partition `partition` can hold of a page key's rows, its correction page among them. */
+export function pagesOfPartition(pageKey: string, partition: number): string[] {
+  return [`${pageKey}|p${partition}`, correctionPageIdOf(pageKey, partition)];
 }
 
 /** Every page partitions `p0..p<count-1>` can hold of a listing's rows (pagesOfPartition). */
 export function partitionPagesOf(listKey: string, partitions: number): string[] {
   const out: string[] = [];
-  for (let p = 0; p < partitions; p++) out.push(...pagesOfPartition(listKey, p));
+  for (let p = 0; p < partitions; p++) out.push(...pagesOfPartition(pageKeyOf(listKey), p));
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { correctionPageIdOf } from '../domain/rollups.js';
+import { correctionPageIdOf, pagesOfPartition } from '../domain/rollups.js';
 import type {
   CaseOrders,
   CaseRecord,
@@ -142,18 +142,17 @@ export class MemoryStore implements ProjectionStore {
    */
   markReader(): { read(): Map<string, Record<string, number>> } {
     const seen = new Map<string, { mark: number; pages: RollupPage[] }>();
-    const sliceOf = (page: RollupPage) =>
-      `${page.listKey}|${/\|(p\d+)(?:\||$)/.exec(page._id)?.[1]}`;
     return {
       read: () => {
-        const now = new Map<string, RollupPage[]>();
-        for (const page of this.pages.values())
-          now.set(sliceOf(page), [...(now.get(sliceOf(page)) ?? []), structuredClone(page)]);
         for (const [partition, marks] of this.rolled)
           for (const [pageKey, mark] of marks) {
             const slice = `${pageKey}|p${partition}`;
-            if (seen.get(slice)?.mark !== mark)
-              seen.set(slice, { mark, pages: now.get(slice) ?? [] });
+            if (seen.get(slice)?.mark === mark) continue;
+            const pages = pagesOfPartition(pageKey, partition).flatMap((id) => {
+              const page = this.pages.get(id);
+              return page ? [structuredClone(page)] : [];
+            });
+            seen.set(slice, { mark, pages });
           }
         return sumOf([...seen.values()].flatMap((s) => s.pages));
       },

@@ -1244,7 +1244,7 @@ export class ReadModels {
     for (const p of all) {
       const m = markOf.get(p);
       if (m !== undefined) rolled.set(p, m);
-      else unmarked.push(...pagesOfPartition(listKey, p));
+      else unmarked.push(...pagesOfPartition(pageKey, p));
     }
     const hw =
       unmarked.length === 0
@@ -1265,7 +1265,7 @@ export class ReadModels {
         const slices: { slice: string; mark: number; ids: string[] }[] = [];
         for (const [p, m] of rolled) {
           if (m === 0) continue;
-          const ids = pagesOfPartition(listKey, p);
+          const ids = pagesOfPartition(pageKey, p);
           const slice = `${pageKey}|p${p}`;
           const seen = this.slices.get(slice);
           const kept = seen?.mark === m ? ids.map((id) => this.readPages.get(id)?.page) : [];

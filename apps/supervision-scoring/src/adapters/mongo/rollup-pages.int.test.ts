@@ -98,8 +98,8 @@ describe('rollup pages read by a listing', () => {
     const writer = new ReadModels(db, 'r_', 4, partitionOf);
     const reader = new ReadModels(counted.db(db.databaseName), 'r_', 4, partitionOf);
     // Partition 0's and partition 1's pages of the agencies' listing.
-    const [a0 = ''] = pagesOfPartition(agencies, 0);
-    const ofP1 = new Set(pagesOfPartition(agencies, 1));
+    const [a0 = ''] = pagesOfPartition(pageKeyOf(agencies), 0);
+    const ofP1 = new Set(pagesOfPartition(pageKeyOf(agencies), 1));
     const [a1 = ''] = ofP1;
     const rolled = (partition: number) => writer.writeCases(partition, [], [pageKeyOf(agencies)]);
     await writer.writeRollupPages([
@@ -153,7 +153,7 @@ describe('rollup pages read by a listing', () => {
 
     // A page key a partition has no mark of has no pages there, even if a page was put there by hand.
     const other = listKeyOf('AGENCY', 'YEAR', '2022');
-    const [q0 = ''] = pagesOfPartition(other, 0);
+    const [q0 = ''] = pagesOfPartition(pageKeyOf(other), 0);
     await writer.writeRollupPages([
       { page: { ...page(q0, 1, [row(other, 'ag1', 1)]), listKey: pageKeyOf(other) }, fromMark: -1 },
     ]);
@@ -167,8 +167,8 @@ describe('rollup pages read by a listing', () => {
     // This process applies partition 0 and writes through `mine`; another applies partition 1.
     const mine = new ReadModels(counted.db(db.databaseName), 'o_', 4, partitionOf);
     const theirs = new ReadModels(db, 'o_', 4, partitionOf);
-    const [a0 = ''] = pagesOfPartition(agencies, 0);
-    const [a1 = ''] = pagesOfPartition(agencies, 1);
+    const [a0 = ''] = pagesOfPartition(pageKeyOf(agencies), 0);
+    const [a1 = ''] = pagesOfPartition(pageKeyOf(agencies), 1);
     const key = [pageKeyOf(agencies)];
     const list = () => agenciesBy(mine, [0]);
     await theirs.writeRollupPages([{ page: page(a0, 1, [row(agencies, 'ag1', 1)]), fromMark: -1 }]);
