@@ -260,18 +260,24 @@ async function main() {
     log(`lag: ${lagCases} cases at ${rate} events/s, acceptance → score visible`);
     const ackAt = new Map<string, number>();
     const lags: number[] = [];
+    // Each conclusion's second of the run (by its acknowledgement) and lag: the waves apart.
+    const bySecond = new Map<number, number[]>();
+    let t0 = performance.now();
     const watch = sClient.watchScores({ agencyId: '', district: '' }, sup);
     watch.on('data', (r: scoring.WatchScoresResponse) => {
       const at = r.score && ackAt.get(r.score.caseId);
       if (at !== undefined && r.score) {
-        lags.push(performance.now() - at);
+        const lag = performance.now() - at;
+        lags.push(lag);
+        const second = Math.floor((at - t0) / 1000);
+        bySecond.set(second, [...(bySecond.get(second) ?? []), lag]);
         ackAt.delete(r.score.caseId);
       }
     });
     watch.on('error', () => undefined);
     await new Promise((r) => setTimeout(r, 500));
     const lagCommands = [...workload(lagCases, `${run}-lag`)];
-    const t0 = performance.now();
+    t0 = performance.now();
     const sent = await new Promise<number>((resolve, reject) => {
       let acked = 0;
       const call = client.submitEvents(md);
@@ -305,6 +311,13 @@ async function main() {
     while (ackAt.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     watch.cancel();
     const lag = summarize(lags);
+    const waves = [...bySecond]
+      .sort(([a], [b]) => a - b)
+      .map(([second, samples]) => ({ second, ...summarize(samples) }));
+    for (const w of waves)
+      log(
+        `lag: conclusions acknowledged in second ${w.second}: ${w.n}, p50 ${fmt(w.p50)} ms, max ${fmt(w.max)} ms`,
+      );
     // What scoring wrote while the load ran, per event accepted (PostgreSQL publishes within about a second).
     await new Promise((r) => setTimeout(r, 1_500));
     const writes = perEventByCollection(writesBefore, await documentsByCollection(scoringDb), sent);
@@ -327,7 +340,7 @@ async function main() {
         ratio: '—',
         target: '≤ 0.1',
       });
-    results.lag = { offered, ...lag, lost: ackAt.size, writes };
+    results.lag = { offered, ...lag, lost: ackAt.size, writes, waves };
   }
 
   // --- query latency with many cases loaded ----------------------------------
