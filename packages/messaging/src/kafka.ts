@@ -5,7 +5,7 @@ import { Kafka, logLevel, type Admin, type ITopicConfig, type logCreator } from 
  * retries them by itself; what it gives up on still gets logged (a crash).
  */
 const TRANSIENT =
-  /coordinator is loading|coordinator is not available|not the correct coordinator|leader not available|There is no leader|rebalance in progress|not coordinator|ECONNREFUSED|Connection error|Failed to connect to seed broker|Closed connection|does not host this topic-partition|not the leader for that topic-partition/i;
+  /coordinator is loading|coordinator is not available|not the correct coordinator|leader not available|There is no leader|rebalance in progress|group is rebalancing|not coordinator|ECONNREFUSED|Connection error|Failed to connect to seed broker|Closed connection|does not host this topic-partition|not the leader for that topic-partition/i;
 
 /** One kafkajs log entry, for a service's own logger. */
 export interface KafkaLogEntry {
