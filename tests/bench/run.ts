@@ -270,7 +270,9 @@ async function main() {
         const lag = performance.now() - at;
         lags.push(lag);
         const second = Math.floor((at - t0) / 1000);
-        bySecond.set(second, [...(bySecond.get(second) ?? []), lag]);
+        const samples = bySecond.get(second) ?? [];
+        samples.push(lag);
+        bySecond.set(second, samples);
         ackAt.delete(r.score.caseId);
       }
     });
