@@ -106,11 +106,17 @@ describe('the projection on the MongoDB adapter, against the scoring model of th
               return new Set([...found].filter(([, r]) => r.parked).map(([id]) => id));
             },
             ask: async (request) => (await models()).requestCorrections([request]),
+            // As ListScores reads them: folded, and the fold kept while the marks stand.
             list: async (rollupIds) => {
               const rows: RollupPageRow[] = [];
               for (const listKey of listKeysOf(rollupIds))
-                for (const page of await reader.listingPages(listKey, PARTITIONS))
-                  rows.push(...page.rows.filter((r) => r.id.startsWith(`${listKey}|`)));
+                rows.push(
+                  ...(await reader.listing(listKey, PARTITIONS, (pages) =>
+                    pages.flatMap((page) =>
+                      page.rows.filter((r) => r.id.startsWith(`${listKey}|`)),
+                    ),
+                  )),
+                );
               return sum(rows);
             },
             stored: async () => {
