@@ -12,8 +12,10 @@ describe('the rollups, against the scoring model of the histories', () => {
         await runScenario(s, {
           client: async (turns) => store.client({ turns }),
           isConflict: (e) => e instanceof Conflict,
-          parked: async () =>
-            new Set([...store.cases].filter(([, r]) => r.parked).map(([id]) => id)),
+          parked: async (ids) =>
+            new Set(
+              [...store.cases].filter(([id, r]) => r.parked && ids.includes(id)).map(([id]) => id),
+            ),
           ask: (request) => store.requestCorrections([request]),
           list: async () => reader.read(),
           stored: async () => store.rollups(),

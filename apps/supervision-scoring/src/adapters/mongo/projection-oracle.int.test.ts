@@ -11,12 +11,6 @@ import {
 } from '../../test-support/projection-scenario.js';
 import { CaseConflict, ReadModels, unpackPage, type StoredPage } from './read-models.js';
 
-/** Every case and review id a scenario can name. */
-const IDS = [
-  ...Array.from({ length: 4 }, (_, i) => `case-${i}`),
-  ...Array.from({ length: 3 }, (_, j) => `review-${j}`),
-];
-
 /** Each write lands, and the one numbered `failAt` loses its answer, as a dying connection would. */
 function faulty(m: ReadModels): ProjectionStore & { failAt(n: number): void } {
   let writes = 0;
@@ -101,8 +95,8 @@ describe('the projection on the MongoDB adapter, against the scoring model of th
           await runScenario(s, {
             client: async () => faulty(await models()),
             isConflict: (e) => e instanceof CaseConflict,
-            parked: async () => {
-              const found = await (await models()).getCases(IDS);
+            parked: async (ids) => {
+              const found = await (await models()).getCases(ids);
               return new Set([...found].filter(([, r]) => r.parked).map(([id]) => id));
             },
             ask: async (request) => (await models()).requestCorrections([request]),
