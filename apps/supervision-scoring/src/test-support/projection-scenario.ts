@@ -153,6 +153,16 @@ export interface ScenarioStore {
   ask(request: CorrectionRequest): Promise<void>;
   /** A reader that keeps what it read reads the listings of these rollups now. */
   list(rollupIds: readonly string[]): Promise<Map<string, Record<string, number>>>;
+  /**
+   * The rollups as a writer's own instance lists them while it applies the
+   * partitions `owned` (their marks from the summaries it holds), where the
+   * store has that path.
+   */
+  listAsWriter?(
+    writer: ProjectionStore,
+    owned: readonly number[],
+    rollupIds: readonly string[],
+  ): Promise<Map<string, Record<string, number>>>;
   /** Every rollup as the pages of all writers hold it, read afresh. */
   stored(rollupIds: readonly string[]): Promise<Map<string, Record<string, number>>>;
   /** These cases' records, as stored. */
@@ -293,12 +303,19 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
 
   // Then one process consumes the rest, and every partition goes idle.
   const last = await start(0);
-  for (const p of [0, 1, 2]) {
+  const all = Array.from({ length: PARTITIONS }, (_, p) => p);
+  const asWriter = async () => {
+    const writer = clients[0];
+    return writer && store.listAsWriter?.(writer, all, rollupIds);
+  };
+  for (const p of all) {
     last.forget();
     while ((committed[p] ?? 0) < (logs[p]?.length ?? 0)) {
       const batch = slice(p, 5);
       await last.handleBatch(p, batch);
       committed[p] = (committed[p] ?? 0) + batch.length;
+      // Its own listings along the way, kept while the marks it holds stand.
+      await asWriter();
     }
   }
   for (const p of [1, 0, 2, 0, 2]) await last.handleBatch(p, []);
@@ -306,9 +323,12 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
   for (const id of await store.parked([...histories.keys()])) await last.release(id);
   for (const p of [0, 2]) await last.handleBatch(p, []);
 
-  // As the pages hold them, and as a reader that read listings all along
-  // (going by the rolled marks) now lists them.
-  for (const got of [await store.stored(rollupIds), await store.list(rollupIds)])
+  // As the pages hold them, as a reader that read listings all along (going
+  // by the rolled marks) now lists them, and as the last writer lists them.
+  const views = [await store.stored(rollupIds), await store.list(rollupIds)];
+  const own = await asWriter();
+  if (own) views.push(own);
+  for (const got of views)
     for (const id of new Set([...want.rollups.keys(), ...got.keys()])) {
       const w = want.rollups.get(id) ?? {};
       const g = got.get(id) ?? {};

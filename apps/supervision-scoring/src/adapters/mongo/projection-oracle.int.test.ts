@@ -91,27 +91,46 @@ describe('the projection on the MongoDB adapter, against the scoring model of th
         const listKeysOf = (rollupIds: readonly string[]) => [
           ...new Set(rollupIds.map((id) => id.slice(0, id.lastIndexOf('|')))),
         ];
+        /** Each process's instance, behind the store its projector was given. */
+        const instances = new WeakMap<object, ReadModels>();
+        // As ListScores reads them: folded, and the fold kept while the marks stand.
+        const listed = async (
+          m: ReadModels,
+          rollupIds: readonly string[],
+          owned: readonly number[] = [],
+        ) => {
+          const rows: RollupPageRow[] = [];
+          for (const listKey of listKeysOf(rollupIds))
+            rows.push(
+              ...(await m.listing(
+                listKey,
+                PARTITIONS,
+                (pages) =>
+                  pages.flatMap((page) => page.rows.filter((r) => r.id.startsWith(`${listKey}|`))),
+                owned,
+              )),
+            );
+          return sum(rows);
+        };
         try {
           await runScenario(s, {
-            client: async () => faulty(await models()),
+            client: async () => {
+              const m = await models();
+              const store = faulty(m);
+              instances.set(store, m);
+              return store;
+            },
             isConflict: (e) => e instanceof CaseConflict,
             parked: async (ids) => {
               const found = await (await models()).getCases(ids);
               return new Set([...found].filter(([, r]) => r.parked).map(([id]) => id));
             },
             ask: async (request) => (await models()).requestCorrections([request]),
-            // As ListScores reads them: folded, and the fold kept while the marks stand.
-            list: async (rollupIds) => {
-              const rows: RollupPageRow[] = [];
-              for (const listKey of listKeysOf(rollupIds))
-                rows.push(
-                  ...(await reader.listing(listKey, PARTITIONS, (pages) =>
-                    pages.flatMap((page) =>
-                      page.rows.filter((r) => r.id.startsWith(`${listKey}|`)),
-                    ),
-                  )),
-                );
-              return sum(rows);
+            list: (rollupIds) => listed(reader, rollupIds),
+            listAsWriter: async (writer, owned, rollupIds) => {
+              const m = instances.get(writer);
+              if (!m) throw new Error('not a writer of this run');
+              return listed(m, rollupIds, owned);
             },
             stored: async () => {
               // Every page of every writer, read from the collections themselves.
