@@ -29,6 +29,8 @@ describe('durability through a PostgreSQL crash', () => {
   let svc: CaseIntake;
   const ns = uniqueName('durable');
   const topics = namespaced(ns);
+  /** What intake logged with an error, so that a refusal the CLI reports can be traced to its cause. */
+  const logged: string[] = [];
 
   beforeAll(async () => {
     const home = await mkdtemp(join(tmpdir(), 'enforcement-durable-'));
@@ -56,7 +58,11 @@ describe('durability through a PostgreSQL crash', () => {
         RELAY_SWEEP_AFTER_MS: '2000',
         HEALTH_CHECK_MS: '500',
       }),
-      { log: () => undefined },
+      {
+        log: (msg: string, err?: unknown) => {
+          if (err instanceof Error) logged.push(`${msg}: ${err.name}: ${err.message}`);
+        },
+      },
     );
   }, 400_000);
 
@@ -119,7 +125,12 @@ describe('durability through a PostgreSQL crash', () => {
       reconnects: number;
       problems: unknown[];
     };
-    expect({ code: out.code, rejected: summary.rejected, problems: summary.problems }).toEqual({
+    // On a refusal, what intake logged says which error it was not told is transient.
+    const cause = [...new Set(logged)].join('\n');
+    expect(
+      { code: out.code, rejected: summary.rejected, problems: summary.problems },
+      `intake logged:\n${cause}`,
+    ).toEqual({
       code: 0,
       rejected: 0,
       problems: [],
