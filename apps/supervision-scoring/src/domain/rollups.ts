@@ -146,8 +146,11 @@ export function pageKeyOf(listKey: string): string {
   return listKey.slice(listKey.indexOf('|') + 1);
 }
 
-/** The page that holds a listing's rows as one writer (`guard`: a partition, `p<n>`) has them: `<pageKey>|<guard>`. */
-export const pageIdOf = (listKey: string, guard: string) => `${pageKeyOf(listKey)}|${guard}`;
+/** A page key's page as one writer (`guard`: a partition, `p<n>`) holds it: `<pageKey>|<guard>`. */
+const writerPageOf = (pageKey: string, guard: string) => `${pageKey}|${guard}`;
+
+/** The page that holds a listing's rows as one writer (`guard`: a partition, `p<n>`) has them. */
+export const pageIdOf = (listKey: string, guard: string) => writerPageOf(pageKeyOf(listKey), guard);
 
 /**
  * The page that holds what the corrections of a partition's corrected cases
@@ -159,7 +162,7 @@ export const correctionPageIdOf = (pageKey: string, partition: number) =>
 
 /** Every page partition `partition` can hold of a page key's rows, its correction page among them. */
 export function pagesOfPartition(pageKey: string, partition: number): string[] {
-  return [`${pageKey}|p${partition}`, correctionPageIdOf(pageKey, partition)];
+  return [writerPageOf(pageKey, `p${partition}`), correctionPageIdOf(pageKey, partition)];
 }
 
 /** Every page partitions `p0..p<count-1>` can hold of a listing's rows (pagesOfPartition). */
