@@ -68,9 +68,13 @@ const TRANSIENT_NAMES = new Set([
   // @enforcement/errors: a store or broker read given up past its deadline.
   'DeadlineError',
 ]);
-/** What FerretDB answers while its PostgreSQL is down or restarting. */
+/**
+ * What FerretDB answers while its PostgreSQL is down or restarting: pgx's
+ * words for a refused, reset or timed-out connection and for its pool closing
+ * (`closed pool`), and PostgreSQL's own for a server going down or starting.
+ */
 const BACKEND_DOWN =
-  /connection refused|failed to connect|connect: |terminating connection|unexpected postmaster exit|the database system is (starting up|shutting down|in recovery|not yet accepting connections)|conn closed|unexpected EOF|broken pipe|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|connection \d+ to \S+ (closed|timed out)|pool closed|context deadline exceeded|SQLSTATE (57P0[1-3]|08\d\d\d)/i;
+  /connection refused|failed to connect|connect: |terminating connection|unexpected postmaster exit|the database system is (starting up|shutting down|in recovery|not yet accepting connections)|conn closed|receive message failed|connection reset by peer|closed pool|i\/o timeout|unexpected EOF|broken pipe|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|connection \d+ to \S+ (closed|timed out)|pool closed|context deadline exceeded|SQLSTATE (57P0[1-3]|08\d\d\d)/i;
 
 /**
  * Whether an error is a transient outage (the database or broker out of

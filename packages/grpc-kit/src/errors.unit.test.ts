@@ -54,6 +54,26 @@ describe('toServiceError', () => {
         },
       ),
     ],
+    // pgx's words when PostgreSQL is killed under a query, or its pool is being replaced.
+    [
+      'PostgreSQL reset the connection under a query',
+      Object.assign(
+        new Error(
+          'receive message failed: read tcp 127.0.0.1:50122->127.0.0.1:25432: read: connection reset by peer',
+        ),
+        { name: 'MongoServerError' },
+      ),
+    ],
+    [
+      "FerretDB's pool closed under a query",
+      Object.assign(new Error('closed pool'), { name: 'MongoServerError' }),
+    ],
+    [
+      'PostgreSQL silent past the socket timeout',
+      Object.assign(new Error('read tcp 127.0.0.1:50122->127.0.0.1:25432: i/o timeout'), {
+        name: 'MongoBulkWriteError',
+      }),
+    ],
     // The driver wraps a dropped connection under insertMany in a bulk write error.
     [
       'FerretDB killed under an insert',
