@@ -252,8 +252,6 @@ export async function loadQueryFixture(
       _id: view.caseId,
       rev: 1,
       view,
-      score,
-      contrib,
       pending: [],
       parked: false,
       parkReason: '',
@@ -261,7 +259,8 @@ export async function loadQueryFixture(
       updatedAt: new Date(),
     };
     batch.push(doc);
-    flat.push({ ...doc });
+    // The raw read's document: the case as a plain design would keep it, with its score.
+    flat.push({ ...doc, score });
     caseIds.push(view.caseId);
     for (const o of ordersFor(i, view.agencyId)) {
       orders.push(

@@ -9,6 +9,8 @@ import { namespaced, type TopicNames } from '@enforcement/messaging';
 import {
   createSupervisionScoring,
   loadScoringConfig,
+  MODEL_V1,
+  scoreCase,
   type SupervisionScoring,
 } from '@enforcement/supervision-scoring';
 import { eventually, tokenFor, unary, uniqueName } from '@enforcement/testing';
@@ -151,8 +153,10 @@ describe('supervision-scoring through infrastructure restarts', () => {
   }
 
   const allScored = async (ids: string[]) => {
-    for (const id of ids)
-      if (!(await svc.runtime.models.getCase(id).catch(() => null))?.score) return undefined;
+    for (const id of ids) {
+      const doc = await svc.runtime.models.getCase(id).catch(() => null);
+      if (!doc || !scoreCase(doc.view, MODEL_V1)) return undefined;
+    }
     return true;
   };
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Metadata } from '@grpc/grpc-js';
 import { events, type intake, scoring } from '@enforcement/contracts';
 import { eventually, uniqueName } from '@enforcement/testing';
+import { MODEL_V1, scoreCase } from '@enforcement/supervision-scoring';
 import { loop } from '../support/loop.js';
 import { startSystem, tokenFor, unary, type System } from '../support/services.js';
 
@@ -25,6 +26,11 @@ describe('the loop closes through the services', () => {
       )
     ).history;
   const view = (caseId: string) => sys.scoring.runtime.models.getCase(caseId);
+  /** Whether the case has a score: concluded, as its stored view says. */
+  const scored = async (caseId: string) => {
+    const doc = await view(caseId);
+    return doc !== null && scoreCase(doc.view, MODEL_V1) !== undefined;
+  };
 
   async function concluded(caseId: string, start: Date, concludeDay: number) {
     const l = loop(caseId, start);
@@ -110,7 +116,7 @@ describe('the loop closes through the services', () => {
   it('records the evaluation of a concluded case back into its history, then lets it be archived', async () => {
     const caseId = uniqueName('eval');
     await concluded(caseId, new Date(Date.now() - 40 * DAY), 30);
-    await eventually(async () => ((await view(caseId))?.score ? true : undefined), {
+    await eventually(async () => ((await scored(caseId)) ? true : undefined), {
       what: 'scored',
     });
     const evaluated = await eventually(
@@ -139,7 +145,7 @@ describe('the loop closes through the services', () => {
     const caseId = uniqueName('corr');
     const agencyId = 'lz-eeb';
     await concluded(caseId, new Date(Date.now() - 60 * DAY), 20);
-    await eventually(async () => ((await view(caseId))?.score ? true : undefined), {
+    await eventually(async () => ((await scored(caseId)) ? true : undefined), {
       what: 'scored',
     });
     const listAgency = async () => {

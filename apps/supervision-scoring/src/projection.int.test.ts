@@ -5,6 +5,7 @@ import { MongoClient } from 'mongodb';
 import { events, scoring } from '@enforcement/contracts';
 import { eventually, lapsingToken, stack, uniqueName } from '@enforcement/testing';
 import { unpackPage, type ReadModels } from './adapters/mongo/read-models.js';
+import { MODEL_V1, scoreCase } from './domain/scoring-model.js';
 import { READ_MODEL_FORMAT } from './runtime.js';
 import { caseEvents, laterEvent } from './test-support/events.js';
 import {
@@ -17,7 +18,10 @@ import {
 } from './test-support/harness.js';
 
 async function scored(models: ReadModels, caseIds: string[]): Promise<boolean | undefined> {
-  for (const id of caseIds) if (!(await models.getCase(id))?.score) return undefined;
+  for (const id of caseIds) {
+    const doc = await models.getCase(id);
+    if (!doc || !scoreCase(doc.view, MODEL_V1)) return undefined;
+  }
   return true;
 }
 
@@ -283,8 +287,10 @@ describe('scoring projection on the real stack', () => {
       },
       { what: 'held events' },
     );
-    expect(doc).toMatchObject({ parked: true, score: null });
+    expect(doc).toMatchObject({ parked: true });
+    // Held before its conclusion: no score yet.
     expect(doc.view.version).toBe(3);
+    expect(scoreCase(doc.view, MODEL_V1)).toBeUndefined();
     const projection = () =>
       unary<scoring.GetProjectionStatusResponse>((cb) =>
         svc.client.getProjectionStatus({}, supervisor, cb),
@@ -324,7 +330,7 @@ describe('scoring projection on the real stack', () => {
     const partition = svc.service.runtime.consumer.partitionOf(parked);
     expect(after?.releasedBelow).toBe(Number(ends.find((o) => o.partition === partition)?.high));
     expect(after).toMatchObject({ parked: false, held: [] });
-    expect(after?.score?.score).toBe(100);
+    expect(after && scoreCase(after.view, MODEL_V1)?.score).toBe(100);
     expect((await projection()).parked.map((c) => c.caseId)).not.toContain(parked);
     // The released events count in the rankings once (on the partition's
     // correction page, as the case's release part).

@@ -3,6 +3,7 @@ import { status, type Metadata } from '@grpc/grpc-js';
 import type { scoring } from '@enforcement/contracts';
 import { eventually } from '@enforcement/testing';
 import type { CorrectionRequest } from './application/ports.js';
+import { MODEL_V1, scoreCase } from './domain/scoring-model.js';
 import { caseEvents } from './test-support/events.js';
 import {
   caseAppliedBy,
@@ -65,7 +66,7 @@ describe('releasing a parked case through another instance', () => {
     expect(released.releasedEvents).toBe(5);
     const after = await other.service.runtime.models.getCase(caseId);
     expect(after).toMatchObject({ parked: false, held: [] });
-    expect(after?.score?.score).toBe(100);
+    expect(after && scoreCase(after.view, MODEL_V1)?.score).toBe(100);
     await eventually(async () => ((await requestOf(caseId)) === null ? true : undefined), {
       what: 'the release request removed once applied',
     });
@@ -97,7 +98,7 @@ describe('releasing a parked case through another instance', () => {
       { timeoutMs: 30_000, what: `${caseId} released by its owner` },
     );
     expect(after).toMatchObject({ held: [] });
-    expect(after.score?.score).toBe(100);
+    expect(scoreCase(after.view, MODEL_V1)?.score).toBe(100);
     expect(await requestOf(caseId)).toBeNull();
   }, 60_000);
 });

@@ -21,7 +21,7 @@ import { coalesced } from './application/coalesced.js';
 import { runRules, type SentAction } from './application/rule-runner.js';
 import { feedWatermarks, FeedClock, type PartitionEnd } from './application/watermark.js';
 import type { RuleConfig } from './domain/rules.js';
-import type { ScoringModel } from './domain/scoring-model.js';
+import { scoreCase, type ScoringModel } from './domain/scoring-model.js';
 
 export interface RuntimeOptions {
   readonly db: Db;
@@ -54,7 +54,11 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 11 puts
+ * The layout of the read models this version writes and reads: 12 stores
+ * case records without their score and rollup contribution, which are
+ * worked out from the view when needed (a layout-11 writer would take a
+ * stored record's missing contribution for none, and count the case's
+ * shares again on its next event: it refuses a layout-12 generation); 11 puts
  * every listing of a period (officers, units, agencies, districts and
  * domains) on one rollup page per partition, where 10 kept officers on two
  * pages of their own beside the others' (a layout-10 reader would look for
@@ -88,7 +92,7 @@ interface Generation {
  * pages as JSON blobs under the fields writes filter on; 2 kept rollups in pages per listing and writer, nested; 1 a document
  * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 11;
+export const READ_MODEL_FORMAT = 12;
 
 interface MetaDoc {
   _id: string;
@@ -591,7 +595,7 @@ export class ScoringRuntime {
     return {
       caseScore: async (caseId) => {
         const doc = await m.getCase(caseId);
-        return doc ? { view: doc.view, score: doc.score } : null;
+        return doc ? { view: doc.view, score: scoreCase(doc.view, this.o.model) ?? null } : null;
       },
       rollups: (listKey) =>
         m.listing(listKey, gen.consumer.partitions, sumRows, gen.consumer.ownedPartitions),

@@ -1,17 +1,21 @@
 import type { events } from '@enforcement/contracts';
 import type { Action } from '../domain/rules.js';
 import type { CaseView, OrderView } from '../domain/case-view.js';
-import type { Contribution, RollupPageRow } from '../domain/rollups.js';
+import type { RollupPageRow } from '../domain/rollups.js';
 
 export type { RollupPageRow };
 import type { CaseScoreResult } from '../domain/scoring-model.js';
 
+/**
+ * A case as its partition's writer stores it: the view its events give, and
+ * what the writer needs to go on. Nothing the scoring model works out from
+ * the view is stored (layout 12): its score and its rollup contribution are
+ * worked out again when needed.
+ */
 export interface CaseRecord {
   _id: string;
   rev: number;
   view: CaseView;
-  score: CaseScoreResult | null;
-  contrib: Contribution | null;
   pending: unknown[];
   parked: boolean;
   parkReason: string;

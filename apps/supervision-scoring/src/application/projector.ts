@@ -6,6 +6,7 @@ import {
   pageIdOf,
   pageKeyOf,
   rollupDeltas,
+  type Contribution,
   type RollupDelta,
 } from '../domain/rollups.js';
 import { DEFAULT_RULES, nextActionAt, type RuleConfig } from '../domain/rules.js';
@@ -88,8 +89,6 @@ const fresh = (caseId: string): CaseRecord => ({
   _id: caseId,
   rev: 0,
   view: emptyView(caseId),
-  score: null,
-  contrib: null,
   pending: [],
   parked: false,
   parkReason: '',
@@ -112,6 +111,24 @@ function decode(value: Buffer | null): events.CaseEvent {
 /** A case's view without the corrections reviews made: what its own history alone gives. */
 const uncorrected = (v: CaseView): CaseView =>
   v.correctedBy.length === 0 ? v : { ...v, correctedBy: [] };
+
+/**
+ * What a view gives under the model: its score (corrections counted), and
+ * its contribution to the rollups, taken from its own history alone. Both
+ * are worked out from the view whenever needed, never stored with it
+ * (layout 12).
+ */
+interface Derived {
+  readonly score: CaseScoreResult | null;
+  readonly contrib: Contribution | null;
+}
+
+function derive(view: CaseView, model: ScoringModel): Derived {
+  const score = scoreCase(view, model) ?? null;
+  const own = uncorrected(view);
+  const contrib = contributionOf(own, (own === view ? score : scoreCase(own, model)) ?? undefined);
+  return { score, contrib };
+}
 
 /**
  * Deltas added up into rows, by rollup page key; a key's rows start from
@@ -181,6 +198,8 @@ class Batch {
   /** Latest occurrence time applied per feed in this batch. */
   readonly feeds = new Map<string, number>();
   private readonly scores = new Map<string, [CaseView, CaseScoreResult]>();
+  /** What each case's view in the batch gives (see `derive`): worked out once per view. */
+  private readonly derived = new Map<string, Derived>();
   /**
    * Cases whose events this batch applied: their rules' timer is computed
    * once, from the view the batch writes (the whole plan is worked out for
@@ -221,6 +240,15 @@ class Batch {
     if (missing.length === 0) return;
     const stored = await this.deps.store.casesForWrite(this.partition, missing);
     for (const id of missing) this.records.set(id, stored.get(id) ?? fresh(id));
+  }
+
+  /** What the record's view gives, as of the batch's latest view of it. */
+  private derivedOf(rec: CaseRecord): Derived {
+    const known = this.derived.get(rec._id);
+    if (known) return known;
+    const d = derive(rec.view, this.deps.model);
+    this.derived.set(rec._id, d);
+    return d;
   }
 
   private put(rec: CaseRecord): void {
@@ -384,12 +412,9 @@ class Batch {
       return 'poison';
     }
 
-    const score = scoreCase(view, this.deps.model) ?? null;
-    const own = uncorrected(view);
-    const contrib = contributionOf(
-      own,
-      (own === view ? score : scoreCase(own, this.deps.model)) ?? undefined,
-    );
+    const before = this.derivedOf(rec);
+    const { score, contrib } = derive(view, this.deps.model);
+    this.derived.set(view.caseId, { score, contrib });
     const target = view.review?.enforcementCaseId ?? '';
     if (view.review?.corrected && !rec.view.review?.corrected && target && target !== view.caseId)
       this.requests.push({
@@ -397,15 +422,13 @@ class Batch {
         target,
         partition: this.deps.partitionOf(target),
       });
-    const deltas = rollupDeltas(rec.contrib, contrib);
+    const deltas = rollupDeltas(before.contrib, contrib);
     const byVersion = this.byVersion(rec, seq);
     if (!byVersion && typeof seq === 'number') this.accumulate(deltas, seq);
     this.fix(rec.view, view);
     this.put({
       ...rec,
       view,
-      score,
-      contrib,
       pending: waiting.map((x) => events.CaseEvent.toJSON(x)),
       ...(byVersion ? { released: this.countByVersion(rec, view.version, deltas) } : {}),
     });
@@ -425,7 +448,7 @@ class Batch {
         orders: [...known.filter((o) => !ids.has(o.orderId)), ...moved],
       });
     }
-    if (score && JSON.stringify(score) !== JSON.stringify(rec.score))
+    if (score && JSON.stringify(score) !== JSON.stringify(before.score))
       this.scores.set(view.caseId, [view, score]);
     return 'applied';
   }
@@ -440,9 +463,12 @@ class Batch {
     const rec = await this.record(r.target);
     if (rec.view.correctedBy.includes(r._id)) return;
     const view = { ...rec.view, correctedBy: [...rec.view.correctedBy, r._id] };
+    // Its contribution stays: it is taken from the case's own history.
+    const { contrib } = this.derivedOf(rec);
     const score = scoreCase(view, this.deps.model) ?? null;
+    this.derived.set(r.target, { score, contrib });
     this.fix(rec.view, view);
-    this.put({ ...rec, view, score });
+    this.put({ ...rec, view });
     if (score) this.scores.set(r.target, [view, score]);
   }
 

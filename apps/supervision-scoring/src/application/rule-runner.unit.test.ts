@@ -9,8 +9,6 @@ const record = (view: CaseRecord['view']): CaseRecord => ({
   _id: view.caseId,
   rev: 1,
   view,
-  score: null,
-  contrib: null,
   pending: [],
   parked: false,
   parkReason: '',

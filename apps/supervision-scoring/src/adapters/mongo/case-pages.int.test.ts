@@ -96,8 +96,6 @@ function record(caseId: string, version: number, timer: number | null, parked: b
     _id: caseId,
     rev: 0,
     view: { ...emptyView(caseId), version, agencyId: `ag-${caseId}` },
-    score: null,
-    contrib: null,
     pending: [],
     parked,
     parkReason: parked ? 'poison' : '',
