@@ -171,7 +171,6 @@ export interface ScenarioStore {
   correctionsLeft(): Promise<number>;
 }
 
-/** Runs a scenario on a store and checks what it leaves against the oracle. */
 /** A score with each indicator's reasons and events sorted. */
 const unordered = (s: CaseScoreResult | undefined) =>
   s && {
@@ -183,6 +182,7 @@ const unordered = (s: CaseScoreResult | undefined) =>
     })),
   };
 
+/** Runs a scenario on a store and checks what it leaves against the oracle. */
 export async function runScenario(s: Scenario, store: ScenarioStore): Promise<void> {
   const histories = new Map<string, events.CaseEvent[]>();
   const cases = s.cases.map((c, i) => {
