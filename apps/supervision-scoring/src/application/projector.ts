@@ -154,15 +154,12 @@ function rowsByPageKey(
 /**
  * What the corrections of a case change in the rollups it counts in: its
  * contribution as corrected, less its contribution as its history alone
- * gives it. Nothing for a case nobody corrected, or one not concluded.
+ * gives it (`d`, what the view gives). Nothing for a case nobody corrected,
+ * or one not concluded.
  */
-function correctionEffect(v: CaseView, model: ScoringModel): RollupDelta[] {
+function correctionEffect(v: CaseView, d: Derived): RollupDelta[] {
   if (v.correctedBy.length === 0) return [];
-  const own = uncorrected(v);
-  return rollupDeltas(
-    contributionOf(own, scoreCase(own, model)),
-    contributionOf(v, scoreCase(v, model)),
-  );
+  return rollupDeltas(d.contrib, contributionOf(v, d.score ?? undefined));
 }
 
 /**
@@ -198,8 +195,8 @@ class Batch {
   /** Latest occurrence time applied per feed in this batch. */
   readonly feeds = new Map<string, number>();
   private readonly scores = new Map<string, [CaseView, CaseScoreResult]>();
-  /** What each case's view in the batch gives (see `derive`): worked out once per view. */
-  private readonly derived = new Map<string, Derived>();
+  /** What each view the batch holds gives (see `derive`): worked out once per view. */
+  private readonly derived = new WeakMap<CaseView, Derived>();
   /**
    * Cases whose events this batch applied: their rules' timer is computed
    * once, from the view the batch writes (the whole plan is worked out for
@@ -242,12 +239,12 @@ class Batch {
     for (const id of missing) this.records.set(id, stored.get(id) ?? fresh(id));
   }
 
-  /** What the record's view gives, as of the batch's latest view of it. */
-  private derivedOf(rec: CaseRecord): Derived {
-    const known = this.derived.get(rec._id);
+  /** What a view gives, worked out the first time the batch asks. */
+  private derivedOf(view: CaseView): Derived {
+    const known = this.derived.get(view);
     if (known) return known;
-    const d = derive(rec.view, this.deps.model);
-    this.derived.set(rec._id, d);
+    const d = derive(view, this.deps.model);
+    this.derived.set(view, d);
     return d;
   }
 
@@ -412,9 +409,8 @@ class Batch {
       return 'poison';
     }
 
-    const before = this.derivedOf(rec);
-    const { score, contrib } = derive(view, this.deps.model);
-    this.derived.set(view.caseId, { score, contrib });
+    const before = this.derivedOf(rec.view);
+    const { score, contrib } = this.derivedOf(view);
     const target = view.review?.enforcementCaseId ?? '';
     if (view.review?.corrected && !rec.view.review?.corrected && target && target !== view.caseId)
       this.requests.push({
@@ -464,9 +460,9 @@ class Batch {
     if (rec.view.correctedBy.includes(r._id)) return;
     const view = { ...rec.view, correctedBy: [...rec.view.correctedBy, r._id] };
     // Its contribution stays: it is taken from the case's own history.
-    const { contrib } = this.derivedOf(rec);
+    const { contrib } = this.derivedOf(rec.view);
     const score = scoreCase(view, this.deps.model) ?? null;
-    this.derived.set(r.target, { score, contrib });
+    this.derived.set(view, { score, contrib });
     this.fix(rec.view, view);
     this.put({ ...rec, view });
     if (score) this.scores.set(r.target, [view, score]);
@@ -477,8 +473,8 @@ class Batch {
     if (after.correctedBy.length === 0) return;
     const keys = this.fixed.get(after.caseId) ?? new Set<string>();
     for (const d of [
-      ...correctionEffect(before, this.deps.model),
-      ...correctionEffect(after, this.deps.model),
+      ...correctionEffect(before, this.derivedOf(before)),
+      ...correctionEffect(after, this.derivedOf(after)),
     ])
       keys.add(pageKeyOf(d.listKey));
     this.fixed.set(after.caseId, keys);
@@ -499,7 +495,7 @@ class Batch {
     for (const [caseId, keys] of this.fixed) {
       const view = this.records.get(caseId)?.view;
       if (!view) continue;
-      const rows = rowsByPageKey(correctionEffect(view, this.deps.model));
+      const rows = rowsByPageKey(correctionEffect(view, this.derivedOf(view)));
       for (const pageKey of keys) {
         const part = {
           caseId,
