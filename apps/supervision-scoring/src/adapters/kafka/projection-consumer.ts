@@ -20,18 +20,28 @@ export interface ConsumerStats extends ProjectionStats {
   positions: Map<number, number>;
 }
 
-/** Messages applied and written together; bounds a batch's memory and its replay after a crash. */
-const CHUNK = 2_000;
+/**
+ * Messages applied and written together; bounds a batch's memory and its
+ * replay after a crash. A chunk writes each page its events fall on once,
+ * so a replay's larger chunks write fewer documents per event. Live chunks
+ * hold what arrived since the last one, far fewer.
+ */
+const CHUNK = 4_000;
 /** How often a partition of this process is handed an empty batch, to apply corrections left for it. */
 const IDLE_MS = 2_000;
 /**
- * Bytes one fetch asks the broker for. kafkajs holds a fetch's batches until
- * every one is applied, so this bounds the messages in memory: at the 10 MiB
- * default a replay held about 50,000 (a third of the heap and 29 MB of
- * buffers beside it). The broker still returns a partition's first record
- * batch whatever its size, so no event is too large to be fetched.
+ * Bytes one fetch asks the broker for, in all and per partition. kafkajs
+ * holds a fetch's batches until every one is applied, so this bounds the
+ * messages in memory: at the 10 MiB default a replay held about 50,000 (a
+ * third of the heap and 29 MB of buffers beside it). A stored event takes
+ * about 690 bytes on the topic, so a partition's batch holds up to about
+ * 3,000 (1,500 at kafkajs's 1 MiB per partition), and a fetch four
+ * partitions' batches, one for each partition applied at once. The broker
+ * still returns a partition's first record batch whatever its size, so no
+ * event is too large to be fetched.
  */
-const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+const FETCH_MAX_BYTES = 8 * 1024 * 1024;
+const FETCH_MAX_BYTES_PER_PARTITION = 2 * 1024 * 1024;
 
 /**
  * Feeds the case-events topic to the projector. kafkajs hands one partition's
@@ -72,6 +82,7 @@ export class ProjectionConsumer {
       groupId: opts.groupId,
       maxWaitTimeInMs: 100,
       maxBytes: FETCH_MAX_BYTES,
+      maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
     });
     this.health = new ConsumerHealth(opts.log);
     this.health.watch(this.consumer);
