@@ -19,6 +19,7 @@ import { cityDate } from '@enforcement/reference-data';
 import { createKafka, ensureTopics, groupLag, Topics } from '@enforcement/messaging';
 import { stallGuard, startService, untilNoLag } from './processes.js';
 import { fmt, summarize } from './stats.js';
+import { describeWrites, documentsByCollection, perEventByCollection } from './writes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -200,6 +201,13 @@ async function main() {
   client.close();
   await service.stop();
   await scoring.stop();
+  // Read seconds after scoring's last write, as PostgreSQL publishes its counts within about one.
+  const scoringWrites = perEventByCollection(
+    new Map(),
+    await documentsByCollection(`${db}_scoring`),
+    produced.events,
+  );
+  if (scoringWrites) log(`scoring wrote ${describeWrites(scoringWrites)}`);
   const mongo = new MongoClient(mongoUri, { retryWrites: false });
   await mongo.connect();
   await mongo.db(db).dropDatabase();
@@ -227,6 +235,11 @@ async function main() {
       `${fmt(produced.events / (scoringMs / 1000))} events/s`,
       `${fmt(scoringMs / 1000, 1)} s`,
     ],
+    [
+      "documents scoring wrote per event (rows inserted, updated and deleted in its database, PostgreSQL's statistics under FerretDB)",
+      scoringWrites ? fmt(scoringWrites.total, 3) : 'not read (not FerretDB on PostgreSQL)',
+      'target ≤ 0.1',
+    ],
     ['scoring peak resident memory', `${fmt(scoringRss)} MiB`, 'target < 512 MiB'],
   ];
   const md_ = [
@@ -247,7 +260,7 @@ async function main() {
   writeFileSync(join(args.out, 'report-latest.md'), md_);
   writeFileSync(
     join(args.out, 'report-latest.json'),
-    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, current, asOf, html, peakRssMiB: rss, scoringMs, scoringPeakRssMiB: scoringRss, cores: cpus().length, node: process.version }, null, 2)}\n`,
+    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, current, asOf, html, peakRssMiB: rss, scoringMs, scoringDocumentsPerEvent: scoringWrites, scoringPeakRssMiB: scoringRss, cores: cpus().length, node: process.version }, null, 2)}\n`,
   );
 }
 
