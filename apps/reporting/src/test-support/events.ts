@@ -20,12 +20,13 @@ export class History {
   constructor(
     readonly caseId: string,
     readonly agencyId = 'lz-eeb',
+    readonly lagMs = 60_000,
   ) {}
 
   add(
     occurredAt: Date,
     payload: Payload,
-    recordedAt = new Date(occurredAt.getTime() + 60_000),
+    recordedAt = new Date(occurredAt.getTime() + this.lagMs),
   ): this {
     this.list.push(
       events.CaseEvent.fromPartial({

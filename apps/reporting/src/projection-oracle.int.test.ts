@@ -1,0 +1,308 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MongoClient } from 'mongodb';
+import { events } from '@enforcement/contracts';
+import { stack, uniqueName } from '@enforcement/testing';
+import { MongoFactStore } from './adapters/mongo/fact-store.js';
+import type { FactPage, FactStore, Progress } from './application/ports.js';
+import { FactsProjector, type Message } from './application/projector.js';
+import type { CaseFacts } from './domain/facts.js';
+import { digestOf, StatisticsFold } from './domain/statistics.js';
+import { at, History } from './test-support/events.js';
+
+const PARTITIONS = 3;
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+/** How a write of the store fails: not at all, before it lands, part-way, or after it landed with its answer lost. */
+type Fault = 'none' | 'before' | 'part' | 'after';
+
+/** The store, each write failing as the next fault says (then writing normally again). */
+class FaultyStore implements FactStore {
+  next: { on: 'pages' | 'progress'; fault: Fault } = { on: 'pages', fault: 'none' };
+
+  constructor(private readonly inner: MongoFactStore) {}
+
+  private take(on: 'pages' | 'progress'): Fault {
+    if (this.next.on !== on) return 'none';
+    const { fault } = this.next;
+    this.next = { on, fault: 'none' };
+    return fault;
+  }
+
+  async writePages(partition: number, pages: FactPage[]): Promise<void> {
+    const fault = this.take('pages');
+    if (fault === 'before') throw new Error('connection closed before the write');
+    if (fault === 'part') {
+      await this.inner.writePages(partition, pages.slice(0, 1));
+      throw new Error('connection closed after the first page');
+    }
+    await this.inner.writePages(partition, pages);
+    if (fault === 'after') throw new Error('connection closed before the answer');
+  }
+
+  async saveProgress(p: Progress): Promise<void> {
+    const fault = this.take('progress');
+    if (fault === 'before' || fault === 'part')
+      throw new Error('connection closed before the write');
+    await this.inner.saveProgress(p);
+    if (fault === 'after') throw new Error('connection closed before the answer');
+  }
+
+  loadPartition = (p: number) => this.inner.loadPartition(p);
+  loadPage = (p: number, id: string) => this.inner.loadPage(p, id);
+  progress = () => this.inner.progress();
+  loadCompleteThrough = () => this.inner.loadCompleteThrough();
+  saveCompleteThrough = (ms: number) => this.inner.saveCompleteThrough(ms);
+  forEachCaseOfYear = (year: number, each: (f: CaseFacts) => void) =>
+    this.inner.forEachCaseOfYear(year, each);
+  drop = () => this.inner.drop();
+}
+
+/** One enforcement case's acts, days after its registration; and reviews of it. */
+const enforcement = fc.record({
+  partition: fc.integer({ min: 0, max: PARTITIONS - 1 }),
+  agency: fc.constantFrom('lz-eeb', 'lz-psb'),
+  // From December 2020 to January 2022: the year's edges, and pages of several months.
+  registered: fc.integer({ min: -31, max: 395 }),
+  extendAfter: fc.option(fc.integer({ min: 1, max: 60 }), { nil: undefined }),
+  penalty: fc.option(
+    fc.record({
+      after: fc.integer({ min: 1, max: 80 }),
+      fineFen: fc.integer({ min: 0, max: 5_000_000 }),
+      anomaly: fc.boolean(),
+    }),
+    { nil: undefined },
+  ),
+  orders: fc.array(
+    fc.record({
+      after: fc.integer({ min: 0, max: 100 }),
+      window: fc.integer({ min: 1, max: 15 }),
+      end: fc.constantFrom('answered', 'escalated', 'open'),
+      endAfter: fc.integer({ min: 0, max: 20 }),
+    }),
+    { maxLength: 2 },
+  ),
+  concludeAfter: fc.option(fc.integer({ min: 1, max: 120 }), { nil: undefined }),
+  score: fc.integer({ min: 40, max: 100 }),
+  // Hours between an act and its recording.
+  lag: fc.integer({ min: 0, max: 72 }),
+  review: fc.option(
+    fc.record({
+      partition: fc.integer({ min: 0, max: PARTITIONS - 1 }),
+      after: fc.integer({ min: 1, max: 60 }),
+      corrected: fc.option(fc.boolean(), { nil: undefined }),
+    }),
+    { nil: undefined },
+  ),
+});
+
+/** What an arbitrary gives. */
+type Of<A> = A extends fc.Arbitrary<infer T> ? T : never;
+type Plan = Of<typeof enforcement>;
+
+/** A case's history from its plan (acts in time order), and its review's. */
+function histories(plan: Plan, i: number): { partition: number; history: History }[] {
+  const lag = plan.lag * HOUR + 60_000;
+  const h = new History(`c${i}`, plan.agency, lag);
+  const day0 = at(2021, 1, 1, 9).getTime() + plan.registered * DAY;
+  const due = day0 + 90 * DAY;
+  const acts: { t: number; act: (t: Date) => void }[] = [];
+  if (plan.extendAfter !== undefined)
+    acts.push({
+      t: day0 + plan.extendAfter * DAY,
+      act: (t) => h.extend(t, new Date(due + 30 * DAY)),
+    });
+  const { penalty } = plan;
+  if (penalty)
+    acts.push({
+      t: day0 + penalty.after * DAY,
+      act: (t) => h.penalty(t, penalty.fineFen, penalty.anomaly),
+    });
+  plan.orders.forEach((o, n) => {
+    const opened = day0 + o.after * DAY + n * HOUR;
+    const orderId = `c${i}-o${n}`;
+    acts.push({
+      t: opened,
+      act: (t) => h.openOrder(t, orderId, new Date(opened + o.window * DAY)),
+    });
+    if (o.end === 'answered')
+      acts.push({ t: opened + o.endAfter * DAY + HOUR, act: (t) => h.answerOrder(t, orderId) });
+    if (o.end === 'escalated')
+      acts.push({
+        t: opened + (o.window + o.endAfter) * DAY + HOUR,
+        act: (t) => h.escalateOrder(t, orderId),
+      });
+  });
+  const concluded =
+    plan.concludeAfter === undefined ? undefined : day0 + plan.concludeAfter * DAY + 2 * HOUR;
+  if (concluded !== undefined) {
+    acts.push({ t: concluded, act: (t) => h.conclude(t) });
+    acts.push({ t: concluded + HOUR, act: (t) => h.evaluate(t, plan.score) });
+  }
+  h.register(new Date(day0), { dueAt: new Date(due) });
+  for (const { t, act } of acts.sort((a, b) => a.t - b.t)) act(new Date(t));
+  const out = [{ partition: plan.partition, history: h }];
+  const { review } = plan;
+  if (review && concluded !== undefined) {
+    const r = new History(`c${i}-r`, plan.agency, lag);
+    const filed = concluded + review.after * DAY;
+    r.file(new Date(filed), h.caseId).accept(new Date(filed + DAY));
+    if (review.corrected !== undefined)
+      r.concludeReview(new Date(filed + 30 * DAY), review.corrected);
+    out.push({ partition: review.partition, history: r });
+  }
+  return out;
+}
+
+/** One step of the run: a chunk of a partition from where it was committed, and what befalls it. */
+const step = fc.record({
+  partition: fc.integer({ min: 0, max: PARTITIONS - 1 }),
+  // Redelivered from before the committed offset (Kafka's at least once), and the chunk's length.
+  back: fc.integer({ min: 0, max: 3 }),
+  length: fc.integer({ min: 1, max: 6 }),
+  fault: fc.constantFrom<Fault>('none', 'none', 'none', 'before', 'part', 'after'),
+  on: fc.constantFrom<'pages' | 'progress'>('pages', 'progress'),
+  // A restart before the chunk: a new process with nothing in memory, keeping that many pages.
+  restart: fc.option(fc.integer({ min: 1, max: 3 }), { freq: 4, nil: undefined }),
+});
+
+/**
+ * Reporting's projection on the real MongoDB-wire server, against the pure
+ * fold of each case's history: random cases and reviews spread over the
+ * partitions and over months (so a partition has several pages, read back
+ * after eviction), their events interleaved at random within a partition,
+ * delivered in random chunks, some redelivered, with writes failing before,
+ * part-way through or after they land, and restarts. Every case's facts as
+ * stored, and the year's figures from them, equal the histories'.
+ */
+describe("reporting's projection on the real store, against the histories' fold", () => {
+  let client: MongoClient;
+  let run = 0;
+  beforeAll(async () => {
+    client = await MongoClient.connect(stack().mongoUri);
+  });
+  afterAll(async () => {
+    await client?.close();
+  });
+
+  it('stores every case as its history gives it, whatever the chunks, faults, redeliveries and restarts', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(enforcement, { minLength: 1, maxLength: 8 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 80, maxLength: 80 }),
+        fc.array(step, { minLength: 1, maxLength: 60 }),
+        async (plans, mix, steps) => {
+          const db = client.db(uniqueName(`rep-oracle-${++run}`).replace(/-/g, '_'));
+          try {
+            const cases = plans.flatMap((p, i) => histories(p, i));
+            // Each partition's messages: its cases' events interleaved at random, each case's in order.
+            const byPartition: Message[][] = Array.from({ length: PARTITIONS }, () => []);
+            let n = 0;
+            const keyed: { partition: number; key: number; e: events.CaseEvent }[] = [];
+            for (const { partition, history } of cases) {
+              const keys = history.events
+                .map(() => mix[n++ % mix.length] ?? 0)
+                .sort((a, b) => a - b);
+              history.events.forEach((e, i) => keyed.push({ partition, key: keys[i] ?? 0, e }));
+            }
+            keyed.sort((a, b) => a.key - b.key);
+            for (const { partition, e } of keyed) {
+              const list = byPartition[partition] ?? [];
+              list.push({ offset: list.length, key: e.caseId, value: encode(e) });
+            }
+
+            const store = new FaultyStore(new MongoFactStore(db));
+            const poison: string[] = [];
+            const deadLetters = {
+              send: async (_k: unknown, _v: unknown, why: string) => void poison.push(why),
+            };
+            let projector = new FactsProjector(store, deadLetters, () => undefined, 2);
+            const committed = byPartition.map(() => 0);
+            // What completeThrough relies on: a partition's progress, as stored, never
+            // names an offset whose event its stored pages lack, nor a recording time
+            // later than every event they hold.
+            const progressHeld = async (p: number) => {
+              const progress = (await store.progress()).find((x) => x.partition === p);
+              if (!progress) return;
+              const held = new Map<string, number>();
+              for (const page of await store.loadPartition(p))
+                for (const f of page.cases) held.set(f.id, f.v);
+              let recorded = 0;
+              for (const [offset, m] of (byPartition[p] ?? []).entries()) {
+                const e = events.CaseEvent.decode(m.value ?? Buffer.alloc(0));
+                const stored = (held.get(e.caseId) ?? 0) >= e.version;
+                if (offset <= progress.offset)
+                  expect(stored, `${e.caseId} v${e.version} by offset ${progress.offset}`).toBe(
+                    true,
+                  );
+                if (stored) recorded = Math.max(recorded, e.recordedAt?.getTime() ?? 0);
+              }
+              expect(progress.recordedMs).toBeLessThanOrEqual(recorded);
+            };
+            const deliver = async (s: Of<typeof step>) => {
+              const messages = byPartition[s.partition] ?? [];
+              const from = Math.max(0, (committed[s.partition] ?? 0) - s.back);
+              const chunk = messages.slice(from, from + s.length);
+              if (chunk.length === 0) return;
+              if (s.restart !== undefined)
+                projector = new FactsProjector(store, deadLetters, () => undefined, s.restart);
+              store.next = { on: s.on, fault: s.fault };
+              try {
+                await projector.handleChunk(s.partition, chunk);
+              } catch {
+                await progressHeld(s.partition);
+                return; // not committed: delivered again
+              }
+              await progressHeld(s.partition);
+              committed[s.partition] = Math.max(committed[s.partition] ?? 0, from + chunk.length);
+            };
+            for (const s of steps) await deliver(s);
+            // Then to the end, without faults.
+            for (let p = 0; p < PARTITIONS; p++)
+              while ((committed[p] ?? 0) < (byPartition[p]?.length ?? 0))
+                await deliver({
+                  partition: p,
+                  back: 0,
+                  length: 5,
+                  fault: 'none',
+                  on: 'pages',
+                  restart: undefined,
+                });
+
+            expect(poison).toEqual([]);
+            const want = new Map(cases.map(({ history }) => [history.caseId, history.facts()]));
+            const stored = new Map<string, CaseFacts>();
+            for (let p = 0; p < PARTITIONS; p++)
+              for (const page of await store.loadPartition(p))
+                for (const f of page.cases) {
+                  expect(stored.has(f.id), `${f.id} on one page only`).toBe(false);
+                  stored.set(f.id, f);
+                }
+            expect(stored).toEqual(want);
+            const progress = new Map((await store.progress()).map((x) => [x.partition, x.offset]));
+            for (const [p, messages] of byPartition.entries())
+              if (messages.length > 0) expect(progress.get(p)).toBe(messages.length - 1);
+            // The year's figures, read from the store as the service reads them.
+            const asOf = at(2023, 1, 1).getTime();
+            const fromStore = new StatisticsFold(2021, asOf);
+            await store.forEachCaseOfYear(2021, (f) => fromStore.add(f));
+            const fromHistories = new StatisticsFold(2021, asOf);
+            for (const f of want.values()) fromHistories.add(f);
+            expect(digestOf(fromStore.result(), 'ALL')).toBe(
+              digestOf(fromHistories.result(), 'ALL'),
+            );
+          } finally {
+            await db.dropDatabase();
+          }
+        },
+      ),
+      {
+        numRuns: Number(process.env.RUNS ?? 12),
+        ...(process.env.SEED ? { seed: Number(process.env.SEED) } : {}),
+      },
+    );
+  });
+});
+
+const encode = (e: events.CaseEvent): Buffer => Buffer.from(events.CaseEvent.encode(e).finish());
