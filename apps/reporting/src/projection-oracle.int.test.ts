@@ -6,7 +6,8 @@ import { stack, uniqueName } from '@enforcement/testing';
 import { MongoFactStore } from './adapters/mongo/fact-store.js';
 import type { FactPage, FactStore, Progress } from './application/ports.js';
 import { FactsProjector, type Message } from './application/projector.js';
-import type { CaseFacts } from './domain/facts.js';
+import { Reports } from './application/reports.js';
+import { applyFact, emptyFacts, type CaseFacts } from './domain/facts.js';
 import { digestOf, StatisticsFold } from './domain/statistics.js';
 import { at, History } from './test-support/events.js';
 
@@ -292,6 +293,131 @@ describe("reporting's projection on the real store, against the histories' fold"
             expect(digestOf(fromStore.result(), 'ALL')).toBe(
               digestOf(fromHistories.result(), 'ALL'),
             );
+          } finally {
+            await db.dropDatabase();
+          }
+        },
+      ),
+      {
+        numRuns: Number(process.env.RUNS ?? 12),
+        ...(process.env.SEED ? { seed: Number(process.env.SEED) } : {}),
+      },
+    );
+  });
+
+  it('answers as of a moment the figures that moment keeps, however much of the year is applied after', async () => {
+    const move = fc.oneof(
+      fc.record({ kind: fc.constant('time' as const), hours: fc.integer({ min: 0, max: 480 }) }),
+      fc.record({
+        kind: fc.constant('apply' as const),
+        partition: fc.integer({ min: 0, max: PARTITIONS - 1 }),
+        length: fc.integer({ min: 1, max: 6 }),
+      }),
+      fc.constant({ kind: 'ask' as const }),
+      fc.constant({ kind: 'restart' as const }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(enforcement, { minLength: 1, maxLength: 8 }),
+        fc.array(move, { minLength: 1, maxLength: 80 }),
+        fc.integer({ min: 1, max: 30 }),
+        async (plans, moves, groupDays) => {
+          const db = client.db(uniqueName(`rep-asof-${++run}`).replace(/-/g, '_'));
+          try {
+            // Intake records a group of commands at one moment: recording times fall on
+            // marks here (every `groupDays`), so a partition holds runs of events recorded
+            // together, which a chunk may end in the middle of.
+            const GROUP = groupDays * DAY;
+            const cases = plans
+              .flatMap((p, i) => histories(p, i))
+              .map(({ partition, history }, rank) => ({
+                partition,
+                rank,
+                events: history.events.map((e) =>
+                  events.CaseEvent.fromPartial({
+                    ...e,
+                    recordedAt: new Date(Math.ceil((e.recordedAt?.getTime() ?? 0) / GROUP) * GROUP),
+                  }),
+                ),
+              }));
+            // Each partition in recording order, as intake publishes it.
+            const byPartition: { recordedMs: number; message: Message }[][] = Array.from(
+              { length: PARTITIONS },
+              () => [],
+            );
+            const ordered = cases
+              .flatMap((c) =>
+                c.events.map((e) => ({ c, e, recordedMs: e.recordedAt?.getTime() ?? 0 })),
+              )
+              .sort(
+                (a, b) =>
+                  a.recordedMs - b.recordedMs || a.c.rank - b.c.rank || a.e.version - b.e.version,
+              );
+            for (const { c, e, recordedMs } of ordered) {
+              const list = byPartition[c.partition] ?? [];
+              list.push({
+                recordedMs,
+                message: { offset: list.length, key: e.caseId, value: encode(e) },
+              });
+            }
+            const facts = cases.map((c) =>
+              c.events.reduce(applyFact, emptyFacts(c.events[0]?.caseId ?? '')),
+            );
+
+            let now = (ordered[0]?.recordedMs ?? 0) - HOUR;
+            // What is on the topic: every event recorded by now.
+            const published = (p: number) =>
+              (byPartition[p] ?? []).filter((x) => x.recordedMs <= now).length;
+            const highWatermarks = async () =>
+              new Map(byPartition.map((_, p) => [p, published(p)] as const));
+            const store = new MongoFactStore(db);
+            const clock = { now: () => new Date(now) };
+            let reports = new Reports(store, highWatermarks, clock, 0);
+            const projector = new FactsProjector(
+              store,
+              { send: async () => undefined },
+              () => undefined,
+              2,
+            );
+            const applied = byPartition.map(() => 0);
+            const answers: { asOfMs: number; position: number; digest: string }[] = [];
+            const apply = async (p: number, length: number) => {
+              const upTo = Math.min(published(p), (applied[p] ?? 0) + length);
+              const chunk = (byPartition[p] ?? [])
+                .slice(applied[p] ?? 0, upTo)
+                .map((x) => x.message);
+              if (chunk.length === 0) return;
+              await projector.handleChunk(p, chunk);
+              applied[p] = upTo;
+            };
+            const ask = async () => {
+              const s = await reports.statistics(2021);
+              answers.push({ asOfMs: s.asOfMs, position: s.position, digest: digestOf(s, 'ALL') });
+            };
+            for (const m of moves) {
+              if (m.kind === 'time') now += m.hours * HOUR;
+              else if (m.kind === 'apply') await apply(m.partition, m.length);
+              else if (m.kind === 'ask') await ask();
+              else reports = new Reports(store, highWatermarks, clock, 0);
+            }
+            // The rest of the year, and a last answer.
+            now = Math.max(now, ...ordered.map((x) => x.recordedMs));
+            for (let p = 0; p < PARTITIONS; p++) await apply(p, Number.MAX_SAFE_INTEGER);
+            await ask();
+
+            for (const a of answers) {
+              const fold = new StatisticsFold(2021, a.asOfMs);
+              for (const f of facts) fold.add(f);
+              const want = fold.result();
+              expect(
+                { asOf: new Date(a.asOfMs).toISOString(), position: a.position, digest: a.digest },
+                'the figures as of a moment answered before',
+              ).toEqual({
+                asOf: new Date(a.asOfMs).toISOString(),
+                position: want.position,
+                digest: digestOf(want, 'ALL'),
+              });
+            }
           } finally {
             await db.dropDatabase();
           }

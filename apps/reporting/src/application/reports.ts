@@ -65,7 +65,11 @@ export class Reports {
       if (next === 0) continue;
       const p = applied.get(partition);
       const caughtUp = p !== undefined && p.offset + 1 >= next;
-      through = Math.min(through, caughtUp ? now : (p?.recordedMs ?? 0));
+      // A partition still being applied holds, in recording order, every event
+      // recorded before its last one applied; not every one recorded at that
+      // moment: intake records a group of commands at once, and the chunk may
+      // have ended inside the group.
+      through = Math.min(through, caughtUp ? now : Math.max(0, (p?.recordedMs ?? 0) - 1));
     }
     return through;
   }

@@ -79,6 +79,19 @@ describe('the completeness watermark', () => {
     );
     expect(await after.completeThrough()).toBe(T);
   });
+
+  it('stops just before the recording moment of the last event a lagging partition applied', async () => {
+    // Intake recorded a group at T; the partition's chunk ended inside it.
+    const { store } = fakeStore([{ partition: 0, offset: 4, recordedMs: T }]);
+    const reports = new Reports(
+      store,
+      async () => new Map([[0, 9]]),
+      { now: () => new Date(T + 60_000) },
+      0,
+    );
+    expect(await reports.completeThrough()).toBe(T - 1);
+    await expect(reports.statistics(2021, new Date(T))).rejects.toThrow(/as_of/);
+  });
 });
 
 describe('statistics of one district or one agency', () => {

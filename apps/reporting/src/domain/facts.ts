@@ -148,11 +148,10 @@ export function applyFact(f: CaseFacts, e: events.CaseEvent): CaseFacts {
   }
 }
 
-/** The local-calendar years any dated fact of the case falls in. */
-export function yearsOf(f: CaseFacts, yearOf: (ms: number) => number): number[] {
-  const years = new Set<number>();
+/** Calls `each` with the moment (ms) of every dated fact of the case: what places it in a year. */
+export function forEachDate(f: CaseFacts, each: (at: number) => void): void {
   const add = (at: number | undefined) => {
-    if (at !== undefined && at > 0) years.add(yearOf(at));
+    if (at !== undefined && at > 0) each(at);
   };
   add(f.reg?.[0]);
   for (const d of f.due ?? []) add(d[0]);
@@ -162,5 +161,11 @@ export function yearsOf(f: CaseFacts, yearOf: (ms: number) => number): number[] 
   for (const v of f.evaluations ?? []) add(v.at[0]);
   add(f.accepted?.[0]);
   add(f.reviewConcluded?.at[0]);
+}
+
+/** The local-calendar years any dated fact of the case falls in. */
+export function yearsOf(f: CaseFacts, yearOf: (ms: number) => number): number[] {
+  const years = new Set<number>();
+  forEachDate(f, (at) => years.add(yearOf(at)));
   return [...years].sort((a, b) => a - b);
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { reporting } from '@enforcement/contracts';
 import { cityDate, cityDaysBetween } from '@enforcement/reference-data';
-import type { CaseFacts, Stamp } from './facts.js';
+import { forEachDate, type CaseFacts, type Stamp } from './facts.js';
 
 export type Grouping = 'NONE' | 'AGENCY' | 'DISTRICT' | 'DOMAIN' | 'MONTH';
 export const GROUPINGS: readonly Grouping[] = ['NONE', 'AGENCY', 'DISTRICT', 'DOMAIN', 'MONTH'];
@@ -164,8 +164,21 @@ export class StatisticsFold {
     return month ? [...groups, month] : groups;
   }
 
+  /**
+   * Whether a fact of the case is dated in the year (the pages a year's
+   * cases are read from are found the same way). A case with none counts in
+   * no figure of the year, nor in its `position`, whichever page it shares.
+   */
+  private dated(f: CaseFacts): boolean {
+    let found = false;
+    forEachDate(f, (at) => {
+      found ||= this.inYear(at);
+    });
+    return found;
+  }
+
   add(f: CaseFacts): void {
-    if (!this.known(f.reg)) return;
+    if (!this.known(f.reg) || !this.dated(f)) return;
     forEachStamp(f, (s) => {
       if (this.known(s)) this.see(s);
     });

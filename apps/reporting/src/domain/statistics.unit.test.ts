@@ -102,6 +102,21 @@ describe('annual statistics', () => {
     expect(stats(2021, [c]).overall).toMatchObject({ casesConcluded: 1, closureRate: 1 });
   });
 
+  it("states the position of the year's facts only, whatever other cases it is handed", () => {
+    const inYear = new History('c1').register(at(2021, 3, 1)).conclude(at(2021, 4, 10));
+    // Registered in 2020, recorded after the 2021 case: it shares a page
+    // with 2021's cases in some layouts of the read model and not in others.
+    const before = new History('c0').add(
+      at(2020, 3, 1),
+      { $case: 'caseRegistered', value: events.CaseRegistered.fromPartial({ agencyId: 'lz-eeb' }) },
+      at(2021, 5, 1),
+    );
+    const alone = stats(2021, [inYear.facts()]);
+    const handed = stats(2021, [inYear.facts(), before.facts()]);
+    expect(handed.position).toBe(inYear.events[1]?.position);
+    expect(handed).toEqual(alone);
+  });
+
   it('counts a fact by when it was recorded, not when it happened, for an as-of moment', () => {
     // Concluded on April 10 but only reported to intake on May 20.
     const c = new History('c1')
