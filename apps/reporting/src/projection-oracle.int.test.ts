@@ -12,6 +12,8 @@ import { digestOf, StatisticsFold } from './domain/statistics.js';
 import { at, History } from './test-support/events.js';
 
 const PARTITIONS = 3;
+/** How long after its recording an event may reach Kafka, in the as-of property's time. */
+const SETTLE = 5 * 86_400_000;
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
@@ -321,7 +323,8 @@ describe("reporting's projection on the real store, against the histories' fold"
         fc.array(enforcement, { minLength: 1, maxLength: 8 }),
         fc.array(move, { minLength: 1, maxLength: 80 }),
         fc.integer({ min: 1, max: 30 }),
-        async (plans, moves, groupDays) => {
+        fc.array(fc.integer({ min: 0, max: SETTLE - 1 }), { minLength: 1, maxLength: 40 }),
+        async (plans, moves, groupDays, delays) => {
           const db = client.db(uniqueName(`rep-asof-${++run}`).replace(/-/g, '_'));
           try {
             // Intake records a group of commands at one moment: recording times fall on
@@ -340,23 +343,29 @@ describe("reporting's projection on the real store, against the histories' fold"
                   }),
                 ),
               }));
-            // Each partition in recording order, as intake publishes it.
-            const byPartition: { recordedMs: number; message: Message }[][] = Array.from(
+            // Each partition in the order events reach Kafka: each up to SETTLE after
+            // its recording (instances of intake publish side by side), a case's in order.
+            const byPartition: { arrivedMs: number; message: Message }[][] = Array.from(
               { length: PARTITIONS },
               () => [],
             );
-            const ordered = cases
-              .flatMap((c) =>
-                c.events.map((e) => ({ c, e, recordedMs: e.recordedAt?.getTime() ?? 0 })),
-              )
-              .sort(
-                (a, b) =>
-                  a.recordedMs - b.recordedMs || a.c.rank - b.c.rank || a.e.version - b.e.version,
-              );
-            for (const { c, e, recordedMs } of ordered) {
+            let d = 0;
+            const arriving = cases.flatMap((c) => {
+              let last = 0;
+              return c.events.map((e) => {
+                const recordedMs = e.recordedAt?.getTime() ?? 0;
+                last = Math.max(last, recordedMs + (delays[d++ % delays.length] ?? 0));
+                return { c, e, arrivedMs: last };
+              });
+            });
+            arriving.sort(
+              (a, b) =>
+                a.arrivedMs - b.arrivedMs || a.c.rank - b.c.rank || a.e.version - b.e.version,
+            );
+            for (const { c, e, arrivedMs } of arriving) {
               const list = byPartition[c.partition] ?? [];
               list.push({
-                recordedMs,
+                arrivedMs,
                 message: { offset: list.length, key: e.caseId, value: encode(e) },
               });
             }
@@ -364,15 +373,15 @@ describe("reporting's projection on the real store, against the histories' fold"
               c.events.reduce(applyFact, emptyFacts(c.events[0]?.caseId ?? '')),
             );
 
-            let now = (ordered[0]?.recordedMs ?? 0) - HOUR;
-            // What is on the topic: every event recorded by now.
+            let now = Math.min(...arriving.map((x) => x.arrivedMs)) - HOUR;
+            // What is on the topic: every event that reached it by now.
             const published = (p: number) =>
-              (byPartition[p] ?? []).filter((x) => x.recordedMs <= now).length;
+              (byPartition[p] ?? []).filter((x) => x.arrivedMs <= now).length;
             const highWatermarks = async () =>
               new Map(byPartition.map((_, p) => [p, published(p)] as const));
             const store = new MongoFactStore(db);
             const clock = { now: () => new Date(now) };
-            let reports = new Reports(store, highWatermarks, clock, 0);
+            let reports = new Reports(store, highWatermarks, clock, SETTLE);
             const projector = new FactsProjector(
               store,
               { send: async () => undefined },
@@ -398,10 +407,10 @@ describe("reporting's projection on the real store, against the histories' fold"
               if (m.kind === 'time') now += m.hours * HOUR;
               else if (m.kind === 'apply') await apply(m.partition, m.length);
               else if (m.kind === 'ask') await ask();
-              else reports = new Reports(store, highWatermarks, clock, 0);
+              else reports = new Reports(store, highWatermarks, clock, SETTLE);
             }
             // The rest of the year, and a last answer.
-            now = Math.max(now, ...ordered.map((x) => x.recordedMs));
+            now = Math.max(now, ...arriving.map((x) => x.arrivedMs)) + SETTLE;
             for (let p = 0; p < PARTITIONS; p++) await apply(p, Number.MAX_SAFE_INTEGER);
             await ask();
 

@@ -65,11 +65,16 @@ export class Reports {
       if (next === 0) continue;
       const p = applied.get(partition);
       const caughtUp = p !== undefined && p.offset + 1 >= next;
-      // A partition still being applied holds, in recording order, every event
-      // recorded before its last one applied; not every one recorded at that
-      // moment: intake records a group of commands at once, and the chunk may
-      // have ended inside the group.
-      through = Math.min(through, caughtUp ? now : Math.max(0, (p?.recordedMs ?? 0) - 1));
+      // A partition still being applied holds every event that reached Kafka
+      // before its last one applied, which was recorded at `recordedMs` and got
+      // there no earlier: so every event recorded more than `settleMs` before
+      // that moment. Not every one recorded at it: intake records a group of
+      // commands at once and the chunk may have ended inside the group, and
+      // instances of intake publish side by side.
+      through = Math.min(
+        through,
+        caughtUp ? now : Math.max(0, (p?.recordedMs ?? 0) - this.settleMs - 1),
+      );
     }
     return through;
   }
