@@ -9,7 +9,8 @@ export interface Message {
   readonly value: Buffer | null;
 }
 
-export type Outcome = 'applied' | 'duplicate' | 'poison';
+/** `buffered`: ahead of a missing version of its case, it waits for it. */
+export type Outcome = 'applied' | 'duplicate' | 'buffered' | 'poison';
 
 interface PartitionState {
   /** Every case of the partition and the page that holds it. */
@@ -23,6 +24,7 @@ interface PartitionState {
 }
 
 const yearOf = (at: number) => cityParts(at).year;
+const heldVersion = (x: unknown): number => Number((x as { version?: unknown }).version ?? 0);
 const monthOf = (at: number) => {
   const p = cityParts(at);
   return `${p.year}-${String(p.month).padStart(2, '0')}`;
@@ -34,7 +36,8 @@ const monthOf = (at: number) => {
  * of recent months stay in memory, older ones are read back when an event
  * needs them. The pages a chunk touched are written before its offsets are
  * committed. Versions make redelivery harmless: an event at or below a
- * case's version is a duplicate.
+ * case's version is a duplicate; one ahead of a missing version waits in the
+ * case's facts until that version comes.
  */
 export class FactsProjector {
   private readonly partitions = new Map<number, PartitionState>();
@@ -152,22 +155,58 @@ export class FactsProjector {
     const cases = await this.resident(s, partition, page);
     const facts = cases.get(e.caseId) ?? emptyFacts(e.caseId);
     if (e.version <= facts.v) return 'duplicate';
-    if (e.version !== facts.v + 1) {
-      await this.poison(m, `version gap: case ${e.caseId} is at ${facts.v}, got ${e.version}`);
-      return 'poison';
-    }
-    let next: CaseFacts;
-    try {
-      next = applyFact(facts, e);
-    } catch (err) {
-      await this.poison(m, `cannot apply: ${(err as Error).message}`);
-      return 'poison';
-    }
-    cases.set(e.caseId, next);
     s.pageOf.set(e.caseId, page);
     dirty.add(page);
+    if (e.version !== facts.v + 1) {
+      // Ahead of a missing version (an instance of intake published it while a
+      // crashed one's earlier commit waited for the sweep): it waits in the
+      // case's facts, stored with them, until the gap fills.
+      const held = facts.held ?? [];
+      if (!held.some((x) => heldVersion(x) === e.version))
+        cases.set(e.caseId, {
+          ...facts,
+          held: [...held, events.CaseEvent.toJSON(e)].sort(
+            (a, b) => heldVersion(a) - heldVersion(b),
+          ),
+        });
+      return 'buffered';
+    }
+    const first = await this.applied(facts, e, m);
+    let next = first.facts;
+    // What waited for this version, in order, as far as it runs on.
+    const waiting = next.held ?? [];
+    for (const x of waiting) {
+      if (heldVersion(x) !== next.v + 1) continue;
+      const later = events.CaseEvent.fromJSON(x);
+      const value = Buffer.from(events.CaseEvent.encode(later).finish());
+      next = (await this.applied(next, later, { offset: m.offset, key: e.caseId, value })).facts;
+    }
+    if (waiting.length > 0) {
+      const still = waiting.filter((x) => heldVersion(x) > next.v);
+      const { held: _was, ...rest } = next;
+      next = still.length > 0 ? { ...rest, held: still } : rest;
+    }
+    cases.set(e.caseId, next);
     s.recordedMs = Math.max(s.recordedMs, e.recordedAt?.getTime() ?? 0);
-    return 'applied';
+    return first.ok ? 'applied' : 'poison';
+  }
+
+  /**
+   * The facts after one event of the next version. One that cannot be
+   * applied goes to the dead-letter topic, and the case moves past it: its
+   * later events still count.
+   */
+  private async applied(
+    facts: CaseFacts,
+    e: events.CaseEvent,
+    m: Message,
+  ): Promise<{ facts: CaseFacts; ok: boolean }> {
+    try {
+      return { facts: applyFact(facts, e), ok: true };
+    } catch (err) {
+      await this.poison(m, `cannot apply v${e.version}: ${(err as Error).message}`);
+      return { facts: { ...facts, v: e.version }, ok: false };
+    }
   }
 
   private async poison(m: Message, reason: string): Promise<void> {

@@ -42,6 +42,8 @@ export interface CaseFacts {
   officers?: string[];
   /** For a review: the enforcement case it is about. */
   about?: string;
+  /** Events that came ahead of a missing version (`CaseEvent` as JSON), in version order: applied once it comes. */
+  held?: unknown[];
 }
 
 export const emptyFacts = (id: string): CaseFacts => ({
