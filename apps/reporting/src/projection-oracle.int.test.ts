@@ -247,8 +247,7 @@ describe("reporting's projection on the real store, against the histories' fold"
                 const f = held.get(e.caseId);
                 // Applied, or waiting in the case's facts for a missing version.
                 const stored =
-                  (f?.v ?? 0) >= e.version ||
-                  (f?.held ?? []).some((x) => (x as { version?: number }).version === e.version);
+                  (f?.v ?? 0) >= e.version || (f?.held ?? []).some((x) => x.version === e.version);
                 if (offset <= progress.offset)
                   expect(stored, `${e.caseId} v${e.version} by offset ${progress.offset}`).toBe(
                     true,

@@ -1,6 +1,6 @@
 import { events } from '@enforcement/contracts';
 import { cityParts } from '@enforcement/reference-data';
-import { applyFact, emptyFacts, yearsOf, type CaseFacts } from '../domain/facts.js';
+import { applyFact, emptyFacts, yearsOf, type CaseFacts, type HeldEvent } from '../domain/facts.js';
 import type { DeadLetters, FactStore } from './ports.js';
 
 export interface Message {
@@ -24,7 +24,6 @@ interface PartitionState {
 }
 
 const yearOf = (at: number) => cityParts(at).year;
-const heldVersion = (x: unknown): number => Number((x as { version?: unknown }).version ?? 0);
 const monthOf = (at: number) => {
   const p = cityParts(at);
   return `${p.year}-${String(p.month).padStart(2, '0')}`;
@@ -162,11 +161,11 @@ export class FactsProjector {
       // crashed one's earlier commit waited for the sweep): it waits in the
       // case's facts, stored with them, until the gap fills.
       const held = facts.held ?? [];
-      if (!held.some((x) => heldVersion(x) === e.version))
+      if (!held.some((x) => x.version === e.version))
         cases.set(e.caseId, {
           ...facts,
-          held: [...held, events.CaseEvent.toJSON(e)].sort(
-            (a, b) => heldVersion(a) - heldVersion(b),
+          held: [...held, events.CaseEvent.toJSON(e) as HeldEvent].sort(
+            (a, b) => a.version - b.version,
           ),
         });
       return 'buffered';
@@ -176,13 +175,13 @@ export class FactsProjector {
     // What waited for this version, in order, as far as it runs on.
     const waiting = next.held ?? [];
     for (const x of waiting) {
-      if (heldVersion(x) !== next.v + 1) continue;
+      if (x.version !== next.v + 1) continue;
       const later = events.CaseEvent.fromJSON(x);
       const value = Buffer.from(events.CaseEvent.encode(later).finish());
       next = (await this.applied(next, later, { offset: m.offset, key: e.caseId, value })).facts;
     }
     if (waiting.length > 0) {
-      const still = waiting.filter((x) => heldVersion(x) > next.v);
+      const still = waiting.filter((x) => x.version > next.v);
       const { held: _was, ...rest } = next;
       next = still.length > 0 ? { ...rest, held: still } : rest;
     }

@@ -42,9 +42,12 @@ export interface CaseFacts {
   officers?: string[];
   /** For a review: the enforcement case it is about. */
   about?: string;
-  /** Events that came ahead of a missing version (`CaseEvent` as JSON), in version order: applied once it comes. */
-  held?: unknown[];
+  /** Events that came ahead of a missing version, in version order: applied once it comes. */
+  held?: HeldEvent[];
 }
+
+/** A `CaseEvent` as JSON (its `toJSON`), which names its version. */
+export type HeldEvent = { readonly version: number } & Record<string, unknown>;
 
 export const emptyFacts = (id: string): CaseFacts => ({
   id,
