@@ -40,7 +40,6 @@ import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { events, intake, reporting, scoring } from '@enforcement/contracts';
 import { generateYear, reportedFigures, type Figures } from '@enforcement/generator';
 import {
-  applyEvent,
   contributionOf,
   emptyView,
   MODEL_V1,
@@ -52,6 +51,7 @@ import { namespaced } from '@enforcement/messaging';
 import { PrivateStack } from '../support/private-stack.js';
 import { startService, type ServiceProcess } from '../bench/processes.js';
 import { ruleDifferences } from '../support/rules-oracle.js';
+import { modelViews } from '../support/score-model.js';
 import { splitByAgency } from '../support/submit.js';
 
 const { values: args } = parseArgs({
@@ -171,21 +171,6 @@ function figureDifferences(
   const districts = groups(byDistrict);
   for (const [key, t] of truth.byDistrict) compare(`district ${key}`, districts.get(key), t);
   return out;
-}
-
-/**
- * Every case's view as the scoring model sees it: its own history folded,
- * and the reconsiderations that corrected its decision (other cases' streams).
- */
-function modelViews(histories: ReadonlyMap<string, readonly events.CaseEvent[]>) {
-  const views = new Map([...histories].map(([id, h]) => [id, h.reduce(applyEvent, emptyView(id))]));
-  for (const v of views.values()) {
-    const target = v.review?.enforcementCaseId ?? '';
-    const corrected = views.get(target);
-    if (v.review?.corrected && corrected && target !== v.caseId)
-      corrected.correctedBy = [...corrected.correctedBy, v.caseId];
-  }
-  return views;
 }
 
 /** Agencies whose 2021 score listing differs from the scoring model run on the histories. */

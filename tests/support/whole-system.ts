@@ -27,6 +27,13 @@ export interface WholeSystem {
    * one started last (and each service only once, whoever stopped it first).
    */
   startIntakeAgain(): Promise<CaseIntake>;
+  /**
+   * Another case-intake on the same store and topics, on a port of its own,
+   * as an agency's client finds when it fails over. `relay: 'off'` keeps
+   * what it stores off Kafka, as an instance that crashed before publishing:
+   * only the first instance's sweep publishes it. The caller stops it.
+   */
+  startIntakeBeside(o?: { relay?: 'on' | 'off' }): Promise<CaseIntake>;
   /** The same for supervision-scoring: its store, topics, group and address. */
   startScoringAgain(): Promise<SupervisionScoring>;
   stop(): Promise<void>;
@@ -71,7 +78,7 @@ export async function startWholeSystem(
   const db = run.replace(/-/g, '_');
   const common = serviceEnv(run);
   const quiet = () => undefined;
-  const intakeAt = (port: string) =>
+  const intakeAt = (port: string, relay?: 'on' | 'off') =>
     createCaseIntake(
       loadIntakeConfig({
         ...common,
@@ -82,7 +89,7 @@ export async function startWholeSystem(
         INGRESS_ENABLED: 'false',
         ...o.intakeEnv,
       }),
-      { topics, log: quiet },
+      { topics, log: quiet, relay },
     );
   const intakeSvc = stopsOnce(await intakeAt(common.GRPC_PORT ?? '0'));
   let intakeNow = intakeSvc;
@@ -139,6 +146,7 @@ export async function startWholeSystem(
     run,
     startIntakeAgain: async () =>
       (intakeNow = stopsOnce(await intakeAt(portOf(intakeSvc.address)))),
+    startIntakeBeside: (b = {}) => intakeAt('0', b.relay),
     startScoringAgain: async () =>
       (scoringNow = stopsOnce(await scoringAt(portOf(scoringSvc.address)))),
     stop: async () => {
