@@ -81,6 +81,11 @@ describe('a record the broker refuses for good', () => {
     });
     expect(wrong.code, wrong.stderr).toBe(78);
     expect(wrong.stderr).toContain('3');
+    // Republishing a parked case is refused: its parked commits go by release, in their turn.
+    const republish = await storeAdmin(['republish', '--case', bigId], { MONGODB_DB: svc.db });
+    expect(republish.code, republish.stderr).toBe(65);
+    expect(republish.stderr).toContain(`release --case ${bigId}`);
+    expect(await svc.service.store.outbox.countDocuments({})).toBe(0);
     expect(await svc.service.store.parked.countDocuments({})).toBe(2);
     const released = await storeAdmin(['release', '--case', bigId], { MONGODB_DB: svc.db });
     expect(released.code, released.stderr).toBe(0);

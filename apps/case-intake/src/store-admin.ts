@@ -5,6 +5,7 @@
 //   npm run store -- verify  --from DIR
 //   npm run store -- restore --from DIR [--resume]
 //   npm run store -- release --case ID
+//   npm run store -- republish --case ID
 //   npm run store -- downgrade-commits
 //
 // The database is $MONGODB_URI / $MONGODB_DB (or --uri / --db), the commit
@@ -26,15 +27,17 @@ import {
   verifyBackup,
 } from './adapters/mongo/backup.js';
 
-const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore --from DIR [--resume] | release --case ID | downgrade-commits
+const USAGE = `usage: store-admin backup --out DIR | verify --from DIR | restore --from DIR [--resume] | release --case ID | republish --case ID | downgrade-commits
   --uri <uri>       MongoDB URI (default $MONGODB_URI)
   --db <name>       intake's database (default $MONGODB_DB or enforcement_intake)
   --buckets <n>     commit buckets to restore into (default $EVENT_STORE_BUCKETS or 1);
-                    for release, the store's own unless given
-  --case <id>       the case whose parked commits the relay publishes again
+                    for release and republish, the store's own unless given
+  --case <id>       release: the case whose parked commits the relay publishes again;
+                    republish: the case whose whole history the relay publishes again
+                    (a commit that never reached the topic; consumers drop what they have)
 downgrade-commits rewrites commits stored as bytes (format 2) as JSON, for a
   rollback to a version before format 2; stop every case-intake first
-exit status: 0 done; 64 usage; 65 the backup fails its manifest, the database is not empty, (release, downgrade-commits) not an event store, or (downgrade-commits) a commit's bytes do not decode; 69 no database; 78 --buckets is not the store's`;
+exit status: 0 done; 64 usage; 65 the backup fails its manifest, the database is not empty, (release, republish, downgrade-commits) not an event store, (republish) the case has parked commits, or (downgrade-commits) a commit's bytes do not decode; 69 no database; 78 --buckets is not the store's`;
 
 class Usage extends Error {}
 
@@ -67,7 +70,7 @@ async function main(): Promise<void> {
     );
     return;
   }
-  if (!['backup', 'restore', 'release', 'downgrade-commits'].includes(command ?? ''))
+  if (!['backup', 'restore', 'release', 'republish', 'downgrade-commits'].includes(command ?? ''))
     throw new Usage(command ? `unknown command '${command}'` : 'name a command');
   const uri = values.uri ?? process.env.MONGODB_URI;
   if (!uri) throw new Usage('name the database server (--uri or $MONGODB_URI)');
@@ -79,9 +82,9 @@ async function main(): Promise<void> {
   const buckets = Number(given ?? NEW_STORE_BUCKETS);
   if (!Number.isInteger(buckets) || buckets < 1 || buckets > 4096)
     throw new Usage(`--buckets must be an integer in 1..4096, got '${values.buckets}'`);
-  if (command === 'release' || command === 'downgrade-commits') {
+  if (command === 'release' || command === 'republish' || command === 'downgrade-commits') {
     const caseId = values.case;
-    if (command === 'release' && !caseId) throw new Usage('release needs --case ID');
+    if (command !== 'downgrade-commits' && !caseId) throw new Usage(`${command} needs --case ID`);
     return withDb(uri, dbName, async (db) => {
       // Read-only until the work itself: a mistyped database stays empty.
       const recorded = await recordedBuckets(db);
@@ -105,6 +108,20 @@ async function main(): Promise<void> {
           );
         process.stdout.write(
           `rewrote ${rewritten} commits of ${dbName} as JSON (commit format 1): a case-intake before format 2 reads them; this version writes format 2 again when it starts\n`,
+        );
+        return;
+      }
+      if (command === 'republish') {
+        const r = await store.republish(caseId ?? '');
+        if (r.parked)
+          return fail(
+            65,
+            `case ${caseId} has parked commits: release it (store-admin release --case ${caseId}) once the topic takes them`,
+          );
+        process.stdout.write(
+          r.commits === 0
+            ? `case ${caseId} has no commit in ${dbName}\n`
+            : `named the ${r.commits} commits of ${caseId}; the relay's next sweep publishes them again, in version order\n`,
         );
         return;
       }

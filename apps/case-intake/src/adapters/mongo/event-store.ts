@@ -193,6 +193,8 @@ const LOAD_WINDOW = 16;
 
 /** How a release's outbox document is named: the relay frees its case when it reads one. */
 const RELEASE = 'release:';
+/** An operator's republication of a case's history (store-admin republish). */
+const REPUBLISH = 'republish:';
 
 const commitIdOf = (caseId: string, fromVersion: number) => `${caseId}:${fromVersion}`;
 /** A commit and the command that wrote it: what the outbox waits for and a parked record's `_id`. */
@@ -517,6 +519,11 @@ export class MongoEventStore implements EventStore {
     // a first commit is looked up in batches shared by concurrent loads.
     if (knownVersion <= 0 && !(await this.started.get(caseId)))
       return { caseId, version: 0, events: [], commits: [] };
+    return streamOf(caseId, await this.commitDocs(caseId, knownVersion));
+  }
+
+  /** A case's commit documents, read by `_id` a window of versions at a time (see `load`). */
+  private async commitDocs(caseId: string, knownVersion: number): Promise<CommitDoc[]> {
     const docs: CommitDoc[] = [];
     let from = 1;
     let to = knownVersion + LOAD_WINDOW;
@@ -533,7 +540,7 @@ export class MongoEventStore implements EventStore {
       from = to + 1;
       to = end + LOAD_WINDOW;
     }
-    return streamOf(caseId, docs);
+    return docs;
   }
 
   /**
@@ -790,6 +797,28 @@ export class MongoEventStore implements EventStore {
     });
     await this.parked.deleteMany({ _id: { $in: parked.map((p) => p._id) } });
     return entries.length;
+  }
+
+  /**
+   * Names every commit of a case in an outbox document dated at the epoch,
+   * so that the relay's next sweep publishes the case's whole history again,
+   * in version order; consumers drop the versions they have. For a commit
+   * the store holds that reached no consumer and that no outbox document
+   * names any more (an outbox edited by hand, a topic that lost it to
+   * retention): the read models hold the case's later events until it comes
+   * (docs/operations.md, EventsWaitingForGap). A case with parked commits is
+   * not touched (`parked`): releasing it publishes them in their turn.
+   */
+  async republish(caseId: string): Promise<{ commits: number; parked: boolean }> {
+    if ((await this.parked.countDocuments({ caseId })) > 0) return { commits: 0, parked: true };
+    const docs = await this.commitDocs(caseId, 0);
+    if (docs.length === 0) return { commits: 0, parked: false };
+    await this.outbox.insertOne({
+      _id: `${REPUBLISH}${caseId}:${Date.now()}`,
+      commits: docs.map(entryOf),
+      createdAt: new Date(0),
+    });
+    return { commits: docs.length, parked: false };
   }
 
   /**
