@@ -6,6 +6,7 @@ import { events, intake, reporting, type scoring } from '@enforcement/contracts'
 import { generateYear, reconsiderationsOf, reportedFigures } from '@enforcement/generator';
 import { MODEL_V1, scoreCase } from '@enforcement/supervision-scoring';
 import { eventually, stack, tokenFor, unary, uniqueName } from '@enforcement/testing';
+import { gaugeValue, prometheusScraper } from '../support/metrics.js';
 import { modelViews } from '../support/score-model.js';
 import { submitAll } from '../support/submit.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
@@ -29,11 +30,22 @@ describe('intake failing over between instances: a commit published after the ve
   let sys: WholeSystem | undefined;
   let beside: CaseIntake | undefined;
   let besideClient: intake.CaseIntakeServiceClient | undefined;
+  // What an operator's Prometheus reads of the services.
+  const scraper = prometheusScraper();
+  const waiting = async () => {
+    const text = await scraper.scrape();
+    const labels = { service: 'reporting' };
+    return {
+      cases: gaugeValue(text, 'enforcement_projection_waiting_cases', labels),
+      age: gaugeValue(text, 'enforcement_projection_waiting_age', labels),
+    };
+  };
 
   afterAll(async () => {
     besideClient?.close();
     await beside?.kill();
     await sys?.stop();
+    await scraper.close();
   });
 
   it('reaches scoring and reporting late, and both end as if nothing had happened', async () => {
@@ -87,6 +99,18 @@ describe('intake failing over between instances: a commit published after the ve
     await beside.kill();
     beside = undefined;
 
+    // Until the sweep, reporting holds the later versions and says so: the
+    // cases waiting, and how long ago the earliest waiting event was recorded.
+    const gap = await eventually(
+      async () => {
+        const w = await waiting();
+        return (w.cases ?? 0) > 0 ? w : undefined;
+      },
+      { timeoutMs: SWEEP_MS, intervalMs: 250, what: 'reporting to count the cases waiting' },
+    );
+    expect(gap.cases).toBeLessThanOrEqual(failAt.size);
+    expect(gap.age).toBeGreaterThan(0);
+
     // On the topic: every version of every case, and for most failed-over
     // cases the version after A's commit ahead of it.
     const order = await topicOrder(sys.topics.caseEvents, counts);
@@ -115,6 +139,8 @@ describe('intake failing over between instances: a commit published after the ve
       },
       { timeoutMs: 60_000, intervalMs: 500, what: 'reporting to apply the topic' },
     );
+    // Nothing waits any more.
+    expect(await waiting()).toEqual({ cases: 0, age: 0 });
     const byAgency = await statistics(reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY);
     expect(byAgency.overall).toMatchObject(reportedFigures(year.truth.overall));
     expect(byAgency.groups.map((g) => g.key).sort()).toEqual(

@@ -1,13 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metrics } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { parse } from 'yaml';
 import { reporting } from '@enforcement/contracts';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { eventually, repoRoot, stack, tokenFor, uniqueName, unary } from '@enforcement/testing';
+import { prometheusScraper } from '../support/metrics.js';
 import { registerOverdueCase } from '../support/overdue-case.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
@@ -49,40 +47,19 @@ const namesIn = (expr: string) => [
 
 describe('the alerts and dashboards read metrics the services export, under the names they use', () => {
   // The Prometheus exposition the services give a scraper, as the compose file's Prometheus reads it.
-  const exporter = new PrometheusExporter({ host: '127.0.0.1', port: 0, preventServerStart: true });
-  const meters = new MeterProvider({ readers: [exporter] });
+  let scraper: ReturnType<typeof prometheusScraper>;
+  const scrape = () => scraper.scrape();
   let sys: WholeSystem;
 
   beforeAll(async () => {
-    metrics.setGlobalMeterProvider(meters);
+    scraper = prometheusScraper();
     sys = await startWholeSystem({ rulesTickMs: 300 });
   }, 120_000);
 
   afterAll(async () => {
     await sys?.stop();
-    await meters.shutdown();
-    metrics.disable();
+    await scraper?.close();
   });
-
-  const scrape = async () =>
-    new Promise<string>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      const res = {
-        statusCode: 0,
-        setHeader: () => undefined,
-        write: (c: string | Buffer) => chunks.push(Buffer.from(c)),
-        end: (c?: string | Buffer) => {
-          if (c) chunks.push(Buffer.from(c));
-          resolve(Buffer.concat(chunks).toString());
-        },
-        on: () => undefined,
-      };
-      try {
-        exporter.getMetricsRequestHandler({} as never, res as never);
-      } catch (e) {
-        reject(e as Error);
-      }
-    });
 
   it('exports every metric an alert rule or a dashboard panel names, once the pipeline has moved', async () => {
     const caseId = uniqueName('alerted');
@@ -124,6 +101,7 @@ describe('the alerts and dashboards read metrics the services export, under the 
         'ConsumerLagGrowing',
         'ParkedCase',
         'DeadLetter',
+        'EventsWaitingForGap',
         'EscalatedOrderUnanswered',
         'RulesNotGettingThrough',
         'StoreUnreachable',

@@ -234,8 +234,11 @@ describe("reporting's projection on the real store, against the histories' fold"
             const committed = byPartition.map(() => 0);
             // What completeThrough relies on: a partition's progress, as stored, never
             // names an offset whose event its stored pages lack, nor a recording time
-            // later than every event they hold.
-            const progressHeld = async (p: number) => {
+            // later than every event they hold. After a chunk that was written
+            // whole, it names the cases whose facts hold events for a missing
+            // version, each with its earliest held event's recording time (what
+            // reporting's gauge of waiting cases reads).
+            const progressHeld = async (p: number, whole: boolean) => {
               const progress = (await store.progress()).find((x) => x.partition === p);
               if (!progress) return;
               const held = new Map<string, CaseFacts>();
@@ -255,6 +258,12 @@ describe("reporting's projection on the real store, against the histories' fold"
                 if (stored) recorded = Math.max(recorded, e.recordedAt?.getTime() ?? 0);
               }
               expect(progress.recordedMs).toBeLessThanOrEqual(recorded);
+              if (!whole) return;
+              const waiting: Record<string, number> = {};
+              for (const f of held.values())
+                if (f.held?.length)
+                  waiting[f.id] = Math.min(...f.held.map((x) => Date.parse(String(x.recordedAt))));
+              expect(progress.waiting ?? {}).toEqual(waiting);
             };
             const deliver = async (s: Of<typeof step>) => {
               const messages = byPartition[s.partition] ?? [];
@@ -267,10 +276,10 @@ describe("reporting's projection on the real store, against the histories' fold"
               try {
                 await projector.handleChunk(s.partition, chunk);
               } catch {
-                await progressHeld(s.partition);
+                await progressHeld(s.partition, false);
                 return; // not committed: delivered again
               }
-              await progressHeld(s.partition);
+              await progressHeld(s.partition, true);
               if (!s.uncommitted) committed[s.partition] = from + chunk.length;
             };
             for (const s of steps) await deliver(s);
@@ -299,6 +308,10 @@ describe("reporting's projection on the real store, against the histories' fold"
             const progress = new Map((await store.progress()).map((x) => [x.partition, x.offset]));
             for (const [p, messages] of byPartition.entries())
               if (messages.length > 0) expect(progress.get(p)).toBe(messages.length - 1);
+            // Every gap filled: no partition names a case waiting.
+            expect((await store.progress()).flatMap((x) => Object.keys(x.waiting ?? {}))).toEqual(
+              [],
+            );
             // The year's figures, read from the store as the service reads them.
             const asOf = at(2023, 1, 1).getTime();
             const fromStore = new StatisticsFold(2021, asOf);

@@ -7,6 +7,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type BatchObservableCallback,
   type Context,
 } from '@opentelemetry/api';
 import type { IHeaders } from 'kafkajs';
@@ -148,6 +149,13 @@ export interface ProjectionMetrics {
   chunk(seconds: number, messages: number): void;
   /** The recording time (ms) of an event just applied. */
   recorded(ms: number): void;
+  /**
+   * Observes, when metrics are collected, the cases whose later events wait
+   * for an earlier version that has not arrived: how many, and how long ago
+   * intake recorded the earliest waiting event (s; 0 when none waits).
+   * Returns what stops observing (the service stopping).
+   */
+  waitingFrom(read: () => Promise<{ cases: number; earliestMs: number | undefined }>): () => void;
 }
 
 export function projectionMetrics(service: string, lag: GroupLag): ProjectionMetrics {
@@ -203,6 +211,28 @@ export function projectionMetrics(service: string, lag: GroupLag): ProjectionMet
       chunkDuration.record(seconds, { ...attrs, 'messaging.batch.message_count': messages }),
     recorded: (ms: number) => {
       if (ms > recordedMs) recordedMs = ms;
+    },
+    waitingFrom: (read) => {
+      const cases = meter.createObservableGauge('enforcement.projection.waiting_cases', {
+        description: 'Cases whose later events wait for an earlier version that has not arrived',
+        unit: '{case}',
+      });
+      const age = meter.createObservableGauge('enforcement.projection.waiting_age', {
+        description: 'Time since intake recorded the earliest event waiting for an earlier version',
+        unit: 's',
+      });
+      const observe: BatchObservableCallback = async (r) => {
+        const w = await read().catch(() => undefined);
+        if (!w) return;
+        r.observe(cases, w.cases, attrs);
+        r.observe(
+          age,
+          w.earliestMs === undefined ? 0 : Math.max(0, (Date.now() - w.earliestMs) / 1000),
+          attrs,
+        );
+      };
+      meter.addBatchObservableCallback(observe, [cases, age]);
+      return () => meter.removeBatchObservableCallback(observe, [cases, age]);
     },
   };
 }

@@ -15,6 +15,12 @@ export interface Progress {
   readonly offset: number;
   /** Recording time of the last event applied (ms). */
   readonly recordedMs: number;
+  /**
+   * Cases of the partition whose later events wait for an earlier version
+   * that has not arrived, each with when intake recorded the earliest of
+   * them (ms); absent when none waits.
+   */
+  readonly waiting?: Readonly<Record<string, number>>;
 }
 
 /** The reporting read model: pages of case facts, written by one partition's consumer each. */

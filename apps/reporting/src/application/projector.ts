@@ -21,6 +21,26 @@ interface PartitionState {
   readonly resident: Map<string, Map<string, CaseFacts>>;
   /** Recording time of the latest event applied. */
   recordedMs: number;
+  /** Cases with held events, each with when its earliest held event was recorded (ms). */
+  readonly waiting: Map<string, number>;
+}
+
+/** When the earliest of a case's held events was recorded (ms); undefined when none is held. */
+function earliestHeld(facts: CaseFacts): number | undefined {
+  let earliest: number | undefined;
+  for (const x of facts.held ?? []) {
+    const at = typeof x.recordedAt === 'string' ? Date.parse(x.recordedAt) : NaN;
+    const ms = Number.isNaN(at) ? 0 : at;
+    if (earliest === undefined || ms < earliest) earliest = ms;
+  }
+  return earliest;
+}
+
+/** Cases whose later events wait for a missing version, over the partitions' stored progress. */
+export interface Waiting {
+  readonly cases: number;
+  /** When intake recorded the earliest waiting event (ms); undefined when none waits. */
+  readonly earliestMs: number | undefined;
 }
 
 const yearOf = (at: number) => cityParts(at).year;
@@ -49,6 +69,22 @@ export class FactsProjector {
     private readonly residentPages = 6,
   ) {}
 
+  /**
+   * The cases whose later events wait for a missing version, as the
+   * partitions' stored progress has them: every partition, whichever
+   * instance applies it, and after a restart.
+   */
+  async waiting(): Promise<Waiting> {
+    let cases = 0;
+    let earliestMs: number | undefined;
+    for (const p of await this.store.progress())
+      for (const ms of Object.values(p.waiting ?? {})) {
+        cases++;
+        if (earliestMs === undefined || ms < earliestMs) earliestMs = ms;
+      }
+    return { cases, earliestMs };
+  }
+
   /** Partitions may have moved: reload them from the store when next seen. */
   forget(): void {
     this.partitions.clear();
@@ -63,6 +99,7 @@ export class FactsProjector {
       pages: new Set(),
       resident: new Map(),
       recordedMs: progress?.recordedMs ?? 0,
+      waiting: new Map(),
     };
     // Newest months last, so they are the ones that stay.
     const pages = (await this.store.loadPartition(partition)).sort((a, b) =>
@@ -70,7 +107,11 @@ export class FactsProjector {
     );
     for (const page of pages) {
       s.pages.add(page.id);
-      for (const facts of page.cases) s.pageOf.set(facts.id, page.id);
+      for (const facts of page.cases) {
+        s.pageOf.set(facts.id, page.id);
+        const held = earliestHeld(facts);
+        if (held !== undefined) s.waiting.set(facts.id, held);
+      }
       s.resident.set(page.id, new Map(page.cases.map((f) => [f.id, f])));
     }
     this.evict(s, new Set());
@@ -130,7 +171,12 @@ export class FactsProjector {
       );
     const last = messages.at(-1);
     if (last)
-      await this.store.saveProgress({ partition, offset: last.offset, recordedMs: s.recordedMs });
+      await this.store.saveProgress({
+        partition,
+        offset: last.offset,
+        recordedMs: s.recordedMs,
+        ...(s.waiting.size > 0 ? { waiting: Object.fromEntries(s.waiting) } : {}),
+      });
     this.evict(s, dirty);
     return outcomes;
   }
@@ -161,13 +207,16 @@ export class FactsProjector {
       // crashed one's earlier commit waited for the sweep): it waits in the
       // case's facts, stored with them, until the gap fills.
       const held = facts.held ?? [];
-      if (!held.some((x) => x.version === e.version))
-        cases.set(e.caseId, {
+      if (!held.some((x) => x.version === e.version)) {
+        const next = {
           ...facts,
           held: [...held, events.CaseEvent.toJSON(e) as HeldEvent].sort(
             (a, b) => a.version - b.version,
           ),
-        });
+        };
+        cases.set(e.caseId, next);
+        s.waiting.set(e.caseId, earliestHeld(next) ?? 0);
+      }
       return 'buffered';
     }
     const first = await this.applied(facts, e, m);
@@ -184,6 +233,9 @@ export class FactsProjector {
       const still = waiting.filter((x) => x.version > next.v);
       const { held: _was, ...rest } = next;
       next = still.length > 0 ? { ...rest, held: still } : rest;
+      const earliest = earliestHeld(next);
+      if (earliest === undefined) s.waiting.delete(e.caseId);
+      else s.waiting.set(e.caseId, earliest);
     }
     cases.set(e.caseId, next);
     s.recordedMs = Math.max(s.recordedMs, e.recordedAt?.getTime() ?? 0);

@@ -41,6 +41,8 @@ export class FactsConsumer {
   readonly health: ConsumerHealth;
   /** The group's lag, through one admin connection for the process. */
   private readonly lagOf: GroupLag;
+  /** Stops observing the cases waiting for a missing version. */
+  private readonly unobserve: () => void;
 
   constructor(
     kafka: Kafka,
@@ -61,6 +63,7 @@ export class FactsConsumer {
     this.health.watch(this.consumer);
     this.lagOf = new GroupLag(kafka, opts.groupId, opts.topic);
     this.metrics = projectionMetrics('reporting', this.lagOf);
+    this.unobserve = this.metrics.waitingFrom(() => projector.waiting());
   }
 
   async start(): Promise<void> {
@@ -84,6 +87,7 @@ export class FactsConsumer {
   }
 
   async stop(): Promise<void> {
+    this.unobserve();
     await this.consumer.disconnect();
     await this.lagOf.close();
   }

@@ -26,6 +26,7 @@ interface ProgressDoc {
   partition: number;
   offset: number;
   recordedMs: number;
+  waiting?: Record<string, number>;
 }
 
 const PAGES = /^facts_p\d+$/;
@@ -97,7 +98,12 @@ export class MongoFactStore implements FactStore {
 
   async progress(): Promise<Progress[]> {
     const docs = await this.progressDocs.find({}).toArray();
-    return docs.map(({ partition, offset, recordedMs }) => ({ partition, offset, recordedMs }));
+    return docs.map(({ partition, offset, recordedMs, waiting }) => ({
+      partition,
+      offset,
+      recordedMs,
+      ...(waiting ? { waiting } : {}),
+    }));
   }
 
   /** Reads the partitions' pages a few at a time, so the server fetches while this process decodes. */
