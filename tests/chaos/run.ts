@@ -38,7 +38,7 @@ import { MongoClient } from 'mongodb';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { events, intake, reporting, scoring } from '@enforcement/contracts';
-import { generateYear, reportedFigures, type Figures } from '@enforcement/generator';
+import { generateYear } from '@enforcement/generator';
 import {
   contributionOf,
   emptyView,
@@ -50,6 +50,7 @@ import { checkHealth } from '@enforcement/grpc-kit';
 import { namespaced } from '@enforcement/messaging';
 import { PrivateStack } from '../support/private-stack.js';
 import { startService, type ServiceProcess } from '../bench/processes.js';
+import { figureDifferences } from '../support/figures.js';
 import { ruleDifferences } from '../support/rules-oracle.js';
 import { modelViews } from '../support/score-model.js';
 import { splitByAgency } from '../support/submit.js';
@@ -130,48 +131,6 @@ const start = async (name: Parameters<typeof startService>[0], env: Record<strin
   services.add(svc);
   return svc;
 };
-
-/** The annual figures the rules never touch (orders and evaluations are theirs). */
-const RULE_FREE = [
-  'casesRegistered',
-  'casesConcluded',
-  'closureRate',
-  'meanHandlingDays',
-  'p90HandlingDays',
-  'overdueCases',
-  'penalties',
-  'penaltyTotalFen',
-  'discretionAnomalies',
-  'reconsiderationsAccepted',
-  'reconsiderationsConcluded',
-  'reconsiderationsCorrected',
-  'correctionRate',
-] as const;
-
-/** Groups (the city, each agency, each district) whose rule-free figures differ from the truth. */
-function figureDifferences(
-  byAgency: reporting.GetAnnualStatisticsResponse,
-  byDistrict: reporting.GetAnnualStatisticsResponse,
-  truth: ReturnType<typeof generateYear>['truth'],
-): string[] {
-  const out: string[] = [];
-  const compare = (label: string, got: reporting.Statistics | undefined, want: Figures) => {
-    const w = reportedFigures(want);
-    for (const k of RULE_FREE)
-      if (Number(got?.[k] ?? 0) !== w[k]) {
-        out.push(`${label} ${k}: ${String(got?.[k])} ≠ ${w[k]}`);
-        return;
-      }
-  };
-  compare('city', byAgency.overall, truth.overall);
-  const groups = (r: reporting.GetAnnualStatisticsResponse) =>
-    new Map(r.groups.map((g) => [g.key, g]));
-  const agencies = groups(byAgency);
-  for (const [key, t] of truth.byAgency) compare(`agency ${key}`, agencies.get(key), t);
-  const districts = groups(byDistrict);
-  for (const [key, t] of truth.byDistrict) compare(`district ${key}`, districts.get(key), t);
-  return out;
-}
 
 /** Agencies whose 2021 score listing differs from the scoring model run on the histories. */
 function scoreDifferences(

@@ -366,13 +366,15 @@ class Batch {
     }
     const rec = await this.record(e.caseId);
     const outcome = await this.apply(rec, e, m, seq);
-    if (outcome === 'applied' || outcome === 'duplicate') {
-      const feed = feedOf(e.agencyId, e.caseType);
-      // How far the feed is stored: its stream's floor where intake recorded one.
-      const t = (e.feedFloor ?? e.occurredAt)?.getTime() ?? 0;
-      if (t > (this.feeds.get(feed) ?? -Infinity)) this.feeds.set(feed, t);
-    }
+    if (outcome === 'applied' || outcome === 'duplicate') this.reached(e);
     return outcome;
+  }
+
+  /** Raises the event's feed to how far the event shows it stored: its stream's floor where intake recorded one. */
+  private reached(e: events.CaseEvent): void {
+    const feed = feedOf(e.agencyId, e.caseType);
+    const t = (e.feedFloor ?? e.occurredAt)?.getTime() ?? 0;
+    if (t > (this.feeds.get(feed) ?? -Infinity)) this.feeds.set(feed, t);
   }
 
   private async apply(
@@ -395,10 +397,15 @@ class Batch {
 
     let view: CaseView = rec.view;
     let waiting = pending.sort((a, b) => a.version - b.version);
+    /** Events that waited for this one, applied after it. */
+    const drained: events.CaseEvent[] = [];
     try {
       view = applyEvent(view, e);
       for (const next of waiting)
-        if (next.version === view.version + 1) view = applyEvent(view, next);
+        if (next.version === view.version + 1) {
+          view = applyEvent(view, next);
+          drained.push(next);
+        }
       waiting = waiting.filter((x) => x.version > view.version);
     } catch (err) {
       await this.park(
@@ -428,6 +435,9 @@ class Batch {
       pending: waiting.map((x) => events.CaseEvent.toJSON(x)),
       ...(byVersion ? { released: this.countByVersion(rec, view.version, deltas) } : {}),
     });
+    // What waited is applied now: its feeds reach as far as it shows (the
+    // agency's last events may be among them, after an intake failover).
+    for (const x of drained) this.reached(x);
     this.timed.add(view.caseId);
     if (
       view.orders !== rec.view.orders &&

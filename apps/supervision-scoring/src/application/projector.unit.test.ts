@@ -236,3 +236,32 @@ describe('a release between a chunk whose pages landed without its records and i
     expect(store.rollup(AGENCY_2021, 'cases')).toBe(2);
   });
 });
+
+describe('an event that waited for an earlier version', () => {
+  it("raises its feed's time once it is applied: the rules' clock reaches the agency's latest events", async () => {
+    // Intake failed over: version 3 reached the topic only after version 4,
+    // the agency's latest event. The clock the rules judge by must reach it.
+    const times: Map<string, number>[] = [];
+    const p = new Projector({
+      store: new MemoryStore(),
+      deadLetters: { send: async () => undefined },
+      sink: { changed: () => undefined, ordersChanged: () => undefined },
+      model: MODEL_V1,
+      isConflict: (e) => e instanceof Conflict,
+      partitionOf: () => 0,
+      endOffset,
+      progress: async (_partition, feeds) => void times.push(new Map(feeds)),
+    });
+    const list = caseEvents({ caseId: 'failed-over' });
+    const [v3, v4] = [list[2], list[3]];
+    if (!v3 || !v4) throw new Error('the test needs four events');
+    const at = (e: events.CaseEvent) => e.occurredAt?.getTime() ?? 0;
+    const feed = `${v4.agencyId}|${v4.caseType}`;
+
+    await p.handleBatch(0, deliver(0, [...list.slice(0, 2), v4]));
+    // Version 4 waits: the feed is known only as far as version 2.
+    expect(times.at(-1)?.get(feed)).toBe(at(list[1] ?? v3));
+    await p.handleBatch(0, deliver(0, [v3], 3));
+    expect(times.at(-1)?.get(feed)).toBe(at(v4));
+  });
+});
