@@ -22,7 +22,11 @@ import { submitAll } from '../support/submit.js';
  * time, late or never, deadlines extended, decisions with and without review,
  * evidence or benchmark, orders by hand answered in time, late or never, some
  * escalated by hand before any answer; the scoring
- * service restarted mid-stream, or run as two instances. Whatever the timing,
+ * service restarted mid-stream, or run as two instances; the first agency's
+ * client failing over, for one burst, to a second instance of intake that
+ * stores and never publishes (it crashed before publishing: the first
+ * instance's sweep publishes those commits seconds later, after the versions
+ * the agency sent next). Whatever the timing,
  * the rules' actions in each case's history must be exactly the plan's, dated
  * as the plan dates them, up to how far the agency's own history reaches.
  *
@@ -222,6 +226,8 @@ interface Scenario {
   pauses: [number, number, number];
   restartScoringAfter: number | null;
   instances: 1 | 2;
+  /** Which burst of the first agency's stream goes to the instance of intake that never publishes. */
+  failoverBurst: number | null;
 }
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({
@@ -242,7 +248,11 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   ),
   restartScoringAfter: fc.option(fc.integer({ min: 1, max: 30 })),
   instances: fc.constantFrom(1 as const, 2 as const),
+  failoverBurst: fc.option(fc.integer({ min: 0, max: 6 }), { freq: 2 }),
 });
+
+/** How long a dead instance's commits wait before the other's sweep publishes them (ms). */
+const SWEEP_AFTER_MS = 2_000;
 
 class Rig {
   readonly run = uniqueName('oracle');
@@ -250,6 +260,8 @@ class Rig {
   intakeSvc!: CaseIntake;
   scoring: SupervisionScoring[] = [];
   client!: intake.CaseIntakeServiceClient;
+  /** A second instance on the same store whose relay is off, and its client (a failover's). */
+  beside: { svc: CaseIntake; client: intake.CaseIntakeServiceClient } | undefined;
 
   constructor() {
     this.topics = {
@@ -267,22 +279,35 @@ class Rig {
     return this.run.replace(/-/g, '_');
   }
 
-  async start(instances: number): Promise<void> {
-    this.intakeSvc = await createCaseIntake(
-      loadIntakeConfig({
-        ...serviceEnv(this.run),
-        MONGODB_DB: `${this.db}_intake`,
-        EVENT_STORE_BUCKETS: '4',
-        CASE_EVENTS_PARTITIONS: '4',
-        INGRESS_ENABLED: 'false',
-      }),
-      { topics: this.topics, log: () => undefined },
-    );
+  async start(instances: number, failover: boolean): Promise<void> {
+    this.intakeSvc = await this.startIntake('on');
     this.client = new intake.CaseIntakeServiceClient(
       this.intakeSvc.address,
       credentials.createInsecure(),
     );
+    if (failover) {
+      const svc = await this.startIntake('off');
+      this.beside = {
+        svc,
+        client: new intake.CaseIntakeServiceClient(svc.address, credentials.createInsecure()),
+      };
+    }
     for (let i = 0; i < instances; i++) this.scoring.push(await this.startScoring());
+  }
+
+  private startIntake(relay: 'on' | 'off'): Promise<CaseIntake> {
+    return createCaseIntake(
+      loadIntakeConfig({
+        ...serviceEnv(this.run),
+        GRPC_PORT: '0',
+        MONGODB_DB: `${this.db}_intake`,
+        EVENT_STORE_BUCKETS: '4',
+        CASE_EVENTS_PARTITIONS: '4',
+        INGRESS_ENABLED: 'false',
+        RELAY_SWEEP_AFTER_MS: String(SWEEP_AFTER_MS),
+      }),
+      { topics: this.topics, log: () => undefined, relay },
+    );
   }
 
   startScoring(): Promise<SupervisionScoring> {
@@ -309,6 +334,8 @@ class Rig {
 
   async stop(): Promise<void> {
     this.client?.close();
+    this.beside?.client.close();
+    await this.beside?.svc.kill();
     for (const s of this.scoring) await s.stop();
     await this.intakeSvc?.stop();
   }
@@ -319,15 +346,23 @@ const debugLog = (m: string, e?: unknown) =>
 
 let rig: Rig | undefined;
 /** What the property tried, for the report `npm run fuzz` writes. */
-const report = { histories: 0, cases: 0, actions: 0, restarts: 0, twoInstances: 0, seconds: 0 };
+const report = {
+  histories: 0,
+  cases: 0,
+  actions: 0,
+  restarts: 0,
+  twoInstances: 0,
+  failovers: 0,
+  seconds: 0,
+};
 afterEach(async () => {
   await rig?.stop();
   rig = undefined;
 });
 
-/** Streams one agency's commands in bursts, pausing between them. */
+/** Streams one agency's commands in bursts (the n-th through `clientOf(n)`), pausing between them. */
 async function stream(
-  client: intake.CaseIntakeServiceClient,
+  clientOf: (burst: number) => intake.CaseIntakeServiceClient,
   md: Metadata,
   cmds: intake.Command[],
   burst: number,
@@ -336,7 +371,7 @@ async function stream(
 ): Promise<intake.SubmitEventsResponse[]> {
   const acks: intake.SubmitEventsResponse[] = [];
   for (let i = 0; i < cmds.length; i += burst) {
-    acks.push(...(await submitAll(client, md, cmds.slice(i, i + burst))));
+    acks.push(...(await submitAll(clientOf(i / burst), md, cmds.slice(i, i + burst))));
     await each(i + burst);
     if (pause > 0) await new Promise((r) => setTimeout(r, pause));
   }
@@ -348,14 +383,22 @@ describe('supervision rules equal their specification on random histories, timin
     'every action the plan requires before each agency’s time, dated as planned; nothing else',
     async () => {
       const t0 = Date.now();
-      const tried = { histories: 0, cases: 0, actions: 0, restarts: 0, twoInstances: 0 };
+      const tried = {
+        histories: 0,
+        cases: 0,
+        actions: 0,
+        restarts: 0,
+        twoInstances: 0,
+        failovers: 0,
+      };
       await fc.assert(
         fc.asyncProperty(scenario, async (sc) => {
           tried.histories++;
           if (sc.restartScoringAfter !== null) tried.restarts++;
           if (sc.instances === 2) tried.twoInstances++;
+          if (sc.failoverBurst !== null) tried.failovers++;
           rig = new Rig();
-          await rig.start(sc.instances);
+          await rig.start(sc.instances, sc.failoverBurst !== null);
           const r = rig;
           const caseIds: { caseId: string; agencyId: string }[] = [];
           const feeds = AGENCIES.map((agencyId, a) =>
@@ -375,7 +418,7 @@ describe('supervision rules equal their specification on random histories, timin
           await Promise.all(
             feeds.map((cmds, a) =>
               stream(
-                r.client,
+                (n) => (a === 0 && n === sc.failoverBurst && r.beside?.client) || r.client,
                 tokens[a] as Metadata,
                 cmds,
                 sc.bursts[a] ?? 5,
@@ -470,13 +513,13 @@ describe('supervision rules equal their specification on random histories, timin
       [
         '# Supervision rules against their specification',
         '',
-        `\`npm run fuzz\` at ${process.env.GIT_COMMIT ?? 'HEAD'}, ${new Date().toISOString()}: \`tests/scoring/rules-oracle.int.test.ts\` with RULES_ORACLE_RUNS=${RUNS}.`,
+        `The rules step of \`npm run fuzz\` at ${process.env.GIT_COMMIT ?? 'HEAD'}, ${new Date().toISOString()}: \`tests/scoring/rules-oracle.int.test.ts\` with RULES_ORACLE_RUNS=${RUNS}.`,
         '',
-        '| histories | cases | rule actions checked | with a scoring restart | with two scoring instances | seconds |',
-        '| --- | --- | --- | --- | --- | --- |',
-        `| ${report.histories} | ${report.cases} | ${report.actions} | ${report.restarts} | ${report.twoInstances} | ${report.seconds} |`,
+        '| histories | cases | rule actions checked | with a scoring restart | with two scoring instances | with an intake failover | seconds |',
+        '| --- | --- | --- | --- | --- | --- | --- |',
+        `| ${report.histories} | ${report.cases} | ${report.actions} | ${report.restarts} | ${report.twoInstances} | ${report.failovers} | ${report.seconds} |`,
         '',
-        "Each history: two agencies streaming their cases concurrently, each in time order at its own pace; every case's rule actions (orders, escalations, evaluations) equal `supervisionPlan` of its inputs, dated as planned, before how far its agency's history reaches, and each evaluation scores the case as it stood when it was evaluated (its conclusion, or once the orders open then were settled).",
+        "Each history: two agencies streaming their cases concurrently, each in time order at its own pace (in about half, the first agency's client failing over for one burst to an instance of intake that never publishes); every case's rule actions (orders, escalations, evaluations) equal `supervisionPlan` of its inputs, dated as planned, before how far its agency's history reaches, and each evaluation scores the case as it stood when it was evaluated (its conclusion, or once the orders open then were settled).",
         '',
       ].join('\n'),
     );
