@@ -115,6 +115,7 @@ export async function createCaseIntake(
       topic: topics.caseCheckpoints,
       message: (c) => checkpoints.message(c),
       note: (c) => checkpoints.note(c),
+      get: (caseId) => checkpoints.get(caseId),
     },
     batchSize: config.RELAY_BATCH,
     sweepAfterMs: config.RELAY_SWEEP_AFTER_MS,

@@ -11,6 +11,8 @@ export interface CheckpointSink {
   readonly topic: string;
   message(c: Checkpoint): Message;
   note(c: Checkpoint): void;
+  /** The highest head of the case known here (published by this instance or read from the topic). */
+  get(caseId: string): Checkpoint | undefined;
 }
 
 export interface RelayOptions {
@@ -356,8 +358,14 @@ export class KafkaRelay implements Publisher {
   /** Publishes commits and their cases' new heads in one request; throws what Kafka answered. */
   private async send(batch: readonly Queued[]): Promise<readonly Queued[]> {
     if (batch.length === 0) return batch;
-    const heads = headsOf(batch.map((q) => q.commit));
     const { checkpoints } = this.opts;
+    // A head below one already published (a crashed instance's commit that
+    // a sweep sends after the versions that followed it) is not published:
+    // the topic is compacted to each case's last record, which must stay its
+    // highest, or a restarted instance would check the case against less.
+    const heads = headsOf(batch.map((q) => q.commit)).filter(
+      (h) => (checkpoints.get(h.caseId)?.version ?? 0) < h.version,
+    );
     // A create span per commit, a child of the command's span; consumers continue from it.
     const publishes = batch.map((q) =>
       startPublishSpan(this.opts.topic, q.trace, {
