@@ -11,7 +11,11 @@
  * On a Kafka cluster (`--brokers 3`) the `broker` fault kills one broker,
  * the first scoring and the first reporting instance at once, and restarts
  * none of them until the trial ends: the survivors must take their
- * partitions over. `--intakes`, `--scorers` and `--reporters` set how many
+ * partitions over. Clients reach each intake through a TCP load balancer of
+ * its own; the `failover` fault (`--intakes 2`) kills the first intake for
+ * good and routes its clients (agencies' submissions, the rules) to the
+ * second, whose sweep publishes the dead one's unpublished commits after
+ * versions the clients sent next. `--intakes`, `--scorers` and `--reporters` set how many
  * instances of each run; the year's agencies are spread over the intakes,
  * as independent clients would be, and the scoring instances call intake
  * round-robin.
@@ -54,6 +58,7 @@ import { figureDifferences } from '../support/figures.js';
 import { ruleDifferences } from '../support/rules-oracle.js';
 import { modelViews } from '../support/score-model.js';
 import { splitByAgency } from '../support/submit.js';
+import { tcpProxy } from '../support/tcp-proxy.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -83,6 +88,7 @@ const ALL_FAULTS = [
   'reporting',
   'kafka',
   'broker',
+  'failover',
 ] as const;
 type Fault = (typeof ALL_FAULTS)[number];
 const FAULTS = ALL_FAULTS.filter((f) => args.faults.split(',').includes(f));
@@ -100,6 +106,8 @@ for (const [flag, n, min] of [
   if (!Number.isInteger(n) || n < min || n > 9) throw new Error(`${flag} takes ${min} to 9`);
 if (FAULTS.includes('broker') && BROKERS < 3)
   throw new Error('the broker fault needs a cluster that survives one: --brokers 3');
+if (FAULTS.includes('failover') && INTAKES < 2)
+  throw new Error('the failover fault needs an instance of intake to fail over to: --intakes 2');
 const CLI = 'apps/cli/dist/main.js';
 const log = (s: string) => process.stderr.write(`[chaos] ${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -217,13 +225,18 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   );
   const intakes: ServiceProcess[] = [];
   for (const e of intakeEnvs) intakes.push(await start('case-intake', e));
-  const svc = () => intakes[0] as ServiceProcess;
+  /** Instances killed for good (until the trial ends): the checks read the others. */
+  const gone = new Set<ServiceProcess>();
+  const svc = () => intakes.find((i) => !gone.has(i)) as ServiceProcess;
+  // Clients reach each instance through a load balancer of its own, as
+  // through a Kubernetes Service: the failover fault routes one elsewhere.
+  const balancers = await Promise.all(intakes.map((i) => tcpProxy(i.address)));
   let nth = 0;
   const scoringEnv = async () => ({
     ...env,
     GRPC_PORT: String(await freePort()),
     MONGODB_DB: `${db}_scoring`,
-    INTAKE_ADDRESS: (intakes[nth++ % INTAKES] as ServiceProcess).address,
+    INTAKE_ADDRESS: (balancers[nth++ % INTAKES] as { address: string }).address,
     SCORING_GROUP: `${ns}.scoring`,
     RULES_CLOCK: 'events',
     RULES_TICK_MS: '1000',
@@ -266,7 +279,7 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
           '--json',
           '--quiet',
           '--intake',
-          (intakes[i] as ServiceProcess).address,
+          (balancers[i] as { address: string }).address,
           '--retry-for',
           '180',
         ],
@@ -300,8 +313,6 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   await until(async () => ((await commits()) >= at ? true : undefined), 120_000, `${at} commits`);
   log(`${fault} #${n}: fault after ${at} of ${lines.length} commits`);
   const t0 = Date.now();
-  /** Instances killed for good (until the trial ends): the checks read the others. */
-  const gone = new Set<ServiceProcess>();
   switch (fault) {
     case 'postgres':
       await stack.killPostgres();
@@ -323,6 +334,18 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       await sleep(1_000);
       intakes[0] = await start('case-intake', intakeEnvs[0] ?? env);
       break;
+    case 'failover': {
+      // The first instance dies with commits stored and not yet published;
+      // its clients (agencies, the rules) are routed to the second, whose
+      // sweep publishes those commits after versions the clients send next.
+      const dead = intakes[0] as ServiceProcess;
+      await dead.kill();
+      gone.add(dead);
+      balancers[0]?.route((intakes[1] as ServiceProcess).address);
+      const waiting = await mongo.db(db).collection('outbox').countDocuments({});
+      log(`${fault} #${n}: ${waiting} outbox documents left for the other instance's sweep`);
+      break;
+    }
     case 'broker': {
       // One broker of three, and the first instance of each consumer, at once.
       const node = Number(process.env.CHAOS_BROKER_NODE) || 1 + Math.floor(Math.random() * BROKERS);
@@ -346,7 +369,7 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       reporters[0] = await start('reporting', await reportingEnv());
       break;
   }
-  for (const i of intakes)
+  for (const i of intakes.filter((x) => !gone.has(x)))
     await until(
       async () => ((await checkHealth(i.address, '', 1_000)) === 'SERVING' ? true : undefined),
       120_000,
@@ -606,6 +629,7 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       JSON.parse(e.stdout || '{"findings":[0]}') as { findings: unknown[] },
   );
   for (const i of intakes) await i.stop();
+  for (const b of balancers) await b.close();
   return {
     fault,
     acked,
@@ -724,6 +748,7 @@ const rows = FAULTS.map((fault) => {
     reporting: 'kill -9 of one of two reporting instances (restarted)',
     kafka: 'Kafka restart',
     broker: `kill -9 of one of ${BROKERS} Kafka brokers, one of ${SCORERS} scoring and one of ${REPORTERS} reporting instances (none restarted)`,
+    failover: `kill -9 of one of ${INTAKES} case-intake instances, its clients failing over to another through their load balancer (not restarted)`,
   }[fault];
   const late = os.filter((o) => o.timedOut).length;
   return `| ${name} | ${os.length} | ${equal} | ${sum('lost')} | ${sum('doubled')} | ${sum('offTopic')} | ${sum('broken')} | ${sum('rulesOff')} | ${sum('figuresOff')} | ${sum('scoresOff')} | ${late} | ${Math.max(...rec).toFixed(1)} |`;
