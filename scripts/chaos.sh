@@ -7,7 +7,8 @@
 # doubled, the rules' actions, annual figures and scores against their
 # oracles, and writes docs/chaos/latest.md (--faults picks faults,
 # --trial-minutes sets each trial's deadline; --intakes 2 --faults failover
-# kills an intake for good and fails its clients over to the other).
+# kills an intake for good while Kafka is frozen and fails its clients over
+# to the other).
 # `npm test` runs the PostgreSQL and intake faults once each
 # (tests/faults/durability.int.test.ts, tests/e2e/cli-outage.int.test.ts).
 set -euo pipefail

@@ -12,10 +12,10 @@
  * the first scoring and the first reporting instance at once, and restarts
  * none of them until the trial ends: the survivors must take their
  * partitions over. Clients reach each intake through a TCP load balancer of
- * its own; the `failover` fault (`--intakes 2`) kills the first intake for
- * good and routes its clients (agencies' submissions, the rules) to the
- * second, whose sweep publishes the dead one's unpublished commits after
- * versions the clients sent next. `--intakes`, `--scorers` and `--reporters` set how many
+ * its own; the `failover` fault (`--intakes 2`) freezes Kafka for 1.5 s,
+ * kills the first intake for good meanwhile and routes its clients
+ * (agencies' submissions, the rules) to the second, whose sweep publishes
+ * the dead one's unpublished commits after versions the clients sent next. `--intakes`, `--scorers` and `--reporters` set how many
  * instances of each run; the year's agencies are spread over the intakes,
  * as independent clients would be, and the scoring instances call intake
  * round-robin.
@@ -335,13 +335,21 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       intakes[0] = await start('case-intake', intakeEnvs[0] ?? env);
       break;
     case 'failover': {
-      // The first instance dies with commits stored and not yet published;
-      // its clients (agencies, the rules) are routed to the second, whose
-      // sweep publishes those commits after versions the clients send next.
+      // The first instance dies with commits stored and not yet published
+      // (Kafka is frozen a moment first, so that some are: its relay waits
+      // while it stores); its clients (agencies, the rules) are routed to
+      // the second, whose sweep publishes those commits after versions the
+      // clients send next.
       const dead = intakes[0] as ServiceProcess;
-      await dead.kill();
-      gone.add(dead);
-      balancers[0]?.route((intakes[1] as ServiceProcess).address);
+      stack.freezeKafka(true);
+      try {
+        await sleep(1_500);
+        await dead.kill();
+        gone.add(dead);
+        balancers[0]?.route((intakes[1] as ServiceProcess).address);
+      } finally {
+        stack.freezeKafka(false);
+      }
       const waiting = await mongo.db(db).collection('outbox').countDocuments({});
       log(`${fault} #${n}: ${waiting} outbox documents left for the other instance's sweep`);
       break;
@@ -748,7 +756,7 @@ const rows = FAULTS.map((fault) => {
     reporting: 'kill -9 of one of two reporting instances (restarted)',
     kafka: 'Kafka restart',
     broker: `kill -9 of one of ${BROKERS} Kafka brokers, one of ${SCORERS} scoring and one of ${REPORTERS} reporting instances (none restarted)`,
-    failover: `kill -9 of one of ${INTAKES} case-intake instances, its clients failing over to another through their load balancer (not restarted)`,
+    failover: `kill -9 of one of ${INTAKES} case-intake instances while Kafka is frozen (1.5 s), its clients failing over to another through their load balancer (not restarted)`,
   }[fault];
   const late = os.filter((o) => o.timedOut).length;
   return `| ${name} | ${os.length} | ${equal} | ${sum('lost')} | ${sum('doubled')} | ${sum('offTopic')} | ${sum('broken')} | ${sum('rulesOff')} | ${sum('figuresOff')} | ${sum('scoresOff')} | ${late} | ${Math.max(...rec).toFixed(1)} |`;

@@ -87,6 +87,19 @@ export class PrivateStack {
     await this.signal(Number(readFileSync(join(this.home, part, 'pid'), 'utf8')), signal, part);
   }
 
+  /**
+   * Freezes a single-node Kafka (SIGSTOP) or lets it go on (SIGCONT): its
+   * clients' requests wait meanwhile, as behind a network that stopped
+   * delivering, and nothing they sent is lost.
+   */
+  freezeKafka(frozen: boolean): void {
+    if ((this.ports.brokers ?? 1) > 1) throw new Error('freezeKafka takes a single-node Kafka');
+    process.kill(
+      Number(readFileSync(join(this.home, 'kafka', 'pid'), 'utf8')),
+      frozen ? 'SIGSTOP' : 'SIGCONT',
+    );
+  }
+
   /** Stops one node of a Kafka cluster (1-based), as a crash of that broker would. */
   async stopBroker(node: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const dir = (this.ports.brokers ?? 1) > 1 ? join('kafka', `node${node}`) : 'kafka';
