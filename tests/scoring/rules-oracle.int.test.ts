@@ -346,15 +346,15 @@ const debugLog = (m: string, e?: unknown) =>
 
 let rig: Rig | undefined;
 /** What the property tried, for the report `npm run fuzz` writes. */
-const report = {
+const tally = () => ({
   histories: 0,
   cases: 0,
   actions: 0,
   restarts: 0,
   twoInstances: 0,
   failovers: 0,
-  seconds: 0,
-};
+});
+const report = { ...tally(), seconds: 0 };
 afterEach(async () => {
   await rig?.stop();
   rig = undefined;
@@ -383,14 +383,7 @@ describe('supervision rules equal their specification on random histories, timin
     'every action the plan requires before each agency’s time, dated as planned; nothing else',
     async () => {
       const t0 = Date.now();
-      const tried = {
-        histories: 0,
-        cases: 0,
-        actions: 0,
-        restarts: 0,
-        twoInstances: 0,
-        failovers: 0,
-      };
+      const tried = tally();
       await fc.assert(
         fc.asyncProperty(scenario, async (sc) => {
           tried.histories++;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { events } from '@enforcement/contracts';
 import { MODEL_V1, scoreCase } from '../domain/scoring-model.js';
 import { caseEvents, correctingReview } from '../test-support/events.js';
-import { Projector, type Delivered } from './projector.js';
+import { Projector, type Delivered, type ProjectorDeps } from './projector.js';
 import { Conflict, MemoryStore } from '../test-support/memory-store.js';
 import type { CaseRecord } from './ports.js';
 
@@ -159,8 +159,14 @@ describe('corrections left for a partition', () => {
   });
 });
 
-/** A projector whose every case is on partition 0, over one client of the store (its writes can fail). */
-const onOnePartition = (client: ReturnType<MemoryStore['client']>) =>
+/**
+ * A projector whose every case is on partition 0, over one client of the
+ * store (its writes can fail); `progress` hears each batch's feed times.
+ */
+const onOnePartition = (
+  client: ReturnType<MemoryStore['client']> | MemoryStore,
+  progress?: ProjectorDeps['progress'],
+) =>
   new Projector({
     store: client,
     deadLetters: { send: async () => undefined },
@@ -169,6 +175,7 @@ const onOnePartition = (client: ReturnType<MemoryStore['client']>) =>
     isConflict: (e) => e instanceof Conflict,
     partitionOf: () => 0,
     endOffset,
+    ...(progress ? { progress } : {}),
   });
 
 describe('a release whose share lands but whose answer is lost', () => {
@@ -242,16 +249,10 @@ describe('an event that waited for an earlier version', () => {
     // Intake failed over: version 3 reached the topic only after version 4,
     // the agency's latest event. The clock the rules judge by must reach it.
     const times: Map<string, number>[] = [];
-    const p = new Projector({
-      store: new MemoryStore(),
-      deadLetters: { send: async () => undefined },
-      sink: { changed: () => undefined, ordersChanged: () => undefined },
-      model: MODEL_V1,
-      isConflict: (e) => e instanceof Conflict,
-      partitionOf: () => 0,
-      endOffset,
-      progress: async (_partition, feeds) => void times.push(new Map(feeds)),
-    });
+    const p = onOnePartition(
+      new MemoryStore(),
+      async (_partition, feeds) => void times.push(new Map(feeds)),
+    );
     const list = caseEvents({ caseId: 'failed-over' });
     const [v3, v4] = [list[2], list[3]];
     if (!v3 || !v4) throw new Error('the test needs four events');
