@@ -15,7 +15,8 @@
  * its own; the `failover` fault (`--intakes 2`) freezes Kafka for 1.5 s,
  * kills the first intake for good meanwhile and routes its clients
  * (agencies' submissions, the rules) to the second, whose sweep publishes
- * the dead one's unpublished commits after versions the clients sent next. `--intakes`, `--scorers` and `--reporters` set how many
+ * the dead one's unpublished commits after versions the clients sent next.
+ * `--intakes`, `--scorers` and `--reporters` set how many
  * instances of each run; the year's agencies are spread over the intakes,
  * as independent clients would be, and the scoring instances call intake
  * round-robin.
@@ -350,8 +351,9 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       } finally {
         stack.freezeKafka(false);
       }
+      // Both instances' documents: the living one's go as soon as Kafka takes its sends.
       const waiting = await mongo.db(db).collection('outbox').countDocuments({});
-      log(`${fault} #${n}: ${waiting} outbox documents left for the other instance's sweep`);
+      log(`${fault} #${n}: ${waiting} outbox documents when Kafka went on (both instances')`);
       break;
     }
     case 'broker': {
