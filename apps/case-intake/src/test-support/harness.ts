@@ -126,30 +126,45 @@ export async function consumeEvents(
   topic: string,
   until: (seen: Consumed[]) => boolean,
 ): Promise<Consumed[]> {
+  return consumeTopic(
+    topic,
+    (message) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      return {
+        key: String(message.key),
+        event: events.CaseEvent.decode(message.value ?? Buffer.alloc(0)),
+        headers,
+      };
+    },
+    until,
+  );
+}
+
+/** Reads a topic from its start until `until` holds of what was read (30 s at most). */
+export async function consumeTopic<T>(
+  topic: string,
+  decode: (message: KafkaMessage) => T,
+  until: (seen: T[]) => boolean,
+): Promise<T[]> {
   const kafka = new Kafka({
     clientId: 'test-reader',
     brokers: stack().kafkaBrokers,
     logLevel: logLevel.NOTHING,
   });
   const consumer = kafka.consumer({ groupId: uniqueName('reader') });
-  const seen: Consumed[] = [];
+  const seen: T[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }: { message: KafkaMessage }) => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-      seen.push({
-        key: String(message.key),
-        event: events.CaseEvent.decode(message.value ?? Buffer.alloc(0)),
-        headers,
-      });
+      seen.push(decode(message));
     },
   });
   try {
     await eventually(() => (until(seen) ? true : undefined), {
       timeoutMs: 30_000,
-      what: `events on ${topic}`,
+      what: `records on ${topic}`,
     });
   } finally {
     await consumer.disconnect();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, Message } from 'kafkajs';
+import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import { metrics, type Counter } from '@opentelemetry/api';
 import { checkpointMac, sameHex, type Checkpoint } from '../../application/chain.js';
 import type { ChainKeys } from '../../application/chain-keys.js';
 import type { Checkpoints } from '../../application/ports.js';
@@ -20,17 +21,46 @@ export interface CheckpointOptions {
   readonly log: (msg: string, err?: unknown) => void;
 }
 
+/** A case's highest head known here, and what its records on the topic said. */
+interface Known extends Checkpoint {
+  /** The highest version read from the topic (0: none yet). */
+  read: number;
+  /** The version of the case's last record read from the topic. */
+  last: number;
+}
+
+let republishedCounter: Counter | undefined;
+const republished = () =>
+  (republishedCounter ??= metrics
+    .getMeter('case-intake')
+    .createCounter('enforcement.intake.checkpoints.republished', {
+      description:
+        "Heads republished because a case's last record on the checkpoints topic fell below its highest (an older head published late)",
+    }));
+
 /**
  * The head of every case as intake published it, kept on a compacted Kafka
  * topic (key = case id) that whoever can write the database cannot rewrite.
  * Each instance reads the whole topic into memory at start, before it serves,
  * and follows it; its own relay notes what it publishes at once. Only the
  * highest version seen per case counts, and only with a valid MAC, so an old
- * or forged record cannot lower a case's checkpoint.
+ * or forged record cannot lower a case's checkpoint here.
+ *
+ * Compaction keeps only each case's last record, though, and an instance may
+ * publish an older head after a newer one (a crashed instance's commit swept
+ * after its successors, by an instance that had not read their heads yet).
+ * Whoever reads a valid record below the highest it read for that case
+ * publishes the highest again, so the record compaction keeps is the
+ * highest; at start, once read to the end, it does so for every case whose
+ * last record is below its highest.
  */
 export class KafkaCheckpoints implements Checkpoints {
-  private readonly heads = new Map<string, Checkpoint>();
+  private readonly heads = new Map<string, Known>();
   private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private connected: Promise<void> | undefined;
+  /** Read to the end once: a lower record is answered at once from then on. */
+  private following = false;
   private rejected = 0;
 
   constructor(
@@ -40,6 +70,7 @@ export class KafkaCheckpoints implements Checkpoints {
   ) {
     // Never commits offsets, so the group leaves nothing behind once the instance stops.
     this.consumer = kafka.consumer({ groupId: `${opts.groupBase}.${randomUUID()}` });
+    this.producer = kafka.producer();
   }
 
   get(caseId: string): Checkpoint | undefined {
@@ -61,7 +92,14 @@ export class KafkaCheckpoints implements Checkpoints {
 
   note(c: Checkpoint): void {
     const known = this.heads.get(c.caseId);
-    if (!known || known.version < c.version) this.heads.set(c.caseId, c);
+    if (!known || known.version < c.version)
+      this.heads.set(c.caseId, {
+        caseId: c.caseId,
+        version: c.version,
+        headHash: c.headHash,
+        read: known?.read ?? 0,
+        last: known?.last ?? 0,
+      });
   }
 
   message(c: Checkpoint): Message {
@@ -84,17 +122,29 @@ export class KafkaCheckpoints implements Checkpoints {
     );
     let caughtUp!: () => void;
     const done = new Promise<void>((r) => (caughtUp = r));
-    if (pending.size === 0) caughtUp();
+    if (pending.size === 0) {
+      this.following = true;
+      caughtUp();
+    }
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
-        this.apply(message.value);
+        const lowered = this.apply(message.value);
+        if (this.following) {
+          if (lowered) await this.republish([lowered]);
+          return;
+        }
         const end = pending.get(partition);
         if (end !== undefined && Number(message.offset) + 1 >= end) {
           pending.delete(partition);
-          if (pending.size === 0) caughtUp();
+          if (pending.size === 0) {
+            // What the topic's end left below its highest, before anything is served.
+            this.following = true;
+            await this.republish([...this.heads.values()].filter((k) => k.last < k.read));
+            caughtUp();
+          }
         }
       },
     });
@@ -130,9 +180,35 @@ export class KafkaCheckpoints implements Checkpoints {
 
   async stop(): Promise<void> {
     await this.consumer.disconnect();
+    if (this.connected) await this.producer.disconnect().catch(() => undefined);
   }
 
-  private apply(value: Buffer | null): void {
+  /** Publishes these cases' highest heads again; a failure is logged (the next lower record tries again). */
+  private async republish(cases: readonly Known[]): Promise<void> {
+    if (cases.length === 0) return;
+    try {
+      this.connected ??= this.producer.connect();
+      await this.connected;
+      await this.producer.send({
+        topic: this.opts.topic,
+        acks: -1,
+        messages: cases.map((k) => this.message(k)),
+      });
+      republished().add(cases.length);
+      this.opts.log(
+        `checkpoints: republished the highest head of ${cases.length} case(s) whose last record was lower (${cases
+          .slice(0, 3)
+          .map((k) => `${k.caseId} at ${k.version}, last ${k.last}`)
+          .join('; ')})`,
+      );
+    } catch (e) {
+      this.connected = undefined;
+      this.opts.log('checkpoints: republishing a lowered head failed', e);
+    }
+  }
+
+  /** Takes a record in; the case's known head when the record is below the highest read for it. */
+  private apply(value: Buffer | null): Known | undefined {
     let m: CheckpointMessage;
     try {
       m = JSON.parse(value?.toString('utf8') ?? '') as CheckpointMessage;
@@ -143,8 +219,13 @@ export class KafkaCheckpoints implements Checkpoints {
     } catch (e) {
       this.rejected++;
       this.opts.log('checkpoints: a record failed its check and was ignored', e);
-      return;
+      return undefined;
     }
     this.note({ caseId: m.caseId, version: m.version, headHash: m.headHash });
+    const known = this.heads.get(m.caseId);
+    if (!known) return undefined;
+    known.read = Math.max(known.read, m.version);
+    known.last = m.version;
+    return known.last < known.read ? known : undefined;
   }
 }
