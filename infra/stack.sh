@@ -252,7 +252,7 @@ start_kafka() {
       -e "s|@DATA_DIR@|$home/data|g" "$here/kafka/server.properties.template" >"$home/server.properties"
     if [[ ! -f "$home/data/meta.properties" ]]; then
       # Every node of a cluster is formatted with the same cluster id.
-      [[ -n "$cluster_id" ]] || cluster_id=$(java -cp "$kafka_libs/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid)
+      [[ -n "$cluster_id" ]] || cluster_id=$(java -cp "$kafka_libs/*" "${java_opts[@]}" "-Dkafka.logs.dir=$home/logs" kafka.tools.StorageTool random-uuid)
       echo "$cluster_id" >"$kafka_home/cluster-id"
       java -cp "$kafka_libs/*" "${java_opts[@]}" "-Dkafka.logs.dir=$home/logs" kafka.tools.StorageTool format \
         -t "$cluster_id" -c "$home/server.properties" >"$home/logs/format.log" 2>&1 ||

@@ -65,7 +65,9 @@ export async function createReporting(
   const store = new MongoFactStore(mongo.db);
   const projector = new FactsProjector(
     store,
-    new KafkaDeadLetters(producer, topics.reportingDeadLetter),
+    new KafkaDeadLetters(producer, topics.reportingDeadLetter, (e) =>
+      log('dead-letter topic refused a letter whole; sent it without its value', e),
+    ),
     log,
   );
   const consumer = new FactsConsumer(kafka, projector, {

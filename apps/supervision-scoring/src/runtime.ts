@@ -276,7 +276,9 @@ export class ScoringRuntime {
     };
     const projector = new Projector({
       store: models,
-      deadLetters: new KafkaDeadLetters(this.o.producer, this.o.topics.deadLetter),
+      deadLetters: new KafkaDeadLetters(this.o.producer, this.o.topics.deadLetter, (e) =>
+        this.o.log('dead-letter topic refused a letter whole; sent it without its value', e),
+      ),
       sink,
       model: this.o.model,
       history: this.o.intake,

@@ -62,11 +62,11 @@ export function chunkedProjection(o: {
         ),
       )
         .catch((e: unknown) => {
-          o.health?.failed(e);
+          o.health?.failed(e, from);
           throw e;
         })
         .finally(() => clearInterval(beating));
-      o.health?.applied();
+      o.health?.applied(from);
       o.metrics.chunk((performance.now() - started) / 1000, chunk.length);
       for (const outcome of outcomes) {
         o.metrics.outcome(outcome);

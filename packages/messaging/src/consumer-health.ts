@@ -1,5 +1,11 @@
 import type { Consumer } from 'kafkajs';
 
+/** A partition of a topic the consumer reads. */
+export interface PartitionOf {
+  readonly topic: string;
+  readonly partition: number;
+}
+
 /**
  * Whether a projection's consumer is moving, for readiness. A batch that
  * fails (the database gone) is retried by kafkajs for up to a couple of
@@ -9,42 +15,69 @@ import type { Consumer } from 'kafkajs';
  * failed batch until one is applied again (or the group is joined afresh
  * after a restart); a consumer stopped for good fails it until the process
  * is restarted.
+ *
+ * A failure is the partition's: while one partition's chunks fail (a
+ * document its store refuses, whatever the retry), the others' applied
+ * chunks say nothing of it, and `check` fails until that partition applies
+ * one, or the group gives it to another member.
  */
 export class ConsumerHealth {
-  private problem: string | undefined;
+  private crashed: string | undefined;
   private stoppedForGood = false;
+  /** Partitions whose last chunk failed, and why, by `topic/partition` (`''`: a batch not named). */
+  private readonly failing = new Map<string, { at: PartitionOf | undefined; why: string }>();
 
   constructor(private readonly log: (msg: string, err?: unknown) => void = () => undefined) {}
 
   watch(consumer: Consumer): void {
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart) {
-        this.problem = `consumer restarting after: ${payload.error.message}`;
+        this.crashed = `consumer restarting after: ${payload.error.message}`;
         return;
       }
       this.stoppedForGood = true;
-      this.problem = `consumer stopped for good after: ${payload.error.message}`;
+      this.crashed = `consumer stopped for good after: ${payload.error.message}`;
       this.log('the consumer stopped for good; restart the process', payload.error);
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      if (!this.stoppedForGood) this.problem = undefined;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (this.stoppedForGood) return;
+      this.crashed = undefined;
+      // A failing partition the group gave to another member is that member's to report.
+      const assigned = payload.memberAssignment as Record<string, number[] | undefined>;
+      for (const [key, f] of this.failing)
+        if (f.at && !assigned[f.at.topic]?.includes(f.at.partition)) this.failing.delete(key);
     });
   }
 
   /** A batch could not be applied (kafkajs will deliver it again). */
-  failed(e: unknown): void {
-    if (!this.stoppedForGood)
-      this.problem = `applying a batch failed: ${e instanceof Error ? e.message : String(e)}`;
+  failed(e: unknown, at?: PartitionOf): void {
+    if (this.stoppedForGood) return;
+    const message = e instanceof Error ? e.message : String(e);
+    this.failing.set(keyOf(at), {
+      at,
+      why: at
+        ? `applying a batch of ${at.topic} partition ${at.partition} failed: ${message}`
+        : `applying a batch failed: ${message}`,
+    });
   }
 
-  /** A batch was applied: the consumer moves. */
-  applied(): void {
-    if (!this.stoppedForGood) this.problem = undefined;
+  /** A batch was applied: its partition moves. */
+  applied(at?: PartitionOf): void {
+    this.failing.delete(keyOf(at));
   }
 
   /** For watchReadiness: resolves while the consumer moves, rejects with why it does not. */
   readonly check = async (): Promise<true> => {
-    if (this.problem) throw new Error(this.problem);
+    if (this.crashed) throw new Error(this.crashed);
+    const [first] = this.failing.values();
+    if (first)
+      throw new Error(
+        this.failing.size === 1
+          ? first.why
+          : `${first.why} (and ${this.failing.size - 1} more partitions failing)`,
+      );
     return true;
   };
 }
+
+const keyOf = (at: PartitionOf | undefined): string => (at ? `${at.topic}/${at.partition}` : '');

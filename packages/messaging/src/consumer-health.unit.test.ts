@@ -17,7 +17,8 @@ function fakeConsumer() {
     consumer,
     crash: (restart: boolean) =>
       bus.emit('consumer.crash', { payload: { error: new Error('store gone'), restart } }),
-    join: () => bus.emit('consumer.group_join', { payload: {} }),
+    join: (memberAssignment: Record<string, number[]> = {}) =>
+      bus.emit('consumer.group_join', { payload: { memberAssignment } }),
   };
 }
 
@@ -51,5 +52,34 @@ describe('a consumer is ready only while it moves', () => {
     h.applied();
     await expect(h.check()).rejects.toThrow('consumer stopped for good after: store gone');
     expect(said).toEqual(['the consumer stopped for good; restart the process']);
+  });
+
+  it('fails while one partition fails, whatever the others apply, and names it', async () => {
+    const h = new ConsumerHealth();
+    const p0 = { topic: 'events', partition: 0 };
+    const p1 = { topic: 'events', partition: 1 };
+    h.failed(new Error('document too large'), p0);
+    h.applied(p1);
+    h.applied(p1);
+    await expect(h.check()).rejects.toThrow(
+      'applying a batch of events partition 0 failed: document too large',
+    );
+    h.failed(new Error('timed out'), p1);
+    await expect(h.check()).rejects.toThrow('(and 1 more partitions failing)');
+    h.applied(p0);
+    await expect(h.check()).rejects.toThrow('events partition 1 failed: timed out');
+    h.applied(p1);
+    await expect(h.check()).resolves.toBe(true);
+  });
+
+  it('forgets a failing partition the group gives to another member, not one it keeps', async () => {
+    const f = fakeConsumer();
+    const h = new ConsumerHealth();
+    h.watch(f.consumer);
+    h.failed(new Error('document too large'), { topic: 'events', partition: 2 });
+    f.join({ events: [1, 2] });
+    await expect(h.check()).rejects.toThrow('events partition 2 failed');
+    f.join({ events: [0, 1] });
+    await expect(h.check()).resolves.toBe(true);
   });
 });

@@ -17,6 +17,11 @@ export {
   type ProjectionMetrics,
 } from './trace.js';
 export { chunkedProjection, type Delivery, type ProjectionStats } from './chunks.js';
-export { KafkaDeadLetters } from './dead-letters.js';
+export {
+  KafkaDeadLetters,
+  sendDeadLetter,
+  DEAD_LETTER_VALUE_BYTES,
+  type DeadLetter,
+} from './dead-letters.js';
 export { ConsumerHealth } from './consumer-health.js';
 export { partitionOfKey } from './partitioner.js';

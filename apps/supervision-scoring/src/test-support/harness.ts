@@ -42,7 +42,7 @@ export async function startScoring(
     INTAKE_ADDRESS: '127.0.0.1:1',
     ...o.env,
   });
-  const service = await createSupervisionScoring(config, { ...o, topics, log: () => undefined });
+  const service = await createSupervisionScoring(config, { log: () => undefined, ...o, topics });
   const client = new scoring.ScoringServiceClient(service.address, credentials.createInsecure());
   return {
     service,

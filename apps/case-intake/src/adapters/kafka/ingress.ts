@@ -9,7 +9,7 @@ import type {
 import { intake } from '@enforcement/contracts';
 import type { Verifier } from '@enforcement/auth';
 import { requestProblem, requestTypeOf } from '@enforcement/grpc-kit';
-import { Header, headerString } from '@enforcement/messaging';
+import { Header, headerString, sendDeadLetter } from '@enforcement/messaging';
 import type { IntakeDeps } from '../../application/execute-command.js';
 import { acknowledge } from '../grpc/submit-events.js';
 import { rejection } from '../grpc/rejection.js';
@@ -43,9 +43,6 @@ export const APPEND_TIME: { readonly name: string; readonly value: string } = {
 const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 class Malformed extends Error {}
-
-/** The most of a refused submission its dead-letter copy keeps. */
-export const MAX_DEAD_LETTER_BYTES = 64 * 1024;
 
 const submission = () => {
   const desc = requestTypeOf('/enforcement.intake.v1.CaseIntakeService/SubmitEvents');
@@ -250,36 +247,30 @@ export class KafkaIngress {
 
   /**
    * A copy of what could not be taken, for whoever sent it: credentials
-   * removed, the value cut to MAX_DEAD_LETTER_BYTES (a submission can be as
+   * removed, the value cut to DEAD_LETTER_VALUE_BYTES (a submission can be as
    * large as the topic allows, and its copy carries more headers), its
-   * original size recorded.
+   * original size recorded; without its value when the topic refuses even
+   * that, and logged when it refuses the headers too.
    */
   private async deadLetter(message: KafkaMessage, reason: string): Promise<void> {
-    const value = message.value;
-    const cut = value && value.length > MAX_DEAD_LETTER_BYTES;
+    const key =
+      message.key && message.key.length > 1_024 ? message.key.subarray(0, 1_024) : message.key;
     const headers: IHeaders = {
       ...bounded(withoutCredentials(message.headers)),
       [Header.error]: reason.slice(0, 1_000),
       'submission-offset': message.offset,
-      'original-size': String(value?.length ?? 0),
-      ...(cut ? { truncated: 'true' } : {}),
     };
-    const copy = {
-      key: message.key && message.key.length > 1_024 ? message.key.subarray(0, 1_024) : message.key,
-      value: cut ? value.subarray(0, MAX_DEAD_LETTER_BYTES) : value,
-      headers,
-    };
-    const send = (m: typeof copy) =>
-      this.producer.send({ topic: this.opts.topics.deadLetter, acks: -1, messages: [m] });
+    const onUnexpected = (e: unknown) => this.opts.onUnexpected(e);
     try {
-      await send(copy);
+      await sendDeadLetter(
+        this.producer,
+        this.opts.topics.deadLetter,
+        { key, value: message.value, headers },
+        onUnexpected,
+      );
     } catch (e) {
       if ((e as { retriable?: boolean }).retriable !== false) throw e; // retried with the message
-      // The dead-letter topic refuses even the cut copy: keep the record of it, without the value.
-      this.opts.onUnexpected(e);
-      await send({ ...copy, value: null, headers: { ...headers, 'value-dropped': 'true' } }).catch(
-        (again: unknown) => this.opts.onUnexpected(again),
-      );
+      onUnexpected(e);
     }
   }
 }
