@@ -35,9 +35,9 @@ describe('intake failing over between instances: a commit published after the ve
   let besideClient: intake.CaseIntakeServiceClient | undefined;
   // What an operator's Prometheus reads of the services.
   const scraper = prometheusScraper();
-  const waiting = async () => {
+  const waiting = async (service: 'reporting' | 'supervision-scoring') => {
     const text = await scraper.scrape();
-    const labels = { service: 'reporting' };
+    const labels = { service };
     return {
       cases: gaugeValue(text, 'enforcement_projection_waiting_cases', labels),
       age: gaugeValue(text, 'enforcement_projection_waiting_age', labels),
@@ -109,17 +109,24 @@ describe('intake failing over between instances: a commit published after the ve
     await beside.kill();
     beside = undefined;
 
-    // Until the sweep, reporting holds the later versions and says so: the
-    // cases waiting, and how long ago the earliest waiting event was recorded.
-    const gap = await eventually(
-      async () => {
-        const w = await waiting();
-        return (w.cases ?? 0) > 0 ? w : undefined;
-      },
-      { timeoutMs: SWEEP_MS, intervalMs: 250, what: 'reporting to count the cases waiting' },
+    // Until the sweep, reporting and scoring hold the later versions and say
+    // so: the cases waiting, and how long ago the earliest waiting event was
+    // recorded.
+    const gaps = await Promise.all(
+      (['reporting', 'supervision-scoring'] as const).map((service) =>
+        eventually(
+          async () => {
+            const w = await waiting(service);
+            return (w.cases ?? 0) > 0 ? w : undefined;
+          },
+          { timeoutMs: SWEEP_MS, intervalMs: 250, what: `${service} to count the cases waiting` },
+        ),
+      ),
     );
-    expect(gap.cases).toBeLessThanOrEqual(failAt.size);
-    expect(gap.age).toBeGreaterThan(0);
+    for (const gap of gaps) {
+      expect(gap.cases).toBeLessThanOrEqual(failAt.size);
+      expect(gap.age).toBeGreaterThan(0);
+    }
 
     // The rules: exactly their plan's actions, once the swept commits are applied.
     let ruleDiffs: string[] = [];
@@ -176,7 +183,8 @@ describe('intake failing over between instances: a commit published after the ve
       { timeoutMs: 60_000, intervalMs: 500, what: 'reporting to apply the topic' },
     );
     // Nothing waits any more.
-    expect(await waiting()).toEqual({ cases: 0, age: 0 });
+    expect(await waiting('reporting')).toEqual({ cases: 0, age: 0 });
+    expect(await waiting('supervision-scoring')).toEqual({ cases: 0, age: 0 });
     const byAgency = await statistics(reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_AGENCY);
     const byDistrict = await statistics(reporting.StatisticsGroupBy.STATISTICS_GROUP_BY_DISTRICT);
     expect(byAgency.groups.map((g) => g.key).sort()).toEqual(

@@ -307,6 +307,7 @@ export class ScoringRuntime {
       fromBeginning: fromBeginning || n === 1,
       partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
       clock,
+      waiting: () => models.waiting(),
       log: this.o.log,
     });
     holder.consumer = consumer;

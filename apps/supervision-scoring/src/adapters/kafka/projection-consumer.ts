@@ -64,6 +64,8 @@ export class ProjectionConsumer {
   private assigned: number[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
   private idleRunning = false;
+  /** Stops the waiting gauges' reads. */
+  private readonly unobserve: () => void;
 
   constructor(
     private readonly kafka: Kafka,
@@ -75,6 +77,8 @@ export class ProjectionConsumer {
       partitionsConsumedConcurrently: number;
       /** Told how far each partition is applied, for the rules' watermark. */
       clock?: FeedClock;
+      /** The cases waiting for an earlier version, for the gauges (`waitingFrom`). */
+      waiting?: () => Promise<{ cases: number; earliestMs: number | undefined }>;
       log?: (msg: string, err?: unknown) => void;
     },
   ) {
@@ -88,6 +92,7 @@ export class ProjectionConsumer {
     this.health.watch(this.consumer);
     this.lagOf = new GroupLag(kafka, opts.groupId, opts.topic);
     this.metrics = projectionMetrics('supervision-scoring', this.lagOf);
+    this.unobserve = opts.waiting ? this.metrics.waitingFrom(opts.waiting) : () => undefined;
   }
 
   /** How many partitions the topic has (read when the consumer starts). */
@@ -206,6 +211,7 @@ export class ProjectionConsumer {
 
   async stop(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
+    this.unobserve();
     this.assigned = [];
     await this.consumer.disconnect();
     await this.lagOf.close();

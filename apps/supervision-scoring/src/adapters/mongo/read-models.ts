@@ -51,6 +51,8 @@ export interface StoredCasePage {
   rev: number;
   nextAt: Date | null;
   parked: number;
+  /** Its cases whose later events wait for an earlier version, and when the earliest of them was recorded (absent: none). */
+  waiting?: { cases: number; since: number };
   body: Binary;
 }
 
@@ -76,6 +78,8 @@ export interface StoredSummary {
   rev: number;
   due: Record<string, number>;
   parked: Record<string, number>;
+  /** Page id → its cases waiting for an earlier version, and when the earliest waiting event was recorded (ms). */
+  waiting?: Record<string, { cases: number; since: number }>;
   placed?: Binary;
   rolled?: Record<string, number>;
 }
@@ -86,6 +90,7 @@ interface Summary {
   rev: number;
   due: Map<string, number>;
   parked: Map<string, number>;
+  waiting: Map<string, { cases: number; since: number }>;
   placed: Map<string, string>;
   rolled: Map<string, number>;
   /** Whether `rolled` holds the partition's marks: false for a summary stored without them, or none stored. */
@@ -99,6 +104,7 @@ const summaryOfDoc = (partition: number, d: StoredSummary | null | undefined): S
   rev: d?.rev ?? 0,
   due: new Map(Object.entries(d?.due ?? {})),
   parked: new Map(Object.entries(d?.parked ?? {})),
+  waiting: new Map(Object.entries(d?.waiting ?? {})),
   placed: placedIn(d),
   rolled: new Map(Object.entries(d?.rolled ?? {})),
   marked: d?.rolled !== undefined,
@@ -162,6 +168,8 @@ interface CasePage {
   lines: Map<string, string>;
   /** Case id → its timer (ms), `null` without one, `'parked'` when parked. */
   due: Map<string, number | null | 'parked'>;
+  /** Case id → when its earliest event waiting for an earlier version was recorded (ms), for those that have one. */
+  waiting: Map<string, number>;
   /** Records parsed when the page was read (readers; the writer keeps none). */
   parsed: Map<string, CaseDoc>;
   /** Its stored size, to bound what the writer keeps. */
@@ -176,6 +184,17 @@ interface IndexPage {
 
 const dueOf = (r: CaseRecord): number | null | 'parked' =>
   r.parked ? 'parked' : (r.timer ?? null);
+
+/** When the earliest of a record's events waiting for an earlier version was recorded (ms; 0 when unknown); undefined when none waits. */
+function waitingSince(r: CaseRecord): number | undefined {
+  let earliest: number | undefined;
+  for (const x of r.pending as { recordedAt?: unknown }[]) {
+    const at = typeof x.recordedAt === 'string' ? Date.parse(x.recordedAt) : NaN;
+    const ms = Number.isNaN(at) ? 0 : at;
+    if (earliest === undefined || ms < earliest) earliest = ms;
+  }
+  return earliest;
+}
 
 function parseRecord(pageId: string, id: string, line: string): CaseDoc {
   const r = JSON.parse(line) as CaseDoc & { updatedAt?: string };
@@ -237,6 +256,7 @@ function readCasePage(s: StoredCasePage, only?: ReadonlySet<string>): CasePage {
     rev: s.rev,
     lines,
     due: new Map(),
+    waiting: new Map(),
     parsed: new Map(),
     bytes: json.length,
   };
@@ -244,7 +264,10 @@ function readCasePage(s: StoredCasePage, only?: ReadonlySet<string>): CasePage {
     if (only && !only.has(id)) continue;
     const r = parseRecord(page.id, id, line);
     page.parsed.set(id, r);
-    if (!only) page.due.set(id, dueOf(r));
+    if (only) continue;
+    page.due.set(id, dueOf(r));
+    const since = waitingSince(r);
+    if (since !== undefined) page.waiting.set(id, since);
   }
   return page;
 }
@@ -262,6 +285,7 @@ function storeCasePage(p: CasePage, rev: number): { stored: StoredCasePage; byte
     else if (d !== null && (nextAt === null || d < nextAt)) nextAt = d;
   }
   const json = bodyOf(p.lines);
+  const since = p.waiting.size > 0 ? Math.min(...p.waiting.values()) : undefined;
   return {
     stored: {
       _id: p.id,
@@ -269,6 +293,7 @@ function storeCasePage(p: CasePage, rev: number): { stored: StoredCasePage; byte
       rev,
       nextAt: nextAt === null ? null : new Date(nextAt),
       parked,
+      ...(since !== undefined ? { waiting: { cases: p.waiting.size, since } } : {}),
       body: deflatedJson(json),
     },
     bytes: json.length,
@@ -538,6 +563,22 @@ export class ReadModels {
    * pages the partitions' summaries say hold any (parking is rare; callers
    * keep the answer a while).
    */
+  /**
+   * The cases whose later events wait for an earlier version, and when the
+   * earliest waiting event was recorded: every partition's, as its summary
+   * has them, whichever instance applies it, and after a restart.
+   */
+  async waiting(): Promise<{ cases: number; earliestMs: number | undefined }> {
+    let cases = 0;
+    let earliestMs: number | undefined;
+    for (const d of await this.summaries.find({}, { projection: { waiting: 1 } }).toArray())
+      for (const w of Object.values(d.waiting ?? {})) {
+        cases += w.cases;
+        if (earliestMs === undefined || w.since < earliestMs) earliestMs = w.since;
+      }
+    return { cases, earliestMs };
+  }
+
   async parkedCases(limit: number): Promise<{ cases: CaseDoc[]; total: number }> {
     const pageIds = (await this.summaries.find({}, WITHOUT_PLACED).toArray()).flatMap((d) =>
       Object.keys(d.parked),
@@ -699,6 +740,7 @@ export class ReadModels {
           rev: 0,
           lines: new Map(),
           due: new Map(),
+          waiting: new Map(),
           parsed: new Map(),
           bytes: 0,
         };
@@ -820,6 +862,7 @@ export class ReadModels {
         rev: page.rev + 1,
         lines: new Map(page.lines),
         due: new Map(page.due),
+        waiting: new Map(page.waiting),
         parsed: new Map(),
       };
       for (const r of list) {
@@ -827,6 +870,9 @@ export class ReadModels {
         const { _id: _omitId, page: _omitPage, ...rest } = record;
         next.lines.set(r._id, JSON.stringify(rest));
         next.due.set(r._id, dueOf(record));
+        const since = waitingSince(record);
+        if (since === undefined) next.waiting.delete(r._id);
+        else next.waiting.set(r._id, since);
       }
       const { stored, bytes } = storeCasePage(next, next.rev);
       next.bytes = bytes;
@@ -938,6 +984,12 @@ export class ReadModels {
     for (const p of pages) {
       set(summary.due, p._id, p.nextAt ? p.nextAt.getTime() : null);
       set(summary.parked, p._id, p.parked > 0 ? p.parked : null);
+      const was = summary.waiting.get(p._id);
+      if (was?.cases !== p.waiting?.cases || was?.since !== p.waiting?.since) {
+        changed = true;
+        if (p.waiting) summary.waiting.set(p._id, p.waiting);
+        else summary.waiting.delete(p._id);
+      }
     }
     if (!changed) return;
     summary.placed = new Map(placed);
@@ -949,6 +1001,7 @@ export class ReadModels {
       rev: summary.rev + 1,
       due: Object.fromEntries(summary.due),
       parked: Object.fromEntries(summary.parked),
+      ...(summary.waiting.size > 0 ? { waiting: Object.fromEntries(summary.waiting) } : {}),
       ...(placed.size > 0 ? { placed: zblob(Object.fromEntries(placed)) } : {}),
       rolled: Object.fromEntries(summary.rolled),
     };
