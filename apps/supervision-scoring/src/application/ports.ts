@@ -35,6 +35,13 @@ export interface CaseRecord {
    * pages as the case's release part (see `releasePartIdOf`).
    */
   released?: { v: number; rows: Record<string, RollupPageRow[]> };
+  /**
+   * The offsets of the case's undecodable messages already dead-lettered:
+   * a redelivery of one (a chunk whose offsets were not committed, replayed
+   * after a crash or after the case's release) is a duplicate, not a new
+   * poison that parks the case again.
+   */
+  deadLettered?: number[];
   /** When the supervision rules next have something to do on the case (ms); null: nothing. */
   timer?: number | null;
   /** The page that holds the record (set by the store; absent: not stored yet). */

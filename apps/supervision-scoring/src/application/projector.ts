@@ -295,11 +295,18 @@ class Batch {
     return out;
   }
 
-  async park(key: string | null, value: Buffer | null, reason: string): Promise<void> {
+  /** Dead-letters a message and parks its case; `at`: the offset of an undecodable one, noted on the case. */
+  async park(key: string | null, value: Buffer | null, reason: string, at?: number): Promise<void> {
     await this.deps.deadLetters.send(key, value, reason);
     if (!key) return; // no case to park: nothing else is held back
     const rec = await this.record(key);
-    if (!rec.parked) this.put({ ...rec, parked: true, parkReason: reason });
+    const noted = at !== undefined && !rec.deadLettered?.includes(at);
+    if (rec.parked && !noted) return;
+    this.put({
+      ...rec,
+      ...(rec.parked ? {} : { parked: true, parkReason: reason }),
+      ...(noted ? { deadLettered: [...(rec.deadLettered ?? []), at] } : {}),
+    });
   }
 
   /**
@@ -361,7 +368,11 @@ class Batch {
       e = decode(m.value);
     } catch (err) {
       if (!(err instanceof Poison)) throw err;
-      await this.park(m.key, m.value, err.message);
+      const at = typeof seq === 'number' ? seq : undefined;
+      // Sent already, at this offset: kafkajs delivers a chunk again until its offsets are committed.
+      if (m.key && at !== undefined && (await this.record(m.key)).deadLettered?.includes(at))
+        return 'duplicate';
+      await this.park(m.key, m.value, err.message, at);
       return 'poison';
     }
     const rec = await this.record(e.caseId);

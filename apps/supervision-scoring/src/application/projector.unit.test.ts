@@ -166,10 +166,11 @@ describe('corrections left for a partition', () => {
 const onOnePartition = (
   client: ReturnType<MemoryStore['client']> | MemoryStore,
   progress?: ProjectorDeps['progress'],
+  deadLetters: ProjectorDeps['deadLetters'] = { send: async () => undefined },
 ) =>
   new Projector({
     store: client,
-    deadLetters: { send: async () => undefined },
+    deadLetters,
     sink: { changed: () => undefined, ordersChanged: () => undefined },
     model: MODEL_V1,
     isConflict: (e) => e instanceof Conflict,
@@ -264,5 +265,41 @@ describe('an event that waited for an earlier version', () => {
     expect(times.at(-1)?.get(feed)).toBe(at(list[1] ?? v3));
     await p.handleBatch(0, deliver(0, [v3], 3));
     expect(times.at(-1)?.get(feed)).toBe(at(v4));
+  });
+});
+
+describe('an undecodable message delivered again', () => {
+  it('is dead-lettered and parks its case once, also when it comes again after the case was released', async () => {
+    const store = new MemoryStore();
+    const letters: (string | null)[] = [];
+    const p = onOnePartition(store, undefined, {
+      send: async (key) => void letters.push(key),
+    });
+    const t = deliver(0, caseEvents({ caseId: 'case-t' }));
+    const poison = { partition: 0, offset: 2, key: 'case-t', value: Buffer.from([0xff, 0xff]) };
+    const chunk = [
+      ...t.slice(0, 2),
+      poison,
+      ...t.slice(2).map((m) => ({ ...m, offset: m.offset + 1 })),
+    ];
+    await p.handleBatch(0, chunk);
+    expect(store.cases.get('case-t')?.parked).toBe(true);
+    // kafkajs delivers the chunk again (its offsets were not committed).
+    expect(await p.handleBatch(0, chunk)).toContain('duplicate');
+    expect(letters).toEqual(['case-t']);
+
+    await p.release('case-t');
+    expect(store.cases.get('case-t')).toMatchObject({ parked: false, view: { version: t.length } });
+    // And again after the release: the case stays released, counted once.
+    const outcomes = await p.handleBatch(0, chunk);
+    expect(outcomes[2]).toBe('duplicate');
+    expect(store.cases.get('case-t')?.parked).toBe(false);
+    expect(letters).toEqual(['case-t']);
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+
+    // Another undecodable message of the case is a poison of its own.
+    await p.handleBatch(0, [{ ...poison, offset: 40 }]);
+    expect(store.cases.get('case-t')?.parked).toBe(true);
+    expect(letters).toEqual(['case-t', 'case-t']);
   });
 });
