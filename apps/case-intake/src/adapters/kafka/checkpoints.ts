@@ -29,6 +29,9 @@ interface Known extends Checkpoint {
   last: number;
 }
 
+/** How soon a failed republishing is tried again (ms). */
+const RETRY_MS = 5_000;
+
 let republishedCounter: Counter | undefined;
 const republished = () =>
   (republishedCounter ??= metrics
@@ -61,6 +64,9 @@ export class KafkaCheckpoints implements Checkpoints {
   private connected: Promise<void> | undefined;
   /** Read to the end once: a lower record is answered at once from then on. */
   private following = false;
+  /** Cases whose republishing failed: tried again every few seconds while still lowered. */
+  private readonly unanswered = new Set<string>();
+  private retry: NodeJS.Timeout | undefined;
   private rejected = 0;
 
   constructor(
@@ -179,13 +185,15 @@ export class KafkaCheckpoints implements Checkpoints {
   }
 
   async stop(): Promise<void> {
+    if (this.retry) clearInterval(this.retry);
     await this.consumer.disconnect();
     if (this.connected) await this.producer.disconnect().catch(() => undefined);
   }
 
-  /** Publishes these cases' highest heads again; a failure is logged (the next lower record tries again). */
+  /** Publishes these cases' highest heads again; what fails is logged and tried again in a few seconds. */
   private async republish(cases: readonly Known[]): Promise<void> {
     if (cases.length === 0) return;
+    for (const k of cases) this.unanswered.delete(k.caseId);
     try {
       this.connected ??= this.producer.connect();
       await this.connected;
@@ -203,8 +211,25 @@ export class KafkaCheckpoints implements Checkpoints {
       );
     } catch (e) {
       this.connected = undefined;
-      this.opts.log('checkpoints: republishing a lowered head failed', e);
+      this.opts.log('checkpoints: republishing a lowered head failed; trying again shortly', e);
+      for (const k of cases) this.unanswered.add(k.caseId);
+      this.retry ??= setInterval(() => void this.again(), RETRY_MS);
+      this.retry.unref();
     }
+  }
+
+  /** Tries the failed ones again, those still lowered (a record read since may have answered them). */
+  private async again(): Promise<void> {
+    const still = [...this.unanswered]
+      .map((id) => this.heads.get(id))
+      .filter((k): k is Known => k !== undefined && k.last < k.read);
+    this.unanswered.clear();
+    if (still.length === 0) {
+      clearInterval(this.retry);
+      this.retry = undefined;
+      return;
+    }
+    await this.republish(still);
   }
 
   /** Takes a record in; the case's known head when the record is below the highest read for it. */
