@@ -176,6 +176,8 @@ export async function createCaseIntake(
     {
       store: () => ping(mongo.db),
       relay: () => Promise.resolve(noRelay ? true : relay.health()),
+      // Other instances' heads stop reaching this one while it does not follow the topic.
+      checkpoints: () => checkpoints.health(),
       ...(ingress
         ? {
             ingress: () =>

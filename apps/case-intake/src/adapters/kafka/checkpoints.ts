@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { metrics, type Counter } from '@opentelemetry/api';
+import { ConsumerHealth } from '@enforcement/messaging';
 import { checkpointMac, sameHex, type Checkpoint } from '../../application/chain.js';
 import type { ChainKeys } from '../../application/chain-keys.js';
 import type { Checkpoints } from '../../application/ports.js';
@@ -68,6 +69,8 @@ export class KafkaCheckpoints implements Checkpoints {
   private readonly unanswered = new Set<string>();
   private retry: NodeJS.Timeout | undefined;
   private rejected = 0;
+  /** Whether the consumer that follows the topic runs. */
+  private readonly follower: ConsumerHealth;
 
   constructor(
     private readonly kafka: Kafka,
@@ -77,7 +80,12 @@ export class KafkaCheckpoints implements Checkpoints {
     // Never commits offsets, so the group leaves nothing behind once the instance stops.
     this.consumer = kafka.consumer({ groupId: `${opts.groupBase}.${randomUUID()}` });
     this.producer = kafka.producer();
+    this.follower = new ConsumerHealth(opts.log);
+    this.follower.watch(this.consumer);
   }
+
+  /** For readiness: rejects while the topic is not followed (kafkajs restarting the consumer, or given up on it). */
+  readonly health = (): Promise<true> => this.follower.check();
 
   get(caseId: string): Checkpoint | undefined {
     return this.heads.get(caseId);

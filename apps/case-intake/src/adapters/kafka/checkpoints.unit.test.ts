@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Kafka, Message } from 'kafkajs';
 import type { ChainKeys } from '../../application/chain-keys.js';
@@ -23,9 +24,14 @@ function scripted(end: number) {
   let eachMessage: EachMessage | undefined;
   let offset = 0;
   const state = { down: false, sent: [] as Message[] };
+  const bus = new EventEmitter();
   const kafka = {
     consumer: () => ({
-      on: () => () => undefined,
+      events: { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' },
+      on: (event: string, listener: (e: unknown) => void) => {
+        bus.on(event, listener);
+        return () => bus.off(event, listener);
+      },
       connect: async () => undefined,
       subscribe: async () => undefined,
       run: async (o: { eachMessage: EachMessage }) => {
@@ -52,7 +58,7 @@ function scripted(end: number) {
     if (!eachMessage) throw new Error('the consumer never ran');
     await eachMessage({ partition: 0, message: { offset: String(offset++), value } });
   };
-  return { kafka, state, read };
+  return { kafka, state, read, bus };
 }
 
 const versionsOf = (sent: readonly Message[]) =>
@@ -119,6 +125,24 @@ describe('checkpoint records below a case’s highest', () => {
     await started;
     expect(k.state.sent).toEqual([]);
     expect(cp.get('c2')?.version).toBe(7);
+    await cp.stop();
+  });
+
+  it('make the instance not ready while kafkajs restarts the consumer that follows the topic', async () => {
+    const k = scripted(0);
+    const cp = new KafkaCheckpoints(k.kafka, keys, {
+      topic: 'checkpoints',
+      groupBase: 'test',
+      log: () => undefined,
+    });
+    await cp.start();
+    await expect(cp.health()).resolves.toBe(true);
+    k.bus.emit('consumer.crash', {
+      payload: { error: new Error('coordinator gone'), restart: true },
+    });
+    await expect(cp.health()).rejects.toThrow('consumer restarting after: coordinator gone');
+    k.bus.emit('consumer.group_join', { payload: { memberAssignment: { checkpoints: [0] } } });
+    await expect(cp.health()).resolves.toBe(true);
     await cp.stop();
   });
 });
