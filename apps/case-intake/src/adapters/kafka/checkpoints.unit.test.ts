@@ -61,6 +61,14 @@ function scripted(end: number) {
   return { kafka, state, read, bus };
 }
 
+/** Checkpoints over a scripted Kafka, telling `logged` what they log. */
+const checkpointsOn = (kafka: Kafka, logged: string[] = []) =>
+  new KafkaCheckpoints(kafka, keys, {
+    topic: 'checkpoints',
+    groupBase: 'test',
+    log: (msg) => logged.push(msg),
+  });
+
 const versionsOf = (sent: readonly Message[]) =>
   sent.map((m) => (JSON.parse(String(m.value)) as { version: number }).version);
 
@@ -71,11 +79,7 @@ describe('checkpoint records below a case’s highest', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const k = scripted(3);
     const logged: string[] = [];
-    const cp = new KafkaCheckpoints(k.kafka, keys, {
-      topic: 'checkpoints',
-      groupBase: 'test',
-      log: (msg) => logged.push(msg),
-    });
+    const cp = checkpointsOn(k.kafka, logged);
     const head = { caseId: 'c1', version: 5, headHash: 'h5' };
     const stale = { caseId: 'c1', version: 2, headHash: 'h2' };
     const record = (c: typeof head) => Buffer.from(String(cp.message(c).value));
@@ -112,11 +116,7 @@ describe('checkpoint records below a case’s highest', () => {
 
   it('leave nothing to answer when a record below is followed by a higher one before the end', async () => {
     const k = scripted(3);
-    const cp = new KafkaCheckpoints(k.kafka, keys, {
-      topic: 'checkpoints',
-      groupBase: 'test',
-      log: () => undefined,
-    });
+    const cp = checkpointsOn(k.kafka);
     const started = cp.start();
     for (const version of [4, 2, 7])
       await k.read(
@@ -130,11 +130,7 @@ describe('checkpoint records below a case’s highest', () => {
 
   it('make the instance not ready while kafkajs restarts the consumer that follows the topic', async () => {
     const k = scripted(0);
-    const cp = new KafkaCheckpoints(k.kafka, keys, {
-      topic: 'checkpoints',
-      groupBase: 'test',
-      log: () => undefined,
-    });
+    const cp = checkpointsOn(k.kafka);
     await cp.start();
     await expect(cp.health()).resolves.toBe(true);
     k.bus.emit('consumer.crash', {

@@ -559,11 +559,6 @@ export class ReadModels {
   }
 
   /**
-   * Parked cases, oldest first, at most `limit`, and how many in all: the
-   * pages the partitions' summaries say hold any (parking is rare; callers
-   * keep the answer a while).
-   */
-  /**
    * The cases whose later events wait for an earlier version, and when the
    * earliest waiting event was recorded: every partition's, as its summary
    * has them, whichever instance applies it, and after a restart.
@@ -579,6 +574,11 @@ export class ReadModels {
     return { cases, earliestMs };
   }
 
+  /**
+   * Parked cases, oldest first, at most `limit`, and how many in all: the
+   * pages the partitions' summaries say hold any (parking is rare; callers
+   * keep the answer a while).
+   */
   async parkedCases(limit: number): Promise<{ cases: CaseDoc[]; total: number }> {
     const pageIds = (await this.summaries.find({}, WITHOUT_PLACED).toArray()).flatMap((d) =>
       Object.keys(d.parked),
