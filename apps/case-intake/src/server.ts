@@ -176,7 +176,7 @@ export async function createCaseIntake(
     {
       store: () => ping(mongo.db),
       relay: () => Promise.resolve(noRelay ? true : relay.health()),
-      // Other instances' heads stop reaching this one while it does not follow the topic.
+      // Other instances' heads stop reaching this one once kafkajs gives up following the topic.
       checkpoints: () => checkpoints.health(),
       ...(ingress
         ? {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { metrics, type Counter } from '@opentelemetry/api';
-import { ConsumerHealth } from '@enforcement/messaging';
 import { checkpointMac, sameHex, type Checkpoint } from '../../application/chain.js';
 import type { ChainKeys } from '../../application/chain-keys.js';
 import type { Checkpoints } from '../../application/ports.js';
@@ -69,8 +68,8 @@ export class KafkaCheckpoints implements Checkpoints {
   private readonly unanswered = new Set<string>();
   private retry: NodeJS.Timeout | undefined;
   private rejected = 0;
-  /** Whether the consumer that follows the topic runs. */
-  private readonly follower: ConsumerHealth;
+  /** Why the consumer that follows the topic stopped for good (kafkajs will not restart it). */
+  private givenUp: string | undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -80,12 +79,22 @@ export class KafkaCheckpoints implements Checkpoints {
     // Never commits offsets, so the group leaves nothing behind once the instance stops.
     this.consumer = kafka.consumer({ groupId: `${opts.groupBase}.${randomUUID()}` });
     this.producer = kafka.producer();
-    this.follower = new ConsumerHealth(opts.log);
-    this.follower.watch(this.consumer);
+    // A crash kafkajs restarts from (a broker outage) passes: the consumer
+    // rejoins within about half a minute of the broker's return, and the
+    // instance serves meanwhile. One it will not restart from stops the
+    // instance hearing other instances' heads until it is restarted.
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart) return;
+      this.givenUp = `the consumer that follows ${opts.topic} stopped for good after: ${payload.error.message}; restart the process`;
+      opts.log(this.givenUp, payload.error);
+    });
   }
 
-  /** For readiness: rejects while the topic is not followed (kafkajs restarting the consumer, or given up on it). */
-  readonly health = (): Promise<true> => this.follower.check();
+  /** For readiness: rejects once kafkajs gave up the consumer that follows the topic. */
+  readonly health = async (): Promise<true> => {
+    if (this.givenUp) throw new Error(this.givenUp);
+    return true;
+  };
 
   get(caseId: string): Checkpoint | undefined {
     return this.heads.get(caseId);
