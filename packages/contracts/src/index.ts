@@ -5,3 +5,4 @@ export * as intake from './gen/enforcement/intake/v1/intake.js';
 export * as scoring from './gen/enforcement/scoring/v1/scoring.js';
 export * as reporting from './gen/enforcement/reporting/v1/reporting.js';
 export * as platform from './gen/enforcement/platform/v1/platform.js';
+export { earliestRecordedMs } from './recorded.js';

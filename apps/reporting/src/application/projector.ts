@@ -1,4 +1,4 @@
-import { events } from '@enforcement/contracts';
+import { earliestRecordedMs, events } from '@enforcement/contracts';
 import { cityParts } from '@enforcement/reference-data';
 import { applyFact, emptyFacts, yearsOf, type CaseFacts, type HeldEvent } from '../domain/facts.js';
 import type { DeadLetters, FactStore } from './ports.js';
@@ -26,15 +26,7 @@ interface PartitionState {
 }
 
 /** When the earliest of a case's held events was recorded (ms); undefined when none is held. */
-function earliestHeld(facts: CaseFacts): number | undefined {
-  let earliest: number | undefined;
-  for (const x of facts.held ?? []) {
-    const at = typeof x.recordedAt === 'string' ? Date.parse(x.recordedAt) : NaN;
-    const ms = Number.isNaN(at) ? 0 : at;
-    if (earliest === undefined || ms < earliest) earliest = ms;
-  }
-  return earliest;
-}
+const earliestHeld = (facts: CaseFacts): number | undefined => earliestRecordedMs(facts.held ?? []);
 
 /** Cases whose later events wait for a missing version, over the partitions' stored progress. */
 export interface Waiting {

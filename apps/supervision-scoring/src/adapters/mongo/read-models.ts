@@ -1,4 +1,5 @@
 import { Binary, type Collection, type Db } from 'mongodb';
+import { earliestRecordedMs } from '@enforcement/contracts';
 import {
   deflatedJson,
   ignoreDuplicates,
@@ -185,16 +186,8 @@ interface IndexPage {
 const dueOf = (r: CaseRecord): number | null | 'parked' =>
   r.parked ? 'parked' : (r.timer ?? null);
 
-/** When the earliest of a record's events waiting for an earlier version was recorded (ms; 0 when unknown); undefined when none waits. */
-function waitingSince(r: CaseRecord): number | undefined {
-  let earliest: number | undefined;
-  for (const x of r.pending as { recordedAt?: unknown }[]) {
-    const at = typeof x.recordedAt === 'string' ? Date.parse(x.recordedAt) : NaN;
-    const ms = Number.isNaN(at) ? 0 : at;
-    if (earliest === undefined || ms < earliest) earliest = ms;
-  }
-  return earliest;
-}
+/** When the earliest of a record's events waiting for an earlier version was recorded (ms); undefined when none waits. */
+const waitingSince = (r: CaseRecord): number | undefined => earliestRecordedMs(r.pending);
 
 function parseRecord(pageId: string, id: string, line: string): CaseDoc {
   const r = JSON.parse(line) as CaseDoc & { updatedAt?: string };
