@@ -310,22 +310,23 @@ class Batch {
   }
 
   /**
-   * Un-parks a case, noting where its partition ended (`end`) when it was
-   * parked as stored: a try before the release may have held back any of
-   * its messages below that offset and landed its pages, so those count by
-   * version from now on (see `byVersion`). A case not parked as stored has
-   * had every try so far apply its messages as a replay will.
+   * Un-parks a case parked as stored, noting where its partition ended
+   * (`end`): a try before the release may have held back any of its
+   * messages below that offset and landed its pages, so those count by
+   * version from now on (see `byVersion`). Its held messages are returned;
+   * undefined for a case not parked as stored, which is left as it is.
    */
-  async unpark(caseId: string, end: number): Promise<string[]> {
+  async unpark(caseId: string, end: number): Promise<string[] | undefined> {
     const rec = await this.record(caseId);
-    this.put({
-      ...rec,
-      parked: false,
-      parkReason: '',
-      held: [],
-      ...(rec.parked ? { releasedBelow: end } : {}),
-    });
+    if (!rec.parked) return undefined;
+    this.put({ ...rec, parked: false, parkReason: '', held: [], releasedBelow: end });
     return rec.held;
+  }
+
+  /** The case's version in this batch's record, and whether later ones wait for the next. */
+  async versionOf(caseId: string): Promise<{ version: number; gap: boolean }> {
+    const rec = await this.record(caseId);
+    return { version: rec.view.version, gap: rec.pending.length > 0 };
   }
 
   /**
@@ -739,36 +740,37 @@ export class Projector {
     );
   }
 
+  /**
+   * Un-parks a case parked as stored, applies what it held, and fills from
+   * intake's history any gap its later events still wait on, in one batch:
+   * the record lands released and filled, or still parked. Released
+   * messages lost their place in the partition: they count by the case's
+   * version, in its release part, which a retry or a later release of the
+   * same events gives them again. A case not parked as stored is left
+   * alone: a gap of its own closes when the missing version reaches the
+   * partition (filling it here by version would count again what a try
+   * that closed it by offset landed on the pages before its records).
+   * Answers how many versions the case moved.
+   */
   private async releaseHere(caseId: string): Promise<number> {
     const partition = this.deps.partitionOf(caseId);
-    // Released messages lost their place in the partition: they count by
-    // the case's version, in its release part, which a retry or a later
-    // release of the same events gives them again.
     const end = await this.deps.endOffset(partition);
-    const outcomes = await this.withRetry(partition, async (batch) => {
-      const out: Outcome[] = [];
-      for (const b64 of await batch.unpark(caseId, end))
-        out.push(await batch.add({ key: caseId, value: Buffer.from(b64, 'base64') }, 'version'));
-      return out;
-    });
-    let applied = outcomes.filter((o) => o === 'applied').length;
-    const after = (await this.deps.store.casesForWrite(partition, [caseId])).get(caseId);
-    if (after && after.pending.length > 0 && this.deps.history) {
-      const missing = await this.deps.history.read(caseId, after.view.version + 1);
-      const filled = await this.withRetry(partition, async (batch) => {
-        const out: Outcome[] = [];
-        for (const e of missing)
-          out.push(
-            await batch.add(
-              { key: caseId, value: Buffer.from(events.CaseEvent.encode(e).finish()) },
-              'version',
-            ),
+    return this.withRetry(partition, async (batch) => {
+      const held = await batch.unpark(caseId, end);
+      if (!held) return 0;
+      const before = await batch.versionOf(caseId);
+      for (const b64 of held)
+        await batch.add({ key: caseId, value: Buffer.from(b64, 'base64') }, 'version');
+      const now = await batch.versionOf(caseId);
+      if (now.gap && this.deps.history)
+        for (const e of await this.deps.history.read(caseId, now.version + 1))
+          await batch.add(
+            { key: caseId, value: Buffer.from(events.CaseEvent.encode(e).finish()) },
+            'version',
           );
-        return out;
-      });
-      applied += filled.filter((o) => o === 'applied').length;
-    }
-    return applied;
+      // The versions the case moved, those that waited for a filled one among them.
+      return (await batch.versionOf(caseId)).version - before.version;
+    });
   }
 
   private async withRetry<T>(partition: number, run: (batch: Batch) => Promise<T>): Promise<T> {

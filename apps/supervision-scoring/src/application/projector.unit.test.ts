@@ -167,6 +167,7 @@ const onOnePartition = (
   client: ReturnType<MemoryStore['client']> | MemoryStore,
   progress?: ProjectorDeps['progress'],
   deadLetters: ProjectorDeps['deadLetters'] = { send: async () => undefined },
+  history?: ProjectorDeps['history'],
 ) =>
   new Projector({
     store: client,
@@ -177,7 +178,78 @@ const onOnePartition = (
     partitionOf: () => 0,
     endOffset,
     ...(progress ? { progress } : {}),
+    ...(history ? { history } : {}),
   });
+
+/** Intake's history of these cases, as a release reads it to fill a gap. */
+const historyOf = (...lists: events.CaseEvent[][]): ProjectorDeps['history'] => ({
+  read: async (caseId, from) =>
+    lists.flat().filter((e) => e.caseId === caseId && e.version >= from),
+});
+
+describe('a release of a case not parked, whose gap a chunk closed and landed only its pages', () => {
+  it('leaves the case to the chunk, which counts it once when kafkajs delivers it again', async () => {
+    const store = new MemoryStore();
+    const client = store.client();
+    const list = caseEvents({ caseId: 'case-t' });
+    const p = onOnePartition(client, undefined, undefined, historyOf(list));
+    // Intake failed over: version 4 reached the partition before version 3.
+    const [v3, v4] = [list[2], list[3]];
+    if (!v3 || !v4) throw new Error('the test needs four events');
+    await p.handleBatch(0, deliver(0, [...list.slice(0, 2), v4]));
+    expect(store.cases.get('case-t')?.pending).toHaveLength(1);
+
+    // Version 3 comes, with the rest: the chunk's rollup pages land, then
+    // the process dies before the records.
+    const chunk = deliver(0, [v3, ...list.slice(4)], 3);
+    client.failAt(1);
+    await expect(p.handleBatch(0, chunk)).rejects.toThrow('connection closed');
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+
+    // An operator releases the case meanwhile. It is not parked: nothing is
+    // filled from intake's history by version over what the pages hold by offset.
+    expect(await p.release('case-t')).toBe(0);
+    expect(store.cases.get('case-t')?.view.version).toBe(2);
+
+    // kafkajs delivers the chunk again: the case is counted once.
+    await p.handleBatch(0, chunk);
+    expect(store.cases.get('case-t')?.view.version).toBe(list.length);
+    expect(store.cases.get('case-t')?.pending).toEqual([]);
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+    expect(store.rollup(AGENCY_2021, 'scoreSum')).toBe(scoreOf(store.cases.get('case-t')));
+  });
+});
+
+describe('a release of a case whose poison took the place of a version', () => {
+  it("fills the version from intake's history with the held events, counted once also when the first try's answer is lost", async () => {
+    const store = new MemoryStore();
+    const client = store.client();
+    const list = caseEvents({ caseId: 'case-t' });
+    const p = onOnePartition(client, undefined, undefined, historyOf(list));
+    // Version 3's message reached the partition undecodable.
+    const poison = { partition: 0, offset: 2, key: 'case-t', value: Buffer.from([0xff, 0xff]) };
+    await p.handleBatch(0, [
+      ...deliver(0, list.slice(0, 2)),
+      poison,
+      ...deliver(0, list.slice(3), 3),
+    ]);
+    expect(store.cases.get('case-t')?.parked).toBe(true);
+
+    // The release's derived writes land, and an answer is lost: still parked.
+    client.failAt(1);
+    await expect(p.release('case-t')).rejects.toThrow('connection closed');
+    expect(store.cases.get('case-t')?.parked).toBe(true);
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+
+    // Released again: version 3 comes from intake's history, the held ones follow it.
+    expect(await p.release('case-t')).toBe(list.length - 2);
+    expect(store.cases.get('case-t')?.parked).toBe(false);
+    expect(store.cases.get('case-t')?.view.version).toBe(list.length);
+    expect(store.cases.get('case-t')?.pending).toEqual([]);
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+    expect(store.rollup(AGENCY_2021, 'scoreSum')).toBe(scoreOf(store.cases.get('case-t')));
+  });
+});
 
 describe('a release whose share lands but whose answer is lost', () => {
   it('counts the released events once when the operator releases the case again', async () => {

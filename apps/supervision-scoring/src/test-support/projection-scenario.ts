@@ -131,6 +131,21 @@ export function scenario(o: { races: boolean; maxSteps?: number }) {
       maxLength: 3,
     }),
     picks: fc.array(fc.nat(7), { minLength: 1, maxLength: 40 }),
+    /**
+     * A case's events out of its order in its partition, as after an intake
+     * failover (a later version published before an earlier one the dead
+     * instance's outbox still held), or one delivered again later, as a relay
+     * that publishes at least once does.
+     */
+    disorder: fc.array(
+      fc.record({
+        target: fc.nat(3),
+        at: fc.nat(12),
+        again: fc.boolean(),
+        later: fc.nat(40),
+      }),
+      { maxLength: 3 },
+    ),
     /** Undecodable messages keyed by a case, at a place in its partition: each parks its case. */
     poison: fc.array(fc.record({ target: fc.nat(3), at: fc.nat(40) }), { maxLength: 2 }),
     /** How often each process's busy batches look for corrections others left (ms). */
@@ -167,6 +182,11 @@ export interface ScenarioStore {
   stored(rollupIds: readonly string[]): Promise<Map<string, Record<string, number>>>;
   /** These cases' records, as stored. */
   cases(ids: readonly string[]): Promise<Map<string, CaseRecord>>;
+  /**
+   * How many cases the store says wait for an earlier version (what the
+   * waiting gauges read), where the store keeps that count.
+   */
+  waiting?(): Promise<number>;
   /** Corrections left for a partition's consumer, not applied yet. */
   correctionsLeft(): Promise<number>;
 }
@@ -208,13 +228,25 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
       key: e.caseId,
       value: Buffer.from(events.CaseEvent.encode(e).finish()),
     }));
-  const casesOn = (p: number) =>
-    encoded(
-      merge(
-        cases.filter((_, i) => partitionOfId(`case-${i}`) === p),
-        s.picks,
-      ),
+  const casesOn = (p: number) => {
+    const log = merge(
+      cases.filter((_, i) => partitionOfId(`case-${i}`) === p),
+      s.picks,
     );
+    for (const d of s.disorder) {
+      const key = `case-${d.target % s.cases.length}`;
+      if (partitionOfId(key) !== p) continue;
+      const at = log.flatMap((e, i) => (e.caseId === key ? [i] : []));
+      const i = d.at % at.length;
+      const here = at[i] ?? 0;
+      const next = at[i + 1];
+      const e = log[here];
+      if (!e) continue;
+      if (d.again) log.splice(here + 1 + (d.later % (log.length - here)), 0, e);
+      else if (next !== undefined) [log[here], log[next]] = [log[next] ?? e, e];
+    }
+    return encoded(log);
+  };
   const raw = [casesOn(0), encoded(merge(reviews, [...s.picks].reverse())), casesOn(2)];
   for (const x of s.poison) {
     const key = `case-${x.target % s.cases.length}`;
@@ -258,6 +290,17 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
     owner[p] = i;
   };
 
+  /** Whether the partition's last write landed whole (a failed one may leave its summary ahead of its pages). */
+  const whole = Array.from({ length: PARTITIONS }, () => true);
+  const ids = [...histories.keys()];
+  /** The store's count of waiting cases is the stored records': those holding a later version. */
+  const waitingAsRecorded = async (when: string) => {
+    if (!store.waiting) return;
+    const records = await store.cases(ids);
+    const held = [...records.values()].filter((r) => r.pending.length > 0).length;
+    expect(await store.waiting(), `cases waiting ${when}`).toBe(held);
+  };
+
   for (const st of s.steps) {
     if (st.k === 'list') {
       await store.list(rollupIds);
@@ -277,14 +320,22 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
       // The operator's call reaches the instance that applies the case's partition.
       assign(partitionOfId(target), st.proc);
       clients[st.proc]?.failAt(st.failAt);
-      await procs[st.proc]?.release(target).catch(() => undefined);
+      whole[partitionOfId(target)] =
+        (await procs[st.proc]?.release(target).then(
+          () => true,
+          () => false,
+        )) === true;
       clients[st.proc]?.failAt(0);
     } else if (st.k === 'restart') {
       procs[st.proc] = await start(st.proc);
       owner.forEach((o, p) => o === st.proc && (owner[p] = undefined));
     } else if (st.k === 'idle') {
       assign(st.p, st.proc);
-      await procs[st.proc]?.handleBatch(st.p, []).catch(() => undefined);
+      whole[st.p] =
+        (await procs[st.proc]?.handleBatch(st.p, []).then(
+          () => true,
+          () => false,
+        )) === true;
     } else if (st.k === 'batch') {
       assign(st.p, st.proc);
       const batch = slice(st.p, st.len);
@@ -294,6 +345,7 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
         () => false,
       );
       clients[st.proc]?.failAt(0);
+      whole[st.p] = ok === true;
       if (ok && st.commit) committed[st.p] = (committed[st.p] ?? 0) + batch.length;
       if (st.restartAfter) {
         procs[st.proc] = await start(st.proc);
@@ -309,7 +361,9 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
         procs[st.owner]?.handleBatch(st.p, ownerBatch),
       ]);
       if (mine.status === 'fulfilled') committed[st.p] = (committed[st.p] ?? 0) + ownerBatch.length;
+      whole[st.p] = false;
     }
+    if (whole.every(Boolean)) await waitingAsRecorded(`after ${st.k}`);
   }
 
   // Then one process consumes the rest, and every partition goes idle.
@@ -358,4 +412,8 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
     );
   }
   expect(await store.correctionsLeft()).toBe(0);
+  // Every event arrived in the end, so no case waits for one.
+  const left = [...(await store.cases(ids))].filter(([, r]) => r.pending.length > 0);
+  expect(left.map(([id]) => id)).toEqual([]);
+  await waitingAsRecorded('at the end');
 }

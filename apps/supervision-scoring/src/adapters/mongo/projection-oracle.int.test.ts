@@ -142,6 +142,7 @@ describe('the projection on the MongoDB adapter, against the scoring model of th
               return sum(rows);
             },
             cases: async (ids) => (await models()).getCases(ids),
+            waiting: async () => (await (await models()).waiting()).cases,
             correctionsLeft: async () => {
               const m = await models();
               let left = 0;
