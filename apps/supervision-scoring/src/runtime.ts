@@ -616,7 +616,8 @@ export class ScoringRuntime {
   }
 
   /**
-   * Releases a parked case. Only the consumer of its partition writes its
+   * Releases a parked case, answering how many versions it moved (0 for a
+   * case not parked). Only the consumer of its partition writes its
    * record, so an instance that does not apply that partition leaves the
    * release for the one that does, and waits for it.
    */
@@ -639,7 +640,8 @@ export class ScoringRuntime {
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
       const now = await gen.models.getCase(caseId);
-      if (now && !now.parked) return before.held.length;
+      // As the owner answers: the versions the case moved.
+      if (now && !now.parked) return now.view.version - before.view.version;
     }
     throw new DomainError(
       'RELEASE.PENDING',

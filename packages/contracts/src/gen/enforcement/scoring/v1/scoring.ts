@@ -315,6 +315,11 @@ export interface ReleaseParkedCaseRequest {
 }
 
 export interface ReleaseParkedCaseResponse {
+  /**
+   * The versions the case moved: its held events, and those filled from
+   * intake's history where its poison took a version's place. 0 for a case
+   * that is not parked, which the call leaves as it is.
+   */
   releasedEvents: number;
 }
 
