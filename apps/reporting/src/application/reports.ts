@@ -9,6 +9,7 @@ import {
   type CaseFilter,
   type CaseSummary,
 } from '../domain/case-list.js';
+import type { CaseFacts } from '../domain/facts.js';
 import type { FactStore, HighWatermarks } from './ports.js';
 
 export interface Clock {
@@ -176,18 +177,28 @@ export class Reports {
         `must be a year between ${YEARS.min} and ${YEARS.max}, got ${year}`,
       );
     const now = this.clock.now().getTime();
-    const found: CaseSummary[] = [];
+    const from = 'offset' in at ? at.offset : 0;
+    // The first `keep` matches in the listing's order are all a page needs
+    // (one more says whether any follow): a city-wide listing of a large
+    // year holds a page's worth of cases, not the year's.
+    const keep = from + limit + 1;
+    let found: { registeredMs: number; caseId: string; facts: CaseFacts }[] = [];
+    const trim = () => {
+      found.sort(listingOrder);
+      found = found.slice(0, keep);
+    };
     let total = 0;
     await this.store.forEachCaseOfYear(year, (facts) => {
       if (!matches(facts, filter)) return;
       total++;
-      if (pastCursor({ registeredMs: facts.reg?.[0] ?? 0, caseId: facts.id }, at))
-        found.push(summaryOf(facts, now));
+      const place = { registeredMs: facts.reg?.[0] ?? 0, caseId: facts.id };
+      if (!pastCursor(place, at)) return;
+      found.push({ ...place, facts });
+      if (found.length > 2 * keep) trim();
     });
-    found.sort(listingOrder);
-    const from = 'offset' in at ? at.offset : 0;
+    trim();
     return {
-      cases: found.slice(from, from + limit),
+      cases: found.slice(from, from + limit).map((x) => summaryOf(x.facts, now)),
       total,
       more: found.length > from + limit,
     };
