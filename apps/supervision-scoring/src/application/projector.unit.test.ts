@@ -181,18 +181,32 @@ const onOnePartition = (
     ...(history ? { history } : {}),
   });
 
+/** The case applied through its last version, nothing waiting, and counted once in its agency's year. */
+function countedOnce(store: MemoryStore, caseId: string, versions: number): void {
+  const rec = store.cases.get(caseId);
+  expect(rec?.view.version).toBe(versions);
+  expect(rec?.pending).toEqual([]);
+  expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
+  expect(store.rollup(AGENCY_2021, 'scoreSum')).toBe(scoreOf(rec));
+}
+
 /** Intake's history of these cases, as a release reads it to fill a gap. */
 const historyOf = (...lists: events.CaseEvent[][]): ProjectorDeps['history'] => ({
   read: async (caseId, from) =>
     lists.flat().filter((e) => e.caseId === caseId && e.version >= from),
 });
 
+/** A store whose client can fail, case-t's events, and a projector on one partition that reads them as intake's history. */
+function withHistory() {
+  const store = new MemoryStore();
+  const client = store.client();
+  const list = caseEvents({ caseId: 'case-t' });
+  return { store, client, list, p: onOnePartition(client, undefined, undefined, historyOf(list)) };
+}
+
 describe('a release of a case not parked, whose gap a chunk closed and landed only its pages', () => {
   it('leaves the case to the chunk, which counts it once when kafkajs delivers it again', async () => {
-    const store = new MemoryStore();
-    const client = store.client();
-    const list = caseEvents({ caseId: 'case-t' });
-    const p = onOnePartition(client, undefined, undefined, historyOf(list));
+    const { store, client, list, p } = withHistory();
     // Intake failed over: version 4 reached the partition before version 3.
     const [v3, v4] = [list[2], list[3]];
     if (!v3 || !v4) throw new Error('the test needs four events');
@@ -213,19 +227,13 @@ describe('a release of a case not parked, whose gap a chunk closed and landed on
 
     // kafkajs delivers the chunk again: the case is counted once.
     await p.handleBatch(0, chunk);
-    expect(store.cases.get('case-t')?.view.version).toBe(list.length);
-    expect(store.cases.get('case-t')?.pending).toEqual([]);
-    expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
-    expect(store.rollup(AGENCY_2021, 'scoreSum')).toBe(scoreOf(store.cases.get('case-t')));
+    countedOnce(store, 'case-t', list.length);
   });
 });
 
 describe('a release of a case whose poison took the place of a version', () => {
   it("fills the version from intake's history with the held events, counted once also when the first try's answer is lost", async () => {
-    const store = new MemoryStore();
-    const client = store.client();
-    const list = caseEvents({ caseId: 'case-t' });
-    const p = onOnePartition(client, undefined, undefined, historyOf(list));
+    const { store, client, list, p } = withHistory();
     // Version 3's message reached the partition undecodable.
     const poison = { partition: 0, offset: 2, key: 'case-t', value: Buffer.from([0xff, 0xff]) };
     await p.handleBatch(0, [
@@ -244,10 +252,7 @@ describe('a release of a case whose poison took the place of a version', () => {
     // Released again: version 3 comes from intake's history, the held ones follow it.
     expect(await p.release('case-t')).toBe(list.length - 2);
     expect(store.cases.get('case-t')?.parked).toBe(false);
-    expect(store.cases.get('case-t')?.view.version).toBe(list.length);
-    expect(store.cases.get('case-t')?.pending).toEqual([]);
-    expect(store.rollup(AGENCY_2021, 'cases')).toBe(1);
-    expect(store.rollup(AGENCY_2021, 'scoreSum')).toBe(scoreOf(store.cases.get('case-t')));
+    countedOnce(store, 'case-t', list.length);
   });
 });
 
