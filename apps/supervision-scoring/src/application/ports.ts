@@ -42,6 +42,13 @@ export interface CaseRecord {
    * poison that parks the case again.
    */
   deadLettered?: number[];
+  /**
+   * The highest of the case's own versions that a poison was (an event
+   * this version of scoring cannot decode whole or apply): it never reaches
+   * the case from the partition, so the case's release fills it, and what
+   * follows it, from intake's history, even when nothing held waits for it.
+   */
+  lacks?: number;
   /** When the supervision rules next have something to do on the case (ms); null: nothing. */
   timer?: number | null;
   /** The page that holds the record (set by the store; absent: not stored yet). */

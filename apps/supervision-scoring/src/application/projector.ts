@@ -83,7 +83,15 @@ export const releasePartIdOf = (caseId: string) => `released:${caseId}`;
 /** The feed an event belongs to: its owning agency and case type (agencies' steps, reviews). */
 export const feedOf = (agencyId: string, caseType: number): string => `${agencyId}|${caseType}`;
 
-class Poison extends Error {}
+class Poison extends Error {
+  constructor(
+    message: string,
+    /** The case's version the message carried, where it names one: a version of the case's own that never applies. */
+    readonly version?: number,
+  ) {
+    super(message);
+  }
+}
 
 const fresh = (caseId: string): CaseRecord => ({
   _id: caseId,
@@ -103,6 +111,11 @@ function decode(value: Buffer | null): events.CaseEvent {
   } catch (err) {
     throw new Poison(`cannot decode enforcement.events.v1.CaseEvent: ${(err as Error).message}`);
   }
+  if (e.caseId && e.version >= 1 && !e.payload)
+    throw new Poison(
+      `v${e.version} has no payload this version of scoring knows (an event type added since?)`,
+      e.version,
+    );
   if (!e.caseId || e.version < 1 || !e.payload)
     throw new Poison('event without case id, version or payload');
   return e;
@@ -295,17 +308,30 @@ class Batch {
     return out;
   }
 
-  /** Dead-letters a message and parks its case; `at`: the offset of an undecodable one, noted on the case. */
-  async park(key: string | null, value: Buffer | null, reason: string, at?: number): Promise<void> {
+  /**
+   * Dead-letters a message and parks its case; `at`: the offset of an
+   * undecodable one, noted on the case; `version`: the case's version the
+   * message was, where it names one (the release fills it from intake's
+   * history).
+   */
+  async park(
+    key: string | null,
+    value: Buffer | null,
+    reason: string,
+    at?: number,
+    version?: number,
+  ): Promise<void> {
     await this.deps.deadLetters.send(key, value, reason);
     if (!key) return; // no case to park: nothing else is held back
     const rec = await this.record(key);
     const noted = at !== undefined && !rec.deadLettered?.includes(at);
-    if (rec.parked && !noted) return;
+    const lacks = version !== undefined && version > (rec.lacks ?? 0);
+    if (rec.parked && !noted && !lacks) return;
     this.put({
       ...rec,
       ...(rec.parked ? {} : { parked: true, parkReason: reason }),
       ...(noted ? { deadLettered: [...(rec.deadLettered ?? []), at] } : {}),
+      ...(lacks ? { lacks: version } : {}),
     });
   }
 
@@ -319,14 +345,27 @@ class Batch {
   async unpark(caseId: string, end: number): Promise<string[] | undefined> {
     const rec = await this.record(caseId);
     if (!rec.parked) return undefined;
-    this.put({ ...rec, parked: false, parkReason: '', held: [], releasedBelow: end });
+    const { lacks: _filled, ...rest } = rec;
+    this.put({ ...rest, parked: false, parkReason: '', held: [], releasedBelow: end });
     return rec.held;
   }
 
-  /** The case's version in this batch's record, and whether later ones wait for the next. */
-  async versionOf(caseId: string): Promise<{ version: number; gap: boolean }> {
+  /**
+   * The case's version in this batch's record, and whether it lacks a
+   * later one: later ones wait for the next, or a poison took the place of
+   * one beyond it (as stored before the release).
+   */
+  async versionOf(caseId: string, lacks = 0): Promise<{ version: number; gap: boolean }> {
     const rec = await this.record(caseId);
-    return { version: rec.view.version, gap: rec.pending.length > 0 };
+    return {
+      version: rec.view.version,
+      gap: rec.pending.length > 0 || lacks > rec.view.version,
+    };
+  }
+
+  /** The highest of the case's own versions a poison took the place of, as the batch holds it. */
+  async lacks(caseId: string): Promise<number> {
+    return (await this.record(caseId)).lacks ?? 0;
   }
 
   /**
@@ -373,7 +412,7 @@ class Batch {
       // Sent already, at this offset: kafkajs delivers a chunk again until its offsets are committed.
       if (m.key && at !== undefined && (await this.record(m.key)).deadLettered?.includes(at))
         return 'duplicate';
-      await this.park(m.key, m.value, err.message, at);
+      await this.park(m.key, m.value, err.message, at, err.version);
       return 'poison';
     }
     const rec = await this.record(e.caseId);
@@ -424,6 +463,8 @@ class Batch {
         m.key ?? e.caseId,
         m.value,
         `cannot apply ${e.payload?.$case} v${e.version}: ${(err as Error).message}`,
+        undefined,
+        e.version,
       );
       return 'poison';
     }
@@ -756,12 +797,13 @@ export class Projector {
     const partition = this.deps.partitionOf(caseId);
     const end = await this.deps.endOffset(partition);
     return this.withRetry(partition, async (batch) => {
+      const lacks = await batch.lacks(caseId);
       const held = await batch.unpark(caseId, end);
       if (!held) return 0;
       const before = await batch.versionOf(caseId);
       for (const b64 of held)
         await batch.add({ key: caseId, value: Buffer.from(b64, 'base64') }, 'version');
-      const now = await batch.versionOf(caseId);
+      const now = await batch.versionOf(caseId, lacks);
       if (now.gap && this.deps.history)
         for (const e of await this.deps.history.read(caseId, now.version + 1))
           await batch.add(

@@ -256,6 +256,33 @@ describe('a release of a case whose poison took the place of a version', () => {
   });
 });
 
+describe('a release of a case whose latest version was of an event type scoring did not know', () => {
+  it("fills that version from intake's history, though nothing held waits for it", async () => {
+    const { store, list, p } = withHistory();
+    const last = list.at(-1);
+    if (!last) throw new Error('no events');
+    // The case's last version reaches the partition as an event type added
+    // since this version of scoring: it decodes without a payload.
+    const { payload: _unknown, ...unknown } = last;
+    await p.handleBatch(0, [
+      ...deliver(0, list.slice(0, -1)),
+      {
+        partition: 0,
+        offset: list.length - 1,
+        key: 'case-t',
+        value: Buffer.from(events.CaseEvent.encode(unknown).finish()),
+      },
+    ]);
+    expect(store.cases.get('case-t')).toMatchObject({ parked: true, held: [], pending: [] });
+    expect(store.cases.get('case-t')?.parkReason).toContain(`v${list.length} has no payload`);
+
+    // Scoring upgraded, the operator releases the case: it is whole.
+    expect(await p.release('case-t')).toBe(1);
+    expect(store.cases.get('case-t')?.parked).toBe(false);
+    countedOnce(store, 'case-t', list.length);
+  });
+});
+
 describe('a release whose share lands but whose answer is lost', () => {
   it('counts the released events once when the operator releases the case again', async () => {
     const store = new MemoryStore();
