@@ -177,4 +177,60 @@ describe('reporting projection into fact pages on the real MongoDB-wire server',
     expect(reasons).toEqual([expect.stringMatching(/^undecodable/)]);
     expect((await statistics()).overall.casesRegistered).toBe(1_001);
   });
+
+  it('dead-letters a version of an event type added since, and the case moves past it: its later events count', async () => {
+    const projector = new FactsProjector(store, new KafkaDeadLetters(producer, dlqTopic), log);
+    const caseId = `${run}-newer`;
+    const at = new Date('2021-07-01T02:00:00Z');
+    const event = (version: number, payload?: events.CaseEvent['payload']) =>
+      Buffer.from(
+        events.CaseEvent.encode(
+          events.CaseEvent.fromPartial({
+            eventId: `${caseId}-${version}`,
+            caseId,
+            version,
+            position: 20_000_000 + version,
+            occurredAt: at,
+            recordedAt: at,
+            agencyId: 'lz-eeb',
+            ...(payload ? { payload } : {}),
+          }),
+        ).finish(),
+      );
+    const before = (await statistics()).overall;
+    // Version 2 is of a type this version of reporting does not know: it
+    // decodes without a payload. Version 3 came before it (a failover).
+    const outcomes = await projector.handleChunk(1, [
+      {
+        offset: 950_000,
+        key: caseId,
+        value: event(1, {
+          $case: 'caseRegistered',
+          value: events.CaseRegistered.fromPartial({
+            agencyId: 'lz-eeb',
+            district: '城中区',
+            dueAt: new Date('2021-09-29T02:00:00Z'),
+          }),
+        }),
+      },
+      {
+        offset: 950_001,
+        key: caseId,
+        value: event(3, {
+          $case: 'caseConcluded',
+          value: events.CaseConcluded.fromPartial({}),
+        }),
+      },
+      { offset: 950_002, key: caseId, value: event(2) },
+    ]);
+    expect(outcomes).toEqual(['applied', 'buffered', 'poison']);
+    const facts = (await store.loadPartition(1))
+      .flatMap((p) => p.cases)
+      .find((f) => f.id === caseId);
+    expect(facts?.v).toBe(3);
+    expect(facts?.held).toBeUndefined();
+    const after = (await statistics()).overall;
+    expect(after.casesRegistered).toBe(before.casesRegistered + 1);
+    expect(after.casesConcluded).toBe(before.casesConcluded + 1);
+  });
 });

@@ -183,7 +183,10 @@ export class FactsProjector {
     try {
       if (!m.value) throw new Error('empty message');
       e = events.CaseEvent.decode(m.value);
-      if (!e.caseId || !e.payload) throw new Error('event without case id or payload');
+      // One without a payload this version knows (an event type added since)
+      // is still a version of its case: it is dead-lettered where it applies,
+      // and the case moves past it.
+      if (!e.caseId || e.version < 1) throw new Error('event without case id or version');
     } catch (err) {
       await this.poison(m, `undecodable: ${(err as Error).message}`);
       return 'poison';
@@ -245,6 +248,8 @@ export class FactsProjector {
     m: Message,
   ): Promise<{ facts: CaseFacts; ok: boolean }> {
     try {
+      if (!e.payload)
+        throw new Error('no payload this version of reporting knows (an event type added since?)');
       return { facts: applyFact(facts, e), ok: true };
     } catch (err) {
       await this.poison(m, `cannot apply v${e.version}: ${(err as Error).message}`);
