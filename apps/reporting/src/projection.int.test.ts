@@ -123,28 +123,7 @@ describe('reporting projection into fact pages on the real MongoDB-wire server',
     const projector = new FactsProjector(store, new KafkaDeadLetters(producer, dlqTopic), log);
     const caseId = `${run}-gap`;
     const at = new Date('2021-06-01T02:00:00Z');
-    const event = (version: number) =>
-      Buffer.from(
-        events.CaseEvent.encode(
-          events.CaseEvent.fromPartial({
-            eventId: `${caseId}-${version}`,
-            caseId,
-            version,
-            position: 10_000_000 + version,
-            occurredAt: at,
-            recordedAt: at,
-            agencyId: 'lz-eeb',
-            payload: {
-              $case: 'caseRegistered',
-              value: events.CaseRegistered.fromPartial({
-                agencyId: 'lz-eeb',
-                district: '城中区',
-                dueAt: at,
-              }),
-            },
-          }),
-        ).finish(),
-      );
+    const event = (version: number) => encoded(caseId, version, 10_000_000, at, registered(at));
     const outcomes = await projector.handleChunk(2, [
       { offset: 900_000, key: 'junk', value: Buffer.from('not a protobuf event at all') },
       { offset: 900_001, key: caseId, value: event(3) },
@@ -183,20 +162,7 @@ describe('reporting projection into fact pages on the real MongoDB-wire server',
     const caseId = `${run}-newer`;
     const at = new Date('2021-07-01T02:00:00Z');
     const event = (version: number, payload?: events.CaseEvent['payload']) =>
-      Buffer.from(
-        events.CaseEvent.encode(
-          events.CaseEvent.fromPartial({
-            eventId: `${caseId}-${version}`,
-            caseId,
-            version,
-            position: 20_000_000 + version,
-            occurredAt: at,
-            recordedAt: at,
-            agencyId: 'lz-eeb',
-            ...(payload ? { payload } : {}),
-          }),
-        ).finish(),
-      );
+      encoded(caseId, version, 20_000_000, at, payload);
     const before = (await statistics()).overall;
     // Version 2 is of a type this version of reporting does not know: it
     // decodes without a payload. Version 3 came before it (a failover).
@@ -204,14 +170,7 @@ describe('reporting projection into fact pages on the real MongoDB-wire server',
       {
         offset: 950_000,
         key: caseId,
-        value: event(1, {
-          $case: 'caseRegistered',
-          value: events.CaseRegistered.fromPartial({
-            agencyId: 'lz-eeb',
-            district: '城中区',
-            dueAt: new Date('2021-09-29T02:00:00Z'),
-          }),
-        }),
+        value: event(1, registered(new Date('2021-09-29T02:00:00Z'))),
       },
       {
         offset: 950_001,
@@ -234,3 +193,32 @@ describe('reporting projection into fact pages on the real MongoDB-wire server',
     expect(after.casesConcluded).toBe(before.casesConcluded + 1);
   });
 });
+
+/** A registration in 城中区, due at `dueAt`. */
+const registered = (dueAt: Date): events.CaseEvent['payload'] => ({
+  $case: 'caseRegistered',
+  value: events.CaseRegistered.fromPartial({ agencyId: 'lz-eeb', district: '城中区', dueAt }),
+});
+
+/** A case's event as intake publishes it, at `base + version` in the position log; without a payload where none is given (a type added since). */
+const encoded = (
+  caseId: string,
+  version: number,
+  base: number,
+  at: Date,
+  payload?: events.CaseEvent['payload'],
+) =>
+  Buffer.from(
+    events.CaseEvent.encode(
+      events.CaseEvent.fromPartial({
+        eventId: `${caseId}-${version}`,
+        caseId,
+        version,
+        position: base + version,
+        occurredAt: at,
+        recordedAt: at,
+        agencyId: 'lz-eeb',
+        ...(payload ? { payload } : {}),
+      }),
+    ).finish(),
+  );
