@@ -339,21 +339,25 @@ class Batch {
    * Un-parks a case parked as stored, noting where its partition ended
    * (`end`): a try before the release may have held back any of its
    * messages below that offset and landed its pages, so those count by
-   * version from now on (see `byVersion`). Its held messages are returned;
+   * version from now on (see `byVersion`). Returns its held messages and
+   * the highest of its versions a poison was (`lacks`, 0 if none);
    * undefined for a case not parked as stored, which is left as it is.
    */
-  async unpark(caseId: string, end: number): Promise<string[] | undefined> {
+  async unpark(
+    caseId: string,
+    end: number,
+  ): Promise<{ held: string[]; lacks: number } | undefined> {
     const rec = await this.record(caseId);
     if (!rec.parked) return undefined;
-    const { lacks: _filled, ...rest } = rec;
+    const { lacks, ...rest } = rec;
     this.put({ ...rest, parked: false, parkReason: '', held: [], releasedBelow: end });
-    return rec.held;
+    return { held: rec.held, lacks: lacks ?? 0 };
   }
 
   /**
    * The case's version in this batch's record, and whether it lacks a
-   * later one: later ones wait for the next, or a poison took the place of
-   * one beyond it (as stored before the release).
+   * later one: later ones wait for the next, or a poison was a version
+   * beyond it (`lacks`).
    */
   async versionOf(caseId: string, lacks = 0): Promise<{ version: number; gap: boolean }> {
     const rec = await this.record(caseId);
@@ -361,11 +365,6 @@ class Batch {
       version: rec.view.version,
       gap: rec.pending.length > 0 || lacks > rec.view.version,
     };
-  }
-
-  /** The highest of the case's own versions a poison took the place of, as the batch holds it. */
-  async lacks(caseId: string): Promise<number> {
-    return (await this.record(caseId)).lacks ?? 0;
   }
 
   /**
@@ -783,7 +782,8 @@ export class Projector {
 
   /**
    * Un-parks a case parked as stored, applies what it held, and fills from
-   * intake's history any gap its later events still wait on, in one batch:
+   * intake's history any gap its later events still wait on, or the version
+   * its poison was and what follows it, in one batch:
    * the record lands released and filled, or still parked. Released
    * messages lost their place in the partition: they count by the case's
    * version, in its release part, which a retry or a later release of the
@@ -797,13 +797,12 @@ export class Projector {
     const partition = this.deps.partitionOf(caseId);
     const end = await this.deps.endOffset(partition);
     return this.withRetry(partition, async (batch) => {
-      const lacks = await batch.lacks(caseId);
-      const held = await batch.unpark(caseId, end);
-      if (!held) return 0;
+      const parked = await batch.unpark(caseId, end);
+      if (!parked) return 0;
       const before = await batch.versionOf(caseId);
-      for (const b64 of held)
+      for (const b64 of parked.held)
         await batch.add({ key: caseId, value: Buffer.from(b64, 'base64') }, 'version');
-      const now = await batch.versionOf(caseId, lacks);
+      const now = await batch.versionOf(caseId, parked.lacks);
       if (now.gap && this.deps.history)
         for (const e of await this.deps.history.read(caseId, now.version + 1))
           await batch.add(
