@@ -267,9 +267,9 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
     const own = log.flatMap((m, i) => (m.key === key ? [i] : []));
     const at = own[x.at % Math.max(own.length, 1)];
     const version = at === undefined ? undefined : log[at];
-    if (x.replaces && version) {
+    if (x.replaces && at !== undefined && version) {
       const { payload: _unknown, ...rest } = events.CaseEvent.decode(version.value);
-      log[at ?? 0] = { key, value: Buffer.from(events.CaseEvent.encode(rest).finish()) };
+      log[at] = { key, value: Buffer.from(events.CaseEvent.encode(rest).finish()) };
     } else log.splice(x.at % (log.length + 1), 0, { key, value: Buffer.from([0xff, 0xff]) });
   }
   const logs = raw.map((log, p) =>
@@ -311,6 +311,11 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
 
   /** Whether the partition's last write landed whole (a failed one may leave its summary ahead of its pages). */
   const whole = Array.from({ length: PARTITIONS }, () => true);
+  const landed = async (call: Promise<unknown> | undefined) =>
+    (await call?.then(
+      () => true,
+      () => false,
+    )) === true;
   const ids = [...histories.keys()];
   /** The store's count of waiting cases is the stored records': those holding a later version. */
   const waitingAsRecorded = async (when: string) => {
@@ -339,32 +344,21 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
       // The operator's call reaches the instance that applies the case's partition.
       assign(partitionOfId(target), st.proc);
       clients[st.proc]?.failAt(st.failAt);
-      whole[partitionOfId(target)] =
-        (await procs[st.proc]?.release(target).then(
-          () => true,
-          () => false,
-        )) === true;
+      whole[partitionOfId(target)] = await landed(procs[st.proc]?.release(target));
       clients[st.proc]?.failAt(0);
     } else if (st.k === 'restart') {
       procs[st.proc] = await start(st.proc);
       owner.forEach((o, p) => o === st.proc && (owner[p] = undefined));
     } else if (st.k === 'idle') {
       assign(st.p, st.proc);
-      whole[st.p] =
-        (await procs[st.proc]?.handleBatch(st.p, []).then(
-          () => true,
-          () => false,
-        )) === true;
+      whole[st.p] = await landed(procs[st.proc]?.handleBatch(st.p, []));
     } else if (st.k === 'batch') {
       assign(st.p, st.proc);
       const batch = slice(st.p, st.len);
       clients[st.proc]?.failAt(st.failAt);
-      const ok = await procs[st.proc]?.handleBatch(st.p, batch).then(
-        () => true,
-        () => false,
-      );
+      const ok = await landed(procs[st.proc]?.handleBatch(st.p, batch));
       clients[st.proc]?.failAt(0);
-      whole[st.p] = ok === true;
+      whole[st.p] = ok;
       if (ok && st.commit) committed[st.p] = (committed[st.p] ?? 0) + batch.length;
       if (st.restartAfter) {
         procs[st.proc] = await start(st.proc);
