@@ -281,6 +281,44 @@ describe('a release of a case whose latest version was of an event type scoring 
     expect(store.cases.get('case-t')?.parked).toBe(false);
     countedOnce(store, 'case-t', list.length);
   });
+
+  it('stays parked while intake does not answer, and is filled by the release after', async () => {
+    const store = new MemoryStore();
+    const list = caseEvents({ caseId: 'case-t' });
+    let answers = false;
+    const p = onOnePartition(store, undefined, undefined, {
+      read: async (caseId, from) => {
+        if (!answers) throw new Error('14 UNAVAILABLE: case-intake did not answer');
+        return list.filter((e) => e.caseId === caseId && e.version >= from);
+      },
+    });
+    const fifth = list[4];
+    if (!fifth) throw new Error('the test needs five events');
+    // Version 5 is of an event type added since; the later ones are held behind it.
+    const { payload: _unknown, ...unknown } = fifth;
+    await p.handleBatch(0, [
+      ...deliver(0, list.slice(0, 4)),
+      {
+        partition: 0,
+        offset: 4,
+        key: 'case-t',
+        value: Buffer.from(events.CaseEvent.encode(unknown).finish()),
+      },
+      ...deliver(0, list.slice(5), 5),
+    ]);
+    expect(store.cases.get('case-t')).toMatchObject({ parked: true });
+
+    await expect(p.release('case-t')).rejects.toThrow('UNAVAILABLE');
+    // Nothing moved: still parked, its events still held, nothing counted.
+    expect(store.cases.get('case-t')).toMatchObject({ parked: true, held: expect.any(Array) });
+    expect(store.cases.get('case-t')?.held).toHaveLength(list.length - 5);
+    expect(store.cases.get('case-t')?.view.version).toBe(4);
+    expect(store.rollup(AGENCY_2021, 'cases')).toBe(0);
+
+    answers = true;
+    expect(await p.release('case-t')).toBe(list.length - 4);
+    countedOnce(store, 'case-t', list.length);
+  });
 });
 
 describe('a release whose share lands but whose answer is lost', () => {
