@@ -132,10 +132,10 @@ export function scenario(o: { races: boolean; maxSteps?: number }) {
     }),
     picks: fc.array(fc.nat(7), { minLength: 1, maxLength: 40 }),
     /**
-     * A case's events out of its order in its partition, as after an intake
-     * failover (a later version published before an earlier one the dead
-     * instance's outbox still held), or one delivered again later, as a relay
-     * that publishes at least once does.
+     * A case's and a review's events out of their order in their partition,
+     * as after an intake failover (a later version published before an
+     * earlier one the dead instance's outbox still held), or one delivered
+     * again later, as a relay that publishes at least once does.
      */
     disorder: fc.array(
       fc.record({
@@ -240,15 +240,12 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
       key: e.caseId,
       value: Buffer.from(events.CaseEvent.encode(e).finish()),
     }));
-  const casesOn = (p: number) => {
-    const log = merge(
-      cases.filter((_, i) => partitionOfId(`case-${i}`) === p),
-      s.picks,
-    );
+  /** A partition's log with the scenario's disorder applied to the cases it names that the log holds. */
+  const disordered = (log: events.CaseEvent[], keyOf: (target: number) => string) => {
     for (const d of s.disorder) {
-      const key = `case-${d.target % s.cases.length}`;
-      if (partitionOfId(key) !== p) continue;
+      const key = keyOf(d.target);
       const at = log.flatMap((e, i) => (e.caseId === key ? [i] : []));
+      if (at.length === 0) continue;
       const i = d.at % at.length;
       const here = at[i] ?? 0;
       const next = at[i + 1];
@@ -259,7 +256,19 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
     }
     return encoded(log);
   };
-  const raw = [casesOn(0), encoded(merge(reviews, [...s.picks].reverse())), casesOn(2)];
+  const casesOn = (p: number) =>
+    disordered(
+      merge(
+        cases.filter((_, i) => partitionOfId(`case-${i}`) === p),
+        s.picks,
+      ),
+      (t) => `case-${t % s.cases.length}`,
+    );
+  const raw = [
+    casesOn(0),
+    disordered(merge(reviews, [...s.picks].reverse()), (t) => `review-${t % s.reviews.length}`),
+    casesOn(2),
+  ];
   // The case's versions first, then the garbled messages beside them.
   for (const x of [...s.poison].sort((a, b) => Number(b.replaces) - Number(a.replaces))) {
     const key = `case-${x.target % s.cases.length}`;
