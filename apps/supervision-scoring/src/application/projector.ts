@@ -111,13 +111,12 @@ function decode(value: Buffer | null): events.CaseEvent {
   } catch (err) {
     throw new Poison(`cannot decode enforcement.events.v1.CaseEvent: ${(err as Error).message}`);
   }
-  if (e.caseId && e.version >= 1 && !e.payload)
+  if (!e.caseId || e.version < 1) throw new Poison('event without case id or version');
+  if (!e.payload)
     throw new Poison(
       `v${e.version} has no payload this version of scoring knows (an event type added since?)`,
       e.version,
     );
-  if (!e.caseId || e.version < 1 || !e.payload)
-    throw new Poison('event without case id, version or payload');
   return e;
 }
 
