@@ -61,6 +61,8 @@ export async function startWholeSystem(
     rulesTickMs?: number;
     scoringEnv?: Record<string, string>;
     intakeEnv?: Record<string, string>;
+    /** Topics scoring uses in place of the system's (a case-events topic the test writes). */
+    scoringTopics?: Partial<TopicNames>;
     run?: string;
   } = {},
 ): Promise<WholeSystem> {
@@ -105,7 +107,7 @@ export async function startWholeSystem(
         SCORING_GROUP: `${run}.scoring`,
         ...o.scoringEnv,
       }),
-      { topics, log: quiet },
+      { topics: { ...topics, ...o.scoringTopics }, log: quiet },
     );
   const scoringSvc = stopsOnce(await scoringAt(common.GRPC_PORT ?? '0'));
   let scoringNow = scoringSvc;

@@ -37,7 +37,7 @@ export function toServiceError(
     metadata.set(ERROR_CODE_KEY, UNAVAILABLE_CODE);
     return {
       code: status.UNAVAILABLE,
-      details: `${UNAVAILABLE_CODE}: a store or broker this service needs did not answer; retry with backoff (the same command again is safe)`,
+      details: `${UNAVAILABLE_CODE}: a store, broker or service this service needs did not answer; retry with backoff (the same command again is safe)`,
       metadata,
     };
   }
@@ -77,14 +77,34 @@ const BACKEND_DOWN =
   /connection refused|failed to connect|connect: |terminating connection|unexpected postmaster exit|the database system is (starting up|shutting down|in recovery|not yet accepting connections)|conn closed|receive message failed|connection reset by peer|closed pool|i\/o timeout|unexpected EOF|broken pipe|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|connection \d+ to \S+ (closed|timed out)|pool closed|context deadline exceeded|SQLSTATE (57P0[1-3]|08\d\d\d)/i;
 
 /**
- * Whether an error is a transient outage (the database or broker out of
- * reach or restarting), which a client should retry: UNAVAILABLE, never
- * INTERNAL.
+ * What another service's gRPC answer says when it was out of reach or did
+ * not answer in time (intake, read by scoring's release): an outage, as a
+ * store's is.
+ */
+const DOWNSTREAM_DOWN = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
+
+const isMetadata = (m: unknown): boolean =>
+  typeof m === 'object' && m !== null && typeof (m as Metadata).getMap === 'function';
+
+/**
+ * Whether an error is a transient outage (the database, the broker or a
+ * service this one calls out of reach or restarting), which a client should
+ * retry: UNAVAILABLE, never INTERNAL.
  */
 export function isTransient(err: unknown, depth = 0): boolean {
   if (typeof err !== 'object' || err === null || depth > 3) return false;
-  const e = err as { name?: string; message?: string; cause?: unknown; errorLabels?: unknown };
+  const e = err as {
+    name?: string;
+    message?: string;
+    cause?: unknown;
+    errorLabels?: unknown;
+    code?: unknown;
+    metadata?: unknown;
+  };
   if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
+  // A grpc-js client's error: a numeric code beside the answer's metadata.
+  if (typeof e.code === 'number' && isMetadata(e.metadata) && DOWNSTREAM_DOWN.has(e.code))
+    return true;
   if (Array.isArray(e.errorLabels) && e.errorLabels.includes('ResetPool')) return true;
   // FerretDB answers ok: 0 when its PostgreSQL is gone; the driver reports
   // that as a server error, or as a bulk write error with no write errors.

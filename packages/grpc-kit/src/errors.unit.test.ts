@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import { DeadlineError, DomainError, invalid } from '@enforcement/errors';
 import { ERROR_CODE_KEY, ERROR_FIELD_KEY, toServiceError } from './errors.js';
 
@@ -90,6 +90,23 @@ describe('toServiceError', () => {
       Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError' }),
     ],
     ['a read given up past its deadline', new DeadlineError("the rules' status", 20_000)],
+    // What grpc-js's client answers when the service it calls is down or slow.
+    [
+      'the service this one reads from is down',
+      Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
+        code: status.UNAVAILABLE,
+        details: 'No connection established',
+        metadata: new Metadata(),
+      }),
+    ],
+    [
+      'the service this one reads from did not answer in time',
+      Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), {
+        code: status.DEADLINE_EXCEEDED,
+        details: 'Deadline exceeded',
+        metadata: new Metadata(),
+      }),
+    ],
     [
       'wrapped',
       new Error('append failed', {
@@ -105,5 +122,17 @@ describe('toServiceError', () => {
   it('keeps a server error that is not an outage INTERNAL', () => {
     const e = Object.assign(new Error('document too large'), { name: 'MongoServerError' });
     expect(toServiceError(e).code).toBe(status.INTERNAL);
+  });
+
+  it("keeps another service's refusal INTERNAL: this service's call was wrong, not late", () => {
+    const refused = Object.assign(new Error('7 PERMISSION_DENIED: not a supervisor'), {
+      code: status.PERMISSION_DENIED,
+      details: 'not a supervisor',
+      metadata: new Metadata(),
+    });
+    expect(toServiceError(refused).code).toBe(status.INTERNAL);
+    // A bare numeric code is not a gRPC answer (a Node system error has one too).
+    const bare = Object.assign(new Error('x'), { code: status.UNAVAILABLE });
+    expect(toServiceError(bare).code).toBe(status.INTERNAL);
   });
 });

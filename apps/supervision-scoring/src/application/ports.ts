@@ -205,7 +205,10 @@ export interface IntakeCommands {
   supervise(items: readonly SupervisionItem[]): Promise<ItemOutcome[]>;
 }
 
-/** A case's stored history, to fill a gap when a held case is released. */
+/**
+ * A case's stored history, to fill a gap when a held case is released; none
+ * for a case intake does not hold.
+ */
 export interface History {
   read(caseId: string, fromVersion: number): Promise<events.CaseEvent[]>;
 }

@@ -1,5 +1,12 @@
-import { credentials, Metadata, status, type ChannelCredentials } from '@grpc/grpc-js';
+import {
+  credentials,
+  Metadata,
+  status,
+  type ChannelCredentials,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { intake, type events } from '@enforcement/contracts';
+import { precondition } from '@enforcement/errors';
 import { clientChannelOptions } from '@enforcement/grpc-kit';
 import type {
   History,
@@ -135,6 +142,12 @@ export class IntakeClient implements IntakeCommands, History {
     });
   }
 
+  /**
+   * The case's history from `fromVersion`; none for a case intake does not
+   * hold (a message keyed to it came from elsewhere). Intake's refusal to
+   * read a history it holds but cannot read is a precondition that names
+   * why; its outages stay gRPC errors, which callers answer UNAVAILABLE.
+   */
   async read(caseId: string, fromVersion: number): Promise<events.CaseEvent[]> {
     const md = await this.md();
     return new Promise((resolve, reject) => {
@@ -142,7 +155,17 @@ export class IntakeClient implements IntakeCommands, History {
       const stream = this.client.readStream({ caseId, fromVersion }, md, deadline());
       stream.on('data', (r: intake.ReadStreamResponse) => r.event && out.push(r.event));
       stream.on('end', () => resolve(out));
-      stream.on('error', reject);
+      stream.on('error', (e: ServiceError) => {
+        if (e.code === status.NOT_FOUND) resolve([]);
+        else if (e.code === status.FAILED_PRECONDITION)
+          reject(
+            precondition(
+              'RELEASE.HISTORY_UNREADABLE',
+              `intake cannot read the history of case ${caseId}: ${e.details}`,
+            ),
+          );
+        else reject(e);
+      });
     });
   }
 
