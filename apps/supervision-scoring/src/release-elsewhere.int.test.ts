@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata } from '@grpc/grpc-js';
-import type { scoring } from '@enforcement/contracts';
+import { events, type scoring } from '@enforcement/contracts';
 import { eventually } from '@enforcement/testing';
 import type { CorrectionRequest } from './application/ports.js';
 import { MODEL_V1, scoreCase } from './domain/scoring-model.js';
@@ -100,5 +100,87 @@ describe('releasing a parked case through another instance', () => {
     expect(after).toMatchObject({ held: [] });
     expect(scoreCase(after.view, MODEL_V1)?.score).toBe(100);
     expect(await requestOf(caseId)).toBeNull();
+  }, 60_000);
+
+  it("keeps the owner's partition flowing while the release waits on intake's history, and answers RELEASE.PENDING", async () => {
+    // Version 4 is of an event type added since: the release must read it
+    // from intake, which these instances cannot reach (INTAKE_ADDRESS is closed).
+    const caseId = caseAppliedBy(owner, 'needs-intake');
+    const x = caseEvents({ caseId });
+    const fourth = x[3];
+    if (!fourth) throw new Error('the test needs four events');
+    const { payload: _unknown, ...unknown } = fourth;
+    await publish(owner.topics.caseEvents, [
+      ...x.slice(0, 3),
+      { key: caseId, raw: Buffer.from(events.CaseEvent.encode(unknown).finish()) },
+      ...x.slice(4),
+    ]);
+    await eventually(
+      async () => {
+        const d = await other.service.runtime.models.getCase(caseId);
+        return d?.parked && d.lacks === 4 ? true : undefined;
+      },
+      { what: `${caseId} parked, lacking its version 4` },
+    );
+
+    await expect(releaseThroughOther(caseId)).rejects.toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      details: expect.stringContaining('RELEASE.PENDING'),
+    });
+    expect(await requestOf(caseId)).toMatchObject({ target: caseId, release: true });
+    expect(await requestOf(caseId)).not.toHaveProperty('refused');
+
+    // Another case on the same partition is applied meanwhile.
+    const partition = owner.service.runtime.consumer.partitionOf(caseId);
+    let neighbour = caseAppliedBy(owner, 'neighbour');
+    while (owner.service.runtime.consumer.partitionOf(neighbour) !== partition)
+      neighbour = caseAppliedBy(owner, 'neighbour');
+    const n = caseEvents({ caseId: neighbour });
+    await publish(owner.topics.caseEvents, n);
+    await eventually(
+      async () => {
+        const d = await other.service.runtime.models.getCase(neighbour);
+        return d?.view.version === n.length ? true : undefined;
+      },
+      { timeoutMs: 30_000, what: `${neighbour} applied beside the waiting release` },
+    );
+    // And its offsets are committed: the partition is not stuck retrying a batch.
+    await eventually(
+      async () => {
+        const s = await owner.service.runtime.projectionStatus();
+        return s.partitions.find((p) => p.partition === partition)?.lag === 0 ? true : undefined;
+      },
+      { timeoutMs: 30_000, what: `partition ${partition} committed to its end` },
+    );
+    expect(await other.service.runtime.models.getCase(caseId)).toMatchObject({ parked: true });
+  }, 90_000);
+
+  it("answers the owner's refusal, naming its rule, and the request goes", async () => {
+    const caseId = await parkedCase('refused');
+    const models = owner.service.runtime.models;
+    const correctionsFor = models.correctionsFor.bind(models);
+    // The owner holds the request back, then refuses it as it does when intake cannot read the history.
+    models.correctionsFor = async (p: number): Promise<CorrectionRequest[]> =>
+      (await correctionsFor(p)).filter((r) => !r.release);
+    try {
+      const asked = releaseThroughOther(caseId).catch((e: unknown) => e);
+      await eventually(async () => ((await requestOf(caseId)) ? true : undefined), {
+        what: 'the release request left',
+      });
+      await models.correctionRefused(`release/${caseId}`, {
+        code: 'RELEASE.HISTORY_UNREADABLE',
+        message: `intake cannot read the history of case ${caseId}: broken`,
+      });
+      expect(await asked).toMatchObject({
+        code: status.FAILED_PRECONDITION,
+        details: `RELEASE.HISTORY_UNREADABLE: intake cannot read the history of case ${caseId}: broken`,
+      });
+      expect(await requestOf(caseId)).toBeNull();
+      expect(await other.service.runtime.models.getCase(caseId)).toMatchObject({ parked: true });
+    } finally {
+      models.correctionsFor = correctionsFor;
+    }
+    // Asked again once the cause is mended, it is applied.
+    expect((await releaseThroughOther(caseId)).releasedEvents).toBe(5);
   }, 60_000);
 });

@@ -282,6 +282,7 @@ export class ScoringRuntime {
       sink,
       model: this.o.model,
       history: this.o.intake,
+      log: this.o.log,
       isConflict: (e) => e instanceof CaseConflict,
       rules: this.o.rules,
       partitionOf,
@@ -628,9 +629,12 @@ export class ScoringRuntime {
     if (gen.consumer.owns(caseId)) return gen.projector.release(caseId);
     const before = await gen.models.getCase(caseId);
     if (!before?.parked) return 0;
+    const id = `release/${caseId}`;
+    // A refusal no asker answered (it had stopped waiting) is not this call's.
+    if ((await gen.models.correctionRequest(id))?.refused) await gen.models.correctionsDone([id]);
     await gen.models.requestCorrections([
       {
-        _id: `release/${caseId}`,
+        _id: id,
         target: caseId,
         partition: gen.consumer.partitionOf(caseId),
         release: true,
@@ -642,6 +646,14 @@ export class ScoringRuntime {
       const now = await gen.models.getCase(caseId);
       // As the owner answers: the versions the case moved.
       if (now && !now.parked) return now.view.version - before.view.version;
+      // The owner refused it for a reason it named (intake cannot read the
+      // case's history): answered here, and the request goes, so that a
+      // release asked again is tried again.
+      const refused = (await gen.models.correctionRequest(id))?.refused;
+      if (refused) {
+        await gen.models.correctionsDone([id]);
+        throw new DomainError(refused.code, 'PRECONDITION', refused.message);
+      }
     }
     throw new DomainError(
       'RELEASE.PENDING',

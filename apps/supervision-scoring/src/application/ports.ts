@@ -114,6 +114,18 @@ export interface ProjectionStore {
   correctionsFor(partition: number): Promise<CorrectionRequest[]>;
   /** Corrections applied: their requests go. */
   correctionsDone(reviewIds: readonly string[]): Promise<void>;
+  /**
+   * A left release refused for a reason that names a rule: noted on its
+   * request for the instance that asked to answer, and no longer handed out
+   * by `correctionsFor`.
+   */
+  correctionRefused(id: string, refusal: Refusal): Promise<void>;
+}
+
+/** Why a left release was refused: a rule's code and its words. */
+export interface Refusal {
+  readonly code: string;
+  readonly message: string;
 }
 
 /**
@@ -132,6 +144,8 @@ export interface CorrectionRequest {
    * that does not apply its partition (`_id` is `release/<case id>`).
    */
   readonly release?: boolean;
+  /** A release the applying instance refused, and why (see `correctionRefused`). */
+  readonly refused?: Refusal;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { events } from '@enforcement/contracts';
+import { DomainError } from '@enforcement/errors';
 import { applyEvent, emptyView, type CaseView } from '../domain/case-view.js';
 import {
   addToRows,
@@ -72,6 +73,8 @@ export interface ProjectorDeps {
    * offset any consumer has read of it lies below. Read at a release.
    */
   readonly endOffset: (partition: number) => Promise<number>;
+  /** What went wrong off any caller's path (a left release tried again later). */
+  readonly log?: (what: string, e: unknown) => void;
 }
 
 /**
@@ -658,6 +661,8 @@ export class Projector {
   private readonly correctionsLeft = new Set<number>();
   /** When each partition's batches last looked for corrections (ms). */
   private readonly correctionsRead = new Map<number, number>();
+  /** Left releases that failed on an outage: when each is tried again, and the wait after that. */
+  private readonly releaseBackoff = new Map<string, { at: number; waitMs: number }>();
 
   constructor(
     private readonly deps: ProjectorDeps,
@@ -756,12 +761,40 @@ export class Projector {
       });
       if (written && written.feeds.size > 0) await this.deps.progress?.(partition, written.feeds);
       // Releases another instance was asked for: this one applies the partition.
-      for (const r of releases) {
-        await this.releaseHere(r.target);
-        await this.deps.store.correctionsDone([r._id]);
-      }
+      for (const r of releases) await this.releaseLeft(r);
       return outcomes;
     });
+  }
+
+  /**
+   * A release another instance left for this partition. Its failure never
+   * fails the batch (the partition's other cases flow): a refusal that
+   * names a rule (intake cannot read the case's history) is noted on the
+   * request for the asker to answer, and the request goes no further; any
+   * other failure (intake or the store out of reach) leaves the request to
+   * be tried again, after 5 s, then twice as long each time up to 5 min.
+   */
+  private async releaseLeft(r: CorrectionRequest): Promise<void> {
+    const backoff = this.releaseBackoff.get(r._id);
+    if (backoff && Date.now() < backoff.at) return;
+    try {
+      await this.releaseHere(r.target);
+    } catch (e) {
+      if (e instanceof DomainError) {
+        await this.deps.store.correctionRefused(r._id, { code: e.code, message: e.message });
+        this.releaseBackoff.delete(r._id);
+        return;
+      }
+      const waitMs = Math.min((backoff?.waitMs ?? 2_500) * 2, 300_000);
+      this.releaseBackoff.set(r._id, { at: Date.now() + waitMs, waitMs });
+      this.deps.log?.(
+        `release of ${r.target} left by another instance failed; tried again in ${waitMs} ms`,
+        e,
+      );
+      return;
+    }
+    this.releaseBackoff.delete(r._id);
+    await this.deps.store.correctionsDone([r._id]);
   }
 
   async handle(m: Delivered): Promise<Outcome> {

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { precondition } from '@enforcement/errors';
 import { events } from '@enforcement/contracts';
 import { MODEL_V1, scoreCase } from '../domain/scoring-model.js';
 import { caseEvents, correctingReview } from '../test-support/events.js';
@@ -318,6 +319,105 @@ describe('a release of a case whose latest version was of an event type scoring 
     answers = true;
     expect(await p.release('case-t')).toBe(list.length - 4);
     countedOnce(store, 'case-t', list.length);
+  });
+});
+
+describe('a release another instance left, while intake does not answer', () => {
+  /** case-t parked behind its version 5 (a type added since), and a release of it left by another instance. */
+  async function leftRelease(read: NonNullable<ProjectorDeps['history']>['read']) {
+    const store = new MemoryStore();
+    const list = caseEvents({ caseId: 'case-t' });
+    const logged: string[] = [];
+    const p = new Projector({
+      store,
+      deadLetters: { send: async () => undefined },
+      sink: { changed: () => undefined, ordersChanged: () => undefined },
+      model: MODEL_V1,
+      isConflict: (e) => e instanceof Conflict,
+      partitionOf: () => 0,
+      endOffset,
+      history: { read },
+      correctionsEveryMs: 0,
+      log: (what) => logged.push(what),
+    });
+    const fifth = list[4];
+    if (!fifth) throw new Error('the test needs five events');
+    const { payload: _unknown, ...unknown } = fifth;
+    await p.handleBatch(0, [
+      ...deliver(0, list.slice(0, 4)),
+      {
+        partition: 0,
+        offset: 4,
+        key: 'case-t',
+        value: Buffer.from(events.CaseEvent.encode(unknown).finish()),
+      },
+      ...deliver(0, list.slice(5), 5),
+    ]);
+    expect(store.cases.get('case-t')?.parked).toBe(true);
+    store.corrections.set('release/case-t', {
+      _id: 'release/case-t',
+      target: 'case-t',
+      partition: 0,
+      release: true,
+    });
+    return { store, list, p, logged };
+  }
+
+  it('does not stop the partition: its other cases flow, and the release is tried again once intake is back', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      let reads = 0;
+      let answers = false;
+      let list: events.CaseEvent[] = [];
+      const t = await leftRelease(async (caseId, from) => {
+        reads++;
+        if (!answers) throw new Error('14 UNAVAILABLE: case-intake did not answer');
+        return list.filter((e) => e.caseId === caseId && e.version >= from);
+      });
+      list = t.list;
+      const other = deliver(0, caseEvents({ caseId: 'case-u' }), 100);
+      // The batch with the left release is applied; the release waits.
+      await t.p.handleBatch(0, other.slice(0, 3));
+      expect(t.store.cases.get('case-u')?.view.version).toBe(3);
+      expect(t.store.cases.get('case-t')?.parked).toBe(true);
+      expect(t.store.corrections.has('release/case-t')).toBe(true);
+      expect(t.logged).toEqual([
+        expect.stringContaining('release of case-t left by another instance failed'),
+      ]);
+      // Within its wait, batches do not ask intake again.
+      await t.p.handleBatch(0, other.slice(3));
+      expect(t.store.cases.get('case-u')?.view.version).toBe(other.length);
+      expect(reads).toBe(1);
+
+      answers = true;
+      vi.setSystemTime(Date.now() + 5_001);
+      await t.p.handleBatch(0, []);
+      expect(reads).toBe(2);
+      expect(t.store.corrections.size).toBe(0);
+      expect(t.store.cases.get('case-t')).toMatchObject({ parked: false, held: [], pending: [] });
+      expect(t.store.cases.get('case-t')?.view.version).toBe(list.length);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('notes a refusal that names a rule on the request for the asker, and does not try it again', async () => {
+    let reads = 0;
+    const t = await leftRelease(async () => {
+      reads++;
+      throw precondition(
+        'RELEASE.HISTORY_UNREADABLE',
+        'intake cannot read the history of case case-t: broken',
+      );
+    });
+    await t.p.handleBatch(0, []);
+    expect(t.store.corrections.get('release/case-t')?.refused).toEqual({
+      code: 'RELEASE.HISTORY_UNREADABLE',
+      message: 'intake cannot read the history of case case-t: broken',
+    });
+    await t.p.handleBatch(0, []);
+    expect(reads).toBe(1);
+    expect(t.store.cases.get('case-t')?.parked).toBe(true);
   });
 });
 

@@ -7,6 +7,7 @@ import type {
   ProjectionStore,
   RollupPage,
   RollupPageWrite,
+  Refusal,
 } from '../application/ports.js';
 
 /** What the store answers when what a write was read from moved meanwhile. */
@@ -117,11 +118,16 @@ export class MemoryStore implements ProjectionStore {
   }
 
   async correctionsFor(partition: number) {
-    return [...this.corrections.values()].filter((r) => r.partition === partition);
+    return [...this.corrections.values()].filter((r) => r.partition === partition && !r.refused);
   }
 
   async correctionsDone(ids: readonly string[]) {
     for (const id of ids) this.corrections.delete(id);
+  }
+
+  async correctionRefused(id: string, refused: Refusal) {
+    const r = this.corrections.get(id);
+    if (r) this.corrections.set(id, { ...r, refused });
   }
 
   /** A rollup's value summed over the pages of every writer. */
@@ -210,6 +216,7 @@ export class MemoryStore implements ProjectionStore {
       requestCorrections: write((rs: readonly CorrectionRequest[]) => this.requestCorrections(rs)),
       correctionsFor: read((p: number) => this.correctionsFor(p)),
       correctionsDone: write((ids: readonly string[]) => this.correctionsDone(ids)),
+      correctionRefused: write((id: string, r: Refusal) => this.correctionRefused(id, r)),
     };
   }
 }

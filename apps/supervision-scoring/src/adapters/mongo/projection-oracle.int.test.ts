@@ -37,6 +37,7 @@ function faulty(m: ReadModels): ProjectionStore & { failAt(n: number): void } {
     requestCorrections: write((r) => m.requestCorrections(r)),
     correctionsFor: (p) => m.correctionsFor(p),
     correctionsDone: write((ids) => m.correctionsDone(ids)),
+    correctionRefused: write((id, r) => m.correctionRefused(id, r)),
   };
 }
 

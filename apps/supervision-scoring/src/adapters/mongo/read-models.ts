@@ -16,6 +16,7 @@ import type {
   RollupPage,
   RollupPageRow,
   RollupPageWrite,
+  Refusal,
 } from '../../application/ports.js';
 import { correctionPageIdOf, pageKeyOf, pagesOfPartition } from '../../domain/rollups.js';
 import { settled } from '../../application/settled.js';
@@ -544,11 +545,20 @@ export class ReadModels {
   }
 
   correctionsFor(partition: number): Promise<CorrectionRequest[]> {
-    return this.corrections.find({ partition }).toArray();
+    return this.corrections.find({ partition, refused: { $exists: false } }).toArray();
   }
 
   async correctionsDone(reviewIds: readonly string[]): Promise<void> {
     await this.corrections.deleteMany({ _id: { $in: [...reviewIds] } });
+  }
+
+  async correctionRefused(id: string, refusal: Refusal): Promise<void> {
+    await this.corrections.updateOne({ _id: id }, { $set: { refused: refusal } });
+  }
+
+  /** A left request as stored: asked, refused, or gone (null) once applied. */
+  correctionRequest(id: string): Promise<CorrectionRequest | null> {
+    return this.corrections.findOne({ _id: id });
   }
 
   /**
