@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { events, type intake, type scoring } from '@enforcement/contracts';
 import { MODEL_V1, scoreCase } from '@enforcement/supervision-scoring';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
@@ -10,6 +10,8 @@ import { tokenFor, unary } from '../support/services.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
 const DAY = 86_400_000;
+/** Scoring's bound on what a case's record holds waiting, here (bytes). */
+const WAITING_LIMIT = 8_192;
 
 /**
  * A version of a case written by an intake newer than this scoring: an event
@@ -40,36 +42,70 @@ describe("a release filled from the running intake's history", () => {
   let agency: Metadata;
   let supervisor: Metadata;
   let producer: Producer;
+  let consumer: Consumer;
+  /** The reasons of scoring's dead letters, by case. */
+  const letters = new Map<string, string[]>();
+  const lettersFor = async (caseId: string) => letters.get(caseId) ?? [];
   beforeAll(async () => {
-    sys = await startWholeSystem({ scoringTopics: { caseEvents: reads } });
+    sys = await startWholeSystem({
+      scoringTopics: { caseEvents: reads },
+      // Room for the few events the other cases hold, not for 40 evidence records.
+      scoringEnv: { CASE_WAITING_LIMIT_BYTES: String(WAITING_LIMIT) },
+    });
     agency = await tokenFor(['agency'], ['lz-eeb']);
     supervisor = await tokenFor(['supervisor']);
-    producer = new Kafka({
+    const kafka = new Kafka({
       clientId: 'release-fill',
       brokers: stack().kafkaBrokers,
       logLevel: logLevel.NOTHING,
-    }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    });
+    producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
+    consumer = kafka.consumer({ groupId: uniqueName('fill-letters') });
+    await consumer.connect();
+    await consumer.subscribe({ topic: sys.topics.scoringDeadLetter, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const key = message.key?.toString() ?? '';
+        letters.set(key, [...(letters.get(key) ?? []), message.headers?.error?.toString() ?? '']);
+      },
+    });
   }, 120_000);
   afterAll(async () => {
+    await consumer?.disconnect();
     await producer?.disconnect();
     await sys?.stop();
   });
 
-  /** A case through the whole loop in intake (8 events), and its history as intake holds it. */
+  /**
+   * A case through the whole loop in intake (8 events, and `evidence` more
+   * records of evidence after its first), and its history as intake holds it.
+   */
   async function concludedCase(
     tag: string,
+    evidence = 0,
   ): Promise<{ caseId: string; history: events.CaseEvent[] }> {
     const caseId = uniqueName(tag);
     const l = loop(caseId, new Date(Date.now() - 40 * DAY));
     const c = sys.intakeClient;
     await unary((cb) => c.registerCase(l.register, agency, cb));
     await unary((cb) => c.dispatchCase(l.dispatch, agency, cb));
-    for (const step of l.steps()) await unary((cb) => c.recordProgress(step, agency, cb));
+    const [first, ...rest] = l.steps();
+    if (first?.step?.$case !== 'evidence') throw new Error('the loop starts with evidence');
+    await unary((cb) => c.recordProgress(first, agency, cb));
+    for (let i = 0; i < evidence; i++) {
+      const more = { ...first.step.value, evidenceId: `ev-more-${i}` };
+      await unary((cb) =>
+        c.recordProgress({ meta: l.meta(2), step: { $case: 'evidence', value: more } }, agency, cb),
+      );
+    }
+    for (const step of rest) await unary((cb) => c.recordProgress(step, agency, cb));
     await unary((cb) => c.decidePenalty(l.penalty(8), agency, cb));
     await unary((cb) => c.concludeCase(l.conclude(30), agency, cb));
     const got = await unary<intake.GetCaseResponse>((cb) => c.getCase({ caseId }, supervisor, cb));
-    expect(got.history.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(got.history.map((e) => e.version)).toEqual(
+      Array.from({ length: 8 + evidence }, (_, i) => i + 1),
+    );
     return { caseId, history: got.history };
   }
 
@@ -143,6 +179,44 @@ describe("a release filled from the running intake's history", () => {
     expect((await release(caseId)).releasedEvents).toBe(1);
     await expectScoredWhole(caseId, history);
   }, 60_000);
+
+  it('parks a case that waits past its bound for a missing version, its letters sent, and its release fills it', async () => {
+    const { caseId, history } = await concludedCase('fill-bound', 40);
+    // Version 2 never reaches scoring's topic: the 46 after it wait for it.
+    await publishFor(
+      history.filter((e) => e.version !== 2),
+      [],
+    );
+    const rec = await eventually(
+      async () => {
+        const r = await recordOf(caseId);
+        return r?.parked ? r : undefined;
+      },
+      { what: `${caseId} parked` },
+    );
+    expect(rec.parkReason).toMatch(
+      new RegExp(
+        `^waiting beyond the case's limit \\(${WAITING_LIMIT} bytes\\) at v\\d+: 0 held, \\d+ waiting for v2$`,
+      ),
+    );
+    expect(rec.view.version).toBe(1);
+    expect(JSON.stringify(rec.pending).length).toBeLessThanOrEqual(WAITING_LIMIT);
+    // Every event past the bound is on the dead-letter topic with the reason.
+    const letters = await eventually(
+      async () => {
+        const got = await lettersFor(caseId);
+        const r = await recordOf(caseId);
+        return r && got.length === history.length - 2 - r.pending.length - r.held.length
+          ? got
+          : undefined;
+      },
+      { what: `${caseId}'s letters` },
+    );
+    expect(letters.every((l) => l.startsWith("waiting beyond the case's limit"))).toBe(true);
+
+    expect((await release(caseId)).releasedEvents).toBe(history.length - 1);
+    await expectScoredWhole(caseId, history);
+  }, 90_000);
 
   it('releases a forged poison for a case intake never had, moving nothing', async () => {
     const caseId = uniqueName('forged-unknown');

@@ -23,6 +23,13 @@ export const scoringSpec = {
   READ_MODEL_BUCKETS: integer({ default: 64, min: 1, max: 4096 }),
   SCORING_GROUP: string({ default: 'enforcement.scoring' }),
   PARTITIONS_CONSUMED_CONCURRENTLY: integer({ default: 4, min: 1, max: 64 }),
+  /**
+   * The most a case's record holds of events not applied yet (held behind a
+   * poison, or waiting for an earlier version), in bytes; beyond it an event
+   * is dead-lettered and the case parked, and its release fills the rest
+   * from intake's history. 32 records at the bound must fit a 16 MiB page.
+   */
+  CASE_WAITING_LIMIT_BYTES: integer({ default: 256 * 1024, min: 1_024, max: 512 * 1024 }),
   RULES_TICK_MS: integer({ default: 5_000, min: 0 }),
   RULES_APPROACHING_DAYS: integer({ default: 10, min: 0 }),
   RULES_RESPONSE_DAYS: integer({ default: 7, min: 1 }),

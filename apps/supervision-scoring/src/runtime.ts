@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   readonly groupBase: string;
   readonly buckets: number;
   readonly partitionsConsumedConcurrently: number;
+  /** The most a case's record holds of events not applied yet (bytes); the projector's default when unset. */
+  readonly waitingLimitBytes?: number;
   readonly tickMs: number;
   /** What the rules judge deadlines by: the clock, or the event time the projection has reached. */
   readonly ruleClock: 'wall' | 'events';
@@ -283,6 +285,7 @@ export class ScoringRuntime {
       model: this.o.model,
       history: this.o.intake,
       log: this.o.log,
+      ...(this.o.waitingLimitBytes ? { waitingLimitBytes: this.o.waitingLimitBytes } : {}),
       isConflict: (e) => e instanceof CaseConflict,
       rules: this.o.rules,
       partitionOf,

@@ -75,7 +75,20 @@ export interface ProjectorDeps {
   readonly endOffset: (partition: number) => Promise<number>;
   /** What went wrong off any caller's path (a left release tried again later). */
   readonly log?: (what: string, e: unknown) => void;
+  /**
+   * The most a case's record holds of events not applied yet (held behind a
+   * poison, or waiting for an earlier version), in bytes as stored; default
+   * WAITING_LIMIT_BYTES.
+   */
+  readonly waitingLimitBytes?: number;
 }
+
+/**
+ * A case record's bound on events not applied yet: 32 records at the bound
+ * fit a case page well inside a document's 16 MiB, however the flood that
+ * fills them compresses.
+ */
+export const WAITING_LIMIT_BYTES = 256 * 1024;
 
 /**
  * The key of a case's release part on its partition's correction pages:
@@ -422,6 +435,44 @@ class Batch {
     return outcome;
   }
 
+  private get waitingLimit(): number {
+    return this.deps.waitingLimitBytes ?? WAITING_LIMIT_BYTES;
+  }
+
+  /**
+   * Whether `bytes` more would take what the case's record holds of events
+   * not applied yet (held messages as base64, waiting events as JSON) past
+   * the limit. A release's messages (`seq` 'version': what the case held,
+   * and the fill from intake's history) are not bounded: the held ones fit
+   * before, and the fill applies what waits.
+   */
+  private overflows(rec: CaseRecord, bytes: number, seq: Seq): boolean {
+    if (seq === 'version') return false;
+    let n = bytes;
+    for (const h of rec.held) n += h.length;
+    if (rec.pending.length > 0) n += JSON.stringify(rec.pending).length;
+    return n > this.waitingLimit;
+  }
+
+  /**
+   * An event beyond what its case's record may hold waiting: dead-lettered,
+   * and the case parked lacking its version, so that the release fills it,
+   * and whatever else did not fit, from intake's history.
+   */
+  private overflow(
+    m: { key: string | null; value: Buffer | null },
+    e: events.CaseEvent,
+    rec: CaseRecord,
+  ): Promise<void> {
+    return this.park(
+      m.key ?? e.caseId,
+      m.value,
+      `waiting beyond the case's limit (${this.waitingLimit} bytes) at v${e.version}: ${rec.held.length} held, ${rec.pending.length} waiting for v${rec.view.version + 1}`,
+      undefined,
+      e.version,
+    );
+  }
+
   /** Raises the event's feed to how far the event shows it stored: its stream's floor where intake recorded one. */
   private reached(e: events.CaseEvent): void {
     const feed = feedOf(e.agencyId, e.caseType);
@@ -436,14 +487,24 @@ class Batch {
     seq: Seq,
   ): Promise<Outcome> {
     if (rec.parked) {
-      this.put({ ...rec, held: [...rec.held, (m.value ?? Buffer.alloc(0)).toString('base64')] });
+      const b64 = (m.value ?? Buffer.alloc(0)).toString('base64');
+      if (this.overflows(rec, b64.length, seq)) {
+        await this.overflow(m, e, rec);
+        return 'poison';
+      }
+      this.put({ ...rec, held: [...rec.held, b64] });
       return 'held';
     }
     if (e.version <= rec.view.version) return 'duplicate';
     const pending = rec.pending.map((x) => events.CaseEvent.fromJSON(x));
     if (e.version > rec.view.version + 1) {
-      if (!pending.some((x) => x.version === e.version)) pending.push(e);
-      this.put({ ...rec, pending: pending.map((x) => events.CaseEvent.toJSON(x)) });
+      if (pending.some((x) => x.version === e.version)) return 'buffered';
+      const json = events.CaseEvent.toJSON(e);
+      if (this.overflows(rec, JSON.stringify(json).length, seq)) {
+        await this.overflow(m, e, rec);
+        return 'poison';
+      }
+      this.put({ ...rec, pending: [...rec.pending, json] });
       return 'buffered';
     }
 

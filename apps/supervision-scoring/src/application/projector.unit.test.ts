@@ -421,6 +421,79 @@ describe('a release another instance left, while intake does not answer', () => 
   });
 });
 
+describe("a case's events beyond what its record may hold waiting", () => {
+  /** A projector on one partition whose records hold at most `limit` bytes waiting, sending letters to `letters`. */
+  function bounded(limit: number, list: events.CaseEvent[]) {
+    const store = new MemoryStore();
+    const letters: string[] = [];
+    const p = new Projector({
+      store,
+      deadLetters: { send: async (_key, _value, reason) => void letters.push(reason) },
+      sink: { changed: () => undefined, ordersChanged: () => undefined },
+      model: MODEL_V1,
+      isConflict: (e) => e instanceof Conflict,
+      partitionOf: () => 0,
+      endOffset,
+      history: historyOf(list),
+      waitingLimitBytes: limit,
+    });
+    return { store, letters, p };
+  }
+  const b64 = (e: events.CaseEvent | undefined) =>
+    e ? Buffer.from(events.CaseEvent.encode(e).finish()).toString('base64').length : 0;
+  const heldBytes = (rec: CaseRecord | undefined) =>
+    (rec?.held ?? []).reduce((n, h) => n + h.length, 0);
+
+  it('are dead-lettered behind a poison once the held ones reach the bound, and the release fills them from intake', async () => {
+    const list = caseEvents({ caseId: 'case-t' });
+    // Room for versions 3 and 4 held, not 5.
+    const limit = b64(list[2]) + b64(list[3]);
+    const { store, letters, p } = bounded(limit, list);
+    const poison = { partition: 0, offset: 2, key: 'case-t', value: Buffer.from([0xff, 0xff]) };
+    await p.handleBatch(0, [
+      ...deliver(0, list.slice(0, 2)),
+      poison,
+      ...deliver(0, list.slice(2), 3),
+    ]);
+    const rec = store.cases.get('case-t');
+    expect(rec).toMatchObject({ parked: true, lacks: list.length });
+    expect(rec?.held).toHaveLength(2);
+    expect(heldBytes(rec)).toBeLessThanOrEqual(limit);
+    expect(letters).toHaveLength(1 + list.length - 4);
+    expect(letters.slice(1)).toEqual(
+      list
+        .slice(4)
+        .map((e) =>
+          expect.stringContaining(
+            `waiting beyond the case's limit (${limit} bytes) at v${e.version}`,
+          ),
+        ),
+    );
+
+    expect(await p.release('case-t')).toBe(list.length - 2);
+    countedOnce(store, 'case-t', list.length);
+  });
+
+  it('park their case when it waits for a missing version past the bound, and the release fills it from intake', async () => {
+    const list = caseEvents({ caseId: 'case-t' });
+    const { store, letters, p } = bounded(1_500, list);
+    // Version 3 never reaches the partition; the later ones wait for it.
+    await p.handleBatch(0, [...deliver(0, list.slice(0, 2)), ...deliver(0, list.slice(3), 3)]);
+    const rec = store.cases.get('case-t');
+    expect(rec).toMatchObject({ parked: true });
+    expect(rec?.parkReason).toMatch(
+      /^waiting beyond the case's limit \(1500 bytes\) at v\d+: 0 held, \d+ waiting for v3$/,
+    );
+    expect(JSON.stringify(rec?.pending).length).toBeLessThanOrEqual(1_500);
+    expect(rec?.pending.length).toBeGreaterThan(0);
+    expect(letters.length).toBe(list.length - 3 - (rec?.pending.length ?? 0));
+    expect(rec?.view.version).toBe(2);
+
+    expect(await p.release('case-t')).toBe(list.length - 2);
+    countedOnce(store, 'case-t', list.length);
+  });
+});
+
 describe('a release whose share lands but whose answer is lost', () => {
   it('counts the released events once when the operator releases the case again', async () => {
     const store = new MemoryStore();

@@ -160,6 +160,12 @@ export function scenario(o: { races: boolean; maxSteps?: number }) {
       }),
       { maxLength: 2 },
     ),
+    /**
+     * The most a case's record holds waiting (bytes), where not the
+     * default: small enough that held and waiting events overflow, are
+     * dead-lettered and their case parked, for the release to fill.
+     */
+    waitingLimit: fc.option(fc.integer({ min: 0, max: 3_000 }), { nil: undefined }),
     /** How often each process's busy batches look for corrections others left (ms). */
     looks: fc.array(fc.constantFrom(0, 3_600_000), { minLength: PROCESSES, maxLength: PROCESSES }),
     steps: fc.array(fc.oneof(...steps), { minLength: 1, maxLength: o.maxSteps ?? 24 }),
@@ -298,6 +304,7 @@ export async function runScenario(s: Scenario, store: ScenarioStore): Promise<vo
       isConflict: (e) => store.isConflict(e),
       partitionOf: partitionOfId,
       correctionsEveryMs: s.looks[i],
+      ...(s.waitingLimit === undefined ? {} : { waitingLimitBytes: s.waitingLimit }),
       // Every message is in the log from the start.
       endOffset: async (p) => logs[p]?.length ?? 0,
       history: {
