@@ -3,13 +3,13 @@ import { StatisticsFold, type AnnualStatistics, type Basis } from '../domain/sta
 import {
   listingOrder,
   matches,
+  overdueAt,
   pastCursor,
   summaryOf,
   type CaseCursor,
   type CaseFilter,
   type CaseSummary,
 } from '../domain/case-list.js';
-import type { CaseFacts } from '../domain/facts.js';
 import type { FactStore, HighWatermarks } from './ports.js';
 
 export interface Clock {
@@ -177,31 +177,64 @@ export class Reports {
         `must be a year between ${YEARS.min} and ${YEARS.max}, got ${year}`,
       );
     const now = this.clock.now().getTime();
-    const from = 'offset' in at ? at.offset : 0;
-    // The first `keep` matches in the listing's order are all a page needs
-    // (one more says whether any follow): a city-wide listing of a large
-    // year holds a page's worth of cases, not the year's.
-    const keep = from + limit + 1;
-    let found: { registeredMs: number; caseId: string; facts: CaseFacts }[] = [];
-    const trim = () => {
-      found.sort(listingOrder);
-      found = found.slice(0, keep);
-    };
+    const rows = await this.listingOf(year);
+    // The first case past the cursor: the rows are in the listing's order.
+    let lo = 0;
+    if (!('offset' in at)) {
+      let hi = rows.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const row = rows[mid];
+        if (row && !pastCursor(row, at)) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    let skip = 'offset' in at ? at.offset : 0;
+    const page: CaseSummary[] = [];
     let total = 0;
-    await this.store.forEachCaseOfYear(year, (facts) => {
-      if (!matches(facts, filter)) return;
+    let more = false;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (!row || !matches(row, filter)) continue;
       total++;
-      const place = { registeredMs: facts.reg?.[0] ?? 0, caseId: facts.id };
-      if (!pastCursor(place, at)) return;
-      found.push({ ...place, facts });
-      if (found.length > 2 * keep) trim();
+      if (i < lo) continue;
+      if (skip > 0) skip--;
+      else if (page.length < limit) page.push({ ...row, overdue: overdueAt(row, now) });
+      else more = true;
+    }
+    return { cases: page, total, more };
+  }
+
+  /**
+   * The year's listing last read: every case of the year summarized, in
+   * the listing's order, as of the partitions' progress when it was read
+   * (what `overdue` says is worked out per call). While no partition has
+   * moved, the facts are those it was read from, so pages walked through a
+   * quiet year read it once; a chunk applied anywhere (by any instance)
+   * moves a partition's progress, after its pages are written, and the next
+   * call reads the year again. One year is kept: a city's year is about
+   * 40 MB of summaries at 1,000,000 events.
+   */
+  private listing: { year: number; stamp: string; rows: Promise<CaseSummary[]> } | undefined;
+
+  private async listingOf(year: number): Promise<CaseSummary[]> {
+    const stamp = (await this.store.progress())
+      .map((p) => `${p.partition}:${p.offset}`)
+      .sort()
+      .join(',');
+    const kept = this.listing;
+    if (kept && kept.year === year && kept.stamp === stamp) return kept.rows;
+    const rows = (async () => {
+      const out: CaseSummary[] = [];
+      await this.store.forEachCaseOfYear(year, (facts) => out.push(summaryOf(facts, 0)));
+      return out.sort(listingOrder);
+    })();
+    const entry = { year, stamp, rows };
+    this.listing = entry;
+    rows.catch(() => {
+      if (this.listing === entry) this.listing = undefined;
     });
-    trim();
-    return {
-      cases: found.slice(from, from + limit).map((x) => summaryOf(x.facts, now)),
-      total,
-      more: found.length > from + limit,
-    };
+    return rows;
   }
 
   /** A requested moment: not in the future, and not past what has been applied. */

@@ -20,14 +20,20 @@ function fakeStore(progress: Progress[]) {
   return { store, saved: () => saved, progress };
 }
 
-/** Reports over facts held in memory, read whole on every ask (`onRead` counts the reads). */
+/**
+ * Reports over facts held in memory (`onRead` counts the reads of the
+ * year). Its one partition's progress moves whenever the facts do, as a
+ * chunk's progress is saved after its pages.
+ */
 function reportsOver(
   facts: Iterable<CaseFacts>,
   onRead = () => undefined as void,
   now = () => new Date(),
 ) {
   const store = {
-    progress: async () => [],
+    progress: async (): Promise<Progress[]> => [
+      { partition: 0, offset: JSON.stringify([...facts]).length, recordedMs: 0 },
+    ],
     loadCompleteThrough: async () => 0,
     saveCompleteThrough: async () => undefined,
     forEachCaseOfYear: async (_: number, each: (f: CaseFacts) => void) => {
@@ -261,6 +267,41 @@ describe('a walk through the listing, page after page', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('reads the year once for the pages asked while no partition moves, and again once one does', async () => {
+    let reads = 0;
+    const year = ['a', 'b', 'c'].map((id, i) => registered(id, T0 + i));
+    const reports = reportsOver(year, () => void reads++);
+    const first = await reports.cases(2021, {}, { offset: 0 }, 2);
+    const last = first.cases.at(-1);
+    if (!last) throw new Error('no case listed');
+    const next = await reports.cases(
+      2021,
+      {},
+      { afterMs: last.registeredMs, afterId: last.caseId },
+      2,
+    );
+    expect(next.cases.map((c) => c.caseId)).toEqual(['c']);
+    await reports.cases(2021, { agency: 'lz-eeb' }, { offset: 0 }, 10);
+    expect(reads).toBe(1);
+    // A chunk applies a new case: the next page reads the year again and lists it.
+    year.push(registered('d', T0 + 3));
+    const after = await reports.cases(2021, {}, { afterMs: T0 + 2, afterId: 'c' }, 2);
+    expect(after.cases.map((c) => c.caseId)).toEqual(['d']);
+    expect(reads).toBe(2);
+    // Another year is read on its own.
+    await reports.cases(2022, {}, { offset: 0 }, 2);
+    expect(reads).toBe(3);
+  });
+
+  it('says an open case is overdue as of each call, not as of the read it was kept from', async () => {
+    let now = T0 + 10;
+    const open: CaseFacts = { ...registered('open', T0), due: [[T0 + 20, T0, 0]] };
+    const reports = reportsOver([open], undefined, () => new Date(now));
+    expect((await reports.cases(2021, {}, { offset: 0 }, 1)).cases[0]?.overdue).toBe(false);
+    now = T0 + 30;
+    expect((await reports.cases(2021, {}, { offset: 0 }, 1)).cases[0]?.overdue).toBe(true);
   });
 
   it('starts after the cursor, and reads a token given before cursors as an offset', async () => {

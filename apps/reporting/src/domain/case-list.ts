@@ -31,12 +31,12 @@ export interface CaseSummary {
   readonly about: string;
 }
 
-export const matches = (f: CaseFacts, q: CaseFilter): boolean =>
-  (q.about ? f.kind !== 'E' && f.about === q.about : f.kind === 'E') &&
-  (!q.agency || f.agency === q.agency) &&
-  (!q.district || f.district === q.district) &&
-  (!q.unit || f.unit === q.unit) &&
-  (!q.officer || (f.officers ?? []).includes(q.officer));
+export const matches = (c: CaseSummary, q: CaseFilter): boolean =>
+  (q.about ? c.kind !== 'ENFORCEMENT' && c.about === q.about : c.kind === 'ENFORCEMENT') &&
+  (!q.agency || c.agencyId === q.agency) &&
+  (!q.district || c.district === q.district) &&
+  (!q.unit || c.unitId === q.unit) &&
+  (!q.officer || c.officerIds.includes(q.officer));
 
 /**
  * Where a page of a listing starts. A listing runs in order of registration,
@@ -63,11 +63,15 @@ export const pastCursor = (
 
 const KINDS = { E: 'ENFORCEMENT', R: 'RECONSIDERATION', L: 'LITIGATION' } as const;
 
+/** Overdue at `nowMs`: concluded after its deadline, or open past it. */
+export const overdueAt = (c: Pick<CaseSummary, 'dueMs' | 'concludedMs'>, nowMs: number): boolean =>
+  c.dueMs > 0 && (c.concludedMs > 0 ? c.concludedMs > c.dueMs : nowMs > c.dueMs);
+
 /** The case as listed at `nowMs`: its deadline as last extended, overdue if concluded after it or open past it. */
 export function summaryOf(f: CaseFacts, nowMs: number): CaseSummary {
   const dueMs = f.due?.at(-1)?.[0] ?? 0;
   const concludedMs = (f.kind === 'E' ? f.concluded : f.reviewConcluded?.at)?.[0] ?? 0;
-  const overdue = dueMs > 0 && (concludedMs > 0 ? concludedMs > dueMs : nowMs > dueMs);
+  const overdue = overdueAt({ dueMs, concludedMs }, nowMs);
   const last = f.evaluations?.at(-1);
   return {
     caseId: f.id,
