@@ -181,12 +181,15 @@ async function main() {
     ),
   );
   // An officer's cases as the console's drill-down lists them, and the
-  // city's, first page and the third by its token: each call reads the year.
+  // city's, first page and the third by its token. The first call reads the
+  // year; the others find its listing kept, as no partition moved since.
   const listCases = (r: Partial<reporting.ListCasesRequest>) =>
     call<reporting.ListCasesResponse>((cb) =>
       client.listCases(reporting.ListCasesRequest.fromPartial({ year: 2021, ...r }), md, cb),
     );
+  const coldStart = performance.now();
   const cityFirst = await listCases({});
+  const coldMs = performance.now() - coldStart;
   const officerId = cityFirst.cases[0]?.officerIds[0] ?? '';
   const second = await listCases({ pageToken: cityFirst.nextPageToken });
   const listed = {
@@ -245,9 +248,14 @@ async function main() {
     ['as of 2022-01-31 (p50 / max)', `${fmt(asOf.p50)} ms / ${fmt(asOf.max)} ms`, ''],
     ['HTML report rendered (p50 / max)', `${fmt(html.p50)} ms / ${fmt(html.max)} ms`, ''],
     [
-      "ListCases, the city's first page / its third by token / one officer's (p50 / max)",
-      `${fmt(listed.city.p50)} / ${fmt(listed.third.p50)} / ${fmt(listed.officer.p50)} ms · max ${fmt(Math.max(listed.city.max, listed.third.max, listed.officer.max))} ms`,
-      `${fmt(cityFirst.total)} cases in the year, ${fmt(officerTotal)} the officer's; each call reads the year`,
+      'ListCases, the first call after the projection (reads the year)',
+      `${fmt(coldMs)} ms`,
+      `${fmt(cityFirst.total)} cases in the year`,
+    ],
+    [
+      "ListCases after it, the city's first page / its third by token / one officer's (p50 / max)",
+      `${fmt(listed.city.p50, 1)} / ${fmt(listed.third.p50, 1)} / ${fmt(listed.officer.p50, 1)} ms · max ${fmt(Math.max(listed.city.max, listed.third.max, listed.officer.max), 1)} ms`,
+      `${fmt(officerTotal)} the officer's; the year's listing kept while no partition moves`,
     ],
     ['reporting peak resident memory', `${fmt(rss)} MiB`, 'target < 512 MiB'],
     [
@@ -280,7 +288,7 @@ async function main() {
   writeFileSync(join(args.out, 'report-latest.md'), md_);
   writeFileSync(
     join(args.out, 'report-latest.json'),
-    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, current, asOf, html, listCases: listed, peakRssMiB: rss, scoringMs, scoringDocumentsPerEvent: scoringWrites, scoringPeakRssMiB: scoringRss, cores: cpus().length, node: process.version }, null, 2)}\n`,
+    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, current, asOf, html, listCases: { ...listed, coldMs }, peakRssMiB: rss, scoringMs, scoringDocumentsPerEvent: scoringWrites, scoringPeakRssMiB: scoringRss, cores: cpus().length, node: process.version }, null, 2)}\n`,
   );
 }
 
