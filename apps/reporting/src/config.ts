@@ -18,6 +18,12 @@ export const reportingSpec = {
   MONGODB_DB: string({ default: 'enforcement_reporting' }),
   REPORTING_GROUP: string({ default: 'enforcement.reporting' }),
   PARTITIONS_CONSUMED_CONCURRENTLY: integer({ default: 2, min: 1, max: 64 }),
+  /**
+   * The most a case's facts hold of events waiting for an earlier version,
+   * in bytes; beyond it an event is dead-lettered (`store republish` sends
+   * it again once the gap is mended).
+   */
+  CASE_WAITING_LIMIT_BYTES: integer({ default: 256 * 1024, min: 1_024, max: 512 * 1024 }),
   /** A caught-up partition counts as complete up to now minus this (events reach Kafka after intake records them). */
   REPORTING_SETTLE_MS: integer({ default: 2_000, min: 0 }),
   /** The office named on the annual report's title page (default: the city's supervision office). */

@@ -69,6 +69,8 @@ export async function createReporting(
       log('dead-letter topic refused a letter whole; sent it without its value', e),
     ),
     log,
+    undefined,
+    config.CASE_WAITING_LIMIT_BYTES,
   );
   const consumer = new FactsConsumer(kafka, projector, {
     groupId: namespacedGroup(config.TOPIC_NAMESPACE, config.REPORTING_GROUP),

@@ -3,6 +3,13 @@ import { cityParts } from '@enforcement/reference-data';
 import { applyFact, emptyFacts, yearsOf, type CaseFacts, type HeldEvent } from '../domain/facts.js';
 import type { DeadLetters, FactStore } from './ports.js';
 
+/**
+ * A case's bound on events waiting for an earlier version: a page holds a
+ * month of a partition's cases, so a flood keyed to one case must not grow
+ * it without end.
+ */
+export const WAITING_LIMIT_BYTES = 256 * 1024;
+
 export interface Message {
   readonly offset: number;
   readonly key: string | null;
@@ -59,6 +66,8 @@ export class FactsProjector {
     private readonly log: (msg: string, err?: unknown) => void,
     /** Pages per partition kept in memory between chunks. */
     private readonly residentPages = 6,
+    /** The most a case's facts hold of events waiting for an earlier version (bytes, as JSON). */
+    private readonly waitingLimitBytes = WAITING_LIMIT_BYTES,
   ) {}
 
   /**
@@ -203,11 +212,20 @@ export class FactsProjector {
       // case's facts, stored with them, until the gap fills.
       const held = facts.held ?? [];
       if (!held.some((x) => x.version === e.version)) {
+        const json = events.CaseEvent.toJSON(e) as HeldEvent;
+        if (JSON.stringify(held).length + JSON.stringify(json).length > this.waitingLimitBytes) {
+          // A page holds a month of its partition's cases: one case's flood
+          // would take it past a document's 16 MiB, and every write of it
+          // would fail. What did not fit comes again with `store republish`.
+          await this.poison(
+            m,
+            `waiting beyond the case's limit (${this.waitingLimitBytes} bytes) at v${e.version}: ${held.length} waiting for v${facts.v + 1}`,
+          );
+          return 'poison';
+        }
         const next = {
           ...facts,
-          held: [...held, events.CaseEvent.toJSON(e) as HeldEvent].sort(
-            (a, b) => a.version - b.version,
-          ),
+          held: [...held, json].sort((a, b) => a.version - b.version),
         };
         cases.set(e.caseId, next);
         s.waiting.set(e.caseId, earliestHeld(next) ?? 0);
