@@ -212,8 +212,8 @@ export class Reports {
    * moved, the facts are those it was read from, so pages walked through a
    * quiet year read it once; a chunk applied anywhere (by any instance)
    * moves a partition's progress, after its pages are written, and the next
-   * call reads the year again. One year is kept: a city's year is about
-   * 40 MB of summaries at 1,000,000 events.
+   * call reads the year again. One year is kept: at 1,000,000 events
+   * (106,383 cases) the service's peak rose by 15 to 25 MiB with it.
    */
   private listing: { year: number; stamp: string; rows: Promise<CaseSummary[]> } | undefined;
 
