@@ -220,8 +220,7 @@ describe("a release filled from the running intake's history", () => {
 
   it('releases a forged poison for a case intake never had, moving nothing', async () => {
     const caseId = uniqueName('forged-unknown');
-    const forged = events.CaseEvent.fromPartial({ eventId: 'x', caseId, version: 7 });
-    await producer.send({ topic: reads, messages: [{ key: caseId, value: ofNewerType(forged) }] });
+    await publishFor([events.CaseEvent.fromPartial({ eventId: 'x', caseId, version: 7 })], [7]);
     await parked(caseId, 0, 7, 0);
 
     expect((await release(caseId)).releasedEvents).toBe(0);
@@ -235,8 +234,10 @@ describe("a release filled from the running intake's history", () => {
       async () => ((await recordOf(caseId))?.view.version === 8 ? true : undefined),
       { what: `${caseId} applied whole` },
     );
-    const forged = events.CaseEvent.fromPartial({ eventId: 'x', caseId, version: 1_000_000_000 });
-    await producer.send({ topic: reads, messages: [{ key: caseId, value: ofNewerType(forged) }] });
+    await publishFor(
+      [events.CaseEvent.fromPartial({ eventId: 'x', caseId, version: 1_000_000_000 })],
+      [1_000_000_000],
+    );
     await parked(caseId, 8, 1_000_000_000, 0);
 
     expect((await release(caseId)).releasedEvents).toBe(0);

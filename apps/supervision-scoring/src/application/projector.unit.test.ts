@@ -170,17 +170,44 @@ const onOnePartition = (
   deadLetters: ProjectorDeps['deadLetters'] = { send: async () => undefined },
   history?: ProjectorDeps['history'],
 ) =>
+  onePartitionWith(client, {
+    deadLetters,
+    ...(progress ? { progress } : {}),
+    ...(history ? { history } : {}),
+  });
+
+/** The same, with any of the projector's dependencies given. */
+const onePartitionWith = (
+  client: ReturnType<MemoryStore['client']> | MemoryStore,
+  deps: Partial<ProjectorDeps>,
+) =>
   new Projector({
     store: client,
-    deadLetters,
+    deadLetters: { send: async () => undefined },
     sink: { changed: () => undefined, ordersChanged: () => undefined },
     model: MODEL_V1,
     isConflict: (e) => e instanceof Conflict,
     partitionOf: () => 0,
     endOffset,
-    ...(progress ? { progress } : {}),
-    ...(history ? { history } : {}),
+    ...deps,
   });
+
+/** Delivers case-t's events with its version 5 of an event type added since (no payload): the case parks, the later ones held. */
+async function parkBehindFifth(p: Projector, list: events.CaseEvent[]): Promise<void> {
+  const fifth = list[4];
+  if (!fifth) throw new Error('the test needs five events');
+  const { payload: _unknown, ...unknown } = fifth;
+  await p.handleBatch(0, [
+    ...deliver(0, list.slice(0, 4)),
+    {
+      partition: 0,
+      offset: 4,
+      key: 'case-t',
+      value: Buffer.from(events.CaseEvent.encode(unknown).finish()),
+    },
+    ...deliver(0, list.slice(5), 5),
+  ]);
+}
 
 /** The case applied through its last version, nothing waiting, and counted once in its agency's year. */
 function countedOnce(store: MemoryStore, caseId: string, versions: number): void {
@@ -293,20 +320,7 @@ describe('a release of a case whose latest version was of an event type scoring 
         return list.filter((e) => e.caseId === caseId && e.version >= from);
       },
     });
-    const fifth = list[4];
-    if (!fifth) throw new Error('the test needs five events');
-    // Version 5 is of an event type added since; the later ones are held behind it.
-    const { payload: _unknown, ...unknown } = fifth;
-    await p.handleBatch(0, [
-      ...deliver(0, list.slice(0, 4)),
-      {
-        partition: 0,
-        offset: 4,
-        key: 'case-t',
-        value: Buffer.from(events.CaseEvent.encode(unknown).finish()),
-      },
-      ...deliver(0, list.slice(5), 5),
-    ]);
+    await parkBehindFifth(p, list);
     expect(store.cases.get('case-t')).toMatchObject({ parked: true });
 
     await expect(p.release('case-t')).rejects.toThrow('UNAVAILABLE');
@@ -328,31 +342,12 @@ describe('a release another instance left, while intake does not answer', () => 
     const store = new MemoryStore();
     const list = caseEvents({ caseId: 'case-t' });
     const logged: string[] = [];
-    const p = new Projector({
-      store,
-      deadLetters: { send: async () => undefined },
-      sink: { changed: () => undefined, ordersChanged: () => undefined },
-      model: MODEL_V1,
-      isConflict: (e) => e instanceof Conflict,
-      partitionOf: () => 0,
-      endOffset,
+    const p = onePartitionWith(store, {
       history: { read },
       correctionsEveryMs: 0,
       log: (what) => logged.push(what),
     });
-    const fifth = list[4];
-    if (!fifth) throw new Error('the test needs five events');
-    const { payload: _unknown, ...unknown } = fifth;
-    await p.handleBatch(0, [
-      ...deliver(0, list.slice(0, 4)),
-      {
-        partition: 0,
-        offset: 4,
-        key: 'case-t',
-        value: Buffer.from(events.CaseEvent.encode(unknown).finish()),
-      },
-      ...deliver(0, list.slice(5), 5),
-    ]);
+    await parkBehindFifth(p, list);
     expect(store.cases.get('case-t')?.parked).toBe(true);
     store.corrections.set('release/case-t', {
       _id: 'release/case-t',
@@ -426,14 +421,8 @@ describe("a case's events beyond what its record may hold waiting", () => {
   function bounded(limit: number, list: events.CaseEvent[]) {
     const store = new MemoryStore();
     const letters: string[] = [];
-    const p = new Projector({
-      store,
+    const p = onePartitionWith(store, {
       deadLetters: { send: async (_key, _value, reason) => void letters.push(reason) },
-      sink: { changed: () => undefined, ordersChanged: () => undefined },
-      model: MODEL_V1,
-      isConflict: (e) => e instanceof Conflict,
-      partitionOf: () => 0,
-      endOffset,
       history: historyOf(list),
       waitingLimitBytes: limit,
     });
