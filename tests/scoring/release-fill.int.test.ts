@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
+import { Binary } from 'mongodb';
 import { events, type intake, type scoring } from '@enforcement/contracts';
 import { MODEL_V1, scoreCase } from '@enforcement/supervision-scoring';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
@@ -217,6 +218,29 @@ describe("a release filled from the running intake's history", () => {
     expect((await release(caseId)).releasedEvents).toBe(history.length - 1);
     await expectScoredWhole(caseId, history);
   }, 90_000);
+
+  it("refuses RELEASE.HISTORY_UNREADABLE, naming intake's reason, for a case whose history intake cannot read", async () => {
+    const { caseId, history } = await concludedCase('fill-broken');
+    await publishFor(history, [5]);
+    await parked(caseId, 4, 5, 3);
+    // A database writer empties the case's first commit in intake's store:
+    // nothing there says whose case it is any more.
+    await sys.intake.store.commits
+      .for(caseId)
+      .updateOne({ _id: `${caseId}:1` }, { $set: { body: new Binary(new Uint8Array(0)) } });
+
+    const refused = await release(caseId).catch((e: ServiceError) => e);
+    expect(refused).toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      details: expect.stringMatching(
+        new RegExp(
+          `^RELEASE\\.HISTORY_UNREADABLE: intake cannot read the history of case ${caseId}: CASE\\.HISTORY_BROKEN: `,
+        ),
+      ),
+    });
+    // Nothing moved: still parked, its events held.
+    await parked(caseId, 4, 5, 3);
+  }, 60_000);
 
   it('releases a forged poison for a case intake never had, moving nothing', async () => {
     const caseId = uniqueName('forged-unknown');
