@@ -189,9 +189,12 @@ describe('dead letters a topic will not take whole', () => {
       { what: 'SERVING again' },
     );
     const after = await letters((s) => s.some((l) => l.key === held));
-    expect(after.find((l) => l.key === held)).toMatchObject({
-      size: 64 * 1024,
-      headers: { 'original-size': '200000', truncated: 'true' },
-    });
+    // The limit rose while the partition was retried: the letter is cut, or,
+    // where the topic refused the cut form an instant before it rose (CI
+    // saw this once), sent without its value; either form says which.
+    const letter = after.find((l) => l.key === held);
+    expect(letter?.headers).toMatchObject({ 'original-size': '200000', truncated: 'true' });
+    if (letter?.size === -1) expect(letter.headers['value-dropped']).toBe('true');
+    else expect(letter?.size).toBe(64 * 1024);
   });
 });
