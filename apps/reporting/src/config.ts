@@ -8,6 +8,7 @@ import {
   string,
   type ConfigOf,
 } from '@enforcement/config';
+import { WAITING_LIMIT_BYTES } from './application/projector.js';
 
 export const reportingSpec = {
   ...infraSpec,
@@ -23,7 +24,7 @@ export const reportingSpec = {
    * in bytes; beyond it an event is dead-lettered (`store republish` sends
    * it again once the gap is mended).
    */
-  CASE_WAITING_LIMIT_BYTES: integer({ default: 256 * 1024, min: 1_024, max: 512 * 1024 }),
+  CASE_WAITING_LIMIT_BYTES: integer({ default: WAITING_LIMIT_BYTES, min: 1_024, max: 512 * 1024 }),
   /** A caught-up partition counts as complete up to now minus this (events reach Kafka after intake records them). */
   REPORTING_SETTLE_MS: integer({ default: 2_000, min: 0 }),
   /** The office named on the annual report's title page (default: the city's supervision office). */

@@ -9,6 +9,7 @@ import {
   serviceSpec,
   oneOf,
 } from '@enforcement/config';
+import { WAITING_LIMIT_BYTES } from './application/projector.js';
 
 export const scoringSpec = {
   ...infraSpec,
@@ -29,7 +30,7 @@ export const scoringSpec = {
    * is dead-lettered and the case parked, and its release fills the rest
    * from intake's history. 32 records at the bound must fit a 16 MiB page.
    */
-  CASE_WAITING_LIMIT_BYTES: integer({ default: 256 * 1024, min: 1_024, max: 512 * 1024 }),
+  CASE_WAITING_LIMIT_BYTES: integer({ default: WAITING_LIMIT_BYTES, min: 1_024, max: 512 * 1024 }),
   RULES_TICK_MS: integer({ default: 5_000, min: 0 }),
   RULES_APPROACHING_DAYS: integer({ default: 10, min: 0 }),
   RULES_RESPONSE_DAYS: integer({ default: 7, min: 1 }),
