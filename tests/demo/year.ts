@@ -132,7 +132,7 @@ if (o) {
     `\n${yearNo} annual statistics (as of ${current.asOf?.toISOString()}, position ${fmt(current.position)}, digest ${current.digest.slice(0, 16)}…)`,
   );
   console.log(
-    `  cases        ${fmt(o.casesRegistered)} registered, ${fmt(o.casesConcluded)} concluded; closure ${pct(o.closureRate)}; ${fmt(o.meanHandlingDays, 1)} days on average, p90 ${o.p90HandlingDays}; ${fmt(o.overdueCases)} overdue`,
+    `  cases        ${fmt(o.casesRegistered)} registered, ${fmt(o.casesConcluded)} concluded in the year; closure ${pct(o.closureRateInYear)} in the year, ${pct(o.closureRate)} by now; ${fmt(o.meanHandlingDays, 1)} days on average, p90 ${o.p90HandlingDays}; ${fmt(o.overdueCases)} overdue`,
   );
   console.log(
     `  penalties    ${fmt(o.penalties)} decisions, ¥${fmt(o.penaltyTotalFen / 100)} in fines, ${fmt(o.discretionAnomalies)} discretion anomalies`,
