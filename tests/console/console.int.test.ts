@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { intake, reporting, scoring } from '@enforcement/contracts';
 import { generateYear } from '@enforcement/generator';
-import { agencyName } from '@enforcement/reference-data';
+import { agencyName, reasonText } from '@enforcement/reference-data';
 import type { RunningConsole } from '@enforcement/console';
 import { eventually, tokenFor, unary } from '@enforcement/testing';
 import { loop } from '../support/loop.js';
@@ -266,6 +266,21 @@ describe('the supervision console in Chromium, on the real stack', () => {
         .click();
       expect(p.url()).toContain(`#${lost.eventIds[0]}`);
     }
+    // The reasons in the page's language: in Chinese from each reason's code
+    // and figures, in English as the model recorded them.
+    const reasoned = scored?.indicators.find((i) => i.points < i.maxPoints);
+    if (!reasoned) throw new Error('the case was chosen for an indicator that lost points');
+    expect(reasoned.reasonDetails.map((d) => d.code)).toHaveLength(reasoned.reasons.length);
+    const english = reasoned.reasons.join('；');
+    const chinese = reasoned.reasonDetails
+      .map((d) => reasonText('zh', d.code, d.args) ?? 'a code the catalogue lacks')
+      .join('；');
+    expect(chinese).not.toBe(english);
+    await p.getByText(chinese, { exact: true }).waitFor();
+    expect(await p.getByText(english, { exact: true }).count()).toBe(0);
+    await p.getByRole('button', { name: 'English' }).click();
+    await p.getByText(english, { exact: true }).waitFor();
+    expect(await p.getByText(chinese, { exact: true }).count()).toBe(0);
     expect(await seriousViolations(p)).toEqual([]);
   });
 

@@ -82,7 +82,14 @@ describe('case intake on the real stack', () => {
           score: 92.5,
           modelVersion: 'v1',
           indicators: [
-            { indicator: 'timeliness', points: 30, maxPoints: 30, reasons: [], eventIds: [] },
+            {
+              indicator: 'timeliness',
+              points: 30,
+              maxPoints: 30,
+              reasons: [],
+              eventIds: [],
+              reasonDetails: [],
+            },
           ],
         },
         supervisor,

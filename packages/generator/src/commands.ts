@@ -212,6 +212,8 @@ export function caseCommands(p: CasePlan): Timed[] {
             maxPoints: 100,
             reasons: ['评查打分 reviewed by the supervision office'],
             eventIds: [],
+            // The evaluator's own words: no code.
+            reasonDetails: [],
           },
         ],
       },

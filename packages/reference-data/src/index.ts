@@ -1,2 +1,3 @@
 export * from './benchmarks.js';
 export * from './city.js';
+export * from './score-reasons.js';

@@ -120,7 +120,14 @@ export const cmd = {
       score,
       modelVersion: 'v1',
       indicators: [
-        { indicator: 'timeliness', points: 30, maxPoints: 30, reasons: [], eventIds: [] },
+        {
+          indicator: 'timeliness',
+          points: 30,
+          maxPoints: 30,
+          reasons: [],
+          eventIds: [],
+          reasonDetails: [],
+        },
       ],
     },
   }),

@@ -67,7 +67,16 @@ describe('tamper evidence against a database writer', () => {
     meta: nextMeta(caseId),
     score: 90,
     modelVersion: 'v1',
-    indicators: [{ indicator: 'timeliness', points: 30, maxPoints: 30, reasons: [], eventIds: [] }],
+    indicators: [
+      {
+        indicator: 'timeliness',
+        points: 30,
+        maxPoints: 30,
+        reasons: [],
+        eventIds: [],
+        reasonDetails: [],
+      },
+    ],
   });
 
   /** `enforce reconcile` of this service's store and topic, as an operator runs it. */

@@ -93,6 +93,8 @@ export interface Indicator {
   maxPoints?: number;
   reasons?: string[];
   eventIds?: string[];
+  /** reasons[i] as a code and its figures (none for an evaluator's own words). */
+  reasonDetails?: { code?: string; args?: Record<string, string> }[];
 }
 
 export interface CaseScore {

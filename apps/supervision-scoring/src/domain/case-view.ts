@@ -55,6 +55,9 @@ export interface CaseView {
     eventId: string;
     at: string;
     fineFen: number;
+    /** The benchmark range the decision names (absent in records stored before 2026-12-05). */
+    benchmarkMinFen?: number;
+    benchmarkMaxFen?: number;
     discretionAnomaly: boolean;
     anomalyReason: string;
     grounds: string;
@@ -181,6 +184,10 @@ export function applyEvent(v: CaseView, e: events.CaseEvent): CaseView {
           eventId: e.eventId,
           at,
           fineFen: p.value.fineFen,
+          ...(p.value.discretionAnomaly && {
+            benchmarkMinFen: p.value.benchmarkMinFen,
+            benchmarkMaxFen: p.value.benchmarkMaxFen,
+          }),
           discretionAnomaly: p.value.discretionAnomaly,
           anomalyReason: p.value.anomalyReason,
           grounds: p.value.grounds,

@@ -1,4 +1,5 @@
 import type { events } from '@enforcement/contracts';
+import { reasonText, type ScoreReasonCode } from '@enforcement/reference-data';
 import type { CaseView } from './case-view.js';
 import { daysBetween, localDay } from './periods.js';
 
@@ -37,6 +38,23 @@ export interface CaseScoreResult {
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
+
+/** A reason by its code and figures; `text` is the English when another wrote it (intake's anomaly). */
+interface Why {
+  readonly code: ScoreReasonCode;
+  readonly args?: Record<string, string>;
+  readonly text?: string;
+}
+const why = (code: ScoreReasonCode, args?: Record<string, string>): Why => ({ code, args });
+
+/** An indicator's reasons: the English texts and, beside each, its code and figures. */
+function because(whys: readonly Why[]): Pick<Indicator, 'reasons' | 'reasonDetails'> {
+  return {
+    reasons: whys.map((w) => w.text || (reasonText('en', w.code, w.args) ?? w.code)),
+    reasonDetails: whys.map((w) => ({ code: w.code, args: { ...w.args } })),
+  };
+}
+const count = (n: number) => String(n);
 const ids = (...xs: (string | undefined | null)[]) => xs.filter((x): x is string => !!x);
 
 function timeliness(v: CaseView, m: ScoringModel, concludedAt: string): Indicator {
@@ -47,10 +65,9 @@ function timeliness(v: CaseView, m: ScoringModel, concludedAt: string): Indicato
     indicator: 'timeliness',
     points,
     maxPoints: max,
-    reasons:
-      over === 0
-        ? ['concluded within the statutory deadline']
-        : [`concluded ${over} days past the deadline`],
+    ...because([
+      over === 0 ? why('TIMELINESS.IN_TIME') : why('TIMELINESS.LATE', { days: count(over) }),
+    ]),
     eventIds: ids(v.registeredEventId, v.concluded?.eventId, ...v.extensionEventIds),
   };
 }
@@ -59,33 +76,38 @@ function procedure(v: CaseView, m: ScoringModel): Indicator {
   const max = m.weights.procedure;
   const part = { officers: 0.2, notice: 0.32, hearing: 0.24, review: 0.24 };
   let points = 0;
-  const reasons: string[] = [];
+  const reasons: Why[] = [];
   const eventIds: string[] = [];
   if (v.officerIds.length >= 2) points += max * part.officers;
-  else reasons.push('fewer than two officers dispatched');
+  else reasons.push(why('PROCEDURE.FEW_OFFICERS'));
   eventIds.push(...ids(v.dispatchedEventId));
 
   const p = v.penalty;
   if (!p) {
     points += max * (part.notice + part.hearing + part.review);
-    reasons.push('no penalty decision: notice, hearing and legal review not required');
+    reasons.push(why('PROCEDURE.NO_PENALTY'));
   } else {
     if (v.notice && v.notice.at <= p.at) points += max * part.notice;
-    else reasons.push('party not notified before the decision');
+    else reasons.push(why('PROCEDURE.NO_NOTICE'));
     const hearingDue =
       p.fineFen >=
       (v.hasOrganizationParty ? m.hearingFromFen.organization : m.hearingFromFen.person);
     if (!hearingDue || (v.notice?.hearingOffered && v.hearing && v.hearing.at <= p.at))
       points += max * part.hearing;
-    else reasons.push('hearing due but not offered and held before the decision');
+    else reasons.push(why('PROCEDURE.NO_HEARING'));
     const reviewed = v.legalReview?.approved === true && v.legalReview.at <= p.at;
     if (!p.major || reviewed) points += max * part.review;
-    else reasons.push('major decision without legal review before it');
+    else reasons.push(why('PROCEDURE.NO_LEGAL_REVIEW'));
     eventIds.push(...ids(v.notice?.eventId, v.hearing?.eventId, v.legalReview?.eventId, p.eventId));
   }
-  if (reasons.length === 0)
-    reasons.push('two officers, notice, hearing and legal review as the law requires');
-  return { indicator: 'procedure', points: round(points), maxPoints: max, reasons, eventIds };
+  if (reasons.length === 0) reasons.push(why('PROCEDURE.COMPLETE'));
+  return {
+    indicator: 'procedure',
+    points: round(points),
+    maxPoints: max,
+    ...because(reasons),
+    eventIds,
+  };
 }
 
 function discretion(v: CaseView, m: ScoringModel): Indicator {
@@ -96,7 +118,7 @@ function discretion(v: CaseView, m: ScoringModel): Indicator {
       indicator: 'discretion',
       points: max,
       maxPoints: max,
-      reasons: ['no fine imposed'],
+      ...because([why('DISCRETION.NO_FINE')]),
       eventIds: [],
     };
   if (!p.discretionAnomaly)
@@ -104,7 +126,7 @@ function discretion(v: CaseView, m: ScoringModel): Indicator {
       indicator: 'discretion',
       points: max,
       maxPoints: max,
-      reasons: ['fine inside its benchmark range'],
+      ...because([why('DISCRETION.INSIDE')]),
       eventIds: [p.eventId],
     };
   const outside = p.grounds.length > 0;
@@ -112,7 +134,7 @@ function discretion(v: CaseView, m: ScoringModel): Indicator {
     indicator: 'discretion',
     points: outside ? round(max * 0.4) : round(max * 0.7),
     maxPoints: max,
-    reasons: [p.anomalyReason || 'discretion anomaly'],
+    ...because([{ ...anomalyOf(p), text: p.anomalyReason }]),
     eventIds: [p.eventId],
   };
 }
@@ -121,20 +143,18 @@ function evidence(v: CaseView, m: ScoringModel): Indicator {
   const max = m.weights.evidence;
   const cutoff = v.penalty?.at ?? v.concluded?.at ?? '';
   const before = v.evidence.filter((e) => e.at <= cutoff);
-  const reasons: string[] = [];
+  const reasons: Why[] = [];
   let points = 0;
   if (before.length > 0) points += max * (2 / 3);
-  else
-    reasons.push(v.penalty ? 'no evidence recorded before the decision' : 'no evidence recorded');
+  else reasons.push(why(v.penalty ? 'EVIDENCE.NONE_BEFORE_DECISION' : 'EVIDENCE.NONE'));
   if (v.evidence.length > 0 && v.evidence.every((e) => e.digest)) points += max / 3;
-  else if (v.evidence.length > 0) reasons.push('evidence without a SHA-256 digest');
-  if (reasons.length === 0)
-    reasons.push(`${before.length} evidence items recorded before the decision, all with digests`);
+  else if (v.evidence.length > 0) reasons.push(why('EVIDENCE.NO_DIGEST'));
+  if (reasons.length === 0) reasons.push(why('EVIDENCE.COMPLETE', { count: count(before.length) }));
   return {
     indicator: 'evidence',
     points: round(points),
     maxPoints: max,
-    reasons,
+    ...because(reasons),
     eventIds: v.evidence.map((e) => e.eventId),
   };
 }
@@ -155,8 +175,11 @@ function supervisionResponse(v: CaseView, m: ScoringModel, at: number): Indicato
   const waitingNote = firstDue
     ? [
         awaiting.length === 1
-          ? `1 awaiting its answer, due ${localDay(new Date(firstDue))}`
-          : `${awaiting.length} awaiting their answers, the first due ${localDay(new Date(firstDue))}`,
+          ? why('RESPONSE.AWAITING_ONE', { due: localDay(new Date(firstDue)) })
+          : why('RESPONSE.AWAITING', {
+              count: count(awaiting.length),
+              due: localDay(new Date(firstDue)),
+            }),
       ]
     : [];
   if (settled.length === 0)
@@ -164,7 +187,7 @@ function supervisionResponse(v: CaseView, m: ScoringModel, at: number): Indicato
       indicator: 'supervision_response',
       points: max,
       maxPoints: max,
-      reasons: v.orders.length === 0 ? ['no supervision orders'] : waitingNote,
+      ...because(v.orders.length === 0 ? [why('RESPONSE.NO_ORDERS')] : waitingNote),
       eventIds,
     };
   const onTime = settled.filter(
@@ -174,10 +197,10 @@ function supervisionResponse(v: CaseView, m: ScoringModel, at: number): Indicato
     indicator: 'supervision_response',
     points: round((max * onTime.length) / settled.length),
     maxPoints: max,
-    reasons: [
-      `${onTime.length} of ${settled.length} supervision orders answered on time`,
+    ...because([
+      why('RESPONSE.ON_TIME', { onTime: count(onTime.length), settled: count(settled.length) }),
       ...waitingNote,
-    ],
+    ]),
     eventIds,
   };
 }
@@ -188,7 +211,7 @@ function correction(v: CaseView, m: ScoringModel): Indicator {
     indicator: 'correction',
     points: corrected ? -m.correctionDeduction : 0,
     maxPoints: 0,
-    reasons: corrected ? ['decision corrected on reconsideration or in court'] : ['not corrected'],
+    ...because([why(corrected ? 'CORRECTION.CORRECTED' : 'CORRECTION.NONE')]),
     eventIds: [...v.correctedBy],
   };
 }
@@ -238,11 +261,44 @@ export function asRecorded(s: CaseScoreResult, maxIds: number): CaseScoreResult 
         : {
             ...i,
             eventIds: i.eventIds.slice(0, maxIds),
-            reasons: [
-              ...i.reasons,
-              `${i.eventIds.length - maxIds} more events not listed (the case's history has them)`,
-            ],
+            ...withReason(
+              i,
+              why('EVENTS.NOT_LISTED', { count: count(i.eventIds.length - maxIds) }),
+            ),
           },
     ),
   };
+}
+
+/** An indicator's reasons with one more; a reason without its code (an evaluator's words) stays so. */
+function withReason(i: Indicator, w: Why): Pick<Indicator, 'reasons' | 'reasonDetails'> {
+  const more = because([w]);
+  return {
+    reasons: [...i.reasons, ...more.reasons],
+    reasonDetails:
+      i.reasonDetails.length === i.reasons.length
+        ? [...i.reasonDetails, ...more.reasonDetails]
+        : i.reasonDetails,
+  };
+}
+
+/**
+ * Which anomaly a flagged decision is, from its own figures: a fine outside
+ * the range it names, or (inside) one at an edge without grounds, which is
+ * the only anomaly intake flags inside a range. Without a range, the bare
+ * anomaly.
+ */
+function anomalyOf(p: {
+  fineFen: number;
+  benchmarkMinFen?: number;
+  benchmarkMaxFen?: number;
+}): Why {
+  const min = p.benchmarkMinFen ?? 0;
+  const max = p.benchmarkMaxFen ?? 0;
+  if (max <= 0) return why('DISCRETION.ANOMALY');
+  if (p.fineFen < min || p.fineFen > max) {
+    const yuan = (fen: number) => (fen / 100).toLocaleString('en-US');
+    return why('DISCRETION.OUTSIDE', { min: yuan(min), max: yuan(max) });
+  }
+  return why('DISCRETION.AT_EDGE');
 }

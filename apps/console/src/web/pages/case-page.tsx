@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
+import { reasonText } from '@enforcement/reference-data';
 import {
   Alert,
   Button,
@@ -19,7 +20,7 @@ import {
 } from 'antd';
 import { ApiError, get } from '../api.js';
 import { decimal, money, moment, TONE } from '../format.js';
-import { WideTable } from '../table.js';
+import { emptyText, WideTable } from '../table.js';
 import { useI18n } from '../i18n.js';
 import { useLiveUpdates } from '../live.js';
 import { useReference } from '../reference.js';
@@ -120,7 +121,14 @@ export function CasePage({ me }: { me: Me }) {
     {
       title: t('reasons'),
       dataIndex: 'reasons',
-      render: (r: string[] = []) => r.join('；') || '—',
+      // In Chinese, each reason from its code and figures; the recorded English where there is no code (an evaluator's words) or the code is newer than this page.
+      render: (r: string[] = [], i: Indicator) =>
+        r
+          .map((text, k) => {
+            const d = i.reasonDetails?.[k];
+            return (lang === 'zh' && d?.code && reasonText('zh', d.code, d.args)) || text;
+          })
+          .join('；') || '—',
     },
     {
       title: t('events'),
@@ -204,7 +212,7 @@ export function CasePage({ me }: { me: Me }) {
               rowKey="orderId"
               pagination={false}
               dataSource={c.orders ?? []}
-              locale={{ emptyText: t('none') }}
+              locale={emptyText(t('none'))}
               columns={[
                 { title: 'ID', dataIndex: 'orderId' },
                 { title: t('reason'), dataIndex: 'reason', render: (r: string) => name(r) },
@@ -334,7 +342,7 @@ function Reviews({
           pagination={false}
           loading={reviews.loading}
           dataSource={reviews.data ?? []}
-          locale={{ emptyText: t('none') }}
+          locale={emptyText(t('none'))}
           data-testid="reviews"
           columns={[
             {

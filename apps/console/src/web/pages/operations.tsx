@@ -16,7 +16,7 @@ import {
 import { get, post } from '../api.js';
 import { count, moment, TONE } from '../format.js';
 import { numeric } from '../columns.js';
-import { WideTable } from '../table.js';
+import { emptyText, WideTable } from '../table.js';
 import { useI18n } from '../i18n.js';
 import { useReference } from '../reference.js';
 import type { Operations as Ops } from '../types.js';
@@ -120,7 +120,7 @@ export function Operations() {
           rowKey="caseId"
           pagination={false}
           dataSource={p?.parked ?? []}
-          locale={{ emptyText: t('none') }}
+          locale={emptyText(t('none'))}
           columns={[
             {
               title: t('caseId'),

@@ -726,9 +726,31 @@ export interface IndicatorScore {
   indicator: string;
   points: number;
   maxPoints: number;
+  /** In English, as the scoring model or the evaluator wrote them. */
   reasons: string[];
   /** Events that earned or lost the points. */
   eventIds: string[];
+  /**
+   * The same reasons as codes with the figures they name, so that a reader
+   * can give them in its own language: reason_details[i] is reasons[i]. The
+   * scoring model gives one for each reason; an evaluator's own words have
+   * none (empty). Codes and their templates: docs/scoring.md, "Reasons".
+   */
+  reasonDetails: ReasonDetail[];
+}
+
+/**
+ * A reason as a stable code (`TIMELINESS.LATE`) and its figures by name
+ * (`days`: "29"), each already formatted as the English text gives it.
+ */
+export interface ReasonDetail {
+  code: string;
+  args: { [key: string]: string };
+}
+
+export interface ReasonDetail_ArgsEntry {
+  key: string;
+  value: string;
 }
 
 export interface CaseEvaluated {
@@ -3641,7 +3663,7 @@ export const SupervisionOrderEscalated: MessageFns<SupervisionOrderEscalated> = 
 };
 
 function createBaseIndicatorScore(): IndicatorScore {
-  return { indicator: "", points: 0, maxPoints: 0, reasons: [], eventIds: [] };
+  return { indicator: "", points: 0, maxPoints: 0, reasons: [], eventIds: [], reasonDetails: [] };
 }
 
 export const IndicatorScore: MessageFns<IndicatorScore> = {
@@ -3660,6 +3682,9 @@ export const IndicatorScore: MessageFns<IndicatorScore> = {
     }
     for (const v of message.eventIds) {
       writer.uint32(42).string(v!);
+    }
+    for (const v of message.reasonDetails) {
+      ReasonDetail.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -3717,6 +3742,14 @@ export const IndicatorScore: MessageFns<IndicatorScore> = {
             message.eventIds.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reasonDetails.push(ReasonDetail.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3744,6 +3777,11 @@ export const IndicatorScore: MessageFns<IndicatorScore> = {
         : globalThis.Array.isArray(object?.event_ids)
         ? object.event_ids.map((e: any) => globalThis.String(e))
         : [],
+      reasonDetails: globalThis.Array.isArray(object?.reasonDetails)
+        ? object.reasonDetails.map((e: any) => ReasonDetail.fromJSON(e))
+        : globalThis.Array.isArray(object?.reason_details)
+        ? object.reason_details.map((e: any) => ReasonDetail.fromJSON(e))
+        : [],
     };
   },
 
@@ -3764,6 +3802,9 @@ export const IndicatorScore: MessageFns<IndicatorScore> = {
     if (message.eventIds?.length) {
       obj.eventIds = message.eventIds;
     }
+    if (message.reasonDetails?.length) {
+      obj.reasonDetails = message.reasonDetails.map((e) => ReasonDetail.toJSON(e));
+    }
     return obj;
   },
 
@@ -3777,6 +3818,207 @@ export const IndicatorScore: MessageFns<IndicatorScore> = {
     message.maxPoints = object.maxPoints ?? 0;
     message.reasons = object.reasons?.map((e) => e) || [];
     message.eventIds = object.eventIds?.map((e) => e) || [];
+    message.reasonDetails = object.reasonDetails?.map((e) => ReasonDetail.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReasonDetail(): ReasonDetail {
+  return { code: "", args: {} };
+}
+
+export const ReasonDetail: MessageFns<ReasonDetail> = {
+  encode(message: ReasonDetail, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    globalThis.Object.entries(message.args).forEach(([key, value]: [string, string]) => {
+      ReasonDetail_ArgsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReasonDetail {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReasonDetail();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ReasonDetail_ArgsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.args[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReasonDetail {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      args: isObject(object.args)
+        ? (globalThis.Object.entries(object.args) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ReasonDetail): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.args) {
+      const entries = globalThis.Object.entries(message.args) as [string, string][];
+      if (entries.length > 0) {
+        obj.args = {};
+        entries.forEach(([k, v]) => {
+          obj.args[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReasonDetail>, I>>(base?: I): ReasonDetail {
+    return ReasonDetail.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReasonDetail>, I>>(object: I): ReasonDetail {
+    const message = createBaseReasonDetail();
+    message.code = object.code ?? "";
+    message.args = (globalThis.Object.entries(object.args ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseReasonDetail_ArgsEntry(): ReasonDetail_ArgsEntry {
+  return { key: "", value: "" };
+}
+
+export const ReasonDetail_ArgsEntry: MessageFns<ReasonDetail_ArgsEntry> = {
+  encode(message: ReasonDetail_ArgsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReasonDetail_ArgsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReasonDetail_ArgsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReasonDetail_ArgsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ReasonDetail_ArgsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReasonDetail_ArgsEntry>, I>>(base?: I): ReasonDetail_ArgsEntry {
+    return ReasonDetail_ArgsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReasonDetail_ArgsEntry>, I>>(object: I): ReasonDetail_ArgsEntry {
+    const message = createBaseReasonDetail_ArgsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -4396,6 +4638,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {
