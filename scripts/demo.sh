@@ -25,6 +25,8 @@ fi
 node scripts/smoke.mjs
 
 logs=.stack/logs
+# The build each service reports (GetServerInfo, the console's operations page).
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 mkdir -p "$logs"
 pids=()
 names=()
@@ -48,7 +50,7 @@ start() {
     echo "error: port $port for $name is taken; stop what holds it" >&2
     exit 1
   fi
-  env GRPC_PORT="$port" OTEL_SERVICE_NAME="$name" ENFORCEMENT_ENV=development "$@" node --enable-source-maps --import @enforcement/telemetry/register "apps/$name/dist/main.js" >"$logs/$name.log" 2>&1 &
+  env GRPC_PORT="$port" OTEL_SERVICE_NAME="$name" ENFORCEMENT_ENV=development GIT_COMMIT="$commit" "$@" node --enable-source-maps --import @enforcement/telemetry/register "apps/$name/dist/main.js" >"$logs/$name.log" 2>&1 &
   pids+=($!)
   names+=("$name")
   for _ in $(seq 1 120); do
