@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { status, type Metadata } from '@grpc/grpc-js';
-import { events, type scoring } from '@enforcement/contracts';
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  status,
+  type ServerWritableStream,
+} from '@grpc/grpc-js';
+import { events, intake, type scoring } from '@enforcement/contracts';
 import { eventually } from '@enforcement/testing';
 import type { CorrectionRequest } from './application/ports.js';
 import { MODEL_V1, scoreCase } from './domain/scoring-model.js';
@@ -24,14 +30,63 @@ describe('releasing a parked case through another instance', () => {
   let owner: TestScoring;
   let other: TestScoring;
   let supervisor: Metadata;
+  // Intake as these instances reach it: down for every case, except that it
+  // answers a case whose id starts with `broken` as it does a history it
+  // holds and cannot read (tests/scoring/release-fill.int.test.ts has the
+  // real intake's answer).
+  let intakeServer: Server;
   beforeAll(async () => {
-    [owner, other] = await startTwoSharing('release');
+    intakeServer = new Server();
+    intakeServer.addService(intake.CaseIntakeServiceService, {
+      readStream: (call: ServerWritableStream<intake.ReadStreamRequest, unknown>) => {
+        const { caseId, fromVersion } = call.request;
+        call.emit(
+          'error',
+          caseId.startsWith('broken')
+            ? {
+                code: status.FAILED_PRECONDITION,
+                details: `CASE.HISTORY_BROKEN: the history of case ${caseId} cannot be read at version ${fromVersion}`,
+                metadata: new Metadata(),
+              }
+            : { code: status.UNAVAILABLE, details: 'intake is down', metadata: new Metadata() },
+        );
+      },
+    } as never);
+    const port = await new Promise<number>((resolve, reject) =>
+      intakeServer.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    [owner, other] = await startTwoSharing('release', { INTAKE_ADDRESS: `127.0.0.1:${port}` });
     supervisor = await tokenFor(['supervisor']);
   }, 90_000);
   afterAll(async () => {
     await other?.stop();
     await owner?.stop();
+    intakeServer?.forceShutdown();
   });
+
+  /** A case the owner applies, parked lacking its version 4 (an event of a type added since). */
+  async function parkedLackingFour(tag: string): Promise<string> {
+    const caseId = caseAppliedBy(owner, tag);
+    const x = caseEvents({ caseId });
+    const fourth = x[3];
+    if (!fourth) throw new Error('the test needs four events');
+    const { payload: _unknown, ...unknown } = fourth;
+    await publish(owner.topics.caseEvents, [
+      ...x.slice(0, 3),
+      { key: caseId, raw: Buffer.from(events.CaseEvent.encode(unknown).finish()) },
+      ...x.slice(4),
+    ]);
+    await eventually(
+      async () => {
+        const d = await other.service.runtime.models.getCase(caseId);
+        return d?.parked && d.lacks === 4 ? true : undefined;
+      },
+      { what: `${caseId} parked, lacking its version 4` },
+    );
+    return caseId;
+  }
 
   /** A case the owner applies, parked behind a poison event with 5 events held. */
   async function parkedCase(tag: string): Promise<string> {
@@ -104,24 +159,8 @@ describe('releasing a parked case through another instance', () => {
 
   it("keeps the owner's partition flowing while the release waits on intake's history, and answers RELEASE.PENDING", async () => {
     // Version 4 is of an event type added since: the release must read it
-    // from intake, which these instances cannot reach (INTAKE_ADDRESS is closed).
-    const caseId = caseAppliedBy(owner, 'needs-intake');
-    const x = caseEvents({ caseId });
-    const fourth = x[3];
-    if (!fourth) throw new Error('the test needs four events');
-    const { payload: _unknown, ...unknown } = fourth;
-    await publish(owner.topics.caseEvents, [
-      ...x.slice(0, 3),
-      { key: caseId, raw: Buffer.from(events.CaseEvent.encode(unknown).finish()) },
-      ...x.slice(4),
-    ]);
-    await eventually(
-      async () => {
-        const d = await other.service.runtime.models.getCase(caseId);
-        return d?.parked && d.lacks === 4 ? true : undefined;
-      },
-      { what: `${caseId} parked, lacking its version 4` },
-    );
+    // from intake, which is down.
+    const caseId = await parkedLackingFour('needs-intake');
 
     await expect(releaseThroughOther(caseId)).rejects.toMatchObject({
       code: status.FAILED_PRECONDITION,
@@ -182,5 +221,32 @@ describe('releasing a parked case through another instance', () => {
     }
     // Asked again once the cause is mended, it is applied.
     expect((await releaseThroughOther(caseId)).releasedEvents).toBe(5);
+  }, 60_000);
+
+  it("refuses, on the owner, a release whose history intake cannot read, and the asker answers with the owner's rule", async () => {
+    const caseId = await parkedLackingFour('broken');
+    await expect(releaseThroughOther(caseId)).rejects.toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      details: expect.stringMatching(
+        new RegExp(
+          `^RELEASE\\.HISTORY_UNREADABLE: .*CASE\\.HISTORY_BROKEN: the history of case ${caseId} cannot be read at version 4`,
+        ),
+      ),
+    });
+    // The asker took the refusal and removed the request; the case waits for the history to be mended.
+    expect(await requestOf(caseId)).toBeNull();
+    expect(await other.service.runtime.models.getCase(caseId)).toMatchObject({
+      parked: true,
+      lacks: 4,
+    });
+    // The owner's partition went on meanwhile: nothing behind the refusal is retried.
+    const partition = owner.service.runtime.consumer.partitionOf(caseId);
+    await eventually(
+      async () => {
+        const s = await owner.service.runtime.projectionStatus();
+        return s.partitions.find((p) => p.partition === partition)?.lag === 0 ? true : undefined;
+      },
+      { timeoutMs: 30_000, what: `partition ${partition} committed to its end` },
+    );
   }, 60_000);
 });

@@ -60,11 +60,14 @@ export async function startScoring(
  * Two instances on one database and one topic, started one after the other,
  * returned once the group has given each some of the twelve partitions.
  */
-export async function startTwoSharing(tag: string): Promise<[TestScoring, TestScoring]> {
+export async function startTwoSharing(
+  tag: string,
+  env?: Record<string, string>,
+): Promise<[TestScoring, TestScoring]> {
   const db = uniqueName(tag).replace(/-/g, '_');
   const topics = testTopics();
-  const first = await startScoring({ db, topics });
-  const second = await startScoring({ db, topics });
+  const first = await startScoring({ db, topics, env });
+  const second = await startScoring({ db, topics, env });
   await eventually(
     () => {
       const a = first.service.runtime.consumer.ownedPartitions;
