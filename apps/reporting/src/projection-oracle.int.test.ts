@@ -57,8 +57,12 @@ class FaultyStore implements FactStore {
   progress = () => this.inner.progress();
   loadCompleteThrough = () => this.inner.loadCompleteThrough();
   saveCompleteThrough = (ms: number) => this.inner.saveCompleteThrough(ms);
-  forEachCaseOfYear = (year: number, each: (f: CaseFacts) => void) =>
-    this.inner.forEachCaseOfYear(year, each);
+  partitionsWithFacts = () => this.inner.partitionsWithFacts();
+  forEachCaseOfYear = (
+    year: number,
+    each: (f: CaseFacts, partition: number) => void,
+    partitions?: readonly number[],
+  ) => this.inner.forEachCaseOfYear(year, each, partitions);
   drop = () => this.inner.drop();
 }
 

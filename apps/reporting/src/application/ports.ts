@@ -33,8 +33,18 @@ export interface FactStore {
   /** The latest moment ever reported complete (ms), kept so a restart never lowers it. */
   loadCompleteThrough(): Promise<number>;
   saveCompleteThrough(ms: number): Promise<void>;
-  /** Calls `each` with every case that has a fact dated in the year, in no particular order. */
-  forEachCaseOfYear(year: number, each: (facts: CaseFacts) => void): Promise<void>;
+  /** The partitions that have pages of facts, in order. */
+  partitionsWithFacts(): Promise<number[]>;
+  /**
+   * Calls `each` with every case that has a fact dated in the year, and the
+   * partition whose pages hold it, in no particular order; only the cases of
+   * `partitions` when given (none for an empty list).
+   */
+  forEachCaseOfYear(
+    year: number,
+    each: (facts: CaseFacts, partition: number) => void,
+    partitions?: readonly number[],
+  ): Promise<void>;
   drop(): Promise<void>;
 }
 

@@ -21,24 +21,35 @@ function fakeStore(progress: Progress[]) {
 }
 
 /**
- * Reports over facts held in memory (`onRead` counts the reads of the
- * year). Its one partition's progress moves whenever the facts do, as a
- * chunk's progress is saved after its pages.
+ * Reports over facts held in memory, on `partitions` partitions by the case
+ * id (`onRead` is told each partition read). A partition's progress moves
+ * whenever its facts do, as a chunk's progress is saved after its pages.
  */
 function reportsOver(
   facts: Iterable<CaseFacts>,
-  onRead = () => undefined as void,
+  onRead: (partition: number) => void = () => undefined,
   now = () => new Date(),
+  partitions = 1,
 ) {
+  const partitionOf = (f: CaseFacts) =>
+    [...f.id].reduce((h, c) => h * 31 + c.charCodeAt(0), 7) % partitions;
+  const of = (p: number) => [...facts].filter((f) => partitionOf(f) === p);
+  const all = Array.from({ length: partitions }, (_, p) => p);
   const store = {
-    progress: async (): Promise<Progress[]> => [
-      { partition: 0, offset: JSON.stringify([...facts]).length, recordedMs: 0 },
-    ],
+    progress: async (): Promise<Progress[]> =>
+      all.map((p) => ({ partition: p, offset: JSON.stringify(of(p)).length, recordedMs: 0 })),
+    partitionsWithFacts: async () => all,
     loadCompleteThrough: async () => 0,
     saveCompleteThrough: async () => undefined,
-    forEachCaseOfYear: async (_: number, each: (f: CaseFacts) => void) => {
-      onRead();
-      for (const f of facts) each(f);
+    forEachCaseOfYear: async (
+      _: number,
+      each: (f: CaseFacts, p: number) => void,
+      only: readonly number[] = all,
+    ) => {
+      for (const p of only) {
+        onRead(p);
+        for (const f of of(p)) each(f, p);
+      }
     },
   } as unknown as FactStore;
   return new Reports(store, async () => new Map(), { now }, 0);
@@ -238,12 +249,13 @@ describe('a walk through the listing, page after page', () => {
         fc.uniqueArray(fc.tuple(ids, at), { selector: ([id]) => id, maxLength: 40 }),
         fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 20 }),
         fc.integer({ min: 1, max: 7 }),
-        async (all, gains, size) => {
+        fc.integer({ min: 1, max: 4 }),
+        async (all, gains, size, partitions) => {
           // The year starts with some of the cases; the rest arrive between pages.
           const first = Math.ceil(all.length / 2);
           const year = all.slice(0, first).map(([id, ms]) => registered(id, ms));
           const later = all.slice(first).map(([id, ms]) => registered(id, ms));
-          const reports = reportsOver(year);
+          const reports = reportsOver(year, undefined, undefined, partitions);
           const walked: { registeredMs: number; caseId: string }[] = [];
           let cursor: CaseCursor = { offset: 0 };
           for (let page = 0; ; page++) {
@@ -293,6 +305,28 @@ describe('a walk through the listing, page after page', () => {
     // Another year is read on its own.
     await reports.cases(2022, {}, { offset: 0 }, 2);
     expect(reads).toBe(3);
+  });
+
+  it('reads again only the partitions whose progress moved, and lists the year in order across them', async () => {
+    const read: number[] = [];
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'];
+    const year = ids.map((id, i) => registered(id, T0 + (i % 5)));
+    const reports = reportsOver(year, (p) => void read.push(p), undefined, 4);
+    const listed = async () =>
+      (await reports.cases(2021, {}, { offset: 0 }, 100)).cases.map((c) => c.caseId);
+    const inOrder = () =>
+      [...year].sort((x, y) => (x.reg?.[0] ?? 0) - (y.reg?.[0] ?? 0) || x.id.localeCompare(y.id));
+    expect(await listed()).toEqual(inOrder().map((f) => f.id));
+    expect(read.sort()).toEqual([0, 1, 2, 3]);
+    // One case arrives: only its partition is read again, and it takes its place.
+    read.length = 0;
+    year.push(registered('m', T0 + 2));
+    expect(await listed()).toEqual(inOrder().map((f) => f.id));
+    expect(read).toHaveLength(1);
+    // Nothing moved: nothing is read.
+    read.length = 0;
+    await listed();
+    expect(read).toEqual([]);
   });
 
   it('says an open case is overdue as of each call, not as of the read it was kept from', async () => {

@@ -29,7 +29,7 @@ interface ProgressDoc {
   waiting?: Record<string, number>;
 }
 
-const PAGES = /^facts_p\d+$/;
+const PAGES = /^facts_p(\d+)$/;
 /** Collections read at once by a query. */
 const READERS = 3;
 
@@ -106,21 +106,30 @@ export class MongoFactStore implements FactStore {
     }));
   }
 
+  async partitionsWithFacts(): Promise<number[]> {
+    return (await this.db.listCollections({}, { nameOnly: true }).toArray())
+      .flatMap((c) => {
+        const m = PAGES.exec(c.name);
+        return m ? [Number(m[1])] : [];
+      })
+      .sort((a, b) => a - b);
+  }
+
   /** Reads the partitions' pages a few at a time, so the server fetches while this process decodes. */
-  async forEachCaseOfYear(year: number, each: (facts: CaseFacts) => void): Promise<void> {
-    const names = (await this.db.listCollections({}, { nameOnly: true }).toArray())
-      .map((c) => c.name)
-      .filter((n) => PAGES.test(n))
-      .sort();
-    const read = async (name: string) => {
-      const cursor = this.db.collection<PageDoc>(name).find({ years: year }, { batchSize: 8 });
-      for await (const page of cursor) for (const facts of decode(page)) each(facts);
+  async forEachCaseOfYear(
+    year: number,
+    each: (facts: CaseFacts, partition: number) => void,
+    partitions?: readonly number[],
+  ): Promise<void> {
+    const queue = [...(partitions ?? (await this.partitionsWithFacts()))];
+    const read = async (partition: number) => {
+      const cursor = this.pages(partition).find({ years: year }, { batchSize: 8 });
+      for await (const page of cursor) for (const facts of decode(page)) each(facts, partition);
     };
-    const queue = [...names];
     const worker = async () => {
-      for (let name = queue.shift(); name !== undefined; name = queue.shift()) await read(name);
+      for (let p = queue.shift(); p !== undefined; p = queue.shift()) await read(p);
     };
-    await Promise.all(Array.from({ length: Math.min(READERS, names.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(READERS, queue.length) }, worker));
   }
 
   async drop(): Promise<void> {
