@@ -238,26 +238,34 @@ export class Reports {
       .sort(([a], [b]) => a - b)
       .map(([p, m]) => `${p}:${m}`)
       .join(',');
-    const kept = this.listing?.year === year ? this.listing : undefined;
+    let kept = this.listing?.year === year ? this.listing : undefined;
     if (kept && kept.stamp === stamp) return kept.rows;
+    // The listing before is held only until its unmoved partitions are taken:
+    // a partition read again replaces its rows, not sits beside them.
+    let before = kept && { done: kept.rows, parts: kept.parts };
+    kept = undefined;
     const parts = new Map<number, { mark: string; rows: CaseSummary[] }>();
     const rows = (async () => {
-      // What the listing before held, once read (a failed read holds nothing).
-      const before = kept
-        ? await kept.rows.then(
-            () => kept.parts,
-            () => undefined,
-          )
-        : undefined;
+      let held: Map<number, { mark: string; rows: CaseSummary[] }> | undefined;
+      if (before) {
+        const { done, parts: old } = before;
+        before = undefined;
+        // Once read (a failed read holds nothing).
+        held = await done.then(
+          () => old,
+          () => undefined,
+        );
+      }
       const moved: number[] = [];
       for (const [p, mark] of marks) {
-        const was = before?.get(p);
+        const was = held?.get(p);
         if (was?.mark === mark) parts.set(p, was);
         else {
           moved.push(p);
           parts.set(p, { mark, rows: [] });
         }
       }
+      held = undefined;
       await this.store.forEachCaseOfYear(
         year,
         (facts, p) => parts.get(p)?.rows.push(summaryOf(facts, 0)),
