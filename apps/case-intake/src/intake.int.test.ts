@@ -3,7 +3,7 @@ import { status, type Metadata } from '@grpc/grpc-js';
 import { Binary } from 'mongodb';
 import { events, intake } from '@enforcement/contracts';
 import { uniqueName } from '@enforcement/testing';
-import { fullLoop, nextMeta } from './test-support/commands.js';
+import { fullLoop, fullTimeliness, nextMeta } from './test-support/commands.js';
 import {
   startIntake,
   tokenFor,
@@ -81,16 +81,7 @@ describe('case intake on the real stack', () => {
           meta: nextMeta(caseId),
           score: 92.5,
           modelVersion: 'v1',
-          indicators: [
-            {
-              indicator: 'timeliness',
-              points: 30,
-              maxPoints: 30,
-              reasons: [],
-              eventIds: [],
-              reasonDetails: [],
-            },
-          ],
+          indicators: fullTimeliness(),
         },
         supervisor,
         cb,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { type intake } from '@enforcement/contracts';
 import { eventually, repoRoot, stack, uniqueName } from '@enforcement/testing';
-import { fullLoop, nextMeta } from '../test-support/commands.js';
+import { fullLoop, fullTimeliness, nextMeta } from '../test-support/commands.js';
 import { startIntake, tokenFor, unary, type TestIntake } from '../test-support/harness.js';
 import { outboxDocOf } from '../adapters/mongo/event-store.js';
 import { rechain, storedCommits } from './attacker.test-support.js';
@@ -67,16 +67,7 @@ describe('tamper evidence against a database writer', () => {
     meta: nextMeta(caseId),
     score: 90,
     modelVersion: 'v1',
-    indicators: [
-      {
-        indicator: 'timeliness',
-        points: 30,
-        maxPoints: 30,
-        reasons: [],
-        eventIds: [],
-        reasonDetails: [],
-      },
-    ],
+    indicators: fullTimeliness(),
   });
 
   /** `enforce reconcile` of this service's store and topic, as an operator runs it. */

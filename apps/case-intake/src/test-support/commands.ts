@@ -13,6 +13,18 @@ const digest = (s: string) =>
     .slice(0, 64)
     .replace(/[^0-9a-f]/g, 'a');
 
+/** An evaluation's breakdown as a caller may send it: full timeliness points, nothing more. */
+export const fullTimeliness = (): events.IndicatorScore[] => [
+  {
+    indicator: 'timeliness',
+    points: 30,
+    maxPoints: 30,
+    reasons: [],
+    eventIds: [],
+    reasonDetails: [],
+  },
+];
+
 /** Requests for one case walking the whole loop, in order, from `start`. */
 export function fullLoop(
   caseId: string,
