@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import { events, type intake } from '@enforcement/contracts';
 import { BENCHMARKS_2021 } from '@enforcement/reference-data';
+import { fullTimeliness } from '../test-support/commands.js';
 import { decide } from './decide.js';
 import { RuleViolation, type RuleCode } from './errors.js';
 import { fold } from './state.js';
@@ -119,16 +120,7 @@ export const cmd = {
       meta: meta(),
       score,
       modelVersion: 'v1',
-      indicators: [
-        {
-          indicator: 'timeliness',
-          points: 30,
-          maxPoints: 30,
-          reasons: [],
-          eventIds: [],
-          reasonDetails: [],
-        },
-      ],
+      indicators: fullTimeliness(),
     },
   }),
   archive: (): Command => ({ $case: 'archiveCase', value: { meta: meta() } }),
