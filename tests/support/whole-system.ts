@@ -61,6 +61,7 @@ export async function startWholeSystem(
     rulesTickMs?: number;
     scoringEnv?: Record<string, string>;
     intakeEnv?: Record<string, string>;
+    reportingEnv?: Record<string, string>;
     /** Topics scoring uses in place of the system's (a case-events topic the test writes). */
     scoringTopics?: Partial<TopicNames>;
     run?: string;
@@ -117,6 +118,7 @@ export async function startWholeSystem(
       MONGODB_DB: `${db}_reporting`,
       REPORTING_GROUP: `${run}.reporting`,
       REPORTING_SETTLE_MS: '500',
+      ...o.reportingEnv,
     }),
     { topics, log: quiet },
   );

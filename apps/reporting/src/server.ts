@@ -76,6 +76,7 @@ export async function createReporting(
     groupId: namespacedGroup(config.TOPIC_NAMESPACE, config.REPORTING_GROUP),
     topic: topics.caseEvents,
     partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
+    lingerMs: config.PROJECTION_LINGER_MS,
     log,
   });
   await consumer.start();

@@ -8,6 +8,7 @@ import {
   authSpec,
   serviceSpec,
   oneOf,
+  projectionSpec,
 } from '@enforcement/config';
 import { WAITING_LIMIT_BYTES } from './application/projector.js';
 
@@ -16,6 +17,7 @@ export const scoringSpec = {
   ...grpcSpec,
   ...authSpec,
   ...serviceSpec,
+  ...projectionSpec,
   GRPC_PORT: integer({ default: 50052, min: 0, max: 65535 }),
   MONGODB_DB: string({ default: 'enforcement_scoring' }),
   INTAKE_ADDRESS: string({ default: '127.0.0.1:50051' }),

@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   readonly groupBase: string;
   readonly buckets: number;
   readonly partitionsConsumedConcurrently: number;
+  /** How long (ms) a fetch of live events may wait for more (0: not at all). */
+  readonly lingerMs?: number;
   /** The most a case's record holds of events not applied yet (bytes); the projector's default when unset. */
   readonly waitingLimitBytes?: number;
   readonly tickMs: number;
@@ -310,6 +312,7 @@ export class ScoringRuntime {
       topic: this.o.topics.caseEvents,
       fromBeginning: fromBeginning || n === 1,
       partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
+      lingerMs: this.o.lingerMs ?? 0,
       clock,
       waiting: () => models.waiting(),
       log: this.o.log,

@@ -106,6 +106,7 @@ export async function createSupervisionScoring(
     groupBase: namespacedGroup(config.TOPIC_NAMESPACE, config.SCORING_GROUP),
     buckets: config.READ_MODEL_BUCKETS,
     partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
+    lingerMs: config.PROJECTION_LINGER_MS,
     waitingLimitBytes: config.CASE_WAITING_LIMIT_BYTES,
     tickMs: config.RULES_TICK_MS,
     ruleClock: config.RULES_CLOCK,

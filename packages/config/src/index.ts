@@ -177,6 +177,17 @@ export const authSpec = {
   AUTH_MAX_TOKEN_LIFETIME_S: integer({ default: 86_400, min: 60 }),
 } satisfies Spec;
 
+/** A service that projects the case events into a read model. */
+export const projectionSpec = {
+  /**
+   * How long (ms) a fetch of live events may wait for more to arrive before
+   * they are applied. A chunk writes each page its events fall on once, so
+   * fewer, larger chunks write fewer documents per event; 0 applies what
+   * arrived at once. A replay's fetches are full and do not wait.
+   */
+  PROJECTION_LINGER_MS: integer({ default: 250, min: 0, max: 5_000 }),
+} satisfies Spec;
+
 /** What a service reports about its build (PlatformService). */
 export const serviceSpec = {
   SERVICE_VERSION: string({ default: '0.1.0' }),

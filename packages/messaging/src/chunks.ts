@@ -1,11 +1,29 @@
-import type { EachBatchHandler, KafkaMessage } from 'kafkajs';
+import type { ConsumerConfig, EachBatchHandler, KafkaMessage } from 'kafkajs';
 import type { ConsumerHealth } from './consumer-health.js';
 import { processTraced, type ProjectionMetrics } from './trace.js';
 
 export interface ProjectionStats {
+  /** Chunks applied and written: each writes the pages its messages fall on once. */
+  chunks: number;
   applied: number;
   duplicates: number;
   poison: number;
+}
+
+/**
+ * A projection consumer's fetch. Lingering, the broker answers when a
+ * partition's full batch (`maxBytesPerPartition`) is there or `lingerMs` is
+ * up: live events gather into fewer, larger chunks, while a replay's fetches
+ * are full at once. Not lingering, it answers with the first event there
+ * (waiting at most 100 ms when none is).
+ */
+export function projectionFetch(
+  lingerMs: number,
+  maxBytesPerPartition: number,
+): Pick<ConsumerConfig, 'maxWaitTimeInMs' | 'minBytes' | 'maxBytesPerPartition'> {
+  return lingerMs > 0
+    ? { maxWaitTimeInMs: lingerMs, minBytes: maxBytesPerPartition, maxBytesPerPartition }
+    : { maxWaitTimeInMs: 100, minBytes: 1, maxBytesPerPartition };
 }
 
 /** A chunk's messages as a projection takes them. */
@@ -67,6 +85,7 @@ export function chunkedProjection(o: {
         })
         .finally(() => clearInterval(beating));
       o.health?.applied(from);
+      o.stats.chunks++;
       o.metrics.chunk((performance.now() - started) / 1000, chunk.length);
       for (const outcome of outcomes) {
         o.metrics.outcome(outcome);

@@ -16,7 +16,12 @@ export {
   projectionMetrics,
   type ProjectionMetrics,
 } from './trace.js';
-export { chunkedProjection, type Delivery, type ProjectionStats } from './chunks.js';
+export {
+  chunkedProjection,
+  projectionFetch,
+  type Delivery,
+  type ProjectionStats,
+} from './chunks.js';
 export {
   KafkaDeadLetters,
   sendDeadLetter,

@@ -5,6 +5,7 @@ import {
   ConsumerHealth,
   GroupLag,
   KafkaDeadLetters,
+  projectionFetch,
   projectionMetrics,
   type ProjectionMetrics,
   type ProjectionStats,
@@ -34,7 +35,7 @@ const CHUNK = 2_000;
  * delivered twice.
  */
 export class FactsConsumer {
-  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0 };
+  readonly stats: ConsumerStats = { chunks: 0, applied: 0, duplicates: 0, poison: 0 };
   private readonly consumer: Consumer;
   private readonly metrics: ProjectionMetrics;
   /** Whether batches are being applied, for readiness. */
@@ -51,13 +52,14 @@ export class FactsConsumer {
       groupId: string;
       topic: string;
       partitionsConsumedConcurrently: number;
+      /** How long (ms) a fetch of live events may wait for more (0: it returns with the first). */
+      lingerMs: number;
       log?: (msg: string, err?: unknown) => void;
     },
   ) {
     this.consumer = kafka.consumer({
       groupId: opts.groupId,
-      maxWaitTimeInMs: 100,
-      maxBytesPerPartition: 4 * 1024 * 1024,
+      ...projectionFetch(opts.lingerMs, 4 * 1024 * 1024),
     });
     this.health = new ConsumerHealth(opts.log);
     this.health.watch(this.consumer);

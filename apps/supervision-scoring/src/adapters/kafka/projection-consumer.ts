@@ -6,6 +6,7 @@ import {
   GroupLag,
   KafkaDeadLetters,
   partitionOfKey,
+  projectionFetch,
   projectionMetrics,
   type ProjectionMetrics,
   type ProjectionStats,
@@ -52,7 +53,13 @@ const FETCH_MAX_BYTES_PER_PARTITION = 2 * 1024 * 1024;
 export class ProjectionConsumer {
   /** When the latest event this consumer applied was recorded (ms; 0: none yet). */
   lastRecordedAt = 0;
-  readonly stats: ConsumerStats = { applied: 0, duplicates: 0, poison: 0, positions: new Map() };
+  readonly stats: ConsumerStats = {
+    chunks: 0,
+    applied: 0,
+    duplicates: 0,
+    poison: 0,
+    positions: new Map(),
+  };
   private readonly consumer: Consumer;
   private readonly metrics: ProjectionMetrics;
   /** The group's lag, through one admin connection for the process. */
@@ -75,6 +82,8 @@ export class ProjectionConsumer {
       topic: string;
       fromBeginning: boolean;
       partitionsConsumedConcurrently: number;
+      /** How long (ms) a fetch of live events may wait for more (0: it returns with the first). */
+      lingerMs: number;
       /** Told how far each partition is applied, for the rules' watermark. */
       clock?: FeedClock;
       /** The cases waiting for an earlier version, for the gauges (`waitingFrom`). */
@@ -84,9 +93,8 @@ export class ProjectionConsumer {
   ) {
     this.consumer = kafka.consumer({
       groupId: opts.groupId,
-      maxWaitTimeInMs: 100,
       maxBytes: FETCH_MAX_BYTES,
-      maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
+      ...projectionFetch(opts.lingerMs, FETCH_MAX_BYTES_PER_PARTITION),
     });
     this.health = new ConsumerHealth(opts.log);
     this.health.watch(this.consumer);
