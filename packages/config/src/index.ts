@@ -185,7 +185,7 @@ export const projectionSpec = {
    * fewer, larger chunks write fewer documents per event; 0 applies what
    * arrived at once. A replay's fetches are full and do not wait.
    */
-  PROJECTION_LINGER_MS: integer({ default: 250, min: 0, max: 5_000 }),
+  PROJECTION_LINGER_MS: integer({ default: 100, min: 0, max: 5_000 }),
 } satisfies Spec;
 
 /** What a service reports about its build (PlatformService). */
