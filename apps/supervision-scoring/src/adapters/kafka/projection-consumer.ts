@@ -25,7 +25,8 @@ export interface ConsumerStats extends ProjectionStats {
  * Messages applied and written together; bounds a batch's memory and its
  * replay after a crash. A chunk writes each page its events fall on once,
  * so a replay's larger chunks write fewer documents per event. Live chunks
- * hold what arrived since the last one, far fewer.
+ * hold what arrived while the fetch lingered (`PROJECTION_LINGER_MS`), far
+ * fewer.
  */
 const CHUNK = 4_000;
 /** How often a partition of this process is handed an empty batch, to apply corrections left for it. */
