@@ -122,7 +122,7 @@ console.log(
 );
 const reach = rulesNow.agencies.map((a) => a.judgedUpTo?.getTime() ?? 0);
 console.log(
-  `rules       ${fmt(Number(rulesNow.actionsSent))} actions recorded (orders, escalations, evaluations), ${fmt(Number(rulesNow.actionsRefused))} refused; ${rulesNow.agencies.length} agencies judged up to ${new Date(Math.min(...reach)).toISOString().slice(0, 10)} – ${new Date(Math.max(...reach)).toISOString().slice(0, 10)} (event clock), nothing due`,
+  `rules       ${fmt(Number(rulesNow.actionsSent))} actions taken by intake (orders, escalations, evaluations; one sent again and found recorded counts again), ${fmt(Number(rulesNow.actionsRefused))} refused; ${rulesNow.agencies.length} agencies judged up to ${new Date(Math.min(...reach)).toISOString().slice(0, 10)} – ${new Date(Math.max(...reach)).toISOString().slice(0, 10)} (event clock), nothing due`,
 );
 
 const o = current.overall;
