@@ -17,15 +17,14 @@ const fold = (history: readonly events.CaseEvent[], caseId: string): CaseView =>
   history.reduce(applyEvent, emptyView(caseId));
 const stamp = (t: number) => new Date(t).toISOString();
 const time = (e: events.CaseEvent) => e.occurredAt?.getTime() ?? 0;
-/** How far the event shows its feed stored: its stream's floor, or when it happened. */
-const floor = (e: events.CaseEvent) => (e.feedFloor ?? e.occurredAt)?.getTime() ?? 0;
 
 /**
  * Where the running rules differ from their specification, case by case:
  * for each enforcement case, the actions `supervisionPlan` gives for its
- * inputs (everything but the rules' own events), dated before how far its
- * agency's enforcement history is known stored (the latest feed_floor: the
- * feed may still send more dated at that moment itself), against the rules' events in its
+ * inputs (everything but the rules' own events), dated before its agency's
+ * latest enforcement event (the feed may still send more dated at that
+ * moment itself): once a load has settled, however its items were stored,
+ * whatever their floors (intake's feed marks), against the rules' events in its
  * history; and each evaluation's score against the case's score at the
  * moment the plan evaluates it (its conclusion, or once the orders open then
  * are settled). Empty when they agree.
@@ -40,7 +39,7 @@ export function ruleDifferences(
     inputs.set(caseId, own);
     for (const e of own)
       if (e.caseType === events.CaseType.CASE_TYPE_ENFORCEMENT)
-        reach.set(e.agencyId, Math.max(reach.get(e.agencyId) ?? 0, floor(e)));
+        reach.set(e.agencyId, Math.max(reach.get(e.agencyId) ?? 0, time(e)));
   }
   const out: string[] = [];
   for (const [caseId, h] of histories) {

@@ -96,6 +96,11 @@ export async function createCaseIntake(
       numPartitions: 6,
       configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
     },
+    {
+      topic: topics.feedMarks,
+      numPartitions: 1,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    },
   ]);
   const checkpoints = new KafkaCheckpoints(kafka, chainKeys, {
     topic: topics.caseCheckpoints,
@@ -111,6 +116,7 @@ export async function createCaseIntake(
   brokenHistories().add(0);
   const relay = new KafkaRelay(kafka, store, {
     topic: topics.caseEvents,
+    marksTopic: topics.feedMarks,
     checkpoints: {
       topic: topics.caseCheckpoints,
       message: (c) => checkpoints.message(c),
@@ -127,7 +133,7 @@ export async function createCaseIntake(
 
   const deps: IntakeDeps = {
     store,
-    publisher: noRelay ? { enqueue: () => undefined } : relay,
+    publisher: noRelay ? { enqueue: () => undefined, mark: () => undefined } : relay,
     clock: o.clock ?? systemClock,
     benchmarks: o.benchmarks ?? BENCHMARKS_2021,
     heads: new HeadCache(config.HEAD_CACHE_SIZE, config.HEAD_CACHE_BYTES),

@@ -37,7 +37,9 @@ export interface RuntimeOptions {
   readonly buckets: number;
   readonly partitionsConsumedConcurrently: number;
   /** How long (ms) a fetch of live events may wait for more (0: not at all). */
-  readonly lingerMs?: number;
+  readonly lingerMs: number;
+  /** Intake's feed marks read so far: each feed's latest, as `FeedMark.before` (ms). */
+  readonly marks: { snapshot(): ReadonlyMap<string, number> };
   /** The most a case's record holds of events not applied yet (bytes); the projector's default when unset. */
   readonly waitingLimitBytes?: number;
   readonly tickMs: number;
@@ -312,7 +314,7 @@ export class ScoringRuntime {
       topic: this.o.topics.caseEvents,
       fromBeginning: fromBeginning || n === 1,
       partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
-      lingerMs: this.o.lingerMs ?? 0,
+      lingerMs: this.o.lingerMs,
       clock,
       waiting: () => models.waiting(),
       log: this.o.log,
@@ -410,9 +412,11 @@ export class ScoringRuntime {
     // the times of every partition, whoever applied them.
     await this.restoreClock(gen.clock, gen.n);
     const snap = gen.clock.snapshot();
+    // Read before the ends: what a mark covers was on the topic before it.
+    const marks = this.o.marks.snapshot();
     const ends = await this.partitionEnds(gen);
     const wall = this.o.clock.now().getTime();
-    const feeds = feedWatermarks(snap, ends, (latest) =>
+    const feeds = feedWatermarks(snap, ends, marks, (latest) =>
       this.o.ruleClock === 'events' ? latest : wall,
     );
     this.lastClock = { feeds, readAt: wall };

@@ -19,6 +19,7 @@ import { createLogger, logTo } from '@enforcement/telemetry';
 import { IntakeClient } from './adapters/grpc/intake-client.js';
 import { scoringService } from './adapters/grpc/scoring-service.js';
 import { intakeTokenSource } from './adapters/grpc/intake-token.js';
+import { KafkaFeedMarks } from './adapters/kafka/feed-marks.js';
 import { KafkaScoreHub } from './adapters/kafka/score-hub.js';
 import { observeUnansweredOrders } from './adapters/order-metrics.js';
 import type { Clock } from './application/ports.js';
@@ -69,11 +70,23 @@ export async function createSupervisionScoring(
     { topic: topics.caseEvents, numPartitions: 12 },
     { topic: topics.scoringDeadLetter, numPartitions: 1 },
     { topic: topics.scores, numPartitions: 6 },
+    {
+      topic: topics.feedMarks,
+      numPartitions: 1,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    },
   ]);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const hub = new KafkaScoreHub(kafka, producer, topics.scores, (e) => log('score hub', e));
   await hub.start();
+  const marks = new KafkaFeedMarks(
+    kafka,
+    topics.feedMarks,
+    namespacedGroup(config.TOPIC_NAMESPACE, config.SCORING_GROUP),
+    log,
+  );
+  await marks.start();
 
   const intake = new IntakeClient(
     config.INTAKE_ADDRESS,
@@ -107,6 +120,7 @@ export async function createSupervisionScoring(
     buckets: config.READ_MODEL_BUCKETS,
     partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
     lingerMs: config.PROJECTION_LINGER_MS,
+    marks,
     waitingLimitBytes: config.CASE_WAITING_LIMIT_BYTES,
     tickMs: config.RULES_TICK_MS,
     ruleClock: config.RULES_CLOCK,
@@ -116,6 +130,7 @@ export async function createSupervisionScoring(
   await runtime.start().catch(async (e: unknown) => {
     // Refused (read models of a later layout) or failed: nothing stays open.
     await hub.stop().catch(() => undefined);
+    await marks.stop().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     intake.close();
     await mongo.close().catch(() => undefined);
@@ -138,7 +153,12 @@ export async function createSupervisionScoring(
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
   const readiness = watchReadiness(
     grpc,
-    { store: () => ping(mongo.db), consumer: runtime.consumerHealth, watch: hub.health },
+    {
+      store: () => ping(mongo.db),
+      consumer: runtime.consumerHealth,
+      watch: hub.health,
+      marks: marks.health,
+    },
     { intervalMs: config.HEALTH_CHECK_MS, log },
   );
   const unobserveOrders = observeUnansweredOrders(() => runtime.reader().unansweredOrders());
@@ -146,6 +166,7 @@ export async function createSupervisionScoring(
   const closeAll = async () => {
     unobserveOrders();
     await hub.stop().catch(() => undefined);
+    await marks.stop().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     intake.close();
   };

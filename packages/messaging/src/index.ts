@@ -30,3 +30,4 @@ export {
 } from './dead-letters.js';
 export { ConsumerHealth } from './consumer-health.js';
 export { partitionOfKey } from './partitioner.js';
+export { feedOf, encodeFeedMark, decodeFeedMark, type FeedMark } from './feed-marks.js';

@@ -18,6 +18,12 @@ export const Topics = {
    * database (docs/security.md).
    */
   caseCheckpoints: 'enforcement.case-checkpoints.v1',
+  /**
+   * Compacted: how far each agency feed is stored, as intake marks it when a
+   * stream's items of the feed have settled; key = feed, value = FeedMark
+   * (JSON, feed-marks.ts). Published after the events it covers.
+   */
+  feedMarks: 'enforcement.feed-marks.v1',
   /** Every case score as it changes; value = enforcement.scoring.v1.CaseScore (binary). */
   scores: 'enforcement.scores.v1',
 } as const;

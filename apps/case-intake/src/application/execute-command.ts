@@ -4,6 +4,7 @@ import type { Principal } from '@enforcement/auth';
 import type { BenchmarkTable } from '@enforcement/reference-data';
 import { decide } from '../domain/decide.js';
 import { DomainError } from '@enforcement/errors';
+import { feedOf } from '@enforcement/messaging';
 import { fail } from '../domain/errors.js';
 import type { CaseState } from '../domain/state.js';
 import type { Command } from '../domain/types.js';
@@ -147,7 +148,7 @@ function envelope(
     occurredAt: Date;
     now: Date;
     actor: string;
-    feedFloor: Date | undefined;
+    feedFloor: FeedFloor | undefined;
   },
   keys: ChainKeys,
 ): CaseEvent[] {
@@ -159,6 +160,8 @@ function envelope(
         : c.$case === 'fileReconsideration'
           ? c.value.respondentAgencyId
           : '';
+  const caseType = caseTypeOf(head.state, c);
+  const feedFloor = ctx.feedFloor?.(ctx.occurredAt, feedOf(agencyId, caseType));
   let prev = head.headHash;
   return payloads.map((payload, i) => {
     const e: CaseEvent = {
@@ -171,12 +174,12 @@ function envelope(
       commandId: ctx.commandId,
       actor: ctx.actor,
       agencyId,
-      caseType: caseTypeOf(head.state, c),
+      caseType,
       prevHash: prev,
       hash: '',
       schemaVersion: SCHEMA_VERSION,
       chainKeyId: keys.current,
-      feedFloor: ctx.feedFloor,
+      feedFloor,
       payload,
     };
     e.hash = hashEvent(e, prev, keys);
@@ -184,6 +187,9 @@ function envelope(
     return e;
   });
 }
+
+/** How far a stream has stored an event's feed, given when the event happened and its feed. */
+export type FeedFloor = (occurredAt: Date, feed: string) => Date;
 
 /**
  * Runs one command: authorize (the role before anything is looked up, the
@@ -196,8 +202,8 @@ export async function executeCommand(
   deps: IntakeDeps,
   principal: Principal,
   command: intake.Command,
-  /** For a command from a SubmitEvents stream: how far the stream is stored (see CaseEvent.feed_floor). */
-  feedFloor?: (occurredAt: Date) => Date,
+  /** For a command from a SubmitEvents stream: how far the stream has stored the event's feed (see CaseEvent.feed_floor). */
+  feedFloor?: FeedFloor,
 ): Promise<intake.CommandResult> {
   try {
     return await execute(deps, principal, command, feedFloor);
@@ -221,7 +227,7 @@ async function execute(
   deps: IntakeDeps,
   principal: Principal,
   command: intake.Command,
-  feedFloor?: (occurredAt: Date) => Date,
+  feedFloor?: FeedFloor,
 ): Promise<intake.CommandResult> {
   const c = command.kind;
   if (!c) return fail('FIELD.REQUIRED', 'a command is required', 'command');
@@ -288,7 +294,7 @@ async function execute(
               occurredAt,
               now,
               actor: principal.subject,
-              feedFloor: feedFloor?.(occurredAt),
+              feedFloor,
             },
             deps.chainKeys,
           );

@@ -1,3 +1,4 @@
+import type { FeedMark } from '@enforcement/messaging';
 import type { events } from '@enforcement/contracts';
 import type { Checkpoint, UnreadableCommit } from './chain.js';
 
@@ -80,6 +81,13 @@ export interface AccessLog {
 /** Hands stored commits to Kafka (at least once, in order per case). */
 export interface Publisher {
   enqueue(commit: Commit): void;
+  /**
+   * Publishes feed marks once every commit enqueued before the call is on
+   * the case-events topic (so a reader that sees a mark and then the topic's
+   * ends sees what it covers). Best effort: a mark lost is a clock that waits
+   * for the feed's next event.
+   */
+  mark(marks: readonly FeedMark[]): void;
 }
 
 export interface Clock {

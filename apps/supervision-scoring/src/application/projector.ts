@@ -1,5 +1,6 @@
 import { events } from '@enforcement/contracts';
 import { DomainError } from '@enforcement/errors';
+import { feedOf } from '@enforcement/messaging';
 import { applyEvent, emptyView, type CaseView } from '../domain/case-view.js';
 import {
   addToRows,
@@ -97,7 +98,7 @@ export const WAITING_LIMIT_BYTES = 256 * 1024;
 export const releasePartIdOf = (caseId: string) => `released:${caseId}`;
 
 /** The feed an event belongs to: its owning agency and case type (agencies' steps, reviews). */
-export const feedOf = (agencyId: string, caseType: number): string => `${agencyId}|${caseType}`;
+export { feedOf };
 
 class Poison extends Error {
   constructor(

@@ -18,7 +18,13 @@
  *   latest time of that feed it applied; a feed it never carried, it holds
  *   back entirely (the pending messages may be that feed's first there).
  * - When no partition holds a feed back, it is complete before its latest
- *   event (event clock) or before the moment the offsets were read (wall clock).
+ *   floor (event clock) or before the moment the offsets were read (wall
+ *   clock). Its latest floor is the highest `feed_floor` applied, or intake's
+ *   mark for the feed (FeedMark) when that is higher: once a stream's items
+ *   settle, its mark says how far the feed is stored, which the floors its
+ *   events carried may not reach (the feed's last event was stored while
+ *   earlier ones were under way). What a mark covers was on the topic before
+ *   the mark, so a partition still holding it has not reached its end.
  *
  * So a lagging agency is judged by its own time, never by a leading one's;
  * an idle or empty partition does not stall anyone; and no case is judged at
@@ -88,12 +94,14 @@ export class FeedClock {
 }
 
 /**
- * Each feed's watermark, from a snapshot and the partition ends read after
- * it. `whenDrained(latest)` is a feed's time when no partition holds it back.
+ * Each feed's watermark, from a snapshot, intake's marks read with it, and
+ * the partition ends read after both. `whenDrained(latest)` is a feed's time
+ * when no partition holds it back.
  */
 export function feedWatermarks(
   snap: ClockSnapshot,
   ends: ReadonlyMap<number, PartitionEnd>,
+  marks: ReadonlyMap<string, number>,
   whenDrained: (latest: number) => number,
 ): Map<string, number> {
   const feeds = new Set<string>();
@@ -111,6 +119,7 @@ export function feedWatermarks(
     }
     // Partitions no longer on the topic's list still say how far a feed got.
     for (const m of snap.times.values()) latest = Math.max(latest, m.get(feed) ?? -Infinity);
+    latest = Math.max(latest, marks.get(feed) ?? -Infinity);
     const t = Math.min(bound, whenDrained(latest));
     if (Number.isFinite(t)) out.set(feed, t);
   }

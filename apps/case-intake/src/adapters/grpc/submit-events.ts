@@ -2,34 +2,88 @@ import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { UNAVAILABLE_CODE, undecodable, UNDECODABLE_CODE } from '@enforcement/grpc-kit';
 import type { intake } from '@enforcement/contracts';
 import { stillValid, streamTokenExpired, type Principal } from '@enforcement/auth';
-import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
+import { feedOf, type FeedMark } from '@enforcement/messaging';
+import {
+  executeCommand,
+  type FeedFloor,
+  type IntakeDeps,
+} from '../../application/execute-command.js';
 import { rejection } from './rejection.js';
 
 /**
- * How far a stream is stored, in event time (CaseEvent.feed_floor): items of
- * different cases are stored concurrently, so a later item may be stored
- * before an earlier one. Each item not yet stored or refused is remembered
- * with when it happened; one answered UNAVAILABLE stays until the stream
- * ends, since its sender sends it again. An item's floor is the earliest of
- * its own time and those of the items before it still remembered.
+ * How far a stream has stored each feed, in event time (CaseEvent.feed_floor):
+ * items of different cases are stored concurrently, so a later item may be
+ * stored before an earlier one. Each item not yet stored or refused is
+ * remembered with when it happened, and its feed once it is known (when it
+ * is decided); one answered UNAVAILABLE stays until the stream ends, since
+ * its sender sends it again. An item's floor is the earliest of its own time
+ * and those of the items before it still remembered that are of its feed or
+ * not known yet: another agency's item under way holds nothing of this one's.
+ *
+ * Once items settle, the floors stored with the events lag what the stream
+ * has stored (the feed's last item was stored while earlier ones were still
+ * under way), and nothing later of the feed may come to carry more: `marks`
+ * says how far each feed is stored now, where that passed what the stream
+ * said before (see FeedMark).
  */
 export class StreamFloor {
-  private readonly open = new Map<number, number>();
+  private readonly open = new Map<number, { at: number; feed?: string }>();
+  /** Feed → the latest time of an item of it this stream stored. */
+  private readonly stored = new Map<string, number>();
+  /** Feed → how far this stream has said it is stored (floors given, marks made). */
+  private readonly said = new Map<string, number>();
 
   received(nth: number, occurredAt: Date): void {
-    this.open.set(nth, occurredAt.getTime());
+    this.open.set(nth, { at: occurredAt.getTime() });
   }
 
-  settled(nth: number): void {
+  /**
+   * The item ended: `storedAs` is the feed of its events when they are in the
+   * store (stored now, or before: a duplicate), undefined when it was refused.
+   */
+  settled(nth: number, storedAs?: string): void {
+    const item = this.open.get(nth);
     this.open.delete(nth);
+    if (storedAs !== undefined && item)
+      this.stored.set(storedAs, Math.max(this.stored.get(storedAs) ?? -Infinity, item.at));
   }
 
-  of(nth: number, occurredAt: Date): Date {
+  /** The floor of item `nth` of `feed`, which happened at `occurredAt`; its event carries it. */
+  of(nth: number, occurredAt: Date, feed: string): Date {
+    const item = this.open.get(nth);
+    if (item) item.feed = feed;
     let floor = occurredAt.getTime();
-    for (const [i, t] of this.open) if (i < nth && t < floor) floor = t;
+    for (const [i, o] of this.open)
+      if (i < nth && o.at < floor && (o.feed === undefined || o.feed === feed)) floor = o.at;
+    this.say(feed, floor);
     return new Date(floor);
   }
+
+  /**
+   * Each feed this stream stored whose floor rose past what the stream said:
+   * its latest item stored, unless an item still open (of the feed, or not
+   * known yet) happened earlier.
+   */
+  marks(): FeedMark[] {
+    const out: FeedMark[] = [];
+    for (const [feed, latest] of this.stored) {
+      let before = latest;
+      for (const o of this.open.values())
+        if (o.at < before && (o.feed === undefined || o.feed === feed)) before = o.at;
+      if (this.say(feed, before)) out.push({ feed, before });
+    }
+    return out;
+  }
+
+  private say(feed: string, t: number): boolean {
+    if (t <= (this.said.get(feed) ?? -Infinity)) return false;
+    this.said.set(feed, t);
+    return true;
+  }
 }
+
+/** How long a stream's items stay settled, with nothing new received, before its feeds are marked (ms). */
+export const MARK_AFTER_QUIET_MS = 250;
 
 type Call = ServerDuplexStream<intake.SubmitEventsRequest, intake.SubmitEventsResponse>;
 
@@ -45,11 +99,15 @@ export async function acknowledge(
   principal: Principal,
   item: intake.SubmitEventsRequest,
   onUnexpected?: (err: unknown) => void,
-  feedFloor?: (occurredAt: Date) => Date,
+  feedFloor?: FeedFloor,
+  /** Told the feed of an item whose events are stored, by this call or before it (a duplicate). */
+  stored?: (feed: string) => void,
 ): Promise<intake.SubmitEventsResponse> {
   const caseId = item.command?.kind?.value.meta?.caseId ?? '';
   try {
     const r = await executeCommand(deps, principal, item.command ?? { kind: undefined }, feedFloor);
+    const first = r.events[0];
+    if (first) stored?.(feedOf(first.agencyId, first.caseType));
     return {
       sequence: item.sequence,
       accepted: true,
@@ -167,7 +225,10 @@ export function serveSubmitEvents(
           call.resume();
         }
       }
-      if (ended) call.end();
+      if (ended) {
+        mark();
+        call.end();
+      }
     } finally {
       writing = false;
     }
@@ -184,8 +245,21 @@ export function serveSubmitEvents(
    */
   const unstored = new Map<string, Held>();
   const floor = new StreamFloor();
+  // Once the stream is quiet (or ends), each feed is marked as far as it is stored.
+  let quiet: NodeJS.Timeout | undefined;
+  const mark = () => {
+    clearTimeout(quiet);
+    const marks = floor.marks();
+    if (marks.length > 0) deps.publisher.mark(marks);
+  };
+  const markWhenQuiet = () => {
+    clearTimeout(quiet);
+    quiet = setTimeout(mark, MARK_AFTER_QUIET_MS);
+    quiet.unref();
+  };
   call.on('data', (item: intake.SubmitEventsRequest) => {
     inFlight++;
+    clearTimeout(quiet);
     const nth = ++index;
     const why = undecodable(item);
     if (why !== undefined) {
@@ -203,6 +277,7 @@ export function serveSubmitEvents(
     const kind = item.command?.kind;
     const target = kind?.$case === 'fileReconsideration' ? kind.value.enforcementCaseId : '';
     const before = Promise.all([lastOfCase.get(caseId), target && lastOfCase.get(target)]);
+    let storedAs: string | undefined;
     const ack = before.then(async () => {
       // After an item of this case (or of the case it challenges) could not
       // be stored, the ones behind it are not run out of order: they get the
@@ -217,9 +292,17 @@ export function serveSubmitEvents(
         ? expiredAck(item, caseId)
         : by
           ? notAfter(item, blocked ?? caseId, by)
-          : await acknowledge(deps, principal, item, opts.onUnexpected, (t) => floor.of(nth, t));
+          : await acknowledge(
+              deps,
+              principal,
+              item,
+              opts.onUnexpected,
+              (t, feed) => floor.of(nth, t, feed),
+              (feed) => (storedAs = feed),
+            );
       if (a.statusCode === status.UNAVAILABLE) unstored.set(caseId, { why: 'UNAVAILABLE' });
-      else floor.settled(nth);
+      else floor.settled(nth, a.accepted ? storedAs : undefined);
+      markWhenQuiet();
       if (a.statusCode === status.ABORTED && !blocked && !unstored.has(caseId))
         unstored.set(caseId, { why: 'ABORTED', commandId });
       return { ...a, index: nth };

@@ -1,7 +1,14 @@
 import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { events } from '@enforcement/contracts';
 import { metrics, SpanStatusCode, type Counter, type ObservableResult } from '@opentelemetry/api';
-import { Header, startPublishSpan, traceHeaders } from '@enforcement/messaging';
+import { withDeadline } from '@enforcement/errors';
+import {
+  encodeFeedMark,
+  Header,
+  startPublishSpan,
+  traceHeaders,
+  type FeedMark,
+} from '@enforcement/messaging';
 import type { Checkpoint } from '../../application/chain.js';
 import type { Commit, Publisher } from '../../application/ports.js';
 import { commitKeyOf, type MongoEventStore } from '../mongo/event-store.js';
@@ -17,6 +24,8 @@ export interface CheckpointSink {
 
 export interface RelayOptions {
   readonly topic: string;
+  /** Where feed marks go (see `mark`). */
+  readonly marksTopic: string;
   readonly checkpoints: CheckpointSink;
   readonly batchSize: number;
   /** Outbox entries older than this are republished by the sweep (a peer, or this process, crashed). */
@@ -26,6 +35,8 @@ export interface RelayOptions {
 }
 
 interface Queued {
+  /** Its place among everything ever queued here (marks wait for theirs). */
+  readonly seq: number;
   readonly commit: Commit;
   readonly trace: Record<string, string>;
   /** Why its stored events cannot be read back: it is parked where its turn comes, never sent. */
@@ -47,6 +58,9 @@ export function toMessages(commit: Commit, trace: Record<string, string> = {}): 
     },
   }));
 }
+
+/** How long a mark waits for the commits before it to be published (ms); past it, it is dropped. */
+const MARK_WAIT_MS = 60_000;
 
 /** Outbox deletes a relay has under way at most (see `settle`). */
 const MAX_SETTLING = 4;
@@ -116,6 +130,9 @@ function headsOf(commits: readonly Commit[]): Checkpoint[] {
 export class KafkaRelay implements Publisher {
   private readonly producer: Producer;
   private queue: Queued[] = [];
+  private queued = 0;
+  /** Marks waiting for every commit queued up to `through` to leave the queue. */
+  private waiters: { through: number; go: () => void; drop: (e: Error) => void }[] = [];
   private flushing: Promise<void> | undefined;
   /** Outbox deletes under way (settle). */
   private readonly settling = new Set<Promise<void>>();
@@ -196,8 +213,51 @@ export class KafkaRelay implements Publisher {
 
   enqueue(commit: Commit): void {
     if (this.stopped) return; // stored; the outbox has it for the next start
-    this.queue.push({ commit, trace: traceHeaders() });
+    this.queue.push({ seq: ++this.queued, commit, trace: traceHeaders() });
     this.kick();
+  }
+
+  /**
+   * Publishes feed marks once every commit queued before this call is on
+   * Kafka (or parked: a parked case is never judged past it, see
+   * expected_version), so that whoever reads a mark and then the topic's ends
+   * finds the events it covers. A mark that cannot go within a minute is
+   * dropped: the feed waits for its next event, as it did without marks.
+   */
+  mark(marks: readonly FeedMark[]): void {
+    if (this.stopped || marks.length === 0) return;
+    const through = this.queued;
+    const sent = this.queue.some((q) => q.seq <= through)
+      ? new Promise<void>((go, drop) => this.waiters.push({ through, go, drop }))
+      : Promise.resolve();
+    void withDeadline(sent, MARK_WAIT_MS, 'the commits before a feed mark')
+      .then(() =>
+        this.producer.send({
+          topic: this.opts.marksTopic,
+          acks: -1,
+          messages: marks.map(encodeFeedMark),
+        }),
+      )
+      .catch((e: unknown) => {
+        if (!this.stopped) this.opts.onError?.(e);
+      });
+  }
+
+  /** Lets the marks go whose commits have all left the queue. */
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const oldest = this.queue.reduce((m, q) => Math.min(m, q.seq), Infinity);
+    const ready = this.waiters.filter((w) => w.through < oldest);
+    this.waiters = this.waiters.filter((w) => w.through >= oldest);
+    for (const w of ready) w.go();
+  }
+
+  /** Drops every waiting mark (the relay stops). */
+  private dropMarks(): void {
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting)
+      w.drop(new Error('the relay stopped before the commits were published'));
   }
 
   /**
@@ -228,6 +288,7 @@ export class KafkaRelay implements Publisher {
       new Promise((r) => (timer = setTimeout(r, graceMs))),
     ]).finally(() => clearTimeout(timer));
     this.stopped = true;
+    this.dropMarks();
     this.unobserve();
     await this.producer.disconnect();
   }
@@ -237,6 +298,7 @@ export class KafkaRelay implements Publisher {
     if (this.sweeper) clearInterval(this.sweeper);
     this.stopped = true;
     this.queue = [];
+    this.dropMarks();
     this.unobserve();
     await this.producer.disconnect().catch(() => undefined);
   }
@@ -297,6 +359,7 @@ export class KafkaRelay implements Publisher {
       const parkedNow = open.filter((q) => !done.has(q) && this.parkedCases.has(q.commit.caseId));
       for (const q of parkedNow) done.add(q);
       this.queue = this.queue.filter((q) => !done.has(q));
+      this.wake();
       this.settle(sent.map((q) => q.commit));
       // A slow store holds the relay back rather than pile up deletes.
       if (this.settling.size >= MAX_SETTLING) await Promise.race(this.settling);
@@ -431,7 +494,12 @@ export class KafkaRelay implements Publisher {
         // Nothing of an unreadable commit can be published: it is parked in
         // its turn, after the case's earlier commits are sent, and its later
         // ones park behind it.
-        this.queue.push({ commit: p.commit, trace: {}, unreadable: p.unreadable });
+        this.queue.push({
+          seq: ++this.queued,
+          commit: p.commit,
+          trace: {},
+          unreadable: p.unreadable,
+        });
       }
       // Freed only now, with its released commits queued ahead of anything
       // new; a case parked again while this read ran stays held.
