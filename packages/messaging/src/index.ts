@@ -31,3 +31,4 @@ export {
 export { ConsumerHealth } from './consumer-health.js';
 export { partitionOfKey } from './partitioner.js';
 export { feedOf, encodeFeedMark, decodeFeedMark, type FeedMark } from './feed-marks.js';
+export { deleteGroups, memberlessGroups } from './groups.js';

@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
-import { ConsumerHealth, decodeFeedMark } from '@enforcement/messaging';
+import {
+  ConsumerHealth,
+  decodeFeedMark,
+  deleteGroups,
+  memberlessGroups,
+} from '@enforcement/messaging';
 
 /**
  * The feed marks intake publishes (see FeedMark): each instance reads the
  * whole compacted topic, under a group of its own that commits nothing, and
- * keeps the highest mark of each feed. The rules' clock takes a feed's mark
+ * keeps the highest mark of each feed. The group is deleted when the reader
+ * stops; groups of readers killed before they could are deleted by the next
+ * reader to start, once they have no member left. The rules' clock takes a feed's mark
  * as its latest floor (application/watermark.ts). A record that is not a mark
  * is logged and skipped: it never stops the reader.
  */
@@ -13,15 +20,19 @@ export class KafkaFeedMarks {
   private readonly marks = new Map<string, number>();
   private readonly consumer: Consumer;
   private readonly reading: ConsumerHealth;
+  private readonly prefix: string;
+  private readonly groupId: string;
   private skipped = 0;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly topic: string,
     groupBase: string,
     private readonly log: (msg: string, err?: unknown) => void,
   ) {
-    this.consumer = kafka.consumer({ groupId: `${groupBase}.feed-marks.${randomUUID()}` });
+    this.prefix = `${groupBase}.feed-marks.`;
+    this.groupId = `${this.prefix}${randomUUID()}`;
+    this.consumer = kafka.consumer({ groupId: this.groupId });
     this.reading = new ConsumerHealth((msg, e) => log(`feed marks: ${msg}`, e));
     this.reading.watch(this.consumer);
   }
@@ -40,6 +51,7 @@ export class KafkaFeedMarks {
   }
 
   async start(): Promise<void> {
+    await deleteGroups(this.kafka, (admin) => memberlessGroups(admin, this.prefix), this.forget);
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await this.consumer.run({
@@ -58,5 +70,9 @@ export class KafkaFeedMarks {
 
   async stop(): Promise<void> {
     await this.consumer.disconnect();
+    await deleteGroups(this.kafka, async () => [this.groupId], this.forget);
   }
+
+  private readonly forget = (e: unknown) =>
+    this.log("feed marks: could not delete a reader's consumer group", e);
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Admin, Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { scoring } from '@enforcement/contracts';
-import { ConsumerHealth } from '@enforcement/messaging';
+import { ConsumerHealth, deleteGroups, memberlessGroups } from '@enforcement/messaging';
 import { Freshness } from '../../application/freshness.js';
 import type { CaseOrders, ScoreSink } from '../../application/ports.js';
 import { toCaseScore, toSupervisionOrder } from '../../application/queries.js';
@@ -107,7 +107,11 @@ export class KafkaScoreHub implements ScoreSink {
    * never delivered: a chunk published right after a start was lost whole.)
    */
   async start(): Promise<void> {
-    await this.removeGroups((admin) => this.abandoned(admin));
+    await deleteGroups(
+      this.kafka,
+      (admin) => memberlessGroups(admin, WATCH_GROUP_PREFIX),
+      this.onError,
+    );
     await this.fromTheEnd();
     await this.consumer.connect();
     const joined = new Promise<void>((resolve) => {
@@ -240,7 +244,7 @@ export class KafkaScoreHub implements ScoreSink {
     this.unsent = [];
     this.emitter.removeAllListeners();
     await this.consumer.disconnect();
-    await this.removeGroups(async () => [this.groupId]);
+    await deleteGroups(this.kafka, async () => [this.groupId], this.onError);
   }
 
   /**
@@ -274,37 +278,6 @@ export class KafkaScoreHub implements ScoreSink {
       }
     } finally {
       await admin.disconnect();
-    }
-  }
-
-  /** Watch groups whose hub is gone: no member left. */
-  private async abandoned(admin: Admin): Promise<string[]> {
-    const ids = (await admin.listGroups()).groups
-      .map((g) => g.groupId)
-      .filter((id) => id.startsWith(WATCH_GROUP_PREFIX));
-    if (ids.length === 0) return [];
-    const { groups } = await admin.describeGroups(ids);
-    return groups.filter((g) => g.members.length === 0).map((g) => g.groupId);
-  }
-
-  /** Deletes groups, best effort: a group that gained a member meanwhile stays. */
-  private async removeGroups(which: (admin: Admin) => Promise<string[]>): Promise<void> {
-    const admin = this.kafka.admin();
-    try {
-      await admin.connect();
-      const ids = await which(admin);
-      if (ids.length > 0)
-        await admin.deleteGroups(ids).catch((e: { groups?: { error?: { type?: string } }[] }) => {
-          // Gained a member, or deleted by another hub meanwhile: nothing to do.
-          const benign = (e.groups ?? []).every((g) =>
-            ['NON_EMPTY_GROUP', 'GROUP_ID_NOT_FOUND'].includes(g.error?.type ?? ''),
-          );
-          if (!benign || !e.groups) this.onError(e);
-        });
-    } catch (e) {
-      this.onError(e);
-    } finally {
-      await admin.disconnect().catch(() => undefined);
     }
   }
 }

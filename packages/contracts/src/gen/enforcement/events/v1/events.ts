@@ -551,14 +551,17 @@ export interface CaseEvent {
   chainKeyId: string;
   /**
    * For a command sent in a SubmitEvents stream: the earliest occurred_at of
-   * this command and of the stream's commands before it that were not yet
-   * stored or refused when it ran (one answered UNAVAILABLE counts until the
-   * stream ends: the sender sends it again). Intake stores the commands of
+   * this command and of the stream's commands before it of the same feed
+   * (agency_id and case_type), or not decided yet, that were not yet stored
+   * or refused when it ran (one answered UNAVAILABLE counts until the stream
+   * ends: the sender sends it again). Intake stores the commands of
    * different cases concurrently, so a later command may be stored first;
-   * every command of the stream before this one that happened before
-   * feed_floor is stored. Consumers that judge how far a feed has got in
-   * event time (the supervision rules) read this, not occurred_at. Unset
-   * for unary commands and the Kafka ingress: there it is occurred_at.
+   * every command of the feed in the stream before this one that happened
+   * before feed_floor is stored. Consumers that judge how far a feed has got
+   * in event time (the supervision rules) read this, not occurred_at, and
+   * the feed's marks on the feed-marks topic, which say how far it is stored
+   * once the stream's commands settle. Unset for unary commands and the
+   * Kafka ingress: there it is occurred_at.
    */
   feedFloor?: Date | undefined;
   payload?:

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import type { Kafka, Message } from 'kafkajs';
+import { events } from '@enforcement/contracts';
+import type { Commit } from '../../application/ports.js';
+import type { MongoEventStore } from '../mongo/event-store.js';
+import { KafkaRelay } from './relay.js';
+
+/**
+ * The part of kafkajs the relay uses, scripted: the case-events request
+ * waits until the test lets it through; what reaches the broker is logged
+ * in order.
+ */
+function scripted() {
+  const log: string[] = [];
+  const held: (() => void)[] = [];
+  const state = { hold: true };
+  const producer = {
+    connect: async () => undefined,
+    disconnect: async () => undefined,
+    sendBatch: async (b: { topicMessages: { topic: string; messages: Message[] }[] }) => {
+      if (state.hold) await new Promise<void>((r) => held.push(r));
+      log.push(`events ${b.topicMessages[0]?.messages.map((m) => String(m.key)).join(',')}`);
+    },
+    send: async (r: { topic: string; messages: Message[] }) => {
+      log.push(`${r.topic} ${r.messages.map((m) => String(m.key)).join(',')}`);
+    },
+  };
+  const store = { published: async () => undefined, park: async () => undefined };
+  const relay = new KafkaRelay(
+    { producer: () => producer } as unknown as Kafka,
+    store as unknown as MongoEventStore,
+    {
+      topic: 'case-events',
+      marksTopic: 'marks',
+      checkpoints: {
+        topic: 'heads',
+        message: () => ({ value: '' }),
+        note: () => undefined,
+        get: () => undefined,
+      },
+      batchSize: 10,
+      sweepAfterMs: 60_000,
+      sweepEveryMs: 60_000,
+    },
+  );
+  const letThrough = () => {
+    state.hold = false;
+    for (const r of held.splice(0)) r();
+  };
+  return { relay, log, letThrough };
+}
+
+const commit = (caseId: string): Commit => ({
+  caseId,
+  commandId: `${caseId}:1`,
+  fingerprint: '',
+  fromVersion: 1,
+  toVersion: 1,
+  events: [events.CaseEvent.fromPartial({ caseId, version: 1, eventId: `${caseId}:1` })],
+});
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+describe("the relay's feed marks", () => {
+  it('go only once the commits queued before them are on the case-events topic', async () => {
+    const { relay, log, letThrough } = scripted();
+    relay.enqueue(commit('c1'));
+    relay.mark([{ feed: 'lz-eeb|1', before: 100 }]);
+    await settle();
+    expect(log).toEqual([]);
+    letThrough();
+    await relay.drain();
+    await settle();
+    expect(log).toEqual(['events c1', 'marks lz-eeb|1']);
+  });
+
+  it('go at once when nothing is queued, and not at all once the relay is aborted', async () => {
+    const { relay, log } = scripted();
+    relay.mark([{ feed: 'lz-eeb|1', before: 100 }]);
+    await settle();
+    expect(log).toEqual(['marks lz-eeb|1']);
+    relay.enqueue(commit('c2'));
+    relay.mark([{ feed: 'lz-psb|1', before: 200 }]);
+    await relay.abort();
+    await settle();
+    expect(log).toEqual(['marks lz-eeb|1']);
+  });
+});

@@ -1,0 +1,43 @@
+import type { Admin, Kafka } from 'kafkajs';
+
+/**
+ * Consumer groups under `prefix` with no member left: those of readers that
+ * each instance runs under a group of its own (a random suffix) and that
+ * were killed before they could delete it.
+ */
+export async function memberlessGroups(admin: Admin, prefix: string): Promise<string[]> {
+  const ids = (await admin.listGroups()).groups
+    .map((g) => g.groupId)
+    .filter((id) => id.startsWith(prefix));
+  if (ids.length === 0) return [];
+  const { groups } = await admin.describeGroups(ids);
+  return groups.filter((g) => g.members.length === 0).map((g) => g.groupId);
+}
+
+/**
+ * Deletes the groups `which` names, best effort: a group that gained a member
+ * meanwhile, or that another instance deleted first, is left as it is;
+ * anything else is handed to `onError`.
+ */
+export async function deleteGroups(
+  kafka: Kafka,
+  which: (admin: Admin) => Promise<string[]>,
+  onError: (e: unknown) => void,
+): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const ids = await which(admin);
+    if (ids.length > 0)
+      await admin.deleteGroups(ids).catch((e: { groups?: { error?: { type?: string } }[] }) => {
+        const benign = (e.groups ?? []).every((g) =>
+          ['NON_EMPTY_GROUP', 'GROUP_ID_NOT_FOUND'].includes(g.error?.type ?? ''),
+        );
+        if (!benign || !e.groups) onError(e);
+      });
+  } catch (e) {
+    onError(e);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
