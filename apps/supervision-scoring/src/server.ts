@@ -86,7 +86,13 @@ export async function createSupervisionScoring(
     namespacedGroup(config.TOPIC_NAMESPACE, config.SCORING_GROUP),
     log,
   );
-  await marks.start();
+  await marks.start().catch(async (e: unknown) => {
+    await hub.stop().catch(() => undefined);
+    await marks.stop().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    await mongo.close().catch(() => undefined);
+    throw e;
+  });
 
   const intake = new IntakeClient(
     config.INTAKE_ADDRESS,
