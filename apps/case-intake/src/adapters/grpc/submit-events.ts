@@ -245,21 +245,30 @@ export function serveSubmitEvents(
    */
   const unstored = new Map<string, Held>();
   const floor = new StreamFloor();
-  // Once the stream is quiet (or ends), each feed is marked as far as it is stored.
+  // Once the stream has been quiet for MARK_AFTER_QUIET_MS (or ends), each
+  // feed is marked as far as it is stored. One timer at a time, not one per
+  // item: when it fires it waits out what is left since the stream last moved.
   let quiet: NodeJS.Timeout | undefined;
+  let moved = 0;
   const mark = () => {
     clearTimeout(quiet);
+    quiet = undefined;
     const marks = floor.marks();
     if (marks.length > 0) deps.publisher.mark(marks);
   };
   const markWhenQuiet = () => {
-    clearTimeout(quiet);
-    quiet = setTimeout(mark, MARK_AFTER_QUIET_MS);
+    const left = moved + MARK_AFTER_QUIET_MS - Date.now();
+    if (left <= 0) return mark();
+    quiet = setTimeout(markWhenQuiet, left);
     quiet.unref();
+  };
+  const movedNow = () => {
+    moved = Date.now();
+    if (!quiet) markWhenQuiet();
   };
   call.on('data', (item: intake.SubmitEventsRequest) => {
     inFlight++;
-    clearTimeout(quiet);
+    moved = Date.now();
     const nth = ++index;
     const why = undecodable(item);
     if (why !== undefined) {
@@ -302,7 +311,7 @@ export function serveSubmitEvents(
             );
       if (a.statusCode === status.UNAVAILABLE) unstored.set(caseId, { why: 'UNAVAILABLE' });
       else floor.settled(nth, a.accepted ? storedAs : undefined);
-      markWhenQuiet();
+      movedNow();
       if (a.statusCode === status.ABORTED && !blocked && !unstored.has(caseId))
         unstored.set(caseId, { why: 'ABORTED', commandId });
       return { ...a, index: nth };
