@@ -13,7 +13,7 @@ import { KafkaRelay } from './relay.js';
 function scripted() {
   const log: string[] = [];
   const held: (() => void)[] = [];
-  const state = { hold: true };
+  const state = { hold: true, refuse: 0 };
   const producer = {
     connect: async () => undefined,
     disconnect: async () => undefined,
@@ -22,6 +22,11 @@ function scripted() {
       log.push(`events ${b.topicMessages[0]?.messages.map((m) => String(m.key)).join(',')}`);
     },
     send: async (r: { topic: string; messages: Message[] }) => {
+      if (state.refuse > 0) {
+        state.refuse--;
+        log.push('refused');
+        throw new Error('There is no leader for this topic-partition');
+      }
       log.push(`${r.topic} ${r.messages.map((m) => String(m.key)).join(',')}`);
     },
   };
@@ -47,7 +52,7 @@ function scripted() {
     state.hold = false;
     for (const r of held.splice(0)) r();
   };
-  return { relay, log, letThrough };
+  return { relay, log, letThrough, state };
 }
 
 const commit = (caseId: string): Commit => ({
@@ -71,6 +76,14 @@ describe("the relay's feed marks", () => {
     await relay.drain();
     await settle();
     expect(log).toEqual(['events c1', 'marks lz-eeb|1']);
+  });
+
+  it('are sent again while Kafka refuses them (a broker lost)', async () => {
+    const { relay, log, state } = scripted();
+    state.refuse = 2;
+    relay.mark([{ feed: 'lz-eeb|1', before: 100 }]);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(log).toEqual(['refused', 'refused', 'marks lz-eeb|1']);
   });
 
   it('go at once when nothing is queued, and not at all once the relay is aborted', async () => {

@@ -59,8 +59,12 @@ export function toMessages(commit: Commit, trace: Record<string, string> = {}): 
   }));
 }
 
-/** How long a mark waits for the commits before it to be published (ms); past it, it is dropped. */
-const MARK_WAIT_MS = 60_000;
+/**
+ * How long a mark may take to go (ms): waiting for the commits before it,
+ * then sent again while Kafka refuses it (a broker lost, a leader elected);
+ * past it, it is dropped.
+ */
+const MARK_WAIT_MS = 10 * 60_000;
 
 /** Outbox deletes a relay has under way at most (see `settle`). */
 const MAX_SETTLING = 4;
@@ -221,26 +225,39 @@ export class KafkaRelay implements Publisher {
    * Publishes feed marks once every commit queued before this call is on
    * Kafka (or parked: a parked case is never judged past it, see
    * expected_version), so that whoever reads a mark and then the topic's ends
-   * finds the events it covers. A mark that cannot go within a minute is
+   * finds the events it covers. A mark Kafka refuses is sent again, after
+   * a pause, until it goes; one that cannot go within ten minutes is
    * dropped: the feed waits for its next event, as it did without marks.
    */
   mark(marks: readonly FeedMark[]): void {
     if (this.stopped || marks.length === 0) return;
     const through = this.queued;
+    const until = Date.now() + MARK_WAIT_MS;
     const sent = this.queue.some((q) => q.seq <= through)
       ? new Promise<void>((go, drop) => this.waiters.push({ through, go, drop }))
       : Promise.resolve();
     void withDeadline(sent, MARK_WAIT_MS, 'the commits before a feed mark')
-      .then(() =>
-        this.producer.send({
-          topic: this.opts.marksTopic,
-          acks: -1,
-          messages: marks.map(encodeFeedMark),
-        }),
-      )
+      .then(() => this.sendMarks(marks, until))
       .catch((e: unknown) => {
         if (!this.stopped) this.opts.onError?.(e);
       });
+  }
+
+  private async sendMarks(marks: readonly FeedMark[], until: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.producer.send({
+          topic: this.opts.marksTopic,
+          acks: -1,
+          messages: marks.map(encodeFeedMark),
+        });
+        return;
+      } catch (e) {
+        if (this.stopped || Date.now() > until) throw e;
+        this.opts.onError?.(e);
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** attempt)));
+      }
+    }
   }
 
   /** Lets the marks go whose commits have all left the queue. */
