@@ -26,6 +26,9 @@ import { rejection } from './rejection.js';
  * says how far each feed is stored now, where that passed what the stream
  * said before (see FeedMark).
  */
+/** An open item may be of `feed`: it is, or it is not decided yet. */
+const mayBe = (o: { feed?: string }, feed: string) => o.feed === undefined || o.feed === feed;
+
 export class StreamFloor {
   private readonly open = new Map<number, { at: number; feed?: string }>();
   /** Feed → the latest time of an item of it this stream stored. */
@@ -53,8 +56,7 @@ export class StreamFloor {
     const item = this.open.get(nth);
     if (item) item.feed = feed;
     let floor = occurredAt.getTime();
-    for (const [i, o] of this.open)
-      if (i < nth && o.at < floor && (o.feed === undefined || o.feed === feed)) floor = o.at;
+    for (const [i, o] of this.open) if (i < nth && o.at < floor && mayBe(o, feed)) floor = o.at;
     this.say(feed, floor);
     return new Date(floor);
   }
@@ -68,8 +70,7 @@ export class StreamFloor {
     const out: FeedMark[] = [];
     for (const [feed, latest] of this.stored) {
       let before = latest;
-      for (const o of this.open.values())
-        if (o.at < before && (o.feed === undefined || o.feed === feed)) before = o.at;
+      for (const o of this.open.values()) if (o.at < before && mayBe(o, feed)) before = o.at;
       if (this.say(feed, before)) out.push({ feed, before });
     }
     return out;

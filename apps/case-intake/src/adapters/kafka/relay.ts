@@ -233,9 +233,10 @@ export class KafkaRelay implements Publisher {
     if (this.stopped || marks.length === 0) return;
     const through = this.queued;
     const until = Date.now() + MARK_WAIT_MS;
-    const sent = this.queue.some((q) => q.seq <= through)
-      ? new Promise<void>((go, drop) => this.waiters.push({ through, go, drop }))
-      : Promise.resolve();
+    const sent =
+      this.oldestQueued() <= through
+        ? new Promise<void>((go, drop) => this.waiters.push({ through, go, drop }))
+        : Promise.resolve();
     void withDeadline(sent, MARK_WAIT_MS, 'the commits before a feed mark')
       .then(() => this.sendMarks(marks, until))
       .catch((e: unknown) => {
@@ -263,10 +264,15 @@ export class KafkaRelay implements Publisher {
   /** Lets the marks go whose commits have all left the queue. */
   private wake(): void {
     if (this.waiters.length === 0) return;
-    const oldest = this.queue.reduce((m, q) => Math.min(m, q.seq), Infinity);
+    const oldest = this.oldestQueued();
     const ready = this.waiters.filter((w) => w.through < oldest);
     this.waiters = this.waiters.filter((w) => w.through >= oldest);
     for (const w of ready) w.go();
+  }
+
+  /** The place of the oldest commit still queued (the queue keeps the order they were queued in). */
+  private oldestQueued(): number {
+    return this.queue[0]?.seq ?? Infinity;
   }
 
   /** Drops every waiting mark (the relay stops). */
