@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Kafka, Message } from 'kafkajs';
 import { events } from '@enforcement/contracts';
 import type { Commit } from '../../application/ports.js';
@@ -96,5 +96,26 @@ describe("the relay's feed marks", () => {
     await relay.abort();
     await settle();
     expect(log).toEqual(['marks lz-eeb|1']);
+  });
+});
+
+describe("the relay's readiness", () => {
+  it('fails once a send has had no answer for 10 s (a broker that stopped answering), and passes once it has one', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const { relay, letThrough } = scripted();
+      relay.enqueue(commit('c1'));
+      await settle();
+      expect(relay.health()).toBe(true);
+      vi.setSystemTime(Date.now() + 9_999);
+      expect(relay.health()).toBe(true);
+      vi.setSystemTime(Date.now() + 1);
+      expect(relay.health()).toBe('publication to Kafka unanswered for 10 s, 1 commits waiting');
+      letThrough();
+      await relay.drain();
+      expect(relay.health()).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -66,6 +66,9 @@ export function toMessages(commit: Commit, trace: Record<string, string> = {}): 
  */
 const MARK_WAIT_MS = 10 * 60_000;
 
+/** How long publication may fail, or a send go unanswered, before readiness says so (ms). */
+const NO_ANSWER_MS = 10_000;
+
 /** Outbox deletes a relay has under way at most (see `settle`). */
 const MAX_SETTLING = 4;
 
@@ -145,6 +148,12 @@ export class KafkaRelay implements Publisher {
   private failures = 0;
   /** When publication started failing without a success since (ms), or 0. */
   private failingSince = 0;
+  /**
+   * When the send under way started (ms), or 0: a broker that stops
+   * answering (a stalled host) fails a send only at kafkajs's request
+   * timeout, 30 s later, and nothing is published meanwhile.
+   */
+  private sendingSince = 0;
   /**
    * Cases with a parked commit: their later commits are parked too, to keep
    * each case in order. The value counts parkings (parkSeq), so that a sweep
@@ -339,8 +348,13 @@ export class KafkaRelay implements Publisher {
 
   /** True while Kafka takes what the relay sends, or a reason (readiness). */
   health(): true | string {
-    if (this.failingSince === 0 || Date.now() - this.failingSince < 10_000) return true;
-    const s = Math.round((Date.now() - this.failingSince) / 1000);
+    const now = Date.now();
+    if (this.sendingSince !== 0 && now - this.sendingSince >= NO_ANSWER_MS) {
+      const s = Math.round((now - this.sendingSince) / 1000);
+      return `publication to Kafka unanswered for ${s} s, ${this.queue.length} commits waiting`;
+    }
+    if (this.failingSince === 0 || now - this.failingSince < NO_ANSWER_MS) return true;
+    const s = Math.round((now - this.failingSince) / 1000);
     return `publication to Kafka failing for ${s} s, ${this.queue.length} commits waiting`;
   }
 
@@ -459,6 +473,7 @@ export class KafkaRelay implements Publisher {
         messages: q.commit.events.length,
       }),
     );
+    this.sendingSince = Date.now();
     try {
       // The events and the heads they lead to, in one request. A checkpoint
       // names a version intake has stored (commits are stored before they
@@ -478,6 +493,8 @@ export class KafkaRelay implements Publisher {
     } catch (e) {
       for (const p of publishes) p.span.setStatus({ code: SpanStatusCode.ERROR }).end();
       throw e;
+    } finally {
+      this.sendingSince = 0;
     }
     for (const p of publishes) p.span.end();
     for (const h of heads) checkpoints.note(h);
