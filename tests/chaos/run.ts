@@ -7,7 +7,11 @@
  * group (rules on the event clock, closing the loop) and two reporting
  * instances in another, and at a moment chosen at random while the year
  * streams injects one fault: kill -9 of PostgreSQL, of FerretDB, of intake,
- * of one scoring or one reporting instance (restarted), or a Kafka restart.
+ * of one scoring or one reporting instance (restarted), a Kafka restart, or
+ * FerretDB frozen (`freeze`: SIGSTOP for --freeze-seconds, 40 by default,
+ * its connections left open), through which every service must say
+ * NOT_SERVING and after which every one must say SERVING again, or Kafka
+ * frozen the same way (`kafka-freeze`), through which intake must.
  * On a Kafka cluster (`--brokers 3`) the `broker` fault kills one broker,
  * the first scoring and the first reporting instance at once, and restarts
  * none of them until the trial ends: the survivors must take their
@@ -65,7 +69,12 @@ const { values: args } = parseArgs({
   options: {
     trials: { type: 'string', default: '2' },
     cases: { type: 'string', default: '150' },
-    faults: { type: 'string', default: 'postgres,ferretdb,intake,scoring,reporting,kafka' },
+    faults: {
+      type: 'string',
+      default: 'postgres,ferretdb,freeze,intake,scoring,reporting,kafka,kafka-freeze',
+    },
+    /** How long the `freeze` and `kafka-freeze` faults hold the database or Kafka still. */
+    'freeze-seconds': { type: 'string', default: '40' },
     'trial-minutes': { type: 'string', default: '12' },
     brokers: { type: 'string', default: '1' },
     intakes: { type: 'string', default: '1' },
@@ -79,15 +88,24 @@ const { values: args } = parseArgs({
 const TRIALS = Number(args.trials);
 const CASES = Number(args.cases);
 const TRIAL_MS = Number(args['trial-minutes']) * 60_000;
+const FREEZE_MS = Number(args['freeze-seconds']) * 1000;
+/**
+ * Intake, with Kafka frozen, is asked for its health only when it stored
+ * something in this first part of the freeze (ms): a send then waits, and
+ * 10 s later its readiness must say so.
+ */
+const KAFKA_FREEZE_WORK_MS = 10_000;
 /** The commit built and run: read at the start, since the checkout may move while trials run. */
 const commit = execSync('git rev-parse --short HEAD').toString().trim();
 const ALL_FAULTS = [
   'postgres',
   'ferretdb',
+  'freeze',
   'intake',
   'scoring',
   'reporting',
   'kafka',
+  'kafka-freeze',
   'broker',
   'failover',
 ] as const;
@@ -107,6 +125,10 @@ for (const [flag, n, min] of [
   if (!Number.isInteger(n) || n < min || n > 9) throw new Error(`${flag} takes ${min} to 9`);
 if (FAULTS.includes('broker') && BROKERS < 3)
   throw new Error('the broker fault needs a cluster that survives one: --brokers 3');
+if (!(FREEZE_MS >= 30_000))
+  throw new Error('--freeze-seconds takes 30 or more (a freeze must outlast what is asked of it)');
+if (FAULTS.includes('kafka-freeze') && BROKERS > 1)
+  throw new Error('the kafka-freeze fault freezes a single-node Kafka: --brokers 1');
 if (FAULTS.includes('failover') && INTAKES < 2)
   throw new Error('the failover fault needs an instance of intake to fail over to: --intakes 2');
 const CLI = 'apps/cli/dist/main.js';
@@ -197,6 +219,12 @@ interface Outcome {
   figuresOff: number;
   /** Agencies whose year score differs from the model's on the histories. */
   scoresOff: number;
+  /**
+   * Services that answered SERVING to a health check late into a freeze, or
+   * never said otherwise (the `freeze` and `kafka-freeze` faults): serving
+   * while nothing can move.
+   */
+  servedFrozen: number;
   /** The trial passed its deadline. */
   timedOut: boolean;
   recoverySeconds: number;
@@ -205,7 +233,15 @@ interface Outcome {
 const equalToTruth = (o: Outcome) =>
   o.acked &&
   !o.timedOut &&
-  o.lost + o.doubled + o.offTopic + o.broken + o.rulesOff + o.figuresOff + o.scoresOff === 0;
+  o.lost +
+    o.doubled +
+    o.offTopic +
+    o.broken +
+    o.rulesOff +
+    o.figuresOff +
+    o.scoresOff +
+    o.servedFrozen ===
+    0;
 
 async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string): Promise<Outcome> {
   const ns = `chaos-${fault}-${n}-${Date.now().toString(36)}`;
@@ -314,6 +350,77 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   await until(async () => ((await commits()) >= at ? true : undefined), 120_000, `${at} commits`);
   log(`${fault} #${n}: fault after ${at} of ${lines.length} commits`);
   const t0 = Date.now();
+  const live = () => [...intakes, ...scorers, ...reporters].filter((s) => !gone.has(s));
+  /**
+   * Freezes the database or Kafka (SIGSTOP) for FREEZE_MS, its connections
+   * left open, and asks each of `probed` for its health every half second:
+   * from `noticeMs` into the freeze until it ends, none may say SERVING
+   * while nothing can move (a check with no answer counts as not serving,
+   * as for a load balancer). Then waits for every service to say SERVING
+   * again. Returns how many of `probed` said SERVING too late or never
+   * said otherwise. With Kafka frozen, intake can tell only once it has
+   * something to publish: when it stored nothing in the first
+   * KAFKA_FREEZE_WORK_MS (the year's agencies may have sent everything
+   * already), it is not asked.
+   */
+  const frozen = async (
+    part: 'store' | 'kafka',
+    asked: ServiceProcess[],
+    noticeMs: number,
+  ): Promise<number> => {
+    const freeze = (on: boolean) =>
+      part === 'store' ? stack.freezeStore(on) : stack.freezeKafka(on);
+    let probed = asked;
+    const firstNot = new Map<ServiceProcess, number>();
+    const servingLate = new Map<ServiceProcess, number>();
+    // With Kafka frozen the store still answers: what intake stored meanwhile.
+    const storedBefore = part === 'kafka' ? await commits() : 0;
+    let storedEarly: number | undefined;
+    freeze(true);
+    try {
+      while (Date.now() - t0 < FREEZE_MS) {
+        if (
+          part === 'kafka' &&
+          storedEarly === undefined &&
+          Date.now() - t0 >= KAFKA_FREEZE_WORK_MS
+        )
+          storedEarly = (await commits()) - storedBefore;
+        await Promise.all(
+          probed.map(async (s) => {
+            const asked = Date.now() - t0;
+            const said = await checkHealth(s.address, '', 1_000).catch(() => 'no answer');
+            if (said !== 'SERVING') {
+              if (!firstNot.has(s)) firstNot.set(s, asked);
+            } else if (asked >= noticeMs) servingLate.set(s, (servingLate.get(s) ?? 0) + 1);
+          }),
+        );
+        await sleep(500);
+      }
+      if (part === 'kafka')
+        log(
+          `${fault} #${n}: commits stored while frozen: ${storedEarly} in its first ${KAFKA_FREEZE_WORK_MS / 1000} s, ${(await commits()) - storedBefore} in all`,
+        );
+    } finally {
+      freeze(false);
+    }
+    if (storedEarly === 0) {
+      log(`${fault} #${n}: nothing to publish early in the freeze; intake's health not asked`);
+      probed = [];
+    }
+    const secs = (ms: number | undefined) =>
+      ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`;
+    log(
+      `${fault} #${n}: not serving from ${probed.map((s) => `${s.name} ${secs(firstNot.get(s))}${servingLate.has(s) ? ` (SERVING ${servingLate.get(s)} times after ${noticeMs / 1000} s)` : ''}`).join(', ')}`,
+    );
+    for (const s of live())
+      await until(
+        async () => ((await checkHealth(s.address, '', 1_000)) === 'SERVING' ? true : undefined),
+        180_000,
+        `${s.name} SERVING again after the freeze`,
+      );
+    return probed.filter((s) => !firstNot.has(s) || servingLate.has(s)).length;
+  };
+  let servedFrozen = 0;
   switch (fault) {
     case 'postgres':
       await stack.killPostgres();
@@ -324,6 +431,26 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       await stack.stop('ferretdb', 'SIGKILL');
       await sleep(1_000);
       await upAgain(stack);
+      break;
+    case 'freeze':
+      // The database stops answering and closes nothing (a hung disk, a
+      // stalled host), for longer than Kafka's session timeout (30 s) and
+      // the driver's monitoring timeout (30 s): what a service waits on must
+      // have a deadline, and every service's health must say so (a
+      // readiness round's deadline is 3 s).
+      servedFrozen = await frozen('store', live(), 10_000);
+      break;
+    case 'kafka-freeze':
+      // The broker stops answering the same way. Intake, which cannot
+      // publish what it stores, must say so once a send has had no answer
+      // for 10 s (kafkajs fails it only at its 30 s request timeout); scoring
+      // and reporting still answer from their read models, so their health
+      // is not asked, only their recovery after it.
+      servedFrozen = await frozen(
+        'kafka',
+        intakes.filter((s) => !gone.has(s)),
+        KAFKA_FREEZE_WORK_MS + 12_000,
+      );
       break;
     case 'kafka':
       await stack.stop('kafka');
@@ -650,6 +777,7 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     rulesOff: ruleDiffs.length,
     figuresOff: figureDiffs.length,
     scoresOff: scoreDiffs.length,
+    servedFrozen,
     timedOut: false,
     recoverySeconds,
   };
@@ -685,6 +813,9 @@ async function boundedTrial(
     children.clear();
     for (const svc of services) await svc.kill();
     services.clear();
+    // A trial that broke mid-freeze leaves the database or Kafka going on again.
+    if (fault === 'freeze') stack.freezeStore(false);
+    if (fault === 'kafka-freeze') stack.freezeKafka(false);
     // A stack a fault left down is brought back for the next trial.
     await upAgain(stack);
   }
@@ -701,6 +832,7 @@ const failed = (fault: Fault): Outcome => ({
   rulesOff: 0,
   figuresOff: 0,
   scoresOff: 0,
+  servedFrozen: 0,
   timedOut: true,
   recoverySeconds: TRIAL_MS / 1000,
 });
@@ -747,12 +879,22 @@ const rows = FAULTS.map((fault) => {
   const os = outcomes.filter((o) => o.fault === fault);
   const equal = os.filter(equalToTruth).length;
   const sum = (
-    k: 'lost' | 'doubled' | 'offTopic' | 'broken' | 'rulesOff' | 'figuresOff' | 'scoresOff',
+    k:
+      | 'lost'
+      | 'doubled'
+      | 'offTopic'
+      | 'broken'
+      | 'rulesOff'
+      | 'figuresOff'
+      | 'scoresOff'
+      | 'servedFrozen',
   ) => os.reduce((a, o) => a + o[k], 0);
   const rec = os.map((o) => o.recoverySeconds);
   const name = {
     postgres: 'kill -9 PostgreSQL',
     ferretdb: 'kill -9 FerretDB',
+    freeze: `FerretDB frozen (SIGSTOP) for ${FREEZE_MS / 1000} s, its connections left open`,
+    'kafka-freeze': `Kafka frozen (SIGSTOP) for ${FREEZE_MS / 1000} s, its connections left open`,
     intake: 'kill -9 case-intake (restarted)',
     scoring: 'kill -9 of one of two supervision-scoring instances (restarted)',
     reporting: 'kill -9 of one of two reporting instances (restarted)',
@@ -761,7 +903,7 @@ const rows = FAULTS.map((fault) => {
     failover: `kill -9 of one of ${INTAKES} case-intake instances while Kafka is frozen (1.5 s), its clients failing over to another through their load balancer (not restarted)`,
   }[fault];
   const late = os.filter((o) => o.timedOut).length;
-  return `| ${name} | ${os.length} | ${equal} | ${sum('lost')} | ${sum('doubled')} | ${sum('offTopic')} | ${sum('broken')} | ${sum('rulesOff')} | ${sum('figuresOff')} | ${sum('scoresOff')} | ${late} | ${Math.max(...rec).toFixed(1)} |`;
+  return `| ${name} | ${os.length} | ${equal} | ${sum('lost')} | ${sum('doubled')} | ${sum('offTopic')} | ${sum('broken')} | ${sum('rulesOff')} | ${sum('figuresOff')} | ${sum('scoresOff')} | ${sum('servedFrozen')} | ${late} | ${Math.max(...rec).toFixed(1)} |`;
 });
 const md = [
   '# Fault suite results',
@@ -769,10 +911,10 @@ const md = [
   `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')} --brokers ${BROKERS} --intakes ${INTAKES} --scorers ${SCORERS} --reporters ${REPORTERS}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
   '',
   `Each trial: a generated year streamed through \`enforce submit\` into ${INTAKES} case-intake instance${INTAKES > 1 ? 's (each agency through one of them)' : ''} on a private stack with ${BROKERS} Kafka broker${BROKERS > 1 ? 's (replication factor 3, min.insync.replicas 2)' : ''}; ${SCORERS} supervision-scoring instances in one consumer group (rules on the event clock, closing the loop) and ${REPORTERS} reporting instances in another; one fault at a random moment while it streams (a killed instance is the first of its kind).` +
-    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; all within the trial's deadline.",
+    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; under the database's freeze, every service saying it is not serving at every health check from 10 s into it until it ends, and under Kafka's, every intake that stored commands in its first 10 s, from 22 s; after either, every service serving again; all within the trial's deadline.",
   '',
-  '| fault | trials | equal to truth | lost (store) | doubled (store) | missing on topic | broken histories | rules ≠ plan (cases) | figures ≠ truth (groups) | scores ≠ model (agencies) | past deadline | recovery, max s |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| fault | trials | equal to truth | lost (store) | doubled (store) | missing on topic | broken histories | rules ≠ plan (cases) | figures ≠ truth (groups) | scores ≠ model (agencies) | SERVING late into a freeze (services) | past deadline | recovery, max s |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...rows,
   '',
   'The figures the rules touch (orders, evaluations, mean score) are checked through the rules: every action equal to the plan.',

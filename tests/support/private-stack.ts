@@ -100,6 +100,18 @@ export class PrivateStack {
     );
   }
 
+  /**
+   * Freezes FerretDB (SIGSTOP) or lets it go on (SIGCONT): its connections
+   * stay open and nothing answers, as behind a hung disk or a stalled host;
+   * a client learns of it only from its own deadlines.
+   */
+  freezeStore(frozen: boolean): void {
+    process.kill(
+      Number(readFileSync(join(this.home, 'ferretdb', 'pid'), 'utf8')),
+      frozen ? 'SIGSTOP' : 'SIGCONT',
+    );
+  }
+
   /** Stops one node of a Kafka cluster (1-based), as a crash of that broker would. */
   async stopBroker(node: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const dir = (this.ports.brokers ?? 1) > 1 ? join('kafka', `node${node}`) : 'kafka';
