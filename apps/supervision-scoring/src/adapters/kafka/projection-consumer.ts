@@ -138,9 +138,11 @@ export class ProjectionConsumer {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       this.projector.forget();
       this.assigned = e.payload.memberAssignment[this.opts.topic] ?? [];
+      this.opts.log?.(`joined ${this.opts.groupId}: partitions ${this.assigned.join(',')}`);
     });
     this.consumer.on(this.consumer.events.REBALANCING, () => {
       this.assigned = [];
+      this.opts.log?.(`${this.opts.groupId} rebalancing: no partitions until it joins again`);
     });
     this.idleTimer = setInterval(() => void this.idle(), IDLE_MS);
     this.idleTimer.unref();
