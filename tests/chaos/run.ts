@@ -409,9 +409,10 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     }
     const secs = (ms: number | undefined) =>
       ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`;
-    log(
-      `${fault} #${n}: not serving from ${probed.map((s) => `${s.name} ${secs(firstNot.get(s))}${servingLate.has(s) ? ` (SERVING ${servingLate.get(s)} times after ${noticeMs / 1000} s)` : ''}`).join(', ')}`,
-    );
+    if (probed.length > 0)
+      log(
+        `${fault} #${n}: not serving from ${probed.map((s) => `${s.name} ${secs(firstNot.get(s))}${servingLate.has(s) ? ` (SERVING ${servingLate.get(s)} times after ${noticeMs / 1000} s)` : ''}`).join(', ')}`,
+      );
     for (const s of live())
       await until(
         async () => ((await checkHealth(s.address, '', 1_000)) === 'SERVING' ? true : undefined),

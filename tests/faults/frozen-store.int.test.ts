@@ -1,9 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '@enforcement/testing';
+import { describe, expect, it } from 'vitest';
+import { EQUAL_TO_TRUTH, runChaosTrial } from '../support/chaos-trial.js';
 
 /**
  * The fault suite's `freeze` trial, once, as `npm test` runs it (the full
@@ -22,47 +18,15 @@ import { repoRoot } from '@enforcement/testing';
  * its plan, the annual figures and every agency's score.
  */
 describe('the database stops answering, its connections open', () => {
-  let dir: string | undefined;
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
   it('every service says NOT_SERVING through it and SERVING after; nothing is lost or doubled; figures, scores and orders stay right', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'enforcement-freeze-'));
-    const out = join(dir, 'result.md');
-    const args = [
-      'tsx',
-      'tests/chaos/run.ts',
-      ...['--faults', 'freeze', '--freeze-seconds', '40', '--trials', '1', '--cases', '50'],
-      ...['--trial-minutes', '10', '--port-offset', '200', '--out', out],
-    ];
-    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      const child = execFile('npx', args, { cwd: repoRoot(), maxBuffer: 64 << 20 }, (e, _o, err) =>
-        resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, stderr: err }),
-      );
-      child.stdout?.resume();
-    });
-    const outcome = /\[chaos\] (\{"fault":"freeze".*\})/.exec(stderr)?.[1];
-    // What the trial said (when each service stopped serving, refusals), shown with any failure below.
-    const said = stderr
-      .split('\n')
-      .filter((l) => l.startsWith('[chaos]'))
-      .join('\n');
-    expect(outcome, said).toBeDefined();
-    expect(JSON.parse(outcome ?? '{}'), said).toMatchObject({
-      acked: true,
-      lost: 0,
-      doubled: 0,
-      offTopic: 0,
-      broken: 0,
-      rulesOff: 0,
-      figuresOff: 0,
-      scoresOff: 0,
-      servedFrozen: 0,
-      timedOut: false,
-    });
-    expect(code).toBe(0);
-    expect(await readFile(out, 'utf8')).toMatch(
+    const trial = await runChaosTrial('freeze', [
+      ...['--freeze-seconds', '40', '--cases', '50', '--trial-minutes', '10'],
+      ...['--port-offset', '200'],
+    ]);
+    // When each service stopped serving, and any refusal, are shown with a failure below.
+    expect(trial.outcome, trial.said).toMatchObject({ ...EQUAL_TO_TRUTH, servedFrozen: 0 });
+    expect(trial.code).toBe(0);
+    expect(trial.table).toMatch(
       /\| FerretDB frozen \(SIGSTOP\) for 40 s, its connections left open \| 1 \| 1 \|/,
     );
   }, 900_000);
