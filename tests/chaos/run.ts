@@ -353,11 +353,11 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   const live = () => [...intakes, ...scorers, ...reporters].filter((s) => !gone.has(s));
   /**
    * Freezes the database or Kafka (SIGSTOP) for FREEZE_MS, its connections
-   * left open, and asks each of `probed` for its health every half second:
+   * left open, and asks each of `services` for its health every half second:
    * from `noticeMs` into the freeze until it ends, none may say SERVING
    * while nothing can move (a check with no answer counts as not serving,
    * as for a load balancer). Then waits for every service to say SERVING
-   * again. Returns how many of `probed` said SERVING too late or never
+   * again. Returns how many of `services` said SERVING too late or never
    * said otherwise. With Kafka frozen, intake can tell only once it has
    * something to publish: when it stored nothing in the first
    * KAFKA_FREEZE_WORK_MS (the year's agencies may have sent everything
@@ -365,12 +365,12 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
    */
   const frozen = async (
     part: 'store' | 'kafka',
-    asked: ServiceProcess[],
+    services: ServiceProcess[],
     noticeMs: number,
   ): Promise<number> => {
     const freeze = (on: boolean) =>
       part === 'store' ? stack.freezeStore(on) : stack.freezeKafka(on);
-    let probed = asked;
+    let probed = services;
     const firstNot = new Map<ServiceProcess, number>();
     const servingLate = new Map<ServiceProcess, number>();
     // With Kafka frozen the store still answers: what intake stored meanwhile.
@@ -387,11 +387,11 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
           storedEarly = (await commits()) - storedBefore;
         await Promise.all(
           probed.map(async (s) => {
-            const asked = Date.now() - t0;
+            const at = Date.now() - t0;
             const said = await checkHealth(s.address, '', 1_000).catch(() => 'no answer');
             if (said !== 'SERVING') {
-              if (!firstNot.has(s)) firstNot.set(s, asked);
-            } else if (asked >= noticeMs) servingLate.set(s, (servingLate.get(s) ?? 0) + 1);
+              if (!firstNot.has(s)) firstNot.set(s, at);
+            } else if (at >= noticeMs) servingLate.set(s, (servingLate.get(s) ?? 0) + 1);
           }),
         );
         await sleep(500);
