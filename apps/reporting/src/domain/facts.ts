@@ -153,19 +153,22 @@ export function applyFact(f: CaseFacts, e: events.CaseEvent): CaseFacts {
   }
 }
 
-/** Calls `each` with the moment (ms) of every dated fact of the case: what places it in a year. */
-export function forEachDate(f: CaseFacts, each: (at: number) => void): void {
-  const add = (at: number | undefined) => {
-    if (at !== undefined && at > 0) each(at);
+/**
+ * Calls `each` with the moment (ms) of every dated fact of the case, what
+ * places it in a year, and when intake recorded that fact.
+ */
+export function forEachDate(f: CaseFacts, each: (at: number, recordedMs: number) => void): void {
+  const add = (at: number | undefined, recordedMs: number | undefined) => {
+    if (at !== undefined && at > 0) each(at, recordedMs ?? 0);
   };
-  add(f.reg?.[0]);
-  for (const d of f.due ?? []) add(d[0]);
-  add(f.concluded?.[0]);
-  add(f.penalty?.at[0]);
-  for (const o of f.orders ?? []) add(o.opened[0]);
-  for (const v of f.evaluations ?? []) add(v.at[0]);
-  add(f.accepted?.[0]);
-  add(f.reviewConcluded?.at[0]);
+  add(f.reg?.[0], f.reg?.[1]);
+  for (const d of f.due ?? []) add(d[0], d[1]);
+  add(f.concluded?.[0], f.concluded?.[1]);
+  add(f.penalty?.at[0], f.penalty?.at[1]);
+  for (const o of f.orders ?? []) add(o.opened[0], o.opened[1]);
+  for (const v of f.evaluations ?? []) add(v.at[0], v.at[1]);
+  add(f.accepted?.[0], f.accepted?.[1]);
+  add(f.reviewConcluded?.at[0], f.reviewConcluded?.at[1]);
 }
 
 /** The local-calendar years any dated fact of the case falls in. */

@@ -165,14 +165,18 @@ export class StatisticsFold {
   }
 
   /**
-   * Whether a fact of the case is dated in the year (the pages a year's
-   * cases are read from are found the same way). A case with none counts in
-   * no figure of the year, nor in its `position`, whichever page it shares.
+   * Whether a fact of the case recorded by the moment is dated in the year
+   * (the pages a year's cases are read from are found by every date applied).
+   * A case with none counts in no figure of the year, nor in its `position`,
+   * whichever page it shares. A fact recorded later does not count: it would
+   * make the answer for a moment depend on what was recorded after it (a
+   * review of a 2020 case concluded in 2021 put the case's 2020 stamps into
+   * the 2021 position as of moments before the conclusion was recorded).
    */
   private dated(f: CaseFacts): boolean {
     let found = false;
-    forEachDate(f, (at) => {
-      found ||= this.inYear(at);
+    forEachDate(f, (at, recordedMs) => {
+      found ||= recordedMs <= this.recordedThroughMs && this.inYear(at);
     });
     return found;
   }

@@ -52,6 +52,23 @@ describe('annual statistics', () => {
     expect(o.closureRate).toBe(1);
   });
 
+  it('places a case in the year only by facts recorded by the moment asked for: one recorded later changes no earlier answer', () => {
+    // A review of 2020, concluded (and recorded) in 2021: as of a moment
+    // before the conclusion was recorded, nothing of it is dated in 2021.
+    const r = new History('r1')
+      .file(at(2020, 12, 30), 'c1')
+      .accept(at(2020, 12, 31))
+      .concludeReview(at(2021, 1, 29), false)
+      .facts();
+    const before = at(2021, 1, 10).getTime();
+    expect(stats(2021, [r], before).position).toBe(0);
+    expect(stats(2021, [r], before).position).toBe(
+      stats(2021, [{ ...r, reviewConcluded: undefined }], before).position,
+    );
+    // Once it is recorded, the review counts in the year, its earlier stamps too.
+    expect(stats(2021, [r]).position).toBe(r.reviewConcluded?.at[2]);
+  });
+
   it('counts a reconsideration concluded after the year ends as accepted in the year but not concluded', () => {
     const r = new History('r1')
       .file(at(2021, 11, 1), 'c1')
