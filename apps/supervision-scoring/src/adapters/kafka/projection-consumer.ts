@@ -13,6 +13,7 @@ import {
 } from '@enforcement/messaging';
 import type { Projector } from '../../application/projector.js';
 import type { FeedClock } from '../../application/watermark.js';
+import { GroupAssignment } from './group-assignment.js';
 
 export { KafkaDeadLetters };
 
@@ -31,6 +32,11 @@ export interface ConsumerStats extends ProjectionStats {
 const CHUNK = 4_000;
 /** How often a partition of this process is handed an empty batch, to apply corrections left for it. */
 const IDLE_MS = 2_000;
+/**
+ * How long a rebalance may go without a join before the broker is asked
+ * which partitions this process holds: a rebalance takes a few seconds.
+ */
+const DOUBT_MS = 10_000;
 /**
  * Bytes one fetch asks the broker for, in all and per partition. kafkajs
  * holds a fetch's batches until every one is applied, so this bounds the
@@ -69,7 +75,7 @@ export class ProjectionConsumer {
   readonly health: ConsumerHealth;
   private partitionCount = 0;
   /** The topic's partitions this process consumes now (none while the group rebalances). */
-  private assigned: number[] = [];
+  private readonly assignment: GroupAssignment;
   private idleTimer: NodeJS.Timeout | undefined;
   private idleRunning = false;
   /** Stops the waiting gauges' reads. */
@@ -99,6 +105,14 @@ export class ProjectionConsumer {
     });
     this.health = new ConsumerHealth(opts.log);
     this.health.watch(this.consumer);
+    this.assignment = new GroupAssignment(this.consumer, opts.topic, {
+      doubtMs: DOUBT_MS,
+      // Partitions may have moved to or from this process: drop what it knew about them.
+      learned: (partitions, how) => {
+        this.projector.forget();
+        this.opts.log?.(`${how} ${opts.groupId}: partitions ${partitions.join(',')}`);
+      },
+    });
     this.lagOf = new GroupLag(kafka, opts.groupId, opts.topic);
     this.metrics = projectionMetrics('supervision-scoring', this.lagOf);
     this.unobserve = opts.waiting ? this.metrics.waitingFrom(opts.waiting) : () => undefined;
@@ -120,7 +134,7 @@ export class ProjectionConsumer {
    * rebalances, and what it knew of them forgotten when it joins again.
    */
   get ownedPartitions(): readonly number[] {
-    return this.assigned;
+    return this.assignment.partitions;
   }
 
   /**
@@ -128,20 +142,14 @@ export class ProjectionConsumer {
    * group rebalances, and on an instance the group gave no partition.
    */
   owns(caseId: string): boolean {
-    return this.partitionCount > 0 && this.assigned.includes(this.partitionOf(caseId));
+    return this.partitionCount > 0 && this.assignment.partitions.includes(this.partitionOf(caseId));
   }
 
   async start(): Promise<void> {
     this.partitionCount = await this.readPartitionCount();
     await this.consumer.connect();
-    // Partitions may have moved to or from this process: drop what it knew about them.
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      this.projector.forget();
-      this.assigned = e.payload.memberAssignment[this.opts.topic] ?? [];
-      this.opts.log?.(`joined ${this.opts.groupId}: partitions ${this.assigned.join(',')}`);
-    });
+    this.assignment.watch();
     this.consumer.on(this.consumer.events.REBALANCING, () => {
-      this.assigned = [];
       this.opts.log?.(`${this.opts.groupId} rebalancing: no partitions until it joins again`);
     });
     this.idleTimer = setInterval(() => void this.idle(), IDLE_MS);
@@ -184,14 +192,20 @@ export class ProjectionConsumer {
   }
 
   /**
-   * An empty batch for each partition of this process: a review on another
-   * partition may have left a correction for one that has nothing to consume.
+   * The partitions this process holds checked with the broker when a
+   * rebalance went without a join; then an empty batch for each of them: a
+   * review on another partition may have left a correction for one that has
+   * nothing to consume.
    */
   private async idle(): Promise<void> {
     if (this.idleRunning) return;
     this.idleRunning = true;
     try {
-      for (const partition of this.assigned) await this.projector.handleBatch(partition, []);
+      await this.assignment
+        .reconcile()
+        .catch((e: unknown) => this.opts.log?.('the group not described; asked again shortly', e));
+      for (const partition of this.assignment.partitions)
+        await this.projector.handleBatch(partition, []);
     } catch (e) {
       this.opts.log?.('corrections not applied; tried again shortly', e);
     } finally {
@@ -223,7 +237,7 @@ export class ProjectionConsumer {
   async stop(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
     this.unobserve();
-    this.assigned = [];
+    this.assignment.clear();
     await this.consumer.disconnect();
     await this.lagOf.close();
   }
