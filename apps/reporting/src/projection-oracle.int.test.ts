@@ -8,7 +8,7 @@ import type { FactPage, FactStore, Progress } from './application/ports.js';
 import { FactsProjector, type Message } from './application/projector.js';
 import { Reports } from './application/reports.js';
 import { applyFact, emptyFacts, type CaseFacts } from './domain/facts.js';
-import { digestOf, StatisticsFold } from './domain/statistics.js';
+import { digestOf, StatisticsFold, type Basis } from './domain/statistics.js';
 import { at, History } from './test-support/events.js';
 
 const PARTITIONS = 3;
@@ -408,7 +408,17 @@ describe("reporting's projection on the real store, against the histories' fold"
         }),
         weight: 3,
       },
-      { arbitrary: fc.constant({ kind: 'ask' as const }), weight: 4 },
+      {
+        // As of now or hours before it; on the OCCURRED basis, as recorded
+        // through now or hours before it (each no later than complete).
+        arbitrary: fc.record({
+          kind: fc.constant('ask' as const),
+          basis: fc.constantFrom('RECORDED' as const, 'OCCURRED' as const),
+          asOfBackHours: fc.option(fc.integer({ min: 0, max: 2_000 })),
+          recordedBackHours: fc.option(fc.integer({ min: 0, max: 2_000 })),
+        }),
+        weight: 4,
+      },
       { arbitrary: fc.constant({ kind: 'restart' as const }), weight: 1 },
     );
     await fc.assert(
@@ -482,7 +492,13 @@ describe("reporting's projection on the real store, against the histories' fold"
               2,
             );
             const applied = byPartition.map(() => 0);
-            const answers: { asOfMs: number; position: number; digest: string }[] = [];
+            const answers: {
+              basis: Basis;
+              asOfMs: number;
+              recordedMs: number;
+              position: number;
+              digest: string;
+            }[] = [];
             const apply = async (p: number, length: number) => {
               const upTo = Math.min(published(p), (applied[p] ?? 0) + length);
               const chunk = (byPartition[p] ?? [])
@@ -492,14 +508,35 @@ describe("reporting's projection on the real store, against the histories' fold"
               await projector.handleChunk(p, chunk);
               applied[p] = upTo;
             };
-            const ask = async () => {
-              const s = await reports.statistics(2021);
-              answers.push({ asOfMs: s.asOfMs, position: s.position, digest: digestOf(s, 'ALL') });
+            const ask = async (
+              basis: Basis = 'RECORDED',
+              asOfBackHours: number | null = null,
+              recordedBackHours: number | null = null,
+            ) => {
+              const through = await reports.completeThrough();
+              const back = (hours: number | null) =>
+                hours === null ? undefined : new Date(through - hours * HOUR);
+              const asOf = back(asOfBackHours);
+              const recordedThrough = basis === 'OCCURRED' ? back(recordedBackHours) : undefined;
+              const s = await reports.statistics(2021, asOf, basis, recordedThrough);
+              // The answer names the moments asked for, or, not given, the complete one.
+              expect([s.basis, s.asOfMs, s.recordedThroughMs]).toEqual([
+                basis,
+                asOf?.getTime() ?? through,
+                basis === 'RECORDED' ? s.asOfMs : (recordedThrough?.getTime() ?? through),
+              ]);
+              answers.push({
+                basis: s.basis,
+                asOfMs: s.asOfMs,
+                recordedMs: s.recordedThroughMs,
+                position: s.position,
+                digest: digestOf(s, 'ALL'),
+              });
             };
             for (const m of moves) {
               if (m.kind === 'time') now += m.hours * HOUR;
               else if (m.kind === 'apply') await apply(m.partition, m.length);
-              else if (m.kind === 'ask') await ask();
+              else if (m.kind === 'ask') await ask(m.basis, m.asOfBackHours, m.recordedBackHours);
               else reports = new Reports(store, highWatermarks, clock, SETTLE);
             }
             // The rest of the year, and a last answer.
@@ -508,17 +545,18 @@ describe("reporting's projection on the real store, against the histories' fold"
             await ask();
 
             for (const a of answers) {
-              const fold = new StatisticsFold(2021, a.asOfMs);
+              const fold = new StatisticsFold(2021, a.asOfMs, a.basis, a.recordedMs);
               for (const f of facts) fold.add(f);
               const want = fold.result();
-              expect(
-                { asOf: new Date(a.asOfMs).toISOString(), position: a.position, digest: a.digest },
-                'the figures as of a moment answered before',
-              ).toEqual({
+              const moment = {
+                basis: a.basis,
                 asOf: new Date(a.asOfMs).toISOString(),
-                position: want.position,
-                digest: digestOf(want, 'ALL'),
-              });
+                recordedThrough: new Date(a.recordedMs).toISOString(),
+              };
+              expect(
+                { ...moment, position: a.position, digest: a.digest },
+                'the figures as of a moment answered before',
+              ).toEqual({ ...moment, position: want.position, digest: digestOf(want, 'ALL') });
             }
           } finally {
             await db.dropDatabase();

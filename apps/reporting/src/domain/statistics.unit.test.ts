@@ -69,6 +69,26 @@ describe('annual statistics', () => {
     expect(stats(2021, [r]).position).toBe(r.reviewConcluded?.at[2]);
   });
 
+  it('on the OCCURRED basis too, places a case in the year only by facts recorded through the moment given', () => {
+    // The same review, its conclusion of 2021-01-29 reported twenty days late:
+    // as of 2021-02-10 as recorded through 2021-02-01 nothing of it is dated
+    // in 2021, while as recorded through now it is, its 2020 stamps too.
+    const r = new History('r1', 'lz-eeb', 20 * 86_400_000)
+      .file(at(2020, 12, 30), 'c1')
+      .accept(at(2020, 12, 31))
+      .concludeReview(at(2021, 1, 29), false)
+      .facts();
+    const asOf = at(2021, 2, 10).getTime();
+    const occurred = (recordedThrough: number) =>
+      new StatisticsFold(2021, asOf, 'OCCURRED', recordedThrough);
+    const early = occurred(at(2021, 2, 1).getTime());
+    early.add(r);
+    expect(early.result().position).toBe(0);
+    const late = occurred(NOW);
+    late.add(r);
+    expect(late.result().position).toBe(r.reviewConcluded?.at[2]);
+  });
+
   it('counts a reconsideration concluded after the year ends as accepted in the year but not concluded', () => {
     const r = new History('r1')
       .file(at(2021, 11, 1), 'c1')
