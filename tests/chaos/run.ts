@@ -15,7 +15,8 @@
  * On a Kafka cluster (`--brokers 3`) the `broker` fault kills one broker,
  * the first scoring and the first reporting instance at once, and restarts
  * none of them until the trial ends: the survivors must take their
- * partitions over. Clients reach each intake through a TCP load balancer of
+ * partitions over; `broker-freeze` freezes one broker the same way as
+ * `kafka-freeze`, after which every service must say SERVING again. Clients reach each intake through a TCP load balancer of
  * its own; the `failover` fault (`--intakes 2`) freezes Kafka for 1.5 s,
  * kills the first intake for good meanwhile and routes its clients
  * (agencies' submissions, the rules) to the second, whose sweep publishes
@@ -73,7 +74,7 @@ const { values: args } = parseArgs({
       type: 'string',
       default: 'postgres,ferretdb,freeze,intake,scoring,reporting,kafka,kafka-freeze',
     },
-    /** How long the `freeze` and `kafka-freeze` faults hold the database or Kafka still. */
+    /** How long the `freeze`, `kafka-freeze` and `broker-freeze` faults hold the database, Kafka or a broker still. */
     'freeze-seconds': { type: 'string', default: '40' },
     'trial-minutes': { type: 'string', default: '12' },
     brokers: { type: 'string', default: '1' },
@@ -107,6 +108,7 @@ const ALL_FAULTS = [
   'kafka',
   'kafka-freeze',
   'broker',
+  'broker-freeze',
   'failover',
 ] as const;
 type Fault = (typeof ALL_FAULTS)[number];
@@ -123,8 +125,9 @@ for (const [flag, n, min] of [
   ['--reporters', REPORTERS, 2],
 ] as const)
   if (!Number.isInteger(n) || n < min || n > 9) throw new Error(`${flag} takes ${min} to 9`);
-if (FAULTS.includes('broker') && BROKERS < 3)
-  throw new Error('the broker fault needs a cluster that survives one: --brokers 3');
+for (const f of ['broker', 'broker-freeze'] as const)
+  if (FAULTS.includes(f) && BROKERS < 3)
+    throw new Error(`the ${f} fault needs a cluster that survives one: --brokers 3`);
 if (!(FREEZE_MS >= 30_000))
   throw new Error('--freeze-seconds takes 30 or more (a freeze must outlast what is asked of it)');
 if (FAULTS.includes('kafka-freeze') && BROKERS > 1)
@@ -364,12 +367,16 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
    * already), it is not asked.
    */
   const frozen = async (
-    part: 'store' | 'kafka',
+    part: 'store' | 'kafka' | { broker: number },
     services: ServiceProcess[],
     noticeMs: number,
   ): Promise<number> => {
     const freeze = (on: boolean) =>
-      part === 'store' ? stack.freezeStore(on) : stack.freezeKafka(on);
+      part === 'store'
+        ? stack.freezeStore(on)
+        : part === 'kafka'
+          ? stack.freezeKafka(on)
+          : stack.freezeBroker(part.broker, on);
     let probed = services;
     const firstNot = new Map<ServiceProcess, number>();
     const servingLate = new Map<ServiceProcess, number>();
@@ -453,6 +460,18 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
         KAFKA_FREEZE_WORK_MS + 12_000,
       );
       break;
+    case 'broker-freeze': {
+      // One broker of three stops answering and closes nothing: the others
+      // fence it and lead its partitions, while what was sent to it waits
+      // for a deadline and, with acks=all, writes wait until the in-sync
+      // replicas drop it (30 s). Whether a service's health notices depends
+      // on which partitions it waited on, so only recovery is asked, and
+      // the truth after.
+      const node = Number(process.env.CHAOS_BROKER_NODE) || 1 + Math.floor(Math.random() * BROKERS);
+      log(`${fault} #${n}: kafka node ${node} frozen`);
+      servedFrozen = await frozen({ broker: node }, [], 0);
+      break;
+    }
     case 'kafka':
       await stack.stop('kafka');
       await sleep(1_000);
@@ -817,6 +836,8 @@ async function boundedTrial(
     // A trial that broke mid-freeze leaves the database or Kafka going on again.
     if (fault === 'freeze') stack.freezeStore(false);
     if (fault === 'kafka-freeze') stack.freezeKafka(false);
+    if (fault === 'broker-freeze')
+      for (let node = 1; node <= BROKERS; node++) stack.freezeBroker(node, false);
     // A stack a fault left down is brought back for the next trial.
     await upAgain(stack);
   }
@@ -900,6 +921,7 @@ const rows = FAULTS.map((fault) => {
     scoring: 'kill -9 of one of two supervision-scoring instances (restarted)',
     reporting: 'kill -9 of one of two reporting instances (restarted)',
     kafka: 'Kafka restart',
+    'broker-freeze': `one of ${BROKERS} Kafka brokers frozen (SIGSTOP) for ${FREEZE_MS / 1000} s, its connections left open`,
     broker: `kill -9 of one of ${BROKERS} Kafka brokers, one of ${SCORERS} scoring and one of ${REPORTERS} reporting instances (none restarted)`,
     failover: `kill -9 of one of ${INTAKES} case-intake instances while Kafka is frozen (1.5 s), its clients failing over to another through their load balancer (not restarted)`,
   }[fault];
@@ -909,10 +931,10 @@ const rows = FAULTS.map((fault) => {
 const md = [
   '# Fault suite results',
   '',
-  `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')} --brokers ${BROKERS} --intakes ${INTAKES} --scorers ${SCORERS} --reporters ${REPORTERS}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
+  `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')} --brokers ${BROKERS} --intakes ${INTAKES} --scorers ${SCORERS} --reporters ${REPORTERS}${FREEZE_MS !== 40_000 ? ` --freeze-seconds ${FREEZE_MS / 1000}` : ''}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
   '',
   `Each trial: a generated year streamed through \`enforce submit\` into ${INTAKES} case-intake instance${INTAKES > 1 ? 's (each agency through one of them)' : ''} on a private stack with ${BROKERS} Kafka broker${BROKERS > 1 ? 's (replication factor 3, min.insync.replicas 2)' : ''}; ${SCORERS} supervision-scoring instances in one consumer group (rules on the event clock, closing the loop) and ${REPORTERS} reporting instances in another; one fault at a random moment while it streams (a killed instance is the first of its kind).` +
-    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; under the database's freeze, every service saying it is not serving at every health check from 10 s into it until it ends, and under Kafka's, every intake that stored commands in its first 10 s, from 22 s; after either, every service serving again; all within the trial's deadline.",
+    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; under the database's freeze, every service saying it is not serving at every health check from 10 s into it until it ends, and under Kafka's, every intake that stored commands in its first 10 s, from 22 s; after any freeze (of one broker too), every service serving again; all within the trial's deadline.",
   '',
   '| fault | trials | equal to truth | lost (store) | doubled (store) | missing on topic | broken histories | rules ≠ plan (cases) | figures ≠ truth (groups) | scores ≠ model (agencies) | SERVING late into a freeze (services) | past deadline | recovery, max s |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

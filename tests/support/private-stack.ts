@@ -112,6 +112,20 @@ export class PrivateStack {
     );
   }
 
+  /**
+   * Freezes one node of a Kafka cluster (1-based; SIGSTOP) or lets it go on
+   * (SIGCONT): the others fence it and take over its partitions, while
+   * requests already sent to it wait and its followers' places in each
+   * partition's in-sync replicas stay until it falls behind.
+   */
+  freezeBroker(node: number, frozen: boolean): void {
+    if ((this.ports.brokers ?? 1) < 2) throw new Error('freezeBroker takes a Kafka cluster');
+    process.kill(
+      Number(readFileSync(join(this.home, 'kafka', `node${node}`, 'pid'), 'utf8')),
+      frozen ? 'SIGSTOP' : 'SIGCONT',
+    );
+  }
+
   /** Stops one node of a Kafka cluster (1-based), as a crash of that broker would. */
   async stopBroker(node: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const dir = (this.ports.brokers ?? 1) > 1 ? join('kafka', `node${node}`) : 'kafka';
