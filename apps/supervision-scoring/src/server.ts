@@ -1,4 +1,3 @@
-import { Partitioners } from 'kafkajs';
 import { verifierFrom } from '@enforcement/auth';
 import { scoring } from '@enforcement/contracts';
 import {
@@ -9,6 +8,7 @@ import {
 } from '@enforcement/grpc-kit';
 import {
   createKafka,
+  DeliveryCheck,
   ensureTopics,
   namespaced,
   namespacedGroup,
@@ -76,9 +76,16 @@ export async function createSupervisionScoring(
       configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
     },
   ]);
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const delivery = new DeliveryCheck();
+  const producer = kafka.producer({ createPartitioner: delivery.createPartitioner });
   await producer.connect();
-  const hub = new KafkaScoreHub(kafka, producer, topics.scores, (e) => log('score hub', e));
+  const hub = new KafkaScoreHub(
+    kafka,
+    producer,
+    topics.scores,
+    (e) => log('score hub', e),
+    delivery,
+  );
   await hub.start();
   const marks = new KafkaFeedMarks(
     kafka,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { metrics, type Counter } from '@opentelemetry/api';
+import { DeliveryCheck } from '@enforcement/messaging';
 import { checkpointMac, sameHex, type Checkpoint } from '../../application/chain.js';
 import type { ChainKeys } from '../../application/chain-keys.js';
 import type { Checkpoints } from '../../application/ports.js';
@@ -61,6 +62,8 @@ export class KafkaCheckpoints implements Checkpoints {
   private readonly heads = new Map<string, Known>();
   private readonly consumer: Consumer;
   private readonly producer: Producer;
+  /** What each send reached, checked against what it was for. */
+  private readonly delivery = new DeliveryCheck();
   private connected: Promise<void> | undefined;
   /** Read to the end once: a lower record is answered at once from then on. */
   private following = false;
@@ -78,7 +81,7 @@ export class KafkaCheckpoints implements Checkpoints {
   ) {
     // Never commits offsets, so the group leaves nothing behind once the instance stops.
     this.consumer = kafka.consumer({ groupId: `${opts.groupBase}.${randomUUID()}` });
-    this.producer = kafka.producer();
+    this.producer = kafka.producer({ createPartitioner: this.delivery.createPartitioner });
     // A crash kafkajs restarts from (a broker outage) passes: the consumer
     // rejoins within about half a minute of the broker's return, and the
     // instance serves meanwhile. One it will not restart from stops the
@@ -214,11 +217,11 @@ export class KafkaCheckpoints implements Checkpoints {
     try {
       this.connected ??= this.producer.connect();
       await this.connected;
-      await this.producer.send({
-        topic: this.opts.topic,
-        acks: -1,
-        messages: cases.map((k) => this.message(k)),
-      });
+      const messages = cases.map((k) => this.message(k));
+      this.delivery.verify(
+        [{ topic: this.opts.topic, messages }],
+        await this.producer.send({ topic: this.opts.topic, acks: -1, messages }),
+      );
       republished().add(cases.length);
       this.opts.log(
         `checkpoints: republished the highest head of ${cases.length} case(s) whose last record was lower (${cases

@@ -1,25 +1,54 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { Kafka, Message } from 'kafkajs';
+import type { ICustomPartitioner, Kafka, Message, PartitionerArgs, RecordMetadata } from 'kafkajs';
 import { events } from '@enforcement/contracts';
 import type { Commit } from '../../application/ports.js';
 import type { MongoEventStore } from '../mongo/event-store.js';
 import { KafkaRelay } from './relay.js';
 
+/** Partitions of every topic in the scripted kafkajs. */
+const PARTITIONS = Array.from({ length: 12 }, (_, partitionId) => ({
+  partitionId,
+  leader: 1,
+  partitionErrorCode: 0,
+  replicas: [1],
+  isr: [1],
+  offlineReplicas: [],
+}));
+
 /**
  * The part of kafkajs the relay uses, scripted: the case-events request
  * waits until the test lets it through; what reaches the broker is logged
- * in order.
+ * in order. Each send is answered as kafkajs does, a record per partition
+ * written, placed by the producer's own partitioner; `lose` leaves that
+ * many case-events sends' first partition out of their answer, as kafkajs
+ * 2.2.4 does when a partition's leader moved while a request timed out.
  */
 function scripted() {
   const log: string[] = [];
   const held: (() => void)[] = [];
-  const state = { hold: true, refuse: 0 };
+  const state = { hold: true, refuse: 0, lose: 0 };
+  let place: (args: PartitionerArgs) => number = () => 0;
+  const answer = (topic: string, messages: Message[]): RecordMetadata[] =>
+    [
+      ...new Set(
+        messages.map((message) => place({ topic, partitionMetadata: PARTITIONS, message })),
+      ),
+    ]
+      .sort((a, b) => a - b)
+      .map((partition) => ({ topicName: topic, partition, errorCode: 0 }));
   const producer = {
     connect: async () => undefined,
     disconnect: async () => undefined,
     sendBatch: async (b: { topicMessages: { topic: string; messages: Message[] }[] }) => {
       if (state.hold) await new Promise<void>((r) => held.push(r));
-      log.push(`events ${b.topicMessages[0]?.messages.map((m) => String(m.key)).join(',')}`);
+      const [events, ...rest] = b.topicMessages;
+      log.push(`events ${events?.messages.map((m) => String(m.key)).join(',')}`);
+      let written = events ? answer(events.topic, events.messages) : [];
+      if (state.lose > 0) {
+        state.lose--;
+        written = written.slice(1);
+      }
+      return [...written, ...rest.flatMap((t) => answer(t.topic, t.messages))];
     },
     send: async (r: { topic: string; messages: Message[] }) => {
       if (state.refuse > 0) {
@@ -28,26 +57,34 @@ function scripted() {
         throw new Error('There is no leader for this topic-partition');
       }
       log.push(`${r.topic} ${r.messages.map((m) => String(m.key)).join(',')}`);
+      return answer(r.topic, r.messages);
     },
   };
-  const store = { published: async () => undefined, park: async () => undefined };
-  const relay = new KafkaRelay(
-    { producer: () => producer } as unknown as Kafka,
-    store as unknown as MongoEventStore,
-    {
-      topic: 'case-events',
-      marksTopic: 'marks',
-      checkpoints: {
-        topic: 'heads',
-        message: () => ({ value: '' }),
-        note: () => undefined,
-        get: () => undefined,
-      },
-      batchSize: 10,
-      sweepAfterMs: 60_000,
-      sweepEveryMs: 60_000,
+  const store = {
+    published: async (commits: readonly Commit[]) => {
+      log.push(`published ${commits.map((c) => c.caseId).join(',')}`);
     },
-  );
+    park: async () => undefined,
+  };
+  const kafka = {
+    producer: (o: { createPartitioner: ICustomPartitioner }) => {
+      place = o.createPartitioner();
+      return producer;
+    },
+  };
+  const relay = new KafkaRelay(kafka as unknown as Kafka, store as unknown as MongoEventStore, {
+    topic: 'case-events',
+    marksTopic: 'marks',
+    checkpoints: {
+      topic: 'heads',
+      message: () => ({ value: '' }),
+      note: () => undefined,
+      get: () => undefined,
+    },
+    batchSize: 10,
+    sweepAfterMs: 60_000,
+    sweepEveryMs: 60_000,
+  });
   const letThrough = () => {
     state.hold = false;
     for (const r of held.splice(0)) r();
@@ -75,7 +112,7 @@ describe("the relay's feed marks", () => {
     letThrough();
     await relay.drain();
     await settle();
-    expect(log).toEqual(['events c1', 'marks lz-eeb|1']);
+    expect(log.filter((l) => !l.startsWith('published'))).toEqual(['events c1', 'marks lz-eeb|1']);
   });
 
   it('are sent again while Kafka refuses them (a broker lost)', async () => {
@@ -96,6 +133,21 @@ describe("the relay's feed marks", () => {
     await relay.abort();
     await settle();
     expect(log).toEqual(['marks lz-eeb|1']);
+  });
+});
+
+describe('a send kafkajs answered for only part of its partitions', () => {
+  it('is sent again, all of it, and its commits count as published only then', async () => {
+    const { relay, log, letThrough, state } = scripted();
+    state.lose = 1;
+    letThrough();
+    relay.enqueue(commit('c1'));
+    relay.enqueue(commit('c2'));
+    relay.enqueue(commit('c3'));
+    await relay.drain();
+    // c1 went alone, was answered for none of its partitions, and went again with the rest.
+    expect(log).toEqual(['events c1', 'events c1,c2,c3', 'published c1,c2,c3']);
+    expect(relay.health()).toBe(true);
   });
 });
 

@@ -1,8 +1,9 @@
-import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import type { Kafka, Message, Producer } from 'kafkajs';
 import { events } from '@enforcement/contracts';
 import { metrics, SpanStatusCode, type Counter, type ObservableResult } from '@opentelemetry/api';
 import { withDeadline } from '@enforcement/errors';
 import {
+  DeliveryCheck,
   encodeFeedMark,
   Header,
   startPublishSpan,
@@ -136,6 +137,8 @@ function headsOf(commits: readonly Commit[]): Checkpoint[] {
  */
 export class KafkaRelay implements Publisher {
   private readonly producer: Producer;
+  /** What each send reached, checked against what it was for. */
+  private readonly delivery = new DeliveryCheck();
   private queue: Queued[] = [];
   private queued = 0;
   /** Marks waiting for every commit queued up to `through` to leave the queue. */
@@ -172,7 +175,7 @@ export class KafkaRelay implements Publisher {
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: this.delivery.createPartitioner,
     });
     this.unobserve = this.observe();
     // At 0 from the start, so that an alert on its increase sees the first one.
@@ -256,11 +259,11 @@ export class KafkaRelay implements Publisher {
   private async sendMarks(marks: readonly FeedMark[], until: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.producer.send({
-          topic: this.opts.marksTopic,
-          acks: -1,
-          messages: marks.map(encodeFeedMark),
-        });
+        const messages = marks.map(encodeFeedMark);
+        this.delivery.verify(
+          [{ topic: this.opts.marksTopic, messages }],
+          await this.producer.send({ topic: this.opts.marksTopic, acks: -1, messages }),
+        );
         return;
       } catch (e) {
         if (this.stopped || Date.now() > until) throw e;
@@ -478,18 +481,19 @@ export class KafkaRelay implements Publisher {
       // The events and the heads they lead to, in one request. A checkpoint
       // names a version intake has stored (commits are stored before they
       // are queued), so it holds even when its events are refused or retried.
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [
-          {
-            topic: this.opts.topic,
-            messages: batch.flatMap((q, i) =>
-              toMessages(q.commit, publishes[i]?.headers ?? q.trace),
-            ),
-          },
-          { topic: checkpoints.topic, messages: heads.map((h) => checkpoints.message(h)) },
-        ],
-      });
+      const topicMessages = [
+        {
+          topic: this.opts.topic,
+          messages: batch.flatMap((q, i) => toMessages(q.commit, publishes[i]?.headers ?? q.trace)),
+        },
+        { topic: checkpoints.topic, messages: heads.map((h) => checkpoints.message(h)) },
+      ];
+      // kafkajs may answer a send done while a partition of it went nowhere
+      // (DeliveryCheck): that batch is sent again, all of it.
+      this.delivery.verify(
+        topicMessages,
+        await this.producer.sendBatch({ acks: -1, topicMessages }),
+      );
     } catch (e) {
       for (const p of publishes) p.span.setStatus({ code: SpanStatusCode.ERROR }).end();
       throw e;

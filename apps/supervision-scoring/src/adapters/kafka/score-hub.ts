@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { scoring } from '@enforcement/contracts';
-import { ConsumerHealth, deleteGroups, memberlessGroups } from '@enforcement/messaging';
+import {
+  ConsumerHealth,
+  deleteGroups,
+  memberlessGroups,
+  type DeliveryCheck,
+} from '@enforcement/messaging';
 import { Freshness } from '../../application/freshness.js';
 import type { CaseOrders, ScoreSink } from '../../application/ports.js';
 import { toCaseScore, toSupervisionOrder } from '../../application/queries.js';
@@ -75,6 +80,8 @@ export class KafkaScoreHub implements ScoreSink {
     private readonly producer: Producer,
     private readonly topic: string,
     private readonly onError: (e: unknown) => void,
+    /** Checks each send reached every partition it was for (the producer's partitioner is its). */
+    private readonly delivery?: DeliveryCheck,
   ) {
     this.emitter.setMaxListeners(0);
     this.consumer = kafka.consumer({
@@ -203,12 +210,15 @@ export class KafkaScoreHub implements ScoreSink {
   private publish(messages: readonly Message[]): void {
     for (let i = 0; i < messages.length; i += PUBLISH_SLICE) {
       const slice = messages.slice(i, i + PUBLISH_SLICE);
-      this.producer.send({ topic: this.topic, messages: slice }).then(
-        () => {
-          if (this.unsent.length === 0 && !this.resend) this.refused = undefined;
-        },
-        (e: unknown) => this.failed(slice, e),
-      );
+      this.producer
+        .send({ topic: this.topic, messages: slice })
+        .then((answer) => this.delivery?.verify([{ topic: this.topic, messages: slice }], answer))
+        .then(
+          () => {
+            if (this.unsent.length === 0 && !this.resend) this.refused = undefined;
+          },
+          (e: unknown) => this.failed(slice, e),
+        );
     }
   }
 
