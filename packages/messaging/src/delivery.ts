@@ -5,6 +5,7 @@ import {
   type RecordMetadata,
   type TopicMessages,
 } from 'kafkajs';
+import { partitionOfKey } from './partitioner.js';
 
 /**
  * Part of a send that Kafka never took, though kafkajs answered it: the
@@ -42,7 +43,6 @@ export class UndeliveredError extends Error {
  */
 export class DeliveryCheck {
   private readonly counts = new Map<string, number>();
-  private readonly place = Partitioners.DefaultPartitioner();
 
   readonly createPartitioner: ICustomPartitioner = () => {
     const inner = Partitioners.DefaultPartitioner();
@@ -64,25 +64,13 @@ export class DeliveryCheck {
       const answered = new Set(answer.filter((r) => r.topicName === topic).map((r) => r.partition));
       const count = this.counts.get(topic);
       const missing = new Set<number>();
-      for (const message of messages) {
-        const placed = message.partition ?? undefined;
-        const keyed = message.key !== null && message.key !== undefined;
-        if (placed === undefined && (!keyed || count === undefined)) continue;
+      for (const { partition: placed, key } of messages) {
         const partition =
           placed ??
-          this.place({
-            topic,
-            partitionMetadata: Array.from({ length: count ?? 0 }, (_, partitionId) => ({
-              partitionId,
-              leader: 0,
-              partitionErrorCode: 0,
-              replicas: [0],
-              isr: [0],
-              offlineReplicas: [],
-            })),
-            message,
-          });
-        if (!answered.has(partition)) missing.add(partition);
+          (key !== null && key !== undefined && count !== undefined
+            ? partitionOfKey(key, count)
+            : undefined);
+        if (partition !== undefined && !answered.has(partition)) missing.add(partition);
       }
       // Every message goes somewhere: a topic with none answered lost them all.
       if (missing.size > 0 || answered.size === 0)

@@ -1,20 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Message, RecordMetadata } from 'kafkajs';
 import { DeliveryCheck, UndeliveredError } from './delivery.js';
-import { partitionOfKey } from './partitioner.js';
+import { partitionMetadata, partitionOfKey } from './partitioner.js';
 
 /** A check whose partitioner kafkajs has called for `topic` with `count` partitions. */
 function checkOf(topic: string, count: number): DeliveryCheck {
   const check = new DeliveryCheck();
-  const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
-    partitionId,
-    leader: 1,
-    partitionErrorCode: 0,
-    replicas: [1],
-    isr: [1],
-    offlineReplicas: [],
-  }));
-  check.createPartitioner()({ topic, partitionMetadata, message: { key: 'any', value: null } });
+  check.createPartitioner()({
+    topic,
+    partitionMetadata: partitionMetadata(count, 1),
+    message: { key: 'any', value: null },
+  });
   return check;
 }
 

@@ -29,7 +29,7 @@ export {
   type DeadLetter,
 } from './dead-letters.js';
 export { ConsumerHealth } from './consumer-health.js';
-export { partitionOfKey } from './partitioner.js';
+export { partitionMetadata, partitionOfKey } from './partitioner.js';
 export { DeliveryCheck, UndeliveredError } from './delivery.js';
 export { feedOf, encodeFeedMark, decodeFeedMark, type FeedMark } from './feed-marks.js';
 export { deleteGroups, memberlessGroups } from './groups.js';

@@ -1,25 +1,30 @@
-import { Partitioners } from 'kafkajs';
+import { Partitioners, type PartitionMetadata } from 'kafkajs';
 
 const partitioner = Partitioners.DefaultPartitioner();
+
+/** Metadata of a topic's `count` partitions, each led by broker `leader`: what a partitioner is given. */
+export function partitionMetadata(count: number, leader = 0): PartitionMetadata[] {
+  return Array.from({ length: count }, (_, partitionId) => ({
+    partitionId,
+    leader,
+    partitionErrorCode: 0,
+    replicas: [leader],
+    isr: [leader],
+    offlineReplicas: [],
+  }));
+}
 
 /**
  * The partition a keyed message goes to among `count`, as producers using
  * kafkajs's default partitioner (intake's relay) and Java clients place it
  * (murmur2 of the key).
  */
-export function partitionOfKey(key: string, count: number): number {
+export function partitionOfKey(key: string | Buffer, count: number): number {
   if (!Number.isInteger(count) || count < 1)
     throw new RangeError(`a topic's partition count must be a positive integer, got ${count}`);
   return partitioner({
     topic: '',
-    partitionMetadata: Array.from({ length: count }, (_, partitionId) => ({
-      partitionId,
-      leader: 0,
-      partitionErrorCode: 0,
-      replicas: [0],
-      isr: [0],
-      offlineReplicas: [],
-    })),
+    partitionMetadata: partitionMetadata(count),
     message: { key, value: null },
   });
 }

@@ -1,19 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { ICustomPartitioner, Kafka, Message, PartitionerArgs, RecordMetadata } from 'kafkajs';
 import { events } from '@enforcement/contracts';
+import { partitionMetadata } from '@enforcement/messaging';
 import type { Commit } from '../../application/ports.js';
 import type { MongoEventStore } from '../mongo/event-store.js';
 import { KafkaRelay } from './relay.js';
 
 /** Partitions of every topic in the scripted kafkajs. */
-const PARTITIONS = Array.from({ length: 12 }, (_, partitionId) => ({
-  partitionId,
-  leader: 1,
-  partitionErrorCode: 0,
-  replicas: [1],
-  isr: [1],
-  offlineReplicas: [],
-}));
+const PARTITIONS = partitionMetadata(12, 1);
 
 /**
  * The part of kafkajs the relay uses, scripted: the case-events request
