@@ -1,5 +1,5 @@
 // npm run bench [-- --cases 2000 --streams 4 --score-cases 100000 --queries 500
-//                   --year-events 50000 --phases intake,lag,queries,year]
+//                   --year-events 50000 [--year-streams 1] --phases intake,lag,queries,year]
 // Measures intake, end to end, lag, query latency, the annual report, the
 // rebuild of the read models and each service's memory against the real
 // stack, each throughput beside the raw limit of the same machine measured
@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     'score-cases': { type: 'string', default: '100000' },
     queries: { type: 'string', default: '500' },
     'year-events': { type: 'string', default: '50000' },
+    /** SubmitEvents streams the year goes through at once, split by agency. */
+    'year-streams': { type: 'string', default: '1' },
     /** The scaling phase (--phases scale): its year, and the instance counts it compares. */
     'scale-events': { type: 'string', default: '20000' },
     'scale-instances': { type: 'string', default: '1,2,3' },
@@ -58,6 +60,11 @@ const STREAMS = Number(args.streams);
 const SCORE_CASES = Number(args['score-cases']);
 const QUERIES = Number(args.queries);
 const YEAR_EVENTS = Number(args['year-events']);
+const YEAR_STREAMS = Number(args['year-streams']);
+if (!Number.isInteger(YEAR_STREAMS) || YEAR_STREAMS < 1)
+  throw new Error(
+    `--year-streams: a whole number of streams, at least 1, got ${args['year-streams']}`,
+  );
 const PHASES = new Set((args.phases ?? '').split(',').filter(Boolean));
 for (const p of PHASES)
   if (!['intake', 'lag', 'queries', 'year', 'scale', 'console'].includes(p))
@@ -583,6 +590,7 @@ async function main() {
   if (PHASES.has('year')) {
     const y = await benchYear({
       events: YEAR_EVENTS,
+      streams: YEAR_STREAMS,
       repeat: Number(args.repeat),
       brokers,
       mongoUri,
@@ -595,7 +603,7 @@ async function main() {
     const at = `at ${fmt(y.events)} events`;
     rows.push(
       {
-        figure: `end to end: submitted until in the scoring and reporting read models, ${at} (events/s${y.refused.count > 0 ? `; ${fmt(y.refused.count)} of the year's commands refused, first: ${y.refused.first}` : ''})`,
+        figure: `end to end: submitted${YEAR_STREAMS > 1 ? ` through ${YEAR_STREAMS} streams` : ''} until in the scoring and reporting read models, ${at} (events/s${y.refused.count > 0 ? `; ${fmt(y.refused.count)} of the year's commands refused, first: ${y.refused.first}` : ''})`,
         value: fmt(y.endToEnd.rate),
         raw: fmt(y.endToEnd.raw),
         ratio: pct(y.endToEnd.rate, y.endToEnd.raw),
@@ -680,7 +688,7 @@ async function main() {
     '| --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.figure} | ${r.value} | ${r.raw} | ${r.ratio} | ${r.target} |`),
   ].join('\n');
-  const command = `npm run bench -- --cases ${CASES} --streams ${STREAMS} --score-cases ${SCORE_CASES} --queries ${QUERIES} --year-events ${YEAR_EVENTS}${PHASES.has('scale') ? ` --scale-events ${args['scale-events']} --scale-instances ${args['scale-instances']}` : ''}${PHASES.has('console') ? ` --console-events ${args['console-events']} --console-samples ${args['console-samples']}` : ''}${args['lag-rate'] ? ` --lag-rate ${args['lag-rate']}` : ''} --phases ${[...PHASES].join(',')}`;
+  const command = `npm run bench -- --cases ${CASES} --streams ${STREAMS} --score-cases ${SCORE_CASES} --queries ${QUERIES} --year-events ${YEAR_EVENTS}${YEAR_STREAMS > 1 ? ` --year-streams ${YEAR_STREAMS}` : ''}${PHASES.has('scale') ? ` --scale-events ${args['scale-events']} --scale-instances ${args['scale-instances']}` : ''}${PHASES.has('console') ? ` --console-events ${args['console-events']} --console-samples ${args['console-samples']}` : ''}${args['lag-rate'] ? ` --lag-rate ${args['lag-rate']}` : ''} --phases ${[...PHASES].join(',')}`;
   const md_ = [
     '# Benchmark results',
     '',

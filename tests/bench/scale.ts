@@ -13,7 +13,7 @@ import { startService, type ServiceProcess } from './processes.js';
 import { fmt } from './stats.js';
 import { benchYearOf, type YearOptions } from './year.js';
 
-export interface ScaleOptions extends Omit<YearOptions, 'repeat'> {
+export interface ScaleOptions extends Omit<YearOptions, 'repeat' | 'streams'> {
   readonly instances: readonly number[];
 }
 

@@ -9,7 +9,7 @@ import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import { intake, reporting, scoring } from '@enforcement/contracts';
 import { generateYear, RECONSIDERATION_2021 } from '@enforcement/generator';
 import { createKafka, ensureTopics, groupLag, namespaced } from '@enforcement/messaging';
-import { submitAll } from '../support/submit.js';
+import { submitAll, submitSplit } from '../support/submit.js';
 import { stallGuard, startService, type ServiceName, type ServiceProcess } from './processes.js';
 import { fmt, summarize, type Summary } from './stats.js';
 import {
@@ -21,6 +21,8 @@ import {
 
 export interface YearOptions {
   readonly events: number;
+  /** SubmitEvents streams the year goes through at once, split by agency. */
+  readonly streams: number;
   readonly repeat: number;
   readonly brokers: readonly string[];
   readonly mongoUri: string;
@@ -179,13 +181,14 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
     credentials.createInsecure(),
   );
   o.log(
-    `year: ${fmt(year.commands)} commands of ${fmt(year.options.cases)} cases through intake, scoring and reporting projecting`,
+    `year: ${fmt(year.commands)} commands of ${fmt(year.options.cases)} cases through intake (${o.streams} stream${o.streams > 1 ? 's' : ''}), scoring and reporting projecting`,
   );
   const t0 = performance.now();
   let acked = 0;
-  const acks = await submitAll(client, md, year.stream(), () => {
+  const answered = await submitSplit(client, md, year.stream(), o.streams, () => {
     if (++acked % 50_000 === 0) o.log(`year: ${fmt(acked)} acknowledged`);
   });
+  answered.sort((a, b) => a.position - b.position);
   // ABORTED means "try again" (a case changed under the command: here, the
   // rules acted on it while the year streamed): a client sends those again,
   // picked from the same (deterministic) year.
@@ -196,13 +199,13 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
   for (const command of year.stream()) caseAt.push(command.kind?.value.meta?.caseId ?? '');
   const caseOf = (position: number) => caseAt[position - 1] ?? '';
   /** Positions to send again: the ABORTED ones, and refused ones after an ABORTED one of their case. */
-  const toRetry = (answers: { position: number; ack: (typeof acks)[number] }[]) => {
+  const toRetry = (answers: { position: number; ack: intake.SubmitEventsResponse }[]) => {
     const firstAborted = new Map<string, number>();
     for (const { position, ack } of answers)
       if (ack.statusCode === ABORTED && !firstAborted.has(caseOf(position)))
         firstAborted.set(caseOf(position), position);
     const again: number[] = [];
-    const refused: typeof acks = [];
+    const refused: intake.SubmitEventsResponse[] = [];
     for (const { position, ack } of answers) {
       if (ack.accepted) continue;
       const from = firstAborted.get(caseOf(position));
@@ -212,7 +215,7 @@ export async function benchYear(o: YearOptions): Promise<YearResult> {
     }
     return { again, refused };
   };
-  let { again, refused } = toRetry(acks.map((ack) => ({ position: Number(ack.sequence), ack })));
+  let { again, refused } = toRetry(answered);
   for (let round = 0; round < 5 && again.length > 0; round++) {
     o.log(
       `year: ${fmt(again.length)} commands sent again (ABORTED, and what followed them in their cases)`,
