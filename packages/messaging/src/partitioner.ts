@@ -1,6 +1,8 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 
 const partitioner = Partitioners.DefaultPartitioner();
+/** partitionMetadata by count, made once each. */
+const metadataOf = new Map<number, PartitionMetadata[]>();
 
 /** Metadata of a topic's `count` partitions, each led by broker `leader`: what a partitioner is given. */
 export function partitionMetadata(count: number, leader = 0): PartitionMetadata[] {
@@ -22,9 +24,8 @@ export function partitionMetadata(count: number, leader = 0): PartitionMetadata[
 export function partitionOfKey(key: string | Buffer, count: number): number {
   if (!Number.isInteger(count) || count < 1)
     throw new RangeError(`a topic's partition count must be a positive integer, got ${count}`);
-  return partitioner({
-    topic: '',
-    partitionMetadata: partitionMetadata(count),
-    message: { key, value: null },
-  });
+  // Asked for every message a producer checks (DeliveryCheck): the metadata is made once per count.
+  let metadata = metadataOf.get(count);
+  if (!metadata) metadataOf.set(count, (metadata = partitionMetadata(count)));
+  return partitioner({ topic: '', partitionMetadata: metadata, message: { key, value: null } });
 }
