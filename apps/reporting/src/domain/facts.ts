@@ -158,17 +158,18 @@ export function applyFact(f: CaseFacts, e: events.CaseEvent): CaseFacts {
  * places it in a year, and when intake recorded that fact.
  */
 export function forEachDate(f: CaseFacts, each: (at: number, recordedMs: number) => void): void {
-  const add = (at: number | undefined, recordedMs: number | undefined) => {
-    if (at !== undefined && at > 0) each(at, recordedMs ?? 0);
+  // A stamp, and a deadline, begin with the moment and when it was recorded.
+  const add = (s: readonly [number, number, ...unknown[]] | undefined) => {
+    if (s && s[0] > 0) each(s[0], s[1]);
   };
-  add(f.reg?.[0], f.reg?.[1]);
-  for (const d of f.due ?? []) add(d[0], d[1]);
-  add(f.concluded?.[0], f.concluded?.[1]);
-  add(f.penalty?.at[0], f.penalty?.at[1]);
-  for (const o of f.orders ?? []) add(o.opened[0], o.opened[1]);
-  for (const v of f.evaluations ?? []) add(v.at[0], v.at[1]);
-  add(f.accepted?.[0], f.accepted?.[1]);
-  add(f.reviewConcluded?.at[0], f.reviewConcluded?.at[1]);
+  add(f.reg);
+  for (const d of f.due ?? []) add(d);
+  add(f.concluded);
+  add(f.penalty?.at);
+  for (const o of f.orders ?? []) add(o.opened);
+  for (const v of f.evaluations ?? []) add(v.at);
+  add(f.accepted);
+  add(f.reviewConcluded?.at);
 }
 
 /** The local-calendar years any dated fact of the case falls in. */
