@@ -16,7 +16,10 @@
  * the first scoring and the first reporting instance at once, and restarts
  * none of them until the trial ends: the survivors must take their
  * partitions over; `broker-freeze` freezes one broker the same way as
- * `kafka-freeze`, after which every service must say SERVING again. Clients reach each intake through a TCP load balancer of
+ * `kafka-freeze`, after which every service must say SERVING again;
+ * `coordinator-freeze` freezes the broker that coordinates scoring's
+ * projection group at that moment (its group's joins, heartbeats and
+ * commits), the same way. Clients reach each intake through a TCP load balancer of
  * its own; the `failover` fault (`--intakes 2`) freezes Kafka for 1.5 s,
  * kills the first intake for good meanwhile and routes its clients
  * (agencies' submissions, the rules) to the second, whose sweep publishes
@@ -61,6 +64,7 @@ import { namespaced } from '@enforcement/messaging';
 import { PrivateStack } from '../support/private-stack.js';
 import { startService, type ServiceProcess } from '../bench/processes.js';
 import { figureDifferences } from '../support/figures.js';
+import { groupCoordinator, groupsUnder } from '../support/group-coordinator.js';
 import { ruleDifferences } from '../support/rules-oracle.js';
 import { modelViews } from '../support/score-model.js';
 import { splitByAgency } from '../support/submit.js';
@@ -74,7 +78,7 @@ const { values: args } = parseArgs({
       type: 'string',
       default: 'postgres,ferretdb,freeze,intake,scoring,reporting,kafka,kafka-freeze',
     },
-    /** How long the `freeze`, `kafka-freeze` and `broker-freeze` faults hold the database, Kafka or a broker still. */
+    /** How long the `freeze`, `kafka-freeze`, `broker-freeze` and `coordinator-freeze` faults hold the database, Kafka or a broker still. */
     'freeze-seconds': { type: 'string', default: '40' },
     'trial-minutes': { type: 'string', default: '12' },
     brokers: { type: 'string', default: '1' },
@@ -109,6 +113,7 @@ const ALL_FAULTS = [
   'kafka-freeze',
   'broker',
   'broker-freeze',
+  'coordinator-freeze',
   'failover',
 ] as const;
 type Fault = (typeof ALL_FAULTS)[number];
@@ -125,7 +130,7 @@ for (const [flag, n, min] of [
   ['--reporters', REPORTERS, 2],
 ] as const)
   if (!Number.isInteger(n) || n < min || n > 9) throw new Error(`${flag} takes ${min} to 9`);
-for (const f of ['broker', 'broker-freeze'] as const)
+for (const f of ['broker', 'broker-freeze', 'coordinator-freeze'] as const)
   if (FAULTS.includes(f) && BROKERS < 3)
     throw new Error(`the ${f} fault needs a cluster that survives one: --brokers 3`);
 if (!(FREEZE_MS >= 30_000))
@@ -469,6 +474,28 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       // the truth after.
       const node = Number(process.env.CHAOS_BROKER_NODE) || 1 + Math.floor(Math.random() * BROKERS);
       log(`${fault} #${n}: kafka node ${node} frozen`);
+      servedFrozen = await frozen({ broker: node }, [], 0);
+      break;
+    }
+    case 'coordinator-freeze': {
+      // The broker that coordinates scoring's projection group: the group's
+      // members' heartbeats and commits wait on it, and once the others
+      // fence it, its offsets partitions (and so the group) move to a
+      // broker the members must find. Scoring must rejoin and judge every
+      // case it owns, as `broker-freeze` asks of it.
+      const [group] = await groupsUnder(stack.brokers, `${ns}.scoring.projection.`);
+      const node = group === undefined ? undefined : await groupCoordinator(stack.brokers, group);
+      if (group === undefined || node === undefined)
+        throw new Error(
+          `no coordinator found for scoring's projection group (${group ?? 'none listed'})`,
+        );
+      const shared = [];
+      for (const other of await groupsUnder(stack.brokers, `${ns}.`))
+        if (other !== group && (await groupCoordinator(stack.brokers, other)) === node)
+          shared.push(other);
+      log(
+        `${fault} #${n}: kafka node ${node}, coordinator of ${group}${shared.length > 0 ? ` and ${shared.join(', ')}` : ''}, frozen`,
+      );
       servedFrozen = await frozen({ broker: node }, [], 0);
       break;
     }
@@ -836,7 +863,7 @@ async function boundedTrial(
     // A trial that broke mid-freeze leaves the database or Kafka going on again.
     if (fault === 'freeze') stack.freezeStore(false);
     if (fault === 'kafka-freeze') stack.freezeKafka(false);
-    if (fault === 'broker-freeze')
+    if (fault === 'broker-freeze' || fault === 'coordinator-freeze')
       for (let node = 1; node <= BROKERS; node++) stack.freezeBroker(node, false);
     // A stack a fault left down is brought back for the next trial.
     await upAgain(stack);
@@ -922,6 +949,7 @@ const rows = FAULTS.map((fault) => {
     reporting: 'kill -9 of one of two reporting instances (restarted)',
     kafka: 'Kafka restart',
     'broker-freeze': `one of ${BROKERS} Kafka brokers frozen (SIGSTOP) for ${FREEZE_MS / 1000} s, its connections left open`,
+    'coordinator-freeze': `the Kafka broker (of ${BROKERS}) coordinating scoring's projection group frozen (SIGSTOP) for ${FREEZE_MS / 1000} s, its connections left open`,
     broker: `kill -9 of one of ${BROKERS} Kafka brokers, one of ${SCORERS} scoring and one of ${REPORTERS} reporting instances (none restarted)`,
     failover: `kill -9 of one of ${INTAKES} case-intake instances while Kafka is frozen (1.5 s), its clients failing over to another through their load balancer (not restarted)`,
   }[fault];
