@@ -123,7 +123,13 @@ export class Reports {
     const now = this.clock.now().getTime();
     const kept = this.answers.get(key);
     if (kept && now - kept.at < ANSWER_TTL_MS) return kept.answer;
-    const answer = this.fold(year, asOfMs, basis, recordedMs, only);
+    // Asked as of the moment everything is applied, which moves with the clock.
+    const moving = !asOf && (basis === 'RECORDED' || !recordedThrough);
+    const answer = moving
+      ? this.current(year, through, basis, only)
+      : this.folded(new StatisticsFold(year, asOfMs, basis, recordedMs), only).then((fold) =>
+          fold.result(),
+        );
     this.answers.set(key, { at: now, answer });
     answer.catch(() => this.answers.delete(key));
     while (this.answers.size > ANSWERS_KEPT) {
@@ -135,6 +141,60 @@ export class Reports {
   }
 
   /**
+   * The answer as of `through` when no moment is given (as of the moment
+   * every partition is applied, which moves with the clock): the latest one
+   * for the same question, with its moments renamed, while no partition's
+   * progress has moved since it was read and no fact of it has reached its
+   * next moment (`StatisticsFold.changesAt`); else a new fold, kept in its
+   * place. A year whose events stopped coming is folded again only when one
+   * of its deadlines or response windows passes.
+   */
+  private async current(
+    year: number,
+    through: number,
+    basis: Basis,
+    only: { readonly district?: string; readonly agency?: string },
+  ): Promise<AnnualStatistics> {
+    const key = JSON.stringify([year, basis, only.district ?? '', only.agency ?? '']);
+    // Read before the fold: a chunk applied after it is a new stamp.
+    const stamp = await this.storeStamp();
+    const kept = this.latest.get(key);
+    if (kept && kept.stamp === stamp && kept.fromMs <= through) {
+      const was = await kept.answer.catch(() => undefined);
+      if (was && through < was.changesAt) {
+        this.latest.delete(key);
+        this.latest.set(key, kept);
+        return { ...was.statistics, asOfMs: through, recordedThroughMs: through };
+      }
+    }
+    const answer = this.folded(new StatisticsFold(year, through, basis, through, true), only).then(
+      (fold) => ({ statistics: fold.result(), changesAt: fold.changesAt }),
+    );
+    const entry = { stamp, fromMs: through, answer };
+    this.latest.delete(key);
+    this.latest.set(key, entry);
+    answer.catch(() => {
+      if (this.latest.get(key) === entry) this.latest.delete(key);
+    });
+    while (this.latest.size > ANSWERS_KEPT) {
+      const oldest = this.latest.keys().next().value;
+      if (oldest === undefined) break;
+      this.latest.delete(oldest);
+    }
+    return (await answer).statistics;
+  }
+
+  /** The latest answer as of the moving moment, per question (year, basis, district, agency); least recently asked first. */
+  private readonly latest = new Map<
+    string,
+    {
+      stamp: string;
+      fromMs: number;
+      answer: Promise<{ statistics: AnnualStatistics; changesAt: number }>;
+    }
+  >();
+
+  /**
    * Answers already given, by their moments: every fact recorded up to a
    * moment that has been answered is applied (completeThrough), so the same
    * moments always give the same figures, and asking again, or asking for
@@ -142,20 +202,17 @@ export class Reports {
    */
   private readonly answers = new Map<string, { at: number; answer: Promise<AnnualStatistics> }>();
 
-  private async fold(
-    year: number,
-    asOfMs: number,
-    basis: Basis,
-    recordedMs: number,
+  /** `fold` given every case of its year (of the district or agency only, when named). */
+  private async folded(
+    fold: StatisticsFold,
     only: { readonly district?: string; readonly agency?: string },
-  ): Promise<AnnualStatistics> {
-    const fold = new StatisticsFold(year, asOfMs, basis, recordedMs);
-    await this.store.forEachCaseOfYear(year, (facts) => {
+  ): Promise<StatisticsFold> {
+    await this.store.forEachCaseOfYear(fold.year, (facts) => {
       if (only.district && facts.district !== only.district) return;
       if (only.agency && facts.agency !== only.agency) return;
       fold.add(facts);
     });
-    return fold.result();
+    return fold;
   }
 
   /**
@@ -226,18 +283,31 @@ export class Reports {
       }
     | undefined;
 
-  private async listingOf(year: number): Promise<CaseSummary[]> {
+  /**
+   * Each partition's mark (the offset its progress last saved, `-` for one
+   * with pages and no progress yet: its first chunk between them), and the
+   * whole store's stamp made of them. Each partition's pages have one
+   * writer, which saves the partition's progress after its pages: while a
+   * partition's mark stands, so do its facts.
+   */
+  private async storeMarks(): Promise<{ marks: Map<number, string>; stamp: string }> {
     const [progress, present] = await Promise.all([
       this.store.progress(),
       this.store.partitionsWithFacts(),
     ]);
-    // A partition with pages and no progress yet (its first chunk between them) is marked so.
     const marks = new Map(progress.map((p) => [p.partition, String(p.offset)]));
     for (const p of present) if (!marks.has(p)) marks.set(p, '-');
     const stamp = [...marks]
       .sort(([a], [b]) => a - b)
       .map(([p, m]) => `${p}:${m}`)
       .join(',');
+    return { marks, stamp };
+  }
+
+  private storeStamp = async (): Promise<string> => (await this.storeMarks()).stamp;
+
+  private async listingOf(year: number): Promise<CaseSummary[]> {
+    const { marks, stamp } = await this.storeMarks();
     let kept = this.listing?.year === year ? this.listing : undefined;
     if (kept && kept.stamp === stamp) return kept.rows;
     // The listing before is held only until its unmoved partitions are taken:

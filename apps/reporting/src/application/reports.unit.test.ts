@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { generateYear, SyntheticHistory } from '@enforcement/generator';
 import { applyFact, emptyFacts, type CaseFacts } from '../domain/facts.js';
 import { listingOrder, type CaseCursor } from '../domain/case-list.js';
+import { at, History } from '../test-support/events.js';
 import type { FactStore, Progress } from './ports.js';
 import { Reports } from './reports.js';
 
@@ -167,6 +168,59 @@ describe('answers for one moment', () => {
     await reports.statistics(2021, new Date(first.asOfMs - 1_000));
     await reports.statistics(2021, asOf, 'RECORDED', undefined, { district: '柳南区' });
     expect(reads).toBe(3);
+  });
+});
+
+describe('answers as of now', () => {
+  it('read the facts again only once a partition moves or a deadline passes, and name the moment asked for', async () => {
+    let reads = 0;
+    let now = at(2021, 6, 1).getTime();
+    const due = at(2021, 6, 30).getTime();
+    const facts = [
+      new History('c1').register(at(2021, 4, 1), { dueAt: new Date(due) }).facts(),
+      new History('c2')
+        .register(at(2021, 4, 2))
+        .conclude(at(2021, 5, 2))
+        .facts(),
+    ];
+    const reports = reportsOver(
+      facts,
+      () => {
+        reads += 1;
+      },
+      () => new Date(now),
+    );
+    const first = await reports.statistics(2021);
+    expect(first).toMatchObject({ asOfMs: now, overall: { casesRegistered: 2, overdueCases: 0 } });
+    // The clock moves on, nothing else does: the same figures, as of the new moment.
+    now += 86_400_000;
+    const second = await reports.statistics(2021);
+    expect(reads).toBe(1);
+    expect(second).toEqual({ ...first, asOfMs: now, recordedThroughMs: now });
+    const occurred = await reports.statistics(2021, undefined, 'OCCURRED');
+    expect(occurred.overall).toEqual(first.overall);
+    expect(reads).toBe(2);
+    // Up to the moment c1's deadline passes, and past it.
+    now = due;
+    await reports.statistics(2021, undefined, 'OCCURRED');
+    expect((await reports.statistics(2021)).overall.overdueCases).toBe(0);
+    expect(reads).toBe(2);
+    now = due + 1;
+    expect((await reports.statistics(2021)).overall.overdueCases).toBe(1);
+    expect(reads).toBe(3);
+    // A case recorded since: its partition's progress moves.
+    facts.push(
+      new History('c3', 'lz-eeb', 0)
+        .register(new Date(now - 1_000), { dueAt: new Date(now) })
+        .facts(),
+    );
+    now += 1_000;
+    expect((await reports.statistics(2021)).overall.casesRegistered).toBe(3);
+    expect(reads).toBe(4);
+    // And an asked moment is the same figures as that moment's answer as of now.
+    expect(await reports.statistics(2021, new Date(due + 1))).toMatchObject({
+      overall: { casesRegistered: 2, overdueCases: 1 },
+    });
   });
 });
 

@@ -119,6 +119,8 @@ export class StatisticsFold {
     readonly asOfMs: number,
     readonly basis: Basis = 'RECORDED',
     readonly recordedThroughMs: number = asOfMs,
+    /** Whether to keep `changesAt`. */
+    private readonly watching = false,
   ) {
     this.bounds = Array.from({ length: 13 }, (_, m) => cityDate(year, m + 1).getTime());
     this.monthTallies = Array.from({ length: 12 }, (_, m) =>
@@ -181,7 +183,39 @@ export class StatisticsFold {
     return found;
   }
 
+  /**
+   * The earliest moment after this fold's at which a fact it was given could
+   * change its answer; Infinity while none could. Asked as of any moment
+   * from `asOfMs` and `recordedThroughMs` up to (not at) it, the same facts
+   * give the same figures: every figure compares a fact's occurrence or
+   * recording, a deadline (a case is overdue once past it) or an order's
+   * response deadline with those two moments, so it can only change when one
+   * of them reaches such a moment. Kept only when the fold was made with
+   * `watch` (it reads every case's moments once more).
+   */
+  get changesAt(): number {
+    return this.nextChange;
+  }
+
+  private nextChange = Infinity;
+
+  /** Notes the moments at which the case's facts could change the answer (see `changesAt`). */
+  private watch(f: CaseFacts): void {
+    const from = Math.min(this.asOfMs, this.recordedThroughMs);
+    const at = (m: number) => {
+      if (m > from && m < this.nextChange) this.nextChange = m;
+    };
+    forEachStamp(f, (s) => {
+      at(s[0]);
+      at(s[1]);
+    });
+    // Overdue once past the deadline (`due < asOf`); awaiting while before it (`dueMs > asOf`).
+    for (const d of f.due ?? []) at(d[0] + 1);
+    for (const o of f.orders ?? []) at(o.dueMs);
+  }
+
   add(f: CaseFacts): void {
+    if (this.watching) this.watch(f);
     if (!this.known(f.reg) || !this.dated(f)) return;
     forEachStamp(f, (s) => {
       if (this.known(s)) this.see(s);

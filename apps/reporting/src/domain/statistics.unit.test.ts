@@ -477,3 +477,121 @@ describe('annual statistics', () => {
     expect(digestOf(stats(2021, facts.slice(1)), 'ALL')).not.toBe(one);
   });
 });
+
+describe('the moment an answer stands until', () => {
+  const HOUR = 3_600_000;
+  const DAY = 24 * HOUR;
+  const day0 = at(2021, 1, 1, 0).getTime();
+
+  /** Figures as of `asOf` on `basis`, with everything recorded up to it. */
+  const fold = (
+    facts: CaseFacts[],
+    asOf: number,
+    basis: 'RECORDED' | 'OCCURRED',
+    watch = false,
+  ) => {
+    const f = new StatisticsFold(2021, asOf, basis, asOf, watch);
+    for (const c of facts) f.add(c);
+    return f;
+  };
+
+  it('is the moment an open case passes its deadline, when nothing else is to come', () => {
+    const due = at(2021, 6, 30).getTime();
+    const facts = [new History('c1').register(at(2021, 4, 1), { dueAt: new Date(due) }).facts()];
+    const before = fold(facts, due - DAY, 'RECORDED', true);
+    expect(before.changesAt).toBe(due + 1);
+    expect(before.result().overall.overdueCases).toBe(0);
+    expect(fold(facts, due, 'RECORDED').result().overall.overdueCases).toBe(0);
+    expect(fold(facts, due + 1, 'RECORDED').result().overall.overdueCases).toBe(1);
+    // Past every moment of the case, nothing can change any more.
+    expect(fold(facts, due + 1, 'RECORDED', true).changesAt).toBe(Infinity);
+  });
+
+  it('gives the same figures as of every moment before it, on either basis', () => {
+    const option = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+    const days = (max: number) => fc.integer({ min: 0, max });
+    const kase = fc.record({
+      registered: fc.integer({ min: -30 * 24, max: 380 * 24 }),
+      // Recorded up to 10 days later, or a little earlier (intake takes a clock running ahead by its skew).
+      lagHours: fc.oneof(fc.integer({ min: -2, max: 0 }), fc.integer({ min: 0, max: 240 })),
+      window: fc.integer({ min: 1, max: 120 }),
+      extension: option(fc.tuple(days(30), fc.integer({ min: 1, max: 60 }))),
+      concluded: option(days(150)),
+      penalty: option(fc.tuple(days(60), fc.boolean())),
+      evaluated: option(days(160)),
+      orders: fc.array(
+        fc.record({
+          after: days(100),
+          window: fc.integer({ min: 1, max: 15 }),
+          answered: option(days(20)),
+          escalated: option(days(10)),
+        }),
+        { maxLength: 3 },
+      ),
+    });
+    /** The case's facts, and the moments of its acts and deadlines. */
+    const build = (k: typeof kase extends fc.Arbitrary<infer K> ? K : never, i: number) => {
+      const reg = day0 + k.registered * HOUR;
+      const acts: [number, (h: History, on: Date) => History][] = [];
+      const due = reg + k.window * DAY;
+      if (k.extension)
+        acts.push([
+          reg + k.extension[0] * DAY,
+          (h, on) => h.extend(on, new Date(due + (k.extension?.[1] ?? 0) * DAY)),
+        ]);
+      if (k.concluded !== undefined)
+        acts.push([reg + k.concluded * DAY, (h, on) => h.conclude(on)]);
+      if (k.penalty)
+        acts.push([
+          reg + k.penalty[0] * DAY,
+          (h, on) => h.penalty(on, 5_000, k.penalty?.[1] ?? false),
+        ]);
+      if (k.evaluated !== undefined)
+        acts.push([reg + k.evaluated * DAY + 1, (h, on) => h.evaluate(on, 80)]);
+      k.orders.forEach((o, n) => {
+        const opened = reg + o.after * DAY + 7 * HOUR;
+        const respond = opened + o.window * DAY;
+        acts.push([opened, (h, on) => h.openOrder(on, `o${n}`, new Date(respond))]);
+        if (o.answered !== undefined)
+          acts.push([opened + o.answered * DAY + HOUR, (h, on) => h.answerOrder(on, `o${n}`)]);
+        if (o.escalated !== undefined)
+          acts.push([respond + o.escalated * DAY + 1, (h, on) => h.escalateOrder(on, `o${n}`)]);
+      });
+      acts.sort((a, b) => a[0] - b[0]);
+      const h = new History(`c${i}`, 'lz-eeb', k.lagHours * HOUR).register(new Date(reg), {
+        dueAt: new Date(due),
+      });
+      const moments = [reg, due, ...acts.map(([when]) => when)];
+      for (const o of k.orders) moments.push(reg + (o.after + o.window) * DAY + 7 * HOUR);
+      return { facts: acts.reduce((x, [when, act]) => act(x, new Date(when)), h).facts(), moments };
+    };
+    fc.assert(
+      fc.property(
+        fc.array(kase, { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: -10 * 24, max: 420 * 24 }),
+        // Or a moment near one of the cases' acts or deadlines, where their own moments crowd.
+        option(fc.tuple(fc.nat(), fc.integer({ min: -180, max: 180 }))),
+        fc.constantFrom('RECORDED' as const, 'OCCURRED' as const),
+        fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+        (cases, asOfHour, near, basis, between) => {
+          const built = cases.map(build);
+          const all = built.map((b) => b.facts);
+          const moments = built.flatMap((b) => b.moments);
+          const asOf = near
+            ? (moments[near[0] % moments.length] ?? day0) + near[1] * 60_000
+            : day0 + asOfHour * HOUR;
+          const first = fold(all, asOf, basis, true);
+          expect(first.changesAt).toBeGreaterThan(asOf);
+          const last = Number.isFinite(first.changesAt) ? first.changesAt - 1 : asOf + 400 * DAY;
+          for (const later of [asOf + Math.floor((last - asOf) * between), last])
+            expect({
+              ...fold(all, later, basis).result(),
+              asOfMs: asOf,
+              recordedThroughMs: asOf,
+            }).toEqual(first.result());
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
