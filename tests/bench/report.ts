@@ -223,6 +223,10 @@ async function main() {
     }
     return summarize(samples);
   };
+  // The first call folds the year; the ones after it find nothing moved.
+  const firstAt = performance.now();
+  await stats();
+  const first = performance.now() - firstAt;
   const current = await time(() => stats());
   const pastDate = cityDate(2022, 1, 31);
   const asOf = await time(() => stats(pastDate));
@@ -304,9 +308,14 @@ async function main() {
       `${fmt(projectMs / 1000, 1)} s`,
     ],
     [
-      'annual statistics from the read models (p50 / max)',
-      `${fmt(current.p50)} ms / ${fmt(current.max)} ms`,
+      'annual statistics from the read models, the first call as of now (folds the year)',
+      `${fmt(first)} ms`,
       'target < 2,000 ms',
+    ],
+    [
+      'the same asked again, nothing moved since (p50 / max)',
+      `${fmt(current.p50)} ms / ${fmt(current.max)} ms`,
+      '',
     ],
     ['as of 2022-01-31 (p50 / max)', `${fmt(asOf.p50)} ms / ${fmt(asOf.max)} ms`, ''],
     ['HTML report rendered (p50 / max)', `${fmt(html.p50)} ms / ${fmt(html.max)} ms`, ''],
@@ -361,7 +370,7 @@ async function main() {
   writeFileSync(join(args.out, 'report-latest.md'), md_);
   writeFileSync(
     join(args.out, 'report-latest.json'),
-    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, current, asOf, html, listCases: { ...listed, coldMs, moved, movedAll }, peakRssMiB: rss, scoringMs, scoringDocumentsPerEvent: scoringWrites, scoringPeakRssMiB: scoringRss, cores: cpus().length, node: process.version }, null, 2)}\n`,
+    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, first, current, asOf, html, listCases: { ...listed, coldMs, moved, movedAll }, peakRssMiB: rss, scoringMs, scoringDocumentsPerEvent: scoringWrites, scoringPeakRssMiB: scoringRss, cores: cpus().length, node: process.version }, null, 2)}\n`,
   );
 }
 
