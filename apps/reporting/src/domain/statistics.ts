@@ -49,7 +49,10 @@ class Tally {
   registeredConcludedInYear = 0;
   concluded = 0;
   concludedOnTime = 0;
-  handlingDays: number[] = [];
+  /** How many concluded cases took each number of days: the mean and the 90th percentile need no list of them. */
+  private readonly daysTaken = new Map<number, number>();
+  private handled = 0;
+  private handlingDaysSum = 0;
   overdue = 0;
   penalties = 0;
   penaltyTotalFen = 0;
@@ -64,17 +67,32 @@ class Tally {
   evaluated = 0;
   scoreHundredths = 0;
 
+  /** A case concluded in the year after `days` days (whole days: the sum is exact). */
+  handledIn(days: number): void {
+    this.daysTaken.set(days, (this.daysTaken.get(days) ?? 0) + 1);
+    this.handled++;
+    this.handlingDaysSum += days;
+  }
+
+  /** Nearest rank: the smallest number of days at or above 90% of the cases. */
+  private p90HandlingDays(): number {
+    const rank = Math.ceil(0.9 * this.handled);
+    let seen = 0;
+    for (const days of [...this.daysTaken.keys()].sort((a, b) => a - b)) {
+      seen += this.daysTaken.get(days) ?? 0;
+      if (seen >= rank) return days;
+    }
+    return 0;
+  }
+
   figures(key: string): Figures {
-    const days = [...this.handlingDays].sort((a, b) => a - b);
-    const sumDays = days.reduce((s, d) => s + d, 0);
     return {
       key,
       casesRegistered: this.registered,
       casesConcluded: this.concluded,
       closureRate: ratio(this.registeredConcluded, this.registered, 4),
-      meanHandlingDays: ratio(sumDays, days.length, 2),
-      // Nearest rank: the smallest value at or above 90% of the cases.
-      p90HandlingDays: days.length ? (days[Math.ceil(0.9 * days.length) - 1] ?? 0) : 0,
+      meanHandlingDays: ratio(this.handlingDaysSum, this.handled, 2),
+      p90HandlingDays: this.p90HandlingDays(),
       overdueCases: this.overdue,
       penalties: this.penalties,
       penaltyTotalFen: this.penaltyTotalFen,
@@ -108,7 +126,14 @@ function ratio(n: number, d: number, digits: number): number {
  * in the month of the date that defines it.
  */
 export class StatisticsFold {
-  private readonly tallies = new Map<string, Tally>();
+  /** Each grouping's tallies by key (the overall one under NONE, by ''). */
+  private readonly tallies: Record<Grouping, Map<string, Tally>> = {
+    NONE: new Map(),
+    AGENCY: new Map(),
+    DISTRICT: new Map(),
+    DOMAIN: new Map(),
+    MONTH: new Map(),
+  };
   private position = 0;
   /** Local midnight of January 1 of each month of the year, and of the next year: month m is [bounds[m], bounds[m+1]). */
   private readonly bounds: number[];
@@ -142,9 +167,9 @@ export class StatisticsFold {
   }
 
   private tally(grouping: Grouping, key: string): Tally {
-    const id = `${grouping}|${key}`;
-    let t = this.tallies.get(id);
-    if (!t) this.tallies.set(id, (t = new Tally()));
+    const held = this.tallies[grouping];
+    let t = held.get(key);
+    if (!t) held.set(key, (t = new Tally()));
     return t;
   }
 
@@ -202,16 +227,36 @@ export class StatisticsFold {
   /** Notes the moments at which the case's facts could change the answer (see `changesAt`). */
   private watch(f: CaseFacts): void {
     const from = Math.min(this.asOfMs, this.recordedThroughMs);
-    const at = (m: number) => {
-      if (m > from && m < this.nextChange) this.nextChange = m;
+    // Plain loops, not forEachStamp's callbacks: this runs for every case of every fold as of now.
+    let next = this.nextChange;
+    const at = (s: Stamp | undefined) => {
+      if (!s) return;
+      if (s[0] > from && s[0] < next) next = s[0];
+      if (s[1] > from && s[1] < next) next = s[1];
     };
-    forEachStamp(f, (s) => {
-      at(s[0]);
-      at(s[1]);
-    });
-    // Overdue once past the deadline (`due < asOf`); awaiting while before it (`dueMs > asOf`).
-    for (const d of f.due ?? []) at(d[0] + 1);
-    for (const o of f.orders ?? []) at(o.dueMs);
+    at(f.reg);
+    at(f.concluded);
+    at(f.penalty?.at);
+    at(f.accepted);
+    at(f.reviewConcluded?.at);
+    if (f.due)
+      for (const d of f.due) {
+        // Its stamp (as dueStamp reads it), and overdue once past it (`due < asOf`).
+        const occurred = d[3] ?? d[1];
+        if (occurred > from && occurred < next) next = occurred;
+        if (d[1] > from && d[1] < next) next = d[1];
+        if (d[0] + 1 > from && d[0] + 1 < next) next = d[0] + 1;
+      }
+    if (f.orders)
+      for (const o of f.orders) {
+        at(o.opened);
+        at(o.answered);
+        at(o.escalated);
+        // Awaiting its answer while before its response deadline (`dueMs > asOf`).
+        if (o.dueMs > from && o.dueMs < next) next = o.dueMs;
+      }
+    if (f.evaluations) for (const e of f.evaluations) at(e.at);
+    this.nextChange = next;
   }
 
   add(f: CaseFacts): void {
@@ -240,10 +285,11 @@ export class StatisticsFold {
     if (concluded && this.inYear(concluded[0])) {
       const evaluation = (f.evaluations ?? []).filter((e) => this.known(e.at)).at(-1);
       const onTime = due === undefined || concluded[0] <= due;
+      const days = cityDaysBetween(reg[0], concluded[0]);
       for (const t of this.into(groups(), concluded[0])) {
         t.concluded++;
         if (onTime) t.concludedOnTime++;
-        t.handlingDays.push(cityDaysBetween(reg[0], concluded[0]));
+        t.handledIn(days);
         if (evaluation) {
           t.evaluated++;
           t.scoreHundredths += evaluation.scoreHundredths;
@@ -293,16 +339,15 @@ export class StatisticsFold {
 
   result(): AnnualStatistics {
     const rows = (grouping: Grouping): Figures[] => {
-      const keys = [...this.tallies.keys()]
-        .filter((id) => id.startsWith(`${grouping}|`))
-        .map((id) => id.slice(grouping.length + 1));
+      const held = this.tallies[grouping];
+      const keys = [...held.keys()];
       if (grouping === 'MONTH')
         for (let m = 1; m <= 12; m++) keys.push(`${this.year}-${String(m).padStart(2, '0')}`);
       const figures = [...new Set(keys)]
         .filter((k) => grouping !== 'MONTH' || k.startsWith(`${this.year}-`))
         .sort()
-        .map((k) => (this.tallies.get(`${grouping}|${k}`) ?? new Tally()).figures(k));
-      return ranked(figures, (id) => this.tallies.get(`${grouping}|${id}`)?.evaluated ?? 0);
+        .map((k) => (held.get(k) ?? new Tally()).figures(k));
+      return ranked(figures, (id) => held.get(id)?.evaluated ?? 0);
     };
     return {
       year: this.year,
@@ -310,7 +355,7 @@ export class StatisticsFold {
       basis: this.basis,
       recordedThroughMs: this.recordedThroughMs,
       position: this.position,
-      overall: (this.tallies.get('NONE|') ?? new Tally()).figures(''),
+      overall: (this.tallies.NONE.get('') ?? new Tally()).figures(''),
       groups: {
         AGENCY: rows('AGENCY'),
         DISTRICT: rows('DISTRICT'),

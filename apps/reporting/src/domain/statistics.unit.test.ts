@@ -52,6 +52,39 @@ describe('annual statistics', () => {
     expect(o.closureRate).toBe(1);
   });
 
+  it('takes them as the sorted list of every case would, for any days, in any group', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.constantFrom('城中区', '鱼峰区')), {
+          minLength: 1,
+          maxLength: 60,
+        }),
+        (cases) => {
+          const facts = cases.map(([d, district], i) =>
+            new History(`c${i}`)
+              .register(at(2021, 1, 1), { district })
+              .conclude(new Date(at(2021, 1, 1).getTime() + d * 86_400_000))
+              .facts(),
+          );
+          const s = stats(2021, facts);
+          const expected = (days: number[]) => {
+            const sorted = [...days].sort((a, b) => a - b);
+            const sum = sorted.reduce((a, b) => a + b, 0);
+            return {
+              meanHandlingDays: Math.round((sum / sorted.length) * 100) / 100,
+              p90HandlingDays: sorted[Math.ceil(0.9 * sorted.length) - 1],
+            };
+          };
+          expect(s.overall).toMatchObject(expected(cases.map(([d]) => d)));
+          for (const row of s.groups.DISTRICT)
+            expect(row).toMatchObject(
+              expected(cases.filter(([, district]) => district === row.key).map(([d]) => d)),
+            );
+        },
+      ),
+    );
+  });
+
   it('places a case in the year only by facts recorded by the moment asked for: one recorded later changes no earlier answer', () => {
     // A review of 2020, concluded (and recorded) in 2021: as of a moment
     // before the conclusion was recorded, nothing of it is dated in 2021.
@@ -515,6 +548,8 @@ describe('the moment an answer stands until', () => {
       // Recorded up to 10 days later, or a little earlier (intake takes a clock running ahead by its skew).
       lagHours: fc.oneof(fc.integer({ min: -2, max: 0 }), fc.integer({ min: 0, max: 240 })),
       window: fc.integer({ min: 1, max: 120 }),
+      // A reconsideration of it: filed, accepted and concluded so many days after.
+      review: option(fc.tuple(days(60), option(days(10)), option(days(60)), fc.boolean())),
       extension: option(fc.tuple(days(30), fc.integer({ min: 1, max: 60 }))),
       concluded: option(days(150)),
       penalty: option(fc.tuple(days(60), fc.boolean())),
@@ -563,7 +598,23 @@ describe('the moment an answer stands until', () => {
       });
       const moments = [reg, due, ...acts.map(([when]) => when)];
       for (const o of k.orders) moments.push(reg + (o.after + o.window) * DAY + 7 * HOUR);
-      return { facts: acts.reduce((x, [when, act]) => act(x, new Date(when)), h).facts(), moments };
+      const facts = [acts.reduce((x, [when, act]) => act(x, new Date(when)), h).facts()];
+      if (k.review) {
+        const [after, accepted, concluded, corrected] = k.review;
+        const filed = reg + after * DAY + 3 * HOUR;
+        let r = new History(`r${i}`, 'lz-eeb', k.lagHours * HOUR).file(new Date(filed), `c${i}`);
+        moments.push(filed);
+        if (accepted !== undefined) {
+          r = r.accept(new Date(filed + accepted * DAY));
+          moments.push(filed + accepted * DAY);
+          if (concluded !== undefined) {
+            r = r.concludeReview(new Date(filed + (accepted + concluded) * DAY + 1), corrected);
+            moments.push(filed + (accepted + concluded) * DAY + 1);
+          }
+        }
+        facts.push(r.facts());
+      }
+      return { facts, moments };
     };
     fc.assert(
       fc.property(
@@ -575,7 +626,7 @@ describe('the moment an answer stands until', () => {
         fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
         (cases, asOfHour, near, basis, between) => {
           const built = cases.map(build);
-          const all = built.map((b) => b.facts);
+          const all = built.flatMap((b) => b.facts);
           const moments = built.flatMap((b) => b.moments);
           const asOf = near
             ? (moments[near[0] % moments.length] ?? day0) + near[1] * 60_000
