@@ -63,6 +63,7 @@ import { checkHealth } from '@enforcement/grpc-kit';
 import { namespaced } from '@enforcement/messaging';
 import { PrivateStack } from '../support/private-stack.js';
 import { startService, type ServiceProcess } from '../bench/processes.js';
+import { EQUAL_TO_TRUTH } from '../support/chaos-trial.js';
 import { figureDifferences } from '../support/figures.js';
 import { groupCoordinator, groupsUnder } from '../support/group-coordinator.js';
 import { ruleDifferences } from '../support/rules-oracle.js';
@@ -872,15 +873,9 @@ async function boundedTrial(
 
 /** The outcome of a trial that gave no answer. */
 const failed = (fault: Fault): Outcome => ({
+  ...EQUAL_TO_TRUTH,
   fault,
   acked: false,
-  lost: 0,
-  doubled: 0,
-  offTopic: 0,
-  broken: 0,
-  rulesOff: 0,
-  figuresOff: 0,
-  scoresOff: 0,
   servedFrozen: 0,
   timedOut: true,
   recoverySeconds: TRIAL_MS / 1000,
