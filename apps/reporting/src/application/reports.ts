@@ -10,6 +10,7 @@ import {
   type CaseFilter,
   type CaseSummary,
 } from '../domain/case-list.js';
+import type { CaseFacts } from '../domain/facts.js';
 import type { FactStore, HighWatermarks } from './ports.js';
 
 export interface Clock {
@@ -19,6 +20,28 @@ export interface Clock {
 /** How many answers are kept, and for how long (ms): pages ask for several groupings of one moment at once. */
 const ANSWERS_KEPT = 32;
 const ANSWER_TTL_MS = 60_000;
+
+/**
+ * Questions asked as of now whose per-partition folds are kept (each holds
+ * a tally per group and month per partition, its handling days in an array
+ * of up to 16 KB).
+ */
+const QUESTIONS_FOLDED_PER_PARTITION = 8;
+
+/** One partition's fold of a question as of now, with the partition's mark and the moment it was read at. */
+interface PartFold {
+  readonly mark: string;
+  readonly fromMs: number;
+  readonly fold: Promise<StatisticsFold>;
+}
+
+/** Whether a case is of the district and the agency asked for (any, when not named). */
+const inScope = (
+  facts: CaseFacts,
+  only: { readonly district?: string; readonly agency?: string },
+): boolean =>
+  (!only.district || facts.district === only.district) &&
+  (!only.agency || facts.agency === only.agency);
 
 /** The earliest and latest years a report may be asked for. */
 const YEARS = { min: 1990, max: 2999 };
@@ -142,12 +165,15 @@ export class Reports {
 
   /**
    * The answer as of `through` when no moment is given (as of the moment
-   * every partition is applied, which moves with the clock): the latest one
-   * for the same question, with its moments renamed, while no partition's
-   * progress has moved since it was read and no fact of it has reached its
-   * next moment (`StatisticsFold.changesAt`); else a new fold, kept in its
-   * place. A year whose events stopped coming is folded again only when one
-   * of its deadlines or response windows passes.
+   * every partition is applied, which moves with the clock). The figures
+   * are folded per partition of the topic, and each partition's fold is
+   * kept with the partition's mark it was read at: a call reads again only
+   * the partitions whose mark moved or whose fold has reached its next
+   * moment (`StatisticsFold.changesAt`: a fact's occurrence or recording, a
+   * deadline or a response window passing), and adds the others' folds as
+   * they are. A year whose events stopped coming is read again only when
+   * one of its deadlines or response windows passes; while events trickle
+   * in, only the partitions they reached.
    */
   private async current(
     year: number,
@@ -156,43 +182,55 @@ export class Reports {
     only: { readonly district?: string; readonly agency?: string },
   ): Promise<AnnualStatistics> {
     const key = JSON.stringify([year, basis, only.district ?? '', only.agency ?? '']);
-    // Read before the fold: a chunk applied after it is a new stamp.
-    const stamp = await this.storeStamp();
+    // Read before the facts: a chunk applied after it moves a mark.
+    const { marks } = await this.storeMarks();
     const kept = this.latest.get(key);
-    if (kept && kept.stamp === stamp && kept.fromMs <= through) {
-      const was = await kept.answer.catch(() => undefined);
-      if (was && through < was.changesAt) {
-        this.latest.delete(key);
-        this.latest.set(key, kept);
-        return { ...was.statistics, asOfMs: through, recordedThroughMs: through };
+    const parts = new Map<number, PartFold>();
+    const moved: number[] = [];
+    for (const [partition, mark] of marks) {
+      const was = kept?.get(partition);
+      const fold =
+        was && was.mark === mark && was.fromMs <= through
+          ? await was.fold.catch(() => undefined)
+          : undefined;
+      if (was && fold && through < fold.changesAt) parts.set(partition, was);
+      else moved.push(partition);
+    }
+    if (moved.length > 0) {
+      const folds = new Map(
+        moved.map((p) => [p, new StatisticsFold(year, through, basis, through, true)]),
+      );
+      const read = this.store.forEachCaseOfYear(
+        year,
+        (facts, partition) => {
+          if (inScope(facts, only)) folds.get(partition)?.add(facts);
+        },
+        moved,
+      );
+      for (const [partition, fold] of folds) {
+        const done = read.then(() => fold);
+        // A read that fails is this call's error; the next call reads the partition again.
+        done.catch(() => undefined);
+        parts.set(partition, { mark: marks.get(partition) ?? '', fromMs: through, fold: done });
       }
     }
-    const answer = this.folded(new StatisticsFold(year, through, basis, through, true), only).then(
-      (fold) => ({ statistics: fold.result(), changesAt: fold.changesAt }),
-    );
-    const entry = { stamp, fromMs: through, answer };
     this.latest.delete(key);
-    this.latest.set(key, entry);
-    answer.catch(() => {
-      if (this.latest.get(key) === entry) this.latest.delete(key);
-    });
-    while (this.latest.size > ANSWERS_KEPT) {
+    this.latest.set(key, parts);
+    while (this.latest.size > QUESTIONS_FOLDED_PER_PARTITION) {
       const oldest = this.latest.keys().next().value;
       if (oldest === undefined) break;
       this.latest.delete(oldest);
     }
-    return (await answer).statistics;
+    const whole = new StatisticsFold(year, through, basis, through);
+    for (const part of parts.values()) whole.absorb(await part.fold);
+    return whole.result();
   }
 
-  /** The latest answer as of the moving moment, per question (year, basis, district, agency); least recently asked first. */
-  private readonly latest = new Map<
-    string,
-    {
-      stamp: string;
-      fromMs: number;
-      answer: Promise<{ statistics: AnnualStatistics; changesAt: number }>;
-    }
-  >();
+  /**
+   * Per question (year, basis, district, agency), least recently asked
+   * first: each partition's fold as of the moving moment.
+   */
+  private readonly latest = new Map<string, Map<number, PartFold>>();
 
   /**
    * Answers already given, by their moments: every fact recorded up to a
@@ -208,9 +246,7 @@ export class Reports {
     only: { readonly district?: string; readonly agency?: string },
   ): Promise<StatisticsFold> {
     await this.store.forEachCaseOfYear(fold.year, (facts) => {
-      if (only.district && facts.district !== only.district) return;
-      if (only.agency && facts.agency !== only.agency) return;
-      fold.add(facts);
+      if (inScope(facts, only)) fold.add(facts);
     });
     return fold;
   }
@@ -303,8 +339,6 @@ export class Reports {
       .join(',');
     return { marks, stamp };
   }
-
-  private storeStamp = async (): Promise<string> => (await this.storeMarks()).stamp;
 
   private async listingOf(year: number): Promise<CaseSummary[]> {
     const { marks, stamp } = await this.storeMarks();

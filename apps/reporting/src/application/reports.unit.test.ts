@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { generateYear, SyntheticHistory } from '@enforcement/generator';
 import { applyFact, emptyFacts, type CaseFacts } from '../domain/facts.js';
 import { listingOrder, type CaseCursor } from '../domain/case-list.js';
+import { StatisticsFold } from '../domain/statistics.js';
 import { at, History } from '../test-support/events.js';
 import type { FactStore, Progress } from './ports.js';
 import { Reports } from './reports.js';
@@ -221,6 +222,76 @@ describe('answers as of now', () => {
     expect(await reports.statistics(2021, new Date(due + 1))).toMatchObject({
       overall: { casesRegistered: 2, overdueCases: 1 },
     });
+  });
+});
+
+describe('answers as of now, folded per partition', () => {
+  const DAY = 86_400_000;
+  const start = at(2021, 3, 1).getTime();
+  it('read again only the partitions that moved or reached their next moment', async () => {
+    const read: number[] = [];
+    let now = start;
+    const facts = [0, 1, 2, 3, 4, 5].map((i) =>
+      new History(`c${i}`).register(new Date(start - (10 + i) * DAY)).facts(),
+    );
+    const reports = reportsOver(
+      facts,
+      (p) => read.push(p),
+      () => new Date(now),
+      3,
+    );
+    await reports.statistics(2021);
+    expect(read.sort()).toEqual([0, 1, 2]);
+    read.length = 0;
+    // One new case: its partition alone is read again.
+    facts.push(new History('c6', 'lz-eeb', 0).register(new Date(now - 1_000)).facts());
+    now += 1_000;
+    expect((await reports.statistics(2021)).overall.casesRegistered).toBe(7);
+    expect(read).toHaveLength(1);
+  });
+
+  it('equal one fold of every case as of that moment, whatever moved and whenever asked', async () => {
+    const act = fc.oneof(
+      fc.record({ tick: fc.integer({ min: 0, max: 2_000 }) }),
+      fc.record({
+        registered: fc.integer({ min: 0, max: 100 }),
+        window: fc.integer({ min: 1, max: 60 }),
+        concluded: fc.option(fc.integer({ min: 0, max: 90 }), { nil: undefined }),
+        order: fc.option(fc.integer({ min: 1, max: 10 }), { nil: undefined }),
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(act, { minLength: 1, maxLength: 25 }),
+        fc.integer({ min: 1, max: 5 }),
+        async (acts, partitions) => {
+          let now = start;
+          const facts: CaseFacts[] = [];
+          const reports = reportsOver(facts, undefined, () => new Date(now), partitions);
+          for (const [i, a] of acts.entries()) {
+            if ('tick' in a) now += a.tick * 3_600_000;
+            else {
+              // A case registered days before and recorded only now (after every
+              // moment answered so far, as completeThrough promises), its later
+              // acts as late: its deadline, maybe a conclusion or an order.
+              now += 1;
+              const reg = now - a.registered * DAY;
+              let h = new History(`c${i}`, 'lz-eeb', now - reg).register(new Date(reg), {
+                dueAt: new Date(reg + a.window * DAY),
+              });
+              if (a.concluded !== undefined) h = h.conclude(new Date(reg + a.concluded * DAY));
+              if (a.order !== undefined)
+                h = h.openOrder(new Date(reg), `o${i}`, new Date(reg + a.order * DAY));
+              facts.push(h.facts());
+            }
+            const whole = new StatisticsFold(2021, now);
+            for (const f of facts) whole.add(f);
+            expect(await reports.statistics(2021)).toEqual(whole.result());
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });
 

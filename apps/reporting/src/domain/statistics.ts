@@ -42,6 +42,9 @@ const DOMAIN_KEYS: Record<number, string> = {
 };
 export const domainKey = (domain: number): string => DOMAIN_KEYS[domain] ?? 'UNSPECIFIED';
 
+/** Handling days counted in an array, per tally: more (a case open for over ten years) are counted apart. */
+const DAYS_HELD = 4_000;
+
 /** Integer counters: sums are exact, so the figures do not depend on the order facts arrive in. */
 class Tally {
   registered = 0;
@@ -49,8 +52,14 @@ class Tally {
   registeredConcludedInYear = 0;
   concluded = 0;
   concludedOnTime = 0;
-  /** How many concluded cases took each number of days: the mean and the 90th percentile need no list of them. */
-  private readonly daysTaken = new Map<number, number>();
+  /**
+   * How many concluded cases took each number of days (index: days), so the
+   * mean and the 90th percentile need no list of them; `daysBeyond` holds
+   * any count outside the array's reach (a case concluded over DAYS_HELD
+   * days after it was registered).
+   */
+  private daysTaken = new Uint32Array(0);
+  private readonly daysBeyond = new Map<number, number>();
   private handled = 0;
   private handlingDaysSum = 0;
   overdue = 0;
@@ -67,22 +76,66 @@ class Tally {
   evaluated = 0;
   scoreHundredths = 0;
 
-  /** A case concluded in the year after `days` days (whole days: the sum is exact). */
-  handledIn(days: number): void {
-    this.daysTaken.set(days, (this.daysTaken.get(days) ?? 0) + 1);
-    this.handled++;
-    this.handlingDaysSum += days;
+  /** `n` cases concluded in the year after `days` days (whole days: the sum is exact). */
+  handledIn(days: number, n = 1): void {
+    this.handled += n;
+    this.handlingDaysSum += days * n;
+    if (Number.isInteger(days) && days >= 0 && days < DAYS_HELD) {
+      if (days >= this.daysTaken.length) {
+        const grown = new Uint32Array(
+          Math.min(DAYS_HELD, Math.max(64, days + 1, 2 * this.daysTaken.length)),
+        );
+        grown.set(this.daysTaken);
+        this.daysTaken = grown;
+      }
+      this.daysTaken[days] = (this.daysTaken[days] ?? 0) + n;
+    } else this.daysBeyond.set(days, (this.daysBeyond.get(days) ?? 0) + n);
+  }
+
+  /** Every number of days and how many cases took it, fewest days first. */
+  private *daysCounted(): Generator<[days: number, cases: number]> {
+    const beyond = [...this.daysBeyond].sort(([a], [b]) => a - b);
+    let b = 0;
+    for (; b < beyond.length && (beyond[b]?.[0] ?? 0) < 0; b++) yield beyond[b] as [number, number];
+    for (let days = 0; days < this.daysTaken.length; days++) {
+      const n = this.daysTaken[days] ?? 0;
+      if (n > 0) yield [days, n];
+    }
+    for (; b < beyond.length; b++) yield beyond[b] as [number, number];
   }
 
   /** Nearest rank: the smallest number of days at or above 90% of the cases. */
   private p90HandlingDays(): number {
     const rank = Math.ceil(0.9 * this.handled);
     let seen = 0;
-    for (const days of [...this.daysTaken.keys()].sort((a, b) => a - b)) {
-      seen += this.daysTaken.get(days) ?? 0;
+    for (const [days, n] of this.daysCounted()) {
+      seen += n;
       if (seen >= rank) return days;
     }
     return 0;
+  }
+
+  /** Adds another tally's counts to this one's. */
+  absorb(o: Tally): void {
+    this.registered += o.registered;
+    this.registeredConcluded += o.registeredConcluded;
+    this.registeredConcludedInYear += o.registeredConcludedInYear;
+    this.concluded += o.concluded;
+    this.concludedOnTime += o.concludedOnTime;
+    for (const [days, n] of o.daysCounted()) this.handledIn(days, n);
+    this.overdue += o.overdue;
+    this.penalties += o.penalties;
+    this.penaltyTotalFen += o.penaltyTotalFen;
+    this.anomalies += o.anomalies;
+    this.ordersOpened += o.ordersOpened;
+    this.ordersOnTime += o.ordersOnTime;
+    this.ordersEscalated += o.ordersEscalated;
+    this.ordersAwaiting += o.ordersAwaiting;
+    this.reconsiderationsAccepted += o.reconsiderationsAccepted;
+    this.reconsiderationsConcluded += o.reconsiderationsConcluded;
+    this.reconsiderationsCorrected += o.reconsiderationsCorrected;
+    this.evaluated += o.evaluated;
+    this.scoreHundredths += o.scoreHundredths;
   }
 
   figures(key: string): Figures {
@@ -257,6 +310,20 @@ export class StatisticsFold {
       }
     if (f.evaluations) for (const e of f.evaluations) at(e.at);
     this.nextChange = next;
+  }
+
+  /**
+   * Adds another fold's counts to this one's. Folds of disjoint sets of
+   * cases, of one year and basis, each as of a moment its answer still
+   * stands at (up to its `changesAt`), absorbed into one give what one fold
+   * of all the cases as of that moment gives.
+   */
+  absorb(o: StatisticsFold): void {
+    if (o.year !== this.year || o.basis !== this.basis)
+      throw new Error('a fold absorbs folds of its own year and basis only');
+    for (const g of GROUPINGS) for (const [key, t] of o.tallies[g]) this.tally(g, key).absorb(t);
+    if (o.position > this.position) this.position = o.position;
+    if (o.nextChange < this.nextChange) this.nextChange = o.nextChange;
   }
 
   add(f: CaseFacts): void {
