@@ -1,4 +1,4 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 
 /** Java's `String.hashCode`: over UTF-16 code units, wrapping at 32 bits. */
 export function javaStringHash(s: string): number {
@@ -25,25 +25,25 @@ export async function groupCoordinator(
   brokers: string[],
   groupId: string,
 ): Promise<number | undefined> {
-  const admin = new Kafka({
-    clientId: 'group-coordinator',
-    brokers,
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
-  try {
+  return withAdmin(brokers, async (admin) => {
     const meta = await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] });
     const partitions = meta.topics[0]?.partitions ?? [];
     const at = offsetsPartitionOf(groupId, partitions.length);
     const leader = partitions.find((p) => p.partitionId === at)?.leader;
     return leader === undefined || leader < 0 ? undefined : leader;
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** The groups on the cluster whose ids start with `prefix`. */
 export async function groupsUnder(brokers: string[], prefix: string): Promise<string[]> {
+  return withAdmin(brokers, async (admin) => {
+    const { groups } = await admin.listGroups();
+    return groups.map((g) => g.groupId).filter((id) => id.startsWith(prefix));
+  });
+}
+
+/** Runs `ask` with an admin client of the cluster, disconnected after. */
+async function withAdmin<T>(brokers: string[], ask: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new Kafka({
     clientId: 'group-coordinator',
     brokers,
@@ -51,8 +51,7 @@ export async function groupsUnder(brokers: string[], prefix: string): Promise<st
   }).admin();
   await admin.connect();
   try {
-    const { groups } = await admin.listGroups();
-    return groups.map((g) => g.groupId).filter((id) => id.startsWith(prefix));
+    return await ask(admin);
   } finally {
     await admin.disconnect();
   }
