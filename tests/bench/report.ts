@@ -24,7 +24,7 @@ import {
   Topics,
 } from '@enforcement/messaging';
 import { stallGuard, startService, untilNoLag } from './processes.js';
-import { fmt, summarize } from './stats.js';
+import { fmt, summarize, type Summary } from './stats.js';
 import { describeWrites, documentsByCollection, perEventByCollection } from './writes.js';
 
 const { values: args } = parseArgs({
@@ -84,10 +84,12 @@ async function produceYear(): Promise<{ events: number; cases: number; ms: numbe
  * events, REPEAT times: cases of 2022 registered on `spread` partitions (one
  * each), which moves their progress and changes nothing of 2021.
  */
-async function listedAfterMoves(
+async function timedAfterMoves(
   kafka: ReturnType<typeof createKafka>,
-  list: (r: Partial<reporting.ListCasesRequest>) => Promise<unknown>,
+  ask: () => Promise<unknown>,
   spread: number,
+  /** Names the cases it registers, apart from other calls'. */
+  label: string,
 ) {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
@@ -96,9 +98,9 @@ async function listedAfterMoves(
     for (let i = 0; i < REPEAT; i++) {
       const messages = [];
       for (let p = 0; p < spread; p++) {
-        let caseId = `${run}-move${spread}-${i}-${p}`;
+        let caseId = `${run}-${label}${spread}-${i}-${p}`;
         for (let k = 0; partitionOfKey(caseId, 12) !== p; k++)
-          caseId = `${run}-move${spread}-${i}-${p}-${k}`;
+          caseId = `${run}-${label}${spread}-${i}-${p}-${k}`;
         const at = cityDate(2022, 6, 1);
         const e = events.CaseEvent.fromPartial({
           eventId: `${caseId}-1`,
@@ -122,7 +124,7 @@ async function listedAfterMoves(
         await new Promise((r) => setTimeout(r, 100));
       }
       const t = performance.now();
-      await list({});
+      await ask();
       samples.push(performance.now() - t);
     }
   } finally {
@@ -279,8 +281,14 @@ async function main() {
   // ListCases once partitions have moved (cases of 2022 registered, nothing
   // of 2021 changed), the JIT warm: one partition, which is read again, then
   // all twelve, which reads the year again.
-  const moved = await listedAfterMoves(kafka, (r) => listCases(r), 1);
-  const movedAll = await listedAfterMoves(kafka, (r) => listCases(r), 12);
+  const moved = await timedAfterMoves(kafka, () => listCases({}), 1, 'move');
+  const movedAll = await timedAfterMoves(kafka, () => listCases({}), 12, 'move');
+  // The year's statistics as of now the same way: folded per partition, a
+  // call reads again the partitions that moved (after one call that takes
+  // in the moves above).
+  await stats();
+  const statsMoved = await timedAfterMoves(kafka, () => stats(), 1, 'stats');
+  const statsMovedAll = await timedAfterMoves(kafka, () => stats(), 12, 'stats');
   const rss = service.peakRssMiB();
   const scoringRss = scoring.peakRssMiB();
   client.close();
@@ -300,6 +308,19 @@ async function main() {
   await mongo.close();
 
   const commit = execSync('git rev-parse --short HEAD').toString().trim();
+  /** The rows of a call timed after one partition moved, and after all twelve did. */
+  const afterMoves = (what: string, one: Summary, all: Summary): string[][] => [
+    [
+      `${what} once one partition has moved (reads that partition again; p50 / max)`,
+      `${fmt(one.p50)} ms / ${fmt(one.max)} ms`,
+      `${REPEAT} calls, each after one event of 2022 was applied`,
+    ],
+    [
+      `${what} once every partition has moved (reads the year again; p50 / max)`,
+      `${fmt(all.p50)} ms / ${fmt(all.max)} ms`,
+      `${REPEAT} calls, each after an event of 2022 was applied on each of the 12 partitions`,
+    ],
+  ];
   const rows = [
     ['events in the year', fmt(produced.events), ''],
     [
@@ -317,6 +338,7 @@ async function main() {
       `${fmt(current.p50)} ms / ${fmt(current.max)} ms`,
       '',
     ],
+    ...afterMoves('the same', statsMoved, statsMovedAll),
     ['as of 2022-01-31 (p50 / max)', `${fmt(asOf.p50)} ms / ${fmt(asOf.max)} ms`, ''],
     ['HTML report rendered (p50 / max)', `${fmt(html.p50)} ms / ${fmt(html.max)} ms`, ''],
     [
@@ -324,16 +346,7 @@ async function main() {
       `${fmt(coldMs)} ms`,
       `${fmt(cityFirst.total)} cases in the year`,
     ],
-    [
-      "ListCases, the city's first page once one partition has moved (reads that partition again; p50 / max)",
-      `${fmt(moved.p50)} ms / ${fmt(moved.max)} ms`,
-      `${REPEAT} calls, each after one event of 2022 was applied`,
-    ],
-    [
-      "ListCases, the city's first page once every partition has moved (reads the year again; p50 / max)",
-      `${fmt(movedAll.p50)} ms / ${fmt(movedAll.max)} ms`,
-      `${REPEAT} calls, each after an event of 2022 was applied on each of the 12 partitions`,
-    ],
+    ...afterMoves("ListCases, the city's first page", moved, movedAll),
     [
       "ListCases after it, the city's first page / its third by token / one officer's (p50 / max)",
       `${fmt(listed.city.p50, 1)} / ${fmt(listed.third.p50, 1)} / ${fmt(listed.officer.p50, 1)} ms · max ${fmt(Math.max(listed.city.max, listed.third.max, listed.officer.max), 1)} ms`,
@@ -370,7 +383,7 @@ async function main() {
   writeFileSync(join(args.out, 'report-latest.md'), md_);
   writeFileSync(
     join(args.out, 'report-latest.json'),
-    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, first, current, asOf, html, listCases: { ...listed, coldMs, moved, movedAll }, peakRssMiB: rss, scoringMs, scoringDocumentsPerEvent: scoringWrites, scoringPeakRssMiB: scoringRss, cores: cpus().length, node: process.version }, null, 2)}\n`,
+    `${JSON.stringify({ commit, events: produced.events, cases: produced.cases, projectMs, first, current, statsMoved, statsMovedAll, asOf, html, listCases: { ...listed, coldMs, moved, movedAll }, peakRssMiB: rss, scoringMs, scoringDocumentsPerEvent: scoringWrites, scoringPeakRssMiB: scoringRss, cores: cpus().length, node: process.version }, null, 2)}\n`,
   );
 }
 
