@@ -10,8 +10,10 @@
  * of one scoring or one reporting instance (restarted), a Kafka restart, or
  * FerretDB frozen (`freeze`: SIGSTOP for --freeze-seconds, 40 by default,
  * its connections left open), through which every service must say
- * NOT_SERVING and after which every one must say SERVING again, or Kafka
- * frozen the same way (`kafka-freeze`), through which intake must.
+ * NOT_SERVING and after which every one must say SERVING again, PostgreSQL
+ * frozen the same way under a FerretDB that goes on taking connections
+ * (`pg-freeze`), through which every service must too, or Kafka frozen the
+ * same way (`kafka-freeze`), through which intake must.
  * On a Kafka cluster (`--brokers 3`) the `broker` fault kills one broker,
  * the first scoring and the first reporting instance at once, and restarts
  * none of them until the trial ends: the survivors must take their
@@ -79,7 +81,7 @@ const { values: args } = parseArgs({
       type: 'string',
       default: 'postgres,ferretdb,freeze,intake,scoring,reporting,kafka,kafka-freeze',
     },
-    /** How long the `freeze`, `kafka-freeze`, `broker-freeze` and `coordinator-freeze` faults hold the database, Kafka or a broker still. */
+    /** How long the `freeze`, `pg-freeze`, `kafka-freeze`, `broker-freeze` and `coordinator-freeze` faults hold the database, Kafka or a broker still. */
     'freeze-seconds': { type: 'string', default: '40' },
     'trial-minutes': { type: 'string', default: '12' },
     brokers: { type: 'string', default: '1' },
@@ -107,6 +109,7 @@ const ALL_FAULTS = [
   'postgres',
   'ferretdb',
   'freeze',
+  'pg-freeze',
   'intake',
   'scoring',
   'reporting',
@@ -373,16 +376,18 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
    * already), it is not asked.
    */
   const frozen = async (
-    part: 'store' | 'kafka' | { broker: number },
+    part: 'store' | 'postgres' | 'kafka' | { broker: number },
     services: ServiceProcess[],
     noticeMs: number,
   ): Promise<number> => {
     const freeze = (on: boolean) =>
       part === 'store'
         ? stack.freezeStore(on)
-        : part === 'kafka'
-          ? stack.freezeKafka(on)
-          : stack.freezeBroker(part.broker, on);
+        : part === 'postgres'
+          ? stack.freezePostgres(on)
+          : part === 'kafka'
+            ? stack.freezeKafka(on)
+            : stack.freezeBroker(part.broker, on);
     let probed = services;
     const firstNot = new Map<ServiceProcess, number>();
     const servingLate = new Map<ServiceProcess, number>();
@@ -453,6 +458,13 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       // have a deadline, and every service's health must say so (a
       // readiness round's deadline is 3 s).
       servedFrozen = await frozen('store', live(), 10_000);
+      break;
+    case 'pg-freeze':
+      // The database behind FerretDB stops answering, FerretDB itself does
+      // not: connections are taken and the wire protocol read, and every
+      // command waits on the backend. A health check that only asked
+      // whether FerretDB answers would say SERVING throughout.
+      servedFrozen = await frozen('postgres', live(), 10_000);
       break;
     case 'kafka-freeze':
       // The broker stops answering the same way. Intake, which cannot
@@ -863,6 +875,7 @@ async function boundedTrial(
     services.clear();
     // A trial that broke mid-freeze leaves the database or Kafka going on again.
     if (fault === 'freeze') stack.freezeStore(false);
+    if (fault === 'pg-freeze') stack.freezePostgres(false);
     if (fault === 'kafka-freeze') stack.freezeKafka(false);
     if (fault === 'broker-freeze' || fault === 'coordinator-freeze')
       for (let node = 1; node <= BROKERS; node++) stack.freezeBroker(node, false);
@@ -938,6 +951,7 @@ const rows = FAULTS.map((fault) => {
     postgres: 'kill -9 PostgreSQL',
     ferretdb: 'kill -9 FerretDB',
     freeze: `FerretDB frozen (SIGSTOP) for ${FREEZE_MS / 1000} s, its connections left open`,
+    'pg-freeze': `PostgreSQL frozen (SIGSTOP) for ${FREEZE_MS / 1000} s under a running FerretDB`,
     'kafka-freeze': `Kafka frozen (SIGSTOP) for ${FREEZE_MS / 1000} s, its connections left open`,
     intake: 'kill -9 case-intake (restarted)',
     scoring: 'kill -9 of one of two supervision-scoring instances (restarted)',
@@ -957,7 +971,7 @@ const md = [
   `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')} --brokers ${BROKERS} --intakes ${INTAKES} --scorers ${SCORERS} --reporters ${REPORTERS}${FREEZE_MS !== 40_000 ? ` --freeze-seconds ${FREEZE_MS / 1000}` : ''}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
   '',
   `Each trial: a generated year streamed through \`enforce submit\` into ${INTAKES} case-intake instance${INTAKES > 1 ? 's (each agency through one of them)' : ''} on a private stack with ${BROKERS} Kafka broker${BROKERS > 1 ? 's (replication factor 3, min.insync.replicas 2)' : ''}; ${SCORERS} supervision-scoring instances in one consumer group (rules on the event clock, closing the loop) and ${REPORTERS} reporting instances in another; one fault at a random moment while it streams (a killed instance is the first of its kind).` +
-    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; under the database's freeze, every service saying it is not serving at every health check from 10 s into it until it ends, and under Kafka's, every intake that stored commands in its first 10 s, from 22 s; after any freeze (of one broker too), every service serving again; all within the trial's deadline.",
+    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; under the database's freeze (FerretDB's or PostgreSQL's), every service saying it is not serving at every health check from 10 s into it until it ends, and under Kafka's, every intake that stored commands in its first 10 s, from 22 s; after any freeze (of one broker too), every service serving again; all within the trial's deadline.",
   '',
   '| fault | trials | equal to truth | lost (store) | doubled (store) | missing on topic | broken histories | rules ≠ plan (cases) | figures ≠ truth (groups) | scores ≠ model (agencies) | SERVING late into a freeze (services) | past deadline | recovery, max s |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

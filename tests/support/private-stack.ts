@@ -113,6 +113,28 @@ export class PrivateStack {
   }
 
   /**
+   * Freezes PostgreSQL under a running FerretDB (SIGSTOP to the postmaster,
+   * then to every process it started) or lets it go on (SIGCONT to them all,
+   * the postmaster last): FerretDB still takes connections and reads the
+   * wire protocol, and every command that needs the database waits, as on a
+   * database host that hung behind a live proxy.
+   */
+  freezePostgres(frozen: boolean): void {
+    const pid = Number(
+      readFileSync(join(this.home, 'pg', 'data', 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
+    // Stopped first, the postmaster starts nothing more while its children are stopped.
+    if (frozen) process.kill(pid, 'SIGSTOP');
+    for (const child of childrenOf(pid))
+      try {
+        process.kill(child, frozen ? 'SIGSTOP' : 'SIGCONT');
+      } catch {
+        // A backend that ended meanwhile.
+      }
+    if (!frozen) process.kill(pid, 'SIGCONT');
+  }
+
+  /**
    * Freezes one node of a Kafka cluster (1-based; SIGSTOP) or lets it go on
    * (SIGCONT): the others fence it and take over its partitions, while
    * requests already sent to it wait and its followers' places in each
