@@ -79,7 +79,7 @@ const { values: args } = parseArgs({
     cases: { type: 'string', default: '150' },
     faults: {
       type: 'string',
-      default: 'postgres,ferretdb,freeze,intake,scoring,reporting,kafka,kafka-freeze',
+      default: 'postgres,ferretdb,freeze,pg-freeze,intake,scoring,reporting,kafka,kafka-freeze',
     },
     /** How long the `freeze`, `pg-freeze`, `kafka-freeze`, `broker-freeze` and `coordinator-freeze` faults hold the database, Kafka or a broker still. */
     'freeze-seconds': { type: 'string', default: '40' },
