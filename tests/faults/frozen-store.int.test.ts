@@ -30,4 +30,20 @@ describe('the database stops answering, its connections open', () => {
       /\| FerretDB frozen \(SIGSTOP\) for 40 s, its connections left open \| 1 \| 1 \|/,
     );
   }, 900_000);
+
+  // FerretDB goes on taking connections and reading commands while PostgreSQL
+  // under it answers nothing: a readiness check FerretDB could answer alone
+  // (`hello`, or a `ping` that did not reach the backend) would say SERVING
+  // throughout.
+  it('PostgreSQL frozen under a running FerretDB: the same', async () => {
+    const trial = await runChaosTrial('pg-freeze', [
+      ...['--freeze-seconds', '40', '--cases', '50', '--trial-minutes', '10'],
+      ...['--port-offset', '200'],
+    ]);
+    expect(trial.outcome, trial.said).toMatchObject({ ...EQUAL_TO_TRUTH, servedFrozen: 0 });
+    expect(trial.code).toBe(0);
+    expect(trial.table).toMatch(
+      /\| PostgreSQL frozen \(SIGSTOP\) for 40 s under a running FerretDB \| 1 \| 1 \|/,
+    );
+  }, 900_000);
 });
