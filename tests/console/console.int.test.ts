@@ -123,6 +123,10 @@ describe('the supervision console in Chromium, on the real stack', () => {
     // Beijing time whatever the browser's zone: the as-of line names the minute in UTC+8.
     const asOfLine = await p.getByTestId('figures-as-of').innerText();
     expect(asOfLine).toMatch(/截至 \d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+    // The figures say which year they count (督办待答复 is the year's orders), and
+    // the live orders beside them say they are of every year.
+    expect(asOfLine).toMatch(new RegExp(`^${YEAR} 年度数据 · 截至`));
+    await expect(p.getByText('实时督办动态（不限年度）').count()).resolves.toBe(1);
     // The best agency of the year is the one the rankings (ListScores) put first.
     const ranking = await unary<scoring.ListScoresResponse>(async (cb) =>
       sys.scoringClient.listScores(

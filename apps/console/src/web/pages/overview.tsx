@@ -142,9 +142,10 @@ function CityFigures({ year, asOf }: { year: number; asOf: string }) {
   return (
     <Space direction="vertical" size="middle" style={{ width: '100%' }}>
       <Figures stats={f?.overall.overall} />
+      {/* The figures count the year's cases and orders; the live orders beside them are of every year. */}
       <Typography.Text type="secondary" data-testid="figures-as-of">
-        {t('asOf')} {moment(f?.overall.asOf)} · {t('digest')}{' '}
-        {f?.overall.digest?.slice(0, 12) ?? '—'}
+        {t('figuresOfYear').replace('{year}', String(f?.overall.year ?? year))} · {t('asOf')}{' '}
+        {moment(f?.overall.asOf)} · {t('digest')} {f?.overall.digest?.slice(0, 12) ?? '—'}
       </Typography.Text>
       <Row gutter={[16, 16]}>
         <Col xs={24} xl={12}>
