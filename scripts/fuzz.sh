@@ -5,7 +5,11 @@
 # Random bytes and random field values (fast-check) into intake's unary
 # calls, SubmitEvents streams and the Kafka ingress, on the real stack; each
 # input must be answered, none INTERNAL, health must stay SERVING and earlier
-# histories unchanged. Writes docs/fuzz/latest.md. Then the supervision rules
+# histories unchanged. Writes docs/fuzz/latest.md. The same into scoring's
+# and reporting's queries over a loaded year, from every kind of caller
+# (per FUZZ_RUN: 10 requests of random field values, 10 requests it answers
+# with some fields changed at random, 2 of random bytes),
+# written to docs/fuzz/queries.md. Then the supervision rules
 # against their specification (tests/scoring/rules-oracle.int.test.ts) on
 # RULES_ORACLE_RUNS (30) random histories, written to docs/fuzz/rules-oracle.md,
 # and ReadAll against its oracle on READ_ALL_RUNS (100) random stores.
@@ -18,10 +22,11 @@ export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 npx turbo run build --output-logs=errors-only >/dev/null
 mkdir -p docs/fuzz
 FUZZ_RUNS=${FUZZ_RUNS:-2000} GIT_COMMIT=$(git rev-parse --short HEAD) \
-  FUZZ_REPORT=docs/fuzz/latest.md npx vitest run --project integration tests/fuzz
+  FUZZ_REPORT=docs/fuzz/latest.md FUZZ_QUERIES_REPORT=docs/fuzz/queries.md \
+  npx vitest run --project integration tests/fuzz
 RULES_ORACLE_RUNS=${RULES_ORACLE_RUNS:-30} GIT_COMMIT=$(git rev-parse --short HEAD) \
   RULES_ORACLE_REPORT=docs/fuzz/rules-oracle.md npx vitest run --project integration tests/scoring/rules-oracle.int.test.ts
 READ_ALL_RUNS=${READ_ALL_RUNS:-100} npx vitest run --project integration \
   apps/case-intake/src/adapters/mongo/read-all.int.test.ts
-npx prettier --write docs/fuzz/latest.md docs/fuzz/rules-oracle.md --log-level=warn
-cat docs/fuzz/latest.md docs/fuzz/rules-oracle.md
+npx prettier --write docs/fuzz/latest.md docs/fuzz/queries.md docs/fuzz/rules-oracle.md --log-level=warn
+cat docs/fuzz/latest.md docs/fuzz/queries.md docs/fuzz/rules-oracle.md
