@@ -5,10 +5,10 @@ import { intake, reporting, scoring } from '@enforcement/contracts';
 import { generateYear } from '@enforcement/generator';
 import { agencyName, reasonText } from '@enforcement/reference-data';
 import type { RunningConsole } from '@enforcement/console';
-import { eventually, tokenFor, unary } from '@enforcement/testing';
+import { tokenFor, unary } from '@enforcement/testing';
 import { loop } from '../support/loop.js';
 import { submitAll } from '../support/submit.js';
-import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
+import { caughtUp, startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 import { launchChromium, seriousViolations, signIn, startConsole } from '../support/console.js';
 
 const YEAR = 2021;
@@ -51,26 +51,7 @@ describe('the supervision console in Chromium, on the real stack', () => {
     const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
     const acks = await submitAll(sys.intakeClient, md, year.stream());
     expect(acks.filter((a) => !a.accepted)).toEqual([]);
-    const supervisor = await tokenFor(['supervisor']);
-    const submittedBy = new Date();
-    await eventually(
-      async () => {
-        const [s, p] = await Promise.all([
-          unary<reporting.GetAnnualStatisticsResponse>((cb) =>
-            sys.reportingClient.getAnnualStatistics(
-              reporting.GetAnnualStatisticsRequest.fromPartial({ year: YEAR, groupBy: 1 }),
-              supervisor,
-              cb,
-            ),
-          ),
-          unary<scoring.GetProjectionStatusResponse>((cb) =>
-            sys.scoringClient.getProjectionStatus({}, supervisor, cb),
-          ),
-        ]);
-        return s.asOf && s.asOf > submittedBy && p.lag === 0 ? true : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 500, what: 'reporting and scoring to catch up' },
-    );
+    await caughtUp(sys, await tokenFor(['supervisor']), YEAR, new Date());
     web = await startConsole(sys, YEAR);
     const ready = await fetch(`${web.url}/readyz`);
     expect(ready.status).toBe(200);

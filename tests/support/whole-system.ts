@@ -1,4 +1,4 @@
-import { credentials } from '@grpc/grpc-js';
+import { credentials, type Metadata } from '@grpc/grpc-js';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
 import { intake, reporting, scoring } from '@enforcement/contracts';
 import { clientChannelOptions } from '@enforcement/grpc-kit';
@@ -9,7 +9,7 @@ import {
   loadScoringConfig,
   type SupervisionScoring,
 } from '@enforcement/supervision-scoring';
-import { serviceEnv, uniqueName } from '@enforcement/testing';
+import { eventually, serviceEnv, unary, uniqueName } from '@enforcement/testing';
 
 export interface WholeSystem {
   readonly intake: CaseIntake;
@@ -162,4 +162,36 @@ export async function startWholeSystem(
       await intakeNow.stop();
     },
   };
+}
+
+/**
+ * Waits until reporting has answered `year` as of a moment after
+ * `submittedBy` and scoring's projection reads no lag: what was submitted
+ * before then is in both read models (what intake still relays may move them
+ * a moment longer).
+ */
+export async function caughtUp(
+  sys: WholeSystem,
+  md: Metadata,
+  year: number,
+  submittedBy: Date,
+): Promise<void> {
+  await eventually(
+    async () => {
+      const [s, p] = await Promise.all([
+        unary<reporting.GetAnnualStatisticsResponse>((cb) =>
+          sys.reportingClient.getAnnualStatistics(
+            reporting.GetAnnualStatisticsRequest.fromPartial({ year }),
+            md,
+            cb,
+          ),
+        ),
+        unary<scoring.GetProjectionStatusResponse>((cb) =>
+          sys.scoringClient.getProjectionStatus({}, md, cb),
+        ),
+      ]);
+      return s.asOf && s.asOf > submittedBy && p.lag === 0 ? true : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 500, what: 'reporting and scoring to catch up' },
+  );
 }

@@ -23,6 +23,7 @@ export {
 } from './transport.js';
 export { undecodable, UNDECODABLE_CODE, type Undecodable } from './tolerant.js';
 export { requestProblem, requestTypeOf } from './request-check.js';
+export { refuseNul, textWithNul } from './request-text.js';
 export { watchReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
 export { checkHealth } from './health-client.js';
 export { unaryDeadlines } from './deadlines.js';

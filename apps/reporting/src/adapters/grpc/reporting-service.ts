@@ -3,7 +3,7 @@ import type { Metadata, sendUnaryData, ServerUnaryCall, ServiceError } from '@gr
 import { actsFor, hasRole, type Principal, type Verifier } from '@enforcement/auth';
 import { reporting } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
-import { cursorOf, tokenAfter, toServiceError } from '@enforcement/grpc-kit';
+import { cursorOf, refuseNul, tokenAfter, toServiceError } from '@enforcement/grpc-kit';
 import type { Reports } from '../../application/reports.js';
 import {
   digestOf,
@@ -93,6 +93,7 @@ export function reportingService(
         duration.record((performance.now() - started) / 1000, { 'rpc.method': name, outcome });
       verify(bearer(call.metadata))
         .then((p) => {
+          refuseNul(call.request);
           authorize(p, call.request);
           return run(call.request);
         })

@@ -14,7 +14,7 @@ import {
 } from '@enforcement/auth';
 import type { scoring } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
-import { toServiceError } from '@enforcement/grpc-kit';
+import { refuseNul, toServiceError } from '@enforcement/grpc-kit';
 import { getCaseScore, listOrders, listScores } from '../../application/queries.js';
 import type { ScoringRuntime } from '../../runtime.js';
 
@@ -67,7 +67,10 @@ export function scoringService(
     <Req, Res>(run: (p: Principal, r: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       verify(bearer(call.metadata))
-        .then((p) => run(p, call.request))
+        .then((p) => {
+          refuseNul(call.request);
+          return run(p, call.request);
+        })
         .then(
           (r) => callback(null, r),
           (e: unknown) => callback(fault(e)),
@@ -130,6 +133,7 @@ export function scoringService(
     watchSupervisionOrders: (call) => {
       verify(bearer(call.metadata))
         .then((p) => {
+          refuseNul(call.request);
           const wanted = call.request.agencyId;
           if (
             wanted &&
@@ -152,8 +156,9 @@ export function scoringService(
         .catch((e: unknown) => call.emit('error', fault(e)));
     },
     watchScores: (call) => {
-      verify(bearer(call.metadata)).then(
-        (p) => {
+      verify(bearer(call.metadata))
+        .then((p) => {
+          refuseNul(call.request);
           const sees = (s: scoring.CaseScore) =>
             (hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, s.agencyId)) &&
             (!call.request.agencyId || s.agencyId === call.request.agencyId) &&
@@ -163,9 +168,8 @@ export function scoringService(
               if (sees(score)) call.write({ score });
             }),
           );
-        },
-        (e: unknown) => call.emit('error', fault(e)),
-      );
+        })
+        .catch((e: unknown) => call.emit('error', fault(e)));
     },
   };
 }

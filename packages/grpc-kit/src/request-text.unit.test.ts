@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { DomainError } from '@enforcement/errors';
+import { refuseNul, textWithNul } from './request-text.js';
+
+describe('text with a NUL character in a request', () => {
+  it('names the first field that holds one, however deep, in snake_case', () => {
+    expect(textWithNul({ agencyId: 'lz-eeb', district: 'a\u0000' })).toBe('district');
+    expect(textWithNul({ filter: { unitId: '\u0000' } })).toBe('filter.unit_id');
+    expect(textWithNul({ officerIds: ['a', 'b\u0000c'] })).toBe('officer_ids[1]');
+    expect(textWithNul({ means: { ['k\u0000']: 1 } })).toBe('means.k\u0000');
+  });
+
+  it('finds none in text without one, in times, numbers or bytes', () => {
+    expect(
+      textWithNul({
+        caseId: 'LZ2021-000001',
+        asOf: new Date(0),
+        year: 2021,
+        big: 1n,
+        content: new Uint8Array([0, 0]),
+        none: undefined,
+        empty: null,
+      }),
+    ).toBeUndefined();
+  });
+
+  it('refuses it as FIELD.INVALID naming the field', () => {
+    let refused: unknown;
+    try {
+      refuseNul({ agencyId: '\u0000' });
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(refused).toMatchObject({ code: 'FIELD.INVALID' });
+    expect(String((refused as Error).message)).toContain('agency_id');
+    expect(() => refuseNul({ agencyId: 'lz-eeb' })).not.toThrow();
+  });
+});
