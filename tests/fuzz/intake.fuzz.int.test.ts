@@ -14,16 +14,23 @@ import { eventually, serviceEnv, stack, tokenFor, unary, uniqueName } from '@enf
 /** Runs per property: a fast subset in npm test, many more with `npm run fuzz` (FUZZ_RUNS). */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 15);
 /** Inputs tried per property, for the report `npm run fuzz` writes. */
-const tried = new Map<string, { inputs: number; ms: number }>();
+const tried = new Map<string, { inputs: number; ms: number; result: string }>();
+/** Runs a property and notes it for the report, failed as well as passed. */
 const counted = async (name: string, work: () => Promise<void>) => {
   const t0 = Date.now();
-  await work();
-  const t = tried.get(name) ?? { inputs: 0, ms: 0 };
-  tried.set(name, t);
-  t.ms += Date.now() - t0;
+  let result = 'FAILED';
+  try {
+    await work();
+    result = 'passed';
+  } finally {
+    const t = tried.get(name) ?? { inputs: 0, ms: 0, result };
+    tried.set(name, t);
+    t.ms += Date.now() - t0;
+    t.result = result;
+  }
 };
 const tally = (name: string) => {
-  const t = tried.get(name) ?? { inputs: 0, ms: 0 };
+  const t = tried.get(name) ?? { inputs: 0, ms: 0, result: 'running' };
   t.inputs++;
   tried.set(name, t);
 };
@@ -159,7 +166,7 @@ describe('fuzzing intake', () => {
     const out = process.env.FUZZ_REPORT;
     if (out) {
       const rows = [...tried].map(
-        ([name, t]) => `| ${name} | ${t.inputs} | ${(t.ms / 1000).toFixed(1)} s | passed |`,
+        ([name, t]) => `| ${name} | ${t.inputs} | ${(t.ms / 1000).toFixed(1)} s | ${t.result} |`,
       );
       writeFileSync(
         out,
@@ -336,6 +343,7 @@ describe('fuzzing intake', () => {
     tried.set('ingress messages (bytes, JSON, commands)', {
       inputs: sent.length,
       ms: Date.now() - t0,
+      result: 'passed',
     });
   });
 
