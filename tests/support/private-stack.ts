@@ -1,5 +1,5 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -135,6 +135,48 @@ export class PrivateStack {
   }
 
   /**
+   * Locks every table of the given databases (PostgreSQL schemas under
+   * FerretDB) against writes, in a session of its own, until the returned
+   * function ends that session: reads and `ping` are answered as before,
+   * and every insert, update and delete waits, as behind a migration or a
+   * transaction another client left open. Resolves once the locks are held.
+   */
+  async lockWrites(databases: readonly string[]): Promise<() => Promise<void>> {
+    const port = this.ports.postgres;
+    if (port === undefined) throw new Error('lockWrites takes a stack on PostgreSQL');
+    const psql = spawn(
+      psqlPath(),
+      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port)],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, PGUSER: 'postgres', PGDATABASE: 'ferretdb' },
+      },
+    );
+    let said = '';
+    psql.stdout.on('data', (b: Buffer) => (said += b.toString()));
+    psql.stderr.on('data', (b: Buffer) => (said += b.toString()));
+    const exited = new Promise<void>((resolve) => psql.once('exit', () => resolve()));
+    const names = databases.map((d) => `'${d.replace(/'/g, "''")}'`).join(', ');
+    // FerretDB's own catalogue of collections is left alone: only the data waits.
+    psql.stdin.write(
+      `BEGIN;\nSELECT format('LOCK TABLE %s IN EXCLUSIVE MODE', string_agg(format('%I.%I', schemaname, tablename), ', ')) FROM pg_tables WHERE schemaname IN (${names}) AND tablename <> '_ferretdb_database_metadata' \\gexec\n\\echo locked\n`,
+    );
+    await eventually(
+      () => {
+        if (said.includes('locked')) return true;
+        if (psql.exitCode !== null) throw new Error(`psql could not lock ${names}: ${said}`);
+        return undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 50, what: `the tables of ${names} locked` },
+    );
+    return async () => {
+      psql.stdin.end('ROLLBACK;\n');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (psql.exitCode === null) psql.kill('SIGKILL');
+    };
+  }
+
+  /**
    * Freezes one node of a Kafka cluster (1-based; SIGSTOP) or lets it go on
    * (SIGCONT): the others fence it and take over its partitions, while
    * requests already sent to it wait and its followers' places in each
@@ -205,6 +247,14 @@ function portFree(port: number): Promise<true | undefined> {
     });
     socket.once('error', () => resolve(true));
   });
+}
+
+/** Debian's psql, beside the server infra/stack.sh runs. */
+function psqlPath(): string {
+  const root = '/usr/lib/postgresql';
+  const version = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0];
+  if (version === undefined) throw new Error(`no PostgreSQL under ${root}`);
+  return join(root, version, 'bin', 'psql');
 }
 
 /** The processes `pid` started (none when it has none: `ps` then exits 1). */

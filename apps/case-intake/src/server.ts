@@ -13,7 +13,7 @@ import {
   namespacedGroup,
   type TopicNames,
 } from '@enforcement/messaging';
-import { connectMongo, ping } from '@enforcement/mongo-kit';
+import { connectMongo } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { BENCHMARKS_2021, type BenchmarkTable } from '@enforcement/reference-data';
 import { KafkaCheckpoints } from './adapters/kafka/checkpoints.js';
@@ -69,7 +69,9 @@ export async function createCaseIntake(
   const logger = createLogger('case-intake');
   const log = o.log ?? logTo(logger);
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
-  const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
+  const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB, {
+    stallMs: config.STORE_STALL_MS,
+  });
   const store = new MongoEventStore(mongo.db, {
     buckets: config.EVENT_STORE_BUCKETS || (await storeBuckets(mongo.db)),
     positionBlock: config.POSITION_BLOCK,
@@ -180,7 +182,7 @@ export async function createCaseIntake(
   const readiness = watchReadiness(
     grpc,
     {
-      store: () => ping(mongo.db),
+      store: () => mongo.ready(),
       relay: () => Promise.resolve(noRelay ? true : relay.health()),
       // Other instances' heads stop reaching this one once kafkajs gives up following the topic.
       checkpoints: () => checkpoints.health(),

@@ -1,7 +1,12 @@
 import { Partitioners } from 'kafkajs';
 import { verifierFrom } from '@enforcement/auth';
 import { reporting } from '@enforcement/contracts';
-import { createGrpcServer, serverCredentialsFrom, watchReadiness } from '@enforcement/grpc-kit';
+import {
+  createGrpcServer,
+  serverCredentialsFrom,
+  watchReadiness,
+  type Readiness,
+} from '@enforcement/grpc-kit';
 import {
   createKafka,
   ensureTopics,
@@ -9,7 +14,7 @@ import {
   namespacedGroup,
   type TopicNames,
 } from '@enforcement/messaging';
-import { connectMongo, ping } from '@enforcement/mongo-kit';
+import { connectMongo } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { reportingService } from './adapters/grpc/reporting-service.js';
 import { FactsConsumer, KafkaDeadLetters } from './adapters/kafka/facts-consumer.js';
@@ -29,6 +34,8 @@ export interface Reporting {
   readonly address: string;
   readonly reports: Reports;
   readonly consumer: FactsConsumer;
+  /** What health last found failing (empty while SERVING). */
+  readonly readiness: Readiness;
   stop(): Promise<void>;
 }
 
@@ -45,7 +52,9 @@ export async function createReporting(
   const logger = createLogger('reporting');
   const log = o.log ?? logTo(logger);
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
-  const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
+  const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB, {
+    stallMs: config.STORE_STALL_MS,
+  });
   // kafkajs logs through the service's logger: one shape, one path to OpenTelemetry.
   const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, (e) =>
     logger[e.level](
@@ -108,7 +117,7 @@ export async function createReporting(
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
   const readiness = watchReadiness(
     grpc,
-    { store: () => ping(mongo.db), consumer: consumer.health.check },
+    { store: () => mongo.ready(), consumer: consumer.health.check },
     { intervalMs: config.HEALTH_CHECK_MS, log },
   );
 
@@ -117,6 +126,7 @@ export async function createReporting(
     address: `${config.GRPC_HOST}:${port}`,
     reports,
     consumer,
+    readiness,
     stop: async () => {
       readiness.stop();
       await grpc.shutdown();

@@ -5,6 +5,7 @@ import {
   createGrpcServer,
   serverCredentialsFrom,
   watchReadiness,
+  type Readiness,
 } from '@enforcement/grpc-kit';
 import {
   createKafka,
@@ -14,7 +15,7 @@ import {
   namespacedGroup,
   type TopicNames,
 } from '@enforcement/messaging';
-import { connectMongo, ping } from '@enforcement/mongo-kit';
+import { connectMongo } from '@enforcement/mongo-kit';
 import { createLogger, logTo } from '@enforcement/telemetry';
 import { IntakeClient } from './adapters/grpc/intake-client.js';
 import { scoringService } from './adapters/grpc/scoring-service.js';
@@ -39,6 +40,8 @@ export interface SupervisionScoring {
   readonly port: number;
   readonly address: string;
   readonly runtime: ScoringRuntime;
+  /** What health last found failing (empty while SERVING). */
+  readonly readiness: Readiness;
   stop(): Promise<void>;
   /** Abrupt: no draining, as a crash would. */
   kill(): Promise<void>;
@@ -58,7 +61,9 @@ export async function createSupervisionScoring(
   const logger = createLogger('supervision-scoring');
   const log = o.log ?? logTo(logger);
   const topics: TopicNames = { ...namespaced(config.TOPIC_NAMESPACE), ...o.topics };
-  const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB);
+  const mongo = await connectMongo(config.MONGODB_URI, config.MONGODB_DB, {
+    stallMs: config.STORE_STALL_MS,
+  });
   // kafkajs logs through the service's logger: one shape, one path to OpenTelemetry.
   const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, (e) =>
     logger[e.level](
@@ -167,7 +172,7 @@ export async function createSupervisionScoring(
   const readiness = watchReadiness(
     grpc,
     {
-      store: () => ping(mongo.db),
+      store: () => mongo.ready(),
       consumer: runtime.consumerHealth,
       watch: hub.health,
       marks: marks.health,
@@ -187,6 +192,7 @@ export async function createSupervisionScoring(
     port,
     address: `${config.GRPC_HOST}:${port}`,
     runtime,
+    readiness,
     stop: async () => {
       readiness.stop();
       await grpc.shutdown();

@@ -158,6 +158,11 @@ export const grpcSpec = {
   GRPC_REFLECTION: boolean({ default: true }),
   /** How often health checks the service's dependencies (SERVING only while all answer). */
   HEALTH_CHECK_MS: integer({ default: 2_000, min: 100 }),
+  /**
+   * How long a database command may wait for its answer before health says
+   * NOT_SERVING (a write behind a lock: the store still answers `ping`).
+   */
+  STORE_STALL_MS: integer({ default: 15_000, min: 1_000 }),
 } satisfies Spec;
 
 /**
