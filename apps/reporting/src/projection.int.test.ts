@@ -192,6 +192,47 @@ describe('reporting projection into fact pages on the real MongoDB-wire server',
     expect(after.casesRegistered).toBe(before.casesRegistered + 1);
     expect(after.casesConcluded).toBe(before.casesConcluded + 1);
   });
+  it('dead-letters an event with a NUL character in its text, as scoring does, and the case moves past it', async () => {
+    // Intake refuses such text, so no event it publishes has one.
+    const letters: string[] = [];
+    const projector = new FactsProjector(
+      store,
+      { send: async (_key, _value, reason) => void letters.push(reason) },
+      log,
+    );
+    const caseId = `${run}-nul`;
+    const at = new Date('2021-08-02T02:00:00Z');
+    const before = (await statistics()).overall;
+    const outcomes = await projector.handleChunk(0, [
+      {
+        offset: 960_000,
+        key: caseId,
+        value: encoded(caseId, 1, 30_000_000, at, {
+          $case: 'caseRegistered',
+          value: events.CaseRegistered.fromPartial({
+            agencyId: 'lz-eeb',
+            district: '城\u0000中区',
+          }),
+        }),
+      },
+      {
+        offset: 960_001,
+        key: caseId,
+        value: encoded(caseId, 2, 30_000_000, at, {
+          $case: 'caseConcluded',
+          value: events.CaseConcluded.fromPartial({}),
+        }),
+      },
+    ]);
+    expect(outcomes).toEqual(['poison', 'applied']);
+    expect(letters).toEqual([
+      'cannot apply v1: payload.case_registered.district contains a NUL character',
+    ]);
+    const after = (await statistics()).overall;
+    expect(after.casesRegistered).toBe(before.casesRegistered);
+    expect(after.casesConcluded).toBe(before.casesConcluded);
+  });
+
   it("dead-letters events past a case's waiting bound; sent again once the gap is mended, they all count", async () => {
     const letters: string[] = [];
     const LIMIT = 2_048;

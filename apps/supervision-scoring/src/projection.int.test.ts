@@ -38,6 +38,27 @@ async function rollupSnapshot(models: ReadModels): Promise<Record<string, Record
   return out;
 }
 
+/** Reads a dead-letter topic from its start: each letter's reason, by key, as they come. */
+async function deadLetterReader(
+  topic: string,
+): Promise<{ reasons: ReadonlyMap<string, string>; stop(): Promise<void> }> {
+  const kafka = new Kafka({
+    clientId: 'dlq-reader',
+    brokers: stack().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  });
+  const consumer = kafka.consumer({ groupId: uniqueName('dlq-reader') });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const reasons = new Map<string, string>();
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      reasons.set(message.key?.toString() ?? '', message.headers?.error?.toString() ?? '');
+    },
+  });
+  return { reasons, stop: () => consumer.disconnect() };
+}
+
 /** The ranking of one agency's 2021 cases. */
 const agencyIn2021 = (agencyId: string): scoring.ListScoresRequest => ({
   groupBy: scoring.GroupBy.GROUP_BY_AGENCY,
@@ -340,6 +361,62 @@ describe('scoring projection on the real stack', () => {
     expect(ranked.rows).toEqual([
       expect.objectContaining({ key: `ag-${parked}`, cases: 1, meanScore: 100 }),
     ]);
+  });
+
+  it('dead-letters an event with a NUL character in its text and parks its case, while its partition goes on', async () => {
+    // Intake refuses such text, so these came from elsewhere. The store
+    // cannot hold it: before, the agency's went into the rules' clock as a
+    // field name the driver refuses, and its partition's chunk failed for good.
+    const base = uniqueName('nul');
+    const parked = { officer: `${base}-o`, agency: `${base}-a`, district: `${base}-d` };
+    const unstorable = `${base}-c\u0000`;
+    // Cases after them on every partition: none may wait behind the poison.
+    const flowing = Array.from({ length: 24 }, (_, i) => `${base}-f${i}`);
+    const letters = await deadLetterReader(svc.topics.scoringDeadLetter);
+    await publish(svc.topics.caseEvents, [
+      ...caseEvents({ caseId: parked.officer, officers: ['off-\u0000', 'off-2'] }),
+      ...caseEvents({ caseId: parked.agency, agencyId: 'lz\u0000eeb' }),
+      ...caseEvents({ caseId: parked.district, district: '柳南\u0000区' }),
+      ...caseEvents({ caseId: unstorable }),
+      ...flowing.flatMap((caseId) => caseEvents({ caseId })),
+    ]);
+    await eventually(() => scored(svc.service.runtime.models, flowing), {
+      what: 'the cases after them scored',
+    });
+    await eventually(
+      async () => {
+        const s = await unary<scoring.GetProjectionStatusResponse>((cb) =>
+          svc.client.getProjectionStatus({}, supervisor, cb),
+        );
+        return s.lag === 0 ? true : undefined;
+      },
+      { what: 'every partition applied to its end' },
+    );
+    for (const [id, field] of [
+      [parked.officer, 'payload.case_dispatched.officers[0].officer_id'],
+      [parked.agency, 'agency_id'],
+      [parked.district, 'payload.case_registered.district'],
+    ] as const)
+      expect(await svc.service.runtime.models.getCase(id), id).toMatchObject({
+        parked: true,
+        parkReason: expect.stringContaining(`${field} contains a NUL character`),
+      });
+    try {
+      await eventually(
+        () =>
+          [...Object.values(parked), unstorable].every((id) => letters.reasons.has(id))
+            ? true
+            : undefined,
+        { what: 'a letter for each' },
+      );
+      for (const id of [...Object.values(parked), unstorable])
+        expect(letters.reasons.get(id), id).toMatch(/contains a NUL character/);
+    } finally {
+      await letters.stop();
+    }
+    // Health says so only while something fails.
+    await svc.service.readiness.check();
+    expect([...svc.service.readiness.failing]).toEqual([]);
   });
 
   it('streams supervision orders live as they are opened and answered, an agency seeing only its own', async () => {

@@ -8,6 +8,9 @@ describe('text with a NUL character in a request', () => {
     expect(textWithNul({ filter: { unitId: '\u0000' } })).toBe('filter.unit_id');
     expect(textWithNul({ officerIds: ['a', 'b\u0000c'] })).toBe('officer_ids[1]');
     expect(textWithNul({ means: { ['k\u0000']: 1 } })).toBe('means.k\u0000');
+    expect(
+      textWithNul({ payload: { $case: 'caseRegistered', value: { district: 'd\u0000' } } }),
+    ).toBe('payload.case_registered.district');
   });
 
   it('finds none in text without one, in times, numbers or bytes', () => {

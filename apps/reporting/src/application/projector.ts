@@ -1,4 +1,4 @@
-import { earliestRecordedMs, events } from '@enforcement/contracts';
+import { earliestRecordedMs, events, textWithNul } from '@enforcement/contracts';
 import { cityParts } from '@enforcement/reference-data';
 import { applyFact, emptyFacts, yearsOf, type CaseFacts, type HeldEvent } from '../domain/facts.js';
 import type { DeadLetters, FactStore } from './ports.js';
@@ -268,6 +268,11 @@ export class FactsProjector {
     try {
       if (!e.payload)
         throw new Error('no payload this version of reporting knows (an event type added since?)');
+      // Intake refuses such text in commands, so no event it publishes has
+      // one (scoring dead-letters it too). A NUL byte is in any message that
+      // has one, and in few others.
+      const nul = m.value?.includes(0) ? textWithNul(e) : undefined;
+      if (nul !== undefined) throw new Error(`${nul} contains a NUL character`);
       return { facts: applyFact(facts, e), ok: true };
     } catch (err) {
       await this.poison(m, `cannot apply v${e.version}: ${(err as Error).message}`);

@@ -1,4 +1,4 @@
-import { events } from '@enforcement/contracts';
+import { events, textWithNul } from '@enforcement/contracts';
 import { DomainError } from '@enforcement/errors';
 import { feedOf } from '@enforcement/messaging';
 import { applyEvent, emptyView, type CaseView } from '../domain/case-view.js';
@@ -129,6 +129,12 @@ function decode(value: Buffer | null): events.CaseEvent {
     throw new Poison(`cannot decode enforcement.events.v1.CaseEvent: ${(err as Error).message}`);
   }
   if (!e.caseId || e.version < 1) throw new Poison('event without case id or version');
+  // Intake refuses such text in commands, so no event it publishes has one;
+  // the store cannot hold it (nor the driver a field name with it). A NUL
+  // byte is in any message that has one, and in few others.
+  const nul = value.includes(0) ? textWithNul(e) : undefined;
+  if (nul !== undefined)
+    throw new Poison(`v${e.version}: ${nul} contains a NUL character`, e.version);
   if (!e.payload)
     throw new Poison(
       `v${e.version} has no payload this version of scoring knows (an event type added since?)`,
@@ -424,6 +430,11 @@ class Batch {
     } catch (err) {
       if (!(err instanceof Poison)) throw err;
       const at = typeof seq === 'number' ? seq : undefined;
+      // A key with a NUL names no case the store could hold: only dead-lettered.
+      if (m.key?.includes('\u0000')) {
+        await this.deps.deadLetters.send(m.key, m.value, err.message);
+        return 'poison';
+      }
       // Sent already, at this offset: kafkajs delivers a chunk again until its offsets are committed.
       if (m.key && at !== undefined && (await this.record(m.key)).deadLettered?.includes(at))
         return 'duplicate';
