@@ -12,8 +12,10 @@
  * its connections left open), through which every service must say
  * NOT_SERVING and after which every one must say SERVING again, PostgreSQL
  * frozen the same way under a FerretDB that goes on taking connections
- * (`pg-freeze`), through which every service must too, or Kafka frozen the
- * same way (`kafka-freeze`), through which intake must.
+ * (`pg-freeze`), through which every service must too, every table of the
+ * services' databases locked against writes in a PostgreSQL session while
+ * reads are answered (`pg-lock`), through which intake must, or Kafka
+ * frozen the same way (`kafka-freeze`), through which intake must.
  * On a Kafka cluster (`--brokers 3`) the `broker` fault kills one broker,
  * the first scoring and the first reporting instance at once, and restarts
  * none of them until the trial ends: the survivors must take their
@@ -79,9 +81,10 @@ const { values: args } = parseArgs({
     cases: { type: 'string', default: '150' },
     faults: {
       type: 'string',
-      default: 'postgres,ferretdb,freeze,pg-freeze,intake,scoring,reporting,kafka,kafka-freeze',
+      default:
+        'postgres,ferretdb,freeze,pg-freeze,pg-lock,intake,scoring,reporting,kafka,kafka-freeze',
     },
-    /** How long the `freeze`, `pg-freeze`, `kafka-freeze`, `broker-freeze` and `coordinator-freeze` faults hold the database, Kafka or a broker still. */
+    /** How long the `freeze`, `pg-freeze`, `pg-lock`, `kafka-freeze`, `broker-freeze` and `coordinator-freeze` faults hold the database, Kafka or a broker still. */
     'freeze-seconds': { type: 'string', default: '40' },
     'trial-minutes': { type: 'string', default: '12' },
     brokers: { type: 'string', default: '1' },
@@ -103,6 +106,8 @@ const FREEZE_MS = Number(args['freeze-seconds']) * 1000;
  * 10 s later its readiness must say so.
  */
 const KAFKA_FREEZE_WORK_MS = 10_000;
+/** How long a database command may wait before a service says NOT_SERVING (STORE_STALL_MS's default). */
+const STORE_STALL_MS = 15_000;
 /** The commit built and run: read at the start, since the checkout may move while trials run. */
 const commit = execSync('git rev-parse --short HEAD').toString().trim();
 const ALL_FAULTS = [
@@ -110,6 +115,7 @@ const ALL_FAULTS = [
   'ferretdb',
   'freeze',
   'pg-freeze',
+  'pg-lock',
   'intake',
   'scoring',
   'reporting',
@@ -376,25 +382,27 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
    * already), it is not asked.
    */
   const frozen = async (
-    part: 'store' | 'postgres' | 'kafka' | { broker: number },
+    part: 'store' | 'postgres' | 'pg-lock' | 'kafka' | { broker: number },
     services: ServiceProcess[],
     noticeMs: number,
   ): Promise<number> => {
-    const freeze = (on: boolean) =>
-      part === 'store'
-        ? stack.freezeStore(on)
-        : part === 'postgres'
-          ? stack.freezePostgres(on)
-          : part === 'kafka'
-            ? stack.freezeKafka(on)
-            : stack.freezeBroker(part.broker, on);
+    let unlock: (() => Promise<void>) | undefined;
+    const freeze = async (on: boolean) => {
+      if (part === 'pg-lock') {
+        if (on) unlock = await stack.lockWrites([db, `${db}_scoring`, `${db}_reporting`]);
+        else await unlock?.();
+      } else if (part === 'store') stack.freezeStore(on);
+      else if (part === 'postgres') stack.freezePostgres(on);
+      else if (part === 'kafka') stack.freezeKafka(on);
+      else stack.freezeBroker(part.broker, on);
+    };
     let probed = services;
     const firstNot = new Map<ServiceProcess, number>();
     const servingLate = new Map<ServiceProcess, number>();
     // With Kafka frozen the store still answers: what intake stored meanwhile.
     const storedBefore = part === 'kafka' ? await commits() : 0;
     let storedEarly: number | undefined;
-    freeze(true);
+    await freeze(true);
     try {
       while (Date.now() - t0 < FREEZE_MS) {
         if (
@@ -419,7 +427,7 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
           `${fault} #${n}: commits stored while frozen: ${storedEarly} in its first ${KAFKA_FREEZE_WORK_MS / 1000} s, ${(await commits()) - storedBefore} in all`,
         );
     } finally {
-      freeze(false);
+      await freeze(false);
     }
     if (storedEarly === 0) {
       log(`${fault} #${n}: nothing to publish early in the freeze; intake's health not asked`);
@@ -465,6 +473,20 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       // command waits on the backend. A health check that only asked
       // whether FerretDB answers would say SERVING throughout.
       servedFrozen = await frozen('postgres', live(), 10_000);
+      break;
+    case 'pg-lock':
+      // Another session locks every table of the services' databases
+      // against writes: FerretDB and PostgreSQL answer `ping` and every
+      // read, and every write waits, up to the driver's 60 s socket
+      // timeout. Intake, whose year's commands keep coming, must say so
+      // once a commit has waited STORE_STALL_MS; scoring and reporting
+      // say so only when a write of theirs waits, which depends on what
+      // they had left to apply, so only their recovery is asked.
+      servedFrozen = await frozen(
+        'pg-lock',
+        intakes.filter((s) => !gone.has(s)),
+        STORE_STALL_MS + 10_000,
+      );
       break;
     case 'kafka-freeze':
       // The broker stops answering the same way. Intake, which cannot
@@ -952,6 +974,7 @@ const rows = FAULTS.map((fault) => {
     ferretdb: 'kill -9 FerretDB',
     freeze: `FerretDB frozen (SIGSTOP) for ${FREEZE_MS / 1000} s, its connections left open`,
     'pg-freeze': `PostgreSQL frozen (SIGSTOP) for ${FREEZE_MS / 1000} s under a running FerretDB`,
+    'pg-lock': `every table of the services' databases locked against writes for ${FREEZE_MS / 1000} s in a PostgreSQL session (reads answered)`,
     'kafka-freeze': `Kafka frozen (SIGSTOP) for ${FREEZE_MS / 1000} s, its connections left open`,
     intake: 'kill -9 case-intake (restarted)',
     scoring: 'kill -9 of one of two supervision-scoring instances (restarted)',
@@ -971,7 +994,7 @@ const md = [
   `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')} --brokers ${BROKERS} --intakes ${INTAKES} --scorers ${SCORERS} --reporters ${REPORTERS}${FREEZE_MS !== 40_000 ? ` --freeze-seconds ${FREEZE_MS / 1000}` : ''}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
   '',
   `Each trial: a generated year streamed through \`enforce submit\` into ${INTAKES} case-intake instance${INTAKES > 1 ? 's (each agency through one of them)' : ''} on a private stack with ${BROKERS} Kafka broker${BROKERS > 1 ? 's (replication factor 3, min.insync.replicas 2)' : ''}; ${SCORERS} supervision-scoring instances in one consumer group (rules on the event clock, closing the loop) and ${REPORTERS} reporting instances in another; one fault at a random moment while it streams (a killed instance is the first of its kind).` +
-    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; under the database's freeze (FerretDB's or PostgreSQL's), every service saying it is not serving at every health check from 10 s into it until it ends, and under Kafka's, every intake that stored commands in its first 10 s, from 22 s; after any freeze (of one broker too), every service serving again; all within the trial's deadline.",
+    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; under the database's freeze (FerretDB's or PostgreSQL's), every service saying it is not serving at every health check from 10 s into it until it ends; under the tables' lock, every intake from 25 s (a command unanswered for 15 s, and a health round); and under Kafka's, every intake that stored commands in its first 10 s, from 22 s; after any freeze (of one broker too), every service serving again; all within the trial's deadline.",
   '',
   '| fault | trials | equal to truth | lost (store) | doubled (store) | missing on topic | broken histories | rules ≠ plan (cases) | figures ≠ truth (groups) | scores ≠ model (agencies) | SERVING late into a freeze (services) | past deadline | recovery, max s |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
