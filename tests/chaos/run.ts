@@ -382,27 +382,25 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
    * already), it is not asked.
    */
   const frozen = async (
-    part: 'store' | 'postgres' | 'pg-lock' | 'kafka' | { broker: number },
+    part: 'store' | 'postgres' | 'kafka' | { broker: number },
     services: ServiceProcess[],
     noticeMs: number,
   ): Promise<number> => {
-    let unlock: (() => Promise<void>) | undefined;
-    const freeze = async (on: boolean) => {
-      if (part === 'pg-lock') {
-        if (on) unlock = await stack.lockWrites([db, `${db}_scoring`, `${db}_reporting`]);
-        else await unlock?.();
-      } else if (part === 'store') stack.freezeStore(on);
-      else if (part === 'postgres') stack.freezePostgres(on);
-      else if (part === 'kafka') stack.freezeKafka(on);
-      else stack.freezeBroker(part.broker, on);
-    };
+    const freeze = (on: boolean) =>
+      part === 'store'
+        ? stack.freezeStore(on)
+        : part === 'postgres'
+          ? stack.freezePostgres(on)
+          : part === 'kafka'
+            ? stack.freezeKafka(on)
+            : stack.freezeBroker(part.broker, on);
     let probed = services;
     const firstNot = new Map<ServiceProcess, number>();
     const servingLate = new Map<ServiceProcess, number>();
     // With Kafka frozen the store still answers: what intake stored meanwhile.
     const storedBefore = part === 'kafka' ? await commits() : 0;
     let storedEarly: number | undefined;
-    await freeze(true);
+    freeze(true);
     try {
       while (Date.now() - t0 < FREEZE_MS) {
         if (
@@ -427,7 +425,7 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
           `${fault} #${n}: commits stored while frozen: ${storedEarly} in its first ${KAFKA_FREEZE_WORK_MS / 1000} s, ${(await commits()) - storedBefore} in all`,
         );
     } finally {
-      await freeze(false);
+      freeze(false);
     }
     if (storedEarly === 0) {
       log(`${fault} #${n}: nothing to publish early in the freeze; intake's health not asked`);
@@ -446,6 +444,64 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
         `${s.name} SERVING again after the freeze`,
       );
     return probed.filter((s) => !firstNot.has(s) || servingLate.has(s)).length;
+  };
+  /**
+   * Locks every table of the services' databases against writes for
+   * FREEZE_MS in a PostgreSQL session (reads and `ping` answered), and
+   * every half second asks PostgreSQL whose writes wait (pg_stat_activity)
+   * and every service for its health. Once a kind's database has had a
+   * write waiting STORE_STALL_MS and a few health rounds more, at least one
+   * instance of that kind must say it is not serving (a kind's instances
+   * share its database, so which of them waits is not known from outside;
+   * a kind with nothing left to write is not asked). Then waits for every
+   * service to say SERVING again. Returns how many of the probes found a
+   * kind all SERVING with a write of its database waiting that long.
+   */
+  const locked = async (): Promise<number> => {
+    const kinds = [
+      { name: 'case-intake', schema: db, of: intakes },
+      { name: 'supervision-scoring', schema: `${db}_scoring`, of: scorers },
+      { name: 'reporting', schema: `${db}_reporting`, of: reporters },
+    ];
+    const dueMs = STORE_STALL_MS + 3_000;
+    const longest = new Map<string, number>();
+    const firstNot = new Map<string, number>();
+    let served = 0;
+    const unlock = await stack.lockWrites(kinds.map((k) => k.schema));
+    try {
+      while (Date.now() - t0 < FREEZE_MS) {
+        const waits = await stack.lockWaits();
+        await Promise.all(
+          kinds.map(async (k) => {
+            const waited = waits.get(k.schema) ?? 0;
+            longest.set(k.name, Math.max(longest.get(k.name) ?? 0, waited));
+            const said = await Promise.all(
+              k.of
+                .filter((s) => !gone.has(s))
+                .map((s) => checkHealth(s.address, '', 1_000).catch(() => 'no answer')),
+            );
+            if (said.some((h) => h !== 'SERVING')) {
+              if (!firstNot.has(k.name)) firstNot.set(k.name, Date.now() - t0);
+            } else if (waited >= dueMs) served++;
+          }),
+        );
+        await sleep(500);
+      }
+    } finally {
+      await unlock();
+    }
+    const secs = (ms: number | undefined) =>
+      ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`;
+    log(
+      `${fault} #${n}: ${kinds.map((k) => `${k.name}: a write waiting up to ${secs(longest.get(k.name))}, not serving from ${secs(firstNot.get(k.name))}`).join('; ')}${served > 0 ? `; ${served} probes found a kind serving with a write waiting past ${dueMs / 1000} s` : ''}`,
+    );
+    for (const s of live())
+      await until(
+        async () => ((await checkHealth(s.address, '', 1_000)) === 'SERVING' ? true : undefined),
+        180_000,
+        `${s.name} SERVING again after the lock`,
+      );
+    return served;
   };
   let servedFrozen = 0;
   switch (fault) {
@@ -478,15 +534,9 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       // Another session locks every table of the services' databases
       // against writes: FerretDB and PostgreSQL answer `ping` and every
       // read, and every write waits, up to the driver's 60 s socket
-      // timeout. Intake, whose year's commands keep coming, must say so
-      // once a commit has waited STORE_STALL_MS; scoring and reporting
-      // say so only when a write of theirs waits, which depends on what
-      // they had left to apply, so only their recovery is asked.
-      servedFrozen = await frozen(
-        'pg-lock',
-        intakes.filter((s) => !gone.has(s)),
-        STORE_STALL_MS + 10_000,
-      );
+      // timeout. Whichever service has a write waiting must say so once it
+      // has waited STORE_STALL_MS.
+      servedFrozen = await locked();
       break;
     case 'kafka-freeze':
       // The broker stops answering the same way. Intake, which cannot
@@ -994,7 +1044,7 @@ const md = [
   `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')} --brokers ${BROKERS} --intakes ${INTAKES} --scorers ${SCORERS} --reporters ${REPORTERS}${FREEZE_MS !== 40_000 ? ` --freeze-seconds ${FREEZE_MS / 1000}` : ''}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
   '',
   `Each trial: a generated year streamed through \`enforce submit\` into ${INTAKES} case-intake instance${INTAKES > 1 ? 's (each agency through one of them)' : ''} on a private stack with ${BROKERS} Kafka broker${BROKERS > 1 ? 's (replication factor 3, min.insync.replicas 2)' : ''}; ${SCORERS} supervision-scoring instances in one consumer group (rules on the event clock, closing the loop) and ${REPORTERS} reporting instances in another; one fault at a random moment while it streams (a killed instance is the first of its kind).` +
-    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; under the database's freeze (FerretDB's or PostgreSQL's), every service saying it is not serving at every health check from 10 s into it until it ends; under the tables' lock, every intake from 25 s (a command unanswered for 15 s, and a health round); and under Kafka's, every intake that stored commands in its first 10 s, from 22 s; after any freeze (of one broker too), every service serving again; all within the trial's deadline.",
+    " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; under the database's freeze (FerretDB's or PostgreSQL's), every service saying it is not serving at every health check from 10 s into it until it ends; under the tables' lock, at least one instance of each service whose database had a write waiting 18 s or more (15 s unanswered, and a few health rounds) at every such check; and under Kafka's, every intake that stored commands in its first 10 s, from 22 s; after any freeze (of one broker too), every service serving again; all within the trial's deadline.",
   '',
   '| fault | trials | equal to truth | lost (store) | doubled (store) | missing on topic | broken histories | rules ≠ plan (cases) | figures ≠ truth (groups) | scores ≠ model (agencies) | SERVING late into a freeze (services) | past deadline | recovery, max s |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -177,6 +177,31 @@ export class PrivateStack {
   }
 
   /**
+   * For each database (a PostgreSQL schema under FerretDB) with a command
+   * waiting on a lock now, how long the longest has waited (ms).
+   */
+  async lockWaits(): Promise<Map<string, number>> {
+    const port = this.ports.postgres;
+    if (port === undefined) throw new Error('lockWaits takes a stack on PostgreSQL');
+    const { stdout } = await run(
+      psqlPath(),
+      [
+        ...['-X', '-tA', '-F', '\t', '-h', '127.0.0.1', '-p', String(port)],
+        ...['-U', 'postgres', '-d', 'ferretdb', '-c'],
+        `SELECT substring(query from '"([^"]+)"\\.'), extract(epoch from now() - query_start) * 1000 FROM pg_stat_activity WHERE wait_event_type = 'Lock'`,
+      ],
+      { timeout: 10_000 },
+    );
+    const out = new Map<string, number>();
+    for (const line of stdout.split('\n')) {
+      const [schema, ms] = line.split('\t');
+      if (!schema || ms === undefined) continue;
+      out.set(schema, Math.max(out.get(schema) ?? 0, Number(ms)));
+    }
+    return out;
+  }
+
+  /**
    * Freezes one node of a Kafka cluster (1-based; SIGSTOP) or lets it go on
    * (SIGCONT): the others fence it and take over its partitions, while
    * requests already sent to it wait and its followers' places in each
