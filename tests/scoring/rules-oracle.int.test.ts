@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Metadata } from '@grpc/grpc-js';
 import { credentials } from '@grpc/grpc-js';
-import { events, intake } from '@enforcement/contracts';
+import { events, intake, MAX_ID_LENGTH } from '@enforcement/contracts';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
 import { namespaced, type TopicNames } from '@enforcement/messaging';
 import {
@@ -92,7 +92,8 @@ function commandsOf(
   const start = YEAR + c.registerDay * DAY;
   const at = (d: number) => start + d * DAY;
   const meta = (d: number): intake.CommandMeta => ({
-    commandId: `${caseId}:${++seq}`,
+    // Not named after the case: its id may be as long as an id may be.
+    commandId: `cmd-${++seq}`,
     caseId,
     occurredAt: new Date(at(d)),
   });
@@ -188,11 +189,13 @@ function commandsOf(
   }
   if (c.order) {
     const o = c.order;
+    // As long as the case's id, up to the longest an id may be.
+    const orderId = `m1-${caseId}`.slice(0, MAX_ID_LENGTH);
     add(o.day, {
       $case: 'openSupervisionOrder',
       value: {
         meta: meta(o.day),
-        orderId: `${caseId}-m1`,
+        orderId,
         reason: events.SupervisionReason.SUPERVISION_REASON_COMPLAINT,
         note: '',
         responseDueAt: new Date(at(o.day + o.dueIn)),
@@ -204,7 +207,7 @@ function commandsOf(
         $case: 'escalateSupervisionOrder',
         value: {
           meta: meta(o.day + o.escalateIn),
-          orderId: `${caseId}-m1`,
+          orderId,
           reason: '督办逾期未复',
           responseDueAt: new Date(at(o.day + o.escalateIn + 5)),
         },
@@ -212,7 +215,7 @@ function commandsOf(
     if (o.answerIn !== null)
       add(o.day + o.answerIn, {
         $case: 'answerSupervisionOrder',
-        value: { meta: meta(o.day + o.answerIn), orderId: `${caseId}-m1`, answer: '已整改' },
+        value: { meta: meta(o.day + o.answerIn), orderId, answer: '已整改' },
       });
   }
   // Dated steps in time order; the meta of each was made in the order above, so re-date nothing.
@@ -228,6 +231,12 @@ interface Scenario {
   instances: 1 | 2;
   /** Which burst of the first agency's stream goes to the instance of intake that never publishes. */
   failoverBurst: number | null;
+  /**
+   * Every other case's id is this long (the rules' ids hold a case's id and
+   * must stay ids intake takes: `evaluate:<model>:<case>` passes 128
+   * characters from a case id of 99).
+   */
+  longIds: number;
 }
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({
@@ -249,6 +258,7 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   restartScoringAfter: fc.option(fc.integer({ min: 1, max: 30 })),
   instances: fc.constantFrom(1 as const, 2 as const),
   failoverBurst: fc.option(fc.integer({ min: 0, max: 6 }), { freq: 2 }),
+  longIds: fc.integer({ min: 99, max: MAX_ID_LENGTH }),
 });
 
 /** How long a dead instance's commits wait before the other's sweep publishes them (ms). */
@@ -397,7 +407,8 @@ describe('supervision rules equal their specification on random histories, timin
           const feeds = AGENCIES.map((agencyId, a) =>
             (sc.perAgency[a] ?? [])
               .flatMap((c, i) => {
-                const caseId = `${r.run}-${a}-${i}`;
+                const id = `${r.run}-${a}-${i}`;
+                const caseId = (a + i) % 2 === 1 ? id.padEnd(sc.longIds, 'x') : id;
                 caseIds.push({ caseId, agencyId });
                 return commandsOf(caseId, agencyId, c);
               })

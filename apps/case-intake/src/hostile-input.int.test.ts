@@ -206,6 +206,41 @@ describe('hostile input', () => {
     expect(e.details).toContain(`FIELD.INVALID: ${field}`);
   });
 
+  // Each names a row of a ranking, a group of a page, a key of the rules'
+  // clock: a district or an officer id of a megabyte made each of them that big.
+  it('refuses a field that names something (district, unit, officer) when it is not an id, naming it', async () => {
+    const l = fullLoop(uniqueName('names'));
+    const long = (await register({ ...l.register, district: '区'.repeat(129) })) as ServiceError;
+    expect(long.code).toBe(status.INVALID_ARGUMENT);
+    expect(long.details).toContain('FIELD.INVALID: district: has 129 characters; at most 128');
+    const broken = (await register({ ...l.register, district: '柳南\t区' })) as ServiceError;
+    expect(broken.details).toContain('FIELD.INVALID: district: must be printable');
+    expect(await register(l.register)).toMatchObject({ version: 1 });
+    const dispatch = (officerId: string, unitId = l.dispatch.unitId) =>
+      unary<intake.CommandResult>((cb) =>
+        svc.client.dispatchCase(
+          {
+            ...l.dispatch,
+            unitId,
+            officers: [{ ...l.dispatch.officers[0], officerId }, l.dispatch.officers[1]],
+          } as intake.DispatchCaseRequest,
+          agency,
+          cb,
+        ),
+      ).then(
+        (x) => x,
+        (e: ServiceError) => e,
+      );
+    expect(((await dispatch('o'.repeat(1_000))) as ServiceError).details).toContain(
+      'FIELD.INVALID: officers[0].officer_id: has 1000 characters; at most 128',
+    );
+    expect(((await dispatch('off-1', 'u\u200b1')) as ServiceError).details).toContain(
+      'FIELD.INVALID: unit_id: must be printable',
+    );
+    // At the limit, and in any script, it is an id.
+    expect(await dispatch('警'.repeat(128))).toMatchObject({ version: 2 });
+  });
+
   // Found by the fuzz suite (tests/fuzz): PostgreSQL's jsonb cannot store a NUL, and it came back INTERNAL.
   it('refuses a NUL byte in any text field as INVALID_ARGUMENT naming the field', async () => {
     const l = fullLoop(uniqueName('nul'));

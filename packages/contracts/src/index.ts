@@ -6,4 +6,4 @@ export * as scoring from './gen/enforcement/scoring/v1/scoring.js';
 export * as reporting from './gen/enforcement/reporting/v1/reporting.js';
 export * as platform from './gen/enforcement/platform/v1/platform.js';
 export { earliestRecordedMs } from './recorded.js';
-export { textWithNul } from './text.js';
+export { MAX_ID_LENGTH, textWithNul } from './text.js';

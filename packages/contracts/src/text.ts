@@ -1,3 +1,11 @@
+/**
+ * Ids (of commands, cases, agencies, officers, orders...) are at most this
+ * many characters, and printable: they become keys in the store, on Kafka
+ * and in URLs. Intake refuses longer ones; ids the supervision rules make
+ * keep to it too.
+ */
+export const MAX_ID_LENGTH = 128;
+
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /**

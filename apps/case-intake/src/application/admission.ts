@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { events, intake } from '@enforcement/contracts';
+import { events, intake, MAX_ID_LENGTH } from '@enforcement/contracts';
 import { fail } from '../domain/errors.js';
 import type { Command } from '../domain/types.js';
 import type { CaseEvent } from './ports.js';
 
-/** Ids are printable and short: they become keys in the store, on Kafka and in URLs. */
-export const MAX_ID_LENGTH = 128;
+export { MAX_ID_LENGTH };
 /** No act this platform records happened before 1990; a date after 2100 is a typo. */
 export const EARLIEST = new Date('1990-01-01T00:00:00Z');
 export const LATEST = new Date('2100-01-01T00:00:00Z');
@@ -18,6 +17,8 @@ export function checkId(value: string, field: string): void {
 }
 
 const snake = (s: string) => s.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
+/** A path's last field name, without its index (`officers[0].officer_id` → `officer_id`). */
+const lastName = (path: string) => (path.split('.').pop() ?? '').replace(/\[\d+\]$/, '');
 
 /** Every leaf of a command's value with its proto field path (oneofs by their case). */
 function* leaves(v: unknown, path: string): Generator<[string, unknown]> {
@@ -38,13 +39,40 @@ function* leaves(v: unknown, path: string): Generator<[string, unknown]> {
 }
 
 /**
- * Every time in the command lies between 1990 and 2100, and no text holds a
- * NUL character (PostgreSQL's jsonb, under FerretDB, cannot store one).
+ * The fields that name something (an agency, a district, a unit, an officer,
+ * an order, a code...), by their last name in a path: each becomes a key in
+ * the read models (a ranking's row, a page's group, the rules' clock) and
+ * in URLs, so each is an id (`checkId`), whatever its size in the event.
+ */
+const ID_FIELDS = new Set([
+  'agency_id',
+  'respondent_agency_id',
+  'district',
+  'unit_id',
+  'officer_id',
+  'officer_ids',
+  'collected_by',
+  'presided_by',
+  'handled_by',
+  'credential_no',
+  'evidence_id',
+  'order_id',
+  'rule_id',
+  'enforcement_case_id',
+  'violation_code',
+  'model_version',
+]);
+
+/**
+ * Every time in the command lies between 1990 and 2100, no text holds a
+ * NUL character (PostgreSQL's jsonb, under FerretDB, cannot store one),
+ * and every field that names something is an id (ID_FIELDS).
  */
 export function checkValues(c: Command): void {
   for (const [path, v] of leaves(c.value, '')) {
     if (typeof v === 'string' && v.includes('\u0000'))
       fail('FIELD.INVALID', 'contains a NUL character', path);
+    if (typeof v === 'string' && ID_FIELDS.has(lastName(path))) checkId(v, path);
     if (!(v instanceof Date)) continue;
     if (Number.isNaN(v.getTime())) fail('TIME.OUT_OF_RANGE', 'is not a valid time', path);
     if (v < EARLIEST || v >= LATEST)

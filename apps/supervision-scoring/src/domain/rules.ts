@@ -1,4 +1,5 @@
-import { events } from '@enforcement/contracts';
+import { createHash } from 'node:crypto';
+import { events, MAX_ID_LENGTH } from '@enforcement/contracts';
 import type { CaseView, OrderView } from './case-view.js';
 import { scoreCase, type CaseScoreResult, type ScoringModel } from './scoring-model.js';
 
@@ -58,10 +59,22 @@ const KIND_ORDER = { OPEN_ORDER: 0, ESCALATE: 1, EVALUATE: 2 } as const;
 
 /** Escalations the rules made carry this command id prefix; any other escalation was by hand. */
 const AUTO_ESCALATION = 'escalate:';
+/**
+ * `prefix + id + suffix`, or, where that would be longer than intake takes
+ * an id (MAX_ID_LENGTH), `prefix + '#' + ` the id's SHA-256 (40 hex digits)
+ * `+ suffix`: stable for a case or an order, distinct for distinct ids.
+ * Until 2026-12-05 a case id of 99 characters or more (intake takes 128)
+ * made an evaluation id intake refused, on every tick, for good.
+ */
+export function boundedId(prefix: string, id: string, suffix = ''): string {
+  const whole = `${prefix}${id}${suffix}`;
+  if (whole.length <= MAX_ID_LENGTH) return whole;
+  return `${prefix}#${createHash('sha256').update(id).digest('hex').slice(0, 40)}${suffix}`;
+}
 export const escalationId = (orderId: string, fromLevel: number) =>
-  `${AUTO_ESCALATION}${orderId}:${fromLevel}`;
+  boundedId(AUTO_ESCALATION, orderId, `:${fromLevel}`);
 export const evaluationId = (caseId: string, model: ScoringModel) =>
-  `evaluate:${model.version}:${caseId}`;
+  boundedId(`evaluate:${model.version}:`, caseId);
 
 /** The statutory deadline's history: [from, due) segments, in the order they were set. */
 function deadlines(v: CaseView): { at: number; due: number }[] {
@@ -205,9 +218,9 @@ export function supervisionPlan(v: CaseView, cfg: RuleConfig, model: ScoringMode
   const opened: { orderId: string; openedAt: number; responseDueAt: number }[] = [];
   const open = (rule: string, at: number, reason: events.SupervisionReason, note: string) => {
     if (at >= until) return;
-    const commandId = `${rule}:${v.caseId}`;
+    const commandId = boundedId(`${rule}:`, v.caseId);
     const order = {
-      orderId: `auto-${commandId}`,
+      orderId: boundedId('auto-', commandId),
       openedAt: at,
       responseDueAt: at + cfg.responseDays * DAY,
     };

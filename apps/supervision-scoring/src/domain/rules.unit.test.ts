@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { events } from '@enforcement/contracts';
+import { events, MAX_ID_LENGTH } from '@enforcement/contracts';
 import {
   asOf,
+  boundedId,
   DEFAULT_RULES,
   evaluationAt,
   evaluationMoment,
@@ -278,5 +279,86 @@ describe('the supervision plan: which actions must exist, dated when their condi
     expect(
       supervisionPlan(archived, DEFAULT_RULES, MODEL_V1).every((a) => a.at < day(96).getTime()),
     ).toBe(true);
+  });
+});
+
+describe('the ids the rules make', () => {
+  /** A major case decided with an anomaly and no review, a manual order on it, concluded late: every kind of action. */
+  const everything = (orderId: string): Steps => [
+    [p.registered(true), 0],
+    [p.dispatched(), 1],
+    [p.order(orderId, 20), 5],
+    [p.notified(), 30],
+    [p.decided({ discretionAnomaly: true, anomalyReason: 'edge' }), 31],
+    [p.concluded(), 120],
+  ];
+  const idsOf = (caseId: string, orderId: string) =>
+    supervisionPlan(viewOf(everything(orderId), caseId), DEFAULT_RULES, MODEL_V1).flatMap((a) =>
+      a.kind === 'OPEN_ORDER' ? [a.commandId, a.orderId] : [a.commandId],
+    );
+  const id = fc.string({ minLength: 1, maxLength: MAX_ID_LENGTH });
+
+  it('are ids intake takes, for any case and order id it takes: stable, and distinct for distinct cases', () => {
+    fc.assert(
+      fc.property(id, id, id, (caseId, other, orderId) => {
+        const mine = idsOf(caseId, orderId);
+        // Every kind: five orders opened, their escalations, the manual order's, the evaluation.
+        expect(mine.filter((x) => x.startsWith('evaluate:'))).toHaveLength(1);
+        expect(mine.filter((x) => x.startsWith('escalate:')).length).toBeGreaterThan(5);
+        for (const x of mine) expect(x.length, x).toBeLessThanOrEqual(MAX_ID_LENGTH);
+        expect(idsOf(caseId, orderId)).toEqual(mine);
+        if (other === caseId) return;
+        // The manual order's escalations are named by its id alone: the same on any case.
+        const theirs = new Set(idsOf(other, orderId));
+        const shared = mine.filter((x) => theirs.has(x));
+        expect(
+          shared.every((x) => x.startsWith('escalate:') && !x.startsWith('escalate:auto-')),
+        ).toBe(true);
+      }),
+    );
+  });
+
+  it('keep the case id in them while they fit, and its hash where it would not', () => {
+    const long = 'x'.repeat(MAX_ID_LENGTH);
+    expect(idsOf('c1', 'o-1')).toContain('evaluate:supervision-score/v1:c1');
+    const hashed = idsOf(long, 'o-1');
+    expect(hashed).toContain(boundedId('evaluate:supervision-score/v1:', long));
+    expect(boundedId('evaluate:supervision-score/v1:', long)).toMatch(
+      /^evaluate:supervision-score\/v1:#[0-9a-f]{40}$/,
+    );
+    expect(boundedId('escalate:', `auto-overdue:${long}`, ':2')).toMatch(
+      /^escalate:#[0-9a-f]{40}:2$/,
+    );
+  });
+
+  it('recognises its own actions with hashed ids in the history', () => {
+    const long = 'y'.repeat(MAX_ID_LENGTH);
+    const steps = everything('o-1');
+    const plan = supervisionPlan(viewOf(steps, long), DEFAULT_RULES, MODEL_V1);
+    const opened = plan.find((a) => a.kind === 'OPEN_ORDER');
+    if (opened?.kind !== 'OPEN_ORDER') throw new Error('no order opened');
+    const recorded = viewOf(
+      [
+        ...steps,
+        [
+          {
+            $case: 'supervisionOrderOpened',
+            value: {
+              orderId: opened.orderId,
+              reason: opened.reason,
+              note: '',
+              responseDueAt: new Date(opened.responseDueAt),
+              ruleId: opened.commandId,
+            },
+          },
+          121,
+          opened.commandId,
+        ],
+      ],
+      long,
+    );
+    expect(pendingActions(recorded, DEFAULT_RULES, MODEL_V1).map((a) => a.commandId)).not.toContain(
+      opened.commandId,
+    );
   });
 });
