@@ -2,7 +2,12 @@ import { events, type intake } from '@enforcement/contracts';
 import { judgeFine, STATUTORY_DEADLINE_DAYS, type Grade } from '@enforcement/reference-data';
 import { DAY_MS, enumValues, present, required, SHA256_HEX, specified } from './checks.js';
 import { fail } from './errors.js';
-import { openOrders, type EnforcementCase, type EnforcementStatus } from './state.js';
+import {
+  openOrders,
+  type EnforcementCase,
+  type EnforcementStatus,
+  type OrderState,
+} from './state.js';
 import type { DecideContext, EventPayload } from './types.js';
 
 const DOMAINS = enumValues(events.Domain);
@@ -32,6 +37,15 @@ function expectStatus(
       `cannot ${action} a case in status ${s.status} (allowed: ${allowed.join(', ')})`,
     );
 }
+
+/**
+ * Each officer of a case is a row of the officers' rankings in every period
+ * it counts in, and each item of evidence an entry of the case's record in
+ * the read models: bounds far past any real case keep a client that loops
+ * from growing them without end.
+ */
+export const MAX_OFFICERS = 50;
+export const MAX_EVIDENCE = 1_000;
 
 export function register(r: intake.RegisterCaseRequest, ctx: DecideContext): EventPayload[] {
   const parties = r.parties.map((p, i) => ({
@@ -66,6 +80,12 @@ export function dispatch(s: EnforcementCase, r: intake.DispatchCaseRequest): Eve
     fail(
       'DISPATCH.TOO_FEW_OFFICERS',
       `enforcement needs at least two certified officers (Art. 42), got ${r.officers.length}`,
+      'officers',
+    );
+  if (r.officers.length > MAX_OFFICERS)
+    fail(
+      'DISPATCH.TOO_MANY_OFFICERS',
+      `at most ${MAX_OFFICERS} officers on a case, got ${r.officers.length}`,
       'officers',
     );
   const seen = new Set<string>();
@@ -109,8 +129,14 @@ export function recordProgress(
       expectStatus(s, [...before, 'DECIDED'], 'record evidence on');
       const e = step.value;
       const id = required(e.evidenceId, 'evidence.evidence_id');
-      if (s.evidence[id])
+      if (Object.hasOwn(s.evidence, id))
         fail('EVIDENCE.DUPLICATE', `evidence ${id} is already recorded`, 'evidence.evidence_id');
+      if (Object.keys(s.evidence).length >= MAX_EVIDENCE)
+        fail(
+          'EVIDENCE.TOO_MANY',
+          `the case holds ${MAX_EVIDENCE} items of evidence, the most one may`,
+          'evidence.evidence_id',
+        );
       if (!SHA256_HEX.test(e.sha256))
         fail(
           'EVIDENCE.BAD_DIGEST',
@@ -280,7 +306,7 @@ export function openOrder(
 ): EventPayload[] {
   expectStatus(s, beforeArchive, 'open a supervision order on');
   const orderId = required(r.orderId, 'order_id');
-  if (s.orders[orderId])
+  if (Object.hasOwn(s.orders, orderId))
     fail('ORDER.DUPLICATE', `order ${orderId} already exists on this case`, 'order_id');
   const reason = specified(r.reason, 'reason', REASONS);
   const due = present(r.responseDueAt, 'response_due_at');
@@ -294,8 +320,12 @@ export function openOrder(
   ];
 }
 
+/** The case's order of that id: its own, never a property every object has (`constructor`). */
+const orderNamed = (s: EnforcementCase, orderId: string): OrderState | undefined =>
+  Object.hasOwn(s.orders, orderId) ? s.orders[orderId] : undefined;
+
 function openOrderNamed(s: EnforcementCase, orderId: string) {
-  const order = s.orders[orderId];
+  const order = orderNamed(s, orderId);
   if (!order) return fail('ORDER.NOT_FOUND', `no order ${orderId} on this case`, 'order_id');
   if (!order.open) return fail('ORDER.NOT_OPEN', `order ${orderId} is already answered`);
   return order;
@@ -318,7 +348,7 @@ export function escalateOrder(
   ctx: DecideContext,
 ): EventPayload[] {
   const orderId = required(r.orderId, 'order_id');
-  const order = s.orders[orderId];
+  const order = orderNamed(s, orderId);
   if (!order) return fail('ORDER.NOT_FOUND', `no order ${orderId} on this case`, 'order_id');
   // An escalation is judged when it happened: an order answered only after
   // that moment was still unanswered then (the rules record escalations

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { events } from '@enforcement/contracts';
+import { MAX_EVIDENCE, MAX_OFFICERS } from './decide-enforcement.js';
 import { caseUpTo, cmd, day, fact, given, T0, twoOfficers } from './given.test-support.js';
+import type { EventPayload } from './types.js';
 
 describe('register', () => {
   it('records the case with its statutory deadline 90 days after the act', () => {
@@ -50,6 +52,21 @@ describe('dispatch', () => {
     given(caseUpTo('registered'))
       .when(cmd.dispatch(twoOfficers.slice(0, 1)))
       .thenThrows('DISPATCH.TOO_FEW_OFFICERS', 'officers');
+  });
+
+  it(`refuses more than ${MAX_OFFICERS} officers on a case`, () => {
+    const officers = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        officerId: `off-${i}`,
+        name: 'x',
+        credentialNo: `c${i}`,
+      }));
+    given(caseUpTo('registered'))
+      .when(cmd.dispatch(officers(MAX_OFFICERS)))
+      .thenProduces('caseDispatched');
+    given(caseUpTo('registered'))
+      .when(cmd.dispatch(officers(MAX_OFFICERS + 1)))
+      .thenThrows('DISPATCH.TOO_MANY_OFFICERS', 'officers');
   });
 
   it('refuses an officer without credentials', () => {
@@ -121,6 +138,29 @@ describe('track: progress and evidence', () => {
     given(caseUpTo('tracked'))
       .when(evidence({ evidenceId: 'ev-1' }), day(3))
       .thenThrows('EVIDENCE.DUPLICATE');
+  });
+
+  // Ids are the client's: a name every object has is an id like any other.
+  it.each(['constructor', '__proto__', 'toString'])('records evidence %s, once', (evidenceId) => {
+    given(caseUpTo('dispatched'))
+      .when(evidence({ evidenceId }), day(2))
+      .thenProduces('evidenceRecorded');
+    given([...caseUpTo('dispatched'), [fact.evidence(evidenceId), day(2)]])
+      .when(evidence({ evidenceId }), day(3))
+      .thenThrows('EVIDENCE.DUPLICATE');
+  });
+
+  it(`refuses evidence past ${MAX_EVIDENCE} items on a case`, () => {
+    const held = Array.from(
+      { length: MAX_EVIDENCE },
+      (_, i) => [fact.evidence(`ev-${i}`), day(2)] as [EventPayload, Date],
+    );
+    given([...caseUpTo('dispatched'), ...held.slice(1)])
+      .when(evidence({ evidenceId: 'one-more' }), day(3))
+      .thenProduces('evidenceRecorded');
+    given([...caseUpTo('dispatched'), ...held])
+      .when(evidence({ evidenceId: 'one-more' }), day(3))
+      .thenThrows('EVIDENCE.TOO_MANY', 'evidence.evidence_id');
   });
 
   it('refuses an inspection by an officer who was not dispatched', () => {
@@ -305,6 +345,23 @@ describe('supervision orders', () => {
       .when(cmd.openOrder('o-1', day(4)), day(5))
       .thenThrows('ORDER.DUE_BEFORE_OPENED', 'response_due_at');
   });
+
+  it.each(['constructor', '__proto__', 'hasOwnProperty'])(
+    'opens, answers and escalates an order named %s like any other',
+    (orderId) => {
+      const opened: [EventPayload, Date][] = [
+        ...caseUpTo('tracked'),
+        [fact.orderOpened(orderId), day(3)],
+      ];
+      given(caseUpTo('tracked'))
+        .when(cmd.openOrder(orderId), day(3))
+        .thenProduces('supervisionOrderOpened');
+      given(opened).when(cmd.openOrder(orderId), day(4)).thenThrows('ORDER.DUPLICATE');
+      given(opened).when(cmd.answer(orderId), day(4)).thenProduces('supervisionOrderAnswered');
+      given(opened).when(cmd.escalate(orderId), day(4)).thenProduces('supervisionOrderEscalated');
+      given(caseUpTo('tracked')).when(cmd.answer(orderId), day(4)).thenThrows('ORDER.NOT_FOUND');
+    },
+  );
 
   it('refuses a reused order id', () => {
     given([...caseUpTo('tracked'), [fact.orderOpened(), day(3)]])

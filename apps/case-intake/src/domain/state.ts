@@ -135,7 +135,9 @@ function evolveEnforcement(s: EnforcementCase, e: DomainEvent): EnforcementCase 
       };
     case 'supervisionOrderAnswered':
     case 'supervisionOrderEscalated': {
-      const order = s.orders[p.value.orderId];
+      const order = Object.hasOwn(s.orders, p.value.orderId)
+        ? s.orders[p.value.orderId]
+        : undefined;
       if (!order) return s;
       const next: OrderState =
         p.$case === 'supervisionOrderAnswered'
