@@ -66,23 +66,34 @@ export function render(s: AnnualStatistics, format: Format, issuer = ''): Render
 /**
  * One row per group, every figure a column named by its field. UTF-8 with a
  * byte-order mark, so that Excel on a Chinese Windows desktop reads the names
- * as UTF-8, not as GBK.
+ * as UTF-8, not as GBK. A name is the agencies' text (a district as they
+ * registered it): one that starts like a formula (`=`, `+`, `-`, `@`) gets a
+ * leading `'`, so that a spreadsheet shows it rather than runs it.
  */
 function csv(s: AnnualStatistics): string {
   const header = ['year', 'grouping', 'key', 'name', ...COLUMNS.map((c) => c.field)];
-  const rows: string[][] = [];
+  const rows: (string | number)[][] = [];
   const row = (grouping: Grouping, f: AnnualStatistics['overall']) =>
     rows.push([
-      String(s.year),
+      s.year,
       grouping,
       f.key,
       displayName(grouping, f.key),
-      ...COLUMNS.map((c) => String(f[c.field])),
+      ...COLUMNS.map((c) => f[c.field]),
     ]);
   row('NONE', s.overall);
   for (const g of GROUPS) for (const f of s.groups[g]) row(g, f);
-  return stringify(rows, { header: true, columns: header, bom: true, record_delimiter: 'unix' });
+  return stringify(rows, {
+    header: true,
+    columns: header,
+    bom: true,
+    record_delimiter: 'unix',
+    escape_formulas: true,
+  });
 }
+
+/** A name in a Markdown table's cell: a `|` in it would end the cell. */
+const cell = (text: string) => text.replace(/\|/g, '\\|');
 
 function markdown(s: AnnualStatistics, digest: string): string {
   const o = s.overall;
@@ -95,7 +106,7 @@ function markdown(s: AnnualStatistics, digest: string): string {
       `| --- | ${columns.map(() => '---:').join(' | ')} |`,
       ...ordered(g, s.groups[g]).map(
         (f) =>
-          `| ${displayName(g, f.key)} | ${columns.map((c) => c.format(f[c.field] as number)).join(' | ')} |`,
+          `| ${cell(displayName(g, f.key))} | ${columns.map((c) => c.format(f[c.field] as number)).join(' | ')} |`,
       ),
     ].join('\n');
   };
