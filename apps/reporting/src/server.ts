@@ -86,6 +86,7 @@ export async function createReporting(
     topic: topics.caseEvents,
     partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
     lingerMs: config.PROJECTION_LINGER_MS,
+    stallMs: config.PROJECTION_STALL_MS,
     log,
   });
   await consumer.start();

@@ -38,6 +38,8 @@ export interface RuntimeOptions {
   readonly partitionsConsumedConcurrently: number;
   /** How long (ms) a fetch of live events may wait for more (0: not at all). */
   readonly lingerMs: number;
+  /** How long (ms) the projection may apply nothing while messages wait before readiness fails. */
+  readonly stallMs: number;
   /** Intake's feed marks read so far: each feed's latest, as `FeedMark.before` (ms). */
   readonly marks: { snapshot(): ReadonlyMap<string, number> };
   /** The most a case's record holds of events not applied yet (bytes); the projector's default when unset. */
@@ -315,6 +317,7 @@ export class ScoringRuntime {
       fromBeginning: fromBeginning || n === 1,
       partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
       lingerMs: this.o.lingerMs,
+      stallMs: this.o.stallMs,
       clock,
       waiting: () => models.waiting(),
       log: this.o.log,

@@ -138,6 +138,7 @@ export async function createSupervisionScoring(
     buckets: config.READ_MODEL_BUCKETS,
     partitionsConsumedConcurrently: config.PARTITIONS_CONSUMED_CONCURRENTLY,
     lingerMs: config.PROJECTION_LINGER_MS,
+    stallMs: config.PROJECTION_STALL_MS,
     marks,
     waitingLimitBytes: config.CASE_WAITING_LIMIT_BYTES,
     tickMs: config.RULES_TICK_MS,

@@ -191,6 +191,12 @@ export const projectionSpec = {
    * arrived at once. A replay's fetches are full and do not wait.
    */
   PROJECTION_LINGER_MS: integer({ default: 100, min: 0, max: 5_000 }),
+  /**
+   * How long (ms) the projection may apply nothing while messages wait on
+   * its partitions before health says NOT_SERVING (a fetch loop that
+   * stopped without failing, a chunk that never ends).
+   */
+  PROJECTION_STALL_MS: integer({ default: 60_000, min: 1_000 }),
 } satisfies Spec;
 
 /** What a service reports about its build (PlatformService). */

@@ -26,10 +26,38 @@ export class ConsumerHealth {
   private stoppedForGood = false;
   /** Partitions whose last chunk failed, and why, by `topic/partition` (`''`: a batch not named). */
   private readonly failing = new Map<string, { at: PartitionOf | undefined; why: string }>();
+  /** When a chunk was last applied, or the group last joined (ms). */
+  private movedAt: number;
+  private stalled:
+    { topic: string; lag: () => Promise<ReadonlyMap<number, number>>; afterMs: number } | undefined;
+  /** The partitions the group gave this process when it last joined, by topic (none while it rebalances). */
+  private assigned: Record<string, number[] | undefined> = {};
 
-  constructor(private readonly log: (msg: string, err?: unknown) => void = () => undefined) {}
+  constructor(
+    private readonly log: (msg: string, err?: unknown) => void = () => undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.movedAt = now();
+  }
+
+  /**
+   * A consumer that neither fails nor crashes, and applies nothing (a fetch
+   * loop that stopped, a chunk that never ends) moves no more than one that
+   * fails: once nothing was applied for `afterMs` while messages of `topic`
+   * wait on the partitions the group gave this process (`lag`: the group's
+   * lag by partition), `check` fails, naming how many.
+   */
+  watchProgress(o: {
+    topic: string;
+    lag: () => Promise<ReadonlyMap<number, number>>;
+    afterMs: number;
+  }): void {
+    this.stalled = o;
+  }
 
   watch(consumer: Consumer): void {
+    // Rebalancing, the process holds no partition until it joins again.
+    consumer.on(consumer.events.REBALANCING, () => (this.assigned = {}));
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart) {
         this.crashed = `consumer restarting after: ${payload.error.message}`;
@@ -42,8 +70,10 @@ export class ConsumerHealth {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       if (this.stoppedForGood) return;
       this.crashed = undefined;
+      this.movedAt = this.now();
       // A failing partition the group gave to another member is that member's to report.
       const assigned = payload.memberAssignment as Record<string, number[] | undefined>;
+      this.assigned = assigned;
       for (const [key, f] of this.failing)
         if (f.at && !assigned[f.at.topic]?.includes(f.at.partition)) this.failing.delete(key);
     });
@@ -64,6 +94,7 @@ export class ConsumerHealth {
   /** A batch was applied: its partition moves. */
   applied(at?: PartitionOf): void {
     this.failing.delete(keyOf(at));
+    this.movedAt = this.now();
   }
 
   /** For watchReadiness: resolves while the consumer moves, rejects with why it does not. */
@@ -76,6 +107,16 @@ export class ConsumerHealth {
           ? first.why
           : `${first.why} (and ${this.failing.size - 1} more partitions failing)`,
       );
+    const idle = this.now() - this.movedAt;
+    if (this.stalled && idle >= this.stalled.afterMs) {
+      const lag = await this.stalled.lag();
+      let waiting = 0;
+      for (const p of this.assigned[this.stalled.topic] ?? []) waiting += lag.get(p) ?? 0;
+      if (waiting > 0 && this.now() - this.movedAt >= this.stalled.afterMs)
+        throw new Error(
+          `${waiting} messages wait on this instance's partitions and none was applied for ${Math.floor(idle / 1000)} s`,
+        );
+    }
     return true;
   };
 }

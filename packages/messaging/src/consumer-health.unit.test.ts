@@ -7,7 +7,11 @@ import { ConsumerHealth } from './consumer-health.js';
 function fakeConsumer() {
   const bus = new EventEmitter();
   const consumer = {
-    events: { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' },
+    events: {
+      CRASH: 'consumer.crash',
+      GROUP_JOIN: 'consumer.group_join',
+      REBALANCING: 'consumer.rebalancing',
+    },
     on: (event: string, listener: (e: unknown) => void) => {
       bus.on(event, listener);
       return () => bus.off(event, listener);
@@ -19,6 +23,7 @@ function fakeConsumer() {
       bus.emit('consumer.crash', { payload: { error: new Error('store gone'), restart } }),
     join: (memberAssignment: Record<string, number[]> = {}) =>
       bus.emit('consumer.group_join', { payload: { memberAssignment } }),
+    rebalance: () => bus.emit('consumer.rebalancing', { payload: {} }),
   };
 }
 
@@ -81,5 +86,60 @@ describe('a consumer is ready only while it moves', () => {
     await expect(h.check()).rejects.toThrow('events partition 2 failed');
     f.join({ events: [0, 1] });
     await expect(h.check()).resolves.toBe(true);
+  });
+});
+
+describe('a consumer that applies nothing while messages wait is not ready', () => {
+  const setup = (lag: Map<number, number>) => {
+    let t = 0;
+    const f = fakeConsumer();
+    const h = new ConsumerHealth(undefined, () => t);
+    h.watch(f.consumer);
+    h.watchProgress({ topic: 'events', lag: async () => lag, afterMs: 60_000 });
+    return { f, h, at: (ms: number) => (t = ms) };
+  };
+
+  it('fails once nothing was applied for the time given while its partitions have messages waiting, and passes when a chunk applies', async () => {
+    const { f, h, at } = setup(
+      new Map([
+        [0, 0],
+        [1, 7],
+        [2, 5],
+      ]),
+    );
+    f.join({ events: [1, 2] });
+    at(59_999);
+    await expect(h.check()).resolves.toBe(true);
+    at(61_000);
+    await expect(h.check()).rejects.toThrow(
+      "12 messages wait on this instance's partitions and none was applied for 61 s",
+    );
+    h.applied({ topic: 'events', partition: 1 });
+    await expect(h.check()).resolves.toBe(true);
+  });
+
+  it("passes while idle with nothing waiting on its own partitions, whatever waits on another instance's", async () => {
+    const { f, h, at } = setup(
+      new Map([
+        [0, 40],
+        [1, 0],
+      ]),
+    );
+    f.join({ events: [1] });
+    at(600_000);
+    await expect(h.check()).resolves.toBe(true);
+  });
+
+  it('holds no partition while the group rebalances, and counts from when it joins again', async () => {
+    const { f, h, at } = setup(new Map([[0, 3]]));
+    f.join({ events: [0] });
+    f.rebalance();
+    at(120_000);
+    await expect(h.check()).resolves.toBe(true);
+    f.join({ events: [0] });
+    at(150_000);
+    await expect(h.check()).resolves.toBe(true);
+    at(180_000);
+    await expect(h.check()).rejects.toThrow('3 messages wait');
   });
 });

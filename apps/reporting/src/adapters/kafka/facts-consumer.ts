@@ -54,6 +54,8 @@ export class FactsConsumer {
       partitionsConsumedConcurrently: number;
       /** How long (ms) a fetch of live events may wait for more (0: it returns with the first). */
       lingerMs: number;
+      /** How long (ms) it may apply nothing while messages wait on its partitions before readiness fails. */
+      stallMs: number;
       log?: (msg: string, err?: unknown) => void;
     },
   ) {
@@ -64,6 +66,11 @@ export class FactsConsumer {
     this.health = new ConsumerHealth(opts.log);
     this.health.watch(this.consumer);
     this.lagOf = new GroupLag(kafka, opts.groupId, opts.topic);
+    this.health.watchProgress({
+      topic: opts.topic,
+      lag: async () => (await this.lagOf.read()).partitions,
+      afterMs: opts.stallMs,
+    });
     this.metrics = projectionMetrics('reporting', this.lagOf);
     this.unobserve = this.metrics.waitingFrom(() => projector.waiting());
   }

@@ -91,6 +91,8 @@ export class ProjectionConsumer {
       partitionsConsumedConcurrently: number;
       /** How long (ms) a fetch of live events may wait for more (0: it returns with the first). */
       lingerMs: number;
+      /** How long (ms) it may apply nothing while messages wait on its partitions before readiness fails. */
+      stallMs: number;
       /** Told how far each partition is applied, for the rules' watermark. */
       clock?: FeedClock;
       /** The cases waiting for an earlier version, for the gauges (`waitingFrom`). */
@@ -114,6 +116,11 @@ export class ProjectionConsumer {
       },
     });
     this.lagOf = new GroupLag(kafka, opts.groupId, opts.topic);
+    this.health.watchProgress({
+      topic: opts.topic,
+      lag: async () => (await this.lagOf.read()).partitions,
+      afterMs: opts.stallMs,
+    });
     this.metrics = projectionMetrics('supervision-scoring', this.lagOf);
     this.unobserve = opts.waiting ? this.metrics.waitingFrom(opts.waiting) : () => undefined;
   }

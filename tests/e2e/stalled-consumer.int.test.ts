@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Consumer } from 'kafkajs';
+import { generateYear, reconsiderationsOf } from '@enforcement/generator';
+import { checkHealth } from '@enforcement/grpc-kit';
+import { eventually, tokenFor } from '@enforcement/testing';
+import { submitAll } from '../support/submit.js';
+import { caughtUp, startWholeSystem, type WholeSystem } from '../support/whole-system.js';
+
+/** How long a projection may apply nothing while messages wait, in this test (the default is 60 s). */
+const STALL_MS = 3_000;
+
+/** The kafkajs consumer inside a service's projection (private there: a test reaches in). */
+const kafkajsOf = (projection: unknown): Consumer =>
+  (projection as { consumer: Consumer }).consumer;
+
+/**
+ * A projection's consumer that stops fetching without failing or crashing
+ * (here kafkajs told to pause its partitions, as a fetch loop that stopped
+ * would leave it) used to leave its service SERVING while the events piled
+ * up behind it: nothing failed, so nothing said so. Now a projection that
+ * applies nothing for PROJECTION_STALL_MS while messages wait on its own
+ * partitions makes its service NOT_SERVING, naming how many wait; once it
+ * moves again, SERVING, and what waited is applied.
+ */
+describe('a projection that applies nothing while events wait', () => {
+  let sys: WholeSystem | undefined;
+
+  beforeAll(async () => {
+    const env = { PROJECTION_STALL_MS: String(STALL_MS), HEALTH_CHECK_MS: '500' };
+    sys = await startWholeSystem({ scoringEnv: env, reportingEnv: env });
+  }, 180_000);
+
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('makes its service NOT_SERVING, naming what waits, and SERVING again once it moves', async () => {
+    const s = sys;
+    if (!s) throw new Error('the system did not start');
+    const year = generateYear({
+      seed: 'stalled',
+      year: 2021,
+      cases: 30,
+      evaluate: true,
+      reconsideration: reconsiderationsOf(3),
+    });
+    const commands = [...year.stream()];
+    const half = Math.floor(commands.length / 2);
+    const md = await tokenFor(['agency', 'supervisor'], ['*']);
+    const reader = await tokenFor(['supervisor', 'reporting']);
+    const health = () =>
+      Promise.all([checkHealth(s.scoring.address), checkHealth(s.reporting.address)]);
+
+    await submitAll(s.intakeClient, md, commands.slice(0, half));
+    await caughtUp(s, reader, 2021, new Date());
+    // Idle with nothing waiting, longer than the stall: still serving.
+    await new Promise((r) => setTimeout(r, 2 * STALL_MS));
+    expect(await health()).toEqual(['SERVING', 'SERVING']);
+
+    const topic = s.topics.caseEvents;
+    const scoringConsumer = kafkajsOf(s.scoring.runtime.consumer);
+    const reportingConsumer = kafkajsOf(s.reporting.consumer);
+    scoringConsumer.pause([{ topic }]);
+    reportingConsumer.pause([{ topic }]);
+    try {
+      await submitAll(s.intakeClient, md, commands.slice(half));
+      await eventually(
+        async () => ((await health()).every((h) => h === 'NOT_SERVING') ? true : undefined),
+        { timeoutMs: 30_000, intervalMs: 250, what: 'scoring and reporting NOT_SERVING' },
+      );
+      for (const failing of [s.scoring.readiness.failing, s.reporting.readiness.failing])
+        expect(failing.get('consumer')).toMatch(
+          /^\d+ messages wait on this instance's partitions and none was applied for \d+ s$/,
+        );
+    } finally {
+      scoringConsumer.resume([{ topic }]);
+      reportingConsumer.resume([{ topic }]);
+    }
+    await eventually(
+      async () => ((await health()).every((h) => h === 'SERVING') ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 250, what: 'scoring and reporting SERVING again' },
+    );
+    // What waited is applied.
+    await caughtUp(s, reader, 2021, new Date());
+  }, 180_000);
+});
