@@ -369,6 +369,17 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   log(`${fault} #${n}: fault after ${at} of ${lines.length} commits`);
   const t0 = Date.now();
   const live = () => [...intakes, ...scorers, ...reporters].filter((s) => !gone.has(s));
+  const secs = (ms: number | undefined) =>
+    ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`;
+  /** Waits for every live service to say SERVING again after a fault. */
+  const servingAgain = async (after: string) => {
+    for (const s of live())
+      await until(
+        async () => ((await checkHealth(s.address, '', 1_000)) === 'SERVING' ? true : undefined),
+        180_000,
+        `${s.name} SERVING again after ${after}`,
+      );
+  };
   /**
    * Freezes the database or Kafka (SIGSTOP) for FREEZE_MS, its connections
    * left open, and asks each of `services` for its health every half second:
@@ -431,18 +442,11 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       log(`${fault} #${n}: nothing to publish early in the freeze; intake's health not asked`);
       probed = [];
     }
-    const secs = (ms: number | undefined) =>
-      ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`;
     if (probed.length > 0)
       log(
         `${fault} #${n}: not serving from ${probed.map((s) => `${s.name} ${secs(firstNot.get(s))}${servingLate.has(s) ? ` (SERVING ${servingLate.get(s)} times after ${noticeMs / 1000} s)` : ''}`).join(', ')}`,
       );
-    for (const s of live())
-      await until(
-        async () => ((await checkHealth(s.address, '', 1_000)) === 'SERVING' ? true : undefined),
-        180_000,
-        `${s.name} SERVING again after the freeze`,
-      );
+    await servingAgain('the freeze');
     return probed.filter((s) => !firstNot.has(s) || servingLate.has(s)).length;
   };
   /**
@@ -490,17 +494,10 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     } finally {
       await unlock();
     }
-    const secs = (ms: number | undefined) =>
-      ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`;
     log(
       `${fault} #${n}: ${kinds.map((k) => `${k.name}: a write waiting up to ${secs(longest.get(k.name))}, not serving from ${secs(firstNot.get(k.name))}`).join('; ')}${served > 0 ? `; ${served} probes found a kind serving with a write waiting past ${dueMs / 1000} s` : ''}`,
     );
-    for (const s of live())
-      await until(
-        async () => ((await checkHealth(s.address, '', 1_000)) === 'SERVING' ? true : undefined),
-        180_000,
-        `${s.name} SERVING again after the lock`,
-      );
+    await servingAgain('the lock');
     return served;
   };
   let servedFrozen = 0;

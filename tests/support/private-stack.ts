@@ -134,6 +134,13 @@ export class PrivateStack {
     if (!frozen) process.kill(pid, 'SIGCONT');
   }
 
+  /** psql's arguments to reach FerretDB's database in this stack's PostgreSQL. */
+  private psqlTo(what: string): string[] {
+    const port = this.ports.postgres;
+    if (port === undefined) throw new Error(`${what} takes a stack on PostgreSQL`);
+    return ['-X', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'ferretdb'];
+  }
+
   /**
    * Locks every table of the given databases (PostgreSQL schemas under
    * FerretDB) against writes, in a session of its own, until the returned
@@ -142,16 +149,9 @@ export class PrivateStack {
    * transaction another client left open. Resolves once the locks are held.
    */
   async lockWrites(databases: readonly string[]): Promise<() => Promise<void>> {
-    const port = this.ports.postgres;
-    if (port === undefined) throw new Error('lockWrites takes a stack on PostgreSQL');
-    const psql = spawn(
-      psqlPath(),
-      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port)],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, PGUSER: 'postgres', PGDATABASE: 'ferretdb' },
-      },
-    );
+    const psql = spawn(psqlPath(), [...this.psqlTo('lockWrites'), '-q', '-v', 'ON_ERROR_STOP=1'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let said = '';
     psql.stdout.on('data', (b: Buffer) => (said += b.toString()));
     psql.stderr.on('data', (b: Buffer) => (said += b.toString()));
@@ -181,13 +181,11 @@ export class PrivateStack {
    * waiting on a lock now, how long the longest has waited (ms).
    */
   async lockWaits(): Promise<Map<string, number>> {
-    const port = this.ports.postgres;
-    if (port === undefined) throw new Error('lockWaits takes a stack on PostgreSQL');
     const { stdout } = await run(
       psqlPath(),
       [
-        ...['-X', '-tA', '-F', '\t', '-h', '127.0.0.1', '-p', String(port)],
-        ...['-U', 'postgres', '-d', 'ferretdb', '-c'],
+        ...this.psqlTo('lockWaits'),
+        ...['-tA', '-F', '\t', '-c'],
         `SELECT substring(query from '"([^"]+)"\\.'), extract(epoch from now() - query_start) * 1000 FROM pg_stat_activity WHERE wait_event_type = 'Lock'`,
       ],
       { timeout: 10_000 },
