@@ -7,6 +7,7 @@ import {
   type EnforcementCase,
   type EnforcementStatus,
   type OrderState,
+  type RepeatedStep,
 } from './state.js';
 import type { DecideContext, EventPayload } from './types.js';
 
@@ -46,6 +47,44 @@ function expectStatus(
  */
 export const MAX_OFFICERS = 50;
 export const MAX_EVIDENCE = 1_000;
+/**
+ * The same holds for whatever else a case may record again and again: each
+ * extension is a step of the deadline's history the record keeps, each
+ * order (opened by a supervisor or the rules) and each of its escalations an
+ * entry of it, each evaluation too; and every event of a case is read again
+ * when it is loaded cold and when it is archived (the digest over its
+ * history). A notice may be served again, a hearing held again, a legal
+ * review redone, the deadline extended with approval; the rules open one
+ * order per condition and escalate it to level 3 at most. These bounds leave
+ * room far past that, and keep a case's history within about 3,200 events.
+ */
+export const MAX_STEPS: Readonly<Record<RepeatedStep, number>> = {
+  inspection: 1_000,
+  notice: 20,
+  hearing: 20,
+  legalReview: 20,
+  extension: 10,
+};
+const STEP_FIELD: Readonly<Record<RepeatedStep, string>> = {
+  inspection: 'inspection',
+  notice: 'notice',
+  hearing: 'hearing',
+  legalReview: 'legal_review',
+  extension: 'extension',
+};
+export const MAX_ORDERS = 100;
+export const MAX_ORDER_LEVEL = 10;
+export const MAX_EVALUATIONS = 20;
+
+function withinSteps(s: EnforcementCase, step: RepeatedStep): void {
+  const field = STEP_FIELD[step];
+  if (s.steps[step] >= MAX_STEPS[step])
+    fail(
+      'PROGRESS.TOO_MANY',
+      `the case records at most ${MAX_STEPS[step]} of this step (${field.replace('_', ' ')}), and holds them`,
+      field,
+    );
+}
 
 export function register(r: intake.RegisterCaseRequest, ctx: DecideContext): EventPayload[] {
   const parties = r.parties.map((p, i) => ({
@@ -114,6 +153,7 @@ export function recordProgress(
   switch (step.$case) {
     case 'inspection': {
       expectStatus(s, before, 'record an inspection on');
+      withinSteps(s, 'inspection');
       const known = new Set(s.officers.map((o) => o.officerId));
       step.value.officerIds.forEach((id, i) => {
         if (!known.has(id))
@@ -155,12 +195,14 @@ export function recordProgress(
     }
     case 'notice': {
       expectStatus(s, before, 'notify the party of');
+      withinSteps(s, 'notice');
       required(step.value.facts, 'notice.facts');
       required(step.value.basis, 'notice.basis');
       return [{ $case: 'partyNotified', value: step.value }];
     }
     case 'hearing': {
       expectStatus(s, before, 'hold a hearing on');
+      withinSteps(s, 'hearing');
       if (!s.notice?.hearingOffered)
         fail('HEARING.NOT_OFFERED', 'no hearing was offered in a notice to the party');
       if (!step.value.waived) required(step.value.presidedBy, 'hearing.presided_by');
@@ -168,11 +210,13 @@ export function recordProgress(
     }
     case 'legalReview': {
       expectStatus(s, before, 'record a legal review on');
+      withinSteps(s, 'legalReview');
       required(step.value.reviewer, 'legal_review.reviewer');
       return [{ $case: 'legalReviewCompleted', value: step.value }];
     }
     case 'extension': {
       expectStatus(s, ['REGISTERED', ...before], 'extend the deadline of');
+      withinSteps(s, 'extension');
       const due = present(step.value.newDueAt, 'extension.new_due_at');
       if (due.getTime() <= s.dueAt.getTime())
         fail(
@@ -308,6 +352,12 @@ export function openOrder(
   const orderId = required(r.orderId, 'order_id');
   if (Object.hasOwn(s.orders, orderId))
     fail('ORDER.DUPLICATE', `order ${orderId} already exists on this case`, 'order_id');
+  if (Object.keys(s.orders).length >= MAX_ORDERS)
+    fail(
+      'ORDER.TOO_MANY',
+      `the case holds ${MAX_ORDERS} supervision orders, the most one may`,
+      'order_id',
+    );
   const reason = specified(r.reason, 'reason', REASONS);
   const due = present(r.responseDueAt, 'response_due_at');
   if (due.getTime() <= ctx.occurredAt.getTime())
@@ -357,6 +407,12 @@ export function escalateOrder(
     fail('ORDER.NOT_OPEN', `order ${orderId} was answered before ${ctx.occurredAt.toISOString()}`);
   if (r.responseDueAt && r.responseDueAt.getTime() <= ctx.occurredAt.getTime())
     fail('ORDER.DUE_BEFORE_OPENED', 'must be after the escalation', 'response_due_at');
+  if (order.level >= MAX_ORDER_LEVEL)
+    fail(
+      'ORDER.TOP_LEVEL',
+      `order ${orderId} is at level ${order.level}, the highest an order may reach`,
+      'order_id',
+    );
   return [
     {
       $case: 'supervisionOrderEscalated',
@@ -375,6 +431,11 @@ export function recordEvaluation(
   r: intake.RecordEvaluationRequest,
 ): EventPayload[] {
   expectStatus(s, ['CONCLUDED', 'EVALUATED'], 'evaluate');
+  if (s.evaluations >= MAX_EVALUATIONS)
+    fail(
+      'EVALUATION.TOO_MANY',
+      `the case was evaluated ${MAX_EVALUATIONS} times, the most one may be`,
+    );
   if (!Number.isFinite(r.score) || r.score < 0 || r.score > 100)
     fail('EVALUATION.SCORE_OUT_OF_RANGE', `must be within 0..100, got ${r.score}`, 'score');
   required(r.modelVersion, 'model_version');

@@ -230,6 +230,18 @@ export const fact = {
       ruleId: '',
     },
   }),
+  orderEscalated: (orderId = 'o-1', level = 2): EventPayload => ({
+    $case: 'supervisionOrderEscalated',
+    value: { orderId, level, reason: 'no answer', responseDueAt: undefined },
+  }),
+  extended: (newDueAt: Date): EventPayload => ({
+    $case: 'deadlineExtended',
+    value: { newDueAt, reason: 'complex', approvedBy: '局长' },
+  }),
+  inspected: (): EventPayload => ({
+    $case: 'inspectionRecorded',
+    value: { location: 'x', findings: 'y', officerIds: ['off-1'] },
+  }),
   orderAnswered: (orderId = 'o-1'): EventPayload => ({
     $case: 'supervisionOrderAnswered',
     value: { orderId, answer: 'a' },

@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { events } from '@enforcement/contracts';
-import { MAX_EVIDENCE, MAX_OFFICERS } from './decide-enforcement.js';
+import {
+  MAX_EVALUATIONS,
+  MAX_EVIDENCE,
+  MAX_OFFICERS,
+  MAX_ORDER_LEVEL,
+  MAX_ORDERS,
+  MAX_STEPS,
+} from './decide-enforcement.js';
 import { caseUpTo, cmd, day, fact, given, T0, twoOfficers } from './given.test-support.js';
-import type { EventPayload } from './types.js';
+import type { Command, EventPayload } from './types.js';
 
 describe('register', () => {
   it('records the case with its statutory deadline 90 days after the act', () => {
@@ -199,6 +206,66 @@ describe('track: progress and evidence', () => {
       .when(extend(day(80)))
       .thenThrows('DEADLINE.NOT_LATER');
   });
+
+  const progress = cmd.progress;
+  const steps: [keyof typeof MAX_STEPS, string, () => EventPayload, Command][] = [
+    [
+      'inspection',
+      'inspection',
+      fact.inspected,
+      progress({
+        $case: 'inspection',
+        value: { location: 'x', findings: 'y', officerIds: ['off-1'] },
+      }),
+    ],
+    [
+      'notice',
+      'notice',
+      () => fact.notified(true),
+      progress({
+        $case: 'notice',
+        value: { facts: 'f', basis: 'b', hearingOffered: true, proposedFineFen: 0 },
+      }),
+    ],
+    [
+      'hearing',
+      'hearing',
+      () => fact.hearing(),
+      progress({ $case: 'hearing', value: { presidedBy: 'h', summary: '', waived: false } }),
+    ],
+    [
+      'legalReview',
+      'legal_review',
+      fact.legalReview,
+      progress({ $case: 'legalReview', value: { reviewer: 'r', approved: true, opinion: '' } }),
+    ],
+    [
+      'extension',
+      'extension',
+      () => fact.extended(day(200)),
+      progress({
+        $case: 'extension',
+        value: { newDueAt: day(500), reason: 'complex', approvedBy: '局长' },
+      }),
+    ],
+  ];
+  it.each(steps)(
+    'records a %s up to its bound and refuses one more, naming the step',
+    (kind, field, recorded, command) => {
+      // A notice first, so a hearing is offered.
+      const held = (n: number) => [
+        ...caseUpTo('tracked'),
+        ...(kind === 'notice' ? [] : [[fact.notified(true), day(3)] as const]),
+        ...Array.from({ length: n }, () => [recorded(), day(3)] as const),
+      ];
+      given(held(MAX_STEPS[kind] - 1))
+        .when(command, day(4))
+        .thenProduces(recorded().$case);
+      given(held(MAX_STEPS[kind]))
+        .when(command, day(4))
+        .thenThrows('PROGRESS.TOO_MANY', `${field}: the case records at most ${MAX_STEPS[kind]}`);
+    },
+  );
 });
 
 describe('decide a penalty against the discretion benchmarks', () => {
@@ -306,6 +373,17 @@ describe('conclude, evaluate, archive', () => {
       .thenThrows('EVALUATION.SCORE_OUT_OF_RANGE', 'score');
   });
 
+  it(`refuses an evaluation past the ${MAX_EVALUATIONS}th`, () => {
+    const evaluations = (n: number) =>
+      Array.from({ length: n }, () => [fact.evaluated(), day(9)] as const);
+    given([...caseUpTo('concluded'), ...evaluations(MAX_EVALUATIONS - 1)])
+      .when(cmd.evaluate(), day(10))
+      .thenProduces('caseEvaluated');
+    given([...caseUpTo('concluded'), ...evaluations(MAX_EVALUATIONS)])
+      .when(cmd.evaluate(), day(10))
+      .thenThrows('EVALUATION.TOO_MANY');
+  });
+
   it('refuses to evaluate an open case', () => {
     given(caseUpTo('decided')).when(cmd.evaluate()).thenThrows('CASE.INVALID_TRANSITION');
   });
@@ -399,6 +477,39 @@ describe('supervision orders', () => {
         expect(v.level).toBe(2),
       );
     given(answeredLate).when(cmd.escalate(), day(40)).thenThrows('ORDER.NOT_OPEN');
+  });
+
+  it(`refuses an order past the ${MAX_ORDERS}th on a case, opened by anyone`, () => {
+    const orders = (n: number) =>
+      Array.from({ length: n }, (_, i) => [fact.orderOpened(`o-${i}`), day(3)] as const);
+    given([...caseUpTo('tracked'), ...orders(MAX_ORDERS - 1)])
+      .when(cmd.openOrder('one-more'), day(4))
+      .thenProduces('supervisionOrderOpened');
+    given([...caseUpTo('tracked'), ...orders(MAX_ORDERS)])
+      .when(cmd.openOrder('one-more'), day(4))
+      .thenThrows('ORDER.TOO_MANY', 'order_id');
+  });
+
+  it(`escalates an order up to level ${MAX_ORDER_LEVEL} and no further; it can still be answered`, () => {
+    const upTo = (level: number) => [
+      ...caseUpTo('tracked'),
+      [fact.orderOpened(), day(3)] as const,
+      ...Array.from(
+        { length: level - 1 },
+        (_, i) => [fact.orderEscalated('o-1', i + 2), day(4)] as const,
+      ),
+    ];
+    given(upTo(MAX_ORDER_LEVEL - 1))
+      .when(cmd.escalate(), day(5))
+      .thenProduces('supervisionOrderEscalated', (v: events.SupervisionOrderEscalated) =>
+        expect(v.level).toBe(MAX_ORDER_LEVEL),
+      );
+    given(upTo(MAX_ORDER_LEVEL))
+      .when(cmd.escalate(), day(5))
+      .thenThrows('ORDER.TOP_LEVEL', `level ${MAX_ORDER_LEVEL}`);
+    given(upTo(MAX_ORDER_LEVEL))
+      .when(cmd.answer(), day(5))
+      .thenProduces('supervisionOrderAnswered');
   });
 
   it('refuses to answer an order that does not exist', () => {

@@ -40,7 +40,27 @@ interface EnforcementBase {
   readonly conclusion: events.Conclusion | undefined;
   readonly orders: Readonly<Record<string, OrderState>>;
   readonly evaluation: { readonly score: number; readonly modelVersion: string } | undefined;
+  /** How many of each progress step that may repeat (all but evidence) were recorded. */
+  readonly steps: Readonly<Record<RepeatedStep, number>>;
+  /** Evaluations recorded. */
+  readonly evaluations: number;
 }
+
+/** The progress steps a case may record more than once, evidence aside (each item its own). */
+export type RepeatedStep = 'inspection' | 'notice' | 'hearing' | 'legalReview' | 'extension';
+
+const NO_STEPS: Readonly<Record<RepeatedStep, number>> = {
+  inspection: 0,
+  notice: 0,
+  hearing: 0,
+  legalReview: 0,
+  extension: 0,
+};
+
+const counted = (s: EnforcementCase, step: RepeatedStep) => ({
+  ...s.steps,
+  [step]: s.steps[step] + 1,
+});
 
 export type EnforcementStatus =
   'REGISTERED' | 'DISPATCHED' | 'IN_PROGRESS' | 'DECIDED' | 'CONCLUDED' | 'EVALUATED' | 'ARCHIVED';
@@ -93,17 +113,37 @@ function evolveEnforcement(s: EnforcementCase, e: DomainEvent): EnforcementCase 
     case 'caseDispatched':
       return { ...s, status: 'DISPATCHED', unitId: p.value.unitId, officers: p.value.officers };
     case 'inspectionRecorded':
-      return { ...s, status: tracked(s) };
+      return { ...s, status: tracked(s), steps: counted(s, 'inspection') };
     case 'evidenceRecorded':
       return { ...s, status: tracked(s), evidence: { ...s.evidence, [p.value.evidenceId]: at } };
     case 'partyNotified':
-      return { ...s, status: tracked(s), notice: { at, hearingOffered: p.value.hearingOffered } };
+      return {
+        ...s,
+        status: tracked(s),
+        notice: { at, hearingOffered: p.value.hearingOffered },
+        steps: counted(s, 'notice'),
+      };
     case 'hearingHeld':
-      return { ...s, status: tracked(s), hearing: { at, waived: p.value.waived } };
+      return {
+        ...s,
+        status: tracked(s),
+        hearing: { at, waived: p.value.waived },
+        steps: counted(s, 'hearing'),
+      };
     case 'legalReviewCompleted':
-      return { ...s, status: tracked(s), legalReview: { at, approved: p.value.approved } };
+      return {
+        ...s,
+        status: tracked(s),
+        legalReview: { at, approved: p.value.approved },
+        steps: counted(s, 'legalReview'),
+      };
     case 'deadlineExtended':
-      return { ...s, status: tracked(s), dueAt: p.value.newDueAt ?? s.dueAt };
+      return {
+        ...s,
+        status: tracked(s),
+        dueAt: p.value.newDueAt ?? s.dueAt,
+        steps: counted(s, 'extension'),
+      };
     case 'penaltyDecided':
       return {
         ...s,
@@ -154,6 +194,7 @@ function evolveEnforcement(s: EnforcementCase, e: DomainEvent): EnforcementCase 
         ...s,
         status: 'EVALUATED',
         evaluation: { score: p.value.score, modelVersion: p.value.modelVersion },
+        evaluations: s.evaluations + 1,
       };
     case 'caseArchived':
       return { ...s, status: 'ARCHIVED' };
@@ -208,6 +249,8 @@ export function evolve(state: CaseState, e: DomainEvent): CaseState {
           conclusion: undefined,
           orders: {},
           evaluation: undefined,
+          steps: NO_STEPS,
+          evaluations: 0,
         };
       }
       if (p.$case === 'reconsiderationFiled') {
