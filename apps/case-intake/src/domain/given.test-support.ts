@@ -13,7 +13,7 @@ export const day = (n: number) => new Date(T0.getTime() + n * 86_400_000);
 const meta = (): intake.CommandMeta => ({ commandId: 'cmd', caseId: 'case-1' });
 
 /** given([...facts]).when(command, at).then... : the domain, as a reader sees it. */
-export function given(history: Array<[EventPayload, Date]> = []) {
+export function given(history: ReadonlyArray<readonly [EventPayload, Date]> = []) {
   const evs: DomainEvent[] = history.map(([payload, occurredAt]) => ({ payload, occurredAt }));
   const state = fold(evs);
   return {
