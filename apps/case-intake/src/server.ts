@@ -26,6 +26,7 @@ import { MongoEventStore, storeBuckets } from './adapters/mongo/event-store.js';
 import { brokenHistories, type IntakeDeps } from './application/execute-command.js';
 import { systemClock, type Clock } from './application/ports.js';
 import { HeadCache } from './application/stream-cache.js';
+import { CaseTurns } from './application/case-turns.js';
 import type { IntakeConfig } from './config.js';
 
 export interface IntakeOverrides {
@@ -139,6 +140,7 @@ export async function createCaseIntake(
     clock: o.clock ?? systemClock,
     benchmarks: o.benchmarks ?? BENCHMARKS_2021,
     heads: new HeadCache(config.HEAD_CACHE_SIZE, config.HEAD_CACHE_BYTES),
+    turns: new CaseTurns(),
     chainKeys,
     checkpoints,
     accessLog,

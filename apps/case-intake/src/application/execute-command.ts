@@ -9,6 +9,7 @@ import { fail } from '../domain/errors.js';
 import type { CaseState } from '../domain/state.js';
 import type { Command } from '../domain/types.js';
 import { authorizeCommand, authorizeKind } from './authorize.js';
+import type { CaseTurns } from './case-turns.js';
 import { eventIdFor, hashEvent, verifyChain } from './chain.js';
 import type { ChainKeys } from './chain-keys.js';
 import {
@@ -32,6 +33,8 @@ export interface IntakeDeps {
   readonly clock: Clock;
   readonly benchmarks: BenchmarkTable;
   readonly heads: HeadCache;
+  /** Commands of one case in this instance, one at a time. */
+  readonly turns: CaseTurns;
   readonly chainKeys: ChainKeys;
   readonly checkpoints: Checkpoints;
   readonly accessLog: AccessLog;
@@ -44,8 +47,7 @@ export interface IntakeDeps {
 export const SCHEMA_VERSION = 1;
 /**
  * How often a command without an expected version is decided again when
- * another writer (another instance, or the rules acting on the case) stored
- * first. Each loss waits a little longer, with jitter, so a busy case's
+ * another writer (another instance) stored first. Each loss waits a little longer, with jitter, so a busy case's
  * writers stop colliding; only then is the command refused (ABORTED).
  */
 const ATTEMPTS = 8;
@@ -246,103 +248,107 @@ async function execute(
   return tracer.startActiveSpan(`intake ${c.$case}`, async (span) => {
     span.setAttributes({ 'case.id': caseId, 'command.id': commandId });
     try {
-      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        // Another intake instance may have moved the case since this one
-        // cached it. A stale head is harmless where the command is accepted
-        // (the append then conflicts and the command is decided again), but
-        // a refusal must not rest on it: one decided on a cached head is
-        // decided again on the store's, when the store's is newer.
-        const cached = deps.heads.get(caseId);
-        const head = cached ?? (await loadFresh(deps, caseId));
-        let evs: CaseEvent[];
-        try {
-          authorizeCommand(principal, c, head.state);
-          const known = head.commandIds.get(commandId);
-          if (known !== undefined) {
-            if (known && known !== fingerprint)
+      // The case's commands in this instance take turns (CaseTurns): each is
+      // decided on what the one before it stored.
+      return await deps.turns.run(caseId, async () => {
+        for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+          // Another intake instance may have moved the case since this one
+          // cached it. A stale head is harmless where the command is accepted
+          // (the append then conflicts and the command is decided again), but
+          // a refusal must not rest on it: one decided on a cached head is
+          // decided again on the store's, when the store's is newer.
+          const cached = deps.heads.get(caseId);
+          const head = cached ?? (await loadFresh(deps, caseId));
+          let evs: CaseEvent[];
+          try {
+            authorizeCommand(principal, c, head.state);
+            const known = head.commandIds.get(commandId);
+            if (known !== undefined) {
+              if (known && known !== fingerprint)
+                fail(
+                  'COMMAND.ID_REUSED',
+                  `command id ${commandId} was already used on case ${caseId} for a different command; a retry must repeat it exactly`,
+                  'meta.command_id',
+                );
+              return await duplicateResult(deps, principal, caseId, commandId);
+            }
+            if (expected !== undefined && expected !== head.version)
               fail(
-                'COMMAND.ID_REUSED',
-                `command id ${commandId} was already used on case ${caseId} for a different command; a retry must repeat it exactly`,
-                'meta.command_id',
+                'CASE.VERSION_CONFLICT',
+                `case is at version ${head.version}, not ${expected}`,
+                'meta.expected_version',
               );
-            return await duplicateResult(deps, principal, caseId, commandId);
-          }
-          if (expected !== undefined && expected !== head.version)
-            fail(
-              'CASE.VERSION_CONFLICT',
-              `case is at version ${head.version}, not ${expected}`,
-              'meta.expected_version',
-            );
-          if (c.$case === 'fileReconsideration') await checkReviewTarget(deps, c.value);
+            if (c.$case === 'fileReconsideration') await checkReviewTarget(deps, c.value);
 
-          const now = deps.clock.now();
-          const occurredAt = meta?.occurredAt ?? now;
-          const payloads = decide(
-            c,
-            head.state,
-            { now, occurredAt, benchmarks: deps.benchmarks },
-            { headHash: head.headHash, version: head.version },
-          );
-          checkValues(c);
-          evs = envelope(
-            c,
-            head,
-            payloads,
-            {
-              caseId,
-              commandId,
-              occurredAt,
-              now,
-              actor: principal.subject,
-              feedFloor,
-            },
-            deps.chainKeys,
-          );
-          checkEventSizes(evs, c, deps.maxEventBytes);
-        } catch (e) {
-          if (
-            e instanceof DomainError &&
-            cached &&
-            (await loadFresh(deps, caseId)).version !== cached.version
-          )
-            continue;
-          throw e;
-        }
-        const commit: Commit = {
-          caseId,
-          commandId,
-          fingerprint,
-          fromVersion: head.version + 1,
-          toVersion: head.version + evs.length,
-          events: evs,
-        };
-        let stored: Commit;
-        try {
-          stored = await deps.store.append(commit);
-        } catch (e) {
-          if (!(e instanceof VersionConflict)) throw e;
-          deps.heads.delete(caseId);
-          if (expected !== undefined)
-            fail(
-              'CASE.VERSION_CONFLICT',
-              `case ${caseId} was changed concurrently`,
-              'meta.expected_version',
+            const now = deps.clock.now();
+            const occurredAt = meta?.occurredAt ?? now;
+            const payloads = decide(
+              c,
+              head.state,
+              { now, occurredAt, benchmarks: deps.benchmarks },
+              { headHash: head.headHash, version: head.version },
             );
-          await backoff(attempt);
-          continue;
+            checkValues(c);
+            evs = envelope(
+              c,
+              head,
+              payloads,
+              {
+                caseId,
+                commandId,
+                occurredAt,
+                now,
+                actor: principal.subject,
+                feedFloor,
+              },
+              deps.chainKeys,
+            );
+            checkEventSizes(evs, c, deps.maxEventBytes);
+          } catch (e) {
+            if (
+              e instanceof DomainError &&
+              cached &&
+              (await loadFresh(deps, caseId)).version !== cached.version
+            )
+              continue;
+            throw e;
+          }
+          const commit: Commit = {
+            caseId,
+            commandId,
+            fingerprint,
+            fromVersion: head.version + 1,
+            toVersion: head.version + evs.length,
+            events: evs,
+          };
+          let stored: Commit;
+          try {
+            stored = await deps.store.append(commit);
+          } catch (e) {
+            if (!(e instanceof VersionConflict)) throw e;
+            deps.heads.delete(caseId);
+            if (expected !== undefined)
+              fail(
+                'CASE.VERSION_CONFLICT',
+                `case ${caseId} was changed concurrently`,
+                'meta.expected_version',
+              );
+            await backoff(attempt);
+            continue;
+          }
+          deps.heads.set(caseId, {
+            state: stateOf(stored.events, head.state),
+            version: stored.toVersion,
+            headHash: stored.events.at(-1)?.hash ?? head.headHash,
+            commandIds: new Map([...head.commandIds, [commandId, fingerprint]]),
+          });
+          deps.publisher.enqueue(stored);
+          accepted().add(stored.events.length, { command: c.$case });
+          const served = stored.events.map((e) => forCaller(principal, e));
+          return { caseId, version: stored.toVersion, events: served, duplicate: false };
         }
-        deps.heads.set(caseId, {
-          state: stateOf(stored.events, head.state),
-          version: stored.toVersion,
-          headHash: stored.events.at(-1)?.hash ?? head.headHash,
-          commandIds: new Map([...head.commandIds, [commandId, fingerprint]]),
-        });
-        deps.publisher.enqueue(stored);
-        accepted().add(stored.events.length, { command: c.$case });
-        const served = stored.events.map((e) => forCaller(principal, e));
-        return { caseId, version: stored.toVersion, events: served, duplicate: false };
-      }
-      return fail('CASE.VERSION_CONFLICT', `case ${caseId} kept changing; retry`);
+        return fail('CASE.VERSION_CONFLICT', `case ${caseId} kept changing; retry`);
+      });
     } finally {
       span.end();
     }

@@ -120,8 +120,11 @@ describe('tamper evidence against a database writer', () => {
         what: `checkpoint ${v} of ${caseId}`,
       });
     await checkpointAt(2);
-    // The next reads of this case each finish only after another command
-    // was stored and checkpointed meanwhile: they see the history as it was.
+    // The next reads of this case each finish only after another instance
+    // stored a command and it was checkpointed meanwhile: they see the
+    // history as it was. (This instance's own commands of a case take turns,
+    // so the writer meanwhile is another's, as it would be.)
+    const other = await startIntake({ db: svc.db, topics: svc.topics });
     const store = svc.service.store;
     const load = store.load.bind(store);
     const meanwhile = [l.evidence, l.notice];
@@ -129,7 +132,9 @@ describe('tamper evidence against a database writer', () => {
       const stream = await load(id, knownVersion);
       const next = id === caseId ? meanwhile.shift() : undefined;
       if (next) {
-        const r = await unary<intake.CommandResult>((cb) => c.recordProgress(next, agency, cb));
+        const r = await unary<intake.CommandResult>((cb) =>
+          other.client.recordProgress(next, agency, cb),
+        );
         await checkpointAt(r.version);
       }
       return stream;
@@ -137,13 +142,15 @@ describe('tamper evidence against a database writer', () => {
     try {
       // A read: intact, at the version it read.
       expect(await verify(caseId)).toMatchObject({ valid: true, eventCount: 2 });
-      // A command: decided on the fresh history, not refused as broken.
-      const hearing = await unary<intake.CommandResult>((cb) =>
-        c.recordProgress(l.hearing, agency, cb),
+      // A command: not refused as broken, and stored after the commit made
+      // meanwhile (its append conflicts, and it is decided again).
+      const review = await unary<intake.CommandResult>((cb) =>
+        c.recordProgress(l.review, agency, cb),
       );
-      expect(hearing.version).toBe(5);
+      expect(review.version).toBe(5);
     } finally {
       store.load = load;
+      await other.stop();
     }
     expect(await verify(caseId)).toMatchObject({ valid: true, eventCount: 5 });
   });
