@@ -2,12 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from 'kafkajs';
 import { generateYear, reconsiderationsOf } from '@enforcement/generator';
 import { checkHealth } from '@enforcement/grpc-kit';
+import type { Delivery } from '@enforcement/messaging';
 import { eventually, tokenFor } from '@enforcement/testing';
 import { submitAll } from '../support/submit.js';
 import { caughtUp, startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
 /** How long a projection may apply nothing while messages wait, in this test (the default is 60 s). */
 const STALL_MS = 3_000;
+
+type HandleBatch = (partition: number, chunk: Delivery[]) => Promise<readonly string[]>;
 
 /** The kafkajs consumer inside a service's projection (private there: a test reaches in). */
 const kafkajsOf = (projection: unknown): Consumer =>
@@ -82,5 +85,59 @@ describe('a projection that applies nothing while events wait', () => {
     );
     // What waited is applied.
     await caughtUp(s, reader, 2021, new Date());
+  }, 180_000);
+
+  it("makes scoring NOT_SERVING while one partition's chunk never ends, naming the partition, and SERVING once it does", async () => {
+    const s = sys;
+    if (!s) throw new Error('the system did not start');
+    const year = generateYear({
+      seed: 'hung-chunk',
+      year: 2022,
+      cases: 30,
+      evaluate: true,
+      reconsideration: reconsiderationsOf(3),
+    });
+    const commands = [...year.stream()];
+    const half = Math.floor(commands.length / 2);
+    const md = await tokenFor(['agency', 'supervisor'], ['*']);
+    const reader = await tokenFor(['supervisor', 'reporting']);
+    await submitAll(s.intakeClient, md, commands.slice(0, half));
+    await caughtUp(s, reader, 2022, new Date());
+
+    // One partition's next chunk waits on something that does not answer
+    // (in the projector, where a hung await would be: the store's calls
+    // have their own check), while the partition stays this instance's.
+    const consumer = s.scoring.runtime.consumer;
+    const projector = (consumer as unknown as { projector: { handleBatch: HandleBatch } })
+      .projector;
+    const apply = projector.handleBatch.bind(projector);
+    const caseId = commands[half]?.kind?.value.meta?.caseId ?? '';
+    const hung = consumer.partitionOf(caseId);
+    let release = () => undefined as void;
+    const answered = new Promise<void>((r) => (release = r));
+    projector.handleBatch = async (partition, chunk) => {
+      if (partition === hung && chunk.length > 0) await answered;
+      return apply(partition, chunk);
+    };
+    try {
+      await submitAll(s.intakeClient, md, commands.slice(half));
+      await eventually(
+        async () => ((await checkHealth(s.scoring.address)) === 'NOT_SERVING' ? true : undefined),
+        { timeoutMs: 30_000, intervalMs: 250, what: 'scoring NOT_SERVING' },
+      );
+      expect(s.scoring.readiness.failing.get('consumer')).toMatch(
+        new RegExp(
+          `^a chunk of ${s.topics.caseEvents} partition ${hung} has been applying for \\d+ s$`,
+        ),
+      );
+    } finally {
+      release();
+      projector.handleBatch = apply;
+    }
+    await eventually(
+      async () => ((await checkHealth(s.scoring.address)) === 'SERVING' ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 250, what: 'scoring SERVING again' },
+    );
+    await caughtUp(s, reader, 2022, new Date());
   }, 180_000);
 });

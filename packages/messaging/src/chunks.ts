@@ -68,6 +68,7 @@ export function chunkedProjection(o: {
       const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
       const started = performance.now();
       const from = { topic: batch.topic, partition: batch.partition, group: o.group };
+      o.health?.begins(from);
       const outcomes = await processTraced(o.name, from, chunk, () =>
         o.apply(
           batch.partition,

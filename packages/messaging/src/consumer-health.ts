@@ -20,6 +20,13 @@ export interface PartitionOf {
  * document its store refuses, whatever the retry), the others' applied
  * chunks say nothing of it, and `check` fails until that partition applies
  * one, or the group gives it to another member.
+ *
+ * So is a chunk that never ends (an await nothing answers): the other
+ * partitions' chunks may still be applied (those fetched from other
+ * brokers, with kafkajs's fetcher per broker), and the consumer keeps
+ * heartbeating for it, so the group never gives the partition to another
+ * member. Once a chunk has been applying for the time `watchProgress` gives,
+ * `check` fails, naming its partition, until it ends.
  */
 export class ConsumerHealth {
   private crashed: string | undefined;
@@ -30,6 +37,8 @@ export class ConsumerHealth {
   private movedAt: number;
   private stalled:
     { topic: string; lag: () => Promise<ReadonlyMap<number, number>>; afterMs: number } | undefined;
+  /** When each partition's chunk under way began (ms), by `topic/partition`. */
+  private readonly applying = new Map<string, { at: PartitionOf; since: number }>();
   /** The partitions the group gave this process when it last joined, by topic (none while it rebalances). */
   private assigned: Record<string, number[] | undefined> = {};
 
@@ -79,8 +88,14 @@ export class ConsumerHealth {
     });
   }
 
+  /** A chunk of the partition begins to be applied. */
+  begins(at: PartitionOf): void {
+    this.applying.set(keyOf(at), { at, since: this.now() });
+  }
+
   /** A batch could not be applied (kafkajs will deliver it again). */
   failed(e: unknown, at?: PartitionOf): void {
+    this.applying.delete(keyOf(at));
     if (this.stoppedForGood) return;
     const message = e instanceof Error ? e.message : String(e);
     this.failing.set(keyOf(at), {
@@ -93,6 +108,7 @@ export class ConsumerHealth {
 
   /** A batch was applied: its partition moves. */
   applied(at?: PartitionOf): void {
+    this.applying.delete(keyOf(at));
     this.failing.delete(keyOf(at));
     this.movedAt = this.now();
   }
@@ -107,6 +123,17 @@ export class ConsumerHealth {
           ? first.why
           : `${first.why} (and ${this.failing.size - 1} more partitions failing)`,
       );
+    const stalled = this.stalled;
+    if (stalled) {
+      const now = this.now();
+      const stuck = [...this.applying.values()].filter((c) => now - c.since >= stalled.afterMs);
+      const [first, ...more] = stuck;
+      if (first)
+        throw new Error(
+          `a chunk of ${first.at.topic} partition ${first.at.partition} has been applying for ${Math.floor((now - first.since) / 1000)} s` +
+            (more.length > 0 ? ` (and ${more.length} more partitions' chunks)` : ''),
+        );
+    }
     const idle = this.now() - this.movedAt;
     if (this.stalled && idle >= this.stalled.afterMs) {
       const lag = await this.stalled.lag();

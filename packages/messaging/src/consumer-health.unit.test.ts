@@ -143,3 +143,60 @@ describe('a consumer that applies nothing while messages wait is not ready', () 
     await expect(h.check()).rejects.toThrow('3 messages wait');
   });
 });
+
+describe('a chunk that never ends is not ready, whatever the other partitions apply', () => {
+  const setup = () => {
+    let t = 0;
+    const f = fakeConsumer();
+    const h = new ConsumerHealth(undefined, () => t);
+    h.watch(f.consumer);
+    // Nothing waits by the lag: only the chunk under way can fail the check.
+    h.watchProgress({ topic: 'events', lag: async () => new Map(), afterMs: 60_000 });
+    f.join({ events: [0, 1, 2] });
+    return { h, at: (ms: number) => (t = ms) };
+  };
+  const p = (partition: number) => ({ topic: 'events', partition });
+
+  it("fails once one partition's chunk has been applying for the time given while the others apply theirs, and passes when it ends", async () => {
+    const { h, at } = setup();
+    h.begins(p(1));
+    for (let s = 0; s < 60; s += 5) {
+      at(s * 1000);
+      h.begins(p(0));
+      h.applied(p(0));
+      h.begins(p(2));
+      h.applied(p(2));
+    }
+    at(59_999);
+    await expect(h.check()).resolves.toBe(true);
+    at(61_000);
+    await expect(h.check()).rejects.toThrow(
+      'a chunk of events partition 1 has been applying for 61 s',
+    );
+    h.applied(p(1));
+    await expect(h.check()).resolves.toBe(true);
+  });
+
+  it('names how many partitions have one, and forgets a chunk that failed (that failure is reported as such)', async () => {
+    const { h, at } = setup();
+    h.begins(p(0));
+    h.begins(p(2));
+    at(90_000);
+    await expect(h.check()).rejects.toThrow(
+      "a chunk of events partition 0 has been applying for 90 s (and 1 more partitions' chunks)",
+    );
+    h.failed(new Error('store gone'), p(0));
+    h.applied(p(2));
+    await expect(h.check()).rejects.toThrow('applying a batch of events partition 0 failed');
+  });
+
+  it('counts each chunk from its own start: a partition that applies one chunk after another is not stuck', async () => {
+    const { h, at } = setup();
+    for (let s = 0; s <= 600; s += 50) {
+      at(s * 1000);
+      h.applied(p(1));
+      h.begins(p(1));
+    }
+    await expect(h.check()).resolves.toBe(true);
+  });
+});
