@@ -127,6 +127,7 @@ export async function createCaseIntake(
       get: (caseId) => checkpoints.get(caseId),
     },
     batchSize: config.RELAY_BATCH,
+    maxBatchBytes: config.MAX_EVENT_BYTES,
     sweepAfterMs: config.RELAY_SWEEP_AFTER_MS,
     sweepEveryMs: Math.max(1_000, config.RELAY_SWEEP_AFTER_MS),
     onError: (e) => log('relay: publish failed, will retry', e),

@@ -20,7 +20,7 @@ const PARTITIONS = partitionMetadata(12, 1);
 function scripted() {
   const log: string[] = [];
   const held: (() => void)[] = [];
-  const state = { hold: true, refuse: 0, lose: 0 };
+  const state = { hold: true, refuse: 0, lose: 0, desync: 0, producers: 0 };
   let place: (args: PartitionerArgs) => number = () => 0;
   const answer = (topic: string, messages: Message[]): RecordMetadata[] =>
     [
@@ -36,6 +36,13 @@ function scripted() {
     sendBatch: async (b: { topicMessages: { topic: string; messages: Message[] }[] }) => {
       if (state.hold) await new Promise<void>((r) => held.push(r));
       const [events, ...rest] = b.topicMessages;
+      if (state.desync > 0) {
+        state.desync--;
+        log.push('out of order');
+        throw Object.assign(new Error('The broker received an out of order sequence number'), {
+          type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+        });
+      }
       log.push(`events ${events?.messages.map((m) => String(m.key)).join(',')}`);
       let written = events ? answer(events.topic, events.messages) : [];
       if (state.lose > 0) {
@@ -62,6 +69,7 @@ function scripted() {
   };
   const kafka = {
     producer: (o: { createPartitioner: ICustomPartitioner }) => {
+      state.producers++;
       place = o.createPartitioner();
       return producer;
     },
@@ -76,6 +84,7 @@ function scripted() {
       get: () => undefined,
     },
     batchSize: 10,
+    maxBatchBytes: 1_000_000,
     sweepAfterMs: 60_000,
     sweepEveryMs: 60_000,
   });
@@ -86,13 +95,13 @@ function scripted() {
   return { relay, log, letThrough, state };
 }
 
-const commit = (caseId: string): Commit => ({
+const commit = (caseId: string, actor = ''): Commit => ({
   caseId,
   commandId: `${caseId}:1`,
   fingerprint: '',
   fromVersion: 1,
   toVersion: 1,
-  events: [events.CaseEvent.fromPartial({ caseId, version: 1, eventId: `${caseId}:1` })],
+  events: [events.CaseEvent.fromPartial({ caseId, version: 1, eventId: `${caseId}:1`, actor })],
 });
 const settle = () => new Promise((r) => setTimeout(r, 20));
 
@@ -142,6 +151,40 @@ describe('a send kafkajs answered for only part of its partitions', () => {
     // c1 went alone, was answered for none of its partitions, and went again with the rest.
     expect(log).toEqual(['events c1', 'events c1,c2,c3', 'published c1,c2,c3']);
     expect(relay.health()).toBe(true);
+  });
+});
+
+describe('sends Kafka could refuse in part', () => {
+  it("carry at most maxBatchBytes of events (a partition's record batch over the topic's max.message.bytes is refused), a larger commit alone", async () => {
+    const { relay, log, letThrough } = scripted();
+    // c0 goes at once, and is held: the others queue behind it.
+    relay.enqueue(commit('c0'));
+    const large = 'x'.repeat(400_000);
+    relay.enqueue(commit('c1', large));
+    relay.enqueue(commit('c2', large));
+    relay.enqueue(commit('c3', large));
+    relay.enqueue(commit('c4', 'x'.repeat(1_200_000)));
+    relay.enqueue(commit('c5'));
+    letThrough();
+    await relay.drain();
+    expect(log.filter((l) => l.startsWith('events'))).toEqual([
+      'events c0',
+      'events c1,c2',
+      'events c3',
+      'events c4',
+      'events c5',
+    ]);
+  });
+
+  it('go through a new producer once the broker finds the sequence numbers out of order, every later send of the old one failing the same', async () => {
+    const { relay, log, letThrough, state } = scripted();
+    letThrough();
+    state.desync = 1;
+    relay.enqueue(commit('c1'));
+    relay.enqueue(commit('c2'));
+    await relay.drain();
+    expect(state.producers).toBe(2);
+    expect(log).toEqual(['out of order', 'events c1,c2', 'published c1,c2']);
   });
 });
 

@@ -29,6 +29,12 @@ export interface RelayOptions {
   readonly marksTopic: string;
   readonly checkpoints: CheckpointSink;
   readonly batchSize: number;
+  /**
+   * The bytes of events one send carries at most (a single commit larger
+   * goes alone): Kafka refuses a partition's record batch over the topic's
+   * `max.message.bytes`, whatever each event's size.
+   */
+  readonly maxBatchBytes: number;
   /** Outbox entries older than this are republished by the sweep (a peer, or this process, crashed). */
   readonly sweepAfterMs: number;
   readonly sweepEveryMs: number;
@@ -94,6 +100,31 @@ function kafkaTypes(e: unknown, depth = 0): string[] {
 }
 
 const poison = (e: unknown): boolean => kafkaTypes(e).some((t) => POISON.has(t));
+
+/**
+ * Kafka errors that say the producer's sequence numbers no longer match the
+ * broker's: every later send of it fails the same, so it is replaced.
+ */
+const DESYNCED = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'INVALID_PRODUCER_ID_MAPPING',
+]);
+const desynced = (e: unknown): boolean => kafkaTypes(e).some((t) => DESYNCED.has(t));
+
+/** About the bytes a commit takes on the topic (its events, keys and headers), cached. */
+const sizes = new WeakMap<Commit, number>();
+function bytesOf(commit: Commit): number {
+  let n = sizes.get(commit);
+  if (n === undefined) {
+    n = 0;
+    for (const e of commit.events)
+      n += events.CaseEvent.encode(e).finish().length + 2 * e.caseId.length + 400;
+    sizes.set(commit, n);
+  }
+  return n;
+}
 const describe = (e: unknown): string =>
   `${kafkaTypes(e).join(', ') || 'refused'}: ${(e as Error).message}`;
 
@@ -136,7 +167,7 @@ function headsOf(commits: readonly Commit[]): Checkpoint[] {
  * crash are republished (at least once; consumers deduplicate by version).
  */
 export class KafkaRelay implements Publisher {
-  private readonly producer: Producer;
+  private producer: Producer;
   /** What each send reached, checked against what it was for. */
   private readonly delivery = new DeliveryCheck();
   private queue: Queued[] = [];
@@ -168,15 +199,11 @@ export class KafkaRelay implements Publisher {
   private readonly unobserve: () => void;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly store: MongoEventStore,
     private readonly opts: RelayOptions,
   ) {
-    this.producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: this.delivery.createPartitioner,
-    });
+    this.producer = this.newProducer();
     this.unobserve = this.observe();
     // At 0 from the start, so that an alert on its increase sees the first one.
     parked().add(0);
@@ -367,7 +394,15 @@ export class KafkaRelay implements Publisher {
 
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.slice(0, this.opts.batchSize);
+      const batch: Queued[] = [];
+      let bytes = 0;
+      for (const q of this.queue) {
+        if (batch.length >= this.opts.batchSize) break;
+        const b = q.unreadable === undefined ? bytesOf(q.commit) : 0;
+        if (batch.length > 0 && bytes + b > this.opts.maxBatchBytes) break;
+        batch.push(q);
+        bytes += b;
+      }
       // Later events of a parked case are parked behind it: a case stays in order.
       const blocked = batch.filter((q) => this.parkedCases.has(q.commit.caseId));
       const open = batch.filter((q) => !this.parkedCases.has(q.commit.caseId));
@@ -380,6 +415,14 @@ export class KafkaRelay implements Publisher {
           ({ sent, failed } = await this.oneByOne(open));
         else sent = await this.send(open);
       } catch (e) {
+        // Refused for one partition, the request may have been appended for
+        // others: their sequence numbers are off from now on.
+        if (desynced(e) || (poison(e) && open.length > 1))
+          await this.renewProducer(
+            desynced(e)
+              ? `sequence numbers are out of step (${describe(e)})`
+              : 'send was refused in part',
+          ).catch((c: unknown) => this.opts.onError?.(c));
         if (!poison(e) || open.length === 0) {
           this.noteFailure(e);
           // kafkajs gives a producer up after some broker failures (a
@@ -421,6 +464,31 @@ export class KafkaRelay implements Publisher {
       .catch((e: unknown) => this.opts.onError?.(e))
       .finally(() => this.settling.delete(done));
     this.settling.add(done);
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: this.delivery.createPartitioner,
+    });
+  }
+
+  /**
+   * A producer whose sequence numbers no longer match the broker's is
+   * replaced by a new one (a new producer id, its sequences from 0). kafkajs
+   * takes back a failed request's sequence numbers for every partition in
+   * it, even those the broker appended: after a send refused for one
+   * partition (a record batch too large) the others' next sends were out of
+   * order, for good, and nothing more was published. What the old one may
+   * have appended is sent again: the consumers drop what comes twice.
+   */
+  private async renewProducer(why: string): Promise<void> {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    this.opts.onError?.(new Error(`relay: a new Kafka producer, the last one's ${why}`));
+    await old.disconnect().catch(() => undefined);
+    if (!this.stopped) await this.producer.connect();
   }
 
   private noteFailure(e: unknown): void {
