@@ -65,6 +65,7 @@ export async function createCaseIntake(
   const transport = {
     credentials: serverCredentialsFrom(config),
     reflection: config.GRPC_REFLECTION,
+    requestBytesInFlight: config.REQUEST_BYTES_IN_FLIGHT,
   };
   const chainKeys = chainKeysFrom(config);
   const logger = createLogger('case-intake');
@@ -179,7 +180,12 @@ export async function createCaseIntake(
   );
   grpc.addService(
     intake.CaseIntakeServiceService,
-    intakeService(deps, { verify, submitMaxInFlight: config.SUBMIT_MAX_IN_FLIGHT, onUnexpected }),
+    intakeService(deps, {
+      verify,
+      submitMaxInFlight: config.SUBMIT_MAX_IN_FLIGHT,
+      requests: grpc.requests,
+      onUnexpected,
+    }),
   );
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
   const readiness = watchReadiness(

@@ -48,6 +48,7 @@ export async function createReporting(
   const transport = {
     credentials: serverCredentialsFrom(config),
     reflection: config.GRPC_REFLECTION,
+    requestBytesInFlight: config.REQUEST_BYTES_IN_FLIGHT,
   };
   const logger = createLogger('reporting');
   const log = o.log ?? logTo(logger);

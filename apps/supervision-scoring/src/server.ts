@@ -56,6 +56,7 @@ export async function createSupervisionScoring(
   const transport = {
     credentials: serverCredentialsFrom(config),
     reflection: config.GRPC_REFLECTION,
+    requestBytesInFlight: config.REQUEST_BYTES_IN_FLIGHT,
   };
   const intakeToken = intakeTokenSource(config);
   const logger = createLogger('supervision-scoring');

@@ -163,6 +163,11 @@ export const grpcSpec = {
    * NOT_SERVING (a write behind a lock: the store still answers `ping`).
    */
   STORE_STALL_MS: integer({ default: 15_000, min: 1_000 }),
+  /**
+   * The bytes of requests the server holds at once (decoded, not yet
+   * answered); one more is answered UNAVAILABLE (REQUEST.BUSY) undecoded.
+   */
+  REQUEST_BYTES_IN_FLIGHT: integer({ default: 64 * 1024 * 1024, min: 1024 * 1024 }),
 } satisfies Spec;
 
 /**

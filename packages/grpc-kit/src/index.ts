@@ -22,6 +22,7 @@ export {
   type TransportSettings,
 } from './transport.js';
 export { undecodable, UNDECODABLE_CODE, type Undecodable } from './tolerant.js';
+export { BUSY_CODE, RequestBudget } from './request-budget.js';
 export { requestProblem, requestTypeOf } from './request-check.js';
 export { refuseNul, textWithNul } from './request-text.js';
 export { watchReadiness, type Readiness, type ReadinessCheck } from './readiness.js';

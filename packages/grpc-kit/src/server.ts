@@ -10,6 +10,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import { platform } from '@enforcement/contracts';
 import { contractsDescriptorSet } from '@enforcement/contracts/descriptor';
 import { DescriptorReflection } from './reflection.js';
+import { RequestBudget } from './request-budget.js';
 import { tolerant } from './tolerant.js';
 
 export interface ServerIdentity {
@@ -22,11 +23,15 @@ export interface ServerIdentity {
 export interface ServerTransport {
   readonly credentials?: ServerCredentials;
   readonly reflection?: boolean;
+  /** The bytes of requests held at once (RequestBudget); 64 MiB when absent. */
+  readonly requestBytesInFlight?: number;
 }
 
 export interface GrpcServer {
   readonly server: Server;
   readonly health: HealthImplementation;
+  /** The requests held, for a service that takes streamed items (each released once done with). */
+  readonly requests: RequestBudget;
   /** Adds a service; its health status follows the server's. */
   addService<I extends UntypedServiceImplementation>(
     definition: ServiceDefinition<I>,
@@ -56,6 +61,7 @@ export function createGrpcServer(
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
+  const requests = new RequestBudget(transport.requestBytesInFlight ?? 64 * 1024 * 1024);
 
   const startedAt = new Date();
   const info: platform.PlatformServiceServer = {
@@ -73,7 +79,7 @@ export function createGrpcServer(
     definition: ServiceDefinition<I>,
     impl: I,
   ) => {
-    const safe = tolerant(definition, impl);
+    const safe = tolerant(definition, impl, requests);
     server.addService(safe.definition, safe.impl);
     const firstPath = Object.values(definition)[0]?.path ?? '';
     const name = firstPath.split('/')[1];
@@ -89,6 +95,7 @@ export function createGrpcServer(
   return {
     server,
     health,
+    requests,
     addService,
     setServing: (serving) => {
       if (listening && !shuttingDown) setAll(serving ? 'SERVING' : 'NOT_SERVING');

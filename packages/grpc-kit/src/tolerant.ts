@@ -5,8 +5,10 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { requestProblem, requestTypeOf } from './request-check.js';
+import { BUSY_CODE, busyReason, type RequestBudget } from './request-budget.js';
 
 const UNDECODABLE = Symbol('undecodable');
+const BUSY = Symbol('busy');
 
 /** A request that could not be taken, with the reason naming the field. */
 export interface Undecodable {
@@ -21,6 +23,17 @@ export const undecodable = (request: unknown): string | undefined =>
 
 export const UNDECODABLE_CODE = 'REQUEST.UNDECODABLE';
 
+/** Why a request was not taken for the server's bound on requests held (RequestBudget), or undefined. */
+export const busy = (request: unknown): string | undefined =>
+  typeof request === 'object' && request !== null && BUSY in request
+    ? (request as { readonly [BUSY]: string })[BUSY]
+    : undefined;
+
+const turnedAway = (why: string) => ({
+  code: status.UNAVAILABLE,
+  details: `${BUSY_CODE}: ${why}`,
+});
+
 const refusal = (why: string) => ({
   code: status.INVALID_ARGUMENT,
   details: `${UNDECODABLE_CODE}: ${why}`,
@@ -33,10 +46,18 @@ const refusal = (why: string) => ({
  * grpc-js's INTERNAL "Error deserializing request". Unary and
  * server-streaming calls answer it with INVALID_ARGUMENT naming the field;
  * streaming requests reach the handler, which answers the item and goes on.
+ *
+ * With a `budget`, a request is decoded only when its bytes fit beside the
+ * requests held (RequestBudget), and held until its call is answered; one
+ * that does not fit is answered UNAVAILABLE (`REQUEST.BUSY`) undecoded. A
+ * streamed item is always taken, in its stream's order; the handler stops
+ * reading the stream while the budget is full, and releases each item once
+ * done with it.
  */
 export function tolerant<I extends UntypedServiceImplementation>(
   definition: ServiceDefinition<I>,
   impl: I,
+  budget?: RequestBudget,
 ): { definition: ServiceDefinition<I>; impl: I } {
   const defs: Record<string, MethodDefinition<unknown, unknown>> = {};
   const handlers: Record<string, unknown> = {};
@@ -45,31 +66,54 @@ export function tolerant<I extends UntypedServiceImplementation>(
     MethodDefinition<unknown, unknown>,
   ][]) {
     const type = requestTypeOf(m.path);
+    const decode = (bytes: Buffer) => {
+      const problem = type && requestProblem(type, bytes);
+      if (problem) return { [UNDECODABLE]: problem };
+      try {
+        return m.requestDeserialize(bytes);
+      } catch (e) {
+        return { [UNDECODABLE]: `cannot decode: ${(e as Error).message}` };
+      }
+    };
     defs[name] = {
       ...m,
       requestDeserialize: (bytes: Buffer) => {
-        const problem = type && requestProblem(type, bytes);
-        if (problem) return { [UNDECODABLE]: problem };
-        try {
-          return m.requestDeserialize(bytes);
-        } catch (e) {
-          return { [UNDECODABLE]: `cannot decode: ${(e as Error).message}` };
-        }
+        if (!budget) return decode(bytes);
+        if (!budget.take(bytes.length, m.requestStream))
+          return { [BUSY]: busyReason(bytes.length, budget) };
+        const request = decode(bytes);
+        if (undecodable(request) !== undefined) budget.giveBack(bytes.length);
+        else budget.hold(request, bytes.length);
+        return request;
       },
     };
     const handler = impl[name] as (...args: unknown[]) => void;
+    const release = (request: unknown) => budget?.release(request);
     handlers[name] = m.requestStream
       ? handler
       : m.responseStream
-        ? (call: { request: unknown; emit: (e: string, v: unknown) => void }) => {
+        ? (call: {
+            request: unknown;
+            emit: (e: string, v: unknown) => void;
+            once: (e: string, f: () => void) => void;
+          }) => {
+            const turned = busy(call.request);
+            if (turned) return call.emit('error', turnedAway(turned));
             const why = undecodable(call.request);
-            if (why) call.emit('error', refusal(why));
-            else handler(call);
+            if (why) return call.emit('error', refusal(why));
+            for (const end of ['finish', 'close', 'cancelled', 'error'])
+              call.once(end, () => release(call.request));
+            handler(call);
           }
-        : (call: { request: unknown }, callback: (e: unknown) => void) => {
+        : (call: { request: unknown }, callback: (e: unknown, ...rest: unknown[]) => void) => {
+            const turned = busy(call.request);
+            if (turned) return callback(turnedAway(turned));
             const why = undecodable(call.request);
-            if (why) callback(refusal(why));
-            else handler(call, callback);
+            if (why) return callback(refusal(why));
+            handler(call, (e: unknown, ...rest: unknown[]) => {
+              release(call.request);
+              callback(e, ...rest);
+            });
           };
   }
   return { definition: defs as ServiceDefinition<I>, impl: handlers as I };

@@ -8,7 +8,7 @@ import type {
 } from '@grpc/grpc-js';
 import type { intake } from '@enforcement/contracts';
 import { stillValid, streamTokenExpired, type Principal, type Verifier } from '@enforcement/auth';
-import { toServiceError } from '@enforcement/grpc-kit';
+import { toServiceError, type RequestBudget } from '@enforcement/grpc-kit';
 import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
 import { auditStore } from '../../application/audit.js';
 import { getCase, readAll, readStream, verifyCase } from '../../application/read-case.js';
@@ -18,6 +18,8 @@ import { serveSubmitEvents } from './submit-events.js';
 export interface IntakeServiceOptions {
   readonly verify: Verifier;
   readonly submitMaxInFlight: number;
+  /** The server's requests held: SubmitEvents releases each item once answered. */
+  readonly requests?: RequestBudget;
   readonly onUnexpected: (err: unknown) => void;
 }
 
@@ -110,6 +112,7 @@ export function intakeService(
         (p) =>
           serveSubmitEvents(deps, p, call, {
             maxInFlight: opts.submitMaxInFlight,
+            requests: opts.requests,
             onUnexpected: opts.onUnexpected,
           }),
         (e: unknown) => call.emit('error', fault(e)),

@@ -1,5 +1,10 @@
 import { status, type ServerDuplexStream } from '@grpc/grpc-js';
-import { UNAVAILABLE_CODE, undecodable, UNDECODABLE_CODE } from '@enforcement/grpc-kit';
+import {
+  UNAVAILABLE_CODE,
+  undecodable,
+  UNDECODABLE_CODE,
+  type RequestBudget,
+} from '@enforcement/grpc-kit';
 import type { intake } from '@enforcement/contracts';
 import { stillValid, streamTokenExpired, type Principal } from '@enforcement/auth';
 import { feedOf, type FeedMark } from '@enforcement/messaging';
@@ -91,6 +96,11 @@ type Call = ServerDuplexStream<intake.SubmitEventsRequest, intake.SubmitEventsRe
 export interface SubmitOptions {
   /** Items read but not yet acknowledged; past it the stream stops reading (HTTP/2 flow control). */
   readonly maxInFlight: number;
+  /**
+   * The server's requests held (grpc-kit's RequestBudget): each item is
+   * released once answered, and the stream stops reading while it is full.
+   */
+  readonly requests?: RequestBudget;
   readonly onUnexpected?: (err: unknown) => void;
 }
 
@@ -211,6 +221,22 @@ export function serveSubmitEvents(
   let writing = false;
   let paused = false;
 
+  // The stream reads on while it has fewer than maxInFlight items unanswered
+  // and the server's requests held leave room; a stream stopped only for the
+  // latter reads on once another call's requests are released.
+  const resumeIfRoom = (): void => {
+    if (!paused || call.cancelled || inFlight >= opts.maxInFlight) return;
+    if (opts.requests?.full) return opts.requests.whenRoom(resumeIfRoom);
+    paused = false;
+    call.resume();
+  };
+  const pauseIfFull = (): void => {
+    if (paused || !(inFlight >= opts.maxInFlight || opts.requests?.full)) return;
+    paused = true;
+    call.pause();
+    if (inFlight < opts.maxInFlight) opts.requests?.whenRoom(resumeIfRoom);
+  };
+
   const pump = async () => {
     if (writing) return;
     writing = true;
@@ -221,10 +247,7 @@ export function serveSubmitEvents(
         inFlight--;
         if (call.cancelled) return;
         if (!call.write(ack)) await new Promise((r) => call.once('drain', r));
-        if (paused && inFlight < opts.maxInFlight) {
-          paused = false;
-          call.resume();
-        }
+        resumeIfRoom();
       }
       if (ended) {
         mark();
@@ -319,13 +342,11 @@ export function serveSubmitEvents(
     });
     lastOfCase.set(caseId, ack);
     void ack.finally(() => {
+      opts.requests?.release(item);
       if (lastOfCase.get(caseId) === ack) lastOfCase.delete(caseId);
     });
     acks.push(ack);
-    if (inFlight >= opts.maxInFlight && !paused) {
-      paused = true;
-      call.pause();
-    }
+    pauseIfFull();
     void pump();
   });
   call.on('end', () => {

@@ -1,0 +1,78 @@
+/**
+ * The bytes of requests a server holds at once, decoded and not yet
+ * answered. grpc-js decodes every request it receives and hands it on, so
+ * without a bound a client that sends many large requests at once (200
+ * registrations of 3.9 MB each) fills the heap and the process dies with
+ * every other caller's calls. A request taken is held until its call is
+ * answered (a streamed item, until the service says it is done with it);
+ * one that would pass the bound is not decoded at all and is answered
+ * UNAVAILABLE: the same request again later is safe.
+ */
+export class RequestBudget {
+  private held = 0;
+  private readonly sizes = new WeakMap<object, number>();
+  private waiting: (() => void)[] = [];
+
+  constructor(readonly maxBytes: number) {}
+
+  /**
+   * Takes `bytes` for a request about to be decoded, or refuses when they
+   * would pass the bound. A request larger than the bound alone is taken
+   * while nothing else is held, so no request a server accepts is refused
+   * for good. A streamed item is taken whatever is held (`always`): its
+   * stream stops reading while the budget is `full` instead.
+   */
+  take(bytes: number, always = false): boolean {
+    if (!always && this.held > 0 && this.held + bytes > this.maxBytes) return false;
+    this.held += bytes;
+    return true;
+  }
+
+  /** Bytes taken for a request that was not decoded after all. */
+  giveBack(bytes: number): void {
+    this.held -= bytes;
+  }
+
+  /** The decoded request the bytes were taken for: released with it. */
+  hold(request: unknown, bytes: number): void {
+    if (typeof request === 'object' && request !== null) this.sizes.set(request, bytes);
+    else this.held -= bytes;
+  }
+
+  /** The request is answered (or dropped): its bytes go back. Once per request; later calls do nothing. */
+  release(request: unknown): void {
+    if (typeof request !== 'object' || request === null) return;
+    const n = this.sizes.get(request);
+    if (n === undefined) return;
+    this.sizes.delete(request);
+    this.held -= n;
+    if (!this.full && this.waiting.length > 0) {
+      const waiting = this.waiting;
+      this.waiting = [];
+      for (const f of waiting) f();
+    }
+  }
+
+  /** Whether the requests held reach the bound. */
+  get full(): boolean {
+    return this.held >= this.maxBytes;
+  }
+
+  /** Calls `f` once, the next time a release leaves the budget below its bound. */
+  whenRoom(f: () => void): void {
+    this.waiting.push(f);
+  }
+
+  /** Bytes of requests held now. */
+  get heldBytes(): number {
+    return this.held;
+  }
+}
+
+/** The code a request refused for the bound is answered with (UNAVAILABLE). */
+export const BUSY_CODE = 'REQUEST.BUSY';
+
+export const busyReason = (bytes: number, budget: RequestBudget): string =>
+  `the server holds ${mib(budget.heldBytes)} of requests, and this one of ${mib(bytes)} would pass its bound of ${mib(budget.maxBytes)} (REQUEST_BYTES_IN_FLIGHT); send it again shortly`;
+
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
