@@ -37,20 +37,30 @@ describe('a projection that applies nothing while events wait', () => {
     await sys?.stop();
   });
 
-  it('makes its service NOT_SERVING, naming what waits, and SERVING again once it moves', async () => {
+  /** A small year of its own for a test: its commands, where half of them ends, and the callers' tokens. */
+  const aYear = async (seed: string, year: number) => {
     const s = sys;
     if (!s) throw new Error('the system did not start');
-    const year = generateYear({
-      seed: 'stalled',
-      year: 2021,
-      cases: 30,
-      evaluate: true,
-      reconsideration: reconsiderationsOf(3),
-    });
-    const commands = [...year.stream()];
-    const half = Math.floor(commands.length / 2);
-    const md = await tokenFor(['agency', 'supervisor'], ['*']);
-    const reader = await tokenFor(['supervisor', 'reporting']);
+    const commands = [
+      ...generateYear({
+        seed,
+        year,
+        cases: 30,
+        evaluate: true,
+        reconsideration: reconsiderationsOf(3),
+      }).stream(),
+    ];
+    return {
+      s,
+      commands,
+      half: Math.floor(commands.length / 2),
+      md: await tokenFor(['agency', 'supervisor'], ['*']),
+      reader: await tokenFor(['supervisor', 'reporting']),
+    };
+  };
+
+  it('makes its service NOT_SERVING, naming what waits, and SERVING again once it moves', async () => {
+    const { s, commands, half, md, reader } = await aYear('stalled', 2021);
     const health = () =>
       Promise.all([checkHealth(s.scoring.address), checkHealth(s.reporting.address)]);
 
@@ -88,19 +98,7 @@ describe('a projection that applies nothing while events wait', () => {
   }, 180_000);
 
   it("makes scoring NOT_SERVING while one partition's chunk never ends, naming the partition, and SERVING once it does", async () => {
-    const s = sys;
-    if (!s) throw new Error('the system did not start');
-    const year = generateYear({
-      seed: 'hung-chunk',
-      year: 2022,
-      cases: 30,
-      evaluate: true,
-      reconsideration: reconsiderationsOf(3),
-    });
-    const commands = [...year.stream()];
-    const half = Math.floor(commands.length / 2);
-    const md = await tokenFor(['agency', 'supervisor'], ['*']);
-    const reader = await tokenFor(['supervisor', 'reporting']);
+    const { s, commands, half, md, reader } = await aYear('hung-chunk', 2022);
     await submitAll(s.intakeClient, md, commands.slice(0, half));
     await caughtUp(s, reader, 2022, new Date());
 
