@@ -138,4 +138,53 @@ describe('a projection that applies nothing while events wait', () => {
     );
     await caughtUp(s, reader, 2022, new Date());
   }, 180_000);
+
+  it('with two scorers sharing the partitions, makes NOT_SERVING only the one whose consumer stopped', async () => {
+    const { s, commands, half, md, reader } = await aYear('two-scorers', 2023);
+    const other = await s.startScoringBeside();
+    try {
+      const first = s.scoring.runtime.consumer;
+      const second = other.runtime.consumer;
+      // Each holds some of the partitions.
+      await eventually(
+        () =>
+          first.ownedPartitions.length > 0 &&
+          second.ownedPartitions.length > 0 &&
+          first.ownedPartitions.length + second.ownedPartitions.length === first.partitions
+            ? true
+            : undefined,
+        { timeoutMs: 60_000, what: 'the two scorers to share the partitions' },
+      );
+      await submitAll(s.intakeClient, md, commands.slice(0, half));
+      await caughtUp(s, reader, 2023, new Date());
+
+      const topic = s.topics.caseEvents;
+      const stopped = kafkajsOf(second);
+      stopped.pause([{ topic }]);
+      try {
+        await submitAll(s.intakeClient, md, commands.slice(half));
+        await eventually(
+          async () => ((await checkHealth(other.address)) === 'NOT_SERVING' ? true : undefined),
+          { timeoutMs: 30_000, intervalMs: 250, what: 'the stopped scorer NOT_SERVING' },
+        );
+        expect(other.readiness.failing.get('consumer')).toMatch(
+          /^\d+ messages wait on this instance's partitions and none was applied for \d+ s$/,
+        );
+        // The other, idle with its own partitions applied longer than the
+        // stall, stays SERVING, whatever waits on the stopped one's.
+        await new Promise((r) => setTimeout(r, 2 * STALL_MS));
+        expect(await checkHealth(s.scoring.address)).toBe('SERVING');
+        expect(s.scoring.readiness.failing.get('consumer')).toBeUndefined();
+      } finally {
+        stopped.resume([{ topic }]);
+      }
+      await eventually(
+        async () => ((await checkHealth(other.address)) === 'SERVING' ? true : undefined),
+        { timeoutMs: 30_000, intervalMs: 250, what: 'the stopped scorer SERVING again' },
+      );
+    } finally {
+      await other.stop();
+    }
+    await caughtUp(s, reader, 2023, new Date());
+  }, 180_000);
 });

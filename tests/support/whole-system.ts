@@ -36,6 +36,8 @@ export interface WholeSystem {
   startIntakeBeside(o?: { relay?: 'on' | 'off' }): Promise<CaseIntake>;
   /** The same for supervision-scoring: its store, topics, group and address. */
   startScoringAgain(): Promise<SupervisionScoring>;
+  /** Another supervision-scoring in the same group, on a port of its own: the partitions are shared. The caller stops it. */
+  startScoringBeside(): Promise<SupervisionScoring>;
   stop(): Promise<void>;
 }
 
@@ -153,6 +155,7 @@ export async function startWholeSystem(
     startIntakeBeside: (b = {}) => intakeAt('0', b.relay),
     startScoringAgain: async () =>
       (scoringNow = stopsOnce(await scoringAt(portOf(scoringSvc.address)))),
+    startScoringBeside: () => scoringAt('0'),
     stop: async () => {
       intakeClient.close();
       scoringClient.close();
