@@ -10,7 +10,8 @@
  */
 export class RequestBudget {
   private held = 0;
-  private readonly sizes = new WeakMap<object, number>();
+  /** Each decoded request's bytes, and whether they are held now. */
+  private readonly sizes = new WeakMap<object, { readonly bytes: number; held: boolean }>();
   private waiting: (() => void)[] = [];
 
   constructor(readonly maxBytes: number) {}
@@ -19,11 +20,10 @@ export class RequestBudget {
    * Takes `bytes` for a request about to be decoded, or refuses when they
    * would pass the bound. A request larger than the bound alone is taken
    * while nothing else is held, so no request a server accepts is refused
-   * for good. A streamed item is taken whatever is held (`always`): its
-   * stream stops reading while the budget is `full` instead.
+   * for good.
    */
-  take(bytes: number, always = false): boolean {
-    if (!always && this.held > 0 && this.held + bytes > this.maxBytes) return false;
+  take(bytes: number): boolean {
+    if (this.held > 0 && this.held + bytes > this.maxBytes) return false;
     this.held += bytes;
     return true;
   }
@@ -35,17 +35,39 @@ export class RequestBudget {
 
   /** The decoded request the bytes were taken for: released with it. */
   hold(request: unknown, bytes: number): void {
-    if (typeof request === 'object' && request !== null) this.sizes.set(request, bytes);
+    if (typeof request === 'object' && request !== null)
+      this.sizes.set(request, { bytes, held: true });
     else this.held -= bytes;
+  }
+
+  /**
+   * A streamed item's bytes, noted when it is decoded but not taken: its
+   * stream takes them when it reads the item (`takeItem`), so an item its
+   * stream never reads (a stream refused or cancelled with items still
+   * buffered) holds nothing.
+   */
+  measure(request: unknown, bytes: number): void {
+    if (typeof request === 'object' && request !== null)
+      this.sizes.set(request, { bytes, held: false });
+  }
+
+  /** A streamed item is read: its bytes are held, whatever else is (its stream stops reading while `full`). */
+  takeItem(request: unknown): void {
+    if (typeof request !== 'object' || request === null) return;
+    const entry = this.sizes.get(request);
+    if (!entry || entry.held) return;
+    entry.held = true;
+    this.held += entry.bytes;
   }
 
   /** The request is answered (or dropped): its bytes go back. Once per request; later calls do nothing. */
   release(request: unknown): void {
     if (typeof request !== 'object' || request === null) return;
-    const n = this.sizes.get(request);
-    if (n === undefined) return;
+    const entry = this.sizes.get(request);
+    if (entry === undefined) return;
     this.sizes.delete(request);
-    this.held -= n;
+    if (!entry.held) return;
+    this.held -= entry.bytes;
     if (!this.full && this.waiting.length > 0) {
       const waiting = this.waiting;
       this.waiting = [];

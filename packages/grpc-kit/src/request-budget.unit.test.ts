@@ -26,20 +26,25 @@ describe('the requests a server holds at once', () => {
     expect(budget.take(1)).toBe(true);
   });
 
-  it("always takes a stream's item, and tells a stream that stopped reading when there is room again", () => {
+  it("holds a stream's item from when its stream reads it, whatever else is held, and tells a stream that stopped reading when there is room again", () => {
     const budget = new RequestBudget(100);
-    const items = [{}, {}];
-    for (const item of items) {
-      expect(budget.take(80, true)).toBe(true);
-      budget.hold(item, 80);
-    }
+    const items = [{}, {}, {}];
+    for (const item of items) budget.measure(item, 80);
+    // Decoded, not read yet: nothing held, so an item its stream never reads holds nothing.
+    expect(budget.heldBytes).toBe(0);
+    budget.takeItem(items[0]);
+    budget.takeItem(items[1]);
+    budget.takeItem(items[1]);
+    expect(budget.heldBytes).toBe(160);
     expect(budget.full).toBe(true);
     let told = 0;
     budget.whenRoom(() => told++);
     budget.release(items[0]);
-    // 80 still held of 100: room again, told once.
+    // 80 held of 100: room again, told once.
     expect(told).toBe(1);
     budget.release(items[1]);
+    // Never read: releasing it changes nothing.
+    budget.release(items[2]);
     expect(told).toBe(1);
     expect(budget.heldBytes).toBe(0);
   });

@@ -50,9 +50,9 @@ const refusal = (why: string) => ({
  * With a `budget`, a request is decoded only when its bytes fit beside the
  * requests held (RequestBudget), and held until its call is answered; one
  * that does not fit is answered UNAVAILABLE (`REQUEST.BUSY`) undecoded. A
- * streamed item is always taken, in its stream's order; the handler stops
- * reading the stream while the budget is full, and releases each item once
- * done with it.
+ * streamed item is never refused: the handler takes it when it reads it
+ * (`takeItem`), in its stream's order, stops reading the stream while the
+ * budget is full, and releases each item once done with it.
  */
 export function tolerant<I extends UntypedServiceImplementation>(
   definition: ServiceDefinition<I>,
@@ -79,8 +79,12 @@ export function tolerant<I extends UntypedServiceImplementation>(
       ...m,
       requestDeserialize: (bytes: Buffer) => {
         if (!budget) return decode(bytes);
-        if (!budget.take(bytes.length, m.requestStream))
-          return { [BUSY]: busyReason(bytes.length, budget) };
+        if (m.requestStream) {
+          const item = decode(bytes);
+          budget.measure(item, bytes.length);
+          return item;
+        }
+        if (!budget.take(bytes.length)) return { [BUSY]: busyReason(bytes.length, budget) };
         const request = decode(bytes);
         if (undecodable(request) !== undefined) budget.giveBack(bytes.length);
         else budget.hold(request, bytes.length);

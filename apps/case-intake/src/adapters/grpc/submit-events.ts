@@ -300,6 +300,7 @@ export function serveSubmitEvents(
       void pump();
       return;
     }
+    opts.requests?.takeItem(item);
     const caseId = item.command?.kind?.value.meta?.caseId ?? '';
     // Judged when it arrives: an item sent under a valid token is stored even
     // if it waits behind its case past the token's expiry.
