@@ -50,10 +50,24 @@ interface Queued {
   readonly unreadable?: string;
 }
 
+/**
+ * Each queued event encoded once: the batch is sized by it (`bytesOf`) and
+ * sent with it (`toMessages`), however often it is sent again.
+ */
+const encodings = new WeakMap<object, Buffer>();
+function encoded(e: Commit['events'][number]): Buffer {
+  let b = encodings.get(e);
+  if (!b) {
+    b = Buffer.from(events.CaseEvent.encode(e).finish());
+    encodings.set(e, b);
+  }
+  return b;
+}
+
 export function toMessages(commit: Commit, trace: Record<string, string> = {}): Message[] {
   return commit.events.map((e) => ({
     key: e.caseId,
-    value: Buffer.from(events.CaseEvent.encode(e).finish()),
+    value: encoded(e),
     headers: {
       ...trace,
       [Header.eventId]: e.eventId,
@@ -113,16 +127,10 @@ const DESYNCED = new Set([
 ]);
 const desynced = (e: unknown): boolean => kafkaTypes(e).some((t) => DESYNCED.has(t));
 
-/** About the bytes a commit takes on the topic (its events, keys and headers), cached. */
-const sizes = new WeakMap<Commit, number>();
+/** About the bytes a commit takes on the topic: its events, keys and headers. */
 function bytesOf(commit: Commit): number {
-  let n = sizes.get(commit);
-  if (n === undefined) {
-    n = 0;
-    for (const e of commit.events)
-      n += events.CaseEvent.encode(e).finish().length + 2 * e.caseId.length + 400;
-    sizes.set(commit, n);
-  }
+  let n = 0;
+  for (const e of commit.events) n += encoded(e).length + 2 * e.caseId.length + 400;
   return n;
 }
 const describe = (e: unknown): string =>
