@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, status } from '@grpc/grpc-js';
-import { events, intake } from '@enforcement/contracts';
+import { intake } from '@enforcement/contracts';
 import { Kafka, logLevel } from 'kafkajs';
 import { namespaced } from '@enforcement/messaging';
 import { eventually, serviceEnv, stack, tokenFor, unary, uniqueName } from '@enforcement/testing';
 import { startService, type ServiceProcess } from '../bench/processes.js';
+import { loop } from '../support/loop.js';
 import { submitAll } from '../support/submit.js';
 
 const FLOOD = 200;
@@ -37,18 +38,11 @@ describe('a client that sends more large requests at once than intake can hold',
     await svc?.stop();
   });
 
-  const registration = (caseId: string, title: string): intake.RegisterCaseRequest => ({
-    meta: { commandId: `register-${caseId}`, caseId },
-    agencyId: 'lz-eeb',
-    district: '柳南区',
-    domain: events.Domain.DOMAIN_ENVIRONMENT,
-    violationCode: 'ENV-AIR-001',
-    legalBasis: '《大气污染防治法》第九十九条',
-    source: events.CaseSource.CASE_SOURCE_INSPECTION,
-    parties: [{ kind: events.PartyKind.PARTY_KIND_PERSON, name: '张三', identifier: '' }],
-    title,
-    major: false,
-  });
+  /** The loop's registration with this title, under one command id per case (sent again as it was). */
+  const registration = (caseId: string, title: string): intake.RegisterCaseRequest => {
+    const { register } = loop(caseId, new Date());
+    return { ...register, meta: { commandId: `register-${caseId}`, caseId }, title };
+  };
 
   const outcome = (call: Promise<unknown>) =>
     call.then(
