@@ -191,6 +191,109 @@ describe('case intake on the real stack', () => {
     expect(got.case?.version).toBe(2 + RACERS);
   });
 
+  it("stores a case's own commands while another agency floods the case with more than a line holds", async () => {
+    // A second instance, to which the case is new: nothing is cached there
+    // when the flood begins, so the intruder's commands take places in the
+    // case's line before its head is read.
+    const other = await startIntake({ db: it_.db, topics: it_.topics });
+    try {
+      const caseId = uniqueName('case');
+      const l = fullLoop(caseId);
+      await unary((cb) => c().registerCase(l.register, agency, cb));
+      await unary((cb) => c().dispatchCase(l.dispatch, agency, cb));
+      const evidence = (i: number, who: string) => ({
+        ...l.evidence,
+        step: {
+          ...l.evidence.step,
+          value: { ...l.evidence.step.value, evidenceId: `ev-${who}-${i}` },
+        },
+        meta: nextMeta(caseId, { occurredAt: l.evidence.meta.occurredAt }),
+      });
+      const outcome = (call: Promise<unknown>) =>
+        call.then(
+          () => 'stored',
+          (e: { code: number }) => e.code,
+        );
+      // More than the 1,024 commands one caller may hold in a case's line...
+      const FLOOD = 1_100;
+      const flood = Array.from({ length: FLOOD }, (_, i) =>
+        outcome(unary((cb) => other.client.recordProgress(evidence(i, 'psb'), otherAgency, cb))),
+      );
+      // ...then the case's agency sends its own.
+      const OWN = 20;
+      const own = Array.from({ length: OWN }, (_, i) =>
+        outcome(unary((cb) => other.client.recordProgress(evidence(i, 'eeb'), agency, cb))),
+      );
+      // Before a line was bounded per caller, the owner's were refused ABORTED
+      // while the intruder's filled it.
+      expect(await Promise.all(own)).toEqual(Array.from({ length: OWN }, () => 'stored'));
+      const refused = await Promise.all(flood);
+      expect(refused.filter((r) => r === 'stored')).toEqual([]);
+      // Each is refused as forbidden, or (past its own bound) told to retry.
+      expect(new Set(refused)).toSatisfy((codes: Set<unknown>) =>
+        [...codes].every((code) => code === status.PERMISSION_DENIED || code === status.ABORTED),
+      );
+      expect(refused).toContain(status.PERMISSION_DENIED);
+      const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
+      expect(got.case?.version).toBe(2 + OWN);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("takes a supervisor's order on a case whose own agency filled its line", async () => {
+    const caseId = uniqueName('case');
+    const l = fullLoop(caseId);
+    await unary((cb) => c().registerCase(l.register, agency, cb));
+    await unary((cb) => c().dispatchCase(l.dispatch, agency, cb));
+    const FLOOD = 1_100;
+    const flood = Array.from({ length: FLOOD }, (_, i) =>
+      unary((cb) =>
+        c().recordProgress(
+          {
+            ...l.evidence,
+            step: {
+              ...l.evidence.step,
+              value: { ...l.evidence.step.value, evidenceId: `ev-own-${i}` },
+            },
+            meta: nextMeta(caseId, { occurredAt: l.evidence.meta.occurredAt }),
+          },
+          agency,
+          cb,
+        ),
+      ).then(
+        () => 'stored',
+        (e: { code: number }) => e.code,
+      ),
+    );
+    // Sent while the agency's commands fill the line: before a line was
+    // bounded per caller, it was refused ABORTED.
+    const order = await unary<intake.CommandResult>((cb) =>
+      c().openSupervisionOrder(
+        {
+          meta: nextMeta(caseId),
+          orderId: 'o-flooded',
+          reason: events.SupervisionReason.SUPERVISION_REASON_MISSING_EVIDENCE,
+          note: '',
+          responseDueAt: new Date(Date.now() + 864e5),
+          ruleId: '',
+        },
+        supervisor,
+        cb,
+      ),
+    );
+    expect(order.events.map((e) => e.payload?.$case)).toEqual(['supervisionOrderOpened']);
+    const outcomes = await Promise.all(flood);
+    // The agency's own past its bound are told to retry; the rest are stored
+    // (the case records 1,000 pieces of evidence at most).
+    const stored = outcomes.filter((o) => o === 'stored').length;
+    expect(new Set(outcomes.filter((o) => o !== 'stored'))).toSatisfy((codes: Set<unknown>) =>
+      [...codes].every((code) => code === status.ABORTED || code === status.FAILED_PRECONDITION),
+    );
+    const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
+    expect(got.case?.version).toBe(2 + stored + 1);
+  });
+
   it('decides on the store, not on its cache, when a second instance moved the case', async () => {
     const other = await startIntake({ db: it_.db, topics: it_.topics });
     try {

@@ -15,10 +15,10 @@ describe("a case's commands take turns within an instance", () => {
       return name;
     };
     const results = await Promise.all([
-      turns.run('a', task('a1')),
-      turns.run('a', task('a2')),
-      turns.run('b', task('b1')),
-      turns.run('a', task('a3')),
+      turns.run('a', 'lz-eeb', task('a1')),
+      turns.run('a', 'lz-eeb', task('a2')),
+      turns.run('b', 'lz-eeb', task('b1')),
+      turns.run('a', 'lz-eeb', task('a3')),
     ]);
     expect(results).toEqual(['a1', 'a2', 'b1', 'a3']);
     const ofA = log.filter((l) => l.startsWith('a'));
@@ -29,8 +29,8 @@ describe("a case's commands take turns within an instance", () => {
 
   it('lets the next command run after one fails, and passes the failure to its caller only', async () => {
     const turns = new CaseTurns();
-    const failed = turns.run('a', () => Promise.reject(new Error('store gone')));
-    const next = turns.run('a', async () => 'stored');
+    const failed = turns.run('a', 'lz-eeb', () => Promise.reject(new Error('store gone')));
+    const next = turns.run('a', 'lz-eeb', async () => 'stored');
     await expect(failed).rejects.toThrow('store gone');
     await expect(next).resolves.toBe('stored');
   });
@@ -39,20 +39,45 @@ describe("a case's commands take turns within an instance", () => {
     const turns = new CaseTurns(2);
     let release = () => undefined as void;
     const held = new Promise<void>((r) => (release = r));
-    const first = turns.run('a', () => held);
-    const second = turns.run('a', async () => 'second');
-    const third = turns.run('a', async () => 'third');
+    const first = turns.run('a', 'lz-eeb', () => held);
+    const second = turns.run('a', 'lz-eeb', async () => 'second');
+    const third = turns.run('a', 'lz-eeb', async () => 'third');
     await expect(third).rejects.toSatisfy(
       (e) =>
         e instanceof RuleViolation &&
         e.code === 'CASE.VERSION_CONFLICT' &&
-        e.message.includes('2 commands already wait their turn on case a'),
+        e.message.includes('2 of your commands already wait their turn on case a'),
     );
     // Another case is not held by a's line.
-    await expect(turns.run('b', async () => 'b')).resolves.toBe('b');
+    await expect(turns.run('b', 'lz-eeb', async () => 'b')).resolves.toBe('b');
     release();
     await first;
     await expect(second).resolves.toBe('second');
-    await expect(turns.run('a', async () => 'again')).resolves.toBe('again');
+    await expect(turns.run('a', 'lz-eeb', async () => 'again')).resolves.toBe('again');
+  });
+
+  it("bounds each caller's place in a line: one that floods a case holds back its own commands, not the case agency's", async () => {
+    const turns = new CaseTurns(2);
+    let release = () => undefined as void;
+    const held = new Promise<void>((r) => (release = r));
+    const order: string[] = [];
+    const flood = [
+      turns.run('a', 'intruder', () => held),
+      turns.run('a', 'intruder', async () => order.push('intruder 2')),
+    ];
+    const refused = turns.run('a', 'intruder', async () => 'never');
+    await expect(refused).rejects.toSatisfy(
+      (e) => e instanceof RuleViolation && e.code === 'CASE.VERSION_CONFLICT',
+    );
+    // The owner still gets places in the line, after what was queued before it.
+    const owners = [
+      turns.run('a', 'lz-eeb', async () => order.push('owner 1')),
+      turns.run('a', 'lz-eeb', async () => order.push('owner 2')),
+    ];
+    release();
+    await Promise.all([...flood, ...owners]);
+    expect(order).toEqual(['intruder 2', 'owner 1', 'owner 2']);
+    // Once the line drained, the intruder's count starts again.
+    await expect(turns.run('a', 'intruder', async () => 'again')).resolves.toBe('again');
   });
 });

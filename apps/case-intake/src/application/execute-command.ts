@@ -248,9 +248,15 @@ async function execute(
   return tracer.startActiveSpan(`intake ${c.$case}`, async (span) => {
     span.setAttributes({ 'case.id': caseId, 'command.id': commandId });
     try {
+      // A case's agency never changes once registered, so a caller who may
+      // not act on a case this instance knows is refused before it takes a
+      // place in the case's line (where it would wait behind the case's own
+      // commands only to be refused).
+      const known = deps.heads.get(caseId);
+      if (known && known.state.type !== 'NONE') authorizeCommand(principal, c, known.state);
       // The case's commands in this instance take turns (CaseTurns): each is
       // decided on what the one before it stored.
-      return await deps.turns.run(caseId, async () => {
+      return await deps.turns.run(caseId, principal.subject, async () => {
         for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
           // Another intake instance may have moved the case since this one
           // cached it. A stale head is harmless where the command is accepted
@@ -305,8 +311,10 @@ async function execute(
             );
             checkEventSizes(evs, c, deps.maxEventBytes);
           } catch (e) {
+            // Who may act on a case rests on its agency, which no writer changes.
             if (
               e instanceof DomainError &&
+              e.code !== 'AUTH.FORBIDDEN' &&
               cached &&
               (await loadFresh(deps, caseId)).version !== cached.version
             )
