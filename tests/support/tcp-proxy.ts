@@ -9,6 +9,8 @@ import { connect, createServer, type Socket } from 'node:net';
 export interface TcpProxy {
   readonly address: string;
   route(target: string): void;
+  /** Breaks every connection open now, as a target that went away does. */
+  drop(): void;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,9 @@ export function tcpProxy(target: string): Promise<TcpProxy> {
         address: `127.0.0.1:${port}`,
         route: (next) => {
           to = next;
+        },
+        drop: () => {
+          for (const s of open) s.destroy();
         },
         close: () =>
           new Promise<void>((done) => {

@@ -1,18 +1,23 @@
 import type {
+  Admin,
   ConfigResourceTypes,
   Consumer,
+  EachBatchPayload,
   IHeaders,
   Kafka,
   KafkaMessage,
   Producer,
 } from 'kafkajs';
+import { status } from '@grpc/grpc-js';
 import { intake } from '@enforcement/contracts';
 import type { Verifier } from '@enforcement/auth';
+import { withDeadline } from '@enforcement/errors';
 import { requestProblem, requestTypeOf } from '@enforcement/grpc-kit';
 import { Header, headerString, sendDeadLetter } from '@enforcement/messaging';
 import type { IntakeDeps } from '../../application/execute-command.js';
 import { acknowledge } from '../grpc/submit-events.js';
 import { rejection } from '../grpc/rejection.js';
+import { IngressFloor, type SubmissionsPartition } from './ingress-floor.js';
 
 export interface IngressTopics {
   readonly submissions: string;
@@ -43,6 +48,14 @@ export const APPEND_TIME: { readonly name: string; readonly value: string } = {
 const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 class Malformed extends Error {}
+
+/** A submission intake could not store for now (its store is unreachable): read again, in its place. */
+class NotNow extends Error {}
+
+/** How long the broker has to say where the submissions topic and the group are. */
+const OFFSETS_DEADLINE_MS = 10_000;
+/** How often, while a feed stored here is not yet marked as far as it is stored, the ingress looks again. */
+export const INGRESS_MARK_EVERY_MS = 500;
 
 const submission = () => {
   const desc = requestTypeOf('/enforcement.intake.v1.CaseIntakeService/SubmitEvents');
@@ -112,6 +125,10 @@ export class KafkaIngress {
   private restarts = 0;
   /** Whether the submissions topic's timestamps are the broker's append times (read at start). */
   private appendTimes = false;
+  /** How far each feed is stored from the submissions topic (the floors and marks). */
+  private readonly floor = new IngressFloor();
+  private admin: Promise<Admin> | undefined;
+  private marking: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -177,10 +194,104 @@ export class KafkaIngress {
       this.opts.onUnexpected(payload.error);
       setTimeout(() => void this.replace(consumer), 1_000).unref();
     });
+    // kafkajs's own restart after a retriable crash joins the group again: running again.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (consumer === this.consumer && !this.stopped) this.running = true;
+    });
     await consumer.connect();
     await consumer.subscribe({ topic: this.opts.topics.submissions, fromBeginning: true });
-    await consumer.run({ eachMessage: ({ message }) => this.handle(message) });
+    await consumer.run({ eachBatchAutoResolve: false, eachBatch: (b) => this.handleBatch(b) });
     this.running = true;
+  }
+
+  /**
+   * A partition's submissions in order, each stored before the next is read.
+   * Where the topic and the group are is read once the batch is fetched, so
+   * that every submission on another partition that a producer had sent
+   * before this batch's is counted as still to read (see IngressFloor).
+   */
+  private async handleBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload) {
+    let pending = await this.pending();
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) return;
+      await this.handle(message, batch.partition, pending);
+      resolveOffset(message.offset);
+      await heartbeat();
+    }
+    pending = await this.pending();
+    this.mark(pending);
+  }
+
+  /** Partitions of the submissions topic with something still to read; every one of them when the broker does not say. */
+  private async pending(): Promise<Set<number> | undefined> {
+    try {
+      return this.floor.pending(await this.ends());
+    } catch (e) {
+      this.opts.onUnexpected(e);
+      return undefined;
+    }
+  }
+
+  private async ends(): Promise<SubmissionsPartition[]> {
+    const topic = this.opts.topics.submissions;
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    const admin = this.admin;
+    try {
+      const [highs, committed] = await withDeadline(
+        admin.then((a) =>
+          Promise.all([
+            a.fetchTopicOffsets(topic),
+            a.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] }),
+          ]),
+        ),
+        OFFSETS_DEADLINE_MS,
+        `the offsets of ${topic}`,
+      );
+      const done = new Map(
+        (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+      );
+      return highs.map((h) => ({
+        partition: h.partition,
+        high: Number(h.high),
+        low: Number(h.low),
+        committed: done.get(h.partition) ?? -1,
+      }));
+    } catch (e) {
+      // A broker that did not answer may have dropped the connection: start afresh next time.
+      if (this.admin === admin) this.admin = undefined;
+      void admin.then((a) => a.disconnect()).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * Publishes how far each feed stored here is stored, where that moved, and
+   * looks again shortly while some feed may move further (the partitions
+   * another instance reads, or this one's commits, catching up).
+   */
+  private mark(pending: Set<number> | undefined): void {
+    clearTimeout(this.marking);
+    this.marking = undefined;
+    if (pending) {
+      const marks = this.floor.marks(pending);
+      if (marks.length > 0) this.deps.publisher.mark(marks);
+    }
+    if (!this.floor.unsaid || this.stopped) return;
+    this.marking = setTimeout(() => {
+      this.marking = undefined;
+      void this.pending().then((p) => this.mark(p));
+    }, INGRESS_MARK_EVERY_MS);
+    this.marking.unref();
   }
 
   private async replace(crashed: Consumer): Promise<void> {
@@ -197,27 +308,55 @@ export class KafkaIngress {
   async stop(): Promise<void> {
     this.stopped = true;
     this.running = false;
+    clearTimeout(this.marking);
     await this.consumer.disconnect();
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.then((a) => a.disconnect()).catch(() => undefined);
     await this.producer.disconnect();
   }
 
-  private async handle(message: KafkaMessage): Promise<void> {
+  private async handle(
+    message: KafkaMessage,
+    partition: number,
+    pending: Set<number> | undefined,
+  ): Promise<void> {
+    const offset = Number(message.offset);
     let item: intake.SubmitEventsRequest;
     try {
       item = decode(message);
     } catch (e) {
       if (!(e instanceof Malformed)) throw e;
       await this.deadLetter(message, e.message);
+      this.floor.settled(partition, offset);
       return;
     }
     let receipt: intake.SubmitEventsResponse;
+    let stored: { feed: string; at: number } | undefined;
+    const at = (item.command?.kind?.value.meta?.occurredAt ?? new Date()).getTime();
     try {
       // Judged as of when the broker took it, where the topic says so (a
       // time producers cannot set): a backlog queued while intake was down
       // is not refused for having waited.
       const queuedAt = this.appendTimes ? new Date(Number(message.timestamp)) : undefined;
       const principal = await this.opts.verify(bearerOf(message.headers), queuedAt);
-      receipt = await acknowledge(this.deps, principal, item, this.opts.onUnexpected);
+      receipt = await acknowledge(
+        this.deps,
+        principal,
+        item,
+        this.opts.onUnexpected,
+        // Without the topic's offsets, every other partition may hold the feed.
+        (occurredAt, feed) =>
+          new Date(
+            Math.max(
+              0,
+              pending
+                ? this.floor.floorOf(partition, occurredAt.getTime(), feed, pending)
+                : -Infinity,
+            ),
+          ),
+        (feed) => (stored = { feed, at }),
+      );
     } catch (e) {
       const caseId = item.command?.kind?.value.meta?.caseId ?? '';
       receipt = {
@@ -229,6 +368,11 @@ export class KafkaIngress {
         ...rejection(e, this.opts.onUnexpected),
       };
     }
+    // Not stored for now (the store, or the token's issuer, unreachable): no
+    // receipt; kafkajs reads it again, in its place, so nothing after it on
+    // the partition is stored before it and no sender has to send it again.
+    if (receipt.statusCode === status.UNAVAILABLE)
+      throw new NotNow(`the submission at offset ${offset}: ${receipt.reason}`);
     await this.producer.send({
       topic: this.opts.topics.receipts,
       acks: -1,
@@ -243,6 +387,7 @@ export class KafkaIngress {
         },
       ],
     });
+    this.floor.settled(partition, offset, stored);
   }
 
   /**

@@ -560,8 +560,10 @@ export interface CaseEvent {
    * before feed_floor is stored. Consumers that judge how far a feed has got
    * in event time (the supervision rules) read this, not occurred_at, and
    * the feed's marks on the feed-marks topic, which say how far it is stored
-   * once the stream's commands settle. Unset for unary commands and the
-   * Kafka ingress: there it is occurred_at.
+   * once the stream's commands settle. From the Kafka ingress: the earliest
+   * time of this feed that another partition of the submissions topic with
+   * submissions still to read may hold (1970-01-01 when unknown). Unset for
+   * unary commands: there it is occurred_at.
    */
   feedFloor?: Date | undefined;
   payload?:
