@@ -217,15 +217,14 @@ export class KafkaIngress {
     isRunning,
     isStale,
   }: EachBatchPayload) {
-    let pending = await this.pending();
+    const pending = await this.pending();
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) return;
       await this.handle(message, batch.partition, pending);
       resolveOffset(message.offset);
       await heartbeat();
     }
-    pending = await this.pending();
-    this.mark(pending);
+    this.markSoon();
   }
 
   /** Partitions of the submissions topic with something still to read; every one of them when the broker does not say. */
@@ -275,21 +274,19 @@ export class KafkaIngress {
   }
 
   /**
-   * Publishes how far each feed stored here is stored, where that moved, and
-   * looks again shortly while some feed may move further (the partitions
+   * Shortly, publishes how far each feed stored here is stored, where that
+   * moved, and looks again while some feed may move further (the partitions
    * another instance reads, or this one's commits, catching up).
    */
-  private mark(pending: Set<number> | undefined): void {
-    clearTimeout(this.marking);
-    this.marking = undefined;
-    if (pending) {
-      const marks = this.floor.marks(pending);
-      if (marks.length > 0) this.deps.publisher.mark(marks);
-    }
-    if (!this.floor.unsaid || this.stopped) return;
+  private markSoon(): void {
+    if (this.marking || this.stopped || !this.floor.unsaid) return;
     this.marking = setTimeout(() => {
-      this.marking = undefined;
-      void this.pending().then((p) => this.mark(p));
+      void this.pending().then((pending) => {
+        this.marking = undefined;
+        const marks = pending ? this.floor.marks(pending) : [];
+        if (marks.length > 0) this.deps.publisher.mark(marks);
+        this.markSoon();
+      });
     }, INGRESS_MARK_EVERY_MS);
     this.marking.unref();
   }
