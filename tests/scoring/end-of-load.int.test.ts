@@ -1,14 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ClientDuplexStream, Metadata } from '@grpc/grpc-js';
-import { events, type intake } from '@enforcement/contracts';
+import type { intake } from '@enforcement/contracts';
 import { generateYear, reconsiderationsOf } from '@enforcement/generator';
-import { eventually, tokenFor, unary, uniqueName } from '@enforcement/testing';
-import { RULE_COMMAND, ruleDifferences } from '../support/rules-oracle.js';
+import { tokenFor, uniqueName } from '@enforcement/testing';
+import { expectEndOfLoad } from '../support/end-of-load.js';
 import { startSystem, type System } from '../support/services.js';
 import { submitAll } from '../support/submit.js';
-
-const caseOf = (c: intake.Command) => c.kind?.value.meta?.caseId ?? '';
-const stamp = (t: number) => new Date(t).toISOString();
 
 /**
  * The main job's shape: a year of every agency streamed in time order over
@@ -53,47 +50,7 @@ describe('the end of a load over one stream of many agencies (RULES_CLOCK=events
     const acks = await send(s, md, commands);
     expect(acks.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
 
-    const caseIds = [...new Set(commands.map(caseOf))];
-    const histories = async () => {
-      const out = new Map<string, events.CaseEvent[]>();
-      for (const caseId of caseIds) {
-        const r = await unary<intake.GetCaseResponse>((cb) =>
-          s.intakeClient.getCase({ caseId }, md, cb),
-        );
-        out.set(caseId, r.history);
-      }
-      return out;
-    };
-    // Each agency's latest enforcement event: what the stream says it is
-    // complete before, once everything is stored.
-    const latest = new Map<string, number>();
-    for (const h of (await histories()).values())
-      for (const e of h)
-        if (e.caseType === events.CaseType.CASE_TYPE_ENFORCEMENT && !RULE_COMMAND.test(e.commandId))
-          latest.set(
-            e.agencyId,
-            Math.max(latest.get(e.agencyId) ?? 0, e.occurredAt?.getTime() ?? 0),
-          );
-    expect(latest.size).toBeGreaterThan(5);
-    const want = [...latest]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([agency, t]) => `${agency} ${stamp(t)}`);
-
-    const judged = async () =>
-      (await s.scoring.runtime.rulesStatus()).agencies.map(
-        (a) => `${a.agencyId} ${stamp(a.judgedUpTo)}`,
-      );
-    const clock = await eventually(
-      async () => (JSON.stringify(await judged()) === JSON.stringify(want) ? true : undefined),
-      { what: 'every agency judged up to its latest event', timeoutMs: 60_000 },
-    ).catch(async () => `judged:\n${(await judged()).join('\n')}\nlatest:\n${want.join('\n')}`);
-    expect(clock).toBe(true);
-
-    const differences = await eventually(
-      async () => (ruleDifferences(await histories()).length === 0 ? true : undefined),
-      { what: 'the rules to reach the plan', timeoutMs: 60_000, intervalMs: 1_000 },
-    ).catch(async () => ruleDifferences(await histories()).join('\n'));
-    expect(differences).toBe(true);
+    await expectEndOfLoad(s, md, commands);
   }
 
   it('judges every agency up to its own latest event, and takes every action the plan dates before it', async () => {

@@ -1,12 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
-import { events, intake } from '@enforcement/contracts';
+import { intake } from '@enforcement/contracts';
 import { generateYear, reconsiderationsOf } from '@enforcement/generator';
-import { eventually, stack, tokenFor, unary, uniqueName } from '@enforcement/testing';
-import { RULE_COMMAND, ruleDifferences } from '../support/rules-oracle.js';
+import { eventually, stack, tokenFor, uniqueName } from '@enforcement/testing';
+import { caseOf, expectEndOfLoad } from '../support/end-of-load.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
-
-const caseOf = (c: intake.Command) => c.kind?.value.meta?.caseId ?? '';
 
 /**
  * Agencies that publish to the submissions topic instead of calling
@@ -88,43 +86,8 @@ async function loadAndCheck(s: WholeSystem): Promise<void> {
   await consumer.disconnect();
   expect(receipts.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
 
-  const caseIds = [...new Set(commands.map(caseOf))];
-  const histories = async () => {
-    const out = new Map<string, events.CaseEvent[]>();
-    for (const caseId of caseIds) {
-      const r = await unary<intake.GetCaseResponse>((cb) =>
-        s.intakeClient.getCase({ caseId }, md, cb),
-      );
-      out.set(caseId, r.history);
-    }
-    return out;
-  };
-  // Each agency's latest enforcement event: how far its feed is stored once every submission is.
-  const latest = new Map<string, number>();
-  for (const h of (await histories()).values())
-    for (const e of h)
-      if (e.caseType === events.CaseType.CASE_TYPE_ENFORCEMENT && !RULE_COMMAND.test(e.commandId))
-        latest.set(e.agencyId, Math.max(latest.get(e.agencyId) ?? 0, e.occurredAt?.getTime() ?? 0));
-  expect(latest.size).toBeGreaterThan(5);
-  const want = [...latest]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([agency, t]) => `${agency} ${new Date(t).toISOString()}`);
-  const judged = async () =>
-    (await s.scoring.runtime.rulesStatus()).agencies.map(
-      (a) => `${a.agencyId} ${new Date(a.judgedUpTo).toISOString()}`,
-    );
   // Before the ingress gave floors and marks, it stored one partition's
   // May before another's April and said each was stored up to its time:
   // cases concluded in time had OVERDUE orders.
-  const clock = await eventually(
-    async () => (JSON.stringify(await judged()) === JSON.stringify(want) ? true : undefined),
-    { what: 'every agency judged up to its latest event', timeoutMs: 60_000 },
-  ).catch(async () => `judged:\n${(await judged()).join('\n')}\nlatest:\n${want.join('\n')}`);
-  expect(clock).toBe(true);
-
-  const differences = await eventually(
-    async () => (ruleDifferences(await histories()).length === 0 ? true : undefined),
-    { what: 'the rules to reach the plan', timeoutMs: 60_000, intervalMs: 1_000 },
-  ).catch(async () => ruleDifferences(await histories()).join('\n'));
-  expect(differences).toBe(true);
+  await expectEndOfLoad(s, md, commands);
 }
