@@ -6,6 +6,7 @@ import type {
   IHeaders,
   Kafka,
   KafkaMessage,
+  Message,
   Producer,
 } from 'kafkajs';
 import { status } from '@grpc/grpc-js';
@@ -32,6 +33,8 @@ export interface IngressOptions {
   readonly onUnexpected: (err: unknown) => void;
   /** Told what an operator should change (a submissions topic that keeps producers' times). */
   readonly warn?: (msg: string) => void;
+  /** Submissions of one partition stored at once (of different cases); 64 unless told. */
+  readonly maxInFlight?: number;
 }
 
 /** The topic setting under which the broker stamps each message with the time it took it. */
@@ -56,6 +59,8 @@ class NotNow extends Error {}
 const OFFSETS_DEADLINE_MS = 10_000;
 /** How often, while a feed stored here is not yet marked as far as it is stored, the ingress looks again. */
 export const INGRESS_MARK_EVERY_MS = 500;
+/** Receipts in one send to the receipts topic. */
+const RECEIPTS_A_SEND = 500;
 
 const submission = () => {
   const desc = requestTypeOf('/enforcement.intake.v1.CaseIntakeService/SubmitEvents');
@@ -111,6 +116,16 @@ function decode(message: KafkaMessage): intake.SubmitEventsRequest {
   return item;
 }
 
+/** The submission, or why it cannot be decoded. */
+function decodeOrWhy(message: KafkaMessage): intake.SubmitEventsRequest | string {
+  try {
+    return decode(message);
+  } catch (e) {
+    if (e instanceof Malformed) return e.message;
+    return `cannot decode: ${(e as Error).message}`;
+  }
+}
+
 /**
  * Agencies that publish to Kafka instead of calling gRPC: each submission
  * carries its bearer token in an `authorization` header and gets a receipt
@@ -129,6 +144,7 @@ export class KafkaIngress {
   private readonly floor = new IngressFloor();
   private admin: Promise<Admin> | undefined;
   private marking: NodeJS.Timeout | undefined;
+  private readonly maxInFlight: number;
 
   constructor(
     private readonly kafka: Kafka,
@@ -137,6 +153,7 @@ export class KafkaIngress {
   ) {
     this.consumer = kafka.consumer({ groupId: opts.groupId });
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.maxInFlight = opts.maxInFlight ?? 64;
   }
 
   async start(): Promise<void> {
@@ -196,6 +213,7 @@ export class KafkaIngress {
     });
     // kafkajs's own restart after a retriable crash joins the group again: running again.
     consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.floor.forgetOpen();
       if (consumer === this.consumer && !this.stopped) this.running = true;
     });
     await consumer.connect();
@@ -205,10 +223,17 @@ export class KafkaIngress {
   }
 
   /**
-   * A partition's submissions in order, each stored before the next is read.
-   * Where the topic and the group are is read once the batch is fetched, so
-   * that every submission on another partition that a producer had sent
-   * before this batch's is counted as still to read (see IngressFloor).
+   * A partition's submissions, in order: those of different cases at once
+   * (at most `maxInFlight`), each case's one after another (a
+   * reconsideration after the case it challenges), as SubmitEvents takes a
+   * stream's items. Where the topic and the group are is read once the batch
+   * is fetched, so that every submission on another partition that a
+   * producer had sent before this batch's is counted as still to read (see
+   * IngressFloor). Receipts go out together once their submissions are
+   * done, before their offsets are resolved. A submission that cannot be
+   * stored now stops the batch: nothing after it of its case runs, nothing
+   * new starts, and kafkajs reads again from it (what was stored after it
+   * comes again as duplicates).
    */
   private async handleBatch({
     batch,
@@ -218,13 +243,61 @@ export class KafkaIngress {
     isStale,
   }: EachBatchPayload) {
     const pending = await this.pending();
+    const partition = batch.partition;
+    const lastOfCase = new Map<string, Promise<boolean>>();
+    const running = new Set<Promise<boolean>>();
+    const outcomes: Promise<boolean>[] = [];
+    const receipts: Message[] = [];
+    let failure: unknown;
     for (const message of batch.messages) {
-      if (!isRunning() || isStale()) return;
-      await this.handle(message, batch.partition, pending);
-      resolveOffset(message.offset);
-      await heartbeat();
+      while (running.size >= this.maxInFlight) await Promise.race(running);
+      if (failure !== undefined || !isRunning() || isStale()) break;
+      const item = decodeOrWhy(message);
+      const command = typeof item === 'string' ? undefined : item.command?.kind;
+      const caseId = command?.value.meta?.caseId ?? '';
+      const at = (command?.value.meta?.occurredAt ?? new Date()).getTime();
+      this.floor.received(partition, Number(message.offset), at);
+      const target =
+        command?.$case === 'fileReconsideration' ? command.value.enforcementCaseId : '';
+      const before = Promise.all([lastOfCase.get(caseId), target && lastOfCase.get(target)]);
+      const outcome = before.then(async ([mine, theirs]) => {
+        // An earlier submission of the case was not stored: neither is this one, now.
+        if (mine === false || theirs === false || failure !== undefined) return false;
+        try {
+          const receipt = await this.process(message, item, partition, pending);
+          if (receipt) receipts.push(receipt);
+          return true;
+        } catch (e) {
+          failure ??= e;
+          return false;
+        }
+      });
+      // Those without a case (undecodable ones among them) go in order too: their dead letters keep the topic's order.
+      lastOfCase.set(caseId, outcome);
+      outcomes.push(outcome);
+      running.add(outcome);
+      void outcome.finally(() => running.delete(outcome));
     }
+    const done = await Promise.all(outcomes);
+    await this.sendReceipts(receipts);
+    // The offsets of the submissions done with, up to the first that is not.
+    for (const [i, ok] of done.entries()) {
+      const message = batch.messages[i];
+      if (!ok || !message) break;
+      resolveOffset(message.offset);
+    }
+    await heartbeat();
     this.markSoon();
+    if (failure !== undefined) throw failure;
+  }
+
+  private async sendReceipts(receipts: readonly Message[]): Promise<void> {
+    for (let i = 0; i < receipts.length; i += RECEIPTS_A_SEND)
+      await this.producer.send({
+        topic: this.opts.topics.receipts,
+        acks: -1,
+        messages: receipts.slice(i, i + RECEIPTS_A_SEND),
+      });
   }
 
   /** Partitions of the submissions topic with something still to read; every one of them when the broker does not say. */
@@ -313,20 +386,21 @@ export class KafkaIngress {
     await this.producer.disconnect();
   }
 
-  private async handle(
+  /**
+   * One submission: stored (or refused) and its receipt made, or sent to the
+   * dead-letter topic when it cannot be decoded (no receipt).
+   */
+  private async process(
     message: KafkaMessage,
+    item: intake.SubmitEventsRequest | string,
     partition: number,
     pending: Set<number> | undefined,
-  ): Promise<void> {
+  ): Promise<Message | undefined> {
     const offset = Number(message.offset);
-    let item: intake.SubmitEventsRequest;
-    try {
-      item = decode(message);
-    } catch (e) {
-      if (!(e instanceof Malformed)) throw e;
-      await this.deadLetter(message, e.message);
+    if (typeof item === 'string') {
+      await this.deadLetter(message, item);
       this.floor.settled(partition, offset);
-      return;
+      return undefined;
     }
     let receipt: intake.SubmitEventsResponse;
     let stored: { feed: string; at: number } | undefined;
@@ -348,7 +422,7 @@ export class KafkaIngress {
             Math.max(
               0,
               pending
-                ? this.floor.floorOf(partition, occurredAt.getTime(), feed, pending)
+                ? this.floor.floorOf(partition, offset, occurredAt.getTime(), feed, pending)
                 : -Infinity,
             ),
           ),
@@ -366,25 +440,20 @@ export class KafkaIngress {
       };
     }
     // Not stored for now (the store, or the token's issuer, unreachable): no
-    // receipt; kafkajs reads it again, in its place, so nothing after it on
-    // the partition is stored before it and no sender has to send it again.
+    // receipt; kafkajs reads it again, in its place, so nothing after it of
+    // its case is stored before it and no sender has to send it again. It
+    // stays open in the floor until it is read again.
     if (receipt.statusCode === status.UNAVAILABLE)
       throw new NotNow(`the submission at offset ${offset}: ${receipt.reason}`);
-    await this.producer.send({
-      topic: this.opts.topics.receipts,
-      acks: -1,
-      messages: [
-        {
-          key: message.key ?? receipt.caseId,
-          value: JSON.stringify(intake.SubmitEventsResponse.toJSON(receipt)),
-          headers: {
-            [Header.contentType]: 'application/json',
-            'submission-offset': message.offset,
-          },
-        },
-      ],
-    });
     this.floor.settled(partition, offset, stored);
+    return {
+      key: message.key ?? receipt.caseId,
+      value: JSON.stringify(intake.SubmitEventsResponse.toJSON(receipt)),
+      headers: {
+        [Header.contentType]: 'application/json',
+        'submission-offset': message.offset,
+      },
+    };
   }
 
   /**
