@@ -294,6 +294,45 @@ describe('case intake on the real stack', () => {
     expect(got.case?.version).toBe(2 + stored + 1);
   });
 
+  it('stores the 100th order once when two instances race to open it', async () => {
+    const other = await startIntake({ db: it_.db, topics: it_.topics });
+    try {
+      const caseId = uniqueName('case');
+      const l = fullLoop(caseId);
+      await unary((cb) => c().registerCase(l.register, agency, cb));
+      await unary((cb) => c().dispatchCase(l.dispatch, agency, cb));
+      const order = (orderId: string): intake.OpenSupervisionOrderRequest => ({
+        meta: nextMeta(caseId),
+        orderId,
+        reason: events.SupervisionReason.SUPERVISION_REASON_MISSING_EVIDENCE,
+        note: '',
+        responseDueAt: new Date(Date.now() + 864e5),
+        ruleId: '',
+      });
+      for (let i = 0; i < 98; i++)
+        await unary((cb) => c().openSupervisionOrder(order(`o-${i}`), supervisor, cb));
+      // The other instance opens the 99th: this one's cache still holds 98.
+      await unary((cb) => other.client.openSupervisionOrder(order('o-98'), supervisor, cb));
+      // Each is asked for one more at once: this one decides on its stale
+      // head, loses its append and decides again; whichever stores second is
+      // decided again on 100 orders.
+      const outcome = (call: Promise<unknown>) =>
+        call.then(
+          () => 'stored',
+          (e: { code: number; details: string }) => `${e.code} ${e.details.split(':')[0]}`,
+        );
+      const raced = await Promise.all([
+        outcome(unary((cb) => c().openSupervisionOrder(order('o-here'), supervisor, cb))),
+        outcome(unary((cb) => other.client.openSupervisionOrder(order('o-there'), supervisor, cb))),
+      ]);
+      expect(raced.sort()).toEqual([`${status.FAILED_PRECONDITION} ORDER.TOO_MANY`, 'stored']);
+      const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
+      expect(got.case?.version).toBe(2 + 100);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('decides on the store, not on its cache, when a second instance moved the case', async () => {
     const other = await startIntake({ db: it_.db, topics: it_.topics });
     try {
