@@ -19,6 +19,8 @@ export function stateChars(s: CaseState): number {
   if (s.type === 'REVIEW')
     return 150 + s.agencyId.length + s.enforcementCaseId.length + s.district.length;
   let n = 250 + s.agencyId.length + s.district.length + s.violationCode.length + s.unitId.length;
+  // The counts of repeated steps and of evaluations (the case's bounds).
+  n += 90;
   n += 2 * s.partyKinds.length;
   if (s.notice) n += 60;
   if (s.hearing) n += 55;
