@@ -34,6 +34,8 @@ export const intakeSpec = {
   /** Largest gRPC request (one SubmitEvents item, or a unary call). */
   GRPC_MAX_REQUEST_BYTES: integer({ default: 4 * 1024 * 1024, min: 1_024 }),
   INGRESS_ENABLED: boolean({ default: true }),
+  /** How long (ms) the Kafka ingress may fail to get past a submission before health says NOT_SERVING. */
+  INGRESS_STALL_MS: integer({ default: 60_000, min: 1_000 }),
   /** Chain keys, `id:base64,id:base64` (each at least 32 bytes); required in production. */
   CHAIN_KEYS: string({ default: '-' }),
   /** The key id that hashes new events; the last of CHAIN_KEYS when unset. */

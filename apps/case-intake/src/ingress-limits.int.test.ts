@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type ConfigResourceTypes } from 'kafkajs';
 import { intake } from '@enforcement/contracts';
 import { ensureTopics, namespaced } from '@enforcement/messaging';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
@@ -96,5 +96,127 @@ describe('the Kafka ingress at its limits', () => {
     expect(first?.value).toBeNull();
     expect(bySize.get('20000')?.headers['value-dropped']).toBe('true');
     for (const d of dead) expect(d.headers.authorization).toBeUndefined();
+  });
+
+  it('answers a valid submission whose key is near the topic limit, and the ones behind it on its partition', async () => {
+    const producer = kafka().producer();
+    await producer.connect();
+    const json = (command: intake.Command, sequence: number) =>
+      JSON.stringify(intake.SubmitEventsRequest.toJSON({ sequence, command }));
+    const big = fullLoop(uniqueName('big-key'));
+    const behind = Array.from({ length: 3 }, () => fullLoop(uniqueName('behind')));
+    const hugeKey = 'k'.repeat(1_040_000);
+    await producer.send({
+      topic: topics.intakeSubmissions,
+      messages: [
+        {
+          key: hugeKey,
+          partition: 2,
+          value: json({ kind: { $case: 'registerCase', value: big.register } }, 100),
+          headers: { authorization: token },
+        },
+        ...behind.map((l, i) => ({
+          key: `b${i}`,
+          partition: 2,
+          value: json({ kind: { $case: 'registerCase', value: l.register } }, 101 + i),
+          headers: { authorization: token },
+        })),
+      ],
+    });
+    await producer.disconnect();
+    // Before, its receipt (keyed as submitted) was larger than the receipts
+    // topic takes: the batch failed, and was read again, for good.
+    const receipts = (await read(topics.intakeReceipts, 7 + 4))
+      .map((r) => ({ ...intake.SubmitEventsResponse.fromJSON(JSON.parse(String(r.value))), r }))
+      .filter((r) => r.sequence >= 100);
+    expect(receipts.map((r) => [r.sequence, r.accepted]).sort()).toEqual([
+      [100, true],
+      [101, true],
+      [102, true],
+      [103, true],
+    ]);
+    const first = receipts.find((r) => r.sequence === 100);
+    expect(first?.r.headers['key-truncated']).toBe('1040000');
+  });
+
+  it('says NOT_SERVING, naming the partition, while no attempt gets past a submission, and SERVING once one does', async () => {
+    // Receipts a topic refuses: every one is larger than it takes.
+    const own = namespaced(uniqueName('stuck'));
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      await ensureTopics(kafka(), [
+        {
+          topic: own.intakeReceipts,
+          numPartitions: 1,
+          configEntries: [{ name: 'max.message.bytes', value: '100' }],
+        },
+        { topic: own.intakeSubmissions, numPartitions: 2 },
+      ]);
+      const stuck = await startIntake({
+        topics: own,
+        env: { INGRESS_STALL_MS: '2000', HEALTH_CHECK_MS: '250' },
+      });
+      try {
+        const producer = kafka().producer();
+        await producer.connect();
+        const l = fullLoop(uniqueName('stuck'));
+        await producer.send({
+          topic: own.intakeSubmissions,
+          messages: [
+            {
+              key: 'k',
+              partition: 1,
+              value: JSON.stringify(
+                intake.SubmitEventsRequest.toJSON({
+                  sequence: 1,
+                  command: { kind: { $case: 'registerCase', value: l.register } },
+                }),
+              ),
+              headers: { authorization: token },
+            },
+          ],
+        });
+        await producer.disconnect();
+        const failing = async () => {
+          await stuck.service.readiness.check();
+          return stuck.service.readiness.failing.get('ingress');
+        };
+        // Before, the ingress said it was running between the times kafkajs
+        // gave its consumer up and the ingress replaced it, each reading the
+        // batch again; nothing passed it.
+        const stall = new RegExp(
+          `has not got past offset 0 of ${own.intakeSubmissions} partition 1 for \\d+ s: .*larger than the max message size`,
+        );
+        const why = await eventually(
+          async () => (stall.test((await failing()) ?? '') ? true : undefined),
+          { what: 'the ingress to say it is stuck', timeoutMs: 60_000 },
+        ).catch(failing);
+        expect(why).toBe(true);
+        // The topic takes receipts again: the submission is answered, and the ingress serves.
+        await admin.alterConfigs({
+          validateOnly: false,
+          resources: [
+            {
+              type: 2 as ConfigResourceTypes, // TOPIC (the enum is not an ESM export)
+              name: own.intakeReceipts,
+              configEntries: [{ name: 'max.message.bytes', value: '1048588' }],
+            },
+          ],
+        });
+        const [receipt] = await read(own.intakeReceipts, 1);
+        expect(
+          intake.SubmitEventsResponse.fromJSON(JSON.parse(String(receipt?.value))),
+        ).toMatchObject({ sequence: 1, accepted: true });
+        await eventually(async () => ((await failing()) === undefined ? true : undefined), {
+          what: 'the ingress serving again',
+          timeoutMs: 60_000,
+        });
+      } finally {
+        await stuck.stop();
+      }
+    } finally {
+      await admin.disconnect();
+    }
   });
 });

@@ -165,6 +165,7 @@ export async function createCaseIntake(
         verify,
         onUnexpected,
         warn: (msg) => log(msg),
+        stallMs: config.INGRESS_STALL_MS,
       })
     : undefined;
   await ingress?.start();
@@ -197,8 +198,7 @@ export async function createCaseIntake(
       checkpoints: () => checkpoints.health(),
       ...(ingress
         ? {
-            ingress: () =>
-              Promise.resolve(ingress.running || 'the ingress consumer is not running'),
+            ingress: () => Promise.resolve(ingress.health()),
           }
         : {}),
     },

@@ -35,6 +35,8 @@ export interface IngressOptions {
   readonly warn?: (msg: string) => void;
   /** Submissions of one partition stored at once (of different cases); 64 unless told. */
   readonly maxInFlight?: number;
+  /** How long a partition may fail to get past a submission before `health` says so (ms); 60 s unless told. */
+  readonly stallMs?: number;
 }
 
 /** The topic setting under which the broker stamps each message with the time it took it. */
@@ -59,8 +61,9 @@ class NotNow extends Error {}
 const OFFSETS_DEADLINE_MS = 10_000;
 /** How often, while a feed stored here is not yet marked as far as it is stored, the ingress looks again. */
 export const INGRESS_MARK_EVERY_MS = 500;
-/** Receipts in one send to the receipts topic. */
+/** Receipts in one send to the receipts topic, and their bytes (well under the topic's 1 MB a batch). */
 const RECEIPTS_A_SEND = 500;
+const RECEIPT_BYTES_A_SEND = 256 * 1024;
 
 const submission = () => {
   const desc = requestTypeOf('/enforcement.intake.v1.CaseIntakeService/SubmitEvents');
@@ -82,6 +85,11 @@ function bounded(headers: IHeaders): IHeaders {
       ]),
   );
 }
+
+/** The most of a submission's key its receipt and dead-letter copy carry. */
+const KEY_BYTES = 1_024;
+const cutKey = (key: Buffer | null): Buffer | null =>
+  key && key.length > KEY_BYTES ? key.subarray(0, KEY_BYTES) : key;
 
 /** The `authorization` header, spelled in any case (Kafka header names are case-sensitive, HTTP's are not). */
 function bearerOf(headers: IHeaders | undefined): string | undefined {
@@ -145,6 +153,8 @@ export class KafkaIngress {
   private admin: Promise<Admin> | undefined;
   private marking: NodeJS.Timeout | undefined;
   private readonly maxInFlight: number;
+  /** Partition → since when its batches fail, and the last failure. */
+  private readonly failing = new Map<number, { since: number; offset: string; why: string }>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -195,6 +205,20 @@ export class KafkaIngress {
   /** Whether the consumer is consuming (false while a crashed one is being replaced). */
   running = false;
 
+  /**
+   * For readiness: true while the consumer runs and no partition has failed
+   * to get past a submission for `stallMs`; else what is wrong. kafkajs reads
+   * a failed batch again and again, so without this a submission no attempt
+   * can pass (its receipt refused by the receipts topic, say) would hold its
+   * partition for good while the ingress said it was running.
+   */
+  health(now = Date.now()): true | string {
+    for (const [partition, f] of this.failing)
+      if (now - f.since >= (this.opts.stallMs ?? 60_000))
+        return `the ingress has not got past offset ${f.offset} of ${this.opts.topics.submissions} partition ${partition} for ${Math.round((now - f.since) / 1000)} s: ${f.why}`;
+    return this.running || 'the ingress consumer is not running';
+  }
+
   /** Consumers replaced after kafkajs gave up on them. */
   get restarted(): number {
     return this.restarts;
@@ -212,7 +236,10 @@ export class KafkaIngress {
       setTimeout(() => void this.replace(consumer), 1_000).unref();
     });
     // kafkajs's own restart after a retriable crash joins the group again: running again.
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // A partition another instance reads now is its to report.
+      const mine = new Set(payload.memberAssignment[this.opts.topics.submissions] ?? []);
+      for (const p of this.failing.keys()) if (!mine.has(p)) this.failing.delete(p);
       this.floor.forgetOpen();
       if (consumer === this.consumer && !this.stopped) this.running = true;
     });
@@ -279,25 +306,51 @@ export class KafkaIngress {
       void outcome.finally(() => running.delete(outcome));
     }
     const done = await Promise.all(outcomes);
-    await this.sendReceipts(receipts);
-    // The offsets of the submissions done with, up to the first that is not.
-    for (const [i, ok] of done.entries()) {
-      const message = batch.messages[i];
-      if (!ok || !message) break;
-      resolveOffset(message.offset);
+    // The offsets of the submissions done with, up to the first that is not,
+    // once their receipts are out (none, when the receipts are not).
+    let upTo = done.indexOf(false);
+    if (upTo === -1) upTo = done.length;
+    try {
+      await this.sendReceipts(receipts);
+    } catch (e) {
+      failure ??= e;
+      upTo = 0;
     }
+    for (const message of batch.messages.slice(0, upTo)) resolveOffset(message.offset);
     await heartbeat();
     this.markSoon();
-    if (failure !== undefined) throw failure;
+    if (failure === undefined) {
+      this.failing.delete(partition);
+      return;
+    }
+    const at = batch.messages[upTo]?.offset ?? '?';
+    const why = failure instanceof Error ? failure.message : String(failure);
+    const before = this.failing.get(partition);
+    this.failing.set(partition, {
+      since: before?.offset === at ? before.since : Date.now(),
+      offset: at,
+      why,
+    });
+    throw failure;
   }
 
+  /** The receipts, in sends of at most RECEIPTS_A_SEND receipts and RECEIPT_BYTES_A_SEND bytes. */
   private async sendReceipts(receipts: readonly Message[]): Promise<void> {
-    for (let i = 0; i < receipts.length; i += RECEIPTS_A_SEND)
-      await this.producer.send({
-        topic: this.opts.topics.receipts,
-        acks: -1,
-        messages: receipts.slice(i, i + RECEIPTS_A_SEND),
-      });
+    let send: Message[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (send.length === 0) return;
+      await this.producer.send({ topic: this.opts.topics.receipts, acks: -1, messages: send });
+      send = [];
+      bytes = 0;
+    };
+    for (const r of receipts) {
+      const size = (r.key?.length ?? 0) + String(r.value).length + 64;
+      if (send.length >= RECEIPTS_A_SEND || bytes + size > RECEIPT_BYTES_A_SEND) await flush();
+      send.push(r);
+      bytes += size;
+    }
+    await flush();
   }
 
   /** Partitions of the submissions topic with something still to read; every one of them when the broker does not say. */
@@ -446,12 +499,18 @@ export class KafkaIngress {
     if (receipt.statusCode === status.UNAVAILABLE)
       throw new NotNow(`the submission at offset ${offset}: ${receipt.reason}`);
     this.floor.settled(partition, offset, stored);
+    // Keyed as submitted, but a key longer than KEY_BYTES is cut (its length
+    // in `key-truncated`): keyed whole, a submission whose key filled the
+    // topic's limit had a receipt larger than the topic takes, and its batch
+    // was read again for good.
+    const key = cutKey(message.key);
     return {
-      key: message.key ?? receipt.caseId,
+      key: key ?? receipt.caseId,
       value: JSON.stringify(intake.SubmitEventsResponse.toJSON(receipt)),
       headers: {
         [Header.contentType]: 'application/json',
         'submission-offset': message.offset,
+        ...(key !== message.key ? { 'key-truncated': String(message.key?.length ?? 0) } : {}),
       },
     };
   }
@@ -464,8 +523,7 @@ export class KafkaIngress {
    * that, and logged when it refuses the headers too.
    */
   private async deadLetter(message: KafkaMessage, reason: string): Promise<void> {
-    const key =
-      message.key && message.key.length > 1_024 ? message.key.subarray(0, 1_024) : message.key;
+    const key = cutKey(message.key);
     const headers: IHeaders = {
       ...bounded(withoutCredentials(message.headers)),
       [Header.error]: reason.slice(0, 1_000),

@@ -52,7 +52,7 @@ describe('the Kafka ingress says whether it consumes', () => {
     // kafkajs restarts this one itself (restart: true): it crashed, then joins the group again.
     consumer?.emit(EVENTS.CRASH, { payload: { error: new Error('store gone'), restart: true } });
     expect(ingress.running).toBe(false);
-    consumer?.emit(EVENTS.GROUP_JOIN, { payload: {} });
+    consumer?.emit(EVENTS.GROUP_JOIN, { payload: { memberAssignment: { s: [0] } } });
     expect(ingress.running).toBe(true);
     expect(consumers).toHaveLength(1);
     await ingress.stop();
