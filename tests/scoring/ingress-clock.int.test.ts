@@ -16,31 +16,52 @@ describe('a year loaded through the Kafka ingress (RULES_CLOCK=events)', () => {
   let sys: WholeSystem | undefined;
   afterAll(() => sys?.stop());
 
-  it('judges every agency up to its latest event and takes every action the plan dates before it, no other, from submissions keyed by case that two intakes read', async () => {
-    sys = await startWholeSystem({
+  const system = async () =>
+    (sys ??= await startWholeSystem({
       rulesTickMs: 500,
       intakeEnv: { INGRESS_ENABLED: 'true' },
       scoringEnv: { RULES_CLOCK: 'events' },
-    });
-    const s = sys;
+    }));
+
+  it('judges every agency up to its latest event and takes every action the plan dates before it, no other, from submissions keyed by case that two intakes read', async () => {
+    const s = await system();
     // A second instance in the ingress's group: the partitions are shared.
     const beside = await s.startIntakeBeside();
     try {
-      await loadAndCheck(s);
+      await loadAndCheck(s, 2021);
+    } finally {
+      await beside.stop();
+    }
+  });
+
+  it('does so too when one of the two stops halfway and the other takes its partitions', async () => {
+    // A later year on the same system: each agency's latest event is this year's.
+    const s = await system();
+    const beside = await s.startIntakeBeside();
+    try {
+      await loadAndCheck(s, 2022, () => beside.stop());
     } finally {
       await beside.stop();
     }
   });
 });
 
-/** Publishes a generated year to the submissions topic, waits for every receipt, and checks the rules' clock and actions. */
-async function loadAndCheck(s: WholeSystem): Promise<void> {
+/**
+ * Publishes a generated year to the submissions topic, waits for a receipt
+ * of every submission, and checks the rules' clock and actions. `halfway`
+ * runs once half the year is answered, before the rest is published.
+ */
+async function loadAndCheck(
+  s: WholeSystem,
+  year: number,
+  halfway?: () => Promise<void>,
+): Promise<void> {
   const md = await tokenFor(['agency', 'supervisor'], ['*']);
   const bearer = String(md.get('authorization')[0]);
   const commands = [
     ...generateYear({
       seed: 'ingress-clock',
-      year: 2021,
+      year,
       cases: 150,
       reconsideration: reconsiderationsOf(40),
       prefix: uniqueName('IC'),
@@ -58,33 +79,53 @@ async function loadAndCheck(s: WholeSystem): Promise<void> {
     if (c.kind?.$case === 'fileReconsideration')
       challenged.set(caseOf(c), c.kind.value.enforcementCaseId);
   const keyOf = (c: intake.Command) => challenged.get(caseOf(c)) ?? caseOf(c);
-  const producer = kafka.producer();
-  await producer.connect();
-  for (let i = 0; i < commands.length; i += 200)
-    await producer.send({
-      topic: s.topics.intakeSubmissions,
-      messages: commands.slice(i, i + 200).map((command, j) => ({
-        key: keyOf(command),
-        value: JSON.stringify(intake.SubmitEventsRequest.toJSON({ sequence: i + j + 1, command })),
-        headers: { authorization: bearer },
-      })),
-    });
-  await producer.disconnect();
-  const receipts: intake.SubmitEventsResponse[] = [];
+  // The last receipt of each submission (one read again after an instance
+  // stopped is answered again, as a duplicate).
+  const receipts = new Map<number, intake.SubmitEventsResponse>();
+  const ours = new Set(commands.map(caseOf));
   const consumer = kafka.consumer({ groupId: uniqueName('receipts') });
   await consumer.connect();
   await consumer.subscribe({ topic: s.topics.intakeReceipts, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => {
-      receipts.push(intake.SubmitEventsResponse.fromJSON(JSON.parse(String(message.value))));
+      const r = intake.SubmitEventsResponse.fromJSON(JSON.parse(String(message.value)));
+      // This year's only: the topic holds the system's earlier loads too.
+      if (ours.has(r.caseId)) receipts.set(r.sequence, r);
     },
   });
-  await eventually(() => (receipts.length >= commands.length ? true : undefined), {
-    timeoutMs: 300_000,
-    what: `${commands.length} receipts`,
-  });
+  const answered = (n: number) =>
+    eventually(() => (receipts.size >= n ? true : undefined), {
+      timeoutMs: 300_000,
+      what: `${n} submissions answered`,
+    });
+  const producer = kafka.producer();
+  await producer.connect();
+  const publish = async (from: number, to: number) => {
+    for (let i = from; i < to; i += 200)
+      await producer.send({
+        topic: s.topics.intakeSubmissions,
+        messages: commands.slice(i, Math.min(i + 200, to)).map((command, j) => ({
+          key: keyOf(command),
+          value: JSON.stringify(
+            intake.SubmitEventsRequest.toJSON({ sequence: i + j + 1, command }),
+          ),
+          headers: { authorization: bearer },
+        })),
+      });
+  };
+  const half = Math.floor(commands.length / 2);
+  if (halfway) {
+    await publish(0, half);
+    await answered(Math.floor(half / 2));
+    await halfway();
+    await publish(half, commands.length);
+  } else await publish(0, commands.length);
+  await producer.disconnect();
+  await answered(commands.length);
   await consumer.disconnect();
-  expect(receipts.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
+  expect(
+    [...receipts.values()].filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`),
+  ).toEqual([]);
 
   // Before the ingress gave floors and marks, it stored one partition's
   // May before another's April and said each was stored up to its time:
