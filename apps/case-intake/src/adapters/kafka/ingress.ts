@@ -269,6 +269,23 @@ export class KafkaIngress {
     isRunning,
     isStale,
   }: EachBatchPayload) {
+    // The group hears from this member while the batch is under way, however
+    // long its submissions wait on the store (kafkajs sends one when due).
+    const beat = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
+    try {
+      await this.runBatch(batch, resolveOffset, isRunning, isStale);
+    } finally {
+      clearInterval(beat);
+    }
+    await heartbeat();
+  }
+
+  private async runBatch(
+    batch: EachBatchPayload['batch'],
+    resolveOffset: EachBatchPayload['resolveOffset'],
+    isRunning: () => boolean,
+    isStale: () => boolean,
+  ): Promise<void> {
     const pending = await this.pending();
     const partition = batch.partition;
     const lastOfCase = new Map<string, Promise<boolean>>();
@@ -317,7 +334,6 @@ export class KafkaIngress {
       upTo = 0;
     }
     for (const message of batch.messages.slice(0, upTo)) resolveOffset(message.offset);
-    await heartbeat();
     this.markSoon();
     if (failure === undefined) {
       this.failing.delete(partition);
