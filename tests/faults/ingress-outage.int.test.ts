@@ -15,7 +15,8 @@ const OUTAGE_MS = 20_000;
  * The store goes away under the Kafka ingress. A submission intake cannot
  * store for now used to get an UNAVAILABLE receipt, and the ingress read on:
  * the submissions after it on the case were refused (the case was not at
- * that step), and one on another case was stored before it.
+ * that step). Now nothing of the batch is answered until its submissions
+ * can be stored, then each in its place.
  */
 describe('the Kafka ingress while its store is unreachable', () => {
   it('stores every submission in its place once the store is back, with no UNAVAILABLE receipt, and serves again', async () => {
@@ -65,57 +66,63 @@ describe('the Kafka ingress while its store is unreachable', () => {
           receipts.push(intake.SubmitEventsResponse.fromJSON(JSON.parse(String(message.value))));
         },
       });
-      const caseId = uniqueName('case');
-      const l = loop(caseId, new Date('2025-03-01T08:00:00Z'));
-      const [evidence] = l.steps();
-      const commands: intake.Command[] = [
-        { kind: { $case: 'registerCase', value: l.register } },
+      // Three cases of one agency, on one partition (the agency's key): the
+      // ingress stores their submissions at once, each case's in order.
+      const cases = Array.from({ length: 3 }, () => {
+        const caseId = uniqueName('case');
+        const l = loop(caseId, new Date('2025-03-01T08:00:00Z'));
+        const [evidence] = l.steps();
+        return { caseId, l, evidence };
+      });
+      const registrations: intake.Command[] = cases.map(({ l }) => ({
+        kind: { $case: 'registerCase', value: l.register },
+      }));
+      const later: intake.Command[] = cases.flatMap(({ l, evidence }) => [
         { kind: { $case: 'dispatchCase', value: l.dispatch } },
         ...(evidence ? [{ kind: { $case: 'recordProgress' as const, value: evidence } }] : []),
-      ];
-      const send = (sequence: number) =>
+      ]);
+      let sequence = 0;
+      const send = (commands: intake.Command[]) =>
         producer.send({
           topic: topics.intakeSubmissions,
-          messages: [
-            {
-              key: caseId,
-              value: JSON.stringify(
-                intake.SubmitEventsRequest.toJSON({ sequence, command: commands[sequence - 1] }),
-              ),
-              headers: { authorization: bearer },
-            },
-          ],
+          messages: commands.map((command) => ({
+            key: 'lz-eeb',
+            value: JSON.stringify(
+              intake.SubmitEventsRequest.toJSON({ sequence: ++sequence, command }),
+            ),
+            headers: { authorization: bearer },
+          })),
         });
-      await send(1);
-      await eventually(() => (receipts.some((r) => r.sequence === 1) ? true : undefined), {
-        what: 'the registration receipt',
+      const accepted = () => new Set(receipts.filter((r) => r.accepted).map((r) => r.sequence));
+      await send(registrations);
+      await eventually(() => (accepted().size === 3 ? true : undefined), {
+        what: 'the registrations accepted',
         timeoutMs: 30_000,
       });
 
       // The store goes away: new connections are refused, open ones break.
       proxy.route('127.0.0.1:1');
       proxy.drop();
-      await send(2);
-      await send(3);
+      await send(later);
       await new Promise((r) => setTimeout(r, OUTAGE_MS));
       proxy.route(store);
 
-      const last = await eventually(
-        () => {
-          const seen = new Set(receipts.filter((r) => r.accepted).map((r) => r.sequence));
-          return seen.size === 3 ? true : undefined;
-        },
-        { what: 'every submission accepted', timeoutMs: 120_000 },
-      ).catch(() => receipts.map((r) => `${r.sequence} ${r.errorCode} ${r.reason}`).join('\n'));
+      const all = registrations.length + later.length;
+      const last = await eventually(() => (accepted().size === all ? true : undefined), {
+        what: 'every submission accepted',
+        timeoutMs: 120_000,
+      }).catch(() => receipts.map((r) => `${r.sequence} ${r.errorCode} ${r.reason}`).join('\n'));
       expect(last).toBe(true);
       // No sender was told to send again: nothing was refused for the outage.
       expect(receipts.filter((r) => !r.accepted).map((r) => r.errorCode)).toEqual([]);
-      const got = await unary<intake.GetCaseResponse>((cb) => client.getCase({ caseId }, md, cb));
-      expect(got.history.map((e) => e.payload?.$case)).toEqual([
-        'caseRegistered',
-        'caseDispatched',
-        'evidenceRecorded',
-      ]);
+      for (const { caseId } of cases) {
+        const got = await unary<intake.GetCaseResponse>((cb) => client.getCase({ caseId }, md, cb));
+        expect(got.history.map((e) => e.payload?.$case)).toEqual([
+          'caseRegistered',
+          'caseDispatched',
+          'evidenceRecorded',
+        ]);
+      }
       // And it says it works again: the ingress's consumer is running.
       const failing = await eventually(
         async () => {

@@ -162,33 +162,55 @@ describe('case intake on the real stack', () => {
     expect(got.case?.version).toBe(2);
   });
 
-  it('stores every one of 300 commands sent at once on one case without an expected version, each decided on what the one before it stored', async () => {
+  /** A case registered and dispatched by `agency`, through this instance. */
+  async function dispatched() {
     const caseId = uniqueName('case');
     const l = fullLoop(caseId);
     await unary((cb) => c().registerCase(l.register, agency, cb));
     await unary((cb) => c().dispatchCase(l.dispatch, agency, cb));
+    return { caseId, l };
+  }
+
+  /** A piece of evidence of its own for the case, dated as the loop's. */
+  const evidenceOf = (caseId: string, l: ReturnType<typeof fullLoop>, evidenceId: string) => ({
+    ...l.evidence,
+    step: { ...l.evidence.step, value: { ...l.evidence.step.value, evidenceId } },
+    meta: nextMeta(caseId, { occurredAt: l.evidence.meta.occurredAt }),
+  });
+
+  const orderOf = (caseId: string, orderId: string): intake.OpenSupervisionOrderRequest => ({
+    meta: nextMeta(caseId),
+    orderId,
+    reason: events.SupervisionReason.SUPERVISION_REASON_MISSING_EVIDENCE,
+    note: '',
+    responseDueAt: new Date(Date.now() + 864e5),
+    ruleId: '',
+  });
+
+  /** 'stored', or the refusal's code and rule. */
+  const outcome = (call: Promise<unknown>) =>
+    call.then(
+      () => 'stored',
+      (e: { code: number; details: string }) => `${e.code} ${e.details.split(':')[0]}`,
+    );
+
+  const versionOf = async (caseId: string) =>
+    (await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb))).case
+      ?.version;
+
+  it('stores every one of 300 commands sent at once on one case without an expected version, each decided on what the one before it stored', async () => {
+    const { caseId, l } = await dispatched();
     // Before commands of a case took turns, 13 of 1,005 sent at once were stored: the rest lost every attempt.
     const RACERS = 300;
-    const results = await Promise.allSettled(
-      Array.from({ length: RACERS }, (_, i) => {
-        const { step } = l.evidence;
-        const evidence = { ...step, value: { ...step.value, evidenceId: `ev-race-${i}` } };
-        return unary<intake.CommandResult>((cb) =>
-          c().recordProgress(
-            {
-              ...l.evidence,
-              step: evidence,
-              meta: nextMeta(caseId, { occurredAt: l.evidence.meta.occurredAt }),
-            },
-            agency,
-            cb,
-          ),
-        );
-      }),
+    const results = await Promise.all(
+      Array.from({ length: RACERS }, (_, i) =>
+        outcome(
+          unary((cb) => c().recordProgress(evidenceOf(caseId, l, `ev-race-${i}`), agency, cb)),
+        ),
+      ),
     );
-    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-    const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
-    expect(got.case?.version).toBe(2 + RACERS);
+    expect(results.filter((r) => r !== 'stored')).toEqual([]);
+    expect(await versionOf(caseId)).toBe(2 + RACERS);
   });
 
   it("stores a case's own commands while another agency floods the case with more than a line holds", async () => {
@@ -197,137 +219,93 @@ describe('case intake on the real stack', () => {
     // case's line before its head is read.
     const other = await startIntake({ db: it_.db, topics: it_.topics });
     try {
-      const caseId = uniqueName('case');
-      const l = fullLoop(caseId);
-      await unary((cb) => c().registerCase(l.register, agency, cb));
-      await unary((cb) => c().dispatchCase(l.dispatch, agency, cb));
-      const evidence = (i: number, who: string) => ({
-        ...l.evidence,
-        step: {
-          ...l.evidence.step,
-          value: { ...l.evidence.step.value, evidenceId: `ev-${who}-${i}` },
-        },
-        meta: nextMeta(caseId, { occurredAt: l.evidence.meta.occurredAt }),
-      });
-      const outcome = (call: Promise<unknown>) =>
-        call.then(
-          () => 'stored',
-          (e: { code: number }) => e.code,
-        );
+      const { caseId, l } = await dispatched();
       // More than the 1,024 commands one caller may hold in a case's line...
       const FLOOD = 1_100;
       const flood = Array.from({ length: FLOOD }, (_, i) =>
-        outcome(unary((cb) => other.client.recordProgress(evidence(i, 'psb'), otherAgency, cb))),
+        outcome(
+          unary((cb) =>
+            other.client.recordProgress(evidenceOf(caseId, l, `ev-psb-${i}`), otherAgency, cb),
+          ),
+        ),
       );
       // ...then the case's agency sends its own.
       const OWN = 20;
       const own = Array.from({ length: OWN }, (_, i) =>
-        outcome(unary((cb) => other.client.recordProgress(evidence(i, 'eeb'), agency, cb))),
+        outcome(
+          unary((cb) =>
+            other.client.recordProgress(evidenceOf(caseId, l, `ev-eeb-${i}`), agency, cb),
+          ),
+        ),
       );
       // Before a line was bounded per caller, the owner's were refused ABORTED
       // while the intruder's filled it.
       expect(await Promise.all(own)).toEqual(Array.from({ length: OWN }, () => 'stored'));
       const refused = await Promise.all(flood);
-      expect(refused.filter((r) => r === 'stored')).toEqual([]);
       // Each is refused as forbidden, or (past its own bound) told to retry.
-      expect(new Set(refused)).toSatisfy((codes: Set<unknown>) =>
-        [...codes].every((code) => code === status.PERMISSION_DENIED || code === status.ABORTED),
+      expect(new Set(refused)).toSatisfy((codes: Set<string>) =>
+        [...codes].every(
+          (code) =>
+            code === `${status.PERMISSION_DENIED} AUTH.FORBIDDEN` ||
+            code === `${status.ABORTED} CASE.VERSION_CONFLICT`,
+        ),
       );
-      expect(refused).toContain(status.PERMISSION_DENIED);
-      const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
-      expect(got.case?.version).toBe(2 + OWN);
+      expect(refused).toContain(`${status.PERMISSION_DENIED} AUTH.FORBIDDEN`);
+      expect(await versionOf(caseId)).toBe(2 + OWN);
     } finally {
       await other.stop();
     }
   });
 
   it("takes a supervisor's order on a case whose own agency filled its line", async () => {
-    const caseId = uniqueName('case');
-    const l = fullLoop(caseId);
-    await unary((cb) => c().registerCase(l.register, agency, cb));
-    await unary((cb) => c().dispatchCase(l.dispatch, agency, cb));
+    const { caseId, l } = await dispatched();
     const FLOOD = 1_100;
     const flood = Array.from({ length: FLOOD }, (_, i) =>
-      unary((cb) =>
-        c().recordProgress(
-          {
-            ...l.evidence,
-            step: {
-              ...l.evidence.step,
-              value: { ...l.evidence.step.value, evidenceId: `ev-own-${i}` },
-            },
-            meta: nextMeta(caseId, { occurredAt: l.evidence.meta.occurredAt }),
-          },
-          agency,
-          cb,
-        ),
-      ).then(
-        () => 'stored',
-        (e: { code: number }) => e.code,
-      ),
+      outcome(unary((cb) => c().recordProgress(evidenceOf(caseId, l, `ev-own-${i}`), agency, cb))),
     );
     // Sent while the agency's commands fill the line: before a line was
     // bounded per caller, it was refused ABORTED.
     const order = await unary<intake.CommandResult>((cb) =>
-      c().openSupervisionOrder(
-        {
-          meta: nextMeta(caseId),
-          orderId: 'o-flooded',
-          reason: events.SupervisionReason.SUPERVISION_REASON_MISSING_EVIDENCE,
-          note: '',
-          responseDueAt: new Date(Date.now() + 864e5),
-          ruleId: '',
-        },
-        supervisor,
-        cb,
-      ),
+      c().openSupervisionOrder(orderOf(caseId, 'o-flooded'), supervisor, cb),
     );
     expect(order.events.map((e) => e.payload?.$case)).toEqual(['supervisionOrderOpened']);
     const outcomes = await Promise.all(flood);
     // The agency's own past its bound are told to retry; the rest are stored
     // (the case records 1,000 pieces of evidence at most).
     const stored = outcomes.filter((o) => o === 'stored').length;
-    expect(new Set(outcomes.filter((o) => o !== 'stored'))).toSatisfy((codes: Set<unknown>) =>
-      [...codes].every((code) => code === status.ABORTED || code === status.FAILED_PRECONDITION),
+    expect(new Set(outcomes.filter((o) => o !== 'stored'))).toSatisfy((codes: Set<string>) =>
+      [...codes].every(
+        (code) =>
+          code === `${status.ABORTED} CASE.VERSION_CONFLICT` ||
+          code === `${status.FAILED_PRECONDITION} EVIDENCE.TOO_MANY`,
+      ),
     );
-    const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
-    expect(got.case?.version).toBe(2 + stored + 1);
+    expect(await versionOf(caseId)).toBe(2 + stored + 1);
   });
 
   it('stores the 100th order once when two instances race to open it', async () => {
     const other = await startIntake({ db: it_.db, topics: it_.topics });
     try {
-      const caseId = uniqueName('case');
-      const l = fullLoop(caseId);
-      await unary((cb) => c().registerCase(l.register, agency, cb));
-      await unary((cb) => c().dispatchCase(l.dispatch, agency, cb));
-      const order = (orderId: string): intake.OpenSupervisionOrderRequest => ({
-        meta: nextMeta(caseId),
-        orderId,
-        reason: events.SupervisionReason.SUPERVISION_REASON_MISSING_EVIDENCE,
-        note: '',
-        responseDueAt: new Date(Date.now() + 864e5),
-        ruleId: '',
-      });
+      const { caseId } = await dispatched();
       for (let i = 0; i < 98; i++)
-        await unary((cb) => c().openSupervisionOrder(order(`o-${i}`), supervisor, cb));
+        await unary((cb) => c().openSupervisionOrder(orderOf(caseId, `o-${i}`), supervisor, cb));
       // The other instance opens the 99th: this one's cache still holds 98.
-      await unary((cb) => other.client.openSupervisionOrder(order('o-98'), supervisor, cb));
+      await unary((cb) =>
+        other.client.openSupervisionOrder(orderOf(caseId, 'o-98'), supervisor, cb),
+      );
       // Each is asked for one more at once: this one decides on its stale
       // head, loses its append and decides again; whichever stores second is
       // decided again on 100 orders.
-      const outcome = (call: Promise<unknown>) =>
-        call.then(
-          () => 'stored',
-          (e: { code: number; details: string }) => `${e.code} ${e.details.split(':')[0]}`,
-        );
       const raced = await Promise.all([
-        outcome(unary((cb) => c().openSupervisionOrder(order('o-here'), supervisor, cb))),
-        outcome(unary((cb) => other.client.openSupervisionOrder(order('o-there'), supervisor, cb))),
+        outcome(unary((cb) => c().openSupervisionOrder(orderOf(caseId, 'o-here'), supervisor, cb))),
+        outcome(
+          unary((cb) =>
+            other.client.openSupervisionOrder(orderOf(caseId, 'o-there'), supervisor, cb),
+          ),
+        ),
       ]);
       expect(raced.sort()).toEqual([`${status.FAILED_PRECONDITION} ORDER.TOO_MANY`, 'stored']);
-      const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
-      expect(got.case?.version).toBe(2 + 100);
+      expect(await versionOf(caseId)).toBe(2 + 100);
     } finally {
       await other.stop();
     }
