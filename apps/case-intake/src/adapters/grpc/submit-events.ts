@@ -8,6 +8,7 @@ import {
 import type { intake } from '@enforcement/contracts';
 import { stillValid, streamTokenExpired, type Principal } from '@enforcement/auth';
 import { feedOf, type FeedMark } from '@enforcement/messaging';
+import { FeedProgress } from '../../application/feed-progress.js';
 import {
   executeCommand,
   type FeedFloor,
@@ -31,18 +32,18 @@ import { rejection } from './rejection.js';
  * says how far each feed is stored now, where that passed what the stream
  * said before (see FeedMark).
  */
-/** An open item may be of `feed`: it is, or it is not decided yet. */
-const mayBe = (o: { feed?: string }, feed: string) => o.feed === undefined || o.feed === feed;
+/** A stream has no items it has not read: only its open ones hold a feed back. */
+const NOTHING_UNREAD: Set<number> = new Set();
 
 export class StreamFloor {
-  private readonly open = new Map<number, { at: number; feed?: string }>();
-  /** Feed → the latest time of an item of it this stream stored. */
-  private readonly stored = new Map<string, number>();
-  /** Feed → how far this stream has said it is stored (floors given, marks made). */
-  private readonly said = new Map<string, number>();
+  /** The stream as one partition, its items numbered as received. */
+  private readonly progress = new FeedProgress();
+  /** Item → when it happened (ms), while open. */
+  private readonly at = new Map<number, number>();
 
   received(nth: number, occurredAt: Date): void {
-    this.open.set(nth, { at: occurredAt.getTime() });
+    this.at.set(nth, occurredAt.getTime());
+    this.progress.received(0, nth, occurredAt.getTime());
   }
 
   /**
@@ -50,20 +51,18 @@ export class StreamFloor {
    * store (stored now, or before: a duplicate), undefined when it was refused.
    */
   settled(nth: number, storedAs?: string): void {
-    const item = this.open.get(nth);
-    this.open.delete(nth);
-    if (storedAs !== undefined && item)
-      this.stored.set(storedAs, Math.max(this.stored.get(storedAs) ?? -Infinity, item.at));
+    const at = this.at.get(nth);
+    this.at.delete(nth);
+    this.progress.settled(
+      0,
+      nth,
+      storedAs !== undefined && at !== undefined ? { feed: storedAs, at } : undefined,
+    );
   }
 
   /** The floor of item `nth` of `feed`, which happened at `occurredAt`; its event carries it. */
   of(nth: number, occurredAt: Date, feed: string): Date {
-    const item = this.open.get(nth);
-    if (item) item.feed = feed;
-    let floor = occurredAt.getTime();
-    for (const [i, o] of this.open) if (i < nth && o.at < floor && mayBe(o, feed)) floor = o.at;
-    this.say(feed, floor);
-    return new Date(floor);
+    return new Date(this.progress.floorOf(0, nth, occurredAt.getTime(), feed, NOTHING_UNREAD));
   }
 
   /**
@@ -72,19 +71,7 @@ export class StreamFloor {
    * known yet) happened earlier.
    */
   marks(): FeedMark[] {
-    const out: FeedMark[] = [];
-    for (const [feed, latest] of this.stored) {
-      let before = latest;
-      for (const o of this.open.values()) if (o.at < before && mayBe(o, feed)) before = o.at;
-      if (this.say(feed, before)) out.push({ feed, before });
-    }
-    return out;
-  }
-
-  private say(feed: string, t: number): boolean {
-    if (t <= (this.said.get(feed) ?? -Infinity)) return false;
-    this.said.set(feed, t);
-    return true;
+    return this.progress.marks(NOTHING_UNREAD);
   }
 }
 

@@ -18,7 +18,7 @@ import { Header, headerString, sendDeadLetter } from '@enforcement/messaging';
 import type { IntakeDeps } from '../../application/execute-command.js';
 import { acknowledge } from '../grpc/submit-events.js';
 import { rejection } from '../grpc/rejection.js';
-import { IngressFloor, type SubmissionsPartition } from './ingress-floor.js';
+import { FeedProgress, type SubmissionsPartition } from '../../application/feed-progress.js';
 
 export interface IngressTopics {
   readonly submissions: string;
@@ -149,7 +149,7 @@ export class KafkaIngress {
   /** Whether the submissions topic's timestamps are the broker's append times (read at start). */
   private appendTimes = false;
   /** How far each feed is stored from the submissions topic (the floors and marks). */
-  private readonly floor = new IngressFloor();
+  private readonly floor = new FeedProgress();
   private admin: Promise<Admin> | undefined;
   private marking: NodeJS.Timeout | undefined;
   private readonly maxInFlight: number;
@@ -256,7 +256,7 @@ export class KafkaIngress {
    * stream's items. Where the topic and the group are is read once the batch
    * is fetched, so that every submission on another partition that a
    * producer had sent before this batch's is counted as still to read (see
-   * IngressFloor). Receipts go out together once their submissions are
+   * FeedProgress). Receipts go out together once their submissions are
    * done, before their offsets are resolved. A submission that cannot be
    * stored now stops the batch: nothing after it of its case runs, nothing
    * new starts, and kafkajs reads again from it (what was stored after it

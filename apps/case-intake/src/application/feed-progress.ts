@@ -21,8 +21,12 @@ interface Open {
 const mayBe = (o: Open, feed: string) => o.feed === undefined || o.feed === feed;
 
 /**
- * How far each feed is stored by the Kafka ingress, in event time: the floor
- * an event it stores carries (`feed_floor`) and the marks it publishes.
+ * How far each feed is stored, in event time, by whatever takes a feed's
+ * commands in order and stores several at once: the floor each event
+ * carries (`feed_floor`) and the marks published (FeedMark). A SubmitEvents
+ * stream is one partition, its items numbered as they arrive, with nothing
+ * unread to count (StreamFloor); the Kafka ingress has the submissions
+ * topic's partitions.
  *
  * The ingress reads each partition of the submissions topic in order and
  * stores the submissions of different cases at once, and it reads the
@@ -41,7 +45,7 @@ const mayBe = (o: Open, feed: string) => o.feed === undefined || o.feed === feed
  * offsets, and hold back every feed while they have anything to read (this
  * instance does not know what they have read).
  */
-export class IngressFloor {
+export class FeedProgress {
   /** Partition → feed → the latest time of a submission of it stored from there. */
   private readonly read = new Map<number, Map<string, number>>();
   /** Partition → offset → a submission read and not yet done with. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { IngressFloor, type SubmissionsPartition } from './ingress-floor.js';
+import { FeedProgress, type SubmissionsPartition } from './feed-progress.js';
 
 interface Submission {
   readonly feed: string;
@@ -69,8 +69,8 @@ describe("the ingress's floors and marks", () => {
           const failed = byPartition.map(() => new Set<number>());
           /** Submissions stored or refused. */
           const done = new Set<Submission>();
-          const instances = [new IngressFloor(), new IngressFloor()];
-          const floorOf = (p: number) => instances[owner[p] ?? 0] ?? new IngressFloor();
+          const instances = [new FeedProgress(), new FeedProgress()];
+          const floorOf = (p: number) => instances[owner[p] ?? 0] ?? new FeedProgress();
           const ends = (): SubmissionsPartition[] =>
             byPartition.map((subsOf, p) => ({
               partition: p,
