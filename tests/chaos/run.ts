@@ -3,10 +3,12 @@
  *
  * On a private stack (its own Kafka, FerretDB and PostgreSQL), each trial
  * streams a generated year through `enforce submit` into case-intake running
- * as its own process, with two supervision-scoring instances in one consumer
- * group (rules on the event clock, closing the loop) and two reporting
- * instances in another, and at a moment chosen at random while the year
- * streams injects one fault: kill -9 of PostgreSQL, of FerretDB, of intake,
+ * as its own process (or, with `--via ingress`, publishes it to intake's
+ * Kafka ingress, keyed by case), with two supervision-scoring instances in
+ * one consumer group (rules on the event clock, closing the loop) and two
+ * reporting instances in another. The year is sent evenly over
+ * --stream-seconds (30), and at a moment chosen at random while it is sent
+ * (once 10% to 60% of it is stored) the trial injects one fault: kill -9 of PostgreSQL, of FerretDB, of intake,
  * of one scoring or one reporting instance (restarted), a Kafka restart, or
  * FerretDB frozen (`freeze`: SIGSTOP for --freeze-seconds, 40 by default,
  * its connections left open), through which every service must say
@@ -73,6 +75,7 @@ import { groupCoordinator, groupsUnder } from '../support/group-coordinator.js';
 import { ruleDifferences } from '../support/rules-oracle.js';
 import { modelViews } from '../support/score-model.js';
 import { splitByAgency } from '../support/submit.js';
+import { ingressFeed } from '../support/ingress-feed.js';
 import { tcpProxy } from '../support/tcp-proxy.js';
 
 const { values: args } = parseArgs({
@@ -87,10 +90,18 @@ const { values: args } = parseArgs({
     /** How long the `freeze`, `pg-freeze`, `pg-lock`, `kafka-freeze`, `broker-freeze` and `coordinator-freeze` faults hold the database, Kafka or a broker still. */
     'freeze-seconds': { type: 'string', default: '40' },
     'trial-minutes': { type: 'string', default: '12' },
+    /** How long the year takes to send: it is paced, so that each fault comes while it streams. */
+    'stream-seconds': { type: 'string', default: '30' },
     brokers: { type: 'string', default: '1' },
     intakes: { type: 'string', default: '1' },
     scorers: { type: 'string', default: '2' },
     reporters: { type: 'string', default: '2' },
+    /**
+     * How the agencies send the year: `stream` (through \`enforce submit\`,
+     * SubmitEvents) or `ingress` (published to intake's submissions topic,
+     * keyed by case, and answered on its receipts topic).
+     */
+    via: { type: 'string', default: 'stream' },
     /** Added to every port of the private stack (a test runs beside a developer's suite). */
     'port-offset': { type: 'string', default: '0' },
     out: { type: 'string', default: 'docs/chaos/latest.md' },
@@ -100,6 +111,7 @@ const TRIALS = Number(args.trials);
 const CASES = Number(args.cases);
 const TRIAL_MS = Number(args['trial-minutes']) * 60_000;
 const FREEZE_MS = Number(args['freeze-seconds']) * 1000;
+const STREAM_MS = Number(args['stream-seconds']) * 1000;
 /**
  * Intake, with Kafka frozen, is asked for its health only when it stored
  * something in this first part of the freeze (ms): a send then waits, and
@@ -133,6 +145,8 @@ const INTAKES = Number(args.intakes);
 const SCORERS = Number(args.scorers);
 const REPORTERS = Number(args.reporters);
 const OUT = args.out;
+const VIA = args.via;
+if (VIA !== 'stream' && VIA !== 'ingress') throw new Error('--via takes stream or ingress');
 for (const [flag, n, min] of [
   ['--brokers', BROKERS, 1],
   ['--intakes', INTAKES, 1],
@@ -261,7 +275,7 @@ const equalToTruth = (o: Outcome) =>
     o.servedFrozen ===
     0;
 
-async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string): Promise<Outcome> {
+async function trial(stack: PrivateStack, fault: Fault, n: number): Promise<Outcome> {
   const ns = `chaos-${fault}-${n}-${Date.now().toString(36)}`;
   const db = ns.replace(/-/g, '_');
   const env = {
@@ -270,7 +284,7 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     MONGODB_DB: db,
     TOPIC_NAMESPACE: ns,
     KAFKA_CLIENT_ID: ns,
-    INGRESS_ENABLED: 'false',
+    INGRESS_ENABLED: String(VIA === 'ingress'),
     HEALTH_CHECK_MS: '500',
     RELAY_SWEEP_AFTER_MS: '2000',
   };
@@ -321,37 +335,25 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   const perIntake = splitByAgency(year.stream(), INTAKES).map((part) =>
     part.map((c) => JSON.stringify(intake.Command.toJSON(c))),
   );
-  const submissions = await Promise.all(
-    perIntake.map(async (part, i) => {
-      const file = join(dir, `${ns}-${i}.ndjson`);
-      await writeFile(file, part.length > 0 ? `${part.join('\n')}\n` : '');
-      const submission = promisify(execFile)(
-        process.execPath,
-        [
-          CLI,
-          'submit',
-          file,
-          '--json',
-          '--quiet',
-          '--intake',
-          (balancers[i] as { address: string }).address,
-          '--retry-for',
-          '180',
-        ],
-        { maxBuffer: 32 << 20 },
-      );
-      // A trial that fails takes its submission with it (see the end of this file).
-      children.add(submission.child);
-      return submission.then(
-        (r) => ({ code: 0, stdout: r.stdout, sent: part.length }),
-        (e: { code: number; stdout: string }) => ({
-          code: e.code,
-          stdout: e.stdout,
-          sent: part.length,
-        }),
-      );
-    }),
-  );
+  // Each submission is paced over STREAM_MS, so that the fault, at a moment
+  // chosen by how much is stored, comes while the year streams. (From
+  // 0876c4a until 2026-12-06 this waited for every submission to end before
+  // choosing the moment: every fault came after the year was sent.)
+  // A moment at random while the year is sent: after 10% to 60% of it is
+  // stored. Through the ingress, what is left after `from` is published at
+  // once, and the fault comes once an eighth of it is stored: the ingress
+  // is then in the middle of its batches, with submissions stored and not
+  // yet answered. (Paced to the end, the ingress stores each slice in
+  // moments and is idle between: a kill almost never found a batch under
+  // way, and an ingress that committed its offsets before storing passed.)
+  const from = Math.floor(lines.length * (0.1 + Math.random() * 0.5));
+  const at = VIA === 'ingress' ? from + Math.floor((lines.length - from) / 8) : from;
+  const submissions: Promise<Submission>[] =
+    VIA === 'ingress'
+      ? [throughIngress(stack.brokers, ns, [...year.stream()], from)]
+      : perIntake.map((part, i) =>
+          throughStream(part, (balancers[i] as { address: string }).address),
+        );
 
   const mongo = await MongoClient.connect(stack.mongoUri, { retryWrites: false });
   const commits = async () => {
@@ -363,8 +365,6 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     );
     return counts.reduce((a, b) => a + b, 0);
   };
-  // A moment at random while the year streams: after 10% to 60% of it is stored.
-  const at = Math.floor(lines.length * (0.1 + Math.random() * 0.5));
   await until(async () => ((await commits()) >= at ? true : undefined), 120_000, `${at} commits`);
   log(`${fault} #${n}: fault after ${at} of ${lines.length} commits`);
   const t0 = Date.now();
@@ -587,7 +587,18 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
       await upAgain(stack);
       break;
     case 'intake':
-      await svc().kill();
+      if (VIA === 'ingress') {
+        // The first instance dies in the middle of its batches: with the
+        // store still a moment, what it stored waits for its receipts (and
+        // its offsets for both), and the rest for the store.
+        stack.freezeStore(true);
+        try {
+          await sleep(1_500);
+          await svc().kill();
+        } finally {
+          stack.freezeStore(false);
+        }
+      } else await svc().kill();
       await sleep(1_000);
       intakes[0] = await start('case-intake', intakeEnvs[0] ?? env);
       break;
@@ -743,7 +754,8 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
     120_000,
     'the rules to reach their plan',
   ).catch(() => undefined);
-  for (const d of ruleDiffs.slice(0, 3)) log(`${fault} #${n}: rules differ from the plan: ${d}`);
+  for (const d of ruleDiffs.slice(0, 3))
+    log(`${fault} #${n}: rules differ from the plan: ${d.replace(/\n\s*/g, ' / ')}`);
   if (ruleDiffs.length > 0) {
     // What each live scoring instance says of its rules, for the diagnosis.
     const status = new Metadata();
@@ -912,13 +924,112 @@ async function trial(stack: PrivateStack, fault: Fault, n: number, dir: string):
   };
 }
 
+/** What a submission of the year reported: its exit code and summary, and how many commands it sent. */
+interface Submission {
+  code: number;
+  stdout: string;
+  sent: number;
+}
+
+/** Calls `send` with `items` in slices spread evenly over `ms`. */
+async function paced<T>(
+  items: readonly T[],
+  send: (slice: T[]) => Promise<void>,
+  ms = STREAM_MS,
+): Promise<void> {
+  const slices = Math.max(1, Math.ceil(ms / 100));
+  const size = Math.max(1, Math.ceil(items.length / slices));
+  const t0 = Date.now();
+  for (let i = 0, k = 1; i < items.length; i += size, k++) {
+    await send(items.slice(i, i + size));
+    await sleep(Math.max(0, t0 + (k * ms) / slices - Date.now()));
+  }
+}
+
+/** `lines` through `enforce submit` on its standard input, paced, to the intake at `address`. */
+function throughStream(lines: readonly string[], address: string): Promise<Submission> {
+  const submission = promisify(execFile)(
+    process.execPath,
+    [CLI, 'submit', '-', '--json', '--quiet', '--intake', address, '--retry-for', '180'],
+    { maxBuffer: 32 << 20 },
+  );
+  // A trial that fails takes its submission with it (see the end of this file).
+  children.add(submission.child);
+  const stdin = submission.child.stdin;
+  if (!stdin) throw new Error('enforce submit has no standard input');
+  // A CLI that stopped early (a refused token) says why in its summary.
+  stdin.on('error', () => undefined);
+  const writing = paced(
+    lines,
+    (slice) =>
+      new Promise<void>((resolve) => stdin.write(`${slice.join('\n')}\n`, () => resolve())),
+  ).finally(() => stdin.end());
+  const ended = submission.then(
+    (r) => ({ code: 0, stdout: r.stdout, sent: lines.length }),
+    (e: { code: number; stdout: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      sent: lines.length,
+    }),
+  );
+  return Promise.all([writing, ended]).then(([, r]) => r);
+}
+
+/**
+ * `commands` published to intake's submissions topic as agencies' producers
+ * would (keyed by case): those before `burst` paced over their share of
+ * STREAM_MS, the rest at once. Answered when every one has a receipt,
+ * summed up as `enforce submit --json` sums up a stream.
+ */
+async function throughIngress(
+  brokers: string[],
+  ns: string,
+  commands: intake.Command[],
+  burst: number,
+): Promise<Submission> {
+  const token = await mintDevToken(DEV_AUTH, {
+    subject: 'agencies',
+    roles: ['agency', 'supervisor'],
+    agencies: ['*'],
+  });
+  const feed = await ingressFeed({
+    brokers,
+    topics: namespaced(ns),
+    commands,
+    bearer: `Bearer ${token}`,
+    group: `${ns}.receipts`,
+  });
+  children.add({ kill: () => (void feed.close(), true) });
+  const sent = commands.length;
+  try {
+    const order = commands.slice(0, burst).map((_, i) => i);
+    await paced(
+      order,
+      (slice) => feed.publish(slice[0], (slice.at(-1) ?? 0) + 1),
+      (STREAM_MS * burst) / commands.length,
+    );
+    await feed.publish(burst);
+    await feed.answered(sent, TRIAL_MS);
+  } catch (e) {
+    log(`the ingress: ${(e as Error).message}`);
+  } finally {
+    await feed.close();
+  }
+  const receipts = [...feed.receipts.values()];
+  const refused = receipts.filter((r) => !r.accepted);
+  return {
+    code: receipts.length === sent ? 0 : 1,
+    stdout: JSON.stringify({
+      acked: receipts.length,
+      rejected: refused.length,
+      problems: refused.map((r) => ({ code: r.errorCode, reason: r.reason })),
+    }),
+    sent,
+  };
+}
+
 /** A trial within its deadline; whatever it leaves running is stopped. */
-async function boundedTrial(
-  stack: PrivateStack,
-  fault: Fault,
-  n: number,
-  dir: string,
-): Promise<Outcome> {
+async function boundedTrial(stack: PrivateStack, fault: Fault, n: number): Promise<Outcome> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<Outcome>((resolve) => {
     timer = setTimeout(() => {
@@ -928,7 +1039,7 @@ async function boundedTrial(
   });
   try {
     return await Promise.race([
-      trial(stack, fault, n, dir).catch((e: unknown) => {
+      trial(stack, fault, n).catch((e: unknown) => {
         // A trial that breaks (its stack did not come back, a service did
         // not start) is a trial that did not hold; the run goes on.
         log(`${fault} #${n}: the trial broke: ${(e as Error).message.split('\n')[0]}`);
@@ -982,7 +1093,7 @@ try {
   run: for (let n = 1; n <= TRIALS; n++)
     for (const fault of FAULTS) {
       try {
-        const o = await boundedTrial(stack, fault, n, home);
+        const o = await boundedTrial(stack, fault, n);
         log(JSON.stringify(o));
         outcomes.push(o);
       } catch (e) {
@@ -1023,7 +1134,10 @@ const rows = FAULTS.map((fault) => {
     'pg-freeze': `PostgreSQL frozen (SIGSTOP) for ${FREEZE_MS / 1000} s under a running FerretDB`,
     'pg-lock': `every table of the services' databases locked against writes for ${FREEZE_MS / 1000} s in a PostgreSQL session (reads answered)`,
     'kafka-freeze': `Kafka frozen (SIGSTOP) for ${FREEZE_MS / 1000} s, its connections left open`,
-    intake: 'kill -9 case-intake (restarted)',
+    intake:
+      VIA === 'ingress'
+        ? 'kill -9 of case-intake in the middle of its batches (FerretDB frozen for 1.5 s around it; restarted)'
+        : 'kill -9 case-intake (restarted)',
     scoring: 'kill -9 of one of two supervision-scoring instances (restarted)',
     reporting: 'kill -9 of one of two reporting instances (restarted)',
     kafka: 'Kafka restart',
@@ -1038,9 +1152,9 @@ const rows = FAULTS.map((fault) => {
 const md = [
   '# Fault suite results',
   '',
-  `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')} --brokers ${BROKERS} --intakes ${INTAKES} --scorers ${SCORERS} --reporters ${REPORTERS}${FREEZE_MS !== 40_000 ? ` --freeze-seconds ${FREEZE_MS / 1000}` : ''}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
+  `\`npm run chaos -- --trials ${TRIALS} --cases ${CASES} --faults ${FAULTS.join(',')} --brokers ${BROKERS} --intakes ${INTAKES} --scorers ${SCORERS} --reporters ${REPORTERS}${FREEZE_MS !== 40_000 ? ` --freeze-seconds ${FREEZE_MS / 1000}` : ''}${STREAM_MS !== 30_000 ? ` --stream-seconds ${STREAM_MS / 1000}` : ''}${VIA !== 'stream' ? ` --via ${VIA}` : ''}\` at ${commit}, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores.`,
   '',
-  `Each trial: a generated year streamed through \`enforce submit\` into ${INTAKES} case-intake instance${INTAKES > 1 ? 's (each agency through one of them)' : ''} on a private stack with ${BROKERS} Kafka broker${BROKERS > 1 ? 's (replication factor 3, min.insync.replicas 2)' : ''}; ${SCORERS} supervision-scoring instances in one consumer group (rules on the event clock, closing the loop) and ${REPORTERS} reporting instances in another; one fault at a random moment while it streams (a killed instance is the first of its kind).` +
+  `Each trial: a generated year ${VIA === 'ingress' ? `published to intake's Kafka ingress (keyed by case, a review under the case it challenges; the part before the fault's moment evenly over its share of ${STREAM_MS / 1000} s, the rest at once, so that the fault finds the ingress in the middle of its batches) and read by ${INTAKES} case-intake instance${INTAKES > 1 ? 's in its group' : ''}` : `streamed through \`enforce submit\` into ${INTAKES} case-intake instance${INTAKES > 1 ? 's (each agency through one of them)' : ''}`}${VIA === 'ingress' ? '' : `, sent evenly over ${STREAM_MS / 1000} s`}, on a private stack with ${BROKERS} Kafka broker${BROKERS > 1 ? 's (replication factor 3, min.insync.replicas 2)' : ''}; ${SCORERS} supervision-scoring instances in one consumer group (rules on the event clock, closing the loop) and ${REPORTERS} reporting instances in another; one fault at a random moment while it is sent (once 10% to 60% of it is stored; a killed instance is the first of its kind).` +
     " \"Equal to truth\": every command acknowledged; every case's history in the store and on the topic exactly the year's; every history verifying; every case's rule actions exactly its plan's (`supervisionPlan`: what a fault-free run records); the annual figures the rules do not touch (cases, conclusions, closure, handling days, overdue, penalties, fines, discretion anomalies, reconsiderations) equal to the generator's truth for the city, every agency and every district; every agency's 2021 score equal to the scoring model run on the histories; under the database's freeze (FerretDB's or PostgreSQL's), every service saying it is not serving at every health check from 10 s into it until it ends; under the tables' lock, at least one instance of each service whose database had a write waiting 18 s or more (15 s unanswered, and a few health rounds) at every such check; and under Kafka's, every intake that stored commands in its first 10 s, from 22 s; after any freeze (of one broker too), every service serving again; all within the trial's deadline.",
   '',
   '| fault | trials | equal to truth | lost (store) | doubled (store) | missing on topic | broken histories | rules ≠ plan (cases) | figures ≠ truth (groups) | scores ≠ model (agencies) | SERVING late into a freeze (services) | past deadline | recovery, max s |',

@@ -1,9 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel } from 'kafkajs';
-import { intake } from '@enforcement/contracts';
 import { generateYear, reconsiderationsOf } from '@enforcement/generator';
-import { eventually, stack, tokenFor, uniqueName } from '@enforcement/testing';
-import { caseOf, expectEndOfLoad } from '../support/end-of-load.js';
+import { stack, tokenFor, uniqueName } from '@enforcement/testing';
+import { expectEndOfLoad } from '../support/end-of-load.js';
+import { ingressFeed } from '../support/ingress-feed.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
 /**
@@ -67,64 +66,27 @@ async function loadAndCheck(
       prefix: uniqueName('IC'),
     }).stream(),
   ];
-  const kafka = new Kafka({
-    clientId: 'agency-feed',
+  const feed = await ingressFeed({
     brokers: stack().kafkaBrokers,
-    logLevel: logLevel.NOTHING,
+    topics: s.topics,
+    commands,
+    bearer,
+    group: uniqueName('receipts'),
   });
-  // A review's commands go under the case it challenges: what depends on
-  // each other shares a key, so the ingress takes it in order.
-  const challenged = new Map<string, string>();
-  for (const c of commands)
-    if (c.kind?.$case === 'fileReconsideration')
-      challenged.set(caseOf(c), c.kind.value.enforcementCaseId);
-  const keyOf = (c: intake.Command) => challenged.get(caseOf(c)) ?? caseOf(c);
-  // The last receipt of each submission (one read again after an instance
-  // stopped is answered again, as a duplicate).
-  const receipts = new Map<number, intake.SubmitEventsResponse>();
-  const ours = new Set(commands.map(caseOf));
-  const consumer = kafka.consumer({ groupId: uniqueName('receipts') });
-  await consumer.connect();
-  await consumer.subscribe({ topic: s.topics.intakeReceipts, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const r = intake.SubmitEventsResponse.fromJSON(JSON.parse(String(message.value)));
-      // This year's only: the topic holds the system's earlier loads too.
-      if (ours.has(r.caseId)) receipts.set(r.sequence, r);
-    },
-  });
-  const answered = (n: number) =>
-    eventually(() => (receipts.size >= n ? true : undefined), {
-      timeoutMs: 300_000,
-      what: `${n} submissions answered`,
-    });
-  const producer = kafka.producer();
-  await producer.connect();
-  const publish = async (from: number, to: number) => {
-    for (let i = from; i < to; i += 200)
-      await producer.send({
-        topic: s.topics.intakeSubmissions,
-        messages: commands.slice(i, Math.min(i + 200, to)).map((command, j) => ({
-          key: keyOf(command),
-          value: JSON.stringify(
-            intake.SubmitEventsRequest.toJSON({ sequence: i + j + 1, command }),
-          ),
-          headers: { authorization: bearer },
-        })),
-      });
-  };
   const half = Math.floor(commands.length / 2);
-  if (halfway) {
-    await publish(0, half);
-    await answered(Math.floor(half / 2));
-    await halfway();
-    await publish(half, commands.length);
-  } else await publish(0, commands.length);
-  await producer.disconnect();
-  await answered(commands.length);
-  await consumer.disconnect();
+  try {
+    if (halfway) {
+      await feed.publish(0, half);
+      await feed.answered(Math.floor(half / 2), 300_000);
+      await halfway();
+      await feed.publish(half, commands.length);
+    } else await feed.publish();
+    await feed.answered(commands.length, 300_000);
+  } finally {
+    await feed.close();
+  }
   expect(
-    [...receipts.values()].filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`),
+    [...feed.receipts.values()].filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`),
   ).toEqual([]);
 
   // Before the ingress gave floors and marks, it stored one partition's
