@@ -100,6 +100,7 @@ export function isTransient(err: unknown, depth = 0): boolean {
     errorLabels?: unknown;
     code?: unknown;
     metadata?: unknown;
+    errorResponse?: unknown;
   };
   if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
   // A grpc-js client's error: a numeric code beside the answer's metadata.
@@ -113,5 +114,10 @@ export function isTransient(err: unknown, depth = 0): boolean {
     BACKEND_DOWN.test(e.message ?? '')
   )
     return true;
+  // The driver's bulk write error carries what failed under it as its
+  // response, not as its cause: an insert under a pool cleared because the
+  // server's monitor timed out (FerretDB frozen) comes so, with no write
+  // errors, and was answered INTERNAL.
+  if (e.name === 'MongoBulkWriteError' && isTransient(e.errorResponse, depth + 1)) return true;
   return isTransient(e.cause, depth + 1);
 }

@@ -81,6 +81,24 @@ describe('toServiceError', () => {
         name: 'MongoBulkWriteError',
       }),
     ],
+    // What insertMany threw when FerretDB stopped answering (found by the
+    // fault suite's freeze under the Kafka ingress: a receipt said INTERNAL).
+    [
+      "the driver's monitor timed out under an insert and cleared the pool",
+      Object.assign(
+        new Error('Connection to 127.0.0.1:27657 interrupted due to server monitor timeout'),
+        {
+          name: 'MongoBulkWriteError',
+          writeErrors: [],
+          errorResponse: Object.assign(
+            new Error(
+              'Connection to 127.0.0.1:27657 interrupted due to server monitor timeout: connection <monitor> to 127.0.0.1:27657 timed out',
+            ),
+            { name: 'PoolClearedOnNetworkError' },
+          ),
+        },
+      ),
+    ],
     [
       'a reset under an insert',
       Object.assign(new Error('read ECONNRESET'), { name: 'MongoBulkWriteError' }),
@@ -122,6 +140,16 @@ describe('toServiceError', () => {
   it('keeps a server error that is not an outage INTERNAL', () => {
     const e = Object.assign(new Error('document too large'), { name: 'MongoServerError' });
     expect(toServiceError(e).code).toBe(status.INTERNAL);
+    // A bulk write the server refused for its documents carries the refusal as its response.
+    const refused = Object.assign(new Error('E11000 duplicate key error'), {
+      name: 'MongoBulkWriteError',
+      writeErrors: [{ code: 11000 }],
+      errorResponse: Object.assign(new Error('E11000 duplicate key error'), {
+        name: 'MongoServerError',
+        code: 11000,
+      }),
+    });
+    expect(toServiceError(refused).code).toBe(status.INTERNAL);
   });
 
   it("keeps another service's refusal INTERNAL: this service's call was wrong, not late", () => {
