@@ -7,9 +7,12 @@
  * Kafka ingress, keyed by case), with two supervision-scoring instances in
  * one consumer group (rules on the event clock, closing the loop) and two
  * reporting instances in another. The year is sent evenly over
- * --stream-seconds (30), and at a moment chosen at random while it is sent
- * (once 10% to 60% of it is stored) the trial injects one fault: kill -9 of PostgreSQL, of FerretDB, of intake,
- * of one scoring or one reporting instance (restarted), a Kafka restart, or
+ * --stream-seconds (30) (through the ingress, what is left after the
+ * fault's moment at once), and at a moment chosen at random while it is
+ * sent (once 10% to 60% of it is stored) the trial injects one fault:
+ * kill -9 of PostgreSQL, of FerretDB, of intake (through the ingress, in
+ * the middle of its batches, FerretDB frozen for 1.5 s around it), of one
+ * scoring or one reporting instance (restarted), a Kafka restart, or
  * FerretDB frozen (`freeze`: SIGSTOP for --freeze-seconds, 40 by default,
  * its connections left open), through which every service must say
  * NOT_SERVING and after which every one must say SERVING again, PostgreSQL
@@ -335,17 +338,17 @@ async function trial(stack: PrivateStack, fault: Fault, n: number): Promise<Outc
   const perIntake = splitByAgency(year.stream(), INTAKES).map((part) =>
     part.map((c) => JSON.stringify(intake.Command.toJSON(c))),
   );
-  // Each submission is paced over STREAM_MS, so that the fault, at a moment
-  // chosen by how much is stored, comes while the year streams. (From
-  // 0876c4a until 2026-12-06 this waited for every submission to end before
-  // choosing the moment: every fault came after the year was sent.)
-  // A moment at random while the year is sent: after 10% to 60% of it is
-  // stored. Through the ingress, what is left after `from` is published at
-  // once, and the fault comes once an eighth of it is stored: the ingress
-  // is then in the middle of its batches, with submissions stored and not
-  // yet answered. (Paced to the end, the ingress stores each slice in
-  // moments and is idle between: a kill almost never found a batch under
-  // way, and an ingress that committed its offsets before storing passed.)
+  // The fault comes at a moment at random while the year is sent: once 10%
+  // to 60% of it is stored. Each submission is paced over STREAM_MS so that
+  // the rest is still to send then. (From 0876c4a until 2026-12-06 the trial
+  // waited for every submission to end before choosing the moment: every
+  // fault came after the year was sent.) Through the ingress, what is left
+  // after `from` is published at once, and the fault comes once an eighth
+  // of it is stored: the ingress is then in the middle of its batches, with
+  // submissions stored and not yet answered. (Paced to the end, the ingress
+  // stored each slice in moments and was idle between: a kill almost never
+  // found a batch under way, and an ingress that committed its offsets
+  // before storing passed.)
   const from = Math.floor(lines.length * (0.1 + Math.random() * 0.5));
   const at = VIA === 'ingress' ? from + Math.floor((lines.length - from) / 8) : from;
   const submissions: Promise<Submission>[] =
