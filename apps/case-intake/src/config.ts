@@ -36,6 +36,8 @@ export const intakeSpec = {
   INGRESS_ENABLED: boolean({ default: true }),
   /** How long (ms) the Kafka ingress may fail to get past a submission before health says NOT_SERVING. */
   INGRESS_STALL_MS: integer({ default: 60_000, min: 1_000 }),
+  /** How often the ingress looks again whether a feed it stored may be marked further. */
+  INGRESS_MARK_EVERY_MS: integer({ default: 500, min: 10 }),
   /** Chain keys, `id:base64,id:base64` (each at least 32 bytes); required in production. */
   CHAIN_KEYS: string({ default: '-' }),
   /** The key id that hashes new events; the last of CHAIN_KEYS when unset. */

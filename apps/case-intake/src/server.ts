@@ -18,6 +18,7 @@ import { createLogger, logTo } from '@enforcement/telemetry';
 import { BENCHMARKS_2021, type BenchmarkTable } from '@enforcement/reference-data';
 import { KafkaCheckpoints } from './adapters/kafka/checkpoints.js';
 import { APPEND_TIME, KafkaIngress } from './adapters/kafka/ingress.js';
+import { MongoIngressLedger } from './adapters/mongo/ingress-ledger.js';
 import { MongoAccessLog } from './adapters/mongo/access-log.js';
 import { chainKeysFrom } from './application/chain-keys.js';
 import { KafkaRelay } from './adapters/kafka/relay.js';
@@ -138,7 +139,9 @@ export async function createCaseIntake(
 
   const deps: IntakeDeps = {
     store,
-    publisher: noRelay ? { enqueue: () => undefined, mark: () => undefined } : relay,
+    publisher: noRelay
+      ? { enqueue: () => undefined, mark: () => undefined, published: () => Promise.resolve() }
+      : relay,
     clock: o.clock ?? systemClock,
     benchmarks: o.benchmarks ?? BENCHMARKS_2021,
     heads: new HeadCache(config.HEAD_CACHE_SIZE, config.HEAD_CACHE_BYTES),
@@ -151,12 +154,13 @@ export async function createCaseIntake(
   };
   const onUnexpected = (e: unknown) => log('unexpected error', e);
 
+  const ingressGroup = namespacedGroup(
+    config.TOPIC_NAMESPACE,
+    `${config.KAFKA_CLIENT_ID}.intake-ingress`,
+  );
   const ingress = config.INGRESS_ENABLED
     ? new KafkaIngress(kafka, deps, {
-        groupId: namespacedGroup(
-          config.TOPIC_NAMESPACE,
-          `${config.KAFKA_CLIENT_ID}.intake-ingress`,
-        ),
+        groupId: ingressGroup,
         topics: {
           submissions: topics.intakeSubmissions,
           receipts: topics.intakeReceipts,
@@ -166,6 +170,8 @@ export async function createCaseIntake(
         onUnexpected,
         warn: (msg) => log(msg),
         stallMs: config.INGRESS_STALL_MS,
+        markEveryMs: config.INGRESS_MARK_EVERY_MS,
+        ledger: new MongoIngressLedger(mongo.db, ingressGroup, topics.intakeSubmissions),
       })
     : undefined;
   await ingress?.start();

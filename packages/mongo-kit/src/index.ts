@@ -4,3 +4,4 @@ export { connectMongo, ping, UnansweredCommands, type MongoHandle } from './conn
 export { BatchedLookup } from './batched-lookup.js';
 export { dumpDocuments, readBson, sha256File, type DumpedFile } from './dump.js';
 export { deflatedJson, inflatedJson } from './blob.js';
+export { asFieldName, fromFieldName } from './field-names.js';

@@ -69,12 +69,26 @@ export class FeedProgress {
   settled(partition: number, offset: number, stored?: { feed: string; at: number }): void {
     this.open.get(partition)?.delete(offset);
     if (offset + 1 > (this.next.get(partition) ?? -1)) this.next.set(partition, offset + 1);
-    if (!stored) return;
+    if (stored) this.note(partition, stored.feed, stored.at);
+  }
+
+  /** `feed` is stored from `partition` up to `at`. */
+  private note(partition: number, feed: string, at: number): void {
     const on = this.read.get(partition) ?? new Map<string, number>();
-    if (stored.at > (on.get(stored.feed) ?? -Infinity)) on.set(stored.feed, stored.at);
+    if (at > (on.get(feed) ?? -Infinity)) on.set(feed, at);
     this.read.set(partition, on);
-    if (stored.at > (this.stored.get(stored.feed) ?? -Infinity))
-      this.stored.set(stored.feed, stored.at);
+    if (at > (this.stored.get(feed) ?? -Infinity)) this.stored.set(feed, at);
+  }
+
+  /**
+   * What another instance settled on `partition` before this one took it
+   * (the ledger's record, see IngressLedger): each feed's latest time stored
+   * there. Every submission of a feed the partition still holds comes after
+   * those in its order, so it happened no earlier; and the feeds are this
+   * instance's to mark from now on, as if it had stored them.
+   */
+  resume(partition: number, feeds: ReadonlyMap<string, number>): void {
+    for (const [feed, at] of feeds) this.note(partition, feed, at);
   }
 
   /**

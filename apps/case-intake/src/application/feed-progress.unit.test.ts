@@ -168,4 +168,113 @@ describe("the ingress's floors and marks", () => {
       { numRuns: 300 },
     );
   });
+
+  it('lets the instance that reads a partition next mark what one that died stored there, never past a submission not yet stored', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }).chain((partitions) =>
+          fc.record({
+            partitions: fc.constant(partitions),
+            subs: submissions(partitions),
+            // Before it dies: how far the first instance reads and stores, in what order.
+            before: fc.array(fc.tuple(fc.constantFrom('read', 'end'), fc.nat({ max: 1_000 })), {
+              maxLength: 120,
+            }),
+            // Whether the first instance committed (and recorded) after storing.
+            commits: fc.array(fc.boolean(), { minLength: 120, maxLength: 120 }),
+            // The order the survivor stores what it reads in.
+            after: fc.array(fc.nat({ max: 1_000 }), { minLength: 200, maxLength: 200 }),
+          }),
+        ),
+        ({ partitions, subs, before, commits, after }) => {
+          const byPartition = Array.from({ length: partitions }, (_, p) =>
+            subs.filter((s) => s.partition === p),
+          );
+          const committed = byPartition.map(() => 0);
+          const stored = new Set<Submission>();
+          const done = new Set<Submission>();
+          /** The ledger: partition → each feed's latest time stored before its committed offset. */
+          const ledger = byPartition.map(() => new Map<string, number>());
+          const ends = (): SubmissionsPartition[] =>
+            byPartition.map((subsOf, p) => ({
+              partition: p,
+              high: subsOf.length,
+              low: 0,
+              committed: committed[p] ?? 0,
+            }));
+          const notDone = (feed: string) =>
+            Math.min(...subs.filter((s) => !done.has(s) && s.feed === feed).map((s) => s.at));
+          const settle = (floor: FeedProgress, p: number, offset: number) => {
+            const s = byPartition[p]?.[offset];
+            if (!s) return;
+            if (!s.refused) stored.add(s);
+            done.add(s);
+            // One stored before (by the instance that died) is stored again as a duplicate.
+            floor.settled(p, offset, s.refused ? undefined : { feed: s.feed, at: s.at });
+          };
+          /** The first instance: it reads, stores, commits (recording first), then dies. */
+          const first = new FeedProgress();
+          const readTo = byPartition.map(() => 0);
+          const open: [number, number][] = [];
+          for (const [step, [kind, pick]] of before.entries()) {
+            if (kind === 'read') {
+              const p = pick % partitions;
+              const offset = readTo[p] ?? 0;
+              const s = byPartition[p]?.[offset];
+              if (!s) continue;
+              first.received(p, offset, s.at);
+              open.push([p, offset]);
+              readTo[p] = offset + 1;
+            } else if (open.length > 0) {
+              const [[p, offset]] = open.splice(pick % open.length, 1) as [[number, number]];
+              settle(first, p, offset);
+              if (commits[step] !== true) continue;
+              const subsOf = byPartition[p] ?? [];
+              const upTo = subsOf.findIndex((s) => !done.has(s));
+              committed[p] = upTo === -1 ? subsOf.length : upTo;
+              for (const s of subsOf.slice(0, committed[p]))
+                if (stored.has(s) && s.at > (ledger[p]?.get(s.feed) ?? -Infinity))
+                  ledger[p]?.set(s.feed, s.at);
+            }
+          }
+          // It dies: what it had under way is not stored, and it marks nothing more.
+          const next = new FeedProgress();
+          for (const [p, feeds] of ledger.entries()) next.resume(p, feeds);
+          const said = new Map<string, number>();
+          const mark = () => {
+            for (const m of next.marks(next.pending(ends()))) {
+              expect(m.before).toBeLessThanOrEqual(notDone(m.feed));
+              said.set(m.feed, Math.max(said.get(m.feed) ?? -Infinity, m.before));
+            }
+          };
+          mark();
+          // The survivor reads every partition again from its committed offset.
+          const unread = byPartition.flatMap((subsOf, p) =>
+            subsOf.flatMap((_, offset): [number, number][] =>
+              offset >= (committed[p] ?? 0) ? [[p, offset]] : [],
+            ),
+          );
+          for (const [p, offset] of unread) {
+            const s = byPartition[p]?.[offset];
+            if (s) next.received(p, offset, s.at);
+          }
+          for (const pick of after) {
+            if (unread.length === 0) break;
+            const [[p, offset]] = unread.splice(pick % unread.length, 1) as [[number, number]];
+            settle(next, p, offset);
+            mark();
+          }
+          for (const [p, offset] of unread) settle(next, p, offset);
+          for (const [p, subsOf] of byPartition.entries()) committed[p] = subsOf.length;
+          mark();
+          // Every feed stored, by either, is marked as far as its latest submission.
+          const latest = new Map<string, number>();
+          for (const s of stored)
+            latest.set(s.feed, Math.max(latest.get(s.feed) ?? -Infinity, s.at));
+          expect(said).toEqual(latest);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });

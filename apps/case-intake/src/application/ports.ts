@@ -88,6 +88,35 @@ export interface Publisher {
    * for the feed's next event.
    */
   mark(marks: readonly FeedMark[]): void;
+  /**
+   * Resolves once every commit enqueued before the call is on the
+   * case-events topic (or parked, never to be published); rejects when the
+   * publisher stops first.
+   */
+  published(): Promise<void>;
+}
+
+/**
+ * What the Kafka ingress has settled on one partition of the submissions
+ * topic: every submission before `offset` is stored or refused, and its
+ * events are on the case-events topic; `feeds` holds each feed's latest time
+ * stored among them (ms).
+ */
+export interface SettledPrefix {
+  readonly offset: number;
+  readonly feeds: ReadonlyMap<string, number>;
+}
+
+/**
+ * Each partition's settled prefix, kept where every intake instance reads
+ * it: one that takes a partition over marks the feeds another stored there
+ * and died before marking (docs/intake.md).
+ */
+export interface IngressLedger {
+  /** The records of these partitions; a partition never recorded is absent. */
+  load(partitions: readonly number[]): Promise<Map<number, SettledPrefix>>;
+  /** Raises a partition's record: its offset and each feed's time only ever go up. */
+  raise(partition: number, prefix: SettledPrefix): Promise<void>;
 }
 
 export interface Clock {

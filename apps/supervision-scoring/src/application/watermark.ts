@@ -1,3 +1,5 @@
+import { asFieldName, fromFieldName } from '@enforcement/mongo-kit';
+
 /**
  * The rules' event clock: for each feed (an agency's enforcement cases, or the
  * reviews of its decisions), its watermark: the time before which every event
@@ -30,12 +32,6 @@
  * an idle or empty partition does not stall anyone; and no case is judged at
  * a time before its own applied events reach.
  */
-
-/** A feed as a field name: no dots, no leading dollar. */
-const escape = (feed: string) =>
-  feed.replace(/%/g, '%25').replace(/\./g, '%2E').replace(/\$/g, '%24');
-const unescape = (field: string) =>
-  field.replace(/%2E/g, '.').replace(/%24/g, '$').replace(/%25/g, '%');
 
 /** A partition's end and the consumer group's committed position, read from the broker. */
 export interface PartitionEnd {
@@ -82,14 +78,17 @@ export class FeedClock {
    */
   static raiseOwn(feeds: ReadonlyMap<string, number>): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [feed, t] of feeds) out[`times.${escape(feed)}`] = t;
+    for (const [feed, t] of feeds) out[`times.${asFieldName(feed)}`] = t;
     return out;
   }
 
   /** Adds stored times (from this or any other instance): each only ever raises what is known. */
   restore(saved: Record<string, Record<string, number>> | undefined): void {
     for (const [p, feeds] of Object.entries(saved ?? {}))
-      this.note(Number(p), new Map(Object.entries(feeds).map(([feed, t]) => [unescape(feed), t])));
+      this.note(
+        Number(p),
+        new Map(Object.entries(feeds).map(([feed, t]) => [fromFieldName(feed), t])),
+      );
   }
 }
 

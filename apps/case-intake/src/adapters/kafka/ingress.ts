@@ -16,6 +16,7 @@ import { withDeadline } from '@enforcement/errors';
 import { requestProblem, requestTypeOf } from '@enforcement/grpc-kit';
 import { Header, headerString, sendDeadLetter } from '@enforcement/messaging';
 import type { IntakeDeps } from '../../application/execute-command.js';
+import type { IngressLedger } from '../../application/ports.js';
 import { acknowledge } from '../grpc/submit-events.js';
 import { rejection } from '../grpc/rejection.js';
 import { FeedProgress, type SubmissionsPartition } from '../../application/feed-progress.js';
@@ -37,6 +38,10 @@ export interface IngressOptions {
   readonly maxInFlight?: number;
   /** How long a partition may fail to get past a submission before `health` says so (ms); 60 s unless told. */
   readonly stallMs?: number;
+  /** Where each partition's settled prefix is kept for whoever reads the partition next. */
+  readonly ledger: IngressLedger;
+  /** How often, while a feed stored here may be marked further, the ingress looks again (ms); 500 unless told. */
+  readonly markEveryMs?: number;
 }
 
 /** The topic setting under which the broker stamps each message with the time it took it. */
@@ -54,13 +59,19 @@ const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 class Malformed extends Error {}
 
+/** A submission stored (or found stored before): its feed, and when it happened (ms). */
+interface Stored {
+  readonly feed: string;
+  readonly at: number;
+}
+
 /** A submission intake could not store for now (its store is unreachable): read again, in its place. */
 class NotNow extends Error {}
 
 /** How long the broker has to say where the submissions topic and the group are. */
 const OFFSETS_DEADLINE_MS = 10_000;
-/** How often, while a feed stored here is not yet marked as far as it is stored, the ingress looks again. */
-export const INGRESS_MARK_EVERY_MS = 500;
+/** How long a batch's events may take to reach the case-events topic, and its ledger record to be written, before the batch is read again. */
+const SETTLE_DEADLINE_MS = 30_000;
 /** Receipts in one send to the receipts topic, and their bytes (well under the topic's 1 MB a batch). */
 const RECEIPTS_A_SEND = 500;
 const RECEIPT_BYTES_A_SEND = 256 * 1024;
@@ -152,6 +163,8 @@ export class KafkaIngress {
   private readonly floor = new FeedProgress();
   private admin: Promise<Admin> | undefined;
   private marking: NodeJS.Timeout | undefined;
+  /** Group joins so far: a `resume` of an earlier assignment gives up. */
+  private joins = 0;
   private readonly maxInFlight: number;
   /** Partition → since when its batches fail, and the last failure. */
   private readonly failing = new Map<number, { since: number; offset: string; why: string }>();
@@ -241,6 +254,7 @@ export class KafkaIngress {
       const mine = new Set(payload.memberAssignment[this.opts.topics.submissions] ?? []);
       for (const p of this.failing.keys()) if (!mine.has(p)) this.failing.delete(p);
       this.floor.forgetOpen();
+      void this.resume([...mine]);
       if (consumer === this.consumer && !this.stopped) this.running = true;
     });
     await consumer.connect();
@@ -292,6 +306,8 @@ export class KafkaIngress {
     const running = new Set<Promise<boolean>>();
     const outcomes: Promise<boolean>[] = [];
     const receipts: Message[] = [];
+    /** By place in the batch: the feed and time of what was stored. */
+    const stored: (Stored | undefined)[] = [];
     let failure: unknown;
     for (const message of batch.messages) {
       while (running.size >= this.maxInFlight) await Promise.race(running);
@@ -304,12 +320,14 @@ export class KafkaIngress {
       const target =
         command?.$case === 'fileReconsideration' ? command.value.enforcementCaseId : '';
       const before = Promise.all([lastOfCase.get(caseId), target && lastOfCase.get(target)]);
+      const place = outcomes.length;
       const outcome = before.then(async ([mine, theirs]) => {
         // An earlier submission of the case was not stored: neither is this one, now.
         if (mine === false || theirs === false || failure !== undefined) return false;
         try {
-          const receipt = await this.process(message, item, partition, pending);
-          if (receipt) receipts.push(receipt);
+          const done = await this.process(message, item, partition, pending);
+          if (done.receipt) receipts.push(done.receipt);
+          stored[place] = done.stored;
           return true;
         } catch (e) {
           failure ??= e;
@@ -328,6 +346,7 @@ export class KafkaIngress {
     let upTo = done.indexOf(false);
     if (upTo === -1) upTo = done.length;
     try {
+      await this.record(partition, batch.messages.slice(0, upTo), stored.slice(0, upTo));
       await this.sendReceipts(receipts);
     } catch (e) {
       failure ??= e;
@@ -348,6 +367,58 @@ export class KafkaIngress {
       why,
     });
     throw failure;
+  }
+
+  /**
+   * Raises the partition's record in the ledger to the submissions settled
+   * at the batch's start, once the events they stored are on the
+   * case-events topic (this instance's relay has sent what it queued): an
+   * instance that reads the partition after this one, which may have died
+   * before its marks went, marks those feeds (see `resume`). Before the
+   * offsets are resolved, so that a committed offset is always covered.
+   */
+  private async record(
+    partition: number,
+    settled: readonly KafkaMessage[],
+    stored: readonly (Stored | undefined)[],
+  ): Promise<void> {
+    const feeds = new Map<string, number>();
+    for (const s of stored)
+      if (s && s.at > (feeds.get(s.feed) ?? -Infinity)) feeds.set(s.feed, s.at);
+    const last = settled.at(-1);
+    if (feeds.size === 0 || !last) return;
+    await withDeadline(
+      this.deps.publisher
+        .published()
+        .then(() => this.opts.ledger.raise(partition, { offset: Number(last.offset) + 1, feeds })),
+      SETTLE_DEADLINE_MS,
+      `the events of ${this.opts.topics.submissions} partition ${partition}'s batch on Kafka, and its ledger record`,
+    );
+  }
+
+  /**
+   * What the ledger says was settled on the partitions this instance now
+   * reads (by an instance gone, or this one before it joined again): their
+   * feeds are this instance's to mark. Tried again every 2 s while the
+   * ledger or the broker does not answer and the assignment stands.
+   */
+  private async resume(partitions: readonly number[], join = ++this.joins): Promise<void> {
+    if (partitions.length === 0 || this.stopped || join !== this.joins) return;
+    try {
+      const [records, ends] = await Promise.all([
+        withDeadline(this.opts.ledger.load(partitions), OFFSETS_DEADLINE_MS, 'the ingress ledger'),
+        this.ends(),
+      ]);
+      if (join !== this.joins) return;
+      const high = new Map(ends.map((e) => [e.partition, e.high]));
+      for (const [p, r] of records)
+        // A record past the partition's end was left by an earlier topic of that name.
+        if (r.offset <= (high.get(p) ?? Infinity)) this.floor.resume(p, r.feeds);
+      this.markSoon();
+    } catch (e) {
+      this.opts.onUnexpected(e);
+      setTimeout(() => void this.resume(partitions, join), 2_000).unref();
+    }
   }
 
   /** The receipts, in sends of at most RECEIPTS_A_SEND receipts and RECEIPT_BYTES_A_SEND bytes. */
@@ -429,7 +500,7 @@ export class KafkaIngress {
         if (marks.length > 0) this.deps.publisher.mark(marks);
         this.markSoon();
       });
-    }, INGRESS_MARK_EVERY_MS);
+    }, this.opts.markEveryMs ?? 500);
     this.marking.unref();
   }
 
@@ -464,15 +535,15 @@ export class KafkaIngress {
     item: intake.SubmitEventsRequest | string,
     partition: number,
     pending: Set<number> | undefined,
-  ): Promise<Message | undefined> {
+  ): Promise<{ receipt?: Message; stored?: Stored }> {
     const offset = Number(message.offset);
     if (typeof item === 'string') {
       await this.deadLetter(message, item);
       this.floor.settled(partition, offset);
-      return undefined;
+      return {};
     }
     let receipt: intake.SubmitEventsResponse;
-    let stored: { feed: string; at: number } | undefined;
+    let stored: Stored | undefined;
     const at = (item.command?.kind?.value.meta?.occurredAt ?? new Date()).getTime();
     try {
       // Judged as of when the broker took it, where the topic says so (a
@@ -521,13 +592,16 @@ export class KafkaIngress {
     // was read again for good.
     const key = cutKey(message.key);
     return {
-      key: key ?? receipt.caseId,
-      value: JSON.stringify(intake.SubmitEventsResponse.toJSON(receipt)),
-      headers: {
-        [Header.contentType]: 'application/json',
-        'submission-offset': message.offset,
-        ...(key !== message.key ? { 'key-truncated': String(message.key?.length ?? 0) } : {}),
+      receipt: {
+        key: key ?? receipt.caseId,
+        value: JSON.stringify(intake.SubmitEventsResponse.toJSON(receipt)),
+        headers: {
+          [Header.contentType]: 'application/json',
+          'submission-offset': message.offset,
+          ...(key !== message.key ? { 'key-truncated': String(message.key?.length ?? 0) } : {}),
+        },
       },
+      stored,
     };
   }
 

@@ -45,6 +45,7 @@ describe('the Kafka ingress says whether it consumes', () => {
       topics: { submissions: 's', receipts: 'r', deadLetter: 'd' },
       verify: async () => ({ subject: 'x', roles: [], agencies: [] }),
       onUnexpected: () => undefined,
+      ledger: { load: () => Promise.resolve(new Map()), raise: () => Promise.resolve() },
     });
     await ingress.start();
     expect(ingress.running).toBe(true);

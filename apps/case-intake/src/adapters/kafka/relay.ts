@@ -180,7 +180,7 @@ export class KafkaRelay implements Publisher {
   private readonly delivery = new DeliveryCheck();
   private queue: Queued[] = [];
   private queued = 0;
-  /** Marks waiting for every commit queued up to `through` to leave the queue. */
+  /** Callers of `published` (marks among them) waiting for every commit queued up to `through` to leave the queue. */
   private waiters: { through: number; go: () => void; drop: (e: Error) => void }[] = [];
   private flushing: Promise<void> | undefined;
   /** Outbox deletes under way (settle). */
@@ -278,17 +278,22 @@ export class KafkaRelay implements Publisher {
    */
   mark(marks: readonly FeedMark[]): void {
     if (this.stopped || marks.length === 0) return;
-    const through = this.queued;
     const until = Date.now() + MARK_WAIT_MS;
-    const sent =
-      this.oldestQueued() <= through
-        ? new Promise<void>((go, drop) => this.waiters.push({ through, go, drop }))
-        : Promise.resolve();
-    void withDeadline(sent, MARK_WAIT_MS, 'the commits before a feed mark')
+    void withDeadline(this.published(), MARK_WAIT_MS, 'the commits before a feed mark')
       .then(() => this.sendMarks(marks, until))
       .catch((e: unknown) => {
         if (!this.stopped) this.opts.onError?.(e);
       });
+  }
+
+  /** Resolves once every commit queued before the call has left the queue: on Kafka, or parked. */
+  published(): Promise<void> {
+    if (this.stopped)
+      return Promise.reject(new Error('the relay stopped before the commits were published'));
+    const through = this.queued;
+    return this.oldestQueued() <= through
+      ? new Promise<void>((go, drop) => this.waiters.push({ through, go, drop }))
+      : Promise.resolve();
   }
 
   private async sendMarks(marks: readonly FeedMark[], until: number): Promise<void> {
@@ -308,7 +313,7 @@ export class KafkaRelay implements Publisher {
     }
   }
 
-  /** Lets the marks go whose commits have all left the queue. */
+  /** Lets go the waits (marks among them) whose commits have all left the queue. */
   private wake(): void {
     if (this.waiters.length === 0) return;
     const oldest = this.oldestQueued();
@@ -322,8 +327,8 @@ export class KafkaRelay implements Publisher {
     return this.queue[0]?.seq ?? Infinity;
   }
 
-  /** Drops every waiting mark (the relay stops). */
-  private dropMarks(): void {
+  /** Fails every wait for publication (the relay stops): marks waiting are dropped. */
+  private dropWaiters(): void {
     const waiting = this.waiters;
     this.waiters = [];
     for (const w of waiting)
@@ -358,7 +363,7 @@ export class KafkaRelay implements Publisher {
       new Promise((r) => (timer = setTimeout(r, graceMs))),
     ]).finally(() => clearTimeout(timer));
     this.stopped = true;
-    this.dropMarks();
+    this.dropWaiters();
     this.unobserve();
     await this.producer.disconnect();
   }
@@ -368,7 +373,7 @@ export class KafkaRelay implements Publisher {
     if (this.sweeper) clearInterval(this.sweeper);
     this.stopped = true;
     this.queue = [];
-    this.dropMarks();
+    this.dropWaiters();
     this.unobserve();
     await this.producer.disconnect().catch(() => undefined);
   }
