@@ -370,8 +370,8 @@ export class KafkaIngress {
   }
 
   /**
-   * Raises the partition's record in the ledger to the submissions settled
-   * at the batch's start, once the events they stored are on the
+   * Raises the partition's record in the ledger by the batch's submissions
+   * up to the first not done with, once the events they stored are on the
    * case-events topic (this instance's relay has sent what it queued): an
    * instance that reads the partition after this one, which may have died
    * before its marks went, marks those feeds (see `resume`). Before the
