@@ -68,6 +68,15 @@ interface Stored {
 /** A submission intake could not store for now (its store is unreachable): read again, in its place. */
 class NotNow extends Error {}
 
+/**
+ * The ingress's consumer: a member that stops heartbeating (killed) leaves
+ * the group after 10 s, Kafka's own default, not kafkajs's 30 s, during
+ * which no member of the group reads anything (a rebalance waits for it).
+ * It heartbeats every second, during a batch too (handleBatch).
+ */
+const consumerOf = (kafka: Kafka, groupId: string): Consumer =>
+  kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+
 /** How long the broker has to say where the submissions topic and the group are. */
 const OFFSETS_DEADLINE_MS = 10_000;
 /** How long a batch's events may take to reach the case-events topic, and its ledger record to be written, before the batch is read again. */
@@ -174,7 +183,7 @@ export class KafkaIngress {
     private readonly deps: IntakeDeps,
     private readonly opts: IngressOptions,
   ) {
-    this.consumer = kafka.consumer({ groupId: opts.groupId });
+    this.consumer = consumerOf(kafka, opts.groupId);
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     this.maxInFlight = opts.maxInFlight ?? 64;
   }
@@ -507,7 +516,7 @@ export class KafkaIngress {
   private async replace(crashed: Consumer): Promise<void> {
     if (this.stopped || crashed !== this.consumer) return;
     await crashed.disconnect().catch(() => undefined);
-    this.consumer = this.kafka.consumer({ groupId: this.opts.groupId });
+    this.consumer = consumerOf(this.kafka, this.opts.groupId);
     this.restarts++;
     await this.run().catch((e: unknown) => {
       this.opts.onUnexpected(e);
