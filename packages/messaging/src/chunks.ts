@@ -64,8 +64,9 @@ export function chunkedProjection(o: {
     for (let i = 0; i < batch.messages.length; i += o.chunkSize) {
       if (!isRunning() || isStale()) return;
       const chunk = batch.messages.slice(i, i + o.chunkSize);
-      // A slow chunk (a busy store) must not cost the group membership: keep heartbeating.
-      const beating = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
+      // A slow chunk (a busy store) must not cost the group membership: keep
+      // heartbeating (kafkajs sends one when the group's interval has passed).
+      const beating = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
       const started = performance.now();
       const from = { topic: batch.topic, partition: batch.partition, group: o.group };
       o.health?.begins(from);

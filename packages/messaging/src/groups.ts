@@ -1,4 +1,18 @@
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, ConsumerConfig, Kafka } from 'kafkajs';
+
+/**
+ * The membership of a group whose members share partitions (the ingress's
+ * intakes, scoring's and reporting's projections): a member that stops
+ * heartbeating (killed) leaves the group after 10 s, Kafka's own default,
+ * not kafkajs's 30 s. Until it leaves, a rebalance waits for it and no
+ * member reads anything, so an instance restarted after a kill -9 says
+ * NOT_SERVING until then. Members heartbeat every second, during a batch
+ * too (a batch handler heartbeats while its store works).
+ */
+export const SHARED_GROUP_MEMBERSHIP = {
+  sessionTimeout: 10_000,
+  heartbeatInterval: 1_000,
+} as const satisfies Pick<ConsumerConfig, 'sessionTimeout' | 'heartbeatInterval'>;
 
 /**
  * Consumer groups under `prefix` with no member left: those of readers that

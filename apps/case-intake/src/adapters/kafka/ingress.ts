@@ -14,7 +14,12 @@ import { intake } from '@enforcement/contracts';
 import type { Verifier } from '@enforcement/auth';
 import { withDeadline } from '@enforcement/errors';
 import { requestProblem, requestTypeOf } from '@enforcement/grpc-kit';
-import { Header, headerString, sendDeadLetter } from '@enforcement/messaging';
+import {
+  Header,
+  headerString,
+  sendDeadLetter,
+  SHARED_GROUP_MEMBERSHIP,
+} from '@enforcement/messaging';
 import type { IntakeDeps } from '../../application/execute-command.js';
 import type { IngressLedger } from '../../application/ports.js';
 import { acknowledge } from '../grpc/submit-events.js';
@@ -68,14 +73,9 @@ interface Stored {
 /** A submission intake could not store for now (its store is unreachable): read again, in its place. */
 class NotNow extends Error {}
 
-/**
- * The ingress's consumer: a member that stops heartbeating (killed) leaves
- * the group after 10 s, Kafka's own default, not kafkajs's 30 s, during
- * which no member of the group reads anything (a rebalance waits for it).
- * It heartbeats every second, during a batch too (handleBatch).
- */
+/** The ingress's consumer: it heartbeats during a batch too (handleBatch). */
 const consumerOf = (kafka: Kafka, groupId: string): Consumer =>
-  kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+  kafka.consumer({ groupId, ...SHARED_GROUP_MEMBERSHIP });
 
 /** How long the broker has to say where the submissions topic and the group are. */
 const OFFSETS_DEADLINE_MS = 10_000;

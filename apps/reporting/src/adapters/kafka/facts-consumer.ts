@@ -9,6 +9,7 @@ import {
   projectionMetrics,
   type ProjectionMetrics,
   type ProjectionStats,
+  SHARED_GROUP_MEMBERSHIP,
 } from '@enforcement/messaging';
 import type { FactsProjector } from '../../application/projector.js';
 
@@ -61,6 +62,7 @@ export class FactsConsumer {
   ) {
     this.consumer = kafka.consumer({
       groupId: opts.groupId,
+      ...SHARED_GROUP_MEMBERSHIP,
       ...projectionFetch(opts.lingerMs, 4 * 1024 * 1024),
     });
     this.health = new ConsumerHealth(opts.log);

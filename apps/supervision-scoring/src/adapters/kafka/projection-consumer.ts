@@ -10,6 +10,7 @@ import {
   projectionMetrics,
   type ProjectionMetrics,
   type ProjectionStats,
+  SHARED_GROUP_MEMBERSHIP,
 } from '@enforcement/messaging';
 import type { Projector } from '../../application/projector.js';
 import type { FeedClock } from '../../application/watermark.js';
@@ -102,6 +103,7 @@ export class ProjectionConsumer {
   ) {
     this.consumer = kafka.consumer({
       groupId: opts.groupId,
+      ...SHARED_GROUP_MEMBERSHIP,
       maxBytes: FETCH_MAX_BYTES,
       ...projectionFetch(opts.lingerMs, FETCH_MAX_BYTES_PER_PARTITION),
     });
