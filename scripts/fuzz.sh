@@ -11,9 +11,11 @@
 # with some fields changed at random, 2 of random bytes),
 # written to docs/fuzz/queries.md. Then the supervision rules
 # against their specification (tests/scoring/rules-oracle.int.test.ts) on
-# RULES_ORACLE_RUNS (30) random histories, written to docs/fuzz/rules-oracle.md,
+# RULES_ORACLE_RUNS (30) random histories sent through SubmitEvents streams and
+# RULES_ORACLE_INGRESS_RUNS (12) published to the Kafka ingress, written to
+# docs/fuzz/rules-oracle.md,
 # and ReadAll against its oracle on READ_ALL_RUNS (100) random stores.
-# `npm test` runs the same properties with 15 runs each, 4 histories and 12 stores.
+# `npm test` runs the same properties with 15 runs each, 4 and 2 histories and 12 stores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -24,7 +26,7 @@ mkdir -p docs/fuzz
 FUZZ_RUNS=${FUZZ_RUNS:-2000} GIT_COMMIT=$(git rev-parse --short HEAD) \
   FUZZ_REPORT=docs/fuzz/latest.md FUZZ_QUERIES_REPORT=docs/fuzz/queries.md \
   npx vitest run --project integration tests/fuzz
-RULES_ORACLE_RUNS=${RULES_ORACLE_RUNS:-30} GIT_COMMIT=$(git rev-parse --short HEAD) \
+RULES_ORACLE_RUNS=${RULES_ORACLE_RUNS:-30} RULES_ORACLE_INGRESS_RUNS=${RULES_ORACLE_INGRESS_RUNS:-12} GIT_COMMIT=$(git rev-parse --short HEAD) \
   RULES_ORACLE_REPORT=docs/fuzz/rules-oracle.md npx vitest run --project integration tests/scoring/rules-oracle.int.test.ts
 READ_ALL_RUNS=${READ_ALL_RUNS:-100} npx vitest run --project integration \
   apps/case-intake/src/adapters/mongo/read-all.int.test.ts

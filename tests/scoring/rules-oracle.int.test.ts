@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Metadata } from '@grpc/grpc-js';
-import { credentials } from '@grpc/grpc-js';
+import { credentials, status } from '@grpc/grpc-js';
 import { events, intake, MAX_ID_LENGTH } from '@enforcement/contracts';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
 import { namespaced, type TopicNames } from '@enforcement/messaging';
@@ -11,7 +11,8 @@ import {
   loadScoringConfig,
   type SupervisionScoring,
 } from '@enforcement/supervision-scoring';
-import { eventually, serviceEnv, tokenFor, unary, uniqueName } from '@enforcement/testing';
+import { eventually, serviceEnv, stack, tokenFor, unary, uniqueName } from '@enforcement/testing';
+import { ingressFeed } from '../support/ingress-feed.js';
 import { RULE_COMMAND, ruleDifferences } from '../support/rules-oracle.js';
 import { submitAll } from '../support/submit.js';
 
@@ -30,9 +31,17 @@ import { submitAll } from '../support/submit.js';
  * the rules' actions in each case's history must be exactly the plan's, dated
  * as the plan dates them, up to how far the agency's own history reaches.
  *
- * RULES_ORACLE_RUNS histories (a fast subset in npm test; `npm run fuzz` runs more).
+ * The same again with the agencies publishing to intake's Kafka ingress
+ * instead, keyed by case as their producers would: an agency's feed is
+ * spread over every partition, which one or two intakes read apart, so its
+ * cases arrive out of the order they happened in (no failover there: the
+ * second intake reads beside the first).
+ *
+ * RULES_ORACLE_RUNS histories through streams, and RULES_ORACLE_INGRESS_RUNS
+ * through the ingress (fast subsets in npm test; `npm run fuzz` runs more).
  */
 const RUNS = Number(process.env.RULES_ORACLE_RUNS ?? 4);
+const INGRESS_RUNS = Number(process.env.RULES_ORACLE_INGRESS_RUNS ?? 2);
 const DAY = 86_400_000;
 const YEAR = Date.UTC(2021, 0, 4, 2);
 const AGENCIES = ['lz-eeb', 'lz-psb', 'lz-amr'] as const;
@@ -229,8 +238,10 @@ interface Scenario {
   pauses: [number, number, number];
   restartScoringAfter: number | null;
   instances: 1 | 2;
-  /** Which burst of the first agency's stream goes to the instance of intake that never publishes. */
+  /** Which burst of the first agency's stream goes to the instance of intake that never publishes (streams only). */
   failoverBurst: number | null;
+  /** How many intakes read the ingress's partitions (the ingress only). */
+  readers: 1 | 2;
   /**
    * Every other case's id is this long (the rules' ids hold a case's id and
    * must stay ids intake takes: `evaluate:<model>:<case>` passes 128
@@ -258,8 +269,12 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   restartScoringAfter: fc.option(fc.integer({ min: 1, max: 30 })),
   instances: fc.constantFrom(1 as const, 2 as const),
   failoverBurst: fc.option(fc.integer({ min: 0, max: 6 }), { freq: 2 }),
+  readers: fc.constantFrom(1 as const, 2 as const),
   longIds: fc.integer({ min: 99, max: MAX_ID_LENGTH }),
 });
+
+/** How the agencies send: SubmitEvents streams, or the submissions topic intake reads. */
+type Via = 'stream' | 'ingress';
 
 /** How long a dead instance's commits wait before the other's sweep publishes them (ms). */
 const SWEEP_AFTER_MS = 2_000;
@@ -272,8 +287,10 @@ class Rig {
   client!: intake.CaseIntakeServiceClient;
   /** A second instance on the same store whose relay is off, and its client (a failover's). */
   beside: { svc: CaseIntake; client: intake.CaseIntakeServiceClient } | undefined;
+  /** A second instance reading the ingress beside the first. */
+  reader: CaseIntake | undefined;
 
-  constructor() {
+  constructor(private readonly via: Via) {
     this.topics = {
       ...namespaced(this.run),
       caseEvents: `${this.run}.case-events`,
@@ -289,20 +306,21 @@ class Rig {
     return this.run.replace(/-/g, '_');
   }
 
-  async start(instances: number, failover: boolean): Promise<void> {
+  async start(sc: Scenario): Promise<void> {
     this.intakeSvc = await this.startIntake('on');
     this.client = new intake.CaseIntakeServiceClient(
       this.intakeSvc.address,
       credentials.createInsecure(),
     );
-    if (failover) {
+    if (this.via === 'ingress' && sc.readers === 2) this.reader = await this.startIntake('on');
+    if (this.via === 'stream' && sc.failoverBurst !== null) {
       const svc = await this.startIntake('off');
       this.beside = {
         svc,
         client: new intake.CaseIntakeServiceClient(svc.address, credentials.createInsecure()),
       };
     }
-    for (let i = 0; i < instances; i++) this.scoring.push(await this.startScoring());
+    for (let i = 0; i < sc.instances; i++) this.scoring.push(await this.startScoring());
   }
 
   private startIntake(relay: 'on' | 'off'): Promise<CaseIntake> {
@@ -313,7 +331,7 @@ class Rig {
         MONGODB_DB: `${this.db}_intake`,
         EVENT_STORE_BUCKETS: '4',
         CASE_EVENTS_PARTITIONS: '4',
-        INGRESS_ENABLED: 'false',
+        INGRESS_ENABLED: String(this.via === 'ingress'),
         RELAY_SWEEP_AFTER_MS: String(SWEEP_AFTER_MS),
       }),
       { topics: this.topics, log: () => undefined, relay },
@@ -347,6 +365,7 @@ class Rig {
     this.beside?.client.close();
     await this.beside?.svc.kill();
     for (const s of this.scoring) await s.stop();
+    await this.reader?.stop();
     await this.intakeSvc?.stop();
   }
 }
@@ -363,8 +382,9 @@ const tally = () => ({
   restarts: 0,
   twoInstances: 0,
   failovers: 0,
+  twoReaders: 0,
 });
-const report = { ...tally(), seconds: 0 };
+const report = { stream: { ...tally(), seconds: 0 }, ingress: { ...tally(), seconds: 0 } };
 afterEach(async () => {
   await rig?.stop();
   rig = undefined;
@@ -388,6 +408,163 @@ async function stream(
   return acks;
 }
 
+/**
+ * Publishes one agency's commands to the submissions topic in bursts, keyed
+ * by case (calling `each` after each burst), pausing between them, and
+ * waits until every one has a receipt.
+ */
+async function publish(
+  r: Rig,
+  md: Metadata,
+  cmds: intake.Command[],
+  burst: number,
+  pause: number,
+  each: (sent: number) => Promise<void>,
+): Promise<intake.SubmitEventsResponse[]> {
+  const feed = await ingressFeed({
+    brokers: stack().kafkaBrokers,
+    topics: r.topics,
+    commands: cmds,
+    bearer: String(md.get('authorization')[0]),
+    group: uniqueName('receipts'),
+  });
+  try {
+    for (let i = 0; i < cmds.length; i += burst) {
+      await feed.publish(i, Math.min(i + burst, cmds.length));
+      await each(i + burst);
+      if (pause > 0) await new Promise((res) => setTimeout(res, pause));
+    }
+    await feed.answered(cmds.length, 60_000);
+    return [...feed.receipts.values()];
+  } finally {
+    await feed.close();
+  }
+}
+
+/**
+ * Sends `sc`'s histories `via` streams or the ingress, and checks every
+ * case's rule actions against the plan once they settle.
+ */
+async function holdsThePlan(sc: Scenario, via: Via, tried: ReturnType<typeof tally>) {
+  tried.histories++;
+  if (sc.restartScoringAfter !== null) tried.restarts++;
+  if (sc.instances === 2) tried.twoInstances++;
+  if (via === 'stream' && sc.failoverBurst !== null) tried.failovers++;
+  if (via === 'ingress' && sc.readers === 2) tried.twoReaders++;
+  rig = new Rig(via);
+  await rig.start(sc);
+  const r = rig;
+  const caseIds: { caseId: string; agencyId: string }[] = [];
+  const feeds = AGENCIES.map((agencyId, a) =>
+    (sc.perAgency[a] ?? [])
+      .flatMap((c, i) => {
+        const id = `${r.run}-${a}-${i}`;
+        const caseId = (a + i) % 2 === 1 ? id.padEnd(sc.longIds, 'x') : id;
+        caseIds.push({ caseId, agencyId });
+        return commandsOf(caseId, agencyId, c);
+      })
+      .sort((x, y) => x.at - y.at)
+      .map((x) => x.cmd),
+  );
+  const tokens = await Promise.all(AGENCIES.map((a) => tokenFor(['agency', 'supervisor'], [a])));
+  let restarted = false;
+  const answers = await Promise.all(
+    feeds.map((cmds, a) => {
+      const each = async (sent: number) => {
+        if (
+          a === 0 &&
+          !restarted &&
+          sc.restartScoringAfter !== null &&
+          sent >= sc.restartScoringAfter
+        ) {
+          restarted = true;
+          await r.restartScoring();
+        }
+      };
+      const md = tokens[a] as Metadata;
+      const burst = sc.bursts[a] ?? 5;
+      const pause = sc.pauses[a] ?? 0;
+      return via === 'ingress'
+        ? publish(r, md, cmds, burst, pause, each)
+        : stream(
+            (n) => (a === 0 && n === sc.failoverBurst && r.beside?.client) || r.client,
+            md,
+            cmds,
+            burst,
+            pause,
+            each,
+          );
+    }),
+  );
+  // Every command answered; the only refusals are the domain's (a step the
+  // case's status no longer allows: the histories are made up), never one
+  // to send again (ABORTED, UNAVAILABLE) or a fault (INTERNAL).
+  expect(answers.flat().length).toBe(feeds.flat().length);
+  const refused = answers
+    .flat()
+    .filter((x) => !x.accepted && x.statusCode !== status.FAILED_PRECONDITION);
+  expect(refused.map((x) => `${x.caseId}: ${x.statusCode} ${x.errorCode} ${x.reason}`)).toEqual([]);
+
+  const supervisor = await tokenFor(['supervisor']);
+  const histories = async () => {
+    const out = new Map<string, events.CaseEvent[]>();
+    for (const { caseId } of caseIds) {
+      const h = await unary<intake.GetCaseResponse>((cb) =>
+        r.client.getCase({ caseId }, supervisor, cb),
+      ).then(
+        (x) => x.history,
+        () => [],
+      );
+      if (h.length > 0) out.set(caseId, h);
+    }
+    return out;
+  };
+  const differences = async () => ruleDifferences(await histories());
+  const counted = async () => {
+    const all = await histories();
+    tried.cases += all.size;
+    for (const h of all.values())
+      tried.actions += h.filter((e) => RULE_COMMAND.test(e.commandId)).length;
+  };
+  const settled = await eventually(
+    async () => ((await differences()).length === 0 ? true : undefined),
+    { what: 'the rules to reach the plan', timeoutMs: 60_000, intervalMs: 500 },
+  ).catch(async () => {
+    // Where the rules stood, to tell a stalled clock from a stalled case.
+    const status = await Promise.all(
+      r.scoring.map((x) => x.runtime.rulesStatus().catch((e: unknown) => String(e))),
+    );
+    return `${(await differences()).join('\n')}\nrules status: ${JSON.stringify(status)}`;
+  });
+  expect(settled).toBe(true);
+  // Instances judge by one clock: what each stored of its partitions
+  // reaches every other through the store, so each agency is judged
+  // up to the same time by all of them.
+  if (r.scoring.length > 1) {
+    const judged = async () =>
+      Promise.all(
+        r.scoring.map(async (x) =>
+          JSON.stringify(
+            (await x.runtime.rulesStatus()).agencies.map((a) => [a.agencyId, a.judgedUpTo]),
+          ),
+        ),
+      );
+    const agreed = await eventually(
+      async () => ((await judged()).every((v, _, all) => v === all[0]) ? true : undefined),
+      { what: 'the instances to agree on every agency’s time', timeoutMs: 20_000 },
+    ).catch(async () => (await judged()).join('\n'));
+    expect(agreed).toBe(true);
+  }
+  await counted();
+  await r.stop();
+  rig = undefined;
+}
+
+/** Replays a reported failure: RULES_ORACLE_SEED=<seed> RULES_ORACLE_PATH=<path>. */
+const replay = process.env.RULES_ORACLE_SEED
+  ? { seed: Number(process.env.RULES_ORACLE_SEED), path: process.env.RULES_ORACLE_PATH }
+  : {};
+
 describe('supervision rules equal their specification on random histories, timings and restarts', () => {
   it(
     'every action the plan requires before each agency’s time, dated as planned; nothing else',
@@ -396,118 +573,28 @@ describe('supervision rules equal their specification on random histories, timin
       const tried = tally();
       await fc.assert(
         fc.asyncProperty(scenario, async (sc) => {
-          tried.histories++;
-          if (sc.restartScoringAfter !== null) tried.restarts++;
-          if (sc.instances === 2) tried.twoInstances++;
-          if (sc.failoverBurst !== null) tried.failovers++;
-          rig = new Rig();
-          await rig.start(sc.instances, sc.failoverBurst !== null);
-          const r = rig;
-          const caseIds: { caseId: string; agencyId: string }[] = [];
-          const feeds = AGENCIES.map((agencyId, a) =>
-            (sc.perAgency[a] ?? [])
-              .flatMap((c, i) => {
-                const id = `${r.run}-${a}-${i}`;
-                const caseId = (a + i) % 2 === 1 ? id.padEnd(sc.longIds, 'x') : id;
-                caseIds.push({ caseId, agencyId });
-                return commandsOf(caseId, agencyId, c);
-              })
-              .sort((x, y) => x.at - y.at)
-              .map((x) => x.cmd),
-          );
-          const tokens = await Promise.all(
-            AGENCIES.map((a) => tokenFor(['agency', 'supervisor'], [a])),
-          );
-          let restarted = false;
-          await Promise.all(
-            feeds.map((cmds, a) =>
-              stream(
-                (n) => (a === 0 && n === sc.failoverBurst && r.beside?.client) || r.client,
-                tokens[a] as Metadata,
-                cmds,
-                sc.bursts[a] ?? 5,
-                sc.pauses[a] ?? 0,
-                async (sent) => {
-                  if (
-                    a === 0 &&
-                    !restarted &&
-                    sc.restartScoringAfter !== null &&
-                    sent >= sc.restartScoringAfter
-                  ) {
-                    restarted = true;
-                    await r.restartScoring();
-                  }
-                },
-              ),
-            ),
-          );
-
-          const supervisor = await tokenFor(['supervisor']);
-          const histories = async () => {
-            const out = new Map<string, events.CaseEvent[]>();
-            for (const { caseId } of caseIds) {
-              const h = await unary<intake.GetCaseResponse>((cb) =>
-                r.client.getCase({ caseId }, supervisor, cb),
-              ).then(
-                (x) => x.history,
-                () => [],
-              );
-              if (h.length > 0) out.set(caseId, h);
-            }
-            return out;
-          };
-          const differences = async () => ruleDifferences(await histories());
-          const counted = async () => {
-            const all = await histories();
-            tried.cases += all.size;
-            for (const h of all.values())
-              tried.actions += h.filter((e) => RULE_COMMAND.test(e.commandId)).length;
-          };
-          const settled = await eventually(
-            async () => ((await differences()).length === 0 ? true : undefined),
-            { what: 'the rules to reach the plan', timeoutMs: 60_000, intervalMs: 500 },
-          ).catch(async () => {
-            // Where the rules stood, to tell a stalled clock from a stalled case.
-            const status = await Promise.all(
-              r.scoring.map((x) => x.runtime.rulesStatus().catch((e: unknown) => String(e))),
-            );
-            return `${(await differences()).join('\n')}\nrules status: ${JSON.stringify(status)}`;
-          });
-          expect(settled).toBe(true);
-          // Instances judge by one clock: what each stored of its partitions
-          // reaches every other through the store, so each agency is judged
-          // up to the same time by all of them.
-          if (r.scoring.length > 1) {
-            const judged = async () =>
-              Promise.all(
-                r.scoring.map(async (x) =>
-                  JSON.stringify(
-                    (await x.runtime.rulesStatus()).agencies.map((a) => [a.agencyId, a.judgedUpTo]),
-                  ),
-                ),
-              );
-            const agreed = await eventually(
-              async () => ((await judged()).every((v, _, all) => v === all[0]) ? true : undefined),
-              { what: 'the instances to agree on every agency’s time', timeoutMs: 20_000 },
-            ).catch(async () => (await judged()).join('\n'));
-            expect(agreed).toBe(true);
-          }
-          await counted();
-          await r.stop();
-          rig = undefined;
-          Object.assign(report, tried, { seconds: Math.round((Date.now() - t0) / 1000) });
+          await holdsThePlan(sc, 'stream', tried);
+          Object.assign(report.stream, tried, { seconds: Math.round((Date.now() - t0) / 1000) });
         }),
-        {
-          numRuns: RUNS,
-          endOnFailure: true,
-          // Replays a reported failure: RULES_ORACLE_SEED=<seed> RULES_ORACLE_PATH=<path>.
-          ...(process.env.RULES_ORACLE_SEED
-            ? { seed: Number(process.env.RULES_ORACLE_SEED), path: process.env.RULES_ORACLE_PATH }
-            : {}),
-        },
+        { numRuns: RUNS, endOnFailure: true, ...replay },
       );
     },
     RUNS * 120_000,
+  );
+  it(
+    'the same through the Kafka ingress: every agency’s cases spread over the partitions one or two intakes read apart',
+    async () => {
+      const t0 = Date.now();
+      const tried = tally();
+      await fc.assert(
+        fc.asyncProperty(scenario, async (sc) => {
+          await holdsThePlan(sc, 'ingress', tried);
+          Object.assign(report.ingress, tried, { seconds: Math.round((Date.now() - t0) / 1000) });
+        }),
+        { numRuns: INGRESS_RUNS, endOnFailure: true, ...replay },
+      );
+    },
+    INGRESS_RUNS * 120_000,
   );
   afterAll(() => {
     const out = process.env.RULES_ORACLE_REPORT;
@@ -517,13 +604,16 @@ describe('supervision rules equal their specification on random histories, timin
       [
         '# Supervision rules against their specification',
         '',
-        `The rules step of \`npm run fuzz\` at ${process.env.GIT_COMMIT ?? 'HEAD'}, ${new Date().toISOString()}: \`tests/scoring/rules-oracle.int.test.ts\` with RULES_ORACLE_RUNS=${RUNS}.`,
+        `The rules step of \`npm run fuzz\` at ${process.env.GIT_COMMIT ?? 'HEAD'}, ${new Date().toISOString()}: \`tests/scoring/rules-oracle.int.test.ts\` with RULES_ORACLE_RUNS=${RUNS} and RULES_ORACLE_INGRESS_RUNS=${INGRESS_RUNS}.`,
         '',
-        '| histories | cases | rule actions checked | with a scoring restart | with two scoring instances | with an intake failover | seconds |',
-        '| --- | --- | --- | --- | --- | --- | --- |',
-        `| ${report.histories} | ${report.cases} | ${report.actions} | ${report.restarts} | ${report.twoInstances} | ${report.failovers} | ${report.seconds} |`,
+        '| sent through | histories | cases | rule actions checked | with a scoring restart | with two scoring instances | with an intake failover | with two intakes reading | seconds |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+        ...(['stream', 'ingress'] as const).map((via) => {
+          const t = report[via];
+          return `| ${via === 'stream' ? 'SubmitEvents streams' : 'the Kafka ingress'} | ${t.histories} | ${t.cases} | ${t.actions} | ${t.restarts} | ${t.twoInstances} | ${via === 'stream' ? t.failovers : '—'} | ${via === 'ingress' ? t.twoReaders : '—'} | ${t.seconds} |`;
+        }),
         '',
-        "Each history: two agencies streaming their cases concurrently, each in time order at its own pace (in about half, the first agency's client failing over for one burst to an instance of intake that never publishes); every case's rule actions (orders, escalations, evaluations) equal `supervisionPlan` of its inputs, dated as planned, before how far its agency's history reaches, and each evaluation scores the case as it stood when it was evaluated (its conclusion, or once the orders open then were settled).",
+        "Each history: two or three agencies sending their cases concurrently, each in time order at its own pace; through streams (in about half, the first agency's client failing over for one burst to an instance of intake that never publishes), or published to the submissions topic keyed by case, so each agency's cases reach intake out of order across partitions (one or two intakes reading them); every case's rule actions (orders, escalations, evaluations) equal `supervisionPlan` of its inputs, dated as planned, before how far its agency's history reaches, and each evaluation scores the case as it stood when it was evaluated (its conclusion, or once the orders open then were settled).",
         '',
       ].join('\n'),
     );
