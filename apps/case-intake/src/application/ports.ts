@@ -1,6 +1,7 @@
 import type { FeedMark } from '@enforcement/messaging';
 import type { events } from '@enforcement/contracts';
 import type { Checkpoint, UnreadableCommit } from './chain.js';
+import type { CaseHold } from './case-holds.js';
 
 export type { UnreadableCommit } from './chain.js';
 
@@ -105,6 +106,8 @@ export interface Publisher {
 export interface SettledPrefix {
   readonly offset: number;
   readonly feeds: ReadonlyMap<string, number>;
+  /** Cases held in the partition (see CaseHolds), by case id: each hold recorded replaces the one of the same start. */
+  readonly holds: ReadonlyMap<string, readonly CaseHold[]>;
 }
 
 /**

@@ -141,11 +141,12 @@ export async function consumeEvents(
   );
 }
 
-/** Reads a topic from its start until `until` holds of what was read (30 s at most). */
+/** Reads a topic from its start until `until` holds of what was read (`timeoutMs` at most). */
 export async function consumeTopic<T>(
   topic: string,
   decode: (message: KafkaMessage) => T,
   until: (seen: T[]) => boolean,
+  timeoutMs = 30_000,
 ): Promise<T[]> {
   const kafka = new Kafka({
     clientId: 'test-reader',
@@ -163,7 +164,7 @@ export async function consumeTopic<T>(
   });
   try {
     await eventually(() => (until(seen) ? true : undefined), {
-      timeoutMs: 30_000,
+      timeoutMs,
       what: `records on ${topic}`,
     });
   } finally {

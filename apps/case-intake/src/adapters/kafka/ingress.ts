@@ -25,6 +25,7 @@ import type { IngressLedger } from '../../application/ports.js';
 import { acknowledge } from '../grpc/submit-events.js';
 import { rejection } from '../grpc/rejection.js';
 import { FeedProgress, type SubmissionsPartition } from '../../application/feed-progress.js';
+import { CaseHolds, type CaseHold } from '../../application/case-holds.js';
 
 export interface IngressTopics {
   readonly submissions: string;
@@ -155,6 +156,27 @@ function decodeOrWhy(message: KafkaMessage): intake.SubmitEventsRequest | string
 }
 
 /**
+ * The receipt of a submission behind one of its case (or of the case it
+ * challenges) that was refused ABORTED: it was meant to follow that one, so
+ * it is not run without it.
+ */
+const heldBack = (
+  item: intake.SubmitEventsRequest,
+  caseId: string,
+  hold: CaseHold,
+): intake.SubmitEventsResponse => ({
+  sequence: item.sequence,
+  accepted: false,
+  caseId: item.command?.kind?.value.meta?.caseId ?? '',
+  version: 0,
+  duplicate: false,
+  errorCode: 'CASE.VERSION_CONFLICT',
+  statusCode: status.ABORTED,
+  reason: `an earlier submission on case ${caseId} in this partition (command ${hold.commandId}, offset ${hold.from}) expected a version the case is no longer at; read the case and publish them again from there, that command first`,
+  index: 0,
+});
+
+/**
  * Agencies that publish to Kafka instead of calling gRPC: each submission
  * carries its bearer token in an `authorization` header and gets a receipt
  * (the same acknowledgement SubmitEvents gives) on the receipts topic. A
@@ -174,6 +196,10 @@ export class KafkaIngress {
   private marking: NodeJS.Timeout | undefined;
   /** Group joins so far: a `resume` of an earlier assignment gives up. */
   private joins = 0;
+  /** The cases held in the partitions this instance reads (see CaseHolds). */
+  private readonly holds = new CaseHolds();
+  /** Settles once the ledger's holds of the latest assignment are known: no batch runs before. */
+  private resumed: Promise<void> = Promise.resolve();
   private readonly maxInFlight: number;
   /** Partition → since when its batches fail, and the last failure. */
   private readonly failing = new Map<number, { since: number; offset: string; why: string }>();
@@ -263,7 +289,8 @@ export class KafkaIngress {
       const mine = new Set(payload.memberAssignment[this.opts.topics.submissions] ?? []);
       for (const p of this.failing.keys()) if (!mine.has(p)) this.failing.delete(p);
       this.floor.forgetOpen();
-      void this.resume([...mine]);
+      this.holds.keepOnly(mine);
+      this.resumed = this.resume([...mine]);
       if (consumer === this.consumer && !this.stopped) this.running = true;
     });
     await consumer.connect();
@@ -309,9 +336,21 @@ export class KafkaIngress {
     isRunning: () => boolean,
     isStale: () => boolean,
   ): Promise<void> {
-    const pending = await this.pending();
     const partition = batch.partition;
+    try {
+      await withDeadline(
+        this.resumed,
+        OFFSETS_DEADLINE_MS,
+        `the ingress ledger's record of ${this.opts.topics.submissions} partition ${partition}`,
+      );
+    } catch (e) {
+      this.fail(partition, batch.messages[0]?.offset ?? '?', e);
+      throw e;
+    }
+    const pending = await this.pending();
     const lastOfCase = new Map<string, Promise<boolean>>();
+    /** The holds the batch's submissions changed, by offset (recorded with the batch). */
+    const held: { offset: number; caseId: string; hold: CaseHold }[] = [];
     const running = new Set<Promise<boolean>>();
     const outcomes: Promise<boolean>[] = [];
     const receipts: Message[] = [];
@@ -330,13 +369,25 @@ export class KafkaIngress {
         command?.$case === 'fileReconsideration' ? command.value.enforcementCaseId : '';
       const before = Promise.all([lastOfCase.get(caseId), target && lastOfCase.get(target)]);
       const place = outcomes.length;
+      const offset = Number(message.offset);
+      const commandId = command?.value.meta?.commandId ?? '';
       const outcome = before.then(async ([mine, theirs]) => {
         // An earlier submission of the case was not stored: neither is this one, now.
         if (mine === false || theirs === false || failure !== undefined) return false;
         try {
+          // Behind a refusal of its case, it is not run without the refused command.
+          const holding = this.holds.holding(partition, offset, caseId, target, commandId);
+          if (holding && typeof item !== 'string') {
+            this.floor.settled(partition, offset);
+            receipts.push(this.receiptOf(message, heldBack(item, holding.caseId, holding.hold)));
+            return true;
+          }
           const done = await this.process(message, item, partition, pending);
           if (done.receipt) receipts.push(done.receipt);
           stored[place] = done.stored;
+          if (caseId)
+            for (const hold of this.holds.ran(partition, offset, caseId, commandId, done.aborted))
+              held.push({ offset, caseId, hold });
           return true;
         } catch (e) {
           failure ??= e;
@@ -355,7 +406,7 @@ export class KafkaIngress {
     let upTo = done.indexOf(false);
     if (upTo === -1) upTo = done.length;
     try {
-      await this.record(partition, batch.messages.slice(0, upTo), stored.slice(0, upTo));
+      await this.record(partition, batch.messages.slice(0, upTo), stored.slice(0, upTo), held);
       await this.sendReceipts(receipts);
     } catch (e) {
       failure ??= e;
@@ -367,15 +418,19 @@ export class KafkaIngress {
       this.failing.delete(partition);
       return;
     }
-    const at = batch.messages[upTo]?.offset ?? '?';
+    this.fail(partition, batch.messages[upTo]?.offset ?? '?', failure);
+    throw failure;
+  }
+
+  /** The partition cannot get past `offset` now, for readiness (`health`). */
+  private fail(partition: number, offset: string, failure: unknown): void {
     const why = failure instanceof Error ? failure.message : String(failure);
     const before = this.failing.get(partition);
     this.failing.set(partition, {
-      since: before?.offset === at ? before.since : Date.now(),
-      offset: at,
+      since: before?.offset === offset ? before.since : Date.now(),
+      offset,
       why,
     });
-    throw failure;
   }
 
   /**
@@ -383,23 +438,32 @@ export class KafkaIngress {
    * up to the first not done with, once the events they stored are on the
    * case-events topic (this instance's relay has sent what it queued): an
    * instance that reads the partition after this one, which may have died
-   * before its marks went, marks those feeds (see `resume`). Before the
-   * offsets are resolved, so that a committed offset is always covered.
+   * before its marks went, marks those feeds (see `resume`), and holds the
+   * cases they left held. Before the offsets are resolved and the receipts
+   * sent, so that a committed offset is always covered and no sender hears
+   * of a refusal whose hold could be lost.
    */
   private async record(
     partition: number,
     settled: readonly KafkaMessage[],
     stored: readonly (Stored | undefined)[],
+    held: readonly { offset: number; caseId: string; hold: CaseHold }[],
   ): Promise<void> {
     const feeds = new Map<string, number>();
     for (const s of stored)
       if (s && s.at > (feeds.get(s.feed) ?? -Infinity)) feeds.set(s.feed, s.at);
     const last = settled.at(-1);
-    if (feeds.size === 0 || !last) return;
+    if (!last) return;
+    const offset = Number(last.offset) + 1;
+    // A submission not settled is read again, and changes its case's hold again.
+    const holds = new Map<string, CaseHold[]>();
+    for (const h of held)
+      if (h.offset < offset) holds.set(h.caseId, [...(holds.get(h.caseId) ?? []), h.hold]);
+    if (feeds.size === 0 && holds.size === 0) return;
     await withDeadline(
       this.deps.publisher
         .published()
-        .then(() => this.opts.ledger.raise(partition, { offset: Number(last.offset) + 1, feeds })),
+        .then(() => this.opts.ledger.raise(partition, { offset, feeds, holds })),
       SETTLE_DEADLINE_MS,
       `the events of ${this.opts.topics.submissions} partition ${partition}'s batch on Kafka, and its ledger record`,
     );
@@ -408,26 +472,58 @@ export class KafkaIngress {
   /**
    * What the ledger says was settled on the partitions this instance now
    * reads (by an instance gone, or this one before it joined again): their
-   * feeds are this instance's to mark. Tried again every 2 s while the
-   * ledger or the broker does not answer and the assignment stands.
+   * feeds are this instance's to mark, and their held cases its to hold.
+   * Tried again every 2 s while the ledger or the broker does not answer
+   * and the assignment stands; settles once done, or once another join
+   * makes it moot.
    */
   private async resume(partitions: readonly number[], join = ++this.joins): Promise<void> {
-    if (partitions.length === 0 || this.stopped || join !== this.joins) return;
-    try {
-      const [records, ends] = await Promise.all([
-        withDeadline(this.opts.ledger.load(partitions), OFFSETS_DEADLINE_MS, 'the ingress ledger'),
-        this.ends(),
-      ]);
-      if (join !== this.joins) return;
-      const high = new Map(ends.map((e) => [e.partition, e.high]));
-      for (const [p, r] of records)
-        // A record past the partition's end was left by an earlier topic of that name.
-        if (r.offset <= (high.get(p) ?? Infinity)) this.floor.resume(p, r.feeds);
-      this.markSoon();
-    } catch (e) {
-      this.opts.onUnexpected(e);
-      setTimeout(() => void this.resume(partitions, join), 2_000).unref();
+    while (partitions.length > 0 && !this.stopped && join === this.joins) {
+      try {
+        const [records, ends] = await Promise.all([
+          withDeadline(
+            this.opts.ledger.load(partitions),
+            OFFSETS_DEADLINE_MS,
+            'the ingress ledger',
+          ),
+          this.ends(),
+        ]);
+        if (join !== this.joins) return;
+        const byPartition = new Map(ends.map((e) => [e.partition, e]));
+        for (const p of partitions) {
+          const r = records.get(p);
+          const end = byPartition.get(p);
+          // A record past the partition's end was left by an earlier topic of that name.
+          const current = r !== undefined && r.offset <= (end?.high ?? Infinity) ? r : undefined;
+          if (current) this.floor.resume(p, current.feeds);
+          this.holds.load(p, current?.holds ?? new Map());
+          this.holds.prune(p, end?.committed ?? 0);
+        }
+        this.markSoon();
+        return;
+      } catch (e) {
+        this.opts.onUnexpected(e);
+        await new Promise((r) => setTimeout(r, 2_000).unref());
+      }
     }
+  }
+
+  /** A submission's receipt, keyed as it was submitted. */
+  private receiptOf(message: KafkaMessage, receipt: intake.SubmitEventsResponse): Message {
+    // Keyed as submitted, but a key longer than KEY_BYTES is cut (its length
+    // in `key-truncated`): keyed whole, a submission whose key filled the
+    // topic's limit had a receipt larger than the topic takes, and its batch
+    // was read again for good.
+    const key = cutKey(message.key);
+    return {
+      key: key ?? receipt.caseId,
+      value: JSON.stringify(intake.SubmitEventsResponse.toJSON(receipt)),
+      headers: {
+        [Header.contentType]: 'application/json',
+        'submission-offset': message.offset,
+        ...(key !== message.key ? { 'key-truncated': String(message.key?.length ?? 0) } : {}),
+      },
+    };
   }
 
   /** The receipts, in sends of at most RECEIPTS_A_SEND receipts and RECEIPT_BYTES_A_SEND bytes. */
@@ -544,12 +640,12 @@ export class KafkaIngress {
     item: intake.SubmitEventsRequest | string,
     partition: number,
     pending: Set<number> | undefined,
-  ): Promise<{ receipt?: Message; stored?: Stored }> {
+  ): Promise<{ receipt?: Message; stored?: Stored; aborted: boolean }> {
     const offset = Number(message.offset);
     if (typeof item === 'string') {
       await this.deadLetter(message, item);
       this.floor.settled(partition, offset);
-      return {};
+      return { aborted: false };
     }
     let receipt: intake.SubmitEventsResponse;
     let stored: Stored | undefined;
@@ -595,22 +691,10 @@ export class KafkaIngress {
     if (receipt.statusCode === status.UNAVAILABLE)
       throw new NotNow(`the submission at offset ${offset}: ${receipt.reason}`);
     this.floor.settled(partition, offset, stored);
-    // Keyed as submitted, but a key longer than KEY_BYTES is cut (its length
-    // in `key-truncated`): keyed whole, a submission whose key filled the
-    // topic's limit had a receipt larger than the topic takes, and its batch
-    // was read again for good.
-    const key = cutKey(message.key);
     return {
-      receipt: {
-        key: key ?? receipt.caseId,
-        value: JSON.stringify(intake.SubmitEventsResponse.toJSON(receipt)),
-        headers: {
-          [Header.contentType]: 'application/json',
-          'submission-offset': message.offset,
-          ...(key !== message.key ? { 'key-truncated': String(message.key?.length ?? 0) } : {}),
-        },
-      },
+      receipt: this.receiptOf(message, receipt),
       stored,
+      aborted: receipt.statusCode === status.ABORTED,
     };
   }
 

@@ -1,0 +1,184 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { Kafka, logLevel } from 'kafkajs';
+import { intake } from '@enforcement/contracts';
+import { stack, uniqueName } from '@enforcement/testing';
+import { fullLoop } from './test-support/commands.js';
+import {
+  consumeTopic,
+  startIntake,
+  tokenFor,
+  unary,
+  type TestIntake,
+} from './test-support/harness.js';
+
+type Kind = intake.Command['kind'];
+
+/**
+ * A producer pipelines a case's commands to the Kafka ingress, each written
+ * for the version the one before it leaves: it never waits for receipts.
+ * When one is refused ABORTED (it expected a version the case is no longer
+ * at), the ones behind it were meant to follow it. Before, the ingress ran
+ * them anyway, and a later step was stored without the refused one: a case
+ * with a notice and no evidence. Now every later submission of the case is
+ * refused ABORTED too, naming the refused command, until that command is
+ * published again; and the hold outlives the instance that made it.
+ */
+describe('the Kafka ingress behind a submission refused ABORTED', () => {
+  const running: TestIntake[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((s) => s.stop().catch(() => undefined)));
+  });
+
+  const start = async (o: Parameters<typeof startIntake>[0]) => {
+    const s = await startIntake(o);
+    running.push(s);
+    return s;
+  };
+
+  /** Publishes `kinds` keyed by `key(kind)`, numbered from `first`. */
+  const publish = async (
+    topic: string,
+    bearer: string,
+    first: number,
+    kinds: readonly Kind[],
+  ): Promise<void> => {
+    const producer = new Kafka({
+      clientId: 'agency-feed',
+      brokers: stack().kafkaBrokers,
+      logLevel: logLevel.NOTHING,
+    }).producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic,
+        messages: kinds.map((kind, i) => ({
+          key: kind?.value.meta?.caseId ?? '',
+          value: JSON.stringify(
+            intake.SubmitEventsRequest.toJSON({ sequence: first + i, command: { kind } }),
+          ),
+          headers: { authorization: bearer },
+        })),
+      });
+    } finally {
+      await producer.disconnect();
+    }
+  };
+
+  /** The receipts of sequences `from`..`to`, by sequence, once all are out. */
+  const receipts = async (topic: string, from: number, to: number) => {
+    const seen = await consumeTopic(
+      topic,
+      (m) => intake.SubmitEventsResponse.fromJSON(JSON.parse(String(m.value))),
+      (all) => new Set(all.map((r) => r.sequence)).size >= to,
+      // The ingress of a new group joins it first; on a loaded machine that takes a while.
+      90_000,
+    );
+    const last = new Map(seen.map((r) => [r.sequence, r]));
+    return Array.from({ length: to - from + 1 }, (_, i) => last.get(from + i));
+  };
+  const outcome = (r: intake.SubmitEventsResponse | undefined) => [
+    r?.sequence,
+    r?.accepted,
+    r?.statusCode,
+  ];
+
+  const steps = (caseId: string) => {
+    const x = fullLoop(caseId);
+    /** The same command, written for `expectedVersion`. */
+    const at = (kind: Kind, expectedVersion: number): Kind =>
+      ({
+        ...kind,
+        value: { ...kind?.value, meta: { ...kind?.value.meta, expectedVersion } },
+      }) as Kind;
+    const evidence: Kind = { $case: 'recordProgress', value: x.evidence };
+    return {
+      x,
+      register: { $case: 'registerCase', value: x.register } as Kind,
+      dispatch: { $case: 'dispatchCase', value: x.dispatch } as Kind,
+      evidence: (expectedVersion: number) => at(evidence, expectedVersion),
+      notice: { $case: 'recordProgress', value: x.notice } as Kind,
+    };
+  };
+
+  const historyOf = async (
+    s: TestIntake,
+    caseId: string,
+    md: Awaited<ReturnType<typeof tokenFor>>,
+  ) =>
+    (await unary<intake.GetCaseResponse>((cb) => s.client.getCase({ caseId }, md, cb))).history.map(
+      (e) => e.payload?.$case,
+    );
+
+  it('runs none of the case’s later submissions until the refused command comes again; other cases go on', async () => {
+    const s = await start({ env: { KAFKA_CLIENT_ID: uniqueName('holds') } });
+    const md = await tokenFor(['agency', 'supervisor'], ['lz-eeb']);
+    const bearer = String(md.get('authorization')[0]);
+    const a = steps(uniqueName('held'));
+    const b = steps(uniqueName('beside'));
+    await publish(s.topics.intakeSubmissions, bearer, 1, [
+      a.register,
+      a.dispatch,
+      // Written for a version the case is not at.
+      a.evidence(7),
+      // Runs on its own (a notice needs no evidence): behind the refusal, it is not run.
+      a.notice,
+      b.register,
+    ]);
+    const firstFive = await receipts(s.topics.intakeReceipts, 1, 5);
+    expect(firstFive.map(outcome)).toEqual([
+      [1, true, 0],
+      [2, true, 0],
+      [3, false, status.ABORTED],
+      [4, false, status.ABORTED],
+      [5, true, 0],
+    ]);
+    expect(firstFive[3]?.reason).toContain(a.x.evidence.meta?.commandId);
+    // The evidence again, read right, then what followed it.
+    await publish(s.topics.intakeSubmissions, bearer, 6, [a.evidence(2), a.notice]);
+    expect((await receipts(s.topics.intakeReceipts, 6, 7)).map(outcome)).toEqual([
+      [6, true, 0],
+      [7, true, 0],
+    ]);
+    expect(await historyOf(s, a.x.register.meta?.caseId ?? '', md)).toEqual([
+      'caseRegistered',
+      'caseDispatched',
+      'evidenceRecorded',
+      'partyNotified',
+    ]);
+  });
+
+  it('holds the case on the instance that reads the partition next, from the ledger', async () => {
+    const group = uniqueName('holds');
+    const first = await start({ env: { KAFKA_CLIENT_ID: group } });
+    const md = await tokenFor(['agency', 'supervisor'], ['lz-eeb']);
+    const bearer = String(md.get('authorization')[0]);
+    const a = steps(uniqueName('handed'));
+    const { topics, db } = first;
+    await publish(topics.intakeSubmissions, bearer, 1, [a.register, a.dispatch, a.evidence(7)]);
+    expect((await receipts(topics.intakeReceipts, 1, 3)).map(outcome)).toEqual([
+      [1, true, 0],
+      [2, true, 0],
+      [3, false, status.ABORTED],
+    ]);
+    await first.stop();
+
+    // Another instance of the group reads the partition from its committed offset, past the refusal.
+    const next = await start({ db, topics, env: { KAFKA_CLIENT_ID: group } });
+    await publish(topics.intakeSubmissions, bearer, 4, [a.notice]);
+    const [held] = await receipts(topics.intakeReceipts, 4, 4);
+    expect(outcome(held)).toEqual([4, false, status.ABORTED]);
+    expect(held?.reason).toContain(a.x.evidence.meta?.commandId);
+    await publish(topics.intakeSubmissions, bearer, 5, [a.evidence(2), a.notice]);
+    expect((await receipts(topics.intakeReceipts, 5, 6)).map(outcome)).toEqual([
+      [5, true, 0],
+      [6, true, 0],
+    ]);
+    expect(await historyOf(next, a.x.register.meta?.caseId ?? '', md)).toEqual([
+      'caseRegistered',
+      'caseDispatched',
+      'evidenceRecorded',
+      'partyNotified',
+    ]);
+  });
+});
