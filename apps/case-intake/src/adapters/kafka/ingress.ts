@@ -413,6 +413,9 @@ export class KafkaIngress {
       upTo = 0;
     }
     for (const message of batch.messages.slice(0, upTo)) resolveOffset(message.offset);
+    // kafkajs reads again from the first offset not resolved: no later read meets a hold released before it.
+    const resolved = batch.messages[upTo - 1];
+    if (resolved) this.holds.prune(partition, Number(resolved.offset) + 1);
     this.markSoon();
     if (failure === undefined) {
       this.failing.delete(partition);
