@@ -133,6 +133,29 @@ export async function acknowledge(
 type Held = { why: 'UNAVAILABLE' } | { why: 'ABORTED'; commandId: string };
 
 /**
+ * The answer to an item behind one of its case that was written for a
+ * version the case is no longer at (ABORTED), in a stream or a partition of
+ * the ingress (`where` names the refused command there): it was meant to
+ * follow that one, so it is not run without it.
+ */
+export const behindRefused = (
+  item: intake.SubmitEventsRequest,
+  caseId: string,
+  where: string,
+  sendAgain: string,
+): intake.SubmitEventsResponse => ({
+  sequence: item.sequence,
+  accepted: false,
+  caseId: item.command?.kind?.value.meta?.caseId ?? '',
+  version: 0,
+  duplicate: false,
+  errorCode: 'CASE.VERSION_CONFLICT',
+  statusCode: status.ABORTED,
+  reason: `an earlier item on case ${caseId} ${where} expected a version the case is no longer at; read the case and ${sendAgain} them again from there, that command first`,
+  index: 0,
+});
+
+/**
  * The answer to an item behind one of its case that could not be stored
  * (UNAVAILABLE), or that was written for a version the case is no longer at
  * (ABORTED): the items behind it were meant to follow it, so they are not
@@ -142,25 +165,20 @@ const notAfter = (
   item: intake.SubmitEventsRequest,
   caseId: string,
   held: Held,
-): intake.SubmitEventsResponse => ({
-  sequence: item.sequence,
-  accepted: false,
-  caseId: item.command?.kind?.value.meta?.caseId ?? '',
-  version: 0,
-  duplicate: false,
-  ...(held.why === 'UNAVAILABLE'
+): intake.SubmitEventsResponse =>
+  held.why === 'UNAVAILABLE'
     ? {
+        sequence: item.sequence,
+        accepted: false,
+        caseId: item.command?.kind?.value.meta?.caseId ?? '',
+        version: 0,
+        duplicate: false,
         errorCode: UNAVAILABLE_CODE,
         statusCode: status.UNAVAILABLE,
         reason: `an earlier item on case ${caseId} in this stream could not be stored; send them again from there`,
+        index: 0,
       }
-    : {
-        errorCode: 'CASE.VERSION_CONFLICT',
-        statusCode: status.ABORTED,
-        reason: `an earlier item on case ${caseId} in this stream (command ${held.commandId}) expected a version the case is no longer at; read the case and send them again from there, that command first`,
-      }),
-  index: 0,
-});
+    : behindRefused(item, caseId, `in this stream (command ${held.commandId})`, 'send');
 
 /** The answer to an item received after the stream's token expired: nothing of it is stored. */
 const expiredAck = (

@@ -22,7 +22,7 @@ import {
 } from '@enforcement/messaging';
 import type { IntakeDeps } from '../../application/execute-command.js';
 import type { IngressLedger } from '../../application/ports.js';
-import { acknowledge } from '../grpc/submit-events.js';
+import { acknowledge, behindRefused } from '../grpc/submit-events.js';
 import { rejection } from '../grpc/rejection.js';
 import { FeedProgress, type SubmissionsPartition } from '../../application/feed-progress.js';
 import { CaseHolds, type CaseHold } from '../../application/case-holds.js';
@@ -154,27 +154,6 @@ function decodeOrWhy(message: KafkaMessage): intake.SubmitEventsRequest | string
     return `cannot decode: ${(e as Error).message}`;
   }
 }
-
-/**
- * The receipt of a submission behind one of its case (or of the case it
- * challenges) that was refused ABORTED: it was meant to follow that one, so
- * it is not run without it.
- */
-const heldBack = (
-  item: intake.SubmitEventsRequest,
-  caseId: string,
-  hold: CaseHold,
-): intake.SubmitEventsResponse => ({
-  sequence: item.sequence,
-  accepted: false,
-  caseId: item.command?.kind?.value.meta?.caseId ?? '',
-  version: 0,
-  duplicate: false,
-  errorCode: 'CASE.VERSION_CONFLICT',
-  statusCode: status.ABORTED,
-  reason: `an earlier submission on case ${caseId} in this partition (command ${hold.commandId}, offset ${hold.from}) expected a version the case is no longer at; read the case and publish them again from there, that command first`,
-  index: 0,
-});
 
 /**
  * Agencies that publish to Kafka instead of calling gRPC: each submission
@@ -379,7 +358,9 @@ export class KafkaIngress {
           const holding = this.holds.holding(partition, offset, caseId, target, commandId);
           if (holding && typeof item !== 'string') {
             this.floor.settled(partition, offset);
-            receipts.push(this.receiptOf(message, heldBack(item, holding.caseId, holding.hold)));
+            const { caseId: held, hold } = holding;
+            const where = `in this partition (command ${hold.commandId}, offset ${hold.from})`;
+            receipts.push(this.receiptOf(message, behindRefused(item, held, where, 'publish')));
             return true;
           }
           const done = await this.process(message, item, partition, pending);
