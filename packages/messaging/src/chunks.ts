@@ -1,5 +1,6 @@
 import type { ConsumerConfig, EachBatchHandler, KafkaMessage } from 'kafkajs';
 import type { ConsumerHealth } from './consumer-health.js';
+import { heartbeating } from './groups.js';
 import { processTraced, type ProjectionMetrics } from './trace.js';
 
 export interface ProjectionStats {
@@ -64,28 +65,26 @@ export function chunkedProjection(o: {
     for (let i = 0; i < batch.messages.length; i += o.chunkSize) {
       if (!isRunning() || isStale()) return;
       const chunk = batch.messages.slice(i, i + o.chunkSize);
-      // A slow chunk (a busy store) must not cost the group membership: keep
-      // heartbeating (kafkajs sends one when the group's interval has passed).
-      const beating = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
       const started = performance.now();
       const from = { topic: batch.topic, partition: batch.partition, group: o.group };
       o.health?.begins(from);
-      const outcomes = await processTraced(o.name, from, chunk, () =>
-        o.apply(
-          batch.partition,
-          chunk.map((m) => ({
-            partition: batch.partition,
-            offset: Number(m.offset),
-            key: m.key ? m.key.toString('utf8') : null,
-            value: m.value,
-          })),
-        ),
-      )
-        .catch((e: unknown) => {
+      // A slow chunk (a busy store) must not cost the group membership.
+      const outcomes = await heartbeating(heartbeat, () =>
+        processTraced(o.name, from, chunk, () =>
+          o.apply(
+            batch.partition,
+            chunk.map((m) => ({
+              partition: batch.partition,
+              offset: Number(m.offset),
+              key: m.key ? m.key.toString('utf8') : null,
+              value: m.value,
+            })),
+          ),
+        ).catch((e: unknown) => {
           o.health?.failed(e, from);
           throw e;
-        })
-        .finally(() => clearInterval(beating));
+        }),
+      );
       o.health?.applied(from);
       o.stats.chunks++;
       o.metrics.chunk((performance.now() - started) / 1000, chunk.length);

@@ -15,6 +15,27 @@ export const SHARED_GROUP_MEMBERSHIP = {
 } as const satisfies Pick<ConsumerConfig, 'sessionTimeout' | 'heartbeatInterval'>;
 
 /**
+ * Runs a batch's `work`, heartbeating meanwhile, however long it waits on a
+ * store: kafkajs heartbeats only between batches and when asked (it sends
+ * one when the group's interval has passed), and a member silent for the
+ * session is dropped from its group.
+ */
+export async function heartbeating<T>(
+  heartbeat: () => Promise<void>,
+  work: () => Promise<T>,
+): Promise<T> {
+  const beat = setInterval(
+    () => void heartbeat().catch(() => undefined),
+    SHARED_GROUP_MEMBERSHIP.heartbeatInterval,
+  );
+  try {
+    return await work();
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+/**
  * Consumer groups under `prefix` with no member left: those of readers that
  * each instance runs under a group of its own (a random suffix) and that
  * were killed before they could delete it.

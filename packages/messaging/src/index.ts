@@ -32,4 +32,4 @@ export { ConsumerHealth } from './consumer-health.js';
 export { partitionMetadata, partitionOfKey } from './partitioner.js';
 export { DeliveryCheck, UndeliveredError } from './delivery.js';
 export { feedOf, encodeFeedMark, decodeFeedMark, type FeedMark } from './feed-marks.js';
-export { deleteGroups, memberlessGroups, SHARED_GROUP_MEMBERSHIP } from './groups.js';
+export { deleteGroups, heartbeating, memberlessGroups, SHARED_GROUP_MEMBERSHIP } from './groups.js';

@@ -17,6 +17,7 @@ import { requestProblem, requestTypeOf } from '@enforcement/grpc-kit';
 import {
   Header,
   headerString,
+  heartbeating,
   sendDeadLetter,
   SHARED_GROUP_MEMBERSHIP,
 } from '@enforcement/messaging';
@@ -298,14 +299,8 @@ export class KafkaIngress {
     isRunning,
     isStale,
   }: EachBatchPayload) {
-    // The group hears from this member while the batch is under way, however
-    // long its submissions wait on the store (kafkajs sends one when due).
-    const beat = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
-    try {
-      await this.runBatch(batch, resolveOffset, isRunning, isStale);
-    } finally {
-      clearInterval(beat);
-    }
+    // The group hears from this member while its submissions wait on the store.
+    await heartbeating(heartbeat, () => this.runBatch(batch, resolveOffset, isRunning, isStale));
     await heartbeat();
   }
 
