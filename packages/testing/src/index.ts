@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
+import { NO_RUN, taggedName } from './run-tag.js';
 import type { StackEndpoints } from './stack.js';
 
 export { startStack, repoRoot, type StackEndpoints, type RunningStack } from './stack.js';
@@ -11,9 +11,25 @@ export function stack(): StackEndpoints {
   return inject('stack');
 }
 
-/** A name no other test (or earlier run) uses: topics, groups, databases. */
+/**
+ * A name no other test (or earlier run) uses: topics, groups, databases. Its
+ * last part begins with the run's tag (four hex digits), so the run
+ * deletes at its end the topics it made and none of another run's on the
+ * same stack (`runsTopic`).
+ */
 export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  return taggedName(prefix, runTag());
+}
+
+/** The tag of the vitest run this worker belongs to (global-setup provides it). */
+function runTag(): string {
+  let tag: string | undefined;
+  try {
+    tag = inject('runTag');
+  } catch {
+    // Not in a vitest worker: no run deletes what this names.
+  }
+  return tag ?? NO_RUN;
 }
 
 /** Polls `probe` until it returns a value other than undefined. */
