@@ -81,10 +81,12 @@ export class CaseHolds {
 
   /**
    * A submission of `caseId` at `offset` ran: refused ABORTED (`aborted`) or
-   * not. Returns the case's holds this changed (to record): a refusal holds
-   * the case from it (the held command refused again ends the hold there
-   * and starts another), and the held command taken, or the refused
-   * submission read again and taken, releases it.
+   * not. Returns the case's holds this submission decides (to record): a
+   * refusal holds the case from it (the held command refused again ends the
+   * hold there and starts another), and the held command taken, or the
+   * refused submission read again and taken, releases it. Read again, it
+   * returns them again, changed or not: the record of its first reading
+   * may have failed, and the hold would be lost to the ledger.
    */
   ran(
     partition: number,
@@ -98,12 +100,10 @@ export class CaseHolds {
     const hs = cases.get(caseId) ?? [];
     const hold = this.latest(partition, caseId, offset, false);
     const open = hold !== undefined && hold.until === undefined;
-    const changed: CaseHold[] = [];
     const set = (h: CaseHold) => {
       const i = hs.findIndex((x) => x.from === h.from);
       if (i >= 0) hs[i] = h;
       else hs.push(h);
-      changed.push(h);
     };
     if (hold?.from === offset) {
       // The refused submission read again: refused again, it holds as it did.
@@ -114,7 +114,7 @@ export class CaseHolds {
     } else if (open && hold.commandId === commandId) set({ ...hold, until: offset });
     hs.sort((a, b) => a.from - b.from);
     if (hs.length > 0) cases.set(caseId, hs);
-    return changed;
+    return hs.filter((h) => h.from === offset || h.until === offset);
   }
 }
 

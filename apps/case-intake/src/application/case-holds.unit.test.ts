@@ -37,6 +37,23 @@ function read(
   return { ran, changes };
 }
 
+/** What the ledger loads after `changes` were recorded: for each case and start, the greatest of its holds. */
+function asLedger(changes: readonly { caseId: string; hold: CaseHold }[]): Map<string, CaseHold[]> {
+  const ledger = new Map<string, Map<number, string>>();
+  for (const c of changes) {
+    const byStart = ledger.get(c.caseId) ?? new Map<number, string>();
+    const s = encodeHold(c.hold);
+    if (s > (byStart.get(c.hold.from) ?? '')) byStart.set(c.hold.from, s);
+    ledger.set(c.caseId, byStart);
+  }
+  return new Map(
+    [...ledger].map(([caseId, byStart]) => [
+      caseId,
+      [...byStart].flatMap(([start, s]) => decodeHold(start, s) ?? []),
+    ]),
+  );
+}
+
 describe('case holds in a partition of the Kafka ingress', () => {
   it('run nothing of a case after a refused submission until its command comes again and is taken', () => {
     fc.assert(
@@ -63,29 +80,44 @@ describe('case holds in a partition of the Kafka ingress', () => {
         // Recorded at least as far as committed (the record comes first), perhaps further.
         const recorded = committed + (recordedAt % (subs.length - committed + 1));
         const first = read(new CaseHolds(), subs);
-        // The ledger: for each case and start, the greatest of the holds recorded.
-        const ledger = new Map<string, Map<number, string>>();
-        for (const c of first.changes)
-          if (c.offset < recorded) {
-            const byStart = ledger.get(c.caseId) ?? new Map<number, string>();
-            const s = encodeHold(c.hold);
-            if (s > (byStart.get(c.hold.from) ?? '')) byStart.set(c.hold.from, s);
-            ledger.set(c.caseId, byStart);
-          }
         const next = new CaseHolds();
-        next.load(
-          0,
-          new Map(
-            [...ledger].map(([caseId, byStart]) => [
-              caseId,
-              [...byStart].flatMap(([start, s]) => decodeHold(start, s) ?? []),
-            ]),
-          ),
-        );
+        next.load(0, asLedger(first.changes.filter((c) => c.offset < recorded)));
         next.prune(0, committed);
         const again = read(next, subs, committed);
         expect(again.ran.slice(committed)).toEqual(first.ran.slice(committed));
       }),
+    );
+  });
+
+  it('lose no hold when a batch’s ledger record fails and the batch is read again', () => {
+    fc.assert(
+      fc.property(
+        submissions,
+        fc.nat(),
+        fc.nat(),
+        fc.nat(),
+        (subs, batchAt, failedAt, committedAt) => {
+          const n = subs.length;
+          // A batch [from, to) runs, its record fails, and it is read again from `from` on.
+          const from = n === 0 ? 0 : batchAt % (n + 1);
+          const to = from + (failedAt % (n - from + 1));
+          const clean = read(new CaseHolds(), subs);
+          const holds = new CaseHolds();
+          const recorded = read(holds, subs.slice(0, from)).changes;
+          read(holds, subs.slice(0, to), from);
+          const again = read(holds, subs, from);
+          expect(again.ran.slice(from)).toEqual(clean.ran.slice(from));
+          recorded.push(...again.changes);
+          // The instance that reads the partition next, from the ledger.
+          const next = new CaseHolds();
+          next.load(0, asLedger(recorded));
+          const committed = committedAt % (n + 1);
+          next.prune(0, committed);
+          expect(read(next, subs, committed).ran.slice(committed)).toEqual(
+            clean.ran.slice(committed),
+          );
+        },
+      ),
     );
   });
 
