@@ -9,8 +9,24 @@ interface LedgerDoc {
   offset: number;
   /** Feed (as a field name) → latest time stored (ms). */
   feeds: Record<string, number>;
-  /** Case (as a field name) → `o<start>` → that hold (`encodeHold`, which sorts as it is released). */
+  /**
+   * Case (as a field name) → `o<start>` → that hold (`encodeHold`), as
+   * written before 2026-12-06, when holds moved to their own documents
+   * (`HoldDoc`): read still, never written.
+   */
   holds?: Record<string, Record<string, string>>;
+}
+
+/** One hold of a case in a partition, in `ingress_holds`. */
+interface HoldDoc {
+  /** `<partition's record id>|o<start>|<case>`. */
+  _id: string;
+  /** The partition's record id. */
+  p: string;
+  caseId: string;
+  from: number;
+  /** `encodeHold`, which sorts as the hold is released. */
+  state: string;
 }
 
 /**
@@ -19,12 +35,19 @@ interface LedgerDoc {
  * field by field: each field alone is a true statement (what was settled
  * before the offset, the latest time of a feed stored there), so an instance
  * still writing after its partition moved (a rebalance under way) can only
- * leave a value lower than the newest, never a false one. A case's holds
- * are kept the same way, one field for each where it starts: a hold is
- * only ever released.
+ * leave a value lower than the newest, never a false one.
+ *
+ * Each hold of a case is its own document (`ingress_holds`), raised the same
+ * way: a hold is only ever released. Not a field of the partition's record:
+ * FerretDB does not isolate concurrent updates of one document (each reads
+ * the document and writes it whole), so two raises of one record at once
+ * could lose one's fields, and a lost hold lets the case's later
+ * submissions run (seen in `ingress-ledger.int.test.ts`). A lost feed time
+ * or offset is only a lower value, which the record allows.
  */
 export class MongoIngressLedger implements IngressLedger {
   private readonly docs: Collection<LedgerDoc>;
+  private readonly holdDocs: Collection<HoldDoc>;
 
   constructor(
     db: Db,
@@ -32,6 +55,7 @@ export class MongoIngressLedger implements IngressLedger {
     private readonly topic: string,
   ) {
     this.docs = db.collection<LedgerDoc>('ingress_settled');
+    this.holdDocs = db.collection<HoldDoc>('ingress_holds');
   }
 
   private idOf(partition: number): string {
@@ -40,36 +64,89 @@ export class MongoIngressLedger implements IngressLedger {
 
   async load(partitions: readonly number[]): Promise<Map<number, SettledPrefix>> {
     const ids = new Map(partitions.map((p) => [this.idOf(p), p]));
-    const found = await this.docs.find({ _id: { $in: [...ids.keys()] } }).toArray();
+    const [found, holdDocs] = await Promise.all([
+      this.docs.find({ _id: { $in: [...ids.keys()] } }).toArray(),
+      this.holdDocs.find({ p: { $in: [...ids.keys()] } }).toArray(),
+    ]);
+    /** Partition → case → start → the furthest state written. */
+    const states = new Map<number, Map<string, Map<number, string>>>();
+    const note = (p: number, caseId: string, from: number, state: string) => {
+      const cases = states.get(p) ?? new Map<string, Map<number, string>>();
+      states.set(p, cases);
+      const starts = cases.get(caseId) ?? new Map<number, string>();
+      cases.set(caseId, starts);
+      if (state > (starts.get(from) ?? '')) starts.set(from, state);
+    };
     const out = new Map<number, SettledPrefix>();
     for (const d of found) {
       const p = ids.get(d._id);
       if (p === undefined) continue;
-      const feeds = new Map(
-        Object.entries(d.feeds ?? {}).map(([f, t]) => [fromFieldName(f), Number(t)] as const),
-      );
-      const holds = new Map<string, CaseHold[]>();
+      // Two fields may name one feed (one written before white space at its
+      // ends was escaped, on a server that took it): the higher counts.
+      const feeds = new Map<string, number>();
+      for (const [f, t] of Object.entries(d.feeds ?? {}))
+        feeds.set(fromFieldName(f), Math.max(Number(t), feeds.get(fromFieldName(f)) ?? -Infinity));
       for (const [c, byStart] of Object.entries(d.holds ?? {}))
-        for (const [start, encoded] of Object.entries(byStart ?? {})) {
-          const hold = decodeHold(Number(start.slice(1)), String(encoded));
-          if (hold) holds.set(fromFieldName(c), [...(holds.get(fromFieldName(c)) ?? []), hold]);
-        }
-      out.set(p, { offset: Number(d.offset), feeds, holds });
+        for (const [start, state] of Object.entries(byStart ?? {}))
+          note(p, fromFieldName(c), Number(start.slice(1)), String(state));
+      out.set(p, { offset: Number(d.offset), feeds, holds: new Map() });
+    }
+    for (const h of holdDocs) {
+      const p = ids.get(h.p);
+      if (p !== undefined) note(p, h.caseId, Number(h.from), String(h.state));
+    }
+    for (const [p, cases] of states) {
+      const holds = new Map<string, CaseHold[]>();
+      for (const [caseId, starts] of cases) {
+        const hs = [...starts].flatMap(([from, state]) => decodeHold(from, state) ?? []);
+        if (hs.length > 0) holds.set(caseId, hs);
+      }
+      const prefix = out.get(p) ?? { offset: -1, feeds: new Map<string, number>() };
+      out.set(p, { ...prefix, holds });
     }
     return out;
   }
 
   async raise(partition: number, prefix: SettledPrefix): Promise<void> {
+    const id = this.idOf(partition);
     const max: Record<string, number | string> = { offset: prefix.offset };
     for (const [feed, t] of prefix.feeds) max[`feeds.${asFieldName(feed)}`] = t;
-    for (const [caseId, hs] of prefix.holds)
-      for (const h of hs) max[`holds.${asFieldName(caseId)}.o${h.from}`] = encodeHold(h);
-    const raise = () =>
-      this.docs.updateOne({ _id: this.idOf(partition) }, { $max: max }, { upsert: true });
-    // Two first raises at once: one inserts, the other finds it the second time.
-    await raise().catch((e: unknown) => {
-      if (!isDuplicateKey(e)) throw e;
-      return raise();
-    });
+    await Promise.all([
+      // Holds first in spirit, all at once in fact: a raise is done when every write is.
+      ...[...prefix.holds].flatMap(([caseId, hs]) =>
+        hs.map((h) =>
+          upsertMax(
+            this.holdDocs as unknown as Collection<Raised>,
+            `${id}|o${h.from}|${caseId}`,
+            { state: encodeHold(h) },
+            { p: id, caseId, from: h.from },
+          ),
+        ),
+      ),
+      upsertMax(this.docs as unknown as Collection<Raised>, id, max),
+    ]);
   }
+}
+
+/** A document as `upsertMax` sees it: an id, and fields to raise. */
+type Raised = { _id: string } & Record<string, unknown>;
+
+/** `$max` of `max` on document `_id`, made with `fixed` if new. */
+async function upsertMax(
+  docs: Collection<Raised>,
+  _id: string,
+  max: Record<string, number | string>,
+  fixed: Record<string, number | string> = {},
+): Promise<void> {
+  const raise = () =>
+    docs.updateOne(
+      { _id },
+      Object.keys(fixed).length > 0 ? { $max: max, $setOnInsert: fixed } : { $max: max },
+      { upsert: true },
+    );
+  // Two first raises at once: one inserts, the other finds it the second time.
+  await raise().catch((e: unknown) => {
+    if (!isDuplicateKey(e)) throw e;
+    return raise();
+  });
 }

@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { uniqueName } from '@enforcement/testing';
+import type { CaseHold } from '../../application/case-holds.js';
+import { withMongo } from '../../test-support/harness.js';
+import { MongoIngressLedger } from './ingress-ledger.js';
+
+const RUNS = Number(process.env.INGRESS_LEDGER_RUNS ?? 15);
+
+/** Ids as producers send them: dots, dollars, pipes and other scripts included. */
+const id = fc.stringMatching(/^[a-z0-9.$|: 执法-]{1,12}$/);
+
+/** A hold's states in the order it goes through them: open, then (perhaps) released. */
+interface Lifecycle {
+  readonly caseId: string;
+  readonly states: readonly CaseHold[];
+}
+
+const lifecycles = fc
+  .uniqueArray(
+    fc.record({
+      caseId: id,
+      from: fc.integer({ min: 0, max: 100_000 }),
+      commandId: id,
+      length: fc.integer({ min: 1, max: 40_000 }),
+      released: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 6, selector: (h) => `${h.caseId}\u0000${h.from}` },
+  )
+  .map((hs) =>
+    hs.map((h): Lifecycle => ({
+      caseId: h.caseId,
+      states: [
+        { commandId: h.commandId, from: h.from },
+        ...(h.released ? [{ commandId: h.commandId, from: h.from, until: h.from + h.length }] : []),
+      ],
+    })),
+  );
+
+/** One raise as an instance makes it: an offset, some feeds' times, some holds as it knows them. */
+const raises = (holds: readonly Lifecycle[], feeds: readonly string[]) =>
+  fc.array(
+    fc.record({
+      offset: fc.integer({ min: 0, max: 200_000 }),
+      // A raise says one time for each feed, and one state of each hold.
+      feeds: fc.uniqueArray(
+        fc.tuple(fc.constantFrom(...feeds), fc.integer({ min: 0, max: 2 ** 45 })),
+        { maxLength: 3, selector: ([f]) => f },
+      ),
+      holds: fc.uniqueArray(
+        fc.tuple(fc.nat(holds.length - 1), fc.nat(1)).map(([h, s]) => {
+          const life = holds[h] as Lifecycle;
+          return {
+            caseId: life.caseId,
+            hold: life.states[Math.min(s, life.states.length - 1)] as CaseHold,
+          };
+        }),
+        { maxLength: 4, selector: (x) => `${x.caseId}\u0000${x.hold.from}` },
+      ),
+      // Raises in one wave run at once: two instances during a rebalance.
+      wave: fc.nat(3),
+    }),
+    { minLength: 1, maxLength: 12 },
+  );
+
+/**
+ * The raises as instances make them: two that run at once never write the
+ * same hold (only the instance reading a partition runs its submissions;
+ * one that lost it may still write what it ran before). A later raise of a
+ * wave drops the holds an earlier one of the wave writes.
+ */
+function oneWriterPerHold<R extends { wave: number; holds: { caseId: string; hold: CaseHold }[] }>(
+  rs: readonly R[],
+): R[] {
+  const written = new Map<number, Set<string>>();
+  return rs.map((r) => {
+    const seen = written.get(r.wave) ?? new Set<string>();
+    written.set(r.wave, seen);
+    const holds = r.holds.filter(({ caseId, hold }) => !seen.has(`${caseId}\u0000${hold.from}`));
+    for (const { caseId, hold } of holds) seen.add(`${caseId}\u0000${hold.from}`);
+    return { ...r, holds };
+  });
+}
+
+const stateIndex = (life: Lifecycle, h: CaseHold) =>
+  life.states.findIndex((s) => s.until === h.until);
+
+/**
+ * The ledger's record of a partition only ever rises, field by field,
+ * whoever writes it and however their writes interleave: an instance whose
+ * partition moved may write late, or beside the one that reads it now. So
+ * what a partition's next reader loads is, for each field, the furthest any
+ * write took it: the offset, each feed's time, and each hold the furthest
+ * along its life (a released hold never opens again). Checked on the real
+ * server, with writes in waves that run at once.
+ */
+describe("the ingress's ledger on the real server", () => {
+  it('loads each field as far as any raise took it, whatever the order and overlap of the raises', async () => {
+    await withMongo(async (client) => {
+      const db = client.db(uniqueName('ledger').replace(/-/g, '_'));
+      try {
+        let run = 0;
+        await fc.assert(
+          fc.asyncProperty(
+            lifecycles.chain((holds) =>
+              fc
+                .uniqueArray(id, { minLength: 1, maxLength: 4 })
+                .chain((feeds) => raises(holds, feeds).map((rs) => ({ holds, feeds, raises: rs }))),
+            ),
+            async ({ holds, raises: given }) => {
+              // Each run its own partition of one group and topic: the same collection throughout.
+              const partition = run++;
+              const ledger = new MongoIngressLedger(db, 'group', 'topic');
+              const rs = oneWriterPerHold(given);
+              for (const wave of [0, 1, 2, 3])
+                await Promise.all(
+                  rs
+                    .filter((r) => r.wave === wave)
+                    .map((r) => {
+                      const byCase = new Map<string, CaseHold[]>();
+                      for (const { caseId, hold } of r.holds)
+                        byCase.set(caseId, [...(byCase.get(caseId) ?? []), hold]);
+                      return ledger.raise(partition, {
+                        offset: r.offset,
+                        feeds: new Map(r.feeds),
+                        holds: byCase,
+                      });
+                    }),
+                );
+              const loaded = (await ledger.load([partition])).get(partition);
+
+              // Each hold as far as any raise took it, even beside other raises.
+              const furthest = new Map<string, CaseHold>();
+              for (const r of rs)
+                for (const { caseId, hold } of r.holds) {
+                  const life = holds.find(
+                    (l) => l.caseId === caseId && l.states[0]?.from === hold.from,
+                  ) as Lifecycle;
+                  const key = `${caseId}\u0000${hold.from}`;
+                  const was = furthest.get(key);
+                  if (!was || stateIndex(life, hold) > stateIndex(life, was))
+                    furthest.set(key, hold);
+                }
+              const got = new Map<string, CaseHold>();
+              for (const [caseId, hs] of loaded?.holds ?? [])
+                for (const h of hs) got.set(`${caseId}\u0000${h.from}`, h);
+              expect(got).toEqual(furthest);
+
+              // The offset and each feed's time: a value some raise wrote, at
+              // most the highest; the highest when no two raises ran at once.
+              const offsets = rs.map((r) => r.offset);
+              const times = new Map<string, number[]>();
+              for (const r of rs)
+                for (const [f, t] of r.feeds) times.set(f, [...(times.get(f) ?? []), t]);
+              const alone = [0, 1, 2, 3].every((w) => rs.filter((r) => r.wave === w).length <= 1);
+              if (alone) {
+                expect(loaded?.offset).toBe(Math.max(...offsets));
+                expect(new Map(loaded?.feeds)).toEqual(
+                  new Map([...times].map(([f, ts]) => [f, Math.max(...ts)])),
+                );
+              } else {
+                expect(offsets).toContain(loaded?.offset);
+                for (const [f, t] of loaded?.feeds ?? []) expect(times.get(f)).toContain(t);
+              }
+            },
+          ),
+          { numRuns: RUNS },
+        );
+      } finally {
+        await db.dropDatabase();
+      }
+    });
+  });
+});
