@@ -71,12 +71,14 @@ async function readableStream(
   p: Principal,
   caseId: string,
 ): Promise<CheckedStream> {
-  if (!caseId.trim()) fail('FIELD.REQUIRED', 'is required', 'case_id');
-  const checkpoint = deps.checkpoints.get(caseId);
-  const stream = { ...(await deps.store.load(caseId, checkpoint?.version)), checkpoint };
+  // As a command names it: white space at either end is not part of the id.
+  const id = caseId.trim();
+  if (!id) fail('FIELD.REQUIRED', 'is required', 'case_id');
+  const checkpoint = deps.checkpoints.get(id);
+  const stream = { ...(await deps.store.load(id, checkpoint?.version)), checkpoint };
   const first = stream.events[0];
   if (!first) {
-    if (!stream.unreadable) return fail('CASE.NOT_FOUND', `no case ${caseId}`, 'case_id');
+    if (!stream.unreadable) return fail('CASE.NOT_FOUND', `no case ${id}`, 'case_id');
     // Whose case it is cannot be read: only who may read every case learns why.
     authorizeReadAll(p);
     return unreadable(stream.unreadable);
@@ -202,13 +204,15 @@ export async function verifyCase(
   p: Principal,
   caseId: string,
 ): Promise<intake.VerifyCaseResponse> {
-  if (!caseId.trim()) fail('FIELD.REQUIRED', 'is required', 'case_id');
-  const checkpoint = deps.checkpoints.get(caseId);
-  const stream = { ...(await deps.store.load(caseId, checkpoint?.version)), checkpoint };
+  // As a command names it: white space at either end is not part of the id.
+  const id = caseId.trim();
+  if (!id) fail('FIELD.REQUIRED', 'is required', 'case_id');
+  const checkpoint = deps.checkpoints.get(id);
+  const stream = { ...(await deps.store.load(id, checkpoint?.version)), checkpoint };
   const first = stream.events[0];
   if (first) authorizeRead(p, first.agencyId);
   else if (checkpoint || stream.unreadable) authorizeReadAll(p);
-  else return fail('CASE.NOT_FOUND', `no case ${caseId}`, 'case_id');
+  else return fail('CASE.NOT_FOUND', `no case ${id}`, 'case_id');
   return integrity(deps, stream);
 }
 
