@@ -81,6 +81,18 @@ describe('scoring projection on the real stack', () => {
   });
   afterAll(() => svc?.stop());
 
+  /** Until every partition is applied to its end (the projection's lag is 0). */
+  const appliedToEnd = () =>
+    eventually(
+      async () => {
+        const s = await unary<scoring.GetProjectionStatusResponse>((cb) =>
+          svc.client.getProjectionStatus({}, supervisor, cb),
+        );
+        return s.lag === 0 ? true : undefined;
+      },
+      { what: 'every partition applied to its end' },
+    );
+
   it('scores a concluded case with its breakdown, and counts an event delivered twice once', async () => {
     const caseId = uniqueName('dup');
     const evs = caseEvents({ caseId, agencyId: `ag-${caseId}` });
@@ -383,15 +395,7 @@ describe('scoring projection on the real stack', () => {
     await eventually(() => scored(svc.service.runtime.models, flowing), {
       what: 'the cases after them scored',
     });
-    await eventually(
-      async () => {
-        const s = await unary<scoring.GetProjectionStatusResponse>((cb) =>
-          svc.client.getProjectionStatus({}, supervisor, cb),
-        );
-        return s.lag === 0 ? true : undefined;
-      },
-      { what: 'every partition applied to its end' },
-    );
+    await appliedToEnd();
     for (const [id, field] of [
       [parked.officer, 'payload.case_dispatched.officers[0].officer_id'],
       [parked.agency, 'agency_id'],
@@ -449,15 +453,7 @@ describe('scoring projection on the real stack', () => {
         ),
       { what: 'the cases with spaced ids scored' },
     );
-    await eventually(
-      async () => {
-        const s = await unary<scoring.GetProjectionStatusResponse>((cb) =>
-          svc.client.getProjectionStatus({}, supervisor, cb),
-        );
-        return s.lag === 0 ? true : undefined;
-      },
-      { what: 'every partition applied to its end' },
-    );
+    await appliedToEnd();
     await svc.service.readiness.check();
     expect([...svc.service.readiness.failing]).toEqual([]);
   });

@@ -4,9 +4,10 @@
  * sign, so `.` and `$` are written `%2E` and `%24`, and `%` itself `%25`.
  * FerretDB also refuses a part that begins or ends with white space ("contains
  * an empty field name"; MongoDB takes it), so white space at either end is
- * written as its code too (`%20`, `%u3000`). A case id with a trailing space
- * held by the ingress failed every write of its partition's ledger before
- * 2026-12-06.
+ * written as its code too (`%20`, `%u3000`). Before 2026-12-06 an agency id
+ * beginning with a space stopped scoring's partition for good (its feed's
+ * time in the rules' clock), and a held case id ending with one failed its
+ * ingress partition's ledger write.
  */
 export const asFieldName = (key: string): string =>
   key

@@ -112,7 +112,7 @@ export class MongoIngressLedger implements IngressLedger {
     const max: Record<string, number | string> = { offset: prefix.offset };
     for (const [feed, t] of prefix.feeds) max[`feeds.${asFieldName(feed)}`] = t;
     await Promise.all([
-      // Holds first in spirit, all at once in fact: a raise is done when every write is.
+      // The holds and the record at once: the raise is done when every write is.
       ...[...prefix.holds].flatMap(([caseId, hs]) =>
         hs.map((h) =>
           upsertMax(
