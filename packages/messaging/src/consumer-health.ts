@@ -134,18 +134,27 @@ export class ConsumerHealth {
             (more.length > 0 ? ` (and ${more.length} more partitions' chunks)` : ''),
         );
     }
-    const idle = this.now() - this.movedAt;
+    // A chunk under way is the fetch loop moving: until it has been applying
+    // for the time given (and is named above), it is not a stall.
+    const idle = this.now() - this.lastMoved();
     if (this.stalled && idle >= this.stalled.afterMs) {
       const lag = await this.stalled.lag();
       let waiting = 0;
       for (const p of this.assigned[this.stalled.topic] ?? []) waiting += lag.get(p) ?? 0;
-      if (waiting > 0 && this.now() - this.movedAt >= this.stalled.afterMs)
+      if (waiting > 0 && this.now() - this.lastMoved() >= this.stalled.afterMs)
         throw new Error(
           `${waiting} messages wait on this instance's partitions and none was applied for ${Math.floor(idle / 1000)} s`,
         );
     }
     return true;
   };
+
+  /** When a chunk was last applied or begun, or the group last joined (ms). */
+  private lastMoved(): number {
+    let at = this.movedAt;
+    for (const c of this.applying.values()) at = Math.max(at, c.since);
+    return at;
+  }
 }
 
 const keyOf = (at: PartitionOf | undefined): string => (at ? `${at.topic}/${at.partition}` : '');

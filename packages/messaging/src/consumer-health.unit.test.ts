@@ -190,6 +190,26 @@ describe('a chunk that never ends is not ready, whatever the other partitions ap
     await expect(h.check()).rejects.toThrow('applying a batch of events partition 0 failed');
   });
 
+  it('names the chunk, not a stall, when it began after the last applied one and messages wait behind it', async () => {
+    let t = 0;
+    const f = fakeConsumer();
+    const h = new ConsumerHealth(undefined, () => t);
+    h.watch(f.consumer);
+    h.watchProgress({ topic: 'events', lag: async () => new Map([[1, 9]]), afterMs: 60_000 });
+    f.join({ events: [0, 1] });
+    h.begins(p(0));
+    h.applied(p(0));
+    t = 1_000;
+    h.begins(p(1));
+    // Nothing applied for 60.5 s, but the chunk under way began 59.5 s ago.
+    t = 60_500;
+    await expect(h.check()).resolves.toBe(true);
+    t = 61_000;
+    await expect(h.check()).rejects.toThrow(
+      /^a chunk of events partition 1 has been applying for 60 s$/,
+    );
+  });
+
   it('counts each chunk from its own start: a partition that applies one chunk after another is not stuck', async () => {
     const { h, at } = setup();
     for (let s = 0; s <= 600; s += 50) {
