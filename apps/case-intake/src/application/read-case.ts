@@ -66,16 +66,26 @@ const statusOf: Record<CaseState['status'], api.CaseStatus> = {
 /** A case's history, with its checkpoint as it stood before the history was read (see loadFresh). */
 type CheckedStream = LoadedStream & { readonly checkpoint: Checkpoint | undefined };
 
+/**
+ * The case a read asks for, by its id as a command names it (white space at
+ * either end is not part of it: execute-command), with its checkpoint.
+ */
+async function checkedStream(
+  deps: ReadDeps,
+  caseId: string,
+): Promise<{ id: string; stream: CheckedStream }> {
+  const id = caseId.trim();
+  if (!id) fail('FIELD.REQUIRED', 'is required', 'case_id');
+  const checkpoint = deps.checkpoints.get(id);
+  return { id, stream: { ...(await deps.store.load(id, checkpoint?.version)), checkpoint } };
+}
+
 async function readableStream(
   deps: ReadDeps,
   p: Principal,
   caseId: string,
 ): Promise<CheckedStream> {
-  // As a command names it: white space at either end is not part of the id.
-  const id = caseId.trim();
-  if (!id) fail('FIELD.REQUIRED', 'is required', 'case_id');
-  const checkpoint = deps.checkpoints.get(id);
-  const stream = { ...(await deps.store.load(id, checkpoint?.version)), checkpoint };
+  const { id, stream } = await checkedStream(deps, caseId);
   const first = stream.events[0];
   if (!first) {
     if (!stream.unreadable) return fail('CASE.NOT_FOUND', `no case ${id}`, 'case_id');
@@ -204,14 +214,10 @@ export async function verifyCase(
   p: Principal,
   caseId: string,
 ): Promise<intake.VerifyCaseResponse> {
-  // As a command names it: white space at either end is not part of the id.
-  const id = caseId.trim();
-  if (!id) fail('FIELD.REQUIRED', 'is required', 'case_id');
-  const checkpoint = deps.checkpoints.get(id);
-  const stream = { ...(await deps.store.load(id, checkpoint?.version)), checkpoint };
+  const { id, stream } = await checkedStream(deps, caseId);
   const first = stream.events[0];
   if (first) authorizeRead(p, first.agencyId);
-  else if (checkpoint || stream.unreadable) authorizeReadAll(p);
+  else if (stream.checkpoint || stream.unreadable) authorizeReadAll(p);
   else return fail('CASE.NOT_FOUND', `no case ${id}`, 'case_id');
   return integrity(deps, stream);
 }
