@@ -26,12 +26,22 @@ export class CaseHolds {
   /** Partition → case → its holds, by where they start. */
   private readonly byPartition = new Map<number, Map<string, CaseHold[]>>();
 
-  /** What is known of `partition` now (from the ledger, at a join); replaces what this instance knew. */
+  /**
+   * What is known of `partition` now (from the ledger, at a join); replaces
+   * what this instance knew. A case is named as stored, without the white
+   * space at its ends; holds recorded by an earlier version named it as sent,
+   * and are the trimmed case's.
+   */
   load(partition: number, holds: ReadonlyMap<string, readonly CaseHold[]>): void {
-    this.byPartition.set(
-      partition,
-      new Map([...holds].map(([caseId, hs]) => [caseId, [...hs].sort((a, b) => a.from - b.from)])),
-    );
+    const cases = new Map<string, CaseHold[]>();
+    for (const [caseId, hs] of holds) {
+      const id = caseId.trim();
+      cases.set(
+        id,
+        [...(cases.get(id) ?? []), ...hs].sort((a, b) => a.from - b.from),
+      );
+    }
+    this.byPartition.set(partition, cases);
   }
 
   /** Drops the partitions not in `mine` (another instance reads them now). */

@@ -137,6 +137,27 @@ describe('case holds in a partition of the Kafka ingress', () => {
     expect(holds.holding(3, 14, 'a', '', 'evidence')).toBeUndefined();
   });
 
+  it('read holds recorded under a case id spelled with white space at its ends as the trimmed case’s', () => {
+    const holds = new CaseHolds();
+    holds.load(
+      1,
+      new Map([
+        [' a', [{ commandId: 'dispatch', from: 4, until: 6 }]],
+        ['a\u3000', [{ commandId: 'evidence', from: 9 }]],
+      ]),
+    );
+    expect(holds.holding(1, 5, 'a', '', 'notice')?.hold).toEqual({
+      commandId: 'dispatch',
+      from: 4,
+      until: 6,
+    });
+    expect(holds.holding(1, 10, 'a', '', 'notice')?.hold).toEqual({
+      commandId: 'evidence',
+      from: 9,
+    });
+    expect(holds.holding(1, 10, 'a', '', 'evidence')).toBeUndefined();
+  });
+
   it('encode a hold so that it sorts higher once released, and read it back', () => {
     const open = { commandId: 'x|y', from: 5 };
     const released = { ...open, until: 9 };

@@ -124,18 +124,17 @@ async function checkReviewTarget(
   deps: IntakeDeps,
   c: intake.FileReconsiderationRequest,
 ): Promise<void> {
-  if (!c.enforcementCaseId) return; // the domain names the missing field
-  const target = (await loadHead(deps, c.enforcementCaseId)).state;
+  // As the domain stores them: without the white space at their ends.
+  const id = c.enforcementCaseId.trim();
+  const respondent = c.respondentAgencyId.trim();
+  if (!id) return; // the domain names the missing field
+  const target = (await loadHead(deps, id)).state;
   if (target.type !== 'ENFORCEMENT')
-    return fail(
-      'REVIEW.UNKNOWN_CASE',
-      `no enforcement case ${c.enforcementCaseId}`,
-      'enforcement_case_id',
-    );
-  if (target.agencyId !== c.respondentAgencyId)
+    return fail('REVIEW.UNKNOWN_CASE', `no enforcement case ${id}`, 'enforcement_case_id');
+  if (target.agencyId !== respondent)
     fail(
       'FIELD.INVALID',
-      `case ${c.enforcementCaseId} belongs to ${target.agencyId}, not ${c.respondentAgencyId}`,
+      `case ${id} belongs to ${target.agencyId}, not ${respondent}`,
       'respondent_agency_id',
     );
 }
@@ -225,6 +224,26 @@ const rejected = () =>
       description: 'Commands refused, by the rule that refused them (code) and command',
     }));
 
+/**
+ * The case a command names, its id, and the case it challenges (a
+ * reconsideration's; `''` for any other), as intake stores them: without
+ * the white space at their ends. Whatever keeps a case's commands in order
+ * (a stream's line, a partition's line, a hold) goes by these, so `" x"`
+ * and `"x"` are one case there as in the store.
+ */
+export function caseKeysOf(kind: intake.Command['kind']): {
+  caseId: string;
+  commandId: string;
+  target: string;
+} {
+  const meta = kind?.value.meta;
+  return {
+    caseId: (meta?.caseId ?? '').trim(),
+    commandId: (meta?.commandId ?? '').trim(),
+    target: kind?.$case === 'fileReconsideration' ? kind.value.enforcementCaseId.trim() : '',
+  };
+}
+
 async function execute(
   deps: IntakeDeps,
   principal: Principal,
@@ -234,8 +253,7 @@ async function execute(
   const c = command.kind;
   if (!c) return fail('FIELD.REQUIRED', 'a command is required', 'command');
   const meta = c.value.meta;
-  const commandId = (meta?.commandId ?? '').trim();
-  const caseId = (meta?.caseId ?? '').trim();
+  const { caseId, commandId } = caseKeysOf(c);
   if (!commandId) fail('FIELD.REQUIRED', 'is required', 'meta.command_id');
   if (!caseId) fail('FIELD.REQUIRED', 'is required', 'meta.case_id');
   const expected = meta?.expectedVersion;

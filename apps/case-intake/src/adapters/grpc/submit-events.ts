@@ -10,6 +10,7 @@ import { stillValid, streamTokenExpired, type Principal } from '@enforcement/aut
 import { feedOf, type FeedMark } from '@enforcement/messaging';
 import { FeedProgress } from '../../application/feed-progress.js';
 import {
+  caseKeysOf,
   executeCommand,
   type FeedFloor,
   type IntakeDeps,
@@ -306,22 +307,20 @@ export function serveSubmitEvents(
       return;
     }
     opts.requests?.takeItem(item);
-    const caseId = item.command?.kind?.value.meta?.caseId ?? '';
+    // The case, and the case a reconsideration challenges, as stored.
+    const { caseId, commandId, target } = caseKeysOf(item.command?.kind);
     // Judged when it arrives: an item sent under a valid token is stored even
     // if it waits behind its case past the token's expiry.
     const lapsed = !stillValid(principal);
     floor.received(nth, item.command?.kind?.value.meta?.occurredAt ?? new Date());
     // A reconsideration also waits for what came before it on the case it
     // challenges: the stream's order is the agency's order across cases too.
-    const kind = item.command?.kind;
-    const target = kind?.$case === 'fileReconsideration' ? kind.value.enforcementCaseId : '';
     const before = Promise.all([lastOfCase.get(caseId), target && lastOfCase.get(target)]);
     let storedAs: string | undefined;
     const ack = before.then(async () => {
       // After an item of this case (or of the case it challenges) could not
       // be stored, the ones behind it are not run out of order: they get the
       // same UNAVAILABLE, and the client sends them again after it.
-      const commandId = item.command?.kind?.value.meta?.commandId ?? '';
       const held = unstored.get(caseId);
       // The refused command sent again: what follows it may run again.
       if (held?.why === 'ABORTED' && held.commandId === commandId) unstored.delete(caseId);

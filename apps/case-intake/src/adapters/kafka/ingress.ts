@@ -21,7 +21,7 @@ import {
   sendDeadLetter,
   SHARED_GROUP_MEMBERSHIP,
 } from '@enforcement/messaging';
-import type { IntakeDeps } from '../../application/execute-command.js';
+import { caseKeysOf, type IntakeDeps } from '../../application/execute-command.js';
 import type { IngressLedger } from '../../application/ports.js';
 import { acknowledge, behindRefused } from '../grpc/submit-events.js';
 import { rejection } from '../grpc/rejection.js';
@@ -336,15 +336,13 @@ export class KafkaIngress {
       if (failure !== undefined || !isRunning() || isStale()) break;
       const item = decodeOrWhy(message);
       const command = typeof item === 'string' ? undefined : item.command?.kind;
-      const caseId = command?.value.meta?.caseId ?? '';
+      // The case, and the case a reconsideration challenges, as stored.
+      const { caseId, commandId, target } = caseKeysOf(command);
       const at = (command?.value.meta?.occurredAt ?? new Date()).getTime();
       this.floor.received(partition, Number(message.offset), at);
-      const target =
-        command?.$case === 'fileReconsideration' ? command.value.enforcementCaseId : '';
       const before = Promise.all([lastOfCase.get(caseId), target && lastOfCase.get(target)]);
       const place = outcomes.length;
       const offset = Number(message.offset);
-      const commandId = command?.value.meta?.commandId ?? '';
       const outcome = before.then(async ([mine, theirs]) => {
         // An earlier submission of the case was not stored: neither is this one, now.
         if (mine === false || theirs === false || failure !== undefined) return false;
