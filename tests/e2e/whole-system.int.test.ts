@@ -142,6 +142,84 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     expect(rows.map((r) => r.key).sort()).toEqual([...year.truth.byAgency.keys()].sort());
   });
 
+  // Intake stores a case, agency and district without the white space at
+  // their ends. Until the evening of 2026-12-06 scoring and reporting
+  // matched them as asked for: a case pasted with a trailing space had no
+  // score, and an agency asking for its own " lz-eeb" was refused.
+  it('finds a case, an agency and a district asked for with white space at their ends', async () => {
+    const concluded = [...year.stream()].find((c) => c.kind?.$case === 'concludeCase');
+    const caseId = concluded?.kind?.value.meta?.caseId ?? '';
+    const supervisor = await tokenFor(['supervisor']);
+    const { score } = await unary<scoring.GetCaseScoreResponse>((cb) =>
+      sys.scoringClient.getCaseScore({ caseId: ` ${caseId}\u3000` }, supervisor, cb),
+    );
+    expect(score?.caseId).toBe(caseId);
+    const agencyId = score?.agencyId ?? '';
+    const district = score?.district ?? '';
+    const agency = await tokenFor(['agency'], [agencyId]);
+
+    const scores = (r: Partial<scoring.ListScoresRequest>) =>
+      unary<scoring.ListScoresResponse>((cb) =>
+        sys.scoringClient.listScores(
+          scoring.ListScoresRequest.fromPartial({
+            periodKind: scoring.PeriodKind.PERIOD_KIND_YEAR,
+            period: '2021',
+            ...r,
+          }),
+          r.agencyId ? agency : supervisor,
+          cb,
+        ),
+      );
+    const units = await scores({ groupBy: scoring.GroupBy.GROUP_BY_UNIT, agencyId });
+    expect(units.rows.length).toBeGreaterThan(0);
+    expect(
+      await scores({ groupBy: scoring.GroupBy.GROUP_BY_UNIT, agencyId: ` ${agencyId}\t` }),
+    ).toEqual(units);
+    const districts = await scores({ groupBy: scoring.GroupBy.GROUP_BY_DISTRICT, district });
+    expect(districts.rows.map((r) => r.key)).toEqual([district]);
+    expect(
+      await scores({
+        groupBy: scoring.GroupBy.GROUP_BY_DISTRICT,
+        district: `\u3000${district} `,
+      }),
+    ).toEqual(districts);
+
+    const orders = (a: string) =>
+      unary<scoring.ListSupervisionOrdersResponse>((cb) =>
+        sys.scoringClient.listSupervisionOrders(
+          scoring.ListSupervisionOrdersRequest.fromPartial({ agencyId: a, pageSize: 1000 }),
+          agency,
+          cb,
+        ),
+      );
+    expect(await orders(` ${agencyId} `)).toEqual(await orders(agencyId));
+
+    const cases = (a: string) =>
+      unary<reporting.ListCasesResponse>((cb) =>
+        sys.reportingClient.listCases(
+          reporting.ListCasesRequest.fromPartial({ year: 2021, agencyId: a }),
+          agency,
+          cb,
+        ),
+      );
+    const listed = await cases(agencyId);
+    expect(listed.total).toBeGreaterThan(0);
+    expect(await cases(`\u3000${agencyId} `)).toEqual(listed);
+
+    const reader = await tokenFor(['reporting']);
+    const statistics = (d: string) =>
+      unary<reporting.GetAnnualStatisticsResponse>((cb) =>
+        sys.reportingClient.getAnnualStatistics(
+          reporting.GetAnnualStatisticsRequest.fromPartial({ year: 2021, district: d }),
+          reader,
+          cb,
+        ),
+      );
+    const inDistrict = await statistics(district);
+    expect(inDistrict.overall?.casesRegistered).toBeGreaterThan(0);
+    expect((await statistics(` ${district}\u3000`)).overall).toEqual(inDistrict.overall);
+  });
+
   it('finds the data people ask for: periods as written, the latest year with data by default', async () => {
     const thisYear = new Date().getFullYear();
     // A quarter and a month as people write them, without a kind flag.

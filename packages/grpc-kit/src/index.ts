@@ -24,7 +24,7 @@ export {
 export { undecodable, UNDECODABLE_CODE, type Undecodable } from './tolerant.js';
 export { BUSY_CODE, RequestBudget } from './request-budget.js';
 export { requestProblem, requestTypeOf } from './request-check.js';
-export { refuseNul, textWithNul } from './request-text.js';
+export { asStored, refuseNul, textWithNul } from './request-text.js';
 export { watchReadiness, type Readiness, type ReadinessCheck } from './readiness.js';
 export { checkHealth } from './health-client.js';
 export { unaryDeadlines } from './deadlines.js';

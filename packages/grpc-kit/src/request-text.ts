@@ -8,3 +8,25 @@ export function refuseNul(request: unknown): void {
   const at = textWithNul(request);
   if (at !== undefined) throw invalid('FIELD.INVALID', at, 'contains a NUL character');
 }
+
+/**
+ * The fields of a query that name what intake stores without the white
+ * space at its ends: a case, an agency, a unit, a district. Officer ids are
+ * stored as sent, so they are matched as asked for.
+ */
+const STORED_TRIMMED = ['caseId', 'agencyId', 'unitId', 'district', 'aboutCaseId'] as const;
+
+/**
+ * `request` with the white space at the ends of the names intake trims
+ * (`STORED_TRIMMED`) taken off, as intake takes it off a command: a case
+ * asked for as `" x "` is the case stored as `x`, an agency's `" a"` is
+ * agency `a`. Other text (page tokens, periods) is left as it is.
+ */
+export function asStored<T extends object>(request: T): T {
+  const out = { ...request } as Record<string, unknown>;
+  for (const k of STORED_TRIMMED) {
+    const v = out[k];
+    if (typeof v === 'string') out[k] = v.trim();
+  }
+  return out as T;
+}

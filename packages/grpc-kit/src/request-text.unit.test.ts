@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '@enforcement/errors';
-import { refuseNul, textWithNul } from './request-text.js';
+import { asStored, refuseNul, textWithNul } from './request-text.js';
 
 describe('text with a NUL character in a request', () => {
   it('names the first field that holds one, however deep, in snake_case', () => {
@@ -38,5 +38,32 @@ describe('text with a NUL character in a request', () => {
     expect(refused).toMatchObject({ code: 'FIELD.INVALID' });
     expect(String((refused as Error).message)).toContain('agency_id');
     expect(() => refuseNul({ agencyId: 'lz-eeb' })).not.toThrow();
+  });
+});
+
+describe('a query’s names as intake stores them', () => {
+  it('takes the white space off the ends of case, agency, unit and district, and leaves other text', () => {
+    const asked = {
+      caseId: ' LZ2021-000001\u3000',
+      agencyId: '\tlz-eeb ',
+      unitId: ' u1',
+      district: '柳南区 ',
+      aboutCaseId: ' x ',
+      officerId: ' o1 ',
+      pageToken: ' t ',
+      year: 2021,
+    };
+    expect(asStored(asked)).toEqual({
+      caseId: 'LZ2021-000001',
+      agencyId: 'lz-eeb',
+      unitId: 'u1',
+      district: '柳南区',
+      aboutCaseId: 'x',
+      officerId: ' o1 ',
+      pageToken: ' t ',
+      year: 2021,
+    });
+    // The request itself is left as it came.
+    expect(asked.caseId).toBe(' LZ2021-000001\u3000');
   });
 });

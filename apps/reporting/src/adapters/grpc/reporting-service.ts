@@ -3,7 +3,7 @@ import type { Metadata, sendUnaryData, ServerUnaryCall, ServiceError } from '@gr
 import { actsFor, hasRole, type Principal, type Verifier } from '@enforcement/auth';
 import { reporting } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
-import { cursorOf, refuseNul, tokenAfter, toServiceError } from '@enforcement/grpc-kit';
+import { asStored, cursorOf, refuseNul, tokenAfter, toServiceError } from '@enforcement/grpc-kit';
 import type { Reports } from '../../application/reports.js';
 import {
   digestOf,
@@ -82,7 +82,7 @@ export function reportingService(
     advice: { explicitBucketBoundaries: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30] },
   });
   const query =
-    <Req, Res>(
+    <Req extends object, Res>(
       name: string,
       run: (r: Req) => Promise<Res>,
       authorize: (p: Principal, r: Req) => void = mayReport,
@@ -94,8 +94,9 @@ export function reportingService(
       verify(bearer(call.metadata))
         .then((p) => {
           refuseNul(call.request);
-          authorize(p, call.request);
-          return run(call.request);
+          const r = asStored(call.request);
+          authorize(p, r);
+          return run(r);
         })
         .then(
           (r) => {

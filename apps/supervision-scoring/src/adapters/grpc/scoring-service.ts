@@ -14,7 +14,7 @@ import {
 } from '@enforcement/auth';
 import type { scoring } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
-import { refuseNul, toServiceError } from '@enforcement/grpc-kit';
+import { asStored, refuseNul, toServiceError } from '@enforcement/grpc-kit';
 import { getCaseScore, listOrders, listScores } from '../../application/queries.js';
 import type { ScoringRuntime } from '../../runtime.js';
 
@@ -64,12 +64,12 @@ export function scoringService(
     call.sendMetadata(new Metadata());
   };
   const query =
-    <Req, Res>(run: (p: Principal, r: Req) => Promise<Res>) =>
+    <Req extends object, Res>(run: (p: Principal, r: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       verify(bearer(call.metadata))
         .then((p) => {
           refuseNul(call.request);
-          return run(p, call.request);
+          return run(p, asStored(call.request));
         })
         .then(
           (r) => callback(null, r),
@@ -134,7 +134,7 @@ export function scoringService(
       verify(bearer(call.metadata))
         .then((p) => {
           refuseNul(call.request);
-          const wanted = call.request.agencyId;
+          const wanted = asStored(call.request).agencyId;
           if (
             wanted &&
             !(hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, wanted))
@@ -159,10 +159,11 @@ export function scoringService(
       verify(bearer(call.metadata))
         .then((p) => {
           refuseNul(call.request);
+          const r = asStored(call.request);
           const sees = (s: scoring.CaseScore) =>
             (hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, s.agencyId)) &&
-            (!call.request.agencyId || s.agencyId === call.request.agencyId) &&
-            (!call.request.district || s.district === call.request.district);
+            (!r.agencyId || s.agencyId === r.agencyId) &&
+            (!r.district || s.district === r.district);
           serveWatch(call, p, () =>
             rt.hub.subscribe((score) => {
               if (sees(score)) call.write({ score });
