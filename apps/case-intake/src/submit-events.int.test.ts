@@ -165,7 +165,11 @@ describe('a supervisor feed across cases', () => {
     });
     const evidence: intake.Command['kind'] = { $case: 'recordProgress', value: x.evidence };
     const kinds: intake.Command['kind'][] = [
-      { $case: 'registerCase', value: x.register },
+      // Its agency too is stored without them, and is the caller's.
+      {
+        $case: 'registerCase',
+        value: { ...x.register, agencyId: ` ${x.register.agencyId}\u3000` },
+      },
       // Written for a version the case is not at.
       spelled(dispatch(7), ` ${id}`),
       // Behind the refusal, though its id is spelled otherwise.
@@ -209,6 +213,7 @@ describe('a supervisor feed across cases', () => {
       'caseDispatched',
       'evidenceRecorded',
     ]);
+    expect(history.case?.agencyId).toBe(x.register.agencyId);
   });
 
   it('runs nothing sent on that case after the refusal was answered either, until that command comes again', async () => {

@@ -424,10 +424,11 @@ describe('scoring projection on the real stack', () => {
   });
 
   it('scores cases whose agency, officer, district and id begin and end with white space, while its partition goes on', async () => {
-    // Intake takes such ids (only a case id loses its white space there).
-    // FerretDB refuses a field path whose part begins or ends with white
-    // space: before 2026-12-06 such an agency went into the rules' clock as
-    // a field name the store refused, and its partition's chunk failed for good.
+    // The events topic may carry such ids (intake keeps an officer's as
+    // sent, and takes it off a case's, agency's and district's). FerretDB
+    // refuses a field path whose part begins or ends with white space:
+    // before 2026-12-06 such an agency went into the rules' clock as a field
+    // name the store refused, and its partition's chunk failed for good.
     const base = uniqueName('spaced');
     const spaced = Array.from({ length: 6 }, (_, i) => `${base}-s${i}`);
     const flowing = Array.from({ length: 24 }, (_, i) => `${base}-f${i}`);
