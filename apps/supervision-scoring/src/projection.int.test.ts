@@ -424,8 +424,8 @@ describe('scoring projection on the real stack', () => {
   });
 
   it('scores cases whose agency, officer, district and id begin and end with white space, while its partition goes on', async () => {
-    // The events topic may carry such ids (intake keeps an officer's as
-    // sent, and takes it off a case's, agency's and district's). FerretDB
+    // The events topic may carry such ids (intake kept an officer's as sent
+    // until the evening of 2026-12-06; it never did a case's). FerretDB
     // refuses a field path whose part begins or ends with white space:
     // before 2026-12-06 such an agency went into the rules' clock as a field
     // name the store refused, and its partition's chunk failed for good.

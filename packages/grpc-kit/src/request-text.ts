@@ -11,8 +11,9 @@ export function refuseNul(request: unknown): void {
 
 /**
  * The fields of a query that name what intake stores without the white
- * space at its ends: a case, an agency, a unit, a district. Officer ids are
- * stored as sent, so they are matched as asked for.
+ * space at its ends: a case, an agency, a unit, a district. An officer's id
+ * is matched as asked for: intake stored it as sent until the evening of
+ * 2026-12-06, so the read models may hold it so.
  */
 const STORED_TRIMMED = ['caseId', 'agencyId', 'unitId', 'district', 'aboutCaseId'] as const;
 

@@ -128,7 +128,7 @@ export function dispatch(s: EnforcementCase, r: intake.DispatchCaseRequest): Eve
       'officers',
     );
   const seen = new Set<string>();
-  r.officers.forEach((o, i) => {
+  const officers = r.officers.map((o, i) => {
     const id = required(o.officerId, `officers[${i}].officer_id`);
     if (seen.has(id))
       fail('DISPATCH.DUPLICATE_OFFICER', `officer ${id} named twice`, `officers[${i}].officer_id`);
@@ -139,8 +139,10 @@ export function dispatch(s: EnforcementCase, r: intake.DispatchCaseRequest): Eve
         `officer ${id} holds no enforcement credential`,
         `officers[${i}].credential_no`,
       );
+    // An officer is named as an id is stored: without the white space at its ends.
+    return { ...o, officerId: id };
   });
-  return [{ $case: 'caseDispatched', value: { unitId, officers: r.officers } }];
+  return [{ $case: 'caseDispatched', value: { unitId, officers } }];
 }
 
 export function recordProgress(
@@ -154,16 +156,19 @@ export function recordProgress(
     case 'inspection': {
       expectStatus(s, before, 'record an inspection on');
       withinSteps(s, 'inspection');
-      const known = new Set(s.officers.map((o) => o.officerId));
-      step.value.officerIds.forEach((id, i) => {
+      // Trimmed on both sides: earlier versions stored an officer's id as sent.
+      const known = new Set(s.officers.map((o) => o.officerId.trim()));
+      const officerIds = step.value.officerIds.map((raw, i) => {
+        const id = raw.trim();
         if (!known.has(id))
           fail(
             'PROGRESS.UNKNOWN_OFFICER',
             `officer ${id} was not dispatched to this case`,
             `inspection.officer_ids[${i}]`,
           );
+        return id;
       });
-      return [{ $case: 'inspectionRecorded', value: step.value }];
+      return [{ $case: 'inspectionRecorded', value: { ...step.value, officerIds } }];
     }
     case 'evidence': {
       expectStatus(s, [...before, 'DECIDED'], 'record evidence on');
@@ -191,7 +196,12 @@ export function recordProgress(
           'is after the time the evidence was recorded',
           'evidence.collected_at',
         );
-      return [{ $case: 'evidenceRecorded', value: e }];
+      return [
+        {
+          $case: 'evidenceRecorded',
+          value: { ...e, evidenceId: id, collectedBy: e.collectedBy.trim() },
+        },
+      ];
     }
     case 'notice': {
       expectStatus(s, before, 'notify the party of');

@@ -93,6 +93,18 @@ describe('dispatch', () => {
       .thenThrows('DISPATCH.DUPLICATE_OFFICER');
   });
 
+  it('stores each officer’s id without the white space at its ends, as every id', () => {
+    const spaced = twoOfficers.map((o, i) => ({
+      ...o,
+      officerId: i === 0 ? ` ${o.officerId}\u3000` : `${o.officerId}\t`,
+    }));
+    given(caseUpTo('registered'))
+      .when(cmd.dispatch(spaced))
+      .thenProduces('caseDispatched', (v: events.CaseDispatched) =>
+        expect(v.officers).toEqual(twoOfficers),
+      );
+  });
+
   it('refuses dispatching a case already dispatched', () => {
     given(caseUpTo('dispatched'))
       .when(cmd.dispatch())
@@ -168,6 +180,40 @@ describe('track: progress and evidence', () => {
     given([...caseUpTo('dispatched'), ...held])
       .when(evidence({ evidenceId: 'one-more' }), day(3))
       .thenThrows('EVIDENCE.TOO_MANY', 'evidence.evidence_id');
+  });
+
+  it('takes an inspection by an officer however the white space at the id’s ends is spelled, on either side', () => {
+    const inspection = (officerIds: string[]) =>
+      cmd.progress({ $case: 'inspection', value: { location: 'x', findings: 'y', officerIds } });
+    // Dispatched by an earlier version, which stored the ids as sent.
+    const spacedDispatch: EventPayload = {
+      $case: 'caseDispatched',
+      value: {
+        unitId: 'u',
+        officers: twoOfficers.map((o) => ({ ...o, officerId: ` ${o.officerId}` })),
+      },
+    };
+    for (const history of [
+      caseUpTo('dispatched'),
+      [...caseUpTo('registered'), [spacedDispatch, day(1)] as const],
+    ])
+      given(history)
+        .when(inspection(['off-1 ', '\u3000off-2']))
+        .thenProduces('inspectionRecorded', (v: events.InspectionRecorded) =>
+          expect(v.officerIds).toEqual(['off-1', 'off-2']),
+        );
+  });
+
+  it('refuses evidence whose id differs from one recorded only by white space at its ends, and stores it trimmed', () => {
+    given(caseUpTo('dispatched'))
+      .when(evidence({ evidenceId: ' ev-9\u3000', collectedBy: 'off-1 ' }), day(2))
+      .thenProduces('evidenceRecorded', (v: events.EvidenceRecorded) =>
+        expect([v.evidenceId, v.collectedBy]).toEqual(['ev-9', 'off-1']),
+      );
+    // Recorded by an earlier version, which stored the id as sent.
+    given([...caseUpTo('dispatched'), [fact.evidence(' ev-9 '), day(2)]])
+      .when(evidence({ evidenceId: 'ev-9' }), day(3))
+      .thenThrows('EVIDENCE.DUPLICATE');
   });
 
   it('refuses an inspection by an officer who was not dispatched', () => {

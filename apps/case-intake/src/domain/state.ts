@@ -115,7 +115,12 @@ function evolveEnforcement(s: EnforcementCase, e: DomainEvent): EnforcementCase 
     case 'inspectionRecorded':
       return { ...s, status: tracked(s), steps: counted(s, 'inspection') };
     case 'evidenceRecorded':
-      return { ...s, status: tracked(s), evidence: { ...s.evidence, [p.value.evidenceId]: at } };
+      // Keyed as an id is stored now (trimmed): earlier versions stored it as sent.
+      return {
+        ...s,
+        status: tracked(s),
+        evidence: { ...s.evidence, [p.value.evidenceId.trim()]: at },
+      };
     case 'partyNotified':
       return {
         ...s,
