@@ -4,23 +4,13 @@ import { Kafka, logLevel } from 'kafkajs';
 import { intake } from '@enforcement/contracts';
 import { eventually, lapsingToken, stack, uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
-import { startIntake, tokenFor, unary, type TestIntake } from './test-support/harness.js';
-
-function submitAll(
-  client: intake.CaseIntakeServiceClient,
-  md: Metadata,
-  items: intake.SubmitEventsRequest[],
-) {
-  return new Promise<intake.SubmitEventsResponse[]>((resolve, reject) => {
-    const acks: intake.SubmitEventsResponse[] = [];
-    const call = client.submitEvents(md);
-    call.on('data', (a: intake.SubmitEventsResponse) => acks.push(a));
-    call.on('end', () => resolve(acks));
-    call.on('error', reject);
-    for (const item of items) call.write(item);
-    call.end();
-  });
-}
+import {
+  startIntake,
+  submitAll,
+  tokenFor,
+  unary,
+  type TestIntake,
+} from './test-support/harness.js';
 
 describe('a supervisor feed across cases', () => {
   let svc: TestIntake;

@@ -153,13 +153,16 @@ function envelope(
   },
   keys: ChainKeys,
 ): CaseEvent[] {
+  // A new case's agency as its first event's payload has it: without the
+  // white space at its ends (as sent, the registration's envelope named
+  // another feed and another owner than every later event of the case).
   const agencyId =
     head.state.type !== 'NONE'
       ? head.state.agencyId
       : c.$case === 'registerCase'
-        ? c.value.agencyId
+        ? c.value.agencyId.trim()
         : c.$case === 'fileReconsideration'
-          ? c.value.respondentAgencyId
+          ? c.value.respondentAgencyId.trim()
           : '';
   const caseType = caseTypeOf(head.state, c);
   const feedFloor = ctx.feedFloor?.(ctx.occurredAt, feedOf(agencyId, caseType));

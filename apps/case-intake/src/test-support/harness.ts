@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { credentials } from '@grpc/grpc-js';
+import { credentials, type Metadata } from '@grpc/grpc-js';
 import { ConfigResourceTypes, Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { events, intake } from '@enforcement/contracts';
@@ -59,6 +59,23 @@ export async function startIntake(
       await service.stop();
     },
   };
+}
+
+/** Sends `items` over one SubmitEvents stream, ends it, and resolves to every ack. */
+export function submitAll(
+  client: intake.CaseIntakeServiceClient,
+  md: Metadata,
+  items: readonly intake.SubmitEventsRequest[],
+): Promise<intake.SubmitEventsResponse[]> {
+  return new Promise((resolve, reject) => {
+    const acks: intake.SubmitEventsResponse[] = [];
+    const call = client.submitEvents(md);
+    call.on('data', (a: intake.SubmitEventsResponse) => acks.push(a));
+    call.on('end', () => resolve(acks));
+    call.on('error', reject);
+    for (const item of items) call.write(item);
+    call.end();
+  });
 }
 
 /**
