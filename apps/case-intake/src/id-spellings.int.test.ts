@@ -23,7 +23,7 @@ const padding = fc.string({
   maxLength: 2,
 });
 
-/** A case's whole loop, with an inspection and a reconsideration, as `spell` writes each id. */
+/** A case's whole loop, with an inspection, an order answered and a reconsideration, as `spell` writes each id. */
 function loopOf(caseId: string, start: Date, spell: (id: string) => string): Kind[] {
   const x = fullLoop(caseId, 'lz-eeb', start);
   const dispatchedAt = x.dispatch.meta.occurredAt ?? new Date();
@@ -72,6 +72,28 @@ function loopOf(caseId: string, start: Date, spell: (id: string) => string): Kin
         },
       },
     },
+    ...(() => {
+      const at = (x.evidence.meta.occurredAt ?? new Date()).getTime();
+      const orderMeta = (hours: number) =>
+        meta(nextMeta(caseId, { occurredAt: new Date(at + hours * 3_600_000) }));
+      return [
+        {
+          $case: 'openSupervisionOrder',
+          value: {
+            meta: orderMeta(1),
+            orderId: spell('o-1'),
+            reason: 1,
+            note: '请说明',
+            responseDueAt: new Date(at + 5 * 86_400_000),
+            ruleId: '',
+          },
+        },
+        {
+          $case: 'answerSupervisionOrder',
+          value: { meta: orderMeta(2), orderId: spell('o-1'), answer: '已整改' },
+        },
+      ] satisfies Kind[];
+    })(),
     ...(
       [
         ['recordProgress', x.notice],
@@ -101,7 +123,8 @@ function loopOf(caseId: string, start: Date, spell: (id: string) => string): Kin
  * A client may leave white space at the ends of any id it sends. Intake
  * stores every id without it, so whatever the spelling, a case's history is
  * the one the same commands give spelled plainly: the same steps, the same
- * facts, every command accepted, a reconsideration of the case it names.
+ * facts, every command accepted, an order answered by the id it was opened
+ * with, a reconsideration of the case it names.
  * Until the evening of 2026-12-06 an officer or an item of evidence kept its
  * spelling, a case's commands spelled otherwise left its line, and a
  * registration or a reconsideration spelled otherwise was refused.
