@@ -38,6 +38,13 @@ export const intakeSpec = {
   INGRESS_STALL_MS: integer({ default: 60_000, min: 1_000 }),
   /** How often the ingress looks again whether a feed it stored may be marked further. */
   INGRESS_MARK_EVERY_MS: integer({ default: 500, min: 10 }),
+  /**
+   * How long (ms) a released hold stays in the ingress's ledger after it was
+   * last written, once the group has committed past its release; then the
+   * next join deletes it. Far longer than an instance that lost its
+   * partition may still write its last batch.
+   */
+  INGRESS_RELEASED_HOLDS_KEPT_MS: integer({ default: 600_000, min: 0 }),
   /** Chain keys, `id:base64,id:base64` (each at least 32 bytes); required in production. */
   CHAIN_KEYS: string({ default: '-' }),
   /** The key id that hashes new events; the last of CHAIN_KEYS when unset. */

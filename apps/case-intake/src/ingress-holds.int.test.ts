@@ -2,13 +2,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
 import { intake } from '@enforcement/contracts';
-import { stack, uniqueName } from '@enforcement/testing';
+import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
 import {
   consumeTopic,
   startIntake,
   tokenFor,
   unary,
+  withMongo,
   type TestIntake,
 } from './test-support/harness.js';
 
@@ -196,8 +197,10 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
     ]);
     await first.stop();
 
-    // Another instance of the group reads the partition from its committed offset, past the refusal.
-    const next = await start({ db, topics, env: { KAFKA_CLIENT_ID: group } });
+    // Another instance of the group reads the partition from its committed
+    // offset, past the refusal; it forgets released holds at once, never an open one.
+    const env = { KAFKA_CLIENT_ID: group, INGRESS_RELEASED_HOLDS_KEPT_MS: '0' };
+    const next = await start({ db, topics, env });
     await publish(topics.intakeSubmissions, bearer, 4, [a.notice]);
     const [held] = await receipts(topics.intakeReceipts, 4, 4);
     expect(outcome(held)).toEqual([4, false, status.ABORTED]);
@@ -213,5 +216,19 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
       'evidenceRecorded',
       'partyNotified',
     ]);
+
+    // Released and committed past: the instance that joins next deletes it
+    // from the ledger, which would otherwise keep every hold ever made.
+    const heldIn = () =>
+      withMongo((c) =>
+        c.db(db).collection('ingress_holds').countDocuments({ caseId: a.x.register.meta?.caseId }),
+      );
+    expect(await heldIn()).toBe(1);
+    await next.stop();
+    await start({ db, topics, env });
+    await eventually(async () => ((await heldIn()) === 0 ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the released hold gone from the ledger',
+    });
   });
 });

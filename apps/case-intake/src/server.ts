@@ -171,6 +171,7 @@ export async function createCaseIntake(
         warn: (msg) => log(msg),
         stallMs: config.INGRESS_STALL_MS,
         markEveryMs: config.INGRESS_MARK_EVERY_MS,
+        releasedHoldsKeptMs: config.INGRESS_RELEASED_HOLDS_KEPT_MS,
         ledger: new MongoIngressLedger(mongo.db, ingressGroup, topics.intakeSubmissions),
       })
     : undefined;

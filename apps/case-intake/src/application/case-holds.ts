@@ -138,6 +138,12 @@ export function encodeHold(h: CaseHold): string {
   return `${h.until === undefined ? '-' : String(h.until).padStart(OFFSET_DIGITS, '0')}|${h.commandId}`;
 }
 
+/** The encoded states (`encodeHold`) of holds released before `offset`: from `lowest` on, below `below`. */
+export function releasedBefore(offset: number): { lowest: string; below: string } {
+  // Open holds begin with '-', which sorts before every digit.
+  return { lowest: '0'.repeat(OFFSET_DIGITS), below: String(offset).padStart(OFFSET_DIGITS, '0') };
+}
+
 /** The hold starting at `from` that `encodeHold` gave `s`. */
 export function decodeHold(from: number, s: string): CaseHold | undefined {
   const m = /^(-|\d+)\|(.*)$/s.exec(s);

@@ -120,6 +120,15 @@ export interface IngressLedger {
   load(partitions: readonly number[]): Promise<Map<number, SettledPrefix>>;
   /** Raises a partition's record: its offset and each feed's time only ever go up. */
   raise(partition: number, prefix: SettledPrefix): Promise<void>;
+  /**
+   * Deletes the holds of these partitions released before each one's
+   * committed offset (no submission read from there on can meet them; see
+   * `CaseHolds.prune`) and last written before `writtenBefore` (ms): an
+   * instance that lost a partition may still be finishing a batch, and its
+   * write would bring a deleted hold back as that batch knew it, open
+   * perhaps. Returns how many went.
+   */
+  forget(committed: ReadonlyMap<number, number>, writtenBefore: number): Promise<number>;
 }
 
 export interface Clock {

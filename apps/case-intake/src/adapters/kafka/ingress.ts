@@ -49,6 +49,8 @@ export interface IngressOptions {
   readonly ledger: IngressLedger;
   /** How often, while a feed stored here may be marked further, the ingress looks again (ms); 500 unless told. */
   readonly markEveryMs?: number;
+  /** How long a released hold stays in the ledger after it was last written (ms); 10 minutes unless told. */
+  readonly releasedHoldsKeptMs?: number;
 }
 
 /** The topic setting under which the broker stamps each message with the time it took it. */
@@ -81,6 +83,7 @@ const consumerOf = (kafka: Kafka, groupId: string): Consumer =>
 
 /** How long the broker has to say where the submissions topic and the group are. */
 const OFFSETS_DEADLINE_MS = 10_000;
+
 /** How long a batch's events may take to reach the case-events topic, and its ledger record to be written, before the batch is read again. */
 const SETTLE_DEADLINE_MS = 30_000;
 /** Receipts in one send to the receipts topic, and their bytes (well under the topic's 1 MB a batch). */
@@ -477,12 +480,40 @@ export class KafkaIngress {
           this.holds.prune(p, end?.committed ?? 0);
         }
         this.markSoon();
+        this.forgetReleased(
+          new Map(
+            partitions.flatMap((p) => {
+              const committed = byPartition.get(p)?.committed ?? -1;
+              return committed > 0 ? [[p, committed]] : [];
+            }),
+          ),
+        );
         return;
       } catch (e) {
         this.opts.onUnexpected(e);
         await new Promise((r) => setTimeout(r, 2_000).unref());
       }
     }
+  }
+
+  /**
+   * Deletes the ledger's holds released before the partitions' committed
+   * offsets and untouched for `releasedHoldsKeptMs` (10 minutes: far longer
+   * than an instance that lost its partition can still be writing its last
+   * batch, whose writes have deadlines of seconds), without holding up
+   * the batches: the ledger would otherwise keep a document for every case
+   * ever held, and read them all at each join. A failure is logged; the
+   * next join tries again.
+   */
+  private forgetReleased(committed: ReadonlyMap<number, number>): void {
+    if (committed.size === 0) return;
+    void withDeadline(
+      this.opts.ledger.forget(committed, Date.now() - (this.opts.releasedHoldsKeptMs ?? 600_000)),
+      OFFSETS_DEADLINE_MS,
+      'forgetting the ledger’s released holds',
+    ).catch((e: unknown) => {
+      if (!this.stopped) this.opts.onUnexpected(e);
+    });
   }
 
   /** A submission's receipt, keyed as it was submitted. */

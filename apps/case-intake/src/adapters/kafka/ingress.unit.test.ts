@@ -45,7 +45,11 @@ describe('the Kafka ingress says whether it consumes', () => {
       topics: { submissions: 's', receipts: 'r', deadLetter: 'd' },
       verify: async () => ({ subject: 'x', roles: [], agencies: [] }),
       onUnexpected: () => undefined,
-      ledger: { load: () => Promise.resolve(new Map()), raise: () => Promise.resolve() },
+      ledger: {
+        load: () => Promise.resolve(new Map()),
+        raise: () => Promise.resolve(),
+        forget: () => Promise.resolve(0),
+      },
     });
     await ingress.start();
     expect(ingress.running).toBe(true);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { uniqueName } from '@enforcement/testing';
-import type { CaseHold } from '../../application/case-holds.js';
+import { encodeHold, type CaseHold } from '../../application/case-holds.js';
 import { withMongo } from '../../test-support/harness.js';
 import { MongoIngressLedger } from './ingress-ledger.js';
 
@@ -92,7 +92,9 @@ const stateIndex = (life: Lifecycle, h: CaseHold) =>
  * what a partition's next reader loads is, for each field, the furthest any
  * write took it: the offset, each feed's time, and each hold the furthest
  * along its life (a released hold never opens again). Checked on the real
- * server, with writes in waves that run at once.
+ * server, with writes in waves that run at once. And a hold goes from it
+ * only once released before where the group has committed, and left
+ * unwritten for the time asked.
  */
 describe("the ingress's ledger on the real server", () => {
   it('loads each field as far as any raise took it, whatever the order and overlap of the raises', async () => {
@@ -107,7 +109,9 @@ describe("the ingress's ledger on the real server", () => {
                 .uniqueArray(id, { minLength: 1, maxLength: 4 })
                 .chain((feeds) => raises(holds, feeds).map((rs) => ({ holds, feeds, raises: rs }))),
             ),
-            async ({ holds, raises: given }) => {
+            // Where the group has committed the partition when its released holds are forgotten.
+            fc.integer({ min: 0, max: 150_000 }),
+            async ({ holds, raises: given }, committed) => {
               // Each run its own partition of one group and topic: the same collection throughout.
               const partition = run++;
               const ledger = new MongoIngressLedger(db, 'group', 'topic');
@@ -162,10 +166,62 @@ describe("the ingress's ledger on the real server", () => {
                 expect(offsets).toContain(loaded?.offset);
                 for (const [f, t] of loaded?.feeds ?? []) expect(times.get(f)).toContain(t);
               }
+
+              // Released holds go once the group has committed past their
+              // release, and only those nobody wrote since the time given.
+              const holdsAfter = async (writtenBefore: number) => {
+                const n = await ledger.forget(new Map([[partition, committed]]), writtenBefore);
+                const left = new Map<string, CaseHold>();
+                for (const [caseId, hs] of (await ledger.load([partition])).get(partition)?.holds ??
+                  [])
+                  for (const h of hs) left.set(`${caseId}\u0000${h.from}`, h);
+                return { n, left };
+              };
+              expect(await holdsAfter(0)).toEqual({ n: 0, left: furthest });
+              const kept = new Map(
+                [...furthest].filter(([, h]) => h.until === undefined || h.until >= committed),
+              );
+              expect(await holdsAfter(Date.now() + 1)).toEqual({
+                n: furthest.size - kept.size,
+                left: kept,
+              });
             },
           ),
           { numRuns: RUNS },
         );
+      } finally {
+        await db.dropDatabase();
+      }
+    });
+  });
+
+  it('forgets a released hold written before holds said when they were written, once committed past', async () => {
+    await withMongo(async (client) => {
+      const db = client.db(uniqueName('ledger').replace(/-/g, '_'));
+      try {
+        const ledger = new MongoIngressLedger(db, 'group', 'topic');
+        const p = 'group|topic|0';
+        // As written before 2026-12-06's evening: no time.
+        await db.collection<{ _id: string } & Record<string, unknown>>('ingress_holds').insertMany([
+          {
+            _id: `${p}|o5|a`,
+            p,
+            caseId: 'a',
+            from: 5,
+            state: encodeHold({ commandId: 'c', from: 5, until: 9 }),
+          },
+          {
+            _id: `${p}|o7|b`,
+            p,
+            caseId: 'b',
+            from: 7,
+            state: encodeHold({ commandId: 'd', from: 7 }),
+          },
+        ]);
+        expect(await ledger.forget(new Map([[0, 9]]), 0)).toBe(0);
+        expect(await ledger.forget(new Map([[0, 10]]), 0)).toBe(1);
+        const left = (await ledger.load([0])).get(0)?.holds;
+        expect(left).toEqual(new Map([['b', [{ commandId: 'd', from: 7 }]]]));
       } finally {
         await db.dropDatabase();
       }

@@ -1,7 +1,12 @@
 import type { Collection, Db } from 'mongodb';
 import { asFieldName, fromFieldName, isDuplicateKey } from '@enforcement/mongo-kit';
 import type { IngressLedger, SettledPrefix } from '../../application/ports.js';
-import { decodeHold, encodeHold, type CaseHold } from '../../application/case-holds.js';
+import {
+  decodeHold,
+  encodeHold,
+  releasedBefore,
+  type CaseHold,
+} from '../../application/case-holds.js';
 
 interface LedgerDoc {
   /** `<consumer group>|<topic>|<partition>`. */
@@ -27,6 +32,8 @@ interface HoldDoc {
   from: number;
   /** `encodeHold`, which sorts as the hold is released. */
   state: string;
+  /** When it was last written (ms); absent on holds written before 2026-12-06's evening. */
+  at?: number;
 }
 
 /**
@@ -38,7 +45,9 @@ interface HoldDoc {
  * leave a value lower than the newest, never a false one.
  *
  * Each hold of a case is its own document (`ingress_holds`), raised the same
- * way: a hold is only ever released. Not a field of the partition's record:
+ * way: a hold is only ever released. A released hold goes (`forget`) once
+ * the partition's committed offset has passed its release and nobody has
+ * written it for a while. Not a field of the partition's record:
  * FerretDB does not isolate concurrent updates of one document (each reads
  * the document and writes it whole), so two raises of one record at once
  * could lose one's fields, and a lost hold lets the case's later
@@ -53,6 +62,7 @@ export class MongoIngressLedger implements IngressLedger {
     db: Db,
     private readonly group: string,
     private readonly topic: string,
+    private readonly now: () => number = Date.now,
   ) {
     this.docs = db.collection<LedgerDoc>('ingress_settled');
     this.holdDocs = db.collection<HoldDoc>('ingress_holds');
@@ -118,13 +128,27 @@ export class MongoIngressLedger implements IngressLedger {
           upsertMax(
             this.holdDocs as unknown as Collection<Raised>,
             `${id}|o${h.from}|${caseId}`,
-            { state: encodeHold(h) },
+            { state: encodeHold(h), at: this.now() },
             { p: id, caseId, from: h.from },
           ),
         ),
       ),
       upsertMax(this.docs as unknown as Collection<Raised>, id, max),
     ]);
+  }
+
+  async forget(committed: ReadonlyMap<number, number>, writtenBefore: number): Promise<number> {
+    let deleted = 0;
+    for (const [partition, offset] of committed) {
+      const { lowest, below } = releasedBefore(offset);
+      const r = await this.holdDocs.deleteMany({
+        p: this.idOf(partition),
+        state: { $gte: lowest, $lt: below },
+        $or: [{ at: { $lt: writtenBefore } }, { at: { $exists: false } }],
+      });
+      deleted += r.deletedCount;
+    }
+    return deleted;
   }
 }
 
