@@ -28,17 +28,18 @@ export class CaseHolds {
 
   /**
    * What is known of `partition` now (from the ledger, at a join); replaces
-   * what this instance knew. A case is named as stored, without the white
-   * space at its ends; holds recorded by an earlier version named it as sent,
-   * and are the trimmed case's.
+   * what this instance knew. A case and a command are named as stored,
+   * without the white space at their ends; holds recorded by an earlier
+   * version named them as sent, and are the trimmed case's and command's.
    */
   load(partition: number, holds: ReadonlyMap<string, readonly CaseHold[]>): void {
     const cases = new Map<string, CaseHold[]>();
     for (const [caseId, hs] of holds) {
       const id = caseId.trim();
+      const trimmed = hs.map((h) => ({ ...h, commandId: h.commandId.trim() }));
       cases.set(
         id,
-        [...(cases.get(id) ?? []), ...hs].sort((a, b) => a.from - b.from),
+        [...(cases.get(id) ?? []), ...trimmed].sort((a, b) => a.from - b.from),
       );
     }
     this.byPartition.set(partition, cases);

@@ -137,13 +137,13 @@ describe('case holds in a partition of the Kafka ingress', () => {
     expect(holds.holding(3, 14, 'a', '', 'evidence')).toBeUndefined();
   });
 
-  it('read holds recorded under a case id spelled with white space at its ends as the trimmed case’s', () => {
+  it('read a hold recorded under a case or command id with white space at its ends as the trimmed id’s', () => {
     const holds = new CaseHolds();
     holds.load(
       1,
       new Map([
         [' a', [{ commandId: 'dispatch', from: 4, until: 6 }]],
-        ['a\u3000', [{ commandId: 'evidence', from: 9 }]],
+        ['a\u3000', [{ commandId: ' evidence', from: 9 }]],
       ]),
     );
     expect(holds.holding(1, 5, 'a', '', 'notice')?.hold).toEqual({

@@ -83,7 +83,6 @@ const consumerOf = (kafka: Kafka, groupId: string): Consumer =>
 
 /** How long the broker has to say where the submissions topic and the group are. */
 const OFFSETS_DEADLINE_MS = 10_000;
-
 /** How long a batch's events may take to reach the case-events topic, and its ledger record to be written, before the batch is read again. */
 const SETTLE_DEADLINE_MS = 30_000;
 /** Receipts in one send to the receipts topic, and their bytes (well under the topic's 1 MB a batch). */
