@@ -311,6 +311,55 @@ describe('case intake on the real stack', () => {
     }
   });
 
+  // Two instances behind a load balancer race to append to one case; the
+  // loser is decided again on the store's head. One that loses every time
+  // must be told so, and lose nothing of the other's.
+  it('refuses ABORTED a command that loses every race to another instance: after eight tries, or at once with an expected version', async () => {
+    const other = await startIntake({ db: it_.db, topics: it_.topics });
+    const store = it_.service.deps.store;
+    const append = store.append.bind(store);
+    try {
+      const { caseId, l } = await dispatched();
+      let lost = 0;
+      // Before each append of the case here, the other instance stores a piece of evidence on it.
+      Object.assign(store, {
+        append: async (commit: Parameters<typeof append>[0]) => {
+          if (commit.caseId === caseId)
+            await unary((cb) =>
+              other.client.recordProgress(evidenceOf(caseId, l, `ev-there-${++lost}`), agency, cb),
+            );
+          return append(commit);
+        },
+      });
+      const refusal = (call: Promise<unknown>) =>
+        call.then(
+          () => undefined,
+          (e: { code: number; details: string }) => [e.code, e.details],
+        );
+      expect(await refusal(unary((cb) => c().recordProgress(l.notice, agency, cb)))).toEqual([
+        status.ABORTED,
+        `CASE.VERSION_CONFLICT: case ${caseId} kept changing; retry`,
+      ]);
+      expect(lost).toBe(8);
+      const atVersion = { ...l.notice, meta: { ...l.notice.meta, expectedVersion: 2 + lost } };
+      expect(await refusal(unary((cb) => c().recordProgress(atVersion, agency, cb)))).toEqual([
+        status.ABORTED,
+        `CASE.VERSION_CONFLICT: meta.expected_version: case ${caseId} was changed concurrently`,
+      ]);
+      expect(lost).toBe(9);
+      // Everything the other instance stored is there; nothing of the loser.
+      const got = await unary<intake.GetCaseResponse>((cb) => c().getCase({ caseId }, agency, cb));
+      expect(got.history.map((e) => e.payload?.$case)).toEqual([
+        'caseRegistered',
+        'caseDispatched',
+        ...Array<string>(9).fill('evidenceRecorded'),
+      ]);
+    } finally {
+      Object.assign(store, { append });
+      await other.stop();
+    }
+  });
+
   it('decides on the store, not on its cache, when a second instance moved the case', async () => {
     const other = await startIntake({ db: it_.db, topics: it_.topics });
     try {
