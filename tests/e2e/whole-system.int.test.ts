@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reporting, scoring } from '@enforcement/contracts';
 import { cityParts } from '@enforcement/reference-data';
@@ -150,13 +150,30 @@ describe('the whole system: a generated year through the CLI into intake, scorin
     const concluded = [...year.stream()].find((c) => c.kind?.$case === 'concludeCase');
     const caseId = concluded?.kind?.value.meta?.caseId ?? '';
     const supervisor = await tokenFor(['supervisor']);
-    const { score } = await unary<scoring.GetCaseScoreResponse>((cb) =>
-      sys.scoringClient.getCaseScore({ caseId: ` ${caseId}\u3000` }, supervisor, cb),
-    );
+    const scoreOf = (asked: string) =>
+      unary<scoring.GetCaseScoreResponse>((cb) =>
+        sys.scoringClient.getCaseScore({ caseId: asked }, supervisor, cb),
+      );
+    await eventually(() => scoreOf(caseId).catch(() => undefined), { what: 'the case scored' });
+    const { score } = await scoreOf(` ${caseId}\u3000`);
     expect(score?.caseId).toBe(caseId);
     const agencyId = score?.agencyId ?? '';
     const district = score?.district ?? '';
     const agency = await tokenFor(['agency'], [agencyId]);
+
+    /**
+     * The answer to `ask` with the names as stored, once asking with them
+     * spelled with white space at their ends gives the same (scoring's rules
+     * and both projections may still be at work between two calls).
+     */
+    const asSpelled = <T>(ask: (spelled: boolean) => Promise<T>, what: string) =>
+      eventually(
+        async () => {
+          const plain = await ask(false);
+          return isDeepStrictEqual(await ask(true), plain) ? plain : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 500, what },
+      );
 
     const scores = (r: Partial<scoring.ListScoresRequest>) =>
       unary<scoring.ListScoresResponse>((cb) =>
@@ -170,54 +187,75 @@ describe('the whole system: a generated year through the CLI into intake, scorin
           cb,
         ),
       );
-    const units = await scores({ groupBy: scoring.GroupBy.GROUP_BY_UNIT, agencyId });
+    const units = await asSpelled(
+      (spelled) =>
+        scores({
+          groupBy: scoring.GroupBy.GROUP_BY_UNIT,
+          agencyId: spelled ? ` ${agencyId}\t` : agencyId,
+        }),
+      'the units of an agency spelled with white space',
+    );
     expect(units.rows.length).toBeGreaterThan(0);
-    expect(
-      await scores({ groupBy: scoring.GroupBy.GROUP_BY_UNIT, agencyId: ` ${agencyId}\t` }),
-    ).toEqual(units);
-    const districts = await scores({ groupBy: scoring.GroupBy.GROUP_BY_DISTRICT, district });
+    const districts = await asSpelled(
+      (spelled) =>
+        scores({
+          groupBy: scoring.GroupBy.GROUP_BY_DISTRICT,
+          district: spelled ? `\u3000${district} ` : district,
+        }),
+      'a district spelled with white space',
+    );
     expect(districts.rows.map((r) => r.key)).toEqual([district]);
-    expect(
-      await scores({
-        groupBy: scoring.GroupBy.GROUP_BY_DISTRICT,
-        district: `\u3000${district} `,
-      }),
-    ).toEqual(districts);
 
-    const orders = (a: string) =>
-      unary<scoring.ListSupervisionOrdersResponse>((cb) =>
-        sys.scoringClient.listSupervisionOrders(
-          scoring.ListSupervisionOrdersRequest.fromPartial({ agencyId: a, pageSize: 1000 }),
-          agency,
-          cb,
+    const orders = await asSpelled(
+      (spelled) =>
+        unary<scoring.ListSupervisionOrdersResponse>((cb) =>
+          sys.scoringClient.listSupervisionOrders(
+            scoring.ListSupervisionOrdersRequest.fromPartial({
+              agencyId: spelled ? ` ${agencyId} ` : agencyId,
+              pageSize: 1000,
+            }),
+            agency,
+            cb,
+          ),
         ),
-      );
-    expect(await orders(` ${agencyId} `)).toEqual(await orders(agencyId));
+      'the orders of an agency spelled with white space',
+    );
+    expect(orders.orders.every((o) => o.agencyId === agencyId)).toBe(true);
 
-    const cases = (a: string) =>
-      unary<reporting.ListCasesResponse>((cb) =>
-        sys.reportingClient.listCases(
-          reporting.ListCasesRequest.fromPartial({ year: 2021, agencyId: a }),
-          agency,
-          cb,
+    const listed = await asSpelled(
+      (spelled) =>
+        unary<reporting.ListCasesResponse>((cb) =>
+          sys.reportingClient.listCases(
+            reporting.ListCasesRequest.fromPartial({
+              year: 2021,
+              agencyId: spelled ? `\u3000${agencyId} ` : agencyId,
+            }),
+            agency,
+            cb,
+          ),
         ),
-      );
-    const listed = await cases(agencyId);
+      'the cases of an agency spelled with white space',
+    );
     expect(listed.total).toBeGreaterThan(0);
-    expect(await cases(`\u3000${agencyId} `)).toEqual(listed);
 
     const reader = await tokenFor(['reporting']);
-    const statistics = (d: string) =>
-      unary<reporting.GetAnnualStatisticsResponse>((cb) =>
-        sys.reportingClient.getAnnualStatistics(
-          reporting.GetAnnualStatisticsRequest.fromPartial({ year: 2021, district: d }),
-          reader,
-          cb,
-        ),
-      );
-    const inDistrict = await statistics(district);
-    expect(inDistrict.overall?.casesRegistered).toBeGreaterThan(0);
-    expect((await statistics(` ${district}\u3000`)).overall).toEqual(inDistrict.overall);
+    const inDistrict = await asSpelled(
+      async (spelled) =>
+        (
+          await unary<reporting.GetAnnualStatisticsResponse>((cb) =>
+            sys.reportingClient.getAnnualStatistics(
+              reporting.GetAnnualStatisticsRequest.fromPartial({
+                year: 2021,
+                district: spelled ? ` ${district}\u3000` : district,
+              }),
+              reader,
+              cb,
+            ),
+          )
+        ).overall,
+      'the statistics of a district spelled with white space',
+    );
+    expect(inDistrict?.casesRegistered).toBeGreaterThan(0);
   });
 
   it('finds the data people ask for: periods as written, the latest year with data by default', async () => {
