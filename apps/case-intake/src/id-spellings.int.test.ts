@@ -126,8 +126,9 @@ function loopOf(caseId: string, start: Date, spell: (id: string) => string): Kin
  * facts, every command accepted, an order answered by the id it was opened
  * with, a reconsideration of the case it names.
  * Until the evening of 2026-12-06 an officer or an item of evidence kept its
- * spelling, a case's commands spelled otherwise left its line, and a
- * registration or a reconsideration spelled otherwise was refused.
+ * spelling, a case's commands spelled otherwise left its line, a
+ * registration or a reconsideration spelled otherwise was refused, and a
+ * new case's first event named its agency as sent (this property found it).
  */
 describe('ids with white space at their ends', () => {
   let svc: TestIntake;
