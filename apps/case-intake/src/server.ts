@@ -158,6 +158,8 @@ export async function createCaseIntake(
     config.TOPIC_NAMESPACE,
     `${config.KAFKA_CLIENT_ID}.intake-ingress`,
   );
+  const ledger = new MongoIngressLedger(mongo.db, ingressGroup, topics.intakeSubmissions);
+  if (config.INGRESS_ENABLED) await ledger.init();
   const ingress = config.INGRESS_ENABLED
     ? new KafkaIngress(kafka, deps, {
         groupId: ingressGroup,
@@ -172,7 +174,7 @@ export async function createCaseIntake(
         stallMs: config.INGRESS_STALL_MS,
         markEveryMs: config.INGRESS_MARK_EVERY_MS,
         releasedHoldsKeptMs: config.INGRESS_RELEASED_HOLDS_KEPT_MS,
-        ledger: new MongoIngressLedger(mongo.db, ingressGroup, topics.intakeSubmissions),
+        ledger,
       })
     : undefined;
   await ingress?.start();

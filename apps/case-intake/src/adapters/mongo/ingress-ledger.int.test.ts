@@ -200,6 +200,9 @@ describe("the ingress's ledger on the real server", () => {
       const db = client.db(uniqueName('ledger').replace(/-/g, '_'));
       try {
         const ledger = new MongoIngressLedger(db, 'group', 'topic');
+        await ledger.init();
+        const indexes = await db.collection('ingress_holds').listIndexes().toArray();
+        expect(indexes.map((i) => i.key as unknown)).toContainEqual({ p: 1, state: 1 });
         const p = 'group|topic|0';
         // As written before 2026-12-06's evening: no time.
         await db.collection<{ _id: string } & Record<string, unknown>>('ingress_holds').insertMany([

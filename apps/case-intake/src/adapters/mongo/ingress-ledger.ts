@@ -68,6 +68,15 @@ export class MongoIngressLedger implements IngressLedger {
     this.holdDocs = db.collection<HoldDoc>('ingress_holds');
   }
 
+  /**
+   * A join reads a partition's holds, and deletes its released ones, by
+   * `p` and `state`: on MongoDB by this index (FerretDB scans the
+   * collection whatever it has; the released ones go, so it stays small).
+   */
+  async init(): Promise<void> {
+    await this.holdDocs.createIndex({ p: 1, state: 1 });
+  }
+
   private idOf(partition: number): string {
     return `${this.group}|${this.topic}|${partition}`;
   }
