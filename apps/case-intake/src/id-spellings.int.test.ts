@@ -36,6 +36,7 @@ function loopOf(caseId: string, start: Date, spell: (id: string) => string): Kin
         meta: meta(x.register.meta),
         agencyId: spell(x.register.agencyId),
         district: spell(x.register.district),
+        violationCode: spell(x.register.violationCode),
       },
     },
     {
@@ -44,7 +45,11 @@ function loopOf(caseId: string, start: Date, spell: (id: string) => string): Kin
         ...x.dispatch,
         meta: meta(x.dispatch.meta),
         unitId: spell(x.dispatch.unitId),
-        officers: x.dispatch.officers.map((o) => ({ ...o, officerId: spell(o.officerId) })),
+        officers: x.dispatch.officers.map((o) => ({
+          ...o,
+          officerId: spell(o.officerId),
+          credentialNo: spell(o.credentialNo),
+        })),
       },
     },
     {
@@ -85,7 +90,7 @@ function loopOf(caseId: string, start: Date, spell: (id: string) => string): Kin
             reason: 1,
             note: '请说明',
             responseDueAt: new Date(at + 5 * 86_400_000),
-            ruleId: '',
+            ruleId: spell('by-hand'),
           },
         },
         {
@@ -97,9 +102,21 @@ function loopOf(caseId: string, start: Date, spell: (id: string) => string): Kin
     ...(
       [
         ['recordProgress', x.notice],
-        ['recordProgress', x.hearing],
+        [
+          'recordProgress',
+          {
+            ...x.hearing,
+            step: {
+              $case: 'hearing',
+              value: {
+                ...x.hearing.step.value,
+                presidedBy: spell(x.hearing.step.value.presidedBy),
+              },
+            },
+          },
+        ],
         ['recordProgress', x.review],
-        ['decidePenalty', x.penalty],
+        ['decidePenalty', { ...x.penalty, violationCode: spell(x.penalty.violationCode) }],
         ['concludeCase', x.conclude],
       ] as const
     ).map(([$case, value]) => ({ $case, value: { ...value, meta: meta(value.meta) } }) as Kind),

@@ -63,6 +63,28 @@ const ID_FIELDS = new Set([
   'model_version',
 ]);
 
+/** The ids taken without the white space at their ends: every one of ID_FIELDS, and the meta's. */
+const TRIMMED = new Set([...ID_FIELDS, 'case_id', 'command_id']);
+
+/**
+ * The command with the white space at the ends of every id (`TRIMMED`)
+ * taken off, as intake stores ids: a client's `" lz-eeb"` is agency
+ * `lz-eeb` in the events, the read models, the rules' clock and every
+ * check. Other text (names, facts, grounds) is stored as sent.
+ */
+export function withIdsTrimmed<C>(c: C): C {
+  const copy = (v: unknown, name: string): unknown => {
+    if (typeof v === 'string') return TRIMMED.has(name) ? v.trim() : v;
+    if (v instanceof Date || v instanceof Uint8Array || typeof v !== 'object' || v === null)
+      return v;
+    if (Array.isArray(v)) return v.map((x) => copy(x, name));
+    const o = v as Record<string, unknown>;
+    if (typeof o.$case === 'string') return { ...o, value: copy(o.value, '') };
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, copy(x, snake(k))]));
+  };
+  return copy(c, '') as C;
+}
+
 /**
  * Every time in the command lies between 1990 and 2100, no text holds a
  * NUL character (PostgreSQL's jsonb, under FerretDB, cannot store one),

@@ -23,7 +23,13 @@ import {
   type Publisher,
 } from './ports.js';
 import { forCaller } from './privacy.js';
-import { checkEventSizes, checkId, checkValues, fingerprintOf } from './admission.js';
+import {
+  checkEventSizes,
+  checkId,
+  checkValues,
+  fingerprintOf,
+  withIdsTrimmed,
+} from './admission.js';
 import type { CaseHead, HeadCache } from './stream-cache.js';
 import { stateOf } from './to-domain.js';
 
@@ -253,7 +259,9 @@ async function execute(
   command: intake.Command,
   feedFloor?: FeedFloor,
 ): Promise<intake.CommandResult> {
-  const c = command.kind;
+  // Decided, checked and stored with its ids as intake stores them; a retry
+  // is still the command as sent (`fingerprintOf`).
+  const c = command.kind && withIdsTrimmed(command.kind);
   if (!c) return fail('FIELD.REQUIRED', 'a command is required', 'command');
   const meta = c.value.meta;
   const { caseId, commandId } = caseKeysOf(c);
