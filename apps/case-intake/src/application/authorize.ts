@@ -47,8 +47,7 @@ export function authorizeCommand(p: Principal, command: Command, state: CaseStat
     state.type !== 'NONE'
       ? state.agencyId
       : command.$case === 'registerCase'
-        ? // As the domain stores it: without the white space at its ends.
-          command.value.agencyId.trim()
+        ? command.value.agencyId
         : undefined;
   // An unknown case is reported as such by the domain, not as forbidden.
   if (agency === undefined || actsFor(p, agency)) return;

@@ -130,9 +130,8 @@ async function checkReviewTarget(
   deps: IntakeDeps,
   c: intake.FileReconsiderationRequest,
 ): Promise<void> {
-  // As the domain stores them: without the white space at their ends.
-  const id = c.enforcementCaseId.trim();
-  const respondent = c.respondentAgencyId.trim();
+  const id = c.enforcementCaseId;
+  const respondent = c.respondentAgencyId;
   if (!id) return; // the domain names the missing field
   const target = (await loadHead(deps, id)).state;
   if (target.type !== 'ENFORCEMENT')
@@ -159,16 +158,13 @@ function envelope(
   },
   keys: ChainKeys,
 ): CaseEvent[] {
-  // A new case's agency as its first event's payload has it: without the
-  // white space at its ends (as sent, the registration's envelope named
-  // another feed and another owner than every later event of the case).
   const agencyId =
     head.state.type !== 'NONE'
       ? head.state.agencyId
       : c.$case === 'registerCase'
-        ? c.value.agencyId.trim()
+        ? c.value.agencyId
         : c.$case === 'fileReconsideration'
-          ? c.value.respondentAgencyId.trim()
+          ? c.value.respondentAgencyId
           : '';
   const caseType = caseTypeOf(head.state, c);
   const feedFloor = ctx.feedFloor?.(ctx.occurredAt, feedOf(agencyId, caseType));
@@ -259,8 +255,9 @@ async function execute(
   command: intake.Command,
   feedFloor?: FeedFloor,
 ): Promise<intake.CommandResult> {
-  // Decided, checked and stored with its ids as intake stores them; a retry
-  // is still the command as sent (`fingerprintOf`).
+  // Authorized, decided, checked and stored with its ids as intake stores
+  // them (so a registration's envelope names its agency as every later event
+  // of the case does); a retry is still the command as sent (`fingerprintOf`).
   const c = command.kind && withIdsTrimmed(command.kind);
   if (!c) return fail('FIELD.REQUIRED', 'a command is required', 'command');
   const meta = c.value.meta;
