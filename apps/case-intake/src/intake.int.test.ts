@@ -451,6 +451,19 @@ describe('case intake on the real stack', () => {
     expect(verified.problem).toContain('does not match its hash');
   });
 
+  it('refuses an agency registering a case for another agency spelled with white space at its ends', async () => {
+    const l = fullLoop(uniqueName('case'));
+    await expect(
+      unary((cb) =>
+        c().registerCase(
+          { ...l.register, agencyId: ` ${l.register.agencyId}\u3000` },
+          otherAgency,
+          cb,
+        ),
+      ),
+    ).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+  });
+
   it('refuses an agency token on another agency case, and a call without a token', async () => {
     const caseId = uniqueName('case');
     await walk(caseId, 1);
