@@ -41,8 +41,9 @@ export const intakeSpec = {
   /**
    * How long (ms) a released hold stays in the ingress's ledger after it was
    * last written, once the group has committed past its release; then the
-   * next join deletes it. Far longer than an instance that lost its
-   * partition may still write its last batch.
+   * instance reading its partition deletes it (at a join, and this often
+   * between). Far longer than an instance that lost its partition may still
+   * write its last batch.
    */
   INGRESS_RELEASED_HOLDS_KEPT_MS: integer({ default: 600_000, min: 0 }),
   /** Chain keys, `id:base64,id:base64` (each at least 32 bytes); required in production. */

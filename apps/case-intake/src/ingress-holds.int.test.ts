@@ -198,9 +198,8 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
     await first.stop();
 
     // Another instance of the group reads the partition from its committed
-    // offset, past the refusal; it forgets released holds at once, never an open one.
-    const env = { KAFKA_CLIENT_ID: group, INGRESS_RELEASED_HOLDS_KEPT_MS: '0' };
-    const next = await start({ db, topics, env });
+    // offset, past the refusal (keeping released holds its 10 minutes).
+    const next = await start({ db, topics, env: { KAFKA_CLIENT_ID: group } });
     await publish(topics.intakeSubmissions, bearer, 4, [a.notice]);
     const [held] = await receipts(topics.intakeReceipts, 4, 4);
     expect(outcome(held)).toEqual([4, false, status.ABORTED]);
@@ -217,18 +216,68 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
       'partyNotified',
     ]);
 
-    // Released and committed past: the instance that joins next deletes it
-    // from the ledger, which would otherwise keep every hold ever made.
+    // Released and committed past: the instance that joins next, keeping
+    // released holds no time, deletes it from the ledger, which would
+    // otherwise keep every hold ever made.
     const heldIn = () =>
       withMongo((c) =>
         c.db(db).collection('ingress_holds').countDocuments({ caseId: a.x.register.meta?.caseId }),
       );
     expect(await heldIn()).toBe(1);
     await next.stop();
-    await start({ db, topics, env });
+    await start({
+      db,
+      topics,
+      env: { KAFKA_CLIENT_ID: group, INGRESS_RELEASED_HOLDS_KEPT_MS: '0' },
+    });
     await eventually(async () => ((await heldIn()) === 0 ? true : undefined), {
       timeoutMs: 60_000,
       what: 'the released hold gone from the ledger',
     });
+  });
+
+  // Until the night of 2026-12-06 released holds were deleted only when an
+  // instance joined: one that kept its partitions kept every hold they made.
+  it('forgets a released hold while it reads on, with no join, once unwritten for the time kept; never an open one', async () => {
+    const env = { KAFKA_CLIENT_ID: uniqueName('holds'), INGRESS_RELEASED_HOLDS_KEPT_MS: '2000' };
+    const s = await start({ env });
+    const md = await tokenFor(['agency', 'supervisor'], ['lz-eeb']);
+    const bearer = String(md.get('authorization')[0]);
+    const released = steps(uniqueName('released'));
+    const open = steps(uniqueName('open'));
+    await publish(s.topics.intakeSubmissions, bearer, 1, [
+      released.register,
+      released.dispatch,
+      released.evidence(7),
+      open.register,
+      open.evidence(7),
+    ]);
+    await publish(s.topics.intakeSubmissions, bearer, 6, [released.evidence(2)]);
+    expect((await receipts(s.topics.intakeReceipts, 1, 6)).map(outcome)).toEqual([
+      [1, true, 0],
+      [2, true, 0],
+      [3, false, status.ABORTED],
+      [4, true, 0],
+      [5, false, status.ABORTED],
+      [6, true, 0],
+    ]);
+    const heldIn = (c: ReturnType<typeof steps>) =>
+      withMongo((m) =>
+        m
+          .db(s.db)
+          .collection('ingress_holds')
+          .countDocuments({ caseId: c.x.register.meta?.caseId }),
+      );
+    expect(await heldIn(open)).toBe(1);
+    await eventually(async () => ((await heldIn(released)) === 0 ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the released hold gone from the ledger',
+    });
+    expect(await heldIn(open)).toBe(1);
+    // And the open one still holds its case.
+    await publish(s.topics.intakeSubmissions, bearer, 7, [open.notice]);
+    expect((await receipts(s.topics.intakeReceipts, 7, 7)).map(outcome)).toEqual([
+      [7, false, status.ABORTED],
+    ]);
   });
 });

@@ -180,6 +180,10 @@ export class KafkaIngress {
   private joins = 0;
   /** The cases held in the partitions this instance reads (see CaseHolds). */
   private readonly holds = new CaseHolds();
+  /** The partitions of the submissions topic this instance was last given. */
+  private assigned: readonly number[] = [];
+  /** Forgets released holds while no join comes (see forgetReleased). */
+  private forgetting?: NodeJS.Timeout;
   /** Settles once the ledger's holds of the latest assignment are known: no batch runs before. */
   private resumed: Promise<void> = Promise.resolve();
   private readonly maxInFlight: number;
@@ -208,6 +212,10 @@ export class KafkaIngress {
       );
     await this.producer.connect();
     await this.run();
+    // An instance that is never given its partitions again would keep their released holds for good.
+    const kept = this.opts.releasedHoldsKeptMs ?? 600_000;
+    this.forgetting = setInterval(() => void this.forgetAssigned(), Math.max(kept, 1_000));
+    this.forgetting.unref();
   }
 
   /** Whether the broker stamps submissions with the time it appended them (the topic's setting). */
@@ -272,6 +280,7 @@ export class KafkaIngress {
       for (const p of this.failing.keys()) if (!mine.has(p)) this.failing.delete(p);
       this.floor.forgetOpen();
       this.holds.keepOnly(mine);
+      this.assigned = [...mine];
       this.resumed = this.resume([...mine]);
       if (consumer === this.consumer && !this.stopped) this.running = true;
     });
@@ -501,8 +510,9 @@ export class KafkaIngress {
    * than an instance that lost its partition can still be writing its last
    * batch, whose writes have deadlines of seconds), without holding up
    * the batches: the ledger would otherwise keep a document for every case
-   * ever held, and read them all at each join. A failure is logged; the
-   * next join tries again.
+   * ever held, and read them all at each join. Called at each join and
+   * every `releasedHoldsKeptMs` between. A failure is logged; the next call
+   * tries again.
    */
   private forgetReleased(committed: ReadonlyMap<number, number>): void {
     if (committed.size === 0) return;
@@ -513,6 +523,24 @@ export class KafkaIngress {
     ).catch((e: unknown) => {
       if (!this.stopped) this.opts.onUnexpected(e);
     });
+  }
+
+  /** Forgets the released holds of the partitions this instance reads, up to their committed offsets now. */
+  private async forgetAssigned(): Promise<void> {
+    const mine = new Set(this.assigned);
+    if (this.stopped || mine.size === 0) return;
+    try {
+      const ends = await this.ends();
+      this.forgetReleased(
+        new Map(
+          ends.flatMap((e) =>
+            mine.has(e.partition) && e.committed > 0 ? [[e.partition, e.committed]] : [],
+          ),
+        ),
+      );
+    } catch (e) {
+      if (!this.stopped) this.opts.onUnexpected(e);
+    }
   }
 
   /** A submission's receipt, keyed as it was submitted. */
@@ -631,6 +659,7 @@ export class KafkaIngress {
     this.stopped = true;
     this.running = false;
     clearTimeout(this.marking);
+    clearInterval(this.forgetting);
     await this.consumer.disconnect();
     const admin = this.admin;
     this.admin = undefined;
