@@ -286,6 +286,29 @@ describe('hostile input', () => {
     expect(got.case).toMatchObject({ version: 1, district: '柳南区' });
   });
 
+  // Intake stores ids without the white space at their ends, so a retry
+  // that spells them otherwise asks for what was stored. Until the night of
+  // 2026-12-06 it was judged as sent and refused COMMAND.ID_REUSED.
+  it('takes a retry whose ids differ only by white space at their ends as a duplicate, and still refuses one that asks for more', async () => {
+    const l = fullLoop(uniqueName('respelled'));
+    const padded = (s: string) => ` ${s}\u3000`;
+    const first = (await register({
+      ...l.register,
+      meta: { ...l.register.meta, caseId: padded(l.register.meta.caseId) },
+      agencyId: padded(l.register.agencyId),
+      district: padded(l.register.district),
+    })) as intake.CommandResult;
+    expect(first).toMatchObject({ duplicate: false, version: 1 });
+    const retry = (await register({
+      ...l.register,
+      meta: { ...l.register.meta, commandId: padded(l.register.meta.commandId) },
+    })) as intake.CommandResult;
+    expect(retry).toMatchObject({ duplicate: true, version: 1 });
+    const other = (await register({ ...l.register, title: '另一案' })) as ServiceError;
+    expect(other.code).toBe(status.ALREADY_EXISTS);
+    expect(other.details).toContain('COMMAND.ID_REUSED');
+  });
+
   it('refuses a field too large for the topic by name, and a request too large for the server, and keeps publishing', async () => {
     const l = fullLoop(uniqueName('big'));
     const big = (await register({ ...l.register, title: '大'.repeat(400_000) })) as ServiceError;

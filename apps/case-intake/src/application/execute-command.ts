@@ -257,7 +257,8 @@ async function execute(
 ): Promise<intake.CommandResult> {
   // Authorized, decided, checked and stored with its ids as intake stores
   // them (so a registration's envelope names its agency as every later event
-  // of the case does); a retry is still the command as sent (`fingerprintOf`).
+  // of the case does); and a retry is judged by what it asks for so, whatever
+  // the white space at its ids' ends (`fingerprintOf`).
   const c = command.kind && withIdsTrimmed(command.kind);
   if (!c) return fail('FIELD.REQUIRED', 'a command is required', 'command');
   const meta = c.value.meta;
@@ -267,7 +268,9 @@ async function execute(
   const expected = meta?.expectedVersion;
   checkId(commandId, 'meta.command_id');
   checkId(caseId, 'meta.case_id');
-  const fingerprint = fingerprintOf(command);
+  const fingerprint = fingerprintOf({ kind: c });
+  // Commits stored until the night of 2026-12-06 recorded the command as sent.
+  const asSent = fingerprintOf(command);
 
   authorizeKind(principal, c.$case);
 
@@ -296,7 +299,7 @@ async function execute(
             authorizeCommand(principal, c, head.state);
             const known = head.commandIds.get(commandId);
             if (known !== undefined) {
-              if (known && known !== fingerprint)
+              if (known && known !== fingerprint && known !== asSent)
                 fail(
                   'COMMAND.ID_REUSED',
                   `command id ${commandId} was already used on case ${caseId} for a different command; a retry must repeat it exactly`,
