@@ -5,7 +5,14 @@ import { events, intake } from '@enforcement/contracts';
 import { requestTypeOf } from '@enforcement/grpc-kit';
 import { uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
-import { startIntake, tokenFor, unary, type TestIntake } from './test-support/harness.js';
+import { fingerprintOf } from './application/admission.js';
+import {
+  startIntake,
+  tokenFor,
+  unary,
+  withMongo,
+  type TestIntake,
+} from './test-support/harness.js';
 
 const SERVICE = '/enforcement.intake.v1.CaseIntakeService';
 const desc = (method: string): DescMessage => {
@@ -307,6 +314,49 @@ describe('hostile input', () => {
     const other = (await register({ ...l.register, title: '另一案' })) as ServiceError;
     expect(other.code).toBe(status.ALREADY_EXISTS);
     expect(other.details).toContain('COMMAND.ID_REUSED');
+  });
+
+  it('still takes an exact retry of a command stored before, whose fingerprint is the command as sent', async () => {
+    const l = fullLoop(uniqueName('stored-before'));
+    const sent: intake.RegisterCaseRequest = {
+      ...l.register,
+      meta: { ...l.register.meta, caseId: ` ${l.register.meta.caseId}` },
+    };
+    expect(await register(sent)).toMatchObject({ duplicate: false, version: 1 });
+    // As a commit stored until the night of 2026-12-06 recorded it.
+    await withMongo(async (m) => {
+      const db = m.db(svc.db);
+      const names = (await db.listCollections({}, { nameOnly: true }).toArray())
+        .map((c) => c.name)
+        .filter((n) => n.startsWith('commits'));
+      const changed = await Promise.all(
+        names.map((n) =>
+          db.collection(n).updateOne(
+            { caseId: l.register.meta.caseId, commandId: l.register.meta.commandId },
+            {
+              $set: {
+                fingerprint: fingerprintOf({ kind: { $case: 'registerCase', value: sent } }),
+              },
+            },
+          ),
+        ),
+      );
+      expect(changed.reduce((n, r) => n + r.modifiedCount, 0)).toBe(1);
+    });
+    // A fresh instance, which reads the fingerprint from the store.
+    const next = await startIntake({ db: svc.db, env: { INGRESS_ENABLED: 'false' } });
+    try {
+      const again = await unary<intake.CommandResult>((cb) =>
+        next.client.registerCase(sent, agency, cb),
+      );
+      expect(again).toMatchObject({ duplicate: true, version: 1 });
+      const other = await unary((cb) =>
+        next.client.registerCase({ ...sent, title: '另一案' }, agency, cb),
+      ).catch((e: ServiceError) => e);
+      expect((other as ServiceError).code).toBe(status.ALREADY_EXISTS);
+    } finally {
+      await next.stop();
+    }
   });
 
   it('refuses a field too large for the topic by name, and a request too large for the server, and keeps publishing', async () => {
