@@ -236,6 +236,57 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
     });
   });
 
+  // A batch is read again when its instance dies after answering it and
+  // before its offsets are committed. Until the night of 2026-12-06 each
+  // refusal in it was decided again on what the rest of the batch had made
+  // of its case: a hearing refused for want of a notice, published before
+  // the notice, was stored after it when read again, though its receipt had
+  // said refused (found by `submission-lines.int.test.ts`).
+  it('answers a submission read again as it was refused the first time, though what came after it would let it run now', async () => {
+    const env = { KAFKA_CLIENT_ID: uniqueName('refusals') };
+    const first = await start({ env });
+    const md = await tokenFor(['agency', 'supervisor'], ['lz-eeb']);
+    const bearer = String(md.get('authorization')[0]);
+    const a = steps(uniqueName('reread'));
+    const hearing: Kind = { $case: 'recordProgress', value: a.x.hearing };
+    const { topics, db } = first;
+    await publish(topics.intakeSubmissions, bearer, 1, [a.register, a.dispatch, hearing, a.notice]);
+    const answered = [
+      [1, true, 0],
+      [2, true, 0],
+      [3, false, status.FAILED_PRECONDITION],
+      [4, true, 0],
+    ];
+    expect((await receipts(topics.intakeReceipts, 1, 4)).map(outcome)).toEqual(answered);
+    await first.stop();
+    // As if it had died before its offsets were committed: the group reads the batch again.
+    const admin = new Kafka({ clientId: 'test-admin', brokers: stack().kafkaBrokers }).admin();
+    await admin.connect();
+    try {
+      await admin.resetOffsets({
+        groupId: `${env.KAFKA_CLIENT_ID}.intake-ingress`,
+        topic: topics.intakeSubmissions,
+        earliest: true,
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    const next = await start({ db, topics, env });
+    const all = await consumeTopic(
+      topics.intakeReceipts,
+      (m) => intake.SubmitEventsResponse.fromJSON(JSON.parse(String(m.value))),
+      (seen) => seen.length >= 8,
+      120_000,
+    );
+    // Answered again as the first time: the refusal too.
+    expect(all.map(outcome)).toEqual([...answered, ...answered]);
+    expect(await historyOf(next, a.x.register.meta?.caseId ?? '', md)).toEqual([
+      'caseRegistered',
+      'caseDispatched',
+      'partyNotified',
+    ]);
+  });
+
   // Until the night of 2026-12-06 released holds were deleted only when an
   // instance joined: one that kept its partitions kept every hold they made.
   it('forgets a released hold while it reads on, with no join, once unwritten for the time kept; never an open one', async () => {

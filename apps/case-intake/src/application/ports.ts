@@ -108,6 +108,8 @@ export interface SettledPrefix {
   readonly feeds: ReadonlyMap<string, number>;
   /** Cases held in the partition (see CaseHolds), by case id: each hold recorded replaces the one of the same start. */
   readonly holds: ReadonlyMap<string, readonly CaseHold[]>;
+  /** The submissions refused there, by offset: each one's receipt (JSON). Read by `load`; `raise` leaves them. */
+  readonly refusals?: ReadonlyMap<number, string>;
 }
 
 /**
@@ -121,12 +123,20 @@ export interface IngressLedger {
   /** Raises a partition's record: its offset and each feed's time only ever go up. */
   raise(partition: number, prefix: SettledPrefix): Promise<void>;
   /**
+   * Records that the submission at `offset` was refused, with its receipt
+   * (JSON), before anything later of its case runs: read again after a
+   * failure or a rebalance, it is answered so, not decided again on what
+   * later submissions have made of its case since.
+   */
+  refused(partition: number, offset: number, receipt: string): Promise<void>;
+  /**
    * Deletes the holds of these partitions released before each one's
    * committed offset (no submission read from there on can meet them; see
    * `CaseHolds.prune`) and last written before `writtenBefore` (ms): an
    * instance that lost a partition may still be finishing a batch, and its
    * write would bring a deleted hold back as that batch knew it, open
-   * perhaps. Returns how many went.
+   * perhaps. Returns how many went. The refusals recorded before each
+   * committed offset go too (none is read again).
    */
   forget(committed: ReadonlyMap<number, number>, writtenBefore: number): Promise<number>;
 }

@@ -180,6 +180,12 @@ export class KafkaIngress {
   private joins = 0;
   /** The cases held in the partitions this instance reads (see CaseHolds). */
   private readonly holds = new CaseHolds();
+  /**
+   * Partition → offset → the receipt (JSON) of each submission refused
+   * there and not yet committed past, as the ledger records it: read again,
+   * it is answered so.
+   */
+  private readonly refusals = new Map<number, Map<number, string>>();
   /** The partitions of the submissions topic this instance was last given. */
   private assigned: readonly number[] = [];
   /** Forgets released holds while no join comes (see forgetReleased). */
@@ -280,6 +286,7 @@ export class KafkaIngress {
       for (const p of this.failing.keys()) if (!mine.has(p)) this.failing.delete(p);
       this.floor.forgetOpen();
       this.holds.keepOnly(mine);
+      for (const p of this.refusals.keys()) if (!mine.has(p)) this.refusals.delete(p);
       this.assigned = [...mine];
       this.resumed = this.resume([...mine]);
       if (consumer === this.consumer && !this.stopped) this.running = true;
@@ -367,7 +374,21 @@ export class KafkaIngress {
             receipts.push(this.receiptOf(message, behindRefused(item, held, where, 'publish')));
             return true;
           }
-          const done = await this.process(message, item, partition, pending);
+          // Refused when first read: answered so again, not decided on what its case has become.
+          const firstRead = this.refusals.get(partition)?.get(offset);
+          const done =
+            firstRead !== undefined && typeof item !== 'string'
+              ? this.refusedBefore(message, partition, firstRead)
+              : await this.process(message, item, partition, pending);
+          if (done.refusal !== undefined && firstRead === undefined) {
+            await withDeadline(
+              this.opts.ledger.refused(partition, offset, done.refusal),
+              SETTLE_DEADLINE_MS,
+              `the ingress ledger's record of a refusal at ${this.opts.topics.submissions} partition ${partition} offset ${offset}`,
+            );
+            const recorded = this.refusals.get(partition) ?? new Map<number, string>();
+            this.refusals.set(partition, recorded.set(offset, done.refusal));
+          }
           if (done.receipt) receipts.push(done.receipt);
           stored[place] = done.stored;
           if (caseId)
@@ -400,7 +421,12 @@ export class KafkaIngress {
     for (const message of batch.messages.slice(0, upTo)) resolveOffset(message.offset);
     // kafkajs reads again from the first offset not resolved: no later read meets a hold released before it.
     const resolved = batch.messages[upTo - 1];
-    if (resolved) this.holds.prune(partition, Number(resolved.offset) + 1);
+    if (resolved) {
+      const next = Number(resolved.offset) + 1;
+      this.holds.prune(partition, next);
+      for (const offset of this.refusals.get(partition)?.keys() ?? [])
+        if (offset < next) this.refusals.get(partition)?.delete(offset);
+    }
     this.markSoon();
     if (failure === undefined) {
       this.failing.delete(partition);
@@ -486,6 +512,11 @@ export class KafkaIngress {
           if (current) this.floor.resume(p, current.feeds);
           this.holds.load(p, current?.holds ?? new Map());
           this.holds.prune(p, end?.committed ?? 0);
+          const from = end?.committed ?? 0;
+          this.refusals.set(
+            p,
+            new Map([...(current?.refusals ?? [])].filter(([offset]) => offset >= from)),
+          );
         }
         this.markSoon();
         this.forgetReleased(
@@ -676,7 +707,7 @@ export class KafkaIngress {
     item: intake.SubmitEventsRequest | string,
     partition: number,
     pending: Set<number> | undefined,
-  ): Promise<{ receipt?: Message; stored?: Stored; aborted: boolean }> {
+  ): Promise<{ receipt?: Message; stored?: Stored; aborted: boolean; refusal?: string }> {
     const offset = Number(message.offset);
     if (typeof item === 'string') {
       await this.deadLetter(message, item);
@@ -731,6 +762,24 @@ export class KafkaIngress {
       receipt: this.receiptOf(message, receipt),
       stored,
       aborted: receipt.statusCode === status.ABORTED,
+      refusal: receipt.accepted
+        ? undefined
+        : JSON.stringify(intake.SubmitEventsResponse.toJSON(receipt)),
+    };
+  }
+
+  /** A submission refused when it was first read, answered as it was then. */
+  private refusedBefore(
+    message: KafkaMessage,
+    partition: number,
+    recorded: string,
+  ): { receipt: Message; aborted: boolean; refusal: string; stored?: undefined } {
+    const receipt = intake.SubmitEventsResponse.fromJSON(JSON.parse(recorded));
+    this.floor.settled(partition, Number(message.offset));
+    return {
+      receipt: this.receiptOf(message, receipt),
+      aborted: receipt.statusCode === status.ABORTED,
+      refusal: recorded,
     };
   }
 

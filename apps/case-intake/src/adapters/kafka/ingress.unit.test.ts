@@ -48,6 +48,7 @@ describe('the Kafka ingress says whether it consumes', () => {
       ledger: {
         load: () => Promise.resolve(new Map()),
         raise: () => Promise.resolve(),
+        refused: () => Promise.resolve(),
         forget: () => Promise.resolve(0),
       },
     });

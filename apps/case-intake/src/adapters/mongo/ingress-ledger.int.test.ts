@@ -230,4 +230,34 @@ describe("the ingress's ledger on the real server", () => {
       }
     });
   });
+
+  it('keeps each refusal by its partition and offset, recorded again as the same, until committed past', async () => {
+    await withMongo(async (client) => {
+      const db = client.db(uniqueName('ledger').replace(/-/g, '_'));
+      try {
+        const ledger = new MongoIngressLedger(db, 'group', 'topic');
+        await ledger.init();
+        await ledger.refused(0, 4, '{"sequence":4}');
+        await ledger.refused(0, 6, '{"sequence":6}');
+        // Read again and recorded again (the record of the first reading may have failed).
+        await ledger.refused(0, 6, '{"sequence":6}');
+        await ledger.refused(1, 2, '{"sequence":2}');
+        const refusals = (partition: number) =>
+          ledger.load([0, 1]).then((r) => r.get(partition)?.refusals);
+        expect(await refusals(0)).toEqual(
+          new Map([
+            [4, '{"sequence":4}'],
+            [6, '{"sequence":6}'],
+          ]),
+        );
+        expect(await refusals(1)).toEqual(new Map([[2, '{"sequence":2}']]));
+        // Committed past 4 on partition 0: no reading meets it again.
+        expect(await ledger.forget(new Map([[0, 5]]), 0)).toBe(1);
+        expect(await refusals(0)).toEqual(new Map([[6, '{"sequence":6}']]));
+        expect(await refusals(1)).toEqual(new Map([[2, '{"sequence":2}']]));
+      } finally {
+        await db.dropDatabase();
+      }
+    });
+  });
 });

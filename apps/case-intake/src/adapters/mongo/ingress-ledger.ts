@@ -36,6 +36,17 @@ interface HoldDoc {
   at?: number;
 }
 
+/** A submission refused, in `ingress_refusals`. */
+interface RefusalDoc {
+  /** `<partition's record id>|o<offset>`. */
+  _id: string;
+  /** The partition's record id. */
+  p: string;
+  offset: number;
+  /** Its receipt (JSON). */
+  receipt: string;
+}
+
 /**
  * The ingress's settled prefixes in intake's database, one document per
  * partition of the submissions topic and consumer group. Raised with `$max`,
@@ -57,6 +68,7 @@ interface HoldDoc {
 export class MongoIngressLedger implements IngressLedger {
   private readonly docs: Collection<LedgerDoc>;
   private readonly holdDocs: Collection<HoldDoc>;
+  private readonly refusalDocs: Collection<RefusalDoc>;
 
   constructor(
     db: Db,
@@ -66,6 +78,7 @@ export class MongoIngressLedger implements IngressLedger {
   ) {
     this.docs = db.collection<LedgerDoc>('ingress_settled');
     this.holdDocs = db.collection<HoldDoc>('ingress_holds');
+    this.refusalDocs = db.collection<RefusalDoc>('ingress_refusals');
   }
 
   /**
@@ -75,6 +88,7 @@ export class MongoIngressLedger implements IngressLedger {
    */
   async init(): Promise<void> {
     await this.holdDocs.createIndex({ p: 1, state: 1 });
+    await this.refusalDocs.createIndex({ p: 1, offset: 1 });
   }
 
   private idOf(partition: number): string {
@@ -83,9 +97,10 @@ export class MongoIngressLedger implements IngressLedger {
 
   async load(partitions: readonly number[]): Promise<Map<number, SettledPrefix>> {
     const ids = new Map(partitions.map((p) => [this.idOf(p), p]));
-    const [found, holdDocs] = await Promise.all([
+    const [found, holdDocs, refusalDocs] = await Promise.all([
       this.docs.find({ _id: { $in: [...ids.keys()] } }).toArray(),
       this.holdDocs.find({ p: { $in: [...ids.keys()] } }).toArray(),
+      this.refusalDocs.find({ p: { $in: [...ids.keys()] } }).toArray(),
     ]);
     /** Partition → case → start → the furthest state written. */
     const states = new Map<number, Map<string, Map<number, string>>>();
@@ -123,6 +138,21 @@ export class MongoIngressLedger implements IngressLedger {
       const prefix = out.get(p) ?? { offset: -1, feeds: new Map<string, number>() };
       out.set(p, { ...prefix, holds });
     }
+    const refusals = new Map<number, Map<number, string>>();
+    for (const r of refusalDocs) {
+      const p = ids.get(r.p);
+      if (p === undefined) continue;
+      const byOffset = refusals.get(p) ?? new Map<number, string>();
+      refusals.set(p, byOffset.set(Number(r.offset), String(r.receipt)));
+    }
+    for (const [p, byOffset] of refusals) {
+      const prefix = out.get(p) ?? {
+        offset: -1,
+        feeds: new Map<string, number>(),
+        holds: new Map(),
+      };
+      out.set(p, { ...prefix, refusals: byOffset });
+    }
     return out;
   }
 
@@ -146,9 +176,23 @@ export class MongoIngressLedger implements IngressLedger {
     ]);
   }
 
+  async refused(partition: number, offset: number, receipt: string): Promise<void> {
+    const p = this.idOf(partition);
+    await this.refusalDocs.replaceOne(
+      { _id: `${p}|o${offset}` },
+      { p, offset, receipt },
+      { upsert: true },
+    );
+  }
+
   async forget(committed: ReadonlyMap<number, number>, writtenBefore: number): Promise<number> {
     let deleted = 0;
     for (const [partition, offset] of committed) {
+      const gone = await this.refusalDocs.deleteMany({
+        p: this.idOf(partition),
+        offset: { $lt: offset },
+      });
+      deleted += gone.deletedCount;
       const { lowest, below } = releasedBefore(offset);
       const r = await this.holdDocs.deleteMany({
         p: this.idOf(partition),
