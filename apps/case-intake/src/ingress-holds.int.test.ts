@@ -287,6 +287,49 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
     ]);
   });
 
+  // A submissions topic deleted and made again under its name starts its
+  // offsets again: a refusal recorded for the old topic names another
+  // submission than the one now at its offset.
+  it('answers a refusal recorded at an offset only to the submission it was recorded for', async () => {
+    const env = { KAFKA_CLIENT_ID: uniqueName('refusals') };
+    const first = await start({ env });
+    const { topics, db } = first;
+    await first.stop();
+    const md = await tokenFor(['agency', 'supervisor'], ['lz-eeb']);
+    const a = steps(uniqueName('new-topic'));
+    await publish(topics.intakeSubmissions, String(md.get('authorization')[0]), 1, [a.register]);
+    const p = (n: number) =>
+      `${env.KAFKA_CLIENT_ID}.intake-ingress|${topics.intakeSubmissions}|${n}`;
+    await withMongo((m) =>
+      m
+        .db(db)
+        .collection<{ _id: string }>('ingress_refusals')
+        .insertMany(
+          Array.from({ length: 12 }, (_, n) => ({
+            _id: `${p(n)}|o0`,
+            p: p(n),
+            offset: 0,
+            key: 'another|command',
+            receipt: JSON.stringify(
+              intake.SubmitEventsResponse.toJSON({
+                sequence: 1,
+                accepted: false,
+                caseId: 'another',
+                version: 0,
+                duplicate: false,
+                index: 0,
+                statusCode: status.FAILED_PRECONDITION,
+                reason: 'refused on the old topic',
+                errorCode: 'CASE.INVALID_TRANSITION',
+              }),
+            ),
+          })),
+        ),
+    );
+    await start({ db, topics, env });
+    expect((await receipts(topics.intakeReceipts, 1, 1)).map(outcome)).toEqual([[1, true, 0]]);
+  });
+
   // Until the night of 2026-12-06 released holds were deleted only when an
   // instance joined: one that kept its partitions kept every hold they made.
   it('forgets a released hold while it reads on, with no join, once unwritten for the time kept; never an open one', async () => {

@@ -108,8 +108,14 @@ export interface SettledPrefix {
   readonly feeds: ReadonlyMap<string, number>;
   /** Cases held in the partition (see CaseHolds), by case id: each hold recorded replaces the one of the same start. */
   readonly holds: ReadonlyMap<string, readonly CaseHold[]>;
-  /** The submissions refused there, by offset: each one's receipt (JSON). Read by `load`; `raise` leaves them. */
-  readonly refusals?: ReadonlyMap<number, string>;
+  /** The submissions refused there, by offset (see IngressRefusal). Read by `load`; `raise` leaves them. */
+  readonly refusals?: ReadonlyMap<number, IngressRefusal>;
+}
+
+/** A submission the ingress refused: which it was (`<case id>|<command id>`, as stored) and its receipt (JSON). */
+export interface IngressRefusal {
+  readonly key: string;
+  readonly receipt: string;
 }
 
 /**
@@ -128,7 +134,7 @@ export interface IngressLedger {
    * failure or a rebalance, it is answered so, not decided again on what
    * later submissions have made of its case since.
    */
-  refused(partition: number, offset: number, receipt: string): Promise<void>;
+  refused(partition: number, offset: number, refusal: IngressRefusal): Promise<void>;
   /**
    * Deletes the holds of these partitions released before each one's
    * committed offset (no submission read from there on can meet them; see

@@ -22,7 +22,7 @@ import {
   SHARED_GROUP_MEMBERSHIP,
 } from '@enforcement/messaging';
 import { caseKeysOf, type IntakeDeps } from '../../application/execute-command.js';
-import type { IngressLedger } from '../../application/ports.js';
+import type { IngressLedger, IngressRefusal } from '../../application/ports.js';
 import { acknowledge, behindRefused } from '../grpc/submit-events.js';
 import { rejection } from '../grpc/rejection.js';
 import { FeedProgress, type SubmissionsPartition } from '../../application/feed-progress.js';
@@ -181,11 +181,10 @@ export class KafkaIngress {
   /** The cases held in the partitions this instance reads (see CaseHolds). */
   private readonly holds = new CaseHolds();
   /**
-   * Partition → offset → the receipt (JSON) of each submission refused
-   * there and not yet committed past, as the ledger records it: read again,
-   * it is answered so.
+   * Partition → offset → each submission refused there and not yet
+   * committed past, as the ledger records it: read again, it is answered so.
    */
-  private readonly refusals = new Map<number, Map<number, string>>();
+  private readonly refusals = new Map<number, Map<number, IngressRefusal>>();
   /** The partitions of the submissions topic this instance was last given. */
   private assigned: readonly number[] = [];
   /** Forgets released holds while no join comes (see forgetReleased). */
@@ -375,19 +374,22 @@ export class KafkaIngress {
             return true;
           }
           // Refused when first read: answered so again, not decided on what its case has become.
-          const firstRead = this.refusals.get(partition)?.get(offset);
+          const key = `${caseId}|${commandId}`;
+          const recorded = this.refusals.get(partition)?.get(offset);
+          const firstRead = recorded?.key === key ? recorded.receipt : undefined;
           const done =
             firstRead !== undefined && typeof item !== 'string'
               ? this.refusedBefore(message, partition, firstRead)
               : await this.process(message, item, partition, pending);
           if (done.refusal !== undefined && firstRead === undefined) {
+            const refusal = { key, receipt: done.refusal };
             await withDeadline(
-              this.opts.ledger.refused(partition, offset, done.refusal),
+              this.opts.ledger.refused(partition, offset, refusal),
               SETTLE_DEADLINE_MS,
               `the ingress ledger's record of a refusal at ${this.opts.topics.submissions} partition ${partition} offset ${offset}`,
             );
-            const recorded = this.refusals.get(partition) ?? new Map<number, string>();
-            this.refusals.set(partition, recorded.set(offset, done.refusal));
+            const byOffset = this.refusals.get(partition) ?? new Map<number, IngressRefusal>();
+            this.refusals.set(partition, byOffset.set(offset, refusal));
           }
           if (done.receipt) receipts.push(done.receipt);
           stored[place] = done.stored;
@@ -512,10 +514,13 @@ export class KafkaIngress {
           if (current) this.floor.resume(p, current.feeds);
           this.holds.load(p, current?.holds ?? new Map());
           this.holds.prune(p, end?.committed ?? 0);
-          const from = end?.committed ?? 0;
+          // Those committed past are read no more; those past the end were left by an earlier topic of that name.
+          const [from, to] = [end?.committed ?? 0, end?.high ?? Infinity];
           this.refusals.set(
             p,
-            new Map([...(current?.refusals ?? [])].filter(([offset]) => offset >= from)),
+            new Map(
+              [...(current?.refusals ?? [])].filter(([offset]) => offset >= from && offset < to),
+            ),
           );
         }
         this.markSoon();

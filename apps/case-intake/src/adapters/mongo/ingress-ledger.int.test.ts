@@ -237,24 +237,25 @@ describe("the ingress's ledger on the real server", () => {
       try {
         const ledger = new MongoIngressLedger(db, 'group', 'topic');
         await ledger.init();
-        await ledger.refused(0, 4, '{"sequence":4}');
-        await ledger.refused(0, 6, '{"sequence":6}');
+        const refusal = (n: number) => ({ key: `c${n}|cmd${n}`, receipt: `{"sequence":${n}}` });
+        await ledger.refused(0, 4, refusal(4));
+        await ledger.refused(0, 6, refusal(6));
         // Read again and recorded again (the record of the first reading may have failed).
-        await ledger.refused(0, 6, '{"sequence":6}');
-        await ledger.refused(1, 2, '{"sequence":2}');
+        await ledger.refused(0, 6, refusal(6));
+        await ledger.refused(1, 2, refusal(2));
         const refusals = (partition: number) =>
           ledger.load([0, 1]).then((r) => r.get(partition)?.refusals);
         expect(await refusals(0)).toEqual(
           new Map([
-            [4, '{"sequence":4}'],
-            [6, '{"sequence":6}'],
+            [4, refusal(4)],
+            [6, refusal(6)],
           ]),
         );
-        expect(await refusals(1)).toEqual(new Map([[2, '{"sequence":2}']]));
+        expect(await refusals(1)).toEqual(new Map([[2, refusal(2)]]));
         // Committed past 4 on partition 0: no reading meets it again.
         expect(await ledger.forget(new Map([[0, 5]]), 0)).toBe(1);
-        expect(await refusals(0)).toEqual(new Map([[6, '{"sequence":6}']]));
-        expect(await refusals(1)).toEqual(new Map([[2, '{"sequence":2}']]));
+        expect(await refusals(0)).toEqual(new Map([[6, refusal(6)]]));
+        expect(await refusals(1)).toEqual(new Map([[2, refusal(2)]]));
       } finally {
         await db.dropDatabase();
       }

@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import { asFieldName, fromFieldName, isDuplicateKey } from '@enforcement/mongo-kit';
-import type { IngressLedger, SettledPrefix } from '../../application/ports.js';
+import type { IngressLedger, IngressRefusal, SettledPrefix } from '../../application/ports.js';
 import {
   decodeHold,
   encodeHold,
@@ -43,6 +43,8 @@ interface RefusalDoc {
   /** The partition's record id. */
   p: string;
   offset: number;
+  /** `<case id>|<command id>`: a topic made again under the same name has other submissions at those offsets. */
+  key: string;
   /** Its receipt (JSON). */
   receipt: string;
 }
@@ -138,12 +140,13 @@ export class MongoIngressLedger implements IngressLedger {
       const prefix = out.get(p) ?? { offset: -1, feeds: new Map<string, number>() };
       out.set(p, { ...prefix, holds });
     }
-    const refusals = new Map<number, Map<number, string>>();
+    const refusals = new Map<number, Map<number, IngressRefusal>>();
     for (const r of refusalDocs) {
       const p = ids.get(r.p);
       if (p === undefined) continue;
-      const byOffset = refusals.get(p) ?? new Map<number, string>();
-      refusals.set(p, byOffset.set(Number(r.offset), String(r.receipt)));
+      const byOffset = refusals.get(p) ?? new Map<number, IngressRefusal>();
+      const refusal = { key: String(r.key), receipt: String(r.receipt) };
+      refusals.set(p, byOffset.set(Number(r.offset), refusal));
     }
     for (const [p, byOffset] of refusals) {
       const prefix = out.get(p) ?? {
@@ -176,11 +179,11 @@ export class MongoIngressLedger implements IngressLedger {
     ]);
   }
 
-  async refused(partition: number, offset: number, receipt: string): Promise<void> {
+  async refused(partition: number, offset: number, refusal: IngressRefusal): Promise<void> {
     const p = this.idOf(partition);
     await this.refusalDocs.replaceOne(
       { _id: `${p}|o${offset}` },
-      { p, offset, receipt },
+      { p, offset, key: refusal.key, receipt: refusal.receipt },
       { upsert: true },
     );
   }
