@@ -260,7 +260,11 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
     expect((await receipts(topics.intakeReceipts, 1, 4)).map(outcome)).toEqual(answered);
     await first.stop();
     // As if it had died before its offsets were committed: the group reads the batch again.
-    const admin = new Kafka({ clientId: 'test-admin', brokers: stack().kafkaBrokers }).admin();
+    const admin = new Kafka({
+      clientId: 'test-admin',
+      brokers: stack().kafkaBrokers,
+      logLevel: logLevel.NOTHING,
+    }).admin();
     await admin.connect();
     try {
       await admin.resetOffsets({
