@@ -269,8 +269,6 @@ async function execute(
   checkId(commandId, 'meta.command_id');
   checkId(caseId, 'meta.case_id');
   const fingerprint = fingerprintOf({ kind: c });
-  // Commits stored until the night of 2026-12-06 recorded the command as sent.
-  const asSent = fingerprintOf(command);
 
   authorizeKind(principal, c.$case);
 
@@ -299,7 +297,8 @@ async function execute(
             authorizeCommand(principal, c, head.state);
             const known = head.commandIds.get(commandId);
             if (known !== undefined) {
-              if (known && known !== fingerprint && known !== asSent)
+              // Commits stored until the night of 2026-12-06 recorded the command as sent.
+              if (known && known !== fingerprint && known !== fingerprintOf(command))
                 fail(
                   'COMMAND.ID_REUSED',
                   `command id ${commandId} was already used on case ${caseId} for a different command; a retry must repeat it exactly`,
