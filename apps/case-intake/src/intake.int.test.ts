@@ -378,11 +378,13 @@ describe('case intake on the real stack', () => {
         c().decidePenalty(l.penalty, agency, cb),
       );
       expect(decided).toMatchObject({ version: 7, duplicate: false });
-      // A command the other instance stored is a duplicate here too.
+      // A command the other instance stored is a duplicate here too, answered
+      // as it was the first time: at the version it brought the case to (6),
+      // not the case's version now (7).
       const again = await unary<intake.CommandResult>((cb) =>
         c().recordProgress(l.review, agency, cb),
       );
-      expect(again).toMatchObject({ duplicate: true, version: 7 });
+      expect(again).toMatchObject({ duplicate: true, version: 6 });
       // A refusal the store's head confirms still stands: the other
       // instance's cache is at version 6, the store at 7, and the case
       // exists either way.

@@ -122,7 +122,10 @@ async function duplicateResult(
   const stream = await deps.store.load(caseId, deps.checkpoints.get(caseId)?.version);
   const first = stream.commits.find((c) => c.commandId === commandId);
   const evs = (first?.events ?? []).map((e) => forCaller(principal, e));
-  return { caseId, version: stream.version, events: evs, duplicate: true };
+  // The answer the command got the first time: the version it brought the
+  // case to, whatever was written after it. A retry (or a submission read
+  // again after a crash) is then answered as the first try was.
+  return { caseId, version: first?.toVersion ?? stream.version, events: evs, duplicate: true };
 }
 
 /** A reconsideration must challenge a case intake knows, decided by the agency it names. */

@@ -289,7 +289,10 @@ export interface Command {
 
 export interface CommandResult {
   caseId: string;
-  /** Version of the case after the command. */
+  /**
+   * Version of the case after the command (for a duplicate, the version the
+   * command brought the case to the first time, whatever came after it).
+   */
   version: number;
   /** The events the command wrote (or wrote the first time, when duplicate). */
   events: CaseEvent[];
