@@ -334,6 +334,89 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
     expect((await receipts(topics.intakeReceipts, 1, 1)).map(outcome)).toEqual([[1, true, 0]]);
   });
 
+  // A refusal is recorded before it is answered and before anything later
+  // of its case runs. Here the server refuses the record's write (a unique
+  // index on the record's case and command, and a document already there
+  // under another offset): the partition must stop at the refusal with no
+  // receipt out for it or for what its case sent after it, say so in
+  // health, and once the write goes through answer both as refused,
+  // with the record kept.
+  it('answers no refusal it could not record, stops there and says so, and answers it once recorded', async () => {
+    const s = await start({
+      env: {
+        KAFKA_CLIENT_ID: uniqueName('unrecorded'),
+        INGRESS_STALL_MS: '2000',
+        HEALTH_CHECK_MS: '250',
+      },
+    });
+    const md = await tokenFor(['agency', 'supervisor'], ['lz-eeb']);
+    const bearer = String(md.get('authorization')[0]);
+    const a = steps(uniqueName('unrecorded'));
+    const b = steps(uniqueName('beside'));
+    const caseId = a.x.register.meta?.caseId ?? '';
+    const key = `${caseId}|${a.x.evidence.meta?.commandId ?? ''}`;
+    const refusals = (m: Parameters<Parameters<typeof withMongo>[0]>[0]) =>
+      m.db(s.db).collection<{ _id: string; key: string }>('ingress_refusals');
+    await withMongo(async (m) => {
+      await refusals(m).createIndex({ key: 1 }, { unique: true, name: 'test_blocks_the_key' });
+      await refusals(m).insertOne({ _id: 'blocker', key });
+    });
+    await publish(s.topics.intakeSubmissions, bearer, 1, [
+      a.register,
+      a.dispatch,
+      a.evidence(7),
+      a.notice,
+      b.register,
+    ]);
+    const failing = async () => {
+      await s.service.readiness.check();
+      return s.service.readiness.failing.get('ingress') ?? '';
+    };
+    const stuck = new RegExp(
+      `has not got past offset 2 of ${s.topics.intakeSubmissions} partition \\d+ for \\d+ s: .*the ingress ledger's record of a refusal at .* offset 2 was not written: .*dup`,
+    );
+    const said = await eventually(async () => (stuck.test(await failing()) ? true : undefined), {
+      what: 'the ingress to say it cannot record the refusal',
+      timeoutMs: 60_000,
+    }).catch(failing);
+    expect(said).toBe(true);
+    // What could be answered is; the refusal and what its case sent after it are not.
+    const before = await consumeTopic(
+      s.topics.intakeReceipts,
+      (m) => intake.SubmitEventsResponse.fromJSON(JSON.parse(String(m.value))),
+      (seen) => [1, 2, 5].every((n) => seen.some((r) => r.sequence === n)),
+    );
+    expect([...new Set(before.map((r) => r.sequence))].sort()).toEqual([1, 2, 5]);
+
+    await withMongo((m) => refusals(m).deleteOne({ _id: 'blocker' }));
+    const answered = await receipts(s.topics.intakeReceipts, 1, 5);
+    expect(answered.map(outcome)).toEqual([
+      [1, true, 0],
+      [2, true, 0],
+      [3, false, status.ABORTED],
+      [4, false, status.ABORTED],
+      [5, true, 0],
+    ]);
+    expect(answered[3]?.reason).toContain(a.x.evidence.meta?.commandId);
+    const all = await consumeTopic(
+      s.topics.intakeReceipts,
+      (m) => intake.SubmitEventsResponse.fromJSON(JSON.parse(String(m.value))),
+      (seen) => seen.some((r) => r.sequence === 4),
+    );
+    for (const r of all.filter((x) => x.sequence === 3 || x.sequence === 4))
+      expect(outcome(r), 'every receipt of the refusal and of what it holds').toEqual([
+        r.sequence,
+        false,
+        status.ABORTED,
+      ]);
+    expect(await withMongo((m) => refusals(m).countDocuments({ key }))).toBe(1);
+    await eventually(async () => ((await failing()) === '' ? true : undefined), {
+      what: 'the ingress serving again',
+      timeoutMs: 60_000,
+    });
+    expect(await historyOf(s, caseId, md)).toEqual(['caseRegistered', 'caseDispatched']);
+  });
+
   // Until the night of 2026-12-06 released holds were deleted only when an
   // instance joined: one that kept its partitions kept every hold they made.
   it('forgets a released hold while it reads on, with no join, once unwritten for the time kept; never an open one', async () => {

@@ -12,7 +12,7 @@ import type {
 import { status } from '@grpc/grpc-js';
 import { intake } from '@enforcement/contracts';
 import type { Verifier } from '@enforcement/auth';
-import { withDeadline } from '@enforcement/errors';
+import { DeadlineError, withDeadline } from '@enforcement/errors';
 import { requestProblem, requestTypeOf } from '@enforcement/grpc-kit';
 import {
   Header,
@@ -383,11 +383,22 @@ export class KafkaIngress {
               : await this.process(message, item, partition, pending);
           if (done.refusal !== undefined && firstRead === undefined) {
             const refusal = { key, receipt: done.refusal };
+            const what = `the ingress ledger's record of a refusal at ${this.opts.topics.submissions} partition ${partition} offset ${offset}`;
+            // Not answered, nor anything later of its case run, until recorded;
+            // health names what the partition waits for.
             await withDeadline(
               this.opts.ledger.refused(partition, offset, refusal),
               SETTLE_DEADLINE_MS,
-              `the ingress ledger's record of a refusal at ${this.opts.topics.submissions} partition ${partition} offset ${offset}`,
-            );
+              what,
+            ).catch((e: unknown) => {
+              if (e instanceof DeadlineError) throw e;
+              throw new Error(
+                `${what} was not written: ${e instanceof Error ? e.message : String(e)}`,
+                {
+                  cause: e,
+                },
+              );
+            });
             const byOffset = this.refusals.get(partition) ?? new Map<number, IngressRefusal>();
             this.refusals.set(partition, byOffset.set(offset, refusal));
           }
