@@ -45,6 +45,14 @@ export const scoringSpec = {
   RULES_LATENESS_MS: integer({ default: 0, min: 0 }),
   /** wall: judge deadlines by the clock; events: by the event time applied (for loading history). */
   RULES_CLOCK: oneOf(['wall', 'events'] as const, { default: 'wall' }),
+  /**
+   * A watcher (WatchScores, WatchSupervisionOrders) whose updates have
+   * waited this long without draining (ms) is behind: its watch ends
+   * RESOURCE_EXHAUSTED (`WATCH.BEHIND`) rather than keep every update since.
+   */
+  WATCH_STALL_MS: integer({ default: 10_000, min: 100 }),
+  /** ... and so is one with this many updates waiting, whatever the time (what one may hold at most). */
+  WATCH_BACKLOG_MAX: integer({ default: 16_384, min: 1, max: 1_000_000 }),
   /** Token the service presents to case-intake; in development minted from the development secret when unset. */
   SCORING_INTAKE_TOKEN: string({ default: '-' }),
   /** A file holding that token, read again every 30 s (the production path: the identity provider rotates it). */

@@ -168,7 +168,10 @@ export async function createSupervisionScoring(
   );
   grpc.addService(
     scoring.ScoringServiceService,
-    scoringService(runtime, verify, (e) => log('unexpected error', e)),
+    scoringService(runtime, verify, (e) => log('unexpected error', e), {
+      watchStallMs: config.WATCH_STALL_MS,
+      watchBacklogMax: config.WATCH_BACKLOG_MAX,
+    }),
   );
   const port = await grpc.listen(config.GRPC_HOST, config.GRPC_PORT);
   const readiness = watchReadiness(

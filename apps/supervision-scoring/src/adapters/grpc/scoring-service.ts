@@ -1,5 +1,7 @@
+import { metrics, type Counter } from '@opentelemetry/api';
 import {
   Metadata,
+  status,
   type sendUnaryData,
   type ServerUnaryCall,
   type ServiceError,
@@ -14,7 +16,7 @@ import {
 } from '@enforcement/auth';
 import type { scoring } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
-import { asStored, refuseNul, toServiceError } from '@enforcement/grpc-kit';
+import { asStored, ERROR_CODE_KEY, refuseNul, toServiceError } from '@enforcement/grpc-kit';
 import { getCaseScore, listOrders, listScores } from '../../application/queries.js';
 import type { ScoringRuntime } from '../../runtime.js';
 
@@ -23,14 +25,38 @@ const bearer = (md: Metadata): string | undefined => {
   return v === undefined ? undefined : String(v);
 };
 
+let behindCounter: Counter | undefined;
+/** Watches ended for a reader that fell behind (made on first use, as the rules' meters are). */
+const behindWatches = () =>
+  (behindCounter ??= metrics
+    .getMeter('supervision-scoring')
+    .createCounter('enforcement.scoring.watches_behind', {
+      description: 'Watches ended because their reader left too many updates waiting',
+    }));
+
+/** The status a watch ends with when its reader fell behind (`why`). */
+function behind(why: string): ServiceError {
+  const metadata = new Metadata();
+  metadata.set(ERROR_CODE_KEY, 'WATCH.BEHIND');
+  const details = `WATCH.BEHIND: ${why}; it gets no more. Watch again, and list what changed meanwhile (ListScores, ListSupervisionOrders)`;
+  return Object.assign(new Error(details), {
+    code: status.RESOURCE_EXHAUSTED,
+    details,
+    metadata,
+  });
+}
+
 const supervisorOnly = (p: Principal) => {
   if (!hasRole(p, 'supervisor'))
     throw new DomainError('AUTH.FORBIDDEN', 'FORBIDDEN', 'supervisor role required');
 };
 
 interface WatchCall {
+  /** Updates written and not yet taken by the transport (objects). */
+  readonly writableLength: number;
   sendMetadata(md: Metadata): void;
   on(event: 'cancelled' | 'close', listener: () => void): unknown;
+  once(event: 'drain', listener: () => void): unknown;
   emit(event: 'error', err: ServiceError): boolean;
 }
 
@@ -39,6 +65,8 @@ export function scoringService(
   rt: ScoringRuntime,
   verify: Verifier,
   onUnexpected: (e: unknown) => void,
+  /** How long a watcher's updates may wait undrained, and how many may wait (`WATCH_STALL_MS`, `WATCH_BACKLOG_MAX`). */
+  opts: { readonly watchStallMs: number; readonly watchBacklogMax: number },
 ): scoring.ScoringServiceServer {
   const fault = (e: unknown) => toServiceError(e, onUnexpected) as ServiceError;
   /**
@@ -48,17 +76,61 @@ export function scoringService(
    * It sends its response headers once subscribed: a client that waits for
    * them knows its watch is live, where a quiet watch otherwise says nothing
    * until its first update.
+   *
+   * A caller that stops reading (a frozen page, a client that pauses) would
+   * otherwise have every update since kept for it here. Its watch gets no
+   * more, and ends RESOURCE_EXHAUSTED (`WATCH.BEHIND`) after the updates
+   * already waiting, once what waits for it has not drained for
+   * `watchStallMs`, or once `watchBacklogMax` updates wait (a chunk's
+   * burst to a reader that keeps up drains in moments). What changed since
+   * is for it to read again.
    */
-  const serveWatch = (call: WatchCall, p: Principal, subscribe: () => () => void) => {
-    const unsubscribe = subscribe();
-    const stopWaiting = whenExpired(p, () => {
-      unsubscribe();
-      call.emit('error', fault(streamTokenExpired()));
-    });
+  const serveWatch = <T>(
+    call: WatchCall & { write(m: T): boolean },
+    p: Principal,
+    subscribe: (send: (m: T) => void) => () => void,
+  ) => {
+    let over = false;
+    let unsubscribe = () => undefined as void;
+    let stopWaiting = () => undefined as void;
+    let stalled: NodeJS.Timeout | undefined;
     const end = () => {
+      over = true;
+      clearTimeout(stalled);
       unsubscribe();
       stopWaiting();
     };
+    const behindNow = (why: string) => {
+      if (over) return;
+      end();
+      behindWatches().add(1);
+      call.emit('error', behind(why));
+    };
+    unsubscribe = subscribe((m) => {
+      if (over) return;
+      if (call.writableLength >= opts.watchBacklogMax)
+        return behindNow(`${call.writableLength} updates were waiting for this watch to read them`);
+      if (call.write(m) || stalled) return;
+      // Above the transport's mark: it has that long to drain.
+      stalled = setTimeout(
+        () =>
+          behindNow(
+            `${call.writableLength} updates waited for this watch to read them, undrained for ${opts.watchStallMs} ms`,
+          ),
+        opts.watchStallMs,
+      );
+      stalled.unref();
+      call.once('drain', () => {
+        clearTimeout(stalled);
+        stalled = undefined;
+      });
+    });
+    stopWaiting = whenExpired(p, () => {
+      end();
+      call.emit('error', fault(streamTokenExpired()));
+    });
+    // Ended while subscribing: what was set up since goes too.
+    if (over) end();
     call.on('cancelled', end);
     call.on('close', end);
     call.sendMetadata(new Metadata());
@@ -147,9 +219,9 @@ export function scoringService(
           const sees = (o: scoring.SupervisionOrder) =>
             (hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, o.agencyId)) &&
             (!wanted || o.agencyId === wanted);
-          serveWatch(call, p, () =>
+          serveWatch(call, p, (send: (m: scoring.WatchSupervisionOrdersResponse) => void) =>
             rt.hub.subscribeOrders((order) => {
-              if (sees(order)) call.write({ order });
+              if (sees(order)) send({ order });
             }),
           );
         })
@@ -164,9 +236,9 @@ export function scoringService(
             (hasRole(p, 'supervisor') || hasRole(p, 'reporting') || actsFor(p, s.agencyId)) &&
             (!r.agencyId || s.agencyId === r.agencyId) &&
             (!r.district || s.district === r.district);
-          serveWatch(call, p, () =>
+          serveWatch(call, p, (send: (m: scoring.WatchScoresResponse) => void) =>
             rt.hub.subscribe((score) => {
-              if (sees(score)) call.write({ score });
+              if (sees(score)) send({ score });
             }),
           );
         })
