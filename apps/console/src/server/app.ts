@@ -129,7 +129,7 @@ export function createConsole(
   app.get('/api/live', async (c) => {
     const found = await session(c);
     if (!found) return c.text('sign in first', 401);
-    return live(services, found, c);
+    return live(services, found, c, config.CONSOLE_LIVE_BACKLOG_MAX);
   });
   app.route('/api', api(services, session, config.CONSOLE_DEFAULT_YEAR));
 

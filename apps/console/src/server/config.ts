@@ -36,6 +36,8 @@ export const consoleSpec = {
   OIDC_SCOPES: string({ default: 'openid profile' }),
   /** Where people reach the console, e.g. https://console.example.gov.cn (the redirect URI is <this>/auth/callback). */
   CONSOLE_PUBLIC_URL: string({ default: '-' }),
+  /** How many live updates may wait for a page that does not read them before its stream is cut (it connects again). */
+  CONSOLE_LIVE_BACKLOG_MAX: integer({ default: 2_048, min: 1, max: 1_000_000 }),
   /** The year pages open on (0: the current year in Beijing). */
   CONSOLE_DEFAULT_YEAR: integer({ default: 0, min: 0, max: 9999 }),
   /** Where the built pages are (default: next to the server, dist/web). */

@@ -17,18 +17,17 @@ import { devToken } from './session.js';
 const dev = loadConsoleConfig({ ENFORCEMENT_ENV: 'development', CONSOLE_SIGN_IN: 'development' });
 
 /** A development console on any free port, whose services (unless named) nothing answers for. */
-const offline = (services: { SCORING_ADDRESS?: string } = {}) => {
-  const nowhere = '127.0.0.1:1';
-  return loadConsoleConfig({
-    ENFORCEMENT_ENV: 'development',
-    CONSOLE_SIGN_IN: 'development',
-    CONSOLE_PORT: '0',
-    INTAKE_ADDRESS: nowhere,
-    SCORING_ADDRESS: nowhere,
-    REPORTING_ADDRESS: nowhere,
-    ...services,
-  });
+const nowhere = '127.0.0.1:1';
+const offlineEnv = {
+  ENFORCEMENT_ENV: 'development',
+  CONSOLE_SIGN_IN: 'development',
+  CONSOLE_PORT: '0',
+  INTAKE_ADDRESS: nowhere,
+  SCORING_ADDRESS: nowhere,
+  REPORTING_ADDRESS: nowhere,
 };
+const offline = (services: { SCORING_ADDRESS?: string } = {}) =>
+  loadConsoleConfig({ ...offlineEnv, ...services });
 
 describe('the console backend', () => {
   it('mints development tokens the services accept, and only for a known role with its agency', async () => {
@@ -198,6 +197,66 @@ describe('the console backend', () => {
       server.forceShutdown();
     }
   });
+
+  it('cuts the live stream of a page that stops reading once its backlog is full, and stops its watches', async () => {
+    const UPDATES = 3_000;
+    let cancelled = 0;
+    const server = new Server();
+    server.addService(scoring.ScoringServiceService, {
+      // Scores as fast as the console takes them, each about 10 KB: far more
+      // than the connection to the page holds while the page reads nothing.
+      watchScores: (call: ServerWritableStream<unknown, scoring.WatchScoresResponse>) => {
+        call.on('cancelled', () => cancelled++);
+        call.sendMetadata(new Metadata());
+        const officerIds = Array.from({ length: 100 }, (_, i) => `officer-${i}-`.padEnd(100, 'x'));
+        for (let i = 0; i < UPDATES; i++)
+          call.write({
+            score: { ...scoring.CaseScore.fromPartial({ caseId: `c${i}`, officerIds }) },
+          });
+      },
+      watchSupervisionOrders: (call: ServerWritableStream<unknown, unknown>) => {
+        call.on('cancelled', () => cancelled++);
+        call.sendMetadata(new Metadata());
+      },
+    } as unknown as scoring.ScoringServiceServer);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    const config = loadConsoleConfig({
+      ...offlineEnv,
+      SCORING_ADDRESS: `127.0.0.1:${port}`,
+      CONSOLE_LIVE_BACKLOG_MAX: '50',
+    });
+    const web = await serveConsole(config);
+    const aborted = new AbortController();
+    try {
+      const token = await devToken(config, { role: 'supervisor' });
+      const res = await fetch(`${web.url}/api/live`, {
+        headers: { cookie: `console_session=${token}` },
+        signal: aborted.signal,
+      });
+      // The page reads nothing: the console stops both watches...
+      const until = Date.now() + 20_000;
+      while (cancelled < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      expect(cancelled).toBe(2);
+      // ...and, read now, the stream holds what had gone out, then ends.
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      for (;;) {
+        const next = await reader.read().catch(() => ({ done: true, value: undefined }));
+        if (next.done) break;
+        text += new TextDecoder().decode(next.value);
+      }
+      const scores = text.split('\n').filter((l) => l === 'event: score').length;
+      expect(scores).toBeLessThan(UPDATES);
+    } finally {
+      aborted.abort();
+      await web.stop();
+      server.forceShutdown();
+    }
+  }, 60_000);
 
   it("passes a service's refusal on with its rule's code, field and the matching HTTP status", () => {
     const md = new Metadata();

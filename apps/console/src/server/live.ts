@@ -33,16 +33,34 @@ function sessionEnd(session: Session): number | undefined {
  * Both come from scoring's watch streams, opened with the person's own
  * token, so an agency gets its own agency's updates only.
  */
-export function live(s: Services, session: Session, c: Context): Response {
+export function live(
+  s: Services,
+  session: Session,
+  c: Context,
+  /** How many events may wait for the page to read them (`CONSOLE_LIVE_BACKLOG_MAX`). */
+  backlogMax: number,
+): Response {
   return streamSSE(c, async (stream) => {
     const md = bearer(session.token);
     const open = new Set<ClientReadableStream<unknown>>();
     let closed = false;
     let id = 0;
-    const send = (event: string, data: unknown) =>
-      stream
+    /** Events written and not yet taken by the page's connection. */
+    let waiting = 0;
+    const send = (event: string, data: unknown) => {
+      // A page that stops reading (a frozen tab, a stalled network) would
+      // otherwise have every update since kept for it here: past
+      // `backlogMax` its stream is cut, and its browser connects again.
+      if (waiting >= backlogMax) {
+        if (stop()) stream.abort();
+        return Promise.resolve();
+      }
+      waiting++;
+      return stream
         .writeSSE({ event, data: JSON.stringify(data), id: String(++id) })
-        .catch(() => undefined);
+        .catch(() => undefined)
+        .finally(() => waiting--);
+    };
 
     let done: () => void = () => undefined;
     const over = new Promise<void>((resolve) => (done = resolve));
