@@ -24,6 +24,13 @@ export const intakeSpec = {
   /** The head cache's budget in estimated bytes (whichever of count and bytes is reached first). */
   HEAD_CACHE_BYTES: integer({ default: 64 * 1024 * 1024, min: 1024 * 1024 }),
   SUBMIT_MAX_IN_FLIGHT: integer({ default: 512, min: 1, max: 10_000 }),
+  /**
+   * How long a server stream (SubmitEvents' acknowledgements, ReadStream,
+   * ReadAll, AuditStore) waits for its caller to take what it wrote (ms):
+   * then it ends RESOURCE_EXHAUSTED (`STREAM.READER_STALLED`) and lets go of
+   * what it held for the caller.
+   */
+  STREAM_STALL_MS: integer({ default: 60_000, min: 100 }),
   RELAY_BATCH: integer({ default: 500, min: 1 }),
   RELAY_SWEEP_AFTER_MS: integer({ default: 30_000, min: 0 }),
   CASE_EVENTS_PARTITIONS: integer({ default: 12, min: 1 }),

@@ -193,6 +193,7 @@ export async function createCaseIntake(
     intakeService(deps, {
       verify,
       submitMaxInFlight: config.SUBMIT_MAX_IN_FLIGHT,
+      streamStallMs: config.STREAM_STALL_MS,
       requests: grpc.requests,
       onUnexpected,
     }),

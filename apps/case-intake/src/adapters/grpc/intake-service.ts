@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type {
   Metadata,
   sendUnaryData,
@@ -8,7 +7,7 @@ import type {
 } from '@grpc/grpc-js';
 import type { intake } from '@enforcement/contracts';
 import { stillValid, streamTokenExpired, type Principal, type Verifier } from '@enforcement/auth';
-import { toServiceError, type RequestBudget } from '@enforcement/grpc-kit';
+import { drained, readerStalled, toServiceError, type RequestBudget } from '@enforcement/grpc-kit';
 import { executeCommand, type IntakeDeps } from '../../application/execute-command.js';
 import { auditStore } from '../../application/audit.js';
 import { getCase, readAll, readStream, verifyCase } from '../../application/read-case.js';
@@ -18,6 +17,8 @@ import { serveSubmitEvents } from './submit-events.js';
 export interface IntakeServiceOptions {
   readonly verify: Verifier;
   readonly submitMaxInFlight: number;
+  /** How long a server stream waits for its caller to take what it wrote (ms) before it ends RESOURCE_EXHAUSTED. */
+  readonly streamStallMs: number;
   /** The server's requests held: SubmitEvents releases each item once answered. */
   readonly requests?: RequestBudget;
   readonly onUnexpected: (err: unknown) => void;
@@ -75,7 +76,15 @@ export function intakeService(
             if (call.cancelled) return;
             // A read lives no longer than its token, however long the reader takes.
             if (!stillValid(p)) throw streamTokenExpired();
-            if (!call.write(wrap(e))) await once(call, 'drain');
+            if (call.write(wrap(e))) continue;
+            // A reader that went, or took nothing for that long, is not waited for.
+            const how = await drained(call, opts.streamStallMs);
+            if (how === 'gone') return;
+            if (how === 'stalled')
+              return void call.emit(
+                'error',
+                readerStalled(opts.streamStallMs, 'read on after the last item received'),
+              );
           }
           call.end();
         } catch (e) {
@@ -112,6 +121,7 @@ export function intakeService(
         (p) =>
           serveSubmitEvents(deps, p, call, {
             maxInFlight: opts.submitMaxInFlight,
+            stallMs: opts.streamStallMs,
             requests: opts.requests,
             onUnexpected: opts.onUnexpected,
           }),

@@ -1,5 +1,7 @@
 import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import {
+  drained,
+  readerStalled,
   UNAVAILABLE_CODE,
   undecodable,
   UNDECODABLE_CODE,
@@ -90,6 +92,8 @@ export interface SubmitOptions {
    */
   readonly requests?: RequestBudget;
   readonly onUnexpected?: (err: unknown) => void;
+  /** How long an acknowledgement waits for the caller to take it (ms) before the stream ends RESOURCE_EXHAUSTED. */
+  readonly stallMs: number;
 }
 
 /** Processes one submitted item into its acknowledgement; never throws. */
@@ -226,6 +230,8 @@ export function serveSubmitEvents(
   let ended = false;
   let writing = false;
   let paused = false;
+  /** The caller went, or took no acknowledgement for `stallMs`: nothing more is written. */
+  let cut = false;
 
   // The stream reads on while it has fewer than maxInFlight items unanswered
   // and the server's requests held leave room; a stream stopped only for the
@@ -251,8 +257,22 @@ export function serveSubmitEvents(
         const ack = await (acks[0] as Promise<intake.SubmitEventsResponse>);
         acks.shift();
         inFlight--;
-        if (call.cancelled) return;
-        if (!call.write(ack)) await new Promise((r) => call.once('drain', r));
+        if (call.cancelled || cut) return;
+        if (!call.write(ack)) {
+          // A caller that went, or took no acknowledgement for that long, is
+          // not waited for (nor written to again): what it sent is stored or
+          // refused all the same, and sent again it is answered as a duplicate.
+          const how = await drained(call, opts.stallMs);
+          if (how !== 'drained') {
+            cut = true;
+            if (how === 'stalled')
+              call.emit(
+                'error',
+                readerStalled(opts.stallMs, 'send again what has no acknowledgement'),
+              );
+            return;
+          }
+        }
         resumeIfRoom();
       }
       if (ended) {
