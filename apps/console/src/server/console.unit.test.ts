@@ -29,6 +29,25 @@ const offlineEnv = {
 const offline = (services: { SCORING_ADDRESS?: string } = {}) =>
   loadConsoleConfig({ ...offlineEnv, ...services });
 
+/** A scoring that answers the watches with `handlers`, on a free port. */
+async function fakeScoring(handlers: Partial<scoring.ScoringServiceServer>) {
+  const server = new Server();
+  server.addService(
+    scoring.ScoringServiceService,
+    handlers as unknown as scoring.ScoringServiceServer,
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
+      e ? reject(e) : resolve(p),
+    ),
+  );
+  return { address: `127.0.0.1:${port}`, stop: () => server.forceShutdown() };
+}
+
+/** A page's live stream, signed in with `token`. */
+const openLive = (url: string, token: string, signal: AbortSignal) =>
+  fetch(`${url}/api/live`, { headers: { cookie: `console_session=${token}` }, signal });
+
 describe('the console backend', () => {
   it('mints development tokens the services accept, and only for a known role with its agency', async () => {
     const verify = verifierFrom(dev);
@@ -77,10 +96,7 @@ describe('the console backend', () => {
     const aborted = new AbortController();
     try {
       const token = await devToken(config, { role: 'supervisor' });
-      const res = await fetch(`${web.url}/api/live`, {
-        headers: { cookie: `console_session=${token}` },
-        signal: aborted.signal,
-      });
+      const res = await openLive(web.url, token, aborted.signal);
       expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       let text = '';
@@ -123,10 +139,7 @@ describe('the console backend', () => {
     });
     /** The whole stream, read until the backend ends it, and when it did. */
     const wholeStream = async () => {
-      const res = await fetch(`${web.url}/api/live`, {
-        headers: { cookie: `console_session=${token}` },
-        signal: AbortSignal.timeout(10_000),
-      });
+      const res = await openLive(web.url, token, AbortSignal.timeout(10_000));
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       let text = '';
       for (;;) {
@@ -162,24 +175,15 @@ describe('the console backend', () => {
         details: "AUTH.UNAUTHENTICATED: token signature does not match this service's keys",
       });
     };
-    const server = new Server();
-    server.addService(scoring.ScoringServiceService, {
+    const fake = await fakeScoring({
       watchScores: refuse('scores'),
       watchSupervisionOrders: refuse('orders'),
-    } as unknown as scoring.ScoringServiceServer);
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
-        e ? reject(e) : resolve(p),
-      ),
-    );
-    const config = offline({ SCORING_ADDRESS: `127.0.0.1:${port}` });
+    });
+    const config = offline({ SCORING_ADDRESS: fake.address });
     const web = await serveConsole(config);
     try {
       const token = await devToken(config, { role: 'supervisor' });
-      const res = await fetch(`${web.url}/api/live`, {
-        headers: { cookie: `console_session=${token}` },
-        signal: AbortSignal.timeout(10_000),
-      });
+      const res = await openLive(web.url, token, AbortSignal.timeout(10_000));
       const text = await res.text();
       const events = text.split('\n').filter((l) => l.startsWith('event: '));
       expect(events.filter((e) => e === 'event: session')).toHaveLength(1);
@@ -194,15 +198,14 @@ describe('the console backend', () => {
         expect(watches.filter((w) => w === feed).length).toBeLessThanOrEqual(1);
     } finally {
       await web.stop();
-      server.forceShutdown();
+      fake.stop();
     }
   });
 
   it('cuts the live stream of a page that stops reading once its backlog is full, and stops its watches', async () => {
     const UPDATES = 3_000;
     let cancelled = 0;
-    const server = new Server();
-    server.addService(scoring.ScoringServiceService, {
+    const fake = await fakeScoring({
       // Scores as fast as the console takes them, each about 10 KB: far more
       // than the connection to the page holds while the page reads nothing.
       watchScores: (call: ServerWritableStream<unknown, scoring.WatchScoresResponse>) => {
@@ -218,25 +221,17 @@ describe('the console backend', () => {
         call.on('cancelled', () => cancelled++);
         call.sendMetadata(new Metadata());
       },
-    } as unknown as scoring.ScoringServiceServer);
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
-        e ? reject(e) : resolve(p),
-      ),
-    );
+    });
     const config = loadConsoleConfig({
       ...offlineEnv,
-      SCORING_ADDRESS: `127.0.0.1:${port}`,
+      SCORING_ADDRESS: fake.address,
       CONSOLE_LIVE_BACKLOG_MAX: '50',
     });
     const web = await serveConsole(config);
     const aborted = new AbortController();
     try {
       const token = await devToken(config, { role: 'supervisor' });
-      const res = await fetch(`${web.url}/api/live`, {
-        headers: { cookie: `console_session=${token}` },
-        signal: aborted.signal,
-      });
+      const res = await openLive(web.url, token, aborted.signal);
       // The page reads nothing: the console stops both watches...
       const until = Date.now() + 20_000;
       while (cancelled < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
@@ -254,7 +249,7 @@ describe('the console backend', () => {
     } finally {
       aborted.abort();
       await web.stop();
-      server.forceShutdown();
+      fake.stop();
     }
   }, 60_000);
 
