@@ -39,9 +39,16 @@ export function drained(call: ReaderOfStream, ms: number): Promise<'drained' | '
 export const READER_STALLED_CODE = 'STREAM.READER_STALLED';
 
 /** How a server stream ends whose reader took nothing of it for `ms`: RESOURCE_EXHAUSTED. */
-export function readerStalled(ms: number, readOnFrom: string): ServiceError {
+export const readerStalled = (ms: number, readOnFrom: string): ServiceError =>
+  resourceExhausted(
+    READER_STALLED_CODE,
+    `the caller took nothing of this stream for ${ms} ms, and it ends here; ${readOnFrom}`,
+  );
+
+/** A RESOURCE_EXHAUSTED status with its stable `code` in the trailers, as domain errors carry theirs. */
+export function resourceExhausted(code: string, message: string): ServiceError {
   const metadata = new Metadata();
-  metadata.set(ERROR_CODE_KEY, READER_STALLED_CODE);
-  const details = `${READER_STALLED_CODE}: the caller took nothing of this stream for ${ms} ms, and it ends here; ${readOnFrom}`;
+  metadata.set(ERROR_CODE_KEY, code);
+  const details = `${code}: ${message}`;
   return Object.assign(new Error(details), { code: status.RESOURCE_EXHAUSTED, details, metadata });
 }

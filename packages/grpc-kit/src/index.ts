@@ -29,4 +29,10 @@ export { watchReadiness, type Readiness, type ReadinessCheck } from './readiness
 export { checkHealth } from './health-client.js';
 export { unaryDeadlines } from './deadlines.js';
 export { cursorOf, tokenAfter, type PageCursor } from './page-token.js';
-export { drained, readerStalled, READER_STALLED_CODE, type ReaderOfStream } from './drained.js';
+export {
+  drained,
+  readerStalled,
+  resourceExhausted,
+  READER_STALLED_CODE,
+  type ReaderOfStream,
+} from './drained.js';

@@ -1,7 +1,6 @@
 import { metrics, type Counter } from '@opentelemetry/api';
 import {
   Metadata,
-  status,
   type sendUnaryData,
   type ServerUnaryCall,
   type ServiceError,
@@ -16,7 +15,14 @@ import {
 } from '@enforcement/auth';
 import type { scoring } from '@enforcement/contracts';
 import { DomainError, invalid } from '@enforcement/errors';
-import { asStored, ERROR_CODE_KEY, refuseNul, toServiceError } from '@enforcement/grpc-kit';
+import {
+  asStored,
+  drained,
+  refuseNul,
+  resourceExhausted,
+  toServiceError,
+  type ReaderOfStream,
+} from '@enforcement/grpc-kit';
 import { getCaseScore, listOrders, listScores } from '../../application/queries.js';
 import type { ScoringRuntime } from '../../runtime.js';
 
@@ -35,28 +41,22 @@ const behindWatches = () =>
     }));
 
 /** The status a watch ends with when its reader fell behind (`why`). */
-function behind(why: string): ServiceError {
-  const metadata = new Metadata();
-  metadata.set(ERROR_CODE_KEY, 'WATCH.BEHIND');
-  const details = `WATCH.BEHIND: ${why}; it gets no more. Watch again, and list what changed meanwhile (ListScores, ListSupervisionOrders)`;
-  return Object.assign(new Error(details), {
-    code: status.RESOURCE_EXHAUSTED,
-    details,
-    metadata,
-  });
-}
+const behind = (why: string): ServiceError =>
+  resourceExhausted(
+    'WATCH.BEHIND',
+    `${why}; it gets no more. Watch again, and list what changed meanwhile (ListScores, ListSupervisionOrders)`,
+  );
 
 const supervisorOnly = (p: Principal) => {
   if (!hasRole(p, 'supervisor'))
     throw new DomainError('AUTH.FORBIDDEN', 'FORBIDDEN', 'supervisor role required');
 };
 
-interface WatchCall {
+interface WatchCall extends ReaderOfStream {
   /** Updates written and not yet taken by the transport (objects). */
   readonly writableLength: number;
   sendMetadata(md: Metadata): void;
   on(event: 'cancelled' | 'close', listener: () => void): unknown;
-  once(event: 'drain', listener: () => void): unknown;
   emit(event: 'error', err: ServiceError): boolean;
 }
 
@@ -93,10 +93,10 @@ export function scoringService(
     let over = false;
     let unsubscribe = () => undefined as void;
     let stopWaiting = () => undefined as void;
-    let stalled: NodeJS.Timeout | undefined;
+    /** Waiting for the transport to take what waits (see `drained`). */
+    let waiting = false;
     const end = () => {
       over = true;
-      clearTimeout(stalled);
       unsubscribe();
       stopWaiting();
     };
@@ -110,19 +110,16 @@ export function scoringService(
       if (over) return;
       if (call.writableLength >= opts.watchBacklogMax)
         return behindNow(`${call.writableLength} updates were waiting for this watch to read them`);
-      if (call.write(m) || stalled) return;
+      if (call.write(m) || waiting) return;
       // Above the transport's mark: it has that long to drain.
-      stalled = setTimeout(
-        () =>
+      waiting = true;
+      void drained(call, opts.watchStallMs).then((how) => {
+        waiting = false;
+        if (how === 'gone') end();
+        else if (how === 'stalled')
           behindNow(
             `${call.writableLength} updates waited for this watch to read them, undrained for ${opts.watchStallMs} ms`,
-          ),
-        opts.watchStallMs,
-      );
-      stalled.unref();
-      call.once('drain', () => {
-        clearTimeout(stalled);
-        stalled = undefined;
+          );
       });
     });
     stopWaiting = whenExpired(p, () => {
