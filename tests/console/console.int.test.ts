@@ -1,11 +1,11 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { intake, reporting, scoring } from '@enforcement/contracts';
+import { events, intake, reporting, scoring } from '@enforcement/contracts';
 import { generateYear } from '@enforcement/generator';
 import { agencyName, reasonText } from '@enforcement/reference-data';
 import type { RunningConsole } from '@enforcement/console';
-import { tokenFor, unary } from '@enforcement/testing';
+import { eventually, tokenFor, unary } from '@enforcement/testing';
 import { loop } from '../support/loop.js';
 import { submitAll } from '../support/submit.js';
 import { caughtUp, startWholeSystem, type WholeSystem } from '../support/whole-system.js';
@@ -588,6 +588,73 @@ describe('the supervision console in Chromium, on the real stack', () => {
       expect.objectContaining({ open: true }),
     ]);
   });
+
+  it('lists again when its live stream comes back: an order opened while the console was away shows on the pages left open', async () => {
+    const md = await tokenFor(['supervisor']);
+    const target = await openEnforcementCase(md);
+    expect(target).toBeDefined();
+    const caseId = target?.caseId ?? '';
+    const overview = await page();
+    await signIn(overview, web.url, { role: 'supervisor' });
+    const orders = await page();
+    await signIn(orders, `${web.url}/orders`, { role: 'supervisor' });
+    const onCase = await page();
+    await signIn(onCase, `${web.url}/cases/${caseId}`, { role: 'supervisor' });
+    const pages = [overview, orders, onCase];
+    for (const p of pages) await p.getByText('实时连接正常').waitFor({ timeout: 15_000 });
+    await orders.locator('tr[data-order]').first().waitFor();
+
+    // The console goes away (a redeploy): the pages' streams are cut.
+    const port = Number(new URL(web.url).port);
+    await web.stop();
+    for (const p of pages) await p.getByText('实时连接中断，正在重连').waitFor();
+    // Meanwhile an order is opened and scored: its update goes to no page.
+    const orderId = `SUP-away-${Date.now()}`;
+    await unary((cb) =>
+      sys.intakeClient.openSupervisionOrder(
+        {
+          meta: {
+            commandId: `${orderId}-open`,
+            caseId,
+            expectedVersion: undefined,
+            occurredAt: undefined,
+          },
+          orderId,
+          reason: events.SupervisionReason.SUPERVISION_REASON_COMPLAINT,
+          note: '请说明办理进度',
+          responseDueAt: new Date(Date.now() + 7 * 86_400_000),
+          ruleId: '',
+        },
+        md,
+        cb,
+      ),
+    );
+    await eventually(
+      async () => {
+        const listed = await unary<scoring.ListSupervisionOrdersResponse>((cb) =>
+          sys.scoringClient.listSupervisionOrders(
+            scoring.ListSupervisionOrdersRequest.fromPartial({ pageSize: 1 }),
+            md,
+            cb,
+          ),
+        );
+        return listed.orders[0]?.orderId === orderId ? true : undefined;
+      },
+      { what: "the order, first in scoring's list" },
+    );
+
+    // Back where the pages look for it: each stream connects again, and each
+    // page lists again, so the order shows without anyone reloading.
+    web = await startConsole(sys, YEAR, port);
+    for (const p of pages) await p.getByText('实时连接正常').waitFor({ timeout: 20_000 });
+    await overview
+      .locator(
+        `[data-testid="live-orders"] [data-order="${orderId}"][data-status="ORDER_STATUS_OPEN"]`,
+      )
+      .waitFor({ timeout: 10_000 });
+    await orders.locator(`tr[data-order="${orderId}"]`).waitFor({ timeout: 10_000 });
+    await onCase.getByRole('cell', { name: orderId }).waitFor({ timeout: 10_000 });
+  }, 120_000);
 
   it('works at tablet width and in English, and can be driven by the keyboard', async () => {
     const p = await page(768, 1024);

@@ -27,13 +27,16 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-/** The console over `sys`, on a free port, signing in with the development role picker. */
-export function startConsole(sys: WholeSystem, year: number): Promise<RunningConsole> {
+/**
+ * The console over `sys`, signing in with the development role picker, on a
+ * free port or on `port` (a console started again where its pages look for it).
+ */
+export function startConsole(sys: WholeSystem, year: number, port = 0): Promise<RunningConsole> {
   return serveConsole(
     loadConsoleConfig({
       ENFORCEMENT_ENV: 'development',
       CONSOLE_SIGN_IN: 'development',
-      CONSOLE_PORT: '0',
+      CONSOLE_PORT: String(port),
       CONSOLE_DEFAULT_YEAR: String(year),
       INTAKE_ADDRESS: sys.intake.address,
       SCORING_ADDRESS: sys.scoring.address,

@@ -11,7 +11,16 @@ import {
 import { SESSION_ENDED } from './api.js';
 import type { CaseScore, Order } from './types.js';
 
-type Listener = { order?: (o: Order) => void; score?: (s: CaseScore) => void };
+type Listener = {
+  order?: (o: Order) => void;
+  score?: (s: CaseScore) => void;
+  /**
+   * The feeds are up (again): updates sent while they were not never reach
+   * the page, so what it listed before may be behind. Not called for a
+   * listener that subscribed while they were up.
+   */
+  resumed?: () => void;
+};
 
 interface Live {
   readonly up: boolean;
@@ -69,13 +78,20 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     };
   }, []);
   const up = connected && down.size === 0;
+  // Each time the feeds come up, the first time included (a page's first
+  // lists may have been read before its watches were subscribed).
+  const wasUp = useRef(false);
+  useEffect(() => {
+    if (up && !wasUp.current) for (const l of listeners.current) l.resumed?.();
+    wasUp.current = up;
+  }, [up]);
   const value = useMemo<Live>(() => ({ up, subscribe }), [up, subscribe]);
   return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>;
 }
 
 export const useLive = () => useContext(LiveContext);
 
-/** Calls `l` for each live update while the component is shown. */
+/** Calls `l` for each live update, and when the feeds come back, while the component is shown. */
 export function useLiveUpdates(l: Listener): void {
   const { subscribe } = useLive();
   const latest = useRef(l);
@@ -85,6 +101,7 @@ export function useLiveUpdates(l: Listener): void {
       subscribe({
         order: (o) => latest.current.order?.(o),
         score: (s) => latest.current.score?.(s),
+        resumed: () => latest.current.resumed?.(),
       }),
     [subscribe],
   );

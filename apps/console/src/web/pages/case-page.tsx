@@ -88,6 +88,7 @@ export function CasePage({ me }: { me: Me }) {
   useLiveUpdates({
     order: (o) => o.caseId === caseId && detail.reload(),
     score: (s) => s.caseId === caseId && detail.reload(),
+    resumed: () => detail.reload(),
   });
   if (detail.error)
     return detail.error instanceof ApiError && detail.error.status === 403 ? (

@@ -102,6 +102,7 @@ export function Orders({ me }: { me: Me }) {
   useLiveUpdates({
     order: (o) =>
       setChanged((m) => new Map(m).set(o.orderId ?? '', later(m.get(o.orderId ?? ''), o))),
+    resumed: () => list.reload(),
   });
   const matches = (o: Order) =>
     (!status || o.status === `ORDER_STATUS_${status}`) &&

@@ -223,7 +223,14 @@ function LiveOrders() {
   const { agencyName } = useReference();
   const first = useApi(() => get<OrdersPage>('/api/orders', { pageSize: 10 }), []);
   const [live, setLive] = useState<Order[]>([]);
-  useLiveUpdates({ order: (o) => setLive((l) => [o, ...l].slice(0, 30)) });
+  useLiveUpdates({
+    order: (o) => setLive((l) => [o, ...l].slice(0, 30)),
+    // Listed again: what came meanwhile is in the new list, in its order.
+    resumed: () => {
+      setLive([]);
+      first.reload();
+    },
+  });
   const shown = [...live, ...(first.data?.orders ?? [])].slice(0, 12);
   return (
     <Card size="small" title={t('liveOrders')}>
