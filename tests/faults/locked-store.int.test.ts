@@ -89,10 +89,16 @@ describe('a write waits behind a lock while the store answers everything else', 
       acks.push(...answered);
       return answered;
     };
+    // The server as a whole and its gRPC service (what a load balancer asks
+    // for), which needs the store too: both must say the same here.
+    const both = async (address: string, service: string) => {
+      const [all, one] = [await checkHealth(address), await checkHealth(address, service)];
+      return all === one ? all : `${all}, but ${service} ${one}`;
+    };
     const health = {
-      intake: () => checkHealth(s.intake.address),
-      scoring: () => checkHealth(s.scoring.address),
-      reporting: () => checkHealth(s.reporting.address),
+      intake: () => both(s.intake.address, 'enforcement.intake.v1.CaseIntakeService'),
+      scoring: () => both(s.scoring.address, 'enforcement.scoring.v1.ScoringService'),
+      reporting: () => both(s.reporting.address, 'enforcement.reporting.v1.ReportingService'),
     };
     const notServing = (names: (keyof typeof health)[]) =>
       eventually(

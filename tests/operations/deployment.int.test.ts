@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { intake, reporting, scoring } from '@enforcement/contracts';
+import { serviceNameOf } from '@enforcement/grpc-kit';
 import { repoRoot } from '@enforcement/testing';
 
 /**
@@ -20,9 +22,9 @@ import { repoRoot } from '@enforcement/testing';
 const root = repoRoot();
 const chart = join(root, 'infra/helm/enforcement');
 const SERVICES = [
-  { name: 'case-intake', port: 50051 },
-  { name: 'supervision-scoring', port: 50052 },
-  { name: 'reporting', port: 50053 },
+  { name: 'case-intake', port: 50051, grpc: serviceNameOf(intake.CaseIntakeServiceService) },
+  { name: 'supervision-scoring', port: 50052, grpc: serviceNameOf(scoring.ScoringServiceService) },
+  { name: 'reporting', port: 50053, grpc: serviceNameOf(reporting.ReportingServiceService) },
 ] as const;
 /** The console switched on, with its provider, as a deployment sets it. */
 const CONSOLE = [
@@ -82,9 +84,9 @@ interface Container {
   ports: { name: string; containerPort: number }[];
   env?: { name: string; value?: string }[];
   resources: { requests?: Record<string, string>; limits?: Record<string, string> };
-  startupProbe?: { grpc?: { port: number } };
-  readinessProbe?: { grpc?: { port: number } };
-  livenessProbe?: { grpc?: { port: number } };
+  startupProbe?: { grpc?: { port: number; service?: string } };
+  readinessProbe?: { grpc?: { port: number; service?: string } };
+  livenessProbe?: { grpc?: { port: number; service?: string } };
   securityContext?: Record<string, unknown>;
 }
 interface PodSpec {
@@ -218,7 +220,7 @@ describe('deployment: the images and the Helm chart', () => {
     const services = byKind(objects, 'Service');
     const budgets = byKind(objects, 'PodDisruptionBudget');
     expect(deployments).toHaveLength(3);
-    for (const { name, port } of SERVICES) {
+    for (const { name, port, grpc } of SERVICES) {
       const d = deployments.find((x) => x.metadata.name === `release-enforcement-${name}`);
       expect(d, name).toBeDefined();
       const pod = podOf(d as K8sObject);
@@ -226,6 +228,13 @@ describe('deployment: the images and the Helm chart', () => {
       // Ready, live and started by grpc.health.v1 on its own port.
       for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe])
         expect(probe?.grpc?.port, name).toBe(port);
+      // Ready while its gRPC service answers (a stuck consumer partition does
+      // not take it out of the Service); started and live by the whole server.
+      expect(c.readinessProbe?.grpc?.service, name).toBe(grpc);
+      expect([c.startupProbe?.grpc?.service, c.livenessProbe?.grpc?.service], name).toEqual([
+        undefined,
+        undefined,
+      ]);
       expect(c.ports.find((p) => p.name === 'grpc')?.containerPort).toBe(port);
       // Requests and a memory limit, and the image's heap limit inside it.
       expect(c.resources.requests?.cpu).toBeDefined();

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
 import { intake } from '@enforcement/contracts';
+import { checkHealth } from '@enforcement/grpc-kit';
 import { eventually, stack, uniqueName } from '@enforcement/testing';
 import { fullLoop } from './test-support/commands.js';
 import {
@@ -387,6 +388,17 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
       (seen) => [1, 2, 5].every((n) => seen.some((r) => r.sequence === n)),
     );
     expect([...new Set(before.map((r) => r.sequence))].sort()).toEqual([1, 2, 5]);
+    // The instance as a whole says so; its gRPC service, which stores and
+    // answers commands all the same, stays in the load balancer, and does.
+    expect(await checkHealth(s.service.address)).toBe('NOT_SERVING');
+    expect(await checkHealth(s.service.address, 'enforcement.intake.v1.CaseIntakeService')).toBe(
+      'SERVING',
+    );
+    const c = steps(uniqueName('meanwhile'));
+    const registered = await unary<intake.CommandResult>((cb) =>
+      s.client.registerCase(c.x.register, md, cb),
+    );
+    expect([registered.duplicate, registered.version]).toEqual([false, 1]);
 
     await withMongo((m) => refusals(m).deleteOne({ _id: 'blocker' }));
     const answered = await receipts(s.topics.intakeReceipts, 1, 5);
@@ -414,6 +426,7 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
       what: 'the ingress serving again',
       timeoutMs: 60_000,
     });
+    expect(await checkHealth(s.service.address)).toBe('SERVING');
     expect(await historyOf(s, caseId, md)).toEqual(['caseRegistered', 'caseDispatched']);
   });
 

@@ -3,6 +3,7 @@ import { intake } from '@enforcement/contracts';
 import {
   createGrpcServer,
   serverCredentialsFrom,
+  serviceNameOf,
   watchReadiness,
   type Readiness,
 } from '@enforcement/grpc-kit';
@@ -212,7 +213,13 @@ export async function createCaseIntake(
           }
         : {}),
     },
-    { intervalMs: config.HEALTH_CHECK_MS, log },
+    {
+      intervalMs: config.HEALTH_CHECK_MS,
+      log,
+      // Commands are stored, and answered, while publication, the ingress or
+      // one of its partitions waits: a load balancer keeps sending them here.
+      services: { [serviceNameOf(intake.CaseIntakeServiceService)]: ['store', 'checkpoints'] },
+    },
   );
 
   return {

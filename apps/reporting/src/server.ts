@@ -4,6 +4,7 @@ import { reporting } from '@enforcement/contracts';
 import {
   createGrpcServer,
   serverCredentialsFrom,
+  serviceNameOf,
   watchReadiness,
   type Readiness,
 } from '@enforcement/grpc-kit';
@@ -120,7 +121,13 @@ export async function createReporting(
   const readiness = watchReadiness(
     grpc,
     { store: () => mongo.ready(), consumer: consumer.health.check },
-    { intervalMs: config.HEALTH_CHECK_MS, log },
+    {
+      intervalMs: config.HEALTH_CHECK_MS,
+      log,
+      // Reports say the position they were computed from: they are answered
+      // while the projection waits.
+      services: { [serviceNameOf(reporting.ReportingServiceService)]: ['store'] },
+    },
   );
 
   return {

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigResourceTypes, Kafka, logLevel, type Admin, type IHeaders } from 'kafkajs';
 import { checkHealth } from '@enforcement/grpc-kit';
-import { eventually, stack, uniqueName, untilTopicTakes } from '@enforcement/testing';
+import type { scoring } from '@enforcement/contracts';
+import {
+  eventually,
+  stack,
+  tokenFor,
+  unary,
+  uniqueName,
+  untilTopicTakes,
+} from '@enforcement/testing';
 import { MODEL_V1, scoreCase } from './domain/scoring-model.js';
 import { caseEvents } from './test-support/events.js';
 import { publish, startScoring, testTopics, type TestScoring } from './test-support/harness.js';
@@ -174,6 +182,17 @@ describe('dead letters a topic will not take whole', () => {
     }
     expect(answers.filter((a) => a !== 'NOT_SERVING')).toEqual([]);
     expect(why).not.toContain('moving');
+    // Its queries are answered meanwhile, and a load balancer asking for
+    // the scoring service keeps sending them: the stuck partition's cases
+    // are only behind.
+    expect(await checkHealth(svc.service.address, 'enforcement.scoring.v1.ScoringService')).toBe(
+      'SERVING',
+    );
+    const md = await tokenFor(['supervisor']);
+    const answered = await unary<scoring.GetCaseScoreResponse>((cb) =>
+      svc.client.getCaseScore({ caseId: elsewhere }, md, cb),
+    );
+    expect(answered.score?.caseId).toBe(elsewhere);
     expect([...why].join('\n')).toContain(
       `partition ${partition} failed: dead-letter topic ${topics.scoringDeadLetter} did not take the letter of ${held}`,
     );

@@ -4,6 +4,7 @@ import {
   channelCredentialsFrom,
   createGrpcServer,
   serverCredentialsFrom,
+  serviceNameOf,
   watchReadiness,
   type Readiness,
 } from '@enforcement/grpc-kit';
@@ -182,7 +183,13 @@ export async function createSupervisionScoring(
       watch: hub.health,
       marks: marks.health,
     },
-    { intervalMs: config.HEALTH_CHECK_MS, log },
+    {
+      intervalMs: config.HEALTH_CHECK_MS,
+      log,
+      // Queries read the shared read models and watches the scores topic:
+      // they are answered while this instance's projection or rules wait.
+      services: { [serviceNameOf(scoring.ScoringServiceService)]: ['store', 'watch'] },
+    },
   );
   const unobserveOrders = observeUnansweredOrders(() => runtime.reader().unansweredOrders());
 

@@ -1,5 +1,6 @@
 export {
   createGrpcServer,
+  serviceNameOf,
   type GrpcServer,
   type ServerIdentity,
   type ServerTransport,

@@ -16,14 +16,29 @@ export interface Readiness {
 /**
  * Health that says whether the service works, not only whether it listens:
  * every `intervalMs` each check runs with a deadline, and the server's health
- * is NOT_SERVING while any fails (the database, Kafka, the relay, a consumer),
- * SERVING again once all pass. A change is logged.
+ * ('') is NOT_SERVING while any fails (the database, Kafka, the relay, a
+ * consumer), SERVING again once all pass. A change is logged.
+ *
+ * `services` names, for a gRPC service of the server, the checks its calls
+ * need: it is NOT_SERVING only while one of those fails, so a load balancer
+ * asking for it keeps sending it calls it can answer while, say, one
+ * partition of a consumer is stuck. A service not named follows every check.
  */
 export function watchReadiness(
   grpc: GrpcServer,
   checks: Record<string, ReadinessCheck>,
-  o: { intervalMs: number; timeoutMs?: number; log: (msg: string) => void },
+  o: {
+    intervalMs: number;
+    timeoutMs?: number;
+    log: (msg: string) => void;
+    services?: Readonly<Record<string, readonly string[]>>;
+  },
 ): Readiness {
+  const services = Object.entries(o.services ?? {});
+  for (const [service, needs] of services)
+    for (const name of needs)
+      if (!(name in checks))
+        throw new RangeError(`${service} needs the check "${name}", which is not among the checks`);
   const failing = new Map<string, string>();
   let serving = true;
   let running: Promise<void> | undefined;
@@ -54,15 +69,21 @@ export function watchReadiness(
     for (const [name, r] of results) if (r !== true) failing.set(name, r);
     checked = true;
     const ok = failing.size === 0;
+    const byService = new Map(
+      services.map(([service, needs]) => [service, needs.every((n) => !failing.has(n))]),
+    );
     if (ok !== serving) {
       serving = ok;
+      const still = [...byService].filter(([, up]) => up).map(([service]) => service);
       o.log(
         ok
           ? 'ready: every dependency answers'
-          : `not ready: ${[...failing].map(([n, why]) => `${n}: ${why}`).join('; ')}`,
+          : `not ready: ${[...failing].map(([n, why]) => `${n}: ${why}`).join('; ')}${
+              still.length > 0 ? ` (still serving ${still.join(', ')})` : ''
+            }`,
       );
     }
-    grpc.setServing(ok);
+    grpc.setServing(ok, byService);
   };
   const timer = setInterval(() => {
     running ??= check().finally(() => (running = undefined));

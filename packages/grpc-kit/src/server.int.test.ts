@@ -14,9 +14,11 @@ import { platform } from '@enforcement/contracts';
 import { fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import {
+  checkHealth,
   createGrpcServer,
   filesForSymbol,
   listServicesByReflection,
+  watchReadiness,
   type GrpcServer,
 } from './index.js';
 
@@ -75,6 +77,54 @@ describe('gRPC server from the generated contracts', () => {
     const closed = await run('127.0.0.1:1');
     expect(closed.code).toBe(1);
     expect(closed.stderr).toMatch(/^127\.0\.0\.1:1: 14 UNAVAILABLE/);
+  });
+
+  it('keeps a service SERVING while only checks its calls do not need fail; the server as a whole says NOT_SERVING', async () => {
+    const service = 'enforcement.platform.v1.PlatformService';
+    const state = { store: true as true | string, consumer: true as true | string };
+    const logged: string[] = [];
+    const readiness = watchReadiness(
+      grpc,
+      {
+        store: () => Promise.resolve(state.store),
+        consumer: () => Promise.resolve(state.consumer),
+      },
+      { intervalMs: 60_000, log: (m) => logged.push(m), services: { [service]: ['store'] } },
+    );
+    const both = async () => [await checkHealth(address), await checkHealth(address, service)];
+    try {
+      state.consumer = 'partition 3 stuck';
+      await readiness.check();
+      expect(await both()).toEqual(['NOT_SERVING', 'SERVING']);
+      expect(logged.at(-1)).toBe(
+        `not ready: consumer: partition 3 stuck (still serving ${service})`,
+      );
+      state.store = 'no answer';
+      await readiness.check();
+      expect(await both()).toEqual(['NOT_SERVING', 'NOT_SERVING']);
+      state.consumer = true;
+      await readiness.check();
+      expect(await both()).toEqual(['NOT_SERVING', 'NOT_SERVING']);
+      state.store = true;
+      await readiness.check();
+      expect(await both()).toEqual(['SERVING', 'SERVING']);
+      expect(logged.at(-1)).toBe('ready: every dependency answers');
+    } finally {
+      readiness.stop();
+      grpc.setServing(true);
+    }
+    // A check named for a service must exist: a misspelt one would gate nothing.
+    expect(() =>
+      watchReadiness(
+        grpc,
+        { store: () => Promise.resolve(true) },
+        {
+          intervalMs: 60_000,
+          log: () => undefined,
+          services: { [service]: ['stroe'] },
+        },
+      ),
+    ).toThrow(`${service} needs the check "stroe", which is not among the checks`);
   });
 
   it('lists exactly its services through server reflection, as grpcurl would', async () => {

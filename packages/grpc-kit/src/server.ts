@@ -41,8 +41,13 @@ export interface GrpcServer {
   listen(host: string, port: number): Promise<number>;
   /** Marks NOT_SERVING, drains calls for up to `graceMs`, then forces. */
   shutdown(graceMs?: number): Promise<void>;
-  /** Health follows readiness once listening: SERVING or NOT_SERVING for every service. */
-  setServing(serving: boolean): void;
+  /**
+   * Health follows readiness once listening: the server as a whole ('') is
+   * `serving`, and so is each service, unless `services` says otherwise for
+   * it by name (a service whose calls still work while part of the server
+   * does not).
+   */
+  setServing(serving: boolean, services?: ReadonlyMap<string, boolean>): void;
 }
 
 /**
@@ -81,14 +86,14 @@ export function createGrpcServer(
   ) => {
     const safe = tolerant(definition, impl, requests);
     server.addService(safe.definition, safe.impl);
-    const firstPath = Object.values(definition)[0]?.path ?? '';
-    const name = firstPath.split('/')[1];
+    const name = serviceNameOf(definition);
     if (name) served.push(name);
   };
   addService(platform.PlatformServiceService, info);
   const setAll = (s: 'SERVING' | 'NOT_SERVING') => {
     for (const name of ['', ...served]) health.setStatus(name, s);
   };
+  const said = (serving: boolean) => (serving ? 'SERVING' : 'NOT_SERVING');
 
   let listening = false;
   let shuttingDown = false;
@@ -97,8 +102,10 @@ export function createGrpcServer(
     health,
     requests,
     addService,
-    setServing: (serving) => {
-      if (listening && !shuttingDown) setAll(serving ? 'SERVING' : 'NOT_SERVING');
+    setServing: (serving, services) => {
+      if (!listening || shuttingDown) return;
+      health.setStatus('', said(serving));
+      for (const name of served) health.setStatus(name, said(services?.get(name) ?? serving));
     },
     listen: (host, port) =>
       new Promise((resolve, reject) => {
@@ -131,4 +138,10 @@ export function createGrpcServer(
         });
       }),
   };
+}
+
+/** The full name of the gRPC service `definition` defines, as health and reflection know it. */
+export function serviceNameOf(definition: ServiceDefinition): string {
+  const firstPath = Object.values(definition)[0]?.path ?? '';
+  return firstPath.split('/')[1] ?? '';
 }
