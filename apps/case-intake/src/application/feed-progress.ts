@@ -21,12 +21,11 @@ interface Open {
 const mayBe = (o: Open, feed: string) => o.feed === undefined || o.feed === feed;
 
 /**
- * How far each feed is stored, in event time, by whatever takes a feed's
- * commands in order and stores several at once: the floor each event
- * carries (`feed_floor`) and the marks published (FeedMark). A SubmitEvents
- * stream is one partition, its items numbered as they arrive, with nothing
- * unread to count (StreamFloor); the Kafka ingress has the submissions
- * topic's partitions.
+ * How far each feed is stored, in event time, by the Kafka ingress, which
+ * takes a feed's commands in order on each partition of the submissions
+ * topic and stores several at once: the floor each event carries
+ * (`feed_floor`) and the marks published (FeedMark). SubmitEvents streams
+ * have StreamFeeds.
  *
  * The ingress reads each partition of the submissions topic in order and
  * stores the submissions of different cases at once, and it reads the

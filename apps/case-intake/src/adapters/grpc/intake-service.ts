@@ -1,3 +1,4 @@
+import { StreamFeeds } from '../../application/stream-feeds.js';
 import type {
   Metadata,
   sendUnaryData,
@@ -35,6 +36,8 @@ export function intakeService(
   opts: IntakeServiceOptions,
 ): intake.CaseIntakeServiceServer {
   const fault = (e: unknown) => toServiceError(e, opts.onUnexpected) as ServiceError;
+  // Every SubmitEvents stream of this instance: a feed sent over several is held back by each.
+  const feeds = new StreamFeeds();
 
   const unary =
     <Req>(toCommand: (r: Req) => intake.Command) =>
@@ -124,6 +127,7 @@ export function intakeService(
             stallMs: opts.streamStallMs,
             requests: opts.requests,
             onUnexpected: opts.onUnexpected,
+            feeds,
           }),
         (e: unknown) => call.emit('error', fault(e)),
       );

@@ -10,7 +10,7 @@ import {
 import type { intake } from '@enforcement/contracts';
 import { stillValid, streamTokenExpired, type Principal } from '@enforcement/auth';
 import { feedOf, type FeedMark } from '@enforcement/messaging';
-import { FeedProgress } from '../../application/feed-progress.js';
+import { StreamFloor, type StreamFeeds } from '../../application/stream-feeds.js';
 import {
   caseKeysOf,
   executeCommand,
@@ -18,65 +18,6 @@ import {
   type IntakeDeps,
 } from '../../application/execute-command.js';
 import { rejection } from './rejection.js';
-
-/**
- * How far a stream has stored each feed, in event time (CaseEvent.feed_floor):
- * items of different cases are stored concurrently, so a later item may be
- * stored before an earlier one. Each item not yet stored or refused is
- * remembered with when it happened, and its feed once it is known (when it
- * is decided); one answered UNAVAILABLE stays until the stream ends, since
- * its sender sends it again. An item's floor is the earliest of its own time
- * and those of the items before it still remembered that are of its feed or
- * not known yet: another agency's item under way holds nothing of this one's.
- *
- * Once items settle, the floors stored with the events lag what the stream
- * has stored (the feed's last item was stored while earlier ones were still
- * under way), and nothing later of the feed may come to carry more: `marks`
- * says how far each feed is stored now, where that passed what the stream
- * said before (see FeedMark).
- */
-/** A stream has no items it has not read: only its open ones hold a feed back. */
-const NOTHING_UNREAD: Set<number> = new Set();
-
-export class StreamFloor {
-  /** The stream as one partition, its items numbered as received. */
-  private readonly progress = new FeedProgress();
-  /** Item → when it happened (ms), while open. */
-  private readonly at = new Map<number, number>();
-
-  received(nth: number, occurredAt: Date): void {
-    this.at.set(nth, occurredAt.getTime());
-    this.progress.received(0, nth, occurredAt.getTime());
-  }
-
-  /**
-   * The item ended: `storedAs` is the feed of its events when they are in the
-   * store (stored now, or before: a duplicate), undefined when it was refused.
-   */
-  settled(nth: number, storedAs?: string): void {
-    const at = this.at.get(nth);
-    this.at.delete(nth);
-    this.progress.settled(
-      0,
-      nth,
-      storedAs !== undefined && at !== undefined ? { feed: storedAs, at } : undefined,
-    );
-  }
-
-  /** The floor of item `nth` of `feed`, which happened at `occurredAt`; its event carries it. */
-  of(nth: number, occurredAt: Date, feed: string): Date {
-    return new Date(this.progress.floorOf(0, nth, occurredAt.getTime(), feed, NOTHING_UNREAD));
-  }
-
-  /**
-   * Each feed this stream stored whose floor rose past what the stream said:
-   * its latest item stored, unless an item still open (of the feed, or not
-   * known yet) happened earlier.
-   */
-  marks(): FeedMark[] {
-    return this.progress.marks(NOTHING_UNREAD);
-  }
-}
 
 /** How long a stream's items stay settled, with nothing new received, before its feeds are marked (ms). */
 export const MARK_AFTER_QUIET_MS = 250;
@@ -94,6 +35,11 @@ export interface SubmitOptions {
   readonly onUnexpected?: (err: unknown) => void;
   /** How long an acknowledgement waits for the caller to take it (ms) before the stream ends RESOURCE_EXHAUSTED. */
   readonly stallMs: number;
+  /**
+   * The instance's streams, so that each feed is held back by every stream
+   * here that sends it (StreamFeeds); absent, the stream counts alone.
+   */
+  readonly feeds?: StreamFeeds;
 }
 
 /** Processes one submitted item into its acknowledgement; never throws. */
@@ -276,7 +222,7 @@ export function serveSubmitEvents(
         resumeIfRoom();
       }
       if (ended) {
-        mark();
+        close();
         call.end();
       }
     } finally {
@@ -294,18 +240,35 @@ export function serveSubmitEvents(
    * command again, by its id, in this stream).
    */
   const unstored = new Map<string, Held>();
-  const floor = new StreamFloor();
+  const floor = opts.feeds?.open() ?? new StreamFloor();
   // Once the stream has been quiet for MARK_AFTER_QUIET_MS (or ends), each
   // feed is marked as far as it is stored. One timer at a time, not one per
   // item: when it fires it waits out what is left since the stream last moved.
   let quiet: NodeJS.Timeout | undefined;
   let moved = 0;
+  let closed = false;
+  const publish = (marks: FeedMark[]) => {
+    if (marks.length > 0) deps.publisher.mark(marks);
+  };
+  // Marks are the instance's (StreamFeeds): still right after the stream has
+  // closed, once its items still being stored then are.
   const mark = () => {
     clearTimeout(quiet);
     quiet = undefined;
-    const marks = floor.marks();
-    if (marks.length > 0) deps.publisher.mark(marks);
+    publish(floor.marks());
   };
+  // However the stream ends (its sender ends it, cancels, goes, or it is cut),
+  // it stops holding the instance's feeds back, and marks what that lets rise.
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(quiet);
+    quiet = undefined;
+    publish(floor.close());
+  };
+  call.on('cancelled', close);
+  call.on('finish', close);
+  call.on('close', close);
   const markWhenQuiet = () => {
     const left = moved + MARK_AFTER_QUIET_MS - Date.now();
     if (left <= 0) return mark();
@@ -358,8 +321,10 @@ export function serveSubmitEvents(
               (t, feed) => floor.of(nth, t, feed),
               (feed) => (storedAs = feed),
             );
-      if (a.statusCode === status.UNAVAILABLE) unstored.set(caseId, { why: 'UNAVAILABLE' });
-      else floor.settled(nth, a.accepted ? storedAs : undefined);
+      if (a.statusCode === status.UNAVAILABLE) {
+        unstored.set(caseId, { why: 'UNAVAILABLE' });
+        floor.parked(nth);
+      } else floor.settled(nth, a.accepted ? storedAs : undefined);
       movedNow();
       if (a.statusCode === status.ABORTED && !blocked && !unstored.has(caseId))
         unstored.set(caseId, { why: 'ABORTED', commandId });

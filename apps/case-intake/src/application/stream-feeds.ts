@@ -1,0 +1,234 @@
+import type { FeedMark } from '@enforcement/messaging';
+
+/** An item received and not yet done with: when it happened, and its feed once it is decided. */
+interface Item {
+  readonly at: number;
+  feed?: string;
+  /** Answered UNAVAILABLE: its sender sends it again, so it holds while its stream is open. */
+  parked?: boolean;
+}
+
+/** One stream's state in StreamFeeds. */
+export interface StreamState {
+  /** Items received and not yet done with, by their number in the stream. */
+  readonly open: Map<number, Item>;
+  /** Feed → the latest time of an item of it this stream stored. */
+  readonly stored: Map<string, number>;
+  /** The stream ended: it sends nothing more, and holds only by its items still being stored. */
+  ended: boolean;
+}
+
+/** Whether an open item may be of `feed` (its feed is not known until it is decided). */
+const mayBe = (o: Item, feed: string) => o.feed === undefined || o.feed === feed;
+
+/**
+ * How far this instance's SubmitEvents streams have stored each feed, in
+ * event time: the floor each event carries (CaseEvent.feed_floor) and the
+ * marks published (FeedMark).
+ *
+ * Each stream sends a feed in the order things happened (docs/scoring.md),
+ * and stores the items of different cases at once, so a later item may be
+ * stored before an earlier one. An item's floor is the earliest of its own
+ * time, the times of the items before it in its stream still being stored
+ * that are of its feed or not decided yet, and, for every other stream open
+ * that has shown the feed (stored an item of it, or decided one), the
+ * earliest it may still store of it: its items still being stored that may
+ * be of the feed, and, while it is open, the latest of the feed it stored
+ * (what it sends next happened no earlier). So a loader that splits one
+ * agency's history over several streams, one slower than the others, has
+ * that agency judged no further than the slowest stream; until 2026-12-07
+ * each stream counted alone, and the fastest one's time judged the cases
+ * the slowest had not sent yet. A stream counts for a feed once it has
+ * shown it: one that has shown other feeds only holds nothing of it
+ * (another agency's stream holds this one's feed back in nothing), and one
+ * that has shown none yet holds every feed by its items under way (its
+ * first items may be of any). So streams that start together count from
+ * their first items; one that starts later, with items earlier than what
+ * the others have stored, is late, as is a feed a stream sends for the
+ * first time after others of it went further. Streams on other intake
+ * instances are not seen here.
+ *
+ * An item answered UNAVAILABLE stays open until its stream ends, since its
+ * sender sends it again; one still being stored when its stream ends holds
+ * until it is done with.
+ */
+export class StreamFeeds {
+  private readonly streams = new Set<StreamState>();
+  /** Feed → the latest time of an item of it stored by any stream here. */
+  private readonly stored = new Map<string, number>();
+  /** Feed → how far it has been said to be stored (a floor or a mark). */
+  private readonly said = new Map<string, number>();
+
+  /** A stream began: it tells its items to what this returns, and closes it when it ends. */
+  open(): StreamFloor {
+    const s: StreamState = { open: new Map(), stored: new Map(), ended: false };
+    this.streams.add(s);
+    return new StreamFloor(this, s);
+  }
+
+  /** Streams open, or ended with items still being stored. */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** @internal */
+  received(s: StreamState, nth: number, at: number): void {
+    s.open.set(nth, { at });
+  }
+
+  /** @internal */
+  settled(s: StreamState, nth: number, storedAs?: string): void {
+    const item = s.open.get(nth);
+    s.open.delete(nth);
+    if (storedAs !== undefined && item) {
+      if (item.at > (s.stored.get(storedAs) ?? -Infinity)) s.stored.set(storedAs, item.at);
+      if (item.at > (this.stored.get(storedAs) ?? -Infinity)) this.stored.set(storedAs, item.at);
+    }
+    this.forgetIfDone(s);
+  }
+
+  /** @internal */
+  parked(s: StreamState, nth: number): void {
+    const item = s.open.get(nth);
+    if (!item) return;
+    if (s.ended) s.open.delete(nth);
+    else item.parked = true;
+    this.forgetIfDone(s);
+  }
+
+  /**
+   * @internal The stream ended: what it no longer holds back is marked (its
+   * items answered UNAVAILABLE still held, as its sender saw them last), and
+   * then those are let go.
+   */
+  ended(s: StreamState): FeedMark[] {
+    s.ended = true;
+    const marks = this.marks();
+    for (const [nth, item] of s.open) if (item.parked) s.open.delete(nth);
+    this.forgetIfDone(s);
+    return marks;
+  }
+
+  /** @internal */
+  floorOf(s: StreamState, nth: number, at: number, feed: string): number {
+    const self = s.open.get(nth);
+    if (self) self.feed = feed;
+    const floor = this.bound(feed, at, { stream: s, nth });
+    this.say(feed, floor);
+    return floor;
+  }
+
+  /**
+   * Each feed stored here whose floor rose past what was said: how far it is
+   * stored now, as far as every stream here can tell.
+   */
+  marks(): FeedMark[] {
+    const out: FeedMark[] = [];
+    for (const [feed, latest] of this.stored) {
+      const before = this.bound(feed, latest);
+      if (this.say(feed, before)) out.push({ feed, before });
+    }
+    return out;
+  }
+
+  /**
+   * `from`, lowered to the earliest time of `feed` an item not yet stored
+   * may hold: those still open (in `self`'s stream, the ones before it: the
+   * ones after it happened no earlier), and what the other open streams
+   * that have shown the feed may still send of it.
+   */
+  private bound(feed: string, from: number, self?: { stream: StreamState; nth: number }): number {
+    let t = from;
+    for (const s of this.streams) {
+      const own = s === self?.stream;
+      if (!own && !this.shows(s, feed) && !this.fresh(s)) continue;
+      for (const [nth, o] of s.open) {
+        if (own && nth >= (self?.nth ?? Infinity)) continue;
+        if (o.at < t && mayBe(o, feed)) t = o.at;
+      }
+      if (!own && !s.ended) t = Math.min(t, s.stored.get(feed) ?? t);
+    }
+    return t;
+  }
+
+  /** Whether `s` has shown `feed`: stored an item of it, or decided one still open. */
+  private shows(s: StreamState, feed: string): boolean {
+    if (s.stored.has(feed)) return true;
+    for (const o of s.open.values()) if (o.feed === feed) return true;
+    return false;
+  }
+
+  /** Whether `s` has shown no feed yet: its first items, not decided yet, may be of any. */
+  private fresh(s: StreamState): boolean {
+    if (s.stored.size > 0) return false;
+    for (const o of s.open.values()) if (o.feed !== undefined) return false;
+    return true;
+  }
+
+  private forgetIfDone(s: StreamState): void {
+    if (s.ended && s.open.size === 0) this.streams.delete(s);
+  }
+
+  private say(feed: string, t: number): boolean {
+    if (t <= (this.said.get(feed) ?? -Infinity)) return false;
+    this.said.set(feed, t);
+    return true;
+  }
+}
+
+/**
+ * One SubmitEvents stream's part of StreamFeeds: its items as it receives,
+ * decides and settles them. Made alone (`new StreamFloor()`), it is the only
+ * stream of a StreamFeeds of its own.
+ */
+export class StreamFloor {
+  private readonly feeds: StreamFeeds;
+  private readonly stream: StreamState;
+
+  constructor(feeds?: StreamFeeds, stream?: StreamState) {
+    if (feeds && stream) {
+      this.feeds = feeds;
+      this.stream = stream;
+    } else {
+      const own = new StreamFeeds().open();
+      this.feeds = own.feeds;
+      this.stream = own.stream;
+    }
+  }
+
+  received(nth: number, occurredAt: Date): void {
+    this.feeds.received(this.stream, nth, occurredAt.getTime());
+  }
+
+  /**
+   * The item ended: `storedAs` is the feed of its events when they are in the
+   * store (stored now, or before: a duplicate), undefined when it was refused.
+   */
+  settled(nth: number, storedAs?: string): void {
+    this.feeds.settled(this.stream, nth, storedAs);
+  }
+
+  /** The item was answered UNAVAILABLE: it holds until the stream ends, since it is sent again. */
+  parked(nth: number): void {
+    this.feeds.parked(this.stream, nth);
+  }
+
+  /** The floor of item `nth` of `feed`, which happened at `occurredAt`; its event carries it. */
+  of(nth: number, occurredAt: Date, feed: string): Date {
+    return new Date(this.feeds.floorOf(this.stream, nth, occurredAt.getTime(), feed));
+  }
+
+  /** Each feed stored on this instance whose floor rose past what was said (StreamFeeds.marks). */
+  marks(): FeedMark[] {
+    return this.feeds.marks();
+  }
+
+  /**
+   * The stream ended, however: from now on it holds no feed back but by its
+   * items still being stored. Returns the marks that makes (to publish);
+   * closing again marks only what rose since.
+   */
+  close(): FeedMark[] {
+    return this.feeds.ended(this.stream);
+  }
+}

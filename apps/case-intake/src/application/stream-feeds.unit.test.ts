@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { StreamFeeds } from './stream-feeds.js';
+
+const day = (n: number) => new Date(Date.UTC(2021, 0, 1 + n));
+const ms = (n: number) => day(n).getTime();
+const A = 'lz-eeb|1';
+const B = 'lz-psb|1';
+
+describe('one feed over several SubmitEvents streams of an instance', () => {
+  it('holds the feed back to where the slower stream is, and lets it rise when that stream ends', () => {
+    const feeds = new StreamFeeds();
+    const slow = feeds.open();
+    const fast = feeds.open();
+    slow.received(1, day(2));
+    expect(slow.of(1, day(2), A)).toEqual(day(2));
+    slow.settled(1, A);
+    // The other stream runs ahead: its items are judged no further than day 2,
+    // since the slow one may still send anything of A from day 2 on.
+    for (let n = 1; n <= 5; n++) {
+      fast.received(n, day(2 + 2 * n));
+      expect(fast.of(n, day(2 + 2 * n), A)).toEqual(day(2));
+      fast.settled(n, A);
+    }
+    expect(fast.marks()).toEqual([]);
+    slow.received(2, day(6));
+    expect(slow.of(2, day(6), A)).toEqual(day(6));
+    slow.settled(2, A);
+    // Its own floor said day 6: nothing more to mark.
+    expect(fast.marks()).toEqual([]);
+    // The slow stream ends: nothing holds A short of what is stored.
+    expect(slow.close()).toEqual([{ feed: A, before: ms(12) }]);
+    fast.received(6, day(13));
+    expect(fast.of(6, day(13), A)).toEqual(day(13));
+  });
+
+  it("a stream's first items, not decided yet, hold every feed back: streams that start together count from their first items", () => {
+    const feeds = new StreamFeeds();
+    const s = feeds.open();
+    const t = feeds.open();
+    s.received(1, day(5));
+    t.received(1, day(1));
+    expect(s.of(1, day(5), A)).toEqual(day(1));
+    s.settled(1, A);
+    expect(t.of(1, day(1), A)).toEqual(day(1));
+    t.settled(1, A);
+    // t may still send A from day 1 on.
+    expect(feeds.marks()).toEqual([]);
+    expect(t.close()).toEqual([{ feed: A, before: ms(5) }]);
+  });
+
+  it("holds back nothing of a feed it has not shown: another agency's stream leaves this one's feed alone", () => {
+    const feeds = new StreamFeeds();
+    const other = feeds.open();
+    const mine = feeds.open();
+    other.received(1, day(1));
+    other.of(1, day(1), B);
+    other.settled(1, B);
+    other.received(2, day(2)); // under way, not decided: it may be of any feed, but B's stream has not shown A
+    mine.received(1, day(9));
+    expect(mine.of(1, day(9), A)).toEqual(day(9));
+    mine.settled(1, A);
+    expect(mine.marks()).toEqual([]);
+  });
+
+  it('an item still being stored when its stream ends holds until it is done with', () => {
+    const feeds = new StreamFeeds();
+    const s = feeds.open();
+    const t = feeds.open();
+    s.received(1, day(1));
+    s.of(1, day(1), A);
+    s.settled(1, A);
+    s.received(2, day(3));
+    expect(s.of(2, day(3), A)).toEqual(day(3)); // decided, being stored
+    expect(s.close()).toEqual([]);
+    t.received(1, day(8));
+    expect(t.of(1, day(8), A)).toEqual(day(3));
+    t.settled(1, A);
+    expect(feeds.size).toBe(2);
+    s.settled(2, A);
+    expect(t.marks()).toEqual([{ feed: A, before: ms(8) }]);
+    expect(t.close()).toEqual([]);
+    expect(feeds.size).toBe(0);
+  });
+
+  it('an item answered UNAVAILABLE holds while its stream is open, and in the marks it ends with; then it is let go', () => {
+    const feeds = new StreamFeeds();
+    const s = feeds.open();
+    s.received(1, day(2));
+    s.of(1, day(2), A);
+    s.parked(1);
+    s.received(2, day(5));
+    s.of(2, day(5), A);
+    s.settled(2, A);
+    expect(s.marks()).toEqual([]);
+    // Ends: the marks it leaves still hold the item its sender sends again.
+    expect(s.close()).toEqual([]);
+    expect(feeds.size).toBe(0);
+    // Then it holds no more.
+    expect(feeds.marks()).toEqual([{ feed: A, before: ms(5) }]);
+  });
+
+  it('never says a time before which an item of the feed is still to be stored (any interleaving of streams each in time order)', () => {
+    // Each stream's items in time order; they are received, decided,
+    // settled and the streams closed in any order one stream may do them.
+    const streamTimes = fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 8 });
+    fc.assert(
+      fc.property(
+        fc.array(streamTimes, { minLength: 2, maxLength: 3 }),
+        fc.array(fc.nat(), { minLength: 40, maxLength: 200 }),
+        (times, choices) => {
+          const feeds = new StreamFeeds();
+          const streams = times.map((ts) => ({
+            floor: feeds.open(),
+            items: [...ts].sort((a, b) => a - b),
+            next: 0,
+            open: [] as number[],
+            closed: false,
+          }));
+          const said: { step: number; v: number }[] = [];
+          const storedAt: { step: number; t: number }[] = [];
+          let step = 0;
+          const say = (v: number) => said.push({ step, v });
+          const store = (s: (typeof streams)[number], nth: number) => {
+            const t = ms(s.items[nth - 1] ?? 0);
+            say(s.floor.of(nth, new Date(t), A).getTime());
+            step++;
+            storedAt.push({ step, t });
+            s.floor.settled(nth, A);
+            for (const m of s.floor.marks()) say(m.before);
+          };
+          // The streams start together: each has its first item under way before any is stored.
+          for (const s of streams) {
+            s.floor.received(++s.next, day(s.items[0] ?? 0));
+            s.open.push(s.next);
+          }
+          for (const c of choices) {
+            const live = streams.filter((s) => !s.closed);
+            const s = live[c % Math.max(1, live.length)];
+            if (!s) break;
+            const action = Math.floor(c / 7) % 3;
+            if (action === 0 && s.next < s.items.length) {
+              s.floor.received(++s.next, day(s.items[s.next - 1] ?? 0));
+              s.open.push(s.next);
+            } else if (action === 1 && s.open.length > 0) {
+              const [nth] = s.open.splice(Math.floor(c / 21) % s.open.length, 1);
+              if (nth !== undefined) store(s, nth);
+            } else if (action === 2 && s.next === s.items.length && s.open.length === 0) {
+              s.closed = true;
+              for (const m of s.floor.close()) say(m.before);
+            }
+          }
+          for (const s of streams) {
+            while (s.next < s.items.length) {
+              s.floor.received(++s.next, day(s.items[s.next - 1] ?? 0));
+              s.open.push(s.next);
+            }
+            for (const nth of s.open.splice(0)) store(s, nth);
+            for (const m of s.floor.close()) say(m.before);
+          }
+          // Safe: nothing stored after a time was said happened before it.
+          for (const { step: at, v } of said)
+            for (const { step: later, t } of storedAt)
+              if (later > at) expect(t, `said ${v} at step ${at}`).toBeGreaterThanOrEqual(v);
+          // Live: once every stream has ended, the feed is said stored up to its latest item.
+          const latest = Math.max(...storedAt.map((x) => x.t));
+          expect(Math.max(...said.map((x) => x.v))).toBe(latest);
+          expect(feeds.size).toBe(0);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,118 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Metadata } from '@grpc/grpc-js';
+import type { intake } from '@enforcement/contracts';
+import { generateYear, reconsiderationsOf } from '@enforcement/generator';
+import { tokenFor, uniqueName } from '@enforcement/testing';
+import { caseOf, expectEndOfLoad } from '../support/end-of-load.js';
+import { startSystem, type System } from '../support/services.js';
+import { submitAll } from '../support/submit.js';
+import { caughtUp } from '../support/whole-system.js';
+
+const YEAR = 2021;
+
+/** Sends `commands` over one open SubmitEvents stream; `send` more, then `end` it. */
+function openStream(s: System, md: Metadata) {
+  const call = s.intakeClient.submitEvents(md);
+  const acks: intake.SubmitEventsResponse[] = [];
+  const waiting: { count: number; resolve: () => void }[] = [];
+  let sequence = 0;
+  let failed: Error | undefined;
+  call.on('data', (a: intake.SubmitEventsResponse) => {
+    acks.push(a);
+    for (const w of waiting.filter((x) => acks.length >= x.count)) w.resolve();
+  });
+  call.on('error', (e: Error) => (failed = e));
+  const answered = (count: number) =>
+    acks.length >= count
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => waiting.push({ count, resolve }));
+  return {
+    acks,
+    /** Writes `commands` and resolves once every one so far is answered. */
+    async send(commands: readonly intake.Command[]): Promise<void> {
+      for (const command of commands)
+        if (!call.write({ sequence: ++sequence, command }))
+          await new Promise((r) => call.once('drain', r));
+      await answered(sequence);
+      if (failed) throw failed;
+    },
+    end: () => call.end(),
+  };
+}
+
+/**
+ * A loader that splits one agency's history by case over two SubmitEvents
+ * streams at once, each in time order, one far slower than the other: the
+ * fast one's time must not judge the cases the slow one has not sent yet.
+ * Until 2026-12-07 each stream's events carried floors of their own, so
+ * every agency was judged up to the fast stream's time, and cases the slow
+ * stream concluded in time got OVERDUE orders.
+ */
+describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', () => {
+  let sys: System | undefined;
+  afterAll(() => sys?.stop());
+
+  it('judges no agency past the slow stream while it is open, and takes exactly the actions the plan dates before each agency’s latest event', async () => {
+    sys = await startSystem({ scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '500' } });
+    const s = sys;
+    const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
+    const commands = [
+      ...generateYear({
+        seed: 'parallel-streams',
+        year: YEAR,
+        cases: 150,
+        // Enforcement cases only: each stream sends whole cases.
+        reconsideration: reconsiderationsOf(0),
+        prefix: uniqueName('PS'),
+      }).stream(),
+    ];
+    const agencyOf = new Map(
+      commands.flatMap((c) =>
+        c.kind?.$case === 'registerCase' ? [[caseOf(c), c.kind.value.agencyId] as const] : [],
+      ),
+    );
+    // Each agency's cases taken in turn by the two streams, so each stream
+    // sends every agency from early in the year.
+    const turn = new Map<string, number>();
+    const slowCases = new Set<string>();
+    for (const c of commands) {
+      if (c.kind?.$case !== 'registerCase') continue;
+      const agency = c.kind.value.agencyId;
+      const n = turn.get(agency) ?? 0;
+      turn.set(agency, n + 1);
+      if (n % 2 === 0) slowCases.add(caseOf(c));
+    }
+    const slow = commands.filter((c) => slowCases.has(caseOf(c)));
+    const fast = commands.filter((c) => !slowCases.has(caseOf(c)));
+    const agenciesIn = (list: readonly intake.Command[]) =>
+      new Set(list.map((c) => agencyOf.get(caseOf(c)) ?? ''));
+    // The slow stream pauses a third of the way in, once it has sent every agency.
+    let pause = Math.floor(slow.length / 3);
+    while (agenciesIn(slow.slice(0, pause)).size < agenciesIn(commands).size) pause++;
+    const before = slow.slice(0, pause);
+    const pausedAt = Math.max(...before.map((c) => c.kind?.value.meta?.occurredAt?.getTime() ?? 0));
+
+    const slowStream = openStream(s, md);
+    const fastDone = submitAll(s.intakeClient, md, fast);
+    await slowStream.send(before);
+    const fastAcks = await fastDone;
+    await caughtUp(s, md, YEAR, new Date());
+    // Rule passes run on what the fast stream stored (every 500 ms).
+    await new Promise((r) => setTimeout(r, 3_000));
+    const judged = (await s.scoring.runtime.rulesStatus()).agencies;
+    expect(judged.length).toBeGreaterThan(5);
+    expect(
+      judged
+        .filter((a) => a.judgedUpTo > pausedAt)
+        .map((a) => `${a.agencyId} judged up to ${new Date(a.judgedUpTo).toISOString()}`),
+      `the slow stream is at ${new Date(pausedAt).toISOString()}`,
+    ).toEqual([]);
+
+    await slowStream.send(slow.slice(pause));
+    slowStream.end();
+    const acks = [...slowStream.acks, ...fastAcks];
+    expect(acks.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
+    expect(acks).toHaveLength(commands.length);
+    await expectEndOfLoad(s, md, commands);
+  }, 300_000);
+});
