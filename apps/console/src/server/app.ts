@@ -5,7 +5,8 @@ import { Hono } from 'hono';
 import { compress } from 'hono/compress';
 import { verifierFrom, type Verifier } from '@enforcement/auth';
 import { AGENCIES, DISTRICTS } from '@enforcement/reference-data';
-import { channelCredentialsFrom, checkHealth } from '@enforcement/grpc-kit';
+import { intake, reporting, scoring } from '@enforcement/contracts';
+import { channelCredentialsFrom, checkHealth, serviceNameOf } from '@enforcement/grpc-kit';
 import { api } from './api.js';
 import type { ConsoleConfig } from './config.js';
 import { live } from './live.js';
@@ -63,8 +64,11 @@ export function createConsole(
       c.header('content-security-policy', PAGE_POLICY);
   });
 
-  // Alive: the process answers. Ready: every service it needs says SERVING
-  // (grpc.health.v1, which itself checks their Kafka and database).
+  // Alive: the process answers. Ready: the gRPC service of each of the three
+  // it calls says SERVING (grpc.health.v1: while what its calls need
+  // answers). Each server's whole state is reported beside it: a stuck
+  // projection partition makes a server NOT_SERVING while its calls are
+  // answered, and does not take the console out of its load balancer.
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', async (c) => {
     const creds = channelCredentialsFrom({
@@ -75,16 +79,18 @@ export function createConsole(
     const states = await Promise.all(
       (
         [
-          ['case-intake', config.INTAKE_ADDRESS],
-          ['supervision-scoring', config.SCORING_ADDRESS],
-          ['reporting', config.REPORTING_ADDRESS],
+          ['case-intake', config.INTAKE_ADDRESS, intake.CaseIntakeServiceService],
+          ['supervision-scoring', config.SCORING_ADDRESS, scoring.ScoringServiceService],
+          ['reporting', config.REPORTING_ADDRESS, reporting.ReportingServiceService],
         ] as const
-      ).map(async ([name, address]) => ({
-        name,
-        status: await checkHealth(address, '', 2_000, creds).catch((e: unknown) =>
-          e instanceof Error ? e.message : String(e),
-        ),
-      })),
+      ).map(async ([name, address, definition]) => {
+        const ask = (service: string) =>
+          checkHealth(address, service, 2_000, creds).catch((e: unknown) =>
+            e instanceof Error ? e.message : String(e),
+          );
+        const [status, server] = await Promise.all([ask(serviceNameOf(definition)), ask('')]);
+        return { name, status, server };
+      }),
     );
     const ready = states.every((x) => x.status === 'SERVING');
     return c.json({ ready, services: states }, ready ? 200 : 503);

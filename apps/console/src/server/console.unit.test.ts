@@ -6,7 +6,8 @@ import {
   status,
   type ServerWritableStream,
 } from '@grpc/grpc-js';
-import { scoring } from '@enforcement/contracts';
+import { intake, reporting, scoring } from '@enforcement/contracts';
+import { createGrpcServer, serviceNameOf } from '@enforcement/grpc-kit';
 import { DEV_AUTH, mintDevToken, verifierFrom } from '@enforcement/auth';
 import { createConsole } from './app.js';
 import { serveConsole } from './serve.js';
@@ -87,6 +88,66 @@ describe('the console backend', () => {
       });
     } finally {
       c.close();
+    }
+  });
+
+  it("is ready while each service's gRPC service says SERVING, whatever its server says as a whole, and says both", async () => {
+    // The three services as their health answers: each server NOT_SERVING as
+    // a whole (say, one projection partition stuck), its gRPC service SERVING.
+    const definitions = [
+      intake.CaseIntakeServiceService,
+      scoring.ScoringServiceService,
+      reporting.ReportingServiceService,
+    ] as const;
+    const servers = await Promise.all(
+      definitions.map(async (definition) => {
+        const grpc = createGrpcServer({ serviceName: 'stand-in', version: '0' });
+        grpc.addService(definition, {} as never);
+        const port = await grpc.listen('127.0.0.1', 0);
+        return { grpc, address: `127.0.0.1:${port}`, name: serviceNameOf(definition) };
+      }),
+    );
+    const c = createConsole(
+      loadConsoleConfig({
+        ...offlineEnv,
+        INTAKE_ADDRESS: servers[0]?.address,
+        SCORING_ADDRESS: servers[1]?.address,
+        REPORTING_ADDRESS: servers[2]?.address,
+      }),
+    );
+    const readiness = async () => {
+      const r = await c.app.request('/readyz');
+      return { code: r.status, body: (await r.json()) as unknown };
+    };
+    try {
+      for (const s of servers) s.grpc.setServing(false, new Map([[s.name, true]]));
+      expect(await readiness()).toEqual({
+        code: 200,
+        body: {
+          ready: true,
+          services: ['case-intake', 'supervision-scoring', 'reporting'].map((name) => ({
+            name,
+            status: 'SERVING',
+            server: 'NOT_SERVING',
+          })),
+        },
+      });
+      // Scoring's own calls cannot be answered (its database): not ready.
+      servers[1]?.grpc.setServing(false);
+      expect(await readiness()).toMatchObject({
+        code: 503,
+        body: {
+          ready: false,
+          services: [
+            { name: 'case-intake', status: 'SERVING' },
+            { name: 'supervision-scoring', status: 'NOT_SERVING', server: 'NOT_SERVING' },
+            { name: 'reporting', status: 'SERVING' },
+          ],
+        },
+      });
+    } finally {
+      c.close();
+      await Promise.all(servers.map((s) => s.grpc.shutdown(0)));
     }
   });
 
