@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Metadata } from '@grpc/grpc-js';
 import type { intake } from '@enforcement/contracts';
 import { generateYear, reconsiderationsOf } from '@enforcement/generator';
@@ -6,7 +6,7 @@ import { tokenFor, uniqueName } from '@enforcement/testing';
 import { caseOf, expectEndOfLoad } from '../support/end-of-load.js';
 import { startSystem, type System } from '../support/services.js';
 import { submitAll } from '../support/submit.js';
-import { caughtUp } from '../support/whole-system.js';
+import { caughtUp, startWholeSystem } from '../support/whole-system.js';
 
 const YEAR = 2021;
 
@@ -48,49 +48,65 @@ function openStream(s: System, md: Metadata) {
  * every agency was judged up to the fast stream's time, and cases the slow
  * stream concluded in time got OVERDUE orders.
  */
+/**
+ * A generated year split by case over two streams, each in time order: each
+ * agency's cases taken in turn, so each stream sends every agency from early
+ * in the year. The slow stream pauses a third of the way in, once it has
+ * sent every agency.
+ */
+function splitYear(seed: string) {
+  const commands = [
+    ...generateYear({
+      seed,
+      year: YEAR,
+      cases: 150,
+      // Enforcement cases only: each stream sends whole cases.
+      reconsideration: reconsiderationsOf(0),
+      prefix: uniqueName('PS'),
+    }).stream(),
+  ];
+  const agencyOf = new Map(
+    commands.flatMap((c) =>
+      c.kind?.$case === 'registerCase' ? [[caseOf(c), c.kind.value.agencyId] as const] : [],
+    ),
+  );
+  const turn = new Map<string, number>();
+  const slowCases = new Set<string>();
+  for (const c of commands) {
+    if (c.kind?.$case !== 'registerCase') continue;
+    const agency = c.kind.value.agencyId;
+    const n = turn.get(agency) ?? 0;
+    turn.set(agency, n + 1);
+    if (n % 2 === 0) slowCases.add(caseOf(c));
+  }
+  const slow = commands.filter((c) => slowCases.has(caseOf(c)));
+  const fast = commands.filter((c) => !slowCases.has(caseOf(c)));
+  const agenciesIn = (list: readonly intake.Command[]) =>
+    new Set(list.map((c) => agencyOf.get(caseOf(c)) ?? ''));
+  let pause = Math.floor(slow.length / 3);
+  while (agenciesIn(slow.slice(0, pause)).size < agenciesIn(commands).size) pause++;
+  const before = slow.slice(0, pause);
+  return {
+    commands,
+    fast,
+    before,
+    after: slow.slice(pause),
+    pausedAt: Math.max(...before.map((c) => c.kind?.value.meta?.occurredAt?.getTime() ?? 0)),
+  };
+}
+
 describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', () => {
   let sys: System | undefined;
-  afterAll(() => sys?.stop());
+  afterEach(async () => {
+    await sys?.stop();
+    sys = undefined;
+  });
 
   it('judges no agency past the slow stream while it is open, and takes exactly the actions the plan dates before each agency’s latest event', async () => {
     sys = await startSystem({ scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '500' } });
     const s = sys;
     const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
-    const commands = [
-      ...generateYear({
-        seed: 'parallel-streams',
-        year: YEAR,
-        cases: 150,
-        // Enforcement cases only: each stream sends whole cases.
-        reconsideration: reconsiderationsOf(0),
-        prefix: uniqueName('PS'),
-      }).stream(),
-    ];
-    const agencyOf = new Map(
-      commands.flatMap((c) =>
-        c.kind?.$case === 'registerCase' ? [[caseOf(c), c.kind.value.agencyId] as const] : [],
-      ),
-    );
-    // Each agency's cases taken in turn by the two streams, so each stream
-    // sends every agency from early in the year.
-    const turn = new Map<string, number>();
-    const slowCases = new Set<string>();
-    for (const c of commands) {
-      if (c.kind?.$case !== 'registerCase') continue;
-      const agency = c.kind.value.agencyId;
-      const n = turn.get(agency) ?? 0;
-      turn.set(agency, n + 1);
-      if (n % 2 === 0) slowCases.add(caseOf(c));
-    }
-    const slow = commands.filter((c) => slowCases.has(caseOf(c)));
-    const fast = commands.filter((c) => !slowCases.has(caseOf(c)));
-    const agenciesIn = (list: readonly intake.Command[]) =>
-      new Set(list.map((c) => agencyOf.get(caseOf(c)) ?? ''));
-    // The slow stream pauses a third of the way in, once it has sent every agency.
-    let pause = Math.floor(slow.length / 3);
-    while (agenciesIn(slow.slice(0, pause)).size < agenciesIn(commands).size) pause++;
-    const before = slow.slice(0, pause);
-    const pausedAt = Math.max(...before.map((c) => c.kind?.value.meta?.occurredAt?.getTime() ?? 0));
+    const { commands, fast, before, after, pausedAt } = splitYear('parallel-streams');
 
     const slowStream = openStream(s, md);
     const fastDone = submitAll(s.intakeClient, md, fast);
@@ -108,11 +124,32 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
       `the slow stream is at ${new Date(pausedAt).toISOString()}`,
     ).toEqual([]);
 
-    await slowStream.send(slow.slice(pause));
+    await slowStream.send(after);
     slowStream.end();
     const acks = [...slowStream.acks, ...fastAcks];
     expect(acks.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
     expect(acks).toHaveLength(commands.length);
     await expectEndOfLoad(s, md, commands);
+  }, 300_000);
+
+  it('lets the feeds go once the paused stream has sent nothing for STREAM_IDLE_MS, though it stays open: every agency judged up to its latest event', async () => {
+    sys = await startWholeSystem({
+      scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '500' },
+      intakeEnv: { STREAM_IDLE_MS: '2000' },
+    });
+    const s = sys;
+    const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
+    const { fast, before } = splitYear('parallel-streams-idle');
+    const slowStream = openStream(s, md);
+    try {
+      const fastDone = submitAll(s.intakeClient, md, fast);
+      await slowStream.send(before);
+      const acks = [...slowStream.acks, ...(await fastDone)];
+      expect(acks.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
+      // What was sent, judged as far as it goes: the open stream holds nothing back.
+      await expectEndOfLoad(s, md, [...before, ...fast]);
+    } finally {
+      slowStream.end();
+    }
   }, 300_000);
 });

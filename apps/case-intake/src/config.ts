@@ -31,6 +31,13 @@ export const intakeSpec = {
    * what it held for the caller.
    */
   STREAM_STALL_MS: integer({ default: 60_000, min: 100 }),
+  /**
+   * How long a SubmitEvents stream whose sender sends nothing keeps holding
+   * back the feeds it sent (ms): a feed sent over several streams at once is
+   * judged no further than the slowest, until that one ends or is idle this
+   * long (docs/scoring.md, "The rules' clock").
+   */
+  STREAM_IDLE_MS: integer({ default: 300_000, min: 100 }),
   RELAY_BATCH: integer({ default: 500, min: 1 }),
   RELAY_SWEEP_AFTER_MS: integer({ default: 30_000, min: 0 }),
   CASE_EVENTS_PARTITIONS: integer({ default: 12, min: 1 }),

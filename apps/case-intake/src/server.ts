@@ -195,6 +195,7 @@ export async function createCaseIntake(
       verify,
       submitMaxInFlight: config.SUBMIT_MAX_IN_FLIGHT,
       streamStallMs: config.STREAM_STALL_MS,
+      streamIdleMs: config.STREAM_IDLE_MS,
       requests: grpc.requests,
       onUnexpected,
     }),

@@ -16,6 +16,8 @@ export interface StreamState {
   readonly stored: Map<string, number>;
   /** The stream ended: it sends nothing more, and holds only by its items still being stored. */
   ended: boolean;
+  /** Its sender has sent nothing for a while: until it does, it holds as if ended. */
+  idle: boolean;
 }
 
 /** Whether an open item may be of `feed` (its feed is not known until it is decided). */
@@ -50,7 +52,10 @@ const mayBe = (o: Item, feed: string) => o.feed === undefined || o.feed === feed
  *
  * An item answered UNAVAILABLE stays open until its stream ends, since its
  * sender sends it again; one still being stored when its stream ends holds
- * until it is done with.
+ * until it is done with. A stream left open whose sender sends nothing
+ * (`STREAM_IDLE_MS`) stops holding by what it may send next, as sources
+ * are let go in stream processors' watermarks, so that a stream forgotten
+ * open does not hold its feeds' clocks for good.
  */
 export class StreamFeeds {
   private readonly streams = new Set<StreamState>();
@@ -61,7 +66,7 @@ export class StreamFeeds {
 
   /** A stream began: it tells its items to what this returns, and closes it when it ends. */
   open(): StreamFloor {
-    const s: StreamState = { open: new Map(), stored: new Map(), ended: false };
+    const s: StreamState = { open: new Map(), stored: new Map(), ended: false, idle: false };
     this.streams.add(s);
     return new StreamFloor(this, s);
   }
@@ -74,6 +79,7 @@ export class StreamFeeds {
   /** @internal */
   received(s: StreamState, nth: number, at: number): void {
     s.open.set(nth, { at });
+    s.idle = false;
   }
 
   /** @internal */
@@ -107,6 +113,17 @@ export class StreamFeeds {
     for (const [nth, item] of s.open) if (item.parked) s.open.delete(nth);
     this.forgetIfDone(s);
     return marks;
+  }
+
+  /**
+   * @internal Its sender has sent nothing for a while: the stream no longer
+   * holds a feed back by what it may send next (its items still being
+   * stored do), and what that lets rise is marked. It holds again from its
+   * next item; one earlier than what was said meanwhile is late.
+   */
+  idle(s: StreamState): FeedMark[] {
+    s.idle = true;
+    return this.marks();
   }
 
   /** @internal */
@@ -146,7 +163,7 @@ export class StreamFeeds {
         if (own && nth >= (self?.nth ?? Infinity)) continue;
         if (o.at < t && mayBe(o, feed)) t = o.at;
       }
-      if (!own && !s.ended) t = Math.min(t, s.stored.get(feed) ?? t);
+      if (!own && !s.ended && !s.idle) t = Math.min(t, s.stored.get(feed) ?? t);
     }
     return t;
   }
@@ -221,6 +238,11 @@ export class StreamFloor {
   /** Each feed stored on this instance whose floor rose past what was said (StreamFeeds.marks). */
   marks(): FeedMark[] {
     return this.feeds.marks();
+  }
+
+  /** Its sender has sent nothing for a while (StreamFeeds.idle); returns the marks that makes. */
+  idle(): FeedMark[] {
+    return this.feeds.idle(this.stream);
   }
 
   /**

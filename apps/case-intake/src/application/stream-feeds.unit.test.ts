@@ -49,6 +49,34 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
     expect(t.close()).toEqual([{ feed: A, before: ms(5) }]);
   });
 
+  it('a stream whose sender sends nothing for a while stops holding by what it may send next, and holds again once it sends', () => {
+    const feeds = new StreamFeeds();
+    const quiet = feeds.open();
+    const busy = feeds.open();
+    quiet.received(1, day(2));
+    quiet.of(1, day(2), A);
+    quiet.settled(1, A);
+    busy.received(1, day(9));
+    expect(busy.of(1, day(9), A)).toEqual(day(2));
+    busy.settled(1, A);
+    // Left open, sending nothing: the feed rises to what is stored.
+    expect(quiet.idle()).toEqual([{ feed: A, before: ms(9) }]);
+    busy.received(2, day(11));
+    expect(busy.of(2, day(11), A)).toEqual(day(11));
+    busy.settled(2, A);
+    // It sends again: it holds from its latest again (an item of it earlier
+    // than what was said meanwhile is late).
+    quiet.received(2, day(3));
+    busy.received(3, day(12));
+    expect(busy.of(3, day(12), A)).toEqual(day(2));
+    // An item still being stored holds, idle or not.
+    expect(quiet.idle()).toEqual([]);
+    quiet.of(2, day(3), A);
+    quiet.settled(2, A);
+    busy.settled(3, A);
+    expect(feeds.marks()).toEqual([{ feed: A, before: ms(12) }]);
+  });
+
   it("holds back nothing of a feed it has not shown: another agency's stream leaves this one's feed alone", () => {
     const feeds = new StreamFeeds();
     const other = feeds.open();

@@ -20,6 +20,8 @@ export interface IntakeServiceOptions {
   readonly submitMaxInFlight: number;
   /** How long a server stream waits for its caller to take what it wrote (ms) before it ends RESOURCE_EXHAUSTED. */
   readonly streamStallMs: number;
+  /** How long a SubmitEvents stream whose sender sends nothing holds its feeds back (ms). */
+  readonly streamIdleMs?: number;
   /** The server's requests held: SubmitEvents releases each item once answered. */
   readonly requests?: RequestBudget;
   readonly onUnexpected: (err: unknown) => void;
@@ -125,6 +127,7 @@ export function intakeService(
           serveSubmitEvents(deps, p, call, {
             maxInFlight: opts.submitMaxInFlight,
             stallMs: opts.streamStallMs,
+            idleMs: opts.streamIdleMs,
             requests: opts.requests,
             onUnexpected: opts.onUnexpected,
             feeds,

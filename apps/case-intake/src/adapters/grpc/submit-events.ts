@@ -40,6 +40,8 @@ export interface SubmitOptions {
    * here that sends it (StreamFeeds); absent, the stream counts alone.
    */
   readonly feeds?: StreamFeeds;
+  /** How long the stream keeps holding its feeds back once its sender sends nothing (ms; StreamFeeds). */
+  readonly idleMs?: number;
 }
 
 /** Processes one submitted item into its acknowledgement; never throws. */
@@ -263,9 +265,20 @@ export function serveSubmitEvents(
     if (closed) return;
     closed = true;
     clearTimeout(quiet);
+    clearTimeout(idle);
     quiet = undefined;
     publish(floor.close());
   };
+  // A sender that sends nothing for idleMs, its stream left open, holds no
+  // feed back by what it may send next until it sends again.
+  let idle: NodeJS.Timeout | undefined;
+  const idleAfter = () => {
+    clearTimeout(idle);
+    if (opts.idleMs === undefined || closed) return;
+    idle = setTimeout(() => publish(floor.idle()), opts.idleMs);
+    idle.unref();
+  };
+  idleAfter();
   call.on('cancelled', close);
   call.on('finish', close);
   call.on('close', close);
@@ -282,6 +295,7 @@ export function serveSubmitEvents(
   call.on('data', (item: intake.SubmitEventsRequest) => {
     inFlight++;
     moved = Date.now();
+    idleAfter();
     const nth = ++index;
     const why = undecodable(item);
     if (why !== undefined) {
