@@ -186,9 +186,11 @@ export async function createSupervisionScoring(
     {
       intervalMs: config.HEALTH_CHECK_MS,
       log,
-      // Queries read the shared read models and watches the scores topic:
-      // they are answered while this instance's projection or rules wait.
-      services: { [serviceNameOf(scoring.ScoringServiceService)]: ['store', 'watch'] },
+      // Queries read the shared read models: they are answered while this
+      // instance's projection, rules or watches wait on Kafka (a Kafka
+      // outage would otherwise take every instance out at once, while
+      // nothing new reaches the read models for a watch to miss).
+      services: { [serviceNameOf(scoring.ScoringServiceService)]: ['store'] },
     },
   );
   const unobserveOrders = observeUnansweredOrders(() => runtime.reader().unansweredOrders());
