@@ -41,6 +41,8 @@ export function watchReadiness(
         throw new RangeError(`${service} needs the check "${name}", which is not among the checks`);
   const failing = new Map<string, string>();
   let serving = true;
+  /** Each named service's state as last said (SERVING until said otherwise). */
+  const servingService = new Map(services.map(([service]) => [service, true]));
   let running: Promise<void> | undefined;
   let checked = false;
   // Each dependency's state for alerts (1 answers, 0 does not), as of the last round.
@@ -72,6 +74,14 @@ export function watchReadiness(
     const byService = new Map(
       services.map(([service, needs]) => [service, needs.every((n) => !failing.has(n))]),
     );
+    // A service going out of its load balancer, or back, is logged with why.
+    for (const [service, needs] of services) {
+      const up = byService.get(service) ?? ok;
+      if (servingService.get(service) === up) continue;
+      servingService.set(service, up);
+      const why = needs.filter((n) => failing.has(n)).map((n) => `${n}: ${failing.get(n)}`);
+      o.log(up ? `${service} serving again` : `${service} not serving: ${why.join('; ')}`);
+    }
     if (ok !== serving) {
       serving = ok;
       const still = [...byService].filter(([, up]) => up).map(([service]) => service);

@@ -102,13 +102,17 @@ describe('gRPC server from the generated contracts', () => {
       state.store = 'no answer';
       await readiness.check();
       expect(await both()).toEqual(['NOT_SERVING', 'NOT_SERVING']);
+      expect(logged.at(-1)).toBe(`${service} not serving: store: no answer`);
       state.consumer = true;
       await readiness.check();
       expect(await both()).toEqual(['NOT_SERVING', 'NOT_SERVING']);
       state.store = true;
       await readiness.check();
       expect(await both()).toEqual(['SERVING', 'SERVING']);
-      expect(logged.at(-1)).toBe('ready: every dependency answers');
+      expect(logged.slice(-2)).toEqual([
+        `${service} serving again`,
+        'ready: every dependency answers',
+      ]);
     } finally {
       readiness.stop();
       grpc.setServing(true);
