@@ -4,7 +4,7 @@ import type { FeedMark } from '@enforcement/messaging';
 interface Item {
   readonly at: number;
   feed?: string;
-  /** Answered UNAVAILABLE: its sender sends it again, so it holds while its stream is open. */
+  /** Answered UNAVAILABLE: its sender sends it again, so it holds while its stream is open and not idle. */
   parked?: boolean;
 }
 
@@ -50,12 +50,14 @@ const mayBe = (o: Item, feed: string) => o.feed === undefined || o.feed === feed
  * first time after others of it went further. Streams on other intake
  * instances are not seen here.
  *
- * An item answered UNAVAILABLE stays open until its stream ends, since its
- * sender sends it again; one still being stored when its stream ends holds
- * until it is done with. A stream left open whose sender sends nothing
- * (`STREAM_IDLE_MS`) stops holding by what it may send next, as sources
- * are let go in stream processors' watermarks, so that a stream forgotten
- * open does not hold its feeds' clocks for good.
+ * An item answered UNAVAILABLE holds while its stream is open, since its
+ * sender sends it again (in another stream: intake answers what follows it
+ * on its case here UNAVAILABLE too); one still being stored when its stream
+ * ends holds until it is done with. A stream left open whose sender sends
+ * nothing (`STREAM_IDLE_MS`) stops holding by what it may send next, and by
+ * its items answered UNAVAILABLE, as sources are let go in stream
+ * processors' watermarks, so that a stream forgotten open does not hold its
+ * feeds' clocks for good.
  */
 export class StreamFeeds {
   private readonly streams = new Set<StreamState>();
@@ -103,16 +105,16 @@ export class StreamFeeds {
   }
 
   /**
-   * @internal The stream ended: what it no longer holds back is marked (its
-   * items answered UNAVAILABLE still held, as its sender saw them last), and
-   * then those are let go.
+   * @internal The stream ended: it holds back no feed but by its items still
+   * being stored, and what that lets rise is marked. Its items answered
+   * UNAVAILABLE hold no more: their sender sends them again in another
+   * stream (one ended before they are sent there leaves them late).
    */
   ended(s: StreamState): FeedMark[] {
     s.ended = true;
-    const marks = this.marks();
     for (const [nth, item] of s.open) if (item.parked) s.open.delete(nth);
     this.forgetIfDone(s);
-    return marks;
+    return this.marks();
   }
 
   /**
@@ -161,6 +163,8 @@ export class StreamFeeds {
       if (!own && !this.shows(s, feed) && !this.fresh(s)) continue;
       for (const [nth, o] of s.open) {
         if (own && nth >= (self?.nth ?? Infinity)) continue;
+        // Idle, the stream holds only by what it is storing.
+        if (o.parked && s.idle) continue;
         if (o.at < t && mayBe(o, feed)) t = o.at;
       }
       if (!own && !s.ended && !s.idle) t = Math.min(t, s.stored.get(feed) ?? t);
@@ -225,7 +229,7 @@ export class StreamFloor {
     this.feeds.settled(this.stream, nth, storedAs);
   }
 
-  /** The item was answered UNAVAILABLE: it holds until the stream ends, since it is sent again. */
+  /** The item was answered UNAVAILABLE: it holds while the stream is open (its sender sends it again). */
   parked(nth: number): void {
     this.feeds.parked(this.stream, nth);
   }

@@ -111,7 +111,7 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
     expect(feeds.size).toBe(0);
   });
 
-  it('an item answered UNAVAILABLE holds while its stream is open, and in the marks it ends with; then it is let go', () => {
+  it('an item answered UNAVAILABLE holds while its stream is open, and no more once it ends (its sender sends it in another)', () => {
     const feeds = new StreamFeeds();
     const s = feeds.open();
     s.received(1, day(2));
@@ -121,16 +121,15 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
     s.of(2, day(5), A);
     s.settled(2, A);
     expect(s.marks()).toEqual([]);
-    // Ends: the marks it leaves still hold the item its sender sends again.
-    expect(s.close()).toEqual([]);
+    expect(s.close()).toEqual([{ feed: A, before: ms(5) }]);
     expect(feeds.size).toBe(0);
-    // Then it holds no more.
-    expect(feeds.marks()).toEqual([{ feed: A, before: ms(5) }]);
   });
 
-  it('never says a time before which an item of the feed is still to be stored (any interleaving of streams each in time order)', () => {
+  it('never says a time before which an item of the feed is still to be stored (any interleaving of streams each in time order, items answered UNAVAILABLE and sent again)', () => {
     // Each stream's items in time order; they are received, decided,
-    // settled and the streams closed in any order one stream may do them.
+    // settled, answered UNAVAILABLE (and sent again later in a new stream,
+    // as intake asks, before the stream ends) and the streams closed in any
+    // order one stream may do them.
     const streamTimes = fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 8 });
     fc.assert(
       fc.property(
@@ -138,53 +137,83 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
         fc.array(fc.nat(), { minLength: 40, maxLength: 200 }),
         (times, choices) => {
           const feeds = new StreamFeeds();
-          const streams = times.map((ts) => ({
+          const stream = (ts: readonly number[]) => ({
             floor: feeds.open(),
             items: [...ts].sort((a, b) => a - b),
             next: 0,
+            /** Items received: number in the stream → when it happened (ms). */
+            at: new Map<number, number>(),
+            received: 0,
             open: [] as number[],
+            /** Times of items answered UNAVAILABLE, to be sent again in a new stream. */
+            resend: [] as number[],
             closed: false,
-          }));
+          });
+          const streams = times.map(stream);
+          type S = ReturnType<typeof stream>;
           const said: { step: number; v: number }[] = [];
           const storedAt: { step: number; t: number }[] = [];
           let step = 0;
           const say = (v: number) => said.push({ step, v });
-          const store = (s: (typeof streams)[number], nth: number) => {
-            const t = ms(s.items[nth - 1] ?? 0);
+          const receive = (s: S, t: number) => {
+            const nth = ++s.received;
+            s.at.set(nth, t);
+            s.floor.received(nth, new Date(t));
+            s.open.push(nth);
+          };
+          const sendNext = (s: S) => receive(s, ms(s.items[s.next++] ?? 0));
+          const store = (s: S, nth: number) => {
+            const t = s.at.get(nth) ?? 0;
             say(s.floor.of(nth, new Date(t), A).getTime());
             step++;
             storedAt.push({ step, t });
             s.floor.settled(nth, A);
             for (const m of s.floor.marks()) say(m.before);
           };
+          const unavailable = (s: S, nth: number) => {
+            const t = s.at.get(nth) ?? 0;
+            say(s.floor.of(nth, new Date(t), A).getTime());
+            s.floor.parked(nth);
+            s.resend.push(t);
+          };
+          const sendAgain = (s: S) => {
+            const t = s.resend.shift();
+            if (t === undefined) return;
+            const again = stream([]);
+            streams.push(again);
+            receive(again, t);
+          };
           // The streams start together: each has its first item under way before any is stored.
-          for (const s of streams) {
-            s.floor.received(++s.next, day(s.items[0] ?? 0));
-            s.open.push(s.next);
-          }
+          for (const s of [...streams]) sendNext(s);
           for (const c of choices) {
-            const live = streams.filter((s) => !s.closed);
+            const live = streams.filter((x) => !x.closed);
             const s = live[c % Math.max(1, live.length)];
             if (!s) break;
-            const action = Math.floor(c / 7) % 3;
-            if (action === 0 && s.next < s.items.length) {
-              s.floor.received(++s.next, day(s.items[s.next - 1] ?? 0));
-              s.open.push(s.next);
-            } else if (action === 1 && s.open.length > 0) {
-              const [nth] = s.open.splice(Math.floor(c / 21) % s.open.length, 1);
+            const action = Math.floor(c / 7) % 5;
+            const pick = () => s.open.splice(Math.floor(c / 35) % s.open.length, 1)[0];
+            if (action === 0 && s.next < s.items.length) sendNext(s);
+            else if (action === 1 && s.open.length > 0) {
+              const nth = pick();
               if (nth !== undefined) store(s, nth);
-            } else if (action === 2 && s.next === s.items.length && s.open.length === 0) {
+            } else if (action === 2 && s.open.length > 0) {
+              const nth = pick();
+              if (nth !== undefined) unavailable(s, nth);
+            } else if (action === 3) sendAgain(s);
+            else if (
+              action === 4 &&
+              s.next === s.items.length &&
+              s.open.length === 0 &&
+              s.resend.length === 0
+            ) {
               s.closed = true;
               for (const m of s.floor.close()) say(m.before);
             }
           }
           for (const s of streams) {
-            while (s.next < s.items.length) {
-              s.floor.received(++s.next, day(s.items[s.next - 1] ?? 0));
-              s.open.push(s.next);
-            }
+            while (s.next < s.items.length) sendNext(s);
+            while (s.resend.length > 0) sendAgain(s);
             for (const nth of s.open.splice(0)) store(s, nth);
-            for (const m of s.floor.close()) say(m.before);
+            if (!s.closed) for (const m of s.floor.close()) say(m.before);
           }
           // Safe: nothing stored after a time was said happened before it.
           for (const { step: at, v } of said)
