@@ -1,4 +1,3 @@
-import { StreamFeeds } from '../../application/stream-feeds.js';
 import type {
   Metadata,
   sendUnaryData,
@@ -13,6 +12,7 @@ import { executeCommand, type IntakeDeps } from '../../application/execute-comma
 import { auditStore } from '../../application/audit.js';
 import { getCase, readAll, readStream, verifyCase } from '../../application/read-case.js';
 import type { CaseEvent } from '../../application/ports.js';
+import { StreamFeeds } from '../../application/stream-feeds.js';
 import { serveSubmitEvents } from './submit-events.js';
 
 export interface IntakeServiceOptions {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StreamFloor } from '../../application/stream-feeds.js';
+import { StreamFloor } from './stream-feeds.js';
 
 const day = (n: number) => new Date(Date.UTC(2021, 0, 1 + n));
 const A = 'lz-eeb|1';
