@@ -14,6 +14,8 @@ export interface StreamState {
   readonly open: Map<number, Item>;
   /** Feed → the latest time of an item of it this stream stored. */
   readonly stored: Map<string, number>;
+  /** Feed → how many of its open items are decided as of it (none kept at 0). */
+  readonly decided: Map<string, number>;
   /** The stream ended: it sends nothing more, and holds only by its items still being stored. */
   ended: boolean;
   /** Its sender has sent nothing for a while: until it does, it holds as if ended. */
@@ -68,7 +70,13 @@ export class StreamFeeds {
 
   /** A stream began: it tells its items to what this returns, and closes it when it ends. */
   open(): StreamFloor {
-    const s: StreamState = { open: new Map(), stored: new Map(), ended: false, idle: false };
+    const s: StreamState = {
+      open: new Map(),
+      stored: new Map(),
+      decided: new Map(),
+      ended: false,
+      idle: false,
+    };
     this.streams.add(s);
     return new StreamFloor(this, s);
   }
@@ -86,8 +94,7 @@ export class StreamFeeds {
 
   /** @internal */
   settled(s: StreamState, nth: number, storedAs?: string): void {
-    const item = s.open.get(nth);
-    s.open.delete(nth);
+    const item = this.remove(s, nth);
     if (storedAs !== undefined && item) {
       if (item.at > (s.stored.get(storedAs) ?? -Infinity)) s.stored.set(storedAs, item.at);
       if (item.at > (this.stored.get(storedAs) ?? -Infinity)) this.stored.set(storedAs, item.at);
@@ -99,7 +106,7 @@ export class StreamFeeds {
   parked(s: StreamState, nth: number): void {
     const item = s.open.get(nth);
     if (!item) return;
-    if (s.ended) s.open.delete(nth);
+    if (s.ended) this.remove(s, nth);
     else item.parked = true;
     this.forgetIfDone(s);
   }
@@ -112,7 +119,7 @@ export class StreamFeeds {
    */
   ended(s: StreamState): FeedMark[] {
     s.ended = true;
-    for (const [nth, item] of s.open) if (item.parked) s.open.delete(nth);
+    for (const [nth, item] of s.open) if (item.parked) this.remove(s, nth);
     this.forgetIfDone(s);
     return this.marks();
   }
@@ -131,7 +138,10 @@ export class StreamFeeds {
   /** @internal */
   floorOf(s: StreamState, nth: number, at: number, feed: string): number {
     const self = s.open.get(nth);
-    if (self) self.feed = feed;
+    if (self && self.feed === undefined) {
+      self.feed = feed;
+      s.decided.set(feed, (s.decided.get(feed) ?? 0) + 1);
+    }
     const floor = this.bound(feed, at, { stream: s, nth });
     this.say(feed, floor);
     return floor;
@@ -174,16 +184,24 @@ export class StreamFeeds {
 
   /** Whether `s` has shown `feed`: stored an item of it, or decided one still open. */
   private shows(s: StreamState, feed: string): boolean {
-    if (s.stored.has(feed)) return true;
-    for (const o of s.open.values()) if (o.feed === feed) return true;
-    return false;
+    return s.stored.has(feed) || s.decided.has(feed);
   }
 
   /** Whether `s` has shown no feed yet: its first items, not decided yet, may be of any. */
   private fresh(s: StreamState): boolean {
-    if (s.stored.size > 0) return false;
-    for (const o of s.open.values()) if (o.feed !== undefined) return false;
-    return true;
+    return s.stored.size === 0 && s.decided.size === 0;
+  }
+
+  /** Takes item `nth` out of `s`'s open items, and out of its decided counts. */
+  private remove(s: StreamState, nth: number): Item | undefined {
+    const item = s.open.get(nth);
+    s.open.delete(nth);
+    if (item?.feed !== undefined) {
+      const left = (s.decided.get(item.feed) ?? 0) - 1;
+      if (left > 0) s.decided.set(item.feed, left);
+      else s.decided.delete(item.feed);
+    }
+    return item;
   }
 
   private forgetIfDone(s: StreamState): void {
