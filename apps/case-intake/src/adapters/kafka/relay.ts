@@ -185,6 +185,10 @@ export class KafkaRelay implements Publisher {
   private flushing: Promise<void> | undefined;
   /** Outbox deletes under way (settle). */
   private readonly settling = new Set<Promise<void>>();
+  /** Commits published whose outbox entries are being removed, by `sentKey`. */
+  private readonly unsettled = new Set<string>();
+  /** For each sweep reading the outbox, the commits published since it began reading. */
+  private readonly sweepsReading = new Set<Set<string>>();
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
   private failures = 0;
@@ -472,10 +476,18 @@ export class KafkaRelay implements Publisher {
    */
   private settle(commits: readonly Commit[]): void {
     if (commits.length === 0) return;
+    const keys = commits.map(sentKey);
+    for (const k of keys) {
+      this.unsettled.add(k);
+      for (const reading of this.sweepsReading) reading.add(k);
+    }
     const done: Promise<void> = this.store
       .published(commits)
       .catch((e: unknown) => this.opts.onError?.(e))
-      .finally(() => this.settling.delete(done));
+      .finally(() => {
+        this.settling.delete(done);
+        for (const k of keys) this.unsettled.delete(k);
+      });
     this.settling.add(done);
   }
 
@@ -601,6 +613,13 @@ export class KafkaRelay implements Publisher {
   }
 
   private async recover(olderThanMs: number): Promise<void> {
+    // What is published while the outbox is read, or was and is still being
+    // removed from it, is read as still waiting: it is not queued again (it
+    // was, and went to the topic a second time, whenever a sweep met a
+    // batch's deletes under way). A delete that fails leaves its entry for
+    // the next sweep.
+    const sentMeanwhile = new Set<string>();
+    this.sweepsReading.add(sentMeanwhile);
     try {
       // A case an operator released (store-admin release) has its released
       // commits in the outbox, then leaves the parked commits. Read in that
@@ -613,9 +632,11 @@ export class KafkaRelay implements Publisher {
       const stillParked = new Set(
         parkedNow.filter((p) => !released.has(p._id)).map((p) => p.caseId),
       );
-      const queued = new Set(this.queue.map((q) => `${q.commit.caseId}:${q.commit.fromVersion}`));
+      this.sweepsReading.delete(sentMeanwhile);
+      const queued = new Set(this.queue.map((q) => sentKey(q.commit)));
       for (const p of pending) {
-        if (queued.has(`${p.commit.caseId}:${p.commit.fromVersion}`)) continue;
+        const key = sentKey(p.commit);
+        if (queued.has(key) || this.unsettled.has(key) || sentMeanwhile.has(key)) continue;
         // Nothing of an unreadable commit can be published: it is parked in
         // its turn, after the case's earlier commits are sent, and its later
         // ones park behind it.
@@ -633,6 +654,11 @@ export class KafkaRelay implements Publisher {
       if (pending.length > 0) await this.drain();
     } catch (e) {
       this.opts.onError?.(e);
+    } finally {
+      this.sweepsReading.delete(sentMeanwhile);
     }
   }
 }
+
+/** A commit as the relay tells it from others: its case and first version. */
+const sentKey = (c: Commit): string => `${c.caseId}:${c.fromVersion}`;
