@@ -9,6 +9,7 @@ import { ConfigResourceTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { events, intake, scoring } from '@enforcement/contracts';
 import { createCaseIntake, loadIntakeConfig, type CaseIntake } from '@enforcement/case-intake';
 import { createSupervisionScoring, loadScoringConfig } from '@enforcement/supervision-scoring';
+import { checkHealth, LIVENESS, serviceNameOf } from '@enforcement/grpc-kit';
 import { ensureTopics, namespaced } from '@enforcement/messaging';
 import {
   eventually,
@@ -163,6 +164,15 @@ describe('releasing a parked case while Kafka is down', () => {
     await eventually(() => (svc.readiness.failing.has('relay') ? true : undefined), {
       what: 'readiness to name the relay',
     });
+    // The server as a whole says Kafka is away; its service still takes
+    // commands (stored, published once Kafka is back: the next test sends
+    // one), and nothing a restart mends is wrong: a liveness probe restarts
+    // no pod.
+    expect(await checkHealth(svc.address)).toBe('NOT_SERVING');
+    expect(await checkHealth(svc.address, serviceNameOf(intake.CaseIntakeServiceService))).toBe(
+      'SERVING',
+    );
+    expect(await checkHealth(svc.address, LIVENESS)).toBe('SERVING');
     expect(await svc.store.outbox.countDocuments({})).toBeGreaterThan(0);
     expect(await svc.store.parked.countDocuments({})).toBe(0);
 
@@ -195,6 +205,7 @@ describe('releasing a parked case while Kafka is down', () => {
         READ_MODEL_BUCKETS: '4',
         INTAKE_ADDRESS: svc.address,
         SCORING_GROUP: uniqueName('scoring'),
+        HEALTH_CHECK_MS: '500',
       }),
       { topics, log: () => undefined },
     );
@@ -244,6 +255,27 @@ describe('releasing a parked case while Kafka is down', () => {
         );
       await expect(release()).rejects.toMatchObject({ code: status.UNAVAILABLE });
       expect(await record()).toMatchObject({ parked: true, view: { version: 2 } });
+      // Once scoring sees Kafka away, it says so as a whole, and still
+      // answers queries from the read models; no restart is asked for.
+      await eventually(
+        async () => ((await checkHealth(scoringSvc.address)) === 'NOT_SERVING' ? true : undefined),
+        { timeoutMs: 90_000, what: 'scoring to say Kafka is away' },
+      );
+      expect(
+        await checkHealth(scoringSvc.address, serviceNameOf(scoring.ScoringServiceService)),
+      ).toBe('SERVING');
+      expect(await checkHealth(scoringSvc.address, LIVENESS)).toBe('SERVING');
+      // Intake stores a command meanwhile, and scoring applies it once Kafka is back.
+      const meanwhileId = uniqueName('meanwhile');
+      const meanwhile = loop(meanwhileId, new Date('2021-04-02T02:00:00Z'));
+      await unary((cb) => client.registerCase(meanwhile.register, agency, cb));
+      // Read from the read models: the case is there, not concluded.
+      await expect(
+        unary((cb) => scoringClient.getCaseScore({ caseId }, supervisor, cb)),
+      ).rejects.toMatchObject({
+        code: status.NOT_FOUND,
+        details: `SCORE.NOT_FOUND: case ${caseId} is not concluded yet, so it has no score`,
+      });
 
       await stack.up();
       const released = await eventually(() => release().catch(() => undefined), {
@@ -252,6 +284,13 @@ describe('releasing a parked case while Kafka is down', () => {
       });
       expect(released.releasedEvents).toBe(1);
       expect(await record()).toMatchObject({ parked: false, held: [], view: { version: 3 } });
+      await eventually(
+        async () =>
+          (await scoringSvc.runtime.models.getCase(meanwhileId))?.view.version === 1
+            ? true
+            : undefined,
+        { timeoutMs: 60_000, what: 'the case registered while Kafka was away, applied' },
+      );
     } finally {
       scoringClient.close();
       await scoringSvc.kill();

@@ -8,7 +8,7 @@ import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { intake, reporting, scoring } from '@enforcement/contracts';
-import { serviceNameOf } from '@enforcement/grpc-kit';
+import { LIVENESS, serviceNameOf } from '@enforcement/grpc-kit';
 import { repoRoot } from '@enforcement/testing';
 
 /**
@@ -229,12 +229,11 @@ describe('deployment: the images and the Helm chart', () => {
       for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe])
         expect(probe?.grpc?.port, name).toBe(port);
       // Ready while its gRPC service answers (a stuck consumer partition does
-      // not take it out of the Service); started and live by the whole server.
+      // not take it out of the Service); started by the whole server; live
+      // unless a restart mends something (Kafka away restarts no pod).
       expect(c.readinessProbe?.grpc?.service, name).toBe(grpc);
-      expect([c.startupProbe?.grpc?.service, c.livenessProbe?.grpc?.service], name).toEqual([
-        undefined,
-        undefined,
-      ]);
+      expect(c.startupProbe?.grpc?.service, name).toBeUndefined();
+      expect(c.livenessProbe?.grpc?.service, name).toBe(LIVENESS);
       expect(c.ports.find((p) => p.name === 'grpc')?.containerPort).toBe(port);
       // Requests and a memory limit, and the image's heap limit inside it.
       expect(c.resources.requests?.cpu).toBeDefined();

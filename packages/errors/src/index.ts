@@ -42,6 +42,21 @@ export class DeadlineError extends Error {
   }
 }
 
+/**
+ * A readiness check's failure that lies in this process and that only a
+ * restart mends: a Kafka consumer kafkajs stopped for good, a fetch loop that
+ * stopped while the broker answers. Every other failure (a database or a
+ * broker away) passes by itself, and restarting would only take away what
+ * the process still does meanwhile; health's `liveness` name fails for this
+ * kind alone.
+ */
+export class NeedsRestart extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NeedsRestart';
+  }
+}
+
 /** `p`, or a DeadlineError naming `what` once `ms` have passed; the timer does not outlive it. */
 export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

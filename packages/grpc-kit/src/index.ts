@@ -1,5 +1,6 @@
 export {
   createGrpcServer,
+  LIVENESS,
   serviceNameOf,
   type GrpcServer,
   type ServerIdentity,

@@ -1,8 +1,11 @@
 import { metrics, type ObservableResult } from '@opentelemetry/api';
-import { withDeadline } from '@enforcement/errors';
-import type { GrpcServer } from './server.js';
+import { NeedsRestart, withDeadline } from '@enforcement/errors';
+import { LIVENESS, type GrpcServer } from './server.js';
 
-/** One dependency's check: true when it works, or a reason why not. Throwing is a failure too. */
+/**
+ * One dependency's check: true when it works, or a reason why not. Throwing
+ * is a failure too; throwing a NeedsRestart says a restart mends it.
+ */
 export type ReadinessCheck = () => Promise<true | string>;
 
 export interface Readiness {
@@ -23,6 +26,11 @@ export interface Readiness {
  * need: it is NOT_SERVING only while one of those fails, so a load balancer
  * asking for it keeps sending it calls it can answer while, say, one
  * partition of a consumer is stuck. A service not named follows every check.
+ *
+ * `liveness` (LIVENESS) is NOT_SERVING only while a check fails with a
+ * NeedsRestart: what a liveness probe asks, so that a database or a broker
+ * away does not have every instance restarted (and, with intake, stop taking
+ * the commands it still stores), while a consumer kafkajs gave up on does.
  */
 export function watchReadiness(
   grpc: GrpcServer,
@@ -35,6 +43,8 @@ export function watchReadiness(
   },
 ): Readiness {
   const services = Object.entries(o.services ?? {});
+  if (LIVENESS in (o.services ?? {}))
+    throw new RangeError(`"${LIVENESS}" follows the checks that fail with NeedsRestart`);
   for (const [service, needs] of services)
     for (const name of needs)
       if (!(name in checks))
@@ -57,13 +67,15 @@ export function watchReadiness(
     for (const name of Object.keys(checks)) r.observe(failing.has(name) ? 0 : 1, { check: name });
   };
   gauge.addCallback(observe);
+  /** The checks liveness fails for, as last said ('' while it passes). */
+  let wedged = '';
   const check = async () => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, run]) => {
         try {
-          return [name, await withDeadline(run(), o.timeoutMs ?? 3_000, name)] as const;
+          return [name, await withDeadline(run(), o.timeoutMs ?? 3_000, name), false] as const;
         } catch (e) {
-          return [name, (e as Error).message] as const;
+          return [name, (e as Error).message, e instanceof NeedsRestart] as const;
         }
       }),
     );
@@ -82,9 +94,20 @@ export function watchReadiness(
       const why = needs.filter((n) => failing.has(n)).map((n) => `${n}: ${failing.get(n)}`);
       o.log(up ? `${service} serving again` : `${service} not serving: ${why.join('; ')}`);
     }
+    const stuck = results.filter(([, , restart]) => restart);
+    const names = stuck.map(([name]) => name).join(', ');
+    if (names !== wedged) {
+      o.log(
+        names
+          ? `${LIVENESS} failing, a restart mends it: ${stuck.map(([n, why]) => `${n}: ${String(why)}`).join('; ')}`
+          : `${LIVENESS} passes again`,
+      );
+      wedged = names;
+    }
+    byService.set(LIVENESS, names === '');
     if (ok !== serving) {
       serving = ok;
-      const still = [...byService].filter(([, up]) => up).map(([service]) => service);
+      const still = services.filter(([service]) => byService.get(service)).map(([s]) => s);
       o.log(
         ok
           ? 'ready: every dependency answers'

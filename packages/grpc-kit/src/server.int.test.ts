@@ -13,10 +13,12 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { platform } from '@enforcement/contracts';
 import { fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import { NeedsRestart } from '@enforcement/errors';
 import {
   checkHealth,
   createGrpcServer,
   filesForSymbol,
+  LIVENESS,
   listServicesByReflection,
   watchReadiness,
   type GrpcServer,
@@ -129,6 +131,58 @@ describe('gRPC server from the generated contracts', () => {
         },
       ),
     ).toThrow(`${service} needs the check "stroe", which is not among the checks`);
+  });
+
+  it('fails liveness only for what a restart mends: a dependency away leaves it SERVING', async () => {
+    const state = { store: true as true | string, consumer: (): Promise<true> => ok };
+    const ok = Promise.resolve(true as const);
+    const logged: string[] = [];
+    const readiness = watchReadiness(
+      grpc,
+      { store: () => Promise.resolve(state.store), consumer: () => state.consumer() },
+      { intervalMs: 60_000, timeoutMs: 200, log: (m) => logged.push(m) },
+    );
+    const both = async () => [await checkHealth(address), await checkHealth(address, LIVENESS)];
+    try {
+      expect(await both()).toEqual(['SERVING', 'SERVING']);
+      // The database away, and a consumer kafkajs restarts by itself: both pass by themselves.
+      state.store = 'no answer';
+      state.consumer = () => Promise.reject(new Error('consumer restarting after: broker away'));
+      await readiness.check();
+      expect(await both()).toEqual(['NOT_SERVING', 'SERVING']);
+      // A check that never answers is a dependency's deadline, not a wedge.
+      state.consumer = () => new Promise<true>(() => undefined);
+      await readiness.check();
+      expect(await both()).toEqual(['NOT_SERVING', 'SERVING']);
+      state.consumer = () =>
+        Promise.reject(new NeedsRestart('consumer stopped for good after: authorization failed'));
+      await readiness.check();
+      expect(await both()).toEqual(['NOT_SERVING', 'NOT_SERVING']);
+      expect(logged).toContain(
+        `${LIVENESS} failing, a restart mends it: consumer: consumer stopped for good after: authorization failed`,
+      );
+      state.store = true;
+      await readiness.check();
+      expect(await both()).toEqual(['NOT_SERVING', 'NOT_SERVING']);
+      state.consumer = () => ok;
+      await readiness.check();
+      expect(await both()).toEqual(['SERVING', 'SERVING']);
+      expect(logged.slice(-2)).toEqual([
+        `${LIVENESS} passes again`,
+        'ready: every dependency answers',
+      ]);
+      // It is not a service's to name: it follows the checks' own verdicts.
+      expect(() =>
+        watchReadiness(
+          grpc,
+          { store: () => ok },
+          { intervalMs: 60_000, log: () => undefined, services: { [LIVENESS]: ['store'] } },
+        ),
+      ).toThrow(`"${LIVENESS}" follows the checks that fail with NeedsRestart`);
+    } finally {
+      readiness.stop();
+      grpc.setServing(true);
+    }
   });
 
   it('lists exactly its services through server reflection, as grpcurl would', async () => {

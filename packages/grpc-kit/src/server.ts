@@ -27,6 +27,13 @@ export interface ServerTransport {
   readonly requestBytesInFlight?: number;
 }
 
+/**
+ * The health name a liveness probe asks for: NOT_SERVING only while the
+ * process has a fault that a restart mends (see watchReadiness), never for a
+ * dependency away.
+ */
+export const LIVENESS = 'liveness';
+
 export interface GrpcServer {
   readonly server: Server;
   readonly health: HealthImplementation;
@@ -45,7 +52,7 @@ export interface GrpcServer {
    * Health follows readiness once listening: the server as a whole ('') is
    * `serving`, and so is each service, unless `services` says otherwise for
    * it by name (a service whose calls still work while part of the server
-   * does not).
+   * does not), and so is LIVENESS, unless `services` says otherwise for it.
    */
   setServing(serving: boolean, services?: ReadonlyMap<string, boolean>): void;
 }
@@ -91,7 +98,7 @@ export function createGrpcServer(
   };
   addService(platform.PlatformServiceService, info);
   const setAll = (s: 'SERVING' | 'NOT_SERVING') => {
-    for (const name of ['', ...served]) health.setStatus(name, s);
+    for (const name of ['', LIVENESS, ...served]) health.setStatus(name, s);
   };
   const said = (serving: boolean) => (serving ? 'SERVING' : 'NOT_SERVING');
 
@@ -105,6 +112,7 @@ export function createGrpcServer(
     setServing: (serving, services) => {
       if (!listening || shuttingDown) return;
       health.setStatus('', said(serving));
+      health.setStatus(LIVENESS, said(services?.get(LIVENESS) ?? serving));
       for (const name of served) health.setStatus(name, said(services?.get(name) ?? serving));
     },
     listen: (host, port) =>

@@ -1,4 +1,5 @@
 import type { Consumer } from 'kafkajs';
+import { NeedsRestart } from '@enforcement/errors';
 
 /** A partition of a topic the consumer reads. */
 export interface PartitionOf {
@@ -27,6 +28,13 @@ export interface PartitionOf {
  * heartbeating for it, so the group never gives the partition to another
  * member. Once a chunk has been applying for the time `watchProgress` gives,
  * `check` fails, naming its partition, until it ends.
+ *
+ * Two of these failures are the process's own, and `check` throws them as a
+ * NeedsRestart (health's liveness fails): a consumer stopped for good, and a
+ * fetch loop that applies nothing while the broker says messages wait. The
+ * rest pass once the broker or the store is back. A chunk applying for long
+ * is not among them: it waits on the store or the broker, and a restarted
+ * process would wait on them too.
  */
 export class ConsumerHealth {
   private crashed: string | undefined;
@@ -115,7 +123,8 @@ export class ConsumerHealth {
 
   /** For watchReadiness: resolves while the consumer moves, rejects with why it does not. */
   readonly check = async (): Promise<true> => {
-    if (this.crashed) throw new Error(this.crashed);
+    if (this.crashed)
+      throw this.stoppedForGood ? new NeedsRestart(this.crashed) : new Error(this.crashed);
     const [first] = this.failing.values();
     if (first)
       throw new Error(
@@ -141,8 +150,10 @@ export class ConsumerHealth {
       const lag = await this.stalled.lag();
       let waiting = 0;
       for (const p of this.assigned[this.stalled.topic] ?? []) waiting += lag.get(p) ?? 0;
+      // The broker answered, no chunk is under way and none failed: the fetch
+      // loop stopped, which a restart (a new consumer) mends.
       if (waiting > 0 && this.now() - this.lastMoved() >= this.stalled.afterMs)
-        throw new Error(
+        throw new NeedsRestart(
           `${waiting} messages wait on this instance's partitions and none was applied for ${Math.floor(idle / 1000)} s`,
         );
     }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Consumer } from 'kafkajs';
+import { NeedsRestart } from '@enforcement/errors';
 import { ConsumerHealth } from './consumer-health.js';
 
 /** The part of a kafkajs consumer ConsumerHealth listens to. */
@@ -43,6 +44,8 @@ describe('a consumer is ready only while it moves', () => {
     h.watch(f.consumer);
     f.crash(true);
     await expect(h.check()).rejects.toThrow('consumer restarting after: store gone');
+    // kafkajs mends it: liveness passes meanwhile.
+    await expect(h.check()).rejects.not.toBeInstanceOf(NeedsRestart);
     f.join();
     await expect(h.check()).resolves.toBe(true);
   });
@@ -56,6 +59,7 @@ describe('a consumer is ready only while it moves', () => {
     f.join();
     h.applied();
     await expect(h.check()).rejects.toThrow('consumer stopped for good after: store gone');
+    await expect(h.check()).rejects.toBeInstanceOf(NeedsRestart);
     expect(said).toEqual(['the consumer stopped for good; restart the process']);
   });
 
@@ -69,6 +73,7 @@ describe('a consumer is ready only while it moves', () => {
     await expect(h.check()).rejects.toThrow(
       'applying a batch of events partition 0 failed: document too large',
     );
+    await expect(h.check()).rejects.not.toBeInstanceOf(NeedsRestart);
     h.failed(new Error('timed out'), p1);
     await expect(h.check()).rejects.toThrow('(and 1 more partitions failing)');
     h.applied(p0);
@@ -114,6 +119,8 @@ describe('a consumer that applies nothing while messages wait is not ready', () 
     await expect(h.check()).rejects.toThrow(
       "12 messages wait on this instance's partitions and none was applied for 61 s",
     );
+    // The broker answered and nothing is under way: the fetch loop stopped.
+    await expect(h.check()).rejects.toBeInstanceOf(NeedsRestart);
     h.applied({ topic: 'events', partition: 1 });
     await expect(h.check()).resolves.toBe(true);
   });
@@ -173,6 +180,8 @@ describe('a chunk that never ends is not ready, whatever the other partitions ap
     await expect(h.check()).rejects.toThrow(
       'a chunk of events partition 1 has been applying for 61 s',
     );
+    // It waits on the store or the broker, as a restarted process would.
+    await expect(h.check()).rejects.not.toBeInstanceOf(NeedsRestart);
     h.applied(p(1));
     await expect(h.check()).resolves.toBe(true);
   });

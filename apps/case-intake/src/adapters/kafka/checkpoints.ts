@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { metrics, type Counter } from '@opentelemetry/api';
+import { NeedsRestart } from '@enforcement/errors';
 import { DeliveryCheck } from '@enforcement/messaging';
 import { checkpointMac, sameHex, type Checkpoint } from '../../application/chain.js';
 import type { ChainKeys } from '../../application/chain-keys.js';
@@ -93,9 +94,9 @@ export class KafkaCheckpoints implements Checkpoints {
     });
   }
 
-  /** For readiness: rejects once kafkajs gave up the consumer that follows the topic. */
+  /** For readiness: rejects once kafkajs gave up the consumer that follows the topic, which a restart mends. */
   readonly health = async (): Promise<true> => {
-    if (this.givenUp) throw new Error(this.givenUp);
+    if (this.givenUp) throw new NeedsRestart(this.givenUp);
     return true;
   };
 

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Kafka, Message } from 'kafkajs';
+import { NeedsRestart } from '@enforcement/errors';
 import type { ChainKeys } from '../../application/chain-keys.js';
 import { KafkaCheckpoints } from './checkpoints.js';
 
@@ -141,6 +142,8 @@ describe('checkpoint records below a case’s highest', () => {
     await expect(cp.health()).rejects.toThrow(
       'the consumer that follows checkpoints stopped for good after: group authorization failed',
     );
+    // Only a restart mends it: health's liveness fails.
+    await expect(cp.health()).rejects.toBeInstanceOf(NeedsRestart);
     await cp.stop();
   });
 });
