@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from 'kafkajs';
 import { generateYear, reconsiderationsOf } from '@enforcement/generator';
-import { checkHealth } from '@enforcement/grpc-kit';
+import { checkHealth, LIVENESS } from '@enforcement/grpc-kit';
 import type { Delivery } from '@enforcement/messaging';
 import { eventually, tokenFor } from '@enforcement/testing';
 import { submitAll } from '../support/submit.js';
@@ -85,6 +85,12 @@ describe('a projection that applies nothing while events wait', () => {
         expect(failing.get('consumer')).toMatch(
           /^\d+ messages wait on this instance's partitions and none was applied for \d+ s$/,
         );
+      // The broker answers and nothing is under way: a restart (a new consumer) mends it.
+      expect(
+        await Promise.all(
+          [s.scoring.address, s.reporting.address].map((a) => checkHealth(a, LIVENESS)),
+        ),
+      ).toEqual(['NOT_SERVING', 'NOT_SERVING']);
     } finally {
       scoringConsumer.resume([{ topic }]);
       reportingConsumer.resume([{ topic }]);
@@ -93,6 +99,7 @@ describe('a projection that applies nothing while events wait', () => {
       async () => ((await health()).every((h) => h === 'SERVING') ? true : undefined),
       { timeoutMs: 30_000, intervalMs: 250, what: 'scoring and reporting SERVING again' },
     );
+    expect(await checkHealth(s.scoring.address, LIVENESS)).toBe('SERVING');
     // What waited is applied.
     await caughtUp(s, reader, 2021, new Date());
   }, 180_000);
@@ -128,6 +135,8 @@ describe('a projection that applies nothing while events wait', () => {
           `^a chunk of ${s.topics.caseEvents} partition ${hung} has been applying for \\d+ s$`,
         ),
       );
+      // It waits on what it awaits, as a restarted process would: no restart is asked for.
+      expect(await checkHealth(s.scoring.address, LIVENESS)).toBe('SERVING');
     } finally {
       release();
       projector.handleBatch = apply;
