@@ -296,4 +296,68 @@ describe('releasing a parked case while Kafka is down', () => {
       await scoringSvc.kill();
     }
   });
+
+  // Until 2026-12-07 a stream that answered a case's command UNAVAILABLE
+  // answered every later item of the case so, that command's resend too:
+  // a sender that retried in its stream never got past it.
+  it('takes a command answered UNAVAILABLE while the store is away again in the same stream, and what followed it', async () => {
+    const caseId = uniqueName('again');
+    const l = loop(caseId, new Date('2021-05-03T02:00:00Z'));
+    const [evidence] = l.steps();
+    if (!evidence) throw new Error('no step');
+    const call = client.submitEvents(agency);
+    const acks: intake.SubmitEventsResponse[] = [];
+    call.on('data', (a: intake.SubmitEventsResponse) => acks.push(a));
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    const send = (sequence: number, kind: intake.Command['kind']) =>
+      call.write({ sequence, command: { kind } });
+    const acked = (n: number) =>
+      eventually(() => (acks.length >= n ? true : undefined), {
+        timeoutMs: 90_000,
+        what: `${n} acknowledgements`,
+      });
+    const dispatch: intake.Command['kind'] = { $case: 'dispatchCase', value: l.dispatch };
+    const step: intake.Command['kind'] = { $case: 'recordProgress', value: evidence };
+    const answers = (from: number) =>
+      acks.slice(from).map((a) => [a.sequence, a.accepted, a.statusCode, a.errorCode]);
+
+    send(1, { $case: 'registerCase', value: l.register });
+    await acked(1);
+    await stack.stop('ferretdb');
+    try {
+      send(2, dispatch);
+      send(3, step);
+      await acked(3);
+      expect(answers(0)).toEqual([
+        [1, true, 0, ''],
+        [2, false, status.UNAVAILABLE, 'SERVICE.UNAVAILABLE'],
+        [3, false, status.UNAVAILABLE, 'SERVICE.UNAVAILABLE'],
+      ]);
+      // What follows it names the command to send first.
+      expect(acks[2]?.reason).toContain(`command ${l.dispatch.meta?.commandId}`);
+    } finally {
+      await stack.up();
+    }
+    await eventually(async () => (await checkHealth(svc.address)) === 'SERVING' || undefined, {
+      timeoutMs: 90_000,
+      what: 'intake serving again',
+    });
+    // The same stream: the dispatch again, by its id, then the step behind it.
+    send(4, dispatch);
+    send(5, step);
+    await acked(5);
+    expect(answers(3)).toEqual([
+      [4, true, 0, ''],
+      [5, true, 0, ''],
+    ]);
+    call.end();
+    await ended;
+    const history = await unary<intake.GetCaseResponse>((cb) =>
+      client.getCase({ caseId }, agency, cb),
+    );
+    expect(history.history.map((e) => e.version)).toEqual([1, 2, 3]);
+  });
 });

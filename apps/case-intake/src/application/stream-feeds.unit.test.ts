@@ -125,11 +125,12 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
     expect(feeds.size).toBe(0);
   });
 
-  it('never says a time before which an item of the feed is still to be stored (any interleaving of streams each in time order, items answered UNAVAILABLE and sent again)', () => {
+  it('never says a time before which an item of the feed is still to be stored (any interleaving of streams each in time order, items answered UNAVAILABLE and sent again, in their stream or another)', () => {
     // Each stream's items in time order; they are received, decided,
-    // settled, answered UNAVAILABLE (and sent again later in a new stream,
-    // as intake asks, before the stream ends) and the streams closed in any
-    // order one stream may do them.
+    // settled, answered UNAVAILABLE (and sent again later, in the same
+    // stream, whose earlier items of the command then hold no more once it
+    // is stored, or in a new stream before the first ends) and the streams
+    // closed in any order one stream may do them.
     const streamTimes = fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 8 });
     fc.assert(
       fc.property(
@@ -145,8 +146,12 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
             at: new Map<number, number>(),
             received: 0,
             open: [] as number[],
-            /** Times of items answered UNAVAILABLE, to be sent again in a new stream. */
-            resend: [] as number[],
+            /** Items answered UNAVAILABLE, to be sent again: when they happened, and their command. */
+            resend: [] as { t: number; command: number }[],
+            /** Each item's command, by its number here. */
+            command: new Map<number, number>(),
+            /** A command's items here answered UNAVAILABLE, while it is not answered otherwise. */
+            parked: new Map<number, number[]>(),
             closed: false,
           });
           const streams = times.map(stream);
@@ -155,18 +160,28 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
           const storedAt: { step: number; t: number }[] = [];
           let step = 0;
           const say = (v: number) => said.push({ step, v });
-          const receive = (s: S, t: number) => {
+          let commands = 0;
+          const receive = (s: S, t: number, command = ++commands) => {
             const nth = ++s.received;
             s.at.set(nth, t);
+            s.command.set(nth, command);
             s.floor.received(nth, new Date(t));
             s.open.push(nth);
           };
           const sendNext = (s: S) => receive(s, ms(s.items[s.next++] ?? 0));
+          // Stored (or refused), a command's items answered UNAVAILABLE in
+          // this stream hold no more, as intake does.
+          const answered = (s: S, nth: number) => {
+            const command = s.command.get(nth) ?? 0;
+            for (const earlier of s.parked.get(command) ?? []) s.floor.settled(earlier);
+            s.parked.delete(command);
+          };
           const store = (s: S, nth: number) => {
             const t = s.at.get(nth) ?? 0;
             say(s.floor.of(nth, new Date(t), A).getTime());
             step++;
             storedAt.push({ step, t });
+            answered(s, nth);
             s.floor.settled(nth, A);
             for (const m of s.floor.marks()) say(m.before);
           };
@@ -174,14 +189,17 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
             const t = s.at.get(nth) ?? 0;
             say(s.floor.of(nth, new Date(t), A).getTime());
             s.floor.parked(nth);
-            s.resend.push(t);
+            const command = s.command.get(nth) ?? 0;
+            s.parked.set(command, [...(s.parked.get(command) ?? []), nth]);
+            s.resend.push({ t, command });
           };
-          const sendAgain = (s: S) => {
-            const t = s.resend.shift();
-            if (t === undefined) return;
+          const sendAgain = (s: S, same: boolean) => {
+            const r = s.resend.shift();
+            if (r === undefined) return;
+            if (same && !s.closed) return receive(s, r.t, r.command);
             const again = stream([]);
             streams.push(again);
-            receive(again, t);
+            receive(again, r.t, r.command);
           };
           // The streams start together: each has its first item under way before any is stored.
           for (const s of [...streams]) sendNext(s);
@@ -198,7 +216,7 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
             } else if (action === 2 && s.open.length > 0) {
               const nth = pick();
               if (nth !== undefined) unavailable(s, nth);
-            } else if (action === 3) sendAgain(s);
+            } else if (action === 3) sendAgain(s, Math.floor(c / 35) % 2 === 0);
             else if (
               action === 4 &&
               s.next === s.items.length &&
@@ -211,7 +229,7 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
           }
           for (const s of streams) {
             while (s.next < s.items.length) sendNext(s);
-            while (s.resend.length > 0) sendAgain(s);
+            while (s.resend.length > 0) sendAgain(s, false);
             for (const nth of s.open.splice(0)) store(s, nth);
             if (!s.closed) for (const m of s.floor.close()) say(m.before);
           }

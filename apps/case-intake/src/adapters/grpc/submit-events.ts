@@ -82,8 +82,8 @@ export async function acknowledge(
   }
 }
 
-/** Why a case's later items in a stream are not run (see `unstored` below). */
-type Held = { why: 'UNAVAILABLE' } | { why: 'ABORTED'; commandId: string };
+/** Why a case's later items in a stream are not run, and the command whose coming again frees them (see `unstored` below). */
+type Held = { why: 'UNAVAILABLE' | 'ABORTED'; commandId: string };
 
 /**
  * The answer to an item behind one of its case that was written for a
@@ -128,7 +128,7 @@ const notAfter = (
         duplicate: false,
         errorCode: UNAVAILABLE_CODE,
         statusCode: status.UNAVAILABLE,
-        reason: `an earlier item on case ${caseId} in this stream could not be stored; send them again from there`,
+        reason: `an earlier item on case ${caseId} in this stream (command ${held.commandId}) could not be stored; send them again from there, that command first`,
         index: 0,
       }
     : behindRefused(item, caseId, `in this stream (command ${held.commandId})`, 'send');
@@ -234,14 +234,24 @@ export function serveSubmitEvents(
 
   let index = 0;
   /**
-   * Cases with an item this stream could not store: a transient fault
-   * (UNAVAILABLE: every later item of the case waits for it, in another
-   * stream), or one that expected another version (ABORTED: every later item
-   * of the case was meant to follow it, whether it was received before the
-   * answer went out or after, so none runs until the sender sends that
-   * command again, by its id, in this stream).
+   * Cases with an item this stream could not store, a transient fault
+   * (UNAVAILABLE) or one that expected another version (ABORTED): every
+   * later item of the case was meant to follow it, whether it was received
+   * before the answer went out or after, so none runs until the sender sends
+   * that command again, by its id, in this stream. Until
+   * 2026-12-07 a case answered UNAVAILABLE stayed so for the rest of its
+   * stream, its command's resend too, and a sender that retried in the
+   * stream it had never got past it.
    */
   const unstored = new Map<string, Held>();
+  /**
+   * A command's items answered UNAVAILABLE here, by case and command id,
+   * while it is not answered otherwise: each holds its feeds at its time
+   * until then (or until the stream ends or idles). The earliest is what
+   * keeps the items sent after it from being judged past the command, which
+   * its resend, sent later in the stream, does not: it came out of order.
+   */
+  const parkedAs = new Map<string, number[]>();
   const floor = opts.feeds?.open() ?? new StreamFloor();
   // Once the stream has been quiet for MARK_AFTER_QUIET_MS (or ends), each
   // feed is marked as far as it is stored. One timer at a time, not one per
@@ -318,9 +328,8 @@ export function serveSubmitEvents(
       // After an item of this case (or of the case it challenges) could not
       // be stored, the ones behind it are not run out of order: they get the
       // same UNAVAILABLE, and the client sends them again after it.
-      const held = unstored.get(caseId);
-      // The refused command sent again: what follows it may run again.
-      if (held?.why === 'ABORTED' && held.commandId === commandId) unstored.delete(caseId);
+      // The command that held its case sent again: what follows it may run again.
+      if (unstored.get(caseId)?.commandId === commandId) unstored.delete(caseId);
       const blocked = [caseId, target].find((id) => id && unstored.has(id));
       const by = blocked ? unstored.get(blocked) : undefined;
       const a = lapsed
@@ -335,13 +344,23 @@ export function serveSubmitEvents(
               (t, feed) => floor.of(nth, t, feed),
               (feed) => (storedAs = feed),
             );
+      const command = `${caseId}\u0000${commandId}`;
       if (a.statusCode === status.UNAVAILABLE) {
-        unstored.set(caseId, { why: 'UNAVAILABLE' });
         floor.parked(nth);
-      } else floor.settled(nth, a.accepted ? storedAs : undefined);
+        parkedAs.set(command, [...(parkedAs.get(command) ?? []), nth]);
+      } else {
+        // Stored or refused, the command holds nothing by its earlier items here.
+        for (const earlier of parkedAs.get(command) ?? []) floor.settled(earlier);
+        parkedAs.delete(command);
+        floor.settled(nth, a.accepted ? storedAs : undefined);
+      }
       movedNow();
-      if (a.statusCode === status.ABORTED && !blocked && !unstored.has(caseId))
-        unstored.set(caseId, { why: 'ABORTED', commandId });
+      if (!unstored.has(caseId)) {
+        if (a.statusCode === status.UNAVAILABLE)
+          unstored.set(caseId, { why: 'UNAVAILABLE', commandId });
+        else if (a.statusCode === status.ABORTED && !blocked)
+          unstored.set(caseId, { why: 'ABORTED', commandId });
+      }
       return { ...a, index: nth };
     });
     lastOfCase.set(caseId, ack);

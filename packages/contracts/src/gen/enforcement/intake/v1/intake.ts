@@ -5233,12 +5233,11 @@ export const CaseIntakeServiceService = {
    * Agency feeds: one acknowledgement per submitted command, in order. A
    * rejected item is acknowledged as such and the stream goes on. After an
    * item answered ABORTED or UNAVAILABLE, the later items of its case in the
-   * stream are answered the same and not run: ABORTED until that command is
-   * sent again (same command_id) in the stream, UNAVAILABLE until the
-   * stream ends (docs/intake.md). An item that arrives once the stream's
-   * token would no longer be accepted (its exp plus the clock skew allowed)
-   * is answered UNAUTHENTICATED and not run: open a new stream with a new
-   * token for it.
+   * stream are answered the same and not run, until that command is sent
+   * again (same command_id) in the stream (docs/intake.md). An item that
+   * arrives once the stream's token would no longer be accepted (its exp
+   * plus the clock skew allowed) is answered UNAUTHENTICATED and not run:
+   * open a new stream with a new token for it.
    */
   submitEvents: {
     path: "/enforcement.intake.v1.CaseIntakeService/SubmitEvents" as const,
@@ -5323,12 +5322,11 @@ export interface CaseIntakeServiceServer extends UntypedServiceImplementation {
    * Agency feeds: one acknowledgement per submitted command, in order. A
    * rejected item is acknowledged as such and the stream goes on. After an
    * item answered ABORTED or UNAVAILABLE, the later items of its case in the
-   * stream are answered the same and not run: ABORTED until that command is
-   * sent again (same command_id) in the stream, UNAVAILABLE until the
-   * stream ends (docs/intake.md). An item that arrives once the stream's
-   * token would no longer be accepted (its exp plus the clock skew allowed)
-   * is answered UNAUTHENTICATED and not run: open a new stream with a new
-   * token for it.
+   * stream are answered the same and not run, until that command is sent
+   * again (same command_id) in the stream (docs/intake.md). An item that
+   * arrives once the stream's token would no longer be accepted (its exp
+   * plus the clock skew allowed) is answered UNAUTHENTICATED and not run:
+   * open a new stream with a new token for it.
    */
   submitEvents: handleBidiStreamingCall<SubmitEventsRequest, SubmitEventsResponse>;
   /** Reads. */
@@ -5546,12 +5544,11 @@ export interface CaseIntakeServiceClient extends Client {
    * Agency feeds: one acknowledgement per submitted command, in order. A
    * rejected item is acknowledged as such and the stream goes on. After an
    * item answered ABORTED or UNAVAILABLE, the later items of its case in the
-   * stream are answered the same and not run: ABORTED until that command is
-   * sent again (same command_id) in the stream, UNAVAILABLE until the
-   * stream ends (docs/intake.md). An item that arrives once the stream's
-   * token would no longer be accepted (its exp plus the clock skew allowed)
-   * is answered UNAUTHENTICATED and not run: open a new stream with a new
-   * token for it.
+   * stream are answered the same and not run, until that command is sent
+   * again (same command_id) in the stream (docs/intake.md). An item that
+   * arrives once the stream's token would no longer be accepted (its exp
+   * plus the clock skew allowed) is answered UNAUTHENTICATED and not run:
+   * open a new stream with a new token for it.
    */
   submitEvents(): ClientDuplexStream<SubmitEventsRequest, SubmitEventsResponse>;
   submitEvents(options: Partial<CallOptions>): ClientDuplexStream<SubmitEventsRequest, SubmitEventsResponse>;
