@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +23,7 @@ import { loop } from '../support/loop.js';
 import { PrivateStack } from '../support/private-stack.js';
 
 const STORE_ADMIN = join(repoRoot(), 'apps/case-intake/dist/store-admin.js');
+const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
 
 /**
  * An operator mends the topic that refused a case's record and releases the
@@ -359,5 +360,72 @@ describe('releasing a parked case while Kafka is down', () => {
       client.getCase({ caseId }, agency, cb),
     );
     expect(history.history.map((e) => e.version)).toEqual([1, 2, 3]);
+  });
+
+  // Until 2026-12-07 `enforce submit` gave its stream up at the first
+  // UNAVAILABLE answer and sent the commands again in a new one: the first
+  // stream's end let intake mark its agencies past them (late data for the
+  // rules' clock).
+  it('enforce submit sends the commands answered UNAVAILABLE again in its own stream, and every one is stored', async () => {
+    const cases = [0, 1, 2].map((i) =>
+      loop(uniqueName(`cli${i}`), new Date('2021-06-01T02:00:00Z')),
+    );
+    const commands: intake.Command[] = cases.flatMap((l) => [
+      { kind: { $case: 'registerCase' as const, value: l.register } },
+      { kind: { $case: 'dispatchCase' as const, value: l.dispatch } },
+      ...l
+        .steps()
+        .slice(0, 2)
+        .map((value) => ({ kind: { $case: 'recordProgress' as const, value } })),
+    ]);
+    const file = join(stack.home, 'cli.ndjson');
+    await writeFile(
+      file,
+      `${commands.map((c) => JSON.stringify(intake.Command.toJSON(c))).join('\n')}\n`,
+    );
+    await stack.stop('ferretdb');
+    const child = spawn(
+      process.execPath,
+      [CLI, 'submit', file, '--json', '--quiet', '--intake', svc.address, '--retry-for', '120'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      // It says so once a command was answered UNAVAILABLE and is to go again.
+      await eventually(() => (stderr.includes('is not answering') ? true : undefined), {
+        timeoutMs: 90_000,
+        what: 'enforce submit to meet UNAVAILABLE',
+      });
+    } finally {
+      await stack.up();
+    }
+    const out = { code: await exited, stdout, stderr };
+    const summary = JSON.parse(out.stdout) as {
+      acked: number;
+      rejected: number;
+      unanswered: number;
+      reconnects: number;
+      resent: number;
+    };
+    expect({ code: out.code, ...summary }).toMatchObject({
+      code: 0,
+      acked: commands.length,
+      rejected: 0,
+      unanswered: 0,
+      // One stream throughout.
+      reconnects: 0,
+    });
+    expect(summary.resent).toBeGreaterThan(0);
+    expect(out.stderr).toContain('is not answering (UNAVAILABLE');
+    for (const l of cases) {
+      const history = await unary<intake.GetCaseResponse>((cb) =>
+        client.getCase({ caseId: l.register.meta.caseId }, agency, cb),
+      );
+      expect(history.history.map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    }
   });
 });

@@ -25,10 +25,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One SubmitEvents stream that survives intake restarting: every command
- * stays pending until answered; when the stream breaks, or an item is
- * answered UNAVAILABLE, a new stream is opened after a backoff and every
- * pending command sent again (retries are idempotent: the same command id and
- * payload). Without progress for `retryForMs` it gives up.
+ * stays pending until answered; when the stream breaks, a new stream is
+ * opened after a backoff and every pending command sent again (retries are
+ * idempotent: the same command id and payload). A command answered
+ * UNAVAILABLE (its store away for a moment), and those behind it on its
+ * case, are sent again in the same stream after a backoff, which keeps the
+ * stream's hold on their agencies' rule clocks (docs/intake.md); until
+ * 2026-12-07 the stream was given up and they went again in a new one, after
+ * the rules could have judged their agencies past them. Without progress for
+ * `retryForMs` it gives up.
  */
 class ResilientSubmitter {
   readonly pending = new Map<number, intake.Command>();
@@ -37,7 +42,13 @@ class ResilientSubmitter {
   private lastProgress = Date.now();
   /** Wait before the next stream: doubles with every break without an answer between. */
   private backoffMs = 0;
+  /** Streams opened again after one broke. */
   retries = 0;
+  /** Commands sent again in their stream after it answered them UNAVAILABLE. */
+  resent = 0;
+  /** Commands the current stream answered UNAVAILABLE, by sequence, to send again there. */
+  private readonly unavailable = new Set<number>();
+  private resending: NodeJS.Timeout | undefined;
 
   /** Why the last stream broke, for the person waiting. */
   private lastError: string | undefined;
@@ -110,19 +121,9 @@ class ResilientSubmitter {
         if (!(await this.renewed())) throw (this.fatal = new Error(this.refused));
         this.refused = undefined;
       }
-      if (Date.now() - this.lastProgress > this.retryForMs)
-        throw new Error(
-          `case-intake ${this.where} did not answer for ${Math.round(this.retryForMs / 1000)} s${this.lastError ? ` (${this.lastError})` : ''}`,
-        );
-      if (this.retries > 0 && !this.warned && this.lastError) {
-        // Said once, on stderr: the command is waiting, not stuck.
-        this.warned = true;
-        process.stderr.write(
-          `enforce submit: case-intake ${this.where} is not answering (${this.lastError}); retrying for up to ${Math.round(this.retryForMs / 1000)} s (--retry-for)\n`,
-        );
-      }
-      await sleep(this.backoffMs);
-      this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 250), 5_000);
+      if (this.gaveUp()) throw this.gaveUp();
+      if (this.retries > 0) this.warn();
+      await sleep(this.nextBackoff());
       const s = await this.open();
       const life = this.attach(s);
       // Everything unanswered goes again, in order, before anything new.
@@ -138,20 +139,89 @@ class ResilientSubmitter {
     }
   }
 
+  /** Why the run stops: no progress for `retryForMs` (undefined while there is time). */
+  private gaveUp(): Error | undefined {
+    if (Date.now() - this.lastProgress <= this.retryForMs) return undefined;
+    return new Error(
+      `case-intake ${this.where} did not answer for ${Math.round(this.retryForMs / 1000)} s${this.lastError ? ` (${this.lastError})` : ''}`,
+    );
+  }
+
+  /** Said once, on stderr: the command is waiting, not stuck. */
+  private warn(): void {
+    if (this.warned || !this.lastError) return;
+    this.warned = true;
+    process.stderr.write(
+      `enforce submit: case-intake ${this.where} is not answering (${this.lastError}); retrying for up to ${Math.round(this.retryForMs / 1000)} s (--retry-for)\n`,
+    );
+  }
+
+  /** The wait before the next try: doubles with every try without an answer between. */
+  private nextBackoff(): number {
+    const wait = this.backoffMs;
+    this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 250), 5_000);
+    return wait;
+  }
+
+  /**
+   * Sends the commands `s` answered UNAVAILABLE again in it, in their order,
+   * after a backoff; once there has been no progress for `retryForMs`, gives
+   * the stream up, and the run stops saying why.
+   */
+  private resendLater(s: Stream, life: { dead: boolean; die: () => void }): void {
+    if (this.resending) return;
+    this.resending = setTimeout(
+      () => {
+        this.resending = undefined;
+        void this.resend(s, life);
+      },
+      Math.max(this.nextBackoff(), 250),
+    );
+  }
+
+  private async resend(s: Stream, life: { dead: boolean; die: () => void }): Promise<void> {
+    if (life.dead) return; // a new stream sends every pending command
+    const again = [...this.unavailable].sort((a, b) => a - b);
+    this.unavailable.clear();
+    const gaveUp = this.gaveUp();
+    if (gaveUp) {
+      this.fatal ??= gaveUp;
+      return life.die();
+    }
+    this.warn();
+    for (const sequence of again) {
+      const command = this.pending.get(sequence);
+      if (!command) continue;
+      this.resent++;
+      if (!s.write({ sequence, command })) await this.drained(s);
+      if (life.dead) return;
+    }
+  }
+
   private attach(s: Stream): { dead: boolean } {
-    const life = { dead: false };
+    const life = { dead: false, die: () => undefined as void };
     const die = () => {
       if (life.dead) return;
       life.dead = true;
+      // Its pending commands go again on the next stream, in order.
+      this.unavailable.clear();
+      clearTimeout(this.resending);
+      this.resending = undefined;
       s.cancel();
       if (this.stream === s) {
         this.stream = undefined;
         this.retries++;
       }
     };
+    life.die = die;
     s.on('data', (a: intake.SubmitEventsResponse) => {
-      // A transient fault for this item: it stays pending and goes again on a new stream.
-      if (a.statusCode === status.UNAVAILABLE) return die();
+      // A transient fault for this item (or one before it on its case): it
+      // stays pending and goes again in this stream after a backoff.
+      if (a.statusCode === status.UNAVAILABLE) {
+        this.lastError = `UNAVAILABLE: ${a.reason}`;
+        this.unavailable.add(Number(a.sequence));
+        return this.resendLater(s, life);
+      }
       // The token expired while the stream was open: nothing more will be
       // stored with it. The item stays pending: it goes again with a new
       // token if there is one, else the run stops here.
@@ -271,6 +341,7 @@ export const submit: Command = {
       invalid,
       unanswered: submitter.pending.size,
       reconnects: submitter.retries,
+      resent: submitter.resent,
       seconds: done.seconds,
       problems,
       ...(failure ? { failure: failure.message } : {}),
@@ -278,7 +349,7 @@ export const submit: Command = {
     if (v.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       process.stdout.write(
-        `${accepted} accepted, ${duplicates} already there, ${rejected} rejected, ${invalid} unreadable lines; ${Math.round(sent / Math.max(done.seconds, 0.001))} commands/s${submitter.retries ? `; ${submitter.retries} reconnects` : ''}\n`,
+        `${accepted} accepted, ${duplicates} already there, ${rejected} rejected, ${invalid} unreadable lines; ${Math.round(sent / Math.max(done.seconds, 0.001))} commands/s${submitter.retries ? `; ${submitter.retries} reconnects` : ''}${submitter.resent ? `; ${submitter.resent} sent again after UNAVAILABLE` : ''}\n`,
       );
       for (const p of problems) process.stdout.write(`  line ${p.line}: ${p.code} ${p.reason}\n`);
       if (failure)
