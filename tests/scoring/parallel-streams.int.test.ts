@@ -37,6 +37,8 @@ function openStream(s: System, md: Metadata) {
       if (failed) throw failed;
     },
     end: () => call.end(),
+    /** Its sender gives it up without ending it (a client cancelled, its process gone). */
+    cancel: () => call.cancel(),
   };
 }
 
@@ -151,5 +153,24 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
     } finally {
       slowStream.end();
     }
+  }, 300_000);
+
+  it('lets the feeds go once the paused stream is cancelled by its sender: every agency judged up to its latest event', async () => {
+    sys = await startWholeSystem({
+      scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '500' },
+      // Far beyond the test: only the cancellation can let the feeds go.
+      intakeEnv: { STREAM_IDLE_MS: '3600000' },
+    });
+    const s = sys;
+    const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
+    const { fast, before } = splitYear('parallel-streams-cancelled');
+    const slowStream = openStream(s, md);
+    const fastDone = submitAll(s.intakeClient, md, fast);
+    await slowStream.send(before);
+    const acks = [...slowStream.acks, ...(await fastDone)];
+    expect(acks.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
+    slowStream.cancel();
+    // What was sent, judged as far as it goes: the cancelled stream holds nothing back.
+    await expectEndOfLoad(s, md, [...before, ...fast]);
   }, 300_000);
 });
