@@ -5,6 +5,7 @@ import { partitionMetadata } from '@enforcement/messaging';
 import type { Commit } from '../../application/ports.js';
 import type { MongoEventStore } from '../mongo/event-store.js';
 import { KafkaRelay } from './relay.js';
+import { relayOptions } from './relay.test-support.js';
 
 /** Partitions of every topic in the scripted kafkajs. */
 const PARTITIONS = partitionMetadata(12, 1);
@@ -74,20 +75,11 @@ function scripted() {
       return producer;
     },
   };
-  const relay = new KafkaRelay(kafka as unknown as Kafka, store as unknown as MongoEventStore, {
-    topic: 'case-events',
-    marksTopic: 'marks',
-    checkpoints: {
-      topic: 'heads',
-      message: () => ({ value: '' }),
-      note: () => undefined,
-      get: () => undefined,
-    },
-    batchSize: 10,
-    maxBatchBytes: 1_000_000,
-    sweepAfterMs: 60_000,
-    sweepEveryMs: 60_000,
-  });
+  const relay = new KafkaRelay(
+    kafka as unknown as Kafka,
+    store as unknown as MongoEventStore,
+    relayOptions({ sweepAfterMs: 60_000, sweepEveryMs: 60_000 }),
+  );
   const letThrough = () => {
     state.hold = false;
     for (const r of held.splice(0)) r();

@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Kafka, Message, RecordMetadata } from 'kafkajs';
-import { events } from '@enforcement/contracts';
 import type { Commit } from '../../application/ports.js';
+import { commitOf } from '../mongo/commits.test-support.js';
 import type { MongoEventStore, PendingCommit } from '../mongo/event-store.js';
 import { KafkaRelay } from './relay.js';
+import { relayOptions } from './relay.test-support.js';
 
-const commit = (caseId: string): Commit => ({
-  caseId,
-  commandId: `${caseId}:1`,
-  fingerprint: '',
-  fromVersion: 1,
-  toVersion: 1,
-  events: [events.CaseEvent.fromPartial({ caseId, version: 1, eventId: `${caseId}:1` })],
-});
+const commit = (caseId: string): Commit => commitOf(caseId, 1, 1);
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
@@ -66,20 +60,11 @@ function scripted() {
       return producer;
     },
   };
-  const relay = new KafkaRelay(kafka as unknown as Kafka, store as unknown as MongoEventStore, {
-    topic: 'case-events',
-    marksTopic: 'marks',
-    checkpoints: {
-      topic: 'heads',
-      message: () => ({ value: '' }),
-      note: () => undefined,
-      get: () => undefined,
-    },
-    batchSize: 10,
-    maxBatchBytes: 1_000_000,
-    sweepAfterMs: 0,
-    sweepEveryMs: 1,
-  });
+  const relay = new KafkaRelay(
+    kafka as unknown as Kafka,
+    store as unknown as MongoEventStore,
+    relayOptions({ sweepAfterMs: 0, sweepEveryMs: 1 }),
+  );
   /** A command stored: in the outbox, and handed to the relay. */
   const store1 = (caseId: string) => {
     const c = commit(caseId);
