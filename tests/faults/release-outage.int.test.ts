@@ -29,10 +29,14 @@ const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
  * An operator mends the topic that refused a case's record and releases the
  * case while the broker happens to be down. The release needs only the
  * database; the relay publishes the released commits once the broker is
- * back, in version order, and the case's next command follows them. Kafka is
- * a private one, so that stopping it disturbs no other test.
+ * back, in version order, and the case's next command follows them. Kafka
+ * and the store are private ones, so that stopping them disturbs no other
+ * test: the same stack then serves what intake, scoring and `enforce
+ * submit` say and do while one of them is away (health's names, a command
+ * stored meanwhile, a command answered UNAVAILABLE sent again in its
+ * stream).
  */
-describe('releasing a parked case while Kafka is down', () => {
+describe('releasing a parked case while Kafka is down, and intake while Kafka or its store is away', () => {
   let stack: PrivateStack;
   let svc: CaseIntake;
   let client: intake.CaseIntakeServiceClient;
@@ -426,6 +430,45 @@ describe('releasing a parked case while Kafka is down', () => {
         client.getCase({ caseId: l.register.meta.caseId }, agency, cb),
       );
       expect(history.history.map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    }
+  });
+
+  it('enforce submit gives up on a store away longer than --retry-for, saying why, with what was answered', async () => {
+    const l = loop(uniqueName('cli-gone'), new Date('2021-06-05T02:00:00Z'));
+    const commands: intake.Command[] = [
+      { kind: { $case: 'registerCase', value: l.register } },
+      { kind: { $case: 'dispatchCase', value: l.dispatch } },
+    ];
+    const file = join(stack.home, 'cli-gone.ndjson');
+    await writeFile(
+      file,
+      `${commands.map((c) => JSON.stringify(intake.Command.toJSON(c))).join('\n')}\n`,
+    );
+    await stack.stop('ferretdb');
+    try {
+      const out = await promisify(execFile)(
+        process.execPath,
+        [CLI, 'submit', file, '--json', '--quiet', '--intake', svc.address, '--retry-for', '5'],
+        { maxBuffer: 16 << 20 },
+      ).then(
+        () => ({ code: 0, stdout: '' }),
+        (e: { code: number; stdout: string }) => e,
+      );
+      const summary = JSON.parse(out.stdout) as {
+        acked: number;
+        unanswered: number;
+        failure?: string;
+      };
+      expect({ code: out.code, acked: summary.acked, unanswered: summary.unanswered }).toEqual({
+        code: 1,
+        acked: 0,
+        unanswered: 2,
+      });
+      expect(summary.failure).toMatch(
+        /^case-intake at .* did not answer for 5 s \(UNAVAILABLE: .+\)$/,
+      );
+    } finally {
+      await stack.up();
     }
   });
 });
