@@ -54,12 +54,12 @@ const mayBe = (o: Item, feed: string) => o.feed === undefined || o.feed === feed
  *
  * An item answered UNAVAILABLE holds while its stream is open, since its
  * sender sends it again: in the same stream, which lets it go once the
- * command is answered again there (`settled`), or in another; one still
- * being stored when its stream ends holds until it is done with. A stream left open whose sender sends
- * nothing (`STREAM_IDLE_MS`) stops holding by what it may send next, and by
- * its items answered UNAVAILABLE, as sources are let go in stream
- * processors' watermarks, so that a stream forgotten open does not hold its
- * feeds' clocks for good.
+ * command is stored or refused there (`settled`), or in another; one still
+ * being stored when its stream ends holds until it is done with. A stream
+ * left open whose sender sends nothing (`STREAM_IDLE_MS`) stops holding by
+ * what it may send next, and by its items answered UNAVAILABLE, as sources
+ * are let go in stream processors' watermarks, so that a stream forgotten
+ * open does not hold its feeds' clocks for good.
  */
 export class StreamFeeds {
   private readonly streams = new Set<StreamState>();

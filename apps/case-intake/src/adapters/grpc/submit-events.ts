@@ -82,7 +82,10 @@ export async function acknowledge(
   }
 }
 
-/** Why a case's later items in a stream are not run, and the command whose coming again frees them (see `unstored` below). */
+/**
+ * Why a case's later items in a stream are not run, and the command whose
+ * coming again frees them (see `unstored` below).
+ */
 type Held = { why: 'UNAVAILABLE' | 'ABORTED'; commandId: string };
 
 /**
@@ -238,10 +241,10 @@ export function serveSubmitEvents(
    * (UNAVAILABLE) or one that expected another version (ABORTED): every
    * later item of the case was meant to follow it, whether it was received
    * before the answer went out or after, so none runs until the sender sends
-   * that command again, by its id, in this stream. Until
-   * 2026-12-07 a case answered UNAVAILABLE stayed so for the rest of its
-   * stream, its command's resend too, and a sender that retried in the
-   * stream it had never got past it.
+   * that command again, by its id, in this stream. Until 2026-12-07 a case
+   * answered UNAVAILABLE stayed so for the rest of its stream, its
+   * command's resend too, and a sender that retried in the stream it had
+   * never got past it.
    */
   const unstored = new Map<string, Held>();
   /**

@@ -94,7 +94,10 @@ export class KafkaCheckpoints implements Checkpoints {
     });
   }
 
-  /** For readiness: rejects once kafkajs gave up the consumer that follows the topic, which a restart mends. */
+  /**
+   * For readiness: rejects once kafkajs gave up the consumer that follows
+   * the topic, which a restart mends.
+   */
   readonly health = async (): Promise<true> => {
     if (this.givenUp) throw new NeedsRestart(this.givenUp);
     return true;
