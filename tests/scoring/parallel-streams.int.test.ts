@@ -134,43 +134,46 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
     await expectEndOfLoad(s, md, commands);
   }, 300_000);
 
-  it('lets the feeds go once the paused stream has sent nothing for STREAM_IDLE_MS, though it stays open: every agency judged up to its latest event', async () => {
+  /**
+   * A whole system whose intake has `intakeEnv`: the fast stream's part of
+   * a year sent whole, the slow one's up to its pause over a stream left
+   * open; every item accepted.
+   */
+  const pausedLoad = async (seed: string, intakeEnv: Record<string, string>) => {
     sys = await startWholeSystem({
       scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '500' },
-      intakeEnv: { STREAM_IDLE_MS: '2000' },
+      intakeEnv,
     });
     const s = sys;
     const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
-    const { fast, before } = splitYear('parallel-streams-idle');
+    const { fast, before } = splitYear(seed);
     const slowStream = openStream(s, md);
+    const fastDone = submitAll(s.intakeClient, md, fast);
+    await slowStream.send(before);
+    const acks = [...slowStream.acks, ...(await fastDone)];
+    expect(acks.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
+    return { s, md, slowStream, sent: [...before, ...fast] };
+  };
+
+  it('lets the feeds go once the paused stream has sent nothing for STREAM_IDLE_MS, though it stays open: every agency judged up to its latest event', async () => {
+    const { s, md, slowStream, sent } = await pausedLoad('parallel-streams-idle', {
+      STREAM_IDLE_MS: '2000',
+    });
     try {
-      const fastDone = submitAll(s.intakeClient, md, fast);
-      await slowStream.send(before);
-      const acks = [...slowStream.acks, ...(await fastDone)];
-      expect(acks.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
       // What was sent, judged as far as it goes: the open stream holds nothing back.
-      await expectEndOfLoad(s, md, [...before, ...fast]);
+      await expectEndOfLoad(s, md, sent);
     } finally {
       slowStream.end();
     }
   }, 300_000);
 
   it('lets the feeds go once the paused stream is cancelled by its sender: every agency judged up to its latest event', async () => {
-    sys = await startWholeSystem({
-      scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '500' },
-      // Far beyond the test: only the cancellation can let the feeds go.
-      intakeEnv: { STREAM_IDLE_MS: '3600000' },
+    // Far beyond the test: only the cancellation can let the feeds go.
+    const { s, md, slowStream, sent } = await pausedLoad('parallel-streams-cancelled', {
+      STREAM_IDLE_MS: '3600000',
     });
-    const s = sys;
-    const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
-    const { fast, before } = splitYear('parallel-streams-cancelled');
-    const slowStream = openStream(s, md);
-    const fastDone = submitAll(s.intakeClient, md, fast);
-    await slowStream.send(before);
-    const acks = [...slowStream.acks, ...(await fastDone)];
-    expect(acks.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
     slowStream.cancel();
     // What was sent, judged as far as it goes: the cancelled stream holds nothing back.
-    await expectEndOfLoad(s, md, [...before, ...fast]);
+    await expectEndOfLoad(s, md, sent);
   }, 300_000);
 });

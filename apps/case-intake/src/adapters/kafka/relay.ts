@@ -632,7 +632,6 @@ export class KafkaRelay implements Publisher {
       const stillParked = new Set(
         parkedNow.filter((p) => !released.has(p._id)).map((p) => p.caseId),
       );
-      this.sweepsReading.delete(sentMeanwhile);
       const queued = new Set(this.queue.map((q) => sentKey(q.commit)));
       for (const p of pending) {
         const key = sentKey(p.commit);
