@@ -4,10 +4,11 @@ import { create, toBinary, type DescMessage } from '@bufbuild/protobuf';
 import { events, intake } from '@enforcement/contracts';
 import { requestTypeOf } from '@enforcement/grpc-kit';
 import { uniqueName } from '@enforcement/testing';
-import { fullLoop } from './test-support/commands.js';
+import { fullLoop, nextMeta } from './test-support/commands.js';
 import { fingerprintOf } from './application/admission.js';
 import {
   startIntake,
+  submitAll,
   tokenFor,
   unary,
   withMongo,
@@ -291,6 +292,93 @@ describe('hostile input', () => {
       svc.client.getCase({ caseId: l.register.meta.caseId }, agency, cb),
     );
     expect(got.case).toMatchObject({ version: 1, district: '柳南区' });
+  });
+
+  // Until 2026-12-07 intake took a case's steps in any time order: a
+  // conclusion dated before the decision it concludes (counted in time by
+  // the deadline it missed), an answer dated before its order was opened
+  // (counted answered on time), an evaluation before the conclusion.
+  it('refuses a step dated before the step it follows, naming occurred_at; the stream goes on and the same step dated right is stored', async () => {
+    const l = fullLoop(uniqueName('dated'));
+    const caseId = l.register.meta.caseId;
+    const dayBefore = (d: Date | undefined) => new Date((d?.getTime() ?? 0) - 86_400_000);
+    const commands: intake.Command['kind'][] = [
+      { $case: 'registerCase', value: l.register },
+      { $case: 'dispatchCase', value: l.dispatch },
+      { $case: 'recordProgress', value: l.notice },
+      { $case: 'recordProgress', value: l.hearing },
+      { $case: 'decidePenalty', value: l.penalty },
+      {
+        $case: 'concludeCase',
+        value: {
+          ...l.conclude,
+          meta: { ...l.conclude.meta, occurredAt: dayBefore(l.penalty.meta.occurredAt) },
+        },
+      },
+      // The same command (its id too), dated right: the refusal used nothing up.
+      { $case: 'concludeCase', value: l.conclude },
+    ];
+    const acks = await submitAll(
+      svc.client,
+      agency,
+      commands.map((kind, i) => ({ sequence: i + 1, command: { kind } })),
+    );
+    expect(acks.map((a) => [a.sequence, a.accepted, a.version])).toEqual([
+      [1, true, 1],
+      [2, true, 2],
+      [3, true, 3],
+      [4, true, 4],
+      [5, true, 5],
+      [6, false, 0],
+      [7, true, 6],
+    ]);
+    expect(acks[5]).toMatchObject({
+      errorCode: 'TIME.BEFORE_PREVIOUS_STEP',
+      statusCode: status.INVALID_ARGUMENT,
+    });
+    expect(acks[5]?.reason).toContain('meta.occurred_at');
+    expect(acks[5]?.reason).toContain(
+      `is before the penalty decision (${l.penalty.meta.occurredAt?.toISOString()})`,
+    );
+
+    // A unary evaluation dated before the conclusion, beyond the five minutes
+    // another party's clock may differ by.
+    const concludedAt = l.conclude.meta.occurredAt?.getTime() ?? 0;
+    const evaluate = (occurredAt: Date) =>
+      unary<intake.CommandResult>((cb) =>
+        svc.client.recordEvaluation(
+          {
+            meta: nextMeta(caseId, { occurredAt }),
+            score: 90,
+            modelVersion: 'v1',
+            indicators: [
+              {
+                indicator: 'timeliness',
+                points: 30,
+                maxPoints: 30,
+                reasons: [],
+                eventIds: [],
+                reasonDetails: [],
+              },
+            ],
+          },
+          supervisor,
+          cb,
+        ),
+      );
+    const early = await evaluate(new Date(concludedAt - 6 * 60_000)).catch((e: ServiceError) => e);
+    expect((early as ServiceError).code).toBe(status.INVALID_ARGUMENT);
+    expect((early as ServiceError).details).toContain(
+      'TIME.BEFORE_PREVIOUS_STEP: meta.occurred_at:',
+    );
+    expect(await evaluate(new Date(concludedAt - 4 * 60_000))).toMatchObject({ version: 7 });
+
+    const got = await unary<intake.GetCaseResponse>((cb) =>
+      svc.client.getCase({ caseId }, agency, cb),
+    );
+    expect(got.case?.version).toBe(7);
+    const concluded = got.history.find((e) => e.payload?.$case === 'caseConcluded');
+    expect(concluded?.occurredAt).toEqual(l.conclude.meta.occurredAt);
   });
 
   // Intake stores ids without the white space at their ends, so a retry

@@ -17,8 +17,16 @@ export interface CaseHead {
 export function stateChars(s: CaseState): number {
   if (s.type === 'NONE') return 32;
   if (s.type === 'REVIEW')
-    return 150 + s.agencyId.length + s.enforcementCaseId.length + s.district.length;
+    return (
+      150 +
+      s.agencyId.length +
+      s.enforcementCaseId.length +
+      s.district.length +
+      (s.acceptedAt ? 39 : 0)
+    );
   let n = 250 + s.agencyId.length + s.district.length + s.violationCode.length + s.unitId.length;
+  // The moments the loop's order is checked against.
+  n += 37 + (s.dispatchedAt ? 41 : 0) + (s.concludedAt ? 40 : 0);
   // The counts of repeated steps and of evaluations (the case's bounds).
   n += 90;
   n += 2 * s.partyKinds.length;

@@ -31,3 +31,25 @@ export const enumValues = (e: Record<string, string | number>): number[] =>
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export const DAY_MS = 86_400_000;
+
+/** Clock difference tolerated between two parties (an agency and intake, or an agency and its supervisor). */
+export const MAX_SKEW_MS = 5 * 60_000;
+
+/**
+ * Refuses an act dated before a step of the case it must follow (`what`,
+ * at `at`): a conclusion before the decision it concludes, an answer before
+ * its order. `tolerance` allows for another party's clock.
+ */
+export function notBefore(
+  occurredAt: Date,
+  at: Date | undefined,
+  what: string,
+  tolerance = 0,
+): void {
+  if (at && occurredAt.getTime() < at.getTime() - tolerance)
+    fail(
+      'TIME.BEFORE_PREVIOUS_STEP',
+      `${occurredAt.toISOString()} is before ${what} (${at.toISOString()})`,
+      'meta.occurred_at',
+    );
+}

@@ -1,6 +1,15 @@
 import { events, type intake } from '@enforcement/contracts';
 import { judgeFine, STATUTORY_DEADLINE_DAYS, type Grade } from '@enforcement/reference-data';
-import { DAY_MS, enumValues, present, required, SHA256_HEX, specified } from './checks.js';
+import {
+  DAY_MS,
+  enumValues,
+  MAX_SKEW_MS,
+  notBefore,
+  present,
+  required,
+  SHA256_HEX,
+  specified,
+} from './checks.js';
 import { fail } from './errors.js';
 import {
   openOrders,
@@ -251,6 +260,7 @@ export function decidePenalty(
   ctx: DecideContext,
 ): EventPayload[] {
   expectStatus(s, ['IN_PROGRESS'], 'decide a penalty on');
+  notBefore(ctx.occurredAt, s.dispatchedAt, 'the case was dispatched');
   const violationCode = r.violationCode.trim() || s.violationCode;
   const grade = specified(r.grade, 'grade', GRADES);
   if (!Number.isInteger(r.fineFen) || r.fineFen < 0)
@@ -330,7 +340,11 @@ export function decidePenalty(
   ];
 }
 
-export function conclude(s: EnforcementCase, r: intake.ConcludeCaseRequest): EventPayload[] {
+export function conclude(
+  s: EnforcementCase,
+  r: intake.ConcludeCaseRequest,
+  ctx: DecideContext,
+): EventPayload[] {
   const conclusion = specified(r.conclusion, 'conclusion', CONCLUSIONS);
   if (conclusion === events.Conclusion.CONCLUSION_PENALIZED) {
     if (s.status !== 'DECIDED')
@@ -341,6 +355,8 @@ export function conclude(s: EnforcementCase, r: intake.ConcludeCaseRequest): Eve
   } else {
     expectStatus(s, ['REGISTERED', 'DISPATCHED', 'IN_PROGRESS', 'DECIDED'], 'conclude');
   }
+  notBefore(ctx.occurredAt, s.penalty?.decidedAt, 'the penalty decision');
+  notBefore(ctx.occurredAt, s.dispatchedAt, 'the case was dispatched');
   return [{ $case: 'caseConcluded', value: { conclusion, summary: r.summary } }];
 }
 
@@ -394,9 +410,12 @@ function openOrderNamed(s: EnforcementCase, orderId: string) {
 export function answerOrder(
   s: EnforcementCase,
   r: intake.AnswerSupervisionOrderRequest,
+  ctx: DecideContext,
 ): EventPayload[] {
   const orderId = required(r.orderId, 'order_id');
-  openOrderNamed(s, orderId);
+  const order = openOrderNamed(s, orderId);
+  // Answered by the agency, opened by a supervisor or the rules: two clocks.
+  notBefore(ctx.occurredAt, order.openedAt, `order ${orderId} was opened`, MAX_SKEW_MS);
   return [
     { $case: 'supervisionOrderAnswered', value: { orderId, answer: required(r.answer, 'answer') } },
   ];
@@ -410,6 +429,9 @@ export function escalateOrder(
   const orderId = required(r.orderId, 'order_id');
   const order = orderNamed(s, orderId);
   if (!order) return fail('ORDER.NOT_FOUND', `no order ${orderId} on this case`, 'order_id');
+  // Not against its other escalations: the rules date theirs at the
+  // deadline that passed, and may send one after a supervisor's later one.
+  notBefore(ctx.occurredAt, order.openedAt, `order ${orderId} was opened`, MAX_SKEW_MS);
   // An escalation is judged when it happened: an order answered only after
   // that moment was still unanswered then (the rules record escalations
   // dated at the deadline, and may do so after a late answer was recorded).
@@ -439,8 +461,11 @@ export function escalateOrder(
 export function recordEvaluation(
   s: EnforcementCase,
   r: intake.RecordEvaluationRequest,
+  ctx: DecideContext,
 ): EventPayload[] {
   expectStatus(s, ['CONCLUDED', 'EVALUATED'], 'evaluate');
+  // Evaluated by the supervision office or the rules, concluded by the agency.
+  notBefore(ctx.occurredAt, s.concludedAt, 'the case was concluded', MAX_SKEW_MS);
   if (s.evaluations >= MAX_EVALUATIONS)
     fail(
       'EVALUATION.TOO_MANY',
@@ -460,7 +485,12 @@ export function recordEvaluation(
   ];
 }
 
-export function archive(s: EnforcementCase, headHash: string, eventCount: number): EventPayload[] {
+export function archive(
+  s: EnforcementCase,
+  headHash: string,
+  eventCount: number,
+  ctx: DecideContext,
+): EventPayload[] {
   if (s.status !== 'EVALUATED')
     fail('ARCHIVE.NOT_EVALUATED', `only an evaluated case can be archived (status ${s.status})`);
   const open = openOrders(s);
@@ -469,5 +499,7 @@ export function archive(s: EnforcementCase, headHash: string, eventCount: number
       'ARCHIVE.OPEN_ORDERS',
       `supervision orders still open: ${open.map((o) => o.orderId).join(', ')}`,
     );
+  // The archive seals the history: everything in it came before.
+  notBefore(ctx.occurredAt, s.latestAt, 'the latest event of the case', MAX_SKEW_MS);
   return [{ $case: 'caseArchived', value: { headHash, eventCount } }];
 }

@@ -1,8 +1,8 @@
 import { events, type intake } from '@enforcement/contracts';
-import { enumValues, required, specified } from './checks.js';
+import { enumValues, notBefore, required, specified } from './checks.js';
 import { fail } from './errors.js';
 import { isCorrection, type ReviewCase } from './state.js';
-import type { EventPayload } from './types.js';
+import type { DecideContext, EventPayload } from './types.js';
 
 const KINDS = enumValues(events.ReviewKind);
 const DOMAINS = enumValues(events.Domain);
@@ -25,23 +25,33 @@ export function file(r: intake.FileReconsiderationRequest): EventPayload[] {
   ];
 }
 
-export function accept(s: ReviewCase, r: intake.AcceptReconsiderationRequest): EventPayload[] {
+export function accept(
+  s: ReviewCase,
+  r: intake.AcceptReconsiderationRequest,
+  ctx: DecideContext,
+): EventPayload[] {
   if (s.status !== 'REVIEW_FILED')
     fail(
       'CASE.INVALID_TRANSITION',
       `cannot accept a review in status ${s.status} (allowed: REVIEW_FILED)`,
     );
+  notBefore(ctx.occurredAt, s.filedAt, 'the review was filed');
   return [
     { $case: 'reconsiderationAccepted', value: { handledBy: required(r.handledBy, 'handled_by') } },
   ];
 }
 
-export function conclude(s: ReviewCase, r: intake.ConcludeReconsiderationRequest): EventPayload[] {
+export function conclude(
+  s: ReviewCase,
+  r: intake.ConcludeReconsiderationRequest,
+  ctx: DecideContext,
+): EventPayload[] {
   if (s.status !== 'REVIEW_ACCEPTED')
     fail(
       'CASE.INVALID_TRANSITION',
       `cannot conclude a review in status ${s.status} (allowed: REVIEW_ACCEPTED)`,
     );
+  notBefore(ctx.occurredAt, s.acceptedAt, 'the review was accepted');
   const outcome = specified(r.outcome, 'outcome', OUTCOMES);
   return [
     {

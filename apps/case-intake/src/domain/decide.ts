@@ -1,11 +1,9 @@
 import * as enforcement from './decide-enforcement.js';
 import * as review from './decide-review.js';
+import { MAX_SKEW_MS } from './checks.js';
 import { fail } from './errors.js';
 import type { CaseState, EnforcementCase, ReviewCase } from './state.js';
 import type { Command, DecideContext, EventPayload } from './types.js';
-
-/** Clock skew tolerated between an agency's clock and intake's. */
-const MAX_SKEW_MS = 5 * 60_000;
 
 export interface StreamPosition {
   /** Hash of the last stored event (sealed into an archive record). */
@@ -64,24 +62,24 @@ export function decide(
     case 'decidePenalty':
       return enforcement.decidePenalty(enforcementCase(state), command.value, ctx);
     case 'concludeCase':
-      return enforcement.conclude(enforcementCase(state), command.value);
+      return enforcement.conclude(enforcementCase(state), command.value, ctx);
     case 'openSupervisionOrder':
       return enforcement.openOrder(enforcementCase(state), command.value, ctx);
     case 'answerSupervisionOrder':
-      return enforcement.answerOrder(enforcementCase(state), command.value);
+      return enforcement.answerOrder(enforcementCase(state), command.value, ctx);
     case 'escalateSupervisionOrder':
       return enforcement.escalateOrder(enforcementCase(state), command.value, ctx);
     case 'recordEvaluation':
-      return enforcement.recordEvaluation(enforcementCase(state), command.value);
+      return enforcement.recordEvaluation(enforcementCase(state), command.value, ctx);
     case 'archiveCase':
-      return enforcement.archive(enforcementCase(state), at.headHash, at.version);
+      return enforcement.archive(enforcementCase(state), at.headHash, at.version, ctx);
     case 'fileReconsideration':
       mustBeNew(state);
       return review.file(command.value);
     case 'acceptReconsideration':
-      return review.accept(reviewCase(state), command.value);
+      return review.accept(reviewCase(state), command.value, ctx);
     case 'concludeReconsideration':
-      return review.conclude(reviewCase(state), command.value);
+      return review.conclude(reviewCase(state), command.value, ctx);
     default: {
       const _exhaustive: never = command;
       return _exhaustive;

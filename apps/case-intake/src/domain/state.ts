@@ -29,6 +29,10 @@ interface EnforcementBase {
   readonly major: boolean;
   readonly partyKinds: readonly events.PartyKind[];
   readonly registeredAt: Date;
+  readonly dispatchedAt: Date | undefined;
+  readonly concludedAt: Date | undefined;
+  /** The latest time among the case's events. */
+  readonly latestAt: Date;
   readonly dueAt: Date;
   readonly unitId: string;
   readonly officers: readonly events.Officer[];
@@ -76,6 +80,7 @@ export interface ReviewCase {
   readonly district: string;
   readonly domain: events.Domain;
   readonly filedAt: Date;
+  readonly acceptedAt: Date | undefined;
   readonly outcome: events.ReviewOutcome | undefined;
 }
 
@@ -111,7 +116,13 @@ function evolveEnforcement(s: EnforcementCase, e: DomainEvent): EnforcementCase 
     case 'caseRegistered':
       return s;
     case 'caseDispatched':
-      return { ...s, status: 'DISPATCHED', unitId: p.value.unitId, officers: p.value.officers };
+      return {
+        ...s,
+        status: 'DISPATCHED',
+        dispatchedAt: at,
+        unitId: p.value.unitId,
+        officers: p.value.officers,
+      };
     case 'inspectionRecorded':
       return { ...s, status: tracked(s), steps: counted(s, 'inspection') };
     case 'evidenceRecorded':
@@ -162,7 +173,7 @@ function evolveEnforcement(s: EnforcementCase, e: DomainEvent): EnforcementCase 
         },
       };
     case 'caseConcluded':
-      return { ...s, status: 'CONCLUDED', conclusion: p.value.conclusion };
+      return { ...s, status: 'CONCLUDED', conclusion: p.value.conclusion, concludedAt: at };
     case 'supervisionOrderOpened':
       return {
         ...s,
@@ -218,7 +229,7 @@ function evolveReview(s: ReviewCase, e: DomainEvent): ReviewCase {
   const p = e.payload;
   switch (p.$case) {
     case 'reconsiderationAccepted':
-      return { ...s, status: 'REVIEW_ACCEPTED' };
+      return { ...s, status: 'REVIEW_ACCEPTED', acceptedAt: e.occurredAt };
     case 'reconsiderationConcluded':
       return { ...s, status: 'REVIEW_CONCLUDED', outcome: p.value.outcome };
     default:
@@ -243,6 +254,9 @@ export function evolve(state: CaseState, e: DomainEvent): CaseState {
           major: r.major,
           partyKinds: r.parties.map((x) => x.kind),
           registeredAt: e.occurredAt,
+          dispatchedAt: undefined,
+          concludedAt: undefined,
+          latestAt: e.occurredAt,
           dueAt: r.dueAt ?? e.occurredAt,
           unitId: '',
           officers: [],
@@ -269,13 +283,16 @@ export function evolve(state: CaseState, e: DomainEvent): CaseState {
           district: r.district,
           domain: r.domain,
           filedAt: e.occurredAt,
+          acceptedAt: undefined,
           outcome: undefined,
         };
       }
       return state;
     }
-    case 'ENFORCEMENT':
-      return evolveEnforcement(state, e);
+    case 'ENFORCEMENT': {
+      const next = evolveEnforcement(state, e);
+      return e.occurredAt > next.latestAt ? { ...next, latestAt: e.occurredAt } : next;
+    }
     case 'REVIEW':
       return evolveReview(state, e);
     default: {

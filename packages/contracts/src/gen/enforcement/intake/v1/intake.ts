@@ -163,7 +163,16 @@ export interface CommandMeta {
   expectedVersion?:
     | number
     | undefined;
-  /** When the act happened; defaults to the time intake receives it. */
+  /**
+   * When the act happened; defaults to the time intake receives it. Not
+   * before the case's registration, nor before a step the act follows
+   * (TIME.BEFORE_PREVIOUS_STEP): a decision before the dispatch, a
+   * conclusion before the decision or the dispatch, a review accepted before
+   * it was filed or concluded before it was accepted; and, by more than the
+   * 5 minutes another party's clock may differ, an answer or escalation
+   * before its order was opened, an evaluation before the conclusion, an
+   * archive before any event of the case.
+   */
   occurredAt?: Date | undefined;
 }
 
