@@ -381,6 +381,39 @@ describe('hostile input', () => {
     expect(concluded?.occurredAt).toEqual(l.conclude.meta.occurredAt);
   });
 
+  it('refuses a deadline extended after it passed, FAILED_PRECONDITION naming the deadline; one granted before it is stored', async () => {
+    const start = new Date(Date.now() - 120 * 86_400_000);
+    const l = fullLoop(uniqueName('late-ext'), 'lz-eeb', start);
+    const caseId = l.register.meta.caseId;
+    await unary((cb) => svc.client.registerCase(l.register, agency, cb));
+    await unary((cb) => svc.client.dispatchCase(l.dispatch, agency, cb));
+    const deadline = new Date(start.getTime() + 90 * 86_400_000);
+    const extend = (days: number) =>
+      unary<intake.CommandResult>((cb) =>
+        svc.client.recordProgress(
+          {
+            meta: nextMeta(caseId, { occurredAt: new Date(start.getTime() + days * 86_400_000) }),
+            step: {
+              $case: 'extension',
+              value: {
+                newDueAt: new Date(start.getTime() + 150 * 86_400_000),
+                reason: '案情复杂',
+                approvedBy: '局长',
+              },
+            },
+          },
+          agency,
+          cb,
+        ),
+      );
+    const late = await extend(95).catch((e: ServiceError) => e);
+    expect((late as ServiceError).code).toBe(status.FAILED_PRECONDITION);
+    expect((late as ServiceError).details).toContain(
+      `DEADLINE.ALREADY_PASSED: meta.occurred_at: the deadline ${deadline.toISOString()} passed before this extension`,
+    );
+    expect(await extend(89)).toMatchObject({ version: 3 });
+  });
+
   // Intake stores ids without the white space at their ends, so a retry
   // that spells them otherwise asks for what was stored. Until the night of
   // 2026-12-06 it was judged as sent and refused COMMAND.ID_REUSED.

@@ -243,6 +243,14 @@ export function recordProgress(
           `must be after the current due date ${s.dueAt.toISOString()}`,
           'extension.new_due_at',
         );
+      // Lawfully extended (Art. 60): approved before the deadline passed. One
+      // granted after would make a case overdue then count in time.
+      if (ctx.occurredAt.getTime() > s.dueAt.getTime())
+        fail(
+          'DEADLINE.ALREADY_PASSED',
+          `the deadline ${s.dueAt.toISOString()} passed before this extension; a deadline is extended before it passes (Art. 60)`,
+          'meta.occurred_at',
+        );
       required(step.value.reason, 'extension.reason');
       required(step.value.approvedBy, 'extension.approved_by');
       return [{ $case: 'deadlineExtended', value: step.value }];

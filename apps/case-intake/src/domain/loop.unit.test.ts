@@ -253,6 +253,25 @@ describe('track: progress and evidence', () => {
       .thenThrows('DEADLINE.NOT_LATER');
   });
 
+  // Until 2026-12-07 an extension dated after the deadline passed was taken:
+  // the rules opened an OVERDUE order at the deadline, while the report and
+  // the timeliness score counted the case in time by the new date.
+  it('extends a deadline up to the moment it passes, and refuses an extension granted after', () => {
+    const extend = cmd.progress({
+      $case: 'extension',
+      value: { newDueAt: day(150), reason: 'complex', approvedBy: '局长' },
+    });
+    // Registered at T0: the statutory deadline is day 90.
+    given(caseUpTo('tracked')).when(extend, day(90)).thenProduces('deadlineExtended');
+    given(caseUpTo('tracked'))
+      .when(extend, new Date(day(90).getTime() + 1))
+      .thenThrows('DEADLINE.ALREADY_PASSED', `the deadline ${day(90).toISOString()} passed`);
+    // The deadline in force is the extended one.
+    given([...caseUpTo('tracked'), [fact.extended(day(120)), day(80)] as const])
+      .when(extend, day(100))
+      .thenProduces('deadlineExtended');
+  });
+
   const progress = cmd.progress;
   const steps: [keyof typeof MAX_STEPS, string, () => EventPayload, Command][] = [
     [
