@@ -5,7 +5,8 @@
 # Random bytes and random field values (fast-check) into intake's unary
 # calls, SubmitEvents streams and the Kafka ingress, on the real stack; each
 # input must be answered, none INTERNAL, health must stay SERVING and earlier
-# histories unchanged. Writes docs/fuzz/latest.md. The same into scoring's
+# histories unchanged; and a case's steps dated at random, each taken exactly
+# when it precedes no step it follows (docs/intake.md). Writes docs/fuzz/latest.md. The same into scoring's
 # and reporting's queries over a loaded year, from every kind of caller
 # (per FUZZ_RUN: 10 requests of random field values, 10 requests it answers
 # with some fields changed at random, 2 of random bytes),

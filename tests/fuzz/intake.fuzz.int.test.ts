@@ -347,6 +347,204 @@ describe('fuzzing intake', () => {
     });
   });
 
+  // The loop's steps, each dated at random within 40 minutes, and the steps
+  // each must not precede (docs/intake.md): an oracle written from the docs,
+  // not from intake's code. `other`: a step of another party, whose clock
+  // may differ by 5 minutes.
+  const SKEW = 5 * 60_000;
+  const loop = (
+    caseId: string,
+  ): { name: string; follows: string[]; other: boolean; kind: intake.Command['kind'] }[] => {
+    const m = { commandId: '', caseId };
+    return [
+      {
+        name: 'register',
+        follows: [],
+        other: false,
+        kind: {
+          $case: 'registerCase',
+          value: {
+            meta: m,
+            agencyId: 'lz-eeb',
+            district: '柳南区',
+            domain: events.Domain.DOMAIN_ENVIRONMENT,
+            violationCode: 'ENV-AIR-001',
+            legalBasis: '第九十九条',
+            source: events.CaseSource.CASE_SOURCE_INSPECTION,
+            parties: [
+              { kind: events.PartyKind.PARTY_KIND_ORGANIZATION, name: '某公司', identifier: '' },
+            ],
+            title: '',
+            major: false,
+          },
+        },
+      },
+      {
+        name: 'dispatch',
+        follows: ['register'],
+        other: false,
+        kind: {
+          $case: 'dispatchCase',
+          value: {
+            meta: m,
+            unitId: 'lz-eeb-u1',
+            officers: [
+              { officerId: 'o1', name: '甲', credentialNo: '1' },
+              { officerId: 'o2', name: '乙', credentialNo: '2' },
+            ],
+          },
+        },
+      },
+      {
+        name: 'notice',
+        follows: ['register'],
+        other: false,
+        kind: {
+          $case: 'recordProgress',
+          value: {
+            meta: m,
+            step: {
+              $case: 'notice',
+              value: { facts: 'f', basis: 'b', hearingOffered: true, proposedFineFen: 30_000_000 },
+            },
+          },
+        },
+      },
+      {
+        name: 'hearing',
+        follows: ['register'],
+        other: false,
+        kind: {
+          $case: 'recordProgress',
+          value: {
+            meta: m,
+            step: { $case: 'hearing', value: { presidedBy: '', summary: '', waived: true } },
+          },
+        },
+      },
+      {
+        name: 'decide',
+        follows: ['register', 'dispatch'],
+        other: false,
+        kind: {
+          $case: 'decidePenalty',
+          value: {
+            meta: m,
+            violationCode: 'ENV-AIR-001',
+            grade: events.SeverityGrade.SEVERITY_GRADE_GENERAL,
+            fineFen: 30_000_000,
+            grounds: '',
+            otherMeasures: [],
+          },
+        },
+      },
+      {
+        name: 'conclude',
+        follows: ['register', 'dispatch', 'decide'],
+        other: false,
+        kind: {
+          $case: 'concludeCase',
+          value: { meta: m, conclusion: events.Conclusion.CONCLUSION_PENALIZED, summary: '' },
+        },
+      },
+      {
+        name: 'evaluate',
+        follows: ['register', 'conclude'],
+        other: true,
+        kind: {
+          $case: 'recordEvaluation',
+          value: {
+            meta: m,
+            score: 90,
+            modelVersion: 'fuzz',
+            indicators: [
+              {
+                indicator: 'overall',
+                points: 90,
+                maxPoints: 100,
+                reasons: [],
+                eventIds: [],
+                reasonDetails: [],
+              },
+            ],
+          },
+        },
+      },
+      {
+        name: 'archive',
+        follows: ['*'],
+        other: true,
+        kind: { $case: 'archiveCase', value: { meta: m } },
+      },
+    ];
+  };
+
+  it('takes a case’s steps dated at random exactly when none precedes a step it follows', async () => {
+    const both = await tokenFor(['agency', 'supervisor'], ['*']);
+    const base = Date.now() - 30 * 86_400_000;
+    await counted('a case’s steps dated at random, through SubmitEvents', () =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 8, maxLength: 8 }),
+          async (minutes) => {
+            tally('a case’s steps dated at random, through SubmitEvents');
+            const caseId = uniqueName('dated');
+            const steps = loop(caseId);
+            const at = (i: number) => new Date(base + (minutes[i] ?? 0) * 60_000);
+            const items = steps.map((step, i) => {
+              const kind = step.kind;
+              if (!kind) throw new Error(step.name);
+              const value = {
+                ...kind.value,
+                meta: { commandId: `${caseId}:${i}`, caseId, occurredAt: at(i) },
+              };
+              return { sequence: i + 1, command: { kind: { ...kind, value } as typeof kind } };
+            });
+            const acks = await new Promise<intake.SubmitEventsResponse[]>((resolve, reject) => {
+              const got: intake.SubmitEventsResponse[] = [];
+              const call = typed.submitEvents(both, { deadline: Date.now() + 30_000 });
+              call.on('data', (a: intake.SubmitEventsResponse) => got.push(a));
+              call.on('error', reject);
+              call.on('end', () => resolve(got));
+              for (const item of items) call.write(item);
+              call.end();
+            });
+            expect(acks).toHaveLength(steps.length);
+            const taken = new Map<string, number>();
+            let lost = false;
+            for (const [i, step] of steps.entries()) {
+              const a = acks[i];
+              const when = at(i).getTime();
+              const bounds = step.follows.flatMap((f) =>
+                f === '*' ? [...taken.values()] : (taken.get(f) ?? []),
+              );
+              const inTime =
+                when >= (taken.get('register') ?? -Infinity) &&
+                bounds.every((b) => when >= b - (step.other ? SKEW : 0));
+              if (a?.accepted) taken.set(step.name, when);
+              if (lost) {
+                // A step the loop lost: every later one is refused.
+                expect(a?.accepted, step.name).toBe(false);
+              } else if (inTime) {
+                expect([step.name, a?.accepted, a?.errorCode]).toEqual([step.name, true, '']);
+              } else {
+                expect([step.name, a?.statusCode, a?.errorCode]).toEqual([
+                  step.name,
+                  status.INVALID_ARGUMENT,
+                  when < (taken.get('register') ?? -Infinity)
+                    ? 'TIME.BEFORE_REGISTRATION'
+                    : 'TIME.BEFORE_PREVIOUS_STEP',
+                ]);
+                lost = true;
+              }
+            }
+          },
+        ),
+        { numRuns: RUNS },
+      ),
+    );
+  });
+
   it('stays SERVING, and every history accepted before is unchanged', async () => {
     expect(await checkHealth(svc.address)).toBe('SERVING');
     for (const w of witnesses) {
