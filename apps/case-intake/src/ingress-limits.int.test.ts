@@ -139,6 +139,58 @@ describe('the Kafka ingress at its limits', () => {
     expect(first?.r.headers['key-truncated']).toBe('1040000');
   });
 
+  // Until 2026-12-07 the record of its refusal took its ids as they came:
+  // the store refused the write (PostgreSQL's jsonb takes no NUL), and the
+  // ingress consumer crashed on it at every restart.
+  it('answers a submission whose ids hold a NUL, refused naming the field, and the ones behind it on its partition', async () => {
+    const producer = kafka().producer();
+    await producer.connect();
+    const json = (command: intake.Command, sequence: number) =>
+      JSON.stringify(intake.SubmitEventsRequest.toJSON({ sequence, command }));
+    const bad = fullLoop(uniqueName('nul'));
+    const behind = Array.from({ length: 3 }, () => fullLoop(uniqueName('behind-nul')));
+    await producer.send({
+      topic: topics.intakeSubmissions,
+      messages: [
+        {
+          key: 'nul',
+          partition: 0,
+          value: json(
+            {
+              kind: {
+                $case: 'registerCase',
+                value: {
+                  ...bad.register,
+                  meta: { commandId: 'cmd\u0000', caseId: `${bad.register.meta.caseId}\u0000` },
+                },
+              },
+            },
+            200,
+          ),
+          headers: { authorization: token },
+        },
+        ...behind.map((l, i) => ({
+          key: `n${i}`,
+          partition: 0,
+          value: json({ kind: { $case: 'registerCase', value: l.register } }, 201 + i),
+          headers: { authorization: token },
+        })),
+      ],
+    });
+    await producer.disconnect();
+    const receipts = (await read(topics.intakeReceipts, 11 + 4))
+      .map((r) => intake.SubmitEventsResponse.fromJSON(JSON.parse(String(r.value))))
+      .filter((r) => r.sequence >= 200)
+      .sort((a, b) => a.sequence - b.sequence);
+    expect(receipts.map((r) => [r.sequence, r.accepted, r.statusCode])).toEqual([
+      [200, false, 3],
+      [201, true, 0],
+      [202, true, 0],
+      [203, true, 0],
+    ]);
+    expect(receipts[0]?.reason).toContain('meta.');
+  });
+
   it('says NOT_SERVING, naming the partition, while no attempt gets past a submission, and SERVING once one does', async () => {
     // Receipts a topic refuses: every one is larger than it takes.
     const own = namespaced(uniqueName('stuck'));

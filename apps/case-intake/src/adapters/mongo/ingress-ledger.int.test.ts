@@ -261,4 +261,38 @@ describe("the ingress's ledger on the real server", () => {
       }
     });
   });
+
+  // A submission is refused for ids holding a NUL or a lone surrogate; until
+  // 2026-12-07 its record took the ids as they came, the store refused the
+  // write (PostgreSQL's jsonb takes no NUL), and the ingress consumer
+  // crashed on it again at every restart: one message stopped the ingress
+  // (`npm run fuzz` found it).
+  it('records a refusal whatever its ids hold, and reads back the key it was given', async () => {
+    await withMongo(async (client) => {
+      const db = client.db(uniqueName('ledger').replace(/-/g, '_'));
+      try {
+        const ledger = new MongoIngressLedger(db, 'group', 'topic');
+        await ledger.init();
+        const keys = ['a\u0000b|c', 'nul\u0000|cmd', '\ud800lone|x', 'quote"|\\', '执法|ok'];
+        for (const [i, key] of keys.entries()) await ledger.refused(0, i, { key, receipt: '{}' });
+        // A record written before the key was kept as JSON.
+        await db.collection('ingress_refusals').insertOne({
+          _id: 'group|topic|0|o9' as never,
+          p: 'group|topic|0',
+          offset: 9,
+          key: 'old|one',
+          receipt: '{}',
+        });
+        const got = (await ledger.load([0])).get(0)?.refusals;
+        expect(got).toEqual(
+          new Map([
+            ...keys.map((key, i) => [i, { key, receipt: '{}' }] as const),
+            [9, { key: 'old|one', receipt: '{}' }],
+          ]),
+        );
+      } finally {
+        await db.dropDatabase();
+      }
+    });
+  });
 });

@@ -43,8 +43,15 @@ interface RefusalDoc {
   /** The partition's record id. */
   p: string;
   offset: number;
-  /** `<case id>|<command id>`: a topic made again under the same name has other submissions at those offsets. */
-  key: string;
+  /**
+   * `<case id>|<command id>` as JSON: a topic made again under the same name
+   * has other submissions at those offsets. JSON, because a refused
+   * submission's ids may hold what the store cannot (a NUL, which
+   * PostgreSQL's jsonb under FerretDB refuses, or a lone surrogate).
+   */
+  k?: string;
+  /** The key as it was, in records written before 2026-12-07. */
+  key?: string;
   /** Its receipt (JSON). */
   receipt: string;
 }
@@ -145,7 +152,8 @@ export class MongoIngressLedger implements IngressLedger {
       const p = ids.get(r.p);
       if (p === undefined) continue;
       const byOffset = refusals.get(p) ?? new Map<number, IngressRefusal>();
-      const refusal = { key: String(r.key), receipt: String(r.receipt) };
+      const key = r.k !== undefined ? (JSON.parse(r.k) as string) : String(r.key);
+      const refusal = { key, receipt: String(r.receipt) };
       refusals.set(p, byOffset.set(Number(r.offset), refusal));
     }
     for (const [p, byOffset] of refusals) {
@@ -183,7 +191,7 @@ export class MongoIngressLedger implements IngressLedger {
     const p = this.idOf(partition);
     await this.refusalDocs.replaceOne(
       { _id: `${p}|o${offset}` },
-      { p, offset, key: refusal.key, receipt: refusal.receipt },
+      { p, offset, k: JSON.stringify(refusal.key), receipt: refusal.receipt },
       { upsert: true },
     );
   }
