@@ -104,6 +104,20 @@ const decidePenalty = fc.record({
   otherMeasures: fc.array(text, { maxLength: 3 }),
 });
 
+/** A plain registration of `caseId` in lz-eeb. */
+const registration = (caseId: string): intake.RegisterCaseRequest => ({
+  meta: { commandId: '', caseId },
+  agencyId: 'lz-eeb',
+  district: '柳南区',
+  domain: events.Domain.DOMAIN_ENVIRONMENT,
+  violationCode: 'ENV-AIR-001',
+  legalBasis: '第九十九条',
+  source: events.CaseSource.CASE_SOURCE_INSPECTION,
+  parties: [{ kind: events.PartyKind.PARTY_KIND_ORGANIZATION, name: '某公司', identifier: '' }],
+  title: '',
+  major: false,
+});
+
 /**
  * Inputs nobody chose: random bytes and random field values, into unary
  * calls, a SubmitEvents stream and the Kafka ingress. Whatever comes in:
@@ -138,20 +152,7 @@ describe('fuzzing intake', () => {
       const caseId = uniqueName('witness');
       const r = await unary<intake.CommandResult>((cb) =>
         typed.registerCase(
-          {
-            meta: { commandId: `${caseId}:1`, caseId },
-            agencyId: 'lz-eeb',
-            district: '柳南区',
-            domain: events.Domain.DOMAIN_ENVIRONMENT,
-            violationCode: 'ENV-AIR-001',
-            legalBasis: '第九十九条',
-            source: events.CaseSource.CASE_SOURCE_INSPECTION,
-            parties: [
-              { kind: events.PartyKind.PARTY_KIND_ORGANIZATION, name: '某公司', identifier: '' },
-            ],
-            title: '见证',
-            major: false,
-          },
+          { ...registration(caseId), meta: { commandId: `${caseId}:1`, caseId }, title: '见证' },
           agency,
           cb,
         ),
@@ -356,6 +357,13 @@ describe('fuzzing intake', () => {
     caseId: string,
   ): { name: string; follows: string[]; other: boolean; kind: intake.Command['kind'] }[] => {
     const m = { commandId: '', caseId };
+    // A progress step follows the registration only.
+    const progress = (name: string, step: intake.RecordProgressRequest['step']) => ({
+      name,
+      follows: ['register'],
+      other: false,
+      kind: { $case: 'recordProgress' as const, value: { meta: m, step } },
+    });
     return [
       {
         name: 'register',
@@ -363,20 +371,7 @@ describe('fuzzing intake', () => {
         other: false,
         kind: {
           $case: 'registerCase',
-          value: {
-            meta: m,
-            agencyId: 'lz-eeb',
-            district: '柳南区',
-            domain: events.Domain.DOMAIN_ENVIRONMENT,
-            violationCode: 'ENV-AIR-001',
-            legalBasis: '第九十九条',
-            source: events.CaseSource.CASE_SOURCE_INSPECTION,
-            parties: [
-              { kind: events.PartyKind.PARTY_KIND_ORGANIZATION, name: '某公司', identifier: '' },
-            ],
-            title: '',
-            major: false,
-          },
+          value: registration(caseId),
         },
       },
       {
@@ -395,33 +390,14 @@ describe('fuzzing intake', () => {
           },
         },
       },
-      {
-        name: 'notice',
-        follows: ['register'],
-        other: false,
-        kind: {
-          $case: 'recordProgress',
-          value: {
-            meta: m,
-            step: {
-              $case: 'notice',
-              value: { facts: 'f', basis: 'b', hearingOffered: true, proposedFineFen: 30_000_000 },
-            },
-          },
-        },
-      },
-      {
-        name: 'hearing',
-        follows: ['register'],
-        other: false,
-        kind: {
-          $case: 'recordProgress',
-          value: {
-            meta: m,
-            step: { $case: 'hearing', value: { presidedBy: '', summary: '', waived: true } },
-          },
-        },
-      },
+      progress('notice', {
+        $case: 'notice',
+        value: { facts: 'f', basis: 'b', hearingOffered: true, proposedFineFen: 30_000_000 },
+      }),
+      progress('hearing', {
+        $case: 'hearing',
+        value: { presidedBy: '', summary: '', waived: true },
+      }),
       {
         name: 'decide',
         follows: ['register', 'dispatch'],

@@ -4,7 +4,7 @@ import { create, toBinary, type DescMessage } from '@bufbuild/protobuf';
 import { events, intake } from '@enforcement/contracts';
 import { requestTypeOf } from '@enforcement/grpc-kit';
 import { uniqueName } from '@enforcement/testing';
-import { fullLoop, nextMeta } from './test-support/commands.js';
+import { fullLoop, fullTimeliness, nextMeta } from './test-support/commands.js';
 import { fingerprintOf } from './application/admission.js';
 import {
   startIntake,
@@ -351,16 +351,7 @@ describe('hostile input', () => {
             meta: nextMeta(caseId, { occurredAt }),
             score: 90,
             modelVersion: 'v1',
-            indicators: [
-              {
-                indicator: 'timeliness',
-                points: 30,
-                maxPoints: 30,
-                reasons: [],
-                eventIds: [],
-                reasonDetails: [],
-              },
-            ],
+            indicators: fullTimeliness(),
           },
           supervisor,
           cb,
