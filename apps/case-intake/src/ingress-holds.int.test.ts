@@ -356,11 +356,12 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
     const b = steps(uniqueName('beside'));
     const caseId = a.x.register.meta?.caseId ?? '';
     const key = `${caseId}|${a.x.evidence.meta?.commandId ?? ''}`;
+    // The ledger keeps a refusal's key as JSON (`k`).
     const refusals = (m: Parameters<Parameters<typeof withMongo>[0]>[0]) =>
-      m.db(s.db).collection<{ _id: string; key: string }>('ingress_refusals');
+      m.db(s.db).collection<{ _id: string; k: string }>('ingress_refusals');
     await withMongo(async (m) => {
-      await refusals(m).createIndex({ key: 1 }, { unique: true, name: 'test_blocks_the_key' });
-      await refusals(m).insertOne({ _id: 'blocker', key });
+      await refusals(m).createIndex({ k: 1 }, { unique: true, name: 'test_blocks_the_key' });
+      await refusals(m).insertOne({ _id: 'blocker', k: JSON.stringify(key) });
     });
     await publish(s.topics.intakeSubmissions, bearer, 1, [
       a.register,
@@ -421,7 +422,7 @@ describe('the Kafka ingress behind a submission refused ABORTED', () => {
         false,
         status.ABORTED,
       ]);
-    expect(await withMongo((m) => refusals(m).countDocuments({ key }))).toBe(1);
+    expect(await withMongo((m) => refusals(m).countDocuments({ k: JSON.stringify(key) }))).toBe(1);
     await eventually(async () => ((await failing()) === '' ? true : undefined), {
       what: 'the ingress serving again',
       timeoutMs: 60_000,
