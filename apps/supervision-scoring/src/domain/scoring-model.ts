@@ -59,7 +59,12 @@ const ids = (...xs: (string | undefined | null)[]) => xs.filter((x): x is string
 
 function timeliness(v: CaseView, m: ScoringModel, concludedAt: string): Indicator {
   const max = m.weights.timeliness;
-  const over = Math.max(0, daysBetween(new Date(v.dueAt), new Date(concludedAt)));
+  // Late is past the due moment, as the OVERDUE rule and the report have it;
+  // days late are city calendar days from the due date, and at least one: a
+  // case concluded on its due day after the due moment had no points taken
+  // while it had an OVERDUE order and counted overdue in the report.
+  const late = Date.parse(concludedAt) > Date.parse(v.dueAt);
+  const over = late ? Math.max(1, daysBetween(new Date(v.dueAt), new Date(concludedAt))) : 0;
   const points = Math.max(0, max - over * m.pointsPerDayOverdue);
   return {
     indicator: 'timeliness',

@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { events } from '@enforcement/contracts';
 import { byTheBook, day, p, viewOf } from './view.test-support.js';
 import { asRecorded, MODEL_V1, scoreCase } from './scoring-model.js';
+import { DEFAULT_RULES, supervisionPlan } from './rules.js';
 
 const indicator = (steps: Parameters<typeof viewOf>[0], name: string) =>
   scoreCase(viewOf(steps), MODEL_V1)?.indicators.find((i) => i.indicator === name);
@@ -31,6 +34,42 @@ describe('scoring model v1', () => {
       reasons: ['concluded 5 days past the deadline'],
     });
     expect(indicator(byTheBook(200), 'timeliness')?.points).toBe(0);
+  });
+
+  it('counts a case concluded on its due day, after the due moment, a day late', () => {
+    // Registered 10:00 city time: due 10:00 on day 90; 16:00 is the same city day.
+    expect(indicator(byTheBook(90.25), 'timeliness')).toMatchObject({
+      points: 28,
+      reasonDetails: [{ code: 'TIMELINESS.LATE', args: { days: '1' } }],
+    });
+    expect(indicator(byTheBook(90), 'timeliness')).toMatchObject({
+      points: 30,
+      reasonDetails: [{ code: 'TIMELINESS.IN_TIME', args: {} }],
+    });
+  });
+
+  it('takes timeliness points exactly when the rules open an OVERDUE order, per city day late', () => {
+    const DAY = 86_400_000;
+    fc.assert(
+      fc.property(fc.integer({ min: 80 * DAY, max: 100 * DAY }), (afterRegistration) => {
+        const v = viewOf(byTheBook(afterRegistration / DAY));
+        const overdue = supervisionPlan(v, DEFAULT_RULES, MODEL_V1).some(
+          (a) =>
+            a.kind === 'OPEN_ORDER' &&
+            a.reason === events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
+        );
+        const due = day(90).getTime();
+        const concluded = day(0).getTime() + afterRegistration;
+        // City days (UTC+8) from the due date to the conclusion's, at least one when late.
+        const cityDay = (t: number) => Math.floor((t + 8 * 3_600_000) / DAY);
+        const daysLate = overdue ? Math.max(1, cityDay(concluded) - cityDay(due)) : 0;
+        const t = indicator(byTheBook(afterRegistration / DAY), 'timeliness');
+        expect(t?.points).toBe(Math.max(0, 30 - 2 * daysLate));
+        expect(t?.reasonDetails[0]?.code).toBe(overdue ? 'TIMELINESS.LATE' : 'TIMELINESS.IN_TIME');
+        expect(overdue).toBe(concluded > due);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('takes procedure points for a major decision without legal review, and for a missing notice', () => {
