@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Metadata } from '@grpc/grpc-js';
 import { events, type intake, scoring } from '@enforcement/contracts';
 import { eventually, uniqueName } from '@enforcement/testing';
+import { statutoryDueAt } from '@enforcement/reference-data';
 import { MODEL_V1, scoreCase } from '@enforcement/supervision-scoring';
 import { loop } from '../support/loop.js';
 import { startSystem, tokenFor, unary, type System } from '../support/services.js';
@@ -67,21 +68,23 @@ describe('the loop closes through the services', () => {
     const opened = (await history(caseId)).filter(
       (e) => e.payload?.$case === 'supervisionOrderOpened',
     );
-    // Ten days before the 90-day deadline, then at it: not when the rules happened to look.
+    // Ten days before the 90-day deadline (24:00 city time of the 90th day
+    // after registration's), then at it: not when the rules happened to look.
+    const due = statutoryDueAt(registered).getTime();
     expect(opened.map((e) => [e.payload?.value, e.occurredAt])).toMatchObject([
       [
         {
           reason: events.SupervisionReason.SUPERVISION_REASON_APPROACHING_DEADLINE,
           ruleId: `approaching:${caseId}`,
         },
-        new Date(registered.getTime() + 80 * DAY),
+        new Date(due - 10 * DAY),
       ],
       [
         {
           reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
           ruleId: `overdue:${caseId}`,
         },
-        new Date(registered.getTime() + 90 * DAY),
+        new Date(due),
       ],
     ]);
 

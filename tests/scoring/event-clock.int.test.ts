@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status as status_, type Metadata } from '@grpc/grpc-js';
 import { events, type intake, type scoring } from '@enforcement/contracts';
 import { eventually, uniqueName } from '@enforcement/testing';
+import { statutoryDueAt } from '@enforcement/reference-data';
 import { loop } from '../support/loop.js';
 import { ruleDifferences } from '../support/rules-oracle.js';
 import { startSystem, tokenFor, unary, type System } from '../support/services.js';
@@ -63,12 +64,9 @@ describe('loading a past year: the rules judge by the event time applied (RULES_
     expect(opened.map((e) => [e.payload?.value, e.occurredAt])).toMatchObject([
       [
         { reason: events.SupervisionReason.SUPERVISION_REASON_APPROACHING_DEADLINE },
-        new Date(registered + 80 * 86_400_000),
+        new Date(statutoryDueAt(registered).getTime() - 10 * 86_400_000),
       ],
-      [
-        { reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE },
-        new Date(registered + 90 * 86_400_000),
-      ],
+      [{ reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE }, statutoryDueAt(registered)],
     ]);
     // Unanswered, each escalates at its deadline, up to level 3; nothing is dated after June 1.
     const all = await history();

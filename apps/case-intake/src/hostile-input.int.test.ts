@@ -3,6 +3,7 @@ import { Client, credentials, status, type Metadata, type ServiceError } from '@
 import { create, toBinary, type DescMessage } from '@bufbuild/protobuf';
 import { events, intake } from '@enforcement/contracts';
 import { requestTypeOf } from '@enforcement/grpc-kit';
+import { statutoryDueAt } from '@enforcement/reference-data';
 import { uniqueName } from '@enforcement/testing';
 import { fullLoop, fullTimeliness, nextMeta } from './test-support/commands.js';
 import { fingerprintOf } from './application/admission.js';
@@ -378,7 +379,7 @@ describe('hostile input', () => {
     const caseId = l.register.meta.caseId;
     await unary((cb) => svc.client.registerCase(l.register, agency, cb));
     await unary((cb) => svc.client.dispatchCase(l.dispatch, agency, cb));
-    const deadline = new Date(start.getTime() + 90 * 86_400_000);
+    const deadline = statutoryDueAt(start);
     const extend = (days: number) =>
       unary<intake.CommandResult>((cb) =>
         svc.client.recordProgress(

@@ -1,12 +1,6 @@
 import { events, type intake } from '@enforcement/contracts';
-import {
-  BENCHMARKS_2021,
-  STATUTORY_DEADLINE_DAYS,
-  judgeFine,
-  GRADES,
-} from '@enforcement/reference-data';
+import { BENCHMARKS_2021, judgeFine, statutoryDueAt, GRADES } from '@enforcement/reference-data';
 
-const DAY = 86_400_000;
 const CORRECTING = new Set([
   events.ReviewOutcome.REVIEW_OUTCOME_REVOKED,
   events.ReviewOutcome.REVIEW_OUTCOME_CHANGED,
@@ -77,7 +71,7 @@ function payloadOf(
       const { meta: _meta, ...v } = k.value;
       return {
         $case: 'caseRegistered',
-        value: { ...v, dueAt: new Date(occurredAt.getTime() + STATUTORY_DEADLINE_DAYS * DAY) },
+        value: { ...v, dueAt: statutoryDueAt(occurredAt) },
       };
     }
     case 'dispatchCase':

@@ -3,9 +3,9 @@ import {
   BENCHMARKS_2021,
   DISTRICTS,
   GRADES,
-  STATUTORY_DEADLINE_DAYS,
   cityDate,
   judgeFine,
+  statutoryDueAt,
   type Agency,
   type Grade,
 } from '@enforcement/reference-data';
@@ -148,7 +148,7 @@ export function planCase(o: PlanOptions, index: number): CasePlan {
     registeredMajor ||
     (penalty !== null && entry !== undefined && penalty.fineFen >= entry.majorFromFen);
 
-  const due = registeredAt + STATUTORY_DEADLINE_DAYS * DAY;
+  const due = statutoryDueAt(registeredAt).getTime();
   // Extended while the case is still in progress: after the notice, before the decision (at 0.86).
   const extension = extended ? { at: at(0.7), newDueAt: registeredAt + 120 * DAY } : null;
   const dueAt = extension ? extension.newDueAt : due;

@@ -135,6 +135,21 @@ export function cityParts(at: Date | number): { year: number; month: number; day
   return { year: local.getUTCFullYear(), month: local.getUTCMonth() + 1, day: local.getUTCDate() };
 }
 
+/**
+ * The statutory deadline of a case registered at `registeredAt` (Art. 60):
+ * the last millisecond of the 90th day after the day of registration, in
+ * the city's time. The day of registration is not counted and the period
+ * runs to 24:00 of its last day, so a case registered on 1 March at any hour
+ * is due by the end of 30 May, and one concluded on 30 May is in time. Until
+ * 2026-12-07 it was the moment of registration plus 90 × 24 hours, and a
+ * case registered at 09:00 and concluded at 15:00 of its 90th day was
+ * overdue.
+ */
+export function statutoryDueAt(registeredAt: Date | number): Date {
+  const { year, month, day } = cityParts(registeredAt);
+  return new Date(cityDate(year, month, day + STATUTORY_DEADLINE_DAYS + 1).getTime() - 1);
+}
+
 /** Whole days from `from` to `to` on the city's calendar. */
 export function cityDaysBetween(from: Date | number, to: Date | number): number {
   const day = 86_400_000;

@@ -1,7 +1,6 @@
 import { events, type intake } from '@enforcement/contracts';
-import { judgeFine, STATUTORY_DEADLINE_DAYS, type Grade } from '@enforcement/reference-data';
+import { judgeFine, statutoryDueAt, type Grade } from '@enforcement/reference-data';
 import {
-  DAY_MS,
   enumValues,
   MAX_SKEW_MS,
   notBefore,
@@ -115,7 +114,7 @@ export function register(r: intake.RegisterCaseRequest, ctx: DecideContext): Eve
         parties,
         title: r.title.trim(),
         major: r.major,
-        dueAt: new Date(ctx.occurredAt.getTime() + STATUTORY_DEADLINE_DAYS * DAY_MS),
+        dueAt: statutoryDueAt(ctx.occurredAt),
       },
     },
   ];

@@ -12,12 +12,24 @@ import { caseUpTo, cmd, day, fact, given, T0, twoOfficers } from './given.test-s
 import type { Command, EventPayload } from './types.js';
 
 describe('register', () => {
-  it('records the case with its statutory deadline 90 days after the act', () => {
+  it('records the case with its statutory deadline: the end of the 90th day after the day of registration, city time', () => {
+    // Registered 1 March 17:00 city time: due by 24:00 of 30 May, city time.
     given()
       .when(cmd.register(), T0)
       .thenProduces('caseRegistered', (v: events.CaseRegistered) => {
-        expect(v.dueAt).toEqual(new Date('2021-05-30T09:00:00Z'));
+        expect(v.dueAt).toEqual(new Date('2021-05-30T15:59:59.999Z'));
         expect(v.agencyId).toBe('lz-eeb');
+      });
+    // The day is the city's: 2 March 00:10 city time is 1 March 16:10 UTC.
+    given()
+      .when(cmd.register(), new Date('2021-03-01T16:10:00Z'))
+      .thenProduces('caseRegistered', (v: events.CaseRegistered) => {
+        expect(v.dueAt).toEqual(new Date('2021-05-31T15:59:59.999Z'));
+      });
+    given()
+      .when(cmd.register(), new Date('2021-03-01T15:59:00Z'))
+      .thenProduces('caseRegistered', (v: events.CaseRegistered) => {
+        expect(v.dueAt).toEqual(new Date('2021-05-30T15:59:59.999Z'));
       });
   });
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { events } from '@enforcement/contracts';
+import { statutoryDueAt } from '@enforcement/reference-data';
 import { applyEvent, emptyView } from './case-view.js';
 import { MODEL_V1, scoreCase } from './scoring-model.js';
 
@@ -120,7 +121,8 @@ function fineOf(p: NonNullable<Drawn['penalty']>): number {
 /** The history as intake would take it, in order of arrival. */
 function historyOf(d: Drawn): Step[] {
   const reg = d.registeredAt;
-  const due = reg + 90 * DAY;
+  // As intake sets it: 24:00 city time of the 90th day after the day of registration.
+  const due = statutoryDueAt(reg).getTime();
   const dispatched = reg + d.dispatchAfter;
   const ext = d.extension && d.extension.at + reg <= due ? d.extension : null;
   const finalDue = ext ? due + ext.by : due;

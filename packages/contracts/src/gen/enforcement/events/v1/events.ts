@@ -624,7 +624,11 @@ export interface CaseRegistered {
   title: string;
   /** Registered as a major case (重大执法决定 expected): needs legal review. */
   major: boolean;
-  /** Statutory decision deadline: occurred_at + 90 days unless extended. */
+  /**
+   * Statutory decision deadline (Art. 60): the last instant (24:00, UTC+8) of
+   * the 90th day after the day of occurred_at in the city, that day not
+   * counted; unless extended. Before 2026-12-07: occurred_at + 90 x 24 hours.
+   */
   dueAt?: Date | undefined;
 }
 
