@@ -116,6 +116,36 @@ describe('the loop closes through the services', () => {
     expect(orders.orders.filter((o) => o.caseId === caseId)).toHaveLength(1);
   });
 
+  it('takes a case concluded late on its 90th day, after the hour it was registered, as in time: no OVERDUE order, full timeliness', async () => {
+    const caseId = uniqueName('due-day');
+    // Registered at 09:00 city time 120 days ago; concluded at 22:00 city time on its 90th day after.
+    const nineAm = new Date(Date.now() - 120 * DAY);
+    nineAm.setUTCHours(1, 0, 0, 0);
+    const due = statutoryDueAt(nineAm).getTime();
+    await concluded(caseId, nineAm, (due - 2 * 3_600_000 - nineAm.getTime()) / DAY);
+    expect(new Date(due).toISOString().slice(11)).toBe('15:59:59.999Z');
+    const score = await eventually(
+      async () => {
+        await sys.scoring.runtime.tick();
+        if (!(await history(caseId)).some((e) => e.payload?.$case === 'caseEvaluated'))
+          return undefined;
+        return unary<scoring.GetCaseScoreResponse>((cb) =>
+          sys.scoringClient.getCaseScore({ caseId }, supervisor, cb),
+        );
+      },
+      { what: 'the case evaluated' },
+    );
+    const reasons = (await history(caseId))
+      .filter((e) => e.payload?.$case === 'supervisionOrderOpened')
+      .map((e) => (e.payload?.value as events.SupervisionOrderOpened).reason);
+    // Ten days before its deadline it was near, and it never passed.
+    expect(reasons).toEqual([events.SupervisionReason.SUPERVISION_REASON_APPROACHING_DEADLINE]);
+    expect(score.score?.indicators.find((i) => i.indicator === 'timeliness')).toMatchObject({
+      points: 30,
+      reasons: ['concluded within the statutory deadline'],
+    });
+  });
+
   it('records the evaluation of a concluded case back into its history, then lets it be archived', async () => {
     const caseId = uniqueName('eval');
     await concluded(caseId, new Date(Date.now() - 40 * DAY), 30);
