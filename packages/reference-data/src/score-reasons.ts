@@ -10,6 +10,10 @@ export const SCORE_REASONS = {
     en: 'concluded within the statutory deadline',
     zh: '在办案期限内办结',
   },
+  'TIMELINESS.LATE_ONE_DAY': {
+    en: 'concluded 1 day past the deadline',
+    zh: '超过办案期限 1 天办结',
+  },
   'TIMELINESS.LATE': {
     en: 'concluded {days} days past the deadline',
     zh: '超过办案期限 {days} 天办结',

@@ -71,7 +71,11 @@ function timeliness(v: CaseView, m: ScoringModel, concludedAt: string): Indicato
     points,
     maxPoints: max,
     ...because([
-      over === 0 ? why('TIMELINESS.IN_TIME') : why('TIMELINESS.LATE', { days: count(over) }),
+      over === 0
+        ? why('TIMELINESS.IN_TIME')
+        : over === 1
+          ? why('TIMELINESS.LATE_ONE_DAY')
+          : why('TIMELINESS.LATE', { days: count(over) }),
     ]),
     eventIds: ids(v.registeredEventId, v.concluded?.eventId, ...v.extensionEventIds),
   };

@@ -40,7 +40,8 @@ describe('scoring model v1', () => {
     // Registered 10:00 city time: due 10:00 on day 90; 16:00 is the same city day.
     expect(indicator(byTheBook(90.25), 'timeliness')).toMatchObject({
       points: 28,
-      reasonDetails: [{ code: 'TIMELINESS.LATE', args: { days: '1' } }],
+      reasons: ['concluded 1 day past the deadline'],
+      reasonDetails: [{ code: 'TIMELINESS.LATE_ONE_DAY', args: {} }],
     });
     expect(indicator(byTheBook(90), 'timeliness')).toMatchObject({
       points: 30,
@@ -65,7 +66,13 @@ describe('scoring model v1', () => {
         const daysLate = overdue ? Math.max(1, cityDay(concluded) - cityDay(due)) : 0;
         const t = indicator(byTheBook(afterRegistration / DAY), 'timeliness');
         expect(t?.points).toBe(Math.max(0, 30 - 2 * daysLate));
-        expect(t?.reasonDetails[0]?.code).toBe(overdue ? 'TIMELINESS.LATE' : 'TIMELINESS.IN_TIME');
+        expect(t?.reasonDetails[0]?.code).toBe(
+          !overdue
+            ? 'TIMELINESS.IN_TIME'
+            : daysLate === 1
+              ? 'TIMELINESS.LATE_ONE_DAY'
+              : 'TIMELINESS.LATE',
+        );
         expect(overdue).toBe(concluded > due);
       }),
       { numRuns: 500 },
