@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { events } from '@enforcement/contracts';
 import { statutoryDueAt } from '@enforcement/reference-data';
-import { applyEvent, emptyView } from './case-view.js';
 import { MODEL_V1, scoreCase } from './scoring-model.js';
+import { p, viewAt } from './view.test-support.js';
 
 /**
  * The scoring model against an oracle written from docs/scoring.md's table
@@ -135,27 +135,17 @@ function historyOf(d: Drawn): Step[] {
   const near = (x: number) => Math.max(dispatched, anchor + x);
   const out: Step[] = [];
   const add = (payload: Payload, at: number) => out.push({ payload, at });
+  const registered = p.registered();
+  if (registered.$case !== 'caseRegistered') throw new Error('a registration');
+  const party = d.organization
+    ? events.PartyKind.PARTY_KIND_ORGANIZATION
+    : events.PartyKind.PARTY_KIND_PERSON;
   add(
     {
       $case: 'caseRegistered',
       value: {
-        agencyId: 'lz-eeb',
-        district: '柳南区',
-        domain: events.Domain.DOMAIN_ENVIRONMENT,
-        violationCode: 'ENV-AIR-001',
-        legalBasis: 'x',
-        source: 1,
-        parties: [
-          {
-            kind: d.organization
-              ? events.PartyKind.PARTY_KIND_ORGANIZATION
-              : events.PartyKind.PARTY_KIND_PERSON,
-            name: 'p',
-            identifier: '',
-          },
-        ],
-        title: '',
-        major: false,
+        ...registered.value,
+        parties: [{ kind: party, name: 'p', identifier: '' }],
         dueAt: iso(due),
       },
     },
@@ -409,36 +399,12 @@ function oracle(h: readonly Step[]): Record<string, number> & { score: number } 
   return { score, timeliness, procedure, discretion, evidence, supervision_response: response };
 }
 
-function viewOfHistory(h: readonly Step[]) {
-  return h.reduce(
-    (v, s, i) =>
-      applyEvent(v, {
-        eventId: `e${i + 1}`,
-        caseId: 'c1',
-        version: i + 1,
-        position: i + 1,
-        occurredAt: new Date(s.at),
-        recordedAt: new Date(s.at),
-        commandId: `c${i + 1}`,
-        actor: 't',
-        agencyId: 'lz-eeb',
-        caseType: events.CaseType.CASE_TYPE_ENFORCEMENT,
-        prevHash: '',
-        hash: '',
-        schemaVersion: 1,
-        chainKeyId: '',
-        payload: s.payload,
-      }),
-    emptyView('c1'),
-  );
-}
-
 describe('the scoring model, against docs/scoring.md', () => {
   it('scores random histories as the documented model does, indicator by indicator', () => {
     fc.assert(
       fc.property(drawn, (d) => {
         const h = historyOf(d);
-        const s = scoreCase(viewOfHistory(h), MODEL_V1);
+        const s = scoreCase(viewAt(h.map((x) => [x.payload, new Date(x.at)])), MODEL_V1);
         const got = Object.fromEntries([
           ['score', s?.score],
           ...(s?.indicators ?? [])

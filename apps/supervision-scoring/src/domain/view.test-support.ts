@@ -7,15 +7,23 @@ type Payload = NonNullable<events.CaseEvent['payload']>;
 
 /** Builds a case view from payloads, one event per [payload, day, command id?]. */
 export function viewOf(steps: Array<[Payload, number, string?]>, caseId = 'c1'): CaseView {
+  return viewAt(
+    steps.map(([payload, d, commandId]) => [payload, day(d), commandId]),
+    caseId,
+  );
+}
+
+/** Builds a case view from payloads, one event per [payload, moment, command id?]. */
+export function viewAt(steps: Array<[Payload, Date, string?]>, caseId = 'c1'): CaseView {
   return steps.reduce<CaseView>(
-    (v, [payload, d, commandId], i) =>
+    (v, [payload, at, commandId], i) =>
       applyEvent(v, {
         eventId: `e${i + 1}`,
         caseId,
         version: i + 1,
         position: i + 1,
-        occurredAt: day(d),
-        recordedAt: day(d),
+        occurredAt: at,
+        recordedAt: at,
         commandId: commandId ?? `c${i + 1}`,
         actor: 't',
         agencyId: 'lz-eeb',
