@@ -60,9 +60,11 @@ const ids = (...xs: (string | undefined | null)[]) => xs.filter((x): x is string
 function timeliness(v: CaseView, m: ScoringModel, concludedAt: string): Indicator {
   const max = m.weights.timeliness;
   // Late is past the due moment, as the OVERDUE rule and the report have it;
-  // days late are city calendar days from the due date, and at least one: a
-  // case concluded on its due day after the due moment had no points taken
-  // while it had an OVERDUE order and counted overdue in the report.
+  // days late are city calendar days from the due date, and at least one.
+  // Intake sets a deadline at the end of its day; one it set before
+  // 2026-12-07 (registration + 90 × 24 h) may pass within its day, and a
+  // case concluded later that day had an OVERDUE order, counted overdue in
+  // the report and lost no points here.
   const late = Date.parse(concludedAt) > Date.parse(v.dueAt);
   const over = late ? Math.max(1, daysBetween(new Date(v.dueAt), new Date(concludedAt))) : 0;
   const points = Math.max(0, max - over * m.pointsPerDayOverdue);
