@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { reporting } from '@enforcement/contracts';
+import { events, intake, reporting } from '@enforcement/contracts';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { eventually, repoRoot, stack, tokenFor, uniqueName, unary } from '@enforcement/testing';
 import { prometheusScraper } from '../support/metrics.js';
@@ -61,6 +61,70 @@ describe('the alerts and dashboards read metrics the services export, under the 
     await scraper?.close();
   });
 
+  it('counts, once each by agency and rule, the rule actions a fact dated before them but stored after takes away', async () => {
+    const caseId = uniqueName('late-fact');
+    await registerOverdueCase(sys, caseId);
+    const supervisor = await tokenFor(['supervisor']);
+    const agency = await tokenFor(['agency'], ['lz-eeb']);
+    const history = async () =>
+      (
+        await unary<intake.GetCaseResponse>((cb) =>
+          sys.intakeClient.getCase({ caseId }, supervisor, cb),
+        )
+      ).history;
+    // Registered 100 days ago, never concluded: the deadline warning, the
+    // overdue order and the three escalations due by now (docs/scoring.md).
+    const ruled = (h: events.CaseEvent[]) =>
+      h.filter(
+        (e) =>
+          e.payload?.$case === 'supervisionOrderOpened' ||
+          e.payload?.$case === 'supervisionOrderEscalated',
+      ).length;
+    await eventually(async () => (ruled(await history()) === 5 ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the rules to open and escalate the deadline orders',
+    });
+    const counted = async () => {
+      const text = await scrape();
+      const of = (rule: string) =>
+        [...text.matchAll(/^enforcement_supervision_unwarranted_actions_total\{([^}]*)\} (\S+)/gm)]
+          .filter((m) => m[1]?.includes('agency="lz-eeb"') && m[1].includes(`rule="${rule}"`))
+          .reduce((n, m) => n + Number(m[2]), 0);
+      return { approaching: of('approaching'), overdue: of('overdue'), escalate: of('escalate') };
+    };
+    expect(await counted()).toEqual({ approaching: 0, overdue: 0, escalate: 0 });
+    // The agency's conclusion, dated 30 days after the registration, stored now.
+    await unary<intake.CommandResult>((cb) =>
+      sys.intakeClient.concludeCase(
+        intake.ConcludeCaseRequest.fromPartial({
+          meta: {
+            commandId: `${caseId}:concluded`,
+            caseId,
+            occurredAt: new Date(Date.now() - 70 * 86_400_000),
+          },
+          conclusion: events.Conclusion.CONCLUSION_NO_PENALTY,
+        }),
+        agency,
+        cb,
+      ),
+    );
+    await eventually(
+      async () => {
+        const c = await counted();
+        return c.escalate === 3 ? c : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the five actions counted' },
+    );
+    // Later events of the case (its evaluation) count nothing again.
+    await eventually(
+      async () =>
+        (await history()).some((e) => e.payload?.$case === 'caseEvaluated') ? true : undefined,
+      { timeoutMs: 30_000, what: 'the case evaluated' },
+    );
+    await sys.scoring.runtime.tick();
+    expect(await counted()).toEqual({ approaching: 1, overdue: 1, escalate: 3 });
+  });
+
   it('exports every metric an alert rule or a dashboard panel names, once the pipeline has moved', async () => {
     const caseId = uniqueName('alerted');
     await registerOverdueCase(sys, caseId);
@@ -104,6 +168,7 @@ describe('the alerts and dashboards read metrics the services export, under the 
         'EventsWaitingForGap',
         'EscalatedOrderUnanswered',
         'RulesNotGettingThrough',
+        'UnwarrantedRuleActions',
         'StoreUnreachable',
         'HashChainBreak',
       ]),

@@ -18,7 +18,7 @@ import type {
 import { feedOf, Projector } from './application/projector.js';
 import type { RollupRow, ScoreReader } from './application/queries.js';
 import { coalesced } from './application/coalesced.js';
-import { runRules, type SentAction } from './application/rule-runner.js';
+import { runRules, unwarrantedFound, type SentAction } from './application/rule-runner.js';
 import { feedWatermarks, FeedClock, type PartitionEnd } from './application/watermark.js';
 import type { RuleConfig } from './domain/rules.js';
 import { scoreCase, type ScoringModel } from './domain/scoring-model.js';
@@ -291,6 +291,9 @@ export class ScoringRuntime {
       model: this.o.model,
       history: this.o.intake,
       log: this.o.log,
+      // Told by the generation that serves: one rebuilding finds again what was told.
+      unwarranted: (view, actions) =>
+        holder.gen?.active && unwarrantedFound(this.o.log, view, actions),
       ...(this.o.waitingLimitBytes ? { waitingLimitBytes: this.o.waitingLimitBytes } : {}),
       isConflict: (e) => e instanceof CaseConflict,
       rules: this.o.rules,

@@ -51,6 +51,12 @@ export interface CaseRecord {
   lacks?: number;
   /** When the supervision rules next have something to do on the case (ms); null: nothing. */
   timer?: number | null;
+  /**
+   * The rules' actions in the case's history that it no longer calls for
+   * (`unwarrantedActions`: late data took their condition away), as of the
+   * record; each is reported once, when it first appears.
+   */
+  unwarranted?: string[];
   /** The page that holds the record (set by the store; absent: not stored yet). */
   page?: string;
   /** When the record was last written. */

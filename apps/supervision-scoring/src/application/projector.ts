@@ -11,7 +11,13 @@ import {
   type Contribution,
   type RollupDelta,
 } from '../domain/rollups.js';
-import { DEFAULT_RULES, nextActionAt, type RuleConfig } from '../domain/rules.js';
+import {
+  DEFAULT_RULES,
+  isDone,
+  supervisionPlan,
+  unwarrantedActions,
+  type RuleConfig,
+} from '../domain/rules.js';
 import { scoreCase, type CaseScoreResult, type ScoringModel } from '../domain/scoring-model.js';
 import { KeyedLock } from './keyed-lock.js';
 import { settled } from './settled.js';
@@ -76,6 +82,12 @@ export interface ProjectorDeps {
   readonly endOffset: (partition: number) => Promise<number>;
   /** What went wrong off any caller's path (a left release tried again later). */
   readonly log?: (what: string, e: unknown) => void;
+  /**
+   * Rule actions a case's history, as it now stands, does not call for
+   * (`unwarrantedActions`): told once each, when the record that first
+   * holds them is written.
+   */
+  readonly unwarranted?: (view: CaseView, actions: readonly string[]) => void;
   /**
    * The most a case's record holds of events not applied yet (held behind a
    * poison, or waiting for an earlier version), in bytes as stored; default
@@ -689,16 +701,28 @@ class Batch {
           ]
         : []),
     ]);
-    // The rules' timers are in the records, written with them.
+    // The rules' timers are in the records, written with them, and so are
+    // the rule actions a record's history no longer calls for: each is
+    // reported once the record that first holds it is written.
     const rules = this.deps.rules ?? DEFAULT_RULES;
+    const found: { view: CaseView; actions: string[] }[] = [];
     for (const id of this.timed) {
       const rec = this.records.get(id);
       if (!rec) continue;
-      const timer =
-        rec.view.kind === 'ENFORCEMENT'
-          ? (nextActionAt(rec.view, rules, this.deps.model) ?? null)
-          : null;
-      this.records.set(id, { ...rec, timer });
+      const { view } = rec;
+      const { model } = this.deps;
+      // The plan once: the timer is its first action not in the history yet.
+      const plan = view.kind === 'ENFORCEMENT' ? supervisionPlan(view, rules, model) : [];
+      const timer = plan.find((a) => !isDone(view, a, model))?.at ?? null;
+      const unwarranted = unwarrantedActions(view, rules, model, plan);
+      const known = new Set(rec.unwarranted ?? []);
+      const newly = unwarranted.filter((c) => !known.has(c));
+      if (newly.length > 0) found.push({ view, actions: newly });
+      this.records.set(id, {
+        ...rec,
+        timer,
+        ...(unwarranted.length > 0 || rec.unwarranted ? { unwarranted } : {}),
+      });
     }
     // Every page key the batch's gains or parts fell on, written or found
     // already holding them: a replay after the pages landed and the records
@@ -711,6 +735,7 @@ class Batch {
       [...rolled],
     );
     if (this.corrected.length > 0) await store.correctionsDone(this.corrected);
+    for (const { view, actions } of found) this.deps.unwarranted?.(view, actions);
     if (this.scores.size > 0) sink.changed([...this.scores.values()]);
     if (this.movedOrders.size > 0) sink.ordersChanged([...this.movedOrders.values()]);
   }

@@ -1,9 +1,10 @@
 import { metrics, type Counter } from '@opentelemetry/api';
+import type { CaseView } from '../domain/case-view.js';
 import { evaluationAt, pendingActions, type Action, type RuleConfig } from '../domain/rules.js';
 import { asRecorded, EVALUATION_EVENT_IDS, type ScoringModel } from '../domain/scoring-model.js';
 import type { CaseRecord, IntakeCommands, ItemOutcome, SupervisionItem } from './ports.js';
 
-let counters: { opened: Counter; actions: Counter } | undefined;
+let counters: { opened: Counter; actions: Counter; unwarranted: Counter } | undefined;
 /** Made on first use, so a meter provider registered after this module loaded still gets them. */
 const meters = () =>
   (counters ??= {
@@ -17,7 +18,34 @@ const meters = () =>
       .createCounter('enforcement.supervision.rule_actions', {
         description: 'Rule actions sent to case-intake, by kind and outcome',
       }),
+    unwarranted: metrics
+      .getMeter('supervision-scoring')
+      .createCounter('enforcement.supervision.unwarranted_actions', {
+        description:
+          "Rule actions found in a case's history that it no longer calls for (late data), by agency and rule",
+      }),
   });
+
+/**
+ * Rule actions a case's history, as it now stands, does not call for
+ * (`unwarrantedActions`): a fact dated before them arrived after the rules
+ * judged the case. What was recorded stays; operators hear of it, once per
+ * action (docs/operations.md, UnwarrantedRuleActions).
+ */
+export function unwarrantedFound(
+  log: (msg: string, err?: unknown) => void,
+  view: CaseView,
+  actions: readonly string[],
+): void {
+  for (const a of actions)
+    meters().unwarranted.add(1, {
+      agency: view.agencyId,
+      rule: a.slice(0, Math.max(0, a.indexOf(':'))),
+    });
+  log(
+    `case ${view.caseId} of ${view.agencyId}: its history no longer calls for the rules' ${actions.join(', ')}; a fact dated before them arrived after the rules judged the case (late data: is the agency's feed sent in time order, over one intake instance?)`,
+  );
+}
 
 export interface SentAction {
   readonly until: number;

@@ -326,6 +326,36 @@ export function isDone(v: CaseView, a: Action, model: ScoringModel): boolean {
 export const pendingActions = (v: CaseView, cfg: RuleConfig, model: ScoringModel): Action[] =>
   supervisionPlan(v, cfg, model).filter((a) => !isDone(v, a, model));
 
+/**
+ * The rules' actions a case's history holds that its plan, as the history
+ * now stands, does not call for: orders the rules opened (by rule id) and
+ * escalations they made (by command id). The rules judge a case as of their
+ * clock, on what was applied by then, and a later fact cannot take a
+ * condition that held back (a conclusion after the deadline leaves the
+ * OVERDUE order called for). Only a fact dated before the action that
+ * arrived after it can: late data (a feed split over streams of several
+ * intake instances, unary calls far out of time order, clocks more than
+ * `RULES_LATENESS_MS` apart), or rules configured otherwise since. What was
+ * recorded stays recorded; this names it.
+ */
+export function unwarrantedActions(
+  v: CaseView,
+  cfg: RuleConfig,
+  model: ScoringModel,
+  /** The case's plan, when the caller has it already. */
+  plan?: readonly Action[],
+): string[] {
+  if (v.kind !== 'ENFORCEMENT') return [];
+  const made = v.orders.flatMap((o) => [
+    // An order the rules opened: its id is made from its rule id.
+    ...(o.ruleId && o.orderId === boundedId('auto-', o.ruleId) ? [o.ruleId] : []),
+    ...(o.escalations ?? []).map((x) => x.commandId).filter((c) => c.startsWith(AUTO_ESCALATION)),
+  ]);
+  if (made.length === 0) return [];
+  const planned = new Set((plan ?? supervisionPlan(v, cfg, model)).map((a) => a.commandId));
+  return made.filter((c) => !planned.has(c));
+}
+
 /** When the rules next have something to do on the case; undefined when nothing. */
 export const nextActionAt = (
   v: CaseView,

@@ -10,6 +10,7 @@ import {
   nextActionAt,
   pendingActions,
   supervisionPlan,
+  unwarrantedActions,
   type Action,
 } from './rules.js';
 import { MODEL_V1, scoreCase } from './scoring-model.js';
@@ -359,6 +360,129 @@ describe('the ids the rules make', () => {
     );
     expect(pendingActions(recorded, DEFAULT_RULES, MODEL_V1).map((a) => a.commandId)).not.toContain(
       opened.commandId,
+    );
+  });
+});
+
+describe('rule actions a history no longer calls for', () => {
+  type Step = Steps[number];
+  /** A rule action as the event intake records for it, with its command id. */
+  const recorded = (a: Action): Step[] => {
+    const d = (a.at - day(0).getTime()) / 86_400_000;
+    if (a.kind === 'OPEN_ORDER')
+      return [
+        [
+          {
+            $case: 'supervisionOrderOpened',
+            value: {
+              orderId: a.orderId,
+              reason: a.reason,
+              note: a.note,
+              responseDueAt: new Date(a.responseDueAt),
+              ruleId: a.commandId,
+            },
+          },
+          d,
+          a.commandId,
+        ],
+      ];
+    if (a.kind === 'ESCALATE')
+      return [
+        [
+          {
+            $case: 'supervisionOrderEscalated',
+            value: {
+              orderId: a.orderId,
+              level: a.level,
+              reason: a.reason,
+              responseDueAt: new Date(a.responseDueAt),
+            },
+          },
+          d,
+          a.commandId,
+        ],
+      ];
+    return [];
+  };
+  /** The history with the rules' actions recorded as they fall due, up to `untilDay`, each judged on what came before it. */
+  const judged = (steps: Steps, untilDay: number): Steps => {
+    const out = [...steps];
+    for (;;) {
+      const next = pendingActions(viewOf(out), DEFAULT_RULES, MODEL_V1).find(
+        (a) => a.kind !== 'EVALUATE' && a.at <= day(untilDay).getTime(),
+      );
+      if (!next) return out;
+      out.push(...recorded(next));
+    }
+  };
+  const unwarranted = (steps: Steps) => unwarrantedActions(viewOf(steps), DEFAULT_RULES, MODEL_V1);
+  const concluded = (): Step[0] => ({
+    $case: 'caseConcluded',
+    value: { conclusion: events.Conclusion.CONCLUSION_NO_PENALTY, summary: '' },
+  });
+
+  it('names the orders and escalations a conclusion dated before them, arriving after, takes away', () => {
+    const acted = judged(open, 100);
+    expect(unwarranted(acted)).toEqual([]);
+    expect(unwarranted([...acted, [concluded(), 30]])).toEqual([
+      'approaching:c1',
+      'escalate:auto-approaching:c1:1',
+      'escalate:auto-approaching:c1:2',
+      'overdue:c1',
+      'escalate:auto-overdue:c1:1',
+    ]);
+    // Concluded after the deadline: every order stands, and every escalation.
+    expect(unwarranted([...acted, [concluded(), 95]])).toEqual([]);
+  });
+
+  it('names the escalations an answer dated in time, arriving after them, takes away', () => {
+    const acted = judged(open, 95);
+    expect(unwarranted([...acted, [p.answered('auto-approaching:c1'), 85]])).toEqual([
+      'escalate:auto-approaching:c1:1',
+      'escalate:auto-approaching:c1:2',
+    ]);
+  });
+
+  it('leaves orders by hand alone, whatever rule id their opener wrote', () => {
+    const byHand = p.order('o-9', 40);
+    if (byHand.$case !== 'supervisionOrderOpened') throw new Error('an order');
+    const steps: Steps = [
+      ...byTheBook(30),
+      [{ ...byHand, value: { ...byHand.value, ruleId: 'overdue:c1' } }, 20],
+    ];
+    expect(unwarranted(steps)).toEqual([]);
+  });
+
+  it('finds none while every fact arrives in time, on random histories judged as they go', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 11, max: 150 }),
+        fc.option(fc.integer({ min: 2, max: 89 })),
+        fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 3 }),
+        (concludeDay, extendedOn, answers) => {
+          // The facts in time order, the rules acting up to each before it comes.
+          const facts: Steps = [[p.dispatched(), 1]];
+          if (extendedOn !== null) facts.push([p.extended(120), extendedOn]);
+          answers.forEach((after, i) => {
+            const id = i === 0 ? 'auto-approaching:c1' : 'auto-overdue:c1';
+            facts.push([p.answered(id), 80 + after]);
+          });
+          facts.push([concluded(), concludeDay]);
+          let steps: Steps = [[p.registered(), 0]];
+          for (const f of facts.sort((a, b) => a[1] - b[1])) {
+            steps = judged(steps, f[1] - 1e-6);
+            const v = viewOf(steps);
+            // An answer to an order not opened, or already answered, intake refuses.
+            const answer = f[0].$case === 'supervisionOrderAnswered' ? f[0].value.orderId : null;
+            const o = v.orders.find((x) => x.orderId === answer);
+            if (answer !== null && (!o || o.answeredAt !== null)) continue;
+            steps.push(f);
+          }
+          steps = judged(steps, 200);
+          expect(unwarranted(steps)).toEqual([]);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
