@@ -54,35 +54,46 @@ describe('the Kafka ingress at its limits', () => {
   });
   afterAll(() => svc?.stop());
 
-  it('passes a near-1 MB malformed submission and one the dead letters refuse, and answers every one behind them', async () => {
+  /** Sends these to the submissions topic, each with the agency's token. */
+  const submit = async (messages: { key: string; partition: number; value: string | Buffer }[]) => {
     const producer = kafka().producer();
     await producer.connect();
-    const json = (command: intake.Command, sequence: number) =>
-      JSON.stringify(intake.SubmitEventsRequest.toJSON({ sequence, command }));
-    const huge = Buffer.alloc(1_048_000, 0x7b); // '{{{{…': not JSON
     await producer.send({
       topic: topics.intakeSubmissions,
-      messages: [
-        { key: 'p0', partition: 0, value: huge, headers: { authorization: token } },
-        {
-          key: 'p1',
-          partition: 1,
-          value: Buffer.alloc(20_000, 0x7b),
-          headers: { authorization: token },
-        },
-      ],
-    });
-    const loops = Array.from({ length: 7 }, () => fullLoop(uniqueName('after')));
-    await producer.send({
-      topic: topics.intakeSubmissions,
-      messages: loops.map((l, i) => ({
-        key: `k${i}`,
-        partition: i % 3,
-        value: json({ kind: { $case: 'registerCase', value: l.register } }, i + 1),
-        headers: { authorization: token },
-      })),
+      messages: messages.map((m) => ({ ...m, headers: { authorization: token } })),
     });
     await producer.disconnect();
+  };
+  /** A registration as the ingress reads it: SubmitEvents item `sequence` as JSON. */
+  const registration = (command: intake.RegisterCaseRequest, sequence: number) =>
+    JSON.stringify(
+      intake.SubmitEventsRequest.toJSON({
+        sequence,
+        command: { kind: { $case: 'registerCase', value: command } },
+      }),
+    );
+  /** Three fresh cases' registrations on `partition`, keyed `<prefix><n>`, numbered from `from`: the ones behind another. */
+  const behind = (prefix: string, partition: number, from: number) =>
+    Array.from({ length: 3 }, (_, i) => ({
+      key: `${prefix}${i}`,
+      partition,
+      value: registration(fullLoop(uniqueName('behind')).register, from + i),
+    }));
+
+  it('passes a near-1 MB malformed submission and one the dead letters refuse, and answers every one behind them', async () => {
+    const huge = Buffer.alloc(1_048_000, 0x7b); // '{{{{…': not JSON
+    await submit([
+      { key: 'p0', partition: 0, value: huge },
+      { key: 'p1', partition: 1, value: Buffer.alloc(20_000, 0x7b) },
+    ]);
+    const loops = Array.from({ length: 7 }, () => fullLoop(uniqueName('after')));
+    await submit(
+      loops.map((l, i) => ({
+        key: `k${i}`,
+        partition: i % 3,
+        value: registration(l.register, i + 1),
+      })),
+    );
 
     const receipts = (await read(topics.intakeReceipts, 7)).map((r) =>
       intake.SubmitEventsResponse.fromJSON(JSON.parse(String(r.value))),
@@ -99,31 +110,12 @@ describe('the Kafka ingress at its limits', () => {
   });
 
   it('answers a valid submission whose key is near the topic limit, and the ones behind it on its partition', async () => {
-    const producer = kafka().producer();
-    await producer.connect();
-    const json = (command: intake.Command, sequence: number) =>
-      JSON.stringify(intake.SubmitEventsRequest.toJSON({ sequence, command }));
     const big = fullLoop(uniqueName('big-key'));
-    const behind = Array.from({ length: 3 }, () => fullLoop(uniqueName('behind')));
     const hugeKey = 'k'.repeat(1_040_000);
-    await producer.send({
-      topic: topics.intakeSubmissions,
-      messages: [
-        {
-          key: hugeKey,
-          partition: 2,
-          value: json({ kind: { $case: 'registerCase', value: big.register } }, 100),
-          headers: { authorization: token },
-        },
-        ...behind.map((l, i) => ({
-          key: `b${i}`,
-          partition: 2,
-          value: json({ kind: { $case: 'registerCase', value: l.register } }, 101 + i),
-          headers: { authorization: token },
-        })),
-      ],
-    });
-    await producer.disconnect();
+    await submit([
+      { key: hugeKey, partition: 2, value: registration(big.register, 100) },
+      ...behind('b', 2, 101),
+    ]);
     // Before, its receipt (keyed as submitted) was larger than the receipts
     // topic takes: the batch failed, and was read again, for good.
     const receipts = (await read(topics.intakeReceipts, 7 + 4))
@@ -143,41 +135,15 @@ describe('the Kafka ingress at its limits', () => {
   // the store refused the write (PostgreSQL's jsonb takes no NUL), and the
   // ingress consumer crashed on it at every restart.
   it('answers a submission whose ids hold a NUL, refused naming the field, and the ones behind it on its partition', async () => {
-    const producer = kafka().producer();
-    await producer.connect();
-    const json = (command: intake.Command, sequence: number) =>
-      JSON.stringify(intake.SubmitEventsRequest.toJSON({ sequence, command }));
     const bad = fullLoop(uniqueName('nul'));
-    const behind = Array.from({ length: 3 }, () => fullLoop(uniqueName('behind-nul')));
-    await producer.send({
-      topic: topics.intakeSubmissions,
-      messages: [
-        {
-          key: 'nul',
-          partition: 0,
-          value: json(
-            {
-              kind: {
-                $case: 'registerCase',
-                value: {
-                  ...bad.register,
-                  meta: { commandId: 'cmd\u0000', caseId: `${bad.register.meta.caseId}\u0000` },
-                },
-              },
-            },
-            200,
-          ),
-          headers: { authorization: token },
-        },
-        ...behind.map((l, i) => ({
-          key: `n${i}`,
-          partition: 0,
-          value: json({ kind: { $case: 'registerCase', value: l.register } }, 201 + i),
-          headers: { authorization: token },
-        })),
-      ],
-    });
-    await producer.disconnect();
+    const nul = {
+      ...bad.register,
+      meta: { commandId: 'cmd\u0000', caseId: `${bad.register.meta.caseId}\u0000` },
+    };
+    await submit([
+      { key: 'nul', partition: 0, value: registration(nul, 200) },
+      ...behind('n', 0, 201),
+    ]);
     const receipts = (await read(topics.intakeReceipts, 11 + 4))
       .map((r) => intake.SubmitEventsResponse.fromJSON(JSON.parse(String(r.value))))
       .filter((r) => r.sequence >= 200)

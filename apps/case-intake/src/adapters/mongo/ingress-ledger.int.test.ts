@@ -1,3 +1,4 @@
+import type { Db } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { uniqueName } from '@enforcement/testing';
@@ -6,6 +7,22 @@ import { withMongo } from '../../test-support/harness.js';
 import { MongoIngressLedger } from './ingress-ledger.js';
 
 const RUNS = Number(process.env.INGRESS_LEDGER_RUNS ?? 15);
+
+/** A ledger on a database of its own, initialised, and dropped after `fn`. */
+async function withLedger(
+  fn: (ledger: MongoIngressLedger, db: Db) => Promise<void>,
+): Promise<void> {
+  await withMongo(async (client) => {
+    const db = client.db(uniqueName('ledger').replace(/-/g, '_'));
+    try {
+      const ledger = new MongoIngressLedger(db, 'group', 'topic');
+      await ledger.init();
+      await fn(ledger, db);
+    } finally {
+      await db.dropDatabase();
+    }
+  });
+}
 
 /** Ids as producers send them: dots, dollars, pipes and other scripts included. */
 const id = fc.stringMatching(/^[a-z0-9.$|: 执法-]{1,12}$/);
@@ -196,69 +213,55 @@ describe("the ingress's ledger on the real server", () => {
   });
 
   it('forgets a released hold written before holds said when they were written, once committed past', async () => {
-    await withMongo(async (client) => {
-      const db = client.db(uniqueName('ledger').replace(/-/g, '_'));
-      try {
-        const ledger = new MongoIngressLedger(db, 'group', 'topic');
-        await ledger.init();
-        const indexes = await db.collection('ingress_holds').listIndexes().toArray();
-        expect(indexes.map((i) => i.key as unknown)).toContainEqual({ p: 1, state: 1 });
-        const p = 'group|topic|0';
-        // As written before 2026-12-06's evening: no time.
-        await db.collection<{ _id: string } & Record<string, unknown>>('ingress_holds').insertMany([
-          {
-            _id: `${p}|o5|a`,
-            p,
-            caseId: 'a',
-            from: 5,
-            state: encodeHold({ commandId: 'c', from: 5, until: 9 }),
-          },
-          {
-            _id: `${p}|o7|b`,
-            p,
-            caseId: 'b',
-            from: 7,
-            state: encodeHold({ commandId: 'd', from: 7 }),
-          },
-        ]);
-        expect(await ledger.forget(new Map([[0, 9]]), 0)).toBe(0);
-        expect(await ledger.forget(new Map([[0, 10]]), 0)).toBe(1);
-        const left = (await ledger.load([0])).get(0)?.holds;
-        expect(left).toEqual(new Map([['b', [{ commandId: 'd', from: 7 }]]]));
-      } finally {
-        await db.dropDatabase();
-      }
+    await withLedger(async (ledger, db) => {
+      const indexes = await db.collection('ingress_holds').listIndexes().toArray();
+      expect(indexes.map((i) => i.key as unknown)).toContainEqual({ p: 1, state: 1 });
+      const p = 'group|topic|0';
+      // As written before 2026-12-06's evening: no time.
+      await db.collection<{ _id: string } & Record<string, unknown>>('ingress_holds').insertMany([
+        {
+          _id: `${p}|o5|a`,
+          p,
+          caseId: 'a',
+          from: 5,
+          state: encodeHold({ commandId: 'c', from: 5, until: 9 }),
+        },
+        {
+          _id: `${p}|o7|b`,
+          p,
+          caseId: 'b',
+          from: 7,
+          state: encodeHold({ commandId: 'd', from: 7 }),
+        },
+      ]);
+      expect(await ledger.forget(new Map([[0, 9]]), 0)).toBe(0);
+      expect(await ledger.forget(new Map([[0, 10]]), 0)).toBe(1);
+      const left = (await ledger.load([0])).get(0)?.holds;
+      expect(left).toEqual(new Map([['b', [{ commandId: 'd', from: 7 }]]]));
     });
   });
 
   it('keeps each refusal by its partition and offset, recorded again as the same, until committed past', async () => {
-    await withMongo(async (client) => {
-      const db = client.db(uniqueName('ledger').replace(/-/g, '_'));
-      try {
-        const ledger = new MongoIngressLedger(db, 'group', 'topic');
-        await ledger.init();
-        const refusal = (n: number) => ({ key: `c${n}|cmd${n}`, receipt: `{"sequence":${n}}` });
-        await ledger.refused(0, 4, refusal(4));
-        await ledger.refused(0, 6, refusal(6));
-        // Read again and recorded again (the record of the first reading may have failed).
-        await ledger.refused(0, 6, refusal(6));
-        await ledger.refused(1, 2, refusal(2));
-        const refusals = (partition: number) =>
-          ledger.load([0, 1]).then((r) => r.get(partition)?.refusals);
-        expect(await refusals(0)).toEqual(
-          new Map([
-            [4, refusal(4)],
-            [6, refusal(6)],
-          ]),
-        );
-        expect(await refusals(1)).toEqual(new Map([[2, refusal(2)]]));
-        // Committed past 4 on partition 0: no reading meets it again.
-        expect(await ledger.forget(new Map([[0, 5]]), 0)).toBe(1);
-        expect(await refusals(0)).toEqual(new Map([[6, refusal(6)]]));
-        expect(await refusals(1)).toEqual(new Map([[2, refusal(2)]]));
-      } finally {
-        await db.dropDatabase();
-      }
+    await withLedger(async (ledger) => {
+      const refusal = (n: number) => ({ key: `c${n}|cmd${n}`, receipt: `{"sequence":${n}}` });
+      await ledger.refused(0, 4, refusal(4));
+      await ledger.refused(0, 6, refusal(6));
+      // Read again and recorded again (the record of the first reading may have failed).
+      await ledger.refused(0, 6, refusal(6));
+      await ledger.refused(1, 2, refusal(2));
+      const refusals = (partition: number) =>
+        ledger.load([0, 1]).then((r) => r.get(partition)?.refusals);
+      expect(await refusals(0)).toEqual(
+        new Map([
+          [4, refusal(4)],
+          [6, refusal(6)],
+        ]),
+      );
+      expect(await refusals(1)).toEqual(new Map([[2, refusal(2)]]));
+      // Committed past 4 on partition 0: no reading meets it again.
+      expect(await ledger.forget(new Map([[0, 5]]), 0)).toBe(1);
+      expect(await refusals(0)).toEqual(new Map([[6, refusal(6)]]));
+      expect(await refusals(1)).toEqual(new Map([[2, refusal(2)]]));
     });
   });
 
@@ -268,31 +271,24 @@ describe("the ingress's ledger on the real server", () => {
   // crashed on it again at every restart: one message stopped the ingress
   // (`npm run fuzz` found it).
   it('records a refusal whatever its ids hold, and reads back the key it was given', async () => {
-    await withMongo(async (client) => {
-      const db = client.db(uniqueName('ledger').replace(/-/g, '_'));
-      try {
-        const ledger = new MongoIngressLedger(db, 'group', 'topic');
-        await ledger.init();
-        const keys = ['a\u0000b|c', 'nul\u0000|cmd', '\ud800lone|x', 'quote"|\\', '执法|ok'];
-        for (const [i, key] of keys.entries()) await ledger.refused(0, i, { key, receipt: '{}' });
-        // A record written before the key was kept as JSON.
-        await db.collection('ingress_refusals').insertOne({
-          _id: 'group|topic|0|o9' as never,
-          p: 'group|topic|0',
-          offset: 9,
-          key: 'old|one',
-          receipt: '{}',
-        });
-        const got = (await ledger.load([0])).get(0)?.refusals;
-        expect(got).toEqual(
-          new Map([
-            ...keys.map((key, i) => [i, { key, receipt: '{}' }] as const),
-            [9, { key: 'old|one', receipt: '{}' }],
-          ]),
-        );
-      } finally {
-        await db.dropDatabase();
-      }
+    await withLedger(async (ledger, db) => {
+      const keys = ['a\u0000b|c', 'nul\u0000|cmd', '\ud800lone|x', 'quote"|\\', '执法|ok'];
+      for (const [i, key] of keys.entries()) await ledger.refused(0, i, { key, receipt: '{}' });
+      // A record written before the key was kept as JSON.
+      await db.collection('ingress_refusals').insertOne({
+        _id: 'group|topic|0|o9' as never,
+        p: 'group|topic|0',
+        offset: 9,
+        key: 'old|one',
+        receipt: '{}',
+      });
+      const got = (await ledger.load([0])).get(0)?.refusals;
+      expect(got).toEqual(
+        new Map([
+          ...keys.map((key, i) => [i, { key, receipt: '{}' }] as const),
+          [9, { key: 'old|one', receipt: '{}' }],
+        ]),
+      );
     });
   });
 });
