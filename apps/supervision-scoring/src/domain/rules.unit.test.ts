@@ -368,11 +368,9 @@ describe('rule actions a history no longer calls for', () => {
   type Step = Steps[number];
   /** A rule action as the event intake records for it, with its command id. */
   const recorded = (a: Action): Step[] => {
-    const d = (a.at - day(0).getTime()) / 86_400_000;
-    if (a.kind === 'OPEN_ORDER')
-      return [
-        [
-          {
+    const payload: Step[0] | null =
+      a.kind === 'OPEN_ORDER'
+        ? {
             $case: 'supervisionOrderOpened',
             value: {
               orderId: a.orderId,
@@ -381,28 +379,19 @@ describe('rule actions a history no longer calls for', () => {
               responseDueAt: new Date(a.responseDueAt),
               ruleId: a.commandId,
             },
-          },
-          d,
-          a.commandId,
-        ],
-      ];
-    if (a.kind === 'ESCALATE')
-      return [
-        [
-          {
-            $case: 'supervisionOrderEscalated',
-            value: {
-              orderId: a.orderId,
-              level: a.level,
-              reason: a.reason,
-              responseDueAt: new Date(a.responseDueAt),
-            },
-          },
-          d,
-          a.commandId,
-        ],
-      ];
-    return [];
+          }
+        : a.kind === 'ESCALATE'
+          ? {
+              $case: 'supervisionOrderEscalated',
+              value: {
+                orderId: a.orderId,
+                level: a.level,
+                reason: a.reason,
+                responseDueAt: new Date(a.responseDueAt),
+              },
+            }
+          : null;
+    return payload ? [[payload, (a.at - day(0).getTime()) / 86_400_000, a.commandId]] : [];
   };
   /** The history with the rules' actions recorded as they fall due, up to `untilDay`, each judged on what came before it. */
   const judged = (steps: Steps, untilDay: number): Steps => {
