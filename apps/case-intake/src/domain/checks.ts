@@ -30,8 +30,6 @@ export const enumValues = (e: Record<string, string | number>): number[] =>
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-export const DAY_MS = 86_400_000;
-
 /** Clock difference tolerated between two parties (an agency and intake, or an agency and its supervisor). */
 export const MAX_SKEW_MS = 5 * 60_000;
 
