@@ -1,9 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isDeepStrictEqual, promisify } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reporting, scoring } from '@enforcement/contracts';
 import { cityParts } from '@enforcement/reference-data';
@@ -11,37 +11,11 @@ import { generateYear, reportedFigures } from '@enforcement/generator';
 import { checkHealth } from '@enforcement/grpc-kit';
 import { DEV_AUTH, mintDevToken } from '@enforcement/auth';
 import stringWidth from 'string-width';
-import { eventually, repoRoot, stack, tokenFor, unary } from '@enforcement/testing';
+import { eventually, stack, tokenFor, unary } from '@enforcement/testing';
 import { A4_POINTS, pdfPages } from '../support/browser.js';
+import { CLI, enforce, enforceWith } from '../support/cli.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 import { freePort } from '../support/ports.js';
-
-const run = promisify(execFile);
-const CLI = join(repoRoot(), 'apps/cli/dist/main.js');
-
-/** Runs the CLI against this test's services; resolves to its exit code and output. */
-const enforce = (sys: WholeSystem, ...args: string[]) => enforceWith(sys, {}, ...args);
-
-/** The same, with some of the environment changed. */
-async function enforceWith(sys: WholeSystem, change: NodeJS.ProcessEnv, ...args: string[]) {
-  const env = {
-    ...process.env,
-    ENFORCE_INTAKE: sys.intake.address,
-    ENFORCE_SCORING: sys.scoring.address,
-    ENFORCE_REPORTING: sys.reporting.address,
-    ...change,
-  };
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env,
-      maxBuffer: 64 << 20,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
 
 describe('the whole system: a generated year through the CLI into intake, scoring and reporting', () => {
   let sys: WholeSystem;
