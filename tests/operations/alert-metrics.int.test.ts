@@ -2,11 +2,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { events, intake, reporting } from '@enforcement/contracts';
+import { reporting } from '@enforcement/contracts';
 import { connectMongo } from '@enforcement/mongo-kit';
 import { eventually, repoRoot, stack, tokenFor, uniqueName, unary } from '@enforcement/testing';
 import { prometheusScraper } from '../support/metrics.js';
-import { registerOverdueCase } from '../support/overdue-case.js';
+import {
+  concludeLate,
+  deadlineOrders,
+  historyOf,
+  registerOverdueCase,
+} from '../support/overdue-case.js';
 import { startWholeSystem, type WholeSystem } from '../support/whole-system.js';
 
 interface Rule {
@@ -64,26 +69,7 @@ describe('the alerts and dashboards read metrics the services export, under the 
   it('counts, once each by agency and rule, the rule actions a fact dated before them but stored after takes away', async () => {
     const caseId = uniqueName('late-fact');
     await registerOverdueCase(sys, caseId);
-    const supervisor = await tokenFor(['supervisor']);
-    const agency = await tokenFor(['agency'], ['lz-eeb']);
-    const history = async () =>
-      (
-        await unary<intake.GetCaseResponse>((cb) =>
-          sys.intakeClient.getCase({ caseId }, supervisor, cb),
-        )
-      ).history;
-    // Registered 100 days ago, never concluded: the deadline warning, the
-    // overdue order and the three escalations due by now (docs/scoring.md).
-    const ruled = (h: events.CaseEvent[]) =>
-      h.filter(
-        (e) =>
-          e.payload?.$case === 'supervisionOrderOpened' ||
-          e.payload?.$case === 'supervisionOrderEscalated',
-      ).length;
-    await eventually(async () => (ruled(await history()) === 5 ? true : undefined), {
-      timeoutMs: 60_000,
-      what: 'the rules to open and escalate the deadline orders',
-    });
+    await deadlineOrders(sys, caseId);
     const counted = async () => {
       const text = await scrape();
       const of = (rule: string) =>
@@ -93,21 +79,7 @@ describe('the alerts and dashboards read metrics the services export, under the 
       return { approaching: of('approaching'), overdue: of('overdue'), escalate: of('escalate') };
     };
     expect(await counted()).toEqual({ approaching: 0, overdue: 0, escalate: 0 });
-    // The agency's conclusion, dated 30 days after the registration, stored now.
-    await unary<intake.CommandResult>((cb) =>
-      sys.intakeClient.concludeCase(
-        intake.ConcludeCaseRequest.fromPartial({
-          meta: {
-            commandId: `${caseId}:concluded`,
-            caseId,
-            occurredAt: new Date(Date.now() - 70 * 86_400_000),
-          },
-          conclusion: events.Conclusion.CONCLUSION_NO_PENALTY,
-        }),
-        agency,
-        cb,
-      ),
-    );
+    await concludeLate(sys, caseId);
     await eventually(
       async () => {
         const c = await counted();
@@ -118,7 +90,9 @@ describe('the alerts and dashboards read metrics the services export, under the 
     // Later events of the case (its evaluation) count nothing again.
     await eventually(
       async () =>
-        (await history()).some((e) => e.payload?.$case === 'caseEvaluated') ? true : undefined,
+        (await historyOf(sys, caseId)).some((e) => e.payload?.$case === 'caseEvaluated')
+          ? true
+          : undefined,
       { timeoutMs: 30_000, what: 'the case evaluated' },
     );
     await sys.scoring.runtime.tick();
