@@ -99,6 +99,7 @@ describe('the loop closes through the services', () => {
             reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
             overdueOnly: false,
             escalatedOnly: false,
+            unwarrantedOnly: false,
             pageSize: 100,
             pageToken: '',
           },

@@ -287,6 +287,7 @@ describe('scoring projection on the real stack', () => {
             reason: 0,
             overdueOnly: false,
             escalatedOnly: false,
+            unwarrantedOnly: false,
             pageSize: 0,
             pageToken: '',
           },

@@ -62,7 +62,10 @@ interface Generation {
 }
 
 /**
- * The layout of the read models this version writes and reads: 12 stores
+ * The layout of the read models this version writes and reads: 13 keeps
+ * with each order the rules' actions on it that its case's history no
+ * longer calls for, and lists them apart (orders of a layout-12 generation
+ * lack the flag, and a layout-12 writer would drop it: projected again); 12 stores
  * case records without their score and rollup contribution, which are
  * worked out from the view when needed (a layout-11 writer would take a
  * stored record's missing contribution for none, and count the case's
@@ -100,7 +103,7 @@ interface Generation {
  * pages as JSON blobs under the fields writes filter on; 2 kept rollups in pages per listing and writer, nested; 1 a document
  * per rollup and writer.
  */
-export const READ_MODEL_FORMAT = 12;
+export const READ_MODEL_FORMAT = 13;
 
 interface MetaDoc {
   _id: string;

@@ -165,10 +165,11 @@ export const orders: Command = {
   service: 'scoring',
   summary: 'list supervision orders (督办)',
   usage:
-    'orders [--status open|answered|escalated] [--escalated] [--agency ID] [--overdue] [--limit 50]',
+    'orders [--status open|answered|escalated] [--escalated] [--unwarranted] [--agency ID] [--overdue] [--limit 50]',
   options: {
     status: { type: 'string' },
     escalated: { type: 'boolean' },
+    unwarranted: { type: 'boolean' },
     agency: { type: 'string' },
     overdue: { type: 'boolean' },
     limit: { type: 'string' },
@@ -178,6 +179,8 @@ export const orders: Command = {
     '--status <s>          where an order stands now: open, answered, or escalated (and not',
     '                      answered since) (default: all)',
     '--escalated           only orders escalated at least once, answered since or not',
+    '--unwarranted         only orders with an action their case no longer calls for (a fact',
+    '                      dated before it arrived after it: late data)',
     '--agency <id>         only this agency',
     '--overdue             only orders past their response deadline',
     '--limit <n>           rows (default 50)',
@@ -198,6 +201,7 @@ export const orders: Command = {
           scoring.ListSupervisionOrdersRequest.fromPartial({
             agencyId: typeof v.agency === 'string' ? v.agency : '',
             overdueOnly: v.overdue === true,
+            unwarrantedOnly: v.unwarranted === true,
             pageSize: int(v, 'limit', 50),
             ...only,
           }),
@@ -232,6 +236,7 @@ export const orders: Command = {
           'opened',
           'due',
           'overdue',
+          'no longer called for',
         ],
         r.orders.map((o) => [
           o.orderId,
@@ -245,6 +250,7 @@ export const orders: Command = {
           day(o.openedAt),
           day(o.responseDueAt),
           o.overdue ? 'yes' : '',
+          o.unwarrantedActions.join(' '),
         ]),
       ),
       v.json,

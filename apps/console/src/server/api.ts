@@ -273,6 +273,7 @@ export function api(
             reason: enumOf(events.supervisionReasonFromJSON, 'SUPERVISION_REASON_', q.reason),
             overdueOnly: q.overdue === 'true',
             escalatedOnly: q.escalated === 'true',
+            unwarrantedOnly: q.unwarranted === 'true',
             pageSize: Number(q.pageSize ?? 0),
             pageToken: q.pageToken ?? '',
           }),

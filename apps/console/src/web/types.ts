@@ -78,6 +78,8 @@ export interface Order {
   overdue?: boolean;
   ruleId?: string;
   escalated?: boolean;
+  /** The rules' actions on it that its case's history no longer calls for (late data). */
+  unwarrantedActions?: string[];
   /** The case's version this state stands at: the greater is the later (absent when unknown). */
   caseVersion?: number;
 }

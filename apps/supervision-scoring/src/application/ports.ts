@@ -192,6 +192,11 @@ export interface CaseOrders {
   readonly agencyId: string;
   readonly caseVersion: number;
   readonly orders: readonly OrderView[];
+  /**
+   * The rules' actions in the case's history that it no longer calls for
+   * (`unwarrantedActions`), on these orders or others; absent: none.
+   */
+  readonly unwarranted?: readonly string[];
 }
 
 /** Where a chunk's changes go for live watchers: each list together, once the chunk is written. */

@@ -16,6 +16,7 @@ import {
   isDone,
   supervisionPlan,
   unwarrantedActions,
+  unwarrantedOn,
   type RuleConfig,
 } from '../domain/rules.js';
 import { scoreCase, type CaseScoreResult, type ScoringModel } from '../domain/scoring-model.js';
@@ -678,8 +679,60 @@ class Batch {
     }
   }
 
+  /**
+   * Each case applied in this batch: its rules' timer (the plan's first
+   * action not in its history yet) and the rules' actions its history no
+   * longer calls for (`unwarrantedActions`), kept in its record. The orders
+   * whose actions joined or left that list move with the batch's others.
+   * Returns what was found that the records did not hold yet.
+   */
+  private judgeTimed(): { view: CaseView; actions: string[] }[] {
+    const rules = this.deps.rules ?? DEFAULT_RULES;
+    const { model } = this.deps;
+    const found: { view: CaseView; actions: string[] }[] = [];
+    for (const id of this.timed) {
+      const rec = this.records.get(id);
+      if (!rec) continue;
+      const { view } = rec;
+      // The plan once: the timer is its first action not in the history yet.
+      const plan = view.kind === 'ENFORCEMENT' ? supervisionPlan(view, rules, model) : [];
+      const timer = plan.find((a) => !isDone(view, a, model))?.at ?? null;
+      const unwarranted = unwarrantedActions(view, rules, model, plan);
+      const known = new Set(rec.unwarranted ?? []);
+      const newly = unwarranted.filter((c) => !known.has(c));
+      if (newly.length > 0) found.push({ view, actions: newly });
+      this.records.set(id, {
+        ...rec,
+        timer,
+        ...(unwarranted.length > 0 || rec.unwarranted ? { unwarranted } : {}),
+      });
+      // The actions that joined the list, and those that left it.
+      const changed = [...newly, ...[...known].filter((c) => !unwarranted.includes(c))];
+      const moved = this.movedOrders.get(id);
+      if (!moved && changed.length === 0) continue;
+      // The orders as the record holds them now, with the list they are flagged by.
+      const ids = new Set(moved?.orders.map((o) => o.orderId));
+      const orders = view.orders.filter(
+        (o) => ids.has(o.orderId) || unwarrantedOn(o, changed).length > 0,
+      );
+      this.movedOrders.set(id, {
+        caseId: id,
+        agencyId: view.agencyId,
+        caseVersion: view.version,
+        orders,
+        ...(unwarranted.length > 0 ? { unwarranted } : {}),
+      });
+    }
+    return found;
+  }
+
   async flush(): Promise<void> {
     const { store, sink } = this.deps;
+    // The rules' timers are in the records, written with them, and so are
+    // the rule actions a record's history no longer calls for: each is
+    // reported once the record that first holds it is written, and the
+    // orders it is on are written again with it.
+    const found = this.judgeTimed();
     const pages = await this.pageWrites();
     const fixes = this.correctionParts();
     this.releaseParts(fixes);
@@ -701,29 +754,6 @@ class Batch {
           ]
         : []),
     ]);
-    // The rules' timers are in the records, written with them, and so are
-    // the rule actions a record's history no longer calls for: each is
-    // reported once the record that first holds it is written.
-    const rules = this.deps.rules ?? DEFAULT_RULES;
-    const found: { view: CaseView; actions: string[] }[] = [];
-    for (const id of this.timed) {
-      const rec = this.records.get(id);
-      if (!rec) continue;
-      const { view } = rec;
-      const { model } = this.deps;
-      // The plan once: the timer is its first action not in the history yet.
-      const plan = view.kind === 'ENFORCEMENT' ? supervisionPlan(view, rules, model) : [];
-      const timer = plan.find((a) => !isDone(view, a, model))?.at ?? null;
-      const unwarranted = unwarrantedActions(view, rules, model, plan);
-      const known = new Set(rec.unwarranted ?? []);
-      const newly = unwarranted.filter((c) => !known.has(c));
-      if (newly.length > 0) found.push({ view, actions: newly });
-      this.records.set(id, {
-        ...rec,
-        timer,
-        ...(unwarranted.length > 0 || rec.unwarranted ? { unwarranted } : {}),
-      });
-    }
     // Every page key the batch's gains or parts fell on, written or found
     // already holding them: a replay after the pages landed and the records
     // did not still moves the mark readers go by.

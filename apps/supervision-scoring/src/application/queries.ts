@@ -5,10 +5,33 @@ import { cursorOf, tokenAfter } from '@enforcement/grpc-kit';
 import { isPeriod, type PeriodKind } from '../domain/periods.js';
 import { listKeyOf, type GroupBy } from '../domain/rollups.js';
 import type { CaseView, OrderView } from '../domain/case-view.js';
+import { unwarrantedOn } from '../domain/rules.js';
+import type { CaseOrders } from './ports.js';
 import type { CaseScoreResult } from '../domain/scoring-model.js';
 
-/** An order as the order list holds it: its case, its agency, and the case's version it stands at. */
-export type ListedOrder = OrderView & { caseId: string; agencyId: string; caseVersion?: number };
+/**
+ * An order as the order list holds it: its case, its agency, the case's
+ * version it stands at, and its actions the case's history no longer calls
+ * for (`unwarrantedOn`; absent: none, or stored before they were kept).
+ */
+export type ListedOrder = OrderView & {
+  caseId: string;
+  agencyId: string;
+  caseVersion?: number;
+  unwarrantedActions?: readonly string[];
+};
+
+/** One of a case's orders that moved, as the order list holds it. */
+export function listedOrderOf(c: Omit<CaseOrders, 'orders'>, o: OrderView): ListedOrder {
+  const unwarranted = unwarrantedOn(o, c.unwarranted ?? []);
+  return {
+    ...o,
+    caseId: c.caseId,
+    agencyId: c.agencyId,
+    caseVersion: c.caseVersion,
+    ...(unwarranted.length > 0 ? { unwarrantedActions: unwarranted } : {}),
+  };
+}
 
 /**
  * Which orders a listing wants, each field an equality the store filters on
@@ -20,6 +43,8 @@ export interface OrderFilter {
   readonly reason?: events.SupervisionReason;
   readonly escalated?: true;
   readonly unanswered?: true;
+  /** With an action its case's history no longer calls for. */
+  readonly unwarranted?: true;
 }
 
 export interface ScoreReader {
@@ -227,6 +252,7 @@ export async function listOrders(
     ...(q.reason ? { reason: q.reason } : {}),
     ...(q.escalatedOnly ? { escalated: true } : {}),
     ...(q.overdueOnly ? { unanswered: true } : {}),
+    ...(q.unwarrantedOnly ? { unwarranted: true } : {}),
   };
   // A page starts after the last order of the page before (a keyset), so
   // orders opened or answered meanwhile never show an order twice or skip
@@ -247,6 +273,7 @@ export async function listOrders(
         .filter((x) => !q.reason || x.reason === q.reason)
         .filter((x) => !q.overdueOnly || x.overdue)
         .filter((x) => !q.escalatedOnly || x.escalated)
+        .filter((x) => !q.unwarrantedOnly || x.unwarrantedActions.length > 0)
         .filter((x) => !cursor || newestFirst(cursor, x) < 0)
         .sort(newestFirst),
     );
@@ -296,5 +323,6 @@ export function toSupervisionOrder(o: ListedOrder, now: Date): scoring.Supervisi
     ruleId: o.ruleId,
     escalated: o.escalated,
     caseVersion: o.caseVersion ?? 0,
+    unwarrantedActions: [...(o.unwarrantedActions ?? [])],
   };
 }

@@ -356,6 +356,17 @@ export function unwarrantedActions(
   return made.filter((c) => !planned.has(c));
 }
 
+/**
+ * Of a case's actions its history no longer calls for (`unwarrantedActions`),
+ * those on order `o`: its opening, by its rule id, and its escalations.
+ */
+export const unwarrantedOn = (o: OrderView, unwarranted: readonly string[]): string[] =>
+  unwarranted.filter(
+    (c) =>
+      (c === o.ruleId && o.orderId === boundedId('auto-', c)) ||
+      (o.escalations ?? []).some((x) => x.commandId === c),
+  );
+
 /** When the rules next have something to do on the case; undefined when nothing. */
 export const nextActionAt = (
   v: CaseView,

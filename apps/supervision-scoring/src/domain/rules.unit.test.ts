@@ -11,6 +11,7 @@ import {
   pendingActions,
   supervisionPlan,
   unwarrantedActions,
+  unwarrantedOn,
   type Action,
 } from './rules.js';
 import { MODEL_V1, scoreCase } from './scoring-model.js';
@@ -429,6 +430,20 @@ describe('rule actions a history no longer calls for', () => {
     expect(unwarranted([...acted, [p.answered('auto-approaching:c1'), 85]])).toEqual([
       'escalate:auto-approaching:c1:1',
       'escalate:auto-approaching:c1:2',
+    ]);
+  });
+
+  it('puts each action on the order it was taken on, and none on an order by hand', () => {
+    const steps: Steps = [...judged(open, 100), [concluded(), 30], [p.order('o-9', 40), 40]];
+    const all = unwarranted(steps);
+    const byOrder = viewOf(steps).orders.map((o) => [o.orderId, unwarrantedOn(o, all)]);
+    expect(byOrder).toEqual([
+      [
+        'auto-approaching:c1',
+        ['approaching:c1', 'escalate:auto-approaching:c1:1', 'escalate:auto-approaching:c1:2'],
+      ],
+      ['auto-overdue:c1', ['overdue:c1', 'escalate:auto-overdue:c1:1']],
+      ['o-9', []],
     ]);
   });
 

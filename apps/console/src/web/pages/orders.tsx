@@ -12,6 +12,7 @@ import {
   Select,
   Space,
   Tag,
+  Tooltip,
   Typography,
 } from 'antd';
 import dayjs, { type Dayjs } from 'dayjs';
@@ -58,6 +59,7 @@ export function Orders({ me }: { me: Me }) {
   const [agency, setAgency] = useParam('agency');
   const [overdue, setOverdue] = useParam('overdue');
   const [escalated, setEscalated] = useParam('escalated');
+  const [unwarranted, setUnwarranted] = useParam('unwarranted');
   // Orders per call (the address may ask for fewer); "load more" fetches the next page.
   const [sizeParam] = useParam('pageSize', '1000');
   const pageSize = Math.min(1000, Math.max(1, Number(sizeParam) || 1000));
@@ -69,11 +71,12 @@ export function Orders({ me }: { me: Me }) {
     agency,
     overdue: overdue === 'true' || undefined,
     escalated: escalated === 'true' || undefined,
+    unwarranted: unwarranted === 'true' || undefined,
     pageSize,
   };
   const list = useApi(
     () => get<OrdersPage>('/api/orders', filters),
-    [status, reason, agency, overdue, escalated, pageSize],
+    [status, reason, agency, overdue, escalated, unwarranted, pageSize],
   );
   // Pages after the first, fetched on request: a province's year holds more orders than one page.
   const [more, setMore] = useState<{ key: string; orders: Order[]; token: string }>({
@@ -81,7 +84,15 @@ export function Orders({ me }: { me: Me }) {
     orders: [],
     token: '',
   });
-  const filterKey = JSON.stringify([status, reason, agency, overdue, escalated, pageSize]);
+  const filterKey = JSON.stringify([
+    status,
+    reason,
+    agency,
+    overdue,
+    escalated,
+    unwarranted,
+    pageSize,
+  ]);
   const extra = more.key === filterKey ? more : { key: filterKey, orders: [], token: '' };
   const nextToken = extra.orders.length > 0 ? extra.token : (list.data?.nextPageToken ?? '');
   const [loadingMore, setLoadingMore] = useState(false);
@@ -109,7 +120,8 @@ export function Orders({ me }: { me: Me }) {
     (!reason || o.reason === `SUPERVISION_REASON_${reason}`) &&
     (!agency || o.agencyId === agency) &&
     (overdue !== 'true' || o.overdue === true) &&
-    (escalated !== 'true' || o.escalated === true);
+    (escalated !== 'true' || o.escalated === true) &&
+    (unwarranted !== 'true' || (o.unwarrantedActions ?? []).length > 0);
   const base = [...(list.data?.orders ?? []), ...extra.orders];
   const known = new Set(base.map((o) => o.orderId));
   const rows = [
@@ -120,7 +132,18 @@ export function Orders({ me }: { me: Me }) {
     {
       title: t('status'),
       dataIndex: 'status',
-      render: (s: string) => <OrderStatusTag status={s} />,
+      render: (s: string, o: Order) => (
+        <Space size={4} wrap>
+          <OrderStatusTag status={s} />
+          {(o.unwarrantedActions ?? []).length > 0 && (
+            <Tooltip title={t('unwarrantedHelp') + (o.unwarrantedActions ?? []).join(', ')}>
+              <Tag color={TONE.warn} data-unwarranted={(o.unwarrantedActions ?? []).join(' ')}>
+                {t('unwarranted')}
+              </Tag>
+            </Tooltip>
+          )}
+        </Space>
+      ),
     },
     { title: t('reason'), dataIndex: 'reason', render: (r: string) => name(r) },
     {
@@ -227,6 +250,12 @@ export function Orders({ me }: { me: Me }) {
           onChange={(e) => setEscalated(e.target.checked ? 'true' : '')}
         >
           {t('escalatedOnly')}
+        </Checkbox>
+        <Checkbox
+          checked={unwarranted === 'true'}
+          onChange={(e) => setUnwarranted(e.target.checked ? 'true' : '')}
+        >
+          {t('unwarrantedOnly')}
         </Checkbox>
       </Space>
       {list.error && <Alert type="error" title={list.error.message} />}

@@ -10,7 +10,7 @@ import {
 } from '@enforcement/messaging';
 import { Freshness } from '../../application/freshness.js';
 import type { CaseOrders, ScoreSink } from '../../application/ports.js';
-import { toCaseScore, toSupervisionOrder } from '../../application/queries.js';
+import { listedOrderOf, toCaseScore, toSupervisionOrder } from '../../application/queries.js';
 import type { CaseView } from '../../domain/case-view.js';
 import type { CaseScoreResult } from '../../domain/scoring-model.js';
 
@@ -158,13 +158,11 @@ export class KafkaScoreHub implements ScoreSink {
   ordersChanged(changes: readonly CaseOrders[]): void {
     // Overdue is as of publication; watchers that keep an order recompute it.
     const now = new Date();
-    const messages = changes.flatMap(({ caseId, agencyId, caseVersion, orders }) =>
-      orders.map((o) => ({
-        key: caseId,
+    const messages = changes.flatMap((c) =>
+      c.orders.map((o) => ({
+        key: c.caseId,
         value: Buffer.from(
-          scoring.SupervisionOrder.encode(
-            toSupervisionOrder({ ...o, caseId, agencyId, caseVersion }, now),
-          ).finish(),
+          scoring.SupervisionOrder.encode(toSupervisionOrder(listedOrderOf(c, o), now)).finish(),
         ),
         headers: { [KIND_HEADER]: ORDER_KIND, [ORIGIN_HEADER]: this.groupId },
       })),

@@ -12,6 +12,7 @@ import {
   type OrderFilter,
   type ScoreReader,
 } from '../../application/queries.js';
+import { boundedId } from '../../domain/rules.js';
 import { weekOf, ReadModels } from './read-models.js';
 
 const R = events.SupervisionReason;
@@ -46,6 +47,8 @@ const anOrder = fc.record({
   dueIn: fc.integer({ min: 1, max: 40 }),
   answeredIn: fc.option(fc.integer({ min: 0, max: 30 })),
   escalated: fc.boolean(),
+  /** Opened by a rule its case's history no longer calls for (late data). */
+  unwarranted: fc.boolean(),
 });
 
 type Drawn = typeof anOrder extends fc.Arbitrary<infer T> ? T : never;
@@ -61,6 +64,7 @@ const aQuery = fc.record({
   agencyId: fc.constantFrom('', 'a1', 'a2'),
   overdueOnly: fc.boolean(),
   escalatedOnly: fc.boolean(),
+  unwarrantedOnly: fc.boolean(),
   pageSize: fc.constantFrom(0, 1, 2, 3, 5, 8),
 });
 
@@ -68,8 +72,10 @@ const aQuery = fc.record({
 function listedOf(drawn: readonly Drawn[], first = 0, caseVersion = 1): ListedOrder[] {
   return drawn.map((d, n) => {
     const i = first + n;
+    const ruleId = `rule-${String(i).padStart(2, '0')}`;
     const view: OrderView = {
-      orderId: `o${String(i).padStart(2, '0')}`,
+      // A rule's order is named by its rule id.
+      orderId: d.unwarranted ? boundedId('auto-', ruleId) : `o${String(i).padStart(2, '0')}`,
       reason: d.reason,
       openedAt: new Date(d.openedAt).toISOString(),
       responseDueAt: new Date(d.openedAt + d.dueIn * DAY).toISOString(),
@@ -77,10 +83,16 @@ function listedOf(drawn: readonly Drawn[], first = 0, caseVersion = 1): ListedOr
       answeredAt:
         d.answeredIn === null ? null : new Date(d.openedAt + d.answeredIn * DAY).toISOString(),
       escalated: d.escalated,
-      ruleId: `rule-${i}`,
+      ruleId,
       openedEventId: `e-${i}`,
     };
-    return { ...view, caseId: d.caseId, agencyId: AGENCY_OF[d.caseId] ?? '', caseVersion };
+    return {
+      ...view,
+      caseId: d.caseId,
+      agencyId: AGENCY_OF[d.caseId] ?? '',
+      caseVersion,
+      ...(d.unwarranted ? { unwarrantedActions: [ruleId] } : {}),
+    };
   });
 }
 
@@ -97,7 +109,10 @@ async function write(models: ReadModels, all: readonly ListedOrder[], batches = 
           caseId,
           agencyId: orders[0]?.agencyId ?? '',
           caseVersion: Math.max(...orders.map((o) => o.caseVersion ?? 0)),
-          orders: orders.map(({ caseId: _c, agencyId: _a, caseVersion: _v, ...o }) => o),
+          orders: orders.map(
+            ({ caseId: _c, agencyId: _a, caseVersion: _v, unwarrantedActions: _u, ...o }) => o,
+          ),
+          unwarranted: orders.flatMap((o) => o.unwarrantedActions ?? []),
         };
       }),
     );
@@ -189,6 +204,7 @@ describe('the order list reads the weeks a page spans, and lists what reading ev
               .filter((x) => !query.reason || x.reason === query.reason)
               .filter((x) => !query.overdueOnly || x.overdue)
               .filter((x) => !query.escalatedOnly || x.escalated)
+              .filter((x) => !query.unwarrantedOnly || x.unwarrantedActions.length > 0)
               .sort(newestFirst);
             const size = query.pageSize || 50;
             const pages: string[][] = [];
@@ -271,6 +287,7 @@ describe('the order list reads the weeks a page spans, and lists what reading ev
               .filter((x) => !query.reason || x.reason === query.reason)
               .filter((x) => !query.overdueOnly || x.overdue)
               .filter((x) => !query.escalatedOnly || x.escalated)
+              .filter((x) => !query.unwarrantedOnly || x.unwarrantedActions.length > 0)
               .map((x) => x.orderId);
           const atStart = new Set(matching(all));
           const walked: scoring.SupervisionOrder[] = [];

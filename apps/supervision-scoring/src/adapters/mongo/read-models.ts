@@ -20,7 +20,7 @@ import type {
 } from '../../application/ports.js';
 import { correctionPageIdOf, pageKeyOf, pagesOfPartition } from '../../domain/rollups.js';
 import { settled } from '../../application/settled.js';
-import { orderStatusOf, type OrderFilter } from '../../application/queries.js';
+import { listedOrderOf, orderStatusOf, type OrderFilter } from '../../application/queries.js';
 import type { OrderView } from '../../domain/case-view.js';
 
 /** The projection of one case. */
@@ -376,15 +376,19 @@ export interface OrderDoc extends OrderView {
   agencyId: string;
   /** The case's version this state stands at. */
   caseVersion: number;
+  /** Its actions the case's history no longer calls for (`unwarrantedOn`); absent: none. */
+  unwarrantedActions?: readonly string[];
   /**
    * What listings filter on, each by equality (FerretDB hands an equality
    * to PostgreSQL, where a range or a sort makes it decode every document):
    * the UTC week the order was opened in (`weekOf`), where it stands (the
-   * contract's OrderStatus), and whether it awaits an answer.
+   * contract's OrderStatus), whether it awaits an answer, and whether it
+   * has an action its case's history no longer calls for.
    */
   week: string;
   status: number;
   unanswered: boolean;
+  unwarranted: boolean;
 }
 
 /** How many of the latest weeks a listing reads one at a time before reading the rest together. */
@@ -407,16 +411,18 @@ export function weekOf(iso: string): string {
 }
 
 /** An order as the order list stores it, with the fields listings filter on. */
-export const orderDocOf = (c: Omit<CaseOrders, 'orders'>, o: OrderView): OrderDoc => ({
-  ...o,
-  _id: `${c.caseId}/${o.orderId}`,
-  caseId: c.caseId,
-  agencyId: c.agencyId,
-  caseVersion: c.caseVersion,
-  week: weekOf(o.openedAt),
-  status: orderStatusOf(o),
-  unanswered: !o.answeredAt,
-});
+export function orderDocOf(c: Omit<CaseOrders, 'orders'>, o: OrderView): OrderDoc {
+  const listed = listedOrderOf(c, o);
+  return {
+    ...listed,
+    _id: `${c.caseId}/${o.orderId}`,
+    caseVersion: c.caseVersion,
+    week: weekOf(o.openedAt),
+    status: orderStatusOf(o),
+    unanswered: !o.answeredAt,
+    unwarranted: listed.unwarrantedActions !== undefined,
+  };
+}
 
 /** A case with an action due, as the rules read it: its record, and the moment its next action falls due. */
 export interface DueCase {

@@ -287,6 +287,17 @@ export interface SupervisionOrder {
    * stored before it was kept).
    */
   caseVersion: number;
+  /**
+   * The rules' actions on this order that the case's history, as it stands
+   * now, no longer calls for: the order's rule id when the opening itself,
+   * and the command ids of escalations. A fact dated before them reached
+   * scoring after the rules had judged the case (late data; docs/scoring.md,
+   * "The rules' clock"): a conclusion dated in time that came after an
+   * OVERDUE order, an answer dated before its deadline that came after the
+   * escalation. What was recorded stays recorded; the agency answers the
+   * order saying so. Empty when every action stands.
+   */
+  unwarrantedActions: string[];
 }
 
 export interface ListSupervisionOrdersRequest {
@@ -298,6 +309,11 @@ export interface ListSupervisionOrdersRequest {
   pageToken: string;
   /** Only orders escalated at least once, whatever their status now. */
   escalatedOnly: boolean;
+  /**
+   * Only orders with an action their case's history no longer calls for
+   * (SupervisionOrder.unwarranted_actions), whatever their status now.
+   */
+  unwarrantedOnly: boolean;
 }
 
 export interface ListSupervisionOrdersResponse {
@@ -1678,6 +1694,7 @@ function createBaseSupervisionOrder(): SupervisionOrder {
     ruleId: "",
     escalated: false,
     caseVersion: 0,
+    unwarrantedActions: [],
   };
 }
 
@@ -1721,6 +1738,9 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
     }
     if (message.caseVersion !== 0) {
       writer.uint32(104).int64(message.caseVersion);
+    }
+    for (const v of message.unwarrantedActions) {
+      writer.uint32(114).string(v!);
     }
     return writer;
   },
@@ -1842,6 +1862,14 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
             message.caseVersion = longToNumber(reader.int64());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.unwarrantedActions.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1901,6 +1929,11 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
         : isSet(object.case_version)
         ? globalThis.Number(object.case_version)
         : 0,
+      unwarrantedActions: globalThis.Array.isArray(object?.unwarrantedActions)
+        ? object.unwarrantedActions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.unwarranted_actions)
+        ? object.unwarranted_actions.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1945,6 +1978,9 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
     if (message.caseVersion !== 0) {
       obj.caseVersion = Math.round(message.caseVersion);
     }
+    if (message.unwarrantedActions?.length) {
+      obj.unwarrantedActions = message.unwarrantedActions;
+    }
     return obj;
   },
 
@@ -1966,12 +2002,22 @@ export const SupervisionOrder: MessageFns<SupervisionOrder> = {
     message.ruleId = object.ruleId ?? "";
     message.escalated = object.escalated ?? false;
     message.caseVersion = object.caseVersion ?? 0;
+    message.unwarrantedActions = object.unwarrantedActions?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseListSupervisionOrdersRequest(): ListSupervisionOrdersRequest {
-  return { agencyId: "", status: 0, reason: 0, overdueOnly: false, pageSize: 0, pageToken: "", escalatedOnly: false };
+  return {
+    agencyId: "",
+    status: 0,
+    reason: 0,
+    overdueOnly: false,
+    pageSize: 0,
+    pageToken: "",
+    escalatedOnly: false,
+    unwarrantedOnly: false,
+  };
 }
 
 export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersRequest> = {
@@ -1996,6 +2042,9 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
     }
     if (message.escalatedOnly !== false) {
       writer.uint32(56).bool(message.escalatedOnly);
+    }
+    if (message.unwarrantedOnly !== false) {
+      writer.uint32(64).bool(message.unwarrantedOnly);
     }
     return writer;
   },
@@ -2069,6 +2118,14 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
             message.escalatedOnly = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.unwarrantedOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2110,6 +2167,11 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
         : isSet(object.escalated_only)
         ? globalThis.Boolean(object.escalated_only)
         : false,
+      unwarrantedOnly: isSet(object.unwarrantedOnly)
+        ? globalThis.Boolean(object.unwarrantedOnly)
+        : isSet(object.unwarranted_only)
+        ? globalThis.Boolean(object.unwarranted_only)
+        : false,
     };
   },
 
@@ -2136,6 +2198,9 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
     if (message.escalatedOnly !== false) {
       obj.escalatedOnly = message.escalatedOnly;
     }
+    if (message.unwarrantedOnly !== false) {
+      obj.unwarrantedOnly = message.unwarrantedOnly;
+    }
     return obj;
   },
 
@@ -2151,6 +2216,7 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.escalatedOnly = object.escalatedOnly ?? false;
+    message.unwarrantedOnly = object.unwarrantedOnly ?? false;
     return message;
   },
 };
