@@ -93,16 +93,12 @@ describe('the loop closes through the services', () => {
     const listed = () =>
       unary<scoring.ListSupervisionOrdersResponse>((cb) =>
         sys.scoringClient.listSupervisionOrders(
-          {
+          scoring.ListSupervisionOrdersRequest.fromPartial({
             agencyId: 'lz-eeb',
             status: scoring.OrderStatus.ORDER_STATUS_ESCALATED,
             reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
-            overdueOnly: false,
-            escalatedOnly: false,
-            unwarrantedOnly: false,
             pageSize: 100,
-            pageToken: '',
-          },
+          }),
           supervisor,
           cb,
         ),

@@ -111,6 +111,13 @@ describe('orders whose case no longer calls for them, as supervisors list and wa
         .waitFor({ timeout: 15_000 });
     expect(await page.locator('tr[data-order]').count()).toBe((await list(true)).length);
     expect(await seriousViolations(page)).toEqual([]);
+    // And so does the case's page, among its orders.
+    await page.goto(`${web.url}/cases/${encodeURIComponent(caseId)}`);
+    for (const [orderId, ids] of actions)
+      await page
+        .locator(`tr[data-row-key="${orderId}"] [data-unwarranted="${ids.join(' ')}"]`)
+        .waitFor({ timeout: 15_000 });
+    expect(await seriousViolations(page)).toEqual([]);
     await context.close();
 
     // Projected again from the topic, the orders carry the same.

@@ -281,16 +281,7 @@ describe('scoring projection on the real stack', () => {
     await expect(
       unary((cb) =>
         svc.client.listSupervisionOrders(
-          {
-            agencyId: '',
-            status: 9 as scoring.OrderStatus,
-            reason: 0,
-            overdueOnly: false,
-            escalatedOnly: false,
-            unwarrantedOnly: false,
-            pageSize: 0,
-            pageToken: '',
-          },
+          scoring.ListSupervisionOrdersRequest.fromPartial({ status: 9 as scoring.OrderStatus }),
           supervisor,
           cb,
         ),

@@ -228,9 +228,28 @@ export function api(
           throw e;
         }),
       ]);
+      // The orders whose actions the case's history no longer calls for, as the order list keeps them.
+      const flagged =
+        (found.case?.orders.length ?? 0) === 0
+          ? []
+          : (
+              await unary<scoring.ListSupervisionOrdersResponse>((cb) =>
+                s.scoring.listSupervisionOrders(
+                  scoring.ListSupervisionOrdersRequest.fromPartial({
+                    caseId,
+                    agencyId: found.case?.agencyId ?? '',
+                    unwarrantedOnly: true,
+                    pageSize: 1000,
+                  }),
+                  md,
+                  cb,
+                ),
+              )
+            ).orders;
       return {
         ...(intake.GetCaseResponse.toJSON(found) as object),
         score: score?.score ? scoring.CaseScore.toJSON(score.score) : null,
+        unwarranted: Object.fromEntries(flagged.map((o) => [o.orderId, o.unwarrantedActions])),
       };
     }),
   );
@@ -274,6 +293,7 @@ export function api(
             overdueOnly: q.overdue === 'true',
             escalatedOnly: q.escalated === 'true',
             unwarrantedOnly: q.unwarranted === 'true',
+            caseId: q.caseId ?? '',
             pageSize: Number(q.pageSize ?? 0),
             pageToken: q.pageToken ?? '',
           }),

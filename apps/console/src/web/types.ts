@@ -167,6 +167,8 @@ export interface CaseDetail {
     checkpointVersion?: number;
   };
   score: CaseScore | null;
+  /** Per order id, the rules' actions on it that the case's history no longer calls for (late data). */
+  unwarranted?: Record<string, string[]>;
 }
 
 export interface Operations {

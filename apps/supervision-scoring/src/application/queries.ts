@@ -39,6 +39,7 @@ export function listedOrderOf(c: Omit<CaseOrders, 'orders'>, o: OrderView): List
  */
 export interface OrderFilter {
   readonly agencyId?: string;
+  readonly caseId?: string;
   readonly status?: scoring.OrderStatus;
   readonly reason?: events.SupervisionReason;
   readonly escalated?: true;
@@ -248,6 +249,7 @@ export async function listOrders(
   const agency = scopeOf(p, q.agencyId);
   const filter: OrderFilter = {
     ...(agency ? { agencyId: agency } : {}),
+    ...(q.caseId ? { caseId: q.caseId } : {}),
     ...(q.status ? { status: q.status } : {}),
     ...(q.reason ? { reason: q.reason } : {}),
     ...(q.escalatedOnly ? { escalated: true } : {}),
@@ -269,6 +271,7 @@ export async function listOrders(
     listed.push(
       ...week
         .map((o) => toSupervisionOrder(o, now))
+        .filter((x) => !q.caseId || x.caseId === q.caseId)
         .filter((x) => !q.status || x.status === q.status)
         .filter((x) => !q.reason || x.reason === q.reason)
         .filter((x) => !q.overdueOnly || x.overdue)

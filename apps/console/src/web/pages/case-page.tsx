@@ -26,7 +26,7 @@ import { useLiveUpdates } from '../live.js';
 import { useReference } from '../reference.js';
 import type { CaseDetail, CaseEvent, CaseSummary, CasesPage, Indicator, Me } from '../types.js';
 import { useApi } from '../use-api.js';
-import { OrderAction } from './orders.js';
+import { OrderAction, UnwarrantedTag } from './orders.js';
 
 const STANDARD = new Set([
   'eventId',
@@ -97,7 +97,14 @@ export function CasePage({ me }: { me: Me }) {
       <Alert type="error" title={detail.error.message} />
     );
   if (!detail.data) return <Spin />;
-  const { case: c = {}, history = [], historyNextVersion, integrity = {}, score } = detail.data;
+  const {
+    case: c = {},
+    history = [],
+    historyNextVersion,
+    integrity = {},
+    score,
+    unwarranted = {},
+  } = detail.data;
   const eventOf = new Map(history.map((e) => [e.eventId, e]));
   const kindName = (k: string) =>
     lang === 'zh' ? (KIND_ZH[k] ?? k) : k.replace(/([A-Z])/g, ' $1').toLowerCase();
@@ -220,8 +227,12 @@ export function CasePage({ me }: { me: Me }) {
                 {
                   title: t('status'),
                   dataIndex: 'open',
-                  render: (o: boolean) =>
-                    o ? name('ORDER_STATUS_OPEN') : name('ORDER_STATUS_ANSWERED'),
+                  render: (o: boolean, order: { orderId?: string }) => (
+                    <Space size={4} wrap>
+                      {o ? name('ORDER_STATUS_OPEN') : name('ORDER_STATUS_ANSWERED')}
+                      <UnwarrantedTag actions={unwarranted[order.orderId ?? '']} />
+                    </Space>
+                  ),
                 },
                 { title: t('level'), dataIndex: 'level' },
                 {

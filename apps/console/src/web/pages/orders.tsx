@@ -48,6 +48,19 @@ export function OrderStatusTag({ status }: { status: string | undefined }) {
   return <Tag color={color}>{name(status)}</Tag>;
 }
 
+/** Marks an order holding rule actions its case's history no longer calls for (late data), naming them. */
+export function UnwarrantedTag({ actions = [] }: { actions?: readonly string[] }) {
+  const { t } = useI18n();
+  if (actions.length === 0) return null;
+  return (
+    <Tooltip title={t('unwarrantedHelp') + actions.join(', ')}>
+      <Tag color={TONE.warn} data-unwarranted={actions.join(' ')}>
+        {t('unwarranted')}
+      </Tag>
+    </Tooltip>
+  );
+}
+
 const newId = () => crypto.randomUUID();
 
 /** The orders queue (督办): filter, open and escalate as a supervisor, answer as the agency; live. */
@@ -135,13 +148,7 @@ export function Orders({ me }: { me: Me }) {
       render: (s: string, o: Order) => (
         <Space size={4} wrap>
           <OrderStatusTag status={s} />
-          {(o.unwarrantedActions ?? []).length > 0 && (
-            <Tooltip title={t('unwarrantedHelp') + (o.unwarrantedActions ?? []).join(', ')}>
-              <Tag color={TONE.warn} data-unwarranted={(o.unwarrantedActions ?? []).join(' ')}>
-                {t('unwarranted')}
-              </Tag>
-            </Tooltip>
-          )}
+          <UnwarrantedTag actions={o.unwarrantedActions} />
         </Space>
       ),
     },

@@ -62,6 +62,7 @@ const aQuery = fc.record({
   ),
   reason: fc.constantFrom(0, R.SUPERVISION_REASON_OVERDUE, R.SUPERVISION_REASON_DISCRETION_ANOMALY),
   agencyId: fc.constantFrom('', 'a1', 'a2'),
+  caseId: fc.constantFrom('', '', 'c1', 'c3'),
   overdueOnly: fc.boolean(),
   escalatedOnly: fc.boolean(),
   unwarrantedOnly: fc.boolean(),
@@ -199,6 +200,7 @@ describe('the order list reads the weeks a page spans, and lists what reading ev
             // The oracle: every order, filtered and sorted, as the list read it before weeks.
             const expected = all
               .filter((o) => !scope || o.agencyId === scope)
+              .filter((o) => !query.caseId || o.caseId === query.caseId)
               .map((o) => toSupervisionOrder(o, NOW))
               .filter((x) => !query.status || x.status === query.status)
               .filter((x) => !query.reason || x.reason === query.reason)
@@ -282,6 +284,7 @@ describe('the order list reads the weeks a page spans, and lists what reading ev
           const matching = (orders: readonly ListedOrder[]) =>
             orders
               .filter((o) => !query.agencyId || o.agencyId === query.agencyId)
+              .filter((o) => !query.caseId || o.caseId === query.caseId)
               .map((o) => toSupervisionOrder(o, NOW))
               .filter((x) => !query.status || x.status === query.status)
               .filter((x) => !query.reason || x.reason === query.reason)

@@ -314,6 +314,8 @@ export interface ListSupervisionOrdersRequest {
    * (SupervisionOrder.unwarranted_actions), whatever their status now.
    */
   unwarrantedOnly: boolean;
+  /** Only this case's orders. */
+  caseId: string;
 }
 
 export interface ListSupervisionOrdersResponse {
@@ -2017,6 +2019,7 @@ function createBaseListSupervisionOrdersRequest(): ListSupervisionOrdersRequest 
     pageToken: "",
     escalatedOnly: false,
     unwarrantedOnly: false,
+    caseId: "",
   };
 }
 
@@ -2045,6 +2048,9 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
     }
     if (message.unwarrantedOnly !== false) {
       writer.uint32(64).bool(message.unwarrantedOnly);
+    }
+    if (message.caseId !== "") {
+      writer.uint32(74).string(message.caseId);
     }
     return writer;
   },
@@ -2126,6 +2132,14 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
             message.unwarrantedOnly = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.caseId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2172,6 +2186,11 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
         : isSet(object.unwarranted_only)
         ? globalThis.Boolean(object.unwarranted_only)
         : false,
+      caseId: isSet(object.caseId)
+        ? globalThis.String(object.caseId)
+        : isSet(object.case_id)
+        ? globalThis.String(object.case_id)
+        : "",
     };
   },
 
@@ -2201,6 +2220,9 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
     if (message.unwarrantedOnly !== false) {
       obj.unwarrantedOnly = message.unwarrantedOnly;
     }
+    if (message.caseId !== "") {
+      obj.caseId = message.caseId;
+    }
     return obj;
   },
 
@@ -2217,6 +2239,7 @@ export const ListSupervisionOrdersRequest: MessageFns<ListSupervisionOrdersReque
     message.pageToken = object.pageToken ?? "";
     message.escalatedOnly = object.escalatedOnly ?? false;
     message.unwarrantedOnly = object.unwarrantedOnly ?? false;
+    message.caseId = object.caseId ?? "";
     return message;
   },
 };
