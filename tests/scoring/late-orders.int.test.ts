@@ -52,6 +52,17 @@ describe('orders whose case no longer calls for them, as supervisors list and wa
       orders.filter((o) => o.caseId === caseId).map((o) => [o.orderId, o.unwarrantedActions]),
     );
   const listed = async (caseId: string, only: boolean) => flagsOf(await list(only), caseId);
+  /** Orders no longer called for, as GetRulesStatus counts them: the city's, and lz-eeb's. */
+  const unwarrantedCounted = async () => {
+    const md = await tokenFor(['supervisor']);
+    const s = await unary<scoring.GetRulesStatusResponse>((cb) =>
+      sys.scoringClient.getRulesStatus({}, md, cb),
+    );
+    return {
+      city: s.ordersUnwarranted,
+      agency: s.agencies.find((a) => a.agencyId === 'lz-eeb')?.ordersUnwarranted,
+    };
+  };
 
   it('names, on each order, the actions a conclusion dated in time but sent after them takes away: listed, watched and rebuilt alike', async () => {
     const caseId = uniqueName('late-orders');
@@ -64,6 +75,7 @@ describe('orders whose case no longer calls for them, as supervisors list and wa
     });
     expect(await listed(caseId, false)).toEqual(new Map([...actions.keys()].map((id) => [id, []])));
     expect(await listed(caseId, true)).toEqual(new Map());
+    expect(await unwarrantedCounted()).toEqual({ city: 0, agency: 0 });
 
     const supervisor = await tokenFor(['supervisor']);
     const watched: scoring.SupervisionOrder[] = [];
@@ -93,6 +105,9 @@ describe('orders whose case no longer calls for them, as supervisors list and wa
     watch.cancel();
     expect(flagsOf(watched, caseId)).toEqual(actions);
 
+    // The rules' status counts them, city-wide and by agency.
+    expect(await unwarrantedCounted()).toEqual({ city: 2, agency: 2 });
+
     // `enforce orders --unwarranted` lists them so too.
     const cli = await enforce(sys, 'orders', '--unwarranted', '--agency', 'lz-eeb', '--json');
     expect(cli.code).toBe(0);
@@ -111,7 +126,10 @@ describe('orders whose case no longer calls for them, as supervisors list and wa
         .waitFor({ timeout: 15_000 });
     expect(await page.locator('tr[data-order]').count()).toBe((await list(true)).length);
     expect(await seriousViolations(page)).toEqual([]);
-    // And so does the case's page, among its orders.
+    // The operations page counts them, leading to the list.
+    await page.goto(`${web.url}/operations`);
+    await page.locator('[data-testid="orders-unwarranted"]', { hasText: /^2$/ }).waitFor();
+    // And the case's page tags them among its orders.
     await page.goto(`${web.url}/cases/${encodeURIComponent(caseId)}`);
     for (const [orderId, ids] of actions)
       await page

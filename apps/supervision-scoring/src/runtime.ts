@@ -129,8 +129,15 @@ export interface RulesClockState {
 
 export interface RulesStatus {
   readonly clock: 'wall' | 'events';
-  readonly agencies: { agencyId: string; judgedUpTo: number; casesDue: number }[];
+  readonly agencies: {
+    agencyId: string;
+    judgedUpTo: number;
+    casesDue: number;
+    ordersUnwarranted: number;
+  }[];
   readonly casesDue: number;
+  /** Orders holding a rule action their case's history no longer calls for (late data). */
+  readonly ordersUnwarranted: number;
   /** When the last pass ran (ms); 0 before the first. */
   readonly lastPassAt: number;
   readonly actionsSent: number;
@@ -591,18 +598,22 @@ export class ScoringRuntime {
         judgedUpTo: Math.min(wall, t - lateness),
       }));
     // Every partition's cases, whichever instance judges them.
-    const due = await this.current().models.dueCases(
-      Math.max(...judged.map((j) => j.judgedUpTo), -Infinity),
-    );
+    const { models } = this.current();
+    const [due, unwarranted] = await Promise.all([
+      models.dueCases(Math.max(...judged.map((j) => j.judgedUpTo), -Infinity)),
+      models.unwarrantedOrderAgencies(),
+    ]);
     const agencies = judged.map((j) => ({
       ...j,
       casesDue: due.filter((d) => d.record.view.agencyId === j.agencyId && d.at < j.judgedUpTo)
         .length,
+      ordersUnwarranted: unwarranted.filter((a) => a === j.agencyId).length,
     }));
     return {
       clock: this.o.ruleClock,
       agencies: agencies.sort((a, b) => a.agencyId.localeCompare(b.agencyId)),
       casesDue: agencies.reduce((n, a) => n + a.casesDue, 0),
+      ordersUnwarranted: unwarranted.length,
       lastPassAt: this.passes.lastAt,
       actionsSent: this.passes.sent,
       actionsRefused: this.passes.refused,

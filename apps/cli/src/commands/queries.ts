@@ -275,16 +275,17 @@ export const rules: Command = {
     const trouble = r.lastTroubleAt
       ? `\nlast trouble ${r.lastTroubleAt.toISOString()}${(r.lastAcceptedAt?.getTime() ?? 0) >= r.lastTroubleAt.getTime() ? ' (actions accepted since)' : ' (nothing accepted since)'}: ${r.lastTrouble}`
       : '';
-    const summary = `clock ${r.clock}; last pass ${r.lastPassAt?.toISOString() ?? 'not yet'}; last action accepted ${r.lastAcceptedAt?.toISOString() ?? 'none yet'}; actions recorded ${r.actionsSent}, refused ${r.actionsRefused}, failed ${r.actionsFailed}; cases with an action due ${r.casesDue}${trouble}`;
+    const summary = `clock ${r.clock}; last pass ${r.lastPassAt?.toISOString() ?? 'not yet'}; last action accepted ${r.lastAcceptedAt?.toISOString() ?? 'none yet'}; actions recorded ${r.actionsSent}, refused ${r.actionsRefused}, failed ${r.actionsFailed}; cases with an action due ${r.casesDue}; orders no longer called for ${r.ordersUnwarranted}${r.ordersUnwarranted > 0 ? ' (orders --unwarranted lists them)' : ''}${trouble}`;
     print(
       scoring.GetRulesStatusResponse.toJSON(r),
       `${summary}\n${table(
-        ['agency', 'name', 'judged up to', 'cases due'],
+        ['agency', 'name', 'judged up to', 'cases due', 'orders no longer called for'],
         r.agencies.map((a) => [
           a.agencyId,
           agencyName(a.agencyId),
           a.judgedUpTo?.toISOString() ?? '',
           a.casesDue,
+          a.ordersUnwarranted,
         ]),
       )}`,
       v.json,

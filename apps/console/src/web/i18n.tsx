@@ -105,6 +105,7 @@ const zh = {
   escalatedOnly: '仅看升级',
   unwarranted: '依据已不成立',
   unwarrantedOnly: '仅看依据已不成立',
+  ordersUnwarranted: '依据已不成立的督办',
   unwarrantedHelp: '规则作出督办后才收到日期更早的事实，案件现有记录已不要求以下动作：',
   overdueOnly: '仅看超期',
   all: '全部',
@@ -266,6 +267,7 @@ const en: Record<Key, string> = {
   escalatedOnly: 'Escalated only',
   unwarranted: 'No longer called for',
   unwarrantedOnly: 'No longer called for only',
+  ordersUnwarranted: 'Orders no longer called for',
   unwarrantedHelp:
     "A fact dated before the rules acted arrived after them; the case's history no longer calls for: ",
   overdueOnly: 'Overdue only',

@@ -192,8 +192,14 @@ export interface Operations {
   };
   rules: {
     clock?: string;
-    agencies?: { agencyId?: string; judgedUpTo?: string; casesDue?: number }[];
+    agencies?: {
+      agencyId?: string;
+      judgedUpTo?: string;
+      casesDue?: number;
+      ordersUnwarranted?: number;
+    }[];
     casesDue?: number;
+    ordersUnwarranted?: number;
     lastPassAt?: string;
     actionsSent?: number;
     actionsRefused?: number;

@@ -167,6 +167,11 @@ export function Operations() {
           <Descriptions.Item label={t('actionsRefused')}>
             {count(r?.actionsRefused, lang)}
           </Descriptions.Item>
+          <Descriptions.Item label={t('ordersUnwarranted')}>
+            <Link to="/orders?unwarranted=true" data-testid="orders-unwarranted">
+              {count(r?.ordersUnwarranted, lang)}
+            </Link>
+          </Descriptions.Item>
           {r?.lastTroubleAt && !stuck && (
             <Descriptions.Item label={t('lastTrouble')}>
               {`${moment(r.lastTroubleAt)}: ${r.lastTrouble ?? ''}`}
@@ -186,6 +191,7 @@ export function Operations() {
             { title: t('agency'), dataIndex: 'agencyId', render: (a: string) => agencyName(a) },
             { title: t('judgedUpTo'), dataIndex: 'judgedUpTo', render: (v: string) => moment(v) },
             numeric(t('casesDue'), 'casesDue', (v) => count(v, lang)),
+            numeric(t('ordersUnwarranted'), 'ordersUnwarranted', (v) => count(v, lang)),
           ]}
         />
       </Card>

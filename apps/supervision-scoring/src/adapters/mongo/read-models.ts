@@ -1473,6 +1473,12 @@ export class ReadModels {
     }
   }
 
+  /** The agency of each order holding a rule action its case's history no longer calls for. */
+  async unwarrantedOrderAgencies(): Promise<string[]> {
+    const docs = await this.orders.find({ unwarranted: true }).toArray();
+    return docs.map((d) => d.agencyId);
+  }
+
   /** Orders awaiting an answer (open or escalated). */
   unansweredOrders(): Promise<OrderDoc[]> {
     return this.orders.find({ unanswered: true }).toArray();

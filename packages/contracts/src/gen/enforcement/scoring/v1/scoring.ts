@@ -369,6 +369,12 @@ export interface AgencyRulesClock {
    * history yet (sent and not projected back, refused, or not sent yet).
    */
   casesDue: number;
+  /**
+   * Its orders holding a rule action their case's history no longer calls
+   * for (late data: SupervisionOrder.unwarranted_actions; ListSupervisionOrders
+   * with unwarranted_only lists them).
+   */
+  ordersUnwarranted: number;
 }
 
 export interface GetRulesStatusResponse {
@@ -401,6 +407,12 @@ export interface GetRulesStatusResponse {
    */
   lastTroubleAt?: Date | undefined;
   lastTrouble: string;
+  /**
+   * Orders, of every agency, holding a rule action their case's history no
+   * longer calls for: 0 means the rules acted on every case only on facts
+   * that came in time.
+   */
+  ordersUnwarranted: number;
 }
 
 export interface WatchSupervisionOrdersRequest {
@@ -2677,7 +2689,7 @@ export const GetRulesStatusRequest: MessageFns<GetRulesStatusRequest> = {
 };
 
 function createBaseAgencyRulesClock(): AgencyRulesClock {
-  return { agencyId: "", judgedUpTo: undefined, casesDue: 0 };
+  return { agencyId: "", judgedUpTo: undefined, casesDue: 0, ordersUnwarranted: 0 };
 }
 
 export const AgencyRulesClock: MessageFns<AgencyRulesClock> = {
@@ -2690,6 +2702,9 @@ export const AgencyRulesClock: MessageFns<AgencyRulesClock> = {
     }
     if (message.casesDue !== 0) {
       writer.uint32(24).int64(message.casesDue);
+    }
+    if (message.ordersUnwarranted !== 0) {
+      writer.uint32(32).int64(message.ordersUnwarranted);
     }
     return writer;
   },
@@ -2731,6 +2746,14 @@ export const AgencyRulesClock: MessageFns<AgencyRulesClock> = {
             message.casesDue = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ordersUnwarranted = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2760,6 +2783,11 @@ export const AgencyRulesClock: MessageFns<AgencyRulesClock> = {
         : isSet(object.cases_due)
         ? globalThis.Number(object.cases_due)
         : 0,
+      ordersUnwarranted: isSet(object.ordersUnwarranted)
+        ? globalThis.Number(object.ordersUnwarranted)
+        : isSet(object.orders_unwarranted)
+        ? globalThis.Number(object.orders_unwarranted)
+        : 0,
     };
   },
 
@@ -2774,6 +2802,9 @@ export const AgencyRulesClock: MessageFns<AgencyRulesClock> = {
     if (message.casesDue !== 0) {
       obj.casesDue = Math.round(message.casesDue);
     }
+    if (message.ordersUnwarranted !== 0) {
+      obj.ordersUnwarranted = Math.round(message.ordersUnwarranted);
+    }
     return obj;
   },
 
@@ -2785,6 +2816,7 @@ export const AgencyRulesClock: MessageFns<AgencyRulesClock> = {
     message.agencyId = object.agencyId ?? "";
     message.judgedUpTo = object.judgedUpTo ?? undefined;
     message.casesDue = object.casesDue ?? 0;
+    message.ordersUnwarranted = object.ordersUnwarranted ?? 0;
     return message;
   },
 };
@@ -2801,6 +2833,7 @@ function createBaseGetRulesStatusResponse(): GetRulesStatusResponse {
     lastAcceptedAt: undefined,
     lastTroubleAt: undefined,
     lastTrouble: "",
+    ordersUnwarranted: 0,
   };
 }
 
@@ -2835,6 +2868,9 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
     }
     if (message.lastTrouble !== "") {
       writer.uint32(82).string(message.lastTrouble);
+    }
+    if (message.ordersUnwarranted !== 0) {
+      writer.uint32(88).int64(message.ordersUnwarranted);
     }
     return writer;
   },
@@ -2932,6 +2968,14 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
             message.lastTrouble = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.ordersUnwarranted = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2990,6 +3034,11 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
         : isSet(object.last_trouble)
         ? globalThis.String(object.last_trouble)
         : "",
+      ordersUnwarranted: isSet(object.ordersUnwarranted)
+        ? globalThis.Number(object.ordersUnwarranted)
+        : isSet(object.orders_unwarranted)
+        ? globalThis.Number(object.orders_unwarranted)
+        : 0,
     };
   },
 
@@ -3025,6 +3074,9 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
     if (message.lastTrouble !== "") {
       obj.lastTrouble = message.lastTrouble;
     }
+    if (message.ordersUnwarranted !== 0) {
+      obj.ordersUnwarranted = Math.round(message.ordersUnwarranted);
+    }
     return obj;
   },
 
@@ -3043,6 +3095,7 @@ export const GetRulesStatusResponse: MessageFns<GetRulesStatusResponse> = {
     message.lastAcceptedAt = object.lastAcceptedAt ?? undefined;
     message.lastTroubleAt = object.lastTroubleAt ?? undefined;
     message.lastTrouble = object.lastTrouble ?? "";
+    message.ordersUnwarranted = object.ordersUnwarranted ?? 0;
     return message;
   },
 };
