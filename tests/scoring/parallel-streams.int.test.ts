@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Metadata } from '@grpc/grpc-js';
-import type { intake } from '@enforcement/contracts';
+import { credentials, type Metadata } from '@grpc/grpc-js';
+import { events, intake, scoring } from '@enforcement/contracts';
 import { generateYear, reconsiderationsOf } from '@enforcement/generator';
-import { tokenFor, uniqueName } from '@enforcement/testing';
+import { eventually, tokenFor, unary, uniqueName } from '@enforcement/testing';
 import { caseOf, expectEndOfLoad } from '../support/end-of-load.js';
+import { unwarrantedByOrder } from '../support/rules-oracle.js';
 import { startSystem, type System } from '../support/services.js';
 import { submitAll } from '../support/submit.js';
 import { caughtUp, startWholeSystem } from '../support/whole-system.js';
@@ -11,8 +12,8 @@ import { caughtUp, startWholeSystem } from '../support/whole-system.js';
 const YEAR = 2021;
 
 /** Sends `commands` over one open SubmitEvents stream; `send` more, then `end` it. */
-function openStream(s: System, md: Metadata) {
-  const call = s.intakeClient.submitEvents(md);
+function openStream(client: intake.CaseIntakeServiceClient, md: Metadata) {
+  const call = client.submitEvents(md);
   const acks: intake.SubmitEventsResponse[] = [];
   const waiting: { count: number; resolve: () => void }[] = [];
   let sequence = 0;
@@ -110,7 +111,7 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
     const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
     const { commands, fast, before, after, pausedAt } = splitYear('parallel-streams');
 
-    const slowStream = openStream(s, md);
+    const slowStream = openStream(s.intakeClient, md);
     const fastDone = submitAll(s.intakeClient, md, fast);
     await slowStream.send(before);
     const fastAcks = await fastDone;
@@ -147,7 +148,7 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
     const s = sys;
     const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
     const { fast, before } = splitYear(seed);
-    const slowStream = openStream(s, md);
+    const slowStream = openStream(s.intakeClient, md);
     const fastDone = submitAll(s.intakeClient, md, fast);
     await slowStream.send(before);
     const acks = [...slowStream.acks, ...(await fastDone)];
@@ -164,6 +165,92 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
       await expectEndOfLoad(s, md, sent);
     } finally {
       slowStream.end();
+    }
+  }, 300_000);
+
+  it("flags exactly the orders a paused stream's late facts take the ground from, when the streams are on two intake instances", async () => {
+    // Each instance holds a feed back by its own streams only (docs/scoring.md,
+    // "The rules' clock"): the fast stream's instance judges every agency up
+    // to its time while the slow one is paused, and the slow stream's
+    // conclusions, dated in time, then come after OVERDUE orders.
+    sys = await startWholeSystem({ scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '500' } });
+    const s = sys;
+    const beside = await s.startIntakeBeside();
+    const besideClient = new intake.CaseIntakeServiceClient(
+      beside.address,
+      credentials.createInsecure(),
+    );
+    try {
+      const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
+      const { commands, fast, before, after } = splitYear('split-instances');
+      const slowStream = openStream(besideClient, md);
+      await slowStream.send(before);
+      const fastAcks = await submitAll(s.intakeClient, md, fast);
+      await caughtUp(s, md, YEAR, new Date());
+      // Rule passes run on what the fast stream stored (every 500 ms).
+      await new Promise((r) => setTimeout(r, 3_000));
+      await slowStream.send(after);
+      slowStream.end();
+      const acks = [...slowStream.acks, ...fastAcks];
+      expect(acks.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
+      await caughtUp(s, md, YEAR, new Date());
+
+      const caseIds = [...new Set(commands.map(caseOf))];
+      const histories = async () => {
+        const out = new Map<string, events.CaseEvent[]>();
+        for (const caseId of caseIds)
+          out.set(
+            caseId,
+            (
+              await unary<intake.GetCaseResponse>((cb) =>
+                s.intakeClient.getCase({ caseId }, md, cb),
+              )
+            ).history,
+          );
+        return out;
+      };
+      const flagged = async () => {
+        const r = await unary<scoring.ListSupervisionOrdersResponse>((cb) =>
+          s.scoringClient.listSupervisionOrders(
+            scoring.ListSupervisionOrdersRequest.fromPartial({
+              unwarrantedOnly: true,
+              pageSize: 1000,
+            }),
+            md,
+            cb,
+          ),
+        );
+        return new Map(r.orders.map((o) => [o.orderId, o.unwarrantedActions]));
+      };
+      // Once the rules are done with the load, the list flags what the histories say.
+      const expected = await eventually(
+        async () => {
+          const want = unwarrantedByOrder(await histories());
+          const got = await flagged();
+          return want.size > 0 &&
+            JSON.stringify([...want].sort()) === JSON.stringify([...got].sort())
+            ? want
+            : undefined;
+        },
+        { what: 'the flagged orders to settle', timeoutMs: 60_000, intervalMs: 1_000 },
+      ).catch(async () => unwarrantedByOrder(await histories()));
+      expect(await flagged()).toEqual(expected);
+      expect(expected.size).toBeGreaterThan(0);
+      // Every one is on a case the slow stream sent.
+      const slowCases = new Set([...before, ...after].map(caseOf));
+      const ordersOfSlow = new Set(
+        [...(await histories())]
+          .filter(([caseId]) => slowCases.has(caseId))
+          .flatMap(([, h]) =>
+            h.flatMap((e) =>
+              e.payload?.$case === 'supervisionOrderOpened' ? [e.payload.value.orderId] : [],
+            ),
+          ),
+      );
+      expect([...expected.keys()].filter((id) => !ordersOfSlow.has(id))).toEqual([]);
+    } finally {
+      besideClient.close();
+      await beside.stop();
     }
   }, 300_000);
 
