@@ -69,30 +69,3 @@ export function ruleDifferences(
   }
   return out;
 }
-
-/**
- * The rules' orders and escalations in these histories that their inputs
- * (everything but the rules' own events) do not call for, by the order they
- * are on: the command ids of each, as the order list must flag them
- * (SupervisionOrder.unwarranted_actions). Evaluations are left out.
- */
-export function unwarrantedByOrder(
-  histories: ReadonlyMap<string, readonly events.CaseEvent[]>,
-): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const [caseId, h] of histories) {
-    const own = h.filter((e) => !RULE_COMMAND.test(e.commandId));
-    if (own[0]?.caseType !== events.CaseType.CASE_TYPE_ENFORCEMENT) continue;
-    const planned = new Set(
-      supervisionPlan(fold(own, caseId), DEFAULT_RULES, MODEL_V1).map((a) => a.commandId),
-    );
-    for (const e of h) {
-      const p = e.payload;
-      if (!RULE_COMMAND.test(e.commandId) || planned.has(e.commandId)) continue;
-      if (p?.$case !== 'supervisionOrderOpened' && p?.$case !== 'supervisionOrderEscalated')
-        continue;
-      out.set(p.value.orderId, [...(out.get(p.value.orderId) ?? []), e.commandId]);
-    }
-  }
-  return out;
-}

@@ -38,6 +38,14 @@ export const intakeSpec = {
    * long (docs/scoring.md, "The rules' clock").
    */
   STREAM_IDLE_MS: integer({ default: 300_000, min: 100 }),
+  /**
+   * How often this instance shares its SubmitEvents streams' holds with the
+   * other instances on its store, and reads theirs (ms), and how long an
+   * instance that stopped sharing still holds (docs/scoring.md, "The rules'
+   * clock").
+   */
+  STREAM_HOLDS_EVERY_MS: integer({ default: 250, min: 10 }),
+  STREAM_HOLDS_LEASE_MS: integer({ default: 10_000, min: 100 }),
   RELAY_BATCH: integer({ default: 500, min: 1 }),
   RELAY_SWEEP_AFTER_MS: integer({ default: 30_000, min: 0 }),
   CASE_EVENTS_PARTITIONS: integer({ default: 12, min: 1 }),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { verifierFrom } from '@enforcement/auth';
 import { intake } from '@enforcement/contracts';
 import {
@@ -21,6 +22,8 @@ import { KafkaCheckpoints } from './adapters/kafka/checkpoints.js';
 import { APPEND_TIME, KafkaIngress } from './adapters/kafka/ingress.js';
 import { MongoIngressLedger } from './adapters/mongo/ingress-ledger.js';
 import { MongoAccessLog } from './adapters/mongo/access-log.js';
+import { StreamHoldsExchange } from './adapters/mongo/stream-holds.js';
+import { StreamFeeds } from './application/stream-feeds.js';
 import { chainKeysFrom } from './application/chain-keys.js';
 import { KafkaRelay } from './adapters/kafka/relay.js';
 import { intakeService } from './adapters/grpc/intake-service.js';
@@ -180,6 +183,19 @@ export async function createCaseIntake(
     : undefined;
   await ingress?.start();
 
+  // Every SubmitEvents stream of this instance, held back by the other
+  // instances' too: one agency's streams may be on several.
+  const feeds = new StreamFeeds();
+  const holds = new StreamHoldsExchange(mongo.db, feeds, {
+    instance: randomUUID(),
+    everyMs: config.STREAM_HOLDS_EVERY_MS,
+    leaseMs: config.STREAM_HOLDS_LEASE_MS,
+    publish: (marks) => deps.publisher.mark(marks),
+    log,
+  });
+  await holds.round();
+  holds.start();
+
   const grpc = createGrpcServer(
     {
       serviceName: 'case-intake',
@@ -196,6 +212,7 @@ export async function createCaseIntake(
       submitMaxInFlight: config.SUBMIT_MAX_IN_FLIGHT,
       streamStallMs: config.STREAM_STALL_MS,
       streamIdleMs: config.STREAM_IDLE_MS,
+      feeds,
       requests: grpc.requests,
       onUnexpected,
     }),
@@ -236,6 +253,7 @@ export async function createCaseIntake(
       readiness.stop();
       await grpc.shutdown();
       await ingress?.stop();
+      await holds.stop();
       if (!noRelay) await relay.stop();
       await checkpoints.stop();
       await mongo.close();
@@ -243,6 +261,7 @@ export async function createCaseIntake(
     kill: async () => {
       readiness.stop();
       grpc.server.forceShutdown();
+      holds.abort();
       await relay.abort();
       await ingress?.stop().catch(() => undefined);
       await checkpoints.stop().catch(() => undefined);

@@ -22,6 +22,9 @@ export interface StreamState {
   idle: boolean;
 }
 
+/** Under this key, a hold on every feed: a stream that has shown none yet may send any. */
+export const ANY_FEED = '*';
+
 /** Whether an open item may be of `feed` (its feed is not known until it is decided). */
 const mayBe = (o: Item, feed: string) => o.feed === undefined || o.feed === feed;
 
@@ -49,8 +52,18 @@ const mayBe = (o: Item, feed: string) => o.feed === undefined || o.feed === feed
  * first items may be of any). So streams that start together count from
  * their first items; one that starts later, with items earlier than what
  * the others have stored, is late, as is a feed a stream sends for the
- * first time after others of it went further. Streams on other intake
- * instances are not seen here.
+ * first time after others of it went further.
+ *
+ * Streams on other intake instances count through what each instance shares
+ * (`holds`, `shared`): every few hundred milliseconds each writes, per feed,
+ * the earliest its streams may still store of it, and reads the others'.
+ * An instance's floors and marks are no later than what the others shared;
+ * what it shares leaves theirs out, so no hold echoes back. A hold read late
+ * is only lower than the truth (what a stream stores next happened no
+ * earlier), so the delay holds a feed back longer, never less. A stream the
+ * others have not heard of yet (one that began within that delay) counts
+ * for them once they have: its first items, if earlier than what they stored
+ * meanwhile, are late, as a stream that starts later is here.
  *
  * An item answered UNAVAILABLE holds while its stream is open, since its
  * sender sends it again: in the same stream, which lets it go once the
@@ -67,6 +80,8 @@ export class StreamFeeds {
   private readonly stored = new Map<string, number>();
   /** Feed → how far it has been said to be stored (a floor or a mark). */
   private readonly said = new Map<string, number>();
+  /** Feed (or ANY_FEED) → the earliest the other instances' streams may still store of it, as last read. */
+  private remote: ReadonlyMap<string, number> = new Map();
 
   /** A stream began: it tells its items to what this returns, and closes it when it ends. */
   open(): StreamFloor {
@@ -148,8 +163,43 @@ export class StreamFeeds {
   }
 
   /**
+   * What this instance's streams may still store, for the other instances to
+   * hold their floors by: per feed a stream here has shown, the earliest of
+   * it they may still store, and under ANY_FEED the earliest item of a
+   * stream that has shown no feed yet. The other instances' holds are left
+   * out.
+   */
+  holds(): Map<string, number> {
+    const out = new Map<string, number>();
+    const shown = new Set<string>();
+    for (const s of this.streams)
+      for (const f of [...s.stored.keys(), ...s.decided.keys()]) shown.add(f);
+    for (const feed of shown) {
+      const t = this.bound(feed, Infinity, undefined, false);
+      if (t < Infinity) out.set(feed, t);
+    }
+    let any = Infinity;
+    for (const s of this.streams)
+      if (this.fresh(s))
+        for (const o of s.open.values()) if (!(o.parked && s.idle)) any = Math.min(any, o.at);
+    if (any < Infinity) out.set(ANY_FEED, any);
+    return out;
+  }
+
+  /**
+   * The other instances' holds, as just read (each feed's earliest, and
+   * ANY_FEED's): floors from now on are no later. Returns the marks that
+   * lets rise, to publish.
+   */
+  shared(remote: ReadonlyMap<string, number>): FeedMark[] {
+    this.remote = remote;
+    return this.marks();
+  }
+
+  /**
    * Each feed stored here whose floor rose past what was said: how far it is
-   * stored now, as far as every stream here can tell.
+   * stored now, as far as every stream here, and what the other instances
+   * shared, can tell.
    */
   marks(): FeedMark[] {
     const out: FeedMark[] = [];
@@ -163,11 +213,20 @@ export class StreamFeeds {
   /**
    * `from`, lowered to the earliest time of `feed` an item not yet stored
    * may hold: those still open (in `self`'s stream, the ones before it: the
-   * ones after it happened no earlier), and what the other open streams
-   * that have shown the feed may still send of it.
+   * ones after it happened no earlier), what the other open streams
+   * that have shown the feed may still send of it, and what the other
+   * instances shared.
    */
-  private bound(feed: string, from: number, self?: { stream: StreamState; nth: number }): number {
+  private bound(
+    feed: string,
+    from: number,
+    self?: { stream: StreamState; nth: number },
+    /** Whether the other instances' holds count (not in what this one shares). */
+    others = true,
+  ): number {
     let t = from;
+    if (others)
+      t = Math.min(t, this.remote.get(feed) ?? Infinity, this.remote.get(ANY_FEED) ?? Infinity);
     for (const s of this.streams) {
       const own = s === self?.stream;
       if (!own && !this.shows(s, feed) && !this.fresh(s)) continue;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { StreamFeeds } from './stream-feeds.js';
+import { ANY_FEED, StreamFeeds } from './stream-feeds.js';
 
 const day = (n: number) => new Date(Date.UTC(2021, 0, 1 + n));
 const ms = (n: number) => day(n).getTime();
@@ -241,6 +241,146 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
           const latest = Math.max(...storedAt.map((x) => x.t));
           expect(Math.max(...said.map((x) => x.v))).toBe(latest);
           expect(feeds.size).toBe(0);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('one feed over streams of several intake instances, which share their holds', () => {
+  it("holds the feed back by another instance's shared hold, and marks it once that hold rises", () => {
+    const here = new StreamFeeds();
+    const s = here.open();
+    s.received(1, day(5));
+    expect(here.shared(new Map([[A, ms(2)]]))).toEqual([]);
+    expect(s.of(1, day(5), A)).toEqual(day(2));
+    s.settled(1, A);
+    expect(here.marks()).toEqual([]);
+    // Another agency's hold leaves A alone; a hold on any feed (a stream
+    // elsewhere that has shown none yet) holds it.
+    expect(here.shared(new Map([[B, ms(1)]]))).toEqual([{ feed: A, before: ms(5) }]);
+    s.received(2, day(7));
+    expect(here.shared(new Map([[ANY_FEED, ms(6)]]))).toEqual([]);
+    expect(s.of(2, day(7), A)).toEqual(day(6));
+  });
+
+  it('shares what its own streams may still store, never what the others shared', () => {
+    const here = new StreamFeeds();
+    const a = here.open();
+    a.received(1, day(3));
+    a.of(1, day(3), A);
+    a.settled(1, A);
+    const fresh = here.open();
+    fresh.received(1, day(4));
+    here.shared(
+      new Map([
+        [A, ms(1)],
+        [B, ms(1)],
+      ]),
+    );
+    // A: the open stream stored day 3, and sends on from there; the fresh
+    // stream's first item, of a feed not decided yet, holds any feed.
+    expect(here.holds()).toEqual(
+      new Map([
+        [A, ms(3)],
+        [ANY_FEED, ms(4)],
+      ]),
+    );
+    a.close();
+    fresh.of(1, day(4), B);
+    fresh.settled(1, B);
+    fresh.close();
+    expect(here.holds()).toEqual(new Map());
+  });
+
+  it('never says a time before which an item of the feed is still to be stored, however the streams are spread over the instances and however late each reads the others', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            on: fc.integer({ min: 0, max: 1 }),
+            times: fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 8 }),
+          }),
+          { minLength: 2, maxLength: 4 },
+        ),
+        fc.array(fc.nat(), { minLength: 40, maxLength: 200 }),
+        (specs, choices) => {
+          const instances = [new StreamFeeds(), new StreamFeeds()];
+          const streams = specs.map(({ on, times }) => ({
+            on,
+            floor: (instances[on] ?? new StreamFeeds()).open(),
+            items: [...times].sort((a, b) => a - b),
+            next: 0,
+            at: new Map<number, number>(),
+            open: [] as number[],
+            closed: false,
+          }));
+          type S = (typeof streams)[number];
+          const said: { step: number; v: number }[] = [];
+          const storedAt: { step: number; t: number }[] = [];
+          let step = 0;
+          const say = (v: number) => said.push({ step, v });
+          const sendNext = (s: S) => {
+            const nth = s.next + 1;
+            const t = ms(s.items[s.next++] ?? 0);
+            s.at.set(nth, t);
+            s.floor.received(nth, new Date(t));
+            s.open.push(nth);
+          };
+          const store = (s: S, nth: number) => {
+            const t = s.at.get(nth) ?? 0;
+            say(s.floor.of(nth, new Date(t), A).getTime());
+            step++;
+            storedAt.push({ step, t });
+            s.floor.settled(nth, A);
+            for (const m of s.floor.marks()) say(m.before);
+          };
+          // Instance `to` reads what `from` shared: as of now, to be read
+          // again only at its next exchange.
+          const exchange = (to: number) => {
+            const other = instances[1 - to];
+            const me = instances[to];
+            if (!other || !me) return;
+            for (const m of me.shared(other.holds())) say(m.before);
+          };
+          // The streams start together: each has its first item under way,
+          // and the instances have read each other, before any is stored.
+          for (const s of streams) sendNext(s);
+          exchange(0);
+          exchange(1);
+          for (const c of choices) {
+            const action = Math.floor(c / 7) % 4;
+            if (action === 3) {
+              exchange(c % 2);
+              continue;
+            }
+            const live = streams.filter((x) => !x.closed);
+            const s = live[c % Math.max(1, live.length)];
+            if (!s) break;
+            if (action === 0 && s.next < s.items.length) sendNext(s);
+            else if (action === 1 && s.open.length > 0) {
+              const nth = s.open.splice(Math.floor(c / 28) % s.open.length, 1)[0];
+              if (nth !== undefined) store(s, nth);
+            } else if (action === 2 && s.next === s.items.length && s.open.length === 0) {
+              s.closed = true;
+              for (const m of s.floor.close()) say(m.before);
+            }
+          }
+          for (const s of streams) {
+            while (s.next < s.items.length) sendNext(s);
+            for (const nth of s.open.splice(0)) store(s, nth);
+            if (!s.closed) for (const m of s.floor.close()) say(m.before);
+          }
+          exchange(0);
+          exchange(1);
+          // Safe: nothing stored after a time was said happened before it.
+          for (const { step: at, v } of said)
+            for (const { step: later, t } of storedAt)
+              if (later > at) expect(t, `said ${v} at step ${at}`).toBeGreaterThanOrEqual(v);
+          // Live: once every stream has ended and the instances have read
+          // each other, the feed is said stored up to its latest item.
+          expect(Math.max(...said.map((x) => x.v))).toBe(Math.max(...storedAt.map((x) => x.t)));
         },
       ),
       { numRuns: 500 },

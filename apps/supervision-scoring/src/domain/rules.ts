@@ -333,9 +333,10 @@ export const pendingActions = (v: CaseView, cfg: RuleConfig, model: ScoringModel
  * clock, on what was applied by then, and a later fact cannot take a
  * condition that held back (a conclusion after the deadline leaves the
  * OVERDUE order called for). Only a fact dated before the action that
- * arrived after it can: late data (a feed split over streams of several
- * intake instances, unary calls far out of time order, clocks more than
- * `RULES_LATENESS_MS` apart), or rules configured otherwise since. What was
+ * arrived after it can: late data (a stream that starts with facts earlier
+ * than its feed's other streams stored, unary calls far out of time order,
+ * clocks more than `RULES_LATENESS_MS` apart), or rules configured
+ * otherwise since. What was
  * recorded stays recorded; this names it.
  */
 export function unwarrantedActions(

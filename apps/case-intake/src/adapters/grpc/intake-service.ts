@@ -22,6 +22,8 @@ export interface IntakeServiceOptions {
   readonly streamStallMs: number;
   /** How long a SubmitEvents stream whose sender sends nothing holds its feeds back (ms). */
   readonly streamIdleMs?: number;
+  /** The instance's streams (shared with the other instances); absent, a StreamFeeds of the service's own. */
+  readonly feeds?: StreamFeeds;
   /** The server's requests held: SubmitEvents releases each item once answered. */
   readonly requests?: RequestBudget;
   readonly onUnexpected: (err: unknown) => void;
@@ -39,7 +41,7 @@ export function intakeService(
 ): intake.CaseIntakeServiceServer {
   const fault = (e: unknown) => toServiceError(e, opts.onUnexpected) as ServiceError;
   // Every SubmitEvents stream of this instance: a feed sent over several is held back by each.
-  const feeds = new StreamFeeds();
+  const feeds = opts.feeds ?? new StreamFeeds();
 
   const unary =
     <Req>(toCommand: (r: Req) => intake.Command) =>

@@ -1,0 +1,135 @@
+import type { Collection, Db } from 'mongodb';
+import { withDeadline } from '@enforcement/errors';
+import type { FeedMark } from '@enforcement/messaging';
+
+/** Leases after which a record whose beat has not moved is deleted. */
+const GONE_AFTER_LEASES = 6;
+
+/** One instance's holds, as it last wrote them. */
+interface HoldsDoc {
+  /** The instance. */
+  _id: string;
+  /** Per feed (or ANY_FEED), the earliest its streams may still store of it (ms). */
+  holds: { feed: string; t: number }[];
+  /** Raised on every write: an instance whose beat stops moving has gone. */
+  beat: number;
+}
+
+/** The part of StreamFeeds the exchange reads and tells. */
+export interface SharedFeeds {
+  holds(): ReadonlyMap<string, number>;
+  shared(remote: ReadonlyMap<string, number>): FeedMark[];
+}
+
+export interface StreamHoldsOptions {
+  /** This instance, unique among those sharing the store. */
+  readonly instance: string;
+  /** How often the holds are written and read (ms). */
+  readonly everyMs: number;
+  /** How long an instance's holds count once its beat stops moving (ms): it stopped, or cannot reach the store. */
+  readonly leaseMs: number;
+  /** Publishes the marks the others' holds let rise. */
+  readonly publish: (marks: FeedMark[]) => void;
+  readonly log: (msg: string, err?: unknown) => void;
+}
+
+/**
+ * Shares the holds of SubmitEvents streams between the intake instances on
+ * one store (StreamFeeds, "Streams on other intake instances"): each round,
+ * this instance writes its own and reads the others', which its floors and
+ * marks go by until the next. An instance that stops deletes its record; one
+ * that dies, or cannot write, is let go once its beat has not moved for
+ * `leaseMs` as this instance's clock counts, so clocks set apart do not
+ * matter. A round that fails keeps the holds read last: read late, a hold is
+ * only lower than the truth.
+ */
+export class StreamHoldsExchange {
+  private readonly docs: Collection<HoldsDoc>;
+  /** Per other instance: the beat last read, and when (this clock) it last moved. */
+  private readonly seen = new Map<string, { beat: number; movedAt: number }>();
+  private beat = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private failing = false;
+
+  constructor(
+    db: Db,
+    private readonly feeds: SharedFeeds,
+    private readonly o: StreamHoldsOptions,
+  ) {
+    this.docs = db.collection<HoldsDoc>('stream_holds');
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.round().finally(() => (this.running = undefined));
+    }, this.o.everyMs);
+    this.timer.unref();
+  }
+
+  /** One round: writes this instance's holds, reads the others', tells the feeds. */
+  async round(): Promise<void> {
+    const deadline = Math.max(this.o.everyMs * 4, 2_000);
+    try {
+      const holds = [...this.feeds.holds()].map(([feed, t]) => ({ feed, t }));
+      await withDeadline(
+        this.docs.replaceOne(
+          { _id: this.o.instance },
+          { holds, beat: ++this.beat },
+          { upsert: true },
+        ),
+        deadline,
+        'writing the streams’ holds',
+      );
+      const others = await withDeadline(
+        this.docs.find({ _id: { $ne: this.o.instance } }).toArray(),
+        deadline,
+        'reading the other instances’ stream holds',
+      );
+      const now = Date.now();
+      const remote = new Map<string, number>();
+      for (const d of others) {
+        const last = this.seen.get(d._id);
+        if (!last || last.beat !== d.beat) this.seen.set(d._id, { beat: d.beat, movedAt: now });
+        const still = now - (this.seen.get(d._id)?.movedAt ?? now);
+        if (still > this.o.leaseMs) {
+          // Gone long since (it died without deleting its record): cleared
+          // away, unless it has written since it was read.
+          if (still > this.o.leaseMs * GONE_AFTER_LEASES)
+            await withDeadline(
+              this.docs.deleteOne({ _id: d._id, beat: d.beat }),
+              deadline,
+              'clearing a gone instance’s stream holds',
+            );
+          continue;
+        }
+        for (const h of d.holds) remote.set(h.feed, Math.min(remote.get(h.feed) ?? Infinity, h.t));
+      }
+      const present = new Set(others.map((d) => d._id));
+      for (const id of this.seen.keys()) if (!present.has(id)) this.seen.delete(id);
+      const marks = this.feeds.shared(remote);
+      if (marks.length > 0) this.o.publish(marks);
+      if (this.failing) this.o.log('stream holds: shared again');
+      this.failing = false;
+    } catch (e) {
+      if (!this.failing) this.o.log('stream holds: not shared, keeping the holds read last', e);
+      this.failing = true;
+    }
+  }
+
+  /** Stops sharing, its holds left for the others to let go by lease (a crash, as they see it). */
+  abort(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Stops sharing, and takes this instance's holds away. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+    await withDeadline(
+      this.docs.deleteOne({ _id: this.o.instance }),
+      2_000,
+      'deleting the streams’ holds',
+    ).catch((e: unknown) => this.o.log('stream holds: not deleted (let go by lease)', e));
+  }
+}
