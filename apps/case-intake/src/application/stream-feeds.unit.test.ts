@@ -1,11 +1,42 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ANY_FEED, StreamFeeds } from './stream-feeds.js';
+import { ANY_FEED, StreamFeeds, type StreamFloor } from './stream-feeds.js';
 
 const day = (n: number) => new Date(Date.UTC(2021, 0, 1 + n));
 const ms = (n: number) => day(n).getTime();
 const A = 'lz-eeb|1';
 const B = 'lz-psb|1';
+
+/**
+ * What a property's run said of feed A (floors and marks) and stored, step
+ * by step, and the two things it must show: safe, nothing stored after a
+ * time was said happened before it; live, the latest said is the latest
+ * stored once every stream has ended.
+ */
+function ledger() {
+  const said: { step: number; v: number }[] = [];
+  const storedAt: { step: number; t: number }[] = [];
+  let step = 0;
+  const say = (v: number) => said.push({ step, v });
+  return {
+    say,
+    /** Item `nth` of a stream, which happened at `t`, stored: its floor said; `answered` before it settles; then the marks. */
+    store(floor: StreamFloor, nth: number, t: number, answered?: () => void) {
+      say(floor.of(nth, new Date(t), A).getTime());
+      step++;
+      storedAt.push({ step, t });
+      answered?.();
+      floor.settled(nth, A);
+      for (const m of floor.marks()) say(m.before);
+    },
+    expectSafeAndLive() {
+      for (const { step: at, v } of said)
+        for (const { step: later, t } of storedAt)
+          if (later > at) expect(t, `said ${v} at step ${at}`).toBeGreaterThanOrEqual(v);
+      expect(Math.max(...said.map((x) => x.v))).toBe(Math.max(...storedAt.map((x) => x.t)));
+    },
+  };
+}
 
 describe('one feed over several SubmitEvents streams of an instance', () => {
   it('holds the feed back to where the slower stream is, and lets it rise when that stream ends', () => {
@@ -156,10 +187,7 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
           });
           const streams = times.map(stream);
           type S = ReturnType<typeof stream>;
-          const said: { step: number; v: number }[] = [];
-          const storedAt: { step: number; t: number }[] = [];
-          let step = 0;
-          const say = (v: number) => said.push({ step, v });
+          const { say, store: stored, expectSafeAndLive } = ledger();
           let commands = 0;
           const receive = (s: S, t: number, command = ++commands) => {
             const nth = ++s.received;
@@ -176,15 +204,8 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
             for (const earlier of s.parked.get(command) ?? []) s.floor.settled(earlier);
             s.parked.delete(command);
           };
-          const store = (s: S, nth: number) => {
-            const t = s.at.get(nth) ?? 0;
-            say(s.floor.of(nth, new Date(t), A).getTime());
-            step++;
-            storedAt.push({ step, t });
-            answered(s, nth);
-            s.floor.settled(nth, A);
-            for (const m of s.floor.marks()) say(m.before);
-          };
+          const store = (s: S, nth: number) =>
+            stored(s.floor, nth, s.at.get(nth) ?? 0, () => answered(s, nth));
           const unavailable = (s: S, nth: number) => {
             const t = s.at.get(nth) ?? 0;
             say(s.floor.of(nth, new Date(t), A).getTime());
@@ -233,13 +254,7 @@ describe('one feed over several SubmitEvents streams of an instance', () => {
             for (const nth of s.open.splice(0)) store(s, nth);
             if (!s.closed) for (const m of s.floor.close()) say(m.before);
           }
-          // Safe: nothing stored after a time was said happened before it.
-          for (const { step: at, v } of said)
-            for (const { step: later, t } of storedAt)
-              if (later > at) expect(t, `said ${v} at step ${at}`).toBeGreaterThanOrEqual(v);
-          // Live: once every stream has ended, the feed is said stored up to its latest item.
-          const latest = Math.max(...storedAt.map((x) => x.t));
-          expect(Math.max(...said.map((x) => x.v))).toBe(latest);
+          expectSafeAndLive();
           expect(feeds.size).toBe(0);
         },
       ),
@@ -317,10 +332,7 @@ describe('one feed over streams of several intake instances, which share their h
             closed: false,
           }));
           type S = (typeof streams)[number];
-          const said: { step: number; v: number }[] = [];
-          const storedAt: { step: number; t: number }[] = [];
-          let step = 0;
-          const say = (v: number) => said.push({ step, v });
+          const { say, store: stored, expectSafeAndLive } = ledger();
           const sendNext = (s: S) => {
             const nth = s.next + 1;
             const t = ms(s.items[s.next++] ?? 0);
@@ -328,14 +340,7 @@ describe('one feed over streams of several intake instances, which share their h
             s.floor.received(nth, new Date(t));
             s.open.push(nth);
           };
-          const store = (s: S, nth: number) => {
-            const t = s.at.get(nth) ?? 0;
-            say(s.floor.of(nth, new Date(t), A).getTime());
-            step++;
-            storedAt.push({ step, t });
-            s.floor.settled(nth, A);
-            for (const m of s.floor.marks()) say(m.before);
-          };
+          const store = (s: S, nth: number) => stored(s.floor, nth, s.at.get(nth) ?? 0);
           // Instance `to` reads what `from` shared: as of now, to be read
           // again only at its next exchange.
           const exchange = (to: number) => {
@@ -374,13 +379,8 @@ describe('one feed over streams of several intake instances, which share their h
           }
           exchange(0);
           exchange(1);
-          // Safe: nothing stored after a time was said happened before it.
-          for (const { step: at, v } of said)
-            for (const { step: later, t } of storedAt)
-              if (later > at) expect(t, `said ${v} at step ${at}`).toBeGreaterThanOrEqual(v);
-          // Live: once every stream has ended and the instances have read
-          // each other, the feed is said stored up to its latest item.
-          expect(Math.max(...said.map((x) => x.v))).toBe(Math.max(...storedAt.map((x) => x.t)));
+          // Every stream has ended, and the instances have read each other.
+          expectSafeAndLive();
         },
       ),
       { numRuns: 500 },
