@@ -85,7 +85,12 @@ describe('loading a past year: the rules judge by the event time applied (RULES_
       { what: 'nothing due' },
     );
     expect(status.clock).toBe('events');
-    expect(status.agencies).toContainEqual({ agencyId: 'lz-eeb', judgedUpTo: june, casesDue: 0 });
+    expect(status.agencies).toContainEqual({
+      agencyId: 'lz-eeb',
+      judgedUpTo: june,
+      casesDue: 0,
+      ordersUnwarranted: 0,
+    });
     expect(Number(status.actionsSent)).toBeGreaterThanOrEqual(6);
     const denied = await unary((cb) => sys.scoringClient.getRulesStatus({}, agency, cb)).catch(
       (e: { code: number }) => e.code,

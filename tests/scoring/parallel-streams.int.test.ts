@@ -116,13 +116,24 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
     s: System,
     slowClient: intake.CaseIntakeServiceClient,
     seed: string,
+    /**
+     * How long the slow stream's part up to its pause goes before the fast
+     * stream starts; 0: the two start together. Another instance hears of a
+     * stream within a sharing round or two (STREAM_HOLDS_EVERY_MS): one that
+     * starts within that delay of the other counts for it once heard of.
+     */
+    headStartMs = 0,
   ) => {
     const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
     const { commands, fast, before, after, pausedAt } = splitYear(seed);
 
     const slowStream = openStream(slowClient, md);
+    if (headStartMs > 0) {
+      await slowStream.send(before);
+      await new Promise((r) => setTimeout(r, headStartMs));
+    }
     const fastDone = submitAll(s.intakeClient, md, fast);
-    await slowStream.send(before);
+    if (headStartMs === 0) await slowStream.send(before);
     const fastAcks = await fastDone;
     await caughtUp(s, md, YEAR, new Date());
     // Rule passes run on what the fast stream stored (every 500 ms).
@@ -172,7 +183,7 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
       credentials.createInsecure(),
     );
     try {
-      await pausedThenResumed(sys, besideClient, 'split-instances');
+      await pausedThenResumed(sys, besideClient, 'split-instances', 3_000);
     } finally {
       besideClient.close();
       await beside.stop();
@@ -226,10 +237,11 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
     try {
       const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
       const { fast, before, pausedAt } = splitYear('parallel-streams-died');
+      // The slow stream first, heard of by the other instance before the fast one starts.
       const slowStream = openStream(besideClient, md);
-      const fastDone = submitAll(s.intakeClient, md, fast);
       await slowStream.send(before);
-      await fastDone;
+      await new Promise((r) => setTimeout(r, 3_000));
+      await submitAll(s.intakeClient, md, fast);
       await caughtUp(s, md, YEAR, new Date());
       await new Promise((r) => setTimeout(r, 3_000));
       // Held back by the paused stream on the other instance.
