@@ -366,10 +366,14 @@ export function serveSubmitEvents(
       }
       return { ...a, index: nth };
     });
-    lastOfCase.set(caseId, ack);
+    // A reconsideration is also the last item of the case it challenges: a
+    // later item of that case waits for it (a resent command that releases
+    // the case's hold must not run before it).
+    const lines = target ? [caseId, target] : [caseId];
+    for (const id of lines) lastOfCase.set(id, ack);
     void ack.finally(() => {
       opts.requests?.release(item);
-      if (lastOfCase.get(caseId) === ack) lastOfCase.delete(caseId);
+      for (const id of lines) if (lastOfCase.get(id) === ack) lastOfCase.delete(id);
     });
     acks.push(ack);
     pauseIfFull();
