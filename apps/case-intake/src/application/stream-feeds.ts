@@ -20,6 +20,16 @@ export interface StreamState {
   ended: boolean;
   /** Its sender has sent nothing for a while: until it does, it holds as if ended. */
   idle: boolean;
+  /**
+   * The other instances can hear of it: its holds, as they were when it
+   * last began to hold (it opened, or sent again after idling), are in the
+   * store. Until then its items wait before they are stored (`heard`).
+   */
+  heard: boolean;
+  /** Raised each time it begins to hold again: a write of its holds from before does not make it heard. */
+  epoch: number;
+  /** Resolved once it is heard, for its items waiting. */
+  hearing?: { promise: Promise<void>; resolve: () => void };
 }
 
 /** Under this key, a hold on every feed: a stream that has shown none yet may send any. */
@@ -60,10 +70,21 @@ const mayBe = (o: Item, feed: string) => o.feed === undefined || o.feed === feed
  * An instance's floors and marks are no later than what the others shared;
  * what it shares leaves theirs out, so no hold echoes back. A hold read late
  * is only lower than the truth (what a stream stores next happened no
- * earlier), so the delay holds a feed back longer, never less. A stream the
- * others have not heard of yet (one that began within that delay) counts
- * for them once they have: its first items, if earlier than what they stored
- * meanwhile, are late, as a stream that starts later is here.
+ * earlier), so the delay holds a feed back longer, never less. Two rules
+ * keep a stream the others have not heard of yet from being overtaken:
+ * - a stream's items wait, before they are stored, until its holds are in
+ *   the store (`heard`: the instance writes them at once), when it opens and
+ *   when it sends again after idling;
+ * - an instance says of a feed no more than it had stored before it last
+ *   read the others' holds (`written`, `shared`; 1970-01-01 for a feed it
+ *   had stored none of), since a stream it has not heard of was written
+ *   after that read, so began after that.
+ * So a stream counts for the other instances from when its holds are
+ * written, a few milliseconds after its first item, as one here counts from
+ * its first item: its items earlier than what the others had stored by then
+ * are late, as for a stream that starts later here. Until 2026-12-07 it
+ * counted from when the others read it, up to two rounds later, and a fast
+ * stream elsewhere ran weeks past a slow one that began with it.
  *
  * An item answered UNAVAILABLE holds while its stream is open, since its
  * sender sends it again: in the same stream, which lets it go once the
@@ -82,6 +103,18 @@ export class StreamFeeds {
   private readonly said = new Map<string, number>();
   /** Feed (or ANY_FEED) → the earliest the other instances' streams may still store of it, as last read. */
   private remote: ReadonlyMap<string, number> = new Map();
+  /** Asks the exchange for a round soon; set once it shares with other instances (`shareWith`). */
+  private wake: (() => void) | undefined;
+  /**
+   * Feed → how far this instance had stored it just before it last read the
+   * others' holds: nothing said goes further (a feed absent: 1970-01-01).
+   * Unset while it shares with none.
+   */
+  private cap: ReadonlyMap<string, number> | undefined;
+  /** What `cap` becomes once the holds just written are followed by a read of the others'. */
+  private nextCap: ReadonlyMap<string, number> | undefined;
+  /** Streams not heard yet whose holds are in the write under way, at their epoch then. */
+  private writing = new Map<StreamState, number>();
 
   /** A stream began: it tells its items to what this returns, and closes it when it ends. */
   open(): StreamFloor {
@@ -91,6 +124,8 @@ export class StreamFeeds {
       decided: new Map(),
       ended: false,
       idle: false,
+      heard: false,
+      epoch: 0,
     };
     this.streams.add(s);
     return new StreamFloor(this, s);
@@ -104,7 +139,40 @@ export class StreamFeeds {
   /** @internal */
   received(s: StreamState, nth: number, at: number): void {
     s.open.set(nth, { at });
-    s.idle = false;
+    if (s.idle) {
+      // It held nothing by what it sends next meanwhile, nor did the holds written then.
+      s.idle = false;
+      s.heard = false;
+      s.epoch++;
+    }
+  }
+
+  /**
+   * @internal Resolves once the other instances can hear of `s`: once its
+   * holds are in the store. Undefined when they already can, or when this
+   * instance shares with none.
+   */
+  heard(s: StreamState): Promise<void> | undefined {
+    if (!this.wake || s.heard) return undefined;
+    if (!s.hearing) {
+      let resolve = () => undefined as void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      s.hearing = { promise, resolve };
+    }
+    this.wake();
+    return s.hearing.promise;
+  }
+
+  /**
+   * From now on, this instance shares its streams' holds with others
+   * (`holds`, `written`, `shared`): a stream's items wait, before they are
+   * stored, until its holds are written (`wake` asks for that soon), and
+   * nothing is said past what was stored before the others' holds were last
+   * read.
+   */
+  shareWith(wake: () => void): void {
+    this.wake = wake;
+    this.cap ??= new Map();
   }
 
   /** @internal */
@@ -157,7 +225,7 @@ export class StreamFeeds {
       self.feed = feed;
       s.decided.set(feed, (s.decided.get(feed) ?? 0) + 1);
     }
-    const floor = this.bound(feed, at, { stream: s, nth });
+    const floor = this.capped(feed, this.bound(feed, at, { stream: s, nth }));
     this.say(feed, floor);
     return floor;
   }
@@ -167,9 +235,13 @@ export class StreamFeeds {
    * hold their floors by: per feed a stream here has shown, the earliest of
    * it they may still store, and under ANY_FEED the earliest item of a
    * stream that has shown no feed yet. The other instances' holds are left
-   * out.
+   * out. Its streams not heard yet that hold are heard once these are
+   * written (`written`).
    */
   holds(): Map<string, number> {
+    this.writing = new Map(
+      [...this.streams].filter((s) => !s.heard && s.open.size > 0).map((s) => [s, s.epoch]),
+    );
     const out = new Map<string, number>();
     const shown = new Set<string>();
     for (const s of this.streams)
@@ -187,12 +259,30 @@ export class StreamFeeds {
   }
 
   /**
+   * What `holds` last returned is in the store: the streams it held for are
+   * heard, their items stored from now on. What this instance has stored by
+   * now is how far it may say once the others' holds are read next.
+   */
+  written(): void {
+    for (const [s, epoch] of this.writing) {
+      if (s.epoch !== epoch) continue;
+      s.heard = true;
+      s.hearing?.resolve();
+      s.hearing = undefined;
+    }
+    this.writing.clear();
+    this.nextCap = new Map(this.stored);
+  }
+
+  /**
    * The other instances' holds, as just read (each feed's earliest, and
-   * ANY_FEED's): floors from now on are no later. Returns the marks that
-   * lets rise, to publish.
+   * ANY_FEED's): floors from now on are no later, nor later than what was
+   * stored here before the read (`written`). Returns the marks that lets
+   * rise, to publish.
    */
   shared(remote: ReadonlyMap<string, number>): FeedMark[] {
     this.remote = remote;
+    if (this.cap && this.nextCap) this.cap = this.nextCap;
     return this.marks();
   }
 
@@ -204,7 +294,7 @@ export class StreamFeeds {
   marks(): FeedMark[] {
     const out: FeedMark[] = [];
     for (const [feed, latest] of this.stored) {
-      const before = this.bound(feed, latest);
+      const before = this.capped(feed, this.bound(feed, latest));
       if (this.say(feed, before)) out.push({ feed, before });
     }
     return out;
@@ -239,6 +329,11 @@ export class StreamFeeds {
       if (!own && !s.ended && !s.idle) t = Math.min(t, s.stored.get(feed) ?? t);
     }
     return t;
+  }
+
+  /** `t`, no later than what was stored of `feed` here before the others' holds were last read. */
+  private capped(feed: string, t: number): number {
+    return this.cap ? Math.min(t, this.cap.get(feed) ?? 0) : t;
   }
 
   /** Whether `s` has shown `feed`: stored an item of it, or decided one still open. */
@@ -296,6 +391,15 @@ export class StreamFloor {
 
   received(nth: number, occurredAt: Date): void {
     this.feeds.received(this.stream, nth, occurredAt.getTime());
+  }
+
+  /**
+   * Resolves once the other intake instances can hear of this stream, which
+   * its items wait for before they are stored (StreamFeeds.heard);
+   * undefined when they need not wait.
+   */
+  heard(): Promise<void> | undefined {
+    return this.feeds.heard(this.stream);
   }
 
   /**

@@ -10,6 +10,7 @@ import {
 import type { intake } from '@enforcement/contracts';
 import { stillValid, streamTokenExpired, type Principal } from '@enforcement/auth';
 import { feedOf, type FeedMark } from '@enforcement/messaging';
+import { withDeadline } from '@enforcement/errors';
 import { StreamFloor, type StreamFeeds } from '../../application/stream-feeds.js';
 import {
   caseKeysOf,
@@ -42,6 +43,11 @@ export interface SubmitOptions {
   readonly feeds?: StreamFeeds;
   /** How long the stream keeps holding its feeds back once its sender sends nothing (ms; StreamFeeds). */
   readonly idleMs?: number;
+  /**
+   * How long an item waits for the other intake instances to be able to
+   * hear of its stream (StreamFeeds.heard) before it is answered UNAVAILABLE.
+   */
+  readonly heardWithinMs?: number;
 }
 
 /** Processes one submitted item into its acknowledgement; never throws. */
@@ -148,6 +154,38 @@ const expiredAck = (
   index: 0,
   ...rejection(streamTokenExpired()),
 });
+
+/**
+ * Waits until the other intake instances can hear of the stream, which its
+ * items are not stored before (StreamFeeds.heard): undefined then, or past
+ * `heardWithinMs` the item's UNAVAILABLE answer, nothing of it stored.
+ */
+async function notHeard(
+  floor: StreamFloor,
+  item: intake.SubmitEventsRequest,
+  caseId: string,
+  opts: SubmitOptions,
+): Promise<intake.SubmitEventsResponse | undefined> {
+  const heard = floor.heard();
+  if (!heard) return undefined;
+  try {
+    await withDeadline(
+      heard,
+      opts.heardWithinMs ?? 10_000,
+      "sharing this stream's holds with the other intake instances",
+    );
+    return undefined;
+  } catch (e) {
+    return {
+      sequence: item.sequence,
+      caseId,
+      version: 0,
+      duplicate: false,
+      index: 0,
+      ...rejection(e),
+    };
+  }
+}
 
 /** The answer to an item that could not be decoded: it has no sequence or case to echo. */
 const undecodableAck = (why: string): intake.SubmitEventsResponse => ({
@@ -339,14 +377,15 @@ export function serveSubmitEvents(
         ? expiredAck(item, caseId)
         : by
           ? notAfter(item, blocked ?? caseId, by)
-          : await acknowledge(
+          : ((await notHeard(floor, item, caseId, opts)) ??
+            (await acknowledge(
               deps,
               principal,
               item,
               opts.onUnexpected,
               (t, feed) => floor.of(nth, t, feed),
               (feed) => (storedAs = feed),
-            );
+            )));
       const command = `${caseId}\u0000${commandId}`;
       if (a.statusCode === status.UNAVAILABLE) {
         floor.parked(nth);

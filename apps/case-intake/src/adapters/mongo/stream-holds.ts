@@ -17,9 +17,17 @@ interface HoldsDoc {
 
 /** The part of StreamFeeds the exchange reads and tells. */
 export interface SharedFeeds {
+  shareWith(wake: () => void): void;
   holds(): ReadonlyMap<string, number>;
+  written(): void;
   shared(remote: ReadonlyMap<string, number>): FeedMark[];
 }
+
+/** How long one step of a round (a write, a read) may take (ms). */
+export const roundStepWithinMs = (everyMs: number): number => Math.max(everyMs * 4, 2_000);
+
+/** How long a stream's items wait for its holds to be written before they are answered UNAVAILABLE (ms). */
+export const heardWithinMs = (everyMs: number): number => everyMs + 2 * roundStepWithinMs(everyMs);
 
 export interface StreamHoldsOptions {
   /** This instance, unique among those sharing the store. */
@@ -41,7 +49,8 @@ export interface StreamHoldsOptions {
  * that dies, or cannot write, is let go once its beat has not moved for
  * `leaseMs` as this instance's clock counts, so clocks set apart do not
  * matter. A round that fails keeps the holds read last: read late, a hold is
- * only lower than the truth.
+ * only lower than the truth. A stream that begins to hold asks for a round
+ * at once (`soon`): its items wait for it.
  */
 export class StreamHoldsExchange {
   private readonly docs: Collection<HoldsDoc>;
@@ -50,6 +59,9 @@ export class StreamHoldsExchange {
   private beat = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** Asked for while a round ran: another follows it. */
+  private again = false;
+  private stopped = false;
   private failing = false;
 
   constructor(
@@ -58,18 +70,36 @@ export class StreamHoldsExchange {
     private readonly o: StreamHoldsOptions,
   ) {
     this.docs = db.collection<HoldsDoc>('stream_holds');
+    feeds.shareWith(() => this.soon());
   }
 
   start(): void {
     this.timer = setInterval(() => {
-      this.running ??= this.round().finally(() => (this.running = undefined));
+      if (!this.running) this.run();
     }, this.o.everyMs);
     this.timer.unref();
   }
 
+  /** A round now, or right after the one under way (whose holds were taken before it was asked for). */
+  soon(): void {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else this.run();
+  }
+
+  private run(): void {
+    this.running = this.round().finally(() => {
+      this.running = undefined;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.run();
+      }
+    });
+  }
+
   /** One round: writes this instance's holds, reads the others', tells the feeds. */
   async round(): Promise<void> {
-    const deadline = Math.max(this.o.everyMs * 4, 2_000);
+    const deadline = roundStepWithinMs(this.o.everyMs);
     try {
       const holds = [...this.feeds.holds()].map(([feed, t]) => ({ feed, t }));
       await withDeadline(
@@ -81,6 +111,7 @@ export class StreamHoldsExchange {
         deadline,
         'writing the streams’ holds',
       );
+      this.feeds.written();
       const others = await withDeadline(
         this.docs.find({ _id: { $ne: this.o.instance } }).toArray(),
         deadline,
@@ -119,11 +150,13 @@ export class StreamHoldsExchange {
 
   /** Stops sharing, its holds left for the others to let go by lease (a crash, as they see it). */
   abort(): void {
+    this.stopped = true;
     clearInterval(this.timer);
   }
 
   /** Stops sharing, and takes this instance's holds away. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.running;
     await withDeadline(
