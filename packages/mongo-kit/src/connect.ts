@@ -29,7 +29,7 @@ export interface MongoHandle {
 }
 
 /** The socket's deadline: no command waits longer for its answer (ms). */
-const SOCKET_TIMEOUT_MS = 60_000;
+export const SOCKET_TIMEOUT_MS = 60_000;
 
 /**
  * The commands a client sent and has had no answer to yet, oldest first

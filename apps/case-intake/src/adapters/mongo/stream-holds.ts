@@ -1,5 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import { withDeadline } from '@enforcement/errors';
+import { SOCKET_TIMEOUT_MS } from '@enforcement/mongo-kit';
 import type { FeedMark } from '@enforcement/messaging';
 
 /** Leases after which a record whose beat has not moved is deleted. */
@@ -23,11 +24,16 @@ export interface SharedFeeds {
   shared(remote: ReadonlyMap<string, number>): FeedMark[];
 }
 
-/** How long one step of a round (a write, a read) may take (ms). */
-export const roundStepWithinMs = (everyMs: number): number => Math.max(everyMs * 4, 2_000);
+/** How long a step of a round (a write, a read) goes unanswered before it is logged (ms); it is waited for all the same. */
+export const roundStepSlowMs = (everyMs: number): number => Math.max(everyMs * 4, 2_000);
 
-/** How long a stream's items wait for its holds to be written before they are answered UNAVAILABLE (ms). */
-export const heardWithinMs = (everyMs: number): number => everyMs + 2 * roundStepWithinMs(everyMs);
+/**
+ * How long a stream's items wait for its holds to be written before they
+ * are answered UNAVAILABLE (ms): the round under way and the next one's
+ * write, each step given up by the driver at the socket's deadline, past
+ * which a command's own write would have been too.
+ */
+export const heardWithinMs = (everyMs: number): number => 2 * SOCKET_TIMEOUT_MS + everyMs;
 
 export interface StreamHoldsOptions {
   /** This instance, unique among those sharing the store. */
@@ -50,7 +56,11 @@ export interface StreamHoldsOptions {
  * `leaseMs` as this instance's clock counts, so clocks set apart do not
  * matter. A round that fails keeps the holds read last: read late, a hold is
  * only lower than the truth. A stream that begins to hold asks for a round
- * at once (`soon`): its items wait for it.
+ * at once (`soon`): its items wait for it. A round waits for each step's
+ * answer (the driver gives up at the socket's deadline), logging one that
+ * is slow, and no round starts while one waits: a step given up on and
+ * left running, with a new one sent each round, filled the connection
+ * pool while a lock held intake's tables.
  */
 export class StreamHoldsExchange {
   private readonly docs: Collection<HoldsDoc>;
@@ -99,22 +109,19 @@ export class StreamHoldsExchange {
 
   /** One round: writes this instance's holds, reads the others', tells the feeds. */
   async round(): Promise<void> {
-    const deadline = roundStepWithinMs(this.o.everyMs);
     try {
       const holds = [...this.feeds.holds()].map(([feed, t]) => ({ feed, t }));
-      await withDeadline(
+      await this.step(
         this.docs.replaceOne(
           { _id: this.o.instance },
           { holds, beat: ++this.beat },
           { upsert: true },
         ),
-        deadline,
         'writing the streams’ holds',
       );
       this.feeds.written();
-      const others = await withDeadline(
+      const others = await this.step(
         this.docs.find({ _id: { $ne: this.o.instance } }).toArray(),
-        deadline,
         'reading the other instances’ stream holds',
       );
       const now = Date.now();
@@ -127,9 +134,8 @@ export class StreamHoldsExchange {
           // Gone long since (it died without deleting its record): cleared
           // away, unless it has written since it was read.
           if (still > this.o.leaseMs * GONE_AFTER_LEASES)
-            await withDeadline(
+            await this.step(
               this.docs.deleteOne({ _id: d._id, beat: d.beat }),
-              deadline,
               'clearing a gone instance’s stream holds',
             );
           continue;
@@ -148,6 +154,20 @@ export class StreamHoldsExchange {
     }
   }
 
+  /** Waits for `p`, saying so once it has gone unanswered for a while. */
+  private async step<T>(p: Promise<T>, what: string): Promise<T> {
+    const ms = roundStepSlowMs(this.o.everyMs);
+    const slow = setTimeout(
+      () => this.o.log(`stream holds: ${what} has had no answer for ${ms} ms; waiting`),
+      ms,
+    );
+    try {
+      return await p;
+    } finally {
+      clearTimeout(slow);
+    }
+  }
+
   /** Stops sharing, its holds left for the others to let go by lease (a crash, as they see it). */
   abort(): void {
     this.stopped = true;
@@ -158,7 +178,9 @@ export class StreamHoldsExchange {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.running;
+    await withDeadline(this.running ?? Promise.resolve(), 2_000, 'the round under way').catch(
+      () => undefined,
+    );
     await withDeadline(
       this.docs.deleteOne({ _id: this.o.instance }),
       2_000,
