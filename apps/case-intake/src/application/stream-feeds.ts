@@ -283,6 +283,7 @@ export class StreamFeeds {
   shared(remote: ReadonlyMap<string, number>): FeedMark[] {
     this.remote = remote;
     if (this.cap && this.nextCap) this.cap = this.nextCap;
+    this.nextCap = undefined;
     return this.marks();
   }
 

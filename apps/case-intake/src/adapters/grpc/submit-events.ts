@@ -77,16 +77,24 @@ export async function acknowledge(
       index: 0,
     };
   } catch (e) {
-    return {
-      sequence: item.sequence,
-      caseId,
-      version: 0,
-      duplicate: false,
-      index: 0,
-      ...rejection(e, onUnexpected),
-    };
+    return refusedFor(item, caseId, e, onUnexpected);
   }
 }
+
+/** An item's refusal for `e`, echoing its sequence and case: nothing of it stored. */
+const refusedFor = (
+  item: intake.SubmitEventsRequest,
+  caseId: string,
+  e: unknown,
+  onUnexpected?: (err: unknown) => void,
+): intake.SubmitEventsResponse => ({
+  sequence: item.sequence,
+  caseId,
+  version: 0,
+  duplicate: false,
+  index: 0,
+  ...rejection(e, onUnexpected),
+});
 
 /**
  * Why a case's later items in a stream are not run, and the command whose
@@ -146,14 +154,7 @@ const notAfter = (
 const expiredAck = (
   item: intake.SubmitEventsRequest,
   caseId: string,
-): intake.SubmitEventsResponse => ({
-  sequence: item.sequence,
-  caseId,
-  version: 0,
-  duplicate: false,
-  index: 0,
-  ...rejection(streamTokenExpired()),
-});
+): intake.SubmitEventsResponse => refusedFor(item, caseId, streamTokenExpired());
 
 /**
  * Waits until the other intake instances can hear of the stream, which its
@@ -176,14 +177,7 @@ async function notHeard(
     );
     return undefined;
   } catch (e) {
-    return {
-      sequence: item.sequence,
-      caseId,
-      version: 0,
-      duplicate: false,
-      index: 0,
-      ...rejection(e),
-    };
+    return refusedFor(item, caseId, e);
   }
 }
 
