@@ -28,8 +28,8 @@ export interface StreamState {
   heard: boolean;
   /** Raised each time it begins to hold again: a write of its holds from before does not make it heard. */
   epoch: number;
-  /** Resolved once it is heard, for its items waiting. */
-  hearing?: { promise: Promise<void>; resolve: () => void };
+  /** Resolved once it is heard, for its items waiting; rejected when its holds could not be written. */
+  hearing?: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
 }
 
 /** Under this key, a hold on every feed: a stream that has shown none yet may send any. */
@@ -156,8 +156,14 @@ export class StreamFeeds {
     if (!this.wake || s.heard) return undefined;
     if (!s.hearing) {
       let resolve = () => undefined as void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      s.hearing = { promise, resolve };
+      let reject: (e: unknown) => void = () => undefined;
+      const promise = new Promise<void>((ok, fail) => {
+        resolve = ok;
+        reject = fail;
+      });
+      // Its items take the rejection; none left waiting makes it no fault.
+      promise.catch(() => undefined);
+      s.hearing = { promise, resolve, reject };
     }
     this.wake();
     return s.hearing.promise;
@@ -272,6 +278,20 @@ export class StreamFeeds {
     }
     this.writing.clear();
     this.nextCap = new Map(this.stored);
+  }
+
+  /**
+   * What `holds` last returned could not be written (the store did not take
+   * it): the items waiting for their stream to be heard are answered with
+   * `e`, as a command whose own write failed is, and their sender sends
+   * them again. The next write may hear their stream.
+   */
+  unwritten(e: unknown): void {
+    for (const s of this.streams) {
+      s.hearing?.reject(e);
+      s.hearing = undefined;
+    }
+    this.writing.clear();
   }
 
   /**

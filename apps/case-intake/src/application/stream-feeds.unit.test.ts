@@ -312,7 +312,7 @@ describe('one feed over streams of several intake instances, which share their h
     expect(here.holds()).toEqual(new Map());
   });
 
-  it("a stream's items wait until its holds are written, when it opens and when it sends again after idling", async () => {
+  it("a stream's items wait until its holds are written, when it opens and when it sends again after idling, and are refused when the write fails", async () => {
     const here = new StreamFeeds();
     let wakes = 0;
     here.shareWith(() => wakes++);
@@ -343,6 +343,19 @@ describe('one feed over streams of several intake instances, which share their h
     expect(s.heard()).toBeInstanceOf(Promise);
     here.holds();
     here.written();
+    expect(s.heard()).toBeUndefined();
+    // A write the store did not take: the items waiting are answered with its error; the next write hears the stream.
+    s.idle();
+    s.received(4, day(7));
+    const refused = s.heard();
+    here.holds();
+    here.unwritten(new Error('store away'));
+    await expect(refused).rejects.toThrow('store away');
+    const again = s.heard();
+    expect(again).toBeInstanceOf(Promise);
+    here.holds();
+    here.written();
+    await again;
     expect(s.heard()).toBeUndefined();
   });
 

@@ -21,6 +21,7 @@ export interface SharedFeeds {
   shareWith(wake: () => void): void;
   holds(): ReadonlyMap<string, number>;
   written(): void;
+  unwritten(e: unknown): void;
   shared(remote: ReadonlyMap<string, number>): FeedMark[];
 }
 
@@ -56,7 +57,8 @@ export interface StreamHoldsOptions {
  * `leaseMs` as this instance's clock counts, so clocks set apart do not
  * matter. A round that fails keeps the holds read last: read late, a hold is
  * only lower than the truth. A stream that begins to hold asks for a round
- * at once (`soon`): its items wait for it. A round waits for each step's
+ * at once (`soon`): its items wait for it, and are answered with the
+ * store's error when its write fails (a store away). A round waits for each step's
  * answer (the driver gives up at the socket's deadline), logging one that
  * is slow, and no round starts while one waits: a step given up on and
  * left running, with a new one sent each round, filled the connection
@@ -109,6 +111,7 @@ export class StreamHoldsExchange {
 
   /** One round: writes this instance's holds, reads the others', tells the feeds. */
   async round(): Promise<void> {
+    let wrote = false;
     try {
       const holds = [...this.feeds.holds()].map(([feed, t]) => ({ feed, t }));
       await this.step(
@@ -120,6 +123,7 @@ export class StreamHoldsExchange {
         'writing the streams’ holds',
       );
       this.feeds.written();
+      wrote = true;
       const others = await this.step(
         this.docs.find({ _id: { $ne: this.o.instance } }).toArray(),
         'reading the other instances’ stream holds',
@@ -149,6 +153,8 @@ export class StreamHoldsExchange {
       if (this.failing) this.o.log('stream holds: shared again');
       this.failing = false;
     } catch (e) {
+      // The streams waiting for this write: their items are answered as a failed write of theirs would be.
+      if (!wrote) this.feeds.unwritten(e);
       if (!this.failing) this.o.log('stream holds: not shared, keeping the holds read last', e);
       this.failing = true;
     }
