@@ -22,7 +22,7 @@ import { KafkaCheckpoints } from './adapters/kafka/checkpoints.js';
 import { APPEND_TIME, KafkaIngress } from './adapters/kafka/ingress.js';
 import { MongoIngressLedger } from './adapters/mongo/ingress-ledger.js';
 import { MongoAccessLog } from './adapters/mongo/access-log.js';
-import { heardWithinMs, StreamHoldsExchange } from './adapters/mongo/stream-holds.js';
+import { StreamHoldsExchange } from './adapters/mongo/stream-holds.js';
 import { StreamFeeds } from './application/stream-feeds.js';
 import { chainKeysFrom } from './application/chain-keys.js';
 import { KafkaRelay } from './adapters/kafka/relay.js';
@@ -212,7 +212,6 @@ export async function createCaseIntake(
       submitMaxInFlight: config.SUBMIT_MAX_IN_FLIGHT,
       streamStallMs: config.STREAM_STALL_MS,
       streamIdleMs: config.STREAM_IDLE_MS,
-      streamHeardWithinMs: heardWithinMs(config.STREAM_HOLDS_EVERY_MS),
       feeds,
       requests: grpc.requests,
       onUnexpected,

@@ -105,6 +105,8 @@ export class StreamFeeds {
   private remote: ReadonlyMap<string, number> = new Map();
   /** Asks the exchange for a round soon; set once it shares with other instances (`shareWith`). */
   private wake: (() => void) | undefined;
+  /** How long an item waits for its stream to be heard before it is answered UNAVAILABLE (ms; `shareWith`). */
+  private hearingMs = 0;
   /**
    * Feed → how far this instance had stored it just before it last read the
    * others' holds: nothing said goes further (a feed absent: 1970-01-01).
@@ -174,11 +176,17 @@ export class StreamFeeds {
    * (`holds`, `written`, `shared`): a stream's items wait, before they are
    * stored, until its holds are written (`wake` asks for that soon), and
    * nothing is said past what was stored before the others' holds were last
-   * read.
+   * read. An item waits `withinMs` at most, then is answered UNAVAILABLE.
    */
-  shareWith(wake: () => void): void {
+  shareWith(wake: () => void, withinMs: number): void {
     this.wake = wake;
+    this.hearingMs = withinMs;
     this.cap ??= new Map();
+  }
+
+  /** @internal */
+  get heardWithinMs(): number {
+    return this.hearingMs;
   }
 
   /** @internal */
@@ -421,6 +429,11 @@ export class StreamFloor {
    */
   heard(): Promise<void> | undefined {
     return this.feeds.heard(this.stream);
+  }
+
+  /** How long an item waits for `heard` before it is answered UNAVAILABLE (ms). */
+  get heardWithinMs(): number {
+    return this.feeds.heardWithinMs;
   }
 
   /**

@@ -315,12 +315,13 @@ describe('one feed over streams of several intake instances, which share their h
   it("a stream's items wait until its holds are written, when it opens and when it sends again after idling, and are refused when the write fails", async () => {
     const here = new StreamFeeds();
     let wakes = 0;
-    here.shareWith(() => wakes++);
+    here.shareWith(() => wakes++, 5_000);
     const s = here.open();
     const quiet = here.open();
     s.received(1, day(3));
     const heard = s.heard();
     expect(heard).toBeInstanceOf(Promise);
+    expect(s.heardWithinMs).toBe(5_000);
     expect(wakes).toBe(1);
     expect(here.holds()).toEqual(new Map([[ANY_FEED, ms(3)]]));
     // Its first item came after the holds were taken: this write does not make it heard.
@@ -361,7 +362,7 @@ describe('one feed over streams of several intake instances, which share their h
 
   it("says of a feed no more than it had stored before it last read the others' holds: a stream elsewhere written after that read began after it", () => {
     const here = new StreamFeeds();
-    here.shareWith(() => undefined);
+    here.shareWith(() => undefined, 5_000);
     const round = () => {
       here.holds();
       here.written();
@@ -397,7 +398,7 @@ describe('one feed over streams of several intake instances, which share their h
         (specs, choices) => {
           const instances = [0, 1, 2].map(() => {
             const f = new StreamFeeds();
-            f.shareWith(() => undefined);
+            f.shareWith(() => undefined, 5_000);
             return f;
           });
           /** The store's stream_holds: each instance's holds as it last wrote them. */

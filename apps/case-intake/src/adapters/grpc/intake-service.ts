@@ -24,8 +24,6 @@ export interface IntakeServiceOptions {
   readonly streamIdleMs?: number;
   /** The instance's streams (shared with the other instances); absent, a StreamFeeds of the service's own. */
   readonly feeds?: StreamFeeds;
-  /** How long a stream's items wait for the other instances to be able to hear of it (ms; SubmitOptions). */
-  readonly streamHeardWithinMs?: number;
   /** The server's requests held: SubmitEvents releases each item once answered. */
   readonly requests?: RequestBudget;
   readonly onUnexpected: (err: unknown) => void;
@@ -132,7 +130,6 @@ export function intakeService(
             maxInFlight: opts.submitMaxInFlight,
             stallMs: opts.streamStallMs,
             idleMs: opts.streamIdleMs,
-            heardWithinMs: opts.streamHeardWithinMs,
             requests: opts.requests,
             onUnexpected: opts.onUnexpected,
             feeds,

@@ -43,11 +43,6 @@ export interface SubmitOptions {
   readonly feeds?: StreamFeeds;
   /** How long the stream keeps holding its feeds back once its sender sends nothing (ms; StreamFeeds). */
   readonly idleMs?: number;
-  /**
-   * How long an item waits for the other intake instances to be able to
-   * hear of its stream (StreamFeeds.heard) before it is answered UNAVAILABLE.
-   */
-  readonly heardWithinMs?: number;
 }
 
 /** Processes one submitted item into its acknowledgement; never throws. */
@@ -159,20 +154,19 @@ const expiredAck = (
 /**
  * Waits until the other intake instances can hear of the stream, which its
  * items are not stored before (StreamFeeds.heard): undefined then, or past
- * `heardWithinMs` the item's UNAVAILABLE answer, nothing of it stored.
+ * the stream's `heardWithinMs` the item's UNAVAILABLE answer, nothing of it stored.
  */
 async function notHeard(
   floor: StreamFloor,
   item: intake.SubmitEventsRequest,
   caseId: string,
-  opts: SubmitOptions,
 ): Promise<intake.SubmitEventsResponse | undefined> {
   const heard = floor.heard();
   if (!heard) return undefined;
   try {
     await withDeadline(
       heard,
-      opts.heardWithinMs ?? 10_000,
+      floor.heardWithinMs,
       "sharing this stream's holds with the other intake instances",
     );
     return undefined;
@@ -371,7 +365,7 @@ export function serveSubmitEvents(
         ? expiredAck(item, caseId)
         : by
           ? notAfter(item, blocked ?? caseId, by)
-          : ((await notHeard(floor, item, caseId, opts)) ??
+          : ((await notHeard(floor, item, caseId)) ??
             (await acknowledge(
               deps,
               principal,

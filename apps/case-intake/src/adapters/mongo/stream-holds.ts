@@ -18,7 +18,7 @@ interface HoldsDoc {
 
 /** The part of StreamFeeds the exchange reads and tells. */
 export interface SharedFeeds {
-  shareWith(wake: () => void): void;
+  shareWith(wake: () => void, withinMs: number): void;
   holds(): ReadonlyMap<string, number>;
   written(): void;
   unwritten(e: unknown): void;
@@ -82,7 +82,7 @@ export class StreamHoldsExchange {
     private readonly o: StreamHoldsOptions,
   ) {
     this.docs = db.collection<HoldsDoc>('stream_holds');
-    feeds.shareWith(() => this.soon());
+    feeds.shareWith(() => this.soon(), heardWithinMs(o.everyMs));
   }
 
   start(): void {
