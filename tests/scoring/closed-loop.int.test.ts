@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Metadata } from '@grpc/grpc-js';
+import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { events, type intake, scoring } from '@enforcement/contracts';
 import { eventually, uniqueName } from '@enforcement/testing';
 import { statutoryDueAt } from '@enforcement/reference-data';
@@ -111,6 +111,50 @@ describe('the loop closes through the services', () => {
       { what: 'the order listed' },
     );
     expect(orders.orders.filter((o) => o.caseId === caseId)).toHaveLength(1);
+  });
+
+  it("opens the orders the law requires however the agency names its own commands: the rules' ids are theirs", async () => {
+    const caseId = uniqueName('claimed');
+    const registered = new Date(Date.now() - 100 * DAY);
+    const l = loop(caseId, registered);
+    await unary((cb) => sys.intakeClient.registerCase(l.register, agency, cb));
+    await unary((cb) => sys.intakeClient.dispatchCase(l.dispatch, agency, cb));
+    // Until 2026-12-08 the agency could take the ids the rules would send
+    // their orders under (docs/scoring.md lists them), and each order was
+    // refused as a reused command id every time the rules sent it.
+    const [evidence] = l.steps();
+    for (const commandId of [`overdue:${caseId}`, `approaching:${caseId}`]) {
+      const claimed = await unary((cb) =>
+        sys.intakeClient.recordProgress(
+          { ...evidence, meta: { ...evidence?.meta, caseId, commandId } },
+          agency,
+          cb,
+        ),
+      ).catch((e: ServiceError) => e);
+      expect((claimed as ServiceError).code, commandId).toBe(status.INVALID_ARGUMENT);
+      expect((claimed as ServiceError).details).toBe(
+        `COMMAND.ID_RESERVED: meta.command_id: ${commandId} is an id of the supervision rules, kept for their openSupervisionOrder (docs/scoring.md); choose another`,
+      );
+    }
+    const opened = await eventually(
+      async () => {
+        await sys.scoring.runtime.tick();
+        const orders = (await history(caseId)).filter(
+          (e) => e.payload?.$case === 'supervisionOrderOpened',
+        );
+        return orders.length === 2 ? orders : undefined;
+      },
+      { what: 'both deadline orders opened' },
+    );
+    expect(opened.map((e) => e.commandId)).toEqual([`approaching:${caseId}`, `overdue:${caseId}`]);
+    // Nothing of the agency's claims was stored: those ids carry the orders alone.
+    const under = (await history(caseId)).filter((e) =>
+      [`overdue:${caseId}`, `approaching:${caseId}`].includes(e.commandId),
+    );
+    expect(under.map((e) => e.payload?.$case)).toEqual([
+      'supervisionOrderOpened',
+      'supervisionOrderOpened',
+    ]);
   });
 
   it('takes a case concluded late on its 90th day, after the hour it was registered, as in time: no OVERDUE order, full timeliness', async () => {

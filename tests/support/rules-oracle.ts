@@ -1,4 +1,4 @@
-import { events } from '@enforcement/contracts';
+import { events, RULE_COMMAND_KINDS } from '@enforcement/contracts';
 import {
   applyEvent,
   DEFAULT_RULES,
@@ -10,8 +10,7 @@ import {
 } from '@enforcement/supervision-scoring';
 
 /** Rule actions carry these command ids; everything else in a history is an input. */
-export const RULE_COMMAND =
-  /^(approaching|overdue|discretion|legal-review|evidence|escalate|evaluate):/;
+export const RULE_COMMAND = new RegExp(`^(${Object.keys(RULE_COMMAND_KINDS).join('|')}):`);
 
 const fold = (history: readonly events.CaseEvent[], caseId: string): CaseView =>
   history.reduce(applyEvent, emptyView(caseId));

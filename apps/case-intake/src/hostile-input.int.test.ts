@@ -263,6 +263,65 @@ describe('hostile input', () => {
     expect(p.details).toContain('parties[0].name');
   });
 
+  it("refuses the supervision rules' ids to every other kind of command, over a stream that goes on; the rules' own kind takes them", async () => {
+    const l = fullLoop(uniqueName('kept'));
+    const caseId = l.register.meta.caseId;
+    const under = <T extends { meta: intake.CommandMeta }>(v: T, commandId: string): T => ({
+      ...v,
+      meta: { ...v.meta, commandId },
+    });
+    const commands: intake.Command['kind'][] = [
+      { $case: 'registerCase', value: l.register },
+      { $case: 'dispatchCase', value: under(l.dispatch, `overdue:${caseId}`) },
+      {
+        $case: 'dispatchCase',
+        value: under(l.dispatch, `evaluate:supervision-score/v1:${caseId}`),
+      },
+      { $case: 'recordProgress', value: under(l.evidence, `escalate:auto-overdue:${caseId}:1`) },
+      // Ids that only look like them are anybody's.
+      { $case: 'dispatchCase', value: under(l.dispatch, `Overdue:${caseId}`) },
+      { $case: 'recordProgress', value: under(l.evidence, `evidence-${caseId}`) },
+    ];
+    const acks = await submitAll(
+      svc.client,
+      agency,
+      commands.map((kind, i) => ({ sequence: i + 1, command: { kind } })),
+    );
+    expect(acks.map((a) => [a.sequence, a.accepted, a.version, a.errorCode, a.statusCode])).toEqual(
+      [
+        [1, true, 1, '', 0],
+        [2, false, 0, 'COMMAND.ID_RESERVED', status.INVALID_ARGUMENT],
+        [3, false, 0, 'COMMAND.ID_RESERVED', status.INVALID_ARGUMENT],
+        [4, false, 0, 'COMMAND.ID_RESERVED', status.INVALID_ARGUMENT],
+        [5, true, 2, '', 0],
+        [6, true, 3, '', 0],
+      ],
+    );
+    expect(acks[1]?.reason).toBe(
+      `meta.command_id: overdue:${caseId} is an id of the supervision rules, kept for their openSupervisionOrder (docs/scoring.md); choose another`,
+    );
+    expect(acks[3]?.reason).toContain('kept for their escalateSupervisionOrder');
+    // A supervisor's order under a rule's id is the rules' kind: taken.
+    const opened = await unary<intake.CommandResult>((cb) =>
+      svc.client.openSupervisionOrder(
+        {
+          meta: nextMeta(caseId, {
+            commandId: `overdue:${caseId}`,
+            occurredAt: new Date((l.evidence.meta.occurredAt?.getTime() ?? 0) + 86_400_000),
+          }),
+          orderId: `auto-overdue:${caseId}`,
+          reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
+          note: '',
+          responseDueAt: new Date(Date.now() + 7 * 86_400_000),
+          ruleId: `overdue:${caseId}`,
+        },
+        supervisor,
+        cb,
+      ),
+    );
+    expect(opened).toMatchObject({ version: 4, duplicate: false });
+  });
+
   it('refuses a command id reused for another payload, naming the original; an exact retry is still a duplicate', async () => {
     const l = fullLoop(uniqueName('idem'));
     const first = (await register(l.register)) as intake.CommandResult;

@@ -7,3 +7,4 @@ export * as reporting from './gen/enforcement/reporting/v1/reporting.js';
 export * as platform from './gen/enforcement/platform/v1/platform.js';
 export { earliestRecordedMs } from './recorded.js';
 export { MAX_ID_LENGTH, textWithNul } from './text.js';
+export { RULE_COMMAND_KINDS, ruleCommandKind, type RuleName } from './rule-ids.js';

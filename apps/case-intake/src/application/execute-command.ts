@@ -1,5 +1,5 @@
 import { metrics, trace, type Counter } from '@opentelemetry/api';
-import { events, type intake } from '@enforcement/contracts';
+import { events, ruleCommandKind, type intake } from '@enforcement/contracts';
 import type { Principal } from '@enforcement/auth';
 import type { BenchmarkTable } from '@enforcement/reference-data';
 import { decide } from '../domain/decide.js';
@@ -274,6 +274,13 @@ async function execute(
   const fingerprint = fingerprintOf({ kind: c });
 
   authorizeKind(principal, c.$case);
+  const kept = ruleCommandKind(commandId);
+  if (kept !== undefined && kept !== c.$case)
+    fail(
+      'COMMAND.ID_RESERVED',
+      `${commandId} is an id of the supervision rules, kept for their ${kept} (docs/scoring.md); choose another`,
+      'meta.command_id',
+    );
 
   return tracer.startActiveSpan(`intake ${c.$case}`, async (span) => {
     span.setAttributes({ 'case.id': caseId, 'command.id': commandId });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { events, MAX_ID_LENGTH } from '@enforcement/contracts';
+import { events, MAX_ID_LENGTH, type RuleName } from '@enforcement/contracts';
 import type { CaseView, OrderView } from './case-view.js';
 import { scoreCase, type CaseScoreResult, type ScoringModel } from './scoring-model.js';
 
@@ -216,7 +216,7 @@ export function supervisionPlan(v: CaseView, cfg: RuleConfig, model: ScoringMode
   const until = v.archivedAt ? ms(v.archivedAt) : Infinity;
   const out: Action[] = [];
   const opened: { orderId: string; openedAt: number; responseDueAt: number }[] = [];
-  const open = (rule: string, at: number, reason: events.SupervisionReason, note: string) => {
+  const open = (rule: RuleName, at: number, reason: events.SupervisionReason, note: string) => {
     if (at >= until) return;
     const commandId = boundedId(`${rule}:`, v.caseId);
     const order = {

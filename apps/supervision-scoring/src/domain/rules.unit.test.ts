@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { events, MAX_ID_LENGTH } from '@enforcement/contracts';
+import { events, MAX_ID_LENGTH, ruleCommandKind } from '@enforcement/contracts';
 import {
   asOf,
   boundedId,
@@ -113,6 +113,36 @@ describe('the supervision plan: which actions must exist, dated when their condi
       // concluded on day 6 with the three orders open, due on day 10 and never answered
       ['evaluate:supervision-score/v1:c1', 10],
     ]);
+  });
+
+  it('takes every action under an id intake keeps for the kind of command it is sent as', () => {
+    // Intake refuses those ids to any other command (COMMAND.ID_RESERVED), so
+    // an agency cannot take one first and have the rules' action refused.
+    const sentAs = {
+      OPEN_ORDER: 'openSupervisionOrder',
+      ESCALATE: 'escalateSupervisionOrder',
+      EVALUATE: 'recordEvaluation',
+    } as const;
+    const flagged: Steps = [
+      [p.registered(), 0],
+      [p.dispatched(), 1],
+      [p.notified(), 2],
+      [p.decided({ discretionAnomaly: true, anomalyReason: 'edge' }), 3],
+      [p.concluded(), 6],
+    ];
+    const actions = [open, flagged, [...open, [p.order('o-1', 20), 5]] as Steps].flatMap(plan);
+    expect(new Set(actions.map((a) => a.commandId.split(':')[0]))).toEqual(
+      new Set([
+        'approaching',
+        'overdue',
+        'escalate',
+        'discretion',
+        'legal-review',
+        'evidence',
+        'evaluate',
+      ]),
+    );
+    for (const a of actions) expect(ruleCommandKind(a.commandId), a.commandId).toBe(sentAs[a.kind]);
   });
 
   it('escalates an order each time its deadline passes unanswered, up to the configured level', () => {
