@@ -71,11 +71,14 @@ describe('the loop closes through the services', () => {
     // Ten days before the 90-day deadline (24:00 city time of the 90th day
     // after registration's), then at it: not when the rules happened to look.
     const due = statutoryDueAt(registered).getTime();
+    // Its notes name the deadline as the city reads it: the end of its last day.
+    const dueDay = new Date(due + 8 * 3_600_000).toISOString().slice(0, 10);
     expect(opened.map((e) => [e.payload?.value, e.occurredAt])).toMatchObject([
       [
         {
           reason: events.SupervisionReason.SUPERVISION_REASON_APPROACHING_DEADLINE,
           ruleId: `approaching:${caseId}`,
+          note: `statutory deadline ${dueDay} 24:00 UTC+8 is near`,
         },
         new Date(due - 10 * DAY),
       ],
@@ -83,6 +86,7 @@ describe('the loop closes through the services', () => {
         {
           reason: events.SupervisionReason.SUPERVISION_REASON_OVERDUE,
           ruleId: `overdue:${caseId}`,
+          note: `statutory deadline ${dueDay} 24:00 UTC+8 passed`,
         },
         new Date(due),
       ],

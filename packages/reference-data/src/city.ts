@@ -150,6 +150,21 @@ export function statutoryDueAt(registeredAt: Date | number): Date {
   return new Date(cityDate(year, month, day + STATUTORY_DEADLINE_DAYS + 1).getTime() - 1);
 }
 
+/**
+ * A moment as the city reads it, for what people read (rule notes):
+ * `2021-05-30 24:00 UTC+8` for the end of a day (a statutory deadline),
+ * otherwise `2021-06-05 14:32 UTC+8`, with seconds when it has any.
+ */
+export function cityMoment(at: Date | number): string {
+  const t = typeof at === 'number' ? at : at.getTime();
+  const endOfDay = (t + 1 + CITY_UTC_OFFSET_MS) % 86_400_000 === 0;
+  const local = new Date((endOfDay ? t + 1 - 86_400_000 : t) + CITY_UTC_OFFSET_MS).toISOString();
+  const day = local.slice(0, 10);
+  if (endOfDay) return `${day} 24:00 UTC+8`;
+  const seconds = local.slice(17, 19);
+  return `${day} ${local.slice(11, 16)}${seconds === '00' ? '' : `:${seconds}`} UTC+8`;
+}
+
 /** Whole days from `from` to `to` on the city's calendar. */
 export function cityDaysBetween(from: Date | number, to: Date | number): number {
   const day = 86_400_000;

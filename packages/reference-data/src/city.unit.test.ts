@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { statutoryDueAt } from './city.js';
+import { cityMoment, statutoryDueAt } from './city.js';
 
 const HOUR = 3_600_000;
 /** The city's calendar date (UTC+8) of an instant, as YYYY-MM-DD. */
@@ -49,6 +49,46 @@ describe('the statutory deadline (Art. 60)', () => {
         },
       ),
       { numRuns: 2_000 },
+    );
+  });
+});
+
+describe('a moment as the city reads it (rule notes)', () => {
+  it('reads a statutory deadline as 24:00 of its last day, city time', () => {
+    expect(cityMoment(Date.parse('2021-05-30T15:59:59.999Z'))).toBe('2021-05-30 24:00 UTC+8');
+    expect(cityMoment(statutoryDueAt(Date.parse('2021-12-31T15:00:00Z')))).toBe(
+      '2022-03-31 24:00 UTC+8',
+    );
+  });
+
+  it('reads any other moment in city time, to the minute, with seconds when it has any', () => {
+    expect(cityMoment(new Date('2021-06-05T06:32:00Z'))).toBe('2021-06-05 14:32 UTC+8');
+    expect(cityMoment(Date.parse('2021-06-05T16:00:00Z'))).toBe('2021-06-06 00:00 UTC+8');
+    expect(cityMoment(Date.parse('2021-06-05T06:32:45.500Z'))).toBe('2021-06-05 14:32:45 UTC+8');
+  });
+
+  it('reads back as the moment itself, to the second (the end of a day as the next day begins)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.parse('2000-01-01'), max: Date.parse('2100-01-01') }),
+        fc.boolean(),
+        (at, endOfDay) => {
+          // Ends of days are one in 86,400,000 at random: half the runs take
+          // one, the others none (no moment at .999 of a second).
+          const t = endOfDay ? statutoryDueAt(at).getTime() : at - (at % 1_000 === 999 ? 1 : 0);
+          const read = cityMoment(t);
+          const parts = /^(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2})(?::(\d{2}))? UTC\+8$/.exec(read);
+          expect(parts, read).not.toBeNull();
+          const [, date, hh, mm, ss] = parts ?? [];
+          const back =
+            Date.parse(`${date}T00:00:00Z`) -
+            8 * HOUR +
+            (Number(hh) * 60 + Number(mm)) * 60_000 +
+            Number(ss ?? 0) * 1_000;
+          expect(t - back, read).toBe(endOfDay ? -1 : t % 1_000);
+          expect(read.endsWith(' 24:00 UTC+8')).toBe(endOfDay);
+        },
+      ),
     );
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { events, MAX_ID_LENGTH, type RuleName } from '@enforcement/contracts';
+import { cityMoment } from '@enforcement/reference-data';
 import type { CaseView, OrderView } from './case-view.js';
 import { scoreCase, type CaseScoreResult, type ScoringModel } from './scoring-model.js';
 
@@ -155,7 +156,7 @@ function escalations(
       commandId: escalationId(order.orderId, level),
       orderId: order.orderId,
       level: level + 1,
-      reason: `not answered by ${isoOf(due)}`,
+      reason: `not answered by ${cityMoment(due)}`,
       responseDueAt: due + cfg.escalationResponseDays * DAY,
     });
     level++;
@@ -234,14 +235,14 @@ export function supervisionPlan(v: CaseView, cfg: RuleConfig, model: ScoringMode
         'overdue',
         d.at,
         R.SUPERVISION_REASON_OVERDUE,
-        `statutory deadline ${isoOf(d.at)} passed`,
+        `statutory deadline ${cityMoment(d.at)} passed`,
       );
     else
       open(
         'approaching',
         d.at,
         R.SUPERVISION_REASON_APPROACHING_DEADLINE,
-        `statutory deadline ${isoOf(dueAsOf(v, d.at))} is near`,
+        `statutory deadline ${cityMoment(dueAsOf(v, d.at))} is near`,
       );
   const p = v.penalty;
   if (p) {
