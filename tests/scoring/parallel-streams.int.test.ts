@@ -51,12 +51,13 @@ function openStream(client: intake.CaseIntakeServiceClient, md: Metadata) {
  * stream concluded in time got OVERDUE orders.
  */
 /**
- * A generated year split by case over two streams, each in time order: each
- * agency's cases taken in turn, so each stream sends every agency from early
- * in the year. The slow stream pauses a third of the way in, once it has
- * sent every agency.
+ * A generated year split by case over `slowStreams` + 1 streams, each in
+ * time order: each agency's cases taken in turn, so each stream sends every
+ * agency from early in the year. Slow stream i pauses (i + 1) / (slowStreams
+ * + 2) of the way in, once it has sent every agency; the last part is the
+ * fast stream's. `before`, `after` and `pausedAt` are the first slow stream's.
  */
-function splitYear(seed: string) {
+function splitYear(seed: string, slowStreams = 1) {
   const commands = [
     ...generateYear({
       seed,
@@ -73,28 +74,31 @@ function splitYear(seed: string) {
     ),
   );
   const turn = new Map<string, number>();
-  const slowCases = new Set<string>();
+  const partOf = new Map<string, number>();
   for (const c of commands) {
     if (c.kind?.$case !== 'registerCase') continue;
     const agency = c.kind.value.agencyId;
     const n = turn.get(agency) ?? 0;
     turn.set(agency, n + 1);
-    if (n % 2 === 0) slowCases.add(caseOf(c));
+    partOf.set(caseOf(c), n % (slowStreams + 1));
   }
-  const slow = commands.filter((c) => slowCases.has(caseOf(c)));
-  const fast = commands.filter((c) => !slowCases.has(caseOf(c)));
+  const part = (i: number) => commands.filter((c) => partOf.get(caseOf(c)) === i);
   const agenciesIn = (list: readonly intake.Command[]) =>
     new Set(list.map((c) => agencyOf.get(caseOf(c)) ?? ''));
-  let pause = Math.floor(slow.length / 3);
-  while (agenciesIn(slow.slice(0, pause)).size < agenciesIn(commands).size) pause++;
-  const before = slow.slice(0, pause);
-  return {
-    commands,
-    fast,
-    before,
-    after: slow.slice(pause),
-    pausedAt: Math.max(...before.map((c) => c.kind?.value.meta?.occurredAt?.getTime() ?? 0)),
-  };
+  const slows = Array.from({ length: slowStreams }, (_, i) => {
+    const slow = part(i);
+    let pause = Math.floor((slow.length * (i + 1)) / (slowStreams + 2));
+    while (agenciesIn(slow.slice(0, pause)).size < agenciesIn(commands).size) pause++;
+    const before = slow.slice(0, pause);
+    return {
+      before,
+      after: slow.slice(pause),
+      pausedAt: Math.max(...before.map((c) => c.kind?.value.meta?.occurredAt?.getTime() ?? 0)),
+    };
+  });
+  const [first] = slows;
+  if (!first) throw new Error('splitYear: at least one slow stream');
+  return { commands, fast: part(slowStreams), slows, ...first };
 }
 
 describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', () => {
@@ -105,41 +109,46 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
   });
 
   /**
-   * The slow stream's part up to its pause sent over `slowClient`, left open,
-   * and the fast stream's whole over the system's own intake; then the rest:
-   * no agency is judged past the slow stream while it is paused, and, once
-   * it ends, every agency is judged up to its latest event with exactly the
-   * actions the plan dates before it (none a later fact takes away: the
-   * order list flags none).
+   * Each slow stream's part up to its pause sent over its client in
+   * `slowClients`, left open, and the fast stream's whole over the system's
+   * own intake; then the rest, one slow stream at a time: no agency is
+   * judged past the earliest stream still paused, and, once all end, every
+   * agency is judged
+   * up to its latest event with exactly the actions the plan dates before
+   * it (none a later fact takes away: the order list flags none).
    */
   const pausedThenResumed = async (
     s: System,
-    slowClient: intake.CaseIntakeServiceClient,
+    slowClients: readonly intake.CaseIntakeServiceClient[],
     seed: string,
   ) => {
     const md = await tokenFor(['agency', 'supervisor', 'reporting'], ['*']);
-    const { commands, fast, before, after, pausedAt } = splitYear(seed);
+    const { commands, fast, slows } = splitYear(seed, slowClients.length);
 
-    // The two start together.
-    const slowStream = openStream(slowClient, md);
+    // They all start together.
+    const slowStreams = slowClients.map((client) => openStream(client, md));
     const fastDone = submitAll(s.intakeClient, md, fast);
-    await slowStream.send(before);
+    await Promise.all(slows.map((p, i) => slowStreams[i]?.send(p.before)));
     const fastAcks = await fastDone;
-    await caughtUp(s, md, YEAR, new Date());
-    // Rule passes run on what the fast stream stored (every 500 ms).
-    await new Promise((r) => setTimeout(r, 3_000));
-    const judged = (await s.scoring.runtime.rulesStatus()).agencies;
-    expect(judged.length).toBeGreaterThan(5);
-    expect(
-      judged
-        .filter((a) => a.judgedUpTo > pausedAt)
-        .map((a) => `${a.agencyId} judged up to ${new Date(a.judgedUpTo).toISOString()}`),
-      `the slow stream is at ${new Date(pausedAt).toISOString()}`,
-    ).toEqual([]);
-
-    await slowStream.send(after);
-    slowStream.end();
-    const acks = [...slowStream.acks, ...fastAcks];
+    // The slow streams end one at a time, the earliest paused first: while
+    // any is paused, no agency is judged past the earliest of those.
+    for (const [k, resumed] of slows.entries()) {
+      const paused = Math.min(...slows.slice(k).map((p) => p.pausedAt));
+      await caughtUp(s, md, YEAR, new Date());
+      // Rule passes run on what the streams stored (every 500 ms).
+      await new Promise((r) => setTimeout(r, 3_000));
+      const judged = (await s.scoring.runtime.rulesStatus()).agencies;
+      expect(judged.length).toBeGreaterThan(5);
+      expect(
+        judged
+          .filter((a) => a.judgedUpTo > paused)
+          .map((a) => `${a.agencyId} judged up to ${new Date(a.judgedUpTo).toISOString()}`),
+        `${slows.length - k} slow stream(s) paused, the earliest at ${new Date(paused).toISOString()}`,
+      ).toEqual([]);
+      await slowStreams[k]?.send(resumed.after);
+      slowStreams[k]?.end();
+    }
+    const acks = [...slowStreams.flatMap((t) => t.acks), ...fastAcks];
     expect(acks.filter((a) => !a.accepted).map((a) => `${a.errorCode} ${a.reason}`)).toEqual([]);
     expect(acks).toHaveLength(commands.length);
     await expectEndOfLoad(s, md, commands);
@@ -157,7 +166,7 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
 
   it('judges no agency past the slow stream while it is open, and takes exactly the actions the plan dates before each agency’s latest event', async () => {
     sys = await startSystem({ scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '500' } });
-    await pausedThenResumed(sys, sys.intakeClient, 'parallel-streams');
+    await pausedThenResumed(sys, [sys.intakeClient], 'parallel-streams');
   }, 300_000);
 
   it('does so too when the two streams are on two intake instances, which share their streams’ holds', async () => {
@@ -176,10 +185,26 @@ describe('one feed over two streams at once, one paused (RULES_CLOCK=events)', (
       credentials.createInsecure(),
     );
     try {
-      await pausedThenResumed(sys, besideClient, 'split-instances');
+      await pausedThenResumed(sys, [besideClient], 'split-instances');
     } finally {
       besideClient.close();
       await beside.stop();
+    }
+  }, 300_000);
+
+  it('does so too with three streams on three intake instances, two paused at different points', async () => {
+    // Each instance hears of the other two through the store alone: a feed
+    // is held by the earlier of the two paused streams, wherever it is.
+    sys = await startWholeSystem({ scoringEnv: { RULES_CLOCK: 'events', RULES_TICK_MS: '500' } });
+    const beside = [await sys.startIntakeBeside(), await sys.startIntakeBeside()];
+    const clients = beside.map(
+      (b) => new intake.CaseIntakeServiceClient(b.address, credentials.createInsecure()),
+    );
+    try {
+      await pausedThenResumed(sys, clients, 'three-instances');
+    } finally {
+      for (const c of clients) c.close();
+      await Promise.all(beside.map((b) => b.stop()));
     }
   }, 300_000);
 
