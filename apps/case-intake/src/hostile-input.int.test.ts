@@ -263,6 +263,52 @@ describe('hostile input', () => {
     expect(p.details).toContain('parties[0].name');
   });
 
+  it('refuses evidence recorded after the decision but dated before it: the decision stays one without evidence', async () => {
+    const l = fullLoop(uniqueName('backdated'));
+    const caseId = l.register.meta.caseId;
+    const decidedAt = l.penalty.meta.occurredAt?.getTime() ?? 0;
+    const evidenceAt = (at: number, commandId: string): intake.RecordProgressRequest => ({
+      meta: nextMeta(caseId, { commandId, occurredAt: new Date(at) }),
+      step: {
+        $case: 'evidence',
+        value: {
+          ...(l.evidence.step?.value as events.EvidenceRecorded),
+          collectedAt: new Date(at),
+        },
+      },
+    });
+    const acks = await submitAll(
+      svc.client,
+      agency,
+      [
+        { $case: 'registerCase', value: l.register },
+        { $case: 'dispatchCase', value: l.dispatch },
+        { $case: 'recordProgress', value: l.notice },
+        { $case: 'recordProgress', value: l.hearing },
+        { $case: 'decidePenalty', value: l.penalty },
+        // Sent after the decision, dated the day before it.
+        {
+          $case: 'recordProgress',
+          value: evidenceAt(decidedAt - 86_400_000, `${caseId}:backdated`),
+        },
+        { $case: 'recordProgress', value: evidenceAt(decidedAt, `${caseId}:at-decision`) },
+      ].map((kind, i) => ({ sequence: i + 1, command: { kind: kind as intake.Command['kind'] } })),
+    );
+    expect(acks.map((a) => [a.sequence, a.accepted, a.version, a.statusCode])).toEqual([
+      [1, true, 1, 0],
+      [2, true, 2, 0],
+      [3, true, 3, 0],
+      [4, true, 4, 0],
+      [5, true, 5, 0],
+      [6, false, 0, status.INVALID_ARGUMENT],
+      [7, true, 6, 0],
+    ]);
+    expect(acks[5]?.errorCode).toBe('TIME.BEFORE_PREVIOUS_STEP');
+    expect(acks[5]?.reason).toBe(
+      `meta.occurred_at: ${new Date(decidedAt - 86_400_000).toISOString()} is before the penalty decision (${new Date(decidedAt).toISOString()})`,
+    );
+  });
+
   it("refuses the supervision rules' ids to every other kind of command, over a stream that goes on; the rules' own kind takes them", async () => {
     const l = fullLoop(uniqueName('kept'));
     const caseId = l.register.meta.caseId;

@@ -180,6 +180,12 @@ export function recordProgress(
     }
     case 'evidence': {
       expectStatus(s, [...before, 'DECIDED'], 'record evidence on');
+      // Recorded after the decision, it is dated after it: evidence dated
+      // before would count as recorded before the decision (the evidence
+      // indicator, the MISSING_EVIDENCE rule) when it was not. Until
+      // 2026-12-08 an agency could clear a MISSING_EVIDENCE order and earn
+      // the indicator's points back by backdating evidence after the fact.
+      notBefore(ctx.occurredAt, s.penalty?.decidedAt, 'the penalty decision');
       const e = step.value;
       const id = required(e.evidenceId, 'evidence.evidence_id');
       if (Object.hasOwn(s.evidence, id))
