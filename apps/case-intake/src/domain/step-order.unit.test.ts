@@ -12,6 +12,19 @@ import type { Command } from './types.js';
 const MINUTE = 60_000;
 const at = (minutes: number) => new Date(T0.getTime() + minutes * MINUTE);
 const before = (d: Date, ms: number) => new Date(d.getTime() - ms);
+/** An item of evidence collected at `collectedAt`, not yet on the case. */
+const laterEvidence = (collectedAt: Date): Command =>
+  cmd.progress({
+    $case: 'evidence',
+    value: {
+      evidenceId: 'ev-late',
+      kind: 'photo',
+      sha256: 'b'.repeat(64),
+      collectedBy: 'off-1',
+      collectedAt,
+      description: '',
+    },
+  });
 
 describe('a step dated before the step it follows', () => {
   it('refuses a decision dated before the dispatch, and takes one at the same moment', () => {
@@ -32,27 +45,15 @@ describe('a step dated before the step it follows', () => {
 
   it('refuses evidence recorded after the decision dated before it, and takes it dated at or after it', () => {
     const history = caseUpTo('decided'); // decided on day 5, after evidence on day 2
-    const evidence = (collectedAt: Date) =>
-      cmd.progress({
-        $case: 'evidence',
-        value: {
-          evidenceId: 'ev-late',
-          kind: 'photo',
-          sha256: 'b'.repeat(64),
-          collectedBy: 'off-1',
-          collectedAt,
-          description: '',
-        },
-      });
     given(history)
-      .when(evidence(day(1)), before(day(5), 1))
+      .when(laterEvidence(day(1)), before(day(5), 1))
       .thenThrows('TIME.BEFORE_PREVIOUS_STEP', 'the penalty decision (2021-03-06T09:00:00.000Z)');
     // Collected before the decision, recorded after it: taken, dated as recorded.
     given(history)
-      .when(evidence(day(1)), day(5))
+      .when(laterEvidence(day(1)), day(5))
       .thenProduces('evidenceRecorded');
     given(history)
-      .when(evidence(day(6)), day(6))
+      .when(laterEvidence(day(6)), day(6))
       .thenProduces('evidenceRecorded');
   });
 
@@ -162,17 +163,7 @@ const LOOP: readonly {
   {
     // Evidence recorded after the decision (its status is DECIDED by now).
     name: 'evidence after the decision',
-    command: cmd.progress({
-      $case: 'evidence',
-      value: {
-        evidenceId: 'ev-late',
-        kind: 'photo',
-        sha256: 'b'.repeat(64),
-        collectedBy: 'off-1',
-        collectedAt: at(0),
-        description: '',
-      },
-    }),
+    command: laterEvidence(at(0)),
     follows: ['register', 'decide'],
     skew: 0,
     optional: true,
