@@ -263,7 +263,7 @@ describe('hostile input', () => {
     expect(p.details).toContain('parties[0].name');
   });
 
-  it('refuses evidence recorded after the decision but dated before it: the decision stays one without evidence', async () => {
+  it('refuses evidence recorded after the decision but dated at or before it: the decision stays one without evidence', async () => {
     const l = fullLoop(uniqueName('backdated'));
     const caseId = l.register.meta.caseId;
     const decidedAt = l.penalty.meta.occurredAt?.getTime() ?? 0;
@@ -292,6 +292,7 @@ describe('hostile input', () => {
           value: evidenceAt(decidedAt - 86_400_000, `${caseId}:backdated`),
         },
         { $case: 'recordProgress', value: evidenceAt(decidedAt, `${caseId}:at-decision`) },
+        { $case: 'recordProgress', value: evidenceAt(decidedAt + 60_000, `${caseId}:after`) },
       ].map((kind, i) => ({ sequence: i + 1, command: { kind: kind as intake.Command['kind'] } })),
     );
     expect(acks.map((a) => [a.sequence, a.accepted, a.version, a.statusCode])).toEqual([
@@ -301,12 +302,23 @@ describe('hostile input', () => {
       [4, true, 4, 0],
       [5, true, 5, 0],
       [6, false, 0, status.INVALID_ARGUMENT],
-      [7, true, 6, 0],
+      [7, false, 0, status.INVALID_ARGUMENT],
+      [8, true, 6, 0],
     ]);
     expect(acks[5]?.errorCode).toBe('TIME.BEFORE_PREVIOUS_STEP');
     expect(acks[5]?.reason).toBe(
-      `meta.occurred_at: ${new Date(decidedAt - 86_400_000).toISOString()} is before the penalty decision (${new Date(decidedAt).toISOString()})`,
+      `meta.occurred_at: ${new Date(decidedAt - 86_400_000).toISOString()} is not after the penalty decision (${new Date(decidedAt).toISOString()}), which this evidence is recorded after`,
     );
+    expect(acks[6]?.errorCode).toBe('TIME.BEFORE_PREVIOUS_STEP');
+    // What the rules and the evidence indicator read: no evidence at or before the decision.
+    const got = await unary<intake.GetCaseResponse>((cb) =>
+      svc.client.getCase({ caseId }, agency, cb),
+    );
+    expect(
+      got.history
+        .filter((e) => e.payload?.$case === 'evidenceRecorded')
+        .map((e) => (e.occurredAt?.getTime() ?? 0) - decidedAt),
+    ).toEqual([60_000]);
   });
 
   it("refuses the supervision rules' ids to every other kind of command, over a stream that goes on; the rules' own kind takes them", async () => {

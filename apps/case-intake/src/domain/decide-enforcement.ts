@@ -180,12 +180,18 @@ export function recordProgress(
     }
     case 'evidence': {
       expectStatus(s, [...before, 'DECIDED'], 'record evidence on');
-      // Recorded after the decision, it is dated after it: evidence dated
-      // before would count as recorded before the decision (the evidence
-      // indicator, the MISSING_EVIDENCE rule) when it was not. Until
-      // 2026-12-08 an agency could clear a MISSING_EVIDENCE order and earn
-      // the indicator's points back by backdating evidence after the fact.
-      notBefore(ctx.occurredAt, s.penalty?.decidedAt, 'the penalty decision');
+      // Recorded after the decision, it is dated after it: evidence dated at
+      // or before it would count as recorded before the decision (the
+      // evidence indicator, the MISSING_EVIDENCE rule) when it was not.
+      // Until 2026-12-08 an agency could clear a MISSING_EVIDENCE order and
+      // earn the indicator's points back by backdating evidence after the fact.
+      const decidedAt = s.penalty?.decidedAt;
+      if (decidedAt && ctx.occurredAt.getTime() <= decidedAt.getTime())
+        fail(
+          'TIME.BEFORE_PREVIOUS_STEP',
+          `${ctx.occurredAt.toISOString()} is not after the penalty decision (${decidedAt.toISOString()}), which this evidence is recorded after`,
+          'meta.occurred_at',
+        );
       const e = step.value;
       const id = required(e.evidenceId, 'evidence.evidence_id');
       if (Object.hasOwn(s.evidence, id))

@@ -43,14 +43,18 @@ describe('a step dated before the step it follows', () => {
     given(history).when(cmd.conclude(), day(5)).thenProduces('caseConcluded');
   });
 
-  it('refuses evidence recorded after the decision dated before it, and takes it dated at or after it', () => {
+  it('refuses evidence recorded after the decision dated at or before it, and takes it dated after it', () => {
     const history = caseUpTo('decided'); // decided on day 5, after evidence on day 2
-    given(history)
-      .when(laterEvidence(day(1)), before(day(5), 1))
-      .thenThrows('TIME.BEFORE_PREVIOUS_STEP', 'the penalty decision (2021-03-06T09:00:00.000Z)');
+    for (const when of [before(day(5), 1), day(5)])
+      given(history)
+        .when(laterEvidence(day(1)), when)
+        .thenThrows(
+          'TIME.BEFORE_PREVIOUS_STEP',
+          'is not after the penalty decision (2021-03-06T09:00:00.000Z)',
+        );
     // Collected before the decision, recorded after it: taken, dated as recorded.
     given(history)
-      .when(laterEvidence(day(1)), day(5))
+      .when(laterEvidence(day(1)), new Date(day(5).getTime() + 1))
       .thenProduces('evidenceRecorded');
     given(history)
       .when(laterEvidence(day(6)), day(6))
@@ -134,8 +138,10 @@ const LOOP: readonly {
   command: Command;
   follows: string[];
   skew: number;
-  /** Taken whether or not it was: the steps after it do not need it. */
+  /** The steps after it do not need it taken. */
   optional?: true;
+  /** Dated after the steps it follows, not merely no earlier. */
+  strictly?: true;
   /** The steps it needs taken before it is taken at all: every earlier one that is not optional unless told. */
   needs?: string[];
 }[] = [
@@ -164,9 +170,10 @@ const LOOP: readonly {
     // Evidence recorded after the decision (its status is DECIDED by now).
     name: 'evidence after the decision',
     command: laterEvidence(at(0)),
-    follows: ['register', 'decide'],
+    follows: ['decide'],
     skew: 0,
     optional: true,
+    strictly: true,
     needs: ['register', 'dispatch'],
   },
   {
@@ -201,7 +208,9 @@ describe('the loop, dated at random', () => {
             const tolerance = step.skew < 0 ? MAX_SKEW_MS : 0;
             const inTime =
               when.getTime() >= (taken.get('register') ?? -Infinity) &&
-              bounds.every((b) => when.getTime() >= b - tolerance);
+              bounds.every((b) =>
+                step.strictly ? when.getTime() > b - tolerance : when.getTime() >= b - tolerance,
+              );
             let outcome: string;
             try {
               const produced = decide(
